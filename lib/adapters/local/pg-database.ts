@@ -1,0 +1,19 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { DB } from '../../db/schema.js';
+import type { Database } from '../../ports.js';
+
+/** A PostgreSQL server through `pg` (`MODEL_REGISTRY_DATABASE_URL=postgres://…`). */
+export class PgDatabase implements Database {
+  readonly kind = 'pg' as const;
+  readonly db: Kysely<DB>;
+
+  constructor(connectionString: string, opts: { max?: number } = {}) {
+    const pool = new pg.Pool({ connectionString, max: opts.max ?? 10 });
+    this.db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}

@@ -1,0 +1,174 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The one place that reads the environment. Parsed once, checked for unsafe combinations
+ * (see {@link startupRefusal}), then passed down; nothing else touches `process.env`.
+ */
+const bool = z
+  .enum(['true', 'false', '1', '0', ''])
+  .optional()
+  .transform((v) => v === 'true' || v === '1');
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  MODEL_REGISTRY_DATABASE_URL: optionalString,
+  MODEL_REGISTRY_S3_BUCKET: optionalString,
+  AUDIT_SIGNING_KMS_KEY_ID: optionalString,
+  MANIFEST_SIGNING_KMS_KEY_ID: optionalString,
+  MANIFEST_SIGNER_KID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 . _ -').default('manifest-signer-v1'),
+  REQUIRE_KMS: bool,
+  REQUIRE_MTLS: bool,
+  DEV_ALLOW_EPHEMERAL: bool,
+  SENTINELNET_URL: optionalString,
+  DRIFT_S3_BUCKET: optionalString,
+  PROM_ENDPOINT: optionalString,
+  OTEL_COLLECTOR_URL: optionalString,
+  AEGIS_DATA_DIR: z.string().default('.aegis'),
+  AEGIS_PUBLIC_URL: optionalString,
+  AEGIS_IAM_ROLE_MAP: optionalString,
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('127.0.0.1'),
+});
+
+export type DatabaseConfig =
+  | { kind: 'pglite'; dataDir: string }
+  | { kind: 'pg'; url: string }
+  | { kind: 'data-api'; resourceArn: string; secretArn: string; database: string };
+
+export type Role = 'publisher' | 'promoter' | 'approver' | 'operator' | 'auditor' | 'admin';
+
+export interface Config {
+  nodeEnv: 'development' | 'test' | 'production';
+  dataDir: string;
+  port: number;
+  host: string;
+  /** Base URL the local server is reachable at (for local upload URLs). */
+  publicUrl: string | undefined;
+  database: DatabaseConfig;
+  objectStore: { kind: 'fs'; root: string } | { kind: 's3'; bucket: string };
+  signing: {
+    manifestKmsKeyId: string | undefined;
+    auditKmsKeyId: string | undefined;
+    manifestSignerKid: string;
+    backend: 'file' | 'kms';
+  };
+  requireKms: boolean;
+  requireMtls: boolean;
+  devAllowEphemeral: boolean;
+  sentinelnetUrl: string | undefined;
+  driftBucket: string | undefined;
+  promEndpoint: string | undefined;
+  otelCollectorUrl: string | undefined;
+  /** IAM principal ARN → role, for API Gateway IAM authorization on AWS. */
+  iamRoleMap: Record<string, Role>;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * `rdsdata://DATABASE?resourceArn=…&secretArn=…` selects Aurora through the Data API;
+ * `postgres://…` a PostgreSQL server; unset, PGlite in the data folder.
+ */
+function parseDatabase(url: string | undefined, dataDir: string): DatabaseConfig {
+  if (!url) return { kind: 'pglite', dataDir: resolve(dataDir, 'pg') };
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ConfigError('MODEL_REGISTRY_DATABASE_URL is not a URL');
+  }
+  if (u.protocol === 'postgres:' || u.protocol === 'postgresql:') return { kind: 'pg', url };
+  if (u.protocol === 'rdsdata:') {
+    const resourceArn = u.searchParams.get('resourceArn');
+    const secretArn = u.searchParams.get('secretArn');
+    const database = u.hostname || u.pathname.replace(/^\/+/, '');
+    if (!resourceArn || !secretArn || !database) {
+      throw new ConfigError('MODEL_REGISTRY_DATABASE_URL rdsdata:// needs a database name, resourceArn and secretArn');
+    }
+    return { kind: 'data-api', resourceArn, secretArn, database };
+  }
+  throw new ConfigError(`MODEL_REGISTRY_DATABASE_URL scheme ${u.protocol} is not supported (postgres://, rdsdata://)`);
+}
+
+const ROLES: readonly Role[] = ['publisher', 'promoter', 'approver', 'operator', 'auditor', 'admin'];
+
+function parseRoleMap(raw: string | undefined): Record<string, Role> {
+  if (!raw) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError('AEGIS_IAM_ROLE_MAP is not JSON');
+  }
+  const schema = z.record(z.string(), z.enum(ROLES as [Role, ...Role[]]));
+  const r = schema.safeParse(parsed);
+  if (!r.success) throw new ConfigError(`AEGIS_IAM_ROLE_MAP must map principal ARNs to one of ${ROLES.join(', ')}`);
+  return r.data;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`${issue.path.join('.')} ${issue.message}`);
+  }
+  const e = parsed.data;
+  const dataDir = resolve(e.AEGIS_DATA_DIR);
+  const kms = Boolean(e.MANIFEST_SIGNING_KMS_KEY_ID || e.AUDIT_SIGNING_KMS_KEY_ID);
+  return {
+    nodeEnv: e.NODE_ENV,
+    dataDir,
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl: e.AEGIS_PUBLIC_URL,
+    database: parseDatabase(e.MODEL_REGISTRY_DATABASE_URL, dataDir),
+    objectStore: e.MODEL_REGISTRY_S3_BUCKET ? { kind: 's3', bucket: e.MODEL_REGISTRY_S3_BUCKET } : { kind: 'fs', root: resolve(dataDir, 'objects') },
+    signing: {
+      manifestKmsKeyId: e.MANIFEST_SIGNING_KMS_KEY_ID,
+      auditKmsKeyId: e.AUDIT_SIGNING_KMS_KEY_ID,
+      manifestSignerKid: e.MANIFEST_SIGNER_KID,
+      backend: kms ? 'kms' : 'file',
+    },
+    requireKms: e.REQUIRE_KMS,
+    requireMtls: e.REQUIRE_MTLS,
+    devAllowEphemeral: e.DEV_ALLOW_EPHEMERAL,
+    sentinelnetUrl: e.SENTINELNET_URL,
+    driftBucket: e.DRIFT_S3_BUCKET,
+    promEndpoint: e.PROM_ENDPOINT,
+    otelCollectorUrl: e.OTEL_COLLECTOR_URL,
+    iamRoleMap: parseRoleMap(e.AEGIS_IAM_ROLE_MAP),
+  };
+}
+
+/** The reason this configuration must not start, or undefined when it may. */
+export function startupRefusal(c: Config): string | undefined {
+  if (c.nodeEnv === 'production' && c.devAllowEphemeral) {
+    return 'NODE_ENV=production with DEV_ALLOW_EPHEMERAL=true: ephemeral dev keys are never allowed in production';
+  }
+  if (c.requireKms && !(c.signing.manifestKmsKeyId && c.signing.auditKmsKeyId)) {
+    return 'REQUIRE_KMS=true but MANIFEST_SIGNING_KMS_KEY_ID and AUDIT_SIGNING_KMS_KEY_ID are not both set';
+  }
+  if (c.signing.backend === 'file' && !c.devAllowEphemeral) {
+    return 'no KMS key ids are set, and local key files need DEV_ALLOW_EPHEMERAL=true (dev mode only)';
+  }
+  if (c.signing.backend === 'kms' && !(c.signing.manifestKmsKeyId && c.signing.auditKmsKeyId)) {
+    return 'set both MANIFEST_SIGNING_KMS_KEY_ID and AUDIT_SIGNING_KMS_KEY_ID (mixing KMS and local keys is refused)';
+  }
+  return undefined;
+}
+
+/** Loads and checks the configuration; throws ConfigError with a one-line reason. */
+export function loadCheckedConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const c = loadConfig(env);
+  const refusal = startupRefusal(c);
+  if (refusal) throw new ConfigError(refusal);
+  return c;
+}

@@ -1,0 +1,56 @@
+/**
+ * Domain errors. Every failure a caller can cause carries a stable `code` and, where one
+ * field is at fault, its dotted `field` path. The HTTP layer maps codes to statuses with
+ * {@link httpStatusFor}; only 4xx messages are ever shown to callers.
+ */
+export const ErrorCodes = {
+  VALIDATION_FAILED: 400,
+  PAYLOAD_TOO_LARGE: 413,
+  INVALID_JSON: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  ROUTE_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
+  SHA256_MISMATCH: 422,
+  SIZE_MISMATCH: 422,
+  IDEMPOTENCY_KEY_REUSED: 422,
+  UPLOAD_NOT_FOUND: 404,
+  UPLOAD_EXPIRED: 410,
+  SIGNATURE_INVALID: 422,
+  KEY_UNKNOWN: 422,
+  RETENTION_LOCKED: 409,
+  OBJECT_NOT_FOUND: 404,
+  CONFIG_INVALID: 500,
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class AegisError extends Error {
+  readonly code: ErrorCode;
+  readonly field?: string;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, opts: { field?: string; details?: Record<string, unknown>; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'AegisError';
+    this.code = code;
+    if (opts.field !== undefined) this.field = opts.field;
+    if (opts.details !== undefined) this.details = opts.details;
+  }
+
+  get status(): number {
+    return ErrorCodes[this.code];
+  }
+
+  /** True when the message may be shown to the caller (4xx). */
+  get expose(): boolean {
+    return this.status < 500;
+  }
+}
+
+export const httpStatusFor = (code: ErrorCode): number => ErrorCodes[code];
+
+export const isAegisError = (e: unknown): e is AegisError => e instanceof AegisError;

@@ -1,0 +1,102 @@
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+/**
+ * Versioned migrations, as a static provider so they survive esbuild bundling. Never edit
+ * a shipped migration: add the next one. SQL must run on PostgreSQL 15 and PGlite (18).
+ */
+const migrations: Record<string, Migration> = {
+  '0001_registry': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('models')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('latest_version', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+      await db.schema
+        .createTable('artifacts')
+        .addColumn('artifact_id', 'uuid', (c) => c.primaryKey())
+        .addColumn('model_name', 'text', (c) => c.notNull().references('models.name'))
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('sha256', 'char(64)', (c) => c.notNull())
+        .addColumn('size', 'bigint', (c) => c.notNull())
+        .addColumn('storage_key', 'text', (c) => c.notNull())
+        .addColumn('storage_version_id', 'text', (c) => c.notNull())
+        .addColumn('manifest_key', 'text', (c) => c.notNull())
+        .addColumn('manifest_version_id', 'text', (c) => c.notNull())
+        .addColumn('signature_key', 'text', (c) => c.notNull())
+        .addColumn('signature_version_id', 'text', (c) => c.notNull())
+        .addColumn('manifest', 'text', (c) => c.notNull())
+        .addColumn('manifest_sha256', 'char(64)', (c) => c.notNull())
+        .addColumn('manifest_signature_id', 'text', (c) => c.notNull().unique())
+        .addColumn('signer_id', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addUniqueConstraint('artifacts_model_version_uq', ['model_name', 'version'])
+        .addUniqueConstraint('artifacts_model_sha256_uq', ['model_name', 'sha256'])
+        .execute();
+      await db.schema
+        .createTable('manifest_signatures')
+        .addColumn('manifest_signature_id', 'text', (c) => c.primaryKey())
+        .addColumn('artifact_id', 'uuid', (c) => c.notNull().references('artifacts.artifact_id'))
+        .addColumn('signer_id', 'text', (c) => c.notNull())
+        .addColumn('alg', 'text', (c) => c.notNull())
+        .addColumn('signature', 'text', (c) => c.notNull())
+        .addColumn('ts', 'timestamptz', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('signing_keys')
+        .addColumn('kid', 'text', (c) => c.primaryKey())
+        .addColumn('purpose', 'text', (c) => c.notNull())
+        .addColumn('alg', 'text', (c) => c.notNull())
+        .addColumn('public_key', 'text', (c) => c.notNull())
+        .addColumn('backend', 'text', (c) => c.notNull())
+        .addColumn('key_ref', 'text', (c) => c.notNull())
+        .addColumn('not_before', 'timestamptz', (c) => c.notNull())
+        .addColumn('not_after', 'timestamptz')
+        .addColumn('revoked_at', 'timestamptz')
+        .execute();
+      await db.schema
+        .createTable('uploads')
+        .addColumn('upload_id', 'uuid', (c) => c.primaryKey())
+        .addColumn('model_name', 'text', (c) => c.notNull())
+        .addColumn('storage_key', 'text', (c) => c.notNull().unique())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('max_size', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('idempotency_keys')
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('idempotency_key', 'text', (c) => c.notNull())
+        .addColumn('request_sha256', 'char(64)', (c) => c.notNull())
+        .addColumn('artifact_id', 'uuid', (c) => c.notNull().references('artifacts.artifact_id'))
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addPrimaryKeyConstraint('idempotency_keys_pk', ['principal', 'idempotency_key'])
+        .execute();
+      await db.schema
+        .createTable('api_tokens')
+        .addColumn('token_sha256', 'char(64)', (c) => c.primaryKey())
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn('revoked_at', 'timestamptz')
+        .execute();
+    },
+  },
+};
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+/** Brings the schema to the latest version; throws with the failing migration's name. */
+export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider, migrationTableName: 'aegis_migrations', migrationLockTableName: 'aegis_migrations_lock' });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error) {
+    throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

@@ -1,0 +1,98 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/** Timestamps come back as Date from pg/PGlite and as strings from the Data API. */
+type Ts = ColumnType<Date | string, Date | string, Date | string>;
+/** int8 comes back as string from pg and as number from the Data API. */
+type Int8 = ColumnType<string | number, number, number>;
+
+export interface ModelsTable {
+  name: string;
+  latest_version: number;
+  created_by: string;
+  created_at: Ts;
+}
+
+export interface ArtifactsTable {
+  artifact_id: string;
+  model_name: string;
+  version: number;
+  sha256: string;
+  size: Int8;
+  storage_key: string;
+  storage_version_id: string;
+  manifest_key: string;
+  manifest_version_id: string;
+  signature_key: string;
+  signature_version_id: string;
+  /** canonical JSON of the stored manifest */
+  manifest: string;
+  manifest_sha256: string;
+  manifest_signature_id: string;
+  signer_id: string;
+  created_by: string;
+  created_at: Ts;
+}
+
+export interface ManifestSignaturesTable {
+  manifest_signature_id: string;
+  artifact_id: string;
+  signer_id: string;
+  alg: string;
+  signature: string;
+  ts: Ts;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  purpose: string;
+  alg: string;
+  public_key: string;
+  backend: string;
+  key_ref: string;
+  not_before: Ts;
+  not_after: Ts | null;
+  revoked_at: Ts | null;
+}
+
+export interface UploadsTable {
+  upload_id: string;
+  model_name: string;
+  storage_key: string;
+  created_by: string;
+  created_at: Ts;
+  expires_at: Ts;
+  max_size: Int8;
+}
+
+export interface IdempotencyKeysTable {
+  principal: string;
+  idempotency_key: string;
+  request_sha256: string;
+  artifact_id: string;
+  created_at: Ts;
+}
+
+export interface ApiTokensTable {
+  token_sha256: string;
+  principal: string;
+  role: string;
+  created_at: Ts;
+  revoked_at: Ts | null;
+}
+
+export interface SchemaMigrationsProbe {
+  id: Generated<number>;
+}
+
+export interface DB {
+  models: ModelsTable;
+  artifacts: ArtifactsTable;
+  manifest_signatures: ManifestSignaturesTable;
+  signing_keys: SigningKeysTable;
+  uploads: UploadsTable;
+  idempotency_keys: IdempotencyKeysTable;
+  api_tokens: ApiTokensTable;
+}
+
+export const toIso = (v: Date | string): string => (v instanceof Date ? v : new Date(v)).toISOString();
+export const toIsoOrNull = (v: Date | string | null): string | null => (v === null ? null : toIso(v));

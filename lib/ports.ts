@@ -1,0 +1,103 @@
+/**
+ * The interfaces the services need. Each has one adapter per mode under
+ * `lib/adapters/local` and `lib/adapters/aws`, and one contract test suite under
+ * `test/contracts` that every adapter passes.
+ */
+import type { Readable } from 'node:stream';
+import type { Kysely } from 'kysely';
+import type { DB } from './db/schema.js';
+import type { KeyPurpose, KeyRecord, SignatureAlg } from './core/signatures.js';
+
+// ---------------------------------------------------------------- Database
+
+/**
+ * The registry database: one Kysely SQL layer over PGlite, a PostgreSQL server (`pg`) or
+ * Aurora (RDS Data API).
+ *
+ * @example
+ * await database.db.transaction().execute(async (tx) => { await tx.insertInto('models')… });
+ */
+export interface Database {
+  readonly db: Kysely<DB>;
+  readonly kind: 'pglite' | 'pg' | 'data-api';
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- Object store
+
+export interface PutOptions {
+  /** Object-Lock-style retention: until then the version can be neither overwritten nor deleted. */
+  retainUntil?: Date;
+  contentType?: string;
+  /** Refuse the write when the streamed bytes do not have this size (bytes). */
+  expectedSize?: number;
+}
+
+export interface ObjectInfo {
+  key: string;
+  versionId: string;
+  size: number;
+  /** hex sha256 of the bytes, when the store knows it */
+  sha256?: string;
+  retainUntil?: Date;
+  lastModified: Date;
+}
+
+/**
+ * A versioned object store with Object-Lock-style retention. Keys are `/`-separated paths
+ * of safe segments. Bodies stream: no adapter holds a whole object in memory.
+ *
+ * @example
+ * const { versionId } = await store.put('artifacts/m/1/artifact', createReadStream(file));
+ * const body = await store.get('artifacts/m/1/artifact', { versionId });
+ */
+export interface ObjectStore {
+  /** Writes a new version; under retention the key cannot be overwritten (RETENTION_LOCKED). */
+  put(key: string, body: Readable | Uint8Array | string, opts?: PutOptions): Promise<ObjectInfo>;
+  /** Streams a version (the latest when no versionId); OBJECT_NOT_FOUND when absent. */
+  get(key: string, opts?: { versionId?: string }): Promise<Readable>;
+  /** Metadata of a version, or undefined when absent. */
+  head(key: string, opts?: { versionId?: string }): Promise<ObjectInfo | undefined>;
+  /** Deletes a version; RETENTION_LOCKED while it is under retention. */
+  delete(key: string, opts?: { versionId?: string }): Promise<void>;
+  /** Sets (or extends) retention on one version; retention can never be shortened. */
+  retain(key: string, versionId: string, until: Date): Promise<void>;
+  /** Latest versions of the keys under a prefix, in key order. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** A URL a client can PUT the bytes of `key` to, without going through the API. */
+  createUploadUrl(key: string, opts: { expiresInSeconds: number; contentLength?: number }): Promise<{ url: string; headers: Record<string, string> }>;
+}
+
+// ---------------------------------------------------------------- Signing
+
+/**
+ * Signs small messages with one key. Ed25519 (file key or KMS `ED25519_SHA_512`, RAW) or
+ * ECDSA P-256 (KMS `ECDSA_SHA_256`, RAW, DER signature). Private keys never leave it.
+ */
+export interface Signer {
+  readonly kid: string;
+  readonly alg: SignatureAlg;
+  sign(message: Uint8Array): Promise<Buffer>;
+}
+
+/**
+ * Where signing keys live (key files in the data folder, or KMS). The key ring itself —
+ * public keys and validity windows — is kept in the database by the key service.
+ */
+export interface KeyProvider {
+  readonly backend: 'file' | 'kms';
+  /**
+   * Makes a new key (file backend) or adopts an existing one (`kmsKeyId`, KMS backend) and
+   * returns its public description; `keyRef` is what {@link signer} needs to find it again.
+   */
+  create(purpose: KeyPurpose, kid: string, opts?: { kmsKeyId?: string }): Promise<{ record: Omit<KeyRecord, 'notBefore' | 'notAfter' | 'revokedAt'>; keyRef: string }>;
+  signer(kid: string, alg: SignatureAlg, keyRef: string): Signer;
+}
+
+// ---------------------------------------------------------------- Clock
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
