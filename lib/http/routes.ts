@@ -1,0 +1,41 @@
+import type { Role } from '../config.js';
+
+export const ROLES = ['publisher', 'promoter', 'approver', 'operator', 'auditor', 'admin'] as const satisfies readonly Role[];
+const ANY_ROLE: readonly Role[] = ROLES;
+
+export interface RouteSpec {
+  /** stable id, also the Lambda's logical name */
+  id: string;
+  method: 'GET' | 'POST' | 'PUT';
+  /** API Gateway style path: `{name}` parameters */
+  path: string;
+  /** the handler file, relative to the repo root (exports `handler` and `build`) */
+  entry: string;
+  /** roles allowed to call; `public` routes need no caller at all */
+  roles: readonly Role[] | 'public';
+  summary: string;
+  /** served by the local server only (local bearer tokens, local upload URLs) */
+  localOnly?: boolean;
+}
+
+/**
+ * Every API route: the local server routes by this table, the CDK stack builds API Gateway
+ * resources and one Lambda per entry from it, and /openapi.json documents it.
+ */
+export const ROUTES = {
+  health: { id: 'health', method: 'GET', path: '/healthz', entry: 'lambdas/health.ts', roles: 'public', summary: 'Liveness and dependency health' },
+  openapi: { id: 'openapi', method: 'GET', path: '/openapi.json', entry: 'lambdas/openapi.ts', roles: 'public', summary: 'OpenAPI 3.1 document generated from the request and response schemas' },
+  keysList: { id: 'keysList', method: 'GET', path: '/v1/keys', entry: 'lambdas/keys-list.ts', roles: ANY_ROLE, summary: 'The key ring: public keys with validity windows' },
+  keysRotate: { id: 'keysRotate', method: 'POST', path: '/v1/keys/rotate', entry: 'lambdas/keys-rotate.ts', roles: ['operator', 'admin'], summary: 'Rotate (or revoke) a signing key' },
+  uploadsCreate: { id: 'uploadsCreate', method: 'POST', path: '/v1/registry/uploads', entry: 'lambdas/uploads-create.ts', roles: ['publisher', 'admin'], summary: 'Get an upload target (presigned PUT) for an artifact' },
+  register: { id: 'register', method: 'POST', path: '/v1/registry/register', entry: 'lambdas/register.ts', roles: ['publisher', 'admin'], summary: 'Register an uploaded artifact with its training manifest; signs the manifest' },
+  modelsList: { id: 'modelsList', method: 'GET', path: '/v1/registry/models', entry: 'lambdas/models-list.ts', roles: ANY_ROLE, summary: 'List models' },
+  versionsList: { id: 'versionsList', method: 'GET', path: '/v1/registry/models/{model}/versions', entry: 'lambdas/versions-list.ts', roles: ANY_ROLE, summary: 'List versions of a model (paginated)' },
+  versionGet: { id: 'versionGet', method: 'GET', path: '/v1/registry/models/{model}/versions/{version}', entry: 'lambdas/version-get.ts', roles: ANY_ROLE, summary: 'Get one version of a model' },
+  artifactGet: { id: 'artifactGet', method: 'GET', path: '/v1/registry/{artifactId}', entry: 'lambdas/artifact-get.ts', roles: ANY_ROLE, summary: 'Get an artifact record with its manifest and signature' },
+  artifactValidate: { id: 'artifactValidate', method: 'GET', path: '/v1/registry/{artifactId}/validate', entry: 'lambdas/artifact-validate.ts', roles: ANY_ROLE, summary: 'Verify a registered artifact: stored bytes, signature, signer, provenance' },
+  verifyManifest: { id: 'verifyManifest', method: 'POST', path: '/v1/registry/verify-manifest', entry: 'lambdas/verify-manifest.ts', roles: ANY_ROLE, summary: 'Verify a manifest (and optional signature) against the registry' },
+  tokensCreate: { id: 'tokensCreate', method: 'POST', path: '/v1/tokens', entry: 'lambdas/tokens-create.ts', roles: ['admin'], summary: 'Create a bearer token for a principal and role (local mode)', localOnly: true },
+} as const satisfies Record<string, RouteSpec>;
+
+export type RouteId = keyof typeof ROUTES;
