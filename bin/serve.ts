@@ -1,0 +1,38 @@
+import { join } from 'node:path';
+import { ConfigError, loadCheckedConfig } from '../lib/config.js';
+import { ADMIN_TOKEN_FILE, startLocal } from '../lib/local/start.js';
+
+/**
+ * Starts the local server and stays up until SIGINT/SIGTERM. Refuses unsafe configuration
+ * with a one-line reason and exit code 2.
+ */
+export async function runServe(env: NodeJS.ProcessEnv): Promise<void> {
+  let config;
+  try {
+    config = loadCheckedConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`aegis: refusing to start: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const dev = config.devAllowEphemeral ? ' with DEV_ALLOW_EPHEMERAL=true (dev mode: local key files, not for production)' : '';
+  process.stdout.write(`aegis: local mode${dev}; data in ${config.dataDir}\n`);
+  const running = await startLocal(config);
+  const db = config.database.kind === 'pglite' ? `PGlite (${config.database.dataDir})` : config.database.kind;
+  process.stdout.write(`aegis: database ${db}; objects ${config.objectStore.kind === 'fs' ? config.objectStore.root : `s3://${config.objectStore.bucket}`}; signing ${config.signing.backend}\n`);
+  if (running.newAdminToken) {
+    process.stdout.write(
+      `aegis: created the dev admin token (shown once; the CLI reads it from ${join(config.dataDir, ADMIN_TOKEN_FILE)}):\n  ${running.newAdminToken}\n`,
+    );
+  }
+  process.stdout.write(`aegis: listening on ${running.url}  (try: npx aegis list)\n`);
+  const stop = async (signal: string) => {
+    process.stdout.write(`aegis: ${signal}, shutting down\n`);
+    await running.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}

@@ -1,0 +1,14 @@
+import { AegisError } from '../lib/core/errors.js';
+import { httpHandler, type ContainerProvider } from '../lib/http/handler.js';
+import { lambdaContainer } from '../lib/http/lambda-container.js';
+import { ROUTES } from '../lib/http/routes.js';
+import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
+
+export const build = (container: ContainerProvider) =>
+  httpHandler(ROUTES.artifactGet, ROUTE_SCHEMAS.artifactGet, container, async (req, c) => {
+    const record = await c.registry.get(req.params.artifactId);
+    if (!record) throw new AegisError('NOT_FOUND', `no artifact ${req.params.artifactId}`, { field: 'artifactId' });
+    return { status: 200, body: record };
+  });
+
+export const handler = build(lambdaContainer);

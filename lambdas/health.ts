@@ -1,0 +1,18 @@
+import { sql } from 'kysely';
+import { httpHandler, type ContainerProvider } from '../lib/http/handler.js';
+import { lambdaContainer } from '../lib/http/lambda-container.js';
+import { ROUTES } from '../lib/http/routes.js';
+import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
+
+export const build = (container: ContainerProvider) =>
+  httpHandler(ROUTES.health, ROUTE_SCHEMAS.health, container, async (_req, c) => {
+    let database = 'ok';
+    try {
+      await sql`select 1`.execute(c.database.db);
+    } catch {
+      database = 'unreachable';
+    }
+    return { status: database === 'ok' ? 200 : 503, body: { ok: database === 'ok', mode: c.mode, database, version: '0.1.0' } };
+  });
+
+export const handler = build(lambdaContainer);

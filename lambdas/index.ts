@@ -1,0 +1,35 @@
+/** Every route's handler builder, keyed by route id: the local server serves these. */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { ContainerProvider } from '../lib/http/handler.js';
+import type { RouteId } from '../lib/http/routes.js';
+import * as artifactGet from './artifact-get.js';
+import * as artifactValidate from './artifact-validate.js';
+import * as health from './health.js';
+import * as keysList from './keys-list.js';
+import * as keysRotate from './keys-rotate.js';
+import * as modelsList from './models-list.js';
+import * as openapi from './openapi.js';
+import * as register from './register.js';
+import * as tokensCreate from './tokens-create.js';
+import * as uploadsCreate from './uploads-create.js';
+import * as verifyManifest from './verify-manifest.js';
+import * as versionGet from './version-get.js';
+import * as versionsList from './versions-list.js';
+
+export type LambdaHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+export const HANDLER_BUILDERS: Record<RouteId, { build: (c: ContainerProvider) => LambdaHandler }> = {
+  artifactGet,
+  artifactValidate,
+  health,
+  keysList,
+  keysRotate,
+  modelsList,
+  openapi,
+  register,
+  tokensCreate,
+  uploadsCreate,
+  verifyManifest,
+  versionGet,
+  versionsList,
+};

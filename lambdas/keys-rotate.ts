@@ -1,0 +1,15 @@
+import { httpHandler, type ContainerProvider } from '../lib/http/handler.js';
+import { lambdaContainer } from '../lib/http/lambda-container.js';
+import { ROUTES } from '../lib/http/routes.js';
+import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
+
+export const build = (container: ContainerProvider) =>
+  httpHandler(ROUTES.keysRotate, ROUTE_SCHEMAS.keysRotate, container, async (req, c) => {
+    const { purpose, kmsKeyId, revoke } = req.body;
+    const { previous, current } = await c.keys.rotate(purpose, kmsKeyId ? { kmsKeyId } : {});
+    const prev = previous && revoke ? await c.keys.revoke(previous.kid) : previous;
+    c.logger.info('signing key rotated', { purpose, previous: prev?.kid, current: current.kid, revoked: Boolean(revoke && prev), by: req.principal!.id });
+    return { status: 200, body: { previous: prev ?? null, current } };
+  });
+
+export const handler = build(lambdaContainer);

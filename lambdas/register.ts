@@ -1,0 +1,19 @@
+import { httpHandler, validationError, type ContainerProvider } from '../lib/http/handler.js';
+import { lambdaContainer } from '../lib/http/lambda-container.js';
+import { ROUTES } from '../lib/http/routes.js';
+import { IdempotencyKey, ROUTE_SCHEMAS } from '../lib/http/schemas.js';
+
+export const build = (container: ContainerProvider) =>
+  httpHandler(ROUTES.register, ROUTE_SCHEMAS.register, container, async (req, c) => {
+    const raw = req.headers['idempotency-key'];
+    let key: string | undefined;
+    if (raw !== undefined) {
+      const parsed = IdempotencyKey.safeParse(raw);
+      if (!parsed.success) throw validationError(parsed.error, 'Idempotency-Key');
+      key = parsed.data;
+    }
+    const result = await c.registry.register(req.body, req.principal!, key);
+    return { status: result.replayed ? 200 : 201, body: result };
+  });
+
+export const handler = build(lambdaContainer);

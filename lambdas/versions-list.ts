@@ -1,0 +1,16 @@
+import { AegisError } from '../lib/core/errors.js';
+import { httpHandler, type ContainerProvider } from '../lib/http/handler.js';
+import { lambdaContainer } from '../lib/http/lambda-container.js';
+import { ROUTES } from '../lib/http/routes.js';
+import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
+
+export const build = (container: ContainerProvider) =>
+  httpHandler(ROUTES.versionsList, ROUTE_SCHEMAS.versionsList, container, async (req, c) => {
+    const { cursor, limit } = req.query;
+    if (cursor !== undefined && !/^[1-9]\d{0,9}$/.test(cursor)) {
+      throw new AegisError('VALIDATION_FAILED', 'query.cursor: must be a version number from nextCursor', { field: 'query.cursor' });
+    }
+    return { status: 200, body: await c.registry.listVersions(req.params.model, { limit, ...(cursor ? { cursor: Number(cursor) } : {}) }) };
+  });
+
+export const handler = build(lambdaContainer);

@@ -1,0 +1,116 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Config } from './config.js';
+import type { Container } from './container.js';
+import { migrateToLatest } from './db/migrations.js';
+import { BearerTokenAuthenticator, IamAuthenticator } from './http/auth.js';
+import { systemClock, type Clock, type Database, type KeyProvider, type ObjectStore } from './ports.js';
+import { KeyService } from './services/keys.js';
+import { RegistryService } from './services/registry.js';
+import { TokenService } from './services/tokens.js';
+import { VerificationService } from './services/verification.js';
+
+export const REGISTRY_DEFAULTS = { retentionDays: 365, uploadTtlSeconds: 3600 } as const;
+
+async function openDatabase(config: Config): Promise<Database> {
+  switch (config.database.kind) {
+    case 'pglite': {
+      const { PgliteDatabase } = await import('./adapters/local/pglite-database.js');
+      return PgliteDatabase.open(config.database.dataDir);
+    }
+    case 'pg': {
+      const { PgDatabase } = await import('./adapters/local/pg-database.js');
+      return new PgDatabase(config.database.url);
+    }
+    case 'data-api': {
+      const { DataApiDatabase } = await import('./adapters/aws/data-api-database.js');
+      return new DataApiDatabase(config.database);
+    }
+  }
+}
+
+/** A secret that signs local upload URLs; created once per data folder, never logged. */
+function uploadSecret(dataDir: string): Buffer {
+  const path = join(dataDir, 'upload-url.secret');
+  if (!existsSync(path)) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    writeFileSync(path, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
+  }
+  return Buffer.from(readFileSync(path, 'utf8').trim(), 'hex');
+}
+
+async function openStore(config: Config, publicUrl: string | undefined): Promise<ObjectStore> {
+  if (config.objectStore.kind === 's3') {
+    const { S3ObjectStore } = await import('./adapters/aws/s3-object-store.js');
+    return new S3ObjectStore({ bucket: config.objectStore.bucket });
+  }
+  const { FsObjectStore } = await import('./adapters/local/fs-object-store.js');
+  return new FsObjectStore({ root: config.objectStore.root, uploadBaseUrl: publicUrl, uploadSecret: uploadSecret(config.dataDir) });
+}
+
+async function openKeyProvider(config: Config): Promise<KeyProvider> {
+  if (config.signing.backend === 'kms') {
+    const { KmsKeyProvider } = await import('./adapters/aws/kms-key-provider.js');
+    return new KmsKeyProvider({});
+  }
+  const { FileKeyProvider } = await import('./adapters/local/file-key-provider.js');
+  return new FileKeyProvider({ dir: join(config.dataDir, 'keys') });
+}
+
+export interface BuildOptions {
+  mode: 'local' | 'lambda';
+  /** base URL of the local server, for local upload URLs */
+  publicUrl?: string;
+  clock?: Clock;
+  /** run migrations and make sure signing keys exist (local start and the AWS migrate step) */
+  bootstrap?: boolean;
+  logger?: Container['logger'];
+}
+
+/**
+ * The composition root: the only place that chooses and constructs adapters. Adapter
+ * modules are imported lazily so a Lambda bundle never loads PGlite and the local server
+ * never needs AWS credentials.
+ */
+export async function buildContainer(config: Config, opts: BuildOptions): Promise<Container> {
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger ?? new Logger({ serviceName: 'aegis' });
+  const database = await openDatabase(config);
+  try {
+    const store = await openStore(config, opts.publicUrl ?? config.publicUrl);
+    const keyProvider = await openKeyProvider(config);
+    const keys = new KeyService(database, keyProvider, clock);
+    if (opts.bootstrap) await bootstrap(config, database, keys);
+    const registry = new RegistryService(database, store, keys, clock, REGISTRY_DEFAULTS);
+    const tokens = new TokenService(database, clock);
+    return {
+      config,
+      mode: opts.mode,
+      database,
+      store,
+      keyProvider,
+      keys,
+      registry,
+      verification: new VerificationService(registry, keys, store),
+      tokens,
+      auth: opts.mode === 'lambda' ? new IamAuthenticator(config.iamRoleMap) : new BearerTokenAuthenticator(tokens),
+      logger,
+      clock,
+      close: () => database.close(),
+    };
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
+}
+
+/** Schema migrations, then an active manifest and audit key (created locally, adopted from KMS). */
+export async function bootstrap(config: Config, database: Database, keys: KeyService): Promise<string[]> {
+  const applied = await migrateToLatest(database.db);
+  const { manifestKmsKeyId, auditKmsKeyId, manifestSignerKid } = config.signing;
+  await keys.ensureActive('manifest', manifestSignerKid, manifestKmsKeyId ? { kmsKeyId: manifestKmsKeyId } : {});
+  await keys.ensureActive('audit', 'audit-signer-v1', auditKmsKeyId ? { kmsKeyId: auditKmsKeyId } : {});
+  return applied;
+}

@@ -1,0 +1,25 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Config } from './config.js';
+import type { Authenticator } from './http/auth.js';
+import type { Clock, Database, KeyProvider, ObjectStore } from './ports.js';
+import type { KeyService } from './services/keys.js';
+import type { RegistryService } from './services/registry.js';
+import type { TokenService } from './services/tokens.js';
+import type { VerificationService } from './services/verification.js';
+
+/** Everything a handler needs, built once per process by the composition root. */
+export interface Container {
+  config: Config;
+  mode: 'local' | 'lambda';
+  database: Database;
+  store: ObjectStore;
+  keyProvider: KeyProvider;
+  keys: KeyService;
+  registry: RegistryService;
+  verification: VerificationService;
+  tokens: TokenService;
+  auth: Authenticator;
+  logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  clock: Clock;
+  close(): Promise<void>;
+}

@@ -1,0 +1,147 @@
+import { z } from 'zod';
+import { LIMITS, ManifestInput, TrainingManifest } from '../core/manifest.js';
+import { ModelName, Uuid } from '../core/names.js';
+import { KEY_PURPOSES, SIGNATURE_ALGS } from '../core/signatures.js';
+import { ROLES } from './routes.js';
+
+/** Request and response schemas of every route: parsing in the handlers, documentation in /openapi.json. */
+
+export const ErrorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string(), field: z.string().optional(), requestId: z.string() }),
+});
+
+export const Pagination = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+    cursor: z.string().max(200).optional(),
+  })
+  .strict();
+
+export const SignatureRecordSchema = z
+  .object({
+    manifestSignatureId: z.string().min(1).max(100),
+    signerId: z.string().min(1).max(100),
+    alg: z.enum(SIGNATURE_ALGS),
+    signature: z.base64().max(1024),
+    ts: z.iso.datetime({ offset: true }),
+  })
+  .strict();
+
+export const KeyRecordSchema = z.object({
+  kid: z.string(),
+  purpose: z.enum(KEY_PURPOSES),
+  alg: z.enum(SIGNATURE_ALGS),
+  publicKey: z.string().describe('base64 DER SubjectPublicKeyInfo'),
+  backend: z.enum(['file', 'kms']),
+  notBefore: z.string(),
+  notAfter: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+});
+
+export const UploadCreateBody = z
+  .object({
+    modelName: ModelName,
+    size: z.number().int().positive().max(LIMITS.artifactBytes, `must be at most ${LIMITS.artifactBytes} bytes`),
+  })
+  .strict();
+export const UploadCreateReply = z.object({
+  uploadId: Uuid,
+  method: z.literal('PUT'),
+  url: z.string(),
+  headers: z.record(z.string(), z.string()),
+  expiresAt: z.string(),
+});
+
+export const RegisterBody = z.object({ uploadId: Uuid, manifest: ManifestInput }).strict();
+export const IdempotencyKey = z.string().regex(/^[A-Za-z0-9._:-]{8,128}$/, 'must be 8-128 of A-Z a-z 0-9 . _ : -');
+export const RegisterReply = z.object({
+  artifactId: Uuid,
+  modelName: z.string(),
+  version: z.number().int(),
+  sha256: z.string(),
+  manifestSignatureId: z.string(),
+  signerId: z.string(),
+  replayed: z.boolean(),
+});
+
+export const ArtifactReply = z.object({
+  artifactId: Uuid,
+  modelName: z.string(),
+  version: z.number().int(),
+  sha256: z.string(),
+  size: z.number().int(),
+  storage: z.object({ key: z.string(), versionId: z.string(), manifestKey: z.string(), signatureKey: z.string() }),
+  manifest: TrainingManifest,
+  manifestSha256: z.string(),
+  signature: SignatureRecordSchema,
+  createdBy: z.string(),
+  createdAt: z.string(),
+});
+
+export const ArtifactIdParams = z.object({ artifactId: Uuid }).strict();
+export const ModelParams = z.object({ model: ModelName }).strict();
+export const VersionParams = z.object({ model: ModelName, version: z.coerce.number().int().positive() }).strict();
+
+export const ModelsReply = z.object({
+  items: z.array(z.object({ name: z.string(), latestVersion: z.number().int(), createdAt: z.string() })),
+  nextCursor: z.string().nullable(),
+});
+export const VersionsReply = z.object({ items: z.array(ArtifactReply), nextCursor: z.string().nullable() });
+
+export const VerifyManifestBody = z
+  .object({
+    manifest: z.record(z.string(), z.unknown()),
+    signature: SignatureRecordSchema.optional(),
+  })
+  .strict();
+export const VerificationReply = z.object({
+  ok: z.boolean(),
+  artifactId: z.string().nullable(),
+  signerId: z.string().nullable(),
+  checks: z.array(
+    z.object({
+      check: z.string(),
+      ok: z.boolean(),
+      reason: z.string().optional(),
+      expected: z.union([z.string(), z.number()]).optional(),
+      actual: z.union([z.string(), z.number()]).optional(),
+    }),
+  ),
+});
+
+export const KeysReply = z.object({ keys: z.array(KeyRecordSchema) });
+export const KeysRotateBody = z
+  .object({
+    purpose: z.enum(KEY_PURPOSES),
+    kmsKeyId: z.string().min(1).max(2048).optional(),
+    revoke: z.boolean().default(false).describe('also revoke the previous key: its signatures stop verifying'),
+  })
+  .strict();
+export const KeysRotateReply = z.object({ previous: KeyRecordSchema.nullable(), current: KeyRecordSchema });
+
+export const TokenCreateBody = z
+  .object({
+    principal: z.string().regex(/^[A-Za-z0-9@._:-]{1,128}$/, 'must be 1-128 of A-Z a-z 0-9 @ . _ : -'),
+    role: z.enum(ROLES),
+  })
+  .strict();
+export const TokenCreateReply = z.object({ token: z.string(), principal: z.string(), role: z.enum(ROLES) });
+
+export const HealthReply = z.object({ ok: z.boolean(), mode: z.string(), database: z.string(), version: z.string() });
+
+/** Which schemas each route parses and replies with: used by its handler and by /openapi.json. */
+export const ROUTE_SCHEMAS = {
+  health: { response: HealthReply },
+  openapi: {},
+  keysList: { response: KeysReply },
+  keysRotate: { body: KeysRotateBody, response: KeysRotateReply },
+  uploadsCreate: { body: UploadCreateBody, response: UploadCreateReply },
+  register: { body: RegisterBody, response: RegisterReply },
+  modelsList: { query: Pagination, response: ModelsReply },
+  versionsList: { params: ModelParams, query: Pagination, response: VersionsReply },
+  versionGet: { params: VersionParams, response: ArtifactReply },
+  artifactGet: { params: ArtifactIdParams, response: ArtifactReply },
+  artifactValidate: { params: ArtifactIdParams, response: VerificationReply },
+  verifyManifest: { body: VerifyManifestBody, response: VerificationReply },
+  tokensCreate: { body: TokenCreateBody, response: TokenCreateReply },
+} as const;

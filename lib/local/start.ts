@@ -1,0 +1,63 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildContainer, type BuildOptions } from '../composition.js';
+import type { Config } from '../config.js';
+import type { Container } from '../container.js';
+import { HANDLER_BUILDERS } from '../../lambdas/index.js';
+import { createLocalServer, listen } from './server.js';
+
+export const ADMIN_TOKEN_FILE = 'admin.token';
+
+export interface RunningLocal {
+  url: string;
+  container: Container;
+  /** the dev admin token when this start created it (first start only) */
+  newAdminToken: string | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the local mode: listens first (so upload URLs carry the real port), builds the
+ * container (PGlite/pg, filesystem store, file keys), migrates, makes sure signing keys
+ * exist, and on first start creates the dev admin token in the data folder (mode 0600).
+ */
+export async function startLocal(config: Config, opts: Pick<BuildOptions, 'clock' | 'logger'> = {}): Promise<RunningLocal> {
+  let container: Container | undefined;
+  let ready: (c: Container) => void = () => undefined;
+  let failed: (e: unknown) => void = () => undefined;
+  const containerPromise = new Promise<Container>((res, rej) => {
+    ready = res;
+    failed = rej;
+  });
+  containerPromise.catch(() => undefined);
+  const server = createLocalServer(HANDLER_BUILDERS, () => containerPromise);
+  const url = await listen(server, config.port, config.host);
+  try {
+    container = await buildContainer(config, { mode: 'local', publicUrl: config.publicUrl ?? url, bootstrap: true, ...opts });
+    ready(container);
+  } catch (e) {
+    failed(e);
+    await new Promise((r) => server.close(r));
+    throw e;
+  }
+  let newAdminToken: string | undefined;
+  if ((await container.tokens.count()) === 0) {
+    const { token } = await container.tokens.create('dev-admin', 'admin');
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(config.dataDir, ADMIN_TOKEN_FILE), `${token}\n`, { mode: 0o600 });
+    newAdminToken = token;
+  } else if (!existsSync(join(config.dataDir, ADMIN_TOKEN_FILE))) {
+    // the token file was removed by hand; tokens already exist, so nothing is re-shown
+  }
+  const c = container;
+  return {
+    url,
+    container: c,
+    newAdminToken,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await c.close();
+    },
+  };
+}

@@ -1,0 +1,121 @@
+import { AegisError } from '../core/errors.js';
+import type { KeyPurpose, KeyRecord, SignatureAlg } from '../core/signatures.js';
+import { toIso, toIsoOrNull } from '../db/schema.js';
+import type { Clock, Database, KeyProvider, Signer } from '../ports.js';
+
+function toRecord(r: Record<string, unknown>): KeyRecord {
+  return {
+    kid: r.kid as string,
+    purpose: r.purpose as KeyPurpose,
+    alg: r.alg as SignatureAlg,
+    publicKey: r.public_key as string,
+    backend: r.backend as 'file' | 'kms',
+    notBefore: toIso(r.not_before as Date | string),
+    notAfter: toIsoOrNull(r.not_after as Date | string | null),
+    revokedAt: toIsoOrNull(r.revoked_at as Date | string | null),
+  };
+}
+
+/** `manifest-signer-v1` → `manifest-signer-v2`; a kid without a version suffix gets `-v2`. */
+export function nextKid(kid: string): string {
+  const m = /^(.*)-v(\d+)$/.exec(kid);
+  return m ? `${m[1]}-v${Number(m[2]) + 1}` : `${kid}-v2`;
+}
+
+/**
+ * The key ring: public keys with validity windows, kept in the database, and the one
+ * active signer per purpose. Private keys stay in the {@link KeyProvider}.
+ */
+export class KeyService {
+  readonly #signers = new Map<string, Signer>();
+
+  constructor(
+    private readonly database: Database,
+    private readonly provider: KeyProvider,
+    private readonly clock: Clock,
+  ) {}
+
+  async list(): Promise<KeyRecord[]> {
+    const rows = await this.database.db.selectFrom('signing_keys').selectAll().orderBy('purpose').orderBy('not_before').execute();
+    return rows.map((r) => toRecord(r as unknown as Record<string, unknown>));
+  }
+
+  async get(kid: string): Promise<KeyRecord | undefined> {
+    const row = await this.database.db.selectFrom('signing_keys').selectAll().where('kid', '=', kid).executeTakeFirst();
+    return row ? toRecord(row as unknown as Record<string, unknown>) : undefined;
+  }
+
+  async #activeRow(purpose: KeyPurpose) {
+    return this.database.db
+      .selectFrom('signing_keys')
+      .selectAll()
+      .where('purpose', '=', purpose)
+      .where('not_after', 'is', null)
+      .where('revoked_at', 'is', null)
+      .orderBy('not_before', 'desc')
+      .executeTakeFirst();
+  }
+
+  /** The signer that signs new `purpose` signatures now. */
+  async activeSigner(purpose: KeyPurpose): Promise<Signer> {
+    const row = await this.#activeRow(purpose);
+    if (!row) throw new AegisError('INTERNAL', `no active ${purpose} signing key`);
+    const cached = this.#signers.get(row.kid);
+    if (cached) return cached;
+    const signer = this.provider.signer(row.kid, row.alg as SignatureAlg, row.key_ref);
+    this.#signers.set(row.kid, signer);
+    return signer;
+  }
+
+  /** Creates (file) or adopts (KMS) the first key for `purpose` when the ring has no active one. */
+  async ensureActive(purpose: KeyPurpose, kid: string, opts: { kmsKeyId?: string } = {}): Promise<KeyRecord> {
+    const row = await this.#activeRow(purpose);
+    if (row) return toRecord(row as unknown as Record<string, unknown>);
+    return this.#add(purpose, (await this.get(kid)) ? nextKid(kid) : kid, opts, undefined);
+  }
+
+  /**
+   * Rotates `purpose`: a new key becomes active and the old one stops signing now. Its
+   * earlier signatures keep verifying (its window closes, it is not revoked).
+   */
+  async rotate(purpose: KeyPurpose, opts: { kmsKeyId?: string } = {}): Promise<{ previous: KeyRecord | undefined; current: KeyRecord }> {
+    if (this.provider.backend === 'kms' && !opts.kmsKeyId) {
+      throw new AegisError('VALIDATION_FAILED', 'rotating a KMS-backed key needs the new key id', { field: 'kmsKeyId' });
+    }
+    const old = await this.#activeRow(purpose);
+    let kid = old ? nextKid(old.kid) : `${purpose}-signer-v1`;
+    while (await this.get(kid)) kid = nextKid(kid);
+    const current = await this.#add(purpose, kid, opts, old?.kid);
+    return { previous: old ? await this.get(old.kid) : undefined, current };
+  }
+
+  /** Revokes a key: every signature it ever made stops verifying. */
+  async revoke(kid: string): Promise<KeyRecord> {
+    const now = this.clock.now();
+    const res = await this.database.db
+      .updateTable('signing_keys')
+      .set({ revoked_at: now, not_after: now })
+      .where('kid', '=', kid)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    const key = await this.get(kid);
+    if (!key) throw new AegisError('NOT_FOUND', `no key ${kid}`, { field: 'kid' });
+    if (res.numUpdatedRows === 0n) throw new AegisError('CONFLICT', `key ${kid} is already revoked`, { field: 'kid' });
+    this.#signers.delete(kid);
+    return key;
+  }
+
+  async #add(purpose: KeyPurpose, kid: string, opts: { kmsKeyId?: string }, retire: string | undefined): Promise<KeyRecord> {
+    const { record, keyRef } = await this.provider.create(purpose, kid, opts);
+    const now = this.clock.now();
+    await this.database.db.transaction().execute(async (tx) => {
+      if (retire) await tx.updateTable('signing_keys').set({ not_after: now }).where('kid', '=', retire).execute();
+      await tx
+        .insertInto('signing_keys')
+        .values({ kid, purpose, alg: record.alg, public_key: record.publicKey, backend: record.backend, key_ref: keyRef, not_before: now, not_after: null, revoked_at: null })
+        .execute();
+    });
+    if (retire) this.#signers.delete(retire);
+    return (await this.get(kid))!;
+  }
+}

@@ -1,0 +1,306 @@
+import { randomUUID } from 'node:crypto';
+import { canonicalJson, canonicalSha256 } from '../core/canonical.js';
+import { AegisError } from '../core/errors.js';
+import { LIMITS, manifestSha256, TrainingManifest, type ManifestInput } from '../core/manifest.js';
+import { manifestStatement, statementBytes, type SignatureRecord, type SignatureAlg } from '../core/signatures.js';
+import { isUniqueViolation } from '../db/errors.js';
+import { toIso } from '../db/schema.js';
+import { hashStream } from '../hashing.js';
+import type { Clock, Database, ObjectStore } from '../ports.js';
+import type { KeyService } from './keys.js';
+
+export interface Principal {
+  id: string;
+  role: string;
+}
+
+export interface ArtifactRecord {
+  artifactId: string;
+  modelName: string;
+  version: number;
+  sha256: string;
+  size: number;
+  storage: { key: string; versionId: string; manifestKey: string; signatureKey: string };
+  manifest: TrainingManifest;
+  manifestSha256: string;
+  signature: SignatureRecord;
+  createdBy: string;
+  createdAt: string;
+}
+
+export interface RegistrationResult {
+  artifactId: string;
+  modelName: string;
+  version: number;
+  sha256: string;
+  manifestSignatureId: string;
+  signerId: string;
+  /** true when this repeated an earlier registration and returned its result */
+  replayed: boolean;
+}
+
+export interface RegistryOptions {
+  /** Object-Lock retention applied to artifacts, manifests and signatures. */
+  retentionDays: number;
+  uploadTtlSeconds: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+const artifactPrefix = (model: string, uploadId: string) => `artifacts/${model}/${uploadId}`;
+
+/** Registration, lookup and listing of model artifacts. */
+export class RegistryService {
+  constructor(
+    private readonly database: Database,
+    private readonly store: ObjectStore,
+    private readonly keys: KeyService,
+    private readonly clock: Clock,
+    private readonly opts: RegistryOptions,
+  ) {}
+
+  /** Reserves a storage key for an artifact and returns where to PUT its bytes. */
+  async createUpload(input: { modelName: string; size: number }, principal: Principal) {
+    if (input.size > LIMITS.artifactBytes) throw new AegisError('PAYLOAD_TOO_LARGE', `artifacts are limited to ${LIMITS.artifactBytes} bytes`, { field: 'size' });
+    const uploadId = randomUUID();
+    const key = `${artifactPrefix(input.modelName, uploadId)}/artifact`;
+    const now = this.clock.now();
+    const expiresAt = new Date(now.getTime() + this.opts.uploadTtlSeconds * 1000);
+    const target = await this.store.createUploadUrl(key, { expiresInSeconds: this.opts.uploadTtlSeconds, contentLength: input.size });
+    await this.database.db
+      .insertInto('uploads')
+      .values({ upload_id: uploadId, model_name: input.modelName, storage_key: key, created_by: principal.id, created_at: now, expires_at: expiresAt, max_size: input.size })
+      .execute();
+    return { uploadId, method: 'PUT' as const, url: target.url, headers: target.headers, expiresAt: expiresAt.toISOString() };
+  }
+
+  /**
+   * Registers an uploaded artifact: checks its size and streams it to compute the sha256,
+   * signs the manifest, stores manifest and signature beside the artifact (so the index
+   * can be rebuilt from storage), then writes the record in one transaction.
+   */
+  async register(input: { uploadId: string; manifest: ManifestInput }, principal: Principal, idempotencyKey?: string): Promise<RegistrationResult> {
+    const requestSha256 = canonicalSha256(input);
+    if (idempotencyKey) {
+      const prior = await this.database.db
+        .selectFrom('idempotency_keys')
+        .selectAll()
+        .where('principal', '=', principal.id)
+        .where('idempotency_key', '=', idempotencyKey)
+        .executeTakeFirst();
+      if (prior) {
+        if (prior.request_sha256 !== requestSha256) {
+          throw new AegisError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request body', { field: 'Idempotency-Key' });
+        }
+        return this.#result((await this.get(prior.artifact_id))!, true);
+      }
+    }
+    const m = input.manifest;
+    const existing = await this.database.db
+      .selectFrom('artifacts')
+      .select('artifact_id')
+      .where('model_name', '=', m.modelName)
+      .where('sha256', '=', m.artifactSha256)
+      .executeTakeFirst();
+    if (existing) return this.#result((await this.get(existing.artifact_id))!, true);
+
+    const upload = await this.database.db.selectFrom('uploads').selectAll().where('upload_id', '=', input.uploadId).executeTakeFirst();
+    if (!upload) throw new AegisError('UPLOAD_NOT_FOUND', `no upload ${input.uploadId}`, { field: 'uploadId' });
+    if (upload.model_name !== m.modelName) {
+      throw new AegisError('VALIDATION_FAILED', `upload ${input.uploadId} was created for model ${upload.model_name}`, { field: 'manifest.modelName' });
+    }
+    const info = await this.store.head(upload.storage_key);
+    if (!info) throw new AegisError('UPLOAD_NOT_FOUND', `nothing was uploaded for ${input.uploadId}`, { field: 'uploadId' });
+    if (info.size !== m.artifactSize) {
+      throw new AegisError('SIZE_MISMATCH', `uploaded ${info.size} bytes but the manifest says ${m.artifactSize}`, { field: 'manifest.artifactSize' });
+    }
+    const { sha256 } = await hashStream(await this.store.get(upload.storage_key, { versionId: info.versionId }));
+    if (sha256 !== m.artifactSha256) {
+      throw new AegisError('SHA256_MISMATCH', `uploaded bytes have sha256 ${sha256} but the manifest says ${m.artifactSha256}`, {
+        field: 'manifest.artifactSha256',
+        details: { expected: m.artifactSha256, actual: sha256 },
+      });
+    }
+    const artifactId = m.artifactId ?? randomUUID();
+    const manifest = TrainingManifest.parse({ ...m, artifactId });
+    const signer = await this.keys.activeSigner('manifest');
+    const now = this.clock.now();
+    const sigBase = { manifestSignatureId: randomUUID(), signerId: signer.kid, ts: now.toISOString() };
+    const signatureBytes = await signer.sign(statementBytes(manifestStatement(manifest, sigBase)));
+    const signature: SignatureRecord = { ...sigBase, alg: signer.alg, signature: signatureBytes.toString('base64') };
+
+    const prefix = artifactPrefix(m.modelName, input.uploadId);
+    const retainUntil = new Date(now.getTime() + this.opts.retentionDays * 86_400_000);
+    const put = (name: string, value: unknown) =>
+      this.store.put(`${prefix}/${name}`, `${canonicalJson(value)}\n`, { retainUntil, contentType: 'application/json' }).catch((e: unknown) => {
+        if (e instanceof AegisError && e.code === 'RETENTION_LOCKED') {
+          throw new AegisError('CONFLICT', `upload ${input.uploadId} was already registered with another manifest`, { field: 'uploadId' });
+        }
+        throw e;
+      });
+    const manifestObj = await put('manifest.json', manifest);
+    const signatureObj = await put('signature.json', signature);
+    await this.store.retain(upload.storage_key, info.versionId, retainUntil);
+
+    try {
+      await this.database.db.transaction().execute(async (tx) => {
+        await tx.insertInto('models').values({ name: m.modelName, created_by: principal.id, created_at: now, latest_version: 0 }).onConflict((oc) => oc.column('name').doNothing()).execute();
+        const { latest_version: version } = await tx
+          .updateTable('models')
+          .set((eb) => ({ latest_version: eb('latest_version', '+', 1) }))
+          .where('name', '=', m.modelName)
+          .returning('latest_version')
+          .executeTakeFirstOrThrow();
+        await tx
+          .insertInto('artifacts')
+          .values({
+            artifact_id: artifactId,
+            model_name: m.modelName,
+            version,
+            sha256,
+            size: info.size,
+            storage_key: upload.storage_key,
+            storage_version_id: info.versionId,
+            manifest_key: manifestObj.key,
+            manifest_version_id: manifestObj.versionId,
+            signature_key: signatureObj.key,
+            signature_version_id: signatureObj.versionId,
+            manifest: canonicalJson(manifest),
+            manifest_sha256: manifestSha256(manifest),
+            manifest_signature_id: signature.manifestSignatureId,
+            signer_id: signature.signerId,
+            created_by: principal.id,
+            created_at: now,
+          })
+          .execute();
+        await tx
+          .insertInto('manifest_signatures')
+          .values({ manifest_signature_id: signature.manifestSignatureId, artifact_id: artifactId, signer_id: signature.signerId, alg: signature.alg, signature: signature.signature, ts: now })
+          .execute();
+        if (idempotencyKey) {
+          await tx.insertInto('idempotency_keys').values({ principal: principal.id, idempotency_key: idempotencyKey, request_sha256: requestSha256, artifact_id: artifactId, created_at: now }).execute();
+        }
+      });
+    } catch (e) {
+      if (!isUniqueViolation(e)) throw e;
+      // A concurrent registration of the same model+sha256 (or idempotency key) won the race.
+      const winner = await this.database.db
+        .selectFrom('artifacts')
+        .select('artifact_id')
+        .where('model_name', '=', m.modelName)
+        .where('sha256', '=', sha256)
+        .executeTakeFirst();
+      if (winner) return this.#result((await this.get(winner.artifact_id))!, true);
+      throw new AegisError('CONFLICT', `artifact ${artifactId} already exists`, { field: 'manifest.artifactId', cause: e });
+    }
+    return this.#result((await this.get(artifactId))!, false);
+  }
+
+  #result(r: ArtifactRecord, replayed: boolean): RegistrationResult {
+    return {
+      artifactId: r.artifactId,
+      modelName: r.modelName,
+      version: r.version,
+      sha256: r.sha256,
+      manifestSignatureId: r.signature.manifestSignatureId,
+      signerId: r.signature.signerId,
+      replayed,
+    };
+  }
+
+  async get(artifactId: string): Promise<ArtifactRecord | undefined> {
+    const row = await this.#selectArtifacts().where('a.artifact_id', '=', artifactId).executeTakeFirst();
+    return row ? toArtifact(row) : undefined;
+  }
+
+  async getVersion(modelName: string, version: number): Promise<ArtifactRecord | undefined> {
+    const row = await this.#selectArtifacts().where('a.model_name', '=', modelName).where('a.version', '=', version).executeTakeFirst();
+    return row ? toArtifact(row) : undefined;
+  }
+
+  async listModels(opts: { limit: number; cursor?: string }): Promise<Page<{ name: string; latestVersion: number; createdAt: string }>> {
+    let q = this.database.db.selectFrom('models').selectAll().orderBy('name').limit(opts.limit + 1);
+    if (opts.cursor) q = q.where('name', '>', opts.cursor);
+    const rows = await q.execute();
+    const items = rows.slice(0, opts.limit).map((r) => ({ name: r.name, latestVersion: r.latest_version, createdAt: toIso(r.created_at) }));
+    return { items, nextCursor: rows.length > opts.limit ? items[items.length - 1]!.name : null };
+  }
+
+  /** Versions newest first; the cursor is the last version of the previous page. */
+  async listVersions(modelName: string, opts: { limit: number; cursor?: number }): Promise<Page<ArtifactRecord>> {
+    const model = await this.database.db.selectFrom('models').select('name').where('name', '=', modelName).executeTakeFirst();
+    if (!model) throw new AegisError('NOT_FOUND', `no model ${modelName}`, { field: 'model' });
+    let q = this.#selectArtifacts().where('a.model_name', '=', modelName).orderBy('a.version', 'desc').limit(opts.limit + 1);
+    if (opts.cursor !== undefined) q = q.where('a.version', '<', opts.cursor);
+    const rows = await q.execute();
+    const items = rows.slice(0, opts.limit).map(toArtifact);
+    return { items, nextCursor: rows.length > opts.limit ? String(items[items.length - 1]!.version) : null };
+  }
+
+  #selectArtifacts() {
+    return this.database.db
+      .selectFrom('artifacts as a')
+      .innerJoin('manifest_signatures as s', 's.manifest_signature_id', 'a.manifest_signature_id')
+      .select([
+        'a.artifact_id',
+        'a.model_name',
+        'a.version',
+        'a.sha256',
+        'a.size',
+        'a.storage_key',
+        'a.storage_version_id',
+        'a.manifest_key',
+        'a.signature_key',
+        'a.manifest',
+        'a.manifest_sha256',
+        'a.created_by',
+        'a.created_at',
+        's.manifest_signature_id',
+        's.signer_id',
+        's.alg',
+        's.signature',
+        's.ts',
+      ]);
+  }
+}
+
+type ArtifactRow = {
+  artifact_id: string;
+  model_name: string;
+  version: number;
+  sha256: string;
+  size: string | number;
+  storage_key: string;
+  storage_version_id: string;
+  manifest_key: string;
+  signature_key: string;
+  manifest: string;
+  manifest_sha256: string;
+  created_by: string;
+  created_at: Date | string;
+  manifest_signature_id: string;
+  signer_id: string;
+  alg: string;
+  signature: string;
+  ts: Date | string;
+};
+
+function toArtifact(r: ArtifactRow): ArtifactRecord {
+  return {
+    artifactId: r.artifact_id,
+    modelName: r.model_name,
+    version: r.version,
+    sha256: r.sha256.trim(),
+    size: Number(r.size),
+    storage: { key: r.storage_key, versionId: r.storage_version_id, manifestKey: r.manifest_key, signatureKey: r.signature_key },
+    // Parsed leniently: a tampered row must still load so verification can report it.
+    manifest: JSON.parse(r.manifest) as TrainingManifest,
+    manifestSha256: r.manifest_sha256.trim(),
+    signature: { manifestSignatureId: r.manifest_signature_id, signerId: r.signer_id, alg: r.alg as SignatureAlg, signature: r.signature, ts: toIso(r.ts) },
+    createdBy: r.created_by,
+    createdAt: toIso(r.created_at),
+  };
+}
