@@ -172,3 +172,21 @@ export function loadCheckedConfig(env: NodeJS.ProcessEnv = process.env): Config 
   if (refusal) throw new ConfigError(refusal);
   return c;
 }
+
+/** What the CLI needs to reach an Aegis API: local server or API Gateway. */
+export interface ClientConfig {
+  url: string;
+  token: string | undefined;
+  dataDir: string;
+  awsRegion: string | undefined;
+}
+
+export function loadClientConfig(env: NodeJS.ProcessEnv = process.env): ClientConfig {
+  const port = env.PORT && /^\d+$/.test(env.PORT) ? env.PORT : '8080';
+  return {
+    url: env.AEGIS_URL?.trim() || `http://127.0.0.1:${port}`,
+    token: env.AEGIS_TOKEN?.trim() || undefined,
+    dataDir: resolve(env.AEGIS_DATA_DIR ?? '.aegis'),
+    awsRegion: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
+  };
+}

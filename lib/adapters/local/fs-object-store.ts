@@ -63,7 +63,8 @@ function newVersionId(): string {
 /** Counts and hashes bytes on their way through; fails as soon as the size cannot match. */
 export class HashMeter extends Transform {
   readonly #hash = createHash('sha256');
-  size = 0;
+  // Not `size`/`length`: lib-storage reads those to guess a body's length up front.
+  bytesSeen = 0;
   sha256 = '';
 
   constructor(private readonly expectedSize?: number) {
@@ -71,14 +72,14 @@ export class HashMeter extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.size += chunk.length;
-    if (this.expectedSize !== undefined && this.size > this.expectedSize) return done(this.#mismatch());
+    this.bytesSeen += chunk.length;
+    if (this.expectedSize !== undefined && this.bytesSeen > this.expectedSize) return done(this.#mismatch());
     this.#hash.update(chunk);
     done(null, chunk);
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.expectedSize !== undefined && this.size !== this.expectedSize) return done(this.#mismatch());
+    if (this.expectedSize !== undefined && this.bytesSeen !== this.expectedSize) return done(this.#mismatch());
     this.sha256 = this.#hash.digest('hex');
     done();
   }
@@ -168,7 +169,7 @@ export class FsObjectStore implements ObjectStore {
         const dir = this.#versionsDir(key);
         await mkdir(dir, { recursive: true });
         await rename(tmp, join(dir, `${versionId}.bin`));
-        const meta: Sidecar = { key, versionId, size: meter.size, sha256: meter.sha256, lastModified: new Date().toISOString() };
+        const meta: Sidecar = { key, versionId, size: meter.bytesSeen, sha256: meter.sha256, lastModified: new Date().toISOString() };
         if (opts.retainUntil) meta.retainUntil = opts.retainUntil.toISOString();
         if (opts.contentType) meta.contentType = opts.contentType;
         await this.#writeSidecar(key, meta);

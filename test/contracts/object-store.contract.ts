@@ -1,0 +1,210 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { ObjectInfo, ObjectStore } from '../../lib/ports.js';
+
+export interface ObjectStoreSubject {
+  store: ObjectStore;
+  cleanup(): Promise<void>;
+}
+
+const MiB = 1024 * 1024;
+const HOUR = 3600_000;
+
+/** Deterministic bytes produced chunk by chunk, so neither side needs the body in memory. */
+export function* patternChunks(size: number, seed: string): Generator<Buffer> {
+  for (let offset = 0, i = 0; offset < size; i++) {
+    const block = Buffer.alloc(Math.min(64 * 1024, size - offset), createHash('sha256').update(`${seed}:${i}`).digest());
+    offset += block.length;
+    yield block;
+  }
+}
+
+export function patternSha256(size: number, seed: string): string {
+  const hash = createHash('sha256');
+  for (const chunk of patternChunks(size, seed)) hash.update(chunk);
+  return hash.digest('hex');
+}
+
+export async function digest(body: Readable): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of body) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), size };
+}
+
+export async function text(body: Readable): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const chunk of body) parts.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(parts).toString('utf8');
+}
+
+async function collect(it: AsyncIterable<ObjectInfo>): Promise<ObjectInfo[]> {
+  const out: ObjectInfo[] = [];
+  for await (const info of it) out.push(info);
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The behaviour every {@link ObjectStore} adapter must have. `make` builds a fresh, empty
+ * store; it may answer undefined only when the caller has already decided the adapter cannot
+ * run here — the suite then fails rather than passing vacuously, so decide before calling.
+ *
+ * @example
+ * objectStoreContract('FsObjectStore', async () => ({ store: new FsObjectStore({ root }), cleanup }));
+ */
+export function objectStoreContract(name: string, make: () => Promise<ObjectStoreSubject | undefined>): void {
+  describe(`ObjectStore contract: ${name}`, () => {
+    let subject: ObjectStoreSubject | undefined;
+    // Every test writes under its own run prefix; retained objects cannot be cleaned up on S3.
+    const run = `contract-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+    const k = (suffix: string) => `${run}/${suffix}`;
+    const store = (): ObjectStore => {
+      if (!subject) throw new Error(`${name}: make() returned no store`);
+      return subject.store;
+    };
+
+    beforeAll(async () => {
+      subject = await make();
+    });
+    afterAll(async () => {
+      await subject?.cleanup();
+    });
+
+    it('round-trips a streamed body of over 5 MiB with its sha256 and size', async () => {
+      // Just over 5 MiB so the S3 adapter takes the multipart path.
+      const size = 5 * MiB + 4097;
+      const info = await store().put(k('big'), Readable.from(patternChunks(size, 'big')), { contentType: 'application/octet-stream' });
+      const sha256 = patternSha256(size, 'big');
+      expect(info).toMatchObject({ key: k('big'), size, sha256 });
+      expect(info.versionId).toEqual(expect.any(String));
+      expect(info.lastModified).toBeInstanceOf(Date);
+      expect(await digest(await store().get(k('big')))).toEqual({ sha256, size });
+      expect(await store().head(k('big'))).toMatchObject({ versionId: info.versionId, size, sha256 });
+    });
+
+    it('keeps every version: a second put adds a version and the first stays readable by id', async () => {
+      const first = await store().put(k('v'), 'one');
+      const second = await store().put(k('v'), Buffer.from('second'));
+      expect(second.versionId).not.toBe(first.versionId);
+      expect(await text(await store().get(k('v')))).toBe('second');
+      expect(await text(await store().get(k('v'), { versionId: first.versionId }))).toBe('one');
+      expect(await store().head(k('v'), { versionId: first.versionId })).toMatchObject({ size: 3, sha256: createHash('sha256').update('one').digest('hex') });
+    });
+
+    it('deletes one version and falls back to the previous one; without an id it deletes the latest', async () => {
+      const first = await store().put(k('d'), 'first');
+      const second = await store().put(k('d'), 'second');
+      await store().delete(k('d'), { versionId: second.versionId });
+      expect((await store().head(k('d')))?.versionId).toBe(first.versionId);
+      await store().delete(k('d'));
+      expect(await store().head(k('d'))).toBeUndefined();
+      await expect(store().delete(k('d'))).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' });
+    });
+
+    it('refuses to overwrite a key whose latest version is under retention and keeps the original', async () => {
+      const retainUntil = new Date(Date.now() + HOUR);
+      const original = await store().put(k('locked'), 'original', { retainUntil });
+      expect(Math.abs(original.retainUntil!.getTime() - retainUntil.getTime())).toBeLessThan(1000);
+      await expect(store().put(k('locked'), 'overwrite')).rejects.toMatchObject({ code: 'RETENTION_LOCKED', field: 'key' });
+      expect((await store().head(k('locked')))?.versionId).toBe(original.versionId);
+      expect(await text(await store().get(k('locked')))).toBe('original');
+    });
+
+    it('refuses to delete a version under retention, by id or as the latest', async () => {
+      const info = await store().put(k('keep'), 'keep', { retainUntil: new Date(Date.now() + HOUR) });
+      await expect(store().delete(k('keep'), { versionId: info.versionId })).rejects.toMatchObject({ code: 'RETENTION_LOCKED' });
+      await expect(store().delete(k('keep'))).rejects.toMatchObject({ code: 'RETENTION_LOCKED' });
+      expect(await text(await store().get(k('keep'), { versionId: info.versionId }))).toBe('keep');
+    });
+
+    it('deletes a version once its retention has expired', async () => {
+      const retainUntil = new Date(Date.now() + 1500);
+      const info = await store().put(k('expiring'), 'short-lived', { retainUntil });
+      await expect(store().delete(k('expiring'), { versionId: info.versionId })).rejects.toMatchObject({ code: 'RETENTION_LOCKED' });
+      await sleep(retainUntil.getTime() - Date.now() + 1100);
+      await store().delete(k('expiring'), { versionId: info.versionId });
+      expect(await store().head(k('expiring'), { versionId: info.versionId })).toBeUndefined();
+      await expect(store().get(k('expiring'), { versionId: info.versionId })).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' });
+    });
+
+    it('extends retention but refuses to shorten it', async () => {
+      const info = await store().put(k('retain'), 'bytes');
+      const inOneHour = new Date(Date.now() + HOUR);
+      const inTwoHours = new Date(Date.now() + 2 * HOUR);
+      await store().retain(k('retain'), info.versionId, inOneHour);
+      await store().retain(k('retain'), info.versionId, inTwoHours);
+      await expect(store().retain(k('retain'), info.versionId, inOneHour)).rejects.toMatchObject({ code: 'RETENTION_LOCKED' });
+      const head = await store().head(k('retain'), { versionId: info.versionId });
+      expect(Math.abs(head!.retainUntil!.getTime() - inTwoHours.getTime())).toBeLessThan(1000);
+      await expect(store().retain(k('absent'), info.versionId, inOneHour)).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' });
+    });
+
+    it('head of a missing key or version is undefined', async () => {
+      expect(await store().head(k('nothing-here'))).toBeUndefined();
+      await store().put(k('present'), 'x');
+      expect(await store().head(k('present'), { versionId: 'no-such-version' })).toBeUndefined();
+    });
+
+    it('get of a missing key or version fails with OBJECT_NOT_FOUND', async () => {
+      await expect(store().get(k('nothing-here'))).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' });
+      await store().put(k('present-too'), 'x');
+      await expect(store().get(k('present-too'), { versionId: 'no-such-version' })).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' });
+    });
+
+    const invalidKeys = ['', '/a', 'a/', 'a//b', 'a/../b', './a', 'a b', 'a/ü', 'a\\b', 'a?b', 'a@b', 'x'.repeat(1025), `a/${'s'.repeat(256)}`];
+    it.each(invalidKeys.map((key) => [key.length > 40 ? `of ${key.length} characters` : JSON.stringify(key), key]))(
+      'refuses the invalid key %s with VALIDATION_FAILED on key',
+      async (_title, bad) => {
+        const refused = { code: 'VALIDATION_FAILED', field: 'key' };
+        await expect(store().put(bad, 'x')).rejects.toMatchObject(refused);
+        await expect(store().get(bad)).rejects.toMatchObject(refused);
+        await expect(store().head(bad)).rejects.toMatchObject(refused);
+        await expect(store().createUploadUrl(bad, { expiresInSeconds: 60 })).rejects.toMatchObject(refused);
+      },
+    );
+
+    it('lists the latest version of each key under a prefix, in key order, with keys that prefix others', async () => {
+      const names = ['p/b', 'p/a/b/c', 'p/a', 'p/a.c', 'p/a/b', 'p/a-b', 'q/a'];
+      const latest = new Map<string, string>();
+      for (const n of names) latest.set(k(n), (await store().put(k(n), n)).versionId);
+      latest.set(k('p/a'), (await store().put(k('p/a'), 'p/a again')).versionId);
+      const all = await collect(store().list(k('p/')));
+      const expected = names.filter((n) => n.startsWith('p/')).map(k).sort();
+      expect(all.map((i) => i.key)).toEqual(expected);
+      for (const info of all) expect(info.versionId).toBe(latest.get(info.key));
+      // A prefix need not end at a segment boundary.
+      expect((await collect(store().list(k('p/a')))).map((i) => i.key)).toEqual(expected.filter((e) => e !== k('p/b')));
+      expect(await collect(store().list(k('none/')))).toEqual([]);
+    });
+
+    it('refuses a body whose size differs from expectedSize and writes nothing', async () => {
+      await expect(store().put(k('sized'), Readable.from(patternChunks(1000, 's')), { expectedSize: 999 })).rejects.toMatchObject({ code: 'SIZE_MISMATCH' });
+      await expect(store().put(k('sized'), Readable.from(patternChunks(1000, 's')), { expectedSize: 1001 })).rejects.toMatchObject({ code: 'SIZE_MISMATCH' });
+      // Short by one byte after a whole multipart part has been sent.
+      const big = 5 * MiB + 100;
+      await expect(store().put(k('sized'), Readable.from(patternChunks(big, 's')), { expectedSize: big + 1 })).rejects.toMatchObject({ code: 'SIZE_MISMATCH' });
+      expect(await store().head(k('sized'))).toBeUndefined();
+      expect(await collect(store().list(k('sized')))).toEqual([]);
+      expect(await store().put(k('sized'), Readable.from(patternChunks(1000, 's')), { expectedSize: 1000 })).toMatchObject({ size: 1000 });
+    });
+
+    it('accepts an HTTP PUT of the bytes at an upload URL', async () => {
+      const body = Buffer.from('uploaded through a URL');
+      const { url, headers } = await store().createUploadUrl(k('via-url'), { expiresInSeconds: 60, contentLength: body.length });
+      const res = await fetch(url, { method: 'PUT', body, headers });
+      expect(res.status).toBe(200);
+      expect(await text(await store().get(k('via-url')))).toBe('uploaded through a URL');
+      expect(await store().head(k('via-url'))).toMatchObject({ size: body.length });
+    });
+
+    it('refuses an upload URL for a key under retention', async () => {
+      await store().put(k('url-locked'), 'x', { retainUntil: new Date(Date.now() + HOUR) });
+      await expect(store().createUploadUrl(k('url-locked'), { expiresInSeconds: 60 })).rejects.toMatchObject({ code: 'RETENTION_LOCKED' });
+    });
+  });
+}
