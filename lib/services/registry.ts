@@ -83,7 +83,9 @@ export class RegistryService {
    * can be rebuilt from storage), then writes the record in one transaction.
    */
   async register(input: { uploadId: string; manifest: ManifestInput }, principal: Principal, idempotencyKey?: string): Promise<RegistrationResult> {
-    const requestSha256 = canonicalSha256(input);
+    // The manifest is the request's identity; the uploadId is transport, so a CLI retry
+    // that uploads the bytes again under the same key still replays.
+    const requestSha256 = canonicalSha256(input.manifest);
     if (idempotencyKey) {
       const prior = await this.database.db
         .selectFrom('idempotency_keys')

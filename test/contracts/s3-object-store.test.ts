@@ -31,7 +31,7 @@ async function makeBucket(endpoint: string): Promise<{ client: S3Client; bucket:
 if (!moto) {
   describe('S3ObjectStore', () => {
     it('logs why the S3 contract did not run', () => {
-      console.warn('S3ObjectStore contract not run: moto_server is not installed here (CI always has it, and fails without it)');
+      console.warn('S3ObjectStore contract not run: moto_server could not be started here (see the warning above; CI requires it)');
     });
   });
 } else {

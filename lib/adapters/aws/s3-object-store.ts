@@ -18,7 +18,15 @@ import { AegisError, isAegisError } from '../../core/errors.js';
 import type { ObjectInfo, ObjectStore, PutOptions } from '../../ports.js';
 // Key rules, size metering and option checks are the port's contract, not filesystem details;
 // they live beside the first adapter until a shared object-store module exists.
-import { HashMeter, assertObjectKey, assertPutOptions, assertUploadUrlOptions, toReadable } from '../local/fs-object-store.js';
+import {
+  HashMeter,
+  assertListPrefix,
+  assertObjectKey,
+  assertPutOptions,
+  assertRetainUntil,
+  assertUploadUrlOptions,
+  toReadable,
+} from '../local/fs-object-store.js';
 
 export interface S3ObjectStoreOptions {
   /** A bucket created with Object Lock enabled (which implies versioning). */
@@ -38,6 +46,7 @@ const NOT_FOUND_NAMES = new Set(['NoSuchKey', 'NotFound', 'NoSuchVersion']);
 /** 404s, and the 400 S3 answers for a version id that is not one of its own. */
 function isNotFound(e: unknown, versionId?: string): boolean {
   const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+  if (err?.name === 'NoSuchBucket') return false; // a deployment fault, not a missing object
   if (NOT_FOUND_NAMES.has(err?.name ?? '') || err?.$metadata?.httpStatusCode === 404) return true;
   return versionId !== undefined && err?.name === 'InvalidArgument';
 }
@@ -99,6 +108,8 @@ export class S3ObjectStore implements ObjectStore {
         Key: key,
         Body: meter,
         ChecksumAlgorithm: 'SHA256',
+        // A known length lets lib-storage size parts for objects beyond 10,000 × 5 MiB.
+        ...(opts.expectedSize !== undefined && { ContentLength: opts.expectedSize }),
         ...(opts.contentType && { ContentType: opts.contentType }),
         ...(opts.retainUntil && { ObjectLockMode: this.#mode, ObjectLockRetainUntilDate: opts.retainUntil }),
       },
@@ -174,13 +185,13 @@ export class S3ObjectStore implements ObjectStore {
     if (!head) throw notFound(key, versionId);
     const current = head.ObjectLockRetainUntilDate;
     if (inEffect(current) && until < current) throw locked(key, current);
-    assertPutOptions({ retainUntil: until }, new Date());
+    assertRetainUntil(until, new Date());
     // COMPLIANCE cannot be turned into GOVERNANCE, so keep whatever mode the version has.
     await this.#putRetention(key, versionId, until, head.ObjectLockMode ?? this.#mode);
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
-    if (!/^[A-Za-z0-9._=/-]*$/.test(prefix)) throw new AegisError('VALIDATION_FAILED', 'invalid prefix', { field: 'prefix' });
+    assertListPrefix(prefix);
     try {
       // ListObjectsV2 returns keys in UTF-8 byte order, which is key order for our charset.
       for await (const page of paginateListObjectsV2({ client: this.#client }, { Bucket: this.#bucket, Prefix: prefix })) {
@@ -247,10 +258,10 @@ export class S3ObjectStore implements ObjectStore {
     return info;
   }
 
-  async #putRetention(key: string, versionId: string, until: Date, mode: string): Promise<void> {
+  async #putRetention(key: string, versionId: string, until: Date, mode: 'COMPLIANCE' | 'GOVERNANCE'): Promise<void> {
     try {
       await this.#client.send(
-        new PutObjectRetentionCommand({ Bucket: this.#bucket, Key: key, VersionId: versionId, Retention: { Mode: mode as 'COMPLIANCE' | 'GOVERNANCE', RetainUntilDate: until } }),
+        new PutObjectRetentionCommand({ Bucket: this.#bucket, Key: key, VersionId: versionId, Retention: { Mode: mode, RetainUntilDate: until } }),
       );
     } catch (e) {
       // S3 answers AccessDenied when COMPLIANCE retention would be shortened.

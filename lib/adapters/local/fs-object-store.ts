@@ -54,9 +54,14 @@ export function assertObjectKey(key: string): void {
 }
 
 let lastStamp = 0;
-/** Time-ordered within a process (so the greatest id is the latest version), unique across processes. */
-function newVersionId(): string {
-  lastStamp = Math.max(Date.now() * 1000, lastStamp + 1);
+/**
+ * Ordered (the greatest id of a key is its latest version) even if the clock steps back,
+ * because it is always after the key's current latest; the random tail keeps ids of
+ * different processes apart.
+ */
+function newVersionId(after?: string): string {
+  const floor = after ? parseInt(after.slice(0, 12), 36) : 0;
+  lastStamp = Math.max(Date.now() * 1000, lastStamp + 1, floor + 1);
   return `${lastStamp.toString(36).padStart(12, '0')}-${randomBytes(6).toString('hex')}`;
 }
 
@@ -85,10 +90,7 @@ export class HashMeter extends Transform {
   }
 
   #mismatch(): AegisError {
-    return new AegisError('SIZE_MISMATCH', `body is not the expected ${this.expectedSize} bytes`, {
-      field: 'size',
-      details: { expectedSize: this.expectedSize },
-    });
+    return new AegisError('SIZE_MISMATCH', `body is not the expected ${this.expectedSize} bytes`, { field: 'size', details: { expectedSize: this.expectedSize } });
   }
 }
 
@@ -99,6 +101,11 @@ export function toReadable(body: Readable | Uint8Array | string): Readable {
   return body;
 }
 
+/** Prefixes follow the key alphabet but may end anywhere, even mid-segment. */
+export function assertListPrefix(prefix: string): void {
+  if (!/^[A-Za-z0-9._=/-]*$/.test(prefix)) throw new AegisError('VALIDATION_FAILED', 'invalid prefix', { field: 'prefix' });
+}
+
 export function assertPutOptions(opts: PutOptions, now: Date): void {
   if (opts.expectedSize !== undefined && !(Number.isSafeInteger(opts.expectedSize) && opts.expectedSize >= 0)) {
     throw new AegisError('VALIDATION_FAILED', 'expectedSize must be a non-negative integer', { field: 'expectedSize' });
@@ -106,7 +113,7 @@ export function assertPutOptions(opts: PutOptions, now: Date): void {
   if (opts.retainUntil !== undefined) assertRetainUntil(opts.retainUntil, now);
 }
 
-function assertRetainUntil(until: Date, now: Date): void {
+export function assertRetainUntil(until: Date, now: Date): void {
   if (!(until instanceof Date) || Number.isNaN(until.getTime()) || until <= now) {
     throw new AegisError('VALIDATION_FAILED', 'retainUntil must be a date in the future', { field: 'retainUntil' });
   }
@@ -152,20 +159,17 @@ export class FsObjectStore implements ObjectStore {
     await this.#assertWritable(key);
     const tmpDir = join(this.#root, 'tmp');
     await mkdir(tmpDir, { recursive: true });
-    const versionId = newVersionId();
-    const tmp = join(tmpDir, `${versionId}.${randomBytes(4).toString('hex')}.part`);
+    const tmp = join(tmpDir, `${randomBytes(12).toString('hex')}.part`);
     try {
       const meter = new HashMeter(opts.expectedSize);
       await pipeline(toReadable(body), meter, createWriteStream(tmp, { flags: 'wx' }));
       const fh = await open(tmp, 'r');
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
+      await fh.sync().finally(() => fh.close());
       await chmod(tmp, 0o444);
       return await this.#withKeyLock(key, async () => {
-        await this.#assertWritable(key);
+        const latest = await this.#assertWritable(key);
+        // Named at commit, not at start, so "latest" means the last write to finish, as on S3.
+        const versionId = newVersionId(latest?.versionId);
         const dir = this.#versionsDir(key);
         await mkdir(dir, { recursive: true });
         await rename(tmp, join(dir, `${versionId}.bin`));
@@ -224,9 +228,7 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
-    if (!/^[A-Za-z0-9._=/-]*$/.test(prefix)) {
-      throw new AegisError('VALIDATION_FAILED', 'invalid prefix', { field: 'prefix' });
-    }
+    assertListPrefix(prefix);
     const dirPart = prefix.slice(0, prefix.lastIndexOf('/') + 1);
     const segments = dirPart.split('/').slice(0, -1);
     // A prefix naming `..` could otherwise walk outside the store.
@@ -276,9 +278,11 @@ export class FsObjectStore implements ObjectStore {
     return join(this.#root, 'keys', ...key.split('/'), VERSIONS_DIR);
   }
 
-  async #assertWritable(key: string): Promise<void> {
+  /** Refuses when the latest version is under retention; returns that version otherwise. */
+  async #assertWritable(key: string): Promise<Sidecar | undefined> {
     const latest = await this.#resolve(key);
     if (latest?.retainUntil && new Date(latest.retainUntil) > new Date()) throw locked(key, new Date(latest.retainUntil));
+    return latest;
   }
 
   /** The sidecar of a version (the latest when no id), or undefined. */

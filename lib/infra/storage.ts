@@ -1,0 +1,116 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { acknowledge } from './acknowledge.js';
+import { pin } from './pin.js';
+
+export interface AegisStorageProps {
+  /** Customer managed key for the artifact and audit-archive buckets. */
+  readonly encryptionKey: kms.IKey;
+  /**
+   * Default COMPLIANCE retention of every object in the audit archive. Nobody, root
+   * included, can delete an object or shorten its retention before it runs out.
+   *
+   * @default Duration.days(2557) (7 years)
+   */
+  readonly auditRetention?: Duration;
+  /**
+   * How long server access logs are kept.
+   *
+   * @default Duration.days(365)
+   */
+  readonly accessLogExpiration?: Duration;
+}
+
+/**
+ * The environment's buckets: model artifacts (Object Lock on, retention set per object by
+ * the app), the audit archive (Object Lock COMPLIANCE by default), and the bucket both send
+ * their server access logs to. All are versioned, TLS-only, private and retained.
+ *
+ * @example
+ * const storage = new AegisStorage(this, 'Storage', { encryptionKey: keys.dataKey });
+ * storage.artifactBucket.bucketName;
+ */
+export class AegisStorage extends Construct {
+  /** Server access logs of the other two buckets. */
+  public readonly accessLogBucket: s3.Bucket;
+  /** Model artifacts; `MODEL_REGISTRY_S3_BUCKET`. */
+  public readonly artifactBucket: s3.Bucket;
+  /** Archived audit chain segments; `AEGIS_AUDIT_ARCHIVE_BUCKET`. */
+  public readonly auditArchiveBucket: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: AegisStorageProps) {
+    super(scope, id);
+    const auditRetention = props.auditRetention ?? Duration.days(2557);
+    if (auditRetention.toDays() < 1) throw new Error('auditRetention must be at least one day');
+    const accessLogExpiration = props.accessLogExpiration ?? Duration.days(365);
+    if (accessLogExpiration.toDays() < 1) throw new Error('accessLogExpiration must be at least one day');
+
+    const common = {
+      versioned: true,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy: RemovalPolicy.RETAIN,
+    } as const;
+
+    this.accessLogBucket = new s3.Bucket(this, 'AccessLogBucket', {
+      ...common,
+      // S3 server access logging cannot deliver into a bucket encrypted with a customer managed key.
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      lifecycleRules: [{ id: 'expire-access-logs', expiration: accessLogExpiration, noncurrentVersionExpiration: Duration.days(30) }],
+    });
+    pin(this.accessLogBucket, 'AccessLogBucket');
+    acknowledge(this.accessLogBucket, {
+      id: 'AwsSolutions-S1',
+      reason: 'This bucket is the server access log target of the other buckets; logging its own access would feed back into itself.',
+    });
+
+    const encrypted = {
+      ...common,
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: props.encryptionKey,
+      // One data key per bucket instead of a KMS call per object.
+      bucketKeyEnabled: true,
+      serverAccessLogsBucket: this.accessLogBucket,
+      objectLockEnabled: true,
+    } as const;
+
+    this.artifactBucket = new s3.Bucket(this, 'ArtifactBucket', {
+      ...encrypted,
+      // No default retention: the registry sets COMPLIANCE retention on each version it keeps.
+      serverAccessLogsPrefix: 'artifacts/',
+      lifecycleRules: [
+        {
+          id: 'tier-artifacts',
+          // Intelligent-Tiering does not tier objects under 128 KiB, and charges them monitoring.
+          objectSizeGreaterThan: 128 * 1024,
+          transitions: [{ storageClass: s3.StorageClass.INTELLIGENT_TIERING, transitionAfter: Duration.days(30) }],
+        },
+        {
+          id: 'archive-noncurrent-versions',
+          noncurrentVersionTransitions: [{ storageClass: s3.StorageClass.GLACIER, transitionAfter: Duration.days(30) }],
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+      ],
+    });
+    pin(this.artifactBucket, 'ArtifactBucket');
+
+    this.auditArchiveBucket = new s3.Bucket(this, 'AuditArchiveBucket', {
+      ...encrypted,
+      objectLockDefaultRetention: s3.ObjectLockRetention.compliance(auditRetention),
+      serverAccessLogsPrefix: 'audit-archive/',
+      lifecycleRules: [
+        {
+          id: 'archive-audit-segments',
+          // Instant retrieval: verifying an old chain segment must not wait for a restore.
+          transitions: [{ storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(90) }],
+          noncurrentVersionTransitions: [{ storageClass: s3.StorageClass.GLACIER, transitionAfter: Duration.days(30) }],
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+      ],
+    });
+    pin(this.auditArchiveBucket, 'AuditArchiveBucket');
+  }
+}

@@ -1,0 +1,83 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { loadCheckedConfig } from '../../lib/config.js';
+import { startLocal, type RunningLocal } from '../../lib/local/start.js';
+
+export interface Stack extends RunningLocal {
+  dataDir: string;
+  adminToken: string;
+  /** fetch against the stack with a bearer token (admin by default) */
+  api(method: string, path: string, body?: unknown, opts?: { token?: string | null; headers?: Record<string, string>; raw?: string }): Promise<{ status: number; body: any }>;
+  stop(): Promise<void>;
+}
+
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** The whole local stack (PGlite in a temp data folder, fs store, file keys) on a free port. */
+export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'aegis-test-'));
+  const config = loadCheckedConfig({ DEV_ALLOW_EPHEMERAL: 'true', AEGIS_DATA_DIR: dataDir, PORT: '0', NODE_ENV: 'test', ...env });
+  const running = await startLocal(config, { logger: quiet });
+  const adminToken = running.newAdminToken!;
+  return {
+    ...running,
+    dataDir,
+    adminToken,
+    async api(method, path, body, opts = {}) {
+      const token = opts.token === undefined ? adminToken : opts.token;
+      const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+      if (token) headers.authorization = `Bearer ${token}`;
+      const payload = opts.raw ?? (body === undefined ? undefined : JSON.stringify(body));
+      if (payload !== undefined) headers['content-type'] = 'application/json';
+      const res = await fetch(`${running.url}${path}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        /* keep text */
+      }
+      return { status: res.status, body: parsed };
+    },
+    async stop() {
+      await running.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+export function manifestFor(modelName: string, artifact: Buffer, overrides: Record<string, unknown> = {}) {
+  return {
+    modelName,
+    codeRef: 'git:4f2c1e0',
+    containerDigest: `sha256:${'a'.repeat(64)}`,
+    datasetRefs: [{ id: 'transactions', version: '2026-11', checksum: `sha256:${'b'.repeat(64)}` }],
+    hyperparams: { lr: 0.1, epochs: 3 },
+    seed: 42,
+    trainingCmd: 'aegis-train --epochs 3',
+    environment: { node: process.version },
+    artifactSha256: sha256(artifact),
+    artifactSize: artifact.length,
+    metrics: { auc: 0.91 },
+    createdAt: '2026-11-22T10:00:00.000Z',
+    ...overrides,
+  };
+}
+
+/** Upload + register through the HTTP API, as the CLI does. */
+export async function uploadAndRegister(stack: Stack, modelName: string, artifact: Buffer, opts: { manifest?: Record<string, unknown>; token?: string; headers?: Record<string, string> } = {}) {
+  const up = await stack.api('POST', '/v1/registry/uploads', { modelName, size: artifact.length }, opts.token ? { token: opts.token } : {});
+  if (up.status !== 201) throw new Error(`upload target: ${up.status} ${JSON.stringify(up.body)}`);
+  const put = await fetch(up.body.url, { method: 'PUT', body: artifact });
+  if (put.status !== 200) throw new Error(`upload: ${put.status} ${await put.text()}`);
+  return stack.api(
+    'POST',
+    '/v1/registry/register',
+    { uploadId: up.body.uploadId, manifest: opts.manifest ?? manifestFor(modelName, artifact) },
+    { ...(opts.token ? { token: opts.token } : {}), ...(opts.headers ? { headers: opts.headers } : {}) },
+  );
+}
