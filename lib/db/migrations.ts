@@ -16,7 +16,7 @@ const migrations: Record<string, Migration> = {
         .execute();
       await db.schema
         .createTable('artifacts')
-        .addColumn('artifact_id', 'uuid', (c) => c.primaryKey())
+        .addColumn('artifact_id', 'text', (c) => c.primaryKey())
         .addColumn('model_name', 'text', (c) => c.notNull().references('models.name'))
         .addColumn('version', 'integer', (c) => c.notNull())
         .addColumn('sha256', 'char(64)', (c) => c.notNull())
@@ -39,7 +39,7 @@ const migrations: Record<string, Migration> = {
       await db.schema
         .createTable('manifest_signatures')
         .addColumn('manifest_signature_id', 'text', (c) => c.primaryKey())
-        .addColumn('artifact_id', 'uuid', (c) => c.notNull().references('artifacts.artifact_id'))
+        .addColumn('artifact_id', 'text', (c) => c.notNull().references('artifacts.artifact_id'))
         .addColumn('signer_id', 'text', (c) => c.notNull())
         .addColumn('alg', 'text', (c) => c.notNull())
         .addColumn('signature', 'text', (c) => c.notNull())
@@ -59,7 +59,7 @@ const migrations: Record<string, Migration> = {
         .execute();
       await db.schema
         .createTable('uploads')
-        .addColumn('upload_id', 'uuid', (c) => c.primaryKey())
+        .addColumn('upload_id', 'text', (c) => c.primaryKey())
         .addColumn('model_name', 'text', (c) => c.notNull())
         .addColumn('storage_key', 'text', (c) => c.notNull().unique())
         .addColumn('created_by', 'text', (c) => c.notNull())
@@ -72,7 +72,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('principal', 'text', (c) => c.notNull())
         .addColumn('idempotency_key', 'text', (c) => c.notNull())
         .addColumn('request_sha256', 'char(64)', (c) => c.notNull())
-        .addColumn('artifact_id', 'uuid', (c) => c.notNull().references('artifacts.artifact_id'))
+        .addColumn('artifact_id', 'text', (c) => c.notNull().references('artifacts.artifact_id'))
         .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
         .addPrimaryKeyConstraint('idempotency_keys_pk', ['principal', 'idempotency_key'])
         .execute();

@@ -132,7 +132,7 @@ export class S3ObjectStore implements ObjectStore {
         new PutObjectTaggingCommand({ Bucket: this.#bucket, Key: key, VersionId: versionId, Tagging: { TagSet: [{ Key: SHA256_TAG, Value: meter.sha256 }] } }),
       );
       let head = await this.#head(key, versionId);
-      if (!head) throw notFound(key, versionId);
+      if (!head) throw new AegisError('INTERNAL', `version ${versionId} of ${key} vanished right after upload`);
       if (opts.retainUntil && !head.ObjectLockRetainUntilDate) {
         // S3 applies lock headers on CreateMultipartUpload; emulators may drop them, so make sure.
         await this.#putRetention(key, versionId, opts.retainUntil, this.#mode);

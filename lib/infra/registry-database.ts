@@ -1,0 +1,126 @@
+import { Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { pin } from './pin.js';
+
+export interface RegistryDatabaseProps {
+  /** Customer managed key for storage, backups and the master user secret. */
+  readonly encryptionKey: kms.IKey;
+  /**
+   * Database created in the cluster; the host part of `rdsdata://DATABASE?…`.
+   *
+   * @default 'aegis'
+   */
+  readonly databaseName?: string;
+  /**
+   * Serverless v2 capacity range in ACUs.
+   *
+   * @default { min: 0.5, max: 4 }
+   */
+  readonly capacity?: { readonly min: number; readonly max: number };
+  /**
+   * How long automated backups are kept (point-in-time recovery window).
+   *
+   * @default Duration.days(14)
+   */
+  readonly backupRetention?: Duration;
+  /**
+   * How long VPC flow logs are kept.
+   *
+   * @default logs.RetentionDays.THREE_MONTHS
+   */
+  readonly flowLogRetention?: logs.RetentionDays;
+}
+
+/**
+ * The registry database: Aurora PostgreSQL Serverless v2 reached only through the RDS Data
+ * API, so it lives in isolated subnets with no NAT and no inbound rules. The master password
+ * is generated, stored and rotated by RDS in Secrets Manager.
+ *
+ * @example
+ * const db = new RegistryDatabase(this, 'Database', { encryptionKey: keys.dataKey });
+ * db.grantDataApiAccess(fn);
+ * fn.addEnvironment('MODEL_REGISTRY_DATABASE_URL', db.databaseUrl);
+ */
+export class RegistryDatabase extends Construct {
+  public readonly vpc: ec2.Vpc;
+  public readonly cluster: rds.DatabaseCluster;
+  /** The RDS-managed master user secret the Data API authenticates with. */
+  public readonly secret: secretsmanager.ISecret;
+  public readonly databaseName: string;
+  /** `rdsdata://<database>?resourceArn=<cluster arn>&secretArn=<secret arn>`, as `lib/config.ts` reads it. */
+  public readonly databaseUrl: string;
+
+  constructor(scope: Construct, id: string, props: RegistryDatabaseProps) {
+    super(scope, id);
+    this.databaseName = props.databaseName ?? 'aegis';
+    if (!/^[a-z][a-z0-9_]{0,62}$/.test(this.databaseName)) throw new Error('databaseName must be 1-63 of a-z 0-9 _ starting with a letter');
+    const capacity = props.capacity ?? { min: 0.5, max: 4 };
+    if (!(capacity.min >= 0 && capacity.max >= capacity.min && capacity.max <= 256)) {
+      throw new Error('capacity must satisfy 0 <= min <= max <= 256');
+    }
+    const backupRetention = props.backupRetention ?? Duration.days(14);
+    if (backupRetention.toDays() < 7 || backupRetention.toDays() > 35) throw new Error('backupRetention must be 7-35 days');
+
+    // Two AZs from Fn::GetAZs: an environment-agnostic stack needs no lookup for them.
+    this.vpc = new ec2.Vpc(this, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'database', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
+      flowLogs: {
+        all: {
+          destination: ec2.FlowLogDestination.toCloudWatchLogs(
+            new logs.LogGroup(this, 'FlowLogs', { retention: props.flowLogRetention ?? logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY }),
+          ),
+          trafficType: ec2.FlowLogTrafficType.ALL,
+        },
+      },
+    });
+
+    this.cluster = new rds.DatabaseCluster(this, 'Cluster', {
+      engine: rds.DatabaseClusterEngine.auroraPostgres({ version: rds.AuroraPostgresEngineVersion.VER_16_8 }),
+      writer: rds.ClusterInstance.serverlessV2('Writer', { publiclyAccessible: false, autoMinorVersionUpgrade: true }),
+      serverlessV2MinCapacity: capacity.min,
+      serverlessV2MaxCapacity: capacity.max,
+      vpc: this.vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      defaultDatabaseName: this.databaseName,
+      // RDS generates, stores and rotates the password; no rotation Lambda in the VPC needed.
+      manageMasterUserPassword: true,
+      credentials: rds.Credentials.fromUsername('aegis_admin', { encryptionKey: props.encryptionKey }),
+      enableDataApi: true,
+      iamAuthentication: true,
+      storageEncrypted: true,
+      storageEncryptionKey: props.encryptionKey,
+      backup: { retention: backupRetention },
+      deletionProtection: true,
+      copyTagsToSnapshot: true,
+      // Nothing connects on the wire (the Data API is the only client), so a non-default port costs nothing.
+      port: 5433,
+      cloudwatchLogsExports: ['postgresql'],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    pin(this.cluster, 'RegistryCluster');
+    const writer = this.cluster.node.findChild('Writer');
+    pin(writer, 'RegistryClusterWriter');
+
+    if (!this.cluster.secret) throw new Error('the cluster has no master user secret');
+    this.secret = this.cluster.secret;
+    this.databaseUrl = Fn.join('', [
+      `rdsdata://${this.databaseName}?resourceArn=`,
+      this.cluster.clusterArn,
+      '&secretArn=',
+      this.secret.secretArn,
+    ]);
+  }
+
+  /** Data API statements on this cluster, and reading (decrypting) its secret. */
+  grantDataApiAccess(grantee: iam.IGrantable): void {
+    this.cluster.grantDataApiAccess(grantee);
+  }
+}

@@ -1,0 +1,134 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { ROUTES } from '../http/routes.js';
+import { acknowledge } from './acknowledge.js';
+import { API_ROUTE_IDS, type ApiRouteId } from './api-functions.js';
+
+export interface AegisRestApiProps {
+  /** The function behind each API route. */
+  readonly handlers: Readonly<Record<ApiRouteId, lambda.IFunction>>;
+  /** @default 'api' */
+  readonly stageName?: string;
+  /**
+   * Stage-wide throttling, requests per second and burst.
+   *
+   * @default { rateLimit: 50, burstLimit: 100 }
+   */
+  readonly throttling?: { readonly rateLimit: number; readonly burstLimit: number };
+  /** @default logs.RetentionDays.ONE_YEAR */
+  readonly accessLogRetention?: logs.RetentionDays;
+  /**
+   * Create the role API Gateway writes CloudWatch logs with and set it on the account (one
+   * setting per account and region). Set false where the account already has one.
+   *
+   * @default true
+   */
+  readonly manageAccountLoggingRole?: boolean;
+}
+
+/**
+ * The REST API built from the route table (`lib/http/routes.ts`): one method per route,
+ * SigV4 (IAM) authorization except on public routes, request validation, JSON access logs,
+ * X-Ray tracing and throttling on the stage.
+ *
+ * @example
+ * const api = new AegisRestApi(this, 'Api', { handlers: { health: healthFn, ... } });
+ * api.api.url;
+ */
+export class AegisRestApi extends Construct {
+  public readonly api: apigw.RestApi;
+  public readonly accessLogGroup: logs.LogGroup;
+  public readonly methods: Readonly<Record<ApiRouteId, apigw.Method>>;
+
+  constructor(scope: Construct, id: string, props: AegisRestApiProps) {
+    super(scope, id);
+    const throttling = props.throttling ?? { rateLimit: 50, burstLimit: 100 };
+    if (!(throttling.rateLimit > 0 && throttling.burstLimit >= 1)) throw new Error('throttling needs rateLimit > 0 and burstLimit >= 1');
+    const manageRole = props.manageAccountLoggingRole ?? true;
+
+    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.accessLogRetention ?? logs.RetentionDays.ONE_YEAR,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.api = new apigw.RestApi(this, 'RestApi', {
+      description: 'Aegis model registry',
+      endpointTypes: [apigw.EndpointType.REGIONAL],
+      cloudWatchRole: manageRole,
+      // Other stacks in the account rely on the account-wide setting: never delete the role.
+      ...(manageRole && { cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN }),
+      deployOptions: {
+        stageName: props.stageName ?? 'api',
+        accessLogDestination: new apigw.LogGroupLogDestination(this.accessLogGroup),
+        accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields({
+          caller: true,
+          httpMethod: true,
+          ip: true,
+          protocol: true,
+          requestTime: true,
+          resourcePath: true,
+          responseLength: true,
+          status: true,
+          user: true,
+        }),
+        tracingEnabled: true,
+        metricsEnabled: true,
+        // Errors only, and never bodies: requests carry manifests and signatures.
+        loggingLevel: apigw.MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        throttlingRateLimit: throttling.rateLimit,
+        throttlingBurstLimit: throttling.burstLimit,
+      },
+    });
+    acknowledge(this.api, {
+      id: 'AwsSolutions-APIG3',
+      reason: 'Callers sign with SigV4 and the stage is throttled; a WAF web ACL can be associated per environment when the API is exposed beyond IAM principals.',
+    });
+    if (manageRole) {
+      acknowledge(this.api, {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason: 'The account-level API Gateway logging role needs exactly the AWS managed push-to-CloudWatch policy that API Gateway documents for it.',
+      });
+    }
+
+    const validator = this.api.addRequestValidator('Validator', { validateRequestBody: true, validateRequestParameters: true });
+    // Every POST body is a JSON object; the handlers validate the fields.
+    const jsonObject = this.api.addModel('JsonObject', {
+      contentType: 'application/json',
+      modelName: 'JsonObject',
+      schema: { schema: apigw.JsonSchemaVersion.DRAFT4, title: 'JsonObject', type: apigw.JsonSchemaType.OBJECT },
+    });
+
+    const methods = {} as Record<ApiRouteId, apigw.Method>;
+    for (const routeId of API_ROUTE_IDS) {
+      const route = ROUTES[routeId];
+      const resource = this.api.root.resourceForPath(route.path);
+      const pathParameters = [...route.path.matchAll(/\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1]!);
+      const isPublic = route.roles === 'public';
+      const method = resource.addMethod(route.method, new apigw.LambdaIntegration(props.handlers[routeId], { allowTestInvoke: false }), {
+        operationName: route.id,
+        authorizationType: isPublic ? apigw.AuthorizationType.NONE : apigw.AuthorizationType.IAM,
+        requestValidator: validator,
+        requestParameters: Object.fromEntries(pathParameters.map((p) => [`method.request.path.${p}`, true])),
+        ...(route.method !== 'GET' && { requestModels: { 'application/json': jsonObject } }),
+      });
+      methods[routeId] = method;
+      if (isPublic) {
+        acknowledge(method, {
+          id: 'AwsSolutions-APIG4',
+          reason: 'Public by design: health checks and the OpenAPI document carry no registry data and must be reachable without AWS credentials.',
+        });
+      }
+      acknowledge(method, {
+        id: 'AwsSolutions-COG4',
+        reason: isPublic
+          ? 'Public by design: health checks and the OpenAPI document carry no registry data, so no user pool authorizer applies.'
+          : 'Callers are AWS IAM principals signing with SigV4 (AWS_IAM authorization), mapped to Aegis roles by AEGIS_IAM_ROLE_MAP; there are no Cognito users.',
+      });
+    }
+    this.methods = methods;
+  }
+}

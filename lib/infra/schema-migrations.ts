@@ -1,0 +1,92 @@
+import { CustomResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+import { acknowledge } from './acknowledge.js';
+import { AegisFunction } from './aegis-function.js';
+import { logicalIdOf } from './pin.js';
+import type { RegistryDatabase } from './registry-database.js';
+
+export interface SchemaMigrationsProps {
+  /** Absolute path of the repository root. */
+  readonly projectRoot: string;
+  /**
+   * The migrate handler, relative to `projectRoot`.
+   *
+   * @default 'lambdas/migrate.ts'
+   */
+  readonly entry?: string;
+  /** Same configuration as the API functions (the handler loads the full config). */
+  readonly environment: Readonly<Record<string, string>>;
+  readonly database: RegistryDatabase;
+  /**
+   * Keys the migration adopts into the key ring after migrating (kms:DescribeKey and
+   * kms:GetPublicKey only).
+   *
+   * @default - none
+   */
+  readonly signingKeys?: readonly kms.IKey[];
+  /**
+   * Changes on every deploy, so CloudFormation updates the custom resource and the
+   * migrations run every time. Pass a fixed value in tests for a stable template.
+   *
+   * @default new Date().toISOString() at synth time
+   */
+  readonly deployNonce?: string;
+  /** @default Duration.minutes(5) */
+  readonly timeout?: Duration;
+}
+
+/**
+ * Runs schema migrations on every deploy: the migrate function behind a custom resource.
+ * Make whatever serves traffic depend on {@link SchemaMigrations.resource}, so new code
+ * only goes live on a migrated schema.
+ *
+ * @example
+ * const migrations = new SchemaMigrations(this, 'Migrations', { projectRoot, environment, database });
+ * apiFunction.node.addDependency(migrations.resource);
+ */
+export class SchemaMigrations extends Construct {
+  public readonly migrateFunction: AegisFunction;
+  public readonly provider: cr.Provider;
+  public readonly resource: CustomResource;
+
+  constructor(scope: Construct, id: string, props: SchemaMigrationsProps) {
+    super(scope, id);
+    this.migrateFunction = new AegisFunction(this, 'migrate', {
+      entry: props.entry ?? 'lambdas/migrate.ts',
+      projectRoot: props.projectRoot,
+      description: 'Schema migrations and key adoption, run by CloudFormation on every deploy',
+      environment: props.environment,
+      timeout: props.timeout ?? Duration.minutes(5),
+    });
+    props.database.grantDataApiAccess(this.migrateFunction.role);
+    for (const key of props.signingKeys ?? []) key.grant(this.migrateFunction.role, 'kms:DescribeKey', 'kms:GetPublicKey');
+
+    const frameworkLogs = new logs.LogGroup(this, 'ProviderLogs', { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
+    const frameworkRole = new iam.Role(this, 'ProviderRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Aegis migrations: CloudFormation custom resource framework',
+    });
+    frameworkRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [frameworkLogs.logGroupArn] }),
+    );
+    this.provider = new cr.Provider(this, 'Provider', {
+      onEventHandler: this.migrateFunction.function,
+      role: frameworkRole,
+      logGroup: frameworkLogs,
+    });
+    acknowledge(frameworkRole, {
+      id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(this.migrateFunction.function)}.Arn>:*]`,
+      reason: 'The custom resource framework invokes any published version of the migrate function (lambda:InvokeFunction on its ARN with :*).',
+    });
+
+    this.resource = new CustomResource(this, 'Run', {
+      serviceToken: this.provider.serviceToken,
+      resourceType: 'Custom::AegisMigrations',
+      properties: { DeployNonce: props.deployNonce ?? new Date().toISOString() },
+    });
+  }
+}

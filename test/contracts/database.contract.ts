@@ -1,0 +1,119 @@
+import { randomBytes, createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { FileKeyProvider } from '../../lib/adapters/local/file-key-provider.js';
+import { FsObjectStore } from '../../lib/adapters/local/fs-object-store.js';
+import { migrateToLatest } from '../../lib/db/migrations.js';
+import { isUniqueViolation } from '../../lib/db/errors.js';
+import { toIso } from '../../lib/db/schema.js';
+import type { Database } from '../../lib/ports.js';
+import { systemClock } from '../../lib/ports.js';
+import { KeyService } from '../../lib/services/keys.js';
+import { RegistryService } from '../../lib/services/registry.js';
+
+/**
+ * The Database port's contract: every adapter (PGlite, a PostgreSQL server) runs the same
+ * migrations and gives the registry the same transactional behaviour.
+ */
+export function databaseContract(name: string, open: () => Promise<{ database: Database; cleanup(): Promise<void> } | undefined>) {
+  describe(`Database contract: ${name}`, () => {
+    let database: Database | undefined;
+    let cleanup: () => Promise<void> = async () => undefined;
+    let dir: string;
+
+    beforeAll(async () => {
+      const opened = await open();
+      if (!opened) return;
+      database = opened.database;
+      cleanup = opened.cleanup;
+      dir = await mkdtemp(join(tmpdir(), 'aegis-dbc-'));
+    });
+    afterAll(async () => {
+      await database?.close();
+      await cleanup();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    });
+
+    const db = () => {
+      if (!database) throw new Error('database unavailable (see the skip reason above)');
+      return database;
+    };
+
+    it('applies the migrations once and is a no-op the second time', async () => {
+      if (!database) return console.warn(`${name}: not available, contract not run`);
+      const first = await migrateToLatest(db().db);
+      expect(first).toContain('0001_registry');
+      expect(await migrateToLatest(db().db)).toEqual([]);
+    });
+
+    it('reports a unique violation in a form isUniqueViolation recognises', async () => {
+      if (!database) return;
+      const row = { name: `uniq-${randomBytes(3).toString('hex')}`, latest_version: 0, created_by: 't', created_at: new Date() };
+      await db().db.insertInto('models').values(row).execute();
+      const err = await db().db.insertInto('models').values(row).execute().catch((e: unknown) => e);
+      expect(isUniqueViolation(err)).toBe(true);
+    });
+
+    it('rolls a failed transaction back completely', async () => {
+      if (!database) return;
+      const name = `rollback-${randomBytes(3).toString('hex')}`;
+      await expect(
+        db().db.transaction().execute(async (tx) => {
+          await tx.insertInto('models').values({ name, latest_version: 0, created_by: 't', created_at: new Date() }).execute();
+          await sql`select 1/0`.execute(tx);
+        }),
+      ).rejects.toThrow();
+      expect(await db().db.selectFrom('models').select('name').where('name', '=', name).executeTakeFirst()).toBeUndefined();
+    });
+
+    it('round-trips timestamps and sizes beyond 32 bits', async () => {
+      if (!database) return;
+      const at = new Date('2026-11-22T10:11:12.345Z');
+      await db().db.insertInto('uploads').values({ upload_id: crypto.randomUUID(), model_name: 'm', storage_key: `k/${randomBytes(4).toString('hex')}`, created_by: 't', created_at: at, expires_at: at, max_size: 6_000_000_000 }).execute();
+      const r = await db().db.selectFrom('uploads').selectAll().where('created_at', '=', at).executeTakeFirstOrThrow();
+      expect(toIso(r.created_at)).toBe(at.toISOString());
+      expect(Number(r.max_size)).toBe(6_000_000_000);
+    });
+
+    it('gives concurrent registrations of one model distinct, gapless versions', async () => {
+      if (!database) return;
+      const store = new FsObjectStore({ root: join(dir, 'objects') });
+      const keys = new KeyService(db(), new FileKeyProvider({ dir: join(dir, 'keys') }), systemClock);
+      await keys.ensureActive('manifest', 'manifest-signer-v1');
+      const registry = new RegistryService(db(), store, keys, systemClock, { retentionDays: 1, uploadTtlSeconds: 60 });
+      const principal = { id: 'contract', role: 'publisher' };
+      const results = await Promise.all(
+        Array.from({ length: 8 }, async (_, i) => {
+          const bytes = randomBytes(256 + i);
+          const up = await db().db.insertInto('uploads').values({ upload_id: crypto.randomUUID(), model_name: 'contract-model', storage_key: `artifacts/contract-model/u${i}/artifact`, created_by: 't', created_at: new Date(), expires_at: new Date(Date.now() + 60_000), max_size: bytes.length }).returning('upload_id').executeTakeFirstOrThrow();
+          await store.put(`artifacts/contract-model/u${i}/artifact`, bytes);
+          return registry.register(
+            {
+              uploadId: up.upload_id,
+              manifest: {
+                modelName: 'contract-model',
+                codeRef: 'git:abc',
+                containerDigest: `sha256:${'a'.repeat(64)}`,
+                datasetRefs: [],
+                hyperparams: {},
+                seed: 1,
+                trainingCmd: 'train',
+                environment: {},
+                artifactSha256: createHash('sha256').update(bytes).digest('hex'),
+                artifactSize: bytes.length,
+                createdAt: new Date().toISOString(),
+              },
+            },
+            principal,
+          );
+        }),
+      );
+      expect(results.map((r) => r.version).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      const page = await registry.listVersions('contract-model', { limit: 100 });
+      expect(page.items).toHaveLength(8);
+      expect(page.items[0]!.signature.signerId).toBe('manifest-signer-v1');
+    });
+  });
+}
