@@ -1,0 +1,118 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startStack, type Stack } from '../support/local-stack.js';
+
+const ROOT = process.cwd();
+
+function run(cmd: string, args: string[], env: Record<string, string | undefined>, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const { NODE_OPTIONS: _omit, ...base } = process.env;
+    const child = spawn(cmd, args, { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+let stack: Stack;
+let env: Record<string, string>;
+beforeAll(async () => {
+  stack = await startStack();
+  env = { AEGIS_URL: stack.url, AEGIS_DATA_DIR: stack.dataDir, AEGIS_TOKEN: '' };
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const aegis = (...args: string[]) => run(process.execPath, ['bin/aegis.js', ...args], env);
+
+describe('aegis CLI against the local server', () => {
+  it('registers, lists, gets and verifies with the dev admin token from the data folder', async () => {
+    const artifact = join(stack.dataDir, 'model.bin');
+    await writeFile(artifact, randomBytes(200_000));
+    const manifest = join(stack.dataDir, 'manifest.json');
+    await writeFile(
+      manifest,
+      JSON.stringify({
+        codeRef: 'git:4f2c1e0',
+        containerDigest: `sha256:${'a'.repeat(64)}`,
+        datasetRefs: [{ id: 'tx', version: '1', checksum: `sha256:${'b'.repeat(64)}` }],
+        hyperparams: { lr: 0.1 },
+        seed: 7,
+        trainingCmd: 'train.sh',
+        environment: {},
+      }),
+    );
+    const reg = await aegis('--json', 'register', '--model', 'cli-model', '--artifact', artifact, '--manifest', manifest);
+    expect(reg.stderr).toBe('');
+    expect(reg.code).toBe(0);
+    const { artifactId, version } = JSON.parse(reg.stdout);
+    expect(version).toBe(1);
+
+    const list = await aegis('list', '--model', 'cli-model');
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain(artifactId);
+
+    const ok = await aegis('verify-manifest', '--artifact-id', artifactId);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/^VERIFIED/);
+
+    const got = JSON.parse((await aegis('--json', 'get', artifactId)).stdout);
+    const edited = join(stack.dataDir, 'edited.json');
+    await writeFile(edited, JSON.stringify({ ...got.manifest, seed: 8 }));
+    const bad = await aegis('verify-manifest', '--manifest', edited, '--artifact', artifact);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/^FAILED/);
+    expect(bad.stdout).toMatch(/FAIL signature/);
+    expect(bad.stdout).toMatch(/ok {3}artifact-sha256/);
+  });
+
+  it('exits non-zero with the reason and the field when the server refuses', async () => {
+    const res = await run(process.execPath, ['bin/aegis.js', 'list'], { ...env, AEGIS_DATA_DIR: join(stack.dataDir, 'nowhere') });
+    expect(res.code).toBe(3);
+    expect(res.stderr).toMatch(/missing or invalid credentials \(field: Authorization\) \[UNAUTHENTICATED 401\]/);
+    const usage = await aegis('verify-manifest');
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/exactly one of --artifact-id or --manifest/);
+  });
+
+  it('refuses a local artifact that does not match the manifest before uploading anything', async () => {
+    const artifact = join(stack.dataDir, 'other.bin');
+    await writeFile(artifact, randomBytes(1000));
+    const manifest = join(stack.dataDir, 'm2.json');
+    await writeFile(manifest, JSON.stringify({ artifactSha256: 'c'.repeat(64) }));
+    const res = await aegis('register', '--model', 'cli-model', '--artifact', artifact, '--manifest', manifest);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/differs from manifest.artifactSha256/);
+  });
+});
+
+describe('startup guards', () => {
+  it('refuses NODE_ENV=production npm start with a one-line reason', async () => {
+    const res = await run('npm', ['start', '--silent'], { NODE_ENV: 'production', AEGIS_DATA_DIR: join(stack.dataDir, 'prod'), PORT: '0' });
+    expect(res.code).toBe(2);
+    const lines = res.stderr.split('\n').filter((l) => l.startsWith('aegis:'));
+    expect(lines).toEqual(['aegis: refusing to start: NODE_ENV=production with DEV_ALLOW_EPHEMERAL=true: ephemeral dev keys are never allowed in production']);
+  });
+
+  it('refuses REQUIRE_KMS=true without KMS key ids', async () => {
+    const res = await run('npm', ['start', '--silent'], { REQUIRE_KMS: 'true', AEGIS_DATA_DIR: join(stack.dataDir, 'kms'), PORT: '0' });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/refusing to start: REQUIRE_KMS=true/);
+  });
+
+  it('the admin token file is private to its owner', async () => {
+    const { statSync } = await import('node:fs');
+    expect(statSync(join(stack.dataDir, 'admin.token')).mode & 0o777).toBe(0o600);
+    expect((await readFile(join(stack.dataDir, 'admin.token'), 'utf8')).trim()).toBe(stack.adminToken);
+  });
+});

@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import { buildContainer } from '../../lib/composition.js';
+import { loadCheckedConfig } from '../../lib/config.js';
+import type { Container } from '../../lib/container.js';
+import { normalizePrincipalArn } from '../../lib/http/auth.js';
+import { build as buildModelsList } from '../../lambdas/models-list.js';
+import { build as buildKeysRotate } from '../../lambdas/keys-rotate.js';
+
+/**
+ * The Lambda path as API Gateway drives it in AWS mode: IAM-authorised callers identified by
+ * requestContext.identity.userArn and mapped to roles by AEGIS_IAM_ROLE_MAP.
+ */
+let dir: string;
+let container: Container;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'aegis-iam-'));
+  const config = loadCheckedConfig({
+    DEV_ALLOW_EPHEMERAL: 'true',
+    AEGIS_DATA_DIR: dir,
+    NODE_ENV: 'test',
+    AEGIS_IAM_ROLE_MAP: JSON.stringify({ 'arn:aws:iam::123456789012:role/Auditors': 'auditor', 'arn:aws:iam::123456789012:role/Platform': 'operator' }),
+  });
+  container = await buildContainer(config, { mode: 'lambda', bootstrap: true, logger: { info() {}, warn() {}, error() {} } });
+});
+afterAll(async () => {
+  await container?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function event(method: string, path: string, userArn: string | null, body?: unknown): APIGatewayProxyEvent {
+  return {
+    resource: path,
+    path,
+    httpMethod: method,
+    headers: {},
+    multiValueHeaders: {},
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: null,
+    stageVariables: null,
+    body: body === undefined ? null : JSON.stringify(body),
+    isBase64Encoded: false,
+    requestContext: { requestId: randomUUID(), identity: { userArn } } as unknown as APIGatewayProxyEvent['requestContext'],
+  };
+}
+const ctx = { awsRequestId: randomUUID() } as Context;
+
+describe('Lambda handlers behind API Gateway IAM authorization', () => {
+  it('maps an assumed-role session to its role and lets an auditor read', async () => {
+    const handler = buildModelsList(async () => container);
+    const res = await handler(event('GET', '/v1/registry/models', 'arn:aws:sts::123456789012:assumed-role/Auditors/alice'), ctx);
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({ items: [], nextCursor: null });
+  });
+
+  it('answers 403 to an IAM principal with no Aegis role and 401 without an identity', async () => {
+    const handler = buildModelsList(async () => container);
+    const unmapped = await handler(event('GET', '/v1/registry/models', 'arn:aws:iam::123456789012:user/mallory'), ctx);
+    expect(unmapped.statusCode).toBe(403);
+    expect(JSON.parse(unmapped.body).error.code).toBe('FORBIDDEN');
+    const anonymous = await handler(event('GET', '/v1/registry/models', null), ctx);
+    expect(anonymous.statusCode).toBe(401);
+  });
+
+  it('answers 403 when a mapped role may not call the route, and 200 when it may', async () => {
+    const rotate = buildKeysRotate(async () => container);
+    const denied = await rotate(event('POST', '/v1/keys/rotate', 'arn:aws:sts::123456789012:assumed-role/Auditors/alice', { purpose: 'audit' }), ctx);
+    expect(denied.statusCode).toBe(403);
+    const allowed = await rotate(event('POST', '/v1/keys/rotate', 'arn:aws:sts::123456789012:assumed-role/Platform/bob', { purpose: 'audit' }), ctx);
+    expect(allowed.statusCode).toBe(200);
+    expect(JSON.parse(allowed.body).current.kid).toBe('audit-signer-v2');
+  });
+
+  it('shows only a request id on a 5xx, never the internal error', async () => {
+    const broken = buildModelsList(async () => {
+      throw new Error('database password is hunter2');
+    });
+    const res = await broken(event('GET', '/v1/registry/models', 'arn:aws:iam::123456789012:role/Auditors'), ctx);
+    expect(res.statusCode).toBe(500);
+    const body = JSON.parse(res.body);
+    expect(body.error).toEqual({ code: 'INTERNAL', message: 'internal error', requestId: expect.any(String) });
+    expect(res.body).not.toMatch(/hunter2/);
+  });
+
+  it('normalises assumed-role ARNs and leaves other ARNs alone', () => {
+    expect(normalizePrincipalArn('arn:aws:sts::123456789012:assumed-role/Deployer/ci-run-7')).toBe('arn:aws:iam::123456789012:role/Deployer');
+    expect(normalizePrincipalArn('arn:aws:iam::123456789012:user/alice')).toBe('arn:aws:iam::123456789012:user/alice');
+  });
+});
