@@ -80,7 +80,7 @@ export type KeyCheck = { ok: true } | { ok: false; reason: string };
 /** Is `key` allowed to have made a signature at `signedAt`? Revocation voids every signature. */
 export function checkSignerValidity(key: KeyRecord | undefined, signedAt: string, purpose: KeyPurpose): KeyCheck {
   if (!key) return { ok: false, reason: 'signer is not in the key ring' };
-  if (key.purpose !== purpose) return { ok: false, reason: `signer is a ${key.purpose} key, not a ${purpose} key` };
+  if (key.purpose !== purpose) return { ok: false, reason: `signer is for ${key.purpose} signatures, not ${purpose}` };
   if (key.revokedAt) return { ok: false, reason: `signer was revoked at ${key.revokedAt}` };
   const t = Date.parse(signedAt);
   if (Number.isNaN(t)) return { ok: false, reason: 'signature timestamp is not a date' };
