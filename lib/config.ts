@@ -31,6 +31,7 @@ const EnvSchema = z.object({
   OTEL_COLLECTOR_URL: optionalString,
   AEGIS_DATA_DIR: z.string().default('.aegis'),
   AEGIS_PUBLIC_URL: optionalString,
+  AEGIS_AUDIT_ARCHIVE_BUCKET: optionalString,
   AEGIS_IAM_ROLE_MAP: optionalString,
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('127.0.0.1'),
@@ -52,6 +53,8 @@ export interface Config {
   publicUrl: string | undefined;
   database: DatabaseConfig;
   objectStore: { kind: 'fs'; root: string } | { kind: 's3'; bucket: string };
+  /** Object-Lock bucket for the audit archive on AWS; locally a folder in the data dir. */
+  auditArchive: { kind: 'fs'; root: string } | { kind: 's3'; bucket: string };
   signing: {
     manifestKmsKeyId: string | undefined;
     auditKmsKeyId: string | undefined;
@@ -131,6 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: e.AEGIS_PUBLIC_URL,
     database: parseDatabase(e.MODEL_REGISTRY_DATABASE_URL, dataDir),
     objectStore: e.MODEL_REGISTRY_S3_BUCKET ? { kind: 's3', bucket: e.MODEL_REGISTRY_S3_BUCKET } : { kind: 'fs', root: resolve(dataDir, 'objects') },
+    auditArchive: e.AEGIS_AUDIT_ARCHIVE_BUCKET ? { kind: 's3', bucket: e.AEGIS_AUDIT_ARCHIVE_BUCKET } : { kind: 'fs', root: resolve(dataDir, 'audit-archive') },
     signing: {
       manifestKmsKeyId: e.MANIFEST_SIGNING_KMS_KEY_ID,
       auditKmsKeyId: e.AUDIT_SIGNING_KMS_KEY_ID,
