@@ -8,6 +8,7 @@
  */
 import { App, Duration, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import type { Role } from '../lib/config.js';
 import { AegisStack } from '../lib/infra/aegis-stack.js';
 
 const app = new App();
@@ -30,7 +31,8 @@ if (auditRetentionDays !== undefined && !/^[1-9][0-9]{0,4}$/.test(String(auditRe
 
 new AegisStack(app, `aegis-${envName}`, {
   envName,
-  iamRoleMap: iamRoleMap as Record<string, never>,
+  // Shape checked here, entries (ARNs, role names) by the stack.
+  iamRoleMap: iamRoleMap as Record<string, Role>,
   ...(auditRetentionDays !== undefined && { auditRetention: Duration.days(Number(auditRetentionDays)) }),
   description: `Aegis model registry (${envName})`,
 });

@@ -1,6 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { Readable, Transform } from 'node:stream';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
@@ -79,7 +82,11 @@ export class AegisClient {
     return parsed as T;
   }
 
-  /** Streams a file to an upload URL, reporting progress; never reads the file into memory. */
+  /**
+   * Streams a file to an upload URL, reporting progress. Uses node:http(s) with a pipeline
+   * rather than fetch: undici's fetch keeps a streamed request body in memory
+   * (nodejs/undici#4058), which for a large artifact means the whole file.
+   */
   async uploadFile(url: string, headers: Record<string, string>, file: string, onProgress?: Progress): Promise<void> {
     const { size } = await stat(file);
     let sent = 0;
@@ -90,19 +97,34 @@ export class AegisClient {
         cb(null, chunk);
       },
     });
-    const body = Readable.toWeb(createReadStream(file, { highWaterMark: 1024 * 1024 }).pipe(meter)) as ReadableStream;
-    const res = await fetch(url, { method: 'PUT', headers: { ...headers, 'content-length': String(size) }, body, duplex: 'half' } as RequestInit);
-    if (!res.ok) {
-      const raw = await res.text();
+    const target = new URL(url);
+    const request = (target.protocol === 'https:' ? httpsRequest : httpRequest)(target, { method: 'PUT', headers: { ...headers, 'content-length': String(size) } });
+    const response = new Promise<IncomingMessage>((resolve, reject) => {
+      request.once('response', resolve);
+      request.once('error', reject);
+    });
+    try {
+      await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), meter, request);
+    } catch (e) {
+      // The server may answer (and close) before reading everything, e.g. a refused size.
+      if (!request.writableFinished && !(await Promise.race([response.then(() => true), new Promise((r) => setTimeout(() => r(false), 1000))]))) {
+        throw new ApiError(0, 'UPLOAD_FAILED', `upload failed: ${(e as Error).message}`);
+      }
+    }
+    const res = await response;
+    let raw = '';
+    for await (const chunk of res) raw += chunk;
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) {
       let message = raw.slice(0, 300);
-      let code = `HTTP_${res.status}`;
+      let code = `HTTP_${status}`;
       try {
         const e = (JSON.parse(raw) as { error?: { code: string; message: string } }).error;
         if (e) ({ code, message } = e);
       } catch {
         /* S3 answers in XML */
       }
-      throw new ApiError(res.status, code, `upload failed: ${message}`);
+      throw new ApiError(status, code, `upload failed: ${message}`);
     }
   }
 }

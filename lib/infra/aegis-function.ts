@@ -87,7 +87,10 @@ export class AegisFunction extends Construct {
         mainFields: ['module', 'main'],
         minify: true,
         sourceMap: true,
-        externalModules: ['@aws-sdk/*'],
+        // Bundle the AWS SDK with the code (the runtime's copy may lack lib-storage or lag
+        // our versions). The local-only database drivers are left out: composition.ts loads
+        // them lazily and a Lambda never takes that path.
+        externalModules: ['@electric-sql/pglite', 'pg', 'pg-native'],
       },
     });
 

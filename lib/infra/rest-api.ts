@@ -3,9 +3,20 @@ import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { ErrorCode } from '../core/errors.js';
 import { ROUTES } from '../http/routes.js';
 import { acknowledge } from './acknowledge.js';
 import { API_ROUTE_IDS, type ApiRouteId } from './api-functions.js';
+
+/** API Gateway's own refusals, mapped onto Aegis error codes (see lib/core/errors.ts). */
+const GATEWAY_ERRORS: readonly [apigw.ResponseType, ErrorCode, string, string?][] = [
+  [apigw.ResponseType.BAD_REQUEST_BODY, 'VALIDATION_FAILED', 'body: a JSON object is required', 'body'],
+  [apigw.ResponseType.BAD_REQUEST_PARAMETERS, 'VALIDATION_FAILED', 'a required path parameter is missing'],
+  [apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, 'UNAUTHENTICATED', 'no such route, or the request is not signed with SigV4'],
+  [apigw.ResponseType.INVALID_SIGNATURE, 'UNAUTHENTICATED', 'the SigV4 signature does not match'],
+  [apigw.ResponseType.EXPIRED_TOKEN, 'UNAUTHENTICATED', 'the AWS credentials have expired'],
+  [apigw.ResponseType.ACCESS_DENIED, 'FORBIDDEN', 'this principal may not call this route'],
+];
 
 export interface AegisRestApiProps {
   /** The function behind each API route. */
@@ -101,6 +112,16 @@ export class AegisRestApi extends Construct {
       modelName: 'JsonObject',
       schema: { schema: apigw.JsonSchemaVersion.DRAFT4, title: 'JsonObject', type: apigw.JsonSchemaType.OBJECT },
     });
+
+    // Errors API Gateway answers itself get the handlers' `{ error: { code, message, field, requestId } }` shape.
+    for (const [type, code, message, field] of GATEWAY_ERRORS) {
+      this.api.addGatewayResponse(type.responseType, {
+        type,
+        templates: {
+          'application/json': JSON.stringify({ error: { code, message, ...(field && { field }), requestId: '$context.requestId' } }),
+        },
+      });
+    }
 
     const methods = {} as Record<ApiRouteId, apigw.Method>;
     for (const routeId of API_ROUTE_IDS) {

@@ -75,7 +75,7 @@ export class SchemaMigrations extends Construct {
     );
     this.provider = new cr.Provider(this, 'Provider', {
       onEventHandler: this.migrateFunction.function,
-      role: frameworkRole,
+      frameworkOnEventRole: frameworkRole,
       logGroup: frameworkLogs,
     });
     acknowledge(frameworkRole, {

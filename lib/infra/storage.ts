@@ -2,8 +2,10 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { acknowledge } from './acknowledge.js';
 import { pin } from './pin.js';
+
+/** Intelligent-Tiering does not tier objects under 128 KiB, yet charges them monitoring. */
+const ARTIFACT_TIERING_MIN_BYTES = 128 * 1024;
 
 export interface AegisStorageProps {
   /** Customer managed key for the artifact and audit-archive buckets. */
@@ -62,10 +64,6 @@ export class AegisStorage extends Construct {
       lifecycleRules: [{ id: 'expire-access-logs', expiration: accessLogExpiration, noncurrentVersionExpiration: Duration.days(30) }],
     });
     pin(this.accessLogBucket, 'AccessLogBucket');
-    acknowledge(this.accessLogBucket, {
-      id: 'AwsSolutions-S1',
-      reason: 'This bucket is the server access log target of the other buckets; logging its own access would feed back into itself.',
-    });
 
     const encrypted = {
       ...common,
@@ -84,8 +82,7 @@ export class AegisStorage extends Construct {
       lifecycleRules: [
         {
           id: 'tier-artifacts',
-          // Intelligent-Tiering does not tier objects under 128 KiB, and charges them monitoring.
-          objectSizeGreaterThan: 128 * 1024,
+          objectSizeGreaterThan: ARTIFACT_TIERING_MIN_BYTES,
           transitions: [{ storageClass: s3.StorageClass.INTELLIGENT_TIERING, transitionAfter: Duration.days(30) }],
         },
         {
@@ -96,6 +93,11 @@ export class AegisStorage extends Construct {
       ],
     });
     pin(this.artifactBucket, 'ArtifactBucket');
+    // The L2 renders this size as a number; CloudFormation's schema declares a string.
+    (this.artifactBucket.node.defaultChild as s3.CfnBucket).addPropertyOverride(
+      'LifecycleConfiguration.Rules.0.ObjectSizeGreaterThan',
+      String(ARTIFACT_TIERING_MIN_BYTES),
+    );
 
     this.auditArchiveBucket = new s3.Bucket(this, 'AuditArchiveBucket', {
       ...encrypted,

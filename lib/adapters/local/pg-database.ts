@@ -10,6 +10,10 @@ export class PgDatabase implements Database {
 
   constructor(connectionString: string, opts: { max?: number } = {}) {
     const pool = new pg.Pool({ connectionString, max: opts.max ?? 10 });
+    // An idle client whose connection the server ends (restart, failover, DROP … FORCE)
+    // emits 'error' on the pool; unhandled it would crash the process. The pool discards
+    // that client and the next query opens a fresh connection.
+    pool.on('error', () => undefined);
     this.db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   }
 

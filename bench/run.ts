@@ -1,0 +1,50 @@
+/**
+ * `npm run bench`: runs the benches in order and prints each measurement next to a reference
+ * measured in the same run. It asserts no times: numbers depend on the machine.
+ *
+ *   BENCH_ONLY=registration|artifact   run one bench
+ *   BENCH_REGISTRATIONS=200 BENCH_CONCURRENCY=8 BENCH_ARTIFACT_MB=1024
+ */
+import { cpus, platform, arch } from 'node:os';
+import { artifactOptionsFromEnv, runArtifactThroughput } from './artifact-throughput.js';
+import { registrationOptionsFromEnv, runRegistrationLatency } from './registration-latency.js';
+
+const BENCHES = {
+  registration: () => runRegistrationLatency(registrationOptionsFromEnv(), print),
+  artifact: () => runArtifactThroughput(artifactOptionsFromEnv(), print),
+} as const;
+type BenchName = keyof typeof BENCHES;
+
+function print(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function selected(only: string | undefined): BenchName[] {
+  const all = Object.keys(BENCHES) as BenchName[];
+  if (only === undefined || only === '') return all;
+  if (!(all as string[]).includes(only)) throw new Error(`BENCH_ONLY must be one of ${all.join(', ')}; got ${JSON.stringify(only)}`);
+  return [only as BenchName];
+}
+
+let names: BenchName[] = [];
+try {
+  names = selected(process.env.BENCH_ONLY);
+  // Read every option before starting anything, so a bad value fails fast.
+  registrationOptionsFromEnv();
+  artifactOptionsFromEnv();
+} catch (e) {
+  process.stderr.write(`bench: ${(e as Error).message}\n`);
+  process.exit(2);
+}
+
+try {
+  const cpu = cpus();
+  print(`Aegis bench — node ${process.version}, ${platform()} ${arch()}, ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}`);
+  print('Times are from this machine and run only; read the ratios against the same-run references.');
+  const started = performance.now();
+  for (const name of names) await BENCHES[name]();
+  print(`\ndone in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+} catch (e) {
+  process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,109 @@
+/** The local stack for the benches: temp data folder, quiet logger, a publisher client, cleanup. */
+import { chmod, lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AegisClient } from '../lib/client/client.js';
+import { loadCheckedConfig } from '../lib/config.js';
+import { startLocal } from '../lib/local/start.js';
+
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+export interface BenchStack {
+  url: string;
+  /** signed in as a publisher token created through POST /v1/tokens */
+  publisher: AegisClient;
+  /** stops the server and the database, then removes the data folder */
+  close(): Promise<void>;
+}
+
+export interface UploadTarget {
+  uploadId: string;
+  url: string;
+  headers: Record<string, string>;
+}
+
+export interface Registration {
+  artifactId: string;
+  version: number;
+  sha256: string;
+  replayed: boolean;
+}
+
+export const tempDir = (label: string): Promise<string> => mkdtemp(join(tmpdir(), `aegis-bench-${label}-`));
+
+/** Starts the whole local stack (PGlite, fs object store, file keys) in a fresh temp folder. */
+export async function startBenchStack(): Promise<BenchStack> {
+  const dataDir = await tempDir('data');
+  let running: Awaited<ReturnType<typeof startLocal>> | undefined;
+  try {
+    const config = loadCheckedConfig({ DEV_ALLOW_EPHEMERAL: 'true', AEGIS_DATA_DIR: dataDir, PORT: '0', NODE_ENV: 'test' });
+    running = await startLocal(config, { logger: quiet });
+    if (!running.newAdminToken) throw new Error('a fresh data folder should have produced an admin token');
+    const admin = new AegisClient({ baseUrl: running.url, token: running.newAdminToken });
+    const { token } = await admin.request<{ token: string }>('POST', '/v1/tokens', { principal: 'bench-publisher', role: 'publisher' });
+    const r = running;
+    return {
+      url: r.url,
+      publisher: new AegisClient({ baseUrl: r.url, token }),
+      async close() {
+        try {
+          await r.close();
+        } finally {
+          await removeTree(dataDir);
+        }
+      },
+    };
+  } catch (e) {
+    await running?.close().catch(() => undefined);
+    await removeTree(dataDir);
+    throw e;
+  }
+}
+
+/**
+ * Removes a temp folder. The object store leaves stored versions read-only (retention is
+ * enforced by the store, not the filesystem), so on a permission error every folder is
+ * made writable again and the removal retried.
+ */
+export async function removeTree(dir: string): Promise<void> {
+  try {
+    await rm(dir, { recursive: true, force: true });
+  } catch {
+    await makeWritable(dir);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function makeWritable(path: string): Promise<void> {
+  const st = await lstat(path).catch(() => undefined);
+  if (!st || st.isSymbolicLink()) return;
+  await chmod(path, st.isDirectory() ? 0o700 : 0o600).catch(() => undefined);
+  if (st.isDirectory()) for (const name of await readdir(path)) await makeWritable(join(path, name));
+}
+
+/** A valid training manifest (the shape of test/support/local-stack.ts `manifestFor`). */
+export function manifestFor(modelName: string, artifactSha256: string, artifactSize: number) {
+  return {
+    modelName,
+    codeRef: 'git:4f2c1e0',
+    containerDigest: `sha256:${'a'.repeat(64)}`,
+    datasetRefs: [{ id: 'transactions', version: '2026-11', checksum: `sha256:${'b'.repeat(64)}` }],
+    hyperparams: { lr: 0.1, epochs: 3 },
+    seed: 42,
+    trainingCmd: 'aegis-train --epochs 3',
+    environment: { node: process.version },
+    artifactSha256,
+    artifactSize,
+    metrics: { auc: 0.91 },
+    createdAt: new Date().toISOString(),
+  };
+}
+
+/** Runs `worker` for indices 0..n-1 with at most `concurrency` in flight (one loop per client). */
+export async function runConcurrent(n: number, concurrency: number, worker: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const loop = async () => {
+    while (next < n) await worker(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(n, concurrency) }, loop));
+}
