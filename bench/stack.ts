@@ -2,6 +2,7 @@
 import { chmod, lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sampleManifest } from '../test/support/manifests.js';
 import { AegisClient } from '../lib/client/client.js';
 import { loadCheckedConfig } from '../lib/config.js';
 import { startLocal } from '../lib/local/start.js';
@@ -81,23 +82,9 @@ async function makeWritable(path: string): Promise<void> {
   if (st.isDirectory()) for (const name of await readdir(path)) await makeWritable(join(path, name));
 }
 
-/** A valid training manifest (the shape of test/support/local-stack.ts `manifestFor`). */
-export function manifestFor(modelName: string, artifactSha256: string, artifactSize: number) {
-  return {
-    modelName,
-    codeRef: 'git:4f2c1e0',
-    containerDigest: `sha256:${'a'.repeat(64)}`,
-    datasetRefs: [{ id: 'transactions', version: '2026-11', checksum: `sha256:${'b'.repeat(64)}` }],
-    hyperparams: { lr: 0.1, epochs: 3 },
-    seed: 42,
-    trainingCmd: 'aegis-train --epochs 3',
-    environment: { node: process.version },
-    artifactSha256,
-    artifactSize,
-    metrics: { auc: 0.91 },
-    createdAt: new Date().toISOString(),
-  };
-}
+/** A valid training manifest, created now. */
+export const manifestFor = (modelName: string, artifactSha256: string, artifactSize: number) =>
+  sampleManifest(modelName, artifactSha256, artifactSize, { createdAt: new Date().toISOString() });
 
 /** Runs `worker` for indices 0..n-1 with at most `concurrency` in flight (one loop per client). */
 export async function runConcurrent(n: number, concurrency: number, worker: (i: number) => Promise<void>): Promise<void> {

@@ -35,7 +35,7 @@ export interface AegisFunctionProps {
 
 /**
  * One Lambda function the Aegis way: bundled by esbuild as minified ESM with source maps,
- * AWS SDK v3 left to the runtime, ARM64, X-Ray tracing, JSON logs into its own log group
+ * the AWS SDK bundled in (local-only drivers left out), ARM64, X-Ray tracing, JSON logs into its own log group
  * with retention, and a role that starts with nothing but writing to that log group (no AWS
  * managed policies).
  *

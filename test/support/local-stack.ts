@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { loadCheckedConfig } from '../../lib/config.js';
 import { startLocal, type RunningLocal } from '../../lib/local/start.js';
+import { sampleManifest } from './manifests.js';
 
 export interface Stack extends RunningLocal {
   dataDir: string;
@@ -50,23 +51,8 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
 
 export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-export function manifestFor(modelName: string, artifact: Buffer, overrides: Record<string, unknown> = {}) {
-  return {
-    modelName,
-    codeRef: 'git:4f2c1e0',
-    containerDigest: `sha256:${'a'.repeat(64)}`,
-    datasetRefs: [{ id: 'transactions', version: '2026-11', checksum: `sha256:${'b'.repeat(64)}` }],
-    hyperparams: { lr: 0.1, epochs: 3 },
-    seed: 42,
-    trainingCmd: 'aegis-train --epochs 3',
-    environment: { node: process.version },
-    artifactSha256: sha256(artifact),
-    artifactSize: artifact.length,
-    metrics: { auc: 0.91 },
-    createdAt: '2026-11-22T10:00:00.000Z',
-    ...overrides,
-  };
-}
+export const manifestFor = (modelName: string, artifact: Buffer, overrides: Record<string, unknown> = {}) =>
+  sampleManifest(modelName, sha256(artifact), artifact.length, overrides);
 
 /** Upload + register through the HTTP API, as the CLI does. */
 export async function uploadAndRegister(stack: Stack, modelName: string, artifact: Buffer, opts: { manifest?: Record<string, unknown>; token?: string; headers?: Record<string, string> } = {}) {

@@ -190,7 +190,7 @@ export class FsObjectStore implements ObjectStore {
     try {
       // Open before returning so a concurrent delete cannot turn into a stream error later.
       const fh = await open(join(this.#versionsDir(key), `${meta.versionId}.bin`), 'r');
-      return fh.createReadStream();
+      return fh.createReadStream({ highWaterMark: 1024 * 1024 }); // 1 MiB reads: ~2× the hashing throughput of 64 KiB
     } catch (e) {
       if (isEnoent(e)) throw notFound(key, opts.versionId);
       throw e;
