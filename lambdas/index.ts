@@ -4,9 +4,13 @@ import type { ContainerProvider } from '../lib/http/handler.js';
 import type { RouteId } from '../lib/http/routes.js';
 import * as artifactGet from './artifact-get.js';
 import * as artifactValidate from './artifact-validate.js';
+import * as datasetGet from './dataset-get.js';
+import * as datasetsCreate from './datasets-create.js';
 import * as health from './health.js';
 import * as keysList from './keys-list.js';
 import * as keysRotate from './keys-rotate.js';
+import * as lineageBundle from './lineage-bundle.js';
+import * as lineageGet from './lineage-get.js';
 import * as modelsList from './models-list.js';
 import * as openapi from './openapi.js';
 import * as register from './register.js';
@@ -21,9 +25,13 @@ export type LambdaHandler = (event: APIGatewayProxyEvent, context: Context) => P
 export const HANDLER_BUILDERS: Record<RouteId, { build: (c: ContainerProvider) => LambdaHandler }> = {
   artifactGet,
   artifactValidate,
+  datasetGet,
+  datasetsCreate,
   health,
   keysList,
   keysRotate,
+  lineageBundle,
+  lineageGet,
   modelsList,
   openapi,
   register,

@@ -7,7 +7,9 @@ import type { Container } from './container.js';
 import { migrateToLatest } from './db/migrations.js';
 import { BearerTokenAuthenticator, IamAuthenticator } from './http/auth.js';
 import { systemClock, type Clock, type Database, type KeyProvider, type ObjectStore } from './ports.js';
+import { DatasetService } from './services/datasets.js';
 import { KeyService } from './services/keys.js';
+import { LineageService } from './services/lineage.js';
 import { RegistryService } from './services/registry.js';
 import { TokenService } from './services/tokens.js';
 import { VerificationService } from './services/verification.js';
@@ -83,7 +85,8 @@ export async function buildContainer(config: Config, opts: BuildOptions): Promis
     const keyProvider = await openKeyProvider(config);
     const keys = new KeyService(database, keyProvider, clock);
     if (opts.bootstrap) await bootstrap(config, database, keys);
-    const registry = new RegistryService(database, store, keys, clock, REGISTRY_DEFAULTS);
+    const datasets = new DatasetService(database, clock);
+    const registry = new RegistryService(database, store, keys, datasets, clock, REGISTRY_DEFAULTS);
     const tokens = new TokenService(database, clock);
     return {
       config,
@@ -93,6 +96,8 @@ export async function buildContainer(config: Config, opts: BuildOptions): Promis
       keyProvider,
       keys,
       registry,
+      datasets,
+      lineage: new LineageService(registry, datasets, keys, clock),
       verification: new VerificationService(registry, keys, store),
       tokens,
       auth: opts.mode === 'lambda' ? new IamAuthenticator(config.iamRoleMap) : new BearerTokenAuthenticator(tokens),

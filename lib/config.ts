@@ -183,6 +183,10 @@ export interface ClientConfig {
   token: string | undefined;
   dataDir: string;
   awsRegion: string | undefined;
+  /** CONTAINER_DIGEST: the image a training run executes in (train --record, reproduce) */
+  containerDigest: string | undefined;
+  /** PROM_ENDPOINT: a Pushgateway the CLI pushes training metrics to */
+  promEndpoint: string | undefined;
 }
 
 export function loadClientConfig(env: NodeJS.ProcessEnv = process.env): ClientConfig {
@@ -192,5 +196,7 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env): ClientCo
     token: env.AEGIS_TOKEN?.trim() || undefined,
     dataDir: resolve(env.AEGIS_DATA_DIR ?? '.aegis'),
     awsRegion: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
+    containerDigest: env.CONTAINER_DIGEST?.trim() || undefined,
+    promEndpoint: env.PROM_ENDPOINT?.trim() || undefined,
   };
 }

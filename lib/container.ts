@@ -2,7 +2,9 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Config } from './config.js';
 import type { Authenticator } from './http/auth.js';
 import type { Clock, Database, KeyProvider, ObjectStore } from './ports.js';
+import type { DatasetService } from './services/datasets.js';
 import type { KeyService } from './services/keys.js';
+import type { LineageService } from './services/lineage.js';
 import type { RegistryService } from './services/registry.js';
 import type { TokenService } from './services/tokens.js';
 import type { VerificationService } from './services/verification.js';
@@ -16,6 +18,8 @@ export interface Container {
   keyProvider: KeyProvider;
   keys: KeyService;
   registry: RegistryService;
+  datasets: DatasetService;
+  lineage: LineageService;
   verification: VerificationService;
   tokens: TokenService;
   auth: Authenticator;

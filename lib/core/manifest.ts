@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { canonicalSha256 } from './canonical.js';
-import { ContainerDigest, ModelName, Sha256Hex, Uuid } from './names.js';
+import { ContainerDigest, DatasetChecksum, DatasetId, DatasetVersion, ModelName, Sha256Hex, Uuid } from './names.js';
 
 /** Upper bounds checked before any hashing or signing (a manifest is metadata, not data). */
 export const LIMITS = {
@@ -16,9 +16,11 @@ const JsonValue: z.ZodType<unknown> = z.lazy(() =>
 
 export const DatasetRef = z
   .object({
-    id: z.string().min(1).max(200),
-    version: z.string().min(1).max(100),
-    checksum: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be sha256:<64 hex>'),
+    id: DatasetId,
+    version: DatasetVersion,
+    checksum: DatasetChecksum,
+    /** where the training run read it (`file:///…`, `s3://…`); reproduce reads it from there */
+    uri: z.string().min(1).max(2048).optional(),
   })
   .strict();
 export type DatasetRef = z.infer<typeof DatasetRef>;

@@ -86,6 +86,30 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_datasets': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('datasets')
+        .addColumn('dataset_id', 'text', (c) => c.notNull())
+        .addColumn('version', 'text', (c) => c.notNull())
+        .addColumn('checksum', 'text', (c) => c.notNull())
+        .addColumn('uri', 'text', (c) => c.notNull())
+        .addColumn('schema', 'text')
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addPrimaryKeyConstraint('datasets_pk', ['dataset_id', 'version'])
+        .execute();
+      await db.schema
+        .createTable('artifact_datasets')
+        .addColumn('artifact_id', 'text', (c) => c.notNull().references('artifacts.artifact_id'))
+        .addColumn('dataset_id', 'text', (c) => c.notNull())
+        .addColumn('version', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('artifact_datasets_pk', ['artifact_id', 'dataset_id', 'version'])
+        .addForeignKeyConstraint('artifact_datasets_dataset_fk', ['dataset_id', 'version'], 'datasets', ['dataset_id', 'version'])
+        .execute();
+      await db.schema.createIndex('artifact_datasets_by_dataset').on('artifact_datasets').columns(['dataset_id', 'version']).execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

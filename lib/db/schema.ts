@@ -1,4 +1,4 @@
-import type { ColumnType, Generated } from 'kysely';
+import type { ColumnType } from 'kysely';
 
 /** Timestamps come back as Date from pg/PGlite and as strings from the Data API. */
 type Ts = ColumnType<Date | string, Date | string, Date | string>;
@@ -80,8 +80,21 @@ export interface ApiTokensTable {
   revoked_at: Ts | null;
 }
 
-export interface SchemaMigrationsProbe {
-  id: Generated<number>;
+export interface DatasetsTable {
+  dataset_id: string;
+  version: string;
+  checksum: string;
+  uri: string;
+  /** canonical JSON, or null */
+  schema: string | null;
+  created_by: string;
+  created_at: Ts;
+}
+
+export interface ArtifactDatasetsTable {
+  artifact_id: string;
+  dataset_id: string;
+  version: string;
 }
 
 export interface DB {
@@ -92,6 +105,8 @@ export interface DB {
   uploads: UploadsTable;
   idempotency_keys: IdempotencyKeysTable;
   api_tokens: ApiTokensTable;
+  datasets: DatasetsTable;
+  artifact_datasets: ArtifactDatasetsTable;
 }
 
 export const toIso = (v: Date | string): string => (v instanceof Date ? v : new Date(v)).toISOString();

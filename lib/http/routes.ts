@@ -35,6 +35,10 @@ export const ROUTES = {
   artifactGet: { id: 'artifactGet', method: 'GET', path: '/v1/registry/{artifactId}', entry: 'lambdas/artifact-get.ts', roles: ANY_ROLE, summary: 'Get an artifact record with its manifest and signature' },
   artifactValidate: { id: 'artifactValidate', method: 'GET', path: '/v1/registry/{artifactId}/validate', entry: 'lambdas/artifact-validate.ts', roles: ANY_ROLE, summary: 'Verify a registered artifact: stored bytes, signature, signer, provenance' },
   verifyManifest: { id: 'verifyManifest', method: 'POST', path: '/v1/registry/verify-manifest', entry: 'lambdas/verify-manifest.ts', roles: ANY_ROLE, summary: 'Verify a manifest (and optional signature) against the registry' },
+  datasetsCreate: { id: 'datasetsCreate', method: 'POST', path: '/v1/datasets', entry: 'lambdas/datasets-create.ts', roles: ['publisher', 'admin'], summary: 'Register a dataset version (id, version, checksum, uri, schema); immutable' },
+  datasetGet: { id: 'datasetGet', method: 'GET', path: '/v1/datasets/{id}/versions/{version}', entry: 'lambdas/dataset-get.ts', roles: ANY_ROLE, summary: 'Get a registered dataset version' },
+  lineageGet: { id: 'lineageGet', method: 'GET', path: '/v1/lineage/{artifactId}', entry: 'lambdas/lineage-get.ts', roles: ANY_ROLE, summary: 'Lineage of an artifact: manifest, datasets, code, container' },
+  lineageBundle: { id: 'lineageBundle', method: 'GET', path: '/v1/lineage/{artifactId}/bundle', entry: 'lambdas/lineage-bundle.ts', roles: ANY_ROLE, summary: 'A signed, self-contained lineage bundle for offline verification' },
   tokensCreate: { id: 'tokensCreate', method: 'POST', path: '/v1/tokens', entry: 'lambdas/tokens-create.ts', roles: ['admin'], summary: 'Create a bearer token for a principal and role (local mode)', localOnly: true },
 } as const satisfies Record<string, RouteSpec>;
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LIMITS, ManifestInput, TrainingManifest } from '../core/manifest.js';
-import { ModelName, Uuid } from '../core/names.js';
+import { DatasetChecksum, DatasetId, DatasetVersion, ModelName, Uuid } from '../core/names.js';
 import { KEY_PURPOSES, SIGNATURE_ALGS } from '../core/signatures.js';
 import { ROLES } from './routes.js';
 
@@ -127,6 +127,40 @@ export const TokenCreateBody = z
   .strict();
 export const TokenCreateReply = z.object({ token: z.string(), principal: z.string(), role: z.enum(ROLES) });
 
+export const DatasetCreateBody = z
+  .object({
+    id: DatasetId,
+    version: DatasetVersion,
+    checksum: DatasetChecksum,
+    uri: z.string().min(1).max(2048),
+    schema: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+export const DatasetReply = z.object({
+  id: z.string(),
+  version: z.string(),
+  checksum: z.string(),
+  uri: z.string(),
+  schema: z.record(z.string(), z.unknown()).nullable(),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  replayed: z.boolean().optional(),
+});
+export const DatasetParams = z.object({ id: DatasetId, version: DatasetVersion }).strict();
+
+const LineageDatasetSchema = z.object({ id: z.string(), version: z.string(), checksum: z.string(), uri: z.string().nullable(), schema: z.record(z.string(), z.unknown()).nullable() });
+export const LineageReply = z.object({
+  artifact: z.object({ artifactId: z.string(), modelName: z.string(), version: z.number().int(), sha256: z.string(), size: z.number().int(), createdAt: z.string(), createdBy: z.string() }),
+  manifest: z.object({ manifestSha256: z.string(), manifestSignatureId: z.string(), signerId: z.string() }),
+  datasets: z.array(LineageDatasetSchema),
+  code: z.object({ codeRef: z.string() }),
+  container: z.object({ digest: z.string() }),
+  promotions: z.array(z.unknown()),
+  deployments: z.array(z.unknown()),
+  edges: z.array(z.object({ from: z.string(), to: z.string(), rel: z.string() })),
+});
+export const BundleReply = z.object({ files: z.record(z.string(), z.string()).describe('file name → exact file text; write each byte for byte') });
+
 export const HealthReply = z.object({ ok: z.boolean(), mode: z.string(), database: z.string(), version: z.string() });
 
 /** Which schemas each route parses and replies with: used by its handler and by /openapi.json. */
@@ -143,5 +177,9 @@ export const ROUTE_SCHEMAS = {
   artifactGet: { params: ArtifactIdParams, response: ArtifactReply },
   artifactValidate: { params: ArtifactIdParams, response: VerificationReply },
   verifyManifest: { body: VerifyManifestBody, response: VerificationReply },
+  datasetsCreate: { body: DatasetCreateBody, response: DatasetReply },
+  datasetGet: { params: DatasetParams, response: DatasetReply },
+  lineageGet: { params: ArtifactIdParams, response: LineageReply },
+  lineageBundle: { params: ArtifactIdParams, response: BundleReply },
   tokensCreate: { body: TokenCreateBody, response: TokenCreateReply },
 } as const;

@@ -41,6 +41,11 @@ export const ROUTE_ACCESS = {
   artifactGet: { artifacts: 'read' },
   artifactValidate: { artifacts: 'read' },
   verifyManifest: { artifacts: 'read' },
+  datasetsCreate: { artifacts: 'read' },
+  datasetGet: { artifacts: 'read' },
+  lineageGet: { artifacts: 'read' },
+  // the bundle index is signed with the manifest key
+  lineageBundle: { artifacts: 'read', signManifests: true },
 } as const satisfies Record<ApiRouteId, RouteAccess>;
 
 export interface ApiFunctionsProps {

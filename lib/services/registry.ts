@@ -7,6 +7,7 @@ import { isUniqueViolation } from '../db/errors.js';
 import { toIso } from '../db/schema.js';
 import { hashStream } from '../hashing.js';
 import type { Clock, Database, ObjectStore } from '../ports.js';
+import type { DatasetService } from './datasets.js';
 import type { KeyService } from './keys.js';
 
 export interface Principal {
@@ -50,6 +51,13 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+/** A manifest may name one dataset twice (e.g. train and eval splits of one version); link it once. */
+function uniqueRefs(refs: readonly { id: string; version: string }[]) {
+  const seen = new Map<string, { id: string; version: string }>();
+  for (const r of refs) seen.set(`${r.id}@${r.version}`, r);
+  return [...seen.values()];
+}
+
 const artifactPrefix = (model: string, uploadId: string) => `artifacts/${model}/${uploadId}`;
 
 /** Registration, lookup and listing of model artifacts. */
@@ -58,6 +66,7 @@ export class RegistryService {
     private readonly database: Database,
     private readonly store: ObjectStore,
     private readonly keys: KeyService,
+    private readonly datasets: DatasetService,
     private readonly clock: Clock,
     private readonly opts: RegistryOptions,
   ) {}
@@ -108,6 +117,9 @@ export class RegistryService {
       .where('sha256', '=', m.artifactSha256)
       .executeTakeFirst();
     if (existing) return this.#result((await this.get(existing.artifact_id))!, true);
+
+    // Cheap checks first: a manifest naming unknown or contradicting datasets costs no hashing.
+    await this.datasets.checkRefs(m.datasetRefs);
 
     const upload = await this.database.db.selectFrom('uploads').selectAll().where('upload_id', '=', input.uploadId).executeTakeFirst();
     if (!upload) throw new AegisError('UPLOAD_NOT_FOUND', `no upload ${input.uploadId}`, { field: 'uploadId' });
@@ -182,6 +194,9 @@ export class RegistryService {
           .insertInto('manifest_signatures')
           .values({ manifest_signature_id: signature.manifestSignatureId, artifact_id: artifactId, signer_id: signature.signerId, alg: signature.alg, signature: signature.signature, ts: now })
           .execute();
+        for (const ref of uniqueRefs(m.datasetRefs)) {
+          await tx.insertInto('artifact_datasets').values({ artifact_id: artifactId, dataset_id: ref.id, version: ref.version }).execute();
+        }
         if (idempotencyKey) {
           await tx.insertInto('idempotency_keys').values({ principal: principal.id, idempotency_key: idempotencyKey, request_sha256: requestSha256, artifact_id: artifactId, created_at: now }).execute();
         }

@@ -10,6 +10,7 @@ import { isUniqueViolation } from '../../lib/db/errors.js';
 import { toIso } from '../../lib/db/schema.js';
 import type { Database } from '../../lib/ports.js';
 import { systemClock } from '../../lib/ports.js';
+import { DatasetService } from '../../lib/services/datasets.js';
 import { KeyService } from '../../lib/services/keys.js';
 import { RegistryService } from '../../lib/services/registry.js';
 
@@ -82,7 +83,7 @@ export function databaseContract(name: string, open: () => Promise<{ database: D
       const store = new FsObjectStore({ root: join(dir, 'objects') });
       const keys = new KeyService(db(), new FileKeyProvider({ dir: join(dir, 'keys') }), systemClock);
       await keys.ensureActive('manifest', 'manifest-signer-v1');
-      const registry = new RegistryService(db(), store, keys, systemClock, { retentionDays: 1, uploadTtlSeconds: 60 });
+      const registry = new RegistryService(db(), store, keys, new DatasetService(db(), systemClock), systemClock, { retentionDays: 1, uploadTtlSeconds: 60 });
       const principal = { id: 'contract', role: 'publisher' };
       const results = await Promise.all(
         Array.from({ length: 8 }, async (_, i) => {

@@ -296,10 +296,10 @@ describe('AegisStack template', () => {
   });
 
   describe('IAM', () => {
-    it('lets only the register function sign, and only with the manifest key', () => {
+    it('lets only the register and lineage-bundle functions sign, and only with the manifest key', () => {
       const signers = identityStatements(template).filter((e) => asList(e.statement.Action).some((a) => a === 'kms:Sign' || a === 'kms:*' || a === '*'));
-      expect(signers.flatMap((e) => e.roles)).toEqual([roleOf('register')]);
-      expect(signers.map((e) => e.statement.Resource)).toEqual([{ 'Fn::GetAtt': ['ManifestSigningKey', 'Arn'] }]);
+      expect(signers.flatMap((e) => e.roles).sort()).toEqual([roleOf('register'), roleOf('lineageBundle')].sort());
+      expect(signers.map((e) => e.statement.Resource)).toEqual([{ 'Fn::GetAtt': ['ManifestSigningKey', 'Arn'] }, { 'Fn::GetAtt': ['ManifestSigningKey', 'Arn'] }]);
     });
 
     it('has no statement with Action "*", and no Resource "*" on KMS or S3 actions', () => {

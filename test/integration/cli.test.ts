@@ -39,13 +39,19 @@ describe('aegis CLI against the local server', () => {
   it('registers, lists, gets and verifies with the dev admin token from the data folder', async () => {
     const artifact = join(stack.dataDir, 'model.bin');
     await writeFile(artifact, randomBytes(200_000));
+    const data = join(stack.dataDir, 'tx.csv');
+    await writeFile(data, 'a,b,label\n1,2,0\n');
+    const ds = await aegis('--json', 'datasets', 'register', '--id', 'tx', '--version', '1', '--path', data);
+    expect(ds.code).toBe(0);
+    const { checksum } = JSON.parse(ds.stdout);
+    expect(checksum).toMatch(/^sha256:[0-9a-f]{64}$/);
     const manifest = join(stack.dataDir, 'manifest.json');
     await writeFile(
       manifest,
       JSON.stringify({
         codeRef: 'git:4f2c1e0',
         containerDigest: `sha256:${'a'.repeat(64)}`,
-        datasetRefs: [{ id: 'tx', version: '1', checksum: `sha256:${'b'.repeat(64)}` }],
+        datasetRefs: [{ id: 'tx', version: '1', checksum }],
         hyperparams: { lr: 0.1 },
         seed: 7,
         trainingCmd: 'train.sh',

@@ -54,8 +54,23 @@ export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex'
 export const manifestFor = (modelName: string, artifact: Buffer, overrides: Record<string, unknown> = {}) =>
   sampleManifest(modelName, sha256(artifact), artifact.length, overrides);
 
-/** Upload + register through the HTTP API, as the CLI does. */
-export async function uploadAndRegister(stack: Stack, modelName: string, artifact: Buffer, opts: { manifest?: Record<string, unknown>; token?: string; headers?: Record<string, string> } = {}) {
+/** Registers (idempotently) the datasets a manifest names, as a training run would first. */
+export async function registerDatasets(stack: Stack, manifest: Record<string, unknown>, token?: string) {
+  for (const ref of (manifest.datasetRefs as { id: string; version: string; checksum: string }[] | undefined) ?? []) {
+    const res = await stack.api('POST', '/v1/datasets', { id: ref.id, version: ref.version, checksum: ref.checksum, uri: `file:///data/${ref.id}` }, token ? { token } : {});
+    if (res.status !== 201 && res.status !== 200) throw new Error(`dataset: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+}
+
+/** Upload + register through the HTTP API, as the CLI does; `datasets: false` skips registering the datasets first. */
+export async function uploadAndRegister(
+  stack: Stack,
+  modelName: string,
+  artifact: Buffer,
+  opts: { manifest?: Record<string, unknown>; token?: string; headers?: Record<string, string>; datasets?: boolean } = {},
+) {
+  const manifest = opts.manifest ?? manifestFor(modelName, artifact);
+  if (opts.datasets !== false) await registerDatasets(stack, manifest, opts.token);
   const up = await stack.api('POST', '/v1/registry/uploads', { modelName, size: artifact.length }, opts.token ? { token: opts.token } : {});
   if (up.status !== 201) throw new Error(`upload target: ${up.status} ${JSON.stringify(up.body)}`);
   const put = await fetch(up.body.url, { method: 'PUT', body: artifact });
@@ -63,7 +78,7 @@ export async function uploadAndRegister(stack: Stack, modelName: string, artifac
   return stack.api(
     'POST',
     '/v1/registry/register',
-    { uploadId: up.body.uploadId, manifest: opts.manifest ?? manifestFor(modelName, artifact) },
+    { uploadId: up.body.uploadId, manifest },
     { ...(opts.token ? { token: opts.token } : {}), ...(opts.headers ? { headers: opts.headers } : {}) },
   );
 }

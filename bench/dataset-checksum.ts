@@ -1,0 +1,96 @@
+/**
+ * Dataset checksum throughput on a folder of 16 MiB files, against one `openssl dgst -sha256`
+ * over the same files (the reference; `sha256sum` is slow here, see TOOLCHAIN.md). Never asserts.
+ */
+import { spawn } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { datasetChecksum } from '../lib/training/dataset-checksum.js';
+import { MemorySampler } from './memory.js';
+import { envInt, mbPerS, mib, ratio, seconds, table } from './stats.js';
+import { removeTree, tempDir } from './stack.js';
+
+const FILE_BYTES = 16 * 1024 ** 2;
+const CHUNK = 8 * 1024 ** 2;
+
+export const datasetOptionsFromEnv = (env: NodeJS.ProcessEnv = process.env) => ({ sizeMiB: envInt('BENCH_DATASET_MB', 1024, env) });
+
+/** Writes `bytes` of random data in 8 MiB chunks (one reused buffer) and flushes it to disk. */
+async function writeRandom(file: string, bytes: number, buf: Buffer): Promise<void> {
+  const fh = await open(file, 'wx');
+  try {
+    for (let left = bytes; left > 0; left -= CHUNK) {
+      const n = Math.min(CHUNK, left);
+      randomFillSync(buf, 0, n);
+      await fh.write(buf, 0, n);
+    }
+    await fh.sync(); // so write-back does not land inside a timed section
+  } finally {
+    await fh.close();
+  }
+}
+
+/** One `openssl dgst -sha256 FILE…` spawn: each file's digest in order and the time, or why it could not run. */
+function opensslSha256(files: readonly string[]): Promise<{ digests: string[]; ms: number } | { skipped: string }> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const child = spawn('openssl', ['dgst', '-sha256', ...files], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', (e: NodeJS.ErrnoException) => resolve({ skipped: e.code === 'ENOENT' ? 'openssl is not installed (not on PATH)' : `openssl failed to start: ${e.message}` }));
+    child.on('close', (code) => {
+      const ms = performance.now() - t0;
+      const digests = [...out.matchAll(/=\s*([0-9a-f]{64})\s*$/gm)].map((m) => m[1]!);
+      resolve(code === 0 && digests.length === files.length ? { digests, ms } : { skipped: `openssl exited ${code}: ${(err || out).trim().slice(0, 200)}` });
+    });
+  });
+}
+
+/**
+ * Builds a BENCH_DATASET_MB (default 1024) MiB folder of 16 MiB random files, times openssl and
+ * then `datasetChecksum` over it (page cache warm for both), prints a table and removes the folder.
+ */
+export async function datasetChecksumBench(opts = datasetOptionsFromEnv(), print: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<void> {
+  const bytes = opts.sizeMiB * 1024 ** 2;
+  const count = Math.ceil(bytes / FILE_BYTES);
+  print(`\n== 3. Dataset checksum: a ${opts.sizeMiB} MiB folder of ${count} files of up to 16 MiB, page cache warm ==`);
+  const dir = await tempDir('dataset');
+  try {
+    const files: string[] = [];
+    let t = performance.now();
+    const buf = Buffer.allocUnsafe(CHUNK);
+    for (let i = 0; i < count; i++) {
+      files.push(join(dir, `part-${String(i).padStart(4, '0')}.bin`));
+      await writeRandom(files[i]!, Math.min(FILE_BYTES, bytes - i * FILE_BYTES), buf);
+    }
+    print(`   wrote ${mib(bytes)} of random bytes in 8 MiB chunks in ${seconds(performance.now() - t)} (setup, not measured)`);
+
+    const openssl = await opensslSha256(files);
+    const mem = new MemorySampler(50);
+    t = performance.now();
+    const ours = await datasetChecksum(dir);
+    const oursMs = performance.now() - t;
+    const m = mem.stop();
+    // Files are named so that openssl's argument order is also the listing's byte order.
+    if ('digests' in openssl && openssl.digests.some((d, i) => d !== ours.files[i]?.sha256)) throw new Error('openssl and datasetChecksum disagree on a file sha256');
+
+    const ref = 'ms' in openssl ? openssl.ms : undefined;
+    const row = (label: string, msValue: number) => [label, seconds(msValue), mbPerS(bytes, msValue).toFixed(0), ref === undefined ? 'n/a' : ratio(ref / msValue)];
+    print('');
+    print(
+      table(
+        ['measurement (MB = 10^6 bytes)', 'time', 'MB/s', 'vs openssl'],
+        [...(ref === undefined ? [] : [row(`openssl dgst -sha256 (${count} files, one spawn)`, ref)]), row('datasetChecksum (2 files at a time, 1 MiB reads)', oursMs)],
+      ),
+    );
+    if (ref === undefined) print(`   openssl reference skipped: ${(openssl as { skipped: string }).skipped}`);
+    else print(`   ours / openssl throughput = ${ratio(ref / oursMs)}; per-file sha256 agreed on all ${count} files`);
+    print(`   ${ours.checksum.slice(0, 23)}…; RSS ${mib(m.rssBefore)} before, sampled peak ${mib(m.rssPeak)} (+${mib(m.rssPeak - m.rssBefore)} for ${mib(bytes)} hashed)`);
+  } finally {
+    await removeTree(dir);
+  }
+}

@@ -1,0 +1,14 @@
+import { AegisError } from '../lib/core/errors.js';
+import { httpHandler, type ContainerProvider } from '../lib/http/handler.js';
+import { lambdaContainer } from '../lib/http/lambda-container.js';
+import { ROUTES } from '../lib/http/routes.js';
+import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
+
+export const build = (container: ContainerProvider) =>
+  httpHandler(ROUTES.datasetGet, ROUTE_SCHEMAS.datasetGet, container, async (req, c) => {
+    const record = await c.datasets.get(req.params.id, req.params.version);
+    if (!record) throw new AegisError('NOT_FOUND', `no dataset ${req.params.id}@${req.params.version}`, { field: 'version' });
+    return { status: 200, body: record };
+  });
+
+export const handler = build(lambdaContainer);

@@ -1,0 +1,48 @@
+import type { TrainingManifest } from './manifest.js';
+import type { SignatureRecord } from './signatures.js';
+
+export interface LineageDataset {
+  id: string;
+  version: string;
+  checksum: string;
+  uri: string | null;
+  schema: Record<string, unknown> | null;
+}
+
+export interface Lineage {
+  artifact: { artifactId: string; modelName: string; version: number; sha256: string; size: number; createdAt: string; createdBy: string };
+  manifest: { manifestSha256: string; manifestSignatureId: string; signerId: string };
+  datasets: LineageDataset[];
+  code: { codeRef: string };
+  container: { digest: string };
+  /** filled in by the promotion and serving capabilities */
+  promotions: unknown[];
+  deployments: unknown[];
+  edges: { from: string; to: string; rel: 'described-by' | 'trained-on' | 'built-from' | 'ran-in' }[];
+}
+
+/** The lineage graph of one artifact: artifact → manifest → datasets, code, container. */
+export function buildLineage(
+  artifact: Lineage['artifact'],
+  manifest: TrainingManifest,
+  manifestSha256: string,
+  signature: SignatureRecord,
+  datasets: LineageDataset[],
+): Lineage {
+  const m = `manifest:${manifestSha256}`;
+  return {
+    artifact,
+    manifest: { manifestSha256, manifestSignatureId: signature.manifestSignatureId, signerId: signature.signerId },
+    datasets,
+    code: { codeRef: manifest.codeRef },
+    container: { digest: manifest.containerDigest },
+    promotions: [],
+    deployments: [],
+    edges: [
+      { from: `artifact:${artifact.artifactId}`, to: m, rel: 'described-by' },
+      ...datasets.map((d) => ({ from: m, to: `dataset:${d.id}@${d.version}`, rel: 'trained-on' as const })),
+      { from: m, to: `code:${manifest.codeRef}`, rel: 'built-from' },
+      { from: m, to: `container:${manifest.containerDigest}`, rel: 'ran-in' },
+    ],
+  };
+}
