@@ -31,14 +31,14 @@ export async function resolveCodeRef(cwd: string, opts: { given?: string | undef
   } catch {
     throw new AegisError('VALIDATION_FAILED', `${cwd} is not a git work tree with a commit: pass --code-ref`, { field: 'codeRef' });
   }
-  const status = (await run('git', ['status', '--porcelain'], { cwd, maxBuffer: 16 * 1024 * 1024 })).stdout.trim();
-  if (status && !opts.allowDirty) {
-    const files = status.split('\n').slice(0, 5).map((l) => l.slice(3));
-    throw new AegisError('VALIDATION_FAILED', `the work tree has uncommitted changes (${files.join(', ')}${status.split('\n').length > 5 ? ', …' : ''}): commit them, or pass --allow-dirty (recorded in the manifest)`, {
+  // porcelain lines are `XY path`: the status columns may be spaces, so never trim a line
+  const changed = (await run('git', ['status', '--porcelain'], { cwd, maxBuffer: 16 * 1024 * 1024 })).stdout.split('\n').filter(Boolean).map((l) => l.slice(3));
+  if (changed.length && !opts.allowDirty) {
+    throw new AegisError('VALIDATION_FAILED', `the work tree has uncommitted changes (${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ', …' : ''}): commit them, or pass --allow-dirty (recorded in the manifest)`, {
       field: 'codeRef',
     });
   }
-  return { codeRef: head, dirty: Boolean(status), source: 'git' };
+  return { codeRef: head, dirty: changed.length > 0, source: 'git' };
 }
 
 export function resolveContainerDigest(value: string | undefined): string {

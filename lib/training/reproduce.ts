@@ -83,7 +83,9 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceReport> {
   }
 
   const work = o.outDir ?? (await mkdtemp(join(tmpdir(), 'aegis-reproduce-')));
-  const result = await recordTraining({
+  let result: Awaited<ReturnType<typeof recordTraining>>;
+  try {
+    result = await recordTraining({
     modelName: m.modelName,
     datasets,
     cmd: m.trainingCmd === BUILTIN_TRAINING_CMD ? undefined : m.trainingCmd,
@@ -95,7 +97,13 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceReport> {
     artifactPath: join(work, 'model.tar.gz'),
     cwd: o.cwd,
     ...(o.reporter ? { reporter: o.reporter } : {}),
-  });
+    });
+  } catch (e) {
+    // Changed inputs often break the run itself; the differences found so far still matter.
+    notes.push(`training failed: ${(e as Error).message}`);
+    differences.push({ what: 'artifact', expected: m.artifactSha256, actual: '(not rebuilt)', reason: 'the training run failed' });
+    return { ok: false, differences, notes, artifactSha256: null, artifactPath: null };
+  }
   const sha = result.manifest.artifactSha256;
   if (sha !== m.artifactSha256) differences.push({ what: 'artifact', expected: m.artifactSha256, actual: sha, reason: 'the rebuilt artifact bytes differ' });
   return { ok: differences.length === 0, differences, notes, artifactSha256: sha, artifactPath: result.artifactPath };
