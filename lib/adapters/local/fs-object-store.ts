@@ -1,5 +1,4 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, open, readFile, readdir, rename, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
@@ -162,7 +161,10 @@ export class FsObjectStore implements ObjectStore {
     const tmp = join(tmpDir, `${randomBytes(12).toString('hex')}.part`);
     try {
       const meter = new HashMeter(opts.expectedSize);
-      await pipeline(toReadable(body), meter, createWriteStream(tmp, { flags: 'wx' }));
+      // Open (create) the temp file before streaming: a lazily opened write stream could
+      // create it after a failed pipeline's cleanup already ran, leaving it behind.
+      const out = await open(tmp, 'wx');
+      await pipeline(toReadable(body), meter, out.createWriteStream());
       const fh = await open(tmp, 'r');
       await fh.sync().finally(() => fh.close());
       await chmod(tmp, 0o444);
