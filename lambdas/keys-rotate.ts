@@ -6,8 +6,9 @@ import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
 export const build = (container: ContainerProvider) =>
   httpHandler(ROUTES.keysRotate, ROUTE_SCHEMAS.keysRotate, container, async (req, c) => {
     const { purpose, kmsKeyId, revoke } = req.body;
-    const { previous, current } = await c.keys.rotate(purpose, kmsKeyId ? { kmsKeyId } : {});
-    const prev = previous && revoke ? await c.keys.revoke(previous.kid) : previous;
+    const actor = req.principal!.id;
+    const { previous, current } = await c.keys.rotate(purpose, kmsKeyId ? { kmsKeyId } : {}, actor);
+    const prev = previous && revoke ? await c.keys.revoke(previous.kid, actor) : previous;
     c.logger.info('signing key rotated', { purpose, previous: prev?.kid, current: current.kid, revoked: Boolean(revoke && prev), by: req.principal!.id });
     return { status: 200, body: { previous: prev ?? null, current } };
   });

@@ -6,7 +6,7 @@ import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
 export const build = (container: ContainerProvider) =>
   httpHandler(ROUTES.tokensCreate, ROUTE_SCHEMAS.tokensCreate, container, async (req, c) => ({
     status: 201,
-    body: await c.tokens.create(req.body.principal, req.body.role),
+    body: await c.tokens.create(req.body.principal, req.body.role, req.principal!.id),
   }));
 
 export const handler = build(lambdaContainer);

@@ -7,6 +7,7 @@ import type { Container } from './container.js';
 import { migrateToLatest } from './db/migrations.js';
 import { BearerTokenAuthenticator, IamAuthenticator } from './http/auth.js';
 import { systemClock, type Clock, type Database, type KeyProvider, type ObjectStore } from './ports.js';
+import { AuditLog } from './services/audit.js';
 import { DatasetService } from './services/datasets.js';
 import { KeyService } from './services/keys.js';
 import { LineageService } from './services/lineage.js';
@@ -83,11 +84,14 @@ export async function buildContainer(config: Config, opts: BuildOptions): Promis
   try {
     const store = await openStore(config, opts.publicUrl ?? config.publicUrl);
     const keyProvider = await openKeyProvider(config);
-    const keys = new KeyService(database, keyProvider, clock);
+    // The audit log signs with the active audit key as its transaction sees it; the key
+    // service audits its own changes through the same log.
+    const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), clock);
+    const keys: KeyService = new KeyService(database, keyProvider, clock, audit);
     if (opts.bootstrap) await bootstrap(config, database, keys);
-    const datasets = new DatasetService(database, clock);
-    const registry = new RegistryService(database, store, keys, datasets, clock, REGISTRY_DEFAULTS);
-    const tokens = new TokenService(database, clock);
+    const datasets = new DatasetService(database, clock, audit);
+    const registry = new RegistryService(database, store, keys, datasets, audit, clock, REGISTRY_DEFAULTS);
+    const tokens = new TokenService(database, clock, audit);
     return {
       config,
       mode: opts.mode,
@@ -95,6 +99,7 @@ export async function buildContainer(config: Config, opts: BuildOptions): Promis
       store,
       keyProvider,
       keys,
+      audit,
       registry,
       datasets,
       lineage: new LineageService(registry, datasets, keys, clock),
@@ -115,7 +120,8 @@ export async function buildContainer(config: Config, opts: BuildOptions): Promis
 export async function bootstrap(config: Config, database: Database, keys: KeyService): Promise<string[]> {
   const applied = await migrateToLatest(database.db);
   const { manifestKmsKeyId, auditKmsKeyId, manifestSignerKid } = config.signing;
-  await keys.ensureActive('manifest', manifestSignerKid, manifestKmsKeyId ? { kmsKeyId: manifestKmsKeyId } : {});
+  // The audit key first: every later key creation is an audit event it signs.
   await keys.ensureActive('audit', 'audit-signer-v1', auditKmsKeyId ? { kmsKeyId: auditKmsKeyId } : {});
+  await keys.ensureActive('manifest', manifestSignerKid, manifestKmsKeyId ? { kmsKeyId: manifestKmsKeyId } : {});
   return applied;
 }

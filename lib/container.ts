@@ -2,6 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Config } from './config.js';
 import type { Authenticator } from './http/auth.js';
 import type { Clock, Database, KeyProvider, ObjectStore } from './ports.js';
+import type { AuditLog } from './services/audit.js';
 import type { DatasetService } from './services/datasets.js';
 import type { KeyService } from './services/keys.js';
 import type { LineageService } from './services/lineage.js';
@@ -17,6 +18,7 @@ export interface Container {
   store: ObjectStore;
   keyProvider: KeyProvider;
   keys: KeyService;
+  audit: AuditLog;
   registry: RegistryService;
   datasets: DatasetService;
   lineage: LineageService;

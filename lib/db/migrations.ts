@@ -110,6 +110,35 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('artifact_datasets_by_dataset').on('artifact_datasets').columns(['dataset_id', 'version']).execute();
     },
   },
+  '0003_audit': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('audit_events')
+        .addColumn('seq', 'bigint', (c) => c.primaryKey())
+        .addColumn('event_id', 'text', (c) => c.notNull().unique())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        // canonical JSON, and the ISO timestamp exactly as hashed
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('ts', 'text', (c) => c.notNull())
+        .addColumn('prev_hash', 'char(64)', (c) => c.notNull())
+        .addColumn('hash', 'char(64)', (c) => c.notNull())
+        .addColumn('signature', 'text', (c) => c.notNull())
+        .addColumn('signer_id', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('audit_events_by_subject').on('audit_events').columns(['subject', 'seq']).execute();
+      await db.schema.createIndex('audit_events_by_type').on('audit_events').columns(['type', 'seq']).execute();
+      // One row: the chain head. Appends lock it, so concurrent writers never fork the chain.
+      await db.schema
+        .createTable('audit_head')
+        .addColumn('id', 'integer', (c) => c.primaryKey().check(sql`id = 1`))
+        .addColumn('seq', 'bigint', (c) => c.notNull())
+        .addColumn('hash', 'char(64)', (c) => c.notNull())
+        .execute();
+      await db.insertInto('audit_head').values({ id: 1, seq: 0, hash: '0'.repeat(64) }).execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

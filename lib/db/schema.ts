@@ -97,6 +97,26 @@ export interface ArtifactDatasetsTable {
   version: string;
 }
 
+export interface AuditEventsTable {
+  seq: Int8;
+  event_id: string;
+  type: string;
+  actor: string;
+  subject: string;
+  payload: string;
+  ts: string;
+  prev_hash: string;
+  hash: string;
+  signature: string;
+  signer_id: string;
+}
+
+export interface AuditHeadTable {
+  id: number;
+  seq: Int8;
+  hash: string;
+}
+
 export interface DB {
   models: ModelsTable;
   artifacts: ArtifactsTable;
@@ -107,6 +127,8 @@ export interface DB {
   api_tokens: ApiTokensTable;
   datasets: DatasetsTable;
   artifact_datasets: ArtifactDatasetsTable;
+  audit_events: AuditEventsTable;
+  audit_head: AuditHeadTable;
 }
 
 export const toIso = (v: Date | string): string => (v instanceof Date ? v : new Date(v)).toISOString();

@@ -4,6 +4,7 @@ import type { DatasetRef } from '../core/manifest.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { toIso } from '../db/schema.js';
 import type { Clock, Database } from '../ports.js';
+import type { AuditLog } from './audit.js';
 import type { Principal } from './registry.js';
 
 export interface DatasetRecord {
@@ -46,24 +47,34 @@ export class DatasetService {
   constructor(
     private readonly database: Database,
     private readonly clock: Clock,
+    private readonly audit: AuditLog,
   ) {}
 
   async register(input: DatasetInput, principal: Principal): Promise<{ record: DatasetRecord; replayed: boolean }> {
     const existing = await this.get(input.id, input.version);
     if (existing) return { record: this.#sameOrConflict(existing, input), replayed: true };
     try {
-      await this.database.db
-        .insertInto('datasets')
-        .values({
-          dataset_id: input.id,
-          version: input.version,
-          checksum: input.checksum,
-          uri: input.uri,
-          schema: input.schema === undefined ? null : canonicalJson(input.schema),
-          created_by: principal.id,
-          created_at: this.clock.now(),
-        })
-        .execute();
+      const now = this.clock.now();
+      await this.database.db.transaction().execute(async (tx) => {
+        await tx
+          .insertInto('datasets')
+          .values({
+            dataset_id: input.id,
+            version: input.version,
+            checksum: input.checksum,
+            uri: input.uri,
+            schema: input.schema === undefined ? null : canonicalJson(input.schema),
+            created_by: principal.id,
+            created_at: now,
+          })
+          .execute();
+        await this.audit.append(tx, {
+          type: 'dataset.registered',
+          actor: principal.id,
+          subject: `dataset:${input.id}@${input.version}`,
+          payload: { id: input.id, version: input.version, checksum: input.checksum, uri: input.uri, schema: input.schema ?? null, createdAt: now.toISOString() },
+        });
+      });
     } catch (e) {
       if (!isUniqueViolation(e)) throw e;
       return { record: this.#sameOrConflict((await this.get(input.id, input.version))!, input), replayed: true };

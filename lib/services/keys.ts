@@ -2,6 +2,7 @@ import { AegisError } from '../core/errors.js';
 import type { KeyPurpose, KeyRecord, SignatureAlg } from '../core/signatures.js';
 import { toIso, toIsoOrNull } from '../db/schema.js';
 import type { Clock, Database, KeyProvider, Signer } from '../ports.js';
+import type { AuditLog, Executor } from './audit.js';
 
 function toRecord(r: Record<string, unknown>): KeyRecord {
   return {
@@ -33,6 +34,7 @@ export class KeyService {
     private readonly database: Database,
     private readonly provider: KeyProvider,
     private readonly clock: Clock,
+    private readonly audit: AuditLog,
   ) {}
 
   async list(): Promise<KeyRecord[]> {
@@ -45,8 +47,8 @@ export class KeyService {
     return row ? toRecord(row as unknown as Record<string, unknown>) : undefined;
   }
 
-  async #activeRow(purpose: KeyPurpose) {
-    return this.database.db
+  async #activeRow(purpose: KeyPurpose, db: Executor = this.database.db) {
+    return db
       .selectFrom('signing_keys')
       .selectAll()
       .where('purpose', '=', purpose)
@@ -56,9 +58,9 @@ export class KeyService {
       .executeTakeFirst();
   }
 
-  /** The signer that signs new `purpose` signatures now. */
-  async activeSigner(purpose: KeyPurpose): Promise<Signer> {
-    const row = await this.#activeRow(purpose);
+  /** The signer that signs new `purpose` signatures now (as seen by `db`, e.g. a transaction). */
+  async activeSigner(purpose: KeyPurpose, db: Executor = this.database.db): Promise<Signer> {
+    const row = await this.#activeRow(purpose, db);
     if (!row) throw new AegisError('INTERNAL', `no active ${purpose} signing key`);
     const cached = this.#signers.get(row.kid);
     if (cached) return cached;
@@ -71,41 +73,39 @@ export class KeyService {
   async ensureActive(purpose: KeyPurpose, kid: string, opts: { kmsKeyId?: string } = {}): Promise<KeyRecord> {
     const row = await this.#activeRow(purpose);
     if (row) return toRecord(row as unknown as Record<string, unknown>);
-    return this.#add(purpose, (await this.get(kid)) ? nextKid(kid) : kid, opts, undefined);
+    return this.#add(purpose, (await this.get(kid)) ? nextKid(kid) : kid, opts, undefined, 'system');
   }
 
   /**
    * Rotates `purpose`: a new key becomes active and the old one stops signing now. Its
    * earlier signatures keep verifying (its window closes, it is not revoked).
    */
-  async rotate(purpose: KeyPurpose, opts: { kmsKeyId?: string } = {}): Promise<{ previous: KeyRecord | undefined; current: KeyRecord }> {
+  async rotate(purpose: KeyPurpose, opts: { kmsKeyId?: string } = {}, actor = 'system'): Promise<{ previous: KeyRecord | undefined; current: KeyRecord }> {
     if (this.provider.backend === 'kms' && !opts.kmsKeyId) {
       throw new AegisError('VALIDATION_FAILED', 'rotating a KMS-backed key needs the new key id', { field: 'kmsKeyId' });
     }
     const old = await this.#activeRow(purpose);
     let kid = old ? nextKid(old.kid) : `${purpose}-signer-v1`;
     while (await this.get(kid)) kid = nextKid(kid);
-    const current = await this.#add(purpose, kid, opts, old?.kid);
+    const current = await this.#add(purpose, kid, opts, old?.kid, actor);
     return { previous: old ? await this.get(old.kid) : undefined, current };
   }
 
   /** Revokes a key: every signature it ever made stops verifying. */
-  async revoke(kid: string): Promise<KeyRecord> {
+  async revoke(kid: string, actor = 'system'): Promise<KeyRecord> {
+    const existing = await this.get(kid);
+    if (!existing) throw new AegisError('NOT_FOUND', `no key ${kid}`, { field: 'kid' });
+    if (existing.revokedAt) throw new AegisError('CONFLICT', `key ${kid} is already revoked`, { field: 'kid' });
     const now = this.clock.now();
-    const res = await this.database.db
-      .updateTable('signing_keys')
-      .set({ revoked_at: now, not_after: now })
-      .where('kid', '=', kid)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    const key = await this.get(kid);
-    if (!key) throw new AegisError('NOT_FOUND', `no key ${kid}`, { field: 'kid' });
-    if (res.numUpdatedRows === 0n) throw new AegisError('CONFLICT', `key ${kid} is already revoked`, { field: 'kid' });
+    await this.database.db.transaction().execute(async (tx) => {
+      await tx.updateTable('signing_keys').set({ revoked_at: now, not_after: existing.notAfter ?? now }).where('kid', '=', kid).execute();
+      await this.audit.append(tx, { type: 'key.revoked', actor, subject: `key:${kid}`, payload: { kid, purpose: existing.purpose, revokedAt: now.toISOString() } });
+    });
     this.#signers.delete(kid);
-    return key;
+    return (await this.get(kid))!;
   }
 
-  async #add(purpose: KeyPurpose, kid: string, opts: { kmsKeyId?: string }, retire: string | undefined): Promise<KeyRecord> {
+  async #add(purpose: KeyPurpose, kid: string, opts: { kmsKeyId?: string }, retire: string | undefined, actor: string): Promise<KeyRecord> {
     const { record, keyRef } = await this.provider.create(purpose, kid, opts);
     const now = this.clock.now();
     await this.database.db.transaction().execute(async (tx) => {
@@ -114,6 +114,9 @@ export class KeyService {
         .insertInto('signing_keys')
         .values({ kid, purpose, alg: record.alg, public_key: record.publicKey, backend: record.backend, key_ref: keyRef, not_before: now, not_after: null, revoked_at: null })
         .execute();
+      // The public key goes into the chain, so the key ring can be rebuilt from the archive.
+      const key = { kid, purpose, alg: record.alg, publicKey: record.publicKey, backend: record.backend, notBefore: now.toISOString() };
+      await this.audit.append(tx, retire ? { type: 'key.rotated', actor, subject: `key:${kid}`, payload: { key, previous: retire, previousNotAfter: now.toISOString() } } : { type: 'key.created', actor, subject: `key:${kid}`, payload: { key } });
     });
     if (retire) this.#signers.delete(retire);
     return (await this.get(kid))!;

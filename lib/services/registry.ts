@@ -7,6 +7,7 @@ import { isUniqueViolation } from '../db/errors.js';
 import { toIso } from '../db/schema.js';
 import { hashStream } from '../hashing.js';
 import type { Clock, Database, ObjectStore } from '../ports.js';
+import type { AuditLog } from './audit.js';
 import type { DatasetService } from './datasets.js';
 import type { KeyService } from './keys.js';
 
@@ -67,6 +68,7 @@ export class RegistryService {
     private readonly store: ObjectStore,
     private readonly keys: KeyService,
     private readonly datasets: DatasetService,
+    private readonly audit: AuditLog,
     private readonly clock: Clock,
     private readonly opts: RegistryOptions,
   ) {}
@@ -148,15 +150,11 @@ export class RegistryService {
 
     const prefix = artifactPrefix(m.modelName, input.uploadId);
     const retainUntil = new Date(now.getTime() + this.opts.retentionDays * 86_400_000);
-    const put = (name: string, value: unknown) =>
-      this.store.put(`${prefix}/${name}`, `${canonicalJson(value)}\n`, { retainUntil, contentType: 'application/json' }).catch((e: unknown) => {
-        if (e instanceof AegisError && e.code === 'RETENTION_LOCKED') {
-          throw new AegisError('CONFLICT', `upload ${input.uploadId} was already registered with another manifest`, { field: 'uploadId' });
-        }
-        throw e;
-      });
-    const manifestObj = await put('manifest.json', manifest);
-    const signatureObj = await put('signature.json', signature);
+    // Named by the signature id: a retry after a crash writes new sidecars instead of
+    // colliding with retained ones; the crashed attempt's become orphans parity reports.
+    const put = (name: string, value: unknown) => this.store.put(`${prefix}/${name}`, `${canonicalJson(value)}\n`, { retainUntil, contentType: 'application/json' });
+    const manifestObj = await put(`manifest-${signature.manifestSignatureId}.json`, manifest);
+    const signatureObj = await put(`signature-${signature.manifestSignatureId}.json`, signature);
     await this.store.retain(upload.storage_key, info.versionId, retainUntil);
 
     try {
@@ -197,6 +195,28 @@ export class RegistryService {
         for (const ref of uniqueRefs(m.datasetRefs)) {
           await tx.insertInto('artifact_datasets').values({ artifact_id: artifactId, dataset_id: ref.id, version: ref.version }).execute();
         }
+        await this.audit.append(tx, {
+          type: 'manifest.signed',
+          actor: principal.id,
+          subject: `artifact:${artifactId}`,
+          payload: { manifestSignatureId: signature.manifestSignatureId, artifactId, manifestSha256: manifestSha256(manifest), signerId: signature.signerId, alg: signature.alg, ts: signature.ts },
+        });
+        await this.audit.append(tx, {
+          type: 'artifact.registered',
+          actor: principal.id,
+          subject: `artifact:${artifactId}`,
+          payload: {
+            artifactId,
+            modelName: m.modelName,
+            version,
+            sha256,
+            size: info.size,
+            manifestSha256: manifestSha256(manifest),
+            manifestSignatureId: signature.manifestSignatureId,
+            storage: { key: upload.storage_key, versionId: info.versionId, manifestKey: manifestObj.key, manifestVersionId: manifestObj.versionId, signatureKey: signatureObj.key, signatureVersionId: signatureObj.versionId },
+            createdAt: now.toISOString(),
+          },
+        });
         if (idempotencyKey) {
           await tx.insertInto('idempotency_keys').values({ principal: principal.id, idempotency_key: idempotencyKey, request_sha256: requestSha256, artifact_id: artifactId, created_at: now }).execute();
         }

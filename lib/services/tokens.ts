@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { sha256Hex } from '../core/canonical.js';
 import type { Role } from '../config.js';
 import type { Clock, Database } from '../ports.js';
+import type { AuditLog } from './audit.js';
 import type { Principal } from './registry.js';
 
 /**
@@ -12,14 +13,17 @@ export class TokenService {
   constructor(
     private readonly database: Database,
     private readonly clock: Clock,
+    private readonly audit: AuditLog,
   ) {}
 
-  async create(principal: string, role: Role): Promise<{ token: string; principal: string; role: Role }> {
+  async create(principal: string, role: Role, actor = 'system'): Promise<{ token: string; principal: string; role: Role }> {
     const token = `aegis_${randomBytes(32).toString('base64url')}`;
-    await this.database.db
-      .insertInto('api_tokens')
-      .values({ token_sha256: sha256Hex(token), principal, role, created_at: this.clock.now(), revoked_at: null })
-      .execute();
+    const now = this.clock.now();
+    await this.database.db.transaction().execute(async (tx) => {
+      await tx.insertInto('api_tokens').values({ token_sha256: sha256Hex(token), principal, role, created_at: now, revoked_at: null }).execute();
+      // never the token: only who may now act as what
+      await this.audit.append(tx, { type: 'token.created', actor, subject: `principal:${principal}`, payload: { principal, role } });
+    });
     return { token, principal, role };
   }
 

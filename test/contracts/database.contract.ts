@@ -10,6 +10,7 @@ import { isUniqueViolation } from '../../lib/db/errors.js';
 import { toIso } from '../../lib/db/schema.js';
 import type { Database } from '../../lib/ports.js';
 import { systemClock } from '../../lib/ports.js';
+import { AuditLog } from '../../lib/services/audit.js';
 import { DatasetService } from '../../lib/services/datasets.js';
 import { KeyService } from '../../lib/services/keys.js';
 import { RegistryService } from '../../lib/services/registry.js';
@@ -81,9 +82,11 @@ export function databaseContract(name: string, open: () => Promise<{ database: D
     it('gives concurrent registrations of one model distinct, gapless versions', async () => {
       if (!database) return;
       const store = new FsObjectStore({ root: join(dir, 'objects') });
-      const keys = new KeyService(db(), new FileKeyProvider({ dir: join(dir, 'keys') }), systemClock);
+      const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), systemClock);
+      const keys: KeyService = new KeyService(db(), new FileKeyProvider({ dir: join(dir, 'keys') }), systemClock, audit);
+      await keys.ensureActive('audit', 'audit-signer-v1');
       await keys.ensureActive('manifest', 'manifest-signer-v1');
-      const registry = new RegistryService(db(), store, keys, new DatasetService(db(), systemClock), systemClock, { retentionDays: 1, uploadTtlSeconds: 60 });
+      const registry = new RegistryService(db(), store, keys, new DatasetService(db(), systemClock, audit), audit, systemClock, { retentionDays: 1, uploadTtlSeconds: 60 });
       const principal = { id: 'contract', role: 'publisher' };
       const results = await Promise.all(
         Array.from({ length: 8 }, async (_, i) => {

@@ -46,7 +46,7 @@ describe('registry on the local stack', () => {
     const reg = await uploadAndRegister(stack, 'beside', artifact);
     const rec = (await stack.api('GET', `/v1/registry/${reg.body.artifactId}`)).body;
     const dir = rec.storage.key.replace(/\/artifact$/, '');
-    expect(rec.storage.manifestKey).toBe(`${dir}/manifest.json`);
+    expect(rec.storage.manifestKey).toBe(`${dir}/manifest-${rec.signature.manifestSignatureId}.json`);
     const stored = JSON.parse(await streamText(await stack.container.store.get(rec.storage.manifestKey)));
     expect(stored).toEqual(rec.manifest);
     const sig = JSON.parse(await streamText(await stack.container.store.get(rec.storage.signatureKey)));
