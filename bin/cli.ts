@@ -1,6 +1,7 @@
 /** The `aegis` CLI: talks to a local server (bearer token) or to API Gateway (SigV4). */
 import { Command, Option } from 'commander';
 import { ApiError } from '../lib/client/client.js';
+import { auditCommands } from '../lib/cli/audit-commands.js';
 import { CliContext, CliError } from '../lib/cli/context.js';
 import { lineageCommands } from '../lib/cli/lineage-commands.js';
 import { registryCommands } from '../lib/cli/registry-commands.js';
@@ -26,6 +27,7 @@ program
 registryCommands(program, ctx);
 trainingCommands(program, ctx);
 lineageCommands(program, ctx);
+auditCommands(program, ctx);
 
 try {
   await program.parseAsync(process.argv);

@@ -4,6 +4,9 @@ import type { ContainerProvider } from '../lib/http/handler.js';
 import type { RouteId } from '../lib/http/routes.js';
 import * as artifactGet from './artifact-get.js';
 import * as artifactValidate from './artifact-validate.js';
+import * as auditArchive from './audit-archive.js';
+import * as auditList from './audit-list.js';
+import * as auditVerify from './audit-verify.js';
 import * as datasetGet from './dataset-get.js';
 import * as datasetsCreate from './datasets-create.js';
 import * as health from './health.js';
@@ -25,6 +28,9 @@ export type LambdaHandler = (event: APIGatewayProxyEvent, context: Context) => P
 export const HANDLER_BUILDERS: Record<RouteId, { build: (c: ContainerProvider) => LambdaHandler }> = {
   artifactGet,
   artifactValidate,
+  auditArchive,
+  auditList,
+  auditVerify,
   datasetGet,
   datasetsCreate,
   health,

@@ -8,6 +8,7 @@ import { migrateToLatest } from './db/migrations.js';
 import { BearerTokenAuthenticator, IamAuthenticator } from './http/auth.js';
 import { systemClock, type Clock, type Database, type KeyProvider, type ObjectStore } from './ports.js';
 import { AuditLog } from './services/audit.js';
+import { AuditTrail } from './services/audit-trail.js';
 import { DatasetService } from './services/datasets.js';
 import { KeyService } from './services/keys.js';
 import { LineageService } from './services/lineage.js';
@@ -16,6 +17,8 @@ import { TokenService } from './services/tokens.js';
 import { VerificationService } from './services/verification.js';
 
 export const REGISTRY_DEFAULTS = { retentionDays: 365, uploadTtlSeconds: 3600 } as const;
+/** Audit archive retention (Object Lock): seven years, the usual audit-record horizon. */
+export const AUDIT_RETENTION_DAYS = 2557;
 
 async function openDatabase(config: Config): Promise<Database> {
   switch (config.database.kind) {
@@ -51,6 +54,15 @@ async function openStore(config: Config, publicUrl: string | undefined): Promise
   }
   const { FsObjectStore } = await import('./adapters/local/fs-object-store.js');
   return new FsObjectStore({ root: config.objectStore.root, uploadBaseUrl: publicUrl, uploadSecret: uploadSecret(config.dataDir) });
+}
+
+async function openArchiveStore(config: Config): Promise<ObjectStore> {
+  if (config.auditArchive.kind === 's3') {
+    const { S3ObjectStore } = await import('./adapters/aws/s3-object-store.js');
+    return new S3ObjectStore({ bucket: config.auditArchive.bucket });
+  }
+  const { FsObjectStore } = await import('./adapters/local/fs-object-store.js');
+  return new FsObjectStore({ root: config.auditArchive.root });
 }
 
 async function openKeyProvider(config: Config): Promise<KeyProvider> {
@@ -92,6 +104,7 @@ export async function buildContainer(config: Config, opts: BuildOptions): Promis
     const datasets = new DatasetService(database, clock, audit);
     const registry = new RegistryService(database, store, keys, datasets, audit, clock, REGISTRY_DEFAULTS);
     const tokens = new TokenService(database, clock, audit);
+    const auditTrail = new AuditTrail(database, await openArchiveStore(config), keys, clock, AUDIT_RETENTION_DAYS);
     return {
       config,
       mode: opts.mode,
@@ -100,6 +113,7 @@ export async function buildContainer(config: Config, opts: BuildOptions): Promis
       keyProvider,
       keys,
       audit,
+      auditTrail,
       registry,
       datasets,
       lineage: new LineageService(registry, datasets, keys, clock),

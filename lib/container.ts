@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import type { Authenticator } from './http/auth.js';
 import type { Clock, Database, KeyProvider, ObjectStore } from './ports.js';
 import type { AuditLog } from './services/audit.js';
+import type { AuditTrail } from './services/audit-trail.js';
 import type { DatasetService } from './services/datasets.js';
 import type { KeyService } from './services/keys.js';
 import type { LineageService } from './services/lineage.js';
@@ -19,6 +20,7 @@ export interface Container {
   keyProvider: KeyProvider;
   keys: KeyService;
   audit: AuditLog;
+  auditTrail: AuditTrail;
   registry: RegistryService;
   datasets: DatasetService;
   lineage: LineageService;

@@ -39,6 +39,9 @@ export const ROUTES = {
   datasetGet: { id: 'datasetGet', method: 'GET', path: '/v1/datasets/{id}/versions/{version}', entry: 'lambdas/dataset-get.ts', roles: ANY_ROLE, summary: 'Get a registered dataset version' },
   lineageGet: { id: 'lineageGet', method: 'GET', path: '/v1/lineage/{artifactId}', entry: 'lambdas/lineage-get.ts', roles: ANY_ROLE, summary: 'Lineage of an artifact: manifest, datasets, code, container' },
   lineageBundle: { id: 'lineageBundle', method: 'GET', path: '/v1/lineage/{artifactId}/bundle', entry: 'lambdas/lineage-bundle.ts', roles: ANY_ROLE, summary: 'A signed, self-contained lineage bundle for offline verification' },
+  auditList: { id: 'auditList', method: 'GET', path: '/v1/audit', entry: 'lambdas/audit-list.ts', roles: ['auditor', 'admin'], summary: 'Audit events in chain order (filter by subject and type; paginated)' },
+  auditVerify: { id: 'auditVerify', method: 'GET', path: '/v1/audit/verify', entry: 'lambdas/audit-verify.ts', roles: ['auditor', 'operator', 'admin'], summary: 'Verify the audit chain (database or archive) and its parity with the archive' },
+  auditArchive: { id: 'auditArchive', method: 'POST', path: '/v1/audit/archive', entry: 'lambdas/audit-archive.ts', roles: ['operator', 'admin'], summary: 'Archive events not yet archived (also runs on a schedule)' },
   tokensCreate: { id: 'tokensCreate', method: 'POST', path: '/v1/tokens', entry: 'lambdas/tokens-create.ts', roles: ['admin'], summary: 'Create a bearer token for a principal and role (local mode)', localOnly: true },
 } as const satisfies Record<string, RouteSpec>;
 

@@ -161,6 +161,47 @@ export const LineageReply = z.object({
 });
 export const BundleReply = z.object({ files: z.record(z.string(), z.string()).describe('file name → exact file text; write each byte for byte') });
 
+const AuditEventSchema = z.object({
+  seq: z.number().int(),
+  eventId: z.string(),
+  type: z.string(),
+  actor: z.string(),
+  subject: z.string(),
+  payload: z.record(z.string(), z.unknown()),
+  ts: z.string(),
+  prevHash: z.string(),
+  hash: z.string(),
+  signature: z.string(),
+  signerId: z.string(),
+});
+export const AuditListQuery = z
+  .object({
+    subject: z.string().min(1).max(300).optional(),
+    type: z.string().regex(/^[a-z]+(\.[a-z_]+)+$/, 'must look like artifact.registered').optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    cursor: z.string().regex(/^\d{1,15}$/, 'must be a seq from nextCursor').optional(),
+  })
+  .strict();
+export const AuditListReply = z.object({ items: z.array(AuditEventSchema), nextCursor: z.string().nullable() });
+export const AuditVerifyQuery = z
+  .object({
+    fromArchive: z.enum(['true', 'false']).default('false'),
+    since: z.coerce.number().int().min(1).optional(),
+  })
+  .strict();
+export const AuditVerifyReply = z.object({
+  ok: z.boolean(),
+  source: z.enum(['database', 'archive']),
+  checked: z.number().int(),
+  fromSeq: z.number().int().nullable(),
+  headSeq: z.number().int().nullable(),
+  headHash: z.string().nullable(),
+  archivedThrough: z.number().int().nullable(),
+  parity: z.enum(['ok', 'mismatch', 'not-checked']),
+  firstBreak: z.object({ seq: z.number().int(), problem: z.string(), detail: z.string() }).nullable(),
+});
+export const AuditArchiveReply = z.object({ segments: z.number().int(), events: z.number().int(), archivedThrough: z.number().int() });
+
 export const HealthReply = z.object({ ok: z.boolean(), mode: z.string(), database: z.string(), version: z.string() });
 
 /** Which schemas each route parses and replies with: used by its handler and by /openapi.json. */
@@ -181,5 +222,8 @@ export const ROUTE_SCHEMAS = {
   datasetGet: { params: DatasetParams, response: DatasetReply },
   lineageGet: { params: ArtifactIdParams, response: LineageReply },
   lineageBundle: { params: ArtifactIdParams, response: BundleReply },
+  auditList: { query: AuditListQuery, response: AuditListReply },
+  auditVerify: { query: AuditVerifyQuery, response: AuditVerifyReply },
+  auditArchive: { response: AuditArchiveReply },
   tokensCreate: { body: TokenCreateBody, response: TokenCreateReply },
 } as const;

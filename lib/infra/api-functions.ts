@@ -46,6 +46,9 @@ export const ROUTE_ACCESS = {
   lineageGet: { artifacts: 'read' },
   // the bundle index is signed with the manifest key
   lineageBundle: { artifacts: 'read', signManifests: true },
+  auditList: { artifacts: 'read' },
+  auditVerify: { artifacts: 'read' },
+  auditArchive: { artifacts: 'read' },
 } as const satisfies Record<ApiRouteId, RouteAccess>;
 
 export interface ApiFunctionsProps {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildContainer, type BuildOptions } from '../composition.js';
 import type { Config } from '../config.js';
@@ -7,6 +7,7 @@ import { HANDLER_BUILDERS } from '../../lambdas/index.js';
 import { createLocalServer, listen } from './server.js';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
+export const AUDIT_ARCHIVE_INTERVAL_MS = 30_000;
 
 export interface RunningLocal {
   url: string;
@@ -46,17 +47,21 @@ export async function startLocal(config: Config, opts: Pick<BuildOptions, 'clock
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     writeFileSync(join(config.dataDir, ADMIN_TOKEN_FILE), `${token}\n`, { mode: 0o600 });
     newAdminToken = token;
-  } else if (!existsSync(join(config.dataDir, ADMIN_TOKEN_FILE))) {
-    // the token file was removed by hand; tokens already exist, so nothing is re-shown
   }
   const c = container;
+  // The in-process scheduler: archive new audit events periodically (EventBridge on AWS).
+  const archive = () => c.auditTrail.archive().catch((e: unknown) => c.logger.error('audit archive failed', { error: (e as Error).message }));
+  const timer = setInterval(() => void archive(), AUDIT_ARCHIVE_INTERVAL_MS);
+  timer.unref();
   return {
     url,
     container: c,
     newAdminToken,
     async close() {
+      clearInterval(timer);
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
+      await archive();
       await c.close();
     },
   };

@@ -1,0 +1,19 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { httpHandler, type ContainerProvider } from '../lib/http/handler.js';
+import { lambdaContainer } from '../lib/http/lambda-container.js';
+import { ROUTES } from '../lib/http/routes.js';
+import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
+
+export const build = (container: ContainerProvider) =>
+  httpHandler(ROUTES.auditArchive, ROUTE_SCHEMAS.auditArchive, container, async (_req, c) => ({ status: 200, body: await c.auditTrail.archive() }));
+
+export const handler = build(lambdaContainer);
+
+const logger = new Logger({ serviceName: 'aegis-audit-archive' });
+
+/** The EventBridge schedule's entry point: archive whatever is new. */
+export const scheduled = async () => {
+  const result = await (await lambdaContainer()).auditTrail.archive();
+  logger.info('audit archived', result);
+  return result;
+};

@@ -1,0 +1,12 @@
+import { httpHandler, type ContainerProvider } from '../lib/http/handler.js';
+import { lambdaContainer } from '../lib/http/lambda-container.js';
+import { ROUTES } from '../lib/http/routes.js';
+import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
+
+export const build = (container: ContainerProvider) =>
+  httpHandler(ROUTES.auditVerify, ROUTE_SCHEMAS.auditVerify, container, async (req, c) => ({
+    status: 200,
+    body: await c.auditTrail.verify({ fromArchive: req.query.fromArchive === 'true', ...(req.query.since ? { since: req.query.since } : {}) }),
+  }));
+
+export const handler = build(lambdaContainer);
