@@ -2,11 +2,12 @@
  * `npm run bench`: runs the benches in order and prints each measurement next to a reference
  * measured in the same run. It asserts no times: numbers depend on the machine.
  *
- *   BENCH_ONLY=registration|artifact|dataset   run one bench
+ *   BENCH_ONLY=registration|artifact|dataset|audit   run one bench
  *   BENCH_REGISTRATIONS=200 BENCH_CONCURRENCY=8 BENCH_ARTIFACT_MB=1024 BENCH_DATASET_MB=1024
  */
 import { cpus, platform, arch } from 'node:os';
 import { artifactOptionsFromEnv, runArtifactThroughput } from './artifact-throughput.js';
+import { auditBench, auditOptionsFromEnv } from './audit.js';
 import { datasetChecksumBench, datasetOptionsFromEnv } from './dataset-checksum.js';
 import { registrationOptionsFromEnv, runRegistrationLatency } from './registration-latency.js';
 
@@ -14,6 +15,7 @@ const BENCHES = {
   registration: () => runRegistrationLatency(registrationOptionsFromEnv(), print),
   artifact: () => runArtifactThroughput(artifactOptionsFromEnv(), print),
   dataset: () => datasetChecksumBench(datasetOptionsFromEnv(), print),
+  audit: () => auditBench(auditOptionsFromEnv(), print),
 } as const;
 type BenchName = keyof typeof BENCHES;
 
@@ -35,6 +37,7 @@ try {
   registrationOptionsFromEnv();
   artifactOptionsFromEnv();
   datasetOptionsFromEnv();
+  auditOptionsFromEnv();
 } catch (e) {
   process.stderr.write(`bench: ${(e as Error).message}\n`);
   process.exit(2);

@@ -1,0 +1,98 @@
+/**
+ * Audit chain benches:
+ * 1. verify throughput: `verifyChain` over N signed events (default 100k) against raw Ed25519
+ *    verification of the same N signatures with node:crypto, in this process.
+ * 2. append throughput with W concurrent writers (default 20) through `AuditLog.append` in a
+ *    transaction each, against plain single-row insert transactions with the same writers,
+ *    on the PostgreSQL server when reachable (else PGlite, which serialises everything).
+ */
+import { createPrivateKey, generateKeyPairSync, randomUUID, sign, verify } from 'node:crypto';
+import { Kysely, sql } from 'kysely';
+import { eventHash, eventStatement, GENESIS_HASH, verifyChain, type AuditEvent } from '../lib/core/audit.js';
+import type { KeyRecord } from '../lib/core/signatures.js';
+import { migrateToLatest } from '../lib/db/migrations.js';
+import type { DB } from '../lib/db/schema.js';
+import { PgDatabase } from '../lib/adapters/local/pg-database.js';
+import { PgliteDatabase } from '../lib/adapters/local/pglite-database.js';
+import type { Database, Signer } from '../lib/ports.js';
+import { systemClock } from '../lib/ports.js';
+import { AuditLog } from '../lib/services/audit.js';
+import { createTestDatabase } from '../test/support/postgres.js';
+import { envInt, ratio, table } from './stats.js';
+
+export const auditOptionsFromEnv = () => ({ events: envInt('BENCH_AUDIT_EVENTS', 100_000), writers: envInt('BENCH_AUDIT_WRITERS', 20), appends: envInt('BENCH_AUDIT_APPENDS', 2000) });
+type Options = ReturnType<typeof auditOptionsFromEnv>;
+
+function keyPair() {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const record: KeyRecord = { kid: 'audit-bench', purpose: 'audit', alg: 'ed25519', publicKey: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'), backend: 'file', notBefore: '2000-01-01T00:00:00.000Z', notAfter: null, revokedAt: null };
+  return { privateKey, publicKey, record };
+}
+
+async function verifyBench(n: number, print: (l: string) => void) {
+  const { privateKey, publicKey, record } = keyPair();
+  const events: AuditEvent[] = [];
+  let prev = GENESIS_HASH;
+  for (let seq = 1; seq <= n; seq++) {
+    const u = { seq, eventId: randomUUID(), type: 'artifact.registered', actor: 'bench', subject: `artifact:${seq}`, payload: { n: seq, model: 'm' }, ts: '2026-11-22T00:00:00.000Z', prevHash: prev, signerId: record.kid };
+    const hash = eventHash(u);
+    events.push({ ...u, hash, signature: sign(null, eventStatement(seq, hash), privateKey).toString('base64') });
+    prev = hash;
+  }
+  const messages = events.map((e) => eventStatement(e.seq, e.hash));
+  const sigs = events.map((e) => Buffer.from(e.signature, 'base64'));
+  let t = performance.now();
+  for (let i = 0; i < n; i++) if (!verify(null, messages[i]!, publicKey, sigs[i]!)) throw new Error('raw verify failed');
+  const rawMs = performance.now() - t;
+  t = performance.now();
+  const report = verifyChain(events, () => record);
+  const chainMs = performance.now() - t;
+  if (!report.ok) throw new Error(`chain did not verify: ${JSON.stringify(report.firstBreak)}`);
+  const rate = (ms: number) => `${Math.round(n / (ms / 1000)).toLocaleString('en-US')}/s`;
+  print(table(['measurement', 'events', 'time', 'rate', 'vs raw'], [
+    ['raw Ed25519 verify (reference)', String(n), `${(rawMs / 1000).toFixed(2)} s`, rate(rawMs), '1.00×'],
+    ['verifyChain (hash + link + signer + signature)', String(n), `${(chainMs / 1000).toFixed(2)} s`, rate(chainMs), ratio(rawMs / chainMs)],
+  ]));
+}
+
+async function appendBench(o: Options, print: (l: string) => void) {
+  const pgDb = await createTestDatabase().catch(() => undefined);
+  const database: Database = pgDb ? new PgDatabase(pgDb.url, { max: o.writers }) : await PgliteDatabase.open();
+  const where = pgDb ? 'PostgreSQL server' : 'PGlite (no server reachable)';
+  try {
+    await migrateToLatest(database.db);
+    const { privateKey } = keyPair();
+    const key = createPrivateKey(privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    const signer: Signer = { kid: 'audit-bench', alg: 'ed25519', sign: async (m) => sign(null, m, key) };
+    const audit = new AuditLog(async () => signer, systemClock);
+    await sql`create table bench_plain (id bigserial primary key, body text not null)`.execute(database.db);
+    const db = database.db as Kysely<DB>;
+    const perWriter = Math.ceil(o.appends / o.writers);
+    const run = async (op: () => Promise<unknown>) => {
+      const t = performance.now();
+      await Promise.all(Array.from({ length: o.writers }, async () => {
+        for (let i = 0; i < perWriter; i++) await op();
+      }));
+      return performance.now() - t;
+    };
+    const plainMs = await run(() => db.transaction().execute((tx) => sql`insert into bench_plain (body) values (${'x'.repeat(200)})`.execute(tx)));
+    const appendMs = await run(() => db.transaction().execute((tx) => audit.append(tx, { type: 'artifact.registered', actor: 'bench', subject: 'artifact:x', payload: { model: 'm' } })));
+    const total = perWriter * o.writers;
+    const rate = (ms: number) => `${Math.round(total / (ms / 1000)).toLocaleString('en-US')}/s`;
+    print(`   ${where}, ${o.writers} concurrent writers, ${total} transactions each way`);
+    print(table(['measurement', 'rate', 'vs plain insert'], [
+      ['plain single-row insert transactions (reference)', rate(plainMs), '1.00×'],
+      ['AuditLog.append (head lock + hash + Ed25519 sign)', rate(appendMs), ratio(plainMs / appendMs)],
+    ]));
+  } finally {
+    await database.close();
+    await pgDb?.drop();
+  }
+}
+
+export async function auditBench(o: Options, print: (l: string) => void): Promise<void> {
+  print(`\n== 4. Audit chain: verify ${o.events.toLocaleString('en-US')} events; append with ${o.writers} concurrent writers ==`);
+  await verifyBench(o.events, print);
+  print('');
+  await appendBench(o, print);
+}
