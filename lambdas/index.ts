@@ -11,12 +11,19 @@ import * as datasetGet from './dataset-get.js';
 import * as datasetsCreate from './datasets-create.js';
 import * as health from './health.js';
 import * as keysList from './keys-list.js';
+import * as keysEnroll from './keys-enroll.js';
 import * as keysRotate from './keys-rotate.js';
 import * as lineageBundle from './lineage-bundle.js';
 import * as lineageGet from './lineage-get.js';
 import * as modelsList from './models-list.js';
 import * as openapi from './openapi.js';
+import * as promote from './promote.js';
+import * as promoteVersion from './promote-version.js';
+import * as promotionApprove from './promotion-approve.js';
+import * as promotionGet from './promotion-get.js';
+import * as promotionsByArtifact from './promotions-history.js';
 import * as register from './register.js';
+import * as rollback from './rollback.js';
 import * as tokensCreate from './tokens-create.js';
 import * as uploadsCreate from './uploads-create.js';
 import * as verifyManifest from './verify-manifest.js';
@@ -35,12 +42,19 @@ export const HANDLER_BUILDERS: Record<RouteId, { build: (c: ContainerProvider) =
   datasetsCreate,
   health,
   keysList,
+  keysEnroll,
   keysRotate,
   lineageBundle,
   lineageGet,
   modelsList,
   openapi,
+  promote,
+  promoteVersion,
+  promotionApprove,
+  promotionGet,
+  promotionsByArtifact,
   register,
+  rollback,
   tokensCreate,
   uploadsCreate,
   verifyManifest,

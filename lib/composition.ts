@@ -6,8 +6,13 @@ import type { Config } from './config.js';
 import type { Container } from './container.js';
 import { migrateToLatest } from './db/migrations.js';
 import { BearerTokenAuthenticator, IamAuthenticator } from './http/auth.js';
-import { systemClock, type Clock, type Database, type KeyProvider, type ObjectStore } from './ports.js';
+import { systemClock, type Clock, type Database, type KeyProvider, type ObjectStore, type RolloutJudge, type Workflows } from './ports.js';
+import type { MetricsSource } from './core/canary-metrics.js';
+import type { PolicyEngine, RiskTier } from './core/policy.js';
 import { AuditLog } from './services/audit.js';
+import { MetricsRolloutJudge } from './services/canary.js';
+import { PromotionService } from './services/promotions.js';
+import { RolloutService } from './services/rollout.js';
 import { AuditTrail } from './services/audit-trail.js';
 import { DatasetService } from './services/datasets.js';
 import { KeyService } from './services/keys.js';
@@ -74,6 +79,36 @@ async function openKeyProvider(config: Config): Promise<KeyProvider> {
   return new FileKeyProvider({ dir: join(config.dataDir, 'keys') });
 }
 
+async function openPolicyEngine(config: Config, clock: Clock): Promise<{ engine: PolicyEngine; riskTierOf: (m: string) => RiskTier }> {
+  const { CedarPolicyEngine } = await import('./adapters/local/cedar-policy-engine.js');
+  const local = await CedarPolicyEngine.load(config.policiesDir, { clock });
+  const riskTierOf = (m: string) => local.config.riskTiers.models[m] ?? local.config.riskTiers.default;
+  if (!config.sentinelnetUrl) return { engine: local, riskTierOf };
+  const { RemotePolicyEngine } = await import('./adapters/remote-policy-engine.js');
+  return { engine: new RemotePolicyEngine({ url: config.sentinelnetUrl }), riskTierOf };
+}
+
+async function openMetricsSource(config: Config): Promise<MetricsSource> {
+  const { RecordedMetricsSource } = await import('./adapters/local/recorded-metrics-source.js');
+  // Serving writes per-variant metrics later; until then a recording (or nothing: inconclusive).
+  return config.canaryMetricsFile ? RecordedMetricsSource.fromFile(config.canaryMetricsFile) : new RecordedMetricsSource();
+}
+
+async function openWorkflows(config: Config, opts: BuildOptions, rollout: RolloutService): Promise<Workflows> {
+  if (opts.mode === 'lambda') {
+    if (!config.stateMachineArns) return { start: () => Promise.reject(new Error('AEGIS_PROMOTION_STATE_MACHINE_ARN and AEGIS_ROLLBACK_STATE_MACHINE_ARN are not set')) };
+    const { SfnWorkflows } = await import('./adapters/aws/sfn-workflows.js');
+    return new SfnWorkflows(config.stateMachineArns);
+  }
+  const { LocalWorkflows } = await import('./adapters/local/local-workflows.js');
+  return new LocalWorkflows({
+    definitionsDir: config.statemachinesDir,
+    step: (input) => rollout.step(input as never),
+    ...(opts.waitMs !== undefined ? { waitMs: opts.waitMs } : {}),
+    onError: (name, e) => (opts.logger ?? console).error('rollout execution failed', { promotionId: name, error: (e as Error).message }),
+  });
+}
+
 export interface BuildOptions {
   mode: 'local' | 'lambda';
   /** base URL of the local server, for local upload URLs */
@@ -82,6 +117,10 @@ export interface BuildOptions {
   /** run migrations and make sure signing keys exist (local start and the AWS migrate step) */
   bootstrap?: boolean;
   logger?: Container['logger'];
+  /** tests: judge canaries with this instead of the metrics */
+  judge?: RolloutJudge;
+  /** tests: shorten every Wait of the local state machines to this many ms */
+  waitMs?: number;
 }
 
 /**
@@ -105,6 +144,29 @@ export async function buildContainer(config: Config, opts: BuildOptions): Promis
     const registry = new RegistryService(database, store, keys, datasets, audit, clock, REGISTRY_DEFAULTS);
     const tokens = new TokenService(database, clock, audit);
     const auditTrail = new AuditTrail(database, await openArchiveStore(config), keys, clock, AUDIT_RETENTION_DAYS);
+    const verification = new VerificationService(registry, keys, store);
+    const judge = opts.judge ?? new MetricsRolloutJudge(await openMetricsSource(config));
+    const rollout = new RolloutService(database, audit, keys, judge, clock);
+    const workflows = await openWorkflows(config, opts, rollout);
+    // Cedar's wasm loads on the first decision, so functions that never promote never pay for it.
+    let policy: Promise<Awaited<ReturnType<typeof openPolicyEngine>>> | undefined;
+    const engine = () => (policy ??= openPolicyEngine(config, clock));
+    const promotions = new PromotionService({
+      database,
+      registry,
+      verification,
+      keys,
+      audit,
+      // the risk tier comes from SentinelNet's configuration, never from the requester
+      policy: {
+        decide: async (input) => {
+          const e = await engine();
+          return e.engine.decide({ ...input, riskTier: e.riskTierOf(input.artifact.modelName) });
+        },
+      },
+      workflows,
+      clock,
+    });
     return {
       config,
       mode: opts.mode,
@@ -117,7 +179,10 @@ export async function buildContainer(config: Config, opts: BuildOptions): Promis
       registry,
       datasets,
       lineage: new LineageService(registry, datasets, keys, clock),
-      verification: new VerificationService(registry, keys, store),
+      verification,
+      promotions,
+      rollout,
+      workflows,
       tokens,
       auth: opts.mode === 'lambda' ? new IamAuthenticator(config.iamRoleMap) : new BearerTokenAuthenticator(tokens),
       logger,

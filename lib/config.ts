@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 /**
@@ -32,6 +33,11 @@ const EnvSchema = z.object({
   AEGIS_DATA_DIR: z.string().default('.aegis'),
   AEGIS_PUBLIC_URL: optionalString,
   AEGIS_AUDIT_ARCHIVE_BUCKET: optionalString,
+  AEGIS_POLICIES_DIR: optionalString,
+  AEGIS_STATEMACHINES_DIR: optionalString,
+  AEGIS_PROMOTION_STATE_MACHINE_ARN: optionalString,
+  AEGIS_ROLLBACK_STATE_MACHINE_ARN: optionalString,
+  AEGIS_CANARY_METRICS_FILE: optionalString,
   AEGIS_IAM_ROLE_MAP: optionalString,
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('127.0.0.1'),
@@ -68,6 +74,14 @@ export interface Config {
   driftBucket: string | undefined;
   promEndpoint: string | undefined;
   otelCollectorUrl: string | undefined;
+  /** SentinelNet's policy files (sentinelnet.cedar, sentinelnet.json) */
+  policiesDir: string;
+  /** ASL files for the in-process runner */
+  statemachinesDir: string;
+  /** Step Functions state machines (AWS mode) */
+  stateMachineArns: { promotion: string; rollback: string } | undefined;
+  /** local mode: recorded per-variant serving metrics the canary judge reads */
+  canaryMetricsFile: string | undefined;
   /** IAM principal ARN → role, for API Gateway IAM authorization on AWS. */
   iamRoleMap: Record<string, Role>;
 }
@@ -149,8 +163,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     promEndpoint: e.PROM_ENDPOINT,
     otelCollectorUrl: e.OTEL_COLLECTOR_URL,
     iamRoleMap: parseRoleMap(e.AEGIS_IAM_ROLE_MAP),
+    policiesDir: e.AEGIS_POLICIES_DIR ? resolve(e.AEGIS_POLICIES_DIR) : REPO_DIR('policies'),
+    statemachinesDir: e.AEGIS_STATEMACHINES_DIR ? resolve(e.AEGIS_STATEMACHINES_DIR) : REPO_DIR('statemachines'),
+    stateMachineArns:
+      e.AEGIS_PROMOTION_STATE_MACHINE_ARN && e.AEGIS_ROLLBACK_STATE_MACHINE_ARN ? { promotion: e.AEGIS_PROMOTION_STATE_MACHINE_ARN, rollback: e.AEGIS_ROLLBACK_STATE_MACHINE_ARN } : undefined,
+    canaryMetricsFile: e.AEGIS_CANARY_METRICS_FILE ? resolve(e.AEGIS_CANARY_METRICS_FILE) : undefined,
   };
 }
+
+/** Folders shipped in the repo, found from this file (lib/config.ts) wherever the process runs. */
+const REPO_DIR = (name: string) => fileURLToPath(new URL(`../${name}`, import.meta.url));
 
 /** The reason this configuration must not start, or undefined when it may. */
 export function startupRefusal(c: Config): string | undefined {

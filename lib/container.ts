@@ -1,7 +1,9 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Config } from './config.js';
 import type { Authenticator } from './http/auth.js';
-import type { Clock, Database, KeyProvider, ObjectStore } from './ports.js';
+import type { Clock, Database, KeyProvider, ObjectStore, Workflows } from './ports.js';
+import type { PromotionService } from './services/promotions.js';
+import type { RolloutService } from './services/rollout.js';
 import type { AuditLog } from './services/audit.js';
 import type { AuditTrail } from './services/audit-trail.js';
 import type { DatasetService } from './services/datasets.js';
@@ -26,6 +28,9 @@ export interface Container {
   lineage: LineageService;
   verification: VerificationService;
   tokens: TokenService;
+  promotions: PromotionService;
+  rollout: RolloutService;
+  workflows: Workflows;
   auth: Authenticator;
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   clock: Clock;

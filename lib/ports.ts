@@ -101,3 +101,36 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => new Date() };
+
+// ---------------------------------------------------------------- Workflows
+
+export type MachineName = 'promotion' | 'rollback';
+
+/**
+ * Runs the rollout state machines: Step Functions on AWS, the same ASL in-process locally.
+ * The execution name is the promotion id, so starting twice never runs twice.
+ *
+ * @example
+ * await workflows.start('promotion', promotionId, { promotionId });
+ */
+export interface Workflows {
+  start(machine: MachineName, name: string, input: { promotionId: string }): Promise<{ executionId: string; started: boolean }>;
+}
+
+// ---------------------------------------------------------------- Canary judging
+
+export interface CanaryWindow {
+  promotionId: string;
+  modelName: string;
+  env: string;
+  stableArtifactId: string | null;
+  canaryArtifactId: string;
+  from: Date;
+  to: Date;
+  rollbackThreshold: number;
+}
+
+/** Judges a canary window: the statistics over per-variant metrics, or a scripted verdict in tests. */
+export interface RolloutJudge {
+  evaluate(window: CanaryWindow): Promise<{ verdict: 'pass' | 'fail' | 'inconclusive'; detail: string }>;
+}

@@ -9,7 +9,16 @@ export const AUDIT_EVENT_TYPES = [
   'key.created',
   'key.rotated',
   'key.revoked',
+  'key.enrolled',
   'token.created',
+  'promotion.requested',
+  'promotion.approval_accepted',
+  'promotion.approval_refused',
+  'promotion.approved',
+  'promotion.step',
+  'promotion.applied',
+  'promotion.rolled_back',
+  'promotion.failed',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number] | (string & {});
 

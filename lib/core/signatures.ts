@@ -6,7 +6,7 @@ import { manifestSha256, type TrainingManifest } from './manifest.js';
 export const SIGNATURE_ALGS = ['ed25519', 'ecdsa-p256-sha256'] as const;
 export type SignatureAlg = (typeof SIGNATURE_ALGS)[number];
 
-export const KEY_PURPOSES = ['manifest', 'audit'] as const;
+export const KEY_PURPOSES = ['manifest', 'audit', 'approver'] as const;
 export type KeyPurpose = (typeof KEY_PURPOSES)[number];
 
 /** A public key in the key ring with the window in which its signatures are valid. */
@@ -16,12 +16,14 @@ export interface KeyRecord {
   alg: SignatureAlg;
   /** base64 of the DER SubjectPublicKeyInfo */
   publicKey: string;
-  backend: 'file' | 'kms';
+  backend: 'file' | 'kms' | 'external';
   notBefore: string;
   /** set when the key is rotated out; signatures made after it are refused */
   notAfter: string | null;
   /** set when the key is revoked; every signature by it is refused */
   revokedAt: string | null;
+  /** approver keys: the principal who holds the private half */
+  owner?: string | null;
 }
 
 export interface SignatureRecord {

@@ -139,6 +139,69 @@ const migrations: Record<string, Migration> = {
       await db.insertInto('audit_head').values({ id: 1, seq: 0, hash: '0'.repeat(64) }).execute();
     },
   },
+  '0004_promotions': {
+    async up(db: Kysely<any>) {
+      // approver keys belong to a principal: their owner's approvals of their own requests do not count
+      await db.schema.alterTable('signing_keys').addColumn('owner', 'text').execute();
+      await db.schema
+        .createTable('promotions')
+        .addColumn('promotion_id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('artifact_id', 'text', (c) => c.notNull().references('artifacts.artifact_id'))
+        .addColumn('model_name', 'text', (c) => c.notNull())
+        .addColumn('target_env', 'text', (c) => c.notNull())
+        .addColumn('manifest_signature_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('requested_by', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('canary', 'text', (c) => c.notNull())
+        .addColumn('policy_decision', 'text', (c) => c.notNull())
+        .addColumn('threshold', 'integer')
+        // set while the promotion is in flight: one per model and environment (unique)
+        .addColumn('in_flight_key', 'text', (c) => c.unique())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('applied_at', 'timestamptz')
+        .addColumn('record_signature', 'text')
+        // where the rollout is (stage, percent, inconclusive count): a restart resumes from here
+        .addColumn('rollout_state', 'text')
+        .execute();
+      await db.schema.createIndex('promotions_by_artifact').on('promotions').columns(['artifact_id', 'created_at']).execute();
+      await db.schema
+        .createTable('promotion_approvals')
+        .addColumn('promotion_id', 'text', (c) => c.notNull().references('promotions.promotion_id'))
+        .addColumn('approver_kid', 'text', (c) => c.notNull())
+        .addColumn('signature', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addPrimaryKeyConstraint('promotion_approvals_pk', ['promotion_id', 'approver_kid'])
+        .execute();
+      // the rollout's execution trace, one row per state entered (both modes)
+      await db.schema
+        .createTable('promotion_steps')
+        .addColumn('promotion_id', 'text', (c) => c.notNull().references('promotions.promotion_id'))
+        .addColumn('step', 'integer', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('input', 'text', (c) => c.notNull())
+        .addColumn('output', 'text')
+        .addColumn('error', 'text')
+        .addColumn('entered_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('finished_at', 'timestamptz')
+        .addPrimaryKeyConstraint('promotion_steps_pk', ['promotion_id', 'step'])
+        .execute();
+      // where traffic goes: the routing record the canary writes
+      await db.schema
+        .createTable('routes')
+        .addColumn('model_name', 'text', (c) => c.notNull())
+        .addColumn('env', 'text', (c) => c.notNull())
+        .addColumn('stable_artifact_id', 'text')
+        .addColumn('canary_artifact_id', 'text')
+        .addColumn('canary_percent', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('promotion_id', 'text')
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .addPrimaryKeyConstraint('routes_pk', ['model_name', 'env'])
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -52,6 +52,7 @@ export interface SigningKeysTable {
   not_before: Ts;
   not_after: Ts | null;
   revoked_at: Ts | null;
+  owner: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface UploadsTable {
@@ -117,6 +118,55 @@ export interface AuditHeadTable {
   hash: string;
 }
 
+export interface PromotionsTable {
+  promotion_id: string;
+  kind: string;
+  artifact_id: string;
+  model_name: string;
+  target_env: string;
+  manifest_signature_id: string;
+  status: string;
+  requested_by: string;
+  reason: string;
+  canary: string;
+  policy_decision: string;
+  threshold: number | null;
+  in_flight_key: string | null;
+  created_at: Ts;
+  applied_at: Ts | null;
+  record_signature: string | null;
+  rollout_state: string | null;
+}
+
+export interface PromotionApprovalsTable {
+  promotion_id: string;
+  approver_kid: string;
+  signature: string;
+  expires_at: string;
+  created_at: Ts;
+}
+
+export interface PromotionStepsTable {
+  promotion_id: string;
+  step: number;
+  state: string;
+  input: string;
+  output: string | null;
+  error: string | null;
+  entered_at: Ts;
+  finished_at: Ts | null;
+}
+
+export interface RoutesTable {
+  model_name: string;
+  env: string;
+  stable_artifact_id: string | null;
+  canary_artifact_id: string | null;
+  canary_percent: number;
+  promotion_id: string | null;
+  updated_at: Ts;
+}
+
 export interface DB {
   models: ModelsTable;
   artifacts: ArtifactsTable;
@@ -129,6 +179,10 @@ export interface DB {
   artifact_datasets: ArtifactDatasetsTable;
   audit_events: AuditEventsTable;
   audit_head: AuditHeadTable;
+  promotions: PromotionsTable;
+  promotion_approvals: PromotionApprovalsTable;
+  promotion_steps: PromotionStepsTable;
+  routes: RoutesTable;
 }
 
 export const toIso = (v: Date | string): string => (v instanceof Date ? v : new Date(v)).toISOString();

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { LIMITS, ManifestInput, TrainingManifest } from '../core/manifest.js';
 import { DatasetChecksum, DatasetId, DatasetVersion, ModelName, Uuid } from '../core/names.js';
+import { TARGET_ENVS } from '../core/policy.js';
 import { KEY_PURPOSES, SIGNATURE_ALGS } from '../core/signatures.js';
+import { CanaryOverrides } from '../services/promotions.js';
 import { ROLES } from './routes.js';
 
 /** Request and response schemas of every route: parsing in the handlers, documentation in /openapi.json. */
@@ -32,7 +34,8 @@ export const KeyRecordSchema = z.object({
   purpose: z.enum(KEY_PURPOSES),
   alg: z.enum(SIGNATURE_ALGS),
   publicKey: z.string().describe('base64 DER SubjectPublicKeyInfo'),
-  backend: z.enum(['file', 'kms']),
+  backend: z.enum(['file', 'kms', 'external']),
+  owner: z.string().nullable().optional(),
   notBefore: z.string(),
   notAfter: z.string().nullable(),
   revokedAt: z.string().nullable(),
@@ -112,7 +115,8 @@ export const VerificationReply = z.object({
 export const KeysReply = z.object({ keys: z.array(KeyRecordSchema) });
 export const KeysRotateBody = z
   .object({
-    purpose: z.enum(KEY_PURPOSES),
+    // approver keys are enrolled from their owners' machines, never generated here
+    purpose: z.enum(['manifest', 'audit']),
     kmsKeyId: z.string().min(1).max(2048).optional(),
     revoke: z.boolean().default(false).describe('also revoke the previous key: its signatures stop verifying'),
   })
@@ -202,6 +206,62 @@ export const AuditVerifyReply = z.object({
 });
 export const AuditArchiveReply = z.object({ segments: z.number().int(), events: z.number().int(), archivedThrough: z.number().int() });
 
+export const KeyEnrollBody = z
+  .object({
+    kid: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 . _ -'),
+    purpose: z.literal('approver'),
+    publicKey: z.base64().max(200).describe('base64 DER SubjectPublicKeyInfo of an Ed25519 key'),
+    owner: z.string().regex(/^[A-Za-z0-9@._:-]{1,128}$/, 'must be 1-128 of A-Z a-z 0-9 @ . _ : -'),
+    notAfter: z.iso.datetime({ offset: true }).optional(),
+  })
+  .strict();
+
+const TargetEnvSchema = z.enum(TARGET_ENVS);
+export const PromoteBody = z
+  .object({
+    targetEnv: TargetEnvSchema,
+    canary: CanaryOverrides.optional(),
+    reason: z.string().min(1).max(2000),
+  })
+  .strict();
+export const RollbackBody = z
+  .object({
+    targetEnv: TargetEnvSchema,
+    toArtifactId: Uuid,
+    reason: z.string().min(1).max(2000),
+    critical: z.boolean().default(false),
+  })
+  .strict();
+export const PromotionParams = z.object({ promotionId: Uuid }).strict();
+export const ApprovalBody = z
+  .object({
+    approverId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be a key id'),
+    signature: z.base64().max(200),
+    expiresAt: z.iso.datetime({ offset: true }),
+  })
+  .strict();
+const PromotionSchema = z.object({
+  promotionId: z.string(),
+  kind: z.enum(['promote', 'rollback']),
+  artifactId: z.string(),
+  modelName: z.string(),
+  targetEnv: z.string(),
+  manifestSignatureId: z.string(),
+  status: z.enum(['pending_multisig', 'rolling_out', 'succeeded', 'rolled_back', 'failed', 'denied']),
+  requestedBy: z.string(),
+  reason: z.string(),
+  canary: z.record(z.string(), z.unknown()),
+  policyDecision: z.record(z.string(), z.unknown()),
+  threshold: z.number().int().nullable(),
+  approvals: z.array(z.object({ approverId: z.string(), at: z.string() })),
+  createdAt: z.string(),
+  appliedAt: z.string().nullable(),
+  recordSignature: z.record(z.string(), z.unknown()).nullable(),
+  rollout: z.record(z.string(), z.unknown()).nullable(),
+});
+export const PromotionReply = PromotionSchema.extend({ trace: z.array(z.record(z.string(), z.unknown())).optional() });
+export const PromotionsReply = z.object({ items: z.array(PromotionSchema) });
+
 export const HealthReply = z.object({ ok: z.boolean(), mode: z.string(), database: z.string(), version: z.string() });
 
 /** Which schemas each route parses and replies with: used by its handler and by /openapi.json. */
@@ -222,6 +282,13 @@ export const ROUTE_SCHEMAS = {
   datasetGet: { params: DatasetParams, response: DatasetReply },
   lineageGet: { params: ArtifactIdParams, response: LineageReply },
   lineageBundle: { params: ArtifactIdParams, response: BundleReply },
+  keysEnroll: { body: KeyEnrollBody, response: KeyRecordSchema },
+  promote: { params: ArtifactIdParams, body: PromoteBody, response: PromotionReply },
+  promoteVersion: { params: VersionParams, body: PromoteBody, response: PromotionReply },
+  rollback: { params: ModelParams, body: RollbackBody, response: PromotionReply },
+  promotionsByArtifact: { params: ArtifactIdParams, response: PromotionsReply },
+  promotionGet: { params: PromotionParams, response: PromotionReply },
+  promotionApprove: { params: PromotionParams, body: ApprovalBody, response: PromotionReply },
   auditList: { query: AuditListQuery, response: AuditListReply },
   auditVerify: { query: AuditVerifyQuery, response: AuditVerifyReply },
   auditArchive: { response: AuditArchiveReply },

@@ -22,7 +22,7 @@ export interface RunningLocal {
  * container (PGlite/pg, filesystem store, file keys), migrates, makes sure signing keys
  * exist, and on first start creates the dev admin token in the data folder (mode 0600).
  */
-export async function startLocal(config: Config, opts: Pick<BuildOptions, 'clock' | 'logger'> = {}): Promise<RunningLocal> {
+export async function startLocal(config: Config, opts: Pick<BuildOptions, 'clock' | 'logger' | 'judge' | 'waitMs'> = {}): Promise<RunningLocal> {
   let container: Container | undefined;
   let ready: (c: Container) => void = () => undefined;
   let failed: (e: unknown) => void = () => undefined;
@@ -49,6 +49,9 @@ export async function startLocal(config: Config, opts: Pick<BuildOptions, 'clock
     newAdminToken = token;
   }
   const c = container;
+  // Rollouts that were running when the server stopped resume from their persisted step.
+  const resumed = await c.promotions.resumeUnfinished();
+  if (resumed.length) c.logger.info('resumed unfinished rollouts', { promotions: resumed });
   // The in-process scheduler: archive new audit events periodically (EventBridge on AWS).
   const archive = () => c.auditTrail.archive().catch((e: unknown) => c.logger.error('audit archive failed', { error: (e as Error).message }));
   const timer = setInterval(() => void archive(), AUDIT_ARCHIVE_INTERVAL_MS);
@@ -59,6 +62,7 @@ export async function startLocal(config: Config, opts: Pick<BuildOptions, 'clock
     newAdminToken,
     async close() {
       clearInterval(timer);
+      await (c.workflows as { stopAll?: () => Promise<void> }).stopAll?.();
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       await archive();

@@ -1,4 +1,6 @@
+import { createPublicKey } from 'node:crypto';
 import { AegisError } from '../core/errors.js';
+import { isUniqueViolation } from '../db/errors.js';
 import type { KeyPurpose, KeyRecord, SignatureAlg } from '../core/signatures.js';
 import { toIso, toIsoOrNull } from '../db/schema.js';
 import type { Clock, Database, KeyProvider, Signer } from '../ports.js';
@@ -10,10 +12,11 @@ function toRecord(r: Record<string, unknown>): KeyRecord {
     purpose: r.purpose as KeyPurpose,
     alg: r.alg as SignatureAlg,
     publicKey: r.public_key as string,
-    backend: r.backend as 'file' | 'kms',
+    backend: r.backend as KeyRecord['backend'],
     notBefore: toIso(r.not_before as Date | string),
     notAfter: toIsoOrNull(r.not_after as Date | string | null),
     revokedAt: toIsoOrNull(r.revoked_at as Date | string | null),
+    ...(r.owner ? { owner: r.owner as string } : {}),
   };
 }
 
@@ -42,8 +45,8 @@ export class KeyService {
     return rows.map((r) => toRecord(r as unknown as Record<string, unknown>));
   }
 
-  async get(kid: string): Promise<KeyRecord | undefined> {
-    const row = await this.database.db.selectFrom('signing_keys').selectAll().where('kid', '=', kid).executeTakeFirst();
+  async get(kid: string, db: Executor = this.database.db): Promise<KeyRecord | undefined> {
+    const row = await db.selectFrom('signing_keys').selectAll().where('kid', '=', kid).executeTakeFirst();
     return row ? toRecord(row as unknown as Record<string, unknown>) : undefined;
   }
 
@@ -89,6 +92,38 @@ export class KeyService {
     while (await this.get(kid)) kid = nextKid(kid);
     const current = await this.#add(purpose, kid, opts, old?.kid, actor);
     return { previous: old ? await this.get(old.kid) : undefined, current };
+  }
+
+  /**
+   * Enrols a public key generated elsewhere (an approver's machine): the private half never
+   * reaches the server. Valid from now until `notAfter` (or until revoked).
+   */
+  async enroll(input: { kid: string; purpose: 'approver'; publicKey: string; owner: string; notAfter?: string | undefined }, actor: string): Promise<KeyRecord> {
+    let alg: KeyRecord['alg'];
+    try {
+      const type = createPublicKey({ key: Buffer.from(input.publicKey, 'base64'), format: 'der', type: 'spki' }).asymmetricKeyType;
+      if (type !== 'ed25519') throw new Error(type);
+      alg = 'ed25519';
+    } catch {
+      throw new AegisError('VALIDATION_FAILED', 'publicKey must be a base64 DER SubjectPublicKeyInfo of an Ed25519 key', { field: 'publicKey' });
+    }
+    if (await this.get(input.kid)) throw new AegisError('CONFLICT', `key ${input.kid} already exists`, { field: 'kid' });
+    const now = this.clock.now();
+    if (input.notAfter && !(Date.parse(input.notAfter) > now.getTime())) throw new AegisError('VALIDATION_FAILED', 'notAfter must be in the future', { field: 'notAfter' });
+    try {
+      await this.database.db.transaction().execute(async (tx) => {
+        await tx
+          .insertInto('signing_keys')
+          .values({ kid: input.kid, purpose: input.purpose, alg, public_key: input.publicKey, backend: 'external', key_ref: '', not_before: now, not_after: input.notAfter ?? null, revoked_at: null, owner: input.owner })
+          .execute();
+        const key = { kid: input.kid, purpose: input.purpose, alg, publicKey: input.publicKey, backend: 'external', notBefore: now.toISOString(), notAfter: input.notAfter ?? null, owner: input.owner };
+        await this.audit.append(tx, { type: 'key.enrolled', actor, subject: `key:${input.kid}`, payload: { key } });
+      });
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new AegisError('CONFLICT', `key ${input.kid} already exists`, { field: 'kid' });
+      throw e;
+    }
+    return (await this.get(input.kid))!;
   }
 
   /** Revokes a key: every signature it ever made stops verifying. */

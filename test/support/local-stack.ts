@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { loadCheckedConfig } from '../../lib/config.js';
+import type { BuildOptions } from '../../lib/composition.js';
 import { startLocal, type RunningLocal } from '../../lib/local/start.js';
 import { sampleManifest } from './manifests.js';
 
@@ -17,11 +18,12 @@ export interface Stack extends RunningLocal {
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** The whole local stack (PGlite in a temp data folder, fs store, file keys) on a free port. */
-export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'aegis-test-'));
+export async function startStack(env: Record<string, string> = {}, opts: Pick<BuildOptions, 'judge' | 'waitMs'> & { dataDir?: string } = {}): Promise<Stack> {
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'aegis-test-')));
   const config = loadCheckedConfig({ DEV_ALLOW_EPHEMERAL: 'true', AEGIS_DATA_DIR: dataDir, PORT: '0', NODE_ENV: 'test', ...env });
-  const running = await startLocal(config, { logger: quiet });
-  const adminToken = running.newAdminToken!;
+  const { dataDir: _d, ...buildOpts } = opts;
+  const running = await startLocal(config, { logger: quiet, ...buildOpts });
+  const adminToken = running.newAdminToken ?? (await import('node:fs/promises').then((f) => f.readFile(join(dataDir, 'admin.token'), 'utf8'))).trim();
   return {
     ...running,
     dataDir,

@@ -1,0 +1,15 @@
+import { AegisError } from '../lib/core/errors.js';
+import { httpHandler, type ContainerProvider } from '../lib/http/handler.js';
+import { lambdaContainer } from '../lib/http/lambda-container.js';
+import { ROUTES } from '../lib/http/routes.js';
+import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
+
+export const build = (container: ContainerProvider) =>
+  httpHandler(ROUTES.promoteVersion, ROUTE_SCHEMAS.promoteVersion, container, async (req, c) => {
+    const record = await c.registry.getVersion(req.params.model, req.params.version);
+    if (!record) throw new AegisError('NOT_FOUND', `no version ${req.params.version} of ${req.params.model}`, { field: 'version' });
+    const p = await c.promotions.promote(record.artifactId, req.body, req.principal!);
+    return { status: p.status === 'pending_multisig' ? 202 : 201, body: p };
+  });
+
+export const handler = build(lambdaContainer);

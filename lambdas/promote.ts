@@ -1,0 +1,13 @@
+import { httpHandler, type ContainerProvider } from '../lib/http/handler.js';
+import { lambdaContainer } from '../lib/http/lambda-container.js';
+import { ROUTES } from '../lib/http/routes.js';
+import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
+
+/** 201 when allowed (the rollout starts), 202 when multisig is pending, 403 with the denying rules, 409 when one is in flight. */
+export const build = (container: ContainerProvider) =>
+  httpHandler(ROUTES.promote, ROUTE_SCHEMAS.promote, container, async (req, c) => {
+    const p = await c.promotions.promote(req.params.artifactId, req.body, req.principal!);
+    return { status: p.status === 'pending_multisig' ? 202 : 201, body: p };
+  });
+
+export const handler = build(lambdaContainer);

@@ -1,0 +1,12 @@
+import { httpHandler, type ContainerProvider } from '../lib/http/handler.js';
+import { lambdaContainer } from '../lib/http/lambda-container.js';
+import { ROUTES } from '../lib/http/routes.js';
+import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
+
+export const build = (container: ContainerProvider) =>
+  httpHandler(ROUTES.promotionApprove, ROUTE_SCHEMAS.promotionApprove, container, async (req, c) => ({
+    status: 200,
+    body: await c.promotions.approve(req.params.promotionId, req.body, req.principal!),
+  }));
+
+export const handler = build(lambdaContainer);

@@ -1,0 +1,15 @@
+import { AegisError } from '../lib/core/errors.js';
+import { httpHandler, type ContainerProvider } from '../lib/http/handler.js';
+import { lambdaContainer } from '../lib/http/lambda-container.js';
+import { ROUTES } from '../lib/http/routes.js';
+import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
+
+export const build = (container: ContainerProvider) =>
+  httpHandler(ROUTES.rollback, ROUTE_SCHEMAS.rollback, container, async (req, c) => {
+    const target = await c.registry.get(req.body.toArtifactId);
+    if (!target || target.modelName !== req.params.model) throw new AegisError('NOT_FOUND', `no artifact ${req.body.toArtifactId} of ${req.params.model}`, { field: 'toArtifactId' });
+    const p = await c.promotions.rollback(target.artifactId, req.body, req.principal!);
+    return { status: p.status === 'pending_multisig' ? 202 : 201, body: p };
+  });
+
+export const handler = build(lambdaContainer);

@@ -1,0 +1,158 @@
+import { canonicalJson } from '../core/canonical.js';
+import { AegisError } from '../core/errors.js';
+import { initialState, nextAfterVerdict, stepUp, type CanaryConfig, type Next, type RolloutState } from '../core/rollout.js';
+import { statementBytes } from '../core/signatures.js';
+import type { Clock, Database, RolloutJudge } from '../ports.js';
+import type { AuditLog, Executor } from './audit.js';
+import type { KeyService } from './keys.js';
+import { canaryRollbacks, promotionsTotal, promotionLatency } from './promotion-metrics.js';
+
+export type StepAction = 'start' | 'evaluate' | 'stepUp' | 'promoteFully' | 'rollback' | 'fail';
+
+export interface StepEvent {
+  action: StepAction;
+  promotionId: string;
+  /** the execution's state (rollback and fail steps): `error` is set when a Catch led here */
+  execution?: { error?: unknown };
+}
+
+/** What a step returns to the state machine, which routes on `next`. */
+export interface StepOutput extends RolloutState {
+  next: Next | 'done';
+  verdict?: string;
+}
+
+const STATE_OF: Record<StepAction, string> = { start: 'StartCanary', evaluate: 'Evaluate', stepUp: 'StepUp', promoteFully: 'PromoteFully', rollback: 'RollBack', fail: 'RecordFailure' };
+
+type PromotionRow = Awaited<ReturnType<RolloutService['load']>>;
+
+/**
+ * The rollout state machine's task: one function for every Task state (Lambda on AWS,
+ * in-process locally). Each step is idempotent against the persisted rollout state, so a
+ * retried or resumed step never jumps ahead: `start` on a rollout already under way returns
+ * where it is instead of resetting it.
+ */
+export class RolloutService {
+  constructor(
+    private readonly database: Database,
+    private readonly audit: AuditLog,
+    private readonly keys: KeyService,
+    private readonly judge: RolloutJudge,
+    private readonly clock: Clock,
+  ) {}
+
+  async load(promotionId: string, db: Executor = this.database.db) {
+    const p = await db.selectFrom('promotions').selectAll().where('promotion_id', '=', promotionId).executeTakeFirst();
+    if (!p) throw new AegisError('NOT_FOUND', `no promotion ${promotionId}`, { field: 'promotionId' });
+    return p;
+  }
+
+  async step(e: StepEvent): Promise<StepOutput> {
+    const started = this.clock.now();
+    const p = await this.load(e.promotionId);
+    const canary = JSON.parse(p.canary) as CanaryConfig;
+    const stepNo = Number((await this.database.db.selectFrom('promotion_steps').select((eb) => eb.fn.countAll<string>().as('n')).where('promotion_id', '=', p.promotion_id).executeTakeFirstOrThrow()).n) + 1;
+    await this.database.db.insertInto('promotion_steps').values({ promotion_id: p.promotion_id, step: stepNo, state: p.kind === 'rollback' && e.action === 'promoteFully' ? 'SetRoute' : STATE_OF[e.action], input: canonicalJson({ action: e.action, ...(e.execution?.error ? { error: e.execution.error } : {}) }), output: null, error: null, entered_at: started, finished_at: null }).execute();
+    try {
+      const out = await this.#run(e, p, canary);
+      await this.database.db.updateTable('promotion_steps').set({ output: canonicalJson(out), finished_at: this.clock.now() }).where('promotion_id', '=', p.promotion_id).where('step', '=', stepNo).execute();
+      return out;
+    } catch (err) {
+      await this.database.db.updateTable('promotion_steps').set({ error: (err as Error).message, finished_at: this.clock.now() }).where('promotion_id', '=', p.promotion_id).where('step', '=', stepNo).execute();
+      throw err;
+    }
+  }
+
+  async #run(e: StepEvent, p: PromotionRow, canary: CanaryConfig): Promise<StepOutput> {
+    const persisted = p.rollout_state ? (JSON.parse(p.rollout_state) as RolloutState) : undefined;
+    switch (e.action) {
+      case 'start': {
+        if (p.status !== 'rolling_out') throw new AegisError('CONFLICT', `promotion ${p.promotion_id} is ${p.status}, not rolling out`);
+        if (persisted) return { ...persisted, next: persisted.percent >= 100 ? 'promote' : 'wait' }; // resumed: continue where it was
+        const state = initialState(canary);
+        if (state.percent >= 100) {
+          await this.#save(p, state, 'start', {});
+          return { ...state, next: 'promote' };
+        }
+        await this.#save(p, state, 'start', { canary_artifact_id: p.artifact_id, canary_percent: state.percent });
+        return { ...state, next: 'wait' };
+      }
+      case 'evaluate': {
+        const state = persisted ?? initialState(canary);
+        const route = await this.database.db.selectFrom('routes').selectAll().where('model_name', '=', p.model_name).where('env', '=', p.target_env).executeTakeFirst();
+        const to = this.clock.now();
+        const { verdict, detail } = await this.judge.evaluate({
+          promotionId: p.promotion_id,
+          modelName: p.model_name,
+          env: p.target_env,
+          stableArtifactId: route?.stable_artifact_id ?? null,
+          canaryArtifactId: p.artifact_id,
+          from: new Date(to.getTime() - state.windowSeconds * 1000),
+          to,
+          rollbackThreshold: canary.rollbackThreshold,
+        });
+        const { next, state: after } = nextAfterVerdict(state, verdict, canary);
+        await this.#save(p, after, 'evaluate', {}, { verdict, detail, next });
+        return { ...after, next, verdict };
+      }
+      case 'stepUp': {
+        const state = stepUp(persisted ?? initialState(canary), canary);
+        await this.#save(p, state, 'stepUp', { canary_percent: state.percent });
+        return { ...state, next: 'wait' };
+      }
+      case 'promoteFully':
+        return this.#finish(p, 'succeeded', persisted);
+      case 'rollback':
+        return this.#finish(p, 'rolled_back', persisted, e.execution?.error);
+      case 'fail':
+        return this.#finish(p, 'failed', persisted, e.execution?.error);
+    }
+  }
+
+  async #save(p: PromotionRow, state: RolloutState, action: StepAction, route: { canary_artifact_id?: string; canary_percent?: number }, extra: Record<string, unknown> = {}) {
+    const now = this.clock.now();
+    await this.database.db.transaction().execute(async (tx) => {
+      await tx.updateTable('promotions').set({ rollout_state: canonicalJson(state) }).where('promotion_id', '=', p.promotion_id).execute();
+      if (route.canary_percent !== undefined) await this.#upsertRoute(tx, p, { ...route, promotion_id: p.promotion_id }, now);
+      await this.audit.append(tx, { type: 'promotion.step', actor: 'rollout', subject: `promotion:${p.promotion_id}`, payload: { action, stage: state.stage, percent: state.percent, inconclusive: state.inconclusive, ...extra } });
+    });
+  }
+
+  async #upsertRoute(tx: Executor, p: PromotionRow, set: { stable_artifact_id?: string | null; canary_artifact_id?: string | null; canary_percent?: number; promotion_id?: string | null }, now: Date) {
+    await tx
+      .insertInto('routes')
+      .values({ model_name: p.model_name, env: p.target_env, stable_artifact_id: set.stable_artifact_id ?? null, canary_artifact_id: set.canary_artifact_id ?? null, canary_percent: set.canary_percent ?? 0, promotion_id: set.promotion_id ?? null, updated_at: now })
+      .onConflict((oc) => oc.columns(['model_name', 'env']).doUpdateSet({ ...set, updated_at: now }))
+      .execute();
+  }
+
+  /** Ends the rollout once: succeeded (route to the artifact, record signed), rolled back or failed (route restored). */
+  async #finish(p: PromotionRow, status: 'succeeded' | 'rolled_back' | 'failed', persisted: RolloutState | undefined, error?: unknown): Promise<StepOutput> {
+    const state = persisted ?? { stage: -1, percent: status === 'succeeded' ? 100 : 0, inconclusive: 0, windowSeconds: 0 };
+    const now = this.clock.now();
+    let finished = false;
+    await this.database.db.transaction().execute(async (tx) => {
+      const current = await tx.selectFrom('promotions').select('status').where('promotion_id', '=', p.promotion_id).forUpdate().executeTakeFirstOrThrow();
+      if (current.status !== 'rolling_out') return; // already finished: a retried step is a no-op
+      finished = true;
+      const record = { promotionId: p.promotion_id, kind: p.kind, artifactId: p.artifact_id, targetEnv: p.target_env, manifestSignatureId: p.manifest_signature_id, status, appliedAt: status === 'succeeded' ? now.toISOString() : null };
+      const signer = await this.keys.activeSigner('manifest', tx);
+      const signature = { signerId: signer.kid, alg: signer.alg, ts: now.toISOString(), signature: (await signer.sign(statementBytes({ type: 'aegis.promotion-record/v1', ...record }))).toString('base64') };
+      await tx
+        .updateTable('promotions')
+        .set({ status, in_flight_key: null, applied_at: status === 'succeeded' ? now : null, record_signature: canonicalJson(signature), rollout_state: canonicalJson({ ...state, percent: status === 'succeeded' ? 100 : 0 }) })
+        .where('promotion_id', '=', p.promotion_id)
+        .execute();
+      if (status === 'succeeded') await this.#upsertRoute(tx, p, { stable_artifact_id: p.artifact_id, canary_artifact_id: null, canary_percent: 0, promotion_id: p.promotion_id }, now);
+      else await this.#upsertRoute(tx, p, { canary_artifact_id: null, canary_percent: 0, promotion_id: p.promotion_id }, now);
+      const type = status === 'succeeded' ? 'promotion.applied' : status === 'rolled_back' ? 'promotion.rolled_back' : 'promotion.failed';
+      await this.audit.append(tx, { type, actor: 'rollout', subject: `promotion:${p.promotion_id}`, payload: { ...record, recordSignature: signature, ...(error ? { error: String((error as { Cause?: string }).Cause ?? JSON.stringify(error)).slice(0, 2000) } : {}) } });
+    });
+    if (finished) {
+      promotionsTotal.inc({ env: p.target_env, outcome: status });
+      if (status === 'rolled_back') canaryRollbacks.inc({ env: p.target_env });
+      promotionLatency.observe({ env: p.target_env, outcome: status }, (now.getTime() - new Date(p.created_at).getTime()) / 1000);
+    }
+    return { ...state, percent: status === 'succeeded' ? 100 : 0, next: 'done' };
+  }
+}

@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto';
+import { statementBytes, verifyRaw } from '../../lib/core/signatures.js';
+import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
+import { ScriptedJudge, settled } from './support.js';
+
+const judge = new ScriptedJudge();
+let stack: Stack;
+let promoter: string;
+
+beforeAll(async () => {
+  stack = await startStack({}, { judge, waitMs: 5 });
+  promoter = (await stack.api('POST', '/v1/tokens', { principal: 'release-bot', role: 'promoter' })).body.token;
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function registered(model: string) {
+  const r = await uploadAndRegister(stack, model, randomBytes(900));
+  expect(r.status).toBe(201);
+  return r.body.artifactId as string;
+}
+const promote = (artifactId: string, body: Record<string, unknown>) => stack.api('POST', `/v1/registry/${artifactId}/promote`, { reason: 'test', ...body }, { token: promoter });
+const states = (p: { trace: { state: string }[] }) => p.trace.map((t) => t.state);
+
+describe('promotion rollouts on the local stack', () => {
+  it('promotes to staging: allowed, record signed, rollout runs to completion, route updated', async () => {
+    const artifactId = await registered('ranker');
+    const res = await promote(artifactId, { targetEnv: 'staging' });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ artifactId, targetEnv: 'staging', policyDecision: { decision: 'allow', rules: ['promoter-default-permit'] } });
+    const done = await settled(stack, res.body.promotionId);
+    expect(done.status).toBe('succeeded');
+    expect(done.appliedAt).not.toBeNull();
+    expect(states(done)).toEqual(['StartCanary', 'PromoteFully']);
+    const key = (await stack.api('GET', '/v1/keys')).body.keys.find((k: { kid: string }) => k.kid === done.recordSignature.signerId);
+    const record = { promotionId: done.promotionId, kind: 'promote', artifactId, targetEnv: 'staging', manifestSignatureId: done.manifestSignatureId, status: 'succeeded', appliedAt: done.appliedAt };
+    expect(verifyRaw(key.alg, key.publicKey, statementBytes({ type: 'aegis.promotion-record/v1', ...record }), done.recordSignature.signature)).toBe(true);
+    const history = (await stack.api('GET', `/v1/registry/promotions/${artifactId}`)).body.items;
+    expect(history.map((p: { status: string }) => p.status)).toEqual(['succeeded']);
+    const events = (await stack.api('GET', `/v1/audit?subject=promotion:${done.promotionId}`)).body.items.map((e: { type: string }) => e.type);
+    expect(events[0]).toBe('promotion.requested');
+    expect(events[events.length - 1]).toBe('promotion.applied');
+  });
+
+  it('steps a canary up through its stages on passing verdicts, then promotes', async () => {
+    const artifactId = await registered('ranker-canary');
+    const res = await promote(artifactId, { targetEnv: 'canary', canary: { percent: 10, steps: 3, windowSeconds: 60 } });
+    const done = await settled(stack, res.body.promotionId);
+    expect(done.status).toBe('succeeded');
+    expect(states(done)).toEqual(['StartCanary', 'Evaluate', 'StepUp', 'Evaluate', 'StepUp', 'Evaluate', 'PromoteFully']);
+    const percents = done.trace.filter((t: { state: string }) => t.state !== 'PromoteFully').map((t: { output: { percent: number } }) => t.output.percent);
+    expect(percents).toEqual([10, 10, 40, 40, 70, 70]);
+  });
+
+  it('rolls back when the judge fails the canary', async () => {
+    judge.script.push('pass', 'fail');
+    const artifactId = await registered('ranker-fail');
+    const res = await promote(artifactId, { targetEnv: 'canary', canary: { steps: 3 } });
+    const done = await settled(stack, res.body.promotionId);
+    expect(done.status).toBe('rolled_back');
+    expect(states(done)).toEqual(['StartCanary', 'Evaluate', 'StepUp', 'Evaluate', 'RollBack']);
+    expect(done.appliedAt).toBeNull();
+  });
+
+  it('waits again on inconclusive verdicts, and rolls back past the limit', async () => {
+    judge.script.push('inconclusive', 'pass');
+    const a = await registered('ranker-slow');
+    const ok = await settled(stack, (await promote(a, { targetEnv: 'canary', canary: { steps: 1 } })).body.promotionId);
+    expect(ok.status).toBe('succeeded');
+    expect(states(ok)).toEqual(['StartCanary', 'Evaluate', 'Evaluate', 'PromoteFully']);
+
+    judge.script.push('inconclusive', 'inconclusive', 'inconclusive');
+    const b = await registered('ranker-never');
+    const gaveUp = await settled(stack, (await promote(b, { targetEnv: 'canary', canary: { steps: 1, maxInconclusive: 2 } })).body.promotionId);
+    expect(gaveUp.status).toBe('rolled_back');
+    expect(states(gaveUp)).toEqual(['StartCanary', 'Evaluate', 'Evaluate', 'Evaluate', 'RollBack']);
+  });
+
+  it('rolls back when a task errors', async () => {
+    judge.script.push('throw');
+    const a = await registered('ranker-error');
+    const done = await settled(stack, (await promote(a, { targetEnv: 'canary', canary: { steps: 2 } })).body.promotionId);
+    expect(done.status).toBe('rolled_back');
+    expect(done.trace.find((t: { state: string }) => t.state === 'Evaluate').error).toMatch(/metrics store unreachable/);
+    expect(states(done).at(-1)).toBe('RollBack');
+  });
+
+  it('refuses prod without a completed canary, naming the rule, and allows it after one', async () => {
+    const a = await registered('ranker-prod');
+    const denied = await promote(a, { targetEnv: 'prod' });
+    expect(denied.status).toBe(403);
+    expect(denied.body.error).toMatchObject({ code: 'POLICY_DENIED', details: { rules: ['prod-requires-completed-canary'] } });
+    await settled(stack, (await promote(a, { targetEnv: 'canary', canary: { steps: 1 } })).body.promotionId);
+    const allowed = await promote(a, { targetEnv: 'prod', canary: { steps: 1 } });
+    expect(allowed.status).toBe(201);
+    expect((await settled(stack, allowed.body.promotionId)).status).toBe('succeeded');
+  });
+
+  it('answers 409 while another promotion of the model to that environment is in flight', async () => {
+    judge.hold();
+    const a = await registered('ranker-busy');
+    const first = await promote(a, { targetEnv: 'canary', canary: { steps: 1 } });
+    const b = await registered('ranker-busy');
+    const second = await promote(b, { targetEnv: 'canary' });
+    expect(second.status).toBe(409);
+    expect(second.body.error).toMatchObject({ code: 'CONFLICT', field: 'targetEnv', details: { promotionId: first.body.promotionId } });
+    judge.release();
+    expect((await settled(stack, first.body.promotionId)).status).toBe('succeeded');
+    expect((await promote(b, { targetEnv: 'canary', canary: { steps: 1 } })).status).toBe(201);
+  });
+
+  it('blocks a tampered artifact before the policy is asked', async () => {
+    const a = await registered('ranker-tampered');
+    const rec = (await stack.api('GET', `/v1/registry/${a}`)).body;
+    const { readFile, writeFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const file = join(stack.dataDir, 'objects', 'keys', rec.storage.key, '@v', `${rec.storage.versionId}.bin`);
+    const bytes = await readFile(file);
+    bytes[0] = bytes[0]! ^ 1;
+    const { chmod } = await import('node:fs/promises');
+    await chmod(file, 0o644);
+    await writeFile(file, bytes);
+    const res = await promote(a, { targetEnv: 'staging' });
+    expect(res.status).toBe(422);
+    expect(res.body.error).toMatchObject({ code: 'VERIFICATION_FAILED', field: 'artifactId' });
+    expect((await stack.api('GET', `/v1/registry/promotions/${a}`)).body.items).toEqual([]);
+  });
+
+  it('refuses callers without the promoter role', async () => {
+    const a = await registered('ranker-roles');
+    const auditor = (await stack.api('POST', '/v1/tokens', { principal: 'aud', role: 'auditor' })).body.token;
+    const res = await stack.api('POST', `/v1/registry/${a}/promote`, { targetEnv: 'staging', reason: 'x' }, { token: auditor });
+    expect(res.status).toBe(403);
+    expect(res.body.error.code).toBe('FORBIDDEN');
+  });
+});

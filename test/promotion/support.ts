@@ -1,0 +1,61 @@
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { approvalBytes, approvalStatement } from '../../lib/core/approvals.js';
+import type { CanaryWindow, RolloutJudge } from '../../lib/ports.js';
+import type { Stack } from '../support/local-stack.js';
+
+/** Verdicts injected in order (then `fallback`); a function throws to simulate a failing task. */
+export class ScriptedJudge implements RolloutJudge {
+  readonly calls: CanaryWindow[] = [];
+  #release: () => void = () => undefined;
+  #held: Promise<void> = Promise.resolve();
+  constructor(
+    readonly script: ('pass' | 'fail' | 'inconclusive' | 'throw' | 'hold')[] = [],
+    private readonly fallback: 'pass' | 'fail' | 'inconclusive' = 'pass',
+  ) {}
+  /** the next 'hold' verdict blocks until release() (then passes) */
+  hold(): void {
+    this.#held = new Promise((r) => (this.#release = r));
+    this.script.push('hold');
+  }
+  release(): void {
+    this.#release();
+  }
+  async evaluate(w: CanaryWindow) {
+    this.calls.push(w);
+    const v = this.script.shift() ?? this.fallback;
+    if (v === 'throw') throw new Error('metrics store unreachable');
+    if (v === 'hold') {
+      await this.#held;
+      return { verdict: 'pass' as const, detail: 'held, then passed' };
+    }
+    return { verdict: v, detail: `scripted ${v}` };
+  }
+}
+
+/** Polls a promotion until it leaves the in-flight states (or times out). */
+export async function settled(stack: Stack, promotionId: string, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const p = (await stack.api('GET', `/v1/promotions/${promotionId}`)).body;
+    if (!['rolling_out', 'pending_multisig'].includes(p.status)) return p;
+    if (Date.now() > deadline) throw new Error(`promotion ${promotionId} still ${p.status} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export interface Approver {
+  kid: string;
+  owner: string;
+  privateKey: KeyObject;
+  publicKey: string;
+}
+
+export function approverKey(kid: string, owner: string): Approver {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return { kid, owner, privateKey, publicKey: publicKey.export({ format: 'der', type: 'spki' }).toString('base64') };
+}
+
+export function approve(a: Approver, p: { promotionId: string; artifactId: string; manifestSha256: string; targetEnv: string }, expiresAt = new Date(Date.now() + 3600_000).toISOString()) {
+  const signature = sign(null, approvalBytes(approvalStatement(p, expiresAt)), a.privateKey).toString('base64');
+  return { approverId: a.kid, signature, expiresAt };
+}
