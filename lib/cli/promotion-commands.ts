@@ -1,0 +1,141 @@
+import { createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { Option, type Command } from 'commander';
+import { approvalBytes, approvalStatement } from '../core/approvals.js';
+import { CliError, type CliContext } from './context.js';
+
+interface Promotion {
+  promotionId: string;
+  artifactId: string;
+  modelName: string;
+  targetEnv: string;
+  status: string;
+  threshold: number | null;
+  approvals: { approverId: string; at: string }[];
+  policyDecision: { decision: string; rules: string[]; reasons: string[] };
+  rollout: { stage: number; percent: number } | null;
+  trace?: { step: number; state: string; enteredAt: string; error: string | null }[];
+}
+
+const describe = (p: Promotion) =>
+  [
+    `${p.promotionId}  ${p.modelName} → ${p.targetEnv}  ${p.status.toUpperCase()}`,
+    `  decision ${p.policyDecision.decision} (${p.policyDecision.rules.join(', ')})`,
+    ...(p.threshold ? [`  approvals ${p.approvals.length}/${p.threshold}: ${p.approvals.map((a) => a.approverId).join(', ') || 'none yet'}`] : []),
+    ...(p.rollout ? [`  rollout stage ${p.rollout.stage}, ${p.rollout.percent}%`] : []),
+    ...(p.trace ?? []).map((t) => `  ${String(t.step).padStart(3)} ${t.enteredAt} ${t.state}${t.error ? `  ERROR ${t.error}` : ''}`),
+  ].join('\n');
+
+function durationMs(s: string): number {
+  const m = /^(\d+)(m|h|d)$/.exec(s);
+  if (!m) throw new CliError(`--expires-in ${s}: use e.g. 30m, 24h, 7d`, 2);
+  return Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd'];
+}
+
+/** promote, rollback, promotions, approve, keys generate|add. */
+export function promotionCommands(program: Command, ctx: CliContext): void {
+  program
+    .command('promote')
+    .description('promote an artifact to an environment (policy-gated; 3-of-5 approvals when SentinelNet asks)')
+    .option('--artifact-id <id>', 'the artifact')
+    .option('--model <name>', 'or a model …')
+    .option('--version <n>', '… and version')
+    .addOption(new Option('--env <env>', 'target environment').choices(['staging', 'canary', 'prod']).makeOptionMandatory())
+    .requiredOption('--reason <text>', 'why (recorded and audited)')
+    .option('--canary-percent <n>', 'first canary percent')
+    .option('--canary-steps <n>', 'canary stages before full promotion (0: none)')
+    .option('--canary-window <seconds>', 'seconds per judged window')
+    .action(async (o: { artifactId?: string; model?: string; version?: string; env: string; reason: string; canaryPercent?: string; canarySteps?: string; canaryWindow?: string }) => {
+      if (!o.artifactId === !(o.model && o.version)) throw new CliError('give --artifact-id, or --model and --version', 2);
+      const canary = {
+        ...(o.canaryPercent ? { percent: Number(o.canaryPercent) } : {}),
+        ...(o.canarySteps ? { steps: Number(o.canarySteps) } : {}),
+        ...(o.canaryWindow ? { windowSeconds: Number(o.canaryWindow) } : {}),
+      };
+      const path = o.artifactId ? `/v1/registry/${encodeURIComponent(o.artifactId)}/promote` : `/v1/registry/models/${encodeURIComponent(o.model!)}/versions/${encodeURIComponent(o.version!)}/promote`;
+      const p = await (await ctx.client()).request<Promotion>('POST', path, { targetEnv: o.env, reason: o.reason, ...(Object.keys(canary).length ? { canary } : {}) });
+      ctx.out(`${describe(p)}${p.status === 'pending_multisig' ? `\n  waiting for approvals: aegis approve --promotion ${p.promotionId} --key <file> --kid <approver key id>` : ''}`, p);
+    });
+
+  program
+    .command('rollback')
+    .description('roll an environment back to an earlier artifact (policy-checked; multisig when --critical)')
+    .requiredOption('--model <name>', 'model')
+    .addOption(new Option('--env <env>', 'environment').choices(['staging', 'canary', 'prod']).makeOptionMandatory())
+    .requiredOption('--to <artifactId>', 'the earlier artifact to serve again')
+    .requiredOption('--reason <text>', 'why')
+    .option('--critical', 'a critical rollback (SentinelNet may require multisig)', false)
+    .action(async (o: { model: string; env: string; to: string; reason: string; critical: boolean }) => {
+      const p = await (await ctx.client()).request<Promotion>('POST', `/v1/registry/models/${encodeURIComponent(o.model)}/rollback`, { targetEnv: o.env, toArtifactId: o.to, reason: o.reason, critical: o.critical });
+      ctx.out(describe(p), p);
+    });
+
+  program
+    .command('promotions')
+    .description('a promotion with its approvals and rollout trace (--id), or an artifact\'s history (--artifact-id)')
+    .option('--id <promotionId>', 'one promotion')
+    .option('--artifact-id <id>', 'every promotion of an artifact')
+    .action(async (o: { id?: string; artifactId?: string }) => {
+      if (!o.id === !o.artifactId) throw new CliError('give exactly one of --id or --artifact-id', 2);
+      const api = await ctx.client();
+      if (o.id) {
+        const p = await api.request<Promotion>('GET', `/v1/promotions/${encodeURIComponent(o.id)}`);
+        return ctx.out(describe(p), p);
+      }
+      const r = await api.request<{ items: Promotion[] }>('GET', `/v1/registry/promotions/${encodeURIComponent(o.artifactId!)}`);
+      ctx.out([`${r.items.length} promotion(s)`, ...r.items.map(describe)].join('\n'), r);
+    });
+
+  program
+    .command('approve')
+    .description('sign an approval locally with your approver key and send only the signature')
+    .requiredOption('--promotion <id>', 'the promotion')
+    .requiredOption('--key <file>', 'your Ed25519 private key (PEM, from aegis keys generate)')
+    .requiredOption('--kid <id>', 'your enrolled approver key id')
+    .option('--expires-in <duration>', 'how long the approval stays valid (max 7d)', '24h')
+    .action(async (o: { promotion: string; key: string; kid: string; expiresIn: string }) => {
+      const api = await ctx.client();
+      const p = await api.request<Promotion>('GET', `/v1/promotions/${encodeURIComponent(o.promotion)}`);
+      const { manifestSha256 } = await api.request<{ manifestSha256: string }>('GET', `/v1/registry/${encodeURIComponent(p.artifactId)}`);
+      const expiresAt = new Date(Date.now() + durationMs(o.expiresIn)).toISOString();
+      let key;
+      try {
+        key = createPrivateKey(await readFile(o.key, 'utf8'));
+      } catch (e) {
+        throw new CliError(`cannot read an Ed25519 private key from ${o.key}: ${(e as Error).message}`);
+      }
+      const statement = approvalStatement({ promotionId: p.promotionId, artifactId: p.artifactId, manifestSha256, targetEnv: p.targetEnv }, expiresAt);
+      process.stderr.write(`aegis: approving ${p.modelName} → ${p.targetEnv} (artifact ${p.artifactId}, manifest ${manifestSha256.slice(0, 12)}…) until ${expiresAt}\n`);
+      const signature = sign(null, approvalBytes(statement), key).toString('base64');
+      const after = await api.request<Promotion>('POST', `/v1/promotions/${encodeURIComponent(p.promotionId)}/approvals`, { approverId: o.kid, signature, expiresAt });
+      ctx.out(describe(after), after);
+    });
+
+  const keys = program.commands.find((c) => c.name() === 'keys')!;
+  keys
+    .command('generate')
+    .description("make an approver key pair on this machine: the private key stays here (mode 0600), enrol the public half")
+    .requiredOption('--out <file>', 'private key file (PEM); the public key goes to <file>.pub')
+    .action(async (o: { out: string }) => {
+      const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+      await writeFile(o.out, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600, flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
+        throw new CliError(e.code === 'EEXIST' ? `${o.out} exists: refusing to overwrite a key` : `cannot write ${o.out}: ${e.message}`);
+      });
+      const pub = publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+      await writeFile(`${o.out}.pub`, `${pub}\n`, { flag: 'wx' });
+      ctx.out(`private key ${o.out} (keep it here; never send it)\npublic key  ${o.out}.pub\n  ${pub}\nenrol it:   aegis keys add --role approver --kid <id> --owner <you> --public-key ${o.out}.pub`, { privateKeyFile: o.out, publicKeyFile: `${o.out}.pub`, publicKey: pub });
+    });
+  keys
+    .command('add')
+    .description('enrol an approver public key (admin)')
+    .addOption(new Option('--role <role>', 'key role').choices(['approver']).makeOptionMandatory())
+    .requiredOption('--kid <id>', 'key id')
+    .requiredOption('--owner <principal>', 'who holds the private key (their own requests do not count)')
+    .requiredOption('--public-key <file>', 'base64 DER public key (the .pub from keys generate)')
+    .option('--not-after <iso>', 'expiry of the key')
+    .action(async (o: { role: 'approver'; kid: string; owner: string; publicKey: string; notAfter?: string }) => {
+      const publicKey = (await readFile(o.publicKey, 'utf8')).trim();
+      const r = await (await ctx.client()).request<{ kid: string; notBefore: string }>('POST', '/v1/keys', { kid: o.kid, purpose: o.role, publicKey, owner: o.owner, ...(o.notAfter ? { notAfter: o.notAfter } : {}) });
+      ctx.out(`enrolled approver key ${r.kid} for ${o.owner}, valid from ${r.notBefore}`, r);
+    });
+}

@@ -1,0 +1,77 @@
+import { spawn } from 'node:child_process';
+import { cp, mkdtemp, readFile, writeFile, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
+import { ScriptedJudge, settled } from './support.js';
+
+const ROOT = process.cwd();
+let stack: Stack;
+let env: Record<string, string>;
+
+function aegis(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const { NODE_OPTIONS: _omit, ...base } = process.env;
+    const child = spawn(process.execPath, [join(ROOT, 'bin/aegis.js'), ...args], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+beforeAll(async () => {
+  const policies = await mkdtemp(join(tmpdir(), 'aegis-policies-'));
+  await cp('policies', policies, { recursive: true });
+  const cfg = JSON.parse(await readFile(join(policies, 'sentinelnet.json'), 'utf8'));
+  cfg.riskTiers.models = { payments: 'high' };
+  await writeFile(join(policies, 'sentinelnet.json'), JSON.stringify(cfg));
+  stack = await startStack({ AEGIS_POLICIES_DIR: policies }, { judge: new ScriptedJudge(), waitMs: 5 });
+  env = { AEGIS_URL: stack.url, AEGIS_DATA_DIR: stack.dataDir, AEGIS_TOKEN: '' };
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('aegis promote / approve / promotions (CLI)', () => {
+  it('gathers three locally signed approvals for a high-risk prod promotion, then rolls out', async () => {
+    const artifactId = (await uploadAndRegister(stack, 'payments', randomBytes(700))).body.artifactId;
+    const canary = await aegis('--json', 'promote', '--artifact-id', artifactId, '--env', 'canary', '--reason', 'weekly', '--canary-steps', '1');
+    expect(canary.code).toBe(0);
+    await settled(stack, JSON.parse(canary.stdout).promotionId);
+
+    const keyFiles: string[] = [];
+    for (let i = 1; i <= 3; i++) {
+      const file = join(stack.dataDir, `approver-${i}.pem`);
+      const gen = await aegis('keys', 'generate', '--out', file);
+      expect(gen.code).toBe(0);
+      expect(gen.stdout).not.toMatch(/PRIVATE KEY/);
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+      const add = await aegis('keys', 'add', '--role', 'approver', '--kid', `ap-${i}`, '--owner', `person-${i}`, '--public-key', `${file}.pub`);
+      expect(add.code).toBe(0);
+      keyFiles.push(file);
+    }
+    const prod = await aegis('--json', 'promote', '--artifact-id', artifactId, '--env', 'prod', '--reason', 'go live', '--canary-steps', '1');
+    expect(prod.code).toBe(0);
+    const pending = JSON.parse(prod.stdout);
+    expect(pending).toMatchObject({ status: 'pending_multisig', threshold: 3 });
+
+    for (const [i, file] of keyFiles.entries()) {
+      const res = await aegis('approve', '--promotion', pending.promotionId, '--key', file, '--kid', `ap-${i + 1}`);
+      expect(res.stderr).toMatch(/approving payments → prod/);
+      expect(res.code).toBe(0);
+    }
+    const done = await settled(stack, pending.promotionId);
+    expect(done.status).toBe('succeeded');
+    const shown = await aegis('promotions', '--id', pending.promotionId);
+    expect(shown.stdout).toMatch(/SUCCEEDED/);
+    expect(shown.stdout).toMatch(/approvals 3\/3: ap-1, ap-2, ap-3/);
+    expect(shown.stdout).toMatch(/PromoteFully/);
+    const again = await aegis('approve', '--promotion', pending.promotionId, '--key', keyFiles[0]!, '--kid', 'ap-1');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/takes no approvals \(field: promotionId\) \[CONFLICT 409\]/);
+  });
+});
