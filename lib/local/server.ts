@@ -6,6 +6,7 @@ import { LIMITS } from '../core/manifest.js';
 import type { Container } from '../container.js';
 import type { ContainerProvider } from '../http/handler.js';
 import { ROUTES, type RouteId, type RouteSpec } from '../http/routes.js';
+import { serviceRegistry } from '../services/metrics.js';
 import { lambdaContext, toApiGatewayEvent } from './api-event.js';
 import type { LambdaHandler } from '../../lambdas/index.js';
 
@@ -80,6 +81,10 @@ export function createLocalServer(handlers: Record<RouteId, { build: (c: Contain
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://local');
     if (url.pathname.startsWith('/v1/uploads/')) return upload(req, res, url, await container());
+    if (url.pathname === '/metrics' && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': serviceRegistry.contentType });
+      return res.end(await serviceRegistry.metrics());
+    }
     const matches = routes.map((r) => ({ r, m: r.pattern.exec(url.pathname) })).filter((x) => x.m);
     if (matches.length === 0) return sendJson(res, 404, errorBody(new AegisError('ROUTE_NOT_FOUND', `no route ${url.pathname}`)));
     const hit = matches.find((x) => x.r.route.method === req.method);

@@ -11,7 +11,7 @@ import { toIso, toIsoOrNull } from '../db/schema.js';
 import type { Clock, Database, Workflows } from '../ports.js';
 import type { AuditLog } from './audit.js';
 import type { KeyService } from './keys.js';
-import { promotionsTotal } from './promotion-metrics.js';
+import { promotionsTotal } from './metrics.js';
 import type { Principal, RegistryService } from './registry.js';
 import type { VerificationService } from './verification.js';
 

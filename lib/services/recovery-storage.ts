@@ -89,8 +89,13 @@ export async function verifyStoredArtifact(store: ObjectStore, ring: ReadonlyMap
   if (!head) return fail('object-missing', `artifact bytes ${ref.key}${ref.versionId ? ` version ${ref.versionId}` : ''} are missing`);
   const warnings: string[] = [];
   let bytes: { sha256: string; size: number } | undefined;
-  if (opts.verifyBytes) bytes = await hashStream(await store.get(ref.key, { versionId: head.versionId }));
-  else if (head.sha256) bytes = { sha256: head.sha256, size: head.size };
+  try {
+    if (opts.verifyBytes) bytes = await hashStream(await store.get(ref.key, { versionId: head.versionId }));
+    else if (head.sha256) bytes = { sha256: head.sha256, size: head.size };
+  } catch (e) {
+    // e.g. a version moved to an archive storage class: listed, but not readable until restored
+    return fail('object-missing', `artifact bytes ${ref.key} version ${head.versionId} cannot be read: ${(e as Error).message}`);
+  }
 
   const key = ring.get(signature.signerId);
   const report = verifyManifest({

@@ -8,6 +8,7 @@ import { toIso } from '../db/schema.js';
 import { hashStream } from '../hashing.js';
 import type { Clock, Database, ObjectStore } from '../ports.js';
 import type { AuditLog } from './audit.js';
+import { registrationLatency, registrationsTotal } from './metrics.js';
 import type { DatasetService } from './datasets.js';
 import type { KeyService } from './keys.js';
 
@@ -94,6 +95,14 @@ export class RegistryService {
    * can be rebuilt from storage), then writes the record in one transaction.
    */
   async register(input: { uploadId: string; manifest: ManifestInput }, principal: Principal, idempotencyKey?: string): Promise<RegistrationResult> {
+    const stop = registrationLatency.startTimer();
+    const result = await this.#register(input, principal, idempotencyKey);
+    stop();
+    registrationsTotal.inc({ outcome: result.replayed ? 'replayed' : 'created' });
+    return result;
+  }
+
+  async #register(input: { uploadId: string; manifest: ManifestInput }, principal: Principal, idempotencyKey?: string): Promise<RegistrationResult> {
     // The manifest is the request's identity; the uploadId is transport, so a CLI retry
     // that uploads the bytes again under the same key still replays.
     const requestSha256 = canonicalSha256(input.manifest);

@@ -5,7 +5,7 @@ import { statementBytes } from '../core/signatures.js';
 import type { Clock, Database, RolloutJudge } from '../ports.js';
 import type { AuditLog, Executor } from './audit.js';
 import type { KeyService } from './keys.js';
-import { canaryRollbacks, promotionsTotal, promotionLatency } from './promotion-metrics.js';
+import { canaryRollbacks, promotionsTotal, promotionLatency } from './metrics.js';
 
 export type StepAction = 'start' | 'evaluate' | 'stepUp' | 'promoteFully' | 'rollback' | 'fail';
 

@@ -135,3 +135,16 @@ describe('promotion rollouts on the local stack', () => {
     expect(res.body.error.code).toBe('FORBIDDEN');
   });
 });
+
+describe('metrics', () => {
+  it('serves Prometheus metrics for registrations and promotions at /metrics', async () => {
+    const res = await fetch(`${stack.url}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toMatch(/aegis_registry_registrations_total\{outcome="created"\} [1-9]/);
+    expect(text).toMatch(/aegis_registry_promotions_total\{env="staging",outcome="succeeded"\} [1-9]/);
+    expect(text).toMatch(/ai_infra_canary_rollbacks_total\{env="canary"\} [1-9]/);
+    expect(text).toMatch(/ai_infra_promotion_latency_seconds_count\{env="canary",outcome="rolled_back"\} [1-9]/);
+    expect(text).toMatch(/ai_infra_artifact_registration_latency_seconds_count [1-9]/);
+  });
+});
