@@ -4,6 +4,8 @@ import { ApiError } from '../lib/client/client.js';
 import { auditCommands } from '../lib/cli/audit-commands.js';
 import { CliContext, CliError } from '../lib/cli/context.js';
 import { lineageCommands } from '../lib/cli/lineage-commands.js';
+import { promotionCommands } from '../lib/cli/promotion-commands.js';
+import { recoveryCommands } from '../lib/cli/recovery-commands.js';
 import { registryCommands } from '../lib/cli/registry-commands.js';
 import { trainingCommands } from '../lib/cli/training-commands.js';
 import { AegisError } from '../lib/core/errors.js';
@@ -28,6 +30,8 @@ registryCommands(program, ctx);
 trainingCommands(program, ctx);
 lineageCommands(program, ctx);
 auditCommands(program, ctx);
+promotionCommands(program, ctx);
+recoveryCommands(program, ctx);
 
 try {
   await program.parseAsync(process.argv);

@@ -12,6 +12,7 @@ import * as datasetsCreate from './datasets-create.js';
 import * as health from './health.js';
 import * as keysList from './keys-list.js';
 import * as keysEnroll from './keys-enroll.js';
+import * as keysRevoke from './keys-revoke.js';
 import * as keysRotate from './keys-rotate.js';
 import * as lineageBundle from './lineage-bundle.js';
 import * as lineageGet from './lineage-get.js';
@@ -43,6 +44,7 @@ export const HANDLER_BUILDERS: Record<RouteId, { build: (c: ContainerProvider) =
   health,
   keysList,
   keysEnroll,
+  keysRevoke,
   keysRotate,
   lineageBundle,
   lineageGet,

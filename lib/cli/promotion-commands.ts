@@ -126,6 +126,14 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
       ctx.out(`private key ${o.out} (keep it here; never send it)\npublic key  ${o.out}.pub\n  ${pub}\nenrol it:   aegis keys add --role approver --kid <id> --owner <you> --public-key ${o.out}.pub`, { privateKeyFile: o.out, publicKeyFile: `${o.out}.pub`, publicKey: pub });
     });
   keys
+    .command('revoke')
+    .description('revoke a key (admin): its signatures and approvals stop counting')
+    .requiredOption('--kid <id>', 'key id')
+    .action(async (o: { kid: string }) => {
+      const r = await (await ctx.client()).request<{ kid: string; revokedAt: string }>('POST', `/v1/keys/${encodeURIComponent(o.kid)}/revoke`);
+      ctx.out(`revoked ${r.kid} at ${r.revokedAt}`, r);
+    });
+  keys
     .command('add')
     .description('enrol an approver public key (admin)')
     .addOption(new Option('--role <role>', 'key role').choices(['approver']).makeOptionMandatory())

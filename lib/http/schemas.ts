@@ -216,6 +216,8 @@ export const KeyEnrollBody = z
   })
   .strict();
 
+export const KidParams = z.object({ kid: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be a key id') }).strict();
+
 const TargetEnvSchema = z.enum(TARGET_ENVS);
 export const PromoteBody = z
   .object({
@@ -283,6 +285,7 @@ export const ROUTE_SCHEMAS = {
   lineageGet: { params: ArtifactIdParams, response: LineageReply },
   lineageBundle: { params: ArtifactIdParams, response: BundleReply },
   keysEnroll: { body: KeyEnrollBody, response: KeyRecordSchema },
+  keysRevoke: { params: KidParams, response: KeyRecordSchema },
   promote: { params: ArtifactIdParams, body: PromoteBody, response: PromotionReply },
   promoteVersion: { params: VersionParams, body: PromoteBody, response: PromotionReply },
   rollback: { params: ModelParams, body: RollbackBody, response: PromotionReply },

@@ -52,6 +52,17 @@ describe('3-of-5 multisig for a high-risk prod promotion', () => {
     expect(s.pending.body).toMatchObject({ status: 'pending_multisig', threshold: 3, policyDecision: { decision: 'require_multisig', rules: ['high-risk-prod-multisig'], threshold: 3, approvers: 5 } });
   });
 
+  it('refuses an approval by a revoked approver key without counting it', async () => {
+    const k = approverKey('short-lived', 'temp@example.com');
+    expect((await s.stack.api('POST', '/v1/keys', { kid: k.kid, purpose: 'approver', publicKey: k.publicKey, owner: k.owner })).status).toBe(201);
+    const revoked = await s.stack.api('POST', `/v1/keys/${k.kid}/revoke`);
+    expect(revoked.body.revokedAt).not.toBeNull();
+    const res = await send(approve(k, subject()));
+    expect(res.status).toBe(422);
+    expect(res.body.error).toMatchObject({ code: 'APPROVAL_REFUSED', details: { refusal: 'revoked' } });
+    expect((await s.stack.api('GET', `/v1/promotions/${s.pending.body.promotionId}`)).body.approvals).toEqual([]);
+  });
+
   it('refuses bad approvals without counting them, audits each, and starts exactly one rollout at the third', async () => {
     const [a1, a2, a3] = s.approvers as [Approver, Approver, Approver];
     expect((await send(approve(a1, subject()))).body.approvals).toHaveLength(1);
@@ -81,7 +92,7 @@ describe('3-of-5 multisig for a high-risk prod promotion', () => {
     expect(late.status).toBe(409);
 
     const events = (await s.stack.api('GET', `/v1/audit?subject=promotion:${s.pending.body.promotionId}&limit=1000`)).body.items.map((e: { type: string }) => e.type);
-    expect(events.filter((t: string) => t === 'promotion.approval_refused')).toHaveLength(7);
+    expect(events.filter((t: string) => t === 'promotion.approval_refused')).toHaveLength(8); // 7 here + the revoked key
     expect(events.filter((t: string) => t === 'promotion.approval_accepted')).toHaveLength(3);
     expect(events.filter((t: string) => t === 'promotion.approved')).toHaveLength(1);
   });
