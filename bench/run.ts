@@ -2,13 +2,14 @@
  * `npm run bench`: runs the benches in order and prints each measurement next to a reference
  * measured in the same run. It asserts no times: numbers depend on the machine.
  *
- *   BENCH_ONLY=registration|artifact|dataset|audit   run one bench
+ *   BENCH_ONLY=registration|artifact|dataset|audit|promotion   run one bench
  *   BENCH_REGISTRATIONS=200 BENCH_CONCURRENCY=8 BENCH_ARTIFACT_MB=1024 BENCH_DATASET_MB=1024
  */
 import { cpus, platform, arch } from 'node:os';
 import { artifactOptionsFromEnv, runArtifactThroughput } from './artifact-throughput.js';
 import { auditBench, auditOptionsFromEnv } from './audit.js';
 import { datasetChecksumBench, datasetOptionsFromEnv } from './dataset-checksum.js';
+import { promotionBench, promotionOptionsFromEnv } from './promotion.js';
 import { registrationOptionsFromEnv, runRegistrationLatency } from './registration-latency.js';
 
 const BENCHES = {
@@ -16,6 +17,7 @@ const BENCHES = {
   artifact: () => runArtifactThroughput(artifactOptionsFromEnv(), print),
   dataset: () => datasetChecksumBench(datasetOptionsFromEnv(), print),
   audit: () => auditBench(auditOptionsFromEnv(), print),
+  promotion: () => promotionBench(promotionOptionsFromEnv(), print),
 } as const;
 type BenchName = keyof typeof BENCHES;
 
@@ -38,6 +40,7 @@ try {
   artifactOptionsFromEnv();
   datasetOptionsFromEnv();
   auditOptionsFromEnv();
+  promotionOptionsFromEnv();
 } catch (e) {
   process.stderr.write(`bench: ${(e as Error).message}\n`);
   process.exit(2);
