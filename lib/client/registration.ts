@@ -1,15 +1,9 @@
 import { stat } from 'node:fs/promises';
 import type { AegisClient, Progress } from './client.js';
 
-export interface RegisterReply {
-  artifactId: string;
-  modelName: string;
-  version: number;
-  sha256: string;
-  manifestSignatureId: string;
-  signerId: string;
-  replayed: boolean;
-}
+import type { RegistrationResult } from '../services/registry.js';
+
+export type RegisterReply = RegistrationResult;
 
 /** Upload target, streamed upload, then registration: the one way clients register an artifact. */
 export async function registerArtifact(

@@ -1,18 +1,38 @@
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Capture, Match, type Template } from 'aws-cdk-lib/assertions';
 import { ErrorCodes } from '../../lib/core/errors.js';
 import { ROUTES } from '../../lib/http/routes.js';
-import { API_ROUTE_IDS, ROUTE_ACCESS } from '../../lib/infra/api-functions.js';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type { IConstruct } from 'constructs';
+import { AUDIT_ARCHIVE_PREFIX } from '../../lib/infra/access.js';
+import { API_ROUTE_IDS, POLICIES_DIR, POLICY_DECIDING_ROUTES, ROUTE_ACCESS } from '../../lib/infra/api-functions.js';
 import { AegisStack, REPO_ROOT } from '../../lib/infra/aegis-stack.js';
 import { logicalIdOf } from '../../lib/infra/pin.js';
-import { CDK_JSON_CONTEXT, stubProjectRoot, synthAegis, type Synthesized } from './support.js';
+import { RegistryDatabase } from '../../lib/infra/registry-database.js';
+import type { ReplicationTarget } from '../../lib/infra/replication.js';
+import { checkpointKey, segmentKey } from '../../lib/services/audit-trail.js';
+import { CDK_JSON_CONTEXT, NON_ROUTE_ENTRIES, REPLICA, stubProjectRoot, synthAegis, type Synthesized } from './support.js';
 
 type Json = Record<string, any>;
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
 
 const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** IAM action pattern (`s3:Delete*`, `*`) as a case-insensitive regular expression. */
+const actionPattern = (pattern: string) => new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^$|()[\]{}\\]/g, '\\$&')).join('.*')}$`, 'i');
+
+/** Whether a statement allows `action`, by name or through a wildcard (`s3:*`, `s3:Delete*`, `*`). */
+const allows = (statement: Statement, action: string): boolean => asList(statement.Action).some((a) => actionPattern(a).test(action));
+
+/**
+ * Whether a statement's resources name the resource of logical id `logicalId` (Ref, GetAtt, or
+ * an ARN built from them). `Resource: "*"` is not counted here: a test of its own allows it
+ * for X-Ray only.
+ */
+const onResource = (statement: Statement, logicalId: string): boolean => new RegExp(`"(Ref|Fn::GetAtt)":\\[?"${logicalId}"`).test(JSON.stringify(statement.Resource));
 
 /** Every Allow statement of every identity policy in the template, with the roles it is attached to. */
 function identityStatements(template: Template): { policy: string; roles: string[]; statement: Statement }[] {
@@ -32,6 +52,48 @@ function identityStatements(template: Template): { policy: string; roles: string
   return out.filter((e) => e.statement.Effect === 'Allow');
 }
 
+/** What Step Functions' role needs on "*": CloudWatch Logs delivery (logging ALL) and X-Ray (tracing). */
+const STATE_MACHINE_WILDCARD_ACTIONS = [
+  'logs:CreateLogDelivery', 'logs:DeleteLogDelivery', 'logs:DescribeLogGroups', 'logs:DescribeResourcePolicies',
+  'logs:GetLogDelivery', 'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:UpdateLogDelivery',
+  'xray:GetSamplingRules', 'xray:GetSamplingTargets', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments',
+];
+
+/**
+ * A state machine's definition as deployed: DefinitionString (a string, or an Fn::Join of
+ * strings and references) with DefinitionSubstitutions applied. References stay template
+ * objects, so a Task's Resource comes back as `{ "Fn::GetAtt": [...] }`.
+ */
+function deployedDefinition(definitionString: unknown, substitutions: Record<string, unknown> | undefined): Json {
+  const references: unknown[] = [];
+  const marker = (value: unknown) => `@@ref${references.push(value) - 1}@@`;
+  let text: string;
+  if (typeof definitionString === 'string') text = definitionString;
+  else {
+    const [separator, parts] = (definitionString as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+    text = parts.map((p) => (typeof p === 'string' ? p : marker(p))).join(separator);
+  }
+  text = text.replace(/\$\{([A-Za-z0-9_]+)\}/g, (whole, name: string) => (substitutions && name in substitutions ? (typeof substitutions[name] === 'string' ? (substitutions[name] as string) : marker(substitutions[name])) : whole));
+  const restore = (node: unknown): unknown => {
+    if (typeof node === 'string') {
+      const m = /^@@ref(\d+)@@$/.exec(node);
+      return m ? references[Number(m[1])] : node;
+    }
+    if (Array.isArray(node)) return node.map(restore);
+    if (node && typeof node === 'object') return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, restore(v)]));
+    return node;
+  };
+  return restore(JSON.parse(text)) as Json;
+}
+
+/** Every state of an ASL definition, nested ones (Parallel branches, Map processors) included. */
+function allStates(group: Json): [string, Json][] {
+  return Object.entries((group.States ?? {}) as Record<string, Json>).flatMap(([name, state]) => [
+    [name, state] as [string, Json],
+    ...[...asList(state.Branches as Json[]), state.ItemProcessor, state.Iterator].filter(Boolean).flatMap((g) => allStates(g as Json)),
+  ]);
+}
+
 describe('AegisStack template', () => {
   let stub: ReturnType<typeof stubProjectRoot>;
   let synth: Synthesized;
@@ -39,6 +101,16 @@ describe('AegisStack template', () => {
   const roleOf = (routeId: keyof typeof ROUTE_ACCESS) => logicalIdOf(synth.stack.apiFunctions.functions[routeId].role);
   const statementsOfRole = (roleLogicalId: string) => identityStatements(template).filter((e) => e.roles.includes(roleLogicalId)).map((e) => e.statement);
   const actionsOfRole = (roleLogicalId: string) => statementsOfRole(roleLogicalId).flatMap((s) => asList(s.Action));
+  /** The roles of the two state machines (by the state machines' RoleArn). */
+  const stateMachineRoles = () =>
+    Object.values(template.findResources('AWS::StepFunctions::StateMachine')).map((m) => (m.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]);
+  /** Every function built from our handlers: API routes, migrate, the scheduled archiver and the rollout step. */
+  const ourFunctions = () => [
+    ...Object.values(synth.stack.apiFunctions.functions),
+    synth.stack.migrations.migrateFunction,
+    synth.stack.auditArchiveSchedule.archiveFunction,
+    synth.stack.rollouts.rolloutStep,
+  ];
 
   beforeAll(() => {
     stub = stubProjectRoot();
@@ -169,6 +241,15 @@ describe('AegisStack template', () => {
       template.hasResourceProperties('AWS::RDS::DBInstance', { DBInstanceClass: 'db.serverless', PubliclyAccessible: false });
     });
 
+    it('keeps 14 days of backups (point-in-time recovery) taken in a fixed window, with tags copied to snapshots', () => {
+      expect(template.toJSON().Resources.RegistryCluster.Properties).toMatchObject({
+        BackupRetentionPeriod: 14,
+        PreferredBackupWindow: '03:00-04:00',
+        PreferredMaintenanceWindow: 'sun:04:30-sun:05:30',
+        CopyTagsToSnapshot: true,
+      });
+    });
+
     it('keeps the database in isolated subnets: no NAT gateway, no internet gateway', () => {
       template.resourceCountIs('AWS::EC2::NatGateway', 0);
       template.resourceCountIs('AWS::EC2::InternetGateway', 0);
@@ -190,17 +271,17 @@ describe('AegisStack template', () => {
       }
       const described = Object.values(functions).map((f) => String(f.Properties.Description ?? ''));
       expect(described.filter((d) => d.includes(ROUTES.tokensCreate.path))).toEqual([]);
-      // the API functions, migrate, the custom resource framework and CDK's default-SG restriction
-      expect(Object.keys(functions)).toHaveLength(API_ROUTE_IDS.length + 3);
+      // the API functions, the scheduled archiver, rollout step, migrate, the custom resource framework and CDK's default-SG restriction
+      expect(Object.keys(functions)).toHaveLength(API_ROUTE_IDS.length + 5);
     });
 
     it('runs every handler on the newest Node.js runtime, ARM64, traced, with JSON logs', () => {
-      const ours = [...Object.values(synth.stack.apiFunctions.functions), synth.stack.migrations.migrateFunction];
+      const ours = ourFunctions();
       for (const fn of ours) {
         expect(template.toJSON().Resources[logicalIdOf(fn.function)].Properties).toMatchObject({
           Runtime: 'nodejs24.x',
           Architectures: ['arm64'],
-          Handler: 'index.handler',
+          Handler: fn === synth.stack.auditArchiveSchedule.archiveFunction ? 'index.scheduled' : 'index.handler',
           TracingConfig: { Mode: 'Active' },
           LoggingConfig: { LogFormat: 'JSON' },
         });
@@ -209,7 +290,7 @@ describe('AegisStack template', () => {
 
     it('configures every function for AWS mode through the environment', () => {
       const url = new Capture();
-      const ours = [...Object.values(synth.stack.apiFunctions.functions), synth.stack.migrations.migrateFunction];
+      const ours = ourFunctions();
       for (const fn of ours) {
         const vars = template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Environment.Variables as Json;
         expect(vars).toMatchObject({
@@ -236,9 +317,94 @@ describe('AegisStack template', () => {
     it('deploys new handler code only after the migrations custom resource has run', () => {
       const migration = logicalIdOf(synth.stack.migrations.resource);
       template.hasResourceProperties('Custom::AegisMigrations', { ServiceToken: Match.anyValue(), DeployNonce: 'test-deploy' });
-      for (const fn of Object.values(synth.stack.apiFunctions.functions)) {
+      for (const fn of [...Object.values(synth.stack.apiFunctions.functions), synth.stack.auditArchiveSchedule.archiveFunction, synth.stack.rollouts.rolloutStep]) {
         expect(template.toJSON().Resources[logicalIdOf(fn.function)].DependsOn).toContain(migration);
       }
+    });
+  });
+
+  describe('audit archive schedule', () => {
+    const scheduled = () => logicalIdOf(synth.stack.auditArchiveSchedule.archiveFunction.function);
+    const dlq = () => logicalIdOf(synth.stack.auditArchiveSchedule.deadLetterQueue);
+
+    it('runs a separate function built from lambdas/audit-archive.ts, calling its scheduled export', () => {
+      const fn = template.toJSON().Resources[scheduled()];
+      expect(fn.Properties.Handler).toMatch(/\.scheduled$/);
+      expect(scheduled()).not.toBe(logicalIdOf(synth.stack.apiFunctions.functions.auditArchive.function));
+      expect(template.toJSON().Resources[logicalIdOf(synth.stack.apiFunctions.functions.auditArchive.function)].Properties.Handler).toBe('index.handler');
+      expect(synth.stack.auditArchiveSchedule.archiveFunction.node.tryFindChild('Function')).toBeDefined();
+    });
+
+    it('has the same grants as the auditArchive route function, plus sending to its dead-letter queue', () => {
+      const norm = (roleId: string) =>
+        statementsOfRole(roleId)
+          .filter((s) => !asList(s.Action).some((a) => a.startsWith('logs:')) && !/DeadLetterQueue/.test(JSON.stringify(s.Resource)))
+          .map((s) => JSON.stringify({ ...s, Action: asList(s.Action).sort() }))
+          .sort();
+      const scheduledRole = logicalIdOf(synth.stack.auditArchiveSchedule.archiveFunction.role);
+      expect(norm(scheduledRole)).toEqual(norm(roleOf('auditArchive')));
+      const extra = statementsOfRole(scheduledRole).filter((s) => /DeadLetterQueue/.test(JSON.stringify(s.Resource)));
+      expect(extra.flatMap((s) => asList(s.Action)).sort()).toEqual(['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage']);
+    });
+
+    it('invokes it every 5 minutes from an EventBridge rule, with retries and a dead-letter queue', () => {
+      const rules = Object.values(template.findResources('AWS::Events::Rule'));
+      expect(rules).toHaveLength(1);
+      expect(rules[0]!.Properties).toMatchObject({
+        ScheduleExpression: 'rate(5 minutes)',
+        State: 'ENABLED',
+        Targets: [
+          {
+            Arn: { 'Fn::GetAtt': [scheduled(), 'Arn'] },
+            RetryPolicy: { MaximumRetryAttempts: expect.any(Number), MaximumEventAgeInSeconds: expect.any(Number) },
+            DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq(), 'Arn'] } },
+          },
+        ],
+      });
+      expect(rules[0]!.Properties.Targets[0].RetryPolicy.MaximumRetryAttempts).toBeGreaterThan(0);
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': [scheduled(), 'Arn'] },
+        Principal: 'events.amazonaws.com',
+      });
+    });
+
+    it('retries failed runs and records those that still fail in the same dead-letter queue', () => {
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: scheduled() },
+        MaximumRetryAttempts: 2,
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [dlq(), 'Arn'] } } },
+      });
+    });
+
+    it('encrypts the dead-letter queue, refuses non-TLS requests and lets only the rule send to it', () => {
+      const queues = template.findResources('AWS::SQS::Queue');
+      expect(Object.keys(queues)).toEqual([dlq()]);
+      const props = queues[dlq()]!.Properties;
+      expect(props.SqsManagedSseEnabled === true || props.KmsMasterKeyId !== undefined).toBe(true);
+      expect(props.MessageRetentionPeriod).toBe(14 * 86_400);
+      const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy'));
+      expect(policies).toHaveLength(1);
+      const statements = policies[0]!.Properties.PolicyDocument.Statement as Json[];
+      expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+      const allows = statements.filter((st) => st.Effect === 'Allow');
+      expect(allows).toEqual([
+        expect.objectContaining({
+          Principal: { Service: 'events.amazonaws.com' },
+          Action: 'sqs:SendMessage',
+          Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [logicalIdOf(synth.stack.auditArchiveSchedule.rule), 'Arn'] } } },
+        }),
+      ]);
+    });
+
+    it('raises an alarm as soon as a failed run waits in the dead-letter queue', () => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlq(), 'QueueName'] } }],
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
     });
   });
 
@@ -295,11 +461,198 @@ describe('AegisStack template', () => {
     });
   });
 
+  describe('rollout state machines', () => {
+    const MACHINES = [
+      ['PromotionStateMachine', 'promotion'],
+      ['RollbackStateMachine', 'rollback'],
+    ] as const;
+    const rolloutStep = () => logicalIdOf(synth.stack.rollouts.rolloutStep.function);
+    const rolloutStepRole = () => logicalIdOf(synth.stack.rollouts.rolloutStep.role);
+    const STARTERS = ['promote', 'promoteVersion', 'rollback', 'promotionApprove'] as const;
+    const POLICY_DECIDERS = ['promote', 'promoteVersion', 'rollback'] as const;
+
+    it('are exactly two Standard state machines with pinned logical ids', () => {
+      const machines = template.findResources('AWS::StepFunctions::StateMachine');
+      expect(Object.keys(machines).sort()).toEqual(['PromotionStateMachine', 'RollbackStateMachine']);
+      for (const m of Object.values(machines)) expect(m.Properties.StateMachineType ?? 'STANDARD').toBe('STANDARD');
+      expect(logicalIdOf(synth.stack.rollouts.stateMachines.promotion)).toBe('PromotionStateMachine');
+      expect(logicalIdOf(synth.stack.rollouts.stateMachines.rollback)).toBe('RollbackStateMachine');
+    });
+
+    it.each(MACHINES)('%s carries statemachines/%s.asl.json inline, every Task invoking the rollout-step function', (logicalId, file) => {
+      const definition = new Capture();
+      const substitutions = new Capture();
+      template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+        DefinitionString: definition,
+        DefinitionSubstitutions: substitutions,
+        LoggingConfiguration: { Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [`${logicalId}Logs`, 'Arn'] } } }] },
+      });
+      // not an S3 asset: the template itself holds the definition
+      expect(template.toJSON().Resources[logicalId].Properties.DefinitionS3Location).toBeUndefined();
+      // a string with ${RolloutStepArn} placeholders (or an Fn::Join, were the ARN inlined)
+      const captured = (() => {
+        try {
+          return definition.asString();
+        } catch {
+          return definition.asObject();
+        }
+      })();
+      const deployed = deployedDefinition(captured, substitutions.asObject());
+      const tasks = allStates(deployed).filter(([, state]) => state.Type === 'Task');
+      expect(tasks.length).toBeGreaterThan(0);
+      for (const [name, state] of tasks) expect({ name, resource: state.Resource }).toEqual({ name, resource: { 'Fn::GetAtt': [rolloutStep(), 'Arn'] } });
+      // the same machine the local runner executes, placeholders aside
+      const source = JSON.parse(readFileSync(join(REPO_ROOT, 'statemachines', `${file}.asl.json`), 'utf8')) as Json;
+      const placeholders = (asl: Json) => JSON.parse(JSON.stringify(asl).replace(/\{"Fn::GetAtt":\["[A-Za-z0-9]+","Arn"\]\}/g, '"${RolloutStepArn}"')) as Json;
+      expect(placeholders(deployed)).toEqual(source);
+    });
+
+    it.each(MACHINES)('%s uses JSONPath only (no JSONata anywhere)', (logicalId) => {
+      const props = template.toJSON().Resources[logicalId].Properties;
+      const deployed = deployedDefinition(props.DefinitionString, props.DefinitionSubstitutions);
+      expect([undefined, 'JSONPath']).toContain(deployed.QueryLanguage);
+      for (const [name, state] of allStates(deployed)) expect({ name, language: state.QueryLanguage ?? 'JSONPath' }).toEqual({ name, language: 'JSONPath' });
+      expect(JSON.stringify(deployed)).not.toContain('{%');
+    });
+
+    it.each(MACHINES)('%s logs ALL events with execution data to an encrypted log group with retention, and traces with X-Ray', (logicalId) => {
+      expect(template.toJSON().Resources[logicalId].Properties).toMatchObject({
+        LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true, Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [`${logicalId}Logs`, 'Arn'] } } }] },
+        TracingConfiguration: { Enabled: true },
+      });
+      const logGroup = template.toJSON().Resources[`${logicalId}Logs`];
+      expect(logGroup).toMatchObject({ Type: 'AWS::Logs::LogGroup', Properties: { KmsKeyId: { 'Fn::GetAtt': ['DataKey', 'Arn'] }, RetentionInDays: expect.any(Number) } });
+      expect(logGroup.Properties.LogGroupName).toMatch(/^\/aws\/vendedlogs\/states\//);
+    });
+
+    it('lets CloudWatch Logs use the data key for the two execution log groups only', () => {
+      const statements = (template.toJSON().Resources.DataKey.Properties.KeyPolicy.Statement as Json[]).filter((st) => JSON.stringify(st.Principal).includes('logs.'));
+      expect(statements).toHaveLength(1);
+      const groups = statements[0]!.Condition.ArnEquals['kms:EncryptionContext:aws:logs:arn'] as Json[];
+      const names = MACHINES.map(([id]) => template.toJSON().Resources[`${id}Logs`].Properties.LogGroupName as string);
+      expect(groups.map((g) => JSON.stringify(g))).toEqual(names.map((n) => expect.stringContaining(`:log-group:${n}"`)));
+    });
+
+    it('gives each state machine a role of its own, assumable by Step Functions only, that may invoke the rollout-step function and nothing else', () => {
+      const roles = stateMachineRoles();
+      expect(new Set(roles).size).toBe(2);
+      for (const role of roles) {
+        const trust = template.toJSON().Resources[role].Properties.AssumeRolePolicyDocument.Statement as Json[];
+        expect(trust.map((st) => st.Principal)).toEqual([{ Service: 'states.amazonaws.com' }]);
+        const statements = statementsOfRole(role);
+        const invoke = statements.filter((st) => allows(st, 'lambda:InvokeFunction'));
+        expect(invoke.flatMap((st) => asList(st.Resource))).toEqual([{ 'Fn::GetAtt': [rolloutStep(), 'Arn'] }]);
+        // everything else: log delivery and X-Ray on "*", which have no resource-level permissions
+        const rest = statements.filter((st) => !invoke.includes(st));
+        for (const st of rest) {
+          expect(st.Resource).toBe('*');
+          expect(asList(st.Action).filter((a) => !STATE_MACHINE_WILDCARD_ACTIONS.includes(a))).toEqual([]);
+        }
+        expect(actionsOfRole(role).filter((a) => /^(lambda|states|s3|kms|rds-data|secretsmanager):/.test(a) && a !== 'lambda:InvokeFunction')).toEqual([]);
+      }
+    });
+
+    it('lets only the state machine roles invoke the rollout-step function, which has no resource policy', () => {
+      const invokers = identityStatements(template)
+        .filter((e) => allows(e.statement, 'lambda:InvokeFunction') && onResource(e.statement, rolloutStep()))
+        .flatMap((e) => e.roles);
+      expect([...new Set(invokers)].sort()).toEqual(stateMachineRoles().sort());
+      const permissions = Object.values(template.findResources('AWS::Lambda::Permission')).filter((p) => JSON.stringify(p.Properties.FunctionName).includes(rolloutStep()));
+      expect(permissions).toEqual([]);
+    });
+
+    it('lets only promote, promoteVersion, rollback and promotionApprove start executions, and only of the two state machines', () => {
+      const starts = identityStatements(template).filter((e) => asList(e.statement.Action).some((a) => /^states:/i.test(a) || a === '*'));
+      expect([...new Set(starts.flatMap((e) => e.roles))].sort()).toEqual(STARTERS.map((id) => roleOf(id)).sort());
+      for (const { statement } of starts) {
+        expect(asList(statement.Action)).toEqual(['states:StartExecution']);
+        expect(asList(statement.Resource)).toEqual([{ Ref: 'PromotionStateMachine' }, { Ref: 'RollbackStateMachine' }]);
+      }
+      for (const id of STARTERS) expect(ROUTE_ACCESS[id]).toMatchObject({ startRollouts: true });
+    });
+
+    it('gives the rollout step the database, both signing keys (Sign only) and no S3', () => {
+      const role = rolloutStepRole();
+      expect(actionsOfRole(role)).toEqual(expect.arrayContaining(['rds-data:ExecuteStatement', 'secretsmanager:GetSecretValue']));
+      expect(actionsOfRole(role).filter((a) => a.startsWith('s3:'))).toEqual([]);
+      expect(statementsOfRole(role).filter((s) => /ArtifactBucket|AuditArchiveBucket|DataKey/.test(JSON.stringify(s.Resource)))).toEqual([]);
+      for (const key of ['ManifestSigningKey', 'AuditSigningKey']) {
+        expect(new Set(statementsOfRole(role).filter((s) => onResource(s, key)).flatMap((s) => asList(s.Action)))).toEqual(new Set(['kms:Sign']));
+      }
+      expect(actionsOfRole(role).filter((a) => /^(states|lambda):/.test(a))).toEqual([]);
+    });
+
+    const variables = (fn: { function: IConstruct }) => template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Environment.Variables as Json;
+
+    it('gives the functions that start rollouts both state machine ARNs, and no other function either', () => {
+      for (const fn of ourFunctions()) {
+        const vars = variables(fn);
+        const starter = (STARTERS as readonly string[]).some((id) => synth.stack.apiFunctions.functions[id as (typeof STARTERS)[number]] === fn);
+        if (starter) {
+          expect(vars).toMatchObject({ AEGIS_PROMOTION_STATE_MACHINE_ARN: { Ref: 'PromotionStateMachine' }, AEGIS_ROLLBACK_STATE_MACHINE_ARN: { Ref: 'RollbackStateMachine' } });
+        } else {
+          expect([vars.AEGIS_PROMOTION_STATE_MACHINE_ARN, vars.AEGIS_ROLLBACK_STATE_MACHINE_ARN]).toEqual([undefined, undefined]);
+        }
+      }
+    });
+
+    it("points the policy-deciding functions at the policies in their bundle, and no other function; SentinelNet is off by default", () => {
+      for (const fn of ourFunctions()) {
+        const vars = variables(fn);
+        const decider = (POLICY_DECIDERS as readonly string[]).some((id) => synth.stack.apiFunctions.functions[id as (typeof POLICY_DECIDERS)[number]] === fn);
+        expect(vars.AEGIS_POLICIES_DIR).toBe(decider ? POLICIES_DIR : undefined);
+        expect(vars.SENTINELNET_URL).toBeUndefined();
+      }
+      expect(POLICIES_DIR).toBe('/var/task/policies');
+      expect([...POLICY_DECIDING_ROUTES].sort()).toEqual([...POLICY_DECIDERS].sort());
+    });
+  });
+
   describe('IAM', () => {
-    it('lets only the register and lineage-bundle functions sign, and only with the manifest key', () => {
-      const signers = identityStatements(template).filter((e) => asList(e.statement.Action).some((a) => a === 'kms:Sign' || a === 'kms:*' || a === '*'));
-      expect(signers.flatMap((e) => e.roles).sort()).toEqual([roleOf('register'), roleOf('lineageBundle')].sort());
-      expect(signers.map((e) => e.statement.Resource)).toEqual([{ 'Fn::GetAtt': ['ManifestSigningKey', 'Arn'] }, { 'Fn::GetAtt': ['ManifestSigningKey', 'Arn'] }]);
+    const signersWith = (keyLogicalId: string) =>
+      identityStatements(template)
+        .filter((e) => allows(e.statement, 'kms:Sign') && onResource(e.statement, keyLogicalId))
+        .flatMap((e) => e.roles)
+        .sort();
+
+    it('lets only register, lineageBundle, the three promotion requests and the rollout step sign with the manifest key', () => {
+      expect(signersWith('ManifestSigningKey')).toEqual(
+        [
+          roleOf('register'),
+          roleOf('lineageBundle'),
+          roleOf('promote'),
+          roleOf('promoteVersion'),
+          roleOf('rollback'),
+          logicalIdOf(synth.stack.rollouts.rolloutStep.role),
+        ].sort(),
+      );
+    });
+
+    it('lets only the routes that append audit events, both archive functions, migrate and the rollout step sign with the audit key', () => {
+      expect(signersWith('AuditSigningKey')).toEqual(
+        [
+          roleOf('register'),
+          roleOf('datasetsCreate'),
+          roleOf('keysRotate'),
+          roleOf('keysEnroll'),
+          roleOf('keysRevoke'),
+          roleOf('promote'),
+          roleOf('promoteVersion'),
+          roleOf('rollback'),
+          roleOf('promotionApprove'),
+          roleOf('auditArchive'),
+          logicalIdOf(synth.stack.auditArchiveSchedule.archiveFunction.role),
+          logicalIdOf(synth.stack.migrations.migrateFunction.role),
+          logicalIdOf(synth.stack.rollouts.rolloutStep.role),
+        ].sort(),
+      );
+    });
+
+    it('grants kms:Sign on nothing but the two signing keys', () => {
+      const signing = identityStatements(template).filter((e) => allows(e.statement, 'kms:Sign'));
+      expect(signing.length).toBeGreaterThan(0);
+      const signingKeys = [{ 'Fn::GetAtt': ['ManifestSigningKey', 'Arn'] }, { 'Fn::GetAtt': ['AuditSigningKey', 'Arn'] }];
+      for (const { statement } of signing) for (const resource of asList(statement.Resource)) expect(signingKeys).toContainEqual(resource);
     });
 
     it('has no statement with Action "*", and no Resource "*" on KMS or S3 actions', () => {
@@ -313,58 +666,131 @@ describe('AegisStack template', () => {
       }
     });
 
-    it('uses Resource "*" only for X-Ray, which has no resource-level permissions', () => {
+    it('uses Resource "*" only for X-Ray and, on the state machine roles, CloudWatch Logs delivery: neither has resource-level permissions', () => {
       const wildcard = identityStatements(template).filter((e) => asList(e.statement.Resource).includes('*'));
       expect(wildcard.length).toBeGreaterThan(0);
-      for (const { statement } of wildcard) expect(asList(statement.Action).sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+      const machineRoles = stateMachineRoles();
+      for (const { roles, statement } of wildcard) {
+        if (roles.every((r) => machineRoles.includes(r))) {
+          expect(asList(statement.Action).filter((a) => !STATE_MACHINE_WILDCARD_ACTIONS.includes(a))).toEqual([]);
+        } else {
+          expect(asList(statement.Action).sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+        }
+      }
     });
 
-    it('gives every API function Data API access to the cluster and read access to artifacts', () => {
+    it('gives every API function Data API access to the cluster, and artifact reads to the routes that read artifacts', () => {
       for (const routeId of API_ROUTE_IDS) {
         const actions = actionsOfRole(roleOf(routeId));
-        expect(actions).toEqual(expect.arrayContaining(['rds-data:ExecuteStatement', 'secretsmanager:GetSecretValue', 's3:GetObject', 's3:ListBucket', 'kms:Decrypt']));
-        expect(actions).not.toContain('s3:DeleteObject');
-        expect(actions).not.toContain('s3:BypassGovernanceRetention');
+        expect(actions).toEqual(expect.arrayContaining(['rds-data:ExecuteStatement', 'secretsmanager:GetSecretValue']));
+        const onArtifacts = statementsOfRole(roleOf(routeId)).filter((s) => onResource(s, 'ArtifactBucket'));
+        if ('artifacts' in ROUTE_ACCESS[routeId]) {
+          expect(onArtifacts.flatMap((s) => asList(s.Action))).toEqual(expect.arrayContaining(['s3:GetObject', 's3:ListBucket']));
+          expect(actions).toContain('kms:Decrypt');
+        } else {
+          expect({ routeId, onArtifacts }).toEqual({ routeId, onArtifacts: [] });
+        }
+      }
+    });
+
+    it('gives auditList the database and nothing else: no S3, no KMS beyond its secret', () => {
+      const actions = actionsOfRole(roleOf('auditList'));
+      expect(actions.filter((a) => !/^(logs|xray|rds-data|secretsmanager):/.test(a))).toEqual([]);
+    });
+
+    it('lets no role delete objects, delete versions or bypass governance retention on the artifact or audit buckets', () => {
+      const risky = ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:BypassGovernanceRetention', 's3:PutBucketObjectLockConfiguration', 's3:PutLifecycleConfiguration'];
+      for (const { policy, statement } of identityStatements(template)) {
+        if (!onResource(statement, 'ArtifactBucket') && !onResource(statement, 'AuditArchiveBucket')) continue;
+        const found = risky.filter((a) => allows(statement, a));
+        expect({ policy, found }).toEqual({ policy, found: [] });
       }
     });
 
     it('lets only register and uploadsCreate write artifacts or set retention', () => {
-      const writers = API_ROUTE_IDS.filter((id) => actionsOfRole(roleOf(id)).some((a) => a === 's3:PutObject' || a === 's3:PutObjectRetention'));
-      expect(writers.sort()).toEqual(['register', 'uploadsCreate']);
+      const writers = identityStatements(template)
+        .filter((e) => onResource(e.statement, 'ArtifactBucket') && (allows(e.statement, 's3:PutObject') || allows(e.statement, 's3:PutObjectRetention')))
+        .flatMap((e) => e.roles);
+      expect([...new Set(writers)].sort()).toEqual([roleOf('register'), roleOf('uploadsCreate')].sort());
     });
 
-    it('gives keysRotate only DescribeKey and GetPublicKey on the signing keys, and keysList/verify/validate no signing-key access', () => {
-      const onSigningKeys = (roleId: string) =>
-        statementsOfRole(roleId).filter((s) => /ManifestSigningKey|AuditSigningKey/.test(JSON.stringify(s.Resource)));
-      const rotate = onSigningKeys(roleOf('keysRotate'));
-      expect(new Set(rotate.flatMap((s) => asList(s.Action)))).toEqual(new Set(['kms:DescribeKey', 'kms:GetPublicKey']));
-      expect(JSON.stringify(rotate.map((s) => s.Resource))).toMatch(/ManifestSigningKey/);
-      expect(JSON.stringify(rotate.map((s) => s.Resource))).toMatch(/AuditSigningKey/);
-      for (const id of ['keysList', 'verifyManifest', 'artifactValidate'] as const) expect(onSigningKeys(roleOf(id))).toEqual([]);
+    describe('audit archive bucket', () => {
+      const scheduledRole = () => logicalIdOf(synth.stack.auditArchiveSchedule.archiveFunction.role);
+      const onArchive = () => identityStatements(template).filter((e) => onResource(e.statement, 'AuditArchiveBucket'));
+
+      it('is touched only by auditVerify and the two archive functions', () => {
+        const roles = new Set(onArchive().flatMap((e) => e.roles));
+        expect([...roles].sort()).toEqual([roleOf('auditVerify'), roleOf('auditArchive'), scheduledRole()].sort());
+      });
+
+      it('can be written (PutObject, PutObjectRetention) only by the auditArchive route and the scheduled archiver', () => {
+        for (const action of ['s3:PutObject', 's3:PutObjectRetention']) {
+          const writers = new Set(onArchive().filter((e) => allows(e.statement, action)).flatMap((e) => e.roles));
+          expect([...writers].sort()).toEqual([roleOf('auditArchive'), scheduledRole()].sort());
+        }
+      });
+
+      it('gives auditVerify reads only (GetObject, ListBucket) and the archivers reads and writes, plus the data key', () => {
+        const verify = statementsOfRole(roleOf('auditVerify')).filter((s) => onResource(s, 'AuditArchiveBucket')).flatMap((s) => asList(s.Action));
+        expect(verify).toEqual(expect.arrayContaining(['s3:GetObject', 's3:ListBucket']));
+        expect(verify.filter((a) => !/^s3:(Get|List)/.test(a))).toEqual([]);
+        expect(actionsOfRole(roleOf('auditVerify'))).toContain('kms:Decrypt');
+        for (const role of [roleOf('auditArchive'), scheduledRole()]) {
+          const actions = statementsOfRole(role).filter((s) => onResource(s, 'AuditArchiveBucket')).flatMap((s) => asList(s.Action));
+          expect(actions).toEqual(expect.arrayContaining(['s3:PutObject', 's3:PutObjectRetention', 's3:GetObject', 's3:ListBucket']));
+          expect(actionsOfRole(role)).toEqual(expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey']));
+        }
+      });
+
+      it('scopes archive object permissions to the prefix the audit trail writes under', () => {
+        expect(segmentKey(1).startsWith(AUDIT_ARCHIVE_PREFIX)).toBe(true);
+        expect(checkpointKey(1).startsWith(AUDIT_ARCHIVE_PREFIX)).toBe(true);
+        const objectStatements = onArchive().filter((e) => asList(e.statement.Action).some((a) => a.includes('Object')));
+        expect(objectStatements.length).toBeGreaterThan(0);
+        for (const { statement } of objectStatements) {
+          expect(statement.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': ['AuditArchiveBucket', 'Arn'] }, `/${AUDIT_ARCHIVE_PREFIX}*`]] });
+        }
+      });
     });
 
-    it('gives the migrate function Data API access and key adoption, and nothing on S3', () => {
-      const actions = actionsOfRole(logicalIdOf(synth.stack.migrations.migrateFunction.role));
-      expect(actions).toEqual(expect.arrayContaining(['rds-data:ExecuteStatement', 'kms:DescribeKey', 'kms:GetPublicKey']));
-      expect(actions.filter((a) => a.startsWith('s3:') || a === 'kms:Sign')).toEqual([]);
+    const keyActions = (roleId: string, keyLogicalId: string) =>
+      new Set(statementsOfRole(roleId).filter((s) => onResource(s, keyLogicalId)).flatMap((s) => asList(s.Action)));
+
+    it('gives keysRotate DescribeKey and GetPublicKey on both signing keys and Sign on the audit key only, and keysList/verify/validate no signing-key access', () => {
+      expect(keyActions(roleOf('keysRotate'), 'ManifestSigningKey')).toEqual(new Set(['kms:DescribeKey', 'kms:GetPublicKey']));
+      expect(keyActions(roleOf('keysRotate'), 'AuditSigningKey')).toEqual(new Set(['kms:DescribeKey', 'kms:GetPublicKey', 'kms:Sign']));
+      for (const id of ['keysList', 'verifyManifest', 'artifactValidate'] as const) {
+        expect(statementsOfRole(roleOf(id)).filter((s) => /ManifestSigningKey|AuditSigningKey/.test(JSON.stringify(s.Resource)))).toEqual([]);
+      }
     });
 
-    it('attaches no AWS managed policies to the function roles', () => {
-      const ours = [...Object.values(synth.stack.apiFunctions.functions), synth.stack.migrations.migrateFunction];
-      for (const fn of ours) expect(template.toJSON().Resources[logicalIdOf(fn.role)].Properties.ManagedPolicyArns).toBeUndefined();
+    it('gives the migrate function Data API access, key adoption and audit signing, and nothing on S3', () => {
+      const role = logicalIdOf(synth.stack.migrations.migrateFunction.role);
+      expect(actionsOfRole(role)).toEqual(expect.arrayContaining(['rds-data:ExecuteStatement', 'kms:DescribeKey', 'kms:GetPublicKey', 'kms:Sign']));
+      expect(actionsOfRole(role).filter((a) => a.startsWith('s3:'))).toEqual([]);
+      expect(keyActions(role, 'ManifestSigningKey')).toEqual(new Set(['kms:DescribeKey', 'kms:GetPublicKey']));
+      expect(keyActions(role, 'AuditSigningKey')).toEqual(new Set(['kms:DescribeKey', 'kms:GetPublicKey', 'kms:Sign']));
+    });
+
+    it('attaches no AWS managed policies to the function or state machine roles', () => {
+      for (const fn of ourFunctions()) expect(template.toJSON().Resources[logicalIdOf(fn.role)].Properties.ManagedPolicyArns).toBeUndefined();
+      for (const role of stateMachineRoles()) expect(template.toJSON().Resources[role].Properties.ManagedPolicyArns).toBeUndefined();
     });
   });
 
-  it('outputs the API URL, bucket names, key ids and cluster ARN', () => {
-    for (const name of ['ApiUrl', 'ArtifactBucketName', 'AuditArchiveBucketName', 'ManifestSigningKeyId', 'AuditSigningKeyId', 'ClusterArn']) {
+  it('outputs the API URL, bucket names, key ids, cluster ARN, backup retention and the archive dead-letter queue', () => {
+    for (const name of ['ApiUrl', 'ArtifactBucketName', 'AuditArchiveBucketName', 'ManifestSigningKeyId', 'AuditSigningKeyId', 'ClusterArn', 'AuditArchiveDeadLetterQueueUrl']) {
       template.hasOutput(name, { Value: Match.anyValue() });
     }
+    template.hasOutput('PromotionStateMachineArn', { Value: { Ref: 'PromotionStateMachine' } });
+    template.hasOutput('RollbackStateMachineArn', { Value: { Ref: 'RollbackStateMachine' } });
+    template.hasOutput('DatabaseBackupRetentionDays', { Value: '14' });
     template.hasOutput('ClusterArn', { Value: { 'Fn::Join': ['', Match.arrayWith([{ Ref: 'RegistryCluster' }])] } });
   });
 
   it('pins the logical ids of stateful resources', () => {
     const resources = template.toJSON().Resources as Json;
-    for (const id of ['ManifestSigningKey', 'AuditSigningKey', 'DataKey', 'AccessLogBucket', 'ArtifactBucket', 'AuditArchiveBucket', 'RegistryCluster', 'RegistryClusterWriter']) {
+    for (const id of ['ManifestSigningKey', 'AuditSigningKey', 'DataKey', 'AccessLogBucket', 'ArtifactBucket', 'AuditArchiveBucket', 'RegistryCluster', 'RegistryClusterWriter', 'PromotionStateMachine', 'RollbackStateMachine']) {
       expect(resources[id]).toBeDefined();
     }
   });
@@ -374,6 +800,131 @@ describe('AegisStack template', () => {
     for (const subnet of Object.values(template.findResources('AWS::EC2::Subnet'))) {
       expect(subnet.Properties.AvailabilityZone).toEqual({ 'Fn::Select': [expect.any(Number), { 'Fn::GetAZs': '' }] });
     }
+  });
+});
+
+describe('cross-region replication', () => {
+  let stub: ReturnType<typeof stubProjectRoot>;
+  let off: Template;
+  let on: Template;
+  let synthOn: Synthesized;
+
+  beforeAll(() => {
+    stub = stubProjectRoot();
+    off = synthAegis({ projectRoot: stub.root }).template;
+    synthOn = synthAegis({ projectRoot: stub.root, props: { replication: REPLICA } });
+    on = synthOn.template;
+  });
+  afterAll(() => stub.cleanup());
+
+  const replicationRoles = (t: Template) =>
+    Object.entries(t.findResources('AWS::IAM::Role')).filter(([, r]) => JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('s3.amazonaws.com'));
+
+  it('is off without a replication target: no replication configuration, no replication role, and the output says so', () => {
+    for (const bucket of Object.values(off.findResources('AWS::S3::Bucket'))) expect(bucket.Properties.ReplicationConfiguration).toBeUndefined();
+    expect(replicationRoles(off)).toEqual([]);
+    off.hasOutput('CrossRegionReplication', { Value: 'off', Description: Match.stringLikeRegexp('replicaRegion') });
+  });
+
+  it('replicates both data buckets, SSE-KMS objects included, to their replicas with the replica key, and not delete markers', () => {
+    const role = logicalIdOf(synthOn.stack.replication!.role);
+    for (const [id, destination] of [['ArtifactBucket', REPLICA.artifactBucketArn], ['AuditArchiveBucket', REPLICA.auditArchiveBucketArn]] as const) {
+      const config = on.toJSON().Resources[id].Properties.ReplicationConfiguration;
+      expect(config).toEqual({
+        Role: { 'Fn::GetAtt': [role, 'Arn'] },
+        Rules: [
+          {
+            Id: expect.any(String),
+            Status: 'Enabled',
+            Priority: expect.any(Number),
+            Filter: { Prefix: '' },
+            DeleteMarkerReplication: { Status: 'Disabled' },
+            SourceSelectionCriteria: { SseKmsEncryptedObjects: { Status: 'Enabled' } },
+            Destination: { Bucket: destination, EncryptionConfiguration: { ReplicaKmsKeyID: REPLICA.kmsKeyArn } },
+          },
+        ],
+      });
+      // replication needs versioning (on, and Object Lock keeps it on)
+      expect(on.toJSON().Resources[id].Properties).toMatchObject({ VersioningConfiguration: { Status: 'Enabled' }, ObjectLockEnabled: true });
+    }
+    expect(on.toJSON().Resources.AccessLogBucket.Properties.ReplicationConfiguration).toBeUndefined();
+    on.hasOutput('CrossRegionReplication', { Value: Match.stringLikeRegexp(`^on: .*${REPLICA.region}`) });
+  });
+
+  it('gives the replication role, assumable by S3 only, exactly the replication permissions on the two buckets, their replicas and the two keys', () => {
+    const roles = replicationRoles(on);
+    expect(roles.map(([id]) => id)).toEqual([logicalIdOf(synthOn.stack.replication!.role)]);
+    expect(roles[0]![1].Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 's3.amazonaws.com' } },
+    ]);
+    expect(roles[0]![1].Properties.ManagedPolicyArns).toBeUndefined();
+    const statements = identityStatements(on).filter((e) => e.roles.includes(roles[0]![0])).map((e) => e.statement);
+    const sources = [{ 'Fn::GetAtt': ['ArtifactBucket', 'Arn'] }, { 'Fn::GetAtt': ['AuditArchiveBucket', 'Arn'] }];
+    const objectsOf = (arn: unknown) => ({ 'Fn::Join': ['', [arn, '/*']] });
+    const byAction = (action: string) => statements.filter((st) => allows(st, action));
+    expect(byAction('s3:GetReplicationConfiguration').map((st) => st.Resource)).toEqual([sources]);
+    expect(byAction('s3:GetObjectVersionForReplication').map((st) => st.Resource)).toEqual([sources.map(objectsOf)]);
+    expect(byAction('s3:GetObjectRetention').map((st) => st.Resource)).toEqual([sources.map(objectsOf)]);
+    expect(byAction('s3:ReplicateObject').map((st) => st.Resource)).toEqual([[`${REPLICA.artifactBucketArn}/*`, `${REPLICA.auditArchiveBucketArn}/*`]]);
+    expect(byAction('kms:Decrypt').map((st) => st.Resource)).toEqual([{ 'Fn::GetAtt': ['DataKey', 'Arn'] }]);
+    expect(byAction('kms:Encrypt').map((st) => st.Resource)).toEqual([REPLICA.kmsKeyArn]);
+    for (const st of [...byAction('kms:Decrypt'), ...byAction('kms:Encrypt')]) {
+      expect(st.Condition).toMatchObject({ StringEquals: { 'kms:ViaService': expect.anything() }, StringLike: { 'kms:EncryptionContext:aws:s3:arn': expect.any(Array) } });
+    }
+    expect(JSON.stringify(byAction('kms:Encrypt')[0]!.Condition)).toContain(`s3.${REPLICA.region}.amazonaws.com`);
+    // nothing else: no deletes, no delete-marker replication, no ownership override, no wildcards beyond object keys
+    const actions = new Set(statements.flatMap((st) => asList(st.Action)));
+    expect([...actions].sort()).toEqual(
+      [
+        's3:GetReplicationConfiguration', 's3:ListBucket',
+        's3:GetObjectVersionForReplication', 's3:GetObjectVersionAcl', 's3:GetObjectVersionTagging', 's3:GetObjectRetention', 's3:GetObjectLegalHold',
+        's3:ReplicateObject', 's3:ReplicateTags',
+        'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey',
+      ].sort(),
+    );
+    const resources = JSON.stringify(statements.map((st) => st.Resource));
+    for (const other of ['AccessLogBucket', 'ManifestSigningKey', 'AuditSigningKey', '"*"']) expect(resources).not.toContain(other);
+  });
+
+  it('changes nothing else: the same resources apart from the replication role and its policy', () => {
+    const ids = (t: Template) => Object.keys(t.toJSON().Resources as Json).sort();
+    const replication = Object.keys(on.toJSON().Resources as Json).filter((id) => id.startsWith('Replication'));
+    expect(replication).toHaveLength(2);
+    expect(ids(on).filter((id) => !replication.includes(id))).toEqual(ids(off));
+  });
+
+  const newStack = (replication: Partial<ReplicationTarget>) => () =>
+    new AegisStack(new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } }), 's', {
+      envName: 'dev',
+      projectRoot: stub.root,
+      replication: { ...REPLICA, ...replication },
+    });
+
+  it('refuses targets that are not what they claim to be', () => {
+    expect(newStack({ region: 'Frankfurt' })).toThrow('replica region Frankfurt is not a region name');
+    expect(newStack({ artifactBucketArn: 'aegis-dr-artifacts' })).toThrow(/replica artifact bucket aegis-dr-artifacts is not an S3 bucket ARN/);
+    expect(newStack({ auditArchiveBucketArn: 'arn:aws:s3:::x/y' })).toThrow(/replica audit-archive bucket .* is not an S3 bucket ARN/);
+    expect(newStack({ auditArchiveBucketArn: REPLICA.artifactBucketArn })).toThrow('need replica buckets of their own');
+    expect(newStack({ kmsKeyArn: 'arn:aws:kms:eu-central-1:123456789012:alias/dr' })).toThrow(/is not a key ARN/);
+    expect(newStack({ kmsKeyArn: REPLICA.kmsKeyArn.replace('eu-central-1', 'us-east-1') })).toThrow(/is not in the replica region eu-central-1/);
+  });
+});
+
+describe('RegistryDatabase props', () => {
+  const newDatabase = (props: Partial<ConstructorParameters<typeof RegistryDatabase>[2]>) => () => {
+    const stack = new Stack(new App(), 's');
+    new RegistryDatabase(stack, 'Db', { encryptionKey: new kms.Key(stack, 'Key'), ...props });
+  };
+
+  it('refuses backup and maintenance windows RDS would refuse', () => {
+    expect(newDatabase({ preferredBackupWindow: '3:00-4:00' })).toThrow('preferredBackupWindow must be hh24:mi-hh24:mi (UTC)');
+    expect(newDatabase({ preferredBackupWindow: '03:00-03:15' })).toThrow('preferredBackupWindow must be at least 30 minutes');
+    expect(newDatabase({ preferredMaintenanceWindow: 'sunday:04:30-sunday:05:30' })).toThrow('preferredMaintenanceWindow must be ddd:hh24:mi-ddd:hh24:mi (UTC)');
+    expect(newDatabase({ preferredBackupWindow: '23:45-00:30' })).not.toThrow();
+  });
+
+  it('refuses a backup retention outside 7-35 days', () => {
+    expect(newDatabase({ backupRetention: Duration.days(1) })).toThrow('backupRetention must be 7-35 days');
   });
 });
 
@@ -394,9 +945,70 @@ describe('AegisStack props', () => {
   });
 });
 
+describe('SentinelNet and the rollout definitions', () => {
+  let stub: ReturnType<typeof stubProjectRoot>;
+  beforeAll(() => {
+    stub = stubProjectRoot();
+  });
+  afterAll(() => stub.cleanup());
+
+  it('sets SENTINELNET_URL on exactly the policy-deciding functions when given', () => {
+    const { stack, template } = synthAegis({ projectRoot: stub.root, props: { sentinelnetUrl: 'https://sentinelnet.internal.example/v1' } });
+    const withUrl = Object.entries(stack.apiFunctions.functions)
+      .filter(([, fn]) => template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Environment.Variables.SENTINELNET_URL === 'https://sentinelnet.internal.example/v1')
+      .map(([id]) => id);
+    expect(withUrl.sort()).toEqual([...POLICY_DECIDING_ROUTES].sort());
+    const others = [stack.rollouts.rolloutStep, stack.migrations.migrateFunction, stack.auditArchiveSchedule.archiveFunction];
+    for (const fn of others) expect(template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Environment.Variables.SENTINELNET_URL).toBeUndefined();
+  });
+
+  const newStack = (projectRoot: string, props: Partial<ConstructorParameters<typeof AegisStack>[2]> = {}) => () =>
+    new AegisStack(new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } }), 's', { envName: 'dev', projectRoot, ...props });
+
+  it('refuses a SentinelNet URL that is not http(s)', () => {
+    expect(newStack(stub.root, { sentinelnetUrl: 'sentinelnet:8443' })).toThrow('sentinelnetUrl sentinelnet:8443 is not an http(s) URL');
+  });
+
+  /** A copy of the stub root whose promotion.asl.json is changed by `edit`. */
+  const withPromotionAsl = (edit: (asl: Json) => void) => {
+    const root = mkdtempSync(join(tmpdir(), 'aegis-asl-'));
+    cpSync(stub.root, root, { recursive: true });
+    const file = join(root, 'statemachines', 'promotion.asl.json');
+    const asl = JSON.parse(readFileSync(file, 'utf8')) as Json;
+    edit(asl);
+    writeFileSync(file, JSON.stringify(asl));
+    return root;
+  };
+
+  it('refuses ASL the local runner would run differently: JSONata, or a Task that calls anything but the rollout step', () => {
+    const roots = [
+      withPromotionAsl((asl) => {
+        asl.QueryLanguage = 'JSONata';
+      }),
+      withPromotionAsl((asl) => {
+        asl.States.Evaluate.QueryLanguage = 'JSONata';
+      }),
+      withPromotionAsl((asl) => {
+        asl.States.StepUp.Resource = 'arn:aws:lambda:us-east-1:123456789012:function:other';
+      }),
+    ];
+    try {
+      expect(newStack(roots[0]!)).toThrow(/promotion\.asl\.json: QueryLanguage must be JSONPath/);
+      expect(newStack(roots[1]!)).toThrow(/promotion\.asl\.json: state Evaluate uses QueryLanguage JSONata/);
+      expect(newStack(roots[2]!)).toThrow(/promotion\.asl\.json: Task StepUp must invoke \$\{RolloutStepArn\}/);
+    } finally {
+      for (const root of roots) rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('route entries', () => {
-  it('point at handler files that exist in the repository, as do migrations', () => {
-    const missing = [...API_ROUTE_IDS.map((id) => ROUTES[id].entry), 'lambdas/migrate.ts'].filter((entry) => !existsSync(join(REPO_ROOT, entry)));
+  it('point at handler files that exist in the repository, as do migrations and the rollout step', () => {
+    const missing = [...API_ROUTE_IDS.map((id) => ROUTES[id].entry), ...NON_ROUTE_ENTRIES].filter((entry) => !existsSync(join(REPO_ROOT, entry)));
     expect(missing).toEqual([]);
+  });
+
+  it('include the scheduled export the archive schedule calls', () => {
+    expect(readFileSync(join(REPO_ROOT, 'lambdas/audit-archive.ts'), 'utf8')).toMatch(/^export const scheduled\b/m);
   });
 });

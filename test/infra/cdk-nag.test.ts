@@ -3,7 +3,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { MIN_REASON_LENGTH, acknowledge } from '../../lib/infra/acknowledge.js';
-import { stubProjectRoot, synthAegis, type Synthesized } from './support.js';
+import { REPLICA, stubProjectRoot, synthAegis, type Synthesized } from './support.js';
 
 /** Every acknowledgment recorded in the tree: construct path, rule id, reason. */
 function acknowledgments(root: IConstruct): { path: string; id: string; reason: string }[] {
@@ -17,26 +17,40 @@ function acknowledgments(root: IConstruct): { path: string; id: string; reason: 
 describe('cdk-nag AwsSolutions checks', () => {
   let stub: ReturnType<typeof stubProjectRoot>;
   let synth: Synthesized;
+  let replicated: Synthesized;
 
   beforeAll(() => {
     stub = stubProjectRoot();
     // Synth itself throws when the pack reports an unacknowledged error.
     synth = synthAegis({ projectRoot: stub.root, nag: true });
+    replicated = synthAegis({ projectRoot: stub.root, nag: true, props: { replication: REPLICA } });
   });
   afterAll(() => stub.cleanup());
 
+  const unacknowledged = (s: Synthesized) =>
+    s.nag!.validateScope(s.app).violations.map((v) => `${v.severity} ${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
+
   it('reports no unacknowledged errors or warnings on the stack', () => {
     const report = synth.nag!.validateScope(synth.app);
-    const findings = report.violations.map((v) => `${v.severity} ${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
-    expect(findings).toEqual([]);
+    expect(unacknowledged(synth)).toEqual([]);
     expect(report.success).toBe(true);
   });
 
+  it('reports none either with cross-region replication on', () => {
+    expect(unacknowledged(replicated)).toEqual([]);
+    expect(replicated.nag!.validateScope(replicated.app).success).toBe(true);
+  });
+
   it('gives every acknowledgment a reason of at least 20 characters', () => {
-    const acks = acknowledgments(synth.app);
+    const acks = [...acknowledgments(synth.app), ...acknowledgments(replicated.app)];
     expect(acks.length).toBeGreaterThan(0);
     const short = acks.filter((a) => a.reason.trim().length < MIN_REASON_LENGTH);
     expect(short).toEqual([]);
+  });
+
+  it('acknowledges a queue without a DLQ only on the audit archive dead-letter queue itself', () => {
+    const sqs3 = acknowledgments(synth.app).filter((a) => a.id.includes('AwsSolutions-SQS3'));
+    expect(sqs3.map((a) => a.path)).toEqual([synth.stack.auditArchiveSchedule.deadLetterQueue.node.path]);
   });
 
   it('acknowledges missing authorization only on the public health and OpenAPI methods', () => {
@@ -44,15 +58,53 @@ describe('cdk-nag AwsSolutions checks', () => {
     expect(apig4.map((a) => a.path.replace(/^.*\/Default\//, '')).sort()).toEqual(['healthz/GET', 'openapi.json/GET']);
   });
 
-  it('acknowledges IAM wildcards only for X-Ray, the artifact objects and the migrate function versions', () => {
-    const ids = new Set(acknowledgments(synth.app).filter((a) => a.id.includes('AwsSolutions-IAM5')).map((a) => a.id.replace(/^[A-Za-z]+::/, '')));
-    expect([...ids].sort()).toEqual(
+  /** IAM5 acknowledgment ids, with the migrate function's hashed logical id made stable. */
+  const iam5 = (s: Synthesized) =>
+    new Set(
+      acknowledgments(s.app)
+        .filter((a) => a.id.includes('AwsSolutions-IAM5'))
+        .map((a) => a.id.replace(/^[A-Za-z]+::/, '').replace(/<Migrationsmigrate[A-Za-z0-9]+\.Arn>/, '<MigrationsmigrateFunction.Arn>')),
+    );
+  const BASE_IAM5 = [
+    'AwsSolutions-IAM5[Resource::*]',
+    'AwsSolutions-IAM5[Resource::<ArtifactBucket.Arn>/*]',
+    'AwsSolutions-IAM5[Resource::<AuditArchiveBucket.Arn>/audit/*]',
+    'AwsSolutions-IAM5[Resource::<MigrationsmigrateFunction.Arn>:*]',
+  ];
+
+  it('acknowledges IAM wildcards only for X-Ray (and log delivery), the artifact objects, the audit/ archive objects and the migrate function versions', () => {
+    expect([...iam5(synth)].sort()).toEqual([...BASE_IAM5].sort());
+  });
+
+  it('acknowledges Resource::* on the state machines only, for log delivery and X-Ray, and nothing else there', () => {
+    const machines = [synth.stack.rollouts.stateMachines.promotion, synth.stack.rollouts.stateMachines.rollback];
+    for (const machine of machines) {
+      const acks = acknowledgments(machine).filter((a) => a.path === machine.node.path);
+      expect(acks.map((a) => a.id.replace(/^[A-Za-z]+::/, ''))).toEqual(['AwsSolutions-IAM5[Resource::*]']);
+      expect(acks[0]!.reason).toMatch(/CloudWatch Logs delivery.*X-Ray/);
+    }
+    // the rollout step invokes by its unqualified ARN: no version wildcard to acknowledge
+    expect([...iam5(synth)].filter((id) => id.includes('rolloutStep'))).toEqual([]);
+  });
+
+  it('satisfies the Step Functions rules (SF1 logging ALL, SF2 X-Ray) rather than acknowledging them', () => {
+    const sf = [...acknowledgments(synth.app), ...acknowledgments(replicated.app)].filter((a) => /AwsSolutions-SF\d/.test(a.id));
+    expect(sf).toEqual([]);
+    expect(synth.template.toJSON().Resources.PromotionStateMachine).toBeDefined();
+  });
+
+  it('with replication, acknowledges besides those only all objects of the two source buckets and their two replicas', () => {
+    expect([...iam5(replicated)].sort()).toEqual(
       [
-        'AwsSolutions-IAM5[Resource::*]',
-        'AwsSolutions-IAM5[Resource::<ArtifactBucket.Arn>/*]',
-        expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<Migrationsmigrate[A-Za-z0-9]+\.Arn>:\*\]$/),
+        ...BASE_IAM5,
+        'AwsSolutions-IAM5[Resource::<AuditArchiveBucket.Arn>/*]',
+        `AwsSolutions-IAM5[Resource::${REPLICA.artifactBucketArn}/*]`,
+        `AwsSolutions-IAM5[Resource::${REPLICA.auditArchiveBucketArn}/*]`,
       ].sort(),
     );
+    // the whole-bucket wildcard on the audit archive is the replication role's, no function's
+    const wholeArchive = acknowledgments(replicated.app).filter((a) => a.id.endsWith('AwsSolutions-IAM5[Resource::<AuditArchiveBucket.Arn>/*]'));
+    expect(wholeArchive.map((a) => a.path)).toEqual([replicated.stack.replication!.role.node.path]);
   });
 
   it('fails synthesis of an app with an unacknowledged finding (the pack is live)', () => {

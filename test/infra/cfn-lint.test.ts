@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stubProjectRoot, synthAegis } from './support.js';
+import { REPLICA, stubProjectRoot, synthAegis } from './support.js';
 
 type Json = Record<string, any>;
 
@@ -25,7 +25,24 @@ function danglingReferences(template: Json): string[] {
   return references([template.Resources, template.Outputs]).filter((r) => !r.startsWith('AWS::') && !defined.has(r));
 }
 
-describe('synthesized template', () => {
+/** Runs cfn-lint on a template file: `undefined` when cfn-lint is not installed (outside CI only). */
+function cfnLint(templatePath: string): { status: number | null; output: string } | undefined {
+  // W3005 (DependsOn already implied by a Ref/GetAtt) is noise from how CDK renders dependencies.
+  const run = spawnSync('cfn-lint', ['-i', 'W3005', '--', templatePath], { encoding: 'utf8', timeout: 120_000 });
+  const error = run.error as NodeJS.ErrnoException | undefined;
+  if (error?.code === 'ENOENT' && !process.env.CI) {
+    // Outside CI a machine may lack it; CI must have it (this branch is refused there).
+    console.warn(`cfn-lint is not on PATH, so ${templatePath} was only checked for dangling references`);
+    return undefined;
+  }
+  expect(error).toBeUndefined();
+  return { status: run.status, output: `${run.stdout}${run.stderr}`.trim() };
+}
+
+describe.each([
+  ['synthesized template', {}],
+  ['synthesized template with cross-region replication', { replication: REPLICA }],
+] as const)('%s', (_name, props) => {
   let stub: ReturnType<typeof stubProjectRoot>;
   let outdir: string;
   let templatePath: string;
@@ -34,7 +51,7 @@ describe('synthesized template', () => {
   beforeAll(() => {
     stub = stubProjectRoot();
     outdir = mkdtempSync(join(tmpdir(), 'aegis-cdk-out-'));
-    const { stack } = synthAegis({ projectRoot: stub.root, outdir });
+    const { stack } = synthAegis({ projectRoot: stub.root, outdir, props });
     templatePath = join(outdir, stack.templateFile);
     template = JSON.parse(readFileSync(templatePath, 'utf8'));
   });
@@ -44,17 +61,12 @@ describe('synthesized template', () => {
   });
 
   it('passes cfn-lint', () => {
-    // W3005 (DependsOn already implied by a Ref/GetAtt) is noise from how CDK renders dependencies.
-    const run = spawnSync('cfn-lint', ['-i', 'W3005', '--', templatePath], { encoding: 'utf8', timeout: 120_000 });
-    const error = run.error as NodeJS.ErrnoException | undefined;
-    if (error?.code === 'ENOENT' && !process.env.CI) {
-      // Outside CI a machine may lack it; CI must have it (this branch is refused there).
-      console.warn(`cfn-lint is not on PATH, so ${templatePath} was only checked for dangling references`);
+    const result = cfnLint(templatePath);
+    if (result === undefined) {
       expect(danglingReferences(template)).toEqual([]);
       return;
     }
-    expect(error).toBeUndefined();
-    expect({ status: run.status, output: `${run.stdout}${run.stderr}`.trim() }).toEqual({ status: 0, output: '' });
+    expect(result).toEqual({ status: 0, output: '' });
   });
 
   it('only references resources, parameters and pseudo parameters it defines', () => {

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
@@ -6,22 +6,36 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ROUTES } from '../../lib/http/routes.js';
 import { AegisStack, REPO_ROOT, type AegisStackProps } from '../../lib/infra/aegis-stack.js';
+import type { ReplicationTarget } from '../../lib/infra/replication.js';
 
 /** The context `cdk` passes from cdk.json (feature flags included), so tests synth what the CLI synths. */
 export const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')).context;
 
+/** A cross-region replication target, as the `replica…` context keys of bin/cdk.ts give it. */
+export const REPLICA: ReplicationTarget = {
+  region: 'eu-central-1',
+  artifactBucketArn: 'arn:aws:s3:::aegis-dr-artifacts',
+  auditArchiveBucketArn: 'arn:aws:s3:::aegis-dr-audit-archive',
+  kmsKeyArn: 'arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+};
+
+/** Handler files the stack builds besides the route entries. */
+export const NON_ROUTE_ENTRIES = ['lambdas/migrate.ts', 'lambdas/rollout-step.ts'] as const;
+
 /**
  * A throwaway project root with an empty handler at every entry the stack names, so the
  * infra tests neither bundle nor depend on the real handlers. NodejsFunction checks that
- * the entry file exists even when bundling is skipped.
+ * the entry file exists even when bundling is skipped. The real `statemachines/` and
+ * `policies/` are copied in: the stack reads the ASL at synth time.
  */
 export function stubProjectRoot(): { root: string; cleanup: () => void } {
   const root = mkdtempSync(join(tmpdir(), 'aegis-infra-'));
   writeFileSync(join(root, 'package-lock.json'), '{}');
-  for (const entry of [...Object.values(ROUTES).map((r) => r.entry), 'lambdas/migrate.ts']) {
+  for (const entry of [...Object.values(ROUTES).map((r) => r.entry), ...NON_ROUTE_ENTRIES]) {
     mkdirSync(dirname(join(root, entry)), { recursive: true });
     writeFileSync(join(root, entry), 'export const handler = async () => ({});\n');
   }
+  for (const folder of ['statemachines', 'policies']) cpSync(join(REPO_ROOT, folder), join(root, folder), { recursive: true });
   return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }
 

@@ -1,27 +1,8 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startStack, type Stack } from '../support/local-stack.js';
-
-const ROOT = process.cwd();
-
-function run(cmd: string, args: string[], env: Record<string, string | undefined>, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const { NODE_OPTIONS: _omit, ...base } = process.env;
-    const child = spawn(cmd, args, { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+import { aegisCli, run } from '../support/spawn.js';
 
 let stack: Stack;
 let env: Record<string, string>;
@@ -33,7 +14,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const aegis = (...args: string[]) => run(process.execPath, ['bin/aegis.js', ...args], env);
+const aegis = (...args: string[]) => aegisCli(args, env);
 
 describe('aegis CLI against the local server', () => {
   it('registers, lists, gets and verifies with the dev admin token from the data folder', async () => {
@@ -83,7 +64,7 @@ describe('aegis CLI against the local server', () => {
   });
 
   it('exits non-zero with the reason and the field when the server refuses', async () => {
-    const res = await run(process.execPath, ['bin/aegis.js', 'list'], { ...env, AEGIS_DATA_DIR: join(stack.dataDir, 'nowhere') });
+    const res = await aegisCli(['list'], { ...env, AEGIS_DATA_DIR: join(stack.dataDir, 'nowhere') });
     expect(res.code).toBe(3);
     expect(res.stderr).toMatch(/missing or invalid credentials \(field: Authorization\) \[UNAUTHENTICATED 401\]/);
     const usage = await aegis('verify-manifest');
@@ -104,14 +85,14 @@ describe('aegis CLI against the local server', () => {
 
 describe('startup guards', () => {
   it('refuses NODE_ENV=production npm start with a one-line reason', async () => {
-    const res = await run('npm', ['start', '--silent'], { NODE_ENV: 'production', AEGIS_DATA_DIR: join(stack.dataDir, 'prod'), PORT: '0' });
+    const res = await run('npm', ['start', '--silent'], { env: { NODE_ENV: 'production', AEGIS_DATA_DIR: join(stack.dataDir, 'prod'), PORT: '0' } });
     expect(res.code).toBe(2);
     const lines = res.stderr.split('\n').filter((l) => l.startsWith('aegis:'));
     expect(lines).toEqual(['aegis: refusing to start: NODE_ENV=production with DEV_ALLOW_EPHEMERAL=true: ephemeral dev keys are never allowed in production']);
   });
 
   it('refuses REQUIRE_KMS=true without KMS key ids', async () => {
-    const res = await run('npm', ['start', '--silent'], { REQUIRE_KMS: 'true', AEGIS_DATA_DIR: join(stack.dataDir, 'kms'), PORT: '0' });
+    const res = await run('npm', ['start', '--silent'], { env: { REQUIRE_KMS: 'true', AEGIS_DATA_DIR: join(stack.dataDir, 'kms'), PORT: '0' } });
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/refusing to start: REQUIRE_KMS=true/);
   });

@@ -1,27 +1,15 @@
-import { spawn } from 'node:child_process';
 import { cp, mkdtemp, readFile, writeFile, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
+import { aegisCli } from '../support/spawn.js';
 import { ScriptedJudge, settled } from './support.js';
 
-const ROOT = process.cwd();
 let stack: Stack;
 let env: Record<string, string>;
 
-function aegis(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const { NODE_OPTIONS: _omit, ...base } = process.env;
-    const child = spawn(process.execPath, [join(ROOT, 'bin/aegis.js'), ...args], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const aegis = (...args: string[]) => aegisCli(args, env);
 
 beforeAll(async () => {
   const policies = await mkdtemp(join(tmpdir(), 'aegis-policies-'));

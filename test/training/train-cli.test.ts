@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { cp, readFile, writeFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startStack, type Stack } from '../support/local-stack.js';
+import { aegisCli } from '../support/spawn.js';
 
 const ROOT = process.cwd();
 const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
@@ -16,18 +16,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-function aegis(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const { NODE_OPTIONS: _omit, ...base } = process.env;
-    const child = spawn(process.execPath, [join(ROOT, 'bin/aegis.js'), ...args], { cwd: ROOT, env: { ...base, ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const aegis = (args: string[], extraEnv: Record<string, string> = {}) => aegisCli(args, { ...env, ...extraEnv });
 
 describe('aegis train --record / reproduce (CLI, local stack)', () => {
   it('trains with the built-in trainer, registers datasets and artifact, and reproduces bit for bit', async () => {

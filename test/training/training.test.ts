@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { AegisError } from '../../lib/core/errors.js';
 import { resolveCodeRef, resolveContainerDigest } from '../../lib/training/provenance.js';
 import { recordTraining } from '../../lib/training/record.js';
 import { reproduce } from '../../lib/training/reproduce.js';
+import { run } from '../support/spawn.js';
 
 const exec = promisify(execFile);
 const ROOT = process.cwd();
@@ -20,18 +21,7 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-function runNode(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const { NODE_OPTIONS: _omit, ...env } = process.env;
-    const child = spawn(process.execPath, args, { cwd: opts.cwd ?? ROOT, env: { ...env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const runNode = (args: string[]) => run(process.execPath, args);
 
 describe('reproducible training', () => {
   it('npm run train:smoke prints the same artifact sha256 in two fresh folders', async () => {
