@@ -178,7 +178,7 @@ export async function buildContainer(config: Config, opts: BuildOptions): Promis
       auditTrail,
       registry,
       datasets,
-      lineage: new LineageService(registry, datasets, keys, clock),
+      lineage: new LineageService(database, registry, datasets, keys, clock),
       verification,
       promotions,
       rollout,

@@ -15,9 +15,10 @@ export interface Lineage {
   datasets: LineageDataset[];
   code: { codeRef: string };
   container: { digest: string };
-  /** filled in by the promotion and serving capabilities */
-  promotions: unknown[];
-  deployments: unknown[];
+  /** every promotion of the artifact, in request order */
+  promotions: { promotionId: string; targetEnv: string; status: string; createdAt: string; appliedAt: string | null }[];
+  /** where it serves now: stable, or canary at a percent */
+  deployments: { env: string; role: 'stable' | 'canary'; percent: number }[];
   edges: { from: string; to: string; rel: 'described-by' | 'trained-on' | 'built-from' | 'ran-in' }[];
 }
 
@@ -28,6 +29,8 @@ export function buildLineage(
   manifestSha256: string,
   signature: SignatureRecord,
   datasets: LineageDataset[],
+  promotions: Lineage['promotions'] = [],
+  deployments: Lineage['deployments'] = [],
 ): Lineage {
   const m = `manifest:${manifestSha256}`;
   return {
@@ -36,8 +39,8 @@ export function buildLineage(
     datasets,
     code: { codeRef: manifest.codeRef },
     container: { digest: manifest.containerDigest },
-    promotions: [],
-    deployments: [],
+    promotions,
+    deployments,
     edges: [
       { from: `artifact:${artifact.artifactId}`, to: m, rel: 'described-by' },
       ...datasets.map((d) => ({ from: m, to: `dataset:${d.id}@${d.version}`, rel: 'trained-on' as const })),

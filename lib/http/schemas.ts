@@ -159,8 +159,8 @@ export const LineageReply = z.object({
   datasets: z.array(LineageDatasetSchema),
   code: z.object({ codeRef: z.string() }),
   container: z.object({ digest: z.string() }),
-  promotions: z.array(z.unknown()),
-  deployments: z.array(z.unknown()),
+  promotions: z.array(z.object({ promotionId: z.string(), targetEnv: z.string(), status: z.string(), createdAt: z.string(), appliedAt: z.string().nullable() })),
+  deployments: z.array(z.object({ env: z.string(), role: z.enum(['stable', 'canary']), percent: z.number() })),
   edges: z.array(z.object({ from: z.string(), to: z.string(), rel: z.string() })),
 });
 export const BundleReply = z.object({ files: z.record(z.string(), z.string()).describe('file name → exact file text; write each byte for byte') });

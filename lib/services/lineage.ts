@@ -2,7 +2,8 @@ import { AegisError } from '../core/errors.js';
 import { BUNDLE_FILES, buildIndex, fileText, INDEX_FILE, INDEX_SIGNATURE_FILE, type BundleFile, type BundleSignature } from '../core/bundle.js';
 import { buildLineage, type Lineage } from '../core/lineage.js';
 import { statementBytes } from '../core/signatures.js';
-import type { Clock } from '../ports.js';
+import { toIso, toIsoOrNull } from '../db/schema.js';
+import type { Clock, Database } from '../ports.js';
 import type { DatasetService } from './datasets.js';
 import type { KeyService } from './keys.js';
 import type { ArtifactRecord, RegistryService } from './registry.js';
@@ -10,6 +11,7 @@ import type { ArtifactRecord, RegistryService } from './registry.js';
 /** Lineage of an artifact and the signed, self-contained bundle auditors verify offline. */
 export class LineageService {
   constructor(
+    private readonly database: Database,
     private readonly registry: RegistryService,
     private readonly datasets: DatasetService,
     private readonly keys: KeyService,
@@ -24,16 +26,28 @@ export class LineageService {
 
   async lineage(artifactId: string): Promise<Lineage> {
     const r = await this.#load(artifactId);
-    return this.#build(r, await this.datasets.forArtifact(artifactId));
+    return this.#build(r, await this.datasets.forArtifact(artifactId), await this.#promotions(artifactId), await this.#deployments(artifactId));
   }
 
-  #build(r: ArtifactRecord, datasets: Awaited<ReturnType<DatasetService['forArtifact']>>): Lineage {
+  async #promotions(artifactId: string): Promise<Lineage['promotions']> {
+    const rows = await this.database.db.selectFrom('promotions').select(['promotion_id', 'target_env', 'status', 'created_at', 'applied_at']).where('artifact_id', '=', artifactId).orderBy('created_at').execute();
+    return rows.map((p) => ({ promotionId: p.promotion_id, targetEnv: p.target_env, status: p.status, createdAt: toIso(p.created_at), appliedAt: toIsoOrNull(p.applied_at) }));
+  }
+
+  async #deployments(artifactId: string): Promise<Lineage['deployments']> {
+    const rows = await this.database.db.selectFrom('routes').selectAll().where((eb) => eb.or([eb('stable_artifact_id', '=', artifactId), eb('canary_artifact_id', '=', artifactId)])).orderBy('env').execute();
+    return rows.map((r) => (r.stable_artifact_id === artifactId ? { env: r.env, role: 'stable' as const, percent: 100 - r.canary_percent } : { env: r.env, role: 'canary' as const, percent: r.canary_percent }));
+  }
+
+  #build(r: ArtifactRecord, datasets: Awaited<ReturnType<DatasetService['forArtifact']>>, promotions: Lineage['promotions'] = [], deployments: Lineage['deployments'] = []): Lineage {
     return buildLineage(
       { artifactId: r.artifactId, modelName: r.modelName, version: r.version, sha256: r.sha256, size: r.size, createdAt: r.createdAt, createdBy: r.createdBy },
       r.manifest,
       r.manifestSha256,
       r.signature,
       datasets.map((d) => ({ id: d.id, version: d.version, checksum: d.checksum, uri: d.uri, schema: d.schema })),
+      promotions,
+      deployments,
     );
   }
 
@@ -60,7 +74,7 @@ export class LineageService {
       }),
       'datasets.json': fileText(datasets),
       'keys.json': fileText(await this.keys.list()),
-      'lineage.json': fileText(this.#build(r, datasets)),
+      'lineage.json': fileText(this.#build(r, datasets, await this.#promotions(artifactId), await this.#deployments(artifactId))),
     };
     const signer = await this.keys.activeSigner('manifest');
     const createdAt = this.clock.now().toISOString();

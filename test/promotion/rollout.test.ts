@@ -36,6 +36,9 @@ describe('promotion rollouts on the local stack', () => {
     const key = (await stack.api('GET', '/v1/keys')).body.keys.find((k: { kid: string }) => k.kid === done.recordSignature.signerId);
     const record = { promotionId: done.promotionId, kind: 'promote', artifactId, targetEnv: 'staging', manifestSignatureId: done.manifestSignatureId, status: 'succeeded', appliedAt: done.appliedAt };
     expect(verifyRaw(key.alg, key.publicKey, statementBytes({ type: 'aegis.promotion-record/v1', ...record }), done.recordSignature.signature)).toBe(true);
+    const lineage = (await stack.api('GET', `/v1/lineage/${artifactId}`)).body;
+    expect(lineage.promotions).toEqual([expect.objectContaining({ promotionId: done.promotionId, targetEnv: 'staging', status: 'succeeded' })]);
+    expect(lineage.deployments).toEqual([{ env: 'staging', role: 'stable', percent: 100 }]);
     const history = (await stack.api('GET', `/v1/registry/promotions/${artifactId}`)).body.items;
     expect(history.map((p: { status: string }) => p.status)).toEqual(['succeeded']);
     const events = (await stack.api('GET', `/v1/audit?subject=promotion:${done.promotionId}`)).body.items.map((e: { type: string }) => e.type);
