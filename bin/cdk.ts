@@ -4,12 +4,17 @@
  * context; everything else is configured through props.
  *
  * Context: `env` (environment name), `roleMap` (JSON object or string: IAM principal ARN →
- * Aegis role), `auditRetentionDays` (default COMPLIANCE retention of the audit archive).
+ * Aegis role), `auditRetentionDays` (default COMPLIANCE retention of the audit archive), and
+ * for cross-region replication of the buckets all four of `replicaRegion`,
+ * `replicaArtifactBucketArn`, `replicaAuditBucketArn` and `replicaKmsKeyArn` (none: no
+ * replication), and `sentinelnetUrl` (SentinelNet for policy decisions; none: the Cedar
+ * policies bundled from `policies/`).
  */
 import { App, Duration, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Role } from '../lib/config.js';
 import { AegisStack } from '../lib/infra/aegis-stack.js';
+import type { ReplicationTarget } from '../lib/infra/replication.js';
 
 const app = new App();
 
@@ -29,12 +34,33 @@ if (auditRetentionDays !== undefined && !/^[1-9][0-9]{0,4}$/.test(String(auditRe
   throw new Error('context auditRetentionDays must be a whole number of days');
 }
 
+const rawSentinelnetUrl: unknown = app.node.tryGetContext('sentinelnetUrl');
+const sentinelnetUrl = rawSentinelnetUrl === undefined || rawSentinelnetUrl === '' ? undefined : String(rawSentinelnetUrl);
+
+const REPLICATION_CONTEXT = {
+  region: 'replicaRegion',
+  artifactBucketArn: 'replicaArtifactBucketArn',
+  auditArchiveBucketArn: 'replicaAuditBucketArn',
+  kmsKeyArn: 'replicaKmsKeyArn',
+} as const satisfies Record<keyof ReplicationTarget, string>;
+const replicationContext = Object.entries(REPLICATION_CONTEXT).map(([prop, key]) => [prop, key, app.node.tryGetContext(key) as unknown] as const);
+const givenReplication = replicationContext.filter(([, , value]) => value !== undefined && value !== '');
+if (givenReplication.length > 0 && givenReplication.length < replicationContext.length) {
+  const missing = replicationContext.filter(([, , value]) => value === undefined || value === '').map(([, key]) => key);
+  throw new Error(`cross-region replication needs context ${missing.join(', ')} as well (or none of the replica* keys)`);
+}
+const replication = givenReplication.length
+  ? (Object.fromEntries(replicationContext.map(([prop, , value]) => [prop, String(value)])) as unknown as ReplicationTarget)
+  : undefined;
+
 new AegisStack(app, `aegis-${envName}`, {
   envName,
   // Shape checked here, entries (ARNs, role names) by the stack.
   iamRoleMap: iamRoleMap as Record<string, Role>,
   ...(auditRetentionDays !== undefined && { auditRetention: Duration.days(Number(auditRetentionDays)) }),
-  description: `Aegis model registry (${envName})`,
+  ...(replication && { replication }),
+  ...(sentinelnetUrl !== undefined && { sentinelnetUrl }),
+  description: `Aegis model registry (${envName}; ${replication ? `buckets replicated to ${replication.region}` : 'no cross-region bucket replication'})`,
 });
 
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -1,4 +1,4 @@
-import { isAbsolute, join } from 'node:path';
+import { basename, isAbsolute, join } from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -8,18 +8,32 @@ import { Construct } from 'constructs';
 import { acknowledge } from './acknowledge.js';
 
 /**
- * Prepended to every bundle: an ESM bundle has no `require`, but CommonJS dependencies
- * bundled into it still call it (for node builtins). The alias keeps the import from
- * clashing with a bundled module's own `createRequire`.
+ * Prepended to every bundle: an ESM bundle has no `require`, `__dirname` or `__filename`, but
+ * CommonJS dependencies bundled into it still use them (`require` for node builtins; cedar-wasm
+ * reads `${__dirname}/cedar_wasm_bg.wasm`). The aliases keep the imports from clashing with a
+ * bundled module's own names; {@link ESM_CJS_DEFINES} points `__dirname` and `__filename` at them.
  */
-export const ESM_REQUIRE_BANNER = "import { createRequire as __aegisCreateRequire } from 'node:module'; const require = __aegisCreateRequire(import.meta.url);";
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire as __aegisCreateRequire } from 'node:module'; import { fileURLToPath as __aegisFileURLToPath } from 'node:url'; const require = __aegisCreateRequire(import.meta.url); const __aegisFilename = __aegisFileURLToPath(import.meta.url); const __aegisDirname = __aegisFilename.slice(0, __aegisFilename.lastIndexOf('/'));";
+
+/** esbuild defines: bundled CommonJS code's `__dirname` / `__filename` become the bundle's own (see {@link ESM_REQUIRE_BANNER}). */
+export const ESM_CJS_DEFINES: Readonly<Record<string, string>> = { __dirname: '__aegisDirname', __filename: '__aegisFilename' };
+
+/** Where Lambda unpacks a function's bundle: a folder copied into the bundle as `x` is at `${LAMBDA_TASK_ROOT}/x`. */
+export const LAMBDA_TASK_ROOT = '/var/task';
 
 /** The newest Node.js runtime this aws-cdk-lib offers. */
 export const NODE_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 export interface AegisFunctionProps {
-  /** Handler file relative to `projectRoot`, exporting `handler`. */
+  /** Handler file relative to `projectRoot`, exporting {@link AegisFunctionProps.handler}. */
   readonly entry: string;
+  /**
+   * The export of `entry` Lambda calls (the bundle's `index.<handler>`).
+   *
+   * @default 'handler'
+   */
+  readonly handler?: string;
   /** Directory holding `package-lock.json` and the handler files. */
   readonly projectRoot: string;
   readonly description: string;
@@ -31,6 +45,22 @@ export interface AegisFunctionProps {
   readonly timeout?: Duration;
   /** @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Folders of `projectRoot` copied into the bundle under the same name (after esbuild ran),
+   * for files the handler reads at run time: `policies` lands at `${LAMBDA_TASK_ROOT}/policies`.
+   *
+   * @default - none
+   */
+  readonly bundleFolders?: readonly string[];
+  /**
+   * Files of `projectRoot` copied to the top of the bundle, next to `index.mjs`, for bundled
+   * dependencies that read a file beside their own module (`${__dirname}/x.wasm`):
+   * `node_modules/@cedar-policy/cedar-wasm/nodejs/cedar_wasm_bg.wasm` lands at
+   * `${LAMBDA_TASK_ROOT}/cedar_wasm_bg.wasm`.
+   *
+   * @default - none
+   */
+  readonly bundleFiles?: readonly string[];
 }
 
 /**
@@ -52,6 +82,21 @@ export class AegisFunction extends Construct {
     super(scope, id);
     if (!isAbsolute(props.projectRoot)) throw new Error('projectRoot must be an absolute path');
     if (isAbsolute(props.entry)) throw new Error('entry must be relative to projectRoot');
+    const handler = props.handler ?? 'handler';
+    if (!/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(handler)) throw new Error('handler must be the name of an export of entry');
+    const bundleFolders = props.bundleFolders ?? [];
+    for (const folder of bundleFolders) {
+      // Plain relative names only: they go into a shell command and must stay inside both trees.
+      if (!/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/.test(folder)) throw new Error(`bundle folder ${folder} must be a relative path of A-Z a-z 0-9 _ - segments`);
+    }
+    const bundleFiles = props.bundleFiles ?? [];
+    for (const file of bundleFiles) {
+      const segments = file.split('/');
+      if (!segments.every((seg) => /^[A-Za-z0-9_.@-]+$/.test(seg) && seg !== '.' && seg !== '..')) {
+        throw new Error(`bundle file ${file} must be a relative path of A-Z a-z 0-9 _ . @ - segments`);
+      }
+    }
+    if (new Set(bundleFiles.map((f) => basename(f))).size !== bundleFiles.length) throw new Error('bundle files must have distinct names (they land side by side)');
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
@@ -67,7 +112,7 @@ export class AegisFunction extends Construct {
 
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       entry: join(props.projectRoot, props.entry),
-      handler: 'handler',
+      handler,
       projectRoot: props.projectRoot,
       depsLockFilePath: join(props.projectRoot, 'package-lock.json'),
       runtime: NODE_RUNTIME,
@@ -91,6 +136,18 @@ export class AegisFunction extends Construct {
         // our versions). The local-only database drivers are left out: composition.ts loads
         // them lazily and a Lambda never takes that path.
         externalModules: ['@electric-sql/pglite', 'pg', 'pg-native'],
+        define: { ...ESM_CJS_DEFINES },
+        ...((bundleFolders.length > 0 || bundleFiles.length > 0) && {
+          commandHooks: {
+            beforeBundling: () => [],
+            beforeInstall: () => [],
+            // inputDir is projectRoot (or where Docker mounts it); cp fails the synth when a source is missing.
+            afterBundling: (inputDir: string, outputDir: string) => [
+              ...bundleFolders.flatMap((folder) => [`mkdir -p "${join(outputDir, folder, '..')}"`, `cp -r "${join(inputDir, folder)}" "${join(outputDir, folder)}"`]),
+              ...bundleFiles.map((file) => `cp "${join(inputDir, file)}" "${join(outputDir, basename(file))}"`),
+            ],
+          },
+        }),
       },
     });
 

@@ -4,14 +4,18 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import type { Role } from '../config.js';
 import { ROLES } from '../http/routes.js';
+import type { AccessResources } from './access.js';
 import { API_ROUTE_IDS, ApiFunctions, type ApiRouteId } from './api-functions.js';
+import { AuditArchiveSchedule } from './audit-archive-schedule.js';
 import { RegistryDatabase } from './registry-database.js';
+import { CrossRegionReplication, type ReplicationTarget } from './replication.js';
 import { AegisRestApi } from './rest-api.js';
+import { RolloutWorkflows } from './rollout-workflows.js';
 import { SchemaMigrations } from './schema-migrations.js';
 import { AegisKeys } from './signing-keys.js';
 import { AegisStorage } from './storage.js';
 
-/** The repository root: `lambdas/` and `package-lock.json` live there. */
+/** The repository root: `lambdas/`, `package-lock.json`, `policies/` and `statemachines/` live there. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface AegisStackProps extends StackProps {
@@ -25,7 +29,8 @@ export interface AegisStackProps extends StackProps {
    */
   readonly iamRoleMap?: Readonly<Record<string, Role>>;
   /**
-   * Where `lambdas/` and `package-lock.json` are.
+   * Where `lambdas/`, `package-lock.json`, `policies/` (bundled into the policy-deciding
+   * functions) and `statemachines/` (the rollout ASL) are.
    *
    * @default REPO_ROOT
    */
@@ -37,6 +42,24 @@ export interface AegisStackProps extends StackProps {
    */
   readonly auditRetention?: Duration;
   /**
+   * Cross-region replication of the artifact and audit-archive buckets (disaster recovery).
+   *
+   * @default - no replication (the `CrossRegionReplication` output says so)
+   */
+  readonly replication?: ReplicationTarget;
+  /**
+   * How often the audit chain is archived.
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly auditArchiveRate?: Duration;
+  /**
+   * SentinelNet's URL (`SENTINELNET_URL`) for the functions that make policy decisions.
+   *
+   * @default - they decide with the Cedar policies bundled from `policies/`
+   */
+  readonly sentinelnetUrl?: string;
+  /**
    * Changes on every deploy so migrations run every time; fix it in tests.
    *
    * @default the synth time
@@ -47,8 +70,10 @@ export interface AegisStackProps extends StackProps {
 /**
  * Aegis on AWS, one stack per environment and environment-agnostic (no lookups, so synth
  * needs no credentials): KMS keys, Object Lock buckets, Aurora Serverless v2 behind the Data
- * API, one Lambda per API route behind an IAM-authorized REST API, and migrations that run
- * on every deploy before new code takes traffic.
+ * API, one Lambda per API route behind an IAM-authorized REST API, migrations that run on
+ * every deploy before new code takes traffic, audit archiving on a schedule, promotion
+ * rollouts as Step Functions state machines, and (optionally) cross-region replication of the
+ * buckets.
  *
  * @example
  * new AegisStack(app, 'aegis-dev', { envName: 'dev', iamRoleMap: { 'arn:aws:iam::123456789012:role/ci': 'publisher' } });
@@ -58,8 +83,12 @@ export class AegisStack extends Stack {
   public readonly storage: AegisStorage;
   public readonly database: RegistryDatabase;
   public readonly migrations: SchemaMigrations;
+  public readonly rollouts: RolloutWorkflows;
   public readonly apiFunctions: ApiFunctions;
+  public readonly auditArchiveSchedule: AuditArchiveSchedule;
   public readonly restApi: AegisRestApi;
+  /** Present only when {@link AegisStackProps.replication} is given. */
+  public readonly replication: CrossRegionReplication | undefined;
 
   constructor(scope: Construct, id: string, props: AegisStackProps) {
     super(scope, id, props);
@@ -72,6 +101,9 @@ export class AegisStack extends Stack {
       if (!(ROLES as readonly string[]).includes(role)) throw new Error(`iamRoleMap maps ${principal} to ${String(role)}; roles are ${ROLES.join(', ')}`);
     }
     const projectRoot = props.projectRoot ?? REPO_ROOT;
+    if (props.sentinelnetUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(props.sentinelnetUrl)) {
+      throw new Error(`sentinelnetUrl ${props.sentinelnetUrl} is not an http(s) URL`);
+    }
 
     this.keys = new AegisKeys(this, 'Keys', { aliasPrefix: `aegis/${props.envName}` });
     this.storage = new AegisStorage(this, 'Storage', {
@@ -98,24 +130,51 @@ export class AegisStack extends Stack {
       environment,
       database: this.database,
       signingKeys: [this.keys.manifestSigningKey, this.keys.auditSigningKey],
+      auditSigningKey: this.keys.auditSigningKey,
       ...(props.deployNonce !== undefined && { deployNonce: props.deployNonce }),
     });
 
-    this.apiFunctions = new ApiFunctions(this, 'Functions', {
-      projectRoot,
-      environment,
+    const resources: AccessResources = {
       database: this.database,
       artifactBucket: this.storage.artifactBucket,
+      auditArchiveBucket: this.storage.auditArchiveBucket,
       dataKey: this.keys.dataKey,
       manifestSigningKey: this.keys.manifestSigningKey,
       auditSigningKey: this.keys.auditSigningKey,
+    };
+    // The state machines depend on the rollout-step function only; the functions that start
+    // them depend on them (ARNs in their environment, StartExecution on them), never the reverse.
+    this.rollouts = new RolloutWorkflows(this, 'Rollouts', { projectRoot, environment, resources });
+    this.apiFunctions = new ApiFunctions(this, 'Functions', {
+      projectRoot,
+      environment,
+      ...resources,
+      rolloutStateMachines: this.rollouts.stateMachines,
+      ...(props.sentinelnetUrl !== undefined && { sentinelnetUrl: props.sentinelnetUrl }),
+    });
+    this.auditArchiveSchedule = new AuditArchiveSchedule(this, 'AuditArchiveSchedule', {
+      projectRoot,
+      environment,
+      resources,
+      ...(props.auditArchiveRate && { rate: props.auditArchiveRate }),
     });
     // New handler code goes live only once the schema it expects is in place.
-    for (const fn of Object.values(this.apiFunctions.functions)) fn.function.node.addDependency(this.migrations.resource);
+    for (const fn of [...Object.values(this.apiFunctions.functions), this.auditArchiveSchedule.archiveFunction, this.rollouts.rolloutStep]) {
+      fn.function.node.addDependency(this.migrations.resource);
+    }
 
     const handlers = {} as Record<ApiRouteId, lambda.IFunction>;
     for (const routeId of API_ROUTE_IDS) handlers[routeId] = this.apiFunctions.functions[routeId].function;
     this.restApi = new AegisRestApi(this, 'Api', { handlers });
+
+    this.replication = props.replication
+      ? new CrossRegionReplication(this, 'Replication', {
+          target: props.replication,
+          artifactBucket: this.storage.artifactBucket,
+          auditArchiveBucket: this.storage.auditArchiveBucket,
+          sourceKey: this.keys.dataKey,
+        })
+      : undefined;
 
     new CfnOutput(this, 'ApiUrl', { value: this.restApi.api.url, description: 'Base URL of the REST API stage' });
     new CfnOutput(this, 'ArtifactBucketName', { value: this.storage.artifactBucket.bucketName });
@@ -123,7 +182,25 @@ export class AegisStack extends Stack {
     new CfnOutput(this, 'ManifestSigningKeyId', { value: this.keys.manifestSigningKey.keyId });
     new CfnOutput(this, 'AuditSigningKeyId', { value: this.keys.auditSigningKey.keyId });
     new CfnOutput(this, 'DataKeyId', { value: this.keys.dataKey.keyId });
+    new CfnOutput(this, 'PromotionStateMachineArn', { value: this.rollouts.stateMachines.promotion.stateMachineArn, description: 'Promotion rollouts (canary stages, then full promotion)' });
+    new CfnOutput(this, 'RollbackStateMachineArn', { value: this.rollouts.stateMachines.rollback.stateMachineArn, description: 'Manual rollbacks to a named earlier artifact' });
     new CfnOutput(this, 'ClusterArn', { value: this.database.cluster.clusterArn });
     new CfnOutput(this, 'DatabaseSecretArn', { value: this.database.secret.secretArn });
+    new CfnOutput(this, 'DatabaseBackupRetentionDays', {
+      value: String(this.database.backupRetention.toDays()),
+      description: 'Aurora automated backups, and so point-in-time recovery, reach back this many days',
+    });
+    new CfnOutput(this, 'AuditArchiveDeadLetterQueueUrl', {
+      value: this.auditArchiveSchedule.deadLetterQueue.queueUrl,
+      description: 'Scheduled audit archive runs that failed after retries',
+    });
+    new CfnOutput(this, 'CrossRegionReplication', {
+      value: props.replication
+        ? `on: artifacts to ${props.replication.artifactBucketArn}, audit archive to ${props.replication.auditArchiveBucketArn} (${props.replication.region})`
+        : 'off',
+      description: props.replication
+        ? 'Cross-region replication of the artifact and audit-archive buckets (new object versions; delete markers are not replicated)'
+        : 'Cross-region replication of the buckets is off: deploy with -c replicaRegion, -c replicaArtifactBucketArn, -c replicaAuditBucketArn and -c replicaKmsKeyArn to turn it on',
+    });
   }
 }

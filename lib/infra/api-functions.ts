@@ -1,55 +1,86 @@
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ROUTES, type RouteId } from '../http/routes.js';
-import { acknowledge } from './acknowledge.js';
-import { AegisFunction } from './aegis-function.js';
-import { logicalIdOf } from './pin.js';
+import { grantAccess, type RolloutStateMachines, type RouteAccess } from './access.js';
+import { AegisFunction, LAMBDA_TASK_ROOT } from './aegis-function.js';
 import type { RegistryDatabase } from './registry-database.js';
 
 /** Routes deployed to AWS: every route except the local server's own. */
 export type ApiRouteId = { [K in RouteId]: (typeof ROUTES)[K] extends { localOnly: true } ? never : K }[RouteId];
 
-export const API_ROUTE_IDS = (Object.keys(ROUTES) as RouteId[]).filter((id): id is ApiRouteId => !('localOnly' in ROUTES[id] && ROUTES[id].localOnly));
+export type { RolloutStateMachines, RouteAccess } from './access.js';
 
-/** What one route's function may touch beyond the database (which every function reads and writes). */
-export interface RouteAccess {
-  /** `read`: get/head/tag reads; `write`: also put, tag and set retention (never delete). */
-  readonly artifacts: 'read' | 'write';
-  /** kms:Sign on the manifest signing key. */
-  readonly signManifests?: boolean;
-  /** kms:DescribeKey and kms:GetPublicKey on both signing keys (adopting a key into the ring). */
-  readonly describeSigningKeys?: boolean;
-}
+export const API_ROUTE_IDS = (Object.keys(ROUTES) as RouteId[]).filter((id): id is ApiRouteId => !('localOnly' in ROUTES[id] && ROUTES[id].localOnly));
 
 /**
  * Least privilege per route. Public keys are served from the database, so listing keys and
- * verifying signatures need no KMS access at all; only registering signs.
+ * verifying signatures need no KMS access at all. Every route that changes state appends an
+ * audit event signed with the audit key in the same transaction (register, datasetsCreate,
+ * keysRotate, keysEnroll, keysRevoke, the promotion routes), as does archiving (checkpoints); register,
+ * lineageBundle and the routes that request a promotion also sign with the manifest key (the
+ * promotion record). Only the two audit-archive routes touch the archive bucket; only the
+ * routes that can let a rollout go ahead may start one of the two rollout state machines.
  */
 export const ROUTE_ACCESS = {
   health: { artifacts: 'read' },
   openapi: { artifacts: 'read' },
   keysList: { artifacts: 'read' },
-  keysRotate: { artifacts: 'read', describeSigningKeys: true },
+  // key.rotated / key.revoked events
+  keysRotate: { artifacts: 'read', describeSigningKeys: true, signAuditEvents: true },
   uploadsCreate: { artifacts: 'write' },
-  register: { artifacts: 'write', signManifests: true },
+  // manifest.signed / artifact.registered events
+  register: { artifacts: 'write', signManifests: true, signAuditEvents: true },
   modelsList: { artifacts: 'read' },
   versionsList: { artifacts: 'read' },
   versionGet: { artifacts: 'read' },
   artifactGet: { artifacts: 'read' },
   artifactValidate: { artifacts: 'read' },
   verifyManifest: { artifacts: 'read' },
-  datasetsCreate: { artifacts: 'read' },
+  // dataset.registered events
+  datasetsCreate: { artifacts: 'read', signAuditEvents: true },
   datasetGet: { artifacts: 'read' },
   lineageGet: { artifacts: 'read' },
   // the bundle index is signed with the manifest key
   lineageBundle: { artifacts: 'read', signManifests: true },
-  auditList: { artifacts: 'read' },
-  auditVerify: { artifacts: 'read' },
-  auditArchive: { artifacts: 'read' },
+  // events come from the database only
+  auditList: {},
+  // reads segments and checkpoints back from the archive
+  auditVerify: { auditArchive: 'read' },
+  // writes segments and signed checkpoints (the scheduled archiver gets the same)
+  auditArchive: { auditArchive: 'write', signAuditEvents: true },
+  // key.enrolled events; the public key comes in the request
+  keysEnroll: { signAuditEvents: true },
+  // key.revoked events; revocation is a database change (the KMS key itself is untouched)
+  keysRevoke: { signAuditEvents: true },
+  // promotion re-verifies the stored artifact bytes, signs the promotion record with the
+  // manifest key, appends promotion.requested and starts the rollout when policy allows
+  promote: { artifacts: 'read', signManifests: true, signAuditEvents: true, startRollouts: true },
+  promoteVersion: { artifacts: 'read', signManifests: true, signAuditEvents: true, startRollouts: true },
+  rollback: { artifacts: 'read', signManifests: true, signAuditEvents: true, startRollouts: true },
+  // records, approvals and step traces come from the database only
+  promotionsByArtifact: {},
+  promotionGet: {},
+  // promotion.approval_* events; the last approval starts the rollout
+  promotionApprove: { signAuditEvents: true, startRollouts: true },
 } as const satisfies Record<ApiRouteId, RouteAccess>;
+
+/**
+ * Routes that ask SentinelNet for a decision: their bundles carry the repo's `policies/`
+ * (read at run time from {@link POLICIES_DIR}, also for the risk tiers when SentinelNet is
+ * remote) and the Cedar engine's WebAssembly ({@link CEDAR_WASM}).
+ */
+export const POLICY_DECIDING_ROUTES = ['promote', 'promoteVersion', 'rollback'] as const satisfies readonly ApiRouteId[];
+
+/** Where the policy-deciding functions find SentinelNet's policy files (`AEGIS_POLICIES_DIR`). */
+const POLICIES_FOLDER = 'policies';
+export const POLICIES_DIR = `${LAMBDA_TASK_ROOT}/${POLICIES_FOLDER}`;
+/**
+ * The Cedar engine's WebAssembly, which its (bundled) loader reads from beside itself: in the
+ * bundle that is beside index.mjs. Relative to the project root.
+ */
+export const CEDAR_WASM = 'node_modules/@cedar-policy/cedar-wasm/nodejs/cedar_wasm_bg.wasm';
 
 export interface ApiFunctionsProps {
   /** Absolute path of the repository root (holds `lambdas/` and `package-lock.json`). */
@@ -58,10 +89,24 @@ export interface ApiFunctionsProps {
   readonly environment: Readonly<Record<string, string>>;
   readonly database: RegistryDatabase;
   readonly artifactBucket: s3.IBucket;
-  /** The key the artifact bucket is encrypted with. */
+  readonly auditArchiveBucket: s3.IBucket;
+  /** The key the artifact and audit-archive buckets are encrypted with. */
   readonly dataKey: kms.IKey;
   readonly manifestSigningKey: kms.IKey;
   readonly auditSigningKey: kms.IKey;
+  /**
+   * The state machines that routes with {@link RouteAccess.startRollouts} start; they also
+   * get their ARNs (`AEGIS_PROMOTION_STATE_MACHINE_ARN`, `AEGIS_ROLLBACK_STATE_MACHINE_ARN`).
+   *
+   * @default - none (then no route may have startRollouts)
+   */
+  readonly rolloutStateMachines?: RolloutStateMachines;
+  /**
+   * SentinelNet's URL (`SENTINELNET_URL`) for the policy-deciding routes.
+   *
+   * @default - decide with the bundled Cedar policies
+   */
+  readonly sentinelnetUrl?: string;
   /** @default ROUTE_ACCESS */
   readonly access?: Readonly<Record<ApiRouteId, RouteAccess>>;
   /** @default logs.RetentionDays.THREE_MONTHS */
@@ -73,7 +118,7 @@ export interface ApiFunctionsProps {
  * its route needs.
  *
  * @example
- * const fns = new ApiFunctions(this, 'Functions', { projectRoot, environment, database, artifactBucket, dataKey, manifestSigningKey, auditSigningKey });
+ * const fns = new ApiFunctions(this, 'Functions', { projectRoot, environment, database, artifactBucket, auditArchiveBucket, dataKey, manifestSigningKey, auditSigningKey });
  * fns.functions.register.function.functionArn;
  */
 export class ApiFunctions extends Construct {
@@ -83,59 +128,29 @@ export class ApiFunctions extends Construct {
     super(scope, id);
     const access: Readonly<Record<ApiRouteId, RouteAccess>> = props.access ?? ROUTE_ACCESS;
     const functions = {} as Record<ApiRouteId, AegisFunction>;
+    const decidesPolicy = new Set<ApiRouteId>(POLICY_DECIDING_ROUTES);
     for (const routeId of API_ROUTE_IDS) {
       const route = ROUTES[routeId];
+      const environment: Record<string, string> = { ...props.environment };
+      if (access[routeId].startRollouts && props.rolloutStateMachines) {
+        environment.AEGIS_PROMOTION_STATE_MACHINE_ARN = props.rolloutStateMachines.promotion.stateMachineArn;
+        environment.AEGIS_ROLLBACK_STATE_MACHINE_ARN = props.rolloutStateMachines.rollback.stateMachineArn;
+      }
+      if (decidesPolicy.has(routeId)) {
+        environment.AEGIS_POLICIES_DIR = POLICIES_DIR;
+        if (props.sentinelnetUrl !== undefined) environment.SENTINELNET_URL = props.sentinelnetUrl;
+      }
       const fn = new AegisFunction(this, route.id, {
         entry: route.entry,
         projectRoot: props.projectRoot,
         description: `${route.method} ${route.path}: ${route.summary}`,
-        environment: props.environment,
+        environment,
+        ...(decidesPolicy.has(routeId) && { bundleFolders: [POLICIES_FOLDER], bundleFiles: [CEDAR_WASM] }),
         ...(props.logRetention !== undefined && { logRetention: props.logRetention }),
       });
       functions[routeId] = fn;
-
-      props.database.grantDataApiAccess(fn.role);
-      grantArtifactAccess(fn, props.artifactBucket, props.dataKey, access[routeId].artifacts);
-      if (access[routeId].signManifests) props.manifestSigningKey.grant(fn.role, 'kms:Sign');
-      if (access[routeId].describeSigningKeys) {
-        for (const key of [props.manifestSigningKey, props.auditSigningKey]) key.grant(fn.role, 'kms:DescribeKey', 'kms:GetPublicKey');
-      }
+      grantAccess(fn, access[routeId], props);
     }
     this.functions = functions;
   }
 }
-
-/** Object reads the S3 object store makes; retention and legal hold show in HeadObject only with their read permissions. */
-const ARTIFACT_OBJECT_READ = [
-  's3:GetObject',
-  's3:GetObjectVersion',
-  's3:GetObjectTagging',
-  's3:GetObjectVersionTagging',
-  's3:GetObjectRetention',
-  's3:GetObjectLegalHold',
-];
-/** Writes: (multipart) puts, the sha256 tag, retention. No delete, no governance bypass. */
-const ARTIFACT_OBJECT_WRITE = [
-  's3:PutObject',
-  's3:PutObjectTagging',
-  's3:PutObjectVersionTagging',
-  's3:PutObjectRetention',
-  's3:AbortMultipartUpload',
-];
-
-function grantArtifactAccess(fn: AegisFunction, bucket: s3.IBucket, dataKey: kms.IKey, level: 'read' | 'write'): void {
-  const objects = bucket.arnForObjects('*');
-  // ListBucket also makes S3 answer 404 rather than 403 for a key that does not exist.
-  fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
-  fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ARTIFACT_OBJECT_READ, resources: [objects] }));
-  dataKey.grant(fn.role, 'kms:Decrypt');
-  if (level === 'write') {
-    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ARTIFACT_OBJECT_WRITE, resources: [objects] }));
-    dataKey.grant(fn.role, 'kms:GenerateDataKey');
-  }
-  acknowledge(fn.role, {
-    id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(bucket)}.Arn>/*]`,
-    reason: 'Artifacts are stored under keys chosen at run time (model/version/sha256), so object permissions cover every key of this one bucket.',
-  });
-}
-

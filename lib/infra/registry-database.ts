@@ -30,6 +30,20 @@ export interface RegistryDatabaseProps {
    */
   readonly backupRetention?: Duration;
   /**
+   * Daily window (UTC, `hh24:mi-hh24:mi`, at least 30 minutes) for the automated backup.
+   * Point-in-time recovery needs nothing more: Aurora keeps the continuous backup for the
+   * whole retention period.
+   *
+   * @default '03:00-04:00'
+   */
+  readonly preferredBackupWindow?: string;
+  /**
+   * Weekly maintenance window (UTC, `ddd:hh24:mi-ddd:hh24:mi`); must not overlap the backup window.
+   *
+   * @default 'sun:04:30-sun:05:30'
+   */
+  readonly preferredMaintenanceWindow?: string;
+  /**
    * How long VPC flow logs are kept.
    *
    * @default logs.RetentionDays.THREE_MONTHS
@@ -55,6 +69,8 @@ export class RegistryDatabase extends Construct {
   public readonly databaseName: string;
   /** `rdsdata://<database>?resourceArn=<cluster arn>&secretArn=<secret arn>`, as `lib/config.ts` reads it. */
   public readonly databaseUrl: string;
+  /** How long automated backups (and so point-in-time recovery) reach back. */
+  public readonly backupRetention: Duration;
 
   constructor(scope: Construct, id: string, props: RegistryDatabaseProps) {
     super(scope, id);
@@ -64,8 +80,18 @@ export class RegistryDatabase extends Construct {
     if (!(capacity.min >= 0 && capacity.max >= capacity.min && capacity.max <= 256)) {
       throw new Error('capacity must satisfy 0 <= min <= max <= 256');
     }
-    const backupRetention = props.backupRetention ?? Duration.days(14);
+    this.backupRetention = props.backupRetention ?? Duration.days(14);
+    const backupRetention = this.backupRetention;
     if (backupRetention.toDays() < 7 || backupRetention.toDays() > 35) throw new Error('backupRetention must be 7-35 days');
+    const backupWindow = props.preferredBackupWindow ?? '03:00-04:00';
+    const backupMinutes = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$/.exec(backupWindow);
+    if (!backupMinutes) throw new Error('preferredBackupWindow must be hh24:mi-hh24:mi (UTC)');
+    const [, h1, m1, h2, m2] = backupMinutes.map(Number) as [number, number, number, number, number];
+    if ((h2 * 60 + m2 - (h1 * 60 + m1) + 1440) % 1440 < 30) throw new Error('preferredBackupWindow must be at least 30 minutes');
+    const maintenanceWindow = props.preferredMaintenanceWindow ?? 'sun:04:30-sun:05:30';
+    if (!/^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$/.test(maintenanceWindow)) {
+      throw new Error('preferredMaintenanceWindow must be ddd:hh24:mi-ddd:hh24:mi (UTC)');
+    }
 
     // Two AZs from Fn::GetAZs: an environment-agnostic stack needs no lookup for them.
     this.vpc = new ec2.Vpc(this, 'Vpc', {
@@ -97,7 +123,9 @@ export class RegistryDatabase extends Construct {
       iamAuthentication: true,
       storageEncrypted: true,
       storageEncryptionKey: props.encryptionKey,
-      backup: { retention: backupRetention },
+      // Automated backups with point-in-time recovery to any second of the retention period.
+      backup: { retention: backupRetention, preferredWindow: backupWindow },
+      preferredMaintenanceWindow: maintenanceWindow,
       deletionProtection: true,
       copyTagsToSnapshot: true,
       // Nothing connects on the wire (the Data API is the only client), so a non-default port costs nothing.

@@ -29,6 +29,13 @@ export interface SchemaMigrationsProps {
    */
   readonly signingKeys?: readonly kms.IKey[];
   /**
+   * The audit key, which the migrate function signs with (kms:Sign): bootstrapping records
+   * each key it creates or adopts as a `key.created` audit event.
+   *
+   * @default - no signing
+   */
+  readonly auditSigningKey?: kms.IKey;
+  /**
    * Changes on every deploy, so CloudFormation updates the custom resource and the
    * migrations run every time. Pass a fixed value in tests for a stable template.
    *
@@ -64,6 +71,7 @@ export class SchemaMigrations extends Construct {
     });
     props.database.grantDataApiAccess(this.migrateFunction.role);
     for (const key of props.signingKeys ?? []) key.grant(this.migrateFunction.role, 'kms:DescribeKey', 'kms:GetPublicKey');
+    props.auditSigningKey?.grant(this.migrateFunction.role, 'kms:Sign');
 
     const frameworkLogs = new logs.LogGroup(this, 'ProviderLogs', { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
     const frameworkRole = new iam.Role(this, 'ProviderRole', {

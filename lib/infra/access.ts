@@ -1,0 +1,130 @@
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { acknowledge } from './acknowledge.js';
+import type { AegisFunction } from './aegis-function.js';
+import { logicalIdOf } from './pin.js';
+import type { RegistryDatabase } from './registry-database.js';
+
+/**
+ * Where the audit archive keeps its objects (`audit/segments/…`, `audit/checkpoints/…`, see
+ * `lib/services/audit-trail.ts`); archive object permissions cover this prefix only.
+ */
+export const AUDIT_ARCHIVE_PREFIX = 'audit/';
+
+/** What one function may touch beyond the database (which every function reads and writes). */
+export interface RouteAccess {
+  /**
+   * The artifact bucket. `read`: get/head/tag reads; `write`: also put, tag and set
+   * retention (never delete).
+   *
+   * @default - no access
+   */
+  readonly artifacts?: 'read' | 'write';
+  /**
+   * The audit-archive bucket, objects under {@link AUDIT_ARCHIVE_PREFIX}: `read` lists and
+   * reads segments and checkpoints; `write` also puts them with their retention (never delete).
+   *
+   * @default - no access
+   */
+  readonly auditArchive?: 'read' | 'write';
+  /** kms:Sign on the manifest signing key. */
+  readonly signManifests?: boolean;
+  /** kms:Sign on the audit signing key: the function appends audit events or signs archive checkpoints. */
+  readonly signAuditEvents?: boolean;
+  /** kms:DescribeKey and kms:GetPublicKey on both signing keys (adopting a key into the ring). */
+  readonly describeSigningKeys?: boolean;
+  /**
+   * states:StartExecution on exactly the two rollout state machines (promotion and
+   * rollback): the function starts a rollout once a promotion may go ahead. Needs
+   * {@link AccessResources.rolloutStateMachines}.
+   */
+  readonly startRollouts?: boolean;
+}
+
+/** The two Standard state machines a promotion runs as (`statemachines/*.asl.json`). */
+export interface RolloutStateMachines {
+  readonly promotion: sfn.IStateMachine;
+  readonly rollback: sfn.IStateMachine;
+}
+
+/** The resources a {@link RouteAccess} grants on. */
+export interface AccessResources {
+  readonly database: RegistryDatabase;
+  readonly artifactBucket: s3.IBucket;
+  readonly auditArchiveBucket: s3.IBucket;
+  /** The key both buckets are encrypted with. */
+  readonly dataKey: kms.IKey;
+  readonly manifestSigningKey: kms.IKey;
+  readonly auditSigningKey: kms.IKey;
+  /**
+   * What {@link RouteAccess.startRollouts} grants on.
+   *
+   * @default - none: granting startRollouts throws
+   */
+  readonly rolloutStateMachines?: RolloutStateMachines;
+}
+
+/** Object reads the S3 object store makes; retention and legal hold show in HeadObject only with their read permissions. */
+const OBJECT_READ = [
+  's3:GetObject',
+  's3:GetObjectVersion',
+  's3:GetObjectTagging',
+  's3:GetObjectVersionTagging',
+  's3:GetObjectRetention',
+  's3:GetObjectLegalHold',
+];
+/** Writes: (multipart) puts, the sha256 tag, retention. No delete, no governance bypass. */
+const OBJECT_WRITE = [
+  's3:PutObject',
+  's3:PutObjectTagging',
+  's3:PutObjectVersionTagging',
+  's3:PutObjectRetention',
+  's3:AbortMultipartUpload',
+];
+
+/**
+ * Grants `fn` the database and exactly what `access` names.
+ *
+ * @example
+ * grantAccess(fn, ROUTE_ACCESS.register, { database, artifactBucket, auditArchiveBucket, dataKey, manifestSigningKey, auditSigningKey });
+ */
+export function grantAccess(fn: AegisFunction, access: RouteAccess, resources: AccessResources): void {
+  resources.database.grantDataApiAccess(fn.role);
+  if (access.artifacts) {
+    grantObjectAccess(fn, resources.artifactBucket, resources.dataKey, access.artifacts, '*',
+      'Artifacts are stored under keys chosen at run time (model/version/sha256), so object permissions cover every key of this one bucket.');
+  }
+  if (access.auditArchive) {
+    grantObjectAccess(fn, resources.auditArchiveBucket, resources.dataKey, access.auditArchive, `${AUDIT_ARCHIVE_PREFIX}*`,
+      'Audit segments and checkpoints are keyed by their first sequence number, so object permissions cover the audit/ prefix of the archive bucket.');
+  }
+  if (access.signManifests) resources.manifestSigningKey.grant(fn.role, 'kms:Sign');
+  if (access.signAuditEvents) resources.auditSigningKey.grant(fn.role, 'kms:Sign');
+  if (access.describeSigningKeys) {
+    for (const key of [resources.manifestSigningKey, resources.auditSigningKey]) key.grant(fn.role, 'kms:DescribeKey', 'kms:GetPublicKey');
+  }
+  if (access.startRollouts) {
+    const machines = resources.rolloutStateMachines;
+    if (!machines) throw new Error(`${fn.node.path} may start rollouts, but no rollout state machines were given`);
+    // Exactly the two state machine ARNs: no other machine, no StopExecution, no reads.
+    fn.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [machines.promotion.stateMachineArn, machines.rollback.stateMachineArn] }),
+    );
+  }
+}
+
+function grantObjectAccess(fn: AegisFunction, bucket: s3.IBucket, dataKey: kms.IKey, level: 'read' | 'write', keyPattern: string, reason: string): void {
+  const objects = bucket.arnForObjects(keyPattern);
+  // ListBucket also makes S3 answer 404 rather than 403 for a key that does not exist.
+  fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
+  fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: OBJECT_READ, resources: [objects] }));
+  // SSE-KMS: reading decrypts with the bucket's key, writing asks it for a data key.
+  dataKey.grant(fn.role, 'kms:Decrypt');
+  if (level === 'write') {
+    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: OBJECT_WRITE, resources: [objects] }));
+    dataKey.grant(fn.role, 'kms:GenerateDataKey');
+  }
+  acknowledge(fn.role, { id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(bucket)}.Arn>/${keyPattern}]`, reason });
+}
