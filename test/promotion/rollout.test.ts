@@ -151,3 +151,49 @@ describe('metrics', () => {
     expect(text).toMatch(/ai_infra_artifact_registration_latency_seconds_count [1-9]/);
   });
 });
+
+describe('manual rollback and tampered manifests', () => {
+  it('rolls an environment back to a named earlier artifact, policy-checked and audited', async () => {
+    const first = await registered('ranker-rollback');
+    const second = await registered('ranker-rollback');
+    await settled(stack, (await promote(first, { targetEnv: 'staging' })).body.promotionId);
+    await settled(stack, (await promote(second, { targetEnv: 'staging' })).body.promotionId);
+    expect((await stack.api('GET', `/v1/lineage/${second}`)).body.deployments).toEqual([{ env: 'staging', role: 'stable', percent: 100 }]);
+
+    const rb = await stack.api('POST', '/v1/registry/models/ranker-rollback/rollback', { targetEnv: 'staging', toArtifactId: first, reason: 'second misbehaves' }, { token: promoter });
+    expect(rb.status).toBe(201);
+    expect(rb.body).toMatchObject({ kind: 'rollback', artifactId: first, policyDecision: { decision: 'allow' } });
+    const done = await settled(stack, rb.body.promotionId);
+    expect(done.status).toBe('succeeded');
+    expect(states(done)).toEqual(['SetRoute']);
+    expect((await stack.api('GET', `/v1/lineage/${first}`)).body.deployments).toEqual([{ env: 'staging', role: 'stable', percent: 100 }]);
+    expect((await stack.api('GET', `/v1/lineage/${second}`)).body.deployments).toEqual([]);
+
+    const again = await stack.api('POST', '/v1/registry/models/ranker-rollback/rollback', { targetEnv: 'staging', toArtifactId: first, reason: 'twice' }, { token: promoter });
+    expect(again.status).toBe(409);
+    const other = await registered('someone-else');
+    const wrongModel = await stack.api('POST', '/v1/registry/models/ranker-rollback/rollback', { targetEnv: 'staging', toArtifactId: other, reason: 'x' }, { token: promoter });
+    expect(wrongModel.body.error).toMatchObject({ code: 'NOT_FOUND', field: 'toArtifactId' });
+  });
+
+  it('requires multisig for a critical rollback', async () => {
+    const a = await registered('ranker-critical');
+    const b = await registered('ranker-critical');
+    await settled(stack, (await promote(a, { targetEnv: 'staging' })).body.promotionId);
+    await settled(stack, (await promote(b, { targetEnv: 'staging' })).body.promotionId);
+    const rb = await stack.api('POST', '/v1/registry/models/ranker-critical/rollback', { targetEnv: 'staging', toArtifactId: a, reason: 'incident', critical: true }, { token: promoter });
+    expect(rb.status).toBe(202);
+    expect(rb.body).toMatchObject({ status: 'pending_multisig', policyDecision: { decision: 'require_multisig', rules: ['critical-rollback-multisig'] } });
+  });
+
+  it('blocks a promotion whose stored manifest was edited, before the policy is asked', async () => {
+    const a = await registered('ranker-edited');
+    const row = await stack.container.database.db.selectFrom('artifacts').select('manifest').where('artifact_id', '=', a).executeTakeFirstOrThrow();
+    await stack.container.database.db.updateTable('artifacts').set({ manifest: row.manifest.replace('"seed":42', '"seed":43') }).where('artifact_id', '=', a).execute();
+    const res = await promote(a, { targetEnv: 'staging' });
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe('VERIFICATION_FAILED');
+    expect(res.body.error.message).toMatch(/signature/);
+    expect((await stack.api('GET', `/v1/audit?type=promotion.requested&limit=1000`)).body.items.filter((e: { payload: { artifactId: string } }) => e.payload.artifactId === a)).toEqual([]);
+  });
+});
