@@ -1,11 +1,8 @@
-import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ROUTES, type RouteId } from '../http/routes.js';
-import { grantAccess, type RolloutStateMachines, type RouteAccess } from './access.js';
+import { grantAccess, type AccessResources, type RouteAccess } from './access.js';
 import { AegisFunction, LAMBDA_TASK_ROOT } from './aegis-function.js';
-import type { RegistryDatabase } from './registry-database.js';
 
 /** Routes deployed to AWS: every route except the local server's own. */
 export type ApiRouteId = { [K in RouteId]: (typeof ROUTES)[K] extends { localOnly: true } ? never : K }[RouteId];
@@ -82,25 +79,12 @@ export const POLICIES_DIR = `${LAMBDA_TASK_ROOT}/${POLICIES_FOLDER}`;
  */
 export const CEDAR_WASM = 'node_modules/@cedar-policy/cedar-wasm/nodejs/cedar_wasm_bg.wasm';
 
-export interface ApiFunctionsProps {
+/** The resources every function is granted on ({@link AccessResources}), plus where the code is. */
+export interface ApiFunctionsProps extends AccessResources {
   /** Absolute path of the repository root (holds `lambdas/` and `package-lock.json`). */
   readonly projectRoot: string;
   /** Environment shared by every function (configuration read by `lib/config.ts`). */
   readonly environment: Readonly<Record<string, string>>;
-  readonly database: RegistryDatabase;
-  readonly artifactBucket: s3.IBucket;
-  readonly auditArchiveBucket: s3.IBucket;
-  /** The key the artifact and audit-archive buckets are encrypted with. */
-  readonly dataKey: kms.IKey;
-  readonly manifestSigningKey: kms.IKey;
-  readonly auditSigningKey: kms.IKey;
-  /**
-   * The state machines that routes with {@link RouteAccess.startRollouts} start; they also
-   * get their ARNs (`AEGIS_PROMOTION_STATE_MACHINE_ARN`, `AEGIS_ROLLBACK_STATE_MACHINE_ARN`).
-   *
-   * @default - none (then no route may have startRollouts)
-   */
-  readonly rolloutStateMachines?: RolloutStateMachines;
   /**
    * SentinelNet's URL (`SENTINELNET_URL`) for the policy-deciding routes.
    *
