@@ -10,6 +10,7 @@ import { systemClock, type Clock, type Database, type KeyProvider, type ObjectSt
 import type { MetricsSource } from './core/canary-metrics.js';
 import type { PolicyEngine, RiskTier } from './core/policy.js';
 import { AuditLog } from './services/audit.js';
+import { addMetricsSink } from './services/metrics.js';
 import { MetricsRolloutJudge } from './services/canary.js';
 import { PromotionService } from './services/promotions.js';
 import { RolloutService } from './services/rollout.js';
@@ -109,6 +110,8 @@ async function openWorkflows(config: Config, opts: BuildOptions, rollout: Rollou
   });
 }
 
+let emfSinkAdded = false;
+
 export interface BuildOptions {
   mode: 'local' | 'lambda';
   /** base URL of the local server, for local upload URLs */
@@ -131,6 +134,12 @@ export interface BuildOptions {
 export async function buildContainer(config: Config, opts: BuildOptions): Promise<Container> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? new Logger({ serviceName: 'aegis' });
+  if (opts.mode === 'lambda' && !emfSinkAdded) {
+    // Lambda: the same measurements also go to CloudWatch as EMF (Prometheus serves them locally)
+    const { EmfMetricsSink } = await import('./adapters/aws/emf-metrics-sink.js');
+    addMetricsSink(new EmfMetricsSink());
+    emfSinkAdded = true;
+  }
   const database = await openDatabase(config);
   try {
     const store = await openStore(config, opts.publicUrl ?? config.publicUrl);

@@ -38,3 +38,46 @@ export const canaryRollbacks = new Counter({
   labelNames: ['env'] as const,
   registers: [serviceRegistry],
 });
+
+/** A second destination for the same measurements: CloudWatch (EMF) in Lambda. */
+export interface MetricsSink {
+  /** `unit` is `Count` or `Seconds` */
+  emit(name: string, unit: 'Count' | 'Seconds', value: number, dimensions: Record<string, string>): void;
+}
+
+const sinks = new Set<MetricsSink>();
+/** Called once per process by the composition root (Lambda mode). */
+export const addMetricsSink = (sink: MetricsSink): void => void sinks.add(sink);
+
+function emit(name: string, unit: 'Count' | 'Seconds', value: number, dimensions: Record<string, string>) {
+  for (const s of sinks) {
+    try {
+      s.emit(name, unit, value, dimensions);
+    } catch {
+      // a metrics sink must never fail the request it measures
+    }
+  }
+}
+
+/** The one way services record: Prometheus (local /metrics) and every added sink. */
+export const record = {
+  registration(outcome: 'created' | 'replayed', seconds: number) {
+    registrationsTotal.inc({ outcome });
+    registrationLatency.observe(seconds);
+    emit('aegis_registry_registrations_total', 'Count', 1, { outcome });
+    emit('ai_infra_artifact_registration_latency_seconds', 'Seconds', seconds, {});
+  },
+  promotion(env: string, outcome: string) {
+    promotionsTotal.inc({ env, outcome });
+    emit('aegis_registry_promotions_total', 'Count', 1, { env, outcome });
+  },
+  promotionEnded(env: string, outcome: string, seconds: number) {
+    record.promotion(env, outcome);
+    promotionLatency.observe({ env, outcome }, seconds);
+    emit('ai_infra_promotion_latency_seconds', 'Seconds', seconds, { env, outcome });
+    if (outcome === 'rolled_back') {
+      canaryRollbacks.inc({ env });
+      emit('ai_infra_canary_rollbacks_total', 'Count', 1, { env });
+    }
+  },
+};

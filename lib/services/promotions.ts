@@ -11,7 +11,7 @@ import { toIso, toIsoOrNull } from '../db/schema.js';
 import type { Clock, Database, Workflows } from '../ports.js';
 import type { AuditLog } from './audit.js';
 import type { KeyService } from './keys.js';
-import { promotionsTotal } from './metrics.js';
+import { record } from './metrics.js';
 import type { Principal, RegistryService } from './registry.js';
 import type { VerificationService } from './verification.js';
 
@@ -148,7 +148,7 @@ export class PromotionService {
       const other = await db.selectFrom('promotions').select(['promotion_id', 'status']).where('in_flight_key', '=', `${artifact.modelName}:${targetEnv}`).executeTakeFirst();
       throw new AegisError('CONFLICT', `promotion ${other?.promotion_id ?? '?'} of ${artifact.modelName} to ${targetEnv} is in flight (${other?.status ?? 'unknown'})`, { field: 'targetEnv', details: { promotionId: other?.promotion_id } });
     }
-    promotionsTotal.inc({ env: targetEnv, outcome: status });
+    record.promotion(targetEnv, status);
     if (status === 'denied') {
       throw new AegisError('POLICY_DENIED', `SentinelNet denied the ${kind}: ${decision.reasons.join('; ') || decision.rules.join(', ')}`, { details: { promotionId, rules: decision.rules, reasons: decision.reasons } });
     }

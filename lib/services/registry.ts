@@ -8,7 +8,7 @@ import { toIso } from '../db/schema.js';
 import { hashStream } from '../hashing.js';
 import type { Clock, Database, ObjectStore } from '../ports.js';
 import type { AuditLog } from './audit.js';
-import { registrationLatency, registrationsTotal } from './metrics.js';
+import { record } from './metrics.js';
 import type { DatasetService } from './datasets.js';
 import type { KeyService } from './keys.js';
 
@@ -95,10 +95,9 @@ export class RegistryService {
    * can be rebuilt from storage), then writes the record in one transaction.
    */
   async register(input: { uploadId: string; manifest: ManifestInput }, principal: Principal, idempotencyKey?: string): Promise<RegistrationResult> {
-    const stop = registrationLatency.startTimer();
+    const started = performance.now();
     const result = await this.#register(input, principal, idempotencyKey);
-    stop();
-    registrationsTotal.inc({ outcome: result.replayed ? 'replayed' : 'created' });
+    record.registration(result.replayed ? 'replayed' : 'created', (performance.now() - started) / 1000);
     return result;
   }
 

@@ -5,7 +5,7 @@ import { statementBytes } from '../core/signatures.js';
 import type { Clock, Database, RolloutJudge } from '../ports.js';
 import type { AuditLog, Executor } from './audit.js';
 import type { KeyService } from './keys.js';
-import { canaryRollbacks, promotionsTotal, promotionLatency } from './metrics.js';
+import { record } from './metrics.js';
 
 export type StepAction = 'start' | 'evaluate' | 'stepUp' | 'promoteFully' | 'rollback' | 'fail';
 
@@ -149,9 +149,7 @@ export class RolloutService {
       await this.audit.append(tx, { type, actor: 'rollout', subject: `promotion:${p.promotion_id}`, payload: { ...record, recordSignature: signature, ...(error ? { error: String((error as { Cause?: string }).Cause ?? JSON.stringify(error)).slice(0, 2000) } : {}) } });
     });
     if (finished) {
-      promotionsTotal.inc({ env: p.target_env, outcome: status });
-      if (status === 'rolled_back') canaryRollbacks.inc({ env: p.target_env });
-      promotionLatency.observe({ env: p.target_env, outcome: status }, (now.getTime() - new Date(p.created_at).getTime()) / 1000);
+      record.promotionEnded(p.target_env, status, (now.getTime() - new Date(p.created_at).getTime()) / 1000);
     }
     return { ...state, percent: status === 'succeeded' ? 100 : 0, next: 'done' };
   }

@@ -1,0 +1,43 @@
+import { EmfMetricsSink } from '../../lib/adapters/aws/emf-metrics-sink.js';
+import { addMetricsSink, record, serviceRegistry } from '../../lib/services/metrics.js';
+
+/** Captures what Powertools prints: EMF lines are JSON on stdout. */
+function captureStdout(fn: () => void): string[] {
+  const lines: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  const log = console.log;
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    lines.push(String(chunk));
+    return true;
+  }) as typeof process.stdout.write;
+  console.log = (...a: unknown[]) => void lines.push(a.map(String).join(' '));
+  try {
+    fn();
+  } finally {
+    process.stdout.write = write;
+    console.log = log;
+  }
+  return lines.flatMap((l) => l.split('\n')).filter((l) => l.trim().startsWith('{'));
+}
+
+describe('service metrics', () => {
+  it('record Prometheus series and the same measurements as CloudWatch EMF in Lambda', async () => {
+    addMetricsSink(new EmfMetricsSink({ namespace: 'AegisTest' }));
+    const lines = captureStdout(() => {
+      record.promotionEnded('prod', 'rolled_back', 42.5);
+      record.registration('created', 0.25);
+    });
+    const emf = lines.map((l) => JSON.parse(l) as { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] } } & Record<string, unknown>);
+    const byName = (n: string) => emf.find((e) => e._aws.CloudWatchMetrics[0]!.Metrics.some((m) => m.Name === n));
+    const rollback = byName('ai_infra_canary_rollbacks_total')!;
+    expect(rollback._aws.CloudWatchMetrics[0]!.Namespace).toBe('AegisTest');
+    expect(rollback._aws.CloudWatchMetrics[0]!.Dimensions[0]).toEqual(expect.arrayContaining(['env']));
+    expect(rollback).toMatchObject({ env: 'prod', ai_infra_canary_rollbacks_total: 1 });
+    expect(byName('ai_infra_promotion_latency_seconds')).toMatchObject({ env: 'prod', outcome: 'rolled_back', ai_infra_promotion_latency_seconds: 42.5 });
+    expect(byName('aegis_registry_registrations_total')).toMatchObject({ outcome: 'created', aegis_registry_registrations_total: 1 });
+
+    const text = await serviceRegistry.metrics();
+    expect(text).toMatch(/ai_infra_canary_rollbacks_total\{env="prod"\} 1/);
+    expect(text).toMatch(/aegis_registry_promotions_total\{env="prod",outcome="rolled_back"\} 1/);
+  });
+});
