@@ -141,7 +141,13 @@ export class PromotionService {
             rollout_state: null,
           })
           .execute();
-        await this.d.audit.append(tx, { type: 'promotion.requested', actor: principal.id, subject: `promotion:${promotionId}`, payload: { ...record, reason, modelName: artifact.modelName, recordSignature } });
+        // everything the promotions row holds, so a rebuild from the archive can restore it
+        await this.d.audit.append(tx, {
+          type: 'promotion.requested',
+          actor: principal.id,
+          subject: `promotion:${promotionId}`,
+          payload: { ...record, reason, modelName: artifact.modelName, canary, threshold: decision.decision === 'require_multisig' ? (decision.threshold ?? 3) : null, recordSignature },
+        });
       });
     } catch (e) {
       if (!isUniqueViolation(e)) throw e;
@@ -188,7 +194,7 @@ export class PromotionService {
       }
       await tx.insertInto('promotion_approvals').values({ promotion_id: promotionId, approver_kid: body.approverId, signature: body.signature, expires_at: body.expiresAt, created_at: now }).execute();
       const count = counted.size + 1;
-      await this.d.audit.append(tx, { type: 'promotion.approval_accepted', actor: principal.id, subject: `promotion:${promotionId}`, payload: { approverId: body.approverId, count, threshold: p.threshold, expiresAt: body.expiresAt } });
+      await this.d.audit.append(tx, { type: 'promotion.approval_accepted', actor: principal.id, subject: `promotion:${promotionId}`, payload: { approverId: body.approverId, signature: body.signature, count, threshold: p.threshold, expiresAt: body.expiresAt, at: now.toISOString() } });
       if (count >= (p.threshold ?? Number.POSITIVE_INFINITY)) {
         await tx.updateTable('promotions').set({ status: 'rolling_out' }).where('promotion_id', '=', promotionId).where('status', '=', 'pending_multisig').execute();
         await this.d.audit.append(tx, { type: 'promotion.approved', actor: principal.id, subject: `promotion:${promotionId}`, payload: { approvers: [...counted, body.approverId].sort(), threshold: p.threshold } });

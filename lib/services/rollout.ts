@@ -114,7 +114,8 @@ export class RolloutService {
     await this.database.db.transaction().execute(async (tx) => {
       await tx.updateTable('promotions').set({ rollout_state: canonicalJson(state) }).where('promotion_id', '=', p.promotion_id).execute();
       if (route.canary_percent !== undefined) await this.#upsertRoute(tx, p, { ...route, promotion_id: p.promotion_id }, now);
-      await this.audit.append(tx, { type: 'promotion.step', actor: 'rollout', subject: `promotion:${p.promotion_id}`, payload: { action, stage: state.stage, percent: state.percent, inconclusive: state.inconclusive, ...extra } });
+      // the full rollout state and any route change, so a rebuild from the archive can restore both
+      await this.audit.append(tx, { type: 'promotion.step', actor: 'rollout', subject: `promotion:${p.promotion_id}`, payload: { action, stage: state.stage, percent: state.percent, inconclusive: state.inconclusive, windowSeconds: state.windowSeconds, route, ...extra } });
     });
   }
 
