@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { ConfigError, loadCheckedConfig } from '../lib/config.js';
+import { ConfigError, loadCheckedConfig, localServerRefusal } from '../lib/config.js';
 import { ADMIN_TOKEN_FILE, startLocal } from '../lib/local/start.js';
 
 /**
@@ -10,6 +10,8 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<void> {
   let config;
   try {
     config = loadCheckedConfig(env);
+    const refusal = localServerRefusal(config);
+    if (refusal) throw new ConfigError(refusal);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`aegis: refusing to start: ${e.message}\n`);

@@ -38,6 +38,9 @@ const EnvSchema = z.object({
   AEGIS_PROMOTION_STATE_MACHINE_ARN: optionalString,
   AEGIS_ROLLBACK_STATE_MACHINE_ARN: optionalString,
   AEGIS_CANARY_METRICS_FILE: optionalString,
+  AEGIS_TLS_CERT: optionalString,
+  AEGIS_TLS_KEY: optionalString,
+  AEGIS_TLS_CLIENT_CA: optionalString,
   AEGIS_IAM_ROLE_MAP: optionalString,
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('127.0.0.1'),
@@ -82,6 +85,8 @@ export interface Config {
   stateMachineArns: { promotion: string; rollback: string } | undefined;
   /** local mode: recorded per-variant serving metrics the canary judge reads */
   canaryMetricsFile: string | undefined;
+  /** local server TLS (PEM file paths); with clientCa every client must present a certificate it signed */
+  tls: { cert: string; key: string; clientCa: string | undefined } | undefined;
   /** IAM principal ARN → role, for API Gateway IAM authorization on AWS. */
   iamRoleMap: Record<string, Role>;
 }
@@ -168,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     stateMachineArns:
       e.AEGIS_PROMOTION_STATE_MACHINE_ARN && e.AEGIS_ROLLBACK_STATE_MACHINE_ARN ? { promotion: e.AEGIS_PROMOTION_STATE_MACHINE_ARN, rollback: e.AEGIS_ROLLBACK_STATE_MACHINE_ARN } : undefined,
     canaryMetricsFile: e.AEGIS_CANARY_METRICS_FILE ? resolve(e.AEGIS_CANARY_METRICS_FILE) : undefined,
+    tls: e.AEGIS_TLS_CERT && e.AEGIS_TLS_KEY ? { cert: resolve(e.AEGIS_TLS_CERT), key: resolve(e.AEGIS_TLS_KEY), clientCa: e.AEGIS_TLS_CLIENT_CA ? resolve(e.AEGIS_TLS_CLIENT_CA) : undefined } : undefined,
   };
 }
 
@@ -191,6 +197,17 @@ export function startupRefusal(c: Config): string | undefined {
   return undefined;
 }
 
+/**
+ * What the local server additionally refuses: REQUIRE_MTLS=true needs TLS with client
+ * certificate verification (on AWS, mTLS is API Gateway's custom domain, not this server).
+ */
+export function localServerRefusal(c: Config): string | undefined {
+  if (c.requireMtls && !(c.tls && c.tls.clientCa)) {
+    return 'REQUIRE_MTLS=true but AEGIS_TLS_CERT, AEGIS_TLS_KEY and AEGIS_TLS_CLIENT_CA are not all set';
+  }
+  return undefined;
+}
+
 /** Loads and checks the configuration; throws ConfigError with a one-line reason. */
 export function loadCheckedConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const c = loadConfig(env);
@@ -209,6 +226,8 @@ export interface ClientConfig {
   containerDigest: string | undefined;
   /** PROM_ENDPOINT: a Pushgateway the CLI pushes training metrics to */
   promEndpoint: string | undefined;
+  /** AEGIS_TLS_CLIENT_CERT / AEGIS_TLS_CLIENT_KEY / AEGIS_TLS_CA: the CLI's certificate for an mTLS server */
+  tls: { cert: string; key: string; ca: string | undefined } | undefined;
 }
 
 export function loadClientConfig(env: NodeJS.ProcessEnv = process.env): ClientConfig {
@@ -220,5 +239,9 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env): ClientCo
     awsRegion: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
     containerDigest: env.CONTAINER_DIGEST?.trim() || undefined,
     promEndpoint: env.PROM_ENDPOINT?.trim() || undefined,
+    tls:
+      env.AEGIS_TLS_CLIENT_CERT && env.AEGIS_TLS_CLIENT_KEY
+        ? { cert: resolve(env.AEGIS_TLS_CLIENT_CERT), key: resolve(env.AEGIS_TLS_CLIENT_KEY), ca: env.AEGIS_TLS_CA ? resolve(env.AEGIS_TLS_CA) : undefined }
+        : undefined,
   };
 }

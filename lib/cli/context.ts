@@ -47,7 +47,8 @@ export class CliContext {
     let token = this.globals.token ?? this.cfg.token;
     const tokenFile = join(this.cfg.dataDir, 'admin.token');
     if (!token && existsSync(tokenFile)) token = readFileSync(tokenFile, 'utf8').trim();
-    return new AegisClient({ baseUrl, ...(token ? { token } : {}) });
+    const tls = this.cfg.tls && { cert: readFileSync(this.cfg.tls.cert, 'utf8'), key: readFileSync(this.cfg.tls.key, 'utf8'), ...(this.cfg.tls.ca ? { ca: readFileSync(this.cfg.tls.ca, 'utf8') } : {}) };
+    return new AegisClient({ baseUrl, ...(token ? { token } : {}), ...(tls ? { tls } : {}) });
   }
 
   /** Progress on stderr: redrawn in place on a terminal, a line every ~2 s otherwise (CI logs). */

@@ -8,8 +8,16 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 
+/** Client certificate and CA (PEM text) for a server that requires mutual TLS. */
+export interface ClientTls {
+  cert?: string;
+  key?: string;
+  ca?: string;
+}
+
 export interface ClientOptions {
   baseUrl: string;
+  tls?: ClientTls;
   /** local bearer token */
   token?: string;
   /** sign with SigV4 for API Gateway IAM auth (AWS mode) */
@@ -61,25 +69,45 @@ export class AegisClient {
       });
       h = signed.headers as Record<string, string>;
     }
-    let res: Response;
+    if (text !== undefined) h['content-length'] = String(Buffer.byteLength(text));
+    let status: number;
+    let raw: string;
     try {
-      res = await fetch(url, { method, headers: h, ...(text !== undefined ? { body: text } : {}) });
+      ({ status, raw } = await this.#send(url, method, h, text));
     } catch (e) {
-      throw new ApiError(0, 'UNREACHABLE', `cannot reach ${this.opts.baseUrl}: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`);
+      throw new ApiError(0, 'UNREACHABLE', `cannot reach ${this.opts.baseUrl}: ${(e as Error).message}`);
     }
-    const raw = await res.text();
     let parsed: unknown;
     try {
       parsed = raw ? JSON.parse(raw) : undefined;
     } catch {
       parsed = undefined;
     }
-    if (!res.ok) {
+    if (status < 200 || status >= 300) {
       const err = (parsed as { error?: { code?: string; message?: string; field?: string; requestId?: string } } | undefined)?.error;
-      const msg = err?.message ?? (parsed as { message?: string } | undefined)?.message ?? (raw.slice(0, 200) || res.statusText);
-      throw new ApiError(res.status, err?.code ?? `HTTP_${res.status}`, msg, err?.field, err?.requestId);
+      const msg = err?.message ?? (parsed as { message?: string } | undefined)?.message ?? (raw.slice(0, 200) || `HTTP ${status}`);
+      throw new ApiError(status, err?.code ?? `HTTP_${status}`, msg, err?.field, err?.requestId);
     }
     return parsed as T;
+  }
+
+  /** node:http(s) rather than fetch: the same transport for uploads, and client certificates for mTLS. */
+  #request(url: URL, method: string, headers: Record<string, string>) {
+    const t = this.opts.tls;
+    const tls = url.protocol === 'https:' && t ? { ...(t.cert && t.key ? { cert: t.cert, key: t.key } : {}), ...(t.ca ? { ca: t.ca } : {}) } : {};
+    return (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method, headers, ...tls });
+  }
+
+  async #send(url: URL, method: string, headers: Record<string, string>, body: string | undefined): Promise<{ status: number; raw: string }> {
+    const req = this.#request(url, method, headers);
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      req.once('response', resolve);
+      req.once('error', reject);
+      req.end(body);
+    });
+    let raw = '';
+    for await (const chunk of res) raw += chunk;
+    return { status: res.statusCode ?? 0, raw };
   }
 
   /**
@@ -98,7 +126,8 @@ export class AegisClient {
       },
     });
     const target = new URL(url);
-    const request = (target.protocol === 'https:' ? httpsRequest : httpRequest)(target, { method: 'PUT', headers: { ...headers, 'content-length': String(size) } });
+    // presigned S3 URLs are plain https; client certificates go only to our own server
+    const request = target.origin === new URL(this.opts.baseUrl).origin ? this.#request(target, 'PUT', { ...headers, 'content-length': String(size) }) : (target.protocol === 'https:' ? httpsRequest : httpRequest)(target, { method: 'PUT', headers: { ...headers, 'content-length': String(size) } });
     const response = new Promise<IncomingMessage>((resolve, reject) => {
       request.once('response', resolve);
       request.once('error', reject);

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { FsObjectStore } from '../adapters/local/fs-object-store.js';
 import { AegisError } from '../core/errors.js';
@@ -65,18 +66,25 @@ export interface LocalServer {
  * API Gateway would. Static path segments win over parameters, as in API Gateway. Local
  * upload URLs (`PUT /v1/uploads/<key>`) stream straight into the filesystem store.
  */
-export function createLocalServer(handlers: Record<RouteId, { build: (c: ContainerProvider) => LambdaHandler }>, container: ContainerProvider): Server {
+export function createLocalServer(
+  handlers: Record<RouteId, { build: (c: ContainerProvider) => LambdaHandler }>,
+  container: ContainerProvider,
+  tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer | undefined },
+): Server {
   const routes: CompiledRoute[] = (Object.entries(ROUTES) as [RouteId, RouteSpec][])
     .map(([id, route]) => ({ route, ...compile(route.path), handler: handlers[id].build(container) }))
     .sort((a, b) => a.params.length - b.params.length);
 
-  return createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     void handle(req, res).catch((e: unknown) => {
       console.error('local server error', e instanceof Error ? e.message : e);
       if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL', message: 'internal error' } });
       else res.destroy();
     });
-  });
+  };
+  if (!tls) return createServer(listener);
+  // mTLS: with a client CA, the handshake itself refuses clients without a certificate it signed
+  return createHttpsServer({ cert: tls.cert, key: tls.key, ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) }, listener);
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://local');
@@ -139,5 +147,6 @@ export async function listen(server: Server, port: number, host: string): Promis
     server.listen(port, host, () => resolve());
   });
   const addr = server.address() as AddressInfo;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
+  const scheme = 'setSecureContext' in server ? 'https' : 'http';
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
 }

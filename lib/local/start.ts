@@ -1,7 +1,7 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildContainer, type BuildOptions } from '../composition.js';
-import type { Config } from '../config.js';
+import { ConfigError, localServerRefusal, type Config } from '../config.js';
 import type { Container } from '../container.js';
 import { HANDLER_BUILDERS } from '../../lambdas/index.js';
 import { createLocalServer, listen } from './server.js';
@@ -31,7 +31,10 @@ export async function startLocal(config: Config, opts: Pick<BuildOptions, 'clock
     failed = rej;
   });
   containerPromise.catch(() => undefined);
-  const server = createLocalServer(HANDLER_BUILDERS, () => containerPromise);
+  const refusal = localServerRefusal(config);
+  if (refusal) throw new ConfigError(refusal);
+  const tls = config.tls && { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key), clientCa: config.tls.clientCa ? readFileSync(config.tls.clientCa) : undefined };
+  const server = createLocalServer(HANDLER_BUILDERS, () => containerPromise, tls);
   const url = await listen(server, config.port, config.host);
   try {
     container = await buildContainer(config, { mode: 'local', publicUrl: config.publicUrl ?? url, bootstrap: true, ...opts });
