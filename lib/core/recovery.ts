@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { AuditEvent } from './audit.js';
+import { POLICY_DECISIONS } from './policy.js';
 import { KEY_PURPOSES, SIGNATURE_ALGS, type KeyRecord } from './signatures.js';
 
 const Iso = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'not a timestamp');
@@ -42,6 +43,50 @@ export const ArtifactRegisteredPayload = z.object({
 export type DatasetRegistered = z.infer<typeof DatasetRegisteredPayload>;
 export type ManifestSigned = z.infer<typeof ManifestSignedPayload>;
 export type ArtifactRegistered = z.infer<typeof ArtifactRegisteredPayload>;
+
+// The promotion payloads written by PromotionService and RolloutService. Objects the rows
+// store as JSON text (canary, policy decision, record signature) are loose: every key the
+// writer recorded is kept, so the restored text is canonically the one the row held.
+const Int = z.number().int();
+const RecordSignature = z.looseObject({ signerId: Text, alg: z.enum(SIGNATURE_ALGS), ts: Iso, signature: Text });
+const PromotionRecordBody = z.object({ promotionId: Text, kind: z.enum(['promote', 'rollback']), artifactId: Text, targetEnv: Text, manifestSignatureId: Text });
+const STATUS_OF_DECISION = { deny: 'denied', require_multisig: 'pending_multisig', allow: 'rolling_out' } as const;
+export const PromotionRequestedPayload = PromotionRecordBody.extend({
+  status: z.enum(['denied', 'pending_multisig', 'rolling_out']),
+  policyDecision: z.looseObject({ decision: z.enum(POLICY_DECISIONS), rules: z.array(z.string()), reasons: z.array(z.string()) }),
+  createdAt: Iso,
+  reason: z.string(),
+  modelName: Text,
+  canary: z.looseObject({ percent: Int.min(1).max(100), windowSeconds: Int.nonnegative(), steps: Int.nonnegative(), rollbackThreshold: z.number().min(0).max(1), maxInconclusive: Int.nonnegative() }),
+  threshold: Int.positive().nullable(),
+  recordSignature: RecordSignature,
+})
+  .refine((p) => STATUS_OF_DECISION[p.policyDecision.decision] === p.status, 'status does not follow from the policy decision')
+  .refine((p) => (p.threshold !== null) === (p.status === 'pending_multisig'), 'a threshold goes with pending_multisig, and only with it');
+export const PromotionApprovalAcceptedPayload = z.object({ approverId: Text, signature: Text, count: Int.positive(), threshold: Int.positive().nullable(), expiresAt: Iso, at: Iso });
+export const PromotionApprovedPayload = z.object({ approvers: z.array(Text).min(1), threshold: Int.positive().nullable() });
+export const STEP_ACTIONS = ['start', 'evaluate', 'stepUp', 'promoteFully', 'rollback', 'fail'] as const;
+export const PromotionStepPayload = z.object({
+  action: z.enum(STEP_ACTIONS),
+  stage: Int.min(-1),
+  percent: Int.min(0).max(100),
+  inconclusive: Int.nonnegative(),
+  windowSeconds: Int.nonnegative(),
+  route: z.strictObject({ canary_artifact_id: Text.optional(), canary_percent: Int.min(0).max(100).optional() }),
+  verdict: z.string().optional(),
+  detail: z.string().optional(),
+  next: z.string().optional(),
+});
+export const PROMOTION_END_EVENTS = { 'promotion.applied': 'succeeded', 'promotion.rolled_back': 'rolled_back', 'promotion.failed': 'failed' } as const;
+export const PromotionEndedPayload = PromotionRecordBody.extend({
+  status: z.enum(['succeeded', 'rolled_back', 'failed']),
+  appliedAt: Iso.nullable(),
+  recordSignature: RecordSignature,
+  error: z.string().optional(),
+}).refine((p) => (p.appliedAt !== null) === (p.status === 'succeeded'), 'appliedAt goes with succeeded, and only with it');
+export type PromotionRequested = z.infer<typeof PromotionRequestedPayload>;
+export type PromotionStep = z.infer<typeof PromotionStepPayload>;
+export type PromotionEnded = z.infer<typeof PromotionEndedPayload>;
 
 /** A signature record as stored in a `signature-<id>.json` sidecar. */
 export const SignatureSidecar = z.object({ manifestSignatureId: Text, signerId: Text, alg: z.enum(SIGNATURE_ALGS), signature: Text, ts: Iso });

@@ -22,7 +22,7 @@ export interface ArtifactSnapshot {
   createdAt: string;
 }
 
-/** Everything a rebuild must reproduce, in one canonical order. Tokens and uploads are left out. */
+/** Everything a rebuild must reproduce, in one canonical order. Tokens, uploads and the rollout trace are left out. */
 export interface RegistrySnapshot {
   artifacts: ArtifactSnapshot[];
   models: { id: string; latestVersion: number; createdBy: string; createdAt: string }[];
@@ -31,7 +31,34 @@ export interface RegistrySnapshot {
   keys: { id: string; purpose: string; alg: string; publicKey: string; backend: string; owner: string | null; notBefore: string; notAfter: string | null; revokedAt: string | null }[];
   auditEvents: (AuditEvent & { id: string })[];
   auditHead: { seq: number; hash: string };
+  /** JSON columns re-canonicalized; the execution trace (promotion_steps) is left out: a rebuild cannot restore it exactly */
+  promotions: PromotionSnapshot[];
+  approvals: { id: string; promotion: string; approver: string; signature: string; expiresAt: string; createdAt: string }[];
+  /** updated_at left out: a rebuild sets it to the time of the event, a few ms after the original */
+  routes: { id: string; model: string; env: string; stable: string | null; canary: string | null; percent: number; promotion: string | null }[];
 }
+
+export interface PromotionSnapshot {
+  id: string;
+  kind: string;
+  artifact: string;
+  model: string;
+  env: string;
+  manifestSignatureId: string;
+  status: string;
+  requestedBy: string;
+  reason: string;
+  canary: string;
+  policyDecision: string;
+  threshold: number | null;
+  inFlightKey: string | null;
+  createdAt: string;
+  appliedAt: string | null;
+  recordSignature: string | null;
+  rolloutState: string | null;
+}
+
+const recanonical = (text: string | null): string | null => (text === null ? null : canonicalJson(JSON.parse(text)));
 
 /**
  * A snapshot of the registry tables. Timestamps are ISO strings at millisecond precision
@@ -88,10 +115,48 @@ export async function registrySnapshot(database: Database): Promise<RegistrySnap
   }));
   const auditEvents = (await db.selectFrom('audit_events').selectAll().orderBy('seq').execute()).map((r) => ({ id: `seq ${r.seq}`, ...rowToEvent(r) }));
   const head = await db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirst();
-  return { artifacts, models, datasets, links, keys, auditEvents, auditHead: { seq: Number(head?.seq ?? 0), hash: head?.hash.trim() ?? '' } };
+  const promotions = (await db.selectFrom('promotions').selectAll().orderBy('promotion_id').execute()).map(
+    (r): PromotionSnapshot => ({
+      id: r.promotion_id,
+      kind: r.kind,
+      artifact: r.artifact_id,
+      model: r.model_name,
+      env: r.target_env,
+      manifestSignatureId: r.manifest_signature_id,
+      status: r.status,
+      requestedBy: r.requested_by,
+      reason: r.reason,
+      canary: recanonical(r.canary)!,
+      policyDecision: recanonical(r.policy_decision)!,
+      threshold: r.threshold,
+      inFlightKey: r.in_flight_key,
+      createdAt: toIso(r.created_at),
+      appliedAt: toIsoOrNull(r.applied_at),
+      recordSignature: recanonical(r.record_signature),
+      rolloutState: recanonical(r.rollout_state),
+    }),
+  );
+  const approvals = (await db.selectFrom('promotion_approvals').selectAll().orderBy('promotion_id').orderBy('approver_kid').execute()).map((r) => ({
+    id: `${r.promotion_id} ${r.approver_kid}`,
+    promotion: r.promotion_id,
+    approver: r.approver_kid,
+    signature: r.signature,
+    expiresAt: r.expires_at,
+    createdAt: toIso(r.created_at),
+  }));
+  const routes = (await db.selectFrom('routes').selectAll().orderBy('model_name').orderBy('env').execute()).map((r) => ({
+    id: `${r.model_name}@${r.env}`,
+    model: r.model_name,
+    env: r.env,
+    stable: r.stable_artifact_id,
+    canary: r.canary_artifact_id,
+    percent: r.canary_percent,
+    promotion: r.promotion_id,
+  }));
+  return { artifacts, models, datasets, links, keys, auditEvents, auditHead: { seq: Number(head?.seq ?? 0), hash: head?.hash.trim() ?? '' }, promotions, approvals, routes };
 }
 
-export type DiffKind = 'artifact' | 'model' | 'dataset' | 'key' | 'audit-event' | 'link';
+export type DiffKind = 'artifact' | 'model' | 'dataset' | 'key' | 'audit-event' | 'link' | 'promotion' | 'approval' | 'route';
 
 export interface Difference {
   kind: DiffKind;
@@ -130,6 +195,9 @@ export function diffSnapshots(a: RegistrySnapshot, b: RegistrySnapshot): Differe
   diffItems('key', a.keys, b.keys, out);
   diffItems('audit-event', a.auditEvents, b.auditEvents, out);
   diffItems('audit-event', [{ id: 'head', ...a.auditHead }], [{ id: 'head', ...b.auditHead }], out);
+  diffItems('promotion', a.promotions, b.promotions, out);
+  diffItems('approval', a.approvals, b.approvals, out);
+  diffItems('route', a.routes, b.routes, out);
   return out;
 }
 

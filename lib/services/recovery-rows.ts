@@ -18,9 +18,14 @@ export interface RowPlan {
   signatures: Insertable<DB['manifest_signatures']>[];
   links: Insertable<DB['artifact_datasets']>[];
   events: AuditEvent[];
+  /** replayed from promotion events (recovery-promotions.ts) */
+  promotions: Insertable<DB['promotions']>[];
+  approvals: Insertable<DB['promotion_approvals']>[];
+  steps: Insertable<DB['promotion_steps']>[];
+  routes: Insertable<DB['routes']>[];
 }
 
-export const emptyPlan = (): RowPlan => ({ keys: [], datasets: [], models: [], artifacts: [], signatures: [], links: [], events: [] });
+export const emptyPlan = (): RowPlan => ({ keys: [], datasets: [], models: [], artifacts: [], signatures: [], links: [], events: [], promotions: [], approvals: [], steps: [], routes: [] });
 
 /** The rows RegistryService.register writes for one registration, from verified sidecars. */
 export function artifactRows(plan: RowPlan, a: VerifiedArtifact, version: number, createdBy: string, createdAt: string): void {
@@ -55,7 +60,7 @@ export function artifactRows(plan: RowPlan, a: VerifiedArtifact, version: number
 }
 
 // Multi-row inserts cut round trips (each is an HTTP call on the Data API) while staying far
-// below PostgreSQL's 65535 bind parameters (artifacts have 17 columns).
+// below PostgreSQL's 65535 bind parameters (artifacts and promotions have 17 columns).
 const CHUNK = 200;
 async function insertAll<T extends keyof DB & string>(tx: Transaction<DB>, table: T, rows: Insertable<DB[T]>[]): Promise<void> {
   for (let i = 0; i < rows.length; i += CHUNK) {
@@ -83,6 +88,10 @@ export async function writePlan(database: Database, plan: RowPlan): Promise<void
     await insertAll(tx, 'artifacts', plan.artifacts);
     await insertAll(tx, 'manifest_signatures', plan.signatures);
     await insertAll(tx, 'artifact_datasets', plan.links);
+    await insertAll(tx, 'promotions', plan.promotions);
+    await insertAll(tx, 'promotion_approvals', plan.approvals);
+    await insertAll(tx, 'promotion_steps', plan.steps);
+    await insertAll(tx, 'routes', plan.routes);
     await insertAll(tx, 'audit_events', plan.events.map(eventToRow));
     const last = plan.events[plan.events.length - 1];
     // The head is where the next append links to, so the chain continues where the archive ends.
@@ -90,7 +99,7 @@ export async function writePlan(database: Database, plan: RowPlan): Promise<void
   });
 }
 
-const REGISTRY_TABLES = ['models', 'artifacts', 'manifest_signatures', 'artifact_datasets', 'datasets', 'signing_keys', 'audit_events', 'api_tokens', 'idempotency_keys', 'uploads'] as const;
+const REGISTRY_TABLES = ['models', 'artifacts', 'manifest_signatures', 'artifact_datasets', 'datasets', 'signing_keys', 'audit_events', 'api_tokens', 'idempotency_keys', 'uploads', 'promotions', 'promotion_approvals', 'promotion_steps', 'routes'] as const;
 
 /**
  * The target must be migrated and hold nothing: every registry table empty and the chain

@@ -11,6 +11,8 @@ export class RecoveryError extends Error {
   constructor(
     readonly code: RecoveryErrorCode,
     message: string,
+    /** the items that made it refuse, when there are several (e.g. promotion events that do not replay) */
+    readonly problems: Problem[] = [],
   ) {
     super(message);
   }
@@ -63,11 +65,12 @@ export type ProblemCode =
   | 'sidecar-unreadable'
   | 'payload-invalid'
   | 'conflict'
+  | 'artifact-not-restored'
   | 'signing-unavailable';
 
 /** Something that was not restored (or cannot work) and needs a person. */
 export interface Problem {
-  kind: 'artifact' | 'sidecar' | 'dataset' | 'key' | 'event';
+  kind: 'artifact' | 'sidecar' | 'dataset' | 'key' | 'event' | 'promotion';
   id: string;
   problem: ProblemCode;
   detail: string;
@@ -117,7 +120,8 @@ export const NOT_RESTORED = [
   'idempotency keys (a retried registration still replays by model and sha256)',
   'KMS key ARNs (not in the audit log; pass --kms-key-ref KID=ARN)',
   'created_by of artifacts restored from storage (recorded as aegis-recovery)',
-  'the state behind event types this rebuild does not replay (e.g. promotions, approvals, routes): their events are restored in the audit log, their tables stay empty',
+  'the rollout execution trace (promotion_steps) exactly: rebuilt as one row per promotion.step / applied / rolled_back / failed event (state from its action, entered = finished = the event time, input {action}, output = the event payload); steps that wrote no event (resumed or retried steps, a failing step and its error) and the real step timings and outputs are lost',
+  'the exact updated_at of routes (set to the time of the event that changed the route, a few ms after the original)',
 ] as const;
 
 /** created_by of rows the rebuild had to make up an author for. */

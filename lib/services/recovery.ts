@@ -7,6 +7,7 @@ import { canonicalJson } from '../core/canonical.js';
 import { ArtifactRegisteredPayload, DatasetRegisteredPayload, ManifestSignedPayload, type ArtifactRegistered, type ManifestSigned } from '../core/recovery.js';
 import { statementBytes, verifyRaw, type KeyRecord } from '../core/signatures.js';
 import { loadVerifiedArchive, type VerifiedArchive } from './recovery-archive.js';
+import { planPromotions, PROMOTION_EVENT_TYPES, replayOrRefuse } from './recovery-promotions.js';
 import { artifactRows, assertEmptyTarget, emptyPlan, writePlan, type RowPlan } from './recovery-rows.js';
 import { mapLimit, scanArtifactStore, verifyStoredArtifact, type VerifiedArtifact } from './recovery-storage.js';
 import { NOT_RESTORED, RECOVERY_ACTOR, UNKNOWN_KMS_KEY_REF, type Phase, type RebuildOptions, type RebuildReport, type RecoveryDeps } from './recovery-types.js';
@@ -17,9 +18,9 @@ const CONCURRENCY = 8;
 
 /**
  * Rebuilds the registry into an empty, migrated database (see assertEmptyTarget) from
- * storage alone. Throws RecoveryError before writing anything when the target is not empty
- * or the archive does not verify; otherwise restores what verifies and reports the rest.
- * Every item whose signature or bytes fail is skipped and listed in `problems`. Each
+ * storage alone. Throws RecoveryError before writing anything when the target is not empty,
+ * the archive does not verify or its promotion events do not replay; otherwise restores
+ * what verifies and reports the rest. Every item whose signature or bytes fail is skipped and listed in `problems`. Each
  * writing phase (archive, then storage) is one transaction; should the storage phase fail,
  * the database holds exactly the archived registry: drop it and run again.
  *
@@ -63,7 +64,7 @@ export async function rebuildIndex(deps: RecoveryDeps, opts: RebuildOptions = {}
 
   const plan = emptyPlan();
   const registered = await timed('verify-artifacts', 'verifying archived registrations against storage', () => planArchive(deps, archive, opts, plan, report));
-  await timed('restore-archive', `writing ${plan.artifacts.length} artifact(s), ${plan.datasets.length} dataset(s), ${plan.keys.length} key(s), ${plan.events.length} event(s)`, () => writePlan(deps.database, plan));
+  await timed('restore-archive', `writing ${plan.artifacts.length} artifact(s), ${plan.datasets.length} dataset(s), ${plan.keys.length} key(s), ${plan.promotions.length} promotion(s), ${plan.events.length} event(s)`, () => writePlan(deps.database, plan));
   report.keys = plan.keys.length;
   report.datasets = plan.datasets.length;
   report.artifacts.fromArchive = plan.artifacts.length;
@@ -92,6 +93,8 @@ interface Registered {
 
 async function planArchive(deps: RecoveryDeps, archive: VerifiedArchive, opts: RebuildOptions, plan: RowPlan, report: RebuildReport): Promise<Registered> {
   plan.events = archive.events;
+  // Replayed first: events that do not replay refuse the rebuild before anything is verified or written.
+  const promotions = replayOrRefuse(archive.events);
   for (const k of archive.ring.values()) {
     // What KeyProvider.create returned: the file name, the ARN (not in the log), nothing for
     // an enrolled key whose private half never reached the server.
@@ -133,7 +136,7 @@ async function planArchive(deps: RecoveryDeps, archive: VerifiedArchive, opts: R
         reg.latest.set(a.modelName, Math.max(reg.latest.get(a.modelName) ?? 0, a.version));
       }
     } else if (e.type === 'token.created') tokens++;
-    else if (!e.type.startsWith('key.')) unknownTypes.add(e.type);
+    else if (!e.type.startsWith('key.') && !PROMOTION_EVENT_TYPES.has(e.type)) unknownTypes.add(e.type);
   }
   for (const m of plan.models) m.latest_version = reg.latest.get(m.name)!;
   if (tokens) report.warnings.push(`${tokens} api token(s) were created per the audit log; tokens are never restored: create new ones`);
@@ -162,6 +165,7 @@ async function planArchive(deps: RecoveryDeps, archive: VerifiedArchive, opts: R
     linkDatasets(plan, reg, v.artifact, report);
     artifactRows(plan, v.artifact, a.version, e.actor, a.createdAt);
   }
+  planPromotions(promotions, plan, report);
   return reg;
 }
 

@@ -55,7 +55,7 @@ export async function openTarget(): Promise<Database> {
 
 /** Back to migrated-and-empty, as if freshly migrated. */
 export async function emptyTarget(target: Database): Promise<void> {
-  await sql`truncate models, artifacts, manifest_signatures, artifact_datasets, datasets, signing_keys, audit_events, api_tokens, idempotency_keys, uploads cascade`.execute(target.db);
+  await sql`truncate models, artifacts, manifest_signatures, artifact_datasets, datasets, signing_keys, audit_events, api_tokens, idempotency_keys, uploads, promotions, promotion_approvals, promotion_steps, routes cascade`.execute(target.db);
   await target.db.updateTable('audit_head').set({ seq: 0, hash: '0'.repeat(64) }).where('id', '=', 1).execute();
 }
 

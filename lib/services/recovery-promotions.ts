@@ -1,0 +1,216 @@
+/**
+ * Replaying the promotion events of a verified chain into the rows PromotionService and
+ * RolloutService wrote: promotions, promotion_approvals, routes, and an approximate
+ * promotion_steps trace. Pure: the caller writes the rows.
+ */
+import type { Insertable } from 'kysely';
+import { z } from 'zod';
+import type { AuditEvent } from '../core/audit.js';
+import { canonicalJson } from '../core/canonical.js';
+import {
+  PROMOTION_END_EVENTS,
+  PromotionApprovalAcceptedPayload,
+  PromotionApprovedPayload,
+  PromotionEndedPayload,
+  PromotionRequestedPayload,
+  PromotionStepPayload,
+  type PromotionEnded,
+  type PromotionStep,
+} from '../core/recovery.js';
+import type { RolloutState } from '../core/rollout.js';
+import type { DB } from '../db/schema.js';
+import type { RowPlan } from './recovery-rows.js';
+import { RecoveryError, type Problem, type RebuildReport } from './recovery-types.js';
+
+export interface PromotionRows {
+  promotions: Insertable<DB['promotions']>[];
+  approvals: Insertable<DB['promotion_approvals']>[];
+  steps: Insertable<DB['promotion_steps']>[];
+  routes: Insertable<DB['routes']>[];
+}
+
+export interface PromotionReplay extends PromotionRows {
+  /** events that are malformed or do not follow from the ones before them: nothing may be written */
+  problems: { seq: number; code: 'payload-invalid' | 'conflict'; detail: string }[];
+}
+
+/** Every event type the replay reads; `promotion.approval_refused` changes no row. */
+export const PROMOTION_EVENT_TYPES = new Set(['promotion.requested', 'promotion.approval_accepted', 'promotion.approval_refused', 'promotion.approved', 'promotion.step', ...Object.keys(PROMOTION_END_EVENTS)]);
+
+// As rollout.ts STATE_OF; a manual rollback's promoteFully runs as the SetRoute state.
+const STATE_OF: Record<PromotionStep['action'], string> = { start: 'StartCanary', evaluate: 'Evaluate', stepUp: 'StepUp', promoteFully: 'PromoteFully', rollback: 'RollBack', fail: 'RecordFailure' };
+const ACTION_OF: Record<PromotionEnded['status'], PromotionStep['action']> = { succeeded: 'promoteFully', rolled_back: 'rollback', failed: 'fail' };
+
+type Promotion = Insertable<DB['promotions']> & { promotion_id: string; model_name: string; target_env: string; kind: string; status: string; state?: RolloutState };
+type Route = Insertable<DB['routes']>;
+
+/**
+ * Replays `promotion.*` events in chain order with the writers' own rules: a request
+ * inserts the row with its policy outcome (in flight unless denied), accepted approvals add
+ * rows and the threshold moves it to rolling_out, every step saves its rollout state and
+ * route change, and the end events sign it off and settle the route. A promotion still
+ * pending or rolling out at the end of the archive stays so (a restarted server resumes it).
+ */
+export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay {
+  const promotions = new Map<string, Promotion>();
+  const inFlight = new Map<string, string>();
+  const routes = new Map<string, Route>();
+  const out: PromotionReplay = { promotions: [], approvals: [], steps: [], routes: [], problems: [] };
+  const approvers = new Map<string, Set<string>>();
+  const stepNo = new Map<string, number>();
+
+  for (const e of events) {
+    if (!PROMOTION_EVENT_TYPES.has(e.type) || e.type === 'promotion.approval_refused') continue;
+    const problem = (detail: string, code: 'payload-invalid' | 'conflict' = 'conflict') => out.problems.push({ seq: e.seq, code, detail: `${e.type}: ${detail}` });
+    const parse = <S extends z.ZodType>(schema: S): z.infer<S> | undefined => {
+      const p = schema.safeParse(e.payload);
+      if (p.success) return p.data;
+      const issue = p.error.issues[0];
+      problem(`payload ${issue?.path.join('.') || '(root)'}: ${issue?.message}`, 'payload-invalid');
+      return undefined;
+    };
+    const id = /^promotion:(.+)$/.exec(e.subject)?.[1];
+    if (!id) {
+      problem(`subject ${e.subject} names no promotion`, 'payload-invalid');
+      continue;
+    }
+    const trace = (p: Promotion, action: PromotionStep['action']) => {
+      const step = (stepNo.get(id) ?? 0) + 1;
+      stepNo.set(id, step);
+      const state = p.kind === 'rollback' && action === 'promoteFully' ? 'SetRoute' : STATE_OF[action];
+      out.steps.push({ promotion_id: id, step, state, input: canonicalJson({ action }), output: canonicalJson(e.payload), error: null, entered_at: e.ts, finished_at: e.ts });
+    };
+    const route = (p: Promotion, set: Partial<Pick<Route, 'stable_artifact_id' | 'canary_artifact_id' | 'canary_percent'>>) => {
+      const key = `${p.model_name}\u0000${p.target_env}`;
+      const r = routes.get(key);
+      if (r) Object.assign(r, set, { promotion_id: id, updated_at: e.ts });
+      else routes.set(key, { model_name: p.model_name, env: p.target_env, stable_artifact_id: set.stable_artifact_id ?? null, canary_artifact_id: set.canary_artifact_id ?? null, canary_percent: set.canary_percent ?? 0, promotion_id: id, updated_at: e.ts });
+    };
+
+    if (e.type === 'promotion.requested') {
+      const r = parse(PromotionRequestedPayload);
+      if (!r) continue;
+      if (r.promotionId !== id) problem(`payload names promotion ${r.promotionId}, the subject ${id}`);
+      else if (promotions.has(id)) problem(`promotion ${id} is requested twice`);
+      else {
+        const flight = `${r.modelName}:${r.targetEnv}`;
+        const holder = r.status === 'denied' ? undefined : inFlight.get(flight);
+        if (holder) problem(`promotion ${id} of ${flight} while ${holder} is still in flight`);
+        const raw = e.payload as Record<string, unknown>;
+        promotions.set(id, {
+          promotion_id: id,
+          kind: r.kind,
+          artifact_id: r.artifactId,
+          model_name: r.modelName,
+          target_env: r.targetEnv,
+          manifest_signature_id: r.manifestSignatureId,
+          status: r.status,
+          requested_by: e.actor,
+          reason: r.reason,
+          canary: canonicalJson(raw.canary),
+          policy_decision: canonicalJson(raw.policyDecision),
+          threshold: r.threshold,
+          in_flight_key: r.status === 'denied' ? null : flight,
+          created_at: r.createdAt,
+          applied_at: null,
+          record_signature: canonicalJson(raw.recordSignature),
+          rollout_state: null,
+        });
+        if (r.status !== 'denied') inFlight.set(flight, id);
+      }
+      continue;
+    }
+
+    const p = promotions.get(id);
+    if (!p) {
+      problem(`no earlier promotion.requested for ${id}`);
+      continue;
+    }
+    if (e.type === 'promotion.approval_accepted') {
+      const a = parse(PromotionApprovalAcceptedPayload);
+      if (!a) continue;
+      const counted = approvers.get(id) ?? new Set<string>();
+      if (p.status !== 'pending_multisig') problem(`promotion ${id} is ${p.status}: it takes no approvals`);
+      else if (counted.has(a.approverId)) problem(`approver ${a.approverId} is counted twice for ${id}`);
+      else if (a.count !== counted.size + 1 || a.threshold !== p.threshold) problem(`approval ${a.count} of ${a.threshold} does not follow ${counted.size} of ${p.threshold}`);
+      else {
+        counted.add(a.approverId);
+        approvers.set(id, counted);
+        out.approvals.push({ promotion_id: id, approver_kid: a.approverId, signature: a.signature, expires_at: a.expiresAt, created_at: a.at });
+      }
+    } else if (e.type === 'promotion.approved') {
+      const a = parse(PromotionApprovedPayload);
+      if (!a) continue;
+      const counted = approvers.get(id) ?? new Set<string>();
+      if (p.status !== 'pending_multisig') problem(`promotion ${id} is ${p.status}, not pending_multisig`);
+      else if (counted.size < (p.threshold ?? Number.POSITIVE_INFINITY) || a.approvers.some((k) => !counted.has(k))) problem(`approved by ${a.approvers.join(', ')} but ${counted.size} of ${p.threshold} approval(s) were accepted`);
+      else p.status = 'rolling_out';
+    } else if (e.type === 'promotion.step') {
+      // Steps run without a status check (RolloutService.#save): replayed the same way.
+      const s = parse(PromotionStepPayload);
+      if (!s) continue;
+      p.state = { stage: s.stage, percent: s.percent, inconclusive: s.inconclusive, windowSeconds: s.windowSeconds };
+      p.rollout_state = canonicalJson(p.state);
+      if (s.route.canary_percent !== undefined) route(p, s.route);
+      trace(p, s.action);
+    } else {
+      const f = parse(PromotionEndedPayload);
+      if (!f) continue;
+      const expected = PROMOTION_END_EVENTS[e.type as keyof typeof PROMOTION_END_EVENTS];
+      if (f.status !== expected || f.promotionId !== id || f.artifactId !== p.artifact_id || f.targetEnv !== p.target_env || f.kind !== p.kind) {
+        problem(`payload (${f.status}, ${f.promotionId}, ${f.artifactId}, ${f.targetEnv}) does not match promotion ${id} ending ${expected}`);
+        continue;
+      }
+      if (p.status !== 'rolling_out') {
+        problem(`promotion ${id} is ${p.status}, not rolling out`);
+        continue;
+      }
+      // As RolloutService.#finish: the last saved state (or none) with the final percent.
+      const state = p.state ?? { stage: -1, percent: 0, inconclusive: 0, windowSeconds: 0 };
+      Object.assign(p, {
+        status: f.status,
+        in_flight_key: null,
+        applied_at: f.appliedAt,
+        record_signature: canonicalJson((e.payload as Record<string, unknown>).recordSignature),
+        rollout_state: canonicalJson({ ...state, percent: f.status === 'succeeded' ? 100 : 0 }),
+      });
+      inFlight.delete(`${p.model_name}:${p.target_env}`);
+      route(p, f.status === 'succeeded' ? { stable_artifact_id: p.artifact_id, canary_artifact_id: null, canary_percent: 0 } : { canary_artifact_id: null, canary_percent: 0 });
+      trace(p, ACTION_OF[f.status]);
+    }
+  }
+  for (const { state: _s, ...row } of promotions.values()) out.promotions.push(row);
+  out.routes.push(...routes.values());
+  return out;
+}
+
+/**
+ * The promotion rows of a verified chain, or a refusal before anything is written: a
+ * promotion state replayed past a malformed or out-of-order event could resume a rollout
+ * that ended, or route traffic where it never went. Every such event is in `problems`.
+ */
+export function replayOrRefuse(events: readonly AuditEvent[]): PromotionRows {
+  const r = replayPromotions(events);
+  if (r.problems.length === 0) return r;
+  const problems: Problem[] = r.problems.map((p) => ({ kind: 'promotion', id: `seq ${p.seq}`, problem: p.code, detail: p.detail }));
+  throw new RecoveryError('ARCHIVE_UNVERIFIED', `the audit archive cannot be trusted: promotion events do not replay: ${r.problems.map((p) => `seq ${p.seq}: ${p.detail}`).join('; ')}`, problems);
+}
+
+/**
+ * Adds the rows of promotions whose artifact is restored in this phase. A promotion of an
+ * artifact that did not verify is left out with its approvals and trace, and reported;
+ * routes keep naming whatever served, as they did.
+ */
+export function planPromotions(rows: PromotionRows, plan: RowPlan, report: RebuildReport): void {
+  const restored = new Set(plan.artifacts.map((a) => a.artifact_id));
+  const gone = new Set<string>();
+  for (const p of rows.promotions) {
+    if (restored.has(p.artifact_id)) continue;
+    gone.add(p.promotion_id);
+    report.problems.push({ kind: 'promotion', id: p.promotion_id, problem: 'artifact-not-restored', detail: `${p.kind} of ${p.model_name} to ${p.target_env} (${p.status}) names artifact ${p.artifact_id}, which is not restored: the promotion, its approvals and trace are left out` });
+  }
+  plan.promotions.push(...rows.promotions.filter((p) => !gone.has(p.promotion_id)));
+  plan.approvals.push(...rows.approvals.filter((a) => !gone.has(a.promotion_id)));
+  plan.steps.push(...rows.steps.filter((s) => !gone.has(s.promotion_id)));
+  plan.routes.push(...rows.routes);
+}
