@@ -7,13 +7,16 @@
  * Aegis role), `auditRetentionDays` (default COMPLIANCE retention of the audit archive), and
  * for cross-region replication of the buckets all four of `replicaRegion`,
  * `replicaArtifactBucketArn`, `replicaAuditBucketArn` and `replicaKmsKeyArn` (none: no
- * replication), and `sentinelnetUrl` (SentinelNet for policy decisions; none: the Cedar
- * policies bundled from `policies/`).
+ * replication), `sentinelnetUrl` (SentinelNet for policy decisions; none: the Cedar
+ * policies bundled from `policies/`), and for mutual TLS on a custom domain all three of
+ * `domainName`, `certificateArn` and `mtlsTruststoreUri`, optionally `mtlsTruststoreVersion`
+ * (none: the execute-api endpoint, no mutual TLS).
  */
 import { App, Duration, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Role } from '../lib/config.js';
 import { AegisStack } from '../lib/infra/aegis-stack.js';
+import { mutualTlsFromContext } from '../lib/infra/mutual-tls.js';
 import type { ReplicationTarget } from '../lib/infra/replication.js';
 
 const app = new App();
@@ -53,6 +56,9 @@ const replication = givenReplication.length
   ? (Object.fromEntries(replicationContext.map(([prop, , value]) => [prop, String(value)])) as unknown as ReplicationTarget)
   : undefined;
 
+// All of domainName, certificateArn and mtlsTruststoreUri, or none; shapes checked by the stack.
+const mutualTls = mutualTlsFromContext((key) => app.node.tryGetContext(key));
+
 new AegisStack(app, `aegis-${envName}`, {
   envName,
   // Shape checked here, entries (ARNs, role names) by the stack.
@@ -60,6 +66,7 @@ new AegisStack(app, `aegis-${envName}`, {
   ...(auditRetentionDays !== undefined && { auditRetention: Duration.days(Number(auditRetentionDays)) }),
   ...(replication && { replication }),
   ...(sentinelnetUrl !== undefined && { sentinelnetUrl }),
+  ...(mutualTls && { mutualTls }),
   description: `Aegis model registry (${envName}; ${replication ? `buckets replicated to ${replication.region}` : 'no cross-region bucket replication'})`,
 });
 

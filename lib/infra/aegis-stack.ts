@@ -8,6 +8,7 @@ import type { AccessResources } from './access.js';
 import { API_ROUTE_IDS, ApiFunctions, type ApiRouteId } from './api-functions.js';
 import { AuditArchiveSchedule } from './audit-archive-schedule.js';
 import { RegistryDatabase } from './registry-database.js';
+import type { MutualTlsDomain } from './mutual-tls.js';
 import { CrossRegionReplication, type ReplicationTarget } from './replication.js';
 import { AegisRestApi } from './rest-api.js';
 import { RolloutWorkflows } from './rollout-workflows.js';
@@ -60,6 +61,14 @@ export interface AegisStackProps extends StackProps {
    */
   readonly sentinelnetUrl?: string;
   /**
+   * Mutual TLS: the REST API on a custom domain that requires client certificates signed by
+   * the truststore's CAs, with the execute-api endpoint disabled; every function gets
+   * `REQUIRE_MTLS=true`.
+   *
+   * @default - no custom domain, no mutual TLS (the `MutualTls` output says so)
+   */
+  readonly mutualTls?: MutualTlsDomain;
+  /**
    * Changes on every deploy so migrations run every time; fix it in tests.
    *
    * @default the synth time
@@ -73,7 +82,7 @@ export interface AegisStackProps extends StackProps {
  * API, one Lambda per API route behind an IAM-authorized REST API, migrations that run on
  * every deploy before new code takes traffic, audit archiving on a schedule, promotion
  * rollouts as Step Functions state machines, and (optionally) cross-region replication of the
- * buckets.
+ * buckets and a custom domain with mutual TLS in front of the API.
  *
  * @example
  * new AegisStack(app, 'aegis-dev', { envName: 'dev', iamRoleMap: { 'arn:aws:iam::123456789012:role/ci': 'publisher' } });
@@ -123,6 +132,8 @@ export class AegisStack extends Stack {
       MANIFEST_SIGNER_KID: 'manifest-signer-v1',
       AEGIS_IAM_ROLE_MAP: JSON.stringify(iamRoleMap),
       POWERTOOLS_SERVICE_NAME: 'aegis',
+      // API Gateway enforces it on the custom domain; the functions only record the intent.
+      ...(props.mutualTls && { REQUIRE_MTLS: 'true' }),
     };
 
     this.migrations = new SchemaMigrations(this, 'Migrations', {
@@ -165,7 +176,7 @@ export class AegisStack extends Stack {
 
     const handlers = {} as Record<ApiRouteId, lambda.IFunction>;
     for (const routeId of API_ROUTE_IDS) handlers[routeId] = this.apiFunctions.functions[routeId].function;
-    this.restApi = new AegisRestApi(this, 'Api', { handlers });
+    this.restApi = new AegisRestApi(this, 'Api', { handlers, ...(props.mutualTls && { mutualTls: props.mutualTls }) });
 
     this.replication = props.replication
       ? new CrossRegionReplication(this, 'Replication', {
@@ -176,7 +187,31 @@ export class AegisStack extends Stack {
         })
       : undefined;
 
-    new CfnOutput(this, 'ApiUrl', { value: this.restApi.api.url, description: 'Base URL of the REST API stage' });
+    const mtls = props.mutualTls;
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.restApi.url,
+      description: mtls
+        ? 'Base URL of the REST API: its custom domain, which requires mutual TLS (the execute-api endpoint is disabled)'
+        : 'Base URL of the REST API stage',
+    });
+    if (mtls && this.restApi.domainName) {
+      new CfnOutput(this, 'ApiRegionalDomainName', {
+        value: this.restApi.domainName.domainNameAliasDomainName,
+        description: `Point ${mtls.domainName} here: a CNAME, or a Route 53 alias record with hosted zone ApiRegionalHostedZoneId`,
+      });
+      new CfnOutput(this, 'ApiRegionalHostedZoneId', {
+        value: this.restApi.domainName.domainNameAliasHostedZoneId,
+        description: 'Hosted zone of ApiRegionalDomainName, for a Route 53 alias record',
+      });
+    }
+    new CfnOutput(this, 'MutualTls', {
+      value: mtls ? 'on' : 'off',
+      // CloudFormation caps output descriptions at 1024 characters; an S3 key alone may reach that.
+      description: (mtls
+        ? `${mtls.domainName} requires client certificates signed by a CA in ${mtls.truststoreUri}${mtls.truststoreVersion ? ` (version ${mtls.truststoreVersion})` : ''}; the execute-api endpoint is disabled`
+        : 'Mutual TLS is off: deploy with -c domainName, -c certificateArn and -c mtlsTruststoreUri to turn it on'
+      ).slice(0, 1024),
+    });
     new CfnOutput(this, 'ArtifactBucketName', { value: this.storage.artifactBucket.bucketName });
     new CfnOutput(this, 'AuditArchiveBucketName', { value: this.storage.auditArchiveBucket.bucketName });
     new CfnOutput(this, 'ManifestSigningKeyId', { value: this.keys.manifestSigningKey.keyId });

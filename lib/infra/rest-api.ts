@@ -1,12 +1,15 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, CfnRule, Fn, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { ErrorCode } from '../core/errors.js';
 import { ROUTES } from '../http/routes.js';
 import { acknowledge } from './acknowledge.js';
 import { API_ROUTE_IDS, type ApiRouteId } from './api-functions.js';
+import { checkMutualTlsDomain, type MutualTlsDomain } from './mutual-tls.js';
 
 /** API Gateway's own refusals, mapped onto Aegis error codes (see lib/core/errors.ts). */
 const GATEWAY_ERRORS: readonly [apigw.ResponseType, ErrorCode, string, string?][] = [
@@ -38,12 +41,20 @@ export interface AegisRestApiProps {
    * @default true
    */
   readonly manageAccountLoggingRole?: boolean;
+  /**
+   * Serve the API on a REGIONAL custom domain that requires mutual TLS, mapped at its root
+   * to the stage, and disable the default execute-api endpoint so clients cannot bypass it.
+   *
+   * @default - no custom domain; the execute-api endpoint serves the API
+   */
+  readonly mutualTls?: MutualTlsDomain;
 }
 
 /**
  * The REST API built from the route table (`lib/http/routes.ts`): one method per route,
  * SigV4 (IAM) authorization except on public routes, request validation, JSON access logs,
- * X-Ray tracing and throttling on the stage.
+ * X-Ray tracing and throttling on the stage; optionally a custom domain with mutual TLS as
+ * the only way in.
  *
  * @example
  * const api = new AegisRestApi(this, 'Api', { handlers: { health: healthFn, ... } });
@@ -53,12 +64,18 @@ export class AegisRestApi extends Construct {
   public readonly api: apigw.RestApi;
   public readonly accessLogGroup: logs.LogGroup;
   public readonly methods: Readonly<Record<ApiRouteId, apigw.Method>>;
+  /** The custom domain with mutual TLS; present only when {@link AegisRestApiProps.mutualTls} is given. */
+  public readonly domainName: apigw.DomainName | undefined;
+  /** The base URL clients use: the custom domain's with mutual TLS, the stage's execute-api URL without. */
+  public readonly url: string;
 
   constructor(scope: Construct, id: string, props: AegisRestApiProps) {
     super(scope, id);
     const throttling = props.throttling ?? { rateLimit: 50, burstLimit: 100 };
     if (!(throttling.rateLimit > 0 && throttling.burstLimit >= 1)) throw new Error('throttling needs rateLimit > 0 and burstLimit >= 1');
     const manageRole = props.manageAccountLoggingRole ?? true;
+    const stackRegion = Stack.of(this).region;
+    const mtls = props.mutualTls && { ...props.mutualTls, ...checkMutualTlsDomain(props.mutualTls, Token.isUnresolved(stackRegion) ? undefined : stackRegion) };
 
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.accessLogRetention ?? logs.RetentionDays.ONE_YEAR,
@@ -68,6 +85,9 @@ export class AegisRestApi extends Construct {
     this.api = new apigw.RestApi(this, 'RestApi', {
       description: 'Aegis model registry',
       endpointTypes: [apigw.EndpointType.REGIONAL],
+      // With mutual TLS the custom domain is the only way in: the default endpoint would skip it.
+      // (Left out otherwise, so templates without mTLS stay as they were.)
+      ...(mtls && { disableExecuteApiEndpoint: true }),
       cloudWatchRole: manageRole,
       // Other stacks in the account rely on the account-wide setting: never delete the role.
       ...(manageRole && { cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN }),
@@ -151,5 +171,36 @@ export class AegisRestApi extends Construct {
       });
     }
     this.methods = methods;
+
+    if (mtls) {
+      this.domainName = new apigw.DomainName(this, 'CustomDomain', {
+        domainName: mtls.domainName,
+        certificate: acm.Certificate.fromCertificateArn(this, 'Certificate', mtls.certificateArn),
+        endpointType: apigw.EndpointType.REGIONAL,
+        securityPolicy: apigw.SecurityPolicy.TLS_1_2,
+        mtls: {
+          bucket: s3.Bucket.fromBucketName(this, 'Truststore', mtls.truststoreBucket),
+          key: mtls.truststoreKey,
+          ...(mtls.truststoreVersion !== undefined && { version: mtls.truststoreVersion }),
+        },
+      });
+      // The domain's root is the stage: https://<domainName>/healthz.
+      this.domainName.addBasePathMapping(this.api, { stage: this.api.deploymentStage });
+      if (Token.isUnresolved(stackRegion)) {
+        // Environment-agnostic stack: refuse, before any change, a deploy to another region than the certificate's.
+        new CfnRule(this, 'CertificateRegion', {
+          assertions: [
+            {
+              assert: Fn.conditionEquals(Aws.REGION, mtls.certificateRegion),
+              assertDescription: `The mTLS certificate ${mtls.certificateArn} is in ${mtls.certificateRegion}: deploy this stack there, or use a certificate from this region`,
+            },
+          ],
+        });
+      }
+      this.url = `https://${mtls.domainName}/`;
+    } else {
+      this.domainName = undefined;
+      this.url = this.api.url;
+    }
   }
 }

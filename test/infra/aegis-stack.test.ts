@@ -12,9 +12,10 @@ import { API_ROUTE_IDS, POLICIES_DIR, POLICY_DECIDING_ROUTES, ROUTE_ACCESS } fro
 import { AegisStack, REPO_ROOT } from '../../lib/infra/aegis-stack.js';
 import { logicalIdOf } from '../../lib/infra/pin.js';
 import { RegistryDatabase } from '../../lib/infra/registry-database.js';
+import { MUTUAL_TLS_CONTEXT, checkMutualTlsDomain, mutualTlsFromContext, type MutualTlsDomain } from '../../lib/infra/mutual-tls.js';
 import type { ReplicationTarget } from '../../lib/infra/replication.js';
 import { checkpointKey, segmentKey } from '../../lib/services/audit-trail.js';
-import { CDK_JSON_CONTEXT, NON_ROUTE_ENTRIES, REPLICA, stubProjectRoot, synthAegis, type Synthesized } from './support.js';
+import { CDK_JSON_CONTEXT, MTLS, MTLS_CONTEXT, NON_ROUTE_ENTRIES, REPLICA, stubProjectRoot, synthAegis, type Synthesized } from './support.js';
 
 type Json = Record<string, any>;
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
@@ -907,6 +908,174 @@ describe('cross-region replication', () => {
     expect(newStack({ auditArchiveBucketArn: REPLICA.artifactBucketArn })).toThrow('need replica buckets of their own');
     expect(newStack({ kmsKeyArn: 'arn:aws:kms:eu-central-1:123456789012:alias/dr' })).toThrow(/is not a key ARN/);
     expect(newStack({ kmsKeyArn: REPLICA.kmsKeyArn.replace('eu-central-1', 'us-east-1') })).toThrow(/is not in the replica region eu-central-1/);
+  });
+});
+
+describe('mutual TLS', () => {
+  let stub: ReturnType<typeof stubProjectRoot>;
+  let off: Synthesized;
+  let on: Synthesized;
+  let latest: Template;
+
+  beforeAll(() => {
+    stub = stubProjectRoot();
+    off = synthAegis({ projectRoot: stub.root });
+    // the context bin/cdk.ts reads, turned into props the way it does
+    on = synthAegis({ projectRoot: stub.root, props: { mutualTls: mutualTlsFromContext((key) => MTLS_CONTEXT[key]) } });
+    const { truststoreVersion: _, ...withoutVersion } = MTLS;
+    latest = synthAegis({ projectRoot: stub.root, props: { mutualTls: withoutVersion } }).template;
+  });
+  afterAll(() => stub.cleanup());
+
+  /** Every function built from our handlers: API routes, migrate, the scheduled archiver and the rollout step. */
+  const ourFunctions = (s: Synthesized) => [
+    ...Object.values(s.stack.apiFunctions.functions),
+    s.stack.migrations.migrateFunction,
+    s.stack.auditArchiveSchedule.archiveFunction,
+    s.stack.rollouts.rolloutStep,
+  ];
+  const variables = (s: Synthesized) => ourFunctions(s).map((fn) => s.template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Environment.Variables as Json);
+  const restApi = (t: Template) => Object.values(t.findResources('AWS::ApiGateway::RestApi'));
+
+  it('is off without the context: no custom domain, the execute-api endpoint on, no REQUIRE_MTLS, and the output says so', () => {
+    const t = off.template;
+    t.resourceCountIs('AWS::ApiGateway::DomainName', 0);
+    t.resourceCountIs('AWS::ApiGateway::BasePathMapping', 0);
+    expect(restApi(t)).toHaveLength(1);
+    expect(restApi(t)[0]!.Properties.DisableExecuteApiEndpoint).toBeUndefined();
+    expect(off.stack.restApi.domainName).toBeUndefined();
+    for (const vars of variables(off)) expect(vars.REQUIRE_MTLS).toBeUndefined();
+    expect(JSON.stringify(t.findResources('AWS::Lambda::Function'))).not.toContain('REQUIRE_MTLS');
+    t.hasOutput('MutualTls', { Value: 'off', Description: Match.stringLikeRegexp('-c domainName, -c certificateArn and -c mtlsTruststoreUri') });
+    expect(Object.keys(t.toJSON().Outputs as Json).filter((o) => o.startsWith('ApiRegional'))).toEqual([]);
+    expect(JSON.stringify(t.toJSON().Outputs.ApiUrl.Value)).toContain('.execute-api.');
+    expect(Object.keys(t.toJSON().Rules as Json)).toEqual(['CheckBootstrapVersion']);
+  });
+
+  it('serves the API on a REGIONAL TLS 1.2 custom domain that requires client certificates from the truststore', () => {
+    const domains = on.template.findResources('AWS::ApiGateway::DomainName');
+    expect(Object.values(domains)).toEqual([
+      {
+        Type: 'AWS::ApiGateway::DomainName',
+        Properties: {
+          DomainName: MTLS.domainName,
+          RegionalCertificateArn: MTLS.certificateArn,
+          EndpointConfiguration: { Types: ['REGIONAL'] },
+          SecurityPolicy: 'TLS_1_2',
+          MutualTlsAuthentication: { TruststoreUri: MTLS.truststoreUri, TruststoreVersion: MTLS.truststoreVersion },
+        },
+      },
+    ]);
+    expect(Object.keys(domains)).toEqual([logicalIdOf(on.stack.restApi.domainName!)]);
+  });
+
+  it('uses the latest truststore version when none is given', () => {
+    expect(Object.values(latest.findResources('AWS::ApiGateway::DomainName')).map((d) => d.Properties.MutualTlsAuthentication)).toEqual([{ TruststoreUri: MTLS.truststoreUri }]);
+    latest.hasOutput('MutualTls', { Value: 'on', Description: Match.not(Match.stringLikeRegexp('version')) });
+  });
+
+  it('maps the domain root to the stage', () => {
+    const mappings = Object.values(on.template.findResources('AWS::ApiGateway::BasePathMapping'));
+    expect(mappings).toEqual([
+      {
+        Type: 'AWS::ApiGateway::BasePathMapping',
+        Properties: {
+          DomainName: { Ref: logicalIdOf(on.stack.restApi.domainName!) },
+          RestApiId: { Ref: logicalIdOf(on.stack.restApi.api) },
+          Stage: { Ref: logicalIdOf(on.stack.restApi.api.deploymentStage) },
+        },
+      },
+    ]);
+    expect(on.template.toJSON().Resources[logicalIdOf(on.stack.restApi.api.deploymentStage)].Properties.StageName).toBe('api');
+  });
+
+  it('disables the execute-api endpoint, so clients cannot go around mutual TLS', () => {
+    expect(restApi(on.template).map((r) => r.Properties.DisableExecuteApiEndpoint)).toEqual([true]);
+  });
+
+  it('sets REQUIRE_MTLS=true on every function built from our handlers', () => {
+    const all = variables(on);
+    expect(all).toHaveLength(API_ROUTE_IDS.length + 3);
+    for (const vars of all) expect(vars.REQUIRE_MTLS).toBe('true');
+  });
+
+  it('outputs the regional domain name for the DNS record, its hosted zone, the custom-domain URL and MutualTls on', () => {
+    const domain = logicalIdOf(on.stack.restApi.domainName!);
+    on.template.hasOutput('ApiRegionalDomainName', { Value: { 'Fn::GetAtt': [domain, 'RegionalDomainName'] }, Description: Match.stringLikeRegexp(MTLS.domainName) });
+    on.template.hasOutput('ApiRegionalHostedZoneId', { Value: { 'Fn::GetAtt': [domain, 'RegionalHostedZoneId'] } });
+    on.template.hasOutput('ApiUrl', { Value: `https://${MTLS.domainName}/` });
+    on.template.hasOutput('MutualTls', { Value: 'on', Description: Match.stringLikeRegexp(`${MTLS.truststoreUri.replace(/[.+]/g, '\\$&')} \\(version`) });
+  });
+
+  it('refuses at deploy time, before any change, a region other than the certificate\'s (the stack is environment-agnostic)', () => {
+    const rules = on.template.toJSON().Rules as Json;
+    const certificateRules = Object.entries(rules).filter(([id]) => id !== 'CheckBootstrapVersion');
+    expect(certificateRules).toHaveLength(1);
+    expect(certificateRules[0]![1]).toEqual({
+      Assertions: [{ Assert: { 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'eu-west-1'] }, AssertDescription: expect.stringContaining(MTLS.certificateArn) }],
+    });
+  });
+
+  it('changes nothing else: the same resources apart from the domain and its base path mapping', () => {
+    // the deployment's logical id hashes the API's properties, so it changes with them (a new deployment)
+    const ids = (t: Template) => Object.keys(t.toJSON().Resources as Json).map((id) => id.replace(/^(ApiRestApiDeployment[A-Z0-9]{8})[0-9a-f]{32}$/, '$1')).sort();
+    const added = [logicalIdOf(on.stack.restApi.domainName!), ...Object.keys(on.template.findResources('AWS::ApiGateway::BasePathMapping'))];
+    expect(added).toHaveLength(2);
+    expect(ids(on.template).filter((id) => !added.includes(id))).toEqual(ids(off.template));
+    // the imported certificate and truststore bucket are references, not resources
+    on.template.resourceCountIs('AWS::CertificateManager::Certificate', 0);
+    expect(Object.keys(on.template.findResources('AWS::S3::Bucket')).sort()).toEqual(['AccessLogBucket', 'ArtifactBucket', 'AuditArchiveBucket']);
+  });
+
+  const newStack = (mutualTls: Partial<MutualTlsDomain>, env?: { region: string }) => () =>
+    new AegisStack(new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } }), 's', {
+      envName: 'dev',
+      projectRoot: stub.root,
+      mutualTls: { ...MTLS, ...mutualTls },
+      ...(env && { env }),
+    });
+
+  it('refuses settings that are not what they claim to be, with what is wrong', () => {
+    expect(newStack({ domainName: 'API.example.com' })).toThrow('mTLS domainName API.example.com is not a lower-case DNS name (api.example.com)');
+    expect(newStack({ domainName: 'https://api.example.com' })).toThrow('mTLS domainName https://api.example.com is not a lower-case DNS name (api.example.com)');
+    expect(newStack({ certificateArn: 'arn:aws:iam::123456789012:server-certificate/api' })).toThrow(
+      'mTLS certificateArn arn:aws:iam::123456789012:server-certificate/api is not an ACM certificate ARN (arn:aws:acm:region:account:certificate/id)',
+    );
+    expect(newStack({ truststoreUri: 'https://aegis-truststore.s3.amazonaws.com/ca.pem' })).toThrow(
+      'mTLS truststore https://aegis-truststore.s3.amazonaws.com/ca.pem is not an S3 object URI (s3://bucket/key.pem)',
+    );
+    expect(newStack({ truststoreUri: 's3://aegis-truststore' })).toThrow('mTLS truststore s3://aegis-truststore is not an S3 object URI (s3://bucket/key.pem)');
+    expect(newStack({ truststoreUri: 's3://aegis-truststore/clients/' })).toThrow('mTLS truststore s3://aegis-truststore/clients/ is not an S3 object URI (s3://bucket/key.pem)');
+    expect(newStack({ truststoreUri: 's3://Aegis_Truststore/ca.pem' })).toThrow('mTLS truststore s3://Aegis_Truststore/ca.pem is not an S3 object URI (s3://bucket/key.pem)');
+    expect(newStack({ truststoreVersion: 'v 1' })).toThrow('mTLS truststore version v 1 is not an S3 object version id');
+  });
+
+  it('refuses at synth a certificate from another region than the stack\'s, when the stack has one', () => {
+    expect(newStack({}, { region: 'us-east-1' })).toThrow(
+      `mTLS certificateArn ${MTLS.certificateArn} is in eu-west-1, not in the stack's region us-east-1 (a REGIONAL custom domain needs a certificate from its own region)`,
+    );
+    expect(checkMutualTlsDomain(MTLS, 'eu-west-1')).toEqual({ certificateRegion: 'eu-west-1', truststoreBucket: 'aegis-truststore', truststoreKey: 'clients/ca-bundle.pem' });
+  });
+
+  describe('from context', () => {
+    const fromContext = (context: Record<string, unknown>) => () => mutualTlsFromContext((key) => context[key]);
+
+    it('is off with none of the keys (empty values count as none), and on with the three required ones', () => {
+      expect(fromContext({})()).toBeUndefined();
+      expect(fromContext({ domainName: '', certificateArn: '', mtlsTruststoreUri: '', mtlsTruststoreVersion: '' })()).toBeUndefined();
+      expect(fromContext(MTLS_CONTEXT)()).toEqual(MTLS);
+      const { mtlsTruststoreVersion: _, ...required } = MTLS_CONTEXT;
+      expect(fromContext(required)()).toEqual({ domainName: MTLS.domainName, certificateArn: MTLS.certificateArn, truststoreUri: MTLS.truststoreUri });
+      expect(Object.values(MUTUAL_TLS_CONTEXT)).toEqual(['domainName', 'certificateArn', 'mtlsTruststoreUri', 'mtlsTruststoreVersion']);
+    });
+
+    it('refuses part of the keys, naming the missing ones', () => {
+      const none = '(or none of domainName, certificateArn, mtlsTruststoreUri, mtlsTruststoreVersion)';
+      expect(fromContext({ domainName: MTLS.domainName })).toThrow(`mutual TLS needs context certificateArn, mtlsTruststoreUri as well ${none}`);
+      expect(fromContext({ domainName: MTLS.domainName, certificateArn: MTLS.certificateArn })).toThrow(`mutual TLS needs context mtlsTruststoreUri as well ${none}`);
+      expect(fromContext({ certificateArn: MTLS.certificateArn, mtlsTruststoreUri: MTLS.truststoreUri, domainName: '' })).toThrow(`mutual TLS needs context domainName as well ${none}`);
+      expect(fromContext({ mtlsTruststoreVersion: MTLS.truststoreVersion })).toThrow(`mutual TLS needs context domainName, certificateArn, mtlsTruststoreUri as well ${none}`);
+    });
   });
 });
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROUTES } from '../../lib/http/routes.js';
 import { REPO_ROOT } from '../../lib/infra/aegis-stack.js';
-import { CDK_JSON_CONTEXT, REPLICA } from './support.js';
+import { CDK_JSON_CONTEXT, MTLS, MTLS_CONTEXT, REPLICA } from './support.js';
 
 /**
  * Runs bin/cdk.ts the way the cdk CLI does (context in CDK_CONTEXT_JSON, assembly to
@@ -50,6 +50,53 @@ describe('bin/cdk.ts', () => {
     expect(buckets.filter((b) => b.Properties.ReplicationConfiguration)).toEqual([]);
     expect(template.Outputs.CrossRegionReplication.Value).toBe('off');
     expect(template.Description).toBe('Aegis model registry (staging; no cross-region bucket replication)');
+    // no mTLS context: no custom domain, the execute-api endpoint serves the API, and the template says so
+    const resources = Object.values(template.Resources as Record<string, any>);
+    expect(resources.filter((r) => r.Type === 'AWS::ApiGateway::DomainName' || r.Type === 'AWS::ApiGateway::BasePathMapping')).toEqual([]);
+    expect(resources.filter((r) => r.Type === 'AWS::ApiGateway::RestApi').map((r) => r.Properties.DisableExecuteApiEndpoint)).toEqual([undefined]);
+    expect(resources.filter((r) => r.Properties?.Environment?.Variables?.REQUIRE_MTLS !== undefined)).toEqual([]);
+    expect(template.Outputs.MutualTls.Value).toBe('off');
+  });
+
+  it('puts the API behind a custom domain with mutual TLS from the domainName, certificateArn and mtls* context, with cdk-nag passing', () => {
+    const outdir = newOutdir();
+    const run = runApp(MTLS_CONTEXT, outdir);
+    expect({ status: run.status, stderr: run.stderr.replace(/^npm warn .*\n/gm, '') }).toEqual({ status: 0, stderr: expect.not.stringMatching(/Error/) });
+    const template = JSON.parse(readFileSync(join(outdir, 'aegis-dev.template.json'), 'utf8'));
+    const ofType = (type: string) => Object.entries(template.Resources as Record<string, any>).filter(([, r]) => r.Type === type);
+    const domains = ofType('AWS::ApiGateway::DomainName');
+    expect(domains.map(([, d]) => d.Properties)).toEqual([
+      {
+        DomainName: MTLS.domainName,
+        RegionalCertificateArn: MTLS.certificateArn,
+        EndpointConfiguration: { Types: ['REGIONAL'] },
+        SecurityPolicy: 'TLS_1_2',
+        MutualTlsAuthentication: { TruststoreUri: MTLS.truststoreUri, TruststoreVersion: MTLS.truststoreVersion },
+      },
+    ]);
+    const [api] = ofType('AWS::ApiGateway::RestApi');
+    expect(api![1].Properties.DisableExecuteApiEndpoint).toBe(true);
+    expect(ofType('AWS::ApiGateway::BasePathMapping').map(([, m]) => m.Properties)).toEqual([
+      { DomainName: { Ref: domains[0]![0] }, RestApiId: { Ref: api![0] }, Stage: { Ref: expect.stringMatching(/^ApiRestApiDeploymentStageapi/) } },
+    ]);
+    const withEnvironment = ofType('AWS::Lambda::Function').filter(([, f]) => f.Properties.Environment?.Variables?.AEGIS_IAM_ROLE_MAP !== undefined);
+    expect(withEnvironment.length).toBeGreaterThan(0);
+    expect(new Set(withEnvironment.map(([, f]) => f.Properties.Environment.Variables.REQUIRE_MTLS))).toEqual(new Set(['true']));
+    expect(template.Outputs.MutualTls.Value).toBe('on');
+    expect(template.Outputs.ApiRegionalDomainName.Value).toEqual({ 'Fn::GetAtt': [domains[0]![0], 'RegionalDomainName'] });
+    expect(template.Outputs.ApiUrl.Value).toBe(`https://${MTLS.domainName}/`);
+  });
+
+  it('refuses mutual TLS context that names only some of the three required keys', () => {
+    const run = runApp({ domainName: MTLS.domainName, mtlsTruststoreVersion: MTLS.truststoreVersion }, newOutdir());
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain('mutual TLS needs context certificateArn, mtlsTruststoreUri as well');
+  });
+
+  it('refuses a truststore that is not an S3 object URI', () => {
+    const run = runApp({ ...MTLS_CONTEXT, mtlsTruststoreUri: 'aegis-truststore/ca.pem' }, newOutdir());
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain('mTLS truststore aegis-truststore/ca.pem is not an S3 object URI (s3://bucket/key.pem)');
   });
 
   it('turns on cross-region replication of both data buckets from the replica* context', () => {

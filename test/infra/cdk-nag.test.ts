@@ -3,7 +3,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { MIN_REASON_LENGTH, acknowledge } from '../../lib/infra/acknowledge.js';
-import { REPLICA, stubProjectRoot, synthAegis, type Synthesized } from './support.js';
+import { MTLS, REPLICA, stubProjectRoot, synthAegis, type Synthesized } from './support.js';
 
 /** Every acknowledgment recorded in the tree: construct path, rule id, reason. */
 function acknowledgments(root: IConstruct): { path: string; id: string; reason: string }[] {
@@ -18,12 +18,14 @@ describe('cdk-nag AwsSolutions checks', () => {
   let stub: ReturnType<typeof stubProjectRoot>;
   let synth: Synthesized;
   let replicated: Synthesized;
+  let mutualTls: Synthesized;
 
   beforeAll(() => {
     stub = stubProjectRoot();
     // Synth itself throws when the pack reports an unacknowledged error.
     synth = synthAegis({ projectRoot: stub.root, nag: true });
     replicated = synthAegis({ projectRoot: stub.root, nag: true, props: { replication: REPLICA } });
+    mutualTls = synthAegis({ projectRoot: stub.root, nag: true, props: { mutualTls: MTLS } });
   });
   afterAll(() => stub.cleanup());
 
@@ -41,8 +43,15 @@ describe('cdk-nag AwsSolutions checks', () => {
     expect(replicated.nag!.validateScope(replicated.app).success).toBe(true);
   });
 
+  it('reports none either with mutual TLS on, and acknowledges nothing more for it', () => {
+    expect(unacknowledged(mutualTls)).toEqual([]);
+    expect(mutualTls.nag!.validateScope(mutualTls.app).success).toBe(true);
+    const ids = (s: Synthesized) => acknowledgments(s.app).map((a) => `${a.path.replace(/^[^/]+\//, '')} ${a.id.replace(/^[A-Za-z]+::/, '')}`).sort();
+    expect(ids(mutualTls)).toEqual(ids(synth));
+  });
+
   it('gives every acknowledgment a reason of at least 20 characters', () => {
-    const acks = [...acknowledgments(synth.app), ...acknowledgments(replicated.app)];
+    const acks = [...acknowledgments(synth.app), ...acknowledgments(replicated.app), ...acknowledgments(mutualTls.app)];
     expect(acks.length).toBeGreaterThan(0);
     const short = acks.filter((a) => a.reason.trim().length < MIN_REASON_LENGTH);
     expect(short).toEqual([]);

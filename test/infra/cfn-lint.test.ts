@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPLICA, stubProjectRoot, synthAegis } from './support.js';
+import { MTLS, REPLICA, stubProjectRoot, synthAegis } from './support.js';
 
 type Json = Record<string, any>;
 
@@ -42,6 +42,7 @@ function cfnLint(templatePath: string): { status: number | null; output: string 
 describe.each([
   ['synthesized template', {}],
   ['synthesized template with cross-region replication', { replication: REPLICA }],
+  ['synthesized template with mutual TLS', { mutualTls: MTLS }],
 ] as const)('%s', (_name, props) => {
   let stub: ReturnType<typeof stubProjectRoot>;
   let outdir: string;

@@ -6,6 +6,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ROUTES } from '../../lib/http/routes.js';
 import { AegisStack, REPO_ROOT, type AegisStackProps } from '../../lib/infra/aegis-stack.js';
+import { MUTUAL_TLS_CONTEXT, type MutualTlsDomain } from '../../lib/infra/mutual-tls.js';
 import type { ReplicationTarget } from '../../lib/infra/replication.js';
 
 /** The context `cdk` passes from cdk.json (feature flags included), so tests synth what the CLI synths. */
@@ -18,6 +19,17 @@ export const REPLICA: ReplicationTarget = {
   auditArchiveBucketArn: 'arn:aws:s3:::aegis-dr-audit-archive',
   kmsKeyArn: 'arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
 };
+
+/** A custom domain with mutual TLS, as the `domainName`, `certificateArn` and `mtls…` context keys of bin/cdk.ts give it. */
+export const MTLS: Required<MutualTlsDomain> = {
+  domainName: 'api.aegis.example.com',
+  certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/1234abcd-12ab-34cd-56ef-1234567890ab',
+  truststoreUri: 's3://aegis-truststore/clients/ca-bundle.pem',
+  truststoreVersion: '3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY',
+};
+
+/** {@link MTLS} as CDK context (bin/cdk.ts's keys). */
+export const MTLS_CONTEXT: Record<string, string> = Object.fromEntries(Object.entries(MUTUAL_TLS_CONTEXT).map(([prop, key]) => [key, MTLS[prop as keyof MutualTlsDomain]]));
 
 /** Handler files the stack builds besides the route entries. */
 export const NON_ROUTE_ENTRIES = ['lambdas/migrate.ts', 'lambdas/rollout-step.ts'] as const;
