@@ -36,18 +36,24 @@ export class CliContext {
     process.stdout.write(`${this.globals.json ? JSON.stringify(data, null, 2) : human}\n`);
   }
 
-  /** Bearer token locally (flag, AEGIS_TOKEN, then the data folder's dev admin token); SigV4 for API Gateway URLs. */
+  /**
+   * SigV4 for API Gateway (an execute-api URL, or any URL with AEGIS_SIGV4=true, e.g. the mTLS
+   * custom domain, region from AWS_REGION); otherwise a bearer token (flag, AEGIS_TOKEN, then
+   * the data folder's dev admin token). A configured client certificate is presented either way.
+   */
   async client(): Promise<AegisClient> {
     const baseUrl = this.globals.url ?? this.cfg.url;
-    const aws = /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$/.exec(new URL(baseUrl).hostname);
-    if (aws) {
+    const tls = this.cfg.tls && { cert: readFileSync(this.cfg.tls.cert, 'utf8'), key: readFileSync(this.cfg.tls.key, 'utf8'), ...(this.cfg.tls.ca ? { ca: readFileSync(this.cfg.tls.ca, 'utf8') } : {}) };
+    const executeApi = /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$/.exec(new URL(baseUrl).hostname);
+    const region = executeApi?.[1] ?? (this.cfg.sigv4 ? this.cfg.awsRegion : undefined);
+    if (executeApi || this.cfg.sigv4) {
+      if (!region) throw new CliError('AEGIS_SIGV4=true needs AWS_REGION for the signature', 2);
       const { fromNodeProviderChain } = await import('@aws-sdk/credential-providers');
-      return new AegisClient({ baseUrl, sigv4: { region: aws[1]!, credentials: fromNodeProviderChain() } });
+      return new AegisClient({ baseUrl, sigv4: { region, credentials: fromNodeProviderChain() }, ...(tls ? { tls } : {}) });
     }
     let token = this.globals.token ?? this.cfg.token;
     const tokenFile = join(this.cfg.dataDir, 'admin.token');
     if (!token && existsSync(tokenFile)) token = readFileSync(tokenFile, 'utf8').trim();
-    const tls = this.cfg.tls && { cert: readFileSync(this.cfg.tls.cert, 'utf8'), key: readFileSync(this.cfg.tls.key, 'utf8'), ...(this.cfg.tls.ca ? { ca: readFileSync(this.cfg.tls.ca, 'utf8') } : {}) };
     return new AegisClient({ baseUrl, ...(token ? { token } : {}), ...(tls ? { tls } : {}) });
   }
 

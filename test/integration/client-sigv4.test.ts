@@ -53,3 +53,28 @@ describe('AegisClient SigV4 signing (AWS mode)', () => {
     expect((err as ApiError).message).toMatch(/cannot reach http:\/\/127\.0\.0\.1:1/);
   });
 });
+
+describe('aegis CLI with AEGIS_SIGV4=true (an API Gateway custom domain)', () => {
+  it('signs requests to a non-execute-api URL with the region and credentials from the environment', async () => {
+    const { aegisCli } = await import('../support/spawn.js');
+    let auth = '';
+    const server = createServer((req, res) => {
+      auth = String(req.headers.authorization ?? '');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"items":[],"nextCursor":null}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const res = await aegisCli(['--json', 'list'], { AEGIS_URL: url, AEGIS_SIGV4: 'true', AWS_REGION: 'eu-central-1', AWS_ACCESS_KEY_ID: 'AKIDCLI', AWS_SECRET_ACCESS_KEY: 'secret', AEGIS_TOKEN: 'must-not-be-sent' });
+      expect(res.stderr).toBe('');
+      expect(res.code).toBe(0);
+      expect(auth).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDCLI\/\d{8}\/eu-central-1\/execute-api\/aws4_request/);
+      const missing = await aegisCli(['list'], { AEGIS_URL: url, AEGIS_SIGV4: 'true', AWS_REGION: '', AWS_DEFAULT_REGION: '' });
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toMatch(/AEGIS_SIGV4=true needs AWS_REGION/);
+    } finally {
+      server.close();
+    }
+  });
+});
