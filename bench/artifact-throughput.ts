@@ -2,55 +2,18 @@
  * A large artifact's registration throughput through the HTTP API (streaming upload, server
  * re-hash), against `openssl dgst -sha256` and a node sha256 of the same file, with peak RSS.
  */
-import { spawn } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { hashStream } from '../lib/hashing.js';
 import { MemorySampler, type MemoryReport } from './memory.js';
+import { opensslSha256, writeRandomFile } from './files.js';
 import { envInt, mbPerS, mib, ratio, seconds, table } from './stats.js';
 import { manifestFor, removeTree, startBenchStack, tempDir, type Registration, type UploadTarget } from './stack.js';
 
-const CHUNK = 8 * 1024 ** 2;
 const MODEL = 'bench-artifact';
 
 export const artifactOptionsFromEnv = (env: NodeJS.ProcessEnv = process.env) => ({ sizeMiB: envInt('BENCH_ARTIFACT_MB', 1024, env) });
-
-/** Writes `bytes` of random data in 8 MiB chunks (one reused buffer) and flushes it to disk. */
-async function writeArtifact(file: string, bytes: number): Promise<void> {
-  const fh = await open(file, 'wx');
-  try {
-    const buf = Buffer.allocUnsafe(CHUNK);
-    for (let left = bytes; left > 0; left -= CHUNK) {
-      const n = Math.min(CHUNK, left);
-      randomFillSync(buf, 0, n);
-      await fh.write(buf, 0, n);
-    }
-    await fh.sync(); // so background write-back does not land inside a timed section
-  } finally {
-    await fh.close();
-  }
-}
-
-/** `openssl dgst -sha256 FILE`: its digest and time, or why it could not run. */
-function opensslSha256(file: string): Promise<{ sha256: string; ms: number } | { skipped: string }> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const child = spawn('openssl', ['dgst', '-sha256', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', (e: NodeJS.ErrnoException) => resolve({ skipped: e.code === 'ENOENT' ? 'openssl is not installed (not on PATH)' : `openssl failed to start: ${e.message}` }));
-    child.on('close', (code) => {
-      const ms = performance.now() - t0;
-      const m = /=\s*([0-9a-f]{64})\s*$/.exec(out);
-      resolve(code === 0 && m ? { sha256: m[1]!, ms } : { skipped: `openssl exited ${code}: ${(err || out).trim().slice(0, 200)}` });
-    });
-  });
-}
 
 export async function runArtifactThroughput(opts: { sizeMiB: number }, print: (s: string) => void): Promise<void> {
   const bytes = opts.sizeMiB * 1024 ** 2;
@@ -59,10 +22,11 @@ export async function runArtifactThroughput(opts: { sizeMiB: number }, print: (s
   try {
     const file = join(dir, 'artifact.bin');
     let t = performance.now();
-    await writeArtifact(file, bytes);
+    await writeRandomFile(file, bytes);
     print(`   wrote ${mib(bytes)} of random bytes in 8 MiB chunks in ${seconds(performance.now() - t)} (setup, not measured)`);
 
-    const openssl = await opensslSha256(file);
+    const ran = await opensslSha256([file]);
+    const openssl = 'digests' in ran ? { sha256: ran.digests[0]!, ms: ran.ms } : ran;
     t = performance.now();
     const local = await hashStream(createReadStream(file, { highWaterMark: 1024 * 1024 }));
     const nodeMs = performance.now() - t;

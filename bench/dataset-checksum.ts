@@ -2,53 +2,17 @@
  * Dataset checksum throughput on a folder of 16 MiB files, against one `openssl dgst -sha256`
  * over the same files (the reference; `sha256sum` is slow here, see TOOLCHAIN.md). Never asserts.
  */
-import { spawn } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { datasetChecksum } from '../lib/training/dataset-checksum.js';
 import { MemorySampler } from './memory.js';
+import { opensslSha256, writeRandomFile, WRITE_CHUNK } from './files.js';
 import { envInt, mbPerS, mib, ratio, seconds, table } from './stats.js';
 import { removeTree, tempDir } from './stack.js';
 
 const FILE_BYTES = 16 * 1024 ** 2;
-const CHUNK = 8 * 1024 ** 2;
 
 export const datasetOptionsFromEnv = (env: NodeJS.ProcessEnv = process.env) => ({ sizeMiB: envInt('BENCH_DATASET_MB', 1024, env) });
-
-/** Writes `bytes` of random data in 8 MiB chunks (one reused buffer) and flushes it to disk. */
-async function writeRandom(file: string, bytes: number, buf: Buffer): Promise<void> {
-  const fh = await open(file, 'wx');
-  try {
-    for (let left = bytes; left > 0; left -= CHUNK) {
-      const n = Math.min(CHUNK, left);
-      randomFillSync(buf, 0, n);
-      await fh.write(buf, 0, n);
-    }
-    await fh.sync(); // so write-back does not land inside a timed section
-  } finally {
-    await fh.close();
-  }
-}
-
-/** One `openssl dgst -sha256 FILE…` spawn: each file's digest in order and the time, or why it could not run. */
-function opensslSha256(files: readonly string[]): Promise<{ digests: string[]; ms: number } | { skipped: string }> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const child = spawn('openssl', ['dgst', '-sha256', ...files], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', (e: NodeJS.ErrnoException) => resolve({ skipped: e.code === 'ENOENT' ? 'openssl is not installed (not on PATH)' : `openssl failed to start: ${e.message}` }));
-    child.on('close', (code) => {
-      const ms = performance.now() - t0;
-      const digests = [...out.matchAll(/=\s*([0-9a-f]{64})\s*$/gm)].map((m) => m[1]!);
-      resolve(code === 0 && digests.length === files.length ? { digests, ms } : { skipped: `openssl exited ${code}: ${(err || out).trim().slice(0, 200)}` });
-    });
-  });
-}
 
 /**
  * Builds a BENCH_DATASET_MB (default 1024) MiB folder of 16 MiB random files, times openssl and
@@ -62,10 +26,10 @@ export async function datasetChecksumBench(opts = datasetOptionsFromEnv(), print
   try {
     const files: string[] = [];
     let t = performance.now();
-    const buf = Buffer.allocUnsafe(CHUNK);
+    const buf = Buffer.allocUnsafe(WRITE_CHUNK);
     for (let i = 0; i < count; i++) {
       files.push(join(dir, `part-${String(i).padStart(4, '0')}.bin`));
-      await writeRandom(files[i]!, Math.min(FILE_BYTES, bytes - i * FILE_BYTES), buf);
+      await writeRandomFile(files[i]!, Math.min(FILE_BYTES, bytes - i * FILE_BYTES), buf);
     }
     print(`   wrote ${mib(bytes)} of random bytes in 8 MiB chunks in ${seconds(performance.now() - t)} (setup, not measured)`);
 

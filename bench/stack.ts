@@ -3,6 +3,7 @@ import { chmod, lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sampleManifest } from '../test/support/manifests.js';
+import { registerDatasets } from '../lib/client/registration.js';
 import { AegisClient } from '../lib/client/client.js';
 import { loadCheckedConfig } from '../lib/config.js';
 import { startLocal } from '../lib/local/start.js';
@@ -43,9 +44,12 @@ export async function startBenchStack(): Promise<BenchStack> {
     const admin = new AegisClient({ baseUrl: running.url, token: running.newAdminToken });
     const { token } = await admin.request<{ token: string }>('POST', '/v1/tokens', { principal: 'bench-publisher', role: 'publisher' });
     const r = running;
+    const publisher = new AegisClient({ baseUrl: r.url, token });
+    // registrations refuse unknown datasets: register the one every bench manifest names
+    await registerDatasets(publisher, manifestFor('bench', '0'.repeat(64), 0).datasetRefs.map((ref) => ({ ...ref, uri: 'file:///bench' })));
     return {
       url: r.url,
-      publisher: new AegisClient({ baseUrl: r.url, token }),
+      publisher,
       async close() {
         try {
           await r.close();

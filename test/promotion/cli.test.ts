@@ -1,10 +1,9 @@
-import { cp, mkdtemp, readFile, writeFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { aegisCli } from '../support/spawn.js';
-import { ScriptedJudge, settled } from './support.js';
+import { highRiskPolicies, ScriptedJudge, settled } from './support.js';
 
 let stack: Stack;
 let env: Record<string, string>;
@@ -12,12 +11,7 @@ let env: Record<string, string>;
 const aegis = (...args: string[]) => aegisCli(args, env);
 
 beforeAll(async () => {
-  const policies = await mkdtemp(join(tmpdir(), 'aegis-policies-'));
-  await cp('policies', policies, { recursive: true });
-  const cfg = JSON.parse(await readFile(join(policies, 'sentinelnet.json'), 'utf8'));
-  cfg.riskTiers.models = { payments: 'high' };
-  await writeFile(join(policies, 'sentinelnet.json'), JSON.stringify(cfg));
-  stack = await startStack({ AEGIS_POLICIES_DIR: policies }, { judge: new ScriptedJudge(), waitMs: 5 });
+  stack = await startStack({ AEGIS_POLICIES_DIR: await highRiskPolicies('payments') }, { judge: new ScriptedJudge(), waitMs: 5 });
   env = { AEGIS_URL: stack.url, AEGIS_DATA_DIR: stack.dataDir, AEGIS_TOKEN: '' };
 });
 afterAll(async () => {

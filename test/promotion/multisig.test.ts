@@ -1,23 +1,10 @@
-import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createTestDatabase } from '../support/postgres.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
-import { approve, approverKey, ScriptedJudge, settled, type Approver } from './support.js';
-
-/** SentinelNet configured with `fraud` as a high-risk model: prod needs 3 of 5 approvals. */
-async function highRiskPolicies(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'aegis-policies-'));
-  await cp('policies', dir, { recursive: true });
-  const cfg = JSON.parse(await readFile(join(dir, 'sentinelnet.json'), 'utf8'));
-  cfg.riskTiers.models = { fraud: 'high' };
-  await writeFile(join(dir, 'sentinelnet.json'), JSON.stringify(cfg));
-  return dir;
-}
+import { approve, approverKey, highRiskPolicies, ScriptedJudge, settled, type Approver } from './support.js';
 
 async function setup(env: Record<string, string>) {
-  const stack = await startStack({ AEGIS_POLICIES_DIR: await highRiskPolicies(), ...env }, { judge: new ScriptedJudge(), waitMs: 5 });
+  const stack = await startStack({ AEGIS_POLICIES_DIR: await highRiskPolicies('fraud'), ...env }, { judge: new ScriptedJudge(), waitMs: 5 });
   const promoter = (await stack.api('POST', '/v1/tokens', { principal: 'alice', role: 'promoter' })).body.token as string;
   const approverToken = (await stack.api('POST', '/v1/tokens', { principal: 'approvals-desk', role: 'approver' })).body.token as string;
   const approvers = Array.from({ length: 5 }, (_, i) => approverKey(`approver-${i + 1}`, `approver${i + 1}@example.com`));

@@ -1,4 +1,7 @@
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { approvalBytes, approvalStatement } from '../../lib/core/approvals.js';
 import type { CanaryWindow, RolloutJudge } from '../../lib/ports.js';
 import type { Stack } from '../support/local-stack.js';
@@ -58,4 +61,14 @@ export function approverKey(kid: string, owner: string): Approver {
 export function approve(a: Approver, p: { promotionId: string; artifactId: string; manifestSha256: string; targetEnv: string }, expiresAt = new Date(Date.now() + 3600_000).toISOString()) {
   const signature = sign(null, approvalBytes(approvalStatement(p, expiresAt)), a.privateKey).toString('base64');
   return { approverId: a.kid, signature, expiresAt };
+}
+
+/** A temp copy of the repo's SentinelNet policies with `model` marked high risk (prod needs 3 of 5 approvals). */
+export async function highRiskPolicies(model: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'aegis-policies-'));
+  await cp('policies', dir, { recursive: true });
+  const cfg = JSON.parse(await readFile(join(dir, 'sentinelnet.json'), 'utf8'));
+  cfg.riskTiers.models = { [model]: 'high' };
+  await writeFile(join(dir, 'sentinelnet.json'), JSON.stringify(cfg));
+  return dir;
 }

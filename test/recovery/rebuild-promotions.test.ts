@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PgliteDatabase } from '../../lib/adapters/local/pglite-database.js';
@@ -8,18 +8,8 @@ import type { Database } from '../../lib/ports.js';
 import { diffSnapshots, registrySnapshot } from '../../lib/services/parity.js';
 import { rebuildIndex, RecoveryError, type RebuildReport } from '../../lib/services/recovery.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
-import { approve, approverKey, ScriptedJudge, settled, type Approver } from '../promotion/support.js';
+import { approve, approverKey, highRiskPolicies, ScriptedJudge, settled, type Approver } from '../promotion/support.js';
 import { openTarget, recoveryDeps } from './support.js';
-
-/** SentinelNet configured with `fraud` as a high-risk model: prod needs 3 of 5 approvals. */
-async function highRiskPolicies(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'aegis-policies-'));
-  await cp('policies', dir, { recursive: true });
-  const cfg = JSON.parse(await readFile(join(dir, 'sentinelnet.json'), 'utf8'));
-  cfg.riskTiers.models = { fraud: 'high' };
-  await writeFile(join(dir, 'sentinelnet.json'), JSON.stringify(cfg));
-  return dir;
-}
 
 const judge = new ScriptedJudge();
 let policies: string;
@@ -57,7 +47,7 @@ async function approveAll(stack: Stack, p: typeof pending, who: Approver[]) {
 }
 
 beforeAll(async () => {
-  policies = await highRiskPolicies();
+  policies = await highRiskPolicies('fraud');
   source = await startStack({ AEGIS_POLICIES_DIR: policies }, { judge, waitMs: 5 });
   promoter = (await source.api('POST', '/v1/tokens', { principal: 'alice', role: 'promoter' })).body.token;
   approverToken = (await source.api('POST', '/v1/tokens', { principal: 'approvals-desk', role: 'approver' })).body.token;
