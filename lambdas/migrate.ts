@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { buildContainer, bootstrap } from '../lib/composition.js';
+import { bootstrap } from '../lib/composition.js';
+import { buildLambdaContainer } from '../lib/composition-lambda.js';
 import { loadCheckedConfig } from '../lib/config.js';
 
 const logger = new Logger({ serviceName: 'aegis-migrate' });
@@ -11,7 +12,7 @@ const logger = new Logger({ serviceName: 'aegis-migrate' });
 export const handler = async (event: { RequestType?: string } = {}) => {
   if (event.RequestType === 'Delete') return { PhysicalResourceId: 'aegis-migrations' };
   const config = loadCheckedConfig();
-  const c = await buildContainer(config, { mode: 'lambda', logger });
+  const c = await buildLambdaContainer(config, { logger });
   try {
     const applied = await bootstrap(config, c.database, c.keys);
     logger.info('migrations applied', { applied });

@@ -1,6 +1,6 @@
 import { AegisError } from '../lib/core/errors.js';
 import { httpHandler, type ContainerProvider } from '../lib/http/handler.js';
-import { lambdaContainer } from '../lib/http/lambda-container.js';
+import { policyLambdaContainer } from '../lib/http/lambda-policy-container.js';
 import { ROUTES } from '../lib/http/routes.js';
 import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
 
@@ -12,4 +12,4 @@ export const build = (container: ContainerProvider) =>
     return { status: p.status === 'pending_multisig' ? 202 : 201, body: p };
   });
 
-export const handler = build(lambdaContainer);
+export const handler = build(policyLambdaContainer);

@@ -1,6 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Config } from './config.js';
 import type { Container } from './container.js';
@@ -10,7 +7,7 @@ import { systemClock, type Clock, type Database, type KeyProvider, type ObjectSt
 import type { MetricsSource } from './core/canary-metrics.js';
 import type { PolicyEngine, RiskTier } from './core/policy.js';
 import { AuditLog } from './services/audit.js';
-import { addMetricsSink } from './services/metrics.js';
+import { addMetricsSink, type MetricsSink } from './services/metrics.js';
 import { MetricsRolloutJudge } from './services/canary.js';
 import { PromotionService } from './services/promotions.js';
 import { RolloutService } from './services/rollout.js';
@@ -26,93 +23,37 @@ export const REGISTRY_DEFAULTS = { retentionDays: 365, uploadTtlSeconds: 3600 } 
 /** Audit archive retention (Object Lock): seven years, the usual audit-record horizon. */
 export const AUDIT_RETENTION_DAYS = 2557;
 
-async function openDatabase(config: Config): Promise<Database> {
-  switch (config.database.kind) {
-    case 'pglite': {
-      const { PgliteDatabase } = await import('./adapters/local/pglite-database.js');
-      return PgliteDatabase.open(config.database.dataDir);
-    }
-    case 'pg': {
-      const { PgDatabase } = await import('./adapters/local/pg-database.js');
-      return new PgDatabase(config.database.url);
-    }
-    case 'data-api': {
-      const { DataApiDatabase } = await import('./adapters/aws/data-api-database.js');
-      return new DataApiDatabase(config.database);
-    }
-  }
+/** SentinelNet as a promotion sees it: the engine, and the risk tier its configuration gives a model. */
+export interface PolicyRuntime {
+  engine: PolicyEngine;
+  riskTierOf(modelName: string): RiskTier;
 }
 
-/** A secret that signs local upload URLs; created once per data folder, never logged. */
-function uploadSecret(dataDir: string): Buffer {
-  const path = join(dataDir, 'upload-url.secret');
-  if (!existsSync(path)) {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    writeFileSync(path, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
-  }
-  return Buffer.from(readFileSync(path, 'utf8').trim(), 'hex');
+/**
+ * How one kind of process gets its adapters. The composition roots (`composition-local.ts`
+ * for the local server, CLI tools and tests; `composition-lambda.ts` for Lambda) each
+ * provide one; {@link buildContainer} wires the services the same way for both. A Lambda
+ * bundle only contains what its factories import, which is why the local drivers (PGlite,
+ * pg, the in-process state-machine runner, Prometheus) live in the local factories alone.
+ */
+export interface AdapterFactories {
+  database(config: Config): Promise<Database>;
+  objectStore(config: Config, publicUrl: string | undefined): Promise<ObjectStore>;
+  archiveStore(config: Config): Promise<ObjectStore>;
+  keyProvider(config: Config): Promise<KeyProvider>;
+  metricsSource(config: Config): Promise<MetricsSource>;
+  workflows(config: Config, opts: BuildOptions, rollout: RolloutService): Promise<Workflows>;
+  /**
+   * SentinelNet, loaded on the first decision (Cedar's wasm costs start time). Absent in
+   * functions that never decide a promotion: their bundles carry no policy engine.
+   */
+  policy?: (config: Config, clock: Clock) => Promise<PolicyRuntime>;
+  /** Where the service measurements go (Prometheus locally, EMF in Lambda). */
+  metricsSinks(): MetricsSink[];
 }
-
-async function openStore(config: Config, publicUrl: string | undefined): Promise<ObjectStore> {
-  if (config.objectStore.kind === 's3') {
-    const { S3ObjectStore } = await import('./adapters/aws/s3-object-store.js');
-    return new S3ObjectStore({ bucket: config.objectStore.bucket });
-  }
-  const { FsObjectStore } = await import('./adapters/local/fs-object-store.js');
-  return new FsObjectStore({ root: config.objectStore.root, uploadBaseUrl: publicUrl, uploadSecret: uploadSecret(config.dataDir) });
-}
-
-async function openArchiveStore(config: Config): Promise<ObjectStore> {
-  if (config.auditArchive.kind === 's3') {
-    const { S3ObjectStore } = await import('./adapters/aws/s3-object-store.js');
-    return new S3ObjectStore({ bucket: config.auditArchive.bucket });
-  }
-  const { FsObjectStore } = await import('./adapters/local/fs-object-store.js');
-  return new FsObjectStore({ root: config.auditArchive.root });
-}
-
-async function openKeyProvider(config: Config): Promise<KeyProvider> {
-  if (config.signing.backend === 'kms') {
-    const { KmsKeyProvider } = await import('./adapters/aws/kms-key-provider.js');
-    return new KmsKeyProvider({});
-  }
-  const { FileKeyProvider } = await import('./adapters/local/file-key-provider.js');
-  return new FileKeyProvider({ dir: join(config.dataDir, 'keys') });
-}
-
-async function openPolicyEngine(config: Config, clock: Clock): Promise<{ engine: PolicyEngine; riskTierOf: (m: string) => RiskTier }> {
-  const { CedarPolicyEngine } = await import('./adapters/local/cedar-policy-engine.js');
-  const local = await CedarPolicyEngine.load(config.policiesDir, { clock });
-  const riskTierOf = (m: string) => local.config.riskTiers.models[m] ?? local.config.riskTiers.default;
-  if (!config.sentinelnetUrl) return { engine: local, riskTierOf };
-  const { RemotePolicyEngine } = await import('./adapters/remote-policy-engine.js');
-  return { engine: new RemotePolicyEngine({ url: config.sentinelnetUrl }), riskTierOf };
-}
-
-async function openMetricsSource(config: Config): Promise<MetricsSource> {
-  const { RecordedMetricsSource } = await import('./adapters/local/recorded-metrics-source.js');
-  // Serving writes per-variant metrics later; until then a recording (or nothing: inconclusive).
-  return config.canaryMetricsFile ? RecordedMetricsSource.fromFile(config.canaryMetricsFile) : new RecordedMetricsSource();
-}
-
-async function openWorkflows(config: Config, opts: BuildOptions, rollout: RolloutService): Promise<Workflows> {
-  if (opts.mode === 'lambda') {
-    if (!config.stateMachineArns) return { start: () => Promise.reject(new Error('AEGIS_PROMOTION_STATE_MACHINE_ARN and AEGIS_ROLLBACK_STATE_MACHINE_ARN are not set')) };
-    const { SfnWorkflows } = await import('./adapters/aws/sfn-workflows.js');
-    return new SfnWorkflows(config.stateMachineArns);
-  }
-  const { LocalWorkflows } = await import('./adapters/local/local-workflows.js');
-  return new LocalWorkflows({
-    definitionsDir: config.statemachinesDir,
-    step: (input) => rollout.step(input as never),
-    ...(opts.waitMs !== undefined ? { waitMs: opts.waitMs } : {}),
-    onError: (name, e) => (opts.logger ?? console).error('rollout execution failed', { promotionId: name, error: (e as Error).message }),
-  });
-}
-
-let emfSinkAdded = false;
 
 export interface BuildOptions {
+  /** who calls: bearer tokens (local) or IAM identities from API Gateway (lambda) */
   mode: 'local' | 'lambda';
   /** base URL of the local server, for local upload URLs */
   publicUrl?: string;
@@ -126,24 +67,21 @@ export interface BuildOptions {
   waitMs?: number;
 }
 
+const noPolicyEngine = (): Promise<PolicyRuntime> =>
+  Promise.reject(new Error('this process was built without a policy engine (only the promotion routes decide policy)'));
+
 /**
- * The composition root: the only place that chooses and constructs adapters. Adapter
- * modules are imported lazily so a Lambda bundle never loads PGlite and the local server
- * never needs AWS credentials.
+ * Wires the services from the adapters {@link AdapterFactories} gives: the one place that
+ * knows how services depend on each other. Only the composition roots call it.
  */
-export async function buildContainer(config: Config, opts: BuildOptions): Promise<Container> {
+export async function buildContainer(config: Config, adapters: AdapterFactories, opts: BuildOptions): Promise<Container> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? new Logger({ serviceName: 'aegis' });
-  if (opts.mode === 'lambda' && !emfSinkAdded) {
-    // Lambda: the same measurements also go to CloudWatch as EMF (Prometheus serves them locally)
-    const { EmfMetricsSink } = await import('./adapters/aws/emf-metrics-sink.js');
-    addMetricsSink(new EmfMetricsSink());
-    emfSinkAdded = true;
-  }
-  const database = await openDatabase(config);
+  for (const sink of adapters.metricsSinks()) addMetricsSink(sink);
+  const database = await adapters.database(config);
   try {
-    const store = await openStore(config, opts.publicUrl ?? config.publicUrl);
-    const keyProvider = await openKeyProvider(config);
+    const store = await adapters.objectStore(config, opts.publicUrl ?? config.publicUrl);
+    const keyProvider = await adapters.keyProvider(config);
     // The audit log signs with the active audit key as its transaction sees it; the key
     // service audits its own changes through the same log.
     const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), clock);
@@ -152,14 +90,13 @@ export async function buildContainer(config: Config, opts: BuildOptions): Promis
     const datasets = new DatasetService(database, clock, audit);
     const registry = new RegistryService(database, store, keys, datasets, audit, clock, REGISTRY_DEFAULTS);
     const tokens = new TokenService(database, clock, audit);
-    const auditTrail = new AuditTrail(database, await openArchiveStore(config), keys, clock, AUDIT_RETENTION_DAYS);
+    const auditTrail = new AuditTrail(database, await adapters.archiveStore(config), keys, clock, AUDIT_RETENTION_DAYS);
     const verification = new VerificationService(registry, keys, store);
-    const judge = opts.judge ?? new MetricsRolloutJudge(await openMetricsSource(config));
+    const judge = opts.judge ?? new MetricsRolloutJudge(await adapters.metricsSource(config));
     const rollout = new RolloutService(database, audit, keys, judge, clock);
-    const workflows = await openWorkflows(config, opts, rollout);
-    // Cedar's wasm loads on the first decision, so functions that never promote never pay for it.
-    let policy: Promise<Awaited<ReturnType<typeof openPolicyEngine>>> | undefined;
-    const engine = () => (policy ??= openPolicyEngine(config, clock));
+    const workflows = await adapters.workflows(config, opts, rollout);
+    let policy: Promise<PolicyRuntime> | undefined;
+    const engine = () => (policy ??= (adapters.policy ?? noPolicyEngine)(config, clock));
     const promotions = new PromotionService({
       database,
       registry,

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { canonicalSha256 } from './canonical.js';
 import { ContainerDigest, DatasetChecksum, DatasetId, DatasetVersion, ModelName, Sha256Hex, Uuid } from './names.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Model names become storage key segments, so they are restricted to a safe alphabet:

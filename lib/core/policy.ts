@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * SentinelNet, the promotion policy gate: what it is asked, what it answers, and the pure

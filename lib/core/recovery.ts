@@ -2,7 +2,7 @@
  * Pure pieces of rebuilding the registry from storage: the audit payloads it reads back,
  * the key ring replayed from key events, and trust pinning. No I/O here.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AuditEvent } from './audit.js';
 import { POLICY_DECISIONS } from './policy.js';
 import { KEY_PURPOSES, SIGNATURE_ALGS, type KeyRecord } from './signatures.js';

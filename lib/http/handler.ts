@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AegisError } from '../core/errors.js';
 import { LIMITS } from '../core/manifest.js';
 import type { Container } from '../container.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ROUTES, type RouteId } from './routes.js';
 import { ErrorBody, ROUTE_SCHEMAS } from './schemas.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { LIMITS, ManifestInput, TrainingManifest } from '../core/manifest.js';
 import { DatasetChecksum, DatasetId, DatasetVersion, ModelName, Uuid } from '../core/names.js';
 import { TARGET_ENVS } from '../core/policy.js';

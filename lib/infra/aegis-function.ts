@@ -22,6 +22,9 @@ export const ESM_CJS_DEFINES: Readonly<Record<string, string>> = { __dirname: '_
 /** Where Lambda unpacks a function's bundle: a folder copied into the bundle as `x` is at `${LAMBDA_TASK_ROOT}/x`. */
 export const LAMBDA_TASK_ROOT = '/var/task';
 
+/** Packages no Lambda bundle may contain: local drivers and runners, the Prometheus client, build tools. */
+export const LOCAL_ONLY_PACKAGES = ['@electric-sql/pglite', 'pg', 'pg-native', 'aws-local-stepfunctions', 'prom-client', 'aws-cdk-lib', 'constructs', 'cdk-nag', 'esbuild', 'tsx'] as const;
+
 /** The newest Node.js runtime this aws-cdk-lib offers. */
 export const NODE_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
@@ -37,7 +40,7 @@ export interface AegisFunctionProps {
   /** Directory holding `package-lock.json` and the handler files. */
   readonly projectRoot: string;
   readonly description: string;
-  /** @default - none besides NODE_OPTIONS */
+  /** @default - none */
   readonly environment?: Readonly<Record<string, string>>;
   /** @default 1024 (also buys CPU: hashing and Ed25519 verification are CPU bound) */
   readonly memorySize?: number;
@@ -64,8 +67,8 @@ export interface AegisFunctionProps {
 }
 
 /**
- * One Lambda function the Aegis way: bundled by esbuild as minified ESM with source maps,
- * the AWS SDK bundled in (local-only drivers left out), ARM64, X-Ray tracing, JSON logs into its own log group
+ * One Lambda function the Aegis way: bundled by esbuild as minified ESM with an external
+ * source map, the AWS SDK bundled in (nothing local-only), x86_64, X-Ray tracing, JSON logs into its own log group
  * with retention, and a role that starts with nothing but writing to that log group (no AWS
  * managed policies).
  *
@@ -116,7 +119,8 @@ export class AegisFunction extends Construct {
       projectRoot: props.projectRoot,
       depsLockFilePath: join(props.projectRoot, 'package-lock.json'),
       runtime: NODE_RUNTIME,
-      architecture: lambda.Architecture.ARM_64,
+      // x86_64: the ONNX runtime serving will use has no working arm64 Lambda build
+      architecture: lambda.Architecture.X86_64,
       description: props.description.slice(0, 256),
       memorySize: props.memorySize ?? 1024,
       timeout: props.timeout ?? Duration.seconds(29),
@@ -124,7 +128,9 @@ export class AegisFunction extends Construct {
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       tracing: lambda.Tracing.ACTIVE,
-      environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+      // No --enable-source-maps: loading a multi-MB map costs every cold start; the external
+      // map ships beside the bundle for whoever reads a stack trace.
+      environment: { ...props.environment },
       bundling: {
         format: nodejs.OutputFormat.ESM,
         banner: ESM_REQUIRE_BANNER,
@@ -132,10 +138,12 @@ export class AegisFunction extends Construct {
         mainFields: ['module', 'main'],
         minify: true,
         sourceMap: true,
+        sourceMapMode: nodejs.SourceMapMode.EXTERNAL,
         // Bundle the AWS SDK with the code (the runtime's copy may lack lib-storage or lag
-        // our versions). The local-only database drivers are left out: composition.ts loads
-        // them lazily and a Lambda never takes that path.
-        externalModules: ['@electric-sql/pglite', 'pg', 'pg-native'],
+        // our versions). The Lambda path never reaches local-only code (composition-lambda.ts);
+        // should it ever, these stay out of the bundle so the bundle-alone test fails loudly
+        // instead of the bundle growing silently.
+        externalModules: [...LOCAL_ONLY_PACKAGES],
         define: { ...ESM_CJS_DEFINES },
         ...((bundleFolders.length > 0 || bundleFiles.length > 0) && {
           commandHooks: {

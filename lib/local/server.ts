@@ -2,12 +2,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { FsObjectStore } from '../adapters/local/fs-object-store.js';
+import { prometheusSink } from '../adapters/local/prometheus-metrics-sink.js';
 import { AegisError } from '../core/errors.js';
 import { LIMITS } from '../core/manifest.js';
 import type { Container } from '../container.js';
 import type { ContainerProvider } from '../http/handler.js';
 import { ROUTES, type RouteId, type RouteSpec } from '../http/routes.js';
-import { serviceRegistry } from '../services/metrics.js';
 import { lambdaContext, toApiGatewayEvent } from './api-event.js';
 import type { LambdaHandler } from '../../lambdas/index.js';
 
@@ -90,8 +90,8 @@ export function createLocalServer(
     const url = new URL(req.url ?? '/', 'http://local');
     if (url.pathname.startsWith('/v1/uploads/')) return upload(req, res, url, await container());
     if (url.pathname === '/metrics' && req.method === 'GET') {
-      res.writeHead(200, { 'content-type': serviceRegistry.contentType });
-      return res.end(await serviceRegistry.metrics());
+      res.writeHead(200, { 'content-type': prometheusSink.registry.contentType });
+      return res.end(await prometheusSink.registry.metrics());
     }
     const matches = routes.map((r) => ({ r, m: r.pattern.exec(url.pathname) })).filter((x) => x.m);
     if (matches.length === 0) return sendJson(res, 404, errorBody(new AegisError('ROUTE_NOT_FOUND', `no route ${url.pathname}`)));

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildContainer, type BuildOptions } from '../composition.js';
+import type { BuildOptions } from '../composition.js';
+import { buildLocalContainer } from '../composition-local.js';
 import { ConfigError, localServerRefusal, type Config } from '../config.js';
 import type { Container } from '../container.js';
 import { HANDLER_BUILDERS } from '../../lambdas/index.js';
@@ -37,7 +38,7 @@ export async function startLocal(config: Config, opts: Pick<BuildOptions, 'clock
   const server = createLocalServer(HANDLER_BUILDERS, () => containerPromise, tls);
   const url = await listen(server, config.port, config.host);
   try {
-    container = await buildContainer(config, { mode: 'local', publicUrl: config.publicUrl ?? url, bootstrap: true, ...opts });
+    container = await buildLocalContainer(config, { mode: 'local', publicUrl: config.publicUrl ?? url, bootstrap: true, ...opts });
     ready(container);
   } catch (e) {
     failed(e);

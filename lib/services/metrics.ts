@@ -1,55 +1,32 @@
-import { Counter, Histogram, Registry } from 'prom-client';
+/**
+ * Service measurements. Services record through {@link record}; where they go is decided by
+ * the composition root, which adds sinks: Prometheus (the local server's `/metrics`) and
+ * CloudWatch EMF in Lambda. Nothing here depends on either, so a Lambda bundle carries no
+ * Prometheus client and the local server no Powertools metrics.
+ */
 
-/** Service metrics, served by the local server at /metrics (Prometheus text format). */
-export const serviceRegistry = new Registry();
+/** Every series the services record, with its kind and labels (sinks define help and buckets). */
+export const SERVICE_METRICS = {
+  aegis_registry_registrations_total: { kind: 'counter', labels: ['outcome'] },
+  ai_infra_artifact_registration_latency_seconds: { kind: 'histogram', labels: [] },
+  ai_infra_promotion_latency_seconds: { kind: 'histogram', labels: ['env', 'outcome'] },
+  aegis_registry_promotions_total: { kind: 'counter', labels: ['env', 'outcome'] },
+  ai_infra_canary_rollbacks_total: { kind: 'counter', labels: ['env'] },
+} as const satisfies Record<string, { kind: 'counter' | 'histogram'; labels: readonly string[] }>;
 
-export const registrationsTotal = new Counter({
-  name: 'aegis_registry_registrations_total',
-  help: 'Artifact registrations by outcome (created, replayed)',
-  labelNames: ['outcome'] as const,
-  registers: [serviceRegistry],
-});
+export type ServiceMetricName = keyof typeof SERVICE_METRICS;
 
-export const registrationLatency = new Histogram({
-  name: 'ai_infra_artifact_registration_latency_seconds',
-  help: 'Server-side time of a registration: size check, re-hash of the stored bytes, signing, commit',
-  buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-  registers: [serviceRegistry],
-});
-
-export const promotionLatency = new Histogram({
-  name: 'ai_infra_promotion_latency_seconds',
-  help: 'From promotion request to its end (applied, rolled back or failed)',
-  labelNames: ['env', 'outcome'] as const,
-  buckets: [0.5, 1, 2, 5, 15, 60, 300, 900, 3600, 14400, 86400],
-  registers: [serviceRegistry],
-});
-
-export const promotionsTotal = new Counter({
-  name: 'aegis_registry_promotions_total',
-  help: 'Promotions by environment and outcome (requested, denied, pending_multisig, succeeded, rolled_back, failed)',
-  labelNames: ['env', 'outcome'] as const,
-  registers: [serviceRegistry],
-});
-
-export const canaryRollbacks = new Counter({
-  name: 'ai_infra_canary_rollbacks_total',
-  help: 'Canary rollouts rolled back (judge failure, too many inconclusive windows, or a step error)',
-  labelNames: ['env'] as const,
-  registers: [serviceRegistry],
-});
-
-/** A second destination for the same measurements: CloudWatch (EMF) in Lambda. */
+/** A destination for the measurements: Prometheus locally, CloudWatch (EMF) in Lambda. */
 export interface MetricsSink {
-  /** `unit` is `Count` or `Seconds` */
-  emit(name: string, unit: 'Count' | 'Seconds', value: number, dimensions: Record<string, string>): void;
+  /** `unit` is `Count` (counters) or `Seconds` (histograms) */
+  emit(name: ServiceMetricName, unit: 'Count' | 'Seconds', value: number, dimensions: Record<string, string>): void;
 }
 
 const sinks = new Set<MetricsSink>();
-/** Called once per process by the composition root (Lambda mode). */
+/** Called by the composition root; adding the same sink twice adds it once. */
 export const addMetricsSink = (sink: MetricsSink): void => void sinks.add(sink);
 
-function emit(name: string, unit: 'Count' | 'Seconds', value: number, dimensions: Record<string, string>) {
+function emit(name: ServiceMetricName, unit: 'Count' | 'Seconds', value: number, dimensions: Record<string, string>) {
   for (const s of sinks) {
     try {
       s.emit(name, unit, value, dimensions);
@@ -59,24 +36,19 @@ function emit(name: string, unit: 'Count' | 'Seconds', value: number, dimensions
   }
 }
 
-/** The one way services record: Prometheus (local /metrics) and every added sink. */
+/** The one way services record: to every added sink. */
 export const record = {
   registration(outcome: 'created' | 'replayed', seconds: number) {
-    registrationsTotal.inc({ outcome });
-    registrationLatency.observe(seconds);
     emit('aegis_registry_registrations_total', 'Count', 1, { outcome });
     emit('ai_infra_artifact_registration_latency_seconds', 'Seconds', seconds, {});
   },
   promotion(env: string, outcome: string) {
-    promotionsTotal.inc({ env, outcome });
     emit('aegis_registry_promotions_total', 'Count', 1, { env, outcome });
   },
   promotionEnded(env: string, outcome: string, seconds: number) {
     record.promotion(env, outcome);
-    promotionLatency.observe({ env, outcome }, seconds);
     emit('ai_infra_promotion_latency_seconds', 'Seconds', seconds, { env, outcome });
     if (outcome === 'rolled_back') {
-      canaryRollbacks.inc({ env });
       emit('ai_infra_canary_rollbacks_total', 'Count', 1, { env });
     }
   },

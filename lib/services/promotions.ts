@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { approvalStatement, checkApproval } from '../core/approvals.js';
 import { canonicalJson } from '../core/canonical.js';
 import { AegisError } from '../core/errors.js';

@@ -4,7 +4,7 @@
  * promotion_steps trace. Pure: the caller writes the rows.
  */
 import type { Insertable } from 'kysely';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AuditEvent } from '../core/audit.js';
 import { canonicalJson } from '../core/canonical.js';
 import {

@@ -25,7 +25,7 @@ const CONCURRENCY = 8;
  * the database holds exactly the archived registry: drop it and run again.
  *
  * @example
- * const c = await buildContainer(config, { mode: 'local', bootstrap: false });
+ * const c = await buildLocalContainer(config, { mode: 'local', bootstrap: false });
  * await migrateToLatest(c.database.db);
  * const report = await rebuildIndex({ ...c, archiveStore }, { verifyBytes: true, onProgress: (p) => console.error(p.message) });
  */

@@ -7,7 +7,7 @@
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { z } from 'zod';
+import * as z from 'zod';
 import { canonicalJson } from '../core/canonical.js';
 import { AegisError } from '../core/errors.js';
 import { evaluate, fitStandardiser, standardise, trainLogisticRegression, type Evaluation, type Matrix } from './logistic-regression.js';

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
-import { buildContainer } from '../../lib/composition.js';
+import { buildLocalContainer } from '../../lib/composition-local.js';
 import { loadCheckedConfig } from '../../lib/config.js';
 import type { Container } from '../../lib/container.js';
 import { normalizePrincipalArn } from '../../lib/http/auth.js';
@@ -25,7 +25,7 @@ beforeAll(async () => {
     NODE_ENV: 'test',
     AEGIS_IAM_ROLE_MAP: JSON.stringify({ 'arn:aws:iam::123456789012:role/Auditors': 'auditor', 'arn:aws:iam::123456789012:role/Platform': 'operator' }),
   });
-  container = await buildContainer(config, { mode: 'lambda', bootstrap: true, logger: { info() {}, warn() {}, error() {} } });
+  container = await buildLocalContainer(config, { mode: 'lambda', bootstrap: true, logger: { info() {}, warn() {}, error() {} } });
 });
 afterAll(async () => {
   await container?.close();

@@ -1,5 +1,6 @@
 import { EmfMetricsSink } from '../../lib/adapters/aws/emf-metrics-sink.js';
-import { addMetricsSink, record, serviceRegistry } from '../../lib/services/metrics.js';
+import { prometheusSink } from '../../lib/adapters/local/prometheus-metrics-sink.js';
+import { addMetricsSink, record } from '../../lib/services/metrics.js';
 
 /** Captures what Powertools prints: EMF lines are JSON on stdout. */
 function captureStdout(fn: () => void): string[] {
@@ -21,7 +22,8 @@ function captureStdout(fn: () => void): string[] {
 }
 
 describe('service metrics', () => {
-  it('record Prometheus series and the same measurements as CloudWatch EMF in Lambda', async () => {
+  it('records to every added sink: Prometheus series locally and the same measurements as CloudWatch EMF in Lambda', async () => {
+    addMetricsSink(prometheusSink);
     addMetricsSink(new EmfMetricsSink({ namespace: 'AegisTest' }));
     const lines = captureStdout(() => {
       record.promotionEnded('prod', 'rolled_back', 42.5);
@@ -36,8 +38,10 @@ describe('service metrics', () => {
     expect(byName('ai_infra_promotion_latency_seconds')).toMatchObject({ env: 'prod', outcome: 'rolled_back', ai_infra_promotion_latency_seconds: 42.5 });
     expect(byName('aegis_registry_registrations_total')).toMatchObject({ outcome: 'created', aegis_registry_registrations_total: 1 });
 
-    const text = await serviceRegistry.metrics();
+    const text = await prometheusSink.registry.metrics();
     expect(text).toMatch(/ai_infra_canary_rollbacks_total\{env="prod"\} 1/);
     expect(text).toMatch(/aegis_registry_promotions_total\{env="prod",outcome="rolled_back"\} 1/);
+    expect(text).toMatch(/ai_infra_artifact_registration_latency_seconds_bucket\{le="0.25"\} 1/);
+    expect(text).toMatch(/ai_infra_promotion_latency_seconds_sum\{env="prod",outcome="rolled_back"\} 42.5/);
   });
 });

@@ -37,6 +37,12 @@ export interface S3ObjectStoreOptions {
   retentionMode?: 'COMPLIANCE' | 'GOVERNANCE';
 }
 
+/**
+ * An S3 client for the stores. `forcePathStyle` addresses buckets as `endpoint/bucket/key`,
+ * which S3-compatible endpoints and emulators (set with `AWS_ENDPOINT_URL_S3`) need.
+ */
+export const s3Client = (opts: { forcePathStyle?: boolean } = {}): S3Client => new S3Client({ forcePathStyle: opts.forcePathStyle ?? false });
+
 /** Tag holding the hex sha256 of a version's bytes (see `put` for why a tag). */
 const SHA256_TAG = 'sha256';
 const LIST_HEAD_CONCURRENCY = 8;

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { MetricsSource, Variant, VariantMetrics } from '../../core/canary-metrics.js';
 import { AegisError } from '../../core/errors.js';
 
