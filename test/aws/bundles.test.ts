@@ -1,0 +1,142 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import * as esbuild from 'esbuild';
+import { LOCAL_ONLY_PACKAGES } from '../../lib/infra/aegis-function.js';
+import { POLICY_DECIDING_ROUTES } from '../../lib/infra/api-functions.js';
+import { ROUTES } from '../../lib/http/routes.js';
+import { copyAlone, functionAssets, sharedAssembly, type Assembly, type FunctionAsset } from './support/synth.js';
+
+/**
+ * What Lambda runs is the synthesized bundle, alone: no repo, no node_modules. Each bundle is
+ * copied into an empty folder outside the repo and imported by a plain `node` there. A bundle
+ * that imports a package it does not contain fails here, as it would fail in Lambda.
+ */
+let assembly: Assembly;
+let fns: FunctionAsset[];
+let root: string;
+
+beforeAll(async () => {
+  assembly = await sharedAssembly();
+  fns = functionAssets(assembly);
+  root = mkdtempSync(join(tmpdir(), 'aegis-alone-'));
+}, 600_000);
+afterAll(() => {
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+const BUILTINS = new Set(builtinModules);
+const isBuiltin = (spec: string) => spec.startsWith('node:') || BUILTINS.has(spec) || BUILTINS.has(spec.split('/')[0]!);
+
+/**
+ * Module specifiers a bundle still loads at run time (static and dynamic imports, require()),
+ * read by esbuild's own parser rather than by pattern-matching minified code.
+ */
+async function importedSpecifiers(file: string): Promise<{ path: string; kind: string }[]> {
+  const found: { path: string; kind: string }[] = [];
+  await esbuild.build({
+    entryPoints: [file],
+    bundle: true,
+    write: false,
+    platform: 'node',
+    format: 'esm',
+    logLevel: 'silent',
+    plugins: [
+      {
+        name: 'record-imports',
+        setup(b) {
+          b.onResolve({ filter: /.*/ }, (args) => {
+            if (args.kind === 'entry-point') return undefined;
+            if (!args.path.startsWith('.')) {
+              found.push({ path: args.path, kind: args.kind });
+              return { path: args.path, external: true };
+            }
+            return undefined;
+          });
+        },
+      },
+    ],
+  });
+  return found;
+}
+
+/**
+ * Optional modules the AWS SDK tries inside try/catch for features Aegis does not use
+ * (SigV4a, multi-region access points): absent, the SDK says so only if such a feature is used.
+ */
+const OPTIONAL_SDK_MODULES = new Set(['@aws-sdk/signature-v4-crt', '@aws-sdk/signature-v4a']);
+
+/** What every Lambda Node.js runtime provides (CDK's own framework functions rely on it; ours bundle their SDK). */
+const isRuntimeSdk = (spec: string) => spec.startsWith('@aws-sdk/');
+
+/** The packages a bundle was built from, read from its source map. */
+function bundledPackages(fn: FunctionAsset): Set<string> {
+  const map = JSON.parse(readFileSync(join(fn.assetDir, `${fn.moduleFile}.map`), 'utf8')) as { sources: string[] };
+  const pkgs = new Set<string>();
+  for (const s of map.sources) {
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(s);
+    if (m) pkgs.add(m[1]!);
+  }
+  return pkgs;
+}
+
+const ours = () => fns.filter((f) => existsSync(join(f.assetDir, `${f.moduleFile}.map`)));
+
+describe('synthesized Lambda bundles', () => {
+  it('finds every function of the stack, ours with their source maps', () => {
+    // the API routes, migrate, rollout step, scheduled archiver (+ CDK's two framework functions)
+    expect(ours().length).toBeGreaterThanOrEqual(Object.values(ROUTES).filter((r) => !('localOnly' in r && r.localOnly)).length + 3);
+    expect(fns.length).toBeGreaterThan(ours().length);
+  });
+
+  it('import alone in an empty folder with no node_modules above it, exporting the handler Lambda calls', () => {
+    for (let d = root; d !== dirname(d); d = dirname(d)) expect(existsSync(join(d, 'node_modules'))).toBe(false);
+    const failures: string[] = [];
+    for (const fn of ours()) {
+      const dir = copyAlone(fn, root);
+      const script = `const m = await import(${JSON.stringify(`./${fn.moduleFile}`)}); if (typeof m[${JSON.stringify(fn.exportName)}] !== 'function') { console.error('Error: export ${fn.exportName} is ' + typeof m[${JSON.stringify(fn.exportName)}]); process.exit(3); }`;
+      // the bare environment of a Lambda init: no NODE_PATH, no NODE_OPTIONS, no repo
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LAMBDA_TASK_ROOT: dir }, encoding: 'utf8', timeout: 60_000 });
+      if (r.status !== 0) failures.push(`${fn.logicalId}: exit ${r.status} ${r.stderr.split('\n').find((l) => /Error/.test(l)) ?? r.stderr.slice(0, 300)}`);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('import no package at run time besides node builtins (CDK framework functions: besides the runtime SDK too)', async () => {
+    const offenders: string[] = [];
+    for (const fn of fns) {
+      const mine = ours().includes(fn);
+      for (const { path, kind } of await importedSpecifiers(join(fn.assetDir, fn.moduleFile))) {
+        if (isBuiltin(path) || (kind === 'require-call' && OPTIONAL_SDK_MODULES.has(path)) || (!mine && isRuntimeSdk(path))) continue;
+        offenders.push(`${fn.logicalId} ${kind} ${path}`);
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+
+  it('carry no local-only code: no PGlite, pg, in-process state-machine runner (nor client-lambda, jsonata, ajv), Prometheus client or CDK', () => {
+    const forbidden = new Set<string>([...LOCAL_ONLY_PACKAGES, '@aws-sdk/client-lambda', 'jsonata', 'ajv', 'asl-validator']);
+    const offenders = ours().flatMap((fn) => [...bundledPackages(fn)].filter((p) => forbidden.has(p)).map((p) => `${fn.logicalId} bundles ${p}`));
+    expect(offenders).toEqual([]);
+  });
+
+  it('carry Cedar (code, WebAssembly and policies) only in the three functions that decide promotions', () => {
+    const descriptions = POLICY_DECIDING_ROUTES.map((id) => `${ROUTES[id].method} ${ROUTES[id].path}:`);
+    const deciding = ours().filter((fn) => descriptions.some((d) => String(fn.properties.Description).startsWith(d)));
+    expect(deciding).toHaveLength(POLICY_DECIDING_ROUTES.length);
+    for (const fn of ours()) {
+      const decides = deciding.includes(fn);
+      expect({ fn: fn.logicalId, cedar: bundledPackages(fn).has('@cedar-policy/cedar-wasm') }).toEqual({ fn: fn.logicalId, cedar: decides });
+      expect({ fn: fn.logicalId, wasm: existsSync(join(fn.assetDir, 'cedar_wasm_bg.wasm')), policies: existsSync(join(fn.assetDir, 'policies/sentinelnet.cedar')) }).toEqual({ fn: fn.logicalId, wasm: decides, policies: decides });
+    }
+  });
+
+  it('do not load source maps at start (the map stays an external file)', () => {
+    for (const fn of ours()) {
+      expect(fn.environment.NODE_OPTIONS ?? '').not.toMatch(/enable-source-maps/);
+      expect(readFileSync(join(fn.assetDir, fn.moduleFile), 'utf8')).not.toMatch(/sourceMappingURL=data:/);
+    }
+  });
+});
