@@ -1,6 +1,17 @@
-/** Unique violation on pg/PGlite (SQLSTATE 23505) or through the Data API (message only). */
-export function isUniqueViolation(e: unknown): boolean {
+/**
+ * The SQLSTATE of a database error: `code` on pg and PGlite errors; through the RDS Data API,
+ * the `; SQLState: XXXXX` Aurora appends to the message (`ERROR: duplicate key value violates
+ * unique constraint "…"\n  Detail: …; SQLState: 23505`). The state, not the message text,
+ * identifies the error: the text follows the server's lc_messages and quotes user data.
+ */
+export function sqlState(e: unknown): string | undefined {
   const err = e as { code?: unknown; message?: unknown } | undefined;
-  if (err?.code === '23505') return true;
-  return typeof err?.message === 'string' && /duplicate key value violates unique constraint/i.test(err.message);
+  if (typeof err?.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code)) return err.code;
+  if (typeof err?.message === 'string') return /; SQLState: ([0-9A-Z]{5})$/.exec(err.message)?.[1];
+  return undefined;
+}
+
+/** Unique violation (SQLSTATE 23505) on pg, PGlite or through the Data API. */
+export function isUniqueViolation(e: unknown): boolean {
+  return sqlState(e) === '23505';
 }
