@@ -1,14 +1,18 @@
 import { request as httpRequest } from 'node:http';
 import { Sha256 } from '@aws-crypto/sha256-js';
+import { DescribeExecutionCommand, ExecutionAlreadyExists, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { SfnWorkflows } from '../../lib/adapters/aws/sfn-workflows.js';
 import { AegisClient, ApiError } from '../../lib/client/client.js';
 import { ROUTES } from '../../lib/http/routes.js';
 import { API_ROUTE_IDS } from '../../lib/infra/api-functions.js';
 import { logicalIdOf } from '../../lib/infra/pin.js';
+import type { StepOutput } from '../../lib/services/rollout.js';
 import { stubProjectRoot, synthAegis } from '../infra/support.js';
 import { MAX_REQUEST_BYTES, startApiGateway, type IamIdentity, type RunningApiGateway } from './support/api-gateway.js';
-import type { CfnTemplate } from './support/template.js';
+import { LambdaFunctionError, startStepFunctions, stateMachineArnFor, type RunningStepFunctions } from './support/step-functions.js';
+import { generatedPhysicalName, getAttOf, refTarget, type CfnTemplate } from './support/template.js';
 
 const REGION = 'eu-west-1';
 const ACCOUNT = '123456789012';
@@ -19,6 +23,36 @@ const IDENTITIES = { [PUBLISHER.accessKeyId]: PUBLISHER, [AUDITOR.accessKeyId]: 
 let template: CfnTemplate;
 /** route id → the logical id of its function, read from the construct tree (not from the template's methods) */
 const functionOfRoute: Record<string, string> = {};
+let rolloutStepId: string;
+
+/** A minimal resolver of the kind the lead's runner provides: function ARNs, state machine ARNs, joins, pseudo parameters. */
+function resolverFor(t: CfnTemplate) {
+  const resolve = (v: unknown): string => {
+    if (typeof v === 'string') return v;
+    const ref = refTarget(v);
+    if (ref !== undefined) {
+      const pseudo: Record<string, string> = { 'AWS::Region': REGION, 'AWS::AccountId': ACCOUNT, 'AWS::Partition': 'aws', 'AWS::URLSuffix': 'amazonaws.com' };
+      if (pseudo[ref]) return pseudo[ref];
+      const type = t.Resources[ref]?.Type;
+      if (type === 'AWS::StepFunctions::StateMachine') return stateMachineArnFor(ref, t, REGION, ACCOUNT);
+      if (type === 'AWS::Lambda::Function') return generatedPhysicalName(ref, 64);
+      throw new Error(`test resolver: Ref ${ref} (${type})`);
+    }
+    const att = getAttOf(v);
+    if (att) {
+      const type = t.Resources[att[0]]?.Type;
+      if (type === 'AWS::Lambda::Function' && att[1] === 'Arn') return `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${generatedPhysicalName(att[0], 64)}`;
+      if (type === 'AWS::IAM::Role' && att[1] === 'Arn') return `arn:aws:iam::${ACCOUNT}:role/${generatedPhysicalName(att[0], 64)}`;
+      throw new Error(`test resolver: GetAtt ${att.join('.')}`);
+    }
+    if (v && typeof v === 'object' && 'Fn::Join' in v) {
+      const [sep, parts] = (v as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+      return parts.map(resolve).join(sep);
+    }
+    throw new Error(`test resolver: ${JSON.stringify(v)}`);
+  };
+  return resolve;
+}
 
 beforeAll(() => {
   const { root, cleanup } = stubProjectRoot();
@@ -26,6 +60,7 @@ beforeAll(() => {
     const synth = synthAegis({ projectRoot: root });
     template = synth.template.toJSON() as CfnTemplate;
     for (const id of API_ROUTE_IDS) functionOfRoute[id] = logicalIdOf(synth.stack.apiFunctions.functions[id].function);
+    rolloutStepId = logicalIdOf(synth.stack.rollouts.rolloutStep.function);
   } finally {
     cleanup();
   }
@@ -373,6 +408,279 @@ describe('API Gateway emulator: integration timeout and binary media types', () 
       expect(Buffer.from(events[0]!.body!, 'base64')).toEqual(bytes);
     } finally {
       await gw.stop();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('Step Functions emulator (from the synthesized template)', () => {
+  const CREDS = { accessKeyId: 'AKIAROLLOUT', secretAccessKey: 'x' };
+  let sfn: RunningStepFunctions;
+  let client: SFNClient;
+  const calls: { fn: string; payload: { action: string; promotionId: string; execution?: Record<string, unknown> } }[] = [];
+  let script: (payload: { action: string; promotionId: string }, n: number) => Promise<unknown> = async () => {
+    throw new Error('no script');
+  };
+
+  const rollout = (next: StepOutput['next'], extra: Partial<StepOutput> = {}): StepOutput => ({ stage: 0, percent: 10, inconclusive: 0, windowSeconds: 300, next, ...extra });
+
+  beforeAll(async () => {
+    sfn = await startStepFunctions({
+      template,
+      resolve: resolverFor(template),
+      region: REGION,
+      accountId: ACCOUNT,
+      waitTimeScale: 0,
+      retryIntervalMs: 1,
+      invokeLambda: async (fn, payload) => {
+        calls.push({ fn, payload: payload as (typeof calls)[number]['payload'] });
+        return script(payload as { action: string; promotionId: string }, calls.length);
+      },
+    });
+    client = new SFNClient({ endpoint: sfn.endpoint, region: REGION, credentials: CREDS });
+  });
+  afterAll(async () => {
+    client.destroy();
+    await sfn.stop();
+  });
+  beforeEach(() => {
+    calls.length = 0;
+  });
+
+  it('reports the state machine ARNs the functions environment will hold', () => {
+    expect(Object.keys(sfn.stateMachineArns).sort()).toEqual(['PromotionStateMachine', 'RollbackStateMachine']);
+    for (const [id, arn] of Object.entries(sfn.stateMachineArns)) {
+      expect(arn).toBe(stateMachineArnFor(id, template, REGION, ACCOUNT));
+      expect(arn).toMatch(new RegExp(`^arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${id}-[A-Z0-9]{12}$`));
+    }
+    // The promote route's environment names the same machines once resolved.
+    const promoteFn = template.Resources[functionOfRoute.promote!]!;
+    const env = promoteFn.Properties.Environment.Variables as Record<string, unknown>;
+    expect(resolverFor(template)(env.AEGIS_PROMOTION_STATE_MACHINE_ARN)).toBe(sfn.stateMachineArns.PromotionStateMachine);
+    expect(resolverFor(template)(env.AEGIS_ROLLBACK_STATE_MACHINE_ARN)).toBe(sfn.stateMachineArns.RollbackStateMachine);
+  });
+
+  it('runs a promotion through canary, step-up and full promotion, every Task invoking the rollout-step function', async () => {
+    const steps: Record<string, StepOutput[]> = {
+      start: [rollout('wait')],
+      evaluate: [rollout('wait', { verdict: 'inconclusive', inconclusive: 1 }), rollout('step-up', { verdict: 'pass' }), rollout('promote', { stage: 1, percent: 50, verdict: 'pass' })],
+      stepUp: [rollout('wait', { stage: 1, percent: 50 })],
+      promoteFully: [rollout('done', { stage: 1, percent: 100 })],
+    };
+    script = async (p) => steps[p.action]!.shift() ?? Promise.reject(new Error(`unexpected ${p.action}`));
+    const started = await client.send(new StartExecutionCommand({ stateMachineArn: sfn.stateMachineArns.PromotionStateMachine, name: 'promo-1', input: JSON.stringify({ promotionId: 'promo-1' }) }));
+    expect(started.executionArn).toBe(`arn:aws:states:${REGION}:${ACCOUNT}:execution:${sfn.stateMachineArns.PromotionStateMachine!.split(':').pop()}:promo-1`);
+    expect(started.startDate).toBeInstanceOf(Date);
+    await sfn.waitFor(started.executionArn!);
+    const d = await client.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
+    expect(d.status).toBe('SUCCEEDED');
+    expect(JSON.parse(d.output!)).toEqual({ promotionId: 'promo-1', rollout: rollout('done', { stage: 1, percent: 100 }) });
+    expect(d.stopDate!.getTime()).toBeGreaterThanOrEqual(d.startDate!.getTime());
+    expect(calls.map((c) => [c.fn, c.payload.action])).toEqual([
+      [rolloutStepId, 'start'],
+      [rolloutStepId, 'evaluate'],
+      [rolloutStepId, 'evaluate'],
+      [rolloutStepId, 'stepUp'],
+      [rolloutStepId, 'evaluate'],
+      [rolloutStepId, 'promoteFully'],
+    ]);
+    expect(calls.every((c) => c.payload.promotionId === 'promo-1')).toBe(true);
+
+    const history = await client.send(new GetExecutionHistoryCommand({ executionArn: started.executionArn }));
+    const types = history.events!.map((e) => e.type);
+    expect(types[0]).toBe('ExecutionStarted');
+    expect(types.at(-1)).toBe('ExecutionSucceeded');
+    expect(types.filter((t) => t === 'WaitStateEntered')).toHaveLength(3);
+    expect(history.events!.filter((e) => e.type === 'TaskStateEntered').map((e) => e.stateEnteredEventDetails!.name)).toEqual(['StartCanary', 'Evaluate', 'Evaluate', 'StepUp', 'Evaluate', 'PromoteFully']);
+
+    const listed = await client.send(new ListExecutionsCommand({ stateMachineArn: sfn.stateMachineArns.PromotionStateMachine }));
+    expect(listed.executions!.map((e) => [e.name, e.status])).toContainEqual(['promo-1', 'SUCCEEDED']);
+  });
+
+  it('refuses a reused execution name with ExecutionAlreadyExists (the SfnWorkflows adapter reads that as "already started")', async () => {
+    script = async () => rollout('promote');
+    const arn = sfn.stateMachineArns.PromotionStateMachine!;
+    const first = await client.send(new StartExecutionCommand({ stateMachineArn: arn, name: 'promo-dup', input: '{"promotionId":"promo-dup"}' }));
+    await sfn.waitFor(first.executionArn!);
+    const again = await client.send(new StartExecutionCommand({ stateMachineArn: arn, name: 'promo-dup', input: '{"promotionId":"promo-dup"}' })).catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(ExecutionAlreadyExists);
+    expect((again as Error).message).toContain(first.executionArn);
+
+    const adapter = new SfnWorkflows({ promotion: arn, rollback: sfn.stateMachineArns.RollbackStateMachine! }, client);
+    expect(await adapter.start('promotion', 'promo-dup', { promotionId: 'promo-dup' })).toEqual({ executionId: first.executionArn, started: false });
+    const fresh = await adapter.start('rollback', 'rb-1', { promotionId: 'rb-1' });
+    expect(fresh.started).toBe(true);
+    expect(fresh.executionId).toContain(':execution:');
+    expect((await sfn.waitFor(fresh.executionId)).status).toBe('SUCCEEDED');
+  });
+
+  it('treats the same name and input while running as the same execution, and a different input as a conflict', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    script = async (p) => {
+      if (p.action === 'start') await gate;
+      return rollout('promote');
+    };
+    const arn = sfn.stateMachineArns.PromotionStateMachine!;
+    const a = await client.send(new StartExecutionCommand({ stateMachineArn: arn, name: 'promo-run', input: '{"promotionId":"promo-run"}' }));
+    const b = await client.send(new StartExecutionCommand({ stateMachineArn: arn, name: 'promo-run', input: '{"promotionId":"promo-run"}' }));
+    expect(b.executionArn).toBe(a.executionArn);
+    const c = await client.send(new StartExecutionCommand({ stateMachineArn: arn, name: 'promo-run', input: '{"promotionId":"other"}' })).catch((e: unknown) => e);
+    expect(c).toBeInstanceOf(ExecutionAlreadyExists);
+    expect((await client.send(new DescribeExecutionCommand({ executionArn: a.executionArn }))).status).toBe('RUNNING');
+    release();
+    expect((await sfn.waitFor(a.executionArn!)).status).toBe('SUCCEEDED');
+    expect(calls.filter((x) => x.payload.action === 'start')).toHaveLength(1);
+  });
+
+  it('applies the ASL Retry to Lambda service errors and Catch to function errors (rollback, then the RolledBack Fail state)', async () => {
+    let serviceErrors = 2;
+    script = async (p) => {
+      if (p.action === 'start') {
+        if (serviceErrors-- > 0) throw Object.assign(new Error('Rate exceeded'), { name: 'Lambda.TooManyRequestsException' });
+        return rollout('wait');
+      }
+      if (p.action === 'evaluate') throw new LambdaFunctionError('AegisError', 'metrics source unreachable', ['at evaluate']);
+      if (p.action === 'rollback') return rollout('done', { percent: 0 });
+      throw new Error(`unexpected ${p.action}`);
+    };
+    const started = await client.send(new StartExecutionCommand({ stateMachineArn: sfn.stateMachineArns.PromotionStateMachine, name: 'promo-err', input: '{"promotionId":"promo-err"}' }));
+    const record = await sfn.waitFor(started.executionArn!);
+    expect(calls.map((c) => c.payload.action)).toEqual(['start', 'start', 'start', 'evaluate', 'rollback']);
+    // The function error is not in the Retry list (service errors only): caught once, no retry.
+    const rollbackInput = calls[4]!.payload.execution!;
+    expect(rollbackInput.error).toEqual({ Error: 'AegisError', Cause: JSON.stringify({ errorMessage: 'metrics source unreachable', errorType: 'AegisError', trace: ['at evaluate'] }) });
+    const d = await client.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
+    expect([d.status, d.error, d.cause]).toEqual(['FAILED', 'RolledBack', 'the canary failed or a step errored; traffic is back on the stable artifact']);
+    expect(record.tasks.map((t) => [t.state, t.error?.error ?? 'ok'])).toEqual([
+      ['StartCanary', 'Lambda.TooManyRequestsException'],
+      ['StartCanary', 'Lambda.TooManyRequestsException'],
+      ['StartCanary', 'ok'],
+      ['Evaluate', 'AegisError'],
+      ['RollBack', 'ok'],
+    ]);
+    const history = await client.send(new GetExecutionHistoryCommand({ executionArn: started.executionArn }));
+    expect(history.events!.filter((e) => e.type === 'LambdaFunctionFailed').map((e) => e.lambdaFunctionFailedEventDetails!.error)).toEqual(['Lambda.TooManyRequestsException', 'Lambda.TooManyRequestsException', 'AegisError']);
+    expect(history.events!.at(-1)!.type).toBe('ExecutionFailed');
+  });
+
+  it('gives up after MaxAttempts retries and surfaces a plain thrown Error with its name as the error type', async () => {
+    script = async (p) => {
+      if (p.action === 'promoteFully') throw new TypeError('cannot read properties of undefined');
+      if (p.action === 'fail') throw Object.assign(new Error('still down'), { name: 'Lambda.ServiceException' });
+      throw new Error(`unexpected ${p.action}`);
+    };
+    const started = await client.send(new StartExecutionCommand({ stateMachineArn: sfn.stateMachineArns.RollbackStateMachine, name: 'rb-err', input: '{"promotionId":"rb-err"}' }));
+    const record = await sfn.waitFor(started.executionArn!);
+    // SetRoute: 1 + 3 retries (States.ALL, MaxAttempts 3), caught → RecordFailure: 1 + 5 retries, uncaught.
+    expect(calls.map((c) => c.payload.action)).toEqual([...Array(4).fill('promoteFully'), ...Array(6).fill('fail')]);
+    expect(record.tasks[0]!.error!.error).toBe('TypeError');
+    expect([record.status, record.error, record.cause]).toEqual(['FAILED', 'Lambda.ServiceException', 'still down']);
+  });
+
+  it('stops a running execution (ABORTED) and rejects unknown machines and bad input with the SDK error shapes', async () => {
+    let release!: () => void;
+    script = async () => {
+      await new Promise<void>((r) => (release = r));
+      return rollout('promote');
+    };
+    const started = await client.send(new StartExecutionCommand({ stateMachineArn: sfn.stateMachineArns.PromotionStateMachine, name: 'promo-stop', input: '{"promotionId":"promo-stop"}' }));
+    await new Promise((r) => setTimeout(r, 20));
+    await client.send(new StopExecutionCommand({ executionArn: started.executionArn, error: 'Operator', cause: 'manual stop' }));
+    release();
+    expect((await sfn.waitFor(started.executionArn!)).status).toBe('ABORTED');
+    const d = await client.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
+    expect([d.status, d.error, d.cause]).toEqual(['ABORTED', 'Operator', 'manual stop']);
+
+    const missing = await client.send(new StartExecutionCommand({ stateMachineArn: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:nope`, input: '{}' })).catch((e: unknown) => e);
+    expect((missing as Error).name).toBe('StateMachineDoesNotExist');
+    const badInput = await client.send(new StartExecutionCommand({ stateMachineArn: sfn.stateMachineArns.PromotionStateMachine, input: '{not json' })).catch((e: unknown) => e);
+    expect((badInput as Error).name).toBe('InvalidExecutionInput');
+    const badName = await client.send(new StartExecutionCommand({ stateMachineArn: sfn.stateMachineArns.PromotionStateMachine, name: 'has space', input: '{}' })).catch((e: unknown) => e);
+    expect((badName as Error).name).toBe('InvalidName');
+    const noExec = await client.send(new DescribeExecutionCommand({ executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:x:y` })).catch((e: unknown) => e);
+    expect((noExec as Error).name).toBe('ExecutionDoesNotExist');
+  });
+});
+
+describe('Step Functions emulator: the optimised Lambda integration, Map states, and tasks it cannot run', () => {
+  /** A hand-written template: one function, machines using arn:aws:states:::lambda:invoke inside a Map, and a Task naming a foreign function. */
+  const handWritten = (): CfnTemplate => ({
+    Resources: {
+      ScoreFn: { Type: 'AWS::Lambda::Function', Properties: {} },
+      Scores: {
+        Type: 'AWS::StepFunctions::StateMachine',
+        Properties: {
+          StateMachineName: 'scores',
+          DefinitionString: {
+            'Fn::Join': [
+              '',
+              [
+                '{"StartAt":"Each","States":{"Each":{"Type":"Map","ItemsPath":"$.items","ItemProcessor":{"ProcessorConfig":{"Mode":"INLINE"},"StartAt":"Score","States":{"Score":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"',
+                { 'Fn::GetAtt': ['ScoreFn', 'Arn'] },
+                '","Payload":{"item.$":"$"}},"ResultSelector":{"score.$":"$.Payload.score","status.$":"$.StatusCode"},"End":true}}},"ResultPath":"$.scores","End":true}}}',
+              ],
+            ],
+          },
+        },
+      },
+      Foreign: {
+        Type: 'AWS::StepFunctions::StateMachine',
+        Properties: {
+          DefinitionString: '{"StartAt":"Call","States":{"Call":{"Type":"Task","Resource":"${Other}","Catch":[{"ErrorEquals":["States.ALL"],"Next":"Caught"}],"End":true},"Caught":{"Type":"Succeed"}}}',
+          DefinitionSubstitutions: { Other: 'arn:aws:lambda:eu-west-1:999999999999:function:not-in-this-template' },
+        },
+      },
+    },
+  });
+
+  it('wraps results as the optimised integration does ({ Payload, StatusCode, ... }) so ResultSelector works, inside a Map', async () => {
+    const t = handWritten();
+    const payloads: unknown[] = [];
+    const sfn = await startStepFunctions({
+      template: t,
+      resolve: resolverFor(t),
+      region: REGION,
+      accountId: ACCOUNT,
+      invokeLambda: async (fn, payload) => {
+        expect(fn).toBe('ScoreFn');
+        payloads.push(payload);
+        return { score: (payload as { item: number }).item * 10 };
+      },
+    });
+    const client = new SFNClient({ endpoint: sfn.endpoint, region: REGION, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+    try {
+      expect(sfn.stateMachineArns.Scores).toBe(`arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:scores`);
+      const s = await client.send(new StartExecutionCommand({ stateMachineArn: sfn.stateMachineArns.Scores, input: '{"items":[1,2,3]}' }));
+      expect(s.executionArn).toMatch(/:execution:scores:[0-9a-f-]{36}$/);
+      const r = await sfn.waitFor(s.executionArn!);
+      expect(r.status).toBe('SUCCEEDED');
+      expect(JSON.parse(r.output!)).toEqual({ items: [1, 2, 3], scores: [{ score: 10, status: 200 }, { score: 20, status: 200 }, { score: 30, status: 200 }] });
+      expect(payloads).toEqual([{ item: 1 }, { item: 2 }, { item: 3 }]);
+      expect(r.tasks.every((x) => x.integration === 'lambda:invoke')).toBe(true);
+    } finally {
+      client.destroy();
+      await sfn.stop();
+    }
+  });
+
+  it('fails the execution, uncatchably, when a Task names something that is not a function of the template', async () => {
+    const t = handWritten();
+    let invoked = 0;
+    const log: string[] = [];
+    const sfn = await startStepFunctions({ template: t, resolve: resolverFor(t), region: REGION, accountId: ACCOUNT, invokeLambda: async () => ++invoked, log: (l) => log.push(l) });
+    const client = new SFNClient({ endpoint: sfn.endpoint, region: REGION, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+    try {
+      const s = await client.send(new StartExecutionCommand({ stateMachineArn: sfn.stateMachineArns.Foreign, input: '{}' }));
+      const r = await sfn.waitFor(s.executionArn!);
+      expect([r.status, r.error]).toEqual(['FAILED', 'Emulator.UnsupportedTask']);
+      expect(r.cause).toContain('arn:aws:lambda:eu-west-1:999999999999:function:not-in-this-template is not a function of the template');
+      expect(invoked).toBe(0);
+      expect(log).toEqual([expect.stringMatching(/failed: Task Call of Foreign: .*not a function of the template/)]);
+    } finally {
+      client.destroy();
+      await sfn.stop();
     }
   });
 });
