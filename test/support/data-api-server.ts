@@ -34,6 +34,11 @@ import pg from 'pg';
 export interface DataApiServerOptions {
   /** PostgreSQL server; its database is used when a request names none. */
   pgUrl: string;
+  /**
+   * The cluster's databases: the name a request gives → the PostgreSQL database it is (so a
+   * test can give the template's `aegis` a fresh database per run). @default names as given
+   */
+  databases?: Record<string, string>;
   host?: string;
   /** 0 (default) picks a free port. */
   port?: number;
@@ -717,7 +722,7 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
 
   const connectionConfig = (database: string): pg.ClientConfig => {
     const url = new URL(opts.pgUrl);
-    url.pathname = `/${encodeURIComponent(database)}`;
+    url.pathname = `/${encodeURIComponent(opts.databases?.[database] ?? database)}`;
     return { connectionString: url.toString(), options: '-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=1' };
   };
   const pool = (database: string) => {

@@ -44,6 +44,12 @@ function runCdkSynth(outdir: string): Promise<void> {
  * wait for its marker. The assembly is what `cdk deploy` would upload.
  */
 export async function sharedAssembly(): Promise<Assembly> {
+  // development only: reuse an assembly from an earlier run (`AEGIS_TEST_ASSEMBLY=<cdk.out of aegis-e2e>`)
+  const reuse = process.env.AEGIS_TEST_ASSEMBLY;
+  if (reuse && !process.env.CI) {
+    const stackName = `aegis-${E2E_ENV}`;
+    return { outdir: reuse, stackName, template: JSON.parse(readFileSync(join(reuse, `${stackName}.template.json`), 'utf8')) };
+  }
   const runDir = process.env.AEGIS_TEST_RUN_DIR ?? mkdtempSync(join(tmpdir(), 'aegis-run-'));
   process.env.AEGIS_TEST_RUN_DIR = runDir;
   const outdir = join(runDir, 'cdk.out');

@@ -1,0 +1,245 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { aegisCli, type Ran } from '../support/spawn.js';
+import { editJson, startWorld, type World } from './support/world.js';
+
+/**
+ * AWS mode end to end, on what `cdk deploy` would ship: the synthesized bundles alone, their
+ * environment and state machines from the synthesized template, on emulators (see
+ * support/world.ts), with REQUIRE_KMS=true and NODE_ENV=production as the template sets them.
+ * The CLI drives the API with SigV4 as a user would.
+ */
+const MODEL = 'e2e-churn';
+let world: World;
+let work: string;
+const ids: { [k: string]: string } = {};
+const artifactA = () => {
+  if (!ids.a) throw new Error('the registration step did not run');
+  return ids.a;
+};
+
+/** A recording of served traffic the canary judge reads: healthy and alike on both arms, split by the canary percent. */
+function healthyRecording(file: string, keys: { key: string; canaryShare: number }[]) {
+  const samples: unknown[] = [];
+  const start = Date.now() - 6 * 60_000;
+  const end = Date.now() + 20 * 60_000;
+  let i = 0;
+  for (let at = start; at < end; at += 100) {
+    for (const { key, canaryShare } of keys) {
+      i++;
+      const variant = (i * 7919) % 1000 < canaryShare * 1000 ? 'canary' : 'stable';
+      samples.push({ deploymentKey: key, variant, at: new Date(at).toISOString(), latencyMs: 20 + ((i * 31) % 17), error: i % 400 === 0 });
+    }
+  }
+  writeFileSync(file, JSON.stringify({ samples }));
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'aegis-e2e-work-'));
+  const recording = join(work, 'canary-recording.json');
+  healthyRecording(recording, [
+    { key: `${MODEL}/canary`, canaryShare: 0.1 },
+    { key: `${MODEL}/prod`, canaryShare: 0.1 },
+  ]);
+  world = await startWorld({
+    // deploy-time configuration: SentinelNet rates this model high risk (prod needs 3 of 5 approvals)
+    configure(fn, dir) {
+      if (fn.environment.AEGIS_POLICIES_DIR) editJson(join(dir, 'policies/sentinelnet.json'), (c) => (c.riskTiers.models[MODEL] = 'high'));
+    },
+    extraEnv: (fn): Record<string, string> => (/rolloutStep/i.test(fn.logicalId) ? { AEGIS_CANARY_METRICS_FILE: recording } : {}),
+  });
+}, 600_000);
+afterAll(async () => {
+  await world?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+/** `aegis --json …` as `role`, against the emulated API with SigV4. */
+async function cli(role: string, args: string[]): Promise<Ran & { json: any }> {
+  const r = await aegisCli(['--json', ...args], { ...world.as(role).env, AEGIS_DATA_DIR: join(work, `cli-${role}`) });
+  let json: unknown;
+  try {
+    json = JSON.parse(r.stdout);
+  } catch {
+    json = undefined;
+  }
+  return { ...r, json };
+}
+
+const ok = (r: Ran) => expect({ code: r.code, stderr: r.code === 0 ? '' : r.stderr.slice(-2000) }).toEqual({ code: 0, stderr: '' });
+
+async function settled(promotionId: string, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await cli('auditor', ['promotions', '--id', promotionId]);
+    ok(r);
+    if (!['rolling_out', 'pending_multisig'].includes(r.json.status)) return r.json;
+    if (Date.now() > deadline) throw new Error(`promotion ${promotionId} still ${r.json.status}\n${world.logs.slice(-30).join('\n')}`);
+    await new Promise((res) => setTimeout(res, 250));
+  }
+}
+
+async function registerArtifact(label: string, metrics: Record<string, number>) {
+  const artifact = join(work, `${label}.bin`);
+  writeFileSync(artifact, randomBytes(20_000));
+  const manifestFile = join(work, `${label}.manifest.json`);
+  writeFileSync(
+    manifestFile,
+    JSON.stringify({
+      codeRef: 'git:4f2c1e0',
+      containerDigest: `sha256:${'a'.repeat(64)}`,
+      datasetRefs: [{ id: 'transactions', version: '2026-11', checksum: ids.datasetChecksum }],
+      hyperparams: { lr: 0.1 },
+      seed: 42,
+      trainingCmd: 'python train.py',
+      environment: { python: '3.11' },
+      metrics,
+    }),
+  );
+  const r = await cli('publisher', ['register', '--model', MODEL, '--artifact', artifact, '--manifest', manifestFile]);
+  ok(r);
+  return r.json as { artifactId: string; version: number; storage?: { key: string } };
+}
+
+describe('AWS mode on the synthesized artifacts', () => {
+  it('runs the migrations custom resource: schema applied once, KMS keys adopted into the key ring', async () => {
+    const migrate = world.functionId((fn) => /^Migrationsmigrate/.test(fn.logicalId));
+    const resource = Object.entries(world.assembly.template.Resources).find(([, r]) => r.Type === 'Custom::AegisMigrations')!;
+    const event = (RequestType: string) => ({ RequestType, ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:framework', ResponseURL: 'https://cloudformation-custom-resource-response', StackId: `arn:aws:cloudformation:eu-west-1:123456789012:stack/${world.assembly.stackName}/x`, RequestId: randomBytes(8).toString('hex'), LogicalResourceId: resource[0], ResourceType: 'Custom::AegisMigrations', ResourceProperties: { DeployNonce: 'e2e' } });
+    const first = await world.fleet.invoke<{ PhysicalResourceId: string; Data: { applied: string } }>(migrate, event('Create'));
+    expect(first.PhysicalResourceId).toBe('aegis-migrations');
+    expect(first.Data.applied.split(',')).toContain('0001_registry');
+    const again = await world.fleet.invoke<{ Data: { applied: string } }>(migrate, event('Update'));
+    expect(again.Data.applied).toBe('');
+
+    const keys = await cli('auditor', ['keys', 'list']);
+    ok(keys);
+    const byKid = Object.fromEntries((keys.json.keys as { kid: string; kmsKeyId?: string; alg: string; status?: string }[]).map((k) => [k.kid, k]));
+    expect(byKid['manifest-signer-v1']).toMatchObject({ alg: 'ecdsa-p256-sha256' });
+    expect(byKid['audit-signer-v1']).toMatchObject({ alg: 'ecdsa-p256-sha256' });
+  });
+
+  it('maps IAM callers to roles from the synthesized role map: a publisher may not read the audit log, an unsigned call is refused by the gateway', async () => {
+    const unsigned = await fetch(new URL('v1/models', world.api.url));
+    expect(unsigned.status).toBe(403);
+    const r = await cli('publisher', ['audit', 'list']);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/FORBIDDEN|may not/);
+  });
+
+  it('registers a dataset and an artifact through a presigned PUT to S3, signed with the KMS manifest key', async () => {
+    const data = join(work, 'dataset.csv');
+    writeFileSync(data, 'a,b,label\n1,2,0\n3,4,1\n');
+    const ds = await cli('publisher', ['datasets', 'register', '--id', 'transactions', '--version', '2026-11', '--path', data]);
+    ok(ds);
+    ids.datasetChecksum = ds.json.checksum;
+    const reg = await registerArtifact('v1', { auc: 0.9 });
+    expect(reg.version).toBe(1);
+    ids.a = reg.artifactId;
+
+    const got = await cli('auditor', ['get', ids.a]);
+    ok(got);
+    expect(got.json).toMatchObject({ artifactId: ids.a, modelName: MODEL, version: 1, signature: { signerId: 'manifest-signer-v1', alg: 'ecdsa-p256-sha256' } });
+    const verified = await cli('auditor', ['verify-manifest', '--artifact-id', ids.a]);
+    ok(verified);
+    expect(JSON.stringify(verified.json)).not.toMatch(/"ok":false/);
+  });
+
+  it('catches one tampered byte in S3: verification fails and the artifact cannot be promoted', async () => {
+    const t = await registerArtifact('tampered', { auc: 0.95 });
+    const record = (await cli('auditor', ['get', t.artifactId])).json;
+    const key = record.storage?.key ?? record.storageKey;
+    expect(typeof key).toBe('string');
+    world.tamper(world.buckets.ArtifactBucket!, key);
+    const verified = await cli('auditor', ['verify-manifest', '--artifact-id', t.artifactId]);
+    expect(verified.code).toBe(1);
+    expect(verified.stdout + verified.stderr).toMatch(/sha256/i);
+    const promoted = await cli('promoter', ['promote', '--artifact-id', t.artifactId, '--env', 'staging', '--reason', 'must not pass']);
+    expect(promoted.code).not.toBe(0);
+    expect(promoted.stdout + promoted.stderr).toMatch(/sha256|VERIFICATION|verif/i);
+  });
+
+  it('promotes to staging, then through a judged canary, each a Step Functions execution of the synthesized machine running the bundled step', async () => {
+    const staging = await cli('promoter', ['promote', '--artifact-id', artifactA(), '--env', 'staging', '--reason', 'e2e']);
+    ok(staging);
+    const s = await settled(staging.json.promotionId);
+    expect(s.status).toBe('succeeded');
+    const canary = await cli('promoter', ['promote', '--artifact-id', artifactA(), '--env', 'canary', '--reason', 'e2e', '--canary-percent', '10', '--canary-steps', '1', '--canary-window', '300']);
+    ok(canary);
+    const c = await settled(canary.json.promotionId);
+    expect(c.status).toBe('succeeded');
+    expect(c.trace.map((t: { state: string }) => t.state)).toEqual(['StartCanary', 'Evaluate', 'PromoteFully']);
+    const executions = world.sfn.executions().filter((e) => e.name === canary.json.promotionId);
+    expect(executions).toHaveLength(1);
+    expect(executions[0]!.status).toBe('SUCCEEDED');
+    expect(new Set(executions[0]!.tasks.map((t) => t.functionLogicalId)).size).toBe(1);
+  }, 300_000);
+
+  async function approvers() {
+    if (ids.approversEnrolled) return;
+    for (const name of ['alice', 'bob', 'carol']) {
+      const out = join(work, `${name}.pem`);
+      ok(await cli('approver', ['keys', 'generate', '--out', out]));
+      ok(await cli('admin', ['keys', 'add', '--role', 'approver', '--kid', `${name}-approver`, '--owner', name, '--public-key', `${out}.pub`]));
+    }
+    ids.approversEnrolled = 'yes';
+  }
+
+  async function promoteToProdWithApprovals(artifactId: string) {
+    const prod = await cli('promoter', ['promote', '--artifact-id', artifactId, '--env', 'prod', '--reason', 'e2e', '--canary-percent', '10', '--canary-steps', '1', '--canary-window', '300']);
+    ok(prod);
+    expect(prod.json).toMatchObject({ status: 'pending_multisig', policyDecision: { decision: 'require_multisig' } });
+    await approvers();
+    for (const name of ['alice', 'bob', 'carol']) ok(await cli('approver', ['approve', '--promotion', prod.json.promotionId, '--key', join(work, `${name}.pem`), '--kid', `${name}-approver`]));
+    return settled(prod.json.promotionId);
+  }
+
+  it('promotes a high-risk model to prod only after 3 of 5 approvals, then rolls prod back to the earlier artifact', async () => {
+    const first = await promoteToProdWithApprovals(artifactA());
+    expect(first.status).toBe('succeeded');
+
+    const b = await registerArtifact('v2', { auc: 0.91 });
+    ids.b = b.artifactId;
+    const bId = b.artifactId;
+    for (const env of ['staging', 'canary'] as const) {
+      const p = await cli('promoter', ['promote', '--artifact-id', bId, '--env', env, '--reason', 'e2e', ...(env === 'canary' ? ['--canary-percent', '10', '--canary-steps', '1', '--canary-window', '300'] : [])]);
+      ok(p);
+      expect((await settled(p.json.promotionId)).status).toBe('succeeded');
+    }
+    expect((await promoteToProdWithApprovals(bId)).status).toBe('succeeded');
+
+    const rollback = await cli('promoter', ['rollback', '--model', MODEL, '--env', 'prod', '--to', artifactA(), '--reason', 'e2e drill']);
+    ok(rollback);
+    const done = await settled(rollback.json.promotionId);
+    expect(done.status).toBe('succeeded');
+    const rollbackMachine = world.sfn.executions().find((e) => e.name === rollback.json.promotionId)!;
+    expect(rollbackMachine.stateMachineLogicalId).toMatch(/Rollback/);
+    const lineage = await cli('auditor', ['lineage', artifactA()]);
+    ok(lineage);
+    expect(lineage.json.deployments).toEqual(expect.arrayContaining([{ env: 'prod', role: 'stable', percent: 100 }]));
+  }, 600_000);
+
+  it('archives the audit log through the schedule\'s handler and verifies the chain against the archive', async () => {
+    const archiver = world.functionId((fn) => /^AuditArchiveSchedule/.test(fn.logicalId));
+    const rule = Object.values(world.assembly.template.Resources).find((r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties.Targets).includes(archiver))!;
+    expect(rule.Properties.ScheduleExpression).toMatch(/^rate\(/);
+    const result = await world.fleet.invoke<{ archived?: number; segments?: number }>(archiver, {
+      version: '0',
+      id: randomBytes(8).toString('hex'),
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      account: '123456789012',
+      time: new Date().toISOString(),
+      region: 'eu-west-1',
+      resources: ['arn:aws:events:eu-west-1:123456789012:rule/e2e'],
+      detail: {},
+    });
+    expect(result).toBeTruthy();
+    const verify = await cli('auditor', ['audit-verify']);
+    ok(verify);
+    expect(verify.json).toMatchObject({ ok: true });
+    expect(JSON.stringify(verify.json)).toMatch(/archive/i);
+  });
+});
