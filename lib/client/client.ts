@@ -40,6 +40,8 @@ export class ApiError extends Error {
 
 export type Progress = (sent: number, total: number) => void;
 
+const WRITES = new Set(['POST', 'PUT', 'PATCH']);
+
 /** The Aegis HTTP API, for the CLI and for scripts: bearer token locally, SigV4 on AWS. */
 export class AegisClient {
   readonly #signer: SignatureV4 | undefined;
@@ -50,13 +52,18 @@ export class AegisClient {
 
   async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
     const url = new URL(path.replace(/^\//, ''), this.opts.baseUrl.endsWith('/') ? this.opts.baseUrl : `${this.opts.baseUrl}/`);
-    const text = body === undefined ? undefined : JSON.stringify(body);
+    // A write without a body still sends `{}`: API Gateway validates POST bodies as JSON objects.
+    const text = body === undefined ? (WRITES.has(method) ? '{}' : undefined) : JSON.stringify(body);
     let h: Record<string, string> = { accept: 'application/json', ...headers };
     if (text !== undefined) h['content-type'] = 'application/json';
     if (this.opts.token) h.authorization = `Bearer ${this.opts.token}`;
     if (this.#signer) {
-      const query: Record<string, string> = {};
-      url.searchParams.forEach((v, k) => (query[k] = v));
+      // every value of a repeated key is signed, as API Gateway recomputes them
+      const query: Record<string, string | string[]> = {};
+      for (const k of new Set(url.searchParams.keys())) {
+        const all = url.searchParams.getAll(k);
+        query[k] = all.length === 1 ? all[0]! : all;
+      }
       const signed = await this.#signer.sign({
         method,
         protocol: url.protocol,

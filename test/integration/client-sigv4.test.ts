@@ -22,11 +22,11 @@ describe('AegisClient SigV4 signing (AWS mode)', () => {
     const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
     try {
       const client = new AegisClient({ baseUrl: `http://127.0.0.1:${port}/prod`, sigv4: { region: 'eu-west-1', credentials: async () => credentials } });
-      expect(await client.request('POST', '/v1/registry/verify-manifest?x=1', { manifest: {} })).toEqual({ ok: true });
+      expect(await client.request('POST', '/v1/registry/verify-manifest?x=1&y=b&y=a', { manifest: {} })).toEqual({ ok: true });
     } finally {
       server.close();
     }
-    expect(seen!.url).toBe('/prod/v1/registry/verify-manifest?x=1');
+    expect(seen!.url).toBe('/prod/v1/registry/verify-manifest?x=1&y=b&y=a');
     const auth = String(seen!.headers.authorization);
     expect(auth).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=[^,]*host[^,]*, Signature=[0-9a-f]{64}$/);
     expect(seen!.headers.authorization).not.toMatch(/Bearer/);
@@ -39,10 +39,35 @@ describe('AegisClient SigV4 signing (AWS mode)', () => {
     const signer = new SignatureV4({ service: 'execute-api', region: 'eu-west-1', credentials, sha256: Sha256 });
     const when = new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`);
     const again = await signer.sign(
-      { method: 'POST', protocol: 'http:', hostname: '127.0.0.1', port, path: '/prod/v1/registry/verify-manifest', query: { x: '1' }, headers, body: seen!.body },
+      { method: 'POST', protocol: 'http:', hostname: '127.0.0.1', port, path: '/prod/v1/registry/verify-manifest', query: { x: '1', y: ['b', 'a'] }, headers, body: seen!.body },
       { signingDate: when },
     );
     expect(/Signature=([0-9a-f]{64})/.exec(String(again.headers.authorization))![1]).toBe(/Signature=([0-9a-f]{64})/.exec(auth)![1]);
+  });
+
+  it('sends {} for a write without a body (API Gateway validates POST bodies as JSON objects) and nothing for a read', async () => {
+    const seen: { method: string; body: string; type: string | undefined }[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        seen.push({ method: req.method!, body, type: req.headers['content-type'] });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{}');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const client = new AegisClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: 't' });
+      await client.request('POST', '/v1/audit/archive');
+      await client.request('GET', '/v1/audit');
+    } finally {
+      server.close();
+    }
+    expect(seen).toEqual([
+      { method: 'POST', body: '{}', type: 'application/json' },
+      { method: 'GET', body: '', type: undefined },
+    ]);
   });
 
   it('turns an unreachable API into a coded error that names the URL', async () => {
