@@ -11,7 +11,7 @@ export class MetricsRolloutJudge implements RolloutJudge {
 
   async evaluate(w: CanaryWindow) {
     const key = deploymentKey(w.modelName, w.env);
-    const [stable, canary] = await Promise.all([this.metrics.window(key, 'stable', w.from, w.to), this.metrics.window(key, 'canary', w.from, w.to)]);
+    const [stable, canary] = await Promise.all([this.metrics.window(key, 'stable', w.stableArtifactId, w.from, w.to), this.metrics.window(key, 'canary', w.canaryArtifactId, w.from, w.to)]);
     const j = judgeCanary({ stable, canary, config: { rollbackThreshold: w.rollbackThreshold } });
     return { verdict: j.verdict, detail: j.failed ? `${j.failed.metric}: ${j.failed.detail}` : j.reasons.join('; ') };
   }
