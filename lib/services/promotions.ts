@@ -4,7 +4,7 @@ import { approvalStatement, checkApproval } from '../core/approvals.js';
 import { canonicalJson } from '../core/canonical.js';
 import { AegisError } from '../core/errors.js';
 import type { PolicyDecision, PolicyEngine, TargetEnv } from '../core/policy.js';
-import { DEFAULT_CANARY, type CanaryConfig, type RolloutState } from '../core/rollout.js';
+import { DEFAULT_CANARY, DEFAULT_MIN_REQUESTS, type CanaryConfig, type RolloutState } from '../core/rollout.js';
 import { statementBytes } from '../core/signatures.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { toIso, toIsoOrNull } from '../db/schema.js';
@@ -14,6 +14,7 @@ import type { KeyService } from './keys.js';
 import { record } from './metrics.js';
 import type { Principal, RegistryService } from './registry.js';
 import type { VerificationService } from './verification.js';
+import { gatherGateEvidence } from './gate-evidence.js';
 import { loadVerdicts, presentRollout, type CanaryVerdictView, type RolloutView } from './promotion-view.js';
 
 export const CanaryOverrides = z
@@ -92,7 +93,8 @@ export class PromotionService {
     const route = await db.selectFrom('routes').selectAll().where('model_name', '=', artifact.modelName).where('env', '=', targetEnv).executeTakeFirst();
     const serving = route?.stable_artifact_id ? await this.d.registry.get(route.stable_artifact_id) : undefined;
     if (kind === 'rollback' && serving?.artifactId === artifactId) throw new AegisError('CONFLICT', `${artifactId} already serves ${artifact.modelName} in ${targetEnv}`, { field: 'artifactId' });
-    const canaryDone = await db.selectFrom('promotions').select('promotion_id').where('artifact_id', '=', artifactId).where('target_env', '=', 'canary').where('status', '=', 'succeeded').executeTakeFirst();
+    // The gates' facts come from the audit chain and the signed records, not the status column alone.
+    const evidence = await gatherGateEvidence(db, () => this.d.keys.list(), { artifactId, targetEnv });
     const decision = await this.d.policy.decide({
       artifact: {
         artifactId,
@@ -108,7 +110,10 @@ export class PromotionService {
       requester: { id: principal.id, role: principal.role },
       production: serving ? { artifactId: serving.artifactId, metrics: numericMetrics(serving.manifest.metrics) } : null,
       riskTier: 'medium', // replaced by the composition root from SentinelNet's configuration
-      canaryCompleted: Boolean(canaryDone),
+      canaryPassedRequestsPerArm: evidence.canaryPassedRequestsPerArm,
+      canaryCompleted: evidence.canaryPassedRequestsPerArm >= DEFAULT_MIN_REQUESTS,
+      servedBefore: evidence.servedBefore,
+      evidenceProblems: evidence.problems,
       action: kind,
       ...(kind === 'rollback' ? { critical } : {}),
     });
