@@ -371,3 +371,29 @@ describe('RecordedMetricsSource', () => {
     await expect(RecordedMetricsSource.fromFile('/nonexistent/rec.json')).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
   });
 });
+
+describe('MetricsRolloutJudge', () => {
+  const at = (s: number) => new Date(Date.UTC(2026, 10, 22, 10, 0, s));
+  const window = { promotionId: 'p', modelName: 'churn', env: 'prod', stableArtifactId: 's1', canaryArtifactId: 'c1', from: at(100), to: at(200), canaryFrom: at(0), percent: 50, rollbackThreshold: 0.02, minRequests: 200 };
+
+  it('judges requests, errors and latency over the stage window and quality over the whole canary so far', async () => {
+    const calls: string[] = [];
+    const source = {
+      async window(key: string, variant: 'stable' | 'canary', artifactId: string | null, from: Date, to: Date): Promise<VariantMetrics> {
+        const sec = (d: Date) => (d.getTime() - at(0).getTime()) / 1000;
+        calls.push(`${key} ${variant} ${artifactId} [${sec(from)}, ${sec(to)})`);
+        const stage = from.getTime() === at(100).getTime();
+        // the stage alone has too few labels to judge; the canary so far shows a clear drop
+        const quality = variant === 'stable' ? { correct: stage ? 36 : 1800, labelled: stage ? 40 : 2000 } : { correct: stage ? 34 : 1640, labelled: stage ? 40 : 2000 };
+        return { requests: stage ? 1000 : 2000, errors: 5, latencyHistogram: toHistogram(equal[variant]), quality };
+      },
+    };
+    const { MetricsRolloutJudge } = await import('../../lib/services/canary.js');
+    const v = await new MetricsRolloutJudge(source).evaluate(window);
+    expect(calls.sort()).toEqual(['churn/prod canary c1 [0, 200)', 'churn/prod canary c1 [100, 200)', 'churn/prod stable s1 [0, 200)', 'churn/prod stable s1 [100, 200)']);
+    expect(v).toMatchObject({ verdict: 'fail', reason: 'quality', requests: { stable: 1000, canary: 1000 }, errors: { stable: 5, canary: 5 } });
+    expect(v.judgement!.metrics.quality).toMatchObject({ labelled: { stable: 2000, canary: 2000 }, judged: true });
+    expect(v.judgement!.metrics.latency.source).toBe('histogram');
+    expect(v.detail).toMatch(/^quality: canary 82\.00% vs stable 90\.00% correct over the canary so far/);
+  });
+});
