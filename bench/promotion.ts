@@ -21,7 +21,7 @@ export async function promotionBench(o: ReturnType<typeof promotionOptionsFromEn
   print(`\n== 5. Promotion request → rollout started: ${o.promotions} staging promotions, one at a time ==`);
   const dataDir = await tempDir('promotion');
   const config = loadCheckedConfig({ DEV_ALLOW_EPHEMERAL: 'true', AEGIS_DATA_DIR: dataDir, PORT: '0', NODE_ENV: 'test' });
-  const running = await startLocal(config, { logger: quiet, waitMs: 0, judge: { evaluate: async () => ({ verdict: 'pass', detail: 'bench' }) } });
+  const running = await startLocal(config, { logger: quiet, waitMs: 0, judge: { evaluate: async () => ({ verdict: 'pass', reason: 'pass', detail: 'bench', requests: { stable: 0, canary: 0 } }) } });
   try {
     const admin = new AegisClient({ baseUrl: running.url, token: running.newAdminToken! });
     const token = async (role: string) => (await admin.request<{ token: string }>('POST', '/v1/tokens', { principal: `bench-${role}`, role })).token;

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import type { DB } from './db/schema.js';
 import type { KeyPurpose, KeyRecord, SignatureAlg } from './core/signatures.js';
+import type { CanaryJudgement } from './core/canary-judge.js';
 
 // ---------------------------------------------------------------- Database
 
@@ -125,12 +126,32 @@ export interface CanaryWindow {
   env: string;
   stableArtifactId: string | null;
   canaryArtifactId: string;
+  /** the stage so far, `[from, to)`: from the stage's start (after the route settled) to now */
   from: Date;
   to: Date;
+  /** when the canary's first stage began: quality is judged over `[canaryFrom, to)`, as labels arrive late */
+  canaryFrom: Date;
+  /** the canary's share of requests in this stage, in percent (for the sample-ratio check) */
+  percent: number;
   rollbackThreshold: number;
+  /** requests each arm needs before the window can pass or fail */
+  minRequests: number;
+}
+
+/** A judged window: the verdict, why, and the numbers it rests on (stored, audited and shown). */
+export interface WindowVerdict {
+  verdict: 'pass' | 'fail' | 'inconclusive';
+  /** `pass`, `insufficient-traffic`, or the check that failed (`errorRate`, `latencyP95`, `sampleRatio`, …) */
+  reason: string;
+  detail: string;
+  /** requests per arm in the window: the completed-canary gate reads them back from the audit chain */
+  requests: { stable: number; canary: number };
+  errors?: { stable: number; canary: number };
+  /** the judge's full numbers (percentiles, statistics, p-values, guardrails) */
+  judgement?: CanaryJudgement;
 }
 
 /** Judges a canary window: the statistics over per-variant metrics, or a scripted verdict in tests. */
 export interface RolloutJudge {
-  evaluate(window: CanaryWindow): Promise<{ verdict: 'pass' | 'fail' | 'inconclusive'; detail: string }>;
+  evaluate(window: CanaryWindow): Promise<WindowVerdict>;
 }

@@ -49,6 +49,68 @@ def latency_case(name, why, canary, stable):
     }
 
 
+# The judge's latency buckets (lib/core/canary-metrics.ts): bucket b holds [1.02^b, 1.02^(b+1)) ms,
+# latencies below 0.01 ms share the bucket of 0.01 ms; a bucket stands for its geometric midpoint.
+BUCKET_BASE = 1.02
+BUCKET_FLOOR_MS = 0.01
+
+
+def buckets(sample):
+    return np.floor(np.log(np.maximum(np.asarray(sample, dtype=float), BUCKET_FLOOR_MS)) / np.log(BUCKET_BASE)).astype(int)
+
+
+def histogram(sample):
+    b, c = np.unique(buckets(sample), return_counts=True)
+    return [[int(x), int(y)] for x, y in zip(b, c)]
+
+
+def mann_whitney(x, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return stats.mannwhitneyu(x, y, alternative="greater", method="asymptotic", use_continuity=True)
+
+
+def histogram_case(name, why, canary, stable, alpha=0.0095):
+    """Mann-Whitney on the bucketed latencies (each bucket a tie group) next to the raw test.
+
+    `alpha` is the judge's per-comparison level without labels ((0.02 - 2 * 0.0005) / 2): both
+    paths must give the same verdict at it, which the generator asserts for every case.
+    """
+    raw = mann_whitney(canary, stable)
+    binned = mann_whitney(buckets(canary), buckets(stable))
+    value = lambda s: BUCKET_BASE ** (buckets(s) + 0.5)
+    assert (raw.pvalue < alpha) == (binned.pvalue < alpha), name
+    return {
+        "name": name,
+        "why": why,
+        "canary": canary,
+        "stable": stable,
+        "canaryHistogram": histogram(canary),
+        "stableHistogram": histogram(stable),
+        "raw": {"u": float(raw.statistic), "pValue": float(raw.pvalue)},
+        "histogram": {"u": float(binned.statistic), "pValue": float(binned.pvalue)},
+        "alpha": alpha,
+        "canaryPercentiles": percentiles(value(canary)),
+        "stablePercentiles": percentiles(value(stable)),
+    }
+
+
+def fisher_case(name, why, worse, better):
+    """One-sided Fisher's exact test that `worse` = (events, trials) has the higher rate."""
+    (x1, n1), (x2, n2) = worse, better
+    res = stats.fisher_exact([[x1, n1 - x1], [x2, n2 - x2]], alternative="greater")
+    return {"name": name, "why": why, "worse": {"events": x1, "trials": n1}, "better": {"events": x2, "trials": n2}, "pValue": float(res.pvalue)}
+
+
+def binomial_case(k, n, p):
+    return {"k": k, "n": n, "p": p, "upperTail": float(stats.binom.sf(k - 1, n, p))}
+
+
+def sample_ratio_case(name, canary, stable, share):
+    res = stats.chisquare([canary, stable], f_exp=[(canary + stable) * share, (canary + stable) * (1 - share)])
+    return {"name": name, "canary": canary, "stable": stable, "share": share, "chiSquare": float(res.statistic), "pValue": float(res.pvalue)}
+
+
 def proportion_case(name, why, worse, better):
     """One-sided pooled two-proportion z-test that `worse` has the higher rate.
 
@@ -98,6 +160,43 @@ def main():
             0.3, 0.6744897501960817, 1.0, 1.6448536269514722, 2.5, 4.0, 5.0, 8.3, 12.0]
     normal = [{"z": z, "cdf": float(stats.norm.cdf(z)), "sf": float(stats.norm.sf(z))} for z in grid]
 
+    histograms = []
+    rng = np.random.default_rng(20260101)
+    histograms.append(histogram_case("hist-equal", "same lognormal (median 40 ms, sigma 0.5), 200 canary vs 3800 stable: no verdict either way",
+                                     ms(rng.lognormal(math.log(40), 0.5, 200)), ms(rng.lognormal(math.log(40), 0.5, 3800))))
+    rng = np.random.default_rng(20260102)
+    histograms.append(histogram_case("hist-plus-50pct", "canary 50% slower, 200 vs 3800: both paths fail it",
+                                     ms(rng.lognormal(math.log(40), 0.5, 200) * 1.5), ms(rng.lognormal(math.log(40), 0.5, 3800))))
+    rng = np.random.default_rng(20260103)
+    histograms.append(histogram_case("hist-plus-10pct", "canary 10% slower, 2000 vs 2000: significant on both paths",
+                                     ms(rng.lognormal(math.log(40), 0.5, 2000) * 1.1), ms(rng.lognormal(math.log(40), 0.5, 2000))))
+    rng = np.random.default_rng(20260104)
+    histograms.append(histogram_case("hist-sub-millisecond", "fast local model: 0.2 ms median, 0 ms and sub-floor values included",
+                                     ms(np.concatenate([[0.0, 0.004], rng.lognormal(math.log(0.2), 0.4, 298)])), ms(np.concatenate([[0.0], rng.lognormal(math.log(0.2), 0.4, 499)]))))
+    rng = np.random.default_rng(20260105)
+    histograms.append(histogram_case("hist-faster", "canary 20% faster: p near 1 on both paths",
+                                     ms(rng.lognormal(math.log(40), 0.5, 500) * 0.8), ms(rng.lognormal(math.log(40), 0.5, 500))))
+
+    fisher = [
+        fisher_case("fisher-small-canary", "3 errors of 200 canary vs 10 of 4000 stable (expected canary errors 0.6)", (3, 200), (10, 4000)),
+        fisher_case("fisher-none", "0 canary errors: p = 1", (0, 200), (5, 4000)),
+        fisher_case("fisher-equal-rates", "0.5% on both arms, 1000 vs 19000 (expected canary errors 5)", (5, 1000), (95, 19000)),
+        fisher_case("fisher-2pct", "2% canary errors vs 0.5% stable, 1000 vs 19000", (20, 1000), (95, 19000)),
+        fisher_case("fisher-tiny", "2 of 50 vs 0 of 50", (2, 50), (0, 50)),
+        fisher_case("fisher-all-canary", "every error on the canary, 15 of 300 vs 0 of 6000: tiny p", (15, 300), (0, 6000)),
+        fisher_case("fisher-better", "canary fewer errors: p near 1", (1, 400), (40, 4000)),
+        fisher_case("fisher-large", "large counts: 60 of 20000 vs 2 of 2000", (60, 20000), (2, 2000)),
+    ]
+    binomial = [binomial_case(*c) for c in [(3, 20, 0.05), (11, 200, 0.05), (25, 200, 0.05), (1, 200, 0.05), (0, 10, 0.05),
+                                             (60, 1000, 0.05), (150, 1000, 0.05), (10, 20, 0.05), (5100, 100000, 0.05)]]
+    sample_ratio = [
+        sample_ratio_case("srm-exact", 200, 3800, 0.05),
+        sample_ratio_case("srm-noise", 210, 3790, 0.05),
+        sample_ratio_case("srm-dying-canary", 150, 3850, 0.05),
+        sample_ratio_case("srm-half", 2100, 1900, 0.5),
+        sample_ratio_case("srm-no-canary", 0, 4000, 0.05),
+    ]
+
     doc = {
         "generatedBy": "scripts/gen-judge-fixtures.py",
         "versions": {"numpy": np.__version__, "scipy": scipy.__version__},
@@ -107,10 +206,19 @@ def main():
         "latency": latency,
         "proportions": proportions,
         "normal": normal,
+        "histogramScheme": "bucket = floor(log(max(ms, 0.01)) / log(1.02)); percentiles on 1.02**(bucket + 0.5); Mann-Whitney as above on the bucket indices",
+        "histograms": histograms,
+        "fisher": "scipy.stats.fisher_exact([[x1, n1 - x1], [x2, n2 - x2]], alternative='greater')",
+        "fisherCases": fisher,
+        "binomial": "scipy.stats.binom.sf(k - 1, n, p) = P(X >= k)",
+        "binomialCases": binomial,
+        "sampleRatio": "scipy.stats.chisquare([canary, stable], f_exp=[N * share, N * (1 - share)])",
+        "sampleRatioCases": sample_ratio,
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(doc, indent=1) + "\n")
-    print(f"wrote {OUT} ({len(latency)} latency, {len(proportions)} proportion, {len(normal)} normal-CDF cases)")
+    print(f"wrote {OUT} ({len(latency)} latency, {len(proportions)} proportion, {len(normal)} normal-CDF, {len(histograms)} histogram, "
+          f"{len(fisher)} Fisher, {len(binomial)} binomial, {len(sample_ratio)} sample-ratio cases)")
 
 
 if __name__ == "__main__":

@@ -13,8 +13,58 @@ interface Promotion {
   threshold: number | null;
   approvals: { approverId: string; at: string }[];
   policyDecision: { decision: string; rules: string[]; reasons: string[] };
-  rollout: { stage: number; percent: number } | null;
+  rollout: { stage: number | null; stageName?: string; percent: number; reason?: string } | null;
   trace?: { step: number; state: string; enteredAt: string; error: string | null }[];
+  verdicts?: Verdict[];
+}
+
+interface Arm { n: number; p95: number | null; p99: number | null }
+interface Verdict {
+  seq: number;
+  stageName: string;
+  percent: number;
+  from: string;
+  to: string;
+  verdict: string;
+  reason: string;
+  next: string;
+  requests: { stable: number; canary: number };
+  errors: { stable: number; canary: number } | null;
+  detail: string;
+  judgement: {
+    metrics?: {
+      errorRate?: { stable: number; canary: number; test: string; pValue: number };
+      latency?: { source: string; stable: Arm; canary: Arm; pValue: number };
+      quality?: { stable: number; canary: number; labelled: { stable: number; canary: number }; pValue: number; relativeDrop: number; judged: boolean };
+      guardrails?: { sampleRatio?: { checked: boolean; observedShare: number | null; pValue: number } };
+    };
+    significance?: { perComparison: number };
+  } | null;
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
+const p3 = (v: number) => v.toPrecision(3);
+const msOf = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : `${v.toFixed(1)} ms`);
+
+/** One judged window in a few lines: the verdict and why, then each arm's numbers and the tests. */
+function describeVerdict(v: Verdict): string[] {
+  const head = `  window ${v.seq}  ${v.stageName} at ${v.percent}%  ${v.from} → ${v.to}  ${v.verdict.toUpperCase()} (${v.reason}) → ${v.next}`;
+  const m = v.judgement?.metrics;
+  const arm = (name: 'stable' | 'canary') => {
+    const err = v.errors ? ` ${v.errors[name]} errors (${pct(v.errors[name] / Math.max(1, v.requests[name]))})` : '';
+    const lat = m?.latency ? `, p95 ${msOf(m.latency[name].p95)} p99 ${msOf(m.latency[name].p99)}` : '';
+    const q = m?.quality ? `, quality ${pct(m.quality[name])} of ${m.quality.labelled[name]} labels` : '';
+    return `    ${name.padEnd(6)} ${v.requests[name]} requests${err}${lat}${q}`;
+  };
+  const tests = m
+    ? [
+        `    tests  errors ${m.errorRate?.test ?? '?'} p=${m.errorRate ? p3(m.errorRate.pValue) : '?'}, latency Mann–Whitney (${m.latency?.source ?? '?'}) p=${m.latency ? p3(m.latency.pValue) : '?'}` +
+          `${m.quality?.judged ? `, quality p=${p3(m.quality.pValue)} (drop ${pct(m.quality.relativeDrop)})` : ''}` +
+          `${m.guardrails?.sampleRatio?.checked ? `, sample ratio p=${p3(m.guardrails.sampleRatio.pValue)}` : ''}` +
+          `${v.judgement?.significance ? `; alpha ${p3(v.judgement.significance.perComparison)} each` : ''}`,
+      ]
+    : [];
+  return [head, arm('stable'), arm('canary'), ...tests, ...(v.verdict === 'pass' ? [] : [`    ${v.detail}`])];
 }
 
 const describe = (p: Promotion) =>
@@ -22,7 +72,8 @@ const describe = (p: Promotion) =>
     `${p.promotionId}  ${p.modelName} → ${p.targetEnv}  ${p.status.toUpperCase()}`,
     `  decision ${p.policyDecision.decision} (${p.policyDecision.rules.join(', ')})`,
     ...(p.threshold ? [`  approvals ${p.approvals.length}/${p.threshold}: ${p.approvals.map((a) => a.approverId).join(', ') || 'none yet'}`] : []),
-    ...(p.rollout ? [`  rollout stage ${p.rollout.stage}, ${p.rollout.percent}%`] : []),
+    ...(p.rollout ? [`  rollout: ${p.rollout.stageName ?? `stage ${p.rollout.stage ?? 'none'}, ${p.rollout.percent}%`}`] : []),
+    ...(p.verdicts ?? []).flatMap(describeVerdict),
     ...(p.trace ?? []).map((t) => `  ${String(t.step).padStart(3)} ${t.enteredAt} ${t.state}${t.error ? `  ERROR ${t.error}` : ''}`),
   ].join('\n');
 
@@ -45,13 +96,26 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
     .option('--canary-percent <n>', 'first canary percent')
     .option('--canary-steps <n>', 'canary stages before full promotion (0: none)')
     .option('--canary-window <seconds>', 'seconds per judged window')
-    .action(async (o: { artifactId?: string; model?: string; version?: string; env: string; reason: string; canaryPercent?: string; canarySteps?: string; canaryWindow?: string }) => {
+    .option('--rollback-threshold <fraction>', 'relative quality drop that rolls the canary back when significant (default 0.02)')
+    .option('--min-requests <n>', 'requests each arm needs before a window can pass or fail (default 200)')
+    .option('--max-inconclusive <n>', 'inconclusive windows per stage before rolling back with insufficient-traffic (default 3)')
+    .action(async (o: { artifactId?: string; model?: string; version?: string; env: string; reason: string; canaryPercent?: string; canarySteps?: string; canaryWindow?: string; rollbackThreshold?: string; minRequests?: string; maxInconclusive?: string }) => {
       if (!o.artifactId === !(o.model && o.version)) throw new CliError('give --artifact-id, or --model and --version', 2);
-      const canary = {
-        ...(o.canaryPercent ? { percent: Number(o.canaryPercent) } : {}),
-        ...(o.canarySteps ? { steps: Number(o.canarySteps) } : {}),
-        ...(o.canaryWindow ? { windowSeconds: Number(o.canaryWindow) } : {}),
+      const num = (flag: string, v: string | undefined) => {
+        if (v === undefined) return undefined;
+        const n = Number(v);
+        if (v.trim() === '' || !Number.isFinite(n)) throw new CliError(`${flag} ${v}: not a number`, 2);
+        return n;
       };
+      const given = {
+        percent: num('--canary-percent', o.canaryPercent),
+        steps: num('--canary-steps', o.canarySteps),
+        windowSeconds: num('--canary-window', o.canaryWindow),
+        rollbackThreshold: num('--rollback-threshold', o.rollbackThreshold),
+        minRequests: num('--min-requests', o.minRequests),
+        maxInconclusive: num('--max-inconclusive', o.maxInconclusive),
+      };
+      const canary = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
       const path = o.artifactId ? `/v1/registry/${encodeURIComponent(o.artifactId)}/promote` : `/v1/registry/models/${encodeURIComponent(o.model!)}/versions/${encodeURIComponent(o.version!)}/promote`;
       const p = await (await ctx.client()).request<Promotion>('POST', path, { targetEnv: o.env, reason: o.reason, ...(Object.keys(canary).length ? { canary } : {}) });
       ctx.out(`${describe(p)}${p.status === 'pending_multisig' ? `\n  waiting for approvals: aegis approve --promotion ${p.promotionId} --key <file> --kid <approver key id>` : ''}`, p);

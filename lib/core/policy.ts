@@ -41,8 +41,19 @@ export interface PolicyInput {
   /** what currently serves in the target env, or null when nothing does yet */
   production: { artifactId: string; metrics: Record<string, number> } | null;
   riskTier: RiskTier;
-  /** a completed canary of this same artifact exists */
+  /**
+   * The most requests per arm that a passing stage of a succeeded canary promotion of this
+   * artifact served (0: none; a canary with `steps: 0` has no judged stage). Read from the
+   * audit chain and the signed promotion records, never from the status column alone. The
+   * embedded engine compares it with `canary.minRequestsPerArm` of its configuration.
+   */
+  canaryPassedRequestsPerArm: number;
+  /** `canaryPassedRequestsPerArm` ≥ the judge's default minimum (200): for remote engines and older policies */
   canaryCompleted: boolean;
+  /** the artifact served the target environment before (a verified, applied promotion or rollback to it) */
+  servedBefore: boolean;
+  /** stored promotion records the audit chain or the signed records do not support; any refuses */
+  evidenceProblems: string[];
   action: 'promote' | 'rollback';
   /** a rollback flagged critical (it replaces what serves immediately) */
   critical?: boolean;
@@ -114,6 +125,14 @@ export const PolicyConfigSchema = z
       .refine((m) => m.threshold <= m.approvers, { message: 'threshold must not exceed approvers', path: ['threshold'] }),
     riskTiers: z
       .object({ default: z.enum(RISK_TIERS).default('medium'), models: z.record(z.string(), z.enum(RISK_TIERS)).default({}) })
+      .strict()
+      .prefault({}),
+    /** what makes a canary "completed" for the prod gate */
+    canary: z
+      .object({
+        /** requests each arm must have served in a passing stage (the judge's default minimum) */
+        minRequestsPerArm: z.number().int().positive().max(1e9).default(200),
+      })
       .strict()
       .prefault({}),
   })

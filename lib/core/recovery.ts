@@ -76,6 +76,25 @@ export const PromotionStepPayload = z.object({
   verdict: z.string().optional(),
   detail: z.string().optional(),
   next: z.string().optional(),
+  // the rollout state's stage timing and rollback reason, and the judged window (issue 10); absent in older events
+  stageStartedAt: Iso.optional(),
+  canaryStartedAt: Iso.optional(),
+  reason: z.string().optional(),
+  window: z.object({
+    seq: Int.positive(),
+    stage: Int.min(-1),
+    percent: Int.min(0).max(100),
+    from: Iso,
+    to: Iso,
+    verdict: z.enum(['pass', 'fail', 'inconclusive']),
+    reason: z.string(),
+    next: z.string(),
+    requests: z.object({ stable: Int.nonnegative(), canary: Int.nonnegative() }),
+    errors: z.object({ stable: Int.nonnegative(), canary: Int.nonnegative() }).nullable(),
+    detail: z.string(),
+    judgement: z.record(z.string(), z.unknown()).nullable(),
+    judgedAt: Iso,
+  }).optional(),
 });
 export const PROMOTION_END_EVENTS = { 'promotion.applied': 'succeeded', 'promotion.rolled_back': 'rolled_back', 'promotion.failed': 'failed' } as const;
 export const PromotionEndedPayload = PromotionRecordBody.extend({

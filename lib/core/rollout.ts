@@ -8,17 +8,34 @@ export interface CanaryConfig {
   windowSeconds: number;
   /** canary stages before full promotion; 0 promotes at once (no canary) */
   steps: number;
-  /** relative quality drop that fails the canary */
+  /** relative quality drop that fails the canary (when significant) */
   rollbackThreshold: number;
-  /** inconclusive windows tolerated per stage before rolling back */
+  /** inconclusive windows tolerated per stage before rolling back with `insufficient-traffic` */
   maxInconclusive: number;
+  /** requests each arm needs before a window can pass or fail (the judge's minRequests); absent in older records: 200 */
+  minRequests?: number;
 }
 
+/** The judge's default minimum requests per arm (`CANARY_DEFAULTS.minRequests`). */
+export const DEFAULT_MIN_REQUESTS = 200;
+
 export const DEFAULT_CANARY: Record<'staging' | 'canary' | 'prod', CanaryConfig> = {
-  staging: { percent: 100, windowSeconds: 0, steps: 0, rollbackThreshold: 0.02, maxInconclusive: 3 },
-  canary: { percent: 5, windowSeconds: 300, steps: 3, rollbackThreshold: 0.02, maxInconclusive: 3 },
-  prod: { percent: 5, windowSeconds: 600, steps: 3, rollbackThreshold: 0.02, maxInconclusive: 3 },
+  staging: { percent: 100, windowSeconds: 0, steps: 0, rollbackThreshold: 0.02, maxInconclusive: 3, minRequests: DEFAULT_MIN_REQUESTS },
+  canary: { percent: 5, windowSeconds: 300, steps: 3, rollbackThreshold: 0.02, maxInconclusive: 3, minRequests: DEFAULT_MIN_REQUESTS },
+  prod: { percent: 5, windowSeconds: 600, steps: 3, rollbackThreshold: 0.02, maxInconclusive: 3, minRequests: DEFAULT_MIN_REQUESTS },
 };
+
+/**
+ * After an inconclusive window the next wait is stretched to the time the traffic seen so
+ * far needs to reach `minRequests`, at most this many windows.
+ */
+export const MAX_WAIT_WINDOWS = 4;
+
+/**
+ * Serving caches the route for up to 5 s, so the first seconds of a stage still see the
+ * previous percent: they are left out of the stage's window (at most a fifth of a window).
+ */
+export const ROUTE_SETTLE_SECONDS = 5;
 
 /** Stage percents: the first at `percent`, rising linearly toward (never reaching) 100. */
 export function stagePercents(c: CanaryConfig): number[] {
@@ -26,35 +43,94 @@ export function stagePercents(c: CanaryConfig): number[] {
 }
 
 export interface RolloutState {
-  /** index into stagePercents; -1 before the canary starts */
+  /** index into stagePercents; -1 when there is no canary stage (steps 0) */
   stage: number;
   percent: number;
   inconclusive: number;
+  /** seconds of the next wait (stretched after an inconclusive window) */
   windowSeconds: number;
+  /** when the current stage began (ISO): its window accumulates from here */
+  stageStartedAt?: string;
+  /** when the first canary stage began (ISO): quality is judged from here */
+  canaryStartedAt?: string;
+  /** why the rollout is rolled back: the failed check, or `insufficient-traffic` */
+  reason?: string;
 }
 
 export type Verdict = 'pass' | 'fail' | 'inconclusive';
 export type Next = 'promote' | 'step-up' | 'wait' | 'rollback';
 
-export function initialState(c: CanaryConfig): RolloutState {
+export function initialState(c: CanaryConfig, now: Date): RolloutState {
   const stages = stagePercents(c);
-  return stages.length === 0 ? { stage: -1, percent: 100, inconclusive: 0, windowSeconds: 0 } : { stage: 0, percent: stages[0]!, inconclusive: 0, windowSeconds: c.windowSeconds };
+  if (stages.length === 0) return { stage: -1, percent: 100, inconclusive: 0, windowSeconds: 0 };
+  const at = now.toISOString();
+  return { stage: 0, percent: stages[0]!, inconclusive: 0, windowSeconds: c.windowSeconds, stageStartedAt: at, canaryStartedAt: at };
 }
 
-/** What follows a verdict at this stage. */
-export function nextAfterVerdict(state: RolloutState, verdict: Verdict, c: CanaryConfig): { next: Next; state: RolloutState } {
+/**
+ * The wait after an inconclusive window: long enough, at the traffic seen so far in the
+ * stage, for the thinner arm to reach `minRequests`; at least one window and at most
+ * {@link MAX_WAIT_WINDOWS} (also when nothing was served yet).
+ */
+export function stretchedWait(c: CanaryConfig, progress: { elapsedSeconds: number; requestsPerArm: number }): number {
+  const cap = c.windowSeconds * MAX_WAIT_WINDOWS;
+  const need = c.minRequests ?? DEFAULT_MIN_REQUESTS;
+  if (!(progress.requestsPerArm > 0) || !(progress.elapsedSeconds > 0)) return cap;
+  const remaining = progress.elapsedSeconds * (need / progress.requestsPerArm - 1);
+  // rounded to the millisecond first, so 600.0000000001 s of float error is not a 601 s wait
+  return Math.min(cap, Math.max(c.windowSeconds, Math.ceil(Math.round(remaining * 1000) / 1000)));
+}
+
+/**
+ * What follows a verdict at this stage. Inconclusive holds the percent (the stage keeps
+ * accumulating) and waits longer, until `maxInconclusive` is spent: then it rolls back with
+ * reason `insufficient-traffic`. Only a pass moves on; nothing promotes on inconclusive.
+ */
+export function nextAfterVerdict(
+  state: RolloutState,
+  verdict: Verdict,
+  c: CanaryConfig,
+  progress: { elapsedSeconds: number; requestsPerArm: number; failed?: string } = { elapsedSeconds: 0, requestsPerArm: 0 },
+): { next: Next; state: RolloutState } {
   const stages = stagePercents(c);
-  if (verdict === 'fail') return { next: 'rollback', state };
+  if (verdict === 'fail') return { next: 'rollback', state: { ...state, reason: progress.failed ?? 'canary-failed' } };
   if (verdict === 'inconclusive') {
     const inconclusive = state.inconclusive + 1;
-    return inconclusive > c.maxInconclusive ? { next: 'rollback', state: { ...state, inconclusive } } : { next: 'wait', state: { ...state, inconclusive } };
+    if (inconclusive > c.maxInconclusive) return { next: 'rollback', state: { ...state, inconclusive, reason: 'insufficient-traffic' } };
+    return { next: 'wait', state: { ...state, inconclusive, windowSeconds: stretchedWait(c, progress) } };
   }
   if (state.stage + 1 >= stages.length) return { next: 'promote', state };
   return { next: 'step-up', state };
 }
 
-export function stepUp(state: RolloutState, c: CanaryConfig): RolloutState {
+export function stepUp(state: RolloutState, c: CanaryConfig, now: Date): RolloutState {
   const stages = stagePercents(c);
   const stage = Math.min(state.stage + 1, stages.length - 1);
-  return { ...state, stage, percent: stages[stage]!, inconclusive: 0 };
+  return { ...state, stage, percent: stages[stage]!, inconclusive: 0, windowSeconds: c.windowSeconds, stageStartedAt: now.toISOString() };
+}
+
+/**
+ * Where a rollout is, in words (what `GET /v1/promotions/{id}` and `aegis promotions` show
+ * instead of a stage index).
+ *
+ * @example describeStage({ stage: 1, percent: 40, … }, canary, 'rolling_out', 'promote') // 'canary stage 2 of 3 at 40 %'
+ */
+export function describeStage(state: RolloutState | null, c: CanaryConfig, status: string, kind: string): string {
+  if (kind === 'rollback') {
+    return { succeeded: 'rolled back to this artifact (route set)', rolling_out: 'setting the route', pending_multisig: 'waiting for approvals', denied: 'denied', failed: 'route change failed; the previous route is unchanged' }[status] ?? status;
+  }
+  if (!state) return status === 'pending_multisig' ? 'not started: waiting for approvals' : status === 'denied' ? 'not started: denied' : 'starting';
+  const stages = stagePercents(c);
+  if (state.stage < 0 || stages.length === 0) {
+    return status === 'succeeded' ? 'applied at 100 % without a canary (steps 0)' : status === 'rolling_out' ? 'applying at 100 % (no canary)' : `${status.replace('_', ' ')} (no canary)`;
+  }
+  const at = `canary stage ${state.stage + 1} of ${stages.length}`;
+  const because = state.reason ? `: ${state.reason}` : '';
+  switch (status) {
+    case 'rolling_out': return `${at} at ${state.percent} %${state.inconclusive > 0 ? ` (${state.inconclusive} inconclusive window${state.inconclusive > 1 ? 's' : ''}, waiting ${state.windowSeconds} s)` : ''}`;
+    case 'succeeded': return `promoted to 100 % after ${stages.length} canary stage${stages.length > 1 ? 's' : ''}`;
+    case 'rolled_back': return `rolled back at ${at} (${stages[state.stage]} %)${because}`;
+    case 'failed': return `failed at ${at} (${stages[state.stage]} %)${because}`;
+    default: return `${status} at ${at}`;
+  }
 }

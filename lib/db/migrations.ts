@@ -202,6 +202,33 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Every judged canary window with its numbers (issue 10): written with the rollout step that
+  // judged it, and shown with the promotion. The audit event of that step carries the same row.
+  '0005_canary_verdicts': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('canary_verdicts')
+        .addColumn('promotion_id', 'text', (c) => c.notNull().references('promotions.promotion_id'))
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('stage', 'integer', (c) => c.notNull())
+        .addColumn('percent', 'integer', (c) => c.notNull())
+        .addColumn('window_from', 'timestamptz', (c) => c.notNull())
+        .addColumn('window_to', 'timestamptz', (c) => c.notNull())
+        .addColumn('verdict', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('next', 'text', (c) => c.notNull())
+        .addColumn('stable_requests', 'integer', (c) => c.notNull())
+        .addColumn('canary_requests', 'integer', (c) => c.notNull())
+        .addColumn('stable_errors', 'integer')
+        .addColumn('canary_errors', 'integer')
+        .addColumn('detail', 'text', (c) => c.notNull())
+        // canonical JSON of the judge's numbers (percentiles, statistics, p-values, guardrails); null from a scripted judge
+        .addColumn('judgement', 'text')
+        .addColumn('judged_at', 'timestamptz', (c) => c.notNull())
+        .addPrimaryKeyConstraint('canary_verdicts_pk', ['promotion_id', 'seq'])
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

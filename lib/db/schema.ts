@@ -157,6 +157,25 @@ export interface PromotionStepsTable {
   finished_at: Ts | null;
 }
 
+export interface CanaryVerdictsTable {
+  promotion_id: string;
+  seq: number;
+  stage: number;
+  percent: number;
+  window_from: Ts;
+  window_to: Ts;
+  verdict: string;
+  reason: string;
+  next: string;
+  stable_requests: number;
+  canary_requests: number;
+  stable_errors: number | null;
+  canary_errors: number | null;
+  detail: string;
+  judgement: string | null;
+  judged_at: Ts;
+}
+
 export interface RoutesTable {
   model_name: string;
   env: string;
@@ -183,6 +202,7 @@ export interface DB {
   promotion_approvals: PromotionApprovalsTable;
   promotion_steps: PromotionStepsTable;
   routes: RoutesTable;
+  canary_verdicts: CanaryVerdictsTable;
 }
 
 export const toIso = (v: Date | string): string => (v instanceof Date ? v : new Date(v)).toISOString();

@@ -261,7 +261,11 @@ const PromotionSchema = z.object({
   recordSignature: z.record(z.string(), z.unknown()).nullable(),
   rollout: z.record(z.string(), z.unknown()).nullable(),
 });
-export const PromotionReply = PromotionSchema.extend({ trace: z.array(z.record(z.string(), z.unknown())).optional() });
+export const PromotionReply = PromotionSchema.extend({
+  trace: z.array(z.record(z.string(), z.unknown())).optional(),
+  /** every judged canary window with its numbers (issue 10) */
+  verdicts: z.array(z.record(z.string(), z.unknown())).optional(),
+});
 export const PromotionsReply = z.object({ items: z.array(PromotionSchema) });
 
 export const HealthReply = z.object({ ok: z.boolean(), mode: z.string(), database: z.string(), version: z.string() });

@@ -36,6 +36,26 @@ export interface RegistrySnapshot {
   approvals: { id: string; promotion: string; approver: string; signature: string; expiresAt: string; createdAt: string }[];
   /** updated_at left out: a rebuild sets it to the time of the event, a few ms after the original */
   routes: { id: string; model: string; env: string; stable: string | null; canary: string | null; percent: number; promotion: string | null }[];
+  /** judged canary windows (restored from the `window` of evaluate step events) */
+  verdicts: VerdictSnapshot[];
+}
+
+export interface VerdictSnapshot {
+  id: string;
+  promotion: string;
+  seq: number;
+  stage: number;
+  percent: number;
+  from: string;
+  to: string;
+  verdict: string;
+  reason: string;
+  next: string;
+  requests: { stable: number; canary: number };
+  errors: { stable: number; canary: number } | null;
+  detail: string;
+  judgement: string | null;
+  judgedAt: string;
 }
 
 export interface PromotionSnapshot {
@@ -153,10 +173,29 @@ export async function registrySnapshot(database: Database): Promise<RegistrySnap
     percent: r.canary_percent,
     promotion: r.promotion_id,
   }));
-  return { artifacts, models, datasets, links, keys, auditEvents, auditHead: { seq: Number(head?.seq ?? 0), hash: head?.hash.trim() ?? '' }, promotions, approvals, routes };
+  const verdicts = (await db.selectFrom('canary_verdicts').selectAll().orderBy('promotion_id').orderBy('seq').execute()).map(
+    (r): VerdictSnapshot => ({
+      id: `${r.promotion_id} #${r.seq}`,
+      promotion: r.promotion_id,
+      seq: r.seq,
+      stage: r.stage,
+      percent: r.percent,
+      from: toIso(r.window_from),
+      to: toIso(r.window_to),
+      verdict: r.verdict,
+      reason: r.reason,
+      next: r.next,
+      requests: { stable: r.stable_requests, canary: r.canary_requests },
+      errors: r.stable_errors === null || r.canary_errors === null ? null : { stable: r.stable_errors, canary: r.canary_errors },
+      detail: r.detail,
+      judgement: recanonical(r.judgement),
+      judgedAt: toIso(r.judged_at),
+    }),
+  );
+  return { artifacts, models, datasets, links, keys, auditEvents, auditHead: { seq: Number(head?.seq ?? 0), hash: head?.hash.trim() ?? '' }, promotions, approvals, routes, verdicts };
 }
 
-export type DiffKind = 'artifact' | 'model' | 'dataset' | 'key' | 'audit-event' | 'link' | 'promotion' | 'approval' | 'route';
+export type DiffKind = 'artifact' | 'model' | 'dataset' | 'key' | 'audit-event' | 'link' | 'promotion' | 'approval' | 'route' | 'verdict';
 
 export interface Difference {
   kind: DiffKind;
@@ -198,6 +237,7 @@ export function diffSnapshots(a: RegistrySnapshot, b: RegistrySnapshot): Differe
   diffItems('promotion', a.promotions, b.promotions, out);
   diffItems('approval', a.approvals, b.approvals, out);
   diffItems('route', a.routes, b.routes, out);
+  diffItems('verdict', a.verdicts, b.verdicts, out);
   return out;
 }
 

@@ -4,7 +4,7 @@ import { approvalStatement, checkApproval } from '../core/approvals.js';
 import { canonicalJson } from '../core/canonical.js';
 import { AegisError } from '../core/errors.js';
 import type { PolicyDecision, PolicyEngine, TargetEnv } from '../core/policy.js';
-import { DEFAULT_CANARY, type CanaryConfig } from '../core/rollout.js';
+import { DEFAULT_CANARY, DEFAULT_MIN_REQUESTS, type CanaryConfig, type RolloutState } from '../core/rollout.js';
 import { statementBytes } from '../core/signatures.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { toIso, toIsoOrNull } from '../db/schema.js';
@@ -14,6 +14,8 @@ import type { KeyService } from './keys.js';
 import { record } from './metrics.js';
 import type { Principal, RegistryService } from './registry.js';
 import type { VerificationService } from './verification.js';
+import { gatherGateEvidence } from './gate-evidence.js';
+import { loadVerdicts, presentRollout, type CanaryVerdictView, type RolloutView } from './promotion-view.js';
 
 export const CanaryOverrides = z
   .object({
@@ -22,6 +24,7 @@ export const CanaryOverrides = z
     steps: z.number().int().min(0).max(20).optional(),
     rollbackThreshold: z.number().min(0).max(1).optional(),
     maxInconclusive: z.number().int().min(0).max(50).optional(),
+    minRequests: z.number().int().min(1).max(10_000_000).optional(),
   })
   .strict();
 
@@ -42,7 +45,7 @@ export interface PromotionRecord {
   createdAt: string;
   appliedAt: string | null;
   recordSignature: Record<string, unknown> | null;
-  rollout: Record<string, unknown> | null;
+  rollout: RolloutView | null;
 }
 
 type Row = { promotion_id: string; kind: string; artifact_id: string; model_name: string; target_env: string; manifest_signature_id: string; status: string; requested_by: string; reason: string; canary: string; policy_decision: string; threshold: number | null; created_at: Date | string; applied_at: Date | string | null; record_signature: string | null; rollout_state: string | null };
@@ -90,7 +93,8 @@ export class PromotionService {
     const route = await db.selectFrom('routes').selectAll().where('model_name', '=', artifact.modelName).where('env', '=', targetEnv).executeTakeFirst();
     const serving = route?.stable_artifact_id ? await this.d.registry.get(route.stable_artifact_id) : undefined;
     if (kind === 'rollback' && serving?.artifactId === artifactId) throw new AegisError('CONFLICT', `${artifactId} already serves ${artifact.modelName} in ${targetEnv}`, { field: 'artifactId' });
-    const canaryDone = await db.selectFrom('promotions').select('promotion_id').where('artifact_id', '=', artifactId).where('target_env', '=', 'canary').where('status', '=', 'succeeded').executeTakeFirst();
+    // The gates' facts come from the audit chain and the signed records, not the status column alone.
+    const evidence = await gatherGateEvidence(db, () => this.d.keys.list(), { artifactId, targetEnv });
     const decision = await this.d.policy.decide({
       artifact: {
         artifactId,
@@ -106,7 +110,10 @@ export class PromotionService {
       requester: { id: principal.id, role: principal.role },
       production: serving ? { artifactId: serving.artifactId, metrics: numericMetrics(serving.manifest.metrics) } : null,
       riskTier: 'medium', // replaced by the composition root from SentinelNet's configuration
-      canaryCompleted: Boolean(canaryDone),
+      canaryPassedRequestsPerArm: evidence.canaryPassedRequestsPerArm,
+      canaryCompleted: evidence.canaryPassedRequestsPerArm >= DEFAULT_MIN_REQUESTS,
+      servedBefore: evidence.servedBefore,
+      evidenceProblems: evidence.problems,
       action: kind,
       ...(kind === 'rollback' ? { critical } : {}),
     });
@@ -206,13 +213,15 @@ export class PromotionService {
     return (await this.get(promotionId))!;
   }
 
-  async get(promotionId: string): Promise<(PromotionRecord & { trace: unknown[] }) | undefined> {
+  async get(promotionId: string): Promise<(PromotionRecord & { trace: unknown[]; verdicts: CanaryVerdictView[] }) | undefined> {
     const db = this.d.database.db;
     const row = await db.selectFrom('promotions').selectAll().where('promotion_id', '=', promotionId).executeTakeFirst();
     if (!row) return undefined;
     const steps = await db.selectFrom('promotion_steps').selectAll().where('promotion_id', '=', promotionId).orderBy('step').execute();
+    const record = await this.#toRecord(row);
     return {
-      ...(await this.#toRecord(row)),
+      ...record,
+      verdicts: await loadVerdicts(db, promotionId, record.canary),
       trace: steps.map((s) => ({ step: s.step, state: s.state, enteredAt: toIso(s.entered_at), finishedAt: toIsoOrNull(s.finished_at), input: JSON.parse(s.input) as unknown, output: s.output ? (JSON.parse(s.output) as unknown) : null, error: s.error })),
     };
   }
@@ -241,7 +250,7 @@ export class PromotionService {
       createdAt: toIso(r.created_at),
       appliedAt: toIsoOrNull(r.applied_at),
       recordSignature: r.record_signature ? (JSON.parse(r.record_signature) as Record<string, unknown>) : null,
-      rollout: r.rollout_state ? (JSON.parse(r.rollout_state) as Record<string, unknown>) : null,
+      rollout: presentRollout(r.rollout_state ? (JSON.parse(r.rollout_state) as RolloutState) : null, JSON.parse(r.canary) as CanaryConfig, r.status, r.kind),
     };
   }
 

@@ -27,6 +27,7 @@ export interface PromotionRows {
   approvals: Insertable<DB['promotion_approvals']>[];
   steps: Insertable<DB['promotion_steps']>[];
   routes: Insertable<DB['routes']>[];
+  verdicts: Insertable<DB['canary_verdicts']>[];
 }
 
 export interface PromotionReplay extends PromotionRows {
@@ -55,7 +56,7 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
   const promotions = new Map<string, Promotion>();
   const inFlight = new Map<string, string>();
   const routes = new Map<string, Route>();
-  const out: PromotionReplay = { promotions: [], approvals: [], steps: [], routes: [], problems: [] };
+  const out: PromotionReplay = { promotions: [], approvals: [], steps: [], routes: [], verdicts: [], problems: [] };
   const approvers = new Map<string, Set<string>>();
   const stepNo = new Map<string, number>();
 
@@ -149,8 +150,16 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
       // Steps run without a status check (RolloutService.#save): replayed the same way.
       const s = parse(PromotionStepPayload);
       if (!s) continue;
-      p.state = { stage: s.stage, percent: s.percent, inconclusive: s.inconclusive, windowSeconds: s.windowSeconds };
+      p.state = { stage: s.stage, percent: s.percent, inconclusive: s.inconclusive, windowSeconds: s.windowSeconds, ...(s.stageStartedAt ? { stageStartedAt: s.stageStartedAt } : {}), ...(s.canaryStartedAt ? { canaryStartedAt: s.canaryStartedAt } : {}), ...(s.reason ? { reason: s.reason } : {}) };
       p.rollout_state = canonicalJson(p.state);
+      const w = s.window;
+      if (w) {
+        out.verdicts.push({
+          promotion_id: id, seq: w.seq, stage: w.stage, percent: w.percent, window_from: w.from, window_to: w.to, verdict: w.verdict, reason: w.reason, next: w.next,
+          stable_requests: w.requests.stable, canary_requests: w.requests.canary, stable_errors: w.errors?.stable ?? null, canary_errors: w.errors?.canary ?? null,
+          detail: w.detail, judgement: w.judgement ? canonicalJson(w.judgement) : null, judged_at: w.judgedAt,
+        });
+      }
       if (s.route.canary_percent !== undefined) route(p, s.route);
       trace(p, s.action);
     } else {
@@ -212,5 +221,6 @@ export function planPromotions(rows: PromotionRows, plan: RowPlan, report: Rebui
   plan.promotions.push(...rows.promotions.filter((p) => !gone.has(p.promotion_id)));
   plan.approvals.push(...rows.approvals.filter((a) => !gone.has(a.promotion_id)));
   plan.steps.push(...rows.steps.filter((s) => !gone.has(s.promotion_id)));
+  plan.verdicts.push(...rows.verdicts.filter((v) => !gone.has(v.promotion_id)));
   plan.routes.push(...rows.routes);
 }

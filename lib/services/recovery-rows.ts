@@ -23,9 +23,10 @@ export interface RowPlan {
   approvals: Insertable<DB['promotion_approvals']>[];
   steps: Insertable<DB['promotion_steps']>[];
   routes: Insertable<DB['routes']>[];
+  verdicts: Insertable<DB['canary_verdicts']>[];
 }
 
-export const emptyPlan = (): RowPlan => ({ keys: [], datasets: [], models: [], artifacts: [], signatures: [], links: [], events: [], promotions: [], approvals: [], steps: [], routes: [] });
+export const emptyPlan = (): RowPlan => ({ keys: [], datasets: [], models: [], artifacts: [], signatures: [], links: [], events: [], promotions: [], approvals: [], steps: [], routes: [], verdicts: [] });
 
 /** The rows RegistryService.register writes for one registration, from verified sidecars. */
 export function artifactRows(plan: RowPlan, a: VerifiedArtifact, version: number, createdBy: string, createdAt: string): void {
@@ -92,6 +93,7 @@ export async function writePlan(database: Database, plan: RowPlan): Promise<void
     await insertAll(tx, 'promotion_approvals', plan.approvals);
     await insertAll(tx, 'promotion_steps', plan.steps);
     await insertAll(tx, 'routes', plan.routes);
+    await insertAll(tx, 'canary_verdicts', plan.verdicts);
     await insertAll(tx, 'audit_events', plan.events.map(eventToRow));
     const last = plan.events[plan.events.length - 1];
     // The head is where the next append links to, so the chain continues where the archive ends.
@@ -99,7 +101,7 @@ export async function writePlan(database: Database, plan: RowPlan): Promise<void
   });
 }
 
-const REGISTRY_TABLES = ['models', 'artifacts', 'manifest_signatures', 'artifact_datasets', 'datasets', 'signing_keys', 'audit_events', 'api_tokens', 'idempotency_keys', 'uploads', 'promotions', 'promotion_approvals', 'promotion_steps', 'routes'] as const;
+const REGISTRY_TABLES = ['models', 'artifacts', 'manifest_signatures', 'artifact_datasets', 'datasets', 'signing_keys', 'audit_events', 'api_tokens', 'idempotency_keys', 'uploads', 'promotions', 'promotion_approvals', 'promotion_steps', 'routes', 'canary_verdicts'] as const;
 
 /**
  * The target must be migrated and hold nothing: every registry table empty and the chain

@@ -1,8 +1,10 @@
+import type { Insertable } from 'kysely';
 import { canonicalJson } from '../core/canonical.js';
 import { AegisError } from '../core/errors.js';
-import { initialState, nextAfterVerdict, stepUp, type CanaryConfig, type Next, type RolloutState } from '../core/rollout.js';
+import { DEFAULT_MIN_REQUESTS, ROUTE_SETTLE_SECONDS, initialState, nextAfterVerdict, stepUp, type CanaryConfig, type Next, type RolloutState } from '../core/rollout.js';
 import { statementBytes } from '../core/signatures.js';
-import type { Clock, Database, RolloutJudge } from '../ports.js';
+import type { Clock, Database, RolloutJudge, WindowVerdict } from '../ports.js';
+import type { DB } from '../db/schema.js';
 import type { AuditLog, Executor } from './audit.js';
 import type { KeyService } from './keys.js';
 import { record } from './metrics.js';
@@ -69,7 +71,7 @@ export class RolloutService {
       case 'start': {
         if (p.status !== 'rolling_out') throw new AegisError('CONFLICT', `promotion ${p.promotion_id} is ${p.status}, not rolling out`);
         if (persisted) return { ...persisted, next: persisted.percent >= 100 ? 'promote' : 'wait' }; // resumed: continue where it was
-        const state = initialState(canary);
+        const state = initialState(canary, this.clock.now());
         if (state.percent >= 100) {
           await this.#save(p, state, 'start', {});
           return { ...state, next: 'promote' };
@@ -78,25 +80,32 @@ export class RolloutService {
         return { ...state, next: 'wait' };
       }
       case 'evaluate': {
-        const state = persisted ?? initialState(canary);
-        const route = await this.database.db.selectFrom('routes').selectAll().where('model_name', '=', p.model_name).where('env', '=', p.target_env).executeTakeFirst();
         const to = this.clock.now();
-        const { verdict, detail } = await this.judge.evaluate({
+        const state = persisted ?? initialState(canary, to);
+        const route = await this.database.db.selectFrom('routes').selectAll().where('model_name', '=', p.model_name).where('env', '=', p.target_env).executeTakeFirst();
+        // The stage so far (held across inconclusive windows), minus the seconds the route cache needs to settle.
+        const stageStart = state.stageStartedAt ? Date.parse(state.stageStartedAt) : to.getTime() - state.windowSeconds * 1000;
+        const from = new Date(Math.min(to.getTime(), stageStart + Math.min(ROUTE_SETTLE_SECONDS, canary.windowSeconds / 5) * 1000));
+        const v = await this.judge.evaluate({
           promotionId: p.promotion_id,
           modelName: p.model_name,
           env: p.target_env,
           stableArtifactId: route?.stable_artifact_id ?? null,
           canaryArtifactId: p.artifact_id,
-          from: new Date(to.getTime() - state.windowSeconds * 1000),
+          from,
           to,
+          canaryFrom: state.canaryStartedAt ? new Date(Math.min(Date.parse(state.canaryStartedAt), from.getTime())) : from,
+          percent: state.percent,
           rollbackThreshold: canary.rollbackThreshold,
+          minRequests: canary.minRequests ?? DEFAULT_MIN_REQUESTS,
         });
-        const { next, state: after } = nextAfterVerdict(state, verdict, canary);
-        await this.#save(p, after, 'evaluate', {}, { verdict, detail, next });
-        return { ...after, next, verdict };
+        const progress = { elapsedSeconds: (to.getTime() - stageStart) / 1000, requestsPerArm: Math.min(v.requests.stable, v.requests.canary), failed: v.reason };
+        const { next, state: after } = nextAfterVerdict(state, v.verdict, canary, progress);
+        await this.#save(p, after, 'evaluate', {}, { verdict: v.verdict, detail: v.detail, next }, { ...v, next, from, to, stage: state.stage, percent: state.percent });
+        return { ...after, next, verdict: v.verdict };
       }
       case 'stepUp': {
-        const state = stepUp(persisted ?? initialState(canary), canary);
+        const state = stepUp(persisted ?? initialState(canary, this.clock.now()), canary, this.clock.now());
         await this.#save(p, state, 'stepUp', { canary_percent: state.percent });
         return { ...state, next: 'wait' };
       }
@@ -109,13 +118,22 @@ export class RolloutService {
     }
   }
 
-  async #save(p: PromotionRow, state: RolloutState, action: StepAction, route: { canary_artifact_id?: string; canary_percent?: number }, extra: Record<string, unknown> = {}) {
+  async #save(p: PromotionRow, state: RolloutState, action: StepAction, route: { canary_artifact_id?: string; canary_percent?: number }, extra: Record<string, unknown> = {}, judged?: WindowVerdict & { next: Next; from: Date; to: Date; stage: number; percent: number }) {
     const now = this.clock.now();
     await this.database.db.transaction().execute(async (tx) => {
       await tx.updateTable('promotions').set({ rollout_state: canonicalJson(state) }).where('promotion_id', '=', p.promotion_id).execute();
       if (route.canary_percent !== undefined) await this.#upsertRoute(tx, p, { ...route, promotion_id: p.promotion_id }, now);
-      // the full rollout state and any route change, so a rebuild from the archive can restore both
-      await this.audit.append(tx, { type: 'promotion.step', actor: 'rollout', subject: `promotion:${p.promotion_id}`, payload: { action, stage: state.stage, percent: state.percent, inconclusive: state.inconclusive, windowSeconds: state.windowSeconds, route, ...extra } });
+      let window: Record<string, unknown> | undefined;
+      if (judged) {
+        const last = await tx.selectFrom('canary_verdicts').select((eb) => eb.fn.max('seq').as('seq')).where('promotion_id', '=', p.promotion_id).executeTakeFirst();
+        const row = verdictRow(p.promotion_id, Number(last?.seq ?? 0) + 1, judged, now);
+        await tx.insertInto('canary_verdicts').values(row).execute();
+        window = verdictPayload(row);
+      }
+      // the full rollout state, any route change and the judged window with its numbers, so a
+      // rebuild from the archive can restore them and the gates can read them from the chain
+      const { stage, percent, inconclusive, windowSeconds, ...times } = state;
+      await this.audit.append(tx, { type: 'promotion.step', actor: 'rollout', subject: `promotion:${p.promotion_id}`, payload: { action, stage, percent, inconclusive, windowSeconds, ...times, route, ...extra, ...(window ? { window } : {}) } });
     });
   }
 
@@ -147,11 +165,54 @@ export class RolloutService {
       if (status === 'succeeded') await this.#upsertRoute(tx, p, { stable_artifact_id: p.artifact_id, canary_artifact_id: null, canary_percent: 0, promotion_id: p.promotion_id }, now);
       else await this.#upsertRoute(tx, p, { canary_artifact_id: null, canary_percent: 0, promotion_id: p.promotion_id }, now);
       const type = status === 'succeeded' ? 'promotion.applied' : status === 'rolled_back' ? 'promotion.rolled_back' : 'promotion.failed';
-      await this.audit.append(tx, { type, actor: 'rollout', subject: `promotion:${p.promotion_id}`, payload: { ...record, recordSignature: signature, ...(error ? { error: String((error as { Cause?: string }).Cause ?? JSON.stringify(error)).slice(0, 2000) } : {}) } });
+      await this.audit.append(tx, { type, actor: 'rollout', subject: `promotion:${p.promotion_id}`, payload: { ...record, recordSignature: signature, ...(state.reason && status !== 'succeeded' ? { reason: state.reason } : {}), ...(error ? { error: String((error as { Cause?: string }).Cause ?? JSON.stringify(error)).slice(0, 2000) } : {}) } });
     });
     if (finished) {
       record.promotionEnded(p.target_env, status, (now.getTime() - new Date(p.created_at).getTime()) / 1000);
     }
     return { ...state, percent: status === 'succeeded' ? 100 : 0, next: 'done' };
   }
+}
+
+type VerdictRow = Insertable<DB['canary_verdicts']>;
+
+/** The stored row of a judged window. */
+function verdictRow(promotionId: string, seq: number, v: WindowVerdict & { next: Next; from: Date; to: Date; stage: number; percent: number }, now: Date): VerdictRow {
+  return {
+    promotion_id: promotionId,
+    seq,
+    stage: v.stage,
+    percent: v.percent,
+    window_from: v.from.toISOString(),
+    window_to: v.to.toISOString(),
+    verdict: v.verdict,
+    reason: v.reason,
+    next: v.next,
+    stable_requests: v.requests.stable,
+    canary_requests: v.requests.canary,
+    stable_errors: v.errors?.stable ?? null,
+    canary_errors: v.errors?.canary ?? null,
+    detail: v.detail.slice(0, 4000),
+    judgement: v.judgement ? canonicalJson(v.judgement) : null,
+    judged_at: now.toISOString(),
+  };
+}
+
+/** The same row as an audit payload (`promotion.step` `window`): what the rebuild restores and the gates read. */
+export function verdictPayload(r: VerdictRow) {
+  return {
+    seq: r.seq,
+    stage: r.stage,
+    percent: r.percent,
+    from: r.window_from as string,
+    to: r.window_to as string,
+    verdict: r.verdict,
+    reason: r.reason,
+    next: r.next,
+    requests: { stable: r.stable_requests, canary: r.canary_requests },
+    errors: r.stable_errors === null || r.canary_errors === null || r.stable_errors === undefined || r.canary_errors === undefined ? null : { stable: r.stable_errors, canary: r.canary_errors },
+    detail: r.detail,
+    judgement: r.judgement ? (JSON.parse(r.judgement) as unknown) : null,
+    judgedAt: r.judged_at as string,
+  };
 }

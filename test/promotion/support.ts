@@ -3,10 +3,14 @@ import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { approvalBytes, approvalStatement } from '../../lib/core/approvals.js';
-import type { CanaryWindow, RolloutJudge } from '../../lib/ports.js';
+import type { CanaryWindow, RolloutJudge, WindowVerdict } from '../../lib/ports.js';
 import type { Stack } from '../support/local-stack.js';
 
-/** Verdicts injected in order (then `fallback`); a function throws to simulate a failing task. */
+/**
+ * Verdicts injected in order (then `fallback`); 'throw' simulates a failing task. A pass
+ * reports `requestsPerArm` requests on each arm (enough for the completed-canary gate by
+ * default), an inconclusive window none.
+ */
 export class ScriptedJudge implements RolloutJudge {
   readonly calls: CanaryWindow[] = [];
   #release: () => void = () => undefined;
@@ -14,6 +18,7 @@ export class ScriptedJudge implements RolloutJudge {
   constructor(
     readonly script: ('pass' | 'fail' | 'inconclusive' | 'throw' | 'hold')[] = [],
     private readonly fallback: 'pass' | 'fail' | 'inconclusive' = 'pass',
+    public requestsPerArm = 1000,
   ) {}
   /** the next 'hold' verdict blocks until release() (then passes) */
   hold(): void {
@@ -23,15 +28,17 @@ export class ScriptedJudge implements RolloutJudge {
   release(): void {
     this.#release();
   }
-  async evaluate(w: CanaryWindow) {
+  async evaluate(w: CanaryWindow): Promise<WindowVerdict> {
     this.calls.push(w);
     const v = this.script.shift() ?? this.fallback;
     if (v === 'throw') throw new Error('metrics store unreachable');
+    const served = { stable: this.requestsPerArm, canary: this.requestsPerArm };
     if (v === 'hold') {
       await this.#held;
-      return { verdict: 'pass' as const, detail: 'held, then passed' };
+      return { verdict: 'pass', reason: 'pass', detail: 'held, then passed', requests: served };
     }
-    return { verdict: v, detail: `scripted ${v}` };
+    const reason = v === 'pass' ? 'pass' : v === 'fail' ? 'errorRate' : 'insufficient-traffic';
+    return { verdict: v, reason, detail: `scripted ${v}`, requests: v === 'inconclusive' ? { stable: 0, canary: 0 } : served };
   }
 }
 

@@ -96,7 +96,7 @@ const withoutTrace = ({ trace: _t, ...rest }: Record<string, unknown>) => rest;
 const states = (p: { trace: { state: string }[] }) => p.trace.map((t) => t.state);
 
 describe('rebuilding promotions, approvals and routes from the audit archive', () => {
-  it('replays every promotion event: parity finds no difference in promotions, approvals or routes', async () => {
+  it('replays every promotion event: parity finds no difference in promotions, approvals, routes or judged windows', async () => {
     expect(report.problems).toEqual([]);
     expect(report.warnings.filter((w) => w.includes('promotion'))).toEqual([]);
     const target = await PgliteDatabase.open(join(rebuiltDir, 'pg'));
@@ -105,6 +105,9 @@ describe('rebuilding promotions, approvals and routes from the audit archive', (
       expect(diffSnapshots(left, right)).toEqual([]);
       expect(right.promotions.map((p) => p.status).sort()).toEqual(['denied', 'pending_multisig', 'rolled_back', ...Array(6).fill('succeeded')].sort());
       expect(right.approvals).toHaveLength(5);
+      // every judged window: canaryFailed 2, canaryC 1, prodC 2, canaryD 1
+      expect(right.verdicts.map((v) => [v.promotion, v.seq, v.verdict])).toHaveLength(6);
+      expect(right.verdicts.filter((v) => v.promotion === ids.canaryFailed).map((v) => [v.seq, v.verdict, v.reason, v.next])).toEqual([[1, 'pass', 'pass', 'step-up'], [2, 'fail', 'errorRate', 'rollback']]);
       expect(right.routes.map((r) => [r.id, r.stable, r.canary, r.percent])).toEqual([
         ['fraud@canary', expect.any(String), null, 0],
         ['fraud@prod', right.promotions.find((p) => p.id === ids.prodC)!.artifact, null, 0],

@@ -41,6 +41,20 @@ describe('replaying promotion events', () => {
     ]);
   });
 
+  it('restores the stage timing, the rollback reason and every judged window from the step events (issue 10)', () => {
+    const window = { seq: 1, stage: 0, percent: 10, from: ts(1), to: ts(2), verdict: 'inconclusive', reason: 'insufficient-traffic', next: 'rollback', requests: { stable: 90, canary: 10 }, errors: null, detail: 'canary has 10 requests', judgement: { verdict: 'inconclusive' }, judgedAt: ts(2) };
+    const events = [
+      requested('v'),
+      ev('promotion.step', 'v', { action: 'start', stage: 0, percent: 10, inconclusive: 0, windowSeconds: 60, stageStartedAt: ts(1), canaryStartedAt: ts(1), route: { canary_artifact_id: 'art-v', canary_percent: 10 } }),
+      ev('promotion.step', 'v', { action: 'evaluate', stage: 0, percent: 10, inconclusive: 1, windowSeconds: 60, stageStartedAt: ts(1), canaryStartedAt: ts(1), reason: 'insufficient-traffic', route: {}, verdict: 'inconclusive', detail: 'x', next: 'rollback', window }),
+      ended('v', 'promotion.rolled_back', { reason: 'insufficient-traffic' }),
+    ];
+    const r = replayPromotions(events);
+    expect(r.problems).toEqual([]);
+    expect(JSON.parse(r.promotions[0]!.rollout_state!)).toEqual({ stage: 0, percent: 0, inconclusive: 1, windowSeconds: 60, stageStartedAt: ts(1), canaryStartedAt: ts(1), reason: 'insufficient-traffic' });
+    expect(r.verdicts).toEqual([{ promotion_id: 'v', seq: 1, stage: 0, percent: 10, window_from: ts(1), window_to: ts(2), verdict: 'inconclusive', reason: 'insufficient-traffic', next: 'rollback', stable_requests: 90, canary_requests: 10, stable_errors: null, canary_errors: null, detail: 'canary has 10 requests', judgement: '{"verdict":"inconclusive"}', judged_at: ts(2) }]);
+  });
+
   it('ends a failed rollout as RolloutService does: canary cleared, stable kept, signed, out of flight', () => {
     const r = replayPromotions([requested('a', { targetEnv: 'staging', canary: { ...canary, steps: 0 } }), ended('a', 'promotion.applied', { targetEnv: 'staging' }), requested('b', { artifactId: 'art-b', targetEnv: 'staging' }), step('b', 'start', [0, 10, 0], { canary_artifact_id: 'art-b', canary_percent: 10 }), ended('b', 'promotion.failed', { targetEnv: 'staging', error: 'boom' })]);
     expect(r.problems).toEqual([]);

@@ -24,10 +24,15 @@ const input = (over: Partial<PolicyInput> = {}, artifact: Partial<PolicyInput['a
   requester: { id: 'alice', role: 'promoter' },
   production: { artifactId: '0b0c1d7e-8a43-4a4e-9d0e-2c4b7f0a9b11', metrics: { auc: 0.9 } },
   riskTier: 'medium',
+  canaryPassedRequestsPerArm: 0,
   canaryCompleted: false,
+  servedBefore: false,
+  evidenceProblems: [],
   action: 'promote',
   ...over,
 });
+/** A canary of the artifact passed a stage with 1,000 requests per arm (verified from the chain). */
+const CANARY_DONE = { canaryPassedRequestsPerArm: 1000 } as const;
 
 const tempDirs: string[] = [];
 afterAll(() => Promise.all(tempDirs.map((d) => rm(d, { recursive: true, force: true }))));
@@ -62,9 +67,20 @@ describe('CedarPolicyEngine (policies/sentinelnet.cedar)', () => {
   });
 
   it('denies promotion to prod without a completed canary, naming prod-requires-completed-canary', async () => {
-    const d = await engine.decide(input({ targetEnv: 'prod', canaryCompleted: false }));
+    const d = await engine.decide(input({ targetEnv: 'prod' }));
     expect(d).toMatchObject({ decision: 'deny', rules: ['prod-requires-completed-canary'] });
-    expect((await engine.decide(input({ targetEnv: 'prod', canaryCompleted: true }))).decision).toBe('allow');
+    expect(d.reasons[0]).toBe('artifact 6f1c1d7e-8a43-4a4e-9d0e-2c4b7f0a9b11 has no completed canary: promotion to prod needs a canary stage that passed with at least 200 requests per arm (best: 0)');
+    expect((await engine.decide(input({ targetEnv: 'prod', ...CANARY_DONE }))).decision).toBe('allow');
+  });
+
+  it('counts a canary as completed only when a passing stage served at least canary.minRequestsPerArm on each arm', async () => {
+    // (issue 10) the boolean the caller may send no longer decides: the numbers do
+    expect((await engine.decide(input({ targetEnv: 'prod', canaryCompleted: true, canaryPassedRequestsPerArm: 199 }))).rules).toEqual(['prod-requires-completed-canary']);
+    expect((await engine.decide(input({ targetEnv: 'prod', canaryPassedRequestsPerArm: 200 }))).decision).toBe('allow');
+    const strict = await loadWith({ json: JSON.stringify({ canary: { minRequestsPerArm: 5000 } }) });
+    const d = await strict.decide(input({ targetEnv: 'prod', ...CANARY_DONE }));
+    expect(d.rules).toEqual(['prod-requires-completed-canary']);
+    expect(d.reasons[0]).toMatch(/at least 5000 requests per arm \(best: 1000\)/);
   });
 
   it('denies a metric regression beyond the tolerance, naming no-metric-regression', async () => {
@@ -89,7 +105,7 @@ describe('CedarPolicyEngine (policies/sentinelnet.cedar)', () => {
   });
 
   it('requires 3-of-5 multisig for a high-risk model promoted to prod', async () => {
-    const d = await engine.decide(input({ targetEnv: 'prod', canaryCompleted: true, riskTier: 'high' }));
+    const d = await engine.decide(input({ targetEnv: 'prod', ...CANARY_DONE, riskTier: 'high' }));
     expect(d).toMatchObject({ decision: 'require_multisig', rules: ['high-risk-prod-multisig'], threshold: 3, approvers: 5 });
     expect(d.reasons[0]).toBe('churn is high risk: promotion to prod needs 3 of 5 approvals');
     expect((await engine.decide(input({ targetEnv: 'staging', riskTier: 'high' }))).decision).toBe('allow');
@@ -102,6 +118,15 @@ describe('CedarPolicyEngine (policies/sentinelnet.cedar)', () => {
     expect((await engine.decide(input({ requester: { id: 'root', role: 'admin' } }))).decision).toBe('allow');
   });
 
+  it('lets operators roll back to an artifact that served there before, but not promote nor roll back critically', async () => {
+    const operator = { requester: { id: 'olga', role: 'operator' }, action: 'rollback', targetEnv: 'prod', servedBefore: true } as const;
+    expect(await engine.decide(input(operator))).toMatchObject({ decision: 'allow', rules: ['promoter-default-permit'] });
+    expect((await engine.decide(input({ ...operator, action: 'promote', targetEnv: 'staging' }))).rules).toEqual(['role-may-promote']);
+    expect((await engine.decide(input({ ...operator, critical: true }))).rules).toEqual(['operator-rollback-non-critical']);
+    expect((await engine.decide(input({ ...operator, servedBefore: false }))).rules).toEqual(['rollback-to-served-artifact']);
+    expect((await engine.decide(input({ ...operator, requester: { id: 'carol', role: 'auditor' } }))).rules).toEqual(['role-may-roll-back']);
+  });
+
   it('names every denying rule, in policy-file order', async () => {
     const d = await engine.decide(
       input({ targetEnv: 'prod', requester: { id: 'carol', role: 'viewer' } }, { manifestSignatureValid: false, metrics: { auc: 0.5 } }),
@@ -112,15 +137,31 @@ describe('CedarPolicyEngine (policies/sentinelnet.cedar)', () => {
   });
 
   it('exempts rollbacks from the canary and metric rules but not from the signature rule', async () => {
-    const rollback = input({ action: 'rollback', targetEnv: 'prod', canaryCompleted: false }, { metrics: { auc: 0.8 } });
+    const rollback = input({ action: 'rollback', targetEnv: 'prod', servedBefore: true }, { metrics: { auc: 0.8 } });
     expect(await engine.decide(rollback)).toMatchObject({ decision: 'allow', rules: ['promoter-default-permit'] });
     const unsigned = await engine.decide({ ...rollback, artifact: { ...rollback.artifact, manifestSignatureValid: false } });
     expect(unsigned).toMatchObject({ decision: 'deny', rules: ['require-valid-manifest-signature'] });
   });
 
-  it('requires multisig for a critical rollback', async () => {
-    const d = await engine.decide(input({ action: 'rollback', targetEnv: 'prod', critical: true }));
+  it('requires multisig for a critical rollback, also to an artifact that never served there', async () => {
+    const d = await engine.decide(input({ action: 'rollback', targetEnv: 'prod', critical: true, servedBefore: true }));
     expect(d).toMatchObject({ decision: 'require_multisig', rules: ['critical-rollback-multisig'], threshold: 3, approvers: 5 });
+    expect(await engine.decide(input({ action: 'rollback', targetEnv: 'prod', critical: true }))).toMatchObject({ decision: 'require_multisig', rules: ['critical-rollback-multisig'] });
+  });
+
+  it('refuses a non-critical rollback to an artifact that never served the environment, naming rollback-to-served-artifact', async () => {
+    const d = await engine.decide(input({ action: 'rollback', targetEnv: 'prod' }));
+    expect(d).toMatchObject({ decision: 'deny', rules: ['rollback-to-served-artifact'] });
+    expect(d.reasons[0]).toBe('artifact 6f1c1d7e-8a43-4a4e-9d0e-2c4b7f0a9b11 never served churn in prod: a rollback returns only to an artifact that served there before, unless it is critical (with multisig)');
+  });
+
+  it('refuses anything about an artifact whose stored promotions disagree with the chain, naming gate-evidence-verified', async () => {
+    const problem = 'promotion p1 (promote to canary) is stored as succeeded, but the audit chain says rolled_back';
+    for (const over of [{ targetEnv: 'prod', ...CANARY_DONE }, { targetEnv: 'staging' }, { action: 'rollback', targetEnv: 'prod', servedBefore: true }] as const) {
+      const d = await engine.decide(input({ ...over, evidenceProblems: [problem] }));
+      expect(d).toMatchObject({ decision: 'deny', rules: ['gate-evidence-verified'] });
+      expect(d.reasons[0]).toContain(problem);
+    }
   });
 
   it('decides deterministically and carries the sha256 of the policy text and config', async () => {
@@ -137,7 +178,7 @@ describe('CedarPolicyEngine (policies/sentinelnet.cedar)', () => {
   it('applies the configured metric, tolerance and per-model risk tier', async () => {
     const json = JSON.stringify({ metric: { name: 'loss', higherIsBetter: false, tolerance: 0.05 }, riskTiers: { models: { churn: 'high' } } });
     const custom = await loadWith({ json });
-    const prod = { targetEnv: 'prod', canaryCompleted: true, production: { artifactId: 'p', metrics: { loss: 0.2 } } } as const;
+    const prod = { targetEnv: 'prod', ...CANARY_DONE, production: { artifactId: 'p', metrics: { loss: 0.2 } } } as const;
     expect((await custom.decide(input({ ...prod, riskTier: 'low' }, { metrics: { loss: 0.3 } }))).rules).toEqual(['no-metric-regression']);
     // A listed model cannot be talked down to a lower tier by the caller.
     expect(await custom.decide(input({ ...prod, riskTier: 'low' }, { metrics: { loss: 0.24 } }))).toMatchObject({ decision: 'require_multisig' });

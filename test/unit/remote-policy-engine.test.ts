@@ -21,7 +21,10 @@ const input: PolicyInput = {
   requester: { id: 'alice', role: 'promoter' },
   production: null,
   riskTier: 'high',
+  canaryPassedRequestsPerArm: 1000,
   canaryCompleted: true,
+  servedBefore: false,
+  evidenceProblems: [],
   action: 'promote',
 };
 

@@ -27,13 +27,15 @@ const SCHEMA = `namespace Aegis {
   entity User = { role: String };
   entity Artifact = { modelName: String, version: String, signerId: String, codeRef: String, riskTier: String };
   type Metric = { comparable: Bool, candidateMissing: Bool, candidate: Long, production: Long, tolerance: Long };
+  type Canary = { passedRequestsPerArm: Long, requiredRequestsPerArm: Long };
   type Request = { operation: String, targetEnv: String, manifestSignatureValid: Bool, canaryCompleted: Bool,
-                   critical: Bool, hasProduction: Bool, metric: Metric };
+                   critical: Bool, hasProduction: Bool, metric: Metric, canary: Canary, servedBefore: Bool,
+                   evidenceMismatch: Bool };
   action promote, rollback, requireMultisig appliesTo { principal: User, resource: Artifact, context: Request };
 }`;
 
 /** The facts a policy's `@reason` may name as `{placeholder}`. */
-const FACTS = ['artifactId', 'modelName', 'version', 'targetEnv', 'operation', 'role', 'requesterId', 'riskTier', 'metric', 'candidateMetric', 'productionMetric', 'tolerance', 'threshold', 'approvers'] as const;
+const FACTS = ['artifactId', 'modelName', 'version', 'targetEnv', 'operation', 'role', 'requesterId', 'riskTier', 'metric', 'candidateMetric', 'productionMetric', 'tolerance', 'threshold', 'approvers', 'canaryRequests', 'requiredRequests', 'evidence'] as const;
 type Facts = Record<(typeof FACTS)[number], string>;
 
 /** A policy or config file: where it came from (for error messages) and its text. */
@@ -164,6 +166,10 @@ export class CedarPolicyEngine implements PolicyEngine {
     const riskTier = effectiveRiskTier(this.config, input);
     const metric = compareMetric(artifact.metrics, input.production?.metrics, this.config.metric);
     const show = (v: number | undefined) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : 'missing');
+    const required = this.config.canary.minRequestsPerArm;
+    // Cedar Longs: clamp to a safe integer; a missing or malformed count is no canary at all.
+    const passed = Number.isSafeInteger(input.canaryPassedRequestsPerArm) && input.canaryPassedRequestsPerArm > 0 ? input.canaryPassedRequestsPerArm : 0;
+    const problems = Array.isArray(input.evidenceProblems) ? input.evidenceProblems : [];
     const principal = { type: 'Aegis::User', id: requester.id };
     const resource = { type: 'Aegis::Artifact', id: artifact.artifactId };
     const entities: cedar.Entities = [
@@ -178,10 +184,13 @@ export class CedarPolicyEngine implements PolicyEngine {
         operation: input.action,
         targetEnv: input.targetEnv,
         manifestSignatureValid: input.artifact.manifestSignatureValid === true,
-        canaryCompleted: input.canaryCompleted === true,
+        canaryCompleted: passed >= required,
         critical: input.critical === true,
         hasProduction: input.production !== null,
         metric: { ...metric },
+        canary: { passedRequestsPerArm: passed, requiredRequestsPerArm: required },
+        servedBefore: input.servedBefore === true,
+        evidenceMismatch: problems.length > 0,
       },
     };
     const facts: Facts = {
@@ -199,6 +208,9 @@ export class CedarPolicyEngine implements PolicyEngine {
       tolerance: String(this.config.metric.tolerance),
       threshold: String(this.config.multisig.threshold),
       approvers: String(this.config.multisig.approvers),
+      canaryRequests: String(passed),
+      requiredRequests: String(required),
+      evidence: problems.join('; ') || 'none',
     };
     return { request, facts };
   }

@@ -7,6 +7,8 @@ import { AegisError } from '../../core/errors.js';
 export interface RecordedSample {
   deploymentKey: string;
   variant: Variant;
+  /** The artifact that served it; when recorded, a window for another artifact leaves it out. */
+  artifactId?: string;
   /** When the request arrived: an ISO 8601 string (as in JSON fixtures) or a Date. */
   at: string | Date;
   /** End-to-end latency; omit it for requests whose latency was not sampled. */
@@ -20,6 +22,7 @@ export interface RecordedSample {
 const Sample = z.strictObject({
   deploymentKey: z.string().min(1),
   variant: z.enum(['stable', 'canary']),
+  artifactId: z.string().min(1).optional(),
   at: z.union([z.iso.datetime({ offset: true }), z.date()]),
   latencyMs: z.number().nonnegative().optional(),
   error: z.boolean().optional(),
@@ -27,7 +30,7 @@ const Sample = z.strictObject({
 });
 const Recording = z.strictObject({ samples: z.array(Sample) });
 
-interface Stored { deploymentKey: string; variant: Variant; atMs: number; latencyMs?: number; error: boolean; correct?: boolean }
+interface Stored { deploymentKey: string; variant: Variant; artifactId?: string; atMs: number; latencyMs?: number; error: boolean; correct?: boolean }
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const result = schema.safeParse(value);
@@ -47,7 +50,8 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
  *     "latencyMs": 41.2, "error": false, "correct": true } ] }
  * ```
  *
- * or push samples as they happen. A window counts every sample with `from ≤ at < to`:
+ * or push samples as they happen. A window counts every sample with `from ≤ at < to`
+ * (and, when both the sample and the query name an artifact, the same artifact):
  * each is one request; `latencyMs`, `error` and `correct` feed the latencies, error count
  * and label feedback (quality is absent when no sample in the window carries `correct`).
  * Latencies come back in recording order, so replays are deterministic.
@@ -55,7 +59,7 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
  * @example
  * const source = await RecordedMetricsSource.fromFile('test/fixtures/canary-recording.json');
  * source.push({ deploymentKey: 'churn/prod', variant: 'canary', at: new Date(), latencyMs: 38, error: false });
- * const canary = await source.window('churn/prod', 'canary', from, to);
+ * const canary = await source.window('churn/prod', 'canary', canaryArtifactId, from, to);
  */
 export class RecordedMetricsSource implements MetricsSource {
   readonly #samples: Stored[] = [];
@@ -94,24 +98,27 @@ export class RecordedMetricsSource implements MetricsSource {
     const parsed = samples.map((s, i) => parse(Sample, s, `sample ${i}`));
     for (const s of parsed) {
       const stored: Stored = { deploymentKey: s.deploymentKey, variant: s.variant, atMs: new Date(s.at).getTime(), error: s.error ?? false };
+      if (s.artifactId !== undefined) stored.artifactId = s.artifactId;
       if (s.latencyMs !== undefined) stored.latencyMs = s.latencyMs;
       if (s.correct !== undefined) stored.correct = s.correct;
       this.#samples.push(stored);
     }
   }
 
-  async window(deploymentKey: string, variant: Variant, from: Date, to: Date): Promise<VariantMetrics> {
+  async window(deploymentKey: string, variant: Variant, artifactId: string | null, from: Date, to: Date): Promise<VariantMetrics> {
     const [f, t] = [from.getTime(), to.getTime()];
     if (Number.isNaN(f) || Number.isNaN(t) || t < f) {
       throw new AegisError('VALIDATION_FAILED', 'window needs valid dates with from ≤ to', { field: 'from' });
     }
-    const out: VariantMetrics = { requests: 0, errors: 0, latenciesMs: [] };
+    const latenciesMs: number[] = [];
+    const out: VariantMetrics = { requests: 0, errors: 0, latenciesMs };
     let correct = 0, labelled = 0;
     for (const s of this.#samples) {
       if (s.deploymentKey !== deploymentKey || s.variant !== variant || s.atMs < f || s.atMs >= t) continue;
+      if (artifactId !== null && s.artifactId !== undefined && s.artifactId !== artifactId) continue;
       out.requests++;
       if (s.error) out.errors++;
-      if (s.latencyMs !== undefined) out.latenciesMs.push(s.latencyMs);
+      if (s.latencyMs !== undefined) latenciesMs.push(s.latencyMs);
       if (s.correct !== undefined) { labelled++; if (s.correct) correct++; }
     }
     if (labelled > 0) out.quality = { correct, labelled };
