@@ -23,10 +23,11 @@ const artifactA = () => {
 /** A recording of served traffic the canary judge reads: healthy and alike on both arms, split by the canary percent. */
 function healthyRecording(file: string, keys: { key: string; canaryShare: number }[]) {
   const samples: unknown[] = [];
-  const start = Date.now() - 6 * 60_000;
+  const start = Date.now() - 60_000;
   const end = Date.now() + 20 * 60_000;
   let i = 0;
-  for (let at = start; at < end; at += 100) {
+  // 100 requests/s: a stage judged after a few seconds has seen a few hundred
+  for (let at = start; at < end; at += 10) {
     for (const { key, canaryShare } of keys) {
       i++;
       const variant = (i * 7919) % 1000 < canaryShare * 1000 ? 'canary' : 'stable';
@@ -39,15 +40,20 @@ function healthyRecording(file: string, keys: { key: string; canaryShare: number
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'aegis-e2e-work-'));
   const recording = join(work, 'canary-recording.json');
-  healthyRecording(recording, [
-    { key: `${MODEL}/canary`, canaryShare: 0.1 },
-    { key: `${MODEL}/prod`, canaryShare: 0.1 },
-  ]);
+  healthyRecording(recording, [{ key: `${MODEL}/canary`, canaryShare: 0.1 }]);
   world = await startWorld({
-    // deploy-time configuration: SentinelNet rates this model high risk (prod needs 3 of 5 approvals)
+    // deploy-time configuration of SentinelNet: this model is high risk (prod needs 3 of 5
+    // approvals), and a canary completes after 20 requests per arm (the suite's stages last seconds)
     configure(fn, dir) {
-      if (fn.environment.AEGIS_POLICIES_DIR) editJson(join(dir, 'policies/sentinelnet.json'), (c) => (c.riskTiers.models[MODEL] = 'high'));
+      if (fn.environment.AEGIS_POLICIES_DIR) {
+        editJson(join(dir, 'policies/sentinelnet.json'), (c) => {
+          c.riskTiers.models[MODEL] = 'high';
+          c.canary = { ...c.canary, minRequestsPerArm: 20 };
+        });
+      }
     },
+    // every Wait of the state machines lasts this long (the judge reads the stage so far)
+    waitMs: 5000,
     extraEnv: (fn): Record<string, string> => (/rolloutStep/i.test(fn.logicalId) ? { AEGIS_CANARY_METRICS_FILE: recording } : {}),
   });
 }, 600_000);
@@ -166,11 +172,18 @@ describe('AWS mode on the synthesized artifacts', () => {
     ok(staging);
     const s = await settled(staging.json.promotionId);
     expect(s.status).toBe('succeeded');
-    const canary = await cli('promoter', ['promote', '--artifact-id', artifactA(), '--env', 'canary', '--reason', 'e2e', '--canary-percent', '10', '--canary-steps', '1', '--canary-window', '300']);
+    const canary = await cli('promoter', ['promote', '--artifact-id', artifactA(), '--env', 'canary', '--reason', 'e2e', '--canary-percent', '10', '--canary-steps', '1', '--canary-window', '10', '--min-requests', '20', '--max-inconclusive', '4']);
     ok(canary);
     const c = await settled(canary.json.promotionId);
     expect(c.status).toBe('succeeded');
-    expect(c.trace.map((t: { state: string }) => t.state)).toEqual(['StartCanary', 'Evaluate', 'PromoteFully']);
+    // judged on the recorded traffic: held while a window had too few requests, then passed
+    const states = c.trace.map((t: { state: string }) => t.state);
+    expect(states[0]).toBe('StartCanary');
+    expect(states.slice(1, -1).every((s: string) => s === 'Evaluate')).toBe(true);
+    expect(states[states.length - 1]).toBe('PromoteFully');
+    const verdicts = c.verdicts.map((v: { verdict: string }) => v.verdict);
+    expect(verdicts[verdicts.length - 1]).toBe('pass');
+    expect(verdicts.slice(0, -1).every((v: string) => v === 'inconclusive')).toBe(true);
     const executions = world.sfn.executions().filter((e) => e.name === canary.json.promotionId);
     expect(executions).toHaveLength(1);
     expect(executions[0]!.status).toBe('SUCCEEDED');
@@ -188,7 +201,7 @@ describe('AWS mode on the synthesized artifacts', () => {
   }
 
   async function promoteToProdWithApprovals(artifactId: string) {
-    const prod = await cli('promoter', ['promote', '--artifact-id', artifactId, '--env', 'prod', '--reason', 'e2e', '--canary-percent', '10', '--canary-steps', '1', '--canary-window', '300']);
+    const prod = await cli('promoter', ['promote', '--artifact-id', artifactId, '--env', 'prod', '--reason', 'e2e', '--canary-steps', '0']);
     ok(prod);
     expect(prod.json).toMatchObject({ status: 'pending_multisig', policyDecision: { decision: 'require_multisig' } });
     await approvers();
@@ -204,7 +217,7 @@ describe('AWS mode on the synthesized artifacts', () => {
     ids.b = b.artifactId;
     const bId = b.artifactId;
     for (const env of ['staging', 'canary'] as const) {
-      const p = await cli('promoter', ['promote', '--artifact-id', bId, '--env', env, '--reason', 'e2e', ...(env === 'canary' ? ['--canary-percent', '10', '--canary-steps', '1', '--canary-window', '300'] : [])]);
+      const p = await cli('promoter', ['promote', '--artifact-id', bId, '--env', env, '--reason', 'e2e', ...(env === 'canary' ? ['--canary-percent', '10', '--canary-steps', '1', '--canary-window', '10', '--min-requests', '20', '--max-inconclusive', '4'] : [])]);
       ok(p);
       expect((await settled(p.json.promotionId)).status).toBe('succeeded');
     }

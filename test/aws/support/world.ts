@@ -47,7 +47,7 @@ export interface World {
  * state machines of the template run by the local ASL runner with every Task invoking the
  * bundled function, and the REST API of the template with IAM (SigV4) authorization.
  */
-export async function startWorld(opts: { configure?(fn: FunctionAsset, dir: string): void; extraEnv?(fn: FunctionAsset): Record<string, string> } = {}): Promise<World> {
+export async function startWorld(opts: { configure?(fn: FunctionAsset, dir: string): void; extraEnv?(fn: FunctionAsset): Record<string, string>; waitMs?: number } = {}): Promise<World> {
   const assembly = await sharedAssembly();
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
@@ -114,7 +114,7 @@ export async function startWorld(opts: { configure?(fn: FunctionAsset, dir: stri
       resolve,
       region: REGION,
       accountId: E2E_ACCOUNT,
-      waitTimeScale: 0,
+      waitTimeScale: opts.waitMs ?? 0,
       retryIntervalMs: 10,
       invokeLambda: async (id, payload) => {
         try {
