@@ -105,6 +105,12 @@ export class RegistryService {
     // The manifest is the request's identity; the uploadId is transport, so a CLI retry
     // that uploads the bytes again under the same key still replays.
     const requestSha256 = canonicalSha256(input.manifest);
+    // An upload belongs to its creator: nobody else registers it, not even as a replay
+    // (the record would name the wrong author, and the creator's registration would replay it).
+    const upload = await this.database.db.selectFrom('uploads').selectAll().where('upload_id', '=', input.uploadId).executeTakeFirst();
+    if (upload && upload.created_by !== principal.id) {
+      throw new AegisError('FORBIDDEN', `upload ${input.uploadId} was created by another principal; register your own upload`, { field: 'uploadId' });
+    }
     if (idempotencyKey) {
       const prior = await this.database.db
         .selectFrom('idempotency_keys')
@@ -131,7 +137,6 @@ export class RegistryService {
     // Cheap checks first: a manifest naming unknown or contradicting datasets costs no hashing.
     await this.datasets.checkRefs(m.datasetRefs);
 
-    const upload = await this.database.db.selectFrom('uploads').selectAll().where('upload_id', '=', input.uploadId).executeTakeFirst();
     if (!upload) throw new AegisError('UPLOAD_NOT_FOUND', `no upload ${input.uploadId}`, { field: 'uploadId' });
     if (upload.model_name !== m.modelName) {
       throw new AegisError('VALIDATION_FAILED', `upload ${input.uploadId} was created for model ${upload.model_name}`, { field: 'manifest.modelName' });
