@@ -132,7 +132,7 @@ export class RegistryService {
       .where('model_name', '=', m.modelName)
       .where('sha256', '=', m.artifactSha256)
       .executeTakeFirst();
-    if (existing) return this.#result((await this.get(existing.artifact_id))!, true);
+    if (existing) return this.#replayOrRefuse((await this.get(existing.artifact_id))!, m);
 
     // Cheap checks first: a manifest naming unknown or contradicting datasets costs no hashing.
     await this.datasets.checkRefs(m.datasetRefs);
@@ -243,10 +243,25 @@ export class RegistryService {
         .where('model_name', '=', m.modelName)
         .where('sha256', '=', sha256)
         .executeTakeFirst();
-      if (winner) return this.#result((await this.get(winner.artifact_id))!, true);
+      if (winner) return this.#replayOrRefuse((await this.get(winner.artifact_id))!, m);
       throw new AegisError('CONFLICT', `artifact ${artifactId} already exists`, { field: 'manifest.artifactId', cause: e });
     }
     return this.#result((await this.get(artifactId))!, false);
+  }
+
+  /**
+   * The same bytes registered again: a replay only when the manifest is the same (its
+   * artifactId may be left out: the registry assigned it); otherwise a conflict naming both.
+   */
+  #replayOrRefuse(existing: ArtifactRecord, m: ManifestInput): RegistrationResult {
+    const candidate = TrainingManifest.safeParse({ ...m, artifactId: m.artifactId ?? existing.artifactId });
+    const sha = candidate.success ? manifestSha256(candidate.data) : canonicalSha256(m);
+    if (sha === existing.manifestSha256) return this.#result(existing, true);
+    throw new AegisError(
+      'ALREADY_REGISTERED_DIFFERENTLY',
+      `these bytes are already registered as ${existing.modelName} v${existing.version} (artifact ${existing.artifactId}) with manifest sha256 ${existing.manifestSha256}; this manifest's sha256 is ${sha}. Register the registered manifest again to replay, or new bytes as a new version`,
+      { field: 'manifest', details: { artifactId: existing.artifactId, version: existing.version, registeredManifestSha256: existing.manifestSha256, manifestSha256: sha } },
+    );
   }
 
   #result(r: ArtifactRecord, replayed: boolean): RegistrationResult {
