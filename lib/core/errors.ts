@@ -7,6 +7,10 @@ export const ErrorCodes = {
   VALIDATION_FAILED: 400,
   PAYLOAD_TOO_LARGE: 413,
   INVALID_JSON: 400,
+  /** the same key twice in one object: a signed or verified document must mean one thing */
+  DUPLICATE_JSON_KEY: 400,
+  /** nested deeper than LIMITS.jsonDepth */
+  JSON_TOO_DEEP: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LIMITS, ManifestInput, TrainingManifest } from '../core/manifest.js';
+import { JsonValue, LIMITS, ManifestInput, TrainingManifest } from '../core/manifest.js';
 import { DatasetChecksum, DatasetId, DatasetVersion, ModelName, Uuid } from '../core/names.js';
 import { TARGET_ENVS } from '../core/policy.js';
 import { KEY_PURPOSES, SIGNATURE_ALGS } from '../core/signatures.js';
@@ -93,7 +93,7 @@ export const VersionsReply = z.object({ items: z.array(ArtifactReply), nextCurso
 
 export const VerifyManifestBody = z
   .object({
-    manifest: z.record(z.string(), z.unknown()),
+    manifest: z.record(z.string(), JsonValue),
     signature: SignatureRecordSchema.optional(),
   })
   .strict();
@@ -137,7 +137,7 @@ export const DatasetCreateBody = z
     version: DatasetVersion,
     checksum: DatasetChecksum,
     uri: z.string().min(1).max(2048),
-    schema: z.record(z.string(), z.unknown()).optional(),
+    schema: z.record(z.string(), JsonValue).optional(),
   })
   .strict();
 export const DatasetReply = z.object({

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { canonicalJson, canonicalSha256 } from '../core/canonical.js';
 import { AegisError } from '../core/errors.js';
-import { LIMITS, manifestSha256, TrainingManifest, type ManifestInput } from '../core/manifest.js';
+import { assertManifestSize, LIMITS, manifestSha256, TrainingManifest, type ManifestInput } from '../core/manifest.js';
 import { manifestStatement, statementBytes, type SignatureRecord, type SignatureAlg } from '../core/signatures.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { toIso } from '../db/schema.js';
@@ -104,6 +104,7 @@ export class RegistryService {
   async #register(input: { uploadId: string; manifest: ManifestInput }, principal: Principal, idempotencyKey?: string): Promise<RegistrationResult> {
     // The manifest is the request's identity; the uploadId is transport, so a CLI retry
     // that uploads the bytes again under the same key still replays.
+    assertManifestSize(input.manifest);
     const requestSha256 = canonicalSha256(input.manifest);
     // An upload belongs to its creator: nobody else registers it, not even as a replay
     // (the record would name the wrong author, and the creator's registration would replay it).
