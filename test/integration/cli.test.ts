@@ -96,6 +96,19 @@ describe('aegis CLI against the local server', () => {
     expect(other.stderr).toContain(artifactId);
   });
 
+  it('refuses a manifest file with a duplicate key before uploading anything, naming the key', async () => {
+    const artifact = join(stack.dataDir, 'dup.bin');
+    await writeFile(artifact, randomBytes(100));
+    const manifest = join(stack.dataDir, 'dup.json');
+    await writeFile(manifest, '{"codeRef":"git:1","metrics":{"auc":0.10},"metrics":{"auc":0.91}}');
+    const uploads = async () => Number((await stack.container.database.db.selectFrom('uploads').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n);
+    const before = await uploads();
+    const res = await aegis('register', '--model', 'cli-dup', '--artifact', artifact, '--manifest', manifest);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/manifest .*dup.json: duplicate key metrics/);
+    expect(await uploads()).toBe(before);
+  });
+
   it('refuses a local artifact that does not match the manifest before uploading anything', async () => {
     const artifact = join(stack.dataDir, 'other.bin');
     await writeFile(artifact, randomBytes(1000));
