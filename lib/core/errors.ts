@@ -16,6 +16,12 @@ export const ErrorCodes = {
   NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  /** a path with a broken percent-escape, or a request target that is not a path */
+  INVALID_PATH_ENCODING: 400,
+  /** a request line, header or body framing the HTTP parser cannot read */
+  MALFORMED_REQUEST: 400,
+  REQUEST_TIMEOUT: 408,
+  HEADERS_TOO_LARGE: 431,
   CONFLICT: 409,
   ALREADY_REGISTERED_DIFFERENTLY: 409,
   SHA256_MISMATCH: 422,

@@ -133,10 +133,11 @@ describe('server faults on paths the local server answers itself', () => {
     const url = await listen(server, 0, '127.0.0.1');
     const p = Number(new URL(url).port);
     try {
-      const quiet = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+      const logged = console.error;
+      console.error = () => undefined;
       const upload = await raw('PUT /v1/uploads/artifacts/m/x/artifact?exp=1&sig=00 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n', p);
       const route = await raw('GET /v1/registry/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', p);
-      quiet.mockRestore();
+      console.error = logged;
       for (const r of [upload, route]) {
         expect(r.status).toBeGreaterThanOrEqual(500);
         expect(r.body.error).toMatchObject({ code: expect.any(String), requestId: expect.any(String) });
