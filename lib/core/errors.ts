@@ -40,6 +40,17 @@ export const ErrorCodes = {
   OBJECT_NOT_FOUND: 404,
   CONFIG_INVALID: 500,
   INTERNAL: 500,
+  // Server-side faults a caller should retry (503, `retryable: true`, Retry-After):
+  /** the signing key exists but cannot sign now (key file unreadable, KMS key disabled, KMS down) */
+  SIGNING_UNAVAILABLE: 503,
+  /** no active key of a purpose: an operator must rotate one in */
+  NO_ACTIVE_SIGNING_KEY: 503,
+  /** the database is unreachable, restarting or out of connections */
+  DATABASE_UNAVAILABLE: 503,
+  /** a concurrent transaction conflicted (serialization failure, deadlock) */
+  TRANSACTION_CONFLICT: 503,
+  /** another service (S3, KMS, the network) failed or throttled */
+  DEPENDENCY_UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
@@ -64,6 +75,11 @@ export class AegisError extends Error {
   /** True when the message may be shown to the caller (4xx). */
   get expose(): boolean {
     return this.status < 500;
+  }
+
+  /** A server-side fault the caller should retry (503): shown with its code, never with internals. */
+  get retryable(): boolean {
+    return this.status === 503;
   }
 }
 

@@ -6,6 +6,7 @@ import { AegisError } from '../core/errors.js';
 import { formatJsonPath, JsonInputError, parseJsonStrict, stringifyJson, type JsonPath } from '../core/json.js';
 import { LIMITS } from '../core/manifest.js';
 import type { Container } from '../container.js';
+import { retryableFault } from './faults.js';
 import type { Principal } from '../services/registry.js';
 import type { RouteSpec } from './routes.js';
 
@@ -154,7 +155,13 @@ export function httpHandler<B extends z.ZodType = z.ZodUndefined, Q extends z.Zo
       if (e instanceof AegisError && e.expose) {
         return json(e.status, { error: { code: e.code, message: e.message, ...(e.field ? { field: e.field } : {}), requestId, ...(e.details ? { details: e.details } : {}) } }, { 'x-request-id': requestId });
       }
-      (c?.logger ?? console).error('request failed', { requestId, route: route.id, error: e instanceof Error ? { name: e.name, message: e.message, stack: e.stack } : String(e) });
+      const fault = retryableFault(e);
+      const cause = fault?.cause ?? e;
+      (c?.logger ?? console).error('request failed', { requestId, route: route.id, ...(fault ? { fault: fault.code } : {}), error: cause instanceof Error ? { name: cause.name, message: cause.message, stack: cause.stack } : String(cause) });
+      if (fault) {
+        // a server-side fault: the caller retries; its code and our own message, never the cause
+        return json(503, { error: { code: fault.code, message: fault.message, retryable: true, requestId } }, { 'x-request-id': requestId, 'retry-after': '1' });
+      }
       return json(500, { error: { code: 'INTERNAL', message: 'internal error', requestId } }, { 'x-request-id': requestId });
     }
   });

@@ -7,6 +7,7 @@ import { FsObjectStore } from '../adapters/local/fs-object-store.js';
 import { AegisError } from '../core/errors.js';
 import { stringifyJson } from '../core/json.js';
 import { LIMITS } from '../core/manifest.js';
+import { retryableFault } from '../http/faults.js';
 import type { ContainerProvider } from '../http/handler.js';
 import { ROUTES, type RouteId, type RouteSpec } from '../http/routes.js';
 import { serviceRegistry } from '../services/metrics.js';
@@ -103,9 +104,13 @@ export function createLocalServer(
         else res.destroy();
         return;
       }
-      console.error('local server error', { requestId, error: e instanceof Error ? e.message : String(e) });
-      if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL', message: 'internal error', requestId } }, requestId);
-      else res.destroy();
+      const fault = retryableFault(e);
+      console.error('local server error', { requestId, ...(fault ? { fault: fault.code } : {}), error: e instanceof Error ? e.message : String(e) });
+      if (res.headersSent) return void res.destroy();
+      if (fault) {
+        res.setHeader('retry-after', '1');
+        sendJson(res, 503, { error: { code: fault.code, message: fault.message, retryable: true, requestId } }, requestId);
+      } else sendJson(res, 500, { error: { code: 'INTERNAL', message: 'internal error', requestId } }, requestId);
     });
   };
   const server = tls

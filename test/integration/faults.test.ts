@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import type { Container } from '../../lib/container.js';
 import { build as buildModelsList } from '../../lambdas/models-list.js';
-import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
+import { manifestFor, registerDatasets, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 
 /** Server-side faults are 503 with a retryable code and the request id, never a client error and never code-less. */
 let stack: Stack;
@@ -20,9 +20,10 @@ const count = async (t: 'artifacts' | 'audit_events') => Number((await stack.con
 describe('signing faults', () => {
   it('answers a signing outage (the manifest key is unreachable) with 503 SIGNING_UNAVAILABLE, not 422 KEY_UNKNOWN; nothing is written and a retry succeeds', async () => {
     const file = join(stack.dataDir, 'keys', 'manifest-signer-v1.pem');
+    const bytes = randomBytes(900);
+    await registerDatasets(stack, manifestFor('outage', bytes));
     await rename(file, `${file}.away`);
     const before = [await count('artifacts'), await count('audit_events')];
-    const bytes = randomBytes(900);
     const res = await uploadAndRegister(stack, 'outage', bytes);
     expect(res.status).toBe(503);
     expect(res.body.error).toMatchObject({ code: 'SIGNING_UNAVAILABLE', retryable: true, requestId: expect.any(String) });
