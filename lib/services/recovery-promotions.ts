@@ -4,6 +4,7 @@
  * promotion_steps trace. Pure: the caller writes the rows.
  */
 import type { Insertable } from 'kysely';
+import { appendAll } from '../core/arrays.js';
 import { z } from 'zod';
 import type { AuditEvent } from '../core/audit.js';
 import { canonicalJson } from '../core/canonical.js';
@@ -180,7 +181,7 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
     }
   }
   for (const { state: _s, ...row } of promotions.values()) out.promotions.push(row);
-  out.routes.push(...routes.values());
+  appendAll(out.routes, routes.values());
   return out;
 }
 
@@ -209,8 +210,8 @@ export function planPromotions(rows: PromotionRows, plan: RowPlan, report: Rebui
     gone.add(p.promotion_id);
     report.problems.push({ kind: 'promotion', id: p.promotion_id, problem: 'artifact-not-restored', detail: `${p.kind} of ${p.model_name} to ${p.target_env} (${p.status}) names artifact ${p.artifact_id}, which is not restored: the promotion, its approvals and trace are left out` });
   }
-  plan.promotions.push(...rows.promotions.filter((p) => !gone.has(p.promotion_id)));
-  plan.approvals.push(...rows.approvals.filter((a) => !gone.has(a.promotion_id)));
-  plan.steps.push(...rows.steps.filter((s) => !gone.has(s.promotion_id)));
-  plan.routes.push(...rows.routes);
+  appendAll(plan.promotions, rows.promotions.filter((p) => !gone.has(p.promotion_id)));
+  appendAll(plan.approvals, rows.approvals.filter((a) => !gone.has(a.promotion_id)));
+  appendAll(plan.steps, rows.steps.filter((s) => !gone.has(s.promotion_id)));
+  appendAll(plan.routes, rows.routes);
 }
