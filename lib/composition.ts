@@ -175,6 +175,7 @@ export async function buildContainer(config: Config, opts: BuildOptions): Promis
       },
       workflows,
       clock,
+      pendingTtlSeconds: config.pendingPromotionTtlSeconds,
     });
     return {
       config,

@@ -42,6 +42,7 @@ const EnvSchema = z.object({
   AEGIS_TLS_KEY: optionalString,
   AEGIS_TLS_CLIENT_CA: optionalString,
   AEGIS_IAM_ROLE_MAP: optionalString,
+  AEGIS_PENDING_PROMOTION_TTL_SECONDS: z.coerce.number().int().min(1).max(365 * 86_400).default(7 * 86_400),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('127.0.0.1'),
 });
@@ -89,6 +90,8 @@ export interface Config {
   tls: { cert: string; key: string; clientCa: string | undefined } | undefined;
   /** IAM principal ARN → role, for API Gateway IAM authorization on AWS. */
   iamRoleMap: Record<string, Role>;
+  /** seconds a pending multisig promotion waits for approvals before it expires */
+  pendingPromotionTtlSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -168,6 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     promEndpoint: e.PROM_ENDPOINT,
     otelCollectorUrl: e.OTEL_COLLECTOR_URL,
     iamRoleMap: parseRoleMap(e.AEGIS_IAM_ROLE_MAP),
+    pendingPromotionTtlSeconds: e.AEGIS_PENDING_PROMOTION_TTL_SECONDS,
     policiesDir: e.AEGIS_POLICIES_DIR ? resolve(e.AEGIS_POLICIES_DIR) : REPO_DIR('policies'),
     statemachinesDir: e.AEGIS_STATEMACHINES_DIR ? resolve(e.AEGIS_STATEMACHINES_DIR) : REPO_DIR('statemachines'),
     stateMachineArns:
