@@ -21,6 +21,7 @@ export const ErrorCodes = {
   /** a request line, header or body framing the HTTP parser cannot read */
   MALFORMED_REQUEST: 400,
   REQUEST_TIMEOUT: 408,
+  EXPECTATION_FAILED: 417,
   HEADERS_TOO_LARGE: 431,
   CONFLICT: 409,
   /** a pending multisig promotion outlived AEGIS_PENDING_PROMOTION_TTL_SECONDS: request it again */

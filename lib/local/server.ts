@@ -63,13 +63,18 @@ function decodeSegment(s: string): string {
 async function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      req.resume();
-      return undefined;
+  try {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > limit) {
+        req.resume();
+        return undefined;
+      }
+      chunks.push(chunk as Buffer);
     }
-    chunks.push(chunk as Buffer);
+  } catch (e) {
+    // the client went away mid-body (or sent a broken framing): its error, not a server fault
+    throw new AegisError('MALFORMED_REQUEST', 'the request body ended before its declared length', { field: 'body', cause: e });
   }
   return Buffer.concat(chunks).toString('utf8');
 }
@@ -117,6 +122,12 @@ export function createLocalServer(
     ? // mTLS: with a client CA, the handshake itself refuses clients without a certificate it signed
       createHttpsServer({ cert: tls.cert, key: tls.key, ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) }, listener)
     : createServer(listener);
+  // An Expect header other than 100-continue: answered as JSON like everything else.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const requestId = randomUUID();
+    req.resume();
+    sendJson(res, 417, errorBody(new AegisError('EXPECTATION_FAILED', 'only "Expect: 100-continue" is supported', { field: 'Expect' }), requestId), requestId);
+  });
   // Requests the HTTP parser cannot read never reach the listener: answer them as JSON too.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();

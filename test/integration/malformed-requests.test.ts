@@ -20,7 +20,7 @@ interface RawReply {
   body: any;
 }
 
-/** Sends bytes exactly as given (fetch would normalise them) and reads the reply until the server closes or it is complete. */
+/** Sends bytes exactly as given (fetch would normalise them) and reads the reply until the server closes or it is complete (ending after a grace period if the server waits for more). */
 function raw(text: string | Buffer, p = port): Promise<RawReply> {
   return new Promise((resolve, reject) => {
     const socket = connect(p, '127.0.0.1');
@@ -49,8 +49,11 @@ function raw(text: string | Buffer, p = port): Promise<RawReply> {
     });
     socket.on('close', done);
     socket.on('error', reject);
-    socket.setTimeout(10_000, () => socket.destroy());
-    socket.end(text);
+    // not half-closed: Node aborts the in-flight requests of a client that half-closes
+    const grace = setTimeout(() => socket.end(), 5_000);
+    socket.on('close', () => clearTimeout(grace));
+    socket.setTimeout(15_000, () => socket.destroy());
+    socket.write(text);
   });
 }
 
