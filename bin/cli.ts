@@ -4,6 +4,7 @@ import { ApiError } from '../lib/client/client.js';
 import { auditCommands } from '../lib/cli/audit-commands.js';
 import { CliContext, CliError } from '../lib/cli/context.js';
 import { lineageCommands } from '../lib/cli/lineage-commands.js';
+import { promotionCancelCommand } from '../lib/cli/promotion-cancel-command.js';
 import { promotionCommands } from '../lib/cli/promotion-commands.js';
 import { recoveryCommands } from '../lib/cli/recovery-commands.js';
 import { registryCommands } from '../lib/cli/registry-commands.js';
@@ -31,6 +32,7 @@ trainingCommands(program, ctx);
 lineageCommands(program, ctx);
 auditCommands(program, ctx);
 promotionCommands(program, ctx);
+promotionCancelCommand(program, ctx);
 recoveryCommands(program, ctx);
 
 try {

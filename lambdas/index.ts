@@ -21,6 +21,7 @@ import * as openapi from './openapi.js';
 import * as promote from './promote.js';
 import * as promoteVersion from './promote-version.js';
 import * as promotionApprove from './promotion-approve.js';
+import * as promotionCancel from './promotion-cancel.js';
 import * as promotionGet from './promotion-get.js';
 import * as promotionsByArtifact from './promotions-history.js';
 import * as register from './register.js';
@@ -53,6 +54,7 @@ export const HANDLER_BUILDERS: Record<RouteId, { build: (c: ContainerProvider) =
   promote,
   promoteVersion,
   promotionApprove,
+  promotionCancel,
   promotionGet,
   promotionsByArtifact,
   register,

@@ -112,6 +112,7 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
       },
       workflows,
       clock,
+      pendingTtlSeconds: config.pendingPromotionTtlSeconds,
     });
     return {
       config,

@@ -43,6 +43,7 @@ const EnvSchema = z.object({
   AEGIS_TLS_CLIENT_CA: optionalString,
   AEGIS_IAM_ROLE_MAP: optionalString,
   AEGIS_S3_FORCE_PATH_STYLE: bool,
+  AEGIS_PENDING_PROMOTION_TTL_SECONDS: z.coerce.number().int().min(1).max(365 * 86_400).default(7 * 86_400),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('127.0.0.1'),
 });
@@ -92,6 +93,8 @@ export interface Config {
   iamRoleMap: Record<string, Role>;
   /** S3 client settings: path-style addressing for S3-compatible endpoints (`AWS_ENDPOINT_URL_S3`) */
   s3: { forcePathStyle: boolean };
+  /** seconds a pending multisig promotion waits for approvals before it expires */
+  pendingPromotionTtlSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -172,6 +175,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     otelCollectorUrl: e.OTEL_COLLECTOR_URL,
     iamRoleMap: parseRoleMap(e.AEGIS_IAM_ROLE_MAP),
     s3: { forcePathStyle: e.AEGIS_S3_FORCE_PATH_STYLE },
+    pendingPromotionTtlSeconds: e.AEGIS_PENDING_PROMOTION_TTL_SECONDS,
     policiesDir: e.AEGIS_POLICIES_DIR ? resolve(e.AEGIS_POLICIES_DIR) : REPO_DIR('policies'),
     statemachinesDir: e.AEGIS_STATEMACHINES_DIR ? resolve(e.AEGIS_STATEMACHINES_DIR) : REPO_DIR('statemachines'),
     stateMachineArns:

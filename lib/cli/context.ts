@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 import { AegisClient } from '../client/client.js';
 import { bytes } from '../client/format.js';
 import { loadClientConfig, type ClientConfig } from '../config.js';
+import { parseJsonStrict } from '../core/json.js';
+import { LIMITS } from '../core/manifest.js';
 import type { Reporter } from '../training/record.js';
 
 /** A failure the CLI reports as one line and an exit code (1 failed, 2 usage). */
@@ -93,11 +95,13 @@ export function readJsonFile(path: string, what: string): Record<string, unknown
   } catch (e) {
     throw new CliError(`cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+  let v: unknown;
   try {
-    const v = JSON.parse(text) as unknown;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
-    return v as Record<string, unknown>;
+    // strict: a signed or verified document must mean one thing (no duplicate keys), bounded nesting
+    v = parseJsonStrict(text, { maxDepth: LIMITS.jsonDepth });
   } catch (e) {
-    throw new CliError(`${what} ${path} is not a JSON object: ${(e as Error).message}`);
+    throw new CliError(`${what} ${path}: ${(e as Error).message}`);
   }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new CliError(`${what} ${path} is not a JSON object`);
+  return v as Record<string, unknown>;
 }

@@ -11,7 +11,7 @@ interface Promotion {
   targetEnv: string;
   status: string;
   threshold: number | null;
-  approvals: { approverId: string; at: string }[];
+  approvals: { approverId: string; at: string; valid?: boolean }[];
   policyDecision: { decision: string; rules: string[]; reasons: string[] };
   rollout: { stage: number | null; stageName?: string; percent: number; reason?: string } | null;
   trace?: { step: number; state: string; enteredAt: string; error: string | null }[];
@@ -71,7 +71,7 @@ const describe = (p: Promotion) =>
   [
     `${p.promotionId}  ${p.modelName} → ${p.targetEnv}  ${p.status.toUpperCase()}`,
     `  decision ${p.policyDecision.decision} (${p.policyDecision.rules.join(', ')})`,
-    ...(p.threshold ? [`  approvals ${p.approvals.length}/${p.threshold}: ${p.approvals.map((a) => a.approverId).join(', ') || 'none yet'}`] : []),
+    ...(p.threshold ? [`  approvals ${p.approvals.filter((a) => a.valid !== false).length}/${p.threshold}: ${p.approvals.map((a) => `${a.approverId}${a.valid === false ? ' (no longer counts)' : ''}`).join(', ') || 'none yet'}`] : []),
     ...(p.rollout ? [`  rollout: ${p.rollout.stageName ?? `stage ${p.rollout.stage ?? 'none'}, ${p.rollout.percent}%`}`] : []),
     ...(p.verdicts ?? []).flatMap(describeVerdict),
     ...(p.trace ?? []).map((t) => `  ${String(t.step).padStart(3)} ${t.enteredAt} ${t.state}${t.error ? `  ERROR ${t.error}` : ''}`),

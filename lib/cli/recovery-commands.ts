@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError, loadCheckedConfig, loadConfig, type Config, type DatabaseConfig } from '../config.js';
+import { parseJsonStrict } from '../core/json.js';
+import { LIMITS } from '../core/manifest.js';
 import { parseTrustedKeys } from '../core/recovery.js';
 import type { KeyRecord } from '../core/signatures.js';
 import { openDatabase, openRecoveryTarget, openRegistry } from '../recovery-composition.js';
@@ -26,7 +28,7 @@ function checkedConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 function readTrustedKeys(path: string): KeyRecord[] {
   try {
-    return parseTrustedKeys(JSON.parse(readFileSync(path, 'utf8')) as unknown);
+    return parseTrustedKeys(parseJsonStrict(readFileSync(path, 'utf8'), { maxDepth: LIMITS.jsonDepth }));
   } catch (e) {
     throw new CliError(`--trusted-keys ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 2);
   }

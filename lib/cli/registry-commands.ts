@@ -19,12 +19,12 @@ export function registryCommands(program: Command, ctx: CliContext): void {
     .description('upload an artifact and register it with its training manifest (its datasets must be registered)')
     .requiredOption('--model <name>', 'model name')
     .requiredOption('--artifact <file>', 'artifact file')
-    .requiredOption('--manifest <file>', 'training manifest JSON (artifactSha256/artifactSize/createdAt are filled in when absent)')
+    .requiredOption('--manifest <file>', 'training manifest JSON (artifactSha256/artifactSize/createdAt are filled in when absent; createdAt from the artifact file\'s mtime, so a retry replays)')
     .option('--idempotency-key <key>', 'repeat-safe key: the same key returns the first result')
     .action(async (o: { model: string; artifact: string; manifest: string; idempotencyKey?: string }) => {
       const manifest = readJsonFile(o.manifest, 'manifest');
-      const size = await stat(o.artifact).then(
-        (s) => s.size,
+      const { size, mtime } = await stat(o.artifact).then(
+        (s) => s,
         (e: NodeJS.ErrnoException) => {
           throw new CliError(`cannot read artifact ${o.artifact}: ${e.code}`);
         },
@@ -34,7 +34,7 @@ export function registryCommands(program: Command, ctx: CliContext): void {
       if (manifest.artifactSha256 !== undefined && manifest.artifactSha256 !== sha256) {
         throw new CliError(`artifact sha256 ${sha256} differs from manifest.artifactSha256 ${String(manifest.artifactSha256)}`);
       }
-      const full = { ...manifest, modelName: o.model, artifactSha256: sha256, artifactSize: size, createdAt: manifest.createdAt ?? new Date().toISOString() };
+      const full = { ...manifest, modelName: o.model, artifactSha256: sha256, artifactSize: size, createdAt: manifest.createdAt ?? mtime.toISOString() };
       const reporter = ctx.reporter();
       const res = await registerArtifact(await ctx.client(), {
         modelName: o.model,

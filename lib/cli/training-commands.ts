@@ -2,6 +2,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { registerArtifact, registerDatasets } from '../client/registration.js';
+import { parseJsonStrict } from '../core/json.js';
+import { LIMITS } from '../core/manifest.js';
 import { DatasetId, DatasetVersion } from '../core/names.js';
 import { runBuiltinTrainer } from '../training/builtin-trainer.js';
 import { datasetChecksum } from '../training/dataset-checksum.js';
@@ -36,7 +38,7 @@ async function parseHyperparams(value: string | undefined): Promise<Record<strin
     throw new CliError(`--hyperparams ${value}: neither a JSON object nor a readable file`, 2);
   });
   try {
-    const v = JSON.parse(text) as unknown;
+    const v = parseJsonStrict(text, { maxDepth: LIMITS.jsonDepth });
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
     return v as Record<string, unknown>;
   } catch (e) {

@@ -67,3 +67,19 @@ export function checkApproval(input: {
   if (input.alreadyCounted.has(key.kid)) return { ok: false, refusal: 'duplicate', reason: `${key.kid} has already approved; each approver counts once` };
   return { ok: true };
 }
+
+/**
+ * Does an accepted approval still count at `now`? Quorum is computed when the transition
+ * happens, over approvals valid then: the statement unexpired and the key known, an
+ * approver key, unrevoked and inside its validity window. An approval that stopped counting
+ * may be renewed by its approver (a new statement replaces it).
+ */
+export function approvalCounts(key: KeyRecord | undefined, expiresAt: string, now: Date): ApprovalCheck {
+  if (!key) return { ok: false, refusal: 'unknown-key', reason: 'approver key is no longer in the key ring' };
+  if (key.purpose !== 'approver') return { ok: false, refusal: 'wrong-role', reason: `${key.kid} is a ${key.purpose} key, not an approver key` };
+  if (key.revokedAt) return { ok: false, refusal: 'revoked', reason: `${key.kid} was revoked at ${key.revokedAt}` };
+  const validity = checkSignerValidity(key, now.toISOString(), 'approver');
+  if (!validity.ok) return { ok: false, refusal: 'key-not-valid', reason: `${key.kid}: ${validity.reason}` };
+  if (!(Date.parse(expiresAt) > now.getTime())) return { ok: false, refusal: 'expired', reason: `approval expired at ${expiresAt}` };
+  return { ok: true };
+}

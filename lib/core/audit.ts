@@ -19,6 +19,8 @@ export const AUDIT_EVENT_TYPES = [
   'promotion.applied',
   'promotion.rolled_back',
   'promotion.failed',
+  'promotion.cancelled',
+  'promotion.expired',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number] | (string & {});
 

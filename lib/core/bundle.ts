@@ -1,5 +1,6 @@
 import { canonicalJson, sha256Hex } from './canonical.js';
-import { manifestSha256, TrainingManifest } from './manifest.js';
+import { parseJsonStrict } from './json.js';
+import { LIMITS, manifestSha256, TrainingManifest } from './manifest.js';
 import { checkSignerValidity, statementBytes, verifyRaw, type KeyRecord, type SignatureRecord } from './signatures.js';
 import { verifyManifest, type Check } from './verification.js';
 
@@ -47,12 +48,14 @@ type Named = BundleCheck;
 const pass = (check: string): Named => ({ check, ok: true });
 const fail = (check: string, reason: string): Named => ({ check, ok: false, reason });
 
-function parse<T>(files: Map<string, Buffer>, name: string): T | undefined {
+/** Strict: a file with a duplicate key (or absurd nesting) does not parse, and the reason is kept. */
+function parse<T>(files: Map<string, Buffer>, name: string, problems?: string[]): T | undefined {
   const b = files.get(name);
   if (!b) return undefined;
   try {
-    return JSON.parse(b.toString('utf8')) as T;
-  } catch {
+    return parseJsonStrict(b.toString('utf8'), { maxDepth: LIMITS.jsonDepth }) as T;
+  } catch (e) {
+    problems?.push(`${name}: ${(e as Error).message}`);
     return undefined;
   }
 }
@@ -65,6 +68,10 @@ function parse<T>(files: Map<string, Buffer>, name: string): T | undefined {
  */
 export function verifyBundle(files: Map<string, Buffer>, opts: { trustedKeys?: KeyRecord[]; artifact?: { sha256: string; size: number } } = {}): BundleReport {
   const checks: Named[] = [];
+  const unparsable: string[] = [];
+  for (const name of [...BUNDLE_FILES, INDEX_FILE, INDEX_SIGNATURE_FILE]) parse<unknown>(files, name, unparsable);
+  // 0. Every file is one JSON document with one value per key: a duplicate would be read two ways.
+  checks.push(unparsable.length ? fail('bundle-json', unparsable.join('; ')) : pass('bundle-json'));
   const index = parse<BundleIndex>(files, INDEX_FILE);
   const sig = parse<BundleSignature>(files, INDEX_SIGNATURE_FILE);
   const keys = parse<KeyRecord[]>(files, 'keys.json') ?? [];

@@ -7,12 +7,26 @@ export const ErrorCodes = {
   VALIDATION_FAILED: 400,
   PAYLOAD_TOO_LARGE: 413,
   INVALID_JSON: 400,
+  /** the same key twice in one object: a signed or verified document must mean one thing */
+  DUPLICATE_JSON_KEY: 400,
+  /** nested deeper than LIMITS.jsonDepth */
+  JSON_TOO_DEEP: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  /** a path with a broken percent-escape, or a request target that is not a path */
+  INVALID_PATH_ENCODING: 400,
+  /** a request line, header or body framing the HTTP parser cannot read */
+  MALFORMED_REQUEST: 400,
+  REQUEST_TIMEOUT: 408,
+  EXPECTATION_FAILED: 417,
+  HEADERS_TOO_LARGE: 431,
   CONFLICT: 409,
+  /** a pending multisig promotion outlived AEGIS_PENDING_PROMOTION_TTL_SECONDS: request it again */
+  PROMOTION_EXPIRED: 409,
+  ALREADY_REGISTERED_DIFFERENTLY: 409,
   SHA256_MISMATCH: 422,
   SIZE_MISMATCH: 422,
   IDEMPOTENCY_KEY_REUSED: 422,
@@ -29,6 +43,17 @@ export const ErrorCodes = {
   OBJECT_NOT_FOUND: 404,
   CONFIG_INVALID: 500,
   INTERNAL: 500,
+  // Server-side faults a caller should retry (503, `retryable: true`, Retry-After):
+  /** the signing key exists but cannot sign now (key file unreadable, KMS key disabled, KMS down) */
+  SIGNING_UNAVAILABLE: 503,
+  /** no active key of a purpose: an operator must rotate one in */
+  NO_ACTIVE_SIGNING_KEY: 503,
+  /** the database is unreachable, restarting or out of connections */
+  DATABASE_UNAVAILABLE: 503,
+  /** a concurrent transaction conflicted (serialization failure, deadlock) */
+  TRANSACTION_CONFLICT: 503,
+  /** another service (S3, KMS, the network) failed or throttled */
+  DEPENDENCY_UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
@@ -53,6 +78,11 @@ export class AegisError extends Error {
   /** True when the message may be shown to the caller (4xx). */
   get expose(): boolean {
     return this.status < 500;
+  }
+
+  /** A server-side fault the caller should retry (503): shown with its code, never with internals. */
+  get retryable(): boolean {
+    return this.status === 503;
   }
 }
 

@@ -1,5 +1,7 @@
 import * as z from 'zod';
-import { canonicalSha256 } from './canonical.js';
+import { canonicalJson, canonicalSha256 } from './canonical.js';
+import { AegisError } from './errors.js';
+import { checkJsonValue } from './json.js';
 import { ContainerDigest, DatasetChecksum, DatasetId, DatasetVersion, ModelName, Sha256Hex, Uuid } from './names.js';
 
 /** Upper bounds checked before any hashing or signing (a manifest is metadata, not data). */
@@ -8,11 +10,25 @@ export const LIMITS = {
   requestBodyBytes: 512 * 1024,
   artifactBytes: 50 * 1024 ** 3,
   datasetRefs: 256,
+  /** containers nested in any JSON document or field (request bodies, manifests, schemas) */
+  jsonDepth: 64,
+  /** canonical bytes of a dataset's free-form `schema` */
+  datasetSchemaBytes: 64 * 1024,
 } as const;
 
-const JsonValue: z.ZodType<unknown> = z.lazy(() =>
-  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValue), z.record(z.string(), JsonValue)]),
-);
+/**
+ * A free-form JSON value (hyperparameters, environment, metrics, schemas): checked without
+ * recursion, at most {@link LIMITS.jsonDepth} containers deep, so no input can overflow the stack.
+ */
+export const JsonValue = z.custom<unknown>((v) => checkJsonValue(v, LIMITS.jsonDepth).ok, { message: `must be JSON (finite numbers, plain objects) nested at most ${LIMITS.jsonDepth} deep` });
+
+/** Refuses a manifest whose canonical form exceeds {@link LIMITS.manifestBytes} (checked before hashing or signing). */
+export function assertManifestSize(manifest: unknown, field = 'manifest'): void {
+  const size = Buffer.byteLength(canonicalJson(manifest));
+  if (size > LIMITS.manifestBytes) {
+    throw new AegisError('PAYLOAD_TOO_LARGE', `${field} is ${size} bytes as canonical JSON; manifests are limited to ${LIMITS.manifestBytes} bytes`, { field, details: { size, limit: LIMITS.manifestBytes } });
+  }
+}
 
 export const DatasetRef = z
   .object({

@@ -63,7 +63,8 @@ export const PromotionRequestedPayload = PromotionRecordBody.extend({
 })
   .refine((p) => STATUS_OF_DECISION[p.policyDecision.decision] === p.status, 'status does not follow from the policy decision')
   .refine((p) => (p.threshold !== null) === (p.status === 'pending_multisig'), 'a threshold goes with pending_multisig, and only with it');
-export const PromotionApprovalAcceptedPayload = z.object({ approverId: Text, signature: Text, count: Int.positive(), threshold: Int.positive().nullable(), expiresAt: Iso, at: Iso });
+// `counted` (the approvers counting after this one) and `renews` were added with quorum-at-transition-time; older events lack them.
+export const PromotionApprovalAcceptedPayload = z.object({ approverId: Text, signature: Text, count: Int.positive(), threshold: Int.positive().nullable(), expiresAt: Iso, at: Iso, counted: z.array(Text).optional(), renews: z.boolean().optional() });
 export const PromotionApprovedPayload = z.object({ approvers: z.array(Text).min(1), threshold: Int.positive().nullable() });
 export const STEP_ACTIONS = ['start', 'evaluate', 'stepUp', 'promoteFully', 'rollback', 'fail'] as const;
 export const PromotionStepPayload = z.object({
@@ -103,6 +104,9 @@ export const PromotionEndedPayload = PromotionRecordBody.extend({
   recordSignature: RecordSignature,
   error: z.string().optional(),
 }).refine((p) => (p.appliedAt !== null) === (p.status === 'succeeded'), 'appliedAt goes with succeeded, and only with it');
+/** A pending multisig promotion cancelled (by its requester, an admin, or a critical rollback) or expired. */
+export const PROMOTION_CLOSE_EVENTS = { 'promotion.cancelled': 'cancelled', 'promotion.expired': 'expired' } as const;
+export const PromotionClosedPayload = z.object({ promotionId: Text, kind: z.enum(['promote', 'rollback']), artifactId: Text, targetEnv: Text, status: z.enum(['cancelled', 'expired']), at: Iso });
 export type PromotionRequested = z.infer<typeof PromotionRequestedPayload>;
 export type PromotionStep = z.infer<typeof PromotionStepPayload>;
 export type PromotionEnded = z.infer<typeof PromotionEndedPayload>;

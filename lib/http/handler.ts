@@ -3,8 +3,10 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import * as z from 'zod';
 import { AegisError } from '../core/errors.js';
+import { formatJsonPath, JsonInputError, parseJsonStrict, stringifyJson, type JsonPath } from '../core/json.js';
 import { LIMITS } from '../core/manifest.js';
 import type { Container } from '../container.js';
+import { retryableFault } from './faults.js';
 import type { Principal } from '../services/registry.js';
 import type { RouteSpec } from './routes.js';
 
@@ -50,11 +52,54 @@ function parseWith<T extends z.ZodType>(schema: T | undefined, value: unknown, r
   return r.data;
 }
 
+// Serialised without recursion: no stored row, however deep, can make a reply fail.
 const json = (status: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult => ({
   statusCode: status,
   headers: { 'content-type': 'application/json', ...headers },
-  body: JSON.stringify(body),
+  body: stringifyJson(body),
 });
+
+/**
+ * The longest prefix of `path` that the body schema declares: `manifest.hyperparams` for a
+ * path deep inside the free-form hyperparameters, `schema` for one inside a dataset schema.
+ */
+export function declaredField(schema: z.ZodType, path: JsonPath): string {
+  const out: JsonPath = [];
+  let s: z.ZodType | undefined = schema;
+  for (const seg of path) {
+    while (s) {
+      const wrapper: { type: string; innerType?: z.ZodType; in?: z.ZodType } = (s as unknown as { _zod: { def: { type: string; innerType?: z.ZodType; in?: z.ZodType } } })._zod.def;
+      if (wrapper.type === 'optional' || wrapper.type === 'nullable' || wrapper.type === 'default' || wrapper.type === 'prefault' || wrapper.type === 'readonly') s = wrapper.innerType;
+      else if (wrapper.type === 'pipe') s = wrapper.in;
+      else break;
+    }
+    if (!s) break;
+    const def: { type: string; shape?: Record<string, z.ZodType>; element?: z.ZodType } = (s as unknown as { _zod: { def: { type: string; shape?: Record<string, z.ZodType>; element?: z.ZodType } } })._zod.def;
+    if (def.type === 'object' && typeof seg === 'string' && def.shape && Object.prototype.hasOwnProperty.call(def.shape, seg)) s = def.shape[seg];
+    else if (def.type === 'array' && typeof seg === 'number') s = def.element;
+    else break;
+    out.push(seg);
+  }
+  return formatJsonPath(out) || 'body';
+}
+
+/** Strict parsing of a request body: bounded nesting, no duplicate keys (a signed document must mean one thing). */
+function parseBody(text: string, schema: z.ZodType): unknown {
+  try {
+    return parseJsonStrict(text, { maxDepth: LIMITS.jsonDepth });
+  } catch (e) {
+    if (!(e instanceof JsonInputError)) throw e;
+    if (e.problem === 'duplicate-key') {
+      const field = formatJsonPath(e.path);
+      throw new AegisError('DUPLICATE_JSON_KEY', `${field}: the key appears more than once in its object; send each field once`, { field });
+    }
+    if (e.problem === 'too-deep') {
+      const field = declaredField(schema, e.path);
+      throw new AegisError('JSON_TOO_DEEP', `${field}: JSON is nested deeper than ${LIMITS.jsonDepth} levels`, { field, details: { limit: LIMITS.jsonDepth } });
+    }
+    throw new AegisError('INVALID_JSON', `request body is not valid JSON: ${e.message}`, { field: 'body' });
+  }
+}
 
 function lowerHeaders(h: APIGatewayProxyEvent['headers']): Record<string, string> {
   const out: Record<string, string> = {};
@@ -93,11 +138,7 @@ export function httpHandler<B extends z.ZodType = z.ZodUndefined, Q extends z.Zo
         if (Buffer.byteLength(text) > LIMITS.requestBodyBytes) {
           throw new AegisError('PAYLOAD_TOO_LARGE', `request body exceeds ${LIMITS.requestBodyBytes} bytes`, { field: 'body' });
         }
-        try {
-          rawBody = text === '' ? undefined : JSON.parse(text);
-        } catch {
-          throw new AegisError('INVALID_JSON', 'request body is not valid JSON', { field: 'body' });
-        }
+        rawBody = text === '' ? undefined : parseBody(text, schemas.body);
         if (rawBody === undefined) throw new AegisError('VALIDATION_FAILED', 'body: a JSON object is required', { field: 'body' });
       }
       const req = {
@@ -114,7 +155,13 @@ export function httpHandler<B extends z.ZodType = z.ZodUndefined, Q extends z.Zo
       if (e instanceof AegisError && e.expose) {
         return json(e.status, { error: { code: e.code, message: e.message, ...(e.field ? { field: e.field } : {}), requestId, ...(e.details ? { details: e.details } : {}) } }, { 'x-request-id': requestId });
       }
-      (c?.logger ?? console).error('request failed', { requestId, route: route.id, error: e instanceof Error ? { name: e.name, message: e.message, stack: e.stack } : String(e) });
+      const fault = retryableFault(e);
+      const cause = fault?.cause ?? e;
+      (c?.logger ?? console).error('request failed', { requestId, route: route.id, ...(fault ? { fault: fault.code } : {}), error: cause instanceof Error ? { name: cause.name, message: cause.message, stack: cause.stack } : String(cause) });
+      if (fault) {
+        // a server-side fault: the caller retries; its code and our own message, never the cause
+        return json(503, { error: { code: fault.code, message: fault.message, retryable: true, requestId } }, { 'x-request-id': requestId, 'retry-after': '1' });
+      }
       return json(500, { error: { code: 'INTERNAL', message: 'internal error', requestId } }, { 'x-request-id': requestId });
     }
   });

@@ -1,9 +1,9 @@
 import * as z from 'zod';
-import { LIMITS, ManifestInput, TrainingManifest } from '../core/manifest.js';
+import { JsonValue, LIMITS, ManifestInput, TrainingManifest } from '../core/manifest.js';
 import { DatasetChecksum, DatasetId, DatasetVersion, ModelName, Uuid } from '../core/names.js';
 import { TARGET_ENVS } from '../core/policy.js';
 import { KEY_PURPOSES, SIGNATURE_ALGS } from '../core/signatures.js';
-import { CanaryOverrides } from '../services/promotions.js';
+import { CanaryOverrides, PROMOTION_STATUSES } from '../services/promotions.js';
 import { ROLES } from './routes.js';
 
 /** Request and response schemas of every route: parsing in the handlers, documentation in /openapi.json. */
@@ -93,7 +93,7 @@ export const VersionsReply = z.object({ items: z.array(ArtifactReply), nextCurso
 
 export const VerifyManifestBody = z
   .object({
-    manifest: z.record(z.string(), z.unknown()),
+    manifest: z.record(z.string(), JsonValue),
     signature: SignatureRecordSchema.optional(),
   })
   .strict();
@@ -137,7 +137,7 @@ export const DatasetCreateBody = z
     version: DatasetVersion,
     checksum: DatasetChecksum,
     uri: z.string().min(1).max(2048),
-    schema: z.record(z.string(), z.unknown()).optional(),
+    schema: z.record(z.string(), JsonValue).optional(),
   })
   .strict();
 export const DatasetReply = z.object({
@@ -249,18 +249,28 @@ const PromotionSchema = z.object({
   modelName: z.string(),
   targetEnv: z.string(),
   manifestSignatureId: z.string(),
-  status: z.enum(['pending_multisig', 'rolling_out', 'succeeded', 'rolled_back', 'failed', 'denied']),
+  status: z.enum(PROMOTION_STATUSES),
   requestedBy: z.string(),
   reason: z.string(),
   canary: z.record(z.string(), z.unknown()),
   policyDecision: z.record(z.string(), z.unknown()),
   threshold: z.number().int().nullable(),
-  approvals: z.array(z.object({ approverId: z.string(), at: z.string() })),
+  approvals: z.array(
+    z.object({
+      approverId: z.string(),
+      at: z.string(),
+      expiresAt: z.string(),
+      valid: z.boolean().optional().describe('pending promotions: whether the approval counts now (statement unexpired, key unrevoked)'),
+      reason: z.string().optional(),
+    }),
+  ),
   createdAt: z.string(),
+  expiresAt: z.string().nullable().describe('when a pending multisig promotion expires'),
   appliedAt: z.string().nullable(),
   recordSignature: z.record(z.string(), z.unknown()).nullable(),
   rollout: z.record(z.string(), z.unknown()).nullable(),
 });
+export const CancelBody = z.object({ reason: z.string().min(1).max(2000) }).strict();
 export const PromotionReply = PromotionSchema.extend({
   trace: z.array(z.record(z.string(), z.unknown())).optional(),
   /** every judged canary window with its numbers (issue 10) */
@@ -296,6 +306,7 @@ export const ROUTE_SCHEMAS = {
   promotionsByArtifact: { params: ArtifactIdParams, response: PromotionsReply },
   promotionGet: { params: PromotionParams, response: PromotionReply },
   promotionApprove: { params: PromotionParams, body: ApprovalBody, response: PromotionReply },
+  promotionCancel: { params: PromotionParams, body: CancelBody, response: PromotionReply },
   auditList: { query: AuditListQuery, response: AuditListReply },
   auditVerify: { query: AuditVerifyQuery, response: AuditVerifyReply },
   auditArchive: { response: AuditArchiveReply },

@@ -61,6 +61,8 @@ export const ROUTE_ACCESS = {
   promotionGet: {},
   // promotion.approval_* events; the last approval starts the rollout
   promotionApprove: { signAuditEvents: true, startRollouts: true },
+  // promotion.cancelled events
+  promotionCancel: { signAuditEvents: true },
 } as const satisfies Record<ApiRouteId, RouteAccess>;
 
 /**

@@ -58,7 +58,9 @@ export async function startLocal(config: Config, opts: Pick<BuildOptions, 'clock
   if (resumed.length) c.logger.info('resumed unfinished rollouts', { promotions: resumed });
   // The in-process scheduler: archive new audit events periodically (EventBridge on AWS).
   const archive = () => c.auditTrail.archive().catch((e: unknown) => c.logger.error('audit archive failed', { error: (e as Error).message }));
-  const timer = setInterval(() => void archive(), AUDIT_ARCHIVE_INTERVAL_MS);
+  // Pending multisig promotions past their expiry are also expired whenever they are next touched.
+  const expire = () => c.promotions.expirePending().catch((e: unknown) => c.logger.error('expiring pending promotions failed', { error: (e as Error).message }));
+  const timer = setInterval(() => void expire().then(archive), AUDIT_ARCHIVE_INTERVAL_MS);
   timer.unref();
   return {
     url,

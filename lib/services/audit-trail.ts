@@ -1,4 +1,5 @@
 import { AegisError } from '../core/errors.js';
+import { appendAll } from '../core/arrays.js';
 import { sha256Hex } from '../core/canonical.js';
 import {
   checkpointStatement,
@@ -139,7 +140,7 @@ export class AuditTrail {
       if (sha256Hex(text) !== cp.segmentSha256) return fail(`segment ${cp.segmentKey} does not match its checkpoint`);
       const seg = parseSegment(text);
       if (seg[0]?.seq !== cp.fromSeq || seg[seg.length - 1]?.seq !== cp.seq || seg[seg.length - 1]?.hash !== cp.hash) return fail(`segment ${cp.segmentKey} does not cover ${cp.fromSeq}..${cp.seq} as its checkpoint says`);
-      events.push(...seg);
+      appendAll(events, seg);
       checkpoints.push(signed);
     }
     return { events, checkpoints, problem: null };

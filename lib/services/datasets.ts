@@ -1,6 +1,6 @@
 import { canonicalJson } from '../core/canonical.js';
 import { AegisError } from '../core/errors.js';
-import type { DatasetRef } from '../core/manifest.js';
+import { LIMITS, type DatasetRef } from '../core/manifest.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { toIso } from '../db/schema.js';
 import type { Clock, Database } from '../ports.js';
@@ -51,6 +51,12 @@ export class DatasetService {
   ) {}
 
   async register(input: DatasetInput, principal: Principal): Promise<{ record: DatasetRecord; replayed: boolean }> {
+    if (input.schema !== undefined) {
+      const size = Buffer.byteLength(canonicalJson(input.schema));
+      if (size > LIMITS.datasetSchemaBytes) {
+        throw new AegisError('PAYLOAD_TOO_LARGE', `schema is ${size} bytes as canonical JSON; dataset schemas are limited to ${LIMITS.datasetSchemaBytes} bytes`, { field: 'schema', details: { size, limit: LIMITS.datasetSchemaBytes } });
+      }
+    }
     const existing = await this.get(input.id, input.version);
     if (existing) return { record: this.#sameOrConflict(existing, input), replayed: true };
     try {

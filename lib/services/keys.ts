@@ -20,6 +20,26 @@ function toRecord(r: Record<string, unknown>): KeyRecord {
   };
 }
 
+/**
+ * A key that cannot sign now (its file unreadable, the KMS key disabled, KMS down) is a
+ * server-side outage, never the caller's error: SIGNING_UNAVAILABLE (503), cause kept for the log.
+ */
+function outageAware(signer: Signer, purpose: KeyPurpose): Signer {
+  return {
+    kid: signer.kid,
+    alg: signer.alg,
+    async sign(message: Uint8Array) {
+      try {
+        return await signer.sign(message);
+      } catch (e) {
+        // an oversized message is a bug in the caller, not an outage
+        if (e instanceof AegisError && e.code === 'PAYLOAD_TOO_LARGE') throw e;
+        throw new AegisError('SIGNING_UNAVAILABLE', `the ${purpose} signing key ${signer.kid} cannot sign right now; retry shortly`, { cause: e });
+      }
+    },
+  };
+}
+
 /** `manifest-signer-v1` → `manifest-signer-v2`; a kid without a version suffix gets `-v2`. */
 export function nextKid(kid: string): string {
   const m = /^(.*)-v(\d+)$/.exec(kid);
@@ -64,10 +84,10 @@ export class KeyService {
   /** The signer that signs new `purpose` signatures now (as seen by `db`, e.g. a transaction). */
   async activeSigner(purpose: KeyPurpose, db: Executor = this.database.db): Promise<Signer> {
     const row = await this.#activeRow(purpose, db);
-    if (!row) throw new AegisError('INTERNAL', `no active ${purpose} signing key`);
+    if (!row) throw new AegisError('NO_ACTIVE_SIGNING_KEY', `no active ${purpose} signing key: an operator must rotate one in (POST /v1/keys/rotate)`);
     const cached = this.#signers.get(row.kid);
     if (cached) return cached;
-    const signer = this.provider.signer(row.kid, row.alg as SignatureAlg, row.key_ref);
+    const signer = outageAware(this.provider.signer(row.kid, row.alg as SignatureAlg, row.key_ref), purpose);
     this.#signers.set(row.kid, signer);
     return signer;
   }

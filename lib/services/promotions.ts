@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
+import type { Transaction } from 'kysely';
 import * as z from 'zod';
-import { approvalStatement, checkApproval } from '../core/approvals.js';
+import { approvalCounts, approvalStatement, checkApproval } from '../core/approvals.js';
 import { canonicalJson } from '../core/canonical.js';
 import { AegisError } from '../core/errors.js';
 import type { PolicyDecision, PolicyEngine, TargetEnv } from '../core/policy.js';
 import { DEFAULT_CANARY, DEFAULT_MIN_REQUESTS, type CanaryConfig, type RolloutState } from '../core/rollout.js';
 import { statementBytes } from '../core/signatures.js';
 import { isUniqueViolation } from '../db/errors.js';
-import { toIso, toIsoOrNull } from '../db/schema.js';
+import { toIso, toIsoOrNull, type DB } from '../db/schema.js';
 import type { Clock, Database, Workflows } from '../ports.js';
-import type { AuditLog } from './audit.js';
+import type { AuditLog, Executor } from './audit.js';
 import type { KeyService } from './keys.js';
 import { record } from './metrics.js';
 import type { Principal, RegistryService } from './registry.js';
@@ -28,6 +29,12 @@ export const CanaryOverrides = z
   })
   .strict();
 
+export const PROMOTION_STATUSES = ['pending_multisig', 'rolling_out', 'succeeded', 'rolled_back', 'failed', 'denied', 'cancelled', 'expired'] as const;
+export type PromotionStatus = (typeof PROMOTION_STATUSES)[number];
+
+/** How long a multisig promotion waits for its approvals by default (AEGIS_PENDING_PROMOTION_TTL_SECONDS). */
+export const DEFAULT_PENDING_PROMOTION_TTL_SECONDS = 7 * 86_400;
+
 export interface PromotionRecord {
   promotionId: string;
   kind: 'promote' | 'rollback';
@@ -35,14 +42,17 @@ export interface PromotionRecord {
   modelName: string;
   targetEnv: string;
   manifestSignatureId: string;
-  status: 'pending_multisig' | 'rolling_out' | 'succeeded' | 'rolled_back' | 'failed' | 'denied';
+  status: PromotionStatus;
   requestedBy: string;
   reason: string;
   canary: CanaryConfig;
   policyDecision: PolicyDecision;
   threshold: number | null;
-  approvals: { approverId: string; at: string }[];
+  /** `valid` (pending promotions only): whether the approval counts now (unexpired statement, unrevoked key) */
+  approvals: { approverId: string; at: string; expiresAt: string; valid?: boolean; reason?: string }[];
   createdAt: string;
+  /** when a pending multisig promotion expires (null once it is no longer pending) */
+  expiresAt: string | null;
   appliedAt: string | null;
   recordSignature: Record<string, unknown> | null;
   rollout: RolloutView | null;
@@ -59,7 +69,11 @@ export interface PromotionDeps {
   policy: PolicyEngine;
   workflows: Workflows;
   clock: Clock;
+  /** seconds a pending multisig promotion waits for approvals before it expires (default 7 days) */
+  pendingTtlSeconds?: number;
 }
+
+type Tx = Transaction<DB>;
 
 const numericMetrics = (m: Record<string, unknown>) => Object.fromEntries(Object.entries(m).filter(([, v]) => typeof v === 'number' && Number.isFinite(v))) as Record<string, number>;
 
@@ -123,6 +137,17 @@ export class PromotionService {
     const now = this.d.clock.now();
     try {
       await db.transaction().execute(async (tx) => {
+        if (status !== 'denied') {
+          // What holds this model and environment may be stale, or may have to make way.
+          const holder = await tx.selectFrom('promotions').selectAll().where('in_flight_key', '=', `${artifact.modelName}:${targetEnv}`).forUpdate().executeTakeFirst();
+          if (holder?.status === 'pending_multisig') {
+            if (this.#expired(holder, now)) await this.#close(tx, holder, 'expired', 'system', now, {});
+            else if (kind === 'rollback' && critical && holder.kind === 'promote' && holder.artifact_id !== artifactId) {
+              // An emergency rollback never waits for another artifact's approvals.
+              await this.#close(tx, holder, 'cancelled', principal.id, now, { reason: `superseded by critical rollback ${promotionId} to artifact ${artifactId}: ${reason}`, supersededBy: promotionId });
+            }
+          }
+        }
         const record = { promotionId, kind, artifactId, targetEnv, manifestSignatureId: artifact.signature.manifestSignatureId, status, policyDecision: decision, createdAt: now.toISOString() };
         const signer = await this.d.keys.activeSigner('manifest', tx);
         const recordSignature = { signerId: signer.kid, alg: signer.alg, ts: now.toISOString(), signature: (await signer.sign(statementBytes({ type: 'aegis.promotion-record/v1', ...record }))).toString('base64') };
@@ -170,20 +195,27 @@ export class PromotionService {
   }
 
   /**
-   * One approval: checked by TUF rules, refusals audited without counting. When the
-   * threshold is reached exactly one transition to rolling_out happens (the promotion row is
-   * locked), and exactly one rollout starts.
+   * One approval: checked by TUF rules, refusals audited without counting. The quorum is
+   * computed now, over the approvals valid now (statement unexpired, key unrevoked and in its
+   * window): one that stopped counting may be renewed by its approver. When the threshold is
+   * reached exactly one transition to rolling_out happens (the promotion row is locked), and
+   * exactly one rollout starts. A promotion past its expiry is expired instead (409).
    */
   async approve(promotionId: string, body: { approverId: string; signature: string; expiresAt: string }, principal: Principal) {
     const db = this.d.database.db;
     const now = this.d.clock.now();
-    let outcome: { accepted: boolean; reason?: string; refusal?: string; transitioned: boolean; kind: string } = { accepted: false, transitioned: false, kind: 'promote' };
+    let outcome: { accepted: boolean; expired?: boolean; reason?: string; refusal?: string; transitioned: boolean; kind: string } = { accepted: false, transitioned: false, kind: 'promote' };
     await db.transaction().execute(async (tx) => {
       const p = await tx.selectFrom('promotions').selectAll().where('promotion_id', '=', promotionId).forUpdate().executeTakeFirst();
       if (!p) throw new AegisError('NOT_FOUND', `no promotion ${promotionId}`, { field: 'promotionId' });
+      if (p.status === 'pending_multisig' && this.#expired(p, now)) {
+        await this.#close(tx, p, 'expired', 'system', now, {});
+        outcome = { accepted: false, expired: true, transitioned: false, kind: p.kind };
+        return;
+      }
       if (p.status !== 'pending_multisig') throw new AegisError('CONFLICT', `promotion ${promotionId} is ${p.status}: it takes no approvals`, { field: 'promotionId' });
       const artifact = await tx.selectFrom('artifacts').select('manifest_sha256').where('artifact_id', '=', p.artifact_id).executeTakeFirstOrThrow();
-      const counted = new Set((await tx.selectFrom('promotion_approvals').select('approver_kid').where('promotion_id', '=', promotionId).execute()).map((r) => r.approver_kid));
+      const { valid, stale } = await this.#quorum(tx, promotionId, now);
       const key = await this.d.keys.get(body.approverId, tx); // inside the transaction: PGlite has one connection
       const check = checkApproval({
         key,
@@ -191,26 +223,116 @@ export class PromotionService {
         statement: approvalStatement({ promotionId, artifactId: p.artifact_id, manifestSha256: artifact.manifest_sha256.trim(), targetEnv: p.target_env }, body.expiresAt),
         signatureB64: body.signature,
         requester: p.requested_by,
-        alreadyCounted: counted,
+        alreadyCounted: valid,
         now,
       });
       outcome = { accepted: check.ok, ...(check.reason ? { reason: check.reason } : {}), ...(check.refusal ? { refusal: check.refusal } : {}), transitioned: false, kind: p.kind };
       if (!check.ok) {
-        await this.d.audit.append(tx, { type: 'promotion.approval_refused', actor: principal.id, subject: `promotion:${promotionId}`, payload: { approverId: body.approverId, refusal: check.refusal, reason: check.reason, count: counted.size, threshold: p.threshold } });
+        await this.d.audit.append(tx, { type: 'promotion.approval_refused', actor: principal.id, subject: `promotion:${promotionId}`, payload: { approverId: body.approverId, refusal: check.refusal, reason: check.reason, count: valid.size, threshold: p.threshold } });
         return;
       }
+      // an approval that stopped counting (its statement expired) is replaced by the renewed one
+      const renews = stale.has(body.approverId);
+      if (renews) await tx.deleteFrom('promotion_approvals').where('promotion_id', '=', promotionId).where('approver_kid', '=', body.approverId).execute();
       await tx.insertInto('promotion_approvals').values({ promotion_id: promotionId, approver_kid: body.approverId, signature: body.signature, expires_at: body.expiresAt, created_at: now }).execute();
-      const count = counted.size + 1;
-      await this.d.audit.append(tx, { type: 'promotion.approval_accepted', actor: principal.id, subject: `promotion:${promotionId}`, payload: { approverId: body.approverId, signature: body.signature, count, threshold: p.threshold, expiresAt: body.expiresAt, at: now.toISOString() } });
-      if (count >= (p.threshold ?? Number.POSITIVE_INFINITY)) {
+      const counted = [...valid, body.approverId].sort();
+      await this.d.audit.append(tx, {
+        type: 'promotion.approval_accepted',
+        actor: principal.id,
+        subject: `promotion:${promotionId}`,
+        payload: { approverId: body.approverId, signature: body.signature, count: counted.length, threshold: p.threshold, expiresAt: body.expiresAt, at: now.toISOString(), counted, ...(renews ? { renews: true } : {}) },
+      });
+      if (counted.length >= (p.threshold ?? Number.POSITIVE_INFINITY)) {
         await tx.updateTable('promotions').set({ status: 'rolling_out' }).where('promotion_id', '=', promotionId).where('status', '=', 'pending_multisig').execute();
-        await this.d.audit.append(tx, { type: 'promotion.approved', actor: principal.id, subject: `promotion:${promotionId}`, payload: { approvers: [...counted, body.approverId].sort(), threshold: p.threshold } });
+        await this.d.audit.append(tx, { type: 'promotion.approved', actor: principal.id, subject: `promotion:${promotionId}`, payload: { approvers: counted, threshold: p.threshold } });
         outcome.transitioned = true;
       }
     });
+    if (outcome.expired) throw this.#expiredError(promotionId);
     if (!outcome.accepted) throw new AegisError('APPROVAL_REFUSED', outcome.reason ?? 'approval refused', { field: outcome.refusal === 'bad-signature' || outcome.refusal === 'expired' || outcome.refusal === 'expiry-too-far' ? (outcome.refusal === 'bad-signature' ? 'signature' : 'expiresAt') : 'approverId', details: { refusal: outcome.refusal } });
     if (outcome.transitioned) await this.d.workflows.start(outcome.kind === 'rollback' ? 'rollback' : 'promotion', promotionId, { promotionId });
     return (await this.get(promotionId))!;
+  }
+
+  /**
+   * Cancels a pending multisig promotion: only its requester or an admin, audited with the
+   * reason. Rolling out or finished promotions are not cancelled (409): roll back instead.
+   */
+  async cancel(promotionId: string, reason: string, principal: Principal) {
+    const now = this.d.clock.now();
+    let expired = false;
+    await this.d.database.db.transaction().execute(async (tx) => {
+      const p = await tx.selectFrom('promotions').selectAll().where('promotion_id', '=', promotionId).forUpdate().executeTakeFirst();
+      if (!p) throw new AegisError('NOT_FOUND', `no promotion ${promotionId}`, { field: 'promotionId' });
+      if (principal.id !== p.requested_by && principal.role !== 'admin') {
+        throw new AegisError('FORBIDDEN', `only its requester (${p.requested_by}) or an admin may cancel promotion ${promotionId}`, { field: 'promotionId' });
+      }
+      if (p.status === 'pending_multisig' && this.#expired(p, now)) {
+        await this.#close(tx, p, 'expired', 'system', now, {});
+        expired = true;
+        return;
+      }
+      if (p.status !== 'pending_multisig') {
+        throw new AegisError('CONFLICT', `promotion ${promotionId} is ${p.status}: only a pending promotion can be cancelled${p.status === 'rolling_out' ? ' (a rollout ends by rolling back)' : ''}`, { field: 'promotionId' });
+      }
+      await this.#close(tx, p, 'cancelled', principal.id, now, { reason });
+    });
+    if (expired) throw this.#expiredError(promotionId);
+    return (await this.get(promotionId))!;
+  }
+
+  /** Expires every pending multisig promotion past its expiry (the local scheduler runs it; each is also expired when next touched). */
+  async expirePending(): Promise<string[]> {
+    const now = this.d.clock.now();
+    const cutoff = new Date(now.getTime() - this.#ttlMs());
+    const stale = await this.d.database.db.selectFrom('promotions').select('promotion_id').where('status', '=', 'pending_multisig').where('created_at', '<=', cutoff).execute();
+    const done: string[] = [];
+    for (const { promotion_id: id } of stale) {
+      await this.d.database.db.transaction().execute(async (tx) => {
+        const p = await tx.selectFrom('promotions').selectAll().where('promotion_id', '=', id).forUpdate().executeTakeFirst();
+        if (p?.status !== 'pending_multisig' || !this.#expired(p, now)) return;
+        await this.#close(tx, p, 'expired', 'system', now, {});
+        done.push(id);
+      });
+    }
+    return done;
+  }
+
+  #ttlMs(): number {
+    return (this.d.pendingTtlSeconds ?? DEFAULT_PENDING_PROMOTION_TTL_SECONDS) * 1000;
+  }
+
+  #expiresAt(createdAt: Date | string): Date {
+    return new Date(Date.parse(toIso(createdAt)) + this.#ttlMs());
+  }
+
+  #expired(p: { created_at: Date | string }, now: Date): boolean {
+    return now.getTime() >= this.#expiresAt(p.created_at).getTime();
+  }
+
+  #expiredError(promotionId: string): AegisError {
+    return new AegisError('PROMOTION_EXPIRED', `promotion ${promotionId} expired waiting for approvals (after ${this.#ttlMs() / 1000} s); request it again`, { field: 'promotionId' });
+  }
+
+  /** Ends a pending promotion as cancelled or expired: out of flight, audited in the same transaction. */
+  async #close(tx: Tx, p: Row, status: 'cancelled' | 'expired', actor: string, now: Date, extra: { reason?: string; supersededBy?: string }): Promise<void> {
+    await tx.updateTable('promotions').set({ status, in_flight_key: null }).where('promotion_id', '=', p.promotion_id).where('status', '=', 'pending_multisig').execute();
+    await this.d.audit.append(tx, {
+      type: status === 'cancelled' ? 'promotion.cancelled' : 'promotion.expired',
+      actor,
+      subject: `promotion:${p.promotion_id}`,
+      payload: { promotionId: p.promotion_id, kind: p.kind, artifactId: p.artifact_id, modelName: p.model_name, targetEnv: p.target_env, status, createdAt: toIso(p.created_at), expiresAt: this.#expiresAt(p.created_at).toISOString(), at: now.toISOString(), ...extra },
+    });
+    record.promotion(p.target_env, status);
+  }
+
+  /** The approvers whose approvals count at `now`, and those whose approvals stopped counting. */
+  async #quorum(db: Executor, promotionId: string, now: Date): Promise<{ valid: Set<string>; stale: Set<string> }> {
+    const rows = await db.selectFrom('promotion_approvals').select(['approver_kid', 'expires_at']).where('promotion_id', '=', promotionId).execute();
+    const valid = new Set<string>();
+    const stale = new Set<string>();
+    for (const r of rows) (approvalCounts(await this.d.keys.get(r.approver_kid, db), r.expires_at, now).ok ? valid : stale).add(r.approver_kid);
+    return { valid, stale };
   }
 
   async get(promotionId: string): Promise<(PromotionRecord & { trace: unknown[]; verdicts: CanaryVerdictView[] }) | undefined> {
@@ -232,7 +354,22 @@ export class PromotionService {
   }
 
   async #toRecord(r: Row): Promise<PromotionRecord> {
-    const approvals = await this.d.database.db.selectFrom('promotion_approvals').select(['approver_kid', 'created_at']).where('promotion_id', '=', r.promotion_id).orderBy('created_at').execute();
+    const db = this.d.database.db;
+    const now = this.d.clock.now();
+    const rows = await db.selectFrom('promotion_approvals').select(['approver_kid', 'created_at', 'expires_at']).where('promotion_id', '=', r.promotion_id).orderBy('created_at').execute();
+    const pending = r.status === 'pending_multisig';
+    // past its expiry a pending promotion is expired, whether or not anything has touched it since
+    const expired = pending && this.#expired(r, now);
+    const approvals: PromotionRecord['approvals'] = [];
+    for (const a of rows) {
+      const item: PromotionRecord['approvals'][number] = { approverId: a.approver_kid, at: toIso(a.created_at), expiresAt: a.expires_at };
+      if (pending && !expired) {
+        const counts = approvalCounts(await this.d.keys.get(a.approver_kid), a.expires_at, now);
+        item.valid = counts.ok;
+        if (counts.reason) item.reason = counts.reason;
+      }
+      approvals.push(item);
+    }
     return {
       promotionId: r.promotion_id,
       kind: r.kind as PromotionRecord['kind'],
@@ -240,14 +377,15 @@ export class PromotionService {
       modelName: r.model_name,
       targetEnv: r.target_env,
       manifestSignatureId: r.manifest_signature_id,
-      status: r.status as PromotionRecord['status'],
+      status: expired ? 'expired' : (r.status as PromotionRecord['status']),
       requestedBy: r.requested_by,
       reason: r.reason,
       canary: JSON.parse(r.canary) as CanaryConfig,
       policyDecision: JSON.parse(r.policy_decision) as PolicyDecision,
       threshold: r.threshold,
-      approvals: approvals.map((a) => ({ approverId: a.approver_kid, at: toIso(a.created_at) })),
+      approvals,
       createdAt: toIso(r.created_at),
+      expiresAt: pending ? this.#expiresAt(r.created_at).toISOString() : null,
       appliedAt: toIsoOrNull(r.applied_at),
       recordSignature: r.record_signature ? (JSON.parse(r.record_signature) as Record<string, unknown>) : null,
       rollout: presentRollout(r.rollout_state ? (JSON.parse(r.rollout_state) as RolloutState) : null, JSON.parse(r.canary) as CanaryConfig, r.status, r.kind),

@@ -1,4 +1,5 @@
 import { parseSegment, verifyChain, type AuditEvent, type SignedCheckpoint } from '../core/audit.js';
+import { appendAll } from '../core/arrays.js';
 import { checkTrust, ignoringRevocation, KeyCreatedPayload, replayKeyRing, type TrustReport } from '../core/recovery.js';
 import type { KeyRecord } from '../core/signatures.js';
 import type { ObjectStore } from '../ports.js';
@@ -39,7 +40,7 @@ async function readUnverified(store: ObjectStore): Promise<{ events: AuditEvent[
   for (const k of checkpointKeys) {
     try {
       const cp = (JSON.parse(await readText(store, k)) as SignedCheckpoint).checkpoint;
-      events.push(...parseSegment(await readText(store, cp.segmentKey)));
+      appendAll(events, parseSegment(await readText(store, cp.segmentKey)));
       closed.add(cp.segmentKey);
     } catch (e) {
       throw unverified(`${k} or its segment is unreadable (${(e as Error).message})`);
@@ -74,7 +75,7 @@ export async function loadVerifiedArchive(deps: Pick<RecoveryDeps, 'archiveStore
   const next = segmentKey(archivedThrough + 1);
   if (raw.segmentKeys.has(next) && !raw.closed.has(next)) {
     const tail = parseSegment(await readText(deps.archiveStore, next));
-    events.push(...tail);
+    appendAll(events, tail);
     warnings.push(`segment ${next} had no checkpoint (an archive run stopped before closing it): its ${tail.length} event(s) were verified by the chain alone and restored; the next archive run closes it`);
   }
   for (const k of raw.segmentKeys) {

@@ -4,12 +4,15 @@
  * promotion_steps trace. Pure: the caller writes the rows.
  */
 import type { Insertable } from 'kysely';
+import { appendAll } from '../core/arrays.js';
 import * as z from 'zod';
 import type { AuditEvent } from '../core/audit.js';
 import { canonicalJson } from '../core/canonical.js';
 import {
+  PROMOTION_CLOSE_EVENTS,
   PROMOTION_END_EVENTS,
   PromotionApprovalAcceptedPayload,
+  PromotionClosedPayload,
   PromotionApprovedPayload,
   PromotionEndedPayload,
   PromotionRequestedPayload,
@@ -36,7 +39,12 @@ export interface PromotionReplay extends PromotionRows {
 }
 
 /** Every event type the replay reads; `promotion.approval_refused` changes no row. */
-export const PROMOTION_EVENT_TYPES = new Set(['promotion.requested', 'promotion.approval_accepted', 'promotion.approval_refused', 'promotion.approved', 'promotion.step', ...Object.keys(PROMOTION_END_EVENTS)]);
+export const PROMOTION_EVENT_TYPES = new Set(['promotion.requested', 'promotion.approval_accepted', 'promotion.approval_refused', 'promotion.approved', 'promotion.step', ...Object.keys(PROMOTION_END_EVENTS), ...Object.keys(PROMOTION_CLOSE_EVENTS)]);
+
+/** What the chain says of an approver key's window (enrolled with a notAfter, or revoked). */
+type KeyWindow = { notAfter: number | null; revokedAt: number | null };
+const keyPayload = z.object({ key: z.object({ kid: z.string(), purpose: z.string(), notAfter: z.string().nullable().optional() }) });
+const revokedPayload = z.object({ kid: z.string(), revokedAt: z.string() });
 
 // As rollout.ts STATE_OF; a manual rollback's promoteFully runs as the SetRoute state.
 const STATE_OF: Record<PromotionStep['action'], string> = { start: 'StartCanary', evaluate: 'Evaluate', stepUp: 'StepUp', promoteFully: 'PromoteFully', rollback: 'RollBack', fail: 'RecordFailure' };
@@ -57,10 +65,29 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
   const inFlight = new Map<string, string>();
   const routes = new Map<string, Route>();
   const out: PromotionReplay = { promotions: [], approvals: [], steps: [], routes: [], verdicts: [], problems: [] };
-  const approvers = new Map<string, Set<string>>();
+  // promotion → approver → approval row, replaced when an approver renews an approval that stopped counting
+  const approvals = new Map<string, Map<string, Insertable<DB['promotion_approvals']>>>();
+  const keys = new Map<string, KeyWindow>();
   const stepNo = new Map<string, number>();
+  // As approvalCounts, from what the chain says; a key the chain never enrolled is judged by the statement alone.
+  const counts = (a: Insertable<DB['promotion_approvals']>, at: number) => {
+    const k = keys.get(a.approver_kid);
+    if (k && ((k.revokedAt !== null && k.revokedAt <= at) || (k.notAfter !== null && at > k.notAfter))) return false;
+    return Date.parse(a.expires_at) > at;
+  };
 
   for (const e of events) {
+    if (e.type === 'key.enrolled') {
+      const k = keyPayload.safeParse(e.payload);
+      if (k.success && k.data.key.purpose === 'approver') keys.set(k.data.key.kid, { notAfter: k.data.key.notAfter ? Date.parse(k.data.key.notAfter) : null, revokedAt: null });
+      continue;
+    }
+    if (e.type === 'key.revoked') {
+      const k = revokedPayload.safeParse(e.payload);
+      const w = k.success ? keys.get(k.data.kid) : undefined;
+      if (w && k.success) w.revokedAt = Date.parse(k.data.revokedAt);
+      continue;
+    }
     if (!PROMOTION_EVENT_TYPES.has(e.type) || e.type === 'promotion.approval_refused') continue;
     const problem = (detail: string, code: 'payload-invalid' | 'conflict' = 'conflict') => out.problems.push({ seq: e.seq, code, detail: `${e.type}: ${detail}` });
     const parse = <S extends z.ZodType>(schema: S): z.infer<S> | undefined => {
@@ -130,22 +157,36 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
     if (e.type === 'promotion.approval_accepted') {
       const a = parse(PromotionApprovalAcceptedPayload);
       if (!a) continue;
-      const counted = approvers.get(id) ?? new Set<string>();
+      const rows = approvals.get(id) ?? new Map<string, Insertable<DB['promotion_approvals']>>();
+      const at = Date.parse(a.at);
+      const valid = [...rows.values()].filter((r) => counts(r, at)).map((r) => r.approver_kid);
+      // today's writer counts the approvals valid then; an older one counted every accepted approval
+      const follows = a.count === valid.length + 1 || (a.counted === undefined && a.count === rows.size + 1);
       if (p.status !== 'pending_multisig') problem(`promotion ${id} is ${p.status}: it takes no approvals`);
-      else if (counted.has(a.approverId)) problem(`approver ${a.approverId} is counted twice for ${id}`);
-      else if (a.count !== counted.size + 1 || a.threshold !== p.threshold) problem(`approval ${a.count} of ${a.threshold} does not follow ${counted.size} of ${p.threshold}`);
+      else if (valid.includes(a.approverId) || (rows.has(a.approverId) && a.counted === undefined)) problem(`approver ${a.approverId} is counted twice for ${id}`);
+      else if (!follows || a.threshold !== p.threshold) problem(`approval ${a.count} of ${a.threshold} does not follow ${valid.length} valid of ${p.threshold}`);
       else {
-        counted.add(a.approverId);
-        approvers.set(id, counted);
-        out.approvals.push({ promotion_id: id, approver_kid: a.approverId, signature: a.signature, expires_at: a.expiresAt, created_at: a.at });
+        rows.set(a.approverId, { promotion_id: id, approver_kid: a.approverId, signature: a.signature, expires_at: a.expiresAt, created_at: a.at });
+        approvals.set(id, rows);
       }
     } else if (e.type === 'promotion.approved') {
       const a = parse(PromotionApprovedPayload);
       if (!a) continue;
-      const counted = approvers.get(id) ?? new Set<string>();
+      const rows = approvals.get(id) ?? new Map<string, Insertable<DB['promotion_approvals']>>();
       if (p.status !== 'pending_multisig') problem(`promotion ${id} is ${p.status}, not pending_multisig`);
-      else if (counted.size < (p.threshold ?? Number.POSITIVE_INFINITY) || a.approvers.some((k) => !counted.has(k))) problem(`approved by ${a.approvers.join(', ')} but ${counted.size} of ${p.threshold} approval(s) were accepted`);
+      else if (a.approvers.length < (p.threshold ?? Number.POSITIVE_INFINITY) || a.approvers.some((k) => !rows.has(k))) problem(`approved by ${a.approvers.join(', ')} but ${rows.size} of ${p.threshold} approval(s) were accepted`);
       else p.status = 'rolling_out';
+    } else if (e.type in PROMOTION_CLOSE_EVENTS) {
+      const c = parse(PromotionClosedPayload);
+      if (!c) continue;
+      if (c.status !== PROMOTION_CLOSE_EVENTS[e.type as keyof typeof PROMOTION_CLOSE_EVENTS] || c.promotionId !== id || c.artifactId !== p.artifact_id || c.targetEnv !== p.target_env || c.kind !== p.kind) {
+        problem(`payload (${c.status}, ${c.promotionId}, ${c.artifactId}, ${c.targetEnv}) does not match promotion ${id}`);
+      } else if (p.status !== 'pending_multisig') problem(`promotion ${id} is ${p.status}: only a pending promotion is ${c.status}`);
+      else {
+        p.status = c.status;
+        p.in_flight_key = null;
+        inFlight.delete(`${p.model_name}:${p.target_env}`);
+      }
     } else if (e.type === 'promotion.step') {
       // Steps run without a status check (RolloutService.#save): replayed the same way.
       const s = parse(PromotionStepPayload);
@@ -189,7 +230,8 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
     }
   }
   for (const { state: _s, ...row } of promotions.values()) out.promotions.push(row);
-  out.routes.push(...routes.values());
+  for (const rows of approvals.values()) appendAll(out.approvals, rows.values());
+  appendAll(out.routes, routes.values());
   return out;
 }
 
@@ -218,9 +260,9 @@ export function planPromotions(rows: PromotionRows, plan: RowPlan, report: Rebui
     gone.add(p.promotion_id);
     report.problems.push({ kind: 'promotion', id: p.promotion_id, problem: 'artifact-not-restored', detail: `${p.kind} of ${p.model_name} to ${p.target_env} (${p.status}) names artifact ${p.artifact_id}, which is not restored: the promotion, its approvals and trace are left out` });
   }
-  plan.promotions.push(...rows.promotions.filter((p) => !gone.has(p.promotion_id)));
-  plan.approvals.push(...rows.approvals.filter((a) => !gone.has(a.promotion_id)));
-  plan.steps.push(...rows.steps.filter((s) => !gone.has(s.promotion_id)));
-  plan.verdicts.push(...rows.verdicts.filter((v) => !gone.has(v.promotion_id)));
-  plan.routes.push(...rows.routes);
+  appendAll(plan.promotions, rows.promotions.filter((p) => !gone.has(p.promotion_id)));
+  appendAll(plan.approvals, rows.approvals.filter((a) => !gone.has(a.promotion_id)));
+  appendAll(plan.steps, rows.steps.filter((s) => !gone.has(s.promotion_id)));
+  appendAll(plan.routes, rows.routes);
+  appendAll(plan.verdicts, rows.verdicts.filter((v) => !gone.has(v.promotion_id)));
 }

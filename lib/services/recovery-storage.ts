@@ -1,5 +1,6 @@
 import { AegisError } from '../core/errors.js';
-import type { TrainingManifest } from '../core/manifest.js';
+import { parseJsonStrict } from '../core/json.js';
+import { LIMITS, type TrainingManifest } from '../core/manifest.js';
 import { SignatureSidecar, type ManifestSigned } from '../core/recovery.js';
 import type { KeyRecord, SignatureRecord } from '../core/signatures.js';
 import { verifyManifest, type CheckName } from '../core/verification.js';
@@ -52,7 +53,7 @@ const CHECK_PROBLEM: Record<CheckName, ProblemCode> = {
 async function readJson(store: ObjectStore, key: string, versionId: string): Promise<unknown> {
   let text = '';
   for await (const chunk of await store.get(key, { versionId })) text += (chunk as Buffer).toString('utf8');
-  return JSON.parse(text) as unknown;
+  return parseJsonStrict(text, { maxDepth: LIMITS.jsonDepth });
 }
 
 /**

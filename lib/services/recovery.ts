@@ -4,6 +4,7 @@
  * archive does not hold yet). See runbooks/dr_drill.md.
  */
 import { canonicalJson } from '../core/canonical.js';
+import { appendAll } from '../core/arrays.js';
 import { ArtifactRegisteredPayload, DatasetRegisteredPayload, ManifestSignedPayload, type ArtifactRegistered, type ManifestSigned } from '../core/recovery.js';
 import { statementBytes, verifyRaw, type KeyRecord } from '../core/signatures.js';
 import { loadVerifiedArchive, type VerifiedArchive } from './recovery-archive.js';
@@ -58,7 +59,7 @@ export async function rebuildIndex(deps: RecoveryDeps, opts: RebuildOptions = {}
   await timed('check-target', 'checking the target database is migrated and empty', () => assertEmptyTarget(deps.database));
   const archive = await timed('read-archive', 'reading and verifying the audit archive', () => loadVerifiedArchive(deps, opts.trustedKeys));
   Object.assign(report, { archivedThrough: archive.archivedThrough, trust: archive.trust, auditEvents: archive.events.length });
-  report.warnings.push(...archive.warnings);
+  appendAll(report.warnings, archive.warnings);
   if (!archive.trust.pinned) report.warnings.push(`trust is not pinned: the key ring is self-certified by ${archive.trust.rootKid}'s key.created at seq 1 (pass --trusted-keys to pin it)`);
   else if (archive.trust.unpinned.length) report.warnings.push(`key(s) ${archive.trust.unpinned.join(', ')} are not in the trusted ring; trusted through the chain signed by pinned keys`);
 
@@ -161,7 +162,7 @@ async function planArchive(deps: RecoveryDeps, archive: VerifiedArchive, opts: R
       report.problems.push(v.problem);
       continue;
     }
-    report.warnings.push(...v.artifact.warnings);
+    appendAll(report.warnings, v.artifact.warnings);
     linkDatasets(plan, reg, v.artifact, report);
     artifactRows(plan, v.artifact, a.version, e.actor, a.createdAt);
   }
@@ -185,7 +186,7 @@ function linkDatasets(plan: RowPlan, reg: Registered, a: VerifiedArtifact, repor
 
 async function planStorage(deps: RecoveryDeps, ring: ReadonlyMap<string, KeyRecord>, reg: Registered, archiveEnd: string, opts: RebuildOptions, plan: RowPlan, report: RebuildReport): Promise<void> {
   const scan = await scanArtifactStore(deps.store, reg.keys);
-  report.orphans.push(...scan.orphans);
+  appendAll(report.orphans, scan.orphans);
   let done = 0;
   const verdicts = await mapLimit(scan.candidates, CONCURRENCY, async (ref) => {
     const v = await verifyStoredArtifact(deps.store, ring, ref, { verifyBytes: opts.verifyBytes ?? false });
@@ -225,12 +226,12 @@ async function planStorage(deps: RecoveryDeps, ring: ReadonlyMap<string, KeyReco
     const model = models.get(m.modelName) ?? { name: m.modelName, latest_version: version, created_by: RECOVERY_ACTOR, created_at: a.signature.ts };
     model.latest_version = version;
     models.set(m.modelName, model);
-    report.warnings.push(...a.warnings);
+    appendAll(report.warnings, a.warnings);
     linkDatasets(plan, reg, a, report);
     artifactRows(plan, a, version, RECOVERY_ACTOR, a.signature.ts);
     report.restoredFromStorage.push({ artifactId: m.artifactId, modelName: m.modelName, version, signedAt: a.signature.ts, note: 'not in the audit archive', signedBeforeArchiveEnd: Date.parse(a.signature.ts) < Date.parse(archiveEnd) });
   }
-  plan.models.push(...models.values());
+  appendAll(plan.models, models.values());
 }
 
 /**

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { canonicalJson, canonicalSha256 } from '../core/canonical.js';
 import { AegisError } from '../core/errors.js';
-import { LIMITS, manifestSha256, TrainingManifest, type ManifestInput } from '../core/manifest.js';
+import { assertManifestSize, LIMITS, manifestSha256, TrainingManifest, type ManifestInput } from '../core/manifest.js';
 import { manifestStatement, statementBytes, type SignatureRecord, type SignatureAlg } from '../core/signatures.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { toIso } from '../db/schema.js';
@@ -104,7 +104,14 @@ export class RegistryService {
   async #register(input: { uploadId: string; manifest: ManifestInput }, principal: Principal, idempotencyKey?: string): Promise<RegistrationResult> {
     // The manifest is the request's identity; the uploadId is transport, so a CLI retry
     // that uploads the bytes again under the same key still replays.
+    assertManifestSize(input.manifest);
     const requestSha256 = canonicalSha256(input.manifest);
+    // An upload belongs to its creator: nobody else registers it, not even as a replay
+    // (the record would name the wrong author, and the creator's registration would replay it).
+    const upload = await this.database.db.selectFrom('uploads').selectAll().where('upload_id', '=', input.uploadId).executeTakeFirst();
+    if (upload && upload.created_by !== principal.id) {
+      throw new AegisError('FORBIDDEN', `upload ${input.uploadId} was created by another principal; register your own upload`, { field: 'uploadId' });
+    }
     if (idempotencyKey) {
       const prior = await this.database.db
         .selectFrom('idempotency_keys')
@@ -126,12 +133,11 @@ export class RegistryService {
       .where('model_name', '=', m.modelName)
       .where('sha256', '=', m.artifactSha256)
       .executeTakeFirst();
-    if (existing) return this.#result((await this.get(existing.artifact_id))!, true);
+    if (existing) return this.#replayOrRefuse((await this.get(existing.artifact_id))!, m);
 
     // Cheap checks first: a manifest naming unknown or contradicting datasets costs no hashing.
     await this.datasets.checkRefs(m.datasetRefs);
 
-    const upload = await this.database.db.selectFrom('uploads').selectAll().where('upload_id', '=', input.uploadId).executeTakeFirst();
     if (!upload) throw new AegisError('UPLOAD_NOT_FOUND', `no upload ${input.uploadId}`, { field: 'uploadId' });
     if (upload.model_name !== m.modelName) {
       throw new AegisError('VALIDATION_FAILED', `upload ${input.uploadId} was created for model ${upload.model_name}`, { field: 'manifest.modelName' });
@@ -238,10 +244,25 @@ export class RegistryService {
         .where('model_name', '=', m.modelName)
         .where('sha256', '=', sha256)
         .executeTakeFirst();
-      if (winner) return this.#result((await this.get(winner.artifact_id))!, true);
+      if (winner) return this.#replayOrRefuse((await this.get(winner.artifact_id))!, m);
       throw new AegisError('CONFLICT', `artifact ${artifactId} already exists`, { field: 'manifest.artifactId', cause: e });
     }
     return this.#result((await this.get(artifactId))!, false);
+  }
+
+  /**
+   * The same bytes registered again: a replay only when the manifest is the same (its
+   * artifactId may be left out: the registry assigned it); otherwise a conflict naming both.
+   */
+  #replayOrRefuse(existing: ArtifactRecord, m: ManifestInput): RegistrationResult {
+    const candidate = TrainingManifest.safeParse({ ...m, artifactId: m.artifactId ?? existing.artifactId });
+    const sha = candidate.success ? manifestSha256(candidate.data) : canonicalSha256(m);
+    if (sha === existing.manifestSha256) return this.#result(existing, true);
+    throw new AegisError(
+      'ALREADY_REGISTERED_DIFFERENTLY',
+      `these bytes are already registered as ${existing.modelName} v${existing.version} (artifact ${existing.artifactId}) with manifest sha256 ${existing.manifestSha256}; this manifest's sha256 is ${sha}. Register the registered manifest again to replay, or new bytes as a new version`,
+      { field: 'manifest', details: { artifactId: existing.artifactId, version: existing.version, registeredManifestSha256: existing.manifestSha256, manifestSha256: sha } },
+    );
   }
 
   #result(r: ArtifactRecord, replayed: boolean): RegistrationResult {

@@ -1,4 +1,5 @@
 import { AegisError } from '../core/errors.js';
+import { assertManifestSize } from '../core/manifest.js';
 import type { SignatureRecord } from '../core/signatures.js';
 import { verifyManifest, type VerificationReport } from '../core/verification.js';
 import { hashStream } from '../hashing.js';
@@ -44,6 +45,7 @@ export class VerificationService {
    * artifact it names is used, and the manifest must equal the registered one.
    */
   async verify(input: { manifest: Record<string, unknown>; signature?: SignatureRecord }): Promise<VerificationReport> {
+    assertManifestSize(input.manifest);
     const artifactId = typeof input.manifest.artifactId === 'string' ? input.manifest.artifactId : undefined;
     const record = artifactId && /^[0-9a-f-]{36}$/i.test(artifactId) ? await this.registry.get(artifactId) : undefined;
     const signature = input.signature ?? record?.signature;

@@ -93,7 +93,8 @@ function rowProba(model: LogisticModel, row: readonly number[]): number[] {
     return [1 - p, p];
   }
   // Subtracting the max keeps exp() finite without changing the softmax.
-  const max = Math.max(...z);
+  let max = Number.NEGATIVE_INFINITY;
+  for (const v of z) if (v > max) max = v; // a loop, not Math.max(...z): the class count comes from the data
   const e = z.map((v) => Math.exp(v - max));
   let sum = 0;
   for (const v of e) sum += v;

@@ -642,6 +642,7 @@ describe('AegisStack template', () => {
           roleOf('promoteVersion'),
           roleOf('rollback'),
           roleOf('promotionApprove'),
+          roleOf('promotionCancel'),
           roleOf('auditArchive'),
           logicalIdOf(synth.stack.auditArchiveSchedule.archiveFunction.role),
           logicalIdOf(synth.stack.migrations.migrateFunction.role),

@@ -175,3 +175,92 @@ describe('bad input is refused with a coded 4xx naming the field, and nothing is
     expect((await fetch(tampered, { method: 'PUT', body: randomBytes(10) })).status).toBe(403);
   });
 });
+
+describe('free-form JSON is bounded before it is parsed deeper, and duplicate keys are refused', () => {
+  const db = () => stack.container.database.db;
+  const rows = async () => {
+    const n = async (t: 'datasets' | 'audit_events' | 'artifacts') => Number((await db().selectFrom(t).select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n);
+    return { datasets: await n('datasets'), events: await n('audit_events'), artifacts: await n('artifacts') };
+  };
+  const nested = (depth: number, leaf = '1') => `${'{"a":'.repeat(depth)}${leaf}${'}'.repeat(depth)}`;
+  const code = (res: { status: number; body: any }) => ({ status: res.status, code: res.body?.error?.code, field: res.body?.error?.field });
+
+  it('refuses a manifest nested 3,000 deep with 400 JSON_TOO_DEEP naming the field, not a 500', async () => {
+    const before = await footprint();
+    const bytes = randomBytes(64);
+    const uploadId = await uploaded('deep', bytes);
+    const manifest = JSON.stringify(manifestFor('deep', bytes)).replace('"hyperparams":{"lr":0.1,"epochs":3}', `"hyperparams":${nested(3000)}`);
+    const res = await stack.api('POST', '/v1/registry/register', undefined, { raw: JSON.stringify({ uploadId }).replace('}', `,"manifest":${manifest}}`) });
+    await expectRefused(res, 400, 'JSON_TOO_DEEP', 'manifest.hyperparams', before);
+    const verify = await stack.api('POST', '/v1/registry/verify-manifest', undefined, { raw: `{"manifest":${manifest}}` });
+    expect(code(verify)).toEqual({ status: 400, code: 'JSON_TOO_DEEP', field: 'manifest' });
+  });
+
+  it('refuses a dataset schema nested 20,000 deep before anything is written', async () => {
+    const before = await rows();
+    const body = `{"id":"deep-schema","version":"1","checksum":"sha256:${'d'.repeat(64)}","uri":"file:///d","schema":${nested(20_000)}}`;
+    const res = await stack.api('POST', '/v1/datasets', undefined, { raw: body });
+    expect(code(res)).toEqual({ status: 400, code: 'JSON_TOO_DEEP', field: 'schema' });
+    expect(await rows()).toEqual(before);
+    expect((await stack.api('GET', '/v1/datasets/deep-schema/versions/1')).status).toBe(404);
+  });
+
+  it('refuses a dataset schema over its size limit (413 naming schema) and writes nothing', async () => {
+    const before = await rows();
+    const schema = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`column_${i}`, { type: 'string', description: 'x'.repeat(40) }]));
+    const res = await stack.api('POST', '/v1/datasets', { id: 'wide-schema', version: '1', checksum: `sha256:${'d'.repeat(64)}`, uri: 'file:///d', schema });
+    expect(code(res)).toEqual({ status: 413, code: 'PAYLOAD_TOO_LARGE', field: 'schema' });
+    expect(await rows()).toEqual(before);
+  });
+
+  it('refuses a manifest over 256 KiB (413 naming manifest) though the body is under the request limit', async () => {
+    const before = await footprint();
+    const bytes = randomBytes(64);
+    const uploadId = await uploaded('big-manifest', bytes);
+    const manifest = manifestFor('big-manifest', bytes, { environment: { notes: 'n'.repeat(270 * 1024) } });
+    const res = await stack.api('POST', '/v1/registry/register', { uploadId, manifest });
+    await expectRefused(res, 413, 'PAYLOAD_TOO_LARGE', 'manifest', before);
+    const verify = await stack.api('POST', '/v1/registry/verify-manifest', { manifest });
+    expect(code(verify)).toEqual({ status: 413, code: 'PAYLOAD_TOO_LARGE', field: 'manifest' });
+  });
+
+  it('refuses duplicate keys in a manifest (the last one would have been signed), naming the key', async () => {
+    const before = await footprint();
+    const bytes = randomBytes(64);
+    const uploadId = await uploaded('dupes', bytes);
+    const text = JSON.stringify({ uploadId, manifest: manifestFor('dupes', bytes) }).replace('"metrics":{"auc":0.91}', '"metrics":{"auc":0.10},"metrics":{"auc":0.91}');
+    expect(text).toContain('"metrics":{"auc":0.10},"metrics"');
+    await expectRefused(await stack.api('POST', '/v1/registry/register', undefined, { raw: text }), 400, 'DUPLICATE_JSON_KEY', 'manifest.metrics', before);
+    const inner = JSON.stringify({ uploadId, manifest: manifestFor('dupes', bytes) }).replace('"auc":0.91', '"auc":0.10,"auc":0.91');
+    await expectRefused(await stack.api('POST', '/v1/registry/register', undefined, { raw: inner }), 400, 'DUPLICATE_JSON_KEY', 'manifest.metrics.auc', before);
+    const verify = await stack.api('POST', '/v1/registry/verify-manifest', undefined, { raw: `{"manifest":{"seed":1,"seed":2}}` });
+    expect(code(verify)).toEqual({ status: 400, code: 'DUPLICATE_JSON_KEY', field: 'manifest.seed' });
+  });
+
+  it('refuses duplicate keys in approvals, dataset records and every other body', async () => {
+    const before = await rows();
+    const approval = await stack.api('POST', `/v1/promotions/${randomUUID()}/approvals`, undefined, { raw: `{"approverId":"a","approverId":"b","signature":"AA==","expiresAt":"2030-01-01T00:00:00Z"}` });
+    expect(code(approval)).toEqual({ status: 400, code: 'DUPLICATE_JSON_KEY', field: 'approverId' });
+    const dataset = await stack.api('POST', '/v1/datasets', undefined, { raw: `{"id":"dup","version":"1","checksum":"sha256:${'1'.repeat(64)}","checksum":"sha256:${'2'.repeat(64)}","uri":"file:///d"}` });
+    expect(code(dataset)).toEqual({ status: 400, code: 'DUPLICATE_JSON_KEY', field: 'checksum' });
+    expect(await rows()).toEqual(before);
+  });
+
+  it('serves audit listings and dataset reads whatever the stored rows hold (data written before these limits)', async () => {
+    // rows as the old code committed them: a schema 20,000 deep, and its audit event
+    let deep: unknown = 1;
+    for (let i = 0; i < 20_000; i++) deep = { a: deep };
+    await db()
+      .insertInto('datasets')
+      .values({ dataset_id: 'legacy-deep', version: '1', checksum: `sha256:${'f'.repeat(64)}`, uri: 'file:///legacy', schema: `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`, created_by: 'old-server', created_at: new Date() })
+      .execute();
+    await db().transaction().execute((tx) => stack.container.audit.append(tx, { type: 'dataset.registered', actor: 'old-server', subject: 'dataset:legacy-deep@1', payload: { id: 'legacy-deep', schema: deep } }));
+    const list = await stack.api('GET', '/v1/audit?subject=dataset:legacy-deep@1');
+    expect(list.status).toBe(200);
+    expect(list.body.items).toHaveLength(1);
+    expect((await stack.api('GET', '/v1/audit?limit=1000')).status).toBe(200);
+    const get = await stack.api('GET', '/v1/datasets/legacy-deep/versions/1');
+    expect(get.status).toBe(200);
+    expect(get.body.checksum).toBe(`sha256:${'f'.repeat(64)}`);
+  });
+});

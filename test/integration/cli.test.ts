@@ -72,6 +72,43 @@ describe('aegis CLI against the local server', () => {
     expect(usage.stderr).toMatch(/exactly one of --artifact-id or --manifest/);
   });
 
+  it('says so and exits 1 when the same bytes are registered again with another manifest, and replays the same manifest', async () => {
+    const artifact = join(stack.dataDir, 'again.bin');
+    await writeFile(artifact, randomBytes(5000));
+    const data = join(stack.dataDir, 'again.csv');
+    await writeFile(data, 'a,label\n1,0\n');
+    const { checksum } = JSON.parse((await aegis('--json', 'datasets', 'register', '--id', 'again', '--version', '1', '--path', data)).stdout);
+    const base = { codeRef: 'git:4f2c1e0', containerDigest: `sha256:${'a'.repeat(64)}`, datasetRefs: [{ id: 'again', version: '1', checksum }], hyperparams: {}, seed: 1, trainingCmd: 'train.sh', environment: {} };
+    const manifest = join(stack.dataDir, 'again.json');
+    await writeFile(manifest, JSON.stringify(base)); // no createdAt: the CLI fills it in the same way on a retry
+    const first = await aegis('--json', 'register', '--model', 'cli-again', '--artifact', artifact, '--manifest', manifest);
+    expect(first.code).toBe(0);
+    const { artifactId } = JSON.parse(first.stdout);
+    const retry = await aegis('register', '--model', 'cli-again', '--artifact', artifact, '--manifest', manifest);
+    expect(retry.code).toBe(0);
+    expect(retry.stdout).toMatch(/^already registered cli-again v1/);
+
+    await writeFile(manifest, JSON.stringify({ ...base, seed: 2 }));
+    const other = await aegis('register', '--model', 'cli-again', '--artifact', artifact, '--manifest', manifest);
+    expect(other.code).toBe(1);
+    expect(other.stdout).toBe('');
+    expect(other.stderr).toContain('ALREADY_REGISTERED_DIFFERENTLY 409');
+    expect(other.stderr).toContain(artifactId);
+  });
+
+  it('refuses a manifest file with a duplicate key before uploading anything, naming the key', async () => {
+    const artifact = join(stack.dataDir, 'dup.bin');
+    await writeFile(artifact, randomBytes(100));
+    const manifest = join(stack.dataDir, 'dup.json');
+    await writeFile(manifest, '{"codeRef":"git:1","metrics":{"auc":0.10},"metrics":{"auc":0.91}}');
+    const uploads = async () => Number((await stack.container.database.db.selectFrom('uploads').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n);
+    const before = await uploads();
+    const res = await aegis('register', '--model', 'cli-dup', '--artifact', artifact, '--manifest', manifest);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/manifest .*dup.json: duplicate key metrics/);
+    expect(await uploads()).toBe(before);
+  });
+
   it('refuses a local artifact that does not match the manifest before uploading anything', async () => {
     const artifact = join(stack.dataDir, 'other.bin');
     await writeFile(artifact, randomBytes(1000));

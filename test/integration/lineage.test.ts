@@ -113,6 +113,16 @@ describe('lineage', () => {
     expect(untrusted.checks.filter((c) => !c.ok).map((c) => c.check)).toEqual(expect.arrayContaining(['bundle-signature', 'manifest-signature']));
   });
 
+  it('refuses a bundle file with a duplicate key, naming the file and the key', () => {
+    const edited = new Map(bundle);
+    const text = edited.get('manifest.json')!.toString();
+    edited.set('manifest.json', Buffer.from(text.replace('"metrics":{', '"metrics":{"auc":0.99},"metrics":{')));
+    const report = verifyBundle(edited, { trustedKeys: keys });
+    expect(report.ok).toBe(false);
+    expect(report.checks.find((c) => c.check === 'bundle-json')).toEqual({ check: 'bundle-json', ok: false, reason: expect.stringContaining('manifest.json: duplicate key metrics') });
+    expect(verifyBundle(bundle, { trustedKeys: keys }).checks.find((c) => c.check === 'bundle-json')).toEqual({ check: 'bundle-json', ok: true });
+  });
+
   it('checks the artifact bytes when they are given', () => {
     const report = verifyBundle(bundle, { trustedKeys: keys, artifact: { sha256: 'f'.repeat(64), size: 2048 } });
     expect(report.checks.find((c) => c.check === 'artifact-sha256')!.ok).toBe(false);

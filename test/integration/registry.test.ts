@@ -146,6 +146,36 @@ describe('registry on the local stack', () => {
     expect(versions.items).toHaveLength(1);
   });
 
+  it('refuses the same bytes with a different manifest: 409 ALREADY_REGISTERED_DIFFERENTLY with both manifest hashes and the existing artifact', async () => {
+    const artifact = randomBytes(3000);
+    const first = await uploadAndRegister(stack, 'differently', artifact);
+    expect(first.status).toBe(201);
+    const registered = (await stack.api('GET', `/v1/registry/${first.body.artifactId}`)).body;
+    const events = Number((await stack.container.database.db.selectFrom('audit_events').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n);
+
+    // another metric claimed for the same bytes, and a dataset nobody registered
+    const changed = manifestFor('differently', artifact, { metrics: { auc: 0.99 }, datasetRefs: [{ id: 'never-registered', version: '1', checksum: `sha256:${'e'.repeat(64)}` }] });
+    const res = await uploadAndRegister(stack, 'differently', artifact, { manifest: changed, datasets: false });
+    expect(res.status).toBe(409);
+    expect(res.body.error).toMatchObject({
+      code: 'ALREADY_REGISTERED_DIFFERENTLY',
+      field: 'manifest',
+      details: { artifactId: first.body.artifactId, registeredManifestSha256: registered.manifestSha256, manifestSha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+    });
+    expect(res.body.error.details.manifestSha256).not.toBe(registered.manifestSha256);
+    expect(res.body.error.message).toContain(first.body.artifactId);
+    expect(Number((await stack.container.database.db.selectFrom('audit_events').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n)).toBe(events);
+    expect((await stack.api('GET', `/v1/registry/${first.body.artifactId}`)).body.manifest.metrics).toEqual({ auc: 0.91 });
+
+    // the same manifest, with or without the artifactId the registry assigned, is a replay
+    expect((await uploadAndRegister(stack, 'differently', artifact)).body).toMatchObject({ artifactId: first.body.artifactId, replayed: true });
+    expect((await uploadAndRegister(stack, 'differently', artifact, { manifest: registered.manifest })).body).toMatchObject({ artifactId: first.body.artifactId, replayed: true });
+    // another artifactId for the same bytes is another manifest
+    const renamed = await uploadAndRegister(stack, 'differently', artifact, { manifest: { ...registered.manifest, artifactId: '00000000-0000-4000-8000-000000000001' } });
+    expect(renamed.status).toBe(409);
+    expect(renamed.body.error.code).toBe('ALREADY_REGISTERED_DIFFERENTLY');
+  });
+
   it('numbers versions monotonically per model under concurrent registrations and paginates them', async () => {
     const results = await Promise.all(Array.from({ length: 6 }, () => uploadAndRegister(stack, 'concurrent', randomBytes(1500))));
     expect(results.map((r) => r.status)).toEqual(Array(6).fill(201));

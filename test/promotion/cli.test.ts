@@ -56,4 +56,17 @@ describe('aegis promote / approve / promotions (CLI)', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/takes no approvals \(field: promotionId\) \[CONFLICT 409\]/);
   });
+
+  it('cancels a pending promotion with aegis cancel, and says why it cannot cancel one that is not pending', async () => {
+    const artifactId = (await uploadAndRegister(stack, 'payments', randomBytes(800))).body.artifactId;
+    await settled(stack, (await stack.api('POST', `/v1/registry/${artifactId}/promote`, { targetEnv: 'canary', reason: 'weekly', canary: { steps: 1 } })).body.promotionId);
+    const pending = (await stack.api('POST', `/v1/registry/${artifactId}/promote`, { targetEnv: 'prod', reason: 'go live', canary: { steps: 1 } })).body;
+    expect(pending.status).toBe('pending_multisig');
+    const res = await aegis('cancel', '--promotion', pending.promotionId, '--reason', 'release postponed');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(new RegExp(`^cancelled ${pending.promotionId}  payments → prod`));
+    const again = await aegis('cancel', '--promotion', pending.promotionId, '--reason', 'twice');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/is cancelled: only a pending promotion can be cancelled \(field: promotionId\) \[CONFLICT 409\]/);
+  });
 });

@@ -79,3 +79,14 @@ export async function highRiskPolicies(model: string): Promise<string> {
   await writeFile(join(dir, 'sentinelnet.json'), JSON.stringify(cfg));
   return dir;
 }
+
+/** Real time plus an offset the test moves forward: expiry is tested by advancing it, never by sleeping. */
+export class ShiftedClock {
+  offsetMs = 0;
+  now(): Date {
+    return new Date(Date.now() + this.offsetMs);
+  }
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
+}

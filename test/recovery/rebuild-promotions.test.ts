@@ -70,6 +70,10 @@ beforeAll(async () => {
   await approveAll(source, prodC, approvers.slice(0, 3));
   expect((await settled(source, prodC.promotionId)).status).toBe('succeeded');
   await promoted('canaryD', fraudD.artifactId, { targetEnv: 'canary', canary: { steps: 1 } }, 'succeeded');
+  // a pending promotion cancelled by its requester after one approval
+  const cancelled = { promotionId: await promoted('cancelled', fraudD.artifactId, { targetEnv: 'prod', canary: { steps: 1 } }, 'pending_multisig'), ...fraudD, targetEnv: 'prod' };
+  await approveAll(source, cancelled, approvers.slice(3, 4));
+  expect((await source.api('POST', `/v1/promotions/${cancelled.promotionId}/cancel`, { reason: 'wrong window' }, { token: promoter })).body.status).toBe('cancelled');
   pending = { promotionId: await promoted('pending', fraudD.artifactId, { targetEnv: 'prod', canary: { steps: 1 } }, 'pending_multisig'), ...fraudD, targetEnv: 'prod' };
   await approveAll(source, pending, approvers.slice(0, 2));
   await source.container.auditTrail.archive();
@@ -103,8 +107,9 @@ describe('rebuilding promotions, approvals and routes from the audit archive', (
     try {
       const [left, right] = [await registrySnapshot(source.container.database), await registrySnapshot(target)];
       expect(diffSnapshots(left, right)).toEqual([]);
-      expect(right.promotions.map((p) => p.status).sort()).toEqual(['denied', 'pending_multisig', 'rolled_back', ...Array(6).fill('succeeded')].sort());
-      expect(right.approvals).toHaveLength(5);
+      expect(right.promotions.map((p) => p.status).sort()).toEqual(['cancelled', 'denied', 'pending_multisig', 'rolled_back', ...Array(6).fill('succeeded')].sort());
+      expect(right.approvals).toHaveLength(6);
+      expect(right.promotions.find((p) => p.id === ids.cancelled)).toMatchObject({ status: 'cancelled', inFlightKey: null });
       // every judged window: canaryFailed 2, canaryC 1, prodC 2, canaryD 1
       expect(right.verdicts.map((v) => [v.promotion, v.seq, v.verdict])).toHaveLength(6);
       expect(right.verdicts.filter((v) => v.promotion === ids.canaryFailed).map((v) => [v.seq, v.verdict, v.reason, v.next])).toEqual([[1, 'pass', 'pass', 'step-up'], [2, 'fail', 'errorRate', 'rollback']]);

@@ -53,7 +53,7 @@ beforeAll(async () => {
   await fetch(up.url, { method: 'PUT', body: bytes });
   const c = stack.container;
   const crashing = new RegistryService(killedBeforeCommit(c.database), c.store, c.keys, c.datasets, c.audit, c.clock, REGISTRY_DEFAULTS);
-  await expect(crashing.register({ uploadId: up.uploadId, manifest }, { id: 'ci', role: 'publisher' })).rejects.toThrow('killed before commit');
+  await expect(crashing.register({ uploadId: up.uploadId, manifest }, { id: 'dev-admin', role: 'admin' })).rejects.toThrow('killed before commit');
   crashedSidecars = [];
   for await (const o of c.store.list(`artifacts/crashy/${up.uploadId}/`)) if (o.key.endsWith('.json')) crashedSidecars.push(o.key);
   expect((await stack.api('POST', '/v1/registry/register', { uploadId: up.uploadId, manifest })).status).toBe(201);

@@ -81,6 +81,49 @@ describe('replaying promotion events', () => {
     ]);
   });
 
+  it('counts only approvals valid at each approval, lets an approver renew a stale one, and replays cancellations and expiries', () => {
+    seq = 200;
+    const accepted = (id: string, kid: string, at: number, count: number, counted: string[], expiresAt: number, renews = false) =>
+      ev('promotion.approval_accepted', id, { approverId: kid, signature: `s-${kid}-${at}`, count, threshold: 2, expiresAt: ts(expiresAt), at: ts(at), counted, ...(renews ? { renews } : {}) }, 'desk');
+    const enrolled = (kid: string) => ({ ...ev('key.enrolled', 'x', { key: { kid, purpose: 'approver', notAfter: null } }, 'admin'), subject: `key:${kid}` });
+    const revoked = (kid: string, at: number) => ({ ...ev('key.revoked', 'x', { kid, purpose: 'approver', revokedAt: ts(at) }, 'admin'), subject: `key:${kid}` });
+    const closed = (id: string, type: 'promotion.cancelled' | 'promotion.expired') =>
+      ev(type, id, { promotionId: id, kind: 'promote', artifactId: `art-${id}`, modelName: 'm', targetEnv: 'canary', status: type === 'promotion.cancelled' ? 'cancelled' : 'expired', createdAt: ts(0), expiresAt: ts(900), at: ts(300), reason: 'r' });
+    const events = [
+      enrolled('k1'),
+      enrolled('k2'),
+      enrolled('k3'),
+      requested('q', { status: 'pending_multisig', threshold: 2 }),
+      accepted('q', 'k1', 1, 1, ['k1'], 5), // expires at 5
+      accepted('q', 'k2', 10, 1, ['k2'], 500), // k1 no longer counts
+      accepted('q', 'k1', 11, 2, ['k1', 'k2'], 500, true), // renewed
+      ev('promotion.approved', 'q', { approvers: ['k1', 'k2'], threshold: 2 }),
+      requested('r', { status: 'pending_multisig', threshold: 2, targetEnv: 'staging' }),
+      accepted('r', 'k3', 20, 1, ['k3'], 500),
+      revoked('k3', 21),
+      accepted('r', 'k2', 22, 1, ['k2'], 500), // k3 revoked: only k2 counts
+      closed('r', 'promotion.cancelled'),
+    ];
+    const r = replayPromotions(events.map((e) => (e.subject === 'promotion:r' ? { ...e, payload: { ...e.payload, ...(e.type === 'promotion.cancelled' ? { targetEnv: 'staging' } : {}) } } : e)));
+    expect(r.problems).toEqual([]);
+    expect(r.promotions.map((p) => [p.promotion_id, p.status, p.in_flight_key])).toEqual([
+      ['q', 'rolling_out', 'm:canary'],
+      ['r', 'cancelled', null],
+    ]);
+    expect(r.approvals.map((a) => [a.promotion_id, a.approver_kid, a.created_at])).toEqual([
+      ['q', 'k1', ts(11)],
+      ['q', 'k2', ts(10)],
+      ['r', 'k3', ts(20)],
+      ['r', 'k2', ts(22)],
+    ]);
+    // an approval counted while the earlier one by the same key is still valid does not follow
+    const twice = replayPromotions([requested('t', { status: 'pending_multisig', threshold: 2, targetEnv: 'prod' }), accepted('t', 'k9', 1, 1, ['k9'], 500), accepted('t', 'k9', 2, 2, ['k9'], 500, true)]);
+    expect(twice.problems.map((p) => p.detail)).toEqual([expect.stringContaining('counted twice')]);
+    // cancelling or expiring anything but a pending promotion does not follow
+    const late = replayPromotions([requested('u'), closed('u', 'promotion.expired')]);
+    expect(late.problems.map((p) => p.detail)).toEqual([expect.stringContaining('only a pending promotion is expired')]);
+  });
+
   it('reports every event that is malformed or does not follow, and refuses with them', () => {
     seq = 100;
     const events = [

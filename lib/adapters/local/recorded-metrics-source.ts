@@ -65,7 +65,7 @@ export class RecordedMetricsSource implements MetricsSource {
   readonly #samples: Stored[] = [];
 
   constructor(samples: readonly RecordedSample[] = []) {
-    this.push(...samples);
+    this.#add(samples);
   }
 
   /** Reads a recording (`{ "samples": [...] }`) from a JSON string or an already parsed value. */
@@ -94,6 +94,11 @@ export class RecordedMetricsSource implements MetricsSource {
 
   /** Records more requests; each is validated (VALIDATION_FAILED names the bad field). */
   push(...samples: RecordedSample[]): void {
+    this.#add(samples);
+  }
+
+  // An array, never a spread: a recording can hold far more samples than a call can take arguments.
+  #add(samples: readonly RecordedSample[]): void {
     // Validate all before storing any, so a bad batch leaves the recording unchanged.
     const parsed = samples.map((s, i) => parse(Sample, s, `sample ${i}`));
     for (const s of parsed) {

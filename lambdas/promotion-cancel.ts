@@ -1,0 +1,12 @@
+import { httpHandler, type ContainerProvider } from '../lib/http/handler.js';
+import { lambdaContainer } from '../lib/http/lambda-container.js';
+import { ROUTES } from '../lib/http/routes.js';
+import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
+
+export const build = (container: ContainerProvider) =>
+  httpHandler(ROUTES.promotionCancel, ROUTE_SCHEMAS.promotionCancel, container, async (req, c) => ({
+    status: 200,
+    body: await c.promotions.cancel(req.params.promotionId, req.body.reason, req.principal!),
+  }));
+
+export const handler = build(lambdaContainer);
