@@ -18,7 +18,7 @@ import {
   type PromotionStep,
 } from '../core/recovery.js';
 import type { RolloutState } from '../core/rollout.js';
-import type { DB } from '../db/schema.js';
+import { toDate, toDateOrNull, type DB } from '../db/schema.js';
 import type { RowPlan } from './recovery-rows.js';
 import { RecoveryError, type Problem, type RebuildReport } from './recovery-types.js';
 
@@ -78,13 +78,13 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
       const step = (stepNo.get(id) ?? 0) + 1;
       stepNo.set(id, step);
       const state = p.kind === 'rollback' && action === 'promoteFully' ? 'SetRoute' : STATE_OF[action];
-      out.steps.push({ promotion_id: id, step, state, input: canonicalJson({ action }), output: canonicalJson(e.payload), error: null, entered_at: e.ts, finished_at: e.ts });
+      out.steps.push({ promotion_id: id, step, state, input: canonicalJson({ action }), output: canonicalJson(e.payload), error: null, entered_at: toDate(e.ts), finished_at: toDate(e.ts) });
     };
     const route = (p: Promotion, set: Partial<Pick<Route, 'stable_artifact_id' | 'canary_artifact_id' | 'canary_percent'>>) => {
       const key = `${p.model_name}\u0000${p.target_env}`;
       const r = routes.get(key);
-      if (r) Object.assign(r, set, { promotion_id: id, updated_at: e.ts });
-      else routes.set(key, { model_name: p.model_name, env: p.target_env, stable_artifact_id: set.stable_artifact_id ?? null, canary_artifact_id: set.canary_artifact_id ?? null, canary_percent: set.canary_percent ?? 0, promotion_id: id, updated_at: e.ts });
+      if (r) Object.assign(r, set, { promotion_id: id, updated_at: toDate(e.ts) });
+      else routes.set(key, { model_name: p.model_name, env: p.target_env, stable_artifact_id: set.stable_artifact_id ?? null, canary_artifact_id: set.canary_artifact_id ?? null, canary_percent: set.canary_percent ?? 0, promotion_id: id, updated_at: toDate(e.ts) });
     };
 
     if (e.type === 'promotion.requested') {
@@ -111,7 +111,7 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
           policy_decision: canonicalJson(raw.policyDecision),
           threshold: r.threshold,
           in_flight_key: r.status === 'denied' ? null : flight,
-          created_at: r.createdAt,
+          created_at: toDate(r.createdAt),
           applied_at: null,
           record_signature: canonicalJson(raw.recordSignature),
           rollout_state: null,
@@ -136,7 +136,7 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
       else {
         counted.add(a.approverId);
         approvers.set(id, counted);
-        out.approvals.push({ promotion_id: id, approver_kid: a.approverId, signature: a.signature, expires_at: a.expiresAt, created_at: a.at });
+        out.approvals.push({ promotion_id: id, approver_kid: a.approverId, signature: a.signature, expires_at: a.expiresAt, created_at: toDate(a.at) });
       }
     } else if (e.type === 'promotion.approved') {
       const a = parse(PromotionApprovedPayload);
@@ -170,7 +170,7 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
       Object.assign(p, {
         status: f.status,
         in_flight_key: null,
-        applied_at: f.appliedAt,
+        applied_at: toDateOrNull(f.appliedAt),
         record_signature: canonicalJson((e.payload as Record<string, unknown>).recordSignature),
         rollout_state: canonicalJson({ ...state, percent: f.status === 'succeeded' ? 100 : 0 }),
       });
