@@ -1,7 +1,11 @@
 import type { ColumnType } from 'kysely';
 
-/** Timestamps come back as Date from pg/PGlite and as strings from the Data API. */
-type Ts = ColumnType<Date | string, Date | string, Date | string>;
+/**
+ * Timestamps are written as Date: the Data API types a string parameter as VARCHAR, which
+ * PostgreSQL will not put into a timestamptz column (pg and PGlite send strings untyped and
+ * hide that). They come back as Date, or as strings from some drivers.
+ */
+type Ts = ColumnType<Date | string, Date, Date>;
 /** int8 comes back as string from pg and as number from the Data API. */
 type Int8 = ColumnType<string | number, number, number>;
 
@@ -206,4 +210,7 @@ export interface DB {
 }
 
 export const toIso = (v: Date | string): string => (v instanceof Date ? v : new Date(v)).toISOString();
+/** An ISO timestamp (as events and API inputs carry them) for a timestamp column. */
+export const toDate = (v: Date | string): Date => (v instanceof Date ? v : new Date(v));
+export const toDateOrNull = (v: Date | string | null): Date | null => (v === null ? null : toDate(v));
 export const toIsoOrNull = (v: Date | string | null): string | null => (v === null ? null : toIso(v));

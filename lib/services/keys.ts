@@ -2,7 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import { AegisError } from '../core/errors.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { KeyPurpose, KeyRecord, SignatureAlg } from '../core/signatures.js';
-import { toIso, toIsoOrNull } from '../db/schema.js';
+import { toDate, toDateOrNull, toIso, toIsoOrNull } from '../db/schema.js';
 import type { Clock, Database, KeyProvider, Signer } from '../ports.js';
 import type { AuditLog, Executor } from './audit.js';
 
@@ -134,7 +134,7 @@ export class KeyService {
       await this.database.db.transaction().execute(async (tx) => {
         await tx
           .insertInto('signing_keys')
-          .values({ kid: input.kid, purpose: input.purpose, alg, public_key: input.publicKey, backend: 'external', key_ref: '', not_before: now, not_after: input.notAfter ?? null, revoked_at: null, owner: input.owner })
+          .values({ kid: input.kid, purpose: input.purpose, alg, public_key: input.publicKey, backend: 'external', key_ref: '', not_before: now, not_after: toDateOrNull(input.notAfter ?? null), revoked_at: null, owner: input.owner })
           .execute();
         const key = { kid: input.kid, purpose: input.purpose, alg, publicKey: input.publicKey, backend: 'external', notBefore: now.toISOString(), notAfter: input.notAfter ?? null, owner: input.owner };
         await this.audit.append(tx, { type: 'key.enrolled', actor, subject: `key:${input.kid}`, payload: { key } });
@@ -153,7 +153,7 @@ export class KeyService {
     if (existing.revokedAt) throw new AegisError('CONFLICT', `key ${kid} is already revoked`, { field: 'kid' });
     const now = this.clock.now();
     await this.database.db.transaction().execute(async (tx) => {
-      await tx.updateTable('signing_keys').set({ revoked_at: now, not_after: existing.notAfter ?? now }).where('kid', '=', kid).execute();
+      await tx.updateTable('signing_keys').set({ revoked_at: now, not_after: existing.notAfter ? toDate(existing.notAfter) : now }).where('kid', '=', kid).execute();
       await this.audit.append(tx, { type: 'key.revoked', actor, subject: `key:${kid}`, payload: { kid, purpose: existing.purpose, revokedAt: now.toISOString() } });
     });
     this.#signers.delete(kid);

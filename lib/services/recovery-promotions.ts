@@ -21,7 +21,7 @@ import {
   type PromotionStep,
 } from '../core/recovery.js';
 import type { RolloutState } from '../core/rollout.js';
-import type { DB } from '../db/schema.js';
+import { toDate, toDateOrNull, type DB } from '../db/schema.js';
 import type { RowPlan } from './recovery-rows.js';
 import { RecoveryError, type Problem, type RebuildReport } from './recovery-types.js';
 
@@ -106,13 +106,13 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
       const step = (stepNo.get(id) ?? 0) + 1;
       stepNo.set(id, step);
       const state = p.kind === 'rollback' && action === 'promoteFully' ? 'SetRoute' : STATE_OF[action];
-      out.steps.push({ promotion_id: id, step, state, input: canonicalJson({ action }), output: canonicalJson(e.payload), error: null, entered_at: e.ts, finished_at: e.ts });
+      out.steps.push({ promotion_id: id, step, state, input: canonicalJson({ action }), output: canonicalJson(e.payload), error: null, entered_at: toDate(e.ts), finished_at: toDate(e.ts) });
     };
     const route = (p: Promotion, set: Partial<Pick<Route, 'stable_artifact_id' | 'canary_artifact_id' | 'canary_percent'>>) => {
       const key = `${p.model_name}\u0000${p.target_env}`;
       const r = routes.get(key);
-      if (r) Object.assign(r, set, { promotion_id: id, updated_at: e.ts });
-      else routes.set(key, { model_name: p.model_name, env: p.target_env, stable_artifact_id: set.stable_artifact_id ?? null, canary_artifact_id: set.canary_artifact_id ?? null, canary_percent: set.canary_percent ?? 0, promotion_id: id, updated_at: e.ts });
+      if (r) Object.assign(r, set, { promotion_id: id, updated_at: toDate(e.ts) });
+      else routes.set(key, { model_name: p.model_name, env: p.target_env, stable_artifact_id: set.stable_artifact_id ?? null, canary_artifact_id: set.canary_artifact_id ?? null, canary_percent: set.canary_percent ?? 0, promotion_id: id, updated_at: toDate(e.ts) });
     };
 
     if (e.type === 'promotion.requested') {
@@ -139,7 +139,7 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
           policy_decision: canonicalJson(raw.policyDecision),
           threshold: r.threshold,
           in_flight_key: r.status === 'denied' ? null : flight,
-          created_at: r.createdAt,
+          created_at: toDate(r.createdAt),
           applied_at: null,
           record_signature: canonicalJson(raw.recordSignature),
           rollout_state: null,
@@ -166,7 +166,7 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
       else if (valid.includes(a.approverId) || (rows.has(a.approverId) && a.counted === undefined)) problem(`approver ${a.approverId} is counted twice for ${id}`);
       else if (!follows || a.threshold !== p.threshold) problem(`approval ${a.count} of ${a.threshold} does not follow ${valid.length} valid of ${p.threshold}`);
       else {
-        rows.set(a.approverId, { promotion_id: id, approver_kid: a.approverId, signature: a.signature, expires_at: a.expiresAt, created_at: a.at });
+        rows.set(a.approverId, { promotion_id: id, approver_kid: a.approverId, signature: a.signature, expires_at: a.expiresAt, created_at: toDate(a.at) });
         approvals.set(id, rows);
       }
     } else if (e.type === 'promotion.approved') {
@@ -196,9 +196,9 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
       const w = s.window;
       if (w) {
         out.verdicts.push({
-          promotion_id: id, seq: w.seq, stage: w.stage, percent: w.percent, window_from: w.from, window_to: w.to, verdict: w.verdict, reason: w.reason, next: w.next,
+          promotion_id: id, seq: w.seq, stage: w.stage, percent: w.percent, window_from: toDate(w.from), window_to: toDate(w.to), verdict: w.verdict, reason: w.reason, next: w.next,
           stable_requests: w.requests.stable, canary_requests: w.requests.canary, stable_errors: w.errors?.stable ?? null, canary_errors: w.errors?.canary ?? null,
-          detail: w.detail, judgement: w.judgement ? canonicalJson(w.judgement) : null, judged_at: w.judgedAt,
+          detail: w.detail, judgement: w.judgement ? canonicalJson(w.judgement) : null, judged_at: toDate(w.judgedAt),
         });
       }
       if (s.route.canary_percent !== undefined) route(p, s.route);
@@ -220,7 +220,7 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
       Object.assign(p, {
         status: f.status,
         in_flight_key: null,
-        applied_at: f.appliedAt,
+        applied_at: toDateOrNull(f.appliedAt),
         record_signature: canonicalJson((e.payload as Record<string, unknown>).recordSignature),
         rollout_state: canonicalJson({ ...state, percent: f.status === 'succeeded' ? 100 : 0 }),
       });

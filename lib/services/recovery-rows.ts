@@ -2,7 +2,7 @@ import { sql, type Insertable, type Transaction } from 'kysely';
 import { canonicalJson } from '../core/canonical.js';
 import type { AuditEvent } from '../core/audit.js';
 import { manifestSha256 } from '../core/manifest.js';
-import type { DB } from '../db/schema.js';
+import { toDate, type DB } from '../db/schema.js';
 import type { Database } from '../ports.js';
 import { eventToRow } from './audit.js';
 import { RecoveryError } from './recovery-types.js';
@@ -48,9 +48,9 @@ export function artifactRows(plan: RowPlan, a: VerifiedArtifact, version: number
     manifest_signature_id: a.signature.manifestSignatureId,
     signer_id: a.signature.signerId,
     created_by: createdBy,
-    created_at: createdAt,
+    created_at: toDate(createdAt),
   });
-  plan.signatures.push({ manifest_signature_id: a.signature.manifestSignatureId, artifact_id: m.artifactId, signer_id: a.signature.signerId, alg: a.signature.alg, signature: a.signature.signature, ts: a.signature.ts });
+  plan.signatures.push({ manifest_signature_id: a.signature.manifestSignatureId, artifact_id: m.artifactId, signer_id: a.signature.signerId, alg: a.signature.alg, signature: a.signature.signature, ts: toDate(a.signature.ts) });
   // A manifest may name one dataset version twice (train and eval splits); linked once, as on registration.
   const seen = new Set<string>();
   for (const r of m.datasetRefs) {

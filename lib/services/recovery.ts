@@ -5,6 +5,7 @@
  */
 import { canonicalJson } from '../core/canonical.js';
 import { appendAll } from '../core/arrays.js';
+import { toDate, toDateOrNull } from '../db/schema.js';
 import { ArtifactRegisteredPayload, DatasetRegisteredPayload, ManifestSignedPayload, type ArtifactRegistered, type ManifestSigned } from '../core/recovery.js';
 import { statementBytes, verifyRaw, type KeyRecord } from '../core/signatures.js';
 import { loadVerifiedArchive, type VerifiedArchive } from './recovery-archive.js';
@@ -100,7 +101,7 @@ async function planArchive(deps: RecoveryDeps, archive: VerifiedArchive, opts: R
     // What KeyProvider.create returned: the file name, the ARN (not in the log), nothing for
     // an enrolled key whose private half never reached the server.
     const keyRef = k.backend === 'file' ? `${k.kid}.pem` : k.backend === 'external' ? '' : (opts.kmsKeyRefs?.[k.kid] ?? UNKNOWN_KMS_KEY_REF);
-    plan.keys.push({ kid: k.kid, purpose: k.purpose, alg: k.alg, public_key: k.publicKey, backend: k.backend, key_ref: keyRef, not_before: k.notBefore, not_after: k.notAfter, revoked_at: k.revokedAt, owner: k.owner ?? null });
+    plan.keys.push({ kid: k.kid, purpose: k.purpose, alg: k.alg, public_key: k.publicKey, backend: k.backend, key_ref: keyRef, not_before: toDate(k.notBefore), not_after: toDateOrNull(k.notAfter), revoked_at: toDateOrNull(k.revokedAt), owner: k.owner ?? null });
   }
   const reg: Registered = { byModelSha: new Set(), artifactIds: new Set(), signatureIds: new Set(), keys: new Set(), latest: new Map(), datasets: new Map() };
   const signed = new Map<string, ManifestSigned>();
@@ -114,7 +115,7 @@ async function planArchive(deps: RecoveryDeps, archive: VerifiedArchive, opts: R
       if (!p.success) bad('dataset', p.error.issues[0]?.message);
       else {
         const d = p.data;
-        plan.datasets.push({ dataset_id: d.id, version: d.version, checksum: d.checksum, uri: d.uri, schema: d.schema === null ? null : canonicalJson(d.schema), created_by: e.actor, created_at: d.createdAt });
+        plan.datasets.push({ dataset_id: d.id, version: d.version, checksum: d.checksum, uri: d.uri, schema: d.schema === null ? null : canonicalJson(d.schema), created_by: e.actor, created_at: toDate(d.createdAt) });
         reg.datasets.set(`${d.id}@${d.version}`, d.checksum);
       }
     } else if (e.type === 'manifest.signed') {
@@ -133,7 +134,7 @@ async function planArchive(deps: RecoveryDeps, archive: VerifiedArchive, opts: R
         reg.byModelSha.add(`${a.modelName}:${a.sha256}`);
         reg.artifactIds.add(a.artifactId);
         reg.signatureIds.add(a.manifestSignatureId);
-        if (!reg.latest.has(a.modelName)) plan.models.push({ name: a.modelName, latest_version: 0, created_by: e.actor, created_at: a.createdAt });
+        if (!reg.latest.has(a.modelName)) plan.models.push({ name: a.modelName, latest_version: 0, created_by: e.actor, created_at: toDate(a.createdAt) });
         reg.latest.set(a.modelName, Math.max(reg.latest.get(a.modelName) ?? 0, a.version));
       }
     } else if (e.type === 'token.created') tokens++;
@@ -179,7 +180,7 @@ function linkDatasets(plan: RowPlan, reg: Registered, a: VerifiedArtifact, repor
   for (const r of a.manifest.datasetRefs) {
     if (reg.datasets.has(`${r.id}@${r.version}`)) continue;
     reg.datasets.set(`${r.id}@${r.version}`, r.checksum);
-    plan.datasets.push({ dataset_id: r.id, version: r.version, checksum: r.checksum, uri: r.uri ?? 'urn:aegis:unknown', schema: null, created_by: RECOVERY_ACTOR, created_at: a.signature.ts });
+    plan.datasets.push({ dataset_id: r.id, version: r.version, checksum: r.checksum, uri: r.uri ?? 'urn:aegis:unknown', schema: null, created_by: RECOVERY_ACTOR, created_at: toDate(a.signature.ts) });
     report.warnings.push(`dataset ${r.id}@${r.version} is not in the archive: reconstructed from the manifest of ${a.manifest.artifactId} (checksum kept${r.uri ? '' : ', uri unknown'}, schema unknown)`);
   }
 }
@@ -223,7 +224,7 @@ async function planStorage(deps: RecoveryDeps, ring: ReadonlyMap<string, KeyReco
     reg.signatureIds.add(a.signature.manifestSignatureId);
     const version = (reg.latest.get(m.modelName) ?? 0) + 1;
     reg.latest.set(m.modelName, version);
-    const model = models.get(m.modelName) ?? { name: m.modelName, latest_version: version, created_by: RECOVERY_ACTOR, created_at: a.signature.ts };
+    const model = models.get(m.modelName) ?? { name: m.modelName, latest_version: version, created_by: RECOVERY_ACTOR, created_at: toDate(a.signature.ts) };
     model.latest_version = version;
     models.set(m.modelName, model);
     appendAll(report.warnings, a.warnings);

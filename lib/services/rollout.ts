@@ -4,7 +4,7 @@ import { AegisError } from '../core/errors.js';
 import { DEFAULT_MIN_REQUESTS, ROUTE_SETTLE_SECONDS, initialState, nextAfterVerdict, stepUp, type CanaryConfig, type Next, type RolloutState } from '../core/rollout.js';
 import { statementBytes } from '../core/signatures.js';
 import type { Clock, Database, RolloutJudge, WindowVerdict } from '../ports.js';
-import type { DB } from '../db/schema.js';
+import { toIso, type DB } from '../db/schema.js';
 import type { AuditLog, Executor } from './audit.js';
 import type { KeyService } from './keys.js';
 import { record } from './metrics.js';
@@ -183,8 +183,8 @@ function verdictRow(promotionId: string, seq: number, v: WindowVerdict & { next:
     seq,
     stage: v.stage,
     percent: v.percent,
-    window_from: v.from.toISOString(),
-    window_to: v.to.toISOString(),
+    window_from: v.from,
+    window_to: v.to,
     verdict: v.verdict,
     reason: v.reason,
     next: v.next,
@@ -194,7 +194,7 @@ function verdictRow(promotionId: string, seq: number, v: WindowVerdict & { next:
     canary_errors: v.errors?.canary ?? null,
     detail: v.detail.slice(0, 4000),
     judgement: v.judgement ? canonicalJson(v.judgement) : null,
-    judged_at: now.toISOString(),
+    judged_at: now,
   };
 }
 
@@ -204,8 +204,8 @@ export function verdictPayload(r: VerdictRow) {
     seq: r.seq,
     stage: r.stage,
     percent: r.percent,
-    from: r.window_from as string,
-    to: r.window_to as string,
+    from: toIso(r.window_from as Date | string),
+    to: toIso(r.window_to as Date | string),
     verdict: r.verdict,
     reason: r.reason,
     next: r.next,
@@ -213,6 +213,6 @@ export function verdictPayload(r: VerdictRow) {
     errors: r.stable_errors === null || r.canary_errors === null || r.stable_errors === undefined || r.canary_errors === undefined ? null : { stable: r.stable_errors, canary: r.canary_errors },
     detail: r.detail,
     judgement: r.judgement ? (JSON.parse(r.judgement) as unknown) : null,
-    judgedAt: r.judged_at as string,
+    judgedAt: toIso(r.judged_at as Date | string),
   };
 }

@@ -1,4 +1,4 @@
-import { randomBytes, createHash } from 'node:crypto';
+import { randomBytes, createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -137,6 +137,23 @@ export function databaseContract(name: string, open: () => Promise<{ database: D
       const page = await registry.listVersions('contract-model', { limit: 100 });
       expect(page.items).toHaveLength(8);
       expect(page.items[0]!.signature.signerId).toBe('manifest-signer-v1');
+    });
+
+    it('enrolls, rotates and revokes keys: timestamps written back from their ISO form keep their instant', async () => {
+      if (!database) return;
+      const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), systemClock);
+      const keys: KeyService = new KeyService(db(), new FileKeyProvider({ dir: join(dir, 'keys') }), systemClock, audit);
+      await keys.ensureActive('audit', 'audit-signer-v1');
+      const notAfter = new Date(Date.now() + 86_400_000).toISOString();
+      const publicKey = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+      const enrolled = await keys.enroll({ kid: 'approver-contract', purpose: 'approver', publicKey, owner: 'alice', notAfter }, 'contract');
+      expect(enrolled.notAfter).toBe(notAfter);
+      const revoked = await keys.revoke('approver-contract', 'contract');
+      expect(revoked.notAfter).toBe(notAfter);
+      expect(revoked.revokedAt).toEqual(expect.any(String));
+      // last in the suite: rotating the audit key would change the signer the tests above expect
+      const { previous } = await keys.rotate('audit', {}, 'contract');
+      expect(previous).toMatchObject({ kid: 'audit-signer-v1', notAfter: expect.any(String) });
     });
   });
 }

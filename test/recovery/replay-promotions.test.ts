@@ -33,7 +33,7 @@ describe('replaying promotion events', () => {
     expect(r.problems).toEqual([]);
     expect(r.promotions).toEqual([expect.objectContaining({ promotion_id: 'p1', status: 'rolling_out', in_flight_key: 'm:canary', requested_by: 'alice', rollout_state: '{"inconclusive":0,"percent":40,"stage":1,"windowSeconds":60}' })]);
     expect(JSON.parse(r.promotions[0]!.policy_decision)).toMatchObject({ extra: 1 }); // loose: every recorded key kept
-    expect(r.routes).toEqual([{ model_name: 'm', env: 'canary', stable_artifact_id: null, canary_artifact_id: 'art-p1', canary_percent: 40, promotion_id: 'p1', updated_at: events[3]!.ts }]);
+    expect(r.routes).toEqual([{ model_name: 'm', env: 'canary', stable_artifact_id: null, canary_artifact_id: 'art-p1', canary_percent: 40, promotion_id: 'p1', updated_at: new Date(events[3]!.ts) }]);
     expect(r.steps.map((s) => [s.step, s.state, s.input])).toEqual([
       [1, 'StartCanary', '{"action":"start"}'],
       [2, 'Evaluate', '{"action":"evaluate"}'],
@@ -59,7 +59,7 @@ describe('replaying promotion events', () => {
     const r = replayPromotions([requested('a', { targetEnv: 'staging', canary: { ...canary, steps: 0 } }), ended('a', 'promotion.applied', { targetEnv: 'staging' }), requested('b', { artifactId: 'art-b', targetEnv: 'staging' }), step('b', 'start', [0, 10, 0], { canary_artifact_id: 'art-b', canary_percent: 10 }), ended('b', 'promotion.failed', { targetEnv: 'staging', error: 'boom' })]);
     expect(r.problems).toEqual([]);
     expect(r.promotions.map((p) => [p.promotion_id, p.status, p.in_flight_key, p.applied_at, p.rollout_state])).toEqual([
-      ['a', 'succeeded', null, ts(99), '{"inconclusive":0,"percent":100,"stage":-1,"windowSeconds":0}'],
+      ['a', 'succeeded', null, new Date(ts(99)), '{"inconclusive":0,"percent":100,"stage":-1,"windowSeconds":0}'],
       ['b', 'failed', null, null, '{"inconclusive":0,"percent":0,"stage":0,"windowSeconds":60}'],
     ]);
     expect(r.routes).toEqual([expect.objectContaining({ stable_artifact_id: 'art-a', canary_artifact_id: null, canary_percent: 0, promotion_id: 'b' })]);
@@ -76,8 +76,8 @@ describe('replaying promotion events', () => {
       ['rolling_out', 'm:canary'],
     ]);
     expect(r.approvals.map((a) => [a.approver_kid, a.created_at])).toEqual([
-      ['k1', ts(1)],
-      ['k2', ts(2)],
+      ['k1', new Date(ts(1))],
+      ['k2', new Date(ts(2))],
     ]);
   });
 
