@@ -110,7 +110,7 @@ export function databaseContract(name: string, open: () => Promise<{ database: D
       const results = await Promise.all(
         Array.from({ length: 8 }, async (_, i) => {
           const bytes = randomBytes(256 + i);
-          const up = await db().db.insertInto('uploads').values({ upload_id: crypto.randomUUID(), model_name: 'contract-model', storage_key: `artifacts/contract-model/u${i}/artifact`, created_by: 't', created_at: new Date(), expires_at: new Date(Date.now() + 60_000), max_size: bytes.length }).returning('upload_id').executeTakeFirstOrThrow();
+          const up = await db().db.insertInto('uploads').values({ upload_id: crypto.randomUUID(), model_name: 'contract-model', storage_key: `artifacts/contract-model/u${i}/artifact`, created_by: principal.id, created_at: new Date(), expires_at: new Date(Date.now() + 60_000), max_size: bytes.length }).returning('upload_id').executeTakeFirstOrThrow();
           await store.put(`artifacts/contract-model/u${i}/artifact`, bytes);
           return registry.register(
             {

@@ -10,7 +10,7 @@ import { manifestFor, registerDatasets, startStack, uploadAndRegister, type Stac
 let stack: Stack;
 beforeAll(async () => {
   stack = await startStack();
-});
+}, 120_000);
 afterAll(async () => {
   await stack?.stop();
 });

@@ -9,7 +9,7 @@ let port: number;
 beforeAll(async () => {
   stack = await startStack();
   port = Number(new URL(stack.url).port);
-});
+}, 120_000);
 afterAll(async () => {
   await stack?.stop();
 });

@@ -13,7 +13,7 @@ beforeAll(async () => {
   stack = await startStack();
   alice = (await stack.api('POST', '/v1/tokens', { principal: 'alice', role: 'publisher' })).body.token;
   bob = (await stack.api('POST', '/v1/tokens', { principal: 'bob', role: 'publisher' })).body.token;
-});
+}, 120_000);
 afterAll(async () => {
   await stack?.stop();
 });

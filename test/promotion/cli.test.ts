@@ -9,6 +9,8 @@ let stack: Stack;
 let env: Record<string, string>;
 
 const aegis = (...args: string[]) => aegisCli(args, env);
+// each CLI run starts Node and tsx (~1 s idle, ~4 s on a loaded 2-core machine); the first test makes ten
+const CLI_TIMEOUT_MS = 180_000;
 
 beforeAll(async () => {
   stack = await startStack({ AEGIS_POLICIES_DIR: await highRiskPolicies('payments') }, { judge: new ScriptedJudge(), waitMs: 5 });
@@ -55,7 +57,7 @@ describe('aegis promote / approve / promotions (CLI)', () => {
     const again = await aegis('approve', '--promotion', pending.promotionId, '--key', keyFiles[0]!, '--kid', 'ap-1');
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/takes no approvals \(field: promotionId\) \[CONFLICT 409\]/);
-  });
+  }, CLI_TIMEOUT_MS);
 
   it('cancels a pending promotion with aegis cancel, and says why it cannot cancel one that is not pending', async () => {
     const artifactId = (await uploadAndRegister(stack, 'payments', randomBytes(800))).body.artifactId;
@@ -68,5 +70,5 @@ describe('aegis promote / approve / promotions (CLI)', () => {
     const again = await aegis('cancel', '--promotion', pending.promotionId, '--reason', 'twice');
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/is cancelled: only a pending promotion can be cancelled \(field: promotionId\) \[CONFLICT 409\]/);
-  });
+  }, CLI_TIMEOUT_MS);
 });

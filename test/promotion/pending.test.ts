@@ -51,7 +51,7 @@ describe('quorum is computed at transition time over approvals valid then', () =
   let w: World;
   beforeAll(async () => {
     w = await world();
-  });
+  }, 120_000);
   afterAll(async () => {
     await w?.stack.stop();
   });
@@ -110,7 +110,7 @@ describe('pending promotions expire and can be cancelled', () => {
   let w: World;
   beforeAll(async () => {
     w = await world();
-  });
+  }, 120_000);
   afterAll(async () => {
     await w?.stack.stop();
   });
@@ -184,7 +184,7 @@ describe('the expiry is configurable', () => {
   let w: World;
   beforeAll(async () => {
     w = await world({ AEGIS_PENDING_PROMOTION_TTL_SECONDS: '3600' });
-  });
+  }, 120_000);
   afterAll(async () => {
     await w?.stack.stop();
   });
@@ -203,7 +203,7 @@ describe('a critical rollback is never blocked by a pending promotion of another
   let w: World;
   beforeAll(async () => {
     w = await world();
-  });
+  }, 120_000);
   afterAll(async () => {
     await w?.stack.stop();
   });
