@@ -575,13 +575,15 @@ describe('AegisStack template', () => {
       for (const id of STARTERS) expect(ROUTE_ACCESS[id]).toMatchObject({ startRollouts: true });
     });
 
-    it('gives the rollout step the database, both signing keys (Sign only) and no S3', () => {
+    it('gives the rollout step the database, both signing keys (Sign, and DescribeKey for the startup check) and no S3 beyond the Object Lock check', () => {
       const role = rolloutStepRole();
       expect(actionsOfRole(role)).toEqual(expect.arrayContaining(['rds-data:ExecuteStatement', 'secretsmanager:GetSecretValue']));
       expect(actionsOfRole(role).filter((a) => a.startsWith('s3:') && !STARTUP_CHECK_ACTIONS.includes(a))).toEqual([]);
-      expect(statementsOfRole(role).filter((s) => /ArtifactBucket|AuditArchiveBucket|DataKey/.test(JSON.stringify(s.Resource)))).toEqual([]);
+      const beyondChecks = (s: Statement) => asList(s.Action).some((a) => !STARTUP_CHECK_ACTIONS.includes(a));
+      expect(statementsOfRole(role).filter((s) => /ArtifactBucket|AuditArchiveBucket|DataKey/.test(JSON.stringify(s.Resource)) && beyondChecks(s))).toEqual([]);
       for (const key of ['ManifestSigningKey', 'AuditSigningKey']) {
-        expect(new Set(statementsOfRole(role).filter((s) => onResource(s, key)).flatMap((s) => asList(s.Action)))).toEqual(new Set(['kms:Sign']));
+        // Sign, and DescribeKey for the startup check of the key's spec
+        expect(new Set(statementsOfRole(role).filter((s) => onResource(s, key)).flatMap((s) => asList(s.Action)))).toEqual(new Set(['kms:Sign', 'kms:DescribeKey']));
       }
       expect(actionsOfRole(role).filter((a) => /^(states|lambda):/.test(a))).toEqual([]);
     });
