@@ -21,7 +21,16 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<void> {
   }
   const dev = config.devAllowEphemeral ? ' with DEV_ALLOW_EPHEMERAL=true (dev mode: local key files, not for production)' : '';
   process.stdout.write(`aegis: local mode${dev}; data in ${config.dataDir}\n`);
-  const running = await startLocal(config);
+  let running;
+  try {
+    running = await startLocal(config);
+  } catch (e) {
+    // A failed start exits, whatever is connected: one line and exit 2 for a refusal (a
+    // startup check), 1 for anything else.
+    const message = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`aegis: ${e instanceof ConfigError ? 'refusing to start' : 'failed to start'}: ${message.split('\n')[0]}\n`);
+    process.exit(e instanceof ConfigError ? 2 : 1);
+  }
   const db = config.database.kind === 'pglite' ? `PGlite (${config.database.dataDir})` : config.database.kind;
   process.stdout.write(`aegis: database ${db}; objects ${config.objectStore.kind === 'fs' ? config.objectStore.root : `s3://${config.objectStore.bucket}`}; signing ${config.signing.backend}\n`);
   if (running.newAdminToken) {

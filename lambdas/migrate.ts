@@ -12,7 +12,7 @@ const logger = new Logger({ serviceName: 'aegis-migrate' });
 export const handler = async (event: { RequestType?: string } = {}) => {
   if (event.RequestType === 'Delete') return { PhysicalResourceId: 'aegis-migrations' };
   const config = loadCheckedConfig();
-  const c = await buildLambdaContainer(config, { logger });
+  const c = await buildLambdaContainer(config, { logger, migrating: true });
   try {
     const applied = await bootstrap(config, c.database, c.keys);
     logger.info('migrations applied', { applied });

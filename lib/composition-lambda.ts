@@ -12,7 +12,7 @@ import { S3ObjectStore, s3Client } from './adapters/aws/s3-object-store.js';
 import { SfnWorkflows } from './adapters/aws/sfn-workflows.js';
 import { RecordedMetricsSource } from './adapters/local/recorded-metrics-source.js';
 import { buildContainer, type AdapterFactories, type BuildOptions, type PolicyRuntime } from './composition.js';
-import { ConfigError, type Config } from './config.js';
+import { ConfigError, kmsProviderOptions, type Config } from './config.js';
 import type { Container } from './container.js';
 import type { Clock } from './ports.js';
 
@@ -34,7 +34,7 @@ export function lambdaAdapters(policy?: (config: Config, clock: Clock) => Promis
     archiveStore: async (config) => new S3ObjectStore({ bucket: bucketOf(config.auditArchive, 'AEGIS_AUDIT_ARCHIVE_BUCKET'), client: s3Client(config.s3) }),
     async keyProvider(config) {
       if (config.signing.backend !== 'kms') throw new ConfigError('MANIFEST_SIGNING_KMS_KEY_ID and AUDIT_SIGNING_KMS_KEY_ID must be set in Lambda (key files are for local dev only)');
-      return new KmsKeyProvider({});
+      return new KmsKeyProvider(kmsProviderOptions(config));
     },
     // Serving will feed per-variant metrics; until then a recording (or nothing: inconclusive).
     metricsSource: async (config) => (config.canaryMetricsFile ? RecordedMetricsSource.fromFile(config.canaryMetricsFile) : new RecordedMetricsSource()),

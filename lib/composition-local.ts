@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { prometheusSink } from './adapters/local/prometheus-metrics-sink.js';
 import { buildContainer, type AdapterFactories, type BuildOptions } from './composition.js';
-import type { Config, DatabaseConfig } from './config.js';
+import { kmsProviderOptions, type Config, type DatabaseConfig } from './config.js';
 import type { Container } from './container.js';
 import type { Database, ObjectStore, Workflows } from './ports.js';
 import type { RolloutService } from './services/rollout.js';
@@ -81,7 +81,7 @@ export const localAdapters: AdapterFactories = {
   async keyProvider(config) {
     if (config.signing.backend === 'kms') {
       const { KmsKeyProvider } = await import('./adapters/aws/kms-key-provider.js');
-      return new KmsKeyProvider({});
+      return new KmsKeyProvider(kmsProviderOptions(config));
     }
     const { FileKeyProvider } = await import('./adapters/local/file-key-provider.js');
     return new FileKeyProvider({ dir: join(config.dataDir, 'keys') });

@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Config } from './config.js';
 import type { Container } from './container.js';
 import { migrateToLatest } from './db/migrations.js';
+import { runStartupChecks } from './startup-checks.js';
 import { BearerTokenAuthenticator, IamAuthenticator } from './http/auth.js';
 import { systemClock, type Clock, type Database, type KeyProvider, type ObjectStore, type RolloutJudge, type Workflows } from './ports.js';
 import type { MetricsSource } from './core/canary-metrics.js';
@@ -60,6 +61,11 @@ export interface BuildOptions {
   clock?: Clock;
   /** run migrations and make sure signing keys exist (local start and the AWS migrate step) */
   bootstrap?: boolean;
+  /**
+   * This process migrates the database itself (the migrate function, or `bootstrap`): the
+   * production startup checks do not require the schema to be at the latest migration.
+   */
+  migrating?: boolean;
   logger?: Container['logger'];
   /** tests: judge canaries with this instead of the metrics */
   judge?: RolloutJudge;
@@ -82,6 +88,12 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
   try {
     const store = await adapters.objectStore(config, opts.publicUrl ?? config.publicUrl);
     const keyProvider = await adapters.keyProvider(config);
+    const archiveStore = await adapters.archiveStore(config);
+    // Production checks what its guarantees rest on before it serves (see startup-checks.ts);
+    // a process that migrates checks everything but the schema, which it is about to bring up to date.
+    if (config.nodeEnv === 'production') {
+      await runStartupChecks(config, { database, store, archive: archiveStore, keyProvider }, { migrating: Boolean(opts.bootstrap || opts.migrating) });
+    }
     // The audit log signs with the active audit key as its transaction sees it; the key
     // service audits its own changes through the same log.
     const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), clock);
@@ -90,7 +102,7 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
     const datasets = new DatasetService(database, clock, audit);
     const registry = new RegistryService(database, store, keys, datasets, audit, clock, REGISTRY_DEFAULTS);
     const tokens = new TokenService(database, clock, audit);
-    const auditTrail = new AuditTrail(database, await adapters.archiveStore(config), keys, clock, AUDIT_RETENTION_DAYS);
+    const auditTrail = new AuditTrail(database, archiveStore, keys, clock, AUDIT_RETENTION_DAYS);
     const verification = new VerificationService(registry, keys, store);
     const judge = opts.judge ?? new MetricsRolloutJudge(await adapters.metricsSource(config));
     const rollout = new RolloutService(database, audit, keys, judge, clock);

@@ -43,6 +43,10 @@ const EnvSchema = z.object({
   AEGIS_TLS_CLIENT_CA: optionalString,
   AEGIS_IAM_ROLE_MAP: optionalString,
   AEGIS_S3_FORCE_PATH_STYLE: bool,
+  AEGIS_TEST_ALLOW_P256_KMS_KEYS: bool,
+  AWS_ENDPOINT_URL_KMS: optionalString,
+  AWS_ENDPOINT_URL: optionalString,
+  AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: bool,
   AEGIS_PENDING_PROMOTION_TTL_SECONDS: z.coerce.number().int().min(1).max(365 * 86_400).default(7 * 86_400),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('127.0.0.1'),
@@ -95,6 +99,15 @@ export interface Config {
   s3: { forcePathStyle: boolean };
   /** seconds a pending multisig promotion waits for approvals before it expires */
   pendingPromotionTtlSeconds: number;
+  kms: {
+    /** the KMS endpoint the AWS SDK is pointed at (`AWS_ENDPOINT_URL_KMS`, else `AWS_ENDPOINT_URL`); unset = AWS */
+    endpoint: string | undefined;
+    /**
+     * `AEGIS_TEST_ALLOW_P256_KMS_KEYS=true`: accept ECC_NIST_P256 signing keys (emulators lack
+     * Ed25519). Test-only: {@link startupRefusal} refuses it unless `endpoint` is loopback.
+     */
+    allowP256: boolean;
+  };
 }
 
 export class ConfigError extends Error {
@@ -176,6 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     iamRoleMap: parseRoleMap(e.AEGIS_IAM_ROLE_MAP),
     s3: { forcePathStyle: e.AEGIS_S3_FORCE_PATH_STYLE },
     pendingPromotionTtlSeconds: e.AEGIS_PENDING_PROMOTION_TTL_SECONDS,
+    kms: { endpoint: e.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS ? undefined : (e.AWS_ENDPOINT_URL_KMS ?? e.AWS_ENDPOINT_URL), allowP256: e.AEGIS_TEST_ALLOW_P256_KMS_KEYS },
     policiesDir: e.AEGIS_POLICIES_DIR ? resolve(e.AEGIS_POLICIES_DIR) : REPO_DIR('policies'),
     statemachinesDir: e.AEGIS_STATEMACHINES_DIR ? resolve(e.AEGIS_STATEMACHINES_DIR) : REPO_DIR('statemachines'),
     stateMachineArns:
@@ -187,6 +201,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 /** Folders shipped in the repo, found from this file (lib/config.ts) wherever the process runs. */
 const REPO_DIR = (name: string) => fileURLToPath(new URL(`../${name}`, import.meta.url));
+
+/**
+ * How the KMS key provider is built: Ed25519 only in production unless the test allowance
+ * is on, and then pinned to the loopback endpoint {@link startupRefusal} checked.
+ */
+export function kmsProviderOptions(c: Config): { ed25519Only: boolean; endpoint?: string } {
+  return { ed25519Only: c.nodeEnv === 'production' && !c.kms.allowP256, ...(c.kms.allowP256 && c.kms.endpoint ? { endpoint: c.kms.endpoint } : {}) };
+}
+
+/** True for an http(s) URL whose host is loopback: `localhost`, 127.0.0.0/8 or ::1. */
+export function isLoopbackUrl(url: string | undefined): boolean {
+  if (!url) return false;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return false;
+  const host = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
 
 /** The reason this configuration must not start, or undefined when it may. */
 export function startupRefusal(c: Config): string | undefined {
@@ -201,6 +237,13 @@ export function startupRefusal(c: Config): string | undefined {
   }
   if (c.signing.backend === 'kms' && !(c.signing.manifestKmsKeyId && c.signing.auditKmsKeyId)) {
     return 'set both MANIFEST_SIGNING_KMS_KEY_ID and AUDIT_SIGNING_KMS_KEY_ID (mixing KMS and local keys is refused)';
+  }
+  // Test-only, and checkable as such: P-256 keys are accepted only from a KMS emulator on this machine.
+  if (c.kms.allowP256 && !isLoopbackUrl(c.kms.endpoint)) {
+    return 'AEGIS_TEST_ALLOW_P256_KMS_KEYS=true is for tests against a KMS emulator: it needs AWS_ENDPOINT_URL_KMS (or AWS_ENDPOINT_URL) on 127.0.0.1/localhost, and is refused against AWS KMS';
+  }
+  if (c.nodeEnv === 'production' && (c.objectStore.kind !== 's3' || c.auditArchive.kind !== 's3')) {
+    return 'NODE_ENV=production needs MODEL_REGISTRY_S3_BUCKET and AEGIS_AUDIT_ARCHIVE_BUCKET (S3 with Object Lock): a filesystem store keeps retention only as long as nobody edits the folder';
   }
   return undefined;
 }

@@ -67,6 +67,17 @@ export interface ObjectStore {
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /** A URL a client can PUT the bytes of `key` to, without going through the API. */
   createUploadUrl(key: string, opts: { expiresInSeconds: number; contentLength?: number }): Promise<{ url: string; headers: Record<string, string> }>;
+  /**
+   * The bucket's Object Lock configuration, for the production startup checks (S3 only:
+   * a store without it cannot show its retention is enforced by the storage itself).
+   */
+  describeObjectLock?(): Promise<ObjectLockStatus>;
+}
+
+/** A bucket's Object Lock: on or off, and the retention new versions get by default. */
+export interface ObjectLockStatus {
+  enabled: boolean;
+  defaultRetention?: { mode: string; days?: number; years?: number };
 }
 
 // ---------------------------------------------------------------- Signing
@@ -93,6 +104,8 @@ export interface KeyProvider {
    */
   create(purpose: KeyPurpose, kid: string, opts?: { kmsKeyId?: string }): Promise<{ record: Omit<KeyRecord, 'notBefore' | 'notAfter' | 'revokedAt'>; keyRef: string }>;
   signer(kid: string, alg: SignatureAlg, keyRef: string): Signer;
+  /** A KMS key's spec, usage and state, for the production startup checks (KMS only). */
+  describeKey?(kmsKeyId: string): Promise<{ keySpec: string | undefined; keyUsage: string | undefined; keyState: string | undefined }>;
 }
 
 // ---------------------------------------------------------------- Clock

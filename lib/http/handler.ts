@@ -7,6 +7,7 @@ import { formatJsonPath, JsonInputError, parseJsonStrict, stringifyJson, type Js
 import { LIMITS } from '../core/manifest.js';
 import type { Container } from '../container.js';
 import { retryableFault } from './faults.js';
+import { StartupCheckError } from '../startup-checks.js';
 import type { Principal } from '../services/registry.js';
 import type { RouteSpec } from './routes.js';
 
@@ -122,7 +123,13 @@ export function httpHandler<B extends z.ZodType = z.ZodUndefined, Q extends z.Zo
     const requestId = event.requestContext?.requestId ?? context?.awsRequestId ?? randomUUID();
     let c: Container | undefined;
     try {
-      c = await container();
+      // Production refused to start: the invocation fails as an init failure would, with the
+      // check named in the function's error (API Gateway answers 502), not a 500 that looks
+      // like one bad request.
+      c = await container().catch((e: unknown) => {
+        if (e instanceof StartupCheckError) console.error(JSON.stringify({ level: 'ERROR', message: 'startup check failed', check: e.check, reason: e.message, requestId }));
+        throw e;
+      });
       const headers = lowerHeaders(event.headers);
       let principal: Principal | undefined;
       if (route.roles !== 'public') {
@@ -152,6 +159,7 @@ export function httpHandler<B extends z.ZodType = z.ZodUndefined, Q extends z.Zo
       const reply = await impl(req, c);
       return json(reply.status, reply.body, { 'x-request-id': requestId, ...reply.headers });
     } catch (e) {
+      if (e instanceof StartupCheckError) throw e;
       if (e instanceof AegisError && e.expose) {
         return json(e.status, { error: { code: e.code, message: e.message, ...(e.field ? { field: e.field } : {}), requestId, ...(e.details ? { details: e.details } : {}) } }, { 'x-request-id': requestId });
       }
@@ -167,12 +175,18 @@ export function httpHandler<B extends z.ZodType = z.ZodUndefined, Q extends z.Zo
   });
 }
 
-/** Process-wide memo for the Lambda composition root: built on first invocation, reused after. */
+/**
+ * Process-wide memo for the Lambda composition root: built on first invocation, reused
+ * after, so the production startup checks run once per cold start. A refusal
+ * ({@link StartupCheckError}: Object Lock off, a wrong key spec, …) is kept too: every later
+ * invocation of this container fails with it without asking AWS again (fix, then redeploy
+ * or update the function so new containers start). Any other failure is retried.
+ */
 export function lazyContainer(build: () => Promise<Container>): ContainerProvider {
   let p: Promise<Container> | undefined;
   return () => {
     p ??= build().catch((e: unknown) => {
-      p = undefined;
+      if (!(e instanceof StartupCheckError)) p = undefined;
       throw e;
     });
     return p;

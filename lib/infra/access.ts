@@ -92,6 +92,7 @@ const OBJECT_WRITE = [
  */
 export function grantAccess(fn: AegisFunction, access: RouteAccess, resources: AccessResources): void {
   resources.database.grantDataApiAccess(fn.role);
+  grantStartupChecks(fn.role, resources);
   if (access.artifacts) {
     grantObjectAccess(fn, resources.artifactBucket, resources.dataKey, access.artifacts, '*',
       'Artifacts are stored under keys chosen at run time (model/version/sha256), so object permissions cover every key of this one bucket.');
@@ -113,6 +114,18 @@ export function grantAccess(fn: AegisFunction, access: RouteAccess, resources: A
       new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [machines.promotion.stateMachineArn, machines.rollback.stateMachineArn] }),
     );
   }
+}
+
+/**
+ * What the production startup checks read (`lib/startup-checks.ts`), which every function
+ * runs once per cold start: each bucket's Object Lock configuration and each signing key's
+ * spec, usage and state. Reads of configuration only, on exactly those resources.
+ */
+export function grantStartupChecks(role: iam.IRole, resources: Pick<AccessResources, 'artifactBucket' | 'auditArchiveBucket' | 'manifestSigningKey' | 'auditSigningKey'>): void {
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({ actions: ['s3:GetBucketObjectLockConfiguration'], resources: [resources.artifactBucket.bucketArn, resources.auditArchiveBucket.bucketArn] }),
+  );
+  for (const key of [resources.manifestSigningKey, resources.auditSigningKey]) key.grant(role, 'kms:DescribeKey');
 }
 
 function grantObjectAccess(fn: AegisFunction, bucket: s3.IBucket, dataKey: kms.IKey, level: 'read' | 'write', keyPattern: string, reason: string): void {

@@ -142,6 +142,12 @@ export class AegisStack extends Stack {
       database: this.database,
       signingKeys: [this.keys.manifestSigningKey, this.keys.auditSigningKey],
       auditSigningKey: this.keys.auditSigningKey,
+      startupChecks: {
+        artifactBucket: this.storage.artifactBucket,
+        auditArchiveBucket: this.storage.auditArchiveBucket,
+        manifestSigningKey: this.keys.manifestSigningKey,
+        auditSigningKey: this.keys.auditSigningKey,
+      },
       ...(props.deployNonce !== undefined && { deployNonce: props.deployNonce }),
     });
 

@@ -4,6 +4,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { grantStartupChecks } from './access.js';
 import { acknowledge } from './acknowledge.js';
 import { AegisFunction } from './aegis-function.js';
 import { logicalIdOf } from './pin.js';
@@ -35,6 +36,13 @@ export interface SchemaMigrationsProps {
    * @default - no signing
    */
   readonly auditSigningKey?: kms.IKey;
+  /**
+   * The buckets and keys the production startup checks read (Object Lock configuration,
+   * DescribeKey): the migrate function runs them too, all but the schema.
+   *
+   * @default - no grants (the function then fails its checks in production)
+   */
+  readonly startupChecks?: Parameters<typeof grantStartupChecks>[1];
   /**
    * Changes on every deploy, so CloudFormation updates the custom resource and the
    * migrations run every time. Pass a fixed value in tests for a stable template.
@@ -72,6 +80,7 @@ export class SchemaMigrations extends Construct {
     props.database.grantDataApiAccess(this.migrateFunction.role);
     for (const key of props.signingKeys ?? []) key.grant(this.migrateFunction.role, 'kms:DescribeKey', 'kms:GetPublicKey');
     props.auditSigningKey?.grant(this.migrateFunction.role, 'kms:Sign');
+    if (props.startupChecks) grantStartupChecks(this.migrateFunction.role, props.startupChecks);
 
     const frameworkLogs = new logs.LogGroup(this, 'ProviderLogs', { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
     const frameworkRole = new iam.Role(this, 'ProviderRole', {

@@ -42,6 +42,9 @@ export async function startLocal(config: Config, opts: Pick<BuildOptions, 'clock
     ready(container);
   } catch (e) {
     failed(e);
+    // A failed start stops serving at once, whatever is connected: without closing them, a
+    // client's keep-alive connection keeps server.close() (and the process) waiting forever.
+    server.closeAllConnections();
     await new Promise((r) => server.close(r));
     throw e;
   }

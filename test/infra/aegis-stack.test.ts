@@ -33,6 +33,8 @@ const allows = (statement: Statement, action: string): boolean => asList(stateme
  * an ARN built from them). `Resource: "*"` is not counted here: a test of its own allows it
  * for X-Ray only.
  */
+/** What the production startup checks read (lib/startup-checks.ts), granted to every function. */
+const STARTUP_CHECK_ACTIONS = ['s3:GetBucketObjectLockConfiguration', 'kms:DescribeKey'];
 const onResource = (statement: Statement, logicalId: string): boolean => new RegExp(`"(Ref|Fn::GetAtt)":\\[?"${logicalId}"`).test(JSON.stringify(statement.Resource));
 
 /** Every Allow statement of every identity policy in the template, with the roles it is attached to. */
@@ -573,13 +575,15 @@ describe('AegisStack template', () => {
       for (const id of STARTERS) expect(ROUTE_ACCESS[id]).toMatchObject({ startRollouts: true });
     });
 
-    it('gives the rollout step the database, both signing keys (Sign only) and no S3', () => {
+    it('gives the rollout step the database, both signing keys (Sign, and DescribeKey for the startup check) and no S3 beyond the Object Lock check', () => {
       const role = rolloutStepRole();
       expect(actionsOfRole(role)).toEqual(expect.arrayContaining(['rds-data:ExecuteStatement', 'secretsmanager:GetSecretValue']));
-      expect(actionsOfRole(role).filter((a) => a.startsWith('s3:'))).toEqual([]);
-      expect(statementsOfRole(role).filter((s) => /ArtifactBucket|AuditArchiveBucket|DataKey/.test(JSON.stringify(s.Resource)))).toEqual([]);
+      expect(actionsOfRole(role).filter((a) => a.startsWith('s3:') && !STARTUP_CHECK_ACTIONS.includes(a))).toEqual([]);
+      const beyondChecks = (s: Statement) => asList(s.Action).some((a) => !STARTUP_CHECK_ACTIONS.includes(a));
+      expect(statementsOfRole(role).filter((s) => /ArtifactBucket|AuditArchiveBucket|DataKey/.test(JSON.stringify(s.Resource)) && beyondChecks(s))).toEqual([]);
       for (const key of ['ManifestSigningKey', 'AuditSigningKey']) {
-        expect(new Set(statementsOfRole(role).filter((s) => onResource(s, key)).flatMap((s) => asList(s.Action)))).toEqual(new Set(['kms:Sign']));
+        // Sign, and DescribeKey for the startup check of the key's spec
+        expect(new Set(statementsOfRole(role).filter((s) => onResource(s, key)).flatMap((s) => asList(s.Action)))).toEqual(new Set(['kms:Sign', 'kms:DescribeKey']));
       }
       expect(actionsOfRole(role).filter((a) => /^(states|lambda):/.test(a))).toEqual([]);
     });
@@ -691,14 +695,27 @@ describe('AegisStack template', () => {
           expect(onArtifacts.flatMap((s) => asList(s.Action))).toEqual(expect.arrayContaining(['s3:GetObject', 's3:ListBucket']));
           expect(actions).toContain('kms:Decrypt');
         } else {
-          expect({ routeId, onArtifacts }).toEqual({ routeId, onArtifacts: [] });
+          const beyondChecks = onArtifacts.flatMap((s) => asList(s.Action)).filter((a) => !STARTUP_CHECK_ACTIONS.includes(a));
+          expect({ routeId, beyondChecks }).toEqual({ routeId, beyondChecks: [] });
         }
       }
     });
 
-    it('gives auditList the database and nothing else: no S3, no KMS beyond its secret', () => {
+    it('gives auditList the database and nothing else: no S3, no KMS beyond its secret (and the startup checks\' reads)', () => {
       const actions = actionsOfRole(roleOf('auditList'));
-      expect(actions.filter((a) => !/^(logs|xray|rds-data|secretsmanager):/.test(a))).toEqual([]);
+      expect(actions.filter((a) => !/^(logs|xray|rds-data|secretsmanager):/.test(a) && !STARTUP_CHECK_ACTIONS.includes(a))).toEqual([]);
+    });
+
+    it('lets every function read what the production startup checks read: Object Lock of both buckets, DescribeKey on both signing keys', () => {
+      for (const fn of ourFunctions()) {
+        const role = logicalIdOf(fn.role);
+        const lock = statementsOfRole(role).filter((s) => allows(s, 's3:GetBucketObjectLockConfiguration'));
+        const resources = JSON.stringify(lock.map((s) => s.Resource));
+        expect({ role, artifacts: resources.includes('"ArtifactBucket","Arn"'), archive: resources.includes('"AuditArchiveBucket","Arn"') }).toEqual({ role, artifacts: true, archive: true });
+        // on the buckets themselves, never on objects
+        for (const s of lock) for (const r of asList(s.Resource as Json[])) expect(JSON.stringify(r)).not.toMatch(/\/\*/);
+        for (const key of ['ManifestSigningKey', 'AuditSigningKey']) expect({ role, key, describe: keyActions(role, key).has('kms:DescribeKey') }).toEqual({ role, key, describe: true });
+      }
     });
 
     it('lets no role delete objects, delete versions or bypass governance retention on the artifact or audit buckets', () => {
@@ -721,8 +738,8 @@ describe('AegisStack template', () => {
       const scheduledRole = () => logicalIdOf(synth.stack.auditArchiveSchedule.archiveFunction.role);
       const onArchive = () => identityStatements(template).filter((e) => onResource(e.statement, 'AuditArchiveBucket'));
 
-      it('is touched only by auditVerify and the two archive functions', () => {
-        const roles = new Set(onArchive().flatMap((e) => e.roles));
+      it('is touched only by auditVerify and the two archive functions (beyond every function\'s startup check of its Object Lock)', () => {
+        const roles = new Set(onArchive().filter((e) => asList(e.statement.Action).some((a) => !STARTUP_CHECK_ACTIONS.includes(a))).flatMap((e) => e.roles));
         expect([...roles].sort()).toEqual([roleOf('auditVerify'), roleOf('auditArchive'), scheduledRole()].sort());
       });
 
@@ -748,7 +765,7 @@ describe('AegisStack template', () => {
       it('scopes archive object permissions to the prefix the audit trail writes under', () => {
         expect(segmentKey(1).startsWith(AUDIT_ARCHIVE_PREFIX)).toBe(true);
         expect(checkpointKey(1).startsWith(AUDIT_ARCHIVE_PREFIX)).toBe(true);
-        const objectStatements = onArchive().filter((e) => asList(e.statement.Action).some((a) => a.includes('Object')));
+        const objectStatements = onArchive().filter((e) => asList(e.statement.Action).some((a) => a.includes('Object') && !STARTUP_CHECK_ACTIONS.includes(a)));
         expect(objectStatements.length).toBeGreaterThan(0);
         for (const { statement } of objectStatements) {
           expect(statement.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': ['AuditArchiveBucket', 'Arn'] }, `/${AUDIT_ARCHIVE_PREFIX}*`]] });
@@ -763,14 +780,15 @@ describe('AegisStack template', () => {
       expect(keyActions(roleOf('keysRotate'), 'ManifestSigningKey')).toEqual(new Set(['kms:DescribeKey', 'kms:GetPublicKey']));
       expect(keyActions(roleOf('keysRotate'), 'AuditSigningKey')).toEqual(new Set(['kms:DescribeKey', 'kms:GetPublicKey', 'kms:Sign']));
       for (const id of ['keysList', 'verifyManifest', 'artifactValidate'] as const) {
-        expect(statementsOfRole(roleOf(id)).filter((s) => /ManifestSigningKey|AuditSigningKey/.test(JSON.stringify(s.Resource)))).toEqual([]);
+        const onKeys = statementsOfRole(roleOf(id)).filter((s) => /ManifestSigningKey|AuditSigningKey/.test(JSON.stringify(s.Resource)));
+        expect(onKeys.flatMap((s) => asList(s.Action)).filter((a) => a !== 'kms:DescribeKey')).toEqual([]);
       }
     });
 
-    it('gives the migrate function Data API access, key adoption and audit signing, and nothing on S3', () => {
+    it('gives the migrate function Data API access, key adoption and audit signing, and nothing on S3 but the Object Lock check', () => {
       const role = logicalIdOf(synth.stack.migrations.migrateFunction.role);
       expect(actionsOfRole(role)).toEqual(expect.arrayContaining(['rds-data:ExecuteStatement', 'kms:DescribeKey', 'kms:GetPublicKey', 'kms:Sign']));
-      expect(actionsOfRole(role).filter((a) => a.startsWith('s3:'))).toEqual([]);
+      expect(actionsOfRole(role).filter((a) => a.startsWith('s3:'))).toEqual(['s3:GetBucketObjectLockConfiguration']);
       expect(keyActions(role, 'ManifestSigningKey')).toEqual(new Set(['kms:DescribeKey', 'kms:GetPublicKey']));
       expect(keyActions(role, 'AuditSigningKey')).toEqual(new Set(['kms:DescribeKey', 'kms:GetPublicKey', 'kms:Sign']));
     });

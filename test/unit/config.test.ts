@@ -1,4 +1,5 @@
-import { loadConfig, loadCheckedConfig, startupRefusal, ConfigError } from '../../lib/config.js';
+import { loadConfig, loadCheckedConfig, startupRefusal, ConfigError, kmsProviderOptions } from '../../lib/config.js';
+import { keyRefusal, objectLockRefusal } from '../../lib/startup-checks.js';
 
 describe('config', () => {
   it('defaults to local mode: PGlite and a filesystem store in the data folder, file keys', () => {
@@ -23,7 +24,7 @@ describe('config', () => {
   });
 
   it('accepts KMS key ids in production', () => {
-    const c = loadCheckedConfig({ NODE_ENV: 'production', REQUIRE_KMS: 'true', MANIFEST_SIGNING_KMS_KEY_ID: 'k1', AUDIT_SIGNING_KMS_KEY_ID: 'k2' });
+    const c = loadCheckedConfig({ NODE_ENV: 'production', REQUIRE_KMS: 'true', MANIFEST_SIGNING_KMS_KEY_ID: 'k1', AUDIT_SIGNING_KMS_KEY_ID: 'k2', MODEL_REGISTRY_S3_BUCKET: 'a', AEGIS_AUDIT_ARCHIVE_BUCKET: 'b' });
     expect(c.signing.backend).toBe('kms');
     expect(startupRefusal(c)).toBeUndefined();
   });
@@ -43,5 +44,64 @@ describe('config', () => {
   it('names the variable at fault', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/^PORT /);
     expect(() => loadConfig({ AEGIS_IAM_ROLE_MAP: '{"arn:x":"king"}' })).toThrow(/AEGIS_IAM_ROLE_MAP/);
+  });
+
+  describe('the test-only P-256 allowance and production stores', () => {
+    const prod = { NODE_ENV: 'production', REQUIRE_KMS: 'true', MANIFEST_SIGNING_KMS_KEY_ID: 'k1', AUDIT_SIGNING_KMS_KEY_ID: 'k2', MODEL_REGISTRY_S3_BUCKET: 'a', AEGIS_AUDIT_ARCHIVE_BUCKET: 'b' };
+
+    it('is honoured only with a loopback KMS endpoint', () => {
+      for (const endpoint of ['http://127.0.0.1:5000', 'http://localhost:4566', 'http://[::1]:5000', 'https://127.1.2.3']) {
+        const c = loadCheckedConfig({ ...prod, AEGIS_TEST_ALLOW_P256_KMS_KEYS: 'true', AWS_ENDPOINT_URL_KMS: endpoint });
+        expect(c.kms).toEqual({ endpoint, allowP256: true });
+        expect(kmsProviderOptions(c)).toEqual({ ed25519Only: false, endpoint });
+      }
+      // AWS_ENDPOINT_URL counts when no KMS-specific endpoint is set
+      expect(loadCheckedConfig({ ...prod, AEGIS_TEST_ALLOW_P256_KMS_KEYS: 'true', AWS_ENDPOINT_URL: 'http://127.0.0.1:1' }).kms.allowP256).toBe(true);
+    });
+
+    it('is refused against AWS KMS or any other host, and when the SDK would ignore the configured endpoint', () => {
+      for (const env of [
+        {},
+        { AWS_ENDPOINT_URL_KMS: 'https://kms.eu-west-1.amazonaws.com' },
+        { AWS_ENDPOINT_URL_KMS: 'http://127.0.0.1.example.com:5000' },
+        { AWS_ENDPOINT_URL_KMS: 'http://10.0.0.5:5000' },
+        { AWS_ENDPOINT_URL_KMS: 'https://kms.eu-west-1.amazonaws.com', AWS_ENDPOINT_URL: 'http://127.0.0.1:1' },
+        { AWS_ENDPOINT_URL_KMS: 'http://127.0.0.1:5000', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' },
+      ]) {
+        expect(() => loadCheckedConfig({ ...prod, AEGIS_TEST_ALLOW_P256_KMS_KEYS: 'true', ...env })).toThrow(/^AEGIS_TEST_ALLOW_P256_KMS_KEYS=true is for tests against a KMS emulator/);
+      }
+    });
+
+    it('makes production adopt Ed25519 keys only without the allowance', () => {
+      expect(kmsProviderOptions(loadCheckedConfig(prod))).toEqual({ ed25519Only: true });
+      expect(kmsProviderOptions(loadCheckedConfig({ ...prod, NODE_ENV: 'test' }))).toEqual({ ed25519Only: false });
+    });
+
+    it('refuses filesystem stores in production (their retention is only this process\'s word)', () => {
+      expect(() => loadCheckedConfig({ ...prod, MODEL_REGISTRY_S3_BUCKET: '' })).toThrow(/NODE_ENV=production needs MODEL_REGISTRY_S3_BUCKET and AEGIS_AUDIT_ARCHIVE_BUCKET/);
+      expect(() => loadCheckedConfig({ ...prod, AEGIS_AUDIT_ARCHIVE_BUCKET: '' })).toThrow(/NODE_ENV=production needs/);
+    });
+  });
+
+  describe('production startup check rules', () => {
+    it('needs Object Lock on both buckets, COMPLIANCE default retention on the archive, and no GOVERNANCE default anywhere', () => {
+      expect(objectLockRefusal('artifacts', { enabled: true })).toBeUndefined();
+      expect(objectLockRefusal('artifacts', { enabled: true, defaultRetention: { mode: 'COMPLIANCE', days: 1 } })).toBeUndefined();
+      expect(objectLockRefusal('artifacts', { enabled: false })).toBe('Object Lock is not enabled on the bucket');
+      expect(objectLockRefusal('artifacts', { enabled: true, defaultRetention: { mode: 'GOVERNANCE', years: 1 } })).toMatch(/GOVERNANCE, not COMPLIANCE/);
+      expect(objectLockRefusal('audit-archive', { enabled: true, defaultRetention: { mode: 'COMPLIANCE', years: 7 } })).toBeUndefined();
+      expect(objectLockRefusal('audit-archive', { enabled: true })).toMatch(/no default retention/);
+      expect(objectLockRefusal('audit-archive', { enabled: false })).toMatch(/not enabled/);
+    });
+
+    it('needs enabled SIGN_VERIFY Ed25519 keys; P-256 only under the allowance', () => {
+      const ed = { keySpec: 'ECC_NIST_EDWARDS25519', keyUsage: 'SIGN_VERIFY', keyState: 'Enabled' };
+      expect(keyRefusal(ed, false)).toBeUndefined();
+      expect(keyRefusal({ ...ed, keySpec: 'ECC_NIST_P256' }, false)).toMatch(/key spec is ECC_NIST_P256, not ECC_NIST_EDWARDS25519 \(P-256 is accepted only with AEGIS_TEST_ALLOW_P256_KMS_KEYS=true/);
+      expect(keyRefusal({ ...ed, keySpec: 'ECC_NIST_P256' }, true)).toBeUndefined();
+      expect(keyRefusal({ ...ed, keySpec: 'RSA_2048' }, true)).toMatch(/RSA_2048/);
+      expect(keyRefusal({ ...ed, keyUsage: 'ENCRYPT_DECRYPT' }, false)).toMatch(/not SIGN_VERIFY/);
+      expect(keyRefusal({ ...ed, keyState: 'PendingDeletion' }, false)).toMatch(/PendingDeletion/);
+    });
   });
 });

@@ -58,8 +58,23 @@ export class KmsKeyProvider implements KeyProvider {
   readonly backend = 'kms' as const;
   readonly #client: KMSClient;
 
-  constructor(opts: { client?: KMSClient } = {}) {
-    this.#client = opts.client ?? new KMSClient({});
+  readonly #ed25519Only: boolean;
+
+  /**
+   * @param opts.ed25519Only refuse to adopt anything but `ECC_NIST_EDWARDS25519` (production,
+   *   unless the test-only P-256 allowance is in effect). @default false
+   * @param opts.endpoint a KMS endpoint to use whatever the environment says (the P-256 test
+   *   allowance pins the loopback emulator it was checked against)
+   */
+  constructor(opts: { client?: KMSClient; ed25519Only?: boolean; endpoint?: string } = {}) {
+    this.#client = opts.client ?? new KMSClient(opts.endpoint ? { endpoint: opts.endpoint } : {});
+    this.#ed25519Only = opts.ed25519Only ?? false;
+  }
+
+  /** DescribeKey (`kms:DescribeKey`): errors are thrown as the SDK gives them. */
+  async describeKey(kmsKeyId: string) {
+    const meta = (await this.#client.send(new DescribeKeyCommand({ KeyId: kmsKeyId }))).KeyMetadata;
+    return { keySpec: meta?.KeySpec, keyUsage: meta?.KeyUsage, keyState: meta?.KeyState };
   }
 
   async create(purpose: KeyPurpose, kid: string, opts: { kmsKeyId?: string } = {}) {
@@ -78,6 +93,7 @@ export class KmsKeyProvider implements KeyProvider {
     if (meta.KeyState !== 'Enabled') throw refuse(`is not enabled (KeyState ${meta.KeyState})`);
     const spec = SPECS[meta.KeySpec as keyof typeof SPECS];
     if (!spec) throw refuse(`has key spec ${meta.KeySpec}; only ${Object.keys(SPECS).join(' and ')} can sign`);
+    if (this.#ed25519Only && meta.KeySpec !== 'ECC_NIST_EDWARDS25519') throw refuse(`has key spec ${meta.KeySpec}; production signs with ECC_NIST_EDWARDS25519 only`);
     if (!meta.SigningAlgorithms?.includes(spec.signingAlgorithm)) throw refuse(`does not offer ${spec.signingAlgorithm}`);
     if (!publicKey?.length) throw refuse('returned no public key');
 

@@ -1,6 +1,7 @@
 import {
   DeleteObjectCommand,
   GetObjectCommand,
+  GetObjectLockConfigurationCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
   PutObjectCommand,
@@ -15,7 +16,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AegisError, isAegisError } from '../../core/errors.js';
-import type { ObjectInfo, ObjectStore, PutOptions } from '../../ports.js';
+import type { ObjectInfo, ObjectLockStatus, ObjectStore, PutOptions } from '../../ports.js';
 // Key rules, size metering and option checks are the port's contract, not filesystem details;
 // they live beside the first adapter until a shared object-store module exists.
 import {
@@ -232,6 +233,26 @@ export class S3ObjectStore implements ObjectStore {
       return { url, headers: {} };
     } catch (e) {
       throw toAegis(e, 'presign');
+    }
+  }
+
+  /**
+   * GetObjectLockConfiguration (`s3:GetBucketObjectLockConfiguration`). A bucket without
+   * Object Lock answers ObjectLockConfigurationNotFoundError; other errors (a missing
+   * bucket, access denied, a network fault) are thrown as the SDK gives them.
+   */
+  async describeObjectLock(): Promise<ObjectLockStatus> {
+    try {
+      const out = await this.#client.send(new GetObjectLockConfigurationCommand({ Bucket: this.#bucket }));
+      const c = out.ObjectLockConfiguration;
+      const r = c?.Rule?.DefaultRetention;
+      return {
+        enabled: c?.ObjectLockEnabled === 'Enabled',
+        ...(r?.Mode && { defaultRetention: { mode: r.Mode, ...(r.Days ? { days: r.Days } : {}), ...(r.Years ? { years: r.Years } : {}) } }),
+      };
+    } catch (e) {
+      if ((e as { name?: string })?.name === 'ObjectLockConfigurationNotFoundError') return { enabled: false };
+      throw e;
     }
   }
 

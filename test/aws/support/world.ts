@@ -102,6 +102,9 @@ export async function startWorld(opts: { configure?(fn: FunctionAsset, dir: stri
           AWS_ENDPOINT_URL_RDS_DATA: dataApi.endpoint,
           // emulators: path-style bucket addresses (real S3 uses virtual hosts)
           AEGIS_S3_FORCE_PATH_STYLE: 'true',
+          // moto has no Ed25519: its P-256 keys pass the production key check only under the
+          // test allowance, which config honours because the KMS endpoint above is loopback
+          AEGIS_TEST_ALLOW_P256_KMS_KEYS: 'true',
           AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
           ...opts.extraEnv?.(fn),
         };
