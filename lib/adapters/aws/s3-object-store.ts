@@ -1,5 +1,6 @@
 import {
   DeleteObjectCommand,
+  DeleteObjectTaggingCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
@@ -45,6 +46,12 @@ export const s3Client = (opts: { forcePathStyle?: boolean } = {}): S3Client => n
 
 /** Tag holding the hex sha256 of a version's bytes (see `put` for why a tag). */
 const SHA256_TAG = 'sha256';
+/**
+ * Tag of a pending upload (bytes no registration has claimed). The artifact bucket's lifecycle
+ * rule, filtered by it, expires such versions; registration removes it.
+ */
+export const PENDING_UPLOAD_TAG = { key: 'aegis-upload', value: 'pending' } as const;
+const PENDING_TAGGING = `${PENDING_UPLOAD_TAG.key}=${PENDING_UPLOAD_TAG.value}`;
 const LIST_HEAD_CONCURRENCY = 8;
 
 const NOT_FOUND_NAMES = new Set(['NoSuchKey', 'NotFound', 'NoSuchVersion']);
@@ -135,7 +142,12 @@ export class S3ObjectStore implements ObjectStore {
     if (!versionId) throw new AegisError('INTERNAL', `bucket ${this.#bucket} is not versioned`);
     try {
       await this.#client.send(
-        new PutObjectTaggingCommand({ Bucket: this.#bucket, Key: key, VersionId: versionId, Tagging: { TagSet: [{ Key: SHA256_TAG, Value: meter.sha256 }] } }),
+        new PutObjectTaggingCommand({
+          Bucket: this.#bucket,
+          Key: key,
+          VersionId: versionId,
+          Tagging: { TagSet: [{ Key: SHA256_TAG, Value: meter.sha256 }, ...(opts.pendingUpload ? [{ Key: PENDING_UPLOAD_TAG.key, Value: PENDING_UPLOAD_TAG.value }] : [])] },
+        }),
       );
       let head = await this.#head(key, versionId);
       if (!head) throw new AegisError('INTERNAL', `version ${versionId} of ${key} vanished right after upload`);
@@ -144,7 +156,7 @@ export class S3ObjectStore implements ObjectStore {
         await this.#putRetention(key, versionId, opts.retainUntil, this.#mode);
         head = { ...head, ObjectLockRetainUntilDate: opts.retainUntil };
       }
-      return { ...toInfo(key, head), sha256: meter.sha256 };
+      return { ...toInfo(key, head), sha256: meter.sha256, ...(opts.pendingUpload && { pendingUpload: true }) };
     } catch (e) {
       throw toAegis(e, 'put');
     }
@@ -196,6 +208,21 @@ export class S3ObjectStore implements ObjectStore {
     await this.#putRetention(key, versionId, until, head.ObjectLockMode ?? this.#mode);
   }
 
+  async clearPendingUpload(key: string, versionId: string): Promise<void> {
+    assertObjectKey(key);
+    try {
+      const tags = await this.#client.send(new GetObjectTaggingCommand({ Bucket: this.#bucket, Key: key, VersionId: versionId }));
+      const set = tags.TagSet ?? [];
+      if (!set.some((t) => t.Key === PENDING_UPLOAD_TAG.key)) return;
+      const kept = set.filter((t) => t.Key !== PENDING_UPLOAD_TAG.key);
+      if (kept.length) await this.#client.send(new PutObjectTaggingCommand({ Bucket: this.#bucket, Key: key, VersionId: versionId, Tagging: { TagSet: kept } }));
+      else await this.#client.send(new DeleteObjectTaggingCommand({ Bucket: this.#bucket, Key: key, VersionId: versionId }));
+    } catch (e) {
+      if (isNotFound(e, versionId)) throw notFound(key, versionId);
+      throw toAegis(e, 'untag');
+    }
+  }
+
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     assertListPrefix(prefix);
     try {
@@ -217,7 +244,9 @@ export class S3ObjectStore implements ObjectStore {
     assertUploadUrlOptions(opts);
     // The URL bypasses put(), so the overwrite rule is applied when the URL is issued.
     await this.#assertWritable(key);
-    const command = new PutObjectCommand({ Bucket: this.#bucket, Key: key, ContentLength: opts.contentLength });
+    // The pending-upload tag is a signed header the client must send (S3 ignores tagging in
+    // a query string), so uploads it writes are expired by the lifecycle rule until registered.
+    const command = new PutObjectCommand({ Bucket: this.#bucket, Key: key, ContentLength: opts.contentLength, Tagging: PENDING_TAGGING });
     // With the SDK's default checksums the URL would carry the CRC32 of an empty body
     // (x-amz-checksum-crc32=AAAAAA==) and S3 would reject every real upload with BadDigest.
     const dropChecksum = <A extends { request?: unknown }, R>(next: (args: A) => Promise<R>) => async (args: A): Promise<R> => {
@@ -228,8 +257,8 @@ export class S3ObjectStore implements ObjectStore {
     command.middlewareStack.addRelativeTo(dropChecksum, { name: 'aegisDropPresignChecksum', relation: 'after', toMiddleware: 'flexibleChecksumsMiddleware' });
     try {
       // content-length is a signed header when given, so S3 refuses a body of any other size.
-      const url = await getSignedUrl(this.#client, command, { expiresIn: opts.expiresInSeconds });
-      return { url, headers: {} };
+      const url = await getSignedUrl(this.#client, command, { expiresIn: opts.expiresInSeconds, unhoistableHeaders: new Set(['x-amz-tagging']) });
+      return { url, headers: { 'x-amz-tagging': PENDING_TAGGING } };
     } catch (e) {
       throw toAegis(e, 'presign');
     }
@@ -257,6 +286,7 @@ export class S3ObjectStore implements ObjectStore {
       const tags = await this.#client.send(new GetObjectTaggingCommand({ Bucket: this.#bucket, Key: key, VersionId: head.VersionId }));
       const sha256 = tags.TagSet?.find((t) => t.Key === SHA256_TAG)?.Value;
       if (sha256) info.sha256 = sha256;
+      if (tags.TagSet?.some((t) => t.Key === PENDING_UPLOAD_TAG.key && t.Value === PENDING_UPLOAD_TAG.value)) info.pendingUpload = true;
     } catch (e) {
       if (isNotFound(e, head.VersionId)) return undefined;
       throw toAegis(e, 'head');
