@@ -44,6 +44,8 @@ const EnvSchema = z.object({
   AEGIS_IAM_ROLE_MAP: optionalString,
   AEGIS_S3_FORCE_PATH_STYLE: bool,
   AEGIS_PENDING_PROMOTION_TTL_SECONDS: z.coerce.number().int().min(1).max(365 * 86_400).default(7 * 86_400),
+  // at least the upload URL's hour: bytes must not arrive after their upload expired
+  AEGIS_PENDING_UPLOAD_TTL_SECONDS: z.coerce.number().int().min(3600).max(30 * 86_400).default(86_400),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('127.0.0.1'),
 });
@@ -95,6 +97,8 @@ export interface Config {
   s3: { forcePathStyle: boolean };
   /** seconds a pending multisig promotion waits for approvals before it expires */
   pendingPromotionTtlSeconds: number;
+  /** seconds an upload may wait for its registration before its bytes are removed */
+  pendingUploadTtlSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -176,6 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     iamRoleMap: parseRoleMap(e.AEGIS_IAM_ROLE_MAP),
     s3: { forcePathStyle: e.AEGIS_S3_FORCE_PATH_STYLE },
     pendingPromotionTtlSeconds: e.AEGIS_PENDING_PROMOTION_TTL_SECONDS,
+    pendingUploadTtlSeconds: e.AEGIS_PENDING_UPLOAD_TTL_SECONDS,
     policiesDir: e.AEGIS_POLICIES_DIR ? resolve(e.AEGIS_POLICIES_DIR) : REPO_DIR('policies'),
     statemachinesDir: e.AEGIS_STATEMACHINES_DIR ? resolve(e.AEGIS_STATEMACHINES_DIR) : REPO_DIR('statemachines'),
     stateMachineArns:
