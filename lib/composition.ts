@@ -102,7 +102,12 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
     const keys: KeyService = new KeyService(database, keyProvider, clock, audit);
     if (opts.bootstrap) await bootstrap(config, database, keys);
     const datasets = new DatasetService(database, clock, audit);
-    const registry = new RegistryService(database, store, keys, datasets, audit, clock, { ...REGISTRY_DEFAULTS, pendingUploadTtlSeconds: config.pendingUploadTtlSeconds });
+    const registry = new RegistryService(database, store, keys, datasets, audit, clock, {
+      ...REGISTRY_DEFAULTS,
+      pendingUploadTtlSeconds: config.pendingUploadTtlSeconds,
+      // Lambda functions may not delete objects: the artifact bucket's lifecycle rule removes tagged pending uploads.
+      pendingUploadBytes: opts.mode === 'lambda' ? 'lifecycle' : 'delete',
+    });
     const tokens = new TokenService(database, clock, audit);
     const auditTrail = new AuditTrail(database, await adapters.archiveStore(config), keys, clock, AUDIT_RETENTION_DAYS);
     const verification = new VerificationService(registry, keys, store);

@@ -52,6 +52,12 @@ export interface RegistryOptions {
    * removes its bytes and its row. At least {@link uploadTtlSeconds}. @default 86400
    */
   pendingUploadTtlSeconds?: number;
+  /**
+   * Who removes an expired upload's bytes: this service (`delete`, locally), or the bucket's
+   * lifecycle rule on the pending tag (`lifecycle`, on AWS, where no function may delete objects).
+   * @default 'delete'
+   */
+  pendingUploadBytes?: 'delete' | 'lifecycle';
 }
 
 export interface UploadExpiryResult {
@@ -306,7 +312,7 @@ export class RegistryService {
   /**
    * Expires uploads never registered within their TTL (refused, replayed under another
    * upload, abandoned): marks each expired (registration then refuses it), deletes the
-   * unretained versions at its key and then its row. A run that fails half way is finished
+   * unretained versions at its key (unless the bucket's lifecycle rule does) and then its row. A run that fails half way is finished
    * by the next one. The scheduler runs it (`pending-upload-expiry`).
    */
   async expirePendingUploads(): Promise<UploadExpiryResult> {
@@ -334,7 +340,7 @@ export class RegistryService {
           .executeTakeFirst();
         if (!claimed) continue; // registered meanwhile
       }
-      const kept = await this.#removeUnclaimedVersions(row.storage_key, (n) => (result.versionsRemoved += n));
+      const kept = this.opts.pendingUploadBytes === 'lifecycle' ? undefined : await this.#removeUnclaimedVersions(row.storage_key, (n) => (result.versionsRemoved += n));
       if (kept) result.kept.push({ uploadId: row.upload_id, key: row.storage_key, reason: kept });
       await db.deleteFrom('uploads').where('upload_id', '=', row.upload_id).where('registered_at', 'is', null).execute();
       result.expired.push(row.upload_id);

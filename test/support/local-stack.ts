@@ -75,7 +75,7 @@ export async function uploadAndRegister(
   if (opts.datasets !== false) await registerDatasets(stack, manifest, opts.token);
   const up = await stack.api('POST', '/v1/registry/uploads', { modelName, size: artifact.length }, opts.token ? { token: opts.token } : {});
   if (up.status !== 201) throw new Error(`upload target: ${up.status} ${JSON.stringify(up.body)}`);
-  const put = await fetch(up.body.url, { method: 'PUT', body: artifact });
+  const put = await fetch(up.body.url, { method: 'PUT', body: artifact, headers: up.body.headers ?? {} });
   if (put.status !== 200) throw new Error(`upload: ${put.status} ${await put.text()}`);
   return stack.api(
     'POST',

@@ -1,6 +1,5 @@
 import {
   DeleteObjectCommand,
-  DeleteObjectTaggingCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
@@ -17,6 +16,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AegisError, isAegisError } from '../../core/errors.js';
 import type { ObjectInfo, ObjectStore, PutOptions } from '../../ports.js';
+import { PENDING_UPLOAD_TAG } from './pending-upload-tag.js';
 // Key rules, size metering and option checks are the port's contract, not filesystem details;
 // they live beside the first adapter until a shared object-store module exists.
 import {
@@ -46,11 +46,6 @@ export const s3Client = (opts: { forcePathStyle?: boolean } = {}): S3Client => n
 
 /** Tag holding the hex sha256 of a version's bytes (see `put` for why a tag). */
 const SHA256_TAG = 'sha256';
-/**
- * Tag of a pending upload (bytes no registration has claimed). The artifact bucket's lifecycle
- * rule, filtered by it, expires such versions; registration removes it.
- */
-export const PENDING_UPLOAD_TAG = { key: 'aegis-upload', value: 'pending' } as const;
 const PENDING_TAGGING = `${PENDING_UPLOAD_TAG.key}=${PENDING_UPLOAD_TAG.value}`;
 const LIST_HEAD_CONCURRENCY = 8;
 
@@ -214,9 +209,9 @@ export class S3ObjectStore implements ObjectStore {
       const tags = await this.#client.send(new GetObjectTaggingCommand({ Bucket: this.#bucket, Key: key, VersionId: versionId }));
       const set = tags.TagSet ?? [];
       if (!set.some((t) => t.Key === PENDING_UPLOAD_TAG.key)) return;
+      // PutObjectTagging with the other tags (possibly none): the write permission registration already has.
       const kept = set.filter((t) => t.Key !== PENDING_UPLOAD_TAG.key);
-      if (kept.length) await this.#client.send(new PutObjectTaggingCommand({ Bucket: this.#bucket, Key: key, VersionId: versionId, Tagging: { TagSet: kept } }));
-      else await this.#client.send(new DeleteObjectTaggingCommand({ Bucket: this.#bucket, Key: key, VersionId: versionId }));
+      await this.#client.send(new PutObjectTaggingCommand({ Bucket: this.#bucket, Key: key, VersionId: versionId, Tagging: { TagSet: kept } }));
     } catch (e) {
       if (isNotFound(e, versionId)) throw notFound(key, versionId);
       throw toAegis(e, 'untag');
