@@ -102,8 +102,8 @@ export class AegisStorage extends Construct {
           abortIncompleteMultipartUploadAfter: Duration.days(7),
         },
         {
-          // Uploads never registered: the presigned PUT tags them, registration untags them
-          // (after setting retention). Not under retention, so expiry removes them for good:
+          // Uploads never registered: the presigned PUT tags them pending, registration re-tags
+          // them `registered` (after setting retention). Not under retention, so expiry removes them for good:
           // the current version gets a delete marker, then the noncurrent version goes a day later.
           id: 'expire-pending-uploads',
           prefix: 'artifacts/',

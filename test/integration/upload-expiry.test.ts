@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { LOCAL_SCHEDULE_MS } from '../../lib/composition.js';
+import { LOCAL_SCHEDULE_MS, REGISTRY_DEFAULTS } from '../../lib/composition.js';
+import { RegistryService } from '../../lib/services/registry.js';
 import { FakeTimers } from '../support/fake-timers.js';
 import { manifestFor, registerDatasets, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { ShiftedClock } from '../promotion/support.js';
@@ -119,5 +120,16 @@ describe('pending uploads expire on a schedule', () => {
     expect(run.kept).toEqual([expect.objectContaining({ uploadId: u.uploadId, key: u.key })]);
     expect(await stack.container.store.head(u.key)).toBeDefined();
     expect(await uploadRow(u.uploadId)).toBeUndefined();
+  });
+
+  it('on AWS (lifecycle mode) expires the row and leaves the still-tagged bytes to the bucket\'s lifecycle rule', async () => {
+    const c = stack.container;
+    const aws = new RegistryService(c.database, c.store, c.keys, c.datasets, c.audit, c.clock, { ...REGISTRY_DEFAULTS, pendingUploadBytes: 'lifecycle' });
+    const u = await upload('expiry-aws', randomBytes(700));
+    clock.advance(25 * HOUR);
+    const run = await aws.expirePendingUploads();
+    expect(run).toMatchObject({ expired: [u.uploadId], versionsRemoved: 0, kept: [] });
+    expect(await uploadRow(u.uploadId)).toBeUndefined();
+    expect((await c.store.head(u.key))!.pendingUpload).toBe(true);
   });
 });

@@ -47,6 +47,7 @@ export const s3Client = (opts: { forcePathStyle?: boolean } = {}): S3Client => n
 /** Tag holding the hex sha256 of a version's bytes (see `put` for why a tag). */
 const SHA256_TAG = 'sha256';
 const PENDING_TAGGING = `${PENDING_UPLOAD_TAG.key}=${PENDING_UPLOAD_TAG.value}`;
+const REGISTERED_VALUE = 'registered';
 const LIST_HEAD_CONCURRENCY = 8;
 
 const NOT_FOUND_NAMES = new Set(['NoSuchKey', 'NotFound', 'NoSuchVersion']);
@@ -208,10 +209,13 @@ export class S3ObjectStore implements ObjectStore {
     try {
       const tags = await this.#client.send(new GetObjectTaggingCommand({ Bucket: this.#bucket, Key: key, VersionId: versionId }));
       const set = tags.TagSet ?? [];
-      if (!set.some((t) => t.Key === PENDING_UPLOAD_TAG.key)) return;
-      // PutObjectTagging with the other tags (possibly none): the write permission registration already has.
+      if (!set.some((t) => t.Key === PENDING_UPLOAD_TAG.key && t.Value === PENDING_UPLOAD_TAG.value)) return;
+      // Re-tagged `registered` rather than untagged: PutObjectTagging is the permission registration
+      // already has (no DeleteObjectTagging), and the lifecycle rule only matches `pending`.
       const kept = set.filter((t) => t.Key !== PENDING_UPLOAD_TAG.key);
-      await this.#client.send(new PutObjectTaggingCommand({ Bucket: this.#bucket, Key: key, VersionId: versionId, Tagging: { TagSet: kept } }));
+      await this.#client.send(
+        new PutObjectTaggingCommand({ Bucket: this.#bucket, Key: key, VersionId: versionId, Tagging: { TagSet: [...kept, { Key: PENDING_UPLOAD_TAG.key, Value: REGISTERED_VALUE }] } }),
+      );
     } catch (e) {
       if (isNotFound(e, versionId)) throw notFound(key, versionId);
       throw toAegis(e, 'untag');
