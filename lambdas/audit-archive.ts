@@ -11,9 +11,9 @@ export const handler = build(lambdaContainer);
 
 const logger = new Logger({ serviceName: 'aegis-audit-archive' });
 
-/** The EventBridge schedule's entry point: archive whatever is new. */
+/** The EventBridge schedule's entry point: archive whatever is new (the `audit-archive` job). */
 export const scheduled = async () => {
-  const result = await (await lambdaContainer()).auditTrail.archive();
-  logger.info('audit archived', result);
+  const result = await (await lambdaContainer()).scheduler.run('audit-archive');
+  logger.info('audit archived', result as Record<string, unknown>);
   return result;
 };

@@ -7,6 +7,7 @@
  */
 import { DataApiDatabase } from './adapters/aws/data-api-database.js';
 import { EmfMetricsSink } from './adapters/aws/emf-metrics-sink.js';
+import { EventBridgeScheduler } from './adapters/aws/eventbridge-scheduler.js';
 import { KmsKeyProvider } from './adapters/aws/kms-key-provider.js';
 import { S3ObjectStore, s3Client } from './adapters/aws/s3-object-store.js';
 import { SfnWorkflows } from './adapters/aws/sfn-workflows.js';
@@ -44,6 +45,7 @@ export function lambdaAdapters(policy?: (config: Config, clock: Clock) => Promis
     },
     ...(policy && { policy }),
     metricsSinks: () => [emf],
+    scheduler: () => new EventBridgeScheduler(),
   };
 }
 

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { InProcessScheduler } from './adapters/local/in-process-scheduler.js';
 import { prometheusSink } from './adapters/local/prometheus-metrics-sink.js';
 import { buildContainer, type AdapterFactories, type BuildOptions } from './composition.js';
 import { kmsProviderOptions, type Config, type DatabaseConfig } from './config.js';
@@ -98,6 +99,11 @@ export const localAdapters: AdapterFactories = {
   },
   // the process's Prometheus registry, served at the local server's /metrics
   metricsSinks: () => [prometheusSink],
+  scheduler: (_config, opts) =>
+    new InProcessScheduler({
+      ...(opts.timers && { timers: opts.timers }),
+      onError: (job, e) => (opts.logger ?? console).error('scheduled job failed', { job, error: (e as Error).message }),
+    }),
 };
 
 /** The container of a process on a machine (local server, admin tools, tests). */

@@ -4,7 +4,7 @@ import type { Container } from './container.js';
 import { migrateToLatest } from './db/migrations.js';
 import { runStartupChecks } from './startup-checks.js';
 import { BearerTokenAuthenticator, IamAuthenticator } from './http/auth.js';
-import { systemClock, type Clock, type Database, type KeyProvider, type ObjectStore, type RolloutJudge, type Workflows } from './ports.js';
+import { systemClock, type Clock, type Database, type KeyProvider, type ObjectStore, type RolloutJudge, type ScheduledJobName, type Scheduler, type Workflows } from './ports.js';
 import type { MetricsSource } from './core/canary-metrics.js';
 import type { PolicyEngine, RiskTier } from './core/policy.js';
 import { AuditLog } from './services/audit.js';
@@ -21,6 +21,16 @@ import { TokenService } from './services/tokens.js';
 import { VerificationService } from './services/verification.js';
 
 export const REGISTRY_DEFAULTS = { retentionDays: 365, uploadTtlSeconds: 3600 } as const;
+
+/**
+ * How often the in-process scheduler runs each job (the local server). On AWS each job is an
+ * EventBridge rule whose rate the stack sets (`lib/infra/scheduled-job.ts`).
+ */
+export const LOCAL_SCHEDULE_MS: Readonly<Record<ScheduledJobName, number>> = {
+  'audit-archive': 30_000,
+  'pending-promotion-expiry': 30_000,
+  'pending-upload-expiry': 300_000,
+};
 /** Audit archive retention (Object Lock): seven years, the usual audit-record horizon. */
 export const AUDIT_RETENTION_DAYS = 2557;
 
@@ -51,6 +61,8 @@ export interface AdapterFactories {
   policy?: (config: Config, clock: Clock) => Promise<PolicyRuntime>;
   /** Where the service measurements go (Prometheus locally, EMF in Lambda). */
   metricsSinks(): MetricsSink[];
+  /** Runs the scheduled jobs: timers in the process locally, EventBridge rules on AWS. */
+  scheduler(config: Config, opts: BuildOptions): Scheduler;
 }
 
 export interface BuildOptions {
@@ -71,6 +83,8 @@ export interface BuildOptions {
   judge?: RolloutJudge;
   /** tests: shorten every Wait of the local state machines to this many ms */
   waitMs?: number;
+  /** tests: the in-process scheduler's timers (a fake one advances time without sleeping) */
+  timers?: import('./adapters/local/in-process-scheduler.js').Timers;
 }
 
 const noPolicyEngine = (): Promise<PolicyRuntime> =>
@@ -100,7 +114,12 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
     const keys: KeyService = new KeyService(database, keyProvider, clock, audit);
     if (opts.bootstrap) await bootstrap(config, database, keys);
     const datasets = new DatasetService(database, clock, audit);
-    const registry = new RegistryService(database, store, keys, datasets, audit, clock, REGISTRY_DEFAULTS);
+    const registry = new RegistryService(database, store, keys, datasets, audit, clock, {
+      ...REGISTRY_DEFAULTS,
+      pendingUploadTtlSeconds: config.pendingUploadTtlSeconds,
+      // Lambda functions may not delete objects: the artifact bucket's lifecycle rule removes tagged pending uploads.
+      pendingUploadBytes: opts.mode === 'lambda' ? 'lifecycle' : 'delete',
+    });
     const tokens = new TokenService(database, clock, audit);
     const auditTrail = new AuditTrail(database, archiveStore, keys, clock, AUDIT_RETENTION_DAYS);
     const verification = new VerificationService(registry, keys, store);
@@ -126,9 +145,15 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
       clock,
       pendingTtlSeconds: config.pendingPromotionTtlSeconds,
     });
+    const scheduler = adapters.scheduler(config, { ...opts, logger });
+    scheduler.register({ name: 'audit-archive', everyMs: LOCAL_SCHEDULE_MS['audit-archive'], run: () => auditTrail.archive() });
+    // Pending multisig promotions past their expiry are also expired whenever they are next touched.
+    scheduler.register({ name: 'pending-promotion-expiry', everyMs: LOCAL_SCHEDULE_MS['pending-promotion-expiry'], run: () => promotions.expirePending() });
+    scheduler.register({ name: 'pending-upload-expiry', everyMs: LOCAL_SCHEDULE_MS['pending-upload-expiry'], run: () => registry.expirePendingUploads() });
     return {
       config,
       mode: opts.mode,
+      scheduler,
       database,
       store,
       keyProvider,
@@ -146,7 +171,10 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
       auth: opts.mode === 'lambda' ? new IamAuthenticator(config.iamRoleMap) : new BearerTokenAuthenticator(tokens),
       logger,
       clock,
-      close: () => database.close(),
+      close: async () => {
+        await scheduler.stop();
+        await database.close();
+      },
     };
   } catch (e) {
     await database.close();

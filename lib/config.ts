@@ -48,6 +48,8 @@ const EnvSchema = z.object({
   AWS_ENDPOINT_URL: optionalString,
   AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: bool,
   AEGIS_PENDING_PROMOTION_TTL_SECONDS: z.coerce.number().int().min(1).max(365 * 86_400).default(7 * 86_400),
+  // at least the upload URL's hour: bytes must not arrive after their upload expired
+  AEGIS_PENDING_UPLOAD_TTL_SECONDS: z.coerce.number().int().min(3600).max(30 * 86_400).default(86_400),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('127.0.0.1'),
 });
@@ -108,6 +110,8 @@ export interface Config {
      */
     allowP256: boolean;
   };
+  /** seconds an upload may wait for its registration before its bytes are removed */
+  pendingUploadTtlSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -190,6 +194,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     s3: { forcePathStyle: e.AEGIS_S3_FORCE_PATH_STYLE },
     pendingPromotionTtlSeconds: e.AEGIS_PENDING_PROMOTION_TTL_SECONDS,
     kms: { endpoint: e.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS ? undefined : (e.AWS_ENDPOINT_URL_KMS ?? e.AWS_ENDPOINT_URL), allowP256: e.AEGIS_TEST_ALLOW_P256_KMS_KEYS },
+    pendingUploadTtlSeconds: e.AEGIS_PENDING_UPLOAD_TTL_SECONDS,
     policiesDir: e.AEGIS_POLICIES_DIR ? resolve(e.AEGIS_POLICIES_DIR) : REPO_DIR('policies'),
     statemachinesDir: e.AEGIS_STATEMACHINES_DIR ? resolve(e.AEGIS_STATEMACHINES_DIR) : REPO_DIR('statemachines'),
     stateMachineArns:

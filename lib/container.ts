@@ -1,7 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Config } from './config.js';
 import type { Authenticator } from './http/auth.js';
-import type { Clock, Database, KeyProvider, ObjectStore, Workflows } from './ports.js';
+import type { Clock, Database, KeyProvider, ObjectStore, Scheduler, Workflows } from './ports.js';
 import type { PromotionService } from './services/promotions.js';
 import type { RolloutService } from './services/rollout.js';
 import type { AuditLog } from './services/audit.js';
@@ -31,6 +31,8 @@ export interface Container {
   promotions: PromotionService;
   rollout: RolloutService;
   workflows: Workflows;
+  /** the scheduled jobs (audit archive, pending promotion and upload expiry); armed by the local server only */
+  scheduler: Scheduler;
   auth: Authenticator;
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   clock: Clock;

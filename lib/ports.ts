@@ -32,6 +32,11 @@ export interface PutOptions {
   contentType?: string;
   /** Refuse the write when the streamed bytes do not have this size (bytes). */
   expectedSize?: number;
+  /**
+   * Mark the version as a pending upload: bytes no registration has claimed yet, which expire
+   * (S3: the `aegis-upload=pending` tag a lifecycle rule expires). Upload URLs always set it.
+   */
+  pendingUpload?: boolean;
 }
 
 export interface ObjectInfo {
@@ -42,6 +47,8 @@ export interface ObjectInfo {
   sha256?: string;
   retainUntil?: Date;
   lastModified: Date;
+  /** true while the version is a pending upload (see {@link PutOptions.pendingUpload}) */
+  pendingUpload?: boolean;
 }
 
 /**
@@ -65,7 +72,12 @@ export interface ObjectStore {
   retain(key: string, versionId: string, until: Date): Promise<void>;
   /** Latest versions of the keys under a prefix, in key order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
-  /** A URL a client can PUT the bytes of `key` to, without going through the API. */
+  /** Clears the pending-upload mark of one version (registration claims the bytes); allowed under retention. */
+  clearPendingUpload(key: string, versionId: string): Promise<void>;
+  /**
+   * A URL a client can PUT the bytes of `key` to, without going through the API, sending
+   * `headers` with it. What it writes is a pending upload.
+   */
   createUploadUrl(key: string, opts: { expiresInSeconds: number; contentLength?: number }): Promise<{ url: string; headers: Record<string, string> }>;
   /**
    * The bucket's Object Lock configuration, for the production startup checks (S3 only:
@@ -167,4 +179,37 @@ export interface WindowVerdict {
 /** Judges a canary window: the statistics over per-variant metrics, or a scripted verdict in tests. */
 export interface RolloutJudge {
   evaluate(window: CanaryWindow): Promise<WindowVerdict>;
+}
+
+// ---------------------------------------------------------------- Schedules
+
+/** The jobs that run on a schedule. Each is one EventBridge rule on AWS and one timer locally. */
+export type ScheduledJobName = 'audit-archive' | 'pending-promotion-expiry' | 'pending-upload-expiry';
+
+export interface ScheduledJob {
+  name: ScheduledJobName;
+  /** how often the in-process scheduler runs it (on AWS the rule's rate in the stack decides) */
+  everyMs: number;
+  /** one run; must be safe to repeat and to overlap with a run in another process */
+  run(): Promise<unknown>;
+}
+
+/**
+ * Runs jobs on a schedule: timers in this process locally, EventBridge rules on AWS (the rule
+ * invokes a function whose handler calls {@link run}). Every periodic job goes through it.
+ *
+ * @example
+ * scheduler.register({ name: 'audit-archive', everyMs: 30_000, run: () => auditTrail.archive() });
+ * scheduler.start(); // local server only: arms the timers
+ * await scheduler.run('audit-archive'); // the EventBridge target, or a test
+ * await scheduler.stop(); // disarms and waits for runs in flight
+ */
+export interface Scheduler {
+  register(job: ScheduledJob): void;
+  /** Arms the schedules (in-process timers; a no-op where something outside drives them). */
+  start(): void;
+  /** Runs one registered job now and returns its result; a run already in flight is joined, not repeated. */
+  run(name: ScheduledJobName): Promise<unknown>;
+  /** Disarms the schedules and waits for the runs in flight. */
+  stop(): Promise<void>;
 }

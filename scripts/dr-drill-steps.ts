@@ -40,12 +40,14 @@ export interface Populated {
   datasets: number;
   artifacts: number;
   rotations: number;
+  /** uploads left unregistered (bytes PUT, never registered): pending, not lost records */
+  pendingUploads: number;
 }
 
 /**
  * What a registry accumulates, through the HTTP API as clients would: datasets, `n`
- * registrations over four models, and a manifest key rotation half way (so rebuilt
- * signatures must verify under a retired key's window).
+ * registrations over four models, a manifest key rotation half way (so rebuilt
+ * signatures must verify under a retired key's window), and one upload never registered.
  */
 export async function populate(api: Api, n: number): Promise<Populated> {
   for (const d of DATASETS) expectOk(`dataset ${d.id}`, await api('POST', '/v1/datasets', d));
@@ -78,7 +80,13 @@ export async function populate(api: Api, n: number): Promise<Populated> {
     };
     expectOk(`register ${model} #${i}`, await api('POST', '/v1/registry/register', { uploadId: up.uploadId, manifest }));
   }
-  return { datasets: DATASETS.length, artifacts: n, rotations };
+  // An abandoned upload: its bytes stay marked pending until the expiry job removes them. The
+  // drill must tell it from a lost record.
+  const bytes = randomBytes(1024);
+  const up = expectOk('abandoned upload', await api('POST', '/v1/registry/uploads', { modelName: MODELS[0], size: bytes.length }));
+  const put = await fetch(up.url, { method: 'PUT', body: bytes, headers: up.headers });
+  if (put.status !== 200) throw new Error(`abandoned upload PUT: HTTP ${put.status}`);
+  return { datasets: DATASETS.length, artifacts: n, rotations, pendingUploads: 1 };
 }
 
 /**

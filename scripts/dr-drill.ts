@@ -43,7 +43,7 @@ const dumpDir = join(work, 'restored-dump');
 const durations = new Map<string, number>();
 const failures: string[] = [];
 
-let populated: Populated = { datasets: 0, artifacts: 0, rotations: 0 };
+let populated: Populated = { datasets: 0, artifacts: 0, rotations: 0, pendingUploads: 0 };
 let archivedThrough = 0;
 let rebuild: RebuildReport | undefined;
 let chain = '';
@@ -134,18 +134,19 @@ const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const r = rebuild;
 const out = [
   'Aegis disaster-recovery drill',
-  `  source        ${sourceDir}${populated.artifacts ? ` (populated: ${populated.datasets} datasets, ${populated.artifacts} registrations, ${populated.rotations} key rotation)` : ''}; audit archived through seq ${archivedThrough}`,
+  `  source        ${sourceDir}${populated.artifacts ? ` (populated: ${populated.datasets} datasets, ${populated.artifacts} registrations, ${populated.rotations} key rotation, ${populated.pendingUploads} upload never registered)` : ''}; audit archived through seq ${archivedThrough}`,
   `  work folder   ${work}${args.keep ? ' (kept)' : ' (removed)'}`,
   '  steps',
   ...[...durations].map(([name, ms]) => `    ${name.padEnd(86)} ${secs(ms).padStart(8)}`),
   r
-    ? `  restored      ${r.keys} keys, ${r.datasets} datasets, ${r.artifacts.fromArchive + r.artifacts.fromStorage} artifacts (${r.artifacts.fromArchive} from the archive, ${r.artifacts.fromStorage} from storage), ${r.auditEvents} audit events; ${r.problems.length} problems, ${r.orphans.length} orphans`
+    ? `  restored      ${r.keys} keys, ${r.datasets} datasets, ${r.artifacts.fromArchive + r.artifacts.fromStorage} artifacts (${r.artifacts.fromArchive} from the archive, ${r.artifacts.fromStorage} from storage), ${r.auditEvents} audit events; ${r.problems.length} problems, ${r.orphans.length} orphans, ${r.pendingUploads.length} pending uploads (not restored; they expire)`
     : '  restored      nothing (the rebuild did not run)',
   `  audit chain   ${chain || 'not verified'}`,
   `  manifests     ${manifests.ok}/${manifests.total} verified (signature, signer window, stored bytes)`,
   `  parity        ${diffs.length} difference(s) between the database backup and the rebuilt registry (expected: none)`,
   ...formatDifferences(diffs),
-  `  storage       ${storage ? `${storage.issues.length} issue(s) over ${storage.objects} objects` : 'not checked'}`,
+  // A pending upload (marked in the store, or an open upload row) is not a lost record: listed, never a failure.
+  `  storage       ${storage ? `${storage.issues.length} issue(s) over ${storage.objects} objects; ${storage.pendingUploads.length} pending upload(s), awaiting registration or expiry (not lost records)` : 'not checked'}`,
   ...(storage ? formatStorageParity(storage) : []),
   `  resume        ${resumed || 'not run'}`,
   ...(r ? ['', 'rebuild-index report:', formatRebuildReport(r)] : []),

@@ -28,6 +28,10 @@ export function formatRebuildReport(r: RebuildReport): string {
     lines.push(`  orphans (${r.orphans.length}; left in storage, not restored):`);
     for (const o of r.orphans) lines.push(`    ${o.kind.padEnd(20)} ${o.keys.join(', ')}: ${o.detail}`);
   }
+  if (r.pendingUploads.length) {
+    lines.push(`  pending uploads (${r.pendingUploads.length}; awaiting registration, not restored, expire on schedule):`);
+    for (const k of r.pendingUploads) lines.push(`    ${k}`);
+  }
   if (r.warnings.length) {
     lines.push(`  warnings (${r.warnings.length}):`);
     for (const w of r.warnings) lines.push(`    ${w}`);
@@ -45,7 +49,10 @@ export function formatDifferences(diffs: readonly Difference[]): string[] {
 }
 
 export function formatStorageParity(p: StorageParity): string[] {
-  return p.issues.map((i) => `  ${i.kind.padEnd(20)} ${i.key}${i.versionId ? ` (${i.versionId})` : ''}: ${i.detail}`);
+  return [
+    ...p.issues.map((i) => `  ${i.kind.padEnd(20)} ${i.key}${i.versionId ? ` (${i.versionId})` : ''}: ${i.detail}`),
+    ...p.pendingUploads.map((u) => `  ${'pending-upload'.padEnd(20)} ${u.key} (${u.versionId}): ${u.size} bytes uploaded ${u.lastModified}, awaiting registration or expiry (${u.evidence.join(', ')}); not an issue`),
+  ];
 }
 
 /** Progress lines for stderr: every phase, and per-item counts about every 2 s and at the end. */

@@ -229,6 +229,16 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Pending-upload expiry (issue 9): an upload is registered (claimed by an artifact) or
+  // pending; pending ones past their TTL are expired, their bytes removed, their rows deleted.
+  '0006_upload_expiry': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('uploads').addColumn('registered_at', 'timestamptz').execute();
+      await db.schema.alterTable('uploads').addColumn('expired_at', 'timestamptz').execute();
+      await sql`UPDATE uploads SET registered_at = a.created_at FROM artifacts a WHERE a.storage_key = uploads.storage_key`.execute(db);
+      await db.schema.createIndex('uploads_created_at_idx').on('uploads').column('created_at').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -67,6 +67,10 @@ export interface UploadsTable {
   created_at: Ts;
   expires_at: Ts;
   max_size: Int8;
+  /** when an artifact claimed the upload; null while pending */
+  registered_at: ColumnType<Date | string | null, Date | string | null | undefined, Date | string | null>;
+  /** when the expiry job expired it (its bytes are being removed, then the row) */
+  expired_at: ColumnType<Date | string | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface IdempotencyKeysTable {

@@ -6,7 +6,7 @@ import type { Role } from '../config.js';
 import { ROLES } from '../http/routes.js';
 import type { AccessResources } from './access.js';
 import { API_ROUTE_IDS, ApiFunctions, type ApiRouteId } from './api-functions.js';
-import { AuditArchiveSchedule } from './audit-archive-schedule.js';
+import { AuditArchiveSchedule, ScheduledJob } from './audit-archive-schedule.js';
 import { RegistryDatabase } from './registry-database.js';
 import type { MutualTlsDomain } from './mutual-tls.js';
 import { CrossRegionReplication, type ReplicationTarget } from './replication.js';
@@ -55,6 +55,19 @@ export interface AegisStackProps extends StackProps {
    */
   readonly auditArchiveRate?: Duration;
   /**
+   * How long an upload may wait for its registration (whole days): the artifact bucket's
+   * lifecycle rule and `AEGIS_PENDING_UPLOAD_TTL_SECONDS` of every function.
+   *
+   * @default Duration.days(1)
+   */
+  readonly pendingUploadExpiry?: Duration;
+  /**
+   * How often the pending-upload expiry job runs.
+   *
+   * @default Duration.hours(1)
+   */
+  readonly pendingUploadExpiryRate?: Duration;
+  /**
    * SentinelNet's URL (`SENTINELNET_URL`) for the functions that make policy decisions.
    *
    * @default - they decide with the Cedar policies bundled from `policies/`
@@ -95,6 +108,8 @@ export class AegisStack extends Stack {
   public readonly rollouts: RolloutWorkflows;
   public readonly apiFunctions: ApiFunctions;
   public readonly auditArchiveSchedule: AuditArchiveSchedule;
+  /** The `pending-upload-expiry` job: expires uploads never registered (rows; the lifecycle rule removes their bytes). */
+  public readonly pendingUploadExpiry: ScheduledJob;
   public readonly restApi: AegisRestApi;
   /** Present only when {@link AegisStackProps.replication} is given. */
   public readonly replication: CrossRegionReplication | undefined;
@@ -115,8 +130,10 @@ export class AegisStack extends Stack {
     }
 
     this.keys = new AegisKeys(this, 'Keys', { aliasPrefix: `aegis/${props.envName}` });
+    const pendingUploadExpiry = props.pendingUploadExpiry ?? Duration.days(1);
     this.storage = new AegisStorage(this, 'Storage', {
       encryptionKey: this.keys.dataKey,
+      pendingUploadExpiry,
       ...(props.auditRetention && { auditRetention: props.auditRetention }),
     });
     this.database = new RegistryDatabase(this, 'Database', { encryptionKey: this.keys.dataKey });
@@ -131,6 +148,8 @@ export class AegisStack extends Stack {
       AEGIS_AUDIT_ARCHIVE_BUCKET: this.storage.auditArchiveBucket.bucketName,
       MANIFEST_SIGNER_KID: 'manifest-signer-v1',
       AEGIS_IAM_ROLE_MAP: JSON.stringify(iamRoleMap),
+      // the same deadline as the bucket's lifecycle rule for tagged pending uploads
+      AEGIS_PENDING_UPLOAD_TTL_SECONDS: String(pendingUploadExpiry.toSeconds()),
       POWERTOOLS_SERVICE_NAME: 'aegis',
       // API Gateway enforces it on the custom domain; the functions only record the intent.
       ...(props.mutualTls && { REQUIRE_MTLS: 'true' }),
@@ -175,8 +194,21 @@ export class AegisStack extends Stack {
       resources,
       ...(props.auditArchiveRate && { rate: props.auditArchiveRate }),
     });
+    this.pendingUploadExpiry = new ScheduledJob(this, 'PendingUploadExpiry', {
+      projectRoot,
+      environment,
+      resources,
+      entry: 'lambdas/pending-upload-expiry.ts',
+      // The database only: no function may delete objects; the bucket's lifecycle rule removes
+      // the bytes (tagged aegis-upload=pending) on the same deadline.
+      access: {},
+      description: 'Scheduled pending-upload expiry: uploads never registered within AEGIS_PENDING_UPLOAD_TTL_SECONDS are expired (rows; the lifecycle rule removes the bytes)',
+      rate: props.pendingUploadExpiryRate ?? Duration.hours(1),
+      timeout: Duration.minutes(10),
+      failureMeaning: 'Pending-upload expiry runs failed after retries and wait in the dead-letter queue: unregistered upload rows stay registrable-looking in the database until they are looked at (the lifecycle rule still removes their bytes).',
+    });
     // New handler code goes live only once the schema it expects is in place.
-    for (const fn of [...Object.values(this.apiFunctions.functions), this.auditArchiveSchedule.archiveFunction, this.rollouts.rolloutStep]) {
+    for (const fn of [...Object.values(this.apiFunctions.functions), this.auditArchiveSchedule.archiveFunction, this.pendingUploadExpiry.jobFunction, this.rollouts.rolloutStep]) {
       fn.function.node.addDependency(this.migrations.resource);
     }
 

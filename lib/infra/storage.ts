@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { PENDING_UPLOAD_TAG } from '../adapters/aws/pending-upload-tag.js';
 import { pin } from './pin.js';
 
 /** Intelligent-Tiering does not tier objects under 128 KiB, yet charges them monitoring. */
@@ -23,6 +24,14 @@ export interface AegisStorageProps {
    * @default Duration.days(365)
    */
   readonly accessLogExpiration?: Duration;
+  /**
+   * How long an upload may wait for its registration: versions still tagged
+   * `aegis-upload=pending` are expired after it (whole days; the scheduled job removes them
+   * sooner, this rule catches what the database no longer knows).
+   *
+   * @default Duration.days(1)
+   */
+  readonly pendingUploadExpiry?: Duration;
 }
 
 /**
@@ -48,6 +57,8 @@ export class AegisStorage extends Construct {
     if (auditRetention.toDays() < 1) throw new Error('auditRetention must be at least one day');
     const accessLogExpiration = props.accessLogExpiration ?? Duration.days(365);
     if (accessLogExpiration.toDays() < 1) throw new Error('accessLogExpiration must be at least one day');
+    const pendingUploadExpiry = props.pendingUploadExpiry ?? Duration.days(1);
+    if (pendingUploadExpiry.toHours() < 24 || pendingUploadExpiry.toHours() % 24 !== 0) throw new Error('pendingUploadExpiry must be a whole number of days, at least one');
 
     const common = {
       versioned: true,
@@ -89,6 +100,22 @@ export class AegisStorage extends Construct {
           id: 'archive-noncurrent-versions',
           noncurrentVersionTransitions: [{ storageClass: s3.StorageClass.GLACIER, transitionAfter: Duration.days(30) }],
           abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+        {
+          // Uploads never registered: the presigned PUT tags them pending, registration re-tags
+          // them `registered` (after setting retention). Not under retention, so expiry removes them for good:
+          // the current version gets a delete marker, then the noncurrent version goes a day later.
+          id: 'expire-pending-uploads',
+          prefix: 'artifacts/',
+          tagFilters: { [PENDING_UPLOAD_TAG.key]: PENDING_UPLOAD_TAG.value },
+          expiration: pendingUploadExpiry,
+          noncurrentVersionExpiration: Duration.days(1),
+        },
+        {
+          // The delete markers left once an expired upload's last version is gone.
+          id: 'remove-expired-delete-markers',
+          prefix: 'artifacts/',
+          expiredObjectDeleteMarker: true,
         },
       ],
     });

@@ -186,7 +186,7 @@ export function createLocalServer(
       return sendJson(res, 400, errorBody(new AegisError('SIZE_MISMATCH', `Content-Length ${declared} differs from the size the upload was created for (${check.contentLength})`, { field: 'Content-Length' }), requestId), requestId);
     }
     try {
-      const info = await c.store.put(key, req, check.contentLength === undefined ? {} : { expectedSize: check.contentLength });
+      const info = await c.store.put(key, req, { pendingUpload: true, ...(check.contentLength === undefined ? {} : { expectedSize: check.contentLength }) });
       sendJson(res, 200, { key: info.key, versionId: info.versionId, size: info.size, sha256: info.sha256 }, requestId);
     } catch (e) {
       req.resume();

@@ -8,7 +8,6 @@ import { HANDLER_BUILDERS } from '../../lambdas/index.js';
 import { createLocalServer, listen } from './server.js';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
-export const AUDIT_ARCHIVE_INTERVAL_MS = 30_000;
 
 export interface RunningLocal {
   url: string;
@@ -23,7 +22,7 @@ export interface RunningLocal {
  * container (PGlite/pg, filesystem store, file keys), migrates, makes sure signing keys
  * exist, and on first start creates the dev admin token in the data folder (mode 0600).
  */
-export async function startLocal(config: Config, opts: Pick<BuildOptions, 'clock' | 'logger' | 'judge' | 'waitMs'> = {}): Promise<RunningLocal> {
+export async function startLocal(config: Config, opts: Pick<BuildOptions, 'clock' | 'logger' | 'judge' | 'waitMs' | 'timers'> = {}): Promise<RunningLocal> {
   let container: Container | undefined;
   let ready: (c: Container) => void = () => undefined;
   let failed: (e: unknown) => void = () => undefined;
@@ -59,18 +58,16 @@ export async function startLocal(config: Config, opts: Pick<BuildOptions, 'clock
   // Rollouts that were running when the server stopped resume from their persisted step.
   const resumed = await c.promotions.resumeUnfinished();
   if (resumed.length) c.logger.info('resumed unfinished rollouts', { promotions: resumed });
-  // The in-process scheduler: archive new audit events periodically (EventBridge on AWS).
+  // The scheduled jobs (audit archive, pending promotion and upload expiry) run in this process
+  // (EventBridge rules on AWS).
+  c.scheduler.start();
   const archive = () => c.auditTrail.archive().catch((e: unknown) => c.logger.error('audit archive failed', { error: (e as Error).message }));
-  // Pending multisig promotions past their expiry are also expired whenever they are next touched.
-  const expire = () => c.promotions.expirePending().catch((e: unknown) => c.logger.error('expiring pending promotions failed', { error: (e as Error).message }));
-  const timer = setInterval(() => void expire().then(archive), AUDIT_ARCHIVE_INTERVAL_MS);
-  timer.unref();
   return {
     url,
     container: c,
     newAdminToken,
     async close() {
-      clearInterval(timer);
+      await c.scheduler.stop();
       await (c.workflows as { stopAll?: () => Promise<void> }).stopAll?.();
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

@@ -252,10 +252,22 @@ export interface StorageIssue {
   detail: string;
 }
 
+/** Bytes awaiting their registration (or their expiry): not an issue, and never a lost record. */
+export interface PendingUpload {
+  key: string;
+  versionId: string;
+  size: number;
+  lastModified: string;
+  /** how it is known to be pending: the store's mark (S3 tag) and/or an open row of the uploads table */
+  evidence: ('store-mark' | 'uploads-row')[];
+}
+
 export interface StorageParity {
   objects: number;
   artifacts: number;
   issues: StorageIssue[];
+  /** uploads not registered yet: expired by the pending-upload schedule, listed apart from the issues */
+  pendingUploads: PendingUpload[];
 }
 
 /**
@@ -285,14 +297,27 @@ export async function storageParity(database: Database, store: ObjectStore): Pro
       if (!(await store.head(key, { versionId }))) issues.push({ kind: 'missing-object', key, versionId, artifactId: r.artifact_id, detail: `${what} of ${r.artifact_id} is missing` });
     }
   }
+  // Uploads not claimed by a registration (a rebuilt registry has none: the store's mark still tells).
+  const open = new Set(
+    (await database.db.selectFrom('uploads').select('storage_key').where('registered_at', 'is', null).where('expired_at', 'is', null).execute()).map((u) => u.storage_key),
+  );
+  const pendingUploads: PendingUpload[] = [];
   let objects = 0;
   for await (const o of store.list('artifacts/')) {
     objects++;
     if (referenced.has(o.key)) continue;
     const name = o.key.slice(o.key.lastIndexOf('/') + 1);
+    const evidence = [...(o.pendingUpload ? (['store-mark'] as const) : []), ...(open.has(o.key) ? (['uploads-row'] as const) : [])];
     if (/^(manifest|signature)-.+\.json$/.test(name)) issues.push({ kind: 'orphan-sidecar', key: o.key, versionId: o.versionId, detail: 'a sidecar no artifact row references (a registration that crashed before its commit, or a retry beside it)' });
-    else if (name === 'artifact') issues.push({ kind: 'unregistered-upload', key: o.key, versionId: o.versionId, detail: 'uploaded bytes no artifact row references (an upload never registered)' });
-    else issues.push({ kind: 'unexpected-object', key: o.key, versionId: o.versionId, detail: 'not a key the registry writes' });
+    else if (name === 'artifact' && evidence.length) pendingUploads.push({ key: o.key, versionId: o.versionId, size: o.size, lastModified: o.lastModified.toISOString(), evidence });
+    else if (name === 'artifact') {
+      issues.push({
+        kind: 'unregistered-upload',
+        key: o.key,
+        versionId: o.versionId,
+        detail: 'uploaded bytes no artifact row references and not a pending upload (no pending mark, no open upload row): a registration claimed them and its record is lost, or they predate the pending mark',
+      });
+    } else issues.push({ kind: 'unexpected-object', key: o.key, versionId: o.versionId, detail: 'not a key the registry writes' });
   }
-  return { objects, artifacts: rows.length, issues };
+  return { objects, artifacts: rows.length, issues, pendingUploads };
 }

@@ -133,6 +133,8 @@ export interface StorageScan {
   /** sidecar pairs no archived registration references */
   candidates: StorageRef[];
   orphans: Orphan[];
+  /** keys of bytes still marked as pending uploads (no sidecars): never restored, never orphans; they expire */
+  pendingUploads: string[];
   objects: number;
 }
 
@@ -160,6 +162,7 @@ export async function scanArtifactStore(store: ObjectStore, referenced: Readonly
   }
   const candidates: StorageRef[] = [];
   const orphans: Orphan[] = [];
+  const pendingUploads: string[] = [];
   for (const [dir, d] of dirs) {
     const sigIds = new Set([...d.manifests.keys(), ...d.signatures.keys()]);
     let sidecarsSeen = false;
@@ -177,11 +180,13 @@ export async function scanArtifactStore(store: ObjectStore, referenced: Readonly
       sidecarsSeen = true;
       candidates.push({ key: `${dir}/artifact`, manifestKey: mo.key, manifestVersionId: mo.versionId, signatureKey: so.key, signatureVersionId: so.versionId });
     }
-    if (d.artifact && !sidecarsSeen && !referenced.has(d.artifact.key)) {
-      orphans.push({ kind: 'unregistered-upload', keys: [d.artifact.key], detail: 'uploaded bytes with no manifest or signature: the registration never got as far as signing' });
+    if (d.artifact && !sidecarsSeen && !referenced.has(d.artifact.key) && d.artifact.pendingUpload) {
+      pendingUploads.push(d.artifact.key);
+    } else if (d.artifact && !sidecarsSeen && !referenced.has(d.artifact.key)) {
+      orphans.push({ kind: 'unregistered-upload', keys: [d.artifact.key], detail: 'uploaded bytes with no manifest or signature and no pending-upload mark: claimed by a registration whose record is lost, or older than the mark' });
     }
   }
-  return { candidates, orphans, objects };
+  return { candidates, orphans, pendingUploads, objects };
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight (object stores answer in ~ms each). */

@@ -106,6 +106,8 @@ export interface RebuildReport {
   trust: TrustReport;
   restoredFromStorage: RestoredFromStorage[];
   orphans: Orphan[];
+  /** keys of uploads awaiting registration (still marked pending in the store): not restored, not orphans; they expire */
+  pendingUploads: string[];
   problems: Problem[];
   /** restored, with a known gap (revoked signer, reconstructed dataset, KMS key ARN unknown, …) */
   warnings: string[];
@@ -116,7 +118,7 @@ export interface RebuildReport {
 
 export const NOT_RESTORED = [
   'api tokens (only their sha256 was stored; create new ones: aegis tokens create)',
-  'pending uploads (the uploads table; an unregistered upload is reported as an orphan)',
+  'pending uploads (the uploads table): their bytes stay marked pending in the store and are listed apart; they expire on schedule (upload again to register)',
   'idempotency keys (a retried registration still replays by model and sha256)',
   'KMS key ARNs (not in the audit log; pass --kms-key-ref KID=ARN)',
   'created_by of artifacts restored from storage (recorded as aegis-recovery)',

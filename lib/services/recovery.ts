@@ -41,6 +41,7 @@ export async function rebuildIndex(deps: RecoveryDeps, opts: RebuildOptions = {}
     trust: { pinned: false, rootKid: null, unpinned: [], mismatched: [] },
     restoredFromStorage: [],
     orphans: [],
+    pendingUploads: [],
     problems: [],
     warnings: [],
     notRestored: [...NOT_RESTORED],
@@ -188,6 +189,7 @@ function linkDatasets(plan: RowPlan, reg: Registered, a: VerifiedArtifact, repor
 async function planStorage(deps: RecoveryDeps, ring: ReadonlyMap<string, KeyRecord>, reg: Registered, archiveEnd: string, opts: RebuildOptions, plan: RowPlan, report: RebuildReport): Promise<void> {
   const scan = await scanArtifactStore(deps.store, reg.keys);
   appendAll(report.orphans, scan.orphans);
+  appendAll(report.pendingUploads, scan.pendingUploads);
   let done = 0;
   const verdicts = await mapLimit(scan.candidates, CONCURRENCY, async (ref) => {
     const v = await verifyStoredArtifact(deps.store, ring, ref, { verifyBytes: opts.verifyBytes ?? false });

@@ -45,8 +45,32 @@ export interface RegistrationResult {
 export interface RegistryOptions {
   /** Object-Lock retention applied to artifacts, manifests and signatures. */
   retentionDays: number;
+  /** how long an upload URL accepts bytes */
   uploadTtlSeconds: number;
+  /**
+   * How long after its creation an upload may still be registered; then the expiry job
+   * removes its bytes and its row. At least {@link uploadTtlSeconds}. @default 86400
+   */
+  pendingUploadTtlSeconds?: number;
+  /**
+   * Who removes an expired upload's bytes: this service (`delete`, locally), or the bucket's
+   * lifecycle rule on the pending tag (`lifecycle`, on AWS, where no function may delete objects).
+   * @default 'delete'
+   */
+  pendingUploadBytes?: 'delete' | 'lifecycle';
 }
+
+export interface UploadExpiryResult {
+  /** upload ids expired in this run (bytes removed, row deleted) */
+  expired: string[];
+  /** object versions deleted */
+  versionsRemoved: number;
+  /** uploads whose bytes a registration attempt had claimed (retained): left in storage, where parity reports them */
+  kept: { uploadId: string; key: string; reason: string }[];
+}
+
+export const DEFAULT_PENDING_UPLOAD_TTL_SECONDS = 86_400;
+const EXPIRY_BATCH = 500;
 
 export interface Page<T> {
   items: T[];
@@ -139,6 +163,10 @@ export class RegistryService {
     await this.datasets.checkRefs(m.datasetRefs);
 
     if (!upload) throw new AegisError('UPLOAD_NOT_FOUND', `no upload ${input.uploadId}`, { field: 'uploadId' });
+    const pendingUntil = this.#pendingUntil(upload.created_at);
+    if (upload.expired_at !== null || this.clock.now() >= pendingUntil) {
+      throw new AegisError('UPLOAD_EXPIRED', `upload ${input.uploadId} expired at ${pendingUntil.toISOString()} without being registered; upload the bytes again`, { field: 'uploadId' });
+    }
     if (upload.model_name !== m.modelName) {
       throw new AegisError('VALIDATION_FAILED', `upload ${input.uploadId} was created for model ${upload.model_name}`, { field: 'manifest.modelName' });
     }
@@ -170,9 +198,21 @@ export class RegistryService {
     const manifestObj = await put(`manifest-${signature.manifestSignatureId}.json`, manifest);
     const signatureObj = await put(`signature-${signature.manifestSignatureId}.json`, signature);
     await this.store.retain(upload.storage_key, info.versionId, retainUntil);
+    // Claimed: no longer a pending upload the lifecycle rule (S3) or the expiry job may remove.
+    await this.store.clearPendingUpload(upload.storage_key, info.versionId);
 
     try {
       await this.database.db.transaction().execute(async (tx) => {
+        // Serialised with the expiry job by the row lock: either it expired first (refused
+        // here) or this registration claims the upload and the job leaves it alone.
+        const claimed = await tx
+          .updateTable('uploads')
+          .set({ registered_at: now })
+          .where('upload_id', '=', input.uploadId)
+          .where('expired_at', 'is', null)
+          .returning('upload_id')
+          .executeTakeFirst();
+        if (!claimed) throw new AegisError('UPLOAD_EXPIRED', `upload ${input.uploadId} expired while it was being registered; upload the bytes again`, { field: 'uploadId' });
         await tx.insertInto('models').values({ name: m.modelName, created_by: principal.id, created_at: now, latest_version: 0 }).onConflict((oc) => oc.column('name').doNothing()).execute();
         const { latest_version: version } = await tx
           .updateTable('models')
@@ -263,6 +303,67 @@ export class RegistryService {
       `these bytes are already registered as ${existing.modelName} v${existing.version} (artifact ${existing.artifactId}) with manifest sha256 ${existing.manifestSha256}; this manifest's sha256 is ${sha}. Register the registered manifest again to replay, or new bytes as a new version`,
       { field: 'manifest', details: { artifactId: existing.artifactId, version: existing.version, registeredManifestSha256: existing.manifestSha256, manifestSha256: sha } },
     );
+  }
+
+  #pendingUntil(createdAt: Date | string): Date {
+    return new Date(Date.parse(toIso(createdAt)) + (this.opts.pendingUploadTtlSeconds ?? DEFAULT_PENDING_UPLOAD_TTL_SECONDS) * 1000);
+  }
+
+  /**
+   * Expires uploads never registered within their TTL (refused, replayed under another
+   * upload, abandoned): marks each expired (registration then refuses it), deletes the
+   * unretained versions at its key (unless the bucket's lifecycle rule does) and then its row. A run that fails half way is finished
+   * by the next one. The scheduler runs it (`pending-upload-expiry`).
+   */
+  async expirePendingUploads(): Promise<UploadExpiryResult> {
+    const now = this.clock.now();
+    const cutoff = new Date(now.getTime() - (this.opts.pendingUploadTtlSeconds ?? DEFAULT_PENDING_UPLOAD_TTL_SECONDS) * 1000);
+    const db = this.database.db;
+    const rows = await db
+      .selectFrom('uploads')
+      .select(['upload_id', 'storage_key', 'expired_at'])
+      .where('registered_at', 'is', null)
+      .where((eb) => eb.or([eb('expired_at', 'is not', null), eb('created_at', '<=', cutoff)]))
+      .orderBy('created_at')
+      .limit(EXPIRY_BATCH)
+      .execute();
+    const result: UploadExpiryResult = { expired: [], versionsRemoved: 0, kept: [] };
+    for (const row of rows) {
+      if (row.expired_at === null) {
+        const claimed = await db
+          .updateTable('uploads')
+          .set({ expired_at: now })
+          .where('upload_id', '=', row.upload_id)
+          .where('registered_at', 'is', null)
+          .where('expired_at', 'is', null)
+          .returning('upload_id')
+          .executeTakeFirst();
+        if (!claimed) continue; // registered meanwhile
+      }
+      const kept = this.opts.pendingUploadBytes === 'lifecycle' ? undefined : await this.#removeUnclaimedVersions(row.storage_key, (n) => (result.versionsRemoved += n));
+      if (kept) result.kept.push({ uploadId: row.upload_id, key: row.storage_key, reason: kept });
+      await db.deleteFrom('uploads').where('upload_id', '=', row.upload_id).where('registered_at', 'is', null).execute();
+      result.expired.push(row.upload_id);
+    }
+    return result;
+  }
+
+  /** Deletes the key's versions, newest first, until none is left or one is retained; says why it stopped early. */
+  async #removeUnclaimedVersions(key: string, removed: (n: number) => void): Promise<string | undefined> {
+    for (let i = 0; i < 1000; i++) {
+      const info = await this.store.head(key);
+      if (!info) return undefined;
+      if (info.retainUntil && info.retainUntil > new Date()) return `version ${info.versionId} is retained until ${info.retainUntil.toISOString()} (a registration attempt claimed it)`;
+      try {
+        await this.store.delete(key, { versionId: info.versionId });
+      } catch (e) {
+        if (e instanceof AegisError && e.code === 'OBJECT_NOT_FOUND') continue;
+        if (e instanceof AegisError && e.code === 'RETENTION_LOCKED') return e.message;
+        throw e;
+      }
+      removed(1);
+    }
+    return 'more than 1000 versions';
   }
 
   #result(r: ArtifactRecord, replayed: boolean): RegistrationResult {

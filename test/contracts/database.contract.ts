@@ -53,6 +53,17 @@ export function databaseContract(name: string, open: () => Promise<{ database: D
       expect(await migrateToLatest(db().db)).toEqual([]);
     });
 
+    it('claims an upload once (0006: registered_at / expired_at with UPDATE … RETURNING), as registration and expiry do', async () => {
+      if (!database) return;
+      const id = `up-${randomBytes(4).toString('hex')}`;
+      await db().db.insertInto('uploads').values({ upload_id: id, model_name: 'm', storage_key: `artifacts/m/${id}/artifact`, created_by: 't', created_at: new Date(), expires_at: new Date(), max_size: 1 }).execute();
+      const claim = () => db().db.updateTable('uploads').set({ registered_at: new Date() }).where('upload_id', '=', id).where('registered_at', 'is', null).where('expired_at', 'is', null).returning('upload_id').executeTakeFirst();
+      expect(await claim()).toEqual({ upload_id: id });
+      expect(await claim()).toBeUndefined();
+      const pending = await db().db.selectFrom('uploads').select('upload_id').where('upload_id', '=', id).where('registered_at', 'is', null).execute();
+      expect(pending).toEqual([]);
+    });
+
     it('reports a unique violation in a form isUniqueViolation recognises', async () => {
       if (!database) return;
       const row = { name: `uniq-${randomBytes(3).toString('hex')}`, latest_version: 0, created_by: 't', created_at: new Date() };

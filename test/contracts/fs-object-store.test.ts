@@ -20,7 +20,7 @@ async function startUploadServer(store: () => FsObjectStore): Promise<{ server: 
       return;
     }
     store()
-      .put(key, req, check.contentLength === undefined ? {} : { expectedSize: check.contentLength })
+      .put(key, req, { pendingUpload: true, ...(check.contentLength === undefined ? {} : { expectedSize: check.contentLength }) })
       .then(() => res.writeHead(200).end())
       .catch((e: unknown) => res.writeHead(isAegisError(e) ? e.status : 500).end());
   });

@@ -202,6 +202,26 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
       expect(await store().head(k('via-url'))).toMatchObject({ size: body.length });
     });
 
+    it('marks what an upload URL writes as a pending upload; clearing the mark works under retention and keeps the bytes', async () => {
+      const body = Buffer.from('pending bytes');
+      const { url, headers } = await store().createUploadUrl(k('pending'), { expiresInSeconds: 60, contentLength: body.length });
+      expect((await fetch(url, { method: 'PUT', body, headers })).status).toBe(200);
+      const info = (await store().head(k('pending')))!;
+      expect(info.pendingUpload).toBe(true);
+      expect((await collect(store().list(k('pending'))))[0]).toMatchObject({ pendingUpload: true });
+      await store().retain(k('pending'), info.versionId, new Date(Date.now() + HOUR));
+      await store().clearPendingUpload(k('pending'), info.versionId);
+      const cleared = (await store().head(k('pending'), { versionId: info.versionId }))!;
+      expect(cleared.pendingUpload).toBeUndefined();
+      expect(cleared.retainUntil).toBeDefined();
+      expect(await text(await store().get(k('pending')))).toBe('pending bytes');
+      await store().clearPendingUpload(k('pending'), info.versionId); // idempotent
+      expect(await store().put(k('plain'), 'x')).not.toHaveProperty('pendingUpload');
+      expect((await store().put(k('marked'), 'x', { pendingUpload: true })).pendingUpload).toBe(true);
+      expect((await store().head(k('marked')))!.pendingUpload).toBe(true);
+      await expect(store().clearPendingUpload(k('absent'), info.versionId)).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' });
+    });
+
     it('refuses an upload URL for a key under retention', async () => {
       await store().put(k('url-locked'), 'x', { retainUntil: new Date(Date.now() + HOUR) });
       await expect(store().createUploadUrl(k('url-locked'), { expiresInSeconds: 60 })).rejects.toMatchObject({ code: 'RETENTION_LOCKED' });

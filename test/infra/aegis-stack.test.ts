@@ -112,6 +112,7 @@ describe('AegisStack template', () => {
     ...Object.values(synth.stack.apiFunctions.functions),
     synth.stack.migrations.migrateFunction,
     synth.stack.auditArchiveSchedule.archiveFunction,
+    synth.stack.pendingUploadExpiry.jobFunction,
     synth.stack.rollouts.rolloutStep,
   ];
 
@@ -274,8 +275,8 @@ describe('AegisStack template', () => {
       }
       const described = Object.values(functions).map((f) => String(f.Properties.Description ?? ''));
       expect(described.filter((d) => d.includes(ROUTES.tokensCreate.path))).toEqual([]);
-      // the API functions, the scheduled archiver, rollout step, migrate, the custom resource framework and CDK's default-SG restriction
-      expect(Object.keys(functions)).toHaveLength(API_ROUTE_IDS.length + 5);
+      // the API functions, the scheduled archiver and upload expiry, rollout step, migrate, the custom resource framework and CDK's default-SG restriction
+      expect(Object.keys(functions)).toHaveLength(API_ROUTE_IDS.length + 6);
     });
 
     it('runs every handler on the newest Node.js runtime, x86_64, traced, with JSON logs', () => {
@@ -284,7 +285,7 @@ describe('AegisStack template', () => {
         expect(template.toJSON().Resources[logicalIdOf(fn.function)].Properties).toMatchObject({
           Runtime: 'nodejs24.x',
           Architectures: ['x86_64'],
-          Handler: fn === synth.stack.auditArchiveSchedule.archiveFunction ? 'index.scheduled' : 'index.handler',
+          Handler: fn === synth.stack.auditArchiveSchedule.archiveFunction || fn === synth.stack.pendingUploadExpiry.jobFunction ? 'index.scheduled' : 'index.handler',
           TracingConfig: { Mode: 'Active' },
           LoggingConfig: { LogFormat: 'JSON' },
         });
@@ -352,7 +353,7 @@ describe('AegisStack template', () => {
     });
 
     it('invokes it every 5 minutes from an EventBridge rule, with retries and a dead-letter queue', () => {
-      const rules = Object.values(template.findResources('AWS::Events::Rule'));
+      const rules = Object.values(template.findResources('AWS::Events::Rule')).filter((r) => JSON.stringify(r.Properties.Targets).includes(scheduled()));
       expect(rules).toHaveLength(1);
       expect(rules[0]!.Properties).toMatchObject({
         ScheduleExpression: 'rate(5 minutes)',
@@ -383,11 +384,11 @@ describe('AegisStack template', () => {
 
     it('encrypts the dead-letter queue, refuses non-TLS requests and lets only the rule send to it', () => {
       const queues = template.findResources('AWS::SQS::Queue');
-      expect(Object.keys(queues)).toEqual([dlq()]);
+      expect(Object.keys(queues).sort()).toEqual([dlq(), logicalIdOf(synth.stack.pendingUploadExpiry.deadLetterQueue)].sort());
       const props = queues[dlq()]!.Properties;
       expect(props.SqsManagedSseEnabled === true || props.KmsMasterKeyId !== undefined).toBe(true);
       expect(props.MessageRetentionPeriod).toBe(14 * 86_400);
-      const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy'));
+      const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy')).filter((p) => JSON.stringify(p.Properties.Queues).includes(dlq()));
       expect(policies).toHaveLength(1);
       const statements = policies[0]!.Properties.PolicyDocument.Statement as Json[];
       expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
@@ -409,6 +410,57 @@ describe('AegisStack template', () => {
         Threshold: 1,
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       });
+    });
+  });
+
+  describe('pending-upload expiry', () => {
+    const job = () => synth.stack.pendingUploadExpiry;
+    const fnId = () => logicalIdOf(job().jobFunction.function);
+    const dlq = () => logicalIdOf(job().deadLetterQueue);
+
+    it('runs lambdas/pending-upload-expiry.ts (scheduled export) hourly from an EventBridge rule, with retries, a dead-letter queue and an alarm', () => {
+      expect(template.toJSON().Resources[fnId()].Properties.Handler).toBe('index.scheduled');
+      template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: 'rate(1 hour)',
+        State: 'ENABLED',
+        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId(), 'Arn'] }, DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq(), 'Arn'] } } })],
+      });
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: fnId() },
+        MaximumRetryAttempts: 2,
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [dlq(), 'Arn'] } } },
+      });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlq(), 'QueueName'] } }],
+        Threshold: 1,
+      });
+    });
+
+    it('touches the database only: no S3 and no signing (the lifecycle rule removes the bytes)', () => {
+      const actions = actionsOfRole(logicalIdOf(job().jobFunction.role));
+      expect(actions.filter((a) => !/^(logs|xray|rds-data|secretsmanager|sqs):/.test(a))).toEqual([]);
+    });
+
+    it('gives every function the same pending-upload TTL as the lifecycle rule (1 day)', () => {
+      for (const fn of ourFunctions()) {
+        expect(template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Environment.Variables.AEGIS_PENDING_UPLOAD_TTL_SECONDS).toBe('86400');
+      }
+    });
+
+    it('expires artifact versions still tagged aegis-upload=pending after a day, their noncurrent versions a day later, and the delete markers left', () => {
+      const rules = template.toJSON().Resources.ArtifactBucket.Properties.LifecycleConfiguration.Rules as Json[];
+      expect(rules).toContainEqual({
+        Id: 'expire-pending-uploads',
+        Status: 'Enabled',
+        Prefix: 'artifacts/',
+        TagFilters: [{ Key: 'aegis-upload', Value: 'pending' }],
+        ExpirationInDays: 1,
+        NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+      });
+      expect(rules).toContainEqual({ Id: 'remove-expired-delete-markers', Status: 'Enabled', Prefix: 'artifacts/', ExpiredObjectDeleteMarker: true });
+      // no other rule expires artifacts: registered versions (untagged, retained) are never expired
+      expect(rules.filter((r) => r.ExpirationInDays !== undefined || r.NoncurrentVersionExpiration !== undefined).map((r) => r.Id)).toEqual(['expire-pending-uploads']);
     });
   });
 

@@ -112,5 +112,17 @@ describe('rebuilding the registry from storage', () => {
       ]),
     );
     expect(storage.issues).toHaveLength(2);
+    expect(storage.pendingUploads).toEqual([]);
+  });
+
+  it('parity tells a pending upload (marked in the store, or an open upload row) from unregistered bytes whose record is lost', async () => {
+    const store = stack.container.store;
+    const marked = `artifacts/ranker/${randomUUID()}/artifact`;
+    await store.put(marked, 'pending bytes', { pendingUpload: true });
+    const storage = await storageParity(stack.container.database, store);
+    expect(storage.pendingUploads).toEqual([expect.objectContaining({ key: marked, evidence: ['store-mark'] })]);
+    expect(storage.issues.map((i) => i.key)).not.toContain(marked);
+    expect(storage.issues.filter((i) => i.kind === 'unregistered-upload')).toHaveLength(1); // the unmarked one of the previous test: a lost record
+    await store.delete(marked);
   });
 });

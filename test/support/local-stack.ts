@@ -18,7 +18,7 @@ export interface Stack extends RunningLocal {
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** The whole local stack (PGlite in a temp data folder, fs store, file keys) on a free port. */
-export async function startStack(env: Record<string, string> = {}, opts: Pick<BuildOptions, 'judge' | 'waitMs' | 'clock'> & { dataDir?: string } = {}): Promise<Stack> {
+export async function startStack(env: Record<string, string> = {}, opts: Pick<BuildOptions, 'judge' | 'waitMs' | 'clock' | 'timers'> & { dataDir?: string } = {}): Promise<Stack> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'aegis-test-')));
   const config = loadCheckedConfig({ DEV_ALLOW_EPHEMERAL: 'true', AEGIS_DATA_DIR: dataDir, PORT: '0', NODE_ENV: 'test', ...env });
   const { dataDir: _d, ...buildOpts } = opts;
@@ -75,7 +75,7 @@ export async function uploadAndRegister(
   if (opts.datasets !== false) await registerDatasets(stack, manifest, opts.token);
   const up = await stack.api('POST', '/v1/registry/uploads', { modelName, size: artifact.length }, opts.token ? { token: opts.token } : {});
   if (up.status !== 201) throw new Error(`upload target: ${up.status} ${JSON.stringify(up.body)}`);
-  const put = await fetch(up.body.url, { method: 'PUT', body: artifact });
+  const put = await fetch(up.body.url, { method: 'PUT', body: artifact, headers: up.body.headers ?? {} });
   if (put.status !== 200) throw new Error(`upload: ${put.status} ${await put.text()}`);
   return stack.api(
     'POST',

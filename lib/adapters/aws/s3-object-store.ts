@@ -17,6 +17,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AegisError, isAegisError } from '../../core/errors.js';
 import type { ObjectInfo, ObjectLockStatus, ObjectStore, PutOptions } from '../../ports.js';
+import { PENDING_UPLOAD_TAG } from './pending-upload-tag.js';
 // Key rules, size metering and option checks are the port's contract, not filesystem details;
 // they live beside the first adapter until a shared object-store module exists.
 import {
@@ -46,6 +47,8 @@ export const s3Client = (opts: { forcePathStyle?: boolean } = {}): S3Client => n
 
 /** Tag holding the hex sha256 of a version's bytes (see `put` for why a tag). */
 const SHA256_TAG = 'sha256';
+const PENDING_TAGGING = `${PENDING_UPLOAD_TAG.key}=${PENDING_UPLOAD_TAG.value}`;
+const REGISTERED_VALUE = 'registered';
 const LIST_HEAD_CONCURRENCY = 8;
 
 const NOT_FOUND_NAMES = new Set(['NoSuchKey', 'NotFound', 'NoSuchVersion']);
@@ -136,7 +139,12 @@ export class S3ObjectStore implements ObjectStore {
     if (!versionId) throw new AegisError('INTERNAL', `bucket ${this.#bucket} is not versioned`);
     try {
       await this.#client.send(
-        new PutObjectTaggingCommand({ Bucket: this.#bucket, Key: key, VersionId: versionId, Tagging: { TagSet: [{ Key: SHA256_TAG, Value: meter.sha256 }] } }),
+        new PutObjectTaggingCommand({
+          Bucket: this.#bucket,
+          Key: key,
+          VersionId: versionId,
+          Tagging: { TagSet: [{ Key: SHA256_TAG, Value: meter.sha256 }, ...(opts.pendingUpload ? [{ Key: PENDING_UPLOAD_TAG.key, Value: PENDING_UPLOAD_TAG.value }] : [])] },
+        }),
       );
       let head = await this.#head(key, versionId);
       if (!head) throw new AegisError('INTERNAL', `version ${versionId} of ${key} vanished right after upload`);
@@ -145,7 +153,7 @@ export class S3ObjectStore implements ObjectStore {
         await this.#putRetention(key, versionId, opts.retainUntil, this.#mode);
         head = { ...head, ObjectLockRetainUntilDate: opts.retainUntil };
       }
-      return { ...toInfo(key, head), sha256: meter.sha256 };
+      return { ...toInfo(key, head), sha256: meter.sha256, ...(opts.pendingUpload && { pendingUpload: true }) };
     } catch (e) {
       throw toAegis(e, 'put');
     }
@@ -197,6 +205,24 @@ export class S3ObjectStore implements ObjectStore {
     await this.#putRetention(key, versionId, until, head.ObjectLockMode ?? this.#mode);
   }
 
+  async clearPendingUpload(key: string, versionId: string): Promise<void> {
+    assertObjectKey(key);
+    try {
+      const tags = await this.#client.send(new GetObjectTaggingCommand({ Bucket: this.#bucket, Key: key, VersionId: versionId }));
+      const set = tags.TagSet ?? [];
+      if (!set.some((t) => t.Key === PENDING_UPLOAD_TAG.key && t.Value === PENDING_UPLOAD_TAG.value)) return;
+      // Re-tagged `registered` rather than untagged: PutObjectTagging is the permission registration
+      // already has (no DeleteObjectTagging), and the lifecycle rule only matches `pending`.
+      const kept = set.filter((t) => t.Key !== PENDING_UPLOAD_TAG.key);
+      await this.#client.send(
+        new PutObjectTaggingCommand({ Bucket: this.#bucket, Key: key, VersionId: versionId, Tagging: { TagSet: [...kept, { Key: PENDING_UPLOAD_TAG.key, Value: REGISTERED_VALUE }] } }),
+      );
+    } catch (e) {
+      if (isNotFound(e, versionId)) throw notFound(key, versionId);
+      throw toAegis(e, 'untag');
+    }
+  }
+
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     assertListPrefix(prefix);
     try {
@@ -218,7 +244,9 @@ export class S3ObjectStore implements ObjectStore {
     assertUploadUrlOptions(opts);
     // The URL bypasses put(), so the overwrite rule is applied when the URL is issued.
     await this.#assertWritable(key);
-    const command = new PutObjectCommand({ Bucket: this.#bucket, Key: key, ContentLength: opts.contentLength });
+    // The pending-upload tag is a signed header the client must send (S3 ignores tagging in
+    // a query string), so uploads it writes are expired by the lifecycle rule until registered.
+    const command = new PutObjectCommand({ Bucket: this.#bucket, Key: key, ContentLength: opts.contentLength, Tagging: PENDING_TAGGING });
     // With the SDK's default checksums the URL would carry the CRC32 of an empty body
     // (x-amz-checksum-crc32=AAAAAA==) and S3 would reject every real upload with BadDigest.
     const dropChecksum = <A extends { request?: unknown }, R>(next: (args: A) => Promise<R>) => async (args: A): Promise<R> => {
@@ -229,8 +257,8 @@ export class S3ObjectStore implements ObjectStore {
     command.middlewareStack.addRelativeTo(dropChecksum, { name: 'aegisDropPresignChecksum', relation: 'after', toMiddleware: 'flexibleChecksumsMiddleware' });
     try {
       // content-length is a signed header when given, so S3 refuses a body of any other size.
-      const url = await getSignedUrl(this.#client, command, { expiresIn: opts.expiresInSeconds });
-      return { url, headers: {} };
+      const url = await getSignedUrl(this.#client, command, { expiresIn: opts.expiresInSeconds, unhoistableHeaders: new Set(['x-amz-tagging']) });
+      return { url, headers: { 'x-amz-tagging': PENDING_TAGGING } };
     } catch (e) {
       throw toAegis(e, 'presign');
     }
@@ -278,6 +306,7 @@ export class S3ObjectStore implements ObjectStore {
       const tags = await this.#client.send(new GetObjectTaggingCommand({ Bucket: this.#bucket, Key: key, VersionId: head.VersionId }));
       const sha256 = tags.TagSet?.find((t) => t.Key === SHA256_TAG)?.Value;
       if (sha256) info.sha256 = sha256;
+      if (tags.TagSet?.some((t) => t.Key === PENDING_UPLOAD_TAG.key && t.Value === PENDING_UPLOAD_TAG.value)) info.pendingUpload = true;
     } catch (e) {
       if (isNotFound(e, head.VersionId)) return undefined;
       throw toAegis(e, 'head');

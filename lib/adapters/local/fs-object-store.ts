@@ -25,6 +25,7 @@ interface Sidecar {
   lastModified: string;
   retainUntil?: string;
   contentType?: string;
+  pendingUpload?: true;
 }
 
 const KEY_SEGMENT = /^[A-Za-z0-9._=-]+$/;
@@ -178,6 +179,7 @@ export class FsObjectStore implements ObjectStore {
         const meta: Sidecar = { key, versionId, size: meter.bytesSeen, sha256: meter.sha256, lastModified: new Date().toISOString() };
         if (opts.retainUntil) meta.retainUntil = opts.retainUntil.toISOString();
         if (opts.contentType) meta.contentType = opts.contentType;
+        if (opts.pendingUpload) meta.pendingUpload = true;
         await this.#writeSidecar(key, meta);
         return toInfo(meta);
       });
@@ -226,6 +228,16 @@ export class FsObjectStore implements ObjectStore {
       if (current && current > now && until < current) throw locked(key, current);
       assertRetainUntil(until, now);
       await this.#writeSidecar(key, { ...meta, retainUntil: until.toISOString() });
+    });
+  }
+
+  async clearPendingUpload(key: string, versionId: string): Promise<void> {
+    await this.#withKeyLock(key, async () => {
+      const meta = await this.#resolve(key, versionId);
+      if (!meta) throw notFound(key, versionId);
+      if (!meta.pendingUpload) return;
+      const { pendingUpload: _, ...rest } = meta;
+      await this.#writeSidecar(key, rest);
     });
   }
 
@@ -355,5 +367,6 @@ export function assertUploadUrlOptions(opts: { expiresInSeconds: number; content
 function toInfo(meta: Sidecar): ObjectInfo {
   const info: ObjectInfo = { key: meta.key, versionId: meta.versionId, size: meta.size, sha256: meta.sha256, lastModified: new Date(meta.lastModified) };
   if (meta.retainUntil) info.retainUntil = new Date(meta.retainUntil);
+  if (meta.pendingUpload) info.pendingUpload = true;
   return info;
 }
