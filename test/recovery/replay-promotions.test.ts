@@ -52,7 +52,7 @@ describe('replaying promotion events', () => {
     const r = replayPromotions(events);
     expect(r.problems).toEqual([]);
     expect(JSON.parse(r.promotions[0]!.rollout_state!)).toEqual({ stage: 0, percent: 0, inconclusive: 1, windowSeconds: 60, stageStartedAt: ts(1), canaryStartedAt: ts(1), reason: 'insufficient-traffic' });
-    expect(r.verdicts).toEqual([{ promotion_id: 'v', seq: 1, stage: 0, percent: 10, window_from: ts(1), window_to: ts(2), verdict: 'inconclusive', reason: 'insufficient-traffic', next: 'rollback', stable_requests: 90, canary_requests: 10, stable_errors: null, canary_errors: null, detail: 'canary has 10 requests', judgement: '{"verdict":"inconclusive"}', judged_at: ts(2) }]);
+    expect(r.verdicts).toEqual([{ promotion_id: 'v', seq: 1, stage: 0, percent: 10, window_from: new Date(ts(1)), window_to: new Date(ts(2)), verdict: 'inconclusive', reason: 'insufficient-traffic', next: 'rollback', stable_requests: 90, canary_requests: 10, stable_errors: null, canary_errors: null, detail: 'canary has 10 requests', judgement: '{"verdict":"inconclusive"}', judged_at: new Date(ts(2)) }]);
   });
 
   it('ends a failed rollout as RolloutService does: canary cleared, stable kept, signed, out of flight', () => {
@@ -111,10 +111,10 @@ describe('replaying promotion events', () => {
       ['r', 'cancelled', null],
     ]);
     expect(r.approvals.map((a) => [a.promotion_id, a.approver_kid, a.created_at])).toEqual([
-      ['q', 'k1', ts(11)],
-      ['q', 'k2', ts(10)],
-      ['r', 'k3', ts(20)],
-      ['r', 'k2', ts(22)],
+      ['q', 'k1', new Date(ts(11))],
+      ['q', 'k2', new Date(ts(10))],
+      ['r', 'k3', new Date(ts(20))],
+      ['r', 'k2', new Date(ts(22))],
     ]);
     // an approval counted while the earlier one by the same key is still valid does not follow
     const twice = replayPromotions([requested('t', { status: 'pending_multisig', threshold: 2, targetEnv: 'prod' }), accepted('t', 'k9', 1, 1, ['k9'], 500), accepted('t', 'k9', 2, 2, ['k9'], 500, true)]);
