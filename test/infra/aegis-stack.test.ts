@@ -437,9 +437,10 @@ describe('AegisStack template', () => {
       });
     });
 
-    it('touches the database only: no S3 and no signing (the lifecycle rule removes the bytes)', () => {
+    it('touches the database only: no S3 objects and no signing (the lifecycle rule removes the bytes)', () => {
       const actions = actionsOfRole(logicalIdOf(job().jobFunction.role));
-      expect(actions.filter((a) => !/^(logs|xray|rds-data|secretsmanager|sqs):/.test(a))).toEqual([]);
+      // besides the database, only the production startup checks' reads (bucket Object Lock settings, key specs)
+      expect(actions.filter((a) => !/^(logs|xray|rds-data|secretsmanager|sqs):/.test(a)).sort()).toEqual(['kms:DescribeKey', 's3:GetBucketObjectLockConfiguration']);
     });
 
     it('gives every function the same pending-upload TTL as the lifecycle rule (1 day)', () => {
