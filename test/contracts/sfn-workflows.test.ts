@@ -4,12 +4,12 @@ import { SfnWorkflows } from '../../lib/adapters/aws/sfn-workflows.js';
 import { startMoto, type Moto } from '../support/moto.js';
 
 /** The Workflows port on Step Functions (moto_server): the execution name is the promotion id. */
-let moto: Moto | undefined;
+// absent only outside CI (startMoto throws in CI): the suite is then reported skipped
+const moto: Moto | undefined = await startMoto();
 let client: SFNClient;
 let arns: { promotion: string; rollback: string };
 
 beforeAll(async () => {
-  moto = await startMoto();
   if (!moto) return;
   client = new SFNClient({ endpoint: moto.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
   const create = async (name: string) => {
@@ -22,9 +22,8 @@ afterAll(async () => {
   await moto?.stop();
 });
 
-describe('SfnWorkflows (Step Functions via moto_server)', () => {
+(moto ? describe : describe.skip)('SfnWorkflows (Step Functions via moto_server)', () => {
   it('starts an execution named after the promotion, with the promotion id as input', async () => {
-    if (!moto) return console.warn('moto_server not available: SfnWorkflows not exercised');
     const wf = new SfnWorkflows(arns, client);
     const id = '1f0c4a4e-7c2b-4d55-9a43-6f0a8a7c1d01';
     const r = await wf.start('promotion', id, { promotionId: id });
@@ -36,7 +35,6 @@ describe('SfnWorkflows (Step Functions via moto_server)', () => {
   });
 
   it('never runs the same promotion twice: a repeated start names the one execution', async () => {
-    if (!moto) return;
     const wf = new SfnWorkflows(arns, client);
     const id = '2a9e7d3b-1111-4c22-8d33-0e5f6a7b8c9d';
     const first = await wf.start('rollback', id, { promotionId: id });

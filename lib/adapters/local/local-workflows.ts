@@ -1,20 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import './promise-with-resolvers.js';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { MachineName, Workflows } from '../../ports.js';
 
-// aws-local-stepfunctions 3 uses Promise.withResolvers (Node ≥ 22); Node 20 needs it supplied.
-if (!(Promise as { withResolvers?: unknown }).withResolvers) {
-  (Promise as unknown as { withResolvers: () => unknown }).withResolvers = function withResolvers<T>() {
-    let resolve!: (v: T) => void;
-    let reject!: (e: unknown) => void;
-    const promise = new Promise<T>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    return { promise, resolve, reject };
-  };
-}
 
 type Definition = { States: Record<string, { Type: string }> };
 type Step = (input: Record<string, unknown>) => Promise<unknown>;

@@ -1,22 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import '../../../lib/adapters/local/promise-with-resolvers.js';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { generatedPhysicalName, resourceOf, resourcesOfType, type CfnTemplate } from './template.js';
 
-// aws-local-stepfunctions 3 uses Promise.withResolvers (Node ≥ 22); Node 20 needs it supplied
-// (the same polyfill as lib/adapters/local/local-workflows.ts).
-if (!(Promise as { withResolvers?: unknown }).withResolvers) {
-  (Promise as unknown as { withResolvers: () => unknown }).withResolvers = function withResolvers<T>() {
-    let resolve!: (v: T) => void;
-    let reject!: (e: unknown) => void;
-    const promise = new Promise<T>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    return { promise, resolve, reject };
-  };
-}
 
 /**
  * A Step Functions endpoint for the AWS SDK (awsJson1_0: `POST /` with
