@@ -7,7 +7,7 @@
  *    on the PostgreSQL server when reachable (else PGlite, which serialises everything).
  */
 import { createPrivateKey, generateKeyPairSync, randomUUID, sign, verify } from 'node:crypto';
-import { Kysely, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { eventHash, eventStatement, GENESIS_HASH, verifyChain, type AuditEvent } from '../lib/core/audit.js';
 import type { KeyRecord } from '../lib/core/signatures.js';
 import { migrateToLatest } from '../lib/db/migrations.js';

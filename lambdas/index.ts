@@ -1,6 +1,5 @@
 /** Every route's handler builder, keyed by route id: the local server serves these. */
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import type { ContainerProvider } from '../lib/http/handler.js';
+import type { HandlerBuilder } from '../lib/http/handler.js';
 import type { RouteId } from '../lib/http/routes.js';
 import * as artifactGet from './artifact-get.js';
 import * as artifactValidate from './artifact-validate.js';
@@ -32,9 +31,7 @@ import * as verifyManifest from './verify-manifest.js';
 import * as versionGet from './version-get.js';
 import * as versionsList from './versions-list.js';
 
-export type LambdaHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
-
-export const HANDLER_BUILDERS: Record<RouteId, { build: (c: ContainerProvider) => LambdaHandler }> = {
+export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
   artifactGet,
   artifactValidate,
   auditArchive,

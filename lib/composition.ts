@@ -1,14 +1,15 @@
+import type { Timers } from './adapters/local/in-process-scheduler.js';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Config } from './config.js';
 import type { Container } from './container.js';
 import { migrateToLatest } from './db/migrations.js';
 import { runStartupChecks } from './startup-checks.js';
 import { BearerTokenAuthenticator, IamAuthenticator } from './http/auth.js';
-import { systemClock, type Clock, type Database, type KeyProvider, type ObjectStore, type RolloutJudge, type ScheduledJobName, type Scheduler, type Workflows } from './ports.js';
+import { systemClock, type Clock, type Database, type KeyProvider, type MetricsSink, type ObjectStore, type RolloutJudge, type ScheduledJobName, type Scheduler, type Workflows } from './ports.js';
 import type { MetricsSource } from './core/canary-metrics.js';
 import type { PolicyEngine, RiskTier } from './core/policy.js';
 import { AuditLog } from './services/audit.js';
-import { addMetricsSink, type MetricsSink } from './services/metrics.js';
+import { addMetricsSink } from './services/metrics.js';
 import { MetricsRolloutJudge } from './services/canary.js';
 import { PromotionService } from './services/promotions.js';
 import { RolloutService } from './services/rollout.js';
@@ -84,7 +85,7 @@ export interface BuildOptions {
   /** tests: shorten every Wait of the local state machines to this many ms */
   waitMs?: number;
   /** tests: the in-process scheduler's timers (a fake one advances time without sleeping) */
-  timers?: import('./adapters/local/in-process-scheduler.js').Timers;
+  timers?: Timers;
 }
 
 const noPolicyEngine = (): Promise<PolicyRuntime> =>

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as z from 'zod';
+import { ROLES, type Role } from './core/identity.js';
 
 /**
  * The one place that reads the environment. Parsed once, checked for unsafe combinations
@@ -58,8 +59,6 @@ export type DatabaseConfig =
   | { kind: 'pglite'; dataDir: string }
   | { kind: 'pg'; url: string }
   | { kind: 'data-api'; resourceArn: string; secretArn: string; database: string };
-
-export type Role = 'publisher' | 'promoter' | 'approver' | 'operator' | 'auditor' | 'admin';
 
 export interface Config {
   nodeEnv: 'development' | 'test' | 'production';
@@ -143,8 +142,6 @@ function parseDatabase(url: string | undefined, dataDir: string): DatabaseConfig
   throw new ConfigError(`MODEL_REGISTRY_DATABASE_URL scheme ${u.protocol} is not supported (postgres://, rdsdata://)`);
 }
 
-const ROLES: readonly Role[] = ['publisher', 'promoter', 'approver', 'operator', 'auditor', 'admin'];
-
 function parseRoleMap(raw: string | undefined): Record<string, Role> {
   if (!raw) return {};
   let parsed: unknown;
@@ -153,7 +150,7 @@ function parseRoleMap(raw: string | undefined): Record<string, Role> {
   } catch {
     throw new ConfigError('AEGIS_IAM_ROLE_MAP is not JSON');
   }
-  const schema = z.record(z.string(), z.enum(ROLES as [Role, ...Role[]]));
+  const schema = z.record(z.string(), z.enum(ROLES));
   const r = schema.safeParse(parsed);
   if (!r.success) throw new ConfigError(`AEGIS_IAM_ROLE_MAP must map principal ARNs to one of ${ROLES.join(', ')}`);
   return r.data;

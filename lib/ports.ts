@@ -4,7 +4,7 @@
  * `test/contracts` that every adapter passes.
  */
 import type { Readable } from 'node:stream';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { DB } from './db/schema.js';
 import type { KeyPurpose, KeyRecord, SignatureAlg } from './core/signatures.js';
 import type { CanaryJudgement } from './core/canary-judge.js';
@@ -23,6 +23,9 @@ export interface Database {
   readonly kind: 'pglite' | 'pg' | 'data-api';
   close(): Promise<void>;
 }
+
+/** Where a query runs: the database itself or an open transaction on it. */
+export type Executor = Kysely<DB> | Transaction<DB>;
 
 // ---------------------------------------------------------------- Object store
 
@@ -212,4 +215,23 @@ export interface Scheduler {
   run(name: ScheduledJobName): Promise<unknown>;
   /** Disarms the schedules and waits for the runs in flight. */
   stop(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- Metrics
+
+/** Every series the services record, with its kind and labels (sinks define help and buckets). */
+export const SERVICE_METRICS = {
+  aegis_registry_registrations_total: { kind: 'counter', labels: ['outcome'] },
+  ai_infra_artifact_registration_latency_seconds: { kind: 'histogram', labels: [] },
+  ai_infra_promotion_latency_seconds: { kind: 'histogram', labels: ['env', 'outcome'] },
+  aegis_registry_promotions_total: { kind: 'counter', labels: ['env', 'outcome'] },
+  ai_infra_canary_rollbacks_total: { kind: 'counter', labels: ['env'] },
+} as const satisfies Record<string, { kind: 'counter' | 'histogram'; labels: readonly string[] }>;
+
+export type ServiceMetricName = keyof typeof SERVICE_METRICS;
+
+/** A destination for the measurements: Prometheus locally, CloudWatch (EMF) in Lambda. */
+export interface MetricsSink {
+  /** `unit` is `Count` (counters) or `Seconds` (histograms) */
+  emit(name: ServiceMetricName, unit: 'Count' | 'Seconds', value: number, dimensions: Record<string, string>): void;
 }

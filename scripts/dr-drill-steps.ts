@@ -3,8 +3,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmod, cp, lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
+/** Replies are read loosely: the drill checks the fields it needs and fails loudly on the rest. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- loose JSON replies, see above
+type Json = any;
+
 export interface Api {
-  (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  (method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }>;
 }
 
 /** A bearer-token client for the local server, as the CLI uses. */
@@ -26,7 +30,7 @@ export function apiClient(baseUrl: string, token: string): Api {
 
 const expectOk = (what: string, r: { status: number; body: unknown }) => {
   if (r.status >= 300) throw new Error(`${what}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body as any;
+  return r.body as Json;
 };
 
 const DATASETS = [

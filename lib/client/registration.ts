@@ -1,9 +1,10 @@
 import { stat } from 'node:fs/promises';
 import type { AegisClient, Progress } from './client.js';
+import type * as z from 'zod';
+import type { RegisterReply as RegisterReplySchema } from '../http/schemas.js';
 
-import type { RegistrationResult } from '../services/registry.js';
-
-export type RegisterReply = RegistrationResult;
+/** the reply of `POST /v1/registry/register`, as the API's schema defines it */
+export type RegisterReply = z.infer<typeof RegisterReplySchema>;
 
 /** Upload target, streamed upload, then registration: the one way clients register an artifact. */
 export async function registerArtifact(

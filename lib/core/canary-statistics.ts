@@ -7,13 +7,16 @@
 import { LATENCY_BUCKET_BASE, latencyBucket, type LatencyHistogram } from './canary-metrics.js';
 
 // W. J. Cody, "Rational Chebyshev approximations for the error function", Math. Comp. 23
-// (1969), as in SPECFUN CALERF (ACM TOMS 715). Coefficients are listed in Horner order.
+// (1969), as in SPECFUN CALERF (ACM TOMS 715). Coefficients are listed in Horner order, as
+// published (more digits than binary64 holds: each literal rounds to the nearest double).
+/* eslint-disable no-loss-of-precision */
 const ERF_NUM = [1.85777706184603153e-1, 3.16112374387056560e0, 1.13864154151050156e2, 3.77485237685302021e2, 3.20937758913846947e3];
 const ERF_DEN = [1, 2.36012909523441209e1, 2.44024637934444173e2, 1.28261652607737228e3, 2.84423683343917062e3];
 const MID_NUM = [2.15311535474403846e-8, 5.64188496988670089e-1, 8.88314979438837594e0, 6.61191906371416295e1, 2.98635138197400131e2, 8.81952221241769090e2, 1.71204761263407058e3, 2.05107837782607147e3, 1.23033935479799725e3];
 const MID_DEN = [1, 1.57449261107098347e1, 1.17693950891312499e2, 5.37181101862009858e2, 1.62138957456669019e3, 3.29079923573345963e3, 4.36261909014324716e3, 3.43936767414372164e3, 1.23033935480374942e3];
 const TAIL_NUM = [1.63153871373020978e-2, 3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1, 1.60837851487422766e-2, 6.58749161529837803e-4];
 const TAIL_DEN = [1, 2.56852019228982242e0, 1.87295284992346047e0, 5.27905102951428412e-1, 6.05183413124413191e-2, 2.33520497626869185e-3];
+/* eslint-enable no-loss-of-precision */
 const horner = (cs: readonly number[], x: number): number => cs.reduce((acc, c) => acc * x + c, 0);
 
 /**
@@ -31,7 +34,7 @@ export function erfc(x: number): number {
   if (y <= 4) r = horner(MID_NUM, y) / horner(MID_DEN, y);
   else {
     const w = 1 / (y * y);
-    r = (0.5641895835477562869 - (w * horner(TAIL_NUM, w)) / horner(TAIL_DEN, w)) / y; // 1/√π − …
+    r = (0.5641895835477563 - (w * horner(TAIL_NUM, w)) / horner(TAIL_DEN, w)) / y; // 1/√π − …
   }
   // exp(−y²) split as exp(−ys²)·exp(−(y−ys)(y+ys)) with ys = y rounded down to 1/16: y² itself
   // would lose the low bits that decide exp's relative accuracy for large y.

@@ -140,15 +140,6 @@ export const PolicyConfigSchema = z
 export type PolicyConfig = z.infer<typeof PolicyConfigSchema>;
 
 /**
- * The risk tier a caller should put in {@link PolicyInput.riskTier} for a model.
- *
- * @example
- * riskTierFor(config, 'fraud-detector') // 'high' when listed, else config.riskTiers.default
- */
-export const riskTierFor = (config: PolicyConfig, modelName: string): RiskTier =>
-  config.riskTiers.models[modelName] ?? config.riskTiers.default;
-
-/**
  * The tier the engine evaluates: the caller's, raised to the configured one when the model is
  * listed, so a caller can never talk a listed model down to a lower tier.
  */

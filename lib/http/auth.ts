@@ -1,6 +1,5 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import type { Role } from '../config.js';
-import type { Principal } from '../services/registry.js';
+import type { Principal, Role } from '../core/identity.js';
 import type { TokenService } from '../services/tokens.js';
 
 /** Who is calling: a principal with a role, or undefined when the request carries no valid identity. */

@@ -1,17 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import * as z from 'zod';
+import type * as z from 'zod';
 import { AegisError } from '../core/errors.js';
 import { formatJsonPath, JsonInputError, parseJsonStrict, stringifyJson, type JsonPath } from '../core/json.js';
 import { LIMITS } from '../core/manifest.js';
 import type { Container } from '../container.js';
 import { retryableFault } from './faults.js';
 import { StartupCheckError } from '../startup-checks.js';
-import type { Principal } from '../services/registry.js';
+import type { Principal } from '../core/identity.js';
 import type { RouteSpec } from './routes.js';
 
 export type ContainerProvider = () => Promise<Container>;
+
+/** A route's function as Lambda invokes it, and as the local server calls it. */
+export type LambdaHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+/** A route's handler file: `build` makes its handler over a container. */
+export interface HandlerBuilder {
+  build: (c: ContainerProvider) => LambdaHandler;
+}
 
 export interface RouteSchemas<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType> {
   body?: B;

@@ -1,6 +1,5 @@
-import type { Role } from '../config.js';
+import { ROLES, type Role } from '../core/identity.js';
 
-export const ROLES = ['publisher', 'promoter', 'approver', 'operator', 'auditor', 'admin'] as const satisfies readonly Role[];
 const ANY_ROLE: readonly Role[] = ROLES;
 
 export interface RouteSpec {

@@ -4,7 +4,7 @@ import { DatasetChecksum, DatasetId, DatasetVersion, ModelName, Uuid } from '../
 import { TARGET_ENVS } from '../core/policy.js';
 import { KEY_PURPOSES, SIGNATURE_ALGS } from '../core/signatures.js';
 import { CanaryOverrides, PROMOTION_STATUSES } from '../services/promotions.js';
-import { ROLES } from './routes.js';
+import { ROLES } from '../core/identity.js';
 
 /** Request and response schemas of every route: parsing in the handlers, documentation in /openapi.json. */
 

@@ -2,8 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
-import type { Role } from '../config.js';
-import { ROLES } from '../http/routes.js';
+import { ROLES, isRole, type Role } from '../core/identity.js';
 import type { AccessResources } from './access.js';
 import { API_ROUTE_IDS, ApiFunctions, type ApiRouteId } from './api-functions.js';
 import { AuditArchiveSchedule, ScheduledJob } from './audit-archive-schedule.js';
@@ -122,7 +121,7 @@ export class AegisStack extends Stack {
     const iamRoleMap = props.iamRoleMap ?? {};
     for (const [principal, role] of Object.entries(iamRoleMap)) {
       if (!principal.startsWith('arn:')) throw new Error(`iamRoleMap key ${principal} is not an IAM principal ARN`);
-      if (!(ROLES as readonly string[]).includes(role)) throw new Error(`iamRoleMap maps ${principal} to ${String(role)}; roles are ${ROLES.join(', ')}`);
+      if (!isRole(String(role))) throw new Error(`iamRoleMap maps ${principal} to ${String(role)}; roles are ${ROLES.join(', ')}`);
     }
     const projectRoot = props.projectRoot ?? REPO_ROOT;
     if (props.sentinelnetUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(props.sentinelnetUrl)) {

@@ -148,7 +148,7 @@ function checkDefinition(file: string, text: string): void {
   try {
     asl = JSON.parse(text) as StateGroup;
   } catch (e) {
-    throw new Error(`${file} is not JSON: ${(e as Error).message}`);
+    throw new Error(`${file} is not JSON: ${(e as Error).message}`, { cause: e });
   }
   if (Object.keys(asl.States ?? {}).length === 0) throw new Error(`${file} has no States`);
   checkStates(file, asl);

@@ -9,10 +9,9 @@ import { AegisError } from '../core/errors.js';
 import { stringifyJson } from '../core/json.js';
 import { LIMITS } from '../core/manifest.js';
 import { retryableFault } from '../http/faults.js';
-import type { ContainerProvider } from '../http/handler.js';
+import type { ContainerProvider, HandlerBuilder, LambdaHandler } from '../http/handler.js';
 import { ROUTES, type RouteId, type RouteSpec } from '../http/routes.js';
 import { lambdaContext, toApiGatewayEvent } from './api-event.js';
-import type { LambdaHandler } from '../../lambdas/index.js';
 
 interface CompiledRoute {
   route: RouteSpec;
@@ -79,19 +78,13 @@ async function readBody(req: IncomingMessage, limit: number): Promise<string | u
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export interface LocalServer {
-  url: string;
-  server: Server;
-  close(): Promise<void>;
-}
-
 /**
  * Serves the Lambda handlers over node:http, building the same API Gateway proxy events
  * API Gateway would. Static path segments win over parameters, as in API Gateway. Local
  * upload URLs (`PUT /v1/uploads/<key>`) stream straight into the filesystem store.
  */
 export function createLocalServer(
-  handlers: Record<RouteId, { build: (c: ContainerProvider) => LambdaHandler }>,
+  handlers: Record<RouteId, HandlerBuilder>,
   container: ContainerProvider,
   tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer | undefined },
 ): Server {

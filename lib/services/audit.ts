@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
 import { canonicalJson } from '../core/canonical.js';
 import { eventHash, eventStatement, type AuditEvent, type AuditEventType, type UnsignedEvent } from '../core/audit.js';
+import type { Transaction } from 'kysely';
 import type { DB } from '../db/schema.js';
-import type { Clock, Signer } from '../ports.js';
+import type { Clock, Executor, Signer } from '../ports.js';
 
-export type Executor = Kysely<DB> | Transaction<DB>;
+/** re-exported for the services that take an executor with the audit log */
+export type { Executor };
 
 export interface AuditInput {
   type: AuditEventType;

@@ -3,9 +3,9 @@ import { AegisError } from '../core/errors.js';
 import { LIMITS, type DatasetRef } from '../core/manifest.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { toIso } from '../db/schema.js';
-import type { Clock, Database } from '../ports.js';
+import type { Clock, Database, Executor } from '../ports.js';
 import type { AuditLog } from './audit.js';
-import type { Principal } from './registry.js';
+import type { Principal } from '../core/identity.js';
 
 export interface DatasetRecord {
   id: string;
@@ -25,7 +25,6 @@ export interface DatasetInput {
   schema?: Record<string, unknown> | undefined;
 }
 
-type Executor = Database['db'];
 
 function toRecord(r: { dataset_id: string; version: string; checksum: string; uri: string; schema: string | null; created_by: string; created_at: Date | string }): DatasetRecord {
   return {

@@ -7,15 +7,11 @@ import { isUniqueViolation } from '../db/errors.js';
 import { toIso } from '../db/schema.js';
 import { hashStream } from '../hashing.js';
 import type { Clock, Database, ObjectStore } from '../ports.js';
+import type { Principal } from '../core/identity.js';
 import type { AuditLog } from './audit.js';
 import { record } from './metrics.js';
 import type { DatasetService } from './datasets.js';
 import type { KeyService } from './keys.js';
-
-export interface Principal {
-  id: string;
-  role: string;
-}
 
 export interface ArtifactRecord {
   artifactId: string;

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { sha256Hex } from '../core/canonical.js';
-import type { Role } from '../config.js';
+import { isRole, type Principal, type Role } from '../core/identity.js';
 import type { Clock, Database } from '../ports.js';
 import type { AuditLog } from './audit.js';
-import type { Principal } from './registry.js';
 
 /**
  * Local-mode bearer tokens. Only the sha256 of a token is stored; the token itself is
@@ -34,7 +33,8 @@ export class TokenService {
       .where('token_sha256', '=', sha256Hex(token))
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
-    return row ? { id: row.principal, role: row.role } : undefined;
+    // a role this release does not know (a row written by hand) grants nothing
+    return row ? { id: row.principal, role: isRole(row.role) ? row.role : 'none' } : undefined;
   }
 
   async count(): Promise<number> {

@@ -162,6 +162,7 @@ function checkedEntry(abs: string, rel: string, st: Stat, field: string, noun: s
   const why = st.isSymbolicLink() ? 'a symbolic link' : st.isSocket() ? 'a socket' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : undefined;
   if (why !== undefined) throw fail(field, `${abs} is ${why}: a ${noun} may hold only regular files and folders, because what a link points to or a special file yields is not reproducible`);
   // The listing and tar headers are line- and NUL-delimited text: control characters would make them ambiguous.
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
   if (/[\u0000-\u001f\u007f]/.test(rel)) throw fail(field, `${JSON.stringify(abs)} has a control character in its name, which the ${noun}'s listing cannot represent`);
   return { abs, rel, type: st.isDirectory() ? 'directory' : 'file', size: Number(st.size), mode: Number(st.mode) };
 }

@@ -107,7 +107,7 @@ export async function recordTraining(run: TrainingRun): Promise<TrainingResult> 
   const environment = await captureEnvironment(run.cwd, run.code.dirty ? { gitDirty: true } : {});
 
   say.step(`training: ${trainingCmd} (seed ${run.seed})`);
-  let metrics: Record<string, unknown> = {};
+  let metrics: Record<string, unknown>;
   if (run.cmd === undefined) {
     metrics = (await runBuiltinTrainer({ datasets, outDir, seed: run.seed, hyperparams: run.hyperparams, onProgress: (m) => say.step(m) })).metrics as unknown as Record<string, unknown>;
   } else {

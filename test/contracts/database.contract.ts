@@ -14,6 +14,7 @@ import { AuditLog } from '../../lib/services/audit.js';
 import { DatasetService } from '../../lib/services/datasets.js';
 import { KeyService } from '../../lib/services/keys.js';
 import { RegistryService } from '../../lib/services/registry.js';
+import { describeUnless } from '../support/unavailable.js';
 
 /**
  * The Database port's contract: every adapter (PGlite, a PostgreSQL server, Aurora through the
@@ -21,16 +22,14 @@ import { RegistryService } from '../../lib/services/registry.js';
  * With `skip` (the reason its backend is absent, decided before the tests are defined) the
  * suite is registered as skipped, so the report shows it was not run.
  */
-export function databaseContract(name: string, open: () => Promise<{ database: Database; cleanup(): Promise<void> } | undefined>, options: { skip?: string } = {}) {
-  if (options.skip) console.warn(`Database contract: ${name} skipped: ${options.skip}`);
-  (options.skip ? describe.skip : describe)(`Database contract: ${name}`, () => {
+export function databaseContract(name: string, open: () => Promise<{ database: Database; cleanup(): Promise<void> }>, options: { skip?: string } = {}) {
+  describeUnless(options.skip, `Database contract: ${name}`, () => {
     let database: Database | undefined;
     let cleanup: () => Promise<void> = async () => undefined;
     let dir: string;
 
     beforeAll(async () => {
       const opened = await open();
-      if (!opened) return;
       database = opened.database;
       cleanup = opened.cleanup;
       dir = await mkdtemp(join(tmpdir(), 'aegis-dbc-'));
@@ -47,14 +46,12 @@ export function databaseContract(name: string, open: () => Promise<{ database: D
     };
 
     it('applies the migrations once and is a no-op the second time', async () => {
-      if (!database) return console.warn(`${name}: not available, contract not run`);
       const first = await migrateToLatest(db().db);
       expect(first).toContain('0001_registry');
       expect(await migrateToLatest(db().db)).toEqual([]);
     });
 
     it('claims an upload once (0006: registered_at / expired_at with UPDATE … RETURNING), as registration and expiry do', async () => {
-      if (!database) return;
       const id = `up-${randomBytes(4).toString('hex')}`;
       await db().db.insertInto('uploads').values({ upload_id: id, model_name: 'm', storage_key: `artifacts/m/${id}/artifact`, created_by: 't', created_at: new Date(), expires_at: new Date(), max_size: 1 }).execute();
       const claim = () => db().db.updateTable('uploads').set({ registered_at: new Date() }).where('upload_id', '=', id).where('registered_at', 'is', null).where('expired_at', 'is', null).returning('upload_id').executeTakeFirst();
@@ -65,7 +62,6 @@ export function databaseContract(name: string, open: () => Promise<{ database: D
     });
 
     it('reports a unique violation in a form isUniqueViolation recognises', async () => {
-      if (!database) return;
       const row = { name: `uniq-${randomBytes(3).toString('hex')}`, latest_version: 0, created_by: 't', created_at: new Date() };
       await db().db.insertInto('models').values(row).execute();
       const err = await db().db.insertInto('models').values(row).execute().catch((e: unknown) => e);
@@ -73,7 +69,6 @@ export function databaseContract(name: string, open: () => Promise<{ database: D
     });
 
     it('reports a unique violation inside a transaction as one, and keeps none of its writes', async () => {
-      if (!database) return;
       const taken = `uniq-tx-${randomBytes(3).toString('hex')}`;
       const fresh = `uniq-tx-${randomBytes(3).toString('hex')}`;
       await db().db.insertInto('models').values({ name: taken, latest_version: 0, created_by: 't', created_at: new Date() }).execute();
@@ -89,7 +84,6 @@ export function databaseContract(name: string, open: () => Promise<{ database: D
     });
 
     it('rolls a failed transaction back completely', async () => {
-      if (!database) return;
       const name = `rollback-${randomBytes(3).toString('hex')}`;
       await expect(
         db().db.transaction().execute(async (tx) => {
@@ -101,7 +95,6 @@ export function databaseContract(name: string, open: () => Promise<{ database: D
     });
 
     it('round-trips timestamps and sizes beyond 32 bits', async () => {
-      if (!database) return;
       const at = new Date('2026-11-22T10:11:12.345Z');
       await db().db.insertInto('uploads').values({ upload_id: crypto.randomUUID(), model_name: 'm', storage_key: `k/${randomBytes(4).toString('hex')}`, created_by: 't', created_at: at, expires_at: at, max_size: 6_000_000_000 }).execute();
       const r = await db().db.selectFrom('uploads').selectAll().where('created_at', '=', at).executeTakeFirstOrThrow();
@@ -110,14 +103,13 @@ export function databaseContract(name: string, open: () => Promise<{ database: D
     });
 
     it('gives concurrent registrations of one model distinct, gapless versions', async () => {
-      if (!database) return;
       const store = new FsObjectStore({ root: join(dir, 'objects') });
       const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), systemClock);
       const keys: KeyService = new KeyService(db(), new FileKeyProvider({ dir: join(dir, 'keys') }), systemClock, audit);
       await keys.ensureActive('audit', 'audit-signer-v1');
       await keys.ensureActive('manifest', 'manifest-signer-v1');
       const registry = new RegistryService(db(), store, keys, new DatasetService(db(), systemClock, audit), audit, systemClock, { retentionDays: 1, uploadTtlSeconds: 60 });
-      const principal = { id: 'contract', role: 'publisher' };
+      const principal = { id: 'contract', role: 'publisher' } as const;
       const results = await Promise.all(
         Array.from({ length: 8 }, async (_, i) => {
           const bytes = randomBytes(256 + i);
@@ -151,7 +143,6 @@ export function databaseContract(name: string, open: () => Promise<{ database: D
     });
 
     it('enrolls, rotates and revokes keys: timestamps written back from their ISO form keep their instant', async () => {
-      if (!database) return;
       const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), systemClock);
       const keys: KeyService = new KeyService(db(), new FileKeyProvider({ dir: join(dir, 'keys') }), systemClock, audit);
       await keys.ensureActive('audit', 'audit-signer-v1');

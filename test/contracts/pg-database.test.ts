@@ -1,9 +1,13 @@
 import { PgDatabase } from '../../lib/adapters/local/pg-database.js';
 import { createTestDatabase } from '../support/postgres.js';
+import { NO_POSTGRES } from '../support/unavailable.js';
 import { databaseContract } from './database.contract.js';
 
-databaseContract('PostgreSQL server (pg)', async () => {
-  const testDb = await createTestDatabase();
-  if (!testDb) return undefined;
-  return { database: new PgDatabase(testDb.url), cleanup: () => testDb.drop() };
-});
+// probed before the suite is defined: absent only outside CI, and then reported skipped
+const testDb = await createTestDatabase();
+
+databaseContract(
+  'PostgreSQL server (pg)',
+  async () => ({ database: new PgDatabase(testDb!.url), cleanup: () => testDb!.drop() }),
+  testDb ? {} : { skip: NO_POSTGRES },
+);

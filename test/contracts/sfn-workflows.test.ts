@@ -2,6 +2,7 @@ import { CreateStateMachineCommand, DescribeExecutionCommand, SFNClient } from '
 import { readFileSync } from 'node:fs';
 import { SfnWorkflows } from '../../lib/adapters/aws/sfn-workflows.js';
 import { startMoto, type Moto } from '../support/moto.js';
+import { describeUnless, NO_MOTO } from '../support/unavailable.js';
 
 /** The Workflows port on Step Functions (moto_server): the execution name is the promotion id. */
 // absent only outside CI (startMoto throws in CI): the suite is then reported skipped
@@ -9,20 +10,19 @@ const moto: Moto | undefined = await startMoto();
 let client: SFNClient;
 let arns: { promotion: string; rollback: string };
 
-beforeAll(async () => {
-  if (!moto) return;
-  client = new SFNClient({ endpoint: moto.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-  const create = async (name: string) => {
-    const definition = readFileSync(`statemachines/${name}.asl.json`, 'utf8').replaceAll('${RolloutStepArn}', 'arn:aws:lambda:us-east-1:123456789012:function:aegis-rollout-step');
-    return (await client.send(new CreateStateMachineCommand({ name, definition, roleArn: 'arn:aws:iam::123456789012:role/aegis-sfn' }))).stateMachineArn!;
-  };
-  arns = { promotion: await create('promotion'), rollback: await create('rollback') };
-});
-afterAll(async () => {
-  await moto?.stop();
-});
+describeUnless(moto ? undefined : NO_MOTO, 'SfnWorkflows (Step Functions via moto_server)', () => {
+  beforeAll(async () => {
+    client = new SFNClient({ endpoint: moto!.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const create = async (name: string) => {
+      const definition = readFileSync(`statemachines/${name}.asl.json`, 'utf8').replaceAll('${RolloutStepArn}', 'arn:aws:lambda:us-east-1:123456789012:function:aegis-rollout-step');
+      return (await client.send(new CreateStateMachineCommand({ name, definition, roleArn: 'arn:aws:iam::123456789012:role/aegis-sfn' }))).stateMachineArn!;
+    };
+    arns = { promotion: await create('promotion'), rollback: await create('rollback') };
+  });
+  afterAll(async () => {
+    await moto?.stop();
+  });
 
-(moto ? describe : describe.skip)('SfnWorkflows (Step Functions via moto_server)', () => {
   it('starts an execution named after the promotion, with the promotion id as input', async () => {
     const wf = new SfnWorkflows(arns, client);
     const id = '1f0c4a4e-7c2b-4d55-9a43-6f0a8a7c1d01';

@@ -1,26 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import { createTestDatabase } from '../support/postgres.js';
+import { describeUnless, NO_POSTGRES } from '../support/unavailable.js';
 import { startStack, uploadAndRegister, registerDatasets, manifestFor, type Stack } from '../support/local-stack.js';
 
 /** Appends are serialised by the chain head row: concurrent writers never fork the chain. */
+// probed before the suite is defined: absent only outside CI, and then reported skipped
+const testDb = await createTestDatabase();
 let stack: Stack | undefined;
-let dropDb: (() => Promise<void>) | undefined;
 
-beforeAll(async () => {
-  const testDb = await createTestDatabase();
-  if (!testDb) return;
-  dropDb = testDb.drop;
-  stack = await startStack({ MODEL_REGISTRY_DATABASE_URL: testDb.url });
-});
-afterAll(async () => {
-  await stack?.stop();
-  await dropDb?.();
-});
+describeUnless(testDb ? undefined : NO_POSTGRES, 'audit chain under concurrency (PostgreSQL server)', () => {
+  beforeAll(async () => {
+    stack = await startStack({ MODEL_REGISTRY_DATABASE_URL: testDb!.url });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await testDb?.drop();
+  });
 
-describe('audit chain under concurrency (PostgreSQL server)', () => {
   it('leaves one unbroken chain after 50 concurrent registrations', async () => {
-    if (!stack) return console.warn('PostgreSQL server not available: concurrency test not run');
-    const s = stack;
+    const s = stack!;
     await registerDatasets(s, manifestFor('busy', Buffer.alloc(1)));
     const before = Number((await s.container.database.db.selectFrom('audit_head').select('seq').executeTakeFirstOrThrow()).seq);
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => uploadAndRegister(s, i % 2 ? 'busy' : 'busier', randomBytes(512 + i), { datasets: false })));

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createTestDatabase } from '../support/postgres.js';
-import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
+import { describeUnless, NO_POSTGRES } from '../support/unavailable.js';
+import { startStack, uploadAndRegister } from '../support/local-stack.js';
 import { approve, approverKey, highRiskPolicies, ScriptedJudge, settled, type Approver } from './support.js';
 
 async function setup(env: Record<string, string>) {
@@ -93,22 +94,21 @@ describe('3-of-5 multisig for a high-risk prod promotion', () => {
   });
 });
 
-describe('approvals racing on the PostgreSQL server', () => {
+// probed before the suite is defined: absent only outside CI, and then reported skipped
+const raceDb = await createTestDatabase();
+
+describeUnless(raceDb ? undefined : NO_POSTGRES, 'approvals racing on the PostgreSQL server', () => {
   let s: Awaited<ReturnType<typeof setup>> | undefined;
-  let drop: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    const db = await createTestDatabase();
-    if (!db) return;
-    drop = db.drop;
-    s = await setup({ MODEL_REGISTRY_DATABASE_URL: db.url });
+    s = await setup({ MODEL_REGISTRY_DATABASE_URL: raceDb!.url });
   });
   afterAll(async () => {
     await s?.stack.stop();
-    await drop?.();
+    await raceDb?.drop();
   });
 
   it('makes exactly one transition and starts exactly one rollout when five approvals race', async () => {
-    if (!s) return console.warn('PostgreSQL server not available: race test not run');
+    if (!s) throw new Error('setup failed (see beforeAll)');
     const subject = { promotionId: s.pending.body.promotionId, artifactId: s.artifactId, manifestSha256: s.manifestSha256, targetEnv: 'prod' };
     const results = await Promise.all(s.approvers.map((a) => s!.stack.api('POST', `/v1/promotions/${subject.promotionId}/approvals`, approve(a, subject), { token: s!.approverToken })));
     const ok = results.filter((r) => r.status === 200);

@@ -34,7 +34,7 @@ export async function startMoto(): Promise<Moto | undefined> {
       proc.once('spawn', () => res());
     });
   } catch (e) {
-    if (process.env.CI) throw new Error(`moto_server is required in CI: ${(e as Error).message}`);
+    if (process.env.CI) throw new Error(`moto_server is required in CI: ${(e as Error).message}`, { cause: e });
     console.warn(`skipping AWS adapter tests: moto_server not available (${(e as Error).message})`);
     return undefined;
   }

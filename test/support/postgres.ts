@@ -13,7 +13,7 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
   try {
     await admin.connect();
   } catch (e) {
-    if (process.env.CI) throw new Error(`PostgreSQL server required in CI at ${ADMIN_URL}: ${(e as Error).message}`);
+    if (process.env.CI) throw new Error(`PostgreSQL server required in CI at ${ADMIN_URL}: ${(e as Error).message}`, { cause: e });
     console.warn(`skipping PostgreSQL server tests: no server at ${ADMIN_URL} (${(e as Error).message})`);
     return undefined;
   }

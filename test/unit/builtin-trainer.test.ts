@@ -41,6 +41,7 @@ describe('runBuiltinTrainer on the synthetic samples', () => {
     const a = await train(SAMPLE, { outDir: join(tmp, 'same-a') });
     const b = await train(SAMPLE, { outDir: join(tmp, 'same-b') });
     expect(a.files).toEqual(OUTPUTS.map((f) => join(tmp, 'same-a', f)));
+    expect(b.files).toEqual(OUTPUTS.map((f) => join(tmp, 'same-b', f)));
     const [bytesA, bytesB] = await Promise.all([readOutputs(join(tmp, 'same-a')), readOutputs(join(tmp, 'same-b'))]);
     bytesA.forEach((buf, i) => expect(buf.equals(bytesB[i] as Buffer)).toBe(true));
   });

@@ -151,7 +151,7 @@ class DataApiTransactionDriver implements Driver {
  * taken first thing in the migration's transaction and released by its commit or rollback.
  */
 class DataApiPostgresAdapter extends PostgresAdapter {
-  override async acquireMigrationLock(db: Kysely<any>): Promise<void> {
+  override async acquireMigrationLock(db: Kysely<unknown>): Promise<void> {
     await db.getExecutor().provideConnection(async (connection) => {
       (connection as DataApiConnection).migrationLock = true;
     });

@@ -1,5 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { MetricsSink } from '../../services/metrics.js';
+import type { MetricsSink } from '../../ports.js';
 
 /**
  * CloudWatch metrics from Lambda through Powertools' Embedded Metric Format: each

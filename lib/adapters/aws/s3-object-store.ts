@@ -18,17 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import { AegisError, isAegisError } from '../../core/errors.js';
 import type { ObjectInfo, ObjectLockStatus, ObjectStore, PutOptions } from '../../ports.js';
 import { PENDING_UPLOAD_TAG } from './pending-upload-tag.js';
-// Key rules, size metering and option checks are the port's contract, not filesystem details;
-// they live beside the first adapter until a shared object-store module exists.
-import {
-  HashMeter,
-  assertListPrefix,
-  assertObjectKey,
-  assertPutOptions,
-  assertRetainUntil,
-  assertUploadUrlOptions,
-  toReadable,
-} from '../local/fs-object-store.js';
+import { HashMeter, assertListPrefix, assertObjectKey, assertPutOptions, assertRetainUntil, assertUploadUrlOptions, toReadable } from '../object-store-rules.js';
 
 export interface S3ObjectStoreOptions {
   /** A bucket created with Object Lock enabled (which implies versioning). */

@@ -1,6 +1,5 @@
 import { Counter, Histogram, Registry } from 'prom-client';
-import type { MetricsSink, ServiceMetricName } from '../../services/metrics.js';
-import { SERVICE_METRICS } from '../../services/metrics.js';
+import { SERVICE_METRICS, type MetricsSink, type ServiceMetricName } from '../../ports.js';
 
 /** Help text and histogram buckets: the Prometheus side of {@link SERVICE_METRICS}. */
 const DEFINITIONS: Record<ServiceMetricName, { help: string; buckets?: number[] }> = {

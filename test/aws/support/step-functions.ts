@@ -244,7 +244,7 @@ export async function startStepFunctions(opts: StepFunctionsOptions): Promise<Ru
     try {
       definition = JSON.parse(text) as AslGroup;
     } catch (e) {
-      throw new Error(`${logicalId}: the resolved definition is not JSON: ${(e as Error).message}`);
+      throw new Error(`${logicalId}: the resolved definition is not JSON: ${(e as Error).message}`, { cause: e });
     }
     if ((definition as { QueryLanguage?: unknown }).QueryLanguage === 'JSONata') throw new Error(`${logicalId}: JSONata is ignored by aws-local-stepfunctions; only JSONPath machines are emulated`);
     const tasks = new Map<string, TaskTarget>();
@@ -273,9 +273,9 @@ export async function startStepFunctions(opts: StepFunctionsOptions): Promise<Ru
     try {
       sm = new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
     } catch (e) {
-      throw new Error(`${logicalId}: ${(e as Error).message}`);
+      throw new Error(`${logicalId}: ${(e as Error).message}`, { cause: e });
     }
-    let roleArn = '';
+    let roleArn: string;
     try {
       roleArn = p.RoleArn === undefined ? '' : typeof p.RoleArn === 'string' ? p.RoleArn : opts.resolve(p.RoleArn);
     } catch {
@@ -463,6 +463,7 @@ export async function startStepFunctions(opts: StepFunctionsOptions): Promise<Ru
     StartExecution(body) {
       const machine = machineOf(body.stateMachineArn);
       const name = body.name === undefined ? randomUUID() : body.name;
+      // eslint-disable-next-line no-control-regex -- Step Functions refuses control characters in names
       if (typeof name !== 'string' || name.length < 1 || name.length > 80 || /[\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]/.test(name)) throw new ApiError('InvalidName', `Invalid Name: '${String(name)}'`);
       const inputText = body.input === undefined ? '{}' : body.input;
       if (typeof inputText !== 'string') throw new ApiError('InvalidExecutionInput', 'Invalid State Machine Execution Input: input must be a string');
