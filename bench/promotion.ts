@@ -48,7 +48,7 @@ export async function promotionBench(o: ReturnType<typeof promotionOptionsFromEn
     const startedMs: number[] = [];
     for (const [i, artifactId] of ids.entries()) {
       const t0 = performance.now();
-      const p = await promoter.request<{ promotionId: string }>('POST', `/v1/registry/${artifactId}/promote`, { targetEnv: 'staging', reason: 'bench' });
+      const p = await promoter.request<{ promotionId: string }>('POST', `/v1/artifacts/${artifactId}/promote`, { targetEnv: 'staging', reason: 'bench' });
       const t1 = performance.now();
       await startedAfter(p.promotionId);
       const t2 = performance.now();

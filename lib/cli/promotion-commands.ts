@@ -116,7 +116,7 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
         maxInconclusive: num('--max-inconclusive', o.maxInconclusive),
       };
       const canary = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
-      const path = o.artifactId ? `/v1/registry/${encodeURIComponent(o.artifactId)}/promote` : `/v1/registry/models/${encodeURIComponent(o.model!)}/versions/${encodeURIComponent(o.version!)}/promote`;
+      const path = o.artifactId ? `/v1/artifacts/${encodeURIComponent(o.artifactId)}/promote` : `/v1/registry/models/${encodeURIComponent(o.model!)}/versions/${encodeURIComponent(o.version!)}/promote`;
       const p = await (await ctx.client()).request<Promotion>('POST', path, { targetEnv: o.env, reason: o.reason, ...(Object.keys(canary).length ? { canary } : {}) });
       ctx.out(`${describe(p)}${p.status === 'pending_multisig' ? `\n  waiting for approvals: aegis approve --promotion ${p.promotionId} --key <file> --kid <approver key id>` : ''}`, p);
     });
@@ -146,7 +146,7 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
         const p = await api.request<Promotion>('GET', `/v1/promotions/${encodeURIComponent(o.id)}`);
         return ctx.out(describe(p), p);
       }
-      const r = await api.request<{ items: Promotion[] }>('GET', `/v1/registry/promotions/${encodeURIComponent(o.artifactId!)}`);
+      const r = await api.request<{ items: Promotion[] }>('GET', `/v1/artifacts/${encodeURIComponent(o.artifactId!)}/promotions`);
       ctx.out([`${r.items.length} promotion(s)`, ...r.items.map(describe)].join('\n'), r);
     });
 
@@ -160,7 +160,7 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
     .action(async (o: { promotion: string; key: string; kid: string; expiresIn: string }) => {
       const api = await ctx.client();
       const p = await api.request<Promotion>('GET', `/v1/promotions/${encodeURIComponent(o.promotion)}`);
-      const { manifestSha256 } = await api.request<{ manifestSha256: string }>('GET', `/v1/registry/${encodeURIComponent(p.artifactId)}`);
+      const { manifestSha256 } = await api.request<{ manifestSha256: string }>('GET', `/v1/artifacts/${encodeURIComponent(p.artifactId)}`);
       const expiresAt = new Date(Date.now() + durationMs(o.expiresIn)).toISOString();
       let key;
       try {

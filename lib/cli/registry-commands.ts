@@ -53,7 +53,7 @@ export function registryCommands(program: Command, ctx: CliContext): void {
     .command('get <artifactId>')
     .description('show an artifact record with its manifest and signature')
     .action(async (id: string) => {
-      const r = await (await ctx.client()).request<{ modelName: string; version: number; sha256: string; size: number; signature: { signerId: string }; createdAt: string; createdBy: string; manifest: { codeRef: string } }>('GET', `/v1/registry/${encodeURIComponent(id)}`);
+      const r = await (await ctx.client()).request<{ modelName: string; version: number; sha256: string; size: number; signature: { signerId: string }; createdAt: string; createdBy: string; manifest: { codeRef: string } }>('GET', `/v1/artifacts/${encodeURIComponent(id)}`);
       ctx.out(`${r.modelName} v${r.version}  ${bytes(r.size)}\n  sha256   ${r.sha256}\n  codeRef  ${r.manifest.codeRef}\n  signer   ${r.signature.signerId}\n  created  ${r.createdAt} by ${r.createdBy}`, r);
     });
 
@@ -88,7 +88,7 @@ export function registryCommands(program: Command, ctx: CliContext): void {
       const api = await ctx.client();
       let report: ReportLike;
       if (o.artifactId) {
-        report = await api.request<ReportLike>('GET', `/v1/registry/${encodeURIComponent(o.artifactId)}/validate`);
+        report = await api.request<ReportLike>('GET', `/v1/artifacts/${encodeURIComponent(o.artifactId)}/validate`);
       } else {
         const manifest = readJsonFile(o.manifest!, 'manifest');
         const signature = o.signature ? readJsonFile(o.signature, 'signature') : undefined;

@@ -106,7 +106,7 @@ export function trainingCommands(program: Command, ctx: CliContext): void {
         await registerDatasets(api, result.manifest.datasetRefs.map((r) => ({ id: r.id, version: r.version, checksum: r.checksum, uri: r.uri! })));
         reporter.step('uploading and registering the artifact');
         registration = await registerArtifact(api, { modelName: o.model, artifactPath, manifest, onProgress: (d, t) => reporter.bytes('uploading', d, t) });
-        manifest = (await api.request<{ manifest: Record<string, unknown> }>('GET', `/v1/registry/${registration.artifactId}`)).manifest;
+        manifest = (await api.request<{ manifest: Record<string, unknown> }>('GET', `/v1/artifacts/${encodeURIComponent(registration.artifactId)}`)).manifest;
         await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
       }
       const summary = { artifactPath, manifestPath, artifactSha256: result.manifest.artifactSha256, artifactSize: result.manifest.artifactSize, datasetChecksums: result.datasetChecksums, durationSeconds: result.durationSeconds, registration: registration ?? null };

@@ -20,7 +20,9 @@ export const LIMITS = {
  * A free-form JSON value (hyperparameters, environment, metrics, schemas): checked without
  * recursion, at most {@link LIMITS.jsonDepth} containers deep, so no input can overflow the stack.
  */
-export const JsonValue = z.custom<unknown>((v) => checkJsonValue(v, LIMITS.jsonDepth).ok, { message: `must be JSON (finite numbers, plain objects) nested at most ${LIMITS.jsonDepth} deep` });
+export const JsonValue = z
+  .custom<unknown>((v) => checkJsonValue(v, LIMITS.jsonDepth).ok, { message: `must be JSON (finite numbers, plain objects) nested at most ${LIMITS.jsonDepth} deep` })
+  .meta({ description: `any JSON value (finite numbers, plain objects), nested at most ${LIMITS.jsonDepth} deep` });
 
 /** Refuses a manifest whose canonical form exceeds {@link LIMITS.manifestBytes} (checked before hashing or signing). */
 export function assertManifestSize(manifest: unknown, field = 'manifest'): void {

@@ -129,6 +129,7 @@ export function httpHandler<B extends z.ZodType = z.ZodUndefined, Q extends z.Zo
 ) {
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>().handler(async (event, context) => {
     const requestId = event.requestContext?.requestId ?? context?.awsRequestId ?? randomUUID();
+    const base = { 'x-request-id': requestId, ...deprecationHeaders(route, event) };
     let c: Container | undefined;
     try {
       // Production refused to start: the invocation fails as an init failure would, with the
@@ -165,22 +166,32 @@ export function httpHandler<B extends z.ZodType = z.ZodUndefined, Q extends z.Zo
         requestId,
       } as HttpRequest<z.infer<B>, z.infer<Q>, z.infer<P>>;
       const reply = await impl(req, c);
-      return json(reply.status, reply.body, { 'x-request-id': requestId, ...reply.headers });
+      return json(reply.status, reply.body, { ...base, ...reply.headers });
     } catch (e) {
       if (e instanceof StartupCheckError) throw e;
       if (e instanceof AegisError && e.expose) {
-        return json(e.status, { error: { code: e.code, message: e.message, ...(e.field ? { field: e.field } : {}), requestId, ...(e.details ? { details: e.details } : {}) } }, { 'x-request-id': requestId });
+        return json(e.status, { error: { code: e.code, message: e.message, ...(e.field ? { field: e.field } : {}), requestId, ...(e.details ? { details: e.details } : {}) } }, base);
       }
       const fault = retryableFault(e);
       const cause = fault?.cause ?? e;
       (c?.logger ?? console).error('request failed', { requestId, route: route.id, ...(fault ? { fault: fault.code } : {}), error: cause instanceof Error ? { name: cause.name, message: cause.message, stack: cause.stack } : String(cause) });
       if (fault) {
         // a server-side fault: the caller retries; its code and our own message, never the cause
-        return json(503, { error: { code: fault.code, message: fault.message, retryable: true, requestId } }, { 'x-request-id': requestId, 'retry-after': '1' });
+        return json(503, { error: { code: fault.code, message: fault.message, retryable: true, requestId } }, { ...base, 'retry-after': '1' });
       }
-      return json(500, { error: { code: 'INTERNAL', message: 'internal error', requestId } }, { 'x-request-id': requestId });
+      return json(500, { error: { code: 'INTERNAL', message: 'internal error', requestId } }, base);
     }
   });
+}
+
+/**
+ * A call through one of the route's deprecated paths (API Gateway's `resource`) is answered
+ * as usual, with `Deprecation: true` and a `Link` to the same call on the current path.
+ */
+function deprecationHeaders(route: RouteSpec, event: APIGatewayProxyEvent): Record<string, string> {
+  if (!route.deprecatedPaths?.includes(event.resource)) return {};
+  const current = route.path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(event.pathParameters?.[name] ?? ''));
+  return { deprecation: 'true', link: `<${current}>; rel="successor-version"` };
 }
 
 /**

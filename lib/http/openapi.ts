@@ -1,43 +1,102 @@
-import * as z from 'zod';
-import { ROUTES, type RouteId } from './routes.js';
-import { ErrorBody, ROUTE_SCHEMAS } from './schemas.js';
+import type * as z from 'zod';
+import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
+import { ROUTES, routePaths, type RouteId, type RouteSpec } from './routes.js';
+import * as schemas from './schemas.js';
 
-const toSchema = (s: z.ZodType) => z.toJSONSchema(s, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' });
+/** A zod schema exported by schemas.ts, named by its export: each becomes a named component. */
+const isZod = (v: unknown): v is z.ZodType => typeof v === 'object' && v !== null && '_zod' in v;
+const COMPONENTS: Record<string, z.ZodType> = Object.fromEntries(Object.entries(schemas).filter(([, v]) => isZod(v)) as [string, z.ZodType][]);
 
-/** OpenAPI 3.1 document generated from the route table and the zod schemas the handlers parse with. */
-export function openApiDocument(opts: { includeLocalOnly: boolean }) {
-  const paths: Record<string, Record<string, unknown>> = {};
-  for (const [id, route] of Object.entries(ROUTES) as [RouteId, (typeof ROUTES)[RouteId]][]) {
-    if ('localOnly' in route && route.localOnly && !opts.includeLocalOnly) continue;
-    const schemas = ROUTE_SCHEMAS[id] as { body?: z.ZodType; query?: z.ZodObject; params?: z.ZodObject; response?: z.ZodType };
-    const parameters: unknown[] = [];
-    for (const [where, s] of [['path', schemas.params], ['query', schemas.query]] as const) {
-      if (!s) continue;
-      for (const [name, field] of Object.entries(s.shape)) {
-        parameters.push({ name, in: where, required: where === 'path' || !(field as z.ZodType).safeParse(undefined).success, schema: toSchema(field as z.ZodType) });
-      }
-    }
-    const error = { description: 'error', content: { 'application/json': { schema: toSchema(ErrorBody) } } };
-    paths[route.path] ??= {};
-    paths[route.path]![route.method.toLowerCase()] = {
-      operationId: id,
-      summary: route.summary,
-      ...(route.roles === 'public' ? { security: [] } : { 'x-aegis-roles': route.roles }),
-      ...(parameters.length ? { parameters } : {}),
-      ...(schemas.body ? { requestBody: { required: true, content: { 'application/json': { schema: toSchema(schemas.body) } } } } : {}),
-      responses: {
-        '200': { description: 'ok', ...(schemas.response ? { content: { 'application/json': { schema: toSchema(schemas.response) } } } : {}) },
-        '400': error,
-        ...(route.roles === 'public' ? {} : { '401': error, '403': error }),
-        '500': error,
-      },
-    };
-  }
+/** Every error answer carries the same body: `{ error: { code, message, field?, requestId } }`. */
+const ERROR_STATUSES = {
+  '400': 'the request is malformed or fails validation (`field` names the input at fault)',
+  '401': 'no valid credentials',
+  '403': "the caller's role may not call this route",
+  '404': 'the named object does not exist (or the caller may not see it)',
+  '409': 'the request conflicts with the current state',
+  '413': 'the body is larger than the route accepts',
+  '422': 'the request is well-formed but refused (a signature, a policy rule, a verification)',
+  '429': 'throttled: retry after a pause',
+  '500': 'an unexpected server fault (`requestId` identifies it in the logs)',
+  '503': 'a dependency is unavailable: retryable',
+} as const;
+
+/** The success answers of routes that do not simply answer 200 (the rest do). */
+const SUCCESS: Partial<Record<RouteId, Record<string, string>>> = {
+  uploadsCreate: { '201': 'the upload target' },
+  register: { '201': 'registered and signed', '200': 'a replay: the earlier registration of the same bytes and manifest' },
+  datasetsCreate: { '201': 'registered', '200': 'a replay of the same dataset version' },
+  keysEnroll: { '201': 'enrolled' },
+  tokensCreate: { '201': 'created (the token is shown once)' },
+  promote: { '201': 'the rollout started', '202': 'pending multisig approvals' },
+  promoteVersion: { '201': 'the rollout started', '202': 'pending multisig approvals' },
+  rollback: { '201': 'the rollback started', '202': 'pending multisig approvals' },
+};
+
+const errorResponses = (route: RouteSpec) =>
+  Object.fromEntries(
+    Object.entries(ERROR_STATUSES)
+      .filter(([status]) => route.roles !== 'public' || !['401', '403'].includes(status))
+      .map(([status]) => [status, { $ref: `#/components/responses/Error${status}` }]),
+  );
+
+function operation(id: RouteId, route: RouteSpec, deprecatedAlias: boolean): ZodOpenApiOperationObject {
+  const s = schemas.ROUTE_SCHEMAS[id] as { body?: z.ZodType; query?: z.ZodObject; params?: z.ZodObject; response?: z.ZodType };
   return {
+    operationId: deprecatedAlias ? `${id}Deprecated` : id,
+    summary: route.summary,
+    ...(deprecatedAlias ? { deprecated: true, description: `Deprecated alias of \`${route.method} ${route.path}\`, kept so existing clients keep working.` } : {}),
+    tags: [route.path.split('/')[2] ?? 'meta'],
+    ...(route.roles === 'public' ? { security: [] } : { 'x-aegis-roles': route.roles }),
+    ...(s.params || s.query ? { requestParams: { ...(s.params ? { path: s.params } : {}), ...(s.query ? { query: s.query } : {}) } } : {}),
+    ...(s.body ? { requestBody: { required: true, content: { 'application/json': { schema: s.body } } } } : {}),
+    responses: {
+      ...Object.fromEntries(
+        Object.entries(SUCCESS[id] ?? { '200': 'ok' }).map(([status, description]) => [
+          status,
+          { description, ...(s.response ? { content: { 'application/json': { schema: s.response } } } : {}) },
+        ]),
+      ),
+      ...errorResponses(route),
+    },
+  } as ZodOpenApiOperationObject;
+}
+
+/**
+ * The OpenAPI 3.1 document, generated by zod-openapi from the route table and the zod schemas
+ * the handlers parse with: every exported schema is a named component, every route one
+ * operation (its id the operationId), every deprecated path alias one more operation marked
+ * `deprecated`.
+ */
+export function openApiDocument(opts: { includeLocalOnly: boolean }) {
+  const paths: ZodOpenApiPathsObject = {};
+  for (const [id, route] of Object.entries(ROUTES) as [RouteId, RouteSpec][]) {
+    if (route.localOnly && !opts.includeLocalOnly) continue;
+    for (const { path, deprecated } of routePaths(route)) {
+      paths[path] ??= {};
+      (paths[path] as Record<string, ZodOpenApiOperationObject>)[route.method.toLowerCase()] = operation(id, route, deprecated);
+    }
+  }
+  return createDocument({
     openapi: '3.1.0',
-    info: { title: 'Aegis model registry', version: '0.1.0' },
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, sigv4: { type: 'apiKey', name: 'Authorization', in: 'header', 'x-amazon-apigateway-authtype': 'awsSigv4' } } },
+    info: {
+      title: 'Aegis model registry',
+      version: '0.1.0',
+      description: 'Model registry and deployment lifecycle: signed, reproducible, auditable.',
+      license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+    },
+    servers: [{ url: '/', description: 'the server that served this document' }],
     security: [{ bearer: [] }, { sigv4: [] }],
     paths,
-  };
+    components: {
+      schemas: COMPONENTS,
+      responses: Object.fromEntries(
+        Object.entries(ERROR_STATUSES).map(([status, description]) => [`Error${status}`, { description, content: { 'application/json': { schema: schemas.ErrorBody } } }]),
+      ),
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'local mode: a token from `POST /v1/tokens` or the dev admin token' },
+        sigv4: { type: 'apiKey', name: 'Authorization', in: 'header', description: 'AWS mode: SigV4-signed requests (API Gateway IAM authorization)' },
+      },
+    },
+  });
 }

@@ -15,7 +15,19 @@ export interface RouteSpec {
   summary: string;
   /** served by the local server only (local bearer tokens, local upload URLs) */
   localOnly?: boolean;
+  /**
+   * Earlier paths of this route, still served by the same handler (locally and by API
+   * Gateway) so existing clients keep working; the OpenAPI document marks them `deprecated`
+   * and replies through them carry `Deprecation: true` and a `Link` to the current path.
+   */
+  deprecatedPaths?: readonly string[];
 }
+
+/** The paths a route answers on: its own, then its deprecated aliases. */
+export const routePaths = (route: RouteSpec): { path: string; deprecated: boolean }[] => [
+  { path: route.path, deprecated: false },
+  ...(route.deprecatedPaths ?? []).map((path) => ({ path, deprecated: true })),
+];
 
 /**
  * Every API route: the local server routes by this table, the CDK stack builds API Gateway
@@ -31,8 +43,8 @@ export const ROUTES = {
   modelsList: { id: 'modelsList', method: 'GET', path: '/v1/registry/models', entry: 'lambdas/models-list.ts', roles: ANY_ROLE, summary: 'List models' },
   versionsList: { id: 'versionsList', method: 'GET', path: '/v1/registry/models/{model}/versions', entry: 'lambdas/versions-list.ts', roles: ANY_ROLE, summary: 'List versions of a model (paginated)' },
   versionGet: { id: 'versionGet', method: 'GET', path: '/v1/registry/models/{model}/versions/{version}', entry: 'lambdas/version-get.ts', roles: ANY_ROLE, summary: 'Get one version of a model' },
-  artifactGet: { id: 'artifactGet', method: 'GET', path: '/v1/registry/{artifactId}', entry: 'lambdas/artifact-get.ts', roles: ANY_ROLE, summary: 'Get an artifact record with its manifest and signature' },
-  artifactValidate: { id: 'artifactValidate', method: 'GET', path: '/v1/registry/{artifactId}/validate', entry: 'lambdas/artifact-validate.ts', roles: ANY_ROLE, summary: 'Verify a registered artifact: stored bytes, signature, signer, provenance' },
+  artifactGet: { id: 'artifactGet', method: 'GET', path: '/v1/artifacts/{artifactId}', deprecatedPaths: ['/v1/registry/{artifactId}'], entry: 'lambdas/artifact-get.ts', roles: ANY_ROLE, summary: 'Get an artifact record with its manifest and signature' },
+  artifactValidate: { id: 'artifactValidate', method: 'GET', path: '/v1/artifacts/{artifactId}/validate', deprecatedPaths: ['/v1/registry/{artifactId}/validate'], entry: 'lambdas/artifact-validate.ts', roles: ANY_ROLE, summary: 'Verify a registered artifact: stored bytes, signature, signer, provenance' },
   verifyManifest: { id: 'verifyManifest', method: 'POST', path: '/v1/registry/verify-manifest', entry: 'lambdas/verify-manifest.ts', roles: ANY_ROLE, summary: 'Verify a manifest (and optional signature) against the registry' },
   datasetsCreate: { id: 'datasetsCreate', method: 'POST', path: '/v1/datasets', entry: 'lambdas/datasets-create.ts', roles: ['publisher', 'admin'], summary: 'Register a dataset version (id, version, checksum, uri, schema); immutable' },
   datasetGet: { id: 'datasetGet', method: 'GET', path: '/v1/datasets/{id}/versions/{version}', entry: 'lambdas/dataset-get.ts', roles: ANY_ROLE, summary: 'Get a registered dataset version' },
@@ -40,10 +52,10 @@ export const ROUTES = {
   lineageBundle: { id: 'lineageBundle', method: 'GET', path: '/v1/lineage/{artifactId}/bundle', entry: 'lambdas/lineage-bundle.ts', roles: ANY_ROLE, summary: 'A signed, self-contained lineage bundle for offline verification' },
   keysEnroll: { id: 'keysEnroll', method: 'POST', path: '/v1/keys', entry: 'lambdas/keys-enroll.ts', roles: ['admin'], summary: "Enrol an approver's public key (generated on the approver's machine)" },
   keysRevoke: { id: 'keysRevoke', method: 'POST', path: '/v1/keys/{kid}/revoke', entry: 'lambdas/keys-revoke.ts', roles: ['admin'], summary: 'Revoke a key: every signature or approval it made stops counting' },
-  promote: { id: 'promote', method: 'POST', path: '/v1/registry/{artifactId}/promote', entry: 'lambdas/promote.ts', roles: ['promoter', 'admin'], summary: 'Promote an artifact to an environment: verified, policy-gated, multisig when required, rolled out as a state machine' },
+  promote: { id: 'promote', method: 'POST', path: '/v1/artifacts/{artifactId}/promote', deprecatedPaths: ['/v1/registry/{artifactId}/promote'], entry: 'lambdas/promote.ts', roles: ['promoter', 'admin'], summary: 'Promote an artifact to an environment: verified, policy-gated, multisig when required, rolled out as a state machine' },
   promoteVersion: { id: 'promoteVersion', method: 'POST', path: '/v1/registry/models/{model}/versions/{version}/promote', entry: 'lambdas/promote-version.ts', roles: ['promoter', 'admin'], summary: 'Promote a model version (same as promoting its artifact)' },
   rollback: { id: 'rollback', method: 'POST', path: '/v1/registry/models/{model}/rollback', entry: 'lambdas/rollback.ts', roles: ['promoter', 'operator', 'admin'], summary: 'Roll an environment back to a named earlier artifact: policy-checked, multisig when critical' },
-  promotionsByArtifact: { id: 'promotionsByArtifact', method: 'GET', path: '/v1/registry/promotions/{artifactId}', entry: 'lambdas/promotions-history.ts', roles: ANY_ROLE, summary: 'Promotion history of an artifact' },
+  promotionsByArtifact: { id: 'promotionsByArtifact', method: 'GET', path: '/v1/artifacts/{artifactId}/promotions', deprecatedPaths: ['/v1/registry/promotions/{artifactId}'], entry: 'lambdas/promotions-history.ts', roles: ANY_ROLE, summary: 'Promotion history of an artifact' },
   promotionGet: { id: 'promotionGet', method: 'GET', path: '/v1/promotions/{promotionId}', entry: 'lambdas/promotion-get.ts', roles: ANY_ROLE, summary: "A promotion: record, approvals and the rollout's execution trace" },
   promotionCancel: { id: 'promotionCancel', method: 'POST', path: '/v1/promotions/{promotionId}/cancel', entry: 'lambdas/promotion-cancel.ts', roles: ['promoter', 'admin'], summary: 'Cancel a pending multisig promotion (its requester or an admin); audited with the reason' },
   promotionApprove: { id: 'promotionApprove', method: 'POST', path: '/v1/promotions/{promotionId}/approvals', entry: 'lambdas/promotion-approve.ts', roles: ['approver', 'admin'], summary: 'Add a signed approval (Ed25519 over the canonical approval statement)' },

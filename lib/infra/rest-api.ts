@@ -6,7 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { ErrorCode } from '../core/errors.js';
-import { ROUTES } from '../http/routes.js';
+import { ROUTES, routePaths, type RouteSpec } from '../http/routes.js';
 import { acknowledge } from './acknowledge.js';
 import { API_ROUTE_IDS, type ApiRouteId } from './api-functions.js';
 import { checkMutualTlsDomain, type MutualTlsDomain } from './mutual-tls.js';
@@ -60,6 +60,22 @@ export interface AegisRestApiProps {
  * const api = new AegisRestApi(this, 'Api', { handlers: { health: healthFn, ... } });
  * api.api.url;
  */
+/** The cdk-nag findings every API method carries by design, acknowledged with their reasons. */
+function acknowledgeAccess(method: apigw.Method, isPublic: boolean): void {
+  if (isPublic) {
+    acknowledge(method, {
+      id: 'AwsSolutions-APIG4',
+      reason: 'Public by design: health checks and the OpenAPI document carry no registry data and must be reachable without AWS credentials.',
+    });
+  }
+  acknowledge(method, {
+    id: 'AwsSolutions-COG4',
+    reason: isPublic
+      ? 'Public by design: health checks and the OpenAPI document carry no registry data, so no user pool authorizer applies.'
+      : 'Callers are AWS IAM principals signing with SigV4 (AWS_IAM authorization), mapped to Aegis roles by AEGIS_IAM_ROLE_MAP; there are no Cognito users.',
+  });
+}
+
 export class AegisRestApi extends Construct {
   public readonly api: apigw.RestApi;
   public readonly accessLogGroup: logs.LogGroup;
@@ -145,30 +161,22 @@ export class AegisRestApi extends Construct {
 
     const methods = {} as Record<ApiRouteId, apigw.Method>;
     for (const routeId of API_ROUTE_IDS) {
-      const route = ROUTES[routeId];
-      const resource = this.api.root.resourceForPath(route.path);
-      const pathParameters = [...route.path.matchAll(/\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1]!);
+      const route: RouteSpec = ROUTES[routeId];
       const isPublic = route.roles === 'public';
-      const method = resource.addMethod(route.method, new apigw.LambdaIntegration(props.handlers[routeId], { allowTestInvoke: false }), {
-        operationName: route.id,
-        authorizationType: isPublic ? apigw.AuthorizationType.NONE : apigw.AuthorizationType.IAM,
-        requestValidator: validator,
-        requestParameters: Object.fromEntries(pathParameters.map((p) => [`method.request.path.${p}`, true])),
-        ...(route.method !== 'GET' && { requestModels: { 'application/json': jsonObject } }),
-      });
-      methods[routeId] = method;
-      if (isPublic) {
-        acknowledge(method, {
-          id: 'AwsSolutions-APIG4',
-          reason: 'Public by design: health checks and the OpenAPI document carry no registry data and must be reachable without AWS credentials.',
+      // one integration for the route's path and its deprecated aliases: the same function answers both
+      const integration = new apigw.LambdaIntegration(props.handlers[routeId], { allowTestInvoke: false });
+      for (const { path, deprecated } of routePaths(route)) {
+        const pathParameters = [...path.matchAll(/\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1]!);
+        const method = this.api.root.resourceForPath(path).addMethod(route.method, integration, {
+          operationName: deprecated ? `${route.id}Deprecated` : route.id,
+          authorizationType: isPublic ? apigw.AuthorizationType.NONE : apigw.AuthorizationType.IAM,
+          requestValidator: validator,
+          requestParameters: Object.fromEntries(pathParameters.map((p) => [`method.request.path.${p}`, true])),
+          ...(route.method !== 'GET' && { requestModels: { 'application/json': jsonObject } }),
         });
+        if (!deprecated) methods[routeId] = method;
+        acknowledgeAccess(method, isPublic);
       }
-      acknowledge(method, {
-        id: 'AwsSolutions-COG4',
-        reason: isPublic
-          ? 'Public by design: health checks and the OpenAPI document carry no registry data, so no user pool authorizer applies.'
-          : 'Callers are AWS IAM principals signing with SigV4 (AWS_IAM authorization), mapped to Aegis roles by AEGIS_IAM_ROLE_MAP; there are no Cognito users.',
-      });
     }
     this.methods = methods;
 

@@ -10,11 +10,13 @@ import { stringifyJson } from '../core/json.js';
 import { LIMITS } from '../core/manifest.js';
 import { retryableFault } from '../http/faults.js';
 import type { ContainerProvider, HandlerBuilder, LambdaHandler } from '../http/handler.js';
-import { ROUTES, type RouteId, type RouteSpec } from '../http/routes.js';
+import { ROUTES, routePaths, type RouteId, type RouteSpec } from '../http/routes.js';
 import { lambdaContext, toApiGatewayEvent } from './api-event.js';
 
 interface CompiledRoute {
   route: RouteSpec;
+  /** the path this pattern serves: the route's own, or one of its deprecated aliases */
+  path: string;
   pattern: RegExp;
   params: string[];
   handler: LambdaHandler;
@@ -89,7 +91,10 @@ export function createLocalServer(
   tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer | undefined },
 ): Server {
   const routes: CompiledRoute[] = (Object.entries(ROUTES) as [RouteId, RouteSpec][])
-    .map(([id, route]) => ({ route, ...compile(route.path), handler: handlers[id].build(container) }))
+    .flatMap(([id, route]) => {
+      const handler = handlers[id].build(container);
+      return routePaths(route).map(({ path }) => ({ route, path, ...compile(path), handler }));
+    })
     .sort((a, b) => a.params.length - b.params.length);
 
   const listener = (req: IncomingMessage, res: ServerResponse) => {
@@ -158,7 +163,7 @@ export function createLocalServer(
       if (text === undefined) throw new AegisError('PAYLOAD_TOO_LARGE', `request body exceeds ${LIMITS.requestBodyBytes} bytes`, { field: 'body' });
       body = text;
     }
-    const event = toApiGatewayEvent(req, url, hit.r.route.path, params, body, requestId);
+    const event = toApiGatewayEvent(req, url, hit.r.path, params, body, requestId);
     const result = await hit.r.handler(event, lambdaContext(`aegis-${hit.r.route.id}`, requestId));
     res.writeHead(result.statusCode, result.headers as Record<string, string>);
     res.end(result.body);

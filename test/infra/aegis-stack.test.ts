@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Capture, Match, type Template } from 'aws-cdk-lib/assertions';
 import { ErrorCodes } from '../../lib/core/errors.js';
-import { ROUTES } from '../../lib/http/routes.js';
+import { ROUTES, routePaths, type RouteSpec } from '../../lib/http/routes.js';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type { IConstruct } from 'constructs';
 import { AUDIT_ARCHIVE_PREFIX } from '../../lib/infra/access.js';
@@ -468,16 +468,19 @@ describe('AegisStack template', () => {
   describe('API Gateway', () => {
     it('has one method per API route, AWS_IAM except on public routes, each with request validation', () => {
       const methods = Object.values(template.findResources('AWS::ApiGateway::Method'));
-      expect(methods).toHaveLength(API_ROUTE_IDS.length);
+      // a route's deprecated aliases are methods of their own on the route's one function
+      expect(methods).toHaveLength(API_ROUTE_IDS.reduce((n, id) => n + routePaths(ROUTES[id]).length, 0));
       for (const routeId of API_ROUTE_IDS) {
-        const route = ROUTES[routeId];
-        const method = methods.find((m) => m.Properties.OperationName === routeId);
-        expect(method?.Properties).toMatchObject({
-          HttpMethod: route.method,
-          AuthorizationType: route.roles === 'public' ? 'NONE' : 'AWS_IAM',
-          RequestValidatorId: expect.anything(),
-          Integration: { Type: 'AWS_PROXY' },
-        });
+        const route: RouteSpec = ROUTES[routeId];
+        for (const { deprecated } of routePaths(route)) {
+          const method = methods.find((m) => m.Properties.OperationName === (deprecated ? `${routeId}Deprecated` : routeId));
+          expect(method?.Properties).toMatchObject({
+            HttpMethod: route.method,
+            AuthorizationType: route.roles === 'public' ? 'NONE' : 'AWS_IAM',
+            RequestValidatorId: expect.anything(),
+            Integration: { Type: 'AWS_PROXY' },
+          });
+        }
       }
       expect(methods.filter((m) => m.Properties.AuthorizationType === 'NONE').map((m) => m.Properties.OperationName).sort()).toEqual(['health', 'openapi']);
       template.hasResourceProperties('AWS::ApiGateway::RequestValidator', { ValidateRequestBody: true, ValidateRequestParameters: true });

@@ -196,8 +196,8 @@ describe('registry on the local stack', () => {
   it('serves an OpenAPI document with every route and a health check without credentials', async () => {
     const doc = await stack.api('GET', '/openapi.json', undefined, { token: null });
     expect(doc.status).toBe(200);
-    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/v1/registry/register', '/v1/registry/{artifactId}/validate', '/v1/keys', '/healthz']));
-    expect(doc.body.paths['/v1/registry/register'].post.requestBody.content['application/json'].schema.properties.manifest).toBeDefined();
+    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/v1/registry/register', '/v1/artifacts/{artifactId}/validate', '/v1/keys', '/healthz']));
+    expect(doc.body.components.schemas.RegisterBody.properties.manifest).toBeDefined();
     const health = await stack.api('GET', '/healthz', undefined, { token: null });
     expect(health.body).toMatchObject({ ok: true, mode: 'local', database: 'ok' });
   });
