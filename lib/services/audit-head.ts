@@ -35,7 +35,7 @@ export interface NewestHead {
   invalid: { key: string; detail: string }[];
 }
 
-/** Why a stored head checkpoint cannot be trusted, or null when it verifies. */
+/** The checkpoint a stored object holds when it verifies, otherwise why it cannot be trusted. */
 function headProblem(key: string, text: string, keyOf: (kid: string) => KeyRecord | undefined): { detail: string } | { checkpoint: HeadCheckpoint } {
   let signed: SignedHeadCheckpoint;
   try {
@@ -83,11 +83,12 @@ export async function readNewestHead(store: ObjectStore, keyOf: (kid: string) =>
  * What a chain is missing against a head checkpoint: `headSeq` is the chain's last seq (0 when
  * empty), `hashAt` the hash of its event at the checkpoint's seq (undefined when it has none).
  */
-export function compareWithHead(head: StoredHead, headSeq: number, hashAt: string | undefined, where: string): ChainBreak | null {
+export function compareWithHead(head: StoredHead, headSeq: number, hashAt: string | undefined, where: 'database' | 'archive'): ChainBreak | null {
   const cp = head.checkpoint;
   const signed = `the head checkpoint signed at ${cp.ts} (${head.key})`;
   if (headSeq < cp.seq) {
-    return { seq: cp.seq, problem: 'behind-checkpoint', detail: `${signed} names seq ${cp.seq}, but the ${where} ends at ${headSeq}: event(s) ${headSeq + 1}..${cp.seq} were removed after it was written` };
+    const gone = where === 'database' ? 'were removed after it was written' : 'are not in it';
+    return { seq: cp.seq, problem: 'behind-checkpoint', detail: `${signed} names seq ${cp.seq}, but the ${where} ends at ${headSeq}: event(s) ${headSeq + 1}..${cp.seq} ${gone}` };
   }
   if (hashAt === undefined) return { seq: cp.seq, problem: 'event-missing', detail: `${signed} names seq ${cp.seq}, which the ${where} does not hold` };
   if (hashAt !== cp.hash) {
