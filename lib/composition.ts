@@ -1,6 +1,6 @@
 import type { Timers } from './adapters/local/in-process-scheduler.js';
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { Config } from './config.js';
+import { AUDIT_CHECKPOINT_DEFAULT_SECONDS, type Config } from './config.js';
 import type { Container } from './container.js';
 import { migrateToLatest } from './db/migrations.js';
 import { runStartupChecks } from './startup-checks.js';
@@ -29,6 +29,8 @@ export const REGISTRY_DEFAULTS = { retentionDays: 365, uploadTtlSeconds: 3600 } 
  */
 export const LOCAL_SCHEDULE_MS: Readonly<Record<ScheduledJobName, number>> = {
   'audit-archive': 30_000,
+  // the default: AEGIS_AUDIT_CHECKPOINT_SECONDS sets it
+  'audit-checkpoint': AUDIT_CHECKPOINT_DEFAULT_SECONDS * 1000,
   'pending-promotion-expiry': 30_000,
   'pending-upload-expiry': 300_000,
 };
@@ -148,6 +150,8 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
     });
     const scheduler = adapters.scheduler(config, { ...opts, logger });
     scheduler.register({ name: 'audit-archive', everyMs: LOCAL_SCHEDULE_MS['audit-archive'], run: () => auditTrail.archive() });
+    // Bounds how many of the newest (not yet archived) events can be deleted unnoticed.
+    scheduler.register({ name: 'audit-checkpoint', everyMs: config.auditCheckpointSeconds * 1000, run: () => auditTrail.checkpointHead() });
     // Pending multisig promotions past their expiry are also expired whenever they are next touched.
     scheduler.register({ name: 'pending-promotion-expiry', everyMs: LOCAL_SCHEDULE_MS['pending-promotion-expiry'], run: () => promotions.expirePending() });
     scheduler.register({ name: 'pending-upload-expiry', everyMs: LOCAL_SCHEDULE_MS['pending-upload-expiry'], run: () => registry.expirePendingUploads() });

@@ -17,6 +17,9 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
+/** Seconds between signed audit head checkpoints, by default (EventBridge's shortest rate, so both modes match). */
+export const AUDIT_CHECKPOINT_DEFAULT_SECONDS = 60;
+
 const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   MODEL_REGISTRY_DATABASE_URL: optionalString,
@@ -51,6 +54,8 @@ const EnvSchema = z.object({
   AEGIS_PENDING_PROMOTION_TTL_SECONDS: z.coerce.number().int().min(1).max(365 * 86_400).default(7 * 86_400),
   // at least the upload URL's hour: bytes must not arrive after their upload expired
   AEGIS_PENDING_UPLOAD_TTL_SECONDS: z.coerce.number().int().min(3600).max(30 * 86_400).default(86_400),
+  // events newer than the last head checkpoint can still be deleted unnoticed: keep it short
+  AEGIS_AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(3600).default(AUDIT_CHECKPOINT_DEFAULT_SECONDS),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('127.0.0.1'),
 });
@@ -111,6 +116,8 @@ export interface Config {
   };
   /** seconds an upload may wait for its registration before its bytes are removed */
   pendingUploadTtlSeconds: number;
+  /** how often the local server signs the audit head into the archive (AEGIS_AUDIT_CHECKPOINT_SECONDS) */
+  auditCheckpointSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -192,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pendingPromotionTtlSeconds: e.AEGIS_PENDING_PROMOTION_TTL_SECONDS,
     kms: { endpoint: e.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS ? undefined : (e.AWS_ENDPOINT_URL_KMS ?? e.AWS_ENDPOINT_URL), allowP256: e.AEGIS_TEST_ALLOW_P256_KMS_KEYS },
     pendingUploadTtlSeconds: e.AEGIS_PENDING_UPLOAD_TTL_SECONDS,
+    auditCheckpointSeconds: e.AEGIS_AUDIT_CHECKPOINT_SECONDS,
     policiesDir: e.AEGIS_POLICIES_DIR ? resolve(e.AEGIS_POLICIES_DIR) : REPO_DIR('policies'),
     statemachinesDir: e.AEGIS_STATEMACHINES_DIR ? resolve(e.AEGIS_STATEMACHINES_DIR) : REPO_DIR('statemachines'),
     stateMachineArns:

@@ -187,7 +187,7 @@ export interface RolloutJudge {
 // ---------------------------------------------------------------- Schedules
 
 /** The jobs that run on a schedule. Each is one EventBridge rule on AWS and one timer locally. */
-export type ScheduledJobName = 'audit-archive' | 'pending-promotion-expiry' | 'pending-upload-expiry';
+export type ScheduledJobName = 'audit-archive' | 'audit-checkpoint' | 'pending-promotion-expiry' | 'pending-upload-expiry';
 
 export interface ScheduledJob {
   name: ScheduledJobName;

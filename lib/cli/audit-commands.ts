@@ -9,22 +9,25 @@ interface VerifyReply {
   headSeq: number | null;
   archivedThrough: number | null;
   parity: string;
+  checkpoint: { seq: number; ts: string } | null;
   firstBreak: { seq: number; problem: string; detail: string } | null;
 }
+
+const checkpointText = (r: VerifyReply) => (r.checkpoint ? `head checkpoint seq ${r.checkpoint.seq} of ${r.checkpoint.ts}` : 'no head checkpoint yet');
 
 /** audit-verify, audit list, audit archive. */
 export function auditCommands(program: Command, ctx: CliContext): void {
   program
     .command('audit-verify')
-    .description('verify the audit chain: continuity, hashes, signatures, signers, and parity with the archive')
+    .description('verify the audit chain: continuity, hashes, signatures, signers, parity with the archive, and the database against the newest signed head checkpoint')
     .option('--from-archive', 'verify the archived chain instead of the database copy', false)
     .option('--since <seq>', 'start at this seq (the event before it is trusted)')
     .action(async (o: { fromArchive: boolean; since?: string }) => {
       const q = new URLSearchParams({ fromArchive: String(o.fromArchive), ...(o.since ? { since: o.since } : {}) });
       const r = await (await ctx.client()).request<VerifyReply>('GET', `/v1/audit/verify?${q}`);
       const lines = r.ok
-        ? [`VERIFIED  ${r.checked} event(s) from the ${r.source}, head seq ${r.headSeq}; archived through ${r.archivedThrough ?? 'nothing yet'}; parity ${r.parity}`]
-        : [`BROKEN at seq ${r.firstBreak!.seq}: ${r.firstBreak!.problem}`, `  ${r.firstBreak!.detail}`, `  source ${r.source}; parity ${r.parity}; archived through ${r.archivedThrough ?? 'nothing'}`];
+        ? [`VERIFIED  ${r.checked} event(s) from the ${r.source}, head seq ${r.headSeq}; archived through ${r.archivedThrough ?? 'nothing yet'}; parity ${r.parity}; ${checkpointText(r)}`]
+        : [`BROKEN at seq ${r.firstBreak!.seq}: ${r.firstBreak!.problem}`, `  ${r.firstBreak!.detail}`, `  source ${r.source}; parity ${r.parity}; archived through ${r.archivedThrough ?? 'nothing'}; ${checkpointText(r)}`];
       ctx.out(lines.join('\n'), r);
       if (!r.ok) process.exitCode = 1;
     });

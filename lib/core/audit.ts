@@ -70,6 +70,30 @@ export interface SignedCheckpoint {
   signature: string;
 }
 
+/**
+ * A signed statement that the database's chain had this head at `ts` (the `audit-checkpoint`
+ * job, every AEGIS_AUDIT_CHECKPOINT_SECONDS and at shutdown). Unlike {@link Checkpoint} it
+ * closes no segment: it binds the newest events before they are archived, so deleting them
+ * (with the `audit_head` row) is caught by verification. Version 1; a change of shape gets a
+ * new `type`.
+ */
+export interface HeadCheckpoint {
+  type: 'aegis.audit-head/v1';
+  seq: number;
+  /** hash of the event at `seq` */
+  hash: string;
+  ts: string;
+  signerId: string;
+}
+export interface SignedHeadCheckpoint {
+  checkpoint: HeadCheckpoint;
+  alg: KeyRecord['alg'];
+  signature: string;
+}
+
+/** What the audit key signs for a head checkpoint: its canonical JSON (domain-separated by `type`). */
+export const headCheckpointStatement = (c: HeadCheckpoint) => statementBytes(c);
+
 export type ChainProblem =
   | 'event-missing'
   | 'events-reordered'
@@ -79,7 +103,13 @@ export type ChainProblem =
   | 'signer-invalid'
   | 'bad-signature'
   | 'archive-mismatch'
-  | 'truncated';
+  | 'truncated'
+  /** the database ends before the newest signed head checkpoint: its newest events were deleted */
+  | 'behind-checkpoint'
+  /** the event at the newest head checkpoint's seq is not the one it signed: the chain was replaced from there */
+  | 'checkpoint-mismatch'
+  /** a head checkpoint object does not verify (signature, signer, shape or key) */
+  | 'checkpoint-invalid';
 
 export interface ChainBreak {
   seq: number;

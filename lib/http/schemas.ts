@@ -202,6 +202,10 @@ export const AuditVerifyReply = z.object({
   headHash: z.string().nullable(),
   archivedThrough: z.number().int().nullable(),
   parity: z.enum(['ok', 'mismatch', 'not-checked']),
+  checkpoint: z
+    .object({ seq: z.number().int(), hash: z.string(), ts: z.string(), key: z.string() })
+    .nullable()
+    .describe('the newest signed head checkpoint (aegis.audit-head/v1) the database was checked against; null when none was written yet'),
   firstBreak: z.object({ seq: z.number().int(), problem: z.string(), detail: z.string() }).nullable(),
 });
 export const AuditArchiveReply = z.object({ segments: z.number().int(), events: z.number().int(), archivedThrough: z.number().int() });

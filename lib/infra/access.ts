@@ -12,6 +12,8 @@ import type { RegistryDatabase } from './registry-database.js';
  * `lib/services/audit-trail.ts`); archive object permissions cover this prefix only.
  */
 export const AUDIT_ARCHIVE_PREFIX = 'audit/';
+/** Where the signed audit head checkpoints live (`lib/services/audit-head.ts`), inside {@link AUDIT_ARCHIVE_PREFIX}. */
+export const AUDIT_HEADS_PREFIX = 'audit/heads/';
 
 /** What one function may touch beyond the database (which every function reads and writes). */
 export interface RouteAccess {
@@ -29,6 +31,14 @@ export interface RouteAccess {
    * @default - no access
    */
   readonly auditArchive?: 'read' | 'write';
+  /**
+   * The signed audit head checkpoints only: lists, reads and puts (with retention, never
+   * deletes) objects under {@link AUDIT_HEADS_PREFIX} of the audit-archive bucket; no segment
+   * or segment checkpoint of the archive.
+   *
+   * @default false
+   */
+  readonly auditHeadCheckpoints?: boolean;
   /** kms:Sign on the manifest signing key. */
   readonly signManifests?: boolean;
   /** kms:Sign on the audit signing key: the function appends audit events or signs archive checkpoints. */
@@ -100,6 +110,10 @@ export function grantAccess(fn: AegisFunction, access: RouteAccess, resources: A
   if (access.auditArchive) {
     grantObjectAccess(fn, resources.auditArchiveBucket, resources.dataKey, access.auditArchive, `${AUDIT_ARCHIVE_PREFIX}*`,
       'Audit segments and checkpoints are keyed by their first sequence number, so object permissions cover the audit/ prefix of the archive bucket.');
+  }
+  if (access.auditHeadCheckpoints) {
+    grantObjectAccess(fn, resources.auditArchiveBucket, resources.dataKey, 'write', `${AUDIT_HEADS_PREFIX}*`,
+      'Head checkpoints are keyed by their (inverted) sequence number, so object permissions cover the audit/heads/ prefix of the archive bucket.');
   }
   if (access.signManifests) resources.manifestSigningKey.grant(fn.role, 'kms:Sign');
   if (access.signAuditEvents) resources.auditSigningKey.grant(fn.role, 'kms:Sign');

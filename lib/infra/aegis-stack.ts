@@ -54,6 +54,14 @@ export interface AegisStackProps extends StackProps {
    */
   readonly auditArchiveRate?: Duration;
   /**
+   * How often the audit chain's head is signed into the archive bucket (`audit-checkpoint`
+   * job): the newest events, not yet archived, can be deleted unnoticed for at most this long
+   * plus one run. Whole minutes (EventBridge's shortest rate is one minute).
+   *
+   * @default Duration.minutes(1)
+   */
+  readonly auditCheckpointRate?: Duration;
+  /**
    * How long an upload may wait for its registration (whole days): the artifact bucket's
    * lifecycle rule and `AEGIS_PENDING_UPLOAD_TTL_SECONDS` of every function.
    *
@@ -107,6 +115,8 @@ export class AegisStack extends Stack {
   public readonly rollouts: RolloutWorkflows;
   public readonly apiFunctions: ApiFunctions;
   public readonly auditArchiveSchedule: AuditArchiveSchedule;
+  /** The `audit-checkpoint` job: signs the audit chain's head into the archive bucket when it moved. */
+  public readonly auditCheckpoint: ScheduledJob;
   /** The `pending-upload-expiry` job: expires uploads never registered (rows; the lifecycle rule removes their bytes). */
   public readonly pendingUploadExpiry: ScheduledJob;
   public readonly restApi: AegisRestApi;
@@ -193,6 +203,22 @@ export class AegisStack extends Stack {
       resources,
       ...(props.auditArchiveRate && { rate: props.auditArchiveRate }),
     });
+    this.auditCheckpoint = new ScheduledJob(this, 'AuditCheckpoint', {
+      projectRoot,
+      environment,
+      resources,
+      entry: 'lambdas/audit-checkpoint.ts',
+      // The database (the head and the key ring), its own prefix of the archive bucket, and the audit key.
+      access: { auditHeadCheckpoints: true, signAuditEvents: true },
+      description: 'Scheduled audit head checkpoint: signs the audit chain head with the audit key into the archive bucket (audit/heads/, Object Lock) when it moved',
+      ruleDescription: `Sign the audit chain head every ${(props.auditCheckpointRate ?? Duration.minutes(1)).toHumanString()}`,
+      rate: props.auditCheckpointRate ?? Duration.minutes(1),
+      // the next run is one rate away: a single retry is enough
+      retryAttempts: 1,
+      timeout: Duration.seconds(50),
+      failureMeaning:
+        'Audit head checkpoint runs failed after retries and wait in the dead-letter queue: either the database is behind, or differs from, the newest signed checkpoint (its newest events were deleted or replaced: run aegis audit-verify), or checkpoints cannot be written and the window of events that can be deleted unnoticed grows until they are looked at.',
+    });
     this.pendingUploadExpiry = new ScheduledJob(this, 'PendingUploadExpiry', {
       projectRoot,
       environment,
@@ -207,7 +233,7 @@ export class AegisStack extends Stack {
       failureMeaning: 'Pending-upload expiry runs failed after retries and wait in the dead-letter queue: unregistered upload rows stay registrable-looking in the database until they are looked at (the lifecycle rule still removes their bytes).',
     });
     // New handler code goes live only once the schema it expects is in place.
-    for (const fn of [...Object.values(this.apiFunctions.functions), this.auditArchiveSchedule.archiveFunction, this.pendingUploadExpiry.jobFunction, this.rollouts.rolloutStep]) {
+    for (const fn of [...Object.values(this.apiFunctions.functions), this.auditArchiveSchedule.archiveFunction, this.auditCheckpoint.jobFunction, this.pendingUploadExpiry.jobFunction, this.rollouts.rolloutStep]) {
       fn.function.node.addDependency(this.migrations.resource);
     }
 

@@ -58,10 +58,11 @@ export async function startLocal(config: Config, opts: Pick<BuildOptions, 'clock
   // Rollouts that were running when the server stopped resume from their persisted step.
   const resumed = await c.promotions.resumeUnfinished();
   if (resumed.length) c.logger.info('resumed unfinished rollouts', { promotions: resumed });
-  // The scheduled jobs (audit archive, pending promotion and upload expiry) run in this process
+  // The scheduled jobs (audit archive and head checkpoint, pending promotion and upload expiry) run in this process
   // (EventBridge rules on AWS).
   c.scheduler.start();
   const archive = () => c.auditTrail.archive().catch((e: unknown) => c.logger.error('audit archive failed', { error: (e as Error).message }));
+  const checkpoint = () => c.auditTrail.checkpointHead().catch((e: unknown) => c.logger.error('audit head checkpoint failed', { error: (e as Error).message }));
   return {
     url,
     container: c,
@@ -72,6 +73,9 @@ export async function startLocal(config: Config, opts: Pick<BuildOptions, 'clock
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       await archive();
+      // The last events are signed into the archive too: nothing written before a stop can
+      // later be deleted from the database unnoticed.
+      await checkpoint();
       await c.close();
     },
   };

@@ -12,12 +12,16 @@ import {
   type ChainBreak,
   type ChainReport,
   type Checkpoint,
+  type HeadCheckpoint,
   type SignedCheckpoint,
+  type SignedHeadCheckpoint,
+  headCheckpointStatement,
 } from '../core/audit.js';
 import { canonicalJson } from '../core/canonical.js';
 import { checkSignerValidity, verifyRaw, type KeyRecord } from '../core/signatures.js';
 import type { Clock, Database, ObjectStore } from '../ports.js';
 import { rowToEvent } from './audit.js';
+import { compareWithHead, headKey, invalidHeadBreak, readNewestHead, type StoredHead } from './audit-head.js';
 import type { KeyService } from './keys.js';
 
 const SEGMENT_MAX = 1000;
@@ -43,6 +47,21 @@ export interface VerifyReport extends ChainReport {
   archivedThrough: number | null;
   /** the database and the archive agree over the range both hold */
   parity: 'ok' | 'mismatch' | 'not-checked';
+  /** the newest signed head checkpoint the database was checked against (null: none written yet) */
+  checkpoint: { seq: number; hash: string; ts: string; key: string } | null;
+}
+
+/** The result of one `audit-checkpoint` run. */
+export interface HeadCheckpointResult {
+  written: boolean;
+  /** the head the newest checkpoint now names (null: the chain is empty) */
+  seq: number | null;
+  key: string | null;
+}
+
+/** The head checkpoint job refuses to sign a database that is behind, or differs from, its newest checkpoint. */
+export class HeadCheckpointRefused extends Error {
+  override name = 'HeadCheckpointRefused';
 }
 
 /**
@@ -76,6 +95,51 @@ export class AuditTrail {
 
   async #keyRing(): Promise<Map<string, KeyRecord>> {
     return new Map((await this.keys.list()).map((k) => [k.kid, k]));
+  }
+
+  async #dbHead(): Promise<{ seq: number; hash: string } | undefined> {
+    const row = await this.database.db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    return row && { seq: Number(row.seq), hash: row.hash };
+  }
+
+  /** The database's chain against a head checkpoint: null when it still holds the event the checkpoint signed. */
+  async #checkHead(head: StoredHead): Promise<ChainBreak | null> {
+    const last = await this.#dbHead();
+    const at = await this.database.db.selectFrom('audit_events').select('hash').where('seq', '=', head.checkpoint.seq).executeTakeFirst();
+    return compareWithHead(head, last?.seq ?? 0, at?.hash, 'database');
+  }
+
+  /**
+   * The `audit-checkpoint` job: signs the database's head with the audit key and writes it
+   * under Object-Lock retention, when the head moved since the newest checkpoint. Refuses
+   * (HeadCheckpointRefused) when the database no longer holds the event the newest
+   * checkpoint signed: a new checkpoint would bless the truncated or replaced chain.
+   */
+  async checkpointHead(): Promise<HeadCheckpointResult> {
+    const head = await this.#dbHead();
+    const ring = await this.#keyRing();
+    const { newest } = await readNewestHead(this.archiveStore, (kid) => ring.get(kid));
+    if (!head) return { written: false, seq: newest?.checkpoint.seq ?? null, key: newest?.key ?? null };
+    if (newest) {
+      if (newest.checkpoint.seq === head.seq && newest.checkpoint.hash === head.hash) return { written: false, seq: head.seq, key: newest.key };
+      const br = await this.#checkHead(newest);
+      if (br) throw new HeadCheckpointRefused(`refusing to checkpoint the audit head: ${br.detail}`);
+    }
+    const signer = await this.keys.activeSigner('audit');
+    const checkpoint: HeadCheckpoint = { type: 'aegis.audit-head/v1', seq: head.seq, hash: head.hash, ts: this.clock.now().toISOString(), signerId: signer.kid };
+    const signed: SignedHeadCheckpoint = { checkpoint, alg: signer.alg, signature: (await signer.sign(headCheckpointStatement(checkpoint))).toString('base64') };
+    const key = headKey(head.seq);
+    const retainUntil = new Date(this.clock.now().getTime() + this.retentionDays * 86_400_000);
+    try {
+      await this.archiveStore.put(key, `${canonicalJson(signed)}\n`, { retainUntil, contentType: 'application/json' });
+    } catch (e) {
+      if (!(e instanceof AegisError && e.code === 'RETENTION_LOCKED')) throw e;
+      // Another process checkpointed the same head first; a different hash there is a fork.
+      const other = JSON.parse(await readText(this.archiveStore, key)) as SignedHeadCheckpoint;
+      if (other.checkpoint?.hash !== head.hash) throw new HeadCheckpointRefused(`refusing to checkpoint the audit head: ${key} already signs another event ${head.seq} (${String(other.checkpoint?.hash).slice(0, 12)}…)`);
+      return { written: false, seq: head.seq, key };
+    }
+    return { written: true, seq: head.seq, key };
   }
 
   /** The first seq not yet archived (1 for an empty archive). */
@@ -163,13 +227,19 @@ export class AuditTrail {
     if (since > 1 && !anchorEvent) throw new AegisError('VALIDATION_FAILED', `no event ${since - 1} to start from`, { field: 'since' });
     const run = source.filter((e) => e.seq >= since);
     const report = verifyChain(run, keyOf, anchorEvent ? { seq: anchorEvent.seq, hash: anchorEvent.hash } : { seq: 0, hash: GENESIS_HASH });
-    const base = { ...report, source: opts.fromArchive ? ('archive' as const) : ('database' as const), archivedThrough };
+    // The database is held to the newest signed head checkpoint whichever copy is verified:
+    // it is the copy whose newest events nothing else has seen yet.
+    const heads = await readNewestHead(this.archiveStore, keyOf);
+    const checkpoint = heads.newest && { seq: heads.newest.checkpoint.seq, hash: heads.newest.checkpoint.hash, ts: heads.newest.checkpoint.ts, key: heads.newest.key };
+    const headBreak = invalidHeadBreak(heads.invalid) ?? (heads.newest ? await this.#checkHead(heads.newest) : null);
+    const base = { ...report, source: opts.fromArchive ? ('archive' as const) : ('database' as const), archivedThrough, checkpoint };
     if (archive.problem) return { ...base, ok: false, firstBreak: report.firstBreak ?? archive.problem, parity: 'mismatch' };
     if (!report.ok) return { ...base, parity: 'not-checked' };
     const mismatch = compareWithArchive(
       db.filter((e) => e.seq >= since),
       archive.events.filter((e) => e.seq >= since),
     );
-    return mismatch ? { ...base, ok: false, firstBreak: mismatch, parity: 'mismatch' } : { ...base, parity: 'ok' };
+    if (mismatch) return { ...base, ok: false, firstBreak: mismatch, parity: 'mismatch' };
+    return headBreak ? { ...base, ok: false, headSeq: null, headHash: null, firstBreak: headBreak, parity: 'ok' } : { ...base, parity: 'ok' };
   }
 }

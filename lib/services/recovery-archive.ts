@@ -4,7 +4,8 @@ import { checkTrust, ignoringRevocation, KeyCreatedPayload, replayKeyRing, type 
 import type { KeyRecord } from '../core/signatures.js';
 import type { ObjectStore } from '../ports.js';
 import { segmentKey } from './audit-trail.js';
-import { RecoveryError, type RecoveryDeps } from './recovery-types.js';
+import { compareWithHead, readNewestHead } from './audit-head.js';
+import { RecoveryError, type Problem, type RecoveryDeps } from './recovery-types.js';
 
 export interface VerifiedArchive {
   /** every event to restore, in chain order, verified */
@@ -15,6 +16,10 @@ export interface VerifiedArchive {
   archivedThrough: number;
   trust: TrustReport;
   warnings: string[];
+  /** the newest signed head checkpoint (null: none was written) */
+  headCheckpoint: { seq: number; ts: string } | null;
+  /** the archive against that checkpoint: ends before it, differs at it, or invalid checkpoint objects */
+  headProblems: Problem[];
 }
 
 async function readText(store: ObjectStore, key: string): Promise<string> {
@@ -105,5 +110,16 @@ export async function loadVerifiedArchive(deps: Pick<RecoveryDeps, 'archiveStore
       warnings.push(`audit key ${k.kid} was revoked at ${k.revokedAt}: the events it signed are restored as archived and fail verification in the rebuilt registry as they did before`);
     }
   }
-  return { events, ring: replayed.keys, checkpoints: archive.checkpoints.length, archivedThrough, trust, warnings };
+
+  // The archive trails the database by up to one archive run; the head checkpoint says how
+  // far the chain really went. A rebuild that ends before it has lost those events.
+  const heads = await readNewestHead(deps.archiveStore, (kid) => blind.get(kid));
+  const headProblems: Problem[] = heads.invalid.map((i) => ({ kind: 'event', id: i.key, problem: 'checkpoint-invalid', detail: i.detail }));
+  if (heads.newest) {
+    const last = events[events.length - 1]!;
+    const br = compareWithHead(heads.newest, last.seq, events.find((e) => e.seq === heads.newest!.checkpoint.seq)?.hash, 'archive');
+    if (br) headProblems.push({ kind: 'event', id: `seq ${br.seq}`, problem: br.problem === 'checkpoint-mismatch' ? 'checkpoint-mismatch' : 'behind-checkpoint', detail: `${br.detail}${br.problem === 'behind-checkpoint' ? '; the rebuilt registry lacks them (archive more often, or recover them from a database backup)' : ''}` });
+  }
+  const headCheckpoint = heads.newest && { seq: heads.newest.checkpoint.seq, ts: heads.newest.checkpoint.ts };
+  return { events, ring: replayed.keys, checkpoints: archive.checkpoints.length, archivedThrough, trust, warnings, headCheckpoint, headProblems };
 }

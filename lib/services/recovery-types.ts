@@ -66,7 +66,13 @@ export type ProblemCode =
   | 'payload-invalid'
   | 'conflict'
   | 'artifact-not-restored'
-  | 'signing-unavailable';
+  | 'signing-unavailable'
+  /** the archive ends before the newest signed head checkpoint: the events after it are lost */
+  | 'behind-checkpoint'
+  /** the archived event at the newest head checkpoint's seq is not the one it signed */
+  | 'checkpoint-mismatch'
+  /** a head checkpoint object does not verify */
+  | 'checkpoint-invalid';
 
 /** Something that was not restored (or cannot work) and needs a person. */
 export interface Problem {

@@ -62,6 +62,7 @@ export async function rebuildIndex(deps: RecoveryDeps, opts: RebuildOptions = {}
   const archive = await timed('read-archive', 'reading and verifying the audit archive', () => loadVerifiedArchive(deps, opts.trustedKeys));
   Object.assign(report, { archivedThrough: archive.archivedThrough, trust: archive.trust, auditEvents: archive.events.length });
   appendAll(report.warnings, archive.warnings);
+  appendAll(report.problems, archive.headProblems);
   if (!archive.trust.pinned) report.warnings.push(`trust is not pinned: the key ring is self-certified by ${archive.trust.rootKid}'s key.created at seq 1 (pass --trusted-keys to pin it)`);
   else if (archive.trust.unpinned.length) report.warnings.push(`key(s) ${archive.trust.unpinned.join(', ')} are not in the trusted ring; trusted through the chain signed by pinned keys`);
 

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { jest } from '@jest/globals';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -260,5 +261,37 @@ describe('AWS mode on the synthesized artifacts', () => {
     ok(verify);
     expect(verify.json).toMatchObject({ ok: true });
     expect(JSON.stringify(verify.json)).toMatch(/archive/i);
+  });
+
+  it('signs the audit head through the checkpoint schedule\'s handler; deleting the newest events and the head row in the database then fails audit-verify', async () => {
+    const job = world.functionId((fn) => /^AuditCheckpoint/.test(fn.logicalId));
+    const rule = Object.values(world.assembly.template.Resources).find((r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties.Targets).includes(job))!;
+    expect(rule.Properties.ScheduleExpression).toBe('rate(1 minute)');
+    const scheduledEvent = () => ({ version: '0', id: randomBytes(8).toString('hex'), 'detail-type': 'Scheduled Event', source: 'aws.events', account: '123456789012', time: new Date().toISOString(), region: 'eu-west-1', resources: ['arn:aws:events:eu-west-1:123456789012:rule/e2e'], detail: {} });
+    // a new event past the archive, then the checkpoint: signed with the KMS audit key into the Object-Lock bucket
+    const data = join(work, 'after-archive.csv');
+    writeFileSync(data, 'a,label\n1,0\n');
+    ok(await cli('publisher', ['datasets', 'register', '--id', 'e2e-after-archive', '--version', '1', '--path', data]));
+    const written = await world.fleet.invoke<{ written: boolean; seq: number; key: string }>(job, scheduledEvent());
+    expect(written).toMatchObject({ written: true, key: expect.stringMatching(/^audit\/heads\/\d{12}\.json$/) });
+    expect(await world.fleet.invoke(job, scheduledEvent())).toMatchObject({ written: false, seq: written.seq });
+    const clean = await cli('auditor', ['audit-verify']);
+    ok(clean);
+    expect(clean.json).toMatchObject({ ok: true, checkpoint: { seq: written.seq } });
+
+    const client = new pg.Client({ connectionString: world.databaseUrl });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ hash: string }>('select hash from audit_events where seq = $1', [written.seq - 1]);
+      await client.query('delete from audit_events where seq = $1', [written.seq]);
+      await client.query('update audit_head set seq = $1, hash = $2 where id = 1', [written.seq - 1, rows[0]!.hash]);
+    } finally {
+      await client.end();
+    }
+    const broken = await cli('auditor', ['audit-verify']);
+    expect(broken.code).toBe(1);
+    expect(broken.json).toMatchObject({ ok: false, firstBreak: { seq: written.seq, problem: 'behind-checkpoint' } });
+    // the job refuses to sign the truncated chain: the run fails (the dead-letter queue and its alarm on AWS)
+    await expect(world.fleet.invoke(job, scheduledEvent())).rejects.toThrow(/refusing to checkpoint the audit head/);
   });
 });

@@ -7,7 +7,7 @@ import { ErrorCodes } from '../../lib/core/errors.js';
 import { ROUTES, routePaths, type RouteSpec } from '../../lib/http/routes.js';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type { IConstruct } from 'constructs';
-import { AUDIT_ARCHIVE_PREFIX } from '../../lib/infra/access.js';
+import { AUDIT_ARCHIVE_PREFIX, AUDIT_HEADS_PREFIX } from '../../lib/infra/access.js';
 import { API_ROUTE_IDS, POLICIES_DIR, POLICY_DECIDING_ROUTES, ROUTE_ACCESS } from '../../lib/infra/api-functions.js';
 import { AegisStack, REPO_ROOT } from '../../lib/infra/aegis-stack.js';
 import { logicalIdOf } from '../../lib/infra/pin.js';
@@ -15,6 +15,7 @@ import { RegistryDatabase } from '../../lib/infra/registry-database.js';
 import { MUTUAL_TLS_CONTEXT, checkMutualTlsDomain, mutualTlsFromContext, type MutualTlsDomain } from '../../lib/infra/mutual-tls.js';
 import type { ReplicationTarget } from '../../lib/infra/replication.js';
 import { checkpointKey, segmentKey } from '../../lib/services/audit-trail.js';
+import { HEADS_PREFIX, headKey } from '../../lib/services/audit-head.js';
 import { CDK_JSON_CONTEXT, MTLS, MTLS_CONTEXT, NON_ROUTE_ENTRIES, REPLICA, stubProjectRoot, synthAegis, type Synthesized } from './support.js';
 
 type Json = Record<string, any>;
@@ -112,6 +113,7 @@ describe('AegisStack template', () => {
     ...Object.values(synth.stack.apiFunctions.functions),
     synth.stack.migrations.migrateFunction,
     synth.stack.auditArchiveSchedule.archiveFunction,
+    synth.stack.auditCheckpoint.jobFunction,
     synth.stack.pendingUploadExpiry.jobFunction,
     synth.stack.rollouts.rolloutStep,
   ];
@@ -275,8 +277,8 @@ describe('AegisStack template', () => {
       }
       const described = Object.values(functions).map((f) => String(f.Properties.Description ?? ''));
       expect(described.filter((d) => d.includes(ROUTES.tokensCreate.path))).toEqual([]);
-      // the API functions, the scheduled archiver and upload expiry, rollout step, migrate, the custom resource framework and CDK's default-SG restriction
-      expect(Object.keys(functions)).toHaveLength(API_ROUTE_IDS.length + 6);
+      // the API functions, the scheduled archiver, head checkpoint and upload expiry, rollout step, migrate, the custom resource framework and CDK's default-SG restriction
+      expect(Object.keys(functions)).toHaveLength(API_ROUTE_IDS.length + 7);
     });
 
     it('runs every handler on the newest Node.js runtime, x86_64, traced, with JSON logs', () => {
@@ -285,7 +287,7 @@ describe('AegisStack template', () => {
         expect(template.toJSON().Resources[logicalIdOf(fn.function)].Properties).toMatchObject({
           Runtime: 'nodejs24.x',
           Architectures: ['x86_64'],
-          Handler: fn === synth.stack.auditArchiveSchedule.archiveFunction || fn === synth.stack.pendingUploadExpiry.jobFunction ? 'index.scheduled' : 'index.handler',
+          Handler: [synth.stack.auditArchiveSchedule.archiveFunction, synth.stack.auditCheckpoint.jobFunction, synth.stack.pendingUploadExpiry.jobFunction].includes(fn) ? 'index.scheduled' : 'index.handler',
           TracingConfig: { Mode: 'Active' },
           LoggingConfig: { LogFormat: 'JSON' },
         });
@@ -384,7 +386,7 @@ describe('AegisStack template', () => {
 
     it('encrypts the dead-letter queue, refuses non-TLS requests and lets only the rule send to it', () => {
       const queues = template.findResources('AWS::SQS::Queue');
-      expect(Object.keys(queues).sort()).toEqual([dlq(), logicalIdOf(synth.stack.pendingUploadExpiry.deadLetterQueue)].sort());
+      expect(Object.keys(queues).sort()).toEqual([dlq(), logicalIdOf(synth.stack.auditCheckpoint.deadLetterQueue), logicalIdOf(synth.stack.pendingUploadExpiry.deadLetterQueue)].sort());
       const props = queues[dlq()]!.Properties;
       expect(props.SqsManagedSseEnabled === true || props.KmsMasterKeyId !== undefined).toBe(true);
       expect(props.MessageRetentionPeriod).toBe(14 * 86_400);
@@ -410,6 +412,55 @@ describe('AegisStack template', () => {
         Threshold: 1,
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       });
+    });
+  });
+
+  describe('audit head checkpoint', () => {
+    const job = () => synth.stack.auditCheckpoint;
+    const fnId = () => logicalIdOf(job().jobFunction.function);
+    const dlq = () => logicalIdOf(job().deadLetterQueue);
+    const keyActions = (roleId: string, keyLogicalId: string) =>
+      new Set(statementsOfRole(roleId).filter((s) => onResource(s, keyLogicalId)).flatMap((s) => asList(s.Action)));
+
+    it('runs lambdas/audit-checkpoint.ts (scheduled export) every minute from an EventBridge rule, one retry, a dead-letter queue and an alarm, timing out before the next run', () => {
+      const fn = template.toJSON().Resources[fnId()].Properties;
+      expect(fn).toMatchObject({ Handler: 'index.scheduled', Timeout: 50 });
+      template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: 'rate(1 minute)',
+        State: 'ENABLED',
+        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId(), 'Arn'] }, RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 1 }), DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq(), 'Arn'] } } })],
+      });
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: fnId() },
+        MaximumRetryAttempts: 1,
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [dlq(), 'Arn'] } } },
+      });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlq(), 'QueueName'] } }],
+        Threshold: 1,
+      });
+    });
+
+    it('may read and put (with retention, never delete) only audit/heads/ of the archive bucket, and sign with the audit key only', () => {
+      expect(AUDIT_HEADS_PREFIX).toBe(HEADS_PREFIX);
+      expect(headKey(1).startsWith(AUDIT_HEADS_PREFIX)).toBe(true);
+      const role = logicalIdOf(job().jobFunction.role);
+      const objects = statementsOfRole(role).filter((s) => onResource(s, 'AuditArchiveBucket') && asList(s.Action).some((a) => a.includes('Object') && !STARTUP_CHECK_ACTIONS.includes(a)));
+      expect(objects.length).toBeGreaterThan(0);
+      for (const s of objects) expect(s.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': ['AuditArchiveBucket', 'Arn'] }, `/${AUDIT_HEADS_PREFIX}*`]] });
+      const actions = objects.flatMap((s) => asList(s.Action));
+      expect(actions).toEqual(expect.arrayContaining(['s3:PutObject', 's3:PutObjectRetention', 's3:GetObject']));
+      expect(actions.filter((a) => /Delete|Bypass/.test(a))).toEqual([]);
+      expect(statementsOfRole(role).some((s) => onResource(s, 'ArtifactBucket') && !asList(s.Action).every((a) => STARTUP_CHECK_ACTIONS.includes(a)))).toBe(false);
+      expect(keyActions(role, 'AuditSigningKey')).toEqual(new Set(['kms:DescribeKey', 'kms:Sign']));
+      expect(keyActions(role, 'ManifestSigningKey')).toEqual(new Set(['kms:DescribeKey']));
+      expect(actionsOfRole(role)).toEqual(expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey']));
+    });
+
+    it('follows auditCheckpointRate', () => {
+      const t = synthAegis({ projectRoot: stub.root, props: { auditCheckpointRate: Duration.minutes(2) } }).template;
+      t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(2 minutes)', Description: 'Sign the audit chain head every 2 minutes' });
     });
   });
 
@@ -690,7 +741,7 @@ describe('AegisStack template', () => {
       );
     });
 
-    it('lets only the routes that append audit events, both archive functions, migrate and the rollout step sign with the audit key', () => {
+    it('lets only the routes that append audit events, both archive functions, the head checkpoint job, migrate and the rollout step sign with the audit key', () => {
       expect(signersWith('AuditSigningKey')).toEqual(
         [
           roleOf('register'),
@@ -705,6 +756,7 @@ describe('AegisStack template', () => {
           roleOf('promotionCancel'),
           roleOf('auditArchive'),
           logicalIdOf(synth.stack.auditArchiveSchedule.archiveFunction.role),
+          logicalIdOf(synth.stack.auditCheckpoint.jobFunction.role),
           logicalIdOf(synth.stack.migrations.migrateFunction.role),
           logicalIdOf(synth.stack.rollouts.rolloutStep.role),
         ].sort(),
@@ -794,15 +846,17 @@ describe('AegisStack template', () => {
       const scheduledRole = () => logicalIdOf(synth.stack.auditArchiveSchedule.archiveFunction.role);
       const onArchive = () => identityStatements(template).filter((e) => onResource(e.statement, 'AuditArchiveBucket'));
 
-      it('is touched only by auditVerify and the two archive functions (beyond every function\'s startup check of its Object Lock)', () => {
+      const checkpointRole = () => logicalIdOf(synth.stack.auditCheckpoint.jobFunction.role);
+
+      it('is touched only by auditVerify, the two archive functions and the head checkpoint job (beyond every function\'s startup check of its Object Lock)', () => {
         const roles = new Set(onArchive().filter((e) => asList(e.statement.Action).some((a) => !STARTUP_CHECK_ACTIONS.includes(a))).flatMap((e) => e.roles));
-        expect([...roles].sort()).toEqual([roleOf('auditVerify'), roleOf('auditArchive'), scheduledRole()].sort());
+        expect([...roles].sort()).toEqual([roleOf('auditVerify'), roleOf('auditArchive'), scheduledRole(), checkpointRole()].sort());
       });
 
-      it('can be written (PutObject, PutObjectRetention) only by the auditArchive route and the scheduled archiver', () => {
+      it('can be written (PutObject, PutObjectRetention) only by the auditArchive route, the scheduled archiver and (audit/heads/ only) the head checkpoint job', () => {
         for (const action of ['s3:PutObject', 's3:PutObjectRetention']) {
           const writers = new Set(onArchive().filter((e) => allows(e.statement, action)).flatMap((e) => e.roles));
-          expect([...writers].sort()).toEqual([roleOf('auditArchive'), scheduledRole()].sort());
+          expect([...writers].sort()).toEqual([roleOf('auditArchive'), scheduledRole(), checkpointRole()].sort());
         }
       });
 
@@ -823,8 +877,9 @@ describe('AegisStack template', () => {
         expect(checkpointKey(1).startsWith(AUDIT_ARCHIVE_PREFIX)).toBe(true);
         const objectStatements = onArchive().filter((e) => asList(e.statement.Action).some((a) => a.includes('Object') && !STARTUP_CHECK_ACTIONS.includes(a)));
         expect(objectStatements.length).toBeGreaterThan(0);
-        for (const { statement } of objectStatements) {
-          expect(statement.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': ['AuditArchiveBucket', 'Arn'] }, `/${AUDIT_ARCHIVE_PREFIX}*`]] });
+        for (const { statement, roles } of objectStatements) {
+          const prefix = roles.includes(checkpointRole()) ? AUDIT_HEADS_PREFIX : AUDIT_ARCHIVE_PREFIX;
+          expect(statement.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': ['AuditArchiveBucket', 'Arn'] }, `/${prefix}*`]] });
         }
       });
     });

@@ -59,7 +59,7 @@ describe('cdk-nag AwsSolutions checks', () => {
 
   it('acknowledges a queue without a DLQ only on the scheduled jobs\' dead-letter queues themselves', () => {
     const sqs3 = acknowledgments(synth.app).filter((a) => a.id.includes('AwsSolutions-SQS3'));
-    expect(sqs3.map((a) => a.path).sort()).toEqual([synth.stack.auditArchiveSchedule.deadLetterQueue.node.path, synth.stack.pendingUploadExpiry.deadLetterQueue.node.path].sort());
+    expect(sqs3.map((a) => a.path).sort()).toEqual([synth.stack.auditArchiveSchedule.deadLetterQueue.node.path, synth.stack.auditCheckpoint.deadLetterQueue.node.path, synth.stack.pendingUploadExpiry.deadLetterQueue.node.path].sort());
   });
 
   it('acknowledges missing authorization only on the public health and OpenAPI methods', () => {
@@ -78,10 +78,11 @@ describe('cdk-nag AwsSolutions checks', () => {
     'AwsSolutions-IAM5[Resource::*]',
     'AwsSolutions-IAM5[Resource::<ArtifactBucket.Arn>/*]',
     'AwsSolutions-IAM5[Resource::<AuditArchiveBucket.Arn>/audit/*]',
+    'AwsSolutions-IAM5[Resource::<AuditArchiveBucket.Arn>/audit/heads/*]',
     'AwsSolutions-IAM5[Resource::<MigrationsmigrateFunction.Arn>:*]',
   ];
 
-  it('acknowledges IAM wildcards only for X-Ray (and log delivery), the artifact objects, the audit/ archive objects and the migrate function versions', () => {
+  it('acknowledges IAM wildcards only for X-Ray (and log delivery), the artifact objects, the audit/ archive objects (audit/heads/ for the head checkpoint job) and the migrate function versions', () => {
     expect([...iam5(synth)].sort()).toEqual([...BASE_IAM5].sort());
   });
 

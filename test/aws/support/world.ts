@@ -30,6 +30,8 @@ export interface World {
   /** logical id → physical name, for buckets */
   buckets: Record<string, string>;
   keyArns: Record<string, string>;
+  /** the PostgreSQL database behind the Data API server: what a database owner could edit directly */
+  databaseUrl: string;
   tamper(bucket: string, key: string): void;
   /** the CLI environment of each role of the synthesized role map */
   as(role: string): Caller;
@@ -155,6 +157,7 @@ export async function startWorld(opts: { configure?(fn: FunctionAsset, dir: stri
       sfn,
       fleet,
       buckets: deployed.buckets,
+      databaseUrl: db.url,
       keyArns: Object.fromEntries(Object.keys(deployed.keySpecs).map((id) => [id, deployed.attrs[`${id}.Arn`]!])),
       tamper: proxy.tamper,
       as(role) {
