@@ -392,10 +392,25 @@ export class PromotionService {
     };
   }
 
-  /** Local mode after a restart: restart every unfinished rollout; each resumes from its persisted step. */
+  /**
+   * Local mode, at start and on the `rollout-takeover` schedule: restarts every unfinished
+   * rollout nobody holds (its lease never taken, released, or expired because its runner died);
+   * each resumes from its persisted step. A rollout another runner holds is left to it.
+   */
   async resumeUnfinished(): Promise<string[]> {
-    const rows = await this.d.database.db.selectFrom('promotions').select(['promotion_id', 'kind']).where('status', '=', 'rolling_out').execute();
-    for (const r of rows) await this.d.workflows.start(r.kind === 'rollback' ? 'rollback' : 'promotion', r.promotion_id, { promotionId: r.promotion_id });
-    return rows.map((r) => r.promotion_id);
+    const rows = await this.d.database.db
+      .selectFrom('promotions')
+      .leftJoin('rollout_leases', 'rollout_leases.promotion_id', 'promotions.promotion_id')
+      .select(['promotions.promotion_id', 'promotions.kind', 'rollout_leases.expires_at'])
+      .where('promotions.status', '=', 'rolling_out')
+      .execute();
+    const now = this.d.clock.now().getTime();
+    const free = rows.filter((r) => r.expires_at === null || new Date(r.expires_at).getTime() <= now);
+    const started: string[] = [];
+    for (const r of free) {
+      const { started: ran } = await this.d.workflows.start(r.kind === 'rollback' ? 'rollback' : 'promotion', r.promotion_id, { promotionId: r.promotion_id });
+      if (ran) started.push(r.promotion_id);
+    }
+    return started;
   }
 }
