@@ -83,6 +83,9 @@ const numericMetrics = (m: Record<string, unknown>) => Object.fromEntries(Object
  * the rollout run as a state machine. One promotion per model and environment in flight.
  */
 export class PromotionService {
+  /** rolling-out promotions without a lease, and since when this process has seen them so (the takeover sweep) */
+  #unleasedSince = new Map<string, number>();
+
   constructor(private readonly d: PromotionDeps) {}
 
   async promote(artifactId: string, req: { targetEnv: TargetEnv; canary?: z.infer<typeof CanaryOverrides>; reason: string }, principal: Principal) {
@@ -394,10 +397,12 @@ export class PromotionService {
 
   /**
    * Local mode, at start and on the `rollout-takeover` schedule: restarts every unfinished
-   * rollout nobody holds (its lease never taken, released, or expired because its runner died);
-   * each resumes from its persisted step. A rollout another runner holds is left to it.
+   * rollout nobody holds (its lease released, or expired because its runner died); each
+   * resumes from its persisted step. A rollout another runner holds is left to it. One whose
+   * runner never took the lease (just requested, or its server died before the first step) is
+   * taken once it has stayed so for `unleasedGraceMs` as this process saw it (0 at start).
    */
-  async resumeUnfinished(): Promise<string[]> {
+  async resumeUnfinished(unleasedGraceMs = 0): Promise<string[]> {
     const rows = await this.d.database.db
       .selectFrom('promotions')
       .leftJoin('rollout_leases', 'rollout_leases.promotion_id', 'promotions.promotion_id')
@@ -405,7 +410,10 @@ export class PromotionService {
       .where('promotions.status', '=', 'rolling_out')
       .execute();
     const now = this.d.clock.now().getTime();
-    const free = rows.filter((r) => r.expires_at === null || new Date(r.expires_at).getTime() <= now);
+    const unleased = new Map<string, number>();
+    for (const r of rows) if (r.expires_at === null) unleased.set(r.promotion_id, this.#unleasedSince.get(r.promotion_id) ?? now);
+    this.#unleasedSince = unleased;
+    const free = rows.filter((r) => (r.expires_at === null ? now - unleased.get(r.promotion_id)! >= unleasedGraceMs : new Date(r.expires_at).getTime() <= now));
     const started: string[] = [];
     for (const r of free) {
       const { started: ran } = await this.d.workflows.start(r.kind === 'rollback' ? 'rollback' : 'promotion', r.promotion_id, { promotionId: r.promotion_id });
