@@ -347,7 +347,7 @@ export class PromotionService {
     return {
       ...record,
       verdicts: await loadVerdicts(db, promotionId, record.canary),
-      trace: steps.map((s) => ({ step: s.step, state: s.state, enteredAt: toIso(s.entered_at), finishedAt: toIsoOrNull(s.finished_at), input: JSON.parse(s.input) as unknown, output: s.output ? (JSON.parse(s.output) as unknown) : null, error: s.error })),
+      trace: steps.map((s) => ({ step: s.step, state: s.state, enteredAt: toIso(s.entered_at), finishedAt: toIsoOrNull(s.finished_at), input: JSON.parse(s.input) as unknown, output: s.output ? (JSON.parse(s.output) as unknown) : null, error: s.error, runner: s.runner ?? null, leaseToken: s.lease_token ?? null })),
     };
   }
 
