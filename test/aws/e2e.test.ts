@@ -185,7 +185,8 @@ describe('AWS mode on the synthesized artifacts', () => {
     const sfnClient = new SFNClient({ endpoint: world.sfn.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
     const dup = await sfnClient.send(new StartExecutionCommand({ stateMachineArn: original.stateMachineArn, name: `${canary.json.promotionId}-duplicate`, input: original.input }));
     const duplicate = await world.sfn.waitFor(dup.executionArn!);
-    expect({ status: duplicate.status, tasks: duplicate.tasks.length, superseded: duplicate.history.some((h) => JSON.stringify(h).includes('Superseded')) }).toEqual({ status: 'SUCCEEDED', tasks: 1, superseded: true });
+    // the Catch for Aegis.LeaseLost led to Superseded (a Succeed state), the refusal kept in $.error
+    expect({ status: duplicate.status, tasks: duplicate.tasks.length, caught: (JSON.parse(duplicate.output ?? '{}') as { error?: { Error?: string } }).error?.Error }).toEqual({ status: 'SUCCEEDED', tasks: 1, caught: 'Aegis.LeaseLost' });
     const c = await settled(canary.json.promotionId);
     // on failure this shows the judge's reasons
     expect({ status: c.status, why: c.status === 'succeeded' ? [] : [c.verdicts, c.trace] }).toEqual({ status: 'succeeded', why: [] });
