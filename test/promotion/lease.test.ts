@@ -86,10 +86,11 @@ describe('the rollout lease: one runner advances a rollout', () => {
 
   it('gives the lease up on a graceful stop, so another runner resumes at once; a stopped runner\'s late step is refused', async () => {
     const artifactId = (await uploadAndRegister(stack, 'released', randomBytes(700))).body.artifactId;
+    const judged = judge.calls.length;
     judge.hold();
     const res = await stack.api('POST', `/v1/registry/${artifactId}/promote`, { targetEnv: 'canary', reason: 'release', canary: { percent: 50, steps: 1, windowSeconds: 60 } });
     const promotionId = res.body.promotionId as string;
-    await until(() => judge.calls.length === 2);
+    await until(() => judge.calls.length === judged + 1); // this rollout's execution is judging its window
     const held = await lease(promotionId);
     await stack.container.rollout.release(promotionId, held.holder);
     // released: free now, without waiting for the expiry
