@@ -171,7 +171,17 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
     scheduler.register({ name: 'pending-upload-expiry', everyMs: LOCAL_SCHEDULE_MS['pending-upload-expiry'], run: () => registry.expirePendingUploads() });
     // A server resumes the rollouts whose runner died (its lease expired) elsewhere on the same
     // database. Local only: on AWS a Step Functions execution is durable, and named per promotion.
-    if (opts.mode === 'local') scheduler.register({ name: 'rollout-takeover', everyMs: rolloutTakeoverMs(config), run: () => promotions.resumeUnfinished(config.rolloutLeaseSeconds * 1000) });
+    if (opts.mode === 'local') {
+      scheduler.register({
+        name: 'rollout-takeover',
+        everyMs: rolloutTakeoverMs(config),
+        run: async () => {
+          const taken = await promotions.resumeUnfinished(config.rolloutLeaseSeconds * 1000);
+          if (taken.length) logger.info('resumed rollouts nobody held (their lease expired or was never taken)', { promotions: taken });
+          return taken;
+        },
+      });
+    }
     return {
       config,
       mode: opts.mode,

@@ -150,5 +150,8 @@ const testDb = await createTestDatabase();
     expect(await db.query('select holder, token from rollout_leases where promotion_id = $1', [promotionId]).then((r) => r.rows)).toEqual([{ holder: runners[1], token: 2 }]);
 
     expect((await client(b.url).api('GET', '/v1/audit/verify')).body.ok).toBe(true);
+    // B says it took the rollout over
+    expect(b.output()).toContain('resumed rollouts nobody held');
+    expect(b.output()).toContain(promotionId);
   }, 180_000);
 });
