@@ -68,6 +68,7 @@ async function localWorkflows(config: Config, opts: BuildOptions, rollout: Rollo
     step: (input) => rollout.step(input as never),
     ...(opts.waitMs !== undefined ? { waitMs: opts.waitMs } : {}),
     onError: (name, e) => (opts.logger ?? console).error('rollout execution failed', { promotionId: name, error: (e as Error).message }),
+    release: (promotionId, runner) => rollout.release(promotionId, runner),
   });
 }
 

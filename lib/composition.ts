@@ -33,7 +33,26 @@ export const LOCAL_SCHEDULE_MS: Readonly<Record<ScheduledJobName, number>> = {
   'audit-checkpoint': AUDIT_CHECKPOINT_DEFAULT_SECONDS * 1000,
   'pending-promotion-expiry': 30_000,
   'pending-upload-expiry': 300_000,
+  // the local server's default lease (60 s) / 4; rolloutTakeoverMs follows AEGIS_ROLLOUT_LEASE_SECONDS
+  'rollout-takeover': 15_000,
 };
+/** How often a local server looks for rollouts to take over: a few times per lease. */
+export const rolloutTakeoverMs = (config: Config): number => Math.max(500, Math.floor((config.rolloutLeaseSeconds * 1000) / 4));
+
+/**
+ * The test-only fault point (`AEGIS_TEST_KILL_AT`, refused in production): the process
+ * kills itself with SIGKILL the `nth` time it reaches `point`, as `kill -9` would, at a
+ * deterministic place (inside a step's transaction, before its commit).
+ */
+function killAt(at: { point: string; nth: number }): (point: string) => void {
+  let seen = 0;
+  return (point) => {
+    if (point !== at.point || ++seen !== at.nth) return;
+    process.stderr.write(`AEGIS_TEST_KILL_AT: killed at ${point}#${seen}\n`);
+    process.kill(process.pid, 'SIGKILL');
+  };
+}
+
 /** Audit archive retention (Object Lock): seven years, the usual audit-record horizon. */
 export const AUDIT_RETENTION_DAYS = 2557;
 
@@ -127,7 +146,7 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
     const auditTrail = new AuditTrail(database, archiveStore, keys, clock, AUDIT_RETENTION_DAYS);
     const verification = new VerificationService(registry, keys, store);
     const judge = opts.judge ?? new MetricsRolloutJudge(await adapters.metricsSource(config));
-    const rollout = new RolloutService(database, audit, keys, judge, clock);
+    const rollout = new RolloutService(database, audit, keys, judge, clock, { leaseSeconds: config.rolloutLeaseSeconds, ...(config.testKillAt ? { faultPoint: killAt(config.testKillAt) } : {}) });
     const workflows = await adapters.workflows(config, opts, rollout);
     let policy: Promise<PolicyRuntime> | undefined;
     const engine = () => (policy ??= (adapters.policy ?? noPolicyEngine)(config, clock));
@@ -155,6 +174,19 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
     // Pending multisig promotions past their expiry are also expired whenever they are next touched.
     scheduler.register({ name: 'pending-promotion-expiry', everyMs: LOCAL_SCHEDULE_MS['pending-promotion-expiry'], run: () => promotions.expirePending() });
     scheduler.register({ name: 'pending-upload-expiry', everyMs: LOCAL_SCHEDULE_MS['pending-upload-expiry'], run: () => registry.expirePendingUploads() });
+    // A server resumes the rollouts whose runner died (its lease expired) elsewhere on the same
+    // database. Local only: on AWS a Step Functions execution is durable, and named per promotion.
+    if (opts.mode === 'local') {
+      scheduler.register({
+        name: 'rollout-takeover',
+        everyMs: rolloutTakeoverMs(config),
+        run: async () => {
+          const taken = await promotions.resumeUnfinished(config.rolloutLeaseSeconds * 1000);
+          if (taken.length) logger.info('resumed rollouts nobody held (their lease expired or was never taken)', { promotions: taken });
+          return taken;
+        },
+      });
+    }
     return {
       config,
       mode: opts.mode,

@@ -56,6 +56,9 @@ const EnvSchema = z.object({
   AEGIS_PENDING_UPLOAD_TTL_SECONDS: z.coerce.number().int().min(3600).max(30 * 86_400).default(86_400),
   // events newer than the last head checkpoint can still be deleted unnoticed: keep it short
   AEGIS_AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(3600).default(AUDIT_CHECKPOINT_DEFAULT_SECONDS),
+  AEGIS_ROLLOUT_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  // test-only fault point: `<point>` or `<point>#<n>` (the n-th time it is reached) kills the process with SIGKILL
+  AEGIS_TEST_KILL_AT: z.string().regex(/^[a-z][a-zA-Z.-]{0,80}(#[1-9][0-9]{0,3})?$/, 'must be <fault point>[#n], e.g. rollout.evaluate.before-commit#1').optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('127.0.0.1'),
 });
@@ -118,6 +121,14 @@ export interface Config {
   pendingUploadTtlSeconds: number;
   /** how often the local server signs the audit head into the archive (AEGIS_AUDIT_CHECKPOINT_SECONDS) */
   auditCheckpointSeconds: number;
+  /**
+   * `AEGIS_ROLLOUT_LEASE_SECONDS`: how long a rollout runner's lease holds beyond the wait it
+   * is in (a step's time budget, and how long after a dead runner's next step was due another
+   * server takes the rollout over)
+   */
+  rolloutLeaseSeconds: number;
+  /** `AEGIS_TEST_KILL_AT`: test-only fault point that kills the process (refused with NODE_ENV=production) */
+  testKillAt: { point: string; nth: number } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -200,6 +211,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     kms: { endpoint: e.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS ? undefined : (e.AWS_ENDPOINT_URL_KMS ?? e.AWS_ENDPOINT_URL), allowP256: e.AEGIS_TEST_ALLOW_P256_KMS_KEYS },
     pendingUploadTtlSeconds: e.AEGIS_PENDING_UPLOAD_TTL_SECONDS,
     auditCheckpointSeconds: e.AEGIS_AUDIT_CHECKPOINT_SECONDS,
+    rolloutLeaseSeconds: e.AEGIS_ROLLOUT_LEASE_SECONDS,
+    testKillAt: e.AEGIS_TEST_KILL_AT ? { point: e.AEGIS_TEST_KILL_AT.split('#')[0]!, nth: Number(e.AEGIS_TEST_KILL_AT.split('#')[1] ?? 1) } : undefined,
     policiesDir: e.AEGIS_POLICIES_DIR ? resolve(e.AEGIS_POLICIES_DIR) : REPO_DIR('policies'),
     statemachinesDir: e.AEGIS_STATEMACHINES_DIR ? resolve(e.AEGIS_STATEMACHINES_DIR) : REPO_DIR('statemachines'),
     stateMachineArns:
@@ -251,6 +264,9 @@ export function startupRefusal(c: Config): string | undefined {
   // Test-only, and checkable as such: P-256 keys are accepted only from a KMS emulator on this machine.
   if (c.kms.allowP256 && !isLoopbackUrl(c.kms.endpoint)) {
     return 'AEGIS_TEST_ALLOW_P256_KMS_KEYS=true is for tests against a KMS emulator: it needs AWS_ENDPOINT_URL_KMS (or AWS_ENDPOINT_URL) on 127.0.0.1/localhost, and is refused against AWS KMS';
+  }
+  if (c.nodeEnv === 'production' && c.testKillAt) {
+    return 'AEGIS_TEST_KILL_AT is a test-only fault point (it kills the process): refused with NODE_ENV=production';
   }
   if (c.nodeEnv === 'production' && (c.objectStore.kind !== 's3' || c.auditArchive.kind !== 's3')) {
     return 'NODE_ENV=production needs MODEL_REGISTRY_S3_BUCKET and AEGIS_AUDIT_ARCHIVE_BUCKET (S3 with Object Lock): a filesystem store keeps retention only as long as nobody edits the folder';

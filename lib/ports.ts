@@ -186,8 +186,12 @@ export interface RolloutJudge {
 
 // ---------------------------------------------------------------- Schedules
 
-/** The jobs that run on a schedule. Each is one EventBridge rule on AWS and one timer locally. */
-export type ScheduledJobName = 'audit-archive' | 'audit-checkpoint' | 'pending-promotion-expiry' | 'pending-upload-expiry';
+/**
+ * The jobs that run on a schedule. Each is one EventBridge rule on AWS and one timer locally,
+ * but `rollout-takeover`: local only (a server resumes rollouts whose runner died; on AWS the
+ * Step Functions execution is durable).
+ */
+export type ScheduledJobName = 'audit-archive' | 'audit-checkpoint' | 'pending-promotion-expiry' | 'pending-upload-expiry' | 'rollout-takeover';
 
 export interface ScheduledJob {
   name: ScheduledJobName;

@@ -239,6 +239,26 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('uploads_created_at_idx').on('uploads').column('created_at').execute();
     },
   },
+  // Rollout leases (issue 9): exactly one runner advances a rollout. The holder, its fencing
+  // token (raised at every change of holder) and until when the lease holds; every step's
+  // writes are conditional on the token in their own transaction. Each step row names the
+  // runner and token it ran under, refused steps included.
+  '0007_rollout_leases': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('rollout_leases')
+        .addColumn('promotion_id', 'text', (c) => c.primaryKey().references('promotions.promotion_id'))
+        .addColumn('holder', 'text', (c) => c.notNull())
+        .addColumn('token', 'integer', (c) => c.notNull())
+        .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
+        // when the holder's next step is due (the end of its Wait): a runner taking over waits until then
+        .addColumn('due_at', 'timestamptz')
+        .addColumn('acquired_at', 'timestamptz', (c) => c.notNull())
+        .execute();
+      await db.schema.alterTable('promotion_steps').addColumn('runner', 'text').execute();
+      await db.schema.alterTable('promotion_steps').addColumn('lease_token', 'integer').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -163,6 +163,20 @@ export interface PromotionStepsTable {
   error: string | null;
   entered_at: Ts;
   finished_at: Ts | null;
+  /** the runner (execution) the step ran under, and its lease token; null in rows rebuilt from the archive */
+  runner?: string | null;
+  lease_token?: number | null;
+}
+
+/** Who advances a rollout (migration 0007): runner coordination, deliberately not rebuilt from the archive. */
+export interface RolloutLeasesTable {
+  promotion_id: string;
+  holder: string;
+  /** the fencing token: raised whenever the holder changes; a step writes only under the current one */
+  token: number;
+  expires_at: Ts;
+  due_at: Ts | null;
+  acquired_at: Ts;
 }
 
 export interface CanaryVerdictsTable {
@@ -211,6 +225,7 @@ export interface DB {
   promotion_steps: PromotionStepsTable;
   routes: RoutesTable;
   canary_verdicts: CanaryVerdictsTable;
+  rollout_leases: RolloutLeasesTable;
 }
 
 export const toIso = (v: Date | string): string => (v instanceof Date ? v : new Date(v)).toISOString();

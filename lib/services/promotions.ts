@@ -84,6 +84,9 @@ const numericMetrics = (m: Record<string, unknown>) => Object.fromEntries(Object
  * the rollout run as a state machine. One promotion per model and environment in flight.
  */
 export class PromotionService {
+  /** rolling-out promotions without a lease, and since when this process has seen them so (the takeover sweep) */
+  #unleasedSince = new Map<string, number>();
+
   constructor(private readonly d: PromotionDeps) {}
 
   async promote(artifactId: string, req: { targetEnv: TargetEnv; canary?: z.infer<typeof CanaryOverrides>; reason: string }, principal: Principal) {
@@ -345,7 +348,7 @@ export class PromotionService {
     return {
       ...record,
       verdicts: await loadVerdicts(db, promotionId, record.canary),
-      trace: steps.map((s) => ({ step: s.step, state: s.state, enteredAt: toIso(s.entered_at), finishedAt: toIsoOrNull(s.finished_at), input: JSON.parse(s.input) as unknown, output: s.output ? (JSON.parse(s.output) as unknown) : null, error: s.error })),
+      trace: steps.map((s) => ({ step: s.step, state: s.state, enteredAt: toIso(s.entered_at), finishedAt: toIsoOrNull(s.finished_at), input: JSON.parse(s.input) as unknown, output: s.output ? (JSON.parse(s.output) as unknown) : null, error: s.error, runner: s.runner ?? null, leaseToken: s.lease_token ?? null })),
     };
   }
 
@@ -393,10 +396,30 @@ export class PromotionService {
     };
   }
 
-  /** Local mode after a restart: restart every unfinished rollout; each resumes from its persisted step. */
-  async resumeUnfinished(): Promise<string[]> {
-    const rows = await this.d.database.db.selectFrom('promotions').select(['promotion_id', 'kind']).where('status', '=', 'rolling_out').execute();
-    for (const r of rows) await this.d.workflows.start(r.kind === 'rollback' ? 'rollback' : 'promotion', r.promotion_id, { promotionId: r.promotion_id });
-    return rows.map((r) => r.promotion_id);
+  /**
+   * Local mode, at start and on the `rollout-takeover` schedule: restarts every unfinished
+   * rollout nobody holds (its lease released, or expired because its runner died); each
+   * resumes from its persisted step. A rollout another runner holds is left to it. One whose
+   * runner never took the lease (just requested, or its server died before the first step) is
+   * taken once it has stayed so for `unleasedGraceMs` as this process saw it (0 at start).
+   */
+  async resumeUnfinished(unleasedGraceMs = 0): Promise<string[]> {
+    const rows = await this.d.database.db
+      .selectFrom('promotions')
+      .leftJoin('rollout_leases', 'rollout_leases.promotion_id', 'promotions.promotion_id')
+      .select(['promotions.promotion_id', 'promotions.kind', 'rollout_leases.expires_at'])
+      .where('promotions.status', '=', 'rolling_out')
+      .execute();
+    const now = this.d.clock.now().getTime();
+    const unleased = new Map<string, number>();
+    for (const r of rows) if (r.expires_at === null) unleased.set(r.promotion_id, this.#unleasedSince.get(r.promotion_id) ?? now);
+    this.#unleasedSince = unleased;
+    const free = rows.filter((r) => (r.expires_at === null ? now - unleased.get(r.promotion_id)! >= unleasedGraceMs : new Date(r.expires_at).getTime() <= now));
+    const started: string[] = [];
+    for (const r of free) {
+      const { started: ran } = await this.d.workflows.start(r.kind === 'rollback' ? 'rollback' : 'promotion', r.promotion_id, { promotionId: r.promotion_id });
+      if (ran) started.push(r.promotion_id);
+    }
+    return started;
   }
 }

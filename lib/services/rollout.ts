@@ -2,6 +2,7 @@ import type { Insertable } from 'kysely';
 import { canonicalJson } from '../core/canonical.js';
 import { AegisError } from '../core/errors.js';
 import { DEFAULT_MIN_REQUESTS, ROUTE_SETTLE_SECONDS, initialState, nextAfterVerdict, stepUp, type CanaryConfig, type Next, type RolloutState } from '../core/rollout.js';
+import { leaseDecision, leaseExpiry, secondsUntilDue, type Lease } from '../core/rollout-lease.js';
 import { statementBytes } from '../core/signatures.js';
 import type { Clock, Database, RolloutJudge, WindowVerdict } from '../ports.js';
 import { toIso, type DB } from '../db/schema.js';
@@ -14,6 +15,12 @@ export type StepAction = 'start' | 'evaluate' | 'stepUp' | 'promoteFully' | 'rol
 export interface StepEvent {
   action: StepAction;
   promotionId: string;
+  /**
+   * The runner (execution) taking the step: `$$.Execution.Id` in the state machines (the
+   * execution ARN on AWS, an id per in-process execution locally). Only the holder of the
+   * rollout's lease advances it.
+   */
+  runner: string;
   /** the execution's state (rollback and fail steps): `error` is set when a Catch led here */
   execution?: { error?: unknown };
 }
@@ -29,6 +36,35 @@ const STATE_OF: Record<StepAction, string> = { start: 'StartCanary', evaluate: '
 type PromotionRow = Awaited<ReturnType<RolloutService['load']>>;
 
 /**
+ * A step refused because its runner does not hold the rollout's lease (another runner took
+ * it over, or holds it now). Named for the state machines: their Catch for `Aegis.LeaseLost`
+ * ends the execution quietly instead of rolling the canary back.
+ */
+export class LeaseLostError extends AegisError {
+  constructor(message: string, details: Record<string, unknown>) {
+    super('LEASE_LOST', message, { details });
+    this.name = 'Aegis.LeaseLost';
+  }
+}
+
+export interface RolloutOptions {
+  /**
+   * Seconds a runner's lease holds beyond the wait it is in (AEGIS_ROLLOUT_LEASE_SECONDS):
+   * the time a step may take, and how long after its next step was due a dead runner is
+   * replaced. @default 60
+   */
+  leaseSeconds: number;
+  /** test-only fault points (AEGIS_TEST_KILL_AT, refused in production): called at named points of a step */
+  faultPoint?: (point: string) => void;
+}
+
+/** Where a step stands with the lease: the token its writes are conditional on. */
+interface Held {
+  runner: string;
+  token: number;
+}
+
+/**
  * The rollout state machine's task: one function for every Task state (Lambda on AWS,
  * in-process locally). Each step is idempotent against the persisted rollout state, so a
  * retried or resumed step never jumps ahead: `start` on a rollout already under way returns
@@ -41,6 +77,7 @@ export class RolloutService {
     private readonly keys: KeyService,
     private readonly judge: RolloutJudge,
     private readonly clock: Clock,
+    private readonly options: RolloutOptions = { leaseSeconds: 60 },
   ) {}
 
   async load(promotionId: string, db: Executor = this.database.db) {
@@ -50,13 +87,20 @@ export class RolloutService {
   }
 
   async step(e: StepEvent): Promise<StepOutput> {
+    if (typeof e.runner !== 'string' || e.runner.length === 0 || e.runner.length > 512) throw new AegisError('VALIDATION_FAILED', 'runner must be the execution id (1-512 characters)', { field: 'runner' });
     const started = this.clock.now();
     const p = await this.load(e.promotionId);
     const canary = JSON.parse(p.canary) as CanaryConfig;
+    const lease = await this.#acquire(p.promotion_id, e.runner, started);
     const stepNo = Number((await this.database.db.selectFrom('promotion_steps').select((eb) => eb.fn.countAll<string>().as('n')).where('promotion_id', '=', p.promotion_id).executeTakeFirstOrThrow()).n) + 1;
-    await this.database.db.insertInto('promotion_steps').values({ promotion_id: p.promotion_id, step: stepNo, state: p.kind === 'rollback' && e.action === 'promoteFully' ? 'SetRoute' : STATE_OF[e.action], input: canonicalJson({ action: e.action, ...(e.execution?.error ? { error: e.execution.error } : {}) }), output: null, error: null, entered_at: started, finished_at: null }).execute();
+    await this.database.db
+      .insertInto('promotion_steps')
+      .values({ promotion_id: p.promotion_id, step: stepNo, state: p.kind === 'rollback' && e.action === 'promoteFully' ? 'SetRoute' : STATE_OF[e.action], input: canonicalJson({ action: e.action, ...(e.execution?.error ? { error: e.execution.error } : {}) }), output: null, error: lease instanceof LeaseLostError ? lease.message : null, entered_at: started, finished_at: lease instanceof LeaseLostError ? started : null, runner: e.runner, lease_token: lease instanceof LeaseLostError ? null : lease.token })
+      .execute();
+    // refused before it began: recorded (with who holds the rollout), nothing else written
+    if (lease instanceof LeaseLostError) throw lease;
     try {
-      const out = await this.#run(e, p, canary);
+      const out = await this.#run(e, p, canary, lease);
       await this.database.db.updateTable('promotion_steps').set({ output: canonicalJson(out), finished_at: this.clock.now() }).where('promotion_id', '=', p.promotion_id).where('step', '=', stepNo).execute();
       return out;
     } catch (err) {
@@ -65,18 +109,76 @@ export class RolloutService {
     }
   }
 
-  async #run(e: StepEvent, p: PromotionRow, canary: CanaryConfig): Promise<StepOutput> {
+  /**
+   * Takes or renews the rollout's lease for `runner` (its step has `leaseSeconds` to run), or
+   * returns the refusal when another runner's lease holds. One transaction, the row locked:
+   * two runners asking at once get one answer each, never the same token.
+   */
+  async #acquire(promotionId: string, runner: string, now: Date): Promise<Held | LeaseLostError> {
+    return this.database.db.transaction().execute(async (tx) => {
+      await tx.insertInto('rollout_leases').values({ promotion_id: promotionId, holder: runner, token: 0, expires_at: new Date(0), due_at: null, acquired_at: now }).onConflict((oc) => oc.column('promotion_id').doNothing()).execute();
+      const row = await tx.selectFrom('rollout_leases').selectAll().where('promotion_id', '=', promotionId).forUpdate().executeTakeFirstOrThrow();
+      // token 0 is the row just inserted: nobody held it yet
+      const current: Lease | undefined = Number(row.token) === 0 ? undefined : { holder: row.holder, token: Number(row.token), expiresAt: new Date(row.expires_at), dueAt: row.due_at === null ? null : new Date(row.due_at) };
+      const d = leaseDecision(current, runner, now);
+      if (d.kind === 'refuse') {
+        return new LeaseLostError(`runner ${runner} does not hold the lease of promotion ${promotionId}: ${d.holder} holds it (token ${d.token}) until ${d.expiresAt.toISOString()}`, { holder: d.holder, token: d.token, expiresAt: d.expiresAt.toISOString() });
+      }
+      const expires = leaseExpiry(now, 0, this.options.leaseSeconds);
+      await tx
+        .updateTable('rollout_leases')
+        .set({ holder: runner, token: d.token, expires_at: expires > new Date(row.expires_at) || d.kind === 'acquire' ? expires : new Date(row.expires_at), ...(d.kind === 'acquire' ? { acquired_at: now } : {}) })
+        .where('promotion_id', '=', promotionId)
+        .execute();
+      return { runner, token: d.token };
+    });
+  }
+
+  /**
+   * The fence: inside a step's transaction, refuses (rolling back everything the step wrote)
+   * unless the lease still carries this runner's token, and extends the lease over the wait
+   * that follows the step.
+   */
+  async #fence(tx: Executor, promotionId: string, held: Held, waitSeconds: number | null): Promise<void> {
+    const row = await tx.selectFrom('rollout_leases').select(['holder', 'token']).where('promotion_id', '=', promotionId).forUpdate().executeTakeFirst();
+    if (!row || Number(row.token) !== held.token || row.holder !== held.runner) {
+      throw new LeaseLostError(`runner ${held.runner} lost the lease of promotion ${promotionId} (token ${held.token}) during its step: ${row ? `${row.holder} holds it now (token ${row.token})` : 'no lease'}; nothing of the step was written`, { holder: row?.holder ?? null, token: row ? Number(row.token) : null });
+    }
+    const now = this.clock.now();
+    await tx
+      .updateTable('rollout_leases')
+      .set({ expires_at: leaseExpiry(now, waitSeconds ?? 0, this.options.leaseSeconds), due_at: waitSeconds === null ? null : new Date(now.getTime() + waitSeconds * 1000) })
+      .where('promotion_id', '=', promotionId)
+      .execute();
+  }
+
+  /**
+   * Gives the lease up (a server shutting down gracefully): another runner may take the
+   * rollout over at once, from its persisted state. The holder is marked released, so a step
+   * of this runner still in flight can no longer write; only the runner's own lease is touched.
+   */
+  async release(promotionId: string, runner: string): Promise<void> {
+    await this.database.db.updateTable('rollout_leases').set({ holder: `released:${runner}`, expires_at: this.clock.now() }).where('promotion_id', '=', promotionId).where('holder', '=', runner).execute();
+  }
+
+  async #run(e: StepEvent, p: PromotionRow, canary: CanaryConfig, held: Held): Promise<StepOutput> {
     const persisted = p.rollout_state ? (JSON.parse(p.rollout_state) as RolloutState) : undefined;
     switch (e.action) {
       case 'start': {
         if (p.status !== 'rolling_out') throw new AegisError('CONFLICT', `promotion ${p.promotion_id} is ${p.status}, not rolling out`);
-        if (persisted) return { ...persisted, next: persisted.percent >= 100 ? 'promote' : 'wait' }; // resumed: continue where it was
+        if (persisted) {
+          // resumed (a restart, or a runner taking over a dead one's lease): continue where it
+          // was, waiting only what is left of the wait the previous runner was in
+          const due = await this.database.db.selectFrom('rollout_leases').select('due_at').where('promotion_id', '=', p.promotion_id).executeTakeFirst();
+          const left = secondsUntilDue(due?.due_at ? new Date(due.due_at) : null, this.clock.now());
+          return { ...persisted, ...(left !== undefined && persisted.percent < 100 ? { windowSeconds: left } : {}), next: persisted.percent >= 100 ? 'promote' : 'wait' };
+        }
         const state = initialState(canary, this.clock.now());
         if (state.percent >= 100) {
-          await this.#save(p, state, 'start', {});
+          await this.#save(p, held, state, 'start', {}, null);
           return { ...state, next: 'promote' };
         }
-        await this.#save(p, state, 'start', { canary_artifact_id: p.artifact_id, canary_percent: state.percent });
+        await this.#save(p, held, state, 'start', { canary_artifact_id: p.artifact_id, canary_percent: state.percent }, state.windowSeconds);
         return { ...state, next: 'wait' };
       }
       case 'evaluate': {
@@ -101,26 +203,28 @@ export class RolloutService {
         });
         const progress = { elapsedSeconds: (to.getTime() - stageStart) / 1000, requestsPerArm: Math.min(v.requests.stable, v.requests.canary), failed: v.reason };
         const { next, state: after } = nextAfterVerdict(state, v.verdict, canary, progress);
-        await this.#save(p, after, 'evaluate', {}, { verdict: v.verdict, detail: v.detail, next }, { ...v, next, from, to, stage: state.stage, percent: state.percent });
+        await this.#save(p, held, after, 'evaluate', {}, next === 'wait' ? after.windowSeconds : null, { verdict: v.verdict, detail: v.detail, next }, { ...v, next, from, to, stage: state.stage, percent: state.percent });
         return { ...after, next, verdict: v.verdict };
       }
       case 'stepUp': {
         const state = stepUp(persisted ?? initialState(canary, this.clock.now()), canary, this.clock.now());
-        await this.#save(p, state, 'stepUp', { canary_percent: state.percent });
+        await this.#save(p, held, state, 'stepUp', { canary_percent: state.percent }, state.windowSeconds);
         return { ...state, next: 'wait' };
       }
       case 'promoteFully':
-        return this.#finish(p, 'succeeded', persisted);
+        return this.#finish(p, held, 'succeeded', persisted);
       case 'rollback':
-        return this.#finish(p, 'rolled_back', persisted, e.execution?.error);
+        return this.#finish(p, held, 'rolled_back', persisted, e.execution?.error);
       case 'fail':
-        return this.#finish(p, 'failed', persisted, e.execution?.error);
+        return this.#finish(p, held, 'failed', persisted, e.execution?.error);
     }
   }
 
-  async #save(p: PromotionRow, state: RolloutState, action: StepAction, route: { canary_artifact_id?: string; canary_percent?: number }, extra: Record<string, unknown> = {}, judged?: WindowVerdict & { next: Next; from: Date; to: Date; stage: number; percent: number }) {
+  /** One step's writes, in one transaction conditional on the lease token; `waitSeconds` is the wait that follows (null: none). */
+  async #save(p: PromotionRow, held: Held, state: RolloutState, action: StepAction, route: { canary_artifact_id?: string; canary_percent?: number }, waitSeconds: number | null, extra: Record<string, unknown> = {}, judged?: WindowVerdict & { next: Next; from: Date; to: Date; stage: number; percent: number }) {
     const now = this.clock.now();
     await this.database.db.transaction().execute(async (tx) => {
+      await this.#fence(tx, p.promotion_id, held, waitSeconds);
       await tx.updateTable('promotions').set({ rollout_state: canonicalJson(state) }).where('promotion_id', '=', p.promotion_id).execute();
       if (route.canary_percent !== undefined) await this.#upsertRoute(tx, p, { ...route, promotion_id: p.promotion_id }, now);
       let window: Record<string, unknown> | undefined;
@@ -134,6 +238,7 @@ export class RolloutService {
       // rebuild from the archive can restore them and the gates can read them from the chain
       const { stage, percent, inconclusive, windowSeconds, ...times } = state;
       await this.audit.append(tx, { type: 'promotion.step', actor: 'rollout', subject: `promotion:${p.promotion_id}`, payload: { action, stage, percent, inconclusive, windowSeconds, ...times, route, ...extra, ...(window ? { window } : {}) } });
+      this.options.faultPoint?.(`rollout.${action}.before-commit`);
     });
   }
 
@@ -146,13 +251,14 @@ export class RolloutService {
   }
 
   /** Ends the rollout once: succeeded (route to the artifact, record signed), rolled back or failed (route restored). */
-  async #finish(p: PromotionRow, status: 'succeeded' | 'rolled_back' | 'failed', persisted: RolloutState | undefined, error?: unknown): Promise<StepOutput> {
+  async #finish(p: PromotionRow, held: Held, status: 'succeeded' | 'rolled_back' | 'failed', persisted: RolloutState | undefined, error?: unknown): Promise<StepOutput> {
     const state = persisted ?? { stage: -1, percent: status === 'succeeded' ? 100 : 0, inconclusive: 0, windowSeconds: 0 };
     const now = this.clock.now();
     let finished = false;
     await this.database.db.transaction().execute(async (tx) => {
       const current = await tx.selectFrom('promotions').select('status').where('promotion_id', '=', p.promotion_id).forUpdate().executeTakeFirstOrThrow();
       if (current.status !== 'rolling_out') return; // already finished: a retried step is a no-op
+      await this.#fence(tx, p.promotion_id, held, null);
       finished = true;
       const record = { promotionId: p.promotion_id, kind: p.kind, artifactId: p.artifact_id, targetEnv: p.target_env, manifestSignatureId: p.manifest_signature_id, status, appliedAt: status === 'succeeded' ? now.toISOString() : null };
       const signer = await this.keys.activeSigner('manifest', tx);

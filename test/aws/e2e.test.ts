@@ -4,6 +4,7 @@ import { jest } from '@jest/globals';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { aegisCli, type Ran } from '../support/spawn.js';
 import { editJson, startWorld, type World } from './support/world.js';
 
@@ -178,11 +179,24 @@ describe('AWS mode on the synthesized artifacts', () => {
     expect(s.status).toBe('succeeded');
     const canary = await cli('promoter', ['promote', '--artifact-id', artifactA(), '--env', 'canary', '--reason', 'e2e', '--canary-percent', '10', '--canary-steps', '1', '--canary-window', '10', '--min-requests', '20', '--max-inconclusive', '4']);
     ok(canary);
+    // A duplicate execution of the same promotion (another name, so Step Functions runs it):
+    // its first step is refused by the lease the real execution holds, and it ends Superseded
+    // without touching the rollout (no rollback, no state written).
+    const original = world.sfn.executions().find((e) => e.name === canary.json.promotionId)!;
+    const sfnClient = new SFNClient({ endpoint: world.sfn.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const dup = await sfnClient.send(new StartExecutionCommand({ stateMachineArn: original.stateMachineArn, name: `${canary.json.promotionId}-duplicate`, input: original.input }));
+    const duplicate = await world.sfn.waitFor(dup.executionArn!);
+    // the Catch for Aegis.LeaseLost led to Superseded (a Succeed state), the refusal kept in $.error
+    expect({ status: duplicate.status, tasks: duplicate.tasks.length, caught: (JSON.parse(duplicate.output ?? '{}') as { error?: { Error?: string } }).error?.Error }).toEqual({ status: 'SUCCEEDED', tasks: 1, caught: 'Aegis.LeaseLost' });
     const c = await settled(canary.json.promotionId);
     // on failure this shows the judge's reasons
     expect({ status: c.status, why: c.status === 'succeeded' ? [] : [c.verdicts, c.trace] }).toEqual({ status: 'succeeded', why: [] });
+    // the duplicate's refused step is in the trace, under its own execution ARN, and nothing else of it
+    const refused = c.trace.filter((t: { runner: string }) => t.runner === dup.executionArn);
+    expect(refused).toEqual([expect.objectContaining({ state: 'StartCanary', leaseToken: null, error: expect.stringContaining(`${original.executionArn} holds it (token 1)`) })]);
+    expect(c.trace.filter((t: { runner: string }) => t.runner !== dup.executionArn).every((t: { runner: string; leaseToken: number }) => t.runner === original.executionArn && t.leaseToken === 1)).toBe(true);
     // judged on the recorded traffic: held while a window had too few requests, then passed
-    const states = c.trace.map((t: { state: string }) => t.state);
+    const states = c.trace.filter((t: { runner: string }) => t.runner === original.executionArn).map((t: { state: string }) => t.state);
     expect(states[0]).toBe('StartCanary');
     expect(states.slice(1, -1).every((s: string) => s === 'Evaluate')).toBe(true);
     expect(states[states.length - 1]).toBe('PromoteFully');

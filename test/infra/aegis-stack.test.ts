@@ -618,6 +618,15 @@ describe('AegisStack template', () => {
       expect(placeholders(deployed)).toEqual(source);
     });
 
+    it.each(MACHINES)('%s fences every step by its execution: the rollout-step function gets $$.Execution.Id as the runner, and a lease refusal ends the execution (Superseded), never a rollback', (logicalId) => {
+      const props = template.toJSON().Resources[logicalId].Properties;
+      const deployed = deployedDefinition(props.DefinitionString, props.DefinitionSubstitutions);
+      expect(deployed.States.Superseded).toMatchObject({ Type: 'Succeed' });
+      for (const [name, state] of allStates(deployed).filter(([, x]) => x.Type === 'Task')) {
+        expect({ name, runner: state.Parameters['runner.$'], firstCatch: state.Catch[0] }).toEqual({ name, runner: '$$.Execution.Id', firstCatch: { ErrorEquals: ['Aegis.LeaseLost'], ResultPath: '$.error', Next: 'Superseded' } });
+      }
+    });
+
     it.each(MACHINES)('%s uses JSONPath only (no JSONata anywhere)', (logicalId) => {
       const props = template.toJSON().Resources[logicalId].Properties;
       const deployed = deployedDefinition(props.DefinitionString, props.DefinitionSubstitutions);

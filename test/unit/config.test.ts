@@ -77,6 +77,19 @@ describe('config', () => {
       expect(kmsProviderOptions(loadCheckedConfig({ ...prod, NODE_ENV: 'test' }))).toEqual({ ed25519Only: false });
     });
 
+    it('refuses the test-only kill fault point in production, and accepts it in tests with its count', () => {
+      expect(() => loadCheckedConfig({ ...prod, AEGIS_TEST_KILL_AT: 'rollout.evaluate.before-commit' })).toThrow(/AEGIS_TEST_KILL_AT is a test-only fault point .* refused with NODE_ENV=production/);
+      expect(loadCheckedConfig({ NODE_ENV: 'test', DEV_ALLOW_EPHEMERAL: 'true', AEGIS_TEST_KILL_AT: 'rollout.evaluate.before-commit#2' }).testKillAt).toEqual({ point: 'rollout.evaluate.before-commit', nth: 2 });
+      expect(() => loadCheckedConfig({ NODE_ENV: 'test', DEV_ALLOW_EPHEMERAL: 'true', AEGIS_TEST_KILL_AT: 'rollout; rm -rf' })).toThrow(/AEGIS_TEST_KILL_AT must be <fault point>\[#n\]/);
+      expect(loadCheckedConfig({ ...prod }).testKillAt).toBeUndefined();
+    });
+
+    it('reads the rollout lease seconds (default 60) and names the variable when out of range', () => {
+      expect(loadCheckedConfig({ ...prod }).rolloutLeaseSeconds).toBe(60);
+      expect(loadCheckedConfig({ ...prod, AEGIS_ROLLOUT_LEASE_SECONDS: '5' }).rolloutLeaseSeconds).toBe(5);
+      expect(() => loadCheckedConfig({ ...prod, AEGIS_ROLLOUT_LEASE_SECONDS: '0' })).toThrow(/AEGIS_ROLLOUT_LEASE_SECONDS/);
+    });
+
     it('refuses filesystem stores in production (their retention is only this process\'s word)', () => {
       expect(() => loadCheckedConfig({ ...prod, MODEL_REGISTRY_S3_BUCKET: '' })).toThrow(/NODE_ENV=production needs MODEL_REGISTRY_S3_BUCKET and AEGIS_AUDIT_ARCHIVE_BUCKET/);
       expect(() => loadCheckedConfig({ ...prod, AEGIS_AUDIT_ARCHIVE_BUCKET: '' })).toThrow(/NODE_ENV=production needs/);

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 
 const validator = createRequire(import.meta.url)('asl-validator') as (d: unknown) => { isValid: boolean; errors: unknown[] };
 
-type State = { Type: string; Resource?: string; Catch?: { Next: string }[]; Next?: string; Default?: string; Choices?: { Next: string }[] };
+type State = { Type: string; Resource?: string; Parameters?: Record<string, unknown>; Retry?: { ErrorEquals: string[]; MaxAttempts?: number }[]; Catch?: { ErrorEquals: string[]; Next: string }[]; Next?: string; Default?: string; Choices?: { Next: string }[] };
 const load = (name: string) => JSON.parse(readFileSync(`statemachines/${name}.asl.json`, 'utf8')) as { StartAt: string; States: Record<string, State>; QueryLanguage?: string };
 
 describe.each(['promotion', 'rollback'])('statemachines/%s.asl.json', (name) => {
@@ -27,8 +27,20 @@ describe.each(['promotion', 'rollback'])('statemachines/%s.asl.json', (name) => 
     for (const [, s] of tasks) expect(s.Resource).toBe('${RolloutStepArn}');
     const recorders = new Set(['RollBack', 'RecordFailure']);
     for (const [state, s] of tasks) {
-      if (recorders.has(state)) continue;
-      expect({ state, catchTo: s.Catch?.map((c) => c.Next) }).toEqual({ state, catchTo: [expect.stringMatching(/^(RollBack|RecordFailure)$/)] });
+      const catchTo = s.Catch?.filter((c) => !c.ErrorEquals.includes('Aegis.LeaseLost')).map((c) => c.Next) ?? [];
+      expect({ state, catchTo }).toEqual({ state, catchTo: recorders.has(state) ? [] : [expect.stringMatching(/^(RollBack|RecordFailure)$/)] });
+    }
+  });
+
+  it('names the execution as the runner of every step, and ends quietly, never rolling back, when another runner holds the lease', () => {
+    expect(def.States.Superseded).toMatchObject({ Type: 'Succeed' });
+    for (const [state, s] of Object.entries(def.States).filter(([, x]) => x.Type === 'Task')) {
+      expect({ state, runner: s.Parameters?.['runner.$'] }).toEqual({ state, runner: '$$.Execution.Id' });
+      // the lease refusal is caught first (before States.ALL) and leads to Superseded
+      expect({ state, first: s.Catch?.[0] }).toMatchObject({ state, first: { ErrorEquals: ['Aegis.LeaseLost'], Next: 'Superseded' } });
+      // and never retried: a retrier that would match it (States.ALL) comes after one that refuses to
+      const matching = (s.Retry ?? []).find((r) => r.ErrorEquals.includes('Aegis.LeaseLost') || r.ErrorEquals.includes('States.ALL'));
+      if (matching) expect({ state, matching }).toEqual({ state, matching: { ErrorEquals: ['Aegis.LeaseLost'], MaxAttempts: 0 } });
     }
   });
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import './promise-with-resolvers.js';
@@ -16,6 +17,10 @@ export interface LocalWorkflowsOptions {
   /** tests only: every Wait lasts this many ms instead of its window */
   waitMs?: number;
   onError?: (name: string, error: unknown) => void;
+  /** gives up the rollout lease an execution holds (graceful stop: another server may take over at once) */
+  release?: (promotionId: string, runner: string) => Promise<void>;
+  /** names this process's executions (`<instance>/<uuid>`): the runner ids its leases carry */
+  instance?: string;
 }
 
 /**
@@ -25,9 +30,14 @@ export interface LocalWorkflowsOptions {
 export class LocalWorkflows implements Workflows {
   readonly #running = new Map<string, Promise<unknown>>();
   readonly #aborts = new Map<string, () => void>();
+  /** name → [promotion id, runner id] of the executions running here */
+  readonly #runners = new Map<string, [string, string]>();
+  readonly #instance: string;
   readonly #definitions = new Map<MachineName, Definition>();
 
-  constructor(private readonly opts: LocalWorkflowsOptions) {}
+  constructor(private readonly opts: LocalWorkflowsOptions) {
+    this.#instance = opts.instance ?? `local-${randomUUID()}`;
+  }
 
   #definition(machine: MachineName): Definition {
     let def = this.#definitions.get(machine);
@@ -51,7 +61,14 @@ export class LocalWorkflows implements Workflows {
       if (s.Type === 'Wait' && this.opts.waitMs !== undefined) waits[state] = this.opts.waitMs;
     }
     const sm = new StateMachine(def as never);
-    const exec = sm.run(input as never, { overrides: { taskResourceLocalHandlers: tasks, waitTimeOverrides: waits, retryIntervalOverrides: Object.fromEntries(Object.keys(tasks).map((t) => [t, 10])) }, noThrowOnAbort: true });
+    // Each execution is its own runner, as each Step Functions execution is: the tasks pass
+    // `$$.Execution.Id` as the runner that must hold the rollout's lease.
+    const runner = `${this.#instance}/${randomUUID()}`;
+    const exec = sm.run(input as never, {
+      overrides: { taskResourceLocalHandlers: tasks, waitTimeOverrides: waits, retryIntervalOverrides: Object.fromEntries(Object.keys(tasks).map((t) => [t, 10])) },
+      context: { Execution: { Id: runner, Name: name } },
+      noThrowOnAbort: true,
+    } as never);
     const done = exec.result
       .catch((e: unknown) => {
         // A Fail state (RolledBack) ends the execution as an error; the step already recorded it.
@@ -60,9 +77,11 @@ export class LocalWorkflows implements Workflows {
       .finally(() => {
         this.#running.delete(name);
         this.#aborts.delete(name);
+        this.#runners.delete(name);
       });
     this.#running.set(name, done);
     this.#aborts.set(name, exec.abort);
+    this.#runners.set(name, [input.promotionId, runner]);
     return { executionId, started: true };
   }
 
@@ -75,9 +94,14 @@ export class LocalWorkflows implements Workflows {
     return this.#running.has(name);
   }
 
-  /** Stops every execution (server shutdown); their persisted state lets a restart resume them. */
+  /**
+   * Stops every execution (server shutdown) and gives up their rollout leases: their persisted
+   * state lets a restart, or another server on the same database, resume them at once.
+   */
   async stopAll(): Promise<void> {
+    const held = [...this.#runners.values()];
     for (const abort of this.#aborts.values()) abort();
     await Promise.allSettled([...this.#running.values()]);
+    await Promise.allSettled(held.map(([promotionId, runner]) => this.opts.release?.(promotionId, runner)));
   }
 }

@@ -1,0 +1,47 @@
+/**
+ * Who may advance a rollout, pure. A rollout has at most one lease: a holder (the runner, an
+ * execution id), a fencing token and an expiry. A runner may step while it holds the lease;
+ * it takes over a lease that expired (the token rises, so the previous holder's late writes
+ * are refused); it is refused while another runner's lease holds.
+ */
+export interface Lease {
+  holder: string;
+  token: number;
+  expiresAt: Date;
+  /** when the holder's next step is due (the end of its Wait), if it is waiting */
+  dueAt: Date | null;
+}
+
+export type LeaseDecision =
+  | { kind: 'acquire'; token: number; takenFrom: string | null }
+  | { kind: 'renew'; token: number }
+  | { kind: 'refuse'; holder: string; token: number; expiresAt: Date };
+
+/**
+ * What a runner asking for the lease at `now` gets.
+ *
+ * @example
+ * leaseDecision(undefined, 'exec-1', now) // { kind: 'acquire', token: 1, takenFrom: null }
+ * leaseDecision({ holder: 'exec-1', token: 1, expiresAt: later, dueAt: null }, 'exec-2', now) // refuse
+ */
+export function leaseDecision(current: Lease | undefined, runner: string, now: Date): LeaseDecision {
+  if (!current) return { kind: 'acquire', token: 1, takenFrom: null };
+  if (current.holder === runner) return { kind: 'renew', token: current.token };
+  if (current.expiresAt.getTime() <= now.getTime()) return { kind: 'acquire', token: current.token + 1, takenFrom: current.holder };
+  return { kind: 'refuse', holder: current.holder, token: current.token, expiresAt: current.expiresAt };
+}
+
+/**
+ * Until when a lease holds after a step: through the wait that follows (the runner is idle
+ * but still the holder) and `leaseSeconds` more for the next step to begin and finish.
+ * A holder that dies is replaced at most this long after its next step was due.
+ */
+export function leaseExpiry(now: Date, waitSeconds: number, leaseSeconds: number): Date {
+  return new Date(now.getTime() + (Math.max(0, waitSeconds) + leaseSeconds) * 1000);
+}
+
+/** Seconds left until `dueAt` (0 when due or unknown): what a runner taking over still waits. */
+export function secondsUntilDue(dueAt: Date | null, now: Date): number | undefined {
+  if (!dueAt) return undefined;
+  return Math.max(0, Math.ceil((dueAt.getTime() - now.getTime()) / 1000));
+}
