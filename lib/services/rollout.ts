@@ -7,6 +7,7 @@ import type { Clock, Database, RolloutJudge, WindowVerdict } from '../ports.js';
 import { toIso, type DB } from '../db/schema.js';
 import type { AuditLog, Executor } from './audit.js';
 import type { KeyService } from './keys.js';
+import { servingEvidence } from './gate-evidence.js';
 import { record } from './metrics.js';
 
 export type StepAction = 'start' | 'evaluate' | 'stepUp' | 'promoteFully' | 'rollback' | 'fail';
@@ -82,7 +83,12 @@ export class RolloutService {
       case 'evaluate': {
         const to = this.clock.now();
         const state = persisted ?? initialState(canary, to);
-        const route = await this.database.db.selectFrom('routes').selectAll().where('model_name', '=', p.model_name).where('env', '=', p.target_env).executeTakeFirst();
+        // The canary is judged against what the chain says serves there, never a routes row edited since.
+        const ring = new Map((await this.keys.list()).map((k) => [k.kid, k]));
+        const serving = await servingEvidence(this.database.db, (kid) => ring.get(kid), { modelName: p.model_name, env: p.target_env });
+        if (serving.problems.length > 0) {
+          throw new AegisError('CONFLICT', `promotion ${p.promotion_id} is not judged: what serves ${p.model_name} in ${p.target_env} cannot be relied on: ${serving.problems.join('; ')}`, { field: 'promotionId', details: { problems: serving.problems } });
+        }
         // The stage so far (held across inconclusive windows), minus the seconds the route cache needs to settle.
         const stageStart = state.stageStartedAt ? Date.parse(state.stageStartedAt) : to.getTime() - state.windowSeconds * 1000;
         const from = new Date(Math.min(to.getTime(), stageStart + Math.min(ROUTE_SETTLE_SECONDS, canary.windowSeconds / 5) * 1000));
@@ -90,7 +96,7 @@ export class RolloutService {
           promotionId: p.promotion_id,
           modelName: p.model_name,
           env: p.target_env,
-          stableArtifactId: route?.stable_artifact_id ?? null,
+          stableArtifactId: serving.stableArtifactId,
           canaryArtifactId: p.artifact_id,
           from,
           to,
