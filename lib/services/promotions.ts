@@ -71,7 +71,12 @@ export interface PromotionDeps {
   clock: Clock;
   /** seconds a pending multisig promotion waits for approvals before it expires (default 7 days) */
   pendingTtlSeconds?: number;
+  /** at most this many pending promotions are expired per run of the expiry job (default {@link DEFAULT_PENDING_EXPIRY_BATCH}) */
+  expiryBatch?: number;
 }
+
+/** Pending promotions one expiry run closes at most: each is a transaction and a signed audit event. */
+export const DEFAULT_PENDING_EXPIRY_BATCH = 200;
 
 type Tx = Transaction<DB>;
 
@@ -300,11 +305,22 @@ export class PromotionService {
     return (await this.get(promotionId))!;
   }
 
-  /** Expires every pending multisig promotion past its expiry (the local scheduler runs it; each is also expired when next touched). */
-  async expirePending(): Promise<string[]> {
+  /**
+   * The `pending-promotion-expiry` job (the in-process scheduler locally, an EventBridge rule on
+   * AWS): marks pending multisig promotions past their expiry `expired`, each in its own
+   * transaction with its `promotion.expired` event, oldest first and at most
+   * {@link PromotionDeps.expiryBatch} per run (`more` says the next run has work left). Each is
+   * also expired when next touched. Safe to repeat and to overlap: a row already closed is skipped.
+   *
+   * @example
+   * await promotions.expirePending(); // { expired: ['5f0c…'], more: false }
+   */
+  async expirePending(): Promise<{ expired: string[]; more: boolean }> {
     const now = this.d.clock.now();
     const cutoff = new Date(now.getTime() - this.#ttlMs());
-    const stale = await this.d.database.db.selectFrom('promotions').select('promotion_id').where('status', '=', 'pending_multisig').where('created_at', '<=', cutoff).execute();
+    const batch = this.d.expiryBatch ?? DEFAULT_PENDING_EXPIRY_BATCH;
+    const rows = await this.d.database.db.selectFrom('promotions').select('promotion_id').where('status', '=', 'pending_multisig').where('created_at', '<=', cutoff).orderBy('created_at').limit(batch + 1).execute();
+    const stale = rows.slice(0, batch);
     const done: string[] = [];
     for (const { promotion_id: id } of stale) {
       await this.d.database.db.transaction().execute(async (tx) => {
@@ -314,7 +330,7 @@ export class PromotionService {
         done.push(id);
       });
     }
-    return done;
+    return { expired: done, more: rows.length > batch };
   }
 
   #ttlMs(): number {
