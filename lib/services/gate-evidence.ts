@@ -236,3 +236,33 @@ export async function approvalProblems(
   }
   return out;
 }
+
+/**
+ * Why the chain does not let promotion `p` roll out, or null when it does: its verified
+ * `promotion.requested` event shows the policy allowed it outright, or it was pending multisig
+ * and a verified `promotion.approved` event closed its quorum. A `status` column edited to
+ * `rolling_out` has neither, and a restart would otherwise resume it as if approved.
+ *
+ * @example
+ * const why = await rolloutAuthorizationProblem(db, (kid) => ring.get(kid), { promotionId, kind: 'promote', artifactId, targetEnv: 'prod' });
+ * // null, or 'promotion 5f0c… waits for approvals and the audit chain shows no quorum for it'
+ */
+export async function rolloutAuthorizationProblem(
+  db: Executor,
+  keyOf: (kid: string) => KeyRecord | undefined,
+  p: { promotionId: string; kind: string; artifactId: string; targetEnv: string },
+): Promise<string | null> {
+  const events = (
+    await db.selectFrom('audit_events').selectAll().where('subject', '=', `promotion:${p.promotionId}`).where('type', 'in', ['promotion.requested', 'promotion.approved']).orderBy('seq').execute()
+  ).map(rowToEvent);
+  const what = `promotion ${p.promotionId} (${p.kind} to ${p.targetEnv})`;
+  const bad = events.map((e) => ({ e, why: eventProblem(e, keyOf) })).filter((x) => x.why !== null);
+  if (bad.length > 0) return `${what}: ${bad.map((x) => `audit event ${x.e.seq} (${x.e.type}) cannot be relied on: ${x.why}`).join('; ')}`;
+  const requested = events.find((e) => e.type === 'promotion.requested');
+  if (!requested) return `${what} is stored as rolling out, but the audit chain has no request for it`;
+  const r = requested.payload;
+  if (r.promotionId !== p.promotionId || r.kind !== p.kind || r.artifactId !== p.artifactId || r.targetEnv !== p.targetEnv) return `${what}: its request in the audit chain (event ${requested.seq}) is for another artifact, target or kind`;
+  if (r.status === 'rolling_out') return null;
+  if (r.status === 'pending_multisig' && events.some((e) => e.type === 'promotion.approved')) return null;
+  return r.status === 'pending_multisig' ? `${what} is stored as rolling out, but it waits for approvals and the audit chain shows no quorum for it` : `${what} is stored as rolling out, but the audit chain shows it ${String(r.status)}`;
+}

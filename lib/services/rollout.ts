@@ -7,7 +7,7 @@ import type { Clock, Database, RolloutJudge, WindowVerdict } from '../ports.js';
 import { toIso, type DB } from '../db/schema.js';
 import type { AuditLog, Executor } from './audit.js';
 import type { KeyService } from './keys.js';
-import { servingEvidence } from './gate-evidence.js';
+import { rolloutAuthorizationProblem, servingEvidence } from './gate-evidence.js';
 import { record } from './metrics.js';
 
 export type StepAction = 'start' | 'evaluate' | 'stepUp' | 'promoteFully' | 'rollback' | 'fail';
@@ -71,6 +71,7 @@ export class RolloutService {
     switch (e.action) {
       case 'start': {
         if (p.status !== 'rolling_out') throw new AegisError('CONFLICT', `promotion ${p.promotion_id} is ${p.status}, not rolling out`);
+        await this.#authorized(p);
         if (persisted) return { ...persisted, next: persisted.percent >= 100 ? 'promote' : 'wait' }; // resumed: continue where it was
         const state = initialState(canary, this.clock.now());
         if (state.percent >= 100) {
@@ -116,12 +117,21 @@ export class RolloutService {
         return { ...state, next: 'wait' };
       }
       case 'promoteFully':
+        // a manual rollback starts here (SetRoute): the same check as at a rollout's start
+        await this.#authorized(p);
         return this.#finish(p, 'succeeded', persisted);
       case 'rollback':
         return this.#finish(p, 'rolled_back', persisted, e.execution?.error);
       case 'fail':
         return this.#finish(p, 'failed', persisted, e.execution?.error);
     }
+  }
+
+  /** Refuses a promotion whose `rolling_out` status the chain does not back (policy allow, or an approval quorum). */
+  async #authorized(p: PromotionRow): Promise<void> {
+    const ring = new Map((await this.keys.list()).map((k) => [k.kid, k]));
+    const why = await rolloutAuthorizationProblem(this.database.db, (kid) => ring.get(kid), { promotionId: p.promotion_id, kind: p.kind, artifactId: p.artifact_id, targetEnv: p.target_env });
+    if (why) throw new AegisError('CONFLICT', `promotion ${p.promotion_id} does not roll out: ${why}`, { field: 'promotionId' });
   }
 
   async #save(p: PromotionRow, state: RolloutState, action: StepAction, route: { canary_artifact_id?: string; canary_percent?: number }, extra: Record<string, unknown> = {}, judged?: WindowVerdict & { next: Next; from: Date; to: Date; stage: number; percent: number }) {

@@ -195,3 +195,33 @@ describe('what serves where is read from the chain, not the routes table', () =>
     expect(end.payload.error).toContain(`the routes table says ${never.artifactId} serves judged-against in canary, but the last promotion the audit chain shows applied there is ${pa} `);
   });
 });
+
+describe('a rollout starts only when the chain lets it', () => {
+  it('rolls back, naming the missing quorum, a pending promotion whose status was edited to rolling_out and then resumed by a restart', async () => {
+    const before = await db().selectFrom('routes').select('stable_artifact_id').where('model_name', '=', 'fraud').where('env', '=', 'prod').executeTakeFirst();
+    const { id } = await pendingProd();
+    await db().updateTable('promotions').set({ status: 'rolling_out' }).where('promotion_id', '=', id).execute();
+    expect(await stack.container.promotions.resumeUnfinished()).toContain(id);
+
+    const p = await settled(stack, id);
+    expect(p.status).toBe('rolled_back');
+    const ev = await events(id);
+    expect(ev.filter((e) => e.type === 'promotion.applied')).toEqual([]);
+    expect(ev.find((e) => e.type === 'promotion.rolled_back')!.payload.error).toContain(`promotion ${id} (promote to prod) is stored as rolling out, but it waits for approvals and the audit chain shows no quorum for it`);
+    expect(await db().selectFrom('routes').select('stable_artifact_id').where('model_name', '=', 'fraud').where('env', '=', 'prod').executeTakeFirst()).toEqual(before);
+  });
+
+  it('fails, naming the missing quorum, a pending critical rollback whose status was edited, leaving the route as it was', async () => {
+    const [a, b] = [await registered('rb-edited'), await registered('rb-edited')];
+    await applied(await promote(a.artifactId, { targetEnv: 'staging' }));
+    const pending = await rollback('rb-edited', { targetEnv: 'staging', toArtifactId: b.artifactId, critical: true });
+    expect(pending.status).toBe(202);
+    const id = pending.body.promotionId as string;
+    await db().updateTable('promotions').set({ status: 'rolling_out' }).where('promotion_id', '=', id).execute();
+    expect(await stack.container.promotions.resumeUnfinished()).toContain(id);
+
+    expect((await settled(stack, id)).status).toBe('failed');
+    expect((await events(id)).find((e) => e.type === 'promotion.failed')!.payload.error).toContain('waits for approvals and the audit chain shows no quorum for it');
+    expect((await db().selectFrom('routes').select('stable_artifact_id').where('model_name', '=', 'rb-edited').where('env', '=', 'staging').executeTakeFirstOrThrow()).stable_artifact_id).toBe(a.artifactId);
+  });
+});
