@@ -29,7 +29,8 @@ export const approvalBytes = (s: ApprovalStatement) => statementBytes(s);
 /** Longest an approval may be valid for: long enough to gather signatures, short enough not to linger. */
 export const MAX_APPROVAL_TTL_MS = 7 * 24 * 3600 * 1000;
 
-export type ApprovalRefusal = 'unknown-key' | 'wrong-role' | 'revoked' | 'key-not-valid' | 'expired' | 'expiry-too-far' | 'bad-signature' | 'requester' | 'duplicate';
+/** `evidence-mismatch`: the promotion holds stored approvals that their signatures and the audit chain do not back. */
+export type ApprovalRefusal = 'unknown-key' | 'wrong-role' | 'revoked' | 'key-not-valid' | 'expired' | 'expiry-too-far' | 'bad-signature' | 'requester' | 'duplicate' | 'evidence-mismatch';
 
 export interface ApprovalCheck {
   ok: boolean;

@@ -75,6 +75,13 @@ export interface AegisStackProps extends StackProps {
    */
   readonly pendingUploadExpiryRate?: Duration;
   /**
+   * How often the pending-promotion expiry job runs (multisig promotions waiting past
+   * `AEGIS_PENDING_PROMOTION_TTL_SECONDS`, 7 days by default, are marked expired).
+   *
+   * @default Duration.minutes(15)
+   */
+  readonly pendingPromotionExpiryRate?: Duration;
+  /**
    * SentinelNet's URL (`SENTINELNET_URL`) for the functions that make policy decisions.
    *
    * @default - they decide with the Cedar policies bundled from `policies/`
@@ -119,6 +126,8 @@ export class AegisStack extends Stack {
   public readonly auditCheckpoint: ScheduledJob;
   /** The `pending-upload-expiry` job: expires uploads never registered (rows; the lifecycle rule removes their bytes). */
   public readonly pendingUploadExpiry: ScheduledJob;
+  /** The `pending-promotion-expiry` job: marks multisig promotions that waited past their expiry `expired`, audited. */
+  public readonly pendingPromotionExpiry: ScheduledJob;
   public readonly restApi: AegisRestApi;
   /** Present only when {@link AegisStackProps.replication} is given. */
   public readonly replication: CrossRegionReplication | undefined;
@@ -232,8 +241,20 @@ export class AegisStack extends Stack {
       timeout: Duration.minutes(10),
       failureMeaning: 'Pending-upload expiry runs failed after retries and wait in the dead-letter queue: unregistered upload rows stay registrable-looking in the database until they are looked at (the lifecycle rule still removes their bytes).',
     });
+    this.pendingPromotionExpiry = new ScheduledJob(this, 'PendingPromotionExpiry', {
+      projectRoot,
+      environment,
+      resources,
+      entry: 'lambdas/pending-promotion-expiry.ts',
+      // The database, and the audit key to sign each promotion.expired event: nothing else.
+      access: { signAuditEvents: true },
+      description: 'Scheduled pending-promotion expiry: multisig promotions still waiting for approvals after AEGIS_PENDING_PROMOTION_TTL_SECONDS are marked expired, audited',
+      rate: props.pendingPromotionExpiryRate ?? Duration.minutes(15),
+      timeout: Duration.minutes(5),
+      failureMeaning: 'Pending-promotion expiry runs failed after retries and wait in the dead-letter queue: promotions past their expiry stay pending in the database until touched (they are still expired then, and refuse approvals).',
+    });
     // New handler code goes live only once the schema it expects is in place.
-    for (const fn of [...Object.values(this.apiFunctions.functions), this.auditArchiveSchedule.archiveFunction, this.auditCheckpoint.jobFunction, this.pendingUploadExpiry.jobFunction, this.rollouts.rolloutStep]) {
+    for (const fn of [...Object.values(this.apiFunctions.functions), this.auditArchiveSchedule.archiveFunction, this.auditCheckpoint.jobFunction, this.pendingUploadExpiry.jobFunction, this.pendingPromotionExpiry.jobFunction, this.rollouts.rolloutStep]) {
       fn.function.node.addDependency(this.migrations.resource);
     }
 

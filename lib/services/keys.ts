@@ -60,8 +60,8 @@ export class KeyService {
     private readonly audit: AuditLog,
   ) {}
 
-  async list(): Promise<KeyRecord[]> {
-    const rows = await this.database.db.selectFrom('signing_keys').selectAll().orderBy('purpose').orderBy('not_before').execute();
+  async list(db: Executor = this.database.db): Promise<KeyRecord[]> {
+    const rows = await db.selectFrom('signing_keys').selectAll().orderBy('purpose').orderBy('not_before').execute();
     return rows.map((r) => toRecord(r as unknown as Record<string, unknown>));
   }
 

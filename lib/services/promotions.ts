@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import * as z from 'zod';
-import { approvalCounts, approvalStatement, checkApproval } from '../core/approvals.js';
+import { approvalCounts, approvalStatement, checkApproval, type ApprovalCheck, type ApprovalRefusal } from '../core/approvals.js';
 import { canonicalJson } from '../core/canonical.js';
 import { AegisError } from '../core/errors.js';
 import type { PolicyDecision, PolicyEngine, TargetEnv } from '../core/policy.js';
@@ -16,7 +16,7 @@ import { record } from './metrics.js';
 import type { Principal } from '../core/identity.js';
 import type { RegistryService } from './registry.js';
 import type { VerificationService } from './verification.js';
-import { gatherGateEvidence } from './gate-evidence.js';
+import { approvalProblems, gatherGateEvidence } from './gate-evidence.js';
 import { loadVerdicts, presentRollout, type CanaryVerdictView, type RolloutView } from './promotion-view.js';
 
 export const CanaryOverrides = z
@@ -72,9 +72,29 @@ export interface PromotionDeps {
   clock: Clock;
   /** seconds a pending multisig promotion waits for approvals before it expires (default 7 days) */
   pendingTtlSeconds?: number;
+  /** at most this many pending promotions are expired per run of the expiry job (default {@link DEFAULT_PENDING_EXPIRY_BATCH}) */
+  expiryBatch?: number;
 }
 
+/** Pending promotions one expiry run closes at most: each is a transaction and a signed audit event. */
+export const DEFAULT_PENDING_EXPIRY_BATCH = 200;
+
 type Tx = Transaction<DB>;
+
+/** The request field each approval refusal is about. */
+const REFUSAL_FIELD: Record<ApprovalRefusal, string> = {
+  'unknown-key': 'approverId',
+  'wrong-role': 'approverId',
+  revoked: 'approverId',
+  'key-not-valid': 'approverId',
+  requester: 'approverId',
+  duplicate: 'approverId',
+  'bad-signature': 'signature',
+  expired: 'expiresAt',
+  'expiry-too-far': 'expiresAt',
+  // the promotion's stored approvals, not this request, are at fault
+  'evidence-mismatch': 'promotionId',
+};
 
 const numericMetrics = (m: Record<string, unknown>) => Object.fromEntries(Object.entries(m).filter(([, v]) => typeof v === 'number' && Number.isFinite(v))) as Record<string, number>;
 
@@ -108,11 +128,12 @@ export class PromotionService {
       throw new AegisError('VERIFICATION_FAILED', `artifact ${artifactId} does not verify: ${failed.join('; ')}`, { field: 'artifactId', details: { checks: failed } });
     }
     const db = this.d.database.db;
-    const route = await db.selectFrom('routes').selectAll().where('model_name', '=', artifact.modelName).where('env', '=', targetEnv).executeTakeFirst();
-    const serving = route?.stable_artifact_id ? await this.d.registry.get(route.stable_artifact_id) : undefined;
-    if (kind === 'rollback' && serving?.artifactId === artifactId) throw new AegisError('CONFLICT', `${artifactId} already serves ${artifact.modelName} in ${targetEnv}`, { field: 'artifactId' });
-    // The gates' facts come from the audit chain and the signed records, not the status column alone.
-    const evidence = await gatherGateEvidence(db, () => this.d.keys.list(), { artifactId, targetEnv });
+    // The gates' facts come from the audit chain and the signed records, not the status column
+    // or the routes table alone: what serves there is the last verifiably applied promotion.
+    const evidence = await gatherGateEvidence(db, () => this.d.keys.list(), { artifactId, targetEnv, modelName: artifact.modelName });
+    const servingId = evidence.serving?.stableArtifactId ?? null;
+    const serving = servingId ? await this.d.registry.get(servingId) : undefined;
+    if (kind === 'rollback' && servingId === artifactId && evidence.problems.length === 0) throw new AegisError('CONFLICT', `${artifactId} already serves ${artifact.modelName} in ${targetEnv}`, { field: 'artifactId' });
     const decision = await this.d.policy.decide({
       artifact: {
         artifactId,
@@ -208,7 +229,7 @@ export class PromotionService {
   async approve(promotionId: string, body: { approverId: string; signature: string; expiresAt: string }, principal: Principal) {
     const db = this.d.database.db;
     const now = this.d.clock.now();
-    let outcome: { accepted: boolean; expired?: boolean; reason?: string; refusal?: string; transitioned: boolean; kind: string } = { accepted: false, transitioned: false, kind: 'promote' };
+    let outcome: { accepted: boolean; expired?: boolean; reason?: string; refusal?: ApprovalRefusal; transitioned: boolean; kind: string } = { accepted: false, transitioned: false, kind: 'promote' };
     await db.transaction().execute(async (tx) => {
       const p = await tx.selectFrom('promotions').selectAll().where('promotion_id', '=', promotionId).forUpdate().executeTakeFirst();
       if (!p) throw new AegisError('NOT_FOUND', `no promotion ${promotionId}`, { field: 'promotionId' });
@@ -219,20 +240,23 @@ export class PromotionService {
       }
       if (p.status !== 'pending_multisig') throw new AegisError('CONFLICT', `promotion ${promotionId} is ${p.status}: it takes no approvals`, { field: 'promotionId' });
       const artifact = await tx.selectFrom('artifacts').select('manifest_sha256').where('artifact_id', '=', p.artifact_id).executeTakeFirstOrThrow();
-      const { valid, stale } = await this.#quorum(tx, promotionId, now);
-      const key = await this.d.keys.get(body.approverId, tx); // inside the transaction: PGlite has one connection
-      const check = checkApproval({
-        key,
-        keyOwner: key?.owner ?? null,
-        statement: approvalStatement({ promotionId, artifactId: p.artifact_id, manifestSha256: artifact.manifest_sha256.trim(), targetEnv: p.target_env }, body.expiresAt),
-        signatureB64: body.signature,
-        requester: p.requested_by,
-        alreadyCounted: valid,
-        now,
-      });
+      const subject = { promotionId, artifactId: p.artifact_id, manifestSha256: artifact.manifest_sha256.trim(), targetEnv: p.target_env };
+      // inside the transaction: PGlite has one connection
+      const { valid, stale, tampered } = await this.#quorum(tx, subject, now);
+      const key = await this.d.keys.get(body.approverId, tx);
+      const check: ApprovalCheck =
+        tampered.size > 0
+          ? // Stored approvals the signatures and the chain do not back: nothing is counted until they are gone (cancel and request again).
+            { ok: false, refusal: 'evidence-mismatch', reason: `promotion ${promotionId} holds approvals the audit chain and their signatures do not support, so none is counted: ${[...tampered.values()].join('; ')}` }
+          : checkApproval({ key, keyOwner: key?.owner ?? null, statement: approvalStatement(subject, body.expiresAt), signatureB64: body.signature, requester: p.requested_by, alreadyCounted: valid, now });
       outcome = { accepted: check.ok, ...(check.reason ? { reason: check.reason } : {}), ...(check.refusal ? { refusal: check.refusal } : {}), transitioned: false, kind: p.kind };
       if (!check.ok) {
-        await this.d.audit.append(tx, { type: 'promotion.approval_refused', actor: principal.id, subject: `promotion:${promotionId}`, payload: { approverId: body.approverId, refusal: check.refusal, reason: check.reason, count: valid.size, threshold: p.threshold } });
+        await this.d.audit.append(tx, {
+          type: 'promotion.approval_refused',
+          actor: principal.id,
+          subject: `promotion:${promotionId}`,
+          payload: { approverId: body.approverId, refusal: check.refusal, reason: check.reason, count: valid.size, threshold: p.threshold, ...(tampered.size > 0 ? { tampered: [...tampered.keys()].sort() } : {}) },
+        });
         return;
       }
       // an approval that stopped counting (its statement expired) is replaced by the renewed one
@@ -253,7 +277,7 @@ export class PromotionService {
       }
     });
     if (outcome.expired) throw this.#expiredError(promotionId);
-    if (!outcome.accepted) throw new AegisError('APPROVAL_REFUSED', outcome.reason ?? 'approval refused', { field: outcome.refusal === 'bad-signature' || outcome.refusal === 'expired' || outcome.refusal === 'expiry-too-far' ? (outcome.refusal === 'bad-signature' ? 'signature' : 'expiresAt') : 'approverId', details: { refusal: outcome.refusal } });
+    if (!outcome.accepted) throw new AegisError('APPROVAL_REFUSED', outcome.reason ?? 'approval refused', { field: REFUSAL_FIELD[outcome.refusal ?? 'unknown-key'], details: { refusal: outcome.refusal } });
     if (outcome.transitioned) await this.d.workflows.start(outcome.kind === 'rollback' ? 'rollback' : 'promotion', promotionId, { promotionId });
     return (await this.get(promotionId))!;
   }
@@ -285,11 +309,22 @@ export class PromotionService {
     return (await this.get(promotionId))!;
   }
 
-  /** Expires every pending multisig promotion past its expiry (the local scheduler runs it; each is also expired when next touched). */
-  async expirePending(): Promise<string[]> {
+  /**
+   * The `pending-promotion-expiry` job (the in-process scheduler locally, an EventBridge rule on
+   * AWS): marks pending multisig promotions past their expiry `expired`, each in its own
+   * transaction with its `promotion.expired` event, oldest first and at most
+   * {@link PromotionDeps.expiryBatch} per run (`more` says the next run has work left). Each is
+   * also expired when next touched. Safe to repeat and to overlap: a row already closed is skipped.
+   *
+   * @example
+   * await promotions.expirePending(); // { expired: ['5f0c…'], more: false }
+   */
+  async expirePending(): Promise<{ expired: string[]; more: boolean }> {
     const now = this.d.clock.now();
     const cutoff = new Date(now.getTime() - this.#ttlMs());
-    const stale = await this.d.database.db.selectFrom('promotions').select('promotion_id').where('status', '=', 'pending_multisig').where('created_at', '<=', cutoff).execute();
+    const batch = this.d.expiryBatch ?? DEFAULT_PENDING_EXPIRY_BATCH;
+    const rows = await this.d.database.db.selectFrom('promotions').select('promotion_id').where('status', '=', 'pending_multisig').where('created_at', '<=', cutoff).orderBy('created_at').limit(batch + 1).execute();
+    const stale = rows.slice(0, batch);
     const done: string[] = [];
     for (const { promotion_id: id } of stale) {
       await this.d.database.db.transaction().execute(async (tx) => {
@@ -299,7 +334,7 @@ export class PromotionService {
         done.push(id);
       });
     }
-    return done;
+    return { expired: done, more: rows.length > batch };
   }
 
   #ttlMs(): number {
@@ -330,13 +365,25 @@ export class PromotionService {
     record.promotion(p.target_env, status);
   }
 
-  /** The approvers whose approvals count at `now`, and those whose approvals stopped counting. */
-  async #quorum(db: Executor, promotionId: string, now: Date): Promise<{ valid: Set<string>; stale: Set<string> }> {
-    const rows = await db.selectFrom('promotion_approvals').select(['approver_kid', 'expires_at']).where('promotion_id', '=', promotionId).execute();
+  /**
+   * The approvers whose approvals count at `now`, those whose approvals stopped counting
+   * (expired statement, revoked key: renewable), and the stored approvals that cannot be
+   * relied on at all (signature or chain mismatch: counted neither way), with the reason of each.
+   */
+  async #quorum(db: Executor, subject: { promotionId: string; artifactId: string; manifestSha256: string; targetEnv: string }, now: Date) {
+    const rows = await db.selectFrom('promotion_approvals').select(['approver_kid', 'signature', 'expires_at']).where('promotion_id', '=', subject.promotionId).execute();
+    const ring = new Map((await this.d.keys.list(db)).map((k) => [k.kid, k]));
+    const tampered = await approvalProblems(db, (kid) => ring.get(kid), subject, rows);
     const valid = new Set<string>();
     const stale = new Set<string>();
-    for (const r of rows) (approvalCounts(await this.d.keys.get(r.approver_kid, db), r.expires_at, now).ok ? valid : stale).add(r.approver_kid);
-    return { valid, stale };
+    const why = new Map<string, string>(tampered);
+    for (const r of rows) {
+      if (tampered.has(r.approver_kid)) continue;
+      const counts = approvalCounts(ring.get(r.approver_kid), r.expires_at, now);
+      (counts.ok ? valid : stale).add(r.approver_kid);
+      if (counts.reason) why.set(r.approver_kid, counts.reason);
+    }
+    return { valid, stale, tampered, why };
   }
 
   async get(promotionId: string): Promise<(PromotionRecord & { trace: unknown[]; verdicts: CanaryVerdictView[] }) | undefined> {
@@ -364,13 +411,15 @@ export class PromotionService {
     const pending = r.status === 'pending_multisig';
     // past its expiry a pending promotion is expired, whether or not anything has touched it since
     const expired = pending && this.#expired(r, now);
+    let quorum: Awaited<ReturnType<PromotionService['quorumOf']>> | undefined;
+    if (pending && !expired && rows.length > 0) quorum = await this.quorumOf(db, r, now);
     const approvals: PromotionRecord['approvals'] = [];
     for (const a of rows) {
       const item: PromotionRecord['approvals'][number] = { approverId: a.approver_kid, at: toIso(a.created_at), expiresAt: a.expires_at };
-      if (pending && !expired) {
-        const counts = approvalCounts(await this.d.keys.get(a.approver_kid), a.expires_at, now);
-        item.valid = counts.ok;
-        if (counts.reason) item.reason = counts.reason;
+      if (quorum) {
+        item.valid = quorum.valid.has(a.approver_kid);
+        const reason = quorum.why.get(a.approver_kid);
+        if (reason) item.reason = reason;
       }
       approvals.push(item);
     }
@@ -394,6 +443,12 @@ export class PromotionService {
       recordSignature: r.record_signature ? (JSON.parse(r.record_signature) as Record<string, unknown>) : null,
       rollout: presentRollout(r.rollout_state ? (JSON.parse(r.rollout_state) as RolloutState) : null, JSON.parse(r.canary) as CanaryConfig, r.status, r.kind),
     };
+  }
+
+  /** The quorum of a stored promotion as {@link approve} computes it (for the view). */
+  private async quorumOf(db: Executor, r: Row, now: Date) {
+    const artifact = await db.selectFrom('artifacts').select('manifest_sha256').where('artifact_id', '=', r.artifact_id).executeTakeFirst();
+    return this.#quorum(db, { promotionId: r.promotion_id, artifactId: r.artifact_id, manifestSha256: artifact?.manifest_sha256.trim() ?? '', targetEnv: r.target_env }, now);
   }
 
   /**

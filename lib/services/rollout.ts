@@ -8,6 +8,7 @@ import type { Clock, Database, RolloutJudge, WindowVerdict } from '../ports.js';
 import { toIso, type DB } from '../db/schema.js';
 import type { AuditLog, Executor } from './audit.js';
 import type { KeyService } from './keys.js';
+import { rolloutAuthorizationProblem, servingEvidence } from './gate-evidence.js';
 import { record } from './metrics.js';
 
 export type StepAction = 'start' | 'evaluate' | 'stepUp' | 'promoteFully' | 'rollback' | 'fail';
@@ -166,6 +167,7 @@ export class RolloutService {
     switch (e.action) {
       case 'start': {
         if (p.status !== 'rolling_out') throw new AegisError('CONFLICT', `promotion ${p.promotion_id} is ${p.status}, not rolling out`);
+        await this.#authorized(p);
         if (persisted) {
           // resumed (a restart, or a runner taking over a dead one's lease): continue where it
           // was, waiting only what is left of the wait the previous runner was in
@@ -184,7 +186,12 @@ export class RolloutService {
       case 'evaluate': {
         const to = this.clock.now();
         const state = persisted ?? initialState(canary, to);
-        const route = await this.database.db.selectFrom('routes').selectAll().where('model_name', '=', p.model_name).where('env', '=', p.target_env).executeTakeFirst();
+        // The canary is judged against what the chain says serves there, never a routes row edited since.
+        const ring = new Map((await this.keys.list()).map((k) => [k.kid, k]));
+        const serving = await servingEvidence(this.database.db, (kid) => ring.get(kid), { modelName: p.model_name, env: p.target_env });
+        if (serving.problems.length > 0) {
+          throw new AegisError('CONFLICT', `promotion ${p.promotion_id} is not judged: what serves ${p.model_name} in ${p.target_env} cannot be relied on: ${serving.problems.join('; ')}`, { field: 'promotionId', details: { problems: serving.problems } });
+        }
         // The stage so far (held across inconclusive windows), minus the seconds the route cache needs to settle.
         const stageStart = state.stageStartedAt ? Date.parse(state.stageStartedAt) : to.getTime() - state.windowSeconds * 1000;
         const from = new Date(Math.min(to.getTime(), stageStart + Math.min(ROUTE_SETTLE_SECONDS, canary.windowSeconds / 5) * 1000));
@@ -192,7 +199,7 @@ export class RolloutService {
           promotionId: p.promotion_id,
           modelName: p.model_name,
           env: p.target_env,
-          stableArtifactId: route?.stable_artifact_id ?? null,
+          stableArtifactId: serving.stableArtifactId,
           canaryArtifactId: p.artifact_id,
           from,
           to,
@@ -212,12 +219,21 @@ export class RolloutService {
         return { ...state, next: 'wait' };
       }
       case 'promoteFully':
+        // a manual rollback starts here (SetRoute): the same check as at a rollout's start
+        await this.#authorized(p);
         return this.#finish(p, held, 'succeeded', persisted);
       case 'rollback':
         return this.#finish(p, held, 'rolled_back', persisted, e.execution?.error);
       case 'fail':
         return this.#finish(p, held, 'failed', persisted, e.execution?.error);
     }
+  }
+
+  /** Refuses a promotion whose `rolling_out` status the chain does not back (policy allow, or an approval quorum). */
+  async #authorized(p: PromotionRow): Promise<void> {
+    const ring = new Map((await this.keys.list()).map((k) => [k.kid, k]));
+    const why = await rolloutAuthorizationProblem(this.database.db, (kid) => ring.get(kid), { promotionId: p.promotion_id, kind: p.kind, artifactId: p.artifact_id, targetEnv: p.target_env });
+    if (why) throw new AegisError('CONFLICT', `promotion ${p.promotion_id} does not roll out: ${why}`, { field: 'promotionId' });
   }
 
   /** One step's writes, in one transaction conditional on the lease token; `waitSeconds` is the wait that follows (null: none). */

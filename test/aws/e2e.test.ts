@@ -59,7 +59,13 @@ beforeAll(async () => {
     },
     // every Wait of the state machines lasts this long (the judge reads the stage so far)
     waitMs: 8000,
-    extraEnv: (fn): Record<string, string> => (/rolloutStep/i.test(fn.logicalId) ? { AEGIS_CANARY_METRICS_FILE: recording } : {}),
+    extraEnv: (fn): Record<string, string> =>
+      /rolloutStep/i.test(fn.logicalId)
+        ? { AEGIS_CANARY_METRICS_FILE: recording }
+        : // the expiry job alone sees pending promotions expire after a second: the suite cannot wait 7 days
+          /^PendingPromotionExpiry/.test(fn.logicalId)
+          ? { AEGIS_PENDING_PROMOTION_TTL_SECONDS: '1' }
+          : {},
   });
 }, 600_000);
 afterAll(async () => {
@@ -275,6 +281,36 @@ describe('AWS mode on the synthesized artifacts', () => {
     ok(verify);
     expect(verify.json).toMatchObject({ ok: true });
     expect(JSON.stringify(verify.json)).toMatch(/archive/i);
+  });
+
+  it('expires a pending promotion through the pending-promotion-expiry schedule\'s handler, audited, with nobody touching it', async () => {
+    if (!ids.b) throw new Error('the prod step did not run');
+    const pending = await cli('promoter', ['promote', '--artifact-id', ids.b, '--env', 'prod', '--reason', 'e2e expiry', '--canary-steps', '0']);
+    ok(pending);
+    expect(pending.json).toMatchObject({ status: 'pending_multisig' });
+    const id = pending.json.promotionId as string;
+    const job = world.functionId((fn) => /^PendingPromotionExpiry/.test(fn.logicalId));
+    const rule = Object.values(world.assembly.template.Resources).find((r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties.Targets).includes(job))!;
+    expect(rule.Properties.ScheduleExpression).toBe('rate(15 minutes)');
+    // the job's TTL is one second here: run it as the rule would until that second has passed
+    const deadline = Date.now() + 60_000;
+    let result: { expired: string[]; more: boolean };
+    for (;;) {
+      result = await world.fleet.invoke<{ expired: string[]; more: boolean }>(job, { version: '0', id: randomBytes(8).toString('hex'), 'detail-type': 'Scheduled Event', source: 'aws.events', time: new Date().toISOString(), detail: {} });
+      if (result.expired.length > 0 || Date.now() > deadline) break;
+      await new Promise((res) => setTimeout(res, 250));
+    }
+    expect(result).toEqual({ expired: [id], more: false });
+    // the API's own TTL is 7 days: it shows expired because the row is, not because it computes so
+    const shown = await cli('auditor', ['promotions', '--id', id]);
+    ok(shown);
+    expect(shown.json).toMatchObject({ status: 'expired', expiresAt: null });
+    const events = await cli('auditor', ['audit', 'list', '--subject', `promotion:${id}`, '--type', 'promotion.expired']);
+    ok(events);
+    expect(JSON.stringify(events.json)).toContain('"actor":"system"');
+    const verify = await cli('auditor', ['audit-verify']);
+    ok(verify);
+    expect(verify.json).toMatchObject({ ok: true });
   });
 
   it('signs the audit head through the checkpoint schedule\'s handler; deleting the newest events and the head row in the database then fails audit-verify', async () => {

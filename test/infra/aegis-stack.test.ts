@@ -115,6 +115,7 @@ describe('AegisStack template', () => {
     synth.stack.auditArchiveSchedule.archiveFunction,
     synth.stack.auditCheckpoint.jobFunction,
     synth.stack.pendingUploadExpiry.jobFunction,
+    synth.stack.pendingPromotionExpiry.jobFunction,
     synth.stack.rollouts.rolloutStep,
   ];
 
@@ -277,8 +278,8 @@ describe('AegisStack template', () => {
       }
       const described = Object.values(functions).map((f) => String(f.Properties.Description ?? ''));
       expect(described.filter((d) => d.includes(ROUTES.tokensCreate.path))).toEqual([]);
-      // the API functions, the scheduled archiver, head checkpoint and upload expiry, rollout step, migrate, the custom resource framework and CDK's default-SG restriction
-      expect(Object.keys(functions)).toHaveLength(API_ROUTE_IDS.length + 7);
+      // the API functions, the scheduled archiver, head checkpoint, upload and promotion expiry, rollout step, migrate, the custom resource framework and CDK's default-SG restriction
+      expect(Object.keys(functions)).toHaveLength(API_ROUTE_IDS.length + 8);
     });
 
     it('runs every handler on the newest Node.js runtime, x86_64, traced, with JSON logs', () => {
@@ -287,7 +288,7 @@ describe('AegisStack template', () => {
         expect(template.toJSON().Resources[logicalIdOf(fn.function)].Properties).toMatchObject({
           Runtime: 'nodejs24.x',
           Architectures: ['x86_64'],
-          Handler: [synth.stack.auditArchiveSchedule.archiveFunction, synth.stack.auditCheckpoint.jobFunction, synth.stack.pendingUploadExpiry.jobFunction].includes(fn) ? 'index.scheduled' : 'index.handler',
+          Handler: [synth.stack.auditArchiveSchedule.archiveFunction, synth.stack.auditCheckpoint.jobFunction, synth.stack.pendingUploadExpiry.jobFunction, synth.stack.pendingPromotionExpiry.jobFunction].includes(fn) ? 'index.scheduled' : 'index.handler',
           TracingConfig: { Mode: 'Active' },
           LoggingConfig: { LogFormat: 'JSON' },
         });
@@ -386,7 +387,7 @@ describe('AegisStack template', () => {
 
     it('encrypts the dead-letter queue, refuses non-TLS requests and lets only the rule send to it', () => {
       const queues = template.findResources('AWS::SQS::Queue');
-      expect(Object.keys(queues).sort()).toEqual([dlq(), logicalIdOf(synth.stack.auditCheckpoint.deadLetterQueue), logicalIdOf(synth.stack.pendingUploadExpiry.deadLetterQueue)].sort());
+      expect(Object.keys(queues).sort()).toEqual([dlq(), logicalIdOf(synth.stack.auditCheckpoint.deadLetterQueue), logicalIdOf(synth.stack.pendingUploadExpiry.deadLetterQueue), logicalIdOf(synth.stack.pendingPromotionExpiry.deadLetterQueue)].sort());
       const props = queues[dlq()]!.Properties;
       expect(props.SqsManagedSseEnabled === true || props.KmsMasterKeyId !== undefined).toBe(true);
       expect(props.MessageRetentionPeriod).toBe(14 * 86_400);
@@ -513,6 +514,42 @@ describe('AegisStack template', () => {
       expect(rules).toContainEqual({ Id: 'remove-expired-delete-markers', Status: 'Enabled', Prefix: 'artifacts/', ExpiredObjectDeleteMarker: true });
       // no other rule expires artifacts: registered versions (untagged, retained) are never expired
       expect(rules.filter((r) => r.ExpirationInDays !== undefined || r.NoncurrentVersionExpiration !== undefined).map((r) => r.Id)).toEqual(['expire-pending-uploads']);
+    });
+  });
+
+  describe('pending-promotion expiry', () => {
+    const job = () => synth.stack.pendingPromotionExpiry;
+    const fnId = () => logicalIdOf(job().jobFunction.function);
+    const dlq = () => logicalIdOf(job().deadLetterQueue);
+
+    it('runs lambdas/pending-promotion-expiry.ts (scheduled export) every 15 minutes from an EventBridge rule, with retries, a dead-letter queue and an alarm', () => {
+      expect(template.toJSON().Resources[fnId()].Properties.Handler).toBe('index.scheduled');
+      template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: 'rate(15 minutes)',
+        State: 'ENABLED',
+        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId(), 'Arn'] }, DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq(), 'Arn'] } } })],
+      });
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: fnId() },
+        MaximumRetryAttempts: 2,
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [dlq(), 'Arn'] } } },
+      });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlq(), 'QueueName'] } }],
+        Threshold: 1,
+      });
+      // its code goes live only once the schema it expects is in place
+      expect(template.toJSON().Resources[fnId()].DependsOn).toContain(logicalIdOf(synth.stack.migrations.resource));
+    });
+
+    it('touches the database and signs with the audit key only: no S3 objects, no manifest key, no state machines', () => {
+      const role = logicalIdOf(job().jobFunction.role);
+      const actions = actionsOfRole(role);
+      // besides the database, the audit key's signature and the production startup checks' reads (bucket Object Lock settings, key specs)
+      expect([...new Set(actions.filter((a) => !/^(logs|xray|rds-data|secretsmanager|sqs):/.test(a)))].sort()).toEqual(['kms:DescribeKey', 'kms:Sign', 's3:GetBucketObjectLockConfiguration']);
+      const signs = statementsOfRole(role).filter((st) => allows(st, 'kms:Sign'));
+      expect(signs.flatMap((st) => asList(st.Resource))).toEqual([{ 'Fn::GetAtt': ['AuditSigningKey', 'Arn'] }]);
     });
   });
 
@@ -768,6 +805,7 @@ describe('AegisStack template', () => {
           logicalIdOf(synth.stack.auditCheckpoint.jobFunction.role),
           logicalIdOf(synth.stack.migrations.migrateFunction.role),
           logicalIdOf(synth.stack.rollouts.rolloutStep.role),
+          logicalIdOf(synth.stack.pendingPromotionExpiry.jobFunction.role),
         ].sort(),
       );
     });

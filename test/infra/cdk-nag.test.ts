@@ -59,7 +59,7 @@ describe('cdk-nag AwsSolutions checks', () => {
 
   it('acknowledges a queue without a DLQ only on the scheduled jobs\' dead-letter queues themselves', () => {
     const sqs3 = acknowledgments(synth.app).filter((a) => a.id.includes('AwsSolutions-SQS3'));
-    expect(sqs3.map((a) => a.path).sort()).toEqual([synth.stack.auditArchiveSchedule.deadLetterQueue.node.path, synth.stack.auditCheckpoint.deadLetterQueue.node.path, synth.stack.pendingUploadExpiry.deadLetterQueue.node.path].sort());
+    expect(sqs3.map((a) => a.path).sort()).toEqual([synth.stack.auditArchiveSchedule.deadLetterQueue.node.path, synth.stack.auditCheckpoint.deadLetterQueue.node.path, synth.stack.pendingUploadExpiry.deadLetterQueue.node.path, synth.stack.pendingPromotionExpiry.deadLetterQueue.node.path].sort());
   });
 
   it('acknowledges missing authorization only on the public health and OpenAPI methods', () => {

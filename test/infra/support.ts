@@ -32,7 +32,7 @@ export const MTLS: Required<MutualTlsDomain> = {
 export const MTLS_CONTEXT: Record<string, string> = Object.fromEntries(Object.entries(MUTUAL_TLS_CONTEXT).map(([prop, key]) => [key, MTLS[prop as keyof MutualTlsDomain]]));
 
 /** Handler files the stack builds besides the route entries. */
-export const NON_ROUTE_ENTRIES = ['lambdas/migrate.ts', 'lambdas/rollout-step.ts', 'lambdas/pending-upload-expiry.ts', 'lambdas/audit-checkpoint.ts'] as const;
+export const NON_ROUTE_ENTRIES = ['lambdas/migrate.ts', 'lambdas/rollout-step.ts', 'lambdas/pending-upload-expiry.ts', 'lambdas/audit-checkpoint.ts', 'lambdas/pending-promotion-expiry.ts'] as const;
 
 /**
  * A throwaway project root with an empty handler at every entry the stack names, so the
