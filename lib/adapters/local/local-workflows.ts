@@ -102,6 +102,7 @@ export class LocalWorkflows implements Workflows {
     const held = [...this.#runners.values()];
     for (const abort of this.#aborts.values()) abort();
     await Promise.allSettled([...this.#running.values()]);
-    await Promise.allSettled(held.map(([promotionId, runner]) => this.opts.release?.(promotionId, runner)));
+    const release = this.opts.release;
+    if (release) await Promise.allSettled(held.map(([promotionId, runner]) => release(promotionId, runner)));
   }
 }
