@@ -20,10 +20,14 @@ module.exports = {
     },
     {
       name: 'adapters-import-ports-and-core',
-      comment: 'Adapters implement ports: they import only lib/ports.ts, lib/core, the database schema and mode-neutral adapter helpers (lib/adapters/*.ts).',
+      comment:
+        'Adapters implement ports: they import only lib/ports.ts, lib/core, the database schema and mode-neutral adapter helpers (lib/adapters/*.ts).',
       severity: 'error',
       from: { path: '^lib/adapters/' },
-      to: { path: '^(lib|lambdas|bin)/', pathNot: ['^lib/ports\\.ts$', '^lib/core/', '^lib/db/', '^lib/adapters/[^/]+\\.ts$', '^lib/adapters/(aws|local)/'] },
+      to: {
+        path: '^(lib|lambdas|bin)/',
+        pathNot: ['^lib/ports\\.ts$', '^lib/core/', '^lib/db/', '^lib/adapters/[^/]+\\.ts$', '^lib/adapters/(aws|local)/'],
+      },
     },
     {
       name: 'adapters-stay-in-their-mode',
@@ -41,14 +45,14 @@ module.exports = {
     },
     {
       name: 'lambdas-only-from-the-route-loader',
-      comment: 'lambdas/ are entry points: only the local server\'s route loader (lib/local/start.ts) imports them.',
+      comment: "lambdas/ are entry points: only the local server's route loader (lib/local/start.ts) imports them.",
       severity: 'error',
       from: { path: '^(lib|bin)/', pathNot: '^lib/local/start\\.ts$' },
       to: { path: '^lambdas/' },
     },
     {
       name: 'client-speaks-the-wire',
-      comment: 'The client and CLI run on a user\'s machine and speak the HTTP API: they do not import services.',
+      comment: "The client and CLI run on a user's machine and speak the HTTP API: they do not import services.",
       severity: 'error',
       from: { path: '^lib/client/' },
       to: { path: '^lib/services/' },

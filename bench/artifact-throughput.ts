@@ -30,7 +30,8 @@ export async function runArtifactThroughput(opts: { sizeMiB: number }, print: (s
     t = performance.now();
     const local = await hashStream(createReadStream(file, { highWaterMark: 1024 * 1024 }));
     const nodeMs = performance.now() - t;
-    if ('sha256' in openssl && openssl.sha256 !== local.sha256) throw new Error(`openssl and node disagree on the sha256: ${openssl.sha256} vs ${local.sha256}`);
+    if ('sha256' in openssl && openssl.sha256 !== local.sha256)
+      throw new Error(`openssl and node disagree on the sha256: ${openssl.sha256} vs ${local.sha256}`);
 
     const stack = await startBenchStack();
     try {
@@ -41,9 +42,17 @@ export async function runArtifactThroughput(opts: { sizeMiB: number }, print: (s
       try {
         const up = await stack.publisher.request<UploadTarget>('POST', '/v1/registry/uploads', { modelName: MODEL, size: bytes });
         // onProgress counts bytes read from the file into the request body, not bytes sent.
-        await stack.publisher.uploadFile(up.url, up.headers, file, (read, total) => void (read === total && (readAllAt ??= performance.now())));
+        await stack.publisher.uploadFile(
+          up.url,
+          up.headers,
+          file,
+          (read, total) => void (read === total && (readAllAt ??= performance.now())),
+        );
         const t1 = performance.now();
-        reg = await stack.publisher.request<Registration>('POST', '/v1/registry/register', { uploadId: up.uploadId, manifest: manifestFor(MODEL, local.sha256, bytes) });
+        reg = await stack.publisher.request<Registration>('POST', '/v1/registry/register', {
+          uploadId: up.uploadId,
+          manifest: manifestFor(MODEL, local.sha256, bytes),
+        });
         uploadMs = t1 - t0;
         registerMs = performance.now() - t1;
       } finally {
@@ -53,7 +62,13 @@ export async function runArtifactThroughput(opts: { sizeMiB: number }, print: (s
       if (reg.sha256 !== local.sha256) throw new Error(`the server stored sha256 ${reg.sha256}, the file has ${local.sha256}`);
       const regMs = uploadMs + registerMs;
       const ref = 'sha256' in openssl ? openssl.ms : undefined;
-      const row = (label: string, msValue: number) => [label, seconds(msValue), mbPerS(bytes, msValue).toFixed(0), ref === undefined ? 'n/a' : ratio(ref / msValue), ratio(nodeMs / msValue)];
+      const row = (label: string, msValue: number) => [
+        label,
+        seconds(msValue),
+        mbPerS(bytes, msValue).toFixed(0),
+        ref === undefined ? 'n/a' : ratio(ref / msValue),
+        ratio(nodeMs / msValue),
+      ];
       print('');
       print(
         table(
@@ -71,14 +86,21 @@ export async function runArtifactThroughput(opts: { sizeMiB: number }, print: (s
       print('   "vs" columns are throughput ratios: MB/s of the row / MB/s of the reference (1.00× = as fast)');
       if ('skipped' in openssl) print(`   openssl reference skipped: ${openssl.skipped}`);
       else print(`   registration throughput / openssl throughput = ${ratio(ref! / regMs)}`);
-      print(`   registered ${MODEL} v${reg.version}; sha256 ${local.sha256.slice(0, 16)}… agreed between ${ref === undefined ? '' : 'openssl, '}node and the server`);
+      print(
+        `   registered ${MODEL} v${reg.version}; sha256 ${local.sha256.slice(0, 16)}… agreed between ${ref === undefined ? '' : 'openssl, '}node and the server`,
+      );
       const grew = m.rssPeak - m.rssBefore;
       print('');
       print(`   memory of this process (server and client in-process) during the registration; the artifact is ${mib(bytes)}:`);
-      print(`     RSS ${mib(m.rssBefore)} before, sampled peak ${mib(m.rssPeak)} (+${mib(grew)}, ${((grew / bytes) * 100).toFixed(0)}% of the artifact; ${m.samples} samples every 100 ms)`);
+      print(
+        `     RSS ${mib(m.rssBefore)} before, sampled peak ${mib(m.rssPeak)} (+${mib(grew)}, ${((grew / bytes) * 100).toFixed(0)}% of the artifact; ${m.samples} samples every 100 ms)`,
+      );
       print(`     ArrayBuffers ${mib(m.arrayBuffersBefore)} before, peak ${mib(m.arrayBuffersPeak)} (includes buffers not yet collected)`);
-      print(`     process.resourceUsage().maxRSS (whole process life, incl. database and earlier benches): ${mib(m.maxRssBefore)} before, ${mib(m.maxRssAfter)} after`);
-      if (readAllAt !== undefined) print(`     the client had read the whole file ${seconds(readAllAt - t0)} into the ${seconds(uploadMs)} upload`);
+      print(
+        `     process.resourceUsage().maxRSS (whole process life, incl. database and earlier benches): ${mib(m.maxRssBefore)} before, ${mib(m.maxRssAfter)} after`,
+      );
+      if (readAllAt !== undefined)
+        print(`     the client had read the whole file ${seconds(readAllAt - t0)} into the ${seconds(uploadMs)} upload`);
       print(
         grew < Math.min(256 * 1024 ** 2, bytes / 4)
           ? `     => bounded: RSS grew by ${mib(grew)} for a ${mib(bytes)} artifact, so it was streamed, not buffered whole`

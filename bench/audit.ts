@@ -20,12 +20,25 @@ import { AuditLog } from '../lib/services/audit.js';
 import { createTestDatabase } from '../test/support/postgres.js';
 import { envInt, ratio, table } from './stats.js';
 
-export const auditOptionsFromEnv = () => ({ events: envInt('BENCH_AUDIT_EVENTS', 100_000), writers: envInt('BENCH_AUDIT_WRITERS', 20), appends: envInt('BENCH_AUDIT_APPENDS', 2000) });
+export const auditOptionsFromEnv = () => ({
+  events: envInt('BENCH_AUDIT_EVENTS', 100_000),
+  writers: envInt('BENCH_AUDIT_WRITERS', 20),
+  appends: envInt('BENCH_AUDIT_APPENDS', 2000),
+});
 type Options = ReturnType<typeof auditOptionsFromEnv>;
 
 function keyPair() {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const record: KeyRecord = { kid: 'audit-bench', purpose: 'audit', alg: 'ed25519', publicKey: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'), backend: 'file', notBefore: '2000-01-01T00:00:00.000Z', notAfter: null, revokedAt: null };
+  const record: KeyRecord = {
+    kid: 'audit-bench',
+    purpose: 'audit',
+    alg: 'ed25519',
+    publicKey: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
+    backend: 'file',
+    notBefore: '2000-01-01T00:00:00.000Z',
+    notAfter: null,
+    revokedAt: null,
+  };
   return { privateKey, publicKey, record };
 }
 
@@ -34,7 +47,17 @@ async function verifyBench(n: number, print: (l: string) => void) {
   const events: AuditEvent[] = [];
   let prev = GENESIS_HASH;
   for (let seq = 1; seq <= n; seq++) {
-    const u = { seq, eventId: randomUUID(), type: 'artifact.registered', actor: 'bench', subject: `artifact:${seq}`, payload: { n: seq, model: 'm' }, ts: '2026-11-22T00:00:00.000Z', prevHash: prev, signerId: record.kid };
+    const u = {
+      seq,
+      eventId: randomUUID(),
+      type: 'artifact.registered',
+      actor: 'bench',
+      subject: `artifact:${seq}`,
+      payload: { n: seq, model: 'm' },
+      ts: '2026-11-22T00:00:00.000Z',
+      prevHash: prev,
+      signerId: record.kid,
+    };
     const hash = eventHash(u);
     events.push({ ...u, hash, signature: sign(null, eventStatement(seq, hash), privateKey).toString('base64') });
     prev = hash;
@@ -49,10 +72,21 @@ async function verifyBench(n: number, print: (l: string) => void) {
   const chainMs = performance.now() - t;
   if (!report.ok) throw new Error(`chain did not verify: ${JSON.stringify(report.firstBreak)}`);
   const rate = (ms: number) => `${Math.round(n / (ms / 1000)).toLocaleString('en-US')}/s`;
-  print(table(['measurement', 'events', 'time', 'rate', 'vs raw'], [
-    ['raw Ed25519 verify (reference)', String(n), `${(rawMs / 1000).toFixed(2)} s`, rate(rawMs), '1.00×'],
-    ['verifyChain (hash + link + signer + signature)', String(n), `${(chainMs / 1000).toFixed(2)} s`, rate(chainMs), ratio(rawMs / chainMs)],
-  ]));
+  print(
+    table(
+      ['measurement', 'events', 'time', 'rate', 'vs raw'],
+      [
+        ['raw Ed25519 verify (reference)', String(n), `${(rawMs / 1000).toFixed(2)} s`, rate(rawMs), '1.00×'],
+        [
+          'verifyChain (hash + link + signer + signature)',
+          String(n),
+          `${(chainMs / 1000).toFixed(2)} s`,
+          rate(chainMs),
+          ratio(rawMs / chainMs),
+        ],
+      ],
+    ),
+  );
 }
 
 async function appendBench(o: Options, print: (l: string) => void) {
@@ -70,20 +104,33 @@ async function appendBench(o: Options, print: (l: string) => void) {
     const perWriter = Math.ceil(o.appends / o.writers);
     const run = async (op: () => Promise<unknown>) => {
       const t = performance.now();
-      await Promise.all(Array.from({ length: o.writers }, async () => {
-        for (let i = 0; i < perWriter; i++) await op();
-      }));
+      await Promise.all(
+        Array.from({ length: o.writers }, async () => {
+          for (let i = 0; i < perWriter; i++) await op();
+        }),
+      );
       return performance.now() - t;
     };
-    const plainMs = await run(() => db.transaction().execute((tx) => sql`insert into bench_plain (body) values (${'x'.repeat(200)})`.execute(tx)));
-    const appendMs = await run(() => db.transaction().execute((tx) => audit.append(tx, { type: 'artifact.registered', actor: 'bench', subject: 'artifact:x', payload: { model: 'm' } })));
+    const plainMs = await run(() =>
+      db.transaction().execute((tx) => sql`insert into bench_plain (body) values (${'x'.repeat(200)})`.execute(tx)),
+    );
+    const appendMs = await run(() =>
+      db
+        .transaction()
+        .execute((tx) => audit.append(tx, { type: 'artifact.registered', actor: 'bench', subject: 'artifact:x', payload: { model: 'm' } })),
+    );
     const total = perWriter * o.writers;
     const rate = (ms: number) => `${Math.round(total / (ms / 1000)).toLocaleString('en-US')}/s`;
     print(`   ${where}, ${o.writers} concurrent writers, ${total} transactions each way`);
-    print(table(['measurement', 'rate', 'vs plain insert'], [
-      ['plain single-row insert transactions (reference)', rate(plainMs), '1.00×'],
-      ['AuditLog.append (head lock + hash + Ed25519 sign)', rate(appendMs), ratio(plainMs / appendMs)],
-    ]));
+    print(
+      table(
+        ['measurement', 'rate', 'vs plain insert'],
+        [
+          ['plain single-row insert transactions (reference)', rate(plainMs), '1.00×'],
+          ['AuditLog.append (head lock + hash + Ed25519 sign)', rate(appendMs), ratio(plainMs / appendMs)],
+        ],
+      ),
+    );
   } finally {
     await database.close();
     await pgDb?.drop();

@@ -42,11 +42,18 @@ export async function bundlesBench(opts: { runs: number }, print: (line: string)
       const wall = nodeWall(['--input-type=module', '-e', `await import('./${fn.moduleFile}')`], dir, opts.runs);
       largest = Math.max(largest, size);
       slowest = Math.max(slowest, wall / bare);
-      rows.push([fn.logicalId.replace(/^Functions|Function[0-9A-F]{8}$/g, ''), `${(size / 1e6).toFixed(2)} MB`, ms(wall), ratio(wall / bare)]);
+      rows.push([
+        fn.logicalId.replace(/^Functions|Function[0-9A-F]{8}$/g, ''),
+        `${(size / 1e6).toFixed(2)} MB`,
+        ms(wall),
+        ratio(wall / bare),
+      ]);
     }
     print(table(['function', 'bundle (no map)', 'cold import p50', 'vs node -e 0'], rows));
     print(`node -e 0: ${ms(bare)} p50 of ${opts.runs}`);
-    print(`largest bundle ${(largest / 1e6).toFixed(2)} MB (goal ≤ 1 MB); slowest cold import ${ratio(slowest)} a bare node start (goal ≤ 3×)`);
+    print(
+      `largest bundle ${(largest / 1e6).toFixed(2)} MB (goal ≤ 1 MB); slowest cold import ${ratio(slowest)} a bare node start (goal ≤ 3×)`,
+    );
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

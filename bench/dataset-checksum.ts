@@ -18,7 +18,10 @@ export const datasetOptionsFromEnv = (env: NodeJS.ProcessEnv = process.env) => (
  * Builds a BENCH_DATASET_MB (default 1024) MiB folder of 16 MiB random files, times openssl and
  * then `datasetChecksum` over it (page cache warm for both), prints a table and removes the folder.
  */
-export async function datasetChecksumBench(opts = datasetOptionsFromEnv(), print: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<void> {
+export async function datasetChecksumBench(
+  opts = datasetOptionsFromEnv(),
+  print: (s: string) => void = (s) => process.stdout.write(`${s}\n`),
+): Promise<void> {
   const bytes = opts.sizeMiB * 1024 ** 2;
   const count = Math.ceil(bytes / FILE_BYTES);
   print(`\n== 3. Dataset checksum: a ${opts.sizeMiB} MiB folder of ${count} files of up to 16 MiB, page cache warm ==`);
@@ -40,20 +43,31 @@ export async function datasetChecksumBench(opts = datasetOptionsFromEnv(), print
     const oursMs = performance.now() - t;
     const m = mem.stop();
     // Files are named so that openssl's argument order is also the listing's byte order.
-    if ('digests' in openssl && openssl.digests.some((d, i) => d !== ours.files[i]?.sha256)) throw new Error('openssl and datasetChecksum disagree on a file sha256');
+    if ('digests' in openssl && openssl.digests.some((d, i) => d !== ours.files[i]?.sha256))
+      throw new Error('openssl and datasetChecksum disagree on a file sha256');
 
     const ref = 'ms' in openssl ? openssl.ms : undefined;
-    const row = (label: string, msValue: number) => [label, seconds(msValue), mbPerS(bytes, msValue).toFixed(0), ref === undefined ? 'n/a' : ratio(ref / msValue)];
+    const row = (label: string, msValue: number) => [
+      label,
+      seconds(msValue),
+      mbPerS(bytes, msValue).toFixed(0),
+      ref === undefined ? 'n/a' : ratio(ref / msValue),
+    ];
     print('');
     print(
       table(
         ['measurement (MB = 10^6 bytes)', 'time', 'MB/s', 'vs openssl'],
-        [...(ref === undefined ? [] : [row(`openssl dgst -sha256 (${count} files, one spawn)`, ref)]), row('datasetChecksum (2 files at a time, 1 MiB reads)', oursMs)],
+        [
+          ...(ref === undefined ? [] : [row(`openssl dgst -sha256 (${count} files, one spawn)`, ref)]),
+          row('datasetChecksum (2 files at a time, 1 MiB reads)', oursMs),
+        ],
       ),
     );
     if (ref === undefined) print(`   openssl reference skipped: ${(openssl as { skipped: string }).skipped}`);
     else print(`   ours / openssl throughput = ${ratio(ref / oursMs)}; per-file sha256 agreed on all ${count} files`);
-    print(`   ${ours.checksum.slice(0, 23)}…; RSS ${mib(m.rssBefore)} before, sampled peak ${mib(m.rssPeak)} (+${mib(m.rssPeak - m.rssBefore)} for ${mib(bytes)} hashed)`);
+    print(
+      `   ${ours.checksum.slice(0, 23)}…; RSS ${mib(m.rssBefore)} before, sampled peak ${mib(m.rssPeak)} (+${mib(m.rssPeak - m.rssBefore)} for ${mib(bytes)} hashed)`,
+    );
   } finally {
     await removeTree(dir);
   }

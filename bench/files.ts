@@ -29,11 +29,17 @@ export function opensslSha256(files: readonly string[]): Promise<{ digests: stri
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', (e: NodeJS.ErrnoException) => resolve({ skipped: e.code === 'ENOENT' ? 'openssl is not installed (not on PATH)' : `openssl failed to start: ${e.message}` }));
+    child.on('error', (e: NodeJS.ErrnoException) =>
+      resolve({ skipped: e.code === 'ENOENT' ? 'openssl is not installed (not on PATH)' : `openssl failed to start: ${e.message}` }),
+    );
     child.on('close', (code) => {
       const ms = performance.now() - t0;
       const digests = [...out.matchAll(/=\s*([0-9a-f]{64})\s*$/gm)].map((m) => m[1]!);
-      resolve(code === 0 && digests.length === files.length ? { digests, ms } : { skipped: `openssl exited ${code}: ${(err || out).trim().slice(0, 200)}` });
+      resolve(
+        code === 0 && digests.length === files.length
+          ? { digests, ms }
+          : { skipped: `openssl exited ${code}: ${(err || out).trim().slice(0, 200)}` },
+      );
     });
   });
 }

@@ -21,10 +21,15 @@ export async function promotionBench(o: ReturnType<typeof promotionOptionsFromEn
   print(`\n== 5. Promotion request → rollout started: ${o.promotions} staging promotions, one at a time ==`);
   const dataDir = await tempDir('promotion');
   const config = loadCheckedConfig({ DEV_ALLOW_EPHEMERAL: 'true', AEGIS_DATA_DIR: dataDir, PORT: '0', NODE_ENV: 'test' });
-  const running = await startLocal(config, { logger: quiet, waitMs: 0, judge: { evaluate: async () => ({ verdict: 'pass', reason: 'pass', detail: 'bench', requests: { stable: 0, canary: 0 } }) } });
+  const running = await startLocal(config, {
+    logger: quiet,
+    waitMs: 0,
+    judge: { evaluate: async () => ({ verdict: 'pass', reason: 'pass', detail: 'bench', requests: { stable: 0, canary: 0 } }) },
+  });
   try {
     const admin = new AegisClient({ baseUrl: running.url, token: running.newAdminToken! });
-    const token = async (role: string) => (await admin.request<{ token: string }>('POST', '/v1/tokens', { principal: `bench-${role}`, role })).token;
+    const token = async (role: string) =>
+      (await admin.request<{ token: string }>('POST', '/v1/tokens', { principal: `bench-${role}`, role })).token;
     const publisher = new AegisClient({ baseUrl: running.url, token: await token('publisher') });
     const promoter = new AegisClient({ baseUrl: running.url, token: await token('promoter') });
     const ids: string[] = [];
@@ -33,13 +38,22 @@ export async function promotionBench(o: ReturnType<typeof promotionOptionsFromEn
       const file = join(dataDir, `a${i}.bin`);
       await writeFile(file, bytes);
       const manifest = manifestFor(`bench-promo-${i}`, createHash('sha256').update(bytes).digest('hex'), bytes.length);
-      if (i === 0) await registerDatasets(publisher, manifest.datasetRefs.map((r) => ({ ...r, uri: 'file:///bench' })));
+      if (i === 0)
+        await registerDatasets(
+          publisher,
+          manifest.datasetRefs.map((r) => ({ ...r, uri: 'file:///bench' })),
+        );
       ids.push((await registerArtifact(publisher, { modelName: manifest.modelName, artifactPath: file, manifest })).artifactId);
     }
     const db = running.container.database.db;
     const startedAfter = async (promotionId: string) => {
       for (;;) {
-        const row = await db.selectFrom('promotion_steps').select('entered_at').where('promotion_id', '=', promotionId).where('state', '=', 'StartCanary').executeTakeFirst();
+        const row = await db
+          .selectFrom('promotion_steps')
+          .select('entered_at')
+          .where('promotion_id', '=', promotionId)
+          .where('state', '=', 'StartCanary')
+          .executeTakeFirst();
         if (row) return;
         await new Promise((r) => setImmediate(r));
       }
@@ -48,7 +62,10 @@ export async function promotionBench(o: ReturnType<typeof promotionOptionsFromEn
     const startedMs: number[] = [];
     for (const [i, artifactId] of ids.entries()) {
       const t0 = performance.now();
-      const p = await promoter.request<{ promotionId: string }>('POST', `/v1/artifacts/${artifactId}/promote`, { targetEnv: 'staging', reason: 'bench' });
+      const p = await promoter.request<{ promotionId: string }>('POST', `/v1/artifacts/${artifactId}/promote`, {
+        targetEnv: 'staging',
+        reason: 'bench',
+      });
       const t1 = performance.now();
       await startedAfter(p.promotionId);
       const t2 = performance.now();
@@ -65,11 +82,16 @@ export async function promotionBench(o: ReturnType<typeof promotionOptionsFromEn
       health.push(performance.now() - t0);
     }
     const [h, r, s] = [summarize(health), summarize(requestMs), summarize(startedMs)];
-    print(table(['measurement', 'n', 'p50', 'p95', 'p50 vs healthz'], [
-      ['GET /healthz (reference)', String(h.n), ms(h.p50), ms(h.p95), '1.00×'],
-      ['POST /promote → 201', String(r.n), ms(r.p50), ms(r.p95), ratio(r.p50 / h.p50)],
-      ['POST /promote → StartCanary entered', String(s.n), ms(s.p50), ms(s.p95), ratio(s.p50 / h.p50)],
-    ]));
+    print(
+      table(
+        ['measurement', 'n', 'p50', 'p95', 'p50 vs healthz'],
+        [
+          ['GET /healthz (reference)', String(h.n), ms(h.p50), ms(h.p95), '1.00×'],
+          ['POST /promote → 201', String(r.n), ms(r.p50), ms(r.p95), ratio(r.p50 / h.p50)],
+          ['POST /promote → StartCanary entered', String(s.n), ms(s.p50), ms(s.p95), ratio(s.p50 / h.p50)],
+        ],
+      ),
+    );
     print('   context, not asserted: the seed\'s SLO is "promotion flow p95 < 2 s (assuming async gating)"');
   } finally {
     await running.close();

@@ -31,7 +31,9 @@ export async function runRegistrationLatency(opts: RegistrationLatencyOptions, p
   const { registrations: n, concurrency: c } = opts;
   const warmup = Math.min(n, 2 * c);
   print(`\n== 1. Registration latency: ${n} registrations of ${ARTIFACT_BYTES / 1024} KiB random artifacts, ${c} concurrent clients ==`);
-  print('   each: POST /v1/registry/uploads -> PUT bytes to the returned url -> POST /v1/registry/register (one model, distinct artifacts)');
+  print(
+    '   each: POST /v1/registry/uploads -> PUT bytes to the returned url -> POST /v1/registry/register (one model, distinct artifacts)',
+  );
   const stack = await startBenchStack();
   try {
     const { publisher } = stack;
@@ -68,7 +70,10 @@ export async function runRegistrationLatency(opts: RegistrationLatencyOptions, p
         const putText = await put.text();
         if (!put.ok) throw new Error(`upload PUT answered ${put.status}: ${putText.slice(0, 200)}`);
         const t1 = performance.now();
-        const reg = await publisher.request<Registration>('POST', '/v1/registry/register', { uploadId: up.uploadId, manifest: manifestFor(MODEL, sha256, bytes.length) });
+        const reg = await publisher.request<Registration>('POST', '/v1/registry/register', {
+          uploadId: up.uploadId,
+          manifest: manifestFor(MODEL, sha256, bytes.length),
+        });
         const t2 = performance.now();
         if (reg.replayed) throw new Error(`registration ${i} was a replay: the artifacts should all be distinct`);
         versions.add(reg.version);
@@ -113,7 +118,9 @@ export async function runRegistrationLatency(opts: RegistrationLatencyOptions, p
       ),
     );
     print(`\n   register-p50 / healthz-p50 = ${ratio(only.p50 / hz.p50)}`);
-    print(`   throughput: ${perS(reg.endToEnd)} registrations vs ${perS(health)} health checks (same ${c} concurrent client${c === 1 ? '' : 's'})`);
+    print(
+      `   throughput: ${perS(reg.endToEnd)} registrations vs ${perS(health)} health checks (same ${c} concurrent client${c === 1 ? '' : 's'})`,
+    );
     print(`   context, not asserted: the seed's SLO is "${SLO}" (the deployed service); end-to-end p95 here was ${ms(e2e.p95)}`);
     print(`   ${warmup} warm-up registrations and health checks ran first and are not counted; all ${n + warmup} got distinct versions`);
   } finally {

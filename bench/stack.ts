@@ -46,7 +46,10 @@ export async function startBenchStack(): Promise<BenchStack> {
     const r = running;
     const publisher = new AegisClient({ baseUrl: r.url, token });
     // registrations refuse unknown datasets: register the one every bench manifest names
-    await registerDatasets(publisher, manifestFor('bench', '0'.repeat(64), 0).datasetRefs.map((ref) => ({ ...ref, uri: 'file:///bench' })));
+    await registerDatasets(
+      publisher,
+      manifestFor('bench', '0'.repeat(64), 0).datasetRefs.map((ref) => ({ ...ref, uri: 'file:///bench' })),
+    );
     return {
       url: r.url,
       publisher,

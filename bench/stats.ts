@@ -19,10 +19,14 @@ export interface Summary {
 export function percentile(samples: readonly number[], p: number): number {
   if (samples.length === 0) throw new RangeError('percentile of no samples');
   if (!(p > 0 && p <= 100)) throw new RangeError(`percentile must be in (0, 100], got ${p}`);
-  return nearestRank([...samples].sort((a, b) => a - b), p);
+  return nearestRank(
+    [...samples].sort((a, b) => a - b),
+    p,
+  );
 }
 
-const nearestRank = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1]!;
+const nearestRank = (sorted: readonly number[], p: number): number =>
+  sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1]!;
 
 export function summarize(samples: readonly number[]): Summary {
   if (samples.length === 0) throw new RangeError('summary of no samples');

@@ -46,7 +46,9 @@ const REPLICATION_CONTEXT = {
   auditArchiveBucketArn: 'replicaAuditBucketArn',
   kmsKeyArn: 'replicaKmsKeyArn',
 } as const satisfies Record<keyof ReplicationTarget, string>;
-const replicationContext = Object.entries(REPLICATION_CONTEXT).map(([prop, key]) => [prop, key, app.node.tryGetContext(key) as unknown] as const);
+const replicationContext = Object.entries(REPLICATION_CONTEXT).map(
+  ([prop, key]) => [prop, key, app.node.tryGetContext(key) as unknown] as const,
+);
 const givenReplication = replicationContext.filter(([, , value]) => value !== undefined && value !== '');
 if (givenReplication.length > 0 && givenReplication.length < replicationContext.length) {
   const missing = replicationContext.filter(([, , value]) => value === undefined || value === '').map(([, key]) => key);

@@ -32,7 +32,9 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<void> {
     process.exit(e instanceof ConfigError ? 2 : 1);
   }
   const db = config.database.kind === 'pglite' ? `PGlite (${config.database.dataDir})` : config.database.kind;
-  process.stdout.write(`aegis: database ${db}; objects ${config.objectStore.kind === 'fs' ? config.objectStore.root : `s3://${config.objectStore.bucket}`}; signing ${config.signing.backend}\n`);
+  process.stdout.write(
+    `aegis: database ${db}; objects ${config.objectStore.kind === 'fs' ? config.objectStore.root : `s3://${config.objectStore.bucket}`}; signing ${config.signing.backend}\n`,
+  );
   if (running.newAdminToken) {
     process.stdout.write(
       `aegis: created the dev admin token (shown once; the CLI reads it from ${join(config.dataDir, ADMIN_TOKEN_FILE)}):\n  ${running.newAdminToken}\n`,

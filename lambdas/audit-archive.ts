@@ -5,7 +5,10 @@ import { ROUTES } from '../lib/http/routes.js';
 import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
 
 export const build = (container: ContainerProvider) =>
-  httpHandler(ROUTES.auditArchive, ROUTE_SCHEMAS.auditArchive, container, async (_req, c) => ({ status: 200, body: await c.auditTrail.archive() }));
+  httpHandler(ROUTES.auditArchive, ROUTE_SCHEMAS.auditArchive, container, async (_req, c) => ({
+    status: 200,
+    body: await c.auditTrail.archive(),
+  }));
 
 export const handler = build(lambdaContainer);
 

@@ -6,7 +6,10 @@ import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
 export const build = (container: ContainerProvider) =>
   httpHandler(ROUTES.auditList, ROUTE_SCHEMAS.auditList, container, async (req, c) => {
     const { subject, type, limit, cursor } = req.query;
-    return { status: 200, body: await c.auditTrail.list({ subject, type, limit, after: cursor === undefined ? undefined : Number(cursor) }) };
+    return {
+      status: 200,
+      body: await c.auditTrail.list({ subject, type, limit, after: cursor === undefined ? undefined : Number(cursor) }),
+    };
   });
 
 export const handler = build(lambdaContainer);

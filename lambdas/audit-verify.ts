@@ -6,7 +6,10 @@ import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
 export const build = (container: ContainerProvider) =>
   httpHandler(ROUTES.auditVerify, ROUTE_SCHEMAS.auditVerify, container, async (req, c) => ({
     status: 200,
-    body: await c.auditTrail.verify({ fromArchive: req.query.fromArchive === 'true', ...(req.query.since ? { since: req.query.since } : {}) }),
+    body: await c.auditTrail.verify({
+      fromArchive: req.query.fromArchive === 'true',
+      ...(req.query.since ? { since: req.query.since } : {}),
+    }),
   }));
 
 export const handler = build(lambdaContainer);

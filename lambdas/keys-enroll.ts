@@ -4,6 +4,9 @@ import { ROUTES } from '../lib/http/routes.js';
 import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
 
 export const build = (container: ContainerProvider) =>
-  httpHandler(ROUTES.keysEnroll, ROUTE_SCHEMAS.keysEnroll, container, async (req, c) => ({ status: 201, body: await c.keys.enroll(req.body, req.principal!.id) }));
+  httpHandler(ROUTES.keysEnroll, ROUTE_SCHEMAS.keysEnroll, container, async (req, c) => ({
+    status: 201,
+    body: await c.keys.enroll(req.body, req.principal!.id),
+  }));
 
 export const handler = build(lambdaContainer);

@@ -4,6 +4,9 @@ import { ROUTES } from '../lib/http/routes.js';
 import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
 
 export const build = (container: ContainerProvider) =>
-  httpHandler(ROUTES.keysList, ROUTE_SCHEMAS.keysList, container, async (_req, c) => ({ status: 200, body: { keys: await c.keys.list() } }));
+  httpHandler(ROUTES.keysList, ROUTE_SCHEMAS.keysList, container, async (_req, c) => ({
+    status: 200,
+    body: { keys: await c.keys.list() },
+  }));
 
 export const handler = build(lambdaContainer);

@@ -9,7 +9,13 @@ export const build = (container: ContainerProvider) =>
     const actor = req.principal!.id;
     const { previous, current } = await c.keys.rotate(purpose, kmsKeyId ? { kmsKeyId } : {}, actor);
     const prev = previous && revoke ? await c.keys.revoke(previous.kid, actor) : previous;
-    c.logger.info('signing key rotated', { purpose, previous: prev?.kid, current: current.kid, revoked: Boolean(revoke && prev), by: req.principal!.id });
+    c.logger.info('signing key rotated', {
+      purpose,
+      previous: prev?.kid,
+      current: current.kid,
+      revoked: Boolean(revoke && prev),
+      by: req.principal!.id,
+    });
     return { status: 200, body: { previous: prev ?? null, current } };
   });
 

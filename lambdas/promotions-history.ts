@@ -4,6 +4,9 @@ import { ROUTES } from '../lib/http/routes.js';
 import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
 
 export const build = (container: ContainerProvider) =>
-  httpHandler(ROUTES.promotionsByArtifact, ROUTE_SCHEMAS.promotionsByArtifact, container, async (req, c) => ({ status: 200, body: { items: await c.promotions.history(req.params.artifactId) } }));
+  httpHandler(ROUTES.promotionsByArtifact, ROUTE_SCHEMAS.promotionsByArtifact, container, async (req, c) => ({
+    status: 200,
+    body: { items: await c.promotions.history(req.params.artifactId) },
+  }));
 
 export const handler = build(lambdaContainer);

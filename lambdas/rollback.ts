@@ -7,7 +7,8 @@ import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
 export const build = (container: ContainerProvider) =>
   httpHandler(ROUTES.rollback, ROUTE_SCHEMAS.rollback, container, async (req, c) => {
     const target = await c.registry.get(req.body.toArtifactId);
-    if (!target || target.modelName !== req.params.model) throw new AegisError('NOT_FOUND', `no artifact ${req.body.toArtifactId} of ${req.params.model}`, { field: 'toArtifactId' });
+    if (!target || target.modelName !== req.params.model)
+      throw new AegisError('NOT_FOUND', `no artifact ${req.body.toArtifactId} of ${req.params.model}`, { field: 'toArtifactId' });
     const p = await c.promotions.rollback(target.artifactId, req.body, req.principal!);
     return { status: p.status === 'pending_multisig' ? 202 : 201, body: p };
   });

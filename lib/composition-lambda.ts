@@ -28,19 +28,29 @@ function bucketOf(store: Config['objectStore'], variable: string): string {
 export function lambdaAdapters(policy?: (config: Config, clock: Clock) => Promise<PolicyRuntime>): AdapterFactories {
   return {
     async database(config) {
-      if (config.database.kind !== 'data-api') throw new ConfigError('MODEL_REGISTRY_DATABASE_URL must be rdsdata://… (the Data API) in Lambda');
+      if (config.database.kind !== 'data-api')
+        throw new ConfigError('MODEL_REGISTRY_DATABASE_URL must be rdsdata://… (the Data API) in Lambda');
       return new DataApiDatabase(config.database);
     },
-    objectStore: async (config) => new S3ObjectStore({ bucket: bucketOf(config.objectStore, 'MODEL_REGISTRY_S3_BUCKET'), client: s3Client(config.s3) }),
-    archiveStore: async (config) => new S3ObjectStore({ bucket: bucketOf(config.auditArchive, 'AEGIS_AUDIT_ARCHIVE_BUCKET'), client: s3Client(config.s3) }),
+    objectStore: async (config) =>
+      new S3ObjectStore({ bucket: bucketOf(config.objectStore, 'MODEL_REGISTRY_S3_BUCKET'), client: s3Client(config.s3) }),
+    archiveStore: async (config) =>
+      new S3ObjectStore({ bucket: bucketOf(config.auditArchive, 'AEGIS_AUDIT_ARCHIVE_BUCKET'), client: s3Client(config.s3) }),
     async keyProvider(config) {
-      if (config.signing.backend !== 'kms') throw new ConfigError('MANIFEST_SIGNING_KMS_KEY_ID and AUDIT_SIGNING_KMS_KEY_ID must be set in Lambda (key files are for local dev only)');
+      if (config.signing.backend !== 'kms')
+        throw new ConfigError(
+          'MANIFEST_SIGNING_KMS_KEY_ID and AUDIT_SIGNING_KMS_KEY_ID must be set in Lambda (key files are for local dev only)',
+        );
       return new KmsKeyProvider(kmsProviderOptions(config));
     },
     // Serving will feed per-variant metrics; until then a recording (or nothing: inconclusive).
-    metricsSource: async (config) => (config.canaryMetricsFile ? RecordedMetricsSource.fromFile(config.canaryMetricsFile) : new RecordedMetricsSource()),
+    metricsSource: async (config) =>
+      config.canaryMetricsFile ? RecordedMetricsSource.fromFile(config.canaryMetricsFile) : new RecordedMetricsSource(),
     async workflows(config) {
-      if (!config.stateMachineArns) return { start: () => Promise.reject(new Error('AEGIS_PROMOTION_STATE_MACHINE_ARN and AEGIS_ROLLBACK_STATE_MACHINE_ARN are not set')) };
+      if (!config.stateMachineArns)
+        return {
+          start: () => Promise.reject(new Error('AEGIS_PROMOTION_STATE_MACHINE_ARN and AEGIS_ROLLBACK_STATE_MACHINE_ARN are not set')),
+        };
       return new SfnWorkflows(config.stateMachineArns);
     },
     ...(policy && { policy }),

@@ -58,7 +58,10 @@ export async function openArchiveStore(config: Config): Promise<ObjectStore> {
 
 async function localWorkflows(config: Config, opts: BuildOptions, rollout: RolloutService): Promise<Workflows> {
   if (opts.mode === 'lambda') {
-    if (!config.stateMachineArns) return { start: () => Promise.reject(new Error('AEGIS_PROMOTION_STATE_MACHINE_ARN and AEGIS_ROLLBACK_STATE_MACHINE_ARN are not set')) };
+    if (!config.stateMachineArns)
+      return {
+        start: () => Promise.reject(new Error('AEGIS_PROMOTION_STATE_MACHINE_ARN and AEGIS_ROLLBACK_STATE_MACHINE_ARN are not set')),
+      };
     const { SfnWorkflows } = await import('./adapters/aws/sfn-workflows.js');
     return new SfnWorkflows(config.stateMachineArns);
   }

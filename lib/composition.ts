@@ -5,7 +5,18 @@ import type { Container } from './container.js';
 import { migrateToLatest } from './db/migrations.js';
 import { runStartupChecks } from './startup-checks.js';
 import { BearerTokenAuthenticator, IamAuthenticator } from './http/auth.js';
-import { systemClock, type Clock, type Database, type KeyProvider, type MetricsSink, type ObjectStore, type RolloutJudge, type ScheduledJobName, type Scheduler, type Workflows } from './ports.js';
+import {
+  systemClock,
+  type Clock,
+  type Database,
+  type KeyProvider,
+  type MetricsSink,
+  type ObjectStore,
+  type RolloutJudge,
+  type ScheduledJobName,
+  type Scheduler,
+  type Workflows,
+} from './ports.js';
 import type { MetricsSource } from './core/canary-metrics.js';
 import type { PolicyEngine, RiskTier } from './core/policy.js';
 import { AuditLog } from './services/audit.js';
@@ -128,7 +139,11 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
     // Production checks what its guarantees rest on before it serves (see startup-checks.ts);
     // a process that migrates checks everything but the schema, which it is about to bring up to date.
     if (config.nodeEnv === 'production') {
-      await runStartupChecks(config, { database, store, archive: archiveStore, keyProvider }, { migrating: Boolean(opts.bootstrap || opts.migrating) });
+      await runStartupChecks(
+        config,
+        { database, store, archive: archiveStore, keyProvider },
+        { migrating: Boolean(opts.bootstrap || opts.migrating) },
+      );
     }
     // The audit log signs with the active audit key as its transaction sees it; the key
     // service audits its own changes through the same log.
@@ -146,7 +161,10 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
     const auditTrail = new AuditTrail(database, archiveStore, keys, clock, AUDIT_RETENTION_DAYS);
     const verification = new VerificationService(registry, keys, store);
     const judge = opts.judge ?? new MetricsRolloutJudge(await adapters.metricsSource(config));
-    const rollout = new RolloutService(database, audit, keys, judge, clock, { leaseSeconds: config.rolloutLeaseSeconds, ...(config.testKillAt ? { faultPoint: killAt(config.testKillAt) } : {}) });
+    const rollout = new RolloutService(database, audit, keys, judge, clock, {
+      leaseSeconds: config.rolloutLeaseSeconds,
+      ...(config.testKillAt ? { faultPoint: killAt(config.testKillAt) } : {}),
+    });
     const workflows = await adapters.workflows(config, opts, rollout);
     let policy: Promise<PolicyRuntime> | undefined;
     const engine = () => (policy ??= (adapters.policy ?? noPolicyEngine)(config, clock));
@@ -172,8 +190,16 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
     // Bounds how many of the newest (not yet archived) events can be deleted unnoticed.
     scheduler.register({ name: 'audit-checkpoint', everyMs: config.auditCheckpointSeconds * 1000, run: () => auditTrail.checkpointHead() });
     // Pending multisig promotions past their expiry are also expired whenever they are next touched.
-    scheduler.register({ name: 'pending-promotion-expiry', everyMs: LOCAL_SCHEDULE_MS['pending-promotion-expiry'], run: () => promotions.expirePending() });
-    scheduler.register({ name: 'pending-upload-expiry', everyMs: LOCAL_SCHEDULE_MS['pending-upload-expiry'], run: () => registry.expirePendingUploads() });
+    scheduler.register({
+      name: 'pending-promotion-expiry',
+      everyMs: LOCAL_SCHEDULE_MS['pending-promotion-expiry'],
+      run: () => promotions.expirePending(),
+    });
+    scheduler.register({
+      name: 'pending-upload-expiry',
+      everyMs: LOCAL_SCHEDULE_MS['pending-upload-expiry'],
+      run: () => registry.expirePendingUploads(),
+    });
     // A server resumes the rollouts whose runner died (its lease expired) elsewhere on the same
     // database. Local only: on AWS a Step Functions execution is durable, and named per promotion.
     if (opts.mode === 'local') {

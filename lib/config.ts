@@ -26,7 +26,10 @@ const EnvSchema = z.object({
   MODEL_REGISTRY_S3_BUCKET: optionalString,
   AUDIT_SIGNING_KMS_KEY_ID: optionalString,
   MANIFEST_SIGNING_KMS_KEY_ID: optionalString,
-  MANIFEST_SIGNER_KID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 . _ -').default('manifest-signer-v1'),
+  MANIFEST_SIGNER_KID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 . _ -')
+    .default('manifest-signer-v1'),
   REQUIRE_KMS: bool,
   REQUIRE_MTLS: bool,
   DEV_ALLOW_EPHEMERAL: bool,
@@ -51,14 +54,27 @@ const EnvSchema = z.object({
   AWS_ENDPOINT_URL_KMS: optionalString,
   AWS_ENDPOINT_URL: optionalString,
   AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: bool,
-  AEGIS_PENDING_PROMOTION_TTL_SECONDS: z.coerce.number().int().min(1).max(365 * 86_400).default(7 * 86_400),
+  AEGIS_PENDING_PROMOTION_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(365 * 86_400)
+    .default(7 * 86_400),
   // at least the upload URL's hour: bytes must not arrive after their upload expired
-  AEGIS_PENDING_UPLOAD_TTL_SECONDS: z.coerce.number().int().min(3600).max(30 * 86_400).default(86_400),
+  AEGIS_PENDING_UPLOAD_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(3600)
+    .max(30 * 86_400)
+    .default(86_400),
   // events newer than the last head checkpoint can still be deleted unnoticed: keep it short
   AEGIS_AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(3600).default(AUDIT_CHECKPOINT_DEFAULT_SECONDS),
   AEGIS_ROLLOUT_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   // test-only fault point: `<point>` or `<point>#<n>` (the n-th time it is reached) kills the process with SIGKILL
-  AEGIS_TEST_KILL_AT: z.string().regex(/^[a-z][a-zA-Z.-]{0,80}(#[1-9][0-9]{0,3})?$/, 'must be <fault point>[#n], e.g. rollout.evaluate.before-commit#1').optional(),
+  AEGIS_TEST_KILL_AT: z
+    .string()
+    .regex(/^[a-z][a-zA-Z.-]{0,80}(#[1-9][0-9]{0,3})?$/, 'must be <fault point>[#n], e.g. rollout.evaluate.before-commit#1')
+    .optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('127.0.0.1'),
 });
@@ -190,8 +206,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     publicUrl: e.AEGIS_PUBLIC_URL,
     database: parseDatabase(e.MODEL_REGISTRY_DATABASE_URL, dataDir),
-    objectStore: e.MODEL_REGISTRY_S3_BUCKET ? { kind: 's3', bucket: e.MODEL_REGISTRY_S3_BUCKET } : { kind: 'fs', root: resolve(dataDir, 'objects') },
-    auditArchive: e.AEGIS_AUDIT_ARCHIVE_BUCKET ? { kind: 's3', bucket: e.AEGIS_AUDIT_ARCHIVE_BUCKET } : { kind: 'fs', root: resolve(dataDir, 'audit-archive') },
+    objectStore: e.MODEL_REGISTRY_S3_BUCKET
+      ? { kind: 's3', bucket: e.MODEL_REGISTRY_S3_BUCKET }
+      : { kind: 'fs', root: resolve(dataDir, 'objects') },
+    auditArchive: e.AEGIS_AUDIT_ARCHIVE_BUCKET
+      ? { kind: 's3', bucket: e.AEGIS_AUDIT_ARCHIVE_BUCKET }
+      : { kind: 'fs', root: resolve(dataDir, 'audit-archive') },
     signing: {
       manifestKmsKeyId: e.MANIFEST_SIGNING_KMS_KEY_ID,
       auditKmsKeyId: e.AUDIT_SIGNING_KMS_KEY_ID,
@@ -208,17 +228,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     iamRoleMap: parseRoleMap(e.AEGIS_IAM_ROLE_MAP),
     s3: { forcePathStyle: e.AEGIS_S3_FORCE_PATH_STYLE },
     pendingPromotionTtlSeconds: e.AEGIS_PENDING_PROMOTION_TTL_SECONDS,
-    kms: { endpoint: e.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS ? undefined : (e.AWS_ENDPOINT_URL_KMS ?? e.AWS_ENDPOINT_URL), allowP256: e.AEGIS_TEST_ALLOW_P256_KMS_KEYS },
+    kms: {
+      endpoint: e.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS ? undefined : (e.AWS_ENDPOINT_URL_KMS ?? e.AWS_ENDPOINT_URL),
+      allowP256: e.AEGIS_TEST_ALLOW_P256_KMS_KEYS,
+    },
     pendingUploadTtlSeconds: e.AEGIS_PENDING_UPLOAD_TTL_SECONDS,
     auditCheckpointSeconds: e.AEGIS_AUDIT_CHECKPOINT_SECONDS,
     rolloutLeaseSeconds: e.AEGIS_ROLLOUT_LEASE_SECONDS,
-    testKillAt: e.AEGIS_TEST_KILL_AT ? { point: e.AEGIS_TEST_KILL_AT.split('#')[0]!, nth: Number(e.AEGIS_TEST_KILL_AT.split('#')[1] ?? 1) } : undefined,
+    testKillAt: e.AEGIS_TEST_KILL_AT
+      ? { point: e.AEGIS_TEST_KILL_AT.split('#')[0]!, nth: Number(e.AEGIS_TEST_KILL_AT.split('#')[1] ?? 1) }
+      : undefined,
     policiesDir: e.AEGIS_POLICIES_DIR ? resolve(e.AEGIS_POLICIES_DIR) : REPO_DIR('policies'),
     statemachinesDir: e.AEGIS_STATEMACHINES_DIR ? resolve(e.AEGIS_STATEMACHINES_DIR) : REPO_DIR('statemachines'),
     stateMachineArns:
-      e.AEGIS_PROMOTION_STATE_MACHINE_ARN && e.AEGIS_ROLLBACK_STATE_MACHINE_ARN ? { promotion: e.AEGIS_PROMOTION_STATE_MACHINE_ARN, rollback: e.AEGIS_ROLLBACK_STATE_MACHINE_ARN } : undefined,
+      e.AEGIS_PROMOTION_STATE_MACHINE_ARN && e.AEGIS_ROLLBACK_STATE_MACHINE_ARN
+        ? { promotion: e.AEGIS_PROMOTION_STATE_MACHINE_ARN, rollback: e.AEGIS_ROLLBACK_STATE_MACHINE_ARN }
+        : undefined,
     canaryMetricsFile: e.AEGIS_CANARY_METRICS_FILE ? resolve(e.AEGIS_CANARY_METRICS_FILE) : undefined,
-    tls: e.AEGIS_TLS_CERT && e.AEGIS_TLS_KEY ? { cert: resolve(e.AEGIS_TLS_CERT), key: resolve(e.AEGIS_TLS_KEY), clientCa: e.AEGIS_TLS_CLIENT_CA ? resolve(e.AEGIS_TLS_CLIENT_CA) : undefined } : undefined,
+    tls:
+      e.AEGIS_TLS_CERT && e.AEGIS_TLS_KEY
+        ? {
+            cert: resolve(e.AEGIS_TLS_CERT),
+            key: resolve(e.AEGIS_TLS_KEY),
+            clientCa: e.AEGIS_TLS_CLIENT_CA ? resolve(e.AEGIS_TLS_CLIENT_CA) : undefined,
+          }
+        : undefined,
   };
 }
 
@@ -230,7 +264,10 @@ const REPO_DIR = (name: string) => fileURLToPath(new URL(`../${name}`, import.me
  * is on, and then pinned to the loopback endpoint {@link startupRefusal} checked.
  */
 export function kmsProviderOptions(c: Config): { ed25519Only: boolean; endpoint?: string } {
-  return { ed25519Only: c.nodeEnv === 'production' && !c.kms.allowP256, ...(c.kms.allowP256 && c.kms.endpoint ? { endpoint: c.kms.endpoint } : {}) };
+  return {
+    ed25519Only: c.nodeEnv === 'production' && !c.kms.allowP256,
+    ...(c.kms.allowP256 && c.kms.endpoint ? { endpoint: c.kms.endpoint } : {}),
+  };
 }
 
 /** True for an http(s) URL whose host is loopback: `localhost`, 127.0.0.0/8 or ::1. */
@@ -321,7 +358,11 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env): ClientCo
     sigv4: env.AEGIS_SIGV4 === 'true' || env.AEGIS_SIGV4 === '1',
     tls:
       env.AEGIS_TLS_CLIENT_CERT && env.AEGIS_TLS_CLIENT_KEY
-        ? { cert: resolve(env.AEGIS_TLS_CLIENT_CERT), key: resolve(env.AEGIS_TLS_CLIENT_KEY), ca: env.AEGIS_TLS_CA ? resolve(env.AEGIS_TLS_CA) : undefined }
+        ? {
+            cert: resolve(env.AEGIS_TLS_CLIENT_CERT),
+            key: resolve(env.AEGIS_TLS_CLIENT_KEY),
+            ca: env.AEGIS_TLS_CA ? resolve(env.AEGIS_TLS_CA) : undefined,
+          }
         : undefined,
   };
 }

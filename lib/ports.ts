@@ -81,7 +81,10 @@ export interface ObjectStore {
    * A URL a client can PUT the bytes of `key` to, without going through the API, sending
    * `headers` with it. What it writes is a pending upload.
    */
-  createUploadUrl(key: string, opts: { expiresInSeconds: number; contentLength?: number }): Promise<{ url: string; headers: Record<string, string> }>;
+  createUploadUrl(
+    key: string,
+    opts: { expiresInSeconds: number; contentLength?: number },
+  ): Promise<{ url: string; headers: Record<string, string> }>;
   /**
    * The bucket's Object Lock configuration, for the production startup checks (S3 only:
    * a store without it cannot show its retention is enforced by the storage itself).
@@ -117,7 +120,11 @@ export interface KeyProvider {
    * Makes a new key (file backend) or adopts an existing one (`kmsKeyId`, KMS backend) and
    * returns its public description; `keyRef` is what {@link signer} needs to find it again.
    */
-  create(purpose: KeyPurpose, kid: string, opts?: { kmsKeyId?: string }): Promise<{ record: Omit<KeyRecord, 'notBefore' | 'notAfter' | 'revokedAt'>; keyRef: string }>;
+  create(
+    purpose: KeyPurpose,
+    kid: string,
+    opts?: { kmsKeyId?: string },
+  ): Promise<{ record: Omit<KeyRecord, 'notBefore' | 'notAfter' | 'revokedAt'>; keyRef: string }>;
   signer(kid: string, alg: SignatureAlg, keyRef: string): Signer;
   /** A KMS key's spec, usage and state, for the production startup checks (KMS only). */
   describeKey?(kmsKeyId: string): Promise<{ keySpec: string | undefined; keyUsage: string | undefined; keyState: string | undefined }>;
@@ -191,7 +198,8 @@ export interface RolloutJudge {
  * but `rollout-takeover`: local only (a server resumes rollouts whose runner died; on AWS the
  * Step Functions execution is durable).
  */
-export type ScheduledJobName = 'audit-archive' | 'audit-checkpoint' | 'pending-promotion-expiry' | 'pending-upload-expiry' | 'rollout-takeover';
+export type ScheduledJobName =
+  'audit-archive' | 'audit-checkpoint' | 'pending-promotion-expiry' | 'pending-upload-expiry' | 'rollout-takeover';
 
 export interface ScheduledJob {
   name: ScheduledJobName;

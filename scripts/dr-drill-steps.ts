@@ -37,7 +37,11 @@ const DATASETS = [
   { id: 'transactions', version: '2026-11' },
   { id: 'clickstream', version: 'v3' },
   { id: 'labels', version: '2026-10' },
-].map((d) => ({ ...d, checksum: `sha256:${createHash('sha256').update(`${d.id}@${d.version}`).digest('hex')}`, uri: `s3://drill-data/${d.id}/${d.version}` }));
+].map((d) => ({
+  ...d,
+  checksum: `sha256:${createHash('sha256').update(`${d.id}@${d.version}`).digest('hex')}`,
+  uri: `s3://drill-data/${d.id}/${d.version}`,
+}));
 const MODELS = ['churn', 'fraud-detector', 'ranker', 'forecast'];
 
 export interface Populated {
@@ -67,7 +71,11 @@ export async function populate(api: Api, n: number): Promise<Populated> {
     const up = expectOk('upload', await api('POST', '/v1/registry/uploads', { modelName: model, size: bytes.length }));
     const put = await fetch(up.url, { method: 'PUT', body: bytes });
     if (put.status !== 200) throw new Error(`upload PUT: HTTP ${put.status}`);
-    const refs = [DATASETS[i % DATASETS.length]!, DATASETS[(i + 1) % DATASETS.length]!].map(({ id, version, checksum }) => ({ id, version, checksum }));
+    const refs = [DATASETS[i % DATASETS.length]!, DATASETS[(i + 1) % DATASETS.length]!].map(({ id, version, checksum }) => ({
+      id,
+      version,
+      checksum,
+    }));
     const manifest = {
       modelName: model,
       codeRef: `git:${createHash('sha1').update(String(i)).digest('hex').slice(0, 7)}`,

@@ -23,7 +23,9 @@ import { diffSnapshots, registrySnapshot, storageParity, type Difference, type S
 import { rebuildIndex, type RebuildReport } from '../lib/services/recovery.js';
 import { apiClient, copyTree, populate, removeTree, timed, type Populated } from './dr-drill-steps.js';
 
-const { values: args } = parseArgs({ options: { artifacts: { type: 'string' }, 'data-dir': { type: 'string' }, keep: { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({
+  options: { artifacts: { type: 'string' }, 'data-dir': { type: 'string' }, keep: { type: 'boolean', default: false } },
+});
 const n = args.artifacts === undefined ? (args['data-dir'] ? 0 : 25) : Number(args.artifacts);
 if (!Number.isInteger(n) || n < 0) {
   process.stderr.write('dr-drill: --artifacts must be a non-negative integer\n');
@@ -33,7 +35,8 @@ const log = (m: string) => process.stderr.write(`dr-drill: ${m}\n`);
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 // The drill is local by design (it copies PGlite and store folders): nothing is taken from
 // the caller's environment, so a configured bucket or database URL is never touched.
-const configFor = (dataDir: string) => loadCheckedConfig({ DEV_ALLOW_EPHEMERAL: 'true', NODE_ENV: 'development', AEGIS_DATA_DIR: dataDir, PORT: '0' });
+const configFor = (dataDir: string) =>
+  loadCheckedConfig({ DEV_ALLOW_EPHEMERAL: 'true', NODE_ENV: 'development', AEGIS_DATA_DIR: dataDir, PORT: '0' });
 
 const work = await mkdtemp(join(tmpdir(), 'aegis-dr-drill-'));
 const sourceDir = args['data-dir'] ? resolve(args['data-dir']) : join(work, 'source');
@@ -92,14 +95,22 @@ try {
   const rebuilt = target!;
   await timed(durations, '4 verify the rebuilt registry: audit chain and every manifest', async () => {
     const v = await rebuilt.container.auditTrail.verify();
-    chain = v.ok ? `ok (${v.checked} events, head ${v.headSeq}, parity with the archive ${v.parity})` : `BROKEN at ${v.firstBreak?.seq}: ${v.firstBreak?.problem} ${v.firstBreak?.detail}`;
+    chain = v.ok
+      ? `ok (${v.checked} events, head ${v.headSeq}, parity with the archive ${v.parity})`
+      : `BROKEN at ${v.firstBreak?.seq}: ${v.firstBreak?.problem} ${v.firstBreak?.detail}`;
     if (!v.ok) failures.push('audit chain does not verify');
     const ids = await rebuilt.container.database.db.selectFrom('artifacts').select('artifact_id').orderBy('artifact_id').execute();
     manifests = { ok: 0, total: ids.length };
     for (const { artifact_id } of ids) {
       const r = await rebuilt.container.verification.validateArtifact(artifact_id);
       if (r.ok) manifests.ok++;
-      else failures.push(`manifest of ${artifact_id}: ${r.checks.filter((c) => !c.ok).map((c) => c.check).join(', ')}`);
+      else
+        failures.push(
+          `manifest of ${artifact_id}: ${r.checks
+            .filter((c) => !c.ok)
+            .map((c) => c.check)
+            .join(', ')}`,
+        );
     }
   });
 
@@ -118,7 +129,10 @@ try {
 
   await timed(durations, '6 resume: one write on the rebuilt registry, chain re-verified', async () => {
     // A state change needs the restored audit key and must link to the archive's last event.
-    await rebuilt.container.datasets.register({ id: 'dr-drill-resume', version: String(Date.now()), checksum: `sha256:${'0'.repeat(64)}`, uri: 'urn:dr-drill' }, { id: 'dr-drill', role: 'admin' });
+    await rebuilt.container.datasets.register(
+      { id: 'dr-drill-resume', version: String(Date.now()), checksum: `sha256:${'0'.repeat(64)}`, uri: 'urn:dr-drill' },
+      { id: 'dr-drill', role: 'admin' },
+    );
     await rebuilt.container.auditTrail.archive();
     const v = await rebuilt.container.auditTrail.verify();
     resumed = v.ok && v.parity === 'ok' ? `ok (head ${v.headSeq}, archived and verified)` : `FAILED: ${v.firstBreak?.problem ?? v.parity}`;

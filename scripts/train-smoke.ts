@@ -26,7 +26,9 @@ const opt = (name: string) => {
 const root = resolve(import.meta.dirname, '..');
 const cfg = loadClientConfig();
 const work = opt('--work') ? resolve(opt('--work')!) : await mkdtemp(join(tmpdir(), 'aegis-smoke-'));
-const containerDigest = resolveContainerDigest(cfg.containerDigest ?? `sha256:${(await hashStream(createReadStream(process.execPath))).sha256}`);
+const containerDigest = resolveContainerDigest(
+  cfg.containerDigest ?? `sha256:${(await hashStream(createReadStream(process.execPath))).sha256}`,
+);
 const result = await recordTraining({
   modelName: 'smoke',
   datasets: [{ id: 'sample', version: 'v1', path: join(root, 'test/data/sample') }],

@@ -55,7 +55,10 @@ export class HashMeter extends Transform {
   }
 
   #mismatch(): AegisError {
-    return new AegisError('SIZE_MISMATCH', `body is not the expected ${this.expectedSize} bytes`, { field: 'size', details: { expectedSize: this.expectedSize } });
+    return new AegisError('SIZE_MISMATCH', `body is not the expected ${this.expectedSize} bytes`, {
+      field: 'size',
+      details: { expectedSize: this.expectedSize },
+    });
   }
 }
 
@@ -86,7 +89,9 @@ export function assertRetainUntil(until: Date, now: Date): void {
 
 export function assertUploadUrlOptions(opts: { expiresInSeconds: number; contentLength?: number }): void {
   if (!Number.isSafeInteger(opts.expiresInSeconds) || opts.expiresInSeconds < 1 || opts.expiresInSeconds > MAX_UPLOAD_URL_SECONDS) {
-    throw new AegisError('VALIDATION_FAILED', `expiresInSeconds must be an integer from 1 to ${MAX_UPLOAD_URL_SECONDS}`, { field: 'expiresInSeconds' });
+    throw new AegisError('VALIDATION_FAILED', `expiresInSeconds must be an integer from 1 to ${MAX_UPLOAD_URL_SECONDS}`, {
+      field: 'expiresInSeconds',
+    });
   }
   if (opts.contentLength !== undefined && !(Number.isSafeInteger(opts.contentLength) && opts.contentLength >= 0)) {
     throw new AegisError('VALIDATION_FAILED', 'contentLength must be a non-negative integer', { field: 'contentLength' });

@@ -1,4 +1,11 @@
-import { ENGINE_RULES, PolicyDecisionSchema, failClosed, type PolicyDecision, type PolicyEngine, type PolicyInput } from '../core/policy.js';
+import {
+  ENGINE_RULES,
+  PolicyDecisionSchema,
+  failClosed,
+  type PolicyDecision,
+  type PolicyEngine,
+  type PolicyInput,
+} from '../core/policy.js';
 import { systemClock, type Clock } from '../ports.js';
 
 export interface RemotePolicyEngineOptions {
@@ -35,7 +42,8 @@ export class RemotePolicyEngine implements PolicyEngine {
   constructor(opts: RemotePolicyEngineOptions) {
     this.endpoint = `${opts.url.replace(/\/+$/, '')}/v1/decide`;
     this.timeoutMs = opts.timeoutMs ?? 2000;
-    if (!Number.isInteger(this.timeoutMs) || this.timeoutMs <= 0) throw new RangeError(`timeoutMs must be a positive integer, got ${opts.timeoutMs}`);
+    if (!Number.isInteger(this.timeoutMs) || this.timeoutMs <= 0)
+      throw new RangeError(`timeoutMs must be a positive integer, got ${opts.timeoutMs}`);
     this.clock = opts.clock ?? systemClock;
     this.fetchImpl = opts.fetch ?? globalThis.fetch;
   }
@@ -43,7 +51,11 @@ export class RemotePolicyEngine implements PolicyEngine {
   async decide(input: PolicyInput): Promise<PolicyDecision> {
     const evaluatedAt = this.clock.now().toISOString();
     const unavailable = (reason: string) =>
-      failClosed(ENGINE_RULES.unavailable, `SentinelNet at ${this.endpoint} ${reason}; promotion refused`, { engine: 'remote', policySetSha256: '', evaluatedAt });
+      failClosed(ENGINE_RULES.unavailable, `SentinelNet at ${this.endpoint} ${reason}; promotion refused`, {
+        engine: 'remote',
+        policySetSha256: '',
+        evaluatedAt,
+      });
 
     let status: number;
     let body: string;

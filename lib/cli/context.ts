@@ -45,7 +45,11 @@ export class CliContext {
    */
   async client(): Promise<AegisClient> {
     const baseUrl = this.globals.url ?? this.cfg.url;
-    const tls = this.cfg.tls && { cert: readFileSync(this.cfg.tls.cert, 'utf8'), key: readFileSync(this.cfg.tls.key, 'utf8'), ...(this.cfg.tls.ca ? { ca: readFileSync(this.cfg.tls.ca, 'utf8') } : {}) };
+    const tls = this.cfg.tls && {
+      cert: readFileSync(this.cfg.tls.cert, 'utf8'),
+      key: readFileSync(this.cfg.tls.key, 'utf8'),
+      ...(this.cfg.tls.ca ? { ca: readFileSync(this.cfg.tls.ca, 'utf8') } : {}),
+    };
     const executeApi = /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$/.exec(new URL(baseUrl).hostname);
     const region = executeApi?.[1] ?? (this.cfg.sigv4 ? this.cfg.awsRegion : undefined);
     if (executeApi || this.cfg.sigv4) {

@@ -36,13 +36,18 @@ export function lineageCommands(program: Command, ctx: CliContext): void {
     .action(async (o: { artifactId: string; out: string }) => {
       const existing = await readdir(o.out).catch(() => [] as string[]);
       if (existing.length) throw new CliError(`${o.out} is not empty`, 2);
-      const { files } = await (await ctx.client()).request<{ files: Record<string, string> }>('GET', `/v1/lineage/${encodeURIComponent(o.artifactId)}/bundle`);
+      const { files } = await (
+        await ctx.client()
+      ).request<{ files: Record<string, string> }>('GET', `/v1/lineage/${encodeURIComponent(o.artifactId)}/bundle`);
       await mkdir(o.out, { recursive: true });
       for (const [name, text] of Object.entries(files)) {
         if (!/^[a-z.]+\.json$/.test(name)) throw new CliError(`server sent an unexpected bundle file name ${JSON.stringify(name)}`);
         await writeFile(join(o.out, name), text, { flag: 'wx' });
       }
-      ctx.out(`exported ${Object.keys(files).length} files to ${o.out}\n  verify offline: aegis verify-bundle ${o.out} --trusted-keys keys.json`, { out: o.out, files: Object.keys(files) });
+      ctx.out(
+        `exported ${Object.keys(files).length} files to ${o.out}\n  verify offline: aegis verify-bundle ${o.out} --trusted-keys keys.json`,
+        { out: o.out, files: Object.keys(files) },
+      );
     });
 
   program
@@ -69,7 +74,11 @@ export function lineageCommands(program: Command, ctx: CliContext): void {
       const report = verifyBundle(files, { ...(trustedKeys ? { trustedKeys } : {}), ...(artifact ? { artifact } : {}) });
       const lines = [`${report.ok ? 'VERIFIED' : 'FAILED'}  bundle for ${report.artifactId ?? '?'}`];
       for (const c of report.checks) lines.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.check}${c.reason ? `: ${c.reason}` : ''}`);
-      lines.push(report.trust.pinned ? '  trust: signing keys pinned by --trusted-keys' : '  trust: keys taken from the bundle itself; pass --trusted-keys to pin them');
+      lines.push(
+        report.trust.pinned
+          ? '  trust: signing keys pinned by --trusted-keys'
+          : '  trust: keys taken from the bundle itself; pass --trusted-keys to pin them',
+      );
       for (const k of report.trust.keys) lines.push(`    ${k.kid} ${k.publicKey}`);
       ctx.out(lines.join('\n'), report);
       if (!report.ok) process.exitCode = 1;

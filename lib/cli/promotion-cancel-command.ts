@@ -9,7 +9,13 @@ export function promotionCancelCommand(program: Command, ctx: CliContext): void 
     .requiredOption('--promotion <id>', 'the pending promotion')
     .requiredOption('--reason <text>', 'why (recorded and audited)')
     .action(async (o: { promotion: string; reason: string }) => {
-      const p = await (await ctx.client()).request<{ promotionId: string; modelName: string; targetEnv: string; status: string; approvals: unknown[] }>('POST', `/v1/promotions/${encodeURIComponent(o.promotion)}/cancel`, { reason: o.reason });
+      const p = await (
+        await ctx.client()
+      ).request<{ promotionId: string; modelName: string; targetEnv: string; status: string; approvals: unknown[] }>(
+        'POST',
+        `/v1/promotions/${encodeURIComponent(o.promotion)}/cancel`,
+        { reason: o.reason },
+      );
       ctx.out(`${p.status} ${p.promotionId}  ${p.modelName} → ${p.targetEnv}  (${p.approvals.length} approval(s) discarded)`, p);
     });
 }

@@ -18,7 +18,11 @@ interface Promotion {
   verdicts?: Verdict[];
 }
 
-interface Arm { n: number; p95: number | null; p99: number | null }
+interface Arm {
+  n: number;
+  p95: number | null;
+  p99: number | null;
+}
 interface Verdict {
   seq: number;
   stageName: string;
@@ -35,7 +39,14 @@ interface Verdict {
     metrics?: {
       errorRate?: { stable: number; canary: number; test: string; pValue: number };
       latency?: { source: string; stable: Arm; canary: Arm; pValue: number };
-      quality?: { stable: number; canary: number; labelled: { stable: number; canary: number }; pValue: number; relativeDrop: number; judged: boolean };
+      quality?: {
+        stable: number;
+        canary: number;
+        labelled: { stable: number; canary: number };
+        pValue: number;
+        relativeDrop: number;
+        judged: boolean;
+      };
       guardrails?: { sampleRatio?: { checked: boolean; observedShare: number | null; pValue: number } };
     };
     significance?: { perComparison: number };
@@ -71,7 +82,11 @@ const describe = (p: Promotion) =>
   [
     `${p.promotionId}  ${p.modelName} → ${p.targetEnv}  ${p.status.toUpperCase()}`,
     `  decision ${p.policyDecision.decision} (${p.policyDecision.rules.join(', ')})`,
-    ...(p.threshold ? [`  approvals ${p.approvals.filter((a) => a.valid !== false).length}/${p.threshold}: ${p.approvals.map((a) => `${a.approverId}${a.valid === false ? ' (no longer counts)' : ''}`).join(', ') || 'none yet'}`] : []),
+    ...(p.threshold
+      ? [
+          `  approvals ${p.approvals.filter((a) => a.valid !== false).length}/${p.threshold}: ${p.approvals.map((a) => `${a.approverId}${a.valid === false ? ' (no longer counts)' : ''}`).join(', ') || 'none yet'}`,
+        ]
+      : []),
     ...(p.rollout ? [`  rollout: ${p.rollout.stageName ?? `stage ${p.rollout.stage ?? 'none'}, ${p.rollout.percent}%`}`] : []),
     ...(p.verdicts ?? []).flatMap(describeVerdict),
     ...(p.trace ?? []).map((t) => `  ${String(t.step).padStart(3)} ${t.enteredAt} ${t.state}${t.error ? `  ERROR ${t.error}` : ''}`),
@@ -99,27 +114,48 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
     .option('--rollback-threshold <fraction>', 'relative quality drop that rolls the canary back when significant (default 0.02)')
     .option('--min-requests <n>', 'requests each arm needs before a window can pass or fail (default 200)')
     .option('--max-inconclusive <n>', 'inconclusive windows per stage before rolling back with insufficient-traffic (default 3)')
-    .action(async (o: { artifactId?: string; model?: string; version?: string; env: string; reason: string; canaryPercent?: string; canarySteps?: string; canaryWindow?: string; rollbackThreshold?: string; minRequests?: string; maxInconclusive?: string }) => {
-      if (!o.artifactId === !(o.model && o.version)) throw new CliError('give --artifact-id, or --model and --version', 2);
-      const num = (flag: string, v: string | undefined) => {
-        if (v === undefined) return undefined;
-        const n = Number(v);
-        if (v.trim() === '' || !Number.isFinite(n)) throw new CliError(`${flag} ${v}: not a number`, 2);
-        return n;
-      };
-      const given = {
-        percent: num('--canary-percent', o.canaryPercent),
-        steps: num('--canary-steps', o.canarySteps),
-        windowSeconds: num('--canary-window', o.canaryWindow),
-        rollbackThreshold: num('--rollback-threshold', o.rollbackThreshold),
-        minRequests: num('--min-requests', o.minRequests),
-        maxInconclusive: num('--max-inconclusive', o.maxInconclusive),
-      };
-      const canary = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
-      const path = o.artifactId ? `/v1/artifacts/${encodeURIComponent(o.artifactId)}/promote` : `/v1/registry/models/${encodeURIComponent(o.model!)}/versions/${encodeURIComponent(o.version!)}/promote`;
-      const p = await (await ctx.client()).request<Promotion>('POST', path, { targetEnv: o.env, reason: o.reason, ...(Object.keys(canary).length ? { canary } : {}) });
-      ctx.out(`${describe(p)}${p.status === 'pending_multisig' ? `\n  waiting for approvals: aegis approve --promotion ${p.promotionId} --key <file> --kid <approver key id>` : ''}`, p);
-    });
+    .action(
+      async (o: {
+        artifactId?: string;
+        model?: string;
+        version?: string;
+        env: string;
+        reason: string;
+        canaryPercent?: string;
+        canarySteps?: string;
+        canaryWindow?: string;
+        rollbackThreshold?: string;
+        minRequests?: string;
+        maxInconclusive?: string;
+      }) => {
+        if (!o.artifactId === !(o.model && o.version)) throw new CliError('give --artifact-id, or --model and --version', 2);
+        const num = (flag: string, v: string | undefined) => {
+          if (v === undefined) return undefined;
+          const n = Number(v);
+          if (v.trim() === '' || !Number.isFinite(n)) throw new CliError(`${flag} ${v}: not a number`, 2);
+          return n;
+        };
+        const given = {
+          percent: num('--canary-percent', o.canaryPercent),
+          steps: num('--canary-steps', o.canarySteps),
+          windowSeconds: num('--canary-window', o.canaryWindow),
+          rollbackThreshold: num('--rollback-threshold', o.rollbackThreshold),
+          minRequests: num('--min-requests', o.minRequests),
+          maxInconclusive: num('--max-inconclusive', o.maxInconclusive),
+        };
+        const canary = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+        const path = o.artifactId
+          ? `/v1/artifacts/${encodeURIComponent(o.artifactId)}/promote`
+          : `/v1/registry/models/${encodeURIComponent(o.model!)}/versions/${encodeURIComponent(o.version!)}/promote`;
+        const p = await (
+          await ctx.client()
+        ).request<Promotion>('POST', path, { targetEnv: o.env, reason: o.reason, ...(Object.keys(canary).length ? { canary } : {}) });
+        ctx.out(
+          `${describe(p)}${p.status === 'pending_multisig' ? `\n  waiting for approvals: aegis approve --promotion ${p.promotionId} --key <file> --kid <approver key id>` : ''}`,
+          p,
+        );
+      },
+    );
 
   program
     .command('rollback')
@@ -130,13 +166,20 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
     .requiredOption('--reason <text>', 'why')
     .option('--critical', 'a critical rollback (SentinelNet may require multisig)', false)
     .action(async (o: { model: string; env: string; to: string; reason: string; critical: boolean }) => {
-      const p = await (await ctx.client()).request<Promotion>('POST', `/v1/registry/models/${encodeURIComponent(o.model)}/rollback`, { targetEnv: o.env, toArtifactId: o.to, reason: o.reason, critical: o.critical });
+      const p = await (
+        await ctx.client()
+      ).request<Promotion>('POST', `/v1/registry/models/${encodeURIComponent(o.model)}/rollback`, {
+        targetEnv: o.env,
+        toArtifactId: o.to,
+        reason: o.reason,
+        critical: o.critical,
+      });
       ctx.out(describe(p), p);
     });
 
   program
     .command('promotions')
-    .description('a promotion with its approvals and rollout trace (--id), or an artifact\'s history (--artifact-id)')
+    .description("a promotion with its approvals and rollout trace (--id), or an artifact's history (--artifact-id)")
     .option('--id <promotionId>', 'one promotion')
     .option('--artifact-id <id>', 'every promotion of an artifact')
     .action(async (o: { id?: string; artifactId?: string }) => {
@@ -168,33 +211,49 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
       } catch (e) {
         throw new CliError(`cannot read an Ed25519 private key from ${o.key}: ${(e as Error).message}`);
       }
-      const statement = approvalStatement({ promotionId: p.promotionId, artifactId: p.artifactId, manifestSha256, targetEnv: p.targetEnv }, expiresAt);
-      process.stderr.write(`aegis: approving ${p.modelName} → ${p.targetEnv} (artifact ${p.artifactId}, manifest ${manifestSha256.slice(0, 12)}…) until ${expiresAt}\n`);
+      const statement = approvalStatement(
+        { promotionId: p.promotionId, artifactId: p.artifactId, manifestSha256, targetEnv: p.targetEnv },
+        expiresAt,
+      );
+      process.stderr.write(
+        `aegis: approving ${p.modelName} → ${p.targetEnv} (artifact ${p.artifactId}, manifest ${manifestSha256.slice(0, 12)}…) until ${expiresAt}\n`,
+      );
       const signature = sign(null, approvalBytes(statement), key).toString('base64');
-      const after = await api.request<Promotion>('POST', `/v1/promotions/${encodeURIComponent(p.promotionId)}/approvals`, { approverId: o.kid, signature, expiresAt });
+      const after = await api.request<Promotion>('POST', `/v1/promotions/${encodeURIComponent(p.promotionId)}/approvals`, {
+        approverId: o.kid,
+        signature,
+        expiresAt,
+      });
       ctx.out(describe(after), after);
     });
 
   const keys = program.commands.find((c) => c.name() === 'keys')!;
   keys
     .command('generate')
-    .description("make an approver key pair on this machine: the private key stays here (mode 0600), enrol the public half")
+    .description('make an approver key pair on this machine: the private key stays here (mode 0600), enrol the public half')
     .requiredOption('--out <file>', 'private key file (PEM); the public key goes to <file>.pub')
     .action(async (o: { out: string }) => {
       const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-      await writeFile(o.out, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600, flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
-        throw new CliError(e.code === 'EEXIST' ? `${o.out} exists: refusing to overwrite a key` : `cannot write ${o.out}: ${e.message}`);
-      });
+      await writeFile(o.out, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600, flag: 'wx' }).catch(
+        (e: NodeJS.ErrnoException) => {
+          throw new CliError(e.code === 'EEXIST' ? `${o.out} exists: refusing to overwrite a key` : `cannot write ${o.out}: ${e.message}`);
+        },
+      );
       const pub = publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
       await writeFile(`${o.out}.pub`, `${pub}\n`, { flag: 'wx' });
-      ctx.out(`private key ${o.out} (keep it here; never send it)\npublic key  ${o.out}.pub\n  ${pub}\nenrol it:   aegis keys add --role approver --kid <id> --owner <you> --public-key ${o.out}.pub`, { privateKeyFile: o.out, publicKeyFile: `${o.out}.pub`, publicKey: pub });
+      ctx.out(
+        `private key ${o.out} (keep it here; never send it)\npublic key  ${o.out}.pub\n  ${pub}\nenrol it:   aegis keys add --role approver --kid <id> --owner <you> --public-key ${o.out}.pub`,
+        { privateKeyFile: o.out, publicKeyFile: `${o.out}.pub`, publicKey: pub },
+      );
     });
   keys
     .command('revoke')
     .description('revoke a key (admin): its signatures and approvals stop counting')
     .requiredOption('--kid <id>', 'key id')
     .action(async (o: { kid: string }) => {
-      const r = await (await ctx.client()).request<{ kid: string; revokedAt: string }>('POST', `/v1/keys/${encodeURIComponent(o.kid)}/revoke`);
+      const r = await (
+        await ctx.client()
+      ).request<{ kid: string; revokedAt: string }>('POST', `/v1/keys/${encodeURIComponent(o.kid)}/revoke`);
       ctx.out(`revoked ${r.kid} at ${r.revokedAt}`, r);
     });
   keys
@@ -207,7 +266,15 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
     .option('--not-after <iso>', 'expiry of the key')
     .action(async (o: { role: 'approver'; kid: string; owner: string; publicKey: string; notAfter?: string }) => {
       const publicKey = (await readFile(o.publicKey, 'utf8')).trim();
-      const r = await (await ctx.client()).request<{ kid: string; notBefore: string }>('POST', '/v1/keys', { kid: o.kid, purpose: o.role, publicKey, owner: o.owner, ...(o.notAfter ? { notAfter: o.notAfter } : {}) });
+      const r = await (
+        await ctx.client()
+      ).request<{ kid: string; notBefore: string }>('POST', '/v1/keys', {
+        kid: o.kid,
+        purpose: o.role,
+        publicKey,
+        owner: o.owner,
+        ...(o.notAfter ? { notAfter: o.notAfter } : {}),
+      });
       ctx.out(`enrolled approver key ${r.kid} for ${o.owner}, valid from ${r.notBefore}`, r);
     });
 }

@@ -47,7 +47,8 @@ function kmsKeyRefs(pairs: string[]): Record<string, string> {
 }
 
 function otherDatabase(o: { againstDataDir?: string; againstDatabaseUrl?: string }): DatabaseConfig {
-  if (Boolean(o.againstDataDir) === Boolean(o.againstDatabaseUrl)) throw new CliError('give exactly one of --against-data-dir and --against-database-url', 2);
+  if (Boolean(o.againstDataDir) === Boolean(o.againstDatabaseUrl))
+    throw new CliError('give exactly one of --against-data-dir and --against-database-url', 2);
   if (o.againstDataDir) {
     const dir = resolve(o.againstDataDir, 'pg');
     // PGlite would create an empty database there, and every row would look missing.
@@ -65,8 +66,13 @@ function otherDatabase(o: { againstDataDir?: string; againstDatabaseUrl?: string
 export function recoveryCommands(program: Command, ctx: CliContext): void {
   program
     .command('rebuild-index')
-    .description('admin, next to the storage: rebuild the configured (empty) registry database from the audit archive and the artifact store')
-    .option('--trusted-keys <file>', 'pin trust to this key ring (GET /v1/keys output kept out of band); otherwise the archive self-certifies it, reported as not pinned')
+    .description(
+      'admin, next to the storage: rebuild the configured (empty) registry database from the audit archive and the artifact store',
+    )
+    .option(
+      '--trusted-keys <file>',
+      'pin trust to this key ring (GET /v1/keys output kept out of band); otherwise the archive self-certifies it, reported as not pinned',
+    )
     .option('--verify-bytes', 'stream every artifact and check its sha256 (otherwise the store-recorded sha256 and size)', false)
     .option('--kms-key-ref <kid=arn>', 'ARN of a KMS-backed key (the audit log does not hold ARNs); repeatable', collect, [])
     .action(async (o: { trustedKeys?: string; verifyBytes: boolean; kmsKeyRef: string[] }) => {

@@ -18,7 +18,10 @@ export function formatRebuildReport(r: RebuildReport): string {
   ];
   if (r.restoredFromStorage.length) {
     lines.push(`  restored from storage, ${r.restoredFromStorage[0]!.note} (no audit events for them):`);
-    for (const a of r.restoredFromStorage) lines.push(`    ${a.modelName} v${a.version}  ${a.artifactId}  signed ${a.signedAt}${a.signedBeforeArchiveEnd ? '  (signed before the archive ends: likely a registration that crashed before its commit)' : ''}`);
+    for (const a of r.restoredFromStorage)
+      lines.push(
+        `    ${a.modelName} v${a.version}  ${a.artifactId}  signed ${a.signedAt}${a.signedBeforeArchiveEnd ? '  (signed before the archive ends: likely a registration that crashed before its commit)' : ''}`,
+      );
   }
   if (r.problems.length) {
     lines.push(`  problems (${r.problems.length}; each item was NOT restored or cannot work):`);
@@ -51,7 +54,10 @@ export function formatDifferences(diffs: readonly Difference[]): string[] {
 export function formatStorageParity(p: StorageParity): string[] {
   return [
     ...p.issues.map((i) => `  ${i.kind.padEnd(20)} ${i.key}${i.versionId ? ` (${i.versionId})` : ''}: ${i.detail}`),
-    ...p.pendingUploads.map((u) => `  ${'pending-upload'.padEnd(20)} ${u.key} (${u.versionId}): ${u.size} bytes uploaded ${u.lastModified}, awaiting registration or expiry (${u.evidence.join(', ')}); not an issue`),
+    ...p.pendingUploads.map(
+      (u) =>
+        `  ${'pending-upload'.padEnd(20)} ${u.key} (${u.versionId}): ${u.size} bytes uploaded ${u.lastModified}, awaiting registration or expiry (${u.evidence.join(', ')}); not an issue`,
+    ),
   ];
 }
 

@@ -19,7 +19,10 @@ export function registryCommands(program: Command, ctx: CliContext): void {
     .description('upload an artifact and register it with its training manifest (its datasets must be registered)')
     .requiredOption('--model <name>', 'model name')
     .requiredOption('--artifact <file>', 'artifact file')
-    .requiredOption('--manifest <file>', 'training manifest JSON (artifactSha256/artifactSize/createdAt are filled in when absent; createdAt from the artifact file\'s mtime, so a retry replays)')
+    .requiredOption(
+      '--manifest <file>',
+      "training manifest JSON (artifactSha256/artifactSize/createdAt are filled in when absent; createdAt from the artifact file's mtime, so a retry replays)",
+    )
     .option('--idempotency-key <key>', 'repeat-safe key: the same key returns the first result')
     .action(async (o: { model: string; artifact: string; manifest: string; idempotencyKey?: string }) => {
       const manifest = readJsonFile(o.manifest, 'manifest');
@@ -29,12 +32,19 @@ export function registryCommands(program: Command, ctx: CliContext): void {
           throw new CliError(`cannot read artifact ${o.artifact}: ${e.code}`);
         },
       );
-      if (manifest.modelName !== undefined && manifest.modelName !== o.model) throw new CliError(`--model ${o.model} differs from manifest.modelName ${String(manifest.modelName)}`);
+      if (manifest.modelName !== undefined && manifest.modelName !== o.model)
+        throw new CliError(`--model ${o.model} differs from manifest.modelName ${String(manifest.modelName)}`);
       const { sha256 } = await hashFile(o.artifact);
       if (manifest.artifactSha256 !== undefined && manifest.artifactSha256 !== sha256) {
         throw new CliError(`artifact sha256 ${sha256} differs from manifest.artifactSha256 ${String(manifest.artifactSha256)}`);
       }
-      const full = { ...manifest, modelName: o.model, artifactSha256: sha256, artifactSize: size, createdAt: manifest.createdAt ?? mtime.toISOString() };
+      const full = {
+        ...manifest,
+        modelName: o.model,
+        artifactSha256: sha256,
+        artifactSize: size,
+        createdAt: manifest.createdAt ?? mtime.toISOString(),
+      };
       const reporter = ctx.reporter();
       const res = await registerArtifact(await ctx.client(), {
         modelName: o.model,
@@ -53,8 +63,22 @@ export function registryCommands(program: Command, ctx: CliContext): void {
     .command('get <artifactId>')
     .description('show an artifact record with its manifest and signature')
     .action(async (id: string) => {
-      const r = await (await ctx.client()).request<{ modelName: string; version: number; sha256: string; size: number; signature: { signerId: string }; createdAt: string; createdBy: string; manifest: { codeRef: string } }>('GET', `/v1/artifacts/${encodeURIComponent(id)}`);
-      ctx.out(`${r.modelName} v${r.version}  ${bytes(r.size)}\n  sha256   ${r.sha256}\n  codeRef  ${r.manifest.codeRef}\n  signer   ${r.signature.signerId}\n  created  ${r.createdAt} by ${r.createdBy}`, r);
+      const r = await (
+        await ctx.client()
+      ).request<{
+        modelName: string;
+        version: number;
+        sha256: string;
+        size: number;
+        signature: { signerId: string };
+        createdAt: string;
+        createdBy: string;
+        manifest: { codeRef: string };
+      }>('GET', `/v1/artifacts/${encodeURIComponent(id)}`);
+      ctx.out(
+        `${r.modelName} v${r.version}  ${bytes(r.size)}\n  sha256   ${r.sha256}\n  codeRef  ${r.manifest.codeRef}\n  signer   ${r.signature.signerId}\n  created  ${r.createdAt} by ${r.createdBy}`,
+        r,
+      );
     });
 
   program
@@ -68,11 +92,29 @@ export function registryCommands(program: Command, ctx: CliContext): void {
       const q = new URLSearchParams({ limit: o.limit, ...(o.cursor ? { cursor: o.cursor } : {}) });
       const more = (c: string | null) => (c ? [`  more: --cursor ${c}`] : []);
       if (o.model) {
-        const r = await api.request<{ items: { version: number; artifactId: string; sha256: string; createdAt: string }[]; nextCursor: string | null }>('GET', `/v1/registry/models/${encodeURIComponent(o.model)}/versions?${q}`);
-        ctx.out([`${o.model}: ${r.items.length} version(s)`, ...r.items.map((v) => `  v${v.version}  ${v.artifactId}  ${v.sha256.slice(0, 12)}  ${v.createdAt}`), ...more(r.nextCursor)].join('\n'), r);
+        const r = await api.request<{
+          items: { version: number; artifactId: string; sha256: string; createdAt: string }[];
+          nextCursor: string | null;
+        }>('GET', `/v1/registry/models/${encodeURIComponent(o.model)}/versions?${q}`);
+        ctx.out(
+          [
+            `${o.model}: ${r.items.length} version(s)`,
+            ...r.items.map((v) => `  v${v.version}  ${v.artifactId}  ${v.sha256.slice(0, 12)}  ${v.createdAt}`),
+            ...more(r.nextCursor),
+          ].join('\n'),
+          r,
+        );
       } else {
-        const r = await api.request<{ items: { name: string; latestVersion: number }[]; nextCursor: string | null }>('GET', `/v1/registry/models?${q}`);
-        ctx.out([`${r.items.length} model(s)`, ...r.items.map((m) => `  ${m.name}  latest v${m.latestVersion}`), ...more(r.nextCursor)].join('\n'), r);
+        const r = await api.request<{ items: { name: string; latestVersion: number }[]; nextCursor: string | null }>(
+          'GET',
+          `/v1/registry/models?${q}`,
+        );
+        ctx.out(
+          [`${r.items.length} model(s)`, ...r.items.map((m) => `  ${m.name}  latest v${m.latestVersion}`), ...more(r.nextCursor)].join(
+            '\n',
+          ),
+          r,
+        );
       }
     });
 
@@ -94,7 +136,12 @@ export function registryCommands(program: Command, ctx: CliContext): void {
         const signature = o.signature ? readJsonFile(o.signature, 'signature') : undefined;
         report = await api.request<ReportLike>('POST', '/v1/registry/verify-manifest', { manifest, ...(signature ? { signature } : {}) });
         if (o.artifact) {
-          const byteChecks = verifyManifest({ manifest, signature: undefined, key: undefined, bytes: await hashFile(o.artifact) }).checks.filter((c) => c.check.startsWith('artifact-'));
+          const byteChecks = verifyManifest({
+            manifest,
+            signature: undefined,
+            key: undefined,
+            bytes: await hashFile(o.artifact),
+          }).checks.filter((c) => c.check.startsWith('artifact-'));
           report.checks.unshift(...byteChecks);
           report.ok = report.ok && byteChecks.every((c) => c.ok);
         }
@@ -108,9 +155,20 @@ export function registryCommands(program: Command, ctx: CliContext): void {
     .command('list')
     .description('public keys with validity windows')
     .action(async () => {
-      const r = await (await ctx.client()).request<{ keys: { kid: string; purpose: string; alg: string; notBefore: string; notAfter: string | null; revokedAt: string | null }[] }>('GET', '/v1/keys');
-      const state = (k: (typeof r.keys)[number]) => (k.revokedAt ? `REVOKED ${k.revokedAt}` : k.notAfter ? `retired ${k.notAfter}` : 'active');
-      ctx.out([`${r.keys.length} key(s)`, ...r.keys.map((k) => `  ${k.kid.padEnd(24)} ${k.purpose.padEnd(9)} ${k.alg.padEnd(18)} ${state(k)}  from ${k.notBefore}`)].join('\n'), r);
+      const r = await (
+        await ctx.client()
+      ).request<{
+        keys: { kid: string; purpose: string; alg: string; notBefore: string; notAfter: string | null; revokedAt: string | null }[];
+      }>('GET', '/v1/keys');
+      const state = (k: (typeof r.keys)[number]) =>
+        k.revokedAt ? `REVOKED ${k.revokedAt}` : k.notAfter ? `retired ${k.notAfter}` : 'active';
+      ctx.out(
+        [
+          `${r.keys.length} key(s)`,
+          ...r.keys.map((k) => `  ${k.kid.padEnd(24)} ${k.purpose.padEnd(9)} ${k.alg.padEnd(18)} ${state(k)}  from ${k.notBefore}`),
+        ].join('\n'),
+        r,
+      );
     });
   keys
     .command('rotate')
@@ -120,8 +178,13 @@ export function registryCommands(program: Command, ctx: CliContext): void {
     .option('--revoke', 'also revoke the old key: its signatures stop verifying', false)
     .action(async (o: { purpose: string; kmsKeyId?: string; revoke: boolean }) => {
       const body = { purpose: o.purpose, revoke: o.revoke, ...(o.kmsKeyId ? { kmsKeyId: o.kmsKeyId } : {}) };
-      const r = await (await ctx.client()).request<{ previous: { kid: string; revokedAt: string | null } | null; current: { kid: string } }>('POST', '/v1/keys/rotate', body);
-      ctx.out(`rotated ${o.purpose}: ${r.previous ? `${r.previous.kid} ${r.previous.revokedAt ? 'revoked' : 'retired'}` : 'no previous key'}, ${r.current.kid} active`, r);
+      const r = await (
+        await ctx.client()
+      ).request<{ previous: { kid: string; revokedAt: string | null } | null; current: { kid: string } }>('POST', '/v1/keys/rotate', body);
+      ctx.out(
+        `rotated ${o.purpose}: ${r.previous ? `${r.previous.kid} ${r.previous.revokedAt ? 'revoked' : 'retired'}` : 'no previous key'}, ${r.current.kid} active`,
+        r,
+      );
     });
 
   program
@@ -130,7 +193,11 @@ export function registryCommands(program: Command, ctx: CliContext): void {
     .command('create')
     .description('create a token for a principal and role (shown once)')
     .requiredOption('--principal <id>', 'who the token is for')
-    .addOption(new Option('--role <role>', 'role').choices(['publisher', 'promoter', 'approver', 'operator', 'auditor', 'admin']).makeOptionMandatory())
+    .addOption(
+      new Option('--role <role>', 'role')
+        .choices(['publisher', 'promoter', 'approver', 'operator', 'auditor', 'admin'])
+        .makeOptionMandatory(),
+    )
     .action(async (o: { principal: string; role: string }) => {
       const r = await (await ctx.client()).request<{ token: string }>('POST', '/v1/tokens', o);
       ctx.out(r.token, r);
@@ -147,17 +214,29 @@ export function registryCommands(program: Command, ctx: CliContext): void {
     .option('--schema <file>', 'a JSON object describing its columns')
     .action(async (o: { id: string; version: string; path: string; uri?: string; schema?: string }) => {
       const reporter = ctx.reporter();
-      const { checksum, totalBytes, files } = await datasetChecksum(o.path, { onProgress: (d, t) => reporter.bytes(`hashing ${o.id}`, d, t) });
+      const { checksum, totalBytes, files } = await datasetChecksum(o.path, {
+        onProgress: (d, t) => reporter.bytes(`hashing ${o.id}`, d, t),
+      });
       const schema = o.schema ? readJsonFile(o.schema, 'schema') : undefined;
       const uri = o.uri ?? pathToFileURL(resolve(o.path)).href;
-      const [r] = await registerDatasets(await ctx.client(), [{ id: o.id, version: o.version, checksum, uri, ...(schema ? { schema } : {}) }]);
-      ctx.out(`${r!.replayed ? 'already registered' : 'registered'} dataset ${o.id}@${o.version}\n  checksum ${checksum}\n  ${files.length} file(s), ${bytes(totalBytes)}\n  uri      ${uri}`, { id: o.id, version: o.version, checksum, uri, replayed: r!.replayed });
+      const [r] = await registerDatasets(await ctx.client(), [
+        { id: o.id, version: o.version, checksum, uri, ...(schema ? { schema } : {}) },
+      ]);
+      ctx.out(
+        `${r!.replayed ? 'already registered' : 'registered'} dataset ${o.id}@${o.version}\n  checksum ${checksum}\n  ${files.length} file(s), ${bytes(totalBytes)}\n  uri      ${uri}`,
+        { id: o.id, version: o.version, checksum, uri, replayed: r!.replayed },
+      );
     });
   datasets
     .command('get <id> <version>')
     .description('a registered dataset version')
     .action(async (id: string, version: string) => {
-      const r = await (await ctx.client()).request<{ checksum: string; uri: string; createdAt: string; createdBy: string }>('GET', `/v1/datasets/${encodeURIComponent(id)}/versions/${encodeURIComponent(version)}`);
+      const r = await (
+        await ctx.client()
+      ).request<{ checksum: string; uri: string; createdAt: string; createdBy: string }>(
+        'GET',
+        `/v1/datasets/${encodeURIComponent(id)}/versions/${encodeURIComponent(version)}`,
+      );
       ctx.out(`${id}@${version}\n  checksum ${r.checksum}\n  uri      ${r.uri}\n  created  ${r.createdAt} by ${r.createdBy}`, r);
     });
 }

@@ -47,7 +47,9 @@ export class AegisClient {
   readonly #signer: SignatureV4 | undefined;
 
   constructor(private readonly opts: ClientOptions) {
-    this.#signer = opts.sigv4 ? new SignatureV4({ service: 'execute-api', region: opts.sigv4.region, credentials: opts.sigv4.credentials, sha256: Sha256 }) : undefined;
+    this.#signer = opts.sigv4
+      ? new SignatureV4({ service: 'execute-api', region: opts.sigv4.region, credentials: opts.sigv4.credentials, sha256: Sha256 })
+      : undefined;
   }
 
   async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
@@ -101,11 +103,17 @@ export class AegisClient {
   /** node:http(s) rather than fetch: the same transport for uploads, and client certificates for mTLS. */
   #request(url: URL, method: string, headers: Record<string, string>) {
     const t = this.opts.tls;
-    const tls = url.protocol === 'https:' && t ? { ...(t.cert && t.key ? { cert: t.cert, key: t.key } : {}), ...(t.ca ? { ca: t.ca } : {}) } : {};
+    const tls =
+      url.protocol === 'https:' && t ? { ...(t.cert && t.key ? { cert: t.cert, key: t.key } : {}), ...(t.ca ? { ca: t.ca } : {}) } : {};
     return (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method, headers, ...tls });
   }
 
-  async #send(url: URL, method: string, headers: Record<string, string>, body: string | undefined): Promise<{ status: number; raw: string }> {
+  async #send(
+    url: URL,
+    method: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+  ): Promise<{ status: number; raw: string }> {
     const req = this.#request(url, method, headers);
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       req.once('response', resolve);
@@ -134,7 +142,13 @@ export class AegisClient {
     });
     const target = new URL(url);
     // presigned S3 URLs are plain https; client certificates go only to our own server
-    const request = target.origin === new URL(this.opts.baseUrl).origin ? this.#request(target, 'PUT', { ...headers, 'content-length': String(size) }) : (target.protocol === 'https:' ? httpsRequest : httpRequest)(target, { method: 'PUT', headers: { ...headers, 'content-length': String(size) } });
+    const request =
+      target.origin === new URL(this.opts.baseUrl).origin
+        ? this.#request(target, 'PUT', { ...headers, 'content-length': String(size) })
+        : (target.protocol === 'https:' ? httpsRequest : httpRequest)(target, {
+            method: 'PUT',
+            headers: { ...headers, 'content-length': String(size) },
+          });
     const response = new Promise<IncomingMessage>((resolve, reject) => {
       request.once('response', resolve);
       request.once('error', reject);
@@ -143,7 +157,10 @@ export class AegisClient {
       await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), meter, request);
     } catch (e) {
       // The server may answer (and close) before reading everything, e.g. a refused size.
-      if (!request.writableFinished && !(await Promise.race([response.then(() => true), new Promise((r) => setTimeout(() => r(false), 1000))]))) {
+      if (
+        !request.writableFinished &&
+        !(await Promise.race([response.then(() => true), new Promise((r) => setTimeout(() => r(false), 1000))]))
+      ) {
         throw new ApiError(0, 'UPLOAD_FAILED', `upload failed: ${(e as Error).message}`);
       }
     }

@@ -14,7 +14,10 @@ export interface ApprovalStatement {
   expiresAt: string;
 }
 
-export const approvalStatement = (p: { promotionId: string; artifactId: string; manifestSha256: string; targetEnv: string }, expiresAt: string): ApprovalStatement => ({
+export const approvalStatement = (
+  p: { promotionId: string; artifactId: string; manifestSha256: string; targetEnv: string },
+  expiresAt: string,
+): ApprovalStatement => ({
   type: 'aegis.promotion-approval/v1',
   promotionId: p.promotionId,
   artifactId: p.artifactId,
@@ -30,7 +33,17 @@ export const approvalBytes = (s: ApprovalStatement) => statementBytes(s);
 export const MAX_APPROVAL_TTL_MS = 7 * 24 * 3600 * 1000;
 
 /** `evidence-mismatch`: the promotion holds stored approvals that their signatures and the audit chain do not back. */
-export type ApprovalRefusal = 'unknown-key' | 'wrong-role' | 'revoked' | 'key-not-valid' | 'expired' | 'expiry-too-far' | 'bad-signature' | 'requester' | 'duplicate' | 'evidence-mismatch';
+export type ApprovalRefusal =
+  | 'unknown-key'
+  | 'wrong-role'
+  | 'revoked'
+  | 'key-not-valid'
+  | 'expired'
+  | 'expiry-too-far'
+  | 'bad-signature'
+  | 'requester'
+  | 'duplicate'
+  | 'evidence-mismatch';
 
 export interface ApprovalCheck {
   ok: boolean;
@@ -54,18 +67,26 @@ export function checkApproval(input: {
 }): ApprovalCheck {
   const { key, statement, now } = input;
   if (!key) return { ok: false, refusal: 'unknown-key', reason: 'approver key is not in the key ring' };
-  if (key.purpose !== 'approver') return { ok: false, refusal: 'wrong-role', reason: `${key.kid} is a ${key.purpose} key, not an approver key` };
+  if (key.purpose !== 'approver')
+    return { ok: false, refusal: 'wrong-role', reason: `${key.kid} is a ${key.purpose} key, not an approver key` };
   if (key.revokedAt) return { ok: false, refusal: 'revoked', reason: `${key.kid} was revoked at ${key.revokedAt}` };
   const validity = checkSignerValidity(key, now.toISOString(), 'approver');
   if (!validity.ok) return { ok: false, refusal: 'key-not-valid', reason: `${key.kid}: ${validity.reason}` };
   const expires = Date.parse(statement.expiresAt);
   if (!(expires > now.getTime())) return { ok: false, refusal: 'expired', reason: `approval expired at ${statement.expiresAt}` };
-  if (expires - now.getTime() > MAX_APPROVAL_TTL_MS) return { ok: false, refusal: 'expiry-too-far', reason: 'approval expiry is more than 7 days away' };
+  if (expires - now.getTime() > MAX_APPROVAL_TTL_MS)
+    return { ok: false, refusal: 'expiry-too-far', reason: 'approval expiry is more than 7 days away' };
   if (!verifyRaw(key.alg, key.publicKey, approvalBytes(statement), input.signatureB64)) {
-    return { ok: false, refusal: 'bad-signature', reason: `signature does not verify under ${key.kid} for this promotion, artifact, target and expiry` };
+    return {
+      ok: false,
+      refusal: 'bad-signature',
+      reason: `signature does not verify under ${key.kid} for this promotion, artifact, target and expiry`,
+    };
   }
-  if (input.keyOwner && input.keyOwner === input.requester) return { ok: false, refusal: 'requester', reason: "the requester's own approval does not count" };
-  if (input.alreadyCounted.has(key.kid)) return { ok: false, refusal: 'duplicate', reason: `${key.kid} has already approved; each approver counts once` };
+  if (input.keyOwner && input.keyOwner === input.requester)
+    return { ok: false, refusal: 'requester', reason: "the requester's own approval does not count" };
+  if (input.alreadyCounted.has(key.kid))
+    return { ok: false, refusal: 'duplicate', reason: `${key.kid} has already approved; each approver counts once` };
   return { ok: true };
 }
 
@@ -77,7 +98,8 @@ export function checkApproval(input: {
  */
 export function approvalCounts(key: KeyRecord | undefined, expiresAt: string, now: Date): ApprovalCheck {
   if (!key) return { ok: false, refusal: 'unknown-key', reason: 'approver key is no longer in the key ring' };
-  if (key.purpose !== 'approver') return { ok: false, refusal: 'wrong-role', reason: `${key.kid} is a ${key.purpose} key, not an approver key` };
+  if (key.purpose !== 'approver')
+    return { ok: false, refusal: 'wrong-role', reason: `${key.kid} is a ${key.purpose} key, not an approver key` };
   if (key.revokedAt) return { ok: false, refusal: 'revoked', reason: `${key.kid} was revoked at ${key.revokedAt}` };
   const validity = checkSignerValidity(key, now.toISOString(), 'approver');
   if (!validity.ok) return { ok: false, refusal: 'key-not-valid', reason: `${key.kid}: ${validity.reason}` };

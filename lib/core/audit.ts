@@ -135,7 +135,11 @@ export interface ChainReport {
  *
  * @param anchor the seq and hash just before the first event (genesis: seq 0, zero hash)
  */
-export function verifyChain(events: readonly AuditEvent[], keyOf: (kid: string) => KeyRecord | undefined, anchor: { seq: number; hash: string } = { seq: 0, hash: GENESIS_HASH }): ChainReport {
+export function verifyChain(
+  events: readonly AuditEvent[],
+  keyOf: (kid: string) => KeyRecord | undefined,
+  anchor: { seq: number; hash: string } = { seq: 0, hash: GENESIS_HASH },
+): ChainReport {
   const hashes = new Set(events.map((e) => e.hash));
   let prev = anchor;
   const report = (br: ChainBreak | null, checked: number): ChainReport => ({
@@ -148,14 +152,26 @@ export function verifyChain(events: readonly AuditEvent[], keyOf: (kid: string) 
   });
   for (const [i, e] of events.entries()) {
     const want = prev.seq + 1;
-    if (e.seq > want) return report({ seq: want, problem: 'event-missing', detail: `seq ${want}${e.seq - want > 1 ? `..${e.seq - 1}` : ''} missing: the next event present is ${e.seq}` }, i);
+    if (e.seq > want)
+      return report(
+        {
+          seq: want,
+          problem: 'event-missing',
+          detail: `seq ${want}${e.seq - want > 1 ? `..${e.seq - 1}` : ''} missing: the next event present is ${e.seq}`,
+        },
+        i,
+      );
     if (e.seq < want) return report({ seq: e.seq, problem: 'events-reordered', detail: `seq ${e.seq} appears after ${prev.seq}` }, i);
     if (e.prevHash !== prev.hash) {
       const elsewhere = hashes.has(e.prevHash) && e.prevHash !== e.hash;
       return report(
         elsewhere
           ? { seq: e.seq, problem: 'events-reordered', detail: `event ${e.seq} links to an event stored after it: events were reordered` }
-          : { seq: e.seq, problem: 'chain-broken', detail: `prevHash of ${e.seq} is not the hash of ${prev.seq}: an earlier event was altered or removed` },
+          : {
+              seq: e.seq,
+              problem: 'chain-broken',
+              detail: `prevHash of ${e.seq} is not the hash of ${prev.seq}: an earlier event was altered or removed`,
+            },
         i,
       );
     }
@@ -166,7 +182,11 @@ export function verifyChain(events: readonly AuditEvent[], keyOf: (kid: string) 
     if (!verifyRaw(key.alg, key.publicKey, eventStatement(e.seq, e.hash), e.signature)) {
       return report({ seq: e.seq, problem: 'bad-signature', detail: `signature of ${e.seq} does not verify under ${e.signerId}` }, i);
     }
-    if (eventHash(e) !== e.hash) return report({ seq: e.seq, problem: 'payload-edited', detail: `content of ${e.seq} does not match its signed hash: the event was edited` }, i);
+    if (eventHash(e) !== e.hash)
+      return report(
+        { seq: e.seq, problem: 'payload-edited', detail: `content of ${e.seq} does not match its signed hash: the event was edited` },
+        i,
+      );
     prev = { seq: e.seq, hash: e.hash };
   }
   return report(null, events.length);
@@ -180,10 +200,15 @@ export function compareWithArchive(db: readonly AuditEvent[], archived: readonly
     if (!d) {
       const dbHead = db.length ? db[db.length - 1]!.seq : 0;
       return a.seq > dbHead
-        ? { seq: a.seq, problem: 'truncated', detail: `the archive holds seq ${a.seq} but the database ends at ${dbHead}: the tail was truncated` }
+        ? {
+            seq: a.seq,
+            problem: 'truncated',
+            detail: `the archive holds seq ${a.seq} but the database ends at ${dbHead}: the tail was truncated`,
+          }
         : { seq: a.seq, problem: 'event-missing', detail: `seq ${a.seq} is archived but missing from the database` };
     }
-    if (canonicalJson(d) !== canonicalJson(a)) return { seq: a.seq, problem: 'archive-mismatch', detail: `event ${a.seq} differs between the database and the archive` };
+    if (canonicalJson(d) !== canonicalJson(a))
+      return { seq: a.seq, problem: 'archive-mismatch', detail: `event ${a.seq} differs between the database and the archive` };
   }
   return null;
 }

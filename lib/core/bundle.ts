@@ -28,7 +28,10 @@ export type BundleSignature = Omit<SignatureRecord, 'manifestSignatureId'>;
 
 export const fileText = (value: unknown): string => `${canonicalJson(value)}\n`;
 
-export function buildIndex(files: Record<BundleFile, string>, meta: { artifactId: string; createdAt: string; signerId: string }): BundleIndex {
+export function buildIndex(
+  files: Record<BundleFile, string>,
+  meta: { artifactId: string; createdAt: string; signerId: string },
+): BundleIndex {
   const hashes: Record<string, string> = {};
   for (const name of BUNDLE_FILES) hashes[name] = sha256Hex(files[name]);
   return { type: BUNDLE_TYPE, ...meta, files: hashes };
@@ -66,7 +69,10 @@ function parse<T>(files: Map<string, Buffer>, name: string, problems?: string[])
  * manifest, and (when given) the artifact bytes. With `trustedKeys` the signing keys must be
  * exactly those; without, the bundle's own keys.json is the trust root (reported).
  */
-export function verifyBundle(files: Map<string, Buffer>, opts: { trustedKeys?: KeyRecord[]; artifact?: { sha256: string; size: number } } = {}): BundleReport {
+export function verifyBundle(
+  files: Map<string, Buffer>,
+  opts: { trustedKeys?: KeyRecord[]; artifact?: { sha256: string; size: number } } = {},
+): BundleReport {
   const checks: Named[] = [];
   const unparsable: string[] = [];
   for (const name of [...BUNDLE_FILES, INDEX_FILE, INDEX_SIGNATURE_FILE]) parse<unknown>(files, name, unparsable);
@@ -85,11 +91,13 @@ export function verifyBundle(files: Map<string, Buffer>, opts: { trustedKeys?: K
     for (const name of BUNDLE_FILES) {
       const b = files.get(name);
       if (!b) problems.push(`${name} is missing`);
-      else if (sha256Hex(b) !== index.files[name]) problems.push(`${name} was modified (sha256 ${sha256Hex(b)} is not the indexed ${index.files[name]})`);
+      else if (sha256Hex(b) !== index.files[name])
+        problems.push(`${name} was modified (sha256 ${sha256Hex(b)} is not the indexed ${index.files[name]})`);
     }
     const known = new Set<string>([...BUNDLE_FILES, INDEX_FILE, INDEX_SIGNATURE_FILE]);
     for (const name of files.keys()) if (!known.has(name)) problems.push(`${name} is not part of the bundle`);
-    for (const name of Object.keys(index.files)) if (!(BUNDLE_FILES as readonly string[]).includes(name)) problems.push(`index lists unknown file ${name}`);
+    for (const name of Object.keys(index.files))
+      if (!(BUNDLE_FILES as readonly string[]).includes(name)) problems.push(`index lists unknown file ${name}`);
     checks.push(problems.length ? fail('bundle-files', problems.join('; ')) : pass('bundle-files'));
   }
 
@@ -97,9 +105,12 @@ export function verifyBundle(files: Map<string, Buffer>, opts: { trustedKeys?: K
   if (!index || !sig) checks.push(fail('bundle-signature', `${INDEX_SIGNATURE_FILE} or ${INDEX_FILE} is missing`));
   else {
     const key = ring.get(sig.signerId);
-    if (!key) checks.push(fail('bundle-signature', `signer ${sig.signerId} is not among the ${opts.trustedKeys ? 'trusted' : "bundle's"} keys`));
-    else if (sig.signerId !== index.signerId || sig.ts !== index.createdAt) checks.push(fail('bundle-signature', 'signature record does not match the index (signer or time)'));
-    else if (!verifyRaw(sig.alg, key.publicKey, statementBytes(index), sig.signature)) checks.push(fail('bundle-signature', `index signature does not verify under ${key.kid}`));
+    if (!key)
+      checks.push(fail('bundle-signature', `signer ${sig.signerId} is not among the ${opts.trustedKeys ? 'trusted' : "bundle's"} keys`));
+    else if (sig.signerId !== index.signerId || sig.ts !== index.createdAt)
+      checks.push(fail('bundle-signature', 'signature record does not match the index (signer or time)'));
+    else if (!verifyRaw(sig.alg, key.publicKey, statementBytes(index), sig.signature))
+      checks.push(fail('bundle-signature', `index signature does not verify under ${key.kid}`));
     else {
       const v = checkSignerValidity(key, sig.ts, 'manifest');
       checks.push(v.ok ? pass('bundle-signature') : fail('bundle-signature', `${key.kid}: ${v.reason}`));
@@ -109,8 +120,14 @@ export function verifyBundle(files: Map<string, Buffer>, opts: { trustedKeys?: K
   // 3. The manifest and its signature, exactly as verify-manifest checks them.
   const manifest = parse<unknown>(files, 'manifest.json');
   const msig = parse<SignatureRecord>(files, 'signature.json');
-  const report = verifyManifest({ manifest, signature: msig, key: msig ? ring.get(msig.signerId) : undefined, ...(opts.artifact ? { bytes: opts.artifact } : {}) });
-  for (const c of report.checks) checks.push({ ...c, check: c.check === 'signature' || c.check === 'signer' ? `manifest-${c.check}` : c.check });
+  const report = verifyManifest({
+    manifest,
+    signature: msig,
+    key: msig ? ring.get(msig.signerId) : undefined,
+    ...(opts.artifact ? { bytes: opts.artifact } : {}),
+  });
+  for (const c of report.checks)
+    checks.push({ ...c, check: c.check === 'signature' || c.check === 'signer' ? `manifest-${c.check}` : c.check });
 
   // 4. The registry record and the datasets must describe the signed manifest.
   const parsed = TrainingManifest.safeParse(manifest);
@@ -119,16 +136,36 @@ export function verifyBundle(files: Map<string, Buffer>, opts: { trustedKeys?: K
   if (parsed.success) {
     const m = parsed.data;
     const mismatched = record
-      ? (['artifactId', 'modelName', 'sha256', 'size', 'manifestSha256'] as const).filter((f) => record[f] !== { artifactId: m.artifactId, modelName: m.modelName, sha256: m.artifactSha256, size: m.artifactSize, manifestSha256: manifestSha256(m) }[f])
+      ? (['artifactId', 'modelName', 'sha256', 'size', 'manifestSha256'] as const).filter(
+          (f) =>
+            record[f] !==
+            {
+              artifactId: m.artifactId,
+              modelName: m.modelName,
+              sha256: m.artifactSha256,
+              size: m.artifactSize,
+              manifestSha256: manifestSha256(m),
+            }[f],
+        )
       : ['record.json'];
-    checks.push(mismatched.length ? fail('record', `registry record disagrees with the manifest on ${mismatched.join(', ')}`) : pass('record'));
+    checks.push(
+      mismatched.length ? fail('record', `registry record disagrees with the manifest on ${mismatched.join(', ')}`) : pass('record'),
+    );
     const want = new Set(m.datasetRefs.map((r) => `${r.id}@${r.version}=${r.checksum}`));
     const have = new Set((Array.isArray(datasets) ? datasets : []).map((d) => `${d.id}@${d.version}=${d.checksum}`));
     const missing = [...want].filter((x) => !have.has(x));
     const extra = [...have].filter((x) => !want.has(x));
     checks.push(
       missing.length || extra.length
-        ? fail('datasets', [missing.length ? `no matching dataset record for ${missing.join(', ')}` : '', extra.length ? `records not referenced by the manifest: ${extra.join(', ')}` : ''].filter(Boolean).join('; '))
+        ? fail(
+            'datasets',
+            [
+              missing.length ? `no matching dataset record for ${missing.join(', ')}` : '',
+              extra.length ? `records not referenced by the manifest: ${extra.join(', ')}` : '',
+            ]
+              .filter(Boolean)
+              .join('; '),
+          )
         : pass('datasets'),
     );
   }
@@ -138,6 +175,9 @@ export function verifyBundle(files: Map<string, Buffer>, opts: { trustedKeys?: K
     ok: checks.every((c) => c.ok),
     artifactId: index?.artifactId ?? null,
     checks,
-    trust: { pinned: Boolean(opts.trustedKeys), keys: [...usedKids].map((kid) => ({ kid, publicKey: ring.get(kid)?.publicKey ?? '(unknown)' })) },
+    trust: {
+      pinned: Boolean(opts.trustedKeys),
+      keys: [...usedKids].map((kid) => ({ kid, publicKey: ring.get(kid)?.publicKey ?? '(unknown)' })),
+    },
   };
 }

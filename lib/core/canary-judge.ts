@@ -34,7 +34,22 @@ import {
 } from './canary-statistics.js';
 
 export type { LatencyHistogram, Variant, VariantMetrics } from './canary-metrics.js';
-export { erfc, normalCdf, normalSf, percentile, mannWhitneyGreater, mannWhitneyGreaterHistogram, twoProportionGreater, fisherExactGreater, binomialUpperTail, sampleRatioTest, toHistogram, histogramPercentile, sortedRuns, bucketValue } from './canary-statistics.js';
+export {
+  erfc,
+  normalCdf,
+  normalSf,
+  percentile,
+  mannWhitneyGreater,
+  mannWhitneyGreaterHistogram,
+  twoProportionGreater,
+  fisherExactGreater,
+  binomialUpperTail,
+  sampleRatioTest,
+  toHistogram,
+  histogramPercentile,
+  sortedRuns,
+  bucketValue,
+} from './canary-statistics.js';
 
 export interface CanaryConfig {
   /** Relative quality drop, (stable − canary) / stable, that fails the canary when significant. @default 0.02 */ rollbackThreshold?: number;
@@ -49,7 +64,15 @@ export interface CanaryConfig {
 }
 
 export const CANARY_DEFAULTS = {
-  rollbackThreshold: 0.02, alpha: 0.02, guardrailAlpha: 0.0005, minRequests: 200, minLatencySamples: 50, minLabelled: 50, latencyTolerance: 0.1, errorRateTolerance: 0.005, errorRateCeiling: 0.05,
+  rollbackThreshold: 0.02,
+  alpha: 0.02,
+  guardrailAlpha: 0.0005,
+  minRequests: 200,
+  minLatencySamples: 50,
+  minLabelled: 50,
+  latencyTolerance: 0.1,
+  errorRateTolerance: 0.005,
+  errorRateCeiling: 0.05,
 } as const satisfies Required<CanaryConfig>;
 
 /** Every check a window can fail, in the order they are applied. */
@@ -61,7 +84,11 @@ export type CanaryMetric = CanaryCheck;
 export type JudgeReason = 'pass' | 'insufficient-traffic' | CanaryCheck;
 
 /** Linear-interpolation percentiles (numpy's default; on bucket values for histograms); null for an empty sample. */
-export interface Percentiles { n: number; p95: number | null; p99: number | null }
+export interface Percentiles {
+  n: number;
+  p95: number | null;
+  p99: number | null;
+}
 
 export interface CanaryJudgement {
   verdict: 'pass' | 'fail' | 'inconclusive';
@@ -76,14 +103,38 @@ export interface CanaryJudgement {
     requests: { stable: number; canary: number };
     /** `test`: Fisher's exact test while an expected cell count is below 5, else the pooled z-test (`z` null for Fisher). */
     errorRate: { stable: number; canary: number; difference: number; test: 'fisher' | 'z'; z: number | null; pValue: number };
-    latency: { source: 'samples' | 'histogram'; stable: Percentiles; canary: Percentiles; percentileMethod: 'linear'; u: number; z: number; pValue: number };
+    latency: {
+      source: 'samples' | 'histogram';
+      stable: Percentiles;
+      canary: Percentiles;
+      percentileMethod: 'linear';
+      u: number;
+      z: number;
+      pValue: number;
+    };
     /** Present when both variants report label feedback; `judged` once both have enough labels. */
-    quality?: { stable: number; canary: number; labelled: { stable: number; canary: number }; relativeDrop: number; test: 'fisher' | 'z'; z: number | null; pValue: number; judged: boolean };
+    quality?: {
+      stable: number;
+      canary: number;
+      labelled: { stable: number; canary: number };
+      relativeDrop: number;
+      test: 'fisher' | 'z';
+      z: number | null;
+      pValue: number;
+      judged: boolean;
+    };
     guardrails: {
       /** exact binomial test that the canary's error rate exceeds the ceiling */
       errorCeiling: { ceiling: number; canary: number; pValue: number; tripped: boolean };
       /** chi-square test of the canary's share of requests against the route's percent */
-      sampleRatio: { expectedShare: number | null; observedShare: number | null; checked: boolean; chiSquare: number; pValue: number; tripped: boolean };
+      sampleRatio: {
+        expectedShare: number | null;
+        observedShare: number | null;
+        checked: boolean;
+        chiSquare: number;
+        pValue: number;
+        tripped: boolean;
+      };
     };
   };
 }
@@ -93,24 +144,40 @@ const pct = (v: number): string => `${(v * 100).toFixed(2)}%`;
 const pv = (p: number): string => p.toPrecision(3);
 const ms = (v: number | null): string => (v === null ? 'n/a' : `${v.toFixed(1)} ms`);
 
-const invalid = (field: string, why: string): never => { throw new AegisError('VALIDATION_FAILED', `${field} ${why}`, { field }); };
+const invalid = (field: string, why: string): never => {
+  throw new AegisError('VALIDATION_FAILED', `${field} ${why}`, { field });
+};
 
 function checkInput(stable: VariantMetrics, canary: VariantMetrics, canaryPercent: number | undefined, cfg: Required<CanaryConfig>): void {
-  for (const [name, v] of [['stable', stable], ['canary', canary]] as const) {
+  for (const [name, v] of [
+    ['stable', stable],
+    ['canary', canary],
+  ] as const) {
     if (!isCount(v.requests)) invalid(`${name}.requests`, 'must be a non-negative integer');
     if (!isCount(v.errors) || v.errors > v.requests) invalid(`${name}.errors`, 'must be an integer from 0 to requests');
     if (v.latenciesMs === undefined && v.latencyHistogram === undefined) invalid(`${name}.latenciesMs`, 'or latencyHistogram is required');
-    if (v.latenciesMs !== undefined && (!Array.isArray(v.latenciesMs) || !v.latenciesMs.every((l) => Number.isFinite(l) && l >= 0))) invalid(`${name}.latenciesMs`, 'must hold finite non-negative numbers');
-    if (v.latencyHistogram !== undefined && (!Array.isArray(v.latencyHistogram) || !v.latencyHistogram.every((p) => Array.isArray(p) && p.length === 2 && Number.isSafeInteger(p[0]) && isCount(p[1])))) invalid(`${name}.latencyHistogram`, 'must hold [integer bucket, count] pairs');
+    if (v.latenciesMs !== undefined && (!Array.isArray(v.latenciesMs) || !v.latenciesMs.every((l) => Number.isFinite(l) && l >= 0)))
+      invalid(`${name}.latenciesMs`, 'must hold finite non-negative numbers');
+    if (
+      v.latencyHistogram !== undefined &&
+      (!Array.isArray(v.latencyHistogram) ||
+        !v.latencyHistogram.every((p) => Array.isArray(p) && p.length === 2 && Number.isSafeInteger(p[0]) && isCount(p[1])))
+    )
+      invalid(`${name}.latencyHistogram`, 'must hold [integer bucket, count] pairs');
     const q = v.quality;
-    if (q !== undefined && (!isCount(q.labelled) || !isCount(q.correct) || q.correct > q.labelled)) invalid(`${name}.quality`, 'must have integers 0 ≤ correct ≤ labelled');
+    if (q !== undefined && (!isCount(q.labelled) || !isCount(q.correct) || q.correct > q.labelled))
+      invalid(`${name}.quality`, 'must have integers 0 ≤ correct ≤ labelled');
   }
-  if (canaryPercent !== undefined && !(Number.isFinite(canaryPercent) && canaryPercent >= 0 && canaryPercent <= 100)) invalid('canaryPercent', 'must be a number from 0 to 100');
+  if (canaryPercent !== undefined && !(Number.isFinite(canaryPercent) && canaryPercent >= 0 && canaryPercent <= 100))
+    invalid('canaryPercent', 'must be a number from 0 to 100');
   if (!(cfg.alpha > 0 && cfg.alpha < 1)) invalid('config.alpha', 'must be between 0 and 1');
-  if (!(cfg.guardrailAlpha > 0 && 4 * cfg.guardrailAlpha <= cfg.alpha)) invalid('config.guardrailAlpha', 'must be above 0 and at most alpha / 4');
-  for (const k of ['rollbackThreshold', 'latencyTolerance', 'errorRateTolerance'] as const) if (!(Number.isFinite(cfg[k]) && cfg[k] >= 0)) invalid(`config.${k}`, 'must be a finite number ≥ 0');
+  if (!(cfg.guardrailAlpha > 0 && 4 * cfg.guardrailAlpha <= cfg.alpha))
+    invalid('config.guardrailAlpha', 'must be above 0 and at most alpha / 4');
+  for (const k of ['rollbackThreshold', 'latencyTolerance', 'errorRateTolerance'] as const)
+    if (!(Number.isFinite(cfg[k]) && cfg[k] >= 0)) invalid(`config.${k}`, 'must be a finite number ≥ 0');
   if (!(cfg.errorRateCeiling > 0 && cfg.errorRateCeiling < 1)) invalid('config.errorRateCeiling', 'must be between 0 and 1');
-  for (const k of ['minRequests', 'minLatencySamples', 'minLabelled'] as const) if (!(Number.isSafeInteger(cfg[k]) && cfg[k] >= 1)) invalid(`config.${k}`, 'must be an integer ≥ 1');
+  for (const k of ['minRequests', 'minLatencySamples', 'minLabelled'] as const)
+    if (!(Number.isSafeInteger(cfg[k]) && cfg[k] >= 1)) invalid(`config.${k}`, 'must be an integer ≥ 1');
 }
 
 /**
@@ -135,7 +202,13 @@ function latencyStats(stable: VariantMetrics, canary: VariantMetrics): CanaryJud
     const runs = sortedRuns(h);
     return { n: histogramCount(runs), p95: histogramPercentile(runs, 0.95), p99: histogramPercentile(runs, 0.99) };
   };
-  return { source: 'histogram', stable: describe(s), canary: describe(c), percentileMethod: 'linear', ...mannWhitneyGreaterHistogram(c, s) };
+  return {
+    source: 'histogram',
+    stable: describe(s),
+    canary: describe(c),
+    percentileMethod: 'linear',
+    ...mannWhitneyGreaterHistogram(c, s),
+  };
 }
 
 /**
@@ -149,14 +222,27 @@ function latencyStats(stable: VariantMetrics, canary: VariantMetrics): CanaryJud
  * const j = judgeCanary({ stable, canary, canaryPercent: 5, config: { minRequests: 200 } });
  * if (j.verdict === 'fail') await rollback(deployment, `${j.reason}: ${j.failed!.detail}`);
  */
-export function judgeCanary(input: { stable: VariantMetrics; canary: VariantMetrics; canaryPercent?: number; config?: CanaryConfig }): CanaryJudgement {
+export function judgeCanary(input: {
+  stable: VariantMetrics;
+  canary: VariantMetrics;
+  canaryPercent?: number;
+  config?: CanaryConfig;
+}): CanaryJudgement {
   const { stable, canary, canaryPercent } = input;
   // `{ alpha: undefined }` must mean "default", not overwrite the default with undefined.
-  const cfg: Required<CanaryConfig> = { ...CANARY_DEFAULTS, ...Object.fromEntries(Object.entries(input.config ?? {}).filter(([, v]) => v !== undefined)) };
+  const cfg: Required<CanaryConfig> = {
+    ...CANARY_DEFAULTS,
+    ...Object.fromEntries(Object.entries(input.config ?? {}).filter(([, v]) => v !== undefined)),
+  };
   checkInput(stable, canary, canaryPercent, cfg);
 
   const rate = (v: VariantMetrics): number => (v.requests > 0 ? v.errors / v.requests : 0);
-  const errorRate = { stable: rate(stable), canary: rate(canary), difference: rate(canary) - rate(stable), ...rateGreater(canary.errors, canary.requests, stable.errors, stable.requests) };
+  const errorRate = {
+    stable: rate(stable),
+    canary: rate(canary),
+    difference: rate(canary) - rate(stable),
+    ...rateGreater(canary.errors, canary.requests, stable.errors, stable.requests),
+  };
   const latency = latencyStats(stable, canary);
 
   let quality: CanaryJudgement['metrics']['quality'];
@@ -166,20 +252,43 @@ export function judgeCanary(input: { stable: VariantMetrics; canary: VariantMetr
     const qc = c.labelled > 0 ? c.correct / c.labelled : 0;
     // Quality is worse when the canary is wrong more often: test the incorrect fractions.
     const test = rateGreater(c.labelled - c.correct, c.labelled, s.labelled - s.correct, s.labelled);
-    quality = { stable: qs, canary: qc, labelled: { stable: s.labelled, canary: c.labelled }, relativeDrop: qs > 0 ? (qs - qc) / qs : 0, ...test, judged: Math.min(s.labelled, c.labelled) >= cfg.minLabelled };
+    quality = {
+      stable: qs,
+      canary: qc,
+      labelled: { stable: s.labelled, canary: c.labelled },
+      relativeDrop: qs > 0 ? (qs - qc) / qs : 0,
+      ...test,
+      judged: Math.min(s.labelled, c.labelled) >= cfg.minLabelled,
+    };
   }
 
   const ceilingP = binomialUpperTail(canary.errors, canary.requests, cfg.errorRateCeiling);
-  const errorCeiling = { ceiling: cfg.errorRateCeiling, canary: errorRate.canary, pValue: ceilingP, tripped: ceilingP < cfg.guardrailAlpha && errorRate.stable <= cfg.errorRateCeiling };
+  const errorCeiling = {
+    ceiling: cfg.errorRateCeiling,
+    canary: errorRate.canary,
+    pValue: ceilingP,
+    tripped: ceilingP < cfg.guardrailAlpha && errorRate.stable <= cfg.errorRateCeiling,
+  };
   const share = canaryPercent === undefined ? null : canaryPercent / 100;
   const srm = share === null ? { checked: false, chiSquare: 0, pValue: 1 } : sampleRatioTest(canary.requests, stable.requests, share);
   const total = canary.requests + stable.requests;
-  const sampleRatio = { expectedShare: share, observedShare: total > 0 ? canary.requests / total : null, ...srm, tripped: srm.checked && srm.pValue < cfg.guardrailAlpha };
+  const sampleRatio = {
+    expectedShare: share,
+    observedShare: total > 0 ? canary.requests / total : null,
+    ...srm,
+    tripped: srm.checked && srm.pValue < cfg.guardrailAlpha,
+  };
 
   const comparisons = quality?.judged ? 3 : 2;
   const perComparison = (cfg.alpha - 2 * cfg.guardrailAlpha) / comparisons;
   const significance = { family: cfg.alpha, guardrail: cfg.guardrailAlpha, comparisons, perComparison };
-  const metrics = { requests: { stable: stable.requests, canary: canary.requests }, errorRate, latency, ...(quality ? { quality } : {}), guardrails: { errorCeiling, sampleRatio } };
+  const metrics = {
+    requests: { stable: stable.requests, canary: canary.requests },
+    errorRate,
+    latency,
+    ...(quality ? { quality } : {}),
+    guardrails: { errorCeiling, sampleRatio },
+  };
 
   const reasons: string[] = [];
   const failures: { metric: CanaryCheck; detail: string }[] = [];
@@ -194,15 +303,27 @@ export function judgeCanary(input: { stable: VariantMetrics; canary: VariantMetr
   };
 
   // Guardrails: judged on whatever traffic there is, so a broken canary fails at once.
-  check('errorCeiling', errorCeiling.tripped,
-    `canary ${pct(errorRate.canary)} errors of ${canary.requests} vs ceiling ${pct(cfg.errorRateCeiling)} (binomial p=${pv(ceilingP)}, alpha ${pv(cfg.guardrailAlpha)}${errorRate.stable > cfg.errorRateCeiling ? `; stable is above the ceiling too (${pct(errorRate.stable)})` : ''})`);
+  check(
+    'errorCeiling',
+    errorCeiling.tripped,
+    `canary ${pct(errorRate.canary)} errors of ${canary.requests} vs ceiling ${pct(cfg.errorRateCeiling)} (binomial p=${pv(ceilingP)}, alpha ${pv(cfg.guardrailAlpha)}${errorRate.stable > cfg.errorRateCeiling ? `; stable is above the ceiling too (${pct(errorRate.stable)})` : ''})`,
+  );
   if (sampleRatio.checked) {
-    check('sampleRatio', sampleRatio.tripped,
-      `canary got ${pct(sampleRatio.observedShare!)} of ${total} requests, the route ${pct(share!)} (chi-square ${sampleRatio.chiSquare.toFixed(2)}, p=${pv(sampleRatio.pValue)}, alpha ${pv(cfg.guardrailAlpha)})`);
-  } else reasons.push(`sampleRatio not checked: ${share === null ? 'no route percent given' : `too few requests (${total}) for the route's ${pct(share)}`}`);
+    check(
+      'sampleRatio',
+      sampleRatio.tripped,
+      `canary got ${pct(sampleRatio.observedShare!)} of ${total} requests, the route ${pct(share!)} (chi-square ${sampleRatio.chiSquare.toFixed(2)}, p=${pv(sampleRatio.pValue)}, alpha ${pv(cfg.guardrailAlpha)})`,
+    );
+  } else
+    reasons.push(
+      `sampleRatio not checked: ${share === null ? 'no route percent given' : `too few requests (${total}) for the route's ${pct(share)}`}`,
+    );
 
   const missing: string[] = [];
-  for (const [name, v] of [['stable', stable], ['canary', canary]] as const) {
+  for (const [name, v] of [
+    ['stable', stable],
+    ['canary', canary],
+  ] as const) {
     if (v.requests < cfg.minRequests) missing.push(`${name} has ${v.requests} requests, fewer than minRequests ${cfg.minRequests}`);
     const n = latency[name].n;
     if (n < cfg.minLatencySamples) missing.push(`${name} has ${n} latency samples, fewer than minLatencySamples ${cfg.minLatencySamples}`);
@@ -214,13 +335,23 @@ export function judgeCanary(input: { stable: VariantMetrics; canary: VariantMetr
 
   const a = perComparison;
   const test = errorRate.test === 'fisher' ? "Fisher's exact" : 'z-test';
-  check('errorRate', errorRate.pValue < a && errorRate.difference > cfg.errorRateTolerance,
-    `canary ${pct(errorRate.canary)} vs stable ${pct(errorRate.stable)} (${test} p=${pv(errorRate.pValue)}, alpha ${pv(a)}, tolerance +${pct(cfg.errorRateTolerance)})`);
+  check(
+    'errorRate',
+    errorRate.pValue < a && errorRate.difference > cfg.errorRateTolerance,
+    `canary ${pct(errorRate.canary)} vs stable ${pct(errorRate.stable)} (${test} p=${pv(errorRate.pValue)}, alpha ${pv(a)}, tolerance +${pct(cfg.errorRateTolerance)})`,
+  );
 
-  for (const [metric, key] of [['latencyP95', 'p95'], ['latencyP99', 'p99']] as const) {
-    const c = latency.canary[key] as number, s = latency.stable[key] as number;
-    check(metric, latency.pValue < a && c > s * (1 + cfg.latencyTolerance),
-      `canary ${key} ${ms(c)} vs stable ${ms(s)} (Mann–Whitney on ${latency.source} p=${pv(latency.pValue)}, alpha ${pv(a)}, tolerance +${pct(cfg.latencyTolerance)})`);
+  for (const [metric, key] of [
+    ['latencyP95', 'p95'],
+    ['latencyP99', 'p99'],
+  ] as const) {
+    const c = latency.canary[key] as number,
+      s = latency.stable[key] as number;
+    check(
+      metric,
+      latency.pValue < a && c > s * (1 + cfg.latencyTolerance),
+      `canary ${key} ${ms(c)} vs stable ${ms(s)} (Mann–Whitney on ${latency.source} p=${pv(latency.pValue)}, alpha ${pv(a)}, tolerance +${pct(cfg.latencyTolerance)})`,
+    );
   }
 
   if (!quality || !quality.judged) {
@@ -228,8 +359,11 @@ export function judgeCanary(input: { stable: VariantMetrics; canary: VariantMetr
     reasons.push(`quality not judged: ${unlabelled.join(' and ')} below minLabelled ${cfg.minLabelled} labelled predictions`);
   } else {
     const qt = quality.test === 'fisher' ? "Fisher's exact" : 'z-test';
-    check('quality', quality.pValue < a && quality.relativeDrop > cfg.rollbackThreshold,
-      `canary ${pct(quality.canary)} vs stable ${pct(quality.stable)} correct over the canary so far (${quality.labelled.canary} and ${quality.labelled.stable} labels), relative drop ${pct(quality.relativeDrop)} (threshold ${pct(cfg.rollbackThreshold)}; ${qt} p=${pv(quality.pValue)}, alpha ${pv(a)})`);
+    check(
+      'quality',
+      quality.pValue < a && quality.relativeDrop > cfg.rollbackThreshold,
+      `canary ${pct(quality.canary)} vs stable ${pct(quality.stable)} correct over the canary so far (${quality.labelled.canary} and ${quality.labelled.stable} labels), relative drop ${pct(quality.relativeDrop)} (threshold ${pct(cfg.rollbackThreshold)}; ${qt} p=${pv(quality.pValue)}, alpha ${pv(a)})`,
+    );
   }
   return verdictOf('pass');
 }

@@ -10,12 +10,21 @@ import { LATENCY_BUCKET_BASE, latencyBucket, type LatencyHistogram } from './can
 // (1969), as in SPECFUN CALERF (ACM TOMS 715). Coefficients are listed in Horner order, as
 // published (more digits than binary64 holds: each literal rounds to the nearest double).
 /* eslint-disable no-loss-of-precision */
-const ERF_NUM = [1.85777706184603153e-1, 3.16112374387056560e0, 1.13864154151050156e2, 3.77485237685302021e2, 3.20937758913846947e3];
+const ERF_NUM = [1.85777706184603153e-1, 3.1611237438705656, 1.13864154151050156e2, 3.77485237685302021e2, 3.20937758913846947e3];
 const ERF_DEN = [1, 2.36012909523441209e1, 2.44024637934444173e2, 1.28261652607737228e3, 2.84423683343917062e3];
-const MID_NUM = [2.15311535474403846e-8, 5.64188496988670089e-1, 8.88314979438837594e0, 6.61191906371416295e1, 2.98635138197400131e2, 8.81952221241769090e2, 1.71204761263407058e3, 2.05107837782607147e3, 1.23033935479799725e3];
-const MID_DEN = [1, 1.57449261107098347e1, 1.17693950891312499e2, 5.37181101862009858e2, 1.62138957456669019e3, 3.29079923573345963e3, 4.36261909014324716e3, 3.43936767414372164e3, 1.23033935480374942e3];
-const TAIL_NUM = [1.63153871373020978e-2, 3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1, 1.60837851487422766e-2, 6.58749161529837803e-4];
-const TAIL_DEN = [1, 2.56852019228982242e0, 1.87295284992346047e0, 5.27905102951428412e-1, 6.05183413124413191e-2, 2.33520497626869185e-3];
+const MID_NUM = [
+  2.15311535474403846e-8, 5.64188496988670089e-1, 8.88314979438837594, 6.61191906371416295e1, 2.98635138197400131e2, 8.8195222124176909e2,
+  1.71204761263407058e3, 2.05107837782607147e3, 1.23033935479799725e3,
+];
+const MID_DEN = [
+  1, 1.57449261107098347e1, 1.17693950891312499e2, 5.37181101862009858e2, 1.62138957456669019e3, 3.29079923573345963e3,
+  4.36261909014324716e3, 3.43936767414372164e3, 1.23033935480374942e3,
+];
+const TAIL_NUM = [
+  1.63153871373020978e-2, 3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1, 1.60837851487422766e-2,
+  6.58749161529837803e-4,
+];
+const TAIL_DEN = [1, 2.56852019228982242, 1.87295284992346047, 5.27905102951428412e-1, 6.05183413124413191e-2, 2.33520497626869185e-3];
 /* eslint-enable no-loss-of-precision */
 const horner = (cs: readonly number[], x: number): number => cs.reduce((acc, c) => acc * x + c, 0);
 
@@ -66,7 +75,9 @@ export const normalSf = (z: number): number => 0.5 * erfc(z * Math.SQRT1_2);
  */
 export function percentile(sorted: ArrayLike<number>, q: number): number | null {
   if (sorted.length === 0) return null;
-  const h = (sorted.length - 1) * q, lo = Math.floor(h), t = h - lo;
+  const h = (sorted.length - 1) * q,
+    lo = Math.floor(h),
+    t = h - lo;
   return lerp(sorted[lo] as number, sorted[Math.min(lo + 1, sorted.length - 1)] as number, t);
 }
 
@@ -118,7 +129,9 @@ export const histogramCount = (h: LatencyHistogram): number => h.reduce((n, [, c
 export function histogramPercentile(runs: readonly (readonly [number, number])[], q: number): number | null {
   const n = runs.reduce((s, [, c]) => s + c, 0);
   if (n === 0) return null;
-  const h = (n - 1) * q, lo = Math.floor(h), t = h - lo;
+  const h = (n - 1) * q,
+    lo = Math.floor(h),
+    t = h - lo;
   const at = (rank: number): number => {
     let seen = 0;
     for (const [b, c] of runs) {
@@ -132,10 +145,17 @@ export function histogramPercentile(runs: readonly (readonly [number, number])[]
 
 // ---------------------------------------------------------------- rank test
 
-export interface RankTest { u: number; z: number; pValue: number }
+export interface RankTest {
+  u: number;
+  z: number;
+  pValue: number;
+}
 
 /** One side of a rank test: ascending distinct-or-repeated values, each with a count (1 when `counts` is null). */
-interface Side { values: ArrayLike<number>; counts: ArrayLike<number> | null }
+interface Side {
+  values: ArrayLike<number>;
+  counts: ArrayLike<number> | null;
+}
 
 function rankTest(x: Side, y: Side): RankTest {
   const total = (s: Side): number => {
@@ -144,14 +164,24 @@ function rankTest(x: Side, y: Side): RankTest {
     for (let k = 0; k < s.counts.length; k++) n += s.counts[k] as number;
     return n;
   };
-  const n1 = total(x), n2 = total(y), n = n1 + n2;
+  const n1 = total(x),
+    n2 = total(y),
+    n = n1 + n2;
   if (n1 === 0 || n2 === 0) return { u: 0, z: 0, pValue: 1 };
-  const xv = x.values, yv = y.values, xc = x.counts, yc = y.counts;
+  const xv = x.values,
+    yv = y.values,
+    xc = x.counts,
+    yc = y.counts;
   // Walk both sides at once, one distinct value at a time: each tie group gets its average rank.
-  let i = 0, j = 0, below = 0, rankSumX = 0, tieTerm = 0;
+  let i = 0,
+    j = 0,
+    below = 0,
+    rankSumX = 0,
+    tieTerm = 0;
   while (i < xv.length || j < yv.length) {
     const v = Math.min(i < xv.length ? (xv[i] as number) : Infinity, j < yv.length ? (yv[j] as number) : Infinity);
-    let cx = 0, cy = 0;
+    let cx = 0,
+      cy = 0;
     while (i < xv.length && xv[i] === v) cx += xc ? (xc[i++] as number) : (i++, 1);
     while (j < yv.length && yv[j] === v) cy += yc ? (yc[j++] as number) : (j++, 1);
     const t = cx + cy;
@@ -178,7 +208,8 @@ export const mannWhitneyGreater = (x: readonly number[], y: readonly number[]): 
   mannWhitneyGreaterSorted(Float64Array.from(x).sort(), Float64Array.from(y).sort());
 
 /** {@link mannWhitneyGreater} on samples already sorted ascending (saves the sort when percentiles need it too). */
-export const mannWhitneyGreaterSorted = (x: Float64Array, y: Float64Array): RankTest => rankTest({ values: x, counts: null }, { values: y, counts: null });
+export const mannWhitneyGreaterSorted = (x: Float64Array, y: Float64Array): RankTest =>
+  rankTest({ values: x, counts: null }, { values: y, counts: null });
 
 /**
  * The same test on two latency histograms: each bucket is one tie group, so it is the raw
@@ -218,7 +249,9 @@ export function twoProportionGreater(x1: number, n1: number, x2: number, n2: num
 function unimodalTail(lo: number, hi: number, mode: number, ratio: (x: number) => number, k: number): number {
   if (k <= lo) return 1;
   if (k > hi) return 0;
-  let total = 1, upper = mode >= k ? 1 : 0, t = 1;
+  let total = 1,
+    upper = mode >= k ? 1 : 0,
+    t = 1;
   for (let x = mode; x < hi; x++) {
     t *= ratio(x);
     if (t === 0) break;
@@ -243,9 +276,11 @@ function unimodalTail(lo: number, hi: number, mode: number, ratio: (x: number) =
  * @example fisherExactGreater(3, 200, 10, 4000).pValue // ≈ 0.0214
  */
 export function fisherExactGreater(x1: number, n1: number, x2: number, n2: number): { pValue: number } {
-  const N = n1 + n2, K = x1 + x2;
+  const N = n1 + n2,
+    K = x1 + x2;
   if (n1 === 0 || n2 === 0 || K === 0 || K === N) return { pValue: 1 };
-  const lo = Math.max(0, n1 + K - N), hi = Math.min(K, n1);
+  const lo = Math.max(0, n1 + K - N),
+    hi = Math.min(K, n1);
   const mode = Math.min(hi, Math.max(lo, Math.floor(((n1 + 1) * (K + 1)) / (N + 2))));
   const ratio = (x: number) => ((K - x) * (n1 - x)) / ((x + 1) * (N - K - n1 + x + 1));
   return { pValue: unimodalTail(lo, hi, mode, ratio, x1) };
@@ -256,9 +291,10 @@ export function fisherExactGreater(x1: number, n1: number, x2: number, n2: numbe
  * the normal approximation is poor there and the judge uses Fisher's exact test instead.
  */
 export function smallExpectedCell(x1: number, n1: number, x2: number, n2: number): boolean {
-  const N = n1 + n2, K = x1 + x2;
+  const N = n1 + n2,
+    K = x1 + x2;
   if (N === 0) return true;
-  return Math.min(K, N - K) * Math.min(n1, n2) / N < 5;
+  return (Math.min(K, N - K) * Math.min(n1, n2)) / N < 5;
 }
 
 /**
@@ -286,7 +322,8 @@ export function binomialUpperTail(k: number, n: number, p: number): number {
  */
 export function sampleRatioTest(canary: number, stable: number, share: number): { checked: boolean; chiSquare: number; pValue: number } {
   const n = canary + stable;
-  const ec = n * share, es = n * (1 - share);
+  const ec = n * share,
+    es = n * (1 - share);
   if (!(share > 0 && share < 1) || ec < 5 || es < 5) return { checked: false, chiSquare: 0, pValue: 1 };
   const chiSquare = (canary - ec) ** 2 / ec + (stable - es) ** 2 / es;
   return { checked: true, chiSquare, pValue: erfc(Math.sqrt(chiSquare / 2)) };

@@ -101,7 +101,12 @@ export function parseJsonStrict(text: string, opts: { maxDepth?: number } = {}):
   };
   const open = () => {
     if (stack.length + 1 > maxDepth) {
-      throw new JsonInputError('too-deep', `nested deeper than ${maxDepth} levels at ${formatJsonPath(pathHere()) || '(root)'}`, pathHere(), i);
+      throw new JsonInputError(
+        'too-deep',
+        `nested deeper than ${maxDepth} levels at ${formatJsonPath(pathHere()) || '(root)'}`,
+        pathHere(),
+        i,
+      );
     }
   };
 
@@ -220,7 +225,8 @@ export function checkJsonValue(value: unknown, maxDepth: number): JsonShape {
     const proto = Object.getPrototypeOf(v) as unknown;
     if (proto !== Object.prototype && proto !== null) return { ok: false, problem: 'not-json', path: pathOf(item) };
     const keys = Object.keys(v);
-    for (let k = keys.length - 1; k >= 0; k--) todo.push({ v: (v as Record<string, unknown>)[keys[k]!], depth, key: keys[k]!, parent: item });
+    for (let k = keys.length - 1; k >= 0; k--)
+      todo.push({ v: (v as Record<string, unknown>)[keys[k]!], depth, key: keys[k]!, parent: item });
   }
   return { ok: true };
 }
@@ -258,7 +264,8 @@ const toJson = (v: unknown): unknown => {
  * serialises, a cycle becomes null, a bigint a string. Stored data can never make a reply fail.
  */
 export function stringifyJson(value: unknown): string {
-  type Open = { kind: 'array'; v: unknown[]; i: number } | { kind: 'object'; v: Record<string, unknown>; keys: string[]; i: number; written: number };
+  type Open =
+    { kind: 'array'; v: unknown[]; i: number } | { kind: 'object'; v: Record<string, unknown>; keys: string[]; i: number; written: number };
   const out: string[] = [];
   const stack: Open[] = [];
   const ancestors = new Set<object>();

@@ -21,14 +21,20 @@ export const LIMITS = {
  * recursion, at most {@link LIMITS.jsonDepth} containers deep, so no input can overflow the stack.
  */
 export const JsonValue = z
-  .custom<unknown>((v) => checkJsonValue(v, LIMITS.jsonDepth).ok, { message: `must be JSON (finite numbers, plain objects) nested at most ${LIMITS.jsonDepth} deep` })
+  .custom<unknown>((v) => checkJsonValue(v, LIMITS.jsonDepth).ok, {
+    message: `must be JSON (finite numbers, plain objects) nested at most ${LIMITS.jsonDepth} deep`,
+  })
   .meta({ description: `any JSON value (finite numbers, plain objects), nested at most ${LIMITS.jsonDepth} deep` });
 
 /** Refuses a manifest whose canonical form exceeds {@link LIMITS.manifestBytes} (checked before hashing or signing). */
 export function assertManifestSize(manifest: unknown, field = 'manifest'): void {
   const size = Buffer.byteLength(canonicalJson(manifest));
   if (size > LIMITS.manifestBytes) {
-    throw new AegisError('PAYLOAD_TOO_LARGE', `${field} is ${size} bytes as canonical JSON; manifests are limited to ${LIMITS.manifestBytes} bytes`, { field, details: { size, limit: LIMITS.manifestBytes } });
+    throw new AegisError(
+      'PAYLOAD_TOO_LARGE',
+      `${field} is ${size} bytes as canonical JSON; manifests are limited to ${LIMITS.manifestBytes} bytes`,
+      { field, details: { size, limit: LIMITS.manifestBytes } },
+    );
   }
 }
 
@@ -55,7 +61,11 @@ export const ManifestInput = z
     containerDigest: ContainerDigest,
     datasetRefs: z.array(DatasetRef).max(LIMITS.datasetRefs),
     hyperparams: z.record(z.string(), JsonValue),
-    seed: z.number().int().nonnegative().max(2 ** 32 - 1),
+    seed: z
+      .number()
+      .int()
+      .nonnegative()
+      .max(2 ** 32 - 1),
     trainingCmd: z.string().min(1).max(4096),
     environment: z.record(z.string(), JsonValue),
     artifactSha256: Sha256Hex,

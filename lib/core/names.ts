@@ -18,6 +18,10 @@ export const ContainerDigest = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must b
 export const Uuid = z.uuid('must be a UUID');
 
 /** Dataset ids and versions are storage-safe tokens too: `transactions`, `2026-11`, `v3.1+fix`. */
-export const DatasetId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 of A-Z a-z 0-9 . _ -, starting with a letter or digit');
-export const DatasetVersion = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/, 'must be 1-64 of A-Z a-z 0-9 . _ + -, starting with a letter or digit');
+export const DatasetId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 of A-Z a-z 0-9 . _ -, starting with a letter or digit');
+export const DatasetVersion = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/, 'must be 1-64 of A-Z a-z 0-9 . _ + -, starting with a letter or digit');
 export const DatasetChecksum = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be sha256:<64 hex>');

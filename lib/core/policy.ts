@@ -101,10 +101,13 @@ export const PolicyDecisionSchema = z
     policySetSha256: z.string().regex(/^([0-9a-f]{64})?$/, 'must be a hex sha256'),
   })
   // A multisig demand without its numbers could not be enforced, so it is not a decision.
-  .refine((d) => d.decision !== 'require_multisig' || (d.threshold !== undefined && d.approvers !== undefined && d.threshold <= d.approvers), {
-    message: 'require_multisig needs threshold <= approvers',
-    path: ['threshold'],
-  });
+  .refine(
+    (d) => d.decision !== 'require_multisig' || (d.threshold !== undefined && d.approvers !== undefined && d.threshold <= d.approvers),
+    {
+      message: 'require_multisig needs threshold <= approvers',
+      path: ['threshold'],
+    },
+  );
 
 /** `policies/sentinelnet.json`: the tunable values the policies are evaluated with. */
 export const PolicyConfigSchema = z
@@ -191,7 +194,13 @@ export function compareMetric(
   const candidate = toMicros(candidateMetrics[metric.name]);
   if (candidate === undefined) return { ...none, candidateMissing: true };
   const sign = metric.higherIsBetter ? 1 : -1;
-  return { comparable: true, candidateMissing: false, candidate: sign * candidate, production: sign * production, tolerance: toMicros(metric.tolerance) ?? 0 };
+  return {
+    comparable: true,
+    candidateMissing: false,
+    candidate: sign * candidate,
+    production: sign * production,
+    tolerance: toMicros(metric.tolerance) ?? 0,
+  };
 }
 
 /** Placeholders `{name}` in a policy's `@reason`, filled from the request's facts. */

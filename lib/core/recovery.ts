@@ -14,10 +14,19 @@ const Text = z.string().min(1);
 // The payload shapes written by KeyService, DatasetService and RegistryService. Parsed, not
 // cast: a chain that verifies can still carry a payload an older or buggy writer shaped
 // differently, and that must become a reported problem rather than a crash or a bad row.
-const KeyBody = z.object({ kid: Text, purpose: z.enum(KEY_PURPOSES), alg: z.enum(SIGNATURE_ALGS), publicKey: Text, backend: z.enum(['file', 'kms', 'external']), notBefore: Iso });
+const KeyBody = z.object({
+  kid: Text,
+  purpose: z.enum(KEY_PURPOSES),
+  alg: z.enum(SIGNATURE_ALGS),
+  publicKey: Text,
+  backend: z.enum(['file', 'kms', 'external']),
+  notBefore: Iso,
+});
 export const KeyCreatedPayload = z.object({ key: KeyBody });
 /** An approver's public key generated elsewhere: it may carry its own end and an owner. */
-export const KeyEnrolledPayload = z.object({ key: KeyBody.extend({ notAfter: Iso.nullable().default(null), owner: Text.nullable().default(null) }) });
+export const KeyEnrolledPayload = z.object({
+  key: KeyBody.extend({ notAfter: Iso.nullable().default(null), owner: Text.nullable().default(null) }),
+});
 export const KeyRotatedPayload = z.object({ key: KeyBody, previous: Text, previousNotAfter: Iso });
 export const KeyRevokedPayload = z.object({ kid: Text, revokedAt: Iso });
 export const DatasetRegisteredPayload = z.object({
@@ -28,7 +37,14 @@ export const DatasetRegisteredPayload = z.object({
   schema: z.record(z.string(), z.unknown()).nullable(),
   createdAt: Iso,
 });
-export const ManifestSignedPayload = z.object({ manifestSignatureId: Text, artifactId: Text, manifestSha256: Sha, signerId: Text, alg: z.enum(SIGNATURE_ALGS), ts: Iso });
+export const ManifestSignedPayload = z.object({
+  manifestSignatureId: Text,
+  artifactId: Text,
+  manifestSha256: Sha,
+  signerId: Text,
+  alg: z.enum(SIGNATURE_ALGS),
+  ts: Iso,
+});
 export const ArtifactRegisteredPayload = z.object({
   artifactId: Text,
   modelName: Text,
@@ -37,7 +53,14 @@ export const ArtifactRegisteredPayload = z.object({
   size: z.number().int().nonnegative(),
   manifestSha256: Sha,
   manifestSignatureId: Text,
-  storage: z.object({ key: Text, versionId: Text, manifestKey: Text, manifestVersionId: Text, signatureKey: Text, signatureVersionId: Text }),
+  storage: z.object({
+    key: Text,
+    versionId: Text,
+    manifestKey: Text,
+    manifestVersionId: Text,
+    signatureKey: Text,
+    signatureVersionId: Text,
+  }),
   createdAt: Iso,
 });
 export type DatasetRegistered = z.infer<typeof DatasetRegisteredPayload>;
@@ -49,7 +72,13 @@ export type ArtifactRegistered = z.infer<typeof ArtifactRegisteredPayload>;
 // writer recorded is kept, so the restored text is canonically the one the row held.
 const Int = z.number().int();
 const RecordSignature = z.looseObject({ signerId: Text, alg: z.enum(SIGNATURE_ALGS), ts: Iso, signature: Text });
-const PromotionRecordBody = z.object({ promotionId: Text, kind: z.enum(['promote', 'rollback']), artifactId: Text, targetEnv: Text, manifestSignatureId: Text });
+const PromotionRecordBody = z.object({
+  promotionId: Text,
+  kind: z.enum(['promote', 'rollback']),
+  artifactId: Text,
+  targetEnv: Text,
+  manifestSignatureId: Text,
+});
 const STATUS_OF_DECISION = { deny: 'denied', require_multisig: 'pending_multisig', allow: 'rolling_out' } as const;
 export const PromotionRequestedPayload = PromotionRecordBody.extend({
   status: z.enum(['denied', 'pending_multisig', 'rolling_out']),
@@ -57,14 +86,29 @@ export const PromotionRequestedPayload = PromotionRecordBody.extend({
   createdAt: Iso,
   reason: z.string(),
   modelName: Text,
-  canary: z.looseObject({ percent: Int.min(1).max(100), windowSeconds: Int.nonnegative(), steps: Int.nonnegative(), rollbackThreshold: z.number().min(0).max(1), maxInconclusive: Int.nonnegative() }),
+  canary: z.looseObject({
+    percent: Int.min(1).max(100),
+    windowSeconds: Int.nonnegative(),
+    steps: Int.nonnegative(),
+    rollbackThreshold: z.number().min(0).max(1),
+    maxInconclusive: Int.nonnegative(),
+  }),
   threshold: Int.positive().nullable(),
   recordSignature: RecordSignature,
 })
   .refine((p) => STATUS_OF_DECISION[p.policyDecision.decision] === p.status, 'status does not follow from the policy decision')
   .refine((p) => (p.threshold !== null) === (p.status === 'pending_multisig'), 'a threshold goes with pending_multisig, and only with it');
 // `counted` (the approvers counting after this one) and `renews` were added with quorum-at-transition-time; older events lack them.
-export const PromotionApprovalAcceptedPayload = z.object({ approverId: Text, signature: Text, count: Int.positive(), threshold: Int.positive().nullable(), expiresAt: Iso, at: Iso, counted: z.array(Text).optional(), renews: z.boolean().optional() });
+export const PromotionApprovalAcceptedPayload = z.object({
+  approverId: Text,
+  signature: Text,
+  count: Int.positive(),
+  threshold: Int.positive().nullable(),
+  expiresAt: Iso,
+  at: Iso,
+  counted: z.array(Text).optional(),
+  renews: z.boolean().optional(),
+});
 export const PromotionApprovedPayload = z.object({ approvers: z.array(Text).min(1), threshold: Int.positive().nullable() });
 export const STEP_ACTIONS = ['start', 'evaluate', 'stepUp', 'promoteFully', 'rollback', 'fail'] as const;
 export const PromotionStepPayload = z.object({
@@ -81,23 +125,29 @@ export const PromotionStepPayload = z.object({
   stageStartedAt: Iso.optional(),
   canaryStartedAt: Iso.optional(),
   reason: z.string().optional(),
-  window: z.object({
-    seq: Int.positive(),
-    stage: Int.min(-1),
-    percent: Int.min(0).max(100),
-    from: Iso,
-    to: Iso,
-    verdict: z.enum(['pass', 'fail', 'inconclusive']),
-    reason: z.string(),
-    next: z.string(),
-    requests: z.object({ stable: Int.nonnegative(), canary: Int.nonnegative() }),
-    errors: z.object({ stable: Int.nonnegative(), canary: Int.nonnegative() }).nullable(),
-    detail: z.string(),
-    judgement: z.record(z.string(), z.unknown()).nullable(),
-    judgedAt: Iso,
-  }).optional(),
+  window: z
+    .object({
+      seq: Int.positive(),
+      stage: Int.min(-1),
+      percent: Int.min(0).max(100),
+      from: Iso,
+      to: Iso,
+      verdict: z.enum(['pass', 'fail', 'inconclusive']),
+      reason: z.string(),
+      next: z.string(),
+      requests: z.object({ stable: Int.nonnegative(), canary: Int.nonnegative() }),
+      errors: z.object({ stable: Int.nonnegative(), canary: Int.nonnegative() }).nullable(),
+      detail: z.string(),
+      judgement: z.record(z.string(), z.unknown()).nullable(),
+      judgedAt: Iso,
+    })
+    .optional(),
 });
-export const PROMOTION_END_EVENTS = { 'promotion.applied': 'succeeded', 'promotion.rolled_back': 'rolled_back', 'promotion.failed': 'failed' } as const;
+export const PROMOTION_END_EVENTS = {
+  'promotion.applied': 'succeeded',
+  'promotion.rolled_back': 'rolled_back',
+  'promotion.failed': 'failed',
+} as const;
 export const PromotionEndedPayload = PromotionRecordBody.extend({
   status: z.enum(['succeeded', 'rolled_back', 'failed']),
   appliedAt: Iso.nullable(),
@@ -106,13 +156,26 @@ export const PromotionEndedPayload = PromotionRecordBody.extend({
 }).refine((p) => (p.appliedAt !== null) === (p.status === 'succeeded'), 'appliedAt goes with succeeded, and only with it');
 /** A pending multisig promotion cancelled (by its requester, an admin, or a critical rollback) or expired. */
 export const PROMOTION_CLOSE_EVENTS = { 'promotion.cancelled': 'cancelled', 'promotion.expired': 'expired' } as const;
-export const PromotionClosedPayload = z.object({ promotionId: Text, kind: z.enum(['promote', 'rollback']), artifactId: Text, targetEnv: Text, status: z.enum(['cancelled', 'expired']), at: Iso });
+export const PromotionClosedPayload = z.object({
+  promotionId: Text,
+  kind: z.enum(['promote', 'rollback']),
+  artifactId: Text,
+  targetEnv: Text,
+  status: z.enum(['cancelled', 'expired']),
+  at: Iso,
+});
 export type PromotionRequested = z.infer<typeof PromotionRequestedPayload>;
 export type PromotionStep = z.infer<typeof PromotionStepPayload>;
 export type PromotionEnded = z.infer<typeof PromotionEndedPayload>;
 
 /** A signature record as stored in a `signature-<id>.json` sidecar. */
-export const SignatureSidecar = z.object({ manifestSignatureId: Text, signerId: Text, alg: z.enum(SIGNATURE_ALGS), signature: Text, ts: Iso });
+export const SignatureSidecar = z.object({
+  manifestSignatureId: Text,
+  signerId: Text,
+  alg: z.enum(SIGNATURE_ALGS),
+  signature: Text,
+  ts: Iso,
+});
 
 export interface ReplayedRing {
   keys: Map<string, KeyRecord>;
@@ -130,7 +193,11 @@ export function replayKeyRing(events: readonly AuditEvent[]): ReplayedRing {
   const keys = new Map<string, KeyRecord>();
   const introducedAt = new Map<string, number>();
   const problems: ReplayedRing['problems'] = [];
-  const add = (seq: number, k: z.infer<typeof KeyBody>, extra: Pick<KeyRecord, 'notAfter'> & { owner?: string | null } = { notAfter: null }) => {
+  const add = (
+    seq: number,
+    k: z.infer<typeof KeyBody>,
+    extra: Pick<KeyRecord, 'notAfter'> & { owner?: string | null } = { notAfter: null },
+  ) => {
     if (keys.has(k.kid)) return problems.push({ seq, detail: `key ${k.kid} is created twice` });
     keys.set(k.kid, { ...k, ...extra, revokedAt: null });
     introducedAt.set(k.kid, seq);
@@ -158,7 +225,12 @@ export function replayKeyRing(events: readonly AuditEvent[]): ReplayedRing {
       const p = KeyRevokedPayload.safeParse(e.payload);
       const k = p.success ? keys.get(p.data.kid) : undefined;
       if (!p.success || !k) {
-        problems.push({ seq: e.seq, detail: p.success ? `key.revoked names ${p.data.kid}, which no earlier event created` : `key.revoked payload: ${p.error.issues[0]?.message}` });
+        problems.push({
+          seq: e.seq,
+          detail: p.success
+            ? `key.revoked names ${p.data.kid}, which no earlier event created`
+            : `key.revoked payload: ${p.error.issues[0]?.message}`,
+        });
         continue;
       }
       keys.set(k.kid, { ...k, revokedAt: p.data.revokedAt, notAfter: k.notAfter ?? p.data.revokedAt });
@@ -193,7 +265,11 @@ export interface TrustReport {
  * band). Without it the ring is self-certified by the chain's first event, which is only as
  * trustworthy as the bucket the archive was read from.
  */
-export function checkTrust(ring: ReadonlyMap<string, KeyRecord>, rootKid: string | null, trusted: readonly KeyRecord[] | undefined): TrustReport {
+export function checkTrust(
+  ring: ReadonlyMap<string, KeyRecord>,
+  rootKid: string | null,
+  trusted: readonly KeyRecord[] | undefined,
+): TrustReport {
   if (!trusted) return { pinned: false, rootKid, unpinned: [...ring.keys()], mismatched: [] };
   const byKid = new Map(trusted.map((k) => [k.kid, k]));
   const unpinned: string[] = [];

@@ -117,20 +117,38 @@ export function stepUp(state: RolloutState, c: CanaryConfig, now: Date): Rollout
  */
 export function describeStage(state: RolloutState | null, c: CanaryConfig, status: string, kind: string): string {
   if (kind === 'rollback') {
-    return { succeeded: 'rolled back to this artifact (route set)', rolling_out: 'setting the route', pending_multisig: 'waiting for approvals', denied: 'denied', failed: 'route change failed; the previous route is unchanged' }[status] ?? status;
+    return (
+      {
+        succeeded: 'rolled back to this artifact (route set)',
+        rolling_out: 'setting the route',
+        pending_multisig: 'waiting for approvals',
+        denied: 'denied',
+        failed: 'route change failed; the previous route is unchanged',
+      }[status] ?? status
+    );
   }
-  if (!state) return status === 'pending_multisig' ? 'not started: waiting for approvals' : status === 'denied' ? 'not started: denied' : 'starting';
+  if (!state)
+    return status === 'pending_multisig' ? 'not started: waiting for approvals' : status === 'denied' ? 'not started: denied' : 'starting';
   const stages = stagePercents(c);
   if (state.stage < 0 || stages.length === 0) {
-    return status === 'succeeded' ? 'applied at 100 % without a canary (steps 0)' : status === 'rolling_out' ? 'applying at 100 % (no canary)' : `${status.replace('_', ' ')} (no canary)`;
+    return status === 'succeeded'
+      ? 'applied at 100 % without a canary (steps 0)'
+      : status === 'rolling_out'
+        ? 'applying at 100 % (no canary)'
+        : `${status.replace('_', ' ')} (no canary)`;
   }
   const at = `canary stage ${state.stage + 1} of ${stages.length}`;
   const because = state.reason ? `: ${state.reason}` : '';
   switch (status) {
-    case 'rolling_out': return `${at} at ${state.percent} %${state.inconclusive > 0 ? ` (${state.inconclusive} inconclusive window${state.inconclusive > 1 ? 's' : ''}, waiting ${state.windowSeconds} s)` : ''}`;
-    case 'succeeded': return `promoted to 100 % after ${stages.length} canary stage${stages.length > 1 ? 's' : ''}`;
-    case 'rolled_back': return `rolled back at ${at} (${stages[state.stage]} %)${because}`;
-    case 'failed': return `failed at ${at} (${stages[state.stage]} %)${because}`;
-    default: return `${status} at ${at}`;
+    case 'rolling_out':
+      return `${at} at ${state.percent} %${state.inconclusive > 0 ? ` (${state.inconclusive} inconclusive window${state.inconclusive > 1 ? 's' : ''}, waiting ${state.windowSeconds} s)` : ''}`;
+    case 'succeeded':
+      return `promoted to 100 % after ${stages.length} canary stage${stages.length > 1 ? 's' : ''}`;
+    case 'rolled_back':
+      return `rolled back at ${at} (${stages[state.stage]} %)${because}`;
+    case 'failed':
+      return `failed at ${at} (${stages[state.stage]} %)${because}`;
+    default:
+      return `${status} at ${at}`;
   }
 }

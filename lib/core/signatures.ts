@@ -87,6 +87,7 @@ export function checkSignerValidity(key: KeyRecord | undefined, signedAt: string
   const t = Date.parse(signedAt);
   if (Number.isNaN(t)) return { ok: false, reason: 'signature timestamp is not a date' };
   if (t < Date.parse(key.notBefore)) return { ok: false, reason: `signature predates the key's validity (${key.notBefore})` };
-  if (key.notAfter && t > Date.parse(key.notAfter)) return { ok: false, reason: `signature made after the key was rotated out (${key.notAfter})` };
+  if (key.notAfter && t > Date.parse(key.notAfter))
+    return { ok: false, reason: `signature made after the key was rotated out (${key.notAfter})` };
   return { ok: true };
 }

@@ -1,7 +1,8 @@
 import { manifestSha256, provenanceProblems, TrainingManifest } from './manifest.js';
 import { checkSignerValidity, manifestStatement, statementBytes, verifyRaw, type KeyRecord, type SignatureRecord } from './signatures.js';
 
-export type CheckName = 'manifest-schema' | 'artifact-sha256' | 'artifact-size' | 'manifest-registered' | 'signature' | 'signer' | 'provenance';
+export type CheckName =
+  'manifest-schema' | 'artifact-sha256' | 'artifact-size' | 'manifest-registered' | 'signature' | 'signer' | 'provenance';
 
 export interface Check {
   check: CheckName;
@@ -52,12 +53,18 @@ export function verifyManifest(input: VerificationInput): VerificationReport {
     checks.push(
       input.bytes.sha256 === m.artifactSha256
         ? pass('artifact-sha256')
-        : fail('artifact-sha256', 'sha256 of the artifact bytes does not match the manifest', { expected: m.artifactSha256, actual: input.bytes.sha256 }),
+        : fail('artifact-sha256', 'sha256 of the artifact bytes does not match the manifest', {
+            expected: m.artifactSha256,
+            actual: input.bytes.sha256,
+          }),
     );
     checks.push(
       input.bytes.size === m.artifactSize
         ? pass('artifact-size')
-        : fail('artifact-size', 'size of the artifact bytes does not match the manifest', { expected: m.artifactSize, actual: input.bytes.size }),
+        : fail('artifact-size', 'size of the artifact bytes does not match the manifest', {
+            expected: m.artifactSize,
+            actual: input.bytes.size,
+          }),
     );
   }
 
@@ -66,7 +73,10 @@ export function verifyManifest(input: VerificationInput): VerificationReport {
     checks.push(
       input.registeredManifestSha256 === mSha
         ? pass('manifest-registered')
-        : fail('manifest-registered', 'manifest differs from the one registered for this artifact', { expected: input.registeredManifestSha256, actual: mSha }),
+        : fail('manifest-registered', 'manifest differs from the one registered for this artifact', {
+            expected: input.registeredManifestSha256,
+            actual: mSha,
+          }),
     );
   }
 
@@ -79,7 +89,9 @@ export function verifyManifest(input: VerificationInput): VerificationReport {
     checks.push(fail('signature', `signature algorithm ${sig.alg} does not match key ${input.key.kid} (${input.key.alg})`));
   } else {
     const ok = verifyRaw(sig.alg, input.key.publicKey, statementBytes(manifestStatement(m, sig)), sig.signature);
-    checks.push(ok ? pass('signature') : fail('signature', `signature does not verify under ${input.key.kid}: the manifest or signature was altered`));
+    checks.push(
+      ok ? pass('signature') : fail('signature', `signature does not verify under ${input.key.kid}: the manifest or signature was altered`),
+    );
   }
   if (sig) {
     const validity = checkSignerValidity(input.key, sig.ts, 'manifest');

@@ -136,7 +136,10 @@ const migrations: Record<string, Migration> = {
         .addColumn('seq', 'bigint', (c) => c.notNull())
         .addColumn('hash', 'char(64)', (c) => c.notNull())
         .execute();
-      await db.insertInto('audit_head').values({ id: 1, seq: 0, hash: '0'.repeat(64) }).execute();
+      await db
+        .insertInto('audit_head')
+        .values({ id: 1, seq: 0, hash: '0'.repeat(64) })
+        .execute();
     },
   },
   '0004_promotions': {
@@ -269,7 +272,9 @@ export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error) {
-    throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

@@ -4,7 +4,17 @@ import { AegisError } from '../core/errors.js';
 const DB_UNAVAILABLE = /^(08...|57P0[123]|53300|53400)$/;
 /** SQLSTATEs a retry of the whole request resolves. */
 const TX_CONFLICT = new Set(['40001', '40P01']);
-const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
+const NETWORK = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+]);
 const AWS_TRANSIENT = new Set([
   'ThrottlingException',
   'Throttling',
@@ -35,12 +45,20 @@ export function retryableFault(e: unknown): AegisError | undefined {
     const f = x as Foreign;
     const code = typeof f.code === 'string' ? f.code : undefined;
     const name = typeof f.name === 'string' ? f.name : undefined;
-    if (code && DB_UNAVAILABLE.test(code)) return new AegisError('DATABASE_UNAVAILABLE', 'the database is unavailable; retry shortly', { cause: e });
-    if (code && TX_CONFLICT.has(code)) return new AegisError('TRANSACTION_CONFLICT', 'a concurrent change conflicted with this request; retry it', { cause: e });
-    if (name && DATA_API_UNAVAILABLE.has(name)) return new AegisError('DATABASE_UNAVAILABLE', 'the database is unavailable (resuming or restarting); retry shortly', { cause: e });
-    if (code && NETWORK.has(code)) return new AegisError('DEPENDENCY_UNAVAILABLE', 'a service this request needs is unreachable; retry shortly', { cause: e });
-    if (f.$fault === 'server' || f.$retryable || (name && AWS_TRANSIENT.has(name))) return new AegisError('DEPENDENCY_UNAVAILABLE', 'a service this request needs failed or is throttling; retry shortly', { cause: e });
-    if (typeof f.message === 'string' && /^(Connection terminated|terminating connection|Client has encountered a connection error)/.test(f.message)) {
+    if (code && DB_UNAVAILABLE.test(code))
+      return new AegisError('DATABASE_UNAVAILABLE', 'the database is unavailable; retry shortly', { cause: e });
+    if (code && TX_CONFLICT.has(code))
+      return new AegisError('TRANSACTION_CONFLICT', 'a concurrent change conflicted with this request; retry it', { cause: e });
+    if (name && DATA_API_UNAVAILABLE.has(name))
+      return new AegisError('DATABASE_UNAVAILABLE', 'the database is unavailable (resuming or restarting); retry shortly', { cause: e });
+    if (code && NETWORK.has(code))
+      return new AegisError('DEPENDENCY_UNAVAILABLE', 'a service this request needs is unreachable; retry shortly', { cause: e });
+    if (f.$fault === 'server' || f.$retryable || (name && AWS_TRANSIENT.has(name)))
+      return new AegisError('DEPENDENCY_UNAVAILABLE', 'a service this request needs failed or is throttling; retry shortly', { cause: e });
+    if (
+      typeof f.message === 'string' &&
+      /^(Connection terminated|terminating connection|Client has encountered a connection error)/.test(f.message)
+    ) {
       return new AegisError('DATABASE_UNAVAILABLE', 'the database connection was lost; retry shortly', { cause: e });
     }
   }

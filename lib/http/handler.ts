@@ -49,7 +49,10 @@ export function validationError(error: z.ZodError, root: string): AegisError {
   const issue = error.issues[0]!;
   let path = issue.path.map(String);
   if (issue.code === 'unrecognized_keys') path = [...path, issue.keys[0]!];
-  const field = [root, ...path].filter(Boolean).join('.').replace(/^body\./, '');
+  const field = [root, ...path]
+    .filter(Boolean)
+    .join('.')
+    .replace(/^body\./, '');
   const message = issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.join(', ')}` : issue.message;
   return new AegisError('VALIDATION_FAILED', `${field}: ${message}`, { field, details: { issues: error.issues.length } });
 }
@@ -77,14 +80,26 @@ export function declaredField(schema: z.ZodType, path: JsonPath): string {
   let s: z.ZodType | undefined = schema;
   for (const seg of path) {
     while (s) {
-      const wrapper: { type: string; innerType?: z.ZodType; in?: z.ZodType } = (s as unknown as { _zod: { def: { type: string; innerType?: z.ZodType; in?: z.ZodType } } })._zod.def;
-      if (wrapper.type === 'optional' || wrapper.type === 'nullable' || wrapper.type === 'default' || wrapper.type === 'prefault' || wrapper.type === 'readonly') s = wrapper.innerType;
+      const wrapper: { type: string; innerType?: z.ZodType; in?: z.ZodType } = (
+        s as unknown as { _zod: { def: { type: string; innerType?: z.ZodType; in?: z.ZodType } } }
+      )._zod.def;
+      if (
+        wrapper.type === 'optional' ||
+        wrapper.type === 'nullable' ||
+        wrapper.type === 'default' ||
+        wrapper.type === 'prefault' ||
+        wrapper.type === 'readonly'
+      )
+        s = wrapper.innerType;
       else if (wrapper.type === 'pipe') s = wrapper.in;
       else break;
     }
     if (!s) break;
-    const def: { type: string; shape?: Record<string, z.ZodType>; element?: z.ZodType } = (s as unknown as { _zod: { def: { type: string; shape?: Record<string, z.ZodType>; element?: z.ZodType } } })._zod.def;
-    if (def.type === 'object' && typeof seg === 'string' && def.shape && Object.prototype.hasOwnProperty.call(def.shape, seg)) s = def.shape[seg];
+    const def: { type: string; shape?: Record<string, z.ZodType>; element?: z.ZodType } = (
+      s as unknown as { _zod: { def: { type: string; shape?: Record<string, z.ZodType>; element?: z.ZodType } } }
+    )._zod.def;
+    if (def.type === 'object' && typeof seg === 'string' && def.shape && Object.prototype.hasOwnProperty.call(def.shape, seg))
+      s = def.shape[seg];
     else if (def.type === 'array' && typeof seg === 'number') s = def.element;
     else break;
     out.push(seg);
@@ -104,7 +119,10 @@ function parseBody(text: string, schema: z.ZodType): unknown {
     }
     if (e.problem === 'too-deep') {
       const field = declaredField(schema, e.path);
-      throw new AegisError('JSON_TOO_DEEP', `${field}: JSON is nested deeper than ${LIMITS.jsonDepth} levels`, { field, details: { limit: LIMITS.jsonDepth } });
+      throw new AegisError('JSON_TOO_DEEP', `${field}: JSON is nested deeper than ${LIMITS.jsonDepth} levels`, {
+        field,
+        details: { limit: LIMITS.jsonDepth },
+      });
     }
     throw new AegisError('INVALID_JSON', `request body is not valid JSON: ${e.message}`, { field: 'body' });
   }
@@ -121,7 +139,11 @@ function lowerHeaders(h: APIGatewayProxyEvent['headers']): Record<string, string
  * request id), size limit before parsing, authentication and role check, zod parsing of
  * body, query and path, then the use case. The local server calls the very same handler.
  */
-export function httpHandler<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined, P extends z.ZodType = z.ZodUndefined>(
+export function httpHandler<
+  B extends z.ZodType = z.ZodUndefined,
+  Q extends z.ZodType = z.ZodUndefined,
+  P extends z.ZodType = z.ZodUndefined,
+>(
   route: RouteSpec,
   schemas: RouteSchemas<B, Q, P>,
   container: ContainerProvider,
@@ -136,7 +158,8 @@ export function httpHandler<B extends z.ZodType = z.ZodUndefined, Q extends z.Zo
       // check named in the function's error (API Gateway answers 502), not a 500 that looks
       // like one bad request.
       c = await container().catch((e: unknown) => {
-        if (e instanceof StartupCheckError) console.error(JSON.stringify({ level: 'ERROR', message: 'startup check failed', check: e.check, reason: e.message, requestId }));
+        if (e instanceof StartupCheckError)
+          console.error(JSON.stringify({ level: 'ERROR', message: 'startup check failed', check: e.check, reason: e.message, requestId }));
         throw e;
       });
       const headers = lowerHeaders(event.headers);
@@ -145,7 +168,10 @@ export function httpHandler<B extends z.ZodType = z.ZodUndefined, Q extends z.Zo
         principal = await c.auth.authenticate(event);
         if (!principal) throw new AegisError('UNAUTHENTICATED', 'missing or invalid credentials', { field: 'Authorization' });
         if (!route.roles.includes(principal.role as never)) {
-          throw new AegisError('FORBIDDEN', `role ${principal.role} may not call ${route.method} ${route.path} (needs ${route.roles.join(' or ')})`);
+          throw new AegisError(
+            'FORBIDDEN',
+            `role ${principal.role} may not call ${route.method} ${route.path} (needs ${route.roles.join(' or ')})`,
+          );
         }
       }
       let rawBody: unknown;
@@ -170,14 +196,35 @@ export function httpHandler<B extends z.ZodType = z.ZodUndefined, Q extends z.Zo
     } catch (e) {
       if (e instanceof StartupCheckError) throw e;
       if (e instanceof AegisError && e.expose) {
-        return json(e.status, { error: { code: e.code, message: e.message, ...(e.field ? { field: e.field } : {}), requestId, ...(e.details ? { details: e.details } : {}) } }, base);
+        return json(
+          e.status,
+          {
+            error: {
+              code: e.code,
+              message: e.message,
+              ...(e.field ? { field: e.field } : {}),
+              requestId,
+              ...(e.details ? { details: e.details } : {}),
+            },
+          },
+          base,
+        );
       }
       const fault = retryableFault(e);
       const cause = fault?.cause ?? e;
-      (c?.logger ?? console).error('request failed', { requestId, route: route.id, ...(fault ? { fault: fault.code } : {}), error: cause instanceof Error ? { name: cause.name, message: cause.message, stack: cause.stack } : String(cause) });
+      (c?.logger ?? console).error('request failed', {
+        requestId,
+        route: route.id,
+        ...(fault ? { fault: fault.code } : {}),
+        error: cause instanceof Error ? { name: cause.name, message: cause.message, stack: cause.stack } : String(cause),
+      });
       if (fault) {
         // a server-side fault: the caller retries; its code and our own message, never the cause
-        return json(503, { error: { code: fault.code, message: fault.message, retryable: true, requestId } }, { ...base, 'retry-after': '1' });
+        return json(
+          503,
+          { error: { code: fault.code, message: fault.message, retryable: true, requestId } },
+          { ...base, 'retry-after': '1' },
+        );
       }
       return json(500, { error: { code: 'INTERNAL', message: 'internal error', requestId } }, base);
     }

@@ -8,5 +8,7 @@ import { lazyContainer } from './handler.js';
  * `import()`; the local server, which imports every route, loads Cedar only when it decides.)
  */
 export const policyLambdaContainer = lazyContainer(() =>
-  buildLambdaContainer(loadCheckedConfig(), { policy: async (config, clock) => (await import('../composition-policy.js')).openPolicy(config, clock) }),
+  buildLambdaContainer(loadCheckedConfig(), {
+    policy: async (config, clock) => (await import('../composition-policy.js')).openPolicy(config, clock),
+  }),
 );

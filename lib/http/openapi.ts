@@ -5,7 +5,9 @@ import * as schemas from './schemas.js';
 
 /** A zod schema exported by schemas.ts, named by its export: each becomes a named component. */
 const isZod = (v: unknown): v is z.ZodType => typeof v === 'object' && v !== null && '_zod' in v;
-const COMPONENTS: Record<string, z.ZodType> = Object.fromEntries(Object.entries(schemas).filter(([, v]) => isZod(v)) as [string, z.ZodType][]);
+const COMPONENTS: Record<string, z.ZodType> = Object.fromEntries(
+  Object.entries(schemas).filter(([, v]) => isZod(v)) as [string, z.ZodType][],
+);
 
 /** Every error answer carries the same body: `{ error: { code, message, field?, requestId } }`. */
 const ERROR_STATUSES = {
@@ -45,7 +47,9 @@ function operation(id: RouteId, route: RouteSpec, deprecatedAlias: boolean): Zod
   return {
     operationId: deprecatedAlias ? `${id}Deprecated` : id,
     summary: route.summary,
-    ...(deprecatedAlias ? { deprecated: true, description: `Deprecated alias of \`${route.method} ${route.path}\`, kept so existing clients keep working.` } : {}),
+    ...(deprecatedAlias
+      ? { deprecated: true, description: `Deprecated alias of \`${route.method} ${route.path}\`, kept so existing clients keep working.` }
+      : {}),
     tags: [route.path.split('/')[2] ?? 'meta'],
     ...(route.roles === 'public' ? { security: [] } : { 'x-aegis-roles': route.roles }),
     ...(s.params || s.query ? { requestParams: { ...(s.params ? { path: s.params } : {}), ...(s.query ? { query: s.query } : {}) } } : {}),
@@ -91,11 +95,19 @@ export function openApiDocument(opts: { includeLocalOnly: boolean }) {
     components: {
       schemas: COMPONENTS,
       responses: Object.fromEntries(
-        Object.entries(ERROR_STATUSES).map(([status, description]) => [`Error${status}`, { description, content: { 'application/json': { schema: schemas.ErrorBody } } }]),
+        Object.entries(ERROR_STATUSES).map(([status, description]) => [
+          `Error${status}`,
+          { description, content: { 'application/json': { schema: schemas.ErrorBody } } },
+        ]),
       ),
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'local mode: a token from `POST /v1/tokens` or the dev admin token' },
-        sigv4: { type: 'apiKey', name: 'Authorization', in: 'header', description: 'AWS mode: SigV4-signed requests (API Gateway IAM authorization)' },
+        sigv4: {
+          type: 'apiKey',
+          name: 'Authorization',
+          in: 'header',
+          description: 'AWS mode: SigV4-signed requests (API Gateway IAM authorization)',
+        },
       },
     },
   });

@@ -152,18 +152,42 @@ export const DatasetReply = z.object({
 });
 export const DatasetParams = z.object({ id: DatasetId, version: DatasetVersion }).strict();
 
-const LineageDatasetSchema = z.object({ id: z.string(), version: z.string(), checksum: z.string(), uri: z.string().nullable(), schema: z.record(z.string(), z.unknown()).nullable() });
+const LineageDatasetSchema = z.object({
+  id: z.string(),
+  version: z.string(),
+  checksum: z.string(),
+  uri: z.string().nullable(),
+  schema: z.record(z.string(), z.unknown()).nullable(),
+});
 export const LineageReply = z.object({
-  artifact: z.object({ artifactId: z.string(), modelName: z.string(), version: z.number().int(), sha256: z.string(), size: z.number().int(), createdAt: z.string(), createdBy: z.string() }),
+  artifact: z.object({
+    artifactId: z.string(),
+    modelName: z.string(),
+    version: z.number().int(),
+    sha256: z.string(),
+    size: z.number().int(),
+    createdAt: z.string(),
+    createdBy: z.string(),
+  }),
   manifest: z.object({ manifestSha256: z.string(), manifestSignatureId: z.string(), signerId: z.string() }),
   datasets: z.array(LineageDatasetSchema),
   code: z.object({ codeRef: z.string() }),
   container: z.object({ digest: z.string() }),
-  promotions: z.array(z.object({ promotionId: z.string(), targetEnv: z.string(), status: z.string(), createdAt: z.string(), appliedAt: z.string().nullable() })),
+  promotions: z.array(
+    z.object({
+      promotionId: z.string(),
+      targetEnv: z.string(),
+      status: z.string(),
+      createdAt: z.string(),
+      appliedAt: z.string().nullable(),
+    }),
+  ),
   deployments: z.array(z.object({ env: z.string(), role: z.enum(['stable', 'canary']), percent: z.number() })),
   edges: z.array(z.object({ from: z.string(), to: z.string(), rel: z.string() })),
 });
-export const BundleReply = z.object({ files: z.record(z.string(), z.string()).describe('file name → exact file text; write each byte for byte') });
+export const BundleReply = z.object({
+  files: z.record(z.string(), z.string()).describe('file name → exact file text; write each byte for byte'),
+});
 
 const AuditEventSchema = z.object({
   seq: z.number().int(),
@@ -181,9 +205,15 @@ const AuditEventSchema = z.object({
 export const AuditListQuery = z
   .object({
     subject: z.string().min(1).max(300).optional(),
-    type: z.string().regex(/^[a-z]+(\.[a-z_]+)+$/, 'must look like artifact.registered').optional(),
+    type: z
+      .string()
+      .regex(/^[a-z]+(\.[a-z_]+)+$/, 'must look like artifact.registered')
+      .optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(100),
-    cursor: z.string().regex(/^\d{1,15}$/, 'must be a seq from nextCursor').optional(),
+    cursor: z
+      .string()
+      .regex(/^\d{1,15}$/, 'must be a seq from nextCursor')
+      .optional(),
   })
   .strict();
 export const AuditListReply = z.object({ items: z.array(AuditEventSchema), nextCursor: z.string().nullable() });

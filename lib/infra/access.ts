@@ -104,16 +104,34 @@ export function grantAccess(fn: AegisFunction, access: RouteAccess, resources: A
   resources.database.grantDataApiAccess(fn.role);
   grantStartupChecks(fn.role, resources);
   if (access.artifacts) {
-    grantObjectAccess(fn, resources.artifactBucket, resources.dataKey, access.artifacts, '*',
-      'Artifacts are stored under keys chosen at run time (model/version/sha256), so object permissions cover every key of this one bucket.');
+    grantObjectAccess(
+      fn,
+      resources.artifactBucket,
+      resources.dataKey,
+      access.artifacts,
+      '*',
+      'Artifacts are stored under keys chosen at run time (model/version/sha256), so object permissions cover every key of this one bucket.',
+    );
   }
   if (access.auditArchive) {
-    grantObjectAccess(fn, resources.auditArchiveBucket, resources.dataKey, access.auditArchive, `${AUDIT_ARCHIVE_PREFIX}*`,
-      'Audit segments and checkpoints are keyed by their first sequence number, so object permissions cover the audit/ prefix of the archive bucket.');
+    grantObjectAccess(
+      fn,
+      resources.auditArchiveBucket,
+      resources.dataKey,
+      access.auditArchive,
+      `${AUDIT_ARCHIVE_PREFIX}*`,
+      'Audit segments and checkpoints are keyed by their first sequence number, so object permissions cover the audit/ prefix of the archive bucket.',
+    );
   }
   if (access.auditHeadCheckpoints) {
-    grantObjectAccess(fn, resources.auditArchiveBucket, resources.dataKey, 'write', `${AUDIT_HEADS_PREFIX}*`,
-      'Head checkpoints are keyed by their (inverted) sequence number, so object permissions cover the audit/heads/ prefix of the archive bucket.');
+    grantObjectAccess(
+      fn,
+      resources.auditArchiveBucket,
+      resources.dataKey,
+      'write',
+      `${AUDIT_HEADS_PREFIX}*`,
+      'Head checkpoints are keyed by their (inverted) sequence number, so object permissions cover the audit/heads/ prefix of the archive bucket.',
+    );
   }
   if (access.signManifests) resources.manifestSigningKey.grant(fn.role, 'kms:Sign');
   if (access.signAuditEvents) resources.auditSigningKey.grant(fn.role, 'kms:Sign');
@@ -125,7 +143,10 @@ export function grantAccess(fn: AegisFunction, access: RouteAccess, resources: A
     if (!machines) throw new Error(`${fn.node.path} may start rollouts, but no rollout state machines were given`);
     // Exactly the two state machine ARNs: no other machine, no StopExecution, no reads.
     fn.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [machines.promotion.stateMachineArn, machines.rollback.stateMachineArn] }),
+      new iam.PolicyStatement({
+        actions: ['states:StartExecution'],
+        resources: [machines.promotion.stateMachineArn, machines.rollback.stateMachineArn],
+      }),
     );
   }
 }
@@ -135,14 +156,27 @@ export function grantAccess(fn: AegisFunction, access: RouteAccess, resources: A
  * runs once per cold start: each bucket's Object Lock configuration and each signing key's
  * spec, usage and state. Reads of configuration only, on exactly those resources.
  */
-export function grantStartupChecks(role: iam.IRole, resources: Pick<AccessResources, 'artifactBucket' | 'auditArchiveBucket' | 'manifestSigningKey' | 'auditSigningKey'>): void {
+export function grantStartupChecks(
+  role: iam.IRole,
+  resources: Pick<AccessResources, 'artifactBucket' | 'auditArchiveBucket' | 'manifestSigningKey' | 'auditSigningKey'>,
+): void {
   role.addToPrincipalPolicy(
-    new iam.PolicyStatement({ actions: ['s3:GetBucketObjectLockConfiguration'], resources: [resources.artifactBucket.bucketArn, resources.auditArchiveBucket.bucketArn] }),
+    new iam.PolicyStatement({
+      actions: ['s3:GetBucketObjectLockConfiguration'],
+      resources: [resources.artifactBucket.bucketArn, resources.auditArchiveBucket.bucketArn],
+    }),
   );
   for (const key of [resources.manifestSigningKey, resources.auditSigningKey]) key.grant(role, 'kms:DescribeKey');
 }
 
-function grantObjectAccess(fn: AegisFunction, bucket: s3.IBucket, dataKey: kms.IKey, level: 'read' | 'write', keyPattern: string, reason: string): void {
+function grantObjectAccess(
+  fn: AegisFunction,
+  bucket: s3.IBucket,
+  dataKey: kms.IKey,
+  level: 'read' | 'write',
+  keyPattern: string,
+  reason: string,
+): void {
   const objects = bucket.arnForObjects(keyPattern);
   // ListBucket also makes S3 answer 404 rather than 403 for a key that does not exist.
   fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));

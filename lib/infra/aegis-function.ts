@@ -23,7 +23,18 @@ export const ESM_CJS_DEFINES: Readonly<Record<string, string>> = { __dirname: '_
 export const LAMBDA_TASK_ROOT = '/var/task';
 
 /** Packages no Lambda bundle may contain: local drivers and runners, the Prometheus client, build tools. */
-export const LOCAL_ONLY_PACKAGES = ['@electric-sql/pglite', 'pg', 'pg-native', 'aws-local-stepfunctions', 'prom-client', 'aws-cdk-lib', 'constructs', 'cdk-nag', 'esbuild', 'tsx'] as const;
+export const LOCAL_ONLY_PACKAGES = [
+  '@electric-sql/pglite',
+  'pg',
+  'pg-native',
+  'aws-local-stepfunctions',
+  'prom-client',
+  'aws-cdk-lib',
+  'constructs',
+  'cdk-nag',
+  'esbuild',
+  'tsx',
+] as const;
 
 /** The newest Node.js runtime this aws-cdk-lib offers. */
 export const NODE_RUNTIME = lambda.Runtime.NODEJS_24_X;
@@ -90,7 +101,8 @@ export class AegisFunction extends Construct {
     const bundleFolders = props.bundleFolders ?? [];
     for (const folder of bundleFolders) {
       // Plain relative names only: they go into a shell command and must stay inside both trees.
-      if (!/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/.test(folder)) throw new Error(`bundle folder ${folder} must be a relative path of A-Z a-z 0-9 _ - segments`);
+      if (!/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/.test(folder))
+        throw new Error(`bundle folder ${folder} must be a relative path of A-Z a-z 0-9 _ - segments`);
     }
     const bundleFiles = props.bundleFiles ?? [];
     for (const file of bundleFiles) {
@@ -99,7 +111,8 @@ export class AegisFunction extends Construct {
         throw new Error(`bundle file ${file} must be a relative path of A-Z a-z 0-9 _ . @ - segments`);
       }
     }
-    if (new Set(bundleFiles.map((f) => basename(f))).size !== bundleFiles.length) throw new Error('bundle files must have distinct names (they land side by side)');
+    if (new Set(bundleFiles.map((f) => basename(f))).size !== bundleFiles.length)
+      throw new Error('bundle files must have distinct names (they land side by side)');
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
@@ -151,7 +164,10 @@ export class AegisFunction extends Construct {
             beforeInstall: () => [],
             // inputDir is projectRoot (or where Docker mounts it); cp fails the synth when a source is missing.
             afterBundling: (inputDir: string, outputDir: string) => [
-              ...bundleFolders.flatMap((folder) => [`mkdir -p "${join(outputDir, folder, '..')}"`, `cp -r "${join(inputDir, folder)}" "${join(outputDir, folder)}"`]),
+              ...bundleFolders.flatMap((folder) => [
+                `mkdir -p "${join(outputDir, folder, '..')}"`,
+                `cp -r "${join(inputDir, folder)}" "${join(outputDir, folder)}"`,
+              ]),
               ...bundleFiles.map((file) => `cp "${join(inputDir, file)}" "${join(outputDir, basename(file))}"`),
             ],
           },

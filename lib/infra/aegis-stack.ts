@@ -219,7 +219,8 @@ export class AegisStack extends Stack {
       entry: 'lambdas/audit-checkpoint.ts',
       // The database (the head and the key ring), its own prefix of the archive bucket, and the audit key.
       access: { auditHeadCheckpoints: true, signAuditEvents: true },
-      description: 'Scheduled audit head checkpoint: signs the audit chain head with the audit key into the archive bucket (audit/heads/, Object Lock) when it moved',
+      description:
+        'Scheduled audit head checkpoint: signs the audit chain head with the audit key into the archive bucket (audit/heads/, Object Lock) when it moved',
       ruleDescription: `Sign the audit chain head every ${(props.auditCheckpointRate ?? Duration.minutes(1)).toHumanString()}`,
       rate: props.auditCheckpointRate ?? Duration.minutes(1),
       // the next run is one rate away: a single retry is enough
@@ -236,10 +237,12 @@ export class AegisStack extends Stack {
       // The database only: no function may delete objects; the bucket's lifecycle rule removes
       // the bytes (tagged aegis-upload=pending) on the same deadline.
       access: {},
-      description: 'Scheduled pending-upload expiry: uploads never registered within AEGIS_PENDING_UPLOAD_TTL_SECONDS are expired (rows; the lifecycle rule removes the bytes)',
+      description:
+        'Scheduled pending-upload expiry: uploads never registered within AEGIS_PENDING_UPLOAD_TTL_SECONDS are expired (rows; the lifecycle rule removes the bytes)',
       rate: props.pendingUploadExpiryRate ?? Duration.hours(1),
       timeout: Duration.minutes(10),
-      failureMeaning: 'Pending-upload expiry runs failed after retries and wait in the dead-letter queue: unregistered upload rows stay registrable-looking in the database until they are looked at (the lifecycle rule still removes their bytes).',
+      failureMeaning:
+        'Pending-upload expiry runs failed after retries and wait in the dead-letter queue: unregistered upload rows stay registrable-looking in the database until they are looked at (the lifecycle rule still removes their bytes).',
     });
     this.pendingPromotionExpiry = new ScheduledJob(this, 'PendingPromotionExpiry', {
       projectRoot,
@@ -248,13 +251,22 @@ export class AegisStack extends Stack {
       entry: 'lambdas/pending-promotion-expiry.ts',
       // The database, and the audit key to sign each promotion.expired event: nothing else.
       access: { signAuditEvents: true },
-      description: 'Scheduled pending-promotion expiry: multisig promotions still waiting for approvals after AEGIS_PENDING_PROMOTION_TTL_SECONDS are marked expired, audited',
+      description:
+        'Scheduled pending-promotion expiry: multisig promotions still waiting for approvals after AEGIS_PENDING_PROMOTION_TTL_SECONDS are marked expired, audited',
       rate: props.pendingPromotionExpiryRate ?? Duration.minutes(15),
       timeout: Duration.minutes(5),
-      failureMeaning: 'Pending-promotion expiry runs failed after retries and wait in the dead-letter queue: promotions past their expiry stay pending in the database until touched (they are still expired then, and refuse approvals).',
+      failureMeaning:
+        'Pending-promotion expiry runs failed after retries and wait in the dead-letter queue: promotions past their expiry stay pending in the database until touched (they are still expired then, and refuse approvals).',
     });
     // New handler code goes live only once the schema it expects is in place.
-    for (const fn of [...Object.values(this.apiFunctions.functions), this.auditArchiveSchedule.archiveFunction, this.auditCheckpoint.jobFunction, this.pendingUploadExpiry.jobFunction, this.pendingPromotionExpiry.jobFunction, this.rollouts.rolloutStep]) {
+    for (const fn of [
+      ...Object.values(this.apiFunctions.functions),
+      this.auditArchiveSchedule.archiveFunction,
+      this.auditCheckpoint.jobFunction,
+      this.pendingUploadExpiry.jobFunction,
+      this.pendingPromotionExpiry.jobFunction,
+      this.rollouts.rolloutStep,
+    ]) {
       fn.function.node.addDependency(this.migrations.resource);
     }
 
@@ -301,8 +313,14 @@ export class AegisStack extends Stack {
     new CfnOutput(this, 'ManifestSigningKeyId', { value: this.keys.manifestSigningKey.keyId });
     new CfnOutput(this, 'AuditSigningKeyId', { value: this.keys.auditSigningKey.keyId });
     new CfnOutput(this, 'DataKeyId', { value: this.keys.dataKey.keyId });
-    new CfnOutput(this, 'PromotionStateMachineArn', { value: this.rollouts.stateMachines.promotion.stateMachineArn, description: 'Promotion rollouts (canary stages, then full promotion)' });
-    new CfnOutput(this, 'RollbackStateMachineArn', { value: this.rollouts.stateMachines.rollback.stateMachineArn, description: 'Manual rollbacks to a named earlier artifact' });
+    new CfnOutput(this, 'PromotionStateMachineArn', {
+      value: this.rollouts.stateMachines.promotion.stateMachineArn,
+      description: 'Promotion rollouts (canary stages, then full promotion)',
+    });
+    new CfnOutput(this, 'RollbackStateMachineArn', {
+      value: this.rollouts.stateMachines.rollback.stateMachineArn,
+      description: 'Manual rollbacks to a named earlier artifact',
+    });
     new CfnOutput(this, 'ClusterArn', { value: this.database.cluster.clusterArn });
     new CfnOutput(this, 'DatabaseSecretArn', { value: this.database.secret.secretArn });
     new CfnOutput(this, 'DatabaseBackupRetentionDays', {

@@ -9,7 +9,9 @@ export type ApiRouteId = { [K in RouteId]: (typeof ROUTES)[K] extends { localOnl
 
 export type { RolloutStateMachines, RouteAccess } from './access.js';
 
-export const API_ROUTE_IDS = (Object.keys(ROUTES) as RouteId[]).filter((id): id is ApiRouteId => !('localOnly' in ROUTES[id] && ROUTES[id].localOnly));
+export const API_ROUTE_IDS = (Object.keys(ROUTES) as RouteId[]).filter(
+  (id): id is ApiRouteId => !('localOnly' in ROUTES[id] && ROUTES[id].localOnly),
+);
 
 /**
  * Least privilege per route. Public keys are served from the database, so listing keys and

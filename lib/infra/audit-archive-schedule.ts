@@ -108,7 +108,10 @@ export class ScheduledJob extends Construct {
 
     this.failureAlarm = new cloudwatch.Alarm(this, 'FailureAlarm', {
       alarmDescription: props.failureMeaning,
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM }),
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
@@ -162,7 +165,8 @@ export class AuditArchiveSchedule extends ScheduledJob {
       ruleDescription: `Archive new audit events every ${(props.rate ?? Duration.minutes(5)).toHumanString()}`,
       ...(props.retryAttempts !== undefined && { retryAttempts: props.retryAttempts }),
       timeout: props.timeout ?? Duration.minutes(4),
-      failureMeaning: 'Audit archive runs failed after retries and wait in the dead-letter queue: the archive falls behind the database until they are looked at.',
+      failureMeaning:
+        'Audit archive runs failed after retries and wait in the dead-letter queue: the archive falls behind the database until they are looked at.',
     });
     this.archiveFunction = this.jobFunction;
   }

@@ -92,7 +92,9 @@ export function checkMutualTlsDomain(d: MutualTlsDomain, stackRegion?: string): 
   }
   const certificateRegion = certificate[2]!;
   if (stackRegion !== undefined && certificateRegion !== stackRegion) {
-    throw new Error(`mTLS certificateArn ${d.certificateArn} is in ${certificateRegion}, not in the stack's region ${stackRegion} (a REGIONAL custom domain needs a certificate from its own region)`);
+    throw new Error(
+      `mTLS certificateArn ${d.certificateArn} is in ${certificateRegion}, not in the stack's region ${stackRegion} (a REGIONAL custom domain needs a certificate from its own region)`,
+    );
   }
   const truststore = TRUSTSTORE_URI.exec(d.truststoreUri);
   if (!truststore || truststore[1]!.includes('..')) {

@@ -89,7 +89,11 @@ export class RegistryDatabase extends Construct {
     const [, h1, m1, h2, m2] = backupMinutes.map(Number) as [number, number, number, number, number];
     if ((h2 * 60 + m2 - (h1 * 60 + m1) + 1440) % 1440 < 30) throw new Error('preferredBackupWindow must be at least 30 minutes');
     const maintenanceWindow = props.preferredMaintenanceWindow ?? 'sun:04:30-sun:05:30';
-    if (!/^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$/.test(maintenanceWindow)) {
+    if (
+      !/^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$/.test(
+        maintenanceWindow,
+      )
+    ) {
       throw new Error('preferredMaintenanceWindow must be ddd:hh24:mi-ddd:hh24:mi (UTC)');
     }
 
@@ -101,7 +105,10 @@ export class RegistryDatabase extends Construct {
       flowLogs: {
         all: {
           destination: ec2.FlowLogDestination.toCloudWatchLogs(
-            new logs.LogGroup(this, 'FlowLogs', { retention: props.flowLogRetention ?? logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY }),
+            new logs.LogGroup(this, 'FlowLogs', {
+              retention: props.flowLogRetention ?? logs.RetentionDays.THREE_MONTHS,
+              removalPolicy: RemovalPolicy.DESTROY,
+            }),
           ),
           trafficType: ec2.FlowLogTrafficType.ALL,
         },

@@ -39,12 +39,19 @@ const KEY_ARN = /^arn:aws(-[a-z]+)*:kms:([a-z0-9-]+):\d{12}:key\/[A-Za-z0-9-]{1,
 /** Checks a {@link ReplicationTarget}, throwing with what is wrong. */
 export function checkReplicationTarget(t: ReplicationTarget): void {
   if (!REGION.test(t.region)) throw new Error(`replica region ${t.region} is not a region name`);
-  for (const [name, arn] of [['artifact', t.artifactBucketArn], ['audit-archive', t.auditArchiveBucketArn]] as const) {
+  for (const [name, arn] of [
+    ['artifact', t.artifactBucketArn],
+    ['audit-archive', t.auditArchiveBucketArn],
+  ] as const) {
     if (!BUCKET_ARN.test(arn)) throw new Error(`replica ${name} bucket ${arn} is not an S3 bucket ARN (arn:aws:s3:::name)`);
   }
-  if (t.artifactBucketArn === t.auditArchiveBucketArn) throw new Error('the artifact and audit-archive buckets need replica buckets of their own');
+  if (t.artifactBucketArn === t.auditArchiveBucketArn)
+    throw new Error('the artifact and audit-archive buckets need replica buckets of their own');
   const key = KEY_ARN.exec(t.kmsKeyArn);
-  if (!key) throw new Error(`replica KMS key ${t.kmsKeyArn} is not a key ARN (arn:aws:kms:region:account:key/id; an alias would resolve in the wrong account)`);
+  if (!key)
+    throw new Error(
+      `replica KMS key ${t.kmsKeyArn} is not a key ARN (arn:aws:kms:region:account:key/id; an alias would resolve in the wrong account)`,
+    );
   if (key[2] !== t.region) throw new Error(`replica KMS key ${t.kmsKeyArn} is not in the replica region ${t.region}`);
 }
 
@@ -82,35 +89,51 @@ export class CrossRegionReplication extends Construct {
     // With S3 Bucket Keys the encryption context is the bucket ARN, without them the object ARN.
     const encryptionContext = (arns: string[]) => arns.flatMap((arn) => [arn, `${arn}/*`]);
 
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['s3:GetReplicationConfiguration', 's3:ListBucket'],
-      resources: sources.map((b) => b.bucketArn),
-    }));
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['s3:GetObjectVersionForReplication', 's3:GetObjectVersionAcl', 's3:GetObjectVersionTagging', 's3:GetObjectRetention', 's3:GetObjectLegalHold'],
-      resources: sources.map((b) => b.arnForObjects('*')),
-    }));
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetReplicationConfiguration', 's3:ListBucket'],
+        resources: sources.map((b) => b.bucketArn),
+      }),
+    );
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [
+          's3:GetObjectVersionForReplication',
+          's3:GetObjectVersionAcl',
+          's3:GetObjectVersionTagging',
+          's3:GetObjectRetention',
+          's3:GetObjectLegalHold',
+        ],
+        resources: sources.map((b) => b.arnForObjects('*')),
+      }),
+    );
     // No s3:ReplicateDelete: delete markers are not replicated.
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['s3:ReplicateObject', 's3:ReplicateTags'],
-      resources: destinations.map((arn) => `${arn}/*`),
-    }));
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['kms:Decrypt'],
-      resources: [props.sourceKey.keyArn],
-      conditions: {
-        StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` },
-        StringLike: { 'kms:EncryptionContext:aws:s3:arn': encryptionContext(sources.map((b) => b.bucketArn)) },
-      },
-    }));
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['kms:Encrypt', 'kms:GenerateDataKey'],
-      resources: [target.kmsKeyArn],
-      conditions: {
-        StringEquals: { 'kms:ViaService': `s3.${target.region}.amazonaws.com` },
-        StringLike: { 'kms:EncryptionContext:aws:s3:arn': encryptionContext(destinations) },
-      },
-    }));
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ReplicateObject', 's3:ReplicateTags'],
+        resources: destinations.map((arn) => `${arn}/*`),
+      }),
+    );
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [props.sourceKey.keyArn],
+        conditions: {
+          StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` },
+          StringLike: { 'kms:EncryptionContext:aws:s3:arn': encryptionContext(sources.map((b) => b.bucketArn)) },
+        },
+      }),
+    );
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Encrypt', 'kms:GenerateDataKey'],
+        resources: [target.kmsKeyArn],
+        conditions: {
+          StringEquals: { 'kms:ViaService': `s3.${target.region}.amazonaws.com` },
+          StringLike: { 'kms:EncryptionContext:aws:s3:arn': encryptionContext(destinations) },
+        },
+      }),
+    );
 
     for (const { source, destination } of pairs) {
       const cfn = source.node.defaultChild as s3.CfnBucket;
@@ -131,11 +154,13 @@ export class CrossRegionReplication extends Construct {
       };
       acknowledge(this.role, {
         id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(source)}.Arn>/*]`,
-        reason: 'S3 replication reads every new object version of the source bucket, whatever its key, so the role covers all objects of this one bucket.',
+        reason:
+          'S3 replication reads every new object version of the source bucket, whatever its key, so the role covers all objects of this one bucket.',
       });
       acknowledge(this.role, {
         id: `AwsSolutions-IAM5[Resource::${destination}/*]`,
-        reason: 'S3 replication writes every replicated version into the replica bucket under its source key, so the role covers all objects of this one replica bucket.',
+        reason:
+          'S3 replication writes every replicated version into the replica bucket under its source key, so the role covers all objects of this one replica bucket.',
       });
     }
   }

@@ -65,7 +65,8 @@ function acknowledgeAccess(method: apigw.Method, isPublic: boolean): void {
   if (isPublic) {
     acknowledge(method, {
       id: 'AwsSolutions-APIG4',
-      reason: 'Public by design: health checks and the OpenAPI document carry no registry data and must be reachable without AWS credentials.',
+      reason:
+        'Public by design: health checks and the OpenAPI document carry no registry data and must be reachable without AWS credentials.',
     });
   }
   acknowledge(method, {
@@ -91,7 +92,10 @@ export class AegisRestApi extends Construct {
     if (!(throttling.rateLimit > 0 && throttling.burstLimit >= 1)) throw new Error('throttling needs rateLimit > 0 and burstLimit >= 1');
     const manageRole = props.manageAccountLoggingRole ?? true;
     const stackRegion = Stack.of(this).region;
-    const mtls = props.mutualTls && { ...props.mutualTls, ...checkMutualTlsDomain(props.mutualTls, Token.isUnresolved(stackRegion) ? undefined : stackRegion) };
+    const mtls = props.mutualTls && {
+      ...props.mutualTls,
+      ...checkMutualTlsDomain(props.mutualTls, Token.isUnresolved(stackRegion) ? undefined : stackRegion),
+    };
 
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.accessLogRetention ?? logs.RetentionDays.ONE_YEAR,
@@ -132,12 +136,14 @@ export class AegisRestApi extends Construct {
     });
     acknowledge(this.api, {
       id: 'AwsSolutions-APIG3',
-      reason: 'Callers sign with SigV4 and the stage is throttled; a WAF web ACL can be associated per environment when the API is exposed beyond IAM principals.',
+      reason:
+        'Callers sign with SigV4 and the stage is throttled; a WAF web ACL can be associated per environment when the API is exposed beyond IAM principals.',
     });
     if (manageRole) {
       acknowledge(this.api, {
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-        reason: 'The account-level API Gateway logging role needs exactly the AWS managed push-to-CloudWatch policy that API Gateway documents for it.',
+        reason:
+          'The account-level API Gateway logging role needs exactly the AWS managed push-to-CloudWatch policy that API Gateway documents for it.',
       });
     }
 

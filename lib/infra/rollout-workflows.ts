@@ -82,7 +82,9 @@ export class RolloutWorkflows extends Construct {
     grantAccess(this.rolloutStep, ROLLOUT_STEP_ACCESS, props.resources);
 
     const stack = Stack.of(this);
-    const logGroupNames = Object.fromEntries(MACHINES.map(([name]) => [name, `/aws/vendedlogs/states/${stack.stackName}-${name}`])) as Record<keyof RolloutStateMachines, string>;
+    const logGroupNames = Object.fromEntries(
+      MACHINES.map(([name]) => [name, `/aws/vendedlogs/states/${stack.stackName}-${name}`]),
+    ) as Record<keyof RolloutStateMachines, string>;
     // CloudWatch Logs encrypts with the data key for these two log groups only. Names are fixed
     // so the key policy can name the groups without depending on them (no cycle).
     props.resources.dataKey.addToResourcePolicy(
@@ -94,7 +96,12 @@ export class RolloutWorkflows extends Construct {
         conditions: {
           ArnEquals: {
             'kms:EncryptionContext:aws:logs:arn': MACHINES.map(([name]) =>
-              stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: logGroupNames[name], arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+              stack.formatArn({
+                service: 'logs',
+                resource: 'log-group',
+                resourceName: logGroupNames[name],
+                arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+              }),
             ),
           },
         },
@@ -126,10 +133,13 @@ export class RolloutWorkflows extends Construct {
       });
       pin(machine, logicalId);
       // The unqualified function ARN the Tasks name; no versions, no other function.
-      machine.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.rolloutStep.function.functionArn] }));
+      machine.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.rolloutStep.function.functionArn] }),
+      );
       acknowledge(machine, {
         id: 'AwsSolutions-IAM5[Resource::*]',
-        reason: 'Step Functions needs the CloudWatch Logs delivery actions (logs:CreateLogDelivery and friends) and X-Ray trace writes, none of which support resource-level permissions.',
+        reason:
+          'Step Functions needs the CloudWatch Logs delivery actions (logs:CreateLogDelivery and friends) and X-Ray trace writes, none of which support resource-level permissions.',
       });
       logGroups[name] = logGroup;
       machines[name] = machine;
@@ -155,12 +165,21 @@ function checkDefinition(file: string, text: string): void {
 }
 
 type StateGroup = { QueryLanguage?: unknown; States?: Record<string, AslState> };
-type AslState = { Type?: unknown; Resource?: unknown; QueryLanguage?: unknown; Branches?: StateGroup[]; ItemProcessor?: StateGroup; Iterator?: StateGroup };
+type AslState = {
+  Type?: unknown;
+  Resource?: unknown;
+  QueryLanguage?: unknown;
+  Branches?: StateGroup[];
+  ItemProcessor?: StateGroup;
+  Iterator?: StateGroup;
+};
 
 function checkStates(file: string, group: StateGroup): void {
-  if (group.QueryLanguage !== undefined && group.QueryLanguage !== 'JSONPath') throw new Error(`${file}: QueryLanguage must be JSONPath (the local runner ignores JSONata)`);
+  if (group.QueryLanguage !== undefined && group.QueryLanguage !== 'JSONPath')
+    throw new Error(`${file}: QueryLanguage must be JSONPath (the local runner ignores JSONata)`);
   for (const [name, state] of Object.entries(group.States ?? {})) {
-    if (state.QueryLanguage !== undefined && state.QueryLanguage !== 'JSONPath') throw new Error(`${file}: state ${name} uses QueryLanguage ${String(state.QueryLanguage)}; only JSONPath runs locally`);
+    if (state.QueryLanguage !== undefined && state.QueryLanguage !== 'JSONPath')
+      throw new Error(`${file}: state ${name} uses QueryLanguage ${String(state.QueryLanguage)}; only JSONPath runs locally`);
     if (state.Type === 'Task' && state.Resource !== `\${${ROLLOUT_STEP_PLACEHOLDER}}`) {
       throw new Error(`${file}: Task ${name} must invoke \${${ROLLOUT_STEP_PLACEHOLDER}} (the state machine role may invoke nothing else)`);
     }

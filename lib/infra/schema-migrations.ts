@@ -82,7 +82,10 @@ export class SchemaMigrations extends Construct {
     props.auditSigningKey?.grant(this.migrateFunction.role, 'kms:Sign');
     if (props.startupChecks) grantStartupChecks(this.migrateFunction.role, props.startupChecks);
 
-    const frameworkLogs = new logs.LogGroup(this, 'ProviderLogs', { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
+    const frameworkLogs = new logs.LogGroup(this, 'ProviderLogs', {
+      retention: logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     const frameworkRole = new iam.Role(this, 'ProviderRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'Aegis migrations: CloudFormation custom resource framework',
@@ -97,7 +100,8 @@ export class SchemaMigrations extends Construct {
     });
     acknowledge(frameworkRole, {
       id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(this.migrateFunction.function)}.Arn>:*]`,
-      reason: 'The custom resource framework invokes any published version of the migrate function (lambda:InvokeFunction on its ARN with :*).',
+      reason:
+        'The custom resource framework invokes any published version of the migrate function (lambda:InvokeFunction on its ARN with :*).',
     });
 
     this.resource = new CustomResource(this, 'Run', {

@@ -47,7 +47,10 @@ export class AegisKeys extends Construct {
     pin(this.dataKey, 'DataKey');
 
     if (props.aliasPrefix) {
-      new kms.Alias(this, 'ManifestSigningAlias', { aliasName: `alias/${props.aliasPrefix}/manifest-signing`, targetKey: this.manifestSigningKey });
+      new kms.Alias(this, 'ManifestSigningAlias', {
+        aliasName: `alias/${props.aliasPrefix}/manifest-signing`,
+        targetKey: this.manifestSigningKey,
+      });
       new kms.Alias(this, 'AuditSigningAlias', { aliasName: `alias/${props.aliasPrefix}/audit-signing`, targetKey: this.auditSigningKey });
       new kms.Alias(this, 'DataAlias', { aliasName: `alias/${props.aliasPrefix}/data`, targetKey: this.dataKey });
     }
@@ -65,4 +68,3 @@ export class AegisKeys extends Construct {
     return key;
   }
 }
-

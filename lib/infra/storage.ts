@@ -58,7 +58,8 @@ export class AegisStorage extends Construct {
     const accessLogExpiration = props.accessLogExpiration ?? Duration.days(365);
     if (accessLogExpiration.toDays() < 1) throw new Error('accessLogExpiration must be at least one day');
     const pendingUploadExpiry = props.pendingUploadExpiry ?? Duration.days(1);
-    if (pendingUploadExpiry.toHours() < 24 || pendingUploadExpiry.toHours() % 24 !== 0) throw new Error('pendingUploadExpiry must be a whole number of days, at least one');
+    if (pendingUploadExpiry.toHours() < 24 || pendingUploadExpiry.toHours() % 24 !== 0)
+      throw new Error('pendingUploadExpiry must be a whole number of days, at least one');
 
     const common = {
       versioned: true,

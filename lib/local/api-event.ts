@@ -3,7 +3,14 @@ import type { IncomingMessage } from 'node:http';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 
 /** Builds the API Gateway REST proxy event a Lambda would receive for this request. */
-export function toApiGatewayEvent(req: IncomingMessage, url: URL, resource: string, pathParameters: Record<string, string>, body: string | null, requestId: string = randomUUID()): APIGatewayProxyEvent {
+export function toApiGatewayEvent(
+  req: IncomingMessage,
+  url: URL,
+  resource: string,
+  pathParameters: Record<string, string>,
+  body: string | null,
+  requestId: string = randomUUID(),
+): APIGatewayProxyEvent {
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
   for (const [k, v] of Object.entries(req.headers)) {

@@ -42,13 +42,22 @@ const sendJson = (res: ServerResponse, status: number, body: unknown, requestId?
   res.end(stringifyJson(body));
 };
 
-const errorBody = (e: AegisError, requestId: string) => ({ error: { code: e.code, message: e.message, ...(e.field ? { field: e.field } : {}), requestId } });
+const errorBody = (e: AegisError, requestId: string) => ({
+  error: { code: e.code, message: e.message, ...(e.field ? { field: e.field } : {}), requestId },
+});
 
 /** What the HTTP parser could not read (request line, headers, framing): answered as JSON, then the connection is closed. */
 function clientErrorReply(err: NodeJS.ErrnoException & { rawPacket?: unknown }): { status: number; error: AegisError } {
-  if (err.code === 'HPE_HEADER_OVERFLOW') return { status: 431, error: new AegisError('HEADERS_TOO_LARGE', 'request headers are too large', { field: 'headers' }) };
-  if (err.code === 'HPE_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: 408, error: new AegisError('REQUEST_TIMEOUT', 'the request was not received in time', { field: 'request' }) };
-  return { status: 400, error: new AegisError('MALFORMED_REQUEST', `the request cannot be parsed as HTTP/1.1 (${err.code ?? 'parse error'})`, { field: 'headers' }) };
+  if (err.code === 'HPE_HEADER_OVERFLOW')
+    return { status: 431, error: new AegisError('HEADERS_TOO_LARGE', 'request headers are too large', { field: 'headers' }) };
+  if (err.code === 'HPE_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    return { status: 408, error: new AegisError('REQUEST_TIMEOUT', 'the request was not received in time', { field: 'request' }) };
+  return {
+    status: 400,
+    error: new AegisError('MALFORMED_REQUEST', `the request cannot be parsed as HTTP/1.1 (${err.code ?? 'parse error'})`, {
+      field: 'headers',
+    }),
+  };
 }
 
 /** A path segment as the route sees it; a broken percent-escape is the caller's error. */
@@ -108,7 +117,11 @@ export function createLocalServer(
         return;
       }
       const fault = retryableFault(e);
-      console.error('local server error', { requestId, ...(fault ? { fault: fault.code } : {}), error: e instanceof Error ? e.message : String(e) });
+      console.error('local server error', {
+        requestId,
+        ...(fault ? { fault: fault.code } : {}),
+        error: e instanceof Error ? e.message : String(e),
+      });
       if (res.headersSent) return void res.destroy();
       if (fault) {
         res.setHeader('retry-after', '1');
@@ -118,13 +131,21 @@ export function createLocalServer(
   };
   const server = tls
     ? // mTLS: with a client CA, the handshake itself refuses clients without a certificate it signed
-      createHttpsServer({ cert: tls.cert, key: tls.key, ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) }, listener)
+      createHttpsServer(
+        { cert: tls.cert, key: tls.key, ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) },
+        listener,
+      )
     : createServer(listener);
   // An Expect header other than 100-continue: answered as JSON like everything else.
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     const requestId = randomUUID();
     req.resume();
-    sendJson(res, 417, errorBody(new AegisError('EXPECTATION_FAILED', 'only "Expect: 100-continue" is supported', { field: 'Expect' }), requestId), requestId);
+    sendJson(
+      res,
+      417,
+      errorBody(new AegisError('EXPECTATION_FAILED', 'only "Expect: 100-continue" is supported', { field: 'Expect' }), requestId),
+      requestId,
+    );
   });
   // Requests the HTTP parser cannot read never reach the listener: answer them as JSON too.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
@@ -132,7 +153,9 @@ export function createLocalServer(
     const requestId = randomUUID();
     const { status, error } = clientErrorReply(err);
     const body = stringifyJson(errorBody(error, requestId));
-    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+    );
   });
   return server;
 
@@ -160,7 +183,8 @@ export function createLocalServer(
     let body: string | null = null;
     if (req.method !== 'GET') {
       const text = await readBody(req, LIMITS.requestBodyBytes);
-      if (text === undefined) throw new AegisError('PAYLOAD_TOO_LARGE', `request body exceeds ${LIMITS.requestBodyBytes} bytes`, { field: 'body' });
+      if (text === undefined)
+        throw new AegisError('PAYLOAD_TOO_LARGE', `request body exceeds ${LIMITS.requestBodyBytes} bytes`, { field: 'body' });
       body = text;
     }
     const event = toApiGatewayEvent(req, url, hit.r.path, params, body, requestId);
@@ -176,15 +200,34 @@ export function createLocalServer(
     if (req.method !== 'PUT') throw new AegisError('METHOD_NOT_ALLOWED', 'uploads are PUT');
     const check = c.store.verifyUploadUrl(key, url.searchParams);
     if (!check.ok) {
-      throw new AegisError(check.reason === 'expired' ? 'UPLOAD_EXPIRED' : 'FORBIDDEN', `upload URL ${check.reason === 'expired' ? 'has expired' : 'signature is invalid'}`, { field: 'url' });
+      throw new AegisError(
+        check.reason === 'expired' ? 'UPLOAD_EXPIRED' : 'FORBIDDEN',
+        `upload URL ${check.reason === 'expired' ? 'has expired' : 'signature is invalid'}`,
+        { field: 'url' },
+      );
     }
     const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
     if (check.contentLength !== undefined && declared !== undefined && declared !== check.contentLength) {
       req.resume();
-      return sendJson(res, 400, errorBody(new AegisError('SIZE_MISMATCH', `Content-Length ${declared} differs from the size the upload was created for (${check.contentLength})`, { field: 'Content-Length' }), requestId), requestId);
+      return sendJson(
+        res,
+        400,
+        errorBody(
+          new AegisError(
+            'SIZE_MISMATCH',
+            `Content-Length ${declared} differs from the size the upload was created for (${check.contentLength})`,
+            { field: 'Content-Length' },
+          ),
+          requestId,
+        ),
+        requestId,
+      );
     }
     try {
-      const info = await c.store.put(key, req, { pendingUpload: true, ...(check.contentLength === undefined ? {} : { expectedSize: check.contentLength }) });
+      const info = await c.store.put(key, req, {
+        pendingUpload: true,
+        ...(check.contentLength === undefined ? {} : { expectedSize: check.contentLength }),
+      });
       sendJson(res, 200, { key: info.key, versionId: info.versionId, size: info.size, sha256: info.sha256 }, requestId);
     } catch (e) {
       req.resume();

@@ -22,7 +22,10 @@ export interface RunningLocal {
  * container (PGlite/pg, filesystem store, file keys), migrates, makes sure signing keys
  * exist, and on first start creates the dev admin token in the data folder (mode 0600).
  */
-export async function startLocal(config: Config, opts: Pick<BuildOptions, 'clock' | 'logger' | 'judge' | 'waitMs' | 'timers'> = {}): Promise<RunningLocal> {
+export async function startLocal(
+  config: Config,
+  opts: Pick<BuildOptions, 'clock' | 'logger' | 'judge' | 'waitMs' | 'timers'> = {},
+): Promise<RunningLocal> {
   let container: Container | undefined;
   let ready: (c: Container) => void = () => undefined;
   let failed: (e: unknown) => void = () => undefined;
@@ -33,7 +36,11 @@ export async function startLocal(config: Config, opts: Pick<BuildOptions, 'clock
   containerPromise.catch(() => undefined);
   const refusal = localServerRefusal(config);
   if (refusal) throw new ConfigError(refusal);
-  const tls = config.tls && { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key), clientCa: config.tls.clientCa ? readFileSync(config.tls.clientCa) : undefined };
+  const tls = config.tls && {
+    cert: readFileSync(config.tls.cert),
+    key: readFileSync(config.tls.key),
+    clientCa: config.tls.clientCa ? readFileSync(config.tls.clientCa) : undefined,
+  };
   const server = createLocalServer(HANDLER_BUILDERS, () => containerPromise, tls);
   const url = await listen(server, config.port, config.host);
   try {
@@ -61,8 +68,10 @@ export async function startLocal(config: Config, opts: Pick<BuildOptions, 'clock
   // The scheduled jobs (audit archive and head checkpoint, pending promotion and upload expiry) run in this process
   // (EventBridge rules on AWS).
   c.scheduler.start();
-  const archive = () => c.auditTrail.archive().catch((e: unknown) => c.logger.error('audit archive failed', { error: (e as Error).message }));
-  const checkpoint = () => c.auditTrail.checkpointHead().catch((e: unknown) => c.logger.error('audit head checkpoint failed', { error: (e as Error).message }));
+  const archive = () =>
+    c.auditTrail.archive().catch((e: unknown) => c.logger.error('audit archive failed', { error: (e as Error).message }));
+  const checkpoint = () =>
+    c.auditTrail.checkpointHead().catch((e: unknown) => c.logger.error('audit head checkpoint failed', { error: (e as Error).message }));
   return {
     url,
     container: c,

@@ -36,7 +36,11 @@ export interface NewestHead {
 }
 
 /** The checkpoint a stored object holds when it verifies, otherwise why it cannot be trusted. */
-function headProblem(key: string, text: string, keyOf: (kid: string) => KeyRecord | undefined): { detail: string } | { checkpoint: HeadCheckpoint } {
+function headProblem(
+  key: string,
+  text: string,
+  keyOf: (kid: string) => KeyRecord | undefined,
+): { detail: string } | { checkpoint: HeadCheckpoint } {
   let signed: SignedHeadCheckpoint;
   try {
     signed = JSON.parse(text) as SignedHeadCheckpoint;
@@ -44,7 +48,17 @@ function headProblem(key: string, text: string, keyOf: (kid: string) => KeyRecor
     return { detail: `${key} is not JSON` };
   }
   const cp = signed?.checkpoint;
-  if (!cp || cp.type !== 'aegis.audit-head/v1' || !Number.isSafeInteger(cp.seq) || cp.seq < 1 || cp.seq > SEQ_MAX || typeof cp.hash !== 'string' || typeof cp.ts !== 'string' || typeof cp.signerId !== 'string' || typeof signed.signature !== 'string') {
+  if (
+    !cp ||
+    cp.type !== 'aegis.audit-head/v1' ||
+    !Number.isSafeInteger(cp.seq) ||
+    cp.seq < 1 ||
+    cp.seq > SEQ_MAX ||
+    typeof cp.hash !== 'string' ||
+    typeof cp.ts !== 'string' ||
+    typeof cp.signerId !== 'string' ||
+    typeof signed.signature !== 'string'
+  ) {
     return { detail: `${key} is not an aegis.audit-head/v1 checkpoint` };
   }
   // A valid older checkpoint copied under a newer key would otherwise hide the real newest one.
@@ -53,7 +67,8 @@ function headProblem(key: string, text: string, keyOf: (kid: string) => KeyRecor
   if (!signer) return { detail: `${key} is signed by ${cp.signerId}, which is not in the key ring` };
   const validity = checkSignerValidity(signer, cp.ts, 'audit');
   if (!validity.ok) return { detail: `${key}: ${validity.reason}` };
-  if (signed.alg !== signer.alg || !verifyRaw(signer.alg, signer.publicKey, headCheckpointStatement(cp), signed.signature)) return { detail: `${key}: signature does not verify under ${cp.signerId}` };
+  if (signed.alg !== signer.alg || !verifyRaw(signer.alg, signer.publicKey, headCheckpointStatement(cp), signed.signature))
+    return { detail: `${key}: signature does not verify under ${cp.signerId}` };
   return { checkpoint: { type: cp.type, seq: cp.seq, hash: cp.hash, ts: cp.ts, signerId: cp.signerId } };
 }
 
@@ -83,16 +98,30 @@ export async function readNewestHead(store: ObjectStore, keyOf: (kid: string) =>
  * What a chain is missing against a head checkpoint: `headSeq` is the chain's last seq (0 when
  * empty), `hashAt` the hash of its event at the checkpoint's seq (undefined when it has none).
  */
-export function compareWithHead(head: StoredHead, headSeq: number, hashAt: string | undefined, where: 'database' | 'archive'): ChainBreak | null {
+export function compareWithHead(
+  head: StoredHead,
+  headSeq: number,
+  hashAt: string | undefined,
+  where: 'database' | 'archive',
+): ChainBreak | null {
   const cp = head.checkpoint;
   const signed = `the head checkpoint signed at ${cp.ts} (${head.key})`;
   if (headSeq < cp.seq) {
     const gone = where === 'database' ? 'were removed after it was written' : 'are not in it';
-    return { seq: cp.seq, problem: 'behind-checkpoint', detail: `${signed} names seq ${cp.seq}, but the ${where} ends at ${headSeq}: event(s) ${headSeq + 1}..${cp.seq} ${gone}` };
+    return {
+      seq: cp.seq,
+      problem: 'behind-checkpoint',
+      detail: `${signed} names seq ${cp.seq}, but the ${where} ends at ${headSeq}: event(s) ${headSeq + 1}..${cp.seq} ${gone}`,
+    };
   }
-  if (hashAt === undefined) return { seq: cp.seq, problem: 'event-missing', detail: `${signed} names seq ${cp.seq}, which the ${where} does not hold` };
+  if (hashAt === undefined)
+    return { seq: cp.seq, problem: 'event-missing', detail: `${signed} names seq ${cp.seq}, which the ${where} does not hold` };
   if (hashAt !== cp.hash) {
-    return { seq: cp.seq, problem: 'checkpoint-mismatch', detail: `event ${cp.seq} in the ${where} has hash ${hashAt.slice(0, 12)}…, but ${signed} names ${cp.hash.slice(0, 12)}…: the chain was replaced from ${cp.seq} or earlier` };
+    return {
+      seq: cp.seq,
+      problem: 'checkpoint-mismatch',
+      detail: `event ${cp.seq} in the ${where} has hash ${hashAt.slice(0, 12)}…, but ${signed} names ${cp.hash.slice(0, 12)}…: the chain was replaced from ${cp.seq} or earlier`,
+    };
   }
   return null;
 }
@@ -102,5 +131,9 @@ export function invalidHeadBreak(invalid: NewestHead['invalid']): ChainBreak | n
   const first = invalid[0];
   if (!first) return null;
   const digits = /(\d{12})\.json$/.exec(first.key)?.[1];
-  return { seq: digits ? SEQ_MAX - Number(digits) : 0, problem: 'checkpoint-invalid', detail: `${first.detail}${invalid.length > 1 ? ` (and ${invalid.length - 1} more invalid head checkpoint(s))` : ''}` };
+  return {
+    seq: digits ? SEQ_MAX - Number(digits) : 0,
+    problem: 'checkpoint-invalid',
+    detail: `${first.detail}${invalid.length > 1 ? ` (and ${invalid.length - 1} more invalid head checkpoint(s))` : ''}`,
+  };
 }

@@ -78,8 +78,17 @@ export class AuditTrail {
     private readonly retentionDays: number,
   ) {}
 
-  async list(opts: { subject?: string | undefined; type?: string | undefined; limit: number; after?: number | undefined }): Promise<{ items: AuditEvent[]; nextCursor: string | null }> {
-    let q = this.database.db.selectFrom('audit_events').selectAll().orderBy('seq').limit(opts.limit + 1);
+  async list(opts: {
+    subject?: string | undefined;
+    type?: string | undefined;
+    limit: number;
+    after?: number | undefined;
+  }): Promise<{ items: AuditEvent[]; nextCursor: string | null }> {
+    let q = this.database.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .orderBy('seq')
+      .limit(opts.limit + 1);
     if (opts.subject) q = q.where('subject', '=', opts.subject);
     if (opts.type) q = q.where('type', '=', opts.type);
     if (opts.after !== undefined) q = q.where('seq', '>', opts.after);
@@ -98,7 +107,12 @@ export class AuditTrail {
   }
 
   async #dbHead(): Promise<{ seq: number; hash: string } | undefined> {
-    const row = await this.database.db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    const row = await this.database.db
+      .selectFrom('audit_events')
+      .select(['seq', 'hash'])
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
     return row && { seq: Number(row.seq), hash: row.hash };
   }
 
@@ -121,13 +135,24 @@ export class AuditTrail {
     const { newest } = await readNewestHead(this.archiveStore, (kid) => ring.get(kid));
     if (!head) return { written: false, seq: newest?.checkpoint.seq ?? null, key: newest?.key ?? null };
     if (newest) {
-      if (newest.checkpoint.seq === head.seq && newest.checkpoint.hash === head.hash) return { written: false, seq: head.seq, key: newest.key };
+      if (newest.checkpoint.seq === head.seq && newest.checkpoint.hash === head.hash)
+        return { written: false, seq: head.seq, key: newest.key };
       const br = await this.#checkHead(newest);
       if (br) throw new HeadCheckpointRefused(`refusing to checkpoint the audit head: ${br.detail}`);
     }
     const signer = await this.keys.activeSigner('audit');
-    const checkpoint: HeadCheckpoint = { type: 'aegis.audit-head/v1', seq: head.seq, hash: head.hash, ts: this.clock.now().toISOString(), signerId: signer.kid };
-    const signed: SignedHeadCheckpoint = { checkpoint, alg: signer.alg, signature: (await signer.sign(headCheckpointStatement(checkpoint))).toString('base64') };
+    const checkpoint: HeadCheckpoint = {
+      type: 'aegis.audit-head/v1',
+      seq: head.seq,
+      hash: head.hash,
+      ts: this.clock.now().toISOString(),
+      signerId: signer.kid,
+    };
+    const signed: SignedHeadCheckpoint = {
+      checkpoint,
+      alg: signer.alg,
+      signature: (await signer.sign(headCheckpointStatement(checkpoint))).toString('base64'),
+    };
     const key = headKey(head.seq);
     const retainUntil = new Date(this.clock.now().getTime() + this.retentionDays * 86_400_000);
     try {
@@ -136,7 +161,10 @@ export class AuditTrail {
       if (!(e instanceof AegisError && e.code === 'RETENTION_LOCKED')) throw e;
       // Another process checkpointed the same head first; a different hash there is a fork.
       const other = JSON.parse(await readText(this.archiveStore, key)) as SignedHeadCheckpoint;
-      if (other.checkpoint?.hash !== head.hash) throw new HeadCheckpointRefused(`refusing to checkpoint the audit head: ${key} already signs another event ${head.seq} (${String(other.checkpoint?.hash).slice(0, 12)}…)`);
+      if (other.checkpoint?.hash !== head.hash)
+        throw new HeadCheckpointRefused(
+          `refusing to checkpoint the audit head: ${key} already signs another event ${head.seq} (${String(other.checkpoint?.hash).slice(0, 12)}…)`,
+        );
       return { written: false, seq: head.seq, key };
     }
     return { written: true, seq: head.seq, key };
@@ -157,7 +185,9 @@ export class AuditTrail {
     let segments = 0;
     let events = 0;
     for (;;) {
-      const batch = (await this.database.db.selectFrom('audit_events').selectAll().where('seq', '>=', from).orderBy('seq').limit(SEGMENT_MAX).execute()).map(rowToEvent);
+      const batch = (
+        await this.database.db.selectFrom('audit_events').selectAll().where('seq', '>=', from).orderBy('seq').limit(SEGMENT_MAX).execute()
+      ).map(rowToEvent);
       if (batch.length === 0) break;
       const retainUntil = new Date(this.clock.now().getTime() + this.retentionDays * 86_400_000);
       let text = segmentText(batch);
@@ -171,8 +201,21 @@ export class AuditTrail {
       const written = parseSegment(text);
       const last = written[written.length - 1]!;
       const signer = await this.keys.activeSigner('audit');
-      const checkpoint: Checkpoint = { type: 'aegis.audit-checkpoint/v1', fromSeq: from, seq: last.seq, hash: last.hash, segmentKey: segmentKey(from), segmentSha256: sha256Hex(text), ts: this.clock.now().toISOString(), signerId: signer.kid };
-      const signed: SignedCheckpoint = { checkpoint, alg: signer.alg, signature: (await signer.sign(checkpointStatement(checkpoint))).toString('base64') };
+      const checkpoint: Checkpoint = {
+        type: 'aegis.audit-checkpoint/v1',
+        fromSeq: from,
+        seq: last.seq,
+        hash: last.hash,
+        segmentKey: segmentKey(from),
+        segmentSha256: sha256Hex(text),
+        ts: this.clock.now().toISOString(),
+        signerId: signer.kid,
+      };
+      const signed: SignedCheckpoint = {
+        checkpoint,
+        alg: signer.alg,
+        signature: (await signer.sign(checkpointStatement(checkpoint))).toString('base64'),
+      };
       try {
         await this.archiveStore.put(checkpointKey(from), `${canonicalJson(signed)}\n`, { retainUntil, contentType: 'application/json' });
         segments++;
@@ -195,15 +238,21 @@ export class AuditTrail {
       const signed = JSON.parse(await readText(this.archiveStore, k)) as SignedCheckpoint;
       const cp = signed.checkpoint;
       const key = keyOf(cp.signerId);
-      const fail = (detail: string): ArchiveContents => ({ events, checkpoints, problem: { seq: cp.fromSeq, problem: 'archive-mismatch', detail } });
+      const fail = (detail: string): ArchiveContents => ({
+        events,
+        checkpoints,
+        problem: { seq: cp.fromSeq, problem: 'archive-mismatch', detail },
+      });
       if (!key) return fail(`checkpoint ${k} is signed by ${cp.signerId}, which is not in the key ring`);
       const validity = checkSignerValidity(key, cp.ts, 'audit');
       if (!validity.ok) return fail(`checkpoint ${k}: ${validity.reason}`);
-      if (!verifyRaw(signed.alg, key.publicKey, checkpointStatement(cp), signed.signature)) return fail(`checkpoint ${k} signature does not verify`);
+      if (!verifyRaw(signed.alg, key.publicKey, checkpointStatement(cp), signed.signature))
+        return fail(`checkpoint ${k} signature does not verify`);
       const text = await readText(this.archiveStore, cp.segmentKey);
       if (sha256Hex(text) !== cp.segmentSha256) return fail(`segment ${cp.segmentKey} does not match its checkpoint`);
       const seg = parseSegment(text);
-      if (seg[0]?.seq !== cp.fromSeq || seg[seg.length - 1]?.seq !== cp.seq || seg[seg.length - 1]?.hash !== cp.hash) return fail(`segment ${cp.segmentKey} does not cover ${cp.fromSeq}..${cp.seq} as its checkpoint says`);
+      if (seg[0]?.seq !== cp.fromSeq || seg[seg.length - 1]?.seq !== cp.seq || seg[seg.length - 1]?.hash !== cp.hash)
+        return fail(`segment ${cp.segmentKey} does not cover ${cp.fromSeq}..${cp.seq} as its checkpoint says`);
       appendAll(events, seg);
       checkpoints.push(signed);
     }
@@ -230,7 +279,12 @@ export class AuditTrail {
     // The database is held to the newest signed head checkpoint whichever copy is verified:
     // it is the copy whose newest events nothing else has seen yet.
     const heads = await readNewestHead(this.archiveStore, keyOf);
-    const checkpoint = heads.newest && { seq: heads.newest.checkpoint.seq, hash: heads.newest.checkpoint.hash, ts: heads.newest.checkpoint.ts, key: heads.newest.key };
+    const checkpoint = heads.newest && {
+      seq: heads.newest.checkpoint.seq,
+      hash: heads.newest.checkpoint.hash,
+      ts: heads.newest.checkpoint.ts,
+      key: heads.newest.key,
+    };
     const headBreak = invalidHeadBreak(heads.invalid) ?? (heads.newest ? await this.#checkHead(heads.newest) : null);
     const base = { ...report, source: opts.fromArchive ? ('archive' as const) : ('database' as const), archivedThrough, checkpoint };
     if (archive.problem) return { ...base, ok: false, firstBreak: report.firstBreak ?? archive.problem, parity: 'mismatch' };
@@ -240,6 +294,8 @@ export class AuditTrail {
       archive.events.filter((e) => e.seq >= since),
     );
     if (mismatch) return { ...base, ok: false, firstBreak: mismatch, parity: 'mismatch' };
-    return headBreak ? { ...base, ok: false, headSeq: null, headHash: null, firstBreak: headBreak, parity: 'ok' } : { ...base, parity: 'ok' };
+    return headBreak
+      ? { ...base, ok: false, headSeq: null, headHash: null, firstBreak: headBreak, parity: 'ok' }
+      : { ...base, parity: 'ok' };
   }
 }

@@ -15,7 +15,19 @@ export interface AuditInput {
   payload: Record<string, unknown>;
 }
 
-type Row = { seq: string | number; event_id: string; type: string; actor: string; subject: string; payload: string; ts: string; prev_hash: string; hash: string; signature: string; signer_id: string };
+type Row = {
+  seq: string | number;
+  event_id: string;
+  type: string;
+  actor: string;
+  subject: string;
+  payload: string;
+  ts: string;
+  prev_hash: string;
+  hash: string;
+  signature: string;
+  signer_id: string;
+};
 
 export function rowToEvent(r: Row): AuditEvent {
   return {

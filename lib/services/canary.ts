@@ -18,11 +18,17 @@ export class MetricsRolloutJudge implements RolloutJudge {
     const [stable, canary, stableSoFar, canarySoFar] = await Promise.all([
       this.metrics.window(key, 'stable', w.stableArtifactId, w.from, w.to),
       this.metrics.window(key, 'canary', w.canaryArtifactId, w.from, w.to),
-      ...(sameSpan ? [] : [this.metrics.window(key, 'stable', w.stableArtifactId, w.canaryFrom, w.to), this.metrics.window(key, 'canary', w.canaryArtifactId, w.canaryFrom, w.to)]),
+      ...(sameSpan
+        ? []
+        : [
+            this.metrics.window(key, 'stable', w.stableArtifactId, w.canaryFrom, w.to),
+            this.metrics.window(key, 'canary', w.canaryArtifactId, w.canaryFrom, w.to),
+          ]),
     ]);
     const { quality: _s, ...stableStage } = stable!;
     const { quality: _c, ...canaryStage } = canary!;
-    const sq = (sameSpan ? stable : stableSoFar)!.quality, cq = (sameSpan ? canary : canarySoFar)!.quality;
+    const sq = (sameSpan ? stable : stableSoFar)!.quality,
+      cq = (sameSpan ? canary : canarySoFar)!.quality;
     const j = judgeCanary({
       stable: { ...stableStage, ...(sq ? { quality: sq } : {}) },
       canary: { ...canaryStage, ...(cq ? { quality: cq } : {}) },

@@ -25,8 +25,15 @@ export interface DatasetInput {
   schema?: Record<string, unknown> | undefined;
 }
 
-
-function toRecord(r: { dataset_id: string; version: string; checksum: string; uri: string; schema: string | null; created_by: string; created_at: Date | string }): DatasetRecord {
+function toRecord(r: {
+  dataset_id: string;
+  version: string;
+  checksum: string;
+  uri: string;
+  schema: string | null;
+  created_by: string;
+  created_at: Date | string;
+}): DatasetRecord {
   return {
     id: r.dataset_id,
     version: r.version,
@@ -53,7 +60,11 @@ export class DatasetService {
     if (input.schema !== undefined) {
       const size = Buffer.byteLength(canonicalJson(input.schema));
       if (size > LIMITS.datasetSchemaBytes) {
-        throw new AegisError('PAYLOAD_TOO_LARGE', `schema is ${size} bytes as canonical JSON; dataset schemas are limited to ${LIMITS.datasetSchemaBytes} bytes`, { field: 'schema', details: { size, limit: LIMITS.datasetSchemaBytes } });
+        throw new AegisError(
+          'PAYLOAD_TOO_LARGE',
+          `schema is ${size} bytes as canonical JSON; dataset schemas are limited to ${LIMITS.datasetSchemaBytes} bytes`,
+          { field: 'schema', details: { size, limit: LIMITS.datasetSchemaBytes } },
+        );
       }
     }
     const existing = await this.get(input.id, input.version);
@@ -77,7 +88,14 @@ export class DatasetService {
           type: 'dataset.registered',
           actor: principal.id,
           subject: `dataset:${input.id}@${input.version}`,
-          payload: { id: input.id, version: input.version, checksum: input.checksum, uri: input.uri, schema: input.schema ?? null, createdAt: now.toISOString() },
+          payload: {
+            id: input.id,
+            version: input.version,
+            checksum: input.checksum,
+            uri: input.uri,
+            schema: input.schema ?? null,
+            createdAt: now.toISOString(),
+          },
         });
       });
     } catch (e) {
@@ -89,7 +107,11 @@ export class DatasetService {
 
   #sameOrConflict(existing: DatasetRecord, input: DatasetInput): DatasetRecord {
     if (existing.checksum !== input.checksum) {
-      throw new AegisError('CONFLICT', `dataset ${input.id}@${input.version} is already registered with checksum ${existing.checksum}; register a new version`, { field: 'checksum' });
+      throw new AegisError(
+        'CONFLICT',
+        `dataset ${input.id}@${input.version} is already registered with checksum ${existing.checksum}; register a new version`,
+        { field: 'checksum' },
+      );
     }
     return existing;
   }
@@ -104,13 +126,19 @@ export class DatasetService {
     for (const [i, ref] of refs.entries()) {
       const record = await this.get(ref.id, ref.version);
       if (!record) {
-        throw new AegisError('DATASET_UNKNOWN', `dataset ${ref.id}@${ref.version} is not registered (POST /v1/datasets first)`, { field: `manifest.datasetRefs.${i}` });
+        throw new AegisError('DATASET_UNKNOWN', `dataset ${ref.id}@${ref.version} is not registered (POST /v1/datasets first)`, {
+          field: `manifest.datasetRefs.${i}`,
+        });
       }
       if (record.checksum !== ref.checksum) {
-        throw new AegisError('DATASET_CHECKSUM_MISMATCH', `dataset ${ref.id}@${ref.version} is registered with checksum ${record.checksum}, not ${ref.checksum}`, {
-          field: `manifest.datasetRefs.${i}.checksum`,
-          details: { expected: record.checksum, actual: ref.checksum },
-        });
+        throw new AegisError(
+          'DATASET_CHECKSUM_MISMATCH',
+          `dataset ${ref.id}@${ref.version} is registered with checksum ${record.checksum}, not ${ref.checksum}`,
+          {
+            field: `manifest.datasetRefs.${i}.checksum`,
+            details: { expected: record.checksum, actual: ref.checksum },
+          },
+        );
       }
     }
   }

@@ -62,7 +62,11 @@ function recordVerifies(payload: Record<string, unknown>, keyOf: (kid: string) =
  * const e = await gatherGateEvidence(db, () => keys.list(), { artifactId, targetEnv: 'prod' });
  * // { canaryPassedRequestsPerArm: 1840, servedBefore: false, problems: [] }
  */
-export async function gatherGateEvidence(db: Executor, keyRing: () => Promise<KeyRecord[]>, q: { artifactId: string; targetEnv: string; modelName?: string }): Promise<GateEvidence> {
+export async function gatherGateEvidence(
+  db: Executor,
+  keyRing: () => Promise<KeyRecord[]>,
+  q: { artifactId: string; targetEnv: string; modelName?: string },
+): Promise<GateEvidence> {
   const rows = await db
     .selectFrom('promotions')
     .select(['promotion_id', 'kind', 'artifact_id', 'target_env', 'status'])
@@ -84,7 +88,11 @@ export async function gatherGateEvidence(db: Executor, keyRing: () => Promise<Ke
     await db
       .selectFrom('audit_events')
       .selectAll()
-      .where('subject', 'in', rows.map((r) => `promotion:${r.promotion_id}`))
+      .where(
+        'subject',
+        'in',
+        rows.map((r) => `promotion:${r.promotion_id}`),
+      )
       .where('type', 'in', ['promotion.step', ...Object.keys(PROMOTION_END_EVENTS)])
       .orderBy('seq')
       .execute()
@@ -106,24 +114,41 @@ export async function gatherGateEvidence(db: Executor, keyRing: () => Promise<Ke
       const end = PROMOTION_END_EVENTS[e.type as keyof typeof PROMOTION_END_EVENTS];
       if (end) {
         const p = e.payload;
-        const matches = p.promotionId === r.promotion_id && p.artifactId === r.artifact_id && p.targetEnv === r.target_env && p.kind === r.kind && p.status === end;
-        if (chainStatus !== undefined || !matches) out.problems.push(`${what}: audit event ${e.seq} (${e.type}) does not match the promotion or follows another end`);
+        const matches =
+          p.promotionId === r.promotion_id &&
+          p.artifactId === r.artifact_id &&
+          p.targetEnv === r.target_env &&
+          p.kind === r.kind &&
+          p.status === end;
+        if (chainStatus !== undefined || !matches)
+          out.problems.push(`${what}: audit event ${e.seq} (${e.type}) does not match the promotion or follows another end`);
         chainStatus = end;
         recordOk = matches && recordVerifies(p, keyOf);
         continue;
       }
       const w = e.payload.window as { verdict?: unknown; requests?: { stable?: unknown; canary?: unknown } } | undefined;
-      if (e.payload.action === 'evaluate' && w?.verdict === 'pass' && typeof w.requests?.stable === 'number' && typeof w.requests.canary === 'number') {
+      if (
+        e.payload.action === 'evaluate' &&
+        w?.verdict === 'pass' &&
+        typeof w.requests?.stable === 'number' &&
+        typeof w.requests.canary === 'number'
+      ) {
         bestPassed = Math.max(bestPassed, Math.min(w.requests.stable, w.requests.canary));
       }
     }
     const succeeded = chainStatus === 'succeeded' && recordOk;
     if (r.status === 'succeeded' && !succeeded) {
-      const chain = chainStatus === undefined ? 'the audit chain has no end event for it' : chainStatus !== 'succeeded' ? `the audit chain says ${chainStatus}` : 'its signed promotion record does not verify';
+      const chain =
+        chainStatus === undefined
+          ? 'the audit chain has no end event for it'
+          : chainStatus !== 'succeeded'
+            ? `the audit chain says ${chainStatus}`
+            : 'its signed promotion record does not verify';
       out.problems.push(`${what} is stored as succeeded, but ${chain}`);
     }
     if (!succeeded) continue;
-    if (r.target_env === 'canary' && r.kind === 'promote') out.canaryPassedRequestsPerArm = Math.max(out.canaryPassedRequestsPerArm, bestPassed);
+    if (r.target_env === 'canary' && r.kind === 'promote')
+      out.canaryPassedRequestsPerArm = Math.max(out.canaryPassedRequestsPerArm, bestPassed);
     if (r.target_env === q.targetEnv) out.servedBefore = true;
   }
   return out;
@@ -149,9 +174,18 @@ export interface ServingEvidence {
  * const s = await servingEvidence(db, (kid) => ring.get(kid), { modelName: 'fraud', env: 'prod' });
  * // { stableArtifactId: 'a1…', promotionId: 'p9…', seq: 812, problems: [] }
  */
-export async function servingEvidence(db: Executor, keyOf: (kid: string) => KeyRecord | undefined, q: { modelName: string; env: string }): Promise<ServingEvidence> {
+export async function servingEvidence(
+  db: Executor,
+  keyOf: (kid: string) => KeyRecord | undefined,
+  q: { modelName: string; env: string },
+): Promise<ServingEvidence> {
   const out: ServingEvidence = { stableArtifactId: null, promotionId: null, seq: null, problems: [] };
-  const rows = await db.selectFrom('promotions').select(['promotion_id', 'kind', 'artifact_id', 'target_env']).where('model_name', '=', q.modelName).where('target_env', '=', q.env).execute();
+  const rows = await db
+    .selectFrom('promotions')
+    .select(['promotion_id', 'kind', 'artifact_id', 'target_env'])
+    .where('model_name', '=', q.modelName)
+    .where('target_env', '=', q.env)
+    .execute();
   const byId = new Map(rows.map((r) => [r.promotion_id, r]));
   const events =
     rows.length === 0
@@ -160,7 +194,11 @@ export async function servingEvidence(db: Executor, keyOf: (kid: string) => KeyR
           await db
             .selectFrom('audit_events')
             .selectAll()
-            .where('subject', 'in', rows.map((r) => `promotion:${r.promotion_id}`))
+            .where(
+              'subject',
+              'in',
+              rows.map((r) => `promotion:${r.promotion_id}`),
+            )
             .where('type', 'in', Object.keys(PROMOTION_END_EVENTS))
             .orderBy('seq')
             .execute()
@@ -175,16 +213,31 @@ export async function servingEvidence(db: Executor, keyOf: (kid: string) => KeyR
     }
     if (e.type !== 'promotion.applied') continue;
     const p = e.payload;
-    if (p.promotionId !== r.promotion_id || p.artifactId !== r.artifact_id || p.targetEnv !== r.target_env || p.kind !== r.kind || p.status !== 'succeeded' || !recordVerifies(p, keyOf)) {
+    if (
+      p.promotionId !== r.promotion_id ||
+      p.artifactId !== r.artifact_id ||
+      p.targetEnv !== r.target_env ||
+      p.kind !== r.kind ||
+      p.status !== 'succeeded' ||
+      !recordVerifies(p, keyOf)
+    ) {
       out.problems.push(`${what}: audit event ${e.seq} (${e.type}) does not match the promotion or its signed record does not verify`);
       continue;
     }
     Object.assign(out, { stableArtifactId: r.artifact_id, promotionId: r.promotion_id, seq: e.seq });
   }
-  const route = await db.selectFrom('routes').select(['stable_artifact_id']).where('model_name', '=', q.modelName).where('env', '=', q.env).executeTakeFirst();
+  const route = await db
+    .selectFrom('routes')
+    .select(['stable_artifact_id'])
+    .where('model_name', '=', q.modelName)
+    .where('env', '=', q.env)
+    .executeTakeFirst();
   const stored = route?.stable_artifact_id ?? null;
   if (stored !== out.stableArtifactId) {
-    const chain = out.stableArtifactId === null ? 'the audit chain has no applied promotion there' : `the last promotion the audit chain shows applied there is ${out.promotionId} (event ${out.seq}) of ${out.stableArtifactId}`;
+    const chain =
+      out.stableArtifactId === null
+        ? 'the audit chain has no applied promotion there'
+        : `the last promotion the audit chain shows applied there is ${out.promotionId} (event ${out.seq}) of ${out.stableArtifactId}`;
     out.problems.push(`the routes table says ${stored ?? 'nothing'} serves ${q.modelName} in ${q.env}, but ${chain}`);
   }
   return out;
@@ -219,7 +272,13 @@ export async function approvalProblems(
   const out = new Map<string, string>();
   if (rows.length === 0) return out;
   const accepted = (
-    await db.selectFrom('audit_events').selectAll().where('subject', '=', `promotion:${p.promotionId}`).where('type', '=', 'promotion.approval_accepted').orderBy('seq').execute()
+    await db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('subject', '=', `promotion:${p.promotionId}`)
+      .where('type', '=', 'promotion.approval_accepted')
+      .orderBy('seq')
+      .execute()
   )
     .map(rowToEvent)
     .filter((e) => eventProblem(e, keyOf) === null);
@@ -227,9 +286,15 @@ export async function approvalProblems(
     const problems: string[] = [];
     const key = keyOf(r.approver_kid);
     if (key?.purpose === 'approver' && !verifyRaw(key.alg, key.publicKey, approvalBytes(approvalStatement(p, r.expires_at)), r.signature)) {
-      problems.push(`its signature does not verify under ${r.approver_kid} over this promotion, artifact, target and expiry ${r.expires_at}`);
+      problems.push(
+        `its signature does not verify under ${r.approver_kid} over this promotion, artifact, target and expiry ${r.expires_at}`,
+      );
     }
-    if (!accepted.some((e) => e.payload.approverId === r.approver_kid && e.payload.signature === r.signature && e.payload.expiresAt === r.expires_at)) {
+    if (
+      !accepted.some(
+        (e) => e.payload.approverId === r.approver_kid && e.payload.signature === r.signature && e.payload.expiresAt === r.expires_at,
+      )
+    ) {
       problems.push('the audit chain records no such accepted approval');
     }
     if (problems.length > 0) out.set(r.approver_kid, `stored approval by ${r.approver_kid}: ${problems.join('; ')}`);
@@ -253,7 +318,13 @@ export async function rolloutAuthorizationProblem(
   p: { promotionId: string; kind: string; artifactId: string; targetEnv: string },
 ): Promise<string | null> {
   const events = (
-    await db.selectFrom('audit_events').selectAll().where('subject', '=', `promotion:${p.promotionId}`).where('type', 'in', ['promotion.requested', 'promotion.approved']).orderBy('seq').execute()
+    await db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('subject', '=', `promotion:${p.promotionId}`)
+      .where('type', 'in', ['promotion.requested', 'promotion.approved'])
+      .orderBy('seq')
+      .execute()
   ).map(rowToEvent);
   const what = `promotion ${p.promotionId} (${p.kind} to ${p.targetEnv})`;
   const bad = events.map((e) => ({ e, why: eventProblem(e, keyOf) })).filter((x) => x.why !== null);
@@ -261,8 +332,11 @@ export async function rolloutAuthorizationProblem(
   const requested = events.find((e) => e.type === 'promotion.requested');
   if (!requested) return `${what} is stored as rolling out, but the audit chain has no request for it`;
   const r = requested.payload;
-  if (r.promotionId !== p.promotionId || r.kind !== p.kind || r.artifactId !== p.artifactId || r.targetEnv !== p.targetEnv) return `${what}: its request in the audit chain (event ${requested.seq}) is for another artifact, target or kind`;
+  if (r.promotionId !== p.promotionId || r.kind !== p.kind || r.artifactId !== p.artifactId || r.targetEnv !== p.targetEnv)
+    return `${what}: its request in the audit chain (event ${requested.seq}) is for another artifact, target or kind`;
   if (r.status === 'rolling_out') return null;
   if (r.status === 'pending_multisig' && events.some((e) => e.type === 'promotion.approved')) return null;
-  return r.status === 'pending_multisig' ? `${what} is stored as rolling out, but it waits for approvals and the audit chain shows no quorum for it` : `${what} is stored as rolling out, but the audit chain shows it ${String(r.status)}`;
+  return r.status === 'pending_multisig'
+    ? `${what} is stored as rolling out, but it waits for approvals and the audit chain shows no quorum for it`
+    : `${what} is stored as rolling out, but the audit chain shows it ${String(r.status)}`;
 }

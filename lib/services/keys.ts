@@ -34,7 +34,9 @@ function outageAware(signer: Signer, purpose: KeyPurpose): Signer {
       } catch (e) {
         // an oversized message is a bug in the caller, not an outage
         if (e instanceof AegisError && e.code === 'PAYLOAD_TOO_LARGE') throw e;
-        throw new AegisError('SIGNING_UNAVAILABLE', `the ${purpose} signing key ${signer.kid} cannot sign right now; retry shortly`, { cause: e });
+        throw new AegisError('SIGNING_UNAVAILABLE', `the ${purpose} signing key ${signer.kid} cannot sign right now; retry shortly`, {
+          cause: e,
+        });
       }
     },
   };
@@ -84,7 +86,11 @@ export class KeyService {
   /** The signer that signs new `purpose` signatures now (as seen by `db`, e.g. a transaction). */
   async activeSigner(purpose: KeyPurpose, db: Executor = this.database.db): Promise<Signer> {
     const row = await this.#activeRow(purpose, db);
-    if (!row) throw new AegisError('NO_ACTIVE_SIGNING_KEY', `no active ${purpose} signing key: an operator must rotate one in (POST /v1/keys/rotate)`);
+    if (!row)
+      throw new AegisError(
+        'NO_ACTIVE_SIGNING_KEY',
+        `no active ${purpose} signing key: an operator must rotate one in (POST /v1/keys/rotate)`,
+      );
     const cached = this.#signers.get(row.kid);
     if (cached) return cached;
     const signer = outageAware(this.provider.signer(row.kid, row.alg as SignatureAlg, row.key_ref), purpose);
@@ -103,7 +109,11 @@ export class KeyService {
    * Rotates `purpose`: a new key becomes active and the old one stops signing now. Its
    * earlier signatures keep verifying (its window closes, it is not revoked).
    */
-  async rotate(purpose: KeyPurpose, opts: { kmsKeyId?: string } = {}, actor = 'system'): Promise<{ previous: KeyRecord | undefined; current: KeyRecord }> {
+  async rotate(
+    purpose: KeyPurpose,
+    opts: { kmsKeyId?: string } = {},
+    actor = 'system',
+  ): Promise<{ previous: KeyRecord | undefined; current: KeyRecord }> {
     if (this.provider.backend === 'kms' && !opts.kmsKeyId) {
       throw new AegisError('VALIDATION_FAILED', 'rotating a KMS-backed key needs the new key id', { field: 'kmsKeyId' });
     }
@@ -118,25 +128,51 @@ export class KeyService {
    * Enrols a public key generated elsewhere (an approver's machine): the private half never
    * reaches the server. Valid from now until `notAfter` (or until revoked).
    */
-  async enroll(input: { kid: string; purpose: 'approver'; publicKey: string; owner: string; notAfter?: string | undefined }, actor: string): Promise<KeyRecord> {
+  async enroll(
+    input: { kid: string; purpose: 'approver'; publicKey: string; owner: string; notAfter?: string | undefined },
+    actor: string,
+  ): Promise<KeyRecord> {
     let alg: KeyRecord['alg'];
     try {
       const type = createPublicKey({ key: Buffer.from(input.publicKey, 'base64'), format: 'der', type: 'spki' }).asymmetricKeyType;
       if (type !== 'ed25519') throw new Error(type);
       alg = 'ed25519';
     } catch {
-      throw new AegisError('VALIDATION_FAILED', 'publicKey must be a base64 DER SubjectPublicKeyInfo of an Ed25519 key', { field: 'publicKey' });
+      throw new AegisError('VALIDATION_FAILED', 'publicKey must be a base64 DER SubjectPublicKeyInfo of an Ed25519 key', {
+        field: 'publicKey',
+      });
     }
     if (await this.get(input.kid)) throw new AegisError('CONFLICT', `key ${input.kid} already exists`, { field: 'kid' });
     const now = this.clock.now();
-    if (input.notAfter && !(Date.parse(input.notAfter) > now.getTime())) throw new AegisError('VALIDATION_FAILED', 'notAfter must be in the future', { field: 'notAfter' });
+    if (input.notAfter && !(Date.parse(input.notAfter) > now.getTime()))
+      throw new AegisError('VALIDATION_FAILED', 'notAfter must be in the future', { field: 'notAfter' });
     try {
       await this.database.db.transaction().execute(async (tx) => {
         await tx
           .insertInto('signing_keys')
-          .values({ kid: input.kid, purpose: input.purpose, alg, public_key: input.publicKey, backend: 'external', key_ref: '', not_before: now, not_after: toDateOrNull(input.notAfter ?? null), revoked_at: null, owner: input.owner })
+          .values({
+            kid: input.kid,
+            purpose: input.purpose,
+            alg,
+            public_key: input.publicKey,
+            backend: 'external',
+            key_ref: '',
+            not_before: now,
+            not_after: toDateOrNull(input.notAfter ?? null),
+            revoked_at: null,
+            owner: input.owner,
+          })
           .execute();
-        const key = { kid: input.kid, purpose: input.purpose, alg, publicKey: input.publicKey, backend: 'external', notBefore: now.toISOString(), notAfter: input.notAfter ?? null, owner: input.owner };
+        const key = {
+          kid: input.kid,
+          purpose: input.purpose,
+          alg,
+          publicKey: input.publicKey,
+          backend: 'external',
+          notBefore: now.toISOString(),
+          notAfter: input.notAfter ?? null,
+          owner: input.owner,
+        };
         await this.audit.append(tx, { type: 'key.enrolled', actor, subject: `key:${input.kid}`, payload: { key } });
       });
     } catch (e) {
@@ -153,8 +189,17 @@ export class KeyService {
     if (existing.revokedAt) throw new AegisError('CONFLICT', `key ${kid} is already revoked`, { field: 'kid' });
     const now = this.clock.now();
     await this.database.db.transaction().execute(async (tx) => {
-      await tx.updateTable('signing_keys').set({ revoked_at: now, not_after: existing.notAfter ? toDate(existing.notAfter) : now }).where('kid', '=', kid).execute();
-      await this.audit.append(tx, { type: 'key.revoked', actor, subject: `key:${kid}`, payload: { kid, purpose: existing.purpose, revokedAt: now.toISOString() } });
+      await tx
+        .updateTable('signing_keys')
+        .set({ revoked_at: now, not_after: existing.notAfter ? toDate(existing.notAfter) : now })
+        .where('kid', '=', kid)
+        .execute();
+      await this.audit.append(tx, {
+        type: 'key.revoked',
+        actor,
+        subject: `key:${kid}`,
+        payload: { kid, purpose: existing.purpose, revokedAt: now.toISOString() },
+      });
     });
     this.#signers.delete(kid);
     return (await this.get(kid))!;
@@ -167,11 +212,26 @@ export class KeyService {
       if (retire) await tx.updateTable('signing_keys').set({ not_after: now }).where('kid', '=', retire).execute();
       await tx
         .insertInto('signing_keys')
-        .values({ kid, purpose, alg: record.alg, public_key: record.publicKey, backend: record.backend, key_ref: keyRef, not_before: now, not_after: null, revoked_at: null })
+        .values({
+          kid,
+          purpose,
+          alg: record.alg,
+          public_key: record.publicKey,
+          backend: record.backend,
+          key_ref: keyRef,
+          not_before: now,
+          not_after: null,
+          revoked_at: null,
+        })
         .execute();
       // The public key goes into the chain, so the key ring can be rebuilt from the archive.
       const key = { kid, purpose, alg: record.alg, publicKey: record.publicKey, backend: record.backend, notBefore: now.toISOString() };
-      await this.audit.append(tx, retire ? { type: 'key.rotated', actor, subject: `key:${kid}`, payload: { key, previous: retire, previousNotAfter: now.toISOString() } } : { type: 'key.created', actor, subject: `key:${kid}`, payload: { key } });
+      await this.audit.append(
+        tx,
+        retire
+          ? { type: 'key.rotated', actor, subject: `key:${kid}`, payload: { key, previous: retire, previousNotAfter: now.toISOString() } }
+          : { type: 'key.created', actor, subject: `key:${kid}`, payload: { key } },
+      );
     });
     if (retire) this.#signers.delete(retire);
     return (await this.get(kid))!;

@@ -1,5 +1,13 @@
 import { AegisError } from '../core/errors.js';
-import { BUNDLE_FILES, buildIndex, fileText, INDEX_FILE, INDEX_SIGNATURE_FILE, type BundleFile, type BundleSignature } from '../core/bundle.js';
+import {
+  BUNDLE_FILES,
+  buildIndex,
+  fileText,
+  INDEX_FILE,
+  INDEX_SIGNATURE_FILE,
+  type BundleFile,
+  type BundleSignature,
+} from '../core/bundle.js';
 import { buildLineage, type Lineage } from '../core/lineage.js';
 import { statementBytes } from '../core/signatures.js';
 import { toIso, toIsoOrNull } from '../db/schema.js';
@@ -26,22 +34,60 @@ export class LineageService {
 
   async lineage(artifactId: string): Promise<Lineage> {
     const r = await this.#load(artifactId);
-    return this.#build(r, await this.datasets.forArtifact(artifactId), await this.#promotions(artifactId), await this.#deployments(artifactId));
+    return this.#build(
+      r,
+      await this.datasets.forArtifact(artifactId),
+      await this.#promotions(artifactId),
+      await this.#deployments(artifactId),
+    );
   }
 
   async #promotions(artifactId: string): Promise<Lineage['promotions']> {
-    const rows = await this.database.db.selectFrom('promotions').select(['promotion_id', 'target_env', 'status', 'created_at', 'applied_at']).where('artifact_id', '=', artifactId).orderBy('created_at').execute();
-    return rows.map((p) => ({ promotionId: p.promotion_id, targetEnv: p.target_env, status: p.status, createdAt: toIso(p.created_at), appliedAt: toIsoOrNull(p.applied_at) }));
+    const rows = await this.database.db
+      .selectFrom('promotions')
+      .select(['promotion_id', 'target_env', 'status', 'created_at', 'applied_at'])
+      .where('artifact_id', '=', artifactId)
+      .orderBy('created_at')
+      .execute();
+    return rows.map((p) => ({
+      promotionId: p.promotion_id,
+      targetEnv: p.target_env,
+      status: p.status,
+      createdAt: toIso(p.created_at),
+      appliedAt: toIsoOrNull(p.applied_at),
+    }));
   }
 
   async #deployments(artifactId: string): Promise<Lineage['deployments']> {
-    const rows = await this.database.db.selectFrom('routes').selectAll().where((eb) => eb.or([eb('stable_artifact_id', '=', artifactId), eb('canary_artifact_id', '=', artifactId)])).orderBy('env').execute();
-    return rows.map((r) => (r.stable_artifact_id === artifactId ? { env: r.env, role: 'stable' as const, percent: 100 - r.canary_percent } : { env: r.env, role: 'canary' as const, percent: r.canary_percent }));
+    const rows = await this.database.db
+      .selectFrom('routes')
+      .selectAll()
+      .where((eb) => eb.or([eb('stable_artifact_id', '=', artifactId), eb('canary_artifact_id', '=', artifactId)]))
+      .orderBy('env')
+      .execute();
+    return rows.map((r) =>
+      r.stable_artifact_id === artifactId
+        ? { env: r.env, role: 'stable' as const, percent: 100 - r.canary_percent }
+        : { env: r.env, role: 'canary' as const, percent: r.canary_percent },
+    );
   }
 
-  #build(r: ArtifactRecord, datasets: Awaited<ReturnType<DatasetService['forArtifact']>>, promotions: Lineage['promotions'] = [], deployments: Lineage['deployments'] = []): Lineage {
+  #build(
+    r: ArtifactRecord,
+    datasets: Awaited<ReturnType<DatasetService['forArtifact']>>,
+    promotions: Lineage['promotions'] = [],
+    deployments: Lineage['deployments'] = [],
+  ): Lineage {
     return buildLineage(
-      { artifactId: r.artifactId, modelName: r.modelName, version: r.version, sha256: r.sha256, size: r.size, createdAt: r.createdAt, createdBy: r.createdBy },
+      {
+        artifactId: r.artifactId,
+        modelName: r.modelName,
+        version: r.version,
+        sha256: r.sha256,
+        size: r.size,
+        createdAt: r.createdAt,
+        createdBy: r.createdBy,
+      },
       r.manifest,
       r.manifestSha256,
       r.signature,
@@ -79,7 +125,12 @@ export class LineageService {
     const signer = await this.keys.activeSigner('manifest');
     const createdAt = this.clock.now().toISOString();
     const index = buildIndex(files, { artifactId, createdAt, signerId: signer.kid });
-    const signature: BundleSignature = { signerId: signer.kid, alg: signer.alg, ts: createdAt, signature: (await signer.sign(statementBytes(index))).toString('base64') };
+    const signature: BundleSignature = {
+      signerId: signer.kid,
+      alg: signer.alg,
+      ts: createdAt,
+      signature: (await signer.sign(statementBytes(index))).toString('base64'),
+    };
     const out: Record<string, string> = { ...files, [INDEX_FILE]: fileText(index), [INDEX_SIGNATURE_FILE]: fileText(signature) };
     if (Object.keys(out).length !== BUNDLE_FILES.length + 2) throw new Error('bundle file set is inconsistent');
     return out;

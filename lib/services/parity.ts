@@ -17,7 +17,14 @@ export interface ArtifactSnapshot {
   manifestSha256: string;
   manifest: string;
   signature: { manifestSignatureId: string; signerId: string; alg: string; signature: string; ts: string };
-  storage: { key: string; versionId: string; manifestKey: string; manifestVersionId: string; signatureKey: string; signatureVersionId: string };
+  storage: {
+    key: string;
+    versionId: string;
+    manifestKey: string;
+    manifestVersionId: string;
+    signatureKey: string;
+    signatureVersionId: string;
+  };
   createdBy: string;
   createdAt: string;
 }
@@ -28,14 +35,32 @@ export interface RegistrySnapshot {
   models: { id: string; latestVersion: number; createdBy: string; createdAt: string }[];
   datasets: { id: string; checksum: string; uri: string; schema: string | null; createdBy: string; createdAt: string }[];
   links: { id: string }[];
-  keys: { id: string; purpose: string; alg: string; publicKey: string; backend: string; owner: string | null; notBefore: string; notAfter: string | null; revokedAt: string | null }[];
+  keys: {
+    id: string;
+    purpose: string;
+    alg: string;
+    publicKey: string;
+    backend: string;
+    owner: string | null;
+    notBefore: string;
+    notAfter: string | null;
+    revokedAt: string | null;
+  }[];
   auditEvents: (AuditEvent & { id: string })[];
   auditHead: { seq: number; hash: string };
   /** JSON columns re-canonicalized; the execution trace (promotion_steps) is left out: a rebuild cannot restore it exactly */
   promotions: PromotionSnapshot[];
   approvals: { id: string; promotion: string; approver: string; signature: string; expiresAt: string; createdAt: string }[];
   /** updated_at left out: a rebuild sets it to the time of the event, a few ms after the original */
-  routes: { id: string; model: string; env: string; stable: string | null; canary: string | null; percent: number; promotion: string | null }[];
+  routes: {
+    id: string;
+    model: string;
+    env: string;
+    stable: string | null;
+    canary: string | null;
+    percent: number;
+    promotion: string | null;
+  }[];
   /** judged canary windows (restored from the `window` of evaluate step events) */
   verdicts: VerdictSnapshot[];
 }
@@ -97,22 +122,38 @@ export async function registrySnapshot(database: Database): Promise<RegistrySnap
     .select(['s.alg', 's.signature', 's.ts', 's.signer_id as sig_signer_id', 's.artifact_id as sig_artifact_id'])
     .orderBy('a.artifact_id')
     .execute();
-  const artifacts = arts.map(
-    (r): ArtifactSnapshot => ({
-      id: r.artifact_id,
-      model: r.model_name,
-      version: r.version,
-      sha256: r.sha256.trim(),
-      size: Number(r.size),
-      manifestSha256: r.manifest_sha256.trim(),
-      manifest: r.manifest,
-      signature: { manifestSignatureId: r.manifest_signature_id, signerId: r.sig_signer_id ?? '(missing)', alg: r.alg ?? '(missing)', signature: r.signature ?? '(missing)', ts: r.ts ? toIso(r.ts) : '(missing)' },
-      storage: { key: r.storage_key, versionId: r.storage_version_id, manifestKey: r.manifest_key, manifestVersionId: r.manifest_version_id, signatureKey: r.signature_key, signatureVersionId: r.signature_version_id },
-      createdBy: r.created_by,
-      createdAt: toIso(r.created_at),
-    }),
-  );
-  const models = (await db.selectFrom('models').selectAll().orderBy('name').execute()).map((r) => ({ id: r.name, latestVersion: r.latest_version, createdBy: r.created_by, createdAt: toIso(r.created_at) }));
+  const artifacts = arts.map((r): ArtifactSnapshot => ({
+    id: r.artifact_id,
+    model: r.model_name,
+    version: r.version,
+    sha256: r.sha256.trim(),
+    size: Number(r.size),
+    manifestSha256: r.manifest_sha256.trim(),
+    manifest: r.manifest,
+    signature: {
+      manifestSignatureId: r.manifest_signature_id,
+      signerId: r.sig_signer_id ?? '(missing)',
+      alg: r.alg ?? '(missing)',
+      signature: r.signature ?? '(missing)',
+      ts: r.ts ? toIso(r.ts) : '(missing)',
+    },
+    storage: {
+      key: r.storage_key,
+      versionId: r.storage_version_id,
+      manifestKey: r.manifest_key,
+      manifestVersionId: r.manifest_version_id,
+      signatureKey: r.signature_key,
+      signatureVersionId: r.signature_version_id,
+    },
+    createdBy: r.created_by,
+    createdAt: toIso(r.created_at),
+  }));
+  const models = (await db.selectFrom('models').selectAll().orderBy('name').execute()).map((r) => ({
+    id: r.name,
+    latestVersion: r.latest_version,
+    createdBy: r.created_by,
+    createdAt: toIso(r.created_at),
+  }));
   const datasets = (await db.selectFrom('datasets').selectAll().orderBy('dataset_id').orderBy('version').execute()).map((r) => ({
     id: `${r.dataset_id}@${r.version}`,
     checksum: r.checksum,
@@ -121,7 +162,9 @@ export async function registrySnapshot(database: Database): Promise<RegistrySnap
     createdBy: r.created_by,
     createdAt: toIso(r.created_at),
   }));
-  const links = (await db.selectFrom('artifact_datasets').selectAll().execute()).map((r) => ({ id: `${r.artifact_id} -> ${r.dataset_id}@${r.version}` })).sort((x, y) => x.id.localeCompare(y.id));
+  const links = (await db.selectFrom('artifact_datasets').selectAll().execute())
+    .map((r) => ({ id: `${r.artifact_id} -> ${r.dataset_id}@${r.version}` }))
+    .sort((x, y) => x.id.localeCompare(y.id));
   const keys = (await db.selectFrom('signing_keys').selectAll().orderBy('kid').execute()).map((r) => ({
     id: r.kid,
     purpose: r.purpose,
@@ -133,37 +176,40 @@ export async function registrySnapshot(database: Database): Promise<RegistrySnap
     notAfter: toIsoOrNull(r.not_after),
     revokedAt: toIsoOrNull(r.revoked_at),
   }));
-  const auditEvents = (await db.selectFrom('audit_events').selectAll().orderBy('seq').execute()).map((r) => ({ id: `seq ${r.seq}`, ...rowToEvent(r) }));
+  const auditEvents = (await db.selectFrom('audit_events').selectAll().orderBy('seq').execute()).map((r) => ({
+    id: `seq ${r.seq}`,
+    ...rowToEvent(r),
+  }));
   const head = await db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirst();
-  const promotions = (await db.selectFrom('promotions').selectAll().orderBy('promotion_id').execute()).map(
-    (r): PromotionSnapshot => ({
-      id: r.promotion_id,
-      kind: r.kind,
-      artifact: r.artifact_id,
-      model: r.model_name,
-      env: r.target_env,
-      manifestSignatureId: r.manifest_signature_id,
-      status: r.status,
-      requestedBy: r.requested_by,
-      reason: r.reason,
-      canary: recanonical(r.canary)!,
-      policyDecision: recanonical(r.policy_decision)!,
-      threshold: r.threshold,
-      inFlightKey: r.in_flight_key,
+  const promotions = (await db.selectFrom('promotions').selectAll().orderBy('promotion_id').execute()).map((r): PromotionSnapshot => ({
+    id: r.promotion_id,
+    kind: r.kind,
+    artifact: r.artifact_id,
+    model: r.model_name,
+    env: r.target_env,
+    manifestSignatureId: r.manifest_signature_id,
+    status: r.status,
+    requestedBy: r.requested_by,
+    reason: r.reason,
+    canary: recanonical(r.canary)!,
+    policyDecision: recanonical(r.policy_decision)!,
+    threshold: r.threshold,
+    inFlightKey: r.in_flight_key,
+    createdAt: toIso(r.created_at),
+    appliedAt: toIsoOrNull(r.applied_at),
+    recordSignature: recanonical(r.record_signature),
+    rolloutState: recanonical(r.rollout_state),
+  }));
+  const approvals = (await db.selectFrom('promotion_approvals').selectAll().orderBy('promotion_id').orderBy('approver_kid').execute()).map(
+    (r) => ({
+      id: `${r.promotion_id} ${r.approver_kid}`,
+      promotion: r.promotion_id,
+      approver: r.approver_kid,
+      signature: r.signature,
+      expiresAt: r.expires_at,
       createdAt: toIso(r.created_at),
-      appliedAt: toIsoOrNull(r.applied_at),
-      recordSignature: recanonical(r.record_signature),
-      rolloutState: recanonical(r.rollout_state),
     }),
   );
-  const approvals = (await db.selectFrom('promotion_approvals').selectAll().orderBy('promotion_id').orderBy('approver_kid').execute()).map((r) => ({
-    id: `${r.promotion_id} ${r.approver_kid}`,
-    promotion: r.promotion_id,
-    approver: r.approver_kid,
-    signature: r.signature,
-    expiresAt: r.expires_at,
-    createdAt: toIso(r.created_at),
-  }));
   const routes = (await db.selectFrom('routes').selectAll().orderBy('model_name').orderBy('env').execute()).map((r) => ({
     id: `${r.model_name}@${r.env}`,
     model: r.model_name,
@@ -192,7 +238,19 @@ export async function registrySnapshot(database: Database): Promise<RegistrySnap
       judgedAt: toIso(r.judged_at),
     }),
   );
-  return { artifacts, models, datasets, links, keys, auditEvents, auditHead: { seq: Number(head?.seq ?? 0), hash: head?.hash.trim() ?? '' }, promotions, approvals, routes, verdicts };
+  return {
+    artifacts,
+    models,
+    datasets,
+    links,
+    keys,
+    auditEvents,
+    auditHead: { seq: Number(head?.seq ?? 0), hash: head?.hash.trim() ?? '' },
+    promotions,
+    approvals,
+    routes,
+    verdicts,
+  };
 }
 
 export type DiffKind = 'artifact' | 'model' | 'dataset' | 'key' | 'audit-event' | 'link' | 'promotion' | 'approval' | 'route' | 'verdict';
@@ -281,7 +339,15 @@ export interface StorageParity {
 export async function storageParity(database: Database, store: ObjectStore): Promise<StorageParity> {
   const rows = await database.db
     .selectFrom('artifacts')
-    .select(['artifact_id', 'storage_key', 'storage_version_id', 'manifest_key', 'manifest_version_id', 'signature_key', 'signature_version_id'])
+    .select([
+      'artifact_id',
+      'storage_key',
+      'storage_version_id',
+      'manifest_key',
+      'manifest_version_id',
+      'signature_key',
+      'signature_version_id',
+    ])
     .orderBy('artifact_id')
     .execute();
   const referenced = new Set<string>();
@@ -294,12 +360,26 @@ export async function storageParity(database: Database, store: ObjectStore): Pro
     ];
     for (const [what, key, versionId] of objects) {
       referenced.add(key);
-      if (!(await store.head(key, { versionId }))) issues.push({ kind: 'missing-object', key, versionId, artifactId: r.artifact_id, detail: `${what} of ${r.artifact_id} is missing` });
+      if (!(await store.head(key, { versionId })))
+        issues.push({
+          kind: 'missing-object',
+          key,
+          versionId,
+          artifactId: r.artifact_id,
+          detail: `${what} of ${r.artifact_id} is missing`,
+        });
     }
   }
   // Uploads not claimed by a registration (a rebuilt registry has none: the store's mark still tells).
   const open = new Set(
-    (await database.db.selectFrom('uploads').select('storage_key').where('registered_at', 'is', null).where('expired_at', 'is', null).execute()).map((u) => u.storage_key),
+    (
+      await database.db
+        .selectFrom('uploads')
+        .select('storage_key')
+        .where('registered_at', 'is', null)
+        .where('expired_at', 'is', null)
+        .execute()
+    ).map((u) => u.storage_key),
   );
   const pendingUploads: PendingUpload[] = [];
   let objects = 0;
@@ -308,14 +388,22 @@ export async function storageParity(database: Database, store: ObjectStore): Pro
     if (referenced.has(o.key)) continue;
     const name = o.key.slice(o.key.lastIndexOf('/') + 1);
     const evidence = [...(o.pendingUpload ? (['store-mark'] as const) : []), ...(open.has(o.key) ? (['uploads-row'] as const) : [])];
-    if (/^(manifest|signature)-.+\.json$/.test(name)) issues.push({ kind: 'orphan-sidecar', key: o.key, versionId: o.versionId, detail: 'a sidecar no artifact row references (a registration that crashed before its commit, or a retry beside it)' });
-    else if (name === 'artifact' && evidence.length) pendingUploads.push({ key: o.key, versionId: o.versionId, size: o.size, lastModified: o.lastModified.toISOString(), evidence });
+    if (/^(manifest|signature)-.+\.json$/.test(name))
+      issues.push({
+        kind: 'orphan-sidecar',
+        key: o.key,
+        versionId: o.versionId,
+        detail: 'a sidecar no artifact row references (a registration that crashed before its commit, or a retry beside it)',
+      });
+    else if (name === 'artifact' && evidence.length)
+      pendingUploads.push({ key: o.key, versionId: o.versionId, size: o.size, lastModified: o.lastModified.toISOString(), evidence });
     else if (name === 'artifact') {
       issues.push({
         kind: 'unregistered-upload',
         key: o.key,
         versionId: o.versionId,
-        detail: 'uploaded bytes no artifact row references and not a pending upload (no pending mark, no open upload row): a registration claimed them and its record is lost, or they predate the pending mark',
+        detail:
+          'uploaded bytes no artifact row references and not a pending upload (no pending mark, no open upload row): a registration claimed them and its record is lost, or they predate the pending mark',
       });
     } else issues.push({ kind: 'unexpected-object', key: o.key, versionId: o.versionId, detail: 'not a key the registry writes' });
   }

@@ -22,7 +22,12 @@ import { loadVerdicts, presentRollout, type CanaryVerdictView, type RolloutView 
 export const CanaryOverrides = z
   .object({
     percent: z.number().int().min(1).max(100).optional(),
-    windowSeconds: z.number().int().min(0).max(7 * 86400).optional(),
+    windowSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 86400)
+      .optional(),
     steps: z.number().int().min(0).max(20).optional(),
     rollbackThreshold: z.number().min(0).max(1).optional(),
     maxInconclusive: z.number().int().min(0).max(50).optional(),
@@ -30,7 +35,16 @@ export const CanaryOverrides = z
   })
   .strict();
 
-export const PROMOTION_STATUSES = ['pending_multisig', 'rolling_out', 'succeeded', 'rolled_back', 'failed', 'denied', 'cancelled', 'expired'] as const;
+export const PROMOTION_STATUSES = [
+  'pending_multisig',
+  'rolling_out',
+  'succeeded',
+  'rolled_back',
+  'failed',
+  'denied',
+  'cancelled',
+  'expired',
+] as const;
 export type PromotionStatus = (typeof PROMOTION_STATUSES)[number];
 
 /** How long a multisig promotion waits for its approvals by default (AEGIS_PENDING_PROMOTION_TTL_SECONDS). */
@@ -59,7 +73,24 @@ export interface PromotionRecord {
   rollout: RolloutView | null;
 }
 
-type Row = { promotion_id: string; kind: string; artifact_id: string; model_name: string; target_env: string; manifest_signature_id: string; status: string; requested_by: string; reason: string; canary: string; policy_decision: string; threshold: number | null; created_at: Date | string; applied_at: Date | string | null; record_signature: string | null; rollout_state: string | null };
+type Row = {
+  promotion_id: string;
+  kind: string;
+  artifact_id: string;
+  model_name: string;
+  target_env: string;
+  manifest_signature_id: string;
+  status: string;
+  requested_by: string;
+  reason: string;
+  canary: string;
+  policy_decision: string;
+  threshold: number | null;
+  created_at: Date | string;
+  applied_at: Date | string | null;
+  record_signature: string | null;
+  rollout_state: string | null;
+};
 
 export interface PromotionDeps {
   database: Database;
@@ -96,7 +127,8 @@ const REFUSAL_FIELD: Record<ApprovalRefusal, string> = {
   'evidence-mismatch': 'promotionId',
 };
 
-const numericMetrics = (m: Record<string, unknown>) => Object.fromEntries(Object.entries(m).filter(([, v]) => typeof v === 'number' && Number.isFinite(v))) as Record<string, number>;
+const numericMetrics = (m: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(m).filter(([, v]) => typeof v === 'number' && Number.isFinite(v))) as Record<string, number>;
 
 /**
  * Promotions: a model reaches an environment only through one — manifest and bytes
@@ -109,7 +141,11 @@ export class PromotionService {
 
   constructor(private readonly d: PromotionDeps) {}
 
-  async promote(artifactId: string, req: { targetEnv: TargetEnv; canary?: z.infer<typeof CanaryOverrides>; reason: string }, principal: Principal) {
+  async promote(
+    artifactId: string,
+    req: { targetEnv: TargetEnv; canary?: z.infer<typeof CanaryOverrides>; reason: string },
+    principal: Principal,
+  ) {
     return this.#request('promote', artifactId, req.targetEnv, req.reason, req.canary, principal, false);
   }
 
@@ -118,14 +154,25 @@ export class PromotionService {
     return this.#request('rollback', artifactId, req.targetEnv, req.reason, undefined, principal, req.critical);
   }
 
-  async #request(kind: 'promote' | 'rollback', artifactId: string, targetEnv: TargetEnv, reason: string, overrides: z.infer<typeof CanaryOverrides> | undefined, principal: Principal, critical: boolean) {
+  async #request(
+    kind: 'promote' | 'rollback',
+    artifactId: string,
+    targetEnv: TargetEnv,
+    reason: string,
+    overrides: z.infer<typeof CanaryOverrides> | undefined,
+    principal: Principal,
+    critical: boolean,
+  ) {
     const artifact = await this.d.registry.get(artifactId);
     if (!artifact) throw new AegisError('NOT_FOUND', `no artifact ${artifactId}`, { field: 'artifactId' });
     // Fail closed before the policy is asked: a tampered manifest or artifact never gets further.
     const report = await this.d.verification.validateArtifact(artifactId);
     if (!report.ok) {
       const failed = report.checks.filter((c) => !c.ok).map((c) => `${c.check}: ${c.reason}`);
-      throw new AegisError('VERIFICATION_FAILED', `artifact ${artifactId} does not verify: ${failed.join('; ')}`, { field: 'artifactId', details: { checks: failed } });
+      throw new AegisError('VERIFICATION_FAILED', `artifact ${artifactId} does not verify: ${failed.join('; ')}`, {
+        field: 'artifactId',
+        details: { checks: failed },
+      });
     }
     const db = this.d.database.db;
     // The gates' facts come from the audit chain and the signed records, not the status column
@@ -133,7 +180,8 @@ export class PromotionService {
     const evidence = await gatherGateEvidence(db, () => this.d.keys.list(), { artifactId, targetEnv, modelName: artifact.modelName });
     const servingId = evidence.serving?.stableArtifactId ?? null;
     const serving = servingId ? await this.d.registry.get(servingId) : undefined;
-    if (kind === 'rollback' && servingId === artifactId && evidence.problems.length === 0) throw new AegisError('CONFLICT', `${artifactId} already serves ${artifact.modelName} in ${targetEnv}`, { field: 'artifactId' });
+    if (kind === 'rollback' && servingId === artifactId && evidence.problems.length === 0)
+      throw new AegisError('CONFLICT', `${artifactId} already serves ${artifact.modelName} in ${targetEnv}`, { field: 'artifactId' });
     const decision = await this.d.policy.decide({
       artifact: {
         artifactId,
@@ -156,7 +204,8 @@ export class PromotionService {
       action: kind,
       ...(kind === 'rollback' ? { critical } : {}),
     });
-    const canary: CanaryConfig = kind === 'rollback' ? { ...DEFAULT_CANARY.staging } : { ...DEFAULT_CANARY[targetEnv], ...(overrides ?? {}) };
+    const canary: CanaryConfig =
+      kind === 'rollback' ? { ...DEFAULT_CANARY.staging } : { ...DEFAULT_CANARY[targetEnv], ...(overrides ?? {}) };
     const status = decision.decision === 'deny' ? 'denied' : decision.decision === 'require_multisig' ? 'pending_multisig' : 'rolling_out';
     const promotionId = randomUUID();
     const now = this.d.clock.now();
@@ -164,18 +213,40 @@ export class PromotionService {
       await db.transaction().execute(async (tx) => {
         if (status !== 'denied') {
           // What holds this model and environment may be stale, or may have to make way.
-          const holder = await tx.selectFrom('promotions').selectAll().where('in_flight_key', '=', `${artifact.modelName}:${targetEnv}`).forUpdate().executeTakeFirst();
+          const holder = await tx
+            .selectFrom('promotions')
+            .selectAll()
+            .where('in_flight_key', '=', `${artifact.modelName}:${targetEnv}`)
+            .forUpdate()
+            .executeTakeFirst();
           if (holder?.status === 'pending_multisig') {
             if (this.#expired(holder, now)) await this.#close(tx, holder, 'expired', 'system', now, {});
             else if (kind === 'rollback' && critical && holder.kind === 'promote' && holder.artifact_id !== artifactId) {
               // An emergency rollback never waits for another artifact's approvals.
-              await this.#close(tx, holder, 'cancelled', principal.id, now, { reason: `superseded by critical rollback ${promotionId} to artifact ${artifactId}: ${reason}`, supersededBy: promotionId });
+              await this.#close(tx, holder, 'cancelled', principal.id, now, {
+                reason: `superseded by critical rollback ${promotionId} to artifact ${artifactId}: ${reason}`,
+                supersededBy: promotionId,
+              });
             }
           }
         }
-        const record = { promotionId, kind, artifactId, targetEnv, manifestSignatureId: artifact.signature.manifestSignatureId, status, policyDecision: decision, createdAt: now.toISOString() };
+        const record = {
+          promotionId,
+          kind,
+          artifactId,
+          targetEnv,
+          manifestSignatureId: artifact.signature.manifestSignatureId,
+          status,
+          policyDecision: decision,
+          createdAt: now.toISOString(),
+        };
         const signer = await this.d.keys.activeSigner('manifest', tx);
-        const recordSignature = { signerId: signer.kid, alg: signer.alg, ts: now.toISOString(), signature: (await signer.sign(statementBytes({ type: 'aegis.promotion-record/v1', ...record }))).toString('base64') };
+        const recordSignature = {
+          signerId: signer.kid,
+          alg: signer.alg,
+          ts: now.toISOString(),
+          signature: (await signer.sign(statementBytes({ type: 'aegis.promotion-record/v1', ...record }))).toString('base64'),
+        };
         await tx
           .insertInto('promotions')
           .values({
@@ -203,19 +274,37 @@ export class PromotionService {
           type: 'promotion.requested',
           actor: principal.id,
           subject: `promotion:${promotionId}`,
-          payload: { ...record, reason, modelName: artifact.modelName, canary, threshold: decision.decision === 'require_multisig' ? (decision.threshold ?? 3) : null, recordSignature },
+          payload: {
+            ...record,
+            reason,
+            modelName: artifact.modelName,
+            canary,
+            threshold: decision.decision === 'require_multisig' ? (decision.threshold ?? 3) : null,
+            recordSignature,
+          },
         });
       });
     } catch (e) {
       if (!isUniqueViolation(e)) throw e;
-      const other = await db.selectFrom('promotions').select(['promotion_id', 'status']).where('in_flight_key', '=', `${artifact.modelName}:${targetEnv}`).executeTakeFirst();
-      throw new AegisError('CONFLICT', `promotion ${other?.promotion_id ?? '?'} of ${artifact.modelName} to ${targetEnv} is in flight (${other?.status ?? 'unknown'})`, { field: 'targetEnv', details: { promotionId: other?.promotion_id } });
+      const other = await db
+        .selectFrom('promotions')
+        .select(['promotion_id', 'status'])
+        .where('in_flight_key', '=', `${artifact.modelName}:${targetEnv}`)
+        .executeTakeFirst();
+      throw new AegisError(
+        'CONFLICT',
+        `promotion ${other?.promotion_id ?? '?'} of ${artifact.modelName} to ${targetEnv} is in flight (${other?.status ?? 'unknown'})`,
+        { field: 'targetEnv', details: { promotionId: other?.promotion_id } },
+      );
     }
     record.promotion(targetEnv, status);
     if (status === 'denied') {
-      throw new AegisError('POLICY_DENIED', `SentinelNet denied the ${kind}: ${decision.reasons.join('; ') || decision.rules.join(', ')}`, { details: { promotionId, rules: decision.rules, reasons: decision.reasons } });
+      throw new AegisError('POLICY_DENIED', `SentinelNet denied the ${kind}: ${decision.reasons.join('; ') || decision.rules.join(', ')}`, {
+        details: { promotionId, rules: decision.rules, reasons: decision.reasons },
+      });
     }
-    if (status === 'rolling_out') await this.d.workflows.start(kind === 'rollback' ? 'rollback' : 'promotion', promotionId, { promotionId });
+    if (status === 'rolling_out')
+      await this.d.workflows.start(kind === 'rollback' ? 'rollback' : 'promotion', promotionId, { promotionId });
     return (await this.get(promotionId))!;
   }
 
@@ -229,7 +318,8 @@ export class PromotionService {
   async approve(promotionId: string, body: { approverId: string; signature: string; expiresAt: string }, principal: Principal) {
     const db = this.d.database.db;
     const now = this.d.clock.now();
-    let outcome: { accepted: boolean; expired?: boolean; reason?: string; refusal?: ApprovalRefusal; transitioned: boolean; kind: string } = { accepted: false, transitioned: false, kind: 'promote' };
+    let outcome: { accepted: boolean; expired?: boolean; reason?: string; refusal?: ApprovalRefusal; transitioned: boolean; kind: string } =
+      { accepted: false, transitioned: false, kind: 'promote' };
     await db.transaction().execute(async (tx) => {
       const p = await tx.selectFrom('promotions').selectAll().where('promotion_id', '=', promotionId).forUpdate().executeTakeFirst();
       if (!p) throw new AegisError('NOT_FOUND', `no promotion ${promotionId}`, { field: 'promotionId' });
@@ -238,8 +328,13 @@ export class PromotionService {
         outcome = { accepted: false, expired: true, transitioned: false, kind: p.kind };
         return;
       }
-      if (p.status !== 'pending_multisig') throw new AegisError('CONFLICT', `promotion ${promotionId} is ${p.status}: it takes no approvals`, { field: 'promotionId' });
-      const artifact = await tx.selectFrom('artifacts').select('manifest_sha256').where('artifact_id', '=', p.artifact_id).executeTakeFirstOrThrow();
+      if (p.status !== 'pending_multisig')
+        throw new AegisError('CONFLICT', `promotion ${promotionId} is ${p.status}: it takes no approvals`, { field: 'promotionId' });
+      const artifact = await tx
+        .selectFrom('artifacts')
+        .select('manifest_sha256')
+        .where('artifact_id', '=', p.artifact_id)
+        .executeTakeFirstOrThrow();
       const subject = { promotionId, artifactId: p.artifact_id, manifestSha256: artifact.manifest_sha256.trim(), targetEnv: p.target_env };
       // inside the transaction: PGlite has one connection
       const { valid, stale, tampered } = await this.#quorum(tx, subject, now);
@@ -247,38 +342,101 @@ export class PromotionService {
       const check: ApprovalCheck =
         tampered.size > 0
           ? // Stored approvals the signatures and the chain do not back: nothing is counted until they are gone (cancel and request again).
-            { ok: false, refusal: 'evidence-mismatch', reason: `promotion ${promotionId} holds approvals the audit chain and their signatures do not support, so none is counted: ${[...tampered.values()].join('; ')}` }
-          : checkApproval({ key, keyOwner: key?.owner ?? null, statement: approvalStatement(subject, body.expiresAt), signatureB64: body.signature, requester: p.requested_by, alreadyCounted: valid, now });
-      outcome = { accepted: check.ok, ...(check.reason ? { reason: check.reason } : {}), ...(check.refusal ? { refusal: check.refusal } : {}), transitioned: false, kind: p.kind };
+            {
+              ok: false,
+              refusal: 'evidence-mismatch',
+              reason: `promotion ${promotionId} holds approvals the audit chain and their signatures do not support, so none is counted: ${[...tampered.values()].join('; ')}`,
+            }
+          : checkApproval({
+              key,
+              keyOwner: key?.owner ?? null,
+              statement: approvalStatement(subject, body.expiresAt),
+              signatureB64: body.signature,
+              requester: p.requested_by,
+              alreadyCounted: valid,
+              now,
+            });
+      outcome = {
+        accepted: check.ok,
+        ...(check.reason ? { reason: check.reason } : {}),
+        ...(check.refusal ? { refusal: check.refusal } : {}),
+        transitioned: false,
+        kind: p.kind,
+      };
       if (!check.ok) {
         await this.d.audit.append(tx, {
           type: 'promotion.approval_refused',
           actor: principal.id,
           subject: `promotion:${promotionId}`,
-          payload: { approverId: body.approverId, refusal: check.refusal, reason: check.reason, count: valid.size, threshold: p.threshold, ...(tampered.size > 0 ? { tampered: [...tampered.keys()].sort() } : {}) },
+          payload: {
+            approverId: body.approverId,
+            refusal: check.refusal,
+            reason: check.reason,
+            count: valid.size,
+            threshold: p.threshold,
+            ...(tampered.size > 0 ? { tampered: [...tampered.keys()].sort() } : {}),
+          },
         });
         return;
       }
       // an approval that stopped counting (its statement expired) is replaced by the renewed one
       const renews = stale.has(body.approverId);
-      if (renews) await tx.deleteFrom('promotion_approvals').where('promotion_id', '=', promotionId).where('approver_kid', '=', body.approverId).execute();
-      await tx.insertInto('promotion_approvals').values({ promotion_id: promotionId, approver_kid: body.approverId, signature: body.signature, expires_at: body.expiresAt, created_at: now }).execute();
+      if (renews)
+        await tx
+          .deleteFrom('promotion_approvals')
+          .where('promotion_id', '=', promotionId)
+          .where('approver_kid', '=', body.approverId)
+          .execute();
+      await tx
+        .insertInto('promotion_approvals')
+        .values({
+          promotion_id: promotionId,
+          approver_kid: body.approverId,
+          signature: body.signature,
+          expires_at: body.expiresAt,
+          created_at: now,
+        })
+        .execute();
       const counted = [...valid, body.approverId].sort();
       await this.d.audit.append(tx, {
         type: 'promotion.approval_accepted',
         actor: principal.id,
         subject: `promotion:${promotionId}`,
-        payload: { approverId: body.approverId, signature: body.signature, count: counted.length, threshold: p.threshold, expiresAt: body.expiresAt, at: now.toISOString(), counted, ...(renews ? { renews: true } : {}) },
+        payload: {
+          approverId: body.approverId,
+          signature: body.signature,
+          count: counted.length,
+          threshold: p.threshold,
+          expiresAt: body.expiresAt,
+          at: now.toISOString(),
+          counted,
+          ...(renews ? { renews: true } : {}),
+        },
       });
       if (counted.length >= (p.threshold ?? Number.POSITIVE_INFINITY)) {
-        await tx.updateTable('promotions').set({ status: 'rolling_out' }).where('promotion_id', '=', promotionId).where('status', '=', 'pending_multisig').execute();
-        await this.d.audit.append(tx, { type: 'promotion.approved', actor: principal.id, subject: `promotion:${promotionId}`, payload: { approvers: counted, threshold: p.threshold } });
+        await tx
+          .updateTable('promotions')
+          .set({ status: 'rolling_out' })
+          .where('promotion_id', '=', promotionId)
+          .where('status', '=', 'pending_multisig')
+          .execute();
+        await this.d.audit.append(tx, {
+          type: 'promotion.approved',
+          actor: principal.id,
+          subject: `promotion:${promotionId}`,
+          payload: { approvers: counted, threshold: p.threshold },
+        });
         outcome.transitioned = true;
       }
     });
     if (outcome.expired) throw this.#expiredError(promotionId);
-    if (!outcome.accepted) throw new AegisError('APPROVAL_REFUSED', outcome.reason ?? 'approval refused', { field: REFUSAL_FIELD[outcome.refusal ?? 'unknown-key'], details: { refusal: outcome.refusal } });
-    if (outcome.transitioned) await this.d.workflows.start(outcome.kind === 'rollback' ? 'rollback' : 'promotion', promotionId, { promotionId });
+    if (!outcome.accepted)
+      throw new AegisError('APPROVAL_REFUSED', outcome.reason ?? 'approval refused', {
+        field: REFUSAL_FIELD[outcome.refusal ?? 'unknown-key'],
+        details: { refusal: outcome.refusal },
+      });
+    if (outcome.transitioned)
+      await this.d.workflows.start(outcome.kind === 'rollback' ? 'rollback' : 'promotion', promotionId, { promotionId });
     return (await this.get(promotionId))!;
   }
 
@@ -293,7 +451,9 @@ export class PromotionService {
       const p = await tx.selectFrom('promotions').selectAll().where('promotion_id', '=', promotionId).forUpdate().executeTakeFirst();
       if (!p) throw new AegisError('NOT_FOUND', `no promotion ${promotionId}`, { field: 'promotionId' });
       if (principal.id !== p.requested_by && principal.role !== 'admin') {
-        throw new AegisError('FORBIDDEN', `only its requester (${p.requested_by}) or an admin may cancel promotion ${promotionId}`, { field: 'promotionId' });
+        throw new AegisError('FORBIDDEN', `only its requester (${p.requested_by}) or an admin may cancel promotion ${promotionId}`, {
+          field: 'promotionId',
+        });
       }
       if (p.status === 'pending_multisig' && this.#expired(p, now)) {
         await this.#close(tx, p, 'expired', 'system', now, {});
@@ -301,7 +461,11 @@ export class PromotionService {
         return;
       }
       if (p.status !== 'pending_multisig') {
-        throw new AegisError('CONFLICT', `promotion ${promotionId} is ${p.status}: only a pending promotion can be cancelled${p.status === 'rolling_out' ? ' (a rollout ends by rolling back)' : ''}`, { field: 'promotionId' });
+        throw new AegisError(
+          'CONFLICT',
+          `promotion ${promotionId} is ${p.status}: only a pending promotion can be cancelled${p.status === 'rolling_out' ? ' (a rollout ends by rolling back)' : ''}`,
+          { field: 'promotionId' },
+        );
       }
       await this.#close(tx, p, 'cancelled', principal.id, now, { reason });
     });
@@ -323,7 +487,14 @@ export class PromotionService {
     const now = this.d.clock.now();
     const cutoff = new Date(now.getTime() - this.#ttlMs());
     const batch = this.d.expiryBatch ?? DEFAULT_PENDING_EXPIRY_BATCH;
-    const rows = await this.d.database.db.selectFrom('promotions').select('promotion_id').where('status', '=', 'pending_multisig').where('created_at', '<=', cutoff).orderBy('created_at').limit(batch + 1).execute();
+    const rows = await this.d.database.db
+      .selectFrom('promotions')
+      .select('promotion_id')
+      .where('status', '=', 'pending_multisig')
+      .where('created_at', '<=', cutoff)
+      .orderBy('created_at')
+      .limit(batch + 1)
+      .execute();
     const stale = rows.slice(0, batch);
     const done: string[] = [];
     for (const { promotion_id: id } of stale) {
@@ -350,17 +521,44 @@ export class PromotionService {
   }
 
   #expiredError(promotionId: string): AegisError {
-    return new AegisError('PROMOTION_EXPIRED', `promotion ${promotionId} expired waiting for approvals (after ${this.#ttlMs() / 1000} s); request it again`, { field: 'promotionId' });
+    return new AegisError(
+      'PROMOTION_EXPIRED',
+      `promotion ${promotionId} expired waiting for approvals (after ${this.#ttlMs() / 1000} s); request it again`,
+      { field: 'promotionId' },
+    );
   }
 
   /** Ends a pending promotion as cancelled or expired: out of flight, audited in the same transaction. */
-  async #close(tx: Tx, p: Row, status: 'cancelled' | 'expired', actor: string, now: Date, extra: { reason?: string; supersededBy?: string }): Promise<void> {
-    await tx.updateTable('promotions').set({ status, in_flight_key: null }).where('promotion_id', '=', p.promotion_id).where('status', '=', 'pending_multisig').execute();
+  async #close(
+    tx: Tx,
+    p: Row,
+    status: 'cancelled' | 'expired',
+    actor: string,
+    now: Date,
+    extra: { reason?: string; supersededBy?: string },
+  ): Promise<void> {
+    await tx
+      .updateTable('promotions')
+      .set({ status, in_flight_key: null })
+      .where('promotion_id', '=', p.promotion_id)
+      .where('status', '=', 'pending_multisig')
+      .execute();
     await this.d.audit.append(tx, {
       type: status === 'cancelled' ? 'promotion.cancelled' : 'promotion.expired',
       actor,
       subject: `promotion:${p.promotion_id}`,
-      payload: { promotionId: p.promotion_id, kind: p.kind, artifactId: p.artifact_id, modelName: p.model_name, targetEnv: p.target_env, status, createdAt: toIso(p.created_at), expiresAt: this.#expiresAt(p.created_at).toISOString(), at: now.toISOString(), ...extra },
+      payload: {
+        promotionId: p.promotion_id,
+        kind: p.kind,
+        artifactId: p.artifact_id,
+        modelName: p.model_name,
+        targetEnv: p.target_env,
+        status,
+        createdAt: toIso(p.created_at),
+        expiresAt: this.#expiresAt(p.created_at).toISOString(),
+        at: now.toISOString(),
+        ...extra,
+      },
     });
     record.promotion(p.target_env, status);
   }
@@ -371,7 +569,11 @@ export class PromotionService {
    * relied on at all (signature or chain mismatch: counted neither way), with the reason of each.
    */
   async #quorum(db: Executor, subject: { promotionId: string; artifactId: string; manifestSha256: string; targetEnv: string }, now: Date) {
-    const rows = await db.selectFrom('promotion_approvals').select(['approver_kid', 'signature', 'expires_at']).where('promotion_id', '=', subject.promotionId).execute();
+    const rows = await db
+      .selectFrom('promotion_approvals')
+      .select(['approver_kid', 'signature', 'expires_at'])
+      .where('promotion_id', '=', subject.promotionId)
+      .execute();
     const ring = new Map((await this.d.keys.list(db)).map((k) => [k.kid, k]));
     const tampered = await approvalProblems(db, (kid) => ring.get(kid), subject, rows);
     const valid = new Set<string>();
@@ -395,19 +597,39 @@ export class PromotionService {
     return {
       ...record,
       verdicts: await loadVerdicts(db, promotionId, record.canary),
-      trace: steps.map((s) => ({ step: s.step, state: s.state, enteredAt: toIso(s.entered_at), finishedAt: toIsoOrNull(s.finished_at), input: JSON.parse(s.input) as unknown, output: s.output ? (JSON.parse(s.output) as unknown) : null, error: s.error, runner: s.runner ?? null, leaseToken: s.lease_token ?? null })),
+      trace: steps.map((s) => ({
+        step: s.step,
+        state: s.state,
+        enteredAt: toIso(s.entered_at),
+        finishedAt: toIsoOrNull(s.finished_at),
+        input: JSON.parse(s.input) as unknown,
+        output: s.output ? (JSON.parse(s.output) as unknown) : null,
+        error: s.error,
+        runner: s.runner ?? null,
+        leaseToken: s.lease_token ?? null,
+      })),
     };
   }
 
   async history(artifactId: string): Promise<PromotionRecord[]> {
-    const rows = await this.d.database.db.selectFrom('promotions').selectAll().where('artifact_id', '=', artifactId).orderBy('created_at').execute();
+    const rows = await this.d.database.db
+      .selectFrom('promotions')
+      .selectAll()
+      .where('artifact_id', '=', artifactId)
+      .orderBy('created_at')
+      .execute();
     return Promise.all(rows.map((r) => this.#toRecord(r)));
   }
 
   async #toRecord(r: Row): Promise<PromotionRecord> {
     const db = this.d.database.db;
     const now = this.d.clock.now();
-    const rows = await db.selectFrom('promotion_approvals').select(['approver_kid', 'created_at', 'expires_at']).where('promotion_id', '=', r.promotion_id).orderBy('created_at').execute();
+    const rows = await db
+      .selectFrom('promotion_approvals')
+      .select(['approver_kid', 'created_at', 'expires_at'])
+      .where('promotion_id', '=', r.promotion_id)
+      .orderBy('created_at')
+      .execute();
     const pending = r.status === 'pending_multisig';
     // past its expiry a pending promotion is expired, whether or not anything has touched it since
     const expired = pending && this.#expired(r, now);
@@ -441,14 +663,28 @@ export class PromotionService {
       expiresAt: pending ? this.#expiresAt(r.created_at).toISOString() : null,
       appliedAt: toIsoOrNull(r.applied_at),
       recordSignature: r.record_signature ? (JSON.parse(r.record_signature) as Record<string, unknown>) : null,
-      rollout: presentRollout(r.rollout_state ? (JSON.parse(r.rollout_state) as RolloutState) : null, JSON.parse(r.canary) as CanaryConfig, r.status, r.kind),
+      rollout: presentRollout(
+        r.rollout_state ? (JSON.parse(r.rollout_state) as RolloutState) : null,
+        JSON.parse(r.canary) as CanaryConfig,
+        r.status,
+        r.kind,
+      ),
     };
   }
 
   /** The quorum of a stored promotion as {@link approve} computes it (for the view). */
   private async quorumOf(db: Executor, r: Row, now: Date) {
     const artifact = await db.selectFrom('artifacts').select('manifest_sha256').where('artifact_id', '=', r.artifact_id).executeTakeFirst();
-    return this.#quorum(db, { promotionId: r.promotion_id, artifactId: r.artifact_id, manifestSha256: artifact?.manifest_sha256.trim() ?? '', targetEnv: r.target_env }, now);
+    return this.#quorum(
+      db,
+      {
+        promotionId: r.promotion_id,
+        artifactId: r.artifact_id,
+        manifestSha256: artifact?.manifest_sha256.trim() ?? '',
+        targetEnv: r.target_env,
+      },
+      now,
+    );
   }
 
   /**
@@ -469,10 +705,14 @@ export class PromotionService {
     const unleased = new Map<string, number>();
     for (const r of rows) if (r.expires_at === null) unleased.set(r.promotion_id, this.#unleasedSince.get(r.promotion_id) ?? now);
     this.#unleasedSince = unleased;
-    const free = rows.filter((r) => (r.expires_at === null ? now - unleased.get(r.promotion_id)! >= unleasedGraceMs : new Date(r.expires_at).getTime() <= now));
+    const free = rows.filter((r) =>
+      r.expires_at === null ? now - unleased.get(r.promotion_id)! >= unleasedGraceMs : new Date(r.expires_at).getTime() <= now,
+    );
     const started: string[] = [];
     for (const r of free) {
-      const { started: ran } = await this.d.workflows.start(r.kind === 'rollback' ? 'rollback' : 'promotion', r.promotion_id, { promotionId: r.promotion_id });
+      const { started: ran } = await this.d.workflows.start(r.kind === 'rollback' ? 'rollback' : 'promotion', r.promotion_id, {
+        promotionId: r.promotion_id,
+      });
       if (ran) started.push(r.promotion_id);
     }
     return started;

@@ -62,11 +62,17 @@ async function readUnverified(store: ObjectStore): Promise<{ events: AuditEvent[
  * `trustedKeys`, the keys matching the pinned ring. Any failure throws: a chain cannot be
  * restored in part without forking the archive it must continue.
  */
-export async function loadVerifiedArchive(deps: Pick<RecoveryDeps, 'archiveStore' | 'auditTrail'>, trustedKeys?: KeyRecord[]): Promise<VerifiedArchive> {
+export async function loadVerifiedArchive(
+  deps: Pick<RecoveryDeps, 'archiveStore' | 'auditTrail'>,
+  trustedKeys?: KeyRecord[],
+): Promise<VerifiedArchive> {
   const warnings: string[] = [];
   const raw = await readUnverified(deps.archiveStore);
   if (raw.events.length === 0) {
-    throw new RecoveryError('ARCHIVE_EMPTY', 'the audit archive holds no checkpointed events, so there is no key ring to rebuild from (archive regularly: aegis audit archive)');
+    throw new RecoveryError(
+      'ARCHIVE_EMPTY',
+      'the audit archive holds no checkpointed events, so there is no key ring to rebuild from (archive regularly: aegis audit archive)',
+    );
   }
   const provisional = ignoringRevocation(replayKeyRing(raw.events).keys);
   const archive = await deps.auditTrail.readArchive((kid) => provisional.get(kid));
@@ -81,22 +87,34 @@ export async function loadVerifiedArchive(deps: Pick<RecoveryDeps, 'archiveStore
   if (raw.segmentKeys.has(next) && !raw.closed.has(next)) {
     const tail = parseSegment(await readText(deps.archiveStore, next));
     appendAll(events, tail);
-    warnings.push(`segment ${next} had no checkpoint (an archive run stopped before closing it): its ${tail.length} event(s) were verified by the chain alone and restored; the next archive run closes it`);
+    warnings.push(
+      `segment ${next} had no checkpoint (an archive run stopped before closing it): its ${tail.length} event(s) were verified by the chain alone and restored; the next archive run closes it`,
+    );
   }
   for (const k of raw.segmentKeys) {
     if (!raw.closed.has(k) && k !== next) warnings.push(`segment ${k} has no checkpoint and does not continue the archive: ignored`);
   }
 
   const replayed = replayKeyRing(events);
-  if (replayed.problems.length) throw unverified(`key events do not replay: ${replayed.problems.map((p) => `seq ${p.seq}: ${p.detail}`).join('; ')}`);
+  if (replayed.problems.length)
+    throw unverified(`key events do not replay: ${replayed.problems.map((p) => `seq ${p.seq}: ${p.detail}`).join('; ')}`);
   const first = events[0]!;
   const root = KeyCreatedPayload.safeParse(first.payload);
-  if (first.seq !== 1 || first.type !== 'key.created' || !root.success || root.data.key.purpose !== 'audit' || root.data.key.kid !== first.signerId) {
+  if (
+    first.seq !== 1 ||
+    first.type !== 'key.created' ||
+    !root.success ||
+    root.data.key.purpose !== 'audit' ||
+    root.data.key.kid !== first.signerId
+  ) {
     throw unverified('the chain does not open with the audit key signing its own key.created');
   }
   const trust = checkTrust(replayed.keys, root.data.key.kid, trustedKeys);
   if (trust.mismatched.length) {
-    throw new RecoveryError('UNTRUSTED_KEY', `the archive's key(s) ${trust.mismatched.join(', ')} differ from the trusted key ring: this archive was not written by the registry you trust`);
+    throw new RecoveryError(
+      'UNTRUSTED_KEY',
+      `the archive's key(s) ${trust.mismatched.join(', ')} differ from the trusted key ring: this archive was not written by the registry you trust`,
+    );
   }
   if (trustedKeys && !trust.pinned) {
     throw new RecoveryError('UNTRUSTED_KEY', `the archive's root audit key ${trust.rootKid} is not in the trusted key ring`);
@@ -107,7 +125,9 @@ export async function loadVerifiedArchive(deps: Pick<RecoveryDeps, 'archiveStore
   if (!chain.ok) throw unverified(`${chain.firstBreak!.problem} at seq ${chain.firstBreak!.seq}: ${chain.firstBreak!.detail}`);
   for (const k of replayed.keys.values()) {
     if (k.purpose === 'audit' && k.revokedAt) {
-      warnings.push(`audit key ${k.kid} was revoked at ${k.revokedAt}: the events it signed are restored as archived and fail verification in the rebuilt registry as they did before`);
+      warnings.push(
+        `audit key ${k.kid} was revoked at ${k.revokedAt}: the events it signed are restored as archived and fail verification in the rebuilt registry as they did before`,
+      );
     }
   }
 
@@ -118,8 +138,23 @@ export async function loadVerifiedArchive(deps: Pick<RecoveryDeps, 'archiveStore
   if (heads.newest) {
     const last = events[events.length - 1]!;
     const br = compareWithHead(heads.newest, last.seq, events.find((e) => e.seq === heads.newest!.checkpoint.seq)?.hash, 'archive');
-    if (br) headProblems.push({ kind: 'event', id: `seq ${br.seq}`, problem: br.problem === 'checkpoint-mismatch' ? 'checkpoint-mismatch' : 'behind-checkpoint', detail: `${br.detail}${br.problem === 'behind-checkpoint' ? '; the rebuilt registry lacks them (archive more often, or recover them from a database backup)' : ''}` });
+    if (br)
+      headProblems.push({
+        kind: 'event',
+        id: `seq ${br.seq}`,
+        problem: br.problem === 'checkpoint-mismatch' ? 'checkpoint-mismatch' : 'behind-checkpoint',
+        detail: `${br.detail}${br.problem === 'behind-checkpoint' ? '; the rebuilt registry lacks them (archive more often, or recover them from a database backup)' : ''}`,
+      });
   }
   const headCheckpoint = heads.newest && { seq: heads.newest.checkpoint.seq, ts: heads.newest.checkpoint.ts };
-  return { events, ring: replayed.keys, checkpoints: archive.checkpoints.length, archivedThrough, trust, warnings, headCheckpoint, headProblems };
+  return {
+    events,
+    ring: replayed.keys,
+    checkpoints: archive.checkpoints.length,
+    archivedThrough,
+    trust,
+    warnings,
+    headCheckpoint,
+    headProblems,
+  };
 }

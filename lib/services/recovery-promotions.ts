@@ -39,7 +39,15 @@ export interface PromotionReplay extends PromotionRows {
 }
 
 /** Every event type the replay reads; `promotion.approval_refused` changes no row. */
-export const PROMOTION_EVENT_TYPES = new Set(['promotion.requested', 'promotion.approval_accepted', 'promotion.approval_refused', 'promotion.approved', 'promotion.step', ...Object.keys(PROMOTION_END_EVENTS), ...Object.keys(PROMOTION_CLOSE_EVENTS)]);
+export const PROMOTION_EVENT_TYPES = new Set([
+  'promotion.requested',
+  'promotion.approval_accepted',
+  'promotion.approval_refused',
+  'promotion.approved',
+  'promotion.step',
+  ...Object.keys(PROMOTION_END_EVENTS),
+  ...Object.keys(PROMOTION_CLOSE_EVENTS),
+]);
 
 /** What the chain says of an approver key's window (enrolled with a notAfter, or revoked). */
 type KeyWindow = { notAfter: number | null; revokedAt: number | null };
@@ -47,10 +55,28 @@ const keyPayload = z.object({ key: z.object({ kid: z.string(), purpose: z.string
 const revokedPayload = z.object({ kid: z.string(), revokedAt: z.string() });
 
 // As rollout.ts STATE_OF; a manual rollback's promoteFully runs as the SetRoute state.
-const STATE_OF: Record<PromotionStep['action'], string> = { start: 'StartCanary', evaluate: 'Evaluate', stepUp: 'StepUp', promoteFully: 'PromoteFully', rollback: 'RollBack', fail: 'RecordFailure' };
-const ACTION_OF: Record<PromotionEnded['status'], PromotionStep['action']> = { succeeded: 'promoteFully', rolled_back: 'rollback', failed: 'fail' };
+const STATE_OF: Record<PromotionStep['action'], string> = {
+  start: 'StartCanary',
+  evaluate: 'Evaluate',
+  stepUp: 'StepUp',
+  promoteFully: 'PromoteFully',
+  rollback: 'RollBack',
+  fail: 'RecordFailure',
+};
+const ACTION_OF: Record<PromotionEnded['status'], PromotionStep['action']> = {
+  succeeded: 'promoteFully',
+  rolled_back: 'rollback',
+  failed: 'fail',
+};
 
-type Promotion = Insertable<DB['promotions']> & { promotion_id: string; model_name: string; target_env: string; kind: string; status: string; state?: RolloutState };
+type Promotion = Insertable<DB['promotions']> & {
+  promotion_id: string;
+  model_name: string;
+  target_env: string;
+  kind: string;
+  status: string;
+  state?: RolloutState;
+};
 type Route = Insertable<DB['routes']>;
 
 /**
@@ -79,7 +105,8 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
   for (const e of events) {
     if (e.type === 'key.enrolled') {
       const k = keyPayload.safeParse(e.payload);
-      if (k.success && k.data.key.purpose === 'approver') keys.set(k.data.key.kid, { notAfter: k.data.key.notAfter ? Date.parse(k.data.key.notAfter) : null, revokedAt: null });
+      if (k.success && k.data.key.purpose === 'approver')
+        keys.set(k.data.key.kid, { notAfter: k.data.key.notAfter ? Date.parse(k.data.key.notAfter) : null, revokedAt: null });
       continue;
     }
     if (e.type === 'key.revoked') {
@@ -89,7 +116,8 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
       continue;
     }
     if (!PROMOTION_EVENT_TYPES.has(e.type) || e.type === 'promotion.approval_refused') continue;
-    const problem = (detail: string, code: 'payload-invalid' | 'conflict' = 'conflict') => out.problems.push({ seq: e.seq, code, detail: `${e.type}: ${detail}` });
+    const problem = (detail: string, code: 'payload-invalid' | 'conflict' = 'conflict') =>
+      out.problems.push({ seq: e.seq, code, detail: `${e.type}: ${detail}` });
     const parse = <S extends z.ZodType>(schema: S): z.infer<S> | undefined => {
       const p = schema.safeParse(e.payload);
       if (p.success) return p.data;
@@ -106,13 +134,31 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
       const step = (stepNo.get(id) ?? 0) + 1;
       stepNo.set(id, step);
       const state = p.kind === 'rollback' && action === 'promoteFully' ? 'SetRoute' : STATE_OF[action];
-      out.steps.push({ promotion_id: id, step, state, input: canonicalJson({ action }), output: canonicalJson(e.payload), error: null, entered_at: toDate(e.ts), finished_at: toDate(e.ts) });
+      out.steps.push({
+        promotion_id: id,
+        step,
+        state,
+        input: canonicalJson({ action }),
+        output: canonicalJson(e.payload),
+        error: null,
+        entered_at: toDate(e.ts),
+        finished_at: toDate(e.ts),
+      });
     };
     const route = (p: Promotion, set: Partial<Pick<Route, 'stable_artifact_id' | 'canary_artifact_id' | 'canary_percent'>>) => {
       const key = `${p.model_name}\u0000${p.target_env}`;
       const r = routes.get(key);
       if (r) Object.assign(r, set, { promotion_id: id, updated_at: toDate(e.ts) });
-      else routes.set(key, { model_name: p.model_name, env: p.target_env, stable_artifact_id: set.stable_artifact_id ?? null, canary_artifact_id: set.canary_artifact_id ?? null, canary_percent: set.canary_percent ?? 0, promotion_id: id, updated_at: toDate(e.ts) });
+      else
+        routes.set(key, {
+          model_name: p.model_name,
+          env: p.target_env,
+          stable_artifact_id: set.stable_artifact_id ?? null,
+          canary_artifact_id: set.canary_artifact_id ?? null,
+          canary_percent: set.canary_percent ?? 0,
+          promotion_id: id,
+          updated_at: toDate(e.ts),
+        });
     };
 
     if (e.type === 'promotion.requested') {
@@ -163,10 +209,18 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
       // today's writer counts the approvals valid then; an older one counted every accepted approval
       const follows = a.count === valid.length + 1 || (a.counted === undefined && a.count === rows.size + 1);
       if (p.status !== 'pending_multisig') problem(`promotion ${id} is ${p.status}: it takes no approvals`);
-      else if (valid.includes(a.approverId) || (rows.has(a.approverId) && a.counted === undefined)) problem(`approver ${a.approverId} is counted twice for ${id}`);
-      else if (!follows || a.threshold !== p.threshold) problem(`approval ${a.count} of ${a.threshold} does not follow ${valid.length} valid of ${p.threshold}`);
+      else if (valid.includes(a.approverId) || (rows.has(a.approverId) && a.counted === undefined))
+        problem(`approver ${a.approverId} is counted twice for ${id}`);
+      else if (!follows || a.threshold !== p.threshold)
+        problem(`approval ${a.count} of ${a.threshold} does not follow ${valid.length} valid of ${p.threshold}`);
       else {
-        rows.set(a.approverId, { promotion_id: id, approver_kid: a.approverId, signature: a.signature, expires_at: a.expiresAt, created_at: toDate(a.at) });
+        rows.set(a.approverId, {
+          promotion_id: id,
+          approver_kid: a.approverId,
+          signature: a.signature,
+          expires_at: a.expiresAt,
+          created_at: toDate(a.at),
+        });
         approvals.set(id, rows);
       }
     } else if (e.type === 'promotion.approved') {
@@ -174,12 +228,19 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
       if (!a) continue;
       const rows = approvals.get(id) ?? new Map<string, Insertable<DB['promotion_approvals']>>();
       if (p.status !== 'pending_multisig') problem(`promotion ${id} is ${p.status}, not pending_multisig`);
-      else if (a.approvers.length < (p.threshold ?? Number.POSITIVE_INFINITY) || a.approvers.some((k) => !rows.has(k))) problem(`approved by ${a.approvers.join(', ')} but ${rows.size} of ${p.threshold} approval(s) were accepted`);
+      else if (a.approvers.length < (p.threshold ?? Number.POSITIVE_INFINITY) || a.approvers.some((k) => !rows.has(k)))
+        problem(`approved by ${a.approvers.join(', ')} but ${rows.size} of ${p.threshold} approval(s) were accepted`);
       else p.status = 'rolling_out';
     } else if (e.type in PROMOTION_CLOSE_EVENTS) {
       const c = parse(PromotionClosedPayload);
       if (!c) continue;
-      if (c.status !== PROMOTION_CLOSE_EVENTS[e.type as keyof typeof PROMOTION_CLOSE_EVENTS] || c.promotionId !== id || c.artifactId !== p.artifact_id || c.targetEnv !== p.target_env || c.kind !== p.kind) {
+      if (
+        c.status !== PROMOTION_CLOSE_EVENTS[e.type as keyof typeof PROMOTION_CLOSE_EVENTS] ||
+        c.promotionId !== id ||
+        c.artifactId !== p.artifact_id ||
+        c.targetEnv !== p.target_env ||
+        c.kind !== p.kind
+      ) {
         problem(`payload (${c.status}, ${c.promotionId}, ${c.artifactId}, ${c.targetEnv}) does not match promotion ${id}`);
       } else if (p.status !== 'pending_multisig') problem(`promotion ${id} is ${p.status}: only a pending promotion is ${c.status}`);
       else {
@@ -191,14 +252,35 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
       // Steps run without a status check (RolloutService.#save): replayed the same way.
       const s = parse(PromotionStepPayload);
       if (!s) continue;
-      p.state = { stage: s.stage, percent: s.percent, inconclusive: s.inconclusive, windowSeconds: s.windowSeconds, ...(s.stageStartedAt ? { stageStartedAt: s.stageStartedAt } : {}), ...(s.canaryStartedAt ? { canaryStartedAt: s.canaryStartedAt } : {}), ...(s.reason ? { reason: s.reason } : {}) };
+      p.state = {
+        stage: s.stage,
+        percent: s.percent,
+        inconclusive: s.inconclusive,
+        windowSeconds: s.windowSeconds,
+        ...(s.stageStartedAt ? { stageStartedAt: s.stageStartedAt } : {}),
+        ...(s.canaryStartedAt ? { canaryStartedAt: s.canaryStartedAt } : {}),
+        ...(s.reason ? { reason: s.reason } : {}),
+      };
       p.rollout_state = canonicalJson(p.state);
       const w = s.window;
       if (w) {
         out.verdicts.push({
-          promotion_id: id, seq: w.seq, stage: w.stage, percent: w.percent, window_from: toDate(w.from), window_to: toDate(w.to), verdict: w.verdict, reason: w.reason, next: w.next,
-          stable_requests: w.requests.stable, canary_requests: w.requests.canary, stable_errors: w.errors?.stable ?? null, canary_errors: w.errors?.canary ?? null,
-          detail: w.detail, judgement: w.judgement ? canonicalJson(w.judgement) : null, judged_at: toDate(w.judgedAt),
+          promotion_id: id,
+          seq: w.seq,
+          stage: w.stage,
+          percent: w.percent,
+          window_from: toDate(w.from),
+          window_to: toDate(w.to),
+          verdict: w.verdict,
+          reason: w.reason,
+          next: w.next,
+          stable_requests: w.requests.stable,
+          canary_requests: w.requests.canary,
+          stable_errors: w.errors?.stable ?? null,
+          canary_errors: w.errors?.canary ?? null,
+          detail: w.detail,
+          judgement: w.judgement ? canonicalJson(w.judgement) : null,
+          judged_at: toDate(w.judgedAt),
         });
       }
       if (s.route.canary_percent !== undefined) route(p, s.route);
@@ -207,8 +289,16 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
       const f = parse(PromotionEndedPayload);
       if (!f) continue;
       const expected = PROMOTION_END_EVENTS[e.type as keyof typeof PROMOTION_END_EVENTS];
-      if (f.status !== expected || f.promotionId !== id || f.artifactId !== p.artifact_id || f.targetEnv !== p.target_env || f.kind !== p.kind) {
-        problem(`payload (${f.status}, ${f.promotionId}, ${f.artifactId}, ${f.targetEnv}) does not match promotion ${id} ending ${expected}`);
+      if (
+        f.status !== expected ||
+        f.promotionId !== id ||
+        f.artifactId !== p.artifact_id ||
+        f.targetEnv !== p.target_env ||
+        f.kind !== p.kind
+      ) {
+        problem(
+          `payload (${f.status}, ${f.promotionId}, ${f.artifactId}, ${f.targetEnv}) does not match promotion ${id} ending ${expected}`,
+        );
         continue;
       }
       if (p.status !== 'rolling_out') {
@@ -225,7 +315,12 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
         rollout_state: canonicalJson({ ...state, percent: f.status === 'succeeded' ? 100 : 0 }),
       });
       inFlight.delete(`${p.model_name}:${p.target_env}`);
-      route(p, f.status === 'succeeded' ? { stable_artifact_id: p.artifact_id, canary_artifact_id: null, canary_percent: 0 } : { canary_artifact_id: null, canary_percent: 0 });
+      route(
+        p,
+        f.status === 'succeeded'
+          ? { stable_artifact_id: p.artifact_id, canary_artifact_id: null, canary_percent: 0 }
+          : { canary_artifact_id: null, canary_percent: 0 },
+      );
       trace(p, ACTION_OF[f.status]);
     }
   }
@@ -244,7 +339,11 @@ export function replayOrRefuse(events: readonly AuditEvent[]): PromotionRows {
   const r = replayPromotions(events);
   if (r.problems.length === 0) return r;
   const problems: Problem[] = r.problems.map((p) => ({ kind: 'promotion', id: `seq ${p.seq}`, problem: p.code, detail: p.detail }));
-  throw new RecoveryError('ARCHIVE_UNVERIFIED', `the audit archive cannot be trusted: promotion events do not replay: ${r.problems.map((p) => `seq ${p.seq}: ${p.detail}`).join('; ')}`, problems);
+  throw new RecoveryError(
+    'ARCHIVE_UNVERIFIED',
+    `the audit archive cannot be trusted: promotion events do not replay: ${r.problems.map((p) => `seq ${p.seq}: ${p.detail}`).join('; ')}`,
+    problems,
+  );
 }
 
 /**
@@ -258,11 +357,28 @@ export function planPromotions(rows: PromotionRows, plan: RowPlan, report: Rebui
   for (const p of rows.promotions) {
     if (restored.has(p.artifact_id)) continue;
     gone.add(p.promotion_id);
-    report.problems.push({ kind: 'promotion', id: p.promotion_id, problem: 'artifact-not-restored', detail: `${p.kind} of ${p.model_name} to ${p.target_env} (${p.status}) names artifact ${p.artifact_id}, which is not restored: the promotion, its approvals and trace are left out` });
+    report.problems.push({
+      kind: 'promotion',
+      id: p.promotion_id,
+      problem: 'artifact-not-restored',
+      detail: `${p.kind} of ${p.model_name} to ${p.target_env} (${p.status}) names artifact ${p.artifact_id}, which is not restored: the promotion, its approvals and trace are left out`,
+    });
   }
-  appendAll(plan.promotions, rows.promotions.filter((p) => !gone.has(p.promotion_id)));
-  appendAll(plan.approvals, rows.approvals.filter((a) => !gone.has(a.promotion_id)));
-  appendAll(plan.steps, rows.steps.filter((s) => !gone.has(s.promotion_id)));
+  appendAll(
+    plan.promotions,
+    rows.promotions.filter((p) => !gone.has(p.promotion_id)),
+  );
+  appendAll(
+    plan.approvals,
+    rows.approvals.filter((a) => !gone.has(a.promotion_id)),
+  );
+  appendAll(
+    plan.steps,
+    rows.steps.filter((s) => !gone.has(s.promotion_id)),
+  );
   appendAll(plan.routes, rows.routes);
-  appendAll(plan.verdicts, rows.verdicts.filter((v) => !gone.has(v.promotion_id)));
+  appendAll(
+    plan.verdicts,
+    rows.verdicts.filter((v) => !gone.has(v.promotion_id)),
+  );
 }

@@ -26,7 +26,20 @@ export interface RowPlan {
   verdicts: Insertable<DB['canary_verdicts']>[];
 }
 
-export const emptyPlan = (): RowPlan => ({ keys: [], datasets: [], models: [], artifacts: [], signatures: [], links: [], events: [], promotions: [], approvals: [], steps: [], routes: [], verdicts: [] });
+export const emptyPlan = (): RowPlan => ({
+  keys: [],
+  datasets: [],
+  models: [],
+  artifacts: [],
+  signatures: [],
+  links: [],
+  events: [],
+  promotions: [],
+  approvals: [],
+  steps: [],
+  routes: [],
+  verdicts: [],
+});
 
 /** The rows RegistryService.register writes for one registration, from verified sidecars. */
 export function artifactRows(plan: RowPlan, a: VerifiedArtifact, version: number, createdBy: string, createdAt: string): void {
@@ -50,7 +63,14 @@ export function artifactRows(plan: RowPlan, a: VerifiedArtifact, version: number
     created_by: createdBy,
     created_at: toDate(createdAt),
   });
-  plan.signatures.push({ manifest_signature_id: a.signature.manifestSignatureId, artifact_id: m.artifactId, signer_id: a.signature.signerId, alg: a.signature.alg, signature: a.signature.signature, ts: toDate(a.signature.ts) });
+  plan.signatures.push({
+    manifest_signature_id: a.signature.manifestSignatureId,
+    artifact_id: m.artifactId,
+    signer_id: a.signature.signerId,
+    alg: a.signature.alg,
+    signature: a.signature.signature,
+    ts: toDate(a.signature.ts),
+  });
   // A manifest may name one dataset version twice (train and eval splits); linked once, as on registration.
   const seen = new Set<string>();
   for (const r of m.datasetRefs) {
@@ -66,7 +86,10 @@ const CHUNK = 200;
 async function insertAll<T extends keyof DB & string>(tx: Transaction<DB>, table: T, rows: Insertable<DB[T]>[]): Promise<void> {
   for (let i = 0; i < rows.length; i += CHUNK) {
     // Kysely's typing cannot follow a table name chosen at run time; the rows are typed by the caller.
-    await tx.insertInto(table).values(rows.slice(i, i + CHUNK) as never).execute();
+    await tx
+      .insertInto(table)
+      .values(rows.slice(i, i + CHUNK) as never)
+      .execute();
   }
 }
 
@@ -83,7 +106,9 @@ export async function writePlan(database: Database, plan: RowPlan): Promise<void
       await tx
         .insertInto('models')
         .values(model)
-        .onConflict((oc) => oc.column('name').doUpdateSet({ latest_version: sql`greatest(models.latest_version, excluded.latest_version)` }))
+        .onConflict((oc) =>
+          oc.column('name').doUpdateSet({ latest_version: sql`greatest(models.latest_version, excluded.latest_version)` }),
+        )
         .execute();
     }
     await insertAll(tx, 'artifacts', plan.artifacts);
@@ -101,7 +126,23 @@ export async function writePlan(database: Database, plan: RowPlan): Promise<void
   });
 }
 
-const REGISTRY_TABLES = ['models', 'artifacts', 'manifest_signatures', 'artifact_datasets', 'datasets', 'signing_keys', 'audit_events', 'api_tokens', 'idempotency_keys', 'uploads', 'promotions', 'promotion_approvals', 'promotion_steps', 'routes', 'canary_verdicts'] as const;
+const REGISTRY_TABLES = [
+  'models',
+  'artifacts',
+  'manifest_signatures',
+  'artifact_datasets',
+  'datasets',
+  'signing_keys',
+  'audit_events',
+  'api_tokens',
+  'idempotency_keys',
+  'uploads',
+  'promotions',
+  'promotion_approvals',
+  'promotion_steps',
+  'routes',
+  'canary_verdicts',
+] as const;
 
 /**
  * The target must be migrated and hold nothing: every registry table empty and the chain
@@ -120,7 +161,10 @@ export async function assertEmptyTarget(database: Database): Promise<void> {
     if (!head) throw new Error('audit_head has no row');
     if (Number(head.seq) !== 0) found.push(`audit head at seq ${head.seq}`);
   } catch (e) {
-    throw new RecoveryError('TARGET_NOT_MIGRATED', `the target database is not migrated to the current schema (${(e as Error).message}); run the migrations on an empty database first`);
+    throw new RecoveryError(
+      'TARGET_NOT_MIGRATED',
+      `the target database is not migrated to the current schema (${(e as Error).message}); run the migrations on an empty database first`,
+    );
   }
   if (found.length) {
     throw new RecoveryError(

@@ -62,9 +62,17 @@ async function readJson(store: ObjectStore, key: string, versionId: string): Pro
  * archived one, that they are exactly what the archive recorded. Failures come back as one
  * problem naming every failed check; the item must then be skipped.
  */
-export async function verifyStoredArtifact(store: ObjectStore, ring: ReadonlyMap<string, KeyRecord>, ref: StorageRef, opts: { verifyBytes: boolean; archived?: ArchivedFacts }): Promise<Verdict> {
+export async function verifyStoredArtifact(
+  store: ObjectStore,
+  ring: ReadonlyMap<string, KeyRecord>,
+  ref: StorageRef,
+  opts: { verifyBytes: boolean; archived?: ArchivedFacts },
+): Promise<Verdict> {
   const id = opts.archived?.artifactId ?? ref.manifestKey;
-  const fail = (problem: ProblemCode, detail: string): Verdict => ({ ok: false, problem: { kind: opts.archived ? 'artifact' : 'sidecar', id, problem, detail } });
+  const fail = (problem: ProblemCode, detail: string): Verdict => ({
+    ok: false,
+    problem: { kind: opts.archived ? 'artifact' : 'sidecar', id, problem, detail },
+  });
   let manifest: unknown;
   let sigRaw: unknown;
   try {
@@ -82,7 +90,13 @@ export async function verifyStoredArtifact(store: ObjectStore, ring: ReadonlyMap
     return fail('signature-record-mismatch', `signature record ${sigId} is stored under another signature's name`);
   }
   const a = opts.archived;
-  if (a && (a.signed.manifestSignatureId !== sigId || a.signed.signerId !== signature.signerId || a.signed.alg !== signature.alg || a.signed.ts !== signature.ts)) {
+  if (
+    a &&
+    (a.signed.manifestSignatureId !== sigId ||
+      a.signed.signerId !== signature.signerId ||
+      a.signed.alg !== signature.alg ||
+      a.signed.ts !== signature.ts)
+  ) {
     return fail('signature-record-mismatch', `${ref.signatureKey} differs from the archived manifest.signed event`);
   }
 
@@ -113,19 +127,33 @@ export async function verifyStoredArtifact(store: ObjectStore, ring: ReadonlyMap
   const m = manifest as TrainingManifest;
   // Only the chain vouches that a registration happened while its key was trusted; without
   // it, a key revoked for compromise could have signed these sidecars, backdated, at any time.
-  if (!a && key?.revokedAt) return fail('signer-invalid', `signed by ${key.kid}, revoked at ${key.revokedAt}, and not in the audit archive: nothing vouches for it`);
-  if (!bytes && head.size !== m.artifactSize) return fail('size-mismatch', `stored artifact is ${head.size} bytes, the manifest says ${m.artifactSize}`);
+  if (!a && key?.revokedAt)
+    return fail(
+      'signer-invalid',
+      `signed by ${key.kid}, revoked at ${key.revokedAt}, and not in the audit archive: nothing vouches for it`,
+    );
+  if (!bytes && head.size !== m.artifactSize)
+    return fail('size-mismatch', `stored artifact is ${head.size} bytes, the manifest says ${m.artifactSize}`);
   if (!bytes) warnings.push(`${m.artifactId}: sha256 of the bytes not checked (the store records none; use --verify-bytes)`);
   if (a && (m.artifactId !== a.artifactId || m.modelName !== a.modelName || m.artifactSha256 !== a.sha256 || m.artifactSize !== a.size)) {
     return fail('manifest-mismatch', `${ref.manifestKey} names another artifact than the archived artifact.registered event`);
   }
-  if (!a && !ref.key.startsWith(`artifacts/${m.modelName}/`)) return fail('manifest-mismatch', `${ref.manifestKey} is stored under another model than ${m.modelName}`);
-  if (key?.revokedAt) warnings.push(`${m.artifactId}: signer ${key.kid} was revoked at ${key.revokedAt}; restored, and fails verification as it did before`);
+  if (!a && !ref.key.startsWith(`artifacts/${m.modelName}/`))
+    return fail('manifest-mismatch', `${ref.manifestKey} is stored under another model than ${m.modelName}`);
+  if (key?.revokedAt)
+    warnings.push(`${m.artifactId}: signer ${key.kid} was revoked at ${key.revokedAt}; restored, and fails verification as it did before`);
   const prov = report.checks.find((c) => c.check === 'provenance' && !c.ok);
   if (prov) warnings.push(`${m.artifactId}: provenance incomplete (${prov.reason}), as registered`);
   return {
     ok: true,
-    artifact: { manifest: m, signature, sha256: m.artifactSha256, size: head.size, storage: { ...ref, versionId: head.versionId }, warnings },
+    artifact: {
+      manifest: m,
+      signature,
+      sha256: m.artifactSha256,
+      size: head.size,
+      storage: { ...ref, versionId: head.versionId },
+      warnings,
+    },
   };
 }
 
@@ -174,16 +202,31 @@ export async function scanArtifactStore(store: ObjectStore, referenced: Readonly
         continue;
       }
       if (!mo || !so) {
-        orphans.push({ kind: 'incomplete-sidecars', keys: [(mo ?? so)!.key], detail: `${mo ? 'signature' : 'manifest'} sidecar for ${sigId} is missing` });
+        orphans.push({
+          kind: 'incomplete-sidecars',
+          keys: [(mo ?? so)!.key],
+          detail: `${mo ? 'signature' : 'manifest'} sidecar for ${sigId} is missing`,
+        });
         continue;
       }
       sidecarsSeen = true;
-      candidates.push({ key: `${dir}/artifact`, manifestKey: mo.key, manifestVersionId: mo.versionId, signatureKey: so.key, signatureVersionId: so.versionId });
+      candidates.push({
+        key: `${dir}/artifact`,
+        manifestKey: mo.key,
+        manifestVersionId: mo.versionId,
+        signatureKey: so.key,
+        signatureVersionId: so.versionId,
+      });
     }
     if (d.artifact && !sidecarsSeen && !referenced.has(d.artifact.key) && d.artifact.pendingUpload) {
       pendingUploads.push(d.artifact.key);
     } else if (d.artifact && !sidecarsSeen && !referenced.has(d.artifact.key)) {
-      orphans.push({ kind: 'unregistered-upload', keys: [d.artifact.key], detail: 'uploaded bytes with no manifest or signature and no pending-upload mark: claimed by a registration whose record is lost, or older than the mark' });
+      orphans.push({
+        kind: 'unregistered-upload',
+        keys: [d.artifact.key],
+        detail:
+          'uploaded bytes with no manifest or signature and no pending-upload mark: claimed by a registration whose record is lost, or older than the mark',
+      });
     }
   }
   return { candidates, orphans, pendingUploads, objects };

@@ -33,7 +33,15 @@ export interface RecoveryDeps {
   auditTrail: Pick<AuditTrail, 'readArchive'>;
 }
 
-export const PHASES = ['check-target', 'read-archive', 'verify-artifacts', 'restore-archive', 'scan-storage', 'restore-storage', 'check-signers'] as const;
+export const PHASES = [
+  'check-target',
+  'read-archive',
+  'verify-artifacts',
+  'restore-archive',
+  'scan-storage',
+  'restore-storage',
+  'check-signers',
+] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface Progress {

@@ -96,7 +96,8 @@ export class RegistryService {
 
   /** Reserves a storage key for an artifact and returns where to PUT its bytes. */
   async createUpload(input: { modelName: string; size: number }, principal: Principal) {
-    if (input.size > LIMITS.artifactBytes) throw new AegisError('PAYLOAD_TOO_LARGE', `artifacts are limited to ${LIMITS.artifactBytes} bytes`, { field: 'size' });
+    if (input.size > LIMITS.artifactBytes)
+      throw new AegisError('PAYLOAD_TOO_LARGE', `artifacts are limited to ${LIMITS.artifactBytes} bytes`, { field: 'size' });
     const uploadId = randomUUID();
     const key = `${artifactPrefix(input.modelName, uploadId)}/artifact`;
     const now = this.clock.now();
@@ -104,7 +105,15 @@ export class RegistryService {
     const target = await this.store.createUploadUrl(key, { expiresInSeconds: this.opts.uploadTtlSeconds, contentLength: input.size });
     await this.database.db
       .insertInto('uploads')
-      .values({ upload_id: uploadId, model_name: input.modelName, storage_key: key, created_by: principal.id, created_at: now, expires_at: expiresAt, max_size: input.size })
+      .values({
+        upload_id: uploadId,
+        model_name: input.modelName,
+        storage_key: key,
+        created_by: principal.id,
+        created_at: now,
+        expires_at: expiresAt,
+        max_size: input.size,
+      })
       .execute();
     return { uploadId, method: 'PUT' as const, url: target.url, headers: target.headers, expiresAt: expiresAt.toISOString() };
   }
@@ -114,14 +123,22 @@ export class RegistryService {
    * signs the manifest, stores manifest and signature beside the artifact (so the index
    * can be rebuilt from storage), then writes the record in one transaction.
    */
-  async register(input: { uploadId: string; manifest: ManifestInput }, principal: Principal, idempotencyKey?: string): Promise<RegistrationResult> {
+  async register(
+    input: { uploadId: string; manifest: ManifestInput },
+    principal: Principal,
+    idempotencyKey?: string,
+  ): Promise<RegistrationResult> {
     const started = performance.now();
     const result = await this.#register(input, principal, idempotencyKey);
     record.registration(result.replayed ? 'replayed' : 'created', (performance.now() - started) / 1000);
     return result;
   }
 
-  async #register(input: { uploadId: string; manifest: ManifestInput }, principal: Principal, idempotencyKey?: string): Promise<RegistrationResult> {
+  async #register(
+    input: { uploadId: string; manifest: ManifestInput },
+    principal: Principal,
+    idempotencyKey?: string,
+  ): Promise<RegistrationResult> {
     // The manifest is the request's identity; the uploadId is transport, so a CLI retry
     // that uploads the bytes again under the same key still replays.
     assertManifestSize(input.manifest);
@@ -130,7 +147,9 @@ export class RegistryService {
     // (the record would name the wrong author, and the creator's registration would replay it).
     const upload = await this.database.db.selectFrom('uploads').selectAll().where('upload_id', '=', input.uploadId).executeTakeFirst();
     if (upload && upload.created_by !== principal.id) {
-      throw new AegisError('FORBIDDEN', `upload ${input.uploadId} was created by another principal; register your own upload`, { field: 'uploadId' });
+      throw new AegisError('FORBIDDEN', `upload ${input.uploadId} was created by another principal; register your own upload`, {
+        field: 'uploadId',
+      });
     }
     if (idempotencyKey) {
       const prior = await this.database.db
@@ -141,7 +160,9 @@ export class RegistryService {
         .executeTakeFirst();
       if (prior) {
         if (prior.request_sha256 !== requestSha256) {
-          throw new AegisError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request body', { field: 'Idempotency-Key' });
+          throw new AegisError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request body', {
+            field: 'Idempotency-Key',
+          });
         }
         return this.#result((await this.get(prior.artifact_id))!, true);
       }
@@ -161,15 +182,23 @@ export class RegistryService {
     if (!upload) throw new AegisError('UPLOAD_NOT_FOUND', `no upload ${input.uploadId}`, { field: 'uploadId' });
     const pendingUntil = this.#pendingUntil(upload.created_at);
     if (upload.expired_at !== null || this.clock.now() >= pendingUntil) {
-      throw new AegisError('UPLOAD_EXPIRED', `upload ${input.uploadId} expired at ${pendingUntil.toISOString()} without being registered; upload the bytes again`, { field: 'uploadId' });
+      throw new AegisError(
+        'UPLOAD_EXPIRED',
+        `upload ${input.uploadId} expired at ${pendingUntil.toISOString()} without being registered; upload the bytes again`,
+        { field: 'uploadId' },
+      );
     }
     if (upload.model_name !== m.modelName) {
-      throw new AegisError('VALIDATION_FAILED', `upload ${input.uploadId} was created for model ${upload.model_name}`, { field: 'manifest.modelName' });
+      throw new AegisError('VALIDATION_FAILED', `upload ${input.uploadId} was created for model ${upload.model_name}`, {
+        field: 'manifest.modelName',
+      });
     }
     const info = await this.store.head(upload.storage_key);
     if (!info) throw new AegisError('UPLOAD_NOT_FOUND', `nothing was uploaded for ${input.uploadId}`, { field: 'uploadId' });
     if (info.size !== m.artifactSize) {
-      throw new AegisError('SIZE_MISMATCH', `uploaded ${info.size} bytes but the manifest says ${m.artifactSize}`, { field: 'manifest.artifactSize' });
+      throw new AegisError('SIZE_MISMATCH', `uploaded ${info.size} bytes but the manifest says ${m.artifactSize}`, {
+        field: 'manifest.artifactSize',
+      });
     }
     const { sha256 } = await hashStream(await this.store.get(upload.storage_key, { versionId: info.versionId }));
     if (sha256 !== m.artifactSha256) {
@@ -190,7 +219,8 @@ export class RegistryService {
     const retainUntil = new Date(now.getTime() + this.opts.retentionDays * 86_400_000);
     // Named by the signature id: a retry after a crash writes new sidecars instead of
     // colliding with retained ones; the crashed attempt's become orphans parity reports.
-    const put = (name: string, value: unknown) => this.store.put(`${prefix}/${name}`, `${canonicalJson(value)}\n`, { retainUntil, contentType: 'application/json' });
+    const put = (name: string, value: unknown) =>
+      this.store.put(`${prefix}/${name}`, `${canonicalJson(value)}\n`, { retainUntil, contentType: 'application/json' });
     const manifestObj = await put(`manifest-${signature.manifestSignatureId}.json`, manifest);
     const signatureObj = await put(`signature-${signature.manifestSignatureId}.json`, signature);
     await this.store.retain(upload.storage_key, info.versionId, retainUntil);
@@ -208,8 +238,15 @@ export class RegistryService {
           .where('expired_at', 'is', null)
           .returning('upload_id')
           .executeTakeFirst();
-        if (!claimed) throw new AegisError('UPLOAD_EXPIRED', `upload ${input.uploadId} expired while it was being registered; upload the bytes again`, { field: 'uploadId' });
-        await tx.insertInto('models').values({ name: m.modelName, created_by: principal.id, created_at: now, latest_version: 0 }).onConflict((oc) => oc.column('name').doNothing()).execute();
+        if (!claimed)
+          throw new AegisError('UPLOAD_EXPIRED', `upload ${input.uploadId} expired while it was being registered; upload the bytes again`, {
+            field: 'uploadId',
+          });
+        await tx
+          .insertInto('models')
+          .values({ name: m.modelName, created_by: principal.id, created_at: now, latest_version: 0 })
+          .onConflict((oc) => oc.column('name').doNothing())
+          .execute();
         const { latest_version: version } = await tx
           .updateTable('models')
           .set((eb) => ({ latest_version: eb('latest_version', '+', 1) }))
@@ -240,7 +277,14 @@ export class RegistryService {
           .execute();
         await tx
           .insertInto('manifest_signatures')
-          .values({ manifest_signature_id: signature.manifestSignatureId, artifact_id: artifactId, signer_id: signature.signerId, alg: signature.alg, signature: signature.signature, ts: now })
+          .values({
+            manifest_signature_id: signature.manifestSignatureId,
+            artifact_id: artifactId,
+            signer_id: signature.signerId,
+            alg: signature.alg,
+            signature: signature.signature,
+            ts: now,
+          })
           .execute();
         for (const ref of uniqueRefs(m.datasetRefs)) {
           await tx.insertInto('artifact_datasets').values({ artifact_id: artifactId, dataset_id: ref.id, version: ref.version }).execute();
@@ -249,7 +293,14 @@ export class RegistryService {
           type: 'manifest.signed',
           actor: principal.id,
           subject: `artifact:${artifactId}`,
-          payload: { manifestSignatureId: signature.manifestSignatureId, artifactId, manifestSha256: manifestSha256(manifest), signerId: signature.signerId, alg: signature.alg, ts: signature.ts },
+          payload: {
+            manifestSignatureId: signature.manifestSignatureId,
+            artifactId,
+            manifestSha256: manifestSha256(manifest),
+            signerId: signature.signerId,
+            alg: signature.alg,
+            ts: signature.ts,
+          },
         });
         await this.audit.append(tx, {
           type: 'artifact.registered',
@@ -263,12 +314,28 @@ export class RegistryService {
             size: info.size,
             manifestSha256: manifestSha256(manifest),
             manifestSignatureId: signature.manifestSignatureId,
-            storage: { key: upload.storage_key, versionId: info.versionId, manifestKey: manifestObj.key, manifestVersionId: manifestObj.versionId, signatureKey: signatureObj.key, signatureVersionId: signatureObj.versionId },
+            storage: {
+              key: upload.storage_key,
+              versionId: info.versionId,
+              manifestKey: manifestObj.key,
+              manifestVersionId: manifestObj.versionId,
+              signatureKey: signatureObj.key,
+              signatureVersionId: signatureObj.versionId,
+            },
             createdAt: now.toISOString(),
           },
         });
         if (idempotencyKey) {
-          await tx.insertInto('idempotency_keys').values({ principal: principal.id, idempotency_key: idempotencyKey, request_sha256: requestSha256, artifact_id: artifactId, created_at: now }).execute();
+          await tx
+            .insertInto('idempotency_keys')
+            .values({
+              principal: principal.id,
+              idempotency_key: idempotencyKey,
+              request_sha256: requestSha256,
+              artifact_id: artifactId,
+              created_at: now,
+            })
+            .execute();
         }
       });
     } catch (e) {
@@ -297,7 +364,15 @@ export class RegistryService {
     throw new AegisError(
       'ALREADY_REGISTERED_DIFFERENTLY',
       `these bytes are already registered as ${existing.modelName} v${existing.version} (artifact ${existing.artifactId}) with manifest sha256 ${existing.manifestSha256}; this manifest's sha256 is ${sha}. Register the registered manifest again to replay, or new bytes as a new version`,
-      { field: 'manifest', details: { artifactId: existing.artifactId, version: existing.version, registeredManifestSha256: existing.manifestSha256, manifestSha256: sha } },
+      {
+        field: 'manifest',
+        details: {
+          artifactId: existing.artifactId,
+          version: existing.version,
+          registeredManifestSha256: existing.manifestSha256,
+          manifestSha256: sha,
+        },
+      },
     );
   }
 
@@ -336,7 +411,10 @@ export class RegistryService {
           .executeTakeFirst();
         if (!claimed) continue; // registered meanwhile
       }
-      const kept = this.opts.pendingUploadBytes === 'lifecycle' ? undefined : await this.#removeUnclaimedVersions(row.storage_key, (n) => (result.versionsRemoved += n));
+      const kept =
+        this.opts.pendingUploadBytes === 'lifecycle'
+          ? undefined
+          : await this.#removeUnclaimedVersions(row.storage_key, (n) => (result.versionsRemoved += n));
       if (kept) result.kept.push({ uploadId: row.upload_id, key: row.storage_key, reason: kept });
       await db.deleteFrom('uploads').where('upload_id', '=', row.upload_id).where('registered_at', 'is', null).execute();
       result.expired.push(row.upload_id);
@@ -349,7 +427,8 @@ export class RegistryService {
     for (let i = 0; i < 1000; i++) {
       const info = await this.store.head(key);
       if (!info) return undefined;
-      if (info.retainUntil && info.retainUntil > new Date()) return `version ${info.versionId} is retained until ${info.retainUntil.toISOString()} (a registration attempt claimed it)`;
+      if (info.retainUntil && info.retainUntil > new Date())
+        return `version ${info.versionId} is retained until ${info.retainUntil.toISOString()} (a registration attempt claimed it)`;
       try {
         await this.store.delete(key, { versionId: info.versionId });
       } catch (e) {
@@ -385,7 +464,11 @@ export class RegistryService {
   }
 
   async listModels(opts: { limit: number; cursor?: string }): Promise<Page<{ name: string; latestVersion: number; createdAt: string }>> {
-    let q = this.database.db.selectFrom('models').selectAll().orderBy('name').limit(opts.limit + 1);
+    let q = this.database.db
+      .selectFrom('models')
+      .selectAll()
+      .orderBy('name')
+      .limit(opts.limit + 1);
     if (opts.cursor) q = q.where('name', '>', opts.cursor);
     const rows = await q.execute();
     const items = rows.slice(0, opts.limit).map((r) => ({ name: r.name, latestVersion: r.latest_version, createdAt: toIso(r.created_at) }));
@@ -396,7 +479,10 @@ export class RegistryService {
   async listVersions(modelName: string, opts: { limit: number; cursor?: number }): Promise<Page<ArtifactRecord>> {
     const model = await this.database.db.selectFrom('models').select('name').where('name', '=', modelName).executeTakeFirst();
     if (!model) throw new AegisError('NOT_FOUND', `no model ${modelName}`, { field: 'model' });
-    let q = this.#selectArtifacts().where('a.model_name', '=', modelName).orderBy('a.version', 'desc').limit(opts.limit + 1);
+    let q = this.#selectArtifacts()
+      .where('a.model_name', '=', modelName)
+      .orderBy('a.version', 'desc')
+      .limit(opts.limit + 1);
     if (opts.cursor !== undefined) q = q.where('a.version', '<', opts.cursor);
     const rows = await q.execute();
     const items = rows.slice(0, opts.limit).map(toArtifact);
@@ -462,7 +548,13 @@ function toArtifact(r: ArtifactRow): ArtifactRecord {
     // Parsed leniently: a tampered row must still load so verification can report it.
     manifest: JSON.parse(r.manifest) as TrainingManifest,
     manifestSha256: r.manifest_sha256.trim(),
-    signature: { manifestSignatureId: r.manifest_signature_id, signerId: r.signer_id, alg: r.alg as SignatureAlg, signature: r.signature, ts: toIso(r.ts) },
+    signature: {
+      manifestSignatureId: r.manifest_signature_id,
+      signerId: r.signer_id,
+      alg: r.alg as SignatureAlg,
+      signature: r.signature,
+      ts: toIso(r.ts),
+    },
     createdBy: r.created_by,
     createdAt: toIso(r.created_at),
   };

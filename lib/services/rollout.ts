@@ -1,7 +1,16 @@
 import type { Insertable } from 'kysely';
 import { canonicalJson } from '../core/canonical.js';
 import { AegisError } from '../core/errors.js';
-import { DEFAULT_MIN_REQUESTS, ROUTE_SETTLE_SECONDS, initialState, nextAfterVerdict, stepUp, type CanaryConfig, type Next, type RolloutState } from '../core/rollout.js';
+import {
+  DEFAULT_MIN_REQUESTS,
+  ROUTE_SETTLE_SECONDS,
+  initialState,
+  nextAfterVerdict,
+  stepUp,
+  type CanaryConfig,
+  type Next,
+  type RolloutState,
+} from '../core/rollout.js';
 import { leaseDecision, leaseExpiry, secondsUntilDue, type Lease } from '../core/rollout-lease.js';
 import { statementBytes } from '../core/signatures.js';
 import type { Clock, Database, RolloutJudge, WindowVerdict } from '../ports.js';
@@ -32,7 +41,14 @@ export interface StepOutput extends RolloutState {
   verdict?: string;
 }
 
-const STATE_OF: Record<StepAction, string> = { start: 'StartCanary', evaluate: 'Evaluate', stepUp: 'StepUp', promoteFully: 'PromoteFully', rollback: 'RollBack', fail: 'RecordFailure' };
+const STATE_OF: Record<StepAction, string> = {
+  start: 'StartCanary',
+  evaluate: 'Evaluate',
+  stepUp: 'StepUp',
+  promoteFully: 'PromoteFully',
+  rollback: 'RollBack',
+  fail: 'RecordFailure',
+};
 
 type PromotionRow = Awaited<ReturnType<RolloutService['load']>>;
 
@@ -88,24 +104,55 @@ export class RolloutService {
   }
 
   async step(e: StepEvent): Promise<StepOutput> {
-    if (typeof e.runner !== 'string' || e.runner.length === 0 || e.runner.length > 512) throw new AegisError('VALIDATION_FAILED', 'runner must be the execution id (1-512 characters)', { field: 'runner' });
+    if (typeof e.runner !== 'string' || e.runner.length === 0 || e.runner.length > 512)
+      throw new AegisError('VALIDATION_FAILED', 'runner must be the execution id (1-512 characters)', { field: 'runner' });
     const started = this.clock.now();
     const p = await this.load(e.promotionId);
     const canary = JSON.parse(p.canary) as CanaryConfig;
     const lease = await this.#acquire(p.promotion_id, e.runner, started);
-    const stepNo = Number((await this.database.db.selectFrom('promotion_steps').select((eb) => eb.fn.countAll<string>().as('n')).where('promotion_id', '=', p.promotion_id).executeTakeFirstOrThrow()).n) + 1;
+    const stepNo =
+      Number(
+        (
+          await this.database.db
+            .selectFrom('promotion_steps')
+            .select((eb) => eb.fn.countAll<string>().as('n'))
+            .where('promotion_id', '=', p.promotion_id)
+            .executeTakeFirstOrThrow()
+        ).n,
+      ) + 1;
     await this.database.db
       .insertInto('promotion_steps')
-      .values({ promotion_id: p.promotion_id, step: stepNo, state: p.kind === 'rollback' && e.action === 'promoteFully' ? 'SetRoute' : STATE_OF[e.action], input: canonicalJson({ action: e.action, ...(e.execution?.error ? { error: e.execution.error } : {}) }), output: null, error: lease instanceof LeaseLostError ? lease.message : null, entered_at: started, finished_at: lease instanceof LeaseLostError ? started : null, runner: e.runner, lease_token: lease instanceof LeaseLostError ? null : lease.token })
+      .values({
+        promotion_id: p.promotion_id,
+        step: stepNo,
+        state: p.kind === 'rollback' && e.action === 'promoteFully' ? 'SetRoute' : STATE_OF[e.action],
+        input: canonicalJson({ action: e.action, ...(e.execution?.error ? { error: e.execution.error } : {}) }),
+        output: null,
+        error: lease instanceof LeaseLostError ? lease.message : null,
+        entered_at: started,
+        finished_at: lease instanceof LeaseLostError ? started : null,
+        runner: e.runner,
+        lease_token: lease instanceof LeaseLostError ? null : lease.token,
+      })
       .execute();
     // refused before it began: recorded (with who holds the rollout), nothing else written
     if (lease instanceof LeaseLostError) throw lease;
     try {
       const out = await this.#run(e, p, canary, lease);
-      await this.database.db.updateTable('promotion_steps').set({ output: canonicalJson(out), finished_at: this.clock.now() }).where('promotion_id', '=', p.promotion_id).where('step', '=', stepNo).execute();
+      await this.database.db
+        .updateTable('promotion_steps')
+        .set({ output: canonicalJson(out), finished_at: this.clock.now() })
+        .where('promotion_id', '=', p.promotion_id)
+        .where('step', '=', stepNo)
+        .execute();
       return out;
     } catch (err) {
-      await this.database.db.updateTable('promotion_steps').set({ error: (err as Error).message, finished_at: this.clock.now() }).where('promotion_id', '=', p.promotion_id).where('step', '=', stepNo).execute();
+      await this.database.db
+        .updateTable('promotion_steps')
+        .set({ error: (err as Error).message, finished_at: this.clock.now() })
+        .where('promotion_id', '=', p.promotion_id)
+        .where('step', '=', stepNo)
+        .execute();
       throw err;
     }
   }
@@ -117,18 +164,43 @@ export class RolloutService {
    */
   async #acquire(promotionId: string, runner: string, now: Date): Promise<Held | LeaseLostError> {
     return this.database.db.transaction().execute(async (tx) => {
-      await tx.insertInto('rollout_leases').values({ promotion_id: promotionId, holder: runner, token: 0, expires_at: new Date(0), due_at: null, acquired_at: now }).onConflict((oc) => oc.column('promotion_id').doNothing()).execute();
-      const row = await tx.selectFrom('rollout_leases').selectAll().where('promotion_id', '=', promotionId).forUpdate().executeTakeFirstOrThrow();
+      await tx
+        .insertInto('rollout_leases')
+        .values({ promotion_id: promotionId, holder: runner, token: 0, expires_at: new Date(0), due_at: null, acquired_at: now })
+        .onConflict((oc) => oc.column('promotion_id').doNothing())
+        .execute();
+      const row = await tx
+        .selectFrom('rollout_leases')
+        .selectAll()
+        .where('promotion_id', '=', promotionId)
+        .forUpdate()
+        .executeTakeFirstOrThrow();
       // token 0 is the row just inserted: nobody held it yet
-      const current: Lease | undefined = Number(row.token) === 0 ? undefined : { holder: row.holder, token: Number(row.token), expiresAt: new Date(row.expires_at), dueAt: row.due_at === null ? null : new Date(row.due_at) };
+      const current: Lease | undefined =
+        Number(row.token) === 0
+          ? undefined
+          : {
+              holder: row.holder,
+              token: Number(row.token),
+              expiresAt: new Date(row.expires_at),
+              dueAt: row.due_at === null ? null : new Date(row.due_at),
+            };
       const d = leaseDecision(current, runner, now);
       if (d.kind === 'refuse') {
-        return new LeaseLostError(`runner ${runner} does not hold the lease of promotion ${promotionId}: ${d.holder} holds it (token ${d.token}) until ${d.expiresAt.toISOString()}`, { holder: d.holder, token: d.token, expiresAt: d.expiresAt.toISOString() });
+        return new LeaseLostError(
+          `runner ${runner} does not hold the lease of promotion ${promotionId}: ${d.holder} holds it (token ${d.token}) until ${d.expiresAt.toISOString()}`,
+          { holder: d.holder, token: d.token, expiresAt: d.expiresAt.toISOString() },
+        );
       }
       const expires = leaseExpiry(now, 0, this.options.leaseSeconds);
       await tx
         .updateTable('rollout_leases')
-        .set({ holder: runner, token: d.token, expires_at: expires > new Date(row.expires_at) || d.kind === 'acquire' ? expires : new Date(row.expires_at), ...(d.kind === 'acquire' ? { acquired_at: now } : {}) })
+        .set({
+          holder: runner,
+          token: d.token,
+          expires_at: expires > new Date(row.expires_at) || d.kind === 'acquire' ? expires : new Date(row.expires_at),
+          ...(d.kind === 'acquire' ? { acquired_at: now } : {}),
+        })
         .where('promotion_id', '=', promotionId)
         .execute();
       return { runner, token: d.token };
@@ -141,14 +213,25 @@ export class RolloutService {
    * that follows the step.
    */
   async #fence(tx: Executor, promotionId: string, held: Held, waitSeconds: number | null): Promise<void> {
-    const row = await tx.selectFrom('rollout_leases').select(['holder', 'token']).where('promotion_id', '=', promotionId).forUpdate().executeTakeFirst();
+    const row = await tx
+      .selectFrom('rollout_leases')
+      .select(['holder', 'token'])
+      .where('promotion_id', '=', promotionId)
+      .forUpdate()
+      .executeTakeFirst();
     if (!row || Number(row.token) !== held.token || row.holder !== held.runner) {
-      throw new LeaseLostError(`runner ${held.runner} lost the lease of promotion ${promotionId} (token ${held.token}) during its step: ${row ? `${row.holder} holds it now (token ${row.token})` : 'no lease'}; nothing of the step was written`, { holder: row?.holder ?? null, token: row ? Number(row.token) : null });
+      throw new LeaseLostError(
+        `runner ${held.runner} lost the lease of promotion ${promotionId} (token ${held.token}) during its step: ${row ? `${row.holder} holds it now (token ${row.token})` : 'no lease'}; nothing of the step was written`,
+        { holder: row?.holder ?? null, token: row ? Number(row.token) : null },
+      );
     }
     const now = this.clock.now();
     await tx
       .updateTable('rollout_leases')
-      .set({ expires_at: leaseExpiry(now, waitSeconds ?? 0, this.options.leaseSeconds), due_at: waitSeconds === null ? null : new Date(now.getTime() + waitSeconds * 1000) })
+      .set({
+        expires_at: leaseExpiry(now, waitSeconds ?? 0, this.options.leaseSeconds),
+        due_at: waitSeconds === null ? null : new Date(now.getTime() + waitSeconds * 1000),
+      })
       .where('promotion_id', '=', promotionId)
       .execute();
   }
@@ -159,7 +242,12 @@ export class RolloutService {
    * of this runner still in flight can no longer write; only the runner's own lease is touched.
    */
   async release(promotionId: string, runner: string): Promise<void> {
-    await this.database.db.updateTable('rollout_leases').set({ holder: `released:${runner}`, expires_at: this.clock.now() }).where('promotion_id', '=', promotionId).where('holder', '=', runner).execute();
+    await this.database.db
+      .updateTable('rollout_leases')
+      .set({ holder: `released:${runner}`, expires_at: this.clock.now() })
+      .where('promotion_id', '=', promotionId)
+      .where('holder', '=', runner)
+      .execute();
   }
 
   async #run(e: StepEvent, p: PromotionRow, canary: CanaryConfig, held: Held): Promise<StepOutput> {
@@ -171,16 +259,31 @@ export class RolloutService {
         if (persisted) {
           // resumed (a restart, or a runner taking over a dead one's lease): continue where it
           // was, waiting only what is left of the wait the previous runner was in
-          const due = await this.database.db.selectFrom('rollout_leases').select('due_at').where('promotion_id', '=', p.promotion_id).executeTakeFirst();
+          const due = await this.database.db
+            .selectFrom('rollout_leases')
+            .select('due_at')
+            .where('promotion_id', '=', p.promotion_id)
+            .executeTakeFirst();
           const left = secondsUntilDue(due?.due_at ? new Date(due.due_at) : null, this.clock.now());
-          return { ...persisted, ...(left !== undefined && persisted.percent < 100 ? { windowSeconds: left } : {}), next: persisted.percent >= 100 ? 'promote' : 'wait' };
+          return {
+            ...persisted,
+            ...(left !== undefined && persisted.percent < 100 ? { windowSeconds: left } : {}),
+            next: persisted.percent >= 100 ? 'promote' : 'wait',
+          };
         }
         const state = initialState(canary, this.clock.now());
         if (state.percent >= 100) {
           await this.#save(p, held, state, 'start', {}, null);
           return { ...state, next: 'promote' };
         }
-        await this.#save(p, held, state, 'start', { canary_artifact_id: p.artifact_id, canary_percent: state.percent }, state.windowSeconds);
+        await this.#save(
+          p,
+          held,
+          state,
+          'start',
+          { canary_artifact_id: p.artifact_id, canary_percent: state.percent },
+          state.windowSeconds,
+        );
         return { ...state, next: 'wait' };
       }
       case 'evaluate': {
@@ -190,7 +293,11 @@ export class RolloutService {
         const ring = new Map((await this.keys.list()).map((k) => [k.kid, k]));
         const serving = await servingEvidence(this.database.db, (kid) => ring.get(kid), { modelName: p.model_name, env: p.target_env });
         if (serving.problems.length > 0) {
-          throw new AegisError('CONFLICT', `promotion ${p.promotion_id} is not judged: what serves ${p.model_name} in ${p.target_env} cannot be relied on: ${serving.problems.join('; ')}`, { field: 'promotionId', details: { problems: serving.problems } });
+          throw new AegisError(
+            'CONFLICT',
+            `promotion ${p.promotion_id} is not judged: what serves ${p.model_name} in ${p.target_env} cannot be relied on: ${serving.problems.join('; ')}`,
+            { field: 'promotionId', details: { problems: serving.problems } },
+          );
         }
         // The stage so far (held across inconclusive windows), minus the seconds the route cache needs to settle.
         const stageStart = state.stageStartedAt ? Date.parse(state.stageStartedAt) : to.getTime() - state.windowSeconds * 1000;
@@ -208,9 +315,22 @@ export class RolloutService {
           rollbackThreshold: canary.rollbackThreshold,
           minRequests: canary.minRequests ?? DEFAULT_MIN_REQUESTS,
         });
-        const progress = { elapsedSeconds: (to.getTime() - stageStart) / 1000, requestsPerArm: Math.min(v.requests.stable, v.requests.canary), failed: v.reason };
+        const progress = {
+          elapsedSeconds: (to.getTime() - stageStart) / 1000,
+          requestsPerArm: Math.min(v.requests.stable, v.requests.canary),
+          failed: v.reason,
+        };
         const { next, state: after } = nextAfterVerdict(state, v.verdict, canary, progress);
-        await this.#save(p, held, after, 'evaluate', {}, next === 'wait' ? after.windowSeconds : null, { verdict: v.verdict, detail: v.detail, next }, { ...v, next, from, to, stage: state.stage, percent: state.percent });
+        await this.#save(
+          p,
+          held,
+          after,
+          'evaluate',
+          {},
+          next === 'wait' ? after.windowSeconds : null,
+          { verdict: v.verdict, detail: v.detail, next },
+          { ...v, next, from, to, stage: state.stage, percent: state.percent },
+        );
         return { ...after, next, verdict: v.verdict };
       }
       case 'stepUp': {
@@ -232,20 +352,42 @@ export class RolloutService {
   /** Refuses a promotion whose `rolling_out` status the chain does not back (policy allow, or an approval quorum). */
   async #authorized(p: PromotionRow): Promise<void> {
     const ring = new Map((await this.keys.list()).map((k) => [k.kid, k]));
-    const why = await rolloutAuthorizationProblem(this.database.db, (kid) => ring.get(kid), { promotionId: p.promotion_id, kind: p.kind, artifactId: p.artifact_id, targetEnv: p.target_env });
+    const why = await rolloutAuthorizationProblem(this.database.db, (kid) => ring.get(kid), {
+      promotionId: p.promotion_id,
+      kind: p.kind,
+      artifactId: p.artifact_id,
+      targetEnv: p.target_env,
+    });
     if (why) throw new AegisError('CONFLICT', `promotion ${p.promotion_id} does not roll out: ${why}`, { field: 'promotionId' });
   }
 
   /** One step's writes, in one transaction conditional on the lease token; `waitSeconds` is the wait that follows (null: none). */
-  async #save(p: PromotionRow, held: Held, state: RolloutState, action: StepAction, route: { canary_artifact_id?: string; canary_percent?: number }, waitSeconds: number | null, extra: Record<string, unknown> = {}, judged?: WindowVerdict & { next: Next; from: Date; to: Date; stage: number; percent: number }) {
+  async #save(
+    p: PromotionRow,
+    held: Held,
+    state: RolloutState,
+    action: StepAction,
+    route: { canary_artifact_id?: string; canary_percent?: number },
+    waitSeconds: number | null,
+    extra: Record<string, unknown> = {},
+    judged?: WindowVerdict & { next: Next; from: Date; to: Date; stage: number; percent: number },
+  ) {
     const now = this.clock.now();
     await this.database.db.transaction().execute(async (tx) => {
       await this.#fence(tx, p.promotion_id, held, waitSeconds);
-      await tx.updateTable('promotions').set({ rollout_state: canonicalJson(state) }).where('promotion_id', '=', p.promotion_id).execute();
+      await tx
+        .updateTable('promotions')
+        .set({ rollout_state: canonicalJson(state) })
+        .where('promotion_id', '=', p.promotion_id)
+        .execute();
       if (route.canary_percent !== undefined) await this.#upsertRoute(tx, p, { ...route, promotion_id: p.promotion_id }, now);
       let window: Record<string, unknown> | undefined;
       if (judged) {
-        const last = await tx.selectFrom('canary_verdicts').select((eb) => eb.fn.max('seq').as('seq')).where('promotion_id', '=', p.promotion_id).executeTakeFirst();
+        const last = await tx
+          .selectFrom('canary_verdicts')
+          .select((eb) => eb.fn.max('seq').as('seq'))
+          .where('promotion_id', '=', p.promotion_id)
+          .executeTakeFirst();
         const row = verdictRow(p.promotion_id, Number(last?.seq ?? 0) + 1, judged, now);
         await tx.insertInto('canary_verdicts').values(row).execute();
         window = verdictPayload(row);
@@ -253,41 +395,105 @@ export class RolloutService {
       // the full rollout state, any route change and the judged window with its numbers, so a
       // rebuild from the archive can restore them and the gates can read them from the chain
       const { stage, percent, inconclusive, windowSeconds, ...times } = state;
-      await this.audit.append(tx, { type: 'promotion.step', actor: 'rollout', subject: `promotion:${p.promotion_id}`, payload: { action, stage, percent, inconclusive, windowSeconds, ...times, route, ...extra, ...(window ? { window } : {}) } });
+      await this.audit.append(tx, {
+        type: 'promotion.step',
+        actor: 'rollout',
+        subject: `promotion:${p.promotion_id}`,
+        payload: { action, stage, percent, inconclusive, windowSeconds, ...times, route, ...extra, ...(window ? { window } : {}) },
+      });
       this.options.faultPoint?.(`rollout.${action}.before-commit`);
     });
   }
 
-  async #upsertRoute(tx: Executor, p: PromotionRow, set: { stable_artifact_id?: string | null; canary_artifact_id?: string | null; canary_percent?: number; promotion_id?: string | null }, now: Date) {
+  async #upsertRoute(
+    tx: Executor,
+    p: PromotionRow,
+    set: { stable_artifact_id?: string | null; canary_artifact_id?: string | null; canary_percent?: number; promotion_id?: string | null },
+    now: Date,
+  ) {
     await tx
       .insertInto('routes')
-      .values({ model_name: p.model_name, env: p.target_env, stable_artifact_id: set.stable_artifact_id ?? null, canary_artifact_id: set.canary_artifact_id ?? null, canary_percent: set.canary_percent ?? 0, promotion_id: set.promotion_id ?? null, updated_at: now })
+      .values({
+        model_name: p.model_name,
+        env: p.target_env,
+        stable_artifact_id: set.stable_artifact_id ?? null,
+        canary_artifact_id: set.canary_artifact_id ?? null,
+        canary_percent: set.canary_percent ?? 0,
+        promotion_id: set.promotion_id ?? null,
+        updated_at: now,
+      })
       .onConflict((oc) => oc.columns(['model_name', 'env']).doUpdateSet({ ...set, updated_at: now }))
       .execute();
   }
 
   /** Ends the rollout once: succeeded (route to the artifact, record signed), rolled back or failed (route restored). */
-  async #finish(p: PromotionRow, held: Held, status: 'succeeded' | 'rolled_back' | 'failed', persisted: RolloutState | undefined, error?: unknown): Promise<StepOutput> {
+  async #finish(
+    p: PromotionRow,
+    held: Held,
+    status: 'succeeded' | 'rolled_back' | 'failed',
+    persisted: RolloutState | undefined,
+    error?: unknown,
+  ): Promise<StepOutput> {
     const state = persisted ?? { stage: -1, percent: status === 'succeeded' ? 100 : 0, inconclusive: 0, windowSeconds: 0 };
     const now = this.clock.now();
     let finished = false;
     await this.database.db.transaction().execute(async (tx) => {
-      const current = await tx.selectFrom('promotions').select('status').where('promotion_id', '=', p.promotion_id).forUpdate().executeTakeFirstOrThrow();
+      const current = await tx
+        .selectFrom('promotions')
+        .select('status')
+        .where('promotion_id', '=', p.promotion_id)
+        .forUpdate()
+        .executeTakeFirstOrThrow();
       if (current.status !== 'rolling_out') return; // already finished: a retried step is a no-op
       await this.#fence(tx, p.promotion_id, held, null);
       finished = true;
-      const record = { promotionId: p.promotion_id, kind: p.kind, artifactId: p.artifact_id, targetEnv: p.target_env, manifestSignatureId: p.manifest_signature_id, status, appliedAt: status === 'succeeded' ? now.toISOString() : null };
+      const record = {
+        promotionId: p.promotion_id,
+        kind: p.kind,
+        artifactId: p.artifact_id,
+        targetEnv: p.target_env,
+        manifestSignatureId: p.manifest_signature_id,
+        status,
+        appliedAt: status === 'succeeded' ? now.toISOString() : null,
+      };
       const signer = await this.keys.activeSigner('manifest', tx);
-      const signature = { signerId: signer.kid, alg: signer.alg, ts: now.toISOString(), signature: (await signer.sign(statementBytes({ type: 'aegis.promotion-record/v1', ...record }))).toString('base64') };
+      const signature = {
+        signerId: signer.kid,
+        alg: signer.alg,
+        ts: now.toISOString(),
+        signature: (await signer.sign(statementBytes({ type: 'aegis.promotion-record/v1', ...record }))).toString('base64'),
+      };
       await tx
         .updateTable('promotions')
-        .set({ status, in_flight_key: null, applied_at: status === 'succeeded' ? now : null, record_signature: canonicalJson(signature), rollout_state: canonicalJson({ ...state, percent: status === 'succeeded' ? 100 : 0 }) })
+        .set({
+          status,
+          in_flight_key: null,
+          applied_at: status === 'succeeded' ? now : null,
+          record_signature: canonicalJson(signature),
+          rollout_state: canonicalJson({ ...state, percent: status === 'succeeded' ? 100 : 0 }),
+        })
         .where('promotion_id', '=', p.promotion_id)
         .execute();
-      if (status === 'succeeded') await this.#upsertRoute(tx, p, { stable_artifact_id: p.artifact_id, canary_artifact_id: null, canary_percent: 0, promotion_id: p.promotion_id }, now);
+      if (status === 'succeeded')
+        await this.#upsertRoute(
+          tx,
+          p,
+          { stable_artifact_id: p.artifact_id, canary_artifact_id: null, canary_percent: 0, promotion_id: p.promotion_id },
+          now,
+        );
       else await this.#upsertRoute(tx, p, { canary_artifact_id: null, canary_percent: 0, promotion_id: p.promotion_id }, now);
       const type = status === 'succeeded' ? 'promotion.applied' : status === 'rolled_back' ? 'promotion.rolled_back' : 'promotion.failed';
-      await this.audit.append(tx, { type, actor: 'rollout', subject: `promotion:${p.promotion_id}`, payload: { ...record, recordSignature: signature, ...(state.reason && status !== 'succeeded' ? { reason: state.reason } : {}), ...(error ? { error: String((error as { Cause?: string }).Cause ?? JSON.stringify(error)).slice(0, 2000) } : {}) } });
+      await this.audit.append(tx, {
+        type,
+        actor: 'rollout',
+        subject: `promotion:${p.promotion_id}`,
+        payload: {
+          ...record,
+          recordSignature: signature,
+          ...(state.reason && status !== 'succeeded' ? { reason: state.reason } : {}),
+          ...(error ? { error: String((error as { Cause?: string }).Cause ?? JSON.stringify(error)).slice(0, 2000) } : {}),
+        },
+      });
     });
     if (finished) {
       record.promotionEnded(p.target_env, status, (now.getTime() - new Date(p.created_at).getTime()) / 1000);
@@ -299,7 +505,12 @@ export class RolloutService {
 type VerdictRow = Insertable<DB['canary_verdicts']>;
 
 /** The stored row of a judged window. */
-function verdictRow(promotionId: string, seq: number, v: WindowVerdict & { next: Next; from: Date; to: Date; stage: number; percent: number }, now: Date): VerdictRow {
+function verdictRow(
+  promotionId: string,
+  seq: number,
+  v: WindowVerdict & { next: Next; from: Date; to: Date; stage: number; percent: number },
+  now: Date,
+): VerdictRow {
   return {
     promotion_id: promotionId,
     seq,
@@ -332,7 +543,10 @@ export function verdictPayload(r: VerdictRow) {
     reason: r.reason,
     next: r.next,
     requests: { stable: r.stable_requests, canary: r.canary_requests },
-    errors: r.stable_errors === null || r.canary_errors === null || r.stable_errors === undefined || r.canary_errors === undefined ? null : { stable: r.stable_errors, canary: r.canary_errors },
+    errors:
+      r.stable_errors === null || r.canary_errors === null || r.stable_errors === undefined || r.canary_errors === undefined
+        ? null
+        : { stable: r.stable_errors, canary: r.canary_errors },
     detail: r.detail,
     judgement: r.judgement ? (JSON.parse(r.judgement) as unknown) : null,
     judgedAt: toIso(r.judged_at as Date | string),

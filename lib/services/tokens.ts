@@ -19,7 +19,10 @@ export class TokenService {
     const token = `aegis_${randomBytes(32).toString('base64url')}`;
     const now = this.clock.now();
     await this.database.db.transaction().execute(async (tx) => {
-      await tx.insertInto('api_tokens').values({ token_sha256: sha256Hex(token), principal, role, created_at: now, revoked_at: null }).execute();
+      await tx
+        .insertInto('api_tokens')
+        .values({ token_sha256: sha256Hex(token), principal, role, created_at: now, revoked_at: null })
+        .execute();
       // never the token: only who may now act as what
       await this.audit.append(tx, { type: 'token.created', actor, subject: `principal:${principal}`, payload: { principal, role } });
     });
@@ -38,7 +41,10 @@ export class TokenService {
   }
 
   async count(): Promise<number> {
-    const r = await this.database.db.selectFrom('api_tokens').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+    const r = await this.database.db
+      .selectFrom('api_tokens')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow();
     return Number(r.n);
   }
 }

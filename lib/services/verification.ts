@@ -34,7 +34,13 @@ export class VerificationService {
       registeredManifestSha256: record.manifestSha256,
     });
     if (bytes.sha256 !== record.sha256 && report.checks.every((c) => c.check !== 'artifact-sha256' || c.ok)) {
-      report.checks.push({ check: 'artifact-sha256', ok: false, reason: 'stored bytes differ from the registered sha256', expected: record.sha256, actual: bytes.sha256 });
+      report.checks.push({
+        check: 'artifact-sha256',
+        ok: false,
+        reason: 'stored bytes differ from the registered sha256',
+        expected: record.sha256,
+        actual: bytes.sha256,
+      });
       report.ok = false;
     }
     return report;

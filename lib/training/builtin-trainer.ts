@@ -63,7 +63,13 @@ async function resolveCsv(path: string): Promise<string> {
   const info = await stat(path).catch(() => Promise.reject(invalid(`training dataset not found: ${path}`, 'datasets[0].path')));
   if (!info.isDirectory()) return path;
   const csv = join(path, 'train.csv');
-  if (await stat(csv).then((s) => s.isFile(), () => false)) return csv;
+  if (
+    await stat(csv).then(
+      (s) => s.isFile(),
+      () => false,
+    )
+  )
+    return csv;
   throw invalid(`training dataset folder ${path} has no train.csv`, 'datasets[0].path');
 }
 
@@ -93,7 +99,8 @@ function readDataset(text: string, path: string, hp: BuiltinHyperparams): Datase
     return c;
   });
   const body = records.slice(1);
-  if (body.length < 2) throw invalid(`${path} has ${body.length} data rows; at least 2 are needed to train and evaluate`, 'datasets[0].path');
+  if (body.length < 2)
+    throw invalid(`${path} has ${body.length} data rows; at least 2 are needed to train and evaluate`, 'datasets[0].path');
   const labels = body.map(({ record, info }, i) => {
     const label = record[targetCol] as string;
     if (label === '') throw invalid(`${path}: row ${i + 1} (line ${info.lines}) has an empty "${hp.target}"`, 'datasets[0].path');
@@ -107,7 +114,10 @@ function readDataset(text: string, path: string, hp: BuiltinHyperparams): Datase
       const cell = record[c] as string;
       const value = NUMERIC.test(cell) ? Number(cell) : NaN; // "1e999" passes the pattern but is Infinity
       if (Number.isFinite(value)) return value;
-      throw invalid(`${path}: row ${i + 1} (line ${info.lines}), column "${features[j]}": "${cell}" is not a finite number`, 'datasets[0].path');
+      throw invalid(
+        `${path}: row ${i + 1} (line ${info.lines}), column "${features[j]}": "${cell}" is not a finite number`,
+        'datasets[0].path',
+      );
     }),
   );
   return { features, classes, x, y: labels.map((l) => classes.indexOf(l)) };
@@ -146,16 +156,19 @@ export function baselineProfile(x: Matrix, y: readonly number[], features: reado
   const stats = fitStandardiser(x);
   const perFeature = features.map((name, j) => {
     const sorted = x.map((row) => row[j] as number).sort((a, b) => a - b);
-    return [name, {
-      count: sorted.length,
-      mean: stats.mean[j] as number,
-      // fitStandardiser maps std 0 to 1 for scaling; the profile reports the true spread.
-      std: sorted[0] === sorted[sorted.length - 1] ? 0 : (stats.std[j] as number),
-      min: sorted[0] as number,
-      max: sorted[sorted.length - 1] as number,
-      quantiles: Object.fromEntries(Object.entries(QUANTILES).map(([k, p]) => [k, quantile(sorted, p)])),
-      histogram: histogram(sorted),
-    }] as const;
+    return [
+      name,
+      {
+        count: sorted.length,
+        mean: stats.mean[j] as number,
+        // fitStandardiser maps std 0 to 1 for scaling; the profile reports the true spread.
+        std: sorted[0] === sorted[sorted.length - 1] ? 0 : (stats.std[j] as number),
+        min: sorted[0] as number,
+        max: sorted[sorted.length - 1] as number,
+        quantiles: Object.fromEntries(Object.entries(QUANTILES).map(([k, p]) => [k, quantile(sorted, p)])),
+        histogram: histogram(sorted),
+      },
+    ] as const;
   });
   const counts = classes.map((_, k) => y.filter((v) => v === k).length);
   const labels = classes.map((c, k) => [c, { count: counts[k] as number, fraction: (counts[k] as number) / y.length }]);
@@ -222,17 +235,32 @@ export async function runBuiltinTrainer(opts: BuiltinTrainerOptions): Promise<{ 
 
   const scaler = fitStandardiser(xTrain);
   const model = trainLogisticRegression(standardise(xTrain, scaler), yTrain, {
-    classCount: data.classes.length, learningRate: hp.learningRate, epochs: hp.epochs, l2: hp.l2, batchSize: hp.batchSize, rng,
+    classCount: data.classes.length,
+    learningRate: hp.learningRate,
+    epochs: hp.epochs,
+    l2: hp.l2,
+    batchSize: hp.batchSize,
+    rng,
     onProgress: ({ epoch, epochs, loss }) => progress(`epoch ${epoch}/${epochs}: training log loss ${loss.toFixed(4)}`),
   });
   const evaluation = evaluate(model, standardise(xHold, scaler), yHold);
   const metrics: BuiltinMetrics = { ...evaluation, holdoutRows, trainRows: trainIdx.length, classes: data.classes };
 
   const outputs: [string, unknown][] = [
-    ['model.json', {
-      format: MODEL_FORMAT, activation: data.classes.length === 2 ? 'sigmoid' : 'softmax', classes: data.classes,
-      features: data.features, standardisation: scaler, weights: model.weights, bias: model.bias, hyperparams: hp, seed: opts.seed,
-    }],
+    [
+      'model.json',
+      {
+        format: MODEL_FORMAT,
+        activation: data.classes.length === 2 ? 'sigmoid' : 'softmax',
+        classes: data.classes,
+        features: data.features,
+        standardisation: scaler,
+        weights: model.weights,
+        bias: model.bias,
+        hyperparams: hp,
+        seed: opts.seed,
+      },
+    ],
     ['metrics.json', metrics],
     ['baseline.json', baselineProfile(xTrain, yTrain, data.features, data.classes)],
   ];

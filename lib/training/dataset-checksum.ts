@@ -85,7 +85,8 @@ export async function datasetChecksum(path: string, opts: { onProgress?: Progres
   const root = resolve(path);
   const rootStat = await lstatOrFail(root, 'dataset', 'dataset path', path);
   const kind = rootStat.isDirectory() ? 'folder' : 'file';
-  const entries = kind === 'folder' ? await walkTree(root, 'dataset', 'dataset') : [checkedEntry(root, basename(root), rootStat, 'dataset', 'dataset')];
+  const entries =
+    kind === 'folder' ? await walkTree(root, 'dataset', 'dataset') : [checkedEntry(root, basename(root), rootStat, 'dataset', 'dataset')];
   const files = entries.filter((e) => e.type === 'file');
   if (files.length === 0) throw fail('dataset', `dataset folder ${path} contains no regular files`);
   const totalBytes = files.reduce((s, f) => s + f.size, 0);
@@ -159,11 +160,24 @@ export async function lstatOrFail(abs: string, field: string, what: string, show
 type Stat = Awaited<ReturnType<typeof lstat>>;
 
 function checkedEntry(abs: string, rel: string, st: Stat, field: string, noun: string): TreeEntry {
-  const why = st.isSymbolicLink() ? 'a symbolic link' : st.isSocket() ? 'a socket' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : undefined;
-  if (why !== undefined) throw fail(field, `${abs} is ${why}: a ${noun} may hold only regular files and folders, because what a link points to or a special file yields is not reproducible`);
+  const why = st.isSymbolicLink()
+    ? 'a symbolic link'
+    : st.isSocket()
+      ? 'a socket'
+      : st.isFIFO()
+        ? 'a FIFO'
+        : st.isCharacterDevice() || st.isBlockDevice()
+          ? 'a device'
+          : undefined;
+  if (why !== undefined)
+    throw fail(
+      field,
+      `${abs} is ${why}: a ${noun} may hold only regular files and folders, because what a link points to or a special file yields is not reproducible`,
+    );
   // The listing and tar headers are line- and NUL-delimited text: control characters would make them ambiguous.
   // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
-  if (/[\u0000-\u001f\u007f]/.test(rel)) throw fail(field, `${JSON.stringify(abs)} has a control character in its name, which the ${noun}'s listing cannot represent`);
+  if (/[\u0000-\u001f\u007f]/.test(rel))
+    throw fail(field, `${JSON.stringify(abs)} has a control character in its name, which the ${noun}'s listing cannot represent`);
   return { abs, rel, type: st.isDirectory() ? 'directory' : 'file', size: Number(st.size), mode: Number(st.mode) };
 }
 
@@ -184,7 +198,8 @@ export async function walkTree(root: string, field: string, noun: string): Promi
     for (const raw of names) {
       const name = raw.toString('utf8');
       // Non-UTF-8 names would be decoded lossily, so two different files could get one name.
-      if (!Buffer.from(name, 'utf8').equals(raw)) throw fail(field, `${dir.abs} holds a name that is not valid UTF-8, which the ${noun}'s listing cannot represent`);
+      if (!Buffer.from(name, 'utf8').equals(raw))
+        throw fail(field, `${dir.abs} holds a name that is not valid UTF-8, which the ${noun}'s listing cannot represent`);
       const abs = join(dir.abs, name);
       const rel = dir.rel === '' ? name : `${dir.rel}/${name}`;
       const entry = checkedEntry(abs, rel, await lstatOrFail(abs, field, `${noun} entry`), field, noun);

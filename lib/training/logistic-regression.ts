@@ -203,7 +203,7 @@ export function binaryAuc(scores: readonly number[], positive: readonly boolean[
   const order = scores.map((_, i) => i).sort((a, b) => (scores[a] as number) - (scores[b] as number) || a - b);
   let rankSumPos = 0;
   let nPos = 0;
-  for (let start = 0; start < order.length; ) {
+  for (let start = 0; start < order.length;) {
     let end = start;
     while (end + 1 < order.length && scores[order[end + 1] as number] === scores[order[start] as number]) end += 1;
     const avgRank = (start + end) / 2 + 1; // ranks are 1-based
@@ -226,11 +226,18 @@ export function binaryAuc(scores: readonly number[], positive: readonly boolean[
  */
 export function multiclassAuc(yTrue: readonly number[], proba: Matrix, classCount: number): number | null {
   const column = (k: number): number[] => proba.map((p) => p[k] as number);
-  if (classCount === 2) return binaryAuc(column(1), yTrue.map((y) => y === 1));
+  if (classCount === 2)
+    return binaryAuc(
+      column(1),
+      yTrue.map((y) => y === 1),
+    );
   let sum = 0;
   let defined = 0;
   for (let k = 0; k < classCount; k += 1) {
-    const auc = binaryAuc(column(k), yTrue.map((y) => y === k));
+    const auc = binaryAuc(
+      column(k),
+      yTrue.map((y) => y === k),
+    );
     if (auc !== null) {
       sum += auc;
       defined += 1;

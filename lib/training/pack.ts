@@ -60,7 +60,8 @@ export async function packDirectory(dir: string, outFile: string, opts: { onProg
   if (!(await lstatOrFail(root, 'out', 'folder to pack', dir)).isDirectory()) throw fail(`folder to pack is not a directory: ${dir}`);
   const rel = relative(root, out);
   // An archive inside its own folder would end up in the next archive of that folder.
-  if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) throw fail(`the archive ${outFile} must not be inside the folder it packs (${dir})`);
+  if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel)))
+    throw fail(`the archive ${outFile} must not be inside the folder it packs (${dir})`);
   const entries = await walkTree(root, 'out', 'packed folder');
   const progress = progressReporter(
     entries.reduce((s, e) => s + (e.type === 'file' ? e.size : 0), 0),
@@ -74,7 +75,9 @@ export async function packDirectory(dir: string, outFile: string, opts: { onProg
   // Without a listener a write error would crash the process; with it, the archive side stops too.
   sink.on('error', (e: NodeJS.ErrnoException) => {
     // A bad output path is the caller's to fix; anything else (a full disk) is not a validation error.
-    sinkError ??= ['ENOENT', 'ENOTDIR', 'EISDIR', 'EACCES', 'EPERM', 'EROFS'].includes(e.code ?? '') ? fail(`cannot write the archive ${tmp}: ${e.message}`, e) : e;
+    sinkError ??= ['ENOENT', 'ENOTDIR', 'EISDIR', 'EACCES', 'EPERM', 'EROFS'].includes(e.code ?? '')
+      ? fail(`cannot write the archive ${tmp}: ${e.message}`, e)
+      : e;
     archive.destroy(sinkError);
   });
   // Failures reach the caller through the awaited promises; this only keeps a late one from crashing the process.
@@ -173,7 +176,7 @@ async function compress(archive: Pack, sink: WriteStream, onOutput: (bytes: Uint
   let fill = 0;
   for await (const item of archive) {
     const chunk = item as Buffer;
-    for (let off = 0; off < chunk.length; ) {
+    for (let off = 0; off < chunk.length;) {
       const n = Math.min(GZIP_CHUNK - fill, chunk.length - off);
       chunk.copy(buf, fill, off, off + n);
       fill += n;

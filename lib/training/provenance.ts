@@ -9,7 +9,17 @@ import { hashStream } from '../hashing.js';
 const run = promisify(execFile);
 
 /** Lockfiles whose sha256 pins the training code's dependencies, looked for in the work dir. */
-export const LOCKFILES = ['package-lock.json', 'pnpm-lock.yaml', 'yarn.lock', 'poetry.lock', 'uv.lock', 'Pipfile.lock', 'requirements.txt', 'Cargo.lock', 'go.sum'] as const;
+export const LOCKFILES = [
+  'package-lock.json',
+  'pnpm-lock.yaml',
+  'yarn.lock',
+  'poetry.lock',
+  'uv.lock',
+  'Pipfile.lock',
+  'requirements.txt',
+  'Cargo.lock',
+  'go.sum',
+] as const;
 
 export interface CodeRef {
   codeRef: string;
@@ -32,21 +42,35 @@ export async function resolveCodeRef(cwd: string, opts: { given?: string | undef
     throw new AegisError('VALIDATION_FAILED', `${cwd} is not a git work tree with a commit: pass --code-ref`, { field: 'codeRef' });
   }
   // porcelain lines are `XY path`: the status columns may be spaces, so never trim a line
-  const changed = (await run('git', ['status', '--porcelain'], { cwd, maxBuffer: 16 * 1024 * 1024 })).stdout.split('\n').filter(Boolean).map((l) => l.slice(3));
+  const changed = (await run('git', ['status', '--porcelain'], { cwd, maxBuffer: 16 * 1024 * 1024 })).stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.slice(3));
   if (changed.length && !opts.allowDirty) {
-    throw new AegisError('VALIDATION_FAILED', `the work tree has uncommitted changes (${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ', …' : ''}): commit them, or pass --allow-dirty (recorded in the manifest)`, {
-      field: 'codeRef',
-    });
+    throw new AegisError(
+      'VALIDATION_FAILED',
+      `the work tree has uncommitted changes (${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ', …' : ''}): commit them, or pass --allow-dirty (recorded in the manifest)`,
+      {
+        field: 'codeRef',
+      },
+    );
   }
   return { codeRef: head, dirty: changed.length > 0, source: 'git' };
 }
 
 export function resolveContainerDigest(value: string | undefined): string {
   if (!value) {
-    throw new AegisError('VALIDATION_FAILED', 'no container digest: pass --container-digest sha256:<64 hex> or set CONTAINER_DIGEST (the image the training ran in)', { field: 'containerDigest' });
+    throw new AegisError(
+      'VALIDATION_FAILED',
+      'no container digest: pass --container-digest sha256:<64 hex> or set CONTAINER_DIGEST (the image the training ran in)',
+      { field: 'containerDigest' },
+    );
   }
   const r = ContainerDigest.safeParse(value);
-  if (!r.success) throw new AegisError('VALIDATION_FAILED', `container digest ${JSON.stringify(value)} ${r.error.issues[0]!.message}`, { field: 'containerDigest' });
+  if (!r.success)
+    throw new AegisError('VALIDATION_FAILED', `container digest ${JSON.stringify(value)} ${r.error.issues[0]!.message}`, {
+      field: 'containerDigest',
+    });
   return r.data;
 }
 

@@ -51,7 +51,10 @@ export interface TrainingResult {
  * The variables a training command is given. The seed goes to every framework's usual knob;
  * SOURCE_DATE_EPOCH makes well-behaved tools write fixed timestamps.
  */
-export function trainingEnv(run: Pick<TrainingRun, 'seed' | 'outDir' | 'hyperparams'>, datasets: readonly DatasetSpec[]): Record<string, string> {
+export function trainingEnv(
+  run: Pick<TrainingRun, 'seed' | 'outDir' | 'hyperparams'>,
+  datasets: readonly DatasetSpec[],
+): Record<string, string> {
   const env: Record<string, string> = {
     AEGIS_SEED: String(run.seed),
     PYTHONHASHSEED: String(run.seed),
@@ -73,13 +76,19 @@ async function runCommand(cmd: string, cwd: string, env: Record<string, string>)
     child.once('error', rej);
     child.once('close', (c, signal) => res(signal ? 128 : c));
   });
-  if (code !== 0) throw new AegisError('VALIDATION_FAILED', `training command failed with exit code ${code}: ${cmd} — nothing was registered`, { field: 'cmd' });
+  if (code !== 0)
+    throw new AegisError('VALIDATION_FAILED', `training command failed with exit code ${code}: ${cmd} — nothing was registered`, {
+      field: 'cmd',
+    });
 }
 
 async function assertEmptyOut(outDir: string): Promise<void> {
   try {
     const entries = await readdir(outDir);
-    if (entries.length) throw new AegisError('VALIDATION_FAILED', `output folder ${outDir} is not empty: stale files would end up in the artifact`, { field: 'out' });
+    if (entries.length)
+      throw new AegisError('VALIDATION_FAILED', `output folder ${outDir} is not empty: stale files would end up in the artifact`, {
+        field: 'out',
+      });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
@@ -101,7 +110,9 @@ export async function recordTraining(run: TrainingRun): Promise<TrainingResult> 
   const datasetChecksums: Record<string, string> = {};
   for (const d of datasets) {
     say.step(`hashing dataset ${d.id}@${d.version} (${d.path})`);
-    datasetChecksums[d.id] = (await datasetChecksum(d.path, { onProgress: (done, total) => say.bytes(`dataset ${d.id}`, done, total) })).checksum;
+    datasetChecksums[d.id] = (
+      await datasetChecksum(d.path, { onProgress: (done, total) => say.bytes(`dataset ${d.id}`, done, total) })
+    ).checksum;
   }
   const trainingCmd = run.cmd ?? BUILTIN_TRAINING_CMD;
   const environment = await captureEnvironment(run.cwd, run.code.dirty ? { gitDirty: true } : {});
@@ -109,7 +120,8 @@ export async function recordTraining(run: TrainingRun): Promise<TrainingResult> 
   say.step(`training: ${trainingCmd} (seed ${run.seed})`);
   let metrics: Record<string, unknown>;
   if (run.cmd === undefined) {
-    metrics = (await runBuiltinTrainer({ datasets, outDir, seed: run.seed, hyperparams: run.hyperparams, onProgress: (m) => say.step(m) })).metrics as unknown as Record<string, unknown>;
+    metrics = (await runBuiltinTrainer({ datasets, outDir, seed: run.seed, hyperparams: run.hyperparams, onProgress: (m) => say.step(m) }))
+      .metrics as unknown as Record<string, unknown>;
   } else {
     await runCommand(run.cmd, run.cwd, trainingEnv({ ...run, outDir }, datasets));
     metrics = await readMetrics(outDir);
@@ -121,7 +133,12 @@ export async function recordTraining(run: TrainingRun): Promise<TrainingResult> 
     modelName: run.modelName,
     codeRef: run.code.codeRef,
     containerDigest: run.containerDigest,
-    datasetRefs: datasets.map((d) => ({ id: d.id, version: d.version, checksum: datasetChecksums[d.id]!, uri: pathToFileURL(d.path).href })),
+    datasetRefs: datasets.map((d) => ({
+      id: d.id,
+      version: d.version,
+      checksum: datasetChecksums[d.id]!,
+      uri: pathToFileURL(d.path).href,
+    })),
     hyperparams: run.hyperparams,
     seed: run.seed,
     trainingCmd,
@@ -131,7 +148,12 @@ export async function recordTraining(run: TrainingRun): Promise<TrainingResult> 
     metrics,
     createdAt: new Date().toISOString(),
   };
-  return { manifest, artifactPath: resolve(run.artifactPath), datasetChecksums, durationSeconds: Number(process.hrtime.bigint() - started) / 1e9 };
+  return {
+    manifest,
+    artifactPath: resolve(run.artifactPath),
+    datasetChecksums,
+    durationSeconds: Number(process.hrtime.bigint() - started) / 1e9,
+  };
 }
 
 /** A custom command may leave `metrics.json` (a flat JSON object) in its output; it is recorded. */

@@ -25,7 +25,10 @@ export interface ReproduceReport {
 }
 
 export interface ReproduceOptions {
-  manifest: Pick<TrainingManifest, 'modelName' | 'codeRef' | 'containerDigest' | 'datasetRefs' | 'hyperparams' | 'seed' | 'trainingCmd' | 'artifactSha256'>;
+  manifest: Pick<
+    TrainingManifest,
+    'modelName' | 'codeRef' | 'containerDigest' | 'datasetRefs' | 'hyperparams' | 'seed' | 'trainingCmd' | 'artifactSha256'
+  >;
   /** dataset id → path, overriding the manifest's recorded uri */
   datasetPaths: Record<string, string>;
   /** the digest of the container this runs in, when known */
@@ -50,29 +53,60 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceReport> {
   if (isGitSha(m.codeRef)) {
     try {
       const here = await resolveCodeRef(o.cwd, { allowDirty: true });
-      if (here.codeRef !== m.codeRef) differences.push({ what: 'codeRef', expected: m.codeRef, actual: here.codeRef, reason: 'the work tree is at another commit' });
+      if (here.codeRef !== m.codeRef)
+        differences.push({ what: 'codeRef', expected: m.codeRef, actual: here.codeRef, reason: 'the work tree is at another commit' });
       else if (here.dirty) notes.push('the work tree has uncommitted changes; codeRef matches HEAD but the code may differ');
     } catch {
-      differences.push({ what: 'codeRef', expected: m.codeRef, actual: '(not a git work tree)', reason: `${o.cwd} is not a git work tree` });
+      differences.push({
+        what: 'codeRef',
+        expected: m.codeRef,
+        actual: '(not a git work tree)',
+        reason: `${o.cwd} is not a git work tree`,
+      });
     }
   } else notes.push(`codeRef ${m.codeRef} is not a git commit; not checked`);
 
   if (o.containerDigest === undefined) notes.push('container digest not checked: set CONTAINER_DIGEST or pass --container-digest');
-  else if (o.containerDigest !== m.containerDigest) differences.push({ what: 'containerDigest', expected: m.containerDigest, actual: o.containerDigest, reason: 'running in another container image' });
+  else if (o.containerDigest !== m.containerDigest)
+    differences.push({
+      what: 'containerDigest',
+      expected: m.containerDigest,
+      actual: o.containerDigest,
+      reason: 'running in another container image',
+    });
 
   const datasets: { id: string; version: string; path: string }[] = [];
   for (const ref of m.datasetRefs) {
     const path = o.datasetPaths[ref.id] ?? (ref.uri?.startsWith('file:') ? fileURLToPath(ref.uri) : undefined);
     if (!path) {
-      differences.push({ what: 'dataset', subject: `${ref.id}@${ref.version}`, expected: ref.checksum, actual: '(no path)', reason: `no local path for dataset ${ref.id}: pass --dataset ${ref.id}=PATH` });
+      differences.push({
+        what: 'dataset',
+        subject: `${ref.id}@${ref.version}`,
+        expected: ref.checksum,
+        actual: '(no path)',
+        reason: `no local path for dataset ${ref.id}: pass --dataset ${ref.id}=PATH`,
+      });
       continue;
     }
     o.reporter?.step(`hashing dataset ${ref.id}@${ref.version} (${path})`);
     try {
       const { checksum } = await datasetChecksum(path, { onProgress: (d, t) => o.reporter?.bytes(`dataset ${ref.id}`, d, t) });
-      if (checksum !== ref.checksum) differences.push({ what: 'dataset', subject: `${ref.id}@${ref.version}`, expected: ref.checksum, actual: checksum, reason: `dataset ${ref.id} checksum differs` });
+      if (checksum !== ref.checksum)
+        differences.push({
+          what: 'dataset',
+          subject: `${ref.id}@${ref.version}`,
+          expected: ref.checksum,
+          actual: checksum,
+          reason: `dataset ${ref.id} checksum differs`,
+        });
     } catch (e) {
-      differences.push({ what: 'dataset', subject: `${ref.id}@${ref.version}`, expected: ref.checksum, actual: '(unreadable)', reason: (e as Error).message });
+      differences.push({
+        what: 'dataset',
+        subject: `${ref.id}@${ref.version}`,
+        expected: ref.checksum,
+        actual: '(unreadable)',
+        reason: (e as Error).message,
+      });
       continue;
     }
     datasets.push({ id: ref.id, version: ref.version, path });
@@ -86,17 +120,17 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceReport> {
   let result: Awaited<ReturnType<typeof recordTraining>>;
   try {
     result = await recordTraining({
-    modelName: m.modelName,
-    datasets,
-    cmd: m.trainingCmd === BUILTIN_TRAINING_CMD ? undefined : m.trainingCmd,
-    hyperparams: m.hyperparams,
-    seed: m.seed,
-    code: { codeRef: m.codeRef, dirty: false, source: 'given' },
-    containerDigest: m.containerDigest,
-    outDir: join(work, 'out'),
-    artifactPath: join(work, 'model.tar.gz'),
-    cwd: o.cwd,
-    ...(o.reporter ? { reporter: o.reporter } : {}),
+      modelName: m.modelName,
+      datasets,
+      cmd: m.trainingCmd === BUILTIN_TRAINING_CMD ? undefined : m.trainingCmd,
+      hyperparams: m.hyperparams,
+      seed: m.seed,
+      code: { codeRef: m.codeRef, dirty: false, source: 'given' },
+      containerDigest: m.containerDigest,
+      outDir: join(work, 'out'),
+      artifactPath: join(work, 'model.tar.gz'),
+      cwd: o.cwd,
+      ...(o.reporter ? { reporter: o.reporter } : {}),
     });
   } catch (e) {
     // Changed inputs often break the run itself; the differences found so far still matter.
@@ -105,6 +139,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceReport> {
     return { ok: false, differences, notes, artifactSha256: null, artifactPath: null };
   }
   const sha = result.manifest.artifactSha256;
-  if (sha !== m.artifactSha256) differences.push({ what: 'artifact', expected: m.artifactSha256, actual: sha, reason: 'the rebuilt artifact bytes differ' });
+  if (sha !== m.artifactSha256)
+    differences.push({ what: 'artifact', expected: m.artifactSha256, actual: sha, reason: 'the rebuilt artifact bytes differ' });
   return { ok: differences.length === 0, differences, notes, artifactSha256: sha, artifactPath: result.artifactPath };
 }

@@ -98,8 +98,14 @@ describe('synthesized Lambda bundles', () => {
       const dir = copyAlone(fn, root);
       const script = `const m = await import(${JSON.stringify(`./${fn.moduleFile}`)}); if (typeof m[${JSON.stringify(fn.exportName)}] !== 'function') { console.error('Error: export ${fn.exportName} is ' + typeof m[${JSON.stringify(fn.exportName)}]); process.exit(3); }`;
       // the bare environment of a Lambda init: no NODE_PATH, no NODE_OPTIONS, no repo
-      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LAMBDA_TASK_ROOT: dir }, encoding: 'utf8', timeout: 60_000 });
-      if (r.status !== 0) failures.push(`${fn.logicalId}: exit ${r.status} ${r.stderr.split('\n').find((l) => /Error/.test(l)) ?? r.stderr.slice(0, 300)}`);
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LAMBDA_TASK_ROOT: dir },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      if (r.status !== 0)
+        failures.push(`${fn.logicalId}: exit ${r.status} ${r.stderr.split('\n').find((l) => /Error/.test(l)) ?? r.stderr.slice(0, 300)}`);
     }
     expect(failures).toEqual([]);
   });
@@ -118,7 +124,9 @@ describe('synthesized Lambda bundles', () => {
 
   it('carry no local-only code: no PGlite, pg, in-process state-machine runner (nor client-lambda, jsonata, ajv), Prometheus client or CDK', () => {
     const forbidden = new Set<string>([...LOCAL_ONLY_PACKAGES, '@aws-sdk/client-lambda', 'jsonata', 'ajv', 'asl-validator']);
-    const offenders = ours().flatMap((fn) => [...bundledPackages(fn)].filter((p) => forbidden.has(p)).map((p) => `${fn.logicalId} bundles ${p}`));
+    const offenders = ours().flatMap((fn) =>
+      [...bundledPackages(fn)].filter((p) => forbidden.has(p)).map((p) => `${fn.logicalId} bundles ${p}`),
+    );
     expect(offenders).toEqual([]);
   });
 
@@ -128,8 +136,15 @@ describe('synthesized Lambda bundles', () => {
     expect(deciding).toHaveLength(POLICY_DECIDING_ROUTES.length);
     for (const fn of ours()) {
       const decides = deciding.includes(fn);
-      expect({ fn: fn.logicalId, cedar: bundledPackages(fn).has('@cedar-policy/cedar-wasm') }).toEqual({ fn: fn.logicalId, cedar: decides });
-      expect({ fn: fn.logicalId, wasm: existsSync(join(fn.assetDir, 'cedar_wasm_bg.wasm')), policies: existsSync(join(fn.assetDir, 'policies/sentinelnet.cedar')) }).toEqual({ fn: fn.logicalId, wasm: decides, policies: decides });
+      expect({ fn: fn.logicalId, cedar: bundledPackages(fn).has('@cedar-policy/cedar-wasm') }).toEqual({
+        fn: fn.logicalId,
+        cedar: decides,
+      });
+      expect({
+        fn: fn.logicalId,
+        wasm: existsSync(join(fn.assetDir, 'cedar_wasm_bg.wasm')),
+        policies: existsSync(join(fn.assetDir, 'policies/sentinelnet.cedar')),
+      }).toEqual({ fn: fn.logicalId, wasm: decides, policies: decides });
     }
   });
 

@@ -124,7 +124,16 @@ describe('AWS mode on the synthesized artifacts', () => {
   it('runs the migrations custom resource: schema applied once, KMS keys adopted into the key ring', async () => {
     const migrate = world.functionId((fn) => /^Migrationsmigrate/.test(fn.logicalId));
     const resource = Object.entries(world.assembly.template.Resources).find(([, r]) => r.Type === 'Custom::AegisMigrations')!;
-    const event = (RequestType: string) => ({ RequestType, ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:framework', ResponseURL: 'https://cloudformation-custom-resource-response', StackId: `arn:aws:cloudformation:eu-west-1:123456789012:stack/${world.assembly.stackName}/x`, RequestId: randomBytes(8).toString('hex'), LogicalResourceId: resource[0], ResourceType: 'Custom::AegisMigrations', ResourceProperties: { DeployNonce: 'e2e' } });
+    const event = (RequestType: string) => ({
+      RequestType,
+      ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:framework',
+      ResponseURL: 'https://cloudformation-custom-resource-response',
+      StackId: `arn:aws:cloudformation:eu-west-1:123456789012:stack/${world.assembly.stackName}/x`,
+      RequestId: randomBytes(8).toString('hex'),
+      LogicalResourceId: resource[0],
+      ResourceType: 'Custom::AegisMigrations',
+      ResourceProperties: { DeployNonce: 'e2e' },
+    });
     const first = await world.fleet.invoke<{ PhysicalResourceId: string; Data: { applied: string } }>(migrate, event('Create'));
     expect(first.PhysicalResourceId).toBe('aegis-migrations');
     expect(first.Data.applied.split(',')).toContain('0001_registry');
@@ -133,7 +142,9 @@ describe('AWS mode on the synthesized artifacts', () => {
 
     const keys = await cli('auditor', ['keys', 'list']);
     ok(keys);
-    const byKid = Object.fromEntries((keys.json.keys as { kid: string; kmsKeyId?: string; alg: string; status?: string }[]).map((k) => [k.kid, k]));
+    const byKid = Object.fromEntries(
+      (keys.json.keys as { kid: string; kmsKeyId?: string; alg: string; status?: string }[]).map((k) => [k.kid, k]),
+    );
     expect(byKid['manifest-signer-v1']).toMatchObject({ alg: 'ecdsa-p256-sha256' });
     expect(byKid['audit-signer-v1']).toMatchObject({ alg: 'ecdsa-p256-sha256' });
   });
@@ -158,7 +169,12 @@ describe('AWS mode on the synthesized artifacts', () => {
 
     const got = await cli('auditor', ['get', ids.a]);
     ok(got);
-    expect(got.json).toMatchObject({ artifactId: ids.a, modelName: MODEL, version: 1, signature: { signerId: 'manifest-signer-v1', alg: 'ecdsa-p256-sha256' } });
+    expect(got.json).toMatchObject({
+      artifactId: ids.a,
+      modelName: MODEL,
+      version: 1,
+      signature: { signerId: 'manifest-signer-v1', alg: 'ecdsa-p256-sha256' },
+    });
     const verified = await cli('auditor', ['verify-manifest', '--artifact-id', ids.a]);
     ok(verified);
     expect(JSON.stringify(verified.json)).not.toMatch(/"ok":false/);
@@ -183,24 +199,66 @@ describe('AWS mode on the synthesized artifacts', () => {
     ok(staging);
     const s = await settled(staging.json.promotionId);
     expect(s.status).toBe('succeeded');
-    const canary = await cli('promoter', ['promote', '--artifact-id', artifactA(), '--env', 'canary', '--reason', 'e2e', '--canary-percent', '10', '--canary-steps', '1', '--canary-window', '10', '--min-requests', '20', '--max-inconclusive', '4']);
+    const canary = await cli('promoter', [
+      'promote',
+      '--artifact-id',
+      artifactA(),
+      '--env',
+      'canary',
+      '--reason',
+      'e2e',
+      '--canary-percent',
+      '10',
+      '--canary-steps',
+      '1',
+      '--canary-window',
+      '10',
+      '--min-requests',
+      '20',
+      '--max-inconclusive',
+      '4',
+    ]);
     ok(canary);
     // A duplicate execution of the same promotion (another name, so Step Functions runs it):
     // its first step is refused by the lease the real execution holds, and it ends Superseded
     // without touching the rollout (no rollback, no state written).
     const original = world.sfn.executions().find((e) => e.name === canary.json.promotionId)!;
-    const sfnClient = new SFNClient({ endpoint: world.sfn.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-    const dup = await sfnClient.send(new StartExecutionCommand({ stateMachineArn: original.stateMachineArn, name: `${canary.json.promotionId}-duplicate`, input: original.input }));
+    const sfnClient = new SFNClient({
+      endpoint: world.sfn.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    });
+    const dup = await sfnClient.send(
+      new StartExecutionCommand({
+        stateMachineArn: original.stateMachineArn,
+        name: `${canary.json.promotionId}-duplicate`,
+        input: original.input,
+      }),
+    );
     const duplicate = await world.sfn.waitFor(dup.executionArn!);
     // the Catch for Aegis.LeaseLost led to Superseded (a Succeed state), the refusal kept in $.error
-    expect({ status: duplicate.status, tasks: duplicate.tasks.length, caught: (JSON.parse(duplicate.output ?? '{}') as { error?: { Error?: string } }).error?.Error }).toEqual({ status: 'SUCCEEDED', tasks: 1, caught: 'Aegis.LeaseLost' });
+    expect({
+      status: duplicate.status,
+      tasks: duplicate.tasks.length,
+      caught: (JSON.parse(duplicate.output ?? '{}') as { error?: { Error?: string } }).error?.Error,
+    }).toEqual({ status: 'SUCCEEDED', tasks: 1, caught: 'Aegis.LeaseLost' });
     const c = await settled(canary.json.promotionId);
     // on failure this shows the judge's reasons
     expect({ status: c.status, why: c.status === 'succeeded' ? [] : [c.verdicts, c.trace] }).toEqual({ status: 'succeeded', why: [] });
     // the duplicate's refused step is in the trace, under its own execution ARN, and nothing else of it
     const refused = c.trace.filter((t: { runner: string }) => t.runner === dup.executionArn);
-    expect(refused).toEqual([expect.objectContaining({ state: 'StartCanary', leaseToken: null, error: expect.stringContaining(`${original.executionArn} holds it (token 1)`) })]);
-    expect(c.trace.filter((t: { runner: string }) => t.runner !== dup.executionArn).every((t: { runner: string; leaseToken: number }) => t.runner === original.executionArn && t.leaseToken === 1)).toBe(true);
+    expect(refused).toEqual([
+      expect.objectContaining({
+        state: 'StartCanary',
+        leaseToken: null,
+        error: expect.stringContaining(`${original.executionArn} holds it (token 1)`),
+      }),
+    ]);
+    expect(
+      c.trace
+        .filter((t: { runner: string }) => t.runner !== dup.executionArn)
+        .every((t: { runner: string; leaseToken: number }) => t.runner === original.executionArn && t.leaseToken === 1),
+    ).toBe(true);
     // judged on the recorded traffic: held while a window had too few requests, then passed
     const states = c.trace.filter((t: { runner: string }) => t.runner === original.executionArn).map((t: { state: string }) => t.state);
     expect(states[0]).toBe('StartCanary');
@@ -220,7 +278,20 @@ describe('AWS mode on the synthesized artifacts', () => {
     for (const name of ['alice', 'bob', 'carol']) {
       const out = join(work, `${name}.pem`);
       ok(await cli('approver', ['keys', 'generate', '--out', out]));
-      ok(await cli('admin', ['keys', 'add', '--role', 'approver', '--kid', `${name}-approver`, '--owner', name, '--public-key', `${out}.pub`]));
+      ok(
+        await cli('admin', [
+          'keys',
+          'add',
+          '--role',
+          'approver',
+          '--kid',
+          `${name}-approver`,
+          '--owner',
+          name,
+          '--public-key',
+          `${out}.pub`,
+        ]),
+      );
     }
     ids.approversEnrolled = 'yes';
   }
@@ -230,7 +301,18 @@ describe('AWS mode on the synthesized artifacts', () => {
     ok(prod);
     expect(prod.json).toMatchObject({ status: 'pending_multisig', policyDecision: { decision: 'require_multisig' } });
     await approvers();
-    for (const name of ['alice', 'bob', 'carol']) ok(await cli('approver', ['approve', '--promotion', prod.json.promotionId, '--key', join(work, `${name}.pem`), '--kid', `${name}-approver`]));
+    for (const name of ['alice', 'bob', 'carol'])
+      ok(
+        await cli('approver', [
+          'approve',
+          '--promotion',
+          prod.json.promotionId,
+          '--key',
+          join(work, `${name}.pem`),
+          '--kid',
+          `${name}-approver`,
+        ]),
+      );
     return settled(prod.json.promotionId);
   }
 
@@ -242,7 +324,18 @@ describe('AWS mode on the synthesized artifacts', () => {
     ids.b = b.artifactId;
     const bId = b.artifactId;
     for (const env of ['staging', 'canary'] as const) {
-      const p = await cli('promoter', ['promote', '--artifact-id', bId, '--env', env, '--reason', 'e2e', ...(env === 'canary' ? ['--canary-percent', '10', '--canary-steps', '1', '--canary-window', '10', '--min-requests', '20', '--max-inconclusive', '4'] : [])]);
+      const p = await cli('promoter', [
+        'promote',
+        '--artifact-id',
+        bId,
+        '--env',
+        env,
+        '--reason',
+        'e2e',
+        ...(env === 'canary'
+          ? ['--canary-percent', '10', '--canary-steps', '1', '--canary-window', '10', '--min-requests', '20', '--max-inconclusive', '4']
+          : []),
+      ]);
       ok(p);
       expect((await settled(p.json.promotionId)).status).toBe('succeeded');
     }
@@ -259,9 +352,11 @@ describe('AWS mode on the synthesized artifacts', () => {
     expect(lineage.json.deployments).toEqual(expect.arrayContaining([{ env: 'prod', role: 'stable', percent: 100 }]));
   }, 600_000);
 
-  it('archives the audit log through the schedule\'s handler and on demand, and verifies the chain against the archive', async () => {
+  it("archives the audit log through the schedule's handler and on demand, and verifies the chain against the archive", async () => {
     const archiver = world.functionId((fn) => /^AuditArchiveSchedule/.test(fn.logicalId));
-    const rule = Object.values(world.assembly.template.Resources).find((r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties.Targets).includes(archiver))!;
+    const rule = Object.values(world.assembly.template.Resources).find(
+      (r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties.Targets).includes(archiver),
+    )!;
     expect(rule.Properties.ScheduleExpression).toMatch(/^rate\(/);
     const result = await world.fleet.invoke<{ archived?: number; segments?: number }>(archiver, {
       version: '0',
@@ -283,20 +378,39 @@ describe('AWS mode on the synthesized artifacts', () => {
     expect(JSON.stringify(verify.json)).toMatch(/archive/i);
   });
 
-  it('expires a pending promotion through the pending-promotion-expiry schedule\'s handler, audited, with nobody touching it', async () => {
+  it("expires a pending promotion through the pending-promotion-expiry schedule's handler, audited, with nobody touching it", async () => {
     if (!ids.b) throw new Error('the prod step did not run');
-    const pending = await cli('promoter', ['promote', '--artifact-id', ids.b, '--env', 'prod', '--reason', 'e2e expiry', '--canary-steps', '0']);
+    const pending = await cli('promoter', [
+      'promote',
+      '--artifact-id',
+      ids.b,
+      '--env',
+      'prod',
+      '--reason',
+      'e2e expiry',
+      '--canary-steps',
+      '0',
+    ]);
     ok(pending);
     expect(pending.json).toMatchObject({ status: 'pending_multisig' });
     const id = pending.json.promotionId as string;
     const job = world.functionId((fn) => /^PendingPromotionExpiry/.test(fn.logicalId));
-    const rule = Object.values(world.assembly.template.Resources).find((r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties.Targets).includes(job))!;
+    const rule = Object.values(world.assembly.template.Resources).find(
+      (r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties.Targets).includes(job),
+    )!;
     expect(rule.Properties.ScheduleExpression).toBe('rate(15 minutes)');
     // the job's TTL is one second here: run it as the rule would until that second has passed
     const deadline = Date.now() + 60_000;
     let result: { expired: string[]; more: boolean };
     for (;;) {
-      result = await world.fleet.invoke<{ expired: string[]; more: boolean }>(job, { version: '0', id: randomBytes(8).toString('hex'), 'detail-type': 'Scheduled Event', source: 'aws.events', time: new Date().toISOString(), detail: {} });
+      result = await world.fleet.invoke<{ expired: string[]; more: boolean }>(job, {
+        version: '0',
+        id: randomBytes(8).toString('hex'),
+        'detail-type': 'Scheduled Event',
+        source: 'aws.events',
+        time: new Date().toISOString(),
+        detail: {},
+      });
       if (result.expired.length > 0 || Date.now() > deadline) break;
       await new Promise((res) => setTimeout(res, 250));
     }
@@ -313,11 +427,23 @@ describe('AWS mode on the synthesized artifacts', () => {
     expect(verify.json).toMatchObject({ ok: true });
   });
 
-  it('signs the audit head through the checkpoint schedule\'s handler; deleting the newest events and the head row in the database then fails audit-verify', async () => {
+  it("signs the audit head through the checkpoint schedule's handler; deleting the newest events and the head row in the database then fails audit-verify", async () => {
     const job = world.functionId((fn) => /^AuditCheckpoint/.test(fn.logicalId));
-    const rule = Object.values(world.assembly.template.Resources).find((r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties.Targets).includes(job))!;
+    const rule = Object.values(world.assembly.template.Resources).find(
+      (r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties.Targets).includes(job),
+    )!;
     expect(rule.Properties.ScheduleExpression).toBe('rate(1 minute)');
-    const scheduledEvent = () => ({ version: '0', id: randomBytes(8).toString('hex'), 'detail-type': 'Scheduled Event', source: 'aws.events', account: '123456789012', time: new Date().toISOString(), region: 'eu-west-1', resources: ['arn:aws:events:eu-west-1:123456789012:rule/e2e'], detail: {} });
+    const scheduledEvent = () => ({
+      version: '0',
+      id: randomBytes(8).toString('hex'),
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      account: '123456789012',
+      time: new Date().toISOString(),
+      region: 'eu-west-1',
+      resources: ['arn:aws:events:eu-west-1:123456789012:rule/e2e'],
+      detail: {},
+    });
     // a new event past the archive, then the checkpoint: signed with the KMS audit key into the Object-Lock bucket
     const data = join(work, 'after-archive.csv');
     writeFileSync(data, 'a,label\n1,0\n');

@@ -1,6 +1,14 @@
 import { request as httpRequest } from 'node:http';
 import { Sha256 } from '@aws-crypto/sha256-js';
-import { DescribeExecutionCommand, ExecutionAlreadyExists, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  GetExecutionHistoryCommand,
+  ListExecutionsCommand,
+  SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { SfnWorkflows } from '../../lib/adapters/aws/sfn-workflows.js';
@@ -16,8 +24,16 @@ import { generatedPhysicalName, getAttOf, refTarget, type CfnTemplate } from './
 
 const REGION = 'eu-west-1';
 const ACCOUNT = '123456789012';
-const PUBLISHER: IamIdentity & { accessKeyId: string } = { accessKeyId: 'AKIAPUBLISHER0000001', secretAccessKey: 'publisher-secret-key-0000000000000000000', arn: `arn:aws:sts::${ACCOUNT}:assumed-role/AegisPublisher/ci-run-7` };
-const AUDITOR: IamIdentity & { accessKeyId: string } = { accessKeyId: 'AKIAAUDITOR000000001', secretAccessKey: 'auditor-secret-key-00000000000000000000', arn: `arn:aws:iam::${ACCOUNT}:user/auditor` };
+const PUBLISHER: IamIdentity & { accessKeyId: string } = {
+  accessKeyId: 'AKIAPUBLISHER0000001',
+  secretAccessKey: 'publisher-secret-key-0000000000000000000',
+  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/AegisPublisher/ci-run-7`,
+};
+const AUDITOR: IamIdentity & { accessKeyId: string } = {
+  accessKeyId: 'AKIAAUDITOR000000001',
+  secretAccessKey: 'auditor-secret-key-00000000000000000000',
+  arn: `arn:aws:iam::${ACCOUNT}:user/auditor`,
+};
 const IDENTITIES = { [PUBLISHER.accessKeyId]: PUBLISHER, [AUDITOR.accessKeyId]: AUDITOR };
 
 let template: CfnTemplate;
@@ -31,7 +47,12 @@ function resolverFor(t: CfnTemplate) {
     if (typeof v === 'string') return v;
     const ref = refTarget(v);
     if (ref !== undefined) {
-      const pseudo: Record<string, string> = { 'AWS::Region': REGION, 'AWS::AccountId': ACCOUNT, 'AWS::Partition': 'aws', 'AWS::URLSuffix': 'amazonaws.com' };
+      const pseudo: Record<string, string> = {
+        'AWS::Region': REGION,
+        'AWS::AccountId': ACCOUNT,
+        'AWS::Partition': 'aws',
+        'AWS::URLSuffix': 'amazonaws.com',
+      };
       if (pseudo[ref]) return pseudo[ref];
       const type = t.Resources[ref]?.Type;
       if (type === 'AWS::StepFunctions::StateMachine') return stateMachineArnFor(ref, t, REGION, ACCOUNT);
@@ -41,7 +62,8 @@ function resolverFor(t: CfnTemplate) {
     const att = getAttOf(v);
     if (att) {
       const type = t.Resources[att[0]]?.Type;
-      if (type === 'AWS::Lambda::Function' && att[1] === 'Arn') return `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${generatedPhysicalName(att[0], 64)}`;
+      if (type === 'AWS::Lambda::Function' && att[1] === 'Arn')
+        return `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${generatedPhysicalName(att[0], 64)}`;
       if (type === 'AWS::IAM::Role' && att[1] === 'Arn') return `arn:aws:iam::${ACCOUNT}:role/${generatedPhysicalName(att[0], 64)}`;
       throw new Error(`test resolver: GetAtt ${att.join('.')}`);
     }
@@ -69,7 +91,10 @@ beforeAll(() => {
 // ---------------------------------------------------------------------------------------------
 
 /** A plain HTTP request with exactly these headers and body (no client conveniences). */
-function send(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string; raw: Buffer }> {
+function send(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string; raw: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { method: opts.method ?? 'GET', headers: opts.headers ?? {} }, (res) => {
       const chunks: Buffer[] = [];
@@ -84,7 +109,13 @@ function send(url: string, opts: { method?: string; headers?: Record<string, str
   });
 }
 
-async function signedHeaders(url: string, method: string, body: string | undefined, creds: { accessKeyId: string; secretAccessKey: string }, region = REGION): Promise<Record<string, string>> {
+async function signedHeaders(
+  url: string,
+  method: string,
+  body: string | undefined,
+  creds: { accessKeyId: string; secretAccessKey: string },
+  region = REGION,
+): Promise<Record<string, string>> {
   const u = new URL(url);
   const query: Record<string, string | string[]> = {};
   for (const k of new Set(u.searchParams.keys())) query[k] = u.searchParams.getAll(k);
@@ -108,8 +139,19 @@ describe('API Gateway emulator (from the synthesized template)', () => {
   let gw: RunningApiGateway;
   const seen: { fn: string; event: APIGatewayProxyEvent }[] = [];
   const gwLog: string[] = [];
-  let behaviour: (fn: string, event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> = async (fn, event) => ({ statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ fn, resource: event.resource }) });
-  const publisher = () => new AegisClient({ baseUrl: gw.url, sigv4: { region: REGION, credentials: async () => ({ accessKeyId: PUBLISHER.accessKeyId, secretAccessKey: PUBLISHER.secretAccessKey }) } });
+  let behaviour: (fn: string, event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> = async (fn, event) => ({
+    statusCode: 200,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ fn, resource: event.resource }),
+  });
+  const publisher = () =>
+    new AegisClient({
+      baseUrl: gw.url,
+      sigv4: {
+        region: REGION,
+        credentials: async () => ({ accessKeyId: PUBLISHER.accessKeyId, secretAccessKey: PUBLISHER.secretAccessKey }),
+      },
+    });
 
   beforeAll(async () => {
     gw = await startApiGateway({
@@ -132,11 +174,22 @@ describe('API Gateway emulator (from the synthesized template)', () => {
   it('builds its route table from the template: every deployed route, with its function, and nothing else', () => {
     expect(gw.stage).toBe('api');
     expect(gw.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api\/$/);
-    const expected = API_ROUTE_IDS.map((id) => ({ method: ROUTES[id].method, path: ROUTES[id].path, functionLogicalId: functionOfRoute[id] })).sort((a, b) => `${a.path} ${a.method}`.localeCompare(`${b.path} ${b.method}`));
-    const got = gw.routes.map(({ method, path, functionLogicalId }) => ({ method, path, functionLogicalId })).sort((a, b) => `${a.path} ${a.method}`.localeCompare(`${b.path} ${b.method}`));
+    const expected = API_ROUTE_IDS.map((id) => ({
+      method: ROUTES[id].method,
+      path: ROUTES[id].path,
+      functionLogicalId: functionOfRoute[id],
+    })).sort((a, b) => `${a.path} ${a.method}`.localeCompare(`${b.path} ${b.method}`));
+    const got = gw.routes
+      .map(({ method, path, functionLogicalId }) => ({ method, path, functionLogicalId }))
+      .sort((a, b) => `${a.path} ${a.method}`.localeCompare(`${b.path} ${b.method}`));
     expect(got).toEqual(expected);
     expect(gw.routes.find((r) => r.path === '/v1/tokens')).toBeUndefined(); // local-only
-    for (const r of gw.routes) expect(r.authorizationType).toBe(ROUTES[API_ROUTE_IDS.find((id) => ROUTES[id].path === r.path && ROUTES[id].method === r.method)!].roles === 'public' ? 'NONE' : 'AWS_IAM');
+    for (const r of gw.routes)
+      expect(r.authorizationType).toBe(
+        ROUTES[API_ROUTE_IDS.find((id) => ROUTES[id].path === r.path && ROUTES[id].method === r.method)!].roles === 'public'
+          ? 'NONE'
+          : 'AWS_IAM',
+      );
   });
 
   it('reaches every deployed route at its path and method, signed, with the right function and resource', async () => {
@@ -144,7 +197,11 @@ describe('API Gateway emulator (from the synthesized template)', () => {
     for (const id of API_ROUTE_IDS) {
       const route = ROUTES[id];
       seen.length = 0;
-      const reply = await client.request<{ fn: string; resource: string }>(route.method, sample(route.path), route.method === 'GET' ? undefined : {});
+      const reply = await client.request<{ fn: string; resource: string }>(
+        route.method,
+        sample(route.path),
+        route.method === 'GET' ? undefined : {},
+      );
       expect({ id, ...reply }).toEqual({ id, fn: functionOfRoute[id], resource: route.path });
       expect(seen).toHaveLength(1);
       const e = seen[0]!.event;
@@ -167,7 +224,14 @@ describe('API Gateway emulator (from the synthesized template)', () => {
     expect(id.caller).toMatch(/^AROA[A-Z0-9]{17}:ci-run-7$/);
     expect(id.user).toBe(id.caller);
     expect(id.sourceIp).toBe('127.0.0.1');
-    expect(event.requestContext).toMatchObject({ stage: 'api', httpMethod: 'GET', accountId: ACCOUNT, apiId: gw.apiId, protocol: 'HTTP/1.1', resourcePath: '/v1/keys' });
+    expect(event.requestContext).toMatchObject({
+      stage: 'api',
+      httpMethod: 'GET',
+      accountId: ACCOUNT,
+      apiId: gw.apiId,
+      protocol: 'HTTP/1.1',
+      resourcePath: '/v1/keys',
+    });
     expect(event.requestContext.requestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(Math.abs(event.requestContext.requestTimeEpoch - Date.now())).toBeLessThan(10_000);
     expect(event.stageVariables).toBeNull();
@@ -175,9 +239,16 @@ describe('API Gateway emulator (from the synthesized template)', () => {
     expect(event.isBase64Encoded).toBe(false);
 
     seen.length = 0;
-    const auditor = new AegisClient({ baseUrl: gw.url, sigv4: { region: REGION, credentials: async () => ({ accessKeyId: AUDITOR.accessKeyId, secretAccessKey: AUDITOR.secretAccessKey }) } });
+    const auditor = new AegisClient({
+      baseUrl: gw.url,
+      sigv4: { region: REGION, credentials: async () => ({ accessKeyId: AUDITOR.accessKeyId, secretAccessKey: AUDITOR.secretAccessKey }) },
+    });
     await auditor.request('GET', '/v1/audit');
-    expect(seen[0]!.event.requestContext.identity).toMatchObject({ userArn: AUDITOR.arn, accessKey: AUDITOR.accessKeyId, caller: expect.stringMatching(/^AIDA[A-Z0-9]{17}$/) });
+    expect(seen[0]!.event.requestContext.identity).toMatchObject({
+      userArn: AUDITOR.arn,
+      accessKey: AUDITOR.accessKeyId,
+      caller: expect.stringMatching(/^AIDA[A-Z0-9]{17}$/),
+    });
 
     // Public routes carry no identity.
     seen.length = 0;
@@ -198,7 +269,9 @@ describe('API Gateway emulator (from the synthesized template)', () => {
     expect(tampered.status).toBe(403);
     expect(tampered.headers['x-amzn-errortype']).toBe('InvalidSignatureException');
     // The template customises INVALID_SIGNATURE with the handlers' error shape.
-    expect(JSON.parse(tampered.body)).toEqual({ error: { code: 'UNAUTHENTICATED', message: 'the SigV4 signature does not match', requestId: tampered.headers['x-amzn-requestid'] } });
+    expect(JSON.parse(tampered.body)).toEqual({
+      error: { code: 'UNAUTHENTICATED', message: 'the SigV4 signature does not match', requestId: tampered.headers['x-amzn-requestid'] },
+    });
 
     // Same body, but the declared content hash no longer matches it: still refused.
     const lied = await signedHeaders(url, 'POST', body.replace('"m"', '"n"'), PUBLISHER);
@@ -219,14 +292,20 @@ describe('API Gateway emulator (from the synthesized template)', () => {
     const unsigned = await send(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     expect(unsigned.status).toBe(403);
     expect(unsigned.headers['x-amzn-errortype']).toBe('MissingAuthenticationTokenException');
-    expect(JSON.parse(unsigned.body).error).toMatchObject({ code: 'UNAUTHENTICATED', message: 'no such route, or the request is not signed with SigV4' });
+    expect(JSON.parse(unsigned.body).error).toMatchObject({
+      code: 'UNAUTHENTICATED',
+      message: 'no such route, or the request is not signed with SigV4',
+    });
 
     // A signature made for another path does not open this one.
     const elsewhere = await signedHeaders(`${gw.url}v1/keys`, 'GET', undefined, PUBLISHER);
     expect((await send(`${gw.url}v1/audit`, { headers: elsewhere })).status).toBe(403);
 
     expect(seen).toHaveLength(0);
-    const err = await new AegisClient({ baseUrl: gw.url, sigv4: { region: REGION, credentials: async () => ({ accessKeyId: PUBLISHER.accessKeyId, secretAccessKey: 'wrong' }) } })
+    const err = await new AegisClient({
+      baseUrl: gw.url,
+      sigv4: { region: REGION, credentials: async () => ({ accessKeyId: PUBLISHER.accessKeyId, secretAccessKey: 'wrong' }) },
+    })
       .request('GET', '/v1/keys')
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
@@ -238,7 +317,18 @@ describe('API Gateway emulator (from the synthesized template)', () => {
     const url = `${gw.url}v1/keys`;
     const signer = new SignatureV4({ service: 'execute-api', region: REGION, credentials: PUBLISHER, sha256: Sha256 });
     const u = new URL(url);
-    const old = await signer.sign({ method: 'GET', protocol: 'http:', hostname: u.hostname, port: Number(u.port), path: u.pathname, query: {}, headers: { host: u.host } }, { signingDate: new Date(Date.now() - 6 * 60_000) });
+    const old = await signer.sign(
+      {
+        method: 'GET',
+        protocol: 'http:',
+        hostname: u.hostname,
+        port: Number(u.port),
+        path: u.pathname,
+        query: {},
+        headers: { host: u.host },
+      },
+      { signingDate: new Date(Date.now() - 6 * 60_000) },
+    );
     const r = await send(url, { headers: old.headers as Record<string, string> });
     expect(r.status).toBe(403);
     expect(seen).toHaveLength(0);
@@ -265,7 +355,12 @@ describe('API Gateway emulator (from the synthesized template)', () => {
     await client.request('GET', '/v1/registry/promotions/art-1');
     await client.request('GET', '/v1/registry/art%2F1%20x');
     await client.request('GET', `/v1/registry/models/${encodeURIComponent('fraud model/é')}/versions/${encodeURIComponent('1.0+rc')}`);
-    expect(seen.map((s) => s.fn)).toEqual([functionOfRoute.modelsList, functionOfRoute.promotionsByArtifact, functionOfRoute.artifactGet, functionOfRoute.versionGet]);
+    expect(seen.map((s) => s.fn)).toEqual([
+      functionOfRoute.modelsList,
+      functionOfRoute.promotionsByArtifact,
+      functionOfRoute.artifactGet,
+      functionOfRoute.versionGet,
+    ]);
     expect(seen[2]!.event.pathParameters).toEqual({ artifactId: 'art/1 x' });
     expect(seen[2]!.event.path).toBe('/v1/registry/art%2F1%20x');
     expect(seen[3]!.event.pathParameters).toEqual({ model: 'fraud model/é', version: '1.0+rc' });
@@ -289,10 +384,17 @@ describe('API Gateway emulator (from the synthesized template)', () => {
     const body = JSON.stringify({ manifest: { é: 'ü' } });
     const h = await signedHeaders(url, 'POST', body, PUBLISHER);
     const res = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest(url, { method: 'POST', headers: [...Object.entries(h).flat(), 'X-Trace-Tag', 'one', 'X-Trace-Tag', 'two'] as unknown as Record<string, string> }, (r) => {
-        r.resume();
-        r.on('end', () => resolve(r.statusCode!));
-      });
+      const req = httpRequest(
+        url,
+        {
+          method: 'POST',
+          headers: [...Object.entries(h).flat(), 'X-Trace-Tag', 'one', 'X-Trace-Tag', 'two'] as unknown as Record<string, string>,
+        },
+        (r) => {
+          r.resume();
+          r.on('end', () => resolve(r.statusCode!));
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -318,7 +420,13 @@ describe('API Gateway emulator (from the synthesized template)', () => {
   });
 
   it('maps the handler result back to HTTP: status, headers, multi-value headers, base64 bodies', async () => {
-    behaviour = async () => ({ statusCode: 201, headers: { 'content-type': 'application/octet-stream', 'x-one': 'a' }, multiValueHeaders: { 'x-many': ['b', 'c'] }, body: Buffer.from([0, 1, 2, 255]).toString('base64'), isBase64Encoded: true });
+    behaviour = async () => ({
+      statusCode: 201,
+      headers: { 'content-type': 'application/octet-stream', 'x-one': 'a' },
+      multiValueHeaders: { 'x-many': ['b', 'c'] },
+      body: Buffer.from([0, 1, 2, 255]).toString('base64'),
+      isBase64Encoded: true,
+    });
     try {
       const r = await send(`${gw.url}healthz`);
       expect(r.status).toBe(201);
@@ -328,7 +436,11 @@ describe('API Gateway emulator (from the synthesized template)', () => {
       expect([...r.raw]).toEqual([0, 1, 2, 255]);
       expect(r.headers['x-amzn-requestid']).toBe(seen[0]!.event.requestContext.requestId);
     } finally {
-      behaviour = async (fn, event) => ({ statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ fn, resource: event.resource }) });
+      behaviour = async (fn, event) => ({
+        statusCode: 200,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ fn, resource: event.resource }),
+      });
     }
   });
 
@@ -354,14 +466,22 @@ describe('API Gateway emulator (from the synthesized template)', () => {
       expect(gwLog[1]).toMatch(/Malformed Lambda proxy response \(body is object, not a string\)/);
       expect(gwLog[3]).toMatch(/unexpected fields cookies/);
     } finally {
-      behaviour = async (fn, event) => ({ statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ fn, resource: event.resource }) });
+      behaviour = async (fn, event) => ({
+        statusCode: 200,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ fn, resource: event.resource }),
+      });
     }
   });
 
   it('refuses a request body over 10 MB with 413 without invoking', async () => {
     const url = `${gw.url}v1/registry/verify-manifest`;
     const big = Buffer.alloc(MAX_REQUEST_BYTES + 1, 0x20);
-    const r = await send(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(big.length) }, body: big });
+    const r = await send(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': String(big.length) },
+      body: big,
+    });
     expect([r.status, JSON.parse(r.body)]).toEqual([413, { message: 'Request Too Long' }]);
     const justUnder = `{"a":"${'x'.repeat(1024 * 1024)}"}`;
     const h = await signedHeaders(url, 'POST', justUnder, PUBLISHER);
@@ -396,13 +516,27 @@ describe('API Gateway emulator: integration timeout and binary media types', () 
     const [apiId] = Object.entries(t.Resources).find(([, r]) => r.Type === 'AWS::ApiGateway::RestApi')!;
     t.Resources[apiId]!.Properties.BinaryMediaTypes = ['application/octet-stream'];
     const events: APIGatewayProxyEvent[] = [];
-    const gw = await startApiGateway({ template: t, identities: IDENTITIES, region: REGION, invoke: async (_fn, e) => (events.push(e), { statusCode: 200, body: '{}' }) });
+    const gw = await startApiGateway({
+      template: t,
+      identities: IDENTITIES,
+      region: REGION,
+      invoke: async (_fn, e) => (events.push(e), { statusCode: 200, body: '{}' }),
+    });
     try {
       const url = `${gw.url}v1/registry/verify-manifest`;
       const bytes = Buffer.from([0xde, 0xad, 0xbe, 0xef]);
       const u = new URL(url);
       const signer = new SignatureV4({ service: 'execute-api', region: REGION, credentials: PUBLISHER, sha256: Sha256 });
-      const signed = await signer.sign({ method: 'POST', protocol: 'http:', hostname: u.hostname, port: Number(u.port), path: u.pathname, query: {}, headers: { host: u.host, 'content-type': 'application/octet-stream' }, body: bytes });
+      const signed = await signer.sign({
+        method: 'POST',
+        protocol: 'http:',
+        hostname: u.hostname,
+        port: Number(u.port),
+        path: u.pathname,
+        query: {},
+        headers: { host: u.host, 'content-type': 'application/octet-stream' },
+        body: bytes,
+      });
       expect((await send(url, { method: 'POST', headers: signed.headers as Record<string, string>, body: bytes })).status).toBe(200);
       expect(events[0]!.isBase64Encoded).toBe(true);
       expect(Buffer.from(events[0]!.body!, 'base64')).toEqual(bytes);
@@ -423,7 +557,14 @@ describe('Step Functions emulator (from the synthesized template)', () => {
     throw new Error('no script');
   };
 
-  const rollout = (next: StepOutput['next'], extra: Partial<StepOutput> = {}): StepOutput => ({ stage: 0, percent: 10, inconclusive: 0, windowSeconds: 300, next, ...extra });
+  const rollout = (next: StepOutput['next'], extra: Partial<StepOutput> = {}): StepOutput => ({
+    stage: 0,
+    percent: 10,
+    inconclusive: 0,
+    windowSeconds: 300,
+    next,
+    ...extra,
+  });
 
   beforeAll(async () => {
     sfn = await startStepFunctions({
@@ -464,13 +605,25 @@ describe('Step Functions emulator (from the synthesized template)', () => {
   it('runs a promotion through canary, step-up and full promotion, every Task invoking the rollout-step function', async () => {
     const steps: Record<string, StepOutput[]> = {
       start: [rollout('wait')],
-      evaluate: [rollout('wait', { verdict: 'inconclusive', inconclusive: 1 }), rollout('step-up', { verdict: 'pass' }), rollout('promote', { stage: 1, percent: 50, verdict: 'pass' })],
+      evaluate: [
+        rollout('wait', { verdict: 'inconclusive', inconclusive: 1 }),
+        rollout('step-up', { verdict: 'pass' }),
+        rollout('promote', { stage: 1, percent: 50, verdict: 'pass' }),
+      ],
       stepUp: [rollout('wait', { stage: 1, percent: 50 })],
       promoteFully: [rollout('done', { stage: 1, percent: 100 })],
     };
     script = async (p) => steps[p.action]!.shift() ?? Promise.reject(new Error(`unexpected ${p.action}`));
-    const started = await client.send(new StartExecutionCommand({ stateMachineArn: sfn.stateMachineArns.PromotionStateMachine, name: 'promo-1', input: JSON.stringify({ promotionId: 'promo-1' }) }));
-    expect(started.executionArn).toBe(`arn:aws:states:${REGION}:${ACCOUNT}:execution:${sfn.stateMachineArns.PromotionStateMachine!.split(':').pop()}:promo-1`);
+    const started = await client.send(
+      new StartExecutionCommand({
+        stateMachineArn: sfn.stateMachineArns.PromotionStateMachine,
+        name: 'promo-1',
+        input: JSON.stringify({ promotionId: 'promo-1' }),
+      }),
+    );
+    expect(started.executionArn).toBe(
+      `arn:aws:states:${REGION}:${ACCOUNT}:execution:${sfn.stateMachineArns.PromotionStateMachine!.split(':').pop()}:promo-1`,
+    );
     expect(started.startDate).toBeInstanceOf(Date);
     await sfn.waitFor(started.executionArn!);
     const d = await client.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
@@ -492,7 +645,14 @@ describe('Step Functions emulator (from the synthesized template)', () => {
     expect(types[0]).toBe('ExecutionStarted');
     expect(types.at(-1)).toBe('ExecutionSucceeded');
     expect(types.filter((t) => t === 'WaitStateEntered')).toHaveLength(3);
-    expect(history.events!.filter((e) => e.type === 'TaskStateEntered').map((e) => e.stateEnteredEventDetails!.name)).toEqual(['StartCanary', 'Evaluate', 'Evaluate', 'StepUp', 'Evaluate', 'PromoteFully']);
+    expect(history.events!.filter((e) => e.type === 'TaskStateEntered').map((e) => e.stateEnteredEventDetails!.name)).toEqual([
+      'StartCanary',
+      'Evaluate',
+      'Evaluate',
+      'StepUp',
+      'Evaluate',
+      'PromoteFully',
+    ]);
 
     const listed = await client.send(new ListExecutionsCommand({ stateMachineArn: sfn.stateMachineArns.PromotionStateMachine }));
     expect(listed.executions!.map((e) => [e.name, e.status])).toContainEqual(['promo-1', 'SUCCEEDED']);
@@ -501,14 +661,21 @@ describe('Step Functions emulator (from the synthesized template)', () => {
   it('refuses a reused execution name with ExecutionAlreadyExists (the SfnWorkflows adapter reads that as "already started")', async () => {
     script = async () => rollout('promote');
     const arn = sfn.stateMachineArns.PromotionStateMachine!;
-    const first = await client.send(new StartExecutionCommand({ stateMachineArn: arn, name: 'promo-dup', input: '{"promotionId":"promo-dup"}' }));
+    const first = await client.send(
+      new StartExecutionCommand({ stateMachineArn: arn, name: 'promo-dup', input: '{"promotionId":"promo-dup"}' }),
+    );
     await sfn.waitFor(first.executionArn!);
-    const again = await client.send(new StartExecutionCommand({ stateMachineArn: arn, name: 'promo-dup', input: '{"promotionId":"promo-dup"}' })).catch((e: unknown) => e);
+    const again = await client
+      .send(new StartExecutionCommand({ stateMachineArn: arn, name: 'promo-dup', input: '{"promotionId":"promo-dup"}' }))
+      .catch((e: unknown) => e);
     expect(again).toBeInstanceOf(ExecutionAlreadyExists);
     expect((again as Error).message).toContain(first.executionArn);
 
     const adapter = new SfnWorkflows({ promotion: arn, rollback: sfn.stateMachineArns.RollbackStateMachine! }, client);
-    expect(await adapter.start('promotion', 'promo-dup', { promotionId: 'promo-dup' })).toEqual({ executionId: first.executionArn, started: false });
+    expect(await adapter.start('promotion', 'promo-dup', { promotionId: 'promo-dup' })).toEqual({
+      executionId: first.executionArn,
+      started: false,
+    });
     const fresh = await adapter.start('rollback', 'rb-1', { promotionId: 'rb-1' });
     expect(fresh.started).toBe(true);
     expect(fresh.executionId).toContain(':execution:');
@@ -523,10 +690,16 @@ describe('Step Functions emulator (from the synthesized template)', () => {
       return rollout('promote');
     };
     const arn = sfn.stateMachineArns.PromotionStateMachine!;
-    const a = await client.send(new StartExecutionCommand({ stateMachineArn: arn, name: 'promo-run', input: '{"promotionId":"promo-run"}' }));
-    const b = await client.send(new StartExecutionCommand({ stateMachineArn: arn, name: 'promo-run', input: '{"promotionId":"promo-run"}' }));
+    const a = await client.send(
+      new StartExecutionCommand({ stateMachineArn: arn, name: 'promo-run', input: '{"promotionId":"promo-run"}' }),
+    );
+    const b = await client.send(
+      new StartExecutionCommand({ stateMachineArn: arn, name: 'promo-run', input: '{"promotionId":"promo-run"}' }),
+    );
     expect(b.executionArn).toBe(a.executionArn);
-    const c = await client.send(new StartExecutionCommand({ stateMachineArn: arn, name: 'promo-run', input: '{"promotionId":"other"}' })).catch((e: unknown) => e);
+    const c = await client
+      .send(new StartExecutionCommand({ stateMachineArn: arn, name: 'promo-run', input: '{"promotionId":"other"}' }))
+      .catch((e: unknown) => e);
     expect(c).toBeInstanceOf(ExecutionAlreadyExists);
     expect((await client.send(new DescribeExecutionCommand({ executionArn: a.executionArn }))).status).toBe('RUNNING');
     release();
@@ -545,14 +718,27 @@ describe('Step Functions emulator (from the synthesized template)', () => {
       if (p.action === 'rollback') return rollout('done', { percent: 0 });
       throw new Error(`unexpected ${p.action}`);
     };
-    const started = await client.send(new StartExecutionCommand({ stateMachineArn: sfn.stateMachineArns.PromotionStateMachine, name: 'promo-err', input: '{"promotionId":"promo-err"}' }));
+    const started = await client.send(
+      new StartExecutionCommand({
+        stateMachineArn: sfn.stateMachineArns.PromotionStateMachine,
+        name: 'promo-err',
+        input: '{"promotionId":"promo-err"}',
+      }),
+    );
     const record = await sfn.waitFor(started.executionArn!);
     expect(calls.map((c) => c.payload.action)).toEqual(['start', 'start', 'start', 'evaluate', 'rollback']);
     // The function error is not in the Retry list (service errors only): caught once, no retry.
     const rollbackInput = calls[4]!.payload.execution!;
-    expect(rollbackInput.error).toEqual({ Error: 'AegisError', Cause: JSON.stringify({ errorMessage: 'metrics source unreachable', errorType: 'AegisError', trace: ['at evaluate'] }) });
+    expect(rollbackInput.error).toEqual({
+      Error: 'AegisError',
+      Cause: JSON.stringify({ errorMessage: 'metrics source unreachable', errorType: 'AegisError', trace: ['at evaluate'] }),
+    });
     const d = await client.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
-    expect([d.status, d.error, d.cause]).toEqual(['FAILED', 'RolledBack', 'the canary failed or a step errored; traffic is back on the stable artifact']);
+    expect([d.status, d.error, d.cause]).toEqual([
+      'FAILED',
+      'RolledBack',
+      'the canary failed or a step errored; traffic is back on the stable artifact',
+    ]);
     expect(record.tasks.map((t) => [t.state, t.error?.error ?? 'ok'])).toEqual([
       ['StartCanary', 'Lambda.TooManyRequestsException'],
       ['StartCanary', 'Lambda.TooManyRequestsException'],
@@ -561,7 +747,11 @@ describe('Step Functions emulator (from the synthesized template)', () => {
       ['RollBack', 'ok'],
     ]);
     const history = await client.send(new GetExecutionHistoryCommand({ executionArn: started.executionArn }));
-    expect(history.events!.filter((e) => e.type === 'LambdaFunctionFailed').map((e) => e.lambdaFunctionFailedEventDetails!.error)).toEqual(['Lambda.TooManyRequestsException', 'Lambda.TooManyRequestsException', 'AegisError']);
+    expect(history.events!.filter((e) => e.type === 'LambdaFunctionFailed').map((e) => e.lambdaFunctionFailedEventDetails!.error)).toEqual([
+      'Lambda.TooManyRequestsException',
+      'Lambda.TooManyRequestsException',
+      'AegisError',
+    ]);
     expect(history.events!.at(-1)!.type).toBe('ExecutionFailed');
   });
 
@@ -571,7 +761,13 @@ describe('Step Functions emulator (from the synthesized template)', () => {
       if (p.action === 'fail') throw Object.assign(new Error('still down'), { name: 'Lambda.ServiceException' });
       throw new Error(`unexpected ${p.action}`);
     };
-    const started = await client.send(new StartExecutionCommand({ stateMachineArn: sfn.stateMachineArns.RollbackStateMachine, name: 'rb-err', input: '{"promotionId":"rb-err"}' }));
+    const started = await client.send(
+      new StartExecutionCommand({
+        stateMachineArn: sfn.stateMachineArns.RollbackStateMachine,
+        name: 'rb-err',
+        input: '{"promotionId":"rb-err"}',
+      }),
+    );
     const record = await sfn.waitFor(started.executionArn!);
     // SetRoute: 1 + 3 retries (States.ALL, MaxAttempts 3), caught → RecordFailure: 1 + 5 retries, uncaught.
     expect(calls.map((c) => c.payload.action)).toEqual([...Array(4).fill('promoteFully'), ...Array(6).fill('fail')]);
@@ -585,7 +781,13 @@ describe('Step Functions emulator (from the synthesized template)', () => {
       await new Promise<void>((r) => (release = r));
       return rollout('promote');
     };
-    const started = await client.send(new StartExecutionCommand({ stateMachineArn: sfn.stateMachineArns.PromotionStateMachine, name: 'promo-stop', input: '{"promotionId":"promo-stop"}' }));
+    const started = await client.send(
+      new StartExecutionCommand({
+        stateMachineArn: sfn.stateMachineArns.PromotionStateMachine,
+        name: 'promo-stop',
+        input: '{"promotionId":"promo-stop"}',
+      }),
+    );
     await new Promise((r) => setTimeout(r, 20));
     await client.send(new StopExecutionCommand({ executionArn: started.executionArn, error: 'Operator', cause: 'manual stop' }));
     release();
@@ -593,13 +795,21 @@ describe('Step Functions emulator (from the synthesized template)', () => {
     const d = await client.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
     expect([d.status, d.error, d.cause]).toEqual(['ABORTED', 'Operator', 'manual stop']);
 
-    const missing = await client.send(new StartExecutionCommand({ stateMachineArn: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:nope`, input: '{}' })).catch((e: unknown) => e);
+    const missing = await client
+      .send(new StartExecutionCommand({ stateMachineArn: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:nope`, input: '{}' }))
+      .catch((e: unknown) => e);
     expect((missing as Error).name).toBe('StateMachineDoesNotExist');
-    const badInput = await client.send(new StartExecutionCommand({ stateMachineArn: sfn.stateMachineArns.PromotionStateMachine, input: '{not json' })).catch((e: unknown) => e);
+    const badInput = await client
+      .send(new StartExecutionCommand({ stateMachineArn: sfn.stateMachineArns.PromotionStateMachine, input: '{not json' }))
+      .catch((e: unknown) => e);
     expect((badInput as Error).name).toBe('InvalidExecutionInput');
-    const badName = await client.send(new StartExecutionCommand({ stateMachineArn: sfn.stateMachineArns.PromotionStateMachine, name: 'has space', input: '{}' })).catch((e: unknown) => e);
+    const badName = await client
+      .send(new StartExecutionCommand({ stateMachineArn: sfn.stateMachineArns.PromotionStateMachine, name: 'has space', input: '{}' }))
+      .catch((e: unknown) => e);
     expect((badName as Error).name).toBe('InvalidName');
-    const noExec = await client.send(new DescribeExecutionCommand({ executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:x:y` })).catch((e: unknown) => e);
+    const noExec = await client
+      .send(new DescribeExecutionCommand({ executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:x:y` }))
+      .catch((e: unknown) => e);
     expect((noExec as Error).name).toBe('ExecutionDoesNotExist');
   });
 });
@@ -628,7 +838,8 @@ describe('Step Functions emulator: the optimised Lambda integration, Map states,
       Foreign: {
         Type: 'AWS::StepFunctions::StateMachine',
         Properties: {
-          DefinitionString: '{"StartAt":"Call","States":{"Call":{"Type":"Task","Resource":"${Other}","Catch":[{"ErrorEquals":["States.ALL"],"Next":"Caught"}],"End":true},"Caught":{"Type":"Succeed"}}}',
+          DefinitionString:
+            '{"StartAt":"Call","States":{"Call":{"Type":"Task","Resource":"${Other}","Catch":[{"ErrorEquals":["States.ALL"],"Next":"Caught"}],"End":true},"Caught":{"Type":"Succeed"}}}',
           DefinitionSubstitutions: { Other: 'arn:aws:lambda:eu-west-1:999999999999:function:not-in-this-template' },
         },
       },
@@ -656,7 +867,14 @@ describe('Step Functions emulator: the optimised Lambda integration, Map states,
       expect(s.executionArn).toMatch(/:execution:scores:[0-9a-f-]{36}$/);
       const r = await sfn.waitFor(s.executionArn!);
       expect(r.status).toBe('SUCCEEDED');
-      expect(JSON.parse(r.output!)).toEqual({ items: [1, 2, 3], scores: [{ score: 10, status: 200 }, { score: 20, status: 200 }, { score: 30, status: 200 }] });
+      expect(JSON.parse(r.output!)).toEqual({
+        items: [1, 2, 3],
+        scores: [
+          { score: 10, status: 200 },
+          { score: 20, status: 200 },
+          { score: 30, status: 200 },
+        ],
+      });
       expect(payloads).toEqual([{ item: 1 }, { item: 2 }, { item: 3 }]);
       expect(r.tasks.every((x) => x.integration === 'lambda:invoke')).toBe(true);
     } finally {
@@ -669,7 +887,14 @@ describe('Step Functions emulator: the optimised Lambda integration, Map states,
     const t = handWritten();
     let invoked = 0;
     const log: string[] = [];
-    const sfn = await startStepFunctions({ template: t, resolve: resolverFor(t), region: REGION, accountId: ACCOUNT, invokeLambda: async () => ++invoked, log: (l) => log.push(l) });
+    const sfn = await startStepFunctions({
+      template: t,
+      resolve: resolverFor(t),
+      region: REGION,
+      accountId: ACCOUNT,
+      invokeLambda: async () => ++invoked,
+      log: (l) => log.push(l),
+    });
     const client = new SFNClient({ endpoint: sfn.endpoint, region: REGION, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
     try {
       const s = await client.send(new StartExecutionCommand({ stateMachineArn: sfn.stateMachineArns.Foreign, input: '{}' }));

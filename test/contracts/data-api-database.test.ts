@@ -19,7 +19,11 @@ const databaseName = testDb ? decodeURIComponent(new URL(testDb.url).pathname.sl
 const sent: { command: string; input: Record<string, unknown> }[] = [];
 
 function open(): DataApiDatabase {
-  const client = new RDSData({ endpoint: server!.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  const client = new RDSData({
+    endpoint: server!.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  });
   client.middlewareStack.add(
     (next, context) => async (args) => {
       sent.push({ command: String(context.commandName), input: args.input as unknown as Record<string, unknown> });
@@ -77,15 +81,25 @@ databaseContract(
     const before = sent.length;
     await database.db.insertInto('models').values({ name, latest_version: 3, created_by: 'ci', created_at: at }).execute();
     const insert = sent.slice(before).find((s) => s.command === 'ExecuteStatementCommand')!;
-    expect(insert.input.parameters).toContainEqual(expect.objectContaining({ typeHint: 'TIMESTAMP', value: { stringValue: '2026-11-22 10:11:12.345' } }));
-    const row = await database.db.selectFrom('models').selectAll().where('name', '=', name).where('created_at', '=', at).executeTakeFirstOrThrow();
+    expect(insert.input.parameters).toContainEqual(
+      expect.objectContaining({ typeHint: 'TIMESTAMP', value: { stringValue: '2026-11-22 10:11:12.345' } }),
+    );
+    const row = await database.db
+      .selectFrom('models')
+      .selectAll()
+      .where('name', '=', name)
+      .where('created_at', '=', at)
+      .executeTakeFirstOrThrow();
     expect(row).toEqual({ name, latest_version: 3, created_by: 'ci', created_at: expect.any(Date) });
     expect(toIso(row.created_at)).toBe('2026-11-22T10:11:12.345Z');
   });
 
   it('reads now() (microseconds) back as a Date to the millisecond', async () => {
     const name = `now-${Date.now()}`;
-    await database.db.insertInto('models').values({ name, created_by: 'ci' } as never).execute();
+    await database.db
+      .insertInto('models')
+      .values({ name, created_by: 'ci' } as never)
+      .execute();
     const row = await database.db.selectFrom('models').select('created_at').where('name', '=', name).executeTakeFirstOrThrow();
     expect(row.created_at).toBeInstanceOf(Date);
     expect(Math.abs((row.created_at as Date).getTime() - Date.now())).toBeLessThan(60_000);

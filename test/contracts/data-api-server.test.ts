@@ -16,10 +16,14 @@ const skip = testDb ? undefined : 'no PostgreSQL server to put the Data API serv
 if (skip) console.warn(`Data API server tests skipped: ${skip}`);
 const maybe = skip ? describe.skip : describe;
 
-const ARNS = { resourceArn: 'arn:aws:rds:us-east-1:123456789012:cluster:aegis', secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:db' };
+const ARNS = {
+  resourceArn: 'arn:aws:rds:us-east-1:123456789012:cluster:aegis',
+  secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:db',
+};
 const databaseName = testDb ? decodeURIComponent(new URL(testDb.url).pathname.slice(1)) : '';
 
-const client = (endpoint: string) => new RDSData({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, maxAttempts: 1 });
+const client = (endpoint: string) =>
+  new RDSData({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, maxAttempts: 1 });
 
 /** The error a promise rejects with (fails the test if it resolves). */
 async function failure(p: Promise<unknown>): Promise<Error & { $response?: { headers: Record<string, string> }; dbConnectionId?: number }> {
@@ -31,7 +35,11 @@ async function failure(p: Promise<unknown>): Promise<Error & { $response?: { hea
   return outcome.e as Error;
 }
 
-const str = (name: string, stringValue: string, typeHint?: SqlParameter['typeHint']): SqlParameter => ({ name, value: { stringValue }, ...(typeHint ? { typeHint } : {}) });
+const str = (name: string, stringValue: string, typeHint?: SqlParameter['typeHint']): SqlParameter => ({
+  name,
+  value: { stringValue },
+  ...(typeHint ? { typeHint } : {}),
+});
 const long = (name: string, longValue: number): SqlParameter => ({ name, value: { longValue } });
 
 async function waitFor(check: () => Promise<boolean>, ms = 5_000): Promise<boolean> {
@@ -48,7 +56,9 @@ describe('named parameters and array text (no server needed)', () => {
     const sql = `select :a, :b::text, :a, ':a', E'\\':a', "x:a", $$ :a $$, $t$ :a $t$, x::int -- :a\n /* :a /* :a */ */ from t where y = :c_1`;
     const c = compileNamedParameters(sql);
     expect(c.names).toEqual(['a', 'b', 'c_1']);
-    expect(c.text).toBe(`select $1, $2::text, $1, ':a', E'\\':a', "x:a", $$ :a $$, $t$ :a $t$, x::int -- :a\n /* :a /* :a */ */ from t where y = $3`);
+    expect(c.text).toBe(
+      `select $1, $2::text, $1, ':a', E'\\':a', "x:a", $$ :a $$, $t$ :a $t$, x::int -- :a\n /* :a /* :a */ */ from t where y = $3`,
+    );
     expect(c.statements).toBe(1);
   });
 
@@ -74,7 +84,8 @@ maybe('Data API server (via @aws-sdk/client-rds-data)', () => {
   let server: DataApiServer;
   let api: RDSData;
   let admin: pg.Client;
-  const exec = (sql: string, parameters?: SqlParameter[], extra: Record<string, unknown> = {}) => api.executeStatement({ ...ARNS, database: databaseName, sql, parameters, ...extra });
+  const exec = (sql: string, parameters?: SqlParameter[], extra: Record<string, unknown> = {}) =>
+    api.executeStatement({ ...ARNS, database: databaseName, sql, parameters, ...extra });
 
   beforeAll(async () => {
     server = await startDataApiServer({ pgUrl: testDb!.url, statementTimeoutMs: 20_000 });
@@ -125,7 +136,10 @@ maybe('Data API server (via @aws-sdk/client-rds-data)', () => {
     });
 
     it('returns each type as Aurora PostgreSQL does', async () => {
-      const r = await exec('select i2, i4, i8, f4, f8, num, b, t, vc, ch, u, j, jb, d, tm, ts, tstz, ttz, by, ai, at, ab, af from vals where id = :id', [long('id', id)]);
+      const r = await exec(
+        'select i2, i4, i8, f4, f8, num, b, t, vc, ch, u, j, jb, d, tm, ts, tstz, ttz, by, ai, at, ab, af from vals where id = :id',
+        [long('id', id)],
+      );
       expect(r.records).toHaveLength(1);
       const [i2, i4, i8, f4, f8, num, b, t, vc, ch, u, j, jb, d, tm, ts, tstz, ttz, by, ai, at, ab, af] = r.records![0]! as Field[];
       expect({ i2, i4, i8, f4, f8, num, b, t, vc, ch, u, j, jb, d, tm, ts, tstz, ttz }).toEqual({
@@ -162,7 +176,10 @@ maybe('Data API server (via @aws-sdk/client-rds-data)', () => {
     it('returns NULL of every type as isNull, and takes isNull parameters', async () => {
       const cols = 'i2, i4, i8, f4, f8, num, b, vc, ch, u, j, jb, d, tm, ts, tstz, ttz, by, ai, at, ab, af';
       const names = cols.split(', ');
-      const r = await exec(`insert into vals (${cols}) values (${names.map((n) => `:${n}`).join(', ')}) returning ${cols}`, names.map((name) => ({ name, value: { isNull: true } })));
+      const r = await exec(
+        `insert into vals (${cols}) values (${names.map((n) => `:${n}`).join(', ')}) returning ${cols}`,
+        names.map((name) => ({ name, value: { isNull: true } })),
+      );
       expect(r.records![0]).toEqual(names.map(() => ({ isNull: true })));
     });
 
@@ -172,19 +189,55 @@ maybe('Data API server (via @aws-sdk/client-rds-data)', () => {
                 '2026-11-22 10:11:12.123456'::timestamp d, :p::timestamptz e`,
         [str('p', '2026-11-22 23:59:59.999', 'TIMESTAMP')],
       );
-      expect(r.records![0]!.map((f) => f.stringValue)).toEqual(['2026-11-22 10:11:12.345', '2026-11-22 10:11:12', '2026-11-22 10:11:12.12', '2026-11-22 10:11:12.123456', '2026-11-22 23:59:59.999']);
+      expect(r.records![0]!.map((f) => f.stringValue)).toEqual([
+        '2026-11-22 10:11:12.345',
+        '2026-11-22 10:11:12',
+        '2026-11-22 10:11:12.12',
+        '2026-11-22 10:11:12.123456',
+        '2026-11-22 23:59:59.999',
+      ]);
     });
 
     it('keeps int8 values beyond 2^31 and up to 2^53 exact, and numeric as a string', async () => {
-      const r = await exec('select :a::int8 a, 9007199254740991::int8 b, -9007199254740991::int8 c, 123456789012.3456::numeric d', [long('a', 2 ** 31 + 5)]);
-      expect(r.records![0]).toEqual([{ longValue: 2 ** 31 + 5 }, { longValue: 9007199254740991 }, { longValue: -9007199254740991 }, { stringValue: '123456789012.3456' }]);
+      const r = await exec('select :a::int8 a, 9007199254740991::int8 b, -9007199254740991::int8 c, 123456789012.3456::numeric d', [
+        long('a', 2 ** 31 + 5),
+      ]);
+      expect(r.records![0]).toEqual([
+        { longValue: 2 ** 31 + 5 },
+        { longValue: 9007199254740991 },
+        { longValue: -9007199254740991 },
+        { stringValue: '123456789012.3456' },
+      ]);
     });
 
     it('describes columns as Aurora does (JDBC types, nullability, table, precision and scale)', async () => {
-      const r = await exec('select id, t, i8, num, b, tstz, u, by, ai, 1 + 1 as two from vals where id = :id', [long('id', id)], { includeResultMetadata: true });
+      const r = await exec('select id, t, i8, num, b, tstz, u, by, ai, 1 + 1 as two from vals where id = :id', [long('id', id)], {
+        includeResultMetadata: true,
+      });
       const meta = Object.fromEntries(r.columnMetadata!.map((m) => [m.label, m]));
-      expect(meta.id).toMatchObject({ name: 'id', label: 'id', typeName: 'int4', type: 4, tableName: 'vals', schemaName: '', nullable: 0, isAutoIncrement: true, isSigned: true, precision: 10, scale: 0, arrayBaseColumnType: 0 });
-      expect(meta.t).toMatchObject({ typeName: 'text', type: 12, nullable: 0, isAutoIncrement: false, isCaseSensitive: true, isSigned: false, precision: 2147483647 });
+      expect(meta.id).toMatchObject({
+        name: 'id',
+        label: 'id',
+        typeName: 'int4',
+        type: 4,
+        tableName: 'vals',
+        schemaName: '',
+        nullable: 0,
+        isAutoIncrement: true,
+        isSigned: true,
+        precision: 10,
+        scale: 0,
+        arrayBaseColumnType: 0,
+      });
+      expect(meta.t).toMatchObject({
+        typeName: 'text',
+        type: 12,
+        nullable: 0,
+        isAutoIncrement: false,
+        isCaseSensitive: true,
+        isSigned: false,
+        precision: 2147483647,
+      });
       expect(meta.i8).toMatchObject({ typeName: 'int8', type: -5, nullable: 1, precision: 19 });
       expect(meta.num).toMatchObject({ typeName: 'numeric', type: 2, precision: 12, scale: 4 });
       expect(meta.b).toMatchObject({ typeName: 'bool', type: -7, isCaseSensitive: false });
@@ -198,17 +251,37 @@ maybe('Data API server (via @aws-sdk/client-rds-data)', () => {
     it('follows resultSetOptions for LONG and DECIMAL values', async () => {
       const sql = 'select i8, num, 42::numeric as whole, ai from vals where id = :id';
       const asStrings = await exec(sql, [long('id', id)], { resultSetOptions: { longReturnType: 'STRING' } });
-      expect(asStrings.records![0]).toEqual([{ stringValue: '6000000000' }, { stringValue: '12.3400' }, { stringValue: '42' }, { arrayValue: { stringValues: ['1', '2', null] } }]);
+      expect(asStrings.records![0]).toEqual([
+        { stringValue: '6000000000' },
+        { stringValue: '12.3400' },
+        { stringValue: '42' },
+        { arrayValue: { stringValues: ['1', '2', null] } },
+      ]);
       const asNumbers = await exec(sql, [long('id', id)], { resultSetOptions: { decimalReturnType: 'DOUBLE_OR_LONG' } });
       expect(asNumbers.records![0]!.slice(0, 3)).toEqual([{ longValue: 6_000_000_000 }, { doubleValue: 12.34 }, { longValue: 42 }]);
     });
 
     it('formats records as one JSON string when asked', async () => {
-      const r = await exec('select id, i8, num, b, t, tstz, by, ai, vc is null as missing, null::text as nothing from vals where id = :id', [long('id', id)], { formatRecordsAs: 'JSON', includeResultMetadata: true });
+      const r = await exec(
+        'select id, i8, num, b, t, tstz, by, ai, vc is null as missing, null::text as nothing from vals where id = :id',
+        [long('id', id)],
+        { formatRecordsAs: 'JSON', includeResultMetadata: true },
+      );
       expect(r.records).toBeUndefined();
       expect(r.columnMetadata).toBeUndefined();
       expect(JSON.parse(r.formattedRecords!)).toEqual([
-        { id, i8: 6_000_000_000, num: '12.3400', b: true, t: `it's :t "quoted"`, tstz: '2026-11-22 10:11:12.345', by: Buffer.from([0, 1, 254, 255]).toString('base64'), ai: [1, 2, null], missing: false, nothing: null },
+        {
+          id,
+          i8: 6_000_000_000,
+          num: '12.3400',
+          b: true,
+          t: `it's :t "quoted"`,
+          tstz: '2026-11-22 10:11:12.345',
+          by: Buffer.from([0, 1, 254, 255]).toString('base64'),
+          ai: [1, 2, null],
+          missing: false,
+          nothing: null,
+        },
       ]);
     });
   });
@@ -241,7 +314,12 @@ maybe('Data API server (via @aws-sdk/client-rds-data)', () => {
       expect(bare.name).toBe('DatabaseErrorException');
       expect(bare.message).toMatch(/column "u" is of type uuid but expression is of type character varying/);
       expect(bare.message).toMatch(/; SQLState: 42804$/);
-      const hinted = await exec('insert into vals (u, tstz, d, num) values (:u, :ts, :d, :n) returning u', [str('u', uuid, 'UUID'), str('ts', '2026-01-02 03:04:05', 'TIMESTAMP'), str('d', '2026-01-02', 'DATE'), str('n', '1.5', 'DECIMAL')]);
+      const hinted = await exec('insert into vals (u, tstz, d, num) values (:u, :ts, :d, :n) returning u', [
+        str('u', uuid, 'UUID'),
+        str('ts', '2026-01-02 03:04:05', 'TIMESTAMP'),
+        str('d', '2026-01-02', 'DATE'),
+        str('n', '1.5', 'DECIMAL'),
+      ]);
       expect(hinted.records![0]).toEqual([{ stringValue: uuid }]);
     });
 
@@ -277,11 +355,31 @@ maybe('Data API server (via @aws-sdk/client-rds-data)', () => {
     });
 
     it('runs a batch once per parameter set, atomically', async () => {
-      const r = await api.batchExecuteStatement({ ...ARNS, database: databaseName, sql: 'insert into vals (t, i4) values (:t, :i)', parameterSets: [1, 2, 3].map((i) => [str('t', 'batch'), long('i', i)]) });
+      const r = await api.batchExecuteStatement({
+        ...ARNS,
+        database: databaseName,
+        sql: 'insert into vals (t, i4) values (:t, :i)',
+        parameterSets: [1, 2, 3].map((i) => [str('t', 'batch'), long('i', i)]),
+      });
       expect(r.updateResults).toEqual([{ generatedFields: [] }, { generatedFields: [] }, { generatedFields: [] }]);
-      const returning = await api.batchExecuteStatement({ ...ARNS, database: databaseName, sql: "insert into vals (t, i4) values ('batch-r', :i) returning i4", parameterSets: [[long('i', 10)], [long('i', 11)]] });
+      const returning = await api.batchExecuteStatement({
+        ...ARNS,
+        database: databaseName,
+        sql: "insert into vals (t, i4) values ('batch-r', :i) returning i4",
+        parameterSets: [[long('i', 10)], [long('i', 11)]],
+      });
       expect(returning.updateResults).toEqual([{ generatedFields: [{ longValue: 10 }] }, { generatedFields: [{ longValue: 11 }] }]);
-      const e = await failure(api.batchExecuteStatement({ ...ARNS, database: databaseName, sql: 'insert into vals (id, t) values (:id, :t)', parameterSets: [[long('id', 900001), str('t', 'batch-x')], [long('id', 900001), str('t', 'batch-x')]] }));
+      const e = await failure(
+        api.batchExecuteStatement({
+          ...ARNS,
+          database: databaseName,
+          sql: 'insert into vals (id, t) values (:id, :t)',
+          parameterSets: [
+            [long('id', 900001), str('t', 'batch-x')],
+            [long('id', 900001), str('t', 'batch-x')],
+          ],
+        }),
+      );
       expect(isUniqueViolation(e)).toBe(true);
       const left = await exec("select count(*) from vals where t = 'batch-x'");
       expect(left.records![0]![0]).toEqual({ longValue: 0 });
@@ -353,7 +451,9 @@ maybe('Data API server (via @aws-sdk/client-rds-data)', () => {
       const e = await failure(exec("insert into vals (id, t) values (900200, 'dup')"));
       expect(e.name).toBe('DatabaseErrorException');
       expect(e.$response?.headers['x-amzn-errortype']).toBe('DatabaseErrorException');
-      expect(e.message).toBe('ERROR: duplicate key value violates unique constraint "vals_pkey"\n  Detail: Key (id)=(900200) already exists.; SQLState: 23505');
+      expect(e.message).toBe(
+        'ERROR: duplicate key value violates unique constraint "vals_pkey"\n  Detail: Key (id)=(900200) already exists.; SQLState: 23505',
+      );
       expect(isUniqueViolation(e)).toBe(true);
       const syntax = await failure(exec('selec 1'));
       expect(sqlState(syntax)).toBe('42601');
@@ -361,10 +461,18 @@ maybe('Data API server (via @aws-sdk/client-rds-data)', () => {
     });
 
     it('refuses unsigned requests like AWS (403)', async () => {
-      const res = await fetch(`${server.endpoint}/Execute`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...ARNS, sql: 'select 1' }) });
+      const res = await fetch(`${server.endpoint}/Execute`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...ARNS, sql: 'select 1' }),
+      });
       expect(res.status).toBe(403);
       expect(res.headers.get('x-amzn-errortype')).toBe('MissingAuthenticationTokenException');
-      const forged = await fetch(`${server.endpoint}/Execute`, { method: 'POST', headers: { authorization: 'Bearer x', 'x-amz-date': '20261129T000000Z' }, body: '{}' });
+      const forged = await fetch(`${server.endpoint}/Execute`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer x', 'x-amz-date': '20261129T000000Z' },
+        body: '{}',
+      });
       expect(forged.status).toBe(403);
       expect(forged.headers.get('x-amzn-errortype')).toBe('IncompleteSignatureException');
     });
@@ -373,8 +481,14 @@ maybe('Data API server (via @aws-sdk/client-rds-data)', () => {
   describe('limits and timeouts', () => {
     let small: DataApiServer;
     let smallApi: RDSData;
-    const run = (sql: string, extra: Record<string, unknown> = {}) => smallApi.executeStatement({ ...ARNS, database: databaseName, sql, ...extra });
-    const activeSleeps = async () => (await admin.query("select count(*)::int n from pg_stat_activity where datname = current_database() and query like 'select pg_sleep(3)%' and state = 'active'")).rows[0].n as number;
+    const run = (sql: string, extra: Record<string, unknown> = {}) =>
+      smallApi.executeStatement({ ...ARNS, database: databaseName, sql, ...extra });
+    const activeSleeps = async () =>
+      (
+        await admin.query(
+          "select count(*)::int n from pg_stat_activity where datname = current_database() and query like 'select pg_sleep(3)%' and state = 'active'",
+        )
+      ).rows[0].n as number;
 
     beforeAll(async () => {
       small = await startDataApiServer({ pgUrl: testDb!.url, statementTimeoutMs: 400, maxResponseBytes: 10_000, idleTransactionMs: 300 });
@@ -427,7 +541,12 @@ maybe('Data API server (via @aws-sdk/client-rds-data)', () => {
       const { transactionId } = await otherApi.beginTransaction({ ...ARNS, database: databaseName });
       await otherApi.executeStatement({ ...ARNS, sql: "insert into vals (t) values ('tx-stop')", transactionId });
       await other.stop();
-      const idleInTx = async () => (await admin.query("select count(*)::int n from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'")).rows[0].n as number;
+      const idleInTx = async () =>
+        (
+          await admin.query(
+            "select count(*)::int n from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'",
+          )
+        ).rows[0].n as number;
       expect(await waitFor(async () => (await idleInTx()) === 0, 2_000)).toBe(true);
       expect((await admin.query("select 1 from vals where t = 'tx-stop'")).rowCount).toBe(0);
     });
@@ -435,7 +554,11 @@ maybe('Data API server (via @aws-sdk/client-rds-data)', () => {
 
   it('runs standalone and prints its endpoint', async () => {
     const { NODE_OPTIONS: _omit, ...env } = process.env;
-    const child = spawn(process.execPath, ['--import', 'tsx', join(process.cwd(), 'test/support/data-api-server.ts'), '--pg', testDb!.url, '--port', '0'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(process.cwd(), 'test/support/data-api-server.ts'), '--pg', testDb!.url, '--port', '0'],
+      { env, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     try {
       const endpoint = await new Promise<string>((resolve, reject) => {
         createInterface({ input: child.stdout! }).once('line', resolve);

@@ -22,7 +22,11 @@ import { describeUnless } from '../support/unavailable.js';
  * With `skip` (the reason its backend is absent, decided before the tests are defined) the
  * suite is registered as skipped, so the report shows it was not run.
  */
-export function databaseContract(name: string, open: () => Promise<{ database: Database; cleanup(): Promise<void> }>, options: { skip?: string } = {}) {
+export function databaseContract(
+  name: string,
+  open: () => Promise<{ database: Database; cleanup(): Promise<void> }>,
+  options: { skip?: string } = {},
+) {
   describeUnless(options.skip, `Database contract: ${name}`, () => {
     let database: Database | undefined;
     let cleanup: () => Promise<void> = async () => undefined;
@@ -53,18 +57,46 @@ export function databaseContract(name: string, open: () => Promise<{ database: D
 
     it('claims an upload once (0006: registered_at / expired_at with UPDATE … RETURNING), as registration and expiry do', async () => {
       const id = `up-${randomBytes(4).toString('hex')}`;
-      await db().db.insertInto('uploads').values({ upload_id: id, model_name: 'm', storage_key: `artifacts/m/${id}/artifact`, created_by: 't', created_at: new Date(), expires_at: new Date(), max_size: 1 }).execute();
-      const claim = () => db().db.updateTable('uploads').set({ registered_at: new Date() }).where('upload_id', '=', id).where('registered_at', 'is', null).where('expired_at', 'is', null).returning('upload_id').executeTakeFirst();
+      await db()
+        .db.insertInto('uploads')
+        .values({
+          upload_id: id,
+          model_name: 'm',
+          storage_key: `artifacts/m/${id}/artifact`,
+          created_by: 't',
+          created_at: new Date(),
+          expires_at: new Date(),
+          max_size: 1,
+        })
+        .execute();
+      const claim = () =>
+        db()
+          .db.updateTable('uploads')
+          .set({ registered_at: new Date() })
+          .where('upload_id', '=', id)
+          .where('registered_at', 'is', null)
+          .where('expired_at', 'is', null)
+          .returning('upload_id')
+          .executeTakeFirst();
       expect(await claim()).toEqual({ upload_id: id });
       expect(await claim()).toBeUndefined();
-      const pending = await db().db.selectFrom('uploads').select('upload_id').where('upload_id', '=', id).where('registered_at', 'is', null).execute();
+      const pending = await db()
+        .db.selectFrom('uploads')
+        .select('upload_id')
+        .where('upload_id', '=', id)
+        .where('registered_at', 'is', null)
+        .execute();
       expect(pending).toEqual([]);
     });
 
     it('reports a unique violation in a form isUniqueViolation recognises', async () => {
       const row = { name: `uniq-${randomBytes(3).toString('hex')}`, latest_version: 0, created_by: 't', created_at: new Date() };
       await db().db.insertInto('models').values(row).execute();
-      const err = await db().db.insertInto('models').values(row).execute().catch((e: unknown) => e);
+      const err = await db()
+        .db.insertInto('models')
+        .values(row)
+        .execute()
+        .catch((e: unknown) => e);
       expect(isUniqueViolation(err)).toBe(true);
     });
 
@@ -86,17 +118,30 @@ export function databaseContract(name: string, open: () => Promise<{ database: D
     it('rolls a failed transaction back completely', async () => {
       const name = `rollback-${randomBytes(3).toString('hex')}`;
       await expect(
-        db().db.transaction().execute(async (tx) => {
-          await tx.insertInto('models').values({ name, latest_version: 0, created_by: 't', created_at: new Date() }).execute();
-          await sql`select 1/0`.execute(tx);
-        }),
+        db()
+          .db.transaction()
+          .execute(async (tx) => {
+            await tx.insertInto('models').values({ name, latest_version: 0, created_by: 't', created_at: new Date() }).execute();
+            await sql`select 1/0`.execute(tx);
+          }),
       ).rejects.toThrow();
       expect(await db().db.selectFrom('models').select('name').where('name', '=', name).executeTakeFirst()).toBeUndefined();
     });
 
     it('round-trips timestamps and sizes beyond 32 bits', async () => {
       const at = new Date('2026-11-22T10:11:12.345Z');
-      await db().db.insertInto('uploads').values({ upload_id: crypto.randomUUID(), model_name: 'm', storage_key: `k/${randomBytes(4).toString('hex')}`, created_by: 't', created_at: at, expires_at: at, max_size: 6_000_000_000 }).execute();
+      await db()
+        .db.insertInto('uploads')
+        .values({
+          upload_id: crypto.randomUUID(),
+          model_name: 'm',
+          storage_key: `k/${randomBytes(4).toString('hex')}`,
+          created_by: 't',
+          created_at: at,
+          expires_at: at,
+          max_size: 6_000_000_000,
+        })
+        .execute();
       const r = await db().db.selectFrom('uploads').selectAll().where('created_at', '=', at).executeTakeFirstOrThrow();
       expect(toIso(r.created_at)).toBe(at.toISOString());
       expect(Number(r.max_size)).toBe(6_000_000_000);
@@ -108,12 +153,27 @@ export function databaseContract(name: string, open: () => Promise<{ database: D
       const keys: KeyService = new KeyService(db(), new FileKeyProvider({ dir: join(dir, 'keys') }), systemClock, audit);
       await keys.ensureActive('audit', 'audit-signer-v1');
       await keys.ensureActive('manifest', 'manifest-signer-v1');
-      const registry = new RegistryService(db(), store, keys, new DatasetService(db(), systemClock, audit), audit, systemClock, { retentionDays: 1, uploadTtlSeconds: 60 });
+      const registry = new RegistryService(db(), store, keys, new DatasetService(db(), systemClock, audit), audit, systemClock, {
+        retentionDays: 1,
+        uploadTtlSeconds: 60,
+      });
       const principal = { id: 'contract', role: 'publisher' } as const;
       const results = await Promise.all(
         Array.from({ length: 8 }, async (_, i) => {
           const bytes = randomBytes(256 + i);
-          const up = await db().db.insertInto('uploads').values({ upload_id: crypto.randomUUID(), model_name: 'contract-model', storage_key: `artifacts/contract-model/u${i}/artifact`, created_by: principal.id, created_at: new Date(), expires_at: new Date(Date.now() + 60_000), max_size: bytes.length }).returning('upload_id').executeTakeFirstOrThrow();
+          const up = await db()
+            .db.insertInto('uploads')
+            .values({
+              upload_id: crypto.randomUUID(),
+              model_name: 'contract-model',
+              storage_key: `artifacts/contract-model/u${i}/artifact`,
+              created_by: principal.id,
+              created_at: new Date(),
+              expires_at: new Date(Date.now() + 60_000),
+              max_size: bytes.length,
+            })
+            .returning('upload_id')
+            .executeTakeFirstOrThrow();
           await store.put(`artifacts/contract-model/u${i}/artifact`, bytes);
           return registry.register(
             {
@@ -148,7 +208,10 @@ export function databaseContract(name: string, open: () => Promise<{ database: D
       await keys.ensureActive('audit', 'audit-signer-v1');
       const notAfter = new Date(Date.now() + 86_400_000).toISOString();
       const publicKey = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
-      const enrolled = await keys.enroll({ kid: 'approver-contract', purpose: 'approver', publicKey, owner: 'alice', notAfter }, 'contract');
+      const enrolled = await keys.enroll(
+        { kid: 'approver-contract', purpose: 'approver', publicKey, owner: 'alice', notAfter },
+        'contract',
+      );
       expect(enrolled.notAfter).toBe(notAfter);
       const revoked = await keys.revoke('approver-contract', 'contract');
       expect(revoked.notAfter).toBe(notAfter);

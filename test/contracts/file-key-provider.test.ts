@@ -53,7 +53,9 @@ describe('FileKeyProvider', () => {
 
   it('refuses an algorithm other than ed25519', async () => {
     const { keyRef } = await keys.create('manifest', 'm1');
-    expect(() => keys.signer('m1', 'ecdsa-p256-sha256', keyRef)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', field: 'alg' }));
+    expect(() => keys.signer('m1', 'ecdsa-p256-sha256', keyRef)).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED', field: 'alg' }),
+    );
   });
 
   it('reads the key file once: signing goes on after the file is removed', async () => {
@@ -98,7 +100,10 @@ describe('FileKeyProvider', () => {
     const corrupt = `-----BEGIN ${label}-----\nMC4CAQAwBQYDK2VwBCIEIAAAAAAAAAAA\n-----END ${label}-----\n`;
     await keys.create('manifest', 'm1');
     await writeFile(join(dir, 'bad.pem'), corrupt, { mode: 0o600 });
-    const err = await keys.signer('bad', 'ed25519', 'bad.pem').sign(Buffer.from('x')).catch((e: unknown) => e);
+    const err = await keys
+      .signer('bad', 'ed25519', 'bad.pem')
+      .sign(Buffer.from('x'))
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'INTERNAL' });
     const shown = inspect(err, { depth: Infinity, showHidden: true });
     expect(shown).not.toContain('PRIVATE KEY');

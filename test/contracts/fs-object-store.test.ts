@@ -100,7 +100,9 @@ describe('FsObjectStore specifics', () => {
   });
 
   it('leaves no temporary file behind after a refused or failed write', async () => {
-    await expect(subject.store.put('tmp/a', Readable.from(patternChunks(3000, 't')), { expectedSize: 10 })).rejects.toMatchObject({ code: 'SIZE_MISMATCH' });
+    await expect(subject.store.put('tmp/a', Readable.from(patternChunks(3000, 't')), { expectedSize: 10 })).rejects.toMatchObject({
+      code: 'SIZE_MISMATCH',
+    });
     const failing = Readable.from(
       (async function* () {
         yield Buffer.from('partial');
@@ -131,6 +133,7 @@ describe('FsObjectStore specifics', () => {
   it('gives concurrent puts to one key distinct versions, each readable by id', async () => {
     const infos = await Promise.all(Array.from({ length: 10 }, (_, i) => subject.store.put('race/a', `w${i}`)));
     expect(new Set(infos.map((i) => i.versionId)).size).toBe(10);
-    for (const [i, info] of infos.entries()) expect(await text(await subject.store.get('race/a', { versionId: info.versionId }))).toBe(`w${i}`);
+    for (const [i, info] of infos.entries())
+      expect(await text(await subject.store.get('race/a', { versionId: info.versionId }))).toBe(`w${i}`);
   });
 });

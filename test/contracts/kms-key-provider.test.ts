@@ -66,7 +66,9 @@ if (!moto) {
       const { keyId, arn } = await makeKey(client);
       const { record, keyRef } = await keys.create('audit', 'audit-v1', { kmsKeyId: keyId });
       expect(record).toMatchObject({ kid: 'audit-v1', purpose: 'audit', alg: 'ecdsa-p256-sha256', backend: 'kms' });
-      expect(createPublicKey({ key: Buffer.from(record.publicKey, 'base64'), format: 'der', type: 'spki' }).asymmetricKeyDetails).toEqual({ namedCurve: 'prime256v1' });
+      expect(createPublicKey({ key: Buffer.from(record.publicKey, 'base64'), format: 'der', type: 'spki' }).asymmetricKeyDetails).toEqual({
+        namedCurve: 'prime256v1',
+      });
       expect(keyRef).toBe(arn);
     });
 
@@ -89,18 +91,28 @@ if (!moto) {
 
     it('refuses to adopt a SYMMETRIC_DEFAULT (ENCRYPT_DECRYPT) key, naming kmsKeyId', async () => {
       const { keyId } = await makeKey(client, 'SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT');
-      await expect(keys.create('manifest', 'm-sym', { kmsKeyId: keyId })).rejects.toMatchObject({ code: 'VALIDATION_FAILED', field: 'kmsKeyId' });
+      await expect(keys.create('manifest', 'm-sym', { kmsKeyId: keyId })).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+        field: 'kmsKeyId',
+      });
     });
 
     it('refuses to adopt a signing key spec it cannot map (P-384), naming kmsKeyId', async () => {
       const { keyId } = await makeKey(client, 'ECC_NIST_P384');
-      await expect(keys.create('manifest', 'm-384', { kmsKeyId: keyId })).rejects.toMatchObject({ code: 'VALIDATION_FAILED', field: 'kmsKeyId', message: expect.stringContaining('ECC_NIST_P384') });
+      await expect(keys.create('manifest', 'm-384', { kmsKeyId: keyId })).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+        field: 'kmsKeyId',
+        message: expect.stringContaining('ECC_NIST_P384'),
+      });
     });
 
     it('refuses to adopt a disabled key, naming kmsKeyId', async () => {
       const { keyId } = await makeKey(client);
       await client.send(new DisableKeyCommand({ KeyId: keyId }));
-      await expect(keys.create('manifest', 'm-off', { kmsKeyId: keyId })).rejects.toMatchObject({ code: 'VALIDATION_FAILED', field: 'kmsKeyId' });
+      await expect(keys.create('manifest', 'm-off', { kmsKeyId: keyId })).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+        field: 'kmsKeyId',
+      });
     });
 
     it('refuses to adopt without a kmsKeyId', async () => {
@@ -120,7 +132,9 @@ if (!moto) {
       const provider = new KmsKeyProvider({ client: recorded });
       const { record, keyRef } = await provider.create('manifest', 'm-big', { kmsKeyId: keyId });
       seen.length = 0;
-      await expect(provider.signer(record.kid, record.alg, keyRef).sign(Buffer.alloc(4097))).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+      await expect(provider.signer(record.kid, record.alg, keyRef).sign(Buffer.alloc(4097))).rejects.toMatchObject({
+        code: 'PAYLOAD_TOO_LARGE',
+      });
       expect(seen).toEqual([]);
       recorded.destroy();
     });
@@ -149,7 +163,13 @@ describe('KmsKeyProvider with a stubbed KMS', () => {
     const { publicKey, privateKey } = generateKeyPairSync('ed25519');
     const { client, sent } = stubKms({
       DescribeKeyCommand: () => ({
-        KeyMetadata: { Arn: arn, KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY', KeyState: 'Enabled', SigningAlgorithms: ['ED25519_SHA_512', 'ED25519_PH_SHA_512'] },
+        KeyMetadata: {
+          Arn: arn,
+          KeySpec: 'ECC_NIST_EDWARDS25519',
+          KeyUsage: 'SIGN_VERIFY',
+          KeyState: 'Enabled',
+          SigningAlgorithms: ['ED25519_SHA_512', 'ED25519_PH_SHA_512'],
+        },
       }),
       GetPublicKeyCommand: () => ({ PublicKey: new Uint8Array(publicKey.export({ format: 'der', type: 'spki' })) }),
       SignCommand: (input) => ({ Signature: new Uint8Array(cryptoSign(null, input.Message as Uint8Array, privateKey)) }),
@@ -162,7 +182,10 @@ describe('KmsKeyProvider with a stubbed KMS', () => {
     const sig = await keys.signer(record.kid, record.alg, keyRef).sign(message);
     expect(sig).toHaveLength(64);
     expect(verifyRaw('ed25519', record.publicKey, message, sig.toString('base64'))).toBe(true);
-    expect(sent.at(-1)).toMatchObject({ name: 'SignCommand', input: { KeyId: arn, MessageType: 'RAW', SigningAlgorithm: 'ED25519_SHA_512' } });
+    expect(sent.at(-1)).toMatchObject({
+      name: 'SignCommand',
+      input: { KeyId: arn, MessageType: 'RAW', SigningAlgorithm: 'ED25519_SHA_512' },
+    });
   });
 
   const meta = { $metadata: {}, message: `Key '${arn}' is not usable by role arn:aws:iam::123456789012:role/x` };
@@ -179,7 +202,10 @@ describe('KmsKeyProvider with a stubbed KMS', () => {
         throw thrown;
       },
     });
-    const err = await new KmsKeyProvider({ client }).signer('m-err', 'ed25519', arn).sign(Buffer.from('x')).catch((e: unknown) => e);
+    const err = await new KmsKeyProvider({ client })
+      .signer('m-err', 'ed25519', arn)
+      .sign(Buffer.from('x'))
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code });
     expect((err as Error).message).toContain('m-err');
     expect((err as Error).message).not.toMatch(/arn:|123456789012/);

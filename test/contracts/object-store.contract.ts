@@ -93,7 +93,10 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
       expect(second.versionId).not.toBe(first.versionId);
       expect(await text(await store().get(k('v')))).toBe('second');
       expect(await text(await store().get(k('v'), { versionId: first.versionId }))).toBe('one');
-      expect(await store().head(k('v'), { versionId: first.versionId })).toMatchObject({ size: 3, sha256: createHash('sha256').update('one').digest('hex') });
+      expect(await store().head(k('v'), { versionId: first.versionId })).toMatchObject({
+        size: 3,
+        sha256: createHash('sha256').update('one').digest('hex'),
+      });
     });
 
     it('deletes one version and falls back to the previous one; without an id it deletes the latest', async () => {
@@ -156,7 +159,21 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
       await expect(store().get(k('present-too'), { versionId: 'no-such-version' })).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' });
     });
 
-    const invalidKeys = ['', '/a', 'a/', 'a//b', 'a/../b', './a', 'a b', 'a/ü', 'a\\b', 'a?b', 'a@b', 'x'.repeat(1025), `a/${'s'.repeat(256)}`];
+    const invalidKeys = [
+      '',
+      '/a',
+      'a/',
+      'a//b',
+      'a/../b',
+      './a',
+      'a b',
+      'a/ü',
+      'a\\b',
+      'a?b',
+      'a@b',
+      'x'.repeat(1025),
+      `a/${'s'.repeat(256)}`,
+    ];
     it.each(invalidKeys.map((key) => [key.length > 40 ? `of ${key.length} characters` : JSON.stringify(key), key]))(
       'refuses the invalid key %s with VALIDATION_FAILED on key',
       async (_title, bad) => {
@@ -174,7 +191,10 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
       for (const n of names) latest.set(k(n), (await store().put(k(n), n)).versionId);
       latest.set(k('p/a'), (await store().put(k('p/a'), 'p/a again')).versionId);
       const all = await collect(store().list(k('p/')));
-      const expected = names.filter((n) => n.startsWith('p/')).map(k).sort();
+      const expected = names
+        .filter((n) => n.startsWith('p/'))
+        .map(k)
+        .sort();
       expect(all.map((i) => i.key)).toEqual(expected);
       for (const info of all) expect(info.versionId).toBe(latest.get(info.key));
       // A prefix need not end at a segment boundary.
@@ -183,11 +203,17 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
     });
 
     it('refuses a body whose size differs from expectedSize and writes nothing', async () => {
-      await expect(store().put(k('sized'), Readable.from(patternChunks(1000, 's')), { expectedSize: 999 })).rejects.toMatchObject({ code: 'SIZE_MISMATCH' });
-      await expect(store().put(k('sized'), Readable.from(patternChunks(1000, 's')), { expectedSize: 1001 })).rejects.toMatchObject({ code: 'SIZE_MISMATCH' });
+      await expect(store().put(k('sized'), Readable.from(patternChunks(1000, 's')), { expectedSize: 999 })).rejects.toMatchObject({
+        code: 'SIZE_MISMATCH',
+      });
+      await expect(store().put(k('sized'), Readable.from(patternChunks(1000, 's')), { expectedSize: 1001 })).rejects.toMatchObject({
+        code: 'SIZE_MISMATCH',
+      });
       // Short by one byte after a whole multipart part has been sent.
       const big = 5 * MiB + 100;
-      await expect(store().put(k('sized'), Readable.from(patternChunks(big, 's')), { expectedSize: big + 1 })).rejects.toMatchObject({ code: 'SIZE_MISMATCH' });
+      await expect(store().put(k('sized'), Readable.from(patternChunks(big, 's')), { expectedSize: big + 1 })).rejects.toMatchObject({
+        code: 'SIZE_MISMATCH',
+      });
       expect(await store().head(k('sized'))).toBeUndefined();
       expect(await collect(store().list(k('sized')))).toEqual([]);
       expect(await store().put(k('sized'), Readable.from(patternChunks(1000, 's')), { expectedSize: 1000 })).toMatchObject({ size: 1000 });

@@ -53,11 +53,16 @@ if (!moto) {
     it('locks retained versions in the configured mode and tags each version with its sha256', async () => {
       const retainUntil = new Date(Date.now() + 3600_000);
       const compliance = await new S3ObjectStore({ bucket, client }).put('mode/compliance', 'c', { retainUntil });
-      const governance = await new S3ObjectStore({ bucket, client, retentionMode: 'GOVERNANCE' }).put('mode/governance', 'g', { retainUntil });
-      const modeOf = async (key: string, versionId: string) => (await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }))).ObjectLockMode;
+      const governance = await new S3ObjectStore({ bucket, client, retentionMode: 'GOVERNANCE' }).put('mode/governance', 'g', {
+        retainUntil,
+      });
+      const modeOf = async (key: string, versionId: string) =>
+        (await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }))).ObjectLockMode;
       expect(await modeOf('mode/compliance', compliance.versionId)).toBe('COMPLIANCE');
       expect(await modeOf('mode/governance', governance.versionId)).toBe('GOVERNANCE');
-      const tags = await client.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'mode/compliance', VersionId: compliance.versionId }));
+      const tags = await client.send(
+        new GetObjectTaggingCommand({ Bucket: bucket, Key: 'mode/compliance', VersionId: compliance.versionId }),
+      );
       expect(tags.TagSet).toEqual([{ Key: 'sha256', Value: compliance.sha256 }]);
     });
 
@@ -73,7 +78,9 @@ if (!moto) {
     it('aborts the multipart upload when the body is shorter than expectedSize', async () => {
       const size = 5 * 1024 * 1024 + 10;
       const store = new S3ObjectStore({ bucket, client });
-      await expect(store.put('mp/short', Readable.from(patternChunks(size, 'mp')), { expectedSize: size + 1 })).rejects.toMatchObject({ code: 'SIZE_MISMATCH' });
+      await expect(store.put('mp/short', Readable.from(patternChunks(size, 'mp')), { expectedSize: size + 1 })).rejects.toMatchObject({
+        code: 'SIZE_MISMATCH',
+      });
       const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'mp/short' }));
       expect(uploads.Uploads ?? []).toEqual([]);
     });

@@ -12,10 +12,18 @@ let arns: { promotion: string; rollback: string };
 
 describeUnless(moto ? undefined : NO_MOTO, 'SfnWorkflows (Step Functions via moto_server)', () => {
   beforeAll(async () => {
-    client = new SFNClient({ endpoint: moto!.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    client = new SFNClient({
+      endpoint: moto!.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    });
     const create = async (name: string) => {
-      const definition = readFileSync(`statemachines/${name}.asl.json`, 'utf8').replaceAll('${RolloutStepArn}', 'arn:aws:lambda:us-east-1:123456789012:function:aegis-rollout-step');
-      return (await client.send(new CreateStateMachineCommand({ name, definition, roleArn: 'arn:aws:iam::123456789012:role/aegis-sfn' }))).stateMachineArn!;
+      const definition = readFileSync(`statemachines/${name}.asl.json`, 'utf8').replaceAll(
+        '${RolloutStepArn}',
+        'arn:aws:lambda:us-east-1:123456789012:function:aegis-rollout-step',
+      );
+      return (await client.send(new CreateStateMachineCommand({ name, definition, roleArn: 'arn:aws:iam::123456789012:role/aegis-sfn' })))
+        .stateMachineArn!;
     };
     arns = { promotion: await create('promotion'), rollback: await create('rollback') };
   });

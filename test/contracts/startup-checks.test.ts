@@ -40,13 +40,25 @@ if (!moto || !pgdb) {
     await s3.send(new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: 'Enabled' } }));
     if (lock === 'compliance' || lock === 'governance') {
       const Mode = lock === 'compliance' ? 'COMPLIANCE' : 'GOVERNANCE';
-      await s3.send(new PutObjectLockConfigurationCommand({ Bucket: name, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode, Days: 1 } } } }));
+      await s3.send(
+        new PutObjectLockConfigurationCommand({
+          Bucket: name,
+          ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode, Days: 1 } } },
+        }),
+      );
     }
     return name;
   }
   const p256 = async () => (await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata!.Arn!;
 
-  async function setup(opts: { artifacts?: 'none' | 'enabled' | 'compliance' | 'governance'; archive?: 'none' | 'enabled' | 'compliance' | 'governance'; allowP256?: boolean; manifestKey?: string } = {}) {
+  async function setup(
+    opts: {
+      artifacts?: 'none' | 'enabled' | 'compliance' | 'governance';
+      archive?: 'none' | 'enabled' | 'compliance' | 'governance';
+      allowP256?: boolean;
+      manifestKey?: string;
+    } = {},
+  ) {
     const artifacts = await bucket(opts.artifacts ?? 'enabled');
     const archive = await bucket(opts.archive ?? 'compliance');
     const config: Config = loadCheckedConfig({
@@ -71,7 +83,10 @@ if (!moto || !pgdb) {
   }
 
   const refusal = async (p: Promise<unknown>) => {
-    const e = await p.then(() => undefined, (x: unknown) => x);
+    const e = await p.then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     expect(e).toBeInstanceOf(StartupCheckError);
     return { check: (e as StartupCheckError).check, message: (e as Error).message };
   };
@@ -82,36 +97,60 @@ if (!moto || !pgdb) {
       expect(await s.targets.store.describeObjectLock()).toEqual({ enabled: false });
       expect(await refusal(runStartupChecks(s.config, s.targets, { migrating: true }))).toEqual({
         check: 'artifact-bucket-object-lock',
-        message: expect.stringMatching(/^startup check artifact-bucket-object-lock failed: bucket aegis-check-\w+: Object Lock is not enabled on the bucket$/),
+        message: expect.stringMatching(
+          /^startup check artifact-bucket-object-lock failed: bucket aegis-check-\w+: Object Lock is not enabled on the bucket$/,
+        ),
       });
       s = await setup({ archive: 'enabled' });
-      expect(await refusal(runStartupChecks(s.config, s.targets, { migrating: true }))).toMatchObject({ check: 'audit-archive-object-lock', message: expect.stringMatching(/no default retention/) });
+      expect(await refusal(runStartupChecks(s.config, s.targets, { migrating: true }))).toMatchObject({
+        check: 'audit-archive-object-lock',
+        message: expect.stringMatching(/no default retention/),
+      });
       s = await setup({ archive: 'governance' });
       expect(await s.targets.archive.describeObjectLock()).toEqual({ enabled: true, defaultRetention: { mode: 'GOVERNANCE', days: 1 } });
-      expect(await refusal(runStartupChecks(s.config, s.targets, { migrating: true }))).toMatchObject({ check: 'audit-archive-object-lock', message: expect.stringMatching(/GOVERNANCE, not COMPLIANCE/) });
+      expect(await refusal(runStartupChecks(s.config, s.targets, { migrating: true }))).toMatchObject({
+        check: 'audit-archive-object-lock',
+        message: expect.stringMatching(/GOVERNANCE, not COMPLIANCE/),
+      });
     });
 
     it('refuse a P-256 key without the allowance, a missing key and a non-signing key; pass with the allowance on loopback', async () => {
       let s = await setup({ allowP256: false });
-      expect(await refusal(runStartupChecks(s.config, s.targets, { migrating: true }))).toMatchObject({ check: expect.stringMatching(/^(manifest|audit)-kms-key$/), message: expect.stringMatching(/key spec is ECC_NIST_P256, not ECC_NIST_EDWARDS25519/) });
+      expect(await refusal(runStartupChecks(s.config, s.targets, { migrating: true }))).toMatchObject({
+        check: expect.stringMatching(/^(manifest|audit)-kms-key$/),
+        message: expect.stringMatching(/key spec is ECC_NIST_P256, not ECC_NIST_EDWARDS25519/),
+      });
       s = await setup({ manifestKey: 'arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000' });
-      expect(await refusal(runStartupChecks(s.config, s.targets, { migrating: true }))).toMatchObject({ check: 'manifest-kms-key', message: expect.stringMatching(/NotFoundException/) });
+      expect(await refusal(runStartupChecks(s.config, s.targets, { migrating: true }))).toMatchObject({
+        check: 'manifest-kms-key',
+        message: expect.stringMatching(/NotFoundException/),
+      });
       const symmetric = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
       s = await setup({ manifestKey: symmetric });
-      expect(await refusal(runStartupChecks(s.config, s.targets, { migrating: true }))).toMatchObject({ check: 'manifest-kms-key', message: expect.stringMatching(/key usage is [A-Z_a-z ]+, not SIGN_VERIFY/) });
+      expect(await refusal(runStartupChecks(s.config, s.targets, { migrating: true }))).toMatchObject({
+        check: 'manifest-kms-key',
+        message: expect.stringMatching(/key usage is [A-Z_a-z ]+, not SIGN_VERIFY/),
+      });
       s = await setup();
       await expect(runStartupChecks(s.config, s.targets, { migrating: true })).resolves.toBeUndefined();
     });
 
     it('production adopts only Ed25519 keys without the allowance (key rotation cannot bring P-256 in later)', async () => {
       const provider = new KmsKeyProvider({ client: kms, ed25519Only: true });
-      await expect(provider.create('manifest', 'm-v9', { kmsKeyId: await p256() })).rejects.toThrow(/production signs with ECC_NIST_EDWARDS25519 only/);
-      await expect(new KmsKeyProvider({ client: kms }).create('manifest', 'm-v9', { kmsKeyId: await p256() })).resolves.toMatchObject({ record: { alg: 'ecdsa-p256-sha256' } });
+      await expect(provider.create('manifest', 'm-v9', { kmsKeyId: await p256() })).rejects.toThrow(
+        /production signs with ECC_NIST_EDWARDS25519 only/,
+      );
+      await expect(new KmsKeyProvider({ client: kms }).create('manifest', 'm-v9', { kmsKeyId: await p256() })).resolves.toMatchObject({
+        record: { alg: 'ecdsa-p256-sha256' },
+      });
     });
 
     it('need the database migrated unless the process migrates it, and report an unreachable database as a fault', async () => {
       const s = await setup();
-      expect(await refusal(runStartupChecks(s.config, s.targets))).toMatchObject({ check: 'database-migrated', message: expect.stringMatching(/not migrated: \d+ pending \(0001_registry, /) });
+      expect(await refusal(runStartupChecks(s.config, s.targets))).toMatchObject({
+        check: 'database-migrated',
+        message: expect.stringMatching(/not migrated: \d+ pending \(0001_registry, /),
+      });
       await migrateToLatest(database.db);
       await expect(runStartupChecks(s.config, s.targets)).resolves.toBeUndefined();
       const unreachable = new PgDatabase('postgres://postgres@127.0.0.1:1/none');

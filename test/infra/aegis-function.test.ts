@@ -38,7 +38,12 @@ describe('AegisFunction bundleFolders', () => {
   it('copies each folder into the bundle under its own name, next to index.mjs', () => {
     const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': ['**'] } });
     const stack = new Stack(app, 'S');
-    const fn = new AegisFunction(stack, 'f', { entry: 'lambdas/h.ts', projectRoot: root, description: 'test', bundleFolders: ['policies', 'conf/nested'] });
+    const fn = new AegisFunction(stack, 'f', {
+      entry: 'lambdas/h.ts',
+      projectRoot: root,
+      description: 'test',
+      bundleFolders: ['policies', 'conf/nested'],
+    });
     const plain = new AegisFunction(stack, 'g', { entry: 'lambdas/h.ts', projectRoot: root, description: 'test' });
     app.synth();
     const assetOf = (f: AegisFunction) => {
@@ -59,9 +64,9 @@ describe('AegisFunction bundleFolders', () => {
   it('refuses folder names that could leave either tree or break the copy command', () => {
     const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'S');
     for (const [i, bad] of ['../policies', '/etc', 'a b', 'policies/', 'x;rm'].entries()) {
-      expect(() => new AegisFunction(stack, `f${i}`, { entry: 'lambdas/h.ts', projectRoot: root, description: 'test', bundleFolders: [bad] })).toThrow(
-        `bundle folder ${bad} must be a relative path`,
-      );
+      expect(
+        () => new AegisFunction(stack, `f${i}`, { entry: 'lambdas/h.ts', projectRoot: root, description: 'test', bundleFolders: [bad] }),
+      ).toThrow(`bundle folder ${bad} must be a relative path`);
     }
   });
 
@@ -85,7 +90,13 @@ describe('AegisFunction bundleFolders', () => {
       );
       const app = new App({ outdir: cedarOut, context: { 'aws:cdk:bundling-stacks': ['**'] } });
       const stack = new Stack(app, 'S');
-      const fn = new AegisFunction(stack, 'decide', { entry: 'lambdas/decide.ts', projectRoot: cedarRoot, description: 'test', bundleFolders: ['policies'], bundleFiles: [CEDAR_WASM] });
+      const fn = new AegisFunction(stack, 'decide', {
+        entry: 'lambdas/decide.ts',
+        projectRoot: cedarRoot,
+        description: 'test',
+        bundleFolders: ['policies'],
+        bundleFiles: [CEDAR_WASM],
+      });
       app.synth();
       const code = Template.fromStack(stack).toJSON().Resources[logicalIdOf(fn.function)].Properties.Code;
       const bundle = join(cedarOut, `asset.${String(code.S3Key).replace(/\.zip$/, '')}`);
@@ -94,9 +105,14 @@ describe('AegisFunction bundleFolders', () => {
       // global __dirname would hide the bug). POLICIES_DIR is /var/task/policies on Lambda.
       expect(POLICIES_DIR).toBe('/var/task/policies');
       const runner = join(cedarOut, 'run.mjs');
-      writeFileSync(runner, "const m = await import(process.argv[2]); process.stdout.write(String(await m.handler()));\n");
+      writeFileSync(runner, 'const m = await import(process.argv[2]); process.stdout.write(String(await m.handler()));\n');
       const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, AEGIS_POLICIES_DIR: join(bundle, 'policies') };
-      const run = spawnSync(process.execPath, [runner, join(bundle, 'index.mjs')], { cwd: tmpdir(), env, encoding: 'utf8', timeout: 60_000 });
+      const run = spawnSync(process.execPath, [runner, join(bundle, 'index.mjs')], {
+        cwd: tmpdir(),
+        env,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
       expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: '' });
       expect(run.stdout).toMatch(/^[0-9a-f]{64}$/);
     } finally {
@@ -108,8 +124,18 @@ describe('AegisFunction bundleFolders', () => {
   it('refuses bundle files that could leave either tree, or that would land on each other', () => {
     const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'S');
     for (const [i, bad] of ['../x.wasm', '/etc/passwd', 'a b.wasm', 'node_modules/./x', 'x;rm'].entries()) {
-      expect(() => new AegisFunction(stack, `f${i}`, { entry: 'lambdas/h.ts', projectRoot: root, description: 'test', bundleFiles: [bad] })).toThrow(`bundle file ${bad} must be a relative path`);
+      expect(
+        () => new AegisFunction(stack, `f${i}`, { entry: 'lambdas/h.ts', projectRoot: root, description: 'test', bundleFiles: [bad] }),
+      ).toThrow(`bundle file ${bad} must be a relative path`);
     }
-    expect(() => new AegisFunction(stack, 'dup', { entry: 'lambdas/h.ts', projectRoot: root, description: 'test', bundleFiles: ['a/x.wasm', 'b/x.wasm'] })).toThrow('distinct names');
+    expect(
+      () =>
+        new AegisFunction(stack, 'dup', {
+          entry: 'lambdas/h.ts',
+          projectRoot: root,
+          description: 'test',
+          bundleFiles: ['a/x.wasm', 'b/x.wasm'],
+        }),
+    ).toThrow('distinct names');
   });
 });

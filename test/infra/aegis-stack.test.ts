@@ -16,7 +16,16 @@ import { MUTUAL_TLS_CONTEXT, checkMutualTlsDomain, mutualTlsFromContext, type Mu
 import type { ReplicationTarget } from '../../lib/infra/replication.js';
 import { checkpointKey, segmentKey } from '../../lib/services/audit-trail.js';
 import { HEADS_PREFIX, headKey } from '../../lib/services/audit-head.js';
-import { CDK_JSON_CONTEXT, MTLS, MTLS_CONTEXT, NON_ROUTE_ENTRIES, REPLICA, stubProjectRoot, synthAegis, type Synthesized } from './support.js';
+import {
+  CDK_JSON_CONTEXT,
+  MTLS,
+  MTLS_CONTEXT,
+  NON_ROUTE_ENTRIES,
+  REPLICA,
+  stubProjectRoot,
+  synthAegis,
+  type Synthesized,
+} from './support.js';
 
 type Json = Record<string, any>;
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
@@ -24,7 +33,14 @@ type Statement = { Effect: string; Action: string | string[]; Resource: unknown;
 const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 /** IAM action pattern (`s3:Delete*`, `*`) as a case-insensitive regular expression. */
-const actionPattern = (pattern: string) => new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^$|()[\]{}\\]/g, '\\$&')).join('.*')}$`, 'i');
+const actionPattern = (pattern: string) =>
+  new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.+?^$|()[\]{}\\]/g, '\\$&'))
+      .join('.*')}$`,
+    'i',
+  );
 
 /** Whether a statement allows `action`, by name or through a wildcard (`s3:*`, `s3:Delete*`, `*`). */
 const allows = (statement: Statement, action: string): boolean => asList(statement.Action).some((a) => actionPattern(a).test(action));
@@ -36,7 +52,8 @@ const allows = (statement: Statement, action: string): boolean => asList(stateme
  */
 /** What the production startup checks read (lib/startup-checks.ts), granted to every function. */
 const STARTUP_CHECK_ACTIONS = ['s3:GetBucketObjectLockConfiguration', 'kms:DescribeKey'];
-const onResource = (statement: Statement, logicalId: string): boolean => new RegExp(`"(Ref|Fn::GetAtt)":\\[?"${logicalId}"`).test(JSON.stringify(statement.Resource));
+const onResource = (statement: Statement, logicalId: string): boolean =>
+  new RegExp(`"(Ref|Fn::GetAtt)":\\[?"${logicalId}"`).test(JSON.stringify(statement.Resource));
 
 /** Every Allow statement of every identity policy in the template, with the roles it is attached to. */
 function identityStatements(template: Template): { policy: string; roles: string[]; statement: Statement }[] {
@@ -58,9 +75,18 @@ function identityStatements(template: Template): { policy: string; roles: string
 
 /** What Step Functions' role needs on "*": CloudWatch Logs delivery (logging ALL) and X-Ray (tracing). */
 const STATE_MACHINE_WILDCARD_ACTIONS = [
-  'logs:CreateLogDelivery', 'logs:DeleteLogDelivery', 'logs:DescribeLogGroups', 'logs:DescribeResourcePolicies',
-  'logs:GetLogDelivery', 'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:UpdateLogDelivery',
-  'xray:GetSamplingRules', 'xray:GetSamplingTargets', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments',
+  'logs:CreateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:DescribeLogGroups',
+  'logs:DescribeResourcePolicies',
+  'logs:GetLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:UpdateLogDelivery',
+  'xray:GetSamplingRules',
+  'xray:GetSamplingTargets',
+  'xray:PutTelemetryRecords',
+  'xray:PutTraceSegments',
 ];
 
 /**
@@ -77,7 +103,13 @@ function deployedDefinition(definitionString: unknown, substitutions: Record<str
     const [separator, parts] = (definitionString as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
     text = parts.map((p) => (typeof p === 'string' ? p : marker(p))).join(separator);
   }
-  text = text.replace(/\$\{([A-Za-z0-9_]+)\}/g, (whole, name: string) => (substitutions && name in substitutions ? (typeof substitutions[name] === 'string' ? (substitutions[name] as string) : marker(substitutions[name])) : whole));
+  text = text.replace(/\$\{([A-Za-z0-9_]+)\}/g, (whole, name: string) =>
+    substitutions && name in substitutions
+      ? typeof substitutions[name] === 'string'
+        ? (substitutions[name] as string)
+        : marker(substitutions[name])
+      : whole,
+  );
   const restore = (node: unknown): unknown => {
     if (typeof node === 'string') {
       const m = /^@@ref(\d+)@@$/.exec(node);
@@ -103,11 +135,16 @@ describe('AegisStack template', () => {
   let synth: Synthesized;
   let template: Template;
   const roleOf = (routeId: keyof typeof ROUTE_ACCESS) => logicalIdOf(synth.stack.apiFunctions.functions[routeId].role);
-  const statementsOfRole = (roleLogicalId: string) => identityStatements(template).filter((e) => e.roles.includes(roleLogicalId)).map((e) => e.statement);
+  const statementsOfRole = (roleLogicalId: string) =>
+    identityStatements(template)
+      .filter((e) => e.roles.includes(roleLogicalId))
+      .map((e) => e.statement);
   const actionsOfRole = (roleLogicalId: string) => statementsOfRole(roleLogicalId).flatMap((s) => asList(s.Action));
   /** The roles of the two state machines (by the state machines' RoleArn). */
   const stateMachineRoles = () =>
-    Object.values(template.findResources('AWS::StepFunctions::StateMachine')).map((m) => (m.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]);
+    Object.values(template.findResources('AWS::StepFunctions::StateMachine')).map(
+      (m) => (m.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0],
+    );
   /** Every function built from our handlers: API routes, migrate, the scheduled archiver and the rollout step. */
   const ourFunctions = () => [
     ...Object.values(synth.stack.apiFunctions.functions),
@@ -166,7 +203,9 @@ describe('AegisStack template', () => {
         ObjectLockEnabled: true,
         ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: days } } },
       });
-      expect(template.toJSON().Resources.AuditArchiveBucket.Properties.ObjectLockConfiguration.Rule.DefaultRetention.Mode).toBe('COMPLIANCE');
+      expect(template.toJSON().Resources.AuditArchiveBucket.Properties.ObjectLockConfiguration.Rule.DefaultRetention.Mode).toBe(
+        'COMPLIANCE',
+      );
       expect(days.asNumber()).toBeGreaterThanOrEqual(365);
       expect(template.toJSON().Resources.ArtifactBucket.Properties.ObjectLockConfiguration?.Rule).toBeUndefined();
     });
@@ -178,9 +217,16 @@ describe('AegisStack template', () => {
         expect(bucket).toMatchObject({
           DeletionPolicy: 'Retain',
           Properties: {
-            PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+            PublicAccessBlockConfiguration: {
+              BlockPublicAcls: true,
+              BlockPublicPolicy: true,
+              IgnorePublicAcls: true,
+              RestrictPublicBuckets: true,
+            },
             VersioningConfiguration: { Status: 'Enabled' },
-            BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: expect.any(String) } }] },
+            BucketEncryption: {
+              ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: expect.any(String) } }],
+            },
           },
         });
       }
@@ -188,7 +234,9 @@ describe('AegisStack template', () => {
 
     it('encrypts artifacts and the audit archive with the customer managed data key', () => {
       for (const id of ['ArtifactBucket', 'AuditArchiveBucket']) {
-        expect(template.toJSON().Resources[id].Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault).toEqual({
+        expect(
+          template.toJSON().Resources[id].Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault,
+        ).toEqual({
           SSEAlgorithm: 'aws:kms',
           KMSMasterKeyID: { 'Fn::GetAtt': ['DataKey', 'Arn'] },
         });
@@ -197,7 +245,9 @@ describe('AegisStack template', () => {
 
     it('sends server access logs of both data buckets to the log bucket', () => {
       for (const id of ['ArtifactBucket', 'AuditArchiveBucket']) {
-        expect(template.toJSON().Resources[id].Properties.LoggingConfiguration).toMatchObject({ DestinationBucketName: { Ref: 'AccessLogBucket' } });
+        expect(template.toJSON().Resources[id].Properties.LoggingConfiguration).toMatchObject({
+          DestinationBucketName: { Ref: 'AccessLogBucket' },
+        });
       }
     });
 
@@ -216,7 +266,12 @@ describe('AegisStack template', () => {
           Bucket: { Ref: id },
           PolicyDocument: {
             Statement: Match.arrayWith([
-              Match.objectLike({ Effect: 'Deny', Action: 's3:*', Principal: { AWS: '*' }, Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+              Match.objectLike({
+                Effect: 'Deny',
+                Action: 's3:*',
+                Principal: { AWS: '*' },
+                Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+              }),
             ]),
           },
         });
@@ -267,7 +322,9 @@ describe('AegisStack template', () => {
 
   describe('functions', () => {
     it('creates one Lambda per route that is not local-only, and none for local-only routes', () => {
-      const expected = Object.values(ROUTES).filter((r) => !('localOnly' in r && r.localOnly)).map((r) => r.id);
+      const expected = Object.values(ROUTES)
+        .filter((r) => !('localOnly' in r && r.localOnly))
+        .map((r) => r.id);
       expect([...API_ROUTE_IDS].sort()).toEqual([...expected].sort());
       expect(Object.keys(synth.stack.apiFunctions.functions).sort()).toEqual([...expected].sort());
       const functions = template.findResources('AWS::Lambda::Function');
@@ -288,7 +345,14 @@ describe('AegisStack template', () => {
         expect(template.toJSON().Resources[logicalIdOf(fn.function)].Properties).toMatchObject({
           Runtime: 'nodejs24.x',
           Architectures: ['x86_64'],
-          Handler: [synth.stack.auditArchiveSchedule.archiveFunction, synth.stack.auditCheckpoint.jobFunction, synth.stack.pendingUploadExpiry.jobFunction, synth.stack.pendingPromotionExpiry.jobFunction].includes(fn) ? 'index.scheduled' : 'index.handler',
+          Handler: [
+            synth.stack.auditArchiveSchedule.archiveFunction,
+            synth.stack.auditCheckpoint.jobFunction,
+            synth.stack.pendingUploadExpiry.jobFunction,
+            synth.stack.pendingPromotionExpiry.jobFunction,
+          ].includes(fn)
+            ? 'index.scheduled'
+            : 'index.handler',
           TracingConfig: { Mode: 'Active' },
           LoggingConfig: { LogFormat: 'JSON' },
         });
@@ -325,7 +389,11 @@ describe('AegisStack template', () => {
     it('deploys new handler code only after the migrations custom resource has run', () => {
       const migration = logicalIdOf(synth.stack.migrations.resource);
       template.hasResourceProperties('Custom::AegisMigrations', { ServiceToken: Match.anyValue(), DeployNonce: 'test-deploy' });
-      for (const fn of [...Object.values(synth.stack.apiFunctions.functions), synth.stack.auditArchiveSchedule.archiveFunction, synth.stack.rollouts.rolloutStep]) {
+      for (const fn of [
+        ...Object.values(synth.stack.apiFunctions.functions),
+        synth.stack.auditArchiveSchedule.archiveFunction,
+        synth.stack.rollouts.rolloutStep,
+      ]) {
         expect(template.toJSON().Resources[logicalIdOf(fn.function)].DependsOn).toContain(migration);
       }
     });
@@ -339,7 +407,9 @@ describe('AegisStack template', () => {
       const fn = template.toJSON().Resources[scheduled()];
       expect(fn.Properties.Handler).toMatch(/\.scheduled$/);
       expect(scheduled()).not.toBe(logicalIdOf(synth.stack.apiFunctions.functions.auditArchive.function));
-      expect(template.toJSON().Resources[logicalIdOf(synth.stack.apiFunctions.functions.auditArchive.function)].Properties.Handler).toBe('index.handler');
+      expect(template.toJSON().Resources[logicalIdOf(synth.stack.apiFunctions.functions.auditArchive.function)].Properties.Handler).toBe(
+        'index.handler',
+      );
       expect(synth.stack.auditArchiveSchedule.archiveFunction.node.tryFindChild('Function')).toBeDefined();
     });
 
@@ -356,7 +426,9 @@ describe('AegisStack template', () => {
     });
 
     it('invokes it every 5 minutes from an EventBridge rule, with retries and a dead-letter queue', () => {
-      const rules = Object.values(template.findResources('AWS::Events::Rule')).filter((r) => JSON.stringify(r.Properties.Targets).includes(scheduled()));
+      const rules = Object.values(template.findResources('AWS::Events::Rule')).filter((r) =>
+        JSON.stringify(r.Properties.Targets).includes(scheduled()),
+      );
       expect(rules).toHaveLength(1);
       expect(rules[0]!.Properties).toMatchObject({
         ScheduleExpression: 'rate(5 minutes)',
@@ -387,14 +459,25 @@ describe('AegisStack template', () => {
 
     it('encrypts the dead-letter queue, refuses non-TLS requests and lets only the rule send to it', () => {
       const queues = template.findResources('AWS::SQS::Queue');
-      expect(Object.keys(queues).sort()).toEqual([dlq(), logicalIdOf(synth.stack.auditCheckpoint.deadLetterQueue), logicalIdOf(synth.stack.pendingUploadExpiry.deadLetterQueue), logicalIdOf(synth.stack.pendingPromotionExpiry.deadLetterQueue)].sort());
+      expect(Object.keys(queues).sort()).toEqual(
+        [
+          dlq(),
+          logicalIdOf(synth.stack.auditCheckpoint.deadLetterQueue),
+          logicalIdOf(synth.stack.pendingUploadExpiry.deadLetterQueue),
+          logicalIdOf(synth.stack.pendingPromotionExpiry.deadLetterQueue),
+        ].sort(),
+      );
       const props = queues[dlq()]!.Properties;
       expect(props.SqsManagedSseEnabled === true || props.KmsMasterKeyId !== undefined).toBe(true);
       expect(props.MessageRetentionPeriod).toBe(14 * 86_400);
-      const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy')).filter((p) => JSON.stringify(p.Properties.Queues).includes(dlq()));
+      const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy')).filter((p) =>
+        JSON.stringify(p.Properties.Queues).includes(dlq()),
+      );
       expect(policies).toHaveLength(1);
       const statements = policies[0]!.Properties.PolicyDocument.Statement as Json[];
-      expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+      expect(statements).toContainEqual(
+        expect.objectContaining({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      );
       const allows = statements.filter((st) => st.Effect === 'Allow');
       expect(allows).toEqual([
         expect.objectContaining({
@@ -421,7 +504,11 @@ describe('AegisStack template', () => {
     const fnId = () => logicalIdOf(job().jobFunction.function);
     const dlq = () => logicalIdOf(job().deadLetterQueue);
     const keyActions = (roleId: string, keyLogicalId: string) =>
-      new Set(statementsOfRole(roleId).filter((s) => onResource(s, keyLogicalId)).flatMap((s) => asList(s.Action)));
+      new Set(
+        statementsOfRole(roleId)
+          .filter((s) => onResource(s, keyLogicalId))
+          .flatMap((s) => asList(s.Action)),
+      );
 
     it('runs lambdas/audit-checkpoint.ts (scheduled export) every minute from an EventBridge rule, one retry, a dead-letter queue and an alarm, timing out before the next run', () => {
       const fn = template.toJSON().Resources[fnId()].Properties;
@@ -429,7 +516,13 @@ describe('AegisStack template', () => {
       template.hasResourceProperties('AWS::Events::Rule', {
         ScheduleExpression: 'rate(1 minute)',
         State: 'ENABLED',
-        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId(), 'Arn'] }, RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 1 }), DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq(), 'Arn'] } } })],
+        Targets: [
+          Match.objectLike({
+            Arn: { 'Fn::GetAtt': [fnId(), 'Arn'] },
+            RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 1 }),
+            DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq(), 'Arn'] } },
+          }),
+        ],
       });
       template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
         FunctionName: { Ref: fnId() },
@@ -447,13 +540,21 @@ describe('AegisStack template', () => {
       expect(AUDIT_HEADS_PREFIX).toBe(HEADS_PREFIX);
       expect(headKey(1).startsWith(AUDIT_HEADS_PREFIX)).toBe(true);
       const role = logicalIdOf(job().jobFunction.role);
-      const objects = statementsOfRole(role).filter((s) => onResource(s, 'AuditArchiveBucket') && asList(s.Action).some((a) => a.includes('Object') && !STARTUP_CHECK_ACTIONS.includes(a)));
+      const objects = statementsOfRole(role).filter(
+        (s) =>
+          onResource(s, 'AuditArchiveBucket') && asList(s.Action).some((a) => a.includes('Object') && !STARTUP_CHECK_ACTIONS.includes(a)),
+      );
       expect(objects.length).toBeGreaterThan(0);
-      for (const s of objects) expect(s.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': ['AuditArchiveBucket', 'Arn'] }, `/${AUDIT_HEADS_PREFIX}*`]] });
+      for (const s of objects)
+        expect(s.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': ['AuditArchiveBucket', 'Arn'] }, `/${AUDIT_HEADS_PREFIX}*`]] });
       const actions = objects.flatMap((s) => asList(s.Action));
       expect(actions).toEqual(expect.arrayContaining(['s3:PutObject', 's3:PutObjectRetention', 's3:GetObject']));
       expect(actions.filter((a) => /Delete|Bypass/.test(a))).toEqual([]);
-      expect(statementsOfRole(role).some((s) => onResource(s, 'ArtifactBucket') && !asList(s.Action).every((a) => STARTUP_CHECK_ACTIONS.includes(a)))).toBe(false);
+      expect(
+        statementsOfRole(role).some(
+          (s) => onResource(s, 'ArtifactBucket') && !asList(s.Action).every((a) => STARTUP_CHECK_ACTIONS.includes(a)),
+        ),
+      ).toBe(false);
       expect(keyActions(role, 'AuditSigningKey')).toEqual(new Set(['kms:DescribeKey', 'kms:Sign']));
       expect(keyActions(role, 'ManifestSigningKey')).toEqual(new Set(['kms:DescribeKey']));
       expect(actionsOfRole(role)).toEqual(expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey']));
@@ -461,7 +562,10 @@ describe('AegisStack template', () => {
 
     it('follows auditCheckpointRate', () => {
       const t = synthAegis({ projectRoot: stub.root, props: { auditCheckpointRate: Duration.minutes(2) } }).template;
-      t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(2 minutes)', Description: 'Sign the audit chain head every 2 minutes' });
+      t.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: 'rate(2 minutes)',
+        Description: 'Sign the audit chain head every 2 minutes',
+      });
     });
   });
 
@@ -475,7 +579,9 @@ describe('AegisStack template', () => {
       template.hasResourceProperties('AWS::Events::Rule', {
         ScheduleExpression: 'rate(1 hour)',
         State: 'ENABLED',
-        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId(), 'Arn'] }, DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq(), 'Arn'] } } })],
+        Targets: [
+          Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId(), 'Arn'] }, DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq(), 'Arn'] } } }),
+        ],
       });
       template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
         FunctionName: { Ref: fnId() },
@@ -492,12 +598,17 @@ describe('AegisStack template', () => {
     it('touches the database only: no S3 objects and no signing (the lifecycle rule removes the bytes)', () => {
       const actions = actionsOfRole(logicalIdOf(job().jobFunction.role));
       // besides the database, only the production startup checks' reads (bucket Object Lock settings, key specs)
-      expect(actions.filter((a) => !/^(logs|xray|rds-data|secretsmanager|sqs):/.test(a)).sort()).toEqual(['kms:DescribeKey', 's3:GetBucketObjectLockConfiguration']);
+      expect(actions.filter((a) => !/^(logs|xray|rds-data|secretsmanager|sqs):/.test(a)).sort()).toEqual([
+        'kms:DescribeKey',
+        's3:GetBucketObjectLockConfiguration',
+      ]);
     });
 
     it('gives every function the same pending-upload TTL as the lifecycle rule (1 day)', () => {
       for (const fn of ourFunctions()) {
-        expect(template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Environment.Variables.AEGIS_PENDING_UPLOAD_TTL_SECONDS).toBe('86400');
+        expect(
+          template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Environment.Variables.AEGIS_PENDING_UPLOAD_TTL_SECONDS,
+        ).toBe('86400');
       }
     });
 
@@ -511,9 +622,16 @@ describe('AegisStack template', () => {
         ExpirationInDays: 1,
         NoncurrentVersionExpiration: { NoncurrentDays: 1 },
       });
-      expect(rules).toContainEqual({ Id: 'remove-expired-delete-markers', Status: 'Enabled', Prefix: 'artifacts/', ExpiredObjectDeleteMarker: true });
+      expect(rules).toContainEqual({
+        Id: 'remove-expired-delete-markers',
+        Status: 'Enabled',
+        Prefix: 'artifacts/',
+        ExpiredObjectDeleteMarker: true,
+      });
       // no other rule expires artifacts: registered versions (untagged, retained) are never expired
-      expect(rules.filter((r) => r.ExpirationInDays !== undefined || r.NoncurrentVersionExpiration !== undefined).map((r) => r.Id)).toEqual(['expire-pending-uploads']);
+      expect(rules.filter((r) => r.ExpirationInDays !== undefined || r.NoncurrentVersionExpiration !== undefined).map((r) => r.Id)).toEqual(
+        ['expire-pending-uploads'],
+      );
     });
   });
 
@@ -527,7 +645,9 @@ describe('AegisStack template', () => {
       template.hasResourceProperties('AWS::Events::Rule', {
         ScheduleExpression: 'rate(15 minutes)',
         State: 'ENABLED',
-        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId(), 'Arn'] }, DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq(), 'Arn'] } } })],
+        Targets: [
+          Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId(), 'Arn'] }, DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq(), 'Arn'] } } }),
+        ],
       });
       template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
         FunctionName: { Ref: fnId() },
@@ -547,7 +667,11 @@ describe('AegisStack template', () => {
       const role = logicalIdOf(job().jobFunction.role);
       const actions = actionsOfRole(role);
       // besides the database, the audit key's signature and the production startup checks' reads (bucket Object Lock settings, key specs)
-      expect([...new Set(actions.filter((a) => !/^(logs|xray|rds-data|secretsmanager|sqs):/.test(a)))].sort()).toEqual(['kms:DescribeKey', 'kms:Sign', 's3:GetBucketObjectLockConfiguration']);
+      expect([...new Set(actions.filter((a) => !/^(logs|xray|rds-data|secretsmanager|sqs):/.test(a)))].sort()).toEqual([
+        'kms:DescribeKey',
+        'kms:Sign',
+        's3:GetBucketObjectLockConfiguration',
+      ]);
       const signs = statementsOfRole(role).filter((st) => allows(st, 'kms:Sign'));
       expect(signs.flatMap((st) => asList(st.Resource))).toEqual([{ 'Fn::GetAtt': ['AuditSigningKey', 'Arn'] }]);
     });
@@ -570,12 +694,19 @@ describe('AegisStack template', () => {
           });
         }
       }
-      expect(methods.filter((m) => m.Properties.AuthorizationType === 'NONE').map((m) => m.Properties.OperationName).sort()).toEqual(['health', 'openapi']);
+      expect(
+        methods
+          .filter((m) => m.Properties.AuthorizationType === 'NONE')
+          .map((m) => m.Properties.OperationName)
+          .sort(),
+      ).toEqual(['health', 'openapi']);
       template.hasResourceProperties('AWS::ApiGateway::RequestValidator', { ValidateRequestBody: true, ValidateRequestParameters: true });
     });
 
     it('requires the path parameters of parameterised routes', () => {
-      const versionGet = Object.values(template.findResources('AWS::ApiGateway::Method')).find((m) => m.Properties.OperationName === 'versionGet');
+      const versionGet = Object.values(template.findResources('AWS::ApiGateway::Method')).find(
+        (m) => m.Properties.OperationName === 'versionGet',
+      );
       expect(versionGet?.Properties.RequestParameters).toEqual({ 'method.request.path.model': true, 'method.request.path.version': true });
     });
 
@@ -583,13 +714,20 @@ describe('AegisStack template', () => {
       template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
         ResponseType: 'BAD_REQUEST_BODY',
         ResponseTemplates: {
-          'application/json': Match.serializedJson({ error: { code: 'VALIDATION_FAILED', message: Match.anyValue(), field: 'body', requestId: '$context.requestId' } }),
+          'application/json': Match.serializedJson({
+            error: { code: 'VALIDATION_FAILED', message: Match.anyValue(), field: 'body', requestId: '$context.requestId' },
+          }),
         },
       });
       const responses = Object.values(template.findResources('AWS::ApiGateway::GatewayResponse'));
-      expect(responses.map((r) => r.Properties.ResponseType).sort()).toEqual(
-        ['ACCESS_DENIED', 'BAD_REQUEST_BODY', 'BAD_REQUEST_PARAMETERS', 'EXPIRED_TOKEN', 'INVALID_SIGNATURE', 'MISSING_AUTHENTICATION_TOKEN'],
-      );
+      expect(responses.map((r) => r.Properties.ResponseType).sort()).toEqual([
+        'ACCESS_DENIED',
+        'BAD_REQUEST_BODY',
+        'BAD_REQUEST_PARAMETERS',
+        'EXPIRED_TOKEN',
+        'INVALID_SIGNATURE',
+        'MISSING_AUTHENTICATION_TOKEN',
+      ]);
       for (const r of responses) {
         const body = JSON.parse(r.Properties.ResponseTemplates['application/json']);
         expect(Object.keys(ErrorCodes)).toContain(body.error.code);
@@ -601,7 +739,13 @@ describe('AegisStack template', () => {
         TracingEnabled: true,
         AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
         MethodSettings: Match.arrayWith([
-          Match.objectLike({ HttpMethod: '*', ResourcePath: '/*', ThrottlingRateLimit: Match.anyValue(), ThrottlingBurstLimit: Match.anyValue(), DataTraceEnabled: false }),
+          Match.objectLike({
+            HttpMethod: '*',
+            ResourcePath: '/*',
+            ThrottlingRateLimit: Match.anyValue(),
+            ThrottlingBurstLimit: Match.anyValue(),
+            DataTraceEnabled: false,
+          }),
         ]),
       });
       const destination = JSON.stringify(template.findResources('AWS::ApiGateway::Stage'));
@@ -633,7 +777,9 @@ describe('AegisStack template', () => {
       template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
         DefinitionString: definition,
         DefinitionSubstitutions: substitutions,
-        LoggingConfiguration: { Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [`${logicalId}Logs`, 'Arn'] } } }] },
+        LoggingConfiguration: {
+          Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [`${logicalId}Logs`, 'Arn'] } } }],
+        },
       });
       // not an S3 asset: the template itself holds the definition
       expect(template.toJSON().Resources[logicalId].Properties.DefinitionS3Location).toBeUndefined();
@@ -648,42 +794,64 @@ describe('AegisStack template', () => {
       const deployed = deployedDefinition(captured, substitutions.asObject());
       const tasks = allStates(deployed).filter(([, state]) => state.Type === 'Task');
       expect(tasks.length).toBeGreaterThan(0);
-      for (const [name, state] of tasks) expect({ name, resource: state.Resource }).toEqual({ name, resource: { 'Fn::GetAtt': [rolloutStep(), 'Arn'] } });
+      for (const [name, state] of tasks)
+        expect({ name, resource: state.Resource }).toEqual({ name, resource: { 'Fn::GetAtt': [rolloutStep(), 'Arn'] } });
       // the same machine the local runner executes, placeholders aside
       const source = JSON.parse(readFileSync(join(REPO_ROOT, 'statemachines', `${file}.asl.json`), 'utf8')) as Json;
-      const placeholders = (asl: Json) => JSON.parse(JSON.stringify(asl).replace(/\{"Fn::GetAtt":\["[A-Za-z0-9]+","Arn"\]\}/g, '"${RolloutStepArn}"')) as Json;
+      const placeholders = (asl: Json) =>
+        JSON.parse(JSON.stringify(asl).replace(/\{"Fn::GetAtt":\["[A-Za-z0-9]+","Arn"\]\}/g, '"${RolloutStepArn}"')) as Json;
       expect(placeholders(deployed)).toEqual(source);
     });
 
-    it.each(MACHINES)('%s fences every step by its execution: the rollout-step function gets $$.Execution.Id as the runner, and a lease refusal ends the execution (Superseded), never a rollback', (logicalId) => {
-      const props = template.toJSON().Resources[logicalId].Properties;
-      const deployed = deployedDefinition(props.DefinitionString, props.DefinitionSubstitutions);
-      expect(deployed.States.Superseded).toMatchObject({ Type: 'Succeed' });
-      for (const [name, state] of allStates(deployed).filter(([, x]) => x.Type === 'Task')) {
-        expect({ name, runner: state.Parameters['runner.$'], firstCatch: state.Catch[0] }).toEqual({ name, runner: '$$.Execution.Id', firstCatch: { ErrorEquals: ['Aegis.LeaseLost'], ResultPath: '$.error', Next: 'Superseded' } });
-      }
-    });
+    it.each(MACHINES)(
+      '%s fences every step by its execution: the rollout-step function gets $$.Execution.Id as the runner, and a lease refusal ends the execution (Superseded), never a rollback',
+      (logicalId) => {
+        const props = template.toJSON().Resources[logicalId].Properties;
+        const deployed = deployedDefinition(props.DefinitionString, props.DefinitionSubstitutions);
+        expect(deployed.States.Superseded).toMatchObject({ Type: 'Succeed' });
+        for (const [name, state] of allStates(deployed).filter(([, x]) => x.Type === 'Task')) {
+          expect({ name, runner: state.Parameters['runner.$'], firstCatch: state.Catch[0] }).toEqual({
+            name,
+            runner: '$$.Execution.Id',
+            firstCatch: { ErrorEquals: ['Aegis.LeaseLost'], ResultPath: '$.error', Next: 'Superseded' },
+          });
+        }
+      },
+    );
 
     it.each(MACHINES)('%s uses JSONPath only (no JSONata anywhere)', (logicalId) => {
       const props = template.toJSON().Resources[logicalId].Properties;
       const deployed = deployedDefinition(props.DefinitionString, props.DefinitionSubstitutions);
       expect([undefined, 'JSONPath']).toContain(deployed.QueryLanguage);
-      for (const [name, state] of allStates(deployed)) expect({ name, language: state.QueryLanguage ?? 'JSONPath' }).toEqual({ name, language: 'JSONPath' });
+      for (const [name, state] of allStates(deployed))
+        expect({ name, language: state.QueryLanguage ?? 'JSONPath' }).toEqual({ name, language: 'JSONPath' });
       expect(JSON.stringify(deployed)).not.toContain('{%');
     });
 
-    it.each(MACHINES)('%s logs ALL events with execution data to an encrypted log group with retention, and traces with X-Ray', (logicalId) => {
-      expect(template.toJSON().Resources[logicalId].Properties).toMatchObject({
-        LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true, Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [`${logicalId}Logs`, 'Arn'] } } }] },
-        TracingConfiguration: { Enabled: true },
-      });
-      const logGroup = template.toJSON().Resources[`${logicalId}Logs`];
-      expect(logGroup).toMatchObject({ Type: 'AWS::Logs::LogGroup', Properties: { KmsKeyId: { 'Fn::GetAtt': ['DataKey', 'Arn'] }, RetentionInDays: expect.any(Number) } });
-      expect(logGroup.Properties.LogGroupName).toMatch(/^\/aws\/vendedlogs\/states\//);
-    });
+    it.each(MACHINES)(
+      '%s logs ALL events with execution data to an encrypted log group with retention, and traces with X-Ray',
+      (logicalId) => {
+        expect(template.toJSON().Resources[logicalId].Properties).toMatchObject({
+          LoggingConfiguration: {
+            Level: 'ALL',
+            IncludeExecutionData: true,
+            Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [`${logicalId}Logs`, 'Arn'] } } }],
+          },
+          TracingConfiguration: { Enabled: true },
+        });
+        const logGroup = template.toJSON().Resources[`${logicalId}Logs`];
+        expect(logGroup).toMatchObject({
+          Type: 'AWS::Logs::LogGroup',
+          Properties: { KmsKeyId: { 'Fn::GetAtt': ['DataKey', 'Arn'] }, RetentionInDays: expect.any(Number) },
+        });
+        expect(logGroup.Properties.LogGroupName).toMatch(/^\/aws\/vendedlogs\/states\//);
+      },
+    );
 
     it('lets CloudWatch Logs use the data key for the two execution log groups only', () => {
-      const statements = (template.toJSON().Resources.DataKey.Properties.KeyPolicy.Statement as Json[]).filter((st) => JSON.stringify(st.Principal).includes('logs.'));
+      const statements = (template.toJSON().Resources.DataKey.Properties.KeyPolicy.Statement as Json[]).filter((st) =>
+        JSON.stringify(st.Principal).includes('logs.'),
+      );
       expect(statements).toHaveLength(1);
       const groups = statements[0]!.Condition.ArnEquals['kms:EncryptionContext:aws:logs:arn'] as Json[];
       const names = MACHINES.map(([id]) => template.toJSON().Resources[`${id}Logs`].Properties.LogGroupName as string);
@@ -705,7 +873,9 @@ describe('AegisStack template', () => {
           expect(st.Resource).toBe('*');
           expect(asList(st.Action).filter((a) => !STATE_MACHINE_WILDCARD_ACTIONS.includes(a))).toEqual([]);
         }
-        expect(actionsOfRole(role).filter((a) => /^(lambda|states|s3|kms|rds-data|secretsmanager):/.test(a) && a !== 'lambda:InvokeFunction')).toEqual([]);
+        expect(
+          actionsOfRole(role).filter((a) => /^(lambda|states|s3|kms|rds-data|secretsmanager):/.test(a) && a !== 'lambda:InvokeFunction'),
+        ).toEqual([]);
       }
     });
 
@@ -714,7 +884,9 @@ describe('AegisStack template', () => {
         .filter((e) => allows(e.statement, 'lambda:InvokeFunction') && onResource(e.statement, rolloutStep()))
         .flatMap((e) => e.roles);
       expect([...new Set(invokers)].sort()).toEqual(stateMachineRoles().sort());
-      const permissions = Object.values(template.findResources('AWS::Lambda::Permission')).filter((p) => JSON.stringify(p.Properties.FunctionName).includes(rolloutStep()));
+      const permissions = Object.values(template.findResources('AWS::Lambda::Permission')).filter((p) =>
+        JSON.stringify(p.Properties.FunctionName).includes(rolloutStep()),
+      );
       expect(permissions).toEqual([]);
     });
 
@@ -733,32 +905,50 @@ describe('AegisStack template', () => {
       expect(actionsOfRole(role)).toEqual(expect.arrayContaining(['rds-data:ExecuteStatement', 'secretsmanager:GetSecretValue']));
       expect(actionsOfRole(role).filter((a) => a.startsWith('s3:') && !STARTUP_CHECK_ACTIONS.includes(a))).toEqual([]);
       const beyondChecks = (s: Statement) => asList(s.Action).some((a) => !STARTUP_CHECK_ACTIONS.includes(a));
-      expect(statementsOfRole(role).filter((s) => /ArtifactBucket|AuditArchiveBucket|DataKey/.test(JSON.stringify(s.Resource)) && beyondChecks(s))).toEqual([]);
+      expect(
+        statementsOfRole(role).filter(
+          (s) => /ArtifactBucket|AuditArchiveBucket|DataKey/.test(JSON.stringify(s.Resource)) && beyondChecks(s),
+        ),
+      ).toEqual([]);
       for (const key of ['ManifestSigningKey', 'AuditSigningKey']) {
         // Sign, and DescribeKey for the startup check of the key's spec
-        expect(new Set(statementsOfRole(role).filter((s) => onResource(s, key)).flatMap((s) => asList(s.Action)))).toEqual(new Set(['kms:Sign', 'kms:DescribeKey']));
+        expect(
+          new Set(
+            statementsOfRole(role)
+              .filter((s) => onResource(s, key))
+              .flatMap((s) => asList(s.Action)),
+          ),
+        ).toEqual(new Set(['kms:Sign', 'kms:DescribeKey']));
       }
       expect(actionsOfRole(role).filter((a) => /^(states|lambda):/.test(a))).toEqual([]);
     });
 
-    const variables = (fn: { function: IConstruct }) => template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Environment.Variables as Json;
+    const variables = (fn: { function: IConstruct }) =>
+      template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Environment.Variables as Json;
 
     it('gives the functions that start rollouts both state machine ARNs, and no other function either', () => {
       for (const fn of ourFunctions()) {
         const vars = variables(fn);
-        const starter = (STARTERS as readonly string[]).some((id) => synth.stack.apiFunctions.functions[id as (typeof STARTERS)[number]] === fn);
+        const starter = (STARTERS as readonly string[]).some(
+          (id) => synth.stack.apiFunctions.functions[id as (typeof STARTERS)[number]] === fn,
+        );
         if (starter) {
-          expect(vars).toMatchObject({ AEGIS_PROMOTION_STATE_MACHINE_ARN: { Ref: 'PromotionStateMachine' }, AEGIS_ROLLBACK_STATE_MACHINE_ARN: { Ref: 'RollbackStateMachine' } });
+          expect(vars).toMatchObject({
+            AEGIS_PROMOTION_STATE_MACHINE_ARN: { Ref: 'PromotionStateMachine' },
+            AEGIS_ROLLBACK_STATE_MACHINE_ARN: { Ref: 'RollbackStateMachine' },
+          });
         } else {
           expect([vars.AEGIS_PROMOTION_STATE_MACHINE_ARN, vars.AEGIS_ROLLBACK_STATE_MACHINE_ARN]).toEqual([undefined, undefined]);
         }
       }
     });
 
-    it("points the policy-deciding functions at the policies in their bundle, and no other function; SentinelNet is off by default", () => {
+    it('points the policy-deciding functions at the policies in their bundle, and no other function; SentinelNet is off by default', () => {
       for (const fn of ourFunctions()) {
         const vars = variables(fn);
-        const decider = (POLICY_DECIDERS as readonly string[]).some((id) => synth.stack.apiFunctions.functions[id as (typeof POLICY_DECIDERS)[number]] === fn);
+        const decider = (POLICY_DECIDERS as readonly string[]).some(
+          (id) => synth.stack.apiFunctions.functions[id as (typeof POLICY_DECIDERS)[number]] === fn,
+        );
         expect(vars.AEGIS_POLICIES_DIR).toBe(decider ? POLICIES_DIR : undefined);
         expect(vars.SENTINELNET_URL).toBeUndefined();
       }
@@ -856,7 +1046,7 @@ describe('AegisStack template', () => {
       }
     });
 
-    it('gives auditList the database and nothing else: no S3, no KMS beyond its secret (and the startup checks\' reads)', () => {
+    it("gives auditList the database and nothing else: no S3, no KMS beyond its secret (and the startup checks' reads)", () => {
       const actions = actionsOfRole(roleOf('auditList'));
       expect(actions.filter((a) => !/^(logs|xray|rds-data|secretsmanager):/.test(a) && !STARTUP_CHECK_ACTIONS.includes(a))).toEqual([]);
     });
@@ -866,15 +1056,26 @@ describe('AegisStack template', () => {
         const role = logicalIdOf(fn.role);
         const lock = statementsOfRole(role).filter((s) => allows(s, 's3:GetBucketObjectLockConfiguration'));
         const resources = JSON.stringify(lock.map((s) => s.Resource));
-        expect({ role, artifacts: resources.includes('"ArtifactBucket","Arn"'), archive: resources.includes('"AuditArchiveBucket","Arn"') }).toEqual({ role, artifacts: true, archive: true });
+        expect({
+          role,
+          artifacts: resources.includes('"ArtifactBucket","Arn"'),
+          archive: resources.includes('"AuditArchiveBucket","Arn"'),
+        }).toEqual({ role, artifacts: true, archive: true });
         // on the buckets themselves, never on objects
         for (const s of lock) for (const r of asList(s.Resource as Json[])) expect(JSON.stringify(r)).not.toMatch(/\/\*/);
-        for (const key of ['ManifestSigningKey', 'AuditSigningKey']) expect({ role, key, describe: keyActions(role, key).has('kms:DescribeKey') }).toEqual({ role, key, describe: true });
+        for (const key of ['ManifestSigningKey', 'AuditSigningKey'])
+          expect({ role, key, describe: keyActions(role, key).has('kms:DescribeKey') }).toEqual({ role, key, describe: true });
       }
     });
 
     it('lets no role delete objects, delete versions or bypass governance retention on the artifact or audit buckets', () => {
-      const risky = ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:BypassGovernanceRetention', 's3:PutBucketObjectLockConfiguration', 's3:PutLifecycleConfiguration'];
+      const risky = [
+        's3:DeleteObject',
+        's3:DeleteObjectVersion',
+        's3:BypassGovernanceRetention',
+        's3:PutBucketObjectLockConfiguration',
+        's3:PutLifecycleConfiguration',
+      ];
       for (const { policy, statement } of identityStatements(template)) {
         if (!onResource(statement, 'ArtifactBucket') && !onResource(statement, 'AuditArchiveBucket')) continue;
         const found = risky.filter((a) => allows(statement, a));
@@ -884,7 +1085,11 @@ describe('AegisStack template', () => {
 
     it('lets only register and uploadsCreate write artifacts or set retention', () => {
       const writers = identityStatements(template)
-        .filter((e) => onResource(e.statement, 'ArtifactBucket') && (allows(e.statement, 's3:PutObject') || allows(e.statement, 's3:PutObjectRetention')))
+        .filter(
+          (e) =>
+            onResource(e.statement, 'ArtifactBucket') &&
+            (allows(e.statement, 's3:PutObject') || allows(e.statement, 's3:PutObjectRetention')),
+        )
         .flatMap((e) => e.roles);
       expect([...new Set(writers)].sort()).toEqual([roleOf('register'), roleOf('uploadsCreate')].sort());
     });
@@ -895,25 +1100,37 @@ describe('AegisStack template', () => {
 
       const checkpointRole = () => logicalIdOf(synth.stack.auditCheckpoint.jobFunction.role);
 
-      it('is touched only by auditVerify, the two archive functions and the head checkpoint job (beyond every function\'s startup check of its Object Lock)', () => {
-        const roles = new Set(onArchive().filter((e) => asList(e.statement.Action).some((a) => !STARTUP_CHECK_ACTIONS.includes(a))).flatMap((e) => e.roles));
+      it("is touched only by auditVerify, the two archive functions and the head checkpoint job (beyond every function's startup check of its Object Lock)", () => {
+        const roles = new Set(
+          onArchive()
+            .filter((e) => asList(e.statement.Action).some((a) => !STARTUP_CHECK_ACTIONS.includes(a)))
+            .flatMap((e) => e.roles),
+        );
         expect([...roles].sort()).toEqual([roleOf('auditVerify'), roleOf('auditArchive'), scheduledRole(), checkpointRole()].sort());
       });
 
       it('can be written (PutObject, PutObjectRetention) only by the auditArchive route, the scheduled archiver and (audit/heads/ only) the head checkpoint job', () => {
         for (const action of ['s3:PutObject', 's3:PutObjectRetention']) {
-          const writers = new Set(onArchive().filter((e) => allows(e.statement, action)).flatMap((e) => e.roles));
+          const writers = new Set(
+            onArchive()
+              .filter((e) => allows(e.statement, action))
+              .flatMap((e) => e.roles),
+          );
           expect([...writers].sort()).toEqual([roleOf('auditArchive'), scheduledRole(), checkpointRole()].sort());
         }
       });
 
       it('gives auditVerify reads only (GetObject, ListBucket) and the archivers reads and writes, plus the data key', () => {
-        const verify = statementsOfRole(roleOf('auditVerify')).filter((s) => onResource(s, 'AuditArchiveBucket')).flatMap((s) => asList(s.Action));
+        const verify = statementsOfRole(roleOf('auditVerify'))
+          .filter((s) => onResource(s, 'AuditArchiveBucket'))
+          .flatMap((s) => asList(s.Action));
         expect(verify).toEqual(expect.arrayContaining(['s3:GetObject', 's3:ListBucket']));
         expect(verify.filter((a) => !/^s3:(Get|List)/.test(a))).toEqual([]);
         expect(actionsOfRole(roleOf('auditVerify'))).toContain('kms:Decrypt');
         for (const role of [roleOf('auditArchive'), scheduledRole()]) {
-          const actions = statementsOfRole(role).filter((s) => onResource(s, 'AuditArchiveBucket')).flatMap((s) => asList(s.Action));
+          const actions = statementsOfRole(role)
+            .filter((s) => onResource(s, 'AuditArchiveBucket'))
+            .flatMap((s) => asList(s.Action));
           expect(actions).toEqual(expect.arrayContaining(['s3:PutObject', 's3:PutObjectRetention', 's3:GetObject', 's3:ListBucket']));
           expect(actionsOfRole(role)).toEqual(expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey']));
         }
@@ -922,7 +1139,9 @@ describe('AegisStack template', () => {
       it('scopes archive object permissions to the prefix the audit trail writes under', () => {
         expect(segmentKey(1).startsWith(AUDIT_ARCHIVE_PREFIX)).toBe(true);
         expect(checkpointKey(1).startsWith(AUDIT_ARCHIVE_PREFIX)).toBe(true);
-        const objectStatements = onArchive().filter((e) => asList(e.statement.Action).some((a) => a.includes('Object') && !STARTUP_CHECK_ACTIONS.includes(a)));
+        const objectStatements = onArchive().filter((e) =>
+          asList(e.statement.Action).some((a) => a.includes('Object') && !STARTUP_CHECK_ACTIONS.includes(a)),
+        );
         expect(objectStatements.length).toBeGreaterThan(0);
         for (const { statement, roles } of objectStatements) {
           const prefix = roles.includes(checkpointRole()) ? AUDIT_HEADS_PREFIX : AUDIT_ARCHIVE_PREFIX;
@@ -932,7 +1151,11 @@ describe('AegisStack template', () => {
     });
 
     const keyActions = (roleId: string, keyLogicalId: string) =>
-      new Set(statementsOfRole(roleId).filter((s) => onResource(s, keyLogicalId)).flatMap((s) => asList(s.Action)));
+      new Set(
+        statementsOfRole(roleId)
+          .filter((s) => onResource(s, keyLogicalId))
+          .flatMap((s) => asList(s.Action)),
+      );
 
     it('gives keysRotate DescribeKey and GetPublicKey on both signing keys and Sign on the audit key only, and keysList/verify/validate no signing-key access', () => {
       expect(keyActions(roleOf('keysRotate'), 'ManifestSigningKey')).toEqual(new Set(['kms:DescribeKey', 'kms:GetPublicKey']));
@@ -945,20 +1168,31 @@ describe('AegisStack template', () => {
 
     it('gives the migrate function Data API access, key adoption and audit signing, and nothing on S3 but the Object Lock check', () => {
       const role = logicalIdOf(synth.stack.migrations.migrateFunction.role);
-      expect(actionsOfRole(role)).toEqual(expect.arrayContaining(['rds-data:ExecuteStatement', 'kms:DescribeKey', 'kms:GetPublicKey', 'kms:Sign']));
+      expect(actionsOfRole(role)).toEqual(
+        expect.arrayContaining(['rds-data:ExecuteStatement', 'kms:DescribeKey', 'kms:GetPublicKey', 'kms:Sign']),
+      );
       expect(actionsOfRole(role).filter((a) => a.startsWith('s3:'))).toEqual(['s3:GetBucketObjectLockConfiguration']);
       expect(keyActions(role, 'ManifestSigningKey')).toEqual(new Set(['kms:DescribeKey', 'kms:GetPublicKey']));
       expect(keyActions(role, 'AuditSigningKey')).toEqual(new Set(['kms:DescribeKey', 'kms:GetPublicKey', 'kms:Sign']));
     });
 
     it('attaches no AWS managed policies to the function or state machine roles', () => {
-      for (const fn of ourFunctions()) expect(template.toJSON().Resources[logicalIdOf(fn.role)].Properties.ManagedPolicyArns).toBeUndefined();
+      for (const fn of ourFunctions())
+        expect(template.toJSON().Resources[logicalIdOf(fn.role)].Properties.ManagedPolicyArns).toBeUndefined();
       for (const role of stateMachineRoles()) expect(template.toJSON().Resources[role].Properties.ManagedPolicyArns).toBeUndefined();
     });
   });
 
   it('outputs the API URL, bucket names, key ids, cluster ARN, backup retention and the archive dead-letter queue', () => {
-    for (const name of ['ApiUrl', 'ArtifactBucketName', 'AuditArchiveBucketName', 'ManifestSigningKeyId', 'AuditSigningKeyId', 'ClusterArn', 'AuditArchiveDeadLetterQueueUrl']) {
+    for (const name of [
+      'ApiUrl',
+      'ArtifactBucketName',
+      'AuditArchiveBucketName',
+      'ManifestSigningKeyId',
+      'AuditSigningKeyId',
+      'ClusterArn',
+      'AuditArchiveDeadLetterQueueUrl',
+    ]) {
       template.hasOutput(name, { Value: Match.anyValue() });
     }
     template.hasOutput('PromotionStateMachineArn', { Value: { Ref: 'PromotionStateMachine' } });
@@ -969,7 +1203,18 @@ describe('AegisStack template', () => {
 
   it('pins the logical ids of stateful resources', () => {
     const resources = template.toJSON().Resources as Json;
-    for (const id of ['ManifestSigningKey', 'AuditSigningKey', 'DataKey', 'AccessLogBucket', 'ArtifactBucket', 'AuditArchiveBucket', 'RegistryCluster', 'RegistryClusterWriter', 'PromotionStateMachine', 'RollbackStateMachine']) {
+    for (const id of [
+      'ManifestSigningKey',
+      'AuditSigningKey',
+      'DataKey',
+      'AccessLogBucket',
+      'ArtifactBucket',
+      'AuditArchiveBucket',
+      'RegistryCluster',
+      'RegistryClusterWriter',
+      'PromotionStateMachine',
+      'RollbackStateMachine',
+    ]) {
       expect(resources[id]).toBeDefined();
     }
   });
@@ -997,17 +1242,23 @@ describe('cross-region replication', () => {
   afterAll(() => stub.cleanup());
 
   const replicationRoles = (t: Template) =>
-    Object.entries(t.findResources('AWS::IAM::Role')).filter(([, r]) => JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('s3.amazonaws.com'));
+    Object.entries(t.findResources('AWS::IAM::Role')).filter(([, r]) =>
+      JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('s3.amazonaws.com'),
+    );
 
   it('is off without a replication target: no replication configuration, no replication role, and the output says so', () => {
-    for (const bucket of Object.values(off.findResources('AWS::S3::Bucket'))) expect(bucket.Properties.ReplicationConfiguration).toBeUndefined();
+    for (const bucket of Object.values(off.findResources('AWS::S3::Bucket')))
+      expect(bucket.Properties.ReplicationConfiguration).toBeUndefined();
     expect(replicationRoles(off)).toEqual([]);
     off.hasOutput('CrossRegionReplication', { Value: 'off', Description: Match.stringLikeRegexp('replicaRegion') });
   });
 
   it('replicates both data buckets, SSE-KMS objects included, to their replicas with the replica key, and not delete markers', () => {
     const role = logicalIdOf(synthOn.stack.replication!.role);
-    for (const [id, destination] of [['ArtifactBucket', REPLICA.artifactBucketArn], ['AuditArchiveBucket', REPLICA.auditArchiveBucketArn]] as const) {
+    for (const [id, destination] of [
+      ['ArtifactBucket', REPLICA.artifactBucketArn],
+      ['AuditArchiveBucket', REPLICA.auditArchiveBucketArn],
+    ] as const) {
       const config = on.toJSON().Resources[id].Properties.ReplicationConfiguration;
       expect(config).toEqual({
         Role: { 'Fn::GetAtt': [role, 'Arn'] },
@@ -1024,7 +1275,10 @@ describe('cross-region replication', () => {
         ],
       });
       // replication needs versioning (on, and Object Lock keeps it on)
-      expect(on.toJSON().Resources[id].Properties).toMatchObject({ VersioningConfiguration: { Status: 'Enabled' }, ObjectLockEnabled: true });
+      expect(on.toJSON().Resources[id].Properties).toMatchObject({
+        VersioningConfiguration: { Status: 'Enabled' },
+        ObjectLockEnabled: true,
+      });
     }
     expect(on.toJSON().Resources.AccessLogBucket.Properties.ReplicationConfiguration).toBeUndefined();
     on.hasOutput('CrossRegionReplication', { Value: Match.stringLikeRegexp(`^on: .*${REPLICA.region}`) });
@@ -1037,28 +1291,43 @@ describe('cross-region replication', () => {
       { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 's3.amazonaws.com' } },
     ]);
     expect(roles[0]![1].Properties.ManagedPolicyArns).toBeUndefined();
-    const statements = identityStatements(on).filter((e) => e.roles.includes(roles[0]![0])).map((e) => e.statement);
+    const statements = identityStatements(on)
+      .filter((e) => e.roles.includes(roles[0]![0]))
+      .map((e) => e.statement);
     const sources = [{ 'Fn::GetAtt': ['ArtifactBucket', 'Arn'] }, { 'Fn::GetAtt': ['AuditArchiveBucket', 'Arn'] }];
     const objectsOf = (arn: unknown) => ({ 'Fn::Join': ['', [arn, '/*']] });
     const byAction = (action: string) => statements.filter((st) => allows(st, action));
     expect(byAction('s3:GetReplicationConfiguration').map((st) => st.Resource)).toEqual([sources]);
     expect(byAction('s3:GetObjectVersionForReplication').map((st) => st.Resource)).toEqual([sources.map(objectsOf)]);
     expect(byAction('s3:GetObjectRetention').map((st) => st.Resource)).toEqual([sources.map(objectsOf)]);
-    expect(byAction('s3:ReplicateObject').map((st) => st.Resource)).toEqual([[`${REPLICA.artifactBucketArn}/*`, `${REPLICA.auditArchiveBucketArn}/*`]]);
+    expect(byAction('s3:ReplicateObject').map((st) => st.Resource)).toEqual([
+      [`${REPLICA.artifactBucketArn}/*`, `${REPLICA.auditArchiveBucketArn}/*`],
+    ]);
     expect(byAction('kms:Decrypt').map((st) => st.Resource)).toEqual([{ 'Fn::GetAtt': ['DataKey', 'Arn'] }]);
     expect(byAction('kms:Encrypt').map((st) => st.Resource)).toEqual([REPLICA.kmsKeyArn]);
     for (const st of [...byAction('kms:Decrypt'), ...byAction('kms:Encrypt')]) {
-      expect(st.Condition).toMatchObject({ StringEquals: { 'kms:ViaService': expect.anything() }, StringLike: { 'kms:EncryptionContext:aws:s3:arn': expect.any(Array) } });
+      expect(st.Condition).toMatchObject({
+        StringEquals: { 'kms:ViaService': expect.anything() },
+        StringLike: { 'kms:EncryptionContext:aws:s3:arn': expect.any(Array) },
+      });
     }
     expect(JSON.stringify(byAction('kms:Encrypt')[0]!.Condition)).toContain(`s3.${REPLICA.region}.amazonaws.com`);
     // nothing else: no deletes, no delete-marker replication, no ownership override, no wildcards beyond object keys
     const actions = new Set(statements.flatMap((st) => asList(st.Action)));
     expect([...actions].sort()).toEqual(
       [
-        's3:GetReplicationConfiguration', 's3:ListBucket',
-        's3:GetObjectVersionForReplication', 's3:GetObjectVersionAcl', 's3:GetObjectVersionTagging', 's3:GetObjectRetention', 's3:GetObjectLegalHold',
-        's3:ReplicateObject', 's3:ReplicateTags',
-        'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey',
+        's3:GetReplicationConfiguration',
+        's3:ListBucket',
+        's3:GetObjectVersionForReplication',
+        's3:GetObjectVersionAcl',
+        's3:GetObjectVersionTagging',
+        's3:GetObjectRetention',
+        's3:GetObjectLegalHold',
+        's3:ReplicateObject',
+        's3:ReplicateTags',
+        'kms:Decrypt',
+        'kms:Encrypt',
+        'kms:GenerateDataKey',
       ].sort(),
     );
     const resources = JSON.stringify(statements.map((st) => st.Resource));
@@ -1081,11 +1350,15 @@ describe('cross-region replication', () => {
 
   it('refuses targets that are not what they claim to be', () => {
     expect(newStack({ region: 'Frankfurt' })).toThrow('replica region Frankfurt is not a region name');
-    expect(newStack({ artifactBucketArn: 'aegis-dr-artifacts' })).toThrow(/replica artifact bucket aegis-dr-artifacts is not an S3 bucket ARN/);
+    expect(newStack({ artifactBucketArn: 'aegis-dr-artifacts' })).toThrow(
+      /replica artifact bucket aegis-dr-artifacts is not an S3 bucket ARN/,
+    );
     expect(newStack({ auditArchiveBucketArn: 'arn:aws:s3:::x/y' })).toThrow(/replica audit-archive bucket .* is not an S3 bucket ARN/);
     expect(newStack({ auditArchiveBucketArn: REPLICA.artifactBucketArn })).toThrow('need replica buckets of their own');
     expect(newStack({ kmsKeyArn: 'arn:aws:kms:eu-central-1:123456789012:alias/dr' })).toThrow(/is not a key ARN/);
-    expect(newStack({ kmsKeyArn: REPLICA.kmsKeyArn.replace('eu-central-1', 'us-east-1') })).toThrow(/is not in the replica region eu-central-1/);
+    expect(newStack({ kmsKeyArn: REPLICA.kmsKeyArn.replace('eu-central-1', 'us-east-1') })).toThrow(
+      /is not in the replica region eu-central-1/,
+    );
   });
 });
 
@@ -1112,7 +1385,8 @@ describe('mutual TLS', () => {
     s.stack.auditArchiveSchedule.archiveFunction,
     s.stack.rollouts.rolloutStep,
   ];
-  const variables = (s: Synthesized) => ourFunctions(s).map((fn) => s.template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Environment.Variables as Json);
+  const variables = (s: Synthesized) =>
+    ourFunctions(s).map((fn) => s.template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Environment.Variables as Json);
   const restApi = (t: Template) => Object.values(t.findResources('AWS::ApiGateway::RestApi'));
 
   it('is off without the context: no custom domain, the execute-api endpoint on, no REQUIRE_MTLS, and the output says so', () => {
@@ -1124,7 +1398,10 @@ describe('mutual TLS', () => {
     expect(off.stack.restApi.domainName).toBeUndefined();
     for (const vars of variables(off)) expect(vars.REQUIRE_MTLS).toBeUndefined();
     expect(JSON.stringify(t.findResources('AWS::Lambda::Function'))).not.toContain('REQUIRE_MTLS');
-    t.hasOutput('MutualTls', { Value: 'off', Description: Match.stringLikeRegexp('-c domainName, -c certificateArn and -c mtlsTruststoreUri') });
+    t.hasOutput('MutualTls', {
+      Value: 'off',
+      Description: Match.stringLikeRegexp('-c domainName, -c certificateArn and -c mtlsTruststoreUri'),
+    });
     expect(Object.keys(t.toJSON().Outputs as Json).filter((o) => o.startsWith('ApiRegional'))).toEqual([]);
     expect(JSON.stringify(t.toJSON().Outputs.ApiUrl.Value)).toContain('.execute-api.');
     expect(Object.keys(t.toJSON().Rules as Json)).toEqual(['CheckBootstrapVersion']);
@@ -1148,7 +1425,9 @@ describe('mutual TLS', () => {
   });
 
   it('uses the latest truststore version when none is given', () => {
-    expect(Object.values(latest.findResources('AWS::ApiGateway::DomainName')).map((d) => d.Properties.MutualTlsAuthentication)).toEqual([{ TruststoreUri: MTLS.truststoreUri }]);
+    expect(Object.values(latest.findResources('AWS::ApiGateway::DomainName')).map((d) => d.Properties.MutualTlsAuthentication)).toEqual([
+      { TruststoreUri: MTLS.truststoreUri },
+    ]);
     latest.hasOutput('MutualTls', { Value: 'on', Description: Match.not(Match.stringLikeRegexp('version')) });
   });
 
@@ -1179,30 +1458,51 @@ describe('mutual TLS', () => {
 
   it('outputs the regional domain name for the DNS record, its hosted zone, the custom-domain URL and MutualTls on', () => {
     const domain = logicalIdOf(on.stack.restApi.domainName!);
-    on.template.hasOutput('ApiRegionalDomainName', { Value: { 'Fn::GetAtt': [domain, 'RegionalDomainName'] }, Description: Match.stringLikeRegexp(MTLS.domainName) });
+    on.template.hasOutput('ApiRegionalDomainName', {
+      Value: { 'Fn::GetAtt': [domain, 'RegionalDomainName'] },
+      Description: Match.stringLikeRegexp(MTLS.domainName),
+    });
     on.template.hasOutput('ApiRegionalHostedZoneId', { Value: { 'Fn::GetAtt': [domain, 'RegionalHostedZoneId'] } });
     on.template.hasOutput('ApiUrl', { Value: `https://${MTLS.domainName}/` });
-    on.template.hasOutput('MutualTls', { Value: 'on', Description: Match.stringLikeRegexp(`${MTLS.truststoreUri.replace(/[.+]/g, '\\$&')} \\(version`) });
+    on.template.hasOutput('MutualTls', {
+      Value: 'on',
+      Description: Match.stringLikeRegexp(`${MTLS.truststoreUri.replace(/[.+]/g, '\\$&')} \\(version`),
+    });
   });
 
-  it('refuses at deploy time, before any change, a region other than the certificate\'s (the stack is environment-agnostic)', () => {
+  it("refuses at deploy time, before any change, a region other than the certificate's (the stack is environment-agnostic)", () => {
     const rules = on.template.toJSON().Rules as Json;
     const certificateRules = Object.entries(rules).filter(([id]) => id !== 'CheckBootstrapVersion');
     expect(certificateRules).toHaveLength(1);
     expect(certificateRules[0]![1]).toEqual({
-      Assertions: [{ Assert: { 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'eu-west-1'] }, AssertDescription: expect.stringContaining(MTLS.certificateArn) }],
+      Assertions: [
+        {
+          Assert: { 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'eu-west-1'] },
+          AssertDescription: expect.stringContaining(MTLS.certificateArn),
+        },
+      ],
     });
   });
 
   it('changes nothing else: the same resources apart from the domain and its base path mapping', () => {
     // the deployment's logical id hashes the API's properties, so it changes with them (a new deployment)
-    const ids = (t: Template) => Object.keys(t.toJSON().Resources as Json).map((id) => id.replace(/^(ApiRestApiDeployment[A-Z0-9]{8})[0-9a-f]{32}$/, '$1')).sort();
-    const added = [logicalIdOf(on.stack.restApi.domainName!), ...Object.keys(on.template.findResources('AWS::ApiGateway::BasePathMapping'))];
+    const ids = (t: Template) =>
+      Object.keys(t.toJSON().Resources as Json)
+        .map((id) => id.replace(/^(ApiRestApiDeployment[A-Z0-9]{8})[0-9a-f]{32}$/, '$1'))
+        .sort();
+    const added = [
+      logicalIdOf(on.stack.restApi.domainName!),
+      ...Object.keys(on.template.findResources('AWS::ApiGateway::BasePathMapping')),
+    ];
     expect(added).toHaveLength(2);
     expect(ids(on.template).filter((id) => !added.includes(id))).toEqual(ids(off.template));
     // the imported certificate and truststore bucket are references, not resources
     on.template.resourceCountIs('AWS::CertificateManager::Certificate', 0);
-    expect(Object.keys(on.template.findResources('AWS::S3::Bucket')).sort()).toEqual(['AccessLogBucket', 'ArtifactBucket', 'AuditArchiveBucket']);
+    expect(Object.keys(on.template.findResources('AWS::S3::Bucket')).sort()).toEqual([
+      'AccessLogBucket',
+      'ArtifactBucket',
+      'AuditArchiveBucket',
+    ]);
   });
 
   const newStack = (mutualTls: Partial<MutualTlsDomain>, env?: { region: string }) => () =>
@@ -1214,25 +1514,39 @@ describe('mutual TLS', () => {
     });
 
   it('refuses settings that are not what they claim to be, with what is wrong', () => {
-    expect(newStack({ domainName: 'API.example.com' })).toThrow('mTLS domainName API.example.com is not a lower-case DNS name (api.example.com)');
-    expect(newStack({ domainName: 'https://api.example.com' })).toThrow('mTLS domainName https://api.example.com is not a lower-case DNS name (api.example.com)');
+    expect(newStack({ domainName: 'API.example.com' })).toThrow(
+      'mTLS domainName API.example.com is not a lower-case DNS name (api.example.com)',
+    );
+    expect(newStack({ domainName: 'https://api.example.com' })).toThrow(
+      'mTLS domainName https://api.example.com is not a lower-case DNS name (api.example.com)',
+    );
     expect(newStack({ certificateArn: 'arn:aws:iam::123456789012:server-certificate/api' })).toThrow(
       'mTLS certificateArn arn:aws:iam::123456789012:server-certificate/api is not an ACM certificate ARN (arn:aws:acm:region:account:certificate/id)',
     );
     expect(newStack({ truststoreUri: 'https://aegis-truststore.s3.amazonaws.com/ca.pem' })).toThrow(
       'mTLS truststore https://aegis-truststore.s3.amazonaws.com/ca.pem is not an S3 object URI (s3://bucket/key.pem)',
     );
-    expect(newStack({ truststoreUri: 's3://aegis-truststore' })).toThrow('mTLS truststore s3://aegis-truststore is not an S3 object URI (s3://bucket/key.pem)');
-    expect(newStack({ truststoreUri: 's3://aegis-truststore/clients/' })).toThrow('mTLS truststore s3://aegis-truststore/clients/ is not an S3 object URI (s3://bucket/key.pem)');
-    expect(newStack({ truststoreUri: 's3://Aegis_Truststore/ca.pem' })).toThrow('mTLS truststore s3://Aegis_Truststore/ca.pem is not an S3 object URI (s3://bucket/key.pem)');
+    expect(newStack({ truststoreUri: 's3://aegis-truststore' })).toThrow(
+      'mTLS truststore s3://aegis-truststore is not an S3 object URI (s3://bucket/key.pem)',
+    );
+    expect(newStack({ truststoreUri: 's3://aegis-truststore/clients/' })).toThrow(
+      'mTLS truststore s3://aegis-truststore/clients/ is not an S3 object URI (s3://bucket/key.pem)',
+    );
+    expect(newStack({ truststoreUri: 's3://Aegis_Truststore/ca.pem' })).toThrow(
+      'mTLS truststore s3://Aegis_Truststore/ca.pem is not an S3 object URI (s3://bucket/key.pem)',
+    );
     expect(newStack({ truststoreVersion: 'v 1' })).toThrow('mTLS truststore version v 1 is not an S3 object version id');
   });
 
-  it('refuses at synth a certificate from another region than the stack\'s, when the stack has one', () => {
+  it("refuses at synth a certificate from another region than the stack's, when the stack has one", () => {
     expect(newStack({}, { region: 'us-east-1' })).toThrow(
       `mTLS certificateArn ${MTLS.certificateArn} is in eu-west-1, not in the stack's region us-east-1 (a REGIONAL custom domain needs a certificate from its own region)`,
     );
-    expect(checkMutualTlsDomain(MTLS, 'eu-west-1')).toEqual({ certificateRegion: 'eu-west-1', truststoreBucket: 'aegis-truststore', truststoreKey: 'clients/ca-bundle.pem' });
+    expect(checkMutualTlsDomain(MTLS, 'eu-west-1')).toEqual({
+      certificateRegion: 'eu-west-1',
+      truststoreBucket: 'aegis-truststore',
+      truststoreKey: 'clients/ca-bundle.pem',
+    });
   });
 
   describe('from context', () => {
@@ -1243,16 +1557,28 @@ describe('mutual TLS', () => {
       expect(fromContext({ domainName: '', certificateArn: '', mtlsTruststoreUri: '', mtlsTruststoreVersion: '' })()).toBeUndefined();
       expect(fromContext(MTLS_CONTEXT)()).toEqual(MTLS);
       const { mtlsTruststoreVersion: _, ...required } = MTLS_CONTEXT;
-      expect(fromContext(required)()).toEqual({ domainName: MTLS.domainName, certificateArn: MTLS.certificateArn, truststoreUri: MTLS.truststoreUri });
+      expect(fromContext(required)()).toEqual({
+        domainName: MTLS.domainName,
+        certificateArn: MTLS.certificateArn,
+        truststoreUri: MTLS.truststoreUri,
+      });
       expect(Object.values(MUTUAL_TLS_CONTEXT)).toEqual(['domainName', 'certificateArn', 'mtlsTruststoreUri', 'mtlsTruststoreVersion']);
     });
 
     it('refuses part of the keys, naming the missing ones', () => {
       const none = '(or none of domainName, certificateArn, mtlsTruststoreUri, mtlsTruststoreVersion)';
-      expect(fromContext({ domainName: MTLS.domainName })).toThrow(`mutual TLS needs context certificateArn, mtlsTruststoreUri as well ${none}`);
-      expect(fromContext({ domainName: MTLS.domainName, certificateArn: MTLS.certificateArn })).toThrow(`mutual TLS needs context mtlsTruststoreUri as well ${none}`);
-      expect(fromContext({ certificateArn: MTLS.certificateArn, mtlsTruststoreUri: MTLS.truststoreUri, domainName: '' })).toThrow(`mutual TLS needs context domainName as well ${none}`);
-      expect(fromContext({ mtlsTruststoreVersion: MTLS.truststoreVersion })).toThrow(`mutual TLS needs context domainName, certificateArn, mtlsTruststoreUri as well ${none}`);
+      expect(fromContext({ domainName: MTLS.domainName })).toThrow(
+        `mutual TLS needs context certificateArn, mtlsTruststoreUri as well ${none}`,
+      );
+      expect(fromContext({ domainName: MTLS.domainName, certificateArn: MTLS.certificateArn })).toThrow(
+        `mutual TLS needs context mtlsTruststoreUri as well ${none}`,
+      );
+      expect(fromContext({ certificateArn: MTLS.certificateArn, mtlsTruststoreUri: MTLS.truststoreUri, domainName: '' })).toThrow(
+        `mutual TLS needs context domainName as well ${none}`,
+      );
+      expect(fromContext({ mtlsTruststoreVersion: MTLS.truststoreVersion })).toThrow(
+        `mutual TLS needs context domainName, certificateArn, mtlsTruststoreUri as well ${none}`,
+      );
     });
   });
 });
@@ -1266,7 +1592,9 @@ describe('RegistryDatabase props', () => {
   it('refuses backup and maintenance windows RDS would refuse', () => {
     expect(newDatabase({ preferredBackupWindow: '3:00-4:00' })).toThrow('preferredBackupWindow must be hh24:mi-hh24:mi (UTC)');
     expect(newDatabase({ preferredBackupWindow: '03:00-03:15' })).toThrow('preferredBackupWindow must be at least 30 minutes');
-    expect(newDatabase({ preferredMaintenanceWindow: 'sunday:04:30-sunday:05:30' })).toThrow('preferredMaintenanceWindow must be ddd:hh24:mi-ddd:hh24:mi (UTC)');
+    expect(newDatabase({ preferredMaintenanceWindow: 'sunday:04:30-sunday:05:30' })).toThrow(
+      'preferredMaintenanceWindow must be ddd:hh24:mi-ddd:hh24:mi (UTC)',
+    );
     expect(newDatabase({ preferredBackupWindow: '23:45-00:30' })).not.toThrow();
   });
 
@@ -1277,14 +1605,20 @@ describe('RegistryDatabase props', () => {
 
 describe('AegisStack props', () => {
   const newStack = (props: Partial<ConstructorParameters<typeof AegisStack>[2]>) => () =>
-    new AegisStack(new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } }), 's', { envName: 'dev', projectRoot: '/nonexistent', ...props });
+    new AegisStack(new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } }), 's', {
+      envName: 'dev',
+      projectRoot: '/nonexistent',
+      ...props,
+    });
 
   it('rejects an environment name that cannot name resources', () => {
     expect(newStack({ envName: 'Prod_1' })).toThrow('envName must be 1-20 of a-z 0-9 - starting with a letter');
   });
 
   it('rejects a role map entry whose role Aegis does not know', () => {
-    expect(newStack({ iamRoleMap: { 'arn:aws:iam::123456789012:role/x': 'root' as never } })).toThrow(/maps arn:aws:iam::123456789012:role\/x to root; roles are publisher/);
+    expect(newStack({ iamRoleMap: { 'arn:aws:iam::123456789012:role/x': 'root' as never } })).toThrow(
+      /maps arn:aws:iam::123456789012:role\/x to root; roles are publisher/,
+    );
   });
 
   it('rejects a role map key that is not an ARN', () => {
@@ -1300,17 +1634,31 @@ describe('SentinelNet and the rollout definitions', () => {
   afterAll(() => stub.cleanup());
 
   it('sets SENTINELNET_URL on exactly the policy-deciding functions when given', () => {
-    const { stack, template } = synthAegis({ projectRoot: stub.root, props: { sentinelnetUrl: 'https://sentinelnet.internal.example/v1' } });
+    const { stack, template } = synthAegis({
+      projectRoot: stub.root,
+      props: { sentinelnetUrl: 'https://sentinelnet.internal.example/v1' },
+    });
     const withUrl = Object.entries(stack.apiFunctions.functions)
-      .filter(([, fn]) => template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Environment.Variables.SENTINELNET_URL === 'https://sentinelnet.internal.example/v1')
+      .filter(
+        ([, fn]) =>
+          template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Environment.Variables.SENTINELNET_URL ===
+          'https://sentinelnet.internal.example/v1',
+      )
       .map(([id]) => id);
     expect(withUrl.sort()).toEqual([...POLICY_DECIDING_ROUTES].sort());
     const others = [stack.rollouts.rolloutStep, stack.migrations.migrateFunction, stack.auditArchiveSchedule.archiveFunction];
-    for (const fn of others) expect(template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Environment.Variables.SENTINELNET_URL).toBeUndefined();
+    for (const fn of others)
+      expect(template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Environment.Variables.SENTINELNET_URL).toBeUndefined();
   });
 
-  const newStack = (projectRoot: string, props: Partial<ConstructorParameters<typeof AegisStack>[2]> = {}) => () =>
-    new AegisStack(new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } }), 's', { envName: 'dev', projectRoot, ...props });
+  const newStack =
+    (projectRoot: string, props: Partial<ConstructorParameters<typeof AegisStack>[2]> = {}) =>
+    () =>
+      new AegisStack(new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } }), 's', {
+        envName: 'dev',
+        projectRoot,
+        ...props,
+      });
 
   it('refuses a SentinelNet URL that is not http(s)', () => {
     expect(newStack(stub.root, { sentinelnetUrl: 'sentinelnet:8443' })).toThrow('sentinelnetUrl sentinelnet:8443 is not an http(s) URL');
@@ -1351,7 +1699,9 @@ describe('SentinelNet and the rollout definitions', () => {
 
 describe('route entries', () => {
   it('point at handler files that exist in the repository, as do migrations and the rollout step', () => {
-    const missing = [...API_ROUTE_IDS.map((id) => ROUTES[id].entry), ...NON_ROUTE_ENTRIES].filter((entry) => !existsSync(join(REPO_ROOT, entry)));
+    const missing = [...API_ROUTE_IDS.map((id) => ROUTES[id].entry), ...NON_ROUTE_ENTRIES].filter(
+      (entry) => !existsSync(join(REPO_ROOT, entry)),
+    );
     expect(missing).toEqual([]);
   });
 

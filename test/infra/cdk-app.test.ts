@@ -12,7 +12,12 @@ import { CDK_JSON_CONTEXT, MTLS, MTLS_CONTEXT, REPLICA } from './support.js';
  * handler files, which NodejsFunction checks exist.
  */
 function runApp(context: Record<string, unknown>, outdir: string) {
-  const env: NodeJS.ProcessEnv = { ...process.env, CDK_OUTDIR: outdir, CDK_VALIDATION: 'false', CDK_CONTEXT_JSON: JSON.stringify({ ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context }) };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CDK_OUTDIR: outdir,
+    CDK_VALIDATION: 'false',
+    CDK_CONTEXT_JSON: JSON.stringify({ ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context }),
+  };
   delete env.NODE_OPTIONS; // jest's --experimental-vm-modules is not for the child
   return spawnSync(process.execPath, ['--import', 'tsx', 'bin/cdk.ts'], { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 120_000 });
 }
@@ -32,9 +37,14 @@ describe('bin/cdk.ts', () => {
     const outdir = newOutdir();
     const roleMap = { 'arn:aws:iam::123456789012:role/ci': 'publisher' };
     const run = runApp({ env: 'staging', roleMap: JSON.stringify(roleMap) }, outdir);
-    expect({ status: run.status, stderr: run.stderr.replace(/^npm warn .*\n/gm, '') }).toEqual({ status: 0, stderr: expect.not.stringMatching(/Error/) });
+    expect({ status: run.status, stderr: run.stderr.replace(/^npm warn .*\n/gm, '') }).toEqual({
+      status: 0,
+      stderr: expect.not.stringMatching(/Error/),
+    });
     const manifest = JSON.parse(readFileSync(join(outdir, 'manifest.json'), 'utf8'));
-    const stacks = Object.entries(manifest.artifacts as Record<string, { type: string; environment?: string }>).filter(([, a]) => a.type === 'aws:cloudformation:stack');
+    const stacks = Object.entries(manifest.artifacts as Record<string, { type: string; environment?: string }>).filter(
+      ([, a]) => a.type === 'aws:cloudformation:stack',
+    );
     expect(stacks.map(([name, a]) => [name, a.environment])).toEqual([['aegis-staging', 'aws://unknown-account/unknown-region']]);
     const template = JSON.parse(readFileSync(join(outdir, 'aegis-staging.template.json'), 'utf8'));
     const roleMaps = Object.values(template.Resources as Record<string, any>)
@@ -43,7 +53,9 @@ describe('bin/cdk.ts', () => {
     expect(roleMaps.length).toBeGreaterThan(0);
     expect(new Set(roleMaps)).toEqual(new Set([JSON.stringify(roleMap)]));
     // no sentinelnetUrl context: every function decides with the bundled policies
-    const sentinelnet = Object.values(template.Resources as Record<string, any>).filter((r) => r.Properties?.Environment?.Variables?.SENTINELNET_URL !== undefined);
+    const sentinelnet = Object.values(template.Resources as Record<string, any>).filter(
+      (r) => r.Properties?.Environment?.Variables?.SENTINELNET_URL !== undefined,
+    );
     expect(sentinelnet).toEqual([]);
     // no replica* context: no replication, and the template says so
     const buckets = Object.values(template.Resources as Record<string, any>).filter((r) => r.Type === 'AWS::S3::Bucket');
@@ -53,7 +65,9 @@ describe('bin/cdk.ts', () => {
     // no mTLS context: no custom domain, the execute-api endpoint serves the API, and the template says so
     const resources = Object.values(template.Resources as Record<string, any>);
     expect(resources.filter((r) => r.Type === 'AWS::ApiGateway::DomainName' || r.Type === 'AWS::ApiGateway::BasePathMapping')).toEqual([]);
-    expect(resources.filter((r) => r.Type === 'AWS::ApiGateway::RestApi').map((r) => r.Properties.DisableExecuteApiEndpoint)).toEqual([undefined]);
+    expect(resources.filter((r) => r.Type === 'AWS::ApiGateway::RestApi').map((r) => r.Properties.DisableExecuteApiEndpoint)).toEqual([
+      undefined,
+    ]);
     expect(resources.filter((r) => r.Properties?.Environment?.Variables?.REQUIRE_MTLS !== undefined)).toEqual([]);
     expect(template.Outputs.MutualTls.Value).toBe('off');
   });
@@ -61,7 +75,10 @@ describe('bin/cdk.ts', () => {
   it('puts the API behind a custom domain with mutual TLS from the domainName, certificateArn and mtls* context, with cdk-nag passing', () => {
     const outdir = newOutdir();
     const run = runApp(MTLS_CONTEXT, outdir);
-    expect({ status: run.status, stderr: run.stderr.replace(/^npm warn .*\n/gm, '') }).toEqual({ status: 0, stderr: expect.not.stringMatching(/Error/) });
+    expect({ status: run.status, stderr: run.stderr.replace(/^npm warn .*\n/gm, '') }).toEqual({
+      status: 0,
+      stderr: expect.not.stringMatching(/Error/),
+    });
     const template = JSON.parse(readFileSync(join(outdir, 'aegis-dev.template.json'), 'utf8'));
     const ofType = (type: string) => Object.entries(template.Resources as Record<string, any>).filter(([, r]) => r.Type === type);
     const domains = ofType('AWS::ApiGateway::DomainName');
@@ -77,9 +94,15 @@ describe('bin/cdk.ts', () => {
     const [api] = ofType('AWS::ApiGateway::RestApi');
     expect(api![1].Properties.DisableExecuteApiEndpoint).toBe(true);
     expect(ofType('AWS::ApiGateway::BasePathMapping').map(([, m]) => m.Properties)).toEqual([
-      { DomainName: { Ref: domains[0]![0] }, RestApiId: { Ref: api![0] }, Stage: { Ref: expect.stringMatching(/^ApiRestApiDeploymentStageapi/) } },
+      {
+        DomainName: { Ref: domains[0]![0] },
+        RestApiId: { Ref: api![0] },
+        Stage: { Ref: expect.stringMatching(/^ApiRestApiDeploymentStageapi/) },
+      },
     ]);
-    const withEnvironment = ofType('AWS::Lambda::Function').filter(([, f]) => f.Properties.Environment?.Variables?.AEGIS_IAM_ROLE_MAP !== undefined);
+    const withEnvironment = ofType('AWS::Lambda::Function').filter(
+      ([, f]) => f.Properties.Environment?.Variables?.AEGIS_IAM_ROLE_MAP !== undefined,
+    );
     expect(withEnvironment.length).toBeGreaterThan(0);
     expect(new Set(withEnvironment.map(([, f]) => f.Properties.Environment.Variables.REQUIRE_MTLS))).toEqual(new Set(['true']));
     expect(template.Outputs.MutualTls.Value).toBe('on');
@@ -102,14 +125,26 @@ describe('bin/cdk.ts', () => {
   it('turns on cross-region replication of both data buckets from the replica* context', () => {
     const outdir = newOutdir();
     const run = runApp(
-      { replicaRegion: REPLICA.region, replicaArtifactBucketArn: REPLICA.artifactBucketArn, replicaAuditBucketArn: REPLICA.auditArchiveBucketArn, replicaKmsKeyArn: REPLICA.kmsKeyArn },
+      {
+        replicaRegion: REPLICA.region,
+        replicaArtifactBucketArn: REPLICA.artifactBucketArn,
+        replicaAuditBucketArn: REPLICA.auditArchiveBucketArn,
+        replicaKmsKeyArn: REPLICA.kmsKeyArn,
+      },
       outdir,
     );
-    expect({ status: run.status, stderr: run.stderr.replace(/^npm warn .*\n/gm, '') }).toEqual({ status: 0, stderr: expect.not.stringMatching(/Error/) });
+    expect({ status: run.status, stderr: run.stderr.replace(/^npm warn .*\n/gm, '') }).toEqual({
+      status: 0,
+      stderr: expect.not.stringMatching(/Error/),
+    });
     const template = JSON.parse(readFileSync(join(outdir, 'aegis-dev.template.json'), 'utf8'));
     const destinations = (id: string) => template.Resources[id].Properties.ReplicationConfiguration.Rules.map((r: any) => r.Destination);
-    expect(destinations('ArtifactBucket')).toEqual([{ Bucket: REPLICA.artifactBucketArn, EncryptionConfiguration: { ReplicaKmsKeyID: REPLICA.kmsKeyArn } }]);
-    expect(destinations('AuditArchiveBucket')).toEqual([{ Bucket: REPLICA.auditArchiveBucketArn, EncryptionConfiguration: { ReplicaKmsKeyID: REPLICA.kmsKeyArn } }]);
+    expect(destinations('ArtifactBucket')).toEqual([
+      { Bucket: REPLICA.artifactBucketArn, EncryptionConfiguration: { ReplicaKmsKeyID: REPLICA.kmsKeyArn } },
+    ]);
+    expect(destinations('AuditArchiveBucket')).toEqual([
+      { Bucket: REPLICA.auditArchiveBucketArn, EncryptionConfiguration: { ReplicaKmsKeyID: REPLICA.kmsKeyArn } },
+    ]);
     expect(template.Description).toBe(`Aegis model registry (dev; buckets replicated to ${REPLICA.region})`);
   });
 
@@ -118,7 +153,10 @@ describe('bin/cdk.ts', () => {
     const withUrl = (context: Record<string, unknown>) => {
       const outdir = newOutdir();
       const run = runApp(context, outdir);
-      expect({ status: run.status, stderr: run.stderr.replace(/^npm warn .*\n/gm, '') }).toEqual({ status: 0, stderr: expect.not.stringMatching(/Error/) });
+      expect({ status: run.status, stderr: run.stderr.replace(/^npm warn .*\n/gm, '') }).toEqual({
+        status: 0,
+        stderr: expect.not.stringMatching(/Error/),
+      });
       const template = JSON.parse(readFileSync(join(outdir, 'aegis-dev.template.json'), 'utf8'));
       return Object.values(template.Resources as Record<string, any>)
         .filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.SENTINELNET_URL === url)

@@ -7,11 +7,13 @@ import { MTLS, REPLICA, stubProjectRoot, synthAegis, type Synthesized } from './
 
 /** Every acknowledgment recorded in the tree: construct path, rule id, reason. */
 function acknowledgments(root: IConstruct): { path: string; id: string; reason: string }[] {
-  return root.node.findAll().flatMap((c) =>
-    c.node.metadata
-      .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-      .flatMap((m) => Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ path: c.node.path, id, reason }))),
-  );
+  return root.node
+    .findAll()
+    .flatMap((c) =>
+      c.node.metadata
+        .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+        .flatMap((m) => Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ path: c.node.path, id, reason }))),
+    );
 }
 
 describe('cdk-nag AwsSolutions checks', () => {
@@ -30,7 +32,9 @@ describe('cdk-nag AwsSolutions checks', () => {
   afterAll(() => stub.cleanup());
 
   const unacknowledged = (s: Synthesized) =>
-    s.nag!.validateScope(s.app).violations.map((v) => `${v.severity} ${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
+    s
+      .nag!.validateScope(s.app)
+      .violations.map((v) => `${v.severity} ${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
 
   it('reports no unacknowledged errors or warnings on the stack', () => {
     const report = synth.nag!.validateScope(synth.app);
@@ -46,7 +50,10 @@ describe('cdk-nag AwsSolutions checks', () => {
   it('reports none either with mutual TLS on, and acknowledges nothing more for it', () => {
     expect(unacknowledged(mutualTls)).toEqual([]);
     expect(mutualTls.nag!.validateScope(mutualTls.app).success).toBe(true);
-    const ids = (s: Synthesized) => acknowledgments(s.app).map((a) => `${a.path.replace(/^[^/]+\//, '')} ${a.id.replace(/^[A-Za-z]+::/, '')}`).sort();
+    const ids = (s: Synthesized) =>
+      acknowledgments(s.app)
+        .map((a) => `${a.path.replace(/^[^/]+\//, '')} ${a.id.replace(/^[A-Za-z]+::/, '')}`)
+        .sort();
     expect(ids(mutualTls)).toEqual(ids(synth));
   });
 
@@ -57,9 +64,16 @@ describe('cdk-nag AwsSolutions checks', () => {
     expect(short).toEqual([]);
   });
 
-  it('acknowledges a queue without a DLQ only on the scheduled jobs\' dead-letter queues themselves', () => {
+  it("acknowledges a queue without a DLQ only on the scheduled jobs' dead-letter queues themselves", () => {
     const sqs3 = acknowledgments(synth.app).filter((a) => a.id.includes('AwsSolutions-SQS3'));
-    expect(sqs3.map((a) => a.path).sort()).toEqual([synth.stack.auditArchiveSchedule.deadLetterQueue.node.path, synth.stack.auditCheckpoint.deadLetterQueue.node.path, synth.stack.pendingUploadExpiry.deadLetterQueue.node.path, synth.stack.pendingPromotionExpiry.deadLetterQueue.node.path].sort());
+    expect(sqs3.map((a) => a.path).sort()).toEqual(
+      [
+        synth.stack.auditArchiveSchedule.deadLetterQueue.node.path,
+        synth.stack.auditCheckpoint.deadLetterQueue.node.path,
+        synth.stack.pendingUploadExpiry.deadLetterQueue.node.path,
+        synth.stack.pendingPromotionExpiry.deadLetterQueue.node.path,
+      ].sort(),
+    );
   });
 
   it('acknowledges missing authorization only on the public health and OpenAPI methods', () => {
@@ -113,7 +127,9 @@ describe('cdk-nag AwsSolutions checks', () => {
       ].sort(),
     );
     // the whole-bucket wildcard on the audit archive is the replication role's, no function's
-    const wholeArchive = acknowledgments(replicated.app).filter((a) => a.id.endsWith('AwsSolutions-IAM5[Resource::<AuditArchiveBucket.Arn>/*]'));
+    const wholeArchive = acknowledgments(replicated.app).filter((a) =>
+      a.id.endsWith('AwsSolutions-IAM5[Resource::<AuditArchiveBucket.Arn>/*]'),
+    );
     expect(wholeArchive.map((a) => a.path)).toEqual([replicated.stack.replication!.role.node.path]);
   });
 
@@ -126,6 +142,8 @@ describe('cdk-nag AwsSolutions checks', () => {
 
   it('refuses an acknowledgment without a real reason', () => {
     const stack = new Stack(new App(), 'S');
-    expect(() => acknowledge(stack, { id: 'AwsSolutions-S1', reason: 'n/a' })).toThrow(`needs a reason of at least ${MIN_REASON_LENGTH} characters`);
+    expect(() => acknowledge(stack, { id: 'AwsSolutions-S1', reason: 'n/a' })).toThrow(
+      `needs a reason of at least ${MIN_REASON_LENGTH} characters`,
+    );
   });
 });

@@ -72,6 +72,7 @@ describe.each([
 
   it('only references resources, parameters and pseudo parameters it defines', () => {
     expect(danglingReferences(template)).toEqual([]);
-    for (const res of Object.values(template.Resources as Json)) expect(res.Type).toMatch(/^(AWS::[A-Za-z0-9]+::[A-Za-z0-9]+|Custom::[A-Za-z0-9]+)$/);
+    for (const res of Object.values(template.Resources as Json))
+      expect(res.Type).toMatch(/^(AWS::[A-Za-z0-9]+::[A-Za-z0-9]+|Custom::[A-Za-z0-9]+)$/);
   });
 });

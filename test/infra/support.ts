@@ -29,10 +29,18 @@ export const MTLS: Required<MutualTlsDomain> = {
 };
 
 /** {@link MTLS} as CDK context (bin/cdk.ts's keys). */
-export const MTLS_CONTEXT: Record<string, string> = Object.fromEntries(Object.entries(MUTUAL_TLS_CONTEXT).map(([prop, key]) => [key, MTLS[prop as keyof MutualTlsDomain]]));
+export const MTLS_CONTEXT: Record<string, string> = Object.fromEntries(
+  Object.entries(MUTUAL_TLS_CONTEXT).map(([prop, key]) => [key, MTLS[prop as keyof MutualTlsDomain]]),
+);
 
 /** Handler files the stack builds besides the route entries. */
-export const NON_ROUTE_ENTRIES = ['lambdas/migrate.ts', 'lambdas/rollout-step.ts', 'lambdas/pending-upload-expiry.ts', 'lambdas/audit-checkpoint.ts', 'lambdas/pending-promotion-expiry.ts'] as const;
+export const NON_ROUTE_ENTRIES = [
+  'lambdas/migrate.ts',
+  'lambdas/rollout-step.ts',
+  'lambdas/pending-upload-expiry.ts',
+  'lambdas/audit-checkpoint.ts',
+  'lambdas/pending-promotion-expiry.ts',
+] as const;
 
 /**
  * A throwaway project root with an empty handler at every entry the stack names, so the
@@ -74,7 +82,12 @@ export function synthAegis(opts: SynthOptions): Synthesized {
     builtinCloudFormationValidation: false,
     ...(opts.outdir && { outdir: opts.outdir }),
   });
-  const stack = new AegisStack(app, 'aegis-test', { envName: 'test', deployNonce: 'test-deploy', projectRoot: opts.projectRoot, ...opts.props });
+  const stack = new AegisStack(app, 'aegis-test', {
+    envName: 'test',
+    deployNonce: 'test-deploy',
+    projectRoot: opts.projectRoot,
+    ...opts.props,
+  });
   let nag: AwsSolutionsChecks | undefined;
   if (opts.nag) {
     nag = new AwsSolutionsChecks(app);

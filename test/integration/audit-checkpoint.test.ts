@@ -18,9 +18,14 @@ const EVERY = 60_000; // AEGIS_AUDIT_CHECKPOINT_SECONDS default
 
 const db = (s: Stack) => s.container.database.db;
 const verify = async (s: Stack) => (await s.api('GET', '/v1/audit/verify')).body;
-const headSeq = async (s: Stack) => Number((await db(s).selectFrom('audit_events').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow()).seq);
+const headSeq = async (s: Stack) =>
+  Number((await db(s).selectFrom('audit_events').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow()).seq);
 let n = 0;
-const newEvent = async (s: Stack) => expect((await s.api('POST', '/v1/datasets', { id: `cp-${n++}`, version: '1', checksum: `sha256:${'ab'.repeat(32)}`, uri: 'file:///x' })).status).toBe(201);
+const newEvent = async (s: Stack) =>
+  expect(
+    (await s.api('POST', '/v1/datasets', { id: `cp-${n++}`, version: '1', checksum: `sha256:${'ab'.repeat(32)}`, uri: 'file:///x' }))
+      .status,
+  ).toBe(201);
 const headKeys = async (s: Stack) => {
   const keys: string[] = [];
   for await (const o of s.container.auditTrail['archiveStore'].list(HEADS_PREFIX)) keys.push(o.key);
@@ -35,8 +40,14 @@ async function truncateTo(s: Stack, keep: number) {
   await db(s).deleteFrom('audit_events').where('seq', '>', keep).execute();
   await db(s).updateTable('audit_head').set({ seq: keep, hash: kept.hash }).execute();
   return async () => {
-    await db(s).insertInto('audit_events').values(rows.map((r) => ({ ...r, seq: Number(r.seq) }))).execute();
-    await db(s).updateTable('audit_head').set({ seq: Number(head.seq), hash: head.hash }).execute();
+    await db(s)
+      .insertInto('audit_events')
+      .values(rows.map((r) => ({ ...r, seq: Number(r.seq) })))
+      .execute();
+    await db(s)
+      .updateTable('audit_head')
+      .set({ seq: Number(head.seq), hash: head.hash })
+      .execute();
   };
 }
 
@@ -77,8 +88,18 @@ describe('signed audit head checkpoints', () => {
     expect(await headKeys(stack)).toEqual([headKey(head + 1), headKey(head)]);
     const ring = new Map((await stack.container.keys.list()).map((k) => [k.kid, k]));
     const newest = await readNewestHead(stack.container.auditTrail['archiveStore'], (kid) => ring.get(kid));
-    const event = await db(stack).selectFrom('audit_events').select(['hash']).where('seq', '=', head + 1).executeTakeFirstOrThrow();
-    expect(newest).toMatchObject({ invalid: [], newest: { key: headKey(head + 1), checkpoint: { type: 'aegis.audit-head/v1', seq: head + 1, hash: event.hash, signerId: 'audit-signer-v1' } } });
+    const event = await db(stack)
+      .selectFrom('audit_events')
+      .select(['hash'])
+      .where('seq', '=', head + 1)
+      .executeTakeFirstOrThrow();
+    expect(newest).toMatchObject({
+      invalid: [],
+      newest: {
+        key: headKey(head + 1),
+        checkpoint: { type: 'aegis.audit-head/v1', seq: head + 1, hash: event.hash, signerId: 'audit-signer-v1' },
+      },
+    });
     // under Object-Lock retention, like the archive segments
     const info = await stack.container.auditTrail['archiveStore'].head(headKey(head + 1));
     expect(info!.retainUntil!.getTime()).toBeGreaterThan(Date.now() + 2000 * 86_400_000);
@@ -95,7 +116,13 @@ describe('signed audit head checkpoints', () => {
     const refused = await stack.container.auditTrail.checkpointHead().catch((e: unknown) => e);
     await undo();
     expect(r.ok).toBe(false);
-    expect(r.firstBreak).toEqual({ seq: head, problem: 'behind-checkpoint', detail: expect.stringMatching(new RegExp(`names seq ${head}, but the database ends at ${head - 2}: event\\(s\\) ${head - 1}\\.\\.${head} were removed`)) });
+    expect(r.firstBreak).toEqual({
+      seq: head,
+      problem: 'behind-checkpoint',
+      detail: expect.stringMatching(
+        new RegExp(`names seq ${head}, but the database ends at ${head - 2}: event\\(s\\) ${head - 1}\\.\\.${head} were removed`),
+      ),
+    });
     expect(r.firstBreak.detail).toContain(headKey(head));
     expect(cli.code).toBe(1);
     expect(cli.stdout).toContain(`BROKEN at seq ${head}: behind-checkpoint`);
@@ -112,8 +139,12 @@ describe('signed audit head checkpoints', () => {
     const r = await verify(stack);
     expect(r.ok).toBe(false);
     expect(r.firstBreak).toMatchObject({ seq: head, problem: 'checkpoint-mismatch' });
-    expect(r.firstBreak.detail).toMatch(new RegExp(`event ${head} in the database has hash [0-9a-f]{12}…, but the head checkpoint signed at .* names [0-9a-f]{12}…`));
-    await expect(fireCheckpoint()).rejects.toThrow(new RegExp(`refusing to checkpoint the audit head: event ${head} in the database has hash`));
+    expect(r.firstBreak.detail).toMatch(
+      new RegExp(`event ${head} in the database has hash [0-9a-f]{12}…, but the head checkpoint signed at .* names [0-9a-f]{12}…`),
+    );
+    await expect(fireCheckpoint()).rejects.toThrow(
+      new RegExp(`refusing to checkpoint the audit head: event ${head} in the database has hash`),
+    );
     expect(await headKeys(stack)).toHaveLength(2);
   });
 });
@@ -137,8 +168,12 @@ describe('head checkpoint objects', () => {
     expect(await stack.container.scheduler.run('audit-checkpoint')).toEqual({ written: true, seq: head, key: headKey(head) });
     expect(await headKeys(stack)).toEqual([headKey(head)]);
     expect(loadCheckedConfig({ DEV_ALLOW_EPHEMERAL: 'true' }).auditCheckpointSeconds).toBe(60);
-    expect(() => loadCheckedConfig({ DEV_ALLOW_EPHEMERAL: 'true', AEGIS_AUDIT_CHECKPOINT_SECONDS: '0' })).toThrow(/AEGIS_AUDIT_CHECKPOINT_SECONDS/);
-    expect(() => loadCheckedConfig({ DEV_ALLOW_EPHEMERAL: 'true', AEGIS_AUDIT_CHECKPOINT_SECONDS: '3601' })).toThrow(/AEGIS_AUDIT_CHECKPOINT_SECONDS/);
+    expect(() => loadCheckedConfig({ DEV_ALLOW_EPHEMERAL: 'true', AEGIS_AUDIT_CHECKPOINT_SECONDS: '0' })).toThrow(
+      /AEGIS_AUDIT_CHECKPOINT_SECONDS/,
+    );
+    expect(() => loadCheckedConfig({ DEV_ALLOW_EPHEMERAL: 'true', AEGIS_AUDIT_CHECKPOINT_SECONDS: '3601' })).toThrow(
+      /AEGIS_AUDIT_CHECKPOINT_SECONDS/,
+    );
   });
 
   it('reports a checkpoint with a bad signature, and a valid one copied under a newer key, as invalid', async () => {

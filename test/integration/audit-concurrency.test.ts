@@ -21,17 +21,26 @@ describeUnless(testDb ? undefined : NO_POSTGRES, 'audit chain under concurrency 
     const s = stack!;
     await registerDatasets(s, manifestFor('busy', Buffer.alloc(1)));
     const before = Number((await s.container.database.db.selectFrom('audit_head').select('seq').executeTakeFirstOrThrow()).seq);
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => uploadAndRegister(s, i % 2 ? 'busy' : 'busier', randomBytes(512 + i), { datasets: false })));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => uploadAndRegister(s, i % 2 ? 'busy' : 'busier', randomBytes(512 + i), { datasets: false })),
+    );
     expect(results.map((r) => r.status)).toEqual(Array(50).fill(201));
 
-    const events = await s.container.database.db.selectFrom('audit_events').select(['seq', 'type']).where('seq', '>', before).orderBy('seq').execute();
+    const events = await s.container.database.db
+      .selectFrom('audit_events')
+      .select(['seq', 'type'])
+      .where('seq', '>', before)
+      .orderBy('seq')
+      .execute();
     expect(events.filter((e) => e.type === 'artifact.registered')).toHaveLength(50);
     expect(events.filter((e) => e.type === 'manifest.signed')).toHaveLength(50);
     expect(events.map((e) => Number(e.seq))).toEqual(Array.from({ length: 100 }, (_, i) => before + i + 1));
 
     const report = (await s.api('GET', '/v1/audit/verify')).body;
     expect(report).toMatchObject({ ok: true, firstBreak: null, headSeq: before + 100 });
-    const versions = (await s.api('GET', '/v1/registry/models/busy/versions?limit=100')).body.items.map((v: { version: number }) => v.version).sort((a: number, b: number) => a - b);
+    const versions = (await s.api('GET', '/v1/registry/models/busy/versions?limit=100')).body.items
+      .map((v: { version: number }) => v.version)
+      .sort((a: number, b: number) => a - b);
     expect(versions).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
   });
 });

@@ -10,7 +10,10 @@ async function row(seq: number) {
 }
 async function restore(original: Awaited<ReturnType<typeof row>>) {
   await db().deleteFrom('audit_events').where('seq', '=', Number(original.seq)).execute();
-  await db().insertInto('audit_events').values({ ...original, seq: Number(original.seq) }).execute();
+  await db()
+    .insertInto('audit_events')
+    .values({ ...original, seq: Number(original.seq) })
+    .execute();
 }
 const verify = async (q = '') => (await stack.api('GET', `/v1/audit/verify${q}`)).body;
 
@@ -41,7 +44,10 @@ describe('audit chain', () => {
     const subject = registered.items[0].subject;
     const bySubject = (await stack.api('GET', `/v1/audit?subject=${encodeURIComponent(subject)}`)).body.items;
     expect(bySubject.map((e: { type: string }) => e.type).sort()).toEqual(['artifact.registered', 'manifest.signed']);
-    expect((await stack.api('GET', '/v1/audit?type=DROP TABLE')).body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'query.type' });
+    expect((await stack.api('GET', '/v1/audit?type=DROP TABLE')).body.error).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      field: 'query.type',
+    });
   });
 
   it('lets only auditors and admins read the log', async () => {
@@ -54,7 +60,11 @@ describe('audit chain', () => {
   it('verifies clean, archives, and then agrees with the archive', async () => {
     const archived = (await stack.api('POST', '/v1/audit/archive')).body;
     expect(archived.events).toBeGreaterThan(10);
-    expect((await stack.api('POST', '/v1/audit/archive')).body).toMatchObject({ segments: 0, events: 0, archivedThrough: archived.archivedThrough });
+    expect((await stack.api('POST', '/v1/audit/archive')).body).toMatchObject({
+      segments: 0,
+      events: 0,
+      archivedThrough: archived.archivedThrough,
+    });
     const report = await verify();
     expect(report).toMatchObject({ ok: true, parity: 'ok', archivedThrough: archived.archivedThrough, firstBreak: null });
     expect((await verify('?fromArchive=true')).ok).toBe(true);
@@ -63,7 +73,11 @@ describe('audit chain', () => {
 
   it('detects a payload edited in the database at its seq', async () => {
     const original = await row(6);
-    await db().updateTable('audit_events').set({ payload: JSON.stringify({ ...JSON.parse(original.payload), injected: true }) }).where('seq', '=', 6).execute();
+    await db()
+      .updateTable('audit_events')
+      .set({ payload: JSON.stringify({ ...JSON.parse(original.payload), injected: true }) })
+      .where('seq', '=', 6)
+      .execute();
     const r = await verify();
     await restore(original);
     expect(r.firstBreak).toMatchObject({ seq: 6, problem: 'payload-edited' });
@@ -82,10 +96,22 @@ describe('audit chain', () => {
     const a = await row(8);
     const b = await row(9);
     await db().deleteFrom('audit_events').where('seq', 'in', [8, 9]).execute();
-    await db().insertInto('audit_events').values([{ ...a, seq: 9 }, { ...b, seq: 8 }]).execute();
+    await db()
+      .insertInto('audit_events')
+      .values([
+        { ...a, seq: 9 },
+        { ...b, seq: 8 },
+      ])
+      .execute();
     const r = await verify();
     await db().deleteFrom('audit_events').where('seq', 'in', [8, 9]).execute();
-    await db().insertInto('audit_events').values([{ ...a, seq: 8 }, { ...b, seq: 9 }]).execute();
+    await db()
+      .insertInto('audit_events')
+      .values([
+        { ...a, seq: 8 },
+        { ...b, seq: 9 },
+      ])
+      .execute();
     expect(r.firstBreak).toMatchObject({ seq: 8, problem: 'events-reordered' });
     expect((await verify()).ok).toBe(true);
   });
@@ -106,13 +132,30 @@ describe('audit chain', () => {
 
   it('detects a truncated tail against the archive', async () => {
     const head = Number((await db().selectFrom('audit_head').select('seq').executeTakeFirstOrThrow()).seq);
-    const tail = await db().selectFrom('audit_events').selectAll().where('seq', '>', head - 2).orderBy('seq').execute();
+    const tail = await db()
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('seq', '>', head - 2)
+      .orderBy('seq')
+      .execute();
     const headRow = await db().selectFrom('audit_head').selectAll().executeTakeFirstOrThrow();
-    await db().deleteFrom('audit_events').where('seq', '>', head - 2).execute();
-    await db().updateTable('audit_head').set({ seq: head - 2, hash: tail[0]!.prev_hash }).execute();
+    await db()
+      .deleteFrom('audit_events')
+      .where('seq', '>', head - 2)
+      .execute();
+    await db()
+      .updateTable('audit_head')
+      .set({ seq: head - 2, hash: tail[0]!.prev_hash })
+      .execute();
     const r = await verify();
-    await db().insertInto('audit_events').values(tail.map((t) => ({ ...t, seq: Number(t.seq) }))).execute();
-    await db().updateTable('audit_head').set({ seq: Number(headRow.seq), hash: headRow.hash }).execute();
+    await db()
+      .insertInto('audit_events')
+      .values(tail.map((t) => ({ ...t, seq: Number(t.seq) })))
+      .execute();
+    await db()
+      .updateTable('audit_head')
+      .set({ seq: Number(headRow.seq), hash: headRow.hash })
+      .execute();
     expect(r.firstBreak).toMatchObject({ seq: head - 1, problem: 'truncated' });
     expect(r.parity).toBe('mismatch');
   });

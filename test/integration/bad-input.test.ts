@@ -18,10 +18,23 @@ afterAll(async () => {
 async function footprint() {
   const db = stack.container.database.db;
   const count = async (t: 'artifacts' | 'models' | 'manifest_signatures' | 'idempotency_keys') =>
-    Number((await db.selectFrom(t).select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n);
+    Number(
+      (
+        await db
+          .selectFrom(t)
+          .select((eb) => eb.fn.countAll<string>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
   const sidecars: string[] = [];
   for await (const o of stack.container.store.list('artifacts/')) if (!o.key.endsWith('/artifact')) sidecars.push(o.key);
-  return { artifacts: await count('artifacts'), models: await count('models'), signatures: await count('manifest_signatures'), idempotency: await count('idempotency_keys'), sidecars };
+  return {
+    artifacts: await count('artifacts'),
+    models: await count('models'),
+    signatures: await count('manifest_signatures'),
+    idempotency: await count('idempotency_keys'),
+    sidecars,
+  };
 }
 
 async function uploaded(modelName: string, bytes: Buffer) {
@@ -31,7 +44,13 @@ async function uploaded(modelName: string, bytes: Buffer) {
   return up.body.uploadId as string;
 }
 
-async function expectRefused(res: { status: number; body: any }, status: number, code: string, field: string | undefined, before: Awaited<ReturnType<typeof footprint>>) {
+async function expectRefused(
+  res: { status: number; body: any },
+  status: number,
+  code: string,
+  field: string | undefined,
+  before: Awaited<ReturnType<typeof footprint>>,
+) {
   expect({ status: res.status, code: res.body?.error?.code, field: res.body?.error?.field }).toEqual({ status, code, field });
   expect(typeof res.body.error.message).toBe('string');
   expect(await footprint()).toEqual(before);
@@ -52,7 +71,12 @@ describe('authentication and roles', () => {
     const up = await stack.api('POST', '/v1/registry/uploads', { modelName: 'm', size: 100 }, { token: auditor });
     expect(up.status).toBe(403);
     expect(up.body.error.code).toBe('FORBIDDEN');
-    const reg = await stack.api('POST', '/v1/registry/register', { uploadId: randomUUID(), manifest: manifestFor('m', bytes) }, { token: auditor });
+    const reg = await stack.api(
+      'POST',
+      '/v1/registry/register',
+      { uploadId: randomUUID(), manifest: manifestFor('m', bytes) },
+      { token: auditor },
+    );
     await expectRefused(reg, 403, 'FORBIDDEN', undefined, before);
     expect((await stack.api('POST', '/v1/keys/rotate', { purpose: 'manifest' }, { token: publisher })).status).toBe(403);
     expect((await stack.api('POST', '/v1/tokens', { principal: 'x', role: 'admin' }, { token: publisher })).status).toBe(403);
@@ -93,14 +117,23 @@ describe('bad input is refused with a coded 4xx naming the field, and nothing is
 
   it('refuses a body over the size limit before parsing, hashing or signing', async () => {
     const before = await footprint();
-    const huge = JSON.stringify({ uploadId: randomUUID(), manifest: { ...manifestFor('big', randomBytes(8)), trainingCmd: 'x'.repeat(600_000) } });
+    const huge = JSON.stringify({
+      uploadId: randomUUID(),
+      manifest: { ...manifestFor('big', randomBytes(8)), trainingCmd: 'x'.repeat(600_000) },
+    });
     const res = await stack.api('POST', '/v1/registry/register', undefined, { raw: huge });
     await expectRefused(res, 413, 'PAYLOAD_TOO_LARGE', 'body', before);
   });
 
   it('refuses malformed JSON and a missing body', async () => {
     const before = await footprint();
-    await expectRefused(await stack.api('POST', '/v1/registry/register', undefined, { raw: '{"uploadId":' }), 400, 'INVALID_JSON', 'body', before);
+    await expectRefused(
+      await stack.api('POST', '/v1/registry/register', undefined, { raw: '{"uploadId":' }),
+      400,
+      'INVALID_JSON',
+      'body',
+      before,
+    );
     await expectRefused(await stack.api('POST', '/v1/registry/register', undefined, { raw: '' }), 400, 'VALIDATION_FAILED', 'body', before);
   });
 
@@ -108,7 +141,10 @@ describe('bad input is refused with a coded 4xx naming the field, and nothing is
     const before = await footprint();
     const bytes = randomBytes(5000);
     const uploadId = await uploaded('sha-mismatch', bytes);
-    const res = await stack.api('POST', '/v1/registry/register', { uploadId, manifest: manifestFor('sha-mismatch', bytes, { artifactSha256: 'c'.repeat(64) }) });
+    const res = await stack.api('POST', '/v1/registry/register', {
+      uploadId,
+      manifest: manifestFor('sha-mismatch', bytes, { artifactSha256: 'c'.repeat(64) }),
+    });
     await expectRefused(res, 422, 'SHA256_MISMATCH', 'manifest.artifactSha256', before);
   });
 
@@ -116,7 +152,10 @@ describe('bad input is refused with a coded 4xx naming the field, and nothing is
     const before = await footprint();
     const bytes = randomBytes(5000);
     const uploadId = await uploaded('size-mismatch', bytes);
-    const res = await stack.api('POST', '/v1/registry/register', { uploadId, manifest: manifestFor('size-mismatch', bytes, { artifactSize: 4999 }) });
+    const res = await stack.api('POST', '/v1/registry/register', {
+      uploadId,
+      manifest: manifestFor('size-mismatch', bytes, { artifactSize: 4999 }),
+    });
     await expectRefused(res, 422, 'SIZE_MISMATCH', 'manifest.artifactSize', before);
   });
 
@@ -130,23 +169,43 @@ describe('bad input is refused with a coded 4xx naming the field, and nothing is
   ])('refuses a malformed %s', async (_name, override, field) => {
     const before = await footprint();
     const bytes = randomBytes(32);
-    const res = await stack.api('POST', '/v1/registry/register', { uploadId: randomUUID(), manifest: manifestFor('malformed', bytes, override) });
+    const res = await stack.api('POST', '/v1/registry/register', {
+      uploadId: randomUUID(),
+      manifest: manifestFor('malformed', bytes, override),
+    });
     await expectRefused(res, 400, 'VALIDATION_FAILED', field, before);
   });
 
   it('refuses an unknown upload and a manifest for another model than the upload', async () => {
     const before = await footprint();
     const bytes = randomBytes(64);
-    await expectRefused(await stack.api('POST', '/v1/registry/register', { uploadId: randomUUID(), manifest: manifestFor('nope', bytes) }), 404, 'UPLOAD_NOT_FOUND', 'uploadId', before);
+    await expectRefused(
+      await stack.api('POST', '/v1/registry/register', { uploadId: randomUUID(), manifest: manifestFor('nope', bytes) }),
+      404,
+      'UPLOAD_NOT_FOUND',
+      'uploadId',
+      before,
+    );
     const uploadId = await uploaded('model-a', bytes);
-    await expectRefused(await stack.api('POST', '/v1/registry/register', { uploadId, manifest: manifestFor('model-b', bytes) }), 400, 'VALIDATION_FAILED', 'manifest.modelName', before);
+    await expectRefused(
+      await stack.api('POST', '/v1/registry/register', { uploadId, manifest: manifestFor('model-b', bytes) }),
+      400,
+      'VALIDATION_FAILED',
+      'manifest.modelName',
+      before,
+    );
   });
 
   it('refuses a malformed Idempotency-Key', async () => {
     const before = await footprint();
     const bytes = randomBytes(64);
     const uploadId = await uploaded('idem-bad', bytes);
-    const res = await stack.api('POST', '/v1/registry/register', { uploadId, manifest: manifestFor('idem-bad', bytes) }, { headers: { 'idempotency-key': 'short' } });
+    const res = await stack.api(
+      'POST',
+      '/v1/registry/register',
+      { uploadId, manifest: manifestFor('idem-bad', bytes) },
+      { headers: { 'idempotency-key': 'short' } },
+    );
     await expectRefused(res, 400, 'VALIDATION_FAILED', 'Idempotency-Key', before);
   });
 
@@ -179,7 +238,15 @@ describe('bad input is refused with a coded 4xx naming the field, and nothing is
 describe('free-form JSON is bounded before it is parsed deeper, and duplicate keys are refused', () => {
   const db = () => stack.container.database.db;
   const rows = async () => {
-    const n = async (t: 'datasets' | 'audit_events' | 'artifacts') => Number((await db().selectFrom(t).select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n);
+    const n = async (t: 'datasets' | 'audit_events' | 'artifacts') =>
+      Number(
+        (
+          await db()
+            .selectFrom(t)
+            .select((eb) => eb.fn.countAll<string>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
     return { datasets: await n('datasets'), events: await n('audit_events'), artifacts: await n('artifacts') };
   };
   const nested = (depth: number, leaf = '1') => `${'{"a":'.repeat(depth)}${leaf}${'}'.repeat(depth)}`;
@@ -189,8 +256,13 @@ describe('free-form JSON is bounded before it is parsed deeper, and duplicate ke
     const before = await footprint();
     const bytes = randomBytes(64);
     const uploadId = await uploaded('deep', bytes);
-    const manifest = JSON.stringify(manifestFor('deep', bytes)).replace('"hyperparams":{"lr":0.1,"epochs":3}', `"hyperparams":${nested(3000)}`);
-    const res = await stack.api('POST', '/v1/registry/register', undefined, { raw: JSON.stringify({ uploadId }).replace('}', `,"manifest":${manifest}}`) });
+    const manifest = JSON.stringify(manifestFor('deep', bytes)).replace(
+      '"hyperparams":{"lr":0.1,"epochs":3}',
+      `"hyperparams":${nested(3000)}`,
+    );
+    const res = await stack.api('POST', '/v1/registry/register', undefined, {
+      raw: JSON.stringify({ uploadId }).replace('}', `,"manifest":${manifest}}`),
+    });
     await expectRefused(res, 400, 'JSON_TOO_DEEP', 'manifest.hyperparams', before);
     const verify = await stack.api('POST', '/v1/registry/verify-manifest', undefined, { raw: `{"manifest":${manifest}}` });
     expect(code(verify)).toEqual({ status: 400, code: 'JSON_TOO_DEEP', field: 'manifest' });
@@ -207,8 +279,16 @@ describe('free-form JSON is bounded before it is parsed deeper, and duplicate ke
 
   it('refuses a dataset schema over its size limit (413 naming schema) and writes nothing', async () => {
     const before = await rows();
-    const schema = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`column_${i}`, { type: 'string', description: 'x'.repeat(40) }]));
-    const res = await stack.api('POST', '/v1/datasets', { id: 'wide-schema', version: '1', checksum: `sha256:${'d'.repeat(64)}`, uri: 'file:///d', schema });
+    const schema = Object.fromEntries(
+      Array.from({ length: 2000 }, (_, i) => [`column_${i}`, { type: 'string', description: 'x'.repeat(40) }]),
+    );
+    const res = await stack.api('POST', '/v1/datasets', {
+      id: 'wide-schema',
+      version: '1',
+      checksum: `sha256:${'d'.repeat(64)}`,
+      uri: 'file:///d',
+      schema,
+    });
     expect(code(res)).toEqual({ status: 413, code: 'PAYLOAD_TOO_LARGE', field: 'schema' });
     expect(await rows()).toEqual(before);
   });
@@ -228,20 +308,39 @@ describe('free-form JSON is bounded before it is parsed deeper, and duplicate ke
     const before = await footprint();
     const bytes = randomBytes(64);
     const uploadId = await uploaded('dupes', bytes);
-    const text = JSON.stringify({ uploadId, manifest: manifestFor('dupes', bytes) }).replace('"metrics":{"auc":0.91}', '"metrics":{"auc":0.10},"metrics":{"auc":0.91}');
+    const text = JSON.stringify({ uploadId, manifest: manifestFor('dupes', bytes) }).replace(
+      '"metrics":{"auc":0.91}',
+      '"metrics":{"auc":0.10},"metrics":{"auc":0.91}',
+    );
     expect(text).toContain('"metrics":{"auc":0.10},"metrics"');
-    await expectRefused(await stack.api('POST', '/v1/registry/register', undefined, { raw: text }), 400, 'DUPLICATE_JSON_KEY', 'manifest.metrics', before);
+    await expectRefused(
+      await stack.api('POST', '/v1/registry/register', undefined, { raw: text }),
+      400,
+      'DUPLICATE_JSON_KEY',
+      'manifest.metrics',
+      before,
+    );
     const inner = JSON.stringify({ uploadId, manifest: manifestFor('dupes', bytes) }).replace('"auc":0.91', '"auc":0.10,"auc":0.91');
-    await expectRefused(await stack.api('POST', '/v1/registry/register', undefined, { raw: inner }), 400, 'DUPLICATE_JSON_KEY', 'manifest.metrics.auc', before);
+    await expectRefused(
+      await stack.api('POST', '/v1/registry/register', undefined, { raw: inner }),
+      400,
+      'DUPLICATE_JSON_KEY',
+      'manifest.metrics.auc',
+      before,
+    );
     const verify = await stack.api('POST', '/v1/registry/verify-manifest', undefined, { raw: `{"manifest":{"seed":1,"seed":2}}` });
     expect(code(verify)).toEqual({ status: 400, code: 'DUPLICATE_JSON_KEY', field: 'manifest.seed' });
   });
 
   it('refuses duplicate keys in approvals, dataset records and every other body', async () => {
     const before = await rows();
-    const approval = await stack.api('POST', `/v1/promotions/${randomUUID()}/approvals`, undefined, { raw: `{"approverId":"a","approverId":"b","signature":"AA==","expiresAt":"2030-01-01T00:00:00Z"}` });
+    const approval = await stack.api('POST', `/v1/promotions/${randomUUID()}/approvals`, undefined, {
+      raw: `{"approverId":"a","approverId":"b","signature":"AA==","expiresAt":"2030-01-01T00:00:00Z"}`,
+    });
     expect(code(approval)).toEqual({ status: 400, code: 'DUPLICATE_JSON_KEY', field: 'approverId' });
-    const dataset = await stack.api('POST', '/v1/datasets', undefined, { raw: `{"id":"dup","version":"1","checksum":"sha256:${'1'.repeat(64)}","checksum":"sha256:${'2'.repeat(64)}","uri":"file:///d"}` });
+    const dataset = await stack.api('POST', '/v1/datasets', undefined, {
+      raw: `{"id":"dup","version":"1","checksum":"sha256:${'1'.repeat(64)}","checksum":"sha256:${'2'.repeat(64)}","uri":"file:///d"}`,
+    });
     expect(code(dataset)).toEqual({ status: 400, code: 'DUPLICATE_JSON_KEY', field: 'checksum' });
     expect(await rows()).toEqual(before);
   });
@@ -252,9 +351,26 @@ describe('free-form JSON is bounded before it is parsed deeper, and duplicate ke
     for (let i = 0; i < 20_000; i++) deep = { a: deep };
     await db()
       .insertInto('datasets')
-      .values({ dataset_id: 'legacy-deep', version: '1', checksum: `sha256:${'f'.repeat(64)}`, uri: 'file:///legacy', schema: `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`, created_by: 'old-server', created_at: new Date() })
+      .values({
+        dataset_id: 'legacy-deep',
+        version: '1',
+        checksum: `sha256:${'f'.repeat(64)}`,
+        uri: 'file:///legacy',
+        schema: `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`,
+        created_by: 'old-server',
+        created_at: new Date(),
+      })
       .execute();
-    await db().transaction().execute((tx) => stack.container.audit.append(tx, { type: 'dataset.registered', actor: 'old-server', subject: 'dataset:legacy-deep@1', payload: { id: 'legacy-deep', schema: deep } }));
+    await db()
+      .transaction()
+      .execute((tx) =>
+        stack.container.audit.append(tx, {
+          type: 'dataset.registered',
+          actor: 'old-server',
+          subject: 'dataset:legacy-deep@1',
+          payload: { id: 'legacy-deep', schema: deep },
+        }),
+      );
     const list = await stack.api('GET', '/v1/audit?subject=dataset:legacy-deep@1');
     expect(list.status).toBe(200);
     expect(list.body.items).toHaveLength(1);

@@ -77,8 +77,18 @@ describe('aegis CLI against the local server', () => {
     await writeFile(artifact, randomBytes(5000));
     const data = join(stack.dataDir, 'again.csv');
     await writeFile(data, 'a,label\n1,0\n');
-    const { checksum } = JSON.parse((await aegis('--json', 'datasets', 'register', '--id', 'again', '--version', '1', '--path', data)).stdout);
-    const base = { codeRef: 'git:4f2c1e0', containerDigest: `sha256:${'a'.repeat(64)}`, datasetRefs: [{ id: 'again', version: '1', checksum }], hyperparams: {}, seed: 1, trainingCmd: 'train.sh', environment: {} };
+    const { checksum } = JSON.parse(
+      (await aegis('--json', 'datasets', 'register', '--id', 'again', '--version', '1', '--path', data)).stdout,
+    );
+    const base = {
+      codeRef: 'git:4f2c1e0',
+      containerDigest: `sha256:${'a'.repeat(64)}`,
+      datasetRefs: [{ id: 'again', version: '1', checksum }],
+      hyperparams: {},
+      seed: 1,
+      trainingCmd: 'train.sh',
+      environment: {},
+    };
     const manifest = join(stack.dataDir, 'again.json');
     await writeFile(manifest, JSON.stringify(base)); // no createdAt: the CLI fills it in the same way on a retry
     const first = await aegis('--json', 'register', '--model', 'cli-again', '--artifact', artifact, '--manifest', manifest);
@@ -101,7 +111,15 @@ describe('aegis CLI against the local server', () => {
     await writeFile(artifact, randomBytes(100));
     const manifest = join(stack.dataDir, 'dup.json');
     await writeFile(manifest, '{"codeRef":"git:1","metrics":{"auc":0.10},"metrics":{"auc":0.91}}');
-    const uploads = async () => Number((await stack.container.database.db.selectFrom('uploads').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n);
+    const uploads = async () =>
+      Number(
+        (
+          await stack.container.database.db
+            .selectFrom('uploads')
+            .select((eb) => eb.fn.countAll<string>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
     const before = await uploads();
     const res = await aegis('register', '--model', 'cli-dup', '--artifact', artifact, '--manifest', manifest);
     expect(res.code).toBe(1);
@@ -122,14 +140,20 @@ describe('aegis CLI against the local server', () => {
 
 describe('startup guards', () => {
   it('refuses NODE_ENV=production npm start with a one-line reason', async () => {
-    const res = await run('npm', ['start', '--silent'], { env: { NODE_ENV: 'production', AEGIS_DATA_DIR: join(stack.dataDir, 'prod'), PORT: '0' } });
+    const res = await run('npm', ['start', '--silent'], {
+      env: { NODE_ENV: 'production', AEGIS_DATA_DIR: join(stack.dataDir, 'prod'), PORT: '0' },
+    });
     expect(res.code).toBe(2);
     const lines = res.stderr.split('\n').filter((l) => l.startsWith('aegis:'));
-    expect(lines).toEqual(['aegis: refusing to start: NODE_ENV=production with DEV_ALLOW_EPHEMERAL=true: ephemeral dev keys are never allowed in production']);
+    expect(lines).toEqual([
+      'aegis: refusing to start: NODE_ENV=production with DEV_ALLOW_EPHEMERAL=true: ephemeral dev keys are never allowed in production',
+    ]);
   });
 
   it('refuses REQUIRE_KMS=true without KMS key ids', async () => {
-    const res = await run('npm', ['start', '--silent'], { env: { REQUIRE_KMS: 'true', AEGIS_DATA_DIR: join(stack.dataDir, 'kms'), PORT: '0' } });
+    const res = await run('npm', ['start', '--silent'], {
+      env: { REQUIRE_KMS: 'true', AEGIS_DATA_DIR: join(stack.dataDir, 'kms'), PORT: '0' },
+    });
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/refusing to start: REQUIRE_KMS=true/);
   });

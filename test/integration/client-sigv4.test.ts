@@ -21,14 +21,19 @@ describe('AegisClient SigV4 signing (AWS mode)', () => {
     const port = (server.address() as AddressInfo).port;
     const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
     try {
-      const client = new AegisClient({ baseUrl: `http://127.0.0.1:${port}/prod`, sigv4: { region: 'eu-west-1', credentials: async () => credentials } });
+      const client = new AegisClient({
+        baseUrl: `http://127.0.0.1:${port}/prod`,
+        sigv4: { region: 'eu-west-1', credentials: async () => credentials },
+      });
       expect(await client.request('POST', '/v1/registry/verify-manifest?x=1&y=b&y=a', { manifest: {} })).toEqual({ ok: true });
     } finally {
       server.close();
     }
     expect(seen!.url).toBe('/prod/v1/registry/verify-manifest?x=1&y=b&y=a');
     const auth = String(seen!.headers.authorization);
-    expect(auth).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=[^,]*host[^,]*, Signature=[0-9a-f]{64}$/);
+    expect(auth).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=[^,]*host[^,]*, Signature=[0-9a-f]{64}$/,
+    );
     expect(seen!.headers.authorization).not.toMatch(/Bearer/);
 
     // Recompute the signature from the received request with the same clock.
@@ -37,9 +42,20 @@ describe('AegisClient SigV4 signing (AWS mode)', () => {
     const headers: Record<string, string> = {};
     for (const h of signedHeaders) headers[h] = String(seen!.headers[h]);
     const signer = new SignatureV4({ service: 'execute-api', region: 'eu-west-1', credentials, sha256: Sha256 });
-    const when = new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`);
+    const when = new Date(
+      `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`,
+    );
     const again = await signer.sign(
-      { method: 'POST', protocol: 'http:', hostname: '127.0.0.1', port, path: '/prod/v1/registry/verify-manifest', query: { x: '1', y: ['b', 'a'] }, headers, body: seen!.body },
+      {
+        method: 'POST',
+        protocol: 'http:',
+        hostname: '127.0.0.1',
+        port,
+        path: '/prod/v1/registry/verify-manifest',
+        query: { x: '1', y: ['b', 'a'] },
+        headers,
+        body: seen!.body,
+      },
       { signingDate: when },
     );
     expect(/Signature=([0-9a-f]{64})/.exec(String(again.headers.authorization))![1]).toBe(/Signature=([0-9a-f]{64})/.exec(auth)![1]);
@@ -91,7 +107,14 @@ describe('aegis CLI with AEGIS_SIGV4=true (an API Gateway custom domain)', () =>
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const res = await aegisCli(['--json', 'list'], { AEGIS_URL: url, AEGIS_SIGV4: 'true', AWS_REGION: 'eu-central-1', AWS_ACCESS_KEY_ID: 'AKIDCLI', AWS_SECRET_ACCESS_KEY: 'secret', AEGIS_TOKEN: 'must-not-be-sent' });
+      const res = await aegisCli(['--json', 'list'], {
+        AEGIS_URL: url,
+        AEGIS_SIGV4: 'true',
+        AWS_REGION: 'eu-central-1',
+        AWS_ACCESS_KEY_ID: 'AKIDCLI',
+        AWS_SECRET_ACCESS_KEY: 'secret',
+        AEGIS_TOKEN: 'must-not-be-sent',
+      });
       expect(res.stderr).toBe('');
       expect(res.code).toBe(0);
       expect(auth).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDCLI\/\d{8}\/eu-central-1\/execute-api\/aws4_request/);

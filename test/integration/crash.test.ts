@@ -52,7 +52,9 @@ describe('a registration that crashes before its commit', () => {
     const eventsBefore = Number((await c.database.db.selectFrom('audit_head').select('seq').executeTakeFirstOrThrow()).seq);
 
     const crashing = new RegistryService(killedBeforeCommit(c.database), c.store, c.keys, c.datasets, c.audit, c.clock, REGISTRY_DEFAULTS);
-    await expect(crashing.register({ uploadId: up.body.uploadId, manifest }, { id: 'dev-admin', role: 'admin' })).rejects.toThrow('process killed before commit');
+    await expect(crashing.register({ uploadId: up.body.uploadId, manifest }, { id: 'dev-admin', role: 'admin' })).rejects.toThrow(
+      'process killed before commit',
+    );
 
     expect(await c.database.db.selectFrom('artifacts').selectAll().where('model_name', '=', 'crashy').execute()).toEqual([]);
     expect(Number((await c.database.db.selectFrom('audit_head').select('seq').executeTakeFirstOrThrow()).seq)).toBe(eventsBefore);
@@ -67,7 +69,9 @@ describe('a registration that crashes before its commit', () => {
     const again = await stack.api('POST', '/v1/registry/register', { uploadId: up.body.uploadId, manifest });
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ artifactId: retry.body.artifactId, replayed: true });
-    const registered = (await stack.api('GET', '/v1/audit?type=artifact.registered')).body.items.filter((e: { payload: { modelName: string } }) => e.payload.modelName === 'crashy');
+    const registered = (await stack.api('GET', '/v1/audit?type=artifact.registered')).body.items.filter(
+      (e: { payload: { modelName: string } }) => e.payload.modelName === 'crashy',
+    );
     expect(registered).toHaveLength(1);
     expect((await stack.api('GET', `/v1/registry/${retry.body.artifactId}/validate`)).body.ok).toBe(true);
   });

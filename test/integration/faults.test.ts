@@ -15,7 +15,15 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const count = async (t: 'artifacts' | 'audit_events') => Number((await stack.container.database.db.selectFrom(t).select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n);
+const count = async (t: 'artifacts' | 'audit_events') =>
+  Number(
+    (
+      await stack.container.database.db
+        .selectFrom(t)
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 
 describe('signing faults', () => {
   it('answers a signing outage (the manifest key is unreachable) with 503 SIGNING_UNAVAILABLE, not 422 KEY_UNKNOWN; nothing is written and a retry succeeds', async () => {
@@ -52,21 +60,54 @@ describe('signing faults', () => {
 
 describe('dependency faults through the Lambda handler', () => {
   const ctx = { awsRequestId: 'req-1' } as Context;
-  const event = { resource: '/v1/registry/models', path: '/v1/registry/models', httpMethod: 'GET', headers: {}, queryStringParameters: null, pathParameters: null, body: null, isBase64Encoded: false, requestContext: { requestId: 'req-1' } } as unknown as APIGatewayProxyEvent;
+  const event = {
+    resource: '/v1/registry/models',
+    path: '/v1/registry/models',
+    httpMethod: 'GET',
+    headers: {},
+    queryStringParameters: null,
+    pathParameters: null,
+    body: null,
+    isBase64Encoded: false,
+    requestContext: { requestId: 'req-1' },
+  } as unknown as APIGatewayProxyEvent;
   const failing = (error: unknown) =>
-    buildModelsList(async () => ({
-      auth: { authenticate: async () => ({ id: 'reader', role: 'auditor' }) },
-      registry: { listModels: async () => Promise.reject(error) },
-      logger: { info() {}, warn() {}, error() {} },
-    }) as unknown as Container);
+    buildModelsList(
+      async () =>
+        ({
+          auth: { authenticate: async () => ({ id: 'reader', role: 'auditor' }) },
+          registry: { listModels: async () => Promise.reject(error) },
+          logger: { info() {}, warn() {}, error() {} },
+        }) as unknown as Container,
+    );
 
   it.each([
-    ['a dropped database connection', Object.assign(new Error('Connection terminated unexpectedly'), { code: '57P01' }), 'DATABASE_UNAVAILABLE'],
-    ['a refused database connection', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }), 'DEPENDENCY_UNAVAILABLE'],
+    [
+      'a dropped database connection',
+      Object.assign(new Error('Connection terminated unexpectedly'), { code: '57P01' }),
+      'DATABASE_UNAVAILABLE',
+    ],
+    [
+      'a refused database connection',
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+      'DEPENDENCY_UNAVAILABLE',
+    ],
     ['too many connections', Object.assign(new Error('sorry, too many clients already'), { code: '53300' }), 'DATABASE_UNAVAILABLE'],
     ['a serialization failure', Object.assign(new Error('could not serialize access'), { code: '40001' }), 'TRANSACTION_CONFLICT'],
-    ['an AWS service fault', Object.assign(new Error('We encountered an internal error'), { name: 'InternalError', $fault: 'server', $metadata: { httpStatusCode: 500 } }), 'DEPENDENCY_UNAVAILABLE'],
-    ['AWS throttling', Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 } }), 'DEPENDENCY_UNAVAILABLE'],
+    [
+      'an AWS service fault',
+      Object.assign(new Error('We encountered an internal error'), {
+        name: 'InternalError',
+        $fault: 'server',
+        $metadata: { httpStatusCode: 500 },
+      }),
+      'DEPENDENCY_UNAVAILABLE',
+    ],
+    [
+      'AWS throttling',
+      Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 } }),
+      'DEPENDENCY_UNAVAILABLE',
+    ],
   ])('answers %s with 503 and a retryable code, showing nothing internal', async (_name, error, code) => {
     const res = await failing(error)(event, ctx);
     expect(res.statusCode).toBe(503);

@@ -23,7 +23,10 @@ beforeAll(async () => {
     DEV_ALLOW_EPHEMERAL: 'true',
     AEGIS_DATA_DIR: dir,
     NODE_ENV: 'test',
-    AEGIS_IAM_ROLE_MAP: JSON.stringify({ 'arn:aws:iam::123456789012:role/Auditors': 'auditor', 'arn:aws:iam::123456789012:role/Platform': 'operator' }),
+    AEGIS_IAM_ROLE_MAP: JSON.stringify({
+      'arn:aws:iam::123456789012:role/Auditors': 'auditor',
+      'arn:aws:iam::123456789012:role/Platform': 'operator',
+    }),
   });
   container = await buildLocalContainer(config, { mode: 'lambda', bootstrap: true, logger: { info() {}, warn() {}, error() {} } });
 });
@@ -69,9 +72,15 @@ describe('Lambda handlers behind API Gateway IAM authorization', () => {
 
   it('answers 403 when a mapped role may not call the route, and 200 when it may', async () => {
     const rotate = buildKeysRotate(async () => container);
-    const denied = await rotate(event('POST', '/v1/keys/rotate', 'arn:aws:sts::123456789012:assumed-role/Auditors/alice', { purpose: 'audit' }), ctx);
+    const denied = await rotate(
+      event('POST', '/v1/keys/rotate', 'arn:aws:sts::123456789012:assumed-role/Auditors/alice', { purpose: 'audit' }),
+      ctx,
+    );
     expect(denied.statusCode).toBe(403);
-    const allowed = await rotate(event('POST', '/v1/keys/rotate', 'arn:aws:sts::123456789012:assumed-role/Platform/bob', { purpose: 'audit' }), ctx);
+    const allowed = await rotate(
+      event('POST', '/v1/keys/rotate', 'arn:aws:sts::123456789012:assumed-role/Platform/bob', { purpose: 'audit' }),
+      ctx,
+    );
     expect(allowed.statusCode).toBe(200);
     expect(JSON.parse(allowed.body).current.kid).toBe('audit-signer-v2');
   });
@@ -88,7 +97,9 @@ describe('Lambda handlers behind API Gateway IAM authorization', () => {
   });
 
   it('normalises assumed-role ARNs and leaves other ARNs alone', () => {
-    expect(normalizePrincipalArn('arn:aws:sts::123456789012:assumed-role/Deployer/ci-run-7')).toBe('arn:aws:iam::123456789012:role/Deployer');
+    expect(normalizePrincipalArn('arn:aws:sts::123456789012:assumed-role/Deployer/ci-run-7')).toBe(
+      'arn:aws:iam::123456789012:role/Deployer',
+    );
     expect(normalizePrincipalArn('arn:aws:iam::123456789012:user/alice')).toBe('arn:aws:iam::123456789012:user/alice');
   });
 });

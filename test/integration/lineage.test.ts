@@ -16,7 +16,13 @@ const checksum = (c: string) => `sha256:${c.repeat(64)}`;
 
 describe('dataset registry', () => {
   it('registers a dataset version once, replays an identical registration and refuses another checksum', async () => {
-    const body = { id: 'clicks', version: '2026-10', checksum: checksum('1'), uri: 's3://data/clicks/2026-10/', schema: { columns: [{ name: 'x', type: 'float' }] } };
+    const body = {
+      id: 'clicks',
+      version: '2026-10',
+      checksum: checksum('1'),
+      uri: 's3://data/clicks/2026-10/',
+      schema: { columns: [{ name: 'x', type: 'float' }] },
+    };
     const first = await stack.api('POST', '/v1/datasets', body);
     expect(first.status).toBe(201);
     expect(first.body).toMatchObject({ ...body, createdBy: 'dev-admin', replayed: false });
@@ -75,7 +81,12 @@ describe('lineage', () => {
     expect(l.datasets.map((d: { id: string }) => d.id)).toEqual(['eval-set', 'train-set']);
     expect(l.code).toEqual({ codeRef: 'git:4f2c1e0' });
     expect(l.container).toEqual({ digest: `sha256:${'a'.repeat(64)}` });
-    expect(l.edges).toEqual(expect.arrayContaining([{ from: `artifact:${artifactId}`, to: `manifest:${l.manifest.manifestSha256}`, rel: 'described-by' }, { from: `manifest:${l.manifest.manifestSha256}`, to: 'dataset:train-set@3', rel: 'trained-on' }]));
+    expect(l.edges).toEqual(
+      expect.arrayContaining([
+        { from: `artifact:${artifactId}`, to: `manifest:${l.manifest.manifestSha256}`, rel: 'described-by' },
+        { from: `manifest:${l.manifest.manifestSha256}`, to: 'dataset:train-set@3', rel: 'trained-on' },
+      ]),
+    );
   });
 
   it('exports a bundle that verifies offline against the published keys', () => {
@@ -104,13 +115,17 @@ describe('lineage', () => {
     expect(report.checks.find((c) => c.check === 'bundle-files')!.reason).toMatch(/^datasets.json was modified/);
 
     const extra = new Map(bundle).set('notes.txt', Buffer.from('hi'));
-    expect(verifyBundle(extra, { trustedKeys: keys }).checks.find((c) => c.check === 'bundle-files')!.reason).toMatch(/notes.txt is not part of the bundle/);
+    expect(verifyBundle(extra, { trustedKeys: keys }).checks.find((c) => c.check === 'bundle-files')!.reason).toMatch(
+      /notes.txt is not part of the bundle/,
+    );
 
     const { publicKey } = generateKeyPairSync('ed25519');
     const impostor = keys.map((k) => ({ ...k, publicKey: publicKey.export({ format: 'der', type: 'spki' }).toString('base64') }));
     const untrusted = verifyBundle(bundle, { trustedKeys: impostor });
     expect(untrusted.ok).toBe(false);
-    expect(untrusted.checks.filter((c) => !c.ok).map((c) => c.check)).toEqual(expect.arrayContaining(['bundle-signature', 'manifest-signature']));
+    expect(untrusted.checks.filter((c) => !c.ok).map((c) => c.check)).toEqual(
+      expect.arrayContaining(['bundle-signature', 'manifest-signature']),
+    );
   });
 
   it('refuses a bundle file with a duplicate key, naming the file and the key', () => {
@@ -119,8 +134,15 @@ describe('lineage', () => {
     edited.set('manifest.json', Buffer.from(text.replace('"metrics":{', '"metrics":{"auc":0.99},"metrics":{')));
     const report = verifyBundle(edited, { trustedKeys: keys });
     expect(report.ok).toBe(false);
-    expect(report.checks.find((c) => c.check === 'bundle-json')).toEqual({ check: 'bundle-json', ok: false, reason: expect.stringContaining('manifest.json: duplicate key metrics') });
-    expect(verifyBundle(bundle, { trustedKeys: keys }).checks.find((c) => c.check === 'bundle-json')).toEqual({ check: 'bundle-json', ok: true });
+    expect(report.checks.find((c) => c.check === 'bundle-json')).toEqual({
+      check: 'bundle-json',
+      ok: false,
+      reason: expect.stringContaining('manifest.json: duplicate key metrics'),
+    });
+    expect(verifyBundle(bundle, { trustedKeys: keys }).checks.find((c) => c.check === 'bundle-json')).toEqual({
+      check: 'bundle-json',
+      ok: true,
+    });
   });
 
   it('checks the artifact bytes when they are given', () => {

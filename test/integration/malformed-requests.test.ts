@@ -57,7 +57,8 @@ function raw(text: string | Buffer, p = port): Promise<RawReply> {
   });
 }
 
-const get = (target: string, extra = '') => raw(`GET ${target} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${stack.adminToken}\r\nConnection: close\r\n${extra}\r\n`);
+const get = (target: string, extra = '') =>
+  raw(`GET ${target} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${stack.adminToken}\r\nConnection: close\r\n${extra}\r\n`);
 const coded = (r: RawReply) => ({ status: r.status, code: r.body?.error?.code, field: r.body?.error?.field });
 
 describe('the request line and the path', () => {
@@ -66,7 +67,9 @@ describe('the request line and the path', () => {
     ['a lone percent sign', '/v1/registry/models/%/versions'],
     ['a broken escape in an upload key', '/v1/uploads/artifacts/m/%ZZ?exp=1&sig=00'],
   ])('answers %s with 400 INVALID_PATH_ENCODING', async (_name, target) => {
-    const r = await (target.startsWith('/v1/uploads') ? raw(`PUT ${target} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`) : get(target));
+    const r = await (target.startsWith('/v1/uploads')
+      ? raw(`PUT ${target} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`)
+      : get(target));
     expect(coded(r)).toEqual({ status: 400, code: 'INVALID_PATH_ENCODING', field: 'path' });
     expect(r.body.error.requestId).toEqual(expect.any(String));
     expect(r.headers['x-request-id']).toBe(r.body.error.requestId);
@@ -110,17 +113,35 @@ describe('headers and framing', () => {
   });
 
   it('answers a broken chunked body with 400, not 500, and writes nothing', async () => {
-    const before = Number((await stack.container.database.db.selectFrom('audit_events').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n);
-    const r = await raw(`POST /v1/datasets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${stack.adminToken}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\n{"id"\r\nZZ\r\n`);
+    const before = Number(
+      (
+        await stack.container.database.db
+          .selectFrom('audit_events')
+          .select((eb) => eb.fn.countAll<string>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+    const r = await raw(
+      `POST /v1/datasets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${stack.adminToken}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\n{"id"\r\nZZ\r\n`,
+    );
     expect(r.status).toBe(400);
     expect(r.body.error.code).toBe('MALFORMED_REQUEST');
-    const after = Number((await stack.container.database.db.selectFrom('audit_events').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n);
+    const after = Number(
+      (
+        await stack.container.database.db
+          .selectFrom('audit_events')
+          .select((eb) => eb.fn.countAll<string>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
     expect(after).toBe(before);
   });
 
   it('answers a malformed Authorization header with 401, not 500', async () => {
     for (const value of ['Bearer', 'Bearer a b c', 'Basic Zm9vOmJhcg==', '\u00ff\u00fe']) {
-      const r = await raw(Buffer.from(`GET /v1/registry/models HTTP/1.1\r\nHost: x\r\nAuthorization: ${value}\r\nConnection: close\r\n\r\n`, 'latin1'));
+      const r = await raw(
+        Buffer.from(`GET /v1/registry/models HTTP/1.1\r\nHost: x\r\nAuthorization: ${value}\r\nConnection: close\r\n\r\n`, 'latin1'),
+      );
       expect(coded(r)).toEqual({ status: 401, code: 'UNAUTHENTICATED', field: 'Authorization' });
     }
   });
@@ -138,7 +159,10 @@ describe('server faults on paths the local server answers itself', () => {
     try {
       const logged = console.error;
       console.error = () => undefined;
-      const upload = await raw('PUT /v1/uploads/artifacts/m/x/artifact?exp=1&sig=00 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n', p);
+      const upload = await raw(
+        'PUT /v1/uploads/artifacts/m/x/artifact?exp=1&sig=00 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+        p,
+      );
       const route = await raw('GET /v1/registry/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', p);
       console.error = logged;
       for (const r of [upload, route]) {

@@ -13,11 +13,57 @@ import { sampleManifest } from '../support/manifests.js';
 /** A throwaway PKI made with openssl: a CA, a server certificate for 127.0.0.1, a client certificate, and a rogue client. */
 async function pki(dir: string) {
   const ossl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const ca = (name: string) => ossl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.crt`, '-subj', `/CN=${name}`, '-days', '1');
+  const ca = (name: string) =>
+    ossl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.crt`,
+      '-subj',
+      `/CN=${name}`,
+      '-days',
+      '1',
+    );
   const leaf = async (name: string, issuer: string, ext: string) => {
-    ossl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+    ossl(
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+      '-subj',
+      `/CN=${name}`,
+    );
     await writeFile(join(dir, `${name}.ext`), ext);
-    ossl('x509', '-req', '-in', `${name}.csr`, '-CA', `${issuer}.crt`, '-CAkey', `${issuer}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '1', '-extfile', `${name}.ext`);
+    ossl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${issuer}.crt`,
+      '-CAkey',
+      `${issuer}.key`,
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '1',
+      '-extfile',
+      `${name}.ext`,
+    );
   };
   ca('test-ca');
   ca('rogue-ca');
@@ -25,7 +71,11 @@ async function pki(dir: string) {
   await leaf('client', 'test-ca', 'extendedKeyUsage=clientAuth\n');
   await leaf('rogue', 'rogue-ca', 'extendedKeyUsage=clientAuth\n');
   const read = (f: string) => readFile(join(dir, f), 'utf8');
-  return { ca: await read('test-ca.crt'), client: { cert: await read('client.crt'), key: await read('client.key') }, rogue: { cert: await read('rogue.crt'), key: await read('rogue.key') } };
+  return {
+    ca: await read('test-ca.crt'),
+    client: { cert: await read('client.crt'), key: await read('client.key') },
+    rogue: { cert: await read('rogue.crt'), key: await read('rogue.key') },
+  };
 }
 
 let dir: string;
@@ -35,7 +85,12 @@ let certs: Awaited<ReturnType<typeof pki>>;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'aegis-mtls-'));
   certs = await pki(dir);
-  stack = await startStack({ REQUIRE_MTLS: 'true', AEGIS_TLS_CERT: join(dir, 'server.crt'), AEGIS_TLS_KEY: join(dir, 'server.key'), AEGIS_TLS_CLIENT_CA: join(dir, 'test-ca.crt') });
+  stack = await startStack({
+    REQUIRE_MTLS: 'true',
+    AEGIS_TLS_CERT: join(dir, 'server.crt'),
+    AEGIS_TLS_KEY: join(dir, 'server.key'),
+    AEGIS_TLS_CLIENT_CA: join(dir, 'test-ca.crt'),
+  });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -51,7 +106,10 @@ describe('REQUIRE_MTLS on the local server', () => {
     const file = join(dir, 'model.bin');
     await writeFile(file, bytes);
     const manifest = sampleManifest('mtls-model', createHash('sha256').update(bytes).digest('hex'), bytes.length);
-    await registerDatasets(api, manifest.datasetRefs.map((r) => ({ ...r, uri: 'file:///data' })));
+    await registerDatasets(
+      api,
+      manifest.datasetRefs.map((r) => ({ ...r, uri: 'file:///data' })),
+    );
     const reg = await registerArtifact(api, { modelName: 'mtls-model', artifactPath: file, manifest });
     expect(reg).toMatchObject({ modelName: 'mtls-model', version: 1, replayed: false });
   });

@@ -25,8 +25,24 @@ async function uploadAs(token: string, modelName: string, bytes: Buffer) {
   return up.body.uploadId as string;
 }
 
-const artifactCount = async () => Number((await stack.container.database.db.selectFrom('artifacts').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n);
-const auditCount = async () => Number((await stack.container.database.db.selectFrom('audit_events').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n);
+const artifactCount = async () =>
+  Number(
+    (
+      await stack.container.database.db
+        .selectFrom('artifacts')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
+const auditCount = async () =>
+  Number(
+    (
+      await stack.container.database.db
+        .selectFrom('audit_events')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 
 describe('an upload belongs to its creator', () => {
   it("refuses another publisher's registration of an upload (403 naming uploadId), writes nothing, and the creator then registers it as its own", async () => {
@@ -36,8 +52,17 @@ describe('an upload belongs to its creator', () => {
     const uploadId = await uploadAs(alice, 'owned', bytes);
     const [artifacts, events] = [await artifactCount(), await auditCount()];
 
-    const stolen = await stack.api('POST', '/v1/registry/register', { uploadId, manifest: { ...manifest, metrics: { auc: 0.99 } } }, { token: bob });
-    expect({ status: stolen.status, code: stolen.body.error?.code, field: stolen.body.error?.field }).toEqual({ status: 403, code: 'FORBIDDEN', field: 'uploadId' });
+    const stolen = await stack.api(
+      'POST',
+      '/v1/registry/register',
+      { uploadId, manifest: { ...manifest, metrics: { auc: 0.99 } } },
+      { token: bob },
+    );
+    expect({ status: stolen.status, code: stolen.body.error?.code, field: stolen.body.error?.field }).toEqual({
+      status: 403,
+      code: 'FORBIDDEN',
+      field: 'uploadId',
+    });
     expect([await artifactCount(), await auditCount()]).toEqual([artifacts, events]);
 
     const own = await stack.api('POST', '/v1/registry/register', { uploadId, manifest }, { token: alice });
@@ -76,11 +101,21 @@ describe('an Idempotency-Key belongs to its principal', () => {
     const manifest = manifestFor('idem-owned', bytes);
     await registerDatasets(stack, manifest);
     const key = { 'idempotency-key': 'shared-key-0001' };
-    const a = await stack.api('POST', '/v1/registry/register', { uploadId: await uploadAs(alice, 'idem-owned', bytes), manifest }, { token: alice, headers: key });
+    const a = await stack.api(
+      'POST',
+      '/v1/registry/register',
+      { uploadId: await uploadAs(alice, 'idem-owned', bytes), manifest },
+      { token: alice, headers: key },
+    );
     expect(a.status).toBe(201);
     const other = randomBytes(700);
     const otherManifest = manifestFor('idem-owned', other);
-    const b = await stack.api('POST', '/v1/registry/register', { uploadId: await uploadAs(bob, 'idem-owned', other), manifest: otherManifest }, { token: bob, headers: key });
+    const b = await stack.api(
+      'POST',
+      '/v1/registry/register',
+      { uploadId: await uploadAs(bob, 'idem-owned', other), manifest: otherManifest },
+      { token: bob, headers: key },
+    );
     expect(b.status).toBe(201);
     expect(b.body.artifactId).not.toBe(a.body.artifactId);
     expect((await stack.api('GET', `/v1/registry/${b.body.artifactId}`)).body.createdBy).toBe('bob');

@@ -16,7 +16,6 @@ import { describeUnless, NO_MOTO } from '../support/unavailable.js';
 const moto: Moto | undefined = await startMoto();
 const creds = { region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
 
-
 interface Exited {
   code: number | null;
   stdout: string;
@@ -25,7 +24,10 @@ interface Exited {
 
 function serve(env: Record<string, string>): { exited: Promise<Exited>; kill(): void } {
   const { NODE_OPTIONS: _omit, ...base } = process.env;
-  const child = spawn(process.execPath, [join(process.cwd(), 'bin/aegis.js'), 'serve'], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(process.cwd(), 'bin/aegis.js'), 'serve'], {
+    env: { ...base, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -51,7 +53,12 @@ if (!moto) {
     await s3.send(new CreateBucketCommand({ Bucket: name, ObjectLockEnabledForBucket: lock !== 'none' }));
     await s3.send(new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: 'Enabled' } }));
     if (lock === 'compliance') {
-      await s3.send(new PutObjectLockConfigurationCommand({ Bucket: name, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 1 } } } }));
+      await s3.send(
+        new PutObjectLockConfigurationCommand({
+          Bucket: name,
+          ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 1 } } },
+        }),
+      );
     }
     return name;
   }
@@ -88,7 +95,12 @@ if (!moto) {
   describe('production startup of the local server', () => {
     it('refuses an artifact bucket without Object Lock with one line and exit 2, even while a client holds a keep-alive connection', async () => {
       const port = await freePort();
-      const server = serve({ ...base, MODEL_REGISTRY_S3_BUCKET: await bucket('none'), AEGIS_DATA_DIR: join(dir, 'keepalive'), PORT: String(port) });
+      const server = serve({
+        ...base,
+        MODEL_REGISTRY_S3_BUCKET: await bucket('none'),
+        AEGIS_DATA_DIR: join(dir, 'keepalive'),
+        PORT: String(port),
+      });
       try {
         // connect as soon as it listens (it listens before building: PGlite takes seconds), keep the connection
         const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -125,8 +137,15 @@ if (!moto) {
         const { code, stderr } = exited as Exited;
         expect(Date.now() - started).toBeLessThan(15_000);
         expect(code).toBe(2);
-        const lines = stderr.trim().split('\n').filter((l) => l.startsWith('aegis:'));
-        expect(lines).toEqual([expect.stringMatching(/^aegis: refusing to start: startup check artifact-bucket-object-lock failed: bucket aegis-prod-\w+: Object Lock is not enabled on the bucket$/)]);
+        const lines = stderr
+          .trim()
+          .split('\n')
+          .filter((l) => l.startsWith('aegis:'));
+        expect(lines).toEqual([
+          expect.stringMatching(
+            /^aegis: refusing to start: startup check artifact-bucket-object-lock failed: bucket aegis-prod-\w+: Object Lock is not enabled on the bucket$/,
+          ),
+        ]);
         agent.destroy();
       } finally {
         server.kill();
@@ -138,11 +157,19 @@ if (!moto) {
       delete (env as Record<string, string | undefined>).AEGIS_TEST_ALLOW_P256_KMS_KEYS;
       const { code, stderr } = await serve(env).exited;
       expect(code).toBe(2);
-      expect(stderr).toMatch(/^aegis: refusing to start: startup check (manifest|audit)-kms-key failed: KMS key arn:aws:kms:[^ ]+: key spec is ECC_NIST_P256, not ECC_NIST_EDWARDS25519/m);
+      expect(stderr).toMatch(
+        /^aegis: refusing to start: startup check (manifest|audit)-kms-key failed: KMS key arn:aws:kms:[^ ]+: key spec is ECC_NIST_P256, not ECC_NIST_EDWARDS25519/m,
+      );
     }, 240_000);
 
     it('refuses the test allowance when the KMS endpoint is not loopback, before connecting anywhere', async () => {
-      const { code, stderr } = await serve({ ...base, MODEL_REGISTRY_S3_BUCKET: 'whatever', AWS_ENDPOINT_URL_KMS: 'https://kms.eu-west-1.amazonaws.com', AEGIS_DATA_DIR: join(dir, 'remote'), PORT: '0' }).exited;
+      const { code, stderr } = await serve({
+        ...base,
+        MODEL_REGISTRY_S3_BUCKET: 'whatever',
+        AWS_ENDPOINT_URL_KMS: 'https://kms.eu-west-1.amazonaws.com',
+        AEGIS_DATA_DIR: join(dir, 'remote'),
+        PORT: '0',
+      }).exited;
       expect(code).toBe(2);
       expect(stderr.trim()).toMatch(/^aegis: refusing to start: AEGIS_TEST_ALLOW_P256_KMS_KEYS=true is for tests against a KMS emulator/);
     }, 120_000);

@@ -13,7 +13,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const failed = (report: { checks: { check: string; ok: boolean; reason?: string }[] }) => report.checks.filter((c) => !c.ok).map((c) => c.check);
+const failed = (report: { checks: { check: string; ok: boolean; reason?: string }[] }) =>
+  report.checks.filter((c) => !c.ok).map((c) => c.check);
 
 describe('registry on the local stack', () => {
   it('registers an artifact, returns it by id and by version, and verifies it', async () => {
@@ -87,15 +88,26 @@ describe('registry on the local stack', () => {
     const rec = (await stack.api('GET', `/v1/registry/${reg.body.artifactId}`)).body;
     const { privateKey } = generateKeyPairSync('ed25519');
     const sig = { manifestSignatureId: randomUUID(), signerId: 'rogue-signer', ts: new Date().toISOString() };
-    const signature = sign(null, statementBytes(manifestStatement(TrainingManifest.parse(rec.manifest), sig)), privateKey).toString('base64');
-    const report = (await stack.api('POST', '/v1/registry/verify-manifest', { manifest: rec.manifest, signature: { ...sig, alg: 'ed25519', signature } })).body;
+    const signature = sign(null, statementBytes(manifestStatement(TrainingManifest.parse(rec.manifest), sig)), privateKey).toString(
+      'base64',
+    );
+    const report = (
+      await stack.api('POST', '/v1/registry/verify-manifest', { manifest: rec.manifest, signature: { ...sig, alg: 'ed25519', signature } })
+    ).body;
     expect(report.ok).toBe(false);
     expect(report.checks.find((c: { check: string }) => c.check === 'signer').reason).toMatch(/not in the key ring/);
 
     // the same rogue signature claiming to be the real signer does not verify either
     const claimed = { ...sig, signerId: 'manifest-signer-v1' };
-    const sig2 = sign(null, statementBytes(manifestStatement(TrainingManifest.parse(rec.manifest), claimed)), privateKey).toString('base64');
-    const report2 = (await stack.api('POST', '/v1/registry/verify-manifest', { manifest: rec.manifest, signature: { ...claimed, alg: 'ed25519', signature: sig2 } })).body;
+    const sig2 = sign(null, statementBytes(manifestStatement(TrainingManifest.parse(rec.manifest), claimed)), privateKey).toString(
+      'base64',
+    );
+    const report2 = (
+      await stack.api('POST', '/v1/registry/verify-manifest', {
+        manifest: rec.manifest,
+        signature: { ...claimed, alg: 'ed25519', signature: sig2 },
+      })
+    ).body;
     expect(failed(report2)).toEqual(['signature']);
   });
 
@@ -115,7 +127,9 @@ describe('registry on the local stack', () => {
     expect((await stack.api('GET', `/v1/registry/${after.body.artifactId}/validate`)).body.ok).toBe(true);
 
     const keys = (await stack.api('GET', '/v1/keys')).body.keys;
-    expect(keys.map((k: { kid: string }) => k.kid)).toEqual(expect.arrayContaining(['manifest-signer-v1', 'manifest-signer-v2', 'audit-signer-v1']));
+    expect(keys.map((k: { kid: string }) => k.kid)).toEqual(
+      expect.arrayContaining(['manifest-signer-v1', 'manifest-signer-v2', 'audit-signer-v1']),
+    );
 
     const revoked = await stack.api('POST', '/v1/keys/rotate', { purpose: 'manifest', revoke: true });
     expect(revoked.body.previous).toMatchObject({ kid: 'manifest-signer-v2' });
@@ -151,27 +165,58 @@ describe('registry on the local stack', () => {
     const first = await uploadAndRegister(stack, 'differently', artifact);
     expect(first.status).toBe(201);
     const registered = (await stack.api('GET', `/v1/registry/${first.body.artifactId}`)).body;
-    const events = Number((await stack.container.database.db.selectFrom('audit_events').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n);
+    const events = Number(
+      (
+        await stack.container.database.db
+          .selectFrom('audit_events')
+          .select((eb) => eb.fn.countAll<string>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
 
     // another metric claimed for the same bytes, and a dataset nobody registered
-    const changed = manifestFor('differently', artifact, { metrics: { auc: 0.99 }, datasetRefs: [{ id: 'never-registered', version: '1', checksum: `sha256:${'e'.repeat(64)}` }] });
+    const changed = manifestFor('differently', artifact, {
+      metrics: { auc: 0.99 },
+      datasetRefs: [{ id: 'never-registered', version: '1', checksum: `sha256:${'e'.repeat(64)}` }],
+    });
     const res = await uploadAndRegister(stack, 'differently', artifact, { manifest: changed, datasets: false });
     expect(res.status).toBe(409);
     expect(res.body.error).toMatchObject({
       code: 'ALREADY_REGISTERED_DIFFERENTLY',
       field: 'manifest',
-      details: { artifactId: first.body.artifactId, registeredManifestSha256: registered.manifestSha256, manifestSha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      details: {
+        artifactId: first.body.artifactId,
+        registeredManifestSha256: registered.manifestSha256,
+        manifestSha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      },
     });
     expect(res.body.error.details.manifestSha256).not.toBe(registered.manifestSha256);
     expect(res.body.error.message).toContain(first.body.artifactId);
-    expect(Number((await stack.container.database.db.selectFrom('audit_events').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n)).toBe(events);
+    expect(
+      Number(
+        (
+          await stack.container.database.db
+            .selectFrom('audit_events')
+            .select((eb) => eb.fn.countAll<string>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      ),
+    ).toBe(events);
     expect((await stack.api('GET', `/v1/registry/${first.body.artifactId}`)).body.manifest.metrics).toEqual({ auc: 0.91 });
 
     // the same manifest, with or without the artifactId the registry assigned, is a replay
-    expect((await uploadAndRegister(stack, 'differently', artifact)).body).toMatchObject({ artifactId: first.body.artifactId, replayed: true });
-    expect((await uploadAndRegister(stack, 'differently', artifact, { manifest: registered.manifest })).body).toMatchObject({ artifactId: first.body.artifactId, replayed: true });
+    expect((await uploadAndRegister(stack, 'differently', artifact)).body).toMatchObject({
+      artifactId: first.body.artifactId,
+      replayed: true,
+    });
+    expect((await uploadAndRegister(stack, 'differently', artifact, { manifest: registered.manifest })).body).toMatchObject({
+      artifactId: first.body.artifactId,
+      replayed: true,
+    });
     // another artifactId for the same bytes is another manifest
-    const renamed = await uploadAndRegister(stack, 'differently', artifact, { manifest: { ...registered.manifest, artifactId: '00000000-0000-4000-8000-000000000001' } });
+    const renamed = await uploadAndRegister(stack, 'differently', artifact, {
+      manifest: { ...registered.manifest, artifactId: '00000000-0000-4000-8000-000000000001' },
+    });
     expect(renamed.status).toBe(409);
     expect(renamed.body.error.code).toBe('ALREADY_REGISTERED_DIFFERENTLY');
   });
@@ -196,7 +241,9 @@ describe('registry on the local stack', () => {
   it('serves an OpenAPI document with every route and a health check without credentials', async () => {
     const doc = await stack.api('GET', '/openapi.json', undefined, { token: null });
     expect(doc.status).toBe(200);
-    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/v1/registry/register', '/v1/artifacts/{artifactId}/validate', '/v1/keys', '/healthz']));
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining(['/v1/registry/register', '/v1/artifacts/{artifactId}/validate', '/v1/keys', '/healthz']),
+    );
     expect(doc.body.components.schemas.RegisterBody.properties.manifest).toBeDefined();
     const health = await stack.api('GET', '/healthz', undefined, { token: null });
     expect(health.body).toMatchObject({ ok: true, mode: 'local', database: 'ok' });

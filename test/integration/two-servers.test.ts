@@ -30,11 +30,16 @@ interface Server {
 async function serve(env: Record<string, string>): Promise<Server> {
   const { NODE_OPTIONS: _omit, ...base } = process.env;
   const port = await freePort();
-  const child = spawn(process.execPath, [join(process.cwd(), 'bin/aegis.js'), 'serve'], { env: { ...base, ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(process.cwd(), 'bin/aegis.js'), 'serve'], {
+    env: { ...base, ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on('exit', (code, signal) => res({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    child.on('exit', (code, signal) => res({ code, signal })),
+  );
   const deadline = Date.now() + 60_000;
   while (!out.includes('listening on')) {
     if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) throw new Error(`server did not start:\n${out}`);
@@ -50,7 +55,8 @@ function recording(from: number, seconds: number) {
   for (let i = 0; i < seconds * perSecond; i++) {
     const at = new Date(from + Math.floor((i * 1000) / perSecond)).toISOString();
     const latencyMs = 30 + ((i * 37) % 40);
-    for (const variant of ['stable', 'canary']) samples.push({ deploymentKey: `${MODEL}/canary`, variant, at, latencyMs, error: false, correct: i % 10 !== 0 });
+    for (const variant of ['stable', 'canary'])
+      samples.push({ deploymentKey: `${MODEL}/canary`, variant, at, latencyMs, error: false, correct: i % 10 !== 0 });
   }
   return { samples };
 }
@@ -97,7 +103,11 @@ const testDb = await createTestDatabase();
       ({
         url,
         async api(method: string, path: string, body?: unknown) {
-          const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+          const res = await fetch(`${url}${path}`, {
+            method,
+            headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          });
           return { status: res.status, body: (await res.json()) as any };
         },
       }) as unknown as Stack;
@@ -105,7 +115,11 @@ const testDb = await createTestDatabase();
     const reg = await uploadAndRegister(client(a.url), MODEL, randomBytes(1200));
     expect(reg.status).toBe(201);
     const artifactId = reg.body.artifactId as string;
-    const res = await client(a.url).api('POST', `/v1/registry/${artifactId}/promote`, { targetEnv: 'canary', reason: 'two servers', canary: { percent: 50, steps: 1, windowSeconds: WINDOW_SECONDS, minRequests: 100 } });
+    const res = await client(a.url).api('POST', `/v1/registry/${artifactId}/promote`, {
+      targetEnv: 'canary',
+      reason: 'two servers',
+      canary: { percent: 50, steps: 1, windowSeconds: WINDOW_SECONDS, minRequests: 100 },
+    });
     expect(res.status).toBe(201);
     const promotionId = res.body.promotionId as string;
 
@@ -123,17 +137,27 @@ const testDb = await createTestDatabase();
     }
     // healthy metrics: promoted, and the route serves the artifact
     expect(done.status).toBe('succeeded');
-    expect((await db.query('select stable_artifact_id, canary_artifact_id, canary_percent from routes where model_name = $1', [MODEL])).rows).toEqual([{ stable_artifact_id: artifactId, canary_artifact_id: null, canary_percent: 0 }]);
+    expect(
+      (await db.query('select stable_artifact_id, canary_artifact_id, canary_percent from routes where model_name = $1', [MODEL])).rows,
+    ).toEqual([{ stable_artifact_id: artifactId, canary_artifact_id: null, canary_percent: 0 }]);
 
     // one start, one judged window, one applied record: the killed evaluate left nothing behind
-    const events = (await db.query('select type, payload from audit_events where subject = $1 order by seq', [`promotion:${promotionId}`])).rows.map((e) => (e.type === 'promotion.step' ? JSON.parse(e.payload).action : e.type));
+    const events = (
+      await db.query('select type, payload from audit_events where subject = $1 order by seq', [`promotion:${promotionId}`])
+    ).rows.map((e) => (e.type === 'promotion.step' ? JSON.parse(e.payload).action : e.type));
     expect(events).toEqual(['promotion.requested', 'start', 'evaluate', 'promotion.applied']);
-    const verdicts = (await db.query('select verdict, window_from, window_to from canary_verdicts where promotion_id = $1', [promotionId])).rows;
+    const verdicts = (await db.query('select verdict, window_from, window_to from canary_verdicts where promotion_id = $1', [promotionId]))
+      .rows;
     expect(verdicts).toHaveLength(1);
     expect(verdicts[0].verdict).toBe('pass');
 
     // one runner at a time: A's execution (token 1), then B's (token 2), never interleaved, no refused step
-    const steps = (await db.query('select state, runner, lease_token, entered_at, finished_at, error from promotion_steps where promotion_id = $1 order by step', [promotionId])).rows;
+    const steps = (
+      await db.query(
+        'select state, runner, lease_token, entered_at, finished_at, error from promotion_steps where promotion_id = $1 order by step',
+        [promotionId],
+      )
+    ).rows;
     expect(steps.every((s) => s.lease_token !== null)).toBe(true);
     const runners = [...new Set(steps.map((s) => s.runner))];
     expect(runners).toHaveLength(2);
@@ -145,9 +169,12 @@ const testDb = await createTestDatabase();
     expect(bStart.entered_at.getTime() - aEvaluate.entered_at.getTime()).toBeGreaterThanOrEqual(LEASE_SECONDS * 1000);
     // no step judged before its window: every evaluate began a full window after the stage started
     const stageStart = aStart.entered_at.getTime();
-    for (const s of steps.filter((x) => x.state === 'Evaluate')) expect(s.entered_at.getTime() - stageStart).toBeGreaterThanOrEqual(WINDOW_SECONDS * 1000);
+    for (const s of steps.filter((x) => x.state === 'Evaluate'))
+      expect(s.entered_at.getTime() - stageStart).toBeGreaterThanOrEqual(WINDOW_SECONDS * 1000);
     expect(verdicts[0].window_to.getTime() - stageStart).toBeGreaterThanOrEqual(WINDOW_SECONDS * 1000);
-    expect(await db.query('select holder, token from rollout_leases where promotion_id = $1', [promotionId]).then((r) => r.rows)).toEqual([{ holder: runners[1], token: 2 }]);
+    expect(await db.query('select holder, token from rollout_leases where promotion_id = $1', [promotionId]).then((r) => r.rows)).toEqual([
+      { holder: runners[1], token: 2 },
+    ]);
 
     expect((await client(b.url).api('GET', '/v1/audit/verify')).body.ok).toBe(true);
     // B says it took the rollout over

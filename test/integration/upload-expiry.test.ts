@@ -29,11 +29,16 @@ async function upload(model: string, bytes?: Buffer) {
   const up = await stack.api('POST', '/v1/registry/uploads', { modelName: model, size: bytes?.length ?? 10 });
   expect(up.status).toBe(201);
   if (bytes) expect((await fetch(up.body.url, { method: 'PUT', body: bytes })).status).toBe(200);
-  const row = await stack.container.database.db.selectFrom('uploads').selectAll().where('upload_id', '=', up.body.uploadId).executeTakeFirstOrThrow();
+  const row = await stack.container.database.db
+    .selectFrom('uploads')
+    .selectAll()
+    .where('upload_id', '=', up.body.uploadId)
+    .executeTakeFirstOrThrow();
   return { uploadId: up.body.uploadId as string, key: row.storage_key };
 }
 
-const uploadRow = (id: string) => stack.container.database.db.selectFrom('uploads').selectAll().where('upload_id', '=', id).executeTakeFirst();
+const uploadRow = (id: string) =>
+  stack.container.database.db.selectFrom('uploads').selectAll().where('upload_id', '=', id).executeTakeFirst();
 
 /** Fires the expiry job's timer and waits for the run it started. */
 async function fireExpiry() {
@@ -46,7 +51,11 @@ describe('pending uploads expire on a schedule', () => {
     const registered = await uploadAndRegister(stack, 'expiry-model', randomBytes(200));
     expect(registered.status).toBe(201);
     const art = (await stack.api('GET', `/v1/registry/${registered.body.artifactId}`)).body;
-    const claimedRow = await stack.container.database.db.selectFrom('uploads').selectAll().where('storage_key', '=', art.storage.key).executeTakeFirstOrThrow();
+    const claimedRow = await stack.container.database.db
+      .selectFrom('uploads')
+      .selectAll()
+      .where('storage_key', '=', art.storage.key)
+      .executeTakeFirstOrThrow();
     expect(claimedRow.registered_at).not.toBeNull();
     expect((await stack.container.store.head(art.storage.key))!.pendingUpload).toBeUndefined();
 
@@ -82,7 +91,9 @@ describe('pending uploads expire on a schedule', () => {
     expect(refused.body.error).toMatchObject({ code: 'UPLOAD_EXPIRED', field: 'uploadId' });
     expect((await stack.container.store.head(late.key))!.pendingUpload).toBe(true); // nothing claimed it
     expect((await fireExpiry()).expired).toContain(late.uploadId);
-    expect((await stack.api('POST', '/v1/registry/register', { uploadId: late.uploadId, manifest })).body.error.code).toBe('UPLOAD_NOT_FOUND');
+    expect((await stack.api('POST', '/v1/registry/register', { uploadId: late.uploadId, manifest })).body.error.code).toBe(
+      'UPLOAD_NOT_FOUND',
+    );
     expect((await uploadAndRegister(stack, 'expiry-late', bytes, { manifest })).status).toBe(201);
   });
 
@@ -92,14 +103,24 @@ describe('pending uploads expire on a schedule', () => {
     expect(first.status).toBe(201);
     const manifest = manifestFor('expiry-replay', bytes);
     const retry = await upload('expiry-replay', bytes);
-    const replay = await stack.api('POST', '/v1/registry/register', { uploadId: retry.uploadId, manifest: { ...manifest, createdAt: (await stack.api('GET', `/v1/registry/${first.body.artifactId}`)).body.manifest.createdAt } });
+    const replay = await stack.api('POST', '/v1/registry/register', {
+      uploadId: retry.uploadId,
+      manifest: { ...manifest, createdAt: (await stack.api('GET', `/v1/registry/${first.body.artifactId}`)).body.manifest.createdAt },
+    });
     expect([200, 201, 409]).toContain(replay.status);
     expect((await uploadRow(retry.uploadId))!.registered_at).toBeNull();
 
     const other = randomBytes(501);
     const marked = await upload('expiry-replay', other);
-    await stack.container.database.db.updateTable('uploads').set({ expired_at: clock.now() }).where('upload_id', '=', marked.uploadId).execute();
-    const refused = await stack.api('POST', '/v1/registry/register', { uploadId: marked.uploadId, manifest: manifestFor('expiry-replay', other) });
+    await stack.container.database.db
+      .updateTable('uploads')
+      .set({ expired_at: clock.now() })
+      .where('upload_id', '=', marked.uploadId)
+      .execute();
+    const refused = await stack.api('POST', '/v1/registry/register', {
+      uploadId: marked.uploadId,
+      manifest: manifestFor('expiry-replay', other),
+    });
     expect(refused.status).toBe(410);
     expect(refused.body.error.code).toBe('UPLOAD_EXPIRED');
     expect((await stack.container.store.head(marked.key))!.pendingUpload).toBe(true); // refused before anything was claimed
@@ -122,9 +143,12 @@ describe('pending uploads expire on a schedule', () => {
     expect(await uploadRow(u.uploadId)).toBeUndefined();
   });
 
-  it('on AWS (lifecycle mode) expires the row and leaves the still-tagged bytes to the bucket\'s lifecycle rule', async () => {
+  it("on AWS (lifecycle mode) expires the row and leaves the still-tagged bytes to the bucket's lifecycle rule", async () => {
     const c = stack.container;
-    const aws = new RegistryService(c.database, c.store, c.keys, c.datasets, c.audit, c.clock, { ...REGISTRY_DEFAULTS, pendingUploadBytes: 'lifecycle' });
+    const aws = new RegistryService(c.database, c.store, c.keys, c.datasets, c.audit, c.clock, {
+      ...REGISTRY_DEFAULTS,
+      pendingUploadBytes: 'lifecycle',
+    });
     const u = await upload('expiry-aws', randomBytes(700));
     clock.advance(25 * HOUR);
     const run = await aws.expirePendingUploads();

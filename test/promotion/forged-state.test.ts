@@ -32,9 +32,13 @@ beforeAll(async () => {
   clock = new ShiftedClock();
   judge = new HookedJudge();
   stack = await startStack({ AEGIS_POLICIES_DIR: await highRiskPolicies('fraud') }, { judge, waitMs: 5, clock });
-  const token = async (principal: string, role: string) => (await stack.api('POST', '/v1/tokens', { principal, role })).body.token as string;
+  const token = async (principal: string, role: string) =>
+    (await stack.api('POST', '/v1/tokens', { principal, role })).body.token as string;
   approvers = Array.from({ length: 5 }, (_, i) => approverKey(`approver-${i + 1}`, `approver${i + 1}@example.com`));
-  for (const a of approvers) expect((await stack.api('POST', '/v1/keys', { kid: a.kid, purpose: 'approver', publicKey: a.publicKey, owner: a.owner })).status).toBe(201);
+  for (const a of approvers)
+    expect((await stack.api('POST', '/v1/keys', { kid: a.kid, purpose: 'approver', publicKey: a.publicKey, owner: a.owner })).status).toBe(
+      201,
+    );
   alice = await token('alice', 'promoter');
   desk = await token('approvals-desk', 'approver');
 }, 120_000);
@@ -44,16 +48,27 @@ afterAll(async () => {
 
 const db = () => stack.container.database.db;
 const inHour = () => new Date(clock.now().getTime() + HOUR).toISOString();
-const subjectOf = (promotionId: string, a: { artifactId: string; manifestSha256: string }) => ({ promotionId, artifactId: a.artifactId, manifestSha256: a.manifestSha256, targetEnv: 'prod' });
+const subjectOf = (promotionId: string, a: { artifactId: string; manifestSha256: string }) => ({
+  promotionId,
+  artifactId: a.artifactId,
+  manifestSha256: a.manifestSha256,
+  targetEnv: 'prod',
+});
 const send = (promotionId: string, body: object) => stack.api('POST', `/v1/promotions/${promotionId}/approvals`, body, { token: desk });
-const events = async (promotionId: string) => (await stack.api('GET', `/v1/audit?subject=promotion:${promotionId}&limit=1000`)).body.items as { type: string; payload: any }[];
-const promote = (artifactId: string, body: Record<string, unknown>) => stack.api('POST', `/v1/registry/${artifactId}/promote`, { reason: 'test', ...body }, { token: alice });
-const rollback = (model: string, body: Record<string, unknown>) => stack.api('POST', `/v1/registry/models/${model}/rollback`, { reason: 'test', ...body }, { token: alice });
+const events = async (promotionId: string) =>
+  (await stack.api('GET', `/v1/audit?subject=promotion:${promotionId}&limit=1000`)).body.items as { type: string; payload: any }[];
+const promote = (artifactId: string, body: Record<string, unknown>) =>
+  stack.api('POST', `/v1/registry/${artifactId}/promote`, { reason: 'test', ...body }, { token: alice });
+const rollback = (model: string, body: Record<string, unknown>) =>
+  stack.api('POST', `/v1/registry/models/${model}/rollback`, { reason: 'test', ...body }, { token: alice });
 
 async function registered(model: string) {
   const r = await uploadAndRegister(stack, model, randomBytes(900));
   expect(r.status).toBe(201);
-  return { artifactId: r.body.artifactId as string, manifestSha256: (await stack.api('GET', `/v1/registry/${r.body.artifactId}`)).body.manifestSha256 as string };
+  return {
+    artifactId: r.body.artifactId as string,
+    manifestSha256: (await stack.api('GET', `/v1/registry/${r.body.artifactId}`)).body.manifestSha256 as string,
+  };
 }
 
 async function applied(res: { status: number; body: { promotionId: string } }) {
@@ -83,14 +98,23 @@ async function expectEvidenceRefusal(id: string, res: { status: number; body: an
   expect(res.body.error.message).toMatch(why);
   const p = (await stack.api('GET', `/v1/promotions/${id}`)).body;
   expect(p.status).toBe('pending_multisig');
-  for (const kid of tampered) expect(p.approvals.find((x: { approverId: string }) => x.approverId === kid)).toMatchObject({ valid: false, reason: expect.stringMatching(why) });
+  for (const kid of tampered)
+    expect(p.approvals.find((x: { approverId: string }) => x.approverId === kid)).toMatchObject({
+      valid: false,
+      reason: expect.stringMatching(why),
+    });
   const ev = await events(id);
   expect(ev.filter((e) => e.type === 'promotion.approved')).toEqual([]);
-  expect(ev.filter((e) => e.type === 'promotion.approval_refused').at(-1)!.payload).toMatchObject({ refusal: 'evidence-mismatch', tampered: [...tampered].sort() });
+  expect(ev.filter((e) => e.type === 'promotion.approval_refused').at(-1)!.payload).toMatchObject({
+    refusal: 'evidence-mismatch',
+    tampered: [...tampered].sort(),
+  });
   // the refusal is itself on the chain, which the edits of the approvals table did not touch
   expect((await stack.api('GET', '/v1/audit/verify')).body.ok).toBe(true);
   // the promotion is cancelled and requested again to go on
-  expect((await stack.api('POST', `/v1/promotions/${id}/cancel`, { reason: 'forged approvals' }, { token: alice })).body.status).toBe('cancelled');
+  expect((await stack.api('POST', `/v1/promotions/${id}/cancel`, { reason: 'forged approvals' }, { token: alice })).body.status).toBe(
+    'cancelled',
+  );
 }
 
 describe('a quorum counts only approvals their signatures and the audit chain back', () => {
@@ -100,11 +124,28 @@ describe('a quorum counts only approvals their signatures and the audit chain ba
     const now = clock.now();
     // approver-2's row carries approver-1's signature; approver-3's is not a signature at all
     const byOther = approve(a1, subjectOf(id, a), inHour());
-    await db().insertInto('promotion_approvals').values({ promotion_id: id, approver_kid: a2.kid, signature: byOther.signature, expires_at: byOther.expiresAt, created_at: now }).execute();
-    await db().insertInto('promotion_approvals').values({ promotion_id: id, approver_kid: a3.kid, signature: Buffer.alloc(64, 7).toString('base64'), expires_at: inHour(), created_at: now }).execute();
+    await db()
+      .insertInto('promotion_approvals')
+      .values({ promotion_id: id, approver_kid: a2.kid, signature: byOther.signature, expires_at: byOther.expiresAt, created_at: now })
+      .execute();
+    await db()
+      .insertInto('promotion_approvals')
+      .values({
+        promotion_id: id,
+        approver_kid: a3.kid,
+        signature: Buffer.alloc(64, 7).toString('base64'),
+        expires_at: inHour(),
+        created_at: now,
+      })
+      .execute();
 
     const res = await send(id, approve(a1, subjectOf(id, a), inHour()));
-    await expectEvidenceRefusal(id, res, ['approver-2', 'approver-3'], /signature does not verify under approver-\d .*; the audit chain records no such accepted approval/);
+    await expectEvidenceRefusal(
+      id,
+      res,
+      ['approver-2', 'approver-3'],
+      /signature does not verify under approver-\d .*; the audit chain records no such accepted approval/,
+    );
   });
 
   it('refuses, audited, when approvals of another promotion were copied into this one', async () => {
@@ -115,10 +156,18 @@ describe('a quorum counts only approvals their signatures and the audit chain ba
     const { id, a } = await pendingProd();
     const copied = await db().selectFrom('promotion_approvals').selectAll().where('promotion_id', '=', first.id).execute();
     expect(copied).toHaveLength(2);
-    await db().insertInto('promotion_approvals').values(copied.map((r) => ({ ...r, promotion_id: id, created_at: new Date(r.created_at) }))).execute();
+    await db()
+      .insertInto('promotion_approvals')
+      .values(copied.map((r) => ({ ...r, promotion_id: id, created_at: new Date(r.created_at) })))
+      .execute();
 
     const res = await send(id, approve(a1, subjectOf(id, a), inHour()));
-    await expectEvidenceRefusal(id, res, ['approver-2', 'approver-3'], /signature does not verify under approver-\d over this promotion.*; the audit chain records no such accepted approval/);
+    await expectEvidenceRefusal(
+      id,
+      res,
+      ['approver-2', 'approver-3'],
+      /signature does not verify under approver-\d over this promotion.*; the audit chain records no such accepted approval/,
+    );
   });
 
   it('refuses, audited, when the expiry of approvals that stopped counting was moved in the database', async () => {
@@ -130,12 +179,20 @@ describe('a quorum counts only approvals their signatures and the audit chain ba
     await db().updateTable('promotion_approvals').set({ expires_at: later }).where('promotion_id', '=', id).execute();
 
     const res = await send(id, approve(a3, subjectOf(id, a), inHour()));
-    await expectEvidenceRefusal(id, res, ['approver-1', 'approver-2'], new RegExp(`signature does not verify under approver-\\d over this promotion, artifact, target and expiry ${later.replace(/[.]/g, '\\.')}; the audit chain records no such accepted approval`));
+    await expectEvidenceRefusal(
+      id,
+      res,
+      ['approver-1', 'approver-2'],
+      new RegExp(
+        `signature does not verify under approver-\\d over this promotion, artifact, target and expiry ${later.replace(/[.]/g, '\\.')}; the audit chain records no such accepted approval`,
+      ),
+    );
   });
 
   it('still transitions on three genuine approvals, and shows each as valid', async () => {
     const { id, a } = await pendingProd();
-    for (const ap of approvers.slice(0, 2)) expect((await send(id, approve(ap, subjectOf(id, a), inHour()))).body.approvals.every((x: { valid: boolean }) => x.valid)).toBe(true);
+    for (const ap of approvers.slice(0, 2))
+      expect((await send(id, approve(ap, subjectOf(id, a), inHour()))).body.approvals.every((x: { valid: boolean }) => x.valid)).toBe(true);
     const done = await send(id, approve(approvers[2]!, subjectOf(id, a), inHour()));
     expect(done.status).toBe(200);
     expect(done.body.status).not.toBe('pending_multisig');
@@ -169,7 +226,18 @@ describe('what serves where is read from the chain, not the routes table', () =>
     expect(gone.body.error.message).toContain('the routes table says nothing serves served-where in staging');
 
     // put back as the chain has it, the same requests go ahead
-    await db().insertInto('routes').values({ model_name: 'served-where', env: 'staging', stable_artifact_id: b.artifactId, canary_artifact_id: null, canary_percent: 0, promotion_id: pb, updated_at: clock.now() }).execute();
+    await db()
+      .insertInto('routes')
+      .values({
+        model_name: 'served-where',
+        env: 'staging',
+        stable_artifact_id: b.artifactId,
+        canary_artifact_id: null,
+        canary_percent: 0,
+        promotion_id: pb,
+        updated_at: clock.now(),
+      })
+      .execute();
     await applied(await rollback('served-where', { targetEnv: 'staging', toArtifactId: a.artifactId }));
     await applied(await promote(c.artifactId, { targetEnv: 'staging' }));
   });
@@ -181,7 +249,12 @@ describe('what serves where is read from the chain, not the routes table', () =>
     judge.hook = async (w) => {
       if (w.modelName !== 'judged-against' || edited) return;
       edited = true;
-      await db().updateTable('routes').set({ stable_artifact_id: never.artifactId }).where('model_name', '=', 'judged-against').where('env', '=', 'canary').execute();
+      await db()
+        .updateTable('routes')
+        .set({ stable_artifact_id: never.artifactId })
+        .where('model_name', '=', 'judged-against')
+        .where('env', '=', 'canary')
+        .execute();
     };
     const res = await promote(b.artifactId, { targetEnv: 'canary', canary: { steps: 2 } });
     expect(res.status).toBe(201);
@@ -192,13 +265,20 @@ describe('what serves where is read from the chain, not the routes table', () =>
     const judged = judge.inner.calls.filter((w) => w.promotionId === res.body.promotionId);
     expect(judged.map((w) => w.stableArtifactId)).toEqual([a.artifactId]); // never judged against the edited row
     const end = (await events(res.body.promotionId)).find((e) => e.type === 'promotion.rolled_back')!;
-    expect(end.payload.error).toContain(`the routes table says ${never.artifactId} serves judged-against in canary, but the last promotion the audit chain shows applied there is ${pa} `);
+    expect(end.payload.error).toContain(
+      `the routes table says ${never.artifactId} serves judged-against in canary, but the last promotion the audit chain shows applied there is ${pa} `,
+    );
   });
 });
 
 describe('a rollout starts only when the chain lets it', () => {
   it('rolls back, naming the missing quorum, a pending promotion whose status was edited to rolling_out and then resumed by a restart', async () => {
-    const before = await db().selectFrom('routes').select('stable_artifact_id').where('model_name', '=', 'fraud').where('env', '=', 'prod').executeTakeFirst();
+    const before = await db()
+      .selectFrom('routes')
+      .select('stable_artifact_id')
+      .where('model_name', '=', 'fraud')
+      .where('env', '=', 'prod')
+      .executeTakeFirst();
     const { id } = await pendingProd();
     await db().updateTable('promotions').set({ status: 'rolling_out' }).where('promotion_id', '=', id).execute();
     expect(await stack.container.promotions.resumeUnfinished()).toContain(id);
@@ -207,8 +287,17 @@ describe('a rollout starts only when the chain lets it', () => {
     expect(p.status).toBe('rolled_back');
     const ev = await events(id);
     expect(ev.filter((e) => e.type === 'promotion.applied')).toEqual([]);
-    expect(ev.find((e) => e.type === 'promotion.rolled_back')!.payload.error).toContain(`promotion ${id} (promote to prod) is stored as rolling out, but it waits for approvals and the audit chain shows no quorum for it`);
-    expect(await db().selectFrom('routes').select('stable_artifact_id').where('model_name', '=', 'fraud').where('env', '=', 'prod').executeTakeFirst()).toEqual(before);
+    expect(ev.find((e) => e.type === 'promotion.rolled_back')!.payload.error).toContain(
+      `promotion ${id} (promote to prod) is stored as rolling out, but it waits for approvals and the audit chain shows no quorum for it`,
+    );
+    expect(
+      await db()
+        .selectFrom('routes')
+        .select('stable_artifact_id')
+        .where('model_name', '=', 'fraud')
+        .where('env', '=', 'prod')
+        .executeTakeFirst(),
+    ).toEqual(before);
   });
 
   it('fails, naming the missing quorum, a pending critical rollback whose status was edited, leaving the route as it was', async () => {
@@ -221,7 +310,18 @@ describe('a rollout starts only when the chain lets it', () => {
     expect(await stack.container.promotions.resumeUnfinished()).toContain(id);
 
     expect((await settled(stack, id)).status).toBe('failed');
-    expect((await events(id)).find((e) => e.type === 'promotion.failed')!.payload.error).toContain('waits for approvals and the audit chain shows no quorum for it');
-    expect((await db().selectFrom('routes').select('stable_artifact_id').where('model_name', '=', 'rb-edited').where('env', '=', 'staging').executeTakeFirstOrThrow()).stable_artifact_id).toBe(a.artifactId);
+    expect((await events(id)).find((e) => e.type === 'promotion.failed')!.payload.error).toContain(
+      'waits for approvals and the audit chain shows no quorum for it',
+    );
+    expect(
+      (
+        await db()
+          .selectFrom('routes')
+          .select('stable_artifact_id')
+          .where('model_name', '=', 'rb-edited')
+          .where('env', '=', 'staging')
+          .executeTakeFirstOrThrow()
+      ).stable_artifact_id,
+    ).toBe(a.artifactId);
   });
 });

@@ -23,13 +23,21 @@ class FixedMetrics implements MetricsSource {
 }
 
 const rng = createPrng(10);
-const latencies = (n: number, factor = 1) => Array.from({ length: n }, () => Math.round(40 * factor * Math.exp(0.5 * rng.normal()) * 100) / 100);
-const arm = (requests: number, errors: number, factor = 1): VariantMetrics => ({ requests, errors, latenciesMs: latencies(Math.min(requests, 300), factor), quality: { correct: Math.round(requests * 0.9), labelled: requests } });
+const latencies = (n: number, factor = 1) =>
+  Array.from({ length: n }, () => Math.round(40 * factor * Math.exp(0.5 * rng.normal()) * 100) / 100);
+const arm = (requests: number, errors: number, factor = 1): VariantMetrics => ({
+  requests,
+  errors,
+  latenciesMs: latencies(Math.min(requests, 300), factor),
+  quality: { correct: Math.round(requests * 0.9), labelled: requests },
+});
 /** Healthy arms splitting 2 × perArm requests as the route does (equal at 50 %). */
-const healthy = (perArm = 1000) => (percent: number) => {
-  const canary = Math.round((2 * perArm * percent) / 100);
-  return { stable: arm(2 * perArm - canary, 5), canary: arm(canary, 5) };
-};
+const healthy =
+  (perArm = 1000) =>
+  (percent: number) => {
+    const canary = Math.round((2 * perArm * percent) / 100);
+    return { stable: arm(2 * perArm - canary, 5), canary: arm(canary, 5) };
+  };
 const failing = () => () => ({ stable: arm(1000, 5), canary: arm(1000, 120) });
 
 const metrics = new FixedMetrics(healthy());
@@ -42,7 +50,12 @@ beforeAll(async () => {
   stack = await startStack({}, { judge: new MetricsRolloutJudge(metrics), waitMs: 5 });
   metrics.percentOf = async (key) => {
     const [model, routeEnv] = key.split('/');
-    const route = await stack.container.database.db.selectFrom('routes').select('canary_percent').where('model_name', '=', model!).where('env', '=', routeEnv!).executeTakeFirst();
+    const route = await stack.container.database.db
+      .selectFrom('routes')
+      .select('canary_percent')
+      .where('model_name', '=', model!)
+      .where('env', '=', routeEnv!)
+      .executeTakeFirst();
     return route?.canary_percent ?? 0;
   };
   promoter = (await stack.api('POST', '/v1/tokens', { principal: 'release-bot', role: 'promoter' })).body.token;
@@ -58,8 +71,10 @@ async function registered(model: string) {
   expect(r.status).toBe(201);
   return r.body.artifactId as string;
 }
-const promote = (artifactId: string, body: Record<string, unknown>) => stack.api('POST', `/v1/registry/${artifactId}/promote`, { reason: 'test', ...body }, { token: promoter });
-const rollback = (model: string, body: Record<string, unknown>, token = promoter) => stack.api('POST', `/v1/registry/models/${model}/rollback`, { reason: 'test', ...body }, { token });
+const promote = (artifactId: string, body: Record<string, unknown>) =>
+  stack.api('POST', `/v1/registry/${artifactId}/promote`, { reason: 'test', ...body }, { token: promoter });
+const rollback = (model: string, body: Record<string, unknown>, token = promoter) =>
+  stack.api('POST', `/v1/registry/models/${model}/rollback`, { reason: 'test', ...body }, { token });
 const done = async (res: { status: number; body: { promotionId: string } }) => {
   expect(res.status).toBe(201);
   return settled(stack, res.body.promotionId);
@@ -75,8 +90,24 @@ describe('the judge on the local stack', () => {
     expect(p.status).toBe('succeeded');
     expect(p.rollout).toMatchObject({ stage: 1, stageName: 'promoted to 100 % after 2 canary stages' });
     expect(p.verdicts).toHaveLength(2);
-    expect(p.verdicts[0]).toMatchObject({ seq: 1, stage: 0, stageName: 'canary stage 1 of 2', percent: 50, verdict: 'pass', reason: 'pass', next: 'step-up', requests: { stable: 1000, canary: 1000 }, errors: { stable: 5, canary: 5 } });
-    expect(p.verdicts[1]).toMatchObject({ seq: 2, stageName: 'canary stage 2 of 2', percent: 75, next: 'promote', requests: { stable: 500, canary: 1500 } });
+    expect(p.verdicts[0]).toMatchObject({
+      seq: 1,
+      stage: 0,
+      stageName: 'canary stage 1 of 2',
+      percent: 50,
+      verdict: 'pass',
+      reason: 'pass',
+      next: 'step-up',
+      requests: { stable: 1000, canary: 1000 },
+      errors: { stable: 5, canary: 5 },
+    });
+    expect(p.verdicts[1]).toMatchObject({
+      seq: 2,
+      stageName: 'canary stage 2 of 2',
+      percent: 75,
+      next: 'promote',
+      requests: { stable: 500, canary: 1500 },
+    });
     expect(p.verdicts[0].judgement).toMatchObject({
       verdict: 'pass',
       metrics: {
@@ -94,7 +125,9 @@ describe('the judge on the local stack', () => {
     expect(shown.stdout).toMatch(/rollout: promoted to 100 % after 2 canary stages/);
     expect(shown.stdout).toMatch(/window 1 {2}canary stage 1 of 2 at 50% {2}\S+ → \S+ {2}PASS \(pass\) → step-up/);
     expect(shown.stdout).toMatch(/stable 1000 requests 5 errors \(0\.50%\), p95 [\d.]+ ms p99 [\d.]+ ms, quality 90\.00% of 1000 labels/);
-    expect(shown.stdout).toMatch(/tests {2}errors z p=[\d.e-]+, latency Mann–Whitney \(samples\) p=[\d.e-]+, quality p=[\d.e-]+ \(drop [\d.-]+%\), sample ratio p=/);
+    expect(shown.stdout).toMatch(
+      /tests {2}errors z p=[\d.e-]+, latency Mann–Whitney \(samples\) p=[\d.e-]+, quality p=[\d.e-]+ \(drop [\d.-]+%\), sample ratio p=/,
+    );
     expect(shown.stdout).not.toMatch(/stage -1/);
   });
 
@@ -116,7 +149,9 @@ describe('the judge on the local stack', () => {
     // windowSeconds 0: no route-settling margin, so the stage window starts exactly at the stage start
     const p = await done(await promote(a, { targetEnv: 'canary', canary: { ...HALF, windowSeconds: 0, maxInconclusive: 2 } }));
     expect(p.status).toBe('rolled_back');
-    expect(p.verdicts.map((v: { verdict: string; reason: string; next: string; percent: number }) => [v.verdict, v.reason, v.next, v.percent])).toEqual([
+    expect(
+      p.verdicts.map((v: { verdict: string; reason: string; next: string; percent: number }) => [v.verdict, v.reason, v.next, v.percent]),
+    ).toEqual([
       ['inconclusive', 'insufficient-traffic', 'wait', 50],
       ['inconclusive', 'insufficient-traffic', 'wait', 50],
       ['inconclusive', 'insufficient-traffic', 'rollback', 50],
@@ -133,7 +168,29 @@ describe('the judge on the local stack', () => {
   it('never promotes on a pass with too little traffic: --min-requests is honoured by the judge but not by the prod gate', async () => {
     metrics.arms = healthy(60);
     const a = await registered('judged-thin');
-    const cli = await aegisCli(['--json', 'promote', '--artifact-id', a, '--env', 'canary', '--reason', 'thin', '--canary-percent', '50', '--canary-steps', '1', '--min-requests', '50', '--max-inconclusive', '1', '--rollback-threshold', '0.05'], env);
+    const cli = await aegisCli(
+      [
+        '--json',
+        'promote',
+        '--artifact-id',
+        a,
+        '--env',
+        'canary',
+        '--reason',
+        'thin',
+        '--canary-percent',
+        '50',
+        '--canary-steps',
+        '1',
+        '--min-requests',
+        '50',
+        '--max-inconclusive',
+        '1',
+        '--rollback-threshold',
+        '0.05',
+      ],
+      env,
+    );
     expect(cli.code).toBe(0);
     const requested = JSON.parse(cli.stdout);
     expect(requested.canary).toMatchObject({ minRequests: 50, maxInconclusive: 1, rollbackThreshold: 0.05 });
@@ -153,7 +210,11 @@ describe('gates that cannot be walked around', () => {
     const a = await registered('gate-zero');
     expect((await done(await promote(a, { targetEnv: 'staging' }))).status).toBe('succeeded');
     const zero = await done(await promote(a, { targetEnv: 'canary', canary: { steps: 0 } }));
-    expect(zero).toMatchObject({ status: 'succeeded', verdicts: [], rollout: { stage: null, stageName: 'applied at 100 % without a canary (steps 0)' } });
+    expect(zero).toMatchObject({
+      status: 'succeeded',
+      verdicts: [],
+      rollout: { stage: null, stageName: 'applied at 100 % without a canary (steps 0)' },
+    });
     const prod = await promote(a, { targetEnv: 'prod' });
     expect(prod.status).toBe(403);
     expect(prod.body.error).toMatchObject({ code: 'POLICY_DENIED', details: { rules: ['prod-requires-completed-canary'] } });
@@ -179,7 +240,11 @@ describe('gates that cannot be walked around', () => {
 
     const ok = await rollback('gate-rb', { targetEnv: 'staging', toArtifactId: first }, operator);
     expect(ok.status).toBe(201);
-    expect(ok.body).toMatchObject({ kind: 'rollback', requestedBy: 'on-call', policyDecision: { decision: 'allow', rules: ['promoter-default-permit'] } });
+    expect(ok.body).toMatchObject({
+      kind: 'rollback',
+      requestedBy: 'on-call',
+      policyDecision: { decision: 'allow', rules: ['promoter-default-permit'] },
+    });
     expect((await settled(stack, ok.body.promotionId)).status).toBe('succeeded');
 
     // a promoter's critical rollback to an artifact that never served goes to multisig instead
@@ -193,12 +258,18 @@ describe('gates that cannot be walked around', () => {
     const a = await registered('gate-forged');
     const canary = await done(await promote(a, { targetEnv: 'canary', canary: HALF }));
     expect(canary.status).toBe('rolled_back');
-    await stack.container.database.db.updateTable('promotions').set({ status: 'succeeded' }).where('promotion_id', '=', canary.promotionId).execute();
+    await stack.container.database.db
+      .updateTable('promotions')
+      .set({ status: 'succeeded' })
+      .where('promotion_id', '=', canary.promotionId)
+      .execute();
 
     const prod = await promote(a, { targetEnv: 'prod' });
     expect(prod.status).toBe(403);
     expect(prod.body.error.details.rules).toEqual(['prod-requires-completed-canary', 'gate-evidence-verified']);
-    expect(prod.body.error.message).toContain(`promotion ${canary.promotionId} (promote to canary) is stored as succeeded, but the audit chain says rolled_back`);
+    expect(prod.body.error.message).toContain(
+      `promotion ${canary.promotionId} (promote to canary) is stored as succeeded, but the audit chain says rolled_back`,
+    );
     // and a rollback to it, as if it had served canary, is refused the same way
     const rb = await rollback('gate-forged', { targetEnv: 'canary', toArtifactId: a });
     expect(rb.body.error.details.rules).toEqual(['rollback-to-served-artifact', 'gate-evidence-verified']);
@@ -210,12 +281,24 @@ describe('gates that cannot be walked around', () => {
     const canary = await done(await promote(a, { targetEnv: 'canary', canary: { ...HALF, minRequests: 50 } }));
     expect(canary.status).toBe('succeeded');
     const db = stack.container.database.db;
-    const step = await db.selectFrom('audit_events').select(['seq', 'payload']).where('subject', '=', `promotion:${canary.promotionId}`).where('type', '=', 'promotion.step').where('payload', 'like', '%"window"%').executeTakeFirstOrThrow();
-    await db.updateTable('audit_events').set({ payload: step.payload.replaceAll('"canary":60,"stable":60', '"canary":6000,"stable":6000') }).where('seq', '=', step.seq).execute();
+    const step = await db
+      .selectFrom('audit_events')
+      .select(['seq', 'payload'])
+      .where('subject', '=', `promotion:${canary.promotionId}`)
+      .where('type', '=', 'promotion.step')
+      .where('payload', 'like', '%"window"%')
+      .executeTakeFirstOrThrow();
+    await db
+      .updateTable('audit_events')
+      .set({ payload: step.payload.replaceAll('"canary":60,"stable":60', '"canary":6000,"stable":6000') })
+      .where('seq', '=', step.seq)
+      .execute();
 
     const prod = await promote(a, { targetEnv: 'prod' });
     expect(prod.status).toBe(403);
     expect(prod.body.error.details.rules).toEqual(['prod-requires-completed-canary', 'gate-evidence-verified']);
-    expect(prod.body.error.message).toMatch(new RegExp(`audit event ${step.seq} \\(promotion.step\\) .* its content does not match its signed hash`));
+    expect(prod.body.error.message).toMatch(
+      new RegExp(`audit event ${step.seq} \\(promotion.step\\) .* its content does not match its signed hash`),
+    );
   });
 });

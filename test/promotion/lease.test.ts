@@ -26,17 +26,31 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const lease = (promotionId: string) => stack.container.database.db.selectFrom('rollout_leases').selectAll().where('promotion_id', '=', promotionId).executeTakeFirstOrThrow();
-const steps = (promotionId: string) => stack.container.database.db.selectFrom('promotion_steps').selectAll().where('promotion_id', '=', promotionId).orderBy('step').execute();
-const verdicts = (promotionId: string) => stack.container.database.db.selectFrom('canary_verdicts').selectAll().where('promotion_id', '=', promotionId).execute();
+const lease = (promotionId: string) =>
+  stack.container.database.db.selectFrom('rollout_leases').selectAll().where('promotion_id', '=', promotionId).executeTakeFirstOrThrow();
+const steps = (promotionId: string) =>
+  stack.container.database.db.selectFrom('promotion_steps').selectAll().where('promotion_id', '=', promotionId).orderBy('step').execute();
+const verdicts = (promotionId: string) =>
+  stack.container.database.db.selectFrom('canary_verdicts').selectAll().where('promotion_id', '=', promotionId).execute();
 const events = async (promotionId: string) =>
-  (await stack.container.database.db.selectFrom('audit_events').select(['type', 'payload']).where('subject', '=', `promotion:${promotionId}`).orderBy('seq').execute()).map((e) => ({ type: e.type, action: (JSON.parse(e.payload) as { action?: string }).action }));
+  (
+    await stack.container.database.db
+      .selectFrom('audit_events')
+      .select(['type', 'payload'])
+      .where('subject', '=', `promotion:${promotionId}`)
+      .orderBy('seq')
+      .execute()
+  ).map((e) => ({ type: e.type, action: (JSON.parse(e.payload) as { action?: string }).action }));
 
 describe('the rollout lease: one runner advances a rollout', () => {
-  it('refuses a second runner while the lease holds, lets it take over once expired, and refuses the stale runner\'s late writes (recorded, nothing applied)', async () => {
+  it("refuses a second runner while the lease holds, lets it take over once expired, and refuses the stale runner's late writes (recorded, nothing applied)", async () => {
     const artifactId = (await uploadAndRegister(stack, 'leased', randomBytes(700))).body.artifactId;
     judge.hold(); // the first window's verdict arrives only when the test releases it
-    const res = await stack.api('POST', `/v1/registry/${artifactId}/promote`, { targetEnv: 'canary', reason: 'lease', canary: { percent: 50, steps: 1, windowSeconds: 60 } });
+    const res = await stack.api('POST', `/v1/registry/${artifactId}/promote`, {
+      targetEnv: 'canary',
+      reason: 'lease',
+      canary: { percent: 50, steps: 1, windowSeconds: 60 },
+    });
     expect(res.status).toBe(201);
     const promotionId = res.body.promotionId as string;
     await until(() => judge.calls.length === 1); // the server's own execution is judging its window
@@ -49,9 +63,17 @@ describe('the rollout lease: one runner advances a rollout', () => {
     // a second runner (another server's execution) while the lease holds: refused before it judges anything
     const refused = stack.container.rollout.step({ action: 'evaluate', promotionId, runner: 'other-server/exec-b' });
     await expect(refused).rejects.toBeInstanceOf(LeaseLostError);
-    await expect(refused).rejects.toMatchObject({ name: 'Aegis.LeaseLost', code: 'LEASE_LOST', details: { holder: first.holder, token: 1 } });
+    await expect(refused).rejects.toMatchObject({
+      name: 'Aegis.LeaseLost',
+      code: 'LEASE_LOST',
+      details: { holder: first.holder, token: 1 },
+    });
     expect(judge.calls).toHaveLength(1);
-    expect((await steps(promotionId)).at(-1)).toMatchObject({ runner: 'other-server/exec-b', lease_token: null, error: expect.stringContaining(`${first.holder} holds it (token 1)`) });
+    expect((await steps(promotionId)).at(-1)).toMatchObject({
+      runner: 'other-server/exec-b',
+      lease_token: null,
+      error: expect.stringContaining(`${first.holder} holds it (token 1)`),
+    });
     // the takeover sweep leaves a held rollout alone
     expect(await stack.container.scheduler.run('rollout-takeover')).toEqual([]);
 
@@ -69,26 +91,46 @@ describe('the rollout lease: one runner advances a rollout', () => {
     expect(stale).toMatchObject({ lease_token: 1, output: null, error: expect.stringContaining('lost the lease') });
     expect((await steps(promotionId)).map((s) => s.state)).not.toContain('RollBack');
     expect(await verdicts(promotionId)).toEqual([]);
-    expect(await events(promotionId)).toEqual([{ type: 'promotion.requested', action: undefined }, { type: 'promotion.step', action: 'start' }]);
+    expect(await events(promotionId)).toEqual([
+      { type: 'promotion.requested', action: undefined },
+      { type: 'promotion.step', action: 'start' },
+    ]);
     expect((await stack.api('GET', `/v1/promotions/${promotionId}`)).body.status).toBe('rolling_out');
 
     // the new holder advances it: one verdict, one applied record
     now += 60_000;
-    expect(await stack.container.rollout.step({ action: 'evaluate', promotionId, runner: 'other-server/exec-b' })).toMatchObject({ verdict: 'pass', next: 'promote' });
+    expect(await stack.container.rollout.step({ action: 'evaluate', promotionId, runner: 'other-server/exec-b' })).toMatchObject({
+      verdict: 'pass',
+      next: 'promote',
+    });
     // a stale runner can no more finish it than judge it
-    await expect(stack.container.rollout.step({ action: 'promoteFully', promotionId, runner: first.holder })).rejects.toMatchObject({ code: 'LEASE_LOST' });
-    expect(await stack.container.rollout.step({ action: 'promoteFully', promotionId, runner: 'other-server/exec-b' })).toMatchObject({ next: 'done', percent: 100 });
+    await expect(stack.container.rollout.step({ action: 'promoteFully', promotionId, runner: first.holder })).rejects.toMatchObject({
+      code: 'LEASE_LOST',
+    });
+    expect(await stack.container.rollout.step({ action: 'promoteFully', promotionId, runner: 'other-server/exec-b' })).toMatchObject({
+      next: 'done',
+      percent: 100,
+    });
     expect((await stack.api('GET', `/v1/promotions/${promotionId}`)).body.status).toBe('succeeded');
     expect(await verdicts(promotionId)).toHaveLength(1);
-    expect((await events(promotionId)).map((e) => e.action ?? e.type)).toEqual(['promotion.requested', 'start', 'evaluate', 'promotion.applied']);
+    expect((await events(promotionId)).map((e) => e.action ?? e.type)).toEqual([
+      'promotion.requested',
+      'start',
+      'evaluate',
+      'promotion.applied',
+    ]);
     expect((await stack.api('GET', '/v1/audit/verify')).body.ok).toBe(true);
   });
 
-  it('gives the lease up on a graceful stop, so another runner resumes at once; a stopped runner\'s late step is refused', async () => {
+  it("gives the lease up on a graceful stop, so another runner resumes at once; a stopped runner's late step is refused", async () => {
     const artifactId = (await uploadAndRegister(stack, 'released', randomBytes(700))).body.artifactId;
     const judged = judge.calls.length;
     judge.hold();
-    const res = await stack.api('POST', `/v1/registry/${artifactId}/promote`, { targetEnv: 'canary', reason: 'release', canary: { percent: 50, steps: 1, windowSeconds: 60 } });
+    const res = await stack.api('POST', `/v1/registry/${artifactId}/promote`, {
+      targetEnv: 'canary',
+      reason: 'release',
+      canary: { percent: 50, steps: 1, windowSeconds: 60 },
+    });
     const promotionId = res.body.promotionId as string;
     await until(() => judge.calls.length === judged + 1); // this rollout's execution is judging its window
     const held = await lease(promotionId);
@@ -104,6 +146,9 @@ describe('the rollout lease: one runner advances a rollout', () => {
   });
 
   it('names the field when a step has no runner', async () => {
-    await expect(stack.container.rollout.step({ action: 'start', promotionId: 'p-none' } as never)).rejects.toMatchObject({ code: 'VALIDATION_FAILED', field: 'runner' });
+    await expect(stack.container.rollout.step({ action: 'start', promotionId: 'p-none' } as never)).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      field: 'runner',
+    });
   });
 });

@@ -27,14 +27,24 @@ afterAll(async () => {
 });
 
 const db = () => stack.container.database.db;
-const row = (id: string) => db().selectFrom('promotions').select(['status', 'in_flight_key']).where('promotion_id', '=', id).executeTakeFirstOrThrow();
-const expiredEvents = async (id: string) => (await stack.api('GET', `/v1/audit?subject=promotion:${id}&type=promotion.expired&limit=100`)).body.items as { actor: string; payload: any }[];
+const row = (id: string) =>
+  db().selectFrom('promotions').select(['status', 'in_flight_key']).where('promotion_id', '=', id).executeTakeFirstOrThrow();
+const expiredEvents = async (id: string) =>
+  (await stack.api('GET', `/v1/audit?subject=promotion:${id}&type=promotion.expired&limit=100`)).body.items as {
+    actor: string;
+    payload: any;
+  }[];
 
 /** A critical rollback to an artifact that never served: it waits for approvals (critical-rollback-multisig), and nobody approves. */
 async function pending(model: string) {
   const r = await uploadAndRegister(stack, model, randomBytes(500));
   expect(r.status).toBe(201);
-  const res = await stack.api('POST', `/v1/registry/models/${model}/rollback`, { targetEnv: 'staging', toArtifactId: r.body.artifactId, reason: 'incident', critical: true });
+  const res = await stack.api('POST', `/v1/registry/models/${model}/rollback`, {
+    targetEnv: 'staging',
+    toArtifactId: r.body.artifactId,
+    reason: 'incident',
+    critical: true,
+  });
   expect(res.status).toBe(202);
   return res.body.promotionId as string;
 }
@@ -56,7 +66,9 @@ describe('pending promotions expire on a schedule', () => {
     expect(await row(older)).toEqual({ status: 'expired', in_flight_key: null });
     expect((await row(newer)).status).toBe('pending_multisig');
     const ev = await expiredEvents(older);
-    expect(ev).toEqual([expect.objectContaining({ actor: 'system', payload: expect.objectContaining({ promotionId: older, status: 'expired' }) })]);
+    expect(ev).toEqual([
+      expect.objectContaining({ actor: 'system', payload: expect.objectContaining({ promotionId: older, status: 'expired' }) }),
+    ]);
     expect(Date.parse(ev[0]!.payload.at)).toBeGreaterThanOrEqual(Date.parse(ev[0]!.payload.expiresAt));
 
     expect(await fireExpiry()).toEqual({ expired: [], more: false });

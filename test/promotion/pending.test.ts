@@ -21,31 +21,66 @@ interface World {
 
 async function world(env: Record<string, string> = {}): Promise<World> {
   const clock = new ShiftedClock();
-  const stack = await startStack({ AEGIS_POLICIES_DIR: await highRiskPolicies('fraud'), ...env }, { judge: new ScriptedJudge(), waitMs: 5, clock });
-  const token = async (principal: string, role: string) => (await stack.api('POST', '/v1/tokens', { principal, role })).body.token as string;
+  const stack = await startStack(
+    { AEGIS_POLICIES_DIR: await highRiskPolicies('fraud'), ...env },
+    { judge: new ScriptedJudge(), waitMs: 5, clock },
+  );
+  const token = async (principal: string, role: string) =>
+    (await stack.api('POST', '/v1/tokens', { principal, role })).body.token as string;
   const approvers = Array.from({ length: 5 }, (_, i) => approverKey(`approver-${i + 1}`, `approver${i + 1}@example.com`));
-  for (const a of approvers) expect((await stack.api('POST', '/v1/keys', { kid: a.kid, purpose: 'approver', publicKey: a.publicKey, owner: a.owner })).status).toBe(201);
-  return { stack, clock, alice: await token('alice', 'promoter'), bob: await token('bob', 'promoter'), desk: await token('approvals-desk', 'approver'), approvers };
+  for (const a of approvers)
+    expect((await stack.api('POST', '/v1/keys', { kid: a.kid, purpose: 'approver', publicKey: a.publicKey, owner: a.owner })).status).toBe(
+      201,
+    );
+  return {
+    stack,
+    clock,
+    alice: await token('alice', 'promoter'),
+    bob: await token('bob', 'promoter'),
+    desk: await token('approvals-desk', 'approver'),
+    approvers,
+  };
 }
 
 async function canaried(w: World, bytes = randomBytes(1000)) {
   const artifactId = (await uploadAndRegister(w.stack, 'fraud', bytes)).body.artifactId as string;
   const manifestSha256 = (await w.stack.api('GET', `/v1/registry/${artifactId}`)).body.manifestSha256 as string;
-  const c = await w.stack.api('POST', `/v1/registry/${artifactId}/promote`, { targetEnv: 'canary', reason: 'canary first', canary: { steps: 1 } }, { token: w.alice });
+  const c = await w.stack.api(
+    'POST',
+    `/v1/registry/${artifactId}/promote`,
+    { targetEnv: 'canary', reason: 'canary first', canary: { steps: 1 } },
+    { token: w.alice },
+  );
   expect((await settled(w.stack, c.body.promotionId)).status).toBe('succeeded');
   return { artifactId, manifestSha256 };
 }
 
 async function pendingProd(w: World, a: { artifactId: string }, token = w.alice) {
-  const res = await w.stack.api('POST', `/v1/registry/${a.artifactId}/promote`, { targetEnv: 'prod', reason: 'go live', canary: { steps: 1 } }, { token });
+  const res = await w.stack.api(
+    'POST',
+    `/v1/registry/${a.artifactId}/promote`,
+    { targetEnv: 'prod', reason: 'go live', canary: { steps: 1 } },
+    { token },
+  );
   expect(res.status).toBe(202);
   return res.body.promotionId as string;
 }
 
-const subjectOf = (promotionId: string, a: { artifactId: string; manifestSha256: string }, targetEnv = 'prod') => ({ promotionId, artifactId: a.artifactId, manifestSha256: a.manifestSha256, targetEnv });
+const subjectOf = (promotionId: string, a: { artifactId: string; manifestSha256: string }, targetEnv = 'prod') => ({
+  promotionId,
+  artifactId: a.artifactId,
+  manifestSha256: a.manifestSha256,
+  targetEnv,
+});
 const inHour = (w: World) => new Date(w.clock.now().getTime() + HOUR).toISOString();
-const send = (w: World, promotionId: string, body: object) => w.stack.api('POST', `/v1/promotions/${promotionId}/approvals`, body, { token: w.desk });
-const events = async (w: World, promotionId: string) => ((await w.stack.api('GET', `/v1/audit?subject=promotion:${promotionId}&limit=1000`)).body.items as { type: string; actor: string; payload: any }[]);
+const send = (w: World, promotionId: string, body: object) =>
+  w.stack.api('POST', `/v1/promotions/${promotionId}/approvals`, body, { token: w.desk });
+const events = async (w: World, promotionId: string) =>
+  (await w.stack.api('GET', `/v1/audit?subject=promotion:${promotionId}&limit=1000`)).body.items as {
+    type: string;
+    actor: string;
+    payload: any;
+  }[];
 
 describe('quorum is computed at transition time over approvals valid then', () => {
   let w: World;
@@ -91,7 +126,10 @@ describe('quorum is computed at transition time over approvals valid then', () =
     const id = await pendingProd(w, b);
     const [, , , a4, a5] = w.approvers as Approver[];
     const extra = approverKey('approver-6', 'approver6@example.com');
-    expect((await w.stack.api('POST', '/v1/keys', { kid: extra.kid, purpose: 'approver', publicKey: extra.publicKey, owner: extra.owner })).status).toBe(201);
+    expect(
+      (await w.stack.api('POST', '/v1/keys', { kid: extra.kid, purpose: 'approver', publicKey: extra.publicKey, owner: extra.owner }))
+        .status,
+    ).toBe(201);
     expect((await send(w, id, approve(extra, subjectOf(id, b), inHour(w)))).status).toBe(200);
     expect((await send(w, id, approve(a4!, subjectOf(id, b), inHour(w)))).status).toBe(200);
     expect((await w.stack.api('POST', `/v1/keys/${extra.kid}/revoke`)).status).toBe(200);
@@ -102,7 +140,11 @@ describe('quorum is computed at transition time over approvals valid then', () =
     const done = await send(w, id, approve(w.approvers[0]!, subjectOf(id, b), inHour(w)));
     expect(done.body.status).not.toBe('pending_multisig');
     expect((await settled(w.stack, id)).status).toBe('succeeded');
-    expect((await events(w, id)).find((e) => e.type === 'promotion.approved')!.payload.approvers).toEqual(['approver-1', 'approver-4', 'approver-5']);
+    expect((await events(w, id)).find((e) => e.type === 'promotion.approved')!.payload.approvers).toEqual([
+      'approver-1',
+      'approver-4',
+      'approver-5',
+    ]);
   });
 });
 
@@ -137,7 +179,12 @@ describe('pending promotions expire and can be cancelled', () => {
 
   it('expires stale pending promotions when a new one is requested, without anyone touching the old one', async () => {
     const a = await canaried(w);
-    const blocked = await w.stack.api('POST', `/v1/registry/${a.artifactId}/promote`, { targetEnv: 'prod', reason: 'again', canary: { steps: 1 } }, { token: w.alice });
+    const blocked = await w.stack.api(
+      'POST',
+      `/v1/registry/${a.artifactId}/promote`,
+      { targetEnv: 'prod', reason: 'again', canary: { steps: 1 } },
+      { token: w.alice },
+    );
     expect(blocked.status).toBe(409); // the one from the previous test is pending
     w.clock.advance(7 * DAY + 1000);
     const id = await pendingProd(w, a);
@@ -152,15 +199,37 @@ describe('pending promotions expire and can be cancelled', () => {
     expect(byBob.status).toBe(403);
     expect(byBob.body.error).toMatchObject({ code: 'FORBIDDEN', field: 'promotionId' });
     expect((await w.stack.api('POST', `/v1/promotions/${id}/cancel`, { reason: 'x' }, { token: w.desk })).status).toBe(403);
-    expect((await w.stack.api('POST', `/v1/promotions/${id}/cancel`, {}, { token: w.alice })).body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'reason' });
+    expect((await w.stack.api('POST', `/v1/promotions/${id}/cancel`, {}, { token: w.alice })).body.error).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      field: 'reason',
+    });
 
     const cancelled = await w.stack.api('POST', `/v1/promotions/${id}/cancel`, { reason: 'wrong artifact' }, { token: w.alice });
     expect(cancelled.status).toBe(200);
     expect(cancelled.body).toMatchObject({ promotionId: id, status: 'cancelled' });
     const ev = (await events(w, id)).filter((e) => e.type === 'promotion.cancelled');
-    expect(ev).toEqual([expect.objectContaining({ actor: 'alice', payload: expect.objectContaining({ promotionId: id, reason: 'wrong artifact' }) })]);
+    expect(ev).toEqual([
+      expect.objectContaining({ actor: 'alice', payload: expect.objectContaining({ promotionId: id, reason: 'wrong artifact' }) }),
+    ]);
     expect((await w.stack.api('POST', `/v1/promotions/${id}/cancel`, { reason: 'again' }, { token: w.alice })).status).toBe(409);
-    expect((await send(w, id, approve(w.approvers[0]!, { promotionId: id, artifactId: cancelled.body.artifactId, manifestSha256: (await w.stack.api('GET', `/v1/registry/${cancelled.body.artifactId}`)).body.manifestSha256, targetEnv: 'prod' }, inHour(w)))).status).toBe(409);
+    expect(
+      (
+        await send(
+          w,
+          id,
+          approve(
+            w.approvers[0]!,
+            {
+              promotionId: id,
+              artifactId: cancelled.body.artifactId,
+              manifestSha256: (await w.stack.api('GET', `/v1/registry/${cancelled.body.artifactId}`)).body.manifestSha256,
+              targetEnv: 'prod',
+            },
+            inHour(w),
+          ),
+        )
+      ).status,
+    ).toBe(409);
 
     // an admin may cancel someone else's
     const a = await canaried(w);
@@ -172,7 +241,12 @@ describe('pending promotions expire and can be cancelled', () => {
 
   it('refuses to cancel a promotion that is rolling out or done', async () => {
     const a = await canaried(w);
-    const staging = await w.stack.api('POST', `/v1/registry/${a.artifactId}/promote`, { targetEnv: 'staging', reason: 'stage' }, { token: w.alice });
+    const staging = await w.stack.api(
+      'POST',
+      `/v1/registry/${a.artifactId}/promote`,
+      { targetEnv: 'staging', reason: 'stage' },
+      { token: w.alice },
+    );
     const done = await settled(w.stack, staging.body.promotionId);
     const res = await w.stack.api('POST', `/v1/promotions/${done.promotionId}/cancel`, { reason: 'too late' }, { token: w.alice });
     expect(res.status).toBe(409);
@@ -192,7 +266,9 @@ describe('the expiry is configurable', () => {
   it('expires after AEGIS_PENDING_PROMOTION_TTL_SECONDS', async () => {
     const a = await canaried(w);
     const id = await pendingProd(w, a);
-    expect(Date.parse((await w.stack.api('GET', `/v1/promotions/${id}`)).body.expiresAt) - w.clock.now().getTime()).toBeLessThanOrEqual(HOUR);
+    expect(Date.parse((await w.stack.api('GET', `/v1/promotions/${id}`)).body.expiresAt) - w.clock.now().getTime()).toBeLessThanOrEqual(
+      HOUR,
+    );
     w.clock.advance(HOUR + 1000);
     expect((await w.stack.api('GET', `/v1/promotions/${id}`)).body.status).toBe('expired');
     expect((await send(w, id, approve(w.approvers[0]!, subjectOf(id, a), inHour(w)))).body.error.code).toBe('PROMOTION_EXPIRED');
@@ -222,11 +298,21 @@ describe('a critical rollback is never blocked by a pending promotion of another
     const c = await canaried(w);
     const blocking = await pendingProd(w, c);
 
-    const plain = await w.stack.api('POST', '/v1/registry/models/fraud/rollback', { targetEnv: 'prod', toArtifactId: a.artifactId, reason: 'b is bad' }, { token: w.alice });
+    const plain = await w.stack.api(
+      'POST',
+      '/v1/registry/models/fraud/rollback',
+      { targetEnv: 'prod', toArtifactId: a.artifactId, reason: 'b is bad' },
+      { token: w.alice },
+    );
     expect(plain.status).toBe(409); // a non-critical rollback still waits (or cancel the promotion first)
     expect(plain.body.error.details.promotionId).toBe(blocking);
 
-    const rollback = await w.stack.api('POST', '/v1/registry/models/fraud/rollback', { targetEnv: 'prod', toArtifactId: a.artifactId, reason: 'b is corrupting scores', critical: true }, { token: w.bob });
+    const rollback = await w.stack.api(
+      'POST',
+      '/v1/registry/models/fraud/rollback',
+      { targetEnv: 'prod', toArtifactId: a.artifactId, reason: 'b is corrupting scores', critical: true },
+      { token: w.bob },
+    );
     expect(rollback.status).toBe(202);
     expect(rollback.body).toMatchObject({ kind: 'rollback', status: 'pending_multisig', artifactId: a.artifactId });
     const superseded = (await w.stack.api('GET', `/v1/promotions/${blocking}`)).body;
@@ -234,9 +320,12 @@ describe('a critical rollback is never blocked by a pending promotion of another
     const cancelEvent = (await events(w, blocking)).find((e) => e.type === 'promotion.cancelled')!;
     expect(cancelEvent).toMatchObject({ actor: 'bob', payload: { supersededBy: rollback.body.promotionId } });
 
-    for (const ap of w.approvers.slice(0, 3)) await send(w, rollback.body.promotionId, approve(ap, subjectOf(rollback.body.promotionId, a), inHour(w)));
+    for (const ap of w.approvers.slice(0, 3))
+      await send(w, rollback.body.promotionId, approve(ap, subjectOf(rollback.body.promotionId, a), inHour(w)));
     expect((await settled(w.stack, rollback.body.promotionId)).status).toBe('succeeded');
-    expect((await w.stack.api('GET', `/v1/lineage/${a.artifactId}`)).body.deployments).toEqual(expect.arrayContaining([{ env: 'prod', role: 'stable', percent: 100 }]));
+    expect((await w.stack.api('GET', `/v1/lineage/${a.artifactId}`)).body.deployments).toEqual(
+      expect.arrayContaining([{ env: 'prod', role: 'stable', percent: 100 }]),
+    );
     expect((await w.stack.api('GET', `/v1/audit/verify`)).body.ok).toBe(true);
   });
 });

@@ -18,7 +18,14 @@ describe('a local server restarted mid-rollout', () => {
     const dataDir = a.dataDir;
     const artifactId = (await uploadAndRegister(a, 'resumable', randomBytes(800))).body.artifactId;
     const promoter = (await a.api('POST', '/v1/tokens', { principal: 'bot', role: 'promoter' })).body.token;
-    const p = (await a.api('POST', `/v1/registry/${artifactId}/promote`, { targetEnv: 'canary', reason: 'r', canary: { percent: 10, steps: 3 } }, { token: promoter })).body;
+    const p = (
+      await a.api(
+        'POST',
+        `/v1/registry/${artifactId}/promote`,
+        { targetEnv: 'canary', reason: 'r', canary: { percent: 10, steps: 3 } },
+        { token: promoter },
+      )
+    ).body;
     await until(async () => first.calls.length === 2);
     const before = (await a.api('GET', `/v1/promotions/${p.promotionId}`)).body;
     expect(before.status).toBe('rolling_out');
@@ -33,7 +40,9 @@ describe('a local server restarted mid-rollout', () => {
       const starts = done.trace.filter((t: { state: string }) => t.state === 'StartCanary');
       expect(starts).toHaveLength(2);
       expect(starts[1].output).toMatchObject({ stage: 1, percent: 40, next: 'wait' });
-      const percents = done.trace.filter((t: { output: unknown; state: string }) => t.output && t.state !== 'PromoteFully').map((t: { output: { percent: number } }) => t.output.percent);
+      const percents = done.trace
+        .filter((t: { output: unknown; state: string }) => t.output && t.state !== 'PromoteFully')
+        .map((t: { output: { percent: number } }) => t.output.percent);
       expect(percents).toEqual([...percents].sort((x, y) => x - y));
       expect(percents).not.toContain(100);
       expect(percents.at(-1)).toBe(70);

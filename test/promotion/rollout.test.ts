@@ -20,7 +20,8 @@ async function registered(model: string) {
   expect(r.status).toBe(201);
   return r.body.artifactId as string;
 }
-const promote = (artifactId: string, body: Record<string, unknown>) => stack.api('POST', `/v1/registry/${artifactId}/promote`, { reason: 'test', ...body }, { token: promoter });
+const promote = (artifactId: string, body: Record<string, unknown>) =>
+  stack.api('POST', `/v1/registry/${artifactId}/promote`, { reason: 'test', ...body }, { token: promoter });
 const states = (p: { trace: { state: string }[] }) => p.trace.map((t) => t.state);
 
 describe('promotion rollouts on the local stack', () => {
@@ -28,20 +29,38 @@ describe('promotion rollouts on the local stack', () => {
     const artifactId = await registered('ranker');
     const res = await promote(artifactId, { targetEnv: 'staging' });
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ artifactId, targetEnv: 'staging', policyDecision: { decision: 'allow', rules: ['promoter-default-permit'] } });
+    expect(res.body).toMatchObject({
+      artifactId,
+      targetEnv: 'staging',
+      policyDecision: { decision: 'allow', rules: ['promoter-default-permit'] },
+    });
     const done = await settled(stack, res.body.promotionId);
     expect(done.status).toBe('succeeded');
     expect(done.appliedAt).not.toBeNull();
     expect(states(done)).toEqual(['StartCanary', 'PromoteFully']);
     const key = (await stack.api('GET', '/v1/keys')).body.keys.find((k: { kid: string }) => k.kid === done.recordSignature.signerId);
-    const record = { promotionId: done.promotionId, kind: 'promote', artifactId, targetEnv: 'staging', manifestSignatureId: done.manifestSignatureId, status: 'succeeded', appliedAt: done.appliedAt };
-    expect(verifyRaw(key.alg, key.publicKey, statementBytes({ type: 'aegis.promotion-record/v1', ...record }), done.recordSignature.signature)).toBe(true);
+    const record = {
+      promotionId: done.promotionId,
+      kind: 'promote',
+      artifactId,
+      targetEnv: 'staging',
+      manifestSignatureId: done.manifestSignatureId,
+      status: 'succeeded',
+      appliedAt: done.appliedAt,
+    };
+    expect(
+      verifyRaw(key.alg, key.publicKey, statementBytes({ type: 'aegis.promotion-record/v1', ...record }), done.recordSignature.signature),
+    ).toBe(true);
     const lineage = (await stack.api('GET', `/v1/lineage/${artifactId}`)).body;
-    expect(lineage.promotions).toEqual([expect.objectContaining({ promotionId: done.promotionId, targetEnv: 'staging', status: 'succeeded' })]);
+    expect(lineage.promotions).toEqual([
+      expect.objectContaining({ promotionId: done.promotionId, targetEnv: 'staging', status: 'succeeded' }),
+    ]);
     expect(lineage.deployments).toEqual([{ env: 'staging', role: 'stable', percent: 100 }]);
     const history = (await stack.api('GET', `/v1/registry/promotions/${artifactId}`)).body.items;
     expect(history.map((p: { status: string }) => p.status)).toEqual(['succeeded']);
-    const events = (await stack.api('GET', `/v1/audit?subject=promotion:${done.promotionId}`)).body.items.map((e: { type: string }) => e.type);
+    const events = (await stack.api('GET', `/v1/audit?subject=promotion:${done.promotionId}`)).body.items.map(
+      (e: { type: string }) => e.type,
+    );
     expect(events[0]).toBe('promotion.requested');
     expect(events[events.length - 1]).toBe('promotion.applied');
   });
@@ -52,7 +71,9 @@ describe('promotion rollouts on the local stack', () => {
     const done = await settled(stack, res.body.promotionId);
     expect(done.status).toBe('succeeded');
     expect(states(done)).toEqual(['StartCanary', 'Evaluate', 'StepUp', 'Evaluate', 'StepUp', 'Evaluate', 'PromoteFully']);
-    const percents = done.trace.filter((t: { state: string }) => t.state !== 'PromoteFully').map((t: { output: { percent: number } }) => t.output.percent);
+    const percents = done.trace
+      .filter((t: { state: string }) => t.state !== 'PromoteFully')
+      .map((t: { output: { percent: number } }) => t.output.percent);
     expect(percents).toEqual([10, 10, 40, 40, 70, 70]);
   });
 
@@ -75,7 +96,10 @@ describe('promotion rollouts on the local stack', () => {
 
     judge.script.push('inconclusive', 'inconclusive', 'inconclusive');
     const b = await registered('ranker-never');
-    const gaveUp = await settled(stack, (await promote(b, { targetEnv: 'canary', canary: { steps: 1, maxInconclusive: 2 } })).body.promotionId);
+    const gaveUp = await settled(
+      stack,
+      (await promote(b, { targetEnv: 'canary', canary: { steps: 1, maxInconclusive: 2 } })).body.promotionId,
+    );
     expect(gaveUp.status).toBe('rolled_back');
     expect(states(gaveUp)).toEqual(['StartCanary', 'Evaluate', 'Evaluate', 'Evaluate', 'RollBack']);
   });
@@ -160,7 +184,12 @@ describe('manual rollback and tampered manifests', () => {
     await settled(stack, (await promote(second, { targetEnv: 'staging' })).body.promotionId);
     expect((await stack.api('GET', `/v1/lineage/${second}`)).body.deployments).toEqual([{ env: 'staging', role: 'stable', percent: 100 }]);
 
-    const rb = await stack.api('POST', '/v1/registry/models/ranker-rollback/rollback', { targetEnv: 'staging', toArtifactId: first, reason: 'second misbehaves' }, { token: promoter });
+    const rb = await stack.api(
+      'POST',
+      '/v1/registry/models/ranker-rollback/rollback',
+      { targetEnv: 'staging', toArtifactId: first, reason: 'second misbehaves' },
+      { token: promoter },
+    );
     expect(rb.status).toBe(201);
     expect(rb.body).toMatchObject({ kind: 'rollback', artifactId: first, policyDecision: { decision: 'allow' } });
     const done = await settled(stack, rb.body.promotionId);
@@ -169,10 +198,20 @@ describe('manual rollback and tampered manifests', () => {
     expect((await stack.api('GET', `/v1/lineage/${first}`)).body.deployments).toEqual([{ env: 'staging', role: 'stable', percent: 100 }]);
     expect((await stack.api('GET', `/v1/lineage/${second}`)).body.deployments).toEqual([]);
 
-    const again = await stack.api('POST', '/v1/registry/models/ranker-rollback/rollback', { targetEnv: 'staging', toArtifactId: first, reason: 'twice' }, { token: promoter });
+    const again = await stack.api(
+      'POST',
+      '/v1/registry/models/ranker-rollback/rollback',
+      { targetEnv: 'staging', toArtifactId: first, reason: 'twice' },
+      { token: promoter },
+    );
     expect(again.status).toBe(409);
     const other = await registered('someone-else');
-    const wrongModel = await stack.api('POST', '/v1/registry/models/ranker-rollback/rollback', { targetEnv: 'staging', toArtifactId: other, reason: 'x' }, { token: promoter });
+    const wrongModel = await stack.api(
+      'POST',
+      '/v1/registry/models/ranker-rollback/rollback',
+      { targetEnv: 'staging', toArtifactId: other, reason: 'x' },
+      { token: promoter },
+    );
     expect(wrongModel.body.error).toMatchObject({ code: 'NOT_FOUND', field: 'toArtifactId' });
   });
 
@@ -181,19 +220,39 @@ describe('manual rollback and tampered manifests', () => {
     const b = await registered('ranker-critical');
     await settled(stack, (await promote(a, { targetEnv: 'staging' })).body.promotionId);
     await settled(stack, (await promote(b, { targetEnv: 'staging' })).body.promotionId);
-    const rb = await stack.api('POST', '/v1/registry/models/ranker-critical/rollback', { targetEnv: 'staging', toArtifactId: a, reason: 'incident', critical: true }, { token: promoter });
+    const rb = await stack.api(
+      'POST',
+      '/v1/registry/models/ranker-critical/rollback',
+      { targetEnv: 'staging', toArtifactId: a, reason: 'incident', critical: true },
+      { token: promoter },
+    );
     expect(rb.status).toBe(202);
-    expect(rb.body).toMatchObject({ status: 'pending_multisig', policyDecision: { decision: 'require_multisig', rules: ['critical-rollback-multisig'] } });
+    expect(rb.body).toMatchObject({
+      status: 'pending_multisig',
+      policyDecision: { decision: 'require_multisig', rules: ['critical-rollback-multisig'] },
+    });
   });
 
   it('blocks a promotion whose stored manifest was edited, before the policy is asked', async () => {
     const a = await registered('ranker-edited');
-    const row = await stack.container.database.db.selectFrom('artifacts').select('manifest').where('artifact_id', '=', a).executeTakeFirstOrThrow();
-    await stack.container.database.db.updateTable('artifacts').set({ manifest: row.manifest.replace('"seed":42', '"seed":43') }).where('artifact_id', '=', a).execute();
+    const row = await stack.container.database.db
+      .selectFrom('artifacts')
+      .select('manifest')
+      .where('artifact_id', '=', a)
+      .executeTakeFirstOrThrow();
+    await stack.container.database.db
+      .updateTable('artifacts')
+      .set({ manifest: row.manifest.replace('"seed":42', '"seed":43') })
+      .where('artifact_id', '=', a)
+      .execute();
     const res = await promote(a, { targetEnv: 'staging' });
     expect(res.status).toBe(422);
     expect(res.body.error.code).toBe('VERIFICATION_FAILED');
     expect(res.body.error.message).toMatch(/signature/);
-    expect((await stack.api('GET', `/v1/audit?type=promotion.requested&limit=1000`)).body.items.filter((e: { payload: { artifactId: string } }) => e.payload.artifactId === a)).toEqual([]);
+    expect(
+      (await stack.api('GET', `/v1/audit?type=promotion.requested&limit=1000`)).body.items.filter(
+        (e: { payload: { artifactId: string } }) => e.payload.artifactId === a,
+      ),
+    ).toEqual([]);
   });
 });

@@ -65,7 +65,11 @@ export function approverKey(kid: string, owner: string): Approver {
   return { kid, owner, privateKey, publicKey: publicKey.export({ format: 'der', type: 'spki' }).toString('base64') };
 }
 
-export function approve(a: Approver, p: { promotionId: string; artifactId: string; manifestSha256: string; targetEnv: string }, expiresAt = new Date(Date.now() + 3600_000).toISOString()) {
+export function approve(
+  a: Approver,
+  p: { promotionId: string; artifactId: string; manifestSha256: string; targetEnv: string },
+  expiresAt = new Date(Date.now() + 3600_000).toISOString(),
+) {
   const signature = sign(null, approvalBytes(approvalStatement(p, expiresAt)), a.privateKey).toString('base64');
   return { approverId: a.kid, signature, expiresAt };
 }

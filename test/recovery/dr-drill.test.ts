@@ -7,11 +7,24 @@ import { removeTree } from '../../scripts/dr-drill-steps.js';
 const root = process.cwd();
 
 /** Runs a TypeScript entry point in its own process, as an operator would (tsx from node_modules). */
-function run(script: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   // jest's --experimental-vm-modules must not leak into the child (tsx brings its own loader),
   // nor a configured database or bucket.
-  const { NODE_OPTIONS: _n, MODEL_REGISTRY_DATABASE_URL: _d, MODEL_REGISTRY_S3_BUCKET: _b, AEGIS_AUDIT_ARCHIVE_BUCKET: _a, ...parent } = process.env;
-  const child = spawn(process.execPath, [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, script), ...args], { cwd: root, env: { ...parent, ...env } });
+  const {
+    NODE_OPTIONS: _n,
+    MODEL_REGISTRY_DATABASE_URL: _d,
+    MODEL_REGISTRY_S3_BUCKET: _b,
+    AEGIS_AUDIT_ARCHIVE_BUCKET: _a,
+    ...parent
+  } = process.env;
+  const child = spawn(process.execPath, [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, script), ...args], {
+    cwd: root,
+    env: { ...parent, ...env },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -52,7 +65,9 @@ describe('the disaster-recovery drill and the admin commands', () => {
     const env = { AEGIS_DATA_DIR: dir, DEV_ALLOW_EPHEMERAL: 'true' };
 
     const rebuilt = await run('bin/cli.ts', ['rebuild-index', '--verify-bytes'], env);
-    expect(rebuilt.stdout).toContain('REBUILT WITH PROBLEMS  3 key(s), 3 dataset(s), 5 artifact(s) (5 from the audit archive, 0 from storage only)');
+    expect(rebuilt.stdout).toContain(
+      'REBUILT WITH PROBLEMS  3 key(s), 3 dataset(s), 5 artifact(s) (5 from the audit archive, 0 from storage only)',
+    );
     expect(rebuilt.stdout).toMatch(/signing-unavailable +key audit-signer-v1/);
     expect(rebuilt.stderr).toContain('aegis: read-archive: reading and verifying the audit archive');
     expect(rebuilt.code).toBe(1);

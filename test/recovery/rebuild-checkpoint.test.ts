@@ -27,7 +27,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const headOf = async (db: Database) => Number((await db.db.selectFrom('audit_events').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow()).seq);
+const headOf = async (db: Database) =>
+  Number((await db.db.selectFrom('audit_events').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow()).seq);
 
 describe('rebuilding against the newest head checkpoint', () => {
   it('reports the events a head checkpoint signed after the last archive run as lost, and the rebuilt chain fails verification', async () => {
@@ -42,14 +43,22 @@ describe('rebuilding against the newest head checkpoint', () => {
         kind: 'event',
         id: `seq ${head}`,
         problem: 'behind-checkpoint',
-        detail: expect.stringContaining(`names seq ${head}, but the archive ends at ${report.archivedThrough}: event(s) ${report.archivedThrough + 1}..${head} are not in it; the rebuilt registry lacks them`),
+        detail: expect.stringContaining(
+          `names seq ${head}, but the archive ends at ${report.archivedThrough}: event(s) ${report.archivedThrough + 1}..${head} are not in it; the rebuilt registry lacks them`,
+        ),
       },
     ]);
     expect(report.problems[0]!.detail).toContain(headKey(head));
 
     // the drill's check of the rebuilt registry
     const c = stack.container;
-    const rebuilt = await new AuditTrail(target, new FsObjectStore({ root: join(stack.dataDir, 'audit-archive') }), c.keys, c.clock, 1).verify();
+    const rebuilt = await new AuditTrail(
+      target,
+      new FsObjectStore({ root: join(stack.dataDir, 'audit-archive') }),
+      c.keys,
+      c.clock,
+      1,
+    ).verify();
     expect(rebuilt).toMatchObject({ ok: false, firstBreak: { seq: head, problem: 'behind-checkpoint' } });
   });
 
@@ -59,7 +68,13 @@ describe('rebuilding against the newest head checkpoint', () => {
     const report = await rebuildIndex(recoveryDeps(stack, target));
     expect(report.problems).toEqual([]);
     const c = stack.container;
-    const rebuilt = await new AuditTrail(target, new FsObjectStore({ root: join(stack.dataDir, 'audit-archive') }), c.keys, c.clock, 1).verify();
+    const rebuilt = await new AuditTrail(
+      target,
+      new FsObjectStore({ root: join(stack.dataDir, 'audit-archive') }),
+      c.keys,
+      c.clock,
+      1,
+    ).verify();
     expect(rebuilt).toMatchObject({ ok: true, checkpoint: { seq: await headOf(stack.container.database) } });
   });
 });

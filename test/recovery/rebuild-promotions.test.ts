@@ -26,7 +26,10 @@ let pending: { promotionId: string; artifactId: string; manifestSha256: string; 
 async function registered(stack: Stack, model: string): Promise<{ artifactId: string; manifestSha256: string }> {
   const r = await uploadAndRegister(stack, model, randomBytes(900));
   if (r.status !== 201) throw new Error(`register ${model}: ${r.status} ${JSON.stringify(r.body)}`);
-  return { artifactId: r.body.artifactId, manifestSha256: (await stack.api('GET', `/v1/registry/${r.body.artifactId}`)).body.manifestSha256 };
+  return {
+    artifactId: r.body.artifactId,
+    manifestSha256: (await stack.api('GET', `/v1/registry/${r.body.artifactId}`)).body.manifestSha256,
+  };
 }
 
 async function promoted(name: string, artifactId: string, body: Record<string, unknown>, expected: string): Promise<string> {
@@ -51,7 +54,10 @@ beforeAll(async () => {
   source = await startStack({ AEGIS_POLICIES_DIR: policies }, { judge, waitMs: 5 });
   promoter = (await source.api('POST', '/v1/tokens', { principal: 'alice', role: 'promoter' })).body.token;
   approverToken = (await source.api('POST', '/v1/tokens', { principal: 'approvals-desk', role: 'approver' })).body.token;
-  for (const a of approvers) expect((await source.api('POST', '/v1/keys', { kid: a.kid, purpose: 'approver', publicKey: a.publicKey, owner: a.owner })).status).toBe(201);
+  for (const a of approvers)
+    expect((await source.api('POST', '/v1/keys', { kid: a.kid, purpose: 'approver', publicKey: a.publicKey, owner: a.owner })).status).toBe(
+      201,
+    );
 
   const rankerA = await registered(source, 'ranker');
   const rankerB = await registered(source, 'ranker');
@@ -61,20 +67,40 @@ beforeAll(async () => {
   judge.script.push('pass', 'fail');
   await promoted('canaryFailed', rankerB.artifactId, { targetEnv: 'canary', canary: { steps: 3 } }, 'rolled_back');
   await promoted('stagingB', rankerB.artifactId, { targetEnv: 'staging' }, 'succeeded');
-  const back = await source.api('POST', '/v1/registry/models/ranker/rollback', { targetEnv: 'staging', toArtifactId: rankerA.artifactId, reason: 'B misbehaves' }, { token: promoter });
+  const back = await source.api(
+    'POST',
+    '/v1/registry/models/ranker/rollback',
+    { targetEnv: 'staging', toArtifactId: rankerA.artifactId, reason: 'B misbehaves' },
+    { token: promoter },
+  );
   ids.manualRollback = back.body.promotionId;
   expect((await settled(source, ids.manualRollback!)).status).toBe('succeeded');
   await promoted('denied', rankerA.artifactId, { targetEnv: 'prod' }, 'denied');
   await promoted('canaryC', fraudC.artifactId, { targetEnv: 'canary', canary: { steps: 1 } }, 'succeeded');
-  const prodC = { promotionId: await promoted('prodC', fraudC.artifactId, { targetEnv: 'prod', canary: { steps: 2 } }, 'pending_multisig'), ...fraudC, targetEnv: 'prod' };
+  const prodC = {
+    promotionId: await promoted('prodC', fraudC.artifactId, { targetEnv: 'prod', canary: { steps: 2 } }, 'pending_multisig'),
+    ...fraudC,
+    targetEnv: 'prod',
+  };
   await approveAll(source, prodC, approvers.slice(0, 3));
   expect((await settled(source, prodC.promotionId)).status).toBe('succeeded');
   await promoted('canaryD', fraudD.artifactId, { targetEnv: 'canary', canary: { steps: 1 } }, 'succeeded');
   // a pending promotion cancelled by its requester after one approval
-  const cancelled = { promotionId: await promoted('cancelled', fraudD.artifactId, { targetEnv: 'prod', canary: { steps: 1 } }, 'pending_multisig'), ...fraudD, targetEnv: 'prod' };
+  const cancelled = {
+    promotionId: await promoted('cancelled', fraudD.artifactId, { targetEnv: 'prod', canary: { steps: 1 } }, 'pending_multisig'),
+    ...fraudD,
+    targetEnv: 'prod',
+  };
   await approveAll(source, cancelled, approvers.slice(3, 4));
-  expect((await source.api('POST', `/v1/promotions/${cancelled.promotionId}/cancel`, { reason: 'wrong window' }, { token: promoter })).body.status).toBe('cancelled');
-  pending = { promotionId: await promoted('pending', fraudD.artifactId, { targetEnv: 'prod', canary: { steps: 1 } }, 'pending_multisig'), ...fraudD, targetEnv: 'prod' };
+  expect(
+    (await source.api('POST', `/v1/promotions/${cancelled.promotionId}/cancel`, { reason: 'wrong window' }, { token: promoter })).body
+      .status,
+  ).toBe('cancelled');
+  pending = {
+    promotionId: await promoted('pending', fraudD.artifactId, { targetEnv: 'prod', canary: { steps: 1 } }, 'pending_multisig'),
+    ...fraudD,
+    targetEnv: 'prod',
+  };
   await approveAll(source, pending, approvers.slice(0, 2));
   await source.container.auditTrail.archive();
 
@@ -87,7 +113,8 @@ beforeAll(async () => {
   } finally {
     await target.close();
   }
-  for (const part of ['objects', 'audit-archive', 'keys']) await cp(join(source.dataDir, part), join(rebuiltDir, part), { recursive: true });
+  for (const part of ['objects', 'audit-archive', 'keys'])
+    await cp(join(source.dataDir, part), join(rebuiltDir, part), { recursive: true });
 }, 180_000);
 
 afterAll(async () => {
@@ -107,19 +134,28 @@ describe('rebuilding promotions, approvals and routes from the audit archive', (
     try {
       const [left, right] = [await registrySnapshot(source.container.database), await registrySnapshot(target)];
       expect(diffSnapshots(left, right)).toEqual([]);
-      expect(right.promotions.map((p) => p.status).sort()).toEqual(['cancelled', 'denied', 'pending_multisig', 'rolled_back', ...Array(6).fill('succeeded')].sort());
+      expect(right.promotions.map((p) => p.status).sort()).toEqual(
+        ['cancelled', 'denied', 'pending_multisig', 'rolled_back', ...Array(6).fill('succeeded')].sort(),
+      );
       expect(right.approvals).toHaveLength(6);
       expect(right.promotions.find((p) => p.id === ids.cancelled)).toMatchObject({ status: 'cancelled', inFlightKey: null });
       // every judged window: canaryFailed 2, canaryC 1, prodC 2, canaryD 1
       expect(right.verdicts.map((v) => [v.promotion, v.seq, v.verdict])).toHaveLength(6);
-      expect(right.verdicts.filter((v) => v.promotion === ids.canaryFailed).map((v) => [v.seq, v.verdict, v.reason, v.next])).toEqual([[1, 'pass', 'pass', 'step-up'], [2, 'fail', 'errorRate', 'rollback']]);
+      expect(right.verdicts.filter((v) => v.promotion === ids.canaryFailed).map((v) => [v.seq, v.verdict, v.reason, v.next])).toEqual([
+        [1, 'pass', 'pass', 'step-up'],
+        [2, 'fail', 'errorRate', 'rollback'],
+      ]);
       expect(right.routes.map((r) => [r.id, r.stable, r.canary, r.percent])).toEqual([
         ['fraud@canary', expect.any(String), null, 0],
         ['fraud@prod', right.promotions.find((p) => p.id === ids.prodC)!.artifact, null, 0],
         ['ranker@canary', null, null, 0],
         ['ranker@staging', right.promotions.find((p) => p.id === ids.staging)!.artifact, null, 0],
       ]);
-      expect(right.promotions.find((p) => p.id === ids.pending)).toMatchObject({ inFlightKey: 'fraud:prod', rolloutState: null, appliedAt: null });
+      expect(right.promotions.find((p) => p.id === ids.pending)).toMatchObject({
+        inFlightKey: 'fraud:prod',
+        rolloutState: null,
+        appliedAt: null,
+      });
     } finally {
       await target.close();
     }
@@ -128,7 +164,10 @@ describe('rebuilding promotions, approvals and routes from the audit archive', (
   it('serves every promotion as the original did: status, approvals, record, rollout state, and the trace states', async () => {
     rebuilt = await startStack({ AEGIS_POLICIES_DIR: policies }, { judge: new ScriptedJudge(), waitMs: 5, dataDir: rebuiltDir });
     for (const [name, id] of Object.entries(ids)) {
-      const [before, after] = [(await source.api('GET', `/v1/promotions/${id}`)).body, (await rebuilt.api('GET', `/v1/promotions/${id}`)).body];
+      const [before, after] = [
+        (await source.api('GET', `/v1/promotions/${id}`)).body,
+        (await rebuilt.api('GET', `/v1/promotions/${id}`)).body,
+      ];
       expect([name, withoutTrace(after)]).toEqual([name, withoutTrace(before)]);
       expect([name, states(after)]).toEqual([name, states(before)]);
       for (const t of after.trace) expect(t.finishedAt).toBe(t.enteredAt);
@@ -138,7 +177,10 @@ describe('rebuilding promotions, approvals and routes from the audit archive', (
     const failed = (await rebuilt.api('GET', `/v1/promotions/${ids.canaryFailed}`)).body;
     expect(failed).toMatchObject({ status: 'rolled_back', appliedAt: null, rollout: { percent: 0, stage: 1 } });
     expect(states(failed)).toEqual(['StartCanary', 'Evaluate', 'StepUp', 'Evaluate', 'RollBack']);
-    expect(failed.trace[1]).toMatchObject({ input: { action: 'evaluate' }, output: { action: 'evaluate', verdict: 'pass', next: 'step-up' } });
+    expect(failed.trace[1]).toMatchObject({
+      input: { action: 'evaluate' },
+      output: { action: 'evaluate', verdict: 'pass', next: 'step-up' },
+    });
   });
 
   it('lets the pending promotion gather its last approval after the rebuild, then rolls it out', async () => {
@@ -153,20 +195,37 @@ describe('rebuilding promotions, approvals and routes from the audit archive', (
     expect(third.body.approvals).toHaveLength(3);
     const done = await settled(rebuilt!, pending.promotionId);
     expect(done).toMatchObject({ status: 'succeeded', rollout: { percent: 100 } });
-    const route = await rebuilt!.container.database.db.selectFrom('routes').selectAll().where('model_name', '=', 'fraud').where('env', '=', 'prod').executeTakeFirstOrThrow();
+    const route = await rebuilt!.container.database.db
+      .selectFrom('routes')
+      .selectAll()
+      .where('model_name', '=', 'fraud')
+      .where('env', '=', 'prod')
+      .executeTakeFirstOrThrow();
     expect(route).toMatchObject({ stable_artifact_id: pending.artifactId, canary_artifact_id: null, promotion_id: pending.promotionId });
     expect(await rebuilt!.container.auditTrail.verify()).toMatchObject({ ok: true });
   });
 
   it('refuses, before writing anything, an archive whose promotion event does not replay', async () => {
     const c = source.container;
-    await c.database.db.transaction().execute((tx) => c.audit.append(tx, { type: 'promotion.step', actor: 'rollout', subject: `promotion:${ids.staging}`, payload: { action: 'stepUp', stage: 0, percent: 'all', route: {} } }));
+    await c.database.db
+      .transaction()
+      .execute((tx) =>
+        c.audit.append(tx, {
+          type: 'promotion.step',
+          actor: 'rollout',
+          subject: `promotion:${ids.staging}`,
+          payload: { action: 'stepUp', stage: 0, percent: 'all', route: {} },
+        }),
+      );
     await c.auditTrail.archive();
     const target: Database = await openTarget();
     try {
       const err = await rebuildIndex(recoveryDeps(source, target)).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RecoveryError);
-      expect(err).toMatchObject({ code: 'ARCHIVE_UNVERIFIED', problems: [{ kind: 'promotion', problem: 'payload-invalid', detail: expect.stringContaining('promotion.step: payload percent') }] });
+      expect(err).toMatchObject({
+        code: 'ARCHIVE_UNVERIFIED',
+        problems: [{ kind: 'promotion', problem: 'payload-invalid', detail: expect.stringContaining('promotion.step: payload percent') }],
+      });
       expect(Number((await target.db.selectFrom('audit_head').select('seq').executeTakeFirstOrThrow()).seq)).toBe(0);
       expect(await target.db.selectFrom('promotions').select('promotion_id').execute()).toEqual([]);
     } finally {

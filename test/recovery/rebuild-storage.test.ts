@@ -17,7 +17,10 @@ function killedBeforeCommit(real: Database): Database {
   const db = new Proxy(real.db, {
     get(t, prop) {
       if (prop === 'transaction') {
-        return () => ({ execute: (cb: (tx: unknown) => Promise<unknown>) => t.transaction().execute(async (tx) => (await cb(tx), Promise.reject(new Error('killed before commit')))) });
+        return () => ({
+          execute: (cb: (tx: unknown) => Promise<unknown>) =>
+            t.transaction().execute(async (tx) => (await cb(tx), Promise.reject(new Error('killed before commit')))),
+        });
       }
       const v = Reflect.get(t, prop, t) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
@@ -34,7 +37,12 @@ async function tamper(stack: Stack, key: string, versionId: string, edit: (text:
 }
 
 const row = (stack: Stack, model: string, version: number) =>
-  stack.container.database.db.selectFrom('artifacts').selectAll().where('model_name', '=', model).where('version', '=', version).executeTakeFirstOrThrow();
+  stack.container.database.db
+    .selectFrom('artifacts')
+    .selectAll()
+    .where('model_name', '=', model)
+    .where('version', '=', version)
+    .executeTakeFirstOrThrow();
 
 let stack: Stack;
 let target: Database;
@@ -53,7 +61,9 @@ beforeAll(async () => {
   await fetch(up.url, { method: 'PUT', body: bytes });
   const c = stack.container;
   const crashing = new RegistryService(killedBeforeCommit(c.database), c.store, c.keys, c.datasets, c.audit, c.clock, REGISTRY_DEFAULTS);
-  await expect(crashing.register({ uploadId: up.uploadId, manifest }, { id: 'dev-admin', role: 'admin' })).rejects.toThrow('killed before commit');
+  await expect(crashing.register({ uploadId: up.uploadId, manifest }, { id: 'dev-admin', role: 'admin' })).rejects.toThrow(
+    'killed before commit',
+  );
   crashedSidecars = [];
   for await (const o of c.store.list(`artifacts/crashy/${up.uploadId}/`)) if (o.key.endsWith('.json')) crashedSidecars.push(o.key);
   expect((await stack.api('POST', '/v1/registry/register', { uploadId: up.uploadId, manifest })).status).toBe(201);
@@ -69,11 +79,23 @@ beforeAll(async () => {
   const r = await stack.api('POST', '/v1/registry/uploads', { modelName: 'ranker', size: b.length });
   await fetch(r.body.url, { method: 'PUT', body: b });
   const lateRefs = [{ id: 'late', version: '1', checksum: `sha256:${'f'.repeat(64)}`, uri: 's3://data/late/1' }];
-  late.push((await stack.api('POST', '/v1/registry/register', { uploadId: r.body.uploadId, manifest: manifestFor('ranker', b, { datasetRefs: lateRefs }) })).body);
+  late.push(
+    (
+      await stack.api('POST', '/v1/registry/register', {
+        uploadId: r.body.uploadId,
+        manifest: manifestFor('ranker', b, { datasetRefs: lateRefs }),
+      })
+    ).body,
+  );
   await registerOne(stack, 'tampered', 99);
 
   const forged = await row(stack, 'tampered', 1);
-  await tamper(stack, forged.manifest_key, forged.manifest_version_id, (t) => `${canonicalJson({ ...JSON.parse(t), metrics: { auc: 0.99 } })}\n`);
+  await tamper(
+    stack,
+    forged.manifest_key,
+    forged.manifest_version_id,
+    (t) => `${canonicalJson({ ...JSON.parse(t), metrics: { auc: 0.99 } })}\n`,
+  );
   const archivedVictim = await row(stack, 'churn', 1);
   await tamper(stack, archivedVictim.signature_key, archivedVictim.signature_version_id, (t) => {
     const s = JSON.parse(t);
@@ -91,23 +113,51 @@ afterAll(async () => {
 describe('rebuilding when storage holds more than the audit archive', () => {
   it('restores registrations made after the last archive run from their sidecars, with their versions, and reports them', async () => {
     expect(report.artifacts).toEqual({ fromArchive: 6, fromStorage: 3 });
-    expect(report.restoredFromStorage.map((a) => [a.artifactId, a.version, a.note, a.signedBeforeArchiveEnd])).toEqual(late.map((a) => [a.artifactId, a.version, 'not in the audit archive', false]));
-    const restored = await target.db.selectFrom('artifacts').selectAll().where('artifact_id', 'in', late.map((a) => a.artifactId)).execute();
+    expect(report.restoredFromStorage.map((a) => [a.artifactId, a.version, a.note, a.signedBeforeArchiveEnd])).toEqual(
+      late.map((a) => [a.artifactId, a.version, 'not in the audit archive', false]),
+    );
+    const restored = await target.db
+      .selectFrom('artifacts')
+      .selectAll()
+      .where(
+        'artifact_id',
+        'in',
+        late.map((a) => a.artifactId),
+      )
+      .execute();
     expect(restored.map((r) => r.created_by)).toEqual(['aegis-recovery', 'aegis-recovery', 'aegis-recovery']);
-    expect(await target.db.selectFrom('audit_events').select('seq').where('subject', 'in', late.map((a) => `artifact:${a.artifactId}`)).execute()).toEqual([]);
+    expect(
+      await target.db
+        .selectFrom('audit_events')
+        .select('seq')
+        .where(
+          'subject',
+          'in',
+          late.map((a) => `artifact:${a.artifactId}`),
+        )
+        .execute(),
+    ).toEqual([]);
     // The dataset registered after the archive is rebuilt from the signed datasetRef and reported.
-    expect(await target.db.selectFrom('datasets').select(['checksum', 'uri', 'created_by']).where('dataset_id', '=', 'late').executeTakeFirst()).toEqual({
+    expect(
+      await target.db.selectFrom('datasets').select(['checksum', 'uri', 'created_by']).where('dataset_id', '=', 'late').executeTakeFirst(),
+    ).toEqual({
       checksum: `sha256:${'f'.repeat(64)}`,
       uri: 's3://data/late/1',
       created_by: 'aegis-recovery',
     });
     expect(report.warnings.some((w) => w.startsWith('dataset late@1 is not in the archive'))).toBe(true);
 
-    const artifactDiffs = diffSnapshots(await registrySnapshot(stack.container.database), await registrySnapshot(target)).filter((d) => d.kind === 'artifact');
+    const artifactDiffs = diffSnapshots(await registrySnapshot(stack.container.database), await registrySnapshot(target)).filter(
+      (d) => d.kind === 'artifact',
+    );
     const tampered = await row(stack, 'tampered', 1);
     const churn1 = await row(stack, 'churn', 1);
     expect(artifactDiffs.map((d) => [d.id, d.field ?? 'missing'])).toEqual(
-      expect.arrayContaining([...late.map((a) => [a.artifactId, 'createdBy']), [tampered.artifact_id, 'missing'], [churn1.artifact_id, 'missing']]),
+      expect.arrayContaining([
+        ...late.map((a) => [a.artifactId, 'createdBy']),
+        [tampered.artifact_id, 'missing'],
+        [churn1.artifact_id, 'missing'],
+      ]),
     );
     expect(artifactDiffs).toHaveLength(5);
   });
@@ -122,14 +172,22 @@ describe('rebuilding when storage holds more than the audit archive', () => {
       ]),
     );
     expect(report.problems).toHaveLength(2);
-    expect(await target.db.selectFrom('artifacts').select('artifact_id').where('artifact_id', 'in', [tampered.artifact_id, churn1.artifact_id]).execute()).toEqual([]);
+    expect(
+      await target.db
+        .selectFrom('artifacts')
+        .select('artifact_id')
+        .where('artifact_id', 'in', [tampered.artifact_id, churn1.artifact_id])
+        .execute(),
+    ).toEqual([]);
     // The skipped registration keeps its version number taken: churn's later ones keep theirs.
     const churn = await target.db.selectFrom('artifacts').select('version').where('model_name', '=', 'churn').orderBy('version').execute();
     expect(churn.map((r) => r.version)).toEqual([2, 3]);
   });
 
   it("keeps the committed retry and reports a crashed registration's sidecars as orphans", async () => {
-    expect(report.orphans).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'duplicate-sidecars', keys: expect.arrayContaining(crashedSidecars) })]));
+    expect(report.orphans).toEqual(
+      expect.arrayContaining([expect.objectContaining({ kind: 'duplicate-sidecars', keys: expect.arrayContaining(crashedSidecars) })]),
+    );
     const parity = await storageParity(target, stack.container.store);
     const orphaned = parity.issues.filter((i) => i.kind === 'orphan-sidecar').map((i) => i.key);
     expect(orphaned).toEqual(expect.arrayContaining(crashedSidecars));

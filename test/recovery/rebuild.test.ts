@@ -50,7 +50,10 @@ describe('rebuilding the registry from storage', () => {
     const c = stack.container;
     const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), c.clock);
     const keys: KeyService = new KeyService(target, c.keyProvider, c.clock, audit);
-    await new DatasetService(target, c.clock, audit).register({ id: 'after-rebuild', version: '1', checksum: `sha256:${'e'.repeat(64)}`, uri: 'file:///x' }, { id: 'ops', role: 'admin' });
+    await new DatasetService(target, c.clock, audit).register(
+      { id: 'after-rebuild', version: '1', checksum: `sha256:${'e'.repeat(64)}`, uri: 'file:///x' },
+      { id: 'ops', role: 'admin' },
+    );
     const trail = new AuditTrail(target, new FsObjectStore({ root: join(stack.dataDir, 'audit-archive') }), keys, c.clock, 1);
     const verified = await trail.verify();
     expect(verified).toMatchObject({ ok: true, parity: 'ok', headSeq: report.archivedThrough + 1 });
@@ -59,10 +62,16 @@ describe('rebuilding the registry from storage', () => {
   it('pins trust to a given key ring and refuses an archive whose keys differ from it', async () => {
     const ring = await stack.container.keys.list();
     await emptyTarget(target);
-    expect((await rebuildIndex(recoveryDeps(stack, target), { trustedKeys: ring })).trust).toMatchObject({ pinned: true, rootKid: 'audit-signer-v1', mismatched: [] });
+    expect((await rebuildIndex(recoveryDeps(stack, target), { trustedKeys: ring })).trust).toMatchObject({
+      pinned: true,
+      rootKid: 'audit-signer-v1',
+      mismatched: [],
+    });
 
     await emptyTarget(target);
-    const forged = ring.map((k) => (k.kid === 'audit-signer-v1' ? { ...k, publicKey: ring.find((x) => x.kid === 'manifest-signer-v1')!.publicKey } : k));
+    const forged = ring.map((k) =>
+      k.kid === 'audit-signer-v1' ? { ...k, publicKey: ring.find((x) => x.kid === 'manifest-signer-v1')!.publicKey } : k,
+    );
     await expect(rebuildIndex(recoveryDeps(stack, target), { trustedKeys: forged })).rejects.toMatchObject({ code: 'UNTRUSTED_KEY' });
     expect(Number((await target.db.selectFrom('audit_head').select('seq').executeTakeFirstOrThrow()).seq)).toBe(0);
   });
@@ -71,21 +80,31 @@ describe('rebuilding the registry from storage', () => {
     await expect(rebuildIndex(recoveryDeps(stack, stack.container.database))).rejects.toThrow(RecoveryError);
     await emptyTarget(target);
     await rebuildIndex(recoveryDeps(stack, target));
-    await expect(rebuildIndex(recoveryDeps(stack, target))).rejects.toMatchObject({ code: 'TARGET_NOT_EMPTY', message: expect.stringContaining('artifacts') });
+    await expect(rebuildIndex(recoveryDeps(stack, target))).rejects.toMatchObject({
+      code: 'TARGET_NOT_EMPTY',
+      message: expect.stringContaining('artifacts'),
+    });
 
     await emptyTarget(target);
     const c = stack.container;
     const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), c.clock);
     const keys: KeyService = new KeyService(target, c.keyProvider, c.clock, audit);
     await keys.ensureActive('audit', `audit-bootstrap-${randomUUID().slice(0, 8)}`);
-    await expect(rebuildIndex(recoveryDeps(stack, target))).rejects.toMatchObject({ code: 'TARGET_NOT_EMPTY', message: expect.stringContaining('signing_keys') });
+    await expect(rebuildIndex(recoveryDeps(stack, target))).rejects.toMatchObject({
+      code: 'TARGET_NOT_EMPTY',
+      message: expect.stringContaining('signing_keys'),
+    });
   });
 
   it('parity lists a differing artifact row between two databases, and the row whose object version is gone', async () => {
     await emptyTarget(target);
     await rebuildIndex(recoveryDeps(stack, target));
     const [victim] = await target.db.selectFrom('artifacts').select(['artifact_id', 'size']).orderBy('artifact_id').limit(1).execute();
-    await target.db.updateTable('artifacts').set({ size: Number(victim!.size) + 1, storage_version_id: '000000000000-000000000000' }).where('artifact_id', '=', victim!.artifact_id).execute();
+    await target.db
+      .updateTable('artifacts')
+      .set({ size: Number(victim!.size) + 1, storage_version_id: '000000000000-000000000000' })
+      .where('artifact_id', '=', victim!.artifact_id)
+      .execute();
 
     const diffs = diffSnapshots(await registrySnapshot(stack.container.database), await registrySnapshot(target));
     expect(diffs.map((d) => [d.kind, d.id, d.field])).toEqual([
@@ -94,7 +113,9 @@ describe('rebuilding the registry from storage', () => {
     ]);
     expect(diffs[0]).toMatchObject({ left: Number(victim!.size), right: Number(victim!.size) + 1 });
     const storage = await storageParity(target, stack.container.store);
-    expect(storage.issues).toEqual([expect.objectContaining({ kind: 'missing-object', artifactId: victim!.artifact_id, versionId: '000000000000-000000000000' })]);
+    expect(storage.issues).toEqual([
+      expect.objectContaining({ kind: 'missing-object', artifactId: victim!.artifact_id, versionId: '000000000000-000000000000' }),
+    ]);
   });
 
   it('parity lists an orphaned sidecar and an upload that was never registered', async () => {

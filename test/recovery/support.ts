@@ -25,17 +25,29 @@ export async function registerAllDatasets(stack: Stack): Promise<void> {
 }
 
 /** One registration through the HTTP API; returns the reply body. */
-export async function registerOne(stack: Stack, model: string, i: number): Promise<{ artifactId: string; version: number; manifestSignatureId: string }> {
+export async function registerOne(
+  stack: Stack,
+  model: string,
+  i: number,
+): Promise<{ artifactId: string; version: number; manifestSignatureId: string }> {
   const bytes = randomBytes(2048 + i);
   // Every third manifest names one dataset twice (train and eval splits): linked once.
   const refs = i % 3 === 0 ? [DATASETS[0]!, DATASETS[0]!] : [DATASETS[i % DATASETS.length]!, DATASETS[(i + 1) % DATASETS.length]!];
-  const res = await uploadAndRegister(stack, model, bytes, { manifest: manifestFor(model, bytes, { datasetRefs: refs, seed: i }), datasets: false });
+  const res = await uploadAndRegister(stack, model, bytes, {
+    manifest: manifestFor(model, bytes, { datasetRefs: refs, seed: i }),
+    datasets: false,
+  });
   if (res.status !== 201) throw new Error(`register ${model} #${i}: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
 }
 
 /** `n` registrations over three models with the given key events at the given indexes. */
-export async function populate(stack: Stack, n: number, events: Record<number, { purpose: 'manifest' | 'audit'; revoke?: boolean }> = {}, from = 0): Promise<void> {
+export async function populate(
+  stack: Stack,
+  n: number,
+  events: Record<number, { purpose: 'manifest' | 'audit'; revoke?: boolean }> = {},
+  from = 0,
+): Promise<void> {
   for (let i = from; i < from + n; i++) {
     const ev = events[i];
     if (ev) {
@@ -55,8 +67,14 @@ export async function openTarget(): Promise<Database> {
 
 /** Back to migrated-and-empty, as if freshly migrated. */
 export async function emptyTarget(target: Database): Promise<void> {
-  await sql`truncate models, artifacts, manifest_signatures, artifact_datasets, datasets, signing_keys, audit_events, api_tokens, idempotency_keys, uploads, promotions, promotion_approvals, promotion_steps, routes cascade`.execute(target.db);
-  await target.db.updateTable('audit_head').set({ seq: 0, hash: '0'.repeat(64) }).where('id', '=', 1).execute();
+  await sql`truncate models, artifacts, manifest_signatures, artifact_datasets, datasets, signing_keys, audit_events, api_tokens, idempotency_keys, uploads, promotions, promotion_approvals, promotion_steps, routes cascade`.execute(
+    target.db,
+  );
+  await target.db
+    .updateTable('audit_head')
+    .set({ seq: 0, hash: '0'.repeat(64) })
+    .where('id', '=', 1)
+    .execute();
 }
 
 /** Rebuild inputs: `target` and the stack's storage; the archive read from `archiveRoot` (a lagging copy in some tests). */

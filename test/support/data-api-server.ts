@@ -291,7 +291,19 @@ interface SqlParameter {
   typeHint?: string;
 }
 
-const OID = { bool: 16, bytea: 17, int8: 20, float8: 701, varchar: 1043, date: 1082, time: 1083, timestamp: 1114, numeric: 1700, json: 114, uuid: 2950 };
+const OID = {
+  bool: 16,
+  bytea: 17,
+  int8: 20,
+  float8: 701,
+  varchar: 1043,
+  date: 1082,
+  time: 1083,
+  timestamp: 1114,
+  numeric: 1700,
+  json: 114,
+  uuid: 2950,
+};
 
 const HINTS: Record<string, { oid: number; format?: RegExp; label: string }> = {
   DATE: { oid: OID.date, format: /^\d{4}-\d{2}-\d{2}$/, label: 'Date' },
@@ -308,7 +320,8 @@ function bindParameter(p: SqlParameter): { oid: number; value: string | Buffer |
   if (!v || typeof v !== 'object') throw badRequest(`Parameter ${p.name ?? ''} has no value`);
   const keys = Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined);
   if (keys.length !== 1) throw badRequest(`Parameter ${p.name ?? ''} must have exactly one value field`);
-  if (p.typeHint !== undefined && v.stringValue === undefined) throw badRequest(`typeHint ${p.typeHint} applies to stringValue only (parameter ${p.name ?? ''})`);
+  if (p.typeHint !== undefined && v.stringValue === undefined)
+    throw badRequest(`typeHint ${p.typeHint} applies to stringValue only (parameter ${p.name ?? ''})`);
   if (v.isNull !== undefined) return { oid: 0, value: null };
   if (v.booleanValue !== undefined) return { oid: OID.bool, value: v.booleanValue ? 'true' : 'false' };
   if (v.longValue !== undefined) return { oid: OID.int8, value: String(v.longValue) };
@@ -319,7 +332,8 @@ function bindParameter(p: SqlParameter): { oid: number; value: string | Buffer |
     if (p.typeHint === undefined) return { oid: OID.varchar, value: v.stringValue };
     const hint = HINTS[p.typeHint];
     if (!hint) throw badRequest(`Invalid typeHint ${p.typeHint}`);
-    if (hint.format && !hint.format.test(v.stringValue)) throw badRequest(`Parse Error for ${hint.label}: input contains invalid characters`);
+    if (hint.format && !hint.format.test(v.stringValue))
+      throw badRequest(`Parse Error for ${hint.label}: input contains invalid characters`);
     return { oid: hint.oid, value: v.stringValue };
   }
   throw badRequest(`Parameter ${p.name ?? ''} has an unknown value type ${keys[0]}`);
@@ -348,7 +362,12 @@ function bindParameters(compiled: CompiledSql, params: SqlParameter[] | undefine
 /** Every value as PostgreSQL's text output; parameter types given as OIDs. */
 const rawTypes = { getTypeParser: () => (v: string) => v };
 
-function query(client: pg.ClientBase, text: string, values: unknown[] = [], oids: number[] = []): Promise<pg.QueryArrayResult<(string | null)[]>> {
+function query(
+  client: pg.ClientBase,
+  text: string,
+  values: unknown[] = [],
+  oids: number[] = [],
+): Promise<pg.QueryArrayResult<(string | null)[]>> {
   // node-postgres sends `types` as the Parse message's parameter OIDs and asks it for result parsers
   const types = Object.assign([...oids], rawTypes);
   return client.query({ text, values, types, rowMode: 'array' } as unknown as pg.QueryArrayConfig);
@@ -373,8 +392,11 @@ class Catalog {
   async typeInfo(client: pg.ClientBase, oids: number[]): Promise<void> {
     const missing = [...new Set(oids)].filter((o) => !this.types.has(o));
     if (missing.length === 0) return;
-    const r = await query(client, 'select oid::int8, typname::text, typelem::int8 from pg_catalog.pg_type where oid = any($1::oid[])', [missing]);
-    for (const [oid, typname, typelem] of r.rows) this.types.set(Number(oid), { oid: Number(oid), typname: typname!, typelem: Number(typelem) });
+    const r = await query(client, 'select oid::int8, typname::text, typelem::int8 from pg_catalog.pg_type where oid = any($1::oid[])', [
+      missing,
+    ]);
+    for (const [oid, typname, typelem] of r.rows)
+      this.types.set(Number(oid), { oid: Number(oid), typname: typname!, typelem: Number(typelem) });
     const elems = [...this.types.values()].filter((t) => t.typelem !== 0 && t.typname.startsWith('_')).map((t) => t.typelem);
     if (elems.some((o) => !this.types.has(o))) await this.typeInfo(client, elems);
   }
@@ -397,7 +419,8 @@ class Catalog {
          left join pg_catalog.pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum`,
       [keyed.map((f) => f.tableID), keyed.map((f) => f.columnID)],
     );
-    for (const [rel, num, relname, notNull, autoInc] of r.rows) attrs.set(`${rel}:${num}`, { relname: relname!, notNull: notNull === 't', autoIncrement: autoInc === 't' });
+    for (const [rel, num, relname, notNull, autoInc] of r.rows)
+      attrs.set(`${rel}:${num}`, { relname: relname!, notNull: notNull === 't', autoIncrement: autoInc === 't' });
     return attrs;
   }
 }
@@ -519,10 +542,12 @@ class Encoder {
 
   private array(raw: string, elem: TypeInfo): Record<string, unknown[]> {
     const items = parsePgArray(raw);
-    if (items.some((x) => Array.isArray(x))) throw new ApiError('UnsupportedResultException', 400, 'The result contains a multidimensional array, which is not supported');
+    if (items.some((x) => Array.isArray(x)))
+      throw new ApiError('UnsupportedResultException', 400, 'The result contains a multidimensional array, which is not supported');
     const list = items as (string | null)[];
     if (elem.typname === 'bool') return { booleanValues: list.map((x) => (x === null ? null : x === 't')) };
-    if (INTEGER.has(elem.typname) && this.opts.longReturnType !== 'STRING') return { longValues: list.map((x) => (x === null ? null : new RawNumber(x))) };
+    if (INTEGER.has(elem.typname) && this.opts.longReturnType !== 'STRING')
+      return { longValues: list.map((x) => (x === null ? null : new RawNumber(x))) };
     if (FLOAT.has(elem.typname)) return { doubleValues: list.map((x) => (x === null ? null : floatValue(x))) };
     return { stringValues: list.map((x) => (x === null ? null : scalarString(x, elem.typname))) };
   }
@@ -543,12 +568,49 @@ class Encoder {
 // ------------------------------------------------------------------ column metadata (JDBC)
 
 const JDBC_TYPE: Record<string, number> = {
-  int2: 5, int4: 4, int8: -5, oid: -5, numeric: 2, float4: 7, float8: 8, money: 8,
-  bool: -7, bit: -7, char: 1, bpchar: 1, varchar: 12, text: 12, name: 12, bytea: -2,
-  date: 91, time: 92, timetz: 92, timestamp: 93, timestamptz: 93, xml: 2009, refcursor: 2012,
+  int2: 5,
+  int4: 4,
+  int8: -5,
+  oid: -5,
+  numeric: 2,
+  float4: 7,
+  float8: 8,
+  money: 8,
+  bool: -7,
+  bit: -7,
+  char: 1,
+  bpchar: 1,
+  varchar: 12,
+  text: 12,
+  name: 12,
+  bytea: -2,
+  date: 91,
+  time: 92,
+  timetz: 92,
+  timestamp: 93,
+  timestamptz: 93,
+  xml: 2009,
+  refcursor: 2012,
 };
 const UNKNOWN_LENGTH = 2147483647;
-const NOT_CASE_SENSITIVE = new Set(['oid', 'int2', 'int4', 'int8', 'float4', 'float8', 'numeric', 'bool', 'bit', 'varbit', 'date', 'time', 'timetz', 'timestamp', 'timestamptz', 'interval']);
+const NOT_CASE_SENSITIVE = new Set([
+  'oid',
+  'int2',
+  'int4',
+  'int8',
+  'float4',
+  'float8',
+  'numeric',
+  'bool',
+  'bit',
+  'varbit',
+  'date',
+  'time',
+  'timetz',
+  'timestamp',
+  'timestamptz',
+  'interval',
+]);
 const SIGNED = new Set(['int2', 'int4', 'int8', 'float4', 'float8', 'numeric']);
 
 function secondsDigits(typmod: number): number {
@@ -710,7 +772,10 @@ interface Transaction {
 const MAX_ENDED = 10_000;
 
 export async function startDataApiServer(options: DataApiServerOptions): Promise<DataApiServer> {
-  const opts = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<DataApiServerOptions>;
+  const opts = {
+    ...DEFAULTS,
+    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+  } as Required<DataApiServerOptions>;
   const baseUrl = new URL(opts.pgUrl);
   const defaultDatabase = decodeURIComponent(baseUrl.pathname.replace(/^\//, '')) || 'postgres';
   const pools = new Map<string, SessionPool>();
@@ -723,7 +788,10 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
   const connectionConfig = (database: string): pg.ClientConfig => {
     const url = new URL(opts.pgUrl);
     url.pathname = `/${encodeURIComponent(opts.databases?.[database] ?? database)}`;
-    return { connectionString: url.toString(), options: '-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=1' };
+    return {
+      connectionString: url.toString(),
+      options: '-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=1',
+    };
   };
   const pool = (database: string) => {
     let p = pools.get(database);
@@ -759,7 +827,10 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
   };
   const touch = (tx: Transaction) => {
     clearTimeout(tx.idle);
-    tx.idle = setTimeout(() => endTransaction(tx, 'Transaction may be expired: no call used it within the idle timeout, so it was rolled back'), opts.idleTransactionMs);
+    tx.idle = setTimeout(
+      () => endTransaction(tx, 'Transaction may be expired: no call used it within the idle timeout, so it was rolled back'),
+      opts.idleTransactionMs,
+    );
     tx.idle.unref();
   };
   const findTransaction = (id: unknown): Transaction => {
@@ -814,7 +885,10 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
         throw sqlError(e);
       }
       client = pooled;
-      done = (failed) => void cancelling.then(() => sessions.release(pooled, failed !== undefined && !(failed instanceof ApiError) && !(failed as pg.DatabaseError).severity));
+      done = (failed) =>
+        void cancelling.then(() =>
+          sessions.release(pooled, failed !== undefined && !(failed instanceof ApiError) && !(failed as pg.DatabaseError).severity),
+        );
     }
     const pid = (client as unknown as { processID: number }).processID;
     const running = (async () => {
@@ -853,12 +927,21 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
     }
   }
 
-  async function run(client: pg.ClientBase, cat: Catalog, compiled: CompiledSql, params: SqlParameter[] | undefined, state: { cancelled: boolean }) {
+  async function run(
+    client: pg.ClientBase,
+    cat: Catalog,
+    compiled: CompiledSql,
+    params: SqlParameter[] | undefined,
+    state: { cancelled: boolean },
+  ) {
     const { oids, values } = bindParameters(compiled, params);
     if (state.cancelled) throw new ApiError('StatementTimeoutException', 400, 'Request timed out');
     const result = await query(client, compiled.text, values, oids);
     const fields = result.fields ?? [];
-    await cat.typeInfo(client, fields.map((f) => f.dataTypeID));
+    await cat.typeInfo(
+      client,
+      fields.map((f) => f.dataTypeID),
+    );
     return result;
   }
 
@@ -890,11 +973,13 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
         const fields = r.fields;
         if (body.formatRecordsAs === 'JSON') {
           const names = fields.map((f) => f.name);
-          if (new Set(names).size !== names.length) throw badRequest('The result set has duplicate column names: give each column a unique alias to format records as JSON');
+          if (new Set(names).size !== names.length)
+            throw badRequest('The result set has duplicate column names: give each column a unique alias to format records as JSON');
           const rows = r.rows.map((row) => Object.fromEntries(row.map((raw, i) => [names[i]!, enc.json(raw, fields[i]!.dataTypeID)])));
           if (enc.bytes > opts.maxResponseBytes) throw tooLarge();
           const formattedRecords = toJson(rows);
-          if (Buffer.byteLength(formattedRecords) > opts.maxFormattedRecordsBytes) throw new ApiError('UnsupportedResultException', 400, 'The JSON-formatted result set is larger than 10 MB');
+          if (Buffer.byteLength(formattedRecords) > opts.maxFormattedRecordsBytes)
+            throw new ApiError('UnsupportedResultException', 400, 'The JSON-formatted result set is larger than 10 MB');
           return { formattedRecords, numberOfRecordsUpdated: updated(r) };
         }
         const records = r.rows.map((row) => row.map((raw, i) => enc.field(raw, fields[i]!.dataTypeID)));
@@ -949,7 +1034,10 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
         client,
         database,
         busy: false,
-        lifetime: setTimeout(() => endTransaction(tx, 'Transaction may be expired: it reached the maximum duration and was rolled back'), opts.maxTransactionMs),
+        lifetime: setTimeout(
+          () => endTransaction(tx, 'Transaction may be expired: it reached the maximum duration and was rolled back'),
+          opts.maxTransactionMs,
+        ),
       };
       tx.lifetime.unref();
       client.on('end', () => endTransaction(tx, 'Transaction has been aborted: its database connection was closed'));
@@ -990,7 +1078,12 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
   };
 
   const send = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) => {
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-amzn-requestid': randomUUID(), ...headers });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      'x-amzn-requestid': randomUUID(),
+      ...headers,
+    });
     res.end(body);
   };
   const sendError = (res: ServerResponse, e: ApiError) => {
@@ -1007,11 +1100,16 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
         size += c.length;
         if (size <= opts.maxRequestBytes) chunks.push(c);
       });
-      req.on('end', () => (size > opts.maxRequestBytes ? reject(badRequest(`Request size exceeds the limit of ${opts.maxRequestBytes} bytes`)) : resolve(Buffer.concat(chunks))));
+      req.on('end', () =>
+        size > opts.maxRequestBytes
+          ? reject(badRequest(`Request size exceeds the limit of ${opts.maxRequestBytes} bytes`))
+          : resolve(Buffer.concat(chunks)),
+      );
       req.on('error', reject);
     });
 
-  const SIGV4 = /^AWS4-HMAC-SHA256 Credential=[^/\s]+\/\d{8}\/[^/\s]+\/rds-data\/aws4_request, ?SignedHeaders=[a-z0-9;-]+, ?Signature=[0-9a-f]{64}$/;
+  const SIGV4 =
+    /^AWS4-HMAC-SHA256 Credential=[^/\s]+\/\d{8}\/[^/\s]+\/rds-data\/aws4_request, ?SignedHeaders=[a-z0-9;-]+, ?Signature=[0-9a-f]{64}$/;
 
   const server = createServer(async (req, res) => {
     try {
@@ -1028,7 +1126,11 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
       }
       if (!SIGV4.test(auth) || !(req.headers['x-amz-date'] || req.headers.date)) {
         req.resume();
-        throw new ApiError('IncompleteSignatureException', 403, 'Authorization header requires a SigV4 Credential, SignedHeaders and Signature, and an X-Amz-Date header');
+        throw new ApiError(
+          'IncompleteSignatureException',
+          403,
+          'Authorization header requires a SigV4 Credential, SignedHeaders and Signature, and an X-Amz-Date header',
+        );
       }
       const raw = await readBody(req);
       let body: unknown;
@@ -1037,7 +1139,8 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
       } catch {
         throw new ApiError('SerializationException', 400, 'The request body is not valid JSON');
       }
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError('SerializationException', 400, 'The request body must be a JSON object');
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        throw new ApiError('SerializationException', 400, 'The request body must be a JSON object');
       if (stopping) throw new ApiError('ServiceUnavailableError', 503, '');
       const out = await op(body as Record<string, unknown>);
       send(res, 200, toJson(out));
@@ -1075,7 +1178,10 @@ async function main(argv: string[]): Promise<void> {
   const args = new Map<string, string>();
   for (let i = 0; i < argv.length; i += 2) {
     const k = argv[i]!;
-    if (!k.startsWith('--') || argv[i + 1] === undefined) throw new Error(`usage: data-api-server --pg URL [--port N] [--host H] [--statement-timeout-ms N] [--max-response-bytes N] [--idle-transaction-ms N] (at ${k})`);
+    if (!k.startsWith('--') || argv[i + 1] === undefined)
+      throw new Error(
+        `usage: data-api-server --pg URL [--port N] [--host H] [--statement-timeout-ms N] [--max-response-bytes N] [--idle-transaction-ms N] (at ${k})`,
+      );
     args.set(k.slice(2), argv[i + 1]!);
   }
   const num = (k: string) => (args.has(k) ? Number(args.get(k)) : undefined);

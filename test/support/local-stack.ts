@@ -11,19 +11,28 @@ export interface Stack extends RunningLocal {
   dataDir: string;
   adminToken: string;
   /** fetch against the stack with a bearer token (admin by default) */
-  api(method: string, path: string, body?: unknown, opts?: { token?: string | null; headers?: Record<string, string>; raw?: string }): Promise<{ status: number; body: any }>;
+  api(
+    method: string,
+    path: string,
+    body?: unknown,
+    opts?: { token?: string | null; headers?: Record<string, string>; raw?: string },
+  ): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
 }
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** The whole local stack (PGlite in a temp data folder, fs store, file keys) on a free port. */
-export async function startStack(env: Record<string, string> = {}, opts: Pick<BuildOptions, 'judge' | 'waitMs' | 'clock' | 'timers'> & { dataDir?: string } = {}): Promise<Stack> {
+export async function startStack(
+  env: Record<string, string> = {},
+  opts: Pick<BuildOptions, 'judge' | 'waitMs' | 'clock' | 'timers'> & { dataDir?: string } = {},
+): Promise<Stack> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'aegis-test-')));
   const config = loadCheckedConfig({ DEV_ALLOW_EPHEMERAL: 'true', AEGIS_DATA_DIR: dataDir, PORT: '0', NODE_ENV: 'test', ...env });
   const { dataDir: _d, ...buildOpts } = opts;
   const running = await startLocal(config, { logger: quiet, ...buildOpts });
-  const adminToken = running.newAdminToken ?? (await import('node:fs/promises').then((f) => f.readFile(join(dataDir, 'admin.token'), 'utf8'))).trim();
+  const adminToken =
+    running.newAdminToken ?? (await import('node:fs/promises').then((f) => f.readFile(join(dataDir, 'admin.token'), 'utf8'))).trim();
   return {
     ...running,
     dataDir,
@@ -59,7 +68,12 @@ export const manifestFor = (modelName: string, artifact: Buffer, overrides: Reco
 /** Registers (idempotently) the datasets a manifest names, as a training run would first. */
 export async function registerDatasets(stack: Stack, manifest: Record<string, unknown>, token?: string) {
   for (const ref of (manifest.datasetRefs as { id: string; version: string; checksum: string }[] | undefined) ?? []) {
-    const res = await stack.api('POST', '/v1/datasets', { id: ref.id, version: ref.version, checksum: ref.checksum, uri: `file:///data/${ref.id}` }, token ? { token } : {});
+    const res = await stack.api(
+      'POST',
+      '/v1/datasets',
+      { id: ref.id, version: ref.version, checksum: ref.checksum, uri: `file:///data/${ref.id}` },
+      token ? { token } : {},
+    );
     if (res.status !== 201 && res.status !== 200) throw new Error(`dataset: ${res.status} ${JSON.stringify(res.body)}`);
   }
 }

@@ -8,7 +8,11 @@ export interface Ran {
 }
 
 /** Runs a program to completion with jest's NODE_OPTIONS removed (children are plain Node). */
-export function run(cmd: string, args: string[], opts: { cwd?: string; env?: Record<string, string | undefined>; timeoutMs?: number } = {}): Promise<Ran> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string | undefined>; timeoutMs?: number } = {},
+): Promise<Ran> {
   return new Promise((resolve, reject) => {
     const { NODE_OPTIONS: _omit, ...base } = process.env;
     const child = spawn(cmd, args, { cwd: opts.cwd ?? process.cwd(), env: { ...base, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -26,4 +30,5 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; env?: Rec
 }
 
 /** `node bin/aegis.js …` from the repo root, as `npx aegis` runs it. */
-export const aegisCli = (args: string[], env: Record<string, string | undefined> = {}) => run(process.execPath, [join(process.cwd(), 'bin/aegis.js'), ...args], { env });
+export const aegisCli = (args: string[], env: Record<string, string | undefined> = {}) =>
+  run(process.execPath, [join(process.cwd(), 'bin/aegis.js'), ...args], { env });

@@ -23,14 +23,38 @@ describe('aegis train --record / reproduce (CLI, local stack)', () => {
     const data = join(stack.dataDir, 'sample');
     await cp(join(ROOT, 'test/data/sample'), data, { recursive: true });
     const out = join(stack.dataDir, 'run1');
-    const res = await aegis(['--json', 'train', '--record', '--model', 'churn', '--dataset', `sample@v1=${data}`, '--hyperparams', '{"epochs":40}', '--seed', '11', '--out', out, '--register', '--code-ref', 'ci-build-42']);
+    const res = await aegis([
+      '--json',
+      'train',
+      '--record',
+      '--model',
+      'churn',
+      '--dataset',
+      `sample@v1=${data}`,
+      '--hyperparams',
+      '{"epochs":40}',
+      '--seed',
+      '11',
+      '--out',
+      out,
+      '--register',
+      '--code-ref',
+      'ci-build-42',
+    ]);
     expect(res.stderr).toMatch(/hashing dataset sample@v1/);
     expect(res.stderr).toMatch(/packing/);
     expect(res.code).toBe(0);
     const summary = JSON.parse(res.stdout);
     expect(summary.registration).toMatchObject({ modelName: 'churn', version: 1, replayed: false });
     const manifest = JSON.parse(await readFile(summary.manifestPath, 'utf8'));
-    expect(manifest).toMatchObject({ artifactId: summary.registration.artifactId, codeRef: 'ci-build-42', containerDigest: DIGEST, seed: 11, trainingCmd: 'aegis builtin-train', hyperparams: { epochs: 40 } });
+    expect(manifest).toMatchObject({
+      artifactId: summary.registration.artifactId,
+      codeRef: 'ci-build-42',
+      containerDigest: DIGEST,
+      seed: 11,
+      trainingCmd: 'aegis builtin-train',
+      hyperparams: { epochs: 40 },
+    });
     expect(manifest.metrics.accuracy).toBeGreaterThan(0.6);
     const ds = await stack.api('GET', '/v1/datasets/sample/versions/v1');
     expect(ds.body.checksum).toBe(manifest.datasetRefs[0].checksum);
@@ -62,7 +86,20 @@ describe('aegis train --record / reproduce (CLI, local stack)', () => {
     const data = join(stack.dataDir, 'fail.csv');
     await writeFile(data, 'x,label\n1,0\n');
     const before = (await stack.api('GET', '/v1/registry/models')).body.items.length;
-    const res = await aegis(['train', '--model', 'broken', '--dataset', `fail@1=${data}`, '--cmd', 'echo training; exit 3', '--out', join(stack.dataDir, 'fail-out'), '--register', '--code-ref', 'x']);
+    const res = await aegis([
+      'train',
+      '--model',
+      'broken',
+      '--dataset',
+      `fail@1=${data}`,
+      '--cmd',
+      'echo training; exit 3',
+      '--out',
+      join(stack.dataDir, 'fail-out'),
+      '--register',
+      '--code-ref',
+      'x',
+    ]);
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/training command failed with exit code 3: echo training; exit 3 — nothing was registered/);
     expect((await stack.api('GET', '/v1/registry/models')).body.items.length).toBe(before);
@@ -71,7 +108,10 @@ describe('aegis train --record / reproduce (CLI, local stack)', () => {
   });
 
   it('refuses a malformed container digest before running anything', async () => {
-    const res = await aegis(['train', '--model', 'm', '--dataset', join(ROOT, 'test/data/sample'), '--out', join(stack.dataDir, 'never'), '--code-ref', 'x'], { CONTAINER_DIGEST: 'sha256:latest' });
+    const res = await aegis(
+      ['train', '--model', 'm', '--dataset', join(ROOT, 'test/data/sample'), '--out', join(stack.dataDir, 'never'), '--code-ref', 'x'],
+      { CONTAINER_DIGEST: 'sha256:latest' },
+    );
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/container digest "sha256:latest" must be sha256:<64 hex>/);
     expect(await readdir(stack.dataDir)).not.toContain('never');

@@ -51,9 +51,17 @@ describe('reproducible training', () => {
     });
     expect(await readFile(join(out, 'weights.txt'), 'utf8')).toBe(`seed=1234 py=1234 hp={"depth":3} data=${data}\n`);
     const m = result.manifest;
-    expect(m).toMatchObject({ codeRef: 'a'.repeat(40), containerDigest: DIGEST, seed: 1234, hyperparams: { depth: 3 }, metrics: { f1: 0.5 } });
+    expect(m).toMatchObject({
+      codeRef: 'a'.repeat(40),
+      containerDigest: DIGEST,
+      seed: 1234,
+      hyperparams: { depth: 3 },
+      metrics: { f1: 0.5 },
+    });
     expect(m.trainingCmd).toContain('$AEGIS_OUT_DIR/weights.txt');
-    expect(m.datasetRefs).toEqual([{ id: 'cmd-data', version: '1', checksum: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), uri: `file://${data}` }]);
+    expect(m.datasetRefs).toEqual([
+      { id: 'cmd-data', version: '1', checksum: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), uri: `file://${data}` },
+    ]);
     expect(m.environment).toMatchObject({ runtime: { node: process.version }, platform: process.platform });
     expect(m.artifactSize).toBeGreaterThan(0);
   });
@@ -62,10 +70,25 @@ describe('reproducible training', () => {
     const data = join(tmp, 'repro-data');
     await cp(join(ROOT, 'test/data/sample'), data, { recursive: true });
     const code = { codeRef: 'image@sha256:abc', dirty: false, source: 'given' as const };
-    const base = { modelName: 'repro', datasets: [{ id: 'sample', version: 'v1', path: data }], cmd: undefined, hyperparams: { epochs: 30 }, seed: 9, code, containerDigest: DIGEST, cwd: tmp };
+    const base = {
+      modelName: 'repro',
+      datasets: [{ id: 'sample', version: 'v1', path: data }],
+      cmd: undefined,
+      hyperparams: { epochs: 30 },
+      seed: 9,
+      code,
+      containerDigest: DIGEST,
+      cwd: tmp,
+    };
     const first = await recordTraining({ ...base, outDir: join(tmp, 'repro-1'), artifactPath: join(tmp, 'repro-1.tar.gz') });
 
-    const same = await reproduce({ manifest: first.manifest, datasetPaths: {}, containerDigest: DIGEST, cwd: tmp, outDir: join(tmp, 'repro-2') });
+    const same = await reproduce({
+      manifest: first.manifest,
+      datasetPaths: {},
+      containerDigest: DIGEST,
+      cwd: tmp,
+      outDir: join(tmp, 'repro-2'),
+    });
     expect(same.differences).toEqual([]);
     expect(same.ok).toBe(true);
     expect(same.artifactSha256).toBe(first.manifest.artifactSha256);
@@ -75,10 +98,24 @@ describe('reproducible training', () => {
     const i = bytes.lastIndexOf(0x31); // a '1' somewhere in the last rows
     bytes[i] = 0x30;
     await writeFile(csv, bytes);
-    const changed = await reproduce({ manifest: first.manifest, datasetPaths: {}, containerDigest: `sha256:${'e'.repeat(64)}`, cwd: tmp, outDir: join(tmp, 'repro-3') });
+    const changed = await reproduce({
+      manifest: first.manifest,
+      datasetPaths: {},
+      containerDigest: `sha256:${'e'.repeat(64)}`,
+      cwd: tmp,
+      outDir: join(tmp, 'repro-3'),
+    });
     expect(changed.ok).toBe(false);
-    expect(changed.differences.map((d) => [d.what, d.subject])).toEqual(expect.arrayContaining([['dataset', 'sample@v1'], ['containerDigest', undefined]]));
-    expect(changed.differences.find((d) => d.what === 'dataset')).toMatchObject({ expected: first.manifest.datasetRefs[0]!.checksum, reason: 'dataset sample checksum differs' });
+    expect(changed.differences.map((d) => [d.what, d.subject])).toEqual(
+      expect.arrayContaining([
+        ['dataset', 'sample@v1'],
+        ['containerDigest', undefined],
+      ]),
+    );
+    expect(changed.differences.find((d) => d.what === 'dataset')).toMatchObject({
+      expected: first.manifest.datasetRefs[0]!.checksum,
+      reason: 'dataset sample checksum differs',
+    });
   });
 
   it('refuses a dirty work tree unless --allow-dirty, and records it', async () => {

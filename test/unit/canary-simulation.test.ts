@@ -12,7 +12,13 @@ import { createPrng, type Prng } from '../../lib/training/prng.js';
 const WINDOWS = 500;
 const LATENCY_SAMPLE = 2000;
 
-interface Arm { requests: number; errorRate: number; latencyFactor: number; labelled: number; accuracy: number }
+interface Arm {
+  requests: number;
+  errorRate: number;
+  latencyFactor: number;
+  labelled: number;
+  accuracy: number;
+}
 
 const { exp, floor, log, round } = Math; // bound once: global lookups are slow inside jest's vm context
 
@@ -27,23 +33,48 @@ function bernoulliCount(rng: Prng, n: number, p: number): number {
 }
 
 function draw(rng: Prng, a: Arm, latencySample: number): VariantMetrics {
-  const latenciesMs = Array.from({ length: Math.min(a.requests, latencySample) }, () => round(40 * a.latencyFactor * exp(0.5 * rng.normal()) * 1000) / 1000);
+  const latenciesMs = Array.from(
+    { length: Math.min(a.requests, latencySample) },
+    () => round(40 * a.latencyFactor * exp(0.5 * rng.normal()) * 1000) / 1000,
+  );
   const correct = bernoulliCount(rng, a.labelled, a.accuracy);
-  return { requests: a.requests, errors: bernoulliCount(rng, a.requests, a.errorRate), latenciesMs, ...(a.labelled > 0 ? { quality: { correct, labelled: a.labelled } } : {}) };
+  return {
+    requests: a.requests,
+    errors: bernoulliCount(rng, a.requests, a.errorRate),
+    latenciesMs,
+    ...(a.labelled > 0 ? { quality: { correct, labelled: a.labelled } } : {}),
+  };
 }
 
-interface Scenario { seed: number; percent: number; total?: number; histograms?: boolean; latencySample?: number; stable: Omit<Arm, 'requests'> & { requests?: number }; canary: Omit<Arm, 'requests'> & { requests?: number } }
+interface Scenario {
+  seed: number;
+  percent: number;
+  total?: number;
+  histograms?: boolean;
+  latencySample?: number;
+  stable: Omit<Arm, 'requests'> & { requests?: number };
+  canary: Omit<Arm, 'requests'> & { requests?: number };
+}
 
 /** Judges WINDOWS windows; with `total`, the split is drawn per request (so the sample ratio varies as in serving). */
 function simulate(s: Scenario): { raw: CanaryJudgement[]; histogram: CanaryJudgement[] } {
   const rng = createPrng(s.seed);
-  const raw: CanaryJudgement[] = [], histogram: CanaryJudgement[] = [];
+  const raw: CanaryJudgement[] = [],
+    histogram: CanaryJudgement[] = [];
   for (let w = 0; w < WINDOWS; w++) {
     const canaryRequests = s.total !== undefined ? bernoulliCount(rng, s.total, s.percent / 100) : s.canary.requests!;
     const stableRequests = s.total !== undefined ? s.total - canaryRequests : s.stable.requests!;
     const labelsFor = (arm: Scenario['stable'], n: number) => (arm.labelled > 0 ? Math.min(n, arm.labelled) : 0);
-    const stable = draw(rng, { ...s.stable, requests: stableRequests, labelled: labelsFor(s.stable, stableRequests) }, s.latencySample ?? LATENCY_SAMPLE);
-    const canary = draw(rng, { ...s.canary, requests: canaryRequests, labelled: labelsFor(s.canary, canaryRequests) }, s.latencySample ?? LATENCY_SAMPLE);
+    const stable = draw(
+      rng,
+      { ...s.stable, requests: stableRequests, labelled: labelsFor(s.stable, stableRequests) },
+      s.latencySample ?? LATENCY_SAMPLE,
+    );
+    const canary = draw(
+      rng,
+      { ...s.canary, requests: canaryRequests, labelled: labelsFor(s.canary, canaryRequests) },
+      s.latencySample ?? LATENCY_SAMPLE,
+    );
     raw.push(judgeCanary({ stable, canary, canaryPercent: s.percent }));
     const bucketed = (v: VariantMetrics): VariantMetrics => {
       const { latenciesMs, ...rest } = v;
@@ -55,9 +86,15 @@ function simulate(s: Scenario): { raw: CanaryJudgement[]; histogram: CanaryJudge
 }
 
 const rate = (js: CanaryJudgement[], caught: (j: CanaryJudgement) => boolean): number => js.filter(caught).length / js.length;
-const agreement = (a: CanaryJudgement[], b: CanaryJudgement[]): number => a.filter((j, i) => j.verdict === b[i]!.verdict && j.reason === b[i]!.reason).length / a.length;
+const agreement = (a: CanaryJudgement[], b: CanaryJudgement[]): number =>
+  a.filter((j, i) => j.verdict === b[i]!.verdict && j.reason === b[i]!.reason).length / a.length;
 const report = (name: string, values: Record<string, number>): void => {
-  if (process.env.SIM_REPORT) process.stdout.write(`${name}: ${Object.entries(values).map(([k, v]) => `${k} ${(v * 100).toFixed(1)}%`).join(', ')}\n`);
+  if (process.env.SIM_REPORT)
+    process.stdout.write(
+      `${name}: ${Object.entries(values)
+        .map(([k, v]) => `${k} ${(v * 100).toFixed(1)}%`)
+        .join(', ')}\n`,
+    );
 };
 
 const base = { errorRate: 0.005, latencyFactor: 1, labelled: 0, accuracy: 0.9 };
@@ -65,10 +102,22 @@ const base = { errorRate: 0.005, latencyFactor: 1, labelled: 0, accuracy: 0.9 };
 describe('canary judge error rates (seeded simulation, 500 windows each)', () => {
   it('fails at most 2 % of windows of identical variants at 2,000 requests per arm (every test counted, split drawn per request)', () => {
     // 50 % canary, 4,000 requests per window: about 2,000 per arm, every one labelled.
-    const { raw, histogram } = simulate({ seed: 1001, percent: 50, total: 4000, histograms: true, stable: { ...base, labelled: 4000 }, canary: { ...base, labelled: 4000 } });
+    const { raw, histogram } = simulate({
+      seed: 1001,
+      percent: 50,
+      total: 4000,
+      histograms: true,
+      stable: { ...base, labelled: 4000 },
+      canary: { ...base, labelled: 4000 },
+    });
     const falseFail = rate(raw, (j) => j.verdict === 'fail');
     const falseFailHist = rate(histogram, (j) => j.verdict === 'fail');
-    report('identical', { 'false fail (raw)': falseFail, 'false fail (histogram)': falseFailHist, inconclusive: rate(raw, (j) => j.verdict === 'inconclusive'), 'raw/histogram agreement': agreement(raw, histogram) });
+    report('identical', {
+      'false fail (raw)': falseFail,
+      'false fail (histogram)': falseFailHist,
+      inconclusive: rate(raw, (j) => j.verdict === 'inconclusive'),
+      'raw/histogram agreement': agreement(raw, histogram),
+    });
     expect(raw.every((j) => j.metrics.quality?.judged)).toBe(true);
     expect(falseFail).toBeLessThanOrEqual(0.02);
     expect(falseFailHist).toBeLessThanOrEqual(0.02);
@@ -76,23 +125,45 @@ describe('canary judge error rates (seeded simulation, 500 windows each)', () =>
   });
 
   it('catches a canary 50 % slower in at least 95 % of windows with 200 canary requests (5 % canary), on raw samples and histograms alike', () => {
-    const { raw, histogram } = simulate({ seed: 1002, percent: 5, histograms: true, stable: { ...base, requests: 3800 }, canary: { ...base, requests: 200, latencyFactor: 1.5 } });
+    const { raw, histogram } = simulate({
+      seed: 1002,
+      percent: 5,
+      histograms: true,
+      stable: { ...base, requests: 3800 },
+      canary: { ...base, requests: 200, latencyFactor: 1.5 },
+    });
     const caught = rate(raw, (j) => j.reason === 'latencyP95' || j.reason === 'latencyP99');
     const caughtHist = rate(histogram, (j) => j.reason === 'latencyP95' || j.reason === 'latencyP99');
-    report('latency +50%', { 'caught (raw)': caught, 'caught (histogram)': caughtHist, 'raw/histogram agreement': agreement(raw, histogram) });
+    report('latency +50%', {
+      'caught (raw)': caught,
+      'caught (histogram)': caughtHist,
+      'raw/histogram agreement': agreement(raw, histogram),
+    });
     expect(caught).toBeGreaterThanOrEqual(0.95);
     expect(caughtHist).toBeGreaterThanOrEqual(0.95);
   });
 
   it('catches errors rising from 0.5 % to 2 % in at least 90 % of windows with 1,000 canary requests (5 % canary)', () => {
-    const { raw } = simulate({ seed: 1003, percent: 5, latencySample: 500, stable: { ...base, requests: 19_000 }, canary: { ...base, requests: 1000, errorRate: 0.02 } });
+    const { raw } = simulate({
+      seed: 1003,
+      percent: 5,
+      latencySample: 500,
+      stable: { ...base, requests: 19_000 },
+      canary: { ...base, requests: 1000, errorRate: 0.02 },
+    });
     const caught = rate(raw, (j) => j.reason === 'errorRate');
     report('errors 0.5% -> 2%', { caught, fisher: rate(raw, (j) => j.metrics.errorRate.test === 'fisher') });
     expect(caught).toBeGreaterThanOrEqual(0.9);
   });
 
   it('catches a 5 % relative quality drop in at least 80 % of windows with 2,000 labelled canary predictions (20 % canary)', () => {
-    const { raw } = simulate({ seed: 1004, percent: 20, latencySample: 500, stable: { ...base, requests: 8000, labelled: 8000 }, canary: { ...base, requests: 2000, labelled: 2000, accuracy: 0.9 * 0.95 } });
+    const { raw } = simulate({
+      seed: 1004,
+      percent: 20,
+      latencySample: 500,
+      stable: { ...base, requests: 8000, labelled: 8000 },
+      canary: { ...base, requests: 2000, labelled: 2000, accuracy: 0.9 * 0.95 },
+    });
     const caught = rate(raw, (j) => j.reason === 'quality');
     report('quality -5% relative', { caught });
     expect(caught).toBeGreaterThanOrEqual(0.8);

@@ -12,7 +12,9 @@ describe('config', () => {
   });
 
   it('refuses NODE_ENV=production with DEV_ALLOW_EPHEMERAL=true', () => {
-    expect(() => loadCheckedConfig({ NODE_ENV: 'production', DEV_ALLOW_EPHEMERAL: 'true' })).toThrow(/NODE_ENV=production with DEV_ALLOW_EPHEMERAL=true/);
+    expect(() => loadCheckedConfig({ NODE_ENV: 'production', DEV_ALLOW_EPHEMERAL: 'true' })).toThrow(
+      /NODE_ENV=production with DEV_ALLOW_EPHEMERAL=true/,
+    );
   });
 
   it('refuses REQUIRE_KMS=true without KMS key ids', () => {
@@ -24,7 +26,14 @@ describe('config', () => {
   });
 
   it('accepts KMS key ids in production', () => {
-    const c = loadCheckedConfig({ NODE_ENV: 'production', REQUIRE_KMS: 'true', MANIFEST_SIGNING_KMS_KEY_ID: 'k1', AUDIT_SIGNING_KMS_KEY_ID: 'k2', MODEL_REGISTRY_S3_BUCKET: 'a', AEGIS_AUDIT_ARCHIVE_BUCKET: 'b' });
+    const c = loadCheckedConfig({
+      NODE_ENV: 'production',
+      REQUIRE_KMS: 'true',
+      MANIFEST_SIGNING_KMS_KEY_ID: 'k1',
+      AUDIT_SIGNING_KMS_KEY_ID: 'k2',
+      MODEL_REGISTRY_S3_BUCKET: 'a',
+      AEGIS_AUDIT_ARCHIVE_BUCKET: 'b',
+    });
     expect(c.signing.backend).toBe('kms');
     expect(startupRefusal(c)).toBeUndefined();
   });
@@ -47,7 +56,14 @@ describe('config', () => {
   });
 
   describe('the test-only P-256 allowance and production stores', () => {
-    const prod = { NODE_ENV: 'production', REQUIRE_KMS: 'true', MANIFEST_SIGNING_KMS_KEY_ID: 'k1', AUDIT_SIGNING_KMS_KEY_ID: 'k2', MODEL_REGISTRY_S3_BUCKET: 'a', AEGIS_AUDIT_ARCHIVE_BUCKET: 'b' };
+    const prod = {
+      NODE_ENV: 'production',
+      REQUIRE_KMS: 'true',
+      MANIFEST_SIGNING_KMS_KEY_ID: 'k1',
+      AUDIT_SIGNING_KMS_KEY_ID: 'k2',
+      MODEL_REGISTRY_S3_BUCKET: 'a',
+      AEGIS_AUDIT_ARCHIVE_BUCKET: 'b',
+    };
 
     it('is honoured only with a loopback KMS endpoint', () => {
       for (const endpoint of ['http://127.0.0.1:5000', 'http://localhost:4566', 'http://[::1]:5000', 'https://127.1.2.3']) {
@@ -56,7 +72,9 @@ describe('config', () => {
         expect(kmsProviderOptions(c)).toEqual({ ed25519Only: false, endpoint });
       }
       // AWS_ENDPOINT_URL counts when no KMS-specific endpoint is set
-      expect(loadCheckedConfig({ ...prod, AEGIS_TEST_ALLOW_P256_KMS_KEYS: 'true', AWS_ENDPOINT_URL: 'http://127.0.0.1:1' }).kms.allowP256).toBe(true);
+      expect(
+        loadCheckedConfig({ ...prod, AEGIS_TEST_ALLOW_P256_KMS_KEYS: 'true', AWS_ENDPOINT_URL: 'http://127.0.0.1:1' }).kms.allowP256,
+      ).toBe(true);
     });
 
     it('is refused against AWS KMS or any other host, and when the SDK would ignore the configured endpoint', () => {
@@ -68,7 +86,9 @@ describe('config', () => {
         { AWS_ENDPOINT_URL_KMS: 'https://kms.eu-west-1.amazonaws.com', AWS_ENDPOINT_URL: 'http://127.0.0.1:1' },
         { AWS_ENDPOINT_URL_KMS: 'http://127.0.0.1:5000', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' },
       ]) {
-        expect(() => loadCheckedConfig({ ...prod, AEGIS_TEST_ALLOW_P256_KMS_KEYS: 'true', ...env })).toThrow(/^AEGIS_TEST_ALLOW_P256_KMS_KEYS=true is for tests against a KMS emulator/);
+        expect(() => loadCheckedConfig({ ...prod, AEGIS_TEST_ALLOW_P256_KMS_KEYS: 'true', ...env })).toThrow(
+          /^AEGIS_TEST_ALLOW_P256_KMS_KEYS=true is for tests against a KMS emulator/,
+        );
       }
     });
 
@@ -78,9 +98,16 @@ describe('config', () => {
     });
 
     it('refuses the test-only kill fault point in production, and accepts it in tests with its count', () => {
-      expect(() => loadCheckedConfig({ ...prod, AEGIS_TEST_KILL_AT: 'rollout.evaluate.before-commit' })).toThrow(/AEGIS_TEST_KILL_AT is a test-only fault point .* refused with NODE_ENV=production/);
-      expect(loadCheckedConfig({ NODE_ENV: 'test', DEV_ALLOW_EPHEMERAL: 'true', AEGIS_TEST_KILL_AT: 'rollout.evaluate.before-commit#2' }).testKillAt).toEqual({ point: 'rollout.evaluate.before-commit', nth: 2 });
-      expect(() => loadCheckedConfig({ NODE_ENV: 'test', DEV_ALLOW_EPHEMERAL: 'true', AEGIS_TEST_KILL_AT: 'rollout; rm -rf' })).toThrow(/AEGIS_TEST_KILL_AT must be <fault point>\[#n\]/);
+      expect(() => loadCheckedConfig({ ...prod, AEGIS_TEST_KILL_AT: 'rollout.evaluate.before-commit' })).toThrow(
+        /AEGIS_TEST_KILL_AT is a test-only fault point .* refused with NODE_ENV=production/,
+      );
+      expect(
+        loadCheckedConfig({ NODE_ENV: 'test', DEV_ALLOW_EPHEMERAL: 'true', AEGIS_TEST_KILL_AT: 'rollout.evaluate.before-commit#2' })
+          .testKillAt,
+      ).toEqual({ point: 'rollout.evaluate.before-commit', nth: 2 });
+      expect(() => loadCheckedConfig({ NODE_ENV: 'test', DEV_ALLOW_EPHEMERAL: 'true', AEGIS_TEST_KILL_AT: 'rollout; rm -rf' })).toThrow(
+        /AEGIS_TEST_KILL_AT must be <fault point>\[#n\]/,
+      );
       expect(loadCheckedConfig({ ...prod }).testKillAt).toBeUndefined();
     });
 
@@ -90,8 +117,10 @@ describe('config', () => {
       expect(() => loadCheckedConfig({ ...prod, AEGIS_ROLLOUT_LEASE_SECONDS: '0' })).toThrow(/AEGIS_ROLLOUT_LEASE_SECONDS/);
     });
 
-    it('refuses filesystem stores in production (their retention is only this process\'s word)', () => {
-      expect(() => loadCheckedConfig({ ...prod, MODEL_REGISTRY_S3_BUCKET: '' })).toThrow(/NODE_ENV=production needs MODEL_REGISTRY_S3_BUCKET and AEGIS_AUDIT_ARCHIVE_BUCKET/);
+    it("refuses filesystem stores in production (their retention is only this process's word)", () => {
+      expect(() => loadCheckedConfig({ ...prod, MODEL_REGISTRY_S3_BUCKET: '' })).toThrow(
+        /NODE_ENV=production needs MODEL_REGISTRY_S3_BUCKET and AEGIS_AUDIT_ARCHIVE_BUCKET/,
+      );
       expect(() => loadCheckedConfig({ ...prod, AEGIS_AUDIT_ARCHIVE_BUCKET: '' })).toThrow(/NODE_ENV=production needs/);
     });
   });
@@ -101,7 +130,9 @@ describe('config', () => {
       expect(objectLockRefusal('artifacts', { enabled: true })).toBeUndefined();
       expect(objectLockRefusal('artifacts', { enabled: true, defaultRetention: { mode: 'COMPLIANCE', days: 1 } })).toBeUndefined();
       expect(objectLockRefusal('artifacts', { enabled: false })).toBe('Object Lock is not enabled on the bucket');
-      expect(objectLockRefusal('artifacts', { enabled: true, defaultRetention: { mode: 'GOVERNANCE', years: 1 } })).toMatch(/GOVERNANCE, not COMPLIANCE/);
+      expect(objectLockRefusal('artifacts', { enabled: true, defaultRetention: { mode: 'GOVERNANCE', years: 1 } })).toMatch(
+        /GOVERNANCE, not COMPLIANCE/,
+      );
       expect(objectLockRefusal('audit-archive', { enabled: true, defaultRetention: { mode: 'COMPLIANCE', years: 7 } })).toBeUndefined();
       expect(objectLockRefusal('audit-archive', { enabled: true })).toMatch(/no default retention/);
       expect(objectLockRefusal('audit-archive', { enabled: false })).toMatch(/not enabled/);
@@ -110,7 +141,9 @@ describe('config', () => {
     it('needs enabled SIGN_VERIFY Ed25519 keys; P-256 only under the allowance', () => {
       const ed = { keySpec: 'ECC_NIST_EDWARDS25519', keyUsage: 'SIGN_VERIFY', keyState: 'Enabled' };
       expect(keyRefusal(ed, false)).toBeUndefined();
-      expect(keyRefusal({ ...ed, keySpec: 'ECC_NIST_P256' }, false)).toMatch(/key spec is ECC_NIST_P256, not ECC_NIST_EDWARDS25519 \(P-256 is accepted only with AEGIS_TEST_ALLOW_P256_KMS_KEYS=true/);
+      expect(keyRefusal({ ...ed, keySpec: 'ECC_NIST_P256' }, false)).toMatch(
+        /key spec is ECC_NIST_P256, not ECC_NIST_EDWARDS25519 \(P-256 is accepted only with AEGIS_TEST_ALLOW_P256_KMS_KEYS=true/,
+      );
       expect(keyRefusal({ ...ed, keySpec: 'ECC_NIST_P256' }, true)).toBeUndefined();
       expect(keyRefusal({ ...ed, keySpec: 'RSA_2048' }, true)).toMatch(/RSA_2048/);
       expect(keyRefusal({ ...ed, keyUsage: 'ENCRYPT_DECRYPT' }, false)).toMatch(/not SIGN_VERIFY/);

@@ -37,14 +37,20 @@ function keyPair(kid: string, window: Partial<KeyRecord> = {}) {
   };
   const signWith = (ts: string) => {
     const sig = { manifestSignatureId: 'sig-1', signerId: kid, ts };
-    return { ...sig, alg: 'ed25519' as const, signature: sign(null, statementBytes(manifestStatement(manifest, sig)), privateKey).toString('base64') };
+    return {
+      ...sig,
+      alg: 'ed25519' as const,
+      signature: sign(null, statementBytes(manifestStatement(manifest, sig)), privateKey).toString('base64'),
+    };
   };
   return { record, signWith };
 }
 
 describe('canonical JSON (RFC 8785)', () => {
   it('orders keys by UTF-16 code units and formats numbers as ECMAScript does', () => {
-    expect(canonicalJson({ b: 1, a: [1e21, 0.1, -0], é: 'x', '\u20ac': 1, '\r': 2 })).toBe('{"\\r":2,"a":[1e+21,0.1,0],"b":1,"é":"x","€":1}');
+    expect(canonicalJson({ b: 1, a: [1e21, 0.1, -0], é: 'x', '\u20ac': 1, '\r': 2 })).toBe(
+      '{"\\r":2,"a":[1e+21,0.1,0],"b":1,"é":"x","€":1}',
+    );
   });
 
   it('gives the same hash whatever the key order of the input', () => {
@@ -55,14 +61,24 @@ describe('canonical JSON (RFC 8785)', () => {
 describe('manifest verification (pure)', () => {
   it('passes a manifest signed inside the key window', () => {
     const k = keyPair('k1');
-    const report = verifyManifest({ manifest, signature: k.signWith('2026-06-01T00:00:00.000Z'), key: k.record, bytes: { sha256: 'c'.repeat(64), size: 10 } });
+    const report = verifyManifest({
+      manifest,
+      signature: k.signWith('2026-06-01T00:00:00.000Z'),
+      key: k.record,
+      bytes: { sha256: 'c'.repeat(64), size: 10 },
+    });
     expect(report.ok).toBe(true);
   });
 
   it('names every failed check at once', () => {
     const k = keyPair('k1', { notAfter: '2026-03-01T00:00:00.000Z' });
     const sig = k.signWith('2026-06-01T00:00:00.000Z');
-    const report = verifyManifest({ manifest: { ...manifest, seed: 2 }, signature: sig, key: k.record, bytes: { sha256: 'd'.repeat(64), size: 11 } });
+    const report = verifyManifest({
+      manifest: { ...manifest, seed: 2 },
+      signature: sig,
+      key: k.record,
+      bytes: { sha256: 'd'.repeat(64), size: 11 },
+    });
     expect(report.checks.filter((c) => !c.ok).map((c) => c.check)).toEqual(['artifact-sha256', 'artifact-size', 'signature', 'signer']);
   });
 
@@ -92,13 +108,18 @@ describe('signer validity windows', () => {
   });
 
   it('refuses an audit key signing a manifest', () => {
-    expect(checkSignerValidity({ ...base, purpose: 'audit' }, '2026-06-01T00:00:00Z', 'manifest')).toEqual({ ok: false, reason: 'signer is for audit signatures, not manifest' });
+    expect(checkSignerValidity({ ...base, purpose: 'audit' }, '2026-06-01T00:00:00Z', 'manifest')).toEqual({
+      ok: false,
+      reason: 'signer is for audit signatures, not manifest',
+    });
   });
 });
 
 describe('names', () => {
   it.each(['fraud-detector', 'churn_v2.tabular', 'a'])('accepts %p', (n) => expect(ModelName.safeParse(n).success).toBe(true));
-  it.each(['../x', 'a/b', 'a\\b', '-a', 'A', 'a..b', 'x'.repeat(129)])('refuses %p', (n) => expect(ModelName.safeParse(n).success).toBe(false));
+  it.each(['../x', 'a/b', 'a\\b', '-a', 'A', 'a..b', 'x'.repeat(129)])('refuses %p', (n) =>
+    expect(ModelName.safeParse(n).success).toBe(false),
+  );
   it('numbers rotated kids', () => {
     expect(nextKid('manifest-signer-v1')).toBe('manifest-signer-v2');
     expect(nextKid('manifest-signer-v9')).toBe('manifest-signer-v10');

@@ -32,7 +32,11 @@ const fresh = async () => {
 };
 
 /** Writes `files` under `root` in the given order, with the given mtime and file mode. */
-async function build(root: string, files: Record<string, Buffer>, opts: { reverse?: boolean; mtime?: number; mode?: number } = {}): Promise<string> {
+async function build(
+  root: string,
+  files: Record<string, Buffer>,
+  opts: { reverse?: boolean; mtime?: number; mode?: number } = {},
+): Promise<string> {
   const names = Object.keys(files);
   for (const name of opts.reverse ? names.reverse() : names) {
     const file = join(root, name);

@@ -37,7 +37,23 @@ describe('parseJsonStrict', () => {
       }),
       { seed: SEED, numRuns: 2000 },
     );
-    for (const bad of ['', ' ', '{', '[1,]', '{"a":1,}', '01', '"\u0001"', '"\\x"', 'tru', '1 2', '\uFEFF{}', "{'a':1}", '[1]]', 'NaN', '-']) {
+    for (const bad of [
+      '',
+      ' ',
+      '{',
+      '[1,]',
+      '{"a":1,}',
+      '01',
+      '"\u0001"',
+      '"\\x"',
+      'tru',
+      '1 2',
+      '\uFEFF{}',
+      "{'a':1}",
+      '[1]]',
+      'NaN',
+      '-',
+    ]) {
       expect(refused(bad).problem).toBe('syntax');
     }
   });
@@ -50,7 +66,10 @@ describe('parseJsonStrict', () => {
   });
 
   it('refuses a duplicate key anywhere, naming its path', () => {
-    expect(refused('{"manifest":{"metrics":{"auc":0.10},"metrics":{"auc":0.91}}}')).toEqual({ problem: 'duplicate-key', path: ['manifest', 'metrics'] });
+    expect(refused('{"manifest":{"metrics":{"auc":0.10},"metrics":{"auc":0.91}}}')).toEqual({
+      problem: 'duplicate-key',
+      path: ['manifest', 'metrics'],
+    });
     expect(refused('{"a":[{"x":1},{"x":1,"y":2,"x":3}]}')).toEqual({ problem: 'duplicate-key', path: ['a', 1, 'x'] });
     expect(refused('{"a":1,"a":1}')).toEqual({ problem: 'duplicate-key', path: ['a'] });
     // the same key in sibling objects is fine
@@ -60,7 +79,10 @@ describe('parseJsonStrict', () => {
   it('refuses nesting deeper than maxDepth without recursion, however deep', () => {
     expect(parseJsonStrict('[[[]]]', { maxDepth: 3 })).toEqual([[[]]]);
     expect(refused('[[[[]]]]', { maxDepth: 3 })).toEqual({ problem: 'too-deep', path: [0, 0, 0] });
-    expect(refused(`{"schema":${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}}`, { maxDepth: 64 })).toMatchObject({ problem: 'too-deep', path: ['schema', ...Array(63).fill('a')] });
+    expect(refused(`{"schema":${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}}`, { maxDepth: 64 })).toMatchObject({
+      problem: 'too-deep',
+      path: ['schema', ...Array(63).fill('a')],
+    });
     // unbounded, a million levels still parse (no stack used per level)
     const deep = parseJsonStrict(`${'['.repeat(1_000_000)}${']'.repeat(1_000_000)}`);
     expect(Array.isArray(deep)).toBe(true);

@@ -5,13 +5,21 @@ import { appendAll } from '../../lib/core/arrays.js';
 describe('input-proportional work without spreads', () => {
   it('loads a canary metrics recording of 300k samples', async () => {
     const at = '2026-11-22T10:00:00.000Z';
-    const samples = Array.from({ length: 300_000 }, (_, i) => ({ deploymentKey: 'm/prod', variant: i % 2 ? 'canary' : 'stable', at, latencyMs: i % 97, error: i % 50 === 0 }));
+    const samples = Array.from({ length: 300_000 }, (_, i) => ({
+      deploymentKey: 'm/prod',
+      variant: i % 2 ? 'canary' : 'stable',
+      at,
+      latencyMs: i % 97,
+      error: i % 50 === 0,
+    }));
     const source = RecordedMetricsSource.fromJson(JSON.stringify({ samples }));
     const w = await source.window('m/prod', 'canary', null, new Date('2026-11-22T09:00:00Z'), new Date('2026-11-22T11:00:00Z'));
     expect(w.requests).toBe(150_000);
     expect(w.latenciesMs).toHaveLength(150_000);
     const direct = new RecordedMetricsSource(samples as never);
-    expect((await direct.window('m/prod', 'stable', null, new Date('2026-11-22T09:00:00Z'), new Date('2026-11-22T11:00:00Z'))).requests).toBe(150_000);
+    expect(
+      (await direct.window('m/prod', 'stable', null, new Date('2026-11-22T09:00:00Z'), new Date('2026-11-22T11:00:00Z'))).requests,
+    ).toBe(150_000);
   });
 
   it('appendAll appends any number of items in order', () => {

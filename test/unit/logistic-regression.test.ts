@@ -96,18 +96,41 @@ describe('binaryAuc', () => {
 
 describe('multiclassAuc', () => {
   it('macro-averages one-vs-rest AUCs (0.75, 1, 1 by hand)', () => {
-    const proba = [[0.6, 0.3, 0.1], [0.2, 0.5, 0.3], [0.3, 0.6, 0.1], [0.1, 0.2, 0.7]];
+    const proba = [
+      [0.6, 0.3, 0.1],
+      [0.2, 0.5, 0.3],
+      [0.3, 0.6, 0.1],
+      [0.1, 0.2, 0.7],
+    ];
     expect(multiclassAuc([0, 0, 1, 2], proba, 3)).toBeCloseTo(2.75 / 3, 15);
   });
 
   it('uses P(class 1) for two classes', () => {
-    expect(multiclassAuc([0, 1, 1], [[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]], 2)).toBe(1);
+    expect(
+      multiclassAuc(
+        [0, 1, 1],
+        [
+          [0.9, 0.1],
+          [0.6, 0.4],
+          [0.2, 0.8],
+        ],
+        2,
+      ),
+    ).toBe(1);
   });
 });
 
 describe('logLoss and accuracy', () => {
   it('averages -log p(true class): (-ln 0.8 - ln 0.7) / 2', () => {
-    expect(logLoss([1, 0], [[0.2, 0.8], [0.7, 0.3]])).toBeCloseTo(0.2899092476, 10);
+    expect(
+      logLoss(
+        [1, 0],
+        [
+          [0.2, 0.8],
+          [0.7, 0.3],
+        ],
+      ),
+    ).toBeCloseTo(0.2899092476, 10);
   });
 
   it('clips probabilities to 1e-15 so a confident miss stays finite', () => {
@@ -117,13 +140,23 @@ describe('logLoss and accuracy', () => {
 
   it('counts matching predictions, breaking probability ties toward the lower class', () => {
     expect(accuracy([0, 1, 1, 0], [0, 1, 0, 0])).toBe(0.75);
-    expect(predictClass([[0.5, 0.5], [0.2, 0.8], [0.4, 0.4, 0.2]])).toEqual([0, 1, 0]);
+    expect(
+      predictClass([
+        [0.5, 0.5],
+        [0.2, 0.8],
+        [0.4, 0.4, 0.2],
+      ]),
+    ).toEqual([0, 1, 0]);
   });
 });
 
 describe('standardisation and training', () => {
   it('standardises with population std and maps constant columns to 0 with std 1', () => {
-    const s = fitStandardiser([[1, 5], [3, 5], [5, 5]]);
+    const s = fitStandardiser([
+      [1, 5],
+      [3, 5],
+      [5, 5],
+    ]);
     expect(s.mean).toEqual([3, 5]);
     expect(s.std[0]).toBeCloseTo(Math.sqrt(8 / 3), 15);
     expect(s.std[1]).toBe(1);
@@ -136,7 +169,14 @@ describe('standardisation and training', () => {
     expect(sigmoid(0)).toBe(0.5);
   });
 
-  const x = [[-2, 0], [-1, 1], [-1.5, -1], [1, 0], [2, 1], [1.5, -1]];
+  const x = [
+    [-2, 0],
+    [-1, 1],
+    [-1.5, -1],
+    [1, 0],
+    [2, 1],
+    [1.5, -1],
+  ];
   const y = [0, 0, 0, 1, 1, 1];
   const opts = { classCount: 2, learningRate: 0.5, epochs: 100, l2: 0, batchSize: 0 };
 
@@ -155,7 +195,14 @@ describe('standardisation and training', () => {
   });
 
   it('trains one softmax row per class for three classes', () => {
-    const x3 = [[0, 0], [0.2, 0.1], [3, 0], [3.1, 0.2], [0, 3], [0.1, 3.2]];
+    const x3 = [
+      [0, 0],
+      [0.2, 0.1],
+      [3, 0],
+      [3.1, 0.2],
+      [0, 3],
+      [0.1, 3.2],
+    ];
     const y3 = [0, 0, 1, 1, 2, 2];
     const model = trainLogisticRegression(x3, y3, { ...opts, classCount: 3, rng: createPrng(2) });
     expect(model.weights).toHaveLength(3);

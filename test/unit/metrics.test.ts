@@ -29,13 +29,22 @@ describe('service metrics', () => {
       record.promotionEnded('prod', 'rolled_back', 42.5);
       record.registration('created', 0.25);
     });
-    const emf = lines.map((l) => JSON.parse(l) as { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] } } & Record<string, unknown>);
+    const emf = lines.map(
+      (l) =>
+        JSON.parse(l) as {
+          _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] };
+        } & Record<string, unknown>,
+    );
     const byName = (n: string) => emf.find((e) => e._aws.CloudWatchMetrics[0]!.Metrics.some((m) => m.Name === n));
     const rollback = byName('ai_infra_canary_rollbacks_total')!;
     expect(rollback._aws.CloudWatchMetrics[0]!.Namespace).toBe('AegisTest');
     expect(rollback._aws.CloudWatchMetrics[0]!.Dimensions[0]).toEqual(expect.arrayContaining(['env']));
     expect(rollback).toMatchObject({ env: 'prod', ai_infra_canary_rollbacks_total: 1 });
-    expect(byName('ai_infra_promotion_latency_seconds')).toMatchObject({ env: 'prod', outcome: 'rolled_back', ai_infra_promotion_latency_seconds: 42.5 });
+    expect(byName('ai_infra_promotion_latency_seconds')).toMatchObject({
+      env: 'prod',
+      outcome: 'rolled_back',
+      ai_infra_promotion_latency_seconds: 42.5,
+    });
     expect(byName('aegis_registry_registrations_total')).toMatchObject({ outcome: 'created', aegis_registry_registrations_total: 1 });
 
     const text = await prometheusSink.registry.metrics();

@@ -165,19 +165,33 @@ describe('packDirectory', () => {
   it('refuses a FIFO in the folder', async () => {
     const src = await fresh('src');
     execFileSync('mkfifo', [join(src, 'pipe')]);
-    await expect(packDirectory(src, join(await fresh('out'), 'f.tar.gz'))).rejects.toMatchObject({ code: 'VALIDATION_FAILED', field: 'out', message: expect.stringMatching(/is a FIFO/) });
+    await expect(packDirectory(src, join(await fresh('out'), 'f.tar.gz'))).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      field: 'out',
+      message: expect.stringMatching(/is a FIFO/),
+    });
   });
 
   it('refuses an archive path whose folder does not exist, leaving nothing behind', async () => {
     const src = await build({ mtime: 1, fileMode: 0o644, dirMode: 0o755 });
     const out = join(base, 'no-such-out-dir', 'x.tar.gz');
-    await expect(packDirectory(src, out)).rejects.toMatchObject({ code: 'VALIDATION_FAILED', field: 'out', message: expect.stringContaining(`${out}.tmp`) });
+    await expect(packDirectory(src, out)).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      field: 'out',
+      message: expect.stringContaining(`${out}.tmp`),
+    });
   });
 
   it('refuses a missing folder, naming it, and an archive inside the folder it packs', async () => {
     const missing = join(base, 'no-such-folder');
-    await expect(packDirectory(missing, join(base, 'x.tar.gz'))).rejects.toMatchObject({ field: 'out', message: `folder to pack does not exist: ${missing}` });
+    await expect(packDirectory(missing, join(base, 'x.tar.gz'))).rejects.toMatchObject({
+      field: 'out',
+      message: `folder to pack does not exist: ${missing}`,
+    });
     const src = await build({ mtime: 1, fileMode: 0o644, dirMode: 0o755 });
-    await expect(packDirectory(src, join(src, 'self.tar.gz'))).rejects.toMatchObject({ field: 'out', message: expect.stringContaining('must not be inside') });
+    await expect(packDirectory(src, join(src, 'self.tar.gz'))).rejects.toMatchObject({
+      field: 'out',
+      message: expect.stringContaining('must not be inside'),
+    });
   });
 });

@@ -54,7 +54,12 @@ describe('CedarPolicyEngine (policies/sentinelnet.cedar)', () => {
 
   it('allows a normal staging promotion by a promoter', async () => {
     const d = await engine.decide(input());
-    expect(d).toMatchObject({ decision: 'allow', rules: ['promoter-default-permit'], engine: 'cedar', evaluatedAt: '2026-11-22T10:00:00.000Z' });
+    expect(d).toMatchObject({
+      decision: 'allow',
+      rules: ['promoter-default-permit'],
+      engine: 'cedar',
+      evaluatedAt: '2026-11-22T10:00:00.000Z',
+    });
     expect(d.reasons[0]).toMatch(/alice may promote churn to staging/);
     expect(d.threshold).toBeUndefined();
   });
@@ -69,13 +74,17 @@ describe('CedarPolicyEngine (policies/sentinelnet.cedar)', () => {
   it('denies promotion to prod without a completed canary, naming prod-requires-completed-canary', async () => {
     const d = await engine.decide(input({ targetEnv: 'prod' }));
     expect(d).toMatchObject({ decision: 'deny', rules: ['prod-requires-completed-canary'] });
-    expect(d.reasons[0]).toBe('artifact 6f1c1d7e-8a43-4a4e-9d0e-2c4b7f0a9b11 has no completed canary: promotion to prod needs a canary stage that passed with at least 200 requests per arm (best: 0)');
+    expect(d.reasons[0]).toBe(
+      'artifact 6f1c1d7e-8a43-4a4e-9d0e-2c4b7f0a9b11 has no completed canary: promotion to prod needs a canary stage that passed with at least 200 requests per arm (best: 0)',
+    );
     expect((await engine.decide(input({ targetEnv: 'prod', ...CANARY_DONE }))).decision).toBe('allow');
   });
 
   it('counts a canary as completed only when a passing stage served at least canary.minRequestsPerArm on each arm', async () => {
     // (issue 10) the boolean the caller may send no longer decides: the numbers do
-    expect((await engine.decide(input({ targetEnv: 'prod', canaryCompleted: true, canaryPassedRequestsPerArm: 199 }))).rules).toEqual(['prod-requires-completed-canary']);
+    expect((await engine.decide(input({ targetEnv: 'prod', canaryCompleted: true, canaryPassedRequestsPerArm: 199 }))).rules).toEqual([
+      'prod-requires-completed-canary',
+    ]);
     expect((await engine.decide(input({ targetEnv: 'prod', canaryPassedRequestsPerArm: 200 }))).decision).toBe('allow');
     const strict = await loadWith({ json: JSON.stringify({ canary: { minRequestsPerArm: 5000 } }) });
     const d = await strict.decide(input({ targetEnv: 'prod', ...CANARY_DONE }));
@@ -101,7 +110,9 @@ describe('CedarPolicyEngine (policies/sentinelnet.cedar)', () => {
     expect(missing).toMatchObject({ decision: 'deny', rules: ['no-metric-regression'] });
     expect(missing.reasons[0]).toMatch(/auc missing/);
     expect((await engine.decide(input({ production: null }, { metrics: {} }))).decision).toBe('allow');
-    expect((await engine.decide(input({ production: { artifactId: 'p', metrics: {} } }, { metrics: { auc: 0.1 } }))).decision).toBe('allow');
+    expect((await engine.decide(input({ production: { artifactId: 'p', metrics: {} } }, { metrics: { auc: 0.1 } }))).decision).toBe(
+      'allow',
+    );
   });
 
   it('requires 3-of-5 multisig for a high-risk model promoted to prod', async () => {
@@ -124,7 +135,9 @@ describe('CedarPolicyEngine (policies/sentinelnet.cedar)', () => {
     expect((await engine.decide(input({ ...operator, action: 'promote', targetEnv: 'staging' }))).rules).toEqual(['role-may-promote']);
     expect((await engine.decide(input({ ...operator, critical: true }))).rules).toEqual(['operator-rollback-non-critical']);
     expect((await engine.decide(input({ ...operator, servedBefore: false }))).rules).toEqual(['rollback-to-served-artifact']);
-    expect((await engine.decide(input({ ...operator, requester: { id: 'carol', role: 'auditor' } }))).rules).toEqual(['role-may-roll-back']);
+    expect((await engine.decide(input({ ...operator, requester: { id: 'carol', role: 'auditor' } }))).rules).toEqual([
+      'role-may-roll-back',
+    ]);
   });
 
   it('names every denying rule, in policy-file order', async () => {
@@ -132,7 +145,12 @@ describe('CedarPolicyEngine (policies/sentinelnet.cedar)', () => {
       input({ targetEnv: 'prod', requester: { id: 'carol', role: 'viewer' } }, { manifestSignatureValid: false, metrics: { auc: 0.5 } }),
     );
     expect(d.decision).toBe('deny');
-    expect(d.rules).toEqual(['require-valid-manifest-signature', 'prod-requires-completed-canary', 'no-metric-regression', 'role-may-promote']);
+    expect(d.rules).toEqual([
+      'require-valid-manifest-signature',
+      'prod-requires-completed-canary',
+      'no-metric-regression',
+      'role-may-promote',
+    ]);
     expect(d.reasons).toHaveLength(4);
   });
 
@@ -146,18 +164,27 @@ describe('CedarPolicyEngine (policies/sentinelnet.cedar)', () => {
   it('requires multisig for a critical rollback, also to an artifact that never served there', async () => {
     const d = await engine.decide(input({ action: 'rollback', targetEnv: 'prod', critical: true, servedBefore: true }));
     expect(d).toMatchObject({ decision: 'require_multisig', rules: ['critical-rollback-multisig'], threshold: 3, approvers: 5 });
-    expect(await engine.decide(input({ action: 'rollback', targetEnv: 'prod', critical: true }))).toMatchObject({ decision: 'require_multisig', rules: ['critical-rollback-multisig'] });
+    expect(await engine.decide(input({ action: 'rollback', targetEnv: 'prod', critical: true }))).toMatchObject({
+      decision: 'require_multisig',
+      rules: ['critical-rollback-multisig'],
+    });
   });
 
   it('refuses a non-critical rollback to an artifact that never served the environment, naming rollback-to-served-artifact', async () => {
     const d = await engine.decide(input({ action: 'rollback', targetEnv: 'prod' }));
     expect(d).toMatchObject({ decision: 'deny', rules: ['rollback-to-served-artifact'] });
-    expect(d.reasons[0]).toBe('artifact 6f1c1d7e-8a43-4a4e-9d0e-2c4b7f0a9b11 never served churn in prod: a rollback returns only to an artifact that served there before, unless it is critical (with multisig)');
+    expect(d.reasons[0]).toBe(
+      'artifact 6f1c1d7e-8a43-4a4e-9d0e-2c4b7f0a9b11 never served churn in prod: a rollback returns only to an artifact that served there before, unless it is critical (with multisig)',
+    );
   });
 
   it('refuses anything about an artifact whose stored promotions disagree with the chain, naming gate-evidence-verified', async () => {
     const problem = 'promotion p1 (promote to canary) is stored as succeeded, but the audit chain says rolled_back';
-    for (const over of [{ targetEnv: 'prod', ...CANARY_DONE }, { targetEnv: 'staging' }, { action: 'rollback', targetEnv: 'prod', servedBefore: true }] as const) {
+    for (const over of [
+      { targetEnv: 'prod', ...CANARY_DONE },
+      { targetEnv: 'staging' },
+      { action: 'rollback', targetEnv: 'prod', servedBefore: true },
+    ] as const) {
       const d = await engine.decide(input({ ...over, evidenceProblems: [problem] }));
       expect(d).toMatchObject({ decision: 'deny', rules: ['gate-evidence-verified'] });
       expect(d.reasons[0]).toContain(problem);
@@ -176,12 +203,17 @@ describe('CedarPolicyEngine (policies/sentinelnet.cedar)', () => {
   });
 
   it('applies the configured metric, tolerance and per-model risk tier', async () => {
-    const json = JSON.stringify({ metric: { name: 'loss', higherIsBetter: false, tolerance: 0.05 }, riskTiers: { models: { churn: 'high' } } });
+    const json = JSON.stringify({
+      metric: { name: 'loss', higherIsBetter: false, tolerance: 0.05 },
+      riskTiers: { models: { churn: 'high' } },
+    });
     const custom = await loadWith({ json });
     const prod = { targetEnv: 'prod', ...CANARY_DONE, production: { artifactId: 'p', metrics: { loss: 0.2 } } } as const;
     expect((await custom.decide(input({ ...prod, riskTier: 'low' }, { metrics: { loss: 0.3 } }))).rules).toEqual(['no-metric-regression']);
     // A listed model cannot be talked down to a lower tier by the caller.
-    expect(await custom.decide(input({ ...prod, riskTier: 'low' }, { metrics: { loss: 0.24 } }))).toMatchObject({ decision: 'require_multisig' });
+    expect(await custom.decide(input({ ...prod, riskTier: 'low' }, { metrics: { loss: 0.24 } }))).toMatchObject({
+      decision: 'require_multisig',
+    });
   });
 
   it('fails closed with engine-error when a policy errors during evaluation', async () => {
@@ -204,7 +236,9 @@ permit (principal, action, resource);`;
     const typo = loadWith({ cedar: '@id("a") @reason("r")\nforbid (principal, action, resource) when { context.canaryComplete };' });
     await expect(typo).rejects.toThrow(/sentinelnet\.cedar:2:\d+: policy "a": .*canaryComplete/);
     await expect(loadWith({ cedar: '@reason("r") permit (principal, action, resource);' })).rejects.toThrow(/no @id/);
-    await expect(loadWith({ cedar: '@id("a") @reason("{nope}") permit (principal, action, resource);' })).rejects.toThrow(/unknown placeholder \{nope\}/);
+    await expect(loadWith({ cedar: '@id("a") @reason("{nope}") permit (principal, action, resource);' })).rejects.toThrow(
+      /unknown placeholder \{nope\}/,
+    );
     await expect(loadWith({ json: '{"multisig": {"threshold": 6}}' })).rejects.toThrow(/sentinelnet\.json: multisig\.threshold/);
   });
 });

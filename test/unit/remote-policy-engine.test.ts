@@ -53,15 +53,25 @@ describe('RemotePolicyEngine', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  const reply = (status: number, body: string): Handler => (_req, _body, res) => {
-    res.writeHead(status, { 'content-type': 'application/json' }).end(body);
-  };
+  const reply =
+    (status: number, body: string): Handler =>
+    (_req, _body, res) => {
+      res.writeHead(status, { 'content-type': 'application/json' }).end(body);
+    };
   // Generous by default (a first fetch on a busy machine can take 100+ ms); the slow-server test sets 100 ms.
   const engine = (timeoutMs = 2000) => new RemotePolicyEngine({ url, timeoutMs, clock });
 
   it('posts the input as JSON to /v1/decide and passes a valid decision through', async () => {
     const seen: { method?: string; url?: string; type?: string; body?: unknown } = {};
-    const decision = { decision: 'require_multisig', rules: ['high-risk-prod-multisig'], reasons: ['churn is high risk'], threshold: 3, approvers: 5, policySetSha256: SHA, evaluatedAt: '2026-11-22T09:59:59.000Z' };
+    const decision = {
+      decision: 'require_multisig',
+      rules: ['high-risk-prod-multisig'],
+      reasons: ['churn is high risk'],
+      threshold: 3,
+      approvers: 5,
+      policySetSha256: SHA,
+      evaluatedAt: '2026-11-22T09:59:59.000Z',
+    };
     handler = (req, body, res) => {
       Object.assign(seen, { method: req.method, url: req.url, type: req.headers['content-type'], body: JSON.parse(body) });
       reply(200, JSON.stringify(decision))(req, body, res);
@@ -73,12 +83,20 @@ describe('RemotePolicyEngine', () => {
 
   it('denies with sentinelnet-unavailable when the server is slower than the timeout', async () => {
     handler = (_req, _body, res) => {
-      timers.add(setTimeout(() => res.writeHead(200).end(JSON.stringify({ decision: 'allow', rules: [], reasons: [], policySetSha256: SHA })), 1000));
+      timers.add(
+        setTimeout(() => res.writeHead(200).end(JSON.stringify({ decision: 'allow', rules: [], reasons: [], policySetSha256: SHA })), 1000),
+      );
     };
     const started = Date.now();
     const d = await engine(100).decide(input);
     expect(Date.now() - started).toBeLessThan(900);
-    expect(d).toMatchObject({ decision: 'deny', rules: ['sentinelnet-unavailable'], engine: 'remote', policySetSha256: '', evaluatedAt: '2026-11-22T10:00:00.000Z' });
+    expect(d).toMatchObject({
+      decision: 'deny',
+      rules: ['sentinelnet-unavailable'],
+      engine: 'remote',
+      policySetSha256: '',
+      evaluatedAt: '2026-11-22T10:00:00.000Z',
+    });
     expect(d.reasons[0]).toMatch(/did not answer within 100 ms/);
   });
 
@@ -98,7 +116,9 @@ describe('RemotePolicyEngine', () => {
 
   it('denies with sentinelnet-unavailable when the reply is not a well-formed decision', async () => {
     handler = reply(200, JSON.stringify({ decision: 'require_multisig', rules: ['x'], reasons: ['y'], policySetSha256: SHA }));
-    expect((await engine().decide(input)).reasons[0]).toMatch(/invalid decision \(threshold: require_multisig needs threshold <= approvers\)/);
+    expect((await engine().decide(input)).reasons[0]).toMatch(
+      /invalid decision \(threshold: require_multisig needs threshold <= approvers\)/,
+    );
     handler = reply(200, JSON.stringify({ decision: 'yes', rules: [], reasons: [], policySetSha256: SHA }));
     expect(await engine().decide(input)).toMatchObject({ decision: 'deny', rules: ['sentinelnet-unavailable'] });
     handler = reply(200, JSON.stringify({ decision: 'deny', rules: ['a', 'b'], reasons: ['only one'], policySetSha256: SHA }));

@@ -1,4 +1,13 @@
-import { DEFAULT_CANARY, describeStage, initialState, nextAfterVerdict, stagePercents, stepUp, stretchedWait, type CanaryConfig } from '../../lib/core/rollout.js';
+import {
+  DEFAULT_CANARY,
+  describeStage,
+  initialState,
+  nextAfterVerdict,
+  stagePercents,
+  stepUp,
+  stretchedWait,
+  type CanaryConfig,
+} from '../../lib/core/rollout.js';
 
 const canary: CanaryConfig = { ...DEFAULT_CANARY.canary, percent: 5, steps: 3, windowSeconds: 300, maxInconclusive: 3, minRequests: 200 };
 const t0 = new Date('2026-11-22T10:00:00.000Z');
@@ -7,7 +16,14 @@ const later = (s: number) => new Date(t0.getTime() + s * 1000);
 describe('rollout decisions (lib/core/rollout.ts)', () => {
   it('starts the canary at its first stage, remembering when the stage and the canary began', () => {
     expect(stagePercents(canary)).toEqual([5, 37, 68]);
-    expect(initialState(canary, t0)).toEqual({ stage: 0, percent: 5, inconclusive: 0, windowSeconds: 300, stageStartedAt: t0.toISOString(), canaryStartedAt: t0.toISOString() });
+    expect(initialState(canary, t0)).toEqual({
+      stage: 0,
+      percent: 5,
+      inconclusive: 0,
+      windowSeconds: 300,
+      stageStartedAt: t0.toISOString(),
+      canaryStartedAt: t0.toISOString(),
+    });
     expect(initialState({ ...canary, steps: 0 }, t0)).toEqual({ stage: -1, percent: 100, inconclusive: 0, windowSeconds: 0 });
   });
 
@@ -34,10 +50,20 @@ describe('rollout decisions (lib/core/rollout.ts)', () => {
 
   it('rolls back on a fail naming the check, moves on only on a pass, and never promotes on inconclusive at the last stage', () => {
     const s0 = initialState(canary, t0);
-    expect(nextAfterVerdict(s0, 'fail', canary, { elapsedSeconds: 300, requestsPerArm: 400, failed: 'latencyP95' })).toEqual({ next: 'rollback', state: { ...s0, reason: 'latencyP95' } });
+    expect(nextAfterVerdict(s0, 'fail', canary, { elapsedSeconds: 300, requestsPerArm: 400, failed: 'latencyP95' })).toEqual({
+      next: 'rollback',
+      state: { ...s0, reason: 'latencyP95' },
+    });
     expect(nextAfterVerdict(s0, 'pass', canary).next).toBe('step-up');
     const s2 = stepUp(stepUp(s0, canary, later(300)), canary, later(600));
-    expect(s2).toMatchObject({ stage: 2, percent: 68, inconclusive: 0, windowSeconds: 300, stageStartedAt: later(600).toISOString(), canaryStartedAt: t0.toISOString() });
+    expect(s2).toMatchObject({
+      stage: 2,
+      percent: 68,
+      inconclusive: 0,
+      windowSeconds: 300,
+      stageStartedAt: later(600).toISOString(),
+      canaryStartedAt: t0.toISOString(),
+    });
     expect(nextAfterVerdict(s2, 'pass', canary).next).toBe('promote');
     expect(nextAfterVerdict(s2, 'inconclusive', canary, { elapsedSeconds: 300, requestsPerArm: 100 }).next).toBe('wait');
   });
@@ -45,10 +71,16 @@ describe('rollout decisions (lib/core/rollout.ts)', () => {
   it('names the stage in words, never -1', () => {
     const s1 = { ...stepUp(initialState(canary, t0), canary, later(300)), inconclusive: 1, windowSeconds: 600 };
     expect(describeStage(s1, canary, 'rolling_out', 'promote')).toBe('canary stage 2 of 3 at 37 % (1 inconclusive window, waiting 600 s)');
-    expect(describeStage({ ...s1, percent: 0, reason: 'insufficient-traffic' }, canary, 'rolled_back', 'promote')).toBe('rolled back at canary stage 2 of 3 (37 %): insufficient-traffic');
+    expect(describeStage({ ...s1, percent: 0, reason: 'insufficient-traffic' }, canary, 'rolled_back', 'promote')).toBe(
+      'rolled back at canary stage 2 of 3 (37 %): insufficient-traffic',
+    );
     expect(describeStage({ ...s1, percent: 100 }, canary, 'succeeded', 'promote')).toBe('promoted to 100 % after 3 canary stages');
-    expect(describeStage({ stage: -1, percent: 100, inconclusive: 0, windowSeconds: 0 }, { ...canary, steps: 0 }, 'succeeded', 'promote')).toBe('applied at 100 % without a canary (steps 0)');
+    expect(
+      describeStage({ stage: -1, percent: 100, inconclusive: 0, windowSeconds: 0 }, { ...canary, steps: 0 }, 'succeeded', 'promote'),
+    ).toBe('applied at 100 % without a canary (steps 0)');
     expect(describeStage(null, canary, 'pending_multisig', 'promote')).toBe('not started: waiting for approvals');
-    expect(describeStage({ stage: -1, percent: 100, inconclusive: 0, windowSeconds: 0 }, DEFAULT_CANARY.staging, 'succeeded', 'rollback')).toBe('rolled back to this artifact (route set)');
+    expect(
+      describeStage({ stage: -1, percent: 100, inconclusive: 0, windowSeconds: 0 }, DEFAULT_CANARY.staging, 'succeeded', 'rollback'),
+    ).toBe('rolled back to this artifact (route set)');
   });
 });

@@ -14,7 +14,11 @@ describe('the rollout lease decision', () => {
     const held = { holder: 'a', token: 4, expiresAt: at(30), dueAt: null };
     expect(leaseDecision(held, 'b', at(30))).toEqual({ kind: 'acquire', token: 5, takenFrom: 'a' });
     // the previous holder coming back after that is refused by the new token, not renewed
-    expect(leaseDecision({ holder: 'b', token: 5, expiresAt: at(60), dueAt: null }, 'a', at(31))).toMatchObject({ kind: 'refuse', holder: 'b', token: 5 });
+    expect(leaseDecision({ holder: 'b', token: 5, expiresAt: at(60), dueAt: null }, 'a', at(31))).toMatchObject({
+      kind: 'refuse',
+      holder: 'b',
+      token: 5,
+    });
   });
 
   it('holds through the wait after a step plus the lease seconds, and tells a successor what is left of the wait', () => {

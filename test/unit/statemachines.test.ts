@@ -3,8 +3,22 @@ import { createRequire } from 'node:module';
 
 const validator = createRequire(import.meta.url)('asl-validator') as (d: unknown) => { isValid: boolean; errors: unknown[] };
 
-type State = { Type: string; Resource?: string; Parameters?: Record<string, unknown>; Retry?: { ErrorEquals: string[]; MaxAttempts?: number }[]; Catch?: { ErrorEquals: string[]; Next: string }[]; Next?: string; Default?: string; Choices?: { Next: string }[] };
-const load = (name: string) => JSON.parse(readFileSync(`statemachines/${name}.asl.json`, 'utf8')) as { StartAt: string; States: Record<string, State>; QueryLanguage?: string };
+type State = {
+  Type: string;
+  Resource?: string;
+  Parameters?: Record<string, unknown>;
+  Retry?: { ErrorEquals: string[]; MaxAttempts?: number }[];
+  Catch?: { ErrorEquals: string[]; Next: string }[];
+  Next?: string;
+  Default?: string;
+  Choices?: { Next: string }[];
+};
+const load = (name: string) =>
+  JSON.parse(readFileSync(`statemachines/${name}.asl.json`, 'utf8')) as {
+    StartAt: string;
+    States: Record<string, State>;
+    QueryLanguage?: string;
+  };
 
 describe.each(['promotion', 'rollback'])('statemachines/%s.asl.json', (name) => {
   const def = load(name);
@@ -28,7 +42,10 @@ describe.each(['promotion', 'rollback'])('statemachines/%s.asl.json', (name) => 
     const recorders = new Set(['RollBack', 'RecordFailure']);
     for (const [state, s] of tasks) {
       const catchTo = s.Catch?.filter((c) => !c.ErrorEquals.includes('Aegis.LeaseLost')).map((c) => c.Next) ?? [];
-      expect({ state, catchTo }).toEqual({ state, catchTo: recorders.has(state) ? [] : [expect.stringMatching(/^(RollBack|RecordFailure)$/)] });
+      expect({ state, catchTo }).toEqual({
+        state,
+        catchTo: recorders.has(state) ? [] : [expect.stringMatching(/^(RollBack|RecordFailure)$/)],
+      });
     }
   });
 

@@ -68,7 +68,9 @@ class DataApiConnection implements DatabaseConnection {
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     // kysely-data-api also sets the pre-0.23 `numUpdatedOrDeletedRows`, which makes Kysely log
     // an "outdated driver" warning; `numAffectedRows` carries the same count
-    const { numUpdatedOrDeletedRows: _old, ...result } = (await this.inner.executeQuery<R>(query)) as QueryResult<R> & { numUpdatedOrDeletedRows?: bigint };
+    const { numUpdatedOrDeletedRows: _old, ...result } = (await this.inner.executeQuery<R>(query)) as QueryResult<R> & {
+      numUpdatedOrDeletedRows?: bigint;
+    };
     return result;
   }
 

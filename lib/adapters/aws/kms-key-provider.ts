@@ -93,7 +93,8 @@ export class KmsKeyProvider implements KeyProvider {
     if (meta.KeyState !== 'Enabled') throw refuse(`is not enabled (KeyState ${meta.KeyState})`);
     const spec = SPECS[meta.KeySpec as keyof typeof SPECS];
     if (!spec) throw refuse(`has key spec ${meta.KeySpec}; only ${Object.keys(SPECS).join(' and ')} can sign`);
-    if (this.#ed25519Only && meta.KeySpec !== 'ECC_NIST_EDWARDS25519') throw refuse(`has key spec ${meta.KeySpec}; production signs with ECC_NIST_EDWARDS25519 only`);
+    if (this.#ed25519Only && meta.KeySpec !== 'ECC_NIST_EDWARDS25519')
+      throw refuse(`has key spec ${meta.KeySpec}; production signs with ECC_NIST_EDWARDS25519 only`);
     if (!meta.SigningAlgorithms?.includes(spec.signingAlgorithm)) throw refuse(`does not offer ${spec.signingAlgorithm}`);
     if (!publicKey?.length) throw refuse('returned no public key');
 
@@ -141,9 +142,18 @@ export class KmsSigner implements Signer {
 
   async sign(message: Uint8Array): Promise<Buffer> {
     if (message.byteLength > MAX_MESSAGE_BYTES) {
-      throw new AegisError('PAYLOAD_TOO_LARGE', `message is ${message.byteLength} bytes; at most ${MAX_MESSAGE_BYTES} can be signed (sign a statement that binds the payload by its sha256)`, { field: 'message' });
+      throw new AegisError(
+        'PAYLOAD_TOO_LARGE',
+        `message is ${message.byteLength} bytes; at most ${MAX_MESSAGE_BYTES} can be signed (sign a statement that binds the payload by its sha256)`,
+        { field: 'message' },
+      );
     }
-    const command = new SignCommand({ KeyId: this.#keyRef, Message: message, MessageType: 'RAW', SigningAlgorithm: SIGNING_ALGORITHM[this.alg] });
+    const command = new SignCommand({
+      KeyId: this.#keyRef,
+      Message: message,
+      MessageType: 'RAW',
+      SigningAlgorithm: SIGNING_ALGORITHM[this.alg],
+    });
     const { Signature: signature } = await this.#client.send(command).catch((e: unknown) => {
       throw kmsError(e, this.kid);
     });

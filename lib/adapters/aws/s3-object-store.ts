@@ -18,7 +18,15 @@ import { pipeline } from 'node:stream/promises';
 import { AegisError, isAegisError } from '../../core/errors.js';
 import type { ObjectInfo, ObjectLockStatus, ObjectStore, PutOptions } from '../../ports.js';
 import { PENDING_UPLOAD_TAG } from './pending-upload-tag.js';
-import { HashMeter, assertListPrefix, assertObjectKey, assertPutOptions, assertRetainUntil, assertUploadUrlOptions, toReadable } from '../object-store-rules.js';
+import {
+  HashMeter,
+  assertListPrefix,
+  assertObjectKey,
+  assertPutOptions,
+  assertRetainUntil,
+  assertUploadUrlOptions,
+  toReadable,
+} from '../object-store-rules.js';
 
 export interface S3ObjectStoreOptions {
   /** A bucket created with Object Lock enabled (which implies versioning). */
@@ -33,7 +41,8 @@ export interface S3ObjectStoreOptions {
  * An S3 client for the stores. `forcePathStyle` addresses buckets as `endpoint/bucket/key`,
  * which S3-compatible endpoints and emulators (set with `AWS_ENDPOINT_URL_S3`) need.
  */
-export const s3Client = (opts: { forcePathStyle?: boolean } = {}): S3Client => new S3Client({ forcePathStyle: opts.forcePathStyle ?? false });
+export const s3Client = (opts: { forcePathStyle?: boolean } = {}): S3Client =>
+  new S3Client({ forcePathStyle: opts.forcePathStyle ?? false });
 
 /** Tag holding the hex sha256 of a version's bytes (see `put` for why a tag). */
 const SHA256_TAG = 'sha256';
@@ -133,7 +142,12 @@ export class S3ObjectStore implements ObjectStore {
           Bucket: this.#bucket,
           Key: key,
           VersionId: versionId,
-          Tagging: { TagSet: [{ Key: SHA256_TAG, Value: meter.sha256 }, ...(opts.pendingUpload ? [{ Key: PENDING_UPLOAD_TAG.key, Value: PENDING_UPLOAD_TAG.value }] : [])] },
+          Tagging: {
+            TagSet: [
+              { Key: SHA256_TAG, Value: meter.sha256 },
+              ...(opts.pendingUpload ? [{ Key: PENDING_UPLOAD_TAG.key, Value: PENDING_UPLOAD_TAG.value }] : []),
+            ],
+          },
         }),
       );
       let head = await this.#head(key, versionId);
@@ -177,7 +191,8 @@ export class S3ObjectStore implements ObjectStore {
     try {
       await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: key, VersionId: head.VersionId }));
     } catch (e) {
-      if (isAccessDenied(e) && (head.ObjectLockMode || head.ObjectLockLegalHoldStatus === 'ON')) throw locked(key, head.ObjectLockRetainUntilDate);
+      if (isAccessDenied(e) && (head.ObjectLockMode || head.ObjectLockLegalHoldStatus === 'ON'))
+        throw locked(key, head.ObjectLockRetainUntilDate);
       if (isNotFound(e, head.VersionId)) throw notFound(key, head.VersionId);
       throw toAegis(e, 'delete');
     }
@@ -205,7 +220,12 @@ export class S3ObjectStore implements ObjectStore {
       // already has (no DeleteObjectTagging), and the lifecycle rule only matches `pending`.
       const kept = set.filter((t) => t.Key !== PENDING_UPLOAD_TAG.key);
       await this.#client.send(
-        new PutObjectTaggingCommand({ Bucket: this.#bucket, Key: key, VersionId: versionId, Tagging: { TagSet: [...kept, { Key: PENDING_UPLOAD_TAG.key, Value: REGISTERED_VALUE }] } }),
+        new PutObjectTaggingCommand({
+          Bucket: this.#bucket,
+          Key: key,
+          VersionId: versionId,
+          Tagging: { TagSet: [...kept, { Key: PENDING_UPLOAD_TAG.key, Value: REGISTERED_VALUE }] },
+        }),
       );
     } catch (e) {
       if (isNotFound(e, versionId)) throw notFound(key, versionId);
@@ -229,7 +249,10 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async createUploadUrl(key: string, opts: { expiresInSeconds: number; contentLength?: number }): Promise<{ url: string; headers: Record<string, string> }> {
+  async createUploadUrl(
+    key: string,
+    opts: { expiresInSeconds: number; contentLength?: number },
+  ): Promise<{ url: string; headers: Record<string, string> }> {
     assertObjectKey(key);
     assertUploadUrlOptions(opts);
     // The URL bypasses put(), so the overwrite rule is applied when the URL is issued.
@@ -239,15 +262,24 @@ export class S3ObjectStore implements ObjectStore {
     const command = new PutObjectCommand({ Bucket: this.#bucket, Key: key, ContentLength: opts.contentLength, Tagging: PENDING_TAGGING });
     // With the SDK's default checksums the URL would carry the CRC32 of an empty body
     // (x-amz-checksum-crc32=AAAAAA==) and S3 would reject every real upload with BadDigest.
-    const dropChecksum = <A extends { request?: unknown }, R>(next: (args: A) => Promise<R>) => async (args: A): Promise<R> => {
-      const headers = (args.request as { headers?: Record<string, string> } | undefined)?.headers ?? {};
-      for (const h of Object.keys(headers)) if (/^x-amz-(checksum-|sdk-checksum-algorithm)/i.test(h)) delete headers[h];
-      return next(args);
-    };
-    command.middlewareStack.addRelativeTo(dropChecksum, { name: 'aegisDropPresignChecksum', relation: 'after', toMiddleware: 'flexibleChecksumsMiddleware' });
+    const dropChecksum =
+      <A extends { request?: unknown }, R>(next: (args: A) => Promise<R>) =>
+      async (args: A): Promise<R> => {
+        const headers = (args.request as { headers?: Record<string, string> } | undefined)?.headers ?? {};
+        for (const h of Object.keys(headers)) if (/^x-amz-(checksum-|sdk-checksum-algorithm)/i.test(h)) delete headers[h];
+        return next(args);
+      };
+    command.middlewareStack.addRelativeTo(dropChecksum, {
+      name: 'aegisDropPresignChecksum',
+      relation: 'after',
+      toMiddleware: 'flexibleChecksumsMiddleware',
+    });
     try {
       // content-length is a signed header when given, so S3 refuses a body of any other size.
-      const url = await getSignedUrl(this.#client, command, { expiresIn: opts.expiresInSeconds, unhoistableHeaders: new Set(['x-amz-tagging']) });
+      const url = await getSignedUrl(this.#client, command, {
+        expiresIn: opts.expiresInSeconds,
+        unhoistableHeaders: new Set(['x-amz-tagging']),
+      });
       return { url, headers: { 'x-amz-tagging': PENDING_TAGGING } };
     } catch (e) {
       throw toAegis(e, 'presign');
@@ -307,7 +339,12 @@ export class S3ObjectStore implements ObjectStore {
   async #putRetention(key: string, versionId: string, until: Date, mode: 'COMPLIANCE' | 'GOVERNANCE'): Promise<void> {
     try {
       await this.#client.send(
-        new PutObjectRetentionCommand({ Bucket: this.#bucket, Key: key, VersionId: versionId, Retention: { Mode: mode, RetainUntilDate: until } }),
+        new PutObjectRetentionCommand({
+          Bucket: this.#bucket,
+          Key: key,
+          VersionId: versionId,
+          Retention: { Mode: mode, RetainUntilDate: until },
+        }),
       );
     } catch (e) {
       // S3 answers AccessDenied when COMPLIANCE retention would be shortened.
@@ -319,7 +356,12 @@ export class S3ObjectStore implements ObjectStore {
 }
 
 function toInfo(key: string, head: HeadObjectCommandOutput): ObjectInfo {
-  const info: ObjectInfo = { key, versionId: head.VersionId!, size: head.ContentLength ?? 0, lastModified: head.LastModified ?? new Date(0) };
+  const info: ObjectInfo = {
+    key,
+    versionId: head.VersionId!,
+    size: head.ContentLength ?? 0,
+    lastModified: head.LastModified ?? new Date(0),
+  };
   if (head.ObjectLockRetainUntilDate) info.retainUntil = head.ObjectLockRetainUntilDate;
   return info;
 }

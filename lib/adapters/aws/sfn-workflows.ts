@@ -14,11 +14,14 @@ export class SfnWorkflows implements Workflows {
 
   async start(machine: MachineName, name: string, input: { promotionId: string }) {
     try {
-      const r = await this.#client.send(new StartExecutionCommand({ stateMachineArn: this.arns[machine], name, input: JSON.stringify(input) }));
+      const r = await this.#client.send(
+        new StartExecutionCommand({ stateMachineArn: this.arns[machine], name, input: JSON.stringify(input) }),
+      );
       return { executionId: r.executionArn!, started: true };
     } catch (e) {
       // Same name and input: Step Functions refuses a second run, which is what we want.
-      if (e instanceof ExecutionAlreadyExists) return { executionId: `${this.arns[machine].replace(':stateMachine:', ':execution:')}:${name}`, started: false };
+      if (e instanceof ExecutionAlreadyExists)
+        return { executionId: `${this.arns[machine].replace(':stateMachine:', ':execution:')}:${name}`, started: false };
       throw e;
     }
   }

@@ -35,7 +35,25 @@ const SCHEMA = `namespace Aegis {
 }`;
 
 /** The facts a policy's `@reason` may name as `{placeholder}`. */
-const FACTS = ['artifactId', 'modelName', 'version', 'targetEnv', 'operation', 'role', 'requesterId', 'riskTier', 'metric', 'candidateMetric', 'productionMetric', 'tolerance', 'threshold', 'approvers', 'canaryRequests', 'requiredRequests', 'evidence'] as const;
+const FACTS = [
+  'artifactId',
+  'modelName',
+  'version',
+  'targetEnv',
+  'operation',
+  'role',
+  'requesterId',
+  'riskTier',
+  'metric',
+  'candidateMetric',
+  'productionMetric',
+  'tolerance',
+  'threshold',
+  'approvers',
+  'canaryRequests',
+  'requiredRequests',
+  'evidence',
+] as const;
 type Facts = Record<(typeof FACTS)[number], string>;
 
 /** A policy or config file: where it came from (for error messages) and its text. */
@@ -114,7 +132,8 @@ export class CedarPolicyEngine implements PolicyEngine {
       if (Object.values<string>(ENGINE_RULES).includes(id)) throw invalid(where, `policy id "${id}" is reserved for the engine`);
       if (!reason) throw invalid(where, `policy "${id}" has no @reason("…") annotation`);
       for (const [, name] of reason.matchAll(REASON_PLACEHOLDER)) {
-        if (!(FACTS as readonly string[]).includes(name!)) throw invalid(where, `policy "${id}": unknown placeholder {${name}} in @reason (known: ${FACTS.join(', ')})`);
+        if (!(FACTS as readonly string[]).includes(name!))
+          throw invalid(where, `policy "${id}": unknown placeholder {${name}} in @reason (known: ${FACTS.join(', ')})`);
       }
       byId[id] = policy;
       startOf.set(id, start);
@@ -168,13 +187,24 @@ export class CedarPolicyEngine implements PolicyEngine {
     const show = (v: number | undefined) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : 'missing');
     const required = this.config.canary.minRequestsPerArm;
     // Cedar Longs: clamp to a safe integer; a missing or malformed count is no canary at all.
-    const passed = Number.isSafeInteger(input.canaryPassedRequestsPerArm) && input.canaryPassedRequestsPerArm > 0 ? input.canaryPassedRequestsPerArm : 0;
+    const passed =
+      Number.isSafeInteger(input.canaryPassedRequestsPerArm) && input.canaryPassedRequestsPerArm > 0 ? input.canaryPassedRequestsPerArm : 0;
     const problems = Array.isArray(input.evidenceProblems) ? input.evidenceProblems : [];
     const principal = { type: 'Aegis::User', id: requester.id };
     const resource = { type: 'Aegis::Artifact', id: artifact.artifactId };
     const entities: cedar.Entities = [
       { uid: principal, attrs: { role: requester.role }, parents: [] },
-      { uid: resource, attrs: { modelName: artifact.modelName, version: artifact.version, signerId: artifact.signerId, codeRef: artifact.codeRef, riskTier }, parents: [] },
+      {
+        uid: resource,
+        attrs: {
+          modelName: artifact.modelName,
+          version: artifact.version,
+          signerId: artifact.signerId,
+          codeRef: artifact.codeRef,
+          riskTier,
+        },
+        parents: [],
+      },
     ];
     const request = {
       principal,
@@ -216,7 +246,11 @@ export class CedarPolicyEngine implements PolicyEngine {
   }
 
   private evaluate(request: ReturnType<CedarPolicyEngine['request']>['request'], action: string): Evaluation {
-    const answer = cedar.statefulIsAuthorized({ ...request, action: { type: 'Aegis::Action', id: action }, preparsedPolicySetId: this.psetId });
+    const answer = cedar.statefulIsAuthorized({
+      ...request,
+      action: { type: 'Aegis::Action', id: action },
+      preparsedPolicySetId: this.psetId,
+    });
     if (answer.type === 'failure') return { ok: false, error: `policy evaluation failed: ${describe(answer.errors)}` };
     const { decision, diagnostics } = answer.response;
     // Cedar ignores a policy whose evaluation errored; a skipped forbid must not become an allow.

@@ -99,7 +99,11 @@ export class FileKeySigner implements Signer {
 
   async sign(message: Uint8Array): Promise<Buffer> {
     if (message.byteLength > MAX_MESSAGE_BYTES) {
-      throw new AegisError('PAYLOAD_TOO_LARGE', `message is ${message.byteLength} bytes; at most ${MAX_MESSAGE_BYTES} can be signed (sign a statement that binds the payload by its sha256)`, { field: 'message' });
+      throw new AegisError(
+        'PAYLOAD_TOO_LARGE',
+        `message is ${message.byteLength} bytes; at most ${MAX_MESSAGE_BYTES} can be signed (sign a statement that binds the payload by its sha256)`,
+        { field: 'message' },
+      );
     }
     this.#key ??= this.#load();
     // A failed load is not cached: the file may appear (or become readable) later.

@@ -4,7 +4,15 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AegisError } from '../../core/errors.js';
-import { HashMeter, assertListPrefix, assertObjectKey, assertPutOptions, assertRetainUntil, assertUploadUrlOptions, toReadable } from '../object-store-rules.js';
+import {
+  HashMeter,
+  assertListPrefix,
+  assertObjectKey,
+  assertPutOptions,
+  assertRetainUntil,
+  assertUploadUrlOptions,
+  toReadable,
+} from '../object-store-rules.js';
 import type { ObjectInfo, ObjectStore, PutOptions } from '../../ports.js';
 
 export interface FsObjectStoreOptions {
@@ -46,7 +54,10 @@ function newVersionId(after?: string): string {
 }
 
 const locked = (key: string, until: Date): AegisError =>
-  new AegisError('RETENTION_LOCKED', `${key} is under retention until ${until.toISOString()}`, { field: 'key', details: { retainUntil: until.toISOString() } });
+  new AegisError('RETENTION_LOCKED', `${key} is under retention until ${until.toISOString()}`, {
+    field: 'key',
+    details: { retainUntil: until.toISOString() },
+  });
 const notFound = (key: string, versionId?: string): AegisError =>
   new AegisError('OBJECT_NOT_FOUND', versionId ? `no version ${versionId} of ${key}` : `no object ${key}`, { field: 'key' });
 const isEnoent = (e: unknown): boolean => (e as NodeJS.ErrnoException)?.code === 'ENOENT';
@@ -184,13 +195,20 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
-  async createUploadUrl(key: string, opts: { expiresInSeconds: number; contentLength?: number }): Promise<{ url: string; headers: Record<string, string> }> {
+  async createUploadUrl(
+    key: string,
+    opts: { expiresInSeconds: number; contentLength?: number },
+  ): Promise<{ url: string; headers: Record<string, string> }> {
     assertObjectKey(key);
-    if (!this.#uploadBaseUrl || !this.#uploadSecret) throw new Error('FsObjectStore needs uploadBaseUrl and uploadSecret to create upload URLs');
+    if (!this.#uploadBaseUrl || !this.#uploadSecret)
+      throw new Error('FsObjectStore needs uploadBaseUrl and uploadSecret to create upload URLs');
     assertUploadUrlOptions(opts);
     await this.#assertWritable(key);
     const expires = Math.floor(Date.now() / 1000) + opts.expiresInSeconds;
-    const query = new URLSearchParams({ expires: String(expires), sig: this.#sign(key, String(expires), opts.contentLength?.toString() ?? '') });
+    const query = new URLSearchParams({
+      expires: String(expires),
+      sig: this.#sign(key, String(expires), opts.contentLength?.toString() ?? ''),
+    });
     if (opts.contentLength !== undefined) query.set('size', String(opts.contentLength));
     return { url: `${this.#uploadBaseUrl}/v1/uploads/${key}?${query}`, headers: {} };
   }
@@ -232,7 +250,11 @@ export class FsObjectStore implements ObjectStore {
     let id = versionId;
     if (id === undefined) {
       const names = await readdir(dir).catch((e) => (isEnoent(e) ? [] : Promise.reject(e)));
-      id = names.filter((n) => n.endsWith('.json')).sort().at(-1)?.slice(0, -'.json'.length);
+      id = names
+        .filter((n) => n.endsWith('.json'))
+        .sort()
+        .at(-1)
+        ?.slice(0, -'.json'.length);
       if (id === undefined) return undefined;
     } else if (!VERSION_ID.test(id)) {
       return undefined; // never let a caller-supplied id become a path
@@ -282,7 +304,13 @@ export class FsObjectStore implements ObjectStore {
 }
 
 function toInfo(meta: Sidecar): ObjectInfo {
-  const info: ObjectInfo = { key: meta.key, versionId: meta.versionId, size: meta.size, sha256: meta.sha256, lastModified: new Date(meta.lastModified) };
+  const info: ObjectInfo = {
+    key: meta.key,
+    versionId: meta.versionId,
+    size: meta.size,
+    sha256: meta.sha256,
+    lastModified: new Date(meta.lastModified),
+  };
   if (meta.retainUntil) info.retainUntil = new Date(meta.retainUntil);
   if (meta.pendingUpload) info.pendingUpload = true;
   return info;

@@ -5,7 +5,6 @@ import './promise-with-resolvers.js';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { MachineName, Workflows } from '../../ports.js';
 
-
 type Definition = { States: Record<string, { Type: string }> };
 type Step = (input: Record<string, unknown>) => Promise<unknown>;
 
@@ -43,7 +42,10 @@ export class LocalWorkflows implements Workflows {
     let def = this.#definitions.get(machine);
     if (!def) {
       // The Lambda ARN is a CDK substitution; any well-formed ARN will do, every Task is overridden.
-      const text = readFileSync(join(this.opts.definitionsDir, `${machine}.asl.json`), 'utf8').replaceAll('${RolloutStepArn}', 'arn:aws:lambda:us-east-1:000000000000:function:aegis-rollout-step');
+      const text = readFileSync(join(this.opts.definitionsDir, `${machine}.asl.json`), 'utf8').replaceAll(
+        '${RolloutStepArn}',
+        'arn:aws:lambda:us-east-1:000000000000:function:aegis-rollout-step',
+      );
       def = JSON.parse(text) as Definition;
       this.#definitions.set(machine, def);
     }
@@ -64,11 +66,18 @@ export class LocalWorkflows implements Workflows {
     // Each execution is its own runner, as each Step Functions execution is: the tasks pass
     // `$$.Execution.Id` as the runner that must hold the rollout's lease.
     const runner = `${this.#instance}/${randomUUID()}`;
-    const exec = sm.run(input as never, {
-      overrides: { taskResourceLocalHandlers: tasks, waitTimeOverrides: waits, retryIntervalOverrides: Object.fromEntries(Object.keys(tasks).map((t) => [t, 10])) },
-      context: { Execution: { Id: runner, Name: name } },
-      noThrowOnAbort: true,
-    } as never);
+    const exec = sm.run(
+      input as never,
+      {
+        overrides: {
+          taskResourceLocalHandlers: tasks,
+          waitTimeOverrides: waits,
+          retryIntervalOverrides: Object.fromEntries(Object.keys(tasks).map((t) => [t, 10])),
+        },
+        context: { Execution: { Id: runner, Name: name } },
+        noThrowOnAbort: true,
+      } as never,
+    );
     const done = exec.result
       .catch((e: unknown) => {
         // A Fail state (RolledBack) ends the execution as an error; the step already recorded it.

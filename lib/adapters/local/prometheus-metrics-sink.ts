@@ -12,7 +12,9 @@ const DEFINITIONS: Record<ServiceMetricName, { help: string; buckets?: number[] 
     help: 'From promotion request to its end (applied, rolled back or failed)',
     buckets: [0.5, 1, 2, 5, 15, 60, 300, 900, 3600, 14400, 86400],
   },
-  aegis_registry_promotions_total: { help: 'Promotions by environment and outcome (requested, denied, pending_multisig, succeeded, rolled_back, failed)' },
+  aegis_registry_promotions_total: {
+    help: 'Promotions by environment and outcome (requested, denied, pending_multisig, succeeded, rolled_back, failed)',
+  },
   ai_infra_canary_rollbacks_total: { help: 'Canary rollouts rolled back (judge failure, too many inconclusive windows, or a step error)' },
 };
 

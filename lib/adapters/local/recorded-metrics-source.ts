@@ -30,7 +30,15 @@ const Sample = z.strictObject({
 });
 const Recording = z.strictObject({ samples: z.array(Sample) });
 
-interface Stored { deploymentKey: string; variant: Variant; artifactId?: string; atMs: number; latencyMs?: number; error: boolean; correct?: boolean }
+interface Stored {
+  deploymentKey: string;
+  variant: Variant;
+  artifactId?: string;
+  atMs: number;
+  latencyMs?: number;
+  error: boolean;
+  correct?: boolean;
+}
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const result = schema.safeParse(value);
@@ -102,7 +110,12 @@ export class RecordedMetricsSource implements MetricsSource {
     // Validate all before storing any, so a bad batch leaves the recording unchanged.
     const parsed = samples.map((s, i) => parse(Sample, s, `sample ${i}`));
     for (const s of parsed) {
-      const stored: Stored = { deploymentKey: s.deploymentKey, variant: s.variant, atMs: new Date(s.at).getTime(), error: s.error ?? false };
+      const stored: Stored = {
+        deploymentKey: s.deploymentKey,
+        variant: s.variant,
+        atMs: new Date(s.at).getTime(),
+        error: s.error ?? false,
+      };
       if (s.artifactId !== undefined) stored.artifactId = s.artifactId;
       if (s.latencyMs !== undefined) stored.latencyMs = s.latencyMs;
       if (s.correct !== undefined) stored.correct = s.correct;
@@ -117,14 +130,18 @@ export class RecordedMetricsSource implements MetricsSource {
     }
     const latenciesMs: number[] = [];
     const out: VariantMetrics = { requests: 0, errors: 0, latenciesMs };
-    let correct = 0, labelled = 0;
+    let correct = 0,
+      labelled = 0;
     for (const s of this.#samples) {
       if (s.deploymentKey !== deploymentKey || s.variant !== variant || s.atMs < f || s.atMs >= t) continue;
       if (artifactId !== null && s.artifactId !== undefined && s.artifactId !== artifactId) continue;
       out.requests++;
       if (s.error) out.errors++;
       if (s.latencyMs !== undefined) latenciesMs.push(s.latencyMs);
-      if (s.correct !== undefined) { labelled++; if (s.correct) correct++; }
+      if (s.correct !== undefined) {
+        labelled++;
+        if (s.correct) correct++;
+      }
     }
     if (labelled > 0) out.quality = { correct, labelled };
     return out;

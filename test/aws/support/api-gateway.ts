@@ -113,13 +113,35 @@ export interface RestApiDefinition {
   gatewayResponses: Map<string, GatewayResponseDef>;
 }
 
-const SUPPORTED_SCHEMA_KEYWORDS = new Set(['$schema', 'title', 'description', 'id', '$id', 'default', 'type', 'properties', 'required', 'additionalProperties', 'items', 'enum', 'minLength', 'maxLength', 'minimum', 'maximum', 'pattern', 'minItems', 'maxItems']);
+const SUPPORTED_SCHEMA_KEYWORDS = new Set([
+  '$schema',
+  'title',
+  'description',
+  'id',
+  '$id',
+  'default',
+  'type',
+  'properties',
+  'required',
+  'additionalProperties',
+  'items',
+  'enum',
+  'minLength',
+  'maxLength',
+  'minimum',
+  'maximum',
+  'pattern',
+  'minItems',
+  'maxItems',
+]);
 
 function checkSchemaKeywords(schema: unknown, where: string): void {
   if (typeof schema !== 'object' || schema === null) return;
   for (const [k, v] of Object.entries(schema)) {
-    if (!SUPPORTED_SCHEMA_KEYWORDS.has(k)) throw new Error(`${where}: JSON schema keyword '${k}' is not checked by the API Gateway emulator; add it to validateSchema`);
-    if (k === 'properties' && v && typeof v === 'object') for (const [p, s] of Object.entries(v)) checkSchemaKeywords(s, `${where}.properties.${p}`);
+    if (!SUPPORTED_SCHEMA_KEYWORDS.has(k))
+      throw new Error(`${where}: JSON schema keyword '${k}' is not checked by the API Gateway emulator; add it to validateSchema`);
+    if (k === 'properties' && v && typeof v === 'object')
+      for (const [p, s] of Object.entries(v)) checkSchemaKeywords(s, `${where}.properties.${p}`);
     if ((k === 'items' || k === 'additionalProperties') && typeof v === 'object') checkSchemaKeywords(v, `${where}.${k}`);
   }
 }
@@ -130,11 +152,13 @@ export function readRestApi(template: CfnTemplate, opts: { restApiLogicalId?: st
   if (apis.length === 0) throw new Error('the template has no AWS::ApiGateway::RestApi');
   let apiLogicalId = opts.restApiLogicalId;
   if (!apiLogicalId) {
-    if (apis.length > 1) throw new Error(`the template has ${apis.length} REST APIs (${apis.map(([id]) => id).join(', ')}): pass restApiLogicalId`);
+    if (apis.length > 1)
+      throw new Error(`the template has ${apis.length} REST APIs (${apis.map(([id]) => id).join(', ')}): pass restApiLogicalId`);
     apiLogicalId = apis[0]![0];
   }
   const api = resourceOf(template, apiLogicalId, 'AWS::ApiGateway::RestApi');
-  if (api.Properties?.Body !== undefined || api.Properties?.BodyS3Location !== undefined) throw new Error(`${apiLogicalId} is defined by an OpenAPI body: the emulator reads Resource/Method resources only`);
+  if (api.Properties?.Body !== undefined || api.Properties?.BodyS3Location !== undefined)
+    throw new Error(`${apiLogicalId} is defined by an OpenAPI body: the emulator reads Resource/Method resources only`);
   const ofThisApi = (props: { RestApiId?: unknown } | undefined) => refTarget(props?.RestApiId) === apiLogicalId;
 
   // Resources → full paths.
@@ -157,7 +181,13 @@ export function readRestApi(template: CfnTemplate, opts: { restApiLogicalId?: st
     const pathPart = r.Properties?.PathPart;
     if (typeof pathPart !== 'string' || pathPart === '') throw new Error(`${logicalId}: PathPart must be a literal string`);
     const parent = resolveNode(parentOf(r.Properties?.ParentId, logicalId), seen);
-    const node: ResourceNode = { id: logicalId, pathPart, path: `${parent.path === '/' ? '' : parent.path}/${pathPart}`, children: [], methods: new Map() };
+    const node: ResourceNode = {
+      id: logicalId,
+      pathPart,
+      path: `${parent.path === '/' ? '' : parent.path}/${pathPart}`,
+      children: [],
+      methods: new Map(),
+    };
     parent.children.push(node);
     nodes.set(logicalId, node);
     return node;
@@ -177,11 +207,13 @@ export function readRestApi(template: CfnTemplate, opts: { restApiLogicalId?: st
     if (id) model = resourceOf(template, id, 'AWS::ApiGateway::Model');
     else if (typeof value === 'string') {
       if (value === 'Empty') return {};
-      model = resourcesOfType(template, 'AWS::ApiGateway::Model').find(([, m]) => ofThisApi(m.Properties) && m.Properties?.Name === value)?.[1];
+      model = resourcesOfType(template, 'AWS::ApiGateway::Model').find(
+        ([, m]) => ofThisApi(m.Properties) && m.Properties?.Name === value,
+      )?.[1];
       if (!model) throw new Error(`${where}: no model named ${value}`);
     } else throw new Error(`${where}: cannot tell which model ${JSON.stringify(value)} names`);
     const raw = model.Properties?.Schema;
-    const schema = (typeof raw === 'string' ? JSON.parse(raw) : raw ?? {}) as JsonSchema;
+    const schema = (typeof raw === 'string' ? JSON.parse(raw) : (raw ?? {})) as JsonSchema;
     checkSchemaKeywords(schema, where);
     return schema;
   };
@@ -197,11 +229,18 @@ export function readRestApi(template: CfnTemplate, opts: { restApiLogicalId?: st
     if (!resourceId) throw new Error(`${logicalId}: cannot tell which resource ResourceId ${JSON.stringify(p.ResourceId)} names`);
     const node = resolveNode(resourceId);
     const integration = p.Integration ?? {};
-    if (integration.Type !== 'AWS_PROXY') throw new Error(`${logicalId} (${httpMethod} ${node.path}): integration type ${String(integration.Type)} is not emulated (only AWS_PROXY)`);
+    if (integration.Type !== 'AWS_PROXY')
+      throw new Error(
+        `${logicalId} (${httpMethod} ${node.path}): integration type ${String(integration.Type)} is not emulated (only AWS_PROXY)`,
+      );
     const functionLogicalId = lambdaOfIntegrationUri(template, integration.Uri);
-    if (!functionLogicalId) throw new Error(`${logicalId} (${httpMethod} ${node.path}): no function of the template in Integration.Uri ${JSON.stringify(integration.Uri)}`);
+    if (!functionLogicalId)
+      throw new Error(
+        `${logicalId} (${httpMethod} ${node.path}): no function of the template in Integration.Uri ${JSON.stringify(integration.Uri)}`,
+      );
     const authorizationType = String(p.AuthorizationType ?? 'NONE');
-    if (authorizationType !== 'NONE' && authorizationType !== 'AWS_IAM') throw new Error(`${logicalId}: AuthorizationType ${authorizationType} is not emulated (NONE and AWS_IAM are)`);
+    if (authorizationType !== 'NONE' && authorizationType !== 'AWS_IAM')
+      throw new Error(`${logicalId}: AuthorizationType ${authorizationType} is not emulated (NONE and AWS_IAM are)`);
     if (p.ApiKeyRequired === true) throw new Error(`${logicalId}: ApiKeyRequired is not emulated`);
     const validator = validatorOf(p.RequestValidatorId);
     const requiredParameters = Object.entries((p.RequestParameters ?? {}) as Record<string, unknown>)
@@ -211,7 +250,12 @@ export function readRestApi(template: CfnTemplate, opts: { restApiLogicalId?: st
         if (!mm) throw new Error(`${logicalId}: request parameter ${key} is not understood`);
         return { location: mm[1] as 'path' | 'querystring' | 'header', name: mm[2]! };
       });
-    const requestModels = Object.fromEntries(Object.entries((p.RequestModels ?? {}) as Record<string, unknown>).map(([ct, model]) => [ct.toLowerCase(), modelSchema(model, `${logicalId}.RequestModels[${ct}]`)]));
+    const requestModels = Object.fromEntries(
+      Object.entries((p.RequestModels ?? {}) as Record<string, unknown>).map(([ct, model]) => [
+        ct.toLowerCase(),
+        modelSchema(model, `${logicalId}.RequestModels[${ct}]`),
+      ]),
+    );
     const def: MethodDef = {
       method: httpMethod,
       path: node.path,
@@ -256,7 +300,15 @@ export function readRestApi(template: CfnTemplate, opts: { restApiLogicalId?: st
     stage = names[0]!;
   }
   const binaryMediaTypes = ((api.Properties?.BinaryMediaTypes ?? []) as string[]).map((t) => t.replace(/~1/g, '/').toLowerCase());
-  return { restApiLogicalId: apiLogicalId, apiId: shortId(`restapi:${apiLogicalId}`), stage, root, routes, binaryMediaTypes, gatewayResponses };
+  return {
+    restApiLogicalId: apiLogicalId,
+    apiId: shortId(`restapi:${apiLogicalId}`),
+    stage,
+    root,
+    routes,
+    binaryMediaTypes,
+    gatewayResponses,
+  };
 }
 
 /** The function an AWS_PROXY integration Uri invokes: the `Fn::GetAtt [Fn, Arn]` inside its Join/Sub, or a literal ARN naming a function of the template. */
@@ -331,7 +383,8 @@ export function matchResource(root: ResourceNode, rawSegments: string[]): RouteM
       }
     }
     for (const c of greedy) {
-      if (c.methods.size > 0) return { node: c, pathParameters: { ...params, [c.pathPart.slice(1, -2)]: rawSegments.slice(i).map(decodeSegment).join('/') } };
+      if (c.methods.size > 0)
+        return { node: c, pathParameters: { ...params, [c.pathPart.slice(1, -2)]: rawSegments.slice(i).map(decodeSegment).join('/') } };
     }
     return undefined;
   };
@@ -364,16 +417,26 @@ export interface SigV4Request {
 }
 
 export type SigV4Outcome =
-  | { ok: true; accessKeyId: string; identity: IamIdentity }
-  | { ok: false; type: GatewayResponseType; errorType: string; message: string };
+  { ok: true; accessKeyId: string; identity: IamIdentity } | { ok: false; type: GatewayResponseType; errorType: string; message: string };
 
-const SIGNATURE_MISMATCH = 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
+const SIGNATURE_MISMATCH =
+  'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
 
 /** Exposes the signer's canonical request and string to sign, for API Gateway's mismatch message. */
 class Verifier extends SignatureV4 {
-  async explain(request: Parameters<SignatureV4['sign']>[0], signedHeaders: Set<string>, longDate: string, scope: string, payloadHash: string): Promise<{ canonical: string; stringToSign: string }> {
+  async explain(
+    request: Parameters<SignatureV4['sign']>[0],
+    signedHeaders: Set<string>,
+    longDate: string,
+    scope: string,
+    payloadHash: string,
+  ): Promise<{ canonical: string; stringToSign: string }> {
     const headers = { ...(request as { headers: Record<string, string> }).headers, 'x-amz-date': longDate };
-    const canonical = this.createCanonicalRequest({ ...(request as object), headers } as never, getCanonicalHeaders({ headers } as never, undefined, signedHeaders), payloadHash);
+    const canonical = this.createCanonicalRequest(
+      { ...(request as object), headers } as never,
+      getCanonicalHeaders({ headers } as never, undefined, signedHeaders),
+      payloadHash,
+    );
     return { canonical, stringToSign: await this.createStringToSign(longDate, scope, canonical, 'AWS4-HMAC-SHA256') };
   }
 }
@@ -385,7 +448,11 @@ function parseAmzDate(s: string): Date | undefined {
   return Number.isNaN(d.getTime()) ? undefined : d;
 }
 
-const amzDate = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+const amzDate = (ms: number) =>
+  new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 
 /**
  * Verifies an `Authorization: AWS4-HMAC-SHA256 …` header the way API Gateway's IAM
@@ -394,13 +461,17 @@ const amzDate = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, '').
  * (method, path, query, the signed headers, and the body's own SHA-256 — a mismatching
  * `x-amz-content-sha256` fails). Query-string (presigned) SigV4 is not accepted.
  */
-export async function verifySigV4(req: SigV4Request, opts: { identities: Record<string, IamIdentity>; region: string; service?: string; now?: number }): Promise<SigV4Outcome> {
+export async function verifySigV4(
+  req: SigV4Request,
+  opts: { identities: Record<string, IamIdentity>; region: string; service?: string; now?: number },
+): Promise<SigV4Outcome> {
   const service = opts.service ?? 'execute-api';
   const now = opts.now ?? Date.now();
   const header = (name: string) => req.headers.filter(([k]) => k.toLowerCase() === name).map(([, v]) => v);
   const auth = header('authorization')[0];
   const fail = (type: GatewayResponseType, errorType: string, message: string): SigV4Outcome => ({ ok: false, type, errorType, message });
-  if (auth === undefined || auth.trim() === '') return fail('MISSING_AUTHENTICATION_TOKEN', 'MissingAuthenticationTokenException', 'Missing Authentication Token');
+  if (auth === undefined || auth.trim() === '')
+    return fail('MISSING_AUTHENTICATION_TOKEN', 'MissingAuthenticationTokenException', 'Missing Authentication Token');
   const m = /^AWS4-HMAC-SHA256\s+(.*)$/s.exec(auth.trim());
   const fields = new Map<string, string>();
   for (const part of (m?.[1] ?? '').split(',')) {
@@ -409,27 +480,72 @@ export async function verifySigV4(req: SigV4Request, opts: { identities: Record<
   }
   const missing = ['Credential', 'Signature', 'SignedHeaders'].filter((f) => !fields.get(f));
   if (!m || missing.length) {
-    return fail('INVALID_SIGNATURE', 'IncompleteSignatureException', `${missing.map((f) => `Authorization header requires '${f}' parameter.`).join(' ') || 'Unsupported authorization scheme.'} Authorization=${auth}`);
+    return fail(
+      'INVALID_SIGNATURE',
+      'IncompleteSignatureException',
+      `${missing.map((f) => `Authorization header requires '${f}' parameter.`).join(' ') || 'Unsupported authorization scheme.'} Authorization=${auth}`,
+    );
   }
   const credential = fields.get('Credential')!.split('/');
   const [accessKeyId, scopeDate, scopeRegion, scopeService, terminator] = credential;
-  if (credential.length !== 5 || terminator !== 'aws4_request') return fail('INVALID_SIGNATURE', 'IncompleteSignatureException', `Credential should be scoped with a valid terminator: 'aws4_request', not '${terminator ?? ''}'.`);
+  if (credential.length !== 5 || terminator !== 'aws4_request')
+    return fail(
+      'INVALID_SIGNATURE',
+      'IncompleteSignatureException',
+      `Credential should be scoped with a valid terminator: 'aws4_request', not '${terminator ?? ''}'.`,
+    );
   const identity = opts.identities[accessKeyId!];
   if (!identity) return fail('INVALID_SIGNATURE', 'UnrecognizedClientException', 'The security token included in the request is invalid.');
   const dateHeader = header('x-amz-date')[0];
-  if (dateHeader === undefined) return fail('INVALID_SIGNATURE', 'IncompleteSignatureException', "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header (this emulator accepts X-Amz-Date only).");
+  if (dateHeader === undefined)
+    return fail(
+      'INVALID_SIGNATURE',
+      'IncompleteSignatureException',
+      "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header (this emulator accepts X-Amz-Date only).",
+    );
   const signingDate = parseAmzDate(dateHeader.trim());
-  if (!signingDate) return fail('INVALID_SIGNATURE', 'IncompleteSignatureException', `X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd'T'HHmmss'Z'", not '${dateHeader}'.`);
+  if (!signingDate)
+    return fail(
+      'INVALID_SIGNATURE',
+      'IncompleteSignatureException',
+      `X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd'T'HHmmss'Z'", not '${dateHeader}'.`,
+    );
   const longDate = amzDate(signingDate.getTime());
-  if (scopeDate !== longDate.slice(0, 8)) return fail('INVALID_SIGNATURE', 'InvalidSignatureException', `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${scopeDate}' != '${longDate.slice(0, 8)}', from '${longDate}'.`);
-  if (scopeRegion !== opts.region) return fail('INVALID_SIGNATURE', 'InvalidSignatureException', `Credential should be scoped to a valid region, not '${scopeRegion}'. `);
-  if (scopeService !== service) return fail('INVALID_SIGNATURE', 'InvalidSignatureException', `Credential should be scoped to correct service: '${service}'. `);
-  if (signingDate.getTime() < now - MAX_CLOCK_SKEW_MS) return fail('INVALID_SIGNATURE', 'InvalidSignatureException', `Signature expired: ${longDate} is now earlier than ${amzDate(now - MAX_CLOCK_SKEW_MS)} (${amzDate(now)} - 5 min.)`);
-  if (signingDate.getTime() > now + MAX_CLOCK_SKEW_MS) return fail('INVALID_SIGNATURE', 'InvalidSignatureException', `Signature not yet current: ${longDate} is still later than ${amzDate(now + MAX_CLOCK_SKEW_MS)} (${amzDate(now)} + 5 min.)`);
+  if (scopeDate !== longDate.slice(0, 8))
+    return fail(
+      'INVALID_SIGNATURE',
+      'InvalidSignatureException',
+      `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${scopeDate}' != '${longDate.slice(0, 8)}', from '${longDate}'.`,
+    );
+  if (scopeRegion !== opts.region)
+    return fail('INVALID_SIGNATURE', 'InvalidSignatureException', `Credential should be scoped to a valid region, not '${scopeRegion}'. `);
+  if (scopeService !== service)
+    return fail('INVALID_SIGNATURE', 'InvalidSignatureException', `Credential should be scoped to correct service: '${service}'. `);
+  if (signingDate.getTime() < now - MAX_CLOCK_SKEW_MS)
+    return fail(
+      'INVALID_SIGNATURE',
+      'InvalidSignatureException',
+      `Signature expired: ${longDate} is now earlier than ${amzDate(now - MAX_CLOCK_SKEW_MS)} (${amzDate(now)} - 5 min.)`,
+    );
+  if (signingDate.getTime() > now + MAX_CLOCK_SKEW_MS)
+    return fail(
+      'INVALID_SIGNATURE',
+      'InvalidSignatureException',
+      `Signature not yet current: ${longDate} is still later than ${amzDate(now + MAX_CLOCK_SKEW_MS)} (${amzDate(now)} + 5 min.)`,
+    );
   const token = header('x-amz-security-token')[0];
-  if ((identity.sessionToken ?? undefined) !== token) return fail('INVALID_SIGNATURE', 'UnrecognizedClientException', 'The security token included in the request is invalid.');
-  const signedHeaders = fields.get('SignedHeaders')!.split(';').map((h) => h.trim().toLowerCase());
-  if (!signedHeaders.includes('host')) return fail('INVALID_SIGNATURE', 'InvalidSignatureException', "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
+  if ((identity.sessionToken ?? undefined) !== token)
+    return fail('INVALID_SIGNATURE', 'UnrecognizedClientException', 'The security token included in the request is invalid.');
+  const signedHeaders = fields
+    .get('SignedHeaders')!
+    .split(';')
+    .map((h) => h.trim().toLowerCase());
+  if (!signedHeaders.includes('host'))
+    return fail(
+      'INVALID_SIGNATURE',
+      'InvalidSignatureException',
+      "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
+    );
 
   const bodyHash = createHash('sha256').update(req.body).digest('hex');
   const declaredHash = header('x-amz-content-sha256')[0];
@@ -444,22 +560,57 @@ export async function verifySigV4(req: SigV4Request, opts: { identities: Record<
     query[key] = all.length === 1 ? all[0]! : all;
   }
   const hostHeader = headers.host ?? '';
-  const request = { method: req.method, protocol: 'https:', hostname: hostHeader.replace(/:\d+$/, ''), path: req.rawPath, query, headers, body: req.body };
-  const verifier = new Verifier({ service, region: opts.region, credentials: { accessKeyId: accessKeyId!, secretAccessKey: identity.secretAccessKey, ...(identity.sessionToken && { sessionToken: identity.sessionToken }) }, sha256: Sha256, applyChecksum: false });
+  const request = {
+    method: req.method,
+    protocol: 'https:',
+    hostname: hostHeader.replace(/:\d+$/, ''),
+    path: req.rawPath,
+    query,
+    headers,
+    body: req.body,
+  };
+  const verifier = new Verifier({
+    service,
+    region: opts.region,
+    credentials: {
+      accessKeyId: accessKeyId!,
+      secretAccessKey: identity.secretAccessKey,
+      ...(identity.sessionToken && { sessionToken: identity.sessionToken }),
+    },
+    sha256: Sha256,
+    applyChecksum: false,
+  });
   const signed = await verifier.sign(request as never, { signingDate, signableHeaders: new Set(signedHeaders) });
   const expected = /Signature=([0-9a-f]{64})/.exec(String(signed.headers.authorization))?.[1] ?? '';
   const given = fields.get('Signature')!;
   const sameList = /SignedHeaders=([^,]+)/.exec(String(signed.headers.authorization))?.[1] === signedHeaders.join(';');
   const hashOk = declaredHash === undefined || declaredHash === bodyHash;
-  if (hashOk && sameList && given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected))) return { ok: true, accessKeyId: accessKeyId!, identity };
-  const { canonical, stringToSign } = await verifier.explain({ ...request, headers: { ...headers, ...(declaredHash !== undefined && { 'x-amz-content-sha256': bodyHash }) } } as never, new Set(signedHeaders), longDate, `${scopeDate}/${opts.region}/${service}/aws4_request`, bodyHash);
-  return fail('INVALID_SIGNATURE', 'InvalidSignatureException', `${SIGNATURE_MISMATCH}\n\nThe Canonical String for this request should have been\n'${canonical}'\n\nThe String-to-Sign should have been\n'${stringToSign}'\n`);
+  if (hashOk && sameList && given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected)))
+    return { ok: true, accessKeyId: accessKeyId!, identity };
+  const { canonical, stringToSign } = await verifier.explain(
+    { ...request, headers: { ...headers, ...(declaredHash !== undefined && { 'x-amz-content-sha256': bodyHash }) } } as never,
+    new Set(signedHeaders),
+    longDate,
+    `${scopeDate}/${opts.region}/${service}/aws4_request`,
+    bodyHash,
+  );
+  return fail(
+    'INVALID_SIGNATURE',
+    'InvalidSignatureException',
+    `${SIGNATURE_MISMATCH}\n\nThe Canonical String for this request should have been\n'${canonical}'\n\nThe String-to-Sign should have been\n'${stringToSign}'\n`,
+  );
 }
 
 /** `requestContext.identity.caller` / `user`: the principal's unique id, as IAM reports it. */
 export function principalIdFor(identity: IamIdentity): string {
   if (identity.principalId) return identity.principalId;
-  const id = (prefix: string) => `${prefix}${createHash('sha256').update(identity.arn).digest('hex').toUpperCase().replace(/[^A-Z0-9]/g, '').slice(0, 17)}`;
+  const id = (prefix: string) =>
+    `${prefix}${createHash('sha256')
+      .update(identity.arn)
+      .digest('hex')
+      .toUpperCase()
+      .replace(/[^A-Z0-9]/g, '')
+      .slice(0, 17)}`;
   const assumed = /^arn:[^:]+:sts::\d{12}:assumed-role\/[^/]+\/(.+)$/.exec(identity.arn);
   if (assumed) return `${id('AROA')}:${assumed[1]}`;
   const root = /^arn:[^:]+:iam::(\d{12}):root$/.exec(identity.arn);
@@ -484,24 +635,31 @@ export function validateSchema(schema: JsonSchema, value: unknown, at = ''): str
     const types = (Array.isArray(schema.type) ? schema.type : [schema.type]) as string[];
     const t = typeOf(value);
     if (!types.some((x) => x === t || (x === 'number' && t === 'integer'))) {
-      errors.push(`${where} type (${t === 'integer' ? 'integer' : t}) does not match any allowed primitive type (allowed: [${types.map((x) => `"${x}"`).join(',')}])`);
+      errors.push(
+        `${where} type (${t === 'integer' ? 'integer' : t}) does not match any allowed primitive type (allowed: [${types.map((x) => `"${x}"`).join(',')}])`,
+      );
       return errors;
     }
   }
-  if (Array.isArray(schema.enum) && !schema.enum.some((e) => JSON.stringify(e) === JSON.stringify(value))) errors.push(`${where} value not found in enum`);
+  if (Array.isArray(schema.enum) && !schema.enum.some((e) => JSON.stringify(e) === JSON.stringify(value)))
+    errors.push(`${where} value not found in enum`);
   if (typeof value === 'string') {
     if (typeof schema.minLength === 'number' && value.length < schema.minLength) errors.push(`${where} string too short`);
     if (typeof schema.maxLength === 'number' && value.length > schema.maxLength) errors.push(`${where} string too long`);
-    if (typeof schema.pattern === 'string' && !new RegExp(schema.pattern, 'u').test(value)) errors.push(`${where} ECMA 262 regex "${schema.pattern}" does not match input string`);
+    if (typeof schema.pattern === 'string' && !new RegExp(schema.pattern, 'u').test(value))
+      errors.push(`${where} ECMA 262 regex "${schema.pattern}" does not match input string`);
   }
   if (typeof value === 'number') {
-    if (typeof schema.minimum === 'number' && value < schema.minimum) errors.push(`${where} numeric instance is lower than the required minimum`);
-    if (typeof schema.maximum === 'number' && value > schema.maximum) errors.push(`${where} numeric instance is greater than the required maximum`);
+    if (typeof schema.minimum === 'number' && value < schema.minimum)
+      errors.push(`${where} numeric instance is lower than the required minimum`);
+    if (typeof schema.maximum === 'number' && value > schema.maximum)
+      errors.push(`${where} numeric instance is greater than the required maximum`);
   }
   if (Array.isArray(value)) {
     if (typeof schema.minItems === 'number' && value.length < schema.minItems) errors.push(`${where} array is too short`);
     if (typeof schema.maxItems === 'number' && value.length > schema.maxItems) errors.push(`${where} array is too long`);
-    if (schema.items && typeof schema.items === 'object') value.forEach((v, i) => errors.push(...validateSchema(schema.items as JsonSchema, v, `${at}/${i}`)));
+    if (schema.items && typeof schema.items === 'object')
+      value.forEach((v, i) => errors.push(...validateSchema(schema.items as JsonSchema, v, `${at}/${i}`)));
   }
   if (typeOf(value) === 'object') {
     const obj = value as Record<string, unknown>;
@@ -510,8 +668,10 @@ export function validateSchema(schema: JsonSchema, value: unknown, at = ''): str
     if (missing.length) errors.push(`${where} object has missing required properties ([${missing.map((k) => `"${k}"`).join(',')}])`);
     for (const [k, v] of Object.entries(obj)) {
       if (props[k]) errors.push(...validateSchema(props[k], v, `${at}/${k}`));
-      else if (schema.additionalProperties === false) errors.push(`${where} object instance has properties which are not allowed by the schema: ["${k}"]`);
-      else if (schema.additionalProperties && typeof schema.additionalProperties === 'object') errors.push(...validateSchema(schema.additionalProperties as JsonSchema, v, `${at}/${k}`));
+      else if (schema.additionalProperties === false)
+        errors.push(`${where} object instance has properties which are not allowed by the schema: ["${k}"]`);
+      else if (schema.additionalProperties && typeof schema.additionalProperties === 'object')
+        errors.push(...validateSchema(schema.additionalProperties as JsonSchema, v, `${at}/${k}`));
     }
   }
   return errors;
@@ -520,19 +680,45 @@ export function validateSchema(schema: JsonSchema, value: unknown, at = ''): str
 // ---------------------------------------------------------------------------------------------
 // The server
 
-const DEFAULTS: Record<GatewayResponseType, { status: number; errorType: string; message: string; family: 'DEFAULT_4XX' | 'DEFAULT_5XX' }> = {
-  MISSING_AUTHENTICATION_TOKEN: { status: 403, errorType: 'MissingAuthenticationTokenException', message: 'Missing Authentication Token', family: 'DEFAULT_4XX' },
-  INVALID_SIGNATURE: { status: 403, errorType: 'InvalidSignatureException', message: SIGNATURE_MISMATCH, family: 'DEFAULT_4XX' },
-  EXPIRED_TOKEN: { status: 403, errorType: 'ExpiredTokenException', message: 'The security token included in the request is expired', family: 'DEFAULT_4XX' },
-  ACCESS_DENIED: { status: 403, errorType: 'AccessDeniedException', message: 'Forbidden', family: 'DEFAULT_4XX' },
-  BAD_REQUEST_BODY: { status: 400, errorType: 'BadRequestException', message: 'Invalid request body', family: 'DEFAULT_4XX' },
-  BAD_REQUEST_PARAMETERS: { status: 400, errorType: 'BadRequestException', message: 'Missing required request parameters', family: 'DEFAULT_4XX' },
-  REQUEST_TOO_LARGE: { status: 413, errorType: 'RequestTooLargeException', message: 'Request Too Long', family: 'DEFAULT_4XX' },
-  INTEGRATION_TIMEOUT: { status: 504, errorType: 'InternalServerErrorException', message: 'Endpoint request timed out', family: 'DEFAULT_5XX' },
-  INTEGRATION_FAILURE: { status: 504, errorType: 'InternalServerErrorException', message: 'Internal server error', family: 'DEFAULT_5XX' },
-  // A Lambda function error or a malformed proxy result: 502 "Internal server error".
-  DEFAULT_5XX: { status: 502, errorType: 'InternalServerErrorException', message: 'Internal server error', family: 'DEFAULT_5XX' },
-};
+const DEFAULTS: Record<GatewayResponseType, { status: number; errorType: string; message: string; family: 'DEFAULT_4XX' | 'DEFAULT_5XX' }> =
+  {
+    MISSING_AUTHENTICATION_TOKEN: {
+      status: 403,
+      errorType: 'MissingAuthenticationTokenException',
+      message: 'Missing Authentication Token',
+      family: 'DEFAULT_4XX',
+    },
+    INVALID_SIGNATURE: { status: 403, errorType: 'InvalidSignatureException', message: SIGNATURE_MISMATCH, family: 'DEFAULT_4XX' },
+    EXPIRED_TOKEN: {
+      status: 403,
+      errorType: 'ExpiredTokenException',
+      message: 'The security token included in the request is expired',
+      family: 'DEFAULT_4XX',
+    },
+    ACCESS_DENIED: { status: 403, errorType: 'AccessDeniedException', message: 'Forbidden', family: 'DEFAULT_4XX' },
+    BAD_REQUEST_BODY: { status: 400, errorType: 'BadRequestException', message: 'Invalid request body', family: 'DEFAULT_4XX' },
+    BAD_REQUEST_PARAMETERS: {
+      status: 400,
+      errorType: 'BadRequestException',
+      message: 'Missing required request parameters',
+      family: 'DEFAULT_4XX',
+    },
+    REQUEST_TOO_LARGE: { status: 413, errorType: 'RequestTooLargeException', message: 'Request Too Long', family: 'DEFAULT_4XX' },
+    INTEGRATION_TIMEOUT: {
+      status: 504,
+      errorType: 'InternalServerErrorException',
+      message: 'Endpoint request timed out',
+      family: 'DEFAULT_5XX',
+    },
+    INTEGRATION_FAILURE: {
+      status: 504,
+      errorType: 'InternalServerErrorException',
+      message: 'Internal server error',
+      family: 'DEFAULT_5XX',
+    },
+    // A Lambda function error or a malformed proxy result: 502 "Internal server error".
+    DEFAULT_5XX: { status: 502, errorType: 'InternalServerErrorException', message: 'Internal server error', family: 'DEFAULT_5XX' },
+  };
 
 interface RequestContextLite {
   requestId: string;
@@ -588,14 +774,19 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | u
 const ALLOWED_RESULT_KEYS = new Set(['statusCode', 'headers', 'multiValueHeaders', 'body', 'isBase64Encoded']);
 
 /** The proxy result as API Gateway accepts it, or the reason it answers 502 "Malformed Lambda proxy response". */
-export function checkProxyResult(result: unknown): { ok: true; status: number; headers: [string, string][]; body: Buffer } | { ok: false; reason: string } {
-  if (typeof result !== 'object' || result === null || Array.isArray(result)) return { ok: false, reason: `the result is ${result === null ? 'null' : typeof result}, not an object` };
+export function checkProxyResult(
+  result: unknown,
+): { ok: true; status: number; headers: [string, string][]; body: Buffer } | { ok: false; reason: string } {
+  if (typeof result !== 'object' || result === null || Array.isArray(result))
+    return { ok: false, reason: `the result is ${result === null ? 'null' : typeof result}, not an object` };
   const r = result as Record<string, unknown>;
   const extra = Object.keys(r).filter((k) => !ALLOWED_RESULT_KEYS.has(k));
   if (extra.length) return { ok: false, reason: `unexpected fields ${extra.join(', ')}` };
   const status = typeof r.statusCode === 'string' && /^\d{3}$/.test(r.statusCode) ? Number(r.statusCode) : r.statusCode;
-  if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) return { ok: false, reason: `statusCode ${JSON.stringify(r.statusCode)} is not an HTTP status` };
-  if (r.body !== undefined && r.body !== null && typeof r.body !== 'string') return { ok: false, reason: `body is ${typeof r.body}, not a string` };
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599)
+    return { ok: false, reason: `statusCode ${JSON.stringify(r.statusCode)} is not an HTTP status` };
+  if (r.body !== undefined && r.body !== null && typeof r.body !== 'string')
+    return { ok: false, reason: `body is ${typeof r.body}, not a string` };
   const scalar = (v: unknown) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
   const headers: [string, string][] = [];
   if (r.headers !== undefined && r.headers !== null) {
@@ -606,13 +797,15 @@ export function checkProxyResult(result: unknown): { ok: true; status: number; h
     }
   }
   if (r.multiValueHeaders !== undefined && r.multiValueHeaders !== null) {
-    if (typeof r.multiValueHeaders !== 'object' || Array.isArray(r.multiValueHeaders)) return { ok: false, reason: 'multiValueHeaders is not an object' };
+    if (typeof r.multiValueHeaders !== 'object' || Array.isArray(r.multiValueHeaders))
+      return { ok: false, reason: 'multiValueHeaders is not an object' };
     for (const [k, vs] of Object.entries(r.multiValueHeaders)) {
       if (!Array.isArray(vs) || !vs.every(scalar)) return { ok: false, reason: `multiValueHeaders.${k} is not a list of strings` };
       for (const v of vs) headers.push([k, String(v)]);
     }
   }
-  if (r.isBase64Encoded !== undefined && typeof r.isBase64Encoded !== 'boolean') return { ok: false, reason: 'isBase64Encoded is not a boolean' };
+  if (r.isBase64Encoded !== undefined && typeof r.isBase64Encoded !== 'boolean')
+    return { ok: false, reason: 'isBase64Encoded is not a boolean' };
   const text = typeof r.body === 'string' ? r.body : '';
   return { ok: true, status, headers, body: r.isBase64Encoded === true ? Buffer.from(text, 'base64') : Buffer.from(text, 'utf8') };
 }
@@ -633,7 +826,10 @@ function requestTime(ms: number): string {
  * const client = new AegisClient({ baseUrl: gw.url, sigv4: { region: 'eu-west-1', credentials: async () => ({ accessKeyId: 'AKID', secretAccessKey }) } });
  */
 export async function startApiGateway(opts: ApiGatewayOptions): Promise<RunningApiGateway> {
-  const api = readRestApi(opts.template, { ...(opts.restApiLogicalId && { restApiLogicalId: opts.restApiLogicalId }), ...(opts.stage && { stage: opts.stage }) });
+  const api = readRestApi(opts.template, {
+    ...(opts.restApiLogicalId && { restApiLogicalId: opts.restApiLogicalId }),
+    ...(opts.stage && { stage: opts.stage }),
+  });
   const accountId = opts.accountId ?? '123456789012';
   const timeoutMs = opts.integrationTimeoutMs ?? DEFAULT_INTEGRATION_TIMEOUT_MS;
   const limit = opts.maxRequestBytes ?? MAX_REQUEST_BYTES;
@@ -650,7 +846,13 @@ export async function startApiGateway(opts: ApiGatewayOptions): Promise<RunningA
     res.end(body);
   };
 
-  const gatewayResponse = (res: ServerResponse, ctx: RequestContextLite, type: GatewayResponseType, message?: string, errorType?: string) => {
+  const gatewayResponse = (
+    res: ServerResponse,
+    ctx: RequestContextLite,
+    type: GatewayResponseType,
+    message?: string,
+    errorType?: string,
+  ) => {
     const d = DEFAULTS[type];
     const msg = message ?? d.message;
     const custom = api.gatewayResponses.get(type) ?? api.gatewayResponses.get(d.family);
@@ -680,7 +882,14 @@ export async function startApiGateway(opts: ApiGatewayOptions): Promise<RunningA
     const q = rawUrl.indexOf('?');
     const rawFullPath = q >= 0 ? rawUrl.slice(0, q) : rawUrl;
     const rawQuery = q >= 0 ? rawUrl.slice(q + 1) : '';
-    const ctx: RequestContextLite = { requestId, extendedRequestId: randomBytes(6).toString('base64url').slice(0, 8) + '=', stage: api.stage, httpMethod: method, path: rawFullPath, sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1' };
+    const ctx: RequestContextLite = {
+      requestId,
+      extendedRequestId: randomBytes(6).toString('base64url').slice(0, 8) + '=',
+      stage: api.stage,
+      httpMethod: method,
+      path: rawFullPath,
+      sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1',
+    };
 
     const body = await readBody(req, limit);
     if (!body) {
@@ -691,7 +900,16 @@ export async function startApiGateway(opts: ApiGatewayOptions): Promise<RunningA
     // The stage, then the resource and method (an unknown route is 403 "Missing Authentication Token").
     const stagePrefix = `/${api.stage}`;
     if (rawFullPath !== stagePrefix && !rawFullPath.startsWith(`${stagePrefix}/`)) {
-      send(res, 403, [['Content-Type', 'application/json'], ['x-amzn-RequestId', requestId], ['x-amzn-ErrorType', 'ForbiddenException']], Buffer.from(JSON.stringify({ message: 'Forbidden' })));
+      send(
+        res,
+        403,
+        [
+          ['Content-Type', 'application/json'],
+          ['x-amzn-RequestId', requestId],
+          ['x-amzn-ErrorType', 'ForbiddenException'],
+        ],
+        Buffer.from(JSON.stringify({ message: 'Forbidden' })),
+      );
       return;
     }
     const rawPath = rawFullPath.slice(stagePrefix.length) || '/';
@@ -710,7 +928,10 @@ export async function startApiGateway(opts: ApiGatewayOptions): Promise<RunningA
     // IAM authorization.
     let caller: { accessKeyId: string; identity: IamIdentity } | undefined;
     if (def.authorizationType === 'AWS_IAM') {
-      const outcome = await verifySigV4({ method, rawPath: rawFullPath, query, headers: headerPairs, body }, { identities: opts.identities, region: opts.region, now: now() });
+      const outcome = await verifySigV4(
+        { method, rawPath: rawFullPath, query, headers: headerPairs, body },
+        { identities: opts.identities, region: opts.region, now: now() },
+      );
       if (!outcome.ok) {
         gatewayResponse(res, ctx, outcome.type, outcome.message, outcome.errorType);
         return;
@@ -722,10 +943,19 @@ export async function startApiGateway(opts: ApiGatewayOptions): Promise<RunningA
     const headerValue = (name: string) => headerPairs.filter(([k]) => k.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
     if (def.validateParameters) {
       const missing = def.requiredParameters.filter((p) =>
-        p.location === 'path' ? !match.pathParameters[p.name] : p.location === 'querystring' ? !query.get(p.name) : !headerValue(p.name).some((v) => v.trim() !== ''),
+        p.location === 'path'
+          ? !match.pathParameters[p.name]
+          : p.location === 'querystring'
+            ? !query.get(p.name)
+            : !headerValue(p.name).some((v) => v.trim() !== ''),
       );
       if (missing.length) {
-        gatewayResponse(res, ctx, 'BAD_REQUEST_PARAMETERS', `Missing required request parameters: [${missing.map((p) => p.name).join(', ')}]`);
+        gatewayResponse(
+          res,
+          ctx,
+          'BAD_REQUEST_PARAMETERS',
+          `Missing required request parameters: [${missing.map((p) => p.name).join(', ')}]`,
+        );
         return;
       }
     }
@@ -742,7 +972,12 @@ export async function startApiGateway(opts: ApiGatewayOptions): Promise<RunningA
           errors = ['Invalid request body'];
         }
         if (errors.length) {
-          gatewayResponse(res, ctx, 'BAD_REQUEST_BODY', errors[0] === 'Invalid request body' ? 'Invalid request body' : `[${errors.join(', ')}]`);
+          gatewayResponse(
+            res,
+            ctx,
+            'BAD_REQUEST_BODY',
+            errors[0] === 'Invalid request body' ? 'Invalid request body' : `[${errors.join(', ')}]`,
+          );
           return;
         }
       }
@@ -760,7 +995,7 @@ export async function startApiGateway(opts: ApiGatewayOptions): Promise<RunningA
     const traceId = `Root=1-${Math.floor(started / 1000).toString(16)}-${randomBytes(12).toString('hex')}`;
     addHeader('X-Amzn-Trace-Id', traceId);
     addHeader('X-Forwarded-For', ctx.sourceIp);
-    addHeader('X-Forwarded-Port', String((req.socket.localPort ?? 80)));
+    addHeader('X-Forwarded-Port', String(req.socket.localPort ?? 80));
     addHeader('X-Forwarded-Proto', 'http');
     const queryStringParameters: Record<string, string> = {};
     const multiValueQueryStringParameters: Record<string, string[]> = {};
@@ -835,7 +1070,9 @@ export async function startApiGateway(opts: ApiGatewayOptions): Promise<RunningA
     } catch (e) {
       if ((e as { integrationTimeout?: boolean }).integrationTimeout) gatewayResponse(res, ctx, 'INTEGRATION_TIMEOUT');
       else {
-        log(`[api-gateway] ${method} ${rawPath} → ${def.functionLogicalId} failed (Lambda function error → 502): ${(e as Error)?.stack ?? String(e)}`);
+        log(
+          `[api-gateway] ${method} ${rawPath} → ${def.functionLogicalId} failed (Lambda function error → 502): ${(e as Error)?.stack ?? String(e)}`,
+        );
         gatewayResponse(res, ctx, 'DEFAULT_5XX');
       }
       return;

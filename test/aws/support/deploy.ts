@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { CreateBucketCommand, PutBucketEncryptionCommand, PutBucketVersioningCommand, PutObjectLockConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  PutBucketEncryptionCommand,
+  PutBucketVersioningCommand,
+  PutObjectLockConfigurationCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import type { Deployed } from './resolve.js';
 import type { Assembly } from './synth.js';
 
@@ -20,7 +26,10 @@ const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
  * keys: an `ECC_NIST_EDWARDS25519` signing key becomes an `ECC_NIST_P256` one (Aegis signs
  * with either; production refuses P-256 outside tests).
  */
-export async function deployStatefulResources(assembly: Assembly, ep: EmulatorEndpoints): Promise<Deployed & { buckets: Record<string, string>; keySpecs: Record<string, string> }> {
+export async function deployStatefulResources(
+  assembly: Assembly,
+  ep: EmulatorEndpoints,
+): Promise<Deployed & { buckets: Record<string, string>; keySpecs: Record<string, string> }> {
   const s3 = new S3Client({ endpoint: ep.s3, region: ep.region, forcePathStyle: true, credentials });
   const kms = new KMSClient({ endpoint: ep.kms, region: ep.region, credentials });
   const d: Deployed & { buckets: Record<string, string>; keySpecs: Record<string, string> } = {
@@ -38,7 +47,9 @@ export async function deployStatefulResources(assembly: Assembly, ep: EmulatorEn
   for (const [id, r] of resources.filter(([, r]) => r.Type === 'AWS::KMS::Key')) {
     const p = r.Properties ?? {};
     const spec = p.KeySpec === 'ECC_NIST_EDWARDS25519' ? 'ECC_NIST_P256' : (p.KeySpec ?? 'SYMMETRIC_DEFAULT');
-    const key = (await kms.send(new CreateKeyCommand({ KeySpec: spec, KeyUsage: p.KeyUsage ?? 'ENCRYPT_DECRYPT', Description: p.Description }))).KeyMetadata!;
+    const key = (
+      await kms.send(new CreateKeyCommand({ KeySpec: spec, KeyUsage: p.KeyUsage ?? 'ENCRYPT_DECRYPT', Description: p.Description }))
+    ).KeyMetadata!;
     d.refs[id] = key.KeyId!;
     d.attrs[`${id}.Arn`] = key.Arn!;
     d.keySpecs[id] = spec;
@@ -47,10 +58,16 @@ export async function deployStatefulResources(assembly: Assembly, ep: EmulatorEn
     const p = r.Properties ?? {};
     const name = `${id.toLowerCase().slice(0, 40)}-${randomBytes(4).toString('hex')}`;
     await s3.send(new CreateBucketCommand({ Bucket: name, ObjectLockEnabledForBucket: p.ObjectLockEnabled === true }));
-    if (p.VersioningConfiguration?.Status === 'Enabled' || p.ObjectLockEnabled) await s3.send(new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: 'Enabled' } }));
+    if (p.VersioningConfiguration?.Status === 'Enabled' || p.ObjectLockEnabled)
+      await s3.send(new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: 'Enabled' } }));
     const retention = p.ObjectLockConfiguration?.Rule?.DefaultRetention;
     if (retention) {
-      await s3.send(new PutObjectLockConfigurationCommand({ Bucket: name, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: retention } } }));
+      await s3.send(
+        new PutObjectLockConfigurationCommand({
+          Bucket: name,
+          ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: retention } },
+        }),
+      );
     }
     const sse = p.BucketEncryption?.ServerSideEncryptionConfiguration?.[0];
     if (sse) {
@@ -59,7 +76,17 @@ export async function deployStatefulResources(assembly: Assembly, ep: EmulatorEn
       await s3.send(
         new PutBucketEncryptionCommand({
           Bucket: name,
-          ServerSideEncryptionConfiguration: { Rules: [{ BucketKeyEnabled: sse.BucketKeyEnabled, ApplyServerSideEncryptionByDefault: { SSEAlgorithm: sse.ServerSideEncryptionByDefault.SSEAlgorithm, ...(keyId && { KMSMasterKeyID: keyId }) } }] },
+          ServerSideEncryptionConfiguration: {
+            Rules: [
+              {
+                BucketKeyEnabled: sse.BucketKeyEnabled,
+                ApplyServerSideEncryptionByDefault: {
+                  SSEAlgorithm: sse.ServerSideEncryptionByDefault.SSEAlgorithm,
+                  ...(keyId && { KMSMasterKeyID: keyId }),
+                },
+              },
+            ],
+          },
         }),
       );
     }

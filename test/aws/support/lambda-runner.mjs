@@ -42,6 +42,12 @@ process.on('message', async (msg) => {
     const result = await handler(msg.event, context);
     process.send({ type: 'result', id: msg.id, result: result === undefined ? null : result });
   } catch (e) {
-    process.send({ type: 'error', id: msg.id, errorType: e?.name ?? 'Error', errorMessage: String(e?.message ?? e), trace: String(e?.stack ?? '').split('\n') });
+    process.send({
+      type: 'error',
+      id: msg.id,
+      errorType: e?.name ?? 'Error',
+      errorMessage: String(e?.message ?? e),
+      trace: String(e?.stack ?? '').split('\n'),
+    });
   }
 });

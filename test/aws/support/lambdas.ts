@@ -101,7 +101,12 @@ export class LambdaFleet {
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       ...this.opts.environment(fn, dir),
     };
-    const child = fork(runner, [dir, fn.moduleFile, fn.exportName], { cwd: dir, env, execArgv: [], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const child = fork(runner, [dir, fn.moduleFile, fn.exportName], {
+      cwd: dir,
+      env,
+      execArgv: [],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
     const pending = new Map<string, { resolve(v: unknown): void; reject(e: unknown): void }>();
     const log = (chunk: Buffer) => {
       for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.opts.onLog?.(logicalId, line);

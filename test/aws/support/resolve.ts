@@ -41,7 +41,9 @@ export function resolver(d: Deployed): (value: unknown) => string {
         case 'Ref':
           return ref(arg);
         case 'Fn::GetAtt':
-          return Array.isArray(arg) ? getAtt(arg[0], arg[1]) : getAtt(String(arg).split('.')[0]!, String(arg).split('.').slice(1).join('.'));
+          return Array.isArray(arg)
+            ? getAtt(arg[0], arg[1])
+            : getAtt(String(arg).split('.')[0]!, String(arg).split('.').slice(1).join('.'));
         case 'Fn::Join':
           return (arg[1] as unknown[]).map(resolve).join(arg[0]);
         case 'Fn::Select':

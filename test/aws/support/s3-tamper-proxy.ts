@@ -8,7 +8,9 @@ import type { AddressInfo } from 'node:net';
  * be edited through the API, and the registry pins version ids, so this is how the suite
  * shows that Aegis's own hashing catches storage that lies.
  */
-export async function startS3TamperProxy(motoEndpoint: string): Promise<{ endpoint: string; tamper(bucket: string, key: string): void; stop(): Promise<void> }> {
+export async function startS3TamperProxy(
+  motoEndpoint: string,
+): Promise<{ endpoint: string; tamper(bucket: string, key: string): void; stop(): Promise<void> }> {
   const target = new URL(motoEndpoint);
   const armed = new Set<string>();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {

@@ -107,7 +107,14 @@ export function functionAssets(assembly: Assembly): FunctionAsset[] {
     const base = handler.slice(0, dot);
     const moduleFile = ['.mjs', '.js', '.cjs'].map((ext) => base + ext).find((f) => existsSync(join(assetDir, f)));
     if (!moduleFile) throw new Error(`${logicalId}: no module for handler ${handler} in ${assetDir}`);
-    out.push({ logicalId, assetDir, moduleFile, exportName: handler.slice(dot + 1), environment: r.Properties.Environment?.Variables ?? {}, properties: r.Properties });
+    out.push({
+      logicalId,
+      assetDir,
+      moduleFile,
+      exportName: handler.slice(dot + 1),
+      environment: r.Properties.Environment?.Variables ?? {},
+      properties: r.Properties,
+    });
   }
   return out;
 }

@@ -23,7 +23,8 @@ export interface CfnTemplate {
 /** Reads a `*.template.json` from a cloud assembly. */
 export function loadTemplate(file: string): CfnTemplate {
   const t = JSON.parse(readFileSync(file, 'utf8')) as CfnTemplate;
-  if (!t || typeof t !== 'object' || !t.Resources || typeof t.Resources !== 'object') throw new Error(`${file} is not a CloudFormation template (no Resources)`);
+  if (!t || typeof t !== 'object' || !t.Resources || typeof t.Resources !== 'object')
+    throw new Error(`${file} is not a CloudFormation template (no Resources)`);
   return t;
 }
 
@@ -61,7 +62,9 @@ export function getAttOf(value: unknown): [logicalId: string, attribute: string]
 
 /** A value written as an intrinsic function (`Ref` or `Fn::*`). */
 export function isIntrinsic(value: unknown): boolean {
-  return isObject(value) && Object.keys(value).length === 1 && (Object.keys(value)[0] === 'Ref' || Object.keys(value)[0]!.startsWith('Fn::'));
+  return (
+    isObject(value) && Object.keys(value).length === 1 && (Object.keys(value)[0] === 'Ref' || Object.keys(value)[0]!.startsWith('Fn::'))
+  );
 }
 
 export interface IntrinsicReference {
@@ -95,11 +98,13 @@ export function referencesIn(value: unknown): IntrinsicReference[] {
     }
     if ('Fn::Sub' in v && Object.keys(v).length === 1) {
       const sub = v['Fn::Sub'];
-      const [text, vars] = typeof sub === 'string' ? [sub, {}] : Array.isArray(sub) ? [String(sub[0]), (sub[1] ?? {}) as Record<string, unknown>] : ['', {}];
+      const [text, vars] =
+        typeof sub === 'string' ? [sub, {}] : Array.isArray(sub) ? [String(sub[0]), (sub[1] ?? {}) as Record<string, unknown>] : ['', {}];
       for (const m of text.matchAll(/\$\{([^}!][^}]*)\}/g)) {
         const name = m[1]!.trim();
         if (name in vars) walk(vars[name]);
-        else if (name.includes('.') && !name.startsWith('AWS::')) out.push({ kind: 'GetAtt', logicalId: name.slice(0, name.indexOf('.')), attribute: name.slice(name.indexOf('.') + 1) });
+        else if (name.includes('.') && !name.startsWith('AWS::'))
+          out.push({ kind: 'GetAtt', logicalId: name.slice(0, name.indexOf('.')), attribute: name.slice(name.indexOf('.') + 1) });
         else out.push({ kind: 'Ref', logicalId: name });
       }
       return;
@@ -130,7 +135,12 @@ export function findRefTarget(value: unknown): string | undefined {
  * a resolver and an emulator computing it separately agree.
  */
 export function generatedPhysicalName(logicalId: string, maxLength = 80): string {
-  const suffix = createHash('sha256').update(logicalId).digest('base64url').replace(/[^A-Za-z0-9]/g, '').slice(0, 12).toUpperCase();
+  const suffix = createHash('sha256')
+    .update(logicalId)
+    .digest('base64url')
+    .replace(/[^A-Za-z0-9]/g, '')
+    .slice(0, 12)
+    .toUpperCase();
   return `${logicalId.slice(0, maxLength - 13)}-${suffix}`;
 }
 

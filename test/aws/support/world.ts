@@ -49,7 +49,9 @@ export interface World {
  * state machines of the template run by the local ASL runner with every Task invoking the
  * bundled function, and the REST API of the template with IAM (SigV4) authorization.
  */
-export async function startWorld(opts: { configure?(fn: FunctionAsset, dir: string): void; extraEnv?(fn: FunctionAsset): Record<string, string>; waitMs?: number } = {}): Promise<World> {
+export async function startWorld(
+  opts: { configure?(fn: FunctionAsset, dir: string): void; extraEnv?(fn: FunctionAsset): Record<string, string>; waitMs?: number } = {},
+): Promise<World> {
   const assembly = await sharedAssembly();
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
@@ -68,7 +70,12 @@ export async function startWorld(opts: { configure?(fn: FunctionAsset, dir: stri
     const dataApi: DataApiServer = await startDataApiServer({ pgUrl: db.url, databases: { aegis: new URL(db.url).pathname.slice(1) } });
     stops.push(() => dataApi.stop());
 
-    const deployed = await deployStatefulResources(assembly, { s3: moto.endpoint, kms: moto.endpoint, region: REGION, accountId: E2E_ACCOUNT });
+    const deployed = await deployStatefulResources(assembly, {
+      s3: moto.endpoint,
+      kms: moto.endpoint,
+      region: REGION,
+      accountId: E2E_ACCOUNT,
+    });
     const template = assembly.template as unknown as CfnTemplate;
     for (const [id, r] of Object.entries(assembly.template.Resources)) {
       if (r.Type === 'AWS::StepFunctions::StateMachine') deployed.refs[id] = stateMachineArnFor(id, template, REGION, E2E_ACCOUNT);
@@ -144,10 +151,23 @@ export async function startWorld(opts: { configure?(fn: FunctionAsset, dir: stri
       identities[accessKeyId] = { secretAccessKey, arn, sessionToken };
       callers[role] = {
         arn,
-        env: { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken, AWS_REGION: REGION, AEGIS_SIGV4: 'true', AEGIS_TOKEN: '' },
+        env: {
+          AWS_ACCESS_KEY_ID: accessKeyId,
+          AWS_SECRET_ACCESS_KEY: secretAccessKey,
+          AWS_SESSION_TOKEN: sessionToken,
+          AWS_REGION: REGION,
+          AEGIS_SIGV4: 'true',
+          AEGIS_TOKEN: '',
+        },
       };
     }
-    const api = await startApiGateway({ template, region: REGION, accountId: E2E_ACCOUNT, identities, invoke: (id, event) => fleet.invoke(id, event) });
+    const api = await startApiGateway({
+      template,
+      region: REGION,
+      accountId: E2E_ACCOUNT,
+      identities,
+      invoke: (id, event) => fleet.invoke(id, event),
+    });
     stops.push(() => api.stop());
     for (const c of Object.values(callers)) c.env.AEGIS_URL = api.url;
 
