@@ -5,7 +5,6 @@ import '../../../lib/adapters/local/promise-with-resolvers.js';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { generatedPhysicalName, resourceOf, resourcesOfType, type CfnTemplate } from './template.js';
 
-
 /**
  * A Step Functions endpoint for the AWS SDK (awsJson1_0: `POST /` with
  * `X-Amz-Target: AWSStepFunctions.<Operation>`), running the state machines of a synthesized
@@ -117,7 +116,13 @@ export interface RunningStepFunctions {
  * deterministic ({@link generatedPhysicalName}). A resolver answers `Ref` of a state machine
  * with this, so the functions' environment names the machines this emulator runs.
  */
-export function stateMachineArnFor(logicalId: string, template: CfnTemplate, region: string, accountId: string, resolve?: (intrinsic: unknown) => string): string {
+export function stateMachineArnFor(
+  logicalId: string,
+  template: CfnTemplate,
+  region: string,
+  accountId: string,
+  resolve?: (intrinsic: unknown) => string,
+): string {
   const sm = resourceOf(template, logicalId, 'AWS::StepFunctions::StateMachine');
   const given = sm.Properties?.StateMachineName;
   let name: string;
@@ -131,7 +136,14 @@ export function stateMachineArnFor(logicalId: string, template: CfnTemplate, reg
 // ---------------------------------------------------------------------------------------------
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-type AslState = { Type: string; Resource?: unknown; Branches?: AslGroup[]; ItemProcessor?: AslGroup; Iterator?: AslGroup; [k: string]: unknown };
+type AslState = {
+  Type: string;
+  Resource?: unknown;
+  Branches?: AslGroup[];
+  ItemProcessor?: AslGroup;
+  Iterator?: AslGroup;
+  [k: string]: unknown;
+};
 type AslGroup = { StartAt: string; States: Record<string, AslState> };
 
 interface TaskTarget {
@@ -190,12 +202,19 @@ function walkStates(group: AslGroup, visit: (name: string, state: AslState) => v
 const LAMBDA_ARN = /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:([A-Za-z0-9_-]+)(?::[A-Za-z0-9$_-]+)?$/;
 
 function toLambdaError(e: unknown): StatesError {
-  if (e instanceof LambdaFunctionError) return new StatesError(e.errorType, JSON.stringify({ errorMessage: e.errorMessage, errorType: e.errorType, trace: e.trace }));
+  if (e instanceof LambdaFunctionError)
+    return new StatesError(e.errorType, JSON.stringify({ errorMessage: e.errorMessage, errorType: e.errorType, trace: e.trace }));
   if (e instanceof Error) {
     if (e.name.startsWith('Lambda.') || e.name.startsWith('States.')) return new StatesError(e.name, e.message);
-    return new StatesError(e.name || 'Error', JSON.stringify({ errorMessage: e.message, errorType: e.name || 'Error', trace: (e.stack ?? '').split('\n') }));
+    return new StatesError(
+      e.name || 'Error',
+      JSON.stringify({ errorMessage: e.message, errorType: e.name || 'Error', trace: (e.stack ?? '').split('\n') }),
+    );
   }
-  return new StatesError('Lambda.Unknown', `The cause could not be determined because Lambda did not return an error type. Returned payload: ${JSON.stringify(e ?? null)}`);
+  return new StatesError(
+    'Lambda.Unknown',
+    `The cause could not be determined because Lambda did not return an error type. Returned payload: ${JSON.stringify(e ?? null)}`,
+  );
 }
 
 /** Starts the endpoint on 127.0.0.1 (a free port) with every state machine of the template. */
@@ -246,26 +265,43 @@ export async function startStepFunctions(opts: StepFunctionsOptions): Promise<Ru
     } catch (e) {
       throw new Error(`${logicalId}: the resolved definition is not JSON: ${(e as Error).message}`, { cause: e });
     }
-    if ((definition as { QueryLanguage?: unknown }).QueryLanguage === 'JSONata') throw new Error(`${logicalId}: JSONata is ignored by aws-local-stepfunctions; only JSONPath machines are emulated`);
+    if ((definition as { QueryLanguage?: unknown }).QueryLanguage === 'JSONata')
+      throw new Error(`${logicalId}: JSONata is ignored by aws-local-stepfunctions; only JSONPath machines are emulated`);
     const tasks = new Map<string, TaskTarget>();
     const waits: string[] = [];
     const retryable: string[] = [];
     walkStates(definition, (name, state) => {
-      if ((state as { QueryLanguage?: unknown }).QueryLanguage === 'JSONata') throw new Error(`${logicalId}: state ${name} uses JSONata, which aws-local-stepfunctions ignores`);
+      if ((state as { QueryLanguage?: unknown }).QueryLanguage === 'JSONata')
+        throw new Error(`${logicalId}: state ${name} uses JSONata, which aws-local-stepfunctions ignores`);
       if (state.Type === 'Wait') waits.push(name);
       if (Array.isArray(state.Retry)) retryable.push(name);
       if (state.Type !== 'Task') return;
       const resource = String(state.Resource);
       let target: TaskTarget;
-      if (resource === 'arn:aws:states:::lambda:invoke' || /^arn:aws[a-z-]*:states:::lambda:invoke$/.test(resource)) target = { integration: 'lambda:invoke', resource };
-      else if (/:states:::lambda:invoke\.waitForTaskToken$/.test(resource)) target = { integration: 'lambda:invoke', resource, unsupported: `${resource}: .waitForTaskToken does not pause in aws-local-stepfunctions` };
+      if (resource === 'arn:aws:states:::lambda:invoke' || /^arn:aws[a-z-]*:states:::lambda:invoke$/.test(resource))
+        target = { integration: 'lambda:invoke', resource };
+      else if (/:states:::lambda:invoke\.waitForTaskToken$/.test(resource))
+        target = {
+          integration: 'lambda:invoke',
+          resource,
+          unsupported: `${resource}: .waitForTaskToken does not pause in aws-local-stepfunctions`,
+        };
       else if (LAMBDA_ARN.test(resource)) {
         const fn = functionFor(resource);
-        target = fn ? { integration: 'direct', functionLogicalId: fn, resource } : { integration: 'direct', resource, unsupported: describeUnknown(resource) };
-      } else target = { integration: 'direct', resource, unsupported: `${resource} is not a Lambda function or arn:aws:states:::lambda:invoke (only Lambda tasks are emulated)` };
+        target = fn
+          ? { integration: 'direct', functionLogicalId: fn, resource }
+          : { integration: 'direct', resource, unsupported: describeUnknown(resource) };
+      } else
+        target = {
+          integration: 'direct',
+          resource,
+          unsupported: `${resource} is not a Lambda function or arn:aws:states:::lambda:invoke (only Lambda tasks are emulated)`,
+        };
       const prior = tasks.get(name);
       if (prior && (prior.resource !== target.resource || prior.functionLogicalId !== target.functionLogicalId)) {
-        throw new Error(`${logicalId}: two Task states are named ${name} with different resources; aws-local-stepfunctions keys overrides by state name`);
+        throw new Error(
+          `${logicalId}: two Task states are named ${name} with different resources; aws-local-stepfunctions keys overrides by state name`,
+        );
       }
       tasks.set(name, target);
     });
@@ -282,7 +318,19 @@ export async function startStepFunctions(opts: StepFunctionsOptions): Promise<Ru
       roleArn = `arn:aws:iam::${opts.accountId}:role/${logicalId}Role`;
     }
     const name = arn.slice(arn.lastIndexOf(':') + 1);
-    machines.set(arn, { logicalId, arn, name, definitionText: text, definition, sm, tasks, waits, retryable, roleArn, createdAt: new Date() });
+    machines.set(arn, {
+      logicalId,
+      arn,
+      name,
+      definitionText: text,
+      definition,
+      sm,
+      tasks,
+      waits,
+      retryable,
+      roleArn,
+      createdAt: new Date(),
+    });
   }
 
   const records = new Map<string, ExecutionRecord>();
@@ -293,14 +341,20 @@ export async function startStepFunctions(opts: StepFunctionsOptions): Promise<Ru
     const handlers: Record<string, (input: Json) => Promise<Json>> = {};
     for (const [state, target] of machine.tasks) {
       handlers[state] = async (input: Json): Promise<Json> => {
-        if (target.unsupported) throw new StatesError('Emulator.UnsupportedTask', `Task ${state} of ${machine.logicalId}: ${target.unsupported}`, true);
+        if (target.unsupported)
+          throw new StatesError('Emulator.UnsupportedTask', `Task ${state} of ${machine.logicalId}: ${target.unsupported}`, true);
         let fn = target.functionLogicalId;
         let payload: unknown = input;
         if (target.integration === 'lambda:invoke') {
           const params = (input ?? {}) as Record<string, unknown>;
           const ref = typeof params.FunctionName === 'string' ? params.FunctionName : '';
           fn = functionFor(ref);
-          if (!fn) throw new StatesError('Emulator.UnsupportedTask', `Task ${state} of ${machine.logicalId}: FunctionName ${describeUnknown(ref || '(missing)')}`, true);
+          if (!fn)
+            throw new StatesError(
+              'Emulator.UnsupportedTask',
+              `Task ${state} of ${machine.logicalId}: FunctionName ${describeUnknown(ref || '(missing)')}`,
+              true,
+            );
           payload = 'Payload' in params ? params.Payload : {};
         }
         const task: TaskRecord = { state, functionLogicalId: fn!, integration: target.integration, payload, startedAt: new Date() };
@@ -324,8 +378,20 @@ export async function startStepFunctions(opts: StepFunctionsOptions): Promise<Ru
           ExecutedVersion: '$LATEST',
           Payload: json,
           SdkHttpMetadata: {
-            AllHttpHeaders: { 'X-Amz-Executed-Version': ['$LATEST'], 'x-amzn-Remapped-Content-Length': ['0'], Connection: ['keep-alive'], 'x-amzn-RequestId': [requestId], 'Content-Type': ['application/json'] },
-            HttpHeaders: { Connection: 'keep-alive', 'Content-Type': 'application/json', 'X-Amz-Executed-Version': '$LATEST', 'x-amzn-Remapped-Content-Length': '0', 'x-amzn-RequestId': requestId },
+            AllHttpHeaders: {
+              'X-Amz-Executed-Version': ['$LATEST'],
+              'x-amzn-Remapped-Content-Length': ['0'],
+              Connection: ['keep-alive'],
+              'x-amzn-RequestId': [requestId],
+              'Content-Type': ['application/json'],
+            },
+            HttpHeaders: {
+              Connection: 'keep-alive',
+              'Content-Type': 'application/json',
+              'X-Amz-Executed-Version': '$LATEST',
+              'x-amzn-Remapped-Content-Length': '0',
+              'x-amzn-RequestId': requestId,
+            },
             HttpStatusCode: 200,
           },
           SdkResponseMetadata: { RequestId: requestId },
@@ -352,33 +418,90 @@ export async function startStepFunctions(opts: StepFunctionsOptions): Promise<Ru
   const startExecution = (machine: Machine, name: string, inputText: string): ExecutionRecord => {
     const input = JSON.parse(inputText) as Json;
     const executionArn = `arn:aws:states:${opts.region}:${opts.accountId}:execution:${machine.name}:${name}`;
-    const record: ExecutionRecord = { executionArn, stateMachineArn: machine.arn, stateMachineLogicalId: machine.logicalId, name, status: 'RUNNING', input: inputText, startDate: new Date(), tasks: [], history: [] };
+    const record: ExecutionRecord = {
+      executionArn,
+      stateMachineArn: machine.arn,
+      stateMachineLogicalId: machine.logicalId,
+      name,
+      status: 'RUNNING',
+      input: inputText,
+      startDate: new Date(),
+      tasks: [],
+      history: [],
+    };
     records.set(executionArn, record);
     const exec = machine.sm.run(input, {
       overrides: overridesFor(machine, record),
-      context: { Execution: { Id: executionArn, Name: name, RoleArn: machine.roleArn }, StateMachine: { Id: machine.arn, Name: machine.name } } as never,
+      context: {
+        Execution: { Id: executionArn, Name: name, RoleArn: machine.roleArn },
+        StateMachine: { Id: machine.arn, Name: machine.name },
+      } as never,
     });
     aborts.set(executionArn, exec.abort);
     // History, from the runner's event log.
     const taskKind = (state: string) => machine.tasks.get(state)?.integration;
     void (async () => {
       for await (const ev of exec.eventLogs) {
-        const e = ev as { type: string; timestamp: number; input?: Json; output?: Json; Error?: string; Cause?: unknown; state?: { name: string; type: string; input: Json; output?: Json }; index?: number; parentState?: { name: string } };
+        const e = ev as {
+          type: string;
+          timestamp: number;
+          input?: Json;
+          output?: Json;
+          Error?: string;
+          Cause?: unknown;
+          state?: { name: string; type: string; input: Json; output?: Json };
+          index?: number;
+          parentState?: { name: string };
+        };
         const cause = typeof e.Cause === 'string' ? e.Cause : e.Cause === undefined ? undefined : JSON.stringify(e.Cause);
         switch (e.type) {
           case 'ExecutionStarted':
-            pushHistory(record, 'ExecutionStarted', { executionStartedEventDetails: { input: inputText, inputDetails: { truncated: false }, roleArn: machine.roleArn } }, e.timestamp);
+            pushHistory(
+              record,
+              'ExecutionStarted',
+              { executionStartedEventDetails: { input: inputText, inputDetails: { truncated: false }, roleArn: machine.roleArn } },
+              e.timestamp,
+            );
             break;
           case 'StateEntered':
-            pushHistory(record, `${e.state!.type}StateEntered`, { stateEnteredEventDetails: { name: e.state!.name, input: JSON.stringify(e.state!.input), inputDetails: { truncated: false } } }, e.timestamp);
+            pushHistory(
+              record,
+              `${e.state!.type}StateEntered`,
+              {
+                stateEnteredEventDetails: {
+                  name: e.state!.name,
+                  input: JSON.stringify(e.state!.input),
+                  inputDetails: { truncated: false },
+                },
+              },
+              e.timestamp,
+            );
             break;
           case 'StateExited':
-            pushHistory(record, `${e.state!.type}StateExited`, { stateExitedEventDetails: { name: e.state!.name, output: JSON.stringify(e.state!.output ?? null), outputDetails: { truncated: false } } }, e.timestamp);
+            pushHistory(
+              record,
+              `${e.state!.type}StateExited`,
+              {
+                stateExitedEventDetails: {
+                  name: e.state!.name,
+                  output: JSON.stringify(e.state!.output ?? null),
+                  outputDetails: { truncated: false },
+                },
+              },
+              e.timestamp,
+            );
             break;
           case 'StateFailed':
             if (e.state!.type === 'Task') {
-              if (taskKind(e.state!.name) === 'direct') pushHistory(record, 'LambdaFunctionFailed', { lambdaFunctionFailedEventDetails: { error: e.Error, cause } }, e.timestamp);
-              else pushHistory(record, 'TaskFailed', { taskFailedEventDetails: { resourceType: 'lambda', resource: 'invoke', error: e.Error, cause } }, e.timestamp);
+              if (taskKind(e.state!.name) === 'direct')
+                pushHistory(record, 'LambdaFunctionFailed', { lambdaFunctionFailedEventDetails: { error: e.Error, cause } }, e.timestamp);
+              else
+                pushHistory(
+                  record,
+                  'TaskFailed',
+                  { taskFailedEventDetails: { resourceType: 'lambda', resource: 'invoke', error: e.Error, cause } },
+                  e.timestamp,
+                );
             }
             break;
           case 'MapIterationStarted':
@@ -387,7 +510,12 @@ export async function startStepFunctions(opts: StepFunctionsOptions): Promise<Ru
             pushHistory(record, e.type, { mapIterationStartedEventDetails: { name: e.parentState?.name, index: e.index } }, e.timestamp);
             break;
           case 'ExecutionSucceeded':
-            pushHistory(record, 'ExecutionSucceeded', { executionSucceededEventDetails: { output: JSON.stringify(e.output ?? null), outputDetails: { truncated: false } } }, e.timestamp);
+            pushHistory(
+              record,
+              'ExecutionSucceeded',
+              { executionSucceededEventDetails: { output: JSON.stringify(e.output ?? null), outputDetails: { truncated: false } } },
+              e.timestamp,
+            );
             break;
           case 'ExecutionFailed':
             pushHistory(record, 'ExecutionFailed', { executionFailedEventDetails: { error: e.Error, cause } }, e.timestamp);
@@ -459,14 +587,18 @@ export async function startStepFunctions(opts: StepFunctionsOptions): Promise<Ru
     return { slice, nextToken: start + size < items.length ? String(start + size) : undefined };
   };
 
+  // Step Functions refuses whitespace, these punctuation marks and control characters in names
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
+  const INVALID_NAME_CHARACTER = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]/;
   const operations: Record<string, (body: Record<string, unknown>) => unknown> = {
     StartExecution(body) {
       const machine = machineOf(body.stateMachineArn);
       const name = body.name === undefined ? randomUUID() : body.name;
-      // eslint-disable-next-line no-control-regex -- Step Functions refuses control characters in names
-      if (typeof name !== 'string' || name.length < 1 || name.length > 80 || /[\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]/.test(name)) throw new ApiError('InvalidName', `Invalid Name: '${String(name)}'`);
+      if (typeof name !== 'string' || name.length < 1 || name.length > 80 || INVALID_NAME_CHARACTER.test(name))
+        throw new ApiError('InvalidName', `Invalid Name: '${String(name)}'`);
       const inputText = body.input === undefined ? '{}' : body.input;
-      if (typeof inputText !== 'string') throw new ApiError('InvalidExecutionInput', 'Invalid State Machine Execution Input: input must be a string');
+      if (typeof inputText !== 'string')
+        throw new ApiError('InvalidExecutionInput', 'Invalid State Machine Execution Input: input must be a string');
       try {
         JSON.parse(inputText);
       } catch (e) {
@@ -507,7 +639,14 @@ export async function startStepFunctions(opts: StepFunctionsOptions): Promise<Ru
         .sort((a, b) => b.startDate.getTime() - a.startDate.getTime());
       const { slice, nextToken } = page(all, body, 100);
       return {
-        executions: slice.map((r) => ({ executionArn: r.executionArn, stateMachineArn: r.stateMachineArn, name: r.name, status: r.status, startDate: epoch(r.startDate), ...(r.stopDate && { stopDate: epoch(r.stopDate) }) })),
+        executions: slice.map((r) => ({
+          executionArn: r.executionArn,
+          stateMachineArn: r.stateMachineArn,
+          name: r.name,
+          status: r.status,
+          startDate: epoch(r.startDate),
+          ...(r.stopDate && { stopDate: epoch(r.stopDate) }),
+        })),
         ...(nextToken && { nextToken }),
       };
     },
@@ -530,11 +669,22 @@ export async function startStepFunctions(opts: StepFunctionsOptions): Promise<Ru
     },
     DescribeStateMachine(body) {
       const m = machineOf(body.stateMachineArn);
-      return { stateMachineArn: m.arn, name: m.name, status: 'ACTIVE', definition: m.definitionText, roleArn: m.roleArn, type: 'STANDARD', creationDate: epoch(m.createdAt) };
+      return {
+        stateMachineArn: m.arn,
+        name: m.name,
+        status: 'ACTIVE',
+        definition: m.definitionText,
+        roleArn: m.roleArn,
+        type: 'STANDARD',
+        creationDate: epoch(m.createdAt),
+      };
     },
     ListStateMachines(body) {
       const { slice, nextToken } = page([...machines.values()], body, 100);
-      return { stateMachines: slice.map((m) => ({ stateMachineArn: m.arn, name: m.name, type: 'STANDARD', creationDate: epoch(m.createdAt) })), ...(nextToken && { nextToken }) };
+      return {
+        stateMachines: slice.map((m) => ({ stateMachineArn: m.arn, name: m.name, type: 'STANDARD', creationDate: epoch(m.createdAt) })),
+        ...(nextToken && { nextToken }),
+      };
     },
   };
 
@@ -555,14 +705,24 @@ export async function startStepFunctions(opts: StepFunctionsOptions): Promise<Ru
     const target = String(req.headers['x-amz-target'] ?? '');
     const op = /^AWSStepFunctions\.(\w+)$/.exec(target)?.[1];
     if (req.method !== 'POST' || !op || !(op in operations)) {
-      reply(res, 400, { __type: 'com.amazon.coral.service#UnknownOperationException', message: `Operation ${target || '(none)'} is not emulated` }, 'UnknownOperationException');
+      reply(
+        res,
+        400,
+        { __type: 'com.amazon.coral.service#UnknownOperationException', message: `Operation ${target || '(none)'} is not emulated` },
+        'UnknownOperationException',
+      );
       return;
     }
     let body: Record<string, unknown>;
     try {
       body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
     } catch {
-      reply(res, 400, { __type: 'com.amazon.coral.service#SerializationException', message: 'the body is not JSON' }, 'SerializationException');
+      reply(
+        res,
+        400,
+        { __type: 'com.amazon.coral.service#SerializationException', message: 'the body is not JSON' },
+        'SerializationException',
+      );
       return;
     }
     try {
