@@ -207,16 +207,14 @@ describe('rebuilding promotions, approvals and routes from the audit archive', (
 
   it('refuses, before writing anything, an archive whose promotion event does not replay', async () => {
     const c = source.container;
-    await c.database.db
-      .transaction()
-      .execute((tx) =>
-        c.audit.append(tx, {
-          type: 'promotion.step',
-          actor: 'rollout',
-          subject: `promotion:${ids.staging}`,
-          payload: { action: 'stepUp', stage: 0, percent: 'all', route: {} },
-        }),
-      );
+    await c.database.db.transaction().execute((tx) =>
+      c.audit.append(tx, {
+        type: 'promotion.step',
+        actor: 'rollout',
+        subject: `promotion:${ids.staging}`,
+        payload: { action: 'stepUp', stage: 0, percent: 'all', route: {} },
+      }),
+    );
     await c.auditTrail.archive();
     const target: Database = await openTarget();
     try {
