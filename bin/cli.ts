@@ -1,5 +1,6 @@
 /** The `aegis` CLI: talks to a local server (bearer token) or to API Gateway (SigV4). */
-import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ApiError } from '../lib/client/client.js';
 import { auditCommands } from '../lib/cli/audit-commands.js';
 import { CliContext, CliError } from '../lib/cli/context.js';
@@ -11,11 +12,40 @@ import { registryCommands } from '../lib/cli/registry-commands.js';
 import { trainingCommands } from '../lib/cli/training-commands.js';
 import { AegisError } from '../lib/core/errors.js';
 
+function positiveNumber(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!(Number.isFinite(n) && n > 0)) throw new InvalidArgumentError(`${flag} must be a positive number of seconds`);
+    return n;
+  };
+}
+function count(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!(Number.isInteger(n) && n >= 0 && n <= 10)) throw new InvalidArgumentError(`${flag} must be an integer from 0 to 10`);
+    return n;
+  };
+}
+
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command('aegis')
+  .version(version, '-V, --version', 'print the version and exit')
+  // usage errors exit 2 (the README's table), not commander's default 1; see the catch below
+  .exitOverride()
   .description('Aegis model registry: train reproducibly, register, verify and trace signed model artifacts')
   .addOption(new Option('--url <url>', 'API base URL (local server or API Gateway stage URL); default AEGIS_URL or http://127.0.0.1:$PORT'))
   .addOption(new Option('--token <token>', 'bearer token (local mode); default AEGIS_TOKEN, then <data dir>/admin.token'))
-  .option('--json', 'machine-readable output', false)
+  .option('--json', 'machine-readable output (errors too: { error: { code, message, field? } } on stdout)', false)
+  .addOption(new Option('--timeout <seconds>', 'time limit of one HTTP attempt').argParser(positiveNumber('--timeout')).default(30))
+  .addOption(
+    new Option(
+      '--retries <n>',
+      'retries of a repeatable call (GET, or a write with an idempotency key) on 429/5xx, network errors and timeouts',
+    )
+      .argParser(count('--retries'))
+      .default(3),
+  )
   .showHelpAfterError();
 const ctx = new CliContext(program);
 
@@ -35,16 +65,38 @@ promotionCommands(program, ctx);
 promotionCancelCommand(program, ctx);
 recoveryCommands(program, ctx);
 
+/** With --json, a failure is one JSON object on stdout (the exit code is the same). */
+const json = process.argv.slice(2).includes('--json');
+function fail(
+  exitCode: number,
+  error: { code: string; message: string; field?: string | undefined; status?: number; requestId?: string | undefined },
+  line: string,
+): never {
+  if (json)
+    process.stdout.write(
+      `${JSON.stringify({ error: Object.fromEntries(Object.entries(error).filter(([, v]) => v !== undefined && v !== 0)) })}\n`,
+    );
+  else if (line) process.stderr.write(`${line}\n`);
+  process.exit(exitCode);
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
+  if (e instanceof CommanderError) {
+    // --help and --version end the run successfully; every other parse error is a usage error
+    if (e.exitCode === 0) process.exit(0);
+    // commander already printed its message (and the help hint) on stderr
+    fail(2, { code: 'USAGE', message: e.message.replace(/^error: /, '') }, '');
+  }
   if (e instanceof ApiError) {
-    process.stderr.write(`aegis: ${e.message}${e.field ? ` (field: ${e.field})` : ''} [${e.code}${e.status ? ` ${e.status}` : ''}]\n`);
-    process.exit(e.status === 401 || e.status === 403 ? 3 : 1);
+    fail(
+      e.status === 401 || e.status === 403 ? 3 : 1,
+      { code: e.code, message: e.message, field: e.field, status: e.status, requestId: e.requestId },
+      `aegis: ${e.message}${e.field ? ` (field: ${e.field})` : ''} [${e.code}${e.status ? ` ${e.status}` : ''}]`,
+    );
   }
-  if (e instanceof CliError || e instanceof AegisError) {
-    process.stderr.write(`aegis: ${e.message}\n`);
-    process.exit(e instanceof CliError ? e.exitCode : 1);
-  }
+  if (e instanceof CliError) fail(e.exitCode, { code: e.exitCode === 2 ? 'USAGE' : 'FAILED', message: e.message }, `aegis: ${e.message}`);
+  if (e instanceof AegisError) fail(1, { code: e.code, message: e.message, field: e.field }, `aegis: ${e.message}`);
   throw e;
 }

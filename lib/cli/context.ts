@@ -22,6 +22,9 @@ export interface Globals {
   url?: string;
   token?: string;
   json: boolean;
+  /** seconds per HTTP attempt */
+  timeout: number;
+  retries: number;
 }
 
 /** What every command needs: configuration, output, the API client, progress. */
@@ -55,12 +58,21 @@ export class CliContext {
     if (executeApi || this.cfg.sigv4) {
       if (!region) throw new CliError('AEGIS_SIGV4=true needs AWS_REGION for the signature', 2);
       const { fromNodeProviderChain } = await import('@aws-sdk/credential-providers');
-      return new AegisClient({ baseUrl, sigv4: { region, credentials: fromNodeProviderChain() }, ...(tls ? { tls } : {}) });
+      return new AegisClient({
+        baseUrl,
+        sigv4: { region, credentials: fromNodeProviderChain() },
+        ...this.#limits(),
+        ...(tls ? { tls } : {}),
+      });
     }
     let token = this.globals.token ?? this.cfg.token;
     const tokenFile = join(this.cfg.dataDir, 'admin.token');
     if (!token && existsSync(tokenFile)) token = readFileSync(tokenFile, 'utf8').trim();
-    return new AegisClient({ baseUrl, ...(token ? { token } : {}), ...(tls ? { tls } : {}) });
+    return new AegisClient({ baseUrl, ...this.#limits(), ...(token ? { token } : {}), ...(tls ? { tls } : {}) });
+  }
+
+  #limits() {
+    return { timeoutMs: this.globals.timeout * 1000, retries: this.globals.retries };
   }
 
   /** Progress on stderr: redrawn in place on a terminal, a line every ~2 s otherwise (CI logs). */

@@ -22,7 +22,21 @@ export interface ClientOptions {
   token?: string;
   /** sign with SigV4 for API Gateway IAM auth (AWS mode) */
   sigv4?: { region: string; credentials: AwsCredentialIdentityProvider };
+  /** one attempt's time limit, connection to last byte (default 30 s) */
+  timeoutMs?: number;
+  /**
+   * Attempts after the first for a call that is safe to repeat (GET, HEAD, or a write carrying
+   * an `Idempotency-Key`) when the server answers 429, 500, 502, 503 or 504, or cannot be
+   * reached, or the attempt times out (default 3).
+   */
+  retries?: number;
+  /** the first backoff; each retry doubles it, with full jitter, capped at 10 s (default 250 ms) */
+  backoffMs?: number;
 }
+
+/** Statuses a repeatable call is retried on: throttled, or a server-side fault. */
+const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
+const MAX_BACKOFF_MS = 10_000;
 
 /** An error reply from the API, with its stable code and the field at fault. */
 export class ApiError extends Error {
@@ -32,6 +46,8 @@ export class ApiError extends Error {
     message: string,
     readonly field?: string,
     readonly requestId?: string,
+    /** the answer's `Retry-After`, in seconds, when it gave one */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -52,7 +68,28 @@ export class AegisClient {
       : undefined;
   }
 
+  /**
+   * One API call. A call that is safe to repeat (GET/HEAD, or a write with an
+   * `Idempotency-Key` header) is retried with exponential backoff and full jitter on 429/5xx
+   * answers, network errors and timeouts, honouring `Retry-After`; anything else is tried once.
+   */
   async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    const repeatable = !WRITES.has(method) || Object.keys(headers).some((k) => k.toLowerCase() === 'idempotency-key');
+    const retries = repeatable ? (this.opts.retries ?? 3) : 0;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#attempt<T>(method, path, body, headers);
+      } catch (e) {
+        const retryable = e instanceof ApiError && (e.status === 0 || RETRY_STATUSES.has(e.status));
+        if (!retryable || attempt >= retries) throw e;
+        const backoff = Math.random() * Math.min(MAX_BACKOFF_MS, (this.opts.backoffMs ?? 250) * 2 ** attempt);
+        const after = e.retryAfterSeconds === undefined ? 0 : Math.min(MAX_BACKOFF_MS, e.retryAfterSeconds * 1000);
+        await new Promise((r) => setTimeout(r, Math.max(backoff, after)));
+      }
+    }
+  }
+
+  async #attempt<T>(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<T> {
     const url = new URL(path.replace(/^\//, ''), this.opts.baseUrl.endsWith('/') ? this.opts.baseUrl : `${this.opts.baseUrl}/`);
     // A write without a body still sends `{}`: API Gateway validates POST bodies as JSON objects.
     const text = body === undefined ? (WRITES.has(method) ? '{}' : undefined) : JSON.stringify(body);
@@ -81,10 +118,15 @@ export class AegisClient {
     if (text !== undefined) h['content-length'] = String(Buffer.byteLength(text));
     let status: number;
     let raw: string;
+    let retryAfter: string | undefined;
+    const timeoutMs = this.opts.timeoutMs ?? 30_000;
     try {
-      ({ status, raw } = await this.#send(url, method, h, text));
+      ({ status, raw, retryAfter } = await this.#send(url, method, h, text, timeoutMs));
     } catch (e) {
-      throw new ApiError(0, 'UNREACHABLE', `cannot reach ${this.opts.baseUrl}: ${(e as Error).message}`);
+      const timedOut = (e as Error).name === 'TimeoutError' || (e as Error).name === 'AbortError';
+      throw timedOut
+        ? new ApiError(0, 'TIMEOUT', `${method} ${url.pathname}: no complete answer from ${this.opts.baseUrl} within ${timeoutMs / 1000} s`)
+        : new ApiError(0, 'UNREACHABLE', `cannot reach ${this.opts.baseUrl}: ${(e as Error).message}`);
     }
     let parsed: unknown;
     try {
@@ -95,17 +137,18 @@ export class AegisClient {
     if (status < 200 || status >= 300) {
       const err = (parsed as { error?: { code?: string; message?: string; field?: string; requestId?: string } } | undefined)?.error;
       const msg = err?.message ?? (parsed as { message?: string } | undefined)?.message ?? (raw.slice(0, 200) || `HTTP ${status}`);
-      throw new ApiError(status, err?.code ?? `HTTP_${status}`, msg, err?.field, err?.requestId);
+      const seconds = retryAfter !== undefined && /^\d+$/.test(retryAfter) ? Number(retryAfter) : undefined;
+      throw new ApiError(status, err?.code ?? `HTTP_${status}`, msg, err?.field, err?.requestId, seconds);
     }
     return parsed as T;
   }
 
   /** node:http(s) rather than fetch: the same transport for uploads, and client certificates for mTLS. */
-  #request(url: URL, method: string, headers: Record<string, string>) {
+  #request(url: URL, method: string, headers: Record<string, string>, signal?: AbortSignal) {
     const t = this.opts.tls;
     const tls =
       url.protocol === 'https:' && t ? { ...(t.cert && t.key ? { cert: t.cert, key: t.key } : {}), ...(t.ca ? { ca: t.ca } : {}) } : {};
-    return (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method, headers, ...tls });
+    return (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method, headers, ...tls, ...(signal ? { signal } : {}) });
   }
 
   async #send(
@@ -113,8 +156,9 @@ export class AegisClient {
     method: string,
     headers: Record<string, string>,
     body: string | undefined,
-  ): Promise<{ status: number; raw: string }> {
-    const req = this.#request(url, method, headers);
+    timeoutMs: number,
+  ): Promise<{ status: number; raw: string; retryAfter: string | undefined }> {
+    const req = this.#request(url, method, headers, AbortSignal.timeout(timeoutMs));
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       req.once('response', resolve);
       req.once('error', reject);
@@ -122,7 +166,8 @@ export class AegisClient {
     });
     let raw = '';
     for await (const chunk of res) raw += chunk;
-    return { status: res.statusCode ?? 0, raw };
+    const retryAfter = res.headers['retry-after'];
+    return { status: res.statusCode ?? 0, raw, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter };
   }
 
   /**
