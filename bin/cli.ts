@@ -29,11 +29,22 @@ function count(flag: string) {
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
+// `aegis --version` (or -V) before any command. Not commander's .version(): that option would
+// also swallow the `--version V` of `datasets register` and `list`.
+const args = process.argv.slice(2);
+const versionAt = args.findIndex((a) => a === '--version' || a === '-V');
+const commandAt = args.findIndex((a) => !a.startsWith('-'));
+if (versionAt !== -1 && (commandAt === -1 || versionAt < commandAt)) {
+  process.stdout.write(`${version}\n`);
+  process.exit(0);
+}
+
 const program = new Command('aegis')
-  .version(version, '-V, --version', 'print the version and exit')
   // usage errors exit 2 (the README's table), not commander's default 1; see the catch below
   .exitOverride()
-  .description('Aegis model registry: train reproducibly, register, verify and trace signed model artifacts')
+  .description(
+    'Aegis model registry: train reproducibly, register, verify and trace signed model artifacts (aegis --version prints the version)',
+  )
   .addOption(new Option('--url <url>', 'API base URL (local server or API Gateway stage URL); default AEGIS_URL or http://127.0.0.1:$PORT'))
   .addOption(new Option('--token <token>', 'bearer token (local mode); default AEGIS_TOKEN, then <data dir>/admin.token'))
   .option('--json', 'machine-readable output (errors too: { error: { code, message, field? } } on stdout)', false)

@@ -136,6 +136,10 @@ export function createLocalServer(
         listener,
       )
     : createServer(listener);
+  // Idle keep-alive connections outlive the clients' own idle timeouts (undici's is 4 s): a
+  // server closing first races a client reusing the connection, which then sees ECONNRESET.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   // An Expect header other than 100-continue: answered as JSON like everything else.
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     const requestId = randomUUID();
