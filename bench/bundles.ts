@@ -3,27 +3,14 @@
  * folder, its size (without the source map) and its cold import time in a fresh `node`,
  * against `node -e 0` measured in the same run (goals: ≤ 1 MB, ≤ 3× a bare node start).
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { copyAlone, functionAssets, sharedAssembly } from '../test/aws/support/synth.js';
-import { envInt, ms, ratio, summarize, table } from './stats.js';
+import { envInt, ms, ratio, table } from './stats.js';
+import { nodeWall } from './wall.js';
 
 export const bundlesOptionsFromEnv = () => ({ runs: envInt('BENCH_IMPORT_RUNS', 7) });
-
-/** Wall time of a fresh `node` running `args` in `cwd`, median of `runs` (the first run warms the page cache and is dropped). */
-function nodeWall(args: string[], cwd: string, runs: number): number {
-  const times: number[] = [];
-  for (let i = 0; i <= runs; i++) {
-    const t0 = performance.now();
-    const r = spawnSync(process.execPath, args, { cwd, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, stdio: 'ignore' });
-    const t = performance.now() - t0;
-    if (r.status !== 0) throw new Error(`node ${args.join(' ')} in ${cwd} exited ${r.status}`);
-    if (i > 0) times.push(t);
-  }
-  return summarize(times).p50;
-}
 
 export async function bundlesBench(opts: { runs: number }, print: (line: string) => void): Promise<void> {
   print('\n## Lambda bundles (cdk synth, each bundle alone in an empty folder)');

@@ -2,13 +2,14 @@
  * `npm run bench`: runs the benches in order and prints each measurement next to a reference
  * measured in the same run. It asserts no times: numbers depend on the machine.
  *
- *   BENCH_ONLY=registration|artifact|dataset|audit|promotion|bundles   run one bench
- *   BENCH_REGISTRATIONS=200 BENCH_CONCURRENCY=8 BENCH_ARTIFACT_MB=1024 BENCH_DATASET_MB=1024 BENCH_IMPORT_RUNS=7
+ *   BENCH_ONLY=registration|artifact|dataset|audit|promotion|bundles|cli   run one bench
+ *   BENCH_REGISTRATIONS=200 BENCH_CONCURRENCY=8 BENCH_ARTIFACT_MB=1024 BENCH_DATASET_MB=1024 BENCH_IMPORT_RUNS=7 BENCH_CLI_RUNS=7
  */
 import { cpus, platform, arch } from 'node:os';
 import { artifactOptionsFromEnv, runArtifactThroughput } from './artifact-throughput.js';
 import { auditBench, auditOptionsFromEnv } from './audit.js';
 import { bundlesBench, bundlesOptionsFromEnv } from './bundles.js';
+import { cliBench, cliOptionsFromEnv } from './cli.js';
 import { datasetChecksumBench, datasetOptionsFromEnv } from './dataset-checksum.js';
 import { promotionBench, promotionOptionsFromEnv } from './promotion.js';
 import { registrationOptionsFromEnv, runRegistrationLatency } from './registration-latency.js';
@@ -20,6 +21,7 @@ const BENCHES = {
   audit: () => auditBench(auditOptionsFromEnv(), print),
   promotion: () => promotionBench(promotionOptionsFromEnv(), print),
   bundles: () => bundlesBench(bundlesOptionsFromEnv(), print),
+  cli: () => cliBench(cliOptionsFromEnv(), print),
 } as const;
 type BenchName = keyof typeof BENCHES;
 
@@ -44,6 +46,7 @@ try {
   auditOptionsFromEnv();
   promotionOptionsFromEnv();
   bundlesOptionsFromEnv();
+  cliOptionsFromEnv();
 } catch (e) {
   process.stderr.write(`bench: ${(e as Error).message}\n`);
   process.exit(2);

@@ -14,6 +14,8 @@ export interface BenchStack {
   url: string;
   /** signed in as a publisher token created through POST /v1/tokens */
   publisher: AegisClient;
+  /** that publisher's bearer token (for CLI runs) */
+  publisherToken: string;
   /** stops the server and the database, then removes the data folder */
   close(): Promise<void>;
 }
@@ -53,6 +55,7 @@ export async function startBenchStack(): Promise<BenchStack> {
     return {
       url: r.url,
       publisher,
+      publisherToken: token,
       async close() {
         try {
           await r.close();
