@@ -19,14 +19,14 @@ export async function bundlesBench(opts: { runs: number }, print: (line: string)
   print(`synth: ${ms(performance.now() - t0)} (shared with the test run when AEGIS_TEST_RUN_DIR is set)`);
   const root = mkdtempSync(join(tmpdir(), 'aegis-bench-bundles-'));
   try {
-    const bare = nodeWall(['-e', '0'], root, opts.runs);
+    const bare = await nodeWall(['-e', '0'], root, opts.runs);
     const rows: string[][] = [];
     let largest = 0;
     let slowest = 0;
     for (const fn of functionAssets(assembly).filter((f) => existsSync(join(f.assetDir, `${f.moduleFile}.map`)))) {
       const dir = copyAlone(fn, root);
       const size = statSync(join(dir, fn.moduleFile)).size;
-      const wall = nodeWall(['--input-type=module', '-e', `await import('./${fn.moduleFile}')`], dir, opts.runs);
+      const wall = await nodeWall(['--input-type=module', '-e', `await import('./${fn.moduleFile}')`], dir, opts.runs);
       largest = Math.max(largest, size);
       slowest = Math.max(slowest, wall / bare);
       rows.push([

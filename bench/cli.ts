@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { envInt, ms, ratio, table } from './stats.js';
 import { startBenchStack } from './stack.js';
-import { nodeWall, nodeWallAsync } from './wall.js';
+import { nodeWall } from './wall.js';
 
 export const cliOptionsFromEnv = () => ({ runs: envInt('BENCH_CLI_RUNS', 7) });
 
@@ -17,7 +17,7 @@ export async function cliBench(opts: { runs: number }, print: (line: string) => 
   const stack = await startBenchStack();
   try {
     const env = { AEGIS_URL: stack.url, AEGIS_TOKEN: stack.publisherToken };
-    const bare = nodeWall(['-e', '0'], REPO, opts.runs);
+    const bare = await nodeWall(['-e', '0'], REPO, opts.runs);
     const commands: [string, string[]][] = [
       ['aegis --version', ['--version']],
       ['aegis --help', ['--help']],
@@ -25,7 +25,7 @@ export async function cliBench(opts: { runs: number }, print: (line: string) => 
     ];
     const rows: string[][] = [];
     for (const [label, args] of commands) {
-      const t = await nodeWallAsync(['bin/aegis.js', ...args], REPO, opts.runs, env);
+      const t = await nodeWall(['bin/aegis.js', ...args], REPO, opts.runs, env);
       rows.push([label, ms(t), ratio(t / bare), t <= 400 ? 'yes' : 'no']);
     }
     print(table(['command', 'wall p50', 'vs node -e 0', '≤ 0.4 s'], rows));

@@ -1,28 +1,13 @@
 /** Wall time of fresh processes, for the benches that measure start-up. */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { summarize } from './stats.js';
 
 /**
  * Wall time of a fresh `node` running `args` in `cwd`, median of `runs` (the first run warms
- * the page cache and is dropped). Throws when a run exits non-zero.
+ * the page cache and is dropped). Spawned without blocking this process, so the command may
+ * talk to a server running here. Throws when a run exits non-zero.
  */
-export function nodeWall(args: string[], cwd: string, runs: number, env: Record<string, string> = {}): number {
-  const times: number[] = [];
-  for (let i = 0; i <= runs; i++) {
-    const t0 = performance.now();
-    const r = spawnSync(process.execPath, args, { cwd, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: 'ignore' });
-    const t = performance.now() - t0;
-    if (r.status !== 0) throw new Error(`node ${args.join(' ')} in ${cwd} exited ${r.status}`);
-    if (i > 0) times.push(t);
-  }
-  return summarize(times).p50;
-}
-
-/**
- * {@link nodeWall} without blocking this process: for commands that talk to a server running
- * in this same process (a synchronous spawn would stall it).
- */
-export async function nodeWallAsync(args: string[], cwd: string, runs: number, env: Record<string, string> = {}): Promise<number> {
+export async function nodeWall(args: string[], cwd: string, runs: number, env: Record<string, string> = {}): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i <= runs; i++) {
     const t0 = performance.now();

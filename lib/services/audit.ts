@@ -5,9 +5,6 @@ import type { Transaction } from 'kysely';
 import type { DB } from '../db/schema.js';
 import type { Clock, Executor, Signer } from '../ports.js';
 
-/** re-exported for the services that take an executor with the audit log */
-export type { Executor };
-
 export interface AuditInput {
   type: AuditEventType;
   actor: string;

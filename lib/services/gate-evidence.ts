@@ -9,7 +9,8 @@ import { approvalBytes, approvalStatement } from '../core/approvals.js';
 import { eventHash, eventStatement, type AuditEvent } from '../core/audit.js';
 import { PROMOTION_END_EVENTS } from '../core/recovery.js';
 import { checkSignerValidity, statementBytes, verifyRaw, type KeyRecord } from '../core/signatures.js';
-import { rowToEvent, type Executor } from './audit.js';
+import type { Executor } from '../ports.js';
+import { rowToEvent } from './audit.js';
 
 export interface GateEvidence {
   /**

@@ -3,8 +3,8 @@ import { AegisError } from '../core/errors.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { KeyPurpose, KeyRecord, SignatureAlg } from '../core/signatures.js';
 import { toDate, toDateOrNull, toIso, toIsoOrNull } from '../db/schema.js';
-import type { Clock, Database, KeyProvider, Signer } from '../ports.js';
-import type { AuditLog, Executor } from './audit.js';
+import type { Clock, Database, Executor, KeyProvider, Signer } from '../ports.js';
+import type { AuditLog } from './audit.js';
 
 function toRecord(r: Record<string, unknown>): KeyRecord {
   return {

@@ -4,7 +4,7 @@
  */
 import { describeStage, stagePercents, type CanaryConfig, type RolloutState } from '../core/rollout.js';
 import { toIso } from '../db/schema.js';
-import type { Executor } from './audit.js';
+import type { Executor } from '../ports.js';
 
 /** One judged canary window, as stored in `canary_verdicts`. */
 export interface CanaryVerdictView {

@@ -9,8 +9,8 @@ import { DEFAULT_CANARY, DEFAULT_MIN_REQUESTS, type CanaryConfig, type RolloutSt
 import { statementBytes } from '../core/signatures.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { toIso, toIsoOrNull, type DB } from '../db/schema.js';
-import type { Clock, Database, Workflows } from '../ports.js';
-import type { AuditLog, Executor } from './audit.js';
+import type { Clock, Database, Executor, Workflows } from '../ports.js';
+import type { AuditLog } from './audit.js';
 import type { KeyService } from './keys.js';
 import { record } from './metrics.js';
 import type { Principal } from '../core/identity.js';

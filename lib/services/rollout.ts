@@ -13,9 +13,9 @@ import {
 } from '../core/rollout.js';
 import { leaseDecision, leaseExpiry, secondsUntilDue, type Lease } from '../core/rollout-lease.js';
 import { statementBytes } from '../core/signatures.js';
-import type { Clock, Database, RolloutJudge, WindowVerdict } from '../ports.js';
+import type { Clock, Database, Executor, RolloutJudge, WindowVerdict } from '../ports.js';
 import { toIso, type DB } from '../db/schema.js';
-import type { AuditLog, Executor } from './audit.js';
+import type { AuditLog } from './audit.js';
 import type { KeyService } from './keys.js';
 import { rolloutAuthorizationProblem, servingEvidence } from './gate-evidence.js';
 import { record } from './metrics.js';
