@@ -8,15 +8,16 @@
  */
 import { createPrivateKey, generateKeyPairSync, randomUUID, sign, verify } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
-import { eventHash, eventStatement, GENESIS_HASH, verifyChain, type AuditEvent } from '../lib/core/audit.js';
-import type { KeyRecord } from '../lib/core/signatures.js';
-import { migrateToLatest } from '../lib/db/migrations.js';
-import type { DB } from '../lib/db/schema.js';
-import { PgDatabase } from '../lib/adapters/local/pg-database.js';
-import { PgliteDatabase } from '../lib/adapters/local/pglite-database.js';
-import type { Database, Signer } from '../lib/ports.js';
-import { systemClock } from '../lib/ports.js';
-import { AuditLog } from '../lib/services/audit.js';
+import { eventHash, eventStatement, GENESIS_HASH, verifyChain, type AuditEvent } from '../lib/kernel/audit-chain.js';
+import type { KeyRecord } from '../lib/kernel/signatures.js';
+import { migrateToLatest } from '../lib/platform/sql/migrations.js';
+import type { DB } from '../lib/platform/sql/schema.js';
+import { PgDatabase } from '../lib/platform/adapters/sql/pg.js';
+import { PgliteDatabase } from '../lib/platform/adapters/sql/pglite.js';
+import type { Database } from '../lib/platform/ports/database.js';
+import type { Signer } from '../lib/platform/ports/signer.js';
+import { systemClock } from '../lib/platform/ports/clock.js';
+import { AuditLog } from '../lib/platform/audit/log.js';
 import { createTestDatabase } from '../test/support/postgres.js';
 import { envInt, ratio, table } from './stats.js';
 

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { datasetChecksum } from '../lib/training/dataset-checksum.js';
+import { datasetChecksum } from '../lib/clients/training/dataset-checksum.js';
 import { MemorySampler } from './memory.js';
 import { opensslSha256, writeRandomFile, WRITE_CHUNK } from './files.js';
 import { envInt, mbPerS, mib, ratio, seconds, table } from './stats.js';

@@ -7,10 +7,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AegisClient } from '../lib/client/client.js';
-import { registerArtifact, registerDatasets } from '../lib/client/registration.js';
-import { loadCheckedConfig } from '../lib/config.js';
-import { startLocal } from '../lib/local/start.js';
+import { AegisClient } from '../lib/clients/http/client.js';
+import { registerArtifact, registerDatasets } from '../lib/clients/http/registration.js';
+import { loadCheckedConfig } from '../lib/platform/config.js';
+import { startLocal } from '../lib/platform/composition/local-start.js';
 import { envInt, ms, ratio, summarize, table } from './stats.js';
 import { manifestFor, removeTree, tempDir } from './stack.js';
 

@@ -3,10 +3,10 @@ import { chmod, lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sampleManifest } from '../test/support/manifests.js';
-import { registerDatasets } from '../lib/client/registration.js';
-import { AegisClient } from '../lib/client/client.js';
-import { loadCheckedConfig } from '../lib/config.js';
-import { startLocal } from '../lib/local/start.js';
+import { registerDatasets } from '../lib/clients/http/registration.js';
+import { AegisClient } from '../lib/clients/http/client.js';
+import { loadCheckedConfig } from '../lib/platform/config.js';
+import { startLocal } from '../lib/platform/composition/local-start.js';
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 

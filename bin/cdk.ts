@@ -14,7 +14,7 @@
  */
 import { App, Duration, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import type { Role } from '../lib/core/identity.js';
+import type { Role } from '../lib/kernel/identity.js';
 import { AegisStack } from '../lib/infra/aegis-stack.js';
 import { mutualTlsFromContext } from '../lib/infra/mutual-tls.js';
 import type { ReplicationTarget } from '../lib/infra/replication.js';

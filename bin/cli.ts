@@ -1,16 +1,16 @@
 /** The `aegis` CLI: talks to a local server (bearer token) or to API Gateway (SigV4). */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ApiError } from '../lib/client/client.js';
-import { auditCommands } from '../lib/cli/audit-commands.js';
-import { CliContext, CliError } from '../lib/cli/context.js';
-import { lineageCommands } from '../lib/cli/lineage-commands.js';
-import { promotionCancelCommand } from '../lib/cli/promotion-cancel-command.js';
-import { promotionCommands } from '../lib/cli/promotion-commands.js';
-import { recoveryCommands } from '../lib/cli/recovery-commands.js';
-import { registryCommands } from '../lib/cli/registry-commands.js';
-import { trainingCommands } from '../lib/cli/training-commands.js';
-import { AegisError } from '../lib/core/errors.js';
+import { ApiError } from '../lib/clients/http/client.js';
+import { auditCommands } from '../lib/clients/cli/audit-commands.js';
+import { CliContext, CliError } from '../lib/clients/cli/context.js';
+import { lineageCommands } from '../lib/clients/cli/lineage-commands.js';
+import { promotionCancelCommand } from '../lib/clients/cli/promotion-cancel-command.js';
+import { promotionCommands } from '../lib/clients/cli/promotion-commands.js';
+import { recoveryCommands } from '../lib/clients/cli/recovery-commands.js';
+import { registryCommands } from '../lib/clients/cli/registry-commands.js';
+import { trainingCommands } from '../lib/clients/cli/training-commands.js';
+import { AegisError } from '../lib/kernel/errors.js';
 
 function positiveNumber(flag: string) {
   return (v: string): number => {

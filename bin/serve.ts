@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { ConfigError, loadCheckedConfig, localServerRefusal } from '../lib/config.js';
-import { ADMIN_TOKEN_FILE, startLocal } from '../lib/local/start.js';
+import { ConfigError, loadCheckedConfig, localServerRefusal } from '../lib/platform/config.js';
+import { ADMIN_TOKEN_FILE, startLocal } from '../lib/platform/composition/local-start.js';
 
 /**
  * Starts the local server and stays up until SIGINT/SIGTERM. Refuses unsafe configuration

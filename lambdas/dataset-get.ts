@@ -1,8 +1,8 @@
-import { AegisError } from '../lib/core/errors.js';
-import { httpHandler, type ContainerProvider } from '../lib/http/handler.js';
-import { lambdaContainer } from '../lib/http/lambda-container.js';
-import { ROUTES } from '../lib/http/routes.js';
-import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
+import { AegisError } from '../lib/kernel/errors.js';
+import { httpHandler, type ContainerProvider } from '../lib/platform/http/handler.js';
+import { lambdaContainer } from '../lib/platform/composition/lambda-container.js';
+import { ROUTES } from '../lib/platform/http/routes.js';
+import { ROUTE_SCHEMAS } from '../lib/platform/http/schemas.js';
 
 export const build = (container: ContainerProvider) =>
   httpHandler(ROUTES.datasetGet, ROUTE_SCHEMAS.datasetGet, container, async (req, c) => {

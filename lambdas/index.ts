@@ -1,6 +1,6 @@
 /** Every route's handler builder, keyed by route id: the local server serves these. */
-import type { HandlerBuilder } from '../lib/http/handler.js';
-import type { RouteId } from '../lib/http/routes.js';
+import type { HandlerBuilder } from '../lib/platform/http/handler.js';
+import type { RouteId } from '../lib/platform/http/routes.js';
 import * as artifactGet from './artifact-get.js';
 import * as artifactValidate from './artifact-validate.js';
 import * as auditArchive from './audit-archive.js';

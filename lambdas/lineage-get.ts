@@ -1,7 +1,7 @@
-import { httpHandler, type ContainerProvider } from '../lib/http/handler.js';
-import { lambdaContainer } from '../lib/http/lambda-container.js';
-import { ROUTES } from '../lib/http/routes.js';
-import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
+import { httpHandler, type ContainerProvider } from '../lib/platform/http/handler.js';
+import { lambdaContainer } from '../lib/platform/composition/lambda-container.js';
+import { ROUTES } from '../lib/platform/http/routes.js';
+import { ROUTE_SCHEMAS } from '../lib/platform/http/schemas.js';
 
 export const build = (container: ContainerProvider) =>
   httpHandler(ROUTES.lineageGet, ROUTE_SCHEMAS.lineageGet, container, async (req, c) => ({

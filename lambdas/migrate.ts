@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { bootstrap } from '../lib/composition.js';
-import { buildLambdaContainer } from '../lib/composition-lambda.js';
-import { loadCheckedConfig } from '../lib/config.js';
+import { bootstrap } from '../lib/platform/composition/services.js';
+import { buildLambdaContainer } from '../lib/platform/composition/lambda.js';
+import { loadCheckedConfig } from '../lib/platform/config.js';
 
 const logger = new Logger({ serviceName: 'aegis-migrate' });
 

@@ -1,5 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { lambdaContainer } from '../lib/http/lambda-container.js';
+import { lambdaContainer } from '../lib/platform/composition/lambda-container.js';
 
 const logger = new Logger({ serviceName: 'aegis-pending-upload-expiry' });
 

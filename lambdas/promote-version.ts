@@ -1,8 +1,8 @@
-import { AegisError } from '../lib/core/errors.js';
-import { httpHandler, type ContainerProvider } from '../lib/http/handler.js';
-import { policyLambdaContainer } from '../lib/http/lambda-policy-container.js';
-import { ROUTES } from '../lib/http/routes.js';
-import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
+import { AegisError } from '../lib/kernel/errors.js';
+import { httpHandler, type ContainerProvider } from '../lib/platform/http/handler.js';
+import { policyLambdaContainer } from '../lib/platform/composition/lambda-policy-container.js';
+import { ROUTES } from '../lib/platform/http/routes.js';
+import { ROUTE_SCHEMAS } from '../lib/platform/http/schemas.js';
 
 export const build = (container: ContainerProvider) =>
   httpHandler(ROUTES.promoteVersion, ROUTE_SCHEMAS.promoteVersion, container, async (req, c) => {

@@ -1,7 +1,7 @@
-import { httpHandler, type ContainerProvider } from '../lib/http/handler.js';
-import { policyLambdaContainer } from '../lib/http/lambda-policy-container.js';
-import { ROUTES } from '../lib/http/routes.js';
-import { ROUTE_SCHEMAS } from '../lib/http/schemas.js';
+import { httpHandler, type ContainerProvider } from '../lib/platform/http/handler.js';
+import { policyLambdaContainer } from '../lib/platform/composition/lambda-policy-container.js';
+import { ROUTES } from '../lib/platform/http/routes.js';
+import { ROUTE_SCHEMAS } from '../lib/platform/http/schemas.js';
 
 /** 201 when allowed (the rollout starts), 202 when multisig is pending, 403 with the denying rules, 409 when one is in flight. */
 export const build = (container: ContainerProvider) =>

@@ -15,12 +15,12 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatRebuildReport, formatDifferences, formatStorageParity, progressPrinter } from '../lib/cli/recovery-format.js';
-import { loadCheckedConfig } from '../lib/config.js';
-import { ADMIN_TOKEN_FILE, startLocal } from '../lib/local/start.js';
-import { openDatabase, openRecoveryTarget, type RecoveryTarget } from '../lib/recovery-composition.js';
-import { diffSnapshots, registrySnapshot, storageParity, type Difference, type StorageParity } from '../lib/services/parity.js';
-import { rebuildIndex, type RebuildReport } from '../lib/services/recovery.js';
+import { formatRebuildReport, formatDifferences, formatStorageParity, progressPrinter } from '../lib/clients/cli/recovery-format.js';
+import { loadCheckedConfig } from '../lib/platform/config.js';
+import { ADMIN_TOKEN_FILE, startLocal } from '../lib/platform/composition/local-start.js';
+import { openDatabase, openRecoveryTarget, type RecoveryTarget } from '../lib/platform/composition/recovery.js';
+import { diffSnapshots, registrySnapshot, storageParity, type Difference, type StorageParity } from '../lib/recovery/parity.js';
+import { rebuildIndex, type RebuildReport } from '../lib/recovery/rebuild.js';
 import { apiClient, copyTree, populate, removeTree, timed, type Populated } from './dr-drill-steps.js';
 
 const { values: args } = parseArgs({

@@ -8,8 +8,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createPrng, type Prng } from '../lib/training/prng.js';
-import { sigmoid } from '../lib/training/logistic-regression.js';
+import { createPrng, type Prng } from '../lib/clients/training/prng.js';
+import { sigmoid } from '../lib/clients/training/logistic-regression.js';
 
 export const SAMPLE_SEED = 20240611;
 export const MULTICLASS_SEED = 20240612;

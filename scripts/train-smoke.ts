@@ -10,10 +10,10 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadClientConfig } from '../lib/config.js';
-import { hashStream } from '../lib/hashing.js';
-import { resolveCodeRef, resolveContainerDigest } from '../lib/training/provenance.js';
-import { recordTraining } from '../lib/training/record.js';
+import { loadClientConfig } from '../lib/platform/config.js';
+import { hashStream } from '../lib/kernel/hashing.js';
+import { resolveCodeRef, resolveContainerDigest } from '../lib/clients/training/provenance.js';
+import { recordTraining } from '../lib/clients/training/record.js';
 import { writeFile } from 'node:fs/promises';
 
 const args = process.argv.slice(2);

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
-import { ROLES, isRole, type Role } from '../core/identity.js';
+import { ROLES, isRole, type Role } from '../kernel/identity.js';
 import type { AccessResources } from './access.js';
 import { API_ROUTE_IDS, ApiFunctions, type ApiRouteId } from './api-functions.js';
 import { AuditArchiveSchedule, ScheduledJob } from './audit-archive-schedule.js';

@@ -1,6 +1,6 @@
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ROUTES, type RouteId } from '../http/routes.js';
+import { ROUTES, type RouteId } from '../platform/http/routes.js';
 import { grantAccess, type AccessResources, type RouteAccess } from './access.js';
 import { AegisFunction, LAMBDA_TASK_ROOT } from './aegis-function.js';
 

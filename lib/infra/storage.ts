@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { PENDING_UPLOAD_TAG } from '../adapters/aws/pending-upload-tag.js';
+import { PENDING_UPLOAD_TAG } from '../platform/adapters/object-store/pending-upload-tag.js';
 import { pin } from './pin.js';
 
 /** Intelligent-Tiering does not tier objects under 128 KiB, yet charges them monitoring. */

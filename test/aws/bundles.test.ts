@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import * as esbuild from 'esbuild';
 import { LOCAL_ONLY_PACKAGES } from '../../lib/infra/aegis-function.js';
 import { POLICY_DECIDING_ROUTES } from '../../lib/infra/api-functions.js';
-import { ROUTES } from '../../lib/http/routes.js';
+import { ROUTES } from '../../lib/platform/http/routes.js';
 import { copyAlone, functionAssets, sharedAssembly, type Assembly, type FunctionAsset } from './support/synth.js';
 
 /**

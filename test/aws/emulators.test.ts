@@ -11,12 +11,12 @@ import {
 } from '@aws-sdk/client-sfn';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { SfnWorkflows } from '../../lib/adapters/aws/sfn-workflows.js';
-import { AegisClient, ApiError } from '../../lib/client/client.js';
-import { ROUTES, routePaths } from '../../lib/http/routes.js';
+import { SfnWorkflows } from '../../lib/platform/adapters/workflows/sfn.js';
+import { AegisClient, ApiError } from '../../lib/clients/http/client.js';
+import { ROUTES, routePaths } from '../../lib/platform/http/routes.js';
 import { API_ROUTE_IDS } from '../../lib/infra/api-functions.js';
 import { logicalIdOf } from '../../lib/infra/pin.js';
-import type { StepOutput } from '../../lib/services/rollout.js';
+import type { StepOutput } from '../../lib/modules/rollout/service.js';
 import { stubProjectRoot, synthAegis } from '../infra/support.js';
 import { MAX_REQUEST_BYTES, startApiGateway, type IamIdentity, type RunningApiGateway } from './support/api-gateway.js';
 import { LambdaFunctionError, startStepFunctions, stateMachineArnFor, type RunningStepFunctions } from './support/step-functions.js';

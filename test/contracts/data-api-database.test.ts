@@ -1,6 +1,6 @@
 import { RDSData } from '@aws-sdk/client-rds-data';
-import { DataApiDatabase } from '../../lib/adapters/aws/data-api-database.js';
-import { toIso } from '../../lib/db/schema.js';
+import { DataApiDatabase } from '../../lib/platform/adapters/sql/data-api.js';
+import { toIso } from '../../lib/platform/sql/schema.js';
 import { startDataApiServer, type DataApiServer } from '../support/data-api-server.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { databaseContract } from './database.contract.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { RDSData, type Field, type SqlParameter } from '@aws-sdk/client-rds-data';
 import pg from 'pg';
-import { isUniqueViolation, sqlState } from '../../lib/db/errors.js';
+import { isUniqueViolation, sqlState } from '../../lib/platform/sql/errors.js';
 import { compileNamedParameters, parsePgArray, startDataApiServer, type DataApiServer } from '../support/data-api-server.js';
 import { createTestDatabase } from '../support/postgres.js';
 

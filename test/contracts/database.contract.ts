@@ -3,17 +3,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { FileKeyProvider } from '../../lib/adapters/local/file-key-provider.js';
-import { FsObjectStore } from '../../lib/adapters/local/fs-object-store.js';
-import { migrateToLatest } from '../../lib/db/migrations.js';
-import { isUniqueViolation } from '../../lib/db/errors.js';
-import { toIso } from '../../lib/db/schema.js';
-import type { Database } from '../../lib/ports.js';
-import { systemClock } from '../../lib/ports.js';
-import { AuditLog } from '../../lib/services/audit.js';
-import { DatasetService } from '../../lib/services/datasets.js';
-import { KeyService } from '../../lib/services/keys.js';
-import { RegistryService } from '../../lib/services/registry.js';
+import { FileKeyProvider } from '../../lib/platform/adapters/signing/file.js';
+import { FsObjectStore } from '../../lib/platform/adapters/object-store/fs.js';
+import { migrateToLatest } from '../../lib/platform/sql/migrations.js';
+import { isUniqueViolation } from '../../lib/platform/sql/errors.js';
+import { toIso } from '../../lib/platform/sql/schema.js';
+import type { Database } from '../../lib/platform/ports/database.js';
+import { systemClock } from '../../lib/platform/ports/clock.js';
+import { AuditLog } from '../../lib/platform/audit/log.js';
+import { DatasetService } from '../../lib/modules/datasets/service.js';
+import { KeyService } from '../../lib/modules/keys/service.js';
+import { RegistryService } from '../../lib/modules/registry/service.js';
 import { describeUnless } from '../support/unavailable.js';
 
 /**

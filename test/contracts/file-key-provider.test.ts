@@ -3,8 +3,8 @@ import { mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { FileKeyProvider } from '../../lib/adapters/local/file-key-provider.js';
-import { verifyRaw } from '../../lib/core/signatures.js';
+import { FileKeyProvider } from '../../lib/platform/adapters/signing/file.js';
+import { verifyRaw } from '../../lib/kernel/signatures.js';
 import { signerContract } from './signer.contract.js';
 
 signerContract('FileKeyProvider', async () => {

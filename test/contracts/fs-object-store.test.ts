@@ -4,8 +4,8 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { isAegisError } from '../../lib/core/errors.js';
-import { FsObjectStore } from '../../lib/adapters/local/fs-object-store.js';
+import { isAegisError } from '../../lib/kernel/errors.js';
+import { FsObjectStore } from '../../lib/platform/adapters/object-store/fs.js';
 import { objectStoreContract, patternChunks, text } from './object-store.contract.js';
 
 /** Stands in for the local server's upload route: verify the URL, then stream into put(). */

@@ -11,8 +11,8 @@ import {
   type KeySpec,
   type KeyUsageType,
 } from '@aws-sdk/client-kms';
-import { KmsKeyProvider } from '../../lib/adapters/aws/kms-key-provider.js';
-import { verifyRaw } from '../../lib/core/signatures.js';
+import { KmsKeyProvider } from '../../lib/platform/adapters/signing/kms.js';
+import { verifyRaw } from '../../lib/kernel/signatures.js';
 import { startMoto } from '../support/moto.js';
 import { describeUnless, NO_MOTO } from '../support/unavailable.js';
 import { signerContract } from './signer.contract.js';

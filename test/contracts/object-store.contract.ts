@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { ObjectInfo, ObjectStore } from '../../lib/ports.js';
+import type { ObjectInfo, ObjectStore } from '../../lib/platform/ports/object-store.js';
 
 export interface ObjectStoreSubject {
   store: ObjectStore;

@@ -1,4 +1,4 @@
-import { PgDatabase } from '../../lib/adapters/local/pg-database.js';
+import { PgDatabase } from '../../lib/platform/adapters/sql/pg.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { NO_POSTGRES } from '../support/unavailable.js';
 import { databaseContract } from './database.contract.js';

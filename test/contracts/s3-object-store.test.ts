@@ -8,7 +8,7 @@ import {
   PutBucketVersioningCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { S3ObjectStore } from '../../lib/adapters/aws/s3-object-store.js';
+import { S3ObjectStore } from '../../lib/platform/adapters/object-store/s3.js';
 import { startMoto } from '../support/moto.js';
 import { describeUnless, NO_MOTO } from '../support/unavailable.js';
 import { objectStoreContract, patternChunks } from './object-store.contract.js';

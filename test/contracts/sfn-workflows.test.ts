@@ -1,6 +1,6 @@
 import { CreateStateMachineCommand, DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { readFileSync } from 'node:fs';
-import { SfnWorkflows } from '../../lib/adapters/aws/sfn-workflows.js';
+import { SfnWorkflows } from '../../lib/platform/adapters/workflows/sfn.js';
 import { startMoto, type Moto } from '../support/moto.js';
 import { describeUnless, NO_MOTO } from '../support/unavailable.js';
 

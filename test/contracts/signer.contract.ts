@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { AegisError } from '../../lib/core/errors.js';
-import { verifyRaw } from '../../lib/core/signatures.js';
-import type { KeyProvider } from '../../lib/ports.js';
+import { AegisError } from '../../lib/kernel/errors.js';
+import { verifyRaw } from '../../lib/kernel/signatures.js';
+import type { KeyProvider } from '../../lib/platform/ports/signer.js';
 
 /** One backend under test: a provider, the per-key `create` options it needs, and teardown. */
 export interface SignerHarness {

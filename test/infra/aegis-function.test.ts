@@ -82,7 +82,7 @@ describe('AegisFunction bundleFolders', () => {
       writeFileSync(
         join(cedarRoot, 'lambdas', 'decide.ts'),
         `export const handler = async () => {
-  const { CedarPolicyEngine } = await import(${JSON.stringify(join(REPO_ROOT, 'lib/adapters/local/cedar-policy-engine.js'))});
+  const { CedarPolicyEngine } = await import(${JSON.stringify(join(REPO_ROOT, 'lib/platform/adapters/policy/cedar.js'))});
   const engine = await CedarPolicyEngine.load(process.env.AEGIS_POLICIES_DIR);
   return engine.policySetSha256;
 };

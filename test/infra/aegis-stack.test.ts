@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Capture, Match, type Template } from 'aws-cdk-lib/assertions';
-import { ErrorCodes } from '../../lib/core/errors.js';
-import { ROUTES, routePaths, type RouteSpec } from '../../lib/http/routes.js';
+import { ErrorCodes } from '../../lib/kernel/errors.js';
+import { ROUTES, routePaths, type RouteSpec } from '../../lib/platform/http/routes.js';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type { IConstruct } from 'constructs';
 import { AUDIT_ARCHIVE_PREFIX, AUDIT_HEADS_PREFIX } from '../../lib/infra/access.js';
@@ -14,8 +14,8 @@ import { logicalIdOf } from '../../lib/infra/pin.js';
 import { RegistryDatabase } from '../../lib/infra/registry-database.js';
 import { MUTUAL_TLS_CONTEXT, checkMutualTlsDomain, mutualTlsFromContext, type MutualTlsDomain } from '../../lib/infra/mutual-tls.js';
 import type { ReplicationTarget } from '../../lib/infra/replication.js';
-import { checkpointKey, segmentKey } from '../../lib/services/audit-trail.js';
-import { HEADS_PREFIX, headKey } from '../../lib/services/audit-head.js';
+import { checkpointKey, segmentKey } from '../../lib/platform/audit/trail.js';
+import { HEADS_PREFIX, headKey } from '../../lib/platform/audit/head.js';
 import {
   CDK_JSON_CONTEXT,
   MTLS,

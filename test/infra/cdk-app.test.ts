@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROUTES } from '../../lib/http/routes.js';
+import { ROUTES } from '../../lib/platform/http/routes.js';
 import { REPO_ROOT } from '../../lib/infra/aegis-stack.js';
 import { CDK_JSON_CONTEXT, MTLS, MTLS_CONTEXT, REPLICA } from './support.js';
 

@@ -1,10 +1,10 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FsObjectStore } from '../../lib/adapters/local/fs-object-store.js';
-import { canonicalJson } from '../../lib/core/canonical.js';
-import { loadCheckedConfig } from '../../lib/config.js';
-import { HEADS_PREFIX, headKey, readNewestHead } from '../../lib/services/audit-head.js';
-import { HeadCheckpointRefused } from '../../lib/services/audit-trail.js';
+import { FsObjectStore } from '../../lib/platform/adapters/object-store/fs.js';
+import { canonicalJson } from '../../lib/kernel/canonical.js';
+import { loadCheckedConfig } from '../../lib/platform/config.js';
+import { HEADS_PREFIX, headKey, readNewestHead } from '../../lib/platform/audit/head.js';
+import { HeadCheckpointRefused } from '../../lib/platform/audit/trail.js';
 import { FakeTimers } from '../support/fake-timers.js';
 import { startStack, type Stack } from '../support/local-stack.js';
 import { aegisCli } from '../support/spawn.js';

@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { eventStatement } from '../../lib/core/audit.js';
+import { eventStatement } from '../../lib/kernel/audit-chain.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 
 let stack: Stack;

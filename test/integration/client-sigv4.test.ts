@@ -2,7 +2,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { AegisClient, ApiError } from '../../lib/client/client.js';
+import { AegisClient, ApiError } from '../../lib/clients/http/client.js';
 
 /** What API Gateway's IAM authorization checks: a SigV4 signature over method, path, query, headers and body. */
 describe('AegisClient SigV4 signing (AWS mode)', () => {

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { REGISTRY_DEFAULTS } from '../../lib/composition.js';
-import type { DB } from '../../lib/db/schema.js';
-import type { Database } from '../../lib/ports.js';
-import { RegistryService } from '../../lib/services/registry.js';
+import { REGISTRY_DEFAULTS } from '../../lib/platform/composition/services.js';
+import type { DB } from '../../lib/platform/sql/schema.js';
+import type { Database } from '../../lib/platform/ports/database.js';
+import { RegistryService } from '../../lib/modules/registry/service.js';
 import { manifestFor, registerDatasets, startStack, type Stack } from '../support/local-stack.js';
 
 /**

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
-import type { Container } from '../../lib/container.js';
+import type { Container } from '../../lib/platform/composition/container.js';
 import { build as buildModelsList } from '../../lambdas/models-list.js';
 import { manifestFor, registerDatasets, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 

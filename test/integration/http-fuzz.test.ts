@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import fc from 'fast-check';
-import { ROUTES } from '../../lib/http/routes.js';
+import { ROUTES } from '../../lib/platform/http/routes.js';
 import { manifestFor, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { ScriptedJudge, settled } from '../promotion/support.js';
 

@@ -3,10 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
-import { buildLocalContainer } from '../../lib/composition-local.js';
-import { loadCheckedConfig } from '../../lib/config.js';
-import type { Container } from '../../lib/container.js';
-import { normalizePrincipalArn } from '../../lib/http/auth.js';
+import { buildLocalContainer } from '../../lib/platform/composition/local.js';
+import { loadCheckedConfig } from '../../lib/platform/config.js';
+import type { Container } from '../../lib/platform/composition/container.js';
+import { normalizePrincipalArn } from '../../lib/platform/http/auth.js';
 import { build as buildModelsList } from '../../lambdas/models-list.js';
 import { build as buildKeysRotate } from '../../lambdas/keys-rotate.js';
 

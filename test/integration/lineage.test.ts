@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
-import { verifyBundle, BUNDLE_FILES, INDEX_FILE, INDEX_SIGNATURE_FILE } from '../../lib/core/bundle.js';
-import type { KeyRecord } from '../../lib/core/signatures.js';
+import { verifyBundle, BUNDLE_FILES, INDEX_FILE, INDEX_SIGNATURE_FILE } from '../../lib/kernel/lineage-bundle.js';
+import type { KeyRecord } from '../../lib/kernel/signatures.js';
 import { manifestFor, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 
 let stack: Stack;

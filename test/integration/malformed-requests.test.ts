@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import { createLocalServer, listen } from '../../lib/local/server.js';
+import { createLocalServer, listen } from '../../lib/platform/http/local-server.js';
 import { HANDLER_BUILDERS } from '../../lambdas/index.js';
 import { startStack, type Stack } from '../support/local-stack.js';
 

@@ -3,10 +3,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AegisClient, ApiError } from '../../lib/client/client.js';
-import { registerArtifact, registerDatasets } from '../../lib/client/registration.js';
-import { ConfigError, loadCheckedConfig } from '../../lib/config.js';
-import { startLocal } from '../../lib/local/start.js';
+import { AegisClient, ApiError } from '../../lib/clients/http/client.js';
+import { registerArtifact, registerDatasets } from '../../lib/clients/http/registration.js';
+import { ConfigError, loadCheckedConfig } from '../../lib/platform/config.js';
+import { startLocal } from '../../lib/platform/composition/local-start.js';
 import { startStack, type Stack } from '../support/local-stack.js';
 import { sampleManifest } from '../support/manifests.js';
 

@@ -1,6 +1,6 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { randomBytes } from 'node:crypto';
-import { ROUTES, routePaths, type RouteId, type RouteSpec } from '../../lib/http/routes.js';
+import { ROUTES, routePaths, type RouteId, type RouteSpec } from '../../lib/platform/http/routes.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 
 /** The served OpenAPI document is valid 3.1, complete, unambiguous; deprecated aliases still answer. */

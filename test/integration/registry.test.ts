@@ -1,8 +1,8 @@
 import { generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { manifestStatement, statementBytes } from '../../lib/core/signatures.js';
-import { TrainingManifest } from '../../lib/core/manifest.js';
+import { manifestStatement, statementBytes } from '../../lib/kernel/signatures.js';
+import { TrainingManifest } from '../../lib/kernel/manifest.js';
 import { manifestFor, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 
 let stack: Stack;

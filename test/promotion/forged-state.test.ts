@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { CanaryWindow, RolloutJudge, WindowVerdict } from '../../lib/ports.js';
+import type { CanaryWindow, RolloutJudge, WindowVerdict } from '../../lib/platform/ports/workflows.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { approve, approverKey, highRiskPolicies, ScriptedJudge, settled, ShiftedClock, type Approver } from './support.js';
 

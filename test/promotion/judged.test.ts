@@ -4,9 +4,9 @@
  * and the gates (completed canary, rollback target) read from the chain and signed records.
  */
 import { randomBytes } from 'node:crypto';
-import type { MetricsSource, Variant, VariantMetrics } from '../../lib/core/canary-metrics.js';
-import { MetricsRolloutJudge } from '../../lib/services/canary.js';
-import { createPrng } from '../../lib/training/prng.js';
+import type { MetricsSource, Variant, VariantMetrics } from '../../lib/kernel/canary-metrics.js';
+import { MetricsRolloutJudge } from '../../lib/modules/rollout/canary.js';
+import { createPrng } from '../../lib/clients/training/prng.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { aegisCli } from '../support/spawn.js';
 import { settled } from './support.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { LeaseLostError } from '../../lib/services/rollout.js';
-import type { LocalWorkflows } from '../../lib/adapters/local/local-workflows.js';
+import { LeaseLostError } from '../../lib/modules/rollout/service.js';
+import type { LocalWorkflows } from '../../lib/platform/adapters/workflows/asl.js';
 import { FakeTimers } from '../support/fake-timers.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { ScriptedJudge } from './support.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { LOCAL_SCHEDULE_MS } from '../../lib/composition.js';
-import { PromotionService } from '../../lib/services/promotions.js';
+import { LOCAL_SCHEDULE_MS } from '../../lib/platform/composition/services.js';
+import { PromotionService } from '../../lib/modules/promotion/service.js';
 import { FakeTimers } from '../support/fake-timers.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { ShiftedClock } from './support.js';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { statementBytes, verifyRaw } from '../../lib/core/signatures.js';
+import { statementBytes, verifyRaw } from '../../lib/kernel/signatures.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { ScriptedJudge, settled } from './support.js';
 

@@ -2,8 +2,8 @@ import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { approvalBytes, approvalStatement } from '../../lib/core/approvals.js';
-import type { CanaryWindow, RolloutJudge, WindowVerdict } from '../../lib/ports.js';
+import { approvalBytes, approvalStatement } from '../../lib/kernel/approvals.js';
+import type { CanaryWindow, RolloutJudge, WindowVerdict } from '../../lib/platform/ports/workflows.js';
 import type { Stack } from '../support/local-stack.js';
 
 /**

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import { FsObjectStore } from '../../lib/adapters/local/fs-object-store.js';
-import { AuditTrail } from '../../lib/services/audit-trail.js';
-import { headKey } from '../../lib/services/audit-head.js';
-import { rebuildIndex } from '../../lib/services/recovery.js';
-import type { Database } from '../../lib/ports.js';
+import { FsObjectStore } from '../../lib/platform/adapters/object-store/fs.js';
+import { AuditTrail } from '../../lib/platform/audit/trail.js';
+import { headKey } from '../../lib/platform/audit/head.js';
+import { rebuildIndex } from '../../lib/recovery/rebuild.js';
+import type { Database } from '../../lib/platform/ports/database.js';
 import { FakeTimers } from '../support/fake-timers.js';
 import { startStack, type Stack } from '../support/local-stack.js';
 import { emptyTarget, openTarget, populate, recoveryDeps, registerAllDatasets } from './support.js';

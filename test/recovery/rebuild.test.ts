@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { FsObjectStore } from '../../lib/adapters/local/fs-object-store.js';
-import { AuditLog } from '../../lib/services/audit.js';
-import { AuditTrail } from '../../lib/services/audit-trail.js';
-import { DatasetService } from '../../lib/services/datasets.js';
-import { KeyService } from '../../lib/services/keys.js';
-import { diffSnapshots, registrySnapshot, storageParity } from '../../lib/services/parity.js';
-import { rebuildIndex, RecoveryError, type RebuildReport } from '../../lib/services/recovery.js';
-import type { Database } from '../../lib/ports.js';
+import { FsObjectStore } from '../../lib/platform/adapters/object-store/fs.js';
+import { AuditLog } from '../../lib/platform/audit/log.js';
+import { AuditTrail } from '../../lib/platform/audit/trail.js';
+import { DatasetService } from '../../lib/modules/datasets/service.js';
+import { KeyService } from '../../lib/modules/keys/service.js';
+import { diffSnapshots, registrySnapshot, storageParity } from '../../lib/recovery/parity.js';
+import { rebuildIndex, RecoveryError, type RebuildReport } from '../../lib/recovery/rebuild.js';
+import type { Database } from '../../lib/platform/ports/database.js';
 import { startStack, type Stack } from '../support/local-stack.js';
 import { emptyTarget, openTarget, populate, recoveryDeps, registerAllDatasets } from './support.js';
 

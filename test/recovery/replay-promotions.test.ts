@@ -1,7 +1,7 @@
-import type { AuditEvent } from '../../lib/core/audit.js';
-import { planPromotions, replayOrRefuse, replayPromotions } from '../../lib/services/recovery-promotions.js';
-import { emptyPlan } from '../../lib/services/recovery-rows.js';
-import { NOT_RESTORED, RecoveryError, type RebuildReport } from '../../lib/services/recovery-types.js';
+import type { AuditEvent } from '../../lib/kernel/audit-chain.js';
+import { planPromotions, replayOrRefuse, replayPromotions } from '../../lib/recovery/promotions.js';
+import { emptyPlan } from '../../lib/recovery/rows.js';
+import { NOT_RESTORED, RecoveryError, type RebuildReport } from '../../lib/recovery/types.js';
 
 let seq = 0;
 const ts = (s: number) => new Date(Date.UTC(2026, 10, 22, 10, 0, s)).toISOString();

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { AUDIT_RETENTION_DAYS } from '../../lib/composition.js';
-import { FsObjectStore } from '../../lib/adapters/local/fs-object-store.js';
-import { PgliteDatabase } from '../../lib/adapters/local/pglite-database.js';
-import { migrateToLatest } from '../../lib/db/migrations.js';
-import type { Database } from '../../lib/ports.js';
-import { AuditTrail } from '../../lib/services/audit-trail.js';
-import type { RecoveryDeps } from '../../lib/services/recovery.js';
+import { AUDIT_RETENTION_DAYS } from '../../lib/platform/composition/services.js';
+import { FsObjectStore } from '../../lib/platform/adapters/object-store/fs.js';
+import { PgliteDatabase } from '../../lib/platform/adapters/sql/pglite.js';
+import { migrateToLatest } from '../../lib/platform/sql/migrations.js';
+import type { Database } from '../../lib/platform/ports/database.js';
+import { AuditTrail } from '../../lib/platform/audit/trail.js';
+import type { RecoveryDeps } from '../../lib/recovery/rebuild.js';
 import { manifestFor, uploadAndRegister, type Stack } from '../support/local-stack.js';
 
 export const DATASETS = [

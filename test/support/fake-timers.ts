@@ -1,4 +1,4 @@
-import type { Timers } from '../../lib/adapters/local/in-process-scheduler.js';
+import type { Timers } from '../../lib/platform/ports/scheduler.js';
 
 /** Timers for the in-process scheduler that fire only when a test says so: no sleeps. */
 export class FakeTimers implements Timers {

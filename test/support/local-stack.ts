@@ -2,9 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { loadCheckedConfig } from '../../lib/config.js';
-import type { BuildOptions } from '../../lib/composition.js';
-import { startLocal, type RunningLocal } from '../../lib/local/start.js';
+import { loadCheckedConfig } from '../../lib/platform/config.js';
+import type { BuildOptions } from '../../lib/platform/composition/services.js';
+import { startLocal, type RunningLocal } from '../../lib/platform/composition/local-start.js';
 import { sampleManifest } from './manifests.js';
 
 export interface Stack extends RunningLocal {

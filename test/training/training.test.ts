@@ -3,10 +3,10 @@ import { cp, mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { AegisError } from '../../lib/core/errors.js';
-import { resolveCodeRef, resolveContainerDigest } from '../../lib/training/provenance.js';
-import { recordTraining } from '../../lib/training/record.js';
-import { reproduce } from '../../lib/training/reproduce.js';
+import { AegisError } from '../../lib/kernel/errors.js';
+import { resolveCodeRef, resolveContainerDigest } from '../../lib/clients/training/provenance.js';
+import { recordTraining } from '../../lib/clients/training/record.js';
+import { reproduce } from '../../lib/clients/training/reproduce.js';
 import { run } from '../support/spawn.js';
 
 const exec = promisify(execFile);

@@ -1,8 +1,8 @@
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canonicalJson } from '../../lib/core/canonical.js';
-import { runBuiltinTrainer, type BuiltinTrainerOptions } from '../../lib/training/builtin-trainer.js';
+import { canonicalJson } from '../../lib/kernel/canonical.js';
+import { runBuiltinTrainer, type BuiltinTrainerOptions } from '../../lib/clients/training/builtin-trainer.js';
 
 const SAMPLE = join(process.cwd(), 'test/data/sample');
 const MULTICLASS = join(process.cwd(), 'test/data/sample-multiclass');

@@ -6,8 +6,8 @@
  * Latencies are a sample per arm (as the judge's input allows: every one up to 2,000 where
  * latency decides, 500 elsewhere); the histogram path is run where latency decides. `SIM_REPORT=1` prints the measured rates.
  */
-import { judgeCanary, toHistogram, type CanaryJudgement, type VariantMetrics } from '../../lib/core/canary-judge.js';
-import { createPrng, type Prng } from '../../lib/training/prng.js';
+import { judgeCanary, toHistogram, type CanaryJudgement, type VariantMetrics } from '../../lib/kernel/canary-judge.js';
+import { createPrng, type Prng } from '../../lib/clients/training/prng.js';
 
 const WINDOWS = 500;
 const LATENCY_SAMPLE = 2000;

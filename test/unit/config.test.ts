@@ -1,5 +1,5 @@
-import { loadConfig, loadCheckedConfig, startupRefusal, ConfigError, kmsProviderOptions } from '../../lib/config.js';
-import { keyRefusal, objectLockRefusal } from '../../lib/startup-checks.js';
+import { loadConfig, loadCheckedConfig, startupRefusal, ConfigError, kmsProviderOptions } from '../../lib/platform/config.js';
+import { keyRefusal, objectLockRefusal } from '../../lib/platform/startup-checks.js';
 
 describe('config', () => {
   it('defaults to local mode: PGlite and a filesystem store in the data folder, file keys', () => {

@@ -1,10 +1,10 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { canonicalJson, canonicalSha256 } from '../../lib/core/canonical.js';
-import { TrainingManifest } from '../../lib/core/manifest.js';
-import { ModelName } from '../../lib/core/names.js';
-import { checkSignerValidity, manifestStatement, statementBytes, type KeyRecord } from '../../lib/core/signatures.js';
-import { verifyManifest } from '../../lib/core/verification.js';
-import { nextKid } from '../../lib/services/keys.js';
+import { canonicalJson, canonicalSha256 } from '../../lib/kernel/canonical.js';
+import { TrainingManifest } from '../../lib/kernel/manifest.js';
+import { ModelName } from '../../lib/kernel/names.js';
+import { checkSignerValidity, manifestStatement, statementBytes, type KeyRecord } from '../../lib/kernel/signatures.js';
+import { verifyManifest } from '../../lib/kernel/verification.js';
+import { nextKid } from '../../lib/modules/keys/service.js';
 
 const manifest = TrainingManifest.parse({
   artifactId: '6f1c1d7e-8a43-4a4e-9d0e-2c4b7f0a9b11',

@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { AegisError } from '../../lib/core/errors.js';
-import { datasetChecksum, datasetListing } from '../../lib/training/dataset-checksum.js';
+import { AegisError } from '../../lib/kernel/errors.js';
+import { datasetChecksum, datasetListing } from '../../lib/clients/training/dataset-checksum.js';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { checkJsonValue, JsonInputError, parseJsonStrict, stringifyJson } from '../../lib/core/json.js';
+import { checkJsonValue, JsonInputError, parseJsonStrict, stringifyJson } from '../../lib/kernel/json.js';
 
 const SEED = 20261130;
 const refused = (text: string, opts: { maxDepth?: number } = {}) => {

@@ -1,5 +1,5 @@
-import { RecordedMetricsSource } from '../../lib/adapters/local/recorded-metrics-source.js';
-import { appendAll } from '../../lib/core/arrays.js';
+import { RecordedMetricsSource } from '../../lib/platform/adapters/canary-metrics/recorded.js';
+import { appendAll } from '../../lib/kernel/arrays.js';
 
 /** Nothing proportional to external input goes through a spread (argument count) or recursion (stack). */
 describe('input-proportional work without spreads', () => {

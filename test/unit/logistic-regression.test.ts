@@ -9,8 +9,8 @@ import {
   sigmoid,
   standardise,
   trainLogisticRegression,
-} from '../../lib/training/logistic-regression.js';
-import { createPrng } from '../../lib/training/prng.js';
+} from '../../lib/clients/training/logistic-regression.js';
+import { createPrng } from '../../lib/clients/training/prng.js';
 
 describe('createPrng', () => {
   // Pinned against the C reference implementations of splitmix32 + xoshiro128** (gcc, uint32_t):

@@ -1,6 +1,6 @@
-import { EmfMetricsSink } from '../../lib/adapters/aws/emf-metrics-sink.js';
-import { prometheusSink } from '../../lib/adapters/local/prometheus-metrics-sink.js';
-import { addMetricsSink, record } from '../../lib/services/metrics.js';
+import { EmfMetricsSink } from '../../lib/platform/adapters/metrics/emf.js';
+import { prometheusSink } from '../../lib/platform/adapters/metrics/prometheus.js';
+import { addMetricsSink, record } from '../../lib/platform/metrics.js';
 
 /** Captures what Powertools prints: EMF lines are JSON on stdout. */
 function captureStdout(fn: () => void): string[] {

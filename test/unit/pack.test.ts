@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { access, chmod, mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { AegisError } from '../../lib/core/errors.js';
-import { packDirectory } from '../../lib/training/pack.js';
+import { AegisError } from '../../lib/kernel/errors.js';
+import { packDirectory } from '../../lib/clients/training/pack.js';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 

@@ -1,9 +1,9 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CedarPolicyEngine } from '../../lib/adapters/local/cedar-policy-engine.js';
-import { canonicalJson, sha256Hex } from '../../lib/core/canonical.js';
-import { PolicyConfigSchema, type PolicyInput } from '../../lib/core/policy.js';
+import { CedarPolicyEngine } from '../../lib/platform/adapters/policy/cedar.js';
+import { canonicalJson, sha256Hex } from '../../lib/kernel/canonical.js';
+import { PolicyConfigSchema, type PolicyInput } from '../../lib/kernel/policy.js';
 
 const POLICY_DIR = path.resolve('policies');
 const clock = { now: () => new Date('2026-11-22T10:00:00.000Z') };

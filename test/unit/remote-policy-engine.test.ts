@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RemotePolicyEngine } from '../../lib/adapters/remote-policy-engine.js';
-import type { PolicyDecision, PolicyInput } from '../../lib/core/policy.js';
+import { RemotePolicyEngine } from '../../lib/platform/adapters/policy/remote.js';
+import type { PolicyDecision, PolicyInput } from '../../lib/kernel/policy.js';
 
 const clock = { now: () => new Date('2026-11-22T10:00:00.000Z') };
 const SHA = 'a'.repeat(64);

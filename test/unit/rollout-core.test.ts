@@ -7,7 +7,7 @@ import {
   stepUp,
   stretchedWait,
   type CanaryConfig,
-} from '../../lib/core/rollout.js';
+} from '../../lib/modules/rollout/domain.js';
 
 const canary: CanaryConfig = { ...DEFAULT_CANARY.canary, percent: 5, steps: 3, windowSeconds: 300, maxInconclusive: 3, minRequests: 200 };
 const t0 = new Date('2026-11-22T10:00:00.000Z');

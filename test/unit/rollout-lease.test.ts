@@ -1,4 +1,4 @@
-import { leaseDecision, leaseExpiry, secondsUntilDue } from '../../lib/core/rollout-lease.js';
+import { leaseDecision, leaseExpiry, secondsUntilDue } from '../../lib/modules/rollout/lease.js';
 
 const at = (s: number) => new Date(Date.UTC(2026, 10, 29, 12, 0, s));
 

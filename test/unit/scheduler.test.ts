@@ -1,5 +1,5 @@
-import { InProcessScheduler } from '../../lib/adapters/local/in-process-scheduler.js';
-import { EventBridgeScheduler } from '../../lib/adapters/aws/eventbridge-scheduler.js';
+import { InProcessScheduler } from '../../lib/platform/adapters/scheduler/in-process.js';
+import { EventBridgeScheduler } from '../../lib/platform/adapters/scheduler/eventbridge.js';
 import { FakeTimers } from '../support/fake-timers.js';
 
 const tick = () => new Promise((r) => setImmediate(r));

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import '../../../lib/adapters/local/promise-with-resolvers.js';
+import '../../../lib/platform/adapters/workflows/promise-with-resolvers.js';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { generatedPhysicalName, resourceOf, resourcesOfType, type CfnTemplate } from './template.js';
 

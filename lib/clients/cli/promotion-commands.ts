@@ -1,0 +1,280 @@
+import { createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { Option, type Command } from 'commander';
+import { approvalBytes, approvalStatement } from '../../kernel/approvals.js';
+import { CliError, type CliContext } from './context.js';
+
+interface Promotion {
+  promotionId: string;
+  artifactId: string;
+  modelName: string;
+  targetEnv: string;
+  status: string;
+  threshold: number | null;
+  approvals: { approverId: string; at: string; valid?: boolean }[];
+  policyDecision: { decision: string; rules: string[]; reasons: string[] };
+  rollout: { stage: number | null; stageName?: string; percent: number; reason?: string } | null;
+  trace?: { step: number; state: string; enteredAt: string; error: string | null }[];
+  verdicts?: Verdict[];
+}
+
+interface Arm {
+  n: number;
+  p95: number | null;
+  p99: number | null;
+}
+interface Verdict {
+  seq: number;
+  stageName: string;
+  percent: number;
+  from: string;
+  to: string;
+  verdict: string;
+  reason: string;
+  next: string;
+  requests: { stable: number; canary: number };
+  errors: { stable: number; canary: number } | null;
+  detail: string;
+  judgement: {
+    metrics?: {
+      errorRate?: { stable: number; canary: number; test: string; pValue: number };
+      latency?: { source: string; stable: Arm; canary: Arm; pValue: number };
+      quality?: {
+        stable: number;
+        canary: number;
+        labelled: { stable: number; canary: number };
+        pValue: number;
+        relativeDrop: number;
+        judged: boolean;
+      };
+      guardrails?: { sampleRatio?: { checked: boolean; observedShare: number | null; pValue: number } };
+    };
+    significance?: { perComparison: number };
+  } | null;
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
+const p3 = (v: number) => v.toPrecision(3);
+const msOf = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : `${v.toFixed(1)} ms`);
+
+/** One judged window in a few lines: the verdict and why, then each arm's numbers and the tests. */
+function describeVerdict(v: Verdict): string[] {
+  const head = `  window ${v.seq}  ${v.stageName} at ${v.percent}%  ${v.from} → ${v.to}  ${v.verdict.toUpperCase()} (${v.reason}) → ${v.next}`;
+  const m = v.judgement?.metrics;
+  const arm = (name: 'stable' | 'canary') => {
+    const err = v.errors ? ` ${v.errors[name]} errors (${pct(v.errors[name] / Math.max(1, v.requests[name]))})` : '';
+    const lat = m?.latency ? `, p95 ${msOf(m.latency[name].p95)} p99 ${msOf(m.latency[name].p99)}` : '';
+    const q = m?.quality ? `, quality ${pct(m.quality[name])} of ${m.quality.labelled[name]} labels` : '';
+    return `    ${name.padEnd(6)} ${v.requests[name]} requests${err}${lat}${q}`;
+  };
+  const tests = m
+    ? [
+        `    tests  errors ${m.errorRate?.test ?? '?'} p=${m.errorRate ? p3(m.errorRate.pValue) : '?'}, latency Mann–Whitney (${m.latency?.source ?? '?'}) p=${m.latency ? p3(m.latency.pValue) : '?'}` +
+          `${m.quality?.judged ? `, quality p=${p3(m.quality.pValue)} (drop ${pct(m.quality.relativeDrop)})` : ''}` +
+          `${m.guardrails?.sampleRatio?.checked ? `, sample ratio p=${p3(m.guardrails.sampleRatio.pValue)}` : ''}` +
+          `${v.judgement?.significance ? `; alpha ${p3(v.judgement.significance.perComparison)} each` : ''}`,
+      ]
+    : [];
+  return [head, arm('stable'), arm('canary'), ...tests, ...(v.verdict === 'pass' ? [] : [`    ${v.detail}`])];
+}
+
+const describe = (p: Promotion) =>
+  [
+    `${p.promotionId}  ${p.modelName} → ${p.targetEnv}  ${p.status.toUpperCase()}`,
+    `  decision ${p.policyDecision.decision} (${p.policyDecision.rules.join(', ')})`,
+    ...(p.threshold
+      ? [
+          `  approvals ${p.approvals.filter((a) => a.valid !== false).length}/${p.threshold}: ${p.approvals.map((a) => `${a.approverId}${a.valid === false ? ' (no longer counts)' : ''}`).join(', ') || 'none yet'}`,
+        ]
+      : []),
+    ...(p.rollout ? [`  rollout: ${p.rollout.stageName ?? `stage ${p.rollout.stage ?? 'none'}, ${p.rollout.percent}%`}`] : []),
+    ...(p.verdicts ?? []).flatMap(describeVerdict),
+    ...(p.trace ?? []).map((t) => `  ${String(t.step).padStart(3)} ${t.enteredAt} ${t.state}${t.error ? `  ERROR ${t.error}` : ''}`),
+  ].join('\n');
+
+function durationMs(s: string): number {
+  const m = /^(\d+)(m|h|d)$/.exec(s);
+  if (!m) throw new CliError(`--expires-in ${s}: use e.g. 30m, 24h, 7d`, 2);
+  return Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd'];
+}
+
+/** promote, rollback, promotions, approve, keys generate|add. */
+export function promotionCommands(program: Command, ctx: CliContext): void {
+  program
+    .command('promote')
+    .description('promote an artifact to an environment (policy-gated; 3-of-5 approvals when SentinelNet asks)')
+    .option('--artifact-id <id>', 'the artifact')
+    .option('--model <name>', 'or a model …')
+    .option('--version <n>', '… and version')
+    .addOption(new Option('--env <env>', 'target environment').choices(['staging', 'canary', 'prod']).makeOptionMandatory())
+    .requiredOption('--reason <text>', 'why (recorded and audited)')
+    .option('--canary-percent <n>', 'first canary percent')
+    .option('--canary-steps <n>', 'canary stages before full promotion (0: none)')
+    .option('--canary-window <seconds>', 'seconds per judged window')
+    .option('--rollback-threshold <fraction>', 'relative quality drop that rolls the canary back when significant (default 0.02)')
+    .option('--min-requests <n>', 'requests each arm needs before a window can pass or fail (default 200)')
+    .option('--max-inconclusive <n>', 'inconclusive windows per stage before rolling back with insufficient-traffic (default 3)')
+    .action(
+      async (o: {
+        artifactId?: string;
+        model?: string;
+        version?: string;
+        env: string;
+        reason: string;
+        canaryPercent?: string;
+        canarySteps?: string;
+        canaryWindow?: string;
+        rollbackThreshold?: string;
+        minRequests?: string;
+        maxInconclusive?: string;
+      }) => {
+        if (!o.artifactId === !(o.model && o.version)) throw new CliError('give --artifact-id, or --model and --version', 2);
+        const num = (flag: string, v: string | undefined) => {
+          if (v === undefined) return undefined;
+          const n = Number(v);
+          if (v.trim() === '' || !Number.isFinite(n)) throw new CliError(`${flag} ${v}: not a number`, 2);
+          return n;
+        };
+        const given = {
+          percent: num('--canary-percent', o.canaryPercent),
+          steps: num('--canary-steps', o.canarySteps),
+          windowSeconds: num('--canary-window', o.canaryWindow),
+          rollbackThreshold: num('--rollback-threshold', o.rollbackThreshold),
+          minRequests: num('--min-requests', o.minRequests),
+          maxInconclusive: num('--max-inconclusive', o.maxInconclusive),
+        };
+        const canary = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+        const path = o.artifactId
+          ? `/v1/artifacts/${encodeURIComponent(o.artifactId)}/promote`
+          : `/v1/registry/models/${encodeURIComponent(o.model!)}/versions/${encodeURIComponent(o.version!)}/promote`;
+        const p = await (
+          await ctx.client()
+        ).request<Promotion>('POST', path, { targetEnv: o.env, reason: o.reason, ...(Object.keys(canary).length ? { canary } : {}) });
+        ctx.out(
+          `${describe(p)}${p.status === 'pending_multisig' ? `\n  waiting for approvals: aegis approve --promotion ${p.promotionId} --key <file> --kid <approver key id>` : ''}`,
+          p,
+        );
+      },
+    );
+
+  program
+    .command('rollback')
+    .description('roll an environment back to an earlier artifact (policy-checked; multisig when --critical)')
+    .requiredOption('--model <name>', 'model')
+    .addOption(new Option('--env <env>', 'environment').choices(['staging', 'canary', 'prod']).makeOptionMandatory())
+    .requiredOption('--to <artifactId>', 'the earlier artifact to serve again')
+    .requiredOption('--reason <text>', 'why')
+    .option('--critical', 'a critical rollback (SentinelNet may require multisig)', false)
+    .action(async (o: { model: string; env: string; to: string; reason: string; critical: boolean }) => {
+      const p = await (
+        await ctx.client()
+      ).request<Promotion>('POST', `/v1/registry/models/${encodeURIComponent(o.model)}/rollback`, {
+        targetEnv: o.env,
+        toArtifactId: o.to,
+        reason: o.reason,
+        critical: o.critical,
+      });
+      ctx.out(describe(p), p);
+    });
+
+  program
+    .command('promotions')
+    .description("a promotion with its approvals and rollout trace (--id), or an artifact's history (--artifact-id)")
+    .option('--id <promotionId>', 'one promotion')
+    .option('--artifact-id <id>', 'every promotion of an artifact')
+    .action(async (o: { id?: string; artifactId?: string }) => {
+      if (!o.id === !o.artifactId) throw new CliError('give exactly one of --id or --artifact-id', 2);
+      const api = await ctx.client();
+      if (o.id) {
+        const p = await api.request<Promotion>('GET', `/v1/promotions/${encodeURIComponent(o.id)}`);
+        return ctx.out(describe(p), p);
+      }
+      const r = await api.request<{ items: Promotion[] }>('GET', `/v1/artifacts/${encodeURIComponent(o.artifactId!)}/promotions`);
+      ctx.out([`${r.items.length} promotion(s)`, ...r.items.map(describe)].join('\n'), r);
+    });
+
+  program
+    .command('approve')
+    .description('sign an approval locally with your approver key and send only the signature')
+    .requiredOption('--promotion <id>', 'the promotion')
+    .requiredOption('--key <file>', 'your Ed25519 private key (PEM, from aegis keys generate)')
+    .requiredOption('--kid <id>', 'your enrolled approver key id')
+    .option('--expires-in <duration>', 'how long the approval stays valid (max 7d)', '24h')
+    .action(async (o: { promotion: string; key: string; kid: string; expiresIn: string }) => {
+      const api = await ctx.client();
+      const p = await api.request<Promotion>('GET', `/v1/promotions/${encodeURIComponent(o.promotion)}`);
+      const { manifestSha256 } = await api.request<{ manifestSha256: string }>('GET', `/v1/artifacts/${encodeURIComponent(p.artifactId)}`);
+      const expiresAt = new Date(Date.now() + durationMs(o.expiresIn)).toISOString();
+      let key;
+      try {
+        key = createPrivateKey(await readFile(o.key, 'utf8'));
+      } catch (e) {
+        throw new CliError(`cannot read an Ed25519 private key from ${o.key}: ${(e as Error).message}`);
+      }
+      const statement = approvalStatement(
+        { promotionId: p.promotionId, artifactId: p.artifactId, manifestSha256, targetEnv: p.targetEnv },
+        expiresAt,
+      );
+      process.stderr.write(
+        `aegis: approving ${p.modelName} → ${p.targetEnv} (artifact ${p.artifactId}, manifest ${manifestSha256.slice(0, 12)}…) until ${expiresAt}\n`,
+      );
+      const signature = sign(null, approvalBytes(statement), key).toString('base64');
+      const after = await api.request<Promotion>('POST', `/v1/promotions/${encodeURIComponent(p.promotionId)}/approvals`, {
+        approverId: o.kid,
+        signature,
+        expiresAt,
+      });
+      ctx.out(describe(after), after);
+    });
+
+  const keys = program.commands.find((c) => c.name() === 'keys')!;
+  keys
+    .command('generate')
+    .description('make an approver key pair on this machine: the private key stays here (mode 0600), enrol the public half')
+    .requiredOption('--out <file>', 'private key file (PEM); the public key goes to <file>.pub')
+    .action(async (o: { out: string }) => {
+      const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+      await writeFile(o.out, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600, flag: 'wx' }).catch(
+        (e: NodeJS.ErrnoException) => {
+          throw new CliError(e.code === 'EEXIST' ? `${o.out} exists: refusing to overwrite a key` : `cannot write ${o.out}: ${e.message}`);
+        },
+      );
+      const pub = publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+      await writeFile(`${o.out}.pub`, `${pub}\n`, { flag: 'wx' });
+      ctx.out(
+        `private key ${o.out} (keep it here; never send it)\npublic key  ${o.out}.pub\n  ${pub}\nenrol it:   aegis keys add --role approver --kid <id> --owner <you> --public-key ${o.out}.pub`,
+        { privateKeyFile: o.out, publicKeyFile: `${o.out}.pub`, publicKey: pub },
+      );
+    });
+  keys
+    .command('revoke')
+    .description('revoke a key (admin): its signatures and approvals stop counting')
+    .requiredOption('--kid <id>', 'key id')
+    .action(async (o: { kid: string }) => {
+      const r = await (
+        await ctx.client()
+      ).request<{ kid: string; revokedAt: string }>('POST', `/v1/keys/${encodeURIComponent(o.kid)}/revoke`);
+      ctx.out(`revoked ${r.kid} at ${r.revokedAt}`, r);
+    });
+  keys
+    .command('add')
+    .description('enrol an approver public key (admin)')
+    .addOption(new Option('--role <role>', 'key role').choices(['approver']).makeOptionMandatory())
+    .requiredOption('--kid <id>', 'key id')
+    .requiredOption('--owner <principal>', 'who holds the private key (their own requests do not count)')
+    .requiredOption('--public-key <file>', 'base64 DER public key (the .pub from keys generate)')
+    .option('--not-after <iso>', 'expiry of the key')
+    .action(async (o: { role: 'approver'; kid: string; owner: string; publicKey: string; notAfter?: string }) => {
+      const publicKey = (await readFile(o.publicKey, 'utf8')).trim();
+      const r = await (
+        await ctx.client()
+      ).request<{ kid: string; notBefore: string }>('POST', '/v1/keys', {
+        kid: o.kid,
+        purpose: o.role,
+        publicKey,
+        owner: o.owner,
+        ...(o.notAfter ? { notAfter: o.notAfter } : {}),
+      });
+      ctx.out(`enrolled approver key ${r.kid} for ${o.owner}, valid from ${r.notBefore}`, r);
+    });
+}

@@ -1,0 +1,242 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Option, type Command } from 'commander';
+import { bytes, formatReport, type ReportLike } from '../http/format.js';
+import { registerArtifact, registerDatasets } from '../http/registration.js';
+import { verifyManifest } from '../../kernel/verification.js';
+import { hashStream } from '../../kernel/hashing.js';
+import { datasetChecksum } from '../training/dataset-checksum.js';
+import { CliError, readJsonFile, type CliContext } from './context.js';
+
+const hashFile = (path: string) => hashStream(createReadStream(path, { highWaterMark: 1024 * 1024 }));
+
+/** register, get, list, verify-manifest, keys, tokens, datasets. */
+export function registryCommands(program: Command, ctx: CliContext): void {
+  program
+    .command('register')
+    .description('upload an artifact and register it with its training manifest (its datasets must be registered)')
+    .requiredOption('--model <name>', 'model name')
+    .requiredOption('--artifact <file>', 'artifact file')
+    .requiredOption(
+      '--manifest <file>',
+      "training manifest JSON (artifactSha256/artifactSize/createdAt are filled in when absent; createdAt from the artifact file's mtime, so a retry replays)",
+    )
+    .option('--idempotency-key <key>', 'repeat-safe key: the same key returns the first result')
+    .action(async (o: { model: string; artifact: string; manifest: string; idempotencyKey?: string }) => {
+      const manifest = readJsonFile(o.manifest, 'manifest');
+      const { size, mtime } = await stat(o.artifact).then(
+        (s) => s,
+        (e: NodeJS.ErrnoException) => {
+          throw new CliError(`cannot read artifact ${o.artifact}: ${e.code}`);
+        },
+      );
+      if (manifest.modelName !== undefined && manifest.modelName !== o.model)
+        throw new CliError(`--model ${o.model} differs from manifest.modelName ${String(manifest.modelName)}`);
+      const { sha256 } = await hashFile(o.artifact);
+      if (manifest.artifactSha256 !== undefined && manifest.artifactSha256 !== sha256) {
+        throw new CliError(`artifact sha256 ${sha256} differs from manifest.artifactSha256 ${String(manifest.artifactSha256)}`);
+      }
+      const full = {
+        ...manifest,
+        modelName: o.model,
+        artifactSha256: sha256,
+        artifactSize: size,
+        createdAt: manifest.createdAt ?? mtime.toISOString(),
+      };
+      const reporter = ctx.reporter();
+      const res = await registerArtifact(await ctx.client(), {
+        modelName: o.model,
+        artifactPath: o.artifact,
+        manifest: full,
+        idempotencyKey: o.idempotencyKey,
+        onProgress: size > 8 * 1024 * 1024 ? (d, t) => reporter.bytes('uploading', d, t) : undefined,
+      });
+      ctx.out(
+        `${res.replayed ? 'already registered' : 'registered'} ${o.model} v${res.version}\n  artifactId          ${res.artifactId}\n  manifestSignatureId ${res.manifestSignatureId}\n  signerId            ${res.signerId}`,
+        res,
+      );
+    });
+
+  program
+    .command('get <artifactId>')
+    .description('show an artifact record with its manifest and signature')
+    .action(async (id: string) => {
+      const r = await (
+        await ctx.client()
+      ).request<{
+        modelName: string;
+        version: number;
+        sha256: string;
+        size: number;
+        signature: { signerId: string };
+        createdAt: string;
+        createdBy: string;
+        manifest: { codeRef: string };
+      }>('GET', `/v1/artifacts/${encodeURIComponent(id)}`);
+      ctx.out(
+        `${r.modelName} v${r.version}  ${bytes(r.size)}\n  sha256   ${r.sha256}\n  codeRef  ${r.manifest.codeRef}\n  signer   ${r.signature.signerId}\n  created  ${r.createdAt} by ${r.createdBy}`,
+        r,
+      );
+    });
+
+  program
+    .command('list')
+    .description('list models, or the versions of one model')
+    .option('--model <name>', 'list the versions of this model')
+    .option('--limit <n>', 'page size', '50')
+    .option('--cursor <c>', 'nextCursor of the previous page')
+    .action(async (o: { model?: string; limit: string; cursor?: string }) => {
+      const api = await ctx.client();
+      const q = new URLSearchParams({ limit: o.limit, ...(o.cursor ? { cursor: o.cursor } : {}) });
+      const more = (c: string | null) => (c ? [`  more: --cursor ${c}`] : []);
+      if (o.model) {
+        const r = await api.request<{
+          items: { version: number; artifactId: string; sha256: string; createdAt: string }[];
+          nextCursor: string | null;
+        }>('GET', `/v1/registry/models/${encodeURIComponent(o.model)}/versions?${q}`);
+        ctx.out(
+          [
+            `${o.model}: ${r.items.length} version(s)`,
+            ...r.items.map((v) => `  v${v.version}  ${v.artifactId}  ${v.sha256.slice(0, 12)}  ${v.createdAt}`),
+            ...more(r.nextCursor),
+          ].join('\n'),
+          r,
+        );
+      } else {
+        const r = await api.request<{ items: { name: string; latestVersion: number }[]; nextCursor: string | null }>(
+          'GET',
+          `/v1/registry/models?${q}`,
+        );
+        ctx.out(
+          [`${r.items.length} model(s)`, ...r.items.map((m) => `  ${m.name}  latest v${m.latestVersion}`), ...more(r.nextCursor)].join(
+            '\n',
+          ),
+          r,
+        );
+      }
+    });
+
+  program
+    .command('verify-manifest')
+    .description('verify a registered artifact (--artifact-id) or a manifest file (--manifest [--artifact FILE])')
+    .option('--artifact-id <id>', 'verify the registered artifact: stored bytes, signature, signer, provenance')
+    .option('--manifest <file>', 'a manifest JSON file to verify against the registry')
+    .option('--signature <file>', 'a signature record JSON (default: the registered one)')
+    .option('--artifact <file>', 'also check a local artifact file against the manifest')
+    .action(async (o: { artifactId?: string; manifest?: string; signature?: string; artifact?: string }) => {
+      if (!o.artifactId === !o.manifest) throw new CliError('give exactly one of --artifact-id or --manifest', 2);
+      const api = await ctx.client();
+      let report: ReportLike;
+      if (o.artifactId) {
+        report = await api.request<ReportLike>('GET', `/v1/artifacts/${encodeURIComponent(o.artifactId)}/validate`);
+      } else {
+        const manifest = readJsonFile(o.manifest!, 'manifest');
+        const signature = o.signature ? readJsonFile(o.signature, 'signature') : undefined;
+        report = await api.request<ReportLike>('POST', '/v1/registry/verify-manifest', { manifest, ...(signature ? { signature } : {}) });
+        if (o.artifact) {
+          const byteChecks = verifyManifest({
+            manifest,
+            signature: undefined,
+            key: undefined,
+            bytes: await hashFile(o.artifact),
+          }).checks.filter((c) => c.check.startsWith('artifact-'));
+          report.checks.unshift(...byteChecks);
+          report.ok = report.ok && byteChecks.every((c) => c.ok);
+        }
+      }
+      ctx.out(formatReport(report), report);
+      if (!report.ok) process.exitCode = 1;
+    });
+
+  const keys = program.command('keys').description('the signing key ring');
+  keys
+    .command('list')
+    .description('public keys with validity windows')
+    .action(async () => {
+      const r = await (
+        await ctx.client()
+      ).request<{
+        keys: { kid: string; purpose: string; alg: string; notBefore: string; notAfter: string | null; revokedAt: string | null }[];
+      }>('GET', '/v1/keys');
+      const state = (k: (typeof r.keys)[number]) =>
+        k.revokedAt ? `REVOKED ${k.revokedAt}` : k.notAfter ? `retired ${k.notAfter}` : 'active';
+      ctx.out(
+        [
+          `${r.keys.length} key(s)`,
+          ...r.keys.map((k) => `  ${k.kid.padEnd(24)} ${k.purpose.padEnd(9)} ${k.alg.padEnd(18)} ${state(k)}  from ${k.notBefore}`),
+        ].join('\n'),
+        r,
+      );
+    });
+  keys
+    .command('rotate')
+    .description('make a new key active; the old one keeps verifying what it signed (unless --revoke)')
+    .addOption(new Option('--purpose <p>', 'which key').choices(['manifest', 'audit']).makeOptionMandatory())
+    .option('--kms-key-id <id>', 'AWS mode: the new KMS key to adopt')
+    .option('--revoke', 'also revoke the old key: its signatures stop verifying', false)
+    .action(async (o: { purpose: string; kmsKeyId?: string; revoke: boolean }) => {
+      const body = { purpose: o.purpose, revoke: o.revoke, ...(o.kmsKeyId ? { kmsKeyId: o.kmsKeyId } : {}) };
+      const r = await (
+        await ctx.client()
+      ).request<{ previous: { kid: string; revokedAt: string | null } | null; current: { kid: string } }>('POST', '/v1/keys/rotate', body);
+      ctx.out(
+        `rotated ${o.purpose}: ${r.previous ? `${r.previous.kid} ${r.previous.revokedAt ? 'revoked' : 'retired'}` : 'no previous key'}, ${r.current.kid} active`,
+        r,
+      );
+    });
+
+  program
+    .command('tokens')
+    .description('local-mode bearer tokens')
+    .command('create')
+    .description('create a token for a principal and role (shown once)')
+    .requiredOption('--principal <id>', 'who the token is for')
+    .addOption(
+      new Option('--role <role>', 'role')
+        .choices(['publisher', 'promoter', 'approver', 'operator', 'auditor', 'admin'])
+        .makeOptionMandatory(),
+    )
+    .action(async (o: { principal: string; role: string }) => {
+      const r = await (await ctx.client()).request<{ token: string }>('POST', '/v1/tokens', o);
+      ctx.out(r.token, r);
+    });
+
+  const datasets = program.command('datasets').description('the dataset registry');
+  datasets
+    .command('register')
+    .description('register a dataset version; its checksum is computed from --path')
+    .requiredOption('--id <id>', 'dataset id')
+    .requiredOption('--version <v>', 'dataset version')
+    .requiredOption('--path <path>', 'the dataset file or folder')
+    .option('--uri <uri>', 'where it lives (default: the file:// URL of --path)')
+    .option('--schema <file>', 'a JSON object describing its columns')
+    .action(async (o: { id: string; version: string; path: string; uri?: string; schema?: string }) => {
+      const reporter = ctx.reporter();
+      const { checksum, totalBytes, files } = await datasetChecksum(o.path, {
+        onProgress: (d, t) => reporter.bytes(`hashing ${o.id}`, d, t),
+      });
+      const schema = o.schema ? readJsonFile(o.schema, 'schema') : undefined;
+      const uri = o.uri ?? pathToFileURL(resolve(o.path)).href;
+      const [r] = await registerDatasets(await ctx.client(), [
+        { id: o.id, version: o.version, checksum, uri, ...(schema ? { schema } : {}) },
+      ]);
+      ctx.out(
+        `${r!.replayed ? 'already registered' : 'registered'} dataset ${o.id}@${o.version}\n  checksum ${checksum}\n  ${files.length} file(s), ${bytes(totalBytes)}\n  uri      ${uri}`,
+        { id: o.id, version: o.version, checksum, uri, replayed: r!.replayed },
+      );
+    });
+  datasets
+    .command('get <id> <version>')
+    .description('a registered dataset version')
+    .action(async (id: string, version: string) => {
+      const r = await (
+        await ctx.client()
+      ).request<{ checksum: string; uri: string; createdAt: string; createdBy: string }>(
+        'GET',
+        `/v1/datasets/${encodeURIComponent(id)}/versions/${encodeURIComponent(version)}`,
+      );
+      ctx.out(`${id}@${version}\n  checksum ${r.checksum}\n  uri      ${r.uri}\n  created  ${r.createdAt} by ${r.createdBy}`, r);
+    });
+}

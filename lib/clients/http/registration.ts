@@ -1,0 +1,45 @@
+import { stat } from 'node:fs/promises';
+import type { AegisClient, Progress } from './client.js';
+import type * as z from 'zod';
+import type { RegisterReply as RegisterReplySchema } from '../../platform/http/schemas.js';
+
+/** the reply of `POST /v1/registry/register`, as the API's schema defines it */
+export type RegisterReply = z.infer<typeof RegisterReplySchema>;
+
+/** Upload target, streamed upload, then registration: the one way clients register an artifact. */
+export async function registerArtifact(
+  api: AegisClient,
+  o: {
+    modelName: string;
+    artifactPath: string;
+    manifest: Record<string, unknown>;
+    idempotencyKey?: string | undefined;
+    onProgress?: Progress | undefined;
+  },
+): Promise<RegisterReply> {
+  const { size } = await stat(o.artifactPath);
+  const upload = await api.request<{ uploadId: string; url: string; headers: Record<string, string> }>('POST', '/v1/registry/uploads', {
+    modelName: o.modelName,
+    size,
+  });
+  await api.uploadFile(upload.url, upload.headers, o.artifactPath, o.onProgress);
+  return api.request<RegisterReply>(
+    'POST',
+    '/v1/registry/register',
+    { uploadId: upload.uploadId, manifest: o.manifest },
+    o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {},
+  );
+}
+
+/** Registers each dataset version (idempotent: an identical record replays, another checksum is a 409). */
+export async function registerDatasets(
+  api: AegisClient,
+  refs: readonly { id: string; version: string; checksum: string; uri: string; schema?: Record<string, unknown> }[],
+) {
+  const out: { id: string; version: string; replayed: boolean }[] = [];
+  for (const r of refs) {
+    const res = await api.request<{ replayed: boolean }>('POST', '/v1/datasets', r);
+    out.push({ id: r.id, version: r.version, replayed: res.replayed });
+  }
+  return out;
+}

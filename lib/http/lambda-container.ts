@@ -1,6 +1,0 @@
-import { buildLambdaContainer } from '../composition-lambda.js';
-import { loadCheckedConfig } from '../config.js';
-import { lazyContainer } from './handler.js';
-
-/** The composition root of a Lambda container: config from the environment, AWS adapters, IAM callers. */
-export const lambdaContainer = lazyContainer(() => buildLambdaContainer(loadCheckedConfig()));

@@ -1,0 +1,241 @@
+import { createPublicKey } from 'node:crypto';
+import { AegisError } from '../../kernel/errors.js';
+import { isUniqueViolation } from '../../platform/sql/errors.js';
+import type { KeyPurpose, KeyRecord, SignatureAlg } from '../../kernel/signatures.js';
+import { toDate, toDateOrNull, toIso, toIsoOrNull } from '../../platform/sql/schema.js';
+import type { Clock } from '../../platform/ports/clock.js';
+import type { Database, Executor } from '../../platform/ports/database.js';
+import type { KeyProvider, Signer } from '../../platform/ports/signer.js';
+import type { AuditLog } from '../../platform/audit/log.js';
+
+function toRecord(r: Record<string, unknown>): KeyRecord {
+  return {
+    kid: r.kid as string,
+    purpose: r.purpose as KeyPurpose,
+    alg: r.alg as SignatureAlg,
+    publicKey: r.public_key as string,
+    backend: r.backend as KeyRecord['backend'],
+    notBefore: toIso(r.not_before as Date | string),
+    notAfter: toIsoOrNull(r.not_after as Date | string | null),
+    revokedAt: toIsoOrNull(r.revoked_at as Date | string | null),
+    ...(r.owner ? { owner: r.owner as string } : {}),
+  };
+}
+
+/**
+ * A key that cannot sign now (its file unreadable, the KMS key disabled, KMS down) is a
+ * server-side outage, never the caller's error: SIGNING_UNAVAILABLE (503), cause kept for the log.
+ */
+function outageAware(signer: Signer, purpose: KeyPurpose): Signer {
+  return {
+    kid: signer.kid,
+    alg: signer.alg,
+    async sign(message: Uint8Array) {
+      try {
+        return await signer.sign(message);
+      } catch (e) {
+        // an oversized message is a bug in the caller, not an outage
+        if (e instanceof AegisError && e.code === 'PAYLOAD_TOO_LARGE') throw e;
+        throw new AegisError('SIGNING_UNAVAILABLE', `the ${purpose} signing key ${signer.kid} cannot sign right now; retry shortly`, {
+          cause: e,
+        });
+      }
+    },
+  };
+}
+
+/** `manifest-signer-v1` → `manifest-signer-v2`; a kid without a version suffix gets `-v2`. */
+export function nextKid(kid: string): string {
+  const m = /^(.*)-v(\d+)$/.exec(kid);
+  return m ? `${m[1]}-v${Number(m[2]) + 1}` : `${kid}-v2`;
+}
+
+/**
+ * The key ring: public keys with validity windows, kept in the database, and the one
+ * active signer per purpose. Private keys stay in the {@link KeyProvider}.
+ */
+export class KeyService {
+  readonly #signers = new Map<string, Signer>();
+
+  constructor(
+    private readonly database: Database,
+    private readonly provider: KeyProvider,
+    private readonly clock: Clock,
+    private readonly audit: AuditLog,
+  ) {}
+
+  async list(db: Executor = this.database.db): Promise<KeyRecord[]> {
+    const rows = await db.selectFrom('signing_keys').selectAll().orderBy('purpose').orderBy('not_before').execute();
+    return rows.map((r) => toRecord(r as unknown as Record<string, unknown>));
+  }
+
+  async get(kid: string, db: Executor = this.database.db): Promise<KeyRecord | undefined> {
+    const row = await db.selectFrom('signing_keys').selectAll().where('kid', '=', kid).executeTakeFirst();
+    return row ? toRecord(row as unknown as Record<string, unknown>) : undefined;
+  }
+
+  async #activeRow(purpose: KeyPurpose, db: Executor = this.database.db) {
+    return db
+      .selectFrom('signing_keys')
+      .selectAll()
+      .where('purpose', '=', purpose)
+      .where('not_after', 'is', null)
+      .where('revoked_at', 'is', null)
+      .orderBy('not_before', 'desc')
+      .executeTakeFirst();
+  }
+
+  /** The signer that signs new `purpose` signatures now (as seen by `db`, e.g. a transaction). */
+  async activeSigner(purpose: KeyPurpose, db: Executor = this.database.db): Promise<Signer> {
+    const row = await this.#activeRow(purpose, db);
+    if (!row)
+      throw new AegisError(
+        'NO_ACTIVE_SIGNING_KEY',
+        `no active ${purpose} signing key: an operator must rotate one in (POST /v1/keys/rotate)`,
+      );
+    const cached = this.#signers.get(row.kid);
+    if (cached) return cached;
+    const signer = outageAware(this.provider.signer(row.kid, row.alg as SignatureAlg, row.key_ref), purpose);
+    this.#signers.set(row.kid, signer);
+    return signer;
+  }
+
+  /** Creates (file) or adopts (KMS) the first key for `purpose` when the ring has no active one. */
+  async ensureActive(purpose: KeyPurpose, kid: string, opts: { kmsKeyId?: string } = {}): Promise<KeyRecord> {
+    const row = await this.#activeRow(purpose);
+    if (row) return toRecord(row as unknown as Record<string, unknown>);
+    return this.#add(purpose, (await this.get(kid)) ? nextKid(kid) : kid, opts, undefined, 'system');
+  }
+
+  /**
+   * Rotates `purpose`: a new key becomes active and the old one stops signing now. Its
+   * earlier signatures keep verifying (its window closes, it is not revoked).
+   */
+  async rotate(
+    purpose: KeyPurpose,
+    opts: { kmsKeyId?: string } = {},
+    actor = 'system',
+  ): Promise<{ previous: KeyRecord | undefined; current: KeyRecord }> {
+    if (this.provider.backend === 'kms' && !opts.kmsKeyId) {
+      throw new AegisError('VALIDATION_FAILED', 'rotating a KMS-backed key needs the new key id', { field: 'kmsKeyId' });
+    }
+    const old = await this.#activeRow(purpose);
+    let kid = old ? nextKid(old.kid) : `${purpose}-signer-v1`;
+    while (await this.get(kid)) kid = nextKid(kid);
+    const current = await this.#add(purpose, kid, opts, old?.kid, actor);
+    return { previous: old ? await this.get(old.kid) : undefined, current };
+  }
+
+  /**
+   * Enrols a public key generated elsewhere (an approver's machine): the private half never
+   * reaches the server. Valid from now until `notAfter` (or until revoked).
+   */
+  async enroll(
+    input: { kid: string; purpose: 'approver'; publicKey: string; owner: string; notAfter?: string | undefined },
+    actor: string,
+  ): Promise<KeyRecord> {
+    let alg: KeyRecord['alg'];
+    try {
+      const type = createPublicKey({ key: Buffer.from(input.publicKey, 'base64'), format: 'der', type: 'spki' }).asymmetricKeyType;
+      if (type !== 'ed25519') throw new Error(type);
+      alg = 'ed25519';
+    } catch {
+      throw new AegisError('VALIDATION_FAILED', 'publicKey must be a base64 DER SubjectPublicKeyInfo of an Ed25519 key', {
+        field: 'publicKey',
+      });
+    }
+    if (await this.get(input.kid)) throw new AegisError('CONFLICT', `key ${input.kid} already exists`, { field: 'kid' });
+    const now = this.clock.now();
+    if (input.notAfter && !(Date.parse(input.notAfter) > now.getTime()))
+      throw new AegisError('VALIDATION_FAILED', 'notAfter must be in the future', { field: 'notAfter' });
+    try {
+      await this.database.db.transaction().execute(async (tx) => {
+        await tx
+          .insertInto('signing_keys')
+          .values({
+            kid: input.kid,
+            purpose: input.purpose,
+            alg,
+            public_key: input.publicKey,
+            backend: 'external',
+            key_ref: '',
+            not_before: now,
+            not_after: toDateOrNull(input.notAfter ?? null),
+            revoked_at: null,
+            owner: input.owner,
+          })
+          .execute();
+        const key = {
+          kid: input.kid,
+          purpose: input.purpose,
+          alg,
+          publicKey: input.publicKey,
+          backend: 'external',
+          notBefore: now.toISOString(),
+          notAfter: input.notAfter ?? null,
+          owner: input.owner,
+        };
+        await this.audit.append(tx, { type: 'key.enrolled', actor, subject: `key:${input.kid}`, payload: { key } });
+      });
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new AegisError('CONFLICT', `key ${input.kid} already exists`, { field: 'kid' });
+      throw e;
+    }
+    return (await this.get(input.kid))!;
+  }
+
+  /** Revokes a key: every signature it ever made stops verifying. */
+  async revoke(kid: string, actor = 'system'): Promise<KeyRecord> {
+    const existing = await this.get(kid);
+    if (!existing) throw new AegisError('NOT_FOUND', `no key ${kid}`, { field: 'kid' });
+    if (existing.revokedAt) throw new AegisError('CONFLICT', `key ${kid} is already revoked`, { field: 'kid' });
+    const now = this.clock.now();
+    await this.database.db.transaction().execute(async (tx) => {
+      await tx
+        .updateTable('signing_keys')
+        .set({ revoked_at: now, not_after: existing.notAfter ? toDate(existing.notAfter) : now })
+        .where('kid', '=', kid)
+        .execute();
+      await this.audit.append(tx, {
+        type: 'key.revoked',
+        actor,
+        subject: `key:${kid}`,
+        payload: { kid, purpose: existing.purpose, revokedAt: now.toISOString() },
+      });
+    });
+    this.#signers.delete(kid);
+    return (await this.get(kid))!;
+  }
+
+  async #add(purpose: KeyPurpose, kid: string, opts: { kmsKeyId?: string }, retire: string | undefined, actor: string): Promise<KeyRecord> {
+    const { record, keyRef } = await this.provider.create(purpose, kid, opts);
+    const now = this.clock.now();
+    await this.database.db.transaction().execute(async (tx) => {
+      if (retire) await tx.updateTable('signing_keys').set({ not_after: now }).where('kid', '=', retire).execute();
+      await tx
+        .insertInto('signing_keys')
+        .values({
+          kid,
+          purpose,
+          alg: record.alg,
+          public_key: record.publicKey,
+          backend: record.backend,
+          key_ref: keyRef,
+          not_before: now,
+          not_after: null,
+          revoked_at: null,
+        })
+        .execute();
+      // The public key goes into the chain, so the key ring can be rebuilt from the archive.
+      const key = { kid, purpose, alg: record.alg, publicKey: record.publicKey, backend: record.backend, notBefore: now.toISOString() };
+      await this.audit.append(
+        tx,
+        retire
+          ? { type: 'key.rotated', actor, subject: `key:${kid}`, payload: { key, previous: retire, previousNotAfter: now.toISOString() } }
+          : { type: 'key.created', actor, subject: `key:${kid}`, payload: { key } },
+      );
+    });
+    if (retire) this.#signers.delete(retire);
+    return (await this.get(kid))!;
+  }
+}

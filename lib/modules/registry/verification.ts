@@ -1,0 +1,70 @@
+import { AegisError } from '../../kernel/errors.js';
+import { assertManifestSize } from '../../kernel/manifest.js';
+import type { SignatureRecord } from '../../kernel/signatures.js';
+import { verifyManifest, type VerificationReport } from '../../kernel/verification.js';
+import { hashStream } from '../../kernel/hashing.js';
+import type { ObjectStore } from '../../platform/ports/object-store.js';
+import type { KeyService } from '../keys/service.js';
+import type { RegistryService } from './service.js';
+
+/** Verification reports for registered artifacts and for manifests brought by a caller. */
+export class VerificationService {
+  constructor(
+    private readonly registry: RegistryService,
+    private readonly keys: KeyService,
+    private readonly store: ObjectStore,
+  ) {}
+
+  /** Re-reads the stored bytes (pinned to the registered version) and checks everything. */
+  async validateArtifact(artifactId: string): Promise<VerificationReport> {
+    const record = await this.registry.get(artifactId);
+    if (!record) throw new AegisError('NOT_FOUND', `no artifact ${artifactId}`, { field: 'artifactId' });
+    let bytes: { sha256: string; size: number };
+    try {
+      bytes = await hashStream(await this.store.get(record.storage.key, { versionId: record.storage.versionId }));
+    } catch (e) {
+      if (e instanceof AegisError && e.code === 'OBJECT_NOT_FOUND') bytes = { sha256: 'missing', size: 0 };
+      else throw e;
+    }
+    const report = verifyManifest({
+      manifest: record.manifest,
+      signature: record.signature,
+      key: await this.keys.get(record.signature.signerId),
+      bytes,
+      registeredManifestSha256: record.manifestSha256,
+    });
+    if (bytes.sha256 !== record.sha256 && report.checks.every((c) => c.check !== 'artifact-sha256' || c.ok)) {
+      report.checks.push({
+        check: 'artifact-sha256',
+        ok: false,
+        reason: 'stored bytes differ from the registered sha256',
+        expected: record.sha256,
+        actual: bytes.sha256,
+      });
+      report.ok = false;
+    }
+    return report;
+  }
+
+  /**
+   * Verifies a caller's manifest. Without a signature, the registered signature of the
+   * artifact it names is used, and the manifest must equal the registered one.
+   */
+  async verify(input: { manifest: Record<string, unknown>; signature?: SignatureRecord }): Promise<VerificationReport> {
+    assertManifestSize(input.manifest);
+    const artifactId = typeof input.manifest.artifactId === 'string' ? input.manifest.artifactId : undefined;
+    const record = artifactId && /^[0-9a-f-]{36}$/i.test(artifactId) ? await this.registry.get(artifactId) : undefined;
+    const signature = input.signature ?? record?.signature;
+    const report = verifyManifest({
+      manifest: input.manifest,
+      signature,
+      key: signature ? await this.keys.get(signature.signerId) : undefined,
+      ...(record ? { registeredManifestSha256: record.manifestSha256 } : {}),
+    });
+    if (!signature && !record) {
+      const c = report.checks.find((x) => x.check === 'signature');
+      if (c) c.reason = 'no signature was given and no registered artifact matches manifest.artifactId';
+    }
+    return report;
+  }
+}

@@ -1,0 +1,50 @@
+import { Counter, Histogram, Registry } from 'prom-client';
+import { SERVICE_METRICS, type MetricsSink, type ServiceMetricName } from '../../ports/metrics.js';
+
+/** Help text and histogram buckets: the Prometheus side of {@link SERVICE_METRICS}. */
+const DEFINITIONS: Record<ServiceMetricName, { help: string; buckets?: number[] }> = {
+  aegis_registry_registrations_total: { help: 'Artifact registrations by outcome (created, replayed)' },
+  ai_infra_artifact_registration_latency_seconds: {
+    help: 'Server-side time of a registration: size check, re-hash of the stored bytes, signing, commit',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  },
+  ai_infra_promotion_latency_seconds: {
+    help: 'From promotion request to its end (applied, rolled back or failed)',
+    buckets: [0.5, 1, 2, 5, 15, 60, 300, 900, 3600, 14400, 86400],
+  },
+  aegis_registry_promotions_total: {
+    help: 'Promotions by environment and outcome (requested, denied, pending_multisig, succeeded, rolled_back, failed)',
+  },
+  ai_infra_canary_rollbacks_total: { help: 'Canary rollouts rolled back (judge failure, too many inconclusive windows, or a step error)' },
+};
+
+/**
+ * The local server's metrics: every service measurement as a Prometheus series in one
+ * registry, served as text at `/metrics`.
+ *
+ * @example
+ * addMetricsSink(prometheusSink);
+ * res.end(await prometheusSink.registry.metrics());
+ */
+export class PrometheusMetricsSink implements MetricsSink {
+  readonly registry = new Registry();
+  readonly #counters = new Map<string, Counter<string>>();
+  readonly #histograms = new Map<string, Histogram<string>>();
+
+  constructor() {
+    for (const [name, spec] of Object.entries(SERVICE_METRICS) as [ServiceMetricName, (typeof SERVICE_METRICS)[ServiceMetricName]][]) {
+      const { help, buckets } = DEFINITIONS[name];
+      const common = { name, help, labelNames: [...spec.labels], registers: [this.registry] };
+      if (spec.kind === 'counter') this.#counters.set(name, new Counter(common));
+      else this.#histograms.set(name, new Histogram({ ...common, ...(buckets && { buckets }) }));
+    }
+  }
+
+  emit(name: ServiceMetricName, unit: 'Count' | 'Seconds', value: number, dimensions: Record<string, string>): void {
+    if (unit === 'Count') this.#counters.get(name)?.inc(dimensions, value);
+    else this.#histograms.get(name)?.observe(dimensions, value);
+  }
+}
+
+/** The process's one Prometheus sink (one `/metrics` per process). */
+export const prometheusSink = new PrometheusMetricsSink();

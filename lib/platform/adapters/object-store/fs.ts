@@ -1,0 +1,317 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmod, mkdir, open, readFile, readdir, rename, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AegisError } from '../../../kernel/errors.js';
+import {
+  HashMeter,
+  assertListPrefix,
+  assertObjectKey,
+  assertPutOptions,
+  assertRetainUntil,
+  assertUploadUrlOptions,
+  toReadable,
+} from './rules.js';
+import type { ObjectInfo, ObjectStore, PutOptions } from '../../ports/object-store.js';
+
+export interface FsObjectStoreOptions {
+  /** Folder holding every object version; created on first write. */
+  root: string;
+  /** Origin of the local server that accepts upload URLs, e.g. `http://127.0.0.1:8080`. */
+  uploadBaseUrl?: string;
+  /** HMAC key for upload URLs; required together with `uploadBaseUrl`. */
+  uploadSecret?: Buffer | string;
+}
+
+export type UploadUrlCheck = { ok: true; contentLength?: number } | { ok: false; reason: 'expired' | 'bad-signature' };
+
+interface Sidecar {
+  key: string;
+  versionId: string;
+  size: number;
+  sha256: string;
+  lastModified: string;
+  retainUntil?: string;
+  contentType?: string;
+  pendingUpload?: true;
+}
+
+// `@` can never appear in a key, so the versions folder of `a` cannot collide with key `a/v`.
+const VERSIONS_DIR = '@v';
+const VERSION_ID = /^[0-9a-z]{12}-[0-9a-f]{12}$/;
+
+let lastStamp = 0;
+/**
+ * Ordered (the greatest id of a key is its latest version) even if the clock steps back,
+ * because it is always after the key's current latest; the random tail keeps ids of
+ * different processes apart.
+ */
+function newVersionId(after?: string): string {
+  const floor = after ? parseInt(after.slice(0, 12), 36) : 0;
+  lastStamp = Math.max(Date.now() * 1000, lastStamp + 1, floor + 1);
+  return `${lastStamp.toString(36).padStart(12, '0')}-${randomBytes(6).toString('hex')}`;
+}
+
+const locked = (key: string, until: Date): AegisError =>
+  new AegisError('RETENTION_LOCKED', `${key} is under retention until ${until.toISOString()}`, {
+    field: 'key',
+    details: { retainUntil: until.toISOString() },
+  });
+const notFound = (key: string, versionId?: string): AegisError =>
+  new AegisError('OBJECT_NOT_FOUND', versionId ? `no version ${versionId} of ${key}` : `no object ${key}`, { field: 'key' });
+const isEnoent = (e: unknown): boolean => (e as NodeJS.ErrnoException)?.code === 'ENOENT';
+
+/**
+ * The local {@link ObjectStore}: every version of every key kept on disk, with
+ * Object-Lock-style retention enforced here (S3 COMPLIANCE semantics: a locked version
+ * can be neither deleted nor overwritten, and its retention only ever grows).
+ *
+ * Layout: `<root>/keys/<segment>/…/<segment>/@v/<versionId>.{bin,json}`. Bodies stream to
+ * `<root>/tmp` and are renamed into place, so a reader never sees a partial version; the
+ * JSON sidecar is written last and is what makes a version exist.
+ *
+ * @example
+ * const store = new FsObjectStore({ root: '/var/aegis/objects' });
+ * const info = await store.put('artifacts/m/1/artifact', createReadStream(file), { retainUntil });
+ * (await store.get(info.key, { versionId: info.versionId })).pipe(process.stdout);
+ */
+export class FsObjectStore implements ObjectStore {
+  readonly #root: string;
+  readonly #uploadBaseUrl?: string;
+  readonly #uploadSecret?: Buffer;
+  // Serialises check-then-write per key inside this process (retention check vs. commit).
+  readonly #locks = new Map<string, Promise<void>>();
+
+  constructor(opts: FsObjectStoreOptions) {
+    this.#root = opts.root;
+    if (opts.uploadBaseUrl !== undefined) this.#uploadBaseUrl = opts.uploadBaseUrl.replace(/\/+$/, '');
+    if (opts.uploadSecret !== undefined) this.#uploadSecret = Buffer.from(opts.uploadSecret);
+  }
+
+  async put(key: string, body: Readable | Uint8Array | string, opts: PutOptions = {}): Promise<ObjectInfo> {
+    assertObjectKey(key);
+    assertPutOptions(opts, new Date());
+    // Refuse early so a locked key does not cost a whole upload; re-checked at commit.
+    await this.#assertWritable(key);
+    const tmpDir = join(this.#root, 'tmp');
+    await mkdir(tmpDir, { recursive: true });
+    const tmp = join(tmpDir, `${randomBytes(12).toString('hex')}.part`);
+    try {
+      const meter = new HashMeter(opts.expectedSize);
+      // Open (create) the temp file before streaming: a lazily opened write stream could
+      // create it after a failed pipeline's cleanup already ran, leaving it behind.
+      const out = await open(tmp, 'wx');
+      await pipeline(toReadable(body), meter, out.createWriteStream());
+      const fh = await open(tmp, 'r');
+      await fh.sync().finally(() => fh.close());
+      await chmod(tmp, 0o444);
+      return await this.#withKeyLock(key, async () => {
+        const latest = await this.#assertWritable(key);
+        // Named at commit, not at start, so "latest" means the last write to finish, as on S3.
+        const versionId = newVersionId(latest?.versionId);
+        const dir = this.#versionsDir(key);
+        await mkdir(dir, { recursive: true });
+        await rename(tmp, join(dir, `${versionId}.bin`));
+        const meta: Sidecar = { key, versionId, size: meter.bytesSeen, sha256: meter.sha256, lastModified: new Date().toISOString() };
+        if (opts.retainUntil) meta.retainUntil = opts.retainUntil.toISOString();
+        if (opts.contentType) meta.contentType = opts.contentType;
+        if (opts.pendingUpload) meta.pendingUpload = true;
+        await this.#writeSidecar(key, meta);
+        return toInfo(meta);
+      });
+    } finally {
+      await unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  async get(key: string, opts: { versionId?: string } = {}): Promise<Readable> {
+    const meta = await this.#resolve(key, opts.versionId);
+    if (!meta) throw notFound(key, opts.versionId);
+    try {
+      // Open before returning so a concurrent delete cannot turn into a stream error later.
+      const fh = await open(join(this.#versionsDir(key), `${meta.versionId}.bin`), 'r');
+      return fh.createReadStream({ highWaterMark: 1024 * 1024 }); // 1 MiB reads: ~2× the hashing throughput of 64 KiB
+    } catch (e) {
+      if (isEnoent(e)) throw notFound(key, opts.versionId);
+      throw e;
+    }
+  }
+
+  async head(key: string, opts: { versionId?: string } = {}): Promise<ObjectInfo | undefined> {
+    const meta = await this.#resolve(key, opts.versionId);
+    return meta && toInfo(meta);
+  }
+
+  async delete(key: string, opts: { versionId?: string } = {}): Promise<void> {
+    await this.#withKeyLock(key, async () => {
+      const meta = await this.#resolve(key, opts.versionId);
+      if (!meta) throw notFound(key, opts.versionId);
+      if (meta.retainUntil && new Date(meta.retainUntil) > new Date()) throw locked(key, new Date(meta.retainUntil));
+      const dir = this.#versionsDir(key);
+      await unlink(join(dir, `${meta.versionId}.json`));
+      await unlink(join(dir, `${meta.versionId}.bin`)).catch((e) => (isEnoent(e) ? undefined : Promise.reject(e)));
+      // Only the key's own folder: parent folders may be mid-mkdir for another key.
+      await rmdir(dir).catch(() => undefined);
+    });
+  }
+
+  async retain(key: string, versionId: string, until: Date): Promise<void> {
+    await this.#withKeyLock(key, async () => {
+      const meta = await this.#resolve(key, versionId);
+      if (!meta) throw notFound(key, versionId);
+      const now = new Date();
+      const current = meta.retainUntil ? new Date(meta.retainUntil) : undefined;
+      if (current && current > now && until < current) throw locked(key, current);
+      assertRetainUntil(until, now);
+      await this.#writeSidecar(key, { ...meta, retainUntil: until.toISOString() });
+    });
+  }
+
+  async clearPendingUpload(key: string, versionId: string): Promise<void> {
+    await this.#withKeyLock(key, async () => {
+      const meta = await this.#resolve(key, versionId);
+      if (!meta) throw notFound(key, versionId);
+      if (!meta.pendingUpload) return;
+      const { pendingUpload: _, ...rest } = meta;
+      await this.#writeSidecar(key, rest);
+    });
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    assertListPrefix(prefix);
+    const dirPart = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    const segments = dirPart.split('/').slice(0, -1);
+    // A prefix naming `..` could otherwise walk outside the store.
+    if (segments.some((s) => s === '' || s === '.' || s === '..')) return;
+    const keys: string[] = [];
+    await this.#collectKeys(join(this.#root, 'keys', ...segments), segments, keys);
+    // Sorted after the walk: `a.c` sorts before `a/b`, which a depth-first walk would not give.
+    keys.sort();
+    for (const key of keys) {
+      if (!key.startsWith(prefix)) continue;
+      const meta = await this.#resolve(key);
+      if (meta) yield toInfo(meta);
+    }
+  }
+
+  async createUploadUrl(
+    key: string,
+    opts: { expiresInSeconds: number; contentLength?: number },
+  ): Promise<{ url: string; headers: Record<string, string> }> {
+    assertObjectKey(key);
+    if (!this.#uploadBaseUrl || !this.#uploadSecret)
+      throw new Error('FsObjectStore needs uploadBaseUrl and uploadSecret to create upload URLs');
+    assertUploadUrlOptions(opts);
+    await this.#assertWritable(key);
+    const expires = Math.floor(Date.now() / 1000) + opts.expiresInSeconds;
+    const query = new URLSearchParams({
+      expires: String(expires),
+      sig: this.#sign(key, String(expires), opts.contentLength?.toString() ?? ''),
+    });
+    if (opts.contentLength !== undefined) query.set('size', String(opts.contentLength));
+    return { url: `${this.#uploadBaseUrl}/v1/uploads/${key}?${query}`, headers: {} };
+  }
+
+  /** Checks the query of an upload URL made by {@link createUploadUrl} for `key`. */
+  verifyUploadUrl(key: string, query: URLSearchParams, now = new Date()): UploadUrlCheck {
+    if (!this.#uploadSecret) throw new Error('FsObjectStore needs uploadSecret to verify upload URLs');
+    const expires = query.get('expires') ?? '';
+    const size = query.get('size');
+    const sig = query.get('sig') ?? '';
+    if (!/^\d{1,12}$/.test(expires) || (size !== null && !/^\d{1,16}$/.test(size)) || !/^[0-9a-f]{64}$/.test(sig)) {
+      return { ok: false, reason: 'bad-signature' };
+    }
+    const expected = Buffer.from(this.#sign(key, expires, size ?? ''), 'hex');
+    if (!timingSafeEqual(Buffer.from(sig, 'hex'), expected)) return { ok: false, reason: 'bad-signature' };
+    if (now.getTime() > Number(expires) * 1000) return { ok: false, reason: 'expired' };
+    return size === null ? { ok: true } : { ok: true, contentLength: Number(size) };
+  }
+
+  #sign(key: string, expires: string, contentLength: string): string {
+    return createHmac('sha256', this.#uploadSecret!).update(`PUT\n${key}\n${expires}\n${contentLength}`).digest('hex');
+  }
+
+  #versionsDir(key: string): string {
+    return join(this.#root, 'keys', ...key.split('/'), VERSIONS_DIR);
+  }
+
+  /** Refuses when the latest version is under retention; returns that version otherwise. */
+  async #assertWritable(key: string): Promise<Sidecar | undefined> {
+    const latest = await this.#resolve(key);
+    if (latest?.retainUntil && new Date(latest.retainUntil) > new Date()) throw locked(key, new Date(latest.retainUntil));
+    return latest;
+  }
+
+  /** The sidecar of a version (the latest when no id), or undefined. */
+  async #resolve(key: string, versionId?: string): Promise<Sidecar | undefined> {
+    assertObjectKey(key);
+    const dir = this.#versionsDir(key);
+    let id = versionId;
+    if (id === undefined) {
+      const names = await readdir(dir).catch((e) => (isEnoent(e) ? [] : Promise.reject(e)));
+      id = names
+        .filter((n) => n.endsWith('.json'))
+        .sort()
+        .at(-1)
+        ?.slice(0, -'.json'.length);
+      if (id === undefined) return undefined;
+    } else if (!VERSION_ID.test(id)) {
+      return undefined; // never let a caller-supplied id become a path
+    }
+    try {
+      return JSON.parse(await readFile(join(dir, `${id}.json`), 'utf8')) as Sidecar;
+    } catch (e) {
+      if (isEnoent(e)) return undefined;
+      throw e;
+    }
+  }
+
+  async #writeSidecar(key: string, meta: Sidecar): Promise<void> {
+    const dir = this.#versionsDir(key);
+    const tmp = join(dir, `.${meta.versionId}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      await writeFile(tmp, JSON.stringify(meta), { flag: 'wx', flush: true });
+      await rename(tmp, join(dir, `${meta.versionId}.json`));
+    } finally {
+      await unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  async #collectKeys(dir: string, segments: string[], out: string[]): Promise<void> {
+    const entries = await readdir(dir, { withFileTypes: true }).catch((e) => (isEnoent(e) ? [] : Promise.reject(e)));
+    for (const entry of entries) {
+      if (!entry.isDirectory()) continue;
+      if (entry.name === VERSIONS_DIR) out.push(segments.join('/'));
+      else await this.#collectKeys(join(dir, entry.name), [...segments, entry.name], out);
+    }
+  }
+
+  async #withKeyLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const mine = previous.then(() => gate);
+    this.#locks.set(key, mine);
+    await previous;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.#locks.get(key) === mine) this.#locks.delete(key);
+    }
+  }
+}
+
+function toInfo(meta: Sidecar): ObjectInfo {
+  const info: ObjectInfo = {
+    key: meta.key,
+    versionId: meta.versionId,
+    size: meta.size,
+    sha256: meta.sha256,
+    lastModified: new Date(meta.lastModified),
+  };
+  if (meta.retainUntil) info.retainUntil = new Date(meta.retainUntil);
+  if (meta.pendingUpload) info.pendingUpload = true;
+  return info;
+}

@@ -1,0 +1,99 @@
+/**
+ * The object-store port's contract that every adapter enforces the same way: the key
+ * alphabet and limits, option checks, and the metering of a body's size and sha256 on its
+ * way to storage. Mode-neutral (no filesystem, no S3), shared by the fs and S3 stores.
+ */
+import { createHash } from 'node:crypto';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { AegisError } from '../../../kernel/errors.js';
+import type { PutOptions } from '../../ports/object-store.js';
+
+const KEY_SEGMENT = /^[A-Za-z0-9._=-]+$/;
+// Directory names are limited to 255 bytes (NAME_MAX), and each key segment is one directory.
+const MAX_SEGMENT = 255;
+const MAX_KEY = 1024;
+// Presigned S3 URLs cannot outlive 7 days; the local store keeps the same limit.
+const MAX_UPLOAD_URL_SECONDS = 7 * 24 * 3600;
+
+/** Throws VALIDATION_FAILED (field `key`) unless `key` is a safe `/`-separated path. */
+export function assertObjectKey(key: string): void {
+  const bad = (why: string): never => {
+    throw new AegisError('VALIDATION_FAILED', `invalid object key: ${why}`, { field: 'key' });
+  };
+  if (typeof key !== 'string' || key.length === 0) bad('empty');
+  if (key.length > MAX_KEY) bad(`longer than ${MAX_KEY} characters`);
+  for (const seg of key.split('/')) {
+    if (seg === '') bad('empty segment');
+    if (seg === '.' || seg === '..') bad(`segment "${seg}"`);
+    if (seg.length > MAX_SEGMENT) bad(`segment longer than ${MAX_SEGMENT} characters`);
+    if (!KEY_SEGMENT.test(seg)) bad('only A-Z a-z 0-9 . _ = - are allowed in a segment');
+  }
+}
+
+/** Counts and hashes bytes on their way through; fails as soon as the size cannot match. */
+export class HashMeter extends Transform {
+  readonly #hash = createHash('sha256');
+  // Not `size`/`length`: lib-storage reads those to guess a body's length up front.
+  bytesSeen = 0;
+  sha256 = '';
+
+  constructor(private readonly expectedSize?: number) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.bytesSeen += chunk.length;
+    if (this.expectedSize !== undefined && this.bytesSeen > this.expectedSize) return done(this.#mismatch());
+    this.#hash.update(chunk);
+    done(null, chunk);
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.expectedSize !== undefined && this.bytesSeen !== this.expectedSize) return done(this.#mismatch());
+    this.sha256 = this.#hash.digest('hex');
+    done();
+  }
+
+  #mismatch(): AegisError {
+    return new AegisError('SIZE_MISMATCH', `body is not the expected ${this.expectedSize} bytes`, {
+      field: 'size',
+      details: { expectedSize: this.expectedSize },
+    });
+  }
+}
+
+export function toReadable(body: Readable | Uint8Array | string): Readable {
+  // Wrapped in an array: Readable.from iterates a bare Uint8Array byte by byte.
+  if (typeof body === 'string') return Readable.from([Buffer.from(body)]);
+  if (body instanceof Uint8Array) return Readable.from([body]);
+  return body;
+}
+
+/** Prefixes follow the key alphabet but may end anywhere, even mid-segment. */
+export function assertListPrefix(prefix: string): void {
+  if (!/^[A-Za-z0-9._=/-]*$/.test(prefix)) throw new AegisError('VALIDATION_FAILED', 'invalid prefix', { field: 'prefix' });
+}
+
+export function assertPutOptions(opts: PutOptions, now: Date): void {
+  if (opts.expectedSize !== undefined && !(Number.isSafeInteger(opts.expectedSize) && opts.expectedSize >= 0)) {
+    throw new AegisError('VALIDATION_FAILED', 'expectedSize must be a non-negative integer', { field: 'expectedSize' });
+  }
+  if (opts.retainUntil !== undefined) assertRetainUntil(opts.retainUntil, now);
+}
+
+export function assertRetainUntil(until: Date, now: Date): void {
+  if (!(until instanceof Date) || Number.isNaN(until.getTime()) || until <= now) {
+    throw new AegisError('VALIDATION_FAILED', 'retainUntil must be a date in the future', { field: 'retainUntil' });
+  }
+}
+
+export function assertUploadUrlOptions(opts: { expiresInSeconds: number; contentLength?: number }): void {
+  if (!Number.isSafeInteger(opts.expiresInSeconds) || opts.expiresInSeconds < 1 || opts.expiresInSeconds > MAX_UPLOAD_URL_SECONDS) {
+    throw new AegisError('VALIDATION_FAILED', `expiresInSeconds must be an integer from 1 to ${MAX_UPLOAD_URL_SECONDS}`, {
+      field: 'expiresInSeconds',
+    });
+  }
+  if (opts.contentLength !== undefined && !(Number.isSafeInteger(opts.contentLength) && opts.contentLength >= 0)) {
+    throw new AegisError('VALIDATION_FAILED', 'contentLength must be a non-negative integer', { field: 'contentLength' });
+  }
+}

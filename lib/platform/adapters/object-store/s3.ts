@@ -1,0 +1,367 @@
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  GetObjectLockConfigurationCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  PutObjectRetentionCommand,
+  PutObjectTaggingCommand,
+  S3Client,
+  paginateListObjectsV2,
+  type HeadObjectCommandOutput,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AegisError, isAegisError } from '../../../kernel/errors.js';
+import type { ObjectInfo, ObjectLockStatus, ObjectStore, PutOptions } from '../../ports/object-store.js';
+import { PENDING_UPLOAD_TAG } from './pending-upload-tag.js';
+import {
+  HashMeter,
+  assertListPrefix,
+  assertObjectKey,
+  assertPutOptions,
+  assertRetainUntil,
+  assertUploadUrlOptions,
+  toReadable,
+} from './rules.js';
+
+export interface S3ObjectStoreOptions {
+  /** A bucket created with Object Lock enabled (which implies versioning). */
+  bucket: string;
+  /** @default new S3Client({}) */
+  client?: S3Client;
+  /** Mode for retention this store sets. @default 'COMPLIANCE' */
+  retentionMode?: 'COMPLIANCE' | 'GOVERNANCE';
+}
+
+/**
+ * An S3 client for the stores. `forcePathStyle` addresses buckets as `endpoint/bucket/key`,
+ * which S3-compatible endpoints and emulators (set with `AWS_ENDPOINT_URL_S3`) need.
+ */
+export const s3Client = (opts: { forcePathStyle?: boolean } = {}): S3Client =>
+  new S3Client({ forcePathStyle: opts.forcePathStyle ?? false });
+
+/** Tag holding the hex sha256 of a version's bytes (see `put` for why a tag). */
+const SHA256_TAG = 'sha256';
+const PENDING_TAGGING = `${PENDING_UPLOAD_TAG.key}=${PENDING_UPLOAD_TAG.value}`;
+const REGISTERED_VALUE = 'registered';
+const LIST_HEAD_CONCURRENCY = 8;
+
+const NOT_FOUND_NAMES = new Set(['NoSuchKey', 'NotFound', 'NoSuchVersion']);
+
+/** 404s, and the 400 S3 answers for a version id that is not one of its own. */
+function isNotFound(e: unknown, versionId?: string): boolean {
+  const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+  if (err?.name === 'NoSuchBucket') return false; // a deployment fault, not a missing object
+  if (NOT_FOUND_NAMES.has(err?.name ?? '') || err?.$metadata?.httpStatusCode === 404) return true;
+  return versionId !== undefined && err?.name === 'InvalidArgument';
+}
+
+const isAccessDenied = (e: unknown): boolean => (e as { name?: string })?.name === 'AccessDenied';
+
+function toAegis(e: unknown, what: string): AegisError {
+  if (isAegisError(e)) return e;
+  const name = (e as { name?: string })?.name ?? 'Error';
+  return new AegisError('INTERNAL', `S3 ${what} failed: ${name}`, { cause: e });
+}
+
+const locked = (key: string, until?: Date): AegisError =>
+  new AegisError('RETENTION_LOCKED', until ? `${key} is under retention until ${until.toISOString()}` : `${key} is under object lock`, {
+    field: 'key',
+    ...(until && { details: { retainUntil: until.toISOString() } }),
+  });
+const notFound = (key: string, versionId?: string): AegisError =>
+  new AegisError('OBJECT_NOT_FOUND', versionId ? `no version ${versionId} of ${key}` : `no object ${key}`, { field: 'key' });
+const inEffect = (until: Date | undefined): until is Date => until !== undefined && until > new Date();
+
+/**
+ * The AWS {@link ObjectStore}: a versioned S3 bucket with Object Lock. S3 enforces retention
+ * on delete and on shortening; this adapter additionally refuses to put a new version over
+ * a locked one, which S3 would allow, because the port promises locked keys stay as written.
+ *
+ * @example
+ * const store = new S3ObjectStore({ bucket: 'aegis-artifacts-prod' });
+ * const { versionId, sha256 } = await store.put(key, createReadStream(file), { retainUntil });
+ */
+export class S3ObjectStore implements ObjectStore {
+  readonly #bucket: string;
+  readonly #client: S3Client;
+  readonly #mode: 'COMPLIANCE' | 'GOVERNANCE';
+
+  constructor(opts: S3ObjectStoreOptions) {
+    if (!opts.bucket) throw new Error('S3ObjectStore needs a bucket');
+    this.#bucket = opts.bucket;
+    this.#client = opts.client ?? new S3Client({});
+    this.#mode = opts.retentionMode ?? 'COMPLIANCE';
+  }
+
+  /**
+   * Streams the body through a hashing meter into a (multipart when large) upload. The
+   * sha256 is only known once the last byte has passed, after S3 has already received the
+   * object's metadata, so it is stored as a version tag instead: tagging does not create a
+   * new version, copying the object to add metadata would.
+   */
+  async put(key: string, body: Readable | Uint8Array | string, opts: PutOptions = {}): Promise<ObjectInfo> {
+    assertObjectKey(key);
+    assertPutOptions(opts, new Date());
+    await this.#assertWritable(key);
+    const meter = new HashMeter(opts.expectedSize);
+    const upload = new Upload({
+      client: this.#client,
+      leavePartsOnError: false,
+      params: {
+        Bucket: this.#bucket,
+        Key: key,
+        Body: meter,
+        ChecksumAlgorithm: 'SHA256',
+        // A known length lets lib-storage size parts for objects beyond 10,000 × 5 MiB.
+        ...(opts.expectedSize !== undefined && { ContentLength: opts.expectedSize }),
+        ...(opts.contentType && { ContentType: opts.contentType }),
+        ...(opts.retainUntil && { ObjectLockMode: this.#mode, ObjectLockRetainUntilDate: opts.retainUntil }),
+      },
+    });
+    // Both settle before we answer, so an aborted multipart upload is gone when we throw.
+    const [uploaded, pumped] = await Promise.allSettled([
+      upload.done().catch((e: unknown) => {
+        meter.destroy(e as Error); // unblocks the pipeline, which would otherwise wait for a reader
+        throw e;
+      }),
+      pipeline(toReadable(body), meter),
+    ]);
+    if (pumped.status === 'rejected' && isAegisError(pumped.reason)) throw pumped.reason;
+    if (uploaded.status === 'rejected') throw toAegis(uploaded.reason, 'upload');
+    if (pumped.status === 'rejected') throw toAegis(pumped.reason, 'upload');
+    const versionId = uploaded.value.VersionId;
+    if (!versionId) throw new AegisError('INTERNAL', `bucket ${this.#bucket} is not versioned`);
+    try {
+      await this.#client.send(
+        new PutObjectTaggingCommand({
+          Bucket: this.#bucket,
+          Key: key,
+          VersionId: versionId,
+          Tagging: {
+            TagSet: [
+              { Key: SHA256_TAG, Value: meter.sha256 },
+              ...(opts.pendingUpload ? [{ Key: PENDING_UPLOAD_TAG.key, Value: PENDING_UPLOAD_TAG.value }] : []),
+            ],
+          },
+        }),
+      );
+      let head = await this.#head(key, versionId);
+      if (!head) throw new AegisError('INTERNAL', `version ${versionId} of ${key} vanished right after upload`);
+      if (opts.retainUntil && !head.ObjectLockRetainUntilDate) {
+        // S3 applies lock headers on CreateMultipartUpload; emulators may drop them, so make sure.
+        await this.#putRetention(key, versionId, opts.retainUntil, this.#mode);
+        head = { ...head, ObjectLockRetainUntilDate: opts.retainUntil };
+      }
+      return { ...toInfo(key, head), sha256: meter.sha256, ...(opts.pendingUpload && { pendingUpload: true }) };
+    } catch (e) {
+      throw toAegis(e, 'put');
+    }
+  }
+
+  async get(key: string, opts: { versionId?: string } = {}): Promise<Readable> {
+    assertObjectKey(key);
+    try {
+      const out = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key, VersionId: opts.versionId }));
+      // In Node the SDK body is an http.IncomingMessage (a Readable) mixed with SDK helpers.
+      return out.Body as Readable;
+    } catch (e) {
+      // 405 is the answer for a delete marker left by a client other than this store.
+      if (isNotFound(e, opts.versionId) || (e as { name?: string })?.name === 'MethodNotAllowed') throw notFound(key, opts.versionId);
+      throw toAegis(e, 'get');
+    }
+  }
+
+  async head(key: string, opts: { versionId?: string } = {}): Promise<ObjectInfo | undefined> {
+    assertObjectKey(key);
+    return this.#info(key, opts.versionId);
+  }
+
+  async delete(key: string, opts: { versionId?: string } = {}): Promise<void> {
+    assertObjectKey(key);
+    // Head first: S3 answers 204 for a version that does not exist, and a delete without
+    // a version id would only add a delete marker.
+    const head = await this.#head(key, opts.versionId);
+    if (!head?.VersionId) throw notFound(key, opts.versionId);
+    if (inEffect(head.ObjectLockRetainUntilDate)) throw locked(key, head.ObjectLockRetainUntilDate);
+    try {
+      await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: key, VersionId: head.VersionId }));
+    } catch (e) {
+      if (isAccessDenied(e) && (head.ObjectLockMode || head.ObjectLockLegalHoldStatus === 'ON'))
+        throw locked(key, head.ObjectLockRetainUntilDate);
+      if (isNotFound(e, head.VersionId)) throw notFound(key, head.VersionId);
+      throw toAegis(e, 'delete');
+    }
+  }
+
+  async retain(key: string, versionId: string, until: Date): Promise<void> {
+    assertObjectKey(key);
+    // HeadObject rather than GetObjectRetention: it carries the same fields and works everywhere.
+    const head = await this.#head(key, versionId);
+    if (!head) throw notFound(key, versionId);
+    const current = head.ObjectLockRetainUntilDate;
+    if (inEffect(current) && until < current) throw locked(key, current);
+    assertRetainUntil(until, new Date());
+    // COMPLIANCE cannot be turned into GOVERNANCE, so keep whatever mode the version has.
+    await this.#putRetention(key, versionId, until, head.ObjectLockMode ?? this.#mode);
+  }
+
+  async clearPendingUpload(key: string, versionId: string): Promise<void> {
+    assertObjectKey(key);
+    try {
+      const tags = await this.#client.send(new GetObjectTaggingCommand({ Bucket: this.#bucket, Key: key, VersionId: versionId }));
+      const set = tags.TagSet ?? [];
+      if (!set.some((t) => t.Key === PENDING_UPLOAD_TAG.key && t.Value === PENDING_UPLOAD_TAG.value)) return;
+      // Re-tagged `registered` rather than untagged: PutObjectTagging is the permission registration
+      // already has (no DeleteObjectTagging), and the lifecycle rule only matches `pending`.
+      const kept = set.filter((t) => t.Key !== PENDING_UPLOAD_TAG.key);
+      await this.#client.send(
+        new PutObjectTaggingCommand({
+          Bucket: this.#bucket,
+          Key: key,
+          VersionId: versionId,
+          Tagging: { TagSet: [...kept, { Key: PENDING_UPLOAD_TAG.key, Value: REGISTERED_VALUE }] },
+        }),
+      );
+    } catch (e) {
+      if (isNotFound(e, versionId)) throw notFound(key, versionId);
+      throw toAegis(e, 'untag');
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    assertListPrefix(prefix);
+    try {
+      // ListObjectsV2 returns keys in UTF-8 byte order, which is key order for our charset.
+      for await (const page of paginateListObjectsV2({ client: this.#client }, { Bucket: this.#bucket, Prefix: prefix })) {
+        const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [o.Key] : []));
+        for (let i = 0; i < keys.length; i += LIST_HEAD_CONCURRENCY) {
+          const infos = await Promise.all(keys.slice(i, i + LIST_HEAD_CONCURRENCY).map((k) => this.#info(k)));
+          for (const info of infos) if (info) yield info; // deleted between list and head
+        }
+      }
+    } catch (e) {
+      throw toAegis(e, 'list');
+    }
+  }
+
+  async createUploadUrl(
+    key: string,
+    opts: { expiresInSeconds: number; contentLength?: number },
+  ): Promise<{ url: string; headers: Record<string, string> }> {
+    assertObjectKey(key);
+    assertUploadUrlOptions(opts);
+    // The URL bypasses put(), so the overwrite rule is applied when the URL is issued.
+    await this.#assertWritable(key);
+    // The pending-upload tag is a signed header the client must send (S3 ignores tagging in
+    // a query string), so uploads it writes are expired by the lifecycle rule until registered.
+    const command = new PutObjectCommand({ Bucket: this.#bucket, Key: key, ContentLength: opts.contentLength, Tagging: PENDING_TAGGING });
+    // With the SDK's default checksums the URL would carry the CRC32 of an empty body
+    // (x-amz-checksum-crc32=AAAAAA==) and S3 would reject every real upload with BadDigest.
+    const dropChecksum =
+      <A extends { request?: unknown }, R>(next: (args: A) => Promise<R>) =>
+      async (args: A): Promise<R> => {
+        const headers = (args.request as { headers?: Record<string, string> } | undefined)?.headers ?? {};
+        for (const h of Object.keys(headers)) if (/^x-amz-(checksum-|sdk-checksum-algorithm)/i.test(h)) delete headers[h];
+        return next(args);
+      };
+    command.middlewareStack.addRelativeTo(dropChecksum, {
+      name: 'aegisDropPresignChecksum',
+      relation: 'after',
+      toMiddleware: 'flexibleChecksumsMiddleware',
+    });
+    try {
+      // content-length is a signed header when given, so S3 refuses a body of any other size.
+      const url = await getSignedUrl(this.#client, command, {
+        expiresIn: opts.expiresInSeconds,
+        unhoistableHeaders: new Set(['x-amz-tagging']),
+      });
+      return { url, headers: { 'x-amz-tagging': PENDING_TAGGING } };
+    } catch (e) {
+      throw toAegis(e, 'presign');
+    }
+  }
+
+  /**
+   * GetObjectLockConfiguration (`s3:GetBucketObjectLockConfiguration`). A bucket without
+   * Object Lock answers ObjectLockConfigurationNotFoundError; other errors (a missing
+   * bucket, access denied, a network fault) are thrown as the SDK gives them.
+   */
+  async describeObjectLock(): Promise<ObjectLockStatus> {
+    try {
+      const out = await this.#client.send(new GetObjectLockConfigurationCommand({ Bucket: this.#bucket }));
+      const c = out.ObjectLockConfiguration;
+      const r = c?.Rule?.DefaultRetention;
+      return {
+        enabled: c?.ObjectLockEnabled === 'Enabled',
+        ...(r?.Mode && { defaultRetention: { mode: r.Mode, ...(r.Days ? { days: r.Days } : {}), ...(r.Years ? { years: r.Years } : {}) } }),
+      };
+    } catch (e) {
+      if ((e as { name?: string })?.name === 'ObjectLockConfigurationNotFoundError') return { enabled: false };
+      throw e;
+    }
+  }
+
+  async #assertWritable(key: string): Promise<void> {
+    const latest = await this.#head(key);
+    if (inEffect(latest?.ObjectLockRetainUntilDate)) throw locked(key, latest.ObjectLockRetainUntilDate);
+  }
+
+  async #head(key: string, versionId?: string): Promise<HeadObjectCommandOutput | undefined> {
+    try {
+      return await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: key, VersionId: versionId }));
+    } catch (e) {
+      if (isNotFound(e, versionId)) return undefined;
+      throw toAegis(e, 'head');
+    }
+  }
+
+  async #info(key: string, versionId?: string): Promise<ObjectInfo | undefined> {
+    const head = await this.#head(key, versionId);
+    if (!head?.VersionId) return undefined;
+    const info = toInfo(key, head);
+    try {
+      const tags = await this.#client.send(new GetObjectTaggingCommand({ Bucket: this.#bucket, Key: key, VersionId: head.VersionId }));
+      const sha256 = tags.TagSet?.find((t) => t.Key === SHA256_TAG)?.Value;
+      if (sha256) info.sha256 = sha256;
+      if (tags.TagSet?.some((t) => t.Key === PENDING_UPLOAD_TAG.key && t.Value === PENDING_UPLOAD_TAG.value)) info.pendingUpload = true;
+    } catch (e) {
+      if (isNotFound(e, head.VersionId)) return undefined;
+      throw toAegis(e, 'head');
+    }
+    return info;
+  }
+
+  async #putRetention(key: string, versionId: string, until: Date, mode: 'COMPLIANCE' | 'GOVERNANCE'): Promise<void> {
+    try {
+      await this.#client.send(
+        new PutObjectRetentionCommand({
+          Bucket: this.#bucket,
+          Key: key,
+          VersionId: versionId,
+          Retention: { Mode: mode, RetainUntilDate: until },
+        }),
+      );
+    } catch (e) {
+      // S3 answers AccessDenied when COMPLIANCE retention would be shortened.
+      if (isAccessDenied(e)) throw locked(key);
+      if (isNotFound(e, versionId)) throw notFound(key, versionId);
+      throw toAegis(e, 'retain');
+    }
+  }
+}
+
+function toInfo(key: string, head: HeadObjectCommandOutput): ObjectInfo {
+  const info: ObjectInfo = {
+    key,
+    versionId: head.VersionId!,
+    size: head.ContentLength ?? 0,
+    lastModified: head.LastModified ?? new Date(0),
+  };
+  if (head.ObjectLockRetainUntilDate) info.retainUntil = head.ObjectLockRetainUntilDate;
+  return info;
+}

@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import './promise-with-resolvers.js';
+import { StateMachine } from 'aws-local-stepfunctions';
+import type { MachineName, Workflows } from '../../ports/workflows.js';
+
+type Definition = { States: Record<string, { Type: string }> };
+type Step = (input: Record<string, unknown>) => Promise<unknown>;
+
+export interface LocalWorkflowsOptions {
+  /** folder holding `<machine>.asl.json` */
+  definitionsDir: string;
+  /** the rollout-step function every Task state runs (the Lambda's handler on AWS) */
+  step: Step;
+  /** tests only: every Wait lasts this many ms instead of its window */
+  waitMs?: number;
+  onError?: (name: string, error: unknown) => void;
+  /** gives up the rollout lease an execution holds (graceful stop: another server may take over at once) */
+  release?: (promotionId: string, runner: string) => Promise<void>;
+  /** names this process's executions (`<instance>/<uuid>`): the runner ids its leases carry */
+  instance?: string;
+}
+
+/**
+ * Runs the same ASL files as Step Functions, in-process, with every Task state mapped to the
+ * same step function (overrides are keyed by state name). One execution per name at a time.
+ */
+export class LocalWorkflows implements Workflows {
+  readonly #running = new Map<string, Promise<unknown>>();
+  readonly #aborts = new Map<string, () => void>();
+  /** name → [promotion id, runner id] of the executions running here */
+  readonly #runners = new Map<string, [string, string]>();
+  readonly #instance: string;
+  readonly #definitions = new Map<MachineName, Definition>();
+
+  constructor(private readonly opts: LocalWorkflowsOptions) {
+    this.#instance = opts.instance ?? `local-${randomUUID()}`;
+  }
+
+  #definition(machine: MachineName): Definition {
+    let def = this.#definitions.get(machine);
+    if (!def) {
+      // The Lambda ARN is a CDK substitution; any well-formed ARN will do, every Task is overridden.
+      const text = readFileSync(join(this.opts.definitionsDir, `${machine}.asl.json`), 'utf8').replaceAll(
+        '${RolloutStepArn}',
+        'arn:aws:lambda:us-east-1:000000000000:function:aegis-rollout-step',
+      );
+      def = JSON.parse(text) as Definition;
+      this.#definitions.set(machine, def);
+    }
+    return def;
+  }
+
+  async start(machine: MachineName, name: string, input: { promotionId: string }): Promise<{ executionId: string; started: boolean }> {
+    const executionId = `local:${machine}:${name}`;
+    if (this.#running.has(name)) return { executionId, started: false };
+    const def = this.#definition(machine);
+    const tasks: Record<string, (i: unknown) => Promise<never>> = {};
+    const waits: Record<string, number> = {};
+    for (const [state, s] of Object.entries(def.States)) {
+      if (s.Type === 'Task') tasks[state] = (i) => this.opts.step(i as Record<string, unknown>) as Promise<never>;
+      if (s.Type === 'Wait' && this.opts.waitMs !== undefined) waits[state] = this.opts.waitMs;
+    }
+    const sm = new StateMachine(def as never);
+    // Each execution is its own runner, as each Step Functions execution is: the tasks pass
+    // `$$.Execution.Id` as the runner that must hold the rollout's lease.
+    const runner = `${this.#instance}/${randomUUID()}`;
+    const exec = sm.run(
+      input as never,
+      {
+        overrides: {
+          taskResourceLocalHandlers: tasks,
+          waitTimeOverrides: waits,
+          retryIntervalOverrides: Object.fromEntries(Object.keys(tasks).map((t) => [t, 10])),
+        },
+        context: { Execution: { Id: runner, Name: name } },
+        noThrowOnAbort: true,
+      } as never,
+    );
+    const done = exec.result
+      .catch((e: unknown) => {
+        // A Fail state (RolledBack) ends the execution as an error; the step already recorded it.
+        if (!(e instanceof Error && /RolledBack|RollbackFailed/.test(`${e.name} ${e.message}`))) this.opts.onError?.(name, e);
+      })
+      .finally(() => {
+        this.#running.delete(name);
+        this.#aborts.delete(name);
+        this.#runners.delete(name);
+      });
+    this.#running.set(name, done);
+    this.#aborts.set(name, exec.abort);
+    this.#runners.set(name, [input.promotionId, runner]);
+    return { executionId, started: true };
+  }
+
+  /** Resolves when the named execution has ended (immediately when none runs). */
+  async settled(name: string): Promise<void> {
+    await this.#running.get(name);
+  }
+
+  isRunning(name: string): boolean {
+    return this.#running.has(name);
+  }
+
+  /**
+   * Stops every execution (server shutdown) and gives up their rollout leases: their persisted
+   * state lets a restart, or another server on the same database, resume them at once.
+   */
+  async stopAll(): Promise<void> {
+    const held = [...this.#runners.values()];
+    for (const abort of this.#aborts.values()) abort();
+    await Promise.allSettled([...this.#running.values()]);
+    const release = this.opts.release;
+    if (release) await Promise.allSettled(held.map(([promotionId, runner]) => release(promotionId, runner)));
+  }
+}

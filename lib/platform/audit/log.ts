@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import { canonicalJson } from '../../kernel/canonical.js';
+import { eventHash, eventStatement, type AuditEvent, type AuditEventType, type UnsignedEvent } from '../../kernel/audit-chain.js';
+import type { Transaction } from 'kysely';
+import type { DB } from '../sql/schema.js';
+import type { Clock } from '../ports/clock.js';
+import type { Executor } from '../ports/database.js';
+import type { Signer } from '../ports/signer.js';
+
+export interface AuditInput {
+  type: AuditEventType;
+  actor: string;
+  subject: string;
+  payload: Record<string, unknown>;
+}
+
+type Row = {
+  seq: string | number;
+  event_id: string;
+  type: string;
+  actor: string;
+  subject: string;
+  payload: string;
+  ts: string;
+  prev_hash: string;
+  hash: string;
+  signature: string;
+  signer_id: string;
+};
+
+export function rowToEvent(r: Row): AuditEvent {
+  return {
+    seq: Number(r.seq),
+    eventId: r.event_id,
+    type: r.type,
+    actor: r.actor,
+    subject: r.subject,
+    payload: JSON.parse(r.payload) as Record<string, unknown>,
+    ts: r.ts,
+    prevHash: r.prev_hash.trim(),
+    hash: r.hash.trim(),
+    signature: r.signature,
+    signerId: r.signer_id,
+  };
+}
+
+export function eventToRow(e: AuditEvent) {
+  return {
+    seq: e.seq,
+    event_id: e.eventId,
+    type: e.type,
+    actor: e.actor,
+    subject: e.subject,
+    payload: canonicalJson(e.payload),
+    ts: e.ts,
+    prev_hash: e.prevHash,
+    hash: e.hash,
+    signature: e.signature,
+    signer_id: e.signerId,
+  };
+}
+
+/**
+ * The one helper every state change uses: appends a signed, hash-chained event inside the
+ * caller's transaction, so the change and its event commit together or not at all. The
+ * chain head row is locked for the append, which serialises concurrent writers.
+ */
+export class AuditLog {
+  constructor(
+    /** the active audit signer as seen inside the transaction (the first key signs its own creation) */
+    private readonly signerIn: (tx: Executor) => Promise<Signer>,
+    private readonly clock: Clock,
+  ) {}
+
+  async append(tx: Transaction<DB>, input: AuditInput): Promise<AuditEvent> {
+    const head = await tx.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
+    const signer = await this.signerIn(tx);
+    const unsigned: UnsignedEvent = {
+      seq: Number(head.seq) + 1,
+      eventId: randomUUID(),
+      type: input.type,
+      actor: input.actor,
+      subject: input.subject,
+      // round-trip through canonical JSON so the stored, hashed and returned payloads agree
+      payload: JSON.parse(canonicalJson(input.payload)) as Record<string, unknown>,
+      ts: this.clock.now().toISOString(),
+      prevHash: head.hash.trim(),
+      signerId: signer.kid,
+    };
+    const hash = eventHash(unsigned);
+    const event: AuditEvent = { ...unsigned, hash, signature: (await signer.sign(eventStatement(unsigned.seq, hash))).toString('base64') };
+    await tx.insertInto('audit_events').values(eventToRow(event)).execute();
+    await tx.updateTable('audit_head').set({ seq: event.seq, hash }).where('id', '=', 1).execute();
+    return event;
+  }
+}

@@ -1,0 +1,303 @@
+import { AegisError } from '../../kernel/errors.js';
+import { appendAll } from '../../kernel/arrays.js';
+import { sha256Hex } from '../../kernel/canonical.js';
+import {
+  checkpointStatement,
+  compareWithArchive,
+  parseSegment,
+  segmentText,
+  verifyChain,
+  GENESIS_HASH,
+  type AuditEvent,
+  type ChainBreak,
+  type ChainReport,
+  type Checkpoint,
+  type HeadCheckpoint,
+  type SignedCheckpoint,
+  type SignedHeadCheckpoint,
+  headCheckpointStatement,
+} from '../../kernel/audit-chain.js';
+import { canonicalJson } from '../../kernel/canonical.js';
+import { checkSignerValidity, verifyRaw, type KeyRecord } from '../../kernel/signatures.js';
+import type { Clock } from '../ports/clock.js';
+import type { Database } from '../ports/database.js';
+import type { ObjectStore } from '../ports/object-store.js';
+import { rowToEvent } from './log.js';
+import { compareWithHead, headKey, invalidHeadBreak, readNewestHead, type StoredHead } from './head.js';
+import type { KeyService } from '../../modules/keys/service.js';
+
+const SEGMENT_MAX = 1000;
+const pad = (n: number) => String(n).padStart(12, '0');
+export const segmentKey = (fromSeq: number) => `audit/segments/${pad(fromSeq)}.jsonl`;
+export const checkpointKey = (fromSeq: number) => `audit/checkpoints/${pad(fromSeq)}.json`;
+
+async function readText(store: ObjectStore, key: string): Promise<string> {
+  let out = '';
+  for await (const chunk of await store.get(key)) out += (chunk as Buffer).toString('utf8');
+  return out;
+}
+
+export interface ArchiveContents {
+  events: AuditEvent[];
+  checkpoints: SignedCheckpoint[];
+  /** the first problem found in the archive itself (bad checkpoint, segment hash), if any */
+  problem: ChainBreak | null;
+}
+
+export interface VerifyReport extends ChainReport {
+  source: 'database' | 'archive';
+  archivedThrough: number | null;
+  /** the database and the archive agree over the range both hold */
+  parity: 'ok' | 'mismatch' | 'not-checked';
+  /** the newest signed head checkpoint the database was checked against (null: none written yet) */
+  checkpoint: { seq: number; hash: string; ts: string; key: string } | null;
+}
+
+/** The result of one `audit-checkpoint` run. */
+export interface HeadCheckpointResult {
+  written: boolean;
+  /** the head the newest checkpoint now names (null: the chain is empty) */
+  seq: number | null;
+  key: string | null;
+}
+
+/** The head checkpoint job refuses to sign a database that is behind, or differs from, its newest checkpoint. */
+export class HeadCheckpointRefused extends Error {
+  override name = 'HeadCheckpointRefused';
+}
+
+/**
+ * Listing, archiving and verifying the audit chain. The archive is append-only: segments of
+ * at most 1000 events, keyed by their first seq, each closed by a checkpoint (head seq and
+ * hash, segment sha256) signed with the audit key, all under Object-Lock retention.
+ */
+export class AuditTrail {
+  constructor(
+    private readonly database: Database,
+    private readonly archiveStore: ObjectStore,
+    private readonly keys: KeyService,
+    private readonly clock: Clock,
+    private readonly retentionDays: number,
+  ) {}
+
+  async list(opts: {
+    subject?: string | undefined;
+    type?: string | undefined;
+    limit: number;
+    after?: number | undefined;
+  }): Promise<{ items: AuditEvent[]; nextCursor: string | null }> {
+    let q = this.database.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .orderBy('seq')
+      .limit(opts.limit + 1);
+    if (opts.subject) q = q.where('subject', '=', opts.subject);
+    if (opts.type) q = q.where('type', '=', opts.type);
+    if (opts.after !== undefined) q = q.where('seq', '>', opts.after);
+    const rows = (await q.execute()).map(rowToEvent);
+    const items = rows.slice(0, opts.limit);
+    return { items, nextCursor: rows.length > opts.limit ? String(items[items.length - 1]!.seq) : null };
+  }
+
+  async #dbEvents(fromSeq: number): Promise<AuditEvent[]> {
+    const rows = await this.database.db.selectFrom('audit_events').selectAll().where('seq', '>=', fromSeq).orderBy('seq').execute();
+    return rows.map(rowToEvent);
+  }
+
+  async #keyRing(): Promise<Map<string, KeyRecord>> {
+    return new Map((await this.keys.list()).map((k) => [k.kid, k]));
+  }
+
+  async #dbHead(): Promise<{ seq: number; hash: string } | undefined> {
+    const row = await this.database.db
+      .selectFrom('audit_events')
+      .select(['seq', 'hash'])
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row && { seq: Number(row.seq), hash: row.hash };
+  }
+
+  /** The database's chain against a head checkpoint: null when it still holds the event the checkpoint signed. */
+  async #checkHead(head: StoredHead): Promise<ChainBreak | null> {
+    const last = await this.#dbHead();
+    const at = await this.database.db.selectFrom('audit_events').select('hash').where('seq', '=', head.checkpoint.seq).executeTakeFirst();
+    return compareWithHead(head, last?.seq ?? 0, at?.hash, 'database');
+  }
+
+  /**
+   * The `audit-checkpoint` job: signs the database's head with the audit key and writes it
+   * under Object-Lock retention, when the head moved since the newest checkpoint. Refuses
+   * (HeadCheckpointRefused) when the database no longer holds the event the newest
+   * checkpoint signed: a new checkpoint would bless the truncated or replaced chain.
+   */
+  async checkpointHead(): Promise<HeadCheckpointResult> {
+    const head = await this.#dbHead();
+    const ring = await this.#keyRing();
+    const { newest } = await readNewestHead(this.archiveStore, (kid) => ring.get(kid));
+    if (!head) return { written: false, seq: newest?.checkpoint.seq ?? null, key: newest?.key ?? null };
+    if (newest) {
+      if (newest.checkpoint.seq === head.seq && newest.checkpoint.hash === head.hash)
+        return { written: false, seq: head.seq, key: newest.key };
+      const br = await this.#checkHead(newest);
+      if (br) throw new HeadCheckpointRefused(`refusing to checkpoint the audit head: ${br.detail}`);
+    }
+    const signer = await this.keys.activeSigner('audit');
+    const checkpoint: HeadCheckpoint = {
+      type: 'aegis.audit-head/v1',
+      seq: head.seq,
+      hash: head.hash,
+      ts: this.clock.now().toISOString(),
+      signerId: signer.kid,
+    };
+    const signed: SignedHeadCheckpoint = {
+      checkpoint,
+      alg: signer.alg,
+      signature: (await signer.sign(headCheckpointStatement(checkpoint))).toString('base64'),
+    };
+    const key = headKey(head.seq);
+    const retainUntil = new Date(this.clock.now().getTime() + this.retentionDays * 86_400_000);
+    try {
+      await this.archiveStore.put(key, `${canonicalJson(signed)}\n`, { retainUntil, contentType: 'application/json' });
+    } catch (e) {
+      if (!(e instanceof AegisError && e.code === 'RETENTION_LOCKED')) throw e;
+      // Another process checkpointed the same head first; a different hash there is a fork.
+      const other = JSON.parse(await readText(this.archiveStore, key)) as SignedHeadCheckpoint;
+      if (other.checkpoint?.hash !== head.hash)
+        throw new HeadCheckpointRefused(
+          `refusing to checkpoint the audit head: ${key} already signs another event ${head.seq} (${String(other.checkpoint?.hash).slice(0, 12)}…)`,
+        );
+      return { written: false, seq: head.seq, key };
+    }
+    return { written: true, seq: head.seq, key };
+  }
+
+  /** The first seq not yet archived (1 for an empty archive). */
+  async nextUnarchived(): Promise<number> {
+    let last: string | undefined;
+    for await (const o of this.archiveStore.list('audit/checkpoints/')) last = o.key;
+    if (!last) return 1;
+    const cp = JSON.parse(await readText(this.archiveStore, last)) as SignedCheckpoint;
+    return cp.checkpoint.seq + 1;
+  }
+
+  /** Exports every committed event not yet archived; safe to run concurrently and repeatedly. */
+  async archive(): Promise<{ segments: number; events: number; archivedThrough: number }> {
+    let from = await this.nextUnarchived();
+    let segments = 0;
+    let events = 0;
+    for (;;) {
+      const batch = (
+        await this.database.db.selectFrom('audit_events').selectAll().where('seq', '>=', from).orderBy('seq').limit(SEGMENT_MAX).execute()
+      ).map(rowToEvent);
+      if (batch.length === 0) break;
+      const retainUntil = new Date(this.clock.now().getTime() + this.retentionDays * 86_400_000);
+      let text = segmentText(batch);
+      try {
+        await this.archiveStore.put(segmentKey(from), text, { retainUntil, contentType: 'application/x-ndjson' });
+      } catch (e) {
+        if (!(e instanceof AegisError && e.code === 'RETENTION_LOCKED')) throw e;
+        // Another archiver (or a run that stopped before its checkpoint) wrote this segment.
+        text = await readText(this.archiveStore, segmentKey(from));
+      }
+      const written = parseSegment(text);
+      const last = written[written.length - 1]!;
+      const signer = await this.keys.activeSigner('audit');
+      const checkpoint: Checkpoint = {
+        type: 'aegis.audit-checkpoint/v1',
+        fromSeq: from,
+        seq: last.seq,
+        hash: last.hash,
+        segmentKey: segmentKey(from),
+        segmentSha256: sha256Hex(text),
+        ts: this.clock.now().toISOString(),
+        signerId: signer.kid,
+      };
+      const signed: SignedCheckpoint = {
+        checkpoint,
+        alg: signer.alg,
+        signature: (await signer.sign(checkpointStatement(checkpoint))).toString('base64'),
+      };
+      try {
+        await this.archiveStore.put(checkpointKey(from), `${canonicalJson(signed)}\n`, { retainUntil, contentType: 'application/json' });
+        segments++;
+        events += written.length;
+      } catch (e) {
+        if (!(e instanceof AegisError && e.code === 'RETENTION_LOCKED')) throw e;
+      }
+      from = last.seq + 1;
+    }
+    return { segments, events, archivedThrough: from - 1 };
+  }
+
+  /** Reads the whole archive in order, checking each checkpoint's signature and segment hash. */
+  async readArchive(keyOf: (kid: string) => KeyRecord | undefined): Promise<ArchiveContents> {
+    const events: AuditEvent[] = [];
+    const checkpoints: SignedCheckpoint[] = [];
+    const keys: string[] = [];
+    for await (const o of this.archiveStore.list('audit/checkpoints/')) keys.push(o.key);
+    for (const k of keys) {
+      const signed = JSON.parse(await readText(this.archiveStore, k)) as SignedCheckpoint;
+      const cp = signed.checkpoint;
+      const key = keyOf(cp.signerId);
+      const fail = (detail: string): ArchiveContents => ({
+        events,
+        checkpoints,
+        problem: { seq: cp.fromSeq, problem: 'archive-mismatch', detail },
+      });
+      if (!key) return fail(`checkpoint ${k} is signed by ${cp.signerId}, which is not in the key ring`);
+      const validity = checkSignerValidity(key, cp.ts, 'audit');
+      if (!validity.ok) return fail(`checkpoint ${k}: ${validity.reason}`);
+      if (!verifyRaw(signed.alg, key.publicKey, checkpointStatement(cp), signed.signature))
+        return fail(`checkpoint ${k} signature does not verify`);
+      const text = await readText(this.archiveStore, cp.segmentKey);
+      if (sha256Hex(text) !== cp.segmentSha256) return fail(`segment ${cp.segmentKey} does not match its checkpoint`);
+      const seg = parseSegment(text);
+      if (seg[0]?.seq !== cp.fromSeq || seg[seg.length - 1]?.seq !== cp.seq || seg[seg.length - 1]?.hash !== cp.hash)
+        return fail(`segment ${cp.segmentKey} does not cover ${cp.fromSeq}..${cp.seq} as its checkpoint says`);
+      appendAll(events, seg);
+      checkpoints.push(signed);
+    }
+    return { events, checkpoints, problem: null };
+  }
+
+  /**
+   * Verifies the chain in the database (or, `fromArchive`, in the archive) from `since`
+   * (default: genesis), then the parity of the database with the archive.
+   */
+  async verify(opts: { fromArchive?: boolean; since?: number } = {}): Promise<VerifyReport> {
+    const ring = await this.#keyRing();
+    const keyOf = (kid: string) => ring.get(kid);
+    const since = Math.max(1, opts.since ?? 1);
+    const archive = await this.readArchive(keyOf);
+    const archivedThrough = archive.checkpoints.length ? archive.checkpoints[archive.checkpoints.length - 1]!.checkpoint.seq : null;
+    const db = await this.#dbEvents(since > 1 ? since - 1 : 1);
+    const source = opts.fromArchive ? archive.events.filter((e) => e.seq >= since - 1) : db;
+    // The event before `since` anchors the check; it is trusted, not verified.
+    const anchorEvent = since > 1 ? source.find((e) => e.seq === since - 1) : undefined;
+    if (since > 1 && !anchorEvent) throw new AegisError('VALIDATION_FAILED', `no event ${since - 1} to start from`, { field: 'since' });
+    const run = source.filter((e) => e.seq >= since);
+    const report = verifyChain(run, keyOf, anchorEvent ? { seq: anchorEvent.seq, hash: anchorEvent.hash } : { seq: 0, hash: GENESIS_HASH });
+    // The database is held to the newest signed head checkpoint whichever copy is verified:
+    // it is the copy whose newest events nothing else has seen yet.
+    const heads = await readNewestHead(this.archiveStore, keyOf);
+    const checkpoint = heads.newest && {
+      seq: heads.newest.checkpoint.seq,
+      hash: heads.newest.checkpoint.hash,
+      ts: heads.newest.checkpoint.ts,
+      key: heads.newest.key,
+    };
+    const headBreak = invalidHeadBreak(heads.invalid) ?? (heads.newest ? await this.#checkHead(heads.newest) : null);
+    const base = { ...report, source: opts.fromArchive ? ('archive' as const) : ('database' as const), archivedThrough, checkpoint };
+    if (archive.problem) return { ...base, ok: false, firstBreak: report.firstBreak ?? archive.problem, parity: 'mismatch' };
+    if (!report.ok) return { ...base, parity: 'not-checked' };
+    const mismatch = compareWithArchive(
+      db.filter((e) => e.seq >= since),
+      archive.events.filter((e) => e.seq >= since),
+    );
+    if (mismatch) return { ...base, ok: false, firstBreak: mismatch, parity: 'mismatch' };
+    return headBreak
+      ? { ...base, ok: false, headSeq: null, headHash: null, firstBreak: headBreak, parity: 'ok' }
+      : { ...base, parity: 'ok' };
+  }
+}

@@ -1,0 +1,45 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Config } from '../config.js';
+import type { Authenticator } from '../http/auth.js';
+import type { Clock } from '../ports/clock.js';
+import type { Database } from '../ports/database.js';
+import type { KeyProvider } from '../ports/signer.js';
+import type { ObjectStore } from '../ports/object-store.js';
+import type { Scheduler } from '../ports/scheduler.js';
+import type { Workflows } from '../ports/workflows.js';
+import type { PromotionService } from '../../modules/promotion/service.js';
+import type { RolloutService } from '../../modules/rollout/service.js';
+import type { AuditLog } from '../audit/log.js';
+import type { AuditTrail } from '../audit/trail.js';
+import type { DatasetService } from '../../modules/datasets/service.js';
+import type { KeyService } from '../../modules/keys/service.js';
+import type { LineageService } from '../../modules/lineage/service.js';
+import type { RegistryService } from '../../modules/registry/service.js';
+import type { TokenService } from '../../modules/tokens/service.js';
+import type { VerificationService } from '../../modules/registry/verification.js';
+
+/** Everything a handler needs, built once per process by the composition root. */
+export interface Container {
+  config: Config;
+  mode: 'local' | 'lambda';
+  database: Database;
+  store: ObjectStore;
+  keyProvider: KeyProvider;
+  keys: KeyService;
+  audit: AuditLog;
+  auditTrail: AuditTrail;
+  registry: RegistryService;
+  datasets: DatasetService;
+  lineage: LineageService;
+  verification: VerificationService;
+  tokens: TokenService;
+  promotions: PromotionService;
+  rollout: RolloutService;
+  workflows: Workflows;
+  /** the scheduled jobs (audit archive, pending promotion and upload expiry); armed by the local server only */
+  scheduler: Scheduler;
+  auth: Authenticator;
+  logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  clock: Clock;
+  close(): Promise<void>;
+}

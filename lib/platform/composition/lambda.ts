@@ -1,0 +1,71 @@
+/**
+ * The composition root of a Lambda function: Aurora through the Data API, Object-Lock S3,
+ * KMS keys, Step Functions, CloudWatch EMF metrics. Adapters are imported statically: esbuild
+ * inlines even a lazy `import()`, so this file must name nothing a Lambda does not carry
+ * (no PGlite, `pg`, in-process state-machine runner, Prometheus client or Cedar). The
+ * promotion routes add SentinelNet through {@link BuildLambdaOptions.policy}.
+ */
+import { DataApiDatabase } from '../adapters/sql/data-api.js';
+import { EmfMetricsSink } from '../adapters/metrics/emf.js';
+import { EventBridgeScheduler } from '../adapters/scheduler/eventbridge.js';
+import { KmsKeyProvider } from '../adapters/signing/kms.js';
+import { S3ObjectStore, s3Client } from '../adapters/object-store/s3.js';
+import { SfnWorkflows } from '../adapters/workflows/sfn.js';
+import { RecordedMetricsSource } from '../adapters/canary-metrics/recorded.js';
+import { buildContainer, type AdapterFactories, type BuildOptions, type PolicyRuntime } from './services.js';
+import { ConfigError, kmsProviderOptions, type Config } from '../config.js';
+import type { Container } from './container.js';
+import type { Clock } from '../ports/clock.js';
+
+const emf = new EmfMetricsSink();
+
+function bucketOf(store: Config['objectStore'], variable: string): string {
+  if (store.kind !== 's3') throw new ConfigError(`${variable} must name an S3 bucket in Lambda`);
+  return store.bucket;
+}
+
+/** The adapters every function uses; `policy` only where the route decides promotions. */
+export function lambdaAdapters(policy?: (config: Config, clock: Clock) => Promise<PolicyRuntime>): AdapterFactories {
+  return {
+    async database(config) {
+      if (config.database.kind !== 'data-api')
+        throw new ConfigError('MODEL_REGISTRY_DATABASE_URL must be rdsdata://… (the Data API) in Lambda');
+      return new DataApiDatabase(config.database);
+    },
+    objectStore: async (config) =>
+      new S3ObjectStore({ bucket: bucketOf(config.objectStore, 'MODEL_REGISTRY_S3_BUCKET'), client: s3Client(config.s3) }),
+    archiveStore: async (config) =>
+      new S3ObjectStore({ bucket: bucketOf(config.auditArchive, 'AEGIS_AUDIT_ARCHIVE_BUCKET'), client: s3Client(config.s3) }),
+    async keyProvider(config) {
+      if (config.signing.backend !== 'kms')
+        throw new ConfigError(
+          'MANIFEST_SIGNING_KMS_KEY_ID and AUDIT_SIGNING_KMS_KEY_ID must be set in Lambda (key files are for local dev only)',
+        );
+      return new KmsKeyProvider(kmsProviderOptions(config));
+    },
+    // Serving will feed per-variant metrics; until then a recording (or nothing: inconclusive).
+    metricsSource: async (config) =>
+      config.canaryMetricsFile ? RecordedMetricsSource.fromFile(config.canaryMetricsFile) : new RecordedMetricsSource(),
+    async workflows(config) {
+      if (!config.stateMachineArns)
+        return {
+          start: () => Promise.reject(new Error('AEGIS_PROMOTION_STATE_MACHINE_ARN and AEGIS_ROLLBACK_STATE_MACHINE_ARN are not set')),
+        };
+      return new SfnWorkflows(config.stateMachineArns);
+    },
+    ...(policy && { policy }),
+    metricsSinks: () => [emf],
+    scheduler: () => new EventBridgeScheduler(),
+  };
+}
+
+export interface BuildLambdaOptions extends Omit<BuildOptions, 'mode' | 'publicUrl' | 'judge' | 'waitMs'> {
+  /** SentinelNet (`openPolicy` from composition-policy.ts) for the routes that decide promotions */
+  policy?: (config: Config, clock: Clock) => Promise<PolicyRuntime>;
+}
+
+/** The container of one Lambda function: AWS adapters, IAM callers. */
+export function buildLambdaContainer(config: Config, opts: BuildLambdaOptions = {}): Promise<Container> {
+  const { policy, ...rest } = opts;
+  return buildContainer(config, lambdaAdapters(policy), { ...rest, mode: 'lambda' });
+}

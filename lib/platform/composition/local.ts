@@ -1,0 +1,116 @@
+/**
+ * The composition root of everything that runs on a machine rather than in Lambda: the
+ * local server, the CLI's admin tools and the tests. It may pick any adapter the
+ * configuration names (PGlite, a PostgreSQL server or the Data API; the filesystem or S3;
+ * key files or KMS), importing each lazily so a local run never loads the AWS SDK it does
+ * not use. Lambda bundles never import this file (see composition-lambda.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InProcessScheduler } from '../adapters/scheduler/in-process.js';
+import { prometheusSink } from '../adapters/metrics/prometheus.js';
+import { buildContainer, type AdapterFactories, type BuildOptions } from './services.js';
+import { kmsProviderOptions, type Config, type DatabaseConfig } from '../config.js';
+import type { Container } from './container.js';
+import type { Database } from '../ports/database.js';
+import type { ObjectStore } from '../ports/object-store.js';
+import type { Workflows } from '../ports/workflows.js';
+import type { RolloutService } from '../../modules/rollout/service.js';
+
+/** Opens a registry database by its configuration (no migrations, no bootstrap). */
+export async function openDatabase(cfg: DatabaseConfig): Promise<Database> {
+  switch (cfg.kind) {
+    case 'pglite': {
+      const { PgliteDatabase } = await import('../adapters/sql/pglite.js');
+      return PgliteDatabase.open(cfg.dataDir);
+    }
+    case 'pg': {
+      const { PgDatabase } = await import('../adapters/sql/pg.js');
+      return new PgDatabase(cfg.url);
+    }
+    case 'data-api': {
+      const { DataApiDatabase } = await import('../adapters/sql/data-api.js');
+      return new DataApiDatabase(cfg);
+    }
+  }
+}
+
+/** A secret that signs local upload URLs; created once per data folder, never logged. */
+function uploadSecret(dataDir: string): Buffer {
+  const path = join(dataDir, 'upload-url.secret');
+  if (!existsSync(path)) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    writeFileSync(path, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
+  }
+  return Buffer.from(readFileSync(path, 'utf8').trim(), 'hex');
+}
+
+async function s3Store(config: Config, bucket: string): Promise<ObjectStore> {
+  const { S3ObjectStore, s3Client } = await import('../adapters/object-store/s3.js');
+  return new S3ObjectStore({ bucket, client: s3Client(config.s3) });
+}
+
+/** The audit archive store (an Object-Lock bucket on AWS, a folder of the data dir locally). */
+export async function openArchiveStore(config: Config): Promise<ObjectStore> {
+  if (config.auditArchive.kind === 's3') return s3Store(config, config.auditArchive.bucket);
+  const { FsObjectStore } = await import('../adapters/object-store/fs.js');
+  return new FsObjectStore({ root: config.auditArchive.root });
+}
+
+async function localWorkflows(config: Config, opts: BuildOptions, rollout: RolloutService): Promise<Workflows> {
+  if (opts.mode === 'lambda') {
+    if (!config.stateMachineArns)
+      return {
+        start: () => Promise.reject(new Error('AEGIS_PROMOTION_STATE_MACHINE_ARN and AEGIS_ROLLBACK_STATE_MACHINE_ARN are not set')),
+      };
+    const { SfnWorkflows } = await import('../adapters/workflows/sfn.js');
+    return new SfnWorkflows(config.stateMachineArns);
+  }
+  const { LocalWorkflows } = await import('../adapters/workflows/asl.js');
+  return new LocalWorkflows({
+    definitionsDir: config.statemachinesDir,
+    step: (input) => rollout.step(input as never),
+    ...(opts.waitMs !== undefined ? { waitMs: opts.waitMs } : {}),
+    onError: (name, e) => (opts.logger ?? console).error('rollout execution failed', { promotionId: name, error: (e as Error).message }),
+    release: (promotionId, runner) => rollout.release(promotionId, runner),
+  });
+}
+
+export const localAdapters: AdapterFactories = {
+  database: (config) => openDatabase(config.database),
+  async objectStore(config, publicUrl) {
+    if (config.objectStore.kind === 's3') return s3Store(config, config.objectStore.bucket);
+    const { FsObjectStore } = await import('../adapters/object-store/fs.js');
+    return new FsObjectStore({ root: config.objectStore.root, uploadBaseUrl: publicUrl, uploadSecret: uploadSecret(config.dataDir) });
+  },
+  archiveStore: openArchiveStore,
+  async keyProvider(config) {
+    if (config.signing.backend === 'kms') {
+      const { KmsKeyProvider } = await import('../adapters/signing/kms.js');
+      return new KmsKeyProvider(kmsProviderOptions(config));
+    }
+    const { FileKeyProvider } = await import('../adapters/signing/file.js');
+    return new FileKeyProvider({ dir: join(config.dataDir, 'keys') });
+  },
+  async metricsSource(config) {
+    const { RecordedMetricsSource } = await import('../adapters/canary-metrics/recorded.js');
+    // Serving writes per-variant metrics later; until then a recording (or nothing: inconclusive).
+    return config.canaryMetricsFile ? RecordedMetricsSource.fromFile(config.canaryMetricsFile) : new RecordedMetricsSource();
+  },
+  workflows: localWorkflows,
+  async policy(config, clock) {
+    const { openPolicy } = await import('./policy.js');
+    return openPolicy(config, clock);
+  },
+  // the process's Prometheus registry, served at the local server's /metrics
+  metricsSinks: () => [prometheusSink],
+  scheduler: (_config, opts) =>
+    new InProcessScheduler({
+      ...(opts.timers && { timers: opts.timers }),
+      onError: (job, e) => (opts.logger ?? console).error('scheduled job failed', { job, error: (e as Error).message }),
+    }),
+};
+
+/** The container of a process on a machine (local server, admin tools, tests). */
+export const buildLocalContainer = (config: Config, opts: BuildOptions): Promise<Container> => buildContainer(config, localAdapters, opts);

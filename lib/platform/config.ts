@@ -1,0 +1,377 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as z from 'zod';
+import { ROLES, type Role } from '../kernel/identity.js';
+
+/**
+ * The one place that reads the environment. Parsed once, checked for unsafe combinations
+ * (see {@link startupRefusal}), then passed down; nothing else touches `process.env`.
+ */
+const bool = z
+  .enum(['true', 'false', '1', '0', ''])
+  .optional()
+  .transform((v) => v === 'true' || v === '1');
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+/** Seconds between signed audit head checkpoints, by default (EventBridge's shortest rate, so both modes match). */
+export const AUDIT_CHECKPOINT_DEFAULT_SECONDS = 60;
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  MODEL_REGISTRY_DATABASE_URL: optionalString,
+  MODEL_REGISTRY_S3_BUCKET: optionalString,
+  AUDIT_SIGNING_KMS_KEY_ID: optionalString,
+  MANIFEST_SIGNING_KMS_KEY_ID: optionalString,
+  MANIFEST_SIGNER_KID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 . _ -')
+    .default('manifest-signer-v1'),
+  REQUIRE_KMS: bool,
+  REQUIRE_MTLS: bool,
+  DEV_ALLOW_EPHEMERAL: bool,
+  SENTINELNET_URL: optionalString,
+  DRIFT_S3_BUCKET: optionalString,
+  PROM_ENDPOINT: optionalString,
+  OTEL_COLLECTOR_URL: optionalString,
+  AEGIS_DATA_DIR: z.string().default('.aegis'),
+  AEGIS_PUBLIC_URL: optionalString,
+  AEGIS_AUDIT_ARCHIVE_BUCKET: optionalString,
+  AEGIS_POLICIES_DIR: optionalString,
+  AEGIS_STATEMACHINES_DIR: optionalString,
+  AEGIS_PROMOTION_STATE_MACHINE_ARN: optionalString,
+  AEGIS_ROLLBACK_STATE_MACHINE_ARN: optionalString,
+  AEGIS_CANARY_METRICS_FILE: optionalString,
+  AEGIS_TLS_CERT: optionalString,
+  AEGIS_TLS_KEY: optionalString,
+  AEGIS_TLS_CLIENT_CA: optionalString,
+  AEGIS_IAM_ROLE_MAP: optionalString,
+  AEGIS_S3_FORCE_PATH_STYLE: bool,
+  AEGIS_TEST_ALLOW_P256_KMS_KEYS: bool,
+  AWS_ENDPOINT_URL_KMS: optionalString,
+  AWS_ENDPOINT_URL: optionalString,
+  AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: bool,
+  AEGIS_PENDING_PROMOTION_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(365 * 86_400)
+    .default(7 * 86_400),
+  // at least the upload URL's hour: bytes must not arrive after their upload expired
+  AEGIS_PENDING_UPLOAD_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(3600)
+    .max(30 * 86_400)
+    .default(86_400),
+  // events newer than the last head checkpoint can still be deleted unnoticed: keep it short
+  AEGIS_AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(3600).default(AUDIT_CHECKPOINT_DEFAULT_SECONDS),
+  AEGIS_ROLLOUT_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  // test-only fault point: `<point>` or `<point>#<n>` (the n-th time it is reached) kills the process with SIGKILL
+  AEGIS_TEST_KILL_AT: z
+    .string()
+    .regex(/^[a-z][a-zA-Z.-]{0,80}(#[1-9][0-9]{0,3})?$/, 'must be <fault point>[#n], e.g. rollout.evaluate.before-commit#1')
+    .optional(),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('127.0.0.1'),
+});
+
+export type DatabaseConfig =
+  | { kind: 'pglite'; dataDir: string }
+  | { kind: 'pg'; url: string }
+  | { kind: 'data-api'; resourceArn: string; secretArn: string; database: string };
+
+export interface Config {
+  nodeEnv: 'development' | 'test' | 'production';
+  dataDir: string;
+  port: number;
+  host: string;
+  /** Base URL the local server is reachable at (for local upload URLs). */
+  publicUrl: string | undefined;
+  database: DatabaseConfig;
+  objectStore: { kind: 'fs'; root: string } | { kind: 's3'; bucket: string };
+  /** Object-Lock bucket for the audit archive on AWS; locally a folder in the data dir. */
+  auditArchive: { kind: 'fs'; root: string } | { kind: 's3'; bucket: string };
+  signing: {
+    manifestKmsKeyId: string | undefined;
+    auditKmsKeyId: string | undefined;
+    manifestSignerKid: string;
+    backend: 'file' | 'kms';
+  };
+  requireKms: boolean;
+  requireMtls: boolean;
+  devAllowEphemeral: boolean;
+  sentinelnetUrl: string | undefined;
+  driftBucket: string | undefined;
+  promEndpoint: string | undefined;
+  otelCollectorUrl: string | undefined;
+  /** SentinelNet's policy files (sentinelnet.cedar, sentinelnet.json) */
+  policiesDir: string;
+  /** ASL files for the in-process runner */
+  statemachinesDir: string;
+  /** Step Functions state machines (AWS mode) */
+  stateMachineArns: { promotion: string; rollback: string } | undefined;
+  /** local mode: recorded per-variant serving metrics the canary judge reads */
+  canaryMetricsFile: string | undefined;
+  /** local server TLS (PEM file paths); with clientCa every client must present a certificate it signed */
+  tls: { cert: string; key: string; clientCa: string | undefined } | undefined;
+  /** IAM principal ARN → role, for API Gateway IAM authorization on AWS. */
+  iamRoleMap: Record<string, Role>;
+  /** S3 client settings: path-style addressing for S3-compatible endpoints (`AWS_ENDPOINT_URL_S3`) */
+  s3: { forcePathStyle: boolean };
+  /** seconds a pending multisig promotion waits for approvals before it expires */
+  pendingPromotionTtlSeconds: number;
+  kms: {
+    /** the KMS endpoint the AWS SDK is pointed at (`AWS_ENDPOINT_URL_KMS`, else `AWS_ENDPOINT_URL`); unset = AWS */
+    endpoint: string | undefined;
+    /**
+     * `AEGIS_TEST_ALLOW_P256_KMS_KEYS=true`: accept ECC_NIST_P256 signing keys (emulators lack
+     * Ed25519). Test-only: {@link startupRefusal} refuses it unless `endpoint` is loopback.
+     */
+    allowP256: boolean;
+  };
+  /** seconds an upload may wait for its registration before its bytes are removed */
+  pendingUploadTtlSeconds: number;
+  /** how often the local server signs the audit head into the archive (AEGIS_AUDIT_CHECKPOINT_SECONDS) */
+  auditCheckpointSeconds: number;
+  /**
+   * `AEGIS_ROLLOUT_LEASE_SECONDS`: how long a rollout runner's lease holds beyond the wait it
+   * is in (a step's time budget, and how long after a dead runner's next step was due another
+   * server takes the rollout over)
+   */
+  rolloutLeaseSeconds: number;
+  /** `AEGIS_TEST_KILL_AT`: test-only fault point that kills the process (refused with NODE_ENV=production) */
+  testKillAt: { point: string; nth: number } | undefined;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * `rdsdata://DATABASE?resourceArn=…&secretArn=…` selects Aurora through the Data API;
+ * `postgres://…` a PostgreSQL server; unset, PGlite in the data folder.
+ */
+function parseDatabase(url: string | undefined, dataDir: string): DatabaseConfig {
+  if (!url) return { kind: 'pglite', dataDir: resolve(dataDir, 'pg') };
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ConfigError('MODEL_REGISTRY_DATABASE_URL is not a URL');
+  }
+  if (u.protocol === 'postgres:' || u.protocol === 'postgresql:') return { kind: 'pg', url };
+  if (u.protocol === 'rdsdata:') {
+    const resourceArn = u.searchParams.get('resourceArn');
+    const secretArn = u.searchParams.get('secretArn');
+    const database = u.hostname || u.pathname.replace(/^\/+/, '');
+    if (!resourceArn || !secretArn || !database) {
+      throw new ConfigError('MODEL_REGISTRY_DATABASE_URL rdsdata:// needs a database name, resourceArn and secretArn');
+    }
+    return { kind: 'data-api', resourceArn, secretArn, database };
+  }
+  throw new ConfigError(`MODEL_REGISTRY_DATABASE_URL scheme ${u.protocol} is not supported (postgres://, rdsdata://)`);
+}
+
+function parseRoleMap(raw: string | undefined): Record<string, Role> {
+  if (!raw) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError('AEGIS_IAM_ROLE_MAP is not JSON');
+  }
+  const schema = z.record(z.string(), z.enum(ROLES));
+  const r = schema.safeParse(parsed);
+  if (!r.success) throw new ConfigError(`AEGIS_IAM_ROLE_MAP must map principal ARNs to one of ${ROLES.join(', ')}`);
+  return r.data;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`${issue.path.join('.')} ${issue.message}`);
+  }
+  const e = parsed.data;
+  const dataDir = resolve(e.AEGIS_DATA_DIR);
+  const kms = Boolean(e.MANIFEST_SIGNING_KMS_KEY_ID || e.AUDIT_SIGNING_KMS_KEY_ID);
+  return {
+    nodeEnv: e.NODE_ENV,
+    dataDir,
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl: e.AEGIS_PUBLIC_URL,
+    database: parseDatabase(e.MODEL_REGISTRY_DATABASE_URL, dataDir),
+    objectStore: e.MODEL_REGISTRY_S3_BUCKET
+      ? { kind: 's3', bucket: e.MODEL_REGISTRY_S3_BUCKET }
+      : { kind: 'fs', root: resolve(dataDir, 'objects') },
+    auditArchive: e.AEGIS_AUDIT_ARCHIVE_BUCKET
+      ? { kind: 's3', bucket: e.AEGIS_AUDIT_ARCHIVE_BUCKET }
+      : { kind: 'fs', root: resolve(dataDir, 'audit-archive') },
+    signing: {
+      manifestKmsKeyId: e.MANIFEST_SIGNING_KMS_KEY_ID,
+      auditKmsKeyId: e.AUDIT_SIGNING_KMS_KEY_ID,
+      manifestSignerKid: e.MANIFEST_SIGNER_KID,
+      backend: kms ? 'kms' : 'file',
+    },
+    requireKms: e.REQUIRE_KMS,
+    requireMtls: e.REQUIRE_MTLS,
+    devAllowEphemeral: e.DEV_ALLOW_EPHEMERAL,
+    sentinelnetUrl: e.SENTINELNET_URL,
+    driftBucket: e.DRIFT_S3_BUCKET,
+    promEndpoint: e.PROM_ENDPOINT,
+    otelCollectorUrl: e.OTEL_COLLECTOR_URL,
+    iamRoleMap: parseRoleMap(e.AEGIS_IAM_ROLE_MAP),
+    s3: { forcePathStyle: e.AEGIS_S3_FORCE_PATH_STYLE },
+    pendingPromotionTtlSeconds: e.AEGIS_PENDING_PROMOTION_TTL_SECONDS,
+    kms: {
+      endpoint: e.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS ? undefined : (e.AWS_ENDPOINT_URL_KMS ?? e.AWS_ENDPOINT_URL),
+      allowP256: e.AEGIS_TEST_ALLOW_P256_KMS_KEYS,
+    },
+    pendingUploadTtlSeconds: e.AEGIS_PENDING_UPLOAD_TTL_SECONDS,
+    auditCheckpointSeconds: e.AEGIS_AUDIT_CHECKPOINT_SECONDS,
+    rolloutLeaseSeconds: e.AEGIS_ROLLOUT_LEASE_SECONDS,
+    testKillAt: e.AEGIS_TEST_KILL_AT
+      ? { point: e.AEGIS_TEST_KILL_AT.split('#')[0]!, nth: Number(e.AEGIS_TEST_KILL_AT.split('#')[1] ?? 1) }
+      : undefined,
+    policiesDir: e.AEGIS_POLICIES_DIR ? resolve(e.AEGIS_POLICIES_DIR) : REPO_DIR('policies'),
+    statemachinesDir: e.AEGIS_STATEMACHINES_DIR ? resolve(e.AEGIS_STATEMACHINES_DIR) : REPO_DIR('statemachines'),
+    stateMachineArns:
+      e.AEGIS_PROMOTION_STATE_MACHINE_ARN && e.AEGIS_ROLLBACK_STATE_MACHINE_ARN
+        ? { promotion: e.AEGIS_PROMOTION_STATE_MACHINE_ARN, rollback: e.AEGIS_ROLLBACK_STATE_MACHINE_ARN }
+        : undefined,
+    canaryMetricsFile: e.AEGIS_CANARY_METRICS_FILE ? resolve(e.AEGIS_CANARY_METRICS_FILE) : undefined,
+    tls:
+      e.AEGIS_TLS_CERT && e.AEGIS_TLS_KEY
+        ? {
+            cert: resolve(e.AEGIS_TLS_CERT),
+            key: resolve(e.AEGIS_TLS_KEY),
+            clientCa: e.AEGIS_TLS_CLIENT_CA ? resolve(e.AEGIS_TLS_CLIENT_CA) : undefined,
+          }
+        : undefined,
+  };
+}
+
+/**
+ * Folders shipped with the package, found from this module wherever it runs: the nearest
+ * ancestor folder holding a package.json (the repo from the sources; the package when the
+ * code runs bundled from dist/). Lambda bundles set both folders in their environment.
+ */
+function REPO_DIR(name: string): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return join(dir, name);
+}
+
+/**
+ * How the KMS key provider is built: Ed25519 only in production unless the test allowance
+ * is on, and then pinned to the loopback endpoint {@link startupRefusal} checked.
+ */
+export function kmsProviderOptions(c: Config): { ed25519Only: boolean; endpoint?: string } {
+  return {
+    ed25519Only: c.nodeEnv === 'production' && !c.kms.allowP256,
+    ...(c.kms.allowP256 && c.kms.endpoint ? { endpoint: c.kms.endpoint } : {}),
+  };
+}
+
+/** True for an http(s) URL whose host is loopback: `localhost`, 127.0.0.0/8 or ::1. */
+export function isLoopbackUrl(url: string | undefined): boolean {
+  if (!url) return false;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return false;
+  const host = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** The reason this configuration must not start, or undefined when it may. */
+export function startupRefusal(c: Config): string | undefined {
+  if (c.nodeEnv === 'production' && c.devAllowEphemeral) {
+    return 'NODE_ENV=production with DEV_ALLOW_EPHEMERAL=true: ephemeral dev keys are never allowed in production';
+  }
+  if (c.requireKms && !(c.signing.manifestKmsKeyId && c.signing.auditKmsKeyId)) {
+    return 'REQUIRE_KMS=true but MANIFEST_SIGNING_KMS_KEY_ID and AUDIT_SIGNING_KMS_KEY_ID are not both set';
+  }
+  if (c.signing.backend === 'file' && !c.devAllowEphemeral) {
+    return 'no KMS key ids are set, and local key files need DEV_ALLOW_EPHEMERAL=true (dev mode only)';
+  }
+  if (c.signing.backend === 'kms' && !(c.signing.manifestKmsKeyId && c.signing.auditKmsKeyId)) {
+    return 'set both MANIFEST_SIGNING_KMS_KEY_ID and AUDIT_SIGNING_KMS_KEY_ID (mixing KMS and local keys is refused)';
+  }
+  // Test-only, and checkable as such: P-256 keys are accepted only from a KMS emulator on this machine.
+  if (c.kms.allowP256 && !isLoopbackUrl(c.kms.endpoint)) {
+    return 'AEGIS_TEST_ALLOW_P256_KMS_KEYS=true is for tests against a KMS emulator: it needs AWS_ENDPOINT_URL_KMS (or AWS_ENDPOINT_URL) on 127.0.0.1/localhost, and is refused against AWS KMS';
+  }
+  if (c.nodeEnv === 'production' && c.testKillAt) {
+    return 'AEGIS_TEST_KILL_AT is a test-only fault point (it kills the process): refused with NODE_ENV=production';
+  }
+  if (c.nodeEnv === 'production' && (c.objectStore.kind !== 's3' || c.auditArchive.kind !== 's3')) {
+    return 'NODE_ENV=production needs MODEL_REGISTRY_S3_BUCKET and AEGIS_AUDIT_ARCHIVE_BUCKET (S3 with Object Lock): a filesystem store keeps retention only as long as nobody edits the folder';
+  }
+  return undefined;
+}
+
+/**
+ * What the local server additionally refuses: REQUIRE_MTLS=true needs TLS with client
+ * certificate verification (on AWS, mTLS is API Gateway's custom domain, not this server).
+ */
+export function localServerRefusal(c: Config): string | undefined {
+  if (c.requireMtls && !(c.tls && c.tls.clientCa)) {
+    return 'REQUIRE_MTLS=true but AEGIS_TLS_CERT, AEGIS_TLS_KEY and AEGIS_TLS_CLIENT_CA are not all set';
+  }
+  return undefined;
+}
+
+/** Loads and checks the configuration; throws ConfigError with a one-line reason. */
+export function loadCheckedConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const c = loadConfig(env);
+  const refusal = startupRefusal(c);
+  if (refusal) throw new ConfigError(refusal);
+  return c;
+}
+
+/** What the CLI needs to reach an Aegis API: local server or API Gateway. */
+export interface ClientConfig {
+  url: string;
+  token: string | undefined;
+  dataDir: string;
+  awsRegion: string | undefined;
+  /** CONTAINER_DIGEST: the image a training run executes in (train --record, reproduce) */
+  containerDigest: string | undefined;
+  /** PROM_ENDPOINT: a Pushgateway the CLI pushes training metrics to */
+  promEndpoint: string | undefined;
+  /** AEGIS_SIGV4=true: sign every request for API Gateway (custom domains), not only execute-api URLs */
+  sigv4: boolean;
+  /** AEGIS_TLS_CLIENT_CERT / AEGIS_TLS_CLIENT_KEY / AEGIS_TLS_CA: the CLI's certificate for an mTLS server */
+  tls: { cert: string; key: string; ca: string | undefined } | undefined;
+}
+
+export function loadClientConfig(env: NodeJS.ProcessEnv = process.env): ClientConfig {
+  const port = env.PORT && /^\d+$/.test(env.PORT) ? env.PORT : '8080';
+  return {
+    url: env.AEGIS_URL?.trim() || `http://127.0.0.1:${port}`,
+    token: env.AEGIS_TOKEN?.trim() || undefined,
+    dataDir: resolve(env.AEGIS_DATA_DIR ?? '.aegis'),
+    awsRegion: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
+    containerDigest: env.CONTAINER_DIGEST?.trim() || undefined,
+    promEndpoint: env.PROM_ENDPOINT?.trim() || undefined,
+    sigv4: env.AEGIS_SIGV4 === 'true' || env.AEGIS_SIGV4 === '1',
+    tls:
+      env.AEGIS_TLS_CLIENT_CERT && env.AEGIS_TLS_CLIENT_KEY
+        ? {
+            cert: resolve(env.AEGIS_TLS_CLIENT_CERT),
+            key: resolve(env.AEGIS_TLS_CLIENT_KEY),
+            ca: env.AEGIS_TLS_CA ? resolve(env.AEGIS_TLS_CA) : undefined,
+          }
+        : undefined,
+  };
+}

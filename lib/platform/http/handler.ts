@@ -1,0 +1,260 @@
+import { randomUUID } from 'node:crypto';
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type * as z from 'zod';
+import { AegisError } from '../../kernel/errors.js';
+import { formatJsonPath, JsonInputError, parseJsonStrict, stringifyJson, type JsonPath } from '../../kernel/json.js';
+import { LIMITS } from '../../kernel/manifest.js';
+import type { Container } from '../composition/container.js';
+import { retryableFault } from './faults.js';
+import { StartupCheckError } from '../startup-checks.js';
+import type { Principal } from '../../kernel/identity.js';
+import type { RouteSpec } from './routes.js';
+
+export type ContainerProvider = () => Promise<Container>;
+
+/** A route's function as Lambda invokes it, and as the local server calls it. */
+export type LambdaHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+/** A route's handler file: `build` makes its handler over a container. */
+export interface HandlerBuilder {
+  build: (c: ContainerProvider) => LambdaHandler;
+}
+
+export interface RouteSchemas<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType> {
+  body?: B;
+  query?: Q;
+  params?: P;
+  /** documented in /openapi.json */
+  response?: z.ZodType;
+}
+
+export interface HttpRequest<B, Q, P> {
+  body: B;
+  query: Q;
+  params: P;
+  headers: Record<string, string>;
+  principal: Principal | undefined;
+  requestId: string;
+}
+
+export interface HttpReply {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+/** A zod failure as a 400 naming the first field at fault (`manifest.codeRef`, `body`). */
+export function validationError(error: z.ZodError, root: string): AegisError {
+  const issue = error.issues[0]!;
+  let path = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') path = [...path, issue.keys[0]!];
+  const field = [root, ...path]
+    .filter(Boolean)
+    .join('.')
+    .replace(/^body\./, '');
+  const message = issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.join(', ')}` : issue.message;
+  return new AegisError('VALIDATION_FAILED', `${field}: ${message}`, { field, details: { issues: error.issues.length } });
+}
+
+function parseWith<T extends z.ZodType>(schema: T | undefined, value: unknown, root: string): z.infer<T> | undefined {
+  if (!schema) return undefined;
+  const r = schema.safeParse(value);
+  if (!r.success) throw validationError(r.error, root);
+  return r.data;
+}
+
+// Serialised without recursion: no stored row, however deep, can make a reply fail.
+const json = (status: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult => ({
+  statusCode: status,
+  headers: { 'content-type': 'application/json', ...headers },
+  body: stringifyJson(body),
+});
+
+/**
+ * The longest prefix of `path` that the body schema declares: `manifest.hyperparams` for a
+ * path deep inside the free-form hyperparameters, `schema` for one inside a dataset schema.
+ */
+export function declaredField(schema: z.ZodType, path: JsonPath): string {
+  const out: JsonPath = [];
+  let s: z.ZodType | undefined = schema;
+  for (const seg of path) {
+    while (s) {
+      const wrapper: { type: string; innerType?: z.ZodType; in?: z.ZodType } = (
+        s as unknown as { _zod: { def: { type: string; innerType?: z.ZodType; in?: z.ZodType } } }
+      )._zod.def;
+      if (
+        wrapper.type === 'optional' ||
+        wrapper.type === 'nullable' ||
+        wrapper.type === 'default' ||
+        wrapper.type === 'prefault' ||
+        wrapper.type === 'readonly'
+      )
+        s = wrapper.innerType;
+      else if (wrapper.type === 'pipe') s = wrapper.in;
+      else break;
+    }
+    if (!s) break;
+    const def: { type: string; shape?: Record<string, z.ZodType>; element?: z.ZodType } = (
+      s as unknown as { _zod: { def: { type: string; shape?: Record<string, z.ZodType>; element?: z.ZodType } } }
+    )._zod.def;
+    if (def.type === 'object' && typeof seg === 'string' && def.shape && Object.prototype.hasOwnProperty.call(def.shape, seg))
+      s = def.shape[seg];
+    else if (def.type === 'array' && typeof seg === 'number') s = def.element;
+    else break;
+    out.push(seg);
+  }
+  return formatJsonPath(out) || 'body';
+}
+
+/** Strict parsing of a request body: bounded nesting, no duplicate keys (a signed document must mean one thing). */
+function parseBody(text: string, schema: z.ZodType): unknown {
+  try {
+    return parseJsonStrict(text, { maxDepth: LIMITS.jsonDepth });
+  } catch (e) {
+    if (!(e instanceof JsonInputError)) throw e;
+    if (e.problem === 'duplicate-key') {
+      const field = formatJsonPath(e.path);
+      throw new AegisError('DUPLICATE_JSON_KEY', `${field}: the key appears more than once in its object; send each field once`, { field });
+    }
+    if (e.problem === 'too-deep') {
+      const field = declaredField(schema, e.path);
+      throw new AegisError('JSON_TOO_DEEP', `${field}: JSON is nested deeper than ${LIMITS.jsonDepth} levels`, {
+        field,
+        details: { limit: LIMITS.jsonDepth },
+      });
+    }
+    throw new AegisError('INVALID_JSON', `request body is not valid JSON: ${e.message}`, { field: 'body' });
+  }
+}
+
+function lowerHeaders(h: APIGatewayProxyEvent['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h ?? {})) if (v !== undefined) out[k.toLowerCase()] = v;
+  return out;
+}
+
+/**
+ * Builds one Lambda handler for a route: error mapping (4xx messages shown, 5xx only a
+ * request id), size limit before parsing, authentication and role check, zod parsing of
+ * body, query and path, then the use case. The local server calls the very same handler.
+ */
+export function httpHandler<
+  B extends z.ZodType = z.ZodUndefined,
+  Q extends z.ZodType = z.ZodUndefined,
+  P extends z.ZodType = z.ZodUndefined,
+>(
+  route: RouteSpec,
+  schemas: RouteSchemas<B, Q, P>,
+  container: ContainerProvider,
+  impl: (req: HttpRequest<z.infer<B>, z.infer<Q>, z.infer<P>>, c: Container) => Promise<HttpReply>,
+) {
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>().handler(async (event, context) => {
+    const requestId = event.requestContext?.requestId ?? context?.awsRequestId ?? randomUUID();
+    const base = { 'x-request-id': requestId, ...deprecationHeaders(route, event) };
+    let c: Container | undefined;
+    try {
+      // Production refused to start: the invocation fails as an init failure would, with the
+      // check named in the function's error (API Gateway answers 502), not a 500 that looks
+      // like one bad request.
+      c = await container().catch((e: unknown) => {
+        if (e instanceof StartupCheckError)
+          console.error(JSON.stringify({ level: 'ERROR', message: 'startup check failed', check: e.check, reason: e.message, requestId }));
+        throw e;
+      });
+      const headers = lowerHeaders(event.headers);
+      let principal: Principal | undefined;
+      if (route.roles !== 'public') {
+        principal = await c.auth.authenticate(event);
+        if (!principal) throw new AegisError('UNAUTHENTICATED', 'missing or invalid credentials', { field: 'Authorization' });
+        if (!route.roles.includes(principal.role as never)) {
+          throw new AegisError(
+            'FORBIDDEN',
+            `role ${principal.role} may not call ${route.method} ${route.path} (needs ${route.roles.join(' or ')})`,
+          );
+        }
+      }
+      let rawBody: unknown;
+      if (schemas.body) {
+        const text = event.body ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : '';
+        if (Buffer.byteLength(text) > LIMITS.requestBodyBytes) {
+          throw new AegisError('PAYLOAD_TOO_LARGE', `request body exceeds ${LIMITS.requestBodyBytes} bytes`, { field: 'body' });
+        }
+        rawBody = text === '' ? undefined : parseBody(text, schemas.body);
+        if (rawBody === undefined) throw new AegisError('VALIDATION_FAILED', 'body: a JSON object is required', { field: 'body' });
+      }
+      const req = {
+        body: parseWith(schemas.body, rawBody, 'body'),
+        query: parseWith(schemas.query, event.queryStringParameters ?? {}, 'query'),
+        params: parseWith(schemas.params, event.pathParameters ?? {}, ''),
+        headers,
+        principal,
+        requestId,
+      } as HttpRequest<z.infer<B>, z.infer<Q>, z.infer<P>>;
+      const reply = await impl(req, c);
+      return json(reply.status, reply.body, { ...base, ...reply.headers });
+    } catch (e) {
+      if (e instanceof StartupCheckError) throw e;
+      if (e instanceof AegisError && e.expose) {
+        return json(
+          e.status,
+          {
+            error: {
+              code: e.code,
+              message: e.message,
+              ...(e.field ? { field: e.field } : {}),
+              requestId,
+              ...(e.details ? { details: e.details } : {}),
+            },
+          },
+          base,
+        );
+      }
+      const fault = retryableFault(e);
+      const cause = fault?.cause ?? e;
+      (c?.logger ?? console).error('request failed', {
+        requestId,
+        route: route.id,
+        ...(fault ? { fault: fault.code } : {}),
+        error: cause instanceof Error ? { name: cause.name, message: cause.message, stack: cause.stack } : String(cause),
+      });
+      if (fault) {
+        // a server-side fault: the caller retries; its code and our own message, never the cause
+        return json(
+          503,
+          { error: { code: fault.code, message: fault.message, retryable: true, requestId } },
+          { ...base, 'retry-after': '1' },
+        );
+      }
+      return json(500, { error: { code: 'INTERNAL', message: 'internal error', requestId } }, base);
+    }
+  });
+}
+
+/**
+ * A call through one of the route's deprecated paths (API Gateway's `resource`) is answered
+ * as usual, with `Deprecation: true` and a `Link` to the same call on the current path.
+ */
+function deprecationHeaders(route: RouteSpec, event: APIGatewayProxyEvent): Record<string, string> {
+  if (!route.deprecatedPaths?.includes(event.resource)) return {};
+  const current = route.path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(event.pathParameters?.[name] ?? ''));
+  return { deprecation: 'true', link: `<${current}>; rel="successor-version"` };
+}
+
+/**
+ * Process-wide memo for the Lambda composition root: built on first invocation, reused
+ * after, so the production startup checks run once per cold start. A refusal
+ * ({@link StartupCheckError}: Object Lock off, a wrong key spec, …) is kept too: every later
+ * invocation of this container fails with it without asking AWS again (fix, then redeploy
+ * or update the function so new containers start). Any other failure is retried.
+ */
+export function lazyContainer(build: () => Promise<Container>): ContainerProvider {
+  let p: Promise<Container> | undefined;
+  return () => {
+    p ??= build().catch((e: unknown) => {
+      if (!(e instanceof StartupCheckError)) p = undefined;
+      throw e;
+    });
+    return p;
+  };
+}

@@ -1,0 +1,71 @@
+/** The object store port (versioned, Object-Lock retention). Adapters: `adapters/object-store/{fs,s3}.ts`; contract suite: `test/contracts/object-store.contract.ts`. */
+import type { Readable } from 'node:stream';
+
+export interface PutOptions {
+  /** Object-Lock-style retention: until then the version can be neither overwritten nor deleted. */
+  retainUntil?: Date;
+  contentType?: string;
+  /** Refuse the write when the streamed bytes do not have this size (bytes). */
+  expectedSize?: number;
+  /**
+   * Mark the version as a pending upload: bytes no registration has claimed yet, which expire
+   * (S3: the `aegis-upload=pending` tag a lifecycle rule expires). Upload URLs always set it.
+   */
+  pendingUpload?: boolean;
+}
+
+export interface ObjectInfo {
+  key: string;
+  versionId: string;
+  size: number;
+  /** hex sha256 of the bytes, when the store knows it */
+  sha256?: string;
+  retainUntil?: Date;
+  lastModified: Date;
+  /** true while the version is a pending upload (see {@link PutOptions.pendingUpload}) */
+  pendingUpload?: boolean;
+}
+
+/**
+ * A versioned object store with Object-Lock-style retention. Keys are `/`-separated paths
+ * of safe segments. Bodies stream: no adapter holds a whole object in memory.
+ *
+ * @example
+ * const { versionId } = await store.put('artifacts/m/1/artifact', createReadStream(file));
+ * const body = await store.get('artifacts/m/1/artifact', { versionId });
+ */
+export interface ObjectStore {
+  /** Writes a new version; under retention the key cannot be overwritten (RETENTION_LOCKED). */
+  put(key: string, body: Readable | Uint8Array | string, opts?: PutOptions): Promise<ObjectInfo>;
+  /** Streams a version (the latest when no versionId); OBJECT_NOT_FOUND when absent. */
+  get(key: string, opts?: { versionId?: string }): Promise<Readable>;
+  /** Metadata of a version, or undefined when absent. */
+  head(key: string, opts?: { versionId?: string }): Promise<ObjectInfo | undefined>;
+  /** Deletes a version; RETENTION_LOCKED while it is under retention. */
+  delete(key: string, opts?: { versionId?: string }): Promise<void>;
+  /** Sets (or extends) retention on one version; retention can never be shortened. */
+  retain(key: string, versionId: string, until: Date): Promise<void>;
+  /** Latest versions of the keys under a prefix, in key order. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Clears the pending-upload mark of one version (registration claims the bytes); allowed under retention. */
+  clearPendingUpload(key: string, versionId: string): Promise<void>;
+  /**
+   * A URL a client can PUT the bytes of `key` to, without going through the API, sending
+   * `headers` with it. What it writes is a pending upload.
+   */
+  createUploadUrl(
+    key: string,
+    opts: { expiresInSeconds: number; contentLength?: number },
+  ): Promise<{ url: string; headers: Record<string, string> }>;
+  /**
+   * The bucket's Object Lock configuration, for the production startup checks (S3 only:
+   * a store without it cannot show its retention is enforced by the storage itself).
+   */
+  describeObjectLock?(): Promise<ObjectLockStatus>;
+}
+
+/** A bucket's Object Lock: on or off, and the retention new versions get by default. */
+export interface ObjectLockStatus {
+  enabled: boolean;
+  defaultRetention?: { mode: string; days?: number; years?: number };
+}

@@ -1,0 +1,51 @@
+/** The workflow ports: running the rollout state machines and judging canary windows. Adapters: `adapters/workflows/{asl,sfn}.ts`; tested by `test/contracts/sfn-workflows.test.ts` and the promotion suites. */
+import type { CanaryJudgement } from '../../kernel/canary-judge.js';
+
+export type MachineName = 'promotion' | 'rollback';
+
+/**
+ * Runs the rollout state machines: Step Functions on AWS, the same ASL in-process locally.
+ * The execution name is the promotion id, so starting twice never runs twice.
+ *
+ * @example
+ * await workflows.start('promotion', promotionId, { promotionId });
+ */
+export interface Workflows {
+  start(machine: MachineName, name: string, input: { promotionId: string }): Promise<{ executionId: string; started: boolean }>;
+}
+
+export interface CanaryWindow {
+  promotionId: string;
+  modelName: string;
+  env: string;
+  stableArtifactId: string | null;
+  canaryArtifactId: string;
+  /** the stage so far, `[from, to)`: from the stage's start (after the route settled) to now */
+  from: Date;
+  to: Date;
+  /** when the canary's first stage began: quality is judged over `[canaryFrom, to)`, as labels arrive late */
+  canaryFrom: Date;
+  /** the canary's share of requests in this stage, in percent (for the sample-ratio check) */
+  percent: number;
+  rollbackThreshold: number;
+  /** requests each arm needs before the window can pass or fail */
+  minRequests: number;
+}
+
+/** A judged window: the verdict, why, and the numbers it rests on (stored, audited and shown). */
+export interface WindowVerdict {
+  verdict: 'pass' | 'fail' | 'inconclusive';
+  /** `pass`, `insufficient-traffic`, or the check that failed (`errorRate`, `latencyP95`, `sampleRatio`, …) */
+  reason: string;
+  detail: string;
+  /** requests per arm in the window: the completed-canary gate reads them back from the audit chain */
+  requests: { stable: number; canary: number };
+  errors?: { stable: number; canary: number };
+  /** the judge's full numbers (percentiles, statistics, p-values, guardrails) */
+  judgement?: CanaryJudgement;
+}
+
+/** Judges a canary window: the statistics over per-variant metrics, or a scripted verdict in tests. */
+export interface RolloutJudge {
+  evaluate(window: CanaryWindow): Promise<WindowVerdict>;
+}

@@ -1,0 +1,149 @@
+import type { KeyRecord } from '../kernel/signatures.js';
+import type { TrustReport } from '../platform/audit/events.js';
+import type { KeyProvider } from '../platform/ports/signer.js';
+import type { ObjectStore } from '../platform/ports/object-store.js';
+import type { Database } from '../platform/ports/database.js';
+import type { AuditTrail } from '../platform/audit/trail.js';
+
+export type RecoveryErrorCode = 'TARGET_NOT_EMPTY' | 'TARGET_NOT_MIGRATED' | 'ARCHIVE_EMPTY' | 'ARCHIVE_UNVERIFIED' | 'UNTRUSTED_KEY';
+
+/** A rebuild that cannot start or cannot trust its source; nothing was written. */
+export class RecoveryError extends Error {
+  override name = 'RecoveryError';
+  constructor(
+    readonly code: RecoveryErrorCode,
+    message: string,
+    /** the items that made it refuse, when there are several (e.g. promotion events that do not replay) */
+    readonly problems: Problem[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * What a rebuild needs: the target database (migrated, empty) and the surviving storage. A
+ * Container built without bootstrap plus its audit archive store fits.
+ */
+export interface RecoveryDeps {
+  database: Database;
+  /** the artifact store: artifacts, manifest and signature sidecars */
+  store: ObjectStore;
+  /** the audit archive store (Object-Lock segments and checkpoints) */
+  archiveStore: ObjectStore;
+  /** probes that every active key can still sign after the rebuild */
+  keyProvider: KeyProvider;
+  auditTrail: Pick<AuditTrail, 'readArchive'>;
+}
+
+export const PHASES = [
+  'check-target',
+  'read-archive',
+  'verify-artifacts',
+  'restore-archive',
+  'scan-storage',
+  'restore-storage',
+  'check-signers',
+] as const;
+export type Phase = (typeof PHASES)[number];
+
+export interface Progress {
+  phase: Phase;
+  message: string;
+  done?: number;
+  total?: number;
+}
+
+export interface RebuildOptions {
+  /** the key ring to pin trust to (`GET /v1/keys` output kept out of band) */
+  trustedKeys?: KeyRecord[];
+  /** stream every artifact and compare its sha256 (otherwise the store's recorded sha256 and size) */
+  verifyBytes?: boolean;
+  /** kid → KMS key ARN: the audit log never held ARNs, so KMS keys need them from the operator */
+  kmsKeyRefs?: Record<string, string>;
+  onProgress?: (p: Progress) => void;
+}
+
+export type ProblemCode =
+  | 'signature-invalid'
+  | 'signer-invalid'
+  | 'manifest-invalid'
+  | 'manifest-mismatch'
+  | 'signature-record-mismatch'
+  | 'sha256-mismatch'
+  | 'size-mismatch'
+  | 'object-missing'
+  | 'sidecar-unreadable'
+  | 'payload-invalid'
+  | 'conflict'
+  | 'artifact-not-restored'
+  | 'signing-unavailable'
+  /** the archive ends before the newest signed head checkpoint: the events after it are lost */
+  | 'behind-checkpoint'
+  /** the archived event at the newest head checkpoint's seq is not the one it signed */
+  | 'checkpoint-mismatch'
+  /** a head checkpoint object does not verify */
+  | 'checkpoint-invalid';
+
+/** Something that was not restored (or cannot work) and needs a person. */
+export interface Problem {
+  kind: 'artifact' | 'sidecar' | 'dataset' | 'key' | 'event' | 'promotion';
+  id: string;
+  problem: ProblemCode;
+  detail: string;
+}
+
+/** Objects left out on purpose. */
+export interface Orphan {
+  kind: 'duplicate-sidecars' | 'incomplete-sidecars' | 'unregistered-upload';
+  keys: string[];
+  detail: string;
+}
+
+export interface RestoredFromStorage {
+  artifactId: string;
+  modelName: string;
+  version: number;
+  signedAt: string;
+  note: 'not in the audit archive';
+  /**
+   * Signed before the archive's last event: most likely a registration that crashed before
+   * its commit (it may never have been visible); otherwise registered after the last archive run.
+   */
+  signedBeforeArchiveEnd: boolean;
+}
+
+export interface RebuildReport {
+  keys: number;
+  datasets: number;
+  artifacts: { fromArchive: number; fromStorage: number };
+  auditEvents: number;
+  /** the last archived seq; the chain continues after it */
+  archivedThrough: number;
+  trust: TrustReport;
+  restoredFromStorage: RestoredFromStorage[];
+  orphans: Orphan[];
+  /** keys of uploads awaiting registration (still marked pending in the store): not restored, not orphans; they expire */
+  pendingUploads: string[];
+  problems: Problem[];
+  /** restored, with a known gap (revoked signer, reconstructed dataset, KMS key ARN unknown, …) */
+  warnings: string[];
+  /** what a rebuild never restores, whatever the input */
+  notRestored: string[];
+  durationsMs: Partial<Record<Phase, number>>;
+}
+
+export const NOT_RESTORED = [
+  'api tokens (only their sha256 was stored; create new ones: aegis tokens create)',
+  'pending uploads (the uploads table): their bytes stay marked pending in the store and are listed apart; they expire on schedule (upload again to register)',
+  'idempotency keys (a retried registration still replays by model and sha256)',
+  'KMS key ARNs (not in the audit log; pass --kms-key-ref KID=ARN)',
+  'created_by of artifacts restored from storage (recorded as aegis-recovery)',
+  'the rollout execution trace (promotion_steps) exactly: rebuilt as one row per promotion.step / applied / rolled_back / failed event (state from its action, entered = finished = the event time, input {action}, output = the event payload); steps that wrote no event (resumed or retried steps, a failing step and its error) and the real step timings and outputs are lost',
+  'rollout leases (rollout_leases: which runner drives a rollout, runner coordination rather than a fact, deliberately not in the audit log): a rebuilt registry has none, so the first runner to resume a rolling-out promotion takes it with token 1; rebuilt trace rows name no runner or lease token',
+  'the exact updated_at of routes (set to the time of the event that changed the route, a few ms after the original)',
+] as const;
+
+/** created_by of rows the rebuild had to make up an author for. */
+export const RECOVERY_ACTOR = 'aegis-recovery';
+/** key_ref of a KMS key whose ARN nobody supplied: not a key KMS knows, so signing with it fails loudly. */
+export const UNKNOWN_KMS_KEY_REF = 'arn:aegis:unknown-kms-key-ref';
