@@ -8,6 +8,7 @@
  */
 import { createPrivateKey, generateKeyPairSync, randomUUID, sign, verify } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
+import * as z from 'zod';
 import { eventHash, eventStatement, GENESIS_HASH, verifyChain, type AuditEvent } from '../lib/kernel/audit-chain.js';
 import type { KeyRecord } from '../lib/kernel/signatures.js';
 import { migrateToLatest } from '../lib/platform/sql/migrations.js';
@@ -20,6 +21,9 @@ import { systemClock } from '../lib/platform/ports/clock.js';
 import { AuditLog } from '../lib/platform/audit/log.js';
 import { createTestDatabase } from '../test/support/postgres.js';
 import { envInt, ratio, table } from './stats.js';
+
+/** The bench's one event type: a small payload checked against its schema, as every append is. */
+const BENCH_EVENTS = { 'bench.appended': { schema: z.object({ model: z.string() }), restore: { notRestored: 'bench' } } };
 
 export const auditOptionsFromEnv = () => ({
   events: envInt('BENCH_AUDIT_EVENTS', 100_000),
@@ -99,7 +103,7 @@ async function appendBench(o: Options, print: (l: string) => void) {
     const { privateKey } = keyPair();
     const key = createPrivateKey(privateKey.export({ format: 'pem', type: 'pkcs8' }));
     const signer: Signer = { kid: 'audit-bench', alg: 'ed25519', sign: async (m) => sign(null, m, key) };
-    const audit = new AuditLog(async () => signer, systemClock);
+    const audit = new AuditLog(async () => signer, systemClock, BENCH_EVENTS);
     await sql`create table bench_plain (id bigserial primary key, body text not null)`.execute(database.db);
     const db = database.db as Kysely<DB>;
     const perWriter = Math.ceil(o.appends / o.writers);
@@ -118,7 +122,7 @@ async function appendBench(o: Options, print: (l: string) => void) {
     const appendMs = await run(() =>
       db
         .transaction()
-        .execute((tx) => audit.append(tx, { type: 'artifact.registered', actor: 'bench', subject: 'artifact:x', payload: { model: 'm' } })),
+        .execute((tx) => audit.append(tx, { type: 'bench.appended', actor: 'bench', subject: 'artifact:x', payload: { model: 'm' } })),
     );
     const total = perWriter * o.writers;
     const rate = (ms: number) => `${Math.round(total / (ms / 1000)).toLocaleString('en-US')}/s`;

@@ -16,10 +16,9 @@ import {
   PromotionApprovedPayload,
   PromotionEndedPayload,
   PromotionRequestedPayload,
-  PromotionStepPayload,
   type PromotionEnded,
-  type PromotionStep,
-} from '../platform/audit/events.js';
+} from '../modules/promotion/events.js';
+import { PromotionStepPayload, type PromotionStep } from '../modules/rollout/events.js';
 import type { RolloutState } from '../modules/rollout/domain.js';
 import { toDate, toDateOrNull, type DB } from '../platform/sql/schema.js';
 import type { RowPlan } from './rows.js';

@@ -8,11 +8,11 @@ import { appendAll } from '../kernel/arrays.js';
 import { toDate, toDateOrNull } from '../platform/sql/schema.js';
 import {
   ArtifactRegisteredPayload,
-  DatasetRegisteredPayload,
   ManifestSignedPayload,
   type ArtifactRegistered,
   type ManifestSigned,
-} from '../platform/audit/events.js';
+} from '../modules/registry/events.js';
+import { DatasetRegisteredPayload } from '../modules/datasets/events.js';
 import { statementBytes, verifyRaw, type KeyRecord } from '../kernel/signatures.js';
 import { loadVerifiedArchive, type VerifiedArchive } from './archive.js';
 import { planPromotions, PROMOTION_EVENT_TYPES, replayOrRefuse } from './promotions.js';

@@ -1,7 +1,7 @@
 import { AegisError } from '../kernel/errors.js';
 import { parseJsonStrict } from '../kernel/json.js';
 import { LIMITS, type TrainingManifest } from '../kernel/manifest.js';
-import { SignatureSidecar, type ManifestSigned } from '../platform/audit/events.js';
+import { SignatureSidecar, type ManifestSigned } from '../modules/registry/events.js';
 import type { KeyRecord, SignatureRecord } from '../kernel/signatures.js';
 import { verifyManifest, type CheckName } from '../kernel/verification.js';
 import { hashStream } from '../kernel/hashing.js';

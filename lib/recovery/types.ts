@@ -1,5 +1,5 @@
 import type { KeyRecord } from '../kernel/signatures.js';
-import type { TrustReport } from '../platform/audit/events.js';
+import type { TrustReport } from './trust.js';
 import type { KeyProvider } from '../platform/ports/signer.js';
 import type { ObjectStore } from '../platform/ports/object-store.js';
 import type { Database } from '../platform/ports/database.js';

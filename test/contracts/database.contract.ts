@@ -1,3 +1,4 @@
+import { EVENT_CATALOGUE } from '../../lib/modules/catalogue.js';
 import { randomBytes, createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -149,7 +150,7 @@ export function databaseContract(
 
     it('gives concurrent registrations of one model distinct, gapless versions', async () => {
       const store = new FsObjectStore({ root: join(dir, 'objects') });
-      const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), systemClock);
+      const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), systemClock, EVENT_CATALOGUE);
       const keys: KeyService = new KeyService(db(), new FileKeyProvider({ dir: join(dir, 'keys') }), systemClock, audit);
       await keys.ensureActive('audit', 'audit-signer-v1');
       await keys.ensureActive('manifest', 'manifest-signer-v1');
@@ -203,7 +204,7 @@ export function databaseContract(
     });
 
     it('enrolls, rotates and revokes keys: timestamps written back from their ISO form keep their instant', async () => {
-      const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), systemClock);
+      const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), systemClock, EVENT_CATALOGUE);
       const keys: KeyService = new KeyService(db(), new FileKeyProvider({ dir: join(dir, 'keys') }), systemClock, audit);
       await keys.ensureActive('audit', 'audit-signer-v1');
       const notAfter = new Date(Date.now() + 86_400_000).toISOString();

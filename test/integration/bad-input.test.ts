@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { legacyAuditLog } from '../support/legacy-writer.js';
 import { manifestFor, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 
 let stack: Stack;
@@ -364,7 +365,7 @@ describe('free-form JSON is bounded before it is parsed deeper, and duplicate ke
     await db()
       .transaction()
       .execute((tx) =>
-        stack.container.audit.append(tx, {
+        legacyAuditLog(stack.container, 'dataset.registered').append(tx, {
           type: 'dataset.registered',
           actor: 'old-server',
           subject: 'dataset:legacy-deep@1',

@@ -9,6 +9,7 @@ import { diffSnapshots, registrySnapshot } from '../../lib/recovery/parity.js';
 import { rebuildIndex, RecoveryError, type RebuildReport } from '../../lib/recovery/rebuild.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { approve, approverKey, highRiskPolicies, ScriptedJudge, settled, type Approver } from '../promotion/support.js';
+import { legacyAuditLog } from '../support/legacy-writer.js';
 import { openTarget, recoveryDeps } from './support.js';
 
 const judge = new ScriptedJudge();
@@ -208,7 +209,7 @@ describe('rebuilding promotions, approvals and routes from the audit archive', (
   it('refuses, before writing anything, an archive whose promotion event does not replay', async () => {
     const c = source.container;
     await c.database.db.transaction().execute((tx) =>
-      c.audit.append(tx, {
+      legacyAuditLog(c, 'promotion.step').append(tx, {
         type: 'promotion.step',
         actor: 'rollout',
         subject: `promotion:${ids.staging}`,

@@ -1,3 +1,4 @@
+import { EVENT_CATALOGUE } from '../../lib/modules/catalogue.js';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { FsObjectStore } from '../../lib/platform/adapters/object-store/fs.js';
@@ -48,7 +49,7 @@ describe('rebuilding the registry from storage', () => {
 
   it('continues the audit chain where the archive ends, signed by the restored audit key', async () => {
     const c = stack.container;
-    const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), c.clock);
+    const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), c.clock, EVENT_CATALOGUE);
     const keys: KeyService = new KeyService(target, c.keyProvider, c.clock, audit);
     await new DatasetService(target, c.clock, audit).register(
       { id: 'after-rebuild', version: '1', checksum: `sha256:${'e'.repeat(64)}`, uri: 'file:///x' },
@@ -87,7 +88,7 @@ describe('rebuilding the registry from storage', () => {
 
     await emptyTarget(target);
     const c = stack.container;
-    const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), c.clock);
+    const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), c.clock, EVENT_CATALOGUE);
     const keys: KeyService = new KeyService(target, c.keyProvider, c.clock, audit);
     await keys.ensureActive('audit', `audit-bootstrap-${randomUUID().slice(0, 8)}`);
     await expect(rebuildIndex(recoveryDeps(stack, target))).rejects.toMatchObject({

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { ConfigError, loadCheckedConfig, loadConfig, type Config, type DatabaseConfig } from '../../platform/config.js';
 import { parseJsonStrict } from '../../kernel/json.js';
 import { LIMITS } from '../../kernel/manifest.js';
-import { parseTrustedKeys } from '../../platform/audit/events.js';
+import { parseTrustedKeys } from '../../recovery/trust.js';
 import type { KeyRecord } from '../../kernel/signatures.js';
 import { openDatabase, openRecoveryTarget, openRegistry } from '../../platform/composition/recovery.js';
 import { diffSnapshots, registrySnapshot, storageParity } from '../../recovery/parity.js';

@@ -7,7 +7,7 @@
  */
 import { approvalBytes, approvalStatement } from '../../kernel/approvals.js';
 import { eventHash, eventStatement, type AuditEvent } from '../../kernel/audit-chain.js';
-import { PROMOTION_END_EVENTS } from '../../platform/audit/events.js';
+import { PROMOTION_END_EVENTS } from './events.js';
 import { checkSignerValidity, statementBytes, verifyRaw, type KeyRecord } from '../../kernel/signatures.js';
 import type { Executor } from '../../platform/ports/database.js';
 import { rowToEvent } from '../../platform/audit/log.js';

@@ -6,6 +6,7 @@ import type { DB } from '../sql/schema.js';
 import type { Clock } from '../ports/clock.js';
 import type { Executor } from '../ports/database.js';
 import type { Signer } from '../ports/signer.js';
+import { checkPayload, type EventCatalogue } from './catalogue.js';
 
 export interface AuditInput {
   type: AuditEventType;
@@ -63,16 +64,21 @@ export function eventToRow(e: AuditEvent) {
 /**
  * The one helper every state change uses: appends a signed, hash-chained event inside the
  * caller's transaction, so the change and its event commit together or not at all. The
- * chain head row is locked for the append, which serialises concurrent writers.
+ * chain head row is locked for the append, which serialises concurrent writers. A payload
+ * must match its type's schema in the event catalogue exactly, or nothing is appended.
  */
 export class AuditLog {
   constructor(
     /** the active audit signer as seen inside the transaction (the first key signs its own creation) */
     private readonly signerIn: (tx: Executor) => Promise<Signer>,
     private readonly clock: Clock,
+    private readonly catalogue: EventCatalogue,
   ) {}
 
   async append(tx: Transaction<DB>, input: AuditInput): Promise<AuditEvent> {
+    // round-trip through canonical JSON so the checked, stored, hashed and returned payloads agree
+    const payload = JSON.parse(canonicalJson(input.payload)) as Record<string, unknown>;
+    checkPayload(this.catalogue, input.type, payload);
     const head = await tx.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
     const signer = await this.signerIn(tx);
     const unsigned: UnsignedEvent = {
@@ -81,8 +87,7 @@ export class AuditLog {
       type: input.type,
       actor: input.actor,
       subject: input.subject,
-      // round-trip through canonical JSON so the stored, hashed and returned payloads agree
-      payload: JSON.parse(canonicalJson(input.payload)) as Record<string, unknown>,
+      payload,
       ts: this.clock.now().toISOString(),
       prevHash: head.hash.trim(),
       signerId: signer.kid,

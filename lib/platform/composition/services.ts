@@ -1,3 +1,4 @@
+import { EVENT_CATALOGUE } from '../../modules/catalogue.js';
 import type { Timers } from '../ports/scheduler.js';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { AUDIT_CHECKPOINT_DEFAULT_SECONDS, type Config } from '../config.js';
@@ -142,7 +143,7 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
     }
     // The audit log signs with the active audit key as its transaction sees it; the key
     // service audits its own changes through the same log.
-    const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), clock);
+    const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), clock, EVENT_CATALOGUE);
     const keys: KeyService = new KeyService(database, keyProvider, clock, audit);
     if (opts.bootstrap) await bootstrap(config, database, keys);
     const datasets = new DatasetService(database, clock, audit);

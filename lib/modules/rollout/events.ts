@@ -1,0 +1,42 @@
+/** The audit payload the rollout writes for each state-machine step (RolloutService). */
+import * as z from 'zod';
+import { Int, Iso, Text, type EventCatalogue } from '../../platform/audit/catalogue.js';
+
+export const STEP_ACTIONS = ['start', 'evaluate', 'stepUp', 'promoteFully', 'rollback', 'fail'] as const;
+export const PromotionStepPayload = z.object({
+  action: z.enum(STEP_ACTIONS),
+  stage: Int.min(-1),
+  percent: Int.min(0).max(100),
+  inconclusive: Int.nonnegative(),
+  windowSeconds: Int.nonnegative(),
+  route: z.strictObject({ canary_artifact_id: Text.optional(), canary_percent: Int.min(0).max(100).optional() }),
+  verdict: z.string().optional(),
+  detail: z.string().optional(),
+  next: z.string().optional(),
+  // the rollout state's stage timing and rollback reason, and the judged window (issue 10); absent in older events
+  stageStartedAt: Iso.optional(),
+  canaryStartedAt: Iso.optional(),
+  reason: z.string().optional(),
+  window: z
+    .object({
+      seq: Int.positive(),
+      stage: Int.min(-1),
+      percent: Int.min(0).max(100),
+      from: Iso,
+      to: Iso,
+      verdict: z.enum(['pass', 'fail', 'inconclusive']),
+      reason: z.string(),
+      next: z.string(),
+      requests: z.object({ stable: Int.nonnegative(), canary: Int.nonnegative() }),
+      errors: z.object({ stable: Int.nonnegative(), canary: Int.nonnegative() }).nullable(),
+      detail: z.string(),
+      judgement: z.record(z.string(), z.unknown()).nullable(),
+      judgedAt: Iso,
+    })
+    .optional(),
+});
+export type PromotionStep = z.infer<typeof PromotionStepPayload>;
+
+export const ROLLOUT_EVENTS: EventCatalogue = {
+  'promotion.step': { schema: PromotionStepPayload, restore: { restoredBy: 'the promotion replay (lib/recovery/promotions.ts)' } },
+};
