@@ -5,7 +5,7 @@ import { approvalCounts, approvalStatement, checkApproval, type ApprovalCheck, t
 import { canonicalJson } from '../../kernel/canonical.js';
 import { AegisError } from '../../kernel/errors.js';
 import type { PolicyDecision, PolicyEngine, TargetEnv } from '../../kernel/policy.js';
-import { DEFAULT_CANARY, DEFAULT_MIN_REQUESTS, type CanaryConfig, type RolloutState } from '../rollout/domain.js';
+import { DEFAULT_CANARY, DEFAULT_MIN_REQUESTS, machineOf, type CanaryConfig, type RolloutState } from '../rollout/domain.js';
 import { statementBytes } from '../../kernel/signatures.js';
 import { isUniqueViolation } from '../../platform/sql/errors.js';
 import { toIso, toIsoOrNull, type DB } from '../../platform/sql/schema.js';
@@ -305,8 +305,7 @@ export class PromotionService {
         details: { promotionId, rules: decision.rules, reasons: decision.reasons },
       });
     }
-    if (status === 'rolling_out')
-      await this.d.workflows.start(kind === 'rollback' ? 'rollback' : 'promotion', promotionId, { promotionId });
+    if (status === 'rolling_out') await this.d.workflows.start(machineOf(kind), promotionId, { promotionId });
     return (await this.get(promotionId))!;
   }
 
@@ -437,8 +436,7 @@ export class PromotionService {
         field: REFUSAL_FIELD[outcome.refusal ?? 'unknown-key'],
         details: { refusal: outcome.refusal },
       });
-    if (outcome.transitioned)
-      await this.d.workflows.start(outcome.kind === 'rollback' ? 'rollback' : 'promotion', promotionId, { promotionId });
+    if (outcome.transitioned) await this.d.workflows.start(machineOf(outcome.kind), promotionId, { promotionId });
     return (await this.get(promotionId))!;
   }
 
@@ -712,7 +710,7 @@ export class PromotionService {
     );
     const started: string[] = [];
     for (const r of free) {
-      const { started: ran } = await this.d.workflows.start(r.kind === 'rollback' ? 'rollback' : 'promotion', r.promotion_id, {
+      const { started: ran } = await this.d.workflows.start(machineOf(r.kind), r.promotion_id, {
         promotionId: r.promotion_id,
       });
       if (ran) started.push(r.promotion_id);

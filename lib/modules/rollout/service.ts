@@ -6,10 +6,12 @@ import {
   ROUTE_SETTLE_SECONDS,
   initialState,
   nextAfterVerdict,
+  stepState,
   stepUp,
   type CanaryConfig,
   type Next,
   type RolloutState,
+  type StepAction,
 } from './domain.js';
 import { leaseDecision, leaseExpiry, secondsUntilDue, type Lease } from './lease.js';
 import { statementBytes } from '../../kernel/signatures.js';
@@ -21,8 +23,6 @@ import type { AuditLog } from '../../platform/audit/log.js';
 import type { KeyService } from '../keys/service.js';
 import { rolloutAuthorizationProblem, servingEvidence } from '../promotion/gate-evidence.js';
 import { record } from '../../platform/metrics.js';
-
-export type StepAction = 'start' | 'evaluate' | 'stepUp' | 'promoteFully' | 'rollback' | 'fail';
 
 export interface StepEvent {
   action: StepAction;
@@ -42,15 +42,6 @@ export interface StepOutput extends RolloutState {
   next: Next | 'done';
   verdict?: string;
 }
-
-const STATE_OF: Record<StepAction, string> = {
-  start: 'StartCanary',
-  evaluate: 'Evaluate',
-  stepUp: 'StepUp',
-  promoteFully: 'PromoteFully',
-  rollback: 'RollBack',
-  fail: 'RecordFailure',
-};
 
 type PromotionRow = Awaited<ReturnType<RolloutService['load']>>;
 
@@ -127,7 +118,7 @@ export class RolloutService {
       .values({
         promotion_id: p.promotion_id,
         step: stepNo,
-        state: p.kind === 'rollback' && e.action === 'promoteFully' ? 'SetRoute' : STATE_OF[e.action],
+        state: stepState(p.kind, e.action),
         input: canonicalJson({ action: e.action, ...(e.execution?.error ? { error: e.execution.error } : {}) }),
         output: null,
         error: lease instanceof LeaseLostError ? lease.message : null,
