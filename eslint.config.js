@@ -39,6 +39,25 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
+    // Modules promotion and rollout: only each module's store.ts builds SQL on its tables.
+    files: ['lib/modules/promotion/**', 'lib/modules/rollout/**'],
+    ignores: ['**/store.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            'CallExpression > MemberExpression.callee > Identifier.property[name=/^(selectFrom|insertInto|updateTable|deleteFrom|replaceInto|mergeInto)$/]',
+          message: "only store.ts touches the module's tables — see ARCHITECTURE.md",
+        },
+        {
+          selector: "TaggedTemplateExpression[tag.name='sql']",
+          message: "only store.ts touches the module's tables — see ARCHITECTURE.md",
+        },
+      ],
+    },
+  },
+  {
     // Tests read synthesized templates and loose JSON replies, and assert on them.
     files: ['test/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -19,7 +19,7 @@ import {
   type PromotionEnded,
 } from '../modules/promotion/events.js';
 import { PromotionStepPayload, type PromotionStep } from '../modules/rollout/events.js';
-import type { RolloutState } from '../modules/rollout/domain.js';
+import { stepState, type RolloutState } from '../modules/rollout/domain.js';
 import { toDate, toDateOrNull, type DB } from '../platform/sql/schema.js';
 import type { RowPlan } from './rows.js';
 import { RecoveryError, type Problem, type RebuildReport } from './types.js';
@@ -53,15 +53,6 @@ type KeyWindow = { notAfter: number | null; revokedAt: number | null };
 const keyPayload = z.object({ key: z.object({ kid: z.string(), purpose: z.string(), notAfter: z.string().nullable().optional() }) });
 const revokedPayload = z.object({ kid: z.string(), revokedAt: z.string() });
 
-// As rollout.ts STATE_OF; a manual rollback's promoteFully runs as the SetRoute state.
-const STATE_OF: Record<PromotionStep['action'], string> = {
-  start: 'StartCanary',
-  evaluate: 'Evaluate',
-  stepUp: 'StepUp',
-  promoteFully: 'PromoteFully',
-  rollback: 'RollBack',
-  fail: 'RecordFailure',
-};
 const ACTION_OF: Record<PromotionEnded['status'], PromotionStep['action']> = {
   succeeded: 'promoteFully',
   rolled_back: 'rollback',
@@ -132,11 +123,10 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
     const trace = (p: Promotion, action: PromotionStep['action']) => {
       const step = (stepNo.get(id) ?? 0) + 1;
       stepNo.set(id, step);
-      const state = p.kind === 'rollback' && action === 'promoteFully' ? 'SetRoute' : STATE_OF[action];
       out.steps.push({
         promotion_id: id,
         step,
-        state,
+        state: stepState(p.kind, action),
         input: canonicalJson({ action }),
         output: canonicalJson(e.payload),
         error: null,

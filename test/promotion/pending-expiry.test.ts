@@ -96,6 +96,7 @@ describe('pending promotions expire on a schedule', () => {
       audit: c.audit,
       policy: { decide: () => Promise.reject(new Error('the sweep decides nothing')) },
       workflows: c.workflows,
+      rollout: c.rollout,
       clock: c.clock,
       expiryBatch: 2,
     });

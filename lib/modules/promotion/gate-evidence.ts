@@ -5,12 +5,13 @@
  * column only says where to look; when it claims more than the chain and the signed record
  * support, that is reported as a problem (the policy refuses on it, naming its rule).
  */
-import { approvalBytes, approvalStatement } from '../../kernel/approvals.js';
 import { eventHash, eventStatement, type AuditEvent } from '../../kernel/audit-chain.js';
 import { PROMOTION_END_EVENTS } from './events.js';
-import { checkSignerValidity, statementBytes, verifyRaw, type KeyRecord } from '../../kernel/signatures.js';
+import { checkSignerValidity, verifyRaw, type KeyRecord } from '../../kernel/signatures.js';
+import type { AuditLog } from '../../platform/audit/log.js';
 import type { Executor } from '../../platform/ports/database.js';
-import { rowToEvent } from '../../platform/audit/log.js';
+import { promotionRecordBytes } from './domain.js';
+import { promotionsOfArtifactTo, promotionsTo, type StoredPromotion } from './store.js';
 
 export interface GateEvidence {
   /**
@@ -31,7 +32,16 @@ export interface GateEvidence {
   problems: string[];
 }
 
+/** Where the evidence is read: the audit chain, and the key ring its signatures are checked with. */
+export interface ChainReader {
+  audit: AuditLog;
+  keyOf: (kid: string) => KeyRecord | undefined;
+}
+
 type Status = (typeof PROMOTION_END_EVENTS)[keyof typeof PROMOTION_END_EVENTS];
+
+const subjectOf = (promotionId: string) => `promotion:${promotionId}`;
+const describe = (r: StoredPromotion) => `promotion ${r.promotionId} (${r.kind} to ${r.targetEnv})`;
 
 /** Why an audit event cannot be relied on, or null when its signature and hash check out. */
 export function eventProblem(e: AuditEvent, keyOf: (kid: string) => KeyRecord | undefined): string | null {
@@ -51,108 +61,111 @@ function recordVerifies(payload: Record<string, unknown>, keyOf: (kid: string) =
   if (!checkSignerValidity(key, sig.ts, 'manifest').ok || key!.alg !== sig.alg) return false;
   const { promotionId, kind, artifactId, targetEnv, manifestSignatureId, status, appliedAt } = payload;
   const record = { promotionId, kind, artifactId, targetEnv, manifestSignatureId, status, appliedAt };
-  return verifyRaw(key!.alg, key!.publicKey, statementBytes({ type: 'aegis.promotion-record/v1', ...record }), sig.signature);
+  return verifyRaw(key!.alg, key!.publicKey, promotionRecordBytes(record), sig.signature);
 }
+
+/** Does the end event name exactly this promotion, with the status its type says? */
+const endMatches = (p: Record<string, unknown>, r: StoredPromotion, status: Status) =>
+  p.promotionId === r.promotionId &&
+  p.artifactId === r.artifactId &&
+  p.targetEnv === r.targetEnv &&
+  p.kind === r.kind &&
+  p.status === status;
 
 /**
  * Gathers the evidence for a decision about `artifactId` in `targetEnv`: its canary
  * promotions (for the completed-canary gate) and its promotions to `targetEnv` (for the
- * rollback gate).
+ * rollback gate). `routedStable` is what the routes table names as serving there.
  *
  * @example
- * const e = await gatherGateEvidence(db, () => keys.list(), { artifactId, targetEnv: 'prod' });
- * // { canaryPassedRequestsPerArm: 1840, servedBefore: false, problems: [] }
+ * const e = await gatherGateEvidence(db, { audit, keyRing: () => keys.list(), routedStable }, { artifactId, targetEnv: 'prod', modelName });
+ * // { canaryPassedRequestsPerArm: 1840, servedBefore: false, serving: { … }, problems: [] }
  */
 export async function gatherGateEvidence(
-  db: Executor,
-  keyRing: () => Promise<KeyRecord[]>,
+  x: Executor,
+  src: { audit: AuditLog; keyRing: () => Promise<KeyRecord[]>; routedStable: (modelName: string, env: string) => Promise<string | null> },
   q: { artifactId: string; targetEnv: string; modelName?: string },
 ): Promise<GateEvidence> {
-  const rows = await db
-    .selectFrom('promotions')
-    .select(['promotion_id', 'kind', 'artifact_id', 'target_env', 'status'])
-    .where('artifact_id', '=', q.artifactId)
-    .where('target_env', 'in', [...new Set(['canary', q.targetEnv])])
-    .execute();
+  const rows = await promotionsOfArtifactTo(x, q.artifactId, [...new Set(['canary', q.targetEnv])]);
   const out: GateEvidence = { canaryPassedRequestsPerArm: 0, servedBefore: false, problems: [] };
   let ring: Map<string, KeyRecord> | undefined;
-  const keyOf = (kid: string) => ring!.get(kid);
+  const chain: ChainReader = { audit: src.audit, keyOf: (kid) => ring!.get(kid) };
   if (q.modelName !== undefined) {
-    ring = new Map((await keyRing()).map((k) => [k.kid, k]));
-    out.serving = await servingEvidence(db, keyOf, { modelName: q.modelName, env: q.targetEnv });
+    ring = new Map((await src.keyRing()).map((k) => [k.kid, k]));
+    const routed = await src.routedStable(q.modelName, q.targetEnv);
+    out.serving = await servingEvidence(x, chain, { modelName: q.modelName, env: q.targetEnv, routedStable: routed });
     out.problems.push(...out.serving.problems);
   }
   if (rows.length === 0) return out;
 
-  ring ??= new Map((await keyRing()).map((k) => [k.kid, k]));
-  const events = (
-    await db
-      .selectFrom('audit_events')
-      .selectAll()
-      .where(
-        'subject',
-        'in',
-        rows.map((r) => `promotion:${r.promotion_id}`),
-      )
-      .where('type', 'in', ['promotion.step', ...Object.keys(PROMOTION_END_EVENTS)])
-      .orderBy('seq')
-      .execute()
-  ).map(rowToEvent);
-
+  ring ??= new Map((await src.keyRing()).map((k) => [k.kid, k]));
+  const events = await src.audit.events(x, {
+    subjects: rows.map((r) => subjectOf(r.promotionId)),
+    types: ['promotion.step', ...Object.keys(PROMOTION_END_EVENTS)],
+  });
   for (const r of rows) {
-    const subject = `promotion:${r.promotion_id}`;
-    const what = `promotion ${r.promotion_id} (${r.kind} to ${r.target_env})`;
-    let chainStatus: Status | undefined;
-    let recordOk = false;
-    let bestPassed = 0;
-    for (const e of events) {
-      if (e.subject !== subject) continue;
-      const bad = eventProblem(e, keyOf);
-      if (bad) {
-        out.problems.push(`audit event ${e.seq} (${e.type}) of ${what} cannot be relied on: ${bad}`);
-        continue;
-      }
-      const end = PROMOTION_END_EVENTS[e.type as keyof typeof PROMOTION_END_EVENTS];
-      if (end) {
-        const p = e.payload;
-        const matches =
-          p.promotionId === r.promotion_id &&
-          p.artifactId === r.artifact_id &&
-          p.targetEnv === r.target_env &&
-          p.kind === r.kind &&
-          p.status === end;
-        if (chainStatus !== undefined || !matches)
-          out.problems.push(`${what}: audit event ${e.seq} (${e.type}) does not match the promotion or follows another end`);
-        chainStatus = end;
-        recordOk = matches && recordVerifies(p, keyOf);
-        continue;
-      }
-      const w = e.payload.window as { verdict?: unknown; requests?: { stable?: unknown; canary?: unknown } } | undefined;
-      if (
-        e.payload.action === 'evaluate' &&
-        w?.verdict === 'pass' &&
-        typeof w.requests?.stable === 'number' &&
-        typeof w.requests.canary === 'number'
-      ) {
-        bestPassed = Math.max(bestPassed, Math.min(w.requests.stable, w.requests.canary));
-      }
-    }
-    const succeeded = chainStatus === 'succeeded' && recordOk;
-    if (r.status === 'succeeded' && !succeeded) {
-      const chain =
-        chainStatus === undefined
-          ? 'the audit chain has no end event for it'
-          : chainStatus !== 'succeeded'
-            ? `the audit chain says ${chainStatus}`
-            : 'its signed promotion record does not verify';
-      out.problems.push(`${what} is stored as succeeded, but ${chain}`);
-    }
+    const { succeeded, bestPassed } = judgeByChain(r, events, chain.keyOf, out.problems);
     if (!succeeded) continue;
-    if (r.target_env === 'canary' && r.kind === 'promote')
+    if (r.targetEnv === 'canary' && r.kind === 'promote')
       out.canaryPassedRequestsPerArm = Math.max(out.canaryPassedRequestsPerArm, bestPassed);
-    if (r.target_env === q.targetEnv) out.servedBefore = true;
+    if (r.targetEnv === q.targetEnv) out.servedBefore = true;
   }
   return out;
+}
+
+/**
+ * What the chain says of one stored promotion: whether it verifiably succeeded (its one end
+ * event is `promotion.applied` with a signed record that verifies), and the most requests per
+ * arm a passing stage of it served. What cannot be relied on goes to `problems`.
+ */
+function judgeByChain(
+  r: StoredPromotion,
+  events: readonly AuditEvent[],
+  keyOf: (kid: string) => KeyRecord | undefined,
+  problems: string[],
+): { succeeded: boolean; bestPassed: number } {
+  const subject = subjectOf(r.promotionId);
+  const what = describe(r);
+  let chainStatus: Status | undefined;
+  let recordOk = false;
+  let bestPassed = 0;
+  for (const e of events) {
+    if (e.subject !== subject) continue;
+    const bad = eventProblem(e, keyOf);
+    if (bad) {
+      problems.push(`audit event ${e.seq} (${e.type}) of ${what} cannot be relied on: ${bad}`);
+      continue;
+    }
+    const end = PROMOTION_END_EVENTS[e.type as keyof typeof PROMOTION_END_EVENTS];
+    if (end) {
+      const matches = endMatches(e.payload, r, end);
+      if (chainStatus !== undefined || !matches)
+        problems.push(`${what}: audit event ${e.seq} (${e.type}) does not match the promotion or follows another end`);
+      chainStatus = end;
+      recordOk = matches && recordVerifies(e.payload, keyOf);
+      continue;
+    }
+    const w = e.payload.window as { verdict?: unknown; requests?: { stable?: unknown; canary?: unknown } } | undefined;
+    if (
+      e.payload.action === 'evaluate' &&
+      w?.verdict === 'pass' &&
+      typeof w.requests?.stable === 'number' &&
+      typeof w.requests.canary === 'number'
+    ) {
+      bestPassed = Math.max(bestPassed, Math.min(w.requests.stable, w.requests.canary));
+    }
+  }
+  const succeeded = chainStatus === 'succeeded' && recordOk;
+  if (r.status === 'succeeded' && !succeeded) {
+    const chain =
+      chainStatus === undefined
+        ? 'the audit chain has no end event for it'
+        : chainStatus !== 'succeeded'
+          ? `the audit chain says ${chainStatus}`
+          : 'its signed promotion record does not verify';
+    problems.push(`${what} is stored as succeeded, but ${chain}`);
+  }
+  return { succeeded, bestPassed };
 }
 
 export interface ServingEvidence {
@@ -167,177 +180,48 @@ export interface ServingEvidence {
 
 /**
  * What serves `modelName` in `env`, read from the chain (each end event checked against its
- * hash, the audit key's signature and its signed promotion record) and compared with the
- * mutable `routes` row: when the row names another stable artifact than the last applied
- * promotion put there, that is a problem the caller refuses on.
+ * hash, the audit key's signature and its signed promotion record) and compared with what
+ * the mutable `routes` row names (`routedStable`): when the row names another stable
+ * artifact than the last applied promotion put there, that is a problem the caller refuses on.
  *
  * @example
- * const s = await servingEvidence(db, (kid) => ring.get(kid), { modelName: 'fraud', env: 'prod' });
+ * const s = await servingEvidence(db, { audit, keyOf: (kid) => ring.get(kid) }, { modelName: 'fraud', env: 'prod', routedStable: 'a1…' });
  * // { stableArtifactId: 'a1…', promotionId: 'p9…', seq: 812, problems: [] }
  */
 export async function servingEvidence(
-  db: Executor,
-  keyOf: (kid: string) => KeyRecord | undefined,
-  q: { modelName: string; env: string },
+  x: Executor,
+  chain: ChainReader,
+  q: { modelName: string; env: string; routedStable: string | null },
 ): Promise<ServingEvidence> {
   const out: ServingEvidence = { stableArtifactId: null, promotionId: null, seq: null, problems: [] };
-  const rows = await db
-    .selectFrom('promotions')
-    .select(['promotion_id', 'kind', 'artifact_id', 'target_env'])
-    .where('model_name', '=', q.modelName)
-    .where('target_env', '=', q.env)
-    .execute();
-  const byId = new Map(rows.map((r) => [r.promotion_id, r]));
-  const events =
-    rows.length === 0
-      ? []
-      : (
-          await db
-            .selectFrom('audit_events')
-            .selectAll()
-            .where(
-              'subject',
-              'in',
-              rows.map((r) => `promotion:${r.promotion_id}`),
-            )
-            .where('type', 'in', Object.keys(PROMOTION_END_EVENTS))
-            .orderBy('seq')
-            .execute()
-        ).map(rowToEvent);
+  const rows = await promotionsTo(x, q.modelName, q.env);
+  const byId = new Map(rows.map((r) => [r.promotionId, r]));
+  const events = await chain.audit.events(x, {
+    subjects: rows.map((r) => subjectOf(r.promotionId)),
+    types: Object.keys(PROMOTION_END_EVENTS),
+  });
   for (const e of events) {
     const r = byId.get(e.subject.slice('promotion:'.length))!;
-    const what = `promotion ${r.promotion_id} (${r.kind} to ${r.target_env})`;
-    const bad = eventProblem(e, keyOf);
+    const what = describe(r);
+    const bad = eventProblem(e, chain.keyOf);
     if (bad) {
       out.problems.push(`audit event ${e.seq} (${e.type}) of ${what} cannot be relied on: ${bad}`);
       continue;
     }
     if (e.type !== 'promotion.applied') continue;
-    const p = e.payload;
-    if (
-      p.promotionId !== r.promotion_id ||
-      p.artifactId !== r.artifact_id ||
-      p.targetEnv !== r.target_env ||
-      p.kind !== r.kind ||
-      p.status !== 'succeeded' ||
-      !recordVerifies(p, keyOf)
-    ) {
+    if (!endMatches(e.payload, r, 'succeeded') || !recordVerifies(e.payload, chain.keyOf)) {
       out.problems.push(`${what}: audit event ${e.seq} (${e.type}) does not match the promotion or its signed record does not verify`);
       continue;
     }
-    Object.assign(out, { stableArtifactId: r.artifact_id, promotionId: r.promotion_id, seq: e.seq });
+    Object.assign(out, { stableArtifactId: r.artifactId, promotionId: r.promotionId, seq: e.seq });
   }
-  const route = await db
-    .selectFrom('routes')
-    .select(['stable_artifact_id'])
-    .where('model_name', '=', q.modelName)
-    .where('env', '=', q.env)
-    .executeTakeFirst();
-  const stored = route?.stable_artifact_id ?? null;
+  const stored = q.routedStable;
   if (stored !== out.stableArtifactId) {
-    const chain =
+    const said =
       out.stableArtifactId === null
         ? 'the audit chain has no applied promotion there'
         : `the last promotion the audit chain shows applied there is ${out.promotionId} (event ${out.seq}) of ${out.stableArtifactId}`;
-    out.problems.push(`the routes table says ${stored ?? 'nothing'} serves ${q.modelName} in ${q.env}, but ${chain}`);
+    out.problems.push(`the routes table says ${stored ?? 'nothing'} serves ${q.modelName} in ${q.env}, but ${said}`);
   }
   return out;
-}
-
-/** A `promotion_approvals` row as stored. */
-export interface StoredApproval {
-  approver_kid: string;
-  signature: string;
-  expires_at: string;
-}
-
-/**
- * Why each stored approval of a promotion cannot be relied on (approver → problem; absent
- * when it checks out): its signature must verify under the approver key over the statement
- * for exactly this promotion, artifact, target and stored expiry, and the chain must hold a
- * verified `promotion.approval_accepted` event for it with the same signature and expiry. A
- * row inserted or edited in the database (a forged approver, a signature copied from another
- * promotion, a moved expiry) fails one or both. Whether a genuine approval still counts now
- * (expiry, revocation) is {@link approvalCounts}' question, not this one.
- *
- * @example
- * const bad = await approvalProblems(tx, (kid) => ring.get(kid), { promotionId, artifactId, manifestSha256, targetEnv: 'prod' }, rows);
- * // Map { 'approver-2' => 'its signature does not verify under approver-2 over …' }
- */
-export async function approvalProblems(
-  db: Executor,
-  keyOf: (kid: string) => KeyRecord | undefined,
-  p: { promotionId: string; artifactId: string; manifestSha256: string; targetEnv: string },
-  rows: readonly StoredApproval[],
-): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  if (rows.length === 0) return out;
-  const accepted = (
-    await db
-      .selectFrom('audit_events')
-      .selectAll()
-      .where('subject', '=', `promotion:${p.promotionId}`)
-      .where('type', '=', 'promotion.approval_accepted')
-      .orderBy('seq')
-      .execute()
-  )
-    .map(rowToEvent)
-    .filter((e) => eventProblem(e, keyOf) === null);
-  for (const r of rows) {
-    const problems: string[] = [];
-    const key = keyOf(r.approver_kid);
-    if (key?.purpose === 'approver' && !verifyRaw(key.alg, key.publicKey, approvalBytes(approvalStatement(p, r.expires_at)), r.signature)) {
-      problems.push(
-        `its signature does not verify under ${r.approver_kid} over this promotion, artifact, target and expiry ${r.expires_at}`,
-      );
-    }
-    if (
-      !accepted.some(
-        (e) => e.payload.approverId === r.approver_kid && e.payload.signature === r.signature && e.payload.expiresAt === r.expires_at,
-      )
-    ) {
-      problems.push('the audit chain records no such accepted approval');
-    }
-    if (problems.length > 0) out.set(r.approver_kid, `stored approval by ${r.approver_kid}: ${problems.join('; ')}`);
-  }
-  return out;
-}
-
-/**
- * Why the chain does not let promotion `p` roll out, or null when it does: its verified
- * `promotion.requested` event shows the policy allowed it outright, or it was pending multisig
- * and a verified `promotion.approved` event closed its quorum. A `status` column edited to
- * `rolling_out` has neither, and a restart would otherwise resume it as if approved.
- *
- * @example
- * const why = await rolloutAuthorizationProblem(db, (kid) => ring.get(kid), { promotionId, kind: 'promote', artifactId, targetEnv: 'prod' });
- * // null, or 'promotion 5f0c… waits for approvals and the audit chain shows no quorum for it'
- */
-export async function rolloutAuthorizationProblem(
-  db: Executor,
-  keyOf: (kid: string) => KeyRecord | undefined,
-  p: { promotionId: string; kind: string; artifactId: string; targetEnv: string },
-): Promise<string | null> {
-  const events = (
-    await db
-      .selectFrom('audit_events')
-      .selectAll()
-      .where('subject', '=', `promotion:${p.promotionId}`)
-      .where('type', 'in', ['promotion.requested', 'promotion.approved'])
-      .orderBy('seq')
-      .execute()
-  ).map(rowToEvent);
-  const what = `promotion ${p.promotionId} (${p.kind} to ${p.targetEnv})`;
-  const bad = events.map((e) => ({ e, why: eventProblem(e, keyOf) })).filter((x) => x.why !== null);
-  if (bad.length > 0) return `${what}: ${bad.map((x) => `audit event ${x.e.seq} (${x.e.type}) cannot be relied on: ${x.why}`).join('; ')}`;
-  const requested = events.find((e) => e.type === 'promotion.requested');
-  if (!requested) return `${what} is stored as rolling out, but the audit chain has no request for it`;
-  const r = requested.payload;
-  if (r.promotionId !== p.promotionId || r.kind !== p.kind || r.artifactId !== p.artifactId || r.targetEnv !== p.targetEnv)
-    return `${what}: its request in the audit chain (event ${requested.seq}) is for another artifact, target or kind`;
-  if (r.status === 'rolling_out') return null;
-  if (r.status === 'pending_multisig' && events.some((e) => e.type === 'promotion.approved')) return null;
-  return r.status === 'pending_multisig'
-    ? `${what} is stored as rolling out, but it waits for approvals and the audit chain shows no quorum for it`
-    : `${what} is stored as rolling out, but the audit chain shows it ${String(r.status)}`;
 }

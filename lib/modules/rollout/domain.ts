@@ -2,6 +2,8 @@
  * The rollout's decisions, pure: the percent schedule of a canary and what follows a judge
  * verdict. The state machine only routes on `next`; every rule lives here.
  */
+import type { MachineName } from '../../platform/ports/workflows.js';
+
 export interface CanaryConfig {
   /** first canary percent */
   percent: number;
@@ -58,6 +60,32 @@ export interface RolloutState {
 }
 
 export type Verdict = 'pass' | 'fail' | 'inconclusive';
+
+/** What a Task state of the state machines asks the rollout to do. */
+export type StepAction = 'start' | 'evaluate' | 'stepUp' | 'promoteFully' | 'rollback' | 'fail';
+
+/** The Task state of the promotion state machine that runs each step action (the trace's `state`). */
+export const STATE_OF: Readonly<Record<StepAction, string>> = {
+  start: 'StartCanary',
+  evaluate: 'Evaluate',
+  stepUp: 'StepUp',
+  promoteFully: 'PromoteFully',
+  rollback: 'RollBack',
+  fail: 'RecordFailure',
+};
+
+/** The state machine that runs a promotion of this kind: a manual rollback only sets the route. */
+export const machineOf = (kind: string): MachineName => (kind === 'rollback' ? 'rollback' : 'promotion');
+
+/**
+ * The Task state a step runs in: {@link STATE_OF}, except that a manual rollback's
+ * `promoteFully` runs as the rollback machine's SetRoute.
+ *
+ * @example stepState('rollback', 'promoteFully') // 'SetRoute'
+ */
+export function stepState(kind: string, action: StepAction): string {
+  return kind === 'rollback' && action === 'promoteFully' ? 'SetRoute' : STATE_OF[action];
+}
 export type Next = 'promote' | 'step-up' | 'wait' | 'rollback';
 
 export function initialState(c: CanaryConfig, now: Date): RolloutState {

@@ -4,6 +4,8 @@
  * it takes over a lease that expired (the token rises, so the previous holder's late writes
  * are refused); it is refused while another runner's lease holds.
  */
+import { AegisError } from '../../kernel/errors.js';
+
 export interface Lease {
   holder: string;
   token: number;
@@ -44,4 +46,16 @@ export function leaseExpiry(now: Date, waitSeconds: number, leaseSeconds: number
 export function secondsUntilDue(dueAt: Date | null, now: Date): number | undefined {
   if (!dueAt) return undefined;
   return Math.max(0, Math.ceil((dueAt.getTime() - now.getTime()) / 1000));
+}
+
+/**
+ * A step refused because its runner does not hold the rollout's lease (another runner took
+ * it over, or holds it now). Named for the state machines: their Catch for `Aegis.LeaseLost`
+ * ends the execution quietly instead of rolling the canary back.
+ */
+export class LeaseLostError extends AegisError {
+  constructor(message: string, details: Record<string, unknown>) {
+    super('LEASE_LOST', message, { details });
+    this.name = 'Aegis.LeaseLost';
+  }
 }

@@ -98,4 +98,23 @@ export class AuditLog {
     await tx.updateTable('audit_head').set({ seq: event.seq, hash }).where('id', '=', 1).execute();
     return event;
   }
+
+  /**
+   * The events about these subjects of these types, in chain order, as `x` sees them (the
+   * caller's transaction or the database). Unverified: the reader checks hashes and signatures.
+   *
+   * @example
+   * await audit.events(tx, { subjects: [`promotion:${id}`], types: ['promotion.approval_accepted'] });
+   */
+  async events(x: Executor, q: { subjects: readonly string[]; types: readonly string[] }): Promise<AuditEvent[]> {
+    if (q.subjects.length === 0 || q.types.length === 0) return [];
+    const rows = await x
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('subject', 'in', [...q.subjects])
+      .where('type', 'in', [...q.types])
+      .orderBy('seq')
+      .execute();
+    return rows.map(rowToEvent);
+  }
 }

@@ -18,6 +18,7 @@ import type { PolicyEngine, RiskTier } from '../../kernel/policy.js';
 import { AuditLog } from '../audit/log.js';
 import { addMetricsSink } from '../metrics.js';
 import { MetricsRolloutJudge } from '../../modules/rollout/canary.js';
+import { PromotionLedgerService } from '../../modules/promotion/ledger.js';
 import { PromotionService } from '../../modules/promotion/service.js';
 import { RolloutService } from '../../modules/rollout/service.js';
 import { AuditTrail } from '../audit/trail.js';
@@ -157,9 +158,16 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
     const auditTrail = new AuditTrail(database, archiveStore, keys, clock, AUDIT_RETENTION_DAYS);
     const verification = new VerificationService(registry, keys, store);
     const judge = opts.judge ?? new MetricsRolloutJudge(await adapters.metricsSource(config));
-    const rollout = new RolloutService(database, audit, keys, judge, clock, {
-      leaseSeconds: config.rolloutLeaseSeconds,
-      ...(config.testKillAt ? { faultPoint: killAt(config.testKillAt) } : {}),
+    const rollout = new RolloutService({
+      database,
+      audit,
+      judge,
+      clock,
+      promotions: new PromotionLedgerService({ database, keys, audit }),
+      options: {
+        leaseSeconds: config.rolloutLeaseSeconds,
+        ...(config.testKillAt ? { faultPoint: killAt(config.testKillAt) } : {}),
+      },
     });
     const workflows = await adapters.workflows(config, opts, rollout);
     let policy: Promise<PolicyRuntime> | undefined;
@@ -178,6 +186,7 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
         },
       },
       workflows,
+      rollout,
       clock,
       pendingTtlSeconds: config.pendingPromotionTtlSeconds,
     });

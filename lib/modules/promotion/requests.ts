@@ -1,0 +1,181 @@
+/**
+ * A promotion or manual rollback requested: the artifact verified first (fail closed), the
+ * gates' evidence gathered from the chain, SentinelNet asked, and the promotion stored —
+ * denied, waiting for approvals, or rolling out — with its signed record and its audit event.
+ */
+import { randomUUID } from 'node:crypto';
+import type * as z from 'zod';
+import { AegisError } from '../../kernel/errors.js';
+import type { Principal } from '../../kernel/identity.js';
+import type { PolicyDecision, TargetEnv } from '../../kernel/policy.js';
+import { record as metric } from '../../platform/metrics.js';
+import { isUniqueViolation } from '../../platform/sql/errors.js';
+import type { ArtifactRecord } from '../registry/service.js';
+import { DEFAULT_MIN_REQUESTS, machineOf } from '../rollout/domain.js';
+import type { PromotionDeps, Tx } from './deps.js';
+import { canaryFor, multisigThreshold, numericMetrics, requestedStatus, type CanaryOverrides, type PromotionKind } from './domain.js';
+import { closePending, expiredPending } from './expiry.js';
+import { gatherGateEvidence } from './gate-evidence.js';
+import { signPromotionRecord } from './signing.js';
+import { findInFlight, insertPromotion, lockInFlight, promotionRow, type StoredPromotion } from './store.js';
+
+/** A request to move an artifact into an environment. */
+export interface PromotionRequest {
+  kind: PromotionKind;
+  artifactId: string;
+  targetEnv: TargetEnv;
+  reason: string;
+  principal: Principal;
+  /** a promotion's canary settings over the environment's defaults (a rollback has none) */
+  canary?: z.infer<typeof CanaryOverrides>;
+  /** a critical rollback: it supersedes another artifact's pending promotion (rollbacks only) */
+  critical?: boolean;
+}
+
+/** Requests the promotion; its id (it is denied with POLICY_DENIED after it is stored). */
+export async function requestPromotion(d: PromotionDeps, req: PromotionRequest): Promise<string> {
+  const artifact = await verifiedArtifact(d, req.artifactId);
+  const decision = await decide(d, req, artifact);
+  const p: StoredPromotion = {
+    promotionId: randomUUID(),
+    kind: req.kind,
+    artifactId: req.artifactId,
+    modelName: artifact.modelName,
+    targetEnv: req.targetEnv,
+    manifestSignatureId: artifact.signature.manifestSignatureId,
+    status: requestedStatus(decision),
+    requestedBy: req.principal.id,
+    reason: req.reason,
+    canary: canaryFor(req.kind, req.targetEnv, req.canary),
+    policyDecision: decision,
+    threshold: multisigThreshold(decision),
+    createdAt: d.clock.now(),
+    appliedAt: null,
+    recordSignature: null,
+    rolloutState: null,
+  };
+  await storeRequest(d, req, p);
+  metric.promotion(p.targetEnv, p.status);
+  if (p.status === 'denied') {
+    throw new AegisError('POLICY_DENIED', `SentinelNet denied the ${p.kind}: ${decision.reasons.join('; ') || decision.rules.join(', ')}`, {
+      details: { promotionId: p.promotionId, rules: decision.rules, reasons: decision.reasons },
+    });
+  }
+  if (p.status === 'rolling_out') await d.workflows.start(machineOf(p.kind), p.promotionId, { promotionId: p.promotionId });
+  return p.promotionId;
+}
+
+/** The artifact, refused unless its manifest and bytes verify: a tampered one never gets further. */
+async function verifiedArtifact(d: PromotionDeps, artifactId: string): Promise<ArtifactRecord> {
+  const artifact = await d.registry.get(artifactId);
+  if (!artifact) throw new AegisError('NOT_FOUND', `no artifact ${artifactId}`, { field: 'artifactId' });
+  const report = await d.verification.validateArtifact(artifactId);
+  if (!report.ok) {
+    const failed = report.checks.filter((c) => !c.ok).map((c) => `${c.check}: ${c.reason}`);
+    throw new AegisError('VERIFICATION_FAILED', `artifact ${artifactId} does not verify: ${failed.join('; ')}`, {
+      field: 'artifactId',
+      details: { checks: failed },
+    });
+  }
+  return artifact;
+}
+
+/**
+ * SentinelNet's decision on the request. The gates' facts come from the audit chain and the
+ * signed records, not the status column or the routes table alone: what serves there is the
+ * last verifiably applied promotion.
+ */
+async function decide(d: PromotionDeps, req: PromotionRequest, artifact: ArtifactRecord): Promise<PolicyDecision> {
+  const { kind, artifactId, targetEnv, principal } = req;
+  const evidence = await gatherGateEvidence(
+    d.database.db,
+    { audit: d.audit, keyRing: () => d.keys.list(), routedStable: (model, env) => d.rollout.routedStable(model, env) },
+    { artifactId, targetEnv, modelName: artifact.modelName },
+  );
+  const servingId = evidence.serving?.stableArtifactId ?? null;
+  const serving = servingId ? await d.registry.get(servingId) : undefined;
+  if (kind === 'rollback' && servingId === artifactId && evidence.problems.length === 0)
+    throw new AegisError('CONFLICT', `${artifactId} already serves ${artifact.modelName} in ${targetEnv}`, { field: 'artifactId' });
+  return d.policy.decide({
+    artifact: {
+      artifactId,
+      modelName: artifact.modelName,
+      version: String(artifact.version),
+      manifestSignatureValid: true,
+      signerId: artifact.signature.signerId,
+      codeRef: artifact.manifest.codeRef,
+      datasets: artifact.manifest.datasetRefs.map((r) => ({ id: r.id, version: r.version, checksum: r.checksum })),
+      metrics: numericMetrics(artifact.manifest.metrics),
+    },
+    targetEnv,
+    requester: { id: principal.id, role: principal.role },
+    production: serving ? { artifactId: serving.artifactId, metrics: numericMetrics(serving.manifest.metrics) } : null,
+    riskTier: 'medium', // replaced by the composition root from SentinelNet's configuration
+    canaryPassedRequestsPerArm: evidence.canaryPassedRequestsPerArm,
+    canaryCompleted: evidence.canaryPassedRequestsPerArm >= DEFAULT_MIN_REQUESTS,
+    servedBefore: evidence.servedBefore,
+    evidenceProblems: evidence.problems,
+    action: kind,
+    ...(kind === 'rollback' ? { critical: req.critical ?? false } : {}),
+  });
+}
+
+/**
+ * Stores the promotion with its signed record and its `promotion.requested` event, in one
+ * transaction; another promotion in flight for the model and environment is a conflict.
+ */
+async function storeRequest(d: PromotionDeps, req: PromotionRequest, p: StoredPromotion): Promise<void> {
+  try {
+    await d.database.db.transaction().execute(async (tx) => {
+      if (p.status !== 'denied') await makeWay(d, tx, req, p);
+      const record = {
+        promotionId: p.promotionId,
+        kind: p.kind,
+        artifactId: p.artifactId,
+        targetEnv: p.targetEnv,
+        manifestSignatureId: p.manifestSignatureId,
+        status: p.status,
+        policyDecision: p.policyDecision,
+        createdAt: p.createdAt.toISOString(),
+      };
+      const recordSignature = await signPromotionRecord(d.keys, tx, record, p.createdAt);
+      await insertPromotion(tx, promotionRow({ ...p, recordSignature: { ...recordSignature } }, p.status !== 'denied'));
+      // everything the promotions row holds, so a rebuild from the archive can restore it
+      await d.audit.append(tx, {
+        type: 'promotion.requested',
+        actor: p.requestedBy,
+        subject: `promotion:${p.promotionId}`,
+        payload: { ...record, reason: p.reason, modelName: p.modelName, canary: p.canary, threshold: p.threshold, recordSignature },
+      });
+    });
+  } catch (e) {
+    if (!isUniqueViolation(e)) throw e;
+    const other = await findInFlight(d.database.db, p.modelName, p.targetEnv);
+    throw new AegisError(
+      'CONFLICT',
+      `promotion ${other?.promotionId ?? '?'} of ${p.modelName} to ${p.targetEnv} is in flight (${other?.status ?? 'unknown'})`,
+      { field: 'targetEnv', details: { promotionId: other?.promotionId } },
+    );
+  }
+}
+
+/**
+ * What holds the model and environment may be stale (a pending promotion past its expiry is
+ * expired), or may have to make way: an emergency rollback never waits for another artifact's approvals.
+ */
+async function makeWay(d: PromotionDeps, tx: Tx, req: PromotionRequest, p: StoredPromotion): Promise<void> {
+  const holder = await lockInFlight(tx, p.modelName, p.targetEnv);
+  if (holder?.status !== 'pending_multisig') return;
+  if (expiredPending(d, holder, p.createdAt))
+    await closePending(d, tx, { promotion: holder, status: 'expired', actor: 'system', at: p.createdAt });
+  else if (req.kind === 'rollback' && req.critical && holder.kind === 'promote' && holder.artifactId !== p.artifactId) {
+    await closePending(d, tx, {
+      promotion: holder,
+      status: 'cancelled',
+      actor: req.principal.id,
+      at: p.createdAt,
+      reason: `superseded by critical rollback ${p.promotionId} to artifact ${p.artifactId}: ${p.reason}`,
+      supersededBy: p.promotionId,
+    });
+  }
+}

@@ -1,0 +1,30 @@
+import type { Executor } from '../../platform/ports/database.js';
+import type { KeyService } from '../keys/service.js';
+import { promotionRecordBytes } from './domain.js';
+
+/** A promotion record's signature, as stored (`record_signature`) and audited (`recordSignature`). */
+export interface RecordSignature {
+  signerId: string;
+  alg: string;
+  ts: string;
+  signature: string;
+}
+
+/**
+ * Signs a promotion record with the active manifest key as `tx` sees it: the record as
+ * requested, and again as its rollout ends. The gates verify it (gate-evidence.ts).
+ */
+export async function signPromotionRecord(
+  keys: KeyService,
+  tx: Executor,
+  record: Record<string, unknown>,
+  at: Date,
+): Promise<RecordSignature> {
+  const signer = await keys.activeSigner('manifest', tx);
+  return {
+    signerId: signer.kid,
+    alg: signer.alg,
+    ts: at.toISOString(),
+    signature: (await signer.sign(promotionRecordBytes(record))).toString('base64'),
+  };
+}

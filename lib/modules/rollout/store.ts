@@ -1,0 +1,214 @@
+/**
+ * The rollout module's tables — `routes`, `promotion_steps`, `canary_verdicts` and
+ * `rollout_leases` — and the only code that builds SQL on them. Every function takes the
+ * {@link Executor} it runs on (the database or an open transaction): the service decides the
+ * transaction. The row builders are exported so a restore can write the same rows.
+ */
+import type { Insertable, Selectable, Updateable } from 'kysely';
+import { canonicalJson } from '../../kernel/canonical.js';
+import type { Executor } from '../../platform/ports/database.js';
+import type { WindowVerdict } from '../../platform/ports/workflows.js';
+import { toIso, type DB } from '../../platform/sql/schema.js';
+import type { Next } from './domain.js';
+
+// promotion_steps: one row per step a runner took, with its input, output or error
+
+export type StepRow = Insertable<DB['promotion_steps']>;
+export type StoredStep = Selectable<DB['promotion_steps']>;
+
+export async function countSteps(x: Executor, promotionId: string): Promise<number> {
+  const row = await x
+    .selectFrom('promotion_steps')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('promotion_id', '=', promotionId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export async function insertStep(x: Executor, row: StepRow): Promise<void> {
+  await x.insertInto('promotion_steps').values(row).execute();
+}
+
+/** Closes a step with what it returned (the canonical JSON output) or the error it threw. */
+export async function finishStep(
+  x: Executor,
+  promotionId: string,
+  step: number,
+  end: { output: string } | { error: string },
+  at: Date,
+): Promise<void> {
+  await x
+    .updateTable('promotion_steps')
+    .set({ ...end, finished_at: at })
+    .where('promotion_id', '=', promotionId)
+    .where('step', '=', step)
+    .execute();
+}
+
+export async function stepsOf(x: Executor, promotionId: string): Promise<StoredStep[]> {
+  return x.selectFrom('promotion_steps').selectAll().where('promotion_id', '=', promotionId).orderBy('step').execute();
+}
+
+// rollout_leases: who may advance a rollout (see lease.ts)
+
+export type StoredLease = Selectable<DB['rollout_leases']>;
+
+/** Inserts the rollout's lease row if it has none yet: token 0, held by nobody. */
+export async function ensureLease(x: Executor, promotionId: string, runner: string, at: Date): Promise<void> {
+  await x
+    .insertInto('rollout_leases')
+    .values({ promotion_id: promotionId, holder: runner, token: 0, expires_at: new Date(0), due_at: null, acquired_at: at })
+    .onConflict((oc) => oc.column('promotion_id').doNothing())
+    .execute();
+}
+
+/** The lease row, locked for the caller's transaction. */
+export async function lockLease(x: Executor, promotionId: string): Promise<StoredLease | undefined> {
+  return x.selectFrom('rollout_leases').selectAll().where('promotion_id', '=', promotionId).forUpdate().executeTakeFirst();
+}
+
+export async function updateLease(x: Executor, promotionId: string, set: Updateable<DB['rollout_leases']>): Promise<void> {
+  await x.updateTable('rollout_leases').set(set).where('promotion_id', '=', promotionId).execute();
+}
+
+/** Marks `runner`'s lease released (expired at `at`); a lease another runner holds is left alone. */
+export async function releaseLease(x: Executor, promotionId: string, runner: string, at: Date): Promise<void> {
+  await x
+    .updateTable('rollout_leases')
+    .set({ holder: `released:${runner}`, expires_at: at })
+    .where('promotion_id', '=', promotionId)
+    .where('holder', '=', runner)
+    .execute();
+}
+
+/** When the holder's next step is due (null: not waiting, or no lease). */
+export async function leaseDueAt(x: Executor, promotionId: string): Promise<Date | null> {
+  const row = await x.selectFrom('rollout_leases').select('due_at').where('promotion_id', '=', promotionId).executeTakeFirst();
+  return row?.due_at ? new Date(row.due_at) : null;
+}
+
+/** Until when each of these rollouts' leases holds; a rollout without a lease row is absent. */
+export async function leaseExpiries(x: Executor, promotionIds: readonly string[]): Promise<Map<string, Date>> {
+  if (promotionIds.length === 0) return new Map();
+  const rows = await x
+    .selectFrom('rollout_leases')
+    .select(['promotion_id', 'expires_at'])
+    .where('promotion_id', 'in', [...promotionIds])
+    .execute();
+  return new Map(rows.map((r) => [r.promotion_id, new Date(r.expires_at)]));
+}
+
+// canary_verdicts: every judged window, with its numbers
+
+export type VerdictRow = Insertable<DB['canary_verdicts']>;
+export type StoredVerdict = Selectable<DB['canary_verdicts']>;
+
+/** A judged window as the rollout saw it: the judge's verdict, what followed, the span and the stage. */
+export type JudgedWindow = WindowVerdict & { next: Next; from: Date; to: Date; stage: number; percent: number };
+
+/** The stored row of a judged window. */
+export function verdictRow(promotionId: string, seq: number, v: JudgedWindow, now: Date): VerdictRow {
+  return {
+    promotion_id: promotionId,
+    seq,
+    stage: v.stage,
+    percent: v.percent,
+    window_from: v.from,
+    window_to: v.to,
+    verdict: v.verdict,
+    reason: v.reason,
+    next: v.next,
+    stable_requests: v.requests.stable,
+    canary_requests: v.requests.canary,
+    stable_errors: v.errors?.stable ?? null,
+    canary_errors: v.errors?.canary ?? null,
+    detail: v.detail.slice(0, 4000),
+    judgement: v.judgement ? canonicalJson(v.judgement) : null,
+    judged_at: now,
+  };
+}
+
+/** The same row as an audit payload (`promotion.step` `window`): what the rebuild restores and the gates read. */
+export function verdictPayload(r: VerdictRow) {
+  return {
+    seq: r.seq,
+    stage: r.stage,
+    percent: r.percent,
+    from: toIso(r.window_from as Date | string),
+    to: toIso(r.window_to as Date | string),
+    verdict: r.verdict,
+    reason: r.reason,
+    next: r.next,
+    requests: { stable: r.stable_requests, canary: r.canary_requests },
+    errors:
+      r.stable_errors === null || r.canary_errors === null || r.stable_errors === undefined || r.canary_errors === undefined
+        ? null
+        : { stable: r.stable_errors, canary: r.canary_errors },
+    detail: r.detail,
+    judgement: r.judgement ? (JSON.parse(r.judgement) as unknown) : null,
+    judgedAt: toIso(r.judged_at as Date | string),
+  };
+}
+
+/** The seq the promotion's next judged window gets (1 for the first). */
+export async function nextVerdictSeq(x: Executor, promotionId: string): Promise<number> {
+  const last = await x
+    .selectFrom('canary_verdicts')
+    .select((eb) => eb.fn.max('seq').as('seq'))
+    .where('promotion_id', '=', promotionId)
+    .executeTakeFirst();
+  return Number(last?.seq ?? 0) + 1;
+}
+
+export async function insertVerdict(x: Executor, row: VerdictRow): Promise<void> {
+  await x.insertInto('canary_verdicts').values(row).execute();
+}
+
+export async function verdictsOf(x: Executor, promotionId: string): Promise<StoredVerdict[]> {
+  return x.selectFrom('canary_verdicts').selectAll().where('promotion_id', '=', promotionId).orderBy('seq').execute();
+}
+
+// routes: what serves each model in each environment (the stable artifact, and the canary with its percent)
+
+/** The columns a step changes on a route (also the `route` of its `promotion.step` event). */
+export type RouteChange = Partial<
+  Pick<Insertable<DB['routes']>, 'stable_artifact_id' | 'canary_artifact_id' | 'canary_percent' | 'promotion_id'>
+>;
+
+/** Creates the model's route in `env` with `set` (the rest empty), or changes only `set` on the existing one. */
+export async function upsertRoute(x: Executor, at: { modelName: string; env: string }, set: RouteChange, now: Date): Promise<void> {
+  await x
+    .insertInto('routes')
+    .values({
+      model_name: at.modelName,
+      env: at.env,
+      stable_artifact_id: set.stable_artifact_id ?? null,
+      canary_artifact_id: set.canary_artifact_id ?? null,
+      canary_percent: set.canary_percent ?? 0,
+      promotion_id: set.promotion_id ?? null,
+      updated_at: now,
+    })
+    .onConflict((oc) => oc.columns(['model_name', 'env']).doUpdateSet({ ...set, updated_at: now }))
+    .execute();
+}
+
+/** The stable artifact the routes row names for the model in `env` (null: none, or no row). */
+export async function routedStable(x: Executor, modelName: string, env: string): Promise<string | null> {
+  const route = await x
+    .selectFrom('routes')
+    .select(['stable_artifact_id'])
+    .where('model_name', '=', modelName)
+    .where('env', '=', env)
+    .executeTakeFirst();
+  return route?.stable_artifact_id ?? null;
+}
+
+/** The routes that serve the artifact, as stable or as canary, by environment. */
+export async function routesServing(x: Executor, artifactId: string): Promise<Selectable<DB['routes']>[]> {
+  return x
+    .selectFrom('routes')
+    .selectAll()
+    .where((eb) => eb.or([eb('stable_artifact_id', '=', artifactId), eb('canary_artifact_id', '=', artifactId)]))
+    .orderBy('env')
+    .execute();
+}
