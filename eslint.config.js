@@ -39,6 +39,26 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
+    // The store rule for the registry, datasets, keys, tokens and lineage modules: a module's
+    // store.ts is the only code that builds SQL on its tables (ARCHITECTURE.md).
+    files: ['lib/modules/{registry,datasets,keys,tokens,lineage}/**'],
+    ignores: ['**/store.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            'CallExpression > MemberExpression.callee > Identifier.property[name=/^(selectFrom|insertInto|updateTable|deleteFrom|replaceInto|mergeInto)$/]',
+          message: "only store.ts touches the module's tables — see ARCHITECTURE.md",
+        },
+        {
+          selector: "TaggedTemplateExpression[tag.name='sql']",
+          message: "only store.ts touches the module's tables — see ARCHITECTURE.md",
+        },
+      ],
+    },
+  },
+  {
     // Tests read synthesized templates and loose JSON replies, and assert on them.
     files: ['test/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
