@@ -4,7 +4,7 @@ import { TrainingManifest } from '../../lib/kernel/manifest.js';
 import { ModelName } from '../../lib/kernel/names.js';
 import { checkSignerValidity, manifestStatement, statementBytes, type KeyRecord } from '../../lib/kernel/signatures.js';
 import { verifyManifest } from '../../lib/kernel/verification.js';
-import { nextKid } from '../../lib/modules/keys/service.js';
+import { nextKid } from '../../lib/modules/keys/domain.js';
 
 const manifest = TrainingManifest.parse({
   artifactId: '6f1c1d7e-8a43-4a4e-9d0e-2c4b7f0a9b11',

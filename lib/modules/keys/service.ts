@@ -1,26 +1,13 @@
-import { createPublicKey } from 'node:crypto';
 import { AegisError } from '../../kernel/errors.js';
 import { isUniqueViolation } from '../../platform/sql/errors.js';
-import type { KeyPurpose, KeyRecord, SignatureAlg } from '../../kernel/signatures.js';
-import { toDate, toDateOrNull, toIso, toIsoOrNull } from '../../platform/sql/schema.js';
+import type { KeyPurpose, KeyRecord } from '../../kernel/signatures.js';
+import { toDate } from '../../platform/sql/schema.js';
 import type { Clock } from '../../platform/ports/clock.js';
 import type { Database, Executor } from '../../platform/ports/database.js';
 import type { KeyProvider, Signer } from '../../platform/ports/signer.js';
 import type { AuditLog } from '../../platform/audit/log.js';
-
-function toRecord(r: Record<string, unknown>): KeyRecord {
-  return {
-    kid: r.kid as string,
-    purpose: r.purpose as KeyPurpose,
-    alg: r.alg as SignatureAlg,
-    publicKey: r.public_key as string,
-    backend: r.backend as KeyRecord['backend'],
-    notBefore: toIso(r.not_before as Date | string),
-    notAfter: toIsoOrNull(r.not_after as Date | string | null),
-    revokedAt: toIsoOrNull(r.revoked_at as Date | string | null),
-    ...(r.owner ? { owner: r.owner as string } : {}),
-  };
-}
+import { enrolledKeyAlg, nextKid } from './domain.js';
+import { findActiveKey, findKey, insertKey, listKeys, retireKey, revokeKey, signingKeyRow } from './store.js';
 
 /**
  * A key that cannot sign now (its file unreadable, the KMS key disabled, KMS down) is a
@@ -44,12 +31,6 @@ function outageAware(signer: Signer, purpose: KeyPurpose): Signer {
   };
 }
 
-/** `manifest-signer-v1` → `manifest-signer-v2`; a kid without a version suffix gets `-v2`. */
-export function nextKid(kid: string): string {
-  const m = /^(.*)-v(\d+)$/.exec(kid);
-  return m ? `${m[1]}-v${Number(m[2]) + 1}` : `${kid}-v2`;
-}
-
 /**
  * The key ring: public keys with validity windows, kept in the database, and the one
  * active signer per purpose. Private keys stay in the {@link KeyProvider}.
@@ -65,45 +46,33 @@ export class KeyService {
   ) {}
 
   async list(db: Executor = this.database.db): Promise<KeyRecord[]> {
-    const rows = await db.selectFrom('signing_keys').selectAll().orderBy('purpose').orderBy('not_before').execute();
-    return rows.map((r) => toRecord(r as unknown as Record<string, unknown>));
+    return listKeys(db);
   }
 
   async get(kid: string, db: Executor = this.database.db): Promise<KeyRecord | undefined> {
-    const row = await db.selectFrom('signing_keys').selectAll().where('kid', '=', kid).executeTakeFirst();
-    return row ? toRecord(row as unknown as Record<string, unknown>) : undefined;
-  }
-
-  async #activeRow(purpose: KeyPurpose, db: Executor = this.database.db) {
-    return db
-      .selectFrom('signing_keys')
-      .selectAll()
-      .where('purpose', '=', purpose)
-      .where('not_after', 'is', null)
-      .where('revoked_at', 'is', null)
-      .orderBy('not_before', 'desc')
-      .executeTakeFirst();
+    return findKey(db, kid);
   }
 
   /** The signer that signs new `purpose` signatures now (as seen by `db`, e.g. a transaction). */
   async activeSigner(purpose: KeyPurpose, db: Executor = this.database.db): Promise<Signer> {
-    const row = await this.#activeRow(purpose, db);
-    if (!row)
+    const active = await findActiveKey(db, purpose);
+    if (!active)
       throw new AegisError(
         'NO_ACTIVE_SIGNING_KEY',
         `no active ${purpose} signing key: an operator must rotate one in (POST /v1/keys/rotate)`,
       );
-    const cached = this.#signers.get(row.kid);
+    const { record, keyRef } = active;
+    const cached = this.#signers.get(record.kid);
     if (cached) return cached;
-    const signer = outageAware(this.provider.signer(row.kid, row.alg as SignatureAlg, row.key_ref), purpose);
-    this.#signers.set(row.kid, signer);
+    const signer = outageAware(this.provider.signer(record.kid, record.alg, keyRef), purpose);
+    this.#signers.set(record.kid, signer);
     return signer;
   }
 
   /** Creates (file) or adopts (KMS) the first key for `purpose` when the ring has no active one. */
   async ensureActive(purpose: KeyPurpose, kid: string, opts: { kmsKeyId?: string } = {}): Promise<KeyRecord> {
-    const row = await this.#activeRow(purpose);
-    if (row) return toRecord(row as unknown as Record<string, unknown>);
+    const active = await findActiveKey(this.database.db, purpose);
+    if (active) return active.record;
     return this.#add(purpose, (await this.get(kid)) ? nextKid(kid) : kid, opts, undefined, 'system');
   }
 
@@ -119,7 +88,7 @@ export class KeyService {
     if (this.provider.backend === 'kms' && !opts.kmsKeyId) {
       throw new AegisError('VALIDATION_FAILED', 'rotating a KMS-backed key needs the new key id', { field: 'kmsKeyId' });
     }
-    const old = await this.#activeRow(purpose);
+    const old = (await findActiveKey(this.database.db, purpose))?.record;
     let kid = old ? nextKid(old.kid) : `${purpose}-signer-v1`;
     while (await this.get(kid)) kid = nextKid(kid);
     const current = await this.#add(purpose, kid, opts, old?.kid, actor);
@@ -134,47 +103,24 @@ export class KeyService {
     input: { kid: string; purpose: 'approver'; publicKey: string; owner: string; notAfter?: string | undefined },
     actor: string,
   ): Promise<KeyRecord> {
-    let alg: KeyRecord['alg'];
-    try {
-      const type = createPublicKey({ key: Buffer.from(input.publicKey, 'base64'), format: 'der', type: 'spki' }).asymmetricKeyType;
-      if (type !== 'ed25519') throw new Error(type);
-      alg = 'ed25519';
-    } catch {
-      throw new AegisError('VALIDATION_FAILED', 'publicKey must be a base64 DER SubjectPublicKeyInfo of an Ed25519 key', {
-        field: 'publicKey',
-      });
-    }
+    const alg = enrolledKeyAlg(input.publicKey);
     if (await this.get(input.kid)) throw new AegisError('CONFLICT', `key ${input.kid} already exists`, { field: 'kid' });
     const now = this.clock.now();
     if (input.notAfter && !(Date.parse(input.notAfter) > now.getTime()))
       throw new AegisError('VALIDATION_FAILED', 'notAfter must be in the future', { field: 'notAfter' });
     try {
       await this.database.db.transaction().execute(async (tx) => {
-        await tx
-          .insertInto('signing_keys')
-          .values({
-            kid: input.kid,
-            purpose: input.purpose,
-            alg,
-            public_key: input.publicKey,
-            backend: 'external',
-            key_ref: '',
-            not_before: now,
-            not_after: toDateOrNull(input.notAfter ?? null),
-            revoked_at: null,
-            owner: input.owner,
-          })
-          .execute();
         const key = {
           kid: input.kid,
           purpose: input.purpose,
           alg,
           publicKey: input.publicKey,
-          backend: 'external',
+          backend: 'external' as const,
           notBefore: now.toISOString(),
           notAfter: input.notAfter ?? null,
           owner: input.owner,
         };
+        await insertKey(tx, signingKeyRow({ ...key, revokedAt: null }, ''));
         await this.audit.append(tx, { type: 'key.enrolled', actor, subject: `key:${input.kid}`, payload: { key } });
       });
     } catch (e) {
@@ -191,11 +137,7 @@ export class KeyService {
     if (existing.revokedAt) throw new AegisError('CONFLICT', `key ${kid} is already revoked`, { field: 'kid' });
     const now = this.clock.now();
     await this.database.db.transaction().execute(async (tx) => {
-      await tx
-        .updateTable('signing_keys')
-        .set({ revoked_at: now, not_after: existing.notAfter ? toDate(existing.notAfter) : now })
-        .where('kid', '=', kid)
-        .execute();
+      await revokeKey(tx, kid, { revokedAt: now, notAfter: existing.notAfter ? toDate(existing.notAfter) : now });
       await this.audit.append(tx, {
         type: 'key.revoked',
         actor,
@@ -211,23 +153,10 @@ export class KeyService {
     const { record, keyRef } = await this.provider.create(purpose, kid, opts);
     const now = this.clock.now();
     await this.database.db.transaction().execute(async (tx) => {
-      if (retire) await tx.updateTable('signing_keys').set({ not_after: now }).where('kid', '=', retire).execute();
-      await tx
-        .insertInto('signing_keys')
-        .values({
-          kid,
-          purpose,
-          alg: record.alg,
-          public_key: record.publicKey,
-          backend: record.backend,
-          key_ref: keyRef,
-          not_before: now,
-          not_after: null,
-          revoked_at: null,
-        })
-        .execute();
+      if (retire) await retireKey(tx, retire, now);
       // The public key goes into the chain, so the key ring can be rebuilt from the archive.
       const key = { kid, purpose, alg: record.alg, publicKey: record.publicKey, backend: record.backend, notBefore: now.toISOString() };
+      await insertKey(tx, signingKeyRow({ ...key, notAfter: null, revokedAt: null }, keyRef));
       await this.audit.append(
         tx,
         retire

@@ -1,0 +1,174 @@
+/** The registry's records and rules (no I/O). */
+import { canonicalSha256 } from '../../kernel/canonical.js';
+import { AegisError } from '../../kernel/errors.js';
+import { manifestSha256, TrainingManifest, type ManifestInput } from '../../kernel/manifest.js';
+import type { SignatureRecord } from '../../kernel/signatures.js';
+import type { Principal } from '../../kernel/identity.js';
+
+export interface ArtifactRecord {
+  artifactId: string;
+  modelName: string;
+  version: number;
+  sha256: string;
+  size: number;
+  storage: { key: string; versionId: string; manifestKey: string; signatureKey: string };
+  manifest: TrainingManifest;
+  manifestSha256: string;
+  signature: SignatureRecord;
+  createdBy: string;
+  createdAt: string;
+}
+
+/** Where a registration's artifact and its manifest and signature sidecars are stored (as in `artifact.registered`). */
+export interface StoredArtifact {
+  key: string;
+  versionId: string;
+  manifestKey: string;
+  manifestVersionId: string;
+  signatureKey: string;
+  signatureVersionId: string;
+}
+
+/** What one registration stores; the store builds its rows from it (on registration, and when one is restored). */
+export interface Registration {
+  manifest: TrainingManifest;
+  signature: SignatureRecord;
+  sha256: string;
+  size: number;
+  storage: StoredArtifact;
+  version: number;
+  createdBy: string;
+  createdAt: Date | string;
+}
+
+export interface RegistrationResult {
+  artifactId: string;
+  modelName: string;
+  version: number;
+  sha256: string;
+  manifestSignatureId: string;
+  signerId: string;
+  /** true when this repeated an earlier registration and returned its result */
+  replayed: boolean;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** A pending upload as the registry keeps it. */
+export interface Upload {
+  uploadId: string;
+  modelName: string;
+  storageKey: string;
+  createdBy: string;
+  createdAt: string;
+  expiredAt: string | null;
+}
+
+export const DEFAULT_PENDING_UPLOAD_TTL_SECONDS = 86_400;
+
+export const artifactPrefix = (model: string, uploadId: string) => `artifacts/${model}/${uploadId}`;
+
+/** A manifest may name one dataset twice (e.g. train and eval splits of one version); link it once. */
+export function uniqueRefs(refs: readonly { id: string; version: string }[]) {
+  const seen = new Map<string, { id: string; version: string }>();
+  for (const r of refs) seen.set(`${r.id}@${r.version}`, r);
+  return [...seen.values()];
+}
+
+/** Until when an upload created at `createdAt` may still be registered. */
+export function pendingUntil(createdAt: string, ttlSeconds: number | undefined): Date {
+  return new Date(Date.parse(createdAt) + (ttlSeconds ?? DEFAULT_PENDING_UPLOAD_TTL_SECONDS) * 1000);
+}
+
+export function registrationResult(r: ArtifactRecord, replayed: boolean): RegistrationResult {
+  return {
+    artifactId: r.artifactId,
+    modelName: r.modelName,
+    version: r.version,
+    sha256: r.sha256,
+    manifestSignatureId: r.signature.manifestSignatureId,
+    signerId: r.signature.signerId,
+    replayed,
+  };
+}
+
+/**
+ * An upload belongs to its creator: nobody else registers it, not even as a replay
+ * (the record would name the wrong author, and the creator's registration would replay it).
+ */
+export function assertUploadOwner(upload: Upload | undefined, uploadId: string, principal: Principal): void {
+  if (upload && upload.createdBy !== principal.id) {
+    throw new AegisError('FORBIDDEN', `upload ${uploadId} was created by another principal; register your own upload`, {
+      field: 'uploadId',
+    });
+  }
+}
+
+/** Refuses an upload that is gone, past its pending TTL (or marked expired), or made for another model. */
+export function assertRegistrable(
+  upload: Upload | undefined,
+  uploadId: string,
+  m: ManifestInput,
+  at: { now: Date; pendingUploadTtlSeconds: number | undefined },
+): Upload {
+  if (!upload) throw new AegisError('UPLOAD_NOT_FOUND', `no upload ${uploadId}`, { field: 'uploadId' });
+  const until = pendingUntil(upload.createdAt, at.pendingUploadTtlSeconds);
+  if (upload.expiredAt !== null || at.now >= until) {
+    throw new AegisError(
+      'UPLOAD_EXPIRED',
+      `upload ${uploadId} expired at ${until.toISOString()} without being registered; upload the bytes again`,
+      { field: 'uploadId' },
+    );
+  }
+  if (upload.modelName !== m.modelName) {
+    throw new AegisError('VALIDATION_FAILED', `upload ${uploadId} was created for model ${upload.modelName}`, {
+      field: 'manifest.modelName',
+    });
+  }
+  return upload;
+}
+
+/** Refuses uploaded bytes whose size differs from the manifest's (checked before hashing them). */
+export function assertSizeMatches(m: ManifestInput, size: number): void {
+  if (size !== m.artifactSize) {
+    throw new AegisError('SIZE_MISMATCH', `uploaded ${size} bytes but the manifest says ${m.artifactSize}`, {
+      field: 'manifest.artifactSize',
+    });
+  }
+}
+
+/** Refuses uploaded bytes whose sha256 differs from the manifest's. */
+export function assertSha256Matches(m: ManifestInput, sha256: string): void {
+  if (sha256 !== m.artifactSha256) {
+    throw new AegisError('SHA256_MISMATCH', `uploaded bytes have sha256 ${sha256} but the manifest says ${m.artifactSha256}`, {
+      field: 'manifest.artifactSha256',
+      details: { expected: m.artifactSha256, actual: sha256 },
+    });
+  }
+}
+
+/**
+ * The same bytes registered again: a replay only when the manifest is the same (its
+ * artifactId may be left out: the registry assigned it); otherwise a conflict naming both.
+ */
+export function replayOrRefuse(existing: ArtifactRecord, m: ManifestInput): RegistrationResult {
+  const candidate = TrainingManifest.safeParse({ ...m, artifactId: m.artifactId ?? existing.artifactId });
+  const sha = candidate.success ? manifestSha256(candidate.data) : canonicalSha256(m);
+  if (sha === existing.manifestSha256) return registrationResult(existing, true);
+  throw new AegisError(
+    'ALREADY_REGISTERED_DIFFERENTLY',
+    `these bytes are already registered as ${existing.modelName} v${existing.version} (artifact ${existing.artifactId}) with manifest sha256 ${existing.manifestSha256}; this manifest's sha256 is ${sha}. Register the registered manifest again to replay, or new bytes as a new version`,
+    {
+      field: 'manifest',
+      details: {
+        artifactId: existing.artifactId,
+        version: existing.version,
+        registeredManifestSha256: existing.manifestSha256,
+        manifestSha256: sha,
+      },
+    },
+  );
+}

@@ -1,0 +1,300 @@
+/**
+ * The registry module's tables: `models`, `artifacts`, `manifest_signatures`,
+ * `artifact_datasets`, `uploads` and `idempotency_keys`. The only code that builds SQL on them.
+ */
+import type { Insertable } from 'kysely';
+import { canonicalJson } from '../../kernel/canonical.js';
+import { manifestSha256, type TrainingManifest } from '../../kernel/manifest.js';
+import type { SignatureAlg, SignatureRecord } from '../../kernel/signatures.js';
+import type { Executor } from '../../platform/ports/database.js';
+import {
+  toDate,
+  toIso,
+  toIsoOrNull,
+  type ArtifactDatasetsTable,
+  type ArtifactsTable,
+  type ManifestSignaturesTable,
+} from '../../platform/sql/schema.js';
+import { uniqueRefs, type ArtifactRecord, type Registration, type Upload } from './domain.js';
+
+// ---- artifacts, manifest_signatures, artifact_datasets: row builders and mapping
+
+export function artifactRow(a: Registration): Insertable<ArtifactsTable> {
+  return {
+    artifact_id: a.manifest.artifactId,
+    model_name: a.manifest.modelName,
+    version: a.version,
+    sha256: a.sha256,
+    size: a.size,
+    storage_key: a.storage.key,
+    storage_version_id: a.storage.versionId,
+    manifest_key: a.storage.manifestKey,
+    manifest_version_id: a.storage.manifestVersionId,
+    signature_key: a.storage.signatureKey,
+    signature_version_id: a.storage.signatureVersionId,
+    manifest: canonicalJson(a.manifest),
+    manifest_sha256: manifestSha256(a.manifest),
+    manifest_signature_id: a.signature.manifestSignatureId,
+    signer_id: a.signature.signerId,
+    created_by: a.createdBy,
+    created_at: toDate(a.createdAt),
+  };
+}
+
+export function manifestSignatureRow(artifactId: string, s: SignatureRecord): Insertable<ManifestSignaturesTable> {
+  return {
+    manifest_signature_id: s.manifestSignatureId,
+    artifact_id: artifactId,
+    signer_id: s.signerId,
+    alg: s.alg,
+    signature: s.signature,
+    ts: toDate(s.ts),
+  };
+}
+
+/** The artifact's links to the datasets its manifest names, each `id@version` once. */
+export function artifactDatasetRows(m: TrainingManifest): Insertable<ArtifactDatasetsTable>[] {
+  return uniqueRefs(m.datasetRefs).map((r) => ({ artifact_id: m.artifactId, dataset_id: r.id, version: r.version }));
+}
+
+type ArtifactJoinRow = NonNullable<Awaited<ReturnType<ReturnType<typeof selectArtifacts>['executeTakeFirst']>>>;
+
+export function toArtifactRecord(r: ArtifactJoinRow): ArtifactRecord {
+  return {
+    artifactId: r.artifact_id,
+    modelName: r.model_name,
+    version: r.version,
+    sha256: r.sha256.trim(),
+    size: Number(r.size),
+    storage: { key: r.storage_key, versionId: r.storage_version_id, manifestKey: r.manifest_key, signatureKey: r.signature_key },
+    // Parsed leniently: a tampered row must still load so verification can report it.
+    manifest: JSON.parse(r.manifest) as TrainingManifest,
+    manifestSha256: r.manifest_sha256.trim(),
+    signature: {
+      manifestSignatureId: r.manifest_signature_id,
+      signerId: r.signer_id,
+      alg: r.alg as SignatureAlg,
+      signature: r.signature,
+      ts: toIso(r.ts),
+    },
+    createdBy: r.created_by,
+    createdAt: toIso(r.created_at),
+  };
+}
+
+// ---- artifacts: writes and reads
+
+/** Writes one registration's artifact, signature and dataset-link rows (in the caller's transaction). */
+export async function insertArtifact(x: Executor, a: Registration): Promise<void> {
+  await x.insertInto('artifacts').values(artifactRow(a)).execute();
+  await x.insertInto('manifest_signatures').values(manifestSignatureRow(a.manifest.artifactId, a.signature)).execute();
+  for (const link of artifactDatasetRows(a.manifest)) await x.insertInto('artifact_datasets').values(link).execute();
+}
+
+function selectArtifacts(x: Executor) {
+  return x
+    .selectFrom('artifacts as a')
+    .innerJoin('manifest_signatures as s', 's.manifest_signature_id', 'a.manifest_signature_id')
+    .select([
+      'a.artifact_id',
+      'a.model_name',
+      'a.version',
+      'a.sha256',
+      'a.size',
+      'a.storage_key',
+      'a.storage_version_id',
+      'a.manifest_key',
+      'a.signature_key',
+      'a.manifest',
+      'a.manifest_sha256',
+      'a.created_by',
+      'a.created_at',
+      's.manifest_signature_id',
+      's.signer_id',
+      's.alg',
+      's.signature',
+      's.ts',
+    ]);
+}
+
+/** One artifact, by id or by model and version. */
+export async function findArtifact(
+  x: Executor,
+  by: { artifactId: string } | { modelName: string; version: number },
+): Promise<ArtifactRecord | undefined> {
+  const q = selectArtifacts(x);
+  const row = await (
+    'artifactId' in by
+      ? q.where('a.artifact_id', '=', by.artifactId)
+      : q.where('a.model_name', '=', by.modelName).where('a.version', '=', by.version)
+  ).executeTakeFirst();
+  return row ? toArtifactRecord(row) : undefined;
+}
+
+/** The id of the artifact of `modelName` with these bytes, if registered. */
+export async function findArtifactIdBySha256(x: Executor, modelName: string, sha256: string): Promise<string | undefined> {
+  const row = await x
+    .selectFrom('artifacts')
+    .select('artifact_id')
+    .where('model_name', '=', modelName)
+    .where('sha256', '=', sha256)
+    .executeTakeFirst();
+  return row?.artifact_id;
+}
+
+/** Up to `limit` versions of `modelName` below `before`, newest first. */
+export async function listArtifactVersions(
+  x: Executor,
+  q: { modelName: string; limit: number; before?: number | undefined },
+): Promise<ArtifactRecord[]> {
+  let query = selectArtifacts(x).where('a.model_name', '=', q.modelName).orderBy('a.version', 'desc').limit(q.limit);
+  if (q.before !== undefined) query = query.where('a.version', '<', q.before);
+  return (await query.execute()).map(toArtifactRecord);
+}
+
+/** The `id@version` of the datasets an artifact was trained on, ordered by id and version. */
+export async function findDatasetLinks(x: Executor, artifactId: string): Promise<{ id: string; version: string }[]> {
+  const rows = await x
+    .selectFrom('artifact_datasets')
+    .select(['dataset_id', 'version'])
+    .where('artifact_id', '=', artifactId)
+    .orderBy('dataset_id')
+    .orderBy('version')
+    .execute();
+  return rows.map((r) => ({ id: r.dataset_id, version: r.version }));
+}
+
+// ---- models
+
+/** Creates the model on its first registration and takes its next version number. */
+export async function nextModelVersion(x: Executor, model: { name: string; createdBy: string; createdAt: Date }): Promise<number> {
+  await x
+    .insertInto('models')
+    .values({ name: model.name, created_by: model.createdBy, created_at: model.createdAt, latest_version: 0 })
+    .onConflict((oc) => oc.column('name').doNothing())
+    .execute();
+  const { latest_version } = await x
+    .updateTable('models')
+    .set((eb) => ({ latest_version: eb('latest_version', '+', 1) }))
+    .where('name', '=', model.name)
+    .returning('latest_version')
+    .executeTakeFirstOrThrow();
+  return latest_version;
+}
+
+export async function modelExists(x: Executor, name: string): Promise<boolean> {
+  return (await x.selectFrom('models').select('name').where('name', '=', name).executeTakeFirst()) !== undefined;
+}
+
+/** Up to `limit` models named after `after`, by name. */
+export async function listModels(x: Executor, q: { limit: number; after?: string | undefined }) {
+  let query = x.selectFrom('models').selectAll().orderBy('name').limit(q.limit);
+  if (q.after) query = query.where('name', '>', q.after);
+  return (await query.execute()).map((r) => ({ name: r.name, latestVersion: r.latest_version, createdAt: toIso(r.created_at) }));
+}
+
+// ---- uploads
+
+export async function insertUpload(
+  x: Executor,
+  u: { uploadId: string; modelName: string; storageKey: string; createdBy: string; createdAt: Date; expiresAt: Date; maxSize: number },
+): Promise<void> {
+  await x
+    .insertInto('uploads')
+    .values({
+      upload_id: u.uploadId,
+      model_name: u.modelName,
+      storage_key: u.storageKey,
+      created_by: u.createdBy,
+      created_at: u.createdAt,
+      expires_at: u.expiresAt,
+      max_size: u.maxSize,
+    })
+    .execute();
+}
+
+export async function findUpload(x: Executor, uploadId: string): Promise<Upload | undefined> {
+  const row = await x.selectFrom('uploads').selectAll().where('upload_id', '=', uploadId).executeTakeFirst();
+  if (!row) return undefined;
+  const { model_name: modelName, storage_key: storageKey, created_by: createdBy } = row;
+  return { uploadId, modelName, storageKey, createdBy, createdAt: toIso(row.created_at), expiredAt: toIsoOrNull(row.expired_at) };
+}
+
+/**
+ * Marks the upload registered unless it expired. The row lock serialises this with the
+ * expiry job's {@link markUploadExpired}: exactly one of them wins. False when expiry won.
+ */
+export async function claimUpload(x: Executor, uploadId: string, at: Date): Promise<boolean> {
+  const row = await x
+    .updateTable('uploads')
+    .set({ registered_at: at })
+    .where('upload_id', '=', uploadId)
+    .where('expired_at', 'is', null)
+    .returning('upload_id')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Unregistered uploads created at or before `cutoff`, or already marked expired: oldest first, at most `limit`. */
+export async function findExpiringUploads(x: Executor, q: { cutoff: Date; limit: number }) {
+  const rows = await x
+    .selectFrom('uploads')
+    .select(['upload_id', 'storage_key', 'expired_at'])
+    .where('registered_at', 'is', null)
+    .where((eb) => eb.or([eb('expired_at', 'is not', null), eb('created_at', '<=', q.cutoff)]))
+    .orderBy('created_at')
+    .limit(q.limit)
+    .execute();
+  return rows.map((r) => ({ uploadId: r.upload_id, storageKey: r.storage_key, expired: r.expired_at !== null }));
+}
+
+/** Marks the upload expired unless it was registered or expired meanwhile; false then. See {@link claimUpload}. */
+export async function markUploadExpired(x: Executor, uploadId: string, at: Date): Promise<boolean> {
+  const row = await x
+    .updateTable('uploads')
+    .set({ expired_at: at })
+    .where('upload_id', '=', uploadId)
+    .where('registered_at', 'is', null)
+    .where('expired_at', 'is', null)
+    .returning('upload_id')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function deleteUnregisteredUpload(x: Executor, uploadId: string): Promise<void> {
+  await x.deleteFrom('uploads').where('upload_id', '=', uploadId).where('registered_at', 'is', null).execute();
+}
+
+// ---- idempotency_keys
+
+/** Remembers the request a principal's idempotency key was used with, and what it registered. */
+export async function insertIdempotencyKey(
+  x: Executor,
+  k: { principal: string; idempotencyKey: string; requestSha256: string; artifactId: string; createdAt: Date },
+): Promise<void> {
+  await x
+    .insertInto('idempotency_keys')
+    .values({
+      principal: k.principal,
+      idempotency_key: k.idempotencyKey,
+      request_sha256: k.requestSha256,
+      artifact_id: k.artifactId,
+      created_at: k.createdAt,
+    })
+    .execute();
+}
+
+/** The request a principal's idempotency key was first used with, and the artifact it registered. */
+export async function findIdempotencyKey(
+  x: Executor,
+  principal: string,
+  idempotencyKey: string,
+): Promise<{ requestSha256: string; artifactId: string } | undefined> {
+  const row = await x
+    .selectFrom('idempotency_keys')
+    .select(['request_sha256', 'artifact_id'])
+    .where('principal', '=', principal)
+    .where('idempotency_key', '=', idempotencyKey)
+    .executeTakeFirst();
+  return row ? { requestSha256: row.request_sha256, artifactId: row.artifact_id } : undefined;
+}
