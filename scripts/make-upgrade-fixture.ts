@@ -106,6 +106,9 @@ interface Server {
   stop(): Promise<void>;
 }
 
+/** Servers still running: a failed run kills them before removing its folders. */
+const running = new Set<{ child: ChildProcess; exited: Promise<number | null> }>();
+
 /** The old release's `tsx bin/server.ts`, waiting for its "listening on" line. */
 async function startServer(src: string, env: NodeJS.ProcessEnv): Promise<Server> {
   const port = await freePort();
@@ -118,6 +121,9 @@ async function startServer(src: string, env: NodeJS.ProcessEnv): Promise<Server>
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const handle = { child, exited };
+  running.add(handle);
+  void exited.then(() => running.delete(handle));
   const deadline = Date.now() + 90_000;
   while (!out.includes('listening on')) {
     if (child.exitCode !== null || Date.now() > deadline) {
@@ -460,6 +466,10 @@ try {
   await writeFile(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   log(`wrote ${outDir} (${(await duBytes(outDir)) / 1e6} MB)`);
 } finally {
+  for (const { child, exited } of running) {
+    child.kill('SIGKILL');
+    await exited;
+  }
   if (dbCreated) {
     const admin = new pg.Client({ connectionString: ADMIN_PG_URL });
     await admin.connect();
