@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as z from 'zod';
 import { ROLES, type Role } from './core/identity.js';
@@ -256,8 +257,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
-/** Folders shipped in the repo, found from this file (lib/config.ts) wherever the process runs. */
-const REPO_DIR = (name: string) => fileURLToPath(new URL(`../${name}`, import.meta.url));
+/**
+ * Folders shipped with the package (policies/, statemachines/), in the package's root: the
+ * nearest folder above this module holding package.json. Found by walking up, so it holds
+ * wherever this file sits in lib/ and in the bundles in dist/ alike.
+ */
+const REPO_DIR = (name: string) => {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (let dir = here; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return join(dir, name);
+    if (dirname(dir) === dir) return resolve(here, '..', name);
+  }
+};
 
 /**
  * How the KMS key provider is built: Ed25519 only in production unless the test allowance
