@@ -69,9 +69,13 @@ function runtimeLockEntries(): Record<string, LockEntry> {
   return found;
 }
 
-/** The environment of a user's shell: no jest or npm-script variables. */
+/**
+ * The environment of a user's shell: without what `npm test` adds (lowercase npm_* — among
+ * them npm_config_local_prefix, this repo — and INIT_CWD) and jest's NODE_OPTIONS. A user's
+ * own NPM_CONFIG_* (a cache or registry setting) stays.
+ */
 function userEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(npm_|NODE_OPTIONS$|JEST_|INIT_CWD$)/i.test(k)));
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(npm_|NODE_OPTIONS$|INIT_CWD$)/.test(k)));
   return { ...env, ...extra, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 }
 
