@@ -8,7 +8,12 @@ import { existsSync } from 'node:fs';
 const build = new URL('../scripts/build.mjs', import.meta.url);
 if (existsSync(build)) {
   const { buildIfStale } = await import(build.href);
-  const r = await buildIfStale();
-  if (r.built && process.stderr.isTTY) process.stderr.write(`aegis: rebuilt dist/ in ${r.ms} ms (${r.reason})\n`);
+  try {
+    const r = await buildIfStale();
+    if (r.built && process.stderr.isTTY) process.stderr.write(`aegis: rebuilt dist/ in ${r.ms} ms (${r.reason})\n`);
+  } catch (e) {
+    process.stderr.write(`aegis: cannot build dist/: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  }
 }
 await import('../dist/cli.js');
