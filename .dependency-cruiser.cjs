@@ -89,7 +89,7 @@ module.exports = {
   options: {
     tsPreCompilationDeps: true,
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^(node_modules|cdk\\.out)/' },
+    exclude: { path: '^(node_modules|cdk\\.out|dist)/' },
     tsConfig: { fileName: 'tsconfig.json' },
   },
 };

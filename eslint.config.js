@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'cdk.out/**', 'coverage/**', '**/*.d.ts', 'test/aws/support/lambda-runner.mjs'] },
+  { ignores: ['node_modules/**', 'cdk.out/**', 'coverage/**', 'dist/**', '**/*.d.ts', 'test/aws/support/lambda-runner.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -66,6 +66,11 @@ export default tseslint.config(
   {
     files: ['**/*.js', '**/*.cjs', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // plain-JavaScript entry points and the build script (bin/aegis.js, scripts/build.mjs)
+    files: ['bin/*.js', 'scripts/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', URL: 'readonly' } },
   },
   {
     files: ['**/*.cjs'],

@@ -9,7 +9,7 @@ let stack: Stack;
 let env: Record<string, string>;
 
 const aegis = (...args: string[]) => aegisCli(args, env);
-// each CLI run starts Node and tsx (~1 s idle, ~4 s on a loaded 2-core machine); the first test makes ten
+// each CLI run starts Node with the compiled CLI (~0.2 s idle, more on a loaded 2-core machine); the first test makes ten
 const CLI_TIMEOUT_MS = 180_000;
 
 beforeAll(async () => {

@@ -6,7 +6,7 @@ import { removeTree } from '../../scripts/dr-drill-steps.js';
 // jest runs from the repository root (as the other CLI tests assume).
 const root = process.cwd();
 
-/** Runs a TypeScript entry point in its own process, as an operator would (tsx from node_modules). */
+/** Runs an entry point in its own process, as an operator would: the compiled CLI, or a TypeScript script with tsx from node_modules. */
 function run(
   script: string,
   args: string[],
@@ -21,7 +21,8 @@ function run(
     AEGIS_AUDIT_ARCHIVE_BUCKET: _a,
     ...parent
   } = process.env;
-  const child = spawn(process.execPath, [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, script), ...args], {
+  const runner = script.endsWith('.ts') ? [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs')] : [];
+  const child = spawn(process.execPath, [...runner, join(root, script), ...args], {
     cwd: root,
     env: { ...parent, ...env },
   });
@@ -64,7 +65,7 @@ describe('the disaster-recovery drill and the admin commands', () => {
     for (const part of ['objects', 'audit-archive']) await cp(join(work!, 'backup', part), join(dir, part), { recursive: true });
     const env = { AEGIS_DATA_DIR: dir, DEV_ALLOW_EPHEMERAL: 'true' };
 
-    const rebuilt = await run('bin/cli.ts', ['rebuild-index', '--verify-bytes'], env);
+    const rebuilt = await run('bin/aegis.js', ['rebuild-index', '--verify-bytes'], env);
     expect(rebuilt.stdout).toContain(
       'REBUILT WITH PROBLEMS  3 key(s), 3 dataset(s), 5 artifact(s) (5 from the audit archive, 0 from storage only)',
     );
@@ -72,7 +73,7 @@ describe('the disaster-recovery drill and the admin commands', () => {
     expect(rebuilt.stderr).toContain('aegis: read-archive: reading and verifying the audit archive');
     expect(rebuilt.code).toBe(1);
 
-    const parity = await run('bin/cli.ts', ['parity', '--against-data-dir', join(work!, 'restored-dump')], env);
+    const parity = await run('bin/aegis.js', ['parity', '--against-data-dir', join(work!, 'restored-dump')], env);
     expect(parity.stdout).toMatch(/^SAME {2}0 difference\(s\)/);
     expect(parity.code).toBe(0);
   }, 120_000);

@@ -1,13 +1,19 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * Nothing to start globally: each suite starts what it needs (moto_server, a fresh
- * database). One scratch folder per run, outside the repo, that suites share (the AWS-mode
- * suites synthesize the stack into it once); the workers inherit its path.
+ * No server to start globally: each suite starts what it needs (moto_server, a fresh
+ * database). The build (dist/, what `aegis` and `npm start` run) is brought up to date once,
+ * before any suite spawns the CLI or the server. One scratch folder per run, outside the repo,
+ * that suites share (the AWS-mode suites synthesize the stack into it once); the workers
+ * inherit its path.
  */
 export default async function globalSetup(): Promise<void> {
+  const { NODE_OPTIONS: _omit, ...env } = process.env;
+  const build = spawnSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { env, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`the build failed:\n${build.stderr}`);
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   process.env.AEGIS_TEST_RUN_DIR ??= mkdtempSync(join(tmpdir(), 'aegis-run-'));
 }
