@@ -2,7 +2,7 @@
  * Writes the synthetic sample datasets the built-in trainer is tested and demonstrated on:
  *   test/data/sample/train.csv             2000 rows, 5 features, binary `label`
  *   test/data/sample-multiclass/train.csv   600 rows, 3 features, classes a/b/c
- * Seeded (lib/training/prng.ts) and printed with fixed decimals, so re-running it reproduces
+ * Seeded (lib/clients/training/prng.ts) and printed with fixed decimals, so re-running it reproduces
  * the committed files byte for byte. Run: `npx tsx scripts/gen-sample-dataset.ts`
  */
 import { mkdirSync, writeFileSync } from 'node:fs';

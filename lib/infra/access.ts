@@ -9,10 +9,10 @@ import type { RegistryDatabase } from './registry-database.js';
 
 /**
  * Where the audit archive keeps its objects (`audit/segments/…`, `audit/checkpoints/…`, see
- * `lib/services/audit-trail.ts`); archive object permissions cover this prefix only.
+ * `lib/platform/audit/trail.ts`); archive object permissions cover this prefix only.
  */
 export const AUDIT_ARCHIVE_PREFIX = 'audit/';
-/** Where the signed audit head checkpoints live (`lib/services/audit-head.ts`), inside {@link AUDIT_ARCHIVE_PREFIX}. */
+/** Where the signed audit head checkpoints live (`lib/platform/audit/head.ts`), inside {@link AUDIT_ARCHIVE_PREFIX}. */
 export const AUDIT_HEADS_PREFIX = 'audit/heads/';
 
 /** What one function may touch beyond the database (which every function reads and writes). */
@@ -152,7 +152,7 @@ export function grantAccess(fn: AegisFunction, access: RouteAccess, resources: A
 }
 
 /**
- * What the production startup checks read (`lib/startup-checks.ts`), which every function
+ * What the production startup checks read (`lib/platform/startup-checks.ts`), which every function
  * runs once per cold start: each bucket's Object Lock configuration and each signing key's
  * spec, usage and state. Reads of configuration only, on exactly those resources.
  */

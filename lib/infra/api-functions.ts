@@ -87,7 +87,7 @@ export const CEDAR_WASM = 'node_modules/@cedar-policy/cedar-wasm/nodejs/cedar_wa
 export interface ApiFunctionsProps extends AccessResources {
   /** Absolute path of the repository root (holds `lambdas/` and `package-lock.json`). */
   readonly projectRoot: string;
-  /** Environment shared by every function (configuration read by `lib/config.ts`). */
+  /** Environment shared by every function (configuration read by `lib/platform/config.ts`). */
   readonly environment: Readonly<Record<string, string>>;
   /**
    * SentinelNet's URL (`SENTINELNET_URL`) for the policy-deciding routes.
@@ -102,7 +102,7 @@ export interface ApiFunctionsProps extends AccessResources {
 }
 
 /**
- * One Lambda function per API route (see `lib/http/routes.ts`), each with exactly the grants
+ * One Lambda function per API route (see `lib/platform/http/routes.ts`), each with exactly the grants
  * its route needs.
  *
  * @example

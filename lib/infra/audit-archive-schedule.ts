@@ -15,7 +15,7 @@ import type { RouteAccess } from './access.js';
 export interface ScheduledJobProps {
   /** Absolute path of the repository root. */
   readonly projectRoot: string;
-  /** Environment shared by every function (configuration read by `lib/config.ts`). */
+  /** Environment shared by every function (configuration read by `lib/platform/config.ts`). */
   readonly environment: Readonly<Record<string, string>>;
   readonly resources: AccessResources;
   /** The handler file, relative to `projectRoot`; it exports `scheduled`, which runs the job through the Scheduler port. */
@@ -123,7 +123,7 @@ export class ScheduledJob extends Construct {
 export interface AuditArchiveScheduleProps {
   /** Absolute path of the repository root. */
   readonly projectRoot: string;
-  /** Environment shared by every function (configuration read by `lib/config.ts`). */
+  /** Environment shared by every function (configuration read by `lib/platform/config.ts`). */
   readonly environment: Readonly<Record<string, string>>;
   readonly resources: AccessResources;
   /**

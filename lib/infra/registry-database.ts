@@ -67,7 +67,7 @@ export class RegistryDatabase extends Construct {
   /** The RDS-managed master user secret the Data API authenticates with. */
   public readonly secret: secretsmanager.ISecret;
   public readonly databaseName: string;
-  /** `rdsdata://<database>?resourceArn=<cluster arn>&secretArn=<secret arn>`, as `lib/config.ts` reads it. */
+  /** `rdsdata://<database>?resourceArn=<cluster arn>&secretArn=<secret arn>`, as `lib/platform/config.ts` reads it. */
   public readonly databaseUrl: string;
   /** How long automated backups (and so point-in-time recovery) reach back. */
   public readonly backupRetention: Duration;

@@ -11,7 +11,7 @@ import { acknowledge } from './acknowledge.js';
 import { API_ROUTE_IDS, type ApiRouteId } from './api-functions.js';
 import { checkMutualTlsDomain, type MutualTlsDomain } from './mutual-tls.js';
 
-/** API Gateway's own refusals, mapped onto Aegis error codes (see lib/core/errors.ts). */
+/** API Gateway's own refusals, mapped onto Aegis error codes (see lib/kernel/errors.ts). */
 const GATEWAY_ERRORS: readonly [apigw.ResponseType, ErrorCode, string, string?][] = [
   [apigw.ResponseType.BAD_REQUEST_BODY, 'VALIDATION_FAILED', 'body: a JSON object is required', 'body'],
   [apigw.ResponseType.BAD_REQUEST_PARAMETERS, 'VALIDATION_FAILED', 'a required path parameter is missing'],
@@ -51,7 +51,7 @@ export interface AegisRestApiProps {
 }
 
 /**
- * The REST API built from the route table (`lib/http/routes.ts`): one method per route,
+ * The REST API built from the route table (`lib/platform/http/routes.ts`): one method per route,
  * SigV4 (IAM) authorization except on public routes, request validation, JSON access logs,
  * X-Ray tracing and throttling on the stage; optionally a custom domain with mutual TLS as
  * the only way in.

@@ -29,7 +29,7 @@ const MACHINES = [
 export interface RolloutWorkflowsProps {
   /** Absolute path of the repository root (holds `lambdas/`, `package-lock.json` and `statemachines/`). */
   readonly projectRoot: string;
-  /** Environment shared by every function (configuration read by `lib/config.ts`). */
+  /** Environment shared by every function (configuration read by `lib/platform/config.ts`). */
   readonly environment: Readonly<Record<string, string>>;
   /** What the rollout-step function is granted on ({@link ROLLOUT_STEP_ACCESS}); `dataKey` also encrypts the execution logs. */
   readonly resources: AccessResources;

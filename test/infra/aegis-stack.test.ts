@@ -50,7 +50,7 @@ const allows = (statement: Statement, action: string): boolean => asList(stateme
  * an ARN built from them). `Resource: "*"` is not counted here: a test of its own allows it
  * for X-Ray only.
  */
-/** What the production startup checks read (lib/startup-checks.ts), granted to every function. */
+/** What the production startup checks read (lib/platform/startup-checks.ts), granted to every function. */
 const STARTUP_CHECK_ACTIONS = ['s3:GetBucketObjectLockConfiguration', 'kms:DescribeKey'];
 const onResource = (statement: Statement, logicalId: string): boolean =>
   new RegExp(`"(Ref|Fn::GetAtt)":\\[?"${logicalId}"`).test(JSON.stringify(statement.Resource));

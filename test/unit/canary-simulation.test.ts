@@ -1,6 +1,6 @@
 /**
  * The judge's error rates by seeded simulation: counts, not time. Each scenario draws 500
- * windows of per-variant traffic from a fixed seed (lib/training/prng.ts) and judges each
+ * windows of per-variant traffic from a fixed seed (lib/clients/training/prng.ts) and judges each
  * with the default configuration, so the rates below are exact for this code and repeat on
  * every machine. Latency is lognormal (median 40 ms, σ 0.5), as in the serving research.
  * Latencies are a sample per arm (as the judge's input allows: every one up to 2,000 where

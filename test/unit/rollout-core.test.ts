@@ -13,7 +13,7 @@ const canary: CanaryConfig = { ...DEFAULT_CANARY.canary, percent: 5, steps: 3, w
 const t0 = new Date('2026-11-22T10:00:00.000Z');
 const later = (s: number) => new Date(t0.getTime() + s * 1000);
 
-describe('rollout decisions (lib/core/rollout.ts)', () => {
+describe('rollout decisions (lib/modules/rollout/domain.ts)', () => {
   it('starts the canary at its first stage, remembering when the stage and the canary began', () => {
     expect(stagePercents(canary)).toEqual([5, 37, 68]);
     expect(initialState(canary, t0)).toEqual({

@@ -13,7 +13,7 @@ const KEY_REF_PATTERN = /^[A-Za-z0-9._-]{1,80}$/;
 /**
  * The design's signed-message limit. KMS refuses RAW messages over 4096 bytes, so file keys
  * refuse them too: a caller that passes locally must not start failing on AWS.
- * Keep in step with `MAX_MESSAGE_BYTES` in `lib/adapters/aws/kms-key-provider.ts`.
+ * Keep in step with `MAX_MESSAGE_BYTES` in `lib/platform/adapters/signing/kms.ts`.
  */
 const MAX_MESSAGE_BYTES = 4096;
 

@@ -8,7 +8,7 @@ const KID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 /**
  * KMS's RAW message limit, which is also the design's. Checked here because moto_server
  * does not enforce it, and so a too-long message fails the same way on every backend.
- * Keep in step with `MAX_MESSAGE_BYTES` in `lib/adapters/local/file-key-provider.ts`.
+ * Keep in step with `MAX_MESSAGE_BYTES` in `lib/platform/adapters/signing/file.ts`.
  */
 const MAX_MESSAGE_BYTES = 4096;
 
