@@ -10,18 +10,19 @@ import {
 } from '../../kernel/lineage-bundle.js';
 import { buildLineage, type Lineage } from '../../kernel/lineage.js';
 import { statementBytes } from '../../kernel/signatures.js';
-import { toIso, toIsoOrNull } from '../../platform/sql/schema.js';
 import type { Clock } from '../../platform/ports/clock.js';
-import type { Database, Executor } from '../../platform/ports/database.js';
 import type { DatasetRecord, DatasetService } from '../datasets/service.js';
 import type { KeyService } from '../keys/service.js';
+import type { PromotionService } from '../promotion/service.js';
+import type { RolloutService } from '../rollout/service.js';
 import type { ArtifactRecord, RegistryService } from '../registry/service.js';
 
 /** Lineage of an artifact and the signed, self-contained bundle auditors verify offline. */
 export class LineageService {
   constructor(
-    private readonly database: Database,
     private readonly registry: RegistryService,
+    /** where the artifact went: the promotion module's history and the rollout module's routes */
+    private readonly history: Pick<PromotionService, 'summaries'> & Pick<RolloutService, 'deployments'>,
     private readonly datasets: DatasetService,
     private readonly keys: KeyService,
     private readonly clock: Clock,
@@ -35,7 +36,12 @@ export class LineageService {
 
   async lineage(artifactId: string): Promise<Lineage> {
     const r = await this.#load(artifactId);
-    return this.#build(r, await this.#datasets(artifactId), await readPromotionsAndDeployments(this.database.db, artifactId));
+    return this.#build(r, await this.#datasets(artifactId), await this.#history(artifactId));
+  }
+
+  async #history(artifactId: string): Promise<Pick<Lineage, 'promotions' | 'deployments'>> {
+    const [promotions, deployments] = await Promise.all([this.history.summaries(artifactId), this.history.deployments(artifactId)]);
+    return { promotions, deployments };
   }
 
   /** The datasets the artifact was trained on: the registry's links, the dataset registry's records. */
@@ -86,7 +92,7 @@ export class LineageService {
       }),
       'datasets.json': fileText(datasets),
       'keys.json': fileText(await this.keys.list()),
-      'lineage.json': fileText(this.#build(r, datasets, await readPromotionsAndDeployments(this.database.db, artifactId))),
+      'lineage.json': fileText(this.#build(r, datasets, await this.#history(artifactId))),
     };
     const signer = await this.keys.activeSigner('manifest');
     const createdAt = this.clock.now().toISOString();
@@ -101,40 +107,4 @@ export class LineageService {
     if (Object.keys(out).length !== BUNDLE_FILES.length + 2) throw new Error('bundle file set is inconsistent');
     return out;
   }
-}
-
-/**
- * Lineage's reads of tables it does not own: `promotions` (the promotion module's) and
- * `routes` (the rollout module's). Kept in this one function until those modules offer
- * the reads on their services; then it becomes two service calls.
- */
-async function readPromotionsAndDeployments(db: Executor, artifactId: string): Promise<Pick<Lineage, 'promotions' | 'deployments'>> {
-  /* eslint-disable no-restricted-syntax -- the promotion and rollout modules' tables, read here until their services offer these reads */
-  const promotions = await db
-    .selectFrom('promotions')
-    .select(['promotion_id', 'target_env', 'status', 'created_at', 'applied_at'])
-    .where('artifact_id', '=', artifactId)
-    .orderBy('created_at')
-    .execute();
-  const routes = await db
-    .selectFrom('routes')
-    .selectAll()
-    .where((eb) => eb.or([eb('stable_artifact_id', '=', artifactId), eb('canary_artifact_id', '=', artifactId)]))
-    .orderBy('env')
-    .execute();
-  /* eslint-enable no-restricted-syntax */
-  return {
-    promotions: promotions.map((p) => ({
-      promotionId: p.promotion_id,
-      targetEnv: p.target_env,
-      status: p.status,
-      createdAt: toIso(p.created_at),
-      appliedAt: toIsoOrNull(p.applied_at),
-    })),
-    deployments: routes.map((r) =>
-      r.stable_artifact_id === artifactId
-        ? { env: r.env, role: 'stable' as const, percent: 100 - r.canary_percent }
-        : { env: r.env, role: 'canary' as const, percent: r.canary_percent },
-    ),
-  };
 }
