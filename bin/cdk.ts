@@ -10,7 +10,8 @@
  * replication), `sentinelnetUrl` (SentinelNet for policy decisions; none: the Cedar
  * policies bundled from `policies/`), and for mutual TLS on a custom domain all three of
  * `domainName`, `certificateArn` and `mtlsTruststoreUri`, optionally `mtlsTruststoreVersion`
- * (none: the execute-api endpoint, no mutual TLS).
+ * (none: the execute-api endpoint, no mutual TLS), `alarmEmail` (subscribed to the alarm
+ * topic; none: subscribe to the `AlarmTopicArn` output).
  */
 import { App, Duration, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -37,6 +38,10 @@ if (auditRetentionDays !== undefined && !/^[1-9][0-9]{0,4}$/.test(String(auditRe
   throw new Error('context auditRetentionDays must be a whole number of days');
 }
 
+const rawAlarmEmail: unknown = app.node.tryGetContext('alarmEmail');
+const alarmEmail = rawAlarmEmail === undefined || rawAlarmEmail === '' ? undefined : String(rawAlarmEmail);
+if (alarmEmail !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alarmEmail))
+  throw new Error(`alarmEmail ${alarmEmail} is not an email address`);
 const rawSentinelnetUrl: unknown = app.node.tryGetContext('sentinelnetUrl');
 const sentinelnetUrl = rawSentinelnetUrl === undefined || rawSentinelnetUrl === '' ? undefined : String(rawSentinelnetUrl);
 
@@ -68,6 +73,7 @@ new AegisStack(app, `aegis-${envName}`, {
   ...(auditRetentionDays !== undefined && { auditRetention: Duration.days(Number(auditRetentionDays)) }),
   ...(replication && { replication }),
   ...(sentinelnetUrl !== undefined && { sentinelnetUrl }),
+  ...(alarmEmail !== undefined && { alarmEmail }),
   ...(mutualTls && { mutualTls }),
   description: `Aegis model registry (${envName}; ${replication ? `buckets replicated to ${replication.region}` : 'no cross-region bucket replication'})`,
 });

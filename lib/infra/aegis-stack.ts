@@ -9,6 +9,7 @@ import { AuditArchiveSchedule, ScheduledJob } from './audit-archive-schedule.js'
 import { RegistryDatabase } from './registry-database.js';
 import type { MutualTlsDomain } from './mutual-tls.js';
 import { CrossRegionReplication, type ReplicationTarget } from './replication.js';
+import { AegisMonitoring } from './monitoring.js';
 import { AegisRestApi } from './rest-api.js';
 import { RolloutWorkflows } from './rollout-workflows.js';
 import { SchemaMigrations } from './schema-migrations.js';
@@ -96,6 +97,12 @@ export interface AegisStackProps extends StackProps {
    */
   readonly mutualTls?: MutualTlsDomain;
   /**
+   * An address subscribed to the alarm topic (it must confirm the subscription).
+   *
+   * @default - no subscription: subscribe to the `AlarmTopicArn` output
+   */
+  readonly alarmEmail?: string;
+  /**
    * Changes on every deploy so migrations run every time; fix it in tests.
    *
    * @default the synth time
@@ -129,6 +136,8 @@ export class AegisStack extends Stack {
   /** The `pending-promotion-expiry` job: marks multisig promotions that waited past their expiry `expired`, audited. */
   public readonly pendingPromotionExpiry: ScheduledJob;
   public readonly restApi: AegisRestApi;
+  /** The alarm topic, every alarm of the stack, and the dashboard. */
+  public readonly monitoring: AegisMonitoring;
   /** Present only when {@link AegisStackProps.replication} is given. */
   public readonly replication: CrossRegionReplication | undefined;
 
@@ -274,6 +283,29 @@ export class AegisStack extends Stack {
     for (const routeId of API_ROUTE_IDS) handlers[routeId] = this.apiFunctions.functions[routeId].function;
     this.restApi = new AegisRestApi(this, 'Api', { handlers, ...(props.mutualTls && { mutualTls: props.mutualTls }) });
 
+    const scheduledJobs = {
+      auditArchive: this.auditArchiveSchedule,
+      auditCheckpoint: this.auditCheckpoint,
+      pendingUploadExpiry: this.pendingUploadExpiry,
+      pendingPromotionExpiry: this.pendingPromotionExpiry,
+    };
+    this.monitoring = new AegisMonitoring(this, 'Monitoring', {
+      envName: props.envName,
+      encryptionKey: this.keys.dataKey,
+      functions: [
+        ...API_ROUTE_IDS.map((name) => ({ name, function: this.apiFunctions.functions[name].function })),
+        ...Object.entries(scheduledJobs).map(([name, job]) => ({ name: `${name}Job`, function: job.jobFunction.function })),
+        { name: 'rolloutStep', function: this.rollouts.rolloutStep.function },
+        { name: 'migrate', function: this.migrations.migrateFunction.function },
+      ],
+      api: this.restApi.api,
+      stateMachines: { promotion: this.rollouts.stateMachines.promotion, rollback: this.rollouts.stateMachines.rollback },
+      alarms: Object.values(scheduledJobs).map((job) => job.failureAlarm),
+      cluster: this.database.cluster,
+      maxCapacity: this.database.capacity.max,
+      ...(props.alarmEmail !== undefined && { alarmEmail: props.alarmEmail }),
+    });
+
     this.replication = props.replication
       ? new CrossRegionReplication(this, 'Replication', {
           target: props.replication,
@@ -307,6 +339,14 @@ export class AegisStack extends Stack {
         ? `${mtls.domainName} requires client certificates signed by a CA in ${mtls.truststoreUri}${mtls.truststoreVersion ? ` (version ${mtls.truststoreVersion})` : ''}; the execute-api endpoint is disabled`
         : 'Mutual TLS is off: deploy with -c domainName, -c certificateArn and -c mtlsTruststoreUri to turn it on'
       ).slice(0, 1024),
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.monitoring.topic.topicArn,
+      description: 'Every alarm of the stack notifies this SNS topic: subscribe your on-call to it',
+    });
+    new CfnOutput(this, 'DashboardName', {
+      value: this.monitoring.dashboard.dashboardName,
+      description: 'The CloudWatch dashboard of this environment',
     });
     new CfnOutput(this, 'ArtifactBucketName', { value: this.storage.artifactBucket.bucketName });
     new CfnOutput(this, 'AuditArchiveBucketName', { value: this.storage.auditArchiveBucket.bucketName });

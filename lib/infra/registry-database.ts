@@ -71,12 +71,15 @@ export class RegistryDatabase extends Construct {
   public readonly databaseUrl: string;
   /** How long automated backups (and so point-in-time recovery) reach back. */
   public readonly backupRetention: Duration;
+  /** Serverless v2 capacity bounds (ACUs). */
+  public readonly capacity: { readonly min: number; readonly max: number };
 
   constructor(scope: Construct, id: string, props: RegistryDatabaseProps) {
     super(scope, id);
     this.databaseName = props.databaseName ?? 'aegis';
     if (!/^[a-z][a-z0-9_]{0,62}$/.test(this.databaseName)) throw new Error('databaseName must be 1-63 of a-z 0-9 _ starting with a letter');
     const capacity = props.capacity ?? { min: 0.5, max: 4 };
+    this.capacity = capacity;
     if (!(capacity.min >= 0 && capacity.max >= capacity.min && capacity.max <= 256)) {
       throw new Error('capacity must satisfy 0 <= min <= max <= 256');
     }

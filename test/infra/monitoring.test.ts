@@ -1,0 +1,124 @@
+/**
+ * What an operator watches: the alarm topic, an alarm with an action on every signal the
+ * issue names, and the dashboard, read from the synthesized template.
+ */
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { API_ROUTE_IDS } from '../../lib/infra/api-functions.js';
+import { stubProjectRoot, synthAegis } from './support.js';
+
+type Json = Record<string, any>;
+
+describe('monitoring', () => {
+  let template: Template;
+  let stack: ReturnType<typeof synthAegis>['stack'];
+  let cleanup: () => void;
+  beforeAll(() => {
+    const stub = stubProjectRoot();
+    cleanup = stub.cleanup;
+    const synth = synthAegis({ projectRoot: stub.root, props: { alarmEmail: 'oncall@example.com' } });
+    template = synth.template;
+    stack = synth.stack;
+  });
+  afterAll(() => cleanup());
+
+  const topicRef = () => stack.resolve(stack.monitoring.topic.topicArn) as Json;
+  const alarms = () => Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Json[];
+  const alarmsOn = (namespace: string, metricName: string) =>
+    alarms().filter(
+      (a) =>
+        (a.Properties.Namespace === namespace && a.Properties.MetricName === metricName) ||
+        (a.Properties.Metrics ?? []).some(
+          (m: Json) => m.MetricStat?.Metric?.Namespace === namespace && m.MetricStat.Metric.MetricName === metricName,
+        ),
+    );
+
+  it('has one encrypted, TLS-only alarm topic, its ARN as an output, and the configured email subscribed', () => {
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+      },
+    });
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com', TopicArn: topicRef() });
+    template.hasOutput('AlarmTopicArn', { Value: topicRef() });
+  });
+
+  it('lets CloudWatch use the data key to publish to the encrypted topic', () => {
+    const keys = Object.values(template.findResources('AWS::KMS::Key')) as Json[];
+    const statements = keys.flatMap((k) => k.Properties.KeyPolicy.Statement as Json[]);
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'] }),
+    );
+  });
+
+  it('notifies the topic from every alarm of the stack', () => {
+    expect(alarms().length).toBeGreaterThan(2 * API_ROUTE_IDS.length);
+    for (const a of alarms())
+      expect([a.Properties.AlarmDescription, a.Properties.AlarmActions]).toEqual([a.Properties.AlarmDescription, [topicRef()]]);
+  });
+
+  it('alarms on errors and throttles of every function', () => {
+    const functions = Object.keys(template.findResources('AWS::Lambda::Function'));
+    const watched = (metric: string) =>
+      new Set(
+        alarmsOn('AWS/Lambda', metric).map((a) => (a.Properties.Dimensions as Json[]).find((d) => d.Name === 'FunctionName')!.Value.Ref),
+      );
+    const errors = watched('Errors');
+    const throttles = watched('Throttles');
+    // every function of Aegis's own (CDK's helper functions — custom-resource providers, log retention — aside)
+    const ours = functions.filter((id) => !/Provider|LogRetention|AWS679f53fac002430cb0da5b7982bd2287|CustomResource/.test(id));
+    expect(ours.length).toBeGreaterThanOrEqual(API_ROUTE_IDS.length + 6);
+    for (const id of ours) expect([id, errors.has(id), throttles.has(id)]).toEqual([id, true, true]);
+  });
+
+  it('alarms on the API 5xx count and p99 latency', () => {
+    expect(alarmsOn('AWS/ApiGateway', '5XXError')).toHaveLength(1);
+    const latency = alarmsOn('AWS/ApiGateway', 'Latency');
+    expect(latency).toHaveLength(1);
+    expect(latency[0]!.Properties).toMatchObject({ ExtendedStatistic: 'p99', Threshold: 3000, EvaluationPeriods: 3 });
+  });
+
+  it('alarms on failed and timed-out executions of both rollout state machines', () => {
+    for (const metric of ['ExecutionsFailed', 'ExecutionsTimedOut']) {
+      const machines = alarmsOn('AWS/States', metric).map((a) => JSON.stringify(a.Properties.Dimensions));
+      expect(machines).toHaveLength(2);
+      expect(machines.some((m) => m.includes('RollbackStateMachine'))).toBe(true);
+      expect(machines.some((m) => m.includes('PromotionStateMachine'))).toBe(true);
+    }
+    expect(
+      alarmsOn('AWS/States', 'ExecutionsFailed').find((a) => JSON.stringify(a.Properties.Dimensions).includes('Rollback'))!.Properties
+        .AlarmDescription,
+    ).toMatch(/canary route may still send traffic/);
+  });
+
+  it('alarms on the scheduled jobs dead-letter queues, canary rollbacks (EMF, namespace Aegis) and database capacity', () => {
+    expect(alarmsOn('AWS/SQS', 'ApproximateNumberOfMessagesVisible')).toHaveLength(4);
+    const rollbacks = alarmsOn('Aegis', 'ai_infra_canary_rollbacks_total');
+    expect(rollbacks).toHaveLength(1);
+    expect(rollbacks[0]!.Properties.Metrics.filter((m: Json) => m.MetricStat).map((m: Json) => m.MetricStat.Metric.Dimensions)).toEqual(
+      ['staging', 'canary', 'prod'].map((env) => [
+        { Name: 'env', Value: env },
+        { Name: 'service', Value: 'aegis' },
+      ]),
+    );
+    expect(alarmsOn('AWS/RDS', 'ServerlessDatabaseCapacity')[0]!.Properties).toMatchObject({ Threshold: 3.6 });
+  });
+
+  it('builds one dashboard with the API, registry, rollout, function and database signals', () => {
+    const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard')) as Json[];
+    expect(dashboards).toHaveLength(1);
+    const body = JSON.stringify(stack.resolve(dashboards[0]!.Properties.DashboardBody));
+    for (const title of [
+      'API requests and errors',
+      'API latency (ms)',
+      'Registrations and promotions',
+      'Rollout executions',
+      'Database capacity (ACU)',
+      'Alarms',
+    ])
+      expect(body).toContain(title);
+    expect(body).toContain('{Aegis} MetricName=\\\\\\"aegis_registry_registrations_total');
+    template.hasOutput('DashboardName', {});
+  });
+});
