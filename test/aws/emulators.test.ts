@@ -707,7 +707,7 @@ describe('Step Functions emulator (from the synthesized template)', () => {
     expect(calls.filter((x) => x.payload.action === 'start')).toHaveLength(1);
   });
 
-  it('applies the ASL Retry to Lambda service errors and Catch to function errors (rollback, then the RolledBack Fail state)', async () => {
+  it('applies the ASL Retry to Lambda service errors and, bounded, to function errors, then Catch (rollback, then the RolledBack Fail state)', async () => {
     let serviceErrors = 2;
     script = async (p) => {
       if (p.action === 'start') {
@@ -726,9 +726,9 @@ describe('Step Functions emulator (from the synthesized template)', () => {
       }),
     );
     const record = await sfn.waitFor(started.executionArn!);
-    expect(calls.map((c) => c.payload.action)).toEqual(['start', 'start', 'start', 'evaluate', 'rollback']);
-    // The function error is not in the Retry list (service errors only): caught once, no retry.
-    const rollbackInput = calls[4]!.payload.execution!;
+    expect(calls.map((c) => c.payload.action)).toEqual(['start', 'start', 'start', 'evaluate', 'evaluate', 'evaluate', 'rollback']);
+    // A function error (a database blip in Evaluate) is retried twice (States.TaskFailed), then caught: rollback.
+    const rollbackInput = calls[6]!.payload.execution!;
     expect(rollbackInput.error).toEqual({
       Error: 'AegisError',
       Cause: JSON.stringify({ errorMessage: 'metrics source unreachable', errorType: 'AegisError', trace: ['at evaluate'] }),
@@ -744,6 +744,8 @@ describe('Step Functions emulator (from the synthesized template)', () => {
       ['StartCanary', 'Lambda.TooManyRequestsException'],
       ['StartCanary', 'ok'],
       ['Evaluate', 'AegisError'],
+      ['Evaluate', 'AegisError'],
+      ['Evaluate', 'AegisError'],
       ['RollBack', 'ok'],
     ]);
     const history = await client.send(new GetExecutionHistoryCommand({ executionArn: started.executionArn }));
@@ -751,11 +753,39 @@ describe('Step Functions emulator (from the synthesized template)', () => {
       'Lambda.TooManyRequestsException',
       'Lambda.TooManyRequestsException',
       'AegisError',
+      'AegisError',
+      'AegisError',
     ]);
     expect(history.events!.at(-1)!.type).toBe('ExecutionFailed');
   });
 
-  it('gives up after MaxAttempts retries and surfaces a plain thrown Error with its name as the error type', async () => {
+  it('records a rollback that keeps failing and ends the promotion execution in RollbackFailed (its alarm fires)', async () => {
+    script = async (p) => {
+      if (p.action === 'start') return rollout('wait');
+      if (p.action === 'evaluate') return rollout('rollback');
+      if (p.action === 'rollback') throw new LambdaFunctionError('AegisError', 'routes table locked', ['at rollback']);
+      if (p.action === 'fail') return rollout('done', { percent: 0 });
+      throw new Error(`unexpected ${p.action}`);
+    };
+    const started = await client.send(
+      new StartExecutionCommand({
+        stateMachineArn: sfn.stateMachineArns.PromotionStateMachine,
+        name: 'promo-rb-fail',
+        input: '{"promotionId":"promo-rb-fail"}',
+      }),
+    );
+    const record = await sfn.waitFor(started.executionArn!);
+    // RollBack: 1 + 5 retries, caught → RecordRollbackFailure (the step records the failure), then the Fail state
+    expect(calls.map((c) => c.payload.action)).toEqual(['start', 'evaluate', ...Array(6).fill('rollback'), 'fail']);
+    expect(calls.at(-1)!.payload.execution!.error).toMatchObject({
+      Error: 'AegisError',
+      Cause: expect.stringContaining('routes table locked'),
+    });
+    expect([record.status, record.error]).toEqual(['FAILED', 'RollbackFailed']);
+    expect(record.cause).toMatch(/canary route may still send traffic/);
+  });
+
+  it('gives up after MaxAttempts retries, surfaces a plain thrown Error with its name as the error type, and ends in the recorded failure state', async () => {
     script = async (p) => {
       if (p.action === 'promoteFully') throw new TypeError('cannot read properties of undefined');
       if (p.action === 'fail') throw Object.assign(new Error('still down'), { name: 'Lambda.ServiceException' });
@@ -769,10 +799,11 @@ describe('Step Functions emulator (from the synthesized template)', () => {
       }),
     );
     const record = await sfn.waitFor(started.executionArn!);
-    // SetRoute: 1 + 3 retries (States.ALL, MaxAttempts 3), caught → RecordFailure: 1 + 5 retries, uncaught.
+    // SetRoute: 1 + 3 retries (States.ALL, MaxAttempts 3), caught → RecordFailure: 1 + 5 retries, caught → the Failed state.
     expect(calls.map((c) => c.payload.action)).toEqual([...Array(4).fill('promoteFully'), ...Array(6).fill('fail')]);
     expect(record.tasks[0]!.error!.error).toBe('TypeError');
-    expect([record.status, record.error, record.cause]).toEqual(['FAILED', 'Lambda.ServiceException', 'still down']);
+    expect([record.status, record.error]).toEqual(['FAILED', 'RollbackFailed']);
+    expect(record.cause).toMatch(/^setting the route failed after retries/);
   });
 
   it('stops a running execution (ABORTED) and rejects unknown machines and bad input with the SDK error shapes', async () => {

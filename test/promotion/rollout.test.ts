@@ -104,13 +104,20 @@ describe('promotion rollouts on the local stack', () => {
     expect(states(gaveUp)).toEqual(['StartCanary', 'Evaluate', 'Evaluate', 'Evaluate', 'RollBack']);
   });
 
-  it('rolls back when a task errors', async () => {
-    judge.script.push('throw');
+  it('rolls back when a task keeps erroring (1 attempt + 2 retries)', async () => {
+    judge.script.push('throw', 'throw', 'throw');
     const a = await registered('ranker-error');
     const done = await settled(stack, (await promote(a, { targetEnv: 'canary', canary: { steps: 2 } })).body.promotionId);
     expect(done.status).toBe('rolled_back');
     expect(done.trace.find((t: { state: string }) => t.state === 'Evaluate').error).toMatch(/metrics store unreachable/);
     expect(states(done).at(-1)).toBe('RollBack');
+  });
+
+  it('goes on when a task error is transient: the retry succeeds and nothing rolls back', async () => {
+    judge.script.push('throw');
+    const a = await registered('ranker-blip');
+    const done = await settled(stack, (await promote(a, { targetEnv: 'canary', canary: { steps: 1 } })).body.promotionId);
+    expect(done.status).toBe('succeeded');
   });
 
   it('refuses prod without a completed canary, naming the rule, and allows it after one', async () => {

@@ -7,7 +7,8 @@ type State = {
   Type: string;
   Resource?: string;
   Parameters?: Record<string, unknown>;
-  Retry?: { ErrorEquals: string[]; MaxAttempts?: number }[];
+  TimeoutSeconds?: number;
+  Retry?: { ErrorEquals: string[]; MaxAttempts?: number; IntervalSeconds?: number; BackoffRate?: number }[];
   Catch?: { ErrorEquals: string[]; Next: string }[];
   Next?: string;
   Default?: string;
@@ -35,17 +36,33 @@ describe.each(['promotion', 'rollback'])('statemachines/%s.asl.json', (name) => 
     expect(text).not.toMatch(/"Assign"|"Arguments"|"Output"|\{%/);
   });
 
-  it('runs every Task on the rollout step function, and every failure path ends in a recording step', () => {
+  it('runs every Task on the rollout step function with a timeout, and every failure path ends in a recording step, then a Fail', () => {
     const tasks = Object.entries(def.States).filter(([, s]) => s.Type === 'Task');
     expect(tasks.length).toBeGreaterThan(0);
-    for (const [, s] of tasks) expect(s.Resource).toBe('${RolloutStepArn}');
-    const recorders = new Set(['RollBack', 'RecordFailure']);
+    for (const [state, s] of tasks)
+      expect({ state, resource: s.Resource, timeout: s.TimeoutSeconds }).toEqual({ state, resource: '${RolloutStepArn}', timeout: 90 });
+    // a step that errors rolls back (promotion) or records the failure (rollback); a rollback that
+    // keeps failing is recorded; the recording step, if it fails too, ends in the Fail state
+    const next: Record<string, RegExp> = {
+      RollBack: /^RecordRollbackFailure$/,
+      RecordRollbackFailure: /^RollbackFailed$/,
+      RecordFailure: /^Failed$/,
+    };
     for (const [state, s] of tasks) {
       const catchTo = s.Catch?.filter((c) => !c.ErrorEquals.includes('Aegis.LeaseLost')).map((c) => c.Next) ?? [];
-      expect({ state, catchTo }).toEqual({
-        state,
-        catchTo: recorders.has(state) ? [] : [expect.stringMatching(/^(RollBack|RecordFailure)$/)],
-      });
+      expect({ state, catchTo }).toEqual({ state, catchTo: [expect.stringMatching(next[state] ?? /^(RollBack|RecordFailure)$/)] });
+    }
+    for (const end of Object.values(next).map((r) => r.source.slice(1, -1)))
+      if (def.States[end]?.Type !== 'Task' && end in def.States) expect(def.States[end]).toMatchObject({ Type: 'Fail' });
+  });
+
+  it('retries task errors and timeouts, bounded and with backoff, besides Lambda service errors', () => {
+    for (const [state, s] of Object.entries(def.States).filter(([, x]) => x.Type === 'Task')) {
+      const retriers = s.Retry ?? [];
+      const taskErrors = retriers.find((r) => r.ErrorEquals.some((e) => ['States.TaskFailed', 'States.ALL'].includes(e)));
+      expect({ state, taskErrors }).toEqual({ state, taskErrors: expect.objectContaining({ IntervalSeconds: 2, BackoffRate: 2 }) });
+      expect(taskErrors!.MaxAttempts).toBeGreaterThanOrEqual(2);
+      expect(taskErrors!.MaxAttempts).toBeLessThanOrEqual(5);
     }
   });
 
@@ -56,7 +73,9 @@ describe.each(['promotion', 'rollback'])('statemachines/%s.asl.json', (name) => 
       // the lease refusal is caught first (before States.ALL) and leads to Superseded
       expect({ state, first: s.Catch?.[0] }).toMatchObject({ state, first: { ErrorEquals: ['Aegis.LeaseLost'], Next: 'Superseded' } });
       // and never retried: a retrier that would match it (States.ALL) comes after one that refuses to
-      const matching = (s.Retry ?? []).find((r) => r.ErrorEquals.includes('Aegis.LeaseLost') || r.ErrorEquals.includes('States.ALL'));
+      const matching = (s.Retry ?? []).find((r) =>
+        r.ErrorEquals.some((e) => ['Aegis.LeaseLost', 'States.ALL', 'States.TaskFailed'].includes(e)),
+      );
       if (matching) expect({ state, matching }).toEqual({ state, matching: { ErrorEquals: ['Aegis.LeaseLost'], MaxAttempts: 0 } });
     }
   });

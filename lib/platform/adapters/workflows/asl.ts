@@ -80,8 +80,10 @@ export class LocalWorkflows implements Workflows {
     );
     const done = exec.result
       .catch((e: unknown) => {
-        // A Fail state (RolledBack) ends the execution as an error; the step already recorded it.
-        if (!(e instanceof Error && /RolledBack|RollbackFailed/.test(`${e.name} ${e.message}`))) this.opts.onError?.(name, e);
+        // A Fail state (RolledBack, RollbackFailed) ends the execution as an error whose cause
+        // names the state's Error; the step already recorded it (or tried to, and it alarms on AWS).
+        if (!(e instanceof Error && /^(RolledBack|RollbackFailed)$/.test(String((e.cause as Error | undefined)?.name))))
+          this.opts.onError?.(name, e);
       })
       .finally(() => {
         this.#running.delete(name);
