@@ -23,26 +23,31 @@ export const API_ROUTE_IDS = (Object.keys(ROUTES) as RouteId[]).filter(
  * routes that can let a rollout go ahead may start one of the two rollout state machines.
  */
 export const ROUTE_ACCESS = {
-  health: { artifacts: 'read' },
-  openapi: { artifacts: 'read' },
-  keysList: { artifacts: 'read' },
+  // Only the routes that touch artifact objects get the artifact bucket: uploads (presigned
+  // PUT), registration (hash, sidecars, retention), validation and the policy routes (they
+  // re-verify the stored bytes). Every other route answers from the database alone.
+  health: {},
+  openapi: {},
+  keysList: {},
   // key.rotated / key.revoked events
-  keysRotate: { artifacts: 'read', describeSigningKeys: true, signAuditEvents: true },
+  keysRotate: { describeSigningKeys: true, signAuditEvents: true },
   uploadsCreate: { artifacts: 'write' },
   // manifest.signed / artifact.registered events
   register: { artifacts: 'write', signManifests: true, signAuditEvents: true },
-  modelsList: { artifacts: 'read' },
-  versionsList: { artifacts: 'read' },
-  versionGet: { artifacts: 'read' },
-  artifactGet: { artifacts: 'read' },
+  modelsList: {},
+  versionsList: {},
+  versionGet: {},
+  artifactGet: {},
+  // re-hashes the stored bytes
   artifactValidate: { artifacts: 'read' },
-  verifyManifest: { artifacts: 'read' },
+  // checks a manifest against the registered record and the key ring (database only)
+  verifyManifest: {},
   // dataset.registered events
-  datasetsCreate: { artifacts: 'read', signAuditEvents: true },
-  datasetGet: { artifacts: 'read' },
-  lineageGet: { artifacts: 'read' },
+  datasetsCreate: { signAuditEvents: true },
+  datasetGet: {},
+  lineageGet: {},
   // the bundle index is signed with the manifest key
-  lineageBundle: { artifacts: 'read', signManifests: true },
+  lineageBundle: { signManifests: true },
   // events come from the database only
   auditList: {},
   // reads segments and checkpoints back from the archive

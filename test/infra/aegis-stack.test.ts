@@ -1000,6 +1000,27 @@ describe('AegisStack template', () => {
       );
     });
 
+    it('gives the artifact bucket only to the routes that touch artifact objects: health, openapi and the read routes get no S3 object access', () => {
+      const touching = API_ROUTE_IDS.filter((id) =>
+        actionsOfRole(roleOf(id)).some((a) => /^s3:(GetObject|PutObject|ListBucket)/.test(a)),
+      ).sort();
+      expect(touching).toEqual([
+        'artifactValidate',
+        'auditArchive',
+        'auditVerify',
+        'promote',
+        'promoteVersion',
+        'register',
+        'rollback',
+        'uploadsCreate',
+      ]);
+      for (const id of ['health', 'openapi', 'artifactGet', 'versionGet', 'lineageGet', 'verifyManifest'] as const)
+        expect({ id, s3: actionsOfRole(roleOf(id)).filter((a) => a.startsWith('s3:')) }).toEqual({
+          id,
+          s3: ['s3:GetBucketObjectLockConfiguration'],
+        });
+    });
+
     it('grants kms:Sign on nothing but the two signing keys', () => {
       const signing = identityStatements(template).filter((e) => allows(e.statement, 'kms:Sign'));
       expect(signing.length).toBeGreaterThan(0);
