@@ -11,7 +11,8 @@
  * policies bundled from `policies/`), and for mutual TLS on a custom domain all three of
  * `domainName`, `certificateArn` and `mtlsTruststoreUri`, optionally `mtlsTruststoreVersion`
  * (none: the execute-api endpoint, no mutual TLS), `alarmEmail` (subscribed to the alarm
- * topic; none: subscribe to the `AlarmTopicArn` output).
+ * topic; none: subscribe to the `AlarmTopicArn` output), `deployNonce` (a new value runs the
+ * migrations again on a deploy that changes nothing else).
  */
 import { App, Duration, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -38,6 +39,8 @@ if (auditRetentionDays !== undefined && !/^[1-9][0-9]{0,4}$/.test(String(auditRe
   throw new Error('context auditRetentionDays must be a whole number of days');
 }
 
+const rawDeployNonce: unknown = app.node.tryGetContext('deployNonce');
+const deployNonce = rawDeployNonce === undefined || rawDeployNonce === '' ? undefined : String(rawDeployNonce);
 const rawAlarmEmail: unknown = app.node.tryGetContext('alarmEmail');
 const alarmEmail = rawAlarmEmail === undefined || rawAlarmEmail === '' ? undefined : String(rawAlarmEmail);
 if (alarmEmail !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alarmEmail))
@@ -74,6 +77,7 @@ new AegisStack(app, `aegis-${envName}`, {
   ...(replication && { replication }),
   ...(sentinelnetUrl !== undefined && { sentinelnetUrl }),
   ...(alarmEmail !== undefined && { alarmEmail }),
+  ...(deployNonce !== undefined && { deployNonce }),
   ...(mutualTls && { mutualTls }),
   description: `Aegis model registry (${envName}; ${replication ? `buckets replicated to ${replication.region}` : 'no cross-region bucket replication'})`,
 });

@@ -1,5 +1,6 @@
 import { CustomResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
@@ -44,10 +45,12 @@ export interface SchemaMigrationsProps {
    */
   readonly startupChecks?: Parameters<typeof grantStartupChecks>[1];
   /**
-   * Changes on every deploy, so CloudFormation updates the custom resource and the
-   * migrations run every time. Pass a fixed value in tests for a stable template.
+   * A value that, when it changes, makes the migrations run again on the next deploy even if
+   * nothing else changed (`-c deployNonce=…`).
    *
-   * @default new Date().toISOString() at synth time
+   * @default - none: they run when the migrate function's code or the configuration it
+   * checks changes (its code asset and environment are the custom resource's properties), so
+   * two synths of one tree give the same template
    */
   readonly deployNonce?: string;
   /** @default Duration.minutes(5) */
@@ -107,7 +110,14 @@ export class SchemaMigrations extends Construct {
     this.resource = new CustomResource(this, 'Run', {
       serviceToken: this.provider.serviceToken,
       resourceType: 'Custom::AegisMigrations',
-      properties: { DeployNonce: props.deployNonce ?? new Date().toISOString() },
+      properties: {
+        // New code (new migrations) or new configuration (keys, buckets) runs the migrations
+        // and the startup checks again; an unchanged tree synthesizes an unchanged template.
+        MigrateCode: ((this.migrateFunction.function.node.defaultChild as lambda.CfnFunction).code as lambda.CfnFunction.CodeProperty)
+          .s3Key,
+        Environment: props.environment,
+        ...(props.deployNonce !== undefined && { DeployNonce: props.deployNonce }),
+      },
     });
   }
 }

@@ -397,6 +397,25 @@ describe('AegisStack template', () => {
         expect(template.toJSON().Resources[logicalIdOf(fn.function)].DependsOn).toContain(migration);
       }
     });
+
+    it('runs the migrations again when the migrate code or the configuration changes, not on every synth', () => {
+      const props = template.findResources('Custom::AegisMigrations');
+      const run = Object.values(props)[0]!.Properties;
+      expect(Object.keys(run).sort()).toEqual(['DeployNonce', 'Environment', 'MigrateCode', 'ServiceToken']);
+      expect(run.Environment.REQUIRE_KMS).toBe('true');
+      const code = template.toJSON().Resources[logicalIdOf(synth.stack.migrations.migrateFunction.function)].Properties.Code;
+      expect(run.MigrateCode).toEqual(code.S3Key);
+      expect(run.MigrateCode).toMatch(/^[0-9a-f]{64}\.zip$/);
+    });
+
+    it('synthesizes the same template twice from an unchanged tree (no deploy nonce, no timestamps)', () => {
+      const once = synthAegis({ projectRoot: stub.root, props: { deployNonce: undefined } }).template.toJSON();
+      const twice = synthAegis({ projectRoot: stub.root, props: { deployNonce: undefined } }).template.toJSON();
+      expect(JSON.stringify(twice)).toEqual(JSON.stringify(once));
+      expect(
+        (Object.values(once.Resources) as Json[]).find((r) => r.Type === 'Custom::AegisMigrations')!.Properties.DeployNonce,
+      ).toBeUndefined();
+    });
   });
 
   describe('audit archive schedule', () => {
