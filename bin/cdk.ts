@@ -10,21 +10,33 @@
  * replication), `sentinelnetUrl` (SentinelNet for policy decisions; none: the Cedar
  * policies bundled from `policies/`), and for mutual TLS on a custom domain all three of
  * `domainName`, `certificateArn` and `mtlsTruststoreUri`, optionally `mtlsTruststoreVersion`
- * (none: the execute-api endpoint, no mutual TLS), `alarmEmail` (subscribed to the alarm
+ * (none: the execute-api endpoint, no mutual TLS), `environmentsFile` (the per-environment
+ * file, default `environments.json`: the entry named by `env` gives account, region, role map,
+ * alarm email, retention, replication, mTLS, tags and termination protection; the context keys
+ * here override it), `alarmEmail` (subscribed to the alarm
  * topic; none: subscribe to the `AlarmTopicArn` output), `deployNonce` (a new value runs the
  * migrations again on a deploy that changes nothing else).
  */
-import { App, Duration, Validations } from 'aws-cdk-lib';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { App, Duration, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Role } from '../lib/kernel/identity.js';
-import { AegisStack } from '../lib/infra/aegis-stack.js';
+import { AegisStack, REPO_ROOT } from '../lib/infra/aegis-stack.js';
+import { loadEnvironments } from '../lib/infra/environments.js';
 import { mutualTlsFromContext } from '../lib/infra/mutual-tls.js';
 import type { ReplicationTarget } from '../lib/infra/replication.js';
 
 const app = new App();
 
 const envName = String(app.node.tryGetContext('env') ?? 'dev');
-const rawRoleMap: unknown = app.node.tryGetContext('roleMap') ?? {};
+// The environment's entry in the checked per-environment file; context keys override it.
+const environmentsFile = String(app.node.tryGetContext('environmentsFile') ?? join(REPO_ROOT, 'environments.json'));
+const fromFile =
+  (app.node.tryGetContext('environmentsFile') !== undefined || existsSync(environmentsFile)
+    ? loadEnvironments(environmentsFile)[envName]
+    : undefined) ?? {};
+const rawRoleMap: unknown = app.node.tryGetContext('roleMap') ?? fromFile.roleMap ?? {};
 let iamRoleMap: unknown;
 try {
   iamRoleMap = typeof rawRoleMap === 'string' ? JSON.parse(rawRoleMap) : rawRoleMap;
@@ -34,7 +46,7 @@ try {
 if (typeof iamRoleMap !== 'object' || iamRoleMap === null || Array.isArray(iamRoleMap)) {
   throw new Error('context roleMap must be a JSON object of principal ARN → role');
 }
-const auditRetentionDays: unknown = app.node.tryGetContext('auditRetentionDays');
+const auditRetentionDays: unknown = app.node.tryGetContext('auditRetentionDays') ?? fromFile.auditRetentionDays;
 if (auditRetentionDays !== undefined && !/^[1-9][0-9]{0,4}$/.test(String(auditRetentionDays))) {
   throw new Error('context auditRetentionDays must be a whole number of days');
 }
@@ -42,11 +54,11 @@ if (auditRetentionDays !== undefined && !/^[1-9][0-9]{0,4}$/.test(String(auditRe
 const rawDeployNonce: unknown = app.node.tryGetContext('deployNonce');
 const deployNonce = rawDeployNonce === undefined || rawDeployNonce === '' ? undefined : String(rawDeployNonce);
 const rawAlarmEmail: unknown = app.node.tryGetContext('alarmEmail');
-const alarmEmail = rawAlarmEmail === undefined || rawAlarmEmail === '' ? undefined : String(rawAlarmEmail);
+const alarmEmail = rawAlarmEmail === undefined || rawAlarmEmail === '' ? fromFile.alarmEmail : String(rawAlarmEmail);
 if (alarmEmail !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alarmEmail))
   throw new Error(`alarmEmail ${alarmEmail} is not an email address`);
 const rawSentinelnetUrl: unknown = app.node.tryGetContext('sentinelnetUrl');
-const sentinelnetUrl = rawSentinelnetUrl === undefined || rawSentinelnetUrl === '' ? undefined : String(rawSentinelnetUrl);
+const sentinelnetUrl = rawSentinelnetUrl === undefined || rawSentinelnetUrl === '' ? fromFile.sentinelnetUrl : String(rawSentinelnetUrl);
 
 const REPLICATION_CONTEXT = {
   region: 'replicaRegion',
@@ -64,13 +76,16 @@ if (givenReplication.length > 0 && givenReplication.length < replicationContext.
 }
 const replication = givenReplication.length
   ? (Object.fromEntries(replicationContext.map(([prop, , value]) => [prop, String(value)])) as unknown as ReplicationTarget)
-  : undefined;
+  : fromFile.replication;
 
 // All of domainName, certificateArn and mtlsTruststoreUri, or none; shapes checked by the stack.
-const mutualTls = mutualTlsFromContext((key) => app.node.tryGetContext(key));
+const mutualTls = mutualTlsFromContext((key) => app.node.tryGetContext(key)) ?? fromFile.mutualTls;
 
-new AegisStack(app, `aegis-${envName}`, {
+const stack = new AegisStack(app, `aegis-${envName}`, {
   envName,
+  // An account and region pin the stack (AZs from the committed cdk.context.json); without them it is environment-agnostic.
+  ...(fromFile.account && fromFile.region && { env: { account: fromFile.account, region: fromFile.region } }),
+  terminationProtection: fromFile.terminationProtection ?? envName === 'prod',
   // Shape checked here, entries (ARNs, role names) by the stack.
   iamRoleMap: iamRoleMap as Record<string, Role>,
   ...(auditRetentionDays !== undefined && { auditRetention: Duration.days(Number(auditRetentionDays)) }),
@@ -81,5 +96,8 @@ new AegisStack(app, `aegis-${envName}`, {
   ...(mutualTls && { mutualTls }),
   description: `Aegis model registry (${envName}; ${replication ? `buckets replicated to ${replication.region}` : 'no cross-region bucket replication'})`,
 });
+
+Tags.of(stack).add('aegis:env', envName);
+for (const [key, value] of Object.entries(fromFile.tags ?? {})) Tags.of(stack).add(key, value);
 
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROUTES } from '../../lib/platform/http/routes.js';
 import { REPO_ROOT } from '../../lib/infra/aegis-stack.js';
+import { loadEnvironments } from '../../lib/infra/environments.js';
 import { CDK_JSON_CONTEXT, MTLS, MTLS_CONTEXT, REPLICA } from './support.js';
 
 /**
@@ -11,12 +12,16 @@ import { CDK_JSON_CONTEXT, MTLS, MTLS_CONTEXT, REPLICA } from './support.js';
  * CDK_OUTDIR), minus bundling and the built-in template validation. Needs the real
  * handler files, which NodejsFunction checks exist.
  */
+/** An environments file with no entries: the app's tests give their settings as context unless they pass their own file. */
+const NO_ENVIRONMENTS = join(mkdtempSync(join(tmpdir(), 'aegis-envs-')), 'environments.json');
+writeFileSync(NO_ENVIRONMENTS, JSON.stringify({ environments: {} }));
+
 function runApp(context: Record<string, unknown>, outdir: string) {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     CDK_OUTDIR: outdir,
     CDK_VALIDATION: 'false',
-    CDK_CONTEXT_JSON: JSON.stringify({ ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context }),
+    CDK_CONTEXT_JSON: JSON.stringify({ ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], environmentsFile: NO_ENVIRONMENTS, ...context }),
   };
   delete env.NODE_OPTIONS; // jest's --experimental-vm-modules is not for the child
   return spawnSync(process.execPath, ['--import', 'tsx', 'bin/cdk.ts'], { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 120_000 });
@@ -88,6 +93,8 @@ describe('bin/cdk.ts', () => {
         RegionalCertificateArn: MTLS.certificateArn,
         EndpointConfiguration: { Types: ['REGIONAL'] },
         SecurityPolicy: 'TLS_1_2',
+        // every resource of the stack carries its environment
+        Tags: [{ Key: 'aegis:env', Value: 'dev' }],
         MutualTlsAuthentication: { TruststoreUri: MTLS.truststoreUri, TruststoreVersion: MTLS.truststoreVersion },
       },
     ]);
@@ -172,6 +179,88 @@ describe('bin/cdk.ts', () => {
     const run = runApp({ replicaRegion: REPLICA.region, replicaArtifactBucketArn: REPLICA.artifactBucketArn }, newOutdir());
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain('cross-region replication needs context replicaAuditBucketArn, replicaKmsKeyArn as well');
+  });
+
+  it('takes account, region, role map, alarm email, tags and termination protection from the per-environment file', () => {
+    const dir = newOutdir();
+    const file = join(dir, 'environments.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        environments: {
+          prod: {
+            account: '123456789012',
+            region: 'eu-west-1',
+            roleMap: { 'arn:aws:iam::123456789012:role/ci': 'publisher' },
+            alarmEmail: 'oncall@example.com',
+            tags: { team: 'ml-platform' },
+          },
+        },
+      }),
+    );
+    // the AZ lookup an account-pinned stack needs, as the committed cdk.context.json holds it
+    const lookups = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.context.json'), 'utf8'));
+    const run = runApp({ env: 'prod', environmentsFile: file, ...lookups }, join(dir, 'out'));
+    expect(run.stderr).not.toMatch(/Error/);
+    expect(run.status).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(dir, 'out', 'manifest.json'), 'utf8'));
+    expect(manifest.artifacts['aegis-prod']).toMatchObject({
+      environment: 'aws://123456789012/eu-west-1',
+      properties: { terminationProtection: true },
+    });
+    const template = JSON.parse(readFileSync(join(dir, 'out', 'aegis-prod.template.json'), 'utf8'));
+    const resources = Object.values(template.Resources) as { Type: string; Properties: Record<string, any> }[];
+    const fn = (Object.entries(template.Resources) as [string, (typeof resources)[number]][]).find(
+      ([id, r]) => id.startsWith('Functionshealth') && r.Type === 'AWS::Lambda::Function',
+    )![1];
+    expect(fn.Properties.Tags).toEqual(
+      expect.arrayContaining([
+        { Key: 'aegis:env', Value: 'prod' },
+        { Key: 'team', Value: 'ml-platform' },
+      ]),
+    );
+    expect(JSON.parse(fn.Properties.Environment.Variables.AEGIS_IAM_ROLE_MAP)).toEqual({
+      'arn:aws:iam::123456789012:role/ci': 'publisher',
+    });
+    expect(resources.find((r) => r.Type === 'AWS::SNS::Subscription')!.Properties).toMatchObject({ Endpoint: 'oncall@example.com' });
+    const azs = resources.filter((r) => r.Type === 'AWS::EC2::Subnet').map((r) => r.Properties.AvailabilityZone);
+    expect(azs).toEqual(['eu-west-1a', 'eu-west-1b']);
+  });
+
+  it('refuses a per-environment file with a bad field, naming the file and the field', () => {
+    const dir = newOutdir();
+    const write = (content: unknown) => {
+      const file = join(dir, `environments-${Math.random().toString(36).slice(2)}.json`);
+      writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+      return file;
+    };
+    const bad = (content: unknown) => () => loadEnvironments(write(content));
+    expect(bad({ environments: { prod: { alarmEmail: 'nobody' } } })).toThrow(
+      /environments-\w+\.json: environments\.prod\.alarmEmail: not an email address$/,
+    );
+    expect(bad({ environments: { prod: { acount: '123456789012' } } })).toThrow(/: environments\.prod: unknown field acount$/);
+    expect(bad({ environments: { prod: { account: '12345', region: 'eu-west-1' } } })).toThrow(
+      /: environments\.prod\.account: not a 12-digit AWS account id$/,
+    );
+    expect(bad({ environments: { prod: { account: '123456789012' } } })).toThrow(/: environments\.prod: account and region go together/);
+    expect(bad({ environments: { prod: { roleMap: { 'arn:aws:iam::1:role/x': 'superuser' } } } })).toThrow(
+      /: environments\.prod\.roleMap\.arn:aws:iam::1:role\/x: /,
+    );
+    expect(bad({ environments: { Prod: {} } })).toThrow(/: environments\.Prod: environment names are 1-20/);
+    expect(bad('{ not json')).toThrow(/: not JSON/);
+    expect(() => loadEnvironments(join(dir, 'missing.json'))).toThrow(/missing\.json: not found$/);
+    const run = runApp(
+      { env: 'prod', environmentsFile: write({ environments: { prod: { alarmEmail: 'nobody' } } }) },
+      join(dir, 'out-bad'),
+    );
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toMatch(/environments\.prod\.alarmEmail: not an email address/);
+  });
+
+  it('reads the committed environments.json: every entry is valid', () => {
+    const envs = loadEnvironments(join(REPO_ROOT, 'environments.json'));
+    expect(Object.keys(envs)).toEqual(expect.arrayContaining(['dev', 'prod']));
+    expect(envs.prod).toMatchObject({ terminationProtection: true, region: expect.any(String) });
   });
 
   it('refuses a role map in context that is not JSON', () => {

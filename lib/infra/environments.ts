@@ -1,0 +1,76 @@
+/**
+ * The per-environment configuration file (`environments.json` at the repo root, or
+ * `-c environmentsFile=<path>`): one checked entry per environment with what differs between
+ * them — account and region, the IAM role map, the alarm email, the audit retention,
+ * replication, mutual TLS, tags and termination protection. Read by `bin/cdk.ts` only.
+ */
+import { readFileSync } from 'node:fs';
+import * as z from 'zod';
+import { ROLES } from '../kernel/identity.js';
+
+const Arn = z.string().regex(/^arn:aws[a-z-]*:/, 'not an ARN');
+const Region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'not an AWS region (e.g. eu-west-1)');
+
+const Environment = z.strictObject({
+  /** with `region`: the stack is deployed there (AZ lookups come from the committed cdk.context.json) */
+  account: z
+    .string()
+    .regex(/^\d{12}$/, 'not a 12-digit AWS account id')
+    .optional(),
+  region: Region.optional(),
+  /** IAM principal ARN → Aegis role (`AEGIS_IAM_ROLE_MAP`) */
+  roleMap: z.record(Arn, z.enum(ROLES)).optional(),
+  alarmEmail: z.email('not an email address').optional(),
+  auditRetentionDays: z.number().int().min(1).max(36500).optional(),
+  sentinelnetUrl: z.url({ protocol: /^https?$/, error: 'not an http(s) URL' }).optional(),
+  replication: z
+    .strictObject({ region: Region, artifactBucketArn: Arn, auditArchiveBucketArn: Arn, kmsKeyArn: Arn })
+    .optional(),
+  mutualTls: z
+    .strictObject({
+      domainName: z.string().min(1),
+      certificateArn: Arn,
+      truststoreUri: z.string().regex(/^s3:\/\/[^/]+\/.+/, 'not an s3://bucket/key URI'),
+      truststoreVersion: z.string().min(1).optional(),
+    })
+    .optional(),
+  /** on every resource of the stack, besides `aegis:env` */
+  tags: z.record(z.string().regex(/^[\w.:/=+\-@ ]{1,128}$/, 'not a valid tag key'), z.string().max(256)).optional(),
+  /** @default true for an environment named `prod`, else false */
+  terminationProtection: z.boolean().optional(),
+});
+export type EnvironmentConfig = z.infer<typeof Environment>;
+
+const File = z.strictObject({
+  $comment: z.string().optional(),
+  environments: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,19}$/, 'environment names are 1-20 of a-z 0-9 - starting with a letter'), Environment),
+});
+
+/**
+ * Reads and checks the file. Errors name the file and the exact field
+ * (`environments.json: environments.prod.alarmEmail: not an email address`).
+ */
+export function loadEnvironments(path: string): Readonly<Record<string, EnvironmentConfig>> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : `not JSON (${(e as Error).message})`}`);
+  }
+  const parsed = File.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const where = issue.path.join('.') || '(root)';
+    const what =
+      issue.code === 'unrecognized_keys'
+        ? `unknown field ${issue.keys.join(', ')}`
+        : issue.code === 'invalid_key'
+          ? (issue.issues[0]?.message ?? issue.message)
+          : issue.message;
+    throw new Error(`${path}: ${where}: ${what}`);
+  }
+  for (const [name, env] of Object.entries(parsed.data.environments))
+    if ((env.account === undefined) !== (env.region === undefined))
+      throw new Error(`${path}: environments.${name}: account and region go together (both, or neither for an environment-agnostic stack)`);
+  return parsed.data.environments;
+}
