@@ -23,9 +23,7 @@ const Environment = z.strictObject({
   alarmEmail: z.email('not an email address').optional(),
   auditRetentionDays: z.number().int().min(1).max(36500).optional(),
   sentinelnetUrl: z.url({ protocol: /^https?$/, error: 'not an http(s) URL' }).optional(),
-  replication: z
-    .strictObject({ region: Region, artifactBucketArn: Arn, auditArchiveBucketArn: Arn, kmsKeyArn: Arn })
-    .optional(),
+  replication: z.strictObject({ region: Region, artifactBucketArn: Arn, auditArchiveBucketArn: Arn, kmsKeyArn: Arn }).optional(),
   mutualTls: z
     .strictObject({
       domainName: z.string().min(1),
@@ -43,7 +41,10 @@ export type EnvironmentConfig = z.infer<typeof Environment>;
 
 const File = z.strictObject({
   $comment: z.string().optional(),
-  environments: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,19}$/, 'environment names are 1-20 of a-z 0-9 - starting with a letter'), Environment),
+  environments: z.record(
+    z.string().regex(/^[a-z][a-z0-9-]{0,19}$/, 'environment names are 1-20 of a-z 0-9 - starting with a letter'),
+    Environment,
+  ),
 });
 
 /**
@@ -55,7 +56,9 @@ export function loadEnvironments(path: string): Readonly<Record<string, Environm
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new Error(`${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : `not JSON (${(e as Error).message})`}`);
+    throw new Error(`${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : `not JSON (${(e as Error).message})`}`, {
+      cause: e,
+    });
   }
   const parsed = File.safeParse(raw);
   if (!parsed.success) {
