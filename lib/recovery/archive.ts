@@ -1,8 +1,8 @@
 import { parseSegment, verifyChain, type AuditEvent, type SignedCheckpoint } from '../kernel/audit-chain.js';
 import { appendAll } from '../kernel/arrays.js';
-import { checkTrust, ignoringRevocation, type TrustReport } from './trust.js';
+import { checkTrust, type TrustReport } from './trust.js';
 import { KeyCreatedPayload } from '../modules/keys/events.js';
-import { replayKeyRing } from '../modules/keys/ring.js';
+import { ignoringRevocation, replayKeyRing } from '../modules/keys/ring.js';
 import type { KeyRecord } from '../kernel/signatures.js';
 import type { ObjectStore } from '../platform/ports/object-store.js';
 import { segmentKey } from '../platform/audit/trail.js';

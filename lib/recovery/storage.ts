@@ -2,6 +2,7 @@ import { AegisError } from '../kernel/errors.js';
 import { parseJsonStrict } from '../kernel/json.js';
 import { LIMITS, type TrainingManifest } from '../kernel/manifest.js';
 import { SignatureSidecar, type ManifestSigned } from '../modules/registry/events.js';
+import type { ArchivedRegistration, VerifiedRegistration } from '../modules/registry/restore.js';
 import type { KeyRecord, SignatureRecord } from '../kernel/signatures.js';
 import { verifyManifest, type CheckName } from '../kernel/verification.js';
 import { hashStream } from '../kernel/hashing.js';
@@ -29,14 +30,8 @@ export interface ArchivedFacts {
   signed: ManifestSigned;
 }
 
-export interface VerifiedArtifact {
-  manifest: TrainingManifest;
-  signature: SignatureRecord;
-  sha256: string;
-  size: number;
-  storage: Required<StorageRef>;
-  warnings: string[];
-}
+/** What the registry restore takes in: a registration whose objects verified. */
+export type VerifiedArtifact = VerifiedRegistration;
 
 export type Verdict = { ok: true; artifact: VerifiedArtifact } | { ok: false; problem: Problem };
 
@@ -155,6 +150,25 @@ export async function verifyStoredArtifact(
       warnings,
     },
   };
+}
+
+/** An archived registration checked against its objects and its `manifest.signed` event (a problem when the archive holds none). */
+export async function verifyArchived(
+  store: ObjectStore,
+  ring: ReadonlyMap<string, KeyRecord>,
+  r: ArchivedRegistration,
+  verifyBytes: boolean,
+): Promise<Verdict> {
+  const a = r.registered;
+  if (!r.signed) {
+    const detail = `no manifest.signed event for signature ${a.manifestSignatureId}`;
+    return { ok: false, problem: { kind: 'artifact', id: a.artifactId, problem: 'payload-invalid', detail } };
+  }
+  const { artifactId, modelName, sha256, size, manifestSha256 } = a;
+  return verifyStoredArtifact(store, ring, a.storage, {
+    verifyBytes,
+    archived: { artifactId, modelName, sha256, size, manifestSha256, signed: r.signed },
+  });
 }
 
 export interface StorageScan {

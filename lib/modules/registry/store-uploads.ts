@@ -111,3 +111,14 @@ export async function findIdempotencyKey(
     .executeTakeFirst();
   return row ? { requestSha256: row.request_sha256, artifactId: row.artifact_id } : undefined;
 }
+
+/** The storage keys of uploads neither registered nor expired (parity). */
+export async function openUploadKeys(x: Executor): Promise<string[]> {
+  const rows = await x
+    .selectFrom('uploads')
+    .select('storage_key')
+    .where('registered_at', 'is', null)
+    .where('expired_at', 'is', null)
+    .execute();
+  return rows.map((u) => u.storage_key);
+}

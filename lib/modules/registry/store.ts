@@ -3,12 +3,19 @@
  * `artifact_datasets`: with store-uploads.ts (`uploads`, `idempotency_keys`), the only code
  * that builds SQL on the module's tables.
  */
-import type { Insertable } from 'kysely';
+import { sql, type Insertable } from 'kysely';
 import { canonicalJson } from '../../kernel/canonical.js';
 import { manifestSha256, type TrainingManifest } from '../../kernel/manifest.js';
 import type { SignatureAlg, SignatureRecord } from '../../kernel/signatures.js';
 import type { Executor } from '../../platform/ports/database.js';
-import { toDate, toIso, type ArtifactDatasetsTable, type ArtifactsTable, type ManifestSignaturesTable } from '../../platform/sql/schema.js';
+import {
+  toDate,
+  toIso,
+  type ArtifactDatasetsTable,
+  type ArtifactsTable,
+  type ManifestSignaturesTable,
+  type ModelsTable,
+} from '../../platform/sql/schema.js';
 import { uniqueRefs, type ArtifactRecord, type Registration } from './domain.js';
 
 // ---- artifacts, manifest_signatures, artifact_datasets: row builders and mapping
@@ -83,6 +90,58 @@ export async function insertArtifact(x: Executor, a: Registration): Promise<void
   await x.insertInto('artifacts').values(artifactRow(a)).execute();
   await x.insertInto('manifest_signatures').values(manifestSignatureRow(a.manifest.artifactId, a.signature)).execute();
   for (const link of artifactDatasetRows(a.manifest)) await x.insertInto('artifact_datasets').values(link).execute();
+}
+
+// ---- restore and parity: many rows to a statement (each is a round trip on the Data API), every row
+
+export async function insertArtifactRows(x: Executor, rows: Insertable<ArtifactsTable>[]): Promise<void> {
+  await x.insertInto('artifacts').values(rows).execute();
+}
+export async function insertSignatureRows(x: Executor, rows: Insertable<ManifestSignaturesTable>[]): Promise<void> {
+  await x.insertInto('manifest_signatures').values(rows).execute();
+}
+export async function insertLinkRows(x: Executor, rows: Insertable<ArtifactDatasetsTable>[]): Promise<void> {
+  await x.insertInto('artifact_datasets').values(rows).execute();
+}
+
+/** Creates the model, or raises its `latest_version` to the row's when it exists. */
+export async function restoreModel(x: Executor, row: Insertable<ModelsTable>): Promise<void> {
+  const latest = sql<number>`greatest(models.latest_version, excluded.latest_version)`;
+  await x
+    .insertInto('models')
+    .values(row)
+    .onConflict((oc) => oc.column('name').doUpdateSet({ latest_version: latest }))
+    .execute();
+}
+
+/** Every artifact row with its signature row's columns (null when it has none), by id; every model and link row. */
+export async function allRegistryRows(x: Executor) {
+  const artifacts = await x
+    .selectFrom('artifacts as a')
+    .leftJoin('manifest_signatures as s', 's.manifest_signature_id', 'a.manifest_signature_id')
+    .selectAll('a')
+    .select(['s.alg', 's.signature', 's.ts', 's.signer_id as sig_signer_id', 's.artifact_id as sig_artifact_id'])
+    .orderBy('a.artifact_id')
+    .execute();
+  const models = await x.selectFrom('models').selectAll().orderBy('name').execute();
+  return { artifacts, models, links: await x.selectFrom('artifact_datasets').selectAll().execute() };
+}
+
+/** Where every artifact row says its objects are, by artifact id. */
+export async function allArtifactObjects(x: Executor) {
+  return x
+    .selectFrom('artifacts')
+    .select([
+      'artifact_id',
+      'storage_key',
+      'storage_version_id',
+      'manifest_key',
+      'manifest_version_id',
+      'signature_key',
+      'signature_version_id',
+    ])
+    .orderBy('artifact_id')
+    .execute();
 }
 
 function selectArtifacts(x: Executor) {
