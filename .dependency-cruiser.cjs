@@ -61,14 +61,14 @@ module.exports = {
       comment: "Only a module's own files import its store: other modules call its service.",
       severity: 'error',
       from: { path: '^lib/modules/([^/]+)/' },
-      to: { path: '^lib/modules/[^/]+/store\\.ts$', pathNot: '^lib/modules/$1/' },
+      to: { path: '^lib/modules/[^/]+/(store|store-[a-z]+)\\.ts$', pathNot: '^lib/modules/$1/' },
     },
     {
       name: 'stores-stay-inside-modules',
       comment: 'Nothing outside lib/modules imports a store.',
       severity: 'error',
       from: { pathNot: '^lib/modules/' },
-      to: { path: '^lib/modules/[^/]+/store\\.ts$' },
+      to: { path: '^lib/modules/[^/]+/(store|store-[a-z]+)\\.ts$' },
     },
     {
       name: 'lambdas-only-from-the-route-loader',

@@ -1,8 +1,8 @@
 import { parseSegment, verifyChain, type AuditEvent, type SignedCheckpoint } from '../kernel/audit-chain.js';
 import { appendAll } from '../kernel/arrays.js';
-import { checkTrust, ignoringRevocation, type TrustReport } from './trust.js';
+import { checkTrust, type TrustReport } from './trust.js';
 import { KeyCreatedPayload } from '../modules/keys/events.js';
-import { replayKeyRing } from '../modules/keys/ring.js';
+import { ignoringRevocation, replayKeyRing } from '../modules/keys/ring.js';
 import type { KeyRecord } from '../kernel/signatures.js';
 import type { ObjectStore } from '../platform/ports/object-store.js';
 import { segmentKey } from '../platform/audit/trail.js';
@@ -57,37 +57,20 @@ async function readUnverified(store: ObjectStore): Promise<{ events: AuditEvent[
 }
 
 /**
- * Reads the whole audit archive and trusts it only when every check passes: each
- * checkpoint's signature and segment hash (readArchive), the chain from genesis
- * (verifyChain: continuity, links, signers valid at each event's time, signatures, hashes),
- * a first event that is the audit key's self-signed `key.created`, and, with
- * `trustedKeys`, the keys matching the pinned ring. Any failure throws: a chain cannot be
- * restored in part without forking the archive it must continue.
+ * An archive run that stopped between a segment and its checkpoint leaves the segment
+ * locked: the next run would close it with its old content, so its events must be in the
+ * rebuilt chain too (appended to `events`). The chain check is their only verification.
  */
-export async function loadVerifiedArchive(
-  deps: Pick<RecoveryDeps, 'archiveStore' | 'auditTrail'>,
-  trustedKeys?: KeyRecord[],
-): Promise<VerifiedArchive> {
-  const warnings: string[] = [];
-  const raw = await readUnverified(deps.archiveStore);
-  if (raw.events.length === 0) {
-    throw new RecoveryError(
-      'ARCHIVE_EMPTY',
-      'the audit archive holds no checkpointed events, so there is no key ring to rebuild from (archive regularly: aegis audit archive)',
-    );
-  }
-  const provisional = ignoringRevocation(replayKeyRing(raw.events).keys);
-  const archive = await deps.auditTrail.readArchive((kid) => provisional.get(kid));
-  if (archive.problem) throw unverified(`${archive.problem.problem} at seq ${archive.problem.seq}: ${archive.problem.detail}`);
-  const events = [...archive.events];
-  const archivedThrough = events[events.length - 1]?.seq ?? 0;
-
-  // An archive run that stopped between a segment and its checkpoint leaves the segment
-  // locked: the next run would close it with its old content, so its events must be in the
-  // rebuilt chain too. The chain check below is their only verification.
+async function appendOpenTail(
+  store: ObjectStore,
+  raw: { segmentKeys: Set<string>; closed: Set<string> },
+  archivedThrough: number,
+  events: AuditEvent[],
+  warnings: string[],
+): Promise<void> {
   const next = segmentKey(archivedThrough + 1);
   if (raw.segmentKeys.has(next) && !raw.closed.has(next)) {
-    const tail = parseSegment(await readText(deps.archiveStore, next));
+    const tail = parseSegment(await readText(store, next));
     appendAll(events, tail);
     warnings.push(
       `segment ${next} had no checkpoint (an archive run stopped before closing it): its ${tail.length} event(s) were verified by the chain alone and restored; the next archive run closes it`,
@@ -96,7 +79,13 @@ export async function loadVerifiedArchive(
   for (const k of raw.segmentKeys) {
     if (!raw.closed.has(k) && k !== next) warnings.push(`segment ${k} has no checkpoint and does not continue the archive: ignored`);
   }
+}
 
+/** The key ring the chain describes, opened by the audit key signing its own key.created, and pinned to `trustedKeys` when given. */
+function trustedRing(
+  events: readonly AuditEvent[],
+  trustedKeys: KeyRecord[] | undefined,
+): { ring: Map<string, KeyRecord>; trust: TrustReport } {
   const replayed = replayKeyRing(events);
   if (replayed.problems.length)
     throw unverified(`key events do not replay: ${replayed.problems.map((p) => `seq ${p.seq}: ${p.detail}`).join('; ')}`);
@@ -121,21 +110,19 @@ export async function loadVerifiedArchive(
   if (trustedKeys && !trust.pinned) {
     throw new RecoveryError('UNTRUSTED_KEY', `the archive's root audit key ${trust.rootKid} is not in the trusted key ring`);
   }
+  return { ring: replayed.keys, trust };
+}
 
-  const blind = ignoringRevocation(replayed.keys);
-  const chain = verifyChain(events, (kid) => blind.get(kid));
-  if (!chain.ok) throw unverified(`${chain.firstBreak!.problem} at seq ${chain.firstBreak!.seq}: ${chain.firstBreak!.detail}`);
-  for (const k of replayed.keys.values()) {
-    if (k.purpose === 'audit' && k.revokedAt) {
-      warnings.push(
-        `audit key ${k.kid} was revoked at ${k.revokedAt}: the events it signed are restored as archived and fail verification in the rebuilt registry as they did before`,
-      );
-    }
-  }
-
-  // The archive trails the database by up to one archive run; the head checkpoint says how
-  // far the chain really went. A rebuild that ends before it has lost those events.
-  const heads = await readNewestHead(deps.archiveStore, (kid) => blind.get(kid));
+/**
+ * The archive trails the database by up to one archive run; the newest signed head
+ * checkpoint says how far the chain really went. A rebuild that ends before it has lost those events.
+ */
+async function checkHead(
+  store: ObjectStore,
+  keyOf: (kid: string) => KeyRecord | undefined,
+  events: readonly AuditEvent[],
+): Promise<Pick<VerifiedArchive, 'headCheckpoint' | 'headProblems'>> {
+  const heads = await readNewestHead(store, keyOf);
   const headProblems: Problem[] = heads.invalid.map((i) => ({ kind: 'event', id: i.key, problem: 'checkpoint-invalid', detail: i.detail }));
   if (heads.newest) {
     const last = events[events.length - 1]!;
@@ -148,15 +135,47 @@ export async function loadVerifiedArchive(
         detail: `${br.detail}${br.problem === 'behind-checkpoint' ? '; the rebuilt registry lacks them (archive more often, or recover them from a database backup)' : ''}`,
       });
   }
-  const headCheckpoint = heads.newest && { seq: heads.newest.checkpoint.seq, ts: heads.newest.checkpoint.ts };
-  return {
-    events,
-    ring: replayed.keys,
-    checkpoints: archive.checkpoints.length,
-    archivedThrough,
-    trust,
-    warnings,
-    headCheckpoint,
-    headProblems,
-  };
+  return { headCheckpoint: heads.newest && { seq: heads.newest.checkpoint.seq, ts: heads.newest.checkpoint.ts }, headProblems };
+}
+
+/**
+ * Reads the whole audit archive and trusts it only when every check passes: each
+ * checkpoint's signature and segment hash (readArchive), the chain from genesis
+ * (verifyChain: continuity, links, signers valid at each event's time, signatures, hashes),
+ * a first event that is the audit key's self-signed `key.created`, and, with
+ * `trustedKeys`, the keys matching the pinned ring. Any failure throws: a chain cannot be
+ * restored in part without forking the archive it must continue.
+ */
+export async function loadVerifiedArchive(
+  deps: Pick<RecoveryDeps, 'archiveStore' | 'auditTrail'>,
+  trustedKeys?: KeyRecord[],
+): Promise<VerifiedArchive> {
+  const warnings: string[] = [];
+  const raw = await readUnverified(deps.archiveStore);
+  if (raw.events.length === 0) {
+    throw new RecoveryError(
+      'ARCHIVE_EMPTY',
+      'the audit archive holds no checkpointed events, so there is no key ring to rebuild from (archive regularly: aegis audit archive)',
+    );
+  }
+  const provisional = ignoringRevocation(replayKeyRing(raw.events).keys);
+  const archive = await deps.auditTrail.readArchive((kid) => provisional.get(kid));
+  if (archive.problem) throw unverified(`${archive.problem.problem} at seq ${archive.problem.seq}: ${archive.problem.detail}`);
+  const events = [...archive.events];
+  const archivedThrough = events[events.length - 1]?.seq ?? 0;
+  await appendOpenTail(deps.archiveStore, raw, archivedThrough, events, warnings);
+
+  const { ring, trust } = trustedRing(events, trustedKeys);
+  const blind = ignoringRevocation(ring);
+  const chain = verifyChain(events, (kid) => blind.get(kid));
+  if (!chain.ok) throw unverified(`${chain.firstBreak!.problem} at seq ${chain.firstBreak!.seq}: ${chain.firstBreak!.detail}`);
+  for (const k of ring.values()) {
+    if (k.purpose === 'audit' && k.revokedAt) {
+      warnings.push(
+        `audit key ${k.kid} was revoked at ${k.revokedAt}: the events it signed are restored as archived and fail verification in the rebuilt registry as they did before`,
+      );
+    }
+  }
+  const head = await checkHead(deps.archiveStore, (kid) => blind.get(kid), events);
+  return { events, ring, checkpoints: archive.checkpoints.length, archivedThrough, trust, warnings, ...head };
 }

@@ -4,107 +4,42 @@
  */
 import { canonicalJson } from '../kernel/canonical.js';
 import type { AuditEvent } from '../kernel/audit-chain.js';
-import { toIso, toIsoOrNull } from '../platform/sql/schema.js';
 import type { Database } from '../platform/ports/database.js';
 import type { ObjectStore } from '../platform/ports/object-store.js';
 import { rowToEvent } from '../platform/audit/log.js';
+import { datasetsSnapshot, type DatasetSnapshot } from '../modules/datasets/parity.js';
+import { keysSnapshot, type KeySnapshot } from '../modules/keys/parity.js';
+import { promotionsSnapshot, type ApprovalSnapshot, type PromotionSnapshot } from '../modules/promotion/parity.js';
+import { registryObjects, registrySnapshot as registryTables, type RegistryTablesSnapshot } from '../modules/registry/parity.js';
+import { rolloutSnapshot, type RouteSnapshot, type VerdictSnapshot } from '../modules/rollout/parity.js';
 
-export interface ArtifactSnapshot {
-  id: string;
-  model: string;
-  version: number;
-  sha256: string;
-  size: number;
-  manifestSha256: string;
-  manifest: string;
-  signature: { manifestSignatureId: string; signerId: string; alg: string; signature: string; ts: string };
-  storage: {
-    key: string;
-    versionId: string;
-    manifestKey: string;
-    manifestVersionId: string;
-    signatureKey: string;
-    signatureVersionId: string;
-  };
-  createdBy: string;
-  createdAt: string;
-}
-
-/** Everything a rebuild must reproduce, in one canonical order. Tokens, uploads and the rollout trace are left out. */
-export interface RegistrySnapshot {
-  artifacts: ArtifactSnapshot[];
-  models: { id: string; latestVersion: number; createdBy: string; createdAt: string }[];
-  datasets: { id: string; checksum: string; uri: string; schema: string | null; createdBy: string; createdAt: string }[];
-  links: { id: string }[];
-  keys: {
-    id: string;
-    purpose: string;
-    alg: string;
-    publicKey: string;
-    backend: string;
-    owner: string | null;
-    notBefore: string;
-    notAfter: string | null;
-    revokedAt: string | null;
-  }[];
+/**
+ * Everything a rebuild must reproduce, in one canonical order: each module's tables as the
+ * module's parity reads them, and the chain. Tokens, uploads, idempotency keys, the rollout
+ * trace and leases are left out.
+ */
+export interface RegistrySnapshot extends RegistryTablesSnapshot {
+  datasets: DatasetSnapshot[];
+  keys: KeySnapshot[];
   auditEvents: (AuditEvent & { id: string })[];
   auditHead: { seq: number; hash: string };
-  /** JSON columns re-canonicalized; the execution trace (promotion_steps) is left out: a rebuild cannot restore it exactly */
   promotions: PromotionSnapshot[];
-  approvals: { id: string; promotion: string; approver: string; signature: string; expiresAt: string; createdAt: string }[];
-  /** updated_at left out: a rebuild sets it to the time of the event, a few ms after the original */
-  routes: {
-    id: string;
-    model: string;
-    env: string;
-    stable: string | null;
-    canary: string | null;
-    percent: number;
-    promotion: string | null;
-  }[];
+  approvals: ApprovalSnapshot[];
+  routes: RouteSnapshot[];
   /** judged canary windows (restored from the `window` of evaluate step events) */
   verdicts: VerdictSnapshot[];
 }
 
-export interface VerdictSnapshot {
-  id: string;
-  promotion: string;
-  seq: number;
-  stage: number;
-  percent: number;
-  from: string;
-  to: string;
-  verdict: string;
-  reason: string;
-  next: string;
-  requests: { stable: number; canary: number };
-  errors: { stable: number; canary: number } | null;
-  detail: string;
-  judgement: string | null;
-  judgedAt: string;
+/** The chain as stored, and its head. */
+async function chainSnapshot(database: Database): Promise<Pick<RegistrySnapshot, 'auditEvents' | 'auditHead'>> {
+  const db = database.db;
+  const auditEvents = (await db.selectFrom('audit_events').selectAll().orderBy('seq').execute()).map((r) => ({
+    id: `seq ${r.seq}`,
+    ...rowToEvent(r),
+  }));
+  const head = await db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirst();
+  return { auditEvents, auditHead: { seq: Number(head?.seq ?? 0), hash: head?.hash.trim() ?? '' } };
 }
-
-export interface PromotionSnapshot {
-  id: string;
-  kind: string;
-  artifact: string;
-  model: string;
-  env: string;
-  manifestSignatureId: string;
-  status: string;
-  requestedBy: string;
-  reason: string;
-  canary: string;
-  policyDecision: string;
-  threshold: number | null;
-  inFlightKey: string | null;
-  createdAt: string;
-  appliedAt: string | null;
-  recordSignature: string | null;
-  rolloutState: string | null;
-}
-
-const recanonical = (text: string | null): string | null => (text === null ? null : canonicalJson(JSON.parse(text)));
 
 /**
  * A snapshot of the registry tables. Timestamps are ISO strings at millisecond precision
@@ -115,142 +50,17 @@ const recanonical = (text: string | null): string | null => (text === null ? nul
  * const diffs = diffSnapshots(await registrySnapshot(original), await registrySnapshot(rebuilt));
  */
 export async function registrySnapshot(database: Database): Promise<RegistrySnapshot> {
-  const db = database.db;
-  const arts = await db
-    .selectFrom('artifacts as a')
-    .leftJoin('manifest_signatures as s', 's.manifest_signature_id', 'a.manifest_signature_id')
-    .selectAll('a')
-    .select(['s.alg', 's.signature', 's.ts', 's.signer_id as sig_signer_id', 's.artifact_id as sig_artifact_id'])
-    .orderBy('a.artifact_id')
-    .execute();
-  const artifacts = arts.map((r): ArtifactSnapshot => ({
-    id: r.artifact_id,
-    model: r.model_name,
-    version: r.version,
-    sha256: r.sha256.trim(),
-    size: Number(r.size),
-    manifestSha256: r.manifest_sha256.trim(),
-    manifest: r.manifest,
-    signature: {
-      manifestSignatureId: r.manifest_signature_id,
-      signerId: r.sig_signer_id ?? '(missing)',
-      alg: r.alg ?? '(missing)',
-      signature: r.signature ?? '(missing)',
-      ts: r.ts ? toIso(r.ts) : '(missing)',
-    },
-    storage: {
-      key: r.storage_key,
-      versionId: r.storage_version_id,
-      manifestKey: r.manifest_key,
-      manifestVersionId: r.manifest_version_id,
-      signatureKey: r.signature_key,
-      signatureVersionId: r.signature_version_id,
-    },
-    createdBy: r.created_by,
-    createdAt: toIso(r.created_at),
-  }));
-  const models = (await db.selectFrom('models').selectAll().orderBy('name').execute()).map((r) => ({
-    id: r.name,
-    latestVersion: r.latest_version,
-    createdBy: r.created_by,
-    createdAt: toIso(r.created_at),
-  }));
-  const datasets = (await db.selectFrom('datasets').selectAll().orderBy('dataset_id').orderBy('version').execute()).map((r) => ({
-    id: `${r.dataset_id}@${r.version}`,
-    checksum: r.checksum,
-    uri: r.uri,
-    schema: r.schema,
-    createdBy: r.created_by,
-    createdAt: toIso(r.created_at),
-  }));
-  const links = (await db.selectFrom('artifact_datasets').selectAll().execute())
-    .map((r) => ({ id: `${r.artifact_id} -> ${r.dataset_id}@${r.version}` }))
-    .sort((x, y) => x.id.localeCompare(y.id));
-  const keys = (await db.selectFrom('signing_keys').selectAll().orderBy('kid').execute()).map((r) => ({
-    id: r.kid,
-    purpose: r.purpose,
-    alg: r.alg,
-    publicKey: r.public_key,
-    backend: r.backend,
-    owner: r.owner ?? null,
-    notBefore: toIso(r.not_before),
-    notAfter: toIsoOrNull(r.not_after),
-    revokedAt: toIsoOrNull(r.revoked_at),
-  }));
-  const auditEvents = (await db.selectFrom('audit_events').selectAll().orderBy('seq').execute()).map((r) => ({
-    id: `seq ${r.seq}`,
-    ...rowToEvent(r),
-  }));
-  const head = await db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirst();
-  const promotions = (await db.selectFrom('promotions').selectAll().orderBy('promotion_id').execute()).map((r): PromotionSnapshot => ({
-    id: r.promotion_id,
-    kind: r.kind,
-    artifact: r.artifact_id,
-    model: r.model_name,
-    env: r.target_env,
-    manifestSignatureId: r.manifest_signature_id,
-    status: r.status,
-    requestedBy: r.requested_by,
-    reason: r.reason,
-    canary: recanonical(r.canary)!,
-    policyDecision: recanonical(r.policy_decision)!,
-    threshold: r.threshold,
-    inFlightKey: r.in_flight_key,
-    createdAt: toIso(r.created_at),
-    appliedAt: toIsoOrNull(r.applied_at),
-    recordSignature: recanonical(r.record_signature),
-    rolloutState: recanonical(r.rollout_state),
-  }));
-  const approvals = (await db.selectFrom('promotion_approvals').selectAll().orderBy('promotion_id').orderBy('approver_kid').execute()).map(
-    (r) => ({
-      id: `${r.promotion_id} ${r.approver_kid}`,
-      promotion: r.promotion_id,
-      approver: r.approver_kid,
-      signature: r.signature,
-      expiresAt: r.expires_at,
-      createdAt: toIso(r.created_at),
-    }),
-  );
-  const routes = (await db.selectFrom('routes').selectAll().orderBy('model_name').orderBy('env').execute()).map((r) => ({
-    id: `${r.model_name}@${r.env}`,
-    model: r.model_name,
-    env: r.env,
-    stable: r.stable_artifact_id,
-    canary: r.canary_artifact_id,
-    percent: r.canary_percent,
-    promotion: r.promotion_id,
-  }));
-  const verdicts = (await db.selectFrom('canary_verdicts').selectAll().orderBy('promotion_id').orderBy('seq').execute()).map(
-    (r): VerdictSnapshot => ({
-      id: `${r.promotion_id} #${r.seq}`,
-      promotion: r.promotion_id,
-      seq: r.seq,
-      stage: r.stage,
-      percent: r.percent,
-      from: toIso(r.window_from),
-      to: toIso(r.window_to),
-      verdict: r.verdict,
-      reason: r.reason,
-      next: r.next,
-      requests: { stable: r.stable_requests, canary: r.canary_requests },
-      errors: r.stable_errors === null || r.canary_errors === null ? null : { stable: r.stable_errors, canary: r.canary_errors },
-      detail: r.detail,
-      judgement: recanonical(r.judgement),
-      judgedAt: toIso(r.judged_at),
-    }),
-  );
+  const x = database.db;
+  const { artifacts, models, links } = await registryTables(x);
   return {
     artifacts,
     models,
-    datasets,
+    datasets: await datasetsSnapshot(x),
     links,
-    keys,
-    auditEvents,
-    auditHead: { seq: Number(head?.seq ?? 0), hash: head?.hash.trim() ?? '' },
-    promotions,
-    approvals,
-    routes,
-    verdicts,
+    keys: await keysSnapshot(x),
+    ...(await chainSnapshot(database)),
+    ...(await promotionsSnapshot(x)),
+    ...(await rolloutSnapshot(x)),
   };
 }
 
@@ -338,50 +148,17 @@ export interface StorageParity {
  * for (const i of issues) console.log(i.kind, i.key, i.detail);
  */
 export async function storageParity(database: Database, store: ObjectStore): Promise<StorageParity> {
-  const rows = await database.db
-    .selectFrom('artifacts')
-    .select([
-      'artifact_id',
-      'storage_key',
-      'storage_version_id',
-      'manifest_key',
-      'manifest_version_id',
-      'signature_key',
-      'signature_version_id',
-    ])
-    .orderBy('artifact_id')
-    .execute();
+  const { artifacts, openUploads: open } = await registryObjects(database.db);
   const referenced = new Set<string>();
   const issues: StorageIssue[] = [];
-  for (const r of rows) {
-    const objects: [string, string, string][] = [
-      ['artifact bytes', r.storage_key, r.storage_version_id],
-      ['manifest sidecar', r.manifest_key, r.manifest_version_id],
-      ['signature sidecar', r.signature_key, r.signature_version_id],
-    ];
-    for (const [what, key, versionId] of objects) {
+  for (const a of artifacts) {
+    for (const { what, key, versionId } of a.objects) {
       referenced.add(key);
       if (!(await store.head(key, { versionId })))
-        issues.push({
-          kind: 'missing-object',
-          key,
-          versionId,
-          artifactId: r.artifact_id,
-          detail: `${what} of ${r.artifact_id} is missing`,
-        });
+        issues.push({ kind: 'missing-object', key, versionId, artifactId: a.artifactId, detail: `${what} of ${a.artifactId} is missing` });
     }
   }
   // Uploads not claimed by a registration (a rebuilt registry has none: the store's mark still tells).
-  const open = new Set(
-    (
-      await database.db
-        .selectFrom('uploads')
-        .select('storage_key')
-        .where('registered_at', 'is', null)
-        .where('expired_at', 'is', null)
-        .execute()
-    ).map((u) => u.storage_key),
-  );
   const pendingUploads: PendingUpload[] = [];
   let objects = 0;
   for await (const o of store.list('artifacts/')) {
@@ -408,5 +185,5 @@ export async function storageParity(database: Database, store: ObjectStore): Pro
       });
     } else issues.push({ kind: 'unexpected-object', key: o.key, versionId: o.versionId, detail: 'not a key the registry writes' });
   }
-  return { objects, artifacts: rows.length, issues, pendingUploads };
+  return { objects, artifacts: artifacts.length, issues, pendingUploads };
 }

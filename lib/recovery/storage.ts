@@ -2,6 +2,7 @@ import { AegisError } from '../kernel/errors.js';
 import { parseJsonStrict } from '../kernel/json.js';
 import { LIMITS, type TrainingManifest } from '../kernel/manifest.js';
 import { SignatureSidecar, type ManifestSigned } from '../modules/registry/events.js';
+import type { ArchivedRegistration, VerifiedRegistration } from '../modules/registry/restore.js';
 import type { KeyRecord, SignatureRecord } from '../kernel/signatures.js';
 import { verifyManifest, type CheckName } from '../kernel/verification.js';
 import { hashStream } from '../kernel/hashing.js';
@@ -29,14 +30,8 @@ export interface ArchivedFacts {
   signed: ManifestSigned;
 }
 
-export interface VerifiedArtifact {
-  manifest: TrainingManifest;
-  signature: SignatureRecord;
-  sha256: string;
-  size: number;
-  storage: Required<StorageRef>;
-  warnings: string[];
-}
+/** What the registry restore takes in: a registration whose objects verified. */
+export type VerifiedArtifact = VerifiedRegistration;
 
 export type Verdict = { ok: true; artifact: VerifiedArtifact } | { ok: false; problem: Problem };
 
@@ -56,6 +51,82 @@ async function readJson(store: ObjectStore, key: string, versionId: string): Pro
   return parseJsonStrict(text, { maxDepth: LIMITS.jsonDepth });
 }
 
+/** Why an item cannot be restored. */
+type Failure = { problem: ProblemCode; detail: string };
+const failure = (problem: ProblemCode, detail: string): Failure => ({ problem, detail });
+
+/** The manifest (unchecked) and signature record of a registration, stored under its signature's name and, when archived, as recorded. */
+async function readSidecars(
+  store: ObjectStore,
+  ref: StorageRef,
+  a: ArchivedFacts | undefined,
+): Promise<{ manifest: unknown; signature: SignatureRecord } | Failure> {
+  let manifest: unknown;
+  let sigRaw: unknown;
+  try {
+    manifest = await readJson(store, ref.manifestKey, ref.manifestVersionId);
+    sigRaw = await readJson(store, ref.signatureKey, ref.signatureVersionId);
+  } catch (e) {
+    if (e instanceof AegisError && e.code === 'OBJECT_NOT_FOUND') return failure('object-missing', e.message);
+    return failure('sidecar-unreadable', `${ref.manifestKey}: ${(e as Error).message}`);
+  }
+  const sig = SignatureSidecar.safeParse(sigRaw);
+  if (!sig.success) return failure('sidecar-unreadable', `${ref.signatureKey} is not a signature record`);
+  const signature: SignatureRecord = sig.data;
+  const sigId = signature.manifestSignatureId;
+  if (!ref.signatureKey.endsWith(`/signature-${sigId}.json`) || !ref.manifestKey.endsWith(`/manifest-${sigId}.json`)) {
+    return failure('signature-record-mismatch', `signature record ${sigId} is stored under another signature's name`);
+  }
+  const s = a?.signed;
+  if (s && (s.manifestSignatureId !== sigId || s.signerId !== signature.signerId || s.alg !== signature.alg || s.ts !== signature.ts)) {
+    return failure('signature-record-mismatch', `${ref.signatureKey} differs from the archived manifest.signed event`);
+  }
+  return { manifest, signature };
+}
+
+/** The artifact bytes' object, and their sha256 and size: hashed (`verifyBytes`), as the store recorded them, or unknown. */
+async function readBytes(
+  store: ObjectStore,
+  ref: StorageRef,
+  verifyBytes: boolean,
+): Promise<{ head: ObjectInfo; bytes: { sha256: string; size: number } | undefined } | Failure> {
+  const head = await store.head(ref.key, ref.versionId ? { versionId: ref.versionId } : {});
+  if (!head) return failure('object-missing', `artifact bytes ${ref.key}${ref.versionId ? ` version ${ref.versionId}` : ''} are missing`);
+  try {
+    if (verifyBytes) return { head, bytes: await hashStream(await store.get(ref.key, { versionId: head.versionId })) };
+    return { head, bytes: head.sha256 ? { sha256: head.sha256, size: head.size } : undefined };
+  } catch (e) {
+    // e.g. a version moved to an archive storage class: listed, but not readable until restored
+    return failure('object-missing', `artifact bytes ${ref.key} version ${head.versionId} cannot be read: ${(e as Error).message}`);
+  }
+}
+
+/** What a verifier does not check: the registration against the archive (or, found in storage, against where it lies), the size the store records. */
+function checkRegistration(
+  m: TrainingManifest,
+  c: { ref: StorageRef; a: ArchivedFacts | undefined; key: KeyRecord | undefined; head: ObjectInfo; hashed: boolean },
+  warnings: string[],
+): Failure | undefined {
+  const { ref, a, key } = c;
+  // Only the chain vouches that a registration happened while its key was trusted; without
+  // it, a key revoked for compromise could have signed these sidecars, backdated, at any time.
+  if (!a && key?.revokedAt)
+    return failure(
+      'signer-invalid',
+      `signed by ${key.kid}, revoked at ${key.revokedAt}, and not in the audit archive: nothing vouches for it`,
+    );
+  if (!c.hashed && c.head.size !== m.artifactSize)
+    return failure('size-mismatch', `stored artifact is ${c.head.size} bytes, the manifest says ${m.artifactSize}`);
+  if (!c.hashed) warnings.push(`${m.artifactId}: sha256 of the bytes not checked (the store records none; use --verify-bytes)`);
+  if (a && (m.artifactId !== a.artifactId || m.modelName !== a.modelName || m.artifactSha256 !== a.sha256 || m.artifactSize !== a.size))
+    return failure('manifest-mismatch', `${ref.manifestKey} names another artifact than the archived artifact.registered event`);
+  if (!a && !ref.key.startsWith(`artifacts/${m.modelName}/`))
+    return failure('manifest-mismatch', `${ref.manifestKey} is stored under another model than ${m.modelName}`);
+  if (key?.revokedAt)
+    warnings.push(`${m.artifactId}: signer ${key.kid} was revoked at ${key.revokedAt}; restored, and fails verification as it did before`);
+  return undefined;
+}
+
 /**
  * Reads a registration's manifest and signature sidecars and checks them as a verifier
  * would (schema, signature under the rebuilt ring, signer window, bytes), plus, for an
@@ -68,50 +139,17 @@ export async function verifyStoredArtifact(
   ref: StorageRef,
   opts: { verifyBytes: boolean; archived?: ArchivedFacts },
 ): Promise<Verdict> {
-  const id = opts.archived?.artifactId ?? ref.manifestKey;
-  const fail = (problem: ProblemCode, detail: string): Verdict => ({
-    ok: false,
-    problem: { kind: opts.archived ? 'artifact' : 'sidecar', id, problem, detail },
-  });
-  let manifest: unknown;
-  let sigRaw: unknown;
-  try {
-    manifest = await readJson(store, ref.manifestKey, ref.manifestVersionId);
-    sigRaw = await readJson(store, ref.signatureKey, ref.signatureVersionId);
-  } catch (e) {
-    if (e instanceof AegisError && e.code === 'OBJECT_NOT_FOUND') return fail('object-missing', e.message);
-    return fail('sidecar-unreadable', `${ref.manifestKey}: ${(e as Error).message}`);
-  }
-  const sig = SignatureSidecar.safeParse(sigRaw);
-  if (!sig.success) return fail('sidecar-unreadable', `${ref.signatureKey} is not a signature record`);
-  const signature: SignatureRecord = sig.data;
-  const sigId = signature.manifestSignatureId;
-  if (!ref.signatureKey.endsWith(`/signature-${sigId}.json`) || !ref.manifestKey.endsWith(`/manifest-${sigId}.json`)) {
-    return fail('signature-record-mismatch', `signature record ${sigId} is stored under another signature's name`);
-  }
   const a = opts.archived;
-  if (
-    a &&
-    (a.signed.manifestSignatureId !== sigId ||
-      a.signed.signerId !== signature.signerId ||
-      a.signed.alg !== signature.alg ||
-      a.signed.ts !== signature.ts)
-  ) {
-    return fail('signature-record-mismatch', `${ref.signatureKey} differs from the archived manifest.signed event`);
-  }
-
-  const head = await store.head(ref.key, ref.versionId ? { versionId: ref.versionId } : {});
-  if (!head) return fail('object-missing', `artifact bytes ${ref.key}${ref.versionId ? ` version ${ref.versionId}` : ''} are missing`);
-  const warnings: string[] = [];
-  let bytes: { sha256: string; size: number } | undefined;
-  try {
-    if (opts.verifyBytes) bytes = await hashStream(await store.get(ref.key, { versionId: head.versionId }));
-    else if (head.sha256) bytes = { sha256: head.sha256, size: head.size };
-  } catch (e) {
-    // e.g. a version moved to an archive storage class: listed, but not readable until restored
-    return fail('object-missing', `artifact bytes ${ref.key} version ${head.versionId} cannot be read: ${(e as Error).message}`);
-  }
-
+  const fail = (f: Failure): Verdict => ({
+    ok: false,
+    problem: { kind: a ? 'artifact' : 'sidecar', id: a?.artifactId ?? ref.manifestKey, ...f },
+  });
+  const sidecars = await readSidecars(store, ref, a);
+  if ('problem' in sidecars) return fail(sidecars);
+  const stored = await readBytes(store, ref, opts.verifyBytes);
+  if ('problem' in stored) return fail(stored);
+  const { manifest, signature } = sidecars;
+  const { head, bytes } = stored;
   const key = ring.get(signature.signerId);
   const report = verifyManifest({
     manifest,
@@ -123,38 +161,34 @@ export async function verifyStoredArtifact(
   });
   // A registered manifest with empty provenance was accepted then; it is restored as it was.
   const failed = report.checks.filter((c) => !c.ok && c.check !== 'provenance');
-  if (failed.length) return fail(CHECK_PROBLEM[failed[0]!.check], failed.map((c) => `${c.check}: ${c.reason}`).join('; '));
+  if (failed.length) return fail(failure(CHECK_PROBLEM[failed[0]!.check], failed.map((c) => `${c.check}: ${c.reason}`).join('; ')));
   const m = manifest as TrainingManifest;
-  // Only the chain vouches that a registration happened while its key was trusted; without
-  // it, a key revoked for compromise could have signed these sidecars, backdated, at any time.
-  if (!a && key?.revokedAt)
-    return fail(
-      'signer-invalid',
-      `signed by ${key.kid}, revoked at ${key.revokedAt}, and not in the audit archive: nothing vouches for it`,
-    );
-  if (!bytes && head.size !== m.artifactSize)
-    return fail('size-mismatch', `stored artifact is ${head.size} bytes, the manifest says ${m.artifactSize}`);
-  if (!bytes) warnings.push(`${m.artifactId}: sha256 of the bytes not checked (the store records none; use --verify-bytes)`);
-  if (a && (m.artifactId !== a.artifactId || m.modelName !== a.modelName || m.artifactSha256 !== a.sha256 || m.artifactSize !== a.size)) {
-    return fail('manifest-mismatch', `${ref.manifestKey} names another artifact than the archived artifact.registered event`);
-  }
-  if (!a && !ref.key.startsWith(`artifacts/${m.modelName}/`))
-    return fail('manifest-mismatch', `${ref.manifestKey} is stored under another model than ${m.modelName}`);
-  if (key?.revokedAt)
-    warnings.push(`${m.artifactId}: signer ${key.kid} was revoked at ${key.revokedAt}; restored, and fails verification as it did before`);
+  const warnings: string[] = [];
+  const refused = checkRegistration(m, { ref, a, key, head, hashed: bytes !== undefined }, warnings);
+  if (refused) return fail(refused);
   const prov = report.checks.find((c) => c.check === 'provenance' && !c.ok);
   if (prov) warnings.push(`${m.artifactId}: provenance incomplete (${prov.reason}), as registered`);
-  return {
-    ok: true,
-    artifact: {
-      manifest: m,
-      signature,
-      sha256: m.artifactSha256,
-      size: head.size,
-      storage: { ...ref, versionId: head.versionId },
-      warnings,
-    },
-  };
+  const storage = { ...ref, versionId: head.versionId };
+  return { ok: true, artifact: { manifest: m, signature, sha256: m.artifactSha256, size: head.size, storage, warnings } };
+}
+
+/** An archived registration checked against its objects and its `manifest.signed` event (a problem when the archive holds none). */
+export async function verifyArchived(
+  store: ObjectStore,
+  ring: ReadonlyMap<string, KeyRecord>,
+  r: ArchivedRegistration,
+  verifyBytes: boolean,
+): Promise<Verdict> {
+  const a = r.registered;
+  if (!r.signed) {
+    const detail = `no manifest.signed event for signature ${a.manifestSignatureId}`;
+    return { ok: false, problem: { kind: 'artifact', id: a.artifactId, problem: 'payload-invalid', detail } };
+  }
+  const { artifactId, modelName, sha256, size, manifestSha256 } = a;
+  return verifyStoredArtifact(store, ring, a.storage, {
+    verifyBytes,
+    archived: { artifactId, modelName, sha256, size, manifestSha256, signed: r.signed },
+  });
 }
 
 export interface StorageScan {

@@ -3,16 +3,6 @@ import type { KeyRecord } from '../kernel/signatures.js';
 import { Iso } from '../platform/audit/catalogue.js';
 import { KeyBody } from '../modules/keys/events.js';
 
-/**
- * The same ring with revocations lifted. Rebuilding must reproduce what the registry held,
- * and the registry held artifacts and events signed by keys revoked later: they are checked
- * for a valid signature made inside the key's window, restored, and reported, and the
- * rebuilt registry keeps the revocation, so they fail verification there exactly as before.
- */
-export function ignoringRevocation(ring: ReadonlyMap<string, KeyRecord>): Map<string, KeyRecord> {
-  return new Map([...ring].map(([kid, k]) => [kid, { ...k, revokedAt: null }]));
-}
-
 export interface TrustReport {
   /** true when the archive's root key (and every key it also lists) matched `--trusted-keys` */
   pinned: boolean;

@@ -4,6 +4,7 @@ import type { KeyProvider } from '../platform/ports/signer.js';
 import type { ObjectStore } from '../platform/ports/object-store.js';
 import type { Database } from '../platform/ports/database.js';
 import type { AuditTrail } from '../platform/audit/trail.js';
+import type { Orphan, Problem } from '../modules/restore.js';
 
 export type RecoveryErrorCode = 'TARGET_NOT_EMPTY' | 'TARGET_NOT_MIGRATED' | 'ARCHIVE_EMPTY' | 'ARCHIVE_UNVERIFIED' | 'UNTRUSTED_KEY';
 
@@ -63,41 +64,7 @@ export interface RebuildOptions {
   onProgress?: (p: Progress) => void;
 }
 
-export type ProblemCode =
-  | 'signature-invalid'
-  | 'signer-invalid'
-  | 'manifest-invalid'
-  | 'manifest-mismatch'
-  | 'signature-record-mismatch'
-  | 'sha256-mismatch'
-  | 'size-mismatch'
-  | 'object-missing'
-  | 'sidecar-unreadable'
-  | 'payload-invalid'
-  | 'conflict'
-  | 'artifact-not-restored'
-  | 'signing-unavailable'
-  /** the archive ends before the newest signed head checkpoint: the events after it are lost */
-  | 'behind-checkpoint'
-  /** the archived event at the newest head checkpoint's seq is not the one it signed */
-  | 'checkpoint-mismatch'
-  /** a head checkpoint object does not verify */
-  | 'checkpoint-invalid';
-
-/** Something that was not restored (or cannot work) and needs a person. */
-export interface Problem {
-  kind: 'artifact' | 'sidecar' | 'dataset' | 'key' | 'event' | 'promotion';
-  id: string;
-  problem: ProblemCode;
-  detail: string;
-}
-
-/** Objects left out on purpose. */
-export interface Orphan {
-  kind: 'duplicate-sidecars' | 'incomplete-sidecars' | 'unregistered-upload';
-  keys: string[];
-  detail: string;
-}
+export type { Orphan, Problem, ProblemCode } from '../modules/restore.js';
 
 export interface RestoredFromStorage {
   artifactId: string;
@@ -142,8 +109,3 @@ export const NOT_RESTORED = [
   'rollout leases (rollout_leases: which runner drives a rollout, runner coordination rather than a fact, deliberately not in the audit log): a rebuilt registry has none, so the first runner to resume a rolling-out promotion takes it with token 1; rebuilt trace rows name no runner or lease token',
   'the exact updated_at of routes (set to the time of the event that changed the route, a few ms after the original)',
 ] as const;
-
-/** created_by of rows the rebuild had to make up an author for. */
-export const RECOVERY_ACTOR = 'aegis-recovery';
-/** key_ref of a KMS key whose ARN nobody supplied: not a key KMS knows, so signing with it fails loudly. */
-export const UNKNOWN_KMS_KEY_REF = 'arn:aegis:unknown-kms-key-ref';

@@ -6,6 +6,7 @@
 import { AUDIT_EVENT_TYPES } from '../../lib/kernel/audit-chain.js';
 import { EVENT_CATALOGUE } from '../../lib/modules/catalogue.js';
 import { checkPayload, joinCatalogues } from '../../lib/platform/audit/catalogue.js';
+import { MODULE_RESTORES } from '../../lib/recovery/modules.js';
 import { startStack, type Stack } from '../support/local-stack.js';
 
 const dataset = {
@@ -33,6 +34,23 @@ describe('the event catalogue', () => {
         .map(([t]) => t)
         .sort(),
     ).toEqual(['promotion.approval_refused', 'token.created']);
+  });
+
+  it('has a module restore reading every type it says is restored, and none reading a type it says is not', () => {
+    const restoredBy = Object.entries(EVENT_CATALOGUE)
+      .filter(([, s]) => 'restoredBy' in s.restore)
+      .map(([t]) => t);
+    const read = MODULE_RESTORES.flatMap((m) => m.restores.map((type) => [type, m.module] as const));
+    expect([...new Set(read.map(([t]) => t))].sort()).toEqual(restoredBy.sort());
+    // the end of a rollout is read by both: the promotion signs it off, the rollout settles its route and trace
+    expect(read.filter(([t]) => read.filter(([u]) => u === t).length > 1).sort()).toEqual([
+      ['promotion.applied', 'promotion'],
+      ['promotion.applied', 'rollout'],
+      ['promotion.failed', 'promotion'],
+      ['promotion.failed', 'rollout'],
+      ['promotion.rolled_back', 'promotion'],
+      ['promotion.rolled_back', 'rollout'],
+    ]);
   });
 
   it('refuses a type declared by two modules', () => {

@@ -11,6 +11,7 @@ import { startStack, uploadAndRegister, type Stack } from '../support/local-stac
 import { approve, approverKey, highRiskPolicies, ScriptedJudge, settled, type Approver } from '../promotion/support.js';
 import { legacyAuditLog } from '../support/legacy-writer.js';
 import { openTarget, recoveryDeps } from './support.js';
+import { EVENT_CATALOGUE } from '../../lib/modules/catalogue.js';
 
 const judge = new ScriptedJudge();
 let policies: string;
@@ -204,6 +205,12 @@ describe('rebuilding promotions, approvals and routes from the audit archive', (
       .executeTakeFirstOrThrow();
     expect(route).toMatchObject({ stable_artifact_id: pending.artifactId, canary_artifact_id: null, promotion_id: pending.promotionId });
     expect(await rebuilt!.container.auditTrail.verify()).toMatchObject({ ok: true });
+  });
+
+  it('rebuilt a chain holding every event type a module restores, but key rotations and revocations (rebuild.test.ts), failed and expired promotions (replay-promotions.test.ts)', async () => {
+    const types = new Set((await source.container.database.db.selectFrom('audit_events').select('type').execute()).map((e) => e.type));
+    const restored = Object.keys(EVENT_CATALOGUE).filter((t) => 'restoredBy' in EVENT_CATALOGUE[t]!.restore);
+    expect(restored.filter((t) => !types.has(t)).sort()).toEqual(['key.revoked', 'key.rotated', 'promotion.expired', 'promotion.failed']);
   });
 
   it('refuses, before writing anything, an archive whose promotion event does not replay', async () => {

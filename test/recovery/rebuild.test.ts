@@ -47,6 +47,12 @@ describe('rebuilding the registry from storage', () => {
     expect(diffs).toEqual([]);
   });
 
+  it('rebuilt a chain holding key creations, rotations and a revocation, datasets and registrations', async () => {
+    const types = new Set((await stack.container.database.db.selectFrom('audit_events').select('type').execute()).map((e) => e.type));
+    const read = ['key.created', 'key.rotated', 'key.revoked', 'dataset.registered', 'manifest.signed', 'artifact.registered'];
+    expect(read.filter((t) => !types.has(t))).toEqual([]);
+  });
+
   it('continues the audit chain where the archive ends, signed by the restored audit key', async () => {
     const c = stack.container;
     const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), c.clock, EVENT_CATALOGUE);

@@ -354,4 +354,25 @@ describe('replaying promotion events', () => {
     expect(report.problems).toEqual([expect.objectContaining({ kind: 'promotion', id: 'a', problem: 'artifact-not-restored' })]);
     expect(NOT_RESTORED.join(' ')).toContain('promotion_steps');
   });
+  it('replays an expiry: the pending promotion is expired and out of flight, and its model and environment free again', () => {
+    seq = 300;
+    const expired = ev('promotion.expired', 'x', {
+      promotionId: 'x',
+      kind: 'promote',
+      artifactId: 'art-x',
+      modelName: 'm',
+      targetEnv: 'canary',
+      status: 'expired',
+      createdAt: ts(0),
+      expiresAt: ts(301),
+      at: ts(302),
+    });
+    const r = replayPromotions([requested('x', { status: 'pending_multisig', threshold: 2 }), expired, requested('y')]);
+    expect(r.problems).toEqual([]);
+    expect(r.promotions.map((p) => [p.promotion_id, p.status, p.in_flight_key])).toEqual([
+      ['x', 'expired', null],
+      ['y', 'rolling_out', 'm:canary'],
+    ]);
+    expect([r.steps, r.routes]).toEqual([[], []]);
+  });
 });

@@ -13,5 +13,8 @@ export const DatasetRegisteredPayload = z.object({
 export type DatasetRegistered = z.infer<typeof DatasetRegisteredPayload>;
 
 export const DATASET_EVENTS: EventCatalogue = {
-  'dataset.registered': { schema: DatasetRegisteredPayload, restore: { restoredBy: 'the registry rebuild (lib/recovery/rebuild.ts)' } },
+  'dataset.registered': {
+    schema: DatasetRegisteredPayload,
+    restore: { restoredBy: 'the datasets restore (lib/modules/datasets/restore.ts)' },
+  },
 };

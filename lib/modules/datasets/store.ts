@@ -34,6 +34,16 @@ export async function insertDataset(x: Executor, row: Insertable<DatasetsTable>)
   await x.insertInto('datasets').values(row).execute();
 }
 
+/** Several rows in one statement (a restore); at least one. */
+export async function insertDatasets(x: Executor, rows: Insertable<DatasetsTable>[]): Promise<void> {
+  await x.insertInto('datasets').values(rows).execute();
+}
+
+/** Every row, by id and version (parity). */
+export async function allDatasetRows(x: Executor): Promise<Selectable<DatasetsTable>[]> {
+  return x.selectFrom('datasets').selectAll().orderBy('dataset_id').orderBy('version').execute();
+}
+
 export async function findDataset(x: Executor, id: string, version: string): Promise<DatasetRecord | undefined> {
   const row = await x.selectFrom('datasets').selectAll().where('dataset_id', '=', id).where('version', '=', version).executeTakeFirst();
   return row ? toDatasetRecord(row) : undefined;

@@ -20,7 +20,9 @@ export const KeyRotatedPayload = z.object({ key: KeyBody, previous: Text, previo
 // `purpose` has always been written; older readers ignored it
 export const KeyRevokedPayload = z.object({ kid: Text, purpose: z.enum(KEY_PURPOSES).optional(), revokedAt: Iso });
 
-const RESTORED_BY_RING = { restoredBy: 'the key ring replayed from the chain (lib/modules/keys/ring.ts)' } as const;
+const RESTORED_BY_RING = {
+  restoredBy: 'the keys restore: the key ring replayed from the chain (lib/modules/keys/ring.ts, restore.ts)',
+} as const;
 
 export const KEY_EVENTS: EventCatalogue = {
   'key.created': { schema: KeyCreatedPayload, restore: RESTORED_BY_RING },

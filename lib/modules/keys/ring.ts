@@ -2,6 +2,7 @@
 import type * as z from 'zod';
 import type { AuditEvent } from '../../kernel/audit-chain.js';
 import type { KeyRecord } from '../../kernel/signatures.js';
+import { handlerFor } from '../restore.js';
 import { KeyCreatedPayload, KeyEnrolledPayload, KeyRevokedPayload, KeyRotatedPayload, type KeyBody } from './events.js';
 
 export interface ReplayedRing {
@@ -11,59 +12,63 @@ export interface ReplayedRing {
   problems: { seq: number; detail: string }[];
 }
 
+function add(
+  ring: ReplayedRing,
+  seq: number,
+  k: z.infer<typeof KeyBody>,
+  extra: Pick<KeyRecord, 'notAfter' | 'owner'> = { notAfter: null },
+) {
+  if (ring.keys.has(k.kid)) return ring.problems.push({ seq, detail: `key ${k.kid} is created twice` });
+  ring.keys.set(k.kid, { ...k, ...extra, revokedAt: null });
+  ring.introducedAt.set(k.kid, seq);
+}
+
+function parsed<S extends z.ZodType>(ring: ReplayedRing, e: AuditEvent, schema: S): z.infer<S> | undefined {
+  const p = schema.safeParse(e.payload);
+  if (p.success) return p.data;
+  ring.problems.push({ seq: e.seq, detail: `${e.type} payload: ${p.error.issues[0]?.message}` });
+  return undefined;
+}
+
+/** What each key event does to the ring. */
+const APPLY: Readonly<Record<string, (ring: ReplayedRing, e: AuditEvent) => void>> = {
+  'key.created': (ring, e) => {
+    const p = parsed(ring, e, KeyCreatedPayload);
+    if (p) add(ring, e.seq, p.key);
+  },
+  'key.enrolled': (ring, e) => {
+    const p = parsed(ring, e, KeyEnrolledPayload);
+    if (p) add(ring, e.seq, p.key, { notAfter: p.key.notAfter, owner: p.key.owner });
+  },
+  'key.rotated': (ring, e) => {
+    const p = parsed(ring, e, KeyRotatedPayload);
+    if (!p) return;
+    const prev = ring.keys.get(p.previous);
+    if (prev) ring.keys.set(prev.kid, { ...prev, notAfter: p.previousNotAfter });
+    else ring.problems.push({ seq: e.seq, detail: `key.rotated retires ${p.previous}, which no earlier event created` });
+    add(ring, e.seq, p.key);
+  },
+  'key.revoked': (ring, e) => {
+    const p = parsed(ring, e, KeyRevokedPayload);
+    if (!p) return;
+    const k = ring.keys.get(p.kid);
+    if (!k) ring.problems.push({ seq: e.seq, detail: `key.revoked names ${p.kid}, which no earlier event created` });
+    else ring.keys.set(k.kid, { ...k, revokedAt: p.revokedAt, notAfter: k.notAfter ?? p.revokedAt });
+  },
+};
+
+/** The event types the ring is replayed from. */
+export const RING_EVENT_TYPES: readonly string[] = Object.keys(APPLY);
+
 /**
  * Replays `key.created` / `key.enrolled` / `key.rotated` / `key.revoked` in chain order into the key ring
  * the database held: windows close at `previousNotAfter`, a revocation keeps an earlier
  * `notAfter` (as KeyService.revoke does).
  */
 export function replayKeyRing(events: readonly AuditEvent[]): ReplayedRing {
-  const keys = new Map<string, KeyRecord>();
-  const introducedAt = new Map<string, number>();
-  const problems: ReplayedRing['problems'] = [];
-  const add = (
-    seq: number,
-    k: z.infer<typeof KeyBody>,
-    extra: Pick<KeyRecord, 'notAfter'> & { owner?: string | null } = { notAfter: null },
-  ) => {
-    if (keys.has(k.kid)) return problems.push({ seq, detail: `key ${k.kid} is created twice` });
-    keys.set(k.kid, { ...k, ...extra, revokedAt: null });
-    introducedAt.set(k.kid, seq);
-  };
-  for (const e of events) {
-    if (e.type === 'key.created') {
-      const p = KeyCreatedPayload.safeParse(e.payload);
-      if (p.success) add(e.seq, p.data.key);
-      else problems.push({ seq: e.seq, detail: `key.created payload: ${p.error.issues[0]?.message}` });
-    } else if (e.type === 'key.enrolled') {
-      const p = KeyEnrolledPayload.safeParse(e.payload);
-      if (p.success) add(e.seq, p.data.key, { notAfter: p.data.key.notAfter, owner: p.data.key.owner });
-      else problems.push({ seq: e.seq, detail: `key.enrolled payload: ${p.error.issues[0]?.message}` });
-    } else if (e.type === 'key.rotated') {
-      const p = KeyRotatedPayload.safeParse(e.payload);
-      if (!p.success) {
-        problems.push({ seq: e.seq, detail: `key.rotated payload: ${p.error.issues[0]?.message}` });
-        continue;
-      }
-      const prev = keys.get(p.data.previous);
-      if (prev) keys.set(prev.kid, { ...prev, notAfter: p.data.previousNotAfter });
-      else problems.push({ seq: e.seq, detail: `key.rotated retires ${p.data.previous}, which no earlier event created` });
-      add(e.seq, p.data.key);
-    } else if (e.type === 'key.revoked') {
-      const p = KeyRevokedPayload.safeParse(e.payload);
-      const k = p.success ? keys.get(p.data.kid) : undefined;
-      if (!p.success || !k) {
-        problems.push({
-          seq: e.seq,
-          detail: p.success
-            ? `key.revoked names ${p.data.kid}, which no earlier event created`
-            : `key.revoked payload: ${p.error.issues[0]?.message}`,
-        });
-        continue;
-      }
-      keys.set(k.kid, { ...k, revokedAt: p.data.revokedAt, notAfter: k.notAfter ?? p.data.revokedAt });
-    }
-  }
-  return { keys, introducedAt, problems };
+  const ring: ReplayedRing = { keys: new Map(), introducedAt: new Map(), problems: [] };
+  for (const e of events) handlerFor(APPLY, e.type)?.(ring, e);
+  return ring;
 }
 
 /**

@@ -38,6 +38,16 @@ export async function insertKey(x: Executor, row: Insertable<SigningKeysTable>):
   await x.insertInto('signing_keys').values(row).execute();
 }
 
+/** Several rows in one statement (a restore); at least one. */
+export async function insertKeys(x: Executor, rows: Insertable<SigningKeysTable>[]): Promise<void> {
+  await x.insertInto('signing_keys').values(rows).execute();
+}
+
+/** Every row, by kid (parity). */
+export async function allKeyRows(x: Executor): Promise<Selectable<SigningKeysTable>[]> {
+  return x.selectFrom('signing_keys').selectAll().orderBy('kid').execute();
+}
+
 export async function listKeys(x: Executor): Promise<KeyRecord[]> {
   const rows = await x.selectFrom('signing_keys').selectAll().orderBy('purpose').orderBy('not_before').execute();
   return rows.map(toKeyRecord);

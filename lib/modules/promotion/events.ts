@@ -86,7 +86,7 @@ export const PromotionApprovalRefusedPayload = z.object({
 export type PromotionRequested = z.infer<typeof PromotionRequestedPayload>;
 export type PromotionEnded = z.infer<typeof PromotionEndedPayload>;
 
-const REPLAY = { restoredBy: 'the promotion replay (lib/recovery/promotions.ts)' } as const;
+const REPLAY = { restoredBy: 'the promotion replay (lib/modules/promotion/restore.ts)' } as const;
 
 export const PROMOTION_EVENTS: EventCatalogue = {
   'promotion.requested': { schema: PromotionRequestedPayload, restore: REPLAY },

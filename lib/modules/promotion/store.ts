@@ -84,6 +84,19 @@ export async function insertPromotion(x: Executor, row: Insertable<DB['promotion
   await x.insertInto('promotions').values(row).execute();
 }
 
+/** Several rows in one statement (a restore); at least one. */
+export async function insertPromotions(x: Executor, rows: Insertable<DB['promotions']>[]): Promise<void> {
+  await x.insertInto('promotions').values(rows).execute();
+}
+
+/** Every promotion row by id, and every approval row by promotion and approver (parity). */
+export async function allPromotionRows(x: Executor) {
+  return {
+    promotions: await x.selectFrom('promotions').selectAll().orderBy('promotion_id').execute(),
+    approvals: await x.selectFrom('promotion_approvals').selectAll().orderBy('promotion_id').orderBy('approver_kid').execute(),
+  };
+}
+
 export async function findPromotion(x: Executor, promotionId: string): Promise<StoredPromotion | undefined> {
   const row = await x.selectFrom('promotions').selectAll().where('promotion_id', '=', promotionId).executeTakeFirst();
   return row && toStored(row);
@@ -230,17 +243,24 @@ export async function approvalsOf(x: Executor, promotionId: string, opts: { byTi
   }));
 }
 
+/** The row of an approval of the promotion. */
+export function approvalRow(promotionId: string, a: StoredApproval): Insertable<DB['promotion_approvals']> {
+  return {
+    promotion_id: promotionId,
+    approver_kid: a.approverId,
+    signature: a.signature,
+    expires_at: a.expiresAt,
+    created_at: a.createdAt,
+  };
+}
+
 export async function insertApproval(x: Executor, promotionId: string, a: StoredApproval): Promise<void> {
-  await x
-    .insertInto('promotion_approvals')
-    .values({
-      promotion_id: promotionId,
-      approver_kid: a.approverId,
-      signature: a.signature,
-      expires_at: a.expiresAt,
-      created_at: a.createdAt,
-    })
-    .execute();
+  await x.insertInto('promotion_approvals').values(approvalRow(promotionId, a)).execute();
+}
+
+/** Several rows in one statement (a restore); at least one. */
+export async function insertApprovals(x: Executor, rows: Insertable<DB['promotion_approvals']>[]): Promise<void> {
+  await x.insertInto('promotion_approvals').values(rows).execute();
 }
 
 export async function deleteApproval(x: Executor, promotionId: string, approverId: string): Promise<void> {

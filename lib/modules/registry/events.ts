@@ -41,7 +41,7 @@ export const SignatureSidecar = z.object({
   ts: Iso,
 });
 
-const REBUILD = { restoredBy: 'the registry rebuild (lib/recovery/rebuild.ts)' } as const;
+const REBUILD = { restoredBy: 'the registry restore, once its objects verify (lib/modules/registry/restore.ts)' } as const;
 
 export const REGISTRY_EVENTS: EventCatalogue = {
   'manifest.signed': { schema: ManifestSignedPayload, restore: REBUILD },

@@ -27,16 +27,8 @@ import {
   type StoredArtifact,
   type Upload,
 } from './domain.js';
-import {
-  claimUpload,
-  findArtifact,
-  findArtifactIdBySha256,
-  findIdempotencyKey,
-  findUpload,
-  insertArtifact,
-  insertIdempotencyKey,
-  nextModelVersion,
-} from './store.js';
+import { findArtifact, findArtifactIdBySha256, insertArtifact, nextModelVersion } from './store.js';
+import { claimUpload, findIdempotencyKey, findUpload, insertIdempotencyKey } from './store-uploads.js';
 import type { UploadOptions } from './uploads.js';
 
 export interface RegistrationOptions extends Pick<UploadOptions, 'pendingUploadTtlSeconds'> {

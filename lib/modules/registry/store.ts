@@ -1,8 +1,9 @@
 /**
- * The registry module's tables: `models`, `artifacts`, `manifest_signatures`,
- * `artifact_datasets`, `uploads` and `idempotency_keys`. The only code that builds SQL on them.
+ * The registry module's tables `models`, `artifacts`, `manifest_signatures` and
+ * `artifact_datasets`: with store-uploads.ts (`uploads`, `idempotency_keys`), the only code
+ * that builds SQL on the module's tables.
  */
-import type { Insertable } from 'kysely';
+import { sql, type Insertable } from 'kysely';
 import { canonicalJson } from '../../kernel/canonical.js';
 import { manifestSha256, type TrainingManifest } from '../../kernel/manifest.js';
 import type { SignatureAlg, SignatureRecord } from '../../kernel/signatures.js';
@@ -10,12 +11,12 @@ import type { Executor } from '../../platform/ports/database.js';
 import {
   toDate,
   toIso,
-  toIsoOrNull,
   type ArtifactDatasetsTable,
   type ArtifactsTable,
   type ManifestSignaturesTable,
+  type ModelsTable,
 } from '../../platform/sql/schema.js';
-import { uniqueRefs, type ArtifactRecord, type Registration, type Upload } from './domain.js';
+import { uniqueRefs, type ArtifactRecord, type Registration } from './domain.js';
 
 // ---- artifacts, manifest_signatures, artifact_datasets: row builders and mapping
 
@@ -89,6 +90,58 @@ export async function insertArtifact(x: Executor, a: Registration): Promise<void
   await x.insertInto('artifacts').values(artifactRow(a)).execute();
   await x.insertInto('manifest_signatures').values(manifestSignatureRow(a.manifest.artifactId, a.signature)).execute();
   for (const link of artifactDatasetRows(a.manifest)) await x.insertInto('artifact_datasets').values(link).execute();
+}
+
+// ---- restore and parity: many rows to a statement (each is a round trip on the Data API), every row
+
+export async function insertArtifactRows(x: Executor, rows: Insertable<ArtifactsTable>[]): Promise<void> {
+  await x.insertInto('artifacts').values(rows).execute();
+}
+export async function insertSignatureRows(x: Executor, rows: Insertable<ManifestSignaturesTable>[]): Promise<void> {
+  await x.insertInto('manifest_signatures').values(rows).execute();
+}
+export async function insertLinkRows(x: Executor, rows: Insertable<ArtifactDatasetsTable>[]): Promise<void> {
+  await x.insertInto('artifact_datasets').values(rows).execute();
+}
+
+/** Creates the model, or raises its `latest_version` to the row's when it exists. */
+export async function restoreModel(x: Executor, row: Insertable<ModelsTable>): Promise<void> {
+  const latest = sql<number>`greatest(models.latest_version, excluded.latest_version)`;
+  await x
+    .insertInto('models')
+    .values(row)
+    .onConflict((oc) => oc.column('name').doUpdateSet({ latest_version: latest }))
+    .execute();
+}
+
+/** Every artifact row with its signature row's columns (null when it has none), by id; every model and link row. */
+export async function allRegistryRows(x: Executor) {
+  const artifacts = await x
+    .selectFrom('artifacts as a')
+    .leftJoin('manifest_signatures as s', 's.manifest_signature_id', 'a.manifest_signature_id')
+    .selectAll('a')
+    .select(['s.alg', 's.signature', 's.ts', 's.signer_id as sig_signer_id', 's.artifact_id as sig_artifact_id'])
+    .orderBy('a.artifact_id')
+    .execute();
+  const models = await x.selectFrom('models').selectAll().orderBy('name').execute();
+  return { artifacts, models, links: await x.selectFrom('artifact_datasets').selectAll().execute() };
+}
+
+/** Where every artifact row says its objects are, by artifact id. */
+export async function allArtifactObjects(x: Executor) {
+  return x
+    .selectFrom('artifacts')
+    .select([
+      'artifact_id',
+      'storage_key',
+      'storage_version_id',
+      'manifest_key',
+      'manifest_version_id',
+      'signature_key',
+      'signature_version_id',
+    ])
+    .orderBy('artifact_id')
+    .execute();
 }
 
 function selectArtifacts(x: Executor) {
@@ -191,110 +244,4 @@ export async function listModels(x: Executor, q: { limit: number; after?: string
   let query = x.selectFrom('models').selectAll().orderBy('name').limit(q.limit);
   if (q.after) query = query.where('name', '>', q.after);
   return (await query.execute()).map((r) => ({ name: r.name, latestVersion: r.latest_version, createdAt: toIso(r.created_at) }));
-}
-
-// ---- uploads
-
-export async function insertUpload(
-  x: Executor,
-  u: { uploadId: string; modelName: string; storageKey: string; createdBy: string; createdAt: Date; expiresAt: Date; maxSize: number },
-): Promise<void> {
-  await x
-    .insertInto('uploads')
-    .values({
-      upload_id: u.uploadId,
-      model_name: u.modelName,
-      storage_key: u.storageKey,
-      created_by: u.createdBy,
-      created_at: u.createdAt,
-      expires_at: u.expiresAt,
-      max_size: u.maxSize,
-    })
-    .execute();
-}
-
-export async function findUpload(x: Executor, uploadId: string): Promise<Upload | undefined> {
-  const row = await x.selectFrom('uploads').selectAll().where('upload_id', '=', uploadId).executeTakeFirst();
-  if (!row) return undefined;
-  const { model_name: modelName, storage_key: storageKey, created_by: createdBy } = row;
-  return { uploadId, modelName, storageKey, createdBy, createdAt: toIso(row.created_at), expiredAt: toIsoOrNull(row.expired_at) };
-}
-
-/**
- * Marks the upload registered unless it expired. The row lock serialises this with the
- * expiry job's {@link markUploadExpired}: exactly one of them wins. False when expiry won.
- */
-export async function claimUpload(x: Executor, uploadId: string, at: Date): Promise<boolean> {
-  const row = await x
-    .updateTable('uploads')
-    .set({ registered_at: at })
-    .where('upload_id', '=', uploadId)
-    .where('expired_at', 'is', null)
-    .returning('upload_id')
-    .executeTakeFirst();
-  return row !== undefined;
-}
-
-/** Unregistered uploads created at or before `cutoff`, or already marked expired: oldest first, at most `limit`. */
-export async function findExpiringUploads(x: Executor, q: { cutoff: Date; limit: number }) {
-  const rows = await x
-    .selectFrom('uploads')
-    .select(['upload_id', 'storage_key', 'expired_at'])
-    .where('registered_at', 'is', null)
-    .where((eb) => eb.or([eb('expired_at', 'is not', null), eb('created_at', '<=', q.cutoff)]))
-    .orderBy('created_at')
-    .limit(q.limit)
-    .execute();
-  return rows.map((r) => ({ uploadId: r.upload_id, storageKey: r.storage_key, expired: r.expired_at !== null }));
-}
-
-/** Marks the upload expired unless it was registered or expired meanwhile; false then. See {@link claimUpload}. */
-export async function markUploadExpired(x: Executor, uploadId: string, at: Date): Promise<boolean> {
-  const row = await x
-    .updateTable('uploads')
-    .set({ expired_at: at })
-    .where('upload_id', '=', uploadId)
-    .where('registered_at', 'is', null)
-    .where('expired_at', 'is', null)
-    .returning('upload_id')
-    .executeTakeFirst();
-  return row !== undefined;
-}
-
-export async function deleteUnregisteredUpload(x: Executor, uploadId: string): Promise<void> {
-  await x.deleteFrom('uploads').where('upload_id', '=', uploadId).where('registered_at', 'is', null).execute();
-}
-
-// ---- idempotency_keys
-
-/** Remembers the request a principal's idempotency key was used with, and what it registered. */
-export async function insertIdempotencyKey(
-  x: Executor,
-  k: { principal: string; idempotencyKey: string; requestSha256: string; artifactId: string; createdAt: Date },
-): Promise<void> {
-  await x
-    .insertInto('idempotency_keys')
-    .values({
-      principal: k.principal,
-      idempotency_key: k.idempotencyKey,
-      request_sha256: k.requestSha256,
-      artifact_id: k.artifactId,
-      created_at: k.createdAt,
-    })
-    .execute();
-}
-
-/** The request a principal's idempotency key was first used with, and the artifact it registered. */
-export async function findIdempotencyKey(
-  x: Executor,
-  principal: string,
-  idempotencyKey: string,
-): Promise<{ requestSha256: string; artifactId: string } | undefined> {
-  const row = await x
-    .selectFrom('idempotency_keys')
-    .select(['request_sha256', 'artifact_id'])
-    .where('principal', '=', principal)
-    .where('idempotency_key', '=', idempotencyKey)
-    .executeTakeFirst();
-  return row ? { requestSha256: row.request_sha256, artifactId: row.artifact_id } : undefined;
 }

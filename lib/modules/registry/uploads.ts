@@ -6,7 +6,7 @@ import type { Clock } from '../../platform/ports/clock.js';
 import type { Database } from '../../platform/ports/database.js';
 import type { ObjectStore } from '../../platform/ports/object-store.js';
 import { artifactPrefix, DEFAULT_PENDING_UPLOAD_TTL_SECONDS } from './domain.js';
-import { deleteUnregisteredUpload, findExpiringUploads, insertUpload, markUploadExpired } from './store.js';
+import { deleteUnregisteredUpload, findExpiringUploads, insertUpload, markUploadExpired } from './store-uploads.js';
 
 export interface UploadOptions {
   /** how long an upload URL accepts bytes */

@@ -38,5 +38,5 @@ export const PromotionStepPayload = z.object({
 export type PromotionStep = z.infer<typeof PromotionStepPayload>;
 
 export const ROLLOUT_EVENTS: EventCatalogue = {
-  'promotion.step': { schema: PromotionStepPayload, restore: { restoredBy: 'the promotion replay (lib/recovery/promotions.ts)' } },
+  'promotion.step': { schema: PromotionStepPayload, restore: { restoredBy: 'the rollout replay (lib/modules/rollout/restore.ts)' } },
 };

@@ -29,6 +29,11 @@ export async function insertStep(x: Executor, row: StepRow): Promise<void> {
   await x.insertInto('promotion_steps').values(row).execute();
 }
 
+/** Several rows in one statement (a restore); at least one. */
+export async function insertSteps(x: Executor, rows: StepRow[]): Promise<void> {
+  await x.insertInto('promotion_steps').values(rows).execute();
+}
+
 /** Closes a step with what it returned (the canonical JSON output) or the error it threw. */
 export async function finishStep(
   x: Executor,
@@ -164,6 +169,11 @@ export async function insertVerdict(x: Executor, row: VerdictRow): Promise<void>
   await x.insertInto('canary_verdicts').values(row).execute();
 }
 
+/** Several rows in one statement (a restore); at least one. */
+export async function insertVerdicts(x: Executor, rows: VerdictRow[]): Promise<void> {
+  await x.insertInto('canary_verdicts').values(rows).execute();
+}
+
 export async function verdictsOf(x: Executor, promotionId: string): Promise<StoredVerdict[]> {
   return x.selectFrom('canary_verdicts').selectAll().where('promotion_id', '=', promotionId).orderBy('seq').execute();
 }
@@ -175,21 +185,41 @@ export type RouteChange = Partial<
   Pick<Insertable<DB['routes']>, 'stable_artifact_id' | 'canary_artifact_id' | 'canary_percent' | 'promotion_id'>
 >;
 
+export type RouteRow = Insertable<DB['routes']>;
+
+/** The new route of the model in `env`: `set`, the rest empty. */
+export function routeRow(at: { modelName: string; env: string }, set: RouteChange, now: Date): RouteRow {
+  return {
+    model_name: at.modelName,
+    env: at.env,
+    stable_artifact_id: set.stable_artifact_id ?? null,
+    canary_artifact_id: set.canary_artifact_id ?? null,
+    canary_percent: set.canary_percent ?? 0,
+    promotion_id: set.promotion_id ?? null,
+    updated_at: now,
+  };
+}
+
 /** Creates the model's route in `env` with `set` (the rest empty), or changes only `set` on the existing one. */
 export async function upsertRoute(x: Executor, at: { modelName: string; env: string }, set: RouteChange, now: Date): Promise<void> {
   await x
     .insertInto('routes')
-    .values({
-      model_name: at.modelName,
-      env: at.env,
-      stable_artifact_id: set.stable_artifact_id ?? null,
-      canary_artifact_id: set.canary_artifact_id ?? null,
-      canary_percent: set.canary_percent ?? 0,
-      promotion_id: set.promotion_id ?? null,
-      updated_at: now,
-    })
+    .values(routeRow(at, set, now))
     .onConflict((oc) => oc.columns(['model_name', 'env']).doUpdateSet({ ...set, updated_at: now }))
     .execute();
+}
+
+/** Several rows in one statement (a restore); at least one. */
+export async function insertRoutes(x: Executor, rows: RouteRow[]): Promise<void> {
+  await x.insertInto('routes').values(rows).execute();
+}
+
+/** Every route by model and environment, and every judged window by promotion and seq (parity). */
+export async function allRolloutRows(x: Executor) {
+  return {
+    routes: await x.selectFrom('routes').selectAll().orderBy('model_name').orderBy('env').execute(),
+    verdicts: await x.selectFrom('canary_verdicts').selectAll().orderBy('promotion_id').orderBy('seq').execute(),
+  };
 }
 
 /** The stable artifact the routes row names for the model in `env` (null: none, or no row). */
