@@ -88,21 +88,21 @@ export class AegisMonitoring extends Construct {
     };
     const fiveMinutes = Duration.minutes(5);
 
+    // One alarm per function on errors + throttles (one metric-math alarm, not two: the stack
+    // stays well under CloudFormation's 500 resources as functions are added).
     for (const f of props.functions) {
       notify(
-        `${f.name}-errors`,
-        f.function.metricErrors({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM }).createAlarm(this, `${f.name}Errors`, {
-          alarmDescription: `Aegis function ${f.name} threw (5 min): its log group has the error with the request id`,
-          threshold: 1,
-          evaluationPeriods: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
-      );
-      notify(
-        `${f.name}-throttles`,
-        f.function.metricThrottles({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM }).createAlarm(this, `${f.name}Throttles`, {
-          alarmDescription: `Aegis function ${f.name} was throttled (5 min): raise the account's or its reserved concurrency`,
+        `${f.name}-errors-throttles`,
+        new cloudwatch.MathExpression({
+          expression: 'errors + throttles',
+          label: `${f.name} errors + throttles`,
+          period: fiveMinutes,
+          usingMetrics: {
+            errors: f.function.metricErrors({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM }),
+            throttles: f.function.metricThrottles({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM }),
+          },
+        }).createAlarm(this, `${f.name}ErrorsThrottles`, {
+          alarmDescription: `Aegis function ${f.name} threw or was throttled (5 min): its log group has the error with the request id; throttles mean the account's or its reserved concurrency is too low`,
           threshold: 1,
           evaluationPeriods: 1,
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

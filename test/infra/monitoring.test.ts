@@ -53,16 +53,20 @@ describe('monitoring', () => {
   });
 
   it('notifies the topic from every alarm of the stack', () => {
-    expect(alarms().length).toBeGreaterThan(2 * API_ROUTE_IDS.length);
+    expect(alarms().length).toBeGreaterThan(API_ROUTE_IDS.length);
     for (const a of alarms())
       expect([a.Properties.AlarmDescription, a.Properties.AlarmActions]).toEqual([a.Properties.AlarmDescription, [topicRef()]]);
   });
 
-  it('alarms on errors and throttles of every function', () => {
+  it('alarms on errors and throttles of every function (one metric-math alarm each)', () => {
     const functions = Object.keys(template.findResources('AWS::Lambda::Function'));
     const watched = (metric: string) =>
       new Set(
-        alarmsOn('AWS/Lambda', metric).map((a) => (a.Properties.Dimensions as Json[]).find((d) => d.Name === 'FunctionName')!.Value.Ref),
+        alarmsOn('AWS/Lambda', metric).flatMap((a) =>
+          (a.Properties.Metrics as Json[])
+            .filter((m) => m.MetricStat?.Metric?.MetricName === metric)
+            .map((m) => (m.MetricStat.Metric.Dimensions as Json[]).find((d) => d.Name === 'FunctionName')!.Value.Ref),
+        ),
       );
     const errors = watched('Errors');
     const throttles = watched('Throttles');
@@ -70,6 +74,9 @@ describe('monitoring', () => {
     const ours = functions.filter((id) => !/Provider|LogRetention|AWS679f53fac002430cb0da5b7982bd2287|CustomResource/.test(id));
     expect(ours.length).toBeGreaterThanOrEqual(API_ROUTE_IDS.length + 6);
     for (const id of ours) expect([id, errors.has(id), throttles.has(id)]).toEqual([id, true, true]);
+    const one = alarmsOn('AWS/Lambda', 'Errors')[0]!.Properties;
+    expect(one.Metrics.find((m: Json) => m.Expression)).toMatchObject({ Expression: 'errors + throttles', ReturnData: true });
+    expect(one).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
   });
 
   it('alarms on the API 5xx count and p99 latency', () => {
