@@ -3,6 +3,7 @@ import * as z from 'zod';
 /**
  * SentinelNet, the promotion policy gate: what it is asked, what it answers, and the pure
  * helpers both engines (embedded Cedar, remote service) share so their answers look alike.
+ * The port itself (`PolicyEngine`) is `lib/platform/ports/policy.ts`.
  */
 
 export const TARGET_ENVS = ['staging', 'canary', 'prod'] as const;
@@ -74,18 +75,6 @@ export interface PolicyDecision {
   engine: 'cedar' | 'remote';
   /** sha256 of the policy text and configuration that decided; empty when nothing was evaluated */
   policySetSha256: string;
-}
-
-/**
- * The promotion gate port: one embedded (Cedar) and one remote (`SENTINELNET_URL`) adapter.
- * Implementations fail closed: they resolve to a `deny` rather than reject.
- *
- * @example
- * const d = await policyEngine.decide({ ...input, targetEnv: 'prod', action: 'promote' });
- * if (d.decision === 'deny') throw new AegisError('FORBIDDEN', d.reasons.join('; '), { details: { rules: d.rules } });
- */
-export interface PolicyEngine {
-  decide(input: PolicyInput): Promise<PolicyDecision>;
 }
 
 /** The wire/storage form of a decision (what a remote SentinelNet must reply). */

@@ -1,8 +1,8 @@
 import type { Transaction } from 'kysely';
-import type { PolicyEngine } from '../../kernel/policy.js';
 import type { AuditLog } from '../../platform/audit/log.js';
 import type { Clock } from '../../platform/ports/clock.js';
 import type { Database } from '../../platform/ports/database.js';
+import type { PolicyEngine } from '../../platform/ports/policy.js';
 import type { DB } from '../../platform/sql/schema.js';
 import type { Workflows } from '../../platform/ports/workflows.js';
 import type { KeyService } from '../keys/service.js';

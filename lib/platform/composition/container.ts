@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Config } from '../config.js';
-import type { Authenticator } from '../http/auth.js';
+import type { Authenticator } from '../ports/auth.js';
 import type { Clock } from '../ports/clock.js';
 import type { Database } from '../ports/database.js';
 import type { KeyProvider } from '../ports/signer.js';

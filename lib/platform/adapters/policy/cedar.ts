@@ -13,9 +13,9 @@ import {
   renderReason,
   type PolicyConfig,
   type PolicyDecision,
-  type PolicyEngine,
   type PolicyInput,
 } from '../../../kernel/policy.js';
+import type { PolicyEngine } from '../../ports/policy.js';
 import { systemClock, type Clock } from '../../ports/clock.js';
 
 /**
