@@ -132,13 +132,21 @@ export const PolicyConfigSchema = z
 export type PolicyConfig = z.infer<typeof PolicyConfigSchema>;
 
 /**
- * The tier the engine evaluates: the caller's, raised to the configured one when the model is
- * listed, so a caller can never talk a listed model down to a lower tier.
+ * The risk-tier rule, the only one: a model's tier is the one SentinelNet's configuration
+ * lists for it, else the configured default — never the requester's. An engine asked with a
+ * tier already set (a remote caller, a test) evaluates that tier raised to the listed one, so
+ * nobody can talk a listed model down to a lower tier.
+ *
+ * @example
+ * riskTierFor({ default: 'medium', models: { churn: 'high' } }, 'churn') // 'high'
+ * riskTierFor({ default: 'medium', models: { churn: 'high' } }, 'churn', 'low') // 'high'
+ * riskTierFor({ default: 'medium', models: {} }, 'ranker') // 'medium'
  */
-export function effectiveRiskTier(config: PolicyConfig, input: Pick<PolicyInput, 'riskTier' | 'artifact'>): RiskTier {
-  const listed = config.riskTiers.models[input.artifact.modelName];
-  if (!listed) return input.riskTier;
-  return RISK_TIERS.indexOf(listed) > RISK_TIERS.indexOf(input.riskTier) ? listed : input.riskTier;
+export function riskTierFor(tiers: PolicyConfig['riskTiers'], modelName: string, requested?: RiskTier): RiskTier {
+  const listed = tiers.models[modelName];
+  if (requested === undefined) return listed ?? tiers.default;
+  if (!listed) return requested;
+  return RISK_TIERS.indexOf(listed) > RISK_TIERS.indexOf(requested) ? listed : requested;
 }
 
 /** Metric values in millionths: Cedar has no floats and its decimals no arithmetic. */

@@ -2,7 +2,7 @@ import type { Transaction } from 'kysely';
 import type { AuditLog } from '../../platform/audit/log.js';
 import type { Clock } from '../../platform/ports/clock.js';
 import type { Database } from '../../platform/ports/database.js';
-import type { PolicyEngine } from '../../platform/ports/policy.js';
+import type { PromotionGate } from '../../platform/ports/policy.js';
 import type { DB } from '../../platform/sql/schema.js';
 import type { Workflows } from '../../platform/ports/workflows.js';
 import type { KeyService } from '../keys/service.js';
@@ -18,7 +18,8 @@ export interface PromotionDeps {
   verification: VerificationService;
   keys: KeyService;
   audit: AuditLog;
-  policy: PolicyEngine;
+  /** SentinelNet; the risk tier comes from its configuration, never from the request */
+  policy: PromotionGate;
   workflows: Workflows;
   /** the rollouts: their routes, step traces, judged windows and leases */
   rollout: RolloutService;

@@ -110,7 +110,6 @@ async function decide(d: PromotionDeps, req: PromotionRequest, artifact: Artifac
     targetEnv,
     requester: { id: principal.id, role: principal.role },
     production: serving ? { artifactId: serving.artifactId, metrics: numericMetrics(serving.manifest.metrics) } : null,
-    riskTier: 'medium', // replaced by the composition root from SentinelNet's configuration
     canaryPassedRequestsPerArm: evidence.canaryPassedRequestsPerArm,
     canaryCompleted: evidence.canaryPassedRequestsPerArm >= DEFAULT_MIN_REQUESTS,
     servedBefore: evidence.servedBefore,

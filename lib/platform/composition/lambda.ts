@@ -12,10 +12,11 @@ import { KmsKeyProvider } from '../adapters/signing/kms.js';
 import { S3ObjectStore, s3Client } from '../adapters/object-store/s3.js';
 import { SfnWorkflows } from '../adapters/workflows/sfn.js';
 import { RecordedMetricsSource } from '../adapters/canary-metrics/recorded.js';
-import { buildContainer, type AdapterFactories, type BuildOptions, type PolicyRuntime } from './services.js';
+import { buildContainer, type AdapterFactories, type BuildOptions } from './services.js';
 import { ConfigError, kmsProviderOptions, type Config } from '../config.js';
 import type { Container } from './container.js';
 import type { Clock } from '../ports/clock.js';
+import type { PromotionGate } from '../ports/policy.js';
 
 const emf = new EmfMetricsSink();
 
@@ -25,7 +26,7 @@ function bucketOf(store: Config['objectStore'], variable: string): string {
 }
 
 /** The adapters every function uses; `policy` only where the route decides promotions. */
-export function lambdaAdapters(policy?: (config: Config, clock: Clock) => Promise<PolicyRuntime>): AdapterFactories {
+export function lambdaAdapters(policy?: (config: Config, clock: Clock) => Promise<PromotionGate>): AdapterFactories {
   return {
     async database(config) {
       if (config.database.kind !== 'data-api')
@@ -61,7 +62,7 @@ export function lambdaAdapters(policy?: (config: Config, clock: Clock) => Promis
 
 export interface BuildLambdaOptions extends Omit<BuildOptions, 'mode' | 'publicUrl' | 'judge' | 'waitMs'> {
   /** SentinelNet (`openPolicy` from composition-policy.ts) for the routes that decide promotions */
-  policy?: (config: Config, clock: Clock) => Promise<PolicyRuntime>;
+  policy?: (config: Config, clock: Clock) => Promise<PromotionGate>;
 }
 
 /** The container of one Lambda function: AWS adapters, IAM callers. */

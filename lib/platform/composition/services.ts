@@ -15,8 +15,7 @@ import type { ObjectStore } from '../ports/object-store.js';
 import type { RolloutJudge, Workflows } from '../ports/workflows.js';
 import type { ScheduledJobName, Scheduler } from '../ports/scheduler.js';
 import type { MetricsSource } from '../ports/canary-metrics.js';
-import type { PolicyEngine } from '../ports/policy.js';
-import type { RiskTier } from '../../kernel/policy.js';
+import type { PromotionGate } from '../ports/policy.js';
 import { AuditLog } from '../audit/log.js';
 import { addMetricsSink } from '../metrics.js';
 import { MetricsRolloutJudge } from '../../modules/rollout/canary.js';
@@ -66,12 +65,6 @@ function killAt(at: { point: string; nth: number }): (point: string) => void {
 /** Audit archive retention (Object Lock): seven years, the usual audit-record horizon. */
 export const AUDIT_RETENTION_DAYS = 2557;
 
-/** SentinelNet as a promotion sees it: the engine, and the risk tier its configuration gives a model. */
-export interface PolicyRuntime {
-  engine: PolicyEngine;
-  riskTierOf(modelName: string): RiskTier;
-}
-
 /**
  * How one kind of process gets its adapters. The composition roots (`composition-local.ts`
  * for the local server, CLI tools and tests; `composition-lambda.ts` for Lambda) each
@@ -90,7 +83,7 @@ export interface AdapterFactories {
    * SentinelNet, loaded on the first decision (Cedar's wasm costs start time). Absent in
    * functions that never decide a promotion: their bundles carry no policy engine.
    */
-  policy?: (config: Config, clock: Clock) => Promise<PolicyRuntime>;
+  policy?: (config: Config, clock: Clock) => Promise<PromotionGate>;
   /** Where the service measurements go (Prometheus locally, EMF in Lambda). */
   metricsSinks(): MetricsSink[];
   /** Runs the scheduled jobs: timers in the process locally, EventBridge rules on AWS. */
@@ -119,7 +112,7 @@ export interface BuildOptions {
   timers?: Timers;
 }
 
-const noPolicyEngine = (): Promise<PolicyRuntime> =>
+const noPolicyEngine = (): Promise<PromotionGate> =>
   Promise.reject(new Error('this process was built without a policy engine (only the promotion routes decide policy)'));
 
 /**
@@ -172,21 +165,15 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
       },
     });
     const workflows = await adapters.workflows(config, opts, rollout);
-    let policy: Promise<PolicyRuntime> | undefined;
-    const engine = () => (policy ??= (adapters.policy ?? noPolicyEngine)(config, clock));
+    let policy: Promise<PromotionGate> | undefined;
+    const gate = () => (policy ??= (adapters.policy ?? noPolicyEngine)(config, clock));
     const promotions = new PromotionService({
       database,
       registry,
       verification,
       keys,
       audit,
-      // the risk tier comes from SentinelNet's configuration, never from the requester
-      policy: {
-        decide: async (input) => {
-          const e = await engine();
-          return e.engine.decide({ ...input, riskTier: e.riskTierOf(input.artifact.modelName) });
-        },
-      },
+      policy: { decide: async (request) => (await gate()).decide(request) },
       workflows,
       rollout,
       clock,

@@ -17,3 +17,18 @@ import type { PolicyDecision, PolicyInput } from '../../kernel/policy.js';
 export interface PolicyEngine {
   decide(input: PolicyInput): Promise<PolicyDecision>;
 }
+
+/** What the promotion service asks: every fact of the request but the risk tier. */
+export type PolicyRequest = Omit<PolicyInput, 'riskTier'>;
+
+/**
+ * SentinelNet as the promotion service sees it: the composition adds the model's risk tier
+ * from SentinelNet's configuration (`riskTierFor`), never from the requester, and asks the
+ * configured engine.
+ *
+ * @example
+ * const d = await gate.decide({ artifact, targetEnv: 'prod', requester, action: 'promote', … });
+ */
+export interface PromotionGate {
+  decide(request: PolicyRequest): Promise<PolicyDecision>;
+}

@@ -8,9 +8,9 @@ import {
   PolicyConfigSchema,
   REASON_PLACEHOLDER,
   compareMetric,
-  effectiveRiskTier,
   failClosed,
   renderReason,
+  riskTierFor,
   type PolicyConfig,
   type PolicyDecision,
   type PolicyInput,
@@ -182,7 +182,7 @@ export class CedarPolicyEngine implements PolicyEngine {
   /** Entities and context for Cedar, plus the display facts for reasons. */
   private request(input: PolicyInput) {
     const { artifact, requester } = input;
-    const riskTier = effectiveRiskTier(this.config, input);
+    const riskTier = riskTierFor(this.config.riskTiers, artifact.modelName, input.riskTier);
     const metric = compareMetric(artifact.metrics, input.production?.metrics, this.config.metric);
     const show = (v: number | undefined) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : 'missing');
     const required = this.config.canary.minRequestsPerArm;
