@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { Authenticator } from '../ports/auth.js';
 import type { Clock } from '../ports/clock.js';
 import type { Database } from '../ports/database.js';
+import type { MetricsExposition } from '../ports/metrics.js';
 import type { KeyProvider } from '../ports/signer.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { Scheduler } from '../ports/scheduler.js';
@@ -39,6 +40,8 @@ export interface Container {
   /** the scheduled jobs (audit archive, pending promotion and upload expiry); armed by the local server only */
   scheduler: Scheduler;
   auth: Authenticator;
+  /** the Prometheus text the local server serves at `/metrics`; absent in Lambda (EMF lines instead) */
+  metricsExposition?: MetricsExposition;
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   clock: Clock;
   close(): Promise<void>;

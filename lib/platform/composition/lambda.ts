@@ -18,8 +18,6 @@ import type { Container } from './container.js';
 import type { Clock } from '../ports/clock.js';
 import type { PromotionGate } from '../ports/policy.js';
 
-const emf = new EmfMetricsSink();
-
 function bucketOf(store: Config['objectStore'], variable: string): string {
   if (store.kind !== 's3') throw new ConfigError(`${variable} must name an S3 bucket in Lambda`);
   return store.bucket;
@@ -55,7 +53,7 @@ export function lambdaAdapters(policy?: (config: Config, clock: Clock) => Promis
       return new SfnWorkflows(config.stateMachineArns);
     },
     ...(policy && { policy }),
-    metricsSinks: () => [emf],
+    metrics: () => ({ sinks: [new EmfMetricsSink()] }),
     scheduler: () => new EventBridgeScheduler(),
   };
 }

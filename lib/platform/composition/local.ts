@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InProcessScheduler } from '../adapters/scheduler/in-process.js';
-import { prometheusSink } from '../adapters/metrics/prometheus.js';
+import { PrometheusMetricsSink } from '../adapters/metrics/prometheus.js';
 import { buildContainer, type AdapterFactories, type BuildOptions } from './services.js';
 import { kmsProviderOptions, type Config, type DatabaseConfig } from '../config.js';
 import type { Container } from './container.js';
@@ -103,8 +103,11 @@ export const localAdapters: AdapterFactories = {
     const { openPolicy } = await import('./policy.js');
     return openPolicy(config, clock);
   },
-  // the process's Prometheus registry, served at the local server's /metrics
-  metricsSinks: () => [prometheusSink],
+  // a Prometheus registry per container, served at the local server's /metrics
+  metrics() {
+    const prometheus = new PrometheusMetricsSink();
+    return { sinks: [prometheus], exposition: prometheus };
+  },
   scheduler: (_config, opts) =>
     new InProcessScheduler({
       ...(opts.timers && { timers: opts.timers }),

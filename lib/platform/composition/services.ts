@@ -10,14 +10,14 @@ import { IamAuthenticator } from '../adapters/auth/iam.js';
 import { systemClock, type Clock } from '../ports/clock.js';
 import type { Database } from '../ports/database.js';
 import type { KeyProvider } from '../ports/signer.js';
-import type { MetricsSink } from '../ports/metrics.js';
+import type { MetricsExposition, MetricsSink } from '../ports/metrics.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { RolloutJudge, Workflows } from '../ports/workflows.js';
 import type { ScheduledJobName, Scheduler } from '../ports/scheduler.js';
 import type { MetricsSource } from '../ports/canary-metrics.js';
 import type { PromotionGate } from '../ports/policy.js';
 import { AuditLog } from '../audit/log.js';
-import { addMetricsSink } from '../metrics.js';
+import { serviceMetrics } from '../metrics.js';
 import { MetricsRolloutJudge } from '../../modules/rollout/canary.js';
 import { PromotionLedgerService } from '../../modules/promotion/ledger.js';
 import { PromotionService } from '../../modules/promotion/service.js';
@@ -84,8 +84,11 @@ export interface AdapterFactories {
    * functions that never decide a promotion: their bundles carry no policy engine.
    */
   policy?: (config: Config, clock: Clock) => Promise<PromotionGate>;
-  /** Where the service measurements go (Prometheus locally, EMF in Lambda). */
-  metricsSinks(): MetricsSink[];
+  /**
+   * Where this container's service measurements go (Prometheus locally, EMF in Lambda), new
+   * for each container, and what the process serves to a scraper (the local `/metrics`).
+   */
+  metrics(): { sinks: MetricsSink[]; exposition?: MetricsExposition };
   /** Runs the scheduled jobs: timers in the process locally, EventBridge rules on AWS. */
   scheduler(config: Config, opts: BuildOptions): Scheduler;
 }
@@ -122,7 +125,8 @@ const noPolicyEngine = (): Promise<PromotionGate> =>
 export async function buildContainer(config: Config, adapters: AdapterFactories, opts: BuildOptions): Promise<Container> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? new Logger({ serviceName: 'aegis' });
-  for (const sink of adapters.metricsSinks()) addMetricsSink(sink);
+  const { sinks, exposition } = adapters.metrics();
+  const metrics = serviceMetrics(sinks);
   const database = await adapters.database(config);
   try {
     const store = await adapters.objectStore(config, opts.publicUrl ?? config.publicUrl);
@@ -148,6 +152,7 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
       pendingUploadTtlSeconds: config.pendingUploadTtlSeconds,
       // Lambda functions may not delete objects: the artifact bucket's lifecycle rule removes tagged pending uploads.
       pendingUploadBytes: opts.mode === 'lambda' ? 'lifecycle' : 'delete',
+      metrics,
     });
     const tokens = new TokenService(database, clock, audit);
     const auditTrail = new AuditTrail(database, archiveStore, keys, clock, AUDIT_RETENTION_DAYS);
@@ -159,6 +164,7 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
       judge,
       clock,
       promotions: new PromotionLedgerService({ database, keys, audit }),
+      metrics,
       options: {
         leaseSeconds: config.rolloutLeaseSeconds,
         ...(config.testKillAt ? { faultPoint: killAt(config.testKillAt) } : {}),
@@ -177,6 +183,7 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
       workflows,
       rollout,
       clock,
+      metrics,
       pendingTtlSeconds: config.pendingPromotionTtlSeconds,
     });
     const scheduler = adapters.scheduler(config, { ...opts, logger });
@@ -225,6 +232,7 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
       rollout,
       workflows,
       tokens,
+      ...(exposition && { metricsExposition: exposition }),
       auth: opts.mode === 'lambda' ? new IamAuthenticator(config.iamRoleMap) : new BearerTokenAuthenticator(tokens),
       logger,
       clock,

@@ -4,7 +4,6 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { FsObjectStore } from '../adapters/object-store/fs.js';
-import { prometheusSink } from '../adapters/metrics/prometheus.js';
 import { AegisError } from '../../kernel/errors.js';
 import { stringifyJson } from '../../kernel/json.js';
 import { LIMITS } from '../../kernel/manifest.js';
@@ -171,11 +170,7 @@ export function createLocalServer(
       throw new AegisError('INVALID_PATH_ENCODING', 'the request target is not a valid path', { field: 'path' });
     }
     if (url.pathname.startsWith('/v1/uploads/')) return upload(req, res, url, requestId);
-    if (url.pathname === '/metrics' && req.method === 'GET') {
-      const text = await prometheusSink.registry.metrics();
-      res.writeHead(200, { 'content-type': prometheusSink.registry.contentType, 'x-request-id': requestId });
-      return res.end(text);
-    }
+    if (url.pathname === '/metrics' && req.method === 'GET') return metrics(res, requestId);
     const matches = routes.map((r) => ({ r, m: r.pattern.exec(url.pathname) })).filter((x) => x.m);
     if (matches.length === 0) throw new AegisError('ROUTE_NOT_FOUND', `no route ${url.pathname}`);
     const hit = matches.find((x) => x.r.route.method === req.method);
@@ -195,6 +190,15 @@ export function createLocalServer(
     const result = await hit.r.handler(event, lambdaContext(`aegis-${hit.r.route.id}`, requestId));
     res.writeHead(result.statusCode, result.headers as Record<string, string>);
     res.end(result.body);
+  }
+
+  /** This container's Prometheus series: the services record into its registry, no other server's. */
+  async function metrics(res: ServerResponse, requestId: string) {
+    const exposition = (await container()).metricsExposition;
+    if (!exposition) throw new AegisError('ROUTE_NOT_FOUND', 'no route /metrics');
+    const text = await exposition.text();
+    res.writeHead(200, { 'content-type': exposition.contentType, 'x-request-id': requestId });
+    res.end(text);
   }
 
   async function upload(req: IncomingMessage, res: ServerResponse, url: URL, requestId: string) {
