@@ -5,7 +5,7 @@ import type { Clock } from '../ports/clock.js';
 import type { Database } from '../ports/database.js';
 import type { MetricsExposition } from '../ports/metrics.js';
 import type { KeyProvider } from '../ports/signer.js';
-import type { ObjectStore } from '../ports/object-store.js';
+import type { ObjectStore, UploadSink } from '../ports/object-store.js';
 import type { Scheduler } from '../ports/scheduler.js';
 import type { Workflows } from '../ports/workflows.js';
 import type { PromotionService } from '../../modules/promotion/service.js';
@@ -25,6 +25,10 @@ export interface Container {
   mode: 'local' | 'lambda';
   database: Database;
   store: ObjectStore;
+  /** the audit archive (Object-Lock segments and head checkpoints), for the recovery tools */
+  archiveStore: ObjectStore;
+  /** where the local server's upload URLs write: the filesystem store; absent over S3 (presigned URLs) */
+  uploadSink?: UploadSink;
   keyProvider: KeyProvider;
   keys: KeyService;
   audit: AuditLog;

@@ -12,7 +12,7 @@ import { KmsKeyProvider } from '../adapters/signing/kms.js';
 import { S3ObjectStore, s3Client } from '../adapters/object-store/s3.js';
 import { SfnWorkflows } from '../adapters/workflows/sfn.js';
 import { RecordedMetricsSource } from '../adapters/canary-metrics/recorded.js';
-import { buildContainer, type AdapterFactories, type BuildOptions } from './services.js';
+import { buildContainer, unconfiguredWorkflows, type AdapterFactories, type BuildOptions } from './services.js';
 import { ConfigError, kmsProviderOptions, type Config } from '../config.js';
 import type { Container } from './container.js';
 import type { Clock } from '../ports/clock.js';
@@ -31,8 +31,9 @@ export function lambdaAdapters(policy?: (config: Config, clock: Clock) => Promis
         throw new ConfigError('MODEL_REGISTRY_DATABASE_URL must be rdsdata://… (the Data API) in Lambda');
       return new DataApiDatabase(config.database);
     },
-    objectStore: async (config) =>
-      new S3ObjectStore({ bucket: bucketOf(config.objectStore, 'MODEL_REGISTRY_S3_BUCKET'), client: s3Client(config.s3) }),
+    objectStore: async (config) => ({
+      store: new S3ObjectStore({ bucket: bucketOf(config.objectStore, 'MODEL_REGISTRY_S3_BUCKET'), client: s3Client(config.s3) }),
+    }),
     archiveStore: async (config) =>
       new S3ObjectStore({ bucket: bucketOf(config.auditArchive, 'AEGIS_AUDIT_ARCHIVE_BUCKET'), client: s3Client(config.s3) }),
     async keyProvider(config) {
@@ -45,13 +46,7 @@ export function lambdaAdapters(policy?: (config: Config, clock: Clock) => Promis
     // Serving will feed per-variant metrics; until then a recording (or nothing: inconclusive).
     metricsSource: async (config) =>
       config.canaryMetricsFile ? RecordedMetricsSource.fromFile(config.canaryMetricsFile) : new RecordedMetricsSource(),
-    async workflows(config) {
-      if (!config.stateMachineArns)
-        return {
-          start: () => Promise.reject(new Error('AEGIS_PROMOTION_STATE_MACHINE_ARN and AEGIS_ROLLBACK_STATE_MACHINE_ARN are not set')),
-        };
-      return new SfnWorkflows(config.stateMachineArns);
-    },
+    workflows: async (config) => (config.stateMachineArns ? new SfnWorkflows(config.stateMachineArns) : unconfiguredWorkflows),
     ...(policy && { policy }),
     metrics: () => ({ sinks: [new EmfMetricsSink()] }),
     scheduler: () => new EventBridgeScheduler(),

@@ -13,7 +13,7 @@ import {
   assertUploadUrlOptions,
   toReadable,
 } from './rules.js';
-import type { ObjectInfo, ObjectStore, PutOptions } from '../../ports/object-store.js';
+import type { ObjectInfo, ObjectStore, PutOptions, UploadSink, UploadUrlCheck } from '../../ports/object-store.js';
 
 export interface FsObjectStoreOptions {
   /** Folder holding every object version; created on first write. */
@@ -23,8 +23,6 @@ export interface FsObjectStoreOptions {
   /** HMAC key for upload URLs; required together with `uploadBaseUrl`. */
   uploadSecret?: Buffer | string;
 }
-
-export type UploadUrlCheck = { ok: true; contentLength?: number } | { ok: false; reason: 'expired' | 'bad-signature' };
 
 interface Sidecar {
   key: string;
@@ -76,7 +74,7 @@ const isEnoent = (e: unknown): boolean => (e as NodeJS.ErrnoException)?.code ===
  * const info = await store.put('artifacts/m/1/artifact', createReadStream(file), { retainUntil });
  * (await store.get(info.key, { versionId: info.versionId })).pipe(process.stdout);
  */
-export class FsObjectStore implements ObjectStore {
+export class FsObjectStore implements ObjectStore, UploadSink {
   readonly #root: string;
   readonly #uploadBaseUrl?: string;
   readonly #uploadSecret?: Buffer;
