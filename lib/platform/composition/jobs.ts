@@ -1,5 +1,6 @@
 /** The periodic jobs of a container, and how often the local server runs them. */
-import { AUDIT_CHECKPOINT_DEFAULT_SECONDS, type Config } from '../config.js';
+import type { Config } from '../config.js';
+import { AUDIT_CHECKPOINT_DEFAULT_SECONDS } from '../config-env.js';
 import type { ScheduledJobName, Scheduler } from '../ports/scheduler.js';
 import type { Container } from './container.js';
 
