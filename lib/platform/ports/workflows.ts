@@ -1,5 +1,5 @@
 /** The workflow ports: running the rollout state machines and judging canary windows. Adapters: `adapters/workflows/{asl,sfn}.ts`; tested by `test/contracts/sfn-workflows.test.ts` and the promotion suites. */
-import type { CanaryJudgement } from '../../kernel/canary-judge.js';
+import type { CanaryJudgement } from '../../kernel/canary-judgement.js';
 
 export type MachineName = 'promotion' | 'rollback';
 
