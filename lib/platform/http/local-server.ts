@@ -202,7 +202,7 @@ async function handle(served: Served, req: IncomingMessage, res: ServerResponse,
       throw new AegisError('PAYLOAD_TOO_LARGE', `request body exceeds ${LIMITS.requestBodyBytes} bytes`, { field: 'body' });
     body = text;
   }
-  const event = toApiGatewayEvent(req, url, hit.r.path, params, body, requestId);
+  const event = toApiGatewayEvent({ req, url, resource: hit.r.path, pathParameters: params, body, requestId });
   const result = await hit.r.handler(event, lambdaContext(`aegis-${hit.r.route.id}`, requestId));
   res.writeHead(result.statusCode, result.headers as Record<string, string>);
   res.end(result.body);
