@@ -4,7 +4,7 @@
  * the build.
  */
 const LOCAL_ONLY_ADAPTERS =
-  '^lib/platform/adapters/(sql/(pglite|pg)|object-store/fs|signing/file|workflows/asl|scheduler/in-process|metrics/prometheus)\\.ts$';
+  '^lib/platform/adapters/(sql/(pglite|pg)|object-store/fs(-versions)?|signing/file|workflows/asl|scheduler/in-process|metrics/prometheus)\\.ts$';
 
 module.exports = {
   forbidden: [

@@ -10,7 +10,7 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadClientConfig } from '../lib/platform/config.js';
+import { loadClientConfig } from '../lib/platform/client-config.js';
 import { hashStream } from '../lib/kernel/hashing.js';
 import { resolveCodeRef, resolveContainerDigest } from '../lib/clients/training/provenance.js';
 import { recordTraining } from '../lib/clients/training/record.js';

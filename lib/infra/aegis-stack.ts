@@ -1,114 +1,23 @@
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
-import { ROLES, isRole, type Role } from '../kernel/identity.js';
+import { ROLES, isRole } from '../kernel/identity.js';
 import type { AccessResources } from './access.js';
 import { API_ROUTE_IDS, ApiFunctions, type ApiRouteId } from './api-functions.js';
 import { AuditArchiveSchedule, ScheduledJob } from './audit-archive-schedule.js';
 import { RegistryDatabase } from './registry-database.js';
-import type { MutualTlsDomain } from './mutual-tls.js';
-import { CrossRegionReplication, type ReplicationTarget } from './replication.js';
+import { CrossRegionReplication } from './replication.js';
 import { AegisMonitoring } from './monitoring.js';
 import { AegisRestApi } from './rest-api.js';
 import { RolloutWorkflows } from './rollout-workflows.js';
 import { SchemaMigrations } from './schema-migrations.js';
 import { AegisKeys } from './signing-keys.js';
 import { AegisStorage } from './storage.js';
+import type { AegisStackProps } from './aegis-stack-props.js';
 
 /** The repository root: `lambdas/`, `package-lock.json`, `policies/` and `statemachines/` live there. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-export interface AegisStackProps extends StackProps {
-  /** Environment name (`-c env=…`): lower-case letters, digits and dashes. */
-  readonly envName: string;
-  /**
-   * IAM principal ARN → Aegis role, for callers of the IAM-authorized API
-   * (`AEGIS_IAM_ROLE_MAP`).
-   *
-   * @default {}
-   */
-  readonly iamRoleMap?: Readonly<Record<string, Role>>;
-  /**
-   * Where `lambdas/`, `package-lock.json`, `policies/` (bundled into the policy-deciding
-   * functions) and `statemachines/` (the rollout ASL) are.
-   *
-   * @default REPO_ROOT
-   */
-  readonly projectRoot?: string;
-  /**
-   * Default COMPLIANCE retention of the audit archive.
-   *
-   * @default Duration.days(2557) (7 years)
-   */
-  readonly auditRetention?: Duration;
-  /**
-   * Cross-region replication of the artifact and audit-archive buckets (disaster recovery).
-   *
-   * @default - no replication (the `CrossRegionReplication` output says so)
-   */
-  readonly replication?: ReplicationTarget;
-  /**
-   * How often the audit chain is archived.
-   *
-   * @default Duration.minutes(5)
-   */
-  readonly auditArchiveRate?: Duration;
-  /**
-   * How often the audit chain's head is signed into the archive bucket (`audit-checkpoint`
-   * job): the newest events, not yet archived, can be deleted unnoticed for at most this long
-   * plus one run. Whole minutes (EventBridge's shortest rate is one minute).
-   *
-   * @default Duration.minutes(1)
-   */
-  readonly auditCheckpointRate?: Duration;
-  /**
-   * How long an upload may wait for its registration (whole days): the artifact bucket's
-   * lifecycle rule and `AEGIS_PENDING_UPLOAD_TTL_SECONDS` of every function.
-   *
-   * @default Duration.days(1)
-   */
-  readonly pendingUploadExpiry?: Duration;
-  /**
-   * How often the pending-upload expiry job runs.
-   *
-   * @default Duration.hours(1)
-   */
-  readonly pendingUploadExpiryRate?: Duration;
-  /**
-   * How often the pending-promotion expiry job runs (multisig promotions waiting past
-   * `AEGIS_PENDING_PROMOTION_TTL_SECONDS`, 7 days by default, are marked expired).
-   *
-   * @default Duration.minutes(15)
-   */
-  readonly pendingPromotionExpiryRate?: Duration;
-  /**
-   * SentinelNet's URL (`SENTINELNET_URL`) for the functions that make policy decisions.
-   *
-   * @default - they decide with the Cedar policies bundled from `policies/`
-   */
-  readonly sentinelnetUrl?: string;
-  /**
-   * Mutual TLS: the REST API on a custom domain that requires client certificates signed by
-   * the truststore's CAs, with the execute-api endpoint disabled; every function gets
-   * `REQUIRE_MTLS=true`.
-   *
-   * @default - no custom domain, no mutual TLS (the `MutualTls` output says so)
-   */
-  readonly mutualTls?: MutualTlsDomain;
-  /**
-   * An address subscribed to the alarm topic (it must confirm the subscription).
-   *
-   * @default - no subscription: subscribe to the `AlarmTopicArn` output
-   */
-  readonly alarmEmail?: string;
-  /**
-   * Changes on every deploy so migrations run every time; fix it in tests.
-   *
-   * @default the synth time
-   */
-  readonly deployNonce?: string;
-}
 
 /**
  * Aegis on AWS, one stack per environment and environment-agnostic (no lookups, so synth

@@ -1,7 +1,7 @@
 /**
  * What the canary judge reads: per-variant request, error, latency and label counts over a
- * time window. Serving implements {@link MetricsSource} from its request logs; the local
- * stack and tests replay recorded samples (`RecordedMetricsSource`).
+ * time window, and how latencies are bucketed. The port that supplies them (`MetricsSource`)
+ * is `lib/platform/ports/canary-metrics.ts`.
  */
 
 /** The two arms of a canary deployment. */
@@ -54,22 +54,4 @@ export interface VariantMetrics {
    * over the whole canary so far (labels arrive late), not over the stage's window.
    */
   quality?: { correct: number; labelled: number };
-}
-
-/**
- * Port: serving metrics of one deployment, split by variant.
- *
- * @example
- * const stable = await metrics.window('churn/prod', 'stable', stableArtifactId, from, to);
- * const canary = await metrics.window('churn/prod', 'canary', canaryArtifactId, from, to);
- * const result = judgeCanary({ stable, canary, canaryPercent: 5 });
- */
-export interface MetricsSource {
-  /**
-   * Metrics of requests that arrived in the half-open window `[from, to)`, so adjacent
-   * windows never count a request twice. `artifactId` is the artifact the variant served
-   * (a later canary reuses the variant name; null when nothing served that variant): a
-   * source that records it counts only that artifact's requests.
-   */
-  window(deploymentKey: string, variant: Variant, artifactId: string | null, from: Date, to: Date): Promise<VariantMetrics>;
 }

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { canonicalJson, canonicalSha256 } from './canonical.js';
 import { AegisError } from './errors.js';
-import { checkJsonValue } from './json.js';
+import { checkJsonValue } from './json-shape.js';
 import { ContainerDigest, DatasetChecksum, DatasetId, DatasetVersion, ModelName, Sha256Hex, Uuid } from './names.js';
 
 /** Upper bounds checked before any hashing or signing (a manifest is metadata, not data). */

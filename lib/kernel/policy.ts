@@ -3,6 +3,7 @@ import * as z from 'zod';
 /**
  * SentinelNet, the promotion policy gate: what it is asked, what it answers, and the pure
  * helpers both engines (embedded Cedar, remote service) share so their answers look alike.
+ * The port itself (`PolicyEngine`) is `lib/platform/ports/policy.ts`.
  */
 
 export const TARGET_ENVS = ['staging', 'canary', 'prod'] as const;
@@ -76,18 +77,6 @@ export interface PolicyDecision {
   policySetSha256: string;
 }
 
-/**
- * The promotion gate port: one embedded (Cedar) and one remote (`SENTINELNET_URL`) adapter.
- * Implementations fail closed: they resolve to a `deny` rather than reject.
- *
- * @example
- * const d = await policyEngine.decide({ ...input, targetEnv: 'prod', action: 'promote' });
- * if (d.decision === 'deny') throw new AegisError('FORBIDDEN', d.reasons.join('; '), { details: { rules: d.rules } });
- */
-export interface PolicyEngine {
-  decide(input: PolicyInput): Promise<PolicyDecision>;
-}
-
 /** The wire/storage form of a decision (what a remote SentinelNet must reply). */
 export const PolicyDecisionSchema = z
   .object({
@@ -143,13 +132,21 @@ export const PolicyConfigSchema = z
 export type PolicyConfig = z.infer<typeof PolicyConfigSchema>;
 
 /**
- * The tier the engine evaluates: the caller's, raised to the configured one when the model is
- * listed, so a caller can never talk a listed model down to a lower tier.
+ * The risk-tier rule, the only one: a model's tier is the one SentinelNet's configuration
+ * lists for it, else the configured default — never the requester's. An engine asked with a
+ * tier already set (a remote caller, a test) evaluates that tier raised to the listed one, so
+ * nobody can talk a listed model down to a lower tier.
+ *
+ * @example
+ * riskTierFor({ default: 'medium', models: { churn: 'high' } }, 'churn') // 'high'
+ * riskTierFor({ default: 'medium', models: { churn: 'high' } }, 'churn', 'low') // 'high'
+ * riskTierFor({ default: 'medium', models: {} }, 'ranker') // 'medium'
  */
-export function effectiveRiskTier(config: PolicyConfig, input: Pick<PolicyInput, 'riskTier' | 'artifact'>): RiskTier {
-  const listed = config.riskTiers.models[input.artifact.modelName];
-  if (!listed) return input.riskTier;
-  return RISK_TIERS.indexOf(listed) > RISK_TIERS.indexOf(input.riskTier) ? listed : input.riskTier;
+export function riskTierFor(tiers: PolicyConfig['riskTiers'], modelName: string, requested?: RiskTier): RiskTier {
+  const listed = tiers.models[modelName];
+  if (requested === undefined) return listed ?? tiers.default;
+  if (!listed) return requested;
+  return RISK_TIERS.indexOf(listed) > RISK_TIERS.indexOf(requested) ? listed : requested;
 }
 
 /** Metric values in millionths: Cedar has no floats and its decimals no arithmetic. */

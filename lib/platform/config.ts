@@ -3,82 +3,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as z from 'zod';
 import { ROLES, type Role } from '../kernel/identity.js';
+import { EnvSchema, type Env } from './config-env.js';
 
 /**
- * The one place that reads the environment. Parsed once, checked for unsafe combinations
- * (see {@link startupRefusal}), then passed down; nothing else touches `process.env`.
+ * The one place that reads the environment (its variables: `config-env.ts`). Parsed once,
+ * checked for unsafe combinations (see {@link startupRefusal}), then passed down; nothing
+ * else touches `process.env`. The CLI's own settings are `client-config.ts`.
  */
-const bool = z
-  .enum(['true', 'false', '1', '0', ''])
-  .optional()
-  .transform((v) => v === 'true' || v === '1');
-
-const optionalString = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
-
-/** Seconds between signed audit head checkpoints, by default (EventBridge's shortest rate, so both modes match). */
-export const AUDIT_CHECKPOINT_DEFAULT_SECONDS = 60;
-
-const EnvSchema = z.object({
-  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
-  MODEL_REGISTRY_DATABASE_URL: optionalString,
-  MODEL_REGISTRY_S3_BUCKET: optionalString,
-  AUDIT_SIGNING_KMS_KEY_ID: optionalString,
-  MANIFEST_SIGNING_KMS_KEY_ID: optionalString,
-  MANIFEST_SIGNER_KID: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 . _ -')
-    .default('manifest-signer-v1'),
-  REQUIRE_KMS: bool,
-  REQUIRE_MTLS: bool,
-  DEV_ALLOW_EPHEMERAL: bool,
-  SENTINELNET_URL: optionalString,
-  DRIFT_S3_BUCKET: optionalString,
-  PROM_ENDPOINT: optionalString,
-  OTEL_COLLECTOR_URL: optionalString,
-  AEGIS_DATA_DIR: z.string().default('.aegis'),
-  AEGIS_PUBLIC_URL: optionalString,
-  AEGIS_AUDIT_ARCHIVE_BUCKET: optionalString,
-  AEGIS_POLICIES_DIR: optionalString,
-  AEGIS_STATEMACHINES_DIR: optionalString,
-  AEGIS_PROMOTION_STATE_MACHINE_ARN: optionalString,
-  AEGIS_ROLLBACK_STATE_MACHINE_ARN: optionalString,
-  AEGIS_CANARY_METRICS_FILE: optionalString,
-  AEGIS_TLS_CERT: optionalString,
-  AEGIS_TLS_KEY: optionalString,
-  AEGIS_TLS_CLIENT_CA: optionalString,
-  AEGIS_IAM_ROLE_MAP: optionalString,
-  AEGIS_S3_FORCE_PATH_STYLE: bool,
-  AEGIS_TEST_ALLOW_P256_KMS_KEYS: bool,
-  AWS_ENDPOINT_URL_KMS: optionalString,
-  AWS_ENDPOINT_URL: optionalString,
-  AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: bool,
-  AEGIS_PENDING_PROMOTION_TTL_SECONDS: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(365 * 86_400)
-    .default(7 * 86_400),
-  // at least the upload URL's hour: bytes must not arrive after their upload expired
-  AEGIS_PENDING_UPLOAD_TTL_SECONDS: z.coerce
-    .number()
-    .int()
-    .min(3600)
-    .max(30 * 86_400)
-    .default(86_400),
-  // events newer than the last head checkpoint can still be deleted unnoticed: keep it short
-  AEGIS_AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(3600).default(AUDIT_CHECKPOINT_DEFAULT_SECONDS),
-  AEGIS_ROLLOUT_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
-  // test-only fault point: `<point>` or `<point>#<n>` (the n-th time it is reached) kills the process with SIGKILL
-  AEGIS_TEST_KILL_AT: z
-    .string()
-    .regex(/^[a-z][a-zA-Z.-]{0,80}(#[1-9][0-9]{0,3})?$/, 'must be <fault point>[#n], e.g. rollout.evaluate.before-commit#1')
-    .optional(),
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  HOST: z.string().default('127.0.0.1'),
-});
 
 export type DatabaseConfig =
   | { kind: 'pglite'; dataDir: string }
@@ -199,26 +130,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const dataDir = resolve(e.AEGIS_DATA_DIR);
-  const kms = Boolean(e.MANIFEST_SIGNING_KMS_KEY_ID || e.AUDIT_SIGNING_KMS_KEY_ID);
   return {
     nodeEnv: e.NODE_ENV,
     dataDir,
     port: e.PORT,
     host: e.HOST,
     publicUrl: e.AEGIS_PUBLIC_URL,
-    database: parseDatabase(e.MODEL_REGISTRY_DATABASE_URL, dataDir),
-    objectStore: e.MODEL_REGISTRY_S3_BUCKET
-      ? { kind: 's3', bucket: e.MODEL_REGISTRY_S3_BUCKET }
-      : { kind: 'fs', root: resolve(dataDir, 'objects') },
-    auditArchive: e.AEGIS_AUDIT_ARCHIVE_BUCKET
-      ? { kind: 's3', bucket: e.AEGIS_AUDIT_ARCHIVE_BUCKET }
-      : { kind: 'fs', root: resolve(dataDir, 'audit-archive') },
-    signing: {
-      manifestKmsKeyId: e.MANIFEST_SIGNING_KMS_KEY_ID,
-      auditKmsKeyId: e.AUDIT_SIGNING_KMS_KEY_ID,
-      manifestSignerKid: e.MANIFEST_SIGNER_KID,
-      backend: kms ? 'kms' : 'file',
-    },
+    ...storageConfig(e, dataDir),
     requireKms: e.REQUIRE_KMS,
     requireMtls: e.REQUIRE_MTLS,
     devAllowEphemeral: e.DEV_ALLOW_EPHEMERAL,
@@ -239,6 +157,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     testKillAt: e.AEGIS_TEST_KILL_AT
       ? { point: e.AEGIS_TEST_KILL_AT.split('#')[0]!, nth: Number(e.AEGIS_TEST_KILL_AT.split('#')[1] ?? 1) }
       : undefined,
+    ...filesConfig(e),
+  };
+}
+
+/** Where things are kept: the database, the artifact store, the audit archive, the signing keys. */
+function storageConfig(e: Env, dataDir: string): Pick<Config, 'database' | 'objectStore' | 'auditArchive' | 'signing'> {
+  const kms = Boolean(e.MANIFEST_SIGNING_KMS_KEY_ID || e.AUDIT_SIGNING_KMS_KEY_ID);
+  return {
+    database: parseDatabase(e.MODEL_REGISTRY_DATABASE_URL, dataDir),
+    objectStore: e.MODEL_REGISTRY_S3_BUCKET
+      ? { kind: 's3', bucket: e.MODEL_REGISTRY_S3_BUCKET }
+      : { kind: 'fs', root: resolve(dataDir, 'objects') },
+    auditArchive: e.AEGIS_AUDIT_ARCHIVE_BUCKET
+      ? { kind: 's3', bucket: e.AEGIS_AUDIT_ARCHIVE_BUCKET }
+      : { kind: 'fs', root: resolve(dataDir, 'audit-archive') },
+    signing: {
+      manifestKmsKeyId: e.MANIFEST_SIGNING_KMS_KEY_ID,
+      auditKmsKeyId: e.AUDIT_SIGNING_KMS_KEY_ID,
+      manifestSignerKid: e.MANIFEST_SIGNER_KID,
+      backend: kms ? 'kms' : 'file',
+    },
+  };
+}
+
+/** The files and state machines the server runs with: policies, ASL, recorded canary metrics, TLS. */
+function filesConfig(e: Env): Pick<Config, 'policiesDir' | 'statemachinesDir' | 'stateMachineArns' | 'canaryMetricsFile' | 'tls'> {
+  return {
     policiesDir: e.AEGIS_POLICIES_DIR ? resolve(e.AEGIS_POLICIES_DIR) : REPO_DIR('policies'),
     statemachinesDir: e.AEGIS_STATEMACHINES_DIR ? resolve(e.AEGIS_STATEMACHINES_DIR) : REPO_DIR('statemachines'),
     stateMachineArns:
@@ -337,41 +282,4 @@ export function loadCheckedConfig(env: NodeJS.ProcessEnv = process.env): Config 
   const refusal = startupRefusal(c);
   if (refusal) throw new ConfigError(refusal);
   return c;
-}
-
-/** What the CLI needs to reach an Aegis API: local server or API Gateway. */
-export interface ClientConfig {
-  url: string;
-  token: string | undefined;
-  dataDir: string;
-  awsRegion: string | undefined;
-  /** CONTAINER_DIGEST: the image a training run executes in (train --record, reproduce) */
-  containerDigest: string | undefined;
-  /** PROM_ENDPOINT: a Pushgateway the CLI pushes training metrics to */
-  promEndpoint: string | undefined;
-  /** AEGIS_SIGV4=true: sign every request for API Gateway (custom domains), not only execute-api URLs */
-  sigv4: boolean;
-  /** AEGIS_TLS_CLIENT_CERT / AEGIS_TLS_CLIENT_KEY / AEGIS_TLS_CA: the CLI's certificate for an mTLS server */
-  tls: { cert: string; key: string; ca: string | undefined } | undefined;
-}
-
-export function loadClientConfig(env: NodeJS.ProcessEnv = process.env): ClientConfig {
-  const port = env.PORT && /^\d+$/.test(env.PORT) ? env.PORT : '8080';
-  return {
-    url: env.AEGIS_URL?.trim() || `http://127.0.0.1:${port}`,
-    token: env.AEGIS_TOKEN?.trim() || undefined,
-    dataDir: resolve(env.AEGIS_DATA_DIR ?? '.aegis'),
-    awsRegion: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
-    containerDigest: env.CONTAINER_DIGEST?.trim() || undefined,
-    promEndpoint: env.PROM_ENDPOINT?.trim() || undefined,
-    sigv4: env.AEGIS_SIGV4 === 'true' || env.AEGIS_SIGV4 === '1',
-    tls:
-      env.AEGIS_TLS_CLIENT_CERT && env.AEGIS_TLS_CLIENT_KEY
-        ? {
-            cert: resolve(env.AEGIS_TLS_CLIENT_CERT),
-            key: resolve(env.AEGIS_TLS_CLIENT_KEY),
-            ca: env.AEGIS_TLS_CA ? resolve(env.AEGIS_TLS_CA) : undefined,
-          }
-        : undefined,
-  };
 }

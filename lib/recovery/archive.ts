@@ -5,7 +5,7 @@ import { KeyCreatedPayload } from '../modules/keys/events.js';
 import { ignoringRevocation, replayKeyRing } from '../modules/keys/ring.js';
 import type { KeyRecord } from '../kernel/signatures.js';
 import type { ObjectStore } from '../platform/ports/object-store.js';
-import { segmentKey } from '../platform/audit/trail.js';
+import { segmentKey } from '../platform/audit/segments.js';
 import { compareWithHead, readNewestHead } from '../platform/audit/head.js';
 import { RecoveryError, type Problem, type RecoveryDeps } from './types.js';
 

@@ -14,7 +14,7 @@ import { logicalIdOf } from '../../lib/infra/pin.js';
 import { RegistryDatabase } from '../../lib/infra/registry-database.js';
 import { MUTUAL_TLS_CONTEXT, checkMutualTlsDomain, mutualTlsFromContext, type MutualTlsDomain } from '../../lib/infra/mutual-tls.js';
 import type { ReplicationTarget } from '../../lib/infra/replication.js';
-import { checkpointKey, segmentKey } from '../../lib/platform/audit/trail.js';
+import { checkpointKey, segmentKey } from '../../lib/platform/audit/segments.js';
 import { HEADS_PREFIX, headKey } from '../../lib/platform/audit/head.js';
 import {
   CDK_JSON_CONTEXT,

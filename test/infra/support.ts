@@ -5,7 +5,8 @@ import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ROUTES } from '../../lib/platform/http/routes.js';
-import { AegisStack, REPO_ROOT, type AegisStackProps } from '../../lib/infra/aegis-stack.js';
+import { AegisStack, REPO_ROOT } from '../../lib/infra/aegis-stack.js';
+import type { AegisStackProps } from '../../lib/infra/aegis-stack-props.js';
 import { MUTUAL_TLS_CONTEXT, type MutualTlsDomain } from '../../lib/infra/mutual-tls.js';
 import type { ReplicationTarget } from '../../lib/infra/replication.js';
 

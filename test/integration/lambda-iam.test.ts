@@ -6,7 +6,7 @@ import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { buildLocalContainer } from '../../lib/platform/composition/local.js';
 import { loadCheckedConfig } from '../../lib/platform/config.js';
 import type { Container } from '../../lib/platform/composition/container.js';
-import { normalizePrincipalArn } from '../../lib/platform/http/auth.js';
+import { normalizePrincipalArn } from '../../lib/platform/adapters/auth/iam.js';
 import { build as buildModelsList } from '../../lambdas/models-list.js';
 import { build as buildKeysRotate } from '../../lambdas/keys-rotate.js';
 

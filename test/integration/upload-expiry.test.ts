@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { LOCAL_SCHEDULE_MS, REGISTRY_DEFAULTS } from '../../lib/platform/composition/services.js';
+import { LOCAL_SCHEDULE_MS } from '../../lib/platform/composition/jobs.js';
+import { REGISTRY_DEFAULTS } from '../../lib/platform/composition/services.js';
 import { RegistryService } from '../../lib/modules/registry/service.js';
 import { FakeTimers } from '../support/fake-timers.js';
 import { manifestFor, registerDatasets, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';

@@ -4,7 +4,8 @@
  * and the gates (completed canary, rollback target) read from the chain and signed records.
  */
 import { randomBytes } from 'node:crypto';
-import type { MetricsSource, Variant, VariantMetrics } from '../../lib/kernel/canary-metrics.js';
+import type { Variant, VariantMetrics } from '../../lib/kernel/canary-metrics.js';
+import type { MetricsSource } from '../../lib/platform/ports/canary-metrics.js';
 import { MetricsRolloutJudge } from '../../lib/modules/rollout/canary.js';
 import { createPrng } from '../../lib/clients/training/prng.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { LOCAL_SCHEDULE_MS } from '../../lib/platform/composition/services.js';
+import { LOCAL_SCHEDULE_MS } from '../../lib/platform/composition/jobs.js';
 import { PromotionService } from '../../lib/modules/promotion/service.js';
 import { FakeTimers } from '../support/fake-timers.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { checkJsonValue, JsonInputError, parseJsonStrict, stringifyJson } from '../../lib/kernel/json.js';
+import { JsonInputError, parseJsonStrict, stringifyJson } from '../../lib/kernel/json.js';
+import { checkJsonValue } from '../../lib/kernel/json-shape.js';
 
 const SEED = 20261130;
 const refused = (text: string, opts: { maxDepth?: number } = {}) => {

@@ -1,6 +1,6 @@
 import { EmfMetricsSink } from '../../lib/platform/adapters/metrics/emf.js';
-import { prometheusSink } from '../../lib/platform/adapters/metrics/prometheus.js';
-import { addMetricsSink, record } from '../../lib/platform/metrics.js';
+import { PrometheusMetricsSink } from '../../lib/platform/adapters/metrics/prometheus.js';
+import { serviceMetrics } from '../../lib/platform/metrics.js';
 
 /** Captures what Powertools prints: EMF lines are JSON on stdout. */
 function captureStdout(fn: () => void): string[] {
@@ -23,8 +23,8 @@ function captureStdout(fn: () => void): string[] {
 
 describe('service metrics', () => {
   it('records to every added sink: Prometheus series locally and the same measurements as CloudWatch EMF in Lambda', async () => {
-    addMetricsSink(prometheusSink);
-    addMetricsSink(new EmfMetricsSink({ namespace: 'AegisTest' }));
+    const prometheusSink = new PrometheusMetricsSink();
+    const record = serviceMetrics([prometheusSink, new EmfMetricsSink({ namespace: 'AegisTest' })]);
     const lines = captureStdout(() => {
       record.promotionEnded('prod', 'rolled_back', 42.5);
       record.registration('created', 0.25);
@@ -52,5 +52,16 @@ describe('service metrics', () => {
     expect(text).toMatch(/aegis_registry_promotions_total\{env="prod",outcome="rolled_back"\} 1/);
     expect(text).toMatch(/ai_infra_artifact_registration_latency_seconds_bucket\{le="0.25"\} 1/);
     expect(text).toMatch(/ai_infra_promotion_latency_seconds_sum\{env="prod",outcome="rolled_back"\} 42.5/);
+  });
+});
+
+describe('metrics per container', () => {
+  it('gives every local container a Prometheus registry of its own, so two servers in one process never share a series', async () => {
+    const { localAdapters } = await import('../../lib/platform/composition/local.js');
+    const first = localAdapters.metrics();
+    const second = localAdapters.metrics();
+    serviceMetrics(first.sinks).registration('created', 0.1);
+    expect(await first.exposition!.text()).toMatch(/aegis_registry_registrations_total\{outcome="created"\} 1/);
+    expect(await second.exposition!.text()).not.toMatch(/aegis_registry_registrations_total\{outcome="created"\}/);
   });
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { AegisClient } from '../http/client.js';
 import { bytes } from '../http/format.js';
-import { loadClientConfig, type ClientConfig } from '../../platform/config.js';
+import { loadClientConfig, type ClientConfig } from '../../platform/client-config.js';
 import { parseJsonStrict } from '../../kernel/json.js';
 import { LIMITS } from '../../kernel/manifest.js';
 import type { Reporter } from '../training/record.js';

@@ -1,8 +1,9 @@
 import type { Transaction } from 'kysely';
-import type { PolicyEngine } from '../../kernel/policy.js';
 import type { AuditLog } from '../../platform/audit/log.js';
 import type { Clock } from '../../platform/ports/clock.js';
 import type { Database } from '../../platform/ports/database.js';
+import type { ServiceMetrics } from '../../platform/ports/metrics.js';
+import type { PromotionGate } from '../../platform/ports/policy.js';
 import type { DB } from '../../platform/sql/schema.js';
 import type { Workflows } from '../../platform/ports/workflows.js';
 import type { KeyService } from '../keys/service.js';
@@ -18,11 +19,14 @@ export interface PromotionDeps {
   verification: VerificationService;
   keys: KeyService;
   audit: AuditLog;
-  policy: PolicyEngine;
+  /** SentinelNet; the risk tier comes from its configuration, never from the request */
+  policy: PromotionGate;
   workflows: Workflows;
   /** the rollouts: their routes, step traces, judged windows and leases */
   rollout: RolloutService;
   clock: Clock;
+  /** where promotions are counted (none when absent) */
+  metrics?: ServiceMetrics;
   /** seconds a pending multisig promotion waits for approvals before it expires (default 7 days) */
   pendingTtlSeconds?: number;
   /** at most this many pending promotions are expired per run of the expiry job (default {@link DEFAULT_PENDING_EXPIRY_BATCH}) */

@@ -4,7 +4,6 @@
  */
 import { AegisError } from '../../kernel/errors.js';
 import type { Principal } from '../../kernel/identity.js';
-import { record } from '../../platform/metrics.js';
 import { pendingTtlMs, type PromotionDeps, type Tx } from './deps.js';
 import { DEFAULT_PENDING_EXPIRY_BATCH, expiredError, pendingExpired, pendingExpiresAt } from './domain.js';
 import { leavePending, lockPromotion, pendingSince, type StoredPromotion } from './store.js';
@@ -38,7 +37,7 @@ export async function closePending(
       ...extra,
     },
   });
-  record.promotion(p.targetEnv, status);
+  d.metrics?.promotion(p.targetEnv, status);
 }
 
 /**

@@ -8,7 +8,6 @@ import type * as z from 'zod';
 import { AegisError } from '../../kernel/errors.js';
 import type { Principal } from '../../kernel/identity.js';
 import type { PolicyDecision, TargetEnv } from '../../kernel/policy.js';
-import { record as metric } from '../../platform/metrics.js';
 import { isUniqueViolation } from '../../platform/sql/errors.js';
 import type { ArtifactRecord } from '../registry/service.js';
 import { DEFAULT_MIN_REQUESTS, machineOf } from '../rollout/domain.js';
@@ -55,7 +54,7 @@ export async function requestPromotion(d: PromotionDeps, req: PromotionRequest):
     rolloutState: null,
   };
   await storeRequest(d, req, p);
-  metric.promotion(p.targetEnv, p.status);
+  d.metrics?.promotion(p.targetEnv, p.status);
   if (p.status === 'denied') {
     throw new AegisError('POLICY_DENIED', `SentinelNet denied the ${p.kind}: ${decision.reasons.join('; ') || decision.rules.join(', ')}`, {
       details: { promotionId: p.promotionId, rules: decision.rules, reasons: decision.reasons },
@@ -110,7 +109,6 @@ async function decide(d: PromotionDeps, req: PromotionRequest, artifact: Artifac
     targetEnv,
     requester: { id: principal.id, role: principal.role },
     production: serving ? { artifactId: serving.artifactId, metrics: numericMetrics(serving.manifest.metrics) } : null,
-    riskTier: 'medium', // replaced by the composition root from SentinelNet's configuration
     canaryPassedRequestsPerArm: evidence.canaryPassedRequestsPerArm,
     canaryCompleted: evidence.canaryPassedRequestsPerArm >= DEFAULT_MIN_REQUESTS,
     servedBefore: evidence.servedBefore,

@@ -5,7 +5,7 @@ import type { Clock } from '../../platform/ports/clock.js';
 import type { Database, Executor } from '../../platform/ports/database.js';
 import type { ObjectStore } from '../../platform/ports/object-store.js';
 import type { AuditLog } from '../../platform/audit/log.js';
-import { record } from '../../platform/metrics.js';
+import type { ServiceMetrics } from '../../platform/ports/metrics.js';
 import type { DatasetService } from '../datasets/service.js';
 import type { KeyService } from '../keys/service.js';
 import type { ArtifactRecord, Page, RegistrationResult } from './domain.js';
@@ -23,6 +23,7 @@ export type RegistryOptions = UploadOptions & RegistrationOptions;
 export class RegistryService {
   readonly #uploads: PendingUploads;
   readonly #registrar: Registrar;
+  readonly #metrics: ServiceMetrics | undefined;
 
   constructor(
     private readonly database: Database,
@@ -31,8 +32,9 @@ export class RegistryService {
     datasets: DatasetService,
     audit: AuditLog,
     clock: Clock,
-    opts: RegistryOptions,
+    opts: RegistryOptions & { metrics?: ServiceMetrics },
   ) {
+    this.#metrics = opts.metrics;
     this.#uploads = new PendingUploads(database, store, clock, opts);
     this.#registrar = new Registrar({ database, store, keys, datasets, audit, clock, opts });
   }
@@ -62,7 +64,7 @@ export class RegistryService {
   ): Promise<RegistrationResult> {
     const started = performance.now();
     const result = await this.#registrar.register(input, principal, idempotencyKey);
-    record.registration(result.replayed ? 'replayed' : 'created', (performance.now() - started) / 1000);
+    this.#metrics?.registration(result.replayed ? 'replayed' : 'created', (performance.now() - started) / 1000);
     return result;
   }
 

@@ -1,5 +1,5 @@
 import { judgeCanary, judgementDetail } from '../../kernel/canary-judge.js';
-import type { MetricsSource } from '../../kernel/canary-metrics.js';
+import type { MetricsSource } from '../../platform/ports/canary-metrics.js';
 import type { CanaryWindow, RolloutJudge, WindowVerdict } from '../../platform/ports/workflows.js';
 
 /** Deployments are keyed `<model>/<env>`: the serving layer records per-variant metrics under it. */

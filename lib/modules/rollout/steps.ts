@@ -7,8 +7,8 @@ import { AegisError } from '../../kernel/errors.js';
 import type { AuditLog } from '../../platform/audit/log.js';
 import type { Clock } from '../../platform/ports/clock.js';
 import type { Database } from '../../platform/ports/database.js';
+import type { ServiceMetrics } from '../../platform/ports/metrics.js';
 import type { RolloutJudge } from '../../platform/ports/workflows.js';
-import { record } from '../../platform/metrics.js';
 import {
   DEFAULT_MIN_REQUESTS,
   ROUTE_SETTLE_SECONDS,
@@ -54,6 +54,8 @@ export interface RolloutDeps {
   promotions: PromotionLedger;
   /** @default { leaseSeconds: 60 } */
   options?: RolloutOptions;
+  /** where ended rollouts are counted and timed (none when absent) */
+  metrics?: ServiceMetrics;
 }
 
 /** What a step returns to the state machine, which routes on `next`. */
@@ -249,6 +251,6 @@ async function finish({ d, p, held, persisted }: Step, status: RolloutEnd, error
       },
     });
   });
-  if (finished) record.promotionEnded(p.targetEnv, status, (now.getTime() - p.createdAt.getTime()) / 1000);
+  if (finished) d.metrics?.promotionEnded(p.targetEnv, status, (now.getTime() - p.createdAt.getTime()) / 1000);
   return { ...final, next: 'done' };
 }

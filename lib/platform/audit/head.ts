@@ -5,6 +5,7 @@
 import { headCheckpointStatement, type ChainBreak, type HeadCheckpoint, type SignedHeadCheckpoint } from '../../kernel/audit-chain.js';
 import { checkSignerValidity, verifyRaw, type KeyRecord } from '../../kernel/signatures.js';
 import type { ObjectStore } from '../ports/object-store.js';
+import { readText } from './segments.js';
 
 export const HEADS_PREFIX = 'audit/heads/';
 const SEQ_DIGITS = 12;
@@ -15,12 +16,6 @@ const SEQ_MAX = 10 ** SEQ_DIGITS - 1;
  * so the newest checkpoint is the first key listed and finding it never lists the rest.
  */
 export const headKey = (seq: number) => `${HEADS_PREFIX}${String(SEQ_MAX - seq).padStart(SEQ_DIGITS, '0')}.json`;
-
-async function readText(store: ObjectStore, key: string): Promise<string> {
-  let out = '';
-  for await (const chunk of await store.get(key)) out += (chunk as Buffer).toString('utf8');
-  return out;
-}
 
 /** A head checkpoint as read from the store, with the object key it was read from. */
 export interface StoredHead {

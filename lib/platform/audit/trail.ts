@@ -1,48 +1,24 @@
 import { AegisError } from '../../kernel/errors.js';
-import { appendAll } from '../../kernel/arrays.js';
-import { sha256Hex } from '../../kernel/canonical.js';
 import {
-  checkpointStatement,
   compareWithArchive,
-  parseSegment,
-  segmentText,
   verifyChain,
   GENESIS_HASH,
   type AuditEvent,
   type ChainBreak,
   type ChainReport,
-  type Checkpoint,
   type HeadCheckpoint,
-  type SignedCheckpoint,
   type SignedHeadCheckpoint,
   headCheckpointStatement,
 } from '../../kernel/audit-chain.js';
 import { canonicalJson } from '../../kernel/canonical.js';
-import { checkSignerValidity, verifyRaw, type KeyRecord } from '../../kernel/signatures.js';
+import type { KeyRecord } from '../../kernel/signatures.js';
 import type { Clock } from '../ports/clock.js';
 import type { Database } from '../ports/database.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import { rowToEvent } from './log.js';
 import { compareWithHead, headKey, invalidHeadBreak, readNewestHead, type StoredHead } from './head.js';
+import { SEGMENT_MAX, nextUnarchived, readSegments, readText, writeSegment, type ArchiveContents } from './segments.js';
 import type { KeyService } from '../../modules/keys/service.js';
-
-const SEGMENT_MAX = 1000;
-const pad = (n: number) => String(n).padStart(12, '0');
-export const segmentKey = (fromSeq: number) => `audit/segments/${pad(fromSeq)}.jsonl`;
-export const checkpointKey = (fromSeq: number) => `audit/checkpoints/${pad(fromSeq)}.json`;
-
-async function readText(store: ObjectStore, key: string): Promise<string> {
-  let out = '';
-  for await (const chunk of await store.get(key)) out += (chunk as Buffer).toString('utf8');
-  return out;
-}
-
-export interface ArchiveContents {
-  events: AuditEvent[];
-  checkpoints: SignedCheckpoint[];
-  /** the first problem found in the archive itself (bad checkpoint, segment hash), if any */
-  problem: ChainBreak | null;
-}
 
 export interface VerifyReport extends ChainReport {
   source: 'database' | 'archive';
@@ -174,11 +150,7 @@ export class AuditTrail {
 
   /** The first seq not yet archived (1 for an empty archive). */
   async nextUnarchived(): Promise<number> {
-    let last: string | undefined;
-    for await (const o of this.archiveStore.list('audit/checkpoints/')) last = o.key;
-    if (!last) return 1;
-    const cp = JSON.parse(await readText(this.archiveStore, last)) as SignedCheckpoint;
-    return cp.checkpoint.seq + 1;
+    return nextUnarchived(this.archiveStore);
   }
 
   /** Exports every committed event not yet archived; safe to run concurrently and repeatedly. */
@@ -191,74 +163,21 @@ export class AuditTrail {
         await this.database.db.selectFrom('audit_events').selectAll().where('seq', '>=', from).orderBy('seq').limit(SEGMENT_MAX).execute()
       ).map(rowToEvent);
       if (batch.length === 0) break;
-      const retainUntil = new Date(this.clock.now().getTime() + this.retentionDays * 86_400_000);
-      let text = segmentText(batch);
-      try {
-        await this.archiveStore.put(segmentKey(from), text, { retainUntil, contentType: 'application/x-ndjson' });
-      } catch (e) {
-        if (!(e instanceof AegisError && e.code === 'RETENTION_LOCKED')) throw e;
-        // Another archiver (or a run that stopped before its checkpoint) wrote this segment.
-        text = await readText(this.archiveStore, segmentKey(from));
-      }
-      const written = parseSegment(text);
-      const last = written[written.length - 1]!;
-      const signer = await this.keys.activeSigner('audit');
-      const checkpoint: Checkpoint = {
-        type: 'aegis.audit-checkpoint/v1',
-        fromSeq: from,
-        seq: last.seq,
-        hash: last.hash,
-        segmentKey: segmentKey(from),
-        segmentSha256: sha256Hex(text),
-        ts: this.clock.now().toISOString(),
-        signerId: signer.kid,
-      };
-      const signed: SignedCheckpoint = {
-        checkpoint,
-        alg: signer.alg,
-        signature: (await signer.sign(checkpointStatement(checkpoint))).toString('base64'),
-      };
-      try {
-        await this.archiveStore.put(checkpointKey(from), `${canonicalJson(signed)}\n`, { retainUntil, contentType: 'application/json' });
+      const now = this.clock.now();
+      const retainUntil = new Date(now.getTime() + this.retentionDays * 86_400_000);
+      const written = await writeSegment(this.archiveStore, await this.keys.activeSigner('audit'), { from, batch, retainUntil, now });
+      if (written.closed) {
         segments++;
-        events += written.length;
-      } catch (e) {
-        if (!(e instanceof AegisError && e.code === 'RETENTION_LOCKED')) throw e;
+        events += written.events.length;
       }
-      from = last.seq + 1;
+      from = written.events[written.events.length - 1]!.seq + 1;
     }
     return { segments, events, archivedThrough: from - 1 };
   }
 
   /** Reads the whole archive in order, checking each checkpoint's signature and segment hash. */
   async readArchive(keyOf: (kid: string) => KeyRecord | undefined): Promise<ArchiveContents> {
-    const events: AuditEvent[] = [];
-    const checkpoints: SignedCheckpoint[] = [];
-    const keys: string[] = [];
-    for await (const o of this.archiveStore.list('audit/checkpoints/')) keys.push(o.key);
-    for (const k of keys) {
-      const signed = JSON.parse(await readText(this.archiveStore, k)) as SignedCheckpoint;
-      const cp = signed.checkpoint;
-      const key = keyOf(cp.signerId);
-      const fail = (detail: string): ArchiveContents => ({
-        events,
-        checkpoints,
-        problem: { seq: cp.fromSeq, problem: 'archive-mismatch', detail },
-      });
-      if (!key) return fail(`checkpoint ${k} is signed by ${cp.signerId}, which is not in the key ring`);
-      const validity = checkSignerValidity(key, cp.ts, 'audit');
-      if (!validity.ok) return fail(`checkpoint ${k}: ${validity.reason}`);
-      if (!verifyRaw(signed.alg, key.publicKey, checkpointStatement(cp), signed.signature))
-        return fail(`checkpoint ${k} signature does not verify`);
-      const text = await readText(this.archiveStore, cp.segmentKey);
-      if (sha256Hex(text) !== cp.segmentSha256) return fail(`segment ${cp.segmentKey} does not match its checkpoint`);
-      const seg = parseSegment(text);
-      if (seg[0]?.seq !== cp.fromSeq || seg[seg.length - 1]?.seq !== cp.seq || seg[seg.length - 1]?.hash !== cp.hash)
-        return fail(`segment ${cp.segmentKey} does not cover ${cp.fromSeq}..${cp.seq} as its checkpoint says`);
-      appendAll(events, seg);
-      checkpoints.push(signed);
-    }
-    return { events, checkpoints, problem: null };
+    return readSegments(this.archiveStore, keyOf);
   }
 
   /**

@@ -1,10 +1,11 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Config } from '../config.js';
-import type { Authenticator } from '../http/auth.js';
+import type { Authenticator } from '../ports/auth.js';
 import type { Clock } from '../ports/clock.js';
 import type { Database } from '../ports/database.js';
+import type { MetricsExposition } from '../ports/metrics.js';
 import type { KeyProvider } from '../ports/signer.js';
-import type { ObjectStore } from '../ports/object-store.js';
+import type { ObjectStore, UploadSink } from '../ports/object-store.js';
 import type { Scheduler } from '../ports/scheduler.js';
 import type { Workflows } from '../ports/workflows.js';
 import type { PromotionService } from '../../modules/promotion/service.js';
@@ -24,6 +25,10 @@ export interface Container {
   mode: 'local' | 'lambda';
   database: Database;
   store: ObjectStore;
+  /** the audit archive (Object-Lock segments and head checkpoints), for the recovery tools */
+  archiveStore: ObjectStore;
+  /** where the local server's upload URLs write: the filesystem store; absent over S3 (presigned URLs) */
+  uploadSink?: UploadSink;
   keyProvider: KeyProvider;
   keys: KeyService;
   audit: AuditLog;
@@ -39,6 +44,8 @@ export interface Container {
   /** the scheduled jobs (audit archive, pending promotion and upload expiry); armed by the local server only */
   scheduler: Scheduler;
   auth: Authenticator;
+  /** the Prometheus text the local server serves at `/metrics`; absent in Lambda (EMF lines instead) */
+  metricsExposition?: MetricsExposition;
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   clock: Clock;
   close(): Promise<void>;

@@ -12,12 +12,11 @@ import { KmsKeyProvider } from '../adapters/signing/kms.js';
 import { S3ObjectStore, s3Client } from '../adapters/object-store/s3.js';
 import { SfnWorkflows } from '../adapters/workflows/sfn.js';
 import { RecordedMetricsSource } from '../adapters/canary-metrics/recorded.js';
-import { buildContainer, type AdapterFactories, type BuildOptions, type PolicyRuntime } from './services.js';
+import { buildContainer, unconfiguredWorkflows, type AdapterFactories, type BuildOptions } from './services.js';
 import { ConfigError, kmsProviderOptions, type Config } from '../config.js';
 import type { Container } from './container.js';
 import type { Clock } from '../ports/clock.js';
-
-const emf = new EmfMetricsSink();
+import type { PromotionGate } from '../ports/policy.js';
 
 function bucketOf(store: Config['objectStore'], variable: string): string {
   if (store.kind !== 's3') throw new ConfigError(`${variable} must name an S3 bucket in Lambda`);
@@ -25,15 +24,16 @@ function bucketOf(store: Config['objectStore'], variable: string): string {
 }
 
 /** The adapters every function uses; `policy` only where the route decides promotions. */
-export function lambdaAdapters(policy?: (config: Config, clock: Clock) => Promise<PolicyRuntime>): AdapterFactories {
+export function lambdaAdapters(policy?: (config: Config, clock: Clock) => Promise<PromotionGate>): AdapterFactories {
   return {
     async database(config) {
       if (config.database.kind !== 'data-api')
         throw new ConfigError('MODEL_REGISTRY_DATABASE_URL must be rdsdata://… (the Data API) in Lambda');
       return new DataApiDatabase(config.database);
     },
-    objectStore: async (config) =>
-      new S3ObjectStore({ bucket: bucketOf(config.objectStore, 'MODEL_REGISTRY_S3_BUCKET'), client: s3Client(config.s3) }),
+    objectStore: async (config) => ({
+      store: new S3ObjectStore({ bucket: bucketOf(config.objectStore, 'MODEL_REGISTRY_S3_BUCKET'), client: s3Client(config.s3) }),
+    }),
     archiveStore: async (config) =>
       new S3ObjectStore({ bucket: bucketOf(config.auditArchive, 'AEGIS_AUDIT_ARCHIVE_BUCKET'), client: s3Client(config.s3) }),
     async keyProvider(config) {
@@ -46,22 +46,16 @@ export function lambdaAdapters(policy?: (config: Config, clock: Clock) => Promis
     // Serving will feed per-variant metrics; until then a recording (or nothing: inconclusive).
     metricsSource: async (config) =>
       config.canaryMetricsFile ? RecordedMetricsSource.fromFile(config.canaryMetricsFile) : new RecordedMetricsSource(),
-    async workflows(config) {
-      if (!config.stateMachineArns)
-        return {
-          start: () => Promise.reject(new Error('AEGIS_PROMOTION_STATE_MACHINE_ARN and AEGIS_ROLLBACK_STATE_MACHINE_ARN are not set')),
-        };
-      return new SfnWorkflows(config.stateMachineArns);
-    },
+    workflows: async (config) => (config.stateMachineArns ? new SfnWorkflows(config.stateMachineArns) : unconfiguredWorkflows),
     ...(policy && { policy }),
-    metricsSinks: () => [emf],
+    metrics: () => ({ sinks: [new EmfMetricsSink()] }),
     scheduler: () => new EventBridgeScheduler(),
   };
 }
 
 export interface BuildLambdaOptions extends Omit<BuildOptions, 'mode' | 'publicUrl' | 'judge' | 'waitMs'> {
   /** SentinelNet (`openPolicy` from composition-policy.ts) for the routes that decide promotions */
-  policy?: (config: Config, clock: Clock) => Promise<PolicyRuntime>;
+  policy?: (config: Config, clock: Clock) => Promise<PromotionGate>;
 }
 
 /** The container of one Lambda function: AWS adapters, IAM callers. */

@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { BuildOptions } from './services.js';
 import { buildLocalContainer } from './local.js';
@@ -17,35 +18,47 @@ export interface RunningLocal {
   close(): Promise<void>;
 }
 
+type StartOptions = Pick<BuildOptions, 'clock' | 'logger' | 'judge' | 'waitMs' | 'timers'>;
+
 /**
  * Starts the local mode: listens first (so upload URLs carry the real port), builds the
  * container (PGlite/pg, filesystem store, file keys), migrates, makes sure signing keys
  * exist, and on first start creates the dev admin token in the data folder (mode 0600).
  */
-export async function startLocal(
-  config: Config,
-  opts: Pick<BuildOptions, 'clock' | 'logger' | 'judge' | 'waitMs' | 'timers'> = {},
-): Promise<RunningLocal> {
-  let container: Container | undefined;
+export async function startLocal(config: Config, opts: StartOptions = {}): Promise<RunningLocal> {
+  const refusal = localServerRefusal(config);
+  if (refusal) throw new ConfigError(refusal);
+  const { server, url, container: c } = await listenThenBuild(config, opts);
+  const newAdminToken = await firstAdminToken(config, c);
+  // Rollouts that were running when the server stopped resume from their persisted step.
+  const resumed = await c.promotions.resumeUnfinished();
+  if (resumed.length) c.logger.info('resumed unfinished rollouts', { promotions: resumed });
+  // The scheduled jobs (audit archive and head checkpoint, pending promotion and upload expiry) run in this process
+  // (EventBridge rules on AWS).
+  c.scheduler.start();
+  return { url, container: c, newAdminToken, close: () => stopLocal(server, c) };
+}
+
+/** Listens, then builds the container the routes wait for; a failed build stops the server. */
+async function listenThenBuild(config: Config, opts: StartOptions): Promise<{ server: Server; url: string; container: Container }> {
   let ready: (c: Container) => void = () => undefined;
   let failed: (e: unknown) => void = () => undefined;
-  const containerPromise = new Promise<Container>((res, rej) => {
+  const built = new Promise<Container>((res, rej) => {
     ready = res;
     failed = rej;
   });
-  containerPromise.catch(() => undefined);
-  const refusal = localServerRefusal(config);
-  if (refusal) throw new ConfigError(refusal);
+  built.catch(() => undefined);
   const tls = config.tls && {
     cert: readFileSync(config.tls.cert),
     key: readFileSync(config.tls.key),
     clientCa: config.tls.clientCa ? readFileSync(config.tls.clientCa) : undefined,
   };
-  const server = createLocalServer(HANDLER_BUILDERS, () => containerPromise, tls);
+  const server = createLocalServer(HANDLER_BUILDERS, () => built, tls);
   const url = await listen(server, config.port, config.host);
   try {
-    container = await buildLocalContainer(config, { mode: 'local', publicUrl: config.publicUrl ?? url, bootstrap: true, ...opts });
+    const container = await buildLocalContainer(config, { mode: 'local', publicUrl: config.publicUrl ?? url, bootstrap: true, ...opts });
     ready(container);
+    return { server, url, container };
   } catch (e) {
     failed(e);
     // A failed start stops serving at once, whatever is connected: without closing them, a
@@ -54,38 +67,27 @@ export async function startLocal(
     await new Promise((r) => server.close(r));
     throw e;
   }
-  let newAdminToken: string | undefined;
-  if ((await container.tokens.count()) === 0) {
-    const { token } = await container.tokens.create('dev-admin', 'admin');
-    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(config.dataDir, ADMIN_TOKEN_FILE), `${token}\n`, { mode: 0o600 });
-    newAdminToken = token;
-  }
-  const c = container;
-  // Rollouts that were running when the server stopped resume from their persisted step.
-  const resumed = await c.promotions.resumeUnfinished();
-  if (resumed.length) c.logger.info('resumed unfinished rollouts', { promotions: resumed });
-  // The scheduled jobs (audit archive and head checkpoint, pending promotion and upload expiry) run in this process
-  // (EventBridge rules on AWS).
-  c.scheduler.start();
-  const archive = () =>
-    c.auditTrail.archive().catch((e: unknown) => c.logger.error('audit archive failed', { error: (e as Error).message }));
-  const checkpoint = () =>
-    c.auditTrail.checkpointHead().catch((e: unknown) => c.logger.error('audit head checkpoint failed', { error: (e as Error).message }));
-  return {
-    url,
-    container: c,
-    newAdminToken,
-    async close() {
-      await c.scheduler.stop();
-      await (c.workflows as { stopAll?: () => Promise<void> }).stopAll?.();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      await archive();
-      // The last events are signed into the archive too: nothing written before a stop can
-      // later be deleted from the database unnoticed.
-      await checkpoint();
-      await c.close();
-    },
-  };
+}
+
+/** On first start (no token yet), the dev admin token, written to the data folder; undefined otherwise. */
+async function firstAdminToken(config: Config, c: Container): Promise<string | undefined> {
+  if ((await c.tokens.count()) !== 0) return undefined;
+  const { token } = await c.tokens.create('dev-admin', 'admin');
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  writeFileSync(join(config.dataDir, ADMIN_TOKEN_FILE), `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+/** Stops the jobs and the rollouts this process runs, then the server; archives and checkpoints last. */
+async function stopLocal(server: Server, c: Container): Promise<void> {
+  const logged = (what: string) => (e: unknown) => c.logger.error(what, { error: (e as Error).message });
+  await c.scheduler.stop();
+  await c.workflows.stopAll?.();
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+  await c.auditTrail.archive().catch(logged('audit archive failed'));
+  // The last events are signed into the archive too: nothing written before a stop can
+  // later be deleted from the database unnoticed.
+  await c.auditTrail.checkpointHead().catch(logged('audit head checkpoint failed'));
+  await c.close();
 }

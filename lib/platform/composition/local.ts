@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InProcessScheduler } from '../adapters/scheduler/in-process.js';
-import { prometheusSink } from '../adapters/metrics/prometheus.js';
-import { buildContainer, type AdapterFactories, type BuildOptions } from './services.js';
+import { PrometheusMetricsSink } from '../adapters/metrics/prometheus.js';
+import { buildContainer, unconfiguredWorkflows, type AdapterFactories, type BuildOptions } from './services.js';
 import { kmsProviderOptions, type Config, type DatabaseConfig } from '../config.js';
 import type { Container } from './container.js';
 import type { Database } from '../ports/database.js';
@@ -52,7 +52,7 @@ async function s3Store(config: Config, bucket: string): Promise<ObjectStore> {
 }
 
 /** The audit archive store (an Object-Lock bucket on AWS, a folder of the data dir locally). */
-export async function openArchiveStore(config: Config): Promise<ObjectStore> {
+async function openArchiveStore(config: Config): Promise<ObjectStore> {
   if (config.auditArchive.kind === 's3') return s3Store(config, config.auditArchive.bucket);
   const { FsObjectStore } = await import('../adapters/object-store/fs.js');
   return new FsObjectStore({ root: config.auditArchive.root });
@@ -60,10 +60,7 @@ export async function openArchiveStore(config: Config): Promise<ObjectStore> {
 
 async function localWorkflows(config: Config, opts: BuildOptions, rollout: RolloutService): Promise<Workflows> {
   if (opts.mode === 'lambda') {
-    if (!config.stateMachineArns)
-      return {
-        start: () => Promise.reject(new Error('AEGIS_PROMOTION_STATE_MACHINE_ARN and AEGIS_ROLLBACK_STATE_MACHINE_ARN are not set')),
-      };
+    if (!config.stateMachineArns) return unconfiguredWorkflows;
     const { SfnWorkflows } = await import('../adapters/workflows/sfn.js');
     return new SfnWorkflows(config.stateMachineArns);
   }
@@ -80,9 +77,11 @@ async function localWorkflows(config: Config, opts: BuildOptions, rollout: Rollo
 export const localAdapters: AdapterFactories = {
   database: (config) => openDatabase(config.database),
   async objectStore(config, publicUrl) {
-    if (config.objectStore.kind === 's3') return s3Store(config, config.objectStore.bucket);
+    if (config.objectStore.kind === 's3') return { store: await s3Store(config, config.objectStore.bucket) };
     const { FsObjectStore } = await import('../adapters/object-store/fs.js');
-    return new FsObjectStore({ root: config.objectStore.root, uploadBaseUrl: publicUrl, uploadSecret: uploadSecret(config.dataDir) });
+    const fs = new FsObjectStore({ root: config.objectStore.root, uploadBaseUrl: publicUrl, uploadSecret: uploadSecret(config.dataDir) });
+    // the local server's upload URLs write into this store
+    return { store: fs, uploadSink: fs };
   },
   archiveStore: openArchiveStore,
   async keyProvider(config) {
@@ -103,8 +102,11 @@ export const localAdapters: AdapterFactories = {
     const { openPolicy } = await import('./policy.js');
     return openPolicy(config, clock);
   },
-  // the process's Prometheus registry, served at the local server's /metrics
-  metricsSinks: () => [prometheusSink],
+  // a Prometheus registry per container, served at the local server's /metrics
+  metrics() {
+    const prometheus = new PrometheusMetricsSink();
+    return { sinks: [prometheus], exposition: prometheus };
+  },
   scheduler: (_config, opts) =>
     new InProcessScheduler({
       ...(opts.timers && { timers: opts.timers }),

@@ -2,7 +2,7 @@
  * The admin tools that run next to the storage (rebuild-index, parity, the DR drill): the
  * local composition root's adapters (any the configuration names), opened without bootstrap.
  */
-import { buildLocalContainer, openArchiveStore, openDatabase } from './local.js';
+import { buildLocalContainer, openDatabase } from './local.js';
 import type { Config } from '../config.js';
 import type { Container } from './container.js';
 import { migrateToLatest } from '../sql/migrations.js';
@@ -11,7 +11,7 @@ import type { RecoveryDeps } from '../../recovery/types.js';
 // Admin tools print their own progress; the service logger would interleave JSON lines.
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
-export { openDatabase, openArchiveStore };
+export { openDatabase };
 
 export interface RecoveryTarget {
   container: Container;
@@ -27,8 +27,7 @@ export async function openRecoveryTarget(config: Config, opts: { logger?: Contai
   const container = await buildLocalContainer(config, { mode: 'local', bootstrap: false, logger: opts.logger ?? quiet });
   try {
     await migrateToLatest(container.database.db);
-    const archiveStore = await openArchiveStore(config);
-    const { database, store, keyProvider, auditTrail } = container;
+    const { database, store, keyProvider, auditTrail, archiveStore } = container;
     return { container, deps: { database, store, keyProvider, auditTrail, archiveStore }, close: () => container.close() };
   } catch (e) {
     await container.close();

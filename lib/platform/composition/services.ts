@@ -1,22 +1,23 @@
 import { EVENT_CATALOGUE } from '../../modules/catalogue.js';
-import type { Timers } from '../ports/scheduler.js';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { AUDIT_CHECKPOINT_DEFAULT_SECONDS, type Config } from '../config.js';
+import type { Config } from '../config.js';
 import type { Container } from './container.js';
+import { registerJobs } from './jobs.js';
 import { migrateToLatest } from '../sql/migrations.js';
 import { runStartupChecks } from '../startup-checks.js';
-import { BearerTokenAuthenticator, IamAuthenticator } from '../http/auth.js';
+import { BearerTokenAuthenticator } from '../adapters/auth/bearer-token.js';
+import { IamAuthenticator } from '../adapters/auth/iam.js';
 import { systemClock, type Clock } from '../ports/clock.js';
 import type { Database } from '../ports/database.js';
 import type { KeyProvider } from '../ports/signer.js';
-import type { MetricsSink } from '../ports/metrics.js';
-import type { ObjectStore } from '../ports/object-store.js';
+import type { MetricsExposition, MetricsSink, ServiceMetrics } from '../ports/metrics.js';
+import type { ObjectStore, UploadSink } from '../ports/object-store.js';
 import type { RolloutJudge, Workflows } from '../ports/workflows.js';
-import type { ScheduledJobName, Scheduler } from '../ports/scheduler.js';
-import type { MetricsSource } from '../../kernel/canary-metrics.js';
-import type { PolicyEngine, RiskTier } from '../../kernel/policy.js';
+import type { Scheduler, Timers } from '../ports/scheduler.js';
+import type { MetricsSource } from '../ports/canary-metrics.js';
+import type { PromotionGate } from '../ports/policy.js';
 import { AuditLog } from '../audit/log.js';
-import { addMetricsSink } from '../metrics.js';
+import { serviceMetrics } from '../metrics.js';
 import { MetricsRolloutJudge } from '../../modules/rollout/canary.js';
 import { PromotionLedgerService } from '../../modules/promotion/ledger.js';
 import { PromotionService } from '../../modules/promotion/service.js';
@@ -30,22 +31,6 @@ import { TokenService } from '../../modules/tokens/service.js';
 import { VerificationService } from '../../modules/registry/verification.js';
 
 export const REGISTRY_DEFAULTS = { retentionDays: 365, uploadTtlSeconds: 3600 } as const;
-
-/**
- * How often the in-process scheduler runs each job (the local server). On AWS each job is an
- * EventBridge rule whose rate the stack sets (`lib/infra/scheduled-job.ts`).
- */
-export const LOCAL_SCHEDULE_MS: Readonly<Record<ScheduledJobName, number>> = {
-  'audit-archive': 30_000,
-  // the default: AEGIS_AUDIT_CHECKPOINT_SECONDS sets it
-  'audit-checkpoint': AUDIT_CHECKPOINT_DEFAULT_SECONDS * 1000,
-  'pending-promotion-expiry': 30_000,
-  'pending-upload-expiry': 300_000,
-  // the local server's default lease (60 s) / 4; rolloutTakeoverMs follows AEGIS_ROLLOUT_LEASE_SECONDS
-  'rollout-takeover': 15_000,
-};
-/** How often a local server looks for rollouts to take over: a few times per lease. */
-export const rolloutTakeoverMs = (config: Config): number => Math.max(500, Math.floor((config.rolloutLeaseSeconds * 1000) / 4));
 
 /**
  * The test-only fault point (`AEGIS_TEST_KILL_AT`, refused in production): the process
@@ -64,22 +49,17 @@ function killAt(at: { point: string; nth: number }): (point: string) => void {
 /** Audit archive retention (Object Lock): seven years, the usual audit-record horizon. */
 export const AUDIT_RETENTION_DAYS = 2557;
 
-/** SentinelNet as a promotion sees it: the engine, and the risk tier its configuration gives a model. */
-export interface PolicyRuntime {
-  engine: PolicyEngine;
-  riskTierOf(modelName: string): RiskTier;
-}
-
 /**
- * How one kind of process gets its adapters. The composition roots (`composition-local.ts`
- * for the local server, CLI tools and tests; `composition-lambda.ts` for Lambda) each
- * provide one; {@link buildContainer} wires the services the same way for both. A Lambda
- * bundle only contains what its factories import, which is why the local drivers (PGlite,
- * pg, the in-process state-machine runner, Prometheus) live in the local factories alone.
+ * How one kind of process gets its adapters. The composition roots (`local.ts` for the local
+ * server, CLI tools and tests; `lambda.ts` for Lambda) each provide one; {@link buildContainer}
+ * wires the services the same way for both. A Lambda bundle only contains what its factories
+ * import, which is why the local drivers (PGlite, pg, the in-process state-machine runner,
+ * Prometheus) live in the local factories alone.
  */
 export interface AdapterFactories {
   database(config: Config): Promise<Database>;
-  objectStore(config: Config, publicUrl: string | undefined): Promise<ObjectStore>;
+  /** the artifact store, and the upload sink the local server writes to when the store signs its own upload URLs */
+  objectStore(config: Config, publicUrl: string | undefined): Promise<{ store: ObjectStore; uploadSink?: UploadSink }>;
   archiveStore(config: Config): Promise<ObjectStore>;
   keyProvider(config: Config): Promise<KeyProvider>;
   metricsSource(config: Config): Promise<MetricsSource>;
@@ -88,9 +68,12 @@ export interface AdapterFactories {
    * SentinelNet, loaded on the first decision (Cedar's wasm costs start time). Absent in
    * functions that never decide a promotion: their bundles carry no policy engine.
    */
-  policy?: (config: Config, clock: Clock) => Promise<PolicyRuntime>;
-  /** Where the service measurements go (Prometheus locally, EMF in Lambda). */
-  metricsSinks(): MetricsSink[];
+  policy?: (config: Config, clock: Clock) => Promise<PromotionGate>;
+  /**
+   * Where this container's service measurements go (Prometheus locally, EMF in Lambda), new
+   * for each container, and what the process serves to a scraper (the local `/metrics`).
+   */
+  metrics(): { sinks: MetricsSink[]; exposition?: MetricsExposition };
   /** Runs the scheduled jobs: timers in the process locally, EventBridge rules on AWS. */
   scheduler(config: Config, opts: BuildOptions): Scheduler;
 }
@@ -117,134 +100,53 @@ export interface BuildOptions {
   timers?: Timers;
 }
 
-const noPolicyEngine = (): Promise<PolicyRuntime> =>
+/** The rollout state machines of a Lambda whose configuration names none: starting one is an error. */
+export const unconfiguredWorkflows: Workflows = {
+  start: () => Promise.reject(new Error('AEGIS_PROMOTION_STATE_MACHINE_ARN and AEGIS_ROLLBACK_STATE_MACHINE_ARN are not set')),
+};
+
+const noPolicyEngine = (): Promise<PromotionGate> =>
   Promise.reject(new Error('this process was built without a policy engine (only the promotion routes decide policy)'));
+
+/** The clock, logger and measurements every service of one container shares. */
+interface Shared {
+  clock: Clock;
+  logger: Container['logger'];
+  metrics: ServiceMetrics;
+}
+
+/** The storage adapters a container stands on, checked before anything serves. */
+type Storage = Pick<Container, 'database' | 'store' | 'uploadSink' | 'archiveStore' | 'keyProvider'>;
 
 /**
  * Wires the services from the adapters {@link AdapterFactories} gives: the one place that
  * knows how services depend on each other. Only the composition roots call it.
  */
 export async function buildContainer(config: Config, adapters: AdapterFactories, opts: BuildOptions): Promise<Container> {
-  const clock = opts.clock ?? systemClock;
-  const logger = opts.logger ?? new Logger({ serviceName: 'aegis' });
-  for (const sink of adapters.metricsSinks()) addMetricsSink(sink);
+  const { sinks, exposition } = adapters.metrics();
+  const shared: Shared = {
+    clock: opts.clock ?? systemClock,
+    logger: opts.logger ?? new Logger({ serviceName: 'aegis' }),
+    metrics: serviceMetrics(sinks),
+  };
   const database = await adapters.database(config);
   try {
-    const store = await adapters.objectStore(config, opts.publicUrl ?? config.publicUrl);
-    const keyProvider = await adapters.keyProvider(config);
-    const archiveStore = await adapters.archiveStore(config);
-    // Production checks what its guarantees rest on before it serves (see startup-checks.ts);
-    // a process that migrates checks everything but the schema, which it is about to bring up to date.
-    if (config.nodeEnv === 'production') {
-      await runStartupChecks(
-        config,
-        { database, store, archive: archiveStore, keyProvider },
-        { migrating: Boolean(opts.bootstrap || opts.migrating) },
-      );
-    }
-    // The audit log signs with the active audit key as its transaction sees it; the key
-    // service audits its own changes through the same log.
-    const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), clock, EVENT_CATALOGUE);
-    const keys: KeyService = new KeyService(database, keyProvider, clock, audit);
-    if (opts.bootstrap) await bootstrap(config, database, keys);
-    const datasets = new DatasetService(database, clock, audit);
-    const registry = new RegistryService(database, store, keys, datasets, audit, clock, {
-      ...REGISTRY_DEFAULTS,
-      pendingUploadTtlSeconds: config.pendingUploadTtlSeconds,
-      // Lambda functions may not delete objects: the artifact bucket's lifecycle rule removes tagged pending uploads.
-      pendingUploadBytes: opts.mode === 'lambda' ? 'lifecycle' : 'delete',
-    });
-    const tokens = new TokenService(database, clock, audit);
-    const auditTrail = new AuditTrail(database, archiveStore, keys, clock, AUDIT_RETENTION_DAYS);
-    const verification = new VerificationService(registry, keys, store);
-    const judge = opts.judge ?? new MetricsRolloutJudge(await adapters.metricsSource(config));
-    const rollout = new RolloutService({
-      database,
-      audit,
-      judge,
-      clock,
-      promotions: new PromotionLedgerService({ database, keys, audit }),
-      options: {
-        leaseSeconds: config.rolloutLeaseSeconds,
-        ...(config.testKillAt ? { faultPoint: killAt(config.testKillAt) } : {}),
-      },
-    });
-    const workflows = await adapters.workflows(config, opts, rollout);
-    let policy: Promise<PolicyRuntime> | undefined;
-    const engine = () => (policy ??= (adapters.policy ?? noPolicyEngine)(config, clock));
-    const promotions = new PromotionService({
-      database,
-      registry,
-      verification,
-      keys,
-      audit,
-      // the risk tier comes from SentinelNet's configuration, never from the requester
-      policy: {
-        decide: async (input) => {
-          const e = await engine();
-          return e.engine.decide({ ...input, riskTier: e.riskTierOf(input.artifact.modelName) });
-        },
-      },
-      workflows,
-      rollout,
-      clock,
-      pendingTtlSeconds: config.pendingPromotionTtlSeconds,
-    });
-    const scheduler = adapters.scheduler(config, { ...opts, logger });
-    scheduler.register({ name: 'audit-archive', everyMs: LOCAL_SCHEDULE_MS['audit-archive'], run: () => auditTrail.archive() });
-    // Bounds how many of the newest (not yet archived) events can be deleted unnoticed.
-    scheduler.register({ name: 'audit-checkpoint', everyMs: config.auditCheckpointSeconds * 1000, run: () => auditTrail.checkpointHead() });
-    // Pending multisig promotions past their expiry are also expired whenever they are next touched.
-    scheduler.register({
-      name: 'pending-promotion-expiry',
-      everyMs: LOCAL_SCHEDULE_MS['pending-promotion-expiry'],
-      run: () => promotions.expirePending(),
-    });
-    scheduler.register({
-      name: 'pending-upload-expiry',
-      everyMs: LOCAL_SCHEDULE_MS['pending-upload-expiry'],
-      run: () => registry.expirePendingUploads(),
-    });
-    // A server resumes the rollouts whose runner died (its lease expired) elsewhere on the same
-    // database. Local only: on AWS a Step Functions execution is durable, and named per promotion.
-    if (opts.mode === 'local') {
-      scheduler.register({
-        name: 'rollout-takeover',
-        everyMs: rolloutTakeoverMs(config),
-        run: async () => {
-          const taken = await promotions.resumeUnfinished(config.rolloutLeaseSeconds * 1000);
-          if (taken.length) logger.info('resumed rollouts nobody held (their lease expired or was never taken)', { promotions: taken });
-          return taken;
-        },
-      });
-    }
+    const storage = await openStorage(config, adapters, opts, database);
+    const core = await coreServices(config, opts, shared, storage);
+    const promotions = await promotionServices(config, adapters, opts, shared, { ...storage, ...core });
+    const scheduler = adapters.scheduler(config, { ...opts, logger: shared.logger });
+    registerJobs(scheduler, config, opts.mode, shared.logger, { ...core, ...promotions });
     return {
       config,
       mode: opts.mode,
+      ...storage,
+      ...core,
+      ...promotions,
       scheduler,
-      database,
-      store,
-      keyProvider,
-      keys,
-      audit,
-      auditTrail,
-      registry,
-      datasets,
-      lineage: new LineageService(
-        registry,
-        { summaries: (id) => promotions.summaries(id), deployments: (id) => rollout.deployments(id) },
-        datasets,
-        keys,
-        clock,
-      ),
-      verification,
-      promotions,
-      rollout,
-      workflows,
-      tokens,
-      auth: opts.mode === 'lambda' ? new IamAuthenticator(config.iamRoleMap) : new BearerTokenAuthenticator(tokens),
-      logger,
-      clock,
+      auth: opts.mode === 'lambda' ? new IamAuthenticator(config.iamRoleMap) : new BearerTokenAuthenticator(core.tokens),
+      ...(exposition && { metricsExposition: exposition }),
+      logger: shared.logger,
+      clock: shared.clock,
       close: async () => {
         await scheduler.stop();
         await database.close();
@@ -254,6 +156,99 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
     await database.close();
     throw e;
   }
+}
+
+/** The stores and keys; production checks what its guarantees rest on before it serves (see startup-checks.ts). */
+async function openStorage(config: Config, adapters: AdapterFactories, opts: BuildOptions, database: Database): Promise<Storage> {
+  const { store, uploadSink } = await adapters.objectStore(config, opts.publicUrl ?? config.publicUrl);
+  const keyProvider = await adapters.keyProvider(config);
+  const archiveStore = await adapters.archiveStore(config);
+  // A process that migrates checks everything but the schema, which it is about to bring up to date.
+  if (config.nodeEnv === 'production') {
+    await runStartupChecks(
+      config,
+      { database, store, archive: archiveStore, keyProvider },
+      { migrating: Boolean(opts.bootstrap || opts.migrating) },
+    );
+  }
+  return { database, store, ...(uploadSink && { uploadSink }), archiveStore, keyProvider };
+}
+
+/** Keys, the audit log and trail, and the registry side: everything but promotions and rollouts. */
+async function coreServices(config: Config, opts: BuildOptions, { clock, metrics }: Shared, s: Storage) {
+  const { database, store } = s;
+  // The audit log signs with the active audit key as its transaction sees it; the key
+  // service audits its own changes through the same log.
+  const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), clock, EVENT_CATALOGUE);
+  const keys: KeyService = new KeyService(database, s.keyProvider, clock, audit);
+  if (opts.bootstrap) await bootstrap(config, database, keys);
+  const datasets = new DatasetService(database, clock, audit);
+  const registry = new RegistryService(database, store, keys, datasets, audit, clock, {
+    ...REGISTRY_DEFAULTS,
+    pendingUploadTtlSeconds: config.pendingUploadTtlSeconds,
+    // Lambda functions may not delete objects: the artifact bucket's lifecycle rule removes tagged pending uploads.
+    pendingUploadBytes: opts.mode === 'lambda' ? 'lifecycle' : 'delete',
+    metrics,
+  });
+  return {
+    audit,
+    keys,
+    datasets,
+    registry,
+    tokens: new TokenService(database, clock, audit),
+    auditTrail: new AuditTrail(database, s.archiveStore, keys, clock, AUDIT_RETENTION_DAYS),
+    verification: new VerificationService(registry, keys, store),
+  };
+}
+
+type CoreServices = Awaited<ReturnType<typeof coreServices>>;
+
+/** The rollout (judged canaries, leases) and the promotions that drive it through the state machines. */
+async function promotionServices(
+  config: Config,
+  adapters: AdapterFactories,
+  opts: BuildOptions,
+  { clock, metrics }: Shared,
+  c: Storage & CoreServices,
+) {
+  const { database, audit, keys } = c;
+  const rollout = new RolloutService({
+    database,
+    audit,
+    judge: opts.judge ?? new MetricsRolloutJudge(await adapters.metricsSource(config)),
+    clock,
+    promotions: new PromotionLedgerService({ database, keys, audit }),
+    metrics,
+    options: {
+      leaseSeconds: config.rolloutLeaseSeconds,
+      ...(config.testKillAt ? { faultPoint: killAt(config.testKillAt) } : {}),
+    },
+  });
+  const workflows = await adapters.workflows(config, opts, rollout);
+  let policy: Promise<PromotionGate> | undefined;
+  const gate = () => (policy ??= (adapters.policy ?? noPolicyEngine)(config, clock));
+  const promotions = new PromotionService({
+    database,
+    registry: c.registry,
+    verification: c.verification,
+    keys,
+    audit,
+    policy: { decide: async (request) => (await gate()).decide(request) },
+    workflows,
+    rollout,
+    clock,
+    metrics,
+    pendingTtlSeconds: config.pendingPromotionTtlSeconds,
+  });
+  // lineage reads where an artifact went through the promotion and rollout services
+  const lineage = new LineageService(
+    c.registry,
+    { summaries: (id) => promotions.summaries(id), deployments: (id) => rollout.deployments(id) },
+    c.datasets,
+    keys,
+    clock,
+  );
+  return { rollout, workflows, promotions, lineage };
 }
 
 /** Schema migrations, then an active manifest and audit key (created locally, adopted from KMS). */

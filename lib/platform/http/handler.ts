@@ -154,81 +154,96 @@ export function httpHandler<
     const base = { 'x-request-id': requestId, ...deprecationHeaders(route, event) };
     let c: Container | undefined;
     try {
-      // Production refused to start: the invocation fails as an init failure would, with the
-      // check named in the function's error (API Gateway answers 502), not a 500 that looks
-      // like one bad request.
-      c = await container().catch((e: unknown) => {
-        if (e instanceof StartupCheckError)
-          console.error(JSON.stringify({ level: 'ERROR', message: 'startup check failed', check: e.check, reason: e.message, requestId }));
-        throw e;
-      });
+      c = await containerOrRefusal(container, requestId);
       const headers = lowerHeaders(event.headers);
-      let principal: Principal | undefined;
-      if (route.roles !== 'public') {
-        principal = await c.auth.authenticate(event);
-        if (!principal) throw new AegisError('UNAUTHENTICATED', 'missing or invalid credentials', { field: 'Authorization' });
-        if (!route.roles.includes(principal.role as never)) {
-          throw new AegisError(
-            'FORBIDDEN',
-            `role ${principal.role} may not call ${route.method} ${route.path} (needs ${route.roles.join(' or ')})`,
-          );
-        }
-      }
-      let rawBody: unknown;
-      if (schemas.body) {
-        const text = event.body ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : '';
-        if (Buffer.byteLength(text) > LIMITS.requestBodyBytes) {
-          throw new AegisError('PAYLOAD_TOO_LARGE', `request body exceeds ${LIMITS.requestBodyBytes} bytes`, { field: 'body' });
-        }
-        rawBody = text === '' ? undefined : parseBody(text, schemas.body);
-        if (rawBody === undefined) throw new AegisError('VALIDATION_FAILED', 'body: a JSON object is required', { field: 'body' });
-      }
-      const req = {
-        body: parseWith(schemas.body, rawBody, 'body'),
-        query: parseWith(schemas.query, event.queryStringParameters ?? {}, 'query'),
-        params: parseWith(schemas.params, event.pathParameters ?? {}, ''),
-        headers,
-        principal,
-        requestId,
-      } as HttpRequest<z.infer<B>, z.infer<Q>, z.infer<P>>;
+      const principal = await authorize(route, c, event);
+      const req = { ...readInput(schemas, event), headers, principal, requestId } as HttpRequest<z.infer<B>, z.infer<Q>, z.infer<P>>;
       const reply = await impl(req, c);
       return json(reply.status, reply.body, { ...base, ...reply.headers });
     } catch (e) {
       if (e instanceof StartupCheckError) throw e;
-      if (e instanceof AegisError && e.expose) {
-        return json(
-          e.status,
-          {
-            error: {
-              code: e.code,
-              message: e.message,
-              ...(e.field ? { field: e.field } : {}),
-              requestId,
-              ...(e.details ? { details: e.details } : {}),
-            },
-          },
-          base,
-        );
-      }
-      const fault = retryableFault(e);
-      const cause = fault?.cause ?? e;
-      (c?.logger ?? console).error('request failed', {
-        requestId,
-        route: route.id,
-        ...(fault ? { fault: fault.code } : {}),
-        error: cause instanceof Error ? { name: cause.name, message: cause.message, stack: cause.stack } : String(cause),
-      });
-      if (fault) {
-        // a server-side fault: the caller retries; its code and our own message, never the cause
-        return json(
-          503,
-          { error: { code: fault.code, message: fault.message, retryable: true, requestId } },
-          { ...base, 'retry-after': '1' },
-        );
-      }
-      return json(500, { error: { code: 'INTERNAL', message: 'internal error', requestId } }, base);
+      return errorReply(e, { route, requestId, base, logger: c?.logger ?? console });
     }
   });
+}
+
+/**
+ * The container; a production that refused to start fails the invocation as an init failure
+ * would, with the check named in the function's error (API Gateway answers 502), not a 500
+ * that looks like one bad request.
+ */
+function containerOrRefusal(container: ContainerProvider, requestId: string): Promise<Container> {
+  return container().catch((e: unknown) => {
+    if (e instanceof StartupCheckError)
+      console.error(JSON.stringify({ level: 'ERROR', message: 'startup check failed', check: e.check, reason: e.message, requestId }));
+    throw e;
+  });
+}
+
+/** The caller, when the route is not public: 401 without a valid identity, 403 without one of the route's roles. */
+async function authorize(route: RouteSpec, c: Container, event: APIGatewayProxyEvent): Promise<Principal | undefined> {
+  if (route.roles === 'public') return undefined;
+  const principal = await c.auth.authenticate(event);
+  if (!principal) throw new AegisError('UNAUTHENTICATED', 'missing or invalid credentials', { field: 'Authorization' });
+  if (!route.roles.includes(principal.role as never)) {
+    throw new AegisError(
+      'FORBIDDEN',
+      `role ${principal.role} may not call ${route.method} ${route.path} (needs ${route.roles.join(' or ')})`,
+    );
+  }
+  return principal;
+}
+
+/** Body (size-checked, strictly parsed), query and path parameters, each through its schema. */
+function readInput<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType>(
+  schemas: RouteSchemas<B, Q, P>,
+  event: APIGatewayProxyEvent,
+) {
+  let rawBody: unknown;
+  if (schemas.body) {
+    const text = event.body ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : '';
+    if (Buffer.byteLength(text) > LIMITS.requestBodyBytes) {
+      throw new AegisError('PAYLOAD_TOO_LARGE', `request body exceeds ${LIMITS.requestBodyBytes} bytes`, { field: 'body' });
+    }
+    rawBody = text === '' ? undefined : parseBody(text, schemas.body);
+    if (rawBody === undefined) throw new AegisError('VALIDATION_FAILED', 'body: a JSON object is required', { field: 'body' });
+  }
+  return {
+    body: parseWith(schemas.body, rawBody, 'body'),
+    query: parseWith(schemas.query, event.queryStringParameters ?? {}, 'query'),
+    params: parseWith(schemas.params, event.pathParameters ?? {}, ''),
+  };
+}
+
+/** A failed request's reply: a caller's error with its code and message; a fault as 503 or 500 with only the request id, logged. */
+function errorReply(
+  e: unknown,
+  r: { route: RouteSpec; requestId: string; base: Record<string, string>; logger: Pick<Container['logger'], 'error'> },
+): APIGatewayProxyResult {
+  const { requestId, base } = r;
+  if (e instanceof AegisError && e.expose) {
+    const error = {
+      code: e.code,
+      message: e.message,
+      ...(e.field ? { field: e.field } : {}),
+      requestId,
+      ...(e.details ? { details: e.details } : {}),
+    };
+    return json(e.status, { error }, base);
+  }
+  const fault = retryableFault(e);
+  const cause = fault?.cause ?? e;
+  r.logger.error('request failed', {
+    requestId,
+    route: r.route.id,
+    ...(fault ? { fault: fault.code } : {}),
+    error: cause instanceof Error ? { name: cause.name, message: cause.message, stack: cause.stack } : String(cause),
+  });
+  if (fault) {
+    // a server-side fault: the caller retries; its code and our own message, never the cause
+    return json(503, { error: { code: fault.code, message: fault.message, retryable: true, requestId } }, { ...base, 'retry-after': '1' });
+  }
+  return json(500, { error: { code: 'INTERNAL', message: 'internal error', requestId } }, base);
 }
 
 /**

@@ -3,8 +3,6 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { FsObjectStore } from '../adapters/object-store/fs.js';
-import { prometheusSink } from '../adapters/metrics/prometheus.js';
 import { AegisError } from '../../kernel/errors.js';
 import { stringifyJson } from '../../kernel/json.js';
 import { LIMITS } from '../../kernel/manifest.js';
@@ -89,45 +87,28 @@ async function readBody(req: IncomingMessage, limit: number): Promise<string | u
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** What the request handling below works with: the compiled routes and the container they serve. */
+interface Served {
+  routes: CompiledRoute[];
+  container: ContainerProvider;
+}
+
 /**
  * Serves the Lambda handlers over node:http, building the same API Gateway proxy events
  * API Gateway would. Static path segments win over parameters, as in API Gateway. Local
- * upload URLs (`PUT /v1/uploads/<key>`) stream straight into the filesystem store.
+ * upload URLs (`PUT /v1/uploads/<key>`) stream straight into the container's upload sink
+ * (the filesystem store).
  */
 export function createLocalServer(
   handlers: Record<RouteId, HandlerBuilder>,
   container: ContainerProvider,
   tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer | undefined },
 ): Server {
-  const routes: CompiledRoute[] = (Object.entries(ROUTES) as [RouteId, RouteSpec][])
-    .flatMap(([id, route]) => {
-      const handler = handlers[id].build(container);
-      return routePaths(route).map(({ path }) => ({ route, path, ...compile(path), handler }));
-    })
-    .sort((a, b) => a.params.length - b.params.length);
-
+  const served: Served = { routes: compileRoutes(handlers, container), container };
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     // One id per request, on every reply this server writes and in the event the handler sees.
     const requestId = randomUUID();
-    void handle(req, res, requestId).catch((e: unknown) => {
-      if (e instanceof AegisError && e.expose) {
-        req.resume();
-        if (!res.headersSent) sendJson(res, e.status, errorBody(e, requestId), requestId);
-        else res.destroy();
-        return;
-      }
-      const fault = retryableFault(e);
-      console.error('local server error', {
-        requestId,
-        ...(fault ? { fault: fault.code } : {}),
-        error: e instanceof Error ? e.message : String(e),
-      });
-      if (res.headersSent) return void res.destroy();
-      if (fault) {
-        res.setHeader('retry-after', '1');
-        sendJson(res, 503, { error: { code: fault.code, message: fault.message, retryable: true, requestId } }, requestId);
-      } else sendJson(res, 500, { error: { code: 'INTERNAL', message: 'internal error', requestId } }, requestId);
-    });
+    void handle(served, req, res, requestId).catch((e: unknown) => replyFailure(req, res, requestId, e));
   };
   const server = tls
     ? // mTLS: with a client CA, the handshake itself refuses clients without a certificate it signed
@@ -140,7 +121,42 @@ export function createLocalServer(
   // server closing first races a client reusing the connection, which then sees ECONNRESET.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  // An Expect header other than 100-continue: answered as JSON like everything else.
+  answerUnreadableRequests(server);
+  return server;
+}
+
+function compileRoutes(handlers: Record<RouteId, HandlerBuilder>, container: ContainerProvider): CompiledRoute[] {
+  return (Object.entries(ROUTES) as [RouteId, RouteSpec][])
+    .flatMap(([id, route]) => {
+      const handler = handlers[id].build(container);
+      return routePaths(route).map(({ path }) => ({ route, path, ...compile(path), handler }));
+    })
+    .sort((a, b) => a.params.length - b.params.length);
+}
+
+/** A request that failed outside its handler: 4xx as JSON, a retryable fault as 503, anything else as 500. */
+function replyFailure(req: IncomingMessage, res: ServerResponse, requestId: string, e: unknown): void {
+  if (e instanceof AegisError && e.expose) {
+    req.resume();
+    if (!res.headersSent) sendJson(res, e.status, errorBody(e, requestId), requestId);
+    else res.destroy();
+    return;
+  }
+  const fault = retryableFault(e);
+  console.error('local server error', {
+    requestId,
+    ...(fault ? { fault: fault.code } : {}),
+    error: e instanceof Error ? e.message : String(e),
+  });
+  if (res.headersSent) return void res.destroy();
+  if (fault) {
+    res.setHeader('retry-after', '1');
+    sendJson(res, 503, { error: { code: fault.code, message: fault.message, retryable: true, requestId } }, requestId);
+  } else sendJson(res, 500, { error: { code: 'INTERNAL', message: 'internal error', requestId } }, requestId);
+}
+
+/** Requests the listener never sees (an unsupported Expect, what the HTTP parser cannot read) are answered as JSON too. */
+function answerUnreadableRequests(server: Server): void {
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     const requestId = randomUUID();
     req.resume();
@@ -151,7 +167,6 @@ export function createLocalServer(
       requestId,
     );
   });
-  // Requests the HTTP parser cannot read never reach the listener: answer them as JSON too.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
     const requestId = randomUUID();
@@ -161,83 +176,80 @@ export function createLocalServer(
       `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
     );
   });
-  return server;
+}
 
-  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string) {
-    let url: URL;
-    try {
-      url = new URL(req.url ?? '/', 'http://local');
-    } catch {
-      throw new AegisError('INVALID_PATH_ENCODING', 'the request target is not a valid path', { field: 'path' });
-    }
-    if (url.pathname.startsWith('/v1/uploads/')) return upload(req, res, url, requestId);
-    if (url.pathname === '/metrics' && req.method === 'GET') {
-      const text = await prometheusSink.registry.metrics();
-      res.writeHead(200, { 'content-type': prometheusSink.registry.contentType, 'x-request-id': requestId });
-      return res.end(text);
-    }
-    const matches = routes.map((r) => ({ r, m: r.pattern.exec(url.pathname) })).filter((x) => x.m);
-    if (matches.length === 0) throw new AegisError('ROUTE_NOT_FOUND', `no route ${url.pathname}`);
-    const hit = matches.find((x) => x.r.route.method === req.method);
-    if (!hit) throw new AegisError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}`);
-    const params: Record<string, string> = {};
-    hit.r.params.forEach((name, i) => {
-      params[name] = decodeSegment(hit.m![i + 1]!);
-    });
-    let body: string | null = null;
-    if (req.method !== 'GET') {
-      const text = await readBody(req, LIMITS.requestBodyBytes);
-      if (text === undefined)
-        throw new AegisError('PAYLOAD_TOO_LARGE', `request body exceeds ${LIMITS.requestBodyBytes} bytes`, { field: 'body' });
-      body = text;
-    }
-    const event = toApiGatewayEvent(req, url, hit.r.path, params, body, requestId);
-    const result = await hit.r.handler(event, lambdaContext(`aegis-${hit.r.route.id}`, requestId));
-    res.writeHead(result.statusCode, result.headers as Record<string, string>);
-    res.end(result.body);
+async function handle(served: Served, req: IncomingMessage, res: ServerResponse, requestId: string) {
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://local');
+  } catch {
+    throw new AegisError('INVALID_PATH_ENCODING', 'the request target is not a valid path', { field: 'path' });
   }
+  if (url.pathname.startsWith('/v1/uploads/')) return upload(served, req, res, url, requestId);
+  if (url.pathname === '/metrics' && req.method === 'GET') return metrics(served, res, requestId);
+  const matches = served.routes.map((r) => ({ r, m: r.pattern.exec(url.pathname) })).filter((x) => x.m);
+  if (matches.length === 0) throw new AegisError('ROUTE_NOT_FOUND', `no route ${url.pathname}`);
+  const hit = matches.find((x) => x.r.route.method === req.method);
+  if (!hit) throw new AegisError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}`);
+  const params: Record<string, string> = {};
+  hit.r.params.forEach((name, i) => {
+    params[name] = decodeSegment(hit.m![i + 1]!);
+  });
+  let body: string | null = null;
+  if (req.method !== 'GET') {
+    const text = await readBody(req, LIMITS.requestBodyBytes);
+    if (text === undefined)
+      throw new AegisError('PAYLOAD_TOO_LARGE', `request body exceeds ${LIMITS.requestBodyBytes} bytes`, { field: 'body' });
+    body = text;
+  }
+  const event = toApiGatewayEvent({ req, url, resource: hit.r.path, pathParameters: params, body, requestId });
+  const result = await hit.r.handler(event, lambdaContext(`aegis-${hit.r.route.id}`, requestId));
+  res.writeHead(result.statusCode, result.headers as Record<string, string>);
+  res.end(result.body);
+}
 
-  async function upload(req: IncomingMessage, res: ServerResponse, url: URL, requestId: string) {
-    const key = decodeSegment(url.pathname.slice('/v1/uploads/'.length));
-    const c = await container();
-    if (!(c.store instanceof FsObjectStore)) throw new AegisError('ROUTE_NOT_FOUND', 'uploads go to the presigned S3 URL');
-    if (req.method !== 'PUT') throw new AegisError('METHOD_NOT_ALLOWED', 'uploads are PUT');
-    const check = c.store.verifyUploadUrl(key, url.searchParams);
-    if (!check.ok) {
-      throw new AegisError(
-        check.reason === 'expired' ? 'UPLOAD_EXPIRED' : 'FORBIDDEN',
-        `upload URL ${check.reason === 'expired' ? 'has expired' : 'signature is invalid'}`,
-        { field: 'url' },
-      );
-    }
-    const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
-    if (check.contentLength !== undefined && declared !== undefined && declared !== check.contentLength) {
-      req.resume();
-      return sendJson(
-        res,
-        400,
-        errorBody(
-          new AegisError(
-            'SIZE_MISMATCH',
-            `Content-Length ${declared} differs from the size the upload was created for (${check.contentLength})`,
-            { field: 'Content-Length' },
-          ),
-          requestId,
-        ),
-        requestId,
-      );
-    }
-    try {
-      const info = await c.store.put(key, req, {
-        pendingUpload: true,
-        ...(check.contentLength === undefined ? {} : { expectedSize: check.contentLength }),
-      });
-      sendJson(res, 200, { key: info.key, versionId: info.versionId, size: info.size, sha256: info.sha256 }, requestId);
-    } catch (e) {
-      req.resume();
-      if (e instanceof AegisError && e.expose) return sendJson(res, e.status, errorBody(e, requestId), requestId);
-      throw e;
-    }
+/** This container's Prometheus series: the services record into its registry, no other server's. */
+async function metrics(served: Served, res: ServerResponse, requestId: string) {
+  const exposition = (await served.container()).metricsExposition;
+  if (!exposition) throw new AegisError('ROUTE_NOT_FOUND', 'no route /metrics');
+  const text = await exposition.text();
+  res.writeHead(200, { 'content-type': exposition.contentType, 'x-request-id': requestId });
+  res.end(text);
+}
+
+async function upload(served: Served, req: IncomingMessage, res: ServerResponse, url: URL, requestId: string) {
+  const key = decodeSegment(url.pathname.slice('/v1/uploads/'.length));
+  const sink = (await served.container()).uploadSink;
+  if (!sink) throw new AegisError('ROUTE_NOT_FOUND', 'uploads go to the presigned S3 URL');
+  if (req.method !== 'PUT') throw new AegisError('METHOD_NOT_ALLOWED', 'uploads are PUT');
+  const check = sink.verifyUploadUrl(key, url.searchParams);
+  if (!check.ok) {
+    throw new AegisError(
+      check.reason === 'expired' ? 'UPLOAD_EXPIRED' : 'FORBIDDEN',
+      `upload URL ${check.reason === 'expired' ? 'has expired' : 'signature is invalid'}`,
+      { field: 'url' },
+    );
+  }
+  const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+  if (check.contentLength !== undefined && declared !== undefined && declared !== check.contentLength) {
+    req.resume();
+    const mismatch = new AegisError(
+      'SIZE_MISMATCH',
+      `Content-Length ${declared} differs from the size the upload was created for (${check.contentLength})`,
+      { field: 'Content-Length' },
+    );
+    return sendJson(res, 400, errorBody(mismatch, requestId), requestId);
+  }
+  try {
+    const info = await sink.put(key, req, {
+      pendingUpload: true,
+      ...(check.contentLength === undefined ? {} : { expectedSize: check.contentLength }),
+    });
+    sendJson(res, 200, { key: info.key, versionId: info.versionId, size: info.size, sha256: info.sha256 }, requestId);
+  } catch (e) {
+    req.resume();
+    if (e instanceof AegisError && e.expose) return sendJson(res, e.status, errorBody(e, requestId), requestId);
+    throw e;
   }
 }
 

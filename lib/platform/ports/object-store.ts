@@ -64,6 +64,24 @@ export interface ObjectStore {
   describeObjectLock?(): Promise<ObjectLockStatus>;
 }
 
+/** What checking an upload URL's query found: its signed size, or why it is refused. */
+export type UploadUrlCheck = { ok: true; contentLength?: number } | { ok: false; reason: 'expired' | 'bad-signature' };
+
+/**
+ * Where the local server's `PUT /v1/uploads/<key>` writes: an object store that takes uploads
+ * at URLs it signs itself (the filesystem store). S3 takes them at its presigned URLs, so a
+ * container over S3 has none. The composition hands it over; nothing asks a store what it is.
+ *
+ * @example
+ * const check = sink.verifyUploadUrl(key, url.searchParams);
+ * if (check.ok) await sink.put(key, req, { pendingUpload: true, expectedSize: check.contentLength });
+ */
+export interface UploadSink {
+  /** Checks the query of an upload URL made by the store's `createUploadUrl` for `key`. */
+  verifyUploadUrl(key: string, query: URLSearchParams): UploadUrlCheck;
+  put(key: string, body: Readable, opts: PutOptions): Promise<ObjectInfo>;
+}
+
 /** A bucket's Object Lock: on or off, and the retention new versions get by default. */
 export interface ObjectLockStatus {
   enabled: boolean;

@@ -1,5 +1,5 @@
 /** The workflow ports: running the rollout state machines and judging canary windows. Adapters: `adapters/workflows/{asl,sfn}.ts`; tested by `test/contracts/sfn-workflows.test.ts` and the promotion suites. */
-import type { CanaryJudgement } from '../../kernel/canary-judge.js';
+import type { CanaryJudgement } from '../../kernel/canary-judgement.js';
 
 export type MachineName = 'promotion' | 'rollback';
 
@@ -12,6 +12,12 @@ export type MachineName = 'promotion' | 'rollback';
  */
 export interface Workflows {
   start(machine: MachineName, name: string, input: { promotionId: string }): Promise<{ executionId: string; started: boolean }>;
+  /**
+   * Stops the executions this process runs and waits for them (the local server's shutdown;
+   * their persisted state lets a restart resume them). Absent where executions outlive the
+   * process (Step Functions).
+   */
+  stopAll?(): Promise<void>;
 }
 
 export interface CanaryWindow {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import * as z from 'zod';
-import type { MetricsSource, Variant, VariantMetrics } from '../../../kernel/canary-metrics.js';
+import type { Variant, VariantMetrics } from '../../../kernel/canary-metrics.js';
+import type { MetricsSource } from '../../ports/canary-metrics.js';
 import { AegisError } from '../../../kernel/errors.js';
 
 /** One served request, as a serving proxy would log it. */

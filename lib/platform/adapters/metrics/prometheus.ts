@@ -1,5 +1,5 @@
 import { Counter, Histogram, Registry } from 'prom-client';
-import { SERVICE_METRICS, type MetricsSink, type ServiceMetricName } from '../../ports/metrics.js';
+import { SERVICE_METRICS, type MetricsExposition, type MetricsSink, type ServiceMetricName } from '../../ports/metrics.js';
 
 /** Help text and histogram buckets: the Prometheus side of {@link SERVICE_METRICS}. */
 const DEFINITIONS: Record<ServiceMetricName, { help: string; buckets?: number[] }> = {
@@ -19,14 +19,15 @@ const DEFINITIONS: Record<ServiceMetricName, { help: string; buckets?: number[] 
 };
 
 /**
- * The local server's metrics: every service measurement as a Prometheus series in one
- * registry, served as text at `/metrics`.
+ * The local server's metrics: every service measurement as a Prometheus series in a registry
+ * of its own (one per container), served as text at `/metrics`.
  *
  * @example
- * addMetricsSink(prometheusSink);
- * res.end(await prometheusSink.registry.metrics());
+ * const prometheus = new PrometheusMetricsSink();
+ * serviceMetrics([prometheus]).registration('created', 0.2);
+ * res.end(await prometheus.text());
  */
-export class PrometheusMetricsSink implements MetricsSink {
+export class PrometheusMetricsSink implements MetricsSink, MetricsExposition {
   readonly registry = new Registry();
   readonly #counters = new Map<string, Counter<string>>();
   readonly #histograms = new Map<string, Histogram<string>>();
@@ -40,11 +41,16 @@ export class PrometheusMetricsSink implements MetricsSink {
     }
   }
 
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
   emit(name: ServiceMetricName, unit: 'Count' | 'Seconds', value: number, dimensions: Record<string, string>): void {
     if (unit === 'Count') this.#counters.get(name)?.inc(dimensions, value);
     else this.#histograms.get(name)?.observe(dimensions, value);
   }
 }
-
-/** The process's one Prometheus sink (one `/metrics` per process). */
-export const prometheusSink = new PrometheusMetricsSink();

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmod, mkdir, open, readFile, readdir, rename, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, rename, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,7 +13,8 @@ import {
   assertUploadUrlOptions,
   toReadable,
 } from './rules.js';
-import type { ObjectInfo, ObjectStore, PutOptions } from '../../ports/object-store.js';
+import type { ObjectInfo, ObjectStore, PutOptions, UploadSink, UploadUrlCheck } from '../../ports/object-store.js';
+import { collectKeys, isEnoent, newVersionId, readSidecar, toInfo, versionsDir, writeSidecar, type Sidecar } from './fs-versions.js';
 
 export interface FsObjectStoreOptions {
   /** Folder holding every object version; created on first write. */
@@ -24,35 +25,6 @@ export interface FsObjectStoreOptions {
   uploadSecret?: Buffer | string;
 }
 
-export type UploadUrlCheck = { ok: true; contentLength?: number } | { ok: false; reason: 'expired' | 'bad-signature' };
-
-interface Sidecar {
-  key: string;
-  versionId: string;
-  size: number;
-  sha256: string;
-  lastModified: string;
-  retainUntil?: string;
-  contentType?: string;
-  pendingUpload?: true;
-}
-
-// `@` can never appear in a key, so the versions folder of `a` cannot collide with key `a/v`.
-const VERSIONS_DIR = '@v';
-const VERSION_ID = /^[0-9a-z]{12}-[0-9a-f]{12}$/;
-
-let lastStamp = 0;
-/**
- * Ordered (the greatest id of a key is its latest version) even if the clock steps back,
- * because it is always after the key's current latest; the random tail keeps ids of
- * different processes apart.
- */
-function newVersionId(after?: string): string {
-  const floor = after ? parseInt(after.slice(0, 12), 36) : 0;
-  lastStamp = Math.max(Date.now() * 1000, lastStamp + 1, floor + 1);
-  return `${lastStamp.toString(36).padStart(12, '0')}-${randomBytes(6).toString('hex')}`;
-}
-
 const locked = (key: string, until: Date): AegisError =>
   new AegisError('RETENTION_LOCKED', `${key} is under retention until ${until.toISOString()}`, {
     field: 'key',
@@ -60,7 +32,6 @@ const locked = (key: string, until: Date): AegisError =>
   });
 const notFound = (key: string, versionId?: string): AegisError =>
   new AegisError('OBJECT_NOT_FOUND', versionId ? `no version ${versionId} of ${key}` : `no object ${key}`, { field: 'key' });
-const isEnoent = (e: unknown): boolean => (e as NodeJS.ErrnoException)?.code === 'ENOENT';
 
 /**
  * The local {@link ObjectStore}: every version of every key kept on disk, with
@@ -76,7 +47,7 @@ const isEnoent = (e: unknown): boolean => (e as NodeJS.ErrnoException)?.code ===
  * const info = await store.put('artifacts/m/1/artifact', createReadStream(file), { retainUntil });
  * (await store.get(info.key, { versionId: info.versionId })).pipe(process.stdout);
  */
-export class FsObjectStore implements ObjectStore {
+export class FsObjectStore implements ObjectStore, UploadSink {
   readonly #root: string;
   readonly #uploadBaseUrl?: string;
   readonly #uploadSecret?: Buffer;
@@ -185,7 +156,7 @@ export class FsObjectStore implements ObjectStore {
     // A prefix naming `..` could otherwise walk outside the store.
     if (segments.some((s) => s === '' || s === '.' || s === '..')) return;
     const keys: string[] = [];
-    await this.#collectKeys(join(this.#root, 'keys', ...segments), segments, keys);
+    await collectKeys(join(this.#root, 'keys', ...segments), segments, keys);
     // Sorted after the walk: `a.c` sorts before `a/b`, which a depth-first walk would not give.
     keys.sort();
     for (const key of keys) {
@@ -233,7 +204,7 @@ export class FsObjectStore implements ObjectStore {
   }
 
   #versionsDir(key: string): string {
-    return join(this.#root, 'keys', ...key.split('/'), VERSIONS_DIR);
+    return versionsDir(this.#root, key);
   }
 
   /** Refuses when the latest version is under retention; returns that version otherwise. */
@@ -246,45 +217,11 @@ export class FsObjectStore implements ObjectStore {
   /** The sidecar of a version (the latest when no id), or undefined. */
   async #resolve(key: string, versionId?: string): Promise<Sidecar | undefined> {
     assertObjectKey(key);
-    const dir = this.#versionsDir(key);
-    let id = versionId;
-    if (id === undefined) {
-      const names = await readdir(dir).catch((e) => (isEnoent(e) ? [] : Promise.reject(e)));
-      id = names
-        .filter((n) => n.endsWith('.json'))
-        .sort()
-        .at(-1)
-        ?.slice(0, -'.json'.length);
-      if (id === undefined) return undefined;
-    } else if (!VERSION_ID.test(id)) {
-      return undefined; // never let a caller-supplied id become a path
-    }
-    try {
-      return JSON.parse(await readFile(join(dir, `${id}.json`), 'utf8')) as Sidecar;
-    } catch (e) {
-      if (isEnoent(e)) return undefined;
-      throw e;
-    }
+    return readSidecar(this.#versionsDir(key), versionId);
   }
 
   async #writeSidecar(key: string, meta: Sidecar): Promise<void> {
-    const dir = this.#versionsDir(key);
-    const tmp = join(dir, `.${meta.versionId}.${randomBytes(4).toString('hex')}.tmp`);
-    try {
-      await writeFile(tmp, JSON.stringify(meta), { flag: 'wx', flush: true });
-      await rename(tmp, join(dir, `${meta.versionId}.json`));
-    } finally {
-      await unlink(tmp).catch(() => undefined);
-    }
-  }
-
-  async #collectKeys(dir: string, segments: string[], out: string[]): Promise<void> {
-    const entries = await readdir(dir, { withFileTypes: true }).catch((e) => (isEnoent(e) ? [] : Promise.reject(e)));
-    for (const entry of entries) {
-      if (!entry.isDirectory()) continue;
-      if (entry.name === VERSIONS_DIR) out.push(segments.join('/'));
-      else await this.#collectKeys(join(dir, entry.name), [...segments, entry.name], out);
-    }
+    await writeSidecar(this.#versionsDir(key), meta);
   }
 
   async #withKeyLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -301,17 +238,4 @@ export class FsObjectStore implements ObjectStore {
       if (this.#locks.get(key) === mine) this.#locks.delete(key);
     }
   }
-}
-
-function toInfo(meta: Sidecar): ObjectInfo {
-  const info: ObjectInfo = {
-    key: meta.key,
-    versionId: meta.versionId,
-    size: meta.size,
-    sha256: meta.sha256,
-    lastModified: new Date(meta.lastModified),
-  };
-  if (meta.retainUntil) info.retainUntil = new Date(meta.retainUntil);
-  if (meta.pendingUpload) info.pendingUpload = true;
-  return info;
 }

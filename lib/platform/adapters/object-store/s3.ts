@@ -4,29 +4,19 @@ import {
   GetObjectLockConfigurationCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
-  PutObjectCommand,
   PutObjectRetentionCommand,
   PutObjectTaggingCommand,
   S3Client,
   paginateListObjectsV2,
   type HeadObjectCommandOutput,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { AegisError, isAegisError } from '../../../kernel/errors.js';
+import { AegisError } from '../../../kernel/errors.js';
 import type { ObjectInfo, ObjectLockStatus, ObjectStore, PutOptions } from '../../ports/object-store.js';
 import { PENDING_UPLOAD_TAG } from './pending-upload-tag.js';
-import {
-  HashMeter,
-  assertListPrefix,
-  assertObjectKey,
-  assertPutOptions,
-  assertRetainUntil,
-  assertUploadUrlOptions,
-  toReadable,
-} from './rules.js';
+import { errorName, inEffect, isAccessDenied, isNotFound, locked, notFound, toAegis } from './s3-errors.js';
+import { presignUpload, streamUpload } from './s3-uploads.js';
+import { assertListPrefix, assertObjectKey, assertPutOptions, assertRetainUntil, assertUploadUrlOptions } from './rules.js';
 
 export interface S3ObjectStoreOptions {
   /** A bucket created with Object Lock enabled (which implies versioning). */
@@ -46,36 +36,8 @@ export const s3Client = (opts: { forcePathStyle?: boolean } = {}): S3Client =>
 
 /** Tag holding the hex sha256 of a version's bytes (see `put` for why a tag). */
 const SHA256_TAG = 'sha256';
-const PENDING_TAGGING = `${PENDING_UPLOAD_TAG.key}=${PENDING_UPLOAD_TAG.value}`;
 const REGISTERED_VALUE = 'registered';
 const LIST_HEAD_CONCURRENCY = 8;
-
-const NOT_FOUND_NAMES = new Set(['NoSuchKey', 'NotFound', 'NoSuchVersion']);
-
-/** 404s, and the 400 S3 answers for a version id that is not one of its own. */
-function isNotFound(e: unknown, versionId?: string): boolean {
-  const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
-  if (err?.name === 'NoSuchBucket') return false; // a deployment fault, not a missing object
-  if (NOT_FOUND_NAMES.has(err?.name ?? '') || err?.$metadata?.httpStatusCode === 404) return true;
-  return versionId !== undefined && err?.name === 'InvalidArgument';
-}
-
-const isAccessDenied = (e: unknown): boolean => (e as { name?: string })?.name === 'AccessDenied';
-
-function toAegis(e: unknown, what: string): AegisError {
-  if (isAegisError(e)) return e;
-  const name = (e as { name?: string })?.name ?? 'Error';
-  return new AegisError('INTERNAL', `S3 ${what} failed: ${name}`, { cause: e });
-}
-
-const locked = (key: string, until?: Date): AegisError =>
-  new AegisError('RETENTION_LOCKED', until ? `${key} is under retention until ${until.toISOString()}` : `${key} is under object lock`, {
-    field: 'key',
-    ...(until && { details: { retainUntil: until.toISOString() } }),
-  });
-const notFound = (key: string, versionId?: string): AegisError =>
-  new AegisError('OBJECT_NOT_FOUND', versionId ? `no version ${versionId} of ${key}` : `no object ${key}`, { field: 'key' });
-const inEffect = (until: Date | undefined): until is Date => until !== undefined && until > new Date();
 
 /**
  * The AWS {@link ObjectStore}: a versioned S3 bucket with Object Lock. S3 enforces retention
@@ -108,34 +70,7 @@ export class S3ObjectStore implements ObjectStore {
     assertObjectKey(key);
     assertPutOptions(opts, new Date());
     await this.#assertWritable(key);
-    const meter = new HashMeter(opts.expectedSize);
-    const upload = new Upload({
-      client: this.#client,
-      leavePartsOnError: false,
-      params: {
-        Bucket: this.#bucket,
-        Key: key,
-        Body: meter,
-        ChecksumAlgorithm: 'SHA256',
-        // A known length lets lib-storage size parts for objects beyond 10,000 × 5 MiB.
-        ...(opts.expectedSize !== undefined && { ContentLength: opts.expectedSize }),
-        ...(opts.contentType && { ContentType: opts.contentType }),
-        ...(opts.retainUntil && { ObjectLockMode: this.#mode, ObjectLockRetainUntilDate: opts.retainUntil }),
-      },
-    });
-    // Both settle before we answer, so an aborted multipart upload is gone when we throw.
-    const [uploaded, pumped] = await Promise.allSettled([
-      upload.done().catch((e: unknown) => {
-        meter.destroy(e as Error); // unblocks the pipeline, which would otherwise wait for a reader
-        throw e;
-      }),
-      pipeline(toReadable(body), meter),
-    ]);
-    if (pumped.status === 'rejected' && isAegisError(pumped.reason)) throw pumped.reason;
-    if (uploaded.status === 'rejected') throw toAegis(uploaded.reason, 'upload');
-    if (pumped.status === 'rejected') throw toAegis(pumped.reason, 'upload');
-    const versionId = uploaded.value.VersionId;
-    if (!versionId) throw new AegisError('INTERNAL', `bucket ${this.#bucket} is not versioned`);
+    const { versionId, sha256 } = await streamUpload(this.#client, { bucket: this.#bucket, key, mode: this.#mode }, body, opts);
     try {
       await this.#client.send(
         new PutObjectTaggingCommand({
@@ -144,7 +79,7 @@ export class S3ObjectStore implements ObjectStore {
           VersionId: versionId,
           Tagging: {
             TagSet: [
-              { Key: SHA256_TAG, Value: meter.sha256 },
+              { Key: SHA256_TAG, Value: sha256 },
               ...(opts.pendingUpload ? [{ Key: PENDING_UPLOAD_TAG.key, Value: PENDING_UPLOAD_TAG.value }] : []),
             ],
           },
@@ -157,7 +92,7 @@ export class S3ObjectStore implements ObjectStore {
         await this.#putRetention(key, versionId, opts.retainUntil, this.#mode);
         head = { ...head, ObjectLockRetainUntilDate: opts.retainUntil };
       }
-      return { ...toInfo(key, head), sha256: meter.sha256, ...(opts.pendingUpload && { pendingUpload: true }) };
+      return { ...toInfo(key, head), sha256, ...(opts.pendingUpload && { pendingUpload: true }) };
     } catch (e) {
       throw toAegis(e, 'put');
     }
@@ -171,7 +106,7 @@ export class S3ObjectStore implements ObjectStore {
       return out.Body as Readable;
     } catch (e) {
       // 405 is the answer for a delete marker left by a client other than this store.
-      if (isNotFound(e, opts.versionId) || (e as { name?: string })?.name === 'MethodNotAllowed') throw notFound(key, opts.versionId);
+      if (isNotFound(e, opts.versionId) || errorName(e) === 'MethodNotAllowed') throw notFound(key, opts.versionId);
       throw toAegis(e, 'get');
     }
   }
@@ -257,33 +192,7 @@ export class S3ObjectStore implements ObjectStore {
     assertUploadUrlOptions(opts);
     // The URL bypasses put(), so the overwrite rule is applied when the URL is issued.
     await this.#assertWritable(key);
-    // The pending-upload tag is a signed header the client must send (S3 ignores tagging in
-    // a query string), so uploads it writes are expired by the lifecycle rule until registered.
-    const command = new PutObjectCommand({ Bucket: this.#bucket, Key: key, ContentLength: opts.contentLength, Tagging: PENDING_TAGGING });
-    // With the SDK's default checksums the URL would carry the CRC32 of an empty body
-    // (x-amz-checksum-crc32=AAAAAA==) and S3 would reject every real upload with BadDigest.
-    const dropChecksum =
-      <A extends { request?: unknown }, R>(next: (args: A) => Promise<R>) =>
-      async (args: A): Promise<R> => {
-        const headers = (args.request as { headers?: Record<string, string> } | undefined)?.headers ?? {};
-        for (const h of Object.keys(headers)) if (/^x-amz-(checksum-|sdk-checksum-algorithm)/i.test(h)) delete headers[h];
-        return next(args);
-      };
-    command.middlewareStack.addRelativeTo(dropChecksum, {
-      name: 'aegisDropPresignChecksum',
-      relation: 'after',
-      toMiddleware: 'flexibleChecksumsMiddleware',
-    });
-    try {
-      // content-length is a signed header when given, so S3 refuses a body of any other size.
-      const url = await getSignedUrl(this.#client, command, {
-        expiresIn: opts.expiresInSeconds,
-        unhoistableHeaders: new Set(['x-amz-tagging']),
-      });
-      return { url, headers: { 'x-amz-tagging': PENDING_TAGGING } };
-    } catch (e) {
-      throw toAegis(e, 'presign');
-    }
+    return presignUpload(this.#client, this.#bucket, key, opts);
   }
 
   /**
@@ -301,7 +210,7 @@ export class S3ObjectStore implements ObjectStore {
         ...(r?.Mode && { defaultRetention: { mode: r.Mode, ...(r.Days ? { days: r.Days } : {}), ...(r.Years ? { years: r.Years } : {}) } }),
       };
     } catch (e) {
-      if ((e as { name?: string })?.name === 'ObjectLockConfigurationNotFoundError') return { enabled: false };
+      if (errorName(e) === 'ObjectLockConfigurationNotFoundError') return { enabled: false };
       throw e;
     }
   }

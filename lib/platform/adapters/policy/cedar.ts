@@ -8,14 +8,15 @@ import {
   PolicyConfigSchema,
   REASON_PLACEHOLDER,
   compareMetric,
-  effectiveRiskTier,
   failClosed,
   renderReason,
+  riskTierFor,
   type PolicyConfig,
   type PolicyDecision,
-  type PolicyEngine,
   type PolicyInput,
+  type RiskTier,
 } from '../../../kernel/policy.js';
+import type { PolicyEngine } from '../../ports/policy.js';
 import { systemClock, type Clock } from '../../ports/clock.js';
 
 /**
@@ -182,9 +183,8 @@ export class CedarPolicyEngine implements PolicyEngine {
   /** Entities and context for Cedar, plus the display facts for reasons. */
   private request(input: PolicyInput) {
     const { artifact, requester } = input;
-    const riskTier = effectiveRiskTier(this.config, input);
+    const riskTier = riskTierFor(this.config.riskTiers, artifact.modelName, input.riskTier);
     const metric = compareMetric(artifact.metrics, input.production?.metrics, this.config.metric);
-    const show = (v: number | undefined) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : 'missing');
     const required = this.config.canary.minRequestsPerArm;
     // Cedar Longs: clamp to a safe integer; a missing or malformed count is no canary at all.
     const passed =
@@ -223,26 +223,7 @@ export class CedarPolicyEngine implements PolicyEngine {
         evidenceMismatch: problems.length > 0,
       },
     };
-    const facts: Facts = {
-      artifactId: artifact.artifactId,
-      modelName: artifact.modelName,
-      version: artifact.version,
-      targetEnv: input.targetEnv,
-      operation: input.action,
-      role: requester.role,
-      requesterId: requester.id,
-      riskTier,
-      metric: this.config.metric.name,
-      candidateMetric: show(artifact.metrics[this.config.metric.name]),
-      productionMetric: show(input.production?.metrics[this.config.metric.name]),
-      tolerance: String(this.config.metric.tolerance),
-      threshold: String(this.config.multisig.threshold),
-      approvers: String(this.config.multisig.approvers),
-      canaryRequests: String(passed),
-      requiredRequests: String(required),
-      evidence: problems.join('; ') || 'none',
-    };
-    return { request, facts };
+    return { request, facts: factsOf(input, this.config, { riskTier, passed, problems }) };
   }
 
   private evaluate(request: ReturnType<CedarPolicyEngine['request']>['request'], action: string): Evaluation {
@@ -278,4 +259,29 @@ function parseConfig({ path: file, text }: PolicySource): PolicyConfig {
     throw invalid(file, `${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   return parsed.data;
+}
+
+/** The request's facts as text, for the `{placeholder}`s of a policy's `@reason`. */
+function factsOf(input: PolicyInput, config: PolicyConfig, d: { riskTier: RiskTier; passed: number; problems: string[] }): Facts {
+  const { artifact, requester } = input;
+  const show = (v: number | undefined) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : 'missing');
+  return {
+    artifactId: artifact.artifactId,
+    modelName: artifact.modelName,
+    version: artifact.version,
+    targetEnv: input.targetEnv,
+    operation: input.action,
+    role: requester.role,
+    requesterId: requester.id,
+    riskTier: d.riskTier,
+    metric: config.metric.name,
+    candidateMetric: show(artifact.metrics[config.metric.name]),
+    productionMetric: show(input.production?.metrics[config.metric.name]),
+    tolerance: String(config.metric.tolerance),
+    threshold: String(config.multisig.threshold),
+    approvers: String(config.multisig.approvers),
+    canaryRequests: String(d.passed),
+    requiredRequests: String(config.canary.minRequestsPerArm),
+    evidence: d.problems.join('; ') || 'none',
+  };
 }

@@ -1,11 +1,5 @@
-import {
-  ENGINE_RULES,
-  PolicyDecisionSchema,
-  failClosed,
-  type PolicyDecision,
-  type PolicyEngine,
-  type PolicyInput,
-} from '../../../kernel/policy.js';
+import { ENGINE_RULES, PolicyDecisionSchema, failClosed, type PolicyDecision, type PolicyInput } from '../../../kernel/policy.js';
+import type { PolicyEngine } from '../../ports/policy.js';
 import { systemClock, type Clock } from '../../ports/clock.js';
 
 export interface RemotePolicyEngineOptions {

@@ -1,22 +1,6 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import type { Principal, Role } from '../../kernel/identity.js';
-import type { TokenService } from '../../modules/tokens/service.js';
-
-/** Who is calling: a principal with a role, or undefined when the request carries no valid identity. */
-export interface Authenticator {
-  authenticate(event: APIGatewayProxyEvent): Promise<Principal | undefined>;
-}
-
-/** Local mode: `Authorization: Bearer <token>` looked up by its sha256. */
-export class BearerTokenAuthenticator implements Authenticator {
-  constructor(private readonly tokens: TokenService) {}
-
-  async authenticate(event: APIGatewayProxyEvent): Promise<Principal | undefined> {
-    const header = Object.entries(event.headers ?? {}).find(([k]) => k.toLowerCase() === 'authorization')?.[1];
-    const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    return m ? this.tokens.resolve(m[1]!) : undefined;
-  }
-}
+import type { Principal, Role } from '../../../kernel/identity.js';
+import type { Authenticator } from '../../ports/auth.js';
 
 /**
  * `arn:aws:sts::123:assumed-role/Deployer/session` → `arn:aws:iam::123:role/Deployer`, so the

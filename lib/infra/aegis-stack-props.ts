@@ -1,0 +1,97 @@
+import type { Duration, StackProps } from 'aws-cdk-lib';
+import type { Role } from '../kernel/identity.js';
+import type { MutualTlsDomain } from './mutual-tls.js';
+import type { ReplicationTarget } from './replication.js';
+
+/** What an `AegisStack` is configured with (`bin/cdk.ts` reads it from the CDK context). */
+export interface AegisStackProps extends StackProps {
+  /** Environment name (`-c env=…`): lower-case letters, digits and dashes. */
+  readonly envName: string;
+  /**
+   * IAM principal ARN → Aegis role, for callers of the IAM-authorized API
+   * (`AEGIS_IAM_ROLE_MAP`).
+   *
+   * @default {}
+   */
+  readonly iamRoleMap?: Readonly<Record<string, Role>>;
+  /**
+   * Where `lambdas/`, `package-lock.json`, `policies/` (bundled into the policy-deciding
+   * functions) and `statemachines/` (the rollout ASL) are.
+   *
+   * @default REPO_ROOT
+   */
+  readonly projectRoot?: string;
+  /**
+   * Default COMPLIANCE retention of the audit archive.
+   *
+   * @default Duration.days(2557) (7 years)
+   */
+  readonly auditRetention?: Duration;
+  /**
+   * Cross-region replication of the artifact and audit-archive buckets (disaster recovery).
+   *
+   * @default - no replication (the `CrossRegionReplication` output says so)
+   */
+  readonly replication?: ReplicationTarget;
+  /**
+   * How often the audit chain is archived.
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly auditArchiveRate?: Duration;
+  /**
+   * How often the audit chain's head is signed into the archive bucket (`audit-checkpoint`
+   * job): the newest events, not yet archived, can be deleted unnoticed for at most this long
+   * plus one run. Whole minutes (EventBridge's shortest rate is one minute).
+   *
+   * @default Duration.minutes(1)
+   */
+  readonly auditCheckpointRate?: Duration;
+  /**
+   * How long an upload may wait for its registration (whole days): the artifact bucket's
+   * lifecycle rule and `AEGIS_PENDING_UPLOAD_TTL_SECONDS` of every function.
+   *
+   * @default Duration.days(1)
+   */
+  readonly pendingUploadExpiry?: Duration;
+  /**
+   * How often the pending-upload expiry job runs.
+   *
+   * @default Duration.hours(1)
+   */
+  readonly pendingUploadExpiryRate?: Duration;
+  /**
+   * How often the pending-promotion expiry job runs (multisig promotions waiting past
+   * `AEGIS_PENDING_PROMOTION_TTL_SECONDS`, 7 days by default, are marked expired).
+   *
+   * @default Duration.minutes(15)
+   */
+  readonly pendingPromotionExpiryRate?: Duration;
+  /**
+   * SentinelNet's URL (`SENTINELNET_URL`) for the functions that make policy decisions.
+   *
+   * @default - they decide with the Cedar policies bundled from `policies/`
+   */
+  readonly sentinelnetUrl?: string;
+  /**
+   * Mutual TLS: the REST API on a custom domain that requires client certificates signed by
+   * the truststore's CAs, with the execute-api endpoint disabled; every function gets
+   * `REQUIRE_MTLS=true`.
+   *
+   * @default - no custom domain, no mutual TLS (the `MutualTls` output says so)
+   */
+  readonly mutualTls?: MutualTlsDomain;
+  /**
+   * An address subscribed to the alarm topic (it must confirm the subscription).
+   *
+   * @default - no subscription: subscribe to the `AlarmTopicArn` output
+   */
+  readonly alarmEmail?: string;
+  /**
+   * A value that, when it changes, makes the migrations run again on the next deploy even if
+   * nothing else changed (`-c deployNonce=…`).
+   *
+   * @default - none: they run when the migrate code or the configuration changes
+   */
+  readonly deployNonce?: string;
+}

@@ -1,0 +1,89 @@
+/**
+ * How bytes get into the S3 store: streamed through a hashing meter into a (multipart when
+ * large) upload, or PUT by a client to a presigned URL.
+ */
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AegisError, isAegisError } from '../../../kernel/errors.js';
+import type { PutOptions } from '../../ports/object-store.js';
+import { PENDING_UPLOAD_TAG } from './pending-upload-tag.js';
+import { HashMeter, toReadable } from './rules.js';
+import { toAegis } from './s3-errors.js';
+
+/** Streams `body` into a new version of `key`; its version id and the sha256 of the bytes that passed. */
+export async function streamUpload(
+  client: S3Client,
+  target: { bucket: string; key: string; mode: 'COMPLIANCE' | 'GOVERNANCE' },
+  body: Readable | Uint8Array | string,
+  opts: PutOptions,
+): Promise<{ versionId: string; sha256: string }> {
+  const meter = new HashMeter(opts.expectedSize);
+  const upload = new Upload({
+    client,
+    leavePartsOnError: false,
+    params: {
+      Bucket: target.bucket,
+      Key: target.key,
+      Body: meter,
+      ChecksumAlgorithm: 'SHA256',
+      // A known length lets lib-storage size parts for objects beyond 10,000 × 5 MiB.
+      ...(opts.expectedSize !== undefined && { ContentLength: opts.expectedSize }),
+      ...(opts.contentType && { ContentType: opts.contentType }),
+      ...(opts.retainUntil && { ObjectLockMode: target.mode, ObjectLockRetainUntilDate: opts.retainUntil }),
+    },
+  });
+  // Both settle before we answer, so an aborted multipart upload is gone when we throw.
+  const [uploaded, pumped] = await Promise.allSettled([
+    upload.done().catch((e: unknown) => {
+      meter.destroy(e as Error); // unblocks the pipeline, which would otherwise wait for a reader
+      throw e;
+    }),
+    pipeline(toReadable(body), meter),
+  ]);
+  if (pumped.status === 'rejected' && isAegisError(pumped.reason)) throw pumped.reason;
+  if (uploaded.status === 'rejected') throw toAegis(uploaded.reason, 'upload');
+  if (pumped.status === 'rejected') throw toAegis(pumped.reason, 'upload');
+  const versionId = uploaded.value.VersionId;
+  if (!versionId) throw new AegisError('INTERNAL', `bucket ${target.bucket} is not versioned`);
+  return { versionId, sha256: meter.sha256 };
+}
+
+export const PENDING_TAGGING = `${PENDING_UPLOAD_TAG.key}=${PENDING_UPLOAD_TAG.value}`;
+
+/**
+ * A URL that PUTs `key` with the pending-upload tag. The tag is a signed header the client
+ * must send (S3 ignores tagging in a query string), so what it writes is expired by the
+ * lifecycle rule until registered; content-length is signed too when given, so S3 refuses a
+ * body of any other size.
+ */
+export async function presignUpload(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  opts: { expiresInSeconds: number; contentLength?: number },
+): Promise<{ url: string; headers: Record<string, string> }> {
+  const command = new PutObjectCommand({ Bucket: bucket, Key: key, ContentLength: opts.contentLength, Tagging: PENDING_TAGGING });
+  // With the SDK's default checksums the URL would carry the CRC32 of an empty body
+  // (x-amz-checksum-crc32=AAAAAA==) and S3 would reject every real upload with BadDigest.
+  const dropChecksum =
+    <A extends { request?: unknown }, R>(next: (args: A) => Promise<R>) =>
+    async (args: A): Promise<R> => {
+      const headers = (args.request as { headers?: Record<string, string> } | undefined)?.headers ?? {};
+      for (const h of Object.keys(headers)) if (/^x-amz-(checksum-|sdk-checksum-algorithm)/i.test(h)) delete headers[h];
+      return next(args);
+    };
+  command.middlewareStack.addRelativeTo(dropChecksum, {
+    name: 'aegisDropPresignChecksum',
+    relation: 'after',
+    toMiddleware: 'flexibleChecksumsMiddleware',
+  });
+  try {
+    const url = await getSignedUrl(client, command, { expiresIn: opts.expiresInSeconds, unhoistableHeaders: new Set(['x-amz-tagging']) });
+    return { url, headers: { 'x-amz-tagging': PENDING_TAGGING } };
+  } catch (e) {
+    throw toAegis(e, 'presign');
+  }
+}

@@ -1,0 +1,38 @@
+import { resolve } from 'node:path';
+
+/** What the CLI needs to reach an Aegis API: local server or API Gateway. */
+export interface ClientConfig {
+  url: string;
+  token: string | undefined;
+  dataDir: string;
+  awsRegion: string | undefined;
+  /** CONTAINER_DIGEST: the image a training run executes in (train --record, reproduce) */
+  containerDigest: string | undefined;
+  /** PROM_ENDPOINT: a Pushgateway the CLI pushes training metrics to */
+  promEndpoint: string | undefined;
+  /** AEGIS_SIGV4=true: sign every request for API Gateway (custom domains), not only execute-api URLs */
+  sigv4: boolean;
+  /** AEGIS_TLS_CLIENT_CERT / AEGIS_TLS_CLIENT_KEY / AEGIS_TLS_CA: the CLI's certificate for an mTLS server */
+  tls: { cert: string; key: string; ca: string | undefined } | undefined;
+}
+
+export function loadClientConfig(env: NodeJS.ProcessEnv = process.env): ClientConfig {
+  const port = env.PORT && /^\d+$/.test(env.PORT) ? env.PORT : '8080';
+  return {
+    url: env.AEGIS_URL?.trim() || `http://127.0.0.1:${port}`,
+    token: env.AEGIS_TOKEN?.trim() || undefined,
+    dataDir: resolve(env.AEGIS_DATA_DIR ?? '.aegis'),
+    awsRegion: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
+    containerDigest: env.CONTAINER_DIGEST?.trim() || undefined,
+    promEndpoint: env.PROM_ENDPOINT?.trim() || undefined,
+    sigv4: env.AEGIS_SIGV4 === 'true' || env.AEGIS_SIGV4 === '1',
+    tls:
+      env.AEGIS_TLS_CLIENT_CERT && env.AEGIS_TLS_CLIENT_KEY
+        ? {
+            cert: resolve(env.AEGIS_TLS_CLIENT_CERT),
+            key: resolve(env.AEGIS_TLS_CLIENT_KEY),
+            ca: env.AEGIS_TLS_CA ? resolve(env.AEGIS_TLS_CA) : undefined,
+          }
+        : undefined,
+  };
+}

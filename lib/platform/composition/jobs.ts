@@ -1,0 +1,58 @@
+/** The periodic jobs of a container, and how often the local server runs them. */
+import type { Config } from '../config.js';
+import { AUDIT_CHECKPOINT_DEFAULT_SECONDS } from '../config-env.js';
+import type { ScheduledJobName, Scheduler } from '../ports/scheduler.js';
+import type { Container } from './container.js';
+
+/**
+ * How often the in-process scheduler runs each job (the local server). On AWS each job is an
+ * EventBridge rule whose rate the stack sets (`lib/infra/scheduled-job.ts`).
+ */
+export const LOCAL_SCHEDULE_MS: Readonly<Record<ScheduledJobName, number>> = {
+  'audit-archive': 30_000,
+  // the default: AEGIS_AUDIT_CHECKPOINT_SECONDS sets it
+  'audit-checkpoint': AUDIT_CHECKPOINT_DEFAULT_SECONDS * 1000,
+  'pending-promotion-expiry': 30_000,
+  'pending-upload-expiry': 300_000,
+  // the local server's default lease (60 s) / 4; rolloutTakeoverMs follows AEGIS_ROLLOUT_LEASE_SECONDS
+  'rollout-takeover': 15_000,
+};
+/** How often a local server looks for rollouts to take over: a few times per lease. */
+const rolloutTakeoverMs = (config: Config): number => Math.max(500, Math.floor((config.rolloutLeaseSeconds * 1000) / 4));
+
+/** The periodic jobs: timers in the local server, EventBridge rules on AWS. */
+export function registerJobs(
+  scheduler: Scheduler,
+  config: Config,
+  mode: Container['mode'],
+  logger: Container['logger'],
+  s: Pick<Container, 'auditTrail' | 'promotions' | 'registry'>,
+): void {
+  const every = LOCAL_SCHEDULE_MS;
+  scheduler.register({ name: 'audit-archive', everyMs: every['audit-archive'], run: () => s.auditTrail.archive() });
+  // Bounds how many of the newest (not yet archived) events can be deleted unnoticed.
+  scheduler.register({ name: 'audit-checkpoint', everyMs: config.auditCheckpointSeconds * 1000, run: () => s.auditTrail.checkpointHead() });
+  // Pending multisig promotions past their expiry are also expired whenever they are next touched.
+  scheduler.register({
+    name: 'pending-promotion-expiry',
+    everyMs: every['pending-promotion-expiry'],
+    run: () => s.promotions.expirePending(),
+  });
+  scheduler.register({
+    name: 'pending-upload-expiry',
+    everyMs: every['pending-upload-expiry'],
+    run: () => s.registry.expirePendingUploads(),
+  });
+  // A server resumes the rollouts whose runner died (its lease expired) elsewhere on the same
+  // database. Local only: on AWS a Step Functions execution is durable, and named per promotion.
+  if (mode !== 'local') return;
+  scheduler.register({
+    name: 'rollout-takeover',
+    everyMs: rolloutTakeoverMs(config),
+    run: async () => {
+      const taken = await s.promotions.resumeUnfinished(config.rolloutLeaseSeconds * 1000);
+      if (taken.length) logger.info('resumed rollouts nobody held (their lease expired or was never taken)', { promotions: taken });
+      return taken;
+    },
+  });
+}

@@ -1,0 +1,80 @@
+import * as z from 'zod';
+
+/**
+ * The environment variables the server side reads, as a zod schema with their defaults.
+ * `loadConfig` (config.ts) parses them once into a `Config`; nothing else reads `process.env`.
+ */
+const bool = z
+  .enum(['true', 'false', '1', '0', ''])
+  .optional()
+  .transform((v) => v === 'true' || v === '1');
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+/** Seconds between signed audit head checkpoints, by default (EventBridge's shortest rate, so both modes match). */
+export const AUDIT_CHECKPOINT_DEFAULT_SECONDS = 60;
+
+/** Every variable the server side reads, with its default; `loadConfig` (config.ts) turns them into a `Config`. */
+export const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  MODEL_REGISTRY_DATABASE_URL: optionalString,
+  MODEL_REGISTRY_S3_BUCKET: optionalString,
+  AUDIT_SIGNING_KMS_KEY_ID: optionalString,
+  MANIFEST_SIGNING_KMS_KEY_ID: optionalString,
+  MANIFEST_SIGNER_KID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 . _ -')
+    .default('manifest-signer-v1'),
+  REQUIRE_KMS: bool,
+  REQUIRE_MTLS: bool,
+  DEV_ALLOW_EPHEMERAL: bool,
+  SENTINELNET_URL: optionalString,
+  DRIFT_S3_BUCKET: optionalString,
+  PROM_ENDPOINT: optionalString,
+  OTEL_COLLECTOR_URL: optionalString,
+  AEGIS_DATA_DIR: z.string().default('.aegis'),
+  AEGIS_PUBLIC_URL: optionalString,
+  AEGIS_AUDIT_ARCHIVE_BUCKET: optionalString,
+  AEGIS_POLICIES_DIR: optionalString,
+  AEGIS_STATEMACHINES_DIR: optionalString,
+  AEGIS_PROMOTION_STATE_MACHINE_ARN: optionalString,
+  AEGIS_ROLLBACK_STATE_MACHINE_ARN: optionalString,
+  AEGIS_CANARY_METRICS_FILE: optionalString,
+  AEGIS_TLS_CERT: optionalString,
+  AEGIS_TLS_KEY: optionalString,
+  AEGIS_TLS_CLIENT_CA: optionalString,
+  AEGIS_IAM_ROLE_MAP: optionalString,
+  AEGIS_S3_FORCE_PATH_STYLE: bool,
+  AEGIS_TEST_ALLOW_P256_KMS_KEYS: bool,
+  AWS_ENDPOINT_URL_KMS: optionalString,
+  AWS_ENDPOINT_URL: optionalString,
+  AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: bool,
+  AEGIS_PENDING_PROMOTION_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(365 * 86_400)
+    .default(7 * 86_400),
+  // at least the upload URL's hour: bytes must not arrive after their upload expired
+  AEGIS_PENDING_UPLOAD_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(3600)
+    .max(30 * 86_400)
+    .default(86_400),
+  // events newer than the last head checkpoint can still be deleted unnoticed: keep it short
+  AEGIS_AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(3600).default(AUDIT_CHECKPOINT_DEFAULT_SECONDS),
+  AEGIS_ROLLOUT_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  // test-only fault point: `<point>` or `<point>#<n>` (the n-th time it is reached) kills the process with SIGKILL
+  AEGIS_TEST_KILL_AT: z
+    .string()
+    .regex(/^[a-z][a-zA-Z.-]{0,80}(#[1-9][0-9]{0,3})?$/, 'must be <fault point>[#n], e.g. rollout.evaluate.before-commit#1')
+    .optional(),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('127.0.0.1'),
+});
+
+export type Env = z.infer<typeof EnvSchema>;

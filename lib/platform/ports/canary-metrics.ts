@@ -1,0 +1,26 @@
+/**
+ * The canary metrics port: what the canary judge reads. Adapter:
+ * `adapters/canary-metrics/recorded.ts` (recorded samples, for the local stack and tests);
+ * serving will implement it from its request logs. Tested by `test/unit/canary-judge.test.ts`
+ * and `test/promotion/judged.test.ts`. The metric types and the latency buckets are pure and
+ * live in the kernel (`lib/kernel/canary-metrics.ts`).
+ */
+import type { Variant, VariantMetrics } from '../../kernel/canary-metrics.js';
+
+/**
+ * Serving metrics of one deployment, split by variant.
+ *
+ * @example
+ * const stable = await metrics.window('churn/prod', 'stable', stableArtifactId, from, to);
+ * const canary = await metrics.window('churn/prod', 'canary', canaryArtifactId, from, to);
+ * const result = judgeCanary({ stable, canary, canaryPercent: 5 });
+ */
+export interface MetricsSource {
+  /**
+   * Metrics of requests that arrived in the half-open window `[from, to)`, so adjacent
+   * windows never count a request twice. `artifactId` is the artifact the variant served
+   * (a later canary reuses the variant name; null when nothing served that variant): a
+   * source that records it counts only that artifact's requests.
+   */
+  window(deploymentKey: string, variant: Variant, artifactId: string | null, from: Date, to: Date): Promise<VariantMetrics>;
+}
