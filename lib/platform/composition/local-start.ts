@@ -5,7 +5,9 @@ import { buildLocalContainer } from './local.js';
 import { ConfigError, localServerRefusal, type Config } from '../config.js';
 import type { Container } from './container.js';
 import { HANDLER_BUILDERS } from '../../../lambdas/index.js';
+import type { HandlerBuilder } from '../http/handler.js';
 import { createLocalServer, listen } from '../http/local-server.js';
+import type { RouteId } from '../http/routes.js';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
 
@@ -24,8 +26,12 @@ export interface RunningLocal {
  */
 export async function startLocal(
   config: Config,
-  opts: Pick<BuildOptions, 'clock' | 'logger' | 'judge' | 'waitMs' | 'timers'> = {},
+  opts: Pick<BuildOptions, 'clock' | 'logger' | 'judge' | 'waitMs' | 'timers'> & {
+    /** the route handlers to serve (tests wrap them to check every reply) */
+    handlers?: Record<RouteId, HandlerBuilder>;
+  } = {},
 ): Promise<RunningLocal> {
+  const { handlers = HANDLER_BUILDERS, ...buildOpts } = opts;
   let container: Container | undefined;
   let ready: (c: Container) => void = () => undefined;
   let failed: (e: unknown) => void = () => undefined;
@@ -41,10 +47,10 @@ export async function startLocal(
     key: readFileSync(config.tls.key),
     clientCa: config.tls.clientCa ? readFileSync(config.tls.clientCa) : undefined,
   };
-  const server = createLocalServer(HANDLER_BUILDERS, () => containerPromise, tls);
+  const server = createLocalServer(handlers, () => containerPromise, tls);
   const url = await listen(server, config.port, config.host);
   try {
-    container = await buildLocalContainer(config, { mode: 'local', publicUrl: config.publicUrl ?? url, bootstrap: true, ...opts });
+    container = await buildLocalContainer(config, { mode: 'local', publicUrl: config.publicUrl ?? url, bootstrap: true, ...buildOpts });
     ready(container);
   } catch (e) {
     failed(e);
