@@ -20,18 +20,8 @@ export interface BenchStack {
   close(): Promise<void>;
 }
 
-export interface UploadTarget {
-  uploadId: string;
-  url: string;
-  headers: Record<string, string>;
-}
-
-export interface Registration {
-  artifactId: string;
-  version: number;
-  sha256: string;
-  replayed: boolean;
-}
+/** The replies the benchmarks read, as the wire schemas define them. */
+export type { RegisterReply as Registration, UploadCreateReply as UploadTarget } from '../lib/platform/http/schemas.js';
 
 export const tempDir = (label: string): Promise<string> => mkdtemp(join(tmpdir(), `aegis-bench-${label}-`));
 

@@ -1,10 +1,9 @@
 import { httpHandler, type ContainerProvider } from '../lib/platform/http/handler.js';
 import { lambdaContainer } from '../lib/platform/composition/lambda-container.js';
 import { ROUTES } from '../lib/platform/http/routes.js';
-import { ROUTE_SCHEMAS } from '../lib/platform/http/schemas.js';
 
 export const build = (container: ContainerProvider) =>
-  httpHandler(ROUTES.artifactValidate, ROUTE_SCHEMAS.artifactValidate, container, async (req, c) => ({
+  httpHandler(ROUTES.artifactValidate, container, async (req, c) => ({
     status: 200,
     body: await c.verification.validateArtifact(req.params.artifactId),
   }));

@@ -2,10 +2,9 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { httpHandler, type ContainerProvider } from '../lib/platform/http/handler.js';
 import { lambdaContainer } from '../lib/platform/composition/lambda-container.js';
 import { ROUTES } from '../lib/platform/http/routes.js';
-import { ROUTE_SCHEMAS } from '../lib/platform/http/schemas.js';
 
 export const build = (container: ContainerProvider) =>
-  httpHandler(ROUTES.auditArchive, ROUTE_SCHEMAS.auditArchive, container, async (_req, c) => ({
+  httpHandler(ROUTES.auditArchive, container, async (_req, c) => ({
     status: 200,
     body: await c.auditTrail.archive(),
   }));

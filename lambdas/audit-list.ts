@@ -1,10 +1,9 @@
 import { httpHandler, type ContainerProvider } from '../lib/platform/http/handler.js';
 import { lambdaContainer } from '../lib/platform/composition/lambda-container.js';
 import { ROUTES } from '../lib/platform/http/routes.js';
-import { ROUTE_SCHEMAS } from '../lib/platform/http/schemas.js';
 
 export const build = (container: ContainerProvider) =>
-  httpHandler(ROUTES.auditList, ROUTE_SCHEMAS.auditList, container, async (req, c) => {
+  httpHandler(ROUTES.auditList, container, async (req, c) => {
     const { subject, type, limit, cursor } = req.query;
     return {
       status: 200,

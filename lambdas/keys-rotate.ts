@@ -1,10 +1,9 @@
 import { httpHandler, type ContainerProvider } from '../lib/platform/http/handler.js';
 import { lambdaContainer } from '../lib/platform/composition/lambda-container.js';
 import { ROUTES } from '../lib/platform/http/routes.js';
-import { ROUTE_SCHEMAS } from '../lib/platform/http/schemas.js';
 
 export const build = (container: ContainerProvider) =>
-  httpHandler(ROUTES.keysRotate, ROUTE_SCHEMAS.keysRotate, container, async (req, c) => {
+  httpHandler(ROUTES.keysRotate, container, async (req, c) => {
     const { purpose, kmsKeyId, revoke } = req.body;
     const actor = req.principal!.id;
     const { previous, current } = await c.keys.rotate(purpose, kmsKeyId ? { kmsKeyId } : {}, actor);

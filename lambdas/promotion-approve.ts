@@ -1,12 +1,12 @@
 import { httpHandler, type ContainerProvider } from '../lib/platform/http/handler.js';
 import { lambdaContainer } from '../lib/platform/composition/lambda-container.js';
 import { ROUTES } from '../lib/platform/http/routes.js';
-import { ROUTE_SCHEMAS } from '../lib/platform/http/schemas.js';
+import { promotionReply } from '../lib/platform/http/replies.js';
 
 export const build = (container: ContainerProvider) =>
-  httpHandler(ROUTES.promotionApprove, ROUTE_SCHEMAS.promotionApprove, container, async (req, c) => ({
+  httpHandler(ROUTES.promotionApprove, container, async (req, c) => ({
     status: 200,
-    body: await c.promotions.approve(req.params.promotionId, req.body, req.principal!),
+    body: promotionReply(await c.promotions.approve(req.params.promotionId, req.body, req.principal!)),
   }));
 
 export const handler = build(lambdaContainer);

@@ -1,12 +1,12 @@
 import { httpHandler, type ContainerProvider } from '../lib/platform/http/handler.js';
 import { lambdaContainer } from '../lib/platform/composition/lambda-container.js';
 import { ROUTES } from '../lib/platform/http/routes.js';
-import { ROUTE_SCHEMAS } from '../lib/platform/http/schemas.js';
+import { promotionReply } from '../lib/platform/http/replies.js';
 
 export const build = (container: ContainerProvider) =>
-  httpHandler(ROUTES.promotionCancel, ROUTE_SCHEMAS.promotionCancel, container, async (req, c) => ({
+  httpHandler(ROUTES.promotionCancel, container, async (req, c) => ({
     status: 200,
-    body: await c.promotions.cancel(req.params.promotionId, req.body.reason, req.principal!),
+    body: promotionReply(await c.promotions.cancel(req.params.promotionId, req.body.reason, req.principal!)),
   }));
 
 export const handler = build(lambdaContainer);

@@ -1,10 +1,10 @@
 import { httpHandler, validationError, type ContainerProvider } from '../lib/platform/http/handler.js';
 import { lambdaContainer } from '../lib/platform/composition/lambda-container.js';
 import { ROUTES } from '../lib/platform/http/routes.js';
-import { IdempotencyKey, ROUTE_SCHEMAS } from '../lib/platform/http/schemas.js';
+import { IdempotencyKey } from '../lib/platform/http/schemas.js';
 
 export const build = (container: ContainerProvider) =>
-  httpHandler(ROUTES.register, ROUTE_SCHEMAS.register, container, async (req, c) => {
+  httpHandler(ROUTES.register, container, async (req, c) => {
     const raw = req.headers['idempotency-key'];
     let key: string | undefined;
     if (raw !== undefined) {

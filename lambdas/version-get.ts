@@ -2,13 +2,13 @@ import { AegisError } from '../lib/kernel/errors.js';
 import { httpHandler, type ContainerProvider } from '../lib/platform/http/handler.js';
 import { lambdaContainer } from '../lib/platform/composition/lambda-container.js';
 import { ROUTES } from '../lib/platform/http/routes.js';
-import { ROUTE_SCHEMAS } from '../lib/platform/http/schemas.js';
+import { artifactReply } from '../lib/platform/http/replies.js';
 
 export const build = (container: ContainerProvider) =>
-  httpHandler(ROUTES.versionGet, ROUTE_SCHEMAS.versionGet, container, async (req, c) => {
+  httpHandler(ROUTES.versionGet, container, async (req, c) => {
     const record = await c.registry.getVersion(req.params.model, req.params.version);
     if (!record) throw new AegisError('NOT_FOUND', `no version ${req.params.version} of ${req.params.model}`, { field: 'version' });
-    return { status: 200, body: record };
+    return { status: 200, body: artifactReply(record) };
   });
 
 export const handler = build(lambdaContainer);

@@ -2,15 +2,18 @@ import { AegisError } from '../lib/kernel/errors.js';
 import { httpHandler, type ContainerProvider } from '../lib/platform/http/handler.js';
 import { lambdaContainer } from '../lib/platform/composition/lambda-container.js';
 import { ROUTES } from '../lib/platform/http/routes.js';
-import { ROUTE_SCHEMAS } from '../lib/platform/http/schemas.js';
+import { versionsReply } from '../lib/platform/http/replies.js';
 
 export const build = (container: ContainerProvider) =>
-  httpHandler(ROUTES.versionsList, ROUTE_SCHEMAS.versionsList, container, async (req, c) => {
+  httpHandler(ROUTES.versionsList, container, async (req, c) => {
     const { cursor, limit } = req.query;
     if (cursor !== undefined && !/^[1-9]\d{0,9}$/.test(cursor)) {
       throw new AegisError('VALIDATION_FAILED', 'query.cursor: must be a version number from nextCursor', { field: 'query.cursor' });
     }
-    return { status: 200, body: await c.registry.listVersions(req.params.model, { limit, ...(cursor ? { cursor: Number(cursor) } : {}) }) };
+    return {
+      status: 200,
+      body: versionsReply(await c.registry.listVersions(req.params.model, { limit, ...(cursor ? { cursor: Number(cursor) } : {}) })),
+    };
   });
 
 export const handler = build(lambdaContainer);

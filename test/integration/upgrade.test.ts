@@ -19,6 +19,7 @@ import { apiClient, removeTree, type Api } from '../../scripts/dr-drill-steps.js
 import { auditEvents, registrySnapshot, type RegistrySnapshot } from '../../scripts/upgrade-snapshot.js';
 import { freePort } from '../support/moto.js';
 import { createTestDatabase } from '../support/postgres.js';
+import { assertReply } from '../support/replies.js';
 import { aegisCli, run } from '../support/spawn.js';
 import { describeUnless, NO_POSTGRES } from '../support/unavailable.js';
 
@@ -104,6 +105,15 @@ async function policies(dir: string, riskTiers: Record<string, string>): Promise
   return dir;
 }
 
+/** Every reply, from data the earlier release wrote too, checked against its route's reply schema. */
+const checkedReplies =
+  (api: Api): Api =>
+  async (method, path, body) => {
+    const r = await api(method, path, body);
+    assertReply(method, path, r.status, r.body);
+    return r;
+  };
+
 async function settled(api: Api, promotionId: string) {
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -155,7 +165,7 @@ function upgradeSuite(commit: string, backend: Backend) {
     }
     server = await serve(env);
     token = (await readFile(join(dataDir, 'admin.token'), 'utf8')).trim();
-    api = apiClient(server.url, token);
+    api = checkedReplies(apiClient(server.url, token));
   }, 120_000);
 
   afterAll(async () => {

@@ -6,11 +6,16 @@ import { loadCheckedConfig } from '../../lib/platform/config.js';
 import type { BuildOptions } from '../../lib/platform/composition/services.js';
 import { startLocal, type RunningLocal } from '../../lib/platform/composition/local-start.js';
 import { sampleManifest } from './manifests.js';
+import { checkedHandlers, REPLY_MISMATCH } from './replies.js';
 
 export interface Stack extends RunningLocal {
   dataDir: string;
   adminToken: string;
-  /** fetch against the stack with a bearer token (admin by default) */
+  /**
+   * fetch against the stack with a bearer token (admin by default). Every reply of the stack is
+   * checked against its route's reply schema (test/support/replies.ts): one that does not match
+   * fails the call, naming the route and the problem.
+   */
   api(
     method: string,
     path: string,
@@ -30,7 +35,9 @@ export async function startStack(
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'aegis-test-')));
   const config = loadCheckedConfig({ DEV_ALLOW_EPHEMERAL: 'true', AEGIS_DATA_DIR: dataDir, PORT: '0', NODE_ENV: 'test', ...env });
   const { dataDir: _d, ...buildOpts } = opts;
-  const running = await startLocal(config, { logger: quiet, ...buildOpts });
+  // every reply the stack gives (to this helper, the CLI or a raw fetch), checked against its route's schema
+  const mismatches: string[] = [];
+  const running = await startLocal(config, { logger: quiet, handlers: checkedHandlers(mismatches), ...buildOpts });
   const adminToken =
     running.newAdminToken ?? (await import('node:fs/promises').then((f) => f.readFile(join(dataDir, 'admin.token'), 'utf8'))).trim();
   return {
@@ -51,11 +58,14 @@ export async function startStack(
       } catch {
         /* keep text */
       }
+      const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
+      if (error?.code === REPLY_MISMATCH) throw new Error(error.message);
       return { status: res.status, body: parsed };
     },
     async stop() {
       await running.close();
       await rm(dataDir, { recursive: true, force: true });
+      if (mismatches.length) throw new Error(`replies that do not match their route's schema:\n${mismatches.join('\n')}`);
     },
   };
 }

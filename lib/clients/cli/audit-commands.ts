@@ -1,19 +1,8 @@
 import type { Command } from 'commander';
-import type { AuditEvent } from '../../kernel/audit-chain.js';
+import type { AuditArchiveReply, AuditListReply, AuditVerifyReply } from '../../platform/http/schemas.js';
 import type { CliContext } from './context.js';
 
-interface VerifyReply {
-  ok: boolean;
-  source: string;
-  checked: number;
-  headSeq: number | null;
-  archivedThrough: number | null;
-  parity: string;
-  checkpoint: { seq: number; ts: string } | null;
-  firstBreak: { seq: number; problem: string; detail: string } | null;
-}
-
-const checkpointText = (r: VerifyReply) =>
+const checkpointText = (r: AuditVerifyReply) =>
   r.checkpoint ? `head checkpoint seq ${r.checkpoint.seq} of ${r.checkpoint.ts}` : 'no head checkpoint yet';
 
 /** audit-verify, audit list, audit archive. */
@@ -27,7 +16,7 @@ export function auditCommands(program: Command, ctx: CliContext): void {
     .option('--since <seq>', 'start at this seq (the event before it is trusted)')
     .action(async (o: { fromArchive: boolean; since?: string }) => {
       const q = new URLSearchParams({ fromArchive: String(o.fromArchive), ...(o.since ? { since: o.since } : {}) });
-      const r = await (await ctx.client()).request<VerifyReply>('GET', `/v1/audit/verify?${q}`);
+      const r = await (await ctx.client()).request<AuditVerifyReply>('GET', `/v1/audit/verify?${q}`);
       const lines = r.ok
         ? [
             `VERIFIED  ${r.checked} event(s) from the ${r.source}, head seq ${r.headSeq}; archived through ${r.archivedThrough ?? 'nothing yet'}; parity ${r.parity}; ${checkpointText(r)}`,
@@ -56,7 +45,7 @@ export function auditCommands(program: Command, ctx: CliContext): void {
         ...(o.type ? { type: o.type } : {}),
         ...(o.cursor ? { cursor: o.cursor } : {}),
       });
-      const r = await (await ctx.client()).request<{ items: AuditEvent[]; nextCursor: string | null }>('GET', `/v1/audit?${q}`);
+      const r = await (await ctx.client()).request<AuditListReply>('GET', `/v1/audit?${q}`);
       const rows = r.items.map((e) => `  ${String(e.seq).padStart(6)}  ${e.ts}  ${e.type.padEnd(20)} ${e.subject}  by ${e.actor}`);
       ctx.out([`${r.items.length} event(s)`, ...rows, ...(r.nextCursor ? [`  more: --cursor ${r.nextCursor}`] : [])].join('\n'), r);
     });
@@ -64,9 +53,7 @@ export function auditCommands(program: Command, ctx: CliContext): void {
     .command('archive')
     .description('archive events not yet archived to the Object-Lock store (also runs on a schedule)')
     .action(async () => {
-      const r = await (
-        await ctx.client()
-      ).request<{ segments: number; events: number; archivedThrough: number }>('POST', '/v1/audit/archive');
+      const r = await (await ctx.client()).request<AuditArchiveReply>('POST', '/v1/audit/archive');
       ctx.out(`archived ${r.events} event(s) in ${r.segments} segment(s); archive now ends at seq ${r.archivedThrough}`, r);
     });
 }

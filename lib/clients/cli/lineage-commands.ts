@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { verifyBundle } from '../../kernel/lineage-bundle.js';
 import type { KeyRecord } from '../../kernel/signatures.js';
-import type { Lineage } from '../../kernel/lineage.js';
+import type { BundleReply, LineageReply } from '../../platform/http/schemas.js';
 import { hashStream } from '../../kernel/hashing.js';
 import { CliError, readJsonFile, type CliContext } from './context.js';
 
@@ -14,7 +14,7 @@ export function lineageCommands(program: Command, ctx: CliContext): void {
     .command('lineage <artifactId>')
     .description('artifact → manifest → datasets → code → container')
     .action(async (id: string) => {
-      const l = await (await ctx.client()).request<Lineage>('GET', `/v1/lineage/${encodeURIComponent(id)}`);
+      const l = await (await ctx.client()).request<LineageReply>('GET', `/v1/lineage/${encodeURIComponent(id)}`);
       ctx.out(
         [
           `${l.artifact.modelName} v${l.artifact.version}  ${l.artifact.artifactId}`,
@@ -36,9 +36,7 @@ export function lineageCommands(program: Command, ctx: CliContext): void {
     .action(async (o: { artifactId: string; out: string }) => {
       const existing = await readdir(o.out).catch(() => [] as string[]);
       if (existing.length) throw new CliError(`${o.out} is not empty`, 2);
-      const { files } = await (
-        await ctx.client()
-      ).request<{ files: Record<string, string> }>('GET', `/v1/lineage/${encodeURIComponent(o.artifactId)}/bundle`);
+      const { files } = await (await ctx.client()).request<BundleReply>('GET', `/v1/lineage/${encodeURIComponent(o.artifactId)}/bundle`);
       await mkdir(o.out, { recursive: true });
       for (const [name, text] of Object.entries(files)) {
         if (!/^[a-z.]+\.json$/.test(name)) throw new CliError(`server sent an unexpected bundle file name ${JSON.stringify(name)}`);

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { PromotionReply } from '../../platform/http/schemas.js';
 import type { CliContext } from './context.js';
 
 /** aegis cancel: ends a pending multisig promotion (its requester or an admin), audited with the reason. */
@@ -11,11 +12,7 @@ export function promotionCancelCommand(program: Command, ctx: CliContext): void 
     .action(async (o: { promotion: string; reason: string }) => {
       const p = await (
         await ctx.client()
-      ).request<{ promotionId: string; modelName: string; targetEnv: string; status: string; approvals: unknown[] }>(
-        'POST',
-        `/v1/promotions/${encodeURIComponent(o.promotion)}/cancel`,
-        { reason: o.reason },
-      );
+      ).request<PromotionReply>('POST', `/v1/promotions/${encodeURIComponent(o.promotion)}/cancel`, { reason: o.reason });
       ctx.out(`${p.status} ${p.promotionId}  ${p.modelName} → ${p.targetEnv}  (${p.approvals.length} approval(s) discarded)`, p);
     });
 }

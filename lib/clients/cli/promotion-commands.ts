@@ -2,63 +2,25 @@ import { createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { approvalBytes, approvalStatement } from '../../kernel/approvals.js';
+import type {
+  ArtifactReply,
+  KeyReply,
+  PromotionReply,
+  PromotionsReply,
+  PromotionSummaryReply,
+  VerdictReply,
+} from '../../platform/http/schemas.js';
 import { CliError, type CliContext } from './context.js';
 
-interface Promotion {
-  promotionId: string;
-  artifactId: string;
-  modelName: string;
-  targetEnv: string;
-  status: string;
-  threshold: number | null;
-  approvals: { approverId: string; at: string; valid?: boolean }[];
-  policyDecision: { decision: string; rules: string[]; reasons: string[] };
-  rollout: { stage: number | null; stageName?: string; percent: number; reason?: string } | null;
-  trace?: { step: number; state: string; enteredAt: string; error: string | null }[];
-  verdicts?: Verdict[];
-}
-
-interface Arm {
-  n: number;
-  p95: number | null;
-  p99: number | null;
-}
-interface Verdict {
-  seq: number;
-  stageName: string;
-  percent: number;
-  from: string;
-  to: string;
-  verdict: string;
-  reason: string;
-  next: string;
-  requests: { stable: number; canary: number };
-  errors: { stable: number; canary: number } | null;
-  detail: string;
-  judgement: {
-    metrics?: {
-      errorRate?: { stable: number; canary: number; test: string; pValue: number };
-      latency?: { source: string; stable: Arm; canary: Arm; pValue: number };
-      quality?: {
-        stable: number;
-        canary: number;
-        labelled: { stable: number; canary: number };
-        pValue: number;
-        relativeDrop: number;
-        judged: boolean;
-      };
-      guardrails?: { sampleRatio?: { checked: boolean; observedShare: number | null; pValue: number } };
-    };
-    significance?: { perComparison: number };
-  } | null;
-}
+/** A promotion as its history lists it, or in full (`--id`, and every change) with its judged windows and trace. */
+type Promotion = PromotionSummaryReply & Partial<Pick<PromotionReply, 'trace' | 'verdicts'>>;
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 const p3 = (v: number) => v.toPrecision(3);
 const msOf = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : `${v.toFixed(1)} ms`);
 
 /** One judged window in a few lines: the verdict and why, then each arm's numbers and the tests. */
-function describeVerdict(v: Verdict): string[] {
+function describeVerdict(v: VerdictReply): string[] {
   const head = `  window ${v.seq}  ${v.stageName} at ${v.percent}%  ${v.from} → ${v.to}  ${v.verdict.toUpperCase()} (${v.reason}) → ${v.next}`;
   const m = v.judgement?.metrics;
   const arm = (name: 'stable' | 'canary') => {
@@ -149,7 +111,7 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
           : `/v1/registry/models/${encodeURIComponent(o.model!)}/versions/${encodeURIComponent(o.version!)}/promote`;
         const p = await (
           await ctx.client()
-        ).request<Promotion>('POST', path, { targetEnv: o.env, reason: o.reason, ...(Object.keys(canary).length ? { canary } : {}) });
+        ).request<PromotionReply>('POST', path, { targetEnv: o.env, reason: o.reason, ...(Object.keys(canary).length ? { canary } : {}) });
         ctx.out(
           `${describe(p)}${p.status === 'pending_multisig' ? `\n  waiting for approvals: aegis approve --promotion ${p.promotionId} --key <file> --kid <approver key id>` : ''}`,
           p,
@@ -168,7 +130,7 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
     .action(async (o: { model: string; env: string; to: string; reason: string; critical: boolean }) => {
       const p = await (
         await ctx.client()
-      ).request<Promotion>('POST', `/v1/registry/models/${encodeURIComponent(o.model)}/rollback`, {
+      ).request<PromotionReply>('POST', `/v1/registry/models/${encodeURIComponent(o.model)}/rollback`, {
         targetEnv: o.env,
         toArtifactId: o.to,
         reason: o.reason,
@@ -186,10 +148,10 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
       if (!o.id === !o.artifactId) throw new CliError('give exactly one of --id or --artifact-id', 2);
       const api = await ctx.client();
       if (o.id) {
-        const p = await api.request<Promotion>('GET', `/v1/promotions/${encodeURIComponent(o.id)}`);
+        const p = await api.request<PromotionReply>('GET', `/v1/promotions/${encodeURIComponent(o.id)}`);
         return ctx.out(describe(p), p);
       }
-      const r = await api.request<{ items: Promotion[] }>('GET', `/v1/artifacts/${encodeURIComponent(o.artifactId!)}/promotions`);
+      const r = await api.request<PromotionsReply>('GET', `/v1/artifacts/${encodeURIComponent(o.artifactId!)}/promotions`);
       ctx.out([`${r.items.length} promotion(s)`, ...r.items.map(describe)].join('\n'), r);
     });
 
@@ -202,8 +164,8 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
     .option('--expires-in <duration>', 'how long the approval stays valid (max 7d)', '24h')
     .action(async (o: { promotion: string; key: string; kid: string; expiresIn: string }) => {
       const api = await ctx.client();
-      const p = await api.request<Promotion>('GET', `/v1/promotions/${encodeURIComponent(o.promotion)}`);
-      const { manifestSha256 } = await api.request<{ manifestSha256: string }>('GET', `/v1/artifacts/${encodeURIComponent(p.artifactId)}`);
+      const p = await api.request<PromotionReply>('GET', `/v1/promotions/${encodeURIComponent(o.promotion)}`);
+      const { manifestSha256 } = await api.request<ArtifactReply>('GET', `/v1/artifacts/${encodeURIComponent(p.artifactId)}`);
       const expiresAt = new Date(Date.now() + durationMs(o.expiresIn)).toISOString();
       let key;
       try {
@@ -219,7 +181,7 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
         `aegis: approving ${p.modelName} → ${p.targetEnv} (artifact ${p.artifactId}, manifest ${manifestSha256.slice(0, 12)}…) until ${expiresAt}\n`,
       );
       const signature = sign(null, approvalBytes(statement), key).toString('base64');
-      const after = await api.request<Promotion>('POST', `/v1/promotions/${encodeURIComponent(p.promotionId)}/approvals`, {
+      const after = await api.request<PromotionReply>('POST', `/v1/promotions/${encodeURIComponent(p.promotionId)}/approvals`, {
         approverId: o.kid,
         signature,
         expiresAt,
@@ -251,9 +213,7 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
     .description('revoke a key (admin): its signatures and approvals stop counting')
     .requiredOption('--kid <id>', 'key id')
     .action(async (o: { kid: string }) => {
-      const r = await (
-        await ctx.client()
-      ).request<{ kid: string; revokedAt: string }>('POST', `/v1/keys/${encodeURIComponent(o.kid)}/revoke`);
+      const r = await (await ctx.client()).request<KeyReply>('POST', `/v1/keys/${encodeURIComponent(o.kid)}/revoke`);
       ctx.out(`revoked ${r.kid} at ${r.revokedAt}`, r);
     });
   keys
@@ -268,7 +228,7 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
       const publicKey = (await readFile(o.publicKey, 'utf8')).trim();
       const r = await (
         await ctx.client()
-      ).request<{ kid: string; notBefore: string }>('POST', '/v1/keys', {
+      ).request<KeyReply>('POST', '/v1/keys', {
         kid: o.kid,
         purpose: o.role,
         publicKey,

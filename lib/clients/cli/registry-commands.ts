@@ -3,11 +3,21 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Option, type Command } from 'commander';
-import { bytes, formatReport, type ReportLike } from '../http/format.js';
+import { bytes, formatReport } from '../http/format.js';
 import { registerArtifact, registerDatasets } from '../http/registration.js';
 import { verifyManifest } from '../../kernel/verification.js';
 import { hashStream } from '../../kernel/hashing.js';
 import { datasetChecksum } from '../training/dataset-checksum.js';
+import type {
+  ArtifactReply,
+  DatasetReply,
+  KeysReply,
+  KeysRotateReply,
+  ModelsReply,
+  TokenCreateReply,
+  VerificationReply,
+  VersionsReply,
+} from '../../platform/http/schemas.js';
 import { CliError, readJsonFile, type CliContext } from './context.js';
 
 const hashFile = (path: string) => hashStream(createReadStream(path, { highWaterMark: 1024 * 1024 }));
@@ -63,18 +73,7 @@ export function registryCommands(program: Command, ctx: CliContext): void {
     .command('get <artifactId>')
     .description('show an artifact record with its manifest and signature')
     .action(async (id: string) => {
-      const r = await (
-        await ctx.client()
-      ).request<{
-        modelName: string;
-        version: number;
-        sha256: string;
-        size: number;
-        signature: { signerId: string };
-        createdAt: string;
-        createdBy: string;
-        manifest: { codeRef: string };
-      }>('GET', `/v1/artifacts/${encodeURIComponent(id)}`);
+      const r = await (await ctx.client()).request<ArtifactReply>('GET', `/v1/artifacts/${encodeURIComponent(id)}`);
       ctx.out(
         `${r.modelName} v${r.version}  ${bytes(r.size)}\n  sha256   ${r.sha256}\n  codeRef  ${r.manifest.codeRef}\n  signer   ${r.signature.signerId}\n  created  ${r.createdAt} by ${r.createdBy}`,
         r,
@@ -92,10 +91,7 @@ export function registryCommands(program: Command, ctx: CliContext): void {
       const q = new URLSearchParams({ limit: o.limit, ...(o.cursor ? { cursor: o.cursor } : {}) });
       const more = (c: string | null) => (c ? [`  more: --cursor ${c}`] : []);
       if (o.model) {
-        const r = await api.request<{
-          items: { version: number; artifactId: string; sha256: string; createdAt: string }[];
-          nextCursor: string | null;
-        }>('GET', `/v1/registry/models/${encodeURIComponent(o.model)}/versions?${q}`);
+        const r = await api.request<VersionsReply>('GET', `/v1/registry/models/${encodeURIComponent(o.model)}/versions?${q}`);
         ctx.out(
           [
             `${o.model}: ${r.items.length} version(s)`,
@@ -105,10 +101,7 @@ export function registryCommands(program: Command, ctx: CliContext): void {
           r,
         );
       } else {
-        const r = await api.request<{ items: { name: string; latestVersion: number }[]; nextCursor: string | null }>(
-          'GET',
-          `/v1/registry/models?${q}`,
-        );
+        const r = await api.request<ModelsReply>('GET', `/v1/registry/models?${q}`);
         ctx.out(
           [`${r.items.length} model(s)`, ...r.items.map((m) => `  ${m.name}  latest v${m.latestVersion}`), ...more(r.nextCursor)].join(
             '\n',
@@ -128,13 +121,16 @@ export function registryCommands(program: Command, ctx: CliContext): void {
     .action(async (o: { artifactId?: string; manifest?: string; signature?: string; artifact?: string }) => {
       if (!o.artifactId === !o.manifest) throw new CliError('give exactly one of --artifact-id or --manifest', 2);
       const api = await ctx.client();
-      let report: ReportLike;
+      let report: VerificationReply;
       if (o.artifactId) {
-        report = await api.request<ReportLike>('GET', `/v1/artifacts/${encodeURIComponent(o.artifactId)}/validate`);
+        report = await api.request<VerificationReply>('GET', `/v1/artifacts/${encodeURIComponent(o.artifactId)}/validate`);
       } else {
         const manifest = readJsonFile(o.manifest!, 'manifest');
         const signature = o.signature ? readJsonFile(o.signature, 'signature') : undefined;
-        report = await api.request<ReportLike>('POST', '/v1/registry/verify-manifest', { manifest, ...(signature ? { signature } : {}) });
+        report = await api.request<VerificationReply>('POST', '/v1/registry/verify-manifest', {
+          manifest,
+          ...(signature ? { signature } : {}),
+        });
         if (o.artifact) {
           const byteChecks = verifyManifest({
             manifest,
@@ -155,11 +151,7 @@ export function registryCommands(program: Command, ctx: CliContext): void {
     .command('list')
     .description('public keys with validity windows')
     .action(async () => {
-      const r = await (
-        await ctx.client()
-      ).request<{
-        keys: { kid: string; purpose: string; alg: string; notBefore: string; notAfter: string | null; revokedAt: string | null }[];
-      }>('GET', '/v1/keys');
+      const r = await (await ctx.client()).request<KeysReply>('GET', '/v1/keys');
       const state = (k: (typeof r.keys)[number]) =>
         k.revokedAt ? `REVOKED ${k.revokedAt}` : k.notAfter ? `retired ${k.notAfter}` : 'active';
       ctx.out(
@@ -178,9 +170,7 @@ export function registryCommands(program: Command, ctx: CliContext): void {
     .option('--revoke', 'also revoke the old key: its signatures stop verifying', false)
     .action(async (o: { purpose: string; kmsKeyId?: string; revoke: boolean }) => {
       const body = { purpose: o.purpose, revoke: o.revoke, ...(o.kmsKeyId ? { kmsKeyId: o.kmsKeyId } : {}) };
-      const r = await (
-        await ctx.client()
-      ).request<{ previous: { kid: string; revokedAt: string | null } | null; current: { kid: string } }>('POST', '/v1/keys/rotate', body);
+      const r = await (await ctx.client()).request<KeysRotateReply>('POST', '/v1/keys/rotate', body);
       ctx.out(
         `rotated ${o.purpose}: ${r.previous ? `${r.previous.kid} ${r.previous.revokedAt ? 'revoked' : 'retired'}` : 'no previous key'}, ${r.current.kid} active`,
         r,
@@ -199,7 +189,7 @@ export function registryCommands(program: Command, ctx: CliContext): void {
         .makeOptionMandatory(),
     )
     .action(async (o: { principal: string; role: string }) => {
-      const r = await (await ctx.client()).request<{ token: string }>('POST', '/v1/tokens', o);
+      const r = await (await ctx.client()).request<TokenCreateReply>('POST', '/v1/tokens', o);
       ctx.out(r.token, r);
     });
 
@@ -233,10 +223,7 @@ export function registryCommands(program: Command, ctx: CliContext): void {
     .action(async (id: string, version: string) => {
       const r = await (
         await ctx.client()
-      ).request<{ checksum: string; uri: string; createdAt: string; createdBy: string }>(
-        'GET',
-        `/v1/datasets/${encodeURIComponent(id)}/versions/${encodeURIComponent(version)}`,
-      );
+      ).request<DatasetReply>('GET', `/v1/datasets/${encodeURIComponent(id)}/versions/${encodeURIComponent(version)}`);
       ctx.out(`${id}@${version}\n  checksum ${r.checksum}\n  uri      ${r.uri}\n  created  ${r.createdAt} by ${r.createdBy}`, r);
     });
 }

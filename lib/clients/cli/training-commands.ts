@@ -11,6 +11,7 @@ import { pushTrainingMetrics, trainingDuration } from '../training/metrics.js';
 import { resolveCodeRef, resolveContainerDigest } from '../training/provenance.js';
 import { recordTraining, type DatasetSpec } from '../training/record.js';
 import { reproduce } from '../training/reproduce.js';
+import type { ArtifactReply } from '../../platform/http/schemas.js';
 import { CliError, readJsonFile, type CliContext } from './context.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -148,9 +149,7 @@ export function trainingCommands(program: Command, ctx: CliContext): void {
             manifest,
             onProgress: (d, t) => reporter.bytes('uploading', d, t),
           });
-          manifest = (
-            await api.request<{ manifest: Record<string, unknown> }>('GET', `/v1/artifacts/${encodeURIComponent(registration.artifactId)}`)
-          ).manifest;
+          manifest = (await api.request<ArtifactReply>('GET', `/v1/artifacts/${encodeURIComponent(registration.artifactId)}`)).manifest;
           await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
         }
         const summary = {

@@ -1,4 +1,6 @@
 /** Human-readable sizes and reports for the CLI. */
+import type { VerificationReply } from '../../platform/http/schemas.js';
+
 export function bytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = n;
@@ -10,14 +12,8 @@ export function bytes(n: number): string {
   return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }
 
-export interface ReportLike {
-  ok: boolean;
-  artifactId: string | null;
-  signerId: string | null;
-  checks: { check: string; ok: boolean; reason?: string; expected?: string | number; actual?: string | number }[];
-}
-
-export function formatReport(r: ReportLike): string {
+/** A verification report as `GET /v1/artifacts/{id}/validate` and `POST /v1/registry/verify-manifest` answer it. */
+export function formatReport(r: VerificationReply): string {
   const lines = [`${r.ok ? 'VERIFIED' : 'FAILED'}  artifact ${r.artifactId ?? '?'}  signer ${r.signerId ?? '?'}`];
   for (const c of r.checks) {
     lines.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.check}${c.reason ? `: ${c.reason}` : ''}`);

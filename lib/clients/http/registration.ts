@@ -1,10 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { AegisClient, Progress } from './client.js';
-import type * as z from 'zod';
-import type { RegisterReply as RegisterReplySchema } from '../../platform/http/schemas.js';
-
-/** the reply of `POST /v1/registry/register`, as the API's schema defines it */
-export type RegisterReply = z.infer<typeof RegisterReplySchema>;
+import type { DatasetCreateReply, RegisterReply, UploadCreateReply } from '../../platform/http/schemas.js';
 
 /** Upload target, streamed upload, then registration: the one way clients register an artifact. */
 export async function registerArtifact(
@@ -18,7 +14,7 @@ export async function registerArtifact(
   },
 ): Promise<RegisterReply> {
   const { size } = await stat(o.artifactPath);
-  const upload = await api.request<{ uploadId: string; url: string; headers: Record<string, string> }>('POST', '/v1/registry/uploads', {
+  const upload = await api.request<UploadCreateReply>('POST', '/v1/registry/uploads', {
     modelName: o.modelName,
     size,
   });
@@ -38,7 +34,7 @@ export async function registerDatasets(
 ) {
   const out: { id: string; version: string; replayed: boolean }[] = [];
   for (const r of refs) {
-    const res = await api.request<{ replayed: boolean }>('POST', '/v1/datasets', r);
+    const res = await api.request<DatasetCreateReply>('POST', '/v1/datasets', r);
     out.push({ id: r.id, version: r.version, replayed: res.replayed });
   }
   return out;

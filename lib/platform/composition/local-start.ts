@@ -6,7 +6,9 @@ import { buildLocalContainer } from './local.js';
 import { ConfigError, localServerRefusal, type Config } from '../config.js';
 import type { Container } from './container.js';
 import { HANDLER_BUILDERS } from '../../../lambdas/index.js';
+import type { HandlerBuilder } from '../http/handler.js';
 import { createLocalServer, listen } from '../http/local-server.js';
+import type { RouteId } from '../http/routes.js';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
 
@@ -18,7 +20,10 @@ export interface RunningLocal {
   close(): Promise<void>;
 }
 
-type StartOptions = Pick<BuildOptions, 'clock' | 'logger' | 'judge' | 'waitMs' | 'timers'>;
+type StartOptions = Pick<BuildOptions, 'clock' | 'logger' | 'judge' | 'waitMs' | 'timers'> & {
+  /** the route handlers to serve (tests wrap them to check every reply) */
+  handlers?: Record<RouteId, HandlerBuilder>;
+};
 
 /**
  * Starts the local mode: listens first (so upload URLs carry the real port), builds the
@@ -41,6 +46,7 @@ export async function startLocal(config: Config, opts: StartOptions = {}): Promi
 
 /** Listens, then builds the container the routes wait for; a failed build stops the server. */
 async function listenThenBuild(config: Config, opts: StartOptions): Promise<{ server: Server; url: string; container: Container }> {
+  const { handlers = HANDLER_BUILDERS, ...buildOpts } = opts;
   let ready: (c: Container) => void = () => undefined;
   let failed: (e: unknown) => void = () => undefined;
   const built = new Promise<Container>((res, rej) => {
@@ -53,10 +59,15 @@ async function listenThenBuild(config: Config, opts: StartOptions): Promise<{ se
     key: readFileSync(config.tls.key),
     clientCa: config.tls.clientCa ? readFileSync(config.tls.clientCa) : undefined,
   };
-  const server = createLocalServer(HANDLER_BUILDERS, () => built, tls);
+  const server = createLocalServer(handlers, () => built, tls);
   const url = await listen(server, config.port, config.host);
   try {
-    const container = await buildLocalContainer(config, { mode: 'local', publicUrl: config.publicUrl ?? url, bootstrap: true, ...opts });
+    const container = await buildLocalContainer(config, {
+      mode: 'local',
+      publicUrl: config.publicUrl ?? url,
+      bootstrap: true,
+      ...buildOpts,
+    });
     ready(container);
     return { server, url, container };
   } catch (e) {

@@ -9,7 +9,7 @@ import type { Container } from '../composition/container.js';
 import { retryableFault } from './faults.js';
 import { StartupCheckError } from '../startup-checks.js';
 import type { Principal } from '../../kernel/identity.js';
-import type { RouteSpec } from './routes.js';
+import type { ReplyBody, ReplyStatus, RouteSpec } from './routes.js';
 
 export type ContainerProvider = () => Promise<Container>;
 
@@ -21,13 +21,10 @@ export interface HandlerBuilder {
   build: (c: ContainerProvider) => LambdaHandler;
 }
 
-export interface RouteSchemas<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType> {
-  body?: B;
-  query?: Q;
-  params?: P;
-  /** documented in /openapi.json */
-  response?: z.ZodType;
-}
+/** The parsed part `K` of a route's request (undefined when the route parses none). */
+type Parsed<R extends RouteSpec, K extends 'body' | 'query' | 'params'> = R extends { request: { [P in K]: infer S extends z.ZodType } }
+  ? z.output<S>
+  : undefined;
 
 export interface HttpRequest<B, Q, P> {
   body: B;
@@ -38,9 +35,10 @@ export interface HttpRequest<B, Q, P> {
   requestId: string;
 }
 
-export interface HttpReply {
-  status: number;
-  body: unknown;
+/** A handler's answer: one of the route's reply statuses, and a body of its reply schema. */
+export interface HttpReply<R extends RouteSpec> {
+  status: ReplyStatus<R>;
+  body: ReplyBody<R>;
   headers?: Record<string, string>;
 }
 
@@ -137,18 +135,16 @@ function lowerHeaders(h: APIGatewayProxyEvent['headers']): Record<string, string
 /**
  * Builds one Lambda handler for a route: error mapping (4xx messages shown, 5xx only a
  * request id), size limit before parsing, authentication and role check, zod parsing of
- * body, query and path, then the use case. The local server calls the very same handler.
+ * body, query and path by the route's request schemas, then the use case, which answers one of
+ * the route's reply statuses with a body of its reply schema (types only: the tests check the
+ * bodies, production does not parse them again). The local server calls the very same handler.
  */
-export function httpHandler<
-  B extends z.ZodType = z.ZodUndefined,
-  Q extends z.ZodType = z.ZodUndefined,
-  P extends z.ZodType = z.ZodUndefined,
->(
-  route: RouteSpec,
-  schemas: RouteSchemas<B, Q, P>,
+export function httpHandler<R extends RouteSpec>(
+  route: R,
   container: ContainerProvider,
-  impl: (req: HttpRequest<z.infer<B>, z.infer<Q>, z.infer<P>>, c: Container) => Promise<HttpReply>,
+  impl: (req: HttpRequest<Parsed<R, 'body'>, Parsed<R, 'query'>, Parsed<R, 'params'>>, c: Container) => Promise<HttpReply<NoInfer<R>>>,
 ) {
+  const schemas = route.request ?? {};
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>().handler(async (event, context) => {
     const requestId = event.requestContext?.requestId ?? context?.awsRequestId ?? randomUUID();
     const base = { 'x-request-id': requestId, ...deprecationHeaders(route, event) };
@@ -157,7 +153,11 @@ export function httpHandler<
       c = await containerOrRefusal(container, requestId);
       const headers = lowerHeaders(event.headers);
       const principal = await authorize(route, c, event);
-      const req = { ...readInput(schemas, event), headers, principal, requestId } as HttpRequest<z.infer<B>, z.infer<Q>, z.infer<P>>;
+      const req = { ...readInput(schemas, event), headers, principal, requestId } as HttpRequest<
+        Parsed<R, 'body'>,
+        Parsed<R, 'query'>,
+        Parsed<R, 'params'>
+      >;
       const reply = await impl(req, c);
       return json(reply.status, reply.body, { ...base, ...reply.headers });
     } catch (e) {
@@ -195,10 +195,7 @@ async function authorize(route: RouteSpec, c: Container, event: APIGatewayProxyE
 }
 
 /** Body (size-checked, strictly parsed), query and path parameters, each through its schema. */
-function readInput<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType>(
-  schemas: RouteSchemas<B, Q, P>,
-  event: APIGatewayProxyEvent,
-) {
+function readInput(schemas: { body?: z.ZodType; query?: z.ZodType; params?: z.ZodType }, event: APIGatewayProxyEvent) {
   let rawBody: unknown;
   if (schemas.body) {
     const text = event.body ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : '';

@@ -1,0 +1,94 @@
+/**
+ * How the modules' records go on the wire: one function per record whose module type and wire
+ * schema describe the same thing, so each reply is built in one place, field by field, and a
+ * field a module adds to its record reaches no client until its schema (schemas.ts) names it.
+ * The fields keep the records' order, so the JSON on the wire is byte for byte what it was.
+ */
+import type * as z from 'zod';
+import type { CanaryJudgement } from '../../kernel/canary-judge.js';
+import type { DatasetRecord } from '../../modules/datasets/service.js';
+import type { PromotionRecord, PromotionService } from '../../modules/promotion/service.js';
+import type { ArtifactRecord, Page } from '../../modules/registry/service.js';
+import type { CanaryVerdictView, TraceStep } from '../../modules/rollout/service.js';
+import type { ArtifactReply, DatasetReply, PromotionReply, PromotionsReply, VersionsReply } from './schemas.js';
+
+type Wire<S extends z.ZodType> = z.input<S>;
+type PromotionDetail = NonNullable<Awaited<ReturnType<PromotionService['get']>>>;
+
+export function artifactReply(r: ArtifactRecord): Wire<typeof ArtifactReply> {
+  return {
+    artifactId: r.artifactId,
+    modelName: r.modelName,
+    version: r.version,
+    sha256: r.sha256,
+    size: r.size,
+    storage: {
+      key: r.storage.key,
+      versionId: r.storage.versionId,
+      manifestKey: r.storage.manifestKey,
+      signatureKey: r.storage.signatureKey,
+    },
+    manifest: r.manifest,
+    manifestSha256: r.manifestSha256,
+    signature: r.signature,
+    createdBy: r.createdBy,
+    createdAt: r.createdAt,
+  };
+}
+
+export const versionsReply = (page: Page<ArtifactRecord>): Wire<typeof VersionsReply> => ({
+  items: page.items.map(artifactReply),
+  nextCursor: page.nextCursor,
+});
+
+export function datasetReply(d: DatasetRecord): Wire<typeof DatasetReply> {
+  return {
+    id: d.id,
+    version: d.version,
+    checksum: d.checksum,
+    uri: d.uri,
+    schema: d.schema,
+    createdBy: d.createdBy,
+    createdAt: d.createdAt,
+  };
+}
+
+/** A promotion as its history lists it: the record without the rollout's trace and windows. */
+export function promotionSummary(p: PromotionRecord): Wire<typeof PromotionsReply>['items'][number] {
+  return {
+    promotionId: p.promotionId,
+    kind: p.kind,
+    artifactId: p.artifactId,
+    modelName: p.modelName,
+    targetEnv: p.targetEnv,
+    manifestSignatureId: p.manifestSignatureId,
+    status: p.status,
+    requestedBy: p.requestedBy,
+    reason: p.reason,
+    canary: p.canary,
+    policyDecision: p.policyDecision,
+    threshold: p.threshold,
+    approvals: p.approvals,
+    createdAt: p.createdAt,
+    expiresAt: p.expiresAt,
+    appliedAt: p.appliedAt,
+    // stored as written by signPromotionRecord (lib/modules/promotion/signing.ts)
+    recordSignature: p.recordSignature as Wire<typeof PromotionReply>['recordSignature'],
+    rollout: p.rollout,
+  };
+}
+
+/** A promotion with its judged canary windows and the rollout's steps (`GET /v1/promotions/{id}`, and every change to one). */
+export function promotionReply(p: PromotionDetail): Wire<typeof PromotionReply> {
+  return {
+    ...promotionSummary(p),
+    verdicts: p.verdicts.map(verdictReply),
+    // the rollout's trace steps (lib/modules/rollout/view.ts)
+    trace: p.trace as TraceStep[],
+  };
+}
+
+function verdictReply(v: CanaryVerdictView): Wire<typeof PromotionReply>['verdicts'][number] {
+  // stored as the canary judge wrote it (lib/kernel/canary-judge.ts); null from a scripted judge
+  return { ...v, judgement: v.judgement as CanaryJudgement | null };
+}

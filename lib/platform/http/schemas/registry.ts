@@ -1,0 +1,100 @@
+import * as z from 'zod';
+import { JsonValue, LIMITS, ManifestInput, TrainingManifest } from '../../../kernel/manifest.js';
+import { ModelName, Uuid } from '../../../kernel/names.js';
+import { SIGNATURE_ALGS } from '../../../kernel/signatures.js';
+
+/** The registry's routes: uploads, registration, models and versions, artifacts and their verification. */
+
+export const Pagination = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+    cursor: z.string().max(200).optional(),
+  })
+  .strict();
+
+export const SignatureRecordSchema = z
+  .object({
+    manifestSignatureId: z.string().min(1).max(100),
+    signerId: z.string().min(1).max(100),
+    alg: z.enum(SIGNATURE_ALGS),
+    signature: z.base64().max(1024),
+    ts: z.iso.datetime({ offset: true }),
+  })
+  .strict();
+
+export const UploadCreateBody = z
+  .object({
+    modelName: ModelName,
+    size: z.number().int().positive().max(LIMITS.artifactBytes, `must be at most ${LIMITS.artifactBytes} bytes`),
+  })
+  .strict();
+export const UploadCreateReply = z.object({
+  uploadId: Uuid,
+  method: z.literal('PUT'),
+  url: z.string(),
+  headers: z.record(z.string(), z.string()),
+  expiresAt: z.string(),
+});
+export type UploadCreateReply = z.output<typeof UploadCreateReply>;
+
+export const RegisterBody = z.object({ uploadId: Uuid, manifest: ManifestInput }).strict();
+export const IdempotencyKey = z.string().regex(/^[A-Za-z0-9._:-]{8,128}$/, 'must be 8-128 of A-Z a-z 0-9 . _ : -');
+export const RegisterReply = z.object({
+  artifactId: Uuid,
+  modelName: z.string(),
+  version: z.number().int(),
+  sha256: z.string(),
+  manifestSignatureId: z.string(),
+  signerId: z.string(),
+  replayed: z.boolean(),
+});
+export type RegisterReply = z.output<typeof RegisterReply>;
+
+export const ArtifactReply = z.object({
+  artifactId: Uuid,
+  modelName: z.string(),
+  version: z.number().int(),
+  sha256: z.string(),
+  size: z.number().int(),
+  storage: z.object({ key: z.string(), versionId: z.string(), manifestKey: z.string(), signatureKey: z.string() }),
+  manifest: TrainingManifest,
+  manifestSha256: z.string(),
+  signature: SignatureRecordSchema,
+  createdBy: z.string(),
+  createdAt: z.string(),
+});
+export type ArtifactReply = z.output<typeof ArtifactReply>;
+
+export const ArtifactIdParams = z.object({ artifactId: Uuid }).strict();
+export const ModelParams = z.object({ model: ModelName }).strict();
+export const VersionParams = z.object({ model: ModelName, version: z.coerce.number().int().positive() }).strict();
+
+export const ModelsReply = z.object({
+  items: z.array(z.object({ name: z.string(), latestVersion: z.number().int(), createdAt: z.string() })),
+  nextCursor: z.string().nullable(),
+});
+export type ModelsReply = z.output<typeof ModelsReply>;
+export const VersionsReply = z.object({ items: z.array(ArtifactReply), nextCursor: z.string().nullable() });
+export type VersionsReply = z.output<typeof VersionsReply>;
+
+export const VerifyManifestBody = z
+  .object({
+    manifest: z.record(z.string(), JsonValue),
+    signature: SignatureRecordSchema.optional(),
+  })
+  .strict();
+export const VerificationReply = z.object({
+  ok: z.boolean(),
+  artifactId: z.string().nullable(),
+  signerId: z.string().nullable(),
+  checks: z.array(
+    z.object({
+      check: z.string(),
+      ok: z.boolean(),
+      reason: z.string().optional(),
+      expected: z.union([z.string(), z.number()]).optional(),
+      actual: z.union([z.string(), z.number()]).optional(),
+    }),
+  ),
+});
+export type VerificationReply = z.output<typeof VerificationReply>;
