@@ -154,10 +154,13 @@ export function databaseContract(
       const keys: KeyService = new KeyService(db(), new FileKeyProvider({ dir: join(dir, 'keys') }), systemClock, audit);
       await keys.ensureActive('audit', 'audit-signer-v1');
       await keys.ensureActive('manifest', 'manifest-signer-v1');
-      const registry = new RegistryService(db(), store, keys, new DatasetService(db(), systemClock, audit), audit, systemClock, {
-        retentionDays: 1,
-        uploadTtlSeconds: 60,
-      });
+      const registry = new RegistryService(
+        { database: db(), store, keys, datasets: new DatasetService(db(), systemClock, audit), audit, clock: systemClock },
+        {
+          retentionDays: 1,
+          uploadTtlSeconds: 60,
+        },
+      );
       const principal = { id: 'contract', role: 'publisher' } as const;
       const results = await Promise.all(
         Array.from({ length: 8 }, async (_, i) => {

@@ -51,7 +51,7 @@ describe('a registration that crashes before its commit', () => {
     expect((await fetch(up.body.url, { method: 'PUT', body: bytes })).status).toBe(200);
     const eventsBefore = Number((await c.database.db.selectFrom('audit_head').select('seq').executeTakeFirstOrThrow()).seq);
 
-    const crashing = new RegistryService(killedBeforeCommit(c.database), c.store, c.keys, c.datasets, c.audit, c.clock, REGISTRY_DEFAULTS);
+    const crashing = new RegistryService({ ...c, database: killedBeforeCommit(c.database) }, REGISTRY_DEFAULTS);
     await expect(crashing.register({ uploadId: up.body.uploadId, manifest }, { id: 'dev-admin', role: 'admin' })).rejects.toThrow(
       'process killed before commit',
     );

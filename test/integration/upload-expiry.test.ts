@@ -146,7 +146,7 @@ describe('pending uploads expire on a schedule', () => {
 
   it("on AWS (lifecycle mode) expires the row and leaves the still-tagged bytes to the bucket's lifecycle rule", async () => {
     const c = stack.container;
-    const aws = new RegistryService(c.database, c.store, c.keys, c.datasets, c.audit, c.clock, {
+    const aws = new RegistryService(c, {
       ...REGISTRY_DEFAULTS,
       pendingUploadBytes: 'lifecycle',
     });

@@ -60,7 +60,7 @@ beforeAll(async () => {
   const up = (await stack.api('POST', '/v1/registry/uploads', { modelName: 'crashy', size: bytes.length })).body;
   await fetch(up.url, { method: 'PUT', body: bytes });
   const c = stack.container;
-  const crashing = new RegistryService(killedBeforeCommit(c.database), c.store, c.keys, c.datasets, c.audit, c.clock, REGISTRY_DEFAULTS);
+  const crashing = new RegistryService({ ...c, database: killedBeforeCommit(c.database) }, REGISTRY_DEFAULTS);
   await expect(crashing.register({ uploadId: up.uploadId, manifest }, { id: 'dev-admin', role: 'admin' })).rejects.toThrow(
     'killed before commit',
   );

@@ -19,14 +19,22 @@ import type { ArtifactRecord, RegistryService } from '../registry/service.js';
 
 /** Lineage of an artifact and the signed, self-contained bundle auditors verify offline. */
 export class LineageService {
-  constructor(
-    private readonly registry: RegistryService,
-    /** where the artifact went: the promotion module's history and the rollout module's routes */
-    private readonly history: Pick<PromotionService, 'summaries'> & Pick<RolloutService, 'deployments'>,
-    private readonly datasets: DatasetService,
-    private readonly keys: KeyService,
-    private readonly clock: Clock,
-  ) {}
+  private readonly registry: RegistryService;
+  /** where the artifact went: the promotion module's history and the rollout module's routes */
+  private readonly history: Pick<PromotionService, 'summaries'> & Pick<RolloutService, 'deployments'>;
+  private readonly datasets: DatasetService;
+  private readonly keys: KeyService;
+  private readonly clock: Clock;
+
+  constructor(d: {
+    registry: RegistryService;
+    history: Pick<PromotionService, 'summaries'> & Pick<RolloutService, 'deployments'>;
+    datasets: DatasetService;
+    keys: KeyService;
+    clock: Clock;
+  }) {
+    ({ registry: this.registry, history: this.history, datasets: this.datasets, keys: this.keys, clock: this.clock } = d);
+  }
 
   async #load(artifactId: string): Promise<ArtifactRecord> {
     const record = await this.registry.get(artifactId);

@@ -25,15 +25,14 @@ export class RegistryService {
   readonly #registrar: Registrar;
   readonly #metrics: ServiceMetrics | undefined;
 
+  private readonly database: Database;
+
   constructor(
-    private readonly database: Database,
-    store: ObjectStore,
-    keys: KeyService,
-    datasets: DatasetService,
-    audit: AuditLog,
-    clock: Clock,
+    d: { database: Database; store: ObjectStore; keys: KeyService; datasets: DatasetService; audit: AuditLog; clock: Clock },
     opts: RegistryOptions & { metrics?: ServiceMetrics },
   ) {
+    const { database, store, keys, datasets, audit, clock } = d;
+    this.database = database;
     this.#metrics = opts.metrics;
     this.#uploads = new PendingUploads(database, store, clock, opts);
     this.#registrar = new Registrar({ database, store, keys, datasets, audit, clock, opts });

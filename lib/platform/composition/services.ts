@@ -183,13 +183,16 @@ async function coreServices(config: Config, opts: BuildOptions, { clock, metrics
   const keys: KeyService = new KeyService(database, s.keyProvider, clock, audit);
   if (opts.bootstrap) await bootstrap(config, database, keys);
   const datasets = new DatasetService(database, clock, audit);
-  const registry = new RegistryService(database, store, keys, datasets, audit, clock, {
-    ...REGISTRY_DEFAULTS,
-    pendingUploadTtlSeconds: config.pendingUploadTtlSeconds,
-    // Lambda functions may not delete objects: the artifact bucket's lifecycle rule removes tagged pending uploads.
-    pendingUploadBytes: opts.mode === 'lambda' ? 'lifecycle' : 'delete',
-    metrics,
-  });
+  const registry = new RegistryService(
+    { database, store, keys, datasets, audit, clock },
+    {
+      ...REGISTRY_DEFAULTS,
+      pendingUploadTtlSeconds: config.pendingUploadTtlSeconds,
+      // Lambda functions may not delete objects: the artifact bucket's lifecycle rule removes tagged pending uploads.
+      pendingUploadBytes: opts.mode === 'lambda' ? 'lifecycle' : 'delete',
+      metrics,
+    },
+  );
   return {
     audit,
     keys,
@@ -241,13 +244,13 @@ async function promotionServices(
     pendingTtlSeconds: config.pendingPromotionTtlSeconds,
   });
   // lineage reads where an artifact went through the promotion and rollout services
-  const lineage = new LineageService(
-    c.registry,
-    { summaries: (id) => promotions.summaries(id), deployments: (id) => rollout.deployments(id) },
-    c.datasets,
+  const lineage = new LineageService({
+    registry: c.registry,
+    history: { summaries: (id) => promotions.summaries(id), deployments: (id) => rollout.deployments(id) },
+    datasets: c.datasets,
     keys,
     clock,
-  );
+  });
   return { rollout, workflows, promotions, lineage };
 }
 
