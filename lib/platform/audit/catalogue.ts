@@ -42,7 +42,13 @@ export function joinCatalogues(...parts: EventCatalogue[]): EventCatalogue {
  * neither drops nor adds anything (the stored payload is exactly what a reader will parse).
  * Throws INTERNAL: a refused payload is a bug in the writer, never the caller's fault.
  */
-export function checkPayload(catalogue: EventCatalogue, type: string, payload: Record<string, unknown>): void {
+export function checkPayload(
+  catalogue: EventCatalogue,
+  type: string,
+  payload: Record<string, unknown>,
+  /** the payload's canonical JSON, when the caller has it already */
+  payloadText = canonicalJson(payload),
+): void {
   const spec = catalogue[type];
   if (!spec) throw new AegisError('INTERNAL', `audit event type ${type} has no schema in the event catalogue`);
   const parsed = spec.schema.safeParse(payload);
@@ -50,9 +56,11 @@ export function checkPayload(catalogue: EventCatalogue, type: string, payload: R
     const issue = parsed.error.issues[0];
     throw new AegisError('INTERNAL', `audit event ${type}: payload ${issue?.path.join('.') || '(root)'}: ${issue?.message}`);
   }
-  if (canonicalJson(parsed.data) !== canonicalJson(payload)) {
-    const extra = pathsIn(payload).filter((p) => !pathsIn(parsed.data).includes(p));
-    const missing = pathsIn(parsed.data).filter((p) => !pathsIn(payload).includes(p));
+  if (canonicalJson(parsed.data) !== payloadText) {
+    const written = pathsIn(payload);
+    const read = pathsIn(parsed.data);
+    const extra = written.filter((p) => !read.includes(p));
+    const missing = read.filter((p) => !written.includes(p));
     throw new AegisError(
       'INTERNAL',
       `audit event ${type}: the payload does not match its schema exactly (not in the schema: ${extra.join(', ') || 'none'}; defaulted by it: ${missing.join(', ') || 'none'})`,

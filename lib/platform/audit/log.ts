@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { canonicalJson } from '../../kernel/canonical.js';
 import { eventHash, eventStatement, type AuditEvent, type AuditEventType, type UnsignedEvent } from '../../kernel/audit-chain.js';
-import type { Transaction } from 'kysely';
-import type { DB } from '../sql/schema.js';
+import type { Selectable, Transaction } from 'kysely';
+import type { AuditEventsTable, DB } from '../sql/schema.js';
 import type { Clock } from '../ports/clock.js';
 import type { Executor } from '../ports/database.js';
 import type { Signer } from '../ports/signer.js';
@@ -15,19 +15,8 @@ export interface AuditInput {
   payload: Record<string, unknown>;
 }
 
-type Row = {
-  seq: string | number;
-  event_id: string;
-  type: string;
-  actor: string;
-  subject: string;
-  payload: string;
-  ts: string;
-  prev_hash: string;
-  hash: string;
-  signature: string;
-  signer_id: string;
-};
+/** An `audit_events` row as any adapter returns it (`seq` as a number or a bigint string). */
+type Row = Selectable<AuditEventsTable>;
 
 export function rowToEvent(r: Row): AuditEvent {
   return {
@@ -77,8 +66,9 @@ export class AuditLog {
 
   async append(tx: Transaction<DB>, input: AuditInput): Promise<AuditEvent> {
     // round-trip through canonical JSON so the checked, stored, hashed and returned payloads agree
-    const payload = JSON.parse(canonicalJson(input.payload)) as Record<string, unknown>;
-    checkPayload(this.catalogue, input.type, payload);
+    const payloadText = canonicalJson(input.payload);
+    const payload = JSON.parse(payloadText) as Record<string, unknown>;
+    checkPayload(this.catalogue, input.type, payload, payloadText);
     const head = await tx.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
     const signer = await this.signerIn(tx);
     const unsigned: UnsignedEvent = {

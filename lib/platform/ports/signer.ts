@@ -1,5 +1,24 @@
 /** The signing port: Ed25519 signers and the key ring. Adapters: `adapters/signing/{file,kms}.ts`; contract suite: `test/contracts/signer.contract.ts`. */
+import { AegisError } from '../../kernel/errors.js';
 import type { KeyPurpose, KeyRecord, SignatureAlg } from '../../kernel/signatures.js';
+
+/**
+ * The design's signed-message limit, which is KMS's RAW limit: every signer refuses longer
+ * messages the same way, so a caller that passes locally does not start failing on AWS
+ * (moto_server does not enforce it either).
+ */
+export const MAX_SIGNED_MESSAGE_BYTES = 4096;
+
+/** Refuses a message no signer may sign: callers sign a statement that binds the payload by its sha256. */
+export function assertSignable(message: Uint8Array): void {
+  if (message.byteLength > MAX_SIGNED_MESSAGE_BYTES) {
+    throw new AegisError(
+      'PAYLOAD_TOO_LARGE',
+      `message is ${message.byteLength} bytes; at most ${MAX_SIGNED_MESSAGE_BYTES} can be signed (sign a statement that binds the payload by its sha256)`,
+      { field: 'message' },
+    );
+  }
+}
 
 /**
  * Signs small messages with one key. Ed25519 (file key or KMS `ED25519_SHA_512`, RAW) or

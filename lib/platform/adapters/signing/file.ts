@@ -4,18 +4,12 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { AegisError } from '../../../kernel/errors.js';
 import type { KeyPurpose, SignatureAlg } from '../../../kernel/signatures.js';
-import type { KeyProvider, Signer } from '../../ports/signer.js';
+import { assertSignable, type KeyProvider, type Signer } from '../../ports/signer.js';
 
 /** Kids name files here and rows in the key ring, so they keep to a path-safe alphabet. */
 const KID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 /** A keyRef is a bare file name in `dir`: no separators, and never `.` or `..`. */
 const KEY_REF_PATTERN = /^[A-Za-z0-9._-]{1,80}$/;
-/**
- * The design's signed-message limit. KMS refuses RAW messages over 4096 bytes, so file keys
- * refuse them too: a caller that passes locally must not start failing on AWS.
- * Keep in step with `MAX_MESSAGE_BYTES` in `lib/platform/adapters/signing/kms.ts`.
- */
-const MAX_MESSAGE_BYTES = 4096;
 
 /**
  * Ed25519 keys as PKCS#8 PEM files in the data folder's `keys/` directory (`<kid>.pem`,
@@ -98,13 +92,7 @@ export class FileKeySigner implements Signer {
   }
 
   async sign(message: Uint8Array): Promise<Buffer> {
-    if (message.byteLength > MAX_MESSAGE_BYTES) {
-      throw new AegisError(
-        'PAYLOAD_TOO_LARGE',
-        `message is ${message.byteLength} bytes; at most ${MAX_MESSAGE_BYTES} can be signed (sign a statement that binds the payload by its sha256)`,
-        { field: 'message' },
-      );
-    }
+    assertSignable(message);
     this.#key ??= this.#load();
     // A failed load is not cached: the file may appear (or become readable) later.
     const key = await this.#key.catch((e: unknown) => {

@@ -1,16 +1,10 @@
 import { DescribeKeyCommand, GetPublicKeyCommand, KMSClient, SignCommand, type SigningAlgorithmSpec } from '@aws-sdk/client-kms';
 import { AegisError } from '../../../kernel/errors.js';
 import type { KeyPurpose, SignatureAlg } from '../../../kernel/signatures.js';
-import type { KeyProvider, Signer } from '../../ports/signer.js';
+import { assertSignable, type KeyProvider, type Signer } from '../../ports/signer.js';
 
 /** Same kid alphabet as file keys, so a key ring can move between backends. */
 const KID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
-/**
- * KMS's RAW message limit, which is also the design's. Checked here because moto_server
- * does not enforce it, and so a too-long message fails the same way on every backend.
- * Keep in step with `MAX_MESSAGE_BYTES` in `lib/platform/adapters/signing/file.ts`.
- */
-const MAX_MESSAGE_BYTES = 4096;
 
 /** The KMS key specs Aegis signs with, and how each maps onto our algorithms. */
 const SPECS = {
@@ -141,13 +135,7 @@ export class KmsSigner implements Signer {
   }
 
   async sign(message: Uint8Array): Promise<Buffer> {
-    if (message.byteLength > MAX_MESSAGE_BYTES) {
-      throw new AegisError(
-        'PAYLOAD_TOO_LARGE',
-        `message is ${message.byteLength} bytes; at most ${MAX_MESSAGE_BYTES} can be signed (sign a statement that binds the payload by its sha256)`,
-        { field: 'message' },
-      );
-    }
+    assertSignable(message);
     const command = new SignCommand({
       KeyId: this.#keyRef,
       Message: message,
