@@ -23,6 +23,7 @@ import * as promotionApprove from './promotion-approve.js';
 import * as promotionCancel from './promotion-cancel.js';
 import * as promotionGet from './promotion-get.js';
 import * as promotionsByArtifact from './promotions-history.js';
+import * as readyz from './readyz.js';
 import * as register from './register.js';
 import * as rollback from './rollback.js';
 import * as tokensCreate from './tokens-create.js';
@@ -54,6 +55,7 @@ export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
   promotionCancel,
   promotionGet,
   promotionsByArtifact,
+  readyz,
   register,
   rollback,
   tokensCreate,

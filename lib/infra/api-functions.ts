@@ -28,6 +28,9 @@ export const ROUTE_ACCESS = {
   // re-verify the stored bytes). Every other route answers from the database alone.
   health: {},
   openapi: {},
+  // select 1, the artifact bucket's Object Lock configuration and DescribeKey on both signing
+  // keys: what every function's startup checks may already read (grantStartupChecks)
+  readyz: {},
   keysList: {},
   // key.rotated / key.revoked events
   keysRotate: { describeSigningKeys: true, signAuditEvents: true },

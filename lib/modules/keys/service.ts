@@ -69,6 +69,18 @@ export class KeyService {
     return signer;
   }
 
+  /**
+   * Readiness: the active `purpose` key resolves to a signer and, where the provider can
+   * describe its keys (KMS: DescribeKey), the key is enabled. Throws otherwise; signs nothing.
+   */
+  async assertActiveUsable(purpose: KeyPurpose): Promise<void> {
+    const active = await findActiveKey(this.database.db, purpose);
+    await this.activeSigner(purpose);
+    if (!active || !this.provider.describeKey) return;
+    const { keyState } = await this.provider.describeKey(active.keyRef);
+    if (keyState !== 'Enabled') throw new Error(`the active ${purpose} key ${active.record.kid} is ${keyState ?? 'in no known state'}`);
+  }
+
   /** Creates (file) or adopts (KMS) the first key for `purpose` when the ring has no active one. */
   async ensureActive(purpose: KeyPurpose, kid: string, opts: { kmsKeyId?: string } = {}): Promise<KeyRecord> {
     const active = await findActiveKey(this.database.db, purpose);

@@ -168,6 +168,19 @@ export function httpHandler<R extends RouteSpec>(
 }
 
 /**
+ * A public route's Lambda handler that answers from the process alone: it builds no
+ * container, so no adapter is made and no startup check runs — nothing it could depend on is
+ * touched (liveness). The local server serves the same route through {@link httpHandler}.
+ */
+export function standaloneHandler<R extends RouteSpec & { roles: 'public' }>(route: R, reply: () => HttpReply<NoInfer<R>>): LambdaHandler {
+  return async (event, context) => {
+    const requestId = event.requestContext?.requestId ?? context?.awsRequestId ?? randomUUID();
+    const { status, body, headers } = reply();
+    return json(status, body, { 'x-request-id': requestId, ...deprecationHeaders(route, event), ...headers });
+  };
+}
+
+/**
  * The container; a production that refused to start fails the invocation as an init failure
  * would, with the check named in the function's error (API Gateway answers 502), not a 500
  * that looks like one bad request.

@@ -2,6 +2,7 @@ import type * as z from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
 import { ROUTES, routePaths, type RouteId, type RouteSpec } from './routes.js';
 import * as schemas from './schemas.js';
+import { AEGIS_VERSION } from './routes/meta.js';
 
 /** A zod schema exported by schemas.ts, named by its export: each becomes a named component. */
 const isZod = (v: unknown): v is z.ZodType => typeof v === 'object' && v !== null && '_zod' in v;
@@ -71,7 +72,7 @@ export function openApiDocument(opts: { includeLocalOnly: boolean }) {
     openapi: '3.1.0',
     info: {
       title: 'Aegis model registry',
-      version: '0.1.0',
+      version: AEGIS_VERSION,
       description: 'Model registry and deployment lifecycle: signed, reproducible, auditable.',
       license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
     },

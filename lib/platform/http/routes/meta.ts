@@ -1,5 +1,8 @@
-import { HealthReply, OpenApiDocument } from '../schemas.js';
-import type { RouteSpec } from './spec.js';
+import { HealthReply, OpenApiDocument, ReadinessReply } from '../schemas.js';
+import { ANY_ROLE, type RouteSpec } from './spec.js';
+
+/** The version /healthz, /v1/readyz and /openapi.json report. */
+export const AEGIS_VERSION = '0.1.0';
 
 export const META_ROUTES = {
   health: {
@@ -8,8 +11,20 @@ export const META_ROUTES = {
     path: '/healthz',
     entry: 'lambdas/health.ts',
     roles: 'public',
-    summary: 'Liveness and dependency health',
-    reply: { schema: HealthReply, status: { 200: 'healthy', 503: 'the database is unreachable' } },
+    summary: 'Liveness: the process answers; touches no dependency',
+    reply: { schema: HealthReply, status: { 200: 'the process is up' } },
+  },
+  readyz: {
+    id: 'readyz',
+    method: 'GET',
+    path: '/v1/readyz',
+    entry: 'lambdas/readyz.ts',
+    roles: ANY_ROLE,
+    summary: 'Readiness: the database, the object store and the signing keys each answer within a time bound',
+    reply: {
+      schema: ReadinessReply,
+      status: { 200: 'every dependency answered', 503: 'a dependency did not answer in time or failed (see checks)' },
+    },
   },
   openapi: {
     id: 'openapi',

@@ -1,12 +1,31 @@
 import * as z from 'zod';
 
+/** Liveness: the process answers. It touches nothing (no database, no store, no key). */
 export const HealthReply = z.object({
-  ok: z.boolean(),
+  ok: z.literal(true),
   mode: z.enum(['local', 'lambda']),
-  database: z.enum(['ok', 'unreachable']),
   version: z.string(),
 });
 export type HealthReply = z.output<typeof HealthReply>;
+
+/** One dependency as readiness saw it: answered within its time bound, or not (no further detail). */
+export const DependencyStatus = z.enum(['ok', 'unreachable']);
+
+/** Readiness: each dependency this process needs answered a cheap call within its time bound. */
+export const ReadinessReply = z.object({
+  ok: z.boolean(),
+  mode: z.enum(['local', 'lambda']),
+  version: z.string(),
+  checks: z.object({
+    /** `select 1` */
+    database: DependencyStatus,
+    /** the artifact store answers a configuration read (S3: its Object Lock configuration) */
+    objectStore: DependencyStatus,
+    /** the active manifest and audit keys resolve to signers (KMS: each key is enabled) */
+    signer: DependencyStatus,
+  }),
+});
+export type ReadinessReply = z.output<typeof ReadinessReply>;
 
 export const OpenApiDocument = z
   .object({
