@@ -9,6 +9,7 @@ import { promotionCancelCommand } from '../lib/clients/cli/promotion-cancel-comm
 import { promotionCommands } from '../lib/clients/cli/promotion-commands.js';
 import { recoveryCommands } from '../lib/clients/cli/recovery-commands.js';
 import { registryCommands } from '../lib/clients/cli/registry-commands.js';
+import { tokenCommands } from '../lib/clients/cli/token-commands.js';
 import { trainingCommands } from '../lib/clients/cli/training-commands.js';
 import { AegisError } from '../lib/kernel/errors.js';
 
@@ -69,6 +70,7 @@ program
     await new Promise(() => undefined);
   });
 registryCommands(program, ctx);
+tokenCommands(program, ctx);
 trainingCommands(program, ctx);
 lineageCommands(program, ctx);
 auditCommands(program, ctx);

@@ -35,6 +35,7 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<void> {
   process.stdout.write(
     `aegis: database ${db}; objects ${config.objectStore.kind === 'fs' ? config.objectStore.root : `s3://${config.objectStore.bucket}`}; signing ${config.signing.backend}\n`,
   );
+  if (running.adminTokenNotice) process.stdout.write(`aegis: ${running.adminTokenNotice}\n`);
   if (running.newAdminToken) {
     process.stdout.write(
       `aegis: created the dev admin token (shown once; the CLI reads it from ${join(config.dataDir, ADMIN_TOKEN_FILE)}):\n  ${running.newAdminToken}\n`,

@@ -26,7 +26,10 @@ import * as promotionsByArtifact from './promotions-history.js';
 import * as readyz from './readyz.js';
 import * as register from './register.js';
 import * as rollback from './rollback.js';
+import * as tokenRevoke from './token-revoke.js';
+import * as tokenRotate from './token-rotate.js';
 import * as tokensCreate from './tokens-create.js';
+import * as tokensList from './tokens-list.js';
 import * as uploadsCreate from './uploads-create.js';
 import * as verifyManifest from './verify-manifest.js';
 import * as versionGet from './version-get.js';
@@ -58,7 +61,10 @@ export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
   readyz,
   register,
   rollback,
+  tokenRevoke,
+  tokenRotate,
   tokensCreate,
+  tokensList,
   uploadsCreate,
   verifyManifest,
   versionGet,

@@ -11,6 +11,8 @@ export const AUDIT_EVENT_TYPES = [
   'key.revoked',
   'key.enrolled',
   'token.created',
+  'token.revoked',
+  'token.rotated',
   'promotion.requested',
   'promotion.approval_accepted',
   'promotion.approval_refused',

@@ -12,6 +12,8 @@ export const ErrorCodes = {
   /** nested deeper than LIMITS.jsonDepth */
   JSON_TOO_DEEP: 400,
   UNAUTHENTICATED: 401,
+  /** a local bearer token past its expiry: an admin rotates it or creates a new one */
+  TOKEN_EXPIRED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,

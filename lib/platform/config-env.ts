@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { DURATION_PATTERN, parseDuration } from '../kernel/duration.js';
 
 /**
  * The environment variables the server side reads, as a zod schema with their defaults.
@@ -68,6 +69,14 @@ export const EnvSchema = z.object({
   // events newer than the last head checkpoint can still be deleted unnoticed: keep it short
   AEGIS_AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(3600).default(AUDIT_CHECKPOINT_DEFAULT_SECONDS),
   AEGIS_ROLLOUT_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  // the longest lifetime a local bearer token may be given (POST /v1/tokens expiresIn)
+  AEGIS_TOKEN_MAX_TTL: z
+    .string()
+    .regex(DURATION_PATTERN, 'must be a duration like 365d, 720h or 90m')
+    .default('365d')
+    .transform((v) => parseDuration(v)!),
+  // how long a process trusts what it read about a token: another process's revocation takes at most this long here
+  AEGIS_TOKEN_CACHE_SECONDS: z.coerce.number().int().min(0).max(60).default(5),
   // test-only fault point: `<point>` or `<point>#<n>` (the n-th time it is reached) kills the process with SIGKILL
   AEGIS_TEST_KILL_AT: z
     .string()

@@ -75,6 +75,8 @@ export interface Config {
    * server takes the rollout over)
    */
   rolloutLeaseSeconds: number;
+  /** local bearer tokens: the longest lifetime (`AEGIS_TOKEN_MAX_TTL`), how long a process caches one (`AEGIS_TOKEN_CACHE_SECONDS`) */
+  tokens: { maxTtlSeconds: number; cacheSeconds: number };
   /** `AEGIS_TEST_KILL_AT`: test-only fault point that kills the process (refused with NODE_ENV=production) */
   testKillAt: { point: string; nth: number } | undefined;
 }
@@ -154,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pendingUploadTtlSeconds: e.AEGIS_PENDING_UPLOAD_TTL_SECONDS,
     auditCheckpointSeconds: e.AEGIS_AUDIT_CHECKPOINT_SECONDS,
     rolloutLeaseSeconds: e.AEGIS_ROLLOUT_LEASE_SECONDS,
+    tokens: { maxTtlSeconds: e.AEGIS_TOKEN_MAX_TTL, cacheSeconds: e.AEGIS_TOKEN_CACHE_SECONDS },
     testKillAt: e.AEGIS_TEST_KILL_AT
       ? { point: e.AEGIS_TEST_KILL_AT.split('#')[0]!, nth: Number(e.AEGIS_TEST_KILL_AT.split('#')[1] ?? 1) }
       : undefined,

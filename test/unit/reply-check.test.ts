@@ -2,7 +2,14 @@ import { ROUTES } from '../../lib/platform/http/routes.js';
 import { assertReply, replyProblem, routeOf } from '../support/replies.js';
 
 /** The reply check every integration test runs through (test/support/replies.ts) catches what it must. */
-const token = { token: 't', principal: 'ci', role: 'publisher' };
+const token = {
+  token: 't',
+  tokenId: 'tok_0123456789abcdef',
+  principal: 'ci',
+  role: 'publisher',
+  createdAt: '2026-01-01T00:00:00.000Z',
+  expiresAt: '2026-04-01T00:00:00.000Z',
+};
 const dataset = {
   id: 'tx',
   version: '1',

@@ -14,7 +14,6 @@ import type {
   KeysReply,
   KeysRotateReply,
   ModelsReply,
-  TokenCreateReply,
   VerificationReply,
   VersionsReply,
 } from '../../platform/http/schemas.js';
@@ -22,7 +21,7 @@ import { CliError, readJsonFile, type CliContext } from './context.js';
 
 const hashFile = (path: string) => hashStream(createReadStream(path, { highWaterMark: 1024 * 1024 }));
 
-/** register, get, list, verify-manifest, keys, tokens, datasets. */
+/** register, get, list, verify-manifest, keys, datasets. */
 export function registryCommands(program: Command, ctx: CliContext): void {
   program
     .command('register')
@@ -175,22 +174,6 @@ export function registryCommands(program: Command, ctx: CliContext): void {
         `rotated ${o.purpose}: ${r.previous ? `${r.previous.kid} ${r.previous.revokedAt ? 'revoked' : 'retired'}` : 'no previous key'}, ${r.current.kid} active`,
         r,
       );
-    });
-
-  program
-    .command('tokens')
-    .description('local-mode bearer tokens')
-    .command('create')
-    .description('create a token for a principal and role (shown once)')
-    .requiredOption('--principal <id>', 'who the token is for')
-    .addOption(
-      new Option('--role <role>', 'role')
-        .choices(['publisher', 'promoter', 'approver', 'operator', 'auditor', 'admin'])
-        .makeOptionMandatory(),
-    )
-    .action(async (o: { principal: string; role: string }) => {
-      const r = await (await ctx.client()).request<TokenCreateReply>('POST', '/v1/tokens', o);
-      ctx.out(r.token, r);
     });
 
   const datasets = program.command('datasets').description('the dataset registry');

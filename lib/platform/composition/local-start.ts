@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { BuildOptions } from './services.js';
@@ -15,8 +15,10 @@ export const ADMIN_TOKEN_FILE = 'admin.token';
 export interface RunningLocal {
   url: string;
   container: Container;
-  /** the dev admin token when this start created it (first start only) */
+  /** the dev admin token when this start created it (first start, or no usable admin token left) */
   newAdminToken: string | undefined;
+  /** what the server says about the admin tokens as it starts (why it made a new one, or that the one on file no longer works) */
+  adminTokenNotice: string | undefined;
   close(): Promise<void>;
 }
 
@@ -34,14 +36,14 @@ export async function startLocal(config: Config, opts: StartOptions = {}): Promi
   const refusal = localServerRefusal(config);
   if (refusal) throw new ConfigError(refusal);
   const { server, url, container: c } = await listenThenBuild(config, opts);
-  const newAdminToken = await firstAdminToken(config, c);
+  const { token: newAdminToken, notice: adminTokenNotice } = await devAdminToken(config, c);
   // Rollouts that were running when the server stopped resume from their persisted step.
   const resumed = await c.promotions.resumeUnfinished();
   if (resumed.length) c.logger.info('resumed unfinished rollouts', { promotions: resumed });
   // The scheduled jobs (audit archive and head checkpoint, pending promotion and upload expiry) run in this process
   // (EventBridge rules on AWS).
   c.scheduler.start();
-  return { url, container: c, newAdminToken, close: () => stopLocal(server, c) };
+  return { url, container: c, newAdminToken, adminTokenNotice, close: () => stopLocal(server, c) };
 }
 
 /** Listens, then builds the container the routes wait for; a failed build stops the server. */
@@ -80,13 +82,29 @@ async function listenThenBuild(config: Config, opts: StartOptions): Promise<{ se
   }
 }
 
-/** On first start (no token yet), the dev admin token, written to the data folder; undefined otherwise. */
-async function firstAdminToken(config: Config, c: Container): Promise<string | undefined> {
-  if ((await c.tokens.count()) !== 0) return undefined;
-  const { token } = await c.tokens.create('dev-admin', 'admin');
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  writeFileSync(join(config.dataDir, ADMIN_TOKEN_FILE), `${token}\n`, { mode: 0o600 });
-  return token;
+/**
+ * The dev admin token: made on first start, and on any start that finds no usable (unrevoked,
+ * unexpired) admin token, so a local install never locks out its owner — whoever starts the
+ * server holds the data folder, database and keys anyway. When admin tokens are left but the
+ * one on file no longer works, the notice says how to go on instead.
+ */
+async function devAdminToken(config: Config, c: Container): Promise<{ token?: string; notice?: string }> {
+  const file = join(config.dataDir, ADMIN_TOKEN_FILE);
+  const onFile = existsSync(file) ? await c.tokens.describe(readFileSync(file, 'utf8').trim()) : undefined;
+  if ((await c.tokens.usable('admin')) === 0) {
+    const { token } = await c.tokens.create({ principal: 'dev-admin', role: 'admin' });
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    writeFileSync(file, `${token}\n`, { mode: 0o600 });
+    const why = onFile ? `the dev admin token ${onFile.tokenId} is ${onFile.state} and no other admin token is usable: ` : '';
+    return { token, ...(why ? { notice: `${why}made a new one` } : {}) };
+  }
+  if (onFile && onFile.state !== 'active') {
+    const when = onFile.state === 'expired' ? `expired at ${onFile.expiresAt}` : `was revoked at ${onFile.revokedAt}`;
+    return {
+      notice: `the dev admin token in ${file} (${onFile.tokenId}) ${when}; with another admin token, rotate it (aegis tokens rotate ${onFile.tokenId}) and put the new one in that file`,
+    };
+  }
+  return {};
 }
 
 /** Stops the jobs and the rollouts this process runs, then the server; archives and checkpoints last. */

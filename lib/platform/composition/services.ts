@@ -198,7 +198,7 @@ async function coreServices(config: Config, opts: BuildOptions, { clock, metrics
     keys,
     datasets,
     registry,
-    tokens: new TokenService(database, clock, audit),
+    tokens: new TokenService(database, clock, audit, config.tokens),
     auditTrail: new AuditTrail(database, s.archiveStore, keys, clock, AUDIT_RETENTION_DAYS),
     verification: new VerificationService(registry, keys, store),
   };

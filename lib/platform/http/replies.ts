@@ -7,10 +7,11 @@
 import type * as z from 'zod';
 import type { CanaryJudgement } from '../../kernel/canary-judge.js';
 import type { DatasetRecord } from '../../modules/datasets/service.js';
+import type { TokenRecord } from '../../modules/tokens/domain.js';
 import type { PromotionRecord, PromotionService } from '../../modules/promotion/service.js';
 import type { ArtifactRecord, Page } from '../../modules/registry/service.js';
 import type { CanaryVerdictView, TraceStep } from '../../modules/rollout/service.js';
-import type { ArtifactReply, DatasetReply, PromotionReply, PromotionsReply, VersionsReply } from './schemas.js';
+import type { ArtifactReply, DatasetReply, PromotionReply, PromotionsReply, TokenRecordSchema, VersionsReply } from './schemas.js';
 
 type Wire<S extends z.ZodType> = z.input<S>;
 type PromotionDetail = NonNullable<Awaited<ReturnType<PromotionService['get']>>>;
@@ -91,4 +92,20 @@ export function promotionReply(p: PromotionDetail): Wire<typeof PromotionReply> 
 function verdictReply(v: CanaryVerdictView): Wire<typeof PromotionReply>['verdicts'][number] {
   // stored as the canary judge wrote it (lib/kernel/canary-judge.ts); null from a scripted judge
   return { ...v, judgement: v.judgement as CanaryJudgement | null };
+}
+
+/** A token as listed, revoked or rotated out: never its secret nor its hash. */
+export function tokenReply(t: TokenRecord): Wire<typeof TokenRecordSchema> {
+  return {
+    tokenId: t.tokenId,
+    principal: t.principal,
+    role: t.role,
+    state: t.state,
+    createdAt: t.createdAt,
+    createdBy: t.createdBy,
+    expiresAt: t.expiresAt,
+    lastUsedAt: t.lastUsedAt,
+    revokedAt: t.revokedAt,
+    revokedBy: t.revokedBy,
+  };
 }

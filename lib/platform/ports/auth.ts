@@ -17,7 +17,11 @@ export interface Authenticator {
   authenticate(event: APIGatewayProxyEvent): Promise<Principal | undefined>;
 }
 
-/** Resolves an API token to its principal (the tokens module's service). */
+/**
+ * Resolves an API token to its principal (the tokens module's service): undefined for a
+ * secret no token has; a revoked or expired token throws its 401 (`UNAUTHENTICATED`,
+ * `TOKEN_EXPIRED`) with a message that says which, so its holder knows what to do.
+ */
 export interface TokenResolver {
   resolve(token: string): Promise<Principal | undefined>;
 }

@@ -1,4 +1,5 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { tokenLifecycle } from './migration-token-lifecycle.js';
 
 /**
  * Versioned migrations, as a static provider so they survive esbuild bundling. Never edit
@@ -262,6 +263,7 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('promotion_steps').addColumn('lease_token', 'integer').execute();
     },
   },
+  '0008_token_lifecycle': tokenLifecycle,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

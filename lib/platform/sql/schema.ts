@@ -83,10 +83,18 @@ export interface IdempotencyKeysTable {
 
 export interface ApiTokensTable {
   token_sha256: string;
+  /** public id (`tok_` + 16 hex): lists, revokes and rotates a token without its secret */
+  token_id: string;
   principal: string;
   role: string;
   created_at: Ts;
+  /** null for tokens created before 0008_token_lifecycle */
+  created_by: string | null;
+  expires_at: Ts;
+  /** written at most once a minute per token (see TokenService.resolve) */
+  last_used_at: Ts | null;
   revoked_at: Ts | null;
+  revoked_by: string | null;
 }
 
 export interface DatasetsTable {

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { ROLES } from '../../../kernel/identity.js';
+import { DURATION_PATTERN } from '../../../kernel/duration.js';
 import { KEY_PURPOSES, SIGNATURE_ALGS } from '../../../kernel/signatures.js';
 
 /** The key ring's routes, and local bearer tokens. */
@@ -42,11 +43,45 @@ export const KeyEnrollBody = z
 
 export const KidParams = z.object({ kid: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be a key id') }).strict();
 
-export const TokenCreateBody = z
-  .object({
-    principal: z.string().regex(/^[A-Za-z0-9@._:-]{1,128}$/, 'must be 1-128 of A-Z a-z 0-9 @ . _ : -'),
-    role: z.enum(ROLES),
-  })
-  .strict();
-export const TokenCreateReply = z.object({ token: z.string(), principal: z.string(), role: z.enum(ROLES) });
+const Principal = z.string().regex(/^[A-Za-z0-9@._:-]{1,128}$/, 'must be 1-128 of A-Z a-z 0-9 @ . _ : -');
+const TokenId = z.string().regex(/^tok_[0-9a-f]{16}$/, 'must be a token id: tok_ and 16 hex digits');
+const ExpiresIn = z
+  .string()
+  .regex(DURATION_PATTERN, 'must be a duration like 90m, 12h or 30d')
+  .describe('how long the token lives: 90m, 12h, 30d (default 90 days; at most AEGIS_TOKEN_MAX_TTL, 365d unless configured)');
+
+export const TokenCreateBody = z.object({ principal: Principal, role: z.enum(ROLES), expiresIn: ExpiresIn.optional() }).strict();
+export const TokenCreateReply = z.object({
+  token: z.string().describe('the secret: shown once, never stored'),
+  tokenId: z.string().describe('public id: lists, revokes and rotates the token'),
+  principal: z.string(),
+  role: z.enum(ROLES),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+});
 export type TokenCreateReply = z.output<typeof TokenCreateReply>;
+
+export const TokenRecordSchema = z.object({
+  tokenId: z.string(),
+  principal: z.string(),
+  role: z.string().describe('a role this release does not know (a row written by hand) grants nothing'),
+  state: z.enum(['active', 'expired', 'revoked']),
+  createdAt: z.string(),
+  createdBy: z.string().nullable().describe('null for tokens created before creators were recorded'),
+  expiresAt: z.string(),
+  lastUsedAt: z.string().nullable().describe('written at most once a minute per token'),
+  revokedAt: z.string().nullable(),
+  revokedBy: z.string().nullable(),
+});
+export type TokenRecordReply = z.output<typeof TokenRecordSchema>;
+
+export const TokensListQuery = z
+  .object({ limit: z.coerce.number().int().min(1).max(500).default(50), cursor: TokenId.optional() })
+  .strict();
+export const TokensReply = z.object({ items: z.array(TokenRecordSchema), nextCursor: z.string().nullable() });
+export type TokensReply = z.output<typeof TokensReply>;
+
+export const TokenParams = z.object({ tokenId: TokenId }).strict();
+export const TokenRotateBody = z.object({ expiresIn: ExpiresIn.optional() }).strict();
+export const TokenRotateReply = TokenCreateReply.extend({ rotatedFrom: z.string().describe('the token rotated out, now revoked') });
+export type TokenRotateReply = z.output<typeof TokenRotateReply>;

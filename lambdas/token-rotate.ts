@@ -1,0 +1,11 @@
+import { httpHandler, type ContainerProvider } from '../lib/platform/http/handler.js';
+import { lambdaContainer } from '../lib/platform/composition/lambda-container.js';
+import { ROUTES } from '../lib/platform/http/routes.js';
+
+export const build = (container: ContainerProvider) =>
+  httpHandler(ROUTES.tokenRotate, container, async (req, c) => ({
+    status: 201,
+    body: await c.tokens.rotate(req.params.tokenId, req.body, req.principal!.id),
+  }));
+
+export const handler = build(lambdaContainer);
