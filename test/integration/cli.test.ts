@@ -138,6 +138,55 @@ describe('aegis CLI against the local server', () => {
   });
 });
 
+describe('aegis tokens', () => {
+  const HOURS_12 = 12 * 3_600_000;
+
+  it('creates with --expires-in (the secret alone on stdout), lists, rotates and revokes', async () => {
+    const created = await aegis('tokens', 'create', '--principal', 'cli-bot', '--role', 'publisher', '--expires-in', '12h');
+    expect(created.code).toBe(0);
+    const secret = created.stdout.trim();
+    expect(secret).toMatch(/^aegis_[A-Za-z0-9_-]{43}$/);
+    const id = /^aegis: created (tok_[0-9a-f]{16}) for cli-bot \(publisher\), expires \S+$/m.exec(created.stderr)![1]!;
+
+    const listed = JSON.parse((await aegis('--json', 'tokens', 'list')).stdout);
+    const mine = listed.items.find((t: { tokenId: string }) => t.tokenId === id);
+    expect(Date.parse(mine.expiresAt) - Date.parse(mine.createdAt)).toBe(HOURS_12);
+    expect(JSON.stringify(listed)).not.toContain(secret);
+    const human = await aegis('tokens', 'list', '--limit', '500');
+    expect(human.stdout).toMatch(new RegExp(`^  ${id}  active   publisher cli-bot  expires ${mine.expiresAt}  last used never$`, 'm'));
+    expect(JSON.parse((await aegis('tokens', 'list', '--json')).stdout).items.length).toBe(listed.items.length);
+
+    const rotated = await aegis('--json', 'tokens', 'rotate', id, '--expires-in', '12h');
+    expect(rotated.code).toBe(0);
+    const next = JSON.parse(rotated.stdout);
+    expect(next).toMatchObject({ principal: 'cli-bot', role: 'publisher', rotatedFrom: id });
+    const old = await aegisCli(['list'], { ...env, AEGIS_TOKEN: secret });
+    expect(old.code).toBe(3);
+    expect(old.stderr).toContain(`token ${id} was revoked`);
+    expect((await aegisCli(['list'], { ...env, AEGIS_TOKEN: next.token })).code).toBe(0);
+
+    const revoked = await aegis('tokens', 'revoke', next.tokenId);
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toMatch(new RegExp(`^revoked ${next.tokenId} \\(cli-bot, publisher\\) at \\S+ by dev-admin$`, 'm'));
+    expect((await aegisCli(['list'], { ...env, AEGIS_TOKEN: next.token })).code).toBe(3);
+  });
+
+  it('exits 2 on usage errors, 1 naming the field for an unknown token or too long a lifetime, 3 for a non-admin', async () => {
+    expect((await aegis('tokens', 'revoke')).code).toBe(2);
+    expect((await aegis('tokens', 'create', '--principal', 'x', '--role', 'wizard')).code).toBe(2);
+    const unknown = await aegis('--json', 'tokens', 'revoke', `tok_${'0'.repeat(16)}`);
+    expect(unknown.code).toBe(1);
+    expect(JSON.parse(unknown.stdout).error).toMatchObject({ code: 'NOT_FOUND', field: 'tokenId', status: 404 });
+    const long = await aegis('--json', 'tokens', 'create', '--principal', 'x', '--role', 'publisher', '--expires-in', '999d');
+    expect(long.code).toBe(1);
+    expect(JSON.parse(long.stdout).error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'expiresIn', status: 400 });
+    const publisher = (await aegis('tokens', 'create', '--principal', 'cli-pub', '--role', 'publisher')).stdout.trim();
+    const refused = await aegisCli(['--json', 'tokens', 'list'], { ...env, AEGIS_TOKEN: publisher });
+    expect(refused.code).toBe(3);
+    expect(JSON.parse(refused.stdout).error).toMatchObject({ code: 'FORBIDDEN', status: 403 });
+  });
+});
+
 describe('startup guards', () => {
   it('refuses NODE_ENV=production npm start with a one-line reason', async () => {
     const res = await run('npm', ['start', '--silent'], {

@@ -8,7 +8,7 @@
  * HTTP API, environment variables and the DR drill script.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -225,6 +225,18 @@ function upgradeSuite(commit: string, backend: Backend) {
     const cli = await aegis(['verify-manifest', '--artifact-id', old.artifactId]);
     expect(cli.stdout).toMatch(new RegExp(`^VERIFIED {2}artifact ${old.artifactId} {2}signer manifest-signer-v1`));
     expect(cli.code).toBe(0);
+  });
+
+  it('lists the tokens the old release made (0008_token_lifecycle): ids from their hash, 90 days from the upgrade, creator unrecorded', async () => {
+    const { items } = (await api('GET', '/v1/tokens?limit=500')).body as { items: Record<string, string | null>[] };
+    const idOf = (secret: string) => `tok_${createHash('sha256').update(secret).digest('hex').slice(0, 16)}`;
+    expect(items.map((t) => t.tokenId)).toEqual(expect.arrayContaining([idOf(token), idOf(was.tokens.publisher)]));
+    for (const t of items) {
+      expect(t).toMatchObject({ state: 'active', createdBy: null, revokedAt: null, revokedBy: null });
+      const left = Date.parse(t.expiresAt!) - Date.now();
+      expect(left).toBeGreaterThan(89 * 86_400_000);
+      expect(left).toBeLessThanOrEqual(90 * 86_400_000);
+    }
   });
 
   it('takes new work on top: a registration with the old publisher token, a staging promotion, a multisig prod promotion approved with the old approver keys, a rollback to what served before', async () => {

@@ -55,6 +55,18 @@ describe('config', () => {
     expect(() => loadConfig({ AEGIS_IAM_ROLE_MAP: '{"arn:x":"king"}' })).toThrow(/AEGIS_IAM_ROLE_MAP/);
   });
 
+  it('reads the token limits, AEGIS_TOKEN_MAX_TTL (365d) and AEGIS_TOKEN_CACHE_SECONDS (5), naming the variable when wrong', () => {
+    expect(loadConfig({}).tokens).toEqual({ maxTtlSeconds: 365 * 86_400, cacheSeconds: 5 });
+    expect(loadConfig({ AEGIS_TOKEN_MAX_TTL: '30d', AEGIS_TOKEN_CACHE_SECONDS: '0' }).tokens).toEqual({
+      maxTtlSeconds: 30 * 86_400,
+      cacheSeconds: 0,
+    });
+    expect(loadConfig({ AEGIS_TOKEN_MAX_TTL: '720h' }).tokens.maxTtlSeconds).toBe(720 * 3600);
+    for (const bad of ['forever', '30', '0d', '1y', '-5d'])
+      expect(() => loadConfig({ AEGIS_TOKEN_MAX_TTL: bad })).toThrow(/^AEGIS_TOKEN_MAX_TTL must be a duration like 365d/);
+    expect(() => loadConfig({ AEGIS_TOKEN_CACHE_SECONDS: '61' })).toThrow(/^AEGIS_TOKEN_CACHE_SECONDS /);
+  });
+
   describe('the test-only P-256 allowance and production stores', () => {
     const prod = {
       NODE_ENV: 'production',
