@@ -4,7 +4,7 @@
  * says why; one that finds other admin tokens leaves them be and says how to replace the
  * expired one on file. The data folder is reopened by each start; the clock is moved by hand.
  */
-import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADMIN_TOKEN_FILE } from '../../lib/platform/composition/local-start.js';
@@ -54,7 +54,7 @@ describe('the dev admin token', () => {
     open = undefined;
   });
 
-  it('is made anew, saying why, by a start that finds no usable admin token (the old one expired)', async () => {
+  it('is made anew, saying why, by a start that finds no usable admin token; left be by one that finds another admin, which says how to replace it', async () => {
     clock.advance(91 * DAY);
     const s = await start();
     expect(s.newAdminToken).toBeDefined();
@@ -87,5 +87,15 @@ describe('the dev admin token', () => {
     const rotated = await again.api('POST', `/v1/tokens/${secondId.tokenId}/rotate`, {}, { token: ops.body.token });
     expect(rotated.status).toBe(201);
     expect((await models(again, rotated.body.token)).status).toBe(200);
+    await writeFile(join(dataDir, ADMIN_TOKEN_FILE), `${rotated.body.token}\n`);
+    expect((await again.api('POST', `/v1/tokens/${rotated.body.tokenId}/revoke`, undefined, { token: ops.body.token })).status).toBe(200);
+    await again.close();
+    open = undefined;
+
+    // revoked rather than expired: it cannot be rotated, so the notice says to create one
+    const last = await start();
+    expect(last.newAdminToken).toBeUndefined();
+    expect(last.adminTokenNotice).toContain(`(${rotated.body.tokenId}) was revoked at `);
+    expect(last.adminTokenNotice).toContain('aegis tokens create --principal dev-admin --role admin');
   });
 });

@@ -99,9 +99,13 @@ async function devAdminToken(config: Config, c: Container): Promise<{ token?: st
     return { token, ...(why ? { notice: `${why}made a new one` } : {}) };
   }
   if (onFile && onFile.state !== 'active') {
-    const when = onFile.state === 'expired' ? `expired at ${onFile.expiresAt}` : `was revoked at ${onFile.revokedAt}`;
+    // a revoked token cannot be rotated (409): only an expired one
+    const [when, remedy] =
+      onFile.state === 'expired'
+        ? [`expired at ${onFile.expiresAt}`, `rotate it (aegis tokens rotate ${onFile.tokenId})`]
+        : [`was revoked at ${onFile.revokedAt}`, 'create a new one (aegis tokens create --principal dev-admin --role admin)'];
     return {
-      notice: `the dev admin token in ${file} (${onFile.tokenId}) ${when}; with another admin token, rotate it (aegis tokens rotate ${onFile.tokenId}) and put the new one in that file`,
+      notice: `the dev admin token in ${file} (${onFile.tokenId}) ${when}; with another admin token, ${remedy} and put it in that file`,
     };
   }
   return {};
