@@ -23,6 +23,10 @@ import * as promotionApprove from './promotion-approve.js';
 import * as promotionCancel from './promotion-cancel.js';
 import * as promotionGet from './promotion-get.js';
 import * as promotionsByArtifact from './promotions-history.js';
+import * as quarantine from './quarantine.js';
+import * as quarantineApprove from './quarantine-approve.js';
+import * as quarantineGet from './quarantine-get.js';
+import * as quarantineRelease from './quarantine-release.js';
 import * as register from './register.js';
 import * as rollback from './rollback.js';
 import * as tokensCreate from './tokens-create.js';
@@ -54,6 +58,10 @@ export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
   promotionCancel,
   promotionGet,
   promotionsByArtifact,
+  quarantine,
+  quarantineApprove,
+  quarantineGet,
+  quarantineRelease,
   register,
   rollback,
   tokensCreate,

@@ -1,4 +1,5 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { quarantine0010 } from './migration-0010-quarantine.js';
 
 /**
  * Versioned migrations, as a static provider so they survive esbuild bundling. Never edit
@@ -262,6 +263,7 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('promotion_steps').addColumn('lease_token', 'integer').execute();
     },
   },
+  '0010_quarantine': quarantine0010,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
