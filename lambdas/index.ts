@@ -24,6 +24,10 @@ import * as promotionCancel from './promotion-cancel.js';
 import * as promotionGet from './promotion-get.js';
 import * as promotionsByArtifact from './promotions-history.js';
 import * as readyz from './readyz.js';
+import * as quarantine from './quarantine.js';
+import * as quarantineApprove from './quarantine-approve.js';
+import * as quarantineGet from './quarantine-get.js';
+import * as quarantineRelease from './quarantine-release.js';
 import * as register from './register.js';
 import * as rollback from './rollback.js';
 import * as tokenRevoke from './token-revoke.js';
@@ -59,6 +63,10 @@ export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
   promotionGet,
   promotionsByArtifact,
   readyz,
+  quarantine,
+  quarantineApprove,
+  quarantineGet,
+  quarantineRelease,
   register,
   rollback,
   tokenRevoke,

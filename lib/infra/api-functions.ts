@@ -73,6 +73,15 @@ export const ROUTE_ACCESS = {
   promotionApprove: { signAuditEvents: true, startRollouts: true },
   // promotion.cancelled events
   promotionCancel: { signAuditEvents: true },
+  // a quarantine signs its record with the manifest key and appends quarantine.* events; applied,
+  // it cancels pending promotions and starts rollbacks: the rollback route's grants (re-verifying the
+  // artifact rolled back to, its signed promotion record) and the rollback state machine that aborts a canary
+  quarantine: { artifacts: 'read', signManifests: true, signAuditEvents: true, startRollouts: true },
+  // the approval that completes a quarantine's quorum enforces it like the quarantine route
+  quarantineApprove: { artifacts: 'read', signManifests: true, signAuditEvents: true, startRollouts: true },
+  // a release signs its record when applied; it starts nothing
+  quarantineRelease: { signManifests: true, signAuditEvents: true },
+  quarantineGet: {},
 } as const satisfies Record<ApiRouteId, RouteAccess>;
 
 /**
@@ -80,7 +89,14 @@ export const ROUTE_ACCESS = {
  * (read at run time from {@link POLICIES_DIR}, also for the risk tiers when SentinelNet is
  * remote) and the Cedar engine's WebAssembly ({@link CEDAR_WASM}).
  */
-export const POLICY_DECIDING_ROUTES = ['promote', 'promoteVersion', 'rollback'] as const satisfies readonly ApiRouteId[];
+export const POLICY_DECIDING_ROUTES = [
+  'promote',
+  'promoteVersion',
+  'rollback',
+  'quarantine',
+  'quarantineRelease',
+  'quarantineApprove',
+] as const satisfies readonly ApiRouteId[];
 
 /** Where the policy-deciding functions find SentinelNet's policy files (`AEGIS_POLICIES_DIR`). */
 const POLICIES_FOLDER = 'policies';

@@ -23,6 +23,12 @@ export const AUDIT_EVENT_TYPES = [
   'promotion.failed',
   'promotion.cancelled',
   'promotion.expired',
+  'route.drained',
+  'quarantine.requested',
+  'quarantine.approval_accepted',
+  'quarantine.approval_refused',
+  'quarantine.applied',
+  'quarantine.enforced',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number] | (string & {});
 

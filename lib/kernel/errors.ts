@@ -28,6 +28,7 @@ export const ErrorCodes = {
   CONFLICT: 409,
   /** a pending multisig promotion outlived AEGIS_PENDING_PROMOTION_TTL_SECONDS: request it again */
   PROMOTION_EXPIRED: 409,
+  ARTIFACT_QUARANTINED: 409,
   /** a rollout step from a runner that does not hold the rollout's lease (another runner took it over) */
   LEASE_LOST: 409,
   ALREADY_REGISTERED_DIFFERENTLY: 409,

@@ -4,7 +4,11 @@
  */
 
 /** The API roles, least to most privileged in spirit; `admin` may do everything. */
-export const ROLES = ['publisher', 'promoter', 'approver', 'operator', 'auditor', 'admin'] as const;
+/**
+ * `security` quarantines artifacts and reads the audit log; it never promotes or rolls back
+ * (a quarantine's automatic rollbacks run as the quarantine, not as a promotion request of its own).
+ */
+export const ROLES = ['publisher', 'promoter', 'approver', 'operator', 'auditor', 'security', 'admin'] as const;
 
 export type Role = (typeof ROLES)[number];
 

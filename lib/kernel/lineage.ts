@@ -9,6 +9,13 @@ export interface LineageDataset {
   schema: Record<string, unknown> | null;
 }
 
+export interface LineageQuarantine {
+  requestId: string;
+  reason: string;
+  quarantinedBy: string;
+  quarantinedAt: string;
+}
+
 export interface Lineage {
   artifact: { artifactId: string; modelName: string; version: number; sha256: string; size: number; createdAt: string; createdBy: string };
   manifest: { manifestSha256: string; manifestSignatureId: string; signerId: string };
@@ -19,6 +26,8 @@ export interface Lineage {
   promotions: { promotionId: string; targetEnv: string; status: string; createdAt: string; appliedAt: string | null }[];
   /** where it serves now: stable, or canary at a percent */
   deployments: { env: string; role: 'stable' | 'canary'; percent: number }[];
+  /** present when the artifact is quarantined: the request, who, when and why */
+  quarantine?: LineageQuarantine;
   edges: { from: string; to: string; rel: 'described-by' | 'trained-on' | 'built-from' | 'ran-in' }[];
 }
 
@@ -31,6 +40,7 @@ export function buildLineage(
   datasets: LineageDataset[],
   promotions: Lineage['promotions'] = [],
   deployments: Lineage['deployments'] = [],
+  quarantine: LineageQuarantine | null = null,
 ): Lineage {
   const m = `manifest:${manifestSha256}`;
   return {
@@ -41,6 +51,7 @@ export function buildLineage(
     container: { digest: manifest.containerDigest },
     promotions,
     deployments,
+    ...(quarantine ? { quarantine } : {}),
     edges: [
       { from: `artifact:${artifact.artifactId}`, to: m, rel: 'described-by' },
       ...datasets.map((d) => ({ from: m, to: `dataset:${d.id}@${d.version}`, rel: 'trained-on' as const })),

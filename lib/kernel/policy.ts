@@ -37,7 +37,8 @@ export interface PolicyInput {
     datasets: { id: string; version: string; checksum: string }[];
     metrics: Record<string, number>;
   };
-  targetEnv: TargetEnv;
+  /** the environment of a promotion or rollback; `any` for a quarantine or its release (they are about the artifact everywhere) */
+  targetEnv: TargetEnv | 'any';
   requester: { id: string; role: string };
   /** what currently serves in the target env, or null when nothing does yet */
   production: { artifactId: string; metrics: Record<string, number> } | null;
@@ -55,9 +56,13 @@ export interface PolicyInput {
   servedBefore: boolean;
   /** stored promotion records the audit chain or the signed records do not support; any refuses */
   evidenceProblems: string[];
-  action: 'promote' | 'rollback';
+  action: 'promote' | 'rollback' | 'quarantine' | 'release';
   /** a rollback flagged critical (it replaces what serves immediately) */
   critical?: boolean;
+  /** the artifact is quarantined (promotions and rollbacks to it are refused) */
+  quarantined?: boolean;
+  /** the automatic rollback a quarantine starts, away from the quarantined artifact that serves there */
+  quarantineRollback?: boolean;
 }
 
 /** SentinelNet's answer; stored verbatim in the promotion record. */

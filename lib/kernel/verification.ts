@@ -18,6 +18,8 @@ export interface VerificationReport {
   artifactId: string | null;
   signerId: string | null;
   checks: Check[];
+  /** the artifact is quarantined (then `ok` is false whatever the checks say) */
+  quarantined?: { requestId: string; reason: string; quarantinedBy: string; quarantinedAt: string };
 }
 
 export interface VerificationInput {

@@ -6,8 +6,17 @@ import { joinCatalogues } from '../platform/audit/catalogue.js';
 import { DATASET_EVENTS } from './datasets/events.js';
 import { KEY_EVENTS } from './keys/events.js';
 import { PROMOTION_EVENTS } from './promotion/events.js';
+import { QUARANTINE_EVENTS } from './quarantine/events.js';
 import { REGISTRY_EVENTS } from './registry/events.js';
 import { ROLLOUT_EVENTS } from './rollout/events.js';
 import { TOKEN_EVENTS } from './tokens/events.js';
 
-export const EVENT_CATALOGUE = joinCatalogues(KEY_EVENTS, TOKEN_EVENTS, DATASET_EVENTS, REGISTRY_EVENTS, PROMOTION_EVENTS, ROLLOUT_EVENTS);
+export const EVENT_CATALOGUE = joinCatalogues(
+  KEY_EVENTS,
+  TOKEN_EVENTS,
+  DATASET_EVENTS,
+  REGISTRY_EVENTS,
+  PROMOTION_EVENTS,
+  ROLLOUT_EVENTS,
+  QUARANTINE_EVENTS,
+);

@@ -6,6 +6,7 @@
 import { RESTORES as DATASETS, writeDatasets } from '../modules/datasets/restore.js';
 import { RESTORES as KEYS, writeKeys } from '../modules/keys/restore.js';
 import { RESTORES as PROMOTION, writePromotions } from '../modules/promotion/restore.js';
+import { RESTORES as QUARANTINE, writeQuarantine } from '../modules/quarantine/restore.js';
 import { RESTORES as REGISTRY, writeRegistry } from '../modules/registry/restore.js';
 import { RESTORES as ROLLOUT, writeRollout } from '../modules/rollout/restore.js';
 
@@ -15,6 +16,7 @@ export const MODULE_RESTORES = [
   { module: 'registry', restores: REGISTRY, write: writeRegistry },
   { module: 'promotion', restores: PROMOTION, write: writePromotions },
   { module: 'rollout', restores: ROLLOUT, write: writeRollout },
+  { module: 'quarantine', restores: QUARANTINE, write: writeQuarantine },
 ] as const;
 
 /** Every event type some module's restore reads. */

@@ -8,6 +8,7 @@ import type { Database } from '../platform/ports/database.js';
 import type { ObjectStore } from '../platform/ports/object-store.js';
 import { rowToEvent } from '../platform/audit/log.js';
 import { datasetsSnapshot, type DatasetSnapshot } from '../modules/datasets/parity.js';
+import { quarantineSnapshot, type QuarantineSnapshot } from '../modules/quarantine/parity.js';
 import { keysSnapshot, type KeySnapshot } from '../modules/keys/parity.js';
 import { promotionsSnapshot, type ApprovalSnapshot, type PromotionSnapshot } from '../modules/promotion/parity.js';
 import { registryObjects, registrySnapshot as registryTables, type RegistryTablesSnapshot } from '../modules/registry/parity.js';
@@ -28,6 +29,8 @@ export interface RegistrySnapshot extends RegistryTablesSnapshot {
   routes: RouteSnapshot[];
   /** judged canary windows (restored from the `window` of evaluate step events) */
   verdicts: VerdictSnapshot[];
+  /** quarantine requests with their approvers, applied records and effects */
+  quarantines: QuarantineSnapshot[];
 }
 
 /** The chain as stored, and its head. */
@@ -61,10 +64,12 @@ export async function registrySnapshot(database: Database): Promise<RegistrySnap
     ...(await chainSnapshot(database)),
     ...(await promotionsSnapshot(x)),
     ...(await rolloutSnapshot(x)),
+    quarantines: await quarantineSnapshot(x),
   };
 }
 
-export type DiffKind = 'artifact' | 'model' | 'dataset' | 'key' | 'audit-event' | 'link' | 'promotion' | 'approval' | 'route' | 'verdict';
+export type DiffKind =
+  'artifact' | 'model' | 'dataset' | 'key' | 'audit-event' | 'link' | 'promotion' | 'approval' | 'route' | 'verdict' | 'quarantine';
 
 export interface Difference {
   kind: DiffKind;
@@ -107,6 +112,7 @@ export function diffSnapshots(a: RegistrySnapshot, b: RegistrySnapshot): Differe
   diffItems('approval', a.approvals, b.approvals, out);
   diffItems('route', a.routes, b.routes, out);
   diffItems('verdict', a.verdicts, b.verdicts, out);
+  diffItems('quarantine', a.quarantines, b.quarantines, out);
   return out;
 }
 

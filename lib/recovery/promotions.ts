@@ -35,6 +35,7 @@ export function replayPromotions(events: readonly AuditEvent[]): PromotionReplay
   const rollouts = new RolloutReplay();
   for (const e of events) {
     if (windows.handles(e.type)) windows.apply(e);
+    else if (e.type === 'route.drained') rollouts.drain(new EventReplay(e, problems));
     else if (REPLAYED.has(e.type)) {
       const r = new EventReplay(e, problems);
       const p = promotions.apply(r);

@@ -10,6 +10,7 @@ import type { KeyRecord } from '../kernel/signatures.js';
 import { EVENT_CATALOGUE } from '../modules/catalogue.js';
 import { DatasetRestore } from '../modules/datasets/restore.js';
 import { keyRows } from '../modules/keys/restore.js';
+import { QuarantineRestore } from '../modules/quarantine/restore.js';
 import { RegistryRestore } from '../modules/registry/restore.js';
 import type { RestoreLog } from '../modules/restore.js';
 import { loadVerifiedArchive, type VerifiedArchive } from './archive.js';
@@ -28,6 +29,7 @@ const CONCURRENCY = 8;
 interface Restores {
   datasets: DatasetRestore;
   registry: RegistryRestore;
+  quarantine: QuarantineRestore;
 }
 
 /**
@@ -52,7 +54,7 @@ export async function rebuildIndex(deps: RecoveryDeps, opts: RebuildOptions = {}
   reportArchive(archive, report);
 
   const datasets = new DatasetRestore();
-  const r: Restores = { datasets, registry: new RegistryRestore(datasets) };
+  const r: Restores = { datasets, registry: new RegistryRestore(datasets), quarantine: new QuarantineRestore() };
   const plan = await timed('verify-artifacts', 'verifying archived registrations against storage', () =>
     planArchive(deps, archive, opts, r, report),
   );
@@ -149,6 +151,7 @@ async function planArchive(
   const plan: RowPlan = { ...emptyPlan(), ...keyRows(archive.ring, opts.kmsKeyRefs), ...r.datasets.take(), ...r.registry.take() };
   plan.events = archive.events;
   planPromotions(promotions, plan, report);
+  Object.assign(plan, r.quarantine.take(new Set(plan.artifacts.map((a) => a.artifact_id))));
   return plan;
 }
 
@@ -163,6 +166,7 @@ function dispatchEvents(events: readonly AuditEvent[], r: Restores, log: Restore
   for (const e of events) {
     r.datasets.apply(e, log);
     r.registry.apply(e, log);
+    r.quarantine.apply(e, log);
     if (!RESTORED_TYPES.has(e.type)) unrestored.set(e.type, (unrestored.get(e.type) ?? 0) + 1);
   }
   const unknown: string[] = [];

@@ -9,12 +9,13 @@ import type { KeyRows } from '../modules/keys/restore.js';
 import type { PromotionTableRows } from '../modules/promotion/restore.js';
 import type { RegistryRows } from '../modules/registry/restore.js';
 import { inChunks } from '../modules/restore.js';
+import type { QuarantineRows } from '../modules/quarantine/restore.js';
 import type { RolloutRows } from '../modules/rollout/restore.js';
 import { MODULE_RESTORES } from './modules.js';
 import { RecoveryError } from './types.js';
 
 /** Rows of one restore phase, by module, and the archived events; written in one transaction. */
-export type RowPlan = KeyRows & DatasetRows & RegistryRows & PromotionTableRows & RolloutRows & { events: AuditEvent[] };
+export type RowPlan = KeyRows & DatasetRows & RegistryRows & PromotionTableRows & RolloutRows & QuarantineRows & { events: AuditEvent[] };
 
 export const emptyPlan = (): RowPlan => ({
   keys: [],
@@ -29,6 +30,8 @@ export const emptyPlan = (): RowPlan => ({
   steps: [],
   routes: [],
   verdicts: [],
+  quarantineRequests: [],
+  quarantineApprovals: [],
 });
 
 /** The archived events, and the head where the next append links to, so the chain continues where the archive ends. */
@@ -67,6 +70,8 @@ const REGISTRY_TABLES = [
   'promotion_steps',
   'routes',
   'canary_verdicts',
+  'quarantine_requests',
+  'quarantine_approvals',
 ] as const;
 
 /**

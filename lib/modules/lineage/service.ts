@@ -8,7 +8,7 @@ import {
   type BundleFile,
   type BundleSignature,
 } from '../../kernel/lineage-bundle.js';
-import { buildLineage, type Lineage } from '../../kernel/lineage.js';
+import { buildLineage, type Lineage, type LineageQuarantine } from '../../kernel/lineage.js';
 import { statementBytes } from '../../kernel/signatures.js';
 import type { Clock } from '../../platform/ports/clock.js';
 import type { DatasetRecord, DatasetService } from '../datasets/service.js';
@@ -17,22 +17,20 @@ import type { PromotionService } from '../promotion/service.js';
 import type { RolloutService } from '../rollout/service.js';
 import type { ArtifactRecord, RegistryService } from '../registry/service.js';
 
+/** Where the artifact went: the promotion module's history, the rollout module's routes, the quarantine module's state. */
+type History = Pick<PromotionService, 'summaries'> &
+  Pick<RolloutService, 'deployments'> & { quarantine: (artifactId: string) => Promise<LineageQuarantine | null> };
+
 /** Lineage of an artifact and the signed, self-contained bundle auditors verify offline. */
 export class LineageService {
   private readonly registry: RegistryService;
   /** where the artifact went: the promotion module's history and the rollout module's routes */
-  private readonly history: Pick<PromotionService, 'summaries'> & Pick<RolloutService, 'deployments'>;
+  private readonly history: History;
   private readonly datasets: DatasetService;
   private readonly keys: KeyService;
   private readonly clock: Clock;
 
-  constructor(d: {
-    registry: RegistryService;
-    history: Pick<PromotionService, 'summaries'> & Pick<RolloutService, 'deployments'>;
-    datasets: DatasetService;
-    keys: KeyService;
-    clock: Clock;
-  }) {
+  constructor(d: { registry: RegistryService; history: History; datasets: DatasetService; keys: KeyService; clock: Clock }) {
     ({ registry: this.registry, history: this.history, datasets: this.datasets, keys: this.keys, clock: this.clock } = d);
   }
 
@@ -47,9 +45,13 @@ export class LineageService {
     return this.#build(r, await this.#datasets(artifactId), await this.#history(artifactId));
   }
 
-  async #history(artifactId: string): Promise<Pick<Lineage, 'promotions' | 'deployments'>> {
-    const [promotions, deployments] = await Promise.all([this.history.summaries(artifactId), this.history.deployments(artifactId)]);
-    return { promotions, deployments };
+  async #history(artifactId: string): Promise<Pick<Lineage, 'promotions' | 'deployments' | 'quarantine'>> {
+    const [promotions, deployments, quarantine] = await Promise.all([
+      this.history.summaries(artifactId),
+      this.history.deployments(artifactId),
+      this.history.quarantine(artifactId),
+    ]);
+    return { promotions, deployments, ...(quarantine ? { quarantine } : {}) };
   }
 
   /** The datasets the artifact was trained on: the registry's links, the dataset registry's records. */
@@ -57,7 +59,7 @@ export class LineageService {
     return this.datasets.getMany(await this.registry.datasetLinks(artifactId));
   }
 
-  #build(r: ArtifactRecord, datasets: DatasetRecord[], history: Pick<Lineage, 'promotions' | 'deployments'>): Lineage {
+  #build(r: ArtifactRecord, datasets: DatasetRecord[], history: Pick<Lineage, 'promotions' | 'deployments' | 'quarantine'>): Lineage {
     return buildLineage(
       {
         artifactId: r.artifactId,
@@ -74,6 +76,7 @@ export class LineageService {
       datasets.map((d) => ({ id: d.id, version: d.version, checksum: d.checksum, uri: d.uri, schema: d.schema })),
       history.promotions,
       history.deployments,
+      history.quarantine ?? null,
     );
   }
 

@@ -12,6 +12,17 @@ import type { VerificationService } from '../registry/verification.js';
 import type { RolloutService } from '../rollout/service.js';
 import { DEFAULT_PENDING_PROMOTION_TTL_SECONDS } from './domain.js';
 
+/**
+ * Whether an artifact is quarantined: the quarantine module's reader, handed over by the
+ * composition (declared here, by the side that uses it, so promotion imports no quarantine code).
+ */
+export interface QuarantineCheck {
+  /** The artifact's quarantine (who, when, why), or null when it is not quarantined. */
+  stateOf(artifactId: string): Promise<{ requestId: string; reason: string; quarantinedBy: string; quarantinedAt: string } | null>;
+  /** Throws 409 `ARTIFACT_QUARANTINED` (field `artifactId`) naming the quarantine when the artifact is quarantined. */
+  assertNotQuarantined(artifactId: string, what?: string): Promise<void>;
+}
+
 /** What the promotion service works with (the composition root provides it). */
 export interface PromotionDeps {
   database: Database;
@@ -25,6 +36,8 @@ export interface PromotionDeps {
   /** the rollouts: their routes, step traces, judged windows and leases */
   rollout: RolloutService;
   clock: Clock;
+  /** quarantined artifacts are never promoted or rolled back to (none: nothing is quarantined) */
+  quarantine?: QuarantineCheck;
   /** where promotions are counted (none when absent) */
   metrics?: ServiceMetrics;
   /** seconds a pending multisig promotion waits for approvals before it expires (default 7 days) */

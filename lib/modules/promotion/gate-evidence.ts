@@ -10,6 +10,7 @@ import { PROMOTION_END_EVENTS } from './events.js';
 import { checkSignerValidity, verifyRaw, type KeyRecord } from '../../kernel/signatures.js';
 import type { AuditLog } from '../../platform/audit/log.js';
 import type { Executor } from '../../platform/ports/database.js';
+import { routeSubject } from '../rollout/events.js';
 import { promotionRecordBytes } from './domain.js';
 import { promotionsOfArtifactTo, promotionsTo, type StoredPromotion } from './store.js';
 
@@ -215,6 +216,7 @@ export async function servingEvidence(
     }
     Object.assign(out, { stableArtifactId: r.artifactId, promotionId: r.promotionId, seq: e.seq });
   }
+  await afterDrains(x, chain, q, out);
   const stored = q.routedStable;
   if (stored !== out.stableArtifactId) {
     const said =
@@ -224,4 +226,15 @@ export async function servingEvidence(
     out.problems.push(`the routes table says ${stored ?? 'nothing'} serves ${q.modelName} in ${q.env}, but ${said}`);
   }
   return out;
+}
+
+/** A verified `route.drained` after the last applied promotion (a quarantine with nowhere to roll back to) leaves nothing serving. */
+async function afterDrains(x: Executor, chain: ChainReader, q: { modelName: string; env: string }, out: ServingEvidence): Promise<void> {
+  const applied = out.seq ?? 0;
+  const drains = await chain.audit.events(x, { subjects: [routeSubject(q.modelName, q.env)], types: ['route.drained'] });
+  for (const e of drains) {
+    const bad = eventProblem(e, chain.keyOf);
+    if (bad) out.problems.push(`audit event ${e.seq} (${e.type}) of ${q.modelName} in ${q.env} cannot be relied on: ${bad}`);
+    else if (e.seq > applied) Object.assign(out, { stableArtifactId: null, promotionId: null, seq: e.seq });
+  }
 }

@@ -6,6 +6,7 @@ import type { KeyService } from '../keys/service.js';
 import type { RolloutState } from '../rollout/domain.js';
 import type { PromotionLedger, RolloutEnd, RolloutPromotion, SignedPromotionRecord } from '../rollout/ledger.js';
 import { rolloutAuthorizationProblem } from './authorization-evidence.js';
+import type { QuarantineCheck } from './deps.js';
 import { servingEvidence, type ChainReader } from './gate-evidence.js';
 import { signPromotionRecord } from './signing.js';
 import { endRollout, findPromotion, lockStatus, saveRolloutState } from './store.js';
@@ -17,7 +18,12 @@ import { endRollout, findPromotion, lockStatus, saveRolloutState } from './store
  * promotion service in turn uses.
  */
 export class PromotionLedgerService implements PromotionLedger {
-  constructor(private readonly d: { database: Database; keys: KeyService; audit: AuditLog }) {}
+  constructor(private readonly d: { database: Database; keys: KeyService; audit: AuditLog; quarantine?: QuarantineCheck }) {}
+
+  async quarantined(artifactId: string): Promise<string | null> {
+    const q = await this.d.quarantine?.stateOf(artifactId);
+    return q ? `request ${q.requestId} by ${q.quarantinedBy} at ${q.quarantinedAt}: ${q.reason}` : null;
+  }
 
   async load(promotionId: string): Promise<RolloutPromotion> {
     const p = await findPromotion(this.d.database.db, promotionId);

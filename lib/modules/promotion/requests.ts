@@ -29,10 +29,14 @@ export interface PromotionRequest {
   canary?: z.infer<typeof CanaryOverrides>;
   /** a critical rollback: it supersedes another artifact's pending promotion (rollbacks only) */
   critical?: boolean;
+  /** the rollback a quarantine starts away from the quarantined artifact (it supersedes pending promotions too) */
+  quarantineRollback?: boolean;
 }
 
 /** Requests the promotion; its id (it is denied with POLICY_DENIED after it is stored). */
 export async function requestPromotion(d: PromotionDeps, req: PromotionRequest): Promise<string> {
+  // before verification: a quarantined artifact is refused as such, whatever else is wrong with it
+  await d.quarantine?.assertNotQuarantined(req.artifactId);
   const artifact = await verifiedArtifact(d, req.artifactId);
   const decision = await decide(d, req, artifact);
   const p: StoredPromotion = {
@@ -115,6 +119,8 @@ async function decide(d: PromotionDeps, req: PromotionRequest, artifact: Artifac
     evidenceProblems: evidence.problems,
     action: kind,
     ...(kind === 'rollback' ? { critical: req.critical ?? false } : {}),
+    quarantined: (await d.quarantine?.stateOf(artifactId)) != null,
+    ...(req.quarantineRollback ? { quarantineRollback: true } : {}),
   });
 }
 
@@ -166,13 +172,18 @@ async function makeWay(d: PromotionDeps, tx: Tx, req: PromotionRequest, p: Store
   if (holder?.status !== 'pending_multisig') return;
   if (expiredPending(d, holder, p.createdAt))
     await closePending(d, tx, { promotion: holder, status: 'expired', actor: 'system', at: p.createdAt });
-  else if (req.kind === 'rollback' && req.critical && holder.kind === 'promote' && holder.artifactId !== p.artifactId) {
+  else if (
+    req.kind === 'rollback' &&
+    (req.critical || req.quarantineRollback) &&
+    holder.kind === 'promote' &&
+    holder.artifactId !== p.artifactId
+  ) {
     await closePending(d, tx, {
       promotion: holder,
       status: 'cancelled',
       actor: req.principal.id,
       at: p.createdAt,
-      reason: `superseded by critical rollback ${p.promotionId} to artifact ${p.artifactId}: ${p.reason}`,
+      reason: `superseded by ${req.critical ? 'critical' : 'quarantine'} rollback ${p.promotionId} to artifact ${p.artifactId}: ${p.reason}`,
       supersededBy: p.promotionId,
     });
   }

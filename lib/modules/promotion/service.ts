@@ -7,6 +7,7 @@ import type { PromotionDeps } from './deps.js';
 import type { CanaryOverrides } from './domain.js';
 import { cancelPending, expirePending } from './expiry.js';
 import { getPromotion, promotionHistory, promotionSummaries, type PromotionDetail, type PromotionRecord } from './reads.js';
+import { cancelPendingOf, inFlight, rollbackForQuarantine, rollingOutOf, servedBefore } from './quarantine.js';
 import { requestPromotion } from './requests.js';
 import { rollingOut } from './store.js';
 
@@ -85,6 +86,15 @@ export class PromotionService {
   async expirePending(): Promise<{ expired: string[]; more: boolean }> {
     return expirePending(this.d);
   }
+
+  /** What a quarantine asks of the promotions (lib/modules/promotion/quarantine.ts). */
+  readonly forQuarantine = {
+    cancelPendingOf: (artifactId: string, q: { reason: string; actor: string }) => cancelPendingOf(this.d, artifactId, q),
+    rollingOutOf: (artifactId: string) => rollingOutOf(this.d, artifactId),
+    servedBefore: (modelName: string, env: string) => servedBefore(this.d, modelName, env),
+    inFlight: (modelName: string, env: string) => inFlight(this.d, modelName, env),
+    rollback: (q: Parameters<typeof rollbackForQuarantine>[1]) => rollbackForQuarantine(this.d, q),
+  };
 
   async get(promotionId: string): Promise<PromotionDetail | undefined> {
     return getPromotion(this.d, promotionId);

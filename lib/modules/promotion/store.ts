@@ -179,6 +179,19 @@ export async function promotionsTo(x: Executor, modelName: string, env: string):
   return rows.map(toStored);
 }
 
+/** The promotions and rollbacks that applied to the model in `env`, the most recent first. */
+export async function appliedTo(x: Executor, modelName: string, env: string): Promise<StoredPromotion[]> {
+  const rows = await x
+    .selectFrom('promotions')
+    .selectAll()
+    .where('model_name', '=', modelName)
+    .where('target_env', '=', env)
+    .where('status', '=', 'succeeded')
+    .orderBy('applied_at', 'desc')
+    .execute();
+  return rows.map(toStored);
+}
+
 /** The promotions whose status says rolling out. */
 export async function rollingOut(x: Executor): Promise<{ promotionId: string; kind: string }[]> {
   const rows = await x.selectFrom('promotions').select(['promotion_id', 'kind']).where('status', '=', 'rolling_out').execute();

@@ -7,12 +7,21 @@ import type { ObjectStore } from '../../platform/ports/object-store.js';
 import type { KeyService } from '../keys/service.js';
 import type { RegistryService } from './service.js';
 
+/**
+ * Whether an artifact is quarantined (the quarantine module's reader, handed over by the
+ * composition; declared here so the registry imports no quarantine code).
+ */
+export interface QuarantineLookup {
+  stateOf(artifactId: string): Promise<{ requestId: string; reason: string; quarantinedBy: string; quarantinedAt: string } | null>;
+}
+
 /** Verification reports for registered artifacts and for manifests brought by a caller. */
 export class VerificationService {
   constructor(
     private readonly registry: RegistryService,
     private readonly keys: KeyService,
     private readonly store: ObjectStore,
+    private readonly quarantine?: QuarantineLookup,
   ) {}
 
   /** Re-reads the stored bytes (pinned to the registered version) and checks everything. */
@@ -41,6 +50,13 @@ export class VerificationService {
         expected: record.sha256,
         actual: bytes.sha256,
       });
+      report.ok = false;
+    }
+    // a quarantined artifact never validates: it must not be promoted, served or pulled
+    const q = await this.quarantine?.stateOf(artifactId);
+    if (q) {
+      const { requestId, reason, quarantinedBy, quarantinedAt } = q;
+      report.quarantined = { requestId, reason, quarantinedBy, quarantinedAt };
       report.ok = false;
     }
     return report;

@@ -37,6 +37,13 @@ export const PromotionStepPayload = z.object({
 });
 export type PromotionStep = z.infer<typeof PromotionStepPayload>;
 
+/** An environment drained (subject `route:<model>/<env>`): nothing serves there until a promotion applies; a quarantine does it when no earlier artifact can take over. */
+export const RouteDrainedPayload = z.object({ modelName: Text, env: Text, artifactId: Text, reason: Text, at: Iso });
+
+/** The audit subject of a model's route in an environment. */
+export const routeSubject = (modelName: string, env: string) => `route:${modelName}/${env}`;
+
 export const ROLLOUT_EVENTS: EventCatalogue = {
   'promotion.step': { schema: PromotionStepPayload, restore: { restoredBy: 'the rollout replay (lib/modules/rollout/restore.ts)' } },
+  'route.drained': { schema: RouteDrainedPayload, restore: { restoredBy: 'the rollout replay (lib/modules/rollout/restore.ts)' } },
 };

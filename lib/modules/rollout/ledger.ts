@@ -52,6 +52,8 @@ export interface PromotionLedger {
    * and environment are free again.
    */
   end(tx: Executor, p: RolloutPromotion, end: { status: RolloutEnd; state: RolloutState; at: Date }): Promise<SignedPromotionRecord>;
+  /** Why the artifact may not serve (it is quarantined), or null when it may. */
+  quarantined(artifactId: string): Promise<string | null>;
   /** Why the audit chain does not back the promotion's `rolling_out` status, or null when it does. */
   authorizationProblem(p: RolloutPromotion): Promise<string | null>;
   /**

@@ -14,7 +14,7 @@ import { toDate, type DB } from '../../platform/sql/schema.js';
 import { PROMOTION_END_EVENTS } from '../promotion/events.js';
 import { handlerFor, inChunks, type EventReplay } from '../restore.js';
 import { stepState, type Next, type RolloutState, type StepAction } from './domain.js';
-import { PromotionStepPayload, type PromotionStep } from './events.js';
+import { PromotionStepPayload, RouteDrainedPayload, type PromotionStep } from './events.js';
 import type { RolloutEnd } from './ledger.js';
 import {
   insertRoutes,
@@ -133,11 +133,22 @@ const HANDLERS: Readonly<Record<string, (s: Replay, r: EventReplay, p: ReplayedP
 };
 
 /** The event types the rollout restore reads: its steps, and the ends of the rollouts (recorded by the promotion module's events). */
-export const RESTORES: readonly string[] = Object.keys(HANDLERS);
+export const RESTORES: readonly string[] = [...Object.keys(HANDLERS), 'route.drained'];
 
 /** The rollouts of a chain, replayed event by event after the promotion replay has found the promotion and accepted the event. */
 export class RolloutReplay {
   readonly #s: Replay = { states: new Map(), routes: new Map(), stepNo: new Map(), steps: [], verdicts: [] };
+
+  /** A drained route (`route.drained`, not about a promotion): as RolloutService's drain, at the time of the event. */
+  drain(r: EventReplay): void {
+    const e = r.parse(RouteDrainedPayload);
+    if (!e) return;
+    const cleared = { stable_artifact_id: null, canary_artifact_id: null, canary_percent: 0, promotion_id: null };
+    const key = `${e.modelName}\u0000${e.env}`;
+    const existing = this.#s.routes.get(key);
+    if (existing) Object.assign(existing, cleared, { updated_at: toDate(r.e.ts) });
+    else this.#s.routes.set(key, routeRow({ modelName: e.modelName, env: e.env }, cleared, toDate(r.e.ts)));
+  }
 
   handles(type: string): boolean {
     return handlerFor(HANDLERS, type) !== undefined;

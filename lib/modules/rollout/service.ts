@@ -4,8 +4,10 @@ import { stepState, type CanaryConfig, type StepAction } from './domain.js';
 import { acquireLease } from './fence.js';
 import { LeaseLostError } from './lease.js';
 import { runStep, type RolloutDeps, type RolloutOptions, type StepOutput } from './steps.js';
+import { routeSubject } from './events.js';
 import {
   countSteps,
+  expireLease,
   finishStep,
   insertStep,
   leaseExpiries,
@@ -13,6 +15,7 @@ import {
   routedStable,
   routesServing,
   stepsOf,
+  upsertRoute,
   verdictsOf,
 } from './store.js';
 import { traceStep, verdictViews, type CanaryVerdictView, type TraceStep } from './view.js';
@@ -93,6 +96,34 @@ export class RolloutService {
    */
   async release(promotionId: string, runner: string): Promise<void> {
     await releaseLease(this.#d.database.db, promotionId, runner, this.#d.clock.now());
+  }
+
+  /**
+   * Takes the rollout away from whoever runs it (a quarantine aborting a canary): the lease
+   * expires now, so the aborting execution takes it over with the next token and the old
+   * runner's next step is refused (`Aegis.LeaseLost`: it ends quietly as Superseded).
+   */
+  async expireLease(promotionId: string): Promise<void> {
+    await expireLease(this.#d.database.db, promotionId, this.#d.clock.now());
+  }
+
+  /**
+   * Drains the model's route in `env`: nothing serves there (stable and canary cleared) until
+   * a promotion applies. Audited as `route.drained` (subject `route:<model>/<env>`), which the
+   * gates read after the last applied promotion, and a rebuild replays.
+   */
+  async drain(q: { modelName: string; env: string; artifactId: string; reason: string; actor: string }): Promise<void> {
+    const now = this.#d.clock.now();
+    await this.#d.database.db.transaction().execute(async (tx) => {
+      const cleared = { stable_artifact_id: null, canary_artifact_id: null, canary_percent: 0, promotion_id: null };
+      await upsertRoute(tx, { modelName: q.modelName, env: q.env }, cleared, now);
+      await this.#d.audit.append(tx, {
+        type: 'route.drained',
+        actor: q.actor,
+        subject: routeSubject(q.modelName, q.env),
+        payload: { modelName: q.modelName, env: q.env, artifactId: q.artifactId, reason: q.reason, at: now.toISOString() },
+      });
+    });
   }
 
   /** Every step the promotion's runners took, in order. */

@@ -80,6 +80,7 @@ export async function runStep(
   held: Held,
 ): Promise<StepOutput> {
   const s: Step = { d, p, held, persisted: p.rolloutState ?? undefined };
+  if (e.action === 'start' || e.action === 'stepUp' || e.action === 'promoteFully') await notQuarantined(s);
   switch (e.action) {
     case 'start':
       return start(s);
@@ -130,6 +131,12 @@ async function evaluate(s: Step): Promise<StepOutput> {
   const canary = p.canary;
   const to = d.clock.now();
   const state = s.persisted ?? initialState(canary, to);
+  const quarantine = await d.promotions.quarantined(p.artifactId);
+  if (quarantine) {
+    const after = { ...state, reason: `quarantined: ${quarantine}` };
+    await save(s, { state: after, action: 'evaluate', route: {}, waitSeconds: null, extra: { next: 'rollback' } });
+    return { ...after, next: 'rollback' };
+  }
   // The canary is judged against what the chain says serves there, never a routes row edited since.
   const serving = await d.promotions.servingEvidence(
     { modelName: p.modelName, env: p.targetEnv },
@@ -173,6 +180,12 @@ async function evaluate(s: Step): Promise<StepOutput> {
     judged: { ...v, next, from, to, stage: state.stage, percent: state.percent },
   });
   return { ...after, next, verdict: v.verdict };
+}
+
+/** A quarantined artifact never gets (more) traffic: the step fails, and the state machine rolls back. */
+async function notQuarantined({ d, p }: Step): Promise<void> {
+  const why = await d.promotions.quarantined(p.artifactId);
+  if (why) throw new AegisError('ARTIFACT_QUARANTINED', `artifact ${p.artifactId} is quarantined: ${why}`, { field: 'artifactId' });
 }
 
 /** Refuses a promotion whose `rolling_out` status the chain does not back (policy allow, or an approval quorum). */

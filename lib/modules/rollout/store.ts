@@ -242,3 +242,11 @@ export async function routesServing(x: Executor, artifactId: string): Promise<Se
     .orderBy('env')
     .execute();
 }
+
+/**
+ * Ends whoever holds the rollout's lease now (a quarantine aborting a canary): the next runner
+ * takes it over at once with the next token, and the old holder's steps are refused.
+ */
+export async function expireLease(x: Executor, promotionId: string, at: Date): Promise<void> {
+  await x.updateTable('rollout_leases').set({ expires_at: at, due_at: null }).where('promotion_id', '=', promotionId).execute();
+}

@@ -9,6 +9,7 @@ import type { ObjectStore, UploadSink } from '../ports/object-store.js';
 import type { Scheduler } from '../ports/scheduler.js';
 import type { Workflows } from '../ports/workflows.js';
 import type { PromotionService } from '../../modules/promotion/service.js';
+import type { QuarantineService } from '../../modules/quarantine/service.js';
 import type { RolloutService } from '../../modules/rollout/service.js';
 import type { AuditLog } from '../audit/log.js';
 import type { AuditTrail } from '../audit/trail.js';
@@ -39,6 +40,8 @@ export interface Container {
   verification: VerificationService;
   tokens: TokenService;
   promotions: PromotionService;
+  /** quarantine of compromised artifacts; `assertNotQuarantined` is what a download route calls */
+  quarantines: QuarantineService;
   rollout: RolloutService;
   workflows: Workflows;
   /** the scheduled jobs (audit archive, pending promotion and upload expiry); armed by the local server only */

@@ -21,6 +21,7 @@ import { serviceMetrics } from '../metrics.js';
 import { MetricsRolloutJudge } from '../../modules/rollout/canary.js';
 import { PromotionLedgerService } from '../../modules/promotion/ledger.js';
 import { PromotionService } from '../../modules/promotion/service.js';
+import { QuarantineReader, QuarantineService } from '../../modules/quarantine/service.js';
 import { RolloutService } from '../../modules/rollout/service.js';
 import { AuditTrail } from '../audit/trail.js';
 import { DatasetService } from '../../modules/datasets/service.js';
@@ -193,14 +194,16 @@ async function coreServices(config: Config, opts: BuildOptions, { clock, metrics
       metrics,
     },
   );
+  const quarantineReader = new QuarantineReader(database);
   return {
     audit,
     keys,
     datasets,
     registry,
+    quarantineReader,
     tokens: new TokenService(database, clock, audit, config.tokens),
     auditTrail: new AuditTrail(database, s.archiveStore, keys, clock, AUDIT_RETENTION_DAYS),
-    verification: new VerificationService(registry, keys, store),
+    verification: new VerificationService(registry, keys, store, quarantineReader),
   };
 }
 
@@ -220,7 +223,7 @@ async function promotionServices(
     audit,
     judge: opts.judge ?? new MetricsRolloutJudge(await adapters.metricsSource(config)),
     clock,
-    promotions: new PromotionLedgerService({ database, keys, audit }),
+    promotions: new PromotionLedgerService({ database, keys, audit, quarantine: c.quarantineReader }),
     metrics,
     options: {
       leaseSeconds: config.rolloutLeaseSeconds,
@@ -230,28 +233,49 @@ async function promotionServices(
   const workflows = await adapters.workflows(config, opts, rollout);
   let policy: Promise<PromotionGate> | undefined;
   const gate = () => (policy ??= (adapters.policy ?? noPolicyEngine)(config, clock));
+  const promotionGate: PromotionGate = { decide: async (request) => (await gate()).decide(request) };
   const promotions = new PromotionService({
     database,
     registry: c.registry,
     verification: c.verification,
     keys,
     audit,
-    policy: { decide: async (request) => (await gate()).decide(request) },
+    policy: promotionGate,
     workflows,
     rollout,
     clock,
+    quarantine: c.quarantineReader,
     metrics,
     pendingTtlSeconds: config.pendingPromotionTtlSeconds,
   });
-  // lineage reads where an artifact went through the promotion and rollout services
-  const lineage = new LineageService({
+  const quarantines = new QuarantineService({
+    ...c,
+    policy: promotionGate,
+    clock,
+    reader: c.quarantineReader,
+    promotions,
+    rollout,
+    workflows,
+  });
+  return { rollout, workflows, promotions, quarantines, lineage: lineageService(c, clock, promotions, rollout) };
+}
+
+/** Lineage reads where an artifact went through the promotion and rollout services, and its quarantine. */
+function lineageService(c: Storage & CoreServices, clock: Clock, promotions: PromotionService, rollout: RolloutService): LineageService {
+  return new LineageService({
     registry: c.registry,
-    history: { summaries: (id) => promotions.summaries(id), deployments: (id) => rollout.deployments(id) },
+    history: {
+      summaries: (id) => promotions.summaries(id),
+      deployments: (id) => rollout.deployments(id),
+      quarantine: async (id) => {
+        const q = await c.quarantineReader.stateOf(id);
+        return q && { requestId: q.requestId, reason: q.reason, quarantinedBy: q.quarantinedBy, quarantinedAt: q.quarantinedAt };
+      },
+    },
     datasets: c.datasets,
-    keys,
+    keys: c.keys,
     clock,
   });
-  return { rollout, workflows, promotions, lineage };
 }
 
 /** Schema migrations, then an active manifest and audit key (created locally, adopted from KMS). */

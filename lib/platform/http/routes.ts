@@ -4,6 +4,7 @@ import { DATASET_ROUTES } from './routes/datasets.js';
 import { KEY_ROUTES } from './routes/keys.js';
 import { META_ROUTES } from './routes/meta.js';
 import { PROMOTION_ROUTES } from './routes/promotions.js';
+import { QUARANTINE_ROUTES } from './routes/quarantine.js';
 import { REGISTRY_ROUTES } from './routes/registry.js';
 import type { RouteSpec } from './routes/spec.js';
 
@@ -27,6 +28,7 @@ export const ROUTES = {
   ...REGISTRY_ROUTES,
   ...DATASET_ROUTES,
   ...PROMOTION_ROUTES,
+  ...QUARANTINE_ROUTES,
   ...AUDIT_ROUTES,
 };
 

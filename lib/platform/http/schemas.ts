@@ -11,3 +11,4 @@ export * from './schemas/datasets.js';
 export * from './schemas/keys.js';
 export * from './schemas/promotions.js';
 export * from './schemas/audit.js';
+export * from './schemas/quarantine.js';

@@ -4,6 +4,15 @@ import type { CanaryJudgement } from '../../kernel/canary-judgement.js';
 export type MachineName = 'promotion' | 'rollback';
 
 /**
+ * What an execution starts with: the promotion, and for the rollback machine an `error` when
+ * it aborts that promotion's canary (a quarantine) instead of setting a rollback's route.
+ */
+export interface WorkflowInput {
+  promotionId: string;
+  error?: { Error: string; Cause: string };
+}
+
+/**
  * Runs the rollout state machines: Step Functions on AWS, the same ASL in-process locally.
  * The execution name is the promotion id, so starting twice never runs twice.
  *
@@ -11,7 +20,7 @@ export type MachineName = 'promotion' | 'rollback';
  * await workflows.start('promotion', promotionId, { promotionId });
  */
 export interface Workflows {
-  start(machine: MachineName, name: string, input: { promotionId: string }): Promise<{ executionId: string; started: boolean }>;
+  start(machine: MachineName, name: string, input: WorkflowInput): Promise<{ executionId: string; started: boolean }>;
   /**
    * Stops the executions this process runs and waits for them (the local server's shutdown;
    * their persisted state lets a restart resume them). Absent where executions outlive the

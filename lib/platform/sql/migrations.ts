@@ -1,5 +1,6 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { tokenLifecycle } from './migration-token-lifecycle.js';
+import { quarantine0010 } from './migration-0010-quarantine.js';
 
 /**
  * Versioned migrations, as a static provider so they survive esbuild bundling. Never edit
@@ -264,6 +265,7 @@ const migrations: Record<string, Migration> = {
     },
   },
   '0008_token_lifecycle': tokenLifecycle,
+  '0010_quarantine': quarantine0010,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

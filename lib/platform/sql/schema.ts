@@ -216,6 +216,36 @@ export interface RoutesTable {
   updated_at: Ts;
 }
 
+export interface QuarantineRequestsTable {
+  request_id: string;
+  /** `quarantine` or `release` */
+  action: string;
+  artifact_id: string;
+  model_name: string;
+  /** `pending_multisig` or `applied` */
+  status: string;
+  reason: string;
+  requested_by: string;
+  /** canonical JSON of SentinelNet's decision */
+  policy_decision: string;
+  threshold: number | null;
+  pending_key: string | null;
+  created_at: Ts;
+  applied_at: Ts | null;
+  /** canonical JSON of the applied record's manifest-key signature */
+  record_signature: string | null;
+  /** canonical JSON of what enforcing a quarantine did */
+  effects: string | null;
+}
+
+export interface QuarantineApprovalsTable {
+  request_id: string;
+  approver_kid: string;
+  signature: string;
+  expires_at: string;
+  created_at: Ts;
+}
+
 export interface DB {
   models: ModelsTable;
   artifacts: ArtifactsTable;
@@ -234,6 +264,8 @@ export interface DB {
   routes: RoutesTable;
   canary_verdicts: CanaryVerdictsTable;
   rollout_leases: RolloutLeasesTable;
+  quarantine_requests: QuarantineRequestsTable;
+  quarantine_approvals: QuarantineApprovalsTable;
 }
 
 export const toIso = (v: Date | string): string => (v instanceof Date ? v : new Date(v)).toISOString();

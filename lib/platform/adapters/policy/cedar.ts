@@ -31,8 +31,8 @@ const SCHEMA = `namespace Aegis {
   type Canary = { passedRequestsPerArm: Long, requiredRequestsPerArm: Long };
   type Request = { operation: String, targetEnv: String, manifestSignatureValid: Bool, canaryCompleted: Bool,
                    critical: Bool, hasProduction: Bool, metric: Metric, canary: Canary, servedBefore: Bool,
-                   evidenceMismatch: Bool };
-  action promote, rollback, requireMultisig appliesTo { principal: User, resource: Artifact, context: Request };
+                   evidenceMismatch: Bool, quarantined: Bool, quarantineRollback: Bool };
+  action promote, rollback, quarantine, release, requireMultisig appliesTo { principal: User, resource: Artifact, context: Request };
 }`;
 
 /** The facts a policy's `@reason` may name as `{placeholder}`. */
@@ -221,6 +221,8 @@ export class CedarPolicyEngine implements PolicyEngine {
         canary: { passedRequestsPerArm: passed, requiredRequestsPerArm: required },
         servedBefore: input.servedBefore === true,
         evidenceMismatch: problems.length > 0,
+        quarantined: input.quarantined === true,
+        quarantineRollback: input.quarantineRollback === true,
       },
     };
     return { request, facts: factsOf(input, this.config, { riskTier, passed, problems }) };

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import './promise-with-resolvers.js';
 import { StateMachine } from 'aws-local-stepfunctions';
-import type { MachineName, Workflows } from '../../ports/workflows.js';
+import type { MachineName, WorkflowInput, Workflows } from '../../ports/workflows.js';
 
 type Definition = { States: Record<string, { Type: string }> };
 type Step = (input: Record<string, unknown>) => Promise<unknown>;
@@ -52,7 +52,7 @@ export class LocalWorkflows implements Workflows {
     return def;
   }
 
-  async start(machine: MachineName, name: string, input: { promotionId: string }): Promise<{ executionId: string; started: boolean }> {
+  async start(machine: MachineName, name: string, input: WorkflowInput): Promise<{ executionId: string; started: boolean }> {
     const executionId = `local:${machine}:${name}`;
     if (this.#running.has(name)) return { executionId, started: false };
     const def = this.#definition(machine);

@@ -1,5 +1,5 @@
 import { SFNClient, StartExecutionCommand, ExecutionAlreadyExists } from '@aws-sdk/client-sfn';
-import type { MachineName, Workflows } from '../../ports/workflows.js';
+import type { MachineName, WorkflowInput, Workflows } from '../../ports/workflows.js';
 
 /** Step Functions (Standard): the execution name is the promotion id, so a repeated start is a no-op. */
 export class SfnWorkflows implements Workflows {
@@ -12,7 +12,7 @@ export class SfnWorkflows implements Workflows {
     this.#client = client ?? new SFNClient({});
   }
 
-  async start(machine: MachineName, name: string, input: { promotionId: string }) {
+  async start(machine: MachineName, name: string, input: WorkflowInput) {
     try {
       const r = await this.#client.send(
         new StartExecutionCommand({ stateMachineArn: this.arns[machine], name, input: JSON.stringify(input) }),

@@ -60,6 +60,10 @@ export const LineageReply = z.object({
     }),
   ),
   deployments: z.array(z.object({ env: z.string(), role: z.enum(['stable', 'canary']), percent: z.number() })),
+  quarantine: z
+    .object({ requestId: z.string(), reason: z.string(), quarantinedBy: z.string(), quarantinedAt: z.string() })
+    .optional()
+    .describe('present when the artifact is quarantined'),
   edges: z.array(z.object({ from: z.string(), to: z.string(), rel: z.string() })),
 });
 export type LineageReply = z.output<typeof LineageReply>;

@@ -96,5 +96,9 @@ export const VerificationReply = z.object({
       actual: z.union([z.string(), z.number()]).optional(),
     }),
   ),
+  quarantined: z
+    .object({ requestId: z.string(), reason: z.string(), quarantinedBy: z.string(), quarantinedAt: z.string() })
+    .optional()
+    .describe('the artifact is quarantined: ok is false'),
 });
 export type VerificationReply = z.output<typeof VerificationReply>;
