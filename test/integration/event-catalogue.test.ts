@@ -33,7 +33,7 @@ describe('the event catalogue', () => {
         .filter(([, s]) => 'notRestored' in s.restore)
         .map(([t]) => t)
         .sort(),
-    ).toEqual(['promotion.approval_refused', 'token.created']);
+    ).toEqual(['promotion.approval_refused', 'quarantine.approval_refused', 'token.created']);
   });
 
   it('has a module restore reading every type it says is restored, and none reading a type it says is not', () => {
