@@ -12,7 +12,7 @@
  * `domainName`, `certificateArn` and `mtlsTruststoreUri`, optionally `mtlsTruststoreVersion`
  * (none: the execute-api endpoint, no mutual TLS), `environmentsFile` (the per-environment
  * file, default `environments.json`: the entry named by `env` gives account, region, role map,
- * alarm email, retention, replication, mTLS, tags and termination protection; the context keys
+ * alarm email, retention, replication, mTLS, API throttles, tags and termination protection; the context keys
  * here override it), `alarmEmail` (subscribed to the alarm
  * topic; none: subscribe to the `AlarmTopicArn` output), `deployNonce` (a new value runs the
  * migrations again on a deploy that changes nothing else).
@@ -94,6 +94,7 @@ const stack = new AegisStack(app, `aegis-${envName}`, {
   ...(alarmEmail !== undefined && { alarmEmail }),
   ...(deployNonce !== undefined && { deployNonce }),
   ...(mutualTls && { mutualTls }),
+  ...(fromFile.throttling && { throttling: fromFile.throttling }),
   description: `Aegis model registry (${envName}; ${replication ? `buckets replicated to ${replication.region}` : 'no cross-region bucket replication'})`,
 });
 

@@ -4,6 +4,9 @@ import type { IConstruct } from 'constructs';
 /** Shortest reason we accept: long enough that "n/a" or "ok" cannot pass review. */
 export const MIN_REASON_LENGTH = 20;
 
+/** Rules whose findings are granular (one per managed policy, one per wildcard resource or action). */
+const GRANULAR_RULES = /^AwsSolutions-IAM[45]\b/;
+
 export interface NagAcknowledgment {
   /** A cdk-nag rule id, with the finding in brackets where the rule is granular: `AwsSolutions-IAM5[Resource::*]`. */
   readonly id: string;
@@ -20,6 +23,10 @@ export interface NagAcknowledgment {
  */
 export function acknowledge(scope: IConstruct, ...rules: NagAcknowledgment[]): void {
   for (const rule of rules) {
+    // these rules report one finding per policy or resource: a bare id would silence findings nobody has seen
+    if (GRANULAR_RULES.test(rule.id) && !/\[.+\]$/.test(rule.id)) {
+      throw new Error(`acknowledgment of ${rule.id} at ${scope.node.path} must name the finding it covers: ${rule.id}[<finding>]`);
+    }
     if (rule.reason.trim().length < MIN_REASON_LENGTH) {
       throw new Error(`acknowledgment of ${rule.id} at ${scope.node.path} needs a reason of at least ${MIN_REASON_LENGTH} characters`);
     }

@@ -2,6 +2,7 @@ import type { Duration, StackProps } from 'aws-cdk-lib';
 import type { Role } from '../kernel/identity.js';
 import type { MutualTlsDomain } from './mutual-tls.js';
 import type { ReplicationTarget } from './replication.js';
+import type { ApiThrottling } from './rest-api.js';
 
 /** What an `AegisStack` is configured with (`bin/cdk.ts` reads it from the CDK context). */
 export interface AegisStackProps extends StackProps {
@@ -81,6 +82,13 @@ export interface AegisStackProps extends StackProps {
    * @default - no custom domain, no mutual TLS (the `MutualTls` output says so)
    */
   readonly mutualTls?: MutualTlsDomain;
+  /**
+   * API Gateway throttling: the stage's (every signed route) and each public route's own,
+   * which must not exceed the stage's.
+   *
+   * @default { stage: { rateLimit: 50, burstLimit: 100 }, public: { rateLimit: 5, burstLimit: 10 } }
+   */
+  readonly throttling?: ApiThrottling;
   /**
    * An address subscribed to the alarm topic (it must confirm the subscription).
    *

@@ -190,7 +190,11 @@ export class AegisStack extends Stack {
 
     const handlers = {} as Record<ApiRouteId, lambda.IFunction>;
     for (const routeId of API_ROUTE_IDS) handlers[routeId] = this.apiFunctions.functions[routeId].function;
-    this.restApi = new AegisRestApi(this, 'Api', { handlers, ...(props.mutualTls && { mutualTls: props.mutualTls }) });
+    this.restApi = new AegisRestApi(this, 'Api', {
+      handlers,
+      ...(props.throttling && { throttling: props.throttling }),
+      ...(props.mutualTls && { mutualTls: props.mutualTls }),
+    });
 
     const scheduledJobs = {
       auditArchive: this.auditArchiveSchedule,

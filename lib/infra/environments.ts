@@ -2,7 +2,7 @@
  * The per-environment configuration file (`environments.json` at the repo root, or
  * `-c environmentsFile=<path>`): one checked entry per environment with what differs between
  * them — account and region, the IAM role map, the alarm email, the audit retention,
- * replication, mutual TLS, tags and termination protection. Read by `bin/cdk.ts` only.
+ * replication, mutual TLS, API throttles, tags and termination protection. Read by `bin/cdk.ts` only.
  */
 import { readFileSync } from 'node:fs';
 import * as z from 'zod';
@@ -10,6 +10,11 @@ import { ROLES } from '../kernel/identity.js';
 
 const Arn = z.string().regex(/^arn:aws[a-z-]*:/, 'not an ARN');
 const Region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'not an AWS region (e.g. eu-west-1)');
+
+const Throttle = z.strictObject({
+  rateLimit: z.number().positive('must be more than 0 requests per second'),
+  burstLimit: z.number().int('must be a whole number of requests').min(1, 'must be at least 1'),
+});
 
 const Environment = z.strictObject({
   /** with `region`: the stack is deployed there (AZ lookups come from the committed cdk.context.json) */
@@ -32,6 +37,8 @@ const Environment = z.strictObject({
       truststoreVersion: z.string().min(1).optional(),
     })
     .optional(),
+  /** API Gateway throttles (requests/s, burst): the stage's, and each public route's own (no higher) */
+  throttling: z.strictObject({ stage: Throttle.optional(), public: Throttle.optional() }).optional(),
   /** on every resource of the stack, besides `aegis:env` */
   tags: z.record(z.string().regex(/^[\w.:/=+\-@ ]{1,128}$/, 'not a valid tag key'), z.string().max(256)).optional(),
   /** @default true for an environment named `prod`, else false */

@@ -1,15 +1,16 @@
 import { Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
-import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { acknowledge } from './acknowledge.js';
 import { pin } from './pin.js';
 
 export interface RegistryDatabaseProps {
-  /** Customer managed key for storage, backups and the master user secret. */
+  /** Customer managed key for storage, backups, the master user secret and the application user secret. */
   readonly encryptionKey: kms.IKey;
   /**
    * Database created in the cluster; the host part of `rdsdata://DATABASE?…`.
@@ -49,26 +50,50 @@ export interface RegistryDatabaseProps {
    * @default logs.RetentionDays.THREE_MONTHS
    */
   readonly flowLogRetention?: logs.RetentionDays;
+  /**
+   * The login role the functions connect as (the migrate step creates it and grants it what
+   * the application needs; see `lib/platform/sql/app-user.ts`).
+   *
+   * @default 'aegis_app'
+   */
+  readonly appUsername?: string;
 }
+
+/** The RDS Data API calls a function makes (what `grantDataApiAccess` of the CDK grants, without the secret). */
+const DATA_API_ACTIONS = [
+  'rds-data:BatchExecuteStatement',
+  'rds-data:BeginTransaction',
+  'rds-data:CommitTransaction',
+  'rds-data:ExecuteStatement',
+  'rds-data:RollbackTransaction',
+];
 
 /**
  * The registry database: Aurora PostgreSQL Serverless v2 reached only through the RDS Data
  * API, so it lives in isolated subnets with no NAT and no inbound rules. The master password
- * is generated, stored and rotated by RDS in Secrets Manager.
+ * is generated, stored and rotated by RDS in Secrets Manager; only the migrate step uses it.
+ * Every other function connects as the application user, whose password the stack generates
+ * into a secret of its own (encrypted with the data key) and the migrate step sets.
  *
  * @example
  * const db = new RegistryDatabase(this, 'Database', { encryptionKey: keys.dataKey });
  * db.grantDataApiAccess(fn);
  * fn.addEnvironment('MODEL_REGISTRY_DATABASE_URL', db.databaseUrl);
+ * db.grantMigratorAccess(migrateFn);
+ * migrateFn.addEnvironment('MODEL_REGISTRY_DATABASE_URL', db.adminDatabaseUrl);
  */
 export class RegistryDatabase extends Construct {
   public readonly vpc: ec2.Vpc;
   public readonly cluster: rds.DatabaseCluster;
-  /** The RDS-managed master user secret the Data API authenticates with. */
+  /** The RDS-managed master user secret: the migrate step's only. */
   public readonly secret: secretsmanager.ISecret;
+  /** The application user's secret (`{ username, password }`): what every other function's Data API calls authenticate with. */
+  public readonly appSecret: secretsmanager.Secret;
   public readonly databaseName: string;
-  /** `rdsdata://<database>?resourceArn=<cluster arn>&secretArn=<secret arn>`, as `lib/platform/config.ts` reads it. */
+  /** `rdsdata://<database>?resourceArn=<cluster arn>&secretArn=<app secret arn>`, as `lib/platform/config.ts` reads it. */
   public readonly databaseUrl: string;
+  /** The same with the master secret, for the migrate step. */
+  public readonly adminDatabaseUrl: string;
   /** How long automated backups (and so point-in-time recovery) reach back. */
   public readonly backupRetention: Duration;
   /** Serverless v2 capacity bounds (ACUs). */
@@ -149,16 +174,45 @@ export class RegistryDatabase extends Construct {
 
     if (!this.cluster.secret) throw new Error('the cluster has no master user secret');
     this.secret = this.cluster.secret;
-    this.databaseUrl = Fn.join('', [
-      `rdsdata://${this.databaseName}?resourceArn=`,
-      this.cluster.clusterArn,
-      '&secretArn=',
-      this.secret.secretArn,
-    ]);
+    const appUsername = props.appUsername ?? 'aegis_app';
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(appUsername) || appUsername === 'aegis_admin')
+      throw new Error('appUsername must be 1-63 of a-z 0-9 _ starting with a letter or _, and not the master user aegis_admin');
+    this.appSecret = new secretsmanager.Secret(this, 'AppUserSecret', {
+      description: `Aegis registry database: the application user ${appUsername} (the migrate step sets its password and grants)`,
+      encryptionKey: props.encryptionKey,
+      // letters and digits only: nothing to escape anywhere it travels
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ username: appUsername }),
+        generateStringKey: 'password',
+        excludePunctuation: true,
+        passwordLength: 40,
+      },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    pin(this.appSecret, 'RegistryAppUserSecret');
+    acknowledge(this.appSecret, {
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'The application user secret is set on the database by the migrate step (as the master user) on every deploy; rotation would need a rotation function with network access to the cluster, which has none (Data API only, isolated subnets). A new password: put a new secret value, then redeploy with -c deployNonce=… .',
+    });
+    const url = (secret: secretsmanager.ISecret) =>
+      Fn.join('', [`rdsdata://${this.databaseName}?resourceArn=`, this.cluster.clusterArn, '&secretArn=', secret.secretArn]);
+    this.databaseUrl = url(this.appSecret);
+    this.adminDatabaseUrl = url(this.secret);
   }
 
-  /** Data API statements on this cluster, and reading (decrypting) its secret. */
+  /** Data API statements on this cluster as the application user: reading (decrypting) its secret, no other. */
   grantDataApiAccess(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({ grantee, actions: DATA_API_ACTIONS, resourceArns: [this.cluster.clusterArn] });
+    this.appSecret.grantRead(grantee);
+  }
+
+  /**
+   * The migrate step: Data API statements as the master user (its secret), and reading the
+   * application user's secret to set that user's password.
+   */
+  grantMigratorAccess(grantee: iam.IGrantable): void {
     this.cluster.grantDataApiAccess(grantee);
+    this.appSecret.grantRead(grantee);
   }
 }

@@ -21,17 +21,45 @@ const GATEWAY_ERRORS: readonly [apigw.ResponseType, ErrorCode, string, string?][
   [apigw.ResponseType.ACCESS_DENIED, 'FORBIDDEN', 'this principal may not call this route'],
 ];
 
+/** API Gateway's token bucket: steady requests per second and the burst above it. */
+export interface Throttle {
+  readonly rateLimit: number;
+  readonly burstLimit: number;
+}
+
+/** The stage's throttle when none is given: every route without a throttle of its own. */
+export const DEFAULT_STAGE_THROTTLE: Throttle = { rateLimit: 50, burstLimit: 100 };
+/**
+ * The public routes' throttle when none is given (each public method has its own bucket):
+ * anyone on the internet may call them, so they get a small share of what signed callers get.
+ */
+export const DEFAULT_PUBLIC_THROTTLE: Throttle = { rateLimit: 5, burstLimit: 10 };
+
+function checkThrottle(name: string, t: Throttle): void {
+  if (!(t.rateLimit > 0 && Number.isInteger(t.burstLimit) && t.burstLimit >= 1))
+    throw new Error(`${name} needs rateLimit > 0 and a whole burstLimit >= 1`);
+}
+
+/** The stage's throttle and the public routes' own. */
+export interface ApiThrottling {
+  readonly stage?: Throttle;
+  readonly public?: Throttle;
+}
+
 export interface AegisRestApiProps {
   /** The function behind each API route. */
   readonly handlers: Readonly<Record<ApiRouteId, lambda.IFunction>>;
   /** @default 'api' */
   readonly stageName?: string;
   /**
-   * Stage-wide throttling, requests per second and burst.
+   * API Gateway throttling: `stage` for the whole stage (every signed route), `public` for each
+   * public (unauthenticated) method — `/healthz`, `/openapi.json` — on its own bucket, no higher
+   * than the stage's: a flood of anonymous calls is refused (429) there and leaves the signed
+   * routes their share.
    *
-   * @default { rateLimit: 50, burstLimit: 100 }
+   * @default { stage: DEFAULT_STAGE_THROTTLE, public: DEFAULT_PUBLIC_THROTTLE } (50/s burst 100; 5/s burst 10)
    */
-  readonly throttling?: { readonly rateLimit: number; readonly burstLimit: number };
+  readonly throttling?: ApiThrottling;
   /** @default logs.RetentionDays.ONE_YEAR */
   readonly accessLogRetention?: logs.RetentionDays;
   /**
@@ -60,6 +88,18 @@ export interface AegisRestApiProps {
  * const api = new AegisRestApi(this, 'Api', { handlers: { health: healthFn, ... } });
  * api.api.url;
  */
+/** `/<path>/<METHOD>` → the public throttle, for every path (aliases too) of every public route. */
+function publicMethodThrottles(t: Throttle): Record<string, apigw.MethodDeploymentOptions> {
+  const out: Record<string, apigw.MethodDeploymentOptions> = {};
+  for (const routeId of API_ROUTE_IDS) {
+    const route: RouteSpec = ROUTES[routeId];
+    if (route.roles !== 'public') continue;
+    for (const { path } of routePaths(route))
+      out[`${path}/${route.method}`] = { throttlingRateLimit: t.rateLimit, throttlingBurstLimit: t.burstLimit };
+  }
+  return out;
+}
+
 /** The cdk-nag findings every API method carries by design, acknowledged with their reasons. */
 function acknowledgeAccess(method: apigw.Method, isPublic: boolean): void {
   if (isPublic) {
@@ -88,8 +128,14 @@ export class AegisRestApi extends Construct {
 
   constructor(scope: Construct, id: string, props: AegisRestApiProps) {
     super(scope, id);
-    const throttling = props.throttling ?? { rateLimit: 50, burstLimit: 100 };
-    if (!(throttling.rateLimit > 0 && throttling.burstLimit >= 1)) throw new Error('throttling needs rateLimit > 0 and burstLimit >= 1');
+    const throttling = props.throttling?.stage ?? DEFAULT_STAGE_THROTTLE;
+    const publicThrottling = props.throttling?.public ?? DEFAULT_PUBLIC_THROTTLE;
+    checkThrottle('throttling.stage', throttling);
+    checkThrottle('throttling.public', publicThrottling);
+    if (publicThrottling.rateLimit > throttling.rateLimit || publicThrottling.burstLimit > throttling.burstLimit)
+      throw new Error(
+        `throttling.public (${publicThrottling.rateLimit}/s, burst ${publicThrottling.burstLimit}) must not exceed the stage's (${throttling.rateLimit}/s, burst ${throttling.burstLimit})`,
+      );
     const manageRole = props.manageAccountLoggingRole ?? true;
     const stackRegion = Stack.of(this).region;
     const mtls = props.mutualTls && {
@@ -132,6 +178,7 @@ export class AegisRestApi extends Construct {
         dataTraceEnabled: false,
         throttlingRateLimit: throttling.rateLimit,
         throttlingBurstLimit: throttling.burstLimit,
+        methodOptions: publicMethodThrottles(publicThrottling),
       },
     });
     acknowledge(this.api, {

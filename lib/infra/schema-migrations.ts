@@ -58,7 +58,8 @@ export interface SchemaMigrationsProps {
 }
 
 /**
- * Runs schema migrations on every deploy: the migrate function behind a custom resource.
+ * Runs schema migrations on every deploy: the migrate function behind a custom resource, as
+ * the database's master user; it then sets the application user's password and grants.
  * Make whatever serves traffic depend on {@link SchemaMigrations.resource}, so new code
  * only goes live on a migrated schema.
  *
@@ -73,14 +74,20 @@ export class SchemaMigrations extends Construct {
 
   constructor(scope: Construct, id: string, props: SchemaMigrationsProps) {
     super(scope, id);
+    // The master user (the only function that has its secret), and the application user's secret to grant.
+    const environment = {
+      ...props.environment,
+      MODEL_REGISTRY_DATABASE_URL: props.database.adminDatabaseUrl,
+      AEGIS_APP_DATABASE_SECRET_ARN: props.database.appSecret.secretArn,
+    };
     this.migrateFunction = new AegisFunction(this, 'migrate', {
       entry: props.entry ?? 'lambdas/migrate.ts',
       projectRoot: props.projectRoot,
-      description: 'Schema migrations and key adoption, run by CloudFormation on every deploy',
-      environment: props.environment,
+      description: 'Schema migrations, key adoption and the application database user, run by CloudFormation on every deploy',
+      environment,
       timeout: props.timeout ?? Duration.minutes(5),
     });
-    props.database.grantDataApiAccess(this.migrateFunction.role);
+    props.database.grantMigratorAccess(this.migrateFunction.role);
     for (const key of props.signingKeys ?? []) key.grant(this.migrateFunction.role, 'kms:DescribeKey', 'kms:GetPublicKey');
     props.auditSigningKey?.grant(this.migrateFunction.role, 'kms:Sign');
     if (props.startupChecks) grantStartupChecks(this.migrateFunction.role, props.startupChecks);
@@ -115,7 +122,7 @@ export class SchemaMigrations extends Construct {
         // and the startup checks again; an unchanged tree synthesizes an unchanged template.
         MigrateCode: ((this.migrateFunction.function.node.defaultChild as lambda.CfnFunction).code as lambda.CfnFunction.CodeProperty)
           .s3Key,
-        Environment: props.environment,
+        Environment: environment,
         ...(props.deployNonce !== undefined && { DeployNonce: props.deployNonce }),
       },
     });

@@ -44,6 +44,7 @@ export const EnvSchema = z.object({
   AEGIS_PROMOTION_STATE_MACHINE_ARN: optionalString,
   AEGIS_ROLLBACK_STATE_MACHINE_ARN: optionalString,
   AEGIS_CANARY_METRICS_FILE: optionalString,
+  AEGIS_APP_DATABASE_SECRET_ARN: optionalString,
   AEGIS_TLS_CERT: optionalString,
   AEGIS_TLS_KEY: optionalString,
   AEGIS_TLS_CLIENT_CA: optionalString,
@@ -51,6 +52,7 @@ export const EnvSchema = z.object({
   AEGIS_S3_FORCE_PATH_STYLE: bool,
   AEGIS_TEST_ALLOW_P256_KMS_KEYS: bool,
   AWS_ENDPOINT_URL_KMS: optionalString,
+  AWS_ENDPOINT_URL_SECRETS_MANAGER: optionalString,
   AWS_ENDPOINT_URL: optionalString,
   AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: bool,
   AEGIS_PENDING_PROMOTION_TTL_SECONDS: z.coerce

@@ -77,6 +77,13 @@ export interface Config {
   rolloutLeaseSeconds: number;
   /** local bearer tokens: the longest lifetime (`AEGIS_TOKEN_MAX_TTL`), how long a process caches one (`AEGIS_TOKEN_CACHE_SECONDS`) */
   tokens: { maxTtlSeconds: number; cacheSeconds: number };
+  /**
+   * `AEGIS_APP_DATABASE_SECRET_ARN` (the migrate function only): the Secrets Manager secret
+   * (`{ username, password }`) of the database user every other function connects as, which
+   * the migration creates and grants what the application needs; `endpoint` as for KMS
+   * (`AWS_ENDPOINT_URL_SECRETS_MANAGER`, else `AWS_ENDPOINT_URL`)
+   */
+  appDatabaseSecret: { arn: string; endpoint: string | undefined } | undefined;
   /** `AEGIS_TEST_KILL_AT`: test-only fault point that kills the process (refused with NODE_ENV=production) */
   testKillAt: { point: string; nth: number } | undefined;
 }
@@ -157,6 +164,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditCheckpointSeconds: e.AEGIS_AUDIT_CHECKPOINT_SECONDS,
     rolloutLeaseSeconds: e.AEGIS_ROLLOUT_LEASE_SECONDS,
     tokens: { maxTtlSeconds: e.AEGIS_TOKEN_MAX_TTL, cacheSeconds: e.AEGIS_TOKEN_CACHE_SECONDS },
+    appDatabaseSecret: e.AEGIS_APP_DATABASE_SECRET_ARN
+      ? {
+          arn: e.AEGIS_APP_DATABASE_SECRET_ARN,
+          endpoint: e.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS ? undefined : (e.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? e.AWS_ENDPOINT_URL),
+        }
+      : undefined,
     testKillAt: e.AEGIS_TEST_KILL_AT
       ? { point: e.AEGIS_TEST_KILL_AT.split('#')[0]!, nth: Number(e.AEGIS_TEST_KILL_AT.split('#')[1] ?? 1) }
       : undefined,

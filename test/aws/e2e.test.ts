@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { AegisClient } from '../../lib/clients/http/client.js';
 import { aegisCli, type Ran } from '../support/spawn.js';
 import { editJson, startWorld, type World } from './support/world.js';
 
@@ -147,6 +148,63 @@ describe('AWS mode on the synthesized artifacts', () => {
     );
     expect(byKid['manifest-signer-v1']).toMatchObject({ alg: 'ecdsa-p256-sha256' });
     expect(byKid['audit-signer-v1']).toMatchObject({ alg: 'ecdsa-p256-sha256' });
+  });
+
+  it('runs every function but migrate as the application database user, which cannot rewrite the audit chain; liveness and readiness answer', async () => {
+    const caller = world.as('reader').env;
+    const api = new AegisClient({
+      baseUrl: world.api.url,
+      sigv4: {
+        region: caller.AWS_REGION!,
+        credentials: async () => ({
+          accessKeyId: caller.AWS_ACCESS_KEY_ID!,
+          secretAccessKey: caller.AWS_SECRET_ACCESS_KEY!,
+          sessionToken: caller.AWS_SESSION_TOKEN!,
+        }),
+      },
+    });
+    // readiness: select 1 through the Data API as the application user, S3's Object Lock configuration, KMS DescribeKey
+    expect(await api.request('GET', '/v1/readyz')).toEqual({
+      ok: true,
+      mode: 'lambda',
+      version: '0.1.0',
+      checks: { database: 'ok', objectStore: 'ok', signer: 'ok' },
+    });
+    const live = await fetch(new URL('healthz', world.api.url));
+    expect(live.status).toBe(200);
+    expect(await live.json()).toEqual({ ok: true, mode: 'lambda', version: '0.1.0' });
+
+    const appUser = decodeURIComponent(new URL(world.appDatabaseUrl).username);
+    const owner = new pg.Client({ connectionString: world.databaseUrl });
+    await owner.connect();
+    try {
+      // the Data API server keeps the sessions it opened for each secret's user
+      const { rows } = await owner.query<{ usename: string }>(
+        'select distinct usename from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
+      );
+      expect(rows.map((r) => r.usename)).toContain(appUser);
+      const { rows: owners } = await owner.query<{ tableowner: string }>(
+        `select tableowner from pg_tables where tablename = 'audit_events'`,
+      );
+      expect(owners[0]!.tableowner).not.toBe(appUser);
+    } finally {
+      await owner.end();
+    }
+    const app = new pg.Client({ connectionString: world.appDatabaseUrl });
+    await app.connect();
+    try {
+      const denied = (q: string) =>
+        app.query(q).then(
+          () => 'allowed',
+          (e: { code?: string }) => e.code,
+        );
+      expect(Number((await app.query('select count(*)::int as n from audit_events')).rows[0].n)).toBeGreaterThan(0);
+      expect(await denied(`update audit_events set actor = 'mallory'`)).toBe('42501');
+      expect(await denied('delete from audit_events')).toBe('42501');
+      expect(await denied('truncate audit_events')).toBe('42501');
+    } finally {
+      await app.end();
+    }
   });
 
   it('maps IAM callers to roles from the synthesized role map: a publisher may not read the audit log, an unsigned call is refused by the gateway', async () => {

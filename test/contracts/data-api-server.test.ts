@@ -552,6 +552,48 @@ maybe('Data API server (via @aws-sdk/client-rds-data)', () => {
     });
   });
 
+  it('connects as the database user of the secret a call names, in and out of transactions, and refuses a secret it cannot use', async () => {
+    const role = `data_api_user_${Date.now()}`;
+    await admin.query(`create role ${role} login password 'pw-of-the-role'`);
+    const secrets: Record<string, unknown> = {
+      [ARNS.secretArn]: { username: role, password: 'pw-of-the-role' },
+      'arn:aws:secretsmanager:us-east-1:123456789012:secret:partial': { username: role },
+    };
+    const withSecrets = await startDataApiServer({
+      pgUrl: testDb!.url,
+      secrets: async (arn) => {
+        if (!(arn in secrets)) throw new Error('ResourceNotFoundException');
+        return secrets[arn];
+      },
+    });
+    try {
+      const api2 = client(withSecrets.endpoint);
+      const me = await api2.executeStatement({ ...ARNS, database: databaseName, sql: 'select current_user as me' });
+      expect(me.records).toEqual([[{ stringValue: role }]]);
+      const { transactionId } = await api2.beginTransaction({ ...ARNS, database: databaseName });
+      const inTx = await api2.executeStatement({ ...ARNS, sql: 'select current_user as me', transactionId });
+      expect(inTx.records).toEqual([[{ stringValue: role }]]);
+      await api2.rollbackTransaction({ ...ARNS, transactionId });
+      // the role's privileges apply: it was granted nothing on vals
+      const denied = await failure(api2.executeStatement({ ...ARNS, database: databaseName, sql: 'select * from vals' }));
+      expect(denied.name).toBe('DatabaseErrorException');
+      expect(denied.message).toMatch(/permission denied for table vals; SQLState: 42501/);
+      const partial = await failure(
+        api2.executeStatement({ ...ARNS, secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:partial', sql: 'select 1' }),
+      );
+      expect(partial.name).toBe('BadRequestException');
+      expect(partial.message).toMatch(/must contain a username and a password/);
+      const missing = await failure(
+        api2.executeStatement({ ...ARNS, secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:absent', sql: 'select 1' }),
+      );
+      expect(missing.name).toBe('BadRequestException');
+      expect(missing.message).toMatch(/Error fetching secret .*absent/);
+    } finally {
+      await withSecrets.stop();
+      await admin.query(`drop role ${role}`);
+    }
+  });
+
   it('runs standalone and prints its endpoint', async () => {
     const { NODE_OPTIONS: _omit, ...env } = process.env;
     const child = spawn(

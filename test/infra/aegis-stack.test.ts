@@ -312,6 +312,45 @@ describe('AegisStack template', () => {
       });
     });
 
+    it('generates the application user secret, encrypted with the data key: a username and a generated password', () => {
+      template.hasResource('AWS::SecretsManager::Secret', {
+        DeletionPolicy: 'Retain',
+        Properties: Match.objectLike({
+          KmsKeyId: { 'Fn::GetAtt': ['DataKey', 'Arn'] },
+          GenerateSecretString: Match.objectLike({
+            SecretStringTemplate: JSON.stringify({ username: 'aegis_app' }),
+            GenerateStringKey: 'password',
+            ExcludePunctuation: true,
+            PasswordLength: 40,
+          }),
+        }),
+      });
+      expect(logicalIdOf(synth.stack.database.appSecret)).toBe('RegistryAppUserSecret');
+    });
+
+    it('lets only the migrate function read the master user secret; every other function reads the application secret, and no other secret', () => {
+      const master = JSON.stringify({ 'Fn::GetAtt': ['RegistryCluster', 'MasterUserSecret.SecretArn'] });
+      const app = JSON.stringify({ Ref: 'RegistryAppUserSecret' });
+      const secretReads = (role: string) =>
+        statementsOfRole(role)
+          .filter((st) => asList(st.Action).some((a) => a.startsWith('secretsmanager:')))
+          .flatMap((st) => asList(st.Resource).map((r) => ({ actions: asList(st.Action).sort(), resources: JSON.stringify(r) })));
+      const readers = identityStatements(template)
+        .filter((e) => allows(e.statement, 'secretsmanager:GetSecretValue'))
+        .filter((e) => JSON.stringify(e.statement.Resource).includes(master))
+        .flatMap((e) => e.roles);
+      expect([...new Set(readers)]).toEqual([logicalIdOf(synth.stack.migrations.migrateFunction.role)]);
+      expect(
+        secretReads(logicalIdOf(synth.stack.migrations.migrateFunction.role))
+          .map((r) => r.resources)
+          .sort(),
+      ).toEqual([app, master].sort());
+      for (const fn of ourFunctions().filter((f) => f !== synth.stack.migrations.migrateFunction)) {
+        const reads = secretReads(logicalIdOf(fn.role));
+        expect(reads).toEqual([{ actions: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], resources: app }]);
+      }
+    });
+
     it('keeps the database in isolated subnets: no NAT gateway, no internet gateway', () => {
       template.resourceCountIs('AWS::EC2::NatGateway', 0);
       template.resourceCountIs('AWS::EC2::InternetGateway', 0);
@@ -378,12 +417,21 @@ describe('AegisStack template', () => {
         // source maps stay beside the bundle: loading them would slow every cold start
         expect(vars.NODE_OPTIONS).toBeUndefined();
       }
+      // every function but the migrate step connects as the application user (its secret); migrate as the master user
+      const urlOf = (fn: (typeof ours)[number]) =>
+        JSON.stringify(template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Environment.Variables.MODEL_REGISTRY_DATABASE_URL);
+      const migrate = synth.stack.migrations.migrateFunction;
+      for (const fn of ours.filter((f) => f !== migrate)) {
+        expect(urlOf(fn)).toContain('"&secretArn=",{"Ref":"RegistryAppUserSecret"}');
+        expect(urlOf(fn)).not.toContain('MasterUserSecret');
+      }
+      expect(urlOf(migrate)).toContain('"&secretArn=",{"Fn::GetAtt":["RegistryCluster","MasterUserSecret.SecretArn"]}');
+      const vars = template.toJSON().Resources[logicalIdOf(migrate.function)].Properties.Environment.Variables;
+      expect(vars.AEGIS_APP_DATABASE_SECRET_ARN).toEqual({ Ref: 'RegistryAppUserSecret' });
       template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: { MODEL_REGISTRY_DATABASE_URL: url } } });
       const [first, ...rest] = url.asObject()['Fn::Join'][1] as unknown[];
       expect(first).toBe('rdsdata://aegis?resourceArn=arn:');
       expect(JSON.stringify(rest)).toContain('{"Ref":"RegistryCluster"}');
-      expect(JSON.stringify(rest)).toContain('"&secretArn="');
-      expect(JSON.stringify(rest)).toContain('{"Fn::GetAtt":["RegistryCluster","MasterUserSecret.SecretArn"]}');
     });
 
     it('deploys new handler code only after the migrations custom resource has run', () => {
@@ -769,6 +817,21 @@ describe('AegisStack template', () => {
       });
       const destination = JSON.stringify(template.findResources('AWS::ApiGateway::Stage'));
       expect(destination).toContain(logicalIdOf(synth.stack.restApi.accessLogGroup));
+    });
+
+    it("throttles each public route on its own, lower than the stage's, and no signed route", () => {
+      const [stage] = Object.values(template.findResources('AWS::ApiGateway::Stage'));
+      const settings = stage!.Properties.MethodSettings as Json[];
+      const all = settings.find((m) => m.ResourcePath === '/*');
+      expect(all).toMatchObject({ HttpMethod: '*', ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
+      const own = settings.filter((m) => m.ResourcePath !== '/*');
+      // a method setting's resource path is `/` and the path with its `/` escaped as `~1`
+      const publicPaths = API_ROUTE_IDS.filter((id) => ROUTES[id].roles === 'public').flatMap((id) =>
+        routePaths(ROUTES[id]).map(({ path }) => `${ROUTES[id].method} /${path.replace(/\//g, '~1')}`),
+      );
+      expect(publicPaths.sort()).toEqual(['GET /~1healthz', 'GET /~1openapi.json']);
+      expect(own.map((m) => `${m.HttpMethod} ${m.ResourcePath}`).sort()).toEqual(publicPaths);
+      for (const m of own) expect(m).toMatchObject({ ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 });
     });
   });
 

@@ -181,7 +181,7 @@ describe('bin/cdk.ts', () => {
     expect(run.stderr).toContain('cross-region replication needs context replicaAuditBucketArn, replicaKmsKeyArn as well');
   });
 
-  it('takes account, region, role map, alarm email, tags and termination protection from the per-environment file', () => {
+  it('takes account, region, role map, alarm email, API throttles, tags and termination protection from the per-environment file', () => {
     const dir = newOutdir();
     const file = join(dir, 'environments.json');
     writeFileSync(
@@ -193,6 +193,7 @@ describe('bin/cdk.ts', () => {
             region: 'eu-west-1',
             roleMap: { 'arn:aws:iam::123456789012:role/ci': 'publisher' },
             alarmEmail: 'oncall@example.com',
+            throttling: { stage: { rateLimit: 120, burstLimit: 240 }, public: { rateLimit: 3, burstLimit: 6 } },
             tags: { team: 'ml-platform' },
           },
         },
@@ -223,6 +224,13 @@ describe('bin/cdk.ts', () => {
       'arn:aws:iam::123456789012:role/ci': 'publisher',
     });
     expect(resources.find((r) => r.Type === 'AWS::SNS::Subscription')!.Properties).toMatchObject({ Endpoint: 'oncall@example.com' });
+    const throttles = resources.find((r) => r.Type === 'AWS::ApiGateway::Stage')!.Properties.MethodSettings;
+    expect(throttles).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ ResourcePath: '/*', ThrottlingRateLimit: 120, ThrottlingBurstLimit: 240 }),
+        expect.objectContaining({ ResourcePath: '/~1healthz', ThrottlingRateLimit: 3, ThrottlingBurstLimit: 6 }),
+      ]),
+    );
     const azs = resources.filter((r) => r.Type === 'AWS::EC2::Subnet').map((r) => r.Properties.AvailabilityZone);
     expect(azs).toEqual(['eu-west-1a', 'eu-west-1b']);
   });
@@ -245,6 +253,12 @@ describe('bin/cdk.ts', () => {
     expect(bad({ environments: { prod: { account: '123456789012' } } })).toThrow(/: environments\.prod: account and region go together/);
     expect(bad({ environments: { prod: { roleMap: { 'arn:aws:iam::1:role/x': 'superuser' } } } })).toThrow(
       /: environments\.prod\.roleMap\.arn:aws:iam::1:role\/x: /,
+    );
+    expect(bad({ environments: { prod: { throttling: { public: { rateLimit: 0, burstLimit: 1 } } } } })).toThrow(
+      /: environments\.prod\.throttling\.public\.rateLimit: must be more than 0 requests per second$/,
+    );
+    expect(bad({ environments: { prod: { throttling: { stage: { rateLimit: 10, burstLimit: 2.5 } } } } })).toThrow(
+      /: environments\.prod\.throttling\.stage\.burstLimit: must be a whole number of requests$/,
     );
     expect(bad({ environments: { Prod: {} } })).toThrow(/: environments\.Prod: environment names are 1-20/);
     expect(bad('{ not json')).toThrow(/: not JSON/);

@@ -16,6 +16,35 @@ function acknowledgments(root: IConstruct): { path: string; id: string; reason: 
     );
 }
 
+/**
+ * Every finding the AwsSolutions pack raises on the tree, acknowledged or not: the pack asks
+ * whether each one is acknowledged (with its granular id, `AwsSolutions-IAM5[Resource::*]`),
+ * so recording those questions lists them all.
+ */
+function findings(root: IConstruct): { path: string; id: string }[] {
+  const pack = new AwsSolutionsChecks();
+  const seen: { path: string; id: string }[] = [];
+  const probe = pack as unknown as { isAcknowledged(node: IConstruct, ruleId: string): boolean };
+  const isAcknowledged = probe.isAcknowledged.bind(pack);
+  probe.isAcknowledged = (node, ruleId) => {
+    seen.push({ path: node.node.path, id: ruleId });
+    return isAcknowledged(node, ruleId);
+  };
+  pack.validateScope(root);
+  return seen;
+}
+
+/** Our (cdk-nag) acknowledgments that match no finding on their construct or below it. */
+function staleAcknowledgments(root: IConstruct): string[] {
+  const raised = findings(root);
+  // CDK itself acknowledges a few findings of its built-in CloudFormation-Validate: not ours
+  return acknowledgments(root)
+    .map((a) => ({ ...a, id: a.id.replace(/^[A-Za-z]+::/, '') }))
+    .filter((a) => a.id.startsWith('AwsSolutions-'))
+    .filter((a) => !raised.some((f) => f.id === a.id && (f.path === a.path || f.path.startsWith(`${a.path}/`))))
+    .map((a) => `${a.path}: ${a.id}`);
+}
+
 describe('cdk-nag AwsSolutions checks', () => {
   let stub: ReturnType<typeof stubProjectRoot>;
   let synth: Synthesized;
@@ -62,6 +91,24 @@ describe('cdk-nag AwsSolutions checks', () => {
     expect(acks.length).toBeGreaterThan(0);
     const short = acks.filter((a) => a.reason.trim().length < MIN_REASON_LENGTH);
     expect(short).toEqual([]);
+  });
+
+  it('acknowledges only findings the pack really raises, on the construct (or below it) that carries the acknowledgment', () => {
+    for (const s of [synth, replicated, mutualTls]) expect(staleAcknowledgments(s.app)).toEqual([]);
+    // the check itself: a real finding's acknowledgment passes, one for a finding nothing raises does not
+    const app = new App({ builtinCloudFormationValidation: false });
+    const bucket = new s3.Bucket(new Stack(app, 'Probe'), 'Unlogged', { enforceSSL: true });
+    acknowledge(bucket, { id: 'AwsSolutions-S1', reason: 'a probe bucket of this test, never deployed' });
+    acknowledge(bucket, { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'nothing here grants any wildcard at all' });
+    expect(staleAcknowledgments(app)).toEqual(['Probe/Unlogged: AwsSolutions-IAM5[Resource::*]']);
+  });
+
+  it('names the finding in brackets on every IAM4 and IAM5 acknowledgment, and refuses one that does not', () => {
+    const bare = acknowledgments(synth.app).filter((a) => /AwsSolutions-IAM[45]$/.test(a.id));
+    expect(bare).toEqual([]);
+    expect(() =>
+      acknowledge(new Stack(new App(), 'S'), { id: 'AwsSolutions-IAM5', reason: 'every wildcard of this stack, whatever it is' }),
+    ).toThrow('must name the finding it covers: AwsSolutions-IAM5[<finding>]');
   });
 
   it("acknowledges a queue without a DLQ only on the scheduled jobs' dead-letter queues themselves", () => {

@@ -18,7 +18,11 @@
  * - SQL errors as DatabaseErrorException carrying PostgreSQL's message the way Aurora formats
  *   it (`ERROR: ...\n  Detail: ...; SQLState: 23505`), the 45 s call timeout
  *   (StatementTimeoutException, `continueAfterTimeout`), the 1 MiB limit on data returned by the
- *   database, SigV4-signed requests only (credentials are not checked).
+ *   database, SigV4-signed requests only (credentials are not checked);
+ * - with `secrets`, each call connects as the database user of the secret its `secretArn` names
+ *   (`{ username, password }`, as Aurora's Data API reads it from Secrets Manager), so a
+ *   function runs with that user's privileges; a secret that cannot be read or lacks either
+ *   field is a BadRequestException. Without it every call connects as `pgUrl`'s user.
  *
  * Run standalone (for child processes that reach it through `AWS_ENDPOINT_URL_RDS_DATA`):
  *   node --import tsx test/support/data-api-server.ts --pg postgres://… [--port 0] [--host 127.0.0.1]
@@ -34,6 +38,11 @@ import pg from 'pg';
 export interface DataApiServerOptions {
   /** PostgreSQL server; its database is used when a request names none. */
   pgUrl: string;
+  /**
+   * The secret a request's `secretArn` names, as its JSON value (a test reads it from the
+   * Secrets Manager emulator). @default - every call connects as `pgUrl`'s user
+   */
+  secrets?: (secretArn: string) => Promise<unknown>;
   /**
    * The cluster's databases: the name a request gives → the PostgreSQL database it is (so a
    * test can give the template's `aegis` a fresh database per run). @default names as given
@@ -760,10 +769,14 @@ class SessionPool {
 
 // ------------------------------------------------------------------ the server
 
+/** The database user a call connects as (from its secret); undefined: `pgUrl`'s own. */
+type Login = { username: string; password: string } | undefined;
+
 interface Transaction {
   id: string;
   client: pg.Client;
   database: string;
+  login: Login;
   busy: boolean;
   idle?: NodeJS.Timeout;
   lifetime: NodeJS.Timeout;
@@ -785,26 +798,47 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
   const ended = new Map<string, string>();
   let stopping = false;
 
-  const connectionConfig = (database: string): pg.ClientConfig => {
+  const connectionConfig = (database: string, login: Login): pg.ClientConfig => {
     const url = new URL(opts.pgUrl);
     url.pathname = `/${encodeURIComponent(opts.databases?.[database] ?? database)}`;
+    if (login) {
+      url.username = encodeURIComponent(login.username);
+      url.password = encodeURIComponent(login.password);
+    }
     return {
       connectionString: url.toString(),
       options: '-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=1',
     };
   };
-  const pool = (database: string) => {
-    let p = pools.get(database);
-    if (!p) pools.set(database, (p = new SessionPool(connectionConfig(database))));
+  const pool = (database: string, login: Login) => {
+    // a pool per database and credentials: a changed password opens new sessions
+    const key = JSON.stringify([database, login?.username, login?.password]);
+    let p = pools.get(key);
+    if (!p) pools.set(key, (p = new SessionPool(connectionConfig(database, login))));
     return p;
+  };
+  /** The database user the request's secret names (Aurora reads it from Secrets Manager with the caller's credentials). */
+  const loginOf = async (body: { secretArn?: unknown }): Promise<Login> => {
+    if (!options.secrets) return undefined;
+    const arn = String(body.secretArn);
+    let value: unknown;
+    try {
+      value = await options.secrets(arn);
+    } catch (e) {
+      throw badRequest(`Error fetching secret ${arn}: ${(e as Error)?.message ?? String(e)}`);
+    }
+    const { username, password } = (value ?? {}) as { username?: unknown; password?: unknown };
+    if (typeof username !== 'string' || typeof password !== 'string')
+      throw badRequest(`The secret ${arn} must contain a username and a password`);
+    return { username, password };
   };
   const catalog = (database: string) => {
     let c = catalogs.get(database);
     if (!c) catalogs.set(database, (c = new Catalog()));
     return c;
   };
-  const cancel = async (database: string, pid: number) => {
-    const c = new pg.Client(connectionConfig(database));
+  const cancel = async (database: string, login: Login, pid: number) => {
+    const c = new pg.Client(connectionConfig(database, login));
     try {
       await c.connect();
       await c.query('select pg_catalog.pg_cancel_backend($1)', [pid]);
@@ -850,13 +884,14 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
    * cancelled (a transaction it ran in is ended).
    */
   async function onConnection<T>(
-    req: { database?: unknown; transactionId?: unknown; continueAfterTimeout?: unknown },
+    req: { database?: unknown; secretArn?: unknown; transactionId?: unknown; continueAfterTimeout?: unknown },
     work: (client: pg.ClientBase, catalog: Catalog, state: { cancelled: boolean }) => Promise<T>,
     { atomic = false } = {},
   ): Promise<T> {
     const state = { cancelled: false };
     let client: pg.ClientBase;
     let database: string;
+    let login: Login;
     let done: (failed: unknown) => void;
     let tx: Transaction | undefined;
     /** a cancel in flight: the connection goes back to the pool only after it, so it cannot hit the next call */
@@ -867,6 +902,7 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
       clearTimeout(tx.idle);
       client = tx.client;
       database = tx.database;
+      login = tx.login;
       const t = tx;
       done = (failed) => {
         t.busy = false;
@@ -877,7 +913,8 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
       };
     } else {
       database = typeof req.database === 'string' && req.database !== '' ? req.database : defaultDatabase;
-      const sessions = pool(database);
+      login = await loginOf(req);
+      const sessions = pool(database, login);
       let pooled: pg.Client;
       try {
         pooled = await sessions.acquire();
@@ -913,7 +950,7 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
         if (req.continueAfterTimeout === true) return;
         state.cancelled = true;
         if (tx) endTransaction(tx, 'Transaction has been aborted due to an error from a previous call');
-        cancelling = cancel(database, pid);
+        cancelling = cancel(database, login, pid);
       }, opts.statementTimeoutMs);
     });
     try {
@@ -1019,7 +1056,8 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
     async '/BeginTransaction'(body) {
       checkResource(body);
       const database = typeof body.database === 'string' && body.database !== '' ? body.database : defaultDatabase;
-      const client = new pg.Client(connectionConfig(database));
+      const login = await loginOf(body);
+      const client = new pg.Client(connectionConfig(database, login));
       client.on('error', () => undefined);
       try {
         await client.connect();
@@ -1033,6 +1071,7 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
         id,
         client,
         database,
+        login,
         busy: false,
         lifetime: setTimeout(
           () => endTransaction(tx, 'Transaction may be expired: it reached the maximum duration and was rolled back'),

@@ -11,12 +11,14 @@ import { EventBridgeScheduler } from '../adapters/scheduler/eventbridge.js';
 import { KmsKeyProvider } from '../adapters/signing/kms.js';
 import { S3ObjectStore, s3Client } from '../adapters/object-store/s3.js';
 import { SfnWorkflows } from '../adapters/workflows/sfn.js';
+import { SecretsManagerSecrets } from '../adapters/secrets/secrets-manager.js';
 import { RecordedMetricsSource } from '../adapters/canary-metrics/recorded.js';
 import { buildContainer, unconfiguredWorkflows, type AdapterFactories, type BuildOptions } from './services.js';
 import { ConfigError, kmsProviderOptions, type Config } from '../config.js';
 import type { Container } from './container.js';
 import type { Clock } from '../ports/clock.js';
 import type { PromotionGate } from '../ports/policy.js';
+import type { AppUser } from '../sql/app-user.js';
 
 function bucketOf(store: Config['objectStore'], variable: string): string {
   if (store.kind !== 's3') throw new ConfigError(`${variable} must name an S3 bucket in Lambda`);
@@ -62,4 +64,21 @@ export interface BuildLambdaOptions extends Omit<BuildOptions, 'mode' | 'publicU
 export function buildLambdaContainer(config: Config, opts: BuildLambdaOptions = {}): Promise<Container> {
   const { policy, ...rest } = opts;
   return buildContainer(config, lambdaAdapters(policy), { ...rest, mode: 'lambda' });
+}
+
+/**
+ * The application database user from its secret (`AEGIS_APP_DATABASE_SECRET_ARN`), for the
+ * migrate step to create and grant; undefined when none is configured.
+ */
+export async function appDatabaseUser(config: Config): Promise<AppUser | undefined> {
+  const secret = config.appDatabaseSecret;
+  if (!secret) return undefined;
+  // arn:aws:secretsmanager:<region>:<account>:secret:<name>
+  const region = secret.arn.split(':')[3];
+  if (!region) throw new ConfigError('AEGIS_APP_DATABASE_SECRET_ARN is not a Secrets Manager secret ARN');
+  const value = await new SecretsManagerSecrets({ region, ...(secret.endpoint && { endpoint: secret.endpoint }) }).json(secret.arn);
+  const { username, password } = value;
+  if (typeof username !== 'string' || typeof password !== 'string')
+    throw new ConfigError(`secret ${secret.arn} must hold a username and a password (strings)`);
+  return { username, password };
 }

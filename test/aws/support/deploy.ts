@@ -7,15 +7,22 @@ import {
   PutObjectLockConfigurationCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { createMotoSecret } from '../../support/moto-secrets.js';
 import type { Deployed } from './resolve.js';
 import type { Assembly } from './synth.js';
 
 export interface EmulatorEndpoints {
   s3: string;
   kms: string;
+  secretsmanager: string;
   region: string;
   accountId: string;
+  /** the cluster's master user (the PostgreSQL server's): its RDS-managed secret gets these */
+  masterLogin: { username: string; password: string };
 }
+
+/** What the stack's own secrets hold once deployed: `{ username, password }`, by logical id. */
+export type DeployedSecrets = Record<string, { arn: string; value: Record<string, string> }>;
 
 const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 
@@ -29,10 +36,10 @@ const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 export async function deployStatefulResources(
   assembly: Assembly,
   ep: EmulatorEndpoints,
-): Promise<Deployed & { buckets: Record<string, string>; keySpecs: Record<string, string> }> {
+): Promise<Deployed & { buckets: Record<string, string>; keySpecs: Record<string, string>; secrets: DeployedSecrets }> {
   const s3 = new S3Client({ endpoint: ep.s3, region: ep.region, forcePathStyle: true, credentials });
   const kms = new KMSClient({ endpoint: ep.kms, region: ep.region, credentials });
-  const d: Deployed & { buckets: Record<string, string>; keySpecs: Record<string, string> } = {
+  const d: Deployed & { buckets: Record<string, string>; keySpecs: Record<string, string>; secrets: DeployedSecrets } = {
     region: ep.region,
     accountId: ep.accountId,
     stackName: assembly.stackName,
@@ -40,6 +47,7 @@ export async function deployStatefulResources(
     attrs: {},
     buckets: {},
     keySpecs: {},
+    secrets: {},
   };
   const arn = (service: string, resource: string) => `arn:aws:${service}:${ep.region}:${ep.accountId}:${resource}`;
   const resources = Object.entries(assembly.template.Resources);
@@ -94,11 +102,31 @@ export async function deployStatefulResources(
     d.attrs[`${id}.Arn`] = `arn:aws:s3:::${name}`;
     d.buckets[id] = name;
   }
+  const run = randomBytes(4).toString('hex');
+  for (const [id, r] of resources.filter(([, r]) => r.Type === 'AWS::SecretsManager::Secret')) {
+    // GenerateSecretString as Secrets Manager does it; PostgreSQL roles are per server and test
+    // runs share one, so each run's user name gets a suffix of its own
+    const g = r.Properties?.GenerateSecretString ?? {};
+    const value: Record<string, string> = JSON.parse(g.SecretStringTemplate ?? '{}');
+    if (value.username) value.username = `${value.username}_${run}`;
+    if (g.GenerateStringKey)
+      value[g.GenerateStringKey] = randomBytes(48)
+        .toString('base64url')
+        .replace(/[-_]/g, '')
+        .slice(0, g.PasswordLength ?? 32);
+    const secretArn = await createMotoSecret(ep.secretsmanager, ep.region, { name: `${id}-${run}`, value: JSON.stringify(value) });
+    d.refs[id] = secretArn;
+    d.secrets[id] = { arn: secretArn, value };
+  }
   for (const [id, r] of resources) {
     if (r.Type === 'AWS::RDS::DBCluster') {
       d.refs[id] = `${id.toLowerCase()}-e2e`;
       d.attrs[`${id}.Arn`] = arn('rds', `cluster:${d.refs[id]}`);
-      d.attrs[`${id}.MasterUserSecret.SecretArn`] = arn('secretsmanager', `secret:${id}-master-${randomBytes(3).toString('hex')}`);
+      // ManageMasterUserPassword: RDS keeps the master user's credentials in a secret of its own
+      d.attrs[`${id}.MasterUserSecret.SecretArn`] = await createMotoSecret(ep.secretsmanager, ep.region, {
+        name: `${id}-master-${run}`,
+        value: JSON.stringify(ep.masterLogin),
+      });
     } else if (r.Type === 'AWS::Lambda::Function') {
       d.refs[id] = id;
       d.attrs[`${id}.Arn`] = arn('lambda', `function:${id}`);

@@ -2,7 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDataApiServer, type DataApiServer } from '../../support/data-api-server.js';
+import pg from 'pg';
 import { startMoto, type Moto } from '../../support/moto.js';
+import { motoSecrets } from '../../support/moto-secrets.js';
 import { createTestDatabase } from '../../support/postgres.js';
 import { startApiGateway, type IamIdentity, type RunningApiGateway } from './api-gateway.js';
 import { deployStatefulResources } from './deploy.js';
@@ -32,6 +34,8 @@ export interface World {
   keyArns: Record<string, string>;
   /** the PostgreSQL database behind the Data API server: what a database owner could edit directly */
   databaseUrl: string;
+  /** the same database as the application user of the stack's secret (what every function but migrate connects as) */
+  appDatabaseUrl: string;
   tamper(bucket: string, key: string): void;
   /** the CLI environment of each role of the synthesized role map */
   as(role: string): Caller;
@@ -66,16 +70,46 @@ export async function startWorld(
     stops.push(() => moto.stop());
     const proxy = await startS3TamperProxy(moto.endpoint);
     stops.push(() => proxy.stop());
-    // the cluster's database of the template (`rdsdata://aegis?…`) is this run's fresh database
-    const dataApi: DataApiServer = await startDataApiServer({ pgUrl: db.url, databases: { aegis: new URL(db.url).pathname.slice(1) } });
+    // The cluster's database of the template (`rdsdata://aegis?…`) is this run's fresh database,
+    // and each call connects as the user of the secret its secretArn names, read from moto's
+    // Secrets Manager: the migrate function as the master user, every other as the application user.
+    const secrets = motoSecrets(moto.endpoint, REGION);
+    const secretValues = new Map<string, Promise<unknown>>();
+    const dataApi: DataApiServer = await startDataApiServer({
+      pgUrl: db.url,
+      databases: { aegis: new URL(db.url).pathname.slice(1) },
+      secrets(arn) {
+        let v = secretValues.get(arn);
+        if (!v) secretValues.set(arn, (v = secrets.json(arn)));
+        return v;
+      },
+    });
     stops.push(() => dataApi.stop());
 
+    const master = new URL(db.url);
     const deployed = await deployStatefulResources(assembly, {
       s3: moto.endpoint,
       kms: moto.endpoint,
+      secretsmanager: moto.endpoint,
       region: REGION,
       accountId: E2E_ACCOUNT,
+      masterLogin: { username: decodeURIComponent(master.username), password: decodeURIComponent(master.password) },
     });
+    const appUser = Object.values(deployed.secrets)[0]?.value;
+    if (!appUser?.username || !appUser.password) throw new Error('the template has no application database user secret');
+    // the role the migrate function creates lives on the server, beyond the database: dropped after it
+    stops.unshift(async () => {
+      const c = new pg.Client({ connectionString: master.toString().replace(/\/[^/]*$/, '/postgres') });
+      await c.connect();
+      try {
+        await c.query(`drop role if exists ${appUser.username}`);
+      } finally {
+        await c.end();
+      }
+    });
+    const appDatabaseUrl = new URL(db.url);
+    appDatabaseUrl.username = appUser.username;
+    appDatabaseUrl.password = appUser.password;
     const template = assembly.template as unknown as CfnTemplate;
     for (const [id, r] of Object.entries(assembly.template.Resources)) {
       if (r.Type === 'AWS::StepFunctions::StateMachine') deployed.refs[id] = stateMachineArnFor(id, template, REGION, E2E_ACCOUNT);
@@ -107,6 +141,7 @@ export async function startWorld(
           AWS_SESSION_TOKEN: 'function-role-session',
           AWS_ENDPOINT_URL_S3: proxy.endpoint,
           AWS_ENDPOINT_URL_KMS: moto.endpoint,
+          AWS_ENDPOINT_URL_SECRETS_MANAGER: moto.endpoint,
           AWS_ENDPOINT_URL_SFN: sfnEndpoint,
           AWS_ENDPOINT_URL_RDS_DATA: dataApi.endpoint,
           // emulators: path-style bucket addresses (real S3 uses virtual hosts)
@@ -178,6 +213,7 @@ export async function startWorld(
       fleet,
       buckets: deployed.buckets,
       databaseUrl: db.url,
+      appDatabaseUrl: appDatabaseUrl.toString(),
       keyArns: Object.fromEntries(Object.keys(deployed.keySpecs).map((id) => [id, deployed.attrs[`${id}.Arn`]!])),
       tamper: proxy.tamper,
       as(role) {
