@@ -151,7 +151,7 @@ describe('AWS mode on the synthesized artifacts', () => {
   });
 
   it('runs every function but migrate as the application database user, which cannot rewrite the audit chain; liveness and readiness answer', async () => {
-    const caller = world.as('reader').env;
+    const caller = world.as('auditor').env;
     const api = new AegisClient({
       baseUrl: world.api.url,
       sigv4: {
