@@ -5,7 +5,7 @@ import { ROUTES } from '../lib/platform/http/routes.js';
 export const build = (container: ContainerProvider) =>
   httpHandler(ROUTES.tokensCreate, container, async (req, c) => ({
     status: 201,
-    body: await c.tokens.create(req.body.principal, req.body.role, req.principal!.id),
+    body: await c.tokens.create(req.body.principal, req.body.role, req.principal!.id, req.body.scope ?? 'global'),
   }));
 
 export const handler = build(lambdaContainer);

@@ -161,7 +161,7 @@ export function databaseContract(
           uploadTtlSeconds: 60,
         },
       );
-      const principal = { id: 'contract', role: 'publisher' } as const;
+      const principal = { id: 'contract', role: 'publisher', scope: 'global' } as const;
       const results = await Promise.all(
         Array.from({ length: 8 }, async (_, i) => {
           const bytes = randomBytes(256 + i);

@@ -59,7 +59,7 @@ describe('rebuilding the registry from storage', () => {
     const keys: KeyService = new KeyService(target, c.keyProvider, c.clock, audit);
     await new DatasetService(target, c.clock, audit).register(
       { id: 'after-rebuild', version: '1', checksum: `sha256:${'e'.repeat(64)}`, uri: 'file:///x' },
-      { id: 'ops', role: 'admin' },
+      { id: 'ops', role: 'admin', scope: 'global' },
     );
     const trail = new AuditTrail(target, new FsObjectStore({ root: join(stack.dataDir, 'audit-archive') }), keys, c.clock, 1);
     const verified = await trail.verify();

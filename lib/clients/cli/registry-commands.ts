@@ -14,6 +14,7 @@ import type {
   KeysReply,
   KeysRotateReply,
   ModelsReply,
+  ModelTeamReply,
   TokenCreateReply,
   VerificationReply,
   VersionsReply,
@@ -21,6 +22,8 @@ import type {
 import { CliError, readJsonFile, type CliContext } from './context.js';
 
 const hashFile = (path: string) => hashStream(createReadStream(path, { highWaterMark: 1024 * 1024 }));
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 /** register, get, list, verify-manifest, keys, tokens, datasets. */
 export function registryCommands(program: Command, ctx: CliContext): void {
@@ -33,8 +36,9 @@ export function registryCommands(program: Command, ctx: CliContext): void {
       '--manifest <file>',
       "training manifest JSON (artifactSha256/artifactSize/createdAt are filled in when absent; createdAt from the artifact file's mtime, so a retry replays)",
     )
+    .option('--team <team>', "the new model's team label (scoped grants name teams); a later registration must agree")
     .option('--idempotency-key <key>', 'repeat-safe key: the same key returns the first result')
-    .action(async (o: { model: string; artifact: string; manifest: string; idempotencyKey?: string }) => {
+    .action(async (o: { model: string; artifact: string; manifest: string; team?: string; idempotencyKey?: string }) => {
       const manifest = readJsonFile(o.manifest, 'manifest');
       const { size, mtime } = await stat(o.artifact).then(
         (s) => s,
@@ -60,6 +64,7 @@ export function registryCommands(program: Command, ctx: CliContext): void {
         modelName: o.model,
         artifactPath: o.artifact,
         manifest: full,
+        team: o.team,
         idempotencyKey: o.idempotencyKey,
         onProgress: size > 8 * 1024 * 1024 ? (d, t) => reporter.bytes('uploading', d, t) : undefined,
       });
@@ -103,9 +108,11 @@ export function registryCommands(program: Command, ctx: CliContext): void {
       } else {
         const r = await api.request<ModelsReply>('GET', `/v1/registry/models?${q}`);
         ctx.out(
-          [`${r.items.length} model(s)`, ...r.items.map((m) => `  ${m.name}  latest v${m.latestVersion}`), ...more(r.nextCursor)].join(
-            '\n',
-          ),
+          [
+            `${r.items.length} model(s)`,
+            ...r.items.map((m) => `  ${m.name}  latest v${m.latestVersion}${m.team ? `  team ${m.team}` : ''}`),
+            ...more(r.nextCursor),
+          ].join('\n'),
           r,
         );
       }
@@ -178,6 +185,15 @@ export function registryCommands(program: Command, ctx: CliContext): void {
     });
 
   program
+    .command('set-team <model> [team]')
+    .description("set a model's team label (admin with a global scope); without a team, clear it")
+    .action(async (model: string, team: string | undefined) => {
+      const path = `/v1/registry/models/${encodeURIComponent(model)}/team`;
+      const r = await (await ctx.client()).request<ModelTeamReply>('PUT', path, { team: team ?? null });
+      ctx.out(`${r.name}: team ${r.team ?? '(none)'} (was ${r.previous ?? '(none)'})`, r);
+    });
+
+  program
     .command('tokens')
     .description('local-mode bearer tokens')
     .command('create')
@@ -188,8 +204,16 @@ export function registryCommands(program: Command, ctx: CliContext): void {
         .choices(['publisher', 'promoter', 'approver', 'operator', 'auditor', 'admin'])
         .makeOptionMandatory(),
     )
-    .action(async (o: { principal: string; role: string }) => {
-      const r = await (await ctx.client()).request<TokenCreateReply>('POST', '/v1/tokens', o);
+    .option('--scope-prefix <prefix>', 'limit the role to models whose name starts with this (repeatable)', collect, [])
+    .option('--scope-team <team>', 'limit the role to models of this team (repeatable)', collect, [])
+    .action(async (o: { principal: string; role: string; scopePrefix: string[]; scopeTeam: string[] }) => {
+      const scoped = o.scopePrefix.length + o.scopeTeam.length > 0;
+      const body = {
+        principal: o.principal,
+        role: o.role,
+        ...(scoped ? { scope: { prefixes: o.scopePrefix, teams: o.scopeTeam } } : {}),
+      };
+      const r = await (await ctx.client()).request<TokenCreateReply>('POST', '/v1/tokens', body);
       ctx.out(r.token, r);
     });
 

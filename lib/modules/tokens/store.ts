@@ -4,8 +4,14 @@ import type { Executor } from '../../platform/ports/database.js';
 import type { ApiTokensTable } from '../../platform/sql/schema.js';
 
 /** A new, unrevoked token, stored by the sha256 of its secret. */
-export function tokenRow(t: { tokenSha256: string; principal: string; role: string; createdAt: Date }): Insertable<ApiTokensTable> {
-  return { token_sha256: t.tokenSha256, principal: t.principal, role: t.role, created_at: t.createdAt, revoked_at: null };
+export function tokenRow(t: {
+  tokenSha256: string;
+  principal: string;
+  role: string;
+  scope: string | null;
+  createdAt: Date;
+}): Insertable<ApiTokensTable> {
+  return { token_sha256: t.tokenSha256, principal: t.principal, role: t.role, scope: t.scope, created_at: t.createdAt, revoked_at: null };
 }
 
 export async function insertToken(x: Executor, row: Insertable<ApiTokensTable>): Promise<void> {
@@ -13,10 +19,13 @@ export async function insertToken(x: Executor, row: Insertable<ApiTokensTable>):
 }
 
 /** Who an unrevoked token stands for, by the sha256 of its secret. */
-export async function findActiveToken(x: Executor, tokenSha256: string): Promise<{ principal: string; role: string } | undefined> {
+export async function findActiveToken(
+  x: Executor,
+  tokenSha256: string,
+): Promise<{ principal: string; role: string; scope: string | null } | undefined> {
   return x
     .selectFrom('api_tokens')
-    .select(['principal', 'role'])
+    .select(['principal', 'role', 'scope'])
     .where('token_sha256', '=', tokenSha256)
     .where('revoked_at', 'is', null)
     .executeTakeFirst();

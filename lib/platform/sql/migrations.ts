@@ -262,6 +262,14 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('promotion_steps').addColumn('lease_token', 'integer').execute();
     },
   },
+  // Scoped grants (issue 15): a model's team label (set at first registration, changed by an
+  // admin); a token's scope as canonical JSON of its prefixes and teams (null: global).
+  '0009_model_scopes': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('models').addColumn('team', 'text').execute();
+      await db.schema.alterTable('api_tokens').addColumn('scope', 'text').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -14,6 +14,8 @@ export interface ModelsTable {
   latest_version: number;
   created_by: string;
   created_at: Ts;
+  /** the team label scoped grants name (migration 0009); null: none */
+  team: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ArtifactsTable {
@@ -87,6 +89,8 @@ export interface ApiTokensTable {
   role: string;
   created_at: Ts;
   revoked_at: Ts | null;
+  /** canonical JSON of the token's scope grant (migration 0009); null: global */
+  scope: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface DatasetsTable {

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { ROLES } from '../../../kernel/identity.js';
+import { ROLES, ScopeGrantSchema } from '../../../kernel/identity.js';
 import { KEY_PURPOSES, SIGNATURE_ALGS } from '../../../kernel/signatures.js';
 
 /** The key ring's routes, and local bearer tokens. */
@@ -46,7 +46,10 @@ export const TokenCreateBody = z
   .object({
     principal: z.string().regex(/^[A-Za-z0-9@._:-]{1,128}$/, 'must be 1-128 of A-Z a-z 0-9 @ . _ : -'),
     role: z.enum(ROLES),
+    /** the models the role applies to: `{ prefixes?, teams? }`; omitted, every model (global) */
+    scope: ScopeGrantSchema.optional(),
   })
   .strict();
-export const TokenCreateReply = z.object({ token: z.string(), principal: z.string(), role: z.enum(ROLES) });
+export const ScopeReply = z.union([z.literal('global'), z.object({ prefixes: z.array(z.string()), teams: z.array(z.string()) })]);
+export const TokenCreateReply = z.object({ token: z.string(), principal: z.string(), role: z.enum(ROLES), scope: ScopeReply });
 export type TokenCreateReply = z.output<typeof TokenCreateReply>;
