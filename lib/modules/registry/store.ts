@@ -281,7 +281,8 @@ export async function listModels(x: Executor, q: { limit: number; after?: string
   if (scope !== 'global') {
     query = query.where((eb) =>
       eb.or([
-        ...scope.prefixes.map((p) => eb(sql<string>`left(name, ${p.length})`, '=', p)),
+        // starts_with, not LIKE: `_` in a prefix is a character, not a wildcard
+        ...scope.prefixes.map((p) => eb.fn<boolean>('starts_with', ['name', eb.val(p)])),
         ...(scope.teams.length ? [eb('team', 'in', scope.teams)] : []),
       ]),
     );
