@@ -4,7 +4,7 @@
  * context; everything else is configured through props.
  *
  * Context: `env` (environment name), `roleMap` (JSON object or string: IAM principal ARN →
- * Aegis role), `auditRetentionDays` (default COMPLIANCE retention of the audit archive), and
+ * Aegis role or { role, prefixes?, teams? }), `auditRetentionDays` (default COMPLIANCE retention of the audit archive), and
  * for cross-region replication of the buckets all four of `replicaRegion`,
  * `replicaArtifactBucketArn`, `replicaAuditBucketArn` and `replicaKmsKeyArn` (none: no
  * replication), `sentinelnetUrl` (SentinelNet for policy decisions; none: the Cedar
@@ -21,7 +21,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, Duration, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import type { Role } from '../lib/kernel/identity.js';
+import type { RoleMapEntry } from '../lib/kernel/identity.js';
 import { AegisStack, REPO_ROOT } from '../lib/infra/aegis-stack.js';
 import { loadEnvironments } from '../lib/infra/environments.js';
 import { mutualTlsFromContext } from '../lib/infra/mutual-tls.js';
@@ -44,7 +44,7 @@ try {
   throw new Error('context roleMap is not JSON');
 }
 if (typeof iamRoleMap !== 'object' || iamRoleMap === null || Array.isArray(iamRoleMap)) {
-  throw new Error('context roleMap must be a JSON object of principal ARN → role');
+  throw new Error('context roleMap must be a JSON object of principal ARN → role or { role, prefixes?, teams? }');
 }
 const auditRetentionDays: unknown = app.node.tryGetContext('auditRetentionDays') ?? fromFile.auditRetentionDays;
 if (auditRetentionDays !== undefined && !/^[1-9][0-9]{0,4}$/.test(String(auditRetentionDays))) {
@@ -87,7 +87,7 @@ const stack = new AegisStack(app, `aegis-${envName}`, {
   ...(fromFile.account && fromFile.region && { env: { account: fromFile.account, region: fromFile.region } }),
   terminationProtection: fromFile.terminationProtection ?? envName === 'prod',
   // Shape checked here, entries (ARNs, role names) by the stack.
-  iamRoleMap: iamRoleMap as Record<string, Role>,
+  iamRoleMap: iamRoleMap as Record<string, RoleMapEntry>,
   ...(auditRetentionDays !== undefined && { auditRetention: Duration.days(Number(auditRetentionDays)) }),
   ...(replication && { replication }),
   ...(sentinelnetUrl !== undefined && { sentinelnetUrl }),

@@ -16,6 +16,7 @@ import * as keysRotate from './keys-rotate.js';
 import * as lineageBundle from './lineage-bundle.js';
 import * as lineageGet from './lineage-get.js';
 import * as modelsList from './models-list.js';
+import * as modelTeamSet from './model-team-set.js';
 import * as openapi from './openapi.js';
 import * as promote from './promote.js';
 import * as promoteVersion from './promote-version.js';
@@ -55,6 +56,7 @@ export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
   lineageBundle,
   lineageGet,
   modelsList,
+  modelTeamSet,
   openapi,
   promote,
   promoteVersion,

@@ -5,7 +5,11 @@ import { ROUTES } from '../lib/platform/http/routes.js';
 export const build = (container: ContainerProvider) =>
   httpHandler(ROUTES.modelsList, container, async (req, c) => ({
     status: 200,
-    body: await c.registry.listModels({ limit: req.query.limit, ...(req.query.cursor ? { cursor: req.query.cursor } : {}) }),
+    body: await c.registry.listModels({
+      limit: req.query.limit,
+      scope: req.principal!.scope,
+      ...(req.query.cursor ? { cursor: req.query.cursor } : {}),
+    }),
   }));
 
 export const handler = build(lambdaContainer);

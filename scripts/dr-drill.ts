@@ -131,7 +131,7 @@ try {
     // A state change needs the restored audit key and must link to the archive's last event.
     await rebuilt.container.datasets.register(
       { id: 'dr-drill-resume', version: String(Date.now()), checksum: `sha256:${'0'.repeat(64)}`, uri: 'urn:dr-drill' },
-      { id: 'dr-drill', role: 'admin' },
+      { id: 'dr-drill', role: 'admin', scope: 'global' },
     );
     await rebuilt.container.auditTrail.archive();
     const v = await rebuilt.container.auditTrail.verify();

@@ -1,5 +1,5 @@
 import type { Duration, StackProps } from 'aws-cdk-lib';
-import type { Role } from '../kernel/identity.js';
+import type { RoleMapEntry } from '../kernel/identity.js';
 import type { MutualTlsDomain } from './mutual-tls.js';
 import type { ReplicationTarget } from './replication.js';
 import type { ApiThrottling } from './rest-api.js';
@@ -9,12 +9,13 @@ export interface AegisStackProps extends StackProps {
   /** Environment name (`-c env=…`): lower-case letters, digits and dashes. */
   readonly envName: string;
   /**
-   * IAM principal ARN → Aegis role, for callers of the IAM-authorized API
+   * IAM principal ARN → Aegis role (every model), or `{ role, prefixes?, teams? }` (the
+   * models of those name prefixes and teams), for callers of the IAM-authorized API
    * (`AEGIS_IAM_ROLE_MAP`).
    *
    * @default {}
    */
-  readonly iamRoleMap?: Readonly<Record<string, Role>>;
+  readonly iamRoleMap?: Readonly<Record<string, RoleMapEntry>>;
   /**
    * Where `lambdas/`, `package-lock.json`, `policies/` (bundled into the policy-deciding
    * functions) and `statemachines/` (the rollout ASL) are.

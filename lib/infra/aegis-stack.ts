@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
-import { ROLES, isRole } from '../kernel/identity.js';
+import { ROLES, isRole, parseRoleMapEntry } from '../kernel/identity.js';
 import type { AccessResources } from './access.js';
 import { API_ROUTE_IDS, ApiFunctions, type ApiRouteId } from './api-functions.js';
 import { AuditArchiveSchedule, ScheduledJob } from './audit-archive-schedule.js';
@@ -58,7 +58,10 @@ export class AegisStack extends Stack {
     const iamRoleMap = props.iamRoleMap ?? {};
     for (const [principal, role] of Object.entries(iamRoleMap)) {
       if (!principal.startsWith('arn:')) throw new Error(`iamRoleMap key ${principal} is not an IAM principal ARN`);
-      if (!isRole(String(role))) throw new Error(`iamRoleMap maps ${principal} to ${String(role)}; roles are ${ROLES.join(', ')}`);
+      if (typeof role === 'string' && !isRole(role))
+        throw new Error(`iamRoleMap maps ${principal} to ${role}; roles are ${ROLES.join(', ')}`);
+      const entry = parseRoleMapEntry(role);
+      if ('problem' in entry) throw new Error(`iamRoleMap maps ${principal} to an invalid entry: ${entry.problem}`);
     }
     const projectRoot = props.projectRoot ?? REPO_ROOT;
     if (props.sentinelnetUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(props.sentinelnetUrl)) {

@@ -38,6 +38,8 @@ export const ROUTE_ACCESS = {
   // manifest.signed / artifact.registered events
   register: { artifacts: 'write', signManifests: true, signAuditEvents: true },
   modelsList: {},
+  // model.team.set events
+  modelTeamSet: { signAuditEvents: true },
   versionsList: {},
   versionGet: {},
   artifactGet: {},

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as z from 'zod';
-import { ROLES } from '../kernel/identity.js';
+import { RoleMapEntrySchema } from '../kernel/identity.js';
 
 const Arn = z.string().regex(/^arn:aws[a-z-]*:/, 'not an ARN');
 const Region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'not an AWS region (e.g. eu-west-1)');
@@ -23,8 +23,8 @@ const Environment = z.strictObject({
     .regex(/^\d{12}$/, 'not a 12-digit AWS account id')
     .optional(),
   region: Region.optional(),
-  /** IAM principal ARN → Aegis role (`AEGIS_IAM_ROLE_MAP`) */
-  roleMap: z.record(Arn, z.enum(ROLES)).optional(),
+  /** IAM principal ARN → Aegis role, or `{ role, prefixes?, teams? }` for a scoped one (`AEGIS_IAM_ROLE_MAP`) */
+  roleMap: z.record(Arn, RoleMapEntrySchema).optional(),
   alarmEmail: z.email('not an email address').optional(),
   auditRetentionDays: z.number().int().min(1).max(36500).optional(),
   sentinelnetUrl: z.url({ protocol: /^https?$/, error: 'not an http(s) URL' }).optional(),

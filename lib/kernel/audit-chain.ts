@@ -5,6 +5,7 @@ import { checkSignerValidity, statementBytes, verifyRaw, type KeyRecord } from '
 export const AUDIT_EVENT_TYPES = [
   'artifact.registered',
   'manifest.signed',
+  'model.team.set',
   'dataset.registered',
   'key.created',
   'key.rotated',

@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as z from 'zod';
-import { ROLES, type Role } from '../kernel/identity.js';
+import { parseRoleMapEntry, type RoleGrant } from '../kernel/identity.js';
 import { EnvSchema, type Env } from './config-env.js';
 
 /**
@@ -50,8 +49,8 @@ export interface Config {
   canaryMetricsFile: string | undefined;
   /** local server TLS (PEM file paths); with clientCa every client must present a certificate it signed */
   tls: { cert: string; key: string; clientCa: string | undefined } | undefined;
-  /** IAM principal ARN → role, for API Gateway IAM authorization on AWS. */
-  iamRoleMap: Record<string, Role>;
+  /** IAM principal ARN → role and the scope it applies to, for API Gateway IAM authorization on AWS. */
+  iamRoleMap: Record<string, RoleGrant>;
   /** S3 client settings: path-style addressing for S3-compatible endpoints (`AWS_ENDPOINT_URL_S3`) */
   s3: { forcePathStyle: boolean };
   /** seconds a pending multisig promotion waits for approvals before it expires */
@@ -117,7 +116,11 @@ function parseDatabase(url: string | undefined, dataDir: string): DatabaseConfig
   throw new ConfigError(`MODEL_REGISTRY_DATABASE_URL scheme ${u.protocol} is not supported (postgres://, rdsdata://)`);
 }
 
-function parseRoleMap(raw: string | undefined): Record<string, Role> {
+/**
+ * `AEGIS_IAM_ROLE_MAP`: principal ARN → a role name (every model) or `{ role, prefixes?, teams? }`
+ * (the models of those prefixes and teams); a refusal names the entry and the field at fault.
+ */
+function parseRoleMap(raw: string | undefined): Record<string, RoleGrant> {
   if (!raw) return {};
   let parsed: unknown;
   try {
@@ -125,10 +128,15 @@ function parseRoleMap(raw: string | undefined): Record<string, Role> {
   } catch {
     throw new ConfigError('AEGIS_IAM_ROLE_MAP is not JSON');
   }
-  const schema = z.record(z.string(), z.enum(ROLES));
-  const r = schema.safeParse(parsed);
-  if (!r.success) throw new ConfigError(`AEGIS_IAM_ROLE_MAP must map principal ARNs to one of ${ROLES.join(', ')}`);
-  return r.data;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new ConfigError('AEGIS_IAM_ROLE_MAP must be a JSON object of principal ARN → role or { role, prefixes?, teams? }');
+  const out: Record<string, RoleGrant> = {};
+  for (const [arn, value] of Object.entries(parsed)) {
+    const r = parseRoleMapEntry(value);
+    if ('problem' in r) throw new ConfigError(`AEGIS_IAM_ROLE_MAP[${JSON.stringify(arn)}]: ${r.problem}`);
+    out[arn] = r.grant;
+  }
+  return out;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

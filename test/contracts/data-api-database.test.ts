@@ -90,7 +90,7 @@ databaseContract(
       .where('name', '=', name)
       .where('created_at', '=', at)
       .executeTakeFirstOrThrow();
-    expect(row).toEqual({ name, latest_version: 3, created_by: 'ci', created_at: expect.any(Date) });
+    expect(row).toEqual({ name, latest_version: 3, created_by: 'ci', created_at: expect.any(Date), team: null });
     expect(toIso(row.created_at)).toBe('2026-11-22T10:11:12.345Z');
   });
 

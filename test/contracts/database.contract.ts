@@ -161,7 +161,7 @@ export function databaseContract(
           uploadTtlSeconds: 60,
         },
       );
-      const principal = { id: 'contract', role: 'publisher' } as const;
+      const principal = { id: 'contract', role: 'publisher', scope: 'global' } as const;
       const results = await Promise.all(
         Array.from({ length: 8 }, async (_, i) => {
           const bytes = randomBytes(256 + i);
@@ -204,6 +204,16 @@ export function databaseContract(
       const page = await registry.listVersions('contract-model', { limit: 100 });
       expect(page.items).toHaveLength(8);
       expect(page.items[0]!.signature.signerId).toBe('manifest-signer-v1');
+
+      // scoped grants: the team label, and the models list filtered in the query by prefix or team
+      await registry.setTeam('contract-model', 'contract-team', principal);
+      expect(await registry.modelRef({ artifactId: results[0]!.artifactId })).toEqual({ name: 'contract-model', team: 'contract-team' });
+      const names = async (scope: { prefixes: string[]; teams: string[] }) =>
+        (await registry.listModels({ limit: 100, scope })).items.map((m) => m.name);
+      expect(await names({ prefixes: ['contract-'], teams: [] })).toEqual(['contract-model']);
+      expect(await names({ prefixes: ['nothing-'], teams: ['contract-team'] })).toEqual(['contract-model']);
+      expect(await names({ prefixes: ['contract_'], teams: ['other-team'] })).toEqual([]);
+      expect(await names({ prefixes: [], teams: [] })).toEqual([]);
     });
 
     it('enrolls, rotates and revokes keys: timestamps written back from their ISO form keep their instant', async () => {

@@ -1724,6 +1724,12 @@ describe('AegisStack props', () => {
     );
   });
 
+  it('rejects a scoped role map entry that names no prefix or team, naming the entry', () => {
+    expect(newStack({ iamRoleMap: { 'arn:aws:iam::123456789012:role/x': { role: 'publisher' } } })).toThrow(
+      'iamRoleMap maps arn:aws:iam::123456789012:role/x to an invalid entry: a scoped entry names at least one prefix or team (a role name alone is global)',
+    );
+  });
+
   it('rejects a role map key that is not an ARN', () => {
     expect(newStack({ iamRoleMap: { alice: 'admin' } })).toThrow('iamRoleMap key alice is not an IAM principal ARN');
   });

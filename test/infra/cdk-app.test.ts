@@ -260,6 +260,19 @@ describe('bin/cdk.ts', () => {
     expect(bad({ environments: { prod: { throttling: { stage: { rateLimit: 10, burstLimit: 2.5 } } } } })).toThrow(
       /: environments\.prod\.throttling\.stage\.burstLimit: must be a whole number of requests$/,
     );
+    // a scoped entry: { role, prefixes?, teams? }, checked field by field
+    expect(
+      loadEnvironments(write({ environments: { prod: { roleMap: { 'arn:aws:iam::1:role/f': { role: 'publisher', teams: ['fraud'] } } } } }))
+        .prod!.roleMap,
+    ).toEqual({
+      'arn:aws:iam::1:role/f': { role: 'publisher', teams: ['fraud'] },
+    });
+    expect(bad({ environments: { prod: { roleMap: { 'arn:aws:iam::1:role/f': { role: 'publisher' } } } } })).toThrow(
+      /: environments\.prod\.roleMap\.arn:aws:iam::1:role\/f: a scoped entry names at least one prefix or team \(a role name alone is global\)$/,
+    );
+    expect(bad({ environments: { prod: { roleMap: { 'arn:aws:iam::1:role/f': { role: 'publisher', prefixes: ['UP'] } } } } })).toThrow(
+      /: environments\.prod\.roleMap\.arn:aws:iam::1:role\/f: prefixes\.0: must be the start of a model name/,
+    );
     expect(bad({ environments: { Prod: {} } })).toThrow(/: environments\.Prod: environment names are 1-20/);
     expect(bad('{ not json')).toThrow(/: not JSON/);
     expect(() => loadEnvironments(join(dir, 'missing.json'))).toThrow(/missing\.json: not found$/);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startStack, type Stack } from '../support/local-stack.js';
+import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { aegisCli, run } from '../support/spawn.js';
 
 let stack: Stack;
@@ -17,6 +17,42 @@ afterAll(async () => {
 const aegis = (...args: string[]) => aegisCli(args, env);
 
 describe('aegis CLI against the local server', () => {
+  it('creates a scoped token and sets a team label: the token lists only the models of its scope', async () => {
+    expect((await uploadAndRegister(stack, 'scoped-cli-a', randomBytes(300))).status).toBe(201);
+    expect((await uploadAndRegister(stack, 'other-cli-b', randomBytes(300))).status).toBe(201);
+    const created = await aegis(
+      '--json',
+      'tokens',
+      'create',
+      '--principal',
+      'ci',
+      '--role',
+      'auditor',
+      '--scope-prefix',
+      'scoped-',
+      '--scope-team',
+      'b-team',
+      '--scope-team',
+      'c-team',
+    );
+    expect(created.code).toBe(0);
+    const { token, scope } = JSON.parse(created.stdout);
+    expect(scope).toEqual({ prefixes: ['scoped-'], teams: ['b-team', 'c-team'] });
+    const asScoped = (...args: string[]) => aegisCli(args, { ...env, AEGIS_TOKEN: token });
+    expect((await asScoped('list')).stdout).toBe('1 model(s)\n  scoped-cli-a  latest v1\n');
+
+    const set = await aegis('set-team', 'other-cli-b', 'b-team');
+    expect(set.stdout.trim()).toBe('other-cli-b: team b-team (was (none))');
+    expect((await asScoped('list')).stdout).toBe('2 model(s)\n  other-cli-b  latest v1  team b-team\n  scoped-cli-a  latest v1\n');
+    // a scoped admin may not change labels: they decide who else sees a model
+    const admin = JSON.parse(
+      (await aegis('--json', 'tokens', 'create', '--principal', 'lead', '--role', 'admin', '--scope-team', 'b-team')).stdout,
+    );
+    const refused = await aegisCli(['set-team', 'other-cli-b', 'c-team'], { ...env, AEGIS_TOKEN: admin.token });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('needs a global one');
+  });
+
   it('registers, lists, gets and verifies with the dev admin token from the data folder', async () => {
     const artifact = join(stack.dataDir, 'model.bin');
     await writeFile(artifact, randomBytes(200_000));

@@ -52,9 +52,9 @@ describe('a registration that crashes before its commit', () => {
     const eventsBefore = Number((await c.database.db.selectFrom('audit_head').select('seq').executeTakeFirstOrThrow()).seq);
 
     const crashing = new RegistryService({ ...c, database: killedBeforeCommit(c.database) }, REGISTRY_DEFAULTS);
-    await expect(crashing.register({ uploadId: up.body.uploadId, manifest }, { id: 'dev-admin', role: 'admin' })).rejects.toThrow(
-      'process killed before commit',
-    );
+    await expect(
+      crashing.register({ uploadId: up.body.uploadId, manifest }, { id: 'dev-admin', role: 'admin', scope: 'global' }),
+    ).rejects.toThrow('process killed before commit');
 
     expect(await c.database.db.selectFrom('artifacts').selectAll().where('model_name', '=', 'crashy').execute()).toEqual([]);
     expect(Number((await c.database.db.selectFrom('audit_head').select('seq').executeTakeFirstOrThrow()).seq)).toBe(eventsBefore);

@@ -75,7 +75,7 @@ describe('dependency faults through the Lambda handler', () => {
     buildModelsList(
       async () =>
         ({
-          auth: { authenticate: async () => ({ id: 'reader', role: 'auditor' }) },
+          auth: { authenticate: async () => ({ id: 'reader', role: 'auditor', scope: 'global' as const }) },
           registry: { listModels: async () => Promise.reject(error) },
           logger: { info() {}, warn() {}, error() {} },
         }) as unknown as Container,

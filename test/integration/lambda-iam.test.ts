@@ -9,6 +9,8 @@ import type { Container } from '../../lib/platform/composition/container.js';
 import { normalizePrincipalArn } from '../../lib/platform/adapters/auth/iam.js';
 import { build as buildModelsList } from '../../lambdas/models-list.js';
 import { build as buildKeysRotate } from '../../lambdas/keys-rotate.js';
+import { build as buildVersionsList } from '../../lambdas/versions-list.js';
+import { build as buildAuditList } from '../../lambdas/audit-list.js';
 
 /**
  * The Lambda path as API Gateway drives it in AWS mode: IAM-authorised callers identified by
@@ -26,6 +28,8 @@ beforeAll(async () => {
     AEGIS_IAM_ROLE_MAP: JSON.stringify({
       'arn:aws:iam::123456789012:role/Auditors': 'auditor',
       'arn:aws:iam::123456789012:role/Platform': 'operator',
+      'arn:aws:iam::123456789012:role/FraudReaders': { role: 'auditor', prefixes: ['fraud-'] },
+      'arn:aws:iam::123456789012:role/GrowthReaders': { role: 'auditor', teams: ['growth'] },
     }),
   });
   container = await buildLocalContainer(config, { mode: 'lambda', bootstrap: true, logger: { info() {}, warn() {}, error() {} } });
@@ -94,6 +98,41 @@ describe('Lambda handlers behind API Gateway IAM authorization', () => {
     const body = JSON.parse(res.body);
     expect(body.error).toEqual({ code: 'INTERNAL', message: 'internal error', requestId: expect.any(String) });
     expect(res.body).not.toMatch(/hunter2/);
+  });
+
+  it('holds a scoped role-map entry to its prefixes and teams: lists filtered, other models missing, global routes refused', async () => {
+    const now = new Date();
+    await container.database.db
+      .insertInto('models')
+      .values([
+        { name: 'fraud-scorer', latest_version: 0, created_by: 'seed', created_at: now, team: null },
+        { name: 'churn-model', latest_version: 0, created_by: 'seed', created_at: now, team: 'growth' },
+      ])
+      .execute();
+    const list = buildModelsList(async () => container);
+    const names = async (arn: string) =>
+      JSON.parse((await list(event('GET', '/v1/registry/models', arn), ctx)).body).items.map((m: { name: string }) => m.name);
+    expect(await names('arn:aws:sts::123456789012:assumed-role/FraudReaders/s1')).toEqual(['fraud-scorer']);
+    expect(await names('arn:aws:sts::123456789012:assumed-role/GrowthReaders/s2')).toEqual(['churn-model']);
+    expect(await names('arn:aws:iam::123456789012:role/Auditors')).toEqual(['churn-model', 'fraud-scorer']);
+
+    const versions = buildVersionsList(async () => container);
+    const hidden = await versions(
+      {
+        ...event('GET', '/v1/registry/models/churn-model/versions', 'arn:aws:iam::123456789012:role/FraudReaders'),
+        pathParameters: { model: 'churn-model' },
+      },
+      ctx,
+    );
+    expect(hidden.statusCode).toBe(404);
+    expect(JSON.parse(hidden.body).error).toMatchObject({ code: 'NOT_FOUND', message: 'no model churn-model', field: 'model' });
+
+    const audit = await buildAuditList(async () => container)(
+      event('GET', '/v1/audit', 'arn:aws:iam::123456789012:role/FraudReaders'),
+      ctx,
+    );
+    expect(audit.statusCode).toBe(403);
+    expect(JSON.parse(audit.body).error.message).toContain('needs a global one');
   });
 
   it('normalises assumed-role ARNs and leaves other ARNs alone', () => {

@@ -61,7 +61,7 @@ beforeAll(async () => {
   await fetch(up.url, { method: 'PUT', body: bytes });
   const c = stack.container;
   const crashing = new RegistryService({ ...c, database: killedBeforeCommit(c.database) }, REGISTRY_DEFAULTS);
-  await expect(crashing.register({ uploadId: up.uploadId, manifest }, { id: 'dev-admin', role: 'admin' })).rejects.toThrow(
+  await expect(crashing.register({ uploadId: up.uploadId, manifest }, { id: 'dev-admin', role: 'admin', scope: 'global' })).rejects.toThrow(
     'killed before commit',
   );
   crashedSidecars = [];

@@ -15,6 +15,7 @@ import { emptyTarget, openTarget, populate, recoveryDeps, registerAllDatasets } 
 let stack: Stack;
 let target: Database;
 let report: RebuildReport;
+let teams: Record<string, string | null>;
 
 beforeAll(async () => {
   stack = await startStack();
@@ -22,6 +23,16 @@ beforeAll(async () => {
   // 30 registrations; the manifest key rotates at 10, rotates again revoking v2 at 20 (so
   // everything v2 signed stops verifying), and the audit key rotates at 15.
   await populate(stack, 30, { 10: { purpose: 'manifest' }, 15: { purpose: 'audit' }, 20: { purpose: 'manifest', revoke: true } });
+  // team labels: set, changed and cleared by an admin; the rebuild keeps the last of each
+  const models = (await stack.api('GET', '/v1/registry/models?limit=3')).body.items.map((m: { name: string }) => m.name);
+  for (const [model, team] of [
+    [models[0], 'fraud'],
+    [models[0], 'risk'],
+    [models[1], 'growth'],
+    [models[1], null],
+  ])
+    expect((await stack.api('PUT', `/v1/registry/models/${model}/team`, { team })).status).toBe(200);
+  teams = { [models[0]]: 'risk', [models[1]]: null };
   await stack.container.auditTrail.archive();
   target = await openTarget();
   report = await rebuildIndex(recoveryDeps(stack, target), { verifyBytes: true });
@@ -45,11 +56,21 @@ describe('rebuilding the registry from storage', () => {
 
     const diffs = diffSnapshots(await registrySnapshot(stack.container.database), await registrySnapshot(target));
     expect(diffs).toEqual([]);
+    const rebuilt = await target.db.selectFrom('models').select(['name', 'team']).where('name', 'in', Object.keys(teams)).execute();
+    expect(Object.fromEntries(rebuilt.map((m) => [m.name, m.team]))).toEqual(teams);
   });
 
   it('rebuilt a chain holding key creations, rotations and a revocation, datasets and registrations', async () => {
     const types = new Set((await stack.container.database.db.selectFrom('audit_events').select('type').execute()).map((e) => e.type));
-    const read = ['key.created', 'key.rotated', 'key.revoked', 'dataset.registered', 'manifest.signed', 'artifact.registered'];
+    const read = [
+      'key.created',
+      'key.rotated',
+      'key.revoked',
+      'dataset.registered',
+      'manifest.signed',
+      'artifact.registered',
+      'model.team.set',
+    ];
     expect(read.filter((t) => !types.has(t))).toEqual([]);
   });
 
@@ -59,7 +80,7 @@ describe('rebuilding the registry from storage', () => {
     const keys: KeyService = new KeyService(target, c.keyProvider, c.clock, audit);
     await new DatasetService(target, c.clock, audit).register(
       { id: 'after-rebuild', version: '1', checksum: `sha256:${'e'.repeat(64)}`, uri: 'file:///x' },
-      { id: 'ops', role: 'admin' },
+      { id: 'ops', role: 'admin', scope: 'global' },
     );
     const trail = new AuditTrail(target, new FsObjectStore({ root: join(stack.dataDir, 'audit-archive') }), keys, c.clock, 1);
     const verified = await trail.verify();

@@ -93,18 +93,24 @@ export async function uploadAndRegister(
   stack: Stack,
   modelName: string,
   artifact: Buffer,
-  opts: { manifest?: Record<string, unknown>; token?: string; headers?: Record<string, string>; datasets?: boolean } = {},
+  opts: { manifest?: Record<string, unknown>; token?: string; headers?: Record<string, string>; datasets?: boolean; team?: string } = {},
 ) {
   const manifest = opts.manifest ?? manifestFor(modelName, artifact);
   if (opts.datasets !== false) await registerDatasets(stack, manifest, opts.token);
-  const up = await stack.api('POST', '/v1/registry/uploads', { modelName, size: artifact.length }, opts.token ? { token: opts.token } : {});
+  const team = opts.team ? { team: opts.team } : {};
+  const up = await stack.api(
+    'POST',
+    '/v1/registry/uploads',
+    { modelName, size: artifact.length, ...team },
+    opts.token ? { token: opts.token } : {},
+  );
   if (up.status !== 201) throw new Error(`upload target: ${up.status} ${JSON.stringify(up.body)}`);
   const put = await fetch(up.body.url, { method: 'PUT', body: artifact, headers: up.body.headers ?? {} });
   if (put.status !== 200) throw new Error(`upload: ${put.status} ${await put.text()}`);
   return stack.api(
     'POST',
     '/v1/registry/register',
-    { uploadId: up.body.uploadId, manifest },
+    { uploadId: up.body.uploadId, manifest, ...team },
     { ...(opts.token ? { token: opts.token } : {}), ...(opts.headers ? { headers: opts.headers } : {}) },
   );
 }

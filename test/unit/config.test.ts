@@ -67,6 +67,45 @@ describe('config', () => {
     expect(() => loadConfig({ AEGIS_TOKEN_CACHE_SECONDS: '61' })).toThrow(/^AEGIS_TOKEN_CACHE_SECONDS /);
   });
 
+  describe('the IAM role map: a role name (global) or { role, prefixes?, teams? }', () => {
+    const roleMap = (map: unknown) => loadConfig({ AEGIS_IAM_ROLE_MAP: JSON.stringify(map) }).iamRoleMap;
+
+    it('reads a role name as a global grant and an object as a scoped one', () => {
+      expect(roleMap({ 'arn:a': 'publisher', 'arn:b': { role: 'promoter', prefixes: ['fraud-'], teams: ['fraud'] } })).toEqual({
+        'arn:a': { role: 'publisher', scope: 'global' },
+        'arn:b': { role: 'promoter', scope: { prefixes: ['fraud-'], teams: ['fraud'] } },
+      });
+      expect(roleMap({ 'arn:c': { role: 'auditor', teams: ['risk'] } })['arn:c']).toEqual({
+        role: 'auditor',
+        scope: { prefixes: [], teams: ['risk'] },
+      });
+    });
+
+    it.each([
+      [
+        { 'arn:x': 'king' },
+        'AEGIS_IAM_ROLE_MAP["arn:x"]: king is not a role; roles are publisher, promoter, approver, operator, auditor, security, admin',
+      ],
+      [
+        { 'arn:x': { role: 'king', teams: ['a'] } },
+        'AEGIS_IAM_ROLE_MAP["arn:x"]: role: must be one of publisher, promoter, approver, operator, auditor, security, admin',
+      ],
+      [
+        { 'arn:x': { role: 'publisher' } },
+        'AEGIS_IAM_ROLE_MAP["arn:x"]: a scoped entry names at least one prefix or team (a role name alone is global)',
+      ],
+      [
+        { 'arn:x': { role: 'publisher', prefixes: ['Fraud/'] } },
+        'AEGIS_IAM_ROLE_MAP["arn:x"]: prefixes.0: must be the start of a model name',
+      ],
+      [{ 'arn:x': { role: 'publisher', team: 'a' } }, 'AEGIS_IAM_ROLE_MAP["arn:x"]: unknown field team'],
+      [{ 'arn:x': 3 }, 'AEGIS_IAM_ROLE_MAP["arn:x"]: must be a role name or an object { role, prefixes?, teams? }'],
+      [['publisher'], 'AEGIS_IAM_ROLE_MAP must be a JSON object of principal ARN → role or { role, prefixes?, teams? }'],
+    ])('refuses %j with an exact message', (map, message) => {
+      expect(() => roleMap(map)).toThrow(message);
+    });
+  });
+
   describe('the test-only P-256 allowance and production stores', () => {
     const prod = {
       NODE_ENV: 'production',

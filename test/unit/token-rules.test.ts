@@ -15,6 +15,7 @@ const token = (tokenId: string): StoredToken => ({
   lastUsedAt: null,
   revokedAt: null,
   revokedBy: null,
+  scope: null,
 });
 
 describe('token rules', () => {

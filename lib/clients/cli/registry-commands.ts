@@ -14,6 +14,7 @@ import type {
   KeysReply,
   KeysRotateReply,
   ModelsReply,
+  ModelTeamReply,
   VerificationReply,
   VersionsReply,
 } from '../../platform/http/schemas.js';
@@ -21,7 +22,7 @@ import { CliError, readJsonFile, type CliContext } from './context.js';
 
 const hashFile = (path: string) => hashStream(createReadStream(path, { highWaterMark: 1024 * 1024 }));
 
-/** register, get, list, verify-manifest, keys, datasets. */
+/** register, get, list, set-team, verify-manifest, keys, datasets. */
 export function registryCommands(program: Command, ctx: CliContext): void {
   program
     .command('register')
@@ -32,8 +33,9 @@ export function registryCommands(program: Command, ctx: CliContext): void {
       '--manifest <file>',
       "training manifest JSON (artifactSha256/artifactSize/createdAt are filled in when absent; createdAt from the artifact file's mtime, so a retry replays)",
     )
+    .option('--team <team>', "the new model's team label (scoped grants name teams); a later registration must agree")
     .option('--idempotency-key <key>', 'repeat-safe key: the same key returns the first result')
-    .action(async (o: { model: string; artifact: string; manifest: string; idempotencyKey?: string }) => {
+    .action(async (o: { model: string; artifact: string; manifest: string; team?: string; idempotencyKey?: string }) => {
       const manifest = readJsonFile(o.manifest, 'manifest');
       const { size, mtime } = await stat(o.artifact).then(
         (s) => s,
@@ -59,6 +61,7 @@ export function registryCommands(program: Command, ctx: CliContext): void {
         modelName: o.model,
         artifactPath: o.artifact,
         manifest: full,
+        team: o.team,
         idempotencyKey: o.idempotencyKey,
         onProgress: size > 8 * 1024 * 1024 ? (d, t) => reporter.bytes('uploading', d, t) : undefined,
       });
@@ -102,9 +105,11 @@ export function registryCommands(program: Command, ctx: CliContext): void {
       } else {
         const r = await api.request<ModelsReply>('GET', `/v1/registry/models?${q}`);
         ctx.out(
-          [`${r.items.length} model(s)`, ...r.items.map((m) => `  ${m.name}  latest v${m.latestVersion}`), ...more(r.nextCursor)].join(
-            '\n',
-          ),
+          [
+            `${r.items.length} model(s)`,
+            ...r.items.map((m) => `  ${m.name}  latest v${m.latestVersion}${m.team ? `  team ${m.team}` : ''}`),
+            ...more(r.nextCursor),
+          ].join('\n'),
           r,
         );
       }
@@ -174,6 +179,15 @@ export function registryCommands(program: Command, ctx: CliContext): void {
         `rotated ${o.purpose}: ${r.previous ? `${r.previous.kid} ${r.previous.revokedAt ? 'revoked' : 'retired'}` : 'no previous key'}, ${r.current.kid} active`,
         r,
       );
+    });
+
+  program
+    .command('set-team <model> [team]')
+    .description("set a model's team label (admin with a global scope); without a team, clear it")
+    .action(async (model: string, team: string | undefined) => {
+      const path = `/v1/registry/models/${encodeURIComponent(model)}/team`;
+      const r = await (await ctx.client()).request<ModelTeamReply>('PUT', path, { team: team ?? null });
+      ctx.out(`${r.name}: team ${r.team ?? '(none)'} (was ${r.previous ?? '(none)'})`, r);
     });
 
   const datasets = program.command('datasets').description('the dataset registry');

@@ -10,6 +10,8 @@ const row = (t: TokenRecordReply) =>
     t.revokedAt ? `  revoked ${t.revokedAt} by ${t.revokedBy ?? '?'}` : ''
   }`;
 
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
 /** The secret on stdout alone (so `$(aegis tokens create …)` captures it), what it is on stderr. */
 function issued(ctx: CliContext, r: TokenCreateReply, what: string): void {
   if (!ctx.globals.json) process.stderr.write(`aegis: ${what} ${r.tokenId} for ${r.principal} (${r.role}), expires ${r.expiresAt}\n`);
@@ -25,8 +27,16 @@ export function tokenCommands(program: Command, ctx: CliContext): void {
     .requiredOption('--principal <id>', 'who the token is for')
     .addOption(new Option('--role <role>', 'role').choices(ROLES).makeOptionMandatory())
     .option('--expires-in <duration>', 'lifetime, e.g. 12h, 30d (default 90d; at most AEGIS_TOKEN_MAX_TTL on the server)')
-    .action(async (o: { principal: string; role: string; expiresIn?: string }) => {
-      const body = { principal: o.principal, role: o.role, ...(o.expiresIn ? { expiresIn: o.expiresIn } : {}) };
+    .option('--scope-prefix <prefix>', 'limit the role to models whose name starts with this (repeatable)', collect, [])
+    .option('--scope-team <team>', 'limit the role to models of this team (repeatable)', collect, [])
+    .action(async (o: { principal: string; role: string; expiresIn?: string; scopePrefix: string[]; scopeTeam: string[] }) => {
+      const scoped = o.scopePrefix.length + o.scopeTeam.length > 0;
+      const body = {
+        principal: o.principal,
+        role: o.role,
+        ...(o.expiresIn ? { expiresIn: o.expiresIn } : {}),
+        ...(scoped ? { scope: { prefixes: o.scopePrefix, teams: o.scopeTeam } } : {}),
+      };
       issued(ctx, await (await ctx.client()).request<TokenCreateReply>('POST', '/v1/tokens', body), 'created');
     });
   tokens

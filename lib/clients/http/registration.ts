@@ -9,6 +9,8 @@ export async function registerArtifact(
     modelName: string;
     artifactPath: string;
     manifest: Record<string, unknown>;
+    /** the team label a new model gets (a later registration must name the same team, or none) */
+    team?: string | undefined;
     idempotencyKey?: string | undefined;
     onProgress?: Progress | undefined;
   },
@@ -17,12 +19,13 @@ export async function registerArtifact(
   const upload = await api.request<UploadCreateReply>('POST', '/v1/registry/uploads', {
     modelName: o.modelName,
     size,
+    ...(o.team ? { team: o.team } : {}),
   });
   await api.uploadFile(upload.url, upload.headers, o.artifactPath, o.onProgress);
   return api.request<RegisterReply>(
     'POST',
     '/v1/registry/register',
-    { uploadId: upload.uploadId, manifest: o.manifest },
+    { uploadId: upload.uploadId, manifest: o.manifest, ...(o.team ? { team: o.team } : {}) },
     o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {},
   );
 }

@@ -17,7 +17,7 @@ import { approveRequest, type QuarantineApprovalBody } from './approvals.js';
 import type { QuarantineDeps } from './deps.js';
 import { requestStatus, type QuarantineAction, type QuarantineRequest } from './domain.js';
 import { enforceQuarantine } from './enforce.js';
-import { insertRequest, pendingOf, requestRow } from './store.js';
+import { insertRequest, pendingOf, requestRow, findRequest } from './store.js';
 import { quarantineView, type QuarantineView } from './view.js';
 
 export type { QuarantineDeps, QuarantineView };
@@ -79,6 +79,11 @@ export class QuarantineService {
     const { applied, request } = await approveRequest(this.d, requestId, body, principal);
     if (applied && request.action === 'quarantine') await enforceQuarantine(this.d, request, principal);
     return (await this.get(request.artifactId))!;
+  }
+
+  /** The artifact a quarantine or release request is about (undefined: no such request). */
+  async artifactOfRequest(requestId: string): Promise<string | undefined> {
+    return (await findRequest(this.d.database.db, requestId))?.artifactId;
   }
 
   /** The artifact's quarantine state and every request about it (undefined: no such artifact). */

@@ -107,6 +107,21 @@ export function assertUploadOwner(upload: Upload | undefined, uploadId: string, 
   }
 }
 
+/**
+ * A model's team is set at its first registration and changed only by an admin: a later
+ * registration naming another team (or one for a model registered without) is refused.
+ */
+export function assertTeamAgrees(model: string, current: string | null | undefined, requested: string | undefined): void {
+  if (current === undefined || requested === undefined || requested === current) return;
+  throw new AegisError(
+    'CONFLICT',
+    current === null
+      ? `team: model ${model} has no team; an admin sets it with PUT /v1/registry/models/${model}/team`
+      : `team: model ${model} belongs to team ${current}, not ${requested}; an admin changes it with PUT /v1/registry/models/${model}/team`,
+    { field: 'team' },
+  );
+}
+
 /** Refuses an upload that is gone, past its pending TTL (or marked expired), or made for another model. */
 export function assertRegistrable(
   upload: Upload | undefined,

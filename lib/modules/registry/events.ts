@@ -1,5 +1,6 @@
 /** The audit payloads the registry writes (RegistryService). */
 import * as z from 'zod';
+import { TeamName } from '../../kernel/identity.js';
 import { SIGNATURE_ALGS } from '../../kernel/signatures.js';
 import { Iso, Sha, Text, type EventCatalogue } from '../../platform/audit/catalogue.js';
 
@@ -29,6 +30,9 @@ export const ArtifactRegisteredPayload = z.object({
   }),
   createdAt: Iso,
 });
+/** A model's team label set: at its first registration (`previous` null), or by an admin. */
+export const ModelTeamSetPayload = z.object({ model: Text, team: TeamName.nullable(), previous: TeamName.nullable() });
+export type ModelTeamSet = z.infer<typeof ModelTeamSetPayload>;
 export type ManifestSigned = z.infer<typeof ManifestSignedPayload>;
 export type ArtifactRegistered = z.infer<typeof ArtifactRegisteredPayload>;
 
@@ -46,4 +50,5 @@ const REBUILD = { restoredBy: 'the registry restore, once its objects verify (li
 export const REGISTRY_EVENTS: EventCatalogue = {
   'manifest.signed': { schema: ManifestSignedPayload, restore: REBUILD },
   'artifact.registered': { schema: ArtifactRegisteredPayload, restore: REBUILD },
+  'model.team.set': { schema: ModelTeamSetPayload, restore: { restoredBy: 'the registry restore: the last label of each model' } },
 };

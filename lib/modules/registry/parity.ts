@@ -28,7 +28,7 @@ export interface ArtifactSnapshot {
 export interface RegistryTablesSnapshot {
   /** each with its `manifest_signatures` row (`(missing)` where it has none) */
   artifacts: ArtifactSnapshot[];
-  models: { id: string; latestVersion: number; createdBy: string; createdAt: string }[];
+  models: { id: string; latestVersion: number; team: string | null; createdBy: string; createdAt: string }[];
   links: { id: string }[];
 }
 
@@ -64,6 +64,7 @@ export async function registrySnapshot(x: Executor): Promise<RegistryTablesSnaps
   const models = rows.models.map((r) => ({
     id: r.name,
     latestVersion: r.latest_version,
+    team: r.team,
     createdBy: r.created_by,
     createdAt: toIso(r.created_at),
   }));

@@ -19,6 +19,7 @@ import {
   assertRegistrable,
   assertSha256Matches,
   assertSizeMatches,
+  assertTeamAgrees,
   assertUploadOwner,
   registrationResult,
   replayOrRefuse,
@@ -27,7 +28,7 @@ import {
   type StoredArtifact,
   type Upload,
 } from './domain.js';
-import { findArtifact, findArtifactIdBySha256, insertArtifact, nextModelVersion } from './store.js';
+import { findArtifact, findArtifactIdBySha256, findModelRef, insertArtifact, nextModelVersion } from './store.js';
 import { claimUpload, findIdempotencyKey, findUpload, insertIdempotencyKey } from './store-uploads.js';
 import type { UploadOptions } from './uploads.js';
 
@@ -40,6 +41,8 @@ export interface RegistrationOptions extends Pick<UploadOptions, 'pendingUploadT
 interface RegistrationRequest {
   uploadId: string;
   manifest: ManifestInput;
+  /** the model's team label, set when this registration creates the model */
+  team: string | undefined;
   principal: Principal;
   idempotencyKey: string | undefined;
   /** the request's identity: the sha256 of the submitted manifest */
@@ -76,16 +79,25 @@ export class Registrar {
 
   /** See {@link RegistryService.register}. */
   async register(
-    input: { uploadId: string; manifest: ManifestInput },
+    input: { uploadId: string; manifest: ManifestInput; team?: string | undefined },
     principal: Principal,
     idempotencyKey?: string,
   ): Promise<RegistrationResult> {
     // The manifest is the request's identity; the uploadId is transport, so a CLI retry
     // that uploads the bytes again under the same key still replays.
     assertManifestSize(input.manifest);
-    const request: RegistrationRequest = { ...input, principal, idempotencyKey, requestSha256: canonicalSha256(input.manifest) };
+    const request: RegistrationRequest = {
+      uploadId: input.uploadId,
+      manifest: input.manifest,
+      team: input.team,
+      principal,
+      idempotencyKey,
+      requestSha256: canonicalSha256(input.manifest),
+    };
     const upload = await findUpload(this.d.database.db, input.uploadId);
     assertUploadOwner(upload, input.uploadId, principal);
+    const model = input.manifest.modelName;
+    assertTeamAgrees(model, (await findModelRef(this.d.database.db, model))?.team, input.team);
     const earlier = await this.#earlierRegistration(request);
     if (earlier) return earlier;
     // Cheap checks first: a manifest naming unknown or contradicting datasets costs no hashing.
@@ -179,9 +191,24 @@ export class Registrar {
       throw new AegisError('UPLOAD_EXPIRED', `upload ${uploadId} expired while it was being registered; upload the bytes again`, {
         field: 'uploadId',
       });
-    const version = await nextModelVersion(tx, { name: signed.manifest.modelName, createdBy: principal.id, createdAt: now });
+    const model = signed.manifest.modelName;
+    const { version, team } = await nextModelVersion(tx, {
+      name: model,
+      team: request.team ?? null,
+      createdBy: principal.id,
+      createdAt: now,
+    });
+    // a concurrent first registration may have set another team since the early check
+    if (version > 1) assertTeamAgrees(model, team, request.team);
     await insertArtifact(tx, { ...signed, version });
     await this.#appendRegistrationEvents(tx, signed, version);
+    if (version === 1 && team !== null)
+      await this.d.audit.append(tx, {
+        type: 'model.team.set',
+        actor: principal.id,
+        subject: `model:${model}`,
+        payload: { model, team, previous: null },
+      });
     if (idempotencyKey) {
       const { requestSha256 } = request;
       await insertIdempotencyKey(tx, {

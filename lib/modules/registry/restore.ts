@@ -20,7 +20,13 @@ import {
 import type { DatasetRestore } from '../datasets/restore.js';
 import { handlerFor, inChunks, parsePayload, RECOVERY_ACTOR, type RestoreLog } from '../restore.js';
 import type { StoredArtifact } from './domain.js';
-import { ArtifactRegisteredPayload, ManifestSignedPayload, type ArtifactRegistered, type ManifestSigned } from './events.js';
+import {
+  ArtifactRegisteredPayload,
+  ManifestSignedPayload,
+  ModelTeamSetPayload,
+  type ArtifactRegistered,
+  type ManifestSigned,
+} from './events.js';
 import {
   artifactDatasetRows,
   artifactRow,
@@ -71,6 +77,8 @@ export class RegistryRestore {
   readonly #artifactIds = new Set<string>();
   readonly #signatureIds = new Set<string>();
   readonly #latest = new Map<string, number>();
+  /** each model's team label as the last `model.team.set` left it */
+  readonly #teams = new Map<string, string | null>();
   readonly #signed = new Map<string, ManifestSigned>();
   readonly #archived: { registered: ArtifactRegistered; actor: string }[] = [];
   #rows = noRows();
@@ -80,6 +88,11 @@ export class RegistryRestore {
   /** Replays one event of a type in {@link RESTORES}; any other is ignored. */
   apply(e: AuditEvent, log: RestoreLog): void {
     handlerFor(HANDLERS, e.type)?.(this, e, log);
+  }
+
+  /** A model's team label set (at its first registration or by an admin): the last one holds. */
+  team(model: string, team: string | null): void {
+    this.#teams.set(model, team);
   }
 
   signed(s: ManifestSigned): void {
@@ -143,7 +156,10 @@ export class RegistryRestore {
   /** The rows planned since the last call, for one phase's transaction; models carry their latest version. */
   take(): RegistryRows {
     const rows = this.#rows;
-    for (const m of rows.models) m.latest_version = this.#latest.get(m.name)!;
+    for (const m of rows.models) {
+      m.latest_version = this.#latest.get(m.name)!;
+      m.team = this.#teams.get(m.name) ?? null;
+    }
     this.#rows = noRows();
     return rows;
   }
@@ -190,6 +206,10 @@ const HANDLERS: Readonly<Record<string, (r: RegistryRestore, e: AuditEvent, log:
   'manifest.signed': (r, e, log) => {
     const s = parsePayload(ManifestSignedPayload, e, 'artifact', log);
     if (s) r.signed(s);
+  },
+  'model.team.set': (r, e, log) => {
+    const t = parsePayload(ModelTeamSetPayload, e, 'event', log);
+    if (t) r.team(t.model, t.team);
   },
   'artifact.registered': (r, e, log) => {
     const a = parsePayload(ArtifactRegisteredPayload, e, 'artifact', log);

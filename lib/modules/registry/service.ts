@@ -1,6 +1,6 @@
 import { AegisError } from '../../kernel/errors.js';
 import type { ManifestInput } from '../../kernel/manifest.js';
-import type { Principal } from '../../kernel/identity.js';
+import type { ModelRef, Principal, Scope } from '../../kernel/identity.js';
 import type { Clock } from '../../platform/ports/clock.js';
 import type { Database, Executor } from '../../platform/ports/database.js';
 import type { ObjectStore } from '../../platform/ports/object-store.js';
@@ -10,7 +10,16 @@ import type { DatasetService } from '../datasets/service.js';
 import type { KeyService } from '../keys/service.js';
 import type { ArtifactRecord, Page, RegistrationResult } from './domain.js';
 import { Registrar, type RegistrationOptions } from './registration.js';
-import { findArtifact, findDatasetLinks, listArtifactVersions, listModels, modelExists } from './store.js';
+import {
+  findArtifact,
+  findArtifactModelRef,
+  findDatasetLinks,
+  findModelRef,
+  listArtifactVersions,
+  listModels,
+  modelExists,
+  setModelTeam,
+} from './store.js';
 import { PendingUploads, type UploadExpiryResult, type UploadOptions } from './uploads.js';
 
 export type { ArtifactRecord, Page, RegistrationResult } from './domain.js';
@@ -26,6 +35,7 @@ export class RegistryService {
   readonly #metrics: ServiceMetrics | undefined;
 
   private readonly database: Database;
+  private readonly audit: AuditLog;
 
   constructor(
     d: { database: Database; store: ObjectStore; keys: KeyService; datasets: DatasetService; audit: AuditLog; clock: Clock },
@@ -33,6 +43,7 @@ export class RegistryService {
   ) {
     const { database, store, keys, datasets, audit, clock } = d;
     this.database = database;
+    this.audit = audit;
     this.#metrics = opts.metrics;
     this.#uploads = new PendingUploads(database, store, clock, opts);
     this.#registrar = new Registrar({ database, store, keys, datasets, audit, clock, opts });
@@ -57,7 +68,7 @@ export class RegistryService {
    * can be rebuilt from storage), then writes the record in one transaction.
    */
   async register(
-    input: { uploadId: string; manifest: ManifestInput },
+    input: { uploadId: string; manifest: ManifestInput; team?: string | undefined },
     principal: Principal,
     idempotencyKey?: string,
   ): Promise<RegistrationResult> {
@@ -81,8 +92,21 @@ export class RegistryService {
     return findDatasetLinks(this.database.db, artifactId);
   }
 
-  async listModels(opts: { limit: number; cursor?: string }): Promise<Page<{ name: string; latestVersion: number; createdAt: string }>> {
-    const rows = await listModels(this.database.db, { limit: opts.limit + 1, after: opts.cursor });
+  /**
+   * The model (name and team) an artifact or a model name stands for, if it exists: what the
+   * HTTP handler checks a caller's scope against.
+   */
+  async modelRef(by: { artifactId: string } | { model: string }): Promise<ModelRef | undefined> {
+    return 'artifactId' in by ? findArtifactModelRef(this.database.db, by.artifactId) : findModelRef(this.database.db, by.model);
+  }
+
+  /** Models by name, those of `scope` only (global: all). */
+  async listModels(opts: {
+    limit: number;
+    cursor?: string;
+    scope: Scope;
+  }): Promise<Page<{ name: string; latestVersion: number; team: string | null; createdAt: string }>> {
+    const rows = await listModels(this.database.db, { limit: opts.limit + 1, after: opts.cursor, scope: opts.scope });
     const items = rows.slice(0, opts.limit);
     return { items, nextCursor: rows.length > opts.limit ? items[items.length - 1]!.name : null };
   }
@@ -93,5 +117,24 @@ export class RegistryService {
     const rows = await listArtifactVersions(this.database.db, { modelName, limit: opts.limit + 1, before: opts.cursor });
     const items = rows.slice(0, opts.limit);
     return { items, nextCursor: rows.length > opts.limit ? String(items[items.length - 1]!.version) : null };
+  }
+
+  /** Sets (or, with null, clears) a model's team label, audited; an admin's change, not a registration's. */
+  async setTeam(
+    model: string,
+    team: string | null,
+    principal: Principal,
+  ): Promise<{ name: string; team: string | null; previous: string | null }> {
+    return this.database.db.transaction().execute(async (tx) => {
+      const changed = await setModelTeam(tx, model, team);
+      if (!changed) throw new AegisError('NOT_FOUND', `no model ${model}`, { field: 'model' });
+      await this.audit.append(tx, {
+        type: 'model.team.set',
+        actor: principal.id,
+        subject: `model:${model}`,
+        payload: { model, team, previous: changed.previous },
+      });
+      return { name: model, team, previous: changed.previous };
+    });
   }
 }

@@ -5,6 +5,7 @@
  */
 import { sql, type Insertable } from 'kysely';
 import { canonicalJson } from '../../kernel/canonical.js';
+import type { ModelRef, Scope } from '../../kernel/identity.js';
 import { manifestSha256, type TrainingManifest } from '../../kernel/manifest.js';
 import type { SignatureAlg, SignatureRecord } from '../../kernel/signatures.js';
 import type { Executor } from '../../platform/ports/database.js';
@@ -219,29 +220,77 @@ export async function findDatasetLinks(x: Executor, artifactId: string): Promise
 
 // ---- models
 
-/** Creates the model on its first registration and takes its next version number. */
-export async function nextModelVersion(x: Executor, model: { name: string; createdBy: string; createdAt: Date }): Promise<number> {
+/**
+ * Creates the model on its first registration (with its team label, if given) and takes its
+ * next version number; version 1 means this call created it.
+ */
+export async function nextModelVersion(
+  x: Executor,
+  model: { name: string; team: string | null; createdBy: string; createdAt: Date },
+): Promise<{ version: number; team: string | null }> {
   await x
     .insertInto('models')
-    .values({ name: model.name, created_by: model.createdBy, created_at: model.createdAt, latest_version: 0 })
+    .values({ name: model.name, team: model.team, created_by: model.createdBy, created_at: model.createdAt, latest_version: 0 })
     .onConflict((oc) => oc.column('name').doNothing())
     .execute();
-  const { latest_version } = await x
+  const row = await x
     .updateTable('models')
     .set((eb) => ({ latest_version: eb('latest_version', '+', 1) }))
     .where('name', '=', model.name)
-    .returning('latest_version')
+    .returning(['latest_version', 'team'])
     .executeTakeFirstOrThrow();
-  return latest_version;
+  return { version: row.latest_version, team: row.team };
 }
 
 export async function modelExists(x: Executor, name: string): Promise<boolean> {
-  return (await x.selectFrom('models').select('name').where('name', '=', name).executeTakeFirst()) !== undefined;
+  return (await findModelRef(x, name)) !== undefined;
 }
 
-/** Up to `limit` models named after `after`, by name. */
-export async function listModels(x: Executor, q: { limit: number; after?: string | undefined }) {
+/** A model's name and team label, if it exists. */
+export async function findModelRef(x: Executor, name: string): Promise<ModelRef | undefined> {
+  return x.selectFrom('models').select(['name', 'team']).where('name', '=', name).executeTakeFirst();
+}
+
+/** The model (name and team) an artifact belongs to, if the artifact exists. */
+export async function findArtifactModelRef(x: Executor, artifactId: string): Promise<ModelRef | undefined> {
+  return x
+    .selectFrom('artifacts as a')
+    .innerJoin('models as m', 'm.name', 'a.model_name')
+    .select(['m.name', 'm.team'])
+    .where('a.artifact_id', '=', artifactId)
+    .executeTakeFirst();
+}
+
+/** Sets a model's team label; returns the label it had, or undefined when there is no such model. */
+export async function setModelTeam(x: Executor, name: string, team: string | null): Promise<{ previous: string | null } | undefined> {
+  const before = await x.selectFrom('models').select('team').where('name', '=', name).forUpdate().executeTakeFirst();
+  if (!before) return undefined;
+  await x.updateTable('models').set({ team }).where('name', '=', name).execute();
+  return { previous: before.team };
+}
+
+/**
+ * Up to `limit` models named after `after`, by name; with a scope grant, only those whose name
+ * starts with one of its prefixes or whose team is one of its teams (filtered in the query, so
+ * pages stay full and the cursor never names a model outside the scope).
+ */
+export async function listModels(x: Executor, q: { limit: number; after?: string | undefined; scope: Scope }) {
   let query = x.selectFrom('models').selectAll().orderBy('name').limit(q.limit);
   if (q.after) query = query.where('name', '>', q.after);
-  return (await query.execute()).map((r) => ({ name: r.name, latestVersion: r.latest_version, createdAt: toIso(r.created_at) }));
+  const scope = q.scope;
+  if (scope !== 'global') {
+    query = query.where((eb) =>
+      eb.or([
+        // starts_with, not LIKE: `_` in a prefix is a character, not a wildcard
+        ...scope.prefixes.map((p) => eb.fn<boolean>('starts_with', ['name', eb.val(p)])),
+        ...(scope.teams.length ? [eb('team', 'in', scope.teams)] : []),
+      ]),
+    );
+  }
+  return (await query.execute()).map((r) => ({
+    name: r.name,
+    latestVersion: r.latest_version,
+    team: r.team,
+    createdAt: toIso(r.created_at),
+  }));
 }

@@ -1,5 +1,6 @@
 import { AegisError } from '../../kernel/errors.js';
 import { assertManifestSize } from '../../kernel/manifest.js';
+import { inScope, type Scope } from '../../kernel/identity.js';
 import type { SignatureRecord } from '../../kernel/signatures.js';
 import { verifyManifest, type VerificationReport } from '../../kernel/verification.js';
 import { hashStream } from '../../kernel/hashing.js';
@@ -64,12 +65,19 @@ export class VerificationService {
 
   /**
    * Verifies a caller's manifest. Without a signature, the registered signature of the
-   * artifact it names is used, and the manifest must equal the registered one.
+   * artifact it names is used, and the manifest must equal the registered one. Only artifacts
+   * within `scope` count as registered.
    */
-  async verify(input: { manifest: Record<string, unknown>; signature?: SignatureRecord }): Promise<VerificationReport> {
+  async verify(
+    input: { manifest: Record<string, unknown>; signature?: SignatureRecord },
+    scope: Scope = 'global',
+  ): Promise<VerificationReport> {
     assertManifestSize(input.manifest);
     const artifactId = typeof input.manifest.artifactId === 'string' ? input.manifest.artifactId : undefined;
-    const record = artifactId && /^[0-9a-f-]{36}$/i.test(artifactId) ? await this.registry.get(artifactId) : undefined;
+    const found = artifactId && /^[0-9a-f-]{36}$/i.test(artifactId) ? await this.registry.get(artifactId) : undefined;
+    // an artifact outside the caller's scope is verified as if it were not registered
+    const ref = found ? await this.registry.modelRef({ artifactId: found.artifactId }) : undefined;
+    const record = found && ref && inScope(scope, ref) ? found : undefined;
     const signature = input.signature ?? record?.signature;
     const report = verifyManifest({
       manifest: input.manifest,

@@ -1,6 +1,7 @@
 /** The rules of a token's life, without I/O: its lifetime, its state, when its last use is written. */
 import { formatDuration, parseDuration } from '../../kernel/duration.js';
 import { AegisError } from '../../kernel/errors.js';
+import type { Scope } from '../../kernel/identity.js';
 
 /** A token's lifetime when its creator names none: 90 days (or the configured maximum, when lower). */
 export const DEFAULT_TOKEN_TTL_SECONDS = 90 * 86_400;
@@ -20,6 +21,7 @@ export interface TokenRecord {
   tokenId: string;
   principal: string;
   role: string;
+  scope: Scope;
   state: TokenState;
   createdAt: string;
   /** null for tokens created before their creator was recorded (migration 0008) */

@@ -1,10 +1,19 @@
 /** The audit payloads the token service writes: who may act as what, and until when; never a secret or its hash. */
 import * as z from 'zod';
-import { ROLES } from '../../kernel/identity.js';
+import { ROLES, ScopePrefix, TeamName } from '../../kernel/identity.js';
 import { Iso, Text, type EventCatalogue } from '../../platform/audit/catalogue.js';
 
 // tokenId and expiresAt since 0008_token_lifecycle: events written before carry neither
-export const TokenCreatedPayload = z.object({ principal: Text, role: z.enum(ROLES), tokenId: Text.optional(), expiresAt: Iso.optional() });
+/** the model-name prefixes and teams a role applies to; absent: every model (global) */
+const ScopePayload = z.object({ prefixes: z.array(ScopePrefix), teams: z.array(TeamName) });
+// tokenId and expiresAt since 0008_token_lifecycle, scope since 0009_model_scopes: earlier events carry neither
+export const TokenCreatedPayload = z.object({
+  principal: Text,
+  role: z.enum(ROLES),
+  tokenId: Text.optional(),
+  expiresAt: Iso.optional(),
+  scope: ScopePayload.optional(),
+});
 // the role as stored: a token with a role this release does not know can still be revoked
 export const TokenRevokedPayload = z.object({ tokenId: Text, principal: Text, role: Text, revokedAt: Iso });
 export const TokenRotatedPayload = z.object({

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { sha256Hex } from '../../kernel/canonical.js';
 import { AegisError } from '../../kernel/errors.js';
-import { isRole, type Principal, type Role } from '../../kernel/identity.js';
+import { isRole, scopeFromText, scopeText, type Principal, type Role, type Scope } from '../../kernel/identity.js';
 import type { Clock } from '../../platform/ports/clock.js';
 import type { Database, Executor } from '../../platform/ports/database.js';
 import type { AuditLog } from '../../platform/audit/log.js';
@@ -25,6 +25,8 @@ export interface IssuedToken {
   tokenId: string;
   principal: string;
   role: Role;
+  /** the models the role applies to ('global': every model) */
+  scope: Scope;
   createdAt: string;
   expiresAt: string;
 }
@@ -52,18 +54,23 @@ export class TokenService {
     this.#cache = new TokenCache(limits.cacheSeconds * 1000);
   }
 
-  /** A new token for `principal` as `role`, living `expiresIn` (default 90 days, at most the configured maximum). */
-  async create(input: { principal: string; role: Role; expiresIn?: string }, actor = 'system'): Promise<IssuedToken> {
+  /**
+   * A new token for `principal` as `role` on the models of `scope` (default global: every
+   * model, as tokens made before scopes existed), living `expiresIn` (default 90 days, at most
+   * the configured maximum).
+   */
+  async create(input: { principal: string; role: Role; expiresIn?: string; scope?: Scope }, actor = 'system'): Promise<IssuedToken> {
     const ttl = tokenLifetime(input.expiresIn, this.limits);
+    const scope = scopeFromText(scopeText(input.scope ?? 'global'));
     return this.database.db.transaction().execute(async (tx) => {
-      const issued = await this.#issue(tx, { principal: input.principal, role: input.role, ttl, actor });
-      // never the secret: only who may now act as what, and until when
+      const issued = await this.#issue(tx, { principal: input.principal, role: input.role, scope, ttl, actor });
+      // never the secret: only who may now act as what, on which models, and until when
       const { principal, role, tokenId, expiresAt } = issued;
       await this.audit.append(tx, {
         type: 'token.created',
         actor,
         subject: `principal:${principal}`,
-        payload: { principal, role, tokenId, expiresAt },
+        payload: { principal, role, tokenId, expiresAt, ...(scope === 'global' ? {} : { scope }) },
       });
       return issued;
     });
@@ -97,7 +104,7 @@ export class TokenService {
       t.lastUsedAt = now;
     }
     // a role this release does not know (a row written by hand) grants nothing
-    return { id: t.principal, role: isRole(t.role) ? t.role : 'none' };
+    return { id: t.principal, role: isRole(t.role) ? t.role : 'none', scope: scopeFromText(t.scope) };
   }
 
   /** Every token, newest first, never a secret or hash; `cursor` is the previous page's `nextCursor`. */
@@ -150,7 +157,7 @@ export class TokenService {
         throw new AegisError('CONFLICT', `token ${tokenId} ${why}: create a new token instead`, { field: 'tokenId' });
       }
       await revokeToken(tx, { tokenId, at: this.clock.now(), by: actor });
-      const made = await this.#issue(tx, { principal: old.principal, role, ttl, actor });
+      const made = await this.#issue(tx, { principal: old.principal, role, scope: scopeFromText(old.scope), ttl, actor });
       await this.audit.append(tx, {
         type: 'token.rotated',
         actor,
@@ -174,16 +181,33 @@ export class TokenService {
     return t && this.#record(t);
   }
 
-  async #issue(tx: Executor, t: { principal: string; role: Role; ttl: number; actor: string }): Promise<IssuedToken> {
+  async #issue(tx: Executor, t: { principal: string; role: Role; scope: Scope; ttl: number; actor: string }): Promise<IssuedToken> {
     const token = secret();
     const tokenId = newTokenId();
     const createdAt = this.clock.now();
     const expiresAt = new Date(createdAt.getTime() + t.ttl * 1000);
     await insertToken(
       tx,
-      tokenRow({ tokenSha256: sha256Hex(token), tokenId, principal: t.principal, role: t.role, createdAt, createdBy: t.actor, expiresAt }),
+      tokenRow({
+        tokenSha256: sha256Hex(token),
+        tokenId,
+        principal: t.principal,
+        role: t.role,
+        createdAt,
+        createdBy: t.actor,
+        expiresAt,
+        scope: scopeText(t.scope),
+      }),
     );
-    return { token, tokenId, principal: t.principal, role: t.role, createdAt: createdAt.toISOString(), expiresAt: expiresAt.toISOString() };
+    return {
+      token,
+      tokenId,
+      principal: t.principal,
+      role: t.role,
+      scope: t.scope,
+      createdAt: createdAt.toISOString(),
+      expiresAt: expiresAt.toISOString(),
+    };
   }
 
   async #existing(tx: Executor, tokenId: string): Promise<StoredToken> {
@@ -197,6 +221,7 @@ export class TokenService {
       tokenId: t.tokenId,
       principal: t.principal,
       role: t.role,
+      scope: scopeFromText(t.scope),
       state: tokenState(t, this.clock.now()),
       createdAt: t.createdAt.toISOString(),
       createdBy: t.createdBy,

@@ -14,6 +14,8 @@ export interface StoredToken {
   lastUsedAt: Date | null;
   revokedAt: Date | null;
   revokedBy: string | null;
+  /** canonical JSON of the scope grant (0009_model_scopes); null: global */
+  scope: string | null;
 }
 
 const COLUMNS = [
@@ -26,6 +28,7 @@ const COLUMNS = [
   'last_used_at',
   'revoked_at',
   'revoked_by',
+  'scope',
 ] as const;
 
 function fromRow(r: Pick<Selectable<ApiTokensTable>, (typeof COLUMNS)[number]>): StoredToken {
@@ -39,6 +42,7 @@ function fromRow(r: Pick<Selectable<ApiTokensTable>, (typeof COLUMNS)[number]>):
     lastUsedAt: toDateOrNull(r.last_used_at),
     revokedAt: toDateOrNull(r.revoked_at),
     revokedBy: r.revoked_by,
+    scope: r.scope,
   };
 }
 
@@ -51,6 +55,7 @@ export function tokenRow(t: {
   createdAt: Date;
   createdBy: string;
   expiresAt: Date;
+  scope: string | null;
 }): Insertable<ApiTokensTable> {
   return {
     token_sha256: t.tokenSha256,
@@ -63,6 +68,7 @@ export function tokenRow(t: {
     last_used_at: null,
     revoked_at: null,
     revoked_by: null,
+    scope: t.scope,
   };
 }
 

@@ -7,6 +7,7 @@ import { formatJsonPath, JsonInputError, parseJsonStrict, stringifyJson, type Js
 import { LIMITS } from '../../kernel/manifest.js';
 import type { Container } from '../composition/container.js';
 import { retryableFault } from './faults.js';
+import { checkGlobalOnly, checkScope } from './scope.js';
 import { StartupCheckError } from '../startup-checks.js';
 import type { Principal } from '../../kernel/identity.js';
 import type { ReplyBody, ReplyStatus, RouteSpec } from './routes.js';
@@ -135,7 +136,8 @@ function lowerHeaders(h: APIGatewayProxyEvent['headers']): Record<string, string
 /**
  * Builds one Lambda handler for a route: error mapping (4xx messages shown, 5xx only a
  * request id), size limit before parsing, authentication and role check, zod parsing of
- * body, query and path by the route's request schemas, then the use case, which answers one of
+ * body, query and path by the route's request schemas, the scope check (the model the
+ * request reaches must be within the caller's scope: `scope.ts`), then the use case, which answers one of
  * the route's reply statuses with a body of its reply schema (types only: the tests check the
  * bodies, production does not parse them again). The local server calls the very same handler.
  */
@@ -153,11 +155,9 @@ export function httpHandler<R extends RouteSpec>(
       c = await containerOrRefusal(container, requestId);
       const headers = lowerHeaders(event.headers);
       const principal = await authorize(route, c, event);
-      const req = { ...readInput(schemas, event), headers, principal, requestId } as HttpRequest<
-        Parsed<R, 'body'>,
-        Parsed<R, 'query'>,
-        Parsed<R, 'params'>
-      >;
+      const input = readInput(schemas, event);
+      await checkScope(route.scope, principal, input, c);
+      const req = { ...input, headers, principal, requestId } as HttpRequest<Parsed<R, 'body'>, Parsed<R, 'query'>, Parsed<R, 'params'>>;
       const reply = await impl(req, c);
       return json(reply.status, reply.body, { ...base, ...reply.headers });
     } catch (e) {
@@ -193,7 +193,7 @@ function containerOrRefusal(container: ContainerProvider, requestId: string): Pr
   });
 }
 
-/** The caller, when the route is not public: 401 without a valid identity, 403 without one of the route's roles. */
+/** The caller, when the route is not public: 401 without a valid identity, 403 without one of the route's roles (or a global scope where the route needs one). */
 async function authorize(route: RouteSpec, c: Container, event: APIGatewayProxyEvent): Promise<Principal | undefined> {
   if (route.roles === 'public') return undefined;
   const principal = await c.auth.authenticate(event);
@@ -204,6 +204,7 @@ async function authorize(route: RouteSpec, c: Container, event: APIGatewayProxyE
       `role ${principal.role} may not call ${route.method} ${route.path} (needs ${route.roles.join(' or ')})`,
     );
   }
+  checkGlobalOnly(route.scope, principal);
   return principal;
 }
 

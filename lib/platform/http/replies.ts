@@ -100,6 +100,7 @@ export function tokenReply(t: TokenRecord): Wire<typeof TokenRecordSchema> {
     tokenId: t.tokenId,
     principal: t.principal,
     role: t.role,
+    scope: t.scope,
     state: t.state,
     createdAt: t.createdAt,
     createdBy: t.createdBy,

@@ -1,5 +1,6 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { tokenLifecycle } from './migration-token-lifecycle.js';
+import { modelScopes } from './migration-0009-model-scopes.js';
 import { quarantine0010 } from './migration-0010-quarantine.js';
 
 /**
@@ -266,6 +267,7 @@ const migrations: Record<string, Migration> = {
   },
   '0008_token_lifecycle': tokenLifecycle,
   '0010_quarantine': quarantine0010,
+  '0009_model_scopes': modelScopes,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -14,6 +14,8 @@ export interface ModelsTable {
   latest_version: number;
   created_by: string;
   created_at: Ts;
+  /** the team label scoped grants name (migration 0009); null: none */
+  team: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ArtifactsTable {
@@ -95,6 +97,8 @@ export interface ApiTokensTable {
   last_used_at: Ts | null;
   revoked_at: Ts | null;
   revoked_by: string | null;
+  /** canonical JSON of the token's scope grant (migration 0009); null: global */
+  scope: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface DatasetsTable {

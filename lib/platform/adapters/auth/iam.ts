@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import type { Principal, Role } from '../../../kernel/identity.js';
+import type { Principal, RoleGrant } from '../../../kernel/identity.js';
 import type { Authenticator } from '../../ports/auth.js';
 
 /**
@@ -13,14 +13,14 @@ export function normalizePrincipalArn(arn: string): string {
 
 /** AWS mode: API Gateway has already checked the SigV4 signature (IAM auth); map the caller to a role. */
 export class IamAuthenticator implements Authenticator {
-  constructor(private readonly roleMap: Record<string, Role>) {}
+  constructor(private readonly roleMap: Readonly<Record<string, RoleGrant>>) {}
 
   async authenticate(event: APIGatewayProxyEvent): Promise<Principal | undefined> {
     const arn = event.requestContext?.identity?.userArn;
     if (!arn) return undefined;
     const id = normalizePrincipalArn(arn);
-    const role = this.roleMap[id];
+    const grant = Object.hasOwn(this.roleMap, id) ? this.roleMap[id] : undefined;
     // An authenticated IAM caller without a mapping is known but has no role (403, not 401).
-    return { id, role: role ?? 'none' };
+    return grant ? { id, role: grant.role, scope: grant.scope } : { id, role: 'none', scope: { prefixes: [], teams: [] } };
   }
 }

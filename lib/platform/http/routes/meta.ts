@@ -11,6 +11,7 @@ export const META_ROUTES = {
     path: '/healthz',
     entry: 'lambdas/health.ts',
     roles: 'public',
+    scope: 'none',
     summary: 'Liveness: the process answers; touches no dependency',
     reply: { schema: HealthReply, status: { 200: 'the process is up' } },
   },
@@ -20,6 +21,7 @@ export const META_ROUTES = {
     path: '/v1/readyz',
     entry: 'lambdas/readyz.ts',
     roles: ANY_ROLE,
+    scope: 'none',
     summary: 'Readiness: the database, the object store and the signing keys each answer within a time bound',
     reply: {
       schema: ReadinessReply,
@@ -32,6 +34,7 @@ export const META_ROUTES = {
     path: '/openapi.json',
     entry: 'lambdas/openapi.ts',
     roles: 'public',
+    scope: 'none',
     summary: 'OpenAPI 3.1 document generated from the request and response schemas',
     reply: { schema: OpenApiDocument, status: { 200: 'this document' } },
   },

@@ -13,6 +13,7 @@ export const QUARANTINE_ROUTES = {
     path: '/v1/artifacts/{artifactId}/quarantine',
     entry: 'lambdas/quarantine.ts',
     roles: ['security', 'admin'],
+    scope: { by: 'artifactId' },
     summary:
       'Quarantine an artifact: every promotion to it refused, its pending promotions cancelled, its canaries rolled back, the environments it serves rolled back (or drained); multisig when the policy says so',
     request: { params: ArtifactIdParams, body: QuarantineBody },
@@ -24,6 +25,7 @@ export const QUARANTINE_ROUTES = {
     path: '/v1/artifacts/{artifactId}/quarantine/release',
     entry: 'lambdas/quarantine-release.ts',
     roles: ['admin'],
+    scope: { by: 'artifactId' },
     summary: 'Request the release of a quarantine: always multisig; applied when the approvals are in',
     request: { params: ArtifactIdParams, body: QuarantineBody },
     reply: REQUESTED,
@@ -34,6 +36,7 @@ export const QUARANTINE_ROUTES = {
     path: '/v1/quarantine-requests/{requestId}/approvals',
     entry: 'lambdas/quarantine-approve.ts',
     roles: ['approver', 'admin'],
+    scope: { by: 'requestId' },
     summary: 'Add a signed approval to a pending quarantine or release request (the promotion approval statement, naming the request)',
     request: { params: QuarantineRequestParams, body: ApprovalBody },
     reply: {
@@ -47,6 +50,7 @@ export const QUARANTINE_ROUTES = {
     path: '/v1/artifacts/{artifactId}/quarantine',
     entry: 'lambdas/quarantine-get.ts',
     roles: ANY_ROLE,
+    scope: { by: 'artifactId' },
     summary: "An artifact's quarantine state, every request about it, and what enforcing it did (rollbacks, drained environments)",
     request: { params: ArtifactIdParams },
     reply: { schema: QuarantineReply, status: { 200: "the artifact's quarantine state" } },

@@ -9,6 +9,29 @@ export const ANY_ROLE: readonly Role[] = ROLES;
  */
 export type ReplyStatuses = Readonly<Partial<Record<200 | 201 | 202 | 503, string>>>;
 
+/**
+ * Which model a route's request reaches, so the handler can hold the caller to its scope
+ * (lib/platform/http/scope.ts) before the use case runs. Every route declares one.
+ *
+ * - `{ by: 'artifactId' | 'promotionId' | 'model' | 'requestId' }`: the path parameter of that name (`requestId`: a
+ *   quarantine or release request) names
+ *   one model's object; outside the caller's scope it answers exactly as a missing one (404).
+ * - `{ by: 'body.modelName' | 'body.manifest.modelName', team?: 'body.team' }`: a write naming
+ *   a model, perhaps a new one (then `team` says where its team label comes from); outside the
+ *   scope it is refused (403 naming the field, the same whether the model exists or not) and
+ *   nothing is created.
+ * - `'filtered'`: the use case is given the caller's scope and sees only those models (lists).
+ * - `'global-only'`: it reaches every model (the audit log, keys, tokens, team labels): only
+ *   callers with a global scope (403 for a scoped one).
+ * - `'none'`: it reaches no model (health, the OpenAPI document, datasets: global by design).
+ */
+export type ScopeRule =
+  | { by: 'artifactId' | 'promotionId' | 'model' | 'requestId' }
+  | { by: 'body.modelName' | 'body.manifest.modelName'; team?: 'body.team' }
+  | 'filtered'
+  | 'global-only'
+  | 'none';
+
 export interface RouteSpec {
   /** stable id, also the Lambda's logical name */
   id: string;
@@ -19,6 +42,8 @@ export interface RouteSpec {
   entry: string;
   /** roles allowed to call; `public` routes need no caller at all */
   roles: readonly Role[] | 'public';
+  /** which model the request reaches, checked against the caller's scope (see {@link ScopeRule}) */
+  scope: ScopeRule;
   summary: string;
   /** served by the local server only (local bearer tokens, local upload URLs) */
   localOnly?: boolean;

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { ROLES } from '../../../kernel/identity.js';
+import { ROLES, ScopeGrantSchema } from '../../../kernel/identity.js';
 import { DURATION_PATTERN } from '../../../kernel/duration.js';
 import { KEY_PURPOSES, SIGNATURE_ALGS } from '../../../kernel/signatures.js';
 
@@ -50,12 +50,22 @@ const ExpiresIn = z
   .regex(DURATION_PATTERN, 'must be a duration like 90m, 12h or 30d')
   .describe('how long the token lives: 90m, 12h, 30d (default 90 days; at most AEGIS_TOKEN_MAX_TTL, 365d unless configured)');
 
-export const TokenCreateBody = z.object({ principal: Principal, role: z.enum(ROLES), expiresIn: ExpiresIn.optional() }).strict();
+export const TokenCreateBody = z
+  .object({
+    principal: Principal,
+    role: z.enum(ROLES),
+    expiresIn: ExpiresIn.optional(),
+    /** the models the role applies to: `{ prefixes?, teams? }`; omitted, every model (global) */
+    scope: ScopeGrantSchema.optional(),
+  })
+  .strict();
+export const ScopeReply = z.union([z.literal('global'), z.object({ prefixes: z.array(z.string()), teams: z.array(z.string()) })]);
 export const TokenCreateReply = z.object({
   token: z.string().describe('the secret: shown once, never stored'),
   tokenId: z.string().describe('public id: lists, revokes and rotates the token'),
   principal: z.string(),
   role: z.enum(ROLES),
+  scope: ScopeReply,
   createdAt: z.string(),
   expiresAt: z.string(),
 });
@@ -65,6 +75,7 @@ export const TokenRecordSchema = z.object({
   tokenId: z.string(),
   principal: z.string(),
   role: z.string().describe('a role this release does not know (a row written by hand) grants nothing'),
+  scope: ScopeReply,
   state: z.enum(['active', 'expired', 'revoked']),
   createdAt: z.string(),
   createdBy: z.string().nullable().describe('null for tokens created before creators were recorded'),

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { JsonValue, LIMITS, ManifestInput, TrainingManifest } from '../../../kernel/manifest.js';
+import { TeamName } from '../../../kernel/identity.js';
 import { ModelName, Uuid } from '../../../kernel/names.js';
 import { SIGNATURE_ALGS } from '../../../kernel/signatures.js';
 
@@ -26,6 +27,8 @@ export const UploadCreateBody = z
   .object({
     modelName: ModelName,
     size: z.number().int().positive().max(LIMITS.artifactBytes, `must be at most ${LIMITS.artifactBytes} bytes`),
+    /** the team the registration will give a new model: lets a team-scoped caller upload for it */
+    team: TeamName.optional(),
   })
   .strict();
 export const UploadCreateReply = z.object({
@@ -37,7 +40,11 @@ export const UploadCreateReply = z.object({
 });
 export type UploadCreateReply = z.output<typeof UploadCreateReply>;
 
-export const RegisterBody = z.object({ uploadId: Uuid, manifest: ManifestInput }).strict();
+/** `team`: the model's team label, set when this registration creates the model (not part of the signed manifest). */
+export const RegisterBody = z.object({ uploadId: Uuid, manifest: ManifestInput, team: TeamName.optional() }).strict();
+export const ModelTeamBody = z.object({ team: TeamName.nullable() }).strict();
+export const ModelTeamReply = z.object({ name: z.string(), team: z.string().nullable(), previous: z.string().nullable() });
+export type ModelTeamReply = z.output<typeof ModelTeamReply>;
 export const IdempotencyKey = z.string().regex(/^[A-Za-z0-9._:-]{8,128}$/, 'must be 8-128 of A-Z a-z 0-9 . _ : -');
 export const RegisterReply = z.object({
   artifactId: Uuid,
@@ -70,7 +77,7 @@ export const ModelParams = z.object({ model: ModelName }).strict();
 export const VersionParams = z.object({ model: ModelName, version: z.coerce.number().int().positive() }).strict();
 
 export const ModelsReply = z.object({
-  items: z.array(z.object({ name: z.string(), latestVersion: z.number().int(), createdAt: z.string() })),
+  items: z.array(z.object({ name: z.string(), latestVersion: z.number().int(), team: z.string().nullable(), createdAt: z.string() })),
   nextCursor: z.string().nullable(),
 });
 export type ModelsReply = z.output<typeof ModelsReply>;
