@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseRoleMapEntry, type RoleGrant } from '../kernel/identity.js';
 import { EnvSchema, type Env } from './config-env.js';
+import { isLoopbackUrl } from '../kernel/urls.js';
 
 /**
  * The one place that reads the environment (its variables: `config-env.ts`). Parsed once,
@@ -246,20 +247,6 @@ export function kmsProviderOptions(c: Config): { ed25519Only: boolean; endpoint?
     ed25519Only: c.nodeEnv === 'production' && !c.kms.allowP256,
     ...(c.kms.allowP256 && c.kms.endpoint ? { endpoint: c.kms.endpoint } : {}),
   };
-}
-
-/** True for an http(s) URL whose host is loopback: `localhost`, 127.0.0.0/8 or ::1. */
-export function isLoopbackUrl(url: string | undefined): boolean {
-  if (!url) return false;
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return false;
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') return false;
-  const host = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** The reason this configuration must not start, or undefined when it may. */
