@@ -2,7 +2,7 @@ import { ROUTES } from '../../lib/platform/http/routes.js';
 import { assertReply, replyProblem, routeOf } from '../support/replies.js';
 
 /** The reply check every integration test runs through (test/support/replies.ts) catches what it must. */
-const token = { token: 't', principal: 'ci', role: 'publisher' };
+const token = { token: 't', principal: 'ci', role: 'publisher', scope: 'global' };
 const dataset = {
   id: 'tx',
   version: '1',
