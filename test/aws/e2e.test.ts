@@ -238,6 +238,22 @@ describe('AWS mode on the synthesized artifacts', () => {
     expect(JSON.stringify(verified.json)).not.toMatch(/"ok":false/);
   });
 
+  it('holds a scoped role-map entry to its models: lists filtered, another model missing, the audit log refused', async () => {
+    const churn = await cli('churnci', ['list']);
+    ok(churn);
+    expect(churn.json.items.map((m: { name: string }) => m.name)).toContain(MODEL);
+    const fraud = await cli('fraudci', ['list']);
+    ok(fraud);
+    expect(fraud.json.items).toEqual([]);
+    const hidden = await cli('fraudci', ['get', ids.a!]);
+    expect(hidden.code).not.toBe(0);
+    expect(hidden.stdout + hidden.stderr).toContain(`no artifact ${ids.a}`);
+    expect((await cli('churnci', ['get', ids.a!])).json).toMatchObject({ artifactId: ids.a, modelName: MODEL });
+    const audit = await cli('churnci', ['audit', 'list']);
+    expect(audit.code).not.toBe(0);
+    expect(audit.stdout + audit.stderr).toMatch(/needs a global one/);
+  });
+
   it('catches one tampered byte in S3: verification fails and the artifact cannot be promoted', async () => {
     const t = await registerArtifact('tampered', { auc: 0.95 });
     const record = (await cli('auditor', ['get', t.artifactId])).json;

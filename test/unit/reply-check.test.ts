@@ -7,6 +7,7 @@ const token = {
   tokenId: 'tok_0123456789abcdef',
   principal: 'ci',
   role: 'publisher',
+  scope: 'global',
   createdAt: '2026-01-01T00:00:00.000Z',
   expiresAt: '2026-04-01T00:00:00.000Z',
 };

@@ -3,17 +3,24 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../../lib/infra/aegis-stack.js';
+import type { RoleMapEntry } from '../../../lib/kernel/identity.js';
 
-/** The environment name and role map the AWS-mode suites synthesize with. */
+/**
+ * The environment name and role map the AWS-mode suites synthesize with; each caller is named
+ * by its IAM role without the `e2e-` prefix (`world.as('publisher')`, `world.as('churnci')`).
+ */
 export const E2E_ENV = 'e2e';
 export const E2E_ACCOUNT = '123456789012';
-export const E2E_ROLE_MAP: Readonly<Record<string, string>> = {
+export const E2E_ROLE_MAP: Readonly<Record<string, RoleMapEntry>> = {
   [`arn:aws:iam::${E2E_ACCOUNT}:role/e2e-admin`]: 'admin',
   [`arn:aws:iam::${E2E_ACCOUNT}:role/e2e-publisher`]: 'publisher',
   [`arn:aws:iam::${E2E_ACCOUNT}:role/e2e-promoter`]: 'promoter',
   [`arn:aws:iam::${E2E_ACCOUNT}:role/e2e-approver`]: 'approver',
   [`arn:aws:iam::${E2E_ACCOUNT}:role/e2e-operator`]: 'operator',
   [`arn:aws:iam::${E2E_ACCOUNT}:role/e2e-auditor`]: 'auditor',
+  // scoped: an auditor of the churn team's models only (prefix `e2e-churn`)
+  [`arn:aws:iam::${E2E_ACCOUNT}:role/e2e-churnci`]: { role: 'auditor', prefixes: ['e2e-churn'] },
+  [`arn:aws:iam::${E2E_ACCOUNT}:role/e2e-fraudci`]: { role: 'auditor', prefixes: ['e2e-fraud'], teams: ['fraud'] },
 };
 
 export interface Assembly {

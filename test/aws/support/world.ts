@@ -177,7 +177,8 @@ export async function startWorld(
 
     const identities: Record<string, IamIdentity> = {};
     const callers: Record<string, Caller> = {};
-    for (const [roleArn, role] of Object.entries(E2E_ROLE_MAP)) {
+    for (const roleArn of Object.keys(E2E_ROLE_MAP)) {
+      const role = roleArn.split('/').pop()!.replace(/^e2e-/, '');
       const accessKeyId = `ASIAE2E${role.toUpperCase()}`.padEnd(20, 'X');
       const secretAccessKey = `secret-of-${role}`;
       const sessionToken = `session-of-${role}`;
