@@ -14,7 +14,7 @@ let stack: Stack;
 let inScope: string;
 let outOfScope: string;
 let fraudPublisher: string;
-const fraud = { model: 'fraud-scorer', version: 1, artifactId: '', promotionId: '' };
+const fraud = { model: 'fraud-scorer', version: 1, artifactId: '', promotionId: '', requestId: '' };
 
 const tokenFor = async (principal: string, role: string, scope?: object) => {
   const r = await stack.api('POST', '/v1/tokens', { principal, role, ...(scope ? { scope } : {}) });
@@ -33,6 +33,12 @@ beforeAll(async () => {
   expect(p.status).toBe(201);
   fraud.promotionId = p.body.promotionId;
   await settled(stack, fraud.promotionId);
+  // a quarantined version of the model that serves nowhere, and the pending (multisig) request to release it
+  const bad = await uploadAndRegister(stack, fraud.model, randomBytes(900));
+  expect((await stack.api('POST', `/v1/artifacts/${bad.body.artifactId}/quarantine`, { reason: 'scope walk' })).status).toBe(201);
+  const release = await stack.api('POST', `/v1/artifacts/${bad.body.artifactId}/quarantine/release`, { reason: 'scope walk' });
+  expect(release.status).toBe(202);
+  fraud.requestId = release.body.requests.find((r: { status: string }) => r.status === 'pending_multisig').requestId;
   inScope = await tokenFor('fraud-admin', 'admin', { teams: ['fraud'] });
   outOfScope = await tokenFor('other-admin', 'admin', { prefixes: ['zzz-'] });
   fraudPublisher = await tokenFor('fraud-ci', 'publisher', { teams: ['fraud'] });
@@ -54,6 +60,9 @@ const BODIES: Partial<Record<RouteId, () => unknown>> = {
   rollback: () => ({ targetEnv: 'staging', toArtifactId: fraud.artifactId, reason: 'scope walk' }),
   promotionCancel: () => ({ reason: 'scope walk' }),
   promotionApprove: () => ({ approverId: 'nobody', signature: 'AAAA', expiresAt: new Date(Date.now() + 3_600_000).toISOString() }),
+  quarantine: () => ({ reason: 'scope walk' }),
+  quarantineRelease: () => ({ reason: 'scope walk' }),
+  quarantineApprove: () => ({ approverId: 'nobody', signature: 'AAAA', expiresAt: new Date(Date.now() + 3_600_000).toISOString() }),
 };
 
 const idFields = (route: RouteSpec): string[] => {
@@ -73,12 +82,20 @@ describe('every route declares which model it reaches', () => {
     if (idFields(route).length && route.scope === 'none') expect(GLOBAL_BY_DESIGN[id as RouteId]).toBeDefined();
   });
 
-  const byId = routes.filter((r) => typeof r.scope === 'object' && ['artifactId', 'promotionId', 'model'].includes(r.scope.by));
+  const byId = routes.filter(
+    (r) => typeof r.scope === 'object' && ['artifactId', 'promotionId', 'model', 'requestId'].includes(r.scope.by),
+  );
   it.each(byId.map((r) => [r.id, r] as const))(
     '%s: an object outside the scope answers exactly as a missing one; inside it, the use case runs',
     async (_id, route) => {
-      const ids = { artifactId: fraud.artifactId, promotionId: fraud.promotionId, model: fraud.model, version: fraud.version };
-      const missing = { artifactId: randomUUID(), promotionId: randomUUID(), model: 'no-such-model', version: 1 };
+      const ids = {
+        artifactId: fraud.artifactId,
+        promotionId: fraud.promotionId,
+        model: fraud.model,
+        version: fraud.version,
+        requestId: fraud.requestId,
+      };
+      const missing = { artifactId: randomUUID(), promotionId: randomUUID(), model: 'no-such-model', version: 1, requestId: randomUUID() };
       const body = BODIES[route.id as RouteId]?.();
       if (route.request?.body) expect(body).toBeDefined();
       const call = (path: string, token: string) => stack.api(route.method, path, body, { token });
