@@ -14,6 +14,7 @@ export const E2E_ROLE_MAP: Readonly<Record<string, string>> = {
   [`arn:aws:iam::${E2E_ACCOUNT}:role/e2e-approver`]: 'approver',
   [`arn:aws:iam::${E2E_ACCOUNT}:role/e2e-operator`]: 'operator',
   [`arn:aws:iam::${E2E_ACCOUNT}:role/e2e-auditor`]: 'auditor',
+  [`arn:aws:iam::${E2E_ACCOUNT}:role/e2e-security`]: 'security',
 };
 
 export interface Assembly {
