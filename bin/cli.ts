@@ -7,6 +7,7 @@ import { CliContext, CliError } from '../lib/clients/cli/context.js';
 import { lineageCommands } from '../lib/clients/cli/lineage-commands.js';
 import { promotionCancelCommand } from '../lib/clients/cli/promotion-cancel-command.js';
 import { promotionCommands } from '../lib/clients/cli/promotion-commands.js';
+import { quarantineCommands } from '../lib/clients/cli/quarantine-commands.js';
 import { recoveryCommands } from '../lib/clients/cli/recovery-commands.js';
 import { registryCommands } from '../lib/clients/cli/registry-commands.js';
 import { tokenCommands } from '../lib/clients/cli/token-commands.js';
@@ -76,6 +77,7 @@ lineageCommands(program, ctx);
 auditCommands(program, ctx);
 promotionCommands(program, ctx);
 promotionCancelCommand(program, ctx);
+quarantineCommands(program, ctx);
 recoveryCommands(program, ctx);
 
 /** With --json, a failure is one JSON object on stdout (the exit code is the same). */

@@ -426,6 +426,40 @@ describe('AWS mode on the synthesized artifacts', () => {
     expect(lineage.json.deployments).toEqual(expect.arrayContaining([{ env: 'prod', role: 'stable', percent: 100 }]));
   }, 600_000);
 
+  it('quarantines an artifact that serves: staging rolled back to the earlier one by an execution of the synthesized rollback machine, promotion refused 409, release pending multisig', async () => {
+    // a third artifact, staged over b (which the expiry step below still promotes)
+    const bId = (await registerArtifact('v3', { auc: 0.92 })).artifactId;
+    const staged = await cli('promoter', ['promote', '--artifact-id', bId, '--env', 'staging', '--reason', 'e2e']);
+    ok(staged);
+    expect((await settled(staged.json.promotionId)).status).toBe('succeeded');
+    const q = await cli('security', ['quarantine', bId, '--reason', 'e2e: weights leaked']);
+    ok(q);
+    expect(q.json).toMatchObject({ quarantined: true, quarantine: { reason: 'e2e: weights leaked' } });
+    const [request] = q.json.requests;
+    expect(request).toMatchObject({ action: 'quarantine', status: 'applied', recordSignature: { signerId: expect.any(String) } });
+    const staging = request.effects.find((e: { env: string }) => e.env === 'staging');
+    expect(staging).toMatchObject({ kind: 'stable-rolled-back', toArtifactId: ids.b });
+    const rollback = await settled(staging.promotionId);
+    expect(rollback).toMatchObject({ kind: 'rollback', status: 'succeeded', artifactId: ids.b });
+    const execution = world.sfn.executions().find((e) => e.name === staging.promotionId)!;
+    expect([execution.stateMachineLogicalId, execution.status]).toEqual([expect.stringMatching(/Rollback/), 'SUCCEEDED']);
+
+    const refused = await cli('promoter', ['promote', '--artifact-id', bId, '--env', 'staging', '--reason', 'again']);
+    expect(refused.code).toBe(1);
+    expect(refused.json.error).toMatchObject({ code: 'ARTIFACT_QUARANTINED', status: 409, field: 'artifactId' });
+    const lineage = await cli('auditor', ['lineage', bId]);
+    ok(lineage);
+    expect(lineage.json.deployments.filter((d: { env: string }) => d.env === 'staging')).toEqual([]);
+
+    const release = await cli('admin', ['quarantine', 'release', bId, '--reason', 'e2e: cleared']);
+    ok(release);
+    expect(release.json.quarantined).toBe(true);
+    expect(release.json.requests.find((r: { action: string }) => r.action === 'release')).toMatchObject({
+      status: 'pending_multisig',
+      threshold: 3,
+    });
+  }, 300_000);
+
   it("archives the audit log through the schedule's handler and on demand, and verifies the chain against the archive", async () => {
     const archiver = world.functionId((fn) => /^AuditArchiveSchedule/.test(fn.logicalId));
     const rule = Object.values(world.assembly.template.Resources).find(

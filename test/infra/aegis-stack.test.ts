@@ -842,8 +842,9 @@ describe('AegisStack template', () => {
     ] as const;
     const rolloutStep = () => logicalIdOf(synth.stack.rollouts.rolloutStep.function);
     const rolloutStepRole = () => logicalIdOf(synth.stack.rollouts.rolloutStep.role);
-    const STARTERS = ['promote', 'promoteVersion', 'rollback', 'promotionApprove'] as const;
-    const POLICY_DECIDERS = ['promote', 'promoteVersion', 'rollback'] as const;
+    // a quarantine (and the approval completing one) rolls the artifact's canaries and stables back
+    const STARTERS = ['promote', 'promoteVersion', 'rollback', 'promotionApprove', 'quarantine', 'quarantineApprove'] as const;
+    const POLICY_DECIDERS = ['promote', 'promoteVersion', 'rollback', 'quarantine', 'quarantineRelease', 'quarantineApprove'] as const;
 
     it('are exactly two Standard state machines with pinned logical ids', () => {
       const machines = template.findResources('AWS::StepFunctions::StateMachine');
@@ -972,7 +973,7 @@ describe('AegisStack template', () => {
       expect(permissions).toEqual([]);
     });
 
-    it('lets only promote, promoteVersion, rollback and promotionApprove start executions, and only of the two state machines', () => {
+    it('lets only promote, promoteVersion, rollback, promotionApprove, quarantine and quarantineApprove start executions, and only of the two state machines', () => {
       const starts = identityStatements(template).filter((e) => asList(e.statement.Action).some((a) => /^states:/i.test(a) || a === '*'));
       expect([...new Set(starts.flatMap((e) => e.roles))].sort()).toEqual(STARTERS.map((id) => roleOf(id)).sort());
       for (const { statement } of starts) {
@@ -1046,7 +1047,7 @@ describe('AegisStack template', () => {
         .flatMap((e) => e.roles)
         .sort();
 
-    it('lets only register, lineageBundle, the three promotion requests and the rollout step sign with the manifest key', () => {
+    it('lets only register, lineageBundle, the three promotion requests, the three quarantine writes and the rollout step sign with the manifest key', () => {
       expect(signersWith('ManifestSigningKey')).toEqual(
         [
           roleOf('register'),
@@ -1054,6 +1055,9 @@ describe('AegisStack template', () => {
           roleOf('promote'),
           roleOf('promoteVersion'),
           roleOf('rollback'),
+          roleOf('quarantine'),
+          roleOf('quarantineRelease'),
+          roleOf('quarantineApprove'),
           logicalIdOf(synth.stack.rollouts.rolloutStep.role),
         ].sort(),
       );
@@ -1072,6 +1076,9 @@ describe('AegisStack template', () => {
           roleOf('rollback'),
           roleOf('promotionApprove'),
           roleOf('promotionCancel'),
+          roleOf('quarantine'),
+          roleOf('quarantineRelease'),
+          roleOf('quarantineApprove'),
           roleOf('auditArchive'),
           logicalIdOf(synth.stack.auditArchiveSchedule.archiveFunction.role),
           logicalIdOf(synth.stack.auditCheckpoint.jobFunction.role),
@@ -1092,6 +1099,8 @@ describe('AegisStack template', () => {
         'auditVerify',
         'promote',
         'promoteVersion',
+        'quarantine',
+        'quarantineApprove',
         'register',
         'rollback',
         'uploadsCreate',

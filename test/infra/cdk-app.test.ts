@@ -171,7 +171,9 @@ describe('bin/cdk.ts', () => {
         .sort();
     };
     expect(withUrl({ sentinelnetUrl: url })).toEqual(
-      [ROUTES.promote, ROUTES.promoteVersion, ROUTES.rollback].map((r) => `${r.method} ${r.path}`).sort(),
+      [ROUTES.promote, ROUTES.promoteVersion, ROUTES.rollback, ROUTES.quarantine, ROUTES.quarantineRelease, ROUTES.quarantineApprove]
+        .map((r) => `${r.method} ${r.path}`)
+        .sort(),
     );
   });
 

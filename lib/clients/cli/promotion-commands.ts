@@ -1,7 +1,6 @@
-import { createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
-import { approvalBytes, approvalStatement } from '../../kernel/approvals.js';
 import type {
   ArtifactReply,
   KeyReply,
@@ -10,6 +9,7 @@ import type {
   PromotionSummaryReply,
   VerdictReply,
 } from '../../platform/http/schemas.js';
+import { signApproval } from './approval-signing.js';
 import { CliError, type CliContext } from './context.js';
 
 /** A promotion as its history lists it, or in full (`--id`, and every change) with its judged windows and trace. */
@@ -53,12 +53,6 @@ const describe = (p: Promotion) =>
     ...(p.verdicts ?? []).flatMap(describeVerdict),
     ...(p.trace ?? []).map((t) => `  ${String(t.step).padStart(3)} ${t.enteredAt} ${t.state}${t.error ? `  ERROR ${t.error}` : ''}`),
   ].join('\n');
-
-function durationMs(s: string): number {
-  const m = /^(\d+)(m|h|d)$/.exec(s);
-  if (!m) throw new CliError(`--expires-in ${s}: use e.g. 30m, 24h, 7d`, 2);
-  return Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd'];
-}
 
 /** promote, rollback, promotions, approve, keys generate|add. */
 export function promotionCommands(program: Command, ctx: CliContext): void {
@@ -166,26 +160,12 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
       const api = await ctx.client();
       const p = await api.request<PromotionReply>('GET', `/v1/promotions/${encodeURIComponent(o.promotion)}`);
       const { manifestSha256 } = await api.request<ArtifactReply>('GET', `/v1/artifacts/${encodeURIComponent(p.artifactId)}`);
-      const expiresAt = new Date(Date.now() + durationMs(o.expiresIn)).toISOString();
-      let key;
-      try {
-        key = createPrivateKey(await readFile(o.key, 'utf8'));
-      } catch (e) {
-        throw new CliError(`cannot read an Ed25519 private key from ${o.key}: ${(e as Error).message}`);
-      }
-      const statement = approvalStatement(
+      const body = await signApproval(
         { promotionId: p.promotionId, artifactId: p.artifactId, manifestSha256, targetEnv: p.targetEnv },
-        expiresAt,
+        o,
+        `${p.modelName} → ${p.targetEnv}`,
       );
-      process.stderr.write(
-        `aegis: approving ${p.modelName} → ${p.targetEnv} (artifact ${p.artifactId}, manifest ${manifestSha256.slice(0, 12)}…) until ${expiresAt}\n`,
-      );
-      const signature = sign(null, approvalBytes(statement), key).toString('base64');
-      const after = await api.request<PromotionReply>('POST', `/v1/promotions/${encodeURIComponent(p.promotionId)}/approvals`, {
-        approverId: o.kid,
-        signature,
-        expiresAt,
-      });
+      const after = await api.request<PromotionReply>('POST', `/v1/promotions/${encodeURIComponent(p.promotionId)}/approvals`, body);
       ctx.out(describe(after), after);
     });
 

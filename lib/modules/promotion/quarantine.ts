@@ -8,7 +8,8 @@ import type { TargetEnv } from '../../kernel/policy.js';
 import type { PromotionDeps } from './deps.js';
 import { closePending } from './expiry.js';
 import { requestPromotion } from './requests.js';
-import { appliedTo, findInFlight, lockPromotion, promotionsOfArtifact } from './store.js';
+import { TARGET_ENVS } from '../../kernel/policy.js';
+import { appliedTo, findInFlight, lockPromotion, promotionsOfArtifact, promotionsTo } from './store.js';
 
 /** Cancels every pending multisig promotion of the artifact, each in its own transaction and audited; the ones cancelled. */
 export async function cancelPendingOf(
@@ -67,4 +68,21 @@ export async function rollbackForQuarantine(
     critical: false,
     quarantineRollback: true,
   });
+}
+
+/**
+ * The rollbacks of the model already requested with exactly this reason, in any environment and
+ * state: what a resumed quarantine enforcement finds its dead predecessor did.
+ */
+export async function rollbacksWithReason(
+  d: PromotionDeps,
+  modelName: string,
+  reason: string,
+): Promise<{ promotionId: string; artifactId: string; targetEnv: string }[]> {
+  const found: { promotionId: string; artifactId: string; targetEnv: string }[] = [];
+  for (const env of TARGET_ENVS)
+    for (const p of await promotionsTo(d.database.db, modelName, env))
+      if (p.kind === 'rollback' && p.reason === reason)
+        found.push({ promotionId: p.promotionId, artifactId: p.artifactId, targetEnv: env });
+  return found;
 }

@@ -7,7 +7,7 @@ import type { PromotionDeps } from './deps.js';
 import type { CanaryOverrides } from './domain.js';
 import { cancelPending, expirePending } from './expiry.js';
 import { getPromotion, promotionHistory, promotionSummaries, type PromotionDetail, type PromotionRecord } from './reads.js';
-import { cancelPendingOf, inFlight, rollbackForQuarantine, rollingOutOf, servedBefore } from './quarantine.js';
+import { cancelPendingOf, inFlight, rollbackForQuarantine, rollbacksWithReason, rollingOutOf, servedBefore } from './quarantine.js';
 import { requestPromotion } from './requests.js';
 import { rollingOut } from './store.js';
 
@@ -94,6 +94,7 @@ export class PromotionService {
     servedBefore: (modelName: string, env: string) => servedBefore(this.d, modelName, env),
     inFlight: (modelName: string, env: string) => inFlight(this.d, modelName, env),
     rollback: (q: Parameters<typeof rollbackForQuarantine>[1]) => rollbackForQuarantine(this.d, q),
+    rollbacksWithReason: (modelName: string, reason: string) => rollbacksWithReason(this.d, modelName, reason),
   };
 
   async get(promotionId: string): Promise<PromotionDetail | undefined> {

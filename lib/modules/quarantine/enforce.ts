@@ -10,7 +10,7 @@ import type { Principal } from '../../kernel/identity.js';
 import { TARGET_ENVS, type TargetEnv } from '../../kernel/policy.js';
 import type { QuarantineDeps } from './deps.js';
 import type { QuarantineEffect, QuarantineRequest } from './domain.js';
-import { saveEffects } from './store.js';
+import { saveEffects, unenforced } from './store.js';
 
 /** Enforces the applied quarantine `q` for `principal`; the effects, also stored on the request and audited. */
 export async function enforceQuarantine(d: QuarantineDeps, q: QuarantineRequest, principal: Principal): Promise<QuarantineEffect[]> {
@@ -38,9 +38,19 @@ export async function enforceQuarantine(d: QuarantineDeps, q: QuarantineRequest,
       detail: `rollout taken over and rolled back: ${cause}`,
     });
   }
-  for (const dep of await d.rollout.deployments(q.artifactId)) {
-    if (dep.role === 'stable') effects.push(await replaceStable(d, q, dep.env, { cause, principal }));
-  }
+  // a resumed enforcement keeps the rollbacks its dead predecessor requested
+  const requested = await f.rollbacksWithReason(q.modelName, `automatic rollback: ${cause}`);
+  for (const r of requested)
+    effects.push({
+      kind: 'stable-rolled-back',
+      env: r.targetEnv,
+      promotionId: r.promotionId,
+      toArtifactId: r.artifactId,
+      detail: `rolling back to ${r.artifactId}: ${cause}`,
+    });
+  for (const dep of await d.rollout.deployments(q.artifactId))
+    if (dep.role === 'stable' && !requested.some((r) => r.targetEnv === dep.env))
+      effects.push(await replaceStable(d, q, dep.env, { cause, principal }));
   await d.database.db.transaction().execute(async (tx) => {
     await saveEffects(tx, q.requestId, effects);
     await d.audit.append(tx, {
@@ -51,6 +61,29 @@ export async function enforceQuarantine(d: QuarantineDeps, q: QuarantineRequest,
     });
   });
   return effects;
+}
+
+/**
+ * Crash safety: an applied quarantine whose enforcement recorded no effects (its process died
+ * after the commit) is enforced again, in the name of its requester, once it has been applied
+ * for `graceMs` (so a request still enforcing elsewhere is left alone). Each step is safe to
+ * repeat: only pending promotions are cancelled, only rollouts still under way are taken over
+ * (the execution named after the promotion and the request), and an environment whose
+ * rollback this quarantine already requested keeps that rollback (listed again in the effects;
+ * a canary rolled back or an environment drained before the crash is not). Run at a local start, on the local
+ * `quarantine-enforcement` schedule, and when the quarantine is requested again. The request ids enforced.
+ */
+export async function resumeEnforcement(d: QuarantineDeps, graceMs: number, only?: string): Promise<string[]> {
+  const now = d.clock.now().getTime();
+  const done: string[] = [];
+  for (const q of await unenforced(d.database.db)) {
+    if ((only && q.artifactId !== only) || now - (q.appliedAt ?? q.createdAt).getTime() < graceMs) continue;
+    // released since: nothing to enforce any more
+    if ((await d.reader.stateOf(q.artifactId))?.requestId !== q.requestId) continue;
+    await enforceQuarantine(d, q, { id: q.requestedBy, role: 'security' });
+    done.push(q.requestId);
+  }
+  return done;
 }
 
 /** Where the quarantined artifact is the stable one: roll back to the last good earlier artifact, or drain. */

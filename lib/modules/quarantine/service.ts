@@ -16,7 +16,7 @@ import { applyRequest } from './apply.js';
 import { approveRequest, type QuarantineApprovalBody } from './approvals.js';
 import type { QuarantineDeps } from './deps.js';
 import { requestStatus, type QuarantineAction, type QuarantineRequest } from './domain.js';
-import { enforceQuarantine } from './enforce.js';
+import { enforceQuarantine, resumeEnforcement } from './enforce.js';
 import { insertRequest, pendingOf, requestRow, findRequest } from './store.js';
 import { quarantineView, type QuarantineView } from './view.js';
 
@@ -39,6 +39,8 @@ export class QuarantineService {
     const artifact = await this.d.registry.get(artifactId);
     if (!artifact) throw new AegisError('NOT_FOUND', `no artifact ${artifactId}`, { field: 'artifactId' });
     const state = await this.d.reader.stateOf(artifactId);
+    // asked again after a crash left it unenforced: enforce it now (the first request's reason stands)
+    if (action === 'quarantine' && state && (await resumeEnforcement(this.d, 0, artifactId)).length) return (await this.get(artifactId))!;
     if (action === 'quarantine' && state)
       throw new AegisError('CONFLICT', `artifact ${artifactId} is already quarantined (request ${state.requestId})`, {
         field: 'artifactId',
@@ -84,6 +86,15 @@ export class QuarantineService {
   /** The artifact a quarantine or release request is about (undefined: no such request). */
   async artifactOfRequest(requestId: string): Promise<string | undefined> {
     return (await findRequest(this.d.database.db, requestId))?.artifactId;
+  }
+
+  /**
+   * Applied quarantines whose enforcement never finished (their process died after the
+   * commit), enforced now once applied for `graceMs`: at a local start and on the local
+   * `quarantine-enforcement` schedule. The request ids enforced.
+   */
+  async resumeEnforcement(graceMs: number): Promise<string[]> {
+    return resumeEnforcement(this.d, graceMs);
   }
 
   /** The artifact's quarantine state and every request about it (undefined: no such artifact). */

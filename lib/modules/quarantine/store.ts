@@ -86,6 +86,22 @@ export async function appliedOf(x: Executor, artifactId: string): Promise<Quaran
   return rows.map(toRequest);
 }
 
+/**
+ * Applied quarantines whose enforcement never recorded its effects (the process died between
+ * the commit and the enforcement, or during it), oldest first.
+ */
+export async function unenforced(x: Executor): Promise<QuarantineRequest[]> {
+  const rows = await x
+    .selectFrom('quarantine_requests')
+    .selectAll()
+    .where('action', '=', 'quarantine')
+    .where('status', '=', 'applied')
+    .where('effects', 'is', null)
+    .orderBy('applied_at')
+    .execute();
+  return rows.map(toRequest);
+}
+
 /** Every request of the artifact, oldest first. */
 export async function requestsOf(x: Executor, artifactId: string): Promise<QuarantineRequest[]> {
   const rows = await x.selectFrom('quarantine_requests').selectAll().where('artifact_id', '=', artifactId).orderBy('created_at').execute();

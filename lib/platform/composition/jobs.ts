@@ -16,7 +16,13 @@ export const LOCAL_SCHEDULE_MS: Readonly<Record<ScheduledJobName, number>> = {
   'pending-upload-expiry': 300_000,
   // the local server's default lease (60 s) / 4; rolloutTakeoverMs follows AEGIS_ROLLOUT_LEASE_SECONDS
   'rollout-takeover': 15_000,
+  'quarantine-enforcement': 15_000,
 };
+/**
+ * How long an applied quarantine may go without recorded effects before a server enforces it
+ * again: its own request enforces it within seconds unless its process died.
+ */
+export const QUARANTINE_ENFORCEMENT_GRACE_MS = 60_000;
 /** How often a local server looks for rollouts to take over: a few times per lease. */
 const rolloutTakeoverMs = (config: Config): number => Math.max(500, Math.floor((config.rolloutLeaseSeconds * 1000) / 4));
 
@@ -26,7 +32,7 @@ export function registerJobs(
   config: Config,
   mode: Container['mode'],
   logger: Container['logger'],
-  s: Pick<Container, 'auditTrail' | 'promotions' | 'registry'>,
+  s: Pick<Container, 'auditTrail' | 'promotions' | 'registry' | 'quarantines'>,
 ): void {
   const every = LOCAL_SCHEDULE_MS;
   scheduler.register({ name: 'audit-archive', everyMs: every['audit-archive'], run: () => s.auditTrail.archive() });
@@ -53,6 +59,17 @@ export function registerJobs(
       const taken = await s.promotions.resumeUnfinished(config.rolloutLeaseSeconds * 1000);
       if (taken.length) logger.info('resumed rollouts nobody held (their lease expired or was never taken)', { promotions: taken });
       return taken;
+    },
+  });
+  // Quarantines applied whose enforcement never finished (the process died after the commit).
+  // Local only: on AWS, asking for the quarantine again enforces it (see the README's limits).
+  scheduler.register({
+    name: 'quarantine-enforcement',
+    everyMs: every['quarantine-enforcement'],
+    run: async () => {
+      const enforced = await s.quarantines.resumeEnforcement(QUARANTINE_ENFORCEMENT_GRACE_MS);
+      if (enforced.length) logger.warn('enforced quarantines whose enforcement had not finished', { requests: enforced });
+      return enforced;
     },
   });
 }

@@ -5,6 +5,7 @@ import type { BuildOptions } from './services.js';
 import { buildLocalContainer } from './local.js';
 import { ConfigError, localServerRefusal, type Config } from '../config.js';
 import type { Container } from './container.js';
+import { QUARANTINE_ENFORCEMENT_GRACE_MS } from './jobs.js';
 import { HANDLER_BUILDERS } from '../../../lambdas/index.js';
 import type { HandlerBuilder } from '../http/handler.js';
 import { createLocalServer, listen } from '../http/local-server.js';
@@ -40,6 +41,9 @@ export async function startLocal(config: Config, opts: StartOptions = {}): Promi
   // Rollouts that were running when the server stopped resume from their persisted step.
   const resumed = await c.promotions.resumeUnfinished();
   if (resumed.length) c.logger.info('resumed unfinished rollouts', { promotions: resumed });
+  // Quarantines applied but never enforced (the process died after the commit) are enforced.
+  const enforced = await c.quarantines.resumeEnforcement(QUARANTINE_ENFORCEMENT_GRACE_MS);
+  if (enforced.length) c.logger.warn('enforced quarantines whose enforcement had not finished', { requests: enforced });
   // The scheduled jobs (audit archive and head checkpoint, pending promotion and upload expiry) run in this process
   // (EventBridge rules on AWS).
   c.scheduler.start();

@@ -2,11 +2,17 @@
 
 /**
  * The jobs that run on a schedule. Each is one EventBridge rule on AWS and one timer locally,
- * but `rollout-takeover`: local only (a server resumes rollouts whose runner died; on AWS the
- * Step Functions execution is durable).
+ * but `rollout-takeover` and `quarantine-enforcement`: local only (a server resumes rollouts
+ * whose runner died, on AWS the Step Functions execution is durable; and enforces quarantines
+ * whose process died after applying them, on AWS by asking for the quarantine again).
  */
 export type ScheduledJobName =
-  'audit-archive' | 'audit-checkpoint' | 'pending-promotion-expiry' | 'pending-upload-expiry' | 'rollout-takeover';
+  | 'audit-archive'
+  | 'audit-checkpoint'
+  | 'pending-promotion-expiry'
+  | 'pending-upload-expiry'
+  | 'rollout-takeover'
+  | 'quarantine-enforcement';
 
 export interface ScheduledJob {
   name: ScheduledJobName;
