@@ -98,7 +98,7 @@ describe('a quarantine whose process dies after it committed', () => {
         },
       },
     });
-    await expect(dying.request(bad, 'quarantine', 'key leaked', { id: 'sam', role: 'security' })).rejects.toThrow(
+    await expect(dying.request(bad, 'quarantine', 'key leaked', { id: 'sam', role: 'security', scope: 'global' })).rejects.toThrow(
       'process killed after the commit',
     );
     const view = (await stack.api('GET', `/v1/artifacts/${bad}/quarantine`)).body;
@@ -129,7 +129,7 @@ describe('a quarantine whose process dies after it committed', () => {
     const [earlier, bad] = await stagedPair('crash-q2');
     // the rollback is requested, then the process dies before the effects are recorded
     const dying = new QuarantineService({ ...deps, database: killedAfter(deps.database, 1) });
-    await expect(dying.request(bad, 'quarantine', 'backdoor', { id: 'sam', role: 'security' })).rejects.toThrow(
+    await expect(dying.request(bad, 'quarantine', 'backdoor', { id: 'sam', role: 'security', scope: 'global' })).rejects.toThrow(
       'process killed before commit',
     );
     const requestId = (await stack.api('GET', `/v1/artifacts/${bad}/quarantine`)).body.requests[0].requestId as string;

@@ -80,7 +80,8 @@ export async function resumeEnforcement(d: QuarantineDeps, graceMs: number, only
     if ((only && q.artifactId !== only) || now - (q.appliedAt ?? q.createdAt).getTime() < graceMs) continue;
     // released since: nothing to enforce any more
     if ((await d.reader.stateOf(q.artifactId))?.requestId !== q.requestId) continue;
-    await enforceQuarantine(d, q, { id: q.requestedBy, role: 'security' });
+    // the requester was held to its scope when it asked; finishing what it asked reaches only this artifact
+    await enforceQuarantine(d, q, { id: q.requestedBy, role: 'security', scope: 'global' });
     done.push(q.requestId);
   }
   return done;
