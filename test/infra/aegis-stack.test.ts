@@ -1067,6 +1067,7 @@ describe('AegisStack template', () => {
       expect(signersWith('AuditSigningKey')).toEqual(
         [
           roleOf('register'),
+          roleOf('modelTeamSet'),
           roleOf('datasetsCreate'),
           roleOf('keysRotate'),
           roleOf('keysEnroll'),
