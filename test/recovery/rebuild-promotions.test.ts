@@ -207,10 +207,21 @@ describe('rebuilding promotions, approvals and routes from the audit archive', (
     expect(await rebuilt!.container.auditTrail.verify()).toMatchObject({ ok: true });
   });
 
-  it('rebuilt a chain holding every event type a module restores, but key rotations and revocations (rebuild.test.ts), failed and expired promotions (replay-promotions.test.ts)', async () => {
+  it('rebuilt a chain holding every event type a module restores, but key rotations and revocations and team labels (rebuild.test.ts), failed and expired promotions (replay-promotions.test.ts), quarantines and drained routes (rebuild-quarantine.test.ts)', async () => {
     const types = new Set((await source.container.database.db.selectFrom('audit_events').select('type').execute()).map((e) => e.type));
     const restored = Object.keys(EVENT_CATALOGUE).filter((t) => 'restoredBy' in EVENT_CATALOGUE[t]!.restore);
-    expect(restored.filter((t) => !types.has(t)).sort()).toEqual(['key.revoked', 'key.rotated', 'promotion.expired', 'promotion.failed']);
+    expect(restored.filter((t) => !types.has(t)).sort()).toEqual([
+      'key.revoked',
+      'key.rotated',
+      'model.team.set',
+      'promotion.expired',
+      'promotion.failed',
+      'quarantine.applied',
+      'quarantine.approval_accepted',
+      'quarantine.enforced',
+      'quarantine.requested',
+      'route.drained',
+    ]);
   });
 
   it('refuses, before writing anything, an archive whose promotion event does not replay', async () => {
