@@ -104,7 +104,7 @@ beforeAll(async () => {
 
   target = await openTarget();
   report = await rebuildIndex(recoveryDeps(stack, target, join(stack.dataDir, 'archive-then')), { verifyBytes: true });
-});
+}, 180_000);
 afterAll(async () => {
   await target?.close();
   await stack?.stop();

@@ -36,7 +36,7 @@ beforeAll(async () => {
   await stack.container.auditTrail.archive();
   target = await openTarget();
   report = await rebuildIndex(recoveryDeps(stack, target), { verifyBytes: true });
-});
+}, 180_000);
 afterAll(async () => {
   await target?.close();
   await stack?.stop();
