@@ -164,4 +164,15 @@ describe('aegis publish / verify-folder', () => {
     expect(p.stdout).toMatch(/b\/1 {2}REFUSED: metadata.json: version: /);
     expect(p.stdout).toMatch(/a\/1 {2}already published as v1/);
   });
+
+  it('verify-folder fails a folder whose signer was revoked since, naming the signer check', async () => {
+    expect((await stack.api('POST', '/v1/keys/rotate', { purpose: 'manifest', revoke: true })).status).toBe(200);
+    const keys = join(repo, 'keys.json');
+    await writeFile(keys, JSON.stringify((await stack.api('GET', '/v1/keys')).body));
+    const v = await aegis(['--json', 'verify-folder', '--trusted-keys', keys]);
+    expect(v.code).toBe(1);
+    const a1 = JSON.parse(v.stdout).folders.find((f: { folder: string }) => f.folder === 'a/1');
+    expect(a1.status).toBe('failed');
+    expect(a1.report.checks.filter((c: { ok: boolean }) => !c.ok).map((c: { check: string }) => c.check)).toEqual(['signer']);
+  });
 });
