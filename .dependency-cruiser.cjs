@@ -82,7 +82,7 @@ module.exports = {
       comment:
         "The HTTP client and the trainer run on a user's machine and speak the HTTP API: they import the kernel and the wire schemas, not modules, adapters or the composition.",
       severity: 'error',
-      from: { path: '^lib/clients/(http|training)/' },
+      from: { path: '^lib/clients/(http|training|publish)/' },
       to: { path: '^lib/(modules|recovery|platform/(adapters|composition|audit|ports))/' },
     },
   ],

@@ -7,6 +7,7 @@ import { CliContext, CliError } from '../lib/clients/cli/context.js';
 import { lineageCommands } from '../lib/clients/cli/lineage-commands.js';
 import { promotionCancelCommand } from '../lib/clients/cli/promotion-cancel-command.js';
 import { promotionCommands } from '../lib/clients/cli/promotion-commands.js';
+import { publishCommands } from '../lib/clients/cli/publish-commands.js';
 import { quarantineCommands } from '../lib/clients/cli/quarantine-commands.js';
 import { recoveryCommands } from '../lib/clients/cli/recovery-commands.js';
 import { registryCommands } from '../lib/clients/cli/registry-commands.js';
@@ -71,6 +72,7 @@ program
     await new Promise(() => undefined);
   });
 registryCommands(program, ctx);
+publishCommands(program, ctx);
 tokenCommands(program, ctx);
 trainingCommands(program, ctx);
 lineageCommands(program, ctx);

@@ -38,6 +38,7 @@ import * as tokensList from './tokens-list.js';
 import * as uploadsCreate from './uploads-create.js';
 import * as verifyManifest from './verify-manifest.js';
 import * as versionGet from './version-get.js';
+import * as versionValidate from './version-validate.js';
 import * as versionsList from './versions-list.js';
 
 export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
@@ -78,5 +79,6 @@ export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
   uploadsCreate,
   verifyManifest,
   versionGet,
+  versionValidate,
   versionsList,
 };

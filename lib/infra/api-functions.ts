@@ -45,6 +45,7 @@ export const ROUTE_ACCESS = {
   artifactGet: {},
   // re-hashes the stored bytes
   artifactValidate: { artifacts: 'read' },
+  versionValidate: { artifacts: 'read' },
   // checks a manifest against the registered record and the key ring (database only)
   verifyManifest: {},
   // dataset.registered events

@@ -1105,6 +1105,7 @@ describe('AegisStack template', () => {
         'register',
         'rollback',
         'uploadsCreate',
+        'versionValidate',
       ]);
       for (const id of ['health', 'openapi', 'artifactGet', 'versionGet', 'lineageGet', 'verifyManifest'] as const)
         expect({ id, s3: actionsOfRole(roleOf(id)).filter((a) => a.startsWith('s3:')) }).toEqual({
@@ -1273,7 +1274,7 @@ describe('AegisStack template', () => {
     it('gives keysRotate DescribeKey and GetPublicKey on both signing keys and Sign on the audit key only, and keysList/verify/validate no signing-key access', () => {
       expect(keyActions(roleOf('keysRotate'), 'ManifestSigningKey')).toEqual(new Set(['kms:DescribeKey', 'kms:GetPublicKey']));
       expect(keyActions(roleOf('keysRotate'), 'AuditSigningKey')).toEqual(new Set(['kms:DescribeKey', 'kms:GetPublicKey', 'kms:Sign']));
-      for (const id of ['keysList', 'verifyManifest', 'artifactValidate'] as const) {
+      for (const id of ['keysList', 'verifyManifest', 'artifactValidate', 'versionValidate'] as const) {
         const onKeys = statementsOfRole(roleOf(id)).filter((s) => /ManifestSigningKey|AuditSigningKey/.test(JSON.stringify(s.Resource)));
         expect(onKeys.flatMap((s) => asList(s.Action)).filter((a) => a !== 'kms:DescribeKey')).toEqual([]);
       }

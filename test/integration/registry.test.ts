@@ -72,6 +72,25 @@ describe('registry on the local stack', () => {
     expect(c.actual).not.toBe(rec.sha256);
   });
 
+  it('validates by model and version: the same report as by id, 404 naming the version for an unknown one', async () => {
+    const reg = await uploadAndRegister(stack, 'validate-by-version', randomBytes(4000));
+    const byVersion = await stack.api('GET', '/v1/registry/models/validate-by-version/versions/1/validate');
+    expect(byVersion.status).toBe(200);
+    expect(byVersion.body.ok).toBe(true);
+    expect(byVersion.body.artifactId).toBe(reg.body.artifactId);
+    const rec = (await stack.api('GET', `/v1/artifacts/${reg.body.artifactId}`)).body;
+    const file = join(stack.dataDir, 'objects', 'keys', rec.storage.key, '@v', `${rec.storage.versionId}.bin`);
+    const bytes = await readFile(file);
+    bytes[10] = bytes[10]! ^ 0xff;
+    await writeFile(file, bytes);
+    const tampered = (await stack.api('GET', '/v1/registry/models/validate-by-version/versions/1/validate')).body;
+    expect(tampered.ok).toBe(false);
+    expect(failed(tampered)).toEqual(['artifact-sha256']);
+    const missing = await stack.api('GET', '/v1/registry/models/validate-by-version/versions/2/validate');
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.field).toBe('version');
+  });
+
   it('fails the signature check when the manifest is edited', async () => {
     const reg = await uploadAndRegister(stack, 'tamper-manifest', randomBytes(2000));
     const rec = (await stack.api('GET', `/v1/registry/${reg.body.artifactId}`)).body;

@@ -87,6 +87,17 @@ export const REGISTRY_ROUTES = {
     request: { params: VersionParams },
     reply: { schema: ArtifactReply, status: { 200: 'the artifact record' } },
   },
+  versionValidate: {
+    id: 'versionValidate',
+    method: 'GET',
+    path: '/v1/registry/models/{model}/versions/{version}/validate',
+    entry: 'lambdas/version-validate.ts',
+    roles: ANY_ROLE,
+    scope: { by: 'model' },
+    summary: 'Verify one version of a model: stored bytes, signature, signer, provenance',
+    request: { params: VersionParams },
+    reply: { schema: VerificationReply, status: { 200: 'the verification report (ok or not)' } },
+  },
   artifactGet: {
     id: 'artifactGet',
     method: 'GET',
