@@ -73,6 +73,7 @@ describe('listing tokens', () => {
       tokenId: b.tokenId,
       principal: 'lister-b',
       role: 'approver',
+      scope: 'global',
       state: 'active',
       createdAt: b.createdAt,
       createdBy: 'dev-admin',
