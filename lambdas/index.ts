@@ -1,6 +1,7 @@
 /** Every route's handler builder, keyed by route id: the local server serves these. */
 import type { HandlerBuilder } from '../lib/platform/http/handler.js';
 import type { RouteId } from '../lib/platform/http/routes.js';
+import * as artifactDownload from './artifact-download.js';
 import * as artifactGet from './artifact-get.js';
 import * as artifactValidate from './artifact-validate.js';
 import * as auditArchive from './audit-archive.js';
@@ -37,10 +38,12 @@ import * as tokensCreate from './tokens-create.js';
 import * as tokensList from './tokens-list.js';
 import * as uploadsCreate from './uploads-create.js';
 import * as verifyManifest from './verify-manifest.js';
+import * as versionDownload from './version-download.js';
 import * as versionGet from './version-get.js';
 import * as versionsList from './versions-list.js';
 
 export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
+  artifactDownload,
   artifactGet,
   artifactValidate,
   auditArchive,
@@ -77,6 +80,7 @@ export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
   tokensList,
   uploadsCreate,
   verifyManifest,
+  versionDownload,
   versionGet,
   versionsList,
 };

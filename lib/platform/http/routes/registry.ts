@@ -1,6 +1,7 @@
 import {
   ArtifactIdParams,
   ArtifactReply,
+  DownloadReply,
   ModelParams,
   ModelsReply,
   ModelTeamBody,
@@ -16,6 +17,9 @@ import {
   VersionsReply,
 } from '../schemas.js';
 import { ANY_ROLE, type RouteSpec } from './spec.js';
+
+/** Who may fetch an artifact's bytes: not the audit-only roles, nor invokers. */
+const DOWNLOAD_ROLES = ['publisher', 'promoter', 'approver', 'operator', 'security', 'admin'] as const;
 
 export const REGISTRY_ROUTES = {
   uploadsCreate: {
@@ -110,6 +114,29 @@ export const REGISTRY_ROUTES = {
     summary: 'Verify a registered artifact: stored bytes, signature, signer, provenance',
     request: { params: ArtifactIdParams },
     reply: { schema: VerificationReply, status: { 200: 'the verification report (ok or not)' } },
+  },
+  artifactDownload: {
+    id: 'artifactDownload',
+    method: 'GET',
+    path: '/v1/artifacts/{artifactId}/download',
+    deprecatedPaths: ['/v1/registry/{artifactId}/download'],
+    entry: 'lambdas/artifact-download.ts',
+    roles: DOWNLOAD_ROLES,
+    scope: { by: 'artifactId' },
+    summary: 'A short-lived URL for the registered bytes (pinned to their storage version); audited; refused when quarantined',
+    request: { params: ArtifactIdParams },
+    reply: { schema: DownloadReply, status: { 200: 'the download URL and the record to verify the bytes against' } },
+  },
+  versionDownload: {
+    id: 'versionDownload',
+    method: 'GET',
+    path: '/v1/registry/models/{model}/versions/{version}/download',
+    entry: 'lambdas/version-download.ts',
+    roles: DOWNLOAD_ROLES,
+    scope: { by: 'model' },
+    summary: 'A short-lived URL for the bytes of one version of a model; audited; refused when quarantined',
+    request: { params: VersionParams },
+    reply: { schema: DownloadReply, status: { 200: 'the download URL and the record to verify the bytes against' } },
   },
   verifyManifest: {
     id: 'verifyManifest',

@@ -72,6 +72,10 @@ export const ArtifactReply = z.object({
 });
 export type ArtifactReply = z.output<typeof ArtifactReply>;
 
+/** A short-lived download URL, with the record (manifest, signature) the bytes are verified against. */
+export const DownloadReply = z.object({ url: z.string(), expiresAt: z.string(), artifact: ArtifactReply });
+export type DownloadReply = z.output<typeof DownloadReply>;
+
 export const ArtifactIdParams = z.object({ artifactId: Uuid }).strict();
 export const ModelParams = z.object({ model: ModelName }).strict();
 export const VersionParams = z.object({ model: ModelName, version: z.coerce.number().int().positive() }).strict();
