@@ -161,6 +161,27 @@ describe('aegis pull', () => {
     expect(await leftIn(dir)).toEqual([]);
   });
 
+  it('lets a reader pull (within its scope) but not register, read the audit log or manage tokens', async () => {
+    const a = await registered('reader-model');
+    const other = await registered('elsewhere-model');
+    const make = await stack.api('POST', '/v1/tokens', { principal: 'worker', role: 'reader', scope: { prefixes: ['reader-'] } });
+    expect(make.status).toBe(201);
+    const token = make.body.token as string;
+    const dir = await mkdtemp(join(work, 'reader-'));
+    const pulled = await aegisCli(['pull', '--artifact-id', a.artifactId, '--out', join(dir, 'model.bin')], { ...env, AEGIS_TOKEN: token });
+    expect(pulled.code).toBe(0);
+    expect((await readFile(join(dir, 'model.bin'))).equals(a.bytes)).toBe(true);
+    const audit = await stack.api('GET', `/v1/audit?type=artifact.download_issued&subject=artifact:${a.artifactId}`);
+    expect(audit.body.items.map((e: { actor: string }) => e.actor)).toContain('worker');
+    // another team's artifact answers as a missing one
+    expect((await stack.api('GET', `/v1/artifacts/${other.artifactId}/download`, undefined, { token })).status).toBe(404);
+    const up = await stack.api('POST', '/v1/registry/uploads', { modelName: 'reader-model', size: 10 }, { token });
+    expect(up.status).toBe(403);
+    expect((await stack.api('GET', '/v1/audit', undefined, { token })).status).toBe(403);
+    expect((await stack.api('GET', '/v1/tokens', undefined, { token })).status).toBe(403);
+    expect((await stack.api('GET', '/v1/keys', undefined, { token })).status).toBe(200);
+  });
+
   it('refuses a signature that does not verify under the pinned key ring', async () => {
     const a = await registered('pull-pinned');
     const keys = (await stack.api('GET', '/v1/keys')).body.keys as { kid: string; purpose: string; publicKey: string }[];

@@ -18,8 +18,8 @@ import {
 } from '../schemas.js';
 import { ANY_ROLE, type RouteSpec } from './spec.js';
 
-/** Who may fetch an artifact's bytes: not the audit-only roles, nor invokers. */
-const DOWNLOAD_ROLES = ['publisher', 'promoter', 'approver', 'operator', 'security', 'admin'] as const;
+/** Who may fetch an artifact's bytes: workers (`reader`) and the registry's roles; not `auditor`, who reads the audit log only. */
+const DOWNLOAD_ROLES = ['reader', 'publisher', 'promoter', 'approver', 'operator', 'security', 'admin'] as const;
 
 export const REGISTRY_ROUTES = {
   uploadsCreate: {
