@@ -9,6 +9,7 @@ import * as auditList from './audit-list.js';
 import * as auditVerify from './audit-verify.js';
 import * as datasetGet from './dataset-get.js';
 import * as datasetsCreate from './datasets-create.js';
+import * as envDownload from './env-download.js';
 import * as health from './health.js';
 import * as keysList from './keys-list.js';
 import * as keysEnroll from './keys-enroll.js';
@@ -51,6 +52,7 @@ export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
   auditVerify,
   datasetGet,
   datasetsCreate,
+  envDownload,
   health,
   keysList,
   keysEnroll,

@@ -49,6 +49,7 @@ export const ROUTE_ACCESS = {
   // carries the signer's rights) and append artifact.download_issued events
   artifactDownload: { artifacts: 'read', signAuditEvents: true },
   versionDownload: { artifacts: 'read', signAuditEvents: true },
+  envDownload: { artifacts: 'read', signAuditEvents: true },
   // checks a manifest against the registered record and the key ring (database only)
   verifyManifest: {},
   // dataset.registered events

@@ -303,7 +303,8 @@ describe('AWS mode on the synthesized artifacts', () => {
 
     const bad = await cli('reader', ['pull', '--artifact-id', ids.tampered!, '--out', join(work, 'pulled', 'bad.bin')]);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain('FAIL artifact-sha256');
+    // --json: the error goes to stdout
+    expect(bad.stdout + bad.stderr).toContain('FAIL artifact-sha256');
     expect(readdirSync(join(work, 'pulled')).sort()).toEqual(['again.bin', 'v1.bin']);
     const audit = await cli('auditor', ['audit', 'list', '--type', 'artifact.download_issued']);
     ok(audit);

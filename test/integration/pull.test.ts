@@ -5,13 +5,14 @@ import { tmpdir } from 'node:os';
 import { FsObjectStore } from '../../lib/platform/adapters/object-store/fs.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { aegisCli } from '../support/spawn.js';
+import { ScriptedJudge, settled } from '../promotion/support.js';
 
 /** Pulling verified artifacts (issue 16): download URLs, `aegis pull` and its checks. */
 let stack: Stack;
 let env: Record<string, string>;
 let work: string;
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await startStack({}, { judge: new ScriptedJudge(), waitMs: 5 });
   env = { AEGIS_URL: stack.url, AEGIS_DATA_DIR: stack.dataDir, AEGIS_TOKEN: '' };
   work = await mkdtemp(join(tmpdir(), 'aegis-pull-'));
 });
@@ -129,6 +130,27 @@ describe('aegis pull', () => {
     expect(await leftIn(dir)).toEqual(['model.bin', 'v.bin']);
     const both = await aegis('pull', '--artifact-id', a.artifactId, '--model', 'pull-ok', '--out', join(dir, 'x.bin'));
     expect(both.code).toBe(2);
+  });
+
+  it('pulls the artifact serving an environment, and answers 404 naming env where none serves', async () => {
+    const a = await registered('pull-env');
+    const p = await stack.api('POST', `/v1/artifacts/${a.artifactId}/promote`, { targetEnv: 'staging', reason: 'pull test' });
+    expect(p.status).toBe(201);
+    await settled(stack, p.body.promotionId);
+    const dir = await mkdtemp(join(work, 'env-'));
+    const r = await aegis('--json', 'pull', '--model', 'pull-env', '--env', 'staging', '--out', join(dir, 'model.bin'));
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ artifactId: a.artifactId });
+    expect((await readFile(join(dir, 'model.bin'))).equals(a.bytes)).toBe(true);
+    const none = await stack.api('GET', '/v1/registry/models/pull-env/environments/prod/download');
+    expect(none.status).toBe(404);
+    expect(none.body.error.field).toBe('env');
+    const noCanary = await stack.api('GET', '/v1/registry/models/pull-env/environments/staging/download?variant=canary');
+    expect(noCanary.status).toBe(404);
+    expect(noCanary.body.error.field).toBe('variant');
+    const badEnv = await stack.api('GET', '/v1/registry/models/pull-env/environments/moon/download');
+    expect(badEnv.status).toBe(400);
+    expect(badEnv.body.error.field).toBe('env');
   });
 
   it('resumes an interrupted download from the partial file and verifies the whole', async () => {

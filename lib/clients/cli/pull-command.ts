@@ -12,16 +12,21 @@ interface PullOptions {
   artifactId?: string;
   model?: string;
   version?: string;
+  env?: string;
+  variant?: string;
   out: string;
   trustedKeys?: string;
 }
 
 /** The download route the options name (exactly one way of naming an artifact). */
 function downloadPath(o: PullOptions): string {
-  if (o.artifactId && !o.model && !o.version) return `/v1/artifacts/${encodeURIComponent(o.artifactId)}/download`;
-  if (!o.artifactId && o.model && o.version)
-    return `/v1/registry/models/${encodeURIComponent(o.model)}/versions/${encodeURIComponent(o.version)}/download`;
-  throw new CliError('give --artifact-id ID, or --model M with --version V', 2);
+  if (o.variant && !o.env) throw new CliError('--variant goes with --env', 2);
+  if (o.artifactId && !o.model && !o.version && !o.env) return `/v1/artifacts/${encodeURIComponent(o.artifactId)}/download`;
+  const model = o.model && !o.artifactId ? `/v1/registry/models/${encodeURIComponent(o.model)}` : undefined;
+  if (model && o.version && !o.env) return `${model}/versions/${encodeURIComponent(o.version)}/download`;
+  if (model && o.env && !o.version)
+    return `${model}/environments/${encodeURIComponent(o.env)}/download${o.variant ? `?variant=${encodeURIComponent(o.variant)}` : ''}`;
+  throw new CliError('give --artifact-id ID, or --model M with --version V or --env E', 2);
 }
 
 function trustedKeys(path: string): KeyRecord[] {
@@ -62,6 +67,8 @@ export function pullCommand(program: Command, ctx: CliContext): void {
     .option('--artifact-id <id>', 'the artifact')
     .option('--model <name>', 'the model (with --version)')
     .option('--version <n>', 'the version of --model')
+    .option('--env <env>', 'the artifact serving --model in this environment (stable unless --variant canary)')
+    .option('--variant <v>', 'with --env: stable (default) or canary')
     .requiredOption('--out <path>', 'where the verified file goes')
     .option('--trusted-keys <file>', 'the key ring to trust (GET /v1/keys output); default: fetched from the API')
     .action(async (o: PullOptions) => {
