@@ -1,6 +1,7 @@
 /** Every route's handler builder, keyed by route id: the local server serves these. */
 import type { HandlerBuilder } from '../lib/platform/http/handler.js';
 import type { RouteId } from '../lib/platform/http/routes.js';
+import * as artifactDownload from './artifact-download.js';
 import * as artifactGet from './artifact-get.js';
 import * as artifactValidate from './artifact-validate.js';
 import * as auditArchive from './audit-archive.js';
@@ -8,6 +9,7 @@ import * as auditList from './audit-list.js';
 import * as auditVerify from './audit-verify.js';
 import * as datasetGet from './dataset-get.js';
 import * as datasetsCreate from './datasets-create.js';
+import * as envDownload from './env-download.js';
 import * as health from './health.js';
 import * as keysList from './keys-list.js';
 import * as keysEnroll from './keys-enroll.js';
@@ -37,11 +39,13 @@ import * as tokensCreate from './tokens-create.js';
 import * as tokensList from './tokens-list.js';
 import * as uploadsCreate from './uploads-create.js';
 import * as verifyManifest from './verify-manifest.js';
+import * as versionDownload from './version-download.js';
 import * as versionGet from './version-get.js';
 import * as versionValidate from './version-validate.js';
 import * as versionsList from './versions-list.js';
 
 export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
+  artifactDownload,
   artifactGet,
   artifactValidate,
   auditArchive,
@@ -49,6 +53,7 @@ export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
   auditVerify,
   datasetGet,
   datasetsCreate,
+  envDownload,
   health,
   keysList,
   keysEnroll,
@@ -78,6 +83,7 @@ export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
   tokensList,
   uploadsCreate,
   verifyManifest,
+  versionDownload,
   versionGet,
   versionValidate,
   versionsList,

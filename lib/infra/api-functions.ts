@@ -24,8 +24,8 @@ export const API_ROUTE_IDS = (Object.keys(ROUTES) as RouteId[]).filter(
  */
 export const ROUTE_ACCESS = {
   // Only the routes that touch artifact objects get the artifact bucket: uploads (presigned
-  // PUT), registration (hash, sidecars, retention), validation and the policy routes (they
-  // re-verify the stored bytes). Every other route answers from the database alone.
+  // PUT), downloads (presigned GET), registration (hash, sidecars, retention), validation and
+  // the policy routes (they re-verify the stored bytes). Every other route answers from the database alone.
   health: {},
   openapi: {},
   // select 1, the artifact bucket's Object Lock configuration and DescribeKey on both signing
@@ -46,6 +46,11 @@ export const ROUTE_ACCESS = {
   // re-hashes the stored bytes
   artifactValidate: { artifacts: 'read' },
   versionValidate: { artifacts: 'read' },
+  // presign a GET of the registered version (s3:GetObject/GetObjectVersion: a presigned URL
+  // carries the signer's rights) and append artifact.download_issued events
+  artifactDownload: { artifacts: 'read', signAuditEvents: true },
+  versionDownload: { artifacts: 'read', signAuditEvents: true },
+  envDownload: { artifacts: 'read', signAuditEvents: true },
   // checks a manifest against the registered record and the key ring (database only)
   verifyManifest: {},
   // dataset.registered events

@@ -6,6 +6,7 @@ export const AUDIT_EVENT_TYPES = [
   'artifact.registered',
   'manifest.signed',
   'model.team.set',
+  'artifact.download_issued',
   'dataset.registered',
   'key.created',
   'key.rotated',

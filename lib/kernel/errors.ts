@@ -37,6 +37,10 @@ export const ErrorCodes = {
   IDEMPOTENCY_KEY_REUSED: 422,
   UPLOAD_NOT_FOUND: 404,
   UPLOAD_EXPIRED: 410,
+  /** a download URL past its expiry: ask the API for a new one */
+  DOWNLOAD_EXPIRED: 410,
+  /** a Range starting at or past the end of the object */
+  RANGE_NOT_SATISFIABLE: 416,
   SIGNATURE_INVALID: 422,
   DATASET_UNKNOWN: 422,
   VERIFICATION_FAILED: 422,

@@ -9,8 +9,10 @@ import * as z from 'zod';
 /**
  * `security` quarantines artifacts and reads the audit log; it never promotes or rolls back
  * (a quarantine's automatic rollbacks run as the quarantine, not as a promotion request of its own).
+ * `reader` is for workers and model servers: the registry, dataset, lineage and key reads and
+ * downloads; not the audit log, not tokens, no write.
  */
-export const ROLES = ['publisher', 'promoter', 'approver', 'operator', 'auditor', 'security', 'admin'] as const;
+export const ROLES = ['reader', 'publisher', 'promoter', 'approver', 'operator', 'auditor', 'security', 'admin'] as const;
 
 export type Role = (typeof ROLES)[number];
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { jest } from '@jest/globals';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
@@ -260,12 +260,57 @@ describe('AWS mode on the synthesized artifacts', () => {
     const key = record.storage?.key ?? record.storageKey;
     expect(typeof key).toBe('string');
     world.tamper(world.buckets.ArtifactBucket!, key);
+    ids.tampered = t.artifactId;
     const verified = await cli('auditor', ['verify-manifest', '--artifact-id', t.artifactId]);
     expect(verified.code).toBe(1);
     expect(verified.stdout + verified.stderr).toMatch(/sha256/i);
     const promoted = await cli('promoter', ['promote', '--artifact-id', t.artifactId, '--env', 'staging', '--reason', 'must not pass']);
     expect(promoted.code).not.toBe(0);
     expect(promoted.stdout + promoted.stderr).toMatch(/sha256|VERIFICATION|verif/i);
+  });
+
+  it('pulls as a reader through an S3 presigned GET pinned to the version id, resumes with a range, refuses tampered bytes and registration', async () => {
+    const caller = world.as('reader').env;
+    const api = new AegisClient({
+      baseUrl: world.api.url,
+      sigv4: {
+        region: caller.AWS_REGION!,
+        credentials: async () => ({
+          accessKeyId: caller.AWS_ACCESS_KEY_ID!,
+          secretAccessKey: caller.AWS_SECRET_ACCESS_KEY!,
+          sessionToken: caller.AWS_SESSION_TOKEN!,
+        }),
+      },
+    });
+    const ticket = await api.request<{ url: string; artifact: { storage: { versionId: string } } }>(
+      'GET',
+      `/v1/artifacts/${artifactA()}/download`,
+    );
+    const url = new URL(ticket.url);
+    expect(url.searchParams.get('versionId')).toBe(ticket.artifact.storage.versionId);
+    expect(url.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
+
+    const out = join(work, 'pulled', 'v1.bin');
+    mkdirSync(join(work, 'pulled'));
+    const pulled = await cli('reader', ['pull', '--artifact-id', artifactA(), '--out', out]);
+    ok(pulled);
+    expect(readFileSync(out).equals(readFileSync(join(work, 'v1.bin')))).toBe(true);
+    // an interrupted download: the rest comes as a range of the same S3 version, and the whole verifies
+    const again = join(work, 'pulled', 'again.bin');
+    writeFileSync(join(work, 'pulled', `.again.bin.${artifactA()}.part`), readFileSync(join(work, 'v1.bin')).subarray(0, 7_000));
+    ok(await cli('reader', ['pull', '--model', MODEL, '--version', '1', '--out', again]));
+    expect(readFileSync(again).equals(readFileSync(join(work, 'v1.bin')))).toBe(true);
+
+    const bad = await cli('reader', ['pull', '--artifact-id', ids.tampered!, '--out', join(work, 'pulled', 'bad.bin')]);
+    expect(bad.code).toBe(1);
+    // --json: the error goes to stdout
+    expect(bad.stdout + bad.stderr).toContain('FAIL artifact-sha256');
+    expect(readdirSync(join(work, 'pulled')).sort()).toEqual(['again.bin', 'v1.bin']);
+    const audit = await cli('auditor', ['audit', 'list', '--type', 'artifact.download_issued']);
+    ok(audit);
+    expect(audit.json.items.length).toBeGreaterThanOrEqual(4);
+    const refused = await cli('reader', ['register', '--model', MODEL, '--artifact', out, '--manifest', join(work, 'v1.manifest.json')]);
+    expect(refused.code).toBe(3);
   });
 
   it('promotes to staging, then through a judged canary, each a Step Functions execution of the synthesized machine running the bundled step', async () => {

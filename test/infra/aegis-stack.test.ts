@@ -1063,7 +1063,7 @@ describe('AegisStack template', () => {
       );
     });
 
-    it('lets only the routes that append audit events, both archive functions, the head checkpoint job, migrate and the rollout step sign with the audit key', () => {
+    it('lets only the routes that append audit events (downloads too: artifact.download_issued), both archive functions, the head checkpoint job, migrate and the rollout step sign with the audit key', () => {
       expect(signersWith('AuditSigningKey')).toEqual(
         [
           roleOf('register'),
@@ -1080,6 +1080,9 @@ describe('AegisStack template', () => {
           roleOf('quarantine'),
           roleOf('quarantineRelease'),
           roleOf('quarantineApprove'),
+          roleOf('artifactDownload'),
+          roleOf('versionDownload'),
+          roleOf('envDownload'),
           roleOf('auditArchive'),
           logicalIdOf(synth.stack.auditArchiveSchedule.archiveFunction.role),
           logicalIdOf(synth.stack.auditCheckpoint.jobFunction.role),
@@ -1095,9 +1098,11 @@ describe('AegisStack template', () => {
         actionsOfRole(roleOf(id)).some((a) => /^s3:(GetObject|PutObject|ListBucket)/.test(a)),
       ).sort();
       expect(touching).toEqual([
+        'artifactDownload',
         'artifactValidate',
         'auditArchive',
         'auditVerify',
+        'envDownload',
         'promote',
         'promoteVersion',
         'quarantine',
@@ -1105,6 +1110,7 @@ describe('AegisStack template', () => {
         'register',
         'rollback',
         'uploadsCreate',
+        'versionDownload',
         'versionValidate',
       ]);
       for (const id of ['health', 'openapi', 'artifactGet', 'versionGet', 'lineageGet', 'verifyManifest'] as const)
@@ -1731,7 +1737,7 @@ describe('AegisStack props', () => {
 
   it('rejects a role map entry whose role Aegis does not know', () => {
     expect(newStack({ iamRoleMap: { 'arn:aws:iam::123456789012:role/x': 'root' as never } })).toThrow(
-      /maps arn:aws:iam::123456789012:role\/x to root; roles are publisher/,
+      /maps arn:aws:iam::123456789012:role\/x to root; roles are reader, publisher/,
     );
   });
 

@@ -33,7 +33,14 @@ describe('the event catalogue', () => {
         .filter(([, s]) => 'notRestored' in s.restore)
         .map(([t]) => t)
         .sort(),
-    ).toEqual(['promotion.approval_refused', 'quarantine.approval_refused', 'token.created', 'token.revoked', 'token.rotated']);
+    ).toEqual([
+      'artifact.download_issued',
+      'promotion.approval_refused',
+      'quarantine.approval_refused',
+      'token.created',
+      'token.revoked',
+      'token.rotated',
+    ]);
   });
 
   it('has a module restore reading every type it says is restored, and none reading a type it says is not', () => {

@@ -94,8 +94,17 @@ describe('every route declares which model it reaches', () => {
         model: fraud.model,
         version: fraud.version,
         requestId: fraud.requestId,
+        // the fraud model was promoted to staging above
+        env: 'staging',
       };
-      const missing = { artifactId: randomUUID(), promotionId: randomUUID(), model: 'no-such-model', version: 1, requestId: randomUUID() };
+      const missing = {
+        artifactId: randomUUID(),
+        promotionId: randomUUID(),
+        model: 'no-such-model',
+        version: 1,
+        requestId: randomUUID(),
+        env: 'staging',
+      };
       const body = BODIES[route.id as RouteId]?.();
       if (route.request?.body) expect(body).toBeDefined();
       const call = (path: string, token: string) => stack.api(route.method, path, body, { token });

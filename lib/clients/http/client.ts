@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -171,6 +171,16 @@ export class AegisClient {
   }
 
   /**
+   * A request to a URL the API handed out (upload, download). Presigned S3 URLs are plain
+   * https; client certificates go only to our own server.
+   */
+  openUrl(url: string, method: 'GET' | 'PUT', headers: Record<string, string>): ClientRequest {
+    const target = new URL(url);
+    if (target.origin === new URL(this.opts.baseUrl).origin) return this.#request(target, method, headers);
+    return (target.protocol === 'https:' ? httpsRequest : httpRequest)(target, { method, headers });
+  }
+
+  /**
    * Streams a file to an upload URL, reporting progress. Uses node:http(s) with a pipeline
    * rather than fetch: undici's fetch keeps a streamed request body in memory
    * (nodejs/undici#4058), which for a large artifact means the whole file.
@@ -185,15 +195,7 @@ export class AegisClient {
         cb(null, chunk);
       },
     });
-    const target = new URL(url);
-    // presigned S3 URLs are plain https; client certificates go only to our own server
-    const request =
-      target.origin === new URL(this.opts.baseUrl).origin
-        ? this.#request(target, 'PUT', { ...headers, 'content-length': String(size) })
-        : (target.protocol === 'https:' ? httpsRequest : httpRequest)(target, {
-            method: 'PUT',
-            headers: { ...headers, 'content-length': String(size) },
-          });
+    const request = this.openUrl(url, 'PUT', { ...headers, 'content-length': String(size) });
     const response = new Promise<IncomingMessage>((resolve, reject) => {
       request.once('response', resolve);
       request.once('error', reject);

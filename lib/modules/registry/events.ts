@@ -32,6 +32,15 @@ export const ArtifactRegisteredPayload = z.object({
 });
 /** A model's team label set: at its first registration (`previous` null), or by an admin. */
 export const ModelTeamSetPayload = z.object({ model: Text, team: TeamName.nullable(), previous: TeamName.nullable() });
+/** A download URL handed out: who asked for which bytes, until when. */
+export const DownloadIssuedPayload = z.object({
+  artifactId: Text,
+  modelName: Text,
+  version: z.number().int().positive(),
+  sha256: Sha,
+  versionId: Text,
+  expiresAt: Iso,
+});
 export type ModelTeamSet = z.infer<typeof ModelTeamSetPayload>;
 export type ManifestSigned = z.infer<typeof ManifestSignedPayload>;
 export type ArtifactRegistered = z.infer<typeof ArtifactRegisteredPayload>;
@@ -51,4 +60,8 @@ export const REGISTRY_EVENTS: EventCatalogue = {
   'manifest.signed': { schema: ManifestSignedPayload, restore: REBUILD },
   'artifact.registered': { schema: ArtifactRegisteredPayload, restore: REBUILD },
   'model.team.set': { schema: ModelTeamSetPayload, restore: { restoredBy: 'the registry restore: the last label of each model' } },
+  'artifact.download_issued': {
+    schema: DownloadIssuedPayload,
+    restore: { notRestored: 'a read changes no state: it stays in the restored audit log only' },
+  },
 };

@@ -20,19 +20,25 @@ import {
   modelExists,
   setModelTeam,
 } from './store.js';
+import { issueDownload, type DownloadTicket } from './downloads.js';
 import { PendingUploads, type UploadExpiryResult, type UploadOptions } from './uploads.js';
 
 export type { ArtifactRecord, Page, RegistrationResult } from './domain.js';
 export type { UploadExpiryResult } from './uploads.js';
+export type { DownloadTicket } from './downloads.js';
 
-/** The registry's settings: pending uploads' lifetimes, and the retention of what is registered. */
-export type RegistryOptions = UploadOptions & RegistrationOptions;
+/** How long a download URL works unless configured. */
+const DEFAULT_DOWNLOAD_TTL_SECONDS = 300;
+
+/** The registry's settings: pending uploads' lifetimes, the retention of what is registered, download URLs' lifetime. */
+export type RegistryOptions = UploadOptions & RegistrationOptions & { downloadTtlSeconds?: number };
 
 /** Registration, lookup and listing of model artifacts. */
 export class RegistryService {
   readonly #uploads: PendingUploads;
   readonly #registrar: Registrar;
   readonly #metrics: ServiceMetrics | undefined;
+  readonly #downloads: Parameters<typeof issueDownload>[0];
 
   private readonly database: Database;
   private readonly audit: AuditLog;
@@ -44,6 +50,7 @@ export class RegistryService {
     const { database, store, keys, datasets, audit, clock } = d;
     this.database = database;
     this.audit = audit;
+    this.#downloads = { database, store, audit, clock, ttlSeconds: opts.downloadTtlSeconds ?? DEFAULT_DOWNLOAD_TTL_SECONDS };
     this.#metrics = opts.metrics;
     this.#uploads = new PendingUploads(database, store, clock, opts);
     this.#registrar = new Registrar({ database, store, keys, datasets, audit, clock, opts });
@@ -76,6 +83,14 @@ export class RegistryService {
     const result = await this.#registrar.register(input, principal, idempotencyKey);
     this.#metrics?.registration(result.replayed ? 'replayed' : 'created', (performance.now() - started) / 1000);
     return result;
+  }
+
+  /**
+   * A short-lived URL for exactly the registered bytes of `artifact` (pinned to their storage
+   * version), audited (`artifact.download_issued`) with who asked. The caller checks quarantine first.
+   */
+  async createDownload(artifact: ArtifactRecord, principal: Principal): Promise<DownloadTicket> {
+    return issueDownload(this.#downloads, artifact, principal);
   }
 
   /** An artifact by id (as seen by `db`, e.g. a transaction). */

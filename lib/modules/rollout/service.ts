@@ -12,6 +12,7 @@ import {
   insertStep,
   leaseExpiries,
   releaseLease,
+  routedArtifact,
   routedStable,
   routesServing,
   stepsOf,
@@ -144,6 +145,11 @@ export class RolloutService {
   /** The stable artifact the routes table names for the model in `env` (null: none); the gates compare it with the chain. */
   async routedStable(modelName: string, env: string): Promise<string | null> {
     return routedStable(this.#d.database.db, modelName, env);
+  }
+
+  /** The artifact serving `variant` (stable or canary) of the model in `env` now (null: none); what a worker pulls by environment. */
+  async routedArtifact(modelName: string, env: string, variant: 'stable' | 'canary'): Promise<string | null> {
+    return routedArtifact(this.#d.database.db, modelName, env, variant);
   }
 
   /** Where the artifact serves: as stable (with the rest of the traffic) or as canary (with its percent), by environment. */

@@ -223,6 +223,17 @@ export async function allRolloutRows(x: Executor) {
 }
 
 /** The stable artifact the routes row names for the model in `env` (null: none, or no row). */
+/** The artifact serving `variant` of the model in `env` (null: no route, or no such variant now). */
+export async function routedArtifact(x: Executor, modelName: string, env: string, variant: 'stable' | 'canary'): Promise<string | null> {
+  const route = await x
+    .selectFrom('routes')
+    .select(['stable_artifact_id', 'canary_artifact_id'])
+    .where('model_name', '=', modelName)
+    .where('env', '=', env)
+    .executeTakeFirst();
+  return (variant === 'stable' ? route?.stable_artifact_id : route?.canary_artifact_id) ?? null;
+}
+
 export async function routedStable(x: Executor, modelName: string, env: string): Promise<string | null> {
   const route = await x
     .selectFrom('routes')

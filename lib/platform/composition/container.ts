@@ -5,7 +5,7 @@ import type { Clock } from '../ports/clock.js';
 import type { Database } from '../ports/database.js';
 import type { MetricsExposition } from '../ports/metrics.js';
 import type { KeyProvider } from '../ports/signer.js';
-import type { ObjectStore, UploadSink } from '../ports/object-store.js';
+import type { DownloadSource, ObjectStore, UploadSink } from '../ports/object-store.js';
 import type { Scheduler } from '../ports/scheduler.js';
 import type { Workflows } from '../ports/workflows.js';
 import type { PromotionService } from '../../modules/promotion/service.js';
@@ -30,6 +30,8 @@ export interface Container {
   archiveStore: ObjectStore;
   /** where the local server's upload URLs write: the filesystem store; absent over S3 (presigned URLs) */
   uploadSink?: UploadSink;
+  /** where the local server's download URLs read: the filesystem store; absent over S3 (presigned URLs) */
+  downloadSource?: DownloadSource;
   keyProvider: KeyProvider;
   keys: KeyService;
   audit: AuditLog;

@@ -80,8 +80,8 @@ export const localAdapters: AdapterFactories = {
     if (config.objectStore.kind === 's3') return { store: await s3Store(config, config.objectStore.bucket) };
     const { FsObjectStore } = await import('../adapters/object-store/fs.js');
     const fs = new FsObjectStore({ root: config.objectStore.root, uploadBaseUrl: publicUrl, uploadSecret: uploadSecret(config.dataDir) });
-    // the local server's upload URLs write into this store
-    return { store: fs, uploadSink: fs };
+    // the local server's upload URLs write into this store, and its download URLs read from it
+    return { store: fs, uploadSink: fs, downloadSource: fs };
   },
   archiveStore: openArchiveStore,
   async keyProvider(config) {

@@ -11,7 +11,7 @@ import { systemClock, type Clock } from '../ports/clock.js';
 import type { Database } from '../ports/database.js';
 import type { KeyProvider } from '../ports/signer.js';
 import type { MetricsExposition, MetricsSink, ServiceMetrics } from '../ports/metrics.js';
-import type { ObjectStore, UploadSink } from '../ports/object-store.js';
+import type { DownloadSource, ObjectStore, UploadSink } from '../ports/object-store.js';
 import type { RolloutJudge, Workflows } from '../ports/workflows.js';
 import type { Scheduler, Timers } from '../ports/scheduler.js';
 import type { MetricsSource } from '../ports/canary-metrics.js';
@@ -59,8 +59,11 @@ export const AUDIT_RETENTION_DAYS = 2557;
  */
 export interface AdapterFactories {
   database(config: Config): Promise<Database>;
-  /** the artifact store, and the upload sink the local server writes to when the store signs its own upload URLs */
-  objectStore(config: Config, publicUrl: string | undefined): Promise<{ store: ObjectStore; uploadSink?: UploadSink }>;
+  /** the artifact store, and the upload sink (download source) the local server writes to (reads from) when the store signs its own URLs */
+  objectStore(
+    config: Config,
+    publicUrl: string | undefined,
+  ): Promise<{ store: ObjectStore; uploadSink?: UploadSink; downloadSource?: DownloadSource }>;
   archiveStore(config: Config): Promise<ObjectStore>;
   keyProvider(config: Config): Promise<KeyProvider>;
   metricsSource(config: Config): Promise<MetricsSource>;
@@ -117,7 +120,7 @@ interface Shared {
 }
 
 /** The storage adapters a container stands on, checked before anything serves. */
-type Storage = Pick<Container, 'database' | 'store' | 'uploadSink' | 'archiveStore' | 'keyProvider'>;
+type Storage = Pick<Container, 'database' | 'store' | 'uploadSink' | 'downloadSource' | 'archiveStore' | 'keyProvider'>;
 
 /**
  * Wires the services from the adapters {@link AdapterFactories} gives: the one place that
@@ -161,7 +164,7 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
 
 /** The stores and keys; production checks what its guarantees rest on before it serves (see startup-checks.ts). */
 async function openStorage(config: Config, adapters: AdapterFactories, opts: BuildOptions, database: Database): Promise<Storage> {
-  const { store, uploadSink } = await adapters.objectStore(config, opts.publicUrl ?? config.publicUrl);
+  const { store, uploadSink, downloadSource } = await adapters.objectStore(config, opts.publicUrl ?? config.publicUrl);
   const keyProvider = await adapters.keyProvider(config);
   const archiveStore = await adapters.archiveStore(config);
   // A process that migrates checks everything but the schema, which it is about to bring up to date.
@@ -172,7 +175,7 @@ async function openStorage(config: Config, adapters: AdapterFactories, opts: Bui
       { migrating: Boolean(opts.bootstrap || opts.migrating) },
     );
   }
-  return { database, store, ...(uploadSink && { uploadSink }), archiveStore, keyProvider };
+  return { database, store, ...(uploadSink && { uploadSink }), ...(downloadSource && { downloadSource }), archiveStore, keyProvider };
 }
 
 /** Keys, the audit log and trail, and the registry side: everything but promotions and rollouts. */

@@ -10,6 +10,7 @@ import { retryableFault } from './faults.js';
 import type { ContainerProvider, HandlerBuilder, LambdaHandler } from './handler.js';
 import { ROUTES, routePaths, type RouteId, type RouteSpec } from './routes.js';
 import { lambdaContext, toApiGatewayEvent } from './api-event.js';
+import { serveDownload } from './local-downloads.js';
 
 interface CompiledRoute {
   route: RouteSpec;
@@ -97,7 +98,7 @@ interface Served {
  * Serves the Lambda handlers over node:http, building the same API Gateway proxy events
  * API Gateway would. Static path segments win over parameters, as in API Gateway. Local
  * upload URLs (`PUT /v1/uploads/<key>`) stream straight into the container's upload sink
- * (the filesystem store).
+ * (the filesystem store), and download URLs (`GET /v1/downloads/<key>`) out of it.
  */
 export function createLocalServer(
   handlers: Record<RouteId, HandlerBuilder>,
@@ -186,6 +187,10 @@ async function handle(served: Served, req: IncomingMessage, res: ServerResponse,
     throw new AegisError('INVALID_PATH_ENCODING', 'the request target is not a valid path', { field: 'path' });
   }
   if (url.pathname.startsWith('/v1/uploads/')) return upload(served, req, res, url, requestId);
+  if (url.pathname.startsWith('/v1/downloads/')) {
+    const key = decodeSegment(url.pathname.slice('/v1/downloads/'.length));
+    return serveDownload((await served.container()).downloadSource, key, req, res, url.searchParams, requestId);
+  }
   if (url.pathname === '/metrics' && req.method === 'GET') return metrics(served, res, requestId);
   const matches = served.routes.map((r) => ({ r, m: r.pattern.exec(url.pathname) })).filter((x) => x.m);
   if (matches.length === 0) throw new AegisError('ROUTE_NOT_FOUND', `no route ${url.pathname}`);

@@ -9,12 +9,25 @@ import type { CanaryJudgement } from '../../kernel/canary-judge.js';
 import type { DatasetRecord } from '../../modules/datasets/service.js';
 import type { TokenRecord } from '../../modules/tokens/domain.js';
 import type { PromotionRecord, PromotionService } from '../../modules/promotion/service.js';
-import type { ArtifactRecord, Page } from '../../modules/registry/service.js';
+import type { ArtifactRecord, DownloadTicket, Page } from '../../modules/registry/service.js';
 import type { CanaryVerdictView, TraceStep } from '../../modules/rollout/service.js';
-import type { ArtifactReply, DatasetReply, PromotionReply, PromotionsReply, TokenRecordSchema, VersionsReply } from './schemas.js';
+import type {
+  ArtifactReply,
+  DatasetReply,
+  DownloadReply,
+  PromotionReply,
+  PromotionsReply,
+  TokenRecordSchema,
+  VersionsReply,
+} from './schemas.js';
 
 type Wire<S extends z.ZodType> = z.input<S>;
 type PromotionDetail = NonNullable<Awaited<ReturnType<PromotionService['get']>>>;
+
+/** A download URL and the record its bytes are verified against. */
+export function downloadReply(t: DownloadTicket): Wire<typeof DownloadReply> {
+  return { url: t.url, expiresAt: t.expiresAt, artifact: artifactReply(t.artifact) };
+}
 
 export function artifactReply(r: ArtifactRecord): Wire<typeof ArtifactReply> {
   return {

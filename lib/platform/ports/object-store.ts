@@ -37,8 +37,11 @@ export interface ObjectInfo {
 export interface ObjectStore {
   /** Writes a new version; under retention the key cannot be overwritten (RETENTION_LOCKED). */
   put(key: string, body: Readable | Uint8Array | string, opts?: PutOptions): Promise<ObjectInfo>;
-  /** Streams a version (the latest when no versionId); OBJECT_NOT_FOUND when absent. */
-  get(key: string, opts?: { versionId?: string }): Promise<Readable>;
+  /**
+   * Streams a version (the latest when no versionId), from byte `start` on when given (a
+   * resumed download); OBJECT_NOT_FOUND when absent.
+   */
+  get(key: string, opts?: { versionId?: string; start?: number }): Promise<Readable>;
   /** Metadata of a version, or undefined when absent. */
   head(key: string, opts?: { versionId?: string }): Promise<ObjectInfo | undefined>;
   /** Deletes a version; RETENTION_LOCKED while it is under retention. */
@@ -57,6 +60,11 @@ export interface ObjectStore {
     key: string,
     opts: { expiresInSeconds: number; contentLength?: number },
   ): Promise<{ url: string; headers: Record<string, string> }>;
+  /**
+   * A URL a client can GET exactly this version of `key` from (byte ranges allowed), without
+   * going through the API, until it expires: S3 presigns a GET pinned to the version id.
+   */
+  createDownloadUrl(key: string, opts: { versionId: string; expiresInSeconds: number }): Promise<{ url: string }>;
   /**
    * The bucket's Object Lock configuration, for the production startup checks (S3 only:
    * a store without it cannot show its retention is enforced by the storage itself).
@@ -80,6 +88,24 @@ export interface UploadSink {
   /** Checks the query of an upload URL made by the store's `createUploadUrl` for `key`. */
   verifyUploadUrl(key: string, query: URLSearchParams): UploadUrlCheck;
   put(key: string, body: Readable, opts: PutOptions): Promise<ObjectInfo>;
+}
+
+/** What checking a download URL's query found: the version it names, or why it is refused. */
+export type DownloadUrlCheck = { ok: true; versionId: string } | { ok: false; reason: 'expired' | 'bad-signature' };
+
+/**
+ * Where the local server's `GET /v1/downloads/<key>` reads: a store that serves downloads at
+ * URLs it signs itself (the filesystem store). S3 serves its presigned URLs itself.
+ *
+ * @example
+ * const check = source.verifyDownloadUrl(key, url.searchParams);
+ * if (check.ok) (await source.get(key, { versionId: check.versionId })).pipe(res);
+ */
+export interface DownloadSource {
+  /** Checks the query of a download URL made by the store's `createDownloadUrl` for `key`. */
+  verifyDownloadUrl(key: string, query: URLSearchParams): DownloadUrlCheck;
+  get(key: string, opts: { versionId: string; start?: number }): Promise<Readable>;
+  head(key: string, opts: { versionId: string }): Promise<ObjectInfo | undefined>;
 }
 
 /** A bucket's Object Lock: on or off, and the retention new versions get by default. */

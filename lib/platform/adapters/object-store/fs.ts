@@ -13,7 +13,15 @@ import {
   assertUploadUrlOptions,
   toReadable,
 } from './rules.js';
-import type { ObjectInfo, ObjectStore, PutOptions, UploadSink, UploadUrlCheck } from '../../ports/object-store.js';
+import type {
+  DownloadSource,
+  DownloadUrlCheck,
+  ObjectInfo,
+  ObjectStore,
+  PutOptions,
+  UploadSink,
+  UploadUrlCheck,
+} from '../../ports/object-store.js';
 import { collectKeys, isEnoent, newVersionId, readSidecar, toInfo, versionsDir, writeSidecar, type Sidecar } from './fs-versions.js';
 
 export interface FsObjectStoreOptions {
@@ -47,7 +55,7 @@ const notFound = (key: string, versionId?: string): AegisError =>
  * const info = await store.put('artifacts/m/1/artifact', createReadStream(file), { retainUntil });
  * (await store.get(info.key, { versionId: info.versionId })).pipe(process.stdout);
  */
-export class FsObjectStore implements ObjectStore, UploadSink {
+export class FsObjectStore implements ObjectStore, UploadSink, DownloadSource {
   readonly #root: string;
   readonly #uploadBaseUrl?: string;
   readonly #uploadSecret?: Buffer;
@@ -96,13 +104,13 @@ export class FsObjectStore implements ObjectStore, UploadSink {
     }
   }
 
-  async get(key: string, opts: { versionId?: string } = {}): Promise<Readable> {
+  async get(key: string, opts: { versionId?: string; start?: number } = {}): Promise<Readable> {
     const meta = await this.#resolve(key, opts.versionId);
     if (!meta) throw notFound(key, opts.versionId);
     try {
       // Open before returning so a concurrent delete cannot turn into a stream error later.
       const fh = await open(join(this.#versionsDir(key), `${meta.versionId}.bin`), 'r');
-      return fh.createReadStream({ highWaterMark: 1024 * 1024 }); // 1 MiB reads: ~2× the hashing throughput of 64 KiB
+      return fh.createReadStream({ highWaterMark: 1024 * 1024, ...(opts.start ? { start: opts.start } : {}) }); // 1 MiB reads: ~2× the hashing throughput of 64 KiB
     } catch (e) {
       if (isEnoent(e)) throw notFound(key, opts.versionId);
       throw e;
@@ -182,6 +190,31 @@ export class FsObjectStore implements ObjectStore, UploadSink {
     });
     if (opts.contentLength !== undefined) query.set('size', String(opts.contentLength));
     return { url: `${this.#uploadBaseUrl}/v1/uploads/${key}?${query}`, headers: {} };
+  }
+
+  async createDownloadUrl(key: string, opts: { versionId: string; expiresInSeconds: number }): Promise<{ url: string }> {
+    if (!this.#uploadBaseUrl || !this.#uploadSecret)
+      throw new Error('FsObjectStore needs uploadBaseUrl and uploadSecret to create download URLs');
+    if (!(await this.#resolve(key, opts.versionId))) throw notFound(key, opts.versionId);
+    const expires = String(Math.floor(Date.now() / 1000) + opts.expiresInSeconds);
+    const query = new URLSearchParams({ version: opts.versionId, expires, sig: this.#signGet(key, opts.versionId, expires) });
+    return { url: `${this.#uploadBaseUrl}/v1/downloads/${key}?${query}` };
+  }
+
+  /** Checks the query of a download URL made by {@link createDownloadUrl} for `key`. */
+  verifyDownloadUrl(key: string, query: URLSearchParams, now = new Date()): DownloadUrlCheck {
+    if (!this.#uploadSecret) throw new Error('FsObjectStore needs uploadSecret to verify download URLs');
+    const [versionId, expires, sig] = [query.get('version') ?? '', query.get('expires') ?? '', query.get('sig') ?? ''];
+    if (!/^\d{1,12}$/.test(expires) || !/^[0-9a-f]{64}$/.test(sig) || versionId === '') return { ok: false, reason: 'bad-signature' };
+    const expected = Buffer.from(this.#signGet(key, versionId, expires), 'hex');
+    if (!timingSafeEqual(Buffer.from(sig, 'hex'), expected)) return { ok: false, reason: 'bad-signature' };
+    if (now.getTime() > Number(expires) * 1000) return { ok: false, reason: 'expired' };
+    return { ok: true, versionId };
+  }
+
+  // A distinct first line: an upload URL's signature never passes as a download's, nor back.
+  #signGet(key: string, versionId: string, expires: string): string {
+    return createHmac('sha256', this.#uploadSecret!).update(`GET\n${key}\n${versionId}\n${expires}`).digest('hex');
   }
 
   /** Checks the query of an upload URL made by {@link createUploadUrl} for `key`. */

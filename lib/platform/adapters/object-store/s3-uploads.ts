@@ -1,8 +1,8 @@
 /**
  * How bytes get into the S3 store: streamed through a hashing meter into a (multipart when
- * large) upload, or PUT by a client to a presigned URL.
+ * large) upload, or PUT by a client to a presigned URL; and out of it at a presigned GET.
  */
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
@@ -83,6 +83,21 @@ export async function presignUpload(
   try {
     const url = await getSignedUrl(client, command, { expiresIn: opts.expiresInSeconds, unhoistableHeaders: new Set(['x-amz-tagging']) });
     return { url, headers: { 'x-amz-tagging': PENDING_TAGGING } };
+  } catch (e) {
+    throw toAegis(e, 'presign');
+  }
+}
+
+/** A URL that GETs exactly `versionId` of `key` (a later version at the same key is not what it serves). */
+export async function presignDownload(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  opts: { versionId: string; expiresInSeconds: number },
+): Promise<{ url: string }> {
+  try {
+    const command = new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: opts.versionId });
+    return { url: await getSignedUrl(client, command, { expiresIn: opts.expiresInSeconds }) };
   } catch (e) {
     throw toAegis(e, 'presign');
   }

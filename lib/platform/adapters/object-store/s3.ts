@@ -15,7 +15,7 @@ import { AegisError } from '../../../kernel/errors.js';
 import type { ObjectInfo, ObjectLockStatus, ObjectStore, PutOptions } from '../../ports/object-store.js';
 import { PENDING_UPLOAD_TAG } from './pending-upload-tag.js';
 import { errorName, inEffect, isAccessDenied, isNotFound, locked, notFound, toAegis } from './s3-errors.js';
-import { presignUpload, streamUpload } from './s3-uploads.js';
+import { presignDownload, presignUpload, streamUpload } from './s3-uploads.js';
 import { assertListPrefix, assertObjectKey, assertPutOptions, assertRetainUntil, assertUploadUrlOptions } from './rules.js';
 
 export interface S3ObjectStoreOptions {
@@ -98,10 +98,11 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async get(key: string, opts: { versionId?: string } = {}): Promise<Readable> {
+  async get(key: string, opts: { versionId?: string; start?: number } = {}): Promise<Readable> {
     assertObjectKey(key);
     try {
-      const out = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key, VersionId: opts.versionId }));
+      const range = opts.start ? { Range: `bytes=${opts.start}-` } : {};
+      const out = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key, VersionId: opts.versionId, ...range }));
       // In Node the SDK body is an http.IncomingMessage (a Readable) mixed with SDK helpers.
       return out.Body as Readable;
     } catch (e) {
@@ -193,6 +194,12 @@ export class S3ObjectStore implements ObjectStore {
     // The URL bypasses put(), so the overwrite rule is applied when the URL is issued.
     await this.#assertWritable(key);
     return presignUpload(this.#client, this.#bucket, key, opts);
+  }
+
+  async createDownloadUrl(key: string, opts: { versionId: string; expiresInSeconds: number }): Promise<{ url: string }> {
+    assertObjectKey(key);
+    if (!(await this.#head(key, opts.versionId))) throw notFound(key, opts.versionId);
+    return presignDownload(this.#client, this.#bucket, key, opts);
   }
 
   /**

@@ -1,6 +1,9 @@
 import {
   ArtifactIdParams,
   ArtifactReply,
+  DownloadReply,
+  EnvDownloadQuery,
+  EnvParams,
   ModelParams,
   ModelsReply,
   ModelTeamBody,
@@ -16,6 +19,9 @@ import {
   VersionsReply,
 } from '../schemas.js';
 import { ANY_ROLE, type RouteSpec } from './spec.js';
+
+/** Who may fetch an artifact's bytes: workers (`reader`) and the registry's roles; not `auditor`, who reads the audit log only. */
+const DOWNLOAD_ROLES = ['reader', 'publisher', 'promoter', 'approver', 'operator', 'security', 'admin'] as const;
 
 export const REGISTRY_ROUTES = {
   uploadsCreate: {
@@ -121,6 +127,40 @@ export const REGISTRY_ROUTES = {
     summary: 'Verify a registered artifact: stored bytes, signature, signer, provenance',
     request: { params: ArtifactIdParams },
     reply: { schema: VerificationReply, status: { 200: 'the verification report (ok or not)' } },
+  },
+  artifactDownload: {
+    id: 'artifactDownload',
+    method: 'GET',
+    path: '/v1/artifacts/{artifactId}/download',
+    deprecatedPaths: ['/v1/registry/{artifactId}/download'],
+    entry: 'lambdas/artifact-download.ts',
+    roles: DOWNLOAD_ROLES,
+    scope: { by: 'artifactId' },
+    summary: 'A short-lived URL for the registered bytes (pinned to their storage version); audited; refused when quarantined',
+    request: { params: ArtifactIdParams },
+    reply: { schema: DownloadReply, status: { 200: 'the download URL and the record to verify the bytes against' } },
+  },
+  versionDownload: {
+    id: 'versionDownload',
+    method: 'GET',
+    path: '/v1/registry/models/{model}/versions/{version}/download',
+    entry: 'lambdas/version-download.ts',
+    roles: DOWNLOAD_ROLES,
+    scope: { by: 'model' },
+    summary: 'A short-lived URL for the bytes of one version of a model; audited; refused when quarantined',
+    request: { params: VersionParams },
+    reply: { schema: DownloadReply, status: { 200: 'the download URL and the record to verify the bytes against' } },
+  },
+  envDownload: {
+    id: 'envDownload',
+    method: 'GET',
+    path: '/v1/registry/models/{model}/environments/{env}/download',
+    entry: 'lambdas/env-download.ts',
+    roles: DOWNLOAD_ROLES,
+    scope: { by: 'model' },
+    summary: 'A short-lived URL for the artifact serving an environment (`?variant=canary`: its canary); audited; refused when quarantined',
+    request: { params: EnvParams, query: EnvDownloadQuery },
+    reply: { schema: DownloadReply, status: { 200: 'the download URL and the record to verify the bytes against' } },
   },
   verifyManifest: {
     id: 'verifyManifest',

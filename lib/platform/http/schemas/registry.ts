@@ -3,6 +3,7 @@ import { JsonValue, LIMITS, ManifestInput, TrainingManifest } from '../../../ker
 import { TeamName } from '../../../kernel/identity.js';
 import { ModelName, Uuid } from '../../../kernel/names.js';
 import { SIGNATURE_ALGS } from '../../../kernel/signatures.js';
+import { TARGET_ENVS } from '../../../kernel/policy.js';
 
 /** The registry's routes: uploads, registration, models and versions, artifacts and their verification. */
 
@@ -71,6 +72,13 @@ export const ArtifactReply = z.object({
   createdAt: z.string(),
 });
 export type ArtifactReply = z.output<typeof ArtifactReply>;
+
+/** A short-lived download URL, with the record (manifest, signature) the bytes are verified against. */
+export const DownloadReply = z.object({ url: z.string(), expiresAt: z.string(), artifact: ArtifactReply });
+export type DownloadReply = z.output<typeof DownloadReply>;
+
+export const EnvParams = z.object({ model: ModelName, env: z.enum(TARGET_ENVS) }).strict();
+export const EnvDownloadQuery = z.object({ variant: z.enum(['stable', 'canary']).default('stable') }).strict();
 
 export const ArtifactIdParams = z.object({ artifactId: Uuid }).strict();
 export const ModelParams = z.object({ model: ModelName }).strict();
