@@ -45,6 +45,18 @@ export type ApprovalRefusal =
   | 'duplicate'
   | 'evidence-mismatch';
 
+/**
+ * The request field an approval refusal is about; `subjectField` names what is approved
+ * (`promotionId`, `requestId`): its stored approvals, not this request, are at fault on an
+ * evidence mismatch.
+ */
+export function approvalRefusalField(refusal: ApprovalRefusal, subjectField: string): string {
+  if (refusal === 'bad-signature') return 'signature';
+  if (refusal === 'expired' || refusal === 'expiry-too-far') return 'expiresAt';
+  if (refusal === 'evidence-mismatch') return subjectField;
+  return 'approverId';
+}
+
 export interface ApprovalCheck {
   ok: boolean;
   refusal?: ApprovalRefusal;

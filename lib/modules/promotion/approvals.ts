@@ -3,14 +3,21 @@
  * or refused; the quorum counted over the approvals valid now; exactly one transition to
  * rolling out when it is reached.
  */
-import { approvalCounts, approvalStatement, checkApproval, type ApprovalCheck, type ApprovalRefusal } from '../../kernel/approvals.js';
+import {
+  approvalCounts,
+  approvalRefusalField,
+  approvalStatement,
+  checkApproval,
+  type ApprovalCheck,
+  type ApprovalRefusal,
+} from '../../kernel/approvals.js';
 import { AegisError } from '../../kernel/errors.js';
 import type { Principal } from '../../kernel/identity.js';
 import type { Executor } from '../../platform/ports/database.js';
 import { machineOf } from '../rollout/domain.js';
 import { approvalProblems } from './authorization-evidence.js';
 import { pendingTtlMs, type PromotionDeps, type Tx } from './deps.js';
-import { REFUSAL_FIELD, expiredError } from './domain.js';
+import { expiredError } from './domain.js';
 import { closePending, expiredPending } from './expiry.js';
 import { approvalsOf, deleteApproval, findPromotion, insertApproval, leavePending, lockPromotion, type StoredPromotion } from './store.js';
 
@@ -50,7 +57,7 @@ export async function approve(d: PromotionDeps, promotionId: string, body: Appro
   if (outcome.expired) throw expiredError(promotionId, pendingTtlMs(d));
   if (!outcome.accepted)
     throw new AegisError('APPROVAL_REFUSED', outcome.reason ?? 'approval refused', {
-      field: REFUSAL_FIELD[outcome.refusal ?? 'unknown-key'],
+      field: approvalRefusalField(outcome.refusal ?? 'unknown-key', 'promotionId'),
       details: { refusal: outcome.refusal },
     });
   if (outcome.transitioned) await d.workflows.start(machineOf(outcome.kind), promotionId, { promotionId });

@@ -4,7 +4,6 @@
  * approval refusal is about.
  */
 import * as z from 'zod';
-import type { ApprovalRefusal } from '../../kernel/approvals.js';
 import { AegisError } from '../../kernel/errors.js';
 import type { PolicyDecision, TargetEnv } from '../../kernel/policy.js';
 import { statementBytes } from '../../kernel/signatures.js';
@@ -80,21 +79,6 @@ export function expiredError(promotionId: string, ttlMs: number): AegisError {
     { field: 'promotionId' },
   );
 }
-
-/** The request field each approval refusal is about. */
-export const REFUSAL_FIELD: Record<ApprovalRefusal, string> = {
-  'unknown-key': 'approverId',
-  'wrong-role': 'approverId',
-  revoked: 'approverId',
-  'key-not-valid': 'approverId',
-  requester: 'approverId',
-  duplicate: 'approverId',
-  'bad-signature': 'signature',
-  expired: 'expiresAt',
-  'expiry-too-far': 'expiresAt',
-  // the promotion's stored approvals, not this request, are at fault
-  'evidence-mismatch': 'promotionId',
-};
 
 /** The finite numeric metrics of a manifest: what the policy compares. */
 export const numericMetrics = (m: Record<string, unknown>) =>

@@ -4,7 +4,7 @@
  * once, never the requester's, unexpired), the statement naming the request and
  * `quarantine:<action>` as its target. The approval that completes the quorum applies the request.
  */
-import { approvalCounts, approvalStatement, checkApproval, type ApprovalRefusal } from '../../kernel/approvals.js';
+import { approvalCounts, approvalRefusalField, approvalStatement, checkApproval } from '../../kernel/approvals.js';
 import { AegisError } from '../../kernel/errors.js';
 import type { Principal } from '../../kernel/identity.js';
 import { applyRequest } from './apply.js';
@@ -17,19 +17,6 @@ export interface QuarantineApprovalBody {
   signature: string;
   expiresAt: string;
 }
-
-const FIELD: Record<ApprovalRefusal, string> = {
-  'unknown-key': 'approverId',
-  'wrong-role': 'approverId',
-  revoked: 'approverId',
-  'key-not-valid': 'approverId',
-  requester: 'approverId',
-  duplicate: 'approverId',
-  'bad-signature': 'signature',
-  expired: 'expiresAt',
-  'expiry-too-far': 'expiresAt',
-  'evidence-mismatch': 'requestId',
-};
 
 /** One approval; refused ones are audited (and answered 422 after the commit). Whether it applied the request. */
 export async function approveRequest(
@@ -77,7 +64,10 @@ export async function approveRequest(
   });
   if (outcome.refused) {
     const refusal = outcome.refused.refusal ?? 'unknown-key';
-    throw new AegisError('APPROVAL_REFUSED', outcome.refused.reason ?? 'approval refused', { field: FIELD[refusal], details: { refusal } });
+    throw new AegisError('APPROVAL_REFUSED', outcome.refused.reason ?? 'approval refused', {
+      field: approvalRefusalField(refusal, 'requestId'),
+      details: { refusal },
+    });
   }
   return { applied: outcome.applied, request: outcome.q };
 }
