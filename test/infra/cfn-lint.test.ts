@@ -25,54 +25,77 @@ function danglingReferences(template: Json): string[] {
   return references([template.Resources, template.Outputs]).filter((r) => !r.startsWith('AWS::') && !defined.has(r));
 }
 
-/** Runs cfn-lint on a template file: `undefined` when cfn-lint is not installed (outside CI only). */
-function cfnLint(templatePath: string): { status: number | null; output: string } | undefined {
+/**
+ * Runs cfn-lint once over every template (its start-up, loading the resource specs, is most of
+ * its time): the findings per template path, or `undefined` when cfn-lint is not installed
+ * (outside CI only).
+ */
+function cfnLint(templatePaths: string[]): { status: number | null; output: Map<string, string> } | undefined {
   // W3005 (DependsOn already implied by a Ref/GetAtt) is noise from how CDK renders dependencies.
-  const run = spawnSync('cfn-lint', ['-i', 'W3005', '--', templatePath], { encoding: 'utf8', timeout: 120_000 });
+  const run = spawnSync('cfn-lint', ['-i', 'W3005', '--format', 'parseable', '--', ...templatePaths], {
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
   const error = run.error as NodeJS.ErrnoException | undefined;
   if (error?.code === 'ENOENT' && !process.env.CI) {
     // Outside CI a machine may lack it; CI must have it (this branch is refused there).
-    console.warn(`cfn-lint is not on PATH, so ${templatePath} was only checked for dangling references`);
+    console.warn(`cfn-lint is not on PATH, so the templates were only checked for dangling references`);
     return undefined;
   }
   expect(error).toBeUndefined();
-  return { status: run.status, output: `${run.stdout}${run.stderr}`.trim() };
+  // parseable: one finding a line, `<file>:<line>:<column>:<end line>:<end column>:<rule>:<message>`
+  const output = new Map(templatePaths.map((p) => [p, '']));
+  const unattributed: string[] = [];
+  for (const line of `${run.stdout}${run.stderr}`.split('\n').filter(Boolean)) {
+    const path = templatePaths.find((p) => line.startsWith(`${p}:`));
+    if (path) output.set(path, `${output.get(path)}${line}\n`.trimStart());
+    else unattributed.push(line);
+  }
+  expect(unattributed).toEqual([]);
+  return { status: run.status, output };
 }
 
-describe.each([
+const VARIANTS = [
   ['synthesized template', {}],
   ['synthesized template with cross-region replication', { replication: REPLICA }],
   ['synthesized template with mutual TLS', { mutualTls: MTLS }],
-] as const)('%s', (_name, props) => {
-  let stub: ReturnType<typeof stubProjectRoot>;
-  let outdir: string;
-  let templatePath: string;
-  let template: Json;
+] as const;
+const synthesized = new Map<string, { templatePath: string; template: Json }>();
+let lint: ReturnType<typeof cfnLint>;
+let stub: ReturnType<typeof stubProjectRoot>;
+const outdirs: string[] = [];
 
-  beforeAll(() => {
-    stub = stubProjectRoot();
-    outdir = mkdtempSync(join(tmpdir(), 'aegis-cdk-out-'));
+beforeAll(() => {
+  stub = stubProjectRoot();
+  for (const [name, props] of VARIANTS) {
+    const outdir = mkdtempSync(join(tmpdir(), 'aegis-cdk-out-'));
+    outdirs.push(outdir);
     const { stack } = synthAegis({ projectRoot: stub.root, outdir, props });
-    templatePath = join(outdir, stack.templateFile);
-    template = JSON.parse(readFileSync(templatePath, 'utf8'));
-  });
-  afterAll(() => {
-    stub.cleanup();
-    rmSync(outdir, { recursive: true, force: true });
-  });
+    const templatePath = join(outdir, stack.templateFile);
+    synthesized.set(name, { templatePath, template: JSON.parse(readFileSync(templatePath, 'utf8')) });
+  }
+  lint = cfnLint([...synthesized.values()].map((s) => s.templatePath));
+}, 600_000);
+afterAll(() => {
+  stub?.cleanup();
+  for (const outdir of outdirs) rmSync(outdir, { recursive: true, force: true });
+});
+
+describe.each(VARIANTS)('%s', (name) => {
+  const of = () => synthesized.get(name) as { templatePath: string; template: Json };
 
   it('passes cfn-lint', () => {
-    const result = cfnLint(templatePath);
-    if (result === undefined) {
-      expect(danglingReferences(template)).toEqual([]);
+    if (lint === undefined) {
+      expect(danglingReferences(of().template)).toEqual([]);
       return;
     }
-    expect(result).toEqual({ status: 0, output: '' });
+    expect(lint.output.get(of().templatePath)).toBe('');
+    if (VARIANTS.every(([n]) => lint?.output.get(synthesized.get(n)?.templatePath ?? '') === '')) expect(lint.status).toBe(0);
   });
 
   it('only references resources, parameters and pseudo parameters it defines', () => {
-    expect(danglingReferences(template)).toEqual([]);
-    for (const res of Object.values(template.Resources as Json))
+    expect(danglingReferences(of().template)).toEqual([]);
+    for (const res of Object.values(of().template.Resources as Json))
       expect(res.Type).toMatch(/^(AWS::[A-Za-z0-9]+::[A-Za-z0-9]+|Custom::[A-Za-z0-9]+)$/);
   });
 });

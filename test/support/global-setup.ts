@@ -16,4 +16,9 @@ export default async function globalSetup(): Promise<void> {
   if (build.status !== 0) throw new Error(`the build failed:\n${build.stderr}`);
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   process.env.AEGIS_TEST_RUN_DIR ??= mkdtempSync(join(tmpdir(), 'aegis-run-'));
+  // the migrated PGlite folder local stacks start from (test/support/pglite-template.ts)
+  const template = join(process.env.AEGIS_TEST_RUN_DIR, 'pglite-template');
+  const made = spawnSync(process.execPath, ['--import', 'tsx', 'test/support/pglite-template.ts', template], { env, encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`the PGlite template failed:\n${made.stderr}`);
+  process.env.AEGIS_TEST_PGLITE_TEMPLATE = template;
 }
