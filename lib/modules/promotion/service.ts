@@ -9,7 +9,7 @@ import { cancelPending, expirePending } from './expiry.js';
 import { getPromotion, promotionHistory, promotionSummaries, type PromotionDetail, type PromotionRecord } from './reads.js';
 import { cancelPendingOf, inFlight, rollbackForQuarantine, rollbacksWithReason, rollingOutOf, servedBefore } from './quarantine.js';
 import { requestPromotion } from './requests.js';
-import { rollingOut } from './store.js';
+import { findPromotion, rollingOut } from './store.js';
 
 export {
   CanaryOverrides,
@@ -99,6 +99,11 @@ export class PromotionService {
 
   async get(promotionId: string): Promise<PromotionDetail | undefined> {
     return getPromotion(this.d, promotionId);
+  }
+
+  /** The artifact a promotion is about (undefined: no such promotion): one read, for scope checks on every request. */
+  async artifactOf(promotionId: string): Promise<string | undefined> {
+    return (await findPromotion(this.d.database.db, promotionId))?.artifactId;
   }
 
   async history(artifactId: string): Promise<PromotionRecord[]> {

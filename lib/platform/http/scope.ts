@@ -39,8 +39,8 @@ async function modelOf(by: ById, id: string, c: Container): Promise<ModelRef | u
     const artifactId = await c.quarantines.artifactOfRequest(id);
     return artifactId ? c.registry.modelRef({ artifactId }) : undefined;
   }
-  const p = await c.promotions.get(id);
-  return p ? c.registry.modelRef({ artifactId: p.artifactId }) : undefined;
+  const artifactId = await c.promotions.artifactOf(id);
+  return artifactId ? c.registry.modelRef({ artifactId }) : undefined;
 }
 
 /**
