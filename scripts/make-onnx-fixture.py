@@ -8,6 +8,9 @@ plus a `reference.json` beside it with input rows and the expected predictions:
   Graph: standardise (Sub, Div) -> MatMul -> Add -> Sigmoid -> Concat(1-p, p) = `probabilities`
   [N, 2] float32, ArgMax = `label` [N] int64 (an index into serving.json `classes`).
 - test/fixtures/onnx/regressor/: linear regression on 3 features, `value` [N, 1] float32.
+- test/fixtures/onnx/refused/: models the runtime must refuse with a clear error (no serving.json,
+  no reference): `zipmap.onnx`, whose probabilities are a sequence of maps (skl2onnx's default
+  ZipMap), and `int64-input.onnx`, whose input is not float32.
 
 The weights are fixed constants (not fitted), so the .onnx bytes are the same on every run and
 machine. The reference predictions are computed twice, by onnxruntime and by the closed-form
@@ -161,7 +164,50 @@ def regressor():
     return gap
 
 
+def refused():
+    folder = ROOT / "refused"
+    folder.mkdir(parents=True, exist_ok=True)
+    ml = helper.make_opsetid("ai.onnx.ml", 3)
+    # p = Sigmoid(x @ w); probabilities as ZipMap(Concat(1-p, p)): seq(map(int64, float))
+    zipmap = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "w"], ["z"]),
+            helper.make_node("Sigmoid", ["z"], ["p1"]),
+            helper.make_node("Sub", ["one", "p1"], ["p0"]),
+            helper.make_node("Concat", ["p0", "p1"], ["p"], axis=1),
+            helper.make_node("ArgMax", ["p"], ["label"], axis=1, keepdims=0),
+            helper.make_node("ZipMap", ["p"], ["probabilities"], domain="ai.onnx.ml", classlabels_int64s=[0, 1]),
+        ],
+        "zipmap_classifier",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
+        [
+            helper.make_tensor_value_info("label", TensorProto.INT64, ["N"]),
+            helper.make_value_info(
+                "probabilities",
+                helper.make_sequence_type_proto(helper.make_map_type_proto(TensorProto.INT64, helper.make_tensor_type_proto(TensorProto.FLOAT, []))),
+            ),
+        ],
+        [numpy_helper.from_array(f32([[1.0], [-1.0]]), "w"), numpy_helper.from_array(f32([1.0]), "one")],
+    )
+    model = helper.make_model(zipmap, opset_imports=[helper.make_opsetid("", OPSET), ml], ir_version=IR_VERSION)
+    onnx.checker.check_model(model, full_check=True)
+    (folder / "zipmap.onnx").write_bytes(model.SerializeToString())
+    # y = Cast(x, float) @ w: an int64 input
+    int_input = helper.make_graph(
+        [helper.make_node("Cast", ["x"], ["xf"], to=TensorProto.FLOAT), helper.make_node("MatMul", ["xf", "w"], ["y"])],
+        "int64_input",
+        [helper.make_tensor_value_info("x", TensorProto.INT64, ["N", 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])],
+        [numpy_helper.from_array(f32([[1.0], [2.0]]), "w")],
+    )
+    model = helper.make_model(int_input, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
+    onnx.checker.check_model(model, full_check=True)
+    (folder / "int64-input.onnx").write_bytes(model.SerializeToString())
+    run(model, {"x": np.array([[1, 2]], dtype=np.int64)})  # loads and runs in onnxruntime: only Aegis refuses it
+
+
 if __name__ == "__main__":
+    refused()
     print(f"classifier: max |onnxruntime - closed form| = {classifier():.3g}")
     print(f"regressor: max relative |onnxruntime - closed form| = {regressor():.3g}")
     print(f"wrote {ROOT}")
