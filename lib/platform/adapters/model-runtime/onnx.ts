@@ -8,7 +8,7 @@
  * | | onnxruntime-node | onnxruntime-web (wasm, 1 thread) |
  * |---|---|---|
  * | import | 40–75 ms | 35–110 ms |
- * | session from bytes | 50–97 ms | 820–990 ms |
+ * | first session from bytes | 50–97 ms (later ones ~1.4 ms) | 820–990 ms |
  * | 1 row, p50 / p99 | 17–30 µs / 0.1–0.7 ms | 36–40 µs / 3–6 ms |
  * | 100 rows, p50 / p99 | 22–45 µs / 0.1–0.6 ms | 42–55 µs / 0.4–2.2 ms |
  * | RSS after load | 86–88 MiB | 124–126 MiB |
