@@ -8,6 +8,8 @@ plus a `reference.json` beside it with input rows and the expected predictions:
   Graph: standardise (Sub, Div) -> MatMul -> Add -> Sigmoid -> Concat(1-p, p) = `probabilities`
   [N, 2] float32, ArgMax = `label` [N] int64 (an index into serving.json `classes`).
 - test/fixtures/onnx/regressor/: linear regression on 3 features, `value` [N, 1] float32.
+- test/fixtures/onnx/multiclass/: softmax regression on 3 features, 3 classes; `label` is a
+  string tensor (ArgMax -> ai.onnx.ml LabelEncoder), `probabilities` [N, 3] float32.
 - test/fixtures/onnx/refused/: models the runtime must refuse with a clear error (no serving.json,
   no reference): `zipmap.onnx`, whose probabilities are a sequence of maps (skl2onnx's default
   ZipMap), and `int64-input.onnx`, whose input is not float32.
@@ -164,6 +166,58 @@ def regressor():
     return gap
 
 
+def multiclass():
+    features = ["petal_length", "petal_width", "sepal_length"]
+    classes = ["setosa", "versicolor", "virginica"]
+    weights = f32([[-2.0, 0.5, 1.5], [-1.5, 0.2, 1.3], [0.4, 0.1, -0.5]])
+    bias = f32([6.0, 1.0, -7.0])
+    nodes = [
+        helper.make_node("MatMul", ["measurements", "weights"], ["raw"]),
+        helper.make_node("Add", ["raw", "bias"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probs"], axis=1),
+        helper.make_node("ArgMax", ["probs"], ["index"], axis=1, keepdims=0),
+        helper.make_node(
+            "LabelEncoder", ["index"], ["species"], domain="ai.onnx.ml", keys_int64s=[0, 1, 2], values_strings=classes, default_string="?"
+        ),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "species_softmax",
+        [helper.make_tensor_value_info("measurements", TensorProto.FLOAT, ["N", len(features)])],
+        [
+            helper.make_tensor_value_info("species", TensorProto.STRING, ["N"]),
+            helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["N", len(classes)]),
+        ],
+        [numpy_helper.from_array(weights, "weights"), numpy_helper.from_array(bias, "bias")],
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("ai.onnx.ml", 2)],
+        ir_version=IR_VERSION,
+        producer_name="aegis-fixture",
+    )
+    serving = {
+        "format": "onnx",
+        "inputs": {"name": "measurements", "features": features},
+        "outputs": {"label": "species", "probabilities": "probs"},
+        "classes": classes,
+    }
+    rows = rows_for([3.8, 1.2, 5.8], [1.7, 0.7, 0.8], 41, 12)
+    species, probs = run(model, {"measurements": rows.astype(np.float32)})
+    logits = rows.astype(np.float32).astype(np.float64) @ weights.astype(np.float64) + bias.astype(np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    gap = float(np.max(np.abs(expected - probs.astype(np.float64))))
+    assert gap <= TOLERANCE, f"onnxruntime and the closed form differ by {gap}"
+    assert list(species) == [classes[int(np.argmax(e))] for e in expected], "argmax labels differ"
+    predictions = [
+        {"label": str(species[i]), "probabilities": {c: float(probs[i][j]) for j, c in enumerate(classes)}} for i in range(len(rows))
+    ]
+    note = "softmax regression, 3 features, 3 classes, string labels; predictions from onnxruntime, checked against the closed form"
+    save(ROOT / "multiclass", model, serving, rows, predictions, note)
+    return gap
+
+
 def refused():
     folder = ROOT / "refused"
     folder.mkdir(parents=True, exist_ok=True)
@@ -209,5 +263,6 @@ def refused():
 if __name__ == "__main__":
     refused()
     print(f"classifier: max |onnxruntime - closed form| = {classifier():.3g}")
+    print(f"multiclass: max |onnxruntime - closed form| = {multiclass():.3g}")
     print(f"regressor: max relative |onnxruntime - closed form| = {regressor():.3g}")
     print(f"wrote {ROOT}")

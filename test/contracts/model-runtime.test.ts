@@ -34,6 +34,12 @@ interface Fixture {
 
 const FIXTURES: Fixture[] = [
   { name: 'ONNX classifier', runtime: () => new OnnxModelRuntime(), dir: 'test/fixtures/onnx/classifier', modelFile: 'model.onnx' },
+  {
+    name: 'ONNX multiclass, string labels',
+    runtime: () => new OnnxModelRuntime(),
+    dir: 'test/fixtures/onnx/multiclass',
+    modelFile: 'model.onnx',
+  },
   { name: 'ONNX regressor', runtime: () => new OnnxModelRuntime(), dir: 'test/fixtures/onnx/regressor', modelFile: 'model.onnx' },
 ];
 
@@ -328,7 +334,7 @@ describe('OnnxModelRuntime', () => {
   });
 
   it('parses the committed fixtures serving.json files', () => {
-    for (const d of ['classifier', 'regressor'])
+    for (const d of ['classifier', 'multiclass', 'regressor'])
       expect(parseServingJson(new Uint8Array(readFileSync(`test/fixtures/onnx/${d}/serving.json`))).format).toBe('onnx');
   });
 
