@@ -169,6 +169,18 @@ describe.each(FIXTURES)('$name (ModelRuntime contract)', ({ runtime: make, dir, 
     }
   });
 
+  it('settles a prediction racing close: its answer or a refusal naming the close, never a crash', async () => {
+    const own = await runtime.load(files);
+    const inFlight = own.predict(reference.rows).then(
+      (p) => ({ ok: true as const, n: p.length }),
+      (e: unknown) => ({ ok: false as const, message: String(e) }),
+    );
+    await own.close();
+    const settled = await inFlight;
+    if (settled.ok) expect(settled.n).toBe(reference.rows.length);
+    else expect(settled.message).toMatch(/closed/);
+  });
+
   it('refuses every prediction after close, and closes twice without error', async () => {
     const own = await runtime.load(files);
     expect(await own.predict([reference.rows[0]!])).toHaveLength(1);

@@ -153,7 +153,8 @@ function checkGraph(session: Session, serving: ServingJson): void {
       details: { file: MODEL_FILE },
     });
   const width = serving.inputs.features.length;
-  if (im?.isTensor && im.shape.length !== 2)
+  // an empty shape means the graph does not declare one: the first run will tell
+  if (im?.isTensor && im.shape.length > 0 && im.shape.length !== 2)
     throw invalid('inputs.name', `the graph's input ${input} has rank ${im.shape.length}; Aegis feeds [rows, features]`);
   const graphWidth = dim(im, 1);
   if (graphWidth !== undefined && graphWidth !== width)
