@@ -15,6 +15,12 @@
  * onnxruntime in Python, checked against the closed-form formula). Adding a runtime is one line
  * in {@link FIXTURES}: its factory, the fixture folder and the artifact's model file (the one
  * the corrupt-bytes tests damage).
+ *
+ * What every runtime owes its callers, beyond the port's types: a wrong-width row is refused
+ * with VALIDATION_FAILED, field `inputs[i]`, and a message naming the expected width; a
+ * non-finite value with field `inputs[i][j]`; a damaged model file with VALIDATION_FAILED or
+ * UNSUPPORTED_FORMAT and a message naming the file; after `close()` every `predict` rejects
+ * with a message saying the model was closed, and a second `close()` is harmless.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
