@@ -2,8 +2,9 @@
  * `npm run bench`: runs the benches in order and prints each measurement next to a reference
  * measured in the same run. It asserts no times: numbers depend on the machine.
  *
- *   BENCH_ONLY=registration|artifact|dataset|audit|promotion|bundles|cli   run one bench
+ *   BENCH_ONLY=registration|artifact|dataset|audit|promotion|bundles|cli|onnx   run one bench
  *   BENCH_REGISTRATIONS=200 BENCH_CONCURRENCY=8 BENCH_ARTIFACT_MB=1024 BENCH_DATASET_MB=1024 BENCH_IMPORT_RUNS=7 BENCH_CLI_RUNS=7
+ *   BENCH_ONNX_LOADS=20 BENCH_ONNX_RUNS=2000
  */
 import { cpus, platform, arch } from 'node:os';
 import { artifactOptionsFromEnv, runArtifactThroughput } from './artifact-throughput.js';
@@ -11,6 +12,7 @@ import { auditBench, auditOptionsFromEnv } from './audit.js';
 import { bundlesBench, bundlesOptionsFromEnv } from './bundles.js';
 import { cliBench, cliOptionsFromEnv } from './cli.js';
 import { datasetChecksumBench, datasetOptionsFromEnv } from './dataset-checksum.js';
+import { onnxBench, onnxOptionsFromEnv } from './onnx.js';
 import { promotionBench, promotionOptionsFromEnv } from './promotion.js';
 import { registrationOptionsFromEnv, runRegistrationLatency } from './registration-latency.js';
 
@@ -22,6 +24,7 @@ const BENCHES = {
   promotion: () => promotionBench(promotionOptionsFromEnv(), print),
   bundles: () => bundlesBench(bundlesOptionsFromEnv(), print),
   cli: () => cliBench(cliOptionsFromEnv(), print),
+  onnx: () => onnxBench(onnxOptionsFromEnv(), print),
 } as const;
 type BenchName = keyof typeof BENCHES;
 
@@ -47,6 +50,7 @@ try {
   promotionOptionsFromEnv();
   bundlesOptionsFromEnv();
   cliOptionsFromEnv();
+  onnxOptionsFromEnv();
 } catch (e) {
   process.stderr.write(`bench: ${(e as Error).message}\n`);
   process.exit(2);

@@ -1,7 +1,8 @@
 /**
  * The build: esbuild bundles the two entry points in bin/ into dist/ (ESM for Node 20). The
- * packages in package.json's `dependencies` stay external and are loaded from node_modules:
- * those that load wasm or native code or read files beside themselves (PGlite, Cedar, pg).
+ * packages in package.json's `dependencies` and `optionalDependencies` stay external and are
+ * loaded from node_modules: those that load wasm or native code or read files beside themselves
+ * (PGlite, Cedar, pg; onnxruntime-node, optional, imported only when an ONNX model loads).
  * Every other package is bundled, which is why it is a devDependency: a CLI run then reads a
  * handful of files instead of resolving and parsing hundreds of small modules (zod, kysely,
  * commander, the AWS SDK), which is most of its start-up time. Code splitting keeps the
@@ -74,7 +75,7 @@ export async function build(root = ROOT) {
     platform: 'node',
     format: 'esm',
     target: 'node20.18',
-    external: Object.keys(pkg.dependencies ?? {}),
+    external: [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.optionalDependencies ?? {})],
     // packages' ESM builds, as the Lambda bundles do: a CommonJS build behind a lazy import()
     // loses its named exports (the AWS SDK's credential providers did)
     mainFields: ['module', 'main'],
