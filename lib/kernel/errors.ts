@@ -78,6 +78,9 @@ export const ErrorCodes = {
 
 export type ErrorCode = keyof typeof ErrorCodes;
 
+/** Server-side failures whose code and (our own) message callers see, unlike other 5xx: a served model's failures. */
+export const SHOWN_FAULTS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['MODEL_ERROR', 'PREDICTION_TIMEOUT']);
+
 export class AegisError extends Error {
   readonly code: ErrorCode;
   readonly field?: string;
