@@ -21,9 +21,8 @@ export const PredictBody = z
       .describe('routing key for sticky assignment: the same subject gets the same variant for the whole canary'),
     inputs: z
       .array(
-        z
-          .union([z.array(z.number()), z.record(z.string(), z.number())])
-          .describe('a row: numbers in the training column order, or an object keyed by feature name'),
+        // checked against the served model's features after routing, so a bad row names its field (`inputs[3].age`)
+        z.unknown().describe('a row: numbers in the training column order (array), or an object of numbers keyed by feature name'),
       )
       .min(1, 'at least one row is required')
       .max(SERVING_LIMITS.maxRows, `at most ${SERVING_LIMITS.maxRows} rows per request`),
