@@ -27,6 +27,7 @@ import * as promotionCancel from './promotion-cancel.js';
 import * as promotionGet from './promotion-get.js';
 import * as promotionsByArtifact from './promotions-history.js';
 import * as readyz from './readyz.js';
+import * as servingPredict from './serving-predict.js';
 import * as quarantine from './quarantine.js';
 import * as quarantineApprove from './quarantine-approve.js';
 import * as quarantineGet from './quarantine-get.js';
@@ -77,6 +78,7 @@ export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
   quarantineRelease,
   register,
   rollback,
+  servingPredict,
   tokenRevoke,
   tokenRotate,
   tokensCreate,

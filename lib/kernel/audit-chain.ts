@@ -31,6 +31,8 @@ export const AUDIT_EVENT_TYPES = [
   'quarantine.approval_refused',
   'quarantine.applied',
   'quarantine.enforced',
+  'serving.verified',
+  'serving.refused',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number] | (string & {});
 

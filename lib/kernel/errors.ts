@@ -54,6 +54,17 @@ export const ErrorCodes = {
   OBJECT_NOT_FOUND: 404,
   CONFIG_INVALID: 500,
   INTERNAL: 500,
+  /** a served model threw while predicting: counted as an error of the variant that served it */
+  MODEL_ERROR: 500,
+  /** a served model did not answer within AEGIS_SERVING_TIMEOUT_MS: counted as an error of its variant */
+  PREDICTION_TIMEOUT: 504,
+  // Serving refusals (503): the artifact routed to this environment is never served.
+  /** the artifact failed verification at load (size, sha256, manifest signature, signer window, quarantine) */
+  ARTIFACT_UNVERIFIED: 503,
+  /** no model runtime accepts the artifact's files (pickles are never loaded) */
+  UNSUPPORTED_FORMAT: 503,
+  /** the artifact verified but could not be unpacked or loaded (a bad archive, a malformed model file) */
+  ARTIFACT_UNLOADABLE: 503,
   // Server-side faults a caller should retry (503, `retryable: true`, Retry-After):
   /** the signing key exists but cannot sign now (key file unreadable, KMS key disabled, KMS down) */
   SIGNING_UNAVAILABLE: 503,
@@ -68,6 +79,9 @@ export const ErrorCodes = {
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
+
+/** Server-side failures whose code and (our own) message callers see, unlike other 5xx: a served model's failures. */
+export const SHOWN_FAULTS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['MODEL_ERROR', 'PREDICTION_TIMEOUT']);
 
 export class AegisError extends Error {
   readonly code: ErrorCode;

@@ -11,8 +11,9 @@ import * as z from 'zod';
  * (a quarantine's automatic rollbacks run as the quarantine, not as a promotion request of its own).
  * `reader` is for workers and model servers: the registry, dataset, lineage and key reads and
  * downloads; not the audit log, not tokens, no write.
+ * `invoker` is for applications calling models: predictions (and label feedback), nothing else.
  */
-export const ROLES = ['reader', 'publisher', 'promoter', 'approver', 'operator', 'auditor', 'security', 'admin'] as const;
+export const ROLES = ['reader', 'publisher', 'promoter', 'approver', 'operator', 'auditor', 'security', 'admin', 'invoker'] as const;
 
 export type Role = (typeof ROLES)[number];
 

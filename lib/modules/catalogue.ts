@@ -9,6 +9,7 @@ import { PROMOTION_EVENTS } from './promotion/events.js';
 import { QUARANTINE_EVENTS } from './quarantine/events.js';
 import { REGISTRY_EVENTS } from './registry/events.js';
 import { ROLLOUT_EVENTS } from './rollout/events.js';
+import { SERVING_EVENTS } from './serving/events.js';
 import { TOKEN_EVENTS } from './tokens/events.js';
 
 export const EVENT_CATALOGUE = joinCatalogues(
@@ -19,4 +20,5 @@ export const EVENT_CATALOGUE = joinCatalogues(
   PROMOTION_EVENTS,
   ROLLOUT_EVENTS,
   QUARANTINE_EVENTS,
+  SERVING_EVENTS,
 );

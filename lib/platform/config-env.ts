@@ -71,6 +71,10 @@ export const EnvSchema = z.object({
   // events newer than the last head checkpoint can still be deleted unnoticed: keep it short
   AEGIS_AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(3600).default(AUDIT_CHECKPOINT_DEFAULT_SECONDS),
   AEGIS_ROLLOUT_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  // how long a serving process routes by what it read: canary traffic may continue this long after a rollback
+  AEGIS_SERVING_ROUTE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
+  // a prediction slower than this fails (504) and counts as an error of its variant
+  AEGIS_SERVING_TIMEOUT_MS: z.coerce.number().int().min(1).max(900_000).default(10_000),
   // the longest lifetime a local bearer token may be given (POST /v1/tokens expiresIn)
   AEGIS_TOKEN_MAX_TTL: z
     .string()

@@ -75,6 +75,8 @@ export interface Config {
    * server takes the rollout over)
    */
   rolloutLeaseSeconds: number;
+  /** serving: the route cache's TTL (`AEGIS_SERVING_ROUTE_CACHE_SECONDS`) and a prediction's budget (`AEGIS_SERVING_TIMEOUT_MS`) */
+  serving: { routeCacheSeconds: number; timeoutMs: number };
   /** local bearer tokens: the longest lifetime (`AEGIS_TOKEN_MAX_TTL`), how long a process caches one (`AEGIS_TOKEN_CACHE_SECONDS`) */
   tokens: { maxTtlSeconds: number; cacheSeconds: number };
   /**
@@ -172,6 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pendingUploadTtlSeconds: e.AEGIS_PENDING_UPLOAD_TTL_SECONDS,
     auditCheckpointSeconds: e.AEGIS_AUDIT_CHECKPOINT_SECONDS,
     rolloutLeaseSeconds: e.AEGIS_ROLLOUT_LEASE_SECONDS,
+    serving: { routeCacheSeconds: e.AEGIS_SERVING_ROUTE_CACHE_SECONDS, timeoutMs: e.AEGIS_SERVING_TIMEOUT_MS },
     tokens: { maxTtlSeconds: e.AEGIS_TOKEN_MAX_TTL, cacheSeconds: e.AEGIS_TOKEN_CACHE_SECONDS },
     appDatabaseSecret: e.AEGIS_APP_DATABASE_SECRET_ARN
       ? {

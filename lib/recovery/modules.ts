@@ -9,6 +9,7 @@ import { RESTORES as PROMOTION, writePromotions } from '../modules/promotion/res
 import { RESTORES as QUARANTINE, writeQuarantine } from '../modules/quarantine/restore.js';
 import { RESTORES as REGISTRY, writeRegistry } from '../modules/registry/restore.js';
 import { RESTORES as ROLLOUT, writeRollout } from '../modules/rollout/restore.js';
+import { RESTORES as SERVING, writeServing } from '../modules/serving/restore.js';
 
 export const MODULE_RESTORES = [
   { module: 'keys', restores: KEYS, write: writeKeys },
@@ -17,6 +18,7 @@ export const MODULE_RESTORES = [
   { module: 'promotion', restores: PROMOTION, write: writePromotions },
   { module: 'rollout', restores: ROLLOUT, write: writeRollout },
   { module: 'quarantine', restores: QUARANTINE, write: writeQuarantine },
+  { module: 'serving', restores: SERVING, write: writeServing },
 ] as const;
 
 /** Every event type some module's restore reads. */

@@ -12,6 +12,7 @@ import { quarantineSnapshot, type QuarantineSnapshot } from '../modules/quaranti
 import { keysSnapshot, type KeySnapshot } from '../modules/keys/parity.js';
 import { promotionsSnapshot, type ApprovalSnapshot, type PromotionSnapshot } from '../modules/promotion/parity.js';
 import { registryObjects, registrySnapshot as registryTables, type RegistryTablesSnapshot } from '../modules/registry/parity.js';
+import { servingSnapshot, type ServingDeploymentSnapshot } from '../modules/serving/parity.js';
 import { rolloutSnapshot, type RouteSnapshot, type VerdictSnapshot } from '../modules/rollout/parity.js';
 
 /**
@@ -31,6 +32,8 @@ export interface RegistrySnapshot extends RegistryTablesSnapshot {
   verdicts: VerdictSnapshot[];
   /** quarantine requests with their approvers, applied records and effects */
   quarantines: QuarantineSnapshot[];
+  /** where each artifact first verified and served, per environment (from serving.verified) */
+  servingDeployments: ServingDeploymentSnapshot[];
 }
 
 /** The chain as stored, and its head. */
@@ -65,11 +68,23 @@ export async function registrySnapshot(database: Database): Promise<RegistrySnap
     ...(await promotionsSnapshot(x)),
     ...(await rolloutSnapshot(x)),
     quarantines: await quarantineSnapshot(x),
+    servingDeployments: await servingSnapshot(x),
   };
 }
 
 export type DiffKind =
-  'artifact' | 'model' | 'dataset' | 'key' | 'audit-event' | 'link' | 'promotion' | 'approval' | 'route' | 'verdict' | 'quarantine';
+  | 'artifact'
+  | 'model'
+  | 'dataset'
+  | 'key'
+  | 'audit-event'
+  | 'link'
+  | 'promotion'
+  | 'approval'
+  | 'route'
+  | 'verdict'
+  | 'quarantine'
+  | 'serving-deployment';
 
 export interface Difference {
   kind: DiffKind;
@@ -113,6 +128,7 @@ export function diffSnapshots(a: RegistrySnapshot, b: RegistrySnapshot): Differe
   diffItems('route', a.routes, b.routes, out);
   diffItems('verdict', a.verdicts, b.verdicts, out);
   diffItems('quarantine', a.quarantines, b.quarantines, out);
+  diffItems('serving-deployment', a.servingDeployments, b.servingDeployments, out);
   return out;
 }
 

@@ -11,6 +11,7 @@ import { EVENT_CATALOGUE } from '../modules/catalogue.js';
 import { DatasetRestore } from '../modules/datasets/restore.js';
 import { keyRows } from '../modules/keys/restore.js';
 import { QuarantineRestore } from '../modules/quarantine/restore.js';
+import { ServingRestore } from '../modules/serving/restore.js';
 import { RegistryRestore } from '../modules/registry/restore.js';
 import type { RestoreLog } from '../modules/restore.js';
 import { loadVerifiedArchive, type VerifiedArchive } from './archive.js';
@@ -30,6 +31,7 @@ interface Restores {
   datasets: DatasetRestore;
   registry: RegistryRestore;
   quarantine: QuarantineRestore;
+  serving: ServingRestore;
 }
 
 /**
@@ -54,7 +56,12 @@ export async function rebuildIndex(deps: RecoveryDeps, opts: RebuildOptions = {}
   reportArchive(archive, report);
 
   const datasets = new DatasetRestore();
-  const r: Restores = { datasets, registry: new RegistryRestore(datasets), quarantine: new QuarantineRestore() };
+  const r: Restores = {
+    datasets,
+    registry: new RegistryRestore(datasets),
+    quarantine: new QuarantineRestore(),
+    serving: new ServingRestore(),
+  };
   const plan = await timed('verify-artifacts', 'verifying archived registrations against storage', () =>
     planArchive(deps, archive, opts, r, report),
   );
@@ -151,7 +158,8 @@ async function planArchive(
   const plan: RowPlan = { ...emptyPlan(), ...keyRows(archive.ring, opts.kmsKeyRefs), ...r.datasets.take(), ...r.registry.take() };
   plan.events = archive.events;
   planPromotions(promotions, plan, report);
-  Object.assign(plan, r.quarantine.take(new Set(plan.artifacts.map((a) => a.artifact_id))));
+  const restored = new Set(plan.artifacts.map((a) => a.artifact_id));
+  Object.assign(plan, r.quarantine.take(restored), r.serving.take(restored));
   return plan;
 }
 
@@ -167,6 +175,7 @@ function dispatchEvents(events: readonly AuditEvent[], r: Restores, log: Restore
     r.datasets.apply(e, log);
     r.registry.apply(e, log);
     r.quarantine.apply(e, log);
+    r.serving.apply(e, log);
     if (!RESTORED_TYPES.has(e.type)) unrestored.set(e.type, (unrestored.get(e.type) ?? 0) + 1);
   }
   const unknown: string[] = [];

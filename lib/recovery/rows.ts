@@ -11,11 +11,18 @@ import type { RegistryRows } from '../modules/registry/restore.js';
 import { inChunks } from '../modules/restore.js';
 import type { QuarantineRows } from '../modules/quarantine/restore.js';
 import type { RolloutRows } from '../modules/rollout/restore.js';
+import type { ServingRows } from '../modules/serving/restore.js';
 import { MODULE_RESTORES } from './modules.js';
 import { RecoveryError } from './types.js';
 
 /** Rows of one restore phase, by module, and the archived events; written in one transaction. */
-export type RowPlan = KeyRows & DatasetRows & RegistryRows & PromotionTableRows & RolloutRows & QuarantineRows & { events: AuditEvent[] };
+export type RowPlan = KeyRows &
+  DatasetRows &
+  RegistryRows &
+  PromotionTableRows &
+  RolloutRows &
+  QuarantineRows &
+  ServingRows & { events: AuditEvent[] };
 
 export const emptyPlan = (): RowPlan => ({
   keys: [],
@@ -32,6 +39,7 @@ export const emptyPlan = (): RowPlan => ({
   verdicts: [],
   quarantineRequests: [],
   quarantineApprovals: [],
+  servingDeployments: [],
 });
 
 /** The archived events, and the head where the next append links to, so the chain continues where the archive ends. */
@@ -72,6 +80,9 @@ const REGISTRY_TABLES = [
   'canary_verdicts',
   'quarantine_requests',
   'quarantine_approvals',
+  'serving_deployments',
+  'serving_events',
+  'serving_labels',
 ] as const;
 
 /**

@@ -37,6 +37,7 @@ describe('the event catalogue', () => {
       'artifact.download_issued',
       'promotion.approval_refused',
       'quarantine.approval_refused',
+      'serving.refused',
       'token.created',
       'token.revoked',
       'token.rotated',

@@ -62,6 +62,8 @@ const BODIES: Partial<Record<RouteId, () => unknown>> = {
   promotionApprove: () => ({ approverId: 'nobody', signature: 'AAAA', expiresAt: new Date(Date.now() + 3_600_000).toISOString() }),
   quarantine: () => ({ reason: 'scope walk' }),
   quarantineRelease: () => ({ reason: 'scope walk' }),
+  // the fraud model's staging artifact is random bytes: in scope, serving refuses it (503), which is not a 404
+  servingPredict: () => ({ inputs: [[1]] }),
   quarantineApprove: () => ({ approverId: 'nobody', signature: 'AAAA', expiresAt: new Date(Date.now() + 3_600_000).toISOString() }),
 };
 

@@ -14,6 +14,7 @@ import {
   releaseLease,
   routedArtifact,
   routedStable,
+  routeOf,
   routesServing,
   stepsOf,
   upsertRoute,
@@ -150,6 +151,32 @@ export class RolloutService {
   /** The artifact serving `variant` (stable or canary) of the model in `env` now (null: none); what a worker pulls by environment. */
   async routedArtifact(modelName: string, env: string, variant: 'stable' | 'canary'): Promise<string | null> {
     return routedArtifact(this.#d.database.db, modelName, env, variant);
+  }
+
+  /**
+   * The model's route in `env` as serving reads it: the stable and canary artifacts, the
+   * canary's percent and the promotion that set it (the canary split's seed). Nothing routed: both null.
+   */
+  async route(
+    modelName: string,
+    env: string,
+  ): Promise<{
+    modelName: string;
+    env: string;
+    stable: string | null;
+    canary: string | null;
+    percent: number;
+    promotionId: string | null;
+  }> {
+    const r = await routeOf(this.#d.database.db, modelName, env);
+    return {
+      modelName,
+      env,
+      stable: r?.stable_artifact_id ?? null,
+      canary: r?.canary_artifact_id ?? null,
+      percent: r?.canary_artifact_id ? r.canary_percent : 0,
+      promotionId: r?.promotion_id ?? null,
+    };
   }
 
   /** Where the artifact serves: as stable (with the rest of the traffic) or as canary (with its percent), by environment. */

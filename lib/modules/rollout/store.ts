@@ -234,6 +234,11 @@ export async function routedArtifact(x: Executor, modelName: string, env: string
   return (variant === 'stable' ? route?.stable_artifact_id : route?.canary_artifact_id) ?? null;
 }
 
+/** The model's route row in `env`, if it has one. */
+export async function routeOf(x: Executor, modelName: string, env: string): Promise<Selectable<DB['routes']> | undefined> {
+  return x.selectFrom('routes').selectAll().where('model_name', '=', modelName).where('env', '=', env).executeTakeFirst();
+}
+
 export async function routedStable(x: Executor, modelName: string, env: string): Promise<string | null> {
   const route = await x
     .selectFrom('routes')

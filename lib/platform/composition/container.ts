@@ -11,6 +11,7 @@ import type { Workflows } from '../ports/workflows.js';
 import type { PromotionService } from '../../modules/promotion/service.js';
 import type { QuarantineService } from '../../modules/quarantine/service.js';
 import type { RolloutService } from '../../modules/rollout/service.js';
+import type { ServingService } from '../../modules/serving/service.js';
 import type { AuditLog } from '../audit/log.js';
 import type { AuditTrail } from '../audit/trail.js';
 import type { DatasetService } from '../../modules/datasets/service.js';
@@ -45,6 +46,8 @@ export interface Container {
   /** quarantine of compromised artifacts; `assertNotQuarantined` is what a download route calls */
   quarantines: QuarantineService;
   rollout: RolloutService;
+  /** predictions by the verified artifacts the routes name; the canary judge's metrics */
+  serving: ServingService;
   workflows: Workflows;
   /** the scheduled jobs (audit archive, pending promotion and upload expiry); armed by the local server only */
   scheduler: Scheduler;

@@ -92,10 +92,10 @@ export const localAdapters: AdapterFactories = {
     const { FileKeyProvider } = await import('../adapters/signing/file.js');
     return new FileKeyProvider({ dir: join(config.dataDir, 'keys') });
   },
-  async metricsSource(config) {
+  async metricsSource(config, serving) {
+    if (!config.canaryMetricsFile) return serving; // the serving events this deployment recorded
     const { RecordedMetricsSource } = await import('../adapters/canary-metrics/recorded.js');
-    // Serving writes per-variant metrics later; until then a recording (or nothing: inconclusive).
-    return config.canaryMetricsFile ? RecordedMetricsSource.fromFile(config.canaryMetricsFile) : new RecordedMetricsSource();
+    return RecordedMetricsSource.fromFile(config.canaryMetricsFile);
   },
   workflows: localWorkflows,
   async policy(config, clock) {

@@ -30,6 +30,7 @@ import { LineageService } from '../../modules/lineage/service.js';
 import { RegistryService } from '../../modules/registry/service.js';
 import { TokenService } from '../../modules/tokens/service.js';
 import { VerificationService } from '../../modules/registry/verification.js';
+import { servingService } from './serving.js';
 
 export const REGISTRY_DEFAULTS = { retentionDays: 365, uploadTtlSeconds: 3600 } as const;
 
@@ -66,7 +67,8 @@ export interface AdapterFactories {
   ): Promise<{ store: ObjectStore; uploadSink?: UploadSink; downloadSource?: DownloadSource }>;
   archiveStore(config: Config): Promise<ObjectStore>;
   keyProvider(config: Config): Promise<KeyProvider>;
-  metricsSource(config: Config): Promise<MetricsSource>;
+  /** what the canary judge reads; `serving` is the serving events' SQL source, the default */
+  metricsSource(config: Config, serving: MetricsSource): Promise<MetricsSource>;
   workflows(config: Config, opts: BuildOptions, rollout: RolloutService): Promise<Workflows>;
   /**
    * SentinelNet, loaded on the first decision (Cedar's wasm costs start time). Absent in
@@ -153,6 +155,7 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
       clock: shared.clock,
       close: async () => {
         await scheduler.stop();
+        await promotions.serving.close();
         await database.close();
       },
     };
@@ -217,14 +220,15 @@ async function promotionServices(
   config: Config,
   adapters: AdapterFactories,
   opts: BuildOptions,
-  { clock, metrics }: Shared,
+  { clock, metrics, logger }: Shared,
   c: Storage & CoreServices,
 ) {
   const { database, audit, keys } = c;
-  const rollout = new RolloutService({
+  const serving = servingService(config, { ...c, clock, logger, quarantine: c.quarantineReader }, () => rollout);
+  const rollout: RolloutService = new RolloutService({
     database,
     audit,
-    judge: opts.judge ?? new MetricsRolloutJudge(await adapters.metricsSource(config)),
+    judge: opts.judge ?? new MetricsRolloutJudge(await adapters.metricsSource(config, serving.metrics)),
     clock,
     promotions: new PromotionLedgerService({ database, keys, audit, quarantine: c.quarantineReader }),
     metrics,
@@ -260,7 +264,7 @@ async function promotionServices(
     rollout,
     workflows,
   });
-  return { rollout, workflows, promotions, quarantines, lineage: lineageService(c, clock, promotions, rollout) };
+  return { rollout, workflows, promotions, quarantines, serving, lineage: lineageService(c, clock, promotions, rollout) };
 }
 
 /** Lineage reads where an artifact went through the promotion and rollout services, and its quarantine. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type * as z from 'zod';
-import { AegisError } from '../../kernel/errors.js';
+import { AegisError, SHOWN_FAULTS } from '../../kernel/errors.js';
 import { formatJsonPath, JsonInputError, parseJsonStrict, stringifyJson, type JsonPath } from '../../kernel/json.js';
 import { LIMITS } from '../../kernel/manifest.js';
 import type { Container } from '../composition/container.js';
@@ -250,6 +250,8 @@ function errorReply(
     ...(fault ? { fault: fault.code } : {}),
     error: cause instanceof Error ? { name: cause.name, message: cause.message, stack: cause.stack } : String(cause),
   });
+  if (e instanceof AegisError && SHOWN_FAULTS.has(e.code))
+    return json(e.status, { error: { code: e.code, message: e.message, requestId } }, base);
   if (fault) {
     // a server-side fault: the caller retries; its code and our own message, never the cause
     return json(503, { error: { code: fault.code, message: fault.message, retryable: true, requestId } }, { ...base, 'retry-after': '1' });

@@ -6,6 +6,7 @@ import { META_ROUTES } from './routes/meta.js';
 import { PROMOTION_ROUTES } from './routes/promotions.js';
 import { QUARANTINE_ROUTES } from './routes/quarantine.js';
 import { REGISTRY_ROUTES } from './routes/registry.js';
+import { SERVING_ROUTES } from './routes/serving.js';
 import type { RouteSpec } from './routes/spec.js';
 
 export type { ReplyStatuses, RouteSpec } from './routes/spec.js';
@@ -30,6 +31,7 @@ export const ROUTES = {
   ...PROMOTION_ROUTES,
   ...QUARANTINE_ROUTES,
   ...AUDIT_ROUTES,
+  ...SERVING_ROUTES,
 };
 
 export type RouteId = keyof typeof ROUTES;

@@ -12,3 +12,4 @@ export * from './schemas/keys.js';
 export * from './schemas/promotions.js';
 export * from './schemas/audit.js';
 export * from './schemas/quarantine.js';
+export * from './schemas/serving.js';

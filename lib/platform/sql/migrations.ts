@@ -1,6 +1,7 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { tokenLifecycle } from './migration-token-lifecycle.js';
 import { modelScopes } from './migration-0009-model-scopes.js';
+import { serving0011 } from './migration-0011-serving.js';
 import { quarantine0010 } from './migration-0010-quarantine.js';
 
 /**
@@ -268,6 +269,7 @@ const migrations: Record<string, Migration> = {
   '0008_token_lifecycle': tokenLifecycle,
   '0010_quarantine': quarantine0010,
   '0009_model_scopes': modelScopes,
+  '0011_serving': serving0011,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

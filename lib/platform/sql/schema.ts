@@ -1,4 +1,7 @@
 import type { ColumnType } from 'kysely';
+import type { ServingDeploymentsTable, ServingEventsTable, ServingLabelsTable } from './schema-serving.js';
+
+export type { ServingDeploymentsTable, ServingEventsTable, ServingLabelsTable } from './schema-serving.js';
 
 /**
  * Timestamps are written as Date: the Data API types a string parameter as VARCHAR, which
@@ -270,6 +273,9 @@ export interface DB {
   rollout_leases: RolloutLeasesTable;
   quarantine_requests: QuarantineRequestsTable;
   quarantine_approvals: QuarantineApprovalsTable;
+  serving_deployments: ServingDeploymentsTable;
+  serving_events: ServingEventsTable;
+  serving_labels: ServingLabelsTable;
 }
 
 export const toIso = (v: Date | string): string => (v instanceof Date ? v : new Date(v)).toISOString();

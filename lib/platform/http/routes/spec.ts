@@ -1,7 +1,8 @@
 import type * as z from 'zod';
 import { ROLES, type Role } from '../../../kernel/identity.js';
 
-export const ANY_ROLE: readonly Role[] = ROLES;
+/** Every role that reads the registry: all but `invoker`, which only calls models (predict, feedback). */
+export const ANY_ROLE: readonly Role[] = ROLES.filter((r) => r !== 'invoker');
 
 /**
  * The statuses a route answers with its reply schema, each with what it means (errors aside:

@@ -1,0 +1,52 @@
+import type { Database } from '../../platform/ports/database.js';
+import { insertEvents, type ServingEventRow } from './store.js';
+
+export interface SinkOptions {
+  /** flush at the latest this long after the first buffered event */
+  intervalMs: number;
+  /** flush as soon as this many events are buffered */
+  maxRows: number;
+  onError: (e: unknown, lost: number) => void;
+}
+
+/**
+ * Serving events inserted in batches (every 250 ms or 500 rows by default), so a request
+ * never waits on its own insert. Inserts are idempotent by request id. `flush()` writes
+ * what is buffered now (the metrics source calls it before reading; shutdown calls it last).
+ */
+export class ServingEventSink {
+  #buffer: ServingEventRow[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #inFlight: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly database: Database,
+    private readonly opts: SinkOptions,
+  ) {}
+
+  add(row: ServingEventRow): void {
+    this.#buffer.push(row);
+    if (this.#buffer.length >= this.opts.maxRows) void this.flush();
+    else if (!this.#timer) {
+      this.#timer = setTimeout(() => void this.flush(), this.opts.intervalMs);
+      this.#timer.unref?.();
+    }
+  }
+
+  /** Writes everything buffered so far (in order after any batch already being written). */
+  flush(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const rows = this.#buffer;
+    this.#buffer = [];
+    if (rows.length === 0) return this.#inFlight;
+    this.#inFlight = this.#inFlight.then(async () => {
+      try {
+        for (let i = 0; i < rows.length; i += this.opts.maxRows) await insertEvents(this.database.db, rows.slice(i, i + this.opts.maxRows));
+      } catch (e) {
+        this.opts.onError(e, rows.length);
+      }
+    });
+    return this.#inFlight;
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * Loading an artifact for serving, once per process: the registered bytes (pinned version)
+ * with their size and sha256 checked, the manifest sidecar in storage checked against the
+ * registered manifest hash, the registry's own verification (signature, signer window,
+ * quarantine), then unpacked in memory and loaded by the first runtime that accepts it.
+ * Anything that fails is a {@link Refusal}, remembered for the process: that artifact never
+ * answers. A store that is down is not a refusal (the caller retries; nothing is remembered).
+ */
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { canonicalJson, sha256Hex } from '../../kernel/canonical.js';
+import { AegisError } from '../../kernel/errors.js';
+import type { ObjectStore } from '../../platform/ports/object-store.js';
+import type { LoadedModel, ModelRuntime } from '../../platform/ports/model-runtime.js';
+import type { ArtifactRecord, RegistryService } from '../registry/service.js';
+import type { VerificationService } from '../registry/verification.js';
+import { SERVING_LIMITS, type Refusal } from './domain.js';
+import { unpackTarGz, UnpackError } from './unpack.js';
+
+/** A model ready to answer, and the signed artifact it stands for. */
+export interface ServedModel {
+  artifactId: string;
+  modelName: string;
+  manifestSignatureId: string;
+  model: LoadedModel;
+}
+
+export interface LoaderDeps {
+  registry: Pick<RegistryService, 'get'>;
+  verification: Pick<VerificationService, 'validateArtifact'>;
+  store: ObjectStore;
+  runtimes: readonly ModelRuntime[];
+}
+
+class Refused extends Error {
+  constructor(readonly refusal: Refusal) {
+    super(refusal.reason);
+  }
+}
+const refuse = (code: Refusal['code'], reason: string) => new Refused({ code, reason });
+
+async function readAll(stream: Readable, limit: number): Promise<{ bytes: Buffer; sha256: string }> {
+  const h = createHash('sha256');
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > limit) {
+      stream.destroy();
+      throw refuse('ARTIFACT_UNVERIFIED', `the stored object is larger than the registered size`);
+    }
+    h.update(buf);
+    parts.push(buf);
+  }
+  return { bytes: Buffer.concat(parts), sha256: h.digest('hex') };
+}
+
+/** The stored object missing is a refusal (it will not come back); any other store failure propagates. */
+async function storedBytes(d: LoaderDeps, r: ArtifactRecord): Promise<Buffer> {
+  let stream: Readable;
+  try {
+    stream = await d.store.get(r.storage.key, { versionId: r.storage.versionId });
+  } catch (e) {
+    if (e instanceof AegisError && e.code === 'OBJECT_NOT_FOUND')
+      throw refuse('ARTIFACT_UNVERIFIED', 'the artifact is missing from storage');
+    throw e;
+  }
+  const { bytes, sha256 } = await readAll(stream, r.size);
+  if (bytes.length !== r.size)
+    throw refuse('ARTIFACT_UNVERIFIED', `stored size ${bytes.length} differs from the registered ${r.size} bytes`);
+  if (sha256 !== r.sha256) throw refuse('ARTIFACT_UNVERIFIED', 'stored bytes differ from the registered sha256');
+  return bytes;
+}
+
+/** The manifest sidecar as storage holds it now must be the registered manifest. */
+async function checkManifestSidecar(d: LoaderDeps, r: ArtifactRecord): Promise<void> {
+  let text: string;
+  try {
+    const { bytes } = await readAll(await d.store.get(r.storage.manifestKey), 1024 * 1024);
+    text = bytes.toString('utf8');
+  } catch (e) {
+    if (e instanceof Refused || (e instanceof AegisError && e.code === 'OBJECT_NOT_FOUND'))
+      throw refuse('ARTIFACT_UNVERIFIED', 'the manifest is missing from storage');
+    throw e;
+  }
+  let sha: string;
+  try {
+    sha = sha256Hex(canonicalJson(JSON.parse(text)));
+  } catch {
+    throw refuse('ARTIFACT_UNVERIFIED', 'the manifest in storage is not valid JSON');
+  }
+  if (sha !== r.manifestSha256) throw refuse('ARTIFACT_UNVERIFIED', 'the manifest in storage differs from the registered one');
+}
+
+async function verify(d: LoaderDeps, artifactId: string): Promise<void> {
+  const report = await d.verification.validateArtifact(artifactId);
+  if (report.quarantined) throw refuse('ARTIFACT_UNVERIFIED', `the artifact is quarantined: ${report.quarantined.reason}`);
+  const failed = report.checks.filter((c) => !c.ok);
+  if (!report.ok) throw refuse('ARTIFACT_UNVERIFIED', failed.map((c) => `${c.check}: ${c.reason ?? 'failed'}`).join('; ') || 'failed');
+}
+
+async function loadFiles(d: LoaderDeps, bytes: Buffer): Promise<LoadedModel> {
+  let files: Map<string, Uint8Array>;
+  try {
+    files = await unpackTarGz(bytes);
+  } catch (e) {
+    if (e instanceof UnpackError) throw refuse('ARTIFACT_UNLOADABLE', e.message);
+    throw e;
+  }
+  const runtime = d.runtimes.find((rt) => rt.accepts(files));
+  if (!runtime)
+    throw refuse(
+      'UNSUPPORTED_FORMAT',
+      `no runtime accepts the artifact (files: ${[...files.keys()].slice(0, 10).join(', ') || 'none'}); served formats: ${d.runtimes.map((rt) => rt.format).join(', ')}`,
+    );
+  try {
+    return await runtime.load(files);
+  } catch (e) {
+    if (e instanceof AegisError && e.code === 'UNSUPPORTED_FORMAT') throw refuse('UNSUPPORTED_FORMAT', e.message);
+    if (e instanceof AegisError && e.code === 'VALIDATION_FAILED') throw refuse('ARTIFACT_UNLOADABLE', e.message);
+    throw e;
+  }
+}
+
+/**
+ * Loads (or refuses) one artifact: verified first, so nothing of an unverified artifact is
+ * ever unpacked or parsed.
+ *
+ * @returns the served model, or the refusal (never thrown); infrastructure failures throw.
+ */
+export async function loadArtifact(d: LoaderDeps, artifactId: string): Promise<ServedModel | Refusal> {
+  try {
+    const record = await d.registry.get(artifactId);
+    if (!record) throw refuse('ARTIFACT_UNVERIFIED', `artifact ${artifactId} is not registered`);
+    if (record.size > SERVING_LIMITS.maxArtifactBytes)
+      throw refuse(
+        'ARTIFACT_UNLOADABLE',
+        `the artifact (${record.size} bytes) is larger than serving holds (${SERVING_LIMITS.maxArtifactBytes})`,
+      );
+    const bytes = await storedBytes(d, record);
+    await checkManifestSidecar(d, record);
+    await verify(d, artifactId);
+    const model = await loadFiles(d, bytes);
+    return { artifactId, modelName: record.modelName, manifestSignatureId: record.signature.manifestSignatureId, model };
+  } catch (e) {
+    if (e instanceof Refused) return e.refusal;
+    throw e;
+  }
+}
+
+export const isRefusal = (x: ServedModel | Refusal): x is Refusal => 'code' in x;

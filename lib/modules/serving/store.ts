@@ -1,0 +1,112 @@
+/**
+ * The serving module's tables — `serving_deployments`, `serving_events` and `serving_labels`
+ * — and the only code that builds SQL on them. Every function takes the {@link Executor} it
+ * runs on; the row builders are exported so a restore writes the same rows.
+ */
+import { sql, type Insertable, type Selectable } from 'kysely';
+import type { LatencyHistogram, Variant, VariantMetrics } from '../../kernel/canary-metrics.js';
+import type { Executor } from '../../platform/ports/database.js';
+import { toDate, type DB } from '../../platform/sql/schema.js';
+
+// serving_deployments: where an artifact first verified and served, per environment
+
+export type DeploymentRow = Insertable<DB['serving_deployments']>;
+export type StoredDeployment = Selectable<DB['serving_deployments']>;
+
+/** A serving deployment as `serving.verified` records it. */
+export interface ServingDeployment {
+  artifactId: string;
+  modelName: string;
+  env: string;
+  manifestSignatureId: string;
+  format: string;
+  verifiedAt: string;
+}
+
+export const deploymentRow = (d: ServingDeployment): DeploymentRow => ({
+  artifact_id: d.artifactId,
+  env: d.env,
+  model_name: d.modelName,
+  manifest_signature_id: d.manifestSignatureId,
+  format: d.format,
+  verified_at: toDate(d.verifiedAt),
+});
+
+/** Inserts the deployment unless the artifact already served in that environment; true when this call inserted it. */
+export async function insertDeploymentOnce(x: Executor, row: DeploymentRow): Promise<boolean> {
+  const r = await x
+    .insertInto('serving_deployments')
+    .values(row)
+    .onConflict((oc) => oc.columns(['artifact_id', 'env']).doNothing())
+    .returning('artifact_id')
+    .executeTakeFirst();
+  return r !== undefined;
+}
+
+/** Several rows in one statement (a restore); at least one. */
+export async function insertDeployments(x: Executor, rows: DeploymentRow[]): Promise<void> {
+  await x.insertInto('serving_deployments').values(rows).execute();
+}
+
+export async function hasDeployment(x: Executor, artifactId: string, env: string): Promise<boolean> {
+  const r = await x
+    .selectFrom('serving_deployments')
+    .select('artifact_id')
+    .where('artifact_id', '=', artifactId)
+    .where('env', '=', env)
+    .executeTakeFirst();
+  return r !== undefined;
+}
+
+/** Where the artifact served, by environment; all deployments when `artifactId` is undefined (parity). */
+export async function deploymentsOf(x: Executor, artifactId?: string): Promise<StoredDeployment[]> {
+  let q = x.selectFrom('serving_deployments').selectAll();
+  if (artifactId !== undefined) q = q.where('artifact_id', '=', artifactId);
+  return q.orderBy('artifact_id').orderBy('env').execute();
+}
+
+// serving_events: one row per served request
+
+export type ServingEventRow = Insertable<DB['serving_events']>;
+
+/** A batch of events; a request id already stored is skipped (a retried batch counts once). */
+export async function insertEvents(x: Executor, rows: ServingEventRow[]): Promise<void> {
+  await x
+    .insertInto('serving_events')
+    .values(rows)
+    .onConflict((oc) => oc.column('request_id').doNothing())
+    .execute();
+}
+
+/**
+ * One variant's requests in `[from, to)`: counts, errors, and the latency histogram of the
+ * requests that did not wait on a model load. Only the given artifact's requests count (a
+ * later canary reuses the variant name); with no artifact the window is empty.
+ */
+export async function metricsWindow(
+  x: Executor,
+  q: { deploymentKey: string; variant: Variant; artifactId: string | null; from: Date; to: Date },
+): Promise<VariantMetrics> {
+  if (q.artifactId === null) return { requests: 0, errors: 0, latencyHistogram: [] };
+  const base = x
+    .selectFrom('serving_events')
+    .where('deployment_key', '=', q.deploymentKey)
+    .where('variant', '=', q.variant)
+    .where('artifact_id', '=', q.artifactId)
+    .where('at', '>=', q.from)
+    .where('at', '<', q.to);
+  const counts = await base
+    .select((eb) => [
+      eb.fn.countAll<string | number>().as('requests'),
+      eb.fn.sum<string | number | null>(sql`case when error then 1 else 0 end`).as('errors'),
+    ])
+    .executeTakeFirstOrThrow();
+  const buckets = await base
+    .where('cold', '=', false)
+    .select((eb) => ['latency_bucket', eb.fn.countAll<string | number>().as('n')])
+    .groupBy('latency_bucket')
+    .orderBy('latency_bucket')
+    .execute();
+  const latencyHistogram: LatencyHistogram = buckets.map((b) => [Number(b.latency_bucket), Number(b.n)]);
+  return { requests: Number(counts.requests), errors: Number(counts.errors ?? 0), latencyHistogram };
+}

@@ -1,0 +1,8 @@
+/**
+ * The model runtimes serving loads artifacts with, tried in order (the first whose `accepts`
+ * says yes loads). Adding a format is one line here.
+ */
+import { LogisticModelRuntime } from '../adapters/model-runtime/logistic.js';
+import type { ModelRuntime } from '../ports/model-runtime.js';
+
+export const modelRuntimes = (): ModelRuntime[] => [new LogisticModelRuntime()];

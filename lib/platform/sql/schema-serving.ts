@@ -1,0 +1,40 @@
+/** The serving module's tables (migration 0011_serving); joined into `DB` in schema.ts. */
+import type { ColumnType } from 'kysely';
+
+type Ts = ColumnType<Date | string, Date, Date>;
+
+/** Where an artifact first verified and served, per environment (from serving.verified). */
+export interface ServingDeploymentsTable {
+  artifact_id: string;
+  env: string;
+  model_name: string;
+  manifest_signature_id: string;
+  /** the runtime format that loaded it (`aegis.logreg/v1`, `onnx`) */
+  format: string;
+  verified_at: Ts;
+}
+
+/** One served request (migration 0011): what the canary judge counts. */
+export interface ServingEventsTable {
+  request_id: string;
+  /** `<model>/<env>` */
+  deployment_key: string;
+  /** `stable` or `canary` */
+  variant: string;
+  artifact_id: string;
+  promotion_id: string | null;
+  at: Ts;
+  latency_ms: number;
+  latency_bucket: number;
+  error: boolean;
+  /** the request waited on a model load: left out of the latency test */
+  cold: boolean;
+  prediction: string | null;
+}
+
+/** Label feedback by request id (migration 0011; filled by the feedback route). */
+export interface ServingLabelsTable {
+  request_id: string;
+  label: string;
+  received_at: Ts;
+}
