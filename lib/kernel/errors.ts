@@ -42,8 +42,6 @@ export const ErrorCodes = {
   /** a Range starting at or past the end of the object */
   RANGE_NOT_SATISFIABLE: 416,
   SIGNATURE_INVALID: 422,
-  /** an artifact no model runtime here can load (unknown format, a model file its runtime cannot parse) */
-  UNSUPPORTED_FORMAT: 422,
   DATASET_UNKNOWN: 422,
   VERIFICATION_FAILED: 422,
   POLICY_DENIED: 403,
