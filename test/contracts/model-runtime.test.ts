@@ -12,7 +12,8 @@
  * ```
  *
  * with predictions computed outside the runtime under test (scripts/make-onnx-fixture.py: by
- * onnxruntime in Python, checked against the closed-form formula). Adding a runtime is one line
+ * onnxruntime in Python, checked against the closed-form formula; scripts/make-logistic-fixture.py:
+ * the closed form in plain Python). Adding a runtime is one line
  * in {@link FIXTURES}: its factory, the fixture folder and the artifact's model file (the one
  * the corrupt-bytes tests damage).
  *
@@ -25,6 +26,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAegisError, type AegisError } from '../../lib/kernel/errors.js';
+import { LogisticModelRuntime } from '../../lib/platform/adapters/model-runtime/logistic.js';
 import { OnnxModelRuntime } from '../../lib/platform/adapters/model-runtime/onnx.js';
 import { parseServingJson } from '../../lib/platform/adapters/model-runtime/onnx-serving.js';
 import type { ArtifactFiles, LoadedModel, ModelRuntime, Prediction } from '../../lib/platform/ports/model-runtime.js';
@@ -39,6 +41,18 @@ interface Fixture {
 }
 
 const FIXTURES: Fixture[] = [
+  {
+    name: 'logistic, two classes',
+    runtime: () => new LogisticModelRuntime(),
+    dir: 'test/fixtures/logistic/binary',
+    modelFile: 'model.json',
+  },
+  {
+    name: 'logistic, three classes',
+    runtime: () => new LogisticModelRuntime(),
+    dir: 'test/fixtures/logistic/multiclass',
+    modelFile: 'model.json',
+  },
   { name: 'ONNX classifier', runtime: () => new OnnxModelRuntime(), dir: 'test/fixtures/onnx/classifier', modelFile: 'model.onnx' },
   {
     name: 'ONNX multiclass, string labels',

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { AegisError } from '../../../kernel/errors.js';
+import { checkRows } from '../../../kernel/model-rows.js';
 import { parseJsonStrict } from '../../../kernel/json.js';
 import { predictClass, predictProba, standardise, type LogisticModel } from '../../../kernel/logistic.js';
 import type { ArtifactFiles, LoadedModel, ModelRuntime, Prediction } from '../../ports/model-runtime.js';
@@ -76,6 +77,11 @@ class LoadedLogistic implements LoadedModel {
 
   predict(rows: readonly (readonly number[])[]): Promise<Prediction[]> {
     if (this.closed) return Promise.reject(new AegisError('INTERNAL', 'the model was closed'));
+    try {
+      checkRows(rows, this.features);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
     const proba = predictProba(this.model, standardise(rows, this.file.standardisation));
     const classes = this.file.classes;
     return Promise.resolve(

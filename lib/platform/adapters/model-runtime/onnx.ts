@@ -41,6 +41,7 @@
  * }
  */
 import type * as Ort from 'onnxruntime-node';
+import { checkRows } from '../../../kernel/model-rows.js';
 import { AegisError } from '../../../kernel/errors.js';
 import type { ArtifactFiles, LoadedModel, ModelRuntime, Prediction } from '../../ports/model-runtime.js';
 import { MODEL_FILE, ONNX_FORMAT, SERVING_FILE, invalidServing as invalid, parseServingJson, type ServingJson } from './onnx-serving.js';
@@ -200,23 +201,8 @@ class OnnxModel implements LoadedModel {
     const n = rows.length;
     if (n === 0) return [];
     const data = new Float32Array(n * width);
-    rows.forEach((row, i) => {
-      if (!Array.isArray(row) || row.length !== width)
-        throw new AegisError(
-          'VALIDATION_FAILED',
-          `inputs[${i}]: has ${Array.isArray(row) ? row.length : 'no'} values; the model takes ${width}`,
-          {
-            field: `inputs[${i}]`,
-          },
-        );
-      row.forEach((v, j) => {
-        if (typeof v !== 'number' || !Number.isFinite(v))
-          throw new AegisError('VALIDATION_FAILED', `inputs[${i}][${j}] (${this.features[j]}): must be a finite number`, {
-            field: `inputs[${i}][${j}]`,
-          });
-        data[i * width + j] = v;
-      });
-    });
+    checkRows(rows, this.features);
+    rows.forEach((row, i) => data.set(row, i * width));
     const { outputs } = this.serving;
     const fetches = [outputs.label, outputs.probabilities, outputs.value].filter((x): x is string => x !== undefined);
     let result: Ort.InferenceSession.OnnxValueMapType;
