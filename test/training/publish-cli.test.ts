@@ -112,10 +112,14 @@ describe('aegis publish / verify-folder', () => {
     }
     expect(await metadataOf('b/1')).toMatchObject({ artifact: 'weights.tar.gz', packed: true });
 
-    const keys = join(repo, 'keys.json');
-    await writeFile(keys, JSON.stringify((await stack.api('GET', '/v1/keys')).body));
-    const v = await aegis(['verify-folder', '--trusted-keys', keys]);
-    expect(v.stdout).toMatch(/^VERIFIED: 4 folder\(s\), key ring pinned by/m);
+    // the documented way to pin the ring the review job reads
+    const e = await aegis(['keys', 'export', '--out', '.aegis/trusted-keys.json']);
+    expect(e.code).toBe(0);
+    const ring = (await stack.api('GET', '/v1/keys')).body;
+    expect(e.stdout).toContain(`wrote ${ring.keys.length} key(s) to .aegis/trusted-keys.json`);
+    expect(JSON.parse(await readFile(join(repo, '.aegis/trusted-keys.json'), 'utf8'))).toEqual({ keys: ring.keys });
+    const v = await aegis(['verify-folder', '--trusted-keys', '.aegis/trusted-keys.json']);
+    expect(v.stdout).toMatch(/^VERIFIED: 4 folder\(s\), key ring pinned by \.aegis\/trusted-keys\.json/m);
     expect(v.code).toBe(0);
   }, 60_000);
 
