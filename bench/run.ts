@@ -2,11 +2,12 @@
  * `npm run bench`: runs the benches in order and prints each measurement next to a reference
  * measured in the same run. It asserts no times: numbers depend on the machine.
  *
- *   BENCH_ONLY=registration|artifact|dataset|audit|promotion|bundles|cli|onnx   run one bench
- *   BENCH_REGISTRATIONS=200 BENCH_CONCURRENCY=8 BENCH_ARTIFACT_MB=1024 BENCH_DATASET_MB=1024 BENCH_IMPORT_RUNS=7 BENCH_CLI_RUNS=7
- *   BENCH_ONNX_LOADS=20 BENCH_ONNX_RUNS=2000
+ *   BENCH_ONLY=registration|artifact|pull|dataset|audit|promotion|bundles|cli|onnx   run one bench
+ *   BENCH_REGISTRATIONS=200 BENCH_CONCURRENCY=8 BENCH_ARTIFACT_MB=1024 BENCH_PULL_BYTES=1073741824 BENCH_PULL_CPU_PROF=<dir> BENCH_DATASET_MB=1024
+ *   BENCH_IMPORT_RUNS=7 BENCH_CLI_RUNS=7 BENCH_ONNX_LOADS=20 BENCH_ONNX_RUNS=2000
  */
 import { cpus, platform, arch } from 'node:os';
+import { pullOptionsFromEnv, runArtifactPull } from './artifact-pull.js';
 import { artifactOptionsFromEnv, runArtifactThroughput } from './artifact-throughput.js';
 import { auditBench, auditOptionsFromEnv } from './audit.js';
 import { bundlesBench, bundlesOptionsFromEnv } from './bundles.js';
@@ -19,6 +20,7 @@ import { registrationOptionsFromEnv, runRegistrationLatency } from './registrati
 const BENCHES = {
   registration: () => runRegistrationLatency(registrationOptionsFromEnv(), print),
   artifact: () => runArtifactThroughput(artifactOptionsFromEnv(), print),
+  pull: () => runArtifactPull(pullOptionsFromEnv(), print),
   dataset: () => datasetChecksumBench(datasetOptionsFromEnv(), print),
   audit: () => auditBench(auditOptionsFromEnv(), print),
   promotion: () => promotionBench(promotionOptionsFromEnv(), print),
@@ -45,6 +47,7 @@ try {
   // Read every option before starting anything, so a bad value fails fast.
   registrationOptionsFromEnv();
   artifactOptionsFromEnv();
+  pullOptionsFromEnv();
   datasetOptionsFromEnv();
   auditOptionsFromEnv();
   promotionOptionsFromEnv();

@@ -57,6 +57,13 @@ export interface AegisStackProps extends StackProps {
    */
   readonly pendingUploadExpiry?: Duration;
   /**
+   * How long a download URL stays valid (`AEGIS_DOWNLOAD_URL_TTL_SECONDS` of every function):
+   * whole seconds, 30 s to 1 hour.
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly downloadUrlTtl?: Duration;
+  /**
    * How often the pending-upload expiry job runs.
    *
    * @default Duration.hours(1)
@@ -103,4 +110,12 @@ export interface AegisStackProps extends StackProps {
    * @default - none: they run when the migrate code or the configuration changes
    */
   readonly deployNonce?: string;
+}
+
+/** `downloadUrlTtl` in seconds (default 300), checked like `AEGIS_DOWNLOAD_URL_TTL_SECONDS`: whole seconds, 30 to 3600. */
+export function downloadUrlTtlSeconds(props: Pick<AegisStackProps, 'downloadUrlTtl'>): number {
+  const seconds = props.downloadUrlTtl?.toSeconds() ?? 300;
+  if (!Number.isInteger(seconds) || seconds < 30 || seconds > 3600)
+    throw new Error(`downloadUrlTtl must be whole seconds from 30 to 3600, got ${seconds}`);
+  return seconds;
 }

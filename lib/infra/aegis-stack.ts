@@ -14,7 +14,7 @@ import { RolloutWorkflows } from './rollout-workflows.js';
 import { SchemaMigrations } from './schema-migrations.js';
 import { AegisKeys } from './signing-keys.js';
 import { AegisStorage } from './storage.js';
-import type { AegisStackProps } from './aegis-stack-props.js';
+import { downloadUrlTtlSeconds, type AegisStackProps } from './aegis-stack-props.js';
 
 /** The repository root: `lambdas/`, `package-lock.json`, `policies/` and `statemachines/` live there. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -89,6 +89,7 @@ export class AegisStack extends Stack {
       AEGIS_IAM_ROLE_MAP: JSON.stringify(iamRoleMap),
       // the same deadline as the bucket's lifecycle rule for tagged pending uploads
       AEGIS_PENDING_UPLOAD_TTL_SECONDS: String(pendingUploadExpiry.toSeconds()),
+      AEGIS_DOWNLOAD_URL_TTL_SECONDS: String(downloadUrlTtlSeconds(props)),
       POWERTOOLS_SERVICE_NAME: 'aegis',
       // API Gateway enforces it on the custom domain; the functions only record the intent.
       ...(props.mutualTls && { REQUIRE_MTLS: 'true' }),

@@ -27,6 +27,7 @@ const Environment = z.strictObject({
   roleMap: z.record(Arn, RoleMapEntrySchema).optional(),
   alarmEmail: z.email('not an email address').optional(),
   auditRetentionDays: z.number().int().min(1).max(36500).optional(),
+  downloadUrlTtlSeconds: z.number().int().min(30).max(3600).optional(),
   sentinelnetUrl: z.url({ protocol: /^https?$/, error: 'not an http(s) URL' }).optional(),
   replication: z.strictObject({ region: Region, artifactBucketArn: Arn, auditArchiveBucketArn: Arn, kmsKeyArn: Arn }).optional(),
   mutualTls: z

@@ -68,6 +68,8 @@ export const EnvSchema = z.object({
     .min(3600)
     .max(30 * 86_400)
     .default(86_400),
+  // how long a download URL (GET …/download) stays valid: long enough to start a large pull, short enough that a leaked URL dies soon
+  AEGIS_DOWNLOAD_URL_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(300),
   // events newer than the last head checkpoint can still be deleted unnoticed: keep it short
   AEGIS_AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(3600).default(AUDIT_CHECKPOINT_DEFAULT_SECONDS),
   AEGIS_ROLLOUT_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),

@@ -67,6 +67,8 @@ export interface Config {
   };
   /** seconds an upload may wait for its registration before its bytes are removed */
   pendingUploadTtlSeconds: number;
+  /** seconds a download URL stays valid (`AEGIS_DOWNLOAD_URL_TTL_SECONDS`, 30–3600, default 300) */
+  downloadUrlTtlSeconds: number;
   /** how often the local server signs the audit head into the archive (AEGIS_AUDIT_CHECKPOINT_SECONDS) */
   auditCheckpointSeconds: number;
   /**
@@ -172,6 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       allowP256: e.AEGIS_TEST_ALLOW_P256_KMS_KEYS,
     },
     pendingUploadTtlSeconds: e.AEGIS_PENDING_UPLOAD_TTL_SECONDS,
+    downloadUrlTtlSeconds: e.AEGIS_DOWNLOAD_URL_TTL_SECONDS,
     auditCheckpointSeconds: e.AEGIS_AUDIT_CHECKPOINT_SECONDS,
     rolloutLeaseSeconds: e.AEGIS_ROLLOUT_LEASE_SECONDS,
     serving: { routeCacheSeconds: e.AEGIS_SERVING_ROUTE_CACHE_SECONDS, timeoutMs: e.AEGIS_SERVING_TIMEOUT_MS },

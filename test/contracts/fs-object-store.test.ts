@@ -6,12 +6,24 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { isAegisError } from '../../lib/kernel/errors.js';
 import { FsObjectStore } from '../../lib/platform/adapters/object-store/fs.js';
+import { serveDownload } from '../../lib/platform/http/local-downloads.js';
 import { objectStoreContract, patternChunks, text } from './object-store.contract.js';
 
-/** Stands in for the local server's upload route: verify the URL, then stream into put(). */
+/**
+ * Stands in for the local server's upload route (verify the URL, then stream into put()) and
+ * serves its download route with the server's own handler.
+ */
 async function startUploadServer(store: () => FsObjectStore): Promise<{ server: Server; baseUrl: string }> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname.startsWith('/v1/downloads/')) {
+      const key = decodeURIComponent(url.pathname.slice('/v1/downloads/'.length));
+      serveDownload(store(), key, req, res, url.searchParams, 'contract').catch((e: unknown) => {
+        if (!res.headersSent) res.writeHead(isAegisError(e) ? e.status : 500);
+        res.end(isAegisError(e) ? e.code : '');
+      });
+      return;
+    }
     const key = url.pathname.replace(/^\/v1\/uploads\//, '');
     const check = store().verifyUploadUrl(key, url.searchParams);
     if (!check.ok) {

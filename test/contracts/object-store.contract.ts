@@ -5,6 +5,13 @@ import type { ObjectInfo, ObjectStore } from '../../lib/platform/ports/object-st
 export interface ObjectStoreSubject {
   store: ObjectStore;
   cleanup(): Promise<void>;
+  /**
+   * Set when whatever serves this store's download URLs in the test does not check their
+   * signature or expiry (moto_server serves presigned S3 URLs without checking either; S3
+   * does). The suite then checks what the URL itself binds — key, version, lifetime — with
+   * this reader instead of fetching a tampered or expired URL and expecting a refusal.
+   */
+  unenforcedDownloadUrl?: (url: string) => { key: string; versionId: string; expiresInSeconds: number };
 }
 
 const MiB = 1024 * 1024;
@@ -251,6 +258,83 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
     it('refuses an upload URL for a key under retention', async () => {
       await store().put(k('url-locked'), 'x', { retainUntil: new Date(Date.now() + HOUR) });
       await expect(store().createUploadUrl(k('url-locked'), { expiresInSeconds: 60 })).rejects.toMatchObject({ code: 'RETENTION_LOCKED' });
+    });
+    it('serves a download URL byte-identical to the stored version', async () => {
+      const size = 3 * MiB + 7;
+      const info = await store().put(k('dl/big'), Readable.from(patternChunks(size, 'dl')));
+      const { url } = await store().createDownloadUrl(k('dl/big'), { versionId: info.versionId, expiresInSeconds: 60 });
+      const res = await fetch(url);
+      expect(res.status).toBe(200);
+      const body = Buffer.from(await res.arrayBuffer());
+      expect(body.length).toBe(size);
+      expect(createHash('sha256').update(body).digest('hex')).toBe(patternSha256(size, 'dl'));
+    });
+
+    it('pins a download URL to its version: a newer version at the key does not change what it serves', async () => {
+      const first = await store().put(k('dl/pinned'), 'first version');
+      const { url } = await store().createDownloadUrl(k('dl/pinned'), { versionId: first.versionId, expiresInSeconds: 60 });
+      await store().put(k('dl/pinned'), 'second version, newer');
+      const res = await fetch(url);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe('first version');
+      const latest = await store().head(k('dl/pinned'));
+      const newer = await store().createDownloadUrl(k('dl/pinned'), { versionId: latest!.versionId, expiresInSeconds: 60 });
+      expect(await (await fetch(newer.url)).text()).toBe('second version, newer');
+    });
+
+    it('resumes: a download URL with Range bytes=N- and get({ start }) both return the tail', async () => {
+      const size = 2 * MiB + 11;
+      const info = await store().put(k('dl/range'), Readable.from(patternChunks(size, 'range')));
+      const whole = Buffer.concat([...patternChunks(size, 'range')]);
+      const start = MiB + 3;
+      const { url } = await store().createDownloadUrl(k('dl/range'), { versionId: info.versionId, expiresInSeconds: 60 });
+      const res = await fetch(url, { headers: { range: `bytes=${start}-` } });
+      expect(res.status).toBe(206);
+      expect(res.headers.get('content-range')).toBe(`bytes ${start}-${size - 1}/${size}`);
+      expect(Buffer.from(await res.arrayBuffer()).equals(whole.subarray(start))).toBe(true);
+      const tail = await digest(await store().get(k('dl/range'), { versionId: info.versionId, start }));
+      expect(tail).toEqual({ sha256: createHash('sha256').update(whole.subarray(start)).digest('hex'), size: size - start });
+    });
+
+    it('refuses a download URL once it has expired', async () => {
+      const info = await store().put(k('dl/expiring'), 'short-lived link');
+      const { url } = await store().createDownloadUrl(k('dl/expiring'), { versionId: info.versionId, expiresInSeconds: 1 });
+      const read = subject?.unenforcedDownloadUrl;
+      if (read) {
+        // The emulator would serve it anyway; the URL must still carry the one-second lifetime.
+        expect(read(url)).toEqual({ key: k('dl/expiring'), versionId: info.versionId, expiresInSeconds: 1 });
+        return;
+      }
+      expect((await fetch(url)).status).toBe(200);
+      await sleep(2100);
+      const res = await fetch(url);
+      expect([403, 410]).toContain(res.status);
+      expect(await res.text()).not.toContain('short-lived link');
+    });
+
+    it('a download URL for one key cannot fetch another', async () => {
+      const info = await store().put(k('dl/mine'), 'mine');
+      await store().put(k('dl/theirs'), 'theirs');
+      const { url } = await store().createDownloadUrl(k('dl/mine'), { versionId: info.versionId, expiresInSeconds: 60 });
+      const read = subject?.unenforcedDownloadUrl;
+      if (read) {
+        expect(read(url)).toEqual({ key: k('dl/mine'), versionId: info.versionId, expiresInSeconds: 60 });
+        return;
+      }
+      const other = url.replace(encodeURI(k('dl/mine')), encodeURI(k('dl/theirs')));
+      expect(other).not.toBe(url);
+      const res = await fetch(other);
+      expect(res.status).toBe(403);
+      expect(await res.text()).not.toContain('theirs');
+    });
+
+    it('refuses a download URL for a missing version with OBJECT_NOT_FOUND', async () => {
+      await store().put(k('dl/present'), 'x');
+      await expect(store().createDownloadUrl(k('dl/absent'), { versionId: 'no-such-version', expiresInSeconds: 60 })).rejects.toMatchObject(
+        {
+          code: 'OBJECT_NOT_FOUND',
+        },
+      );
     });
   });
 }

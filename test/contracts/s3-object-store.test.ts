@@ -39,7 +39,22 @@ if (!moto) {
 
   objectStoreContract('S3ObjectStore', async () => {
     const { client, bucket } = await makeBucket(endpoint);
-    return { store: new S3ObjectStore({ bucket, client }), cleanup: async () => client.destroy() };
+    return {
+      store: new S3ObjectStore({ bucket, client }),
+      cleanup: async () => client.destroy(),
+      // moto serves presigned URLs without checking signature or expiry: read what the URL signs.
+      unenforcedDownloadUrl: (url) => {
+        const u = new URL(url);
+        const signed = u.searchParams.get('X-Amz-SignedHeaders')?.split(';') ?? [];
+        expect(u.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
+        expect(signed).toContain('host');
+        return {
+          key: decodeURIComponent(u.pathname.slice(`/${bucket}/`.length)),
+          versionId: u.searchParams.get('versionId') ?? '',
+          expiresInSeconds: Number(u.searchParams.get('X-Amz-Expires')),
+        };
+      },
+    };
   });
 
   describe('S3ObjectStore specifics', () => {

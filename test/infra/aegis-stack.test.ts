@@ -671,6 +671,14 @@ describe('AegisStack template', () => {
       ]);
     });
 
+    it('gives every function the download URL lifetime (5 minutes by default)', () => {
+      for (const fn of ourFunctions()) {
+        expect(template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Environment.Variables.AEGIS_DOWNLOAD_URL_TTL_SECONDS).toBe(
+          '300',
+        );
+      }
+    });
+
     it('gives every function the same pending-upload TTL as the lifecycle rule (1 day)', () => {
       for (const fn of ourFunctions()) {
         expect(
@@ -1788,6 +1796,15 @@ describe('SentinelNet and the rollout definitions', () => {
 
   it('refuses a SentinelNet URL that is not http(s)', () => {
     expect(newStack(stub.root, { sentinelnetUrl: 'sentinelnet:8443' })).toThrow('sentinelnetUrl sentinelnet:8443 is not an http(s) URL');
+  });
+
+  it('refuses a download URL lifetime outside 30 s to 1 hour', () => {
+    expect(newStack(stub.root, { downloadUrlTtl: Duration.seconds(29) })).toThrow(
+      'downloadUrlTtl must be whole seconds from 30 to 3600, got 29',
+    );
+    expect(newStack(stub.root, { downloadUrlTtl: Duration.hours(2) })).toThrow(
+      'downloadUrlTtl must be whole seconds from 30 to 3600, got 7200',
+    );
   });
 
   /** A copy of the stub root whose promotion.asl.json is changed by `edit`. */

@@ -183,7 +183,7 @@ describe('bin/cdk.ts', () => {
     expect(run.stderr).toContain('cross-region replication needs context replicaAuditBucketArn, replicaKmsKeyArn as well');
   });
 
-  it('takes account, region, role map, alarm email, API throttles, tags and termination protection from the per-environment file', () => {
+  it('takes account, region, role map, alarm email, API throttles, tags, download URL lifetime and termination protection from the per-environment file', () => {
     const dir = newOutdir();
     const file = join(dir, 'environments.json');
     writeFileSync(
@@ -197,6 +197,7 @@ describe('bin/cdk.ts', () => {
             alarmEmail: 'oncall@example.com',
             throttling: { stage: { rateLimit: 120, burstLimit: 240 }, public: { rateLimit: 3, burstLimit: 6 } },
             tags: { team: 'ml-platform' },
+            downloadUrlTtlSeconds: 120,
           },
         },
       }),
@@ -222,6 +223,7 @@ describe('bin/cdk.ts', () => {
         { Key: 'team', Value: 'ml-platform' },
       ]),
     );
+    expect(fn.Properties.Environment.Variables.AEGIS_DOWNLOAD_URL_TTL_SECONDS).toBe('120');
     expect(JSON.parse(fn.Properties.Environment.Variables.AEGIS_IAM_ROLE_MAP)).toEqual({
       'arn:aws:iam::123456789012:role/ci': 'publisher',
     });
@@ -275,6 +277,7 @@ describe('bin/cdk.ts', () => {
     expect(bad({ environments: { prod: { roleMap: { 'arn:aws:iam::1:role/f': { role: 'publisher', prefixes: ['UP'] } } } } })).toThrow(
       /: environments\.prod\.roleMap\.arn:aws:iam::1:role\/f: prefixes\.0: must be the start of a model name/,
     );
+    expect(bad({ environments: { prod: { downloadUrlTtlSeconds: 7200 } } })).toThrow(/: environments\.prod\.downloadUrlTtlSeconds: /);
     expect(bad({ environments: { Prod: {} } })).toThrow(/: environments\.Prod: environment names are 1-20/);
     expect(bad('{ not json')).toThrow(/: not JSON/);
     expect(() => loadEnvironments(join(dir, 'missing.json'))).toThrow(/missing\.json: not found$/);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { FsObjectStore } from '../../lib/platform/adapters/object-store/fs.js';
@@ -12,7 +12,8 @@ let stack: Stack;
 let env: Record<string, string>;
 let work: string;
 beforeAll(async () => {
-  stack = await startStack({}, { judge: new ScriptedJudge(), waitMs: 5 });
+  // not the default 300, so the test shows the setting reaches the URLs
+  stack = await startStack({ AEGIS_DOWNLOAD_URL_TTL_SECONDS: '900' }, { judge: new ScriptedJudge(), waitMs: 5 });
   env = { AEGIS_URL: stack.url, AEGIS_DATA_DIR: stack.dataDir, AEGIS_TOKEN: '' };
   work = await mkdtemp(join(tmpdir(), 'aegis-pull-'));
 });
@@ -45,9 +46,13 @@ async function storedFile(artifactId: string): Promise<string> {
 describe('GET /v1/artifacts/{artifactId}/download', () => {
   it('hands out a URL pinned to the registered version, serves ranges, and audits who asked', async () => {
     const a = await registered('dl-route');
+    const asked = Date.now();
     const r = await stack.api('GET', `/v1/artifacts/${a.artifactId}/download`);
     expect(r.status).toBe(200);
     expect(r.body.artifact).toMatchObject({ artifactId: a.artifactId, size: a.bytes.length });
+    // AEGIS_DOWNLOAD_URL_TTL_SECONDS=900: both the answer and the URL itself say so
+    expect(Math.abs(Date.parse(r.body.expiresAt) - (asked + 900_000))).toBeLessThan(5000);
+    expect(Math.abs(Number(new URL(r.body.url).searchParams.get('expires')) * 1000 - (asked + 900_000))).toBeLessThan(5000);
     const whole = await fetch(r.body.url);
     expect(whole.status).toBe(200);
     expect(Buffer.from(await whole.arrayBuffer()).equals(a.bytes)).toBe(true);
@@ -180,6 +185,42 @@ describe('aegis pull', () => {
     const r = await aegis('pull', '--artifact-id', a.artifactId, '--out', join(dir, 'model.bin'));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('FAIL artifact-sha256');
+    expect(await leftIn(dir)).toEqual([]);
+  });
+
+  it('refuses a manifest edited in the database, or its signature record, with nothing written at --out', async () => {
+    const a = await registered('pull-edited');
+    const db = stack.container.database.db;
+    const row = await db
+      .selectFrom('artifacts')
+      .select(['manifest', 'manifest_signature_id'])
+      .where('artifact_id', '=', a.artifactId)
+      .executeTakeFirstOrThrow();
+    const manifest = JSON.parse(row.manifest) as { seed: number };
+    // the registered manifest, one field changed where it is kept: the signature no longer covers it
+    await db
+      .updateTable('artifacts')
+      .set({ manifest: JSON.stringify({ ...manifest, seed: manifest.seed + 1 }) })
+      .where('artifact_id', '=', a.artifactId)
+      .execute();
+    const dir = await mkdtemp(join(work, 'edited-'));
+    const r = await aegis('pull', '--artifact-id', a.artifactId, '--out', join(dir, 'model.bin'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('FAIL signature');
+    expect(await leftIn(dir)).toEqual([]);
+
+    // the manifest put back, the signature record altered instead (another valid-looking Ed25519 signature)
+    await db.updateTable('artifacts').set({ manifest: row.manifest }).where('artifact_id', '=', a.artifactId).execute();
+    expect((await aegis('pull', '--artifact-id', a.artifactId, '--out', join(dir, 'model.bin'))).code).toBe(0);
+    await rm(join(dir, 'model.bin'));
+    await db
+      .updateTable('manifest_signatures')
+      .set({ signature: randomBytes(64).toString('base64') })
+      .where('manifest_signature_id', '=', row.manifest_signature_id)
+      .execute();
+    const forged = await aegis('pull', '--artifact-id', a.artifactId, '--out', join(dir, 'model.bin'));
+    expect(forged.code).toBe(1);
+    expect(forged.stderr).toContain('FAIL signature');
     expect(await leftIn(dir)).toEqual([]);
   });
 

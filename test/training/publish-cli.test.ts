@@ -112,10 +112,14 @@ describe('aegis publish / verify-folder', () => {
     }
     expect(await metadataOf('b/1')).toMatchObject({ artifact: 'weights.tar.gz', packed: true });
 
-    const keys = join(repo, 'keys.json');
-    await writeFile(keys, JSON.stringify((await stack.api('GET', '/v1/keys')).body));
-    const v = await aegis(['verify-folder', '--trusted-keys', keys]);
-    expect(v.stdout).toMatch(/^VERIFIED: 4 folder\(s\), key ring pinned by/m);
+    // the documented way to pin the ring the review job reads
+    const e = await aegis(['keys', 'export', '--out', '.aegis/trusted-keys.json']);
+    expect(e.code).toBe(0);
+    const ring = (await stack.api('GET', '/v1/keys')).body;
+    expect(e.stdout).toContain(`wrote ${ring.keys.length} key(s) to .aegis/trusted-keys.json`);
+    expect(JSON.parse(await readFile(join(repo, '.aegis/trusted-keys.json'), 'utf8'))).toEqual({ keys: ring.keys });
+    const v = await aegis(['verify-folder', '--trusted-keys', '.aegis/trusted-keys.json']);
+    expect(v.stdout).toMatch(/^VERIFIED: 4 folder\(s\), key ring pinned by \.aegis\/trusted-keys\.json/m);
     expect(v.code).toBe(0);
   }, 60_000);
 
@@ -174,5 +178,65 @@ describe('aegis publish / verify-folder', () => {
     const a1 = JSON.parse(v.stdout).folders.find((f: { folder: string }) => f.folder === 'a/1');
     expect(a1.status).toBe('failed');
     expect(a1.report.checks.filter((c: { ok: boolean }) => !c.ok).map((c: { check: string }) => c.check)).toEqual(['signer']);
+  });
+});
+
+describe('aegis publish --team', () => {
+  let first: string;
+  beforeAll(async () => {
+    first = repo;
+    repo = await mkdtemp(join(tmpdir(), 'aegis-publish-team-'));
+    await git('init', '-q');
+    await git('config', 'user.email', 'test@example.com');
+    await git('config', 'user.name', 'test');
+    await folder('fraud-x/1', { 'model.bin': randomBytes(2000) }, 0.1);
+    await git('add', '-A');
+    await git('commit', '-qm', 'fraud-x');
+  });
+  afterAll(async () => {
+    if (first) await rm(first, { recursive: true, force: true });
+  });
+  const teamOf = async (model: string) =>
+    ((await stack.api('GET', '/v1/registry/models')).body.items as { name: string; team?: string | null }[]).find((m) => m.name === model)
+      ?.team;
+
+  it('dry run shows the team new models would get, and registers nothing', async () => {
+    const r = await aegis(['publish', '--dry-run', '--team', 'fraud']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^model_registry: 1 folder\(s\), new models get team fraud$/m);
+    expect(r.stdout).toMatch(/fraud-x\/1 {2}would register/);
+    const json = JSON.parse((await aegis(['--json', 'publish', '--dry-run', '--team', 'fraud'])).stdout);
+    expect(json).toMatchObject({ dryRun: true, team: 'fraud', registered: 0 });
+    expect(await versionsOf('fraud-x')).toEqual([]);
+  });
+
+  it('gives the team to a model its first registration creates; later versions of it register under the same team', async () => {
+    const r = await aegis(['publish', '--team', 'fraud']);
+    expect(r.code).toBe(0);
+    expect(await teamOf('fraud-x')).toBe('fraud');
+    const set = await stack.api('GET', '/v1/audit?type=model.team.set');
+    expect(set.body.items.map((e: { payload: { model: string; team: string } }) => e.payload)).toContainEqual(
+      expect.objectContaining({ model: 'fraud-x', team: 'fraud' }),
+    );
+    await folder('fraud-x/2', { 'model.bin': randomBytes(2100) }, 0.2);
+    expect((await aegis(['publish', '--team', 'fraud'])).code).toBe(0);
+    expect(await versionsOf('fraud-x')).toEqual([2, 1]);
+    expect(await teamOf('fraud-x')).toBe('fraud');
+  });
+
+  it('refuses a model of another team, naming team, and registers nothing for it', async () => {
+    await folder('fraud-x/3', { 'model.bin': randomBytes(2200) }, 0.3);
+    const r = await aegis(['publish', '--team', 'risk']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/team: model fraud-x belongs to team fraud, not risk/);
+    expect(await versionsOf('fraud-x')).toEqual([2, 1]);
+    expect(existsSync(join(repo, 'model_registry/fraud-x/3/metadata.json'))).toBe(false);
+  });
+
+  it('refuses an invalid team name before anything is read or sent', async () => {
+    const r = await aegis(['publish', '--team', 'Fraud Team']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--team Fraud Team: must be 1-64 of a-z 0-9/);
+    expect(await versionsOf('fraud-x')).toEqual([2, 1]);
   });
 });

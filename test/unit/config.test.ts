@@ -67,6 +67,14 @@ describe('config', () => {
     expect(() => loadConfig({ AEGIS_TOKEN_CACHE_SECONDS: '61' })).toThrow(/^AEGIS_TOKEN_CACHE_SECONDS /);
   });
 
+  it('reads AEGIS_DOWNLOAD_URL_TTL_SECONDS (300 by default, 30–3600), naming the variable when wrong', () => {
+    expect(loadConfig({}).downloadUrlTtlSeconds).toBe(300);
+    expect(loadConfig({ AEGIS_DOWNLOAD_URL_TTL_SECONDS: '30' }).downloadUrlTtlSeconds).toBe(30);
+    expect(loadConfig({ AEGIS_DOWNLOAD_URL_TTL_SECONDS: '3600' }).downloadUrlTtlSeconds).toBe(3600);
+    for (const bad of ['29', '3601', '1.5', 'five minutes', '-300'])
+      expect(() => loadConfig({ AEGIS_DOWNLOAD_URL_TTL_SECONDS: bad })).toThrow(/^AEGIS_DOWNLOAD_URL_TTL_SECONDS /);
+  });
+
   describe('the IAM role map: a role name (global) or { role, prefixes?, teams? }', () => {
     const roleMap = (map: unknown) => loadConfig({ AEGIS_IAM_ROLE_MAP: JSON.stringify(map) }).iamRoleMap;
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseJsonStrict } from '../../kernel/json.js';
+import { TeamName } from '../../kernel/identity.js';
 import { LIMITS } from '../../kernel/manifest.js';
 import type { KeyRecord } from '../../kernel/signatures.js';
 import { KeysReply } from '../../platform/http/schemas.js';
@@ -44,12 +45,18 @@ export function publishCommands(program: Command, ctx: CliContext): void {
       `register every <model>/<label>/ folder under DIR (default ${DEFAULT_DIR}) that has no metadata.json yet, in natural order, and write its metadata.json`,
     )
     .option('--dry-run', 'list what would be registered; registers nothing and calls no API', false)
-    .action(async (dir: string | undefined, o: { dryRun: boolean }) => {
+    .option('--team <team>', 'the team label a model gets when this run registers its first version; a model of another team is refused')
+    .action(async (dir: string | undefined, o: { dryRun: boolean; team?: string }) => {
       const root = dir ?? DEFAULT_DIR;
+      if (o.team !== undefined) {
+        const checked = TeamName.safeParse(o.team);
+        if (!checked.success) throw new CliError(`--team ${o.team}: ${checked.error.issues[0]!.message}`, 2);
+      }
       const r = await publishFolder(root, {
         api: () => ctx.client(),
         registryUrl: ctx.globals.url ?? ctx.cfg.url,
         dryRun: o.dryRun,
+        team: o.team,
         reporter: ctx.reporter(),
       });
       const published = r.folders.filter((f) => f.action === 'already-published').length;
@@ -60,7 +67,8 @@ export function publishCommands(program: Command, ctx: CliContext): void {
           : r.registered
             ? `registered ${r.registered} folder(s), ${published} already published`
             : `nothing to register: all ${published} folder(s) already published`;
-      ctx.out([`${root}: ${r.folders.length} folder(s)`, ...r.folders.map(line), summary].join('\n'), r);
+      const header = `${root}: ${r.folders.length} folder(s)${r.team ? `, new models get team ${r.team}` : ''}`;
+      ctx.out([header, ...r.folders.map(line), summary].join('\n'), r);
       if (!r.ok) process.exitCode = 1;
     });
 

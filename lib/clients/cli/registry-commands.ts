@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Option, type Command } from 'commander';
 import { bytes, formatReport } from '../http/format.js';
@@ -165,6 +165,22 @@ export function registryCommands(program: Command, ctx: CliContext): void {
         ].join('\n'),
         r,
       );
+    });
+  keys
+    .command('export')
+    .description('write the key ring (the GET /v1/keys reply) to a file to pin it: --trusted-keys of verify-folder, pull, verify-bundle')
+    .requiredOption('--out <file>', 'where to write it, e.g. .aegis/trusted-keys.json (replaced when it exists)')
+    .action(async (o: { out: string }) => {
+      const r = await (await ctx.client()).request<KeysReply>('GET', '/v1/keys');
+      await mkdir(dirname(resolve(o.out)), { recursive: true });
+      // written beside, then renamed: a reader never sees half a ring
+      const part = `${o.out}.${process.pid}.part`;
+      await writeFile(part, `${JSON.stringify({ keys: r.keys }, null, 2)}\n`);
+      await rename(part, o.out);
+      ctx.out(`wrote ${r.keys.length} key(s) to ${o.out}: ${r.keys.map((k) => `${k.kid} (${k.purpose})`).join(', ')}`, {
+        out: o.out,
+        keys: r.keys,
+      });
     });
   keys
     .command('rotate')

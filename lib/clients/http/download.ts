@@ -70,6 +70,6 @@ export async function downloadFile(
       cb(null, chunk);
     },
   });
-  await pipeline(res, meter, createWriteStream(part, { flags: have > 0 ? 'a' : 'w' }));
+  await pipeline(res, meter, createWriteStream(part, { flags: have > 0 ? 'a' : 'w', highWaterMark: 1024 * 1024 }));
   return { sha256: h.digest('hex'), size };
 }

@@ -63,6 +63,8 @@ export interface PublishEntry {
 export interface PublishReport {
   dir: string;
   dryRun: boolean;
+  /** `--team`: the team label a model gets when this run's registration creates it */
+  team?: string;
   ok: boolean;
   registered: number;
   folders: PublishEntry[];
@@ -83,13 +85,14 @@ const entryOf = (s: FolderState, dryRun: boolean): PublishEntry => {
  */
 export async function publishFolder(
   dir: string,
-  o: { api?: () => Promise<AegisClient>; registryUrl: string; dryRun: boolean; reporter: Reporter },
+  o: { api?: () => Promise<AegisClient>; registryUrl: string; dryRun: boolean; team?: string | undefined; reporter: Reporter },
 ): Promise<PublishReport> {
   return withScratch(async (scratch) => {
     const states = await statesOf(dir, scratch, o.reporter);
     const entries = states.map((s) => entryOf(s, o.dryRun));
     const ok = states.every((s) => s.status !== 'invalid');
-    if (!ok || o.dryRun) return { dir, dryRun: o.dryRun, ok, registered: 0, folders: entries };
+    const team = o.team === undefined ? {} : { team: o.team };
+    if (!ok || o.dryRun) return { dir, dryRun: o.dryRun, ...team, ok, registered: 0, folders: entries };
     let registered = 0;
     for (const [i, s] of states.entries()) {
       if (s.status !== 'new') continue;
@@ -99,6 +102,8 @@ export async function publishFolder(
         modelName: s.folder.model,
         artifactPath: s.artifact!.path,
         manifest: s.manifest!,
+        // sets the team when this registration creates the model; the registry refuses a model of another team (409 naming team)
+        team: o.team,
         onProgress: (d, t) => o.reporter.bytes(`uploading ${s.folder.name}`, d, t),
       });
       const record = await api.request<ArtifactReply>('GET', `/v1/artifacts/${encodeURIComponent(res.artifactId)}`);
@@ -106,7 +111,7 @@ export async function publishFolder(
       entries[i] = { ...entries[i]!, version: res.version, artifactId: res.artifactId };
       registered++;
     }
-    return { dir, dryRun: false, ok, registered, folders: entries };
+    return { dir, dryRun: false, ...team, ok, registered, folders: entries };
   });
 }
 

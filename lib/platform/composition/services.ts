@@ -195,6 +195,7 @@ async function coreServices(config: Config, opts: BuildOptions, { clock, metrics
     {
       ...REGISTRY_DEFAULTS,
       pendingUploadTtlSeconds: config.pendingUploadTtlSeconds,
+      downloadTtlSeconds: config.downloadUrlTtlSeconds,
       // Lambda functions may not delete objects: the artifact bucket's lifecycle rule removes tagged pending uploads.
       pendingUploadBytes: opts.mode === 'lambda' ? 'lifecycle' : 'delete',
       metrics,
