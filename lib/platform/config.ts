@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseRoleMapEntry, type RoleGrant } from '../kernel/identity.js';
 import { EnvSchema, type Env } from './config-env.js';
+import type { Config, DatabaseConfig } from './config-types.js';
 import { isLoopbackUrl } from '../kernel/urls.js';
 
 /**
@@ -11,86 +12,7 @@ import { isLoopbackUrl } from '../kernel/urls.js';
  * else touches `process.env`. The CLI's own settings are `client-config.ts`.
  */
 
-export type DatabaseConfig =
-  | { kind: 'pglite'; dataDir: string }
-  | { kind: 'pg'; url: string }
-  | { kind: 'data-api'; resourceArn: string; secretArn: string; database: string };
-
-export interface Config {
-  nodeEnv: 'development' | 'test' | 'production';
-  dataDir: string;
-  port: number;
-  host: string;
-  /** Base URL the local server is reachable at (for local upload URLs). */
-  publicUrl: string | undefined;
-  database: DatabaseConfig;
-  objectStore: { kind: 'fs'; root: string } | { kind: 's3'; bucket: string };
-  /** Object-Lock bucket for the audit archive on AWS; locally a folder in the data dir. */
-  auditArchive: { kind: 'fs'; root: string } | { kind: 's3'; bucket: string };
-  signing: {
-    manifestKmsKeyId: string | undefined;
-    auditKmsKeyId: string | undefined;
-    manifestSignerKid: string;
-    backend: 'file' | 'kms';
-  };
-  requireKms: boolean;
-  requireMtls: boolean;
-  devAllowEphemeral: boolean;
-  sentinelnetUrl: string | undefined;
-  driftBucket: string | undefined;
-  promEndpoint: string | undefined;
-  otelCollectorUrl: string | undefined;
-  /** SentinelNet's policy files (sentinelnet.cedar, sentinelnet.json) */
-  policiesDir: string;
-  /** ASL files for the in-process runner */
-  statemachinesDir: string;
-  /** Step Functions state machines (AWS mode) */
-  stateMachineArns: { promotion: string; rollback: string } | undefined;
-  /** local mode: recorded per-variant serving metrics the canary judge reads */
-  canaryMetricsFile: string | undefined;
-  /** local server TLS (PEM file paths); with clientCa every client must present a certificate it signed */
-  tls: { cert: string; key: string; clientCa: string | undefined } | undefined;
-  /** IAM principal ARN → role and the scope it applies to, for API Gateway IAM authorization on AWS. */
-  iamRoleMap: Record<string, RoleGrant>;
-  /** S3 client settings: path-style addressing for S3-compatible endpoints (`AWS_ENDPOINT_URL_S3`) */
-  s3: { forcePathStyle: boolean };
-  /** seconds a pending multisig promotion waits for approvals before it expires */
-  pendingPromotionTtlSeconds: number;
-  kms: {
-    /** the KMS endpoint the AWS SDK is pointed at (`AWS_ENDPOINT_URL_KMS`, else `AWS_ENDPOINT_URL`); unset = AWS */
-    endpoint: string | undefined;
-    /**
-     * `AEGIS_TEST_ALLOW_P256_KMS_KEYS=true`: accept ECC_NIST_P256 signing keys (emulators lack
-     * Ed25519). Test-only: {@link startupRefusal} refuses it unless `endpoint` is loopback.
-     */
-    allowP256: boolean;
-  };
-  /** seconds an upload may wait for its registration before its bytes are removed */
-  pendingUploadTtlSeconds: number;
-  /** seconds a download URL stays valid (`AEGIS_DOWNLOAD_URL_TTL_SECONDS`, 30–3600, default 300) */
-  downloadUrlTtlSeconds: number;
-  /** how often the local server signs the audit head into the archive (AEGIS_AUDIT_CHECKPOINT_SECONDS) */
-  auditCheckpointSeconds: number;
-  /**
-   * `AEGIS_ROLLOUT_LEASE_SECONDS`: how long a rollout runner's lease holds beyond the wait it
-   * is in (a step's time budget, and how long after a dead runner's next step was due another
-   * server takes the rollout over)
-   */
-  rolloutLeaseSeconds: number;
-  /** serving: the route cache's TTL (`AEGIS_SERVING_ROUTE_CACHE_SECONDS`) and a prediction's budget (`AEGIS_SERVING_TIMEOUT_MS`) */
-  serving: { routeCacheSeconds: number; timeoutMs: number };
-  /** local bearer tokens: the longest lifetime (`AEGIS_TOKEN_MAX_TTL`), how long a process caches one (`AEGIS_TOKEN_CACHE_SECONDS`) */
-  tokens: { maxTtlSeconds: number; cacheSeconds: number };
-  /**
-   * `AEGIS_APP_DATABASE_SECRET_ARN` (the migrate function only): the Secrets Manager secret
-   * (`{ username, password }`) of the database user every other function connects as, which
-   * the migration creates and grants what the application needs; `endpoint` as for KMS
-   * (`AWS_ENDPOINT_URL_SECRETS_MANAGER`, else `AWS_ENDPOINT_URL`)
-   */
-  appDatabaseSecret: { arn: string; endpoint: string | undefined } | undefined;
-  /** `AEGIS_TEST_KILL_AT`: test-only fault point that kills the process (refused with NODE_ENV=production) */
-  testKillAt: { point: string; nth: number } | undefined;
-}
+export type { Config, DatabaseConfig } from './config-types.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
