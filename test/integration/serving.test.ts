@@ -103,6 +103,16 @@ describe('POST /v1/serving/{model}/{env}/predict', () => {
       format: 'aegis.logreg/v1',
       manifestSignatureId: record.signature.manifestSignatureId,
     });
+    // lineage shows where it verified and served
+    const lineage = (await stack.api('GET', `/v1/lineage/${artifactId}`)).body;
+    expect(lineage.served).toEqual([
+      {
+        env: 'staging',
+        manifestSignatureId: record.signature.manifestSignatureId,
+        format: 'aegis.logreg/v1',
+        verifiedAt: verified[0]!.payload.verifiedAt,
+      },
+    ]);
   });
 
   it('records one serving event per request, the first one cold', async () => {
