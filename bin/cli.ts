@@ -9,6 +9,7 @@ import { promotionCancelCommand } from '../lib/clients/cli/promotion-cancel-comm
 import { promotionCommands } from '../lib/clients/cli/promotion-commands.js';
 import { publishCommands } from '../lib/clients/cli/publish-commands.js';
 import { quarantineCommands } from '../lib/clients/cli/quarantine-commands.js';
+import { predictCommand } from '../lib/clients/cli/predict-command.js';
 import { pullCommand } from '../lib/clients/cli/pull-command.js';
 import { recoveryCommands } from '../lib/clients/cli/recovery-commands.js';
 import { registryCommands } from '../lib/clients/cli/registry-commands.js';
@@ -83,6 +84,7 @@ promotionCancelCommand(program, ctx);
 quarantineCommands(program, ctx);
 recoveryCommands(program, ctx);
 pullCommand(program, ctx);
+predictCommand(program, ctx);
 
 /** With --json, a failure is one JSON object on stdout (the exit code is the same). */
 const json = process.argv.slice(2).includes('--json');

@@ -16,6 +16,14 @@ export interface LineageQuarantine {
   quarantinedAt: string;
 }
 
+/** Where serving first verified and loaded the artifact, per environment (`serving.verified`). */
+export interface LineageServed {
+  env: string;
+  manifestSignatureId: string;
+  format: string;
+  verifiedAt: string;
+}
+
 export interface Lineage {
   artifact: { artifactId: string; modelName: string; version: number; sha256: string; size: number; createdAt: string; createdBy: string };
   manifest: { manifestSha256: string; manifestSignatureId: string; signerId: string };
@@ -28,6 +36,8 @@ export interface Lineage {
   deployments: { env: string; role: 'stable' | 'canary'; percent: number }[];
   /** present when the artifact is quarantined: the request, who, when and why */
   quarantine?: LineageQuarantine;
+  /** present once serving verified and loaded it somewhere: where, with which signature, when */
+  served?: LineageServed[];
   edges: { from: string; to: string; rel: 'described-by' | 'trained-on' | 'built-from' | 'ran-in' }[];
 }
 
@@ -41,6 +51,7 @@ export function buildLineage(
   promotions: Lineage['promotions'] = [],
   deployments: Lineage['deployments'] = [],
   quarantine: LineageQuarantine | null = null,
+  served: LineageServed[] = [],
 ): Lineage {
   const m = `manifest:${manifestSha256}`;
   return {
@@ -52,6 +63,7 @@ export function buildLineage(
     promotions,
     deployments,
     ...(quarantine ? { quarantine } : {}),
+    ...(served.length ? { served } : {}),
     edges: [
       { from: `artifact:${artifact.artifactId}`, to: m, rel: 'described-by' },
       ...datasets.map((d) => ({ from: m, to: `dataset:${d.id}@${d.version}`, rel: 'trained-on' as const })),

@@ -11,6 +11,7 @@ import { runBuiltinTrainer } from '../../lib/clients/training/builtin-trainer.js
 import { packDirectory } from '../../lib/clients/training/pack.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { settled } from '../promotion/support.js';
+import { aegisCli } from '../support/spawn.js';
 
 let stack: Stack;
 let work: string;
@@ -18,7 +19,7 @@ let invoker: string;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'aegis-serving-'));
-  // routes read on every request: a canary stage of 2 s sees its split at once
+  // routes read on every request: a canary stage of 3 s sees its split at once
   stack = await startStack({ AEGIS_SERVING_ROUTE_CACHE_SECONDS: '0' });
   invoker = (await stack.api('POST', '/v1/tokens', { principal: 'checkout-app', role: 'invoker' })).body.token;
 });
@@ -102,6 +103,16 @@ describe('POST /v1/serving/{model}/{env}/predict', () => {
       format: 'aegis.logreg/v1',
       manifestSignatureId: record.signature.manifestSignatureId,
     });
+    // lineage shows where it verified and served
+    const lineage = (await stack.api('GET', `/v1/lineage/${artifactId}`)).body;
+    expect(lineage.served).toEqual([
+      {
+        env: 'staging',
+        manifestSignatureId: record.signature.manifestSignatureId,
+        format: 'aegis.logreg/v1',
+        verifiedAt: verified[0]!.payload.verifiedAt,
+      },
+    ]);
   });
 
   it('records one serving event per request, the first one cold', async () => {
@@ -132,6 +143,25 @@ describe('POST /v1/serving/{model}/{env}/predict', () => {
     const r = await predict('churn', 'staging', body);
     expect(r.status).toBe(400);
     expect(r.body.error).toMatchObject({ code: 'VALIDATION_FAILED', field });
+  });
+
+  it('aegis predict reads a CSV or JSON file and prints the predictions with the artifact and variant', async () => {
+    const env = { AEGIS_URL: stack.url, AEGIS_DATA_DIR: stack.dataDir, AEGIS_TOKEN: invoker };
+    const csv = join(work, 'rows.csv');
+    await writeFile(csv, `${Object.keys(ROW).join(',')}\n${Object.values(ROW).join(',')}\n30,40000,0.2,0.9,99\n`);
+    const r = await aegisCli(['predict', '--model', 'churn', '--env', 'staging', '--input', csv, '--subject', 'user-7'], env);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`2 prediction(s) by churn in staging: stable artifact ${artifactId}`);
+    expect(r.stdout).toMatch(/\[1\] [01] \(0 0\.\d{4}, 1 0\.\d{4}\)/);
+    const json = join(work, 'rows.json');
+    await writeFile(json, JSON.stringify({ inputs: [ROW, { ...ROW, age: 'old' }] }));
+    const bad = await aegisCli(['predict', '--model', 'churn', '--env', 'staging', '--input', json], env);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('inputs[1].age');
+    await writeFile(json, JSON.stringify([ROW]));
+    const ok = JSON.parse((await aegisCli(['predict', '--model', 'churn', '--env', 'staging', '--input', json, '--json'], env)).stdout);
+    expect(ok).toMatchObject({ artifactId, variant: 'stable', predictions: [{ label: expect.any(String) }] });
   });
 
   it('answers 404 where nothing serves, and only to invokers and admins', async () => {
@@ -205,19 +235,44 @@ describe('artifacts that fail a check at load are never served', () => {
   });
 });
 
+describe('aegis promote', () => {
+  it('warns (not an error) when serving cannot load the artifact', async () => {
+    const id = await registered('pickled-cli', await packed('pickled-cli', { 'model.pkl': 'x' }));
+    const env = { AEGIS_URL: stack.url, AEGIS_DATA_DIR: stack.dataDir, AEGIS_TOKEN: stack.adminToken };
+    const r = await aegisCli(['promote', '--artifact-id', id, '--env', 'staging', '--reason', 'try'], env);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('aegis: warning: not servable (UNSUPPORTED_FORMAT)');
+  });
+
+  it('does not warn for a servable artifact', async () => {
+    const id = await registered('servable-cli', await trained('servable-cli', 12));
+    const r = await stack.api('POST', `/v1/registry/${id}/promote`, { targetEnv: 'staging', reason: 'test' });
+    expect(r.status).toBe(201);
+    expect(r.body.warnings).toBeUndefined();
+  });
+});
+
 describe('a canary judged by the serving events', () => {
-  const CANARY = { percent: 50, steps: 1, windowSeconds: 2, minRequests: 20, maxInconclusive: 0 };
+  const CANARY = { percent: 50, steps: 1, windowSeconds: 3, minRequests: 20, maxInconclusive: 0 };
 
   /** Predicts with distinct request ids until the promotion settles; the variants that answered. */
   async function traffic(model: string, promotionId: string) {
     const seen = { stable: new Set<string>(), canary: new Set<string>() };
     let status = 'rolling_out';
-    for (let i = 0; status === 'rolling_out' && i < 5000; i++) {
-      const r = await predict(model, 'canary', { inputs: [ROW], requestId: `${promotionId.slice(0, 8)}-${i}` });
-      expect(r.status).toBe(200);
-      seen[r.body.variant as 'stable' | 'canary'].add(r.body.artifactId);
-      if (i % 20 === 19) status = (await stack.api('GET', `/v1/promotions/${promotionId}`)).body.status;
-    }
+    let n = 0;
+    const failures: number[] = [];
+    // four clients at once, so even a busy machine sends each arm its minimum within the window
+    const client = async () => {
+      while (status === 'rolling_out' && n < 20_000) {
+        const i = n++;
+        const r = await predict(model, 'canary', { inputs: [ROW], requestId: `${promotionId.slice(0, 8)}-${i}` });
+        if (r.status !== 200) failures.push(r.status);
+        else seen[r.body.variant as 'stable' | 'canary'].add(r.body.artifactId);
+        if (i % 20 === 19) status = (await stack.api('GET', `/v1/promotions/${promotionId}`)).body.status;
+      }
+    };
+    await Promise.all([client(), client(), client(), client()]);
+    expect(failures).toEqual([]);
     return { seen, promotion: await settled(stack, promotionId, 30_000) };
   }
 

@@ -92,11 +92,11 @@ describe('config', () => {
     it.each([
       [
         { 'arn:x': 'king' },
-        'AEGIS_IAM_ROLE_MAP["arn:x"]: king is not a role; roles are reader, publisher, promoter, approver, operator, auditor, security, admin',
+        'AEGIS_IAM_ROLE_MAP["arn:x"]: king is not a role; roles are reader, publisher, promoter, approver, operator, auditor, security, admin, invoker',
       ],
       [
         { 'arn:x': { role: 'king', teams: ['a'] } },
-        'AEGIS_IAM_ROLE_MAP["arn:x"]: role: must be one of reader, publisher, promoter, approver, operator, auditor, security, admin',
+        'AEGIS_IAM_ROLE_MAP["arn:x"]: role: must be one of reader, publisher, promoter, approver, operator, auditor, security, admin, invoker',
       ],
       [
         { 'arn:x': { role: 'publisher' } },

@@ -106,6 +106,8 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
         const p = await (
           await ctx.client()
         ).request<PromotionReply>('POST', path, { targetEnv: o.env, reason: o.reason, ...(Object.keys(canary).length ? { canary } : {}) });
+        // a warning, not an error: the promotion went ahead
+        for (const w of p.warnings ?? []) process.stderr.write(`aegis: warning: ${w}\n`);
         ctx.out(
           `${describe(p)}${p.status === 'pending_multisig' ? `\n  waiting for approvals: aegis approve --promotion ${p.promotionId} --key <file> --kid <approver key id>` : ''}`,
           p,

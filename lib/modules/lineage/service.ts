@@ -8,7 +8,7 @@ import {
   type BundleFile,
   type BundleSignature,
 } from '../../kernel/lineage-bundle.js';
-import { buildLineage, type Lineage, type LineageQuarantine } from '../../kernel/lineage.js';
+import { buildLineage, type Lineage, type LineageQuarantine, type LineageServed } from '../../kernel/lineage.js';
 import { statementBytes } from '../../kernel/signatures.js';
 import type { Clock } from '../../platform/ports/clock.js';
 import type { DatasetRecord, DatasetService } from '../datasets/service.js';
@@ -19,7 +19,11 @@ import type { ArtifactRecord, RegistryService } from '../registry/service.js';
 
 /** Where the artifact went: the promotion module's history, the rollout module's routes, the quarantine module's state. */
 type History = Pick<PromotionService, 'summaries'> &
-  Pick<RolloutService, 'deployments'> & { quarantine: (artifactId: string) => Promise<LineageQuarantine | null> };
+  Pick<RolloutService, 'deployments'> & {
+    quarantine: (artifactId: string) => Promise<LineageQuarantine | null>;
+    /** where serving verified and loaded it (the serving module's deployments) */
+    served: (artifactId: string) => Promise<LineageServed[]>;
+  };
 
 /** Lineage of an artifact and the signed, self-contained bundle auditors verify offline. */
 export class LineageService {
@@ -45,13 +49,14 @@ export class LineageService {
     return this.#build(r, await this.#datasets(artifactId), await this.#history(artifactId));
   }
 
-  async #history(artifactId: string): Promise<Pick<Lineage, 'promotions' | 'deployments' | 'quarantine'>> {
-    const [promotions, deployments, quarantine] = await Promise.all([
+  async #history(artifactId: string): Promise<Pick<Lineage, 'promotions' | 'deployments' | 'quarantine' | 'served'>> {
+    const [promotions, deployments, quarantine, served] = await Promise.all([
       this.history.summaries(artifactId),
       this.history.deployments(artifactId),
       this.history.quarantine(artifactId),
+      this.history.served(artifactId),
     ]);
-    return { promotions, deployments, ...(quarantine ? { quarantine } : {}) };
+    return { promotions, deployments, served, ...(quarantine ? { quarantine } : {}) };
   }
 
   /** The datasets the artifact was trained on: the registry's links, the dataset registry's records. */
@@ -59,7 +64,11 @@ export class LineageService {
     return this.datasets.getMany(await this.registry.datasetLinks(artifactId));
   }
 
-  #build(r: ArtifactRecord, datasets: DatasetRecord[], history: Pick<Lineage, 'promotions' | 'deployments' | 'quarantine'>): Lineage {
+  #build(
+    r: ArtifactRecord,
+    datasets: DatasetRecord[],
+    history: Pick<Lineage, 'promotions' | 'deployments' | 'quarantine' | 'served'>,
+  ): Lineage {
     return buildLineage(
       {
         artifactId: r.artifactId,
@@ -77,6 +86,7 @@ export class LineageService {
       history.promotions,
       history.deployments,
       history.quarantine ?? null,
+      history.served ?? [],
     );
   }
 

@@ -138,6 +138,23 @@ export class ServingService {
     };
   }
 
+  /**
+   * Whether serving would answer with the artifact: null when it loads, else the refusal
+   * (unsupported format, failed verification). A check only: the model is released again and
+   * nothing is cached or audited, so the first predict still verifies what storage holds then.
+   * Unknown (a store outage): null.
+   */
+  async servable(artifactId: string): Promise<Refusal | null> {
+    try {
+      const served = await loadArtifact(this.#d, artifactId);
+      if (isRefusal(served)) return served;
+      await served.model.close();
+      return null;
+    } catch {
+      return null;
+    }
+  }
+
   /** Where the artifact first verified and served, by environment (lineage). */
   async deployments(artifactId: string): Promise<{ env: string; manifestSignatureId: string; format: string; verifiedAt: string }[]> {
     return (await deploymentsOf(this.#d.database.db, artifactId)).map((r) => ({
@@ -177,6 +194,16 @@ export class ServingService {
     const artifactId = (variant === 'canary' ? route.canary : route.stable)!;
     if (!artifactId) return { code: 'ARTIFACT_UNVERIFIED', reason: `no ${variant} artifact` };
     if (!this.#settled.has(artifactId)) onCold();
+    const served = await this.#load(artifactId);
+    if (isRefusal(served) && !this.#refusalsAudited.has(artifactId)) {
+      this.#refusalsAudited.add(artifactId);
+      await recordRefusal(this.#d, { artifactId, modelName: route.modelName, env: route.env, variant, refusal: served });
+    }
+    return served;
+  }
+
+  /** The artifact's model or refusal, loaded once per process. */
+  #load(artifactId: string): Promise<ServedModel | Refusal> {
     let p = this.#models.get(artifactId);
     if (!p) {
       p = loadArtifact(this.#d, artifactId);
@@ -186,12 +213,7 @@ export class ServingService {
         () => this.#models.delete(artifactId), // a store or database outage is retried by the next request
       );
     }
-    const served = await p;
-    if (isRefusal(served) && !this.#refusalsAudited.has(artifactId)) {
-      this.#refusalsAudited.add(artifactId);
-      await recordRefusal(this.#d, { artifactId, modelName: route.modelName, env: route.env, variant, refusal: served });
-    }
-    return served;
+    return p;
   }
 
   /** The first load of an artifact in an environment is recorded (once per process; once ever per the table). */

@@ -26,11 +26,11 @@ import { RolloutService } from '../../modules/rollout/service.js';
 import { AuditTrail } from '../audit/trail.js';
 import { DatasetService } from '../../modules/datasets/service.js';
 import { KeyService } from '../../modules/keys/service.js';
-import { LineageService } from '../../modules/lineage/service.js';
 import { RegistryService } from '../../modules/registry/service.js';
 import { TokenService } from '../../modules/tokens/service.js';
 import { VerificationService } from '../../modules/registry/verification.js';
 import { servingService } from './serving.js';
+import { lineageService } from './lineage.js';
 
 export const REGISTRY_DEFAULTS = { retentionDays: 365, uploadTtlSeconds: 3600 } as const;
 
@@ -265,25 +265,7 @@ async function promotionServices(
     rollout,
     workflows,
   });
-  return { rollout, workflows, promotions, quarantines, serving, lineage: lineageService(c, clock, promotions, rollout) };
-}
-
-/** Lineage reads where an artifact went through the promotion and rollout services, and its quarantine. */
-function lineageService(c: Storage & CoreServices, clock: Clock, promotions: PromotionService, rollout: RolloutService): LineageService {
-  return new LineageService({
-    registry: c.registry,
-    history: {
-      summaries: (id) => promotions.summaries(id),
-      deployments: (id) => rollout.deployments(id),
-      quarantine: async (id) => {
-        const q = await c.quarantineReader.stateOf(id);
-        return q && { requestId: q.requestId, reason: q.reason, quarantinedBy: q.quarantinedBy, quarantinedAt: q.quarantinedAt };
-      },
-    },
-    datasets: c.datasets,
-    keys: c.keys,
-    clock,
-  });
+  return { rollout, workflows, promotions, quarantines, serving, lineage: lineageService(c, clock, promotions, rollout, serving) };
 }
 
 /** Schema migrations, then an active manifest and audit key (created locally, adopted from KMS). */

@@ -11,6 +11,7 @@ import type { TokenRecord } from '../../modules/tokens/domain.js';
 import type { PromotionRecord, PromotionService } from '../../modules/promotion/service.js';
 import type { ArtifactRecord, DownloadTicket, Page } from '../../modules/registry/service.js';
 import type { CanaryVerdictView, TraceStep } from '../../modules/rollout/service.js';
+import type { ServingService } from '../../modules/serving/service.js';
 import type {
   ArtifactReply,
   DatasetReply,
@@ -122,4 +123,16 @@ export function tokenReply(t: TokenRecord): Wire<typeof TokenRecordSchema> {
     revokedAt: t.revokedAt,
     revokedBy: t.revokedBy,
   };
+}
+
+/**
+ * `warnings` for a promote reply when serving cannot load the artifact (an unsupported format,
+ * a failed check): the promotion stands, but nothing will answer predictions with it.
+ */
+export async function servingWarnings(
+  c: { serving: Pick<ServingService, 'servable'> },
+  artifactId: string,
+): Promise<{ warnings?: string[] }> {
+  const refusal = await c.serving.servable(artifactId);
+  return refusal ? { warnings: [`not servable (${refusal.code}): ${refusal.reason}`] } : {};
 }

@@ -64,6 +64,10 @@ export const LineageReply = z.object({
     .object({ requestId: z.string(), reason: z.string(), quarantinedBy: z.string(), quarantinedAt: z.string() })
     .optional()
     .describe('present when the artifact is quarantined'),
+  served: z
+    .array(z.object({ env: z.string(), manifestSignatureId: z.string(), format: z.string(), verifiedAt: z.string() }))
+    .optional()
+    .describe('present once serving verified and loaded the artifact: where, with which signature, when (serving.verified)'),
   edges: z.array(z.object({ from: z.string(), to: z.string(), rel: z.string() })),
 });
 export type LineageReply = z.output<typeof LineageReply>;

@@ -156,6 +156,10 @@ export const PromotionReply = PromotionSchema.extend({
   trace: z.array(TraceStepSchema).describe("the rollout's steps, oldest first"),
   /** every judged canary window with its numbers (issue 10) */
   verdicts: z.array(VerdictSchema).describe('every judged canary window with its numbers, oldest first'),
+  warnings: z
+    .array(z.string())
+    .optional()
+    .describe('promote only: what the caller should know but did not refuse the promotion, e.g. that serving cannot load the artifact'),
 });
 export type PromotionReply = z.output<typeof PromotionReply>;
 export type VerdictReply = PromotionReply['verdicts'][number];
