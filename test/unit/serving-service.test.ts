@@ -58,7 +58,7 @@ const fakeRuntime: ModelRuntime = {
   },
 };
 
-function world(artifacts: Record<string, Buffer>) {
+function world(artifacts: Record<string, Buffer>, sizes: Record<string, number> = {}) {
   const manifest = { artifactId: 'x' };
   const records = new Map<string, ArtifactRecord>();
   for (const [id, bytes] of Object.entries(artifacts))
@@ -67,7 +67,7 @@ function world(artifacts: Record<string, Buffer>) {
       modelName: 'm',
       version: 1,
       sha256: sha256Hex(bytes),
-      size: bytes.length,
+      size: sizes[id] ?? bytes.length,
       storage: { key: `a/${id}`, versionId: 'v1', manifestKey: `m/${id}`, signatureKey: `s/${id}` },
       manifest: manifest as never,
       manifestSha256: sha256Hex(canonicalJson(manifest)),
@@ -75,19 +75,20 @@ function world(artifacts: Record<string, Buffer>) {
       createdBy: 't',
       createdAt: '2026-01-01T00:00:00Z',
     });
+  const reads: string[] = [];
   const store = {
     get: async (key: string) =>
-      Readable.from([key.startsWith('m/') ? Buffer.from(`${canonicalJson(manifest)}\n`) : artifacts[key.slice(2)]!]),
+      reads.push(key) && Readable.from([key.startsWith('m/') ? Buffer.from(`${canonicalJson(manifest)}\n`) : artifacts[key.slice(2)]!]),
   } as unknown as ObjectStore;
   const appended: { type: string; payload: Record<string, unknown> }[] = [];
   const audit = {
     append: async (_tx: unknown, e: { type: string; payload: Record<string, unknown> }) => appended.push(e),
   } as unknown as AuditLog;
-  return { records, store, audit, appended };
+  return { records, store, audit, appended, reads };
 }
 
-async function service(artifacts: Record<string, Buffer>, route: ServingRoute) {
-  const w = world(artifacts);
+async function service(artifacts: Record<string, Buffer>, route: ServingRoute, sizes: Record<string, number> = {}) {
+  const w = world(artifacts, sizes);
   let t = 0;
   const s = new ServingService({
     database: db,
@@ -103,7 +104,7 @@ async function service(artifacts: Record<string, Buffer>, route: ServingRoute) {
     options: { routeCacheSeconds: 5, timeoutMs: 50 },
     monotonic: () => (t += 1),
   });
-  return { s, appended: w.appended };
+  return { s, appended: w.appended, reads: w.reads };
 }
 
 const win = (s: ServingService, variant: 'stable' | 'canary', artifactId: string) =>
@@ -157,4 +158,15 @@ it('sends a refused canary share to the stable, audits the refusal once, and mar
     { request_id: 'c2', cold: false, variant: 'stable' },
     { request_id: 'c3', cold: false, variant: 'stable' },
   ]);
+});
+
+it('test-loads at promote time only what a promote handler may hold: a larger artifact is reported unchecked, never read', async () => {
+  const route = { modelName: 'm', env: 'prod', stable: null, canary: null, percent: 0, promotionId: null } as unknown as ServingRoute;
+  const artifacts = { good: await tarGz({ 'fake.json': '{"behave":"ok"}' }), pickled: await tarGz({ 'model.pkl': 'x' }) };
+  const { s, reads } = await service({ ...artifacts, big: artifacts.pickled }, route, { big: 65 * 1024 ** 2 });
+  expect(await s.servable('good')).toBeNull();
+  expect(await s.servable('pickled')).toMatchObject({ code: 'UNSUPPORTED_FORMAT' });
+  const before = reads.length;
+  expect(await s.servable('big')).toEqual({ unchecked: expect.stringMatching(/not test-loaded at promote time \(68157440 bytes/) });
+  expect(reads.length).toBe(before);
 });

@@ -16,6 +16,12 @@ export const SERVING_LIMITS = {
   maxUnpackedBytes: 1024 ** 3,
   /** files in one artifact */
   maxFiles: 10_000,
+  /**
+   * the largest artifact `promote` test-loads to warn when serving cannot load it: the promote
+   * handler (a Lambda of its own memory on AWS) must not hold a serving-sized model; larger
+   * ones are checked at their first prediction, and the reply says so
+   */
+  maxPromoteCheckBytes: 64 * 1024 ** 2,
 } as const;
 
 /** The model's route in an environment, as serving reads it: who answers, and the canary's share. */

@@ -7,7 +7,7 @@ import type { Database } from '../../platform/ports/database.js';
 import type { Prediction } from '../../platform/ports/model-runtime.js';
 import type { AuditLog } from '../../platform/audit/log.js';
 import type { QuarantineLookup } from '../registry/verification.js';
-import { chooseVariant, toMatrix, type Refusal, type ServingRoute } from './domain.js';
+import { chooseVariant, SERVING_LIMITS, toMatrix, type Refusal, type ServingRoute } from './domain.js';
 import { ServingEventSink } from './event-sink.js';
 import { isRefusal, loadArtifact, type LoaderDeps, type ServedModel } from './loader.js';
 import { RouteCache, type RouteSource } from './route-cache.js';
@@ -144,8 +144,13 @@ export class ServingService {
    * nothing is cached or audited, so the first predict still verifies what storage holds then.
    * Unknown (a store outage): null.
    */
-  async servable(artifactId: string): Promise<Refusal | null> {
+  async servable(artifactId: string): Promise<Refusal | { unchecked: string } | null> {
     try {
+      const size = (await this.#d.registry.get(artifactId))?.size ?? 0;
+      if (size > SERVING_LIMITS.maxPromoteCheckBytes)
+        return {
+          unchecked: `not test-loaded at promote time (${size} bytes, over ${SERVING_LIMITS.maxPromoteCheckBytes}): its first prediction loads and verifies it`,
+        };
       const served = await loadArtifact(this.#d, artifactId);
       if (isRefusal(served)) return served;
       await served.model.close();

@@ -133,6 +133,7 @@ export async function servingWarnings(
   c: { serving: Pick<ServingService, 'servable'> },
   artifactId: string,
 ): Promise<{ warnings?: string[] }> {
-  const refusal = await c.serving.servable(artifactId);
-  return refusal ? { warnings: [`not servable (${refusal.code}): ${refusal.reason}`] } : {};
+  const check = await c.serving.servable(artifactId);
+  if (!check) return {};
+  return { warnings: ['unchecked' in check ? check.unchecked : `not servable (${check.code}): ${check.reason}`] };
 }
