@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseRoleMapEntry, type RoleGrant } from '../kernel/identity.js';
-import { EnvSchema, type Env } from './config-env.js';
+import { EnvSchema, servingConfig, type Env } from './config-env.js';
 import { isLoopbackUrl } from '../kernel/urls.js';
 
 /**
@@ -75,8 +75,8 @@ export interface Config {
    * server takes the rollout over)
    */
   rolloutLeaseSeconds: number;
-  /** serving: the route cache's TTL (`AEGIS_SERVING_ROUTE_CACHE_SECONDS`) and a prediction's budget (`AEGIS_SERVING_TIMEOUT_MS`) */
-  serving: { routeCacheSeconds: number; timeoutMs: number };
+  /** serving: `AEGIS_SERVING_ROUTE_CACHE_SECONDS`, `_TIMEOUT_MS`, `_RETENTION_DAYS` (telemetry kept), `_SAMPLE_RATE` (input segments) */
+  serving: { routeCacheSeconds: number; timeoutMs: number; retentionDays: number; sampleRate: number };
   /** local bearer tokens: the longest lifetime (`AEGIS_TOKEN_MAX_TTL`), how long a process caches one (`AEGIS_TOKEN_CACHE_SECONDS`) */
   tokens: { maxTtlSeconds: number; cacheSeconds: number };
   /**
@@ -174,7 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pendingUploadTtlSeconds: e.AEGIS_PENDING_UPLOAD_TTL_SECONDS,
     auditCheckpointSeconds: e.AEGIS_AUDIT_CHECKPOINT_SECONDS,
     rolloutLeaseSeconds: e.AEGIS_ROLLOUT_LEASE_SECONDS,
-    serving: { routeCacheSeconds: e.AEGIS_SERVING_ROUTE_CACHE_SECONDS, timeoutMs: e.AEGIS_SERVING_TIMEOUT_MS },
+    serving: servingConfig(e),
     tokens: { maxTtlSeconds: e.AEGIS_TOKEN_MAX_TTL, cacheSeconds: e.AEGIS_TOKEN_CACHE_SECONDS },
     appDatabaseSecret: e.AEGIS_APP_DATABASE_SECRET_ARN
       ? {
