@@ -3,8 +3,7 @@
  * feedback and quality joined on read, input segments in the drift store, the Prometheus
  * series, canary status, and retention with an injected clock.
  */
-import { readFile, rm } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBuiltinTrainer } from '../../lib/clients/training/builtin-trainer.js';
@@ -12,6 +11,7 @@ import { packDirectory } from '../../lib/clients/training/pack.js';
 import { FsObjectStore } from '../../lib/platform/adapters/object-store/fs.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { settled } from '../promotion/support.js';
+import { aegisCli } from '../support/spawn.js';
 
 const DAY_MS = 86_400_000;
 let offsetMs = 0;
@@ -178,6 +178,42 @@ describe('GET /v1/serving/{model}/{env}/status', () => {
     const bad = await stack.api('GET', '/v1/serving/churn/staging/status?windowMinutes=0');
     expect(bad.body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'query.windowMinutes' });
     expect((await call('GET', '/v1/serving/churn/staging/status', undefined, invoker)).status).toBe(403);
+  });
+});
+
+describe('aegis feedback and aegis canary status', () => {
+  const aegis = (...args: string[]) => aegisCli(args, { AEGIS_URL: stack.url, AEGIS_DATA_DIR: stack.dataDir, AEGIS_TOKEN: invoker });
+
+  it('sends a JSON Lines file of labels, idempotently, and reports a conflicting label by its item', async () => {
+    const file = join(work, 'labels.jsonl');
+    await writeFile(file, '{"requestId":"cli-a","label":"1"}\n\n{"requestId":"cli-b","label":0}\n');
+    const first = await aegis('--json', 'feedback', '--model', 'churn', '--env', 'staging', '--input', file);
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout)).toEqual({ model: 'churn', env: 'staging', items: 2, accepted: 2, unchanged: 0 });
+    const again = await aegis('feedback', '--model', 'churn', '--env', 'staging', '--input', file);
+    expect(again.stdout).toContain('0 labels stored, 2 already stored');
+    await writeFile(file, JSON.stringify({ items: [{ requestId: 'cli-b', label: '1' }] }));
+    const conflict = await aegis('--json', 'feedback', '--model', 'churn', '--env', 'staging', '--input', file);
+    expect(conflict.code).not.toBe(0);
+    expect(JSON.parse(conflict.stdout).error).toMatchObject({ code: 'CONFLICT', field: 'items.0.label' });
+    await writeFile(file, '[{"requestId":"cli-c"}]');
+    const bad = await aegis('feedback', '--model', 'churn', '--env', 'staging', '--input', file);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('item 0 must be an object with requestId and label');
+  });
+
+  it('shows the canary status of a deployment, as text and as JSON', async () => {
+    const env = { AEGIS_URL: stack.url, AEGIS_DATA_DIR: stack.dataDir, AEGIS_TOKEN: stack.adminToken };
+    const json = await aegisCli(['--json', 'canary', 'status', '--model', 'churn', '--env', 'staging'], env);
+    expect(json.code).toBe(0);
+    const s = JSON.parse(json.stdout);
+    expect(s).toMatchObject({ model: 'churn', env: 'staging', percent: 0 });
+    expect(s.variants.stable).toMatchObject({ artifactId, requests: 8, errors: 0 });
+    const text = await aegisCli(['canary', 'status', '--model', 'churn', '--env', 'staging', '--window', '120'], env);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`stable  ${artifactId}  requests 8  errors 0 (0.00%)`);
+    expect(text.stdout).toMatch(/quality \d+\.\d{2}% of 7 labelled/);
+    expect(text.stdout).toContain('canary  (none)');
   });
 });
 
