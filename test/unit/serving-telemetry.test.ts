@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ObjectInfo, ObjectStore } from '../../lib/platform/ports/object-store.js';
 import { hourOfKey, InputSegments, purgeSegments, sampled, segmentHour } from '../../lib/modules/serving/segments.js';
-import type { ServedRequest } from '../../lib/modules/serving/service.js';
+import type { ServedRequest } from '../../lib/modules/serving/observers.js';
 
 /** An in-memory store of the few calls segments make. */
 function memoryStore() {

@@ -5,7 +5,7 @@
  */
 import type { Variant, VariantMetrics } from '../../kernel/canary-metrics.js';
 import type { InferenceLabels, ServiceMetrics } from '../../platform/ports/metrics.js';
-import type { ServedRequest, ServingObserver } from './service.js';
+import type { ServedRequest, ServingObserver } from './observers.js';
 
 export class ServingMetrics implements ServingObserver {
   readonly #counts = new Map<string, { requests: number; errors: number }>();

@@ -12,7 +12,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { ObjectStore } from '../../platform/ports/object-store.js';
-import type { ServedRequest, ServingObserver } from './service.js';
+import type { ServedRequest, ServingObserver } from './observers.js';
 
 export const SEGMENT_PREFIX = 'serving-inputs';
 

@@ -10,6 +10,7 @@ import type { QuarantineLookup } from '../registry/verification.js';
 import { chooseVariant, toMatrix, type Refusal, type ServingRoute } from './domain.js';
 import { ServingEventSink } from './event-sink.js';
 import { isRefusal, loadArtifact, type LoaderDeps, type ServedModel } from './loader.js';
+import { notifyServed, type ServedRequest, type ServingObserver } from './observers.js';
 import { RouteCache, type RouteSource } from './route-cache.js';
 import { deploymentsOf, metricsWindow } from './store.js';
 import { recordRefusal, recordVerified } from './records.js';
@@ -39,29 +40,6 @@ export interface ServingDeps extends LoaderDeps {
   monotonic?: () => number;
   /** told of every served request after its event is buffered (telemetry: Prometheus, input segments); must not throw */
   observers?: readonly ServingObserver[];
-}
-
-/** One served request, as the observers see it. */
-export interface ServedRequest {
-  modelName: string;
-  env: string;
-  requestId: string;
-  variant: Variant;
-  artifactId: string;
-  at: Date;
-  latencyMs: number;
-  cold: boolean;
-  inputs: readonly unknown[];
-  /** null when the model failed or timed out (an error of the variant) */
-  predictions: Prediction[] | null;
-}
-
-export interface ServingObserver {
-  served(r: ServedRequest): void;
-  /** a variant's metrics were read (the judge, canary status) */
-  read?(deploymentKey: string, variant: Variant, artifactId: string | null, m: VariantMetrics): void;
-  /** writes what it buffers (shutdown) */
-  flush?(): Promise<void>;
 }
 
 export interface PredictRequest {
@@ -301,12 +279,6 @@ export class ServingService {
       inputs: e.req.inputs,
       predictions,
     };
-    for (const o of this.#d.observers ?? []) {
-      try {
-        o.served(served);
-      } catch (err) {
-        this.#d.logger.error('serving observer failed', { error: (err as Error).message });
-      }
-    }
+    notifyServed(this.#d.observers ?? [], served, this.#d.logger);
   }
 }

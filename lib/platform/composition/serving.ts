@@ -9,7 +9,8 @@ import type { QuarantineLookup, VerificationService } from '../../modules/regist
 import type { RolloutService } from '../../modules/rollout/service.js';
 import { ServingMetrics } from '../../modules/serving/metrics.js';
 import { InputSegments } from '../../modules/serving/segments.js';
-import { ServingService, type ServingObserver } from '../../modules/serving/service.js';
+import type { ServingObserver } from '../../modules/serving/observers.js';
+import { ServingService } from '../../modules/serving/service.js';
 import { ServingTelemetry } from '../../modules/serving/telemetry.js';
 import type { Container } from './container.js';
 import { modelRuntimes } from './runtimes.js';
