@@ -27,7 +27,9 @@ import * as promotionCancel from './promotion-cancel.js';
 import * as promotionGet from './promotion-get.js';
 import * as promotionsByArtifact from './promotions-history.js';
 import * as readyz from './readyz.js';
+import * as servingFeedback from './serving-feedback.js';
 import * as servingPredict from './serving-predict.js';
+import * as servingStatus from './serving-status.js';
 import * as quarantine from './quarantine.js';
 import * as quarantineApprove from './quarantine-approve.js';
 import * as quarantineGet from './quarantine-get.js';
@@ -78,7 +80,9 @@ export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
   quarantineRelease,
   register,
   rollback,
+  servingFeedback,
   servingPredict,
+  servingStatus,
   tokenRevoke,
   tokenRotate,
   tokensCreate,

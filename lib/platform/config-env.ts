@@ -77,6 +77,10 @@ export const EnvSchema = z.object({
   AEGIS_SERVING_ROUTE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
   // a prediction slower than this fails (504) and counts as an error of its variant
   AEGIS_SERVING_TIMEOUT_MS: z.coerce.number().int().min(1).max(900_000).default(10_000),
+  // serving events, labels and input segments older than this are purged (the serving-retention job)
+  AEGIS_SERVING_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(14),
+  // the share of served requests whose inputs and predictions are written as segments for drift (0-1)
+  AEGIS_SERVING_SAMPLE_RATE: z.coerce.number().min(0).max(1).default(1),
   // the longest lifetime a local bearer token may be given (POST /v1/tokens expiresIn)
   AEGIS_TOKEN_MAX_TTL: z
     .string()
@@ -95,3 +99,11 @@ export const EnvSchema = z.object({
 });
 
 export type Env = z.infer<typeof EnvSchema>;
+
+/** The serving settings of the validated environment (`Config.serving`). */
+export const servingConfig = (e: Env) => ({
+  routeCacheSeconds: e.AEGIS_SERVING_ROUTE_CACHE_SECONDS,
+  timeoutMs: e.AEGIS_SERVING_TIMEOUT_MS,
+  retentionDays: e.AEGIS_SERVING_RETENTION_DAYS,
+  sampleRate: e.AEGIS_SERVING_SAMPLE_RATE,
+});

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseRoleMapEntry, type RoleGrant } from '../kernel/identity.js';
-import { EnvSchema, type Env } from './config-env.js';
+import { EnvSchema, servingConfig, type Env } from './config-env.js';
 import type { Config, DatabaseConfig } from './config-types.js';
 import { isLoopbackUrl } from '../kernel/urls.js';
 
@@ -99,7 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     downloadUrlTtlSeconds: e.AEGIS_DOWNLOAD_URL_TTL_SECONDS,
     auditCheckpointSeconds: e.AEGIS_AUDIT_CHECKPOINT_SECONDS,
     rolloutLeaseSeconds: e.AEGIS_ROLLOUT_LEASE_SECONDS,
-    serving: { routeCacheSeconds: e.AEGIS_SERVING_ROUTE_CACHE_SECONDS, timeoutMs: e.AEGIS_SERVING_TIMEOUT_MS },
+    serving: servingConfig(e),
     tokens: { maxTtlSeconds: e.AEGIS_TOKEN_MAX_TTL, cacheSeconds: e.AEGIS_TOKEN_CACHE_SECONDS },
     appDatabaseSecret: e.AEGIS_APP_DATABASE_SECRET_ARN
       ? {

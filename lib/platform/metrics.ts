@@ -4,11 +4,11 @@
  * Lambda. Nothing here depends on either, so a Lambda bundle carries no Prometheus client and
  * the local server no Powertools metrics.
  */
-import type { MetricsSink, ServiceMetricName, ServiceMetrics } from './ports/metrics.js';
+import type { MetricsSink, MetricUnitName, ServiceMetricName, ServiceMetrics } from './ports/metrics.js';
 
 /** Records every measurement to each of `sinks`; a failing sink never fails the request it measures. */
 export function serviceMetrics(sinks: readonly MetricsSink[]): ServiceMetrics {
-  const emit = (name: ServiceMetricName, unit: 'Count' | 'Seconds', value: number, dimensions: Record<string, string>) => {
+  const emit = (name: ServiceMetricName, unit: MetricUnitName, value: number, dimensions: Record<string, string>) => {
     for (const s of sinks) {
       try {
         s.emit(name, unit, value, dimensions);
@@ -29,6 +29,14 @@ export function serviceMetrics(sinks: readonly MetricsSink[]): ServiceMetrics {
       metrics.promotion(env, outcome);
       emit('ai_infra_promotion_latency_seconds', 'Seconds', seconds, { env, outcome });
       if (outcome === 'rolled_back') emit('ai_infra_canary_rollbacks_total', 'Count', 1, { env });
+    },
+    inference(labels, outcome, seconds) {
+      emit('model_inference_requests_total', 'Count', 1, { ...labels, outcome });
+      emit('model_inference_latency_seconds', 'Seconds', seconds, { ...labels });
+    },
+    inferenceRates(labels, rates) {
+      if (rates.errorRate !== undefined) emit('model_inference_error_rate', 'None', rates.errorRate, { ...labels });
+      if (rates.quality !== undefined) emit('model_prediction_quality', 'None', rates.quality, { ...labels });
     },
   };
   return metrics;

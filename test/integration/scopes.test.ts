@@ -65,6 +65,7 @@ const BODIES: Partial<Record<RouteId, () => unknown>> = {
   // the fraud model's staging artifact is random bytes: in scope, serving refuses it (503), which is not a 404
   servingPredict: () => ({ inputs: [[1]] }),
   quarantineApprove: () => ({ approverId: 'nobody', signature: 'AAAA', expiresAt: new Date(Date.now() + 3_600_000).toISOString() }),
+  servingFeedback: () => ({ items: [{ requestId: 'scope-walk-1', label: '1' }] }),
 };
 
 const idFields = (route: RouteSpec): string[] => {

@@ -10,6 +10,7 @@ import type { QuarantineLookup } from '../registry/verification.js';
 import { chooseVariant, SERVING_LIMITS, toMatrix, type Refusal, type ServingRoute } from './domain.js';
 import { ServingEventSink } from './event-sink.js';
 import { isRefusal, loadArtifact, type LoaderDeps, type ServedModel } from './loader.js';
+import { notifyServed, type ServedRequest, type ServingObserver } from './observers.js';
 import { RouteCache, type RouteSource } from './route-cache.js';
 import { deploymentsOf, metricsWindow } from './store.js';
 import { recordRefusal, recordVerified } from './records.js';
@@ -37,6 +38,8 @@ export interface ServingDeps extends LoaderDeps {
   options: ServingOptions;
   /** milliseconds for latencies (tests pass a fake); `performance.now` by default */
   monotonic?: () => number;
+  /** told of every served request after its event is buffered (telemetry: Prometheus, input segments); must not throw */
+  observers?: readonly ServingObserver[];
 }
 
 export interface PredictRequest {
@@ -89,7 +92,9 @@ export class ServingService {
   readonly metrics: MetricsSource = {
     window: async (deploymentKey: string, variant: Variant, artifactId: string | null, from: Date, to: Date): Promise<VariantMetrics> => {
       await this.#sink.flush();
-      return metricsWindow(this.#d.database.db, { deploymentKey, variant, artifactId, from, to });
+      const m = await metricsWindow(this.#d.database.db, { deploymentKey, variant, artifactId, from, to });
+      for (const o of this.#d.observers ?? []) o.read?.(deploymentKey, variant, artifactId, m);
+      return m;
     },
   };
 
@@ -171,8 +176,14 @@ export class ServingService {
   }
 
   /** Writes the buffered serving events and releases the loaded models (shutdown). */
-  async close(): Promise<void> {
+  /** Writes the buffered serving events, and what the observers buffer (input segments). */
+  async flush(): Promise<void> {
     await this.#sink.flush();
+    for (const o of this.#d.observers ?? []) await o.flush?.().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
     const models = [...this.#models.values()];
     this.#models.clear();
     for (const m of await Promise.allSettled(models))
@@ -247,18 +258,32 @@ export class ServingService {
     predictions: Prediction[] | null,
   ): void {
     const latency = Math.max(0, this.#now() - e.started);
+    const at = this.#d.clock.now();
     this.#sink.add({
       request_id: e.req.requestId,
       deployment_key: `${e.route.modelName}/${e.route.env}`,
       variant: e.variant,
       artifact_id: e.served.artifactId,
       promotion_id: e.route.promotionId,
-      at: this.#d.clock.now(),
+      at,
       latency_ms: latency,
       latency_bucket: latencyBucket(latency),
       error: predictions === null,
       cold: e.cold,
       prediction: predictions === null ? null : canonicalJson(predictions),
     });
+    const served: ServedRequest = {
+      modelName: e.route.modelName,
+      env: e.route.env,
+      requestId: e.req.requestId,
+      variant: e.variant,
+      artifactId: e.served.artifactId,
+      at,
+      latencyMs: latency,
+      cold: e.cold,
+      inputs: e.req.inputs,
+      predictions,
+    };
+    notifyServed(this.#d.observers ?? [], served, this.#d.logger);
   }
 }

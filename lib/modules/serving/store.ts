@@ -108,5 +108,77 @@ export async function metricsWindow(
     .orderBy('latency_bucket')
     .execute();
   const latencyHistogram: LatencyHistogram = buckets.map((b) => [Number(b.latency_bucket), Number(b.n)]);
-  return { requests: Number(counts.requests), errors: Number(counts.errors ?? 0), latencyHistogram };
+  const quality = await qualityWindow(x, q as typeof q & { artifactId: string });
+  return {
+    requests: Number(counts.requests),
+    errors: Number(counts.errors ?? 0),
+    latencyHistogram,
+    ...(quality.labelled > 0 ? { quality } : {}),
+  };
+}
+
+/**
+ * Label feedback joined on read: of the variant's answered single-row requests in the window
+ * that have a label for their deployment, how many predicted that label. A request of several
+ * rows has one label for several predictions, so it is not counted (see the README).
+ */
+export async function qualityWindow(
+  x: Executor,
+  q: { deploymentKey: string; variant: Variant; artifactId: string; from: Date; to: Date },
+): Promise<{ correct: number; labelled: number }> {
+  const r = await x
+    .selectFrom('serving_events as e')
+    .innerJoin('serving_labels as l', (j) =>
+      j.onRef('l.deployment_key', '=', 'e.deployment_key').onRef('l.request_id', '=', 'e.request_id'),
+    )
+    .where('e.deployment_key', '=', q.deploymentKey)
+    .where('e.variant', '=', q.variant)
+    .where('e.artifact_id', '=', q.artifactId)
+    .where('e.at', '>=', q.from)
+    .where('e.at', '<', q.to)
+    .where('e.error', '=', false)
+    .where(sql<boolean>`jsonb_array_length(e.prediction::jsonb) = 1`)
+    .select((eb) => [
+      eb.fn.countAll<string | number>().as('labelled'),
+      eb.fn.sum<string | number | null>(sql`case when (e.prediction::jsonb -> 0 ->> 'label') = l.label then 1 else 0 end`).as('correct'),
+    ])
+    .executeTakeFirstOrThrow();
+  return { correct: Number(r.correct ?? 0), labelled: Number(r.labelled) };
+}
+
+// serving_labels: label feedback by deployment and request id (migration 0012)
+
+export type LabelRow = Insertable<DB['serving_labels']>;
+
+/** The labels already stored for these request ids of a deployment. */
+export async function labelsOf(x: Executor, deploymentKey: string, requestIds: readonly string[]): Promise<Map<string, string>> {
+  if (requestIds.length === 0) return new Map();
+  const rows = await x
+    .selectFrom('serving_labels')
+    .select(['request_id', 'label'])
+    .where('deployment_key', '=', deploymentKey)
+    .where('request_id', 'in', requestIds)
+    .execute();
+  return new Map(rows.map((r) => [r.request_id, r.label]));
+}
+
+/** Inserts the labels not stored yet; the request ids this call inserted. */
+export async function insertLabels(x: Executor, rows: LabelRow[]): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
+  const r = await x
+    .insertInto('serving_labels')
+    .values(rows)
+    .onConflict((oc) => oc.columns(['deployment_key', 'request_id']).doNothing())
+    .returning('request_id')
+    .execute();
+  return new Set(r.map((x) => x.request_id));
+}
+
+// retention
+
+/** Deletes the serving events recorded and the labels received before `before`; how many of each. */
+export async function purgeBefore(x: Executor, before: Date): Promise<{ events: number; labels: number }> {
+  const events = await x.deleteFrom('serving_events').where('at', '<', before).executeTakeFirst();
+  const labels = await x.deleteFrom('serving_labels').where('received_at', '<', before).executeTakeFirst();
+  return { events: Number(events.numDeletedRows), labels: Number(labels.numDeletedRows) };
 }

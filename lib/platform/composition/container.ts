@@ -12,6 +12,7 @@ import type { PromotionService } from '../../modules/promotion/service.js';
 import type { QuarantineService } from '../../modules/quarantine/service.js';
 import type { RolloutService } from '../../modules/rollout/service.js';
 import type { ServingService } from '../../modules/serving/service.js';
+import type { ServingTelemetry } from '../../modules/serving/telemetry.js';
 import type { AuditLog } from '../audit/log.js';
 import type { AuditTrail } from '../audit/trail.js';
 import type { DatasetService } from '../../modules/datasets/service.js';
@@ -48,6 +49,8 @@ export interface Container {
   rollout: RolloutService;
   /** predictions by the verified artifacts the routes name; the canary judge's metrics */
   serving: ServingService;
+  /** label feedback, canary status and retention of what serving records */
+  servingTelemetry: ServingTelemetry;
   workflows: Workflows;
   /** the scheduled jobs (audit archive, pending promotion and upload expiry); armed by the local server only */
   scheduler: Scheduler;

@@ -17,6 +17,8 @@ export const LOCAL_SCHEDULE_MS: Readonly<Record<ScheduledJobName, number>> = {
   // the local server's default lease (60 s) / 4; rolloutTakeoverMs follows AEGIS_ROLLOUT_LEASE_SECONDS
   'rollout-takeover': 15_000,
   'quarantine-enforcement': 15_000,
+  // serving events, labels and input segments past AEGIS_SERVING_RETENTION_DAYS
+  'serving-retention': 3_600_000,
 };
 /**
  * How long an applied quarantine may go without recorded effects before a server enforces it
@@ -32,7 +34,7 @@ export function registerJobs(
   config: Config,
   mode: Container['mode'],
   logger: Container['logger'],
-  s: Pick<Container, 'auditTrail' | 'promotions' | 'registry' | 'quarantines'>,
+  s: Pick<Container, 'auditTrail' | 'promotions' | 'registry' | 'quarantines' | 'servingTelemetry'>,
 ): void {
   const every = LOCAL_SCHEDULE_MS;
   scheduler.register({ name: 'audit-archive', everyMs: every['audit-archive'], run: () => s.auditTrail.archive() });
@@ -70,6 +72,16 @@ export function registerJobs(
       const enforced = await s.quarantines.resumeEnforcement(QUARANTINE_ENFORCEMENT_GRACE_MS);
       if (enforced.length) logger.warn('enforced quarantines whose enforcement had not finished', { requests: enforced });
       return enforced;
+    },
+  });
+  // Local only while serving is: serving events, labels and input segments past the retention horizon.
+  scheduler.register({
+    name: 'serving-retention',
+    everyMs: every['serving-retention'],
+    run: async () => {
+      const purged = await s.servingTelemetry.purge();
+      if (purged.events + purged.labels + purged.segments > 0) logger.info('purged serving telemetry past its retention', { ...purged });
+      return purged;
     },
   });
 }

@@ -97,6 +97,11 @@ export const localAdapters: AdapterFactories = {
     const { RecordedMetricsSource } = await import('../adapters/canary-metrics/recorded.js');
     return RecordedMetricsSource.fromFile(config.canaryMetricsFile);
   },
+  // input segments for drift detection: the data folder's drift/ store
+  async driftStore(config) {
+    const { FsObjectStore } = await import('../adapters/object-store/fs.js');
+    return new FsObjectStore({ root: join(config.dataDir, 'drift') });
+  },
   workflows: localWorkflows,
   async policy(config, clock) {
     const { openPolicy } = await import('./policy.js');

@@ -69,6 +69,8 @@ export interface AdapterFactories {
   keyProvider(config: Config): Promise<KeyProvider>;
   /** what the canary judge reads; `serving` is the serving events' SQL source, the default */
   metricsSource(config: Config, serving: MetricsSource): Promise<MetricsSource>;
+  /** where serving writes input segments for drift detection (the data folder locally); absent: none written */
+  driftStore?(config: Config): Promise<ObjectStore | undefined>;
   workflows(config: Config, opts: BuildOptions, rollout: RolloutService): Promise<Workflows>;
   /**
    * SentinelNet, loaded on the first decision (Cedar's wasm costs start time). Absent in
@@ -225,7 +227,8 @@ async function promotionServices(
   c: Storage & CoreServices,
 ) {
   const { database, audit, keys } = c;
-  const serving = servingService(config, { ...c, clock, logger, quarantine: c.quarantineReader }, () => rollout);
+  const deps = { ...c, clock, logger, metrics, driftStore: await adapters.driftStore?.(config), quarantine: c.quarantineReader };
+  const { serving, servingTelemetry } = servingService(config, deps, () => rollout);
   const rollout: RolloutService = new RolloutService({
     database,
     audit,
@@ -265,7 +268,15 @@ async function promotionServices(
     rollout,
     workflows,
   });
-  return { rollout, workflows, promotions, quarantines, serving, lineage: lineageService(c, clock, promotions, rollout, serving) };
+  return {
+    rollout,
+    workflows,
+    promotions,
+    quarantines,
+    serving,
+    servingTelemetry,
+    lineage: lineageService(c, clock, promotions, rollout, serving),
+  };
 }
 
 /** Schema migrations, then an active manifest and audit key (created locally, adopted from KMS). */

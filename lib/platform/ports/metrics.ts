@@ -7,14 +7,28 @@ export const SERVICE_METRICS = {
   ai_infra_promotion_latency_seconds: { kind: 'histogram', labels: ['env', 'outcome'] },
   aegis_registry_promotions_total: { kind: 'counter', labels: ['env', 'outcome'] },
   ai_infra_canary_rollbacks_total: { kind: 'counter', labels: ['env'] },
-} as const satisfies Record<string, { kind: 'counter' | 'histogram'; labels: readonly string[] }>;
+  model_inference_latency_seconds: { kind: 'histogram', labels: ['model', 'env', 'variant', 'artifact_id'] },
+  model_inference_requests_total: { kind: 'counter', labels: ['model', 'env', 'variant', 'artifact_id', 'outcome'] },
+  model_inference_error_rate: { kind: 'gauge', labels: ['model', 'env', 'variant', 'artifact_id'] },
+  model_prediction_quality: { kind: 'gauge', labels: ['model', 'env', 'variant', 'artifact_id'] },
+} as const satisfies Record<string, { kind: 'counter' | 'histogram' | 'gauge'; labels: readonly string[] }>;
 
 export type ServiceMetricName = keyof typeof SERVICE_METRICS;
 
+export type MetricUnitName = 'Count' | 'Seconds' | 'None';
+
+/** The labels of a served model's series: which deployment, which arm, which signed artifact. */
+export interface InferenceLabels {
+  model: string;
+  env: string;
+  variant: string;
+  artifact_id: string;
+}
+
 /** A destination for the measurements: Prometheus locally, CloudWatch (EMF) in Lambda. */
 export interface MetricsSink {
-  /** `unit` is `Count` (counters) or `Seconds` (histograms) */
-  emit(name: ServiceMetricName, unit: 'Count' | 'Seconds', value: number, dimensions: Record<string, string>): void;
+  /** `unit` is `Count` (counters), `Seconds` (histograms) or `None` (gauges: the value replaces the last) */
+  emit(name: ServiceMetricName, unit: MetricUnitName, value: number, dimensions: Record<string, string>): void;
 }
 
 /**
@@ -31,6 +45,10 @@ export interface ServiceMetrics {
   promotion(env: string, outcome: string): void;
   /** the promotion's outcome once it ends, its latency from request to end, and a canary rollback as such */
   promotionEnded(env: string, outcome: string, seconds: number): void;
+  /** one served request: its outcome (`ok`, `error`) and latency */
+  inference(labels: InferenceLabels, outcome: 'ok' | 'error', seconds: number): void;
+  /** the error rate (0–1) of a served model's requests, and its quality (share of labelled predictions that were correct) when known */
+  inferenceRates(labels: InferenceLabels, rates: { errorRate?: number; quality?: number }): void;
 }
 
 /** Measurements a process serves itself to a scraper: the local server's Prometheus text at `/metrics`. */

@@ -2,6 +2,7 @@ import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } fr
 import { tokenLifecycle } from './migration-token-lifecycle.js';
 import { modelScopes } from './migration-0009-model-scopes.js';
 import { serving0011 } from './migration-0011-serving.js';
+import { servingTelemetry0012 } from './migration-0012-serving-telemetry.js';
 import { quarantine0010 } from './migration-0010-quarantine.js';
 
 /**
@@ -270,6 +271,7 @@ const migrations: Record<string, Migration> = {
   '0010_quarantine': quarantine0010,
   '0009_model_scopes': modelScopes,
   '0011_serving': serving0011,
+  '0012_serving_telemetry': servingTelemetry0012,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

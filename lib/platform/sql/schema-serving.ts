@@ -32,8 +32,10 @@ export interface ServingEventsTable {
   prediction: string | null;
 }
 
-/** Label feedback by request id (migration 0011; filled by the feedback route). */
+/** Label feedback by deployment and request id (migration 0012; the feedback route writes it). */
 export interface ServingLabelsTable {
+  /** `<model>/<env>`: a label counts only for that deployment's request */
+  deployment_key: string;
   request_id: string;
   label: string;
   received_at: Ts;

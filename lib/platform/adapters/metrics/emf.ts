@@ -1,5 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { MetricsSink } from '../../ports/metrics.js';
+import type { MetricsSink, MetricUnitName } from '../../ports/metrics.js';
 
 /**
  * CloudWatch metrics from Lambda through Powertools' Embedded Metric Format: each
@@ -13,10 +13,10 @@ export class EmfMetricsSink implements MetricsSink {
     this.#metrics = new Metrics({ namespace: opts.namespace ?? 'Aegis', serviceName: opts.serviceName ?? 'aegis' });
   }
 
-  emit(name: string, unit: 'Count' | 'Seconds', value: number, dimensions: Record<string, string>): void {
+  emit(name: string, unit: MetricUnitName, value: number, dimensions: Record<string, string>): void {
     // singleMetric publishes at once: nothing to flush at the end of an invocation
     const m = this.#metrics.singleMetric();
     for (const [k, v] of Object.entries(dimensions)) m.addDimension(k, v);
-    m.addMetric(name, unit === 'Count' ? MetricUnit.Count : MetricUnit.Seconds, value);
+    m.addMetric(name, unit === 'Count' ? MetricUnit.Count : unit === 'Seconds' ? MetricUnit.Seconds : MetricUnit.NoUnit, value);
   }
 }

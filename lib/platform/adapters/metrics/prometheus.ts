@@ -1,5 +1,11 @@
-import { Counter, Histogram, Registry } from 'prom-client';
-import { SERVICE_METRICS, type MetricsExposition, type MetricsSink, type ServiceMetricName } from '../../ports/metrics.js';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  SERVICE_METRICS,
+  type MetricsExposition,
+  type MetricsSink,
+  type MetricUnitName,
+  type ServiceMetricName,
+} from '../../ports/metrics.js';
 
 /** Help text and histogram buckets: the Prometheus side of {@link SERVICE_METRICS}. */
 const DEFINITIONS: Record<ServiceMetricName, { help: string; buckets?: number[] }> = {
@@ -16,6 +22,17 @@ const DEFINITIONS: Record<ServiceMetricName, { help: string; buckets?: number[] 
     help: 'Promotions by environment and outcome (requested, denied, pending_multisig, succeeded, rolled_back, failed)',
   },
   ai_infra_canary_rollbacks_total: { help: 'Canary rollouts rolled back (judge failure, too many inconclusive windows, or a step error)' },
+  model_inference_latency_seconds: {
+    help: 'Server-side time of a served prediction request (routing, any model load, inputs, predict), by deployment, variant and artifact',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  },
+  model_inference_requests_total: { help: 'Served prediction requests by outcome (ok; error: a model exception or timeout)' },
+  model_inference_error_rate: {
+    help: "Share of this process's served requests of the variant's artifact that failed, since the process started (0-1)",
+  },
+  model_prediction_quality: {
+    help: 'Share of labelled single-row predictions that matched their feedback label, as last read (by the canary judge or canary status)',
+  },
 };
 
 /**
@@ -31,12 +48,14 @@ export class PrometheusMetricsSink implements MetricsSink, MetricsExposition {
   readonly registry = new Registry();
   readonly #counters = new Map<string, Counter<string>>();
   readonly #histograms = new Map<string, Histogram<string>>();
+  readonly #gauges = new Map<string, Gauge<string>>();
 
   constructor() {
     for (const [name, spec] of Object.entries(SERVICE_METRICS) as [ServiceMetricName, (typeof SERVICE_METRICS)[ServiceMetricName]][]) {
       const { help, buckets } = DEFINITIONS[name];
       const common = { name, help, labelNames: [...spec.labels], registers: [this.registry] };
       if (spec.kind === 'counter') this.#counters.set(name, new Counter(common));
+      else if (spec.kind === 'gauge') this.#gauges.set(name, new Gauge(common));
       else this.#histograms.set(name, new Histogram({ ...common, ...(buckets && { buckets }) }));
     }
   }
@@ -49,8 +68,9 @@ export class PrometheusMetricsSink implements MetricsSink, MetricsExposition {
     return this.registry.metrics();
   }
 
-  emit(name: ServiceMetricName, unit: 'Count' | 'Seconds', value: number, dimensions: Record<string, string>): void {
+  emit(name: ServiceMetricName, unit: MetricUnitName, value: number, dimensions: Record<string, string>): void {
     if (unit === 'Count') this.#counters.get(name)?.inc(dimensions, value);
+    else if (unit === 'None') this.#gauges.get(name)?.set(dimensions, value);
     else this.#histograms.get(name)?.observe(dimensions, value);
   }
 }

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { SERVING_LIMITS, REQUEST_ID_PATTERN } from '../../../modules/serving/domain.js';
+import { FEEDBACK_MAX_ITEMS } from '../../../modules/serving/feedback.js';
 
 /**
  * `POST /v1/serving/{model}/{env}/predict`. Each row of `inputs` is checked against the served
@@ -45,3 +46,88 @@ export const PredictReply = z.object({
   predictions: z.array(PredictionReply).describe('one per input row, in order'),
 });
 export type PredictReply = z.output<typeof PredictReply>;
+
+/**
+ * `POST /v1/serving/{model}/{env}/feedback`: ground-truth labels of served requests. A label
+ * is compared with the prediction's `label` (classifiers, single-row requests); numbers and
+ * booleans are taken as their text (`1` is `"1"`).
+ */
+export const FeedbackBody = z
+  .object({
+    items: z
+      .array(
+        z
+          .object({
+            requestId: z
+              .string()
+              .regex(REQUEST_ID_PATTERN, 'must be 1-128 of A-Z a-z 0-9 . _ : @ -, starting with a letter or digit')
+              .describe('the served request (its requestId, X-Request-Id)'),
+            label: z
+              .union([z.string().min(1).max(256), z.number().finite(), z.boolean()])
+              .transform(String)
+              .describe("the true class of the request's row"),
+          })
+          .strict(),
+      )
+      .min(1, 'at least one item is required')
+      .max(FEEDBACK_MAX_ITEMS, `at most ${FEEDBACK_MAX_ITEMS} items per request`),
+  })
+  .strict();
+
+export const FeedbackReply = z.object({
+  model: z.string(),
+  env: z.string(),
+  accepted: z.number().int().describe('labels stored by this call'),
+  unchanged: z.number().int().describe('labels already stored with the same value (a retry): no-ops'),
+});
+
+export const ServingStatusQuery = z
+  .object({
+    windowMinutes: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(60 * 24 * 30)
+      .default(60)
+      .describe('the window the counts cover, ending now'),
+  })
+  .strict();
+
+const VariantStatusReply = z.object({
+  artifactId: z.string().nullable().describe('the artifact of the variant (null: no such variant)'),
+  requests: z.number().int(),
+  errors: z.number().int(),
+  errorRate: z.number().nullable(),
+  latencyMs: z
+    .object({ p50: z.number().nullable(), p99: z.number().nullable() })
+    .describe('percentiles of the warm requests (log-bucketed, within about 1 %)'),
+  quality: z
+    .object({ correct: z.number().int(), labelled: z.number().int(), rate: z.number() })
+    .nullable()
+    .describe('labelled single-row predictions and how many matched their label (null: no labels)'),
+});
+
+export const ServingStatusReply = z.object({
+  model: z.string(),
+  env: z.string(),
+  percent: z.number().describe('the canary share of routing keys (0 without a canary)'),
+  promotionId: z.string().nullable(),
+  promotionStatus: z.string().nullable().describe('the status of the promotion that set the route'),
+  window: z.object({ from: z.string(), to: z.string() }),
+  variants: z.object({ stable: VariantStatusReply, canary: VariantStatusReply }),
+  verdicts: z
+    .array(
+      z.object({
+        seq: z.number().int(),
+        stageName: z.string(),
+        percent: z.number(),
+        verdict: z.string(),
+        reason: z.string(),
+        next: z.string(),
+        detail: z.string(),
+        judgedAt: z.string(),
+      }),
+    )
+    .describe("the last (up to 5) judged windows of the route's promotion, oldest first"),
+});
+export type ServingStatusReply = z.output<typeof ServingStatusReply>;

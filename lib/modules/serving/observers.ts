@@ -1,0 +1,41 @@
+/** What serving tells its telemetry (Prometheus series, input segments) about each request and each metrics read. */
+import type { Variant, VariantMetrics } from '../../kernel/canary-metrics.js';
+import type { Prediction } from '../../platform/ports/model-runtime.js';
+
+/** One served request, as the observers see it. */
+export interface ServedRequest {
+  modelName: string;
+  env: string;
+  requestId: string;
+  variant: Variant;
+  artifactId: string;
+  at: Date;
+  latencyMs: number;
+  cold: boolean;
+  inputs: readonly unknown[];
+  /** null when the model failed or timed out (an error of the variant) */
+  predictions: Prediction[] | null;
+}
+
+export interface ServingObserver {
+  served(r: ServedRequest): void;
+  /** a variant's metrics were read (the judge, canary status) */
+  read?(deploymentKey: string, variant: Variant, artifactId: string | null, m: VariantMetrics): void;
+  /** writes what it buffers (shutdown) */
+  flush?(): Promise<void>;
+}
+
+/** Tells every observer of a served request; an observer that throws is logged, never the request's failure. */
+export function notifyServed(
+  observers: readonly ServingObserver[],
+  served: ServedRequest,
+  logger: { error(message: string, ...extra: Record<string, unknown>[]): void },
+): void {
+  for (const o of observers) {
+    try {
+      o.served(served);
+    } catch (err) {
+      logger.error('serving observer failed', { error: (err as Error).message });
+    }
+  }
+}
