@@ -6,6 +6,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/aegis-${SCRIPT_NAME:-canary}.XXXXXX")
 SERVER_PID=
 START_NS=$(date +%s%N)
+# the temp data folder is the whole stack: PGlite there, whatever the caller points at
+unset MODEL_REGISTRY_DATABASE_URL AEGIS_URL AEGIS_TOKEN AEGIS_DATA_DIR
 export CONTAINER_DIGEST=sha256:$(printf '0%.0s' {1..64})
 
 cleanup() {

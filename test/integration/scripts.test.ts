@@ -1,0 +1,53 @@
+/**
+ * Issue 17's scripts run as CI runs them: scripts/canary_check.sh (the local canary simulation)
+ * and scripts/e2e_promotion_flow.sh (train → register → canary → multisig prod → regression
+ * rolled back → audit-verify), each a real server on dist/ (built by the global setup) in a
+ * temp folder. Each exits 0 only when every step did what it should; the key lines of their
+ * timelines are asserted too.
+ */
+import { join } from 'node:path';
+import { run } from '../support/spawn.js';
+
+const SCRIPT_TIMEOUT_MS = 300_000;
+const bash = (script: string) => run('bash', [join(process.cwd(), 'scripts', script)], { timeoutMs: SCRIPT_TIMEOUT_MS - 10_000 });
+const uuid = '[0-9a-f-]{36}';
+
+describe('scripts/canary_check.sh', () => {
+  it(
+    'promotes the healthy candidate, rolls the label-shuffled one back on quality, and verifies the audit chain',
+    async () => {
+      const r = await bash('canary_check.sh');
+      expect({ code: r.code, stderr: r.stderr.slice(-3000) }).toEqual({ code: 0, stderr: expect.any(String) });
+      expect(r.stdout).toMatch(new RegExp(`trained and registered the healthy candidate +(${uuid})`));
+      expect(r.stdout).toMatch(/PROMOTED: pass \(pass\) at 50%: \d+ stable \/ \d+ canary requests/);
+      expect(r.stdout).toMatch(/ROLLED BACK on quality: quality: canary [\d.]+% vs stable [\d.]+% correct/);
+      const healthy = new RegExp(`trained and registered the healthy candidate +(${uuid})`).exec(r.stdout)![1]!;
+      expect(r.stdout).toContain(`the healthy model serves again: stable ${healthy}`);
+      expect(r.stdout).toMatch(/fail \(quality\) → rollback/);
+      expect(r.stdout).toMatch(/audit-verify: VERIFIED/);
+      expect(r.stdout.trim().split('\n').at(-1)).toBe('CANARY CHECK PASSED');
+      expect(r.stderr).not.toMatch(/DEVIATION/);
+    },
+    SCRIPT_TIMEOUT_MS,
+  );
+});
+
+describe('scripts/e2e_promotion_flow.sh', () => {
+  it(
+    'takes a candidate through a judged canary and a 3-of-5 prod promotion, then rolls an injected regression back',
+    async () => {
+      const r = await bash('e2e_promotion_flow.sh');
+      expect({ code: r.code, stderr: r.stderr.slice(-3000) }).toEqual({ code: 0, stderr: expect.any(String) });
+      const candidate = new RegExp(`trained, registered and verified the candidate +(${uuid})`).exec(r.stdout)![1]!;
+      expect(r.stdout).toMatch(/canary PASSED: \d+ stable \/ \d+ canary requests, pass/);
+      expect(r.stdout).toMatch(/waits for 3 approvals/);
+      expect(r.stdout).toContain('prod promotion SUCCEEDED: approver-1, approver-2, approver-3');
+      expect(r.stdout).toContain(`prod answers with ${candidate}`);
+      expect(r.stdout).toMatch(/regression ROLLED BACK automatically on quality/);
+      expect(r.stdout).toContain('the candidate still serves canary and prod');
+      expect(r.stdout).toMatch(/audit-verify: VERIFIED/);
+      expect(r.stdout.trim().split('\n').at(-1)).toBe('E2E PROMOTION FLOW PASSED');
+    },
+    SCRIPT_TIMEOUT_MS,
+  );
+});
