@@ -14,6 +14,8 @@ export interface BenchStack {
   url: string;
   /** signed in as a publisher token created through POST /v1/tokens */
   publisher: AegisClient;
+  /** signed in with the dev admin token (tokens for other roles, promotions) */
+  admin: AegisClient;
   /** that publisher's bearer token (for CLI runs) */
   publisherToken: string;
   /** stops the server and the database, then removes the data folder */
@@ -45,6 +47,7 @@ export async function startBenchStack(): Promise<BenchStack> {
     return {
       url: r.url,
       publisher,
+      admin,
       publisherToken: token,
       async close() {
         try {
