@@ -57,6 +57,9 @@ VERDICT=$(jq -c '[.verdicts[] | select(.verdict == "fail")] | last' <<<"$PROMOTI
 [ "$VERDICT" != null ] || die "the regressed canary was rolled back without a failed verdict: $(jq -c .verdicts <<<"$PROMOTION")"
 expect "$(jq -r .reason <<<"$VERDICT")" quality "the metric the failed verdict names"
 step "ROLLED BACK on $(jq -r .reason <<<"$VERDICT"): $(jq -r .detail <<<"$VERDICT")"
+EVENTS=$(aegis --json audit list --subject "promotion:$(jq -r .promotionId <<<"$PROMOTION")" | jq -r '[.items[].type] | join(" ")')
+[[ " $EVENTS " == *" promotion.rolled_back "* ]] || die "no promotion.rolled_back in the audit chain: $EVENTS"
+step "audit: $EVENTS"
 
 head -2 "$SAMPLE/train.csv" | cut -d, -f1-5 >"$WORK/rows.csv"
 SERVING=$(AEGIS_TOKEN=$INVOKER aegis --json predict --model "$MODEL" --env canary --input "$WORK/rows.csv") ||

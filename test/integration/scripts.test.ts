@@ -23,6 +23,7 @@ describe('scripts/canary_check.sh', () => {
       expect(r.stdout).toMatch(/ROLLED BACK on quality: quality: canary [\d.]+% vs stable [\d.]+% correct/);
       const healthy = new RegExp(`trained and registered the healthy candidate +(${uuid})`).exec(r.stdout)![1]!;
       expect(r.stdout).toContain(`the healthy model serves again: stable ${healthy}`);
+      expect(r.stdout).toMatch(/audit: promotion\.requested .*promotion\.rolled_back/);
       expect(r.stdout).toMatch(/fail \(quality\) → rollback/);
       expect(r.stdout).toMatch(/audit-verify: VERIFIED/);
       expect(r.stdout.trim().split('\n').at(-1)).toBe('CANARY CHECK PASSED');
