@@ -30,7 +30,7 @@ import { LineageService } from '../../modules/lineage/service.js';
 import { RegistryService } from '../../modules/registry/service.js';
 import { TokenService } from '../../modules/tokens/service.js';
 import { VerificationService } from '../../modules/registry/verification.js';
-import { servingService } from './serving.js';
+import { servingService, type ModelRuntime, type ServingEventRecorder } from './serving.js';
 
 export const REGISTRY_DEFAULTS = { retentionDays: 365, uploadTtlSeconds: 3600 } as const;
 
@@ -82,6 +82,10 @@ export interface AdapterFactories {
   metrics(): { sinks: MetricsSink[]; exposition?: MetricsExposition };
   /** Runs the scheduled jobs: timers in the process locally, EventBridge rules on AWS. */
   scheduler(config: Config, opts: BuildOptions): Scheduler;
+  /** The runtimes serving loads with (`runtimes.ts`); in Lambda, ONNX (native) only in the serving bundle. */
+  modelRuntimes(): ModelRuntime[];
+  /** Where serving events go; absent: batched inserts in the process. Lambda: log lines serving-ingest inserts. */
+  servingEvents?(): ServingEventRecorder;
 }
 
 export interface BuildOptions {
@@ -224,7 +228,7 @@ async function promotionServices(
   c: Storage & CoreServices,
 ) {
   const { database, audit, keys } = c;
-  const serving = servingService(config, { ...c, clock, logger, quarantine: c.quarantineReader }, () => rollout);
+  const serving = servingService(config, { ...c, clock, logger, quarantine: c.quarantineReader }, adapters, () => rollout);
   const rollout: RolloutService = new RolloutService({
     database,
     audit,

@@ -8,7 +8,10 @@ import type { QuarantineLookup, VerificationService } from '../../modules/regist
 import type { RolloutService } from '../../modules/rollout/service.js';
 import { ServingService } from '../../modules/serving/service.js';
 import type { Container } from './container.js';
-import { modelRuntimes } from './runtimes.js';
+import type { ModelRuntime } from '../ports/model-runtime.js';
+import type { ServingEventRecorder } from '../../modules/serving/event-sink.js';
+
+export type { ModelRuntime, ServingEventRecorder };
 
 /**
  * Serving over the registry's verification and the rollout's routes. The rollout is built
@@ -26,11 +29,15 @@ export function servingService(
     verification: VerificationService;
     quarantine: QuarantineLookup;
   },
+  /** the composition root's runtimes, and its serving event recorder (absent: batched inserts through the store) */
+  adapters: { modelRuntimes(): ModelRuntime[]; servingEvents?(): ServingEventRecorder },
   rollout: () => RolloutService,
 ): ServingService {
+  const events = adapters.servingEvents?.();
   return new ServingService({
     ...d,
-    runtimes: modelRuntimes(),
+    runtimes: adapters.modelRuntimes(),
+    ...(events && { events }),
     routes: (modelName, env) => rollout().route(modelName, env),
     options: { routeCacheSeconds: config.serving.routeCacheSeconds, timeoutMs: config.serving.timeoutMs },
   });
