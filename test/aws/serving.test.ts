@@ -7,7 +7,7 @@
  * delivery is replayed.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -94,6 +94,23 @@ const servingLines = () =>
     .filter((l) => l.includes(`"${SERVING_EVENT_FIELD}"`));
 
 const ROW = { age: 41.2, income: 52000, ratio: 0.7, weak_signal: 0.4, noise: 100.1 };
+let manifestFile: string;
+
+/** Registers the packed artifact as `model` (the manifest of the first test) and promotes it to staging. */
+async function registeredInStaging(model: string, artifact: string): Promise<string> {
+  const reg = await cli('publisher', ['register', '--model', model, '--artifact', artifact, '--manifest', manifestFile]);
+  ok(reg);
+  const staging = await cli('promoter', ['promote', '--artifact-id', reg.json.artifactId, '--env', 'staging', '--reason', 'serve']);
+  ok(staging);
+  for (const deadline = Date.now() + 120_000; ;) {
+    const p = await cli('auditor', ['promotions', '--id', staging.json.promotionId]);
+    ok(p);
+    if (p.json.status === 'succeeded') return reg.json.artifactId as string;
+    if (!['rolling_out', 'pending_multisig'].includes(p.json.status) || Date.now() > deadline)
+      throw new Error(`promotion ${p.json.status}\n${world.logs.slice(-30).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
 
 describe('serving on the synthesized artifacts', () => {
   let artifactId: string;
@@ -141,19 +158,8 @@ describe('serving on the synthesized artifacts', () => {
         metrics: { auc: 0.8 },
       }),
     );
-    const reg = await cli('publisher', ['register', '--model', MODEL, '--artifact', artifact, '--manifest', manifest]);
-    ok(reg);
-    artifactId = reg.json.artifactId;
-    const staging = await cli('promoter', ['promote', '--artifact-id', artifactId, '--env', 'staging', '--reason', 'serve']);
-    ok(staging);
-    for (const deadline = Date.now() + 120_000; ;) {
-      const p = await cli('auditor', ['promotions', '--id', staging.json.promotionId]);
-      ok(p);
-      if (p.json.status === 'succeeded') break;
-      if (!['rolling_out', 'pending_multisig'].includes(p.json.status) || Date.now() > deadline)
-        throw new Error(`promotion ${p.json.status}\n${world.logs.slice(-30).join('\n')}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    manifestFile = manifest;
+    artifactId = await registeredInStaging(MODEL, artifact);
   });
 
   it('predicts through the emulated API as an invoker (SigV4), naming the artifact; other roles are refused', async () => {
@@ -170,10 +176,29 @@ describe('serving on the synthesized artifacts', () => {
     await expect(client('publisher').request('POST', path, { inputs: [ROW] })).rejects.toMatchObject({ status: 403 });
   });
 
+  it('serves an ONNX artifact: onnxruntime-node loads from the bundle and answers as the reference does', async () => {
+    const artifact = join(work, 'onnx.tar.gz');
+    await packDirectory(join(process.cwd(), 'test/fixtures/onnx/classifier'), artifact);
+    const onnxId = await registeredInStaging(`${MODEL}-onnx`, artifact);
+    const reference = JSON.parse(readFileSync(join(process.cwd(), 'test/fixtures/onnx/classifier.reference.json'), 'utf8')) as {
+      rows: number[][];
+      predictions: { label: string; probabilities: Record<string, number> }[];
+      tolerance: number;
+    };
+    const r = await client('invoker').request<any>('POST', `/v1/serving/${MODEL}-onnx/staging/predict`, {
+      requestId: 'aws-onnx-1',
+      inputs: reference.rows.slice(0, 3),
+    });
+    expect(r).toMatchObject({ variant: 'stable', artifactId: onnxId });
+    expect(r.predictions.map((p: { label: string }) => p.label)).toEqual(reference.predictions.slice(0, 3).map((p) => p.label));
+    for (const [i, p] of (r.predictions as { probabilities: Record<string, number> }[]).entries())
+      expect(Math.abs(p.probabilities.churn! - reference.predictions[i]!.probabilities.churn!)).toBeLessThan(reference.tolerance);
+  });
+
   it('writes each serving event as one log line and inserts nothing itself', async () => {
     const lines = servingLines();
     const ids = lines.map((l) => JSON.parse(l).requestId);
-    expect(ids).toEqual(expect.arrayContaining(['aws-req-1', 'aws-req-2']));
+    expect(ids).toEqual(expect.arrayContaining(['aws-req-1', 'aws-req-2', 'aws-onnx-1']));
     expect(JSON.parse(lines.find((l) => l.includes('aws-req-1'))!)).toMatchObject({
       [SERVING_EVENT_FIELD]: 1,
       deploymentKey: `${MODEL}/staging`,
