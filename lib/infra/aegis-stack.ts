@@ -216,7 +216,7 @@ export class AegisStack extends Stack {
       ],
       api: this.restApi.api,
       stateMachines: { promotion: this.rollouts.stateMachines.promotion, rollback: this.rollouts.stateMachines.rollback },
-      alarms: Object.values(scheduledJobs).map((job) => job.failureAlarm),
+      alarms: [...Object.values(scheduledJobs).map((job) => job.failureAlarm), this.servingIngest.failureAlarm],
       cluster: this.database.cluster,
       maxCapacity: this.database.capacity.max,
       ...(props.alarmEmail !== undefined && { alarmEmail: props.alarmEmail }),

@@ -533,6 +533,7 @@ describe('AegisStack template', () => {
           logicalIdOf(synth.stack.auditCheckpoint.deadLetterQueue),
           logicalIdOf(synth.stack.pendingUploadExpiry.deadLetterQueue),
           logicalIdOf(synth.stack.pendingPromotionExpiry.deadLetterQueue),
+          logicalIdOf(synth.stack.servingIngest.deadLetterQueue),
         ].sort(),
       );
       const props = queues[dlq()]!.Properties;

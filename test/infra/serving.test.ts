@@ -119,6 +119,19 @@ describe('serving on AWS (template)', () => {
     expect(resources[logicalIdOf(ingest().function)]!.Properties.Handler).toBe('index.handler');
   });
 
+  it('records deliveries that fail after two retries in an encrypted, TLS-only dead-letter queue that alarms', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: logicalIdOf(ingest().function) },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [logicalIdOf(synth.stack.servingIngest.deadLetterQueue), 'Arn'] } } },
+    });
+    const queue = resources[logicalIdOf(synth.stack.servingIngest.deadLetterQueue)]!;
+    expect(queue.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+    const alarm = resources[logicalIdOf(synth.stack.servingIngest.failureAlarm)]!;
+    expect(alarm.Properties).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1 });
+    expect(alarm.Properties.AlarmActions).toEqual([{ Ref: logicalIdOf(synth.stack.monitoring.topic) }]);
+  });
+
   it('alarms on serving errors and on ingest errors', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Json[];
     const on = (fn: { function: unknown }) =>
