@@ -96,6 +96,7 @@ const stack = new AegisStack(app, `aegis-${envName}`, {
   ...(deployNonce !== undefined && { deployNonce }),
   ...(mutualTls && { mutualTls }),
   ...(fromFile.throttling && { throttling: fromFile.throttling }),
+  ...(fromFile.serving && { serving: fromFile.serving }),
   description: `Aegis model registry (${envName}; ${replication ? `buckets replicated to ${replication.region}` : 'no cross-region bucket replication'})`,
 });
 

@@ -1,7 +1,7 @@
 import { AegisError } from '../lib/kernel/errors.js';
 import { REQUEST_ID_PATTERN } from '../lib/modules/serving/domain.js';
 import { httpHandler, type ContainerProvider } from '../lib/platform/http/handler.js';
-import { lambdaContainer } from '../lib/platform/composition/lambda-container.js';
+import { servingLambdaContainer } from '../lib/platform/composition/lambda-serving-container.js';
 import { ROUTES } from '../lib/platform/http/routes.js';
 
 /** The caller's X-Request-Id, when it gives one; it keys the serving event, so it must be a short printable id. */
@@ -40,4 +40,4 @@ export const build = (container: ContainerProvider) =>
     };
   });
 
-export const handler = build(lambdaContainer);
+export const handler = build(servingLambdaContainer);

@@ -75,6 +75,29 @@ export interface AegisFunctionProps {
    * @default - none
    */
   readonly bundleFiles?: readonly string[];
+  /**
+   * Packages esbuild leaves external (native code it cannot bundle), shipped in the bundle's
+   * own `node_modules` with only the listed parts of each (relative to the package folder):
+   * `{ name: 'onnxruntime-node', paths: ['package.json', 'dist', 'bin/napi-v6/linux/x64'] }`
+   * lands at `${LAMBDA_TASK_ROOT}/node_modules/onnxruntime-node/…`, where the bundle's
+   * `import('onnxruntime-node')` finds it. Copied from `projectRoot/node_modules`.
+   *
+   * @default - none
+   */
+  readonly packages?: readonly BundledPackage[];
+  /**
+   * Reserved concurrency: at most this many environments at once, and this many kept from the
+   * account's pool for this function.
+   *
+   * @default - none: the account's unreserved pool
+   */
+  readonly reservedConcurrentExecutions?: number;
+}
+
+/** A package shipped beside a bundle, trimmed to some of its files ({@link AegisFunctionProps.packages}). */
+export interface BundledPackage {
+  readonly name: string;
+  readonly paths: readonly string[];
 }
 
 /**
@@ -113,6 +136,22 @@ export class AegisFunction extends Construct {
     }
     if (new Set(bundleFiles.map((f) => basename(f))).size !== bundleFiles.length)
       throw new Error('bundle files must have distinct names (they land side by side)');
+    const packages = props.packages ?? [];
+    const segment = /^[A-Za-z0-9_.@-]+$/;
+    for (const pkg of packages) {
+      if (!/^(@[a-z0-9._-]+\/)?[a-z0-9._-]+$/.test(pkg.name)) throw new Error(`package ${pkg.name} is not an npm package name`);
+      if (pkg.paths.length === 0) throw new Error(`package ${pkg.name}: name at least one path to ship`);
+      for (const path of pkg.paths) {
+        if (!path.split('/').every((seg) => segment.test(seg) && seg !== '.' && seg !== '..'))
+          throw new Error(`package ${pkg.name}: path ${path} must be a relative path of A-Z a-z 0-9 _ . @ - segments`);
+      }
+    }
+    if (
+      props.reservedConcurrentExecutions !== undefined &&
+      !(Number.isInteger(props.reservedConcurrentExecutions) && props.reservedConcurrentExecutions >= 1)
+    )
+      throw new Error('reservedConcurrentExecutions must be a whole number >= 1');
+    const copies = bundleFolders.length > 0 || bundleFiles.length > 0 || packages.length > 0;
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
@@ -136,6 +175,7 @@ export class AegisFunction extends Construct {
       architecture: lambda.Architecture.X86_64,
       description: props.description.slice(0, 256),
       memorySize: props.memorySize ?? 1024,
+      ...(props.reservedConcurrentExecutions !== undefined && { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
       timeout: props.timeout ?? Duration.seconds(29),
       role: this.role,
       logGroup: this.logGroup,
@@ -156,9 +196,9 @@ export class AegisFunction extends Construct {
         // our versions). The Lambda path never reaches local-only code (composition-lambda.ts);
         // should it ever, these stay out of the bundle so the bundle-alone test fails loudly
         // instead of the bundle growing silently.
-        externalModules: [...LOCAL_ONLY_PACKAGES],
+        externalModules: [...LOCAL_ONLY_PACKAGES, ...packages.map((p) => p.name)],
         define: { ...ESM_CJS_DEFINES },
-        ...((bundleFolders.length > 0 || bundleFiles.length > 0) && {
+        ...(copies && {
           commandHooks: {
             beforeBundling: () => [],
             beforeInstall: () => [],
@@ -169,6 +209,12 @@ export class AegisFunction extends Construct {
                 `cp -r "${join(inputDir, folder)}" "${join(outputDir, folder)}"`,
               ]),
               ...bundleFiles.map((file) => `cp "${join(inputDir, file)}" "${join(outputDir, basename(file))}"`),
+              ...packages.flatMap((pkg) =>
+                pkg.paths.flatMap((path) => {
+                  const to = join(outputDir, 'node_modules', pkg.name, path);
+                  return [`mkdir -p "${join(to, '..')}"`, `cp -r "${join(inputDir, 'node_modules', pkg.name, path)}" "${to}"`];
+                }),
+              ),
             ],
           },
         }),

@@ -1,8 +1,9 @@
 import type { Duration, StackProps } from 'aws-cdk-lib';
-import type { RoleMapEntry } from '../kernel/identity.js';
+import { ROLES, isRole, parseRoleMapEntry, type RoleMapEntry } from '../kernel/identity.js';
 import type { MutualTlsDomain } from './mutual-tls.js';
 import type { ReplicationTarget } from './replication.js';
 import type { ApiThrottling } from './rest-api.js';
+import type { ServingFunctionConfig } from './api-functions.js';
 
 /** What an `AegisStack` is configured with (`bin/cdk.ts` reads it from the CDK context). */
 export interface AegisStackProps extends StackProps {
@@ -91,12 +92,18 @@ export interface AegisStackProps extends StackProps {
    */
   readonly mutualTls?: MutualTlsDomain;
   /**
-   * API Gateway throttling: the stage's (every signed route) and each public route's own,
-   * which must not exceed the stage's.
+   * API Gateway throttling: the stage's (every signed route), each public route's own, which
+   * must not exceed the stage's, and each serving route's own.
    *
-   * @default { stage: { rateLimit: 50, burstLimit: 100 }, public: { rateLimit: 5, burstLimit: 10 } }
+   * @default { stage: { rateLimit: 50, burstLimit: 100 }, public: { rateLimit: 5, burstLimit: 10 }, serving: { rateLimit: 100, burstLimit: 200 } }
    */
   readonly throttling?: ApiThrottling;
+  /**
+   * The serving function (`POST /v1/serving/{model}/{env}/predict`): memory and reserved concurrency.
+   *
+   * @default { memoryMb: 1769 } (one full vCPU), no reserved concurrency
+   */
+  readonly serving?: ServingFunctionConfig;
   /**
    * An address subscribed to the alarm topic (it must confirm the subscription).
    *
@@ -118,4 +125,16 @@ export function downloadUrlTtlSeconds(props: Pick<AegisStackProps, 'downloadUrlT
   if (!Number.isInteger(seconds) || seconds < 30 || seconds > 3600)
     throw new Error(`downloadUrlTtl must be whole seconds from 30 to 3600, got ${seconds}`);
   return seconds;
+}
+
+/** The role map, checked: ARN keys, known roles, valid scoped entries (errors name the entry). */
+export function checkIamRoleMap(map: Readonly<Record<string, RoleMapEntry>>): Readonly<Record<string, RoleMapEntry>> {
+  for (const [principal, role] of Object.entries(map)) {
+    if (!principal.startsWith('arn:')) throw new Error(`iamRoleMap key ${principal} is not an IAM principal ARN`);
+    if (typeof role === 'string' && !isRole(role))
+      throw new Error(`iamRoleMap maps ${principal} to ${role}; roles are ${ROLES.join(', ')}`);
+    const entry = parseRoleMapEntry(role);
+    if ('problem' in entry) throw new Error(`iamRoleMap maps ${principal} to an invalid entry: ${entry.problem}`);
+  }
+  return map;
 }

@@ -2,7 +2,6 @@ import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
-import { ROLES, isRole, parseRoleMapEntry } from '../kernel/identity.js';
 import type { AccessResources } from './access.js';
 import { API_ROUTE_IDS, ApiFunctions, type ApiRouteId } from './api-functions.js';
 import { AuditArchiveSchedule, ScheduledJob } from './audit-archive-schedule.js';
@@ -12,9 +11,10 @@ import { AegisMonitoring } from './monitoring.js';
 import { AegisRestApi } from './rest-api.js';
 import { RolloutWorkflows } from './rollout-workflows.js';
 import { SchemaMigrations } from './schema-migrations.js';
+import { ServingIngest } from './serving-ingest.js';
 import { AegisKeys } from './signing-keys.js';
 import { AegisStorage } from './storage.js';
-import { downloadUrlTtlSeconds, type AegisStackProps } from './aegis-stack-props.js';
+import { checkIamRoleMap, downloadUrlTtlSeconds, type AegisStackProps } from './aegis-stack-props.js';
 
 /** The repository root: `lambdas/`, `package-lock.json`, `policies/` and `statemachines/` live there. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -47,6 +47,8 @@ export class AegisStack extends Stack {
   public readonly restApi: AegisRestApi;
   /** The alarm topic, every alarm of the stack, and the dashboard. */
   public readonly monitoring: AegisMonitoring;
+  /** Serving events from the serving function's log lines into the database (a subscription filter). */
+  public readonly servingIngest: ServingIngest;
   /** Present only when {@link AegisStackProps.replication} is given. */
   public readonly replication: CrossRegionReplication | undefined;
 
@@ -55,14 +57,7 @@ export class AegisStack extends Stack {
     if (!/^[a-z][a-z0-9-]{0,19}$/.test(props.envName)) {
       throw new Error('envName must be 1-20 of a-z 0-9 - starting with a letter');
     }
-    const iamRoleMap = props.iamRoleMap ?? {};
-    for (const [principal, role] of Object.entries(iamRoleMap)) {
-      if (!principal.startsWith('arn:')) throw new Error(`iamRoleMap key ${principal} is not an IAM principal ARN`);
-      if (typeof role === 'string' && !isRole(role))
-        throw new Error(`iamRoleMap maps ${principal} to ${role}; roles are ${ROLES.join(', ')}`);
-      const entry = parseRoleMapEntry(role);
-      if ('problem' in entry) throw new Error(`iamRoleMap maps ${principal} to an invalid entry: ${entry.problem}`);
-    }
+    const iamRoleMap = checkIamRoleMap(props.iamRoleMap ?? {});
     const projectRoot = props.projectRoot ?? REPO_ROOT;
     if (props.sentinelnetUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(props.sentinelnetUrl)) {
       throw new Error(`sentinelnetUrl ${props.sentinelnetUrl} is not an http(s) URL`);
@@ -127,7 +122,10 @@ export class AegisStack extends Stack {
       ...resources,
       rolloutStateMachines: this.rollouts.stateMachines,
       ...(props.sentinelnetUrl !== undefined && { sentinelnetUrl: props.sentinelnetUrl }),
+      ...(props.serving && { serving: props.serving }),
     });
+    const servingFunction = this.apiFunctions.functions.servingPredict;
+    this.servingIngest = new ServingIngest(this, 'ServingIngest', { projectRoot, environment, resources, servingFunction });
     this.auditArchiveSchedule = new AuditArchiveSchedule(this, 'AuditArchiveSchedule', {
       projectRoot,
       environment,
@@ -188,6 +186,7 @@ export class AegisStack extends Stack {
       this.pendingUploadExpiry.jobFunction,
       this.pendingPromotionExpiry.jobFunction,
       this.rollouts.rolloutStep,
+      this.servingIngest.ingestFunction,
     ]) {
       fn.function.node.addDependency(this.migrations.resource);
     }
@@ -213,11 +212,12 @@ export class AegisStack extends Stack {
         ...API_ROUTE_IDS.map((name) => ({ name, function: this.apiFunctions.functions[name].function })),
         ...Object.entries(scheduledJobs).map(([name, job]) => ({ name: `${name}Job`, function: job.jobFunction.function })),
         { name: 'rolloutStep', function: this.rollouts.rolloutStep.function },
+        { name: 'servingIngest', function: this.servingIngest.ingestFunction.function },
         { name: 'migrate', function: this.migrations.migrateFunction.function },
       ],
       api: this.restApi.api,
       stateMachines: { promotion: this.rollouts.stateMachines.promotion, rollback: this.rollouts.stateMachines.rollback },
-      alarms: Object.values(scheduledJobs).map((job) => job.failureAlarm),
+      alarms: [...Object.values(scheduledJobs).map((job) => job.failureAlarm), this.servingIngest.failureAlarm],
       cluster: this.database.cluster,
       maxCapacity: this.database.capacity.max,
       ...(props.alarmEmail !== undefined && { alarmEmail: props.alarmEmail }),

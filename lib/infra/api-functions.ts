@@ -1,8 +1,11 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Annotations } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ROUTES, type RouteId } from '../platform/http/routes.js';
 import { grantAccess, type AccessResources, type RouteAccess } from './access.js';
-import { AegisFunction, LAMBDA_TASK_ROOT } from './aegis-function.js';
+import { AegisFunction, LAMBDA_TASK_ROOT, type BundledPackage } from './aegis-function.js';
 
 /** Routes deployed to AWS: every route except the local server's own. */
 export type ApiRouteId = { [K in RouteId]: (typeof ROUTES)[K] extends { localOnly: true } ? never : K }[RouteId];
@@ -90,7 +93,50 @@ export const ROUTE_ACCESS = {
   // a release signs its record when applied; it starts nothing
   quarantineRelease: { signManifests: true, signAuditEvents: true },
   quarantineGet: {},
+  // Serving reads artifact bytes (pinned version ids, as the loader reads them) and the
+  // database (routes, the key ring, quarantines); it appends serving.verified once per artifact
+  // and environment, and serving.refused, signed with the audit key. Its serving events are log
+  // lines (no write: the serving-ingest function inserts them).
+  servingPredict: { artifacts: 'read', signAuditEvents: true },
 } as const satisfies Record<ApiRouteId, RouteAccess>;
+
+/** The serving function's memory when the environment names none: 1,769 MB is one full vCPU. */
+export const DEFAULT_SERVING_MEMORY_MB = 1769;
+
+/** The serving function's deploy-time settings (`serving` in environments.json). */
+export interface ServingFunctionConfig {
+  /** @default DEFAULT_SERVING_MEMORY_MB */
+  readonly memoryMb?: number;
+  /** @default - none (the account's unreserved pool) */
+  readonly reservedConcurrency?: number;
+}
+
+/** The native ONNX runtime's package: esbuild cannot bundle it; only its JS and its Lambda platform's binary ship. */
+export const ONNX_PACKAGE = 'onnxruntime-node';
+
+/**
+ * onnxruntime-node trimmed to what Lambda (x86_64 Linux) loads: its JS (`dist`), its
+ * `package.json`, the linux/x64 native library of each N-API version it ships (46 MB of its
+ * 301 MB), and onnxruntime-common (pure JS). Empty when the optional dependency is not
+ * installed: the serving function then refuses ONNX artifacts (`UNSUPPORTED_FORMAT`).
+ */
+export function onnxPackages(projectRoot: string): BundledPackage[] {
+  const bin = join(projectRoot, 'node_modules', ONNX_PACKAGE, 'bin');
+  if (!existsSync(bin)) return [];
+  const napi = readdirSync(bin)
+    .filter((d) => /^napi-v\d+$/.test(d) && existsSync(join(bin, d, 'linux', 'x64')))
+    .map((d) => `bin/${d}/linux/x64`);
+  if (napi.length === 0) return [];
+  return [
+    { name: ONNX_PACKAGE, paths: ['package.json', 'dist', ...napi] },
+    { name: 'onnxruntime-common', paths: ['package.json', 'dist'] },
+  ];
+}
+
+/** Routes whose bundles carry packages esbuild leaves external: serving's ONNX runtime, nothing else. */
+export const ROUTE_PACKAGES: Partial<Record<ApiRouteId, (projectRoot: string) => BundledPackage[]>> = {
+  servingPredict: onnxPackages,
+};
 
 /**
  * Routes that ask SentinelNet for a decision: their bundles carry the repo's `policies/`
@@ -131,6 +177,8 @@ export interface ApiFunctionsProps extends AccessResources {
   readonly access?: Readonly<Record<ApiRouteId, RouteAccess>>;
   /** @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
+  /** @default { memoryMb: DEFAULT_SERVING_MEMORY_MB } */
+  readonly serving?: ServingFunctionConfig;
 }
 
 /**
@@ -160,12 +208,24 @@ export class ApiFunctions extends Construct {
         environment.AEGIS_POLICIES_DIR = POLICIES_DIR;
         if (props.sentinelnetUrl !== undefined) environment.SENTINELNET_URL = props.sentinelnetUrl;
       }
+      const packages = ROUTE_PACKAGES[routeId]?.(props.projectRoot) ?? [];
+      if (ROUTE_PACKAGES[routeId] && packages.length === 0)
+        Annotations.of(this).addWarningV2(
+          'aegis:onnx-missing',
+          `${ONNX_PACKAGE} is not installed in ${props.projectRoot}: the ${route.id} function will refuse ONNX artifacts (UNSUPPORTED_FORMAT)`,
+        );
+      const serving = routeId === 'servingPredict';
       const fn = new AegisFunction(this, route.id, {
         entry: route.entry,
         projectRoot: props.projectRoot,
         description: `${route.method} ${route.path}: ${route.summary}`,
         environment,
         ...(decidesPolicy.has(routeId) && { bundleFolders: [POLICIES_FOLDER], bundleFiles: [CEDAR_WASM] }),
+        ...(packages.length > 0 && { packages }),
+        ...(serving && {
+          memorySize: props.serving?.memoryMb ?? DEFAULT_SERVING_MEMORY_MB,
+          ...(props.serving?.reservedConcurrency !== undefined && { reservedConcurrentExecutions: props.serving.reservedConcurrency }),
+        }),
         ...(props.logRetention !== undefined && { logRetention: props.logRetention }),
       });
       functions[routeId] = fn;

@@ -2,7 +2,7 @@
  * The per-environment configuration file (`environments.json` at the repo root, or
  * `-c environmentsFile=<path>`): one checked entry per environment with what differs between
  * them — account and region, the IAM role map, the alarm email, the audit retention,
- * replication, mutual TLS, API throttles, tags and termination protection. Read by `bin/cdk.ts` only.
+ * replication, mutual TLS, API throttles, the serving function's memory and concurrency, tags and termination protection. Read by `bin/cdk.ts` only.
  */
 import { readFileSync } from 'node:fs';
 import * as z from 'zod';
@@ -39,7 +39,19 @@ const Environment = z.strictObject({
     })
     .optional(),
   /** API Gateway throttles (requests/s, burst): the stage's, and each public route's own (no higher) */
-  throttling: z.strictObject({ stage: Throttle.optional(), public: Throttle.optional() }).optional(),
+  throttling: z.strictObject({ stage: Throttle.optional(), public: Throttle.optional(), serving: Throttle.optional() }).optional(),
+  /** the serving function: memory (128-10240 MB, default 1769: one vCPU) and reserved concurrency */
+  serving: z
+    .strictObject({
+      memoryMb: z
+        .number()
+        .int('must be a whole number of MB')
+        .min(128, 'must be at least 128 MB')
+        .max(10240, "must be at most 10240 MB (Lambda's maximum)")
+        .optional(),
+      reservedConcurrency: z.number().int('must be a whole number').min(1, 'must be at least 1').optional(),
+    })
+    .optional(),
   /** on every resource of the stack, besides `aegis:env` */
   tags: z.record(z.string().regex(/^[\w.:/=+\-@ ]{1,128}$/, 'not a valid tag key'), z.string().max(256)).optional(),
   /** @default true for an environment named `prod`, else false */

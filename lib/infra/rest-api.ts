@@ -7,6 +7,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { ErrorCode } from '../kernel/errors.js';
 import { ROUTES, routePaths, type RouteSpec } from '../platform/http/routes.js';
+import { SERVING_ROUTES } from '../platform/http/routes/serving.js';
 import { acknowledge } from './acknowledge.js';
 import { API_ROUTE_IDS, type ApiRouteId } from './api-functions.js';
 import { checkMutualTlsDomain, type MutualTlsDomain } from './mutual-tls.js';
@@ -40,10 +41,17 @@ function checkThrottle(name: string, t: Throttle): void {
     throw new Error(`${name} needs rateLimit > 0 and a whole burstLimit >= 1`);
 }
 
-/** The stage's throttle and the public routes' own. */
+/**
+ * The serving routes' throttle when none is given (each serving method has its own bucket,
+ * apart from the stage's): predictions are the API's traffic, registry calls are not.
+ */
+export const DEFAULT_SERVING_THROTTLE: Throttle = { rateLimit: 100, burstLimit: 200 };
+
+/** The stage's throttle, the public routes' own, and the serving routes' own. */
 export interface ApiThrottling {
   readonly stage?: Throttle;
   readonly public?: Throttle;
+  readonly serving?: Throttle;
 }
 
 export interface AegisRestApiProps {
@@ -57,7 +65,9 @@ export interface AegisRestApiProps {
    * than the stage's: a flood of anonymous calls is refused (429) there and leaves the signed
    * routes their share.
    *
-   * @default { stage: DEFAULT_STAGE_THROTTLE, public: DEFAULT_PUBLIC_THROTTLE } (50/s burst 100; 5/s burst 10)
+   * `serving` for each serving method (predictions), on its own bucket apart from the stage's.
+   *
+   * @default { stage: DEFAULT_STAGE_THROTTLE, public: DEFAULT_PUBLIC_THROTTLE, serving: DEFAULT_SERVING_THROTTLE } (50/s burst 100; 5/s burst 10; 100/s burst 200)
    */
   readonly throttling?: ApiThrottling;
   /** @default logs.RetentionDays.ONE_YEAR */
@@ -88,12 +98,17 @@ export interface AegisRestApiProps {
  * const api = new AegisRestApi(this, 'Api', { handlers: { health: healthFn, ... } });
  * api.api.url;
  */
-/** `/<path>/<METHOD>` → the public throttle, for every path (aliases too) of every public route. */
-function publicMethodThrottles(t: Throttle): Record<string, apigw.MethodDeploymentOptions> {
+/**
+ * `/<path>/<METHOD>` → the public throttle, for every path (aliases too) of every public route,
+ * and the serving throttle for every serving route.
+ */
+function methodThrottles(publicThrottle: Throttle, servingThrottle: Throttle): Record<string, apigw.MethodDeploymentOptions> {
   const out: Record<string, apigw.MethodDeploymentOptions> = {};
+  const serving = new Set<string>(Object.keys(SERVING_ROUTES));
   for (const routeId of API_ROUTE_IDS) {
     const route: RouteSpec = ROUTES[routeId];
-    if (route.roles !== 'public') continue;
+    const t = route.roles === 'public' ? publicThrottle : serving.has(routeId) ? servingThrottle : undefined;
+    if (!t) continue;
     for (const { path } of routePaths(route))
       out[`${path}/${route.method}`] = { throttlingRateLimit: t.rateLimit, throttlingBurstLimit: t.burstLimit };
   }
@@ -132,6 +147,8 @@ export class AegisRestApi extends Construct {
     const publicThrottling = props.throttling?.public ?? DEFAULT_PUBLIC_THROTTLE;
     checkThrottle('throttling.stage', throttling);
     checkThrottle('throttling.public', publicThrottling);
+    const servingThrottling = props.throttling?.serving ?? DEFAULT_SERVING_THROTTLE;
+    checkThrottle('throttling.serving', servingThrottling);
     if (publicThrottling.rateLimit > throttling.rateLimit || publicThrottling.burstLimit > throttling.burstLimit)
       throw new Error(
         `throttling.public (${publicThrottling.rateLimit}/s, burst ${publicThrottling.burstLimit}) must not exceed the stage's (${throttling.rateLimit}/s, burst ${throttling.burstLimit})`,
@@ -178,7 +195,7 @@ export class AegisRestApi extends Construct {
         dataTraceEnabled: false,
         throttlingRateLimit: throttling.rateLimit,
         throttlingBurstLimit: throttling.burstLimit,
-        methodOptions: publicMethodThrottles(publicThrottling),
+        methodOptions: methodThrottles(publicThrottling, servingThrottling),
       },
     });
     acknowledge(this.api, {

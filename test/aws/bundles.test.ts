@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as esbuild from 'esbuild';
 import { LOCAL_ONLY_PACKAGES } from '../../lib/infra/aegis-function.js';
-import { POLICY_DECIDING_ROUTES } from '../../lib/infra/api-functions.js';
+import { ONNX_PACKAGE, POLICY_DECIDING_ROUTES } from '../../lib/infra/api-functions.js';
 import { ROUTES } from '../../lib/platform/http/routes.js';
 import { copyAlone, functionAssets, sharedAssembly, type Assembly, type FunctionAsset } from './support/synth.js';
 
@@ -84,6 +84,18 @@ function bundledPackages(fn: FunctionAsset): Set<string> {
 
 const ours = () => fns.filter((f) => existsSync(join(f.assetDir, `${f.moduleFile}.map`)));
 
+/** The serving function: the only bundle that carries packages of its own (onnxruntime-node, trimmed). */
+const servingPrefix = `${ROUTES.servingPredict.method} ${ROUTES.servingPredict.path}:`;
+const isServing = (fn: FunctionAsset) => String(fn.properties.Description).startsWith(servingPrefix);
+
+/** Every file under `dir`, relative to it. */
+function filesUnder(dir: string, base = dir): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(join(dir, e.name), base) : [join(dir, e.name).slice(base.length + 1)],
+  );
+}
+const sizeOf = (dir: string) => filesUnder(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+
 describe('synthesized Lambda bundles', () => {
   it('finds every function of the stack, ours with their source maps', () => {
     // the API routes, migrate, rollout step, scheduled archiver (+ CDK's two framework functions)
@@ -110,16 +122,60 @@ describe('synthesized Lambda bundles', () => {
     expect(failures).toEqual([]);
   });
 
-  it('import no package at run time besides node builtins (CDK framework functions: besides the runtime SDK too)', async () => {
+  it('import no package at run time besides node builtins (CDK framework functions: besides the runtime SDK too; serving: the ONNX runtime it carries)', async () => {
     const offenders: string[] = [];
+    let servingImportsOnnx = false;
     for (const fn of fns) {
       const mine = ours().includes(fn);
       for (const { path, kind } of await importedSpecifiers(join(fn.assetDir, fn.moduleFile))) {
         if (isBuiltin(path) || (kind === 'require-call' && OPTIONAL_SDK_MODULES.has(path)) || (!mine && isRuntimeSdk(path))) continue;
+        // serving loads onnxruntime-node on its first ONNX model, from its own node_modules (checked below)
+        if (isServing(fn) && path === ONNX_PACKAGE && kind === 'dynamic-import') {
+          servingImportsOnnx = true;
+          continue;
+        }
         offenders.push(`${fn.logicalId} ${kind} ${path}`);
       }
     }
     expect(offenders).toEqual([]);
+    expect(servingImportsOnnx).toBe(true);
+  });
+
+  it("ship onnxruntime-node in the serving bundle only, trimmed to linux/x64, within Lambda's 250 MB unzipped", () => {
+    const serving = ours().filter(isServing);
+    expect(serving).toHaveLength(1);
+    for (const fn of ours())
+      expect({ fn: fn.logicalId, nodeModules: existsSync(join(fn.assetDir, 'node_modules')) }).toEqual({
+        fn: fn.logicalId,
+        nodeModules: isServing(fn),
+      });
+    const dir = serving[0]!.assetDir;
+    expect(readdirSync(join(dir, 'node_modules')).sort()).toEqual([ONNX_PACKAGE, 'onnxruntime-common'].sort());
+    const natives = filesUnder(join(dir, 'node_modules', ONNX_PACKAGE)).filter((f) => f.startsWith('bin/'));
+    expect(natives.length).toBeGreaterThan(0);
+    for (const f of natives) expect(f).toMatch(/^bin\/napi-v\d+\/linux\/x64\//);
+    const mb = sizeOf(dir) / 2 ** 20;
+    console.log(
+      `serving bundle: ${mb.toFixed(1)} MB unzipped (index.mjs ${(statSync(join(dir, 'index.mjs')).size / 2 ** 20).toFixed(1)} MB)`,
+    );
+    expect(mb).toBeLessThan(250);
+  });
+
+  it('load ONNX in the serving bundle alone: onnxruntime-node from its own folder runs the fixture model', () => {
+    const fn = ours().find(isServing)!;
+    const dir = copyAlone(fn, root);
+    const model = join(process.cwd(), 'test/fixtures/onnx/classifier/model.onnx');
+    const script = `const ort = await import('onnxruntime-node'); const s = await ort.InferenceSession.create(${JSON.stringify(model)}); console.log(JSON.stringify({ inputs: s.inputNames, resolved: import.meta.resolve('onnxruntime-node') }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LAMBDA_TASK_ROOT: dir },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect({ status: r.status, stderr: r.stderr.slice(0, 500) }).toEqual({ status: 0, stderr: '' });
+    const out = JSON.parse(r.stdout) as { inputs: string[]; resolved: string };
+    expect(out.inputs.length).toBeGreaterThan(0);
+    expect(out.resolved).toContain(`${dir}/node_modules/${ONNX_PACKAGE}/`);
   });
 
   it('carry no local-only code: no PGlite, pg, in-process state-machine runner (nor client-lambda, jsonata, ajv), Prometheus client or CDK', () => {

@@ -121,6 +121,70 @@ describe('AegisFunction bundleFolders', () => {
     }
   });
 
+  it('leaves packages external and ships only the listed parts of each in the bundle node_modules, where the bundle finds them', () => {
+    const pkgRoot = mkdtempSync(join(tmpdir(), 'aegis-fn-pkg-'));
+    const pkgOut = mkdtempSync(join(tmpdir(), 'aegis-fn-pkg-out-'));
+    try {
+      writeFileSync(join(pkgRoot, 'package-lock.json'), '{"lockfileVersion":3,"packages":{}}');
+      mkdirSync(join(pkgRoot, 'lambdas'));
+      writeFileSync(join(pkgRoot, 'lambdas', 'h.ts'), "export const handler = async () => (await import('native-thing')).answer;\n");
+      // a package with code esbuild must not inline, a binary folder per platform, and docs
+      const pkg = join(pkgRoot, 'node_modules', 'native-thing');
+      for (const d of ['dist', 'bin/linux/x64', 'bin/darwin/arm64', 'docs']) mkdirSync(join(pkg, d), { recursive: true });
+      writeFileSync(join(pkg, 'package.json'), '{"name":"native-thing","main":"dist/index.js"}');
+      writeFileSync(join(pkg, 'dist', 'index.js'), 'exports.answer = 42;\n');
+      writeFileSync(join(pkg, 'bin/linux/x64/lib.so'), 'x64');
+      writeFileSync(join(pkg, 'bin/darwin/arm64/lib.dylib'), 'arm');
+      writeFileSync(join(pkg, 'docs', 'README.md'), 'docs');
+      // CDK runs the project's own esbuild: link it in beside the package
+      symlinkSync(join(REPO_ROOT, 'node_modules', 'esbuild'), join(pkgRoot, 'node_modules', 'esbuild'), 'dir');
+      symlinkSync(join(REPO_ROOT, 'node_modules', '.bin'), join(pkgRoot, 'node_modules', '.bin'), 'dir');
+      const app = new App({ outdir: pkgOut, context: { 'aws:cdk:bundling-stacks': ['**'] } });
+      const stack = new Stack(app, 'S');
+      const fn = new AegisFunction(stack, 'f', {
+        entry: 'lambdas/h.ts',
+        projectRoot: pkgRoot,
+        description: 'test',
+        packages: [{ name: 'native-thing', paths: ['package.json', 'dist', 'bin/linux/x64'] }],
+      });
+      app.synth();
+      const code = Template.fromStack(stack).toJSON().Resources[logicalIdOf(fn.function)].Properties.Code;
+      const dir = join(pkgOut, `asset.${String(code.S3Key).replace(/\.zip$/, '')}`);
+      const shipped = join(dir, 'node_modules', 'native-thing');
+      expect(existsSync(join(shipped, 'bin/linux/x64/lib.so'))).toBe(true);
+      expect(existsSync(join(shipped, 'bin/darwin'))).toBe(false);
+      expect(existsSync(join(shipped, 'docs'))).toBe(false);
+      expect(readFileSync(join(dir, 'index.mjs'), 'utf8')).toContain('native-thing');
+      // alone, outside the project: the bundle loads the package from its own node_modules
+      const alone = mkdtempSync(join(tmpdir(), 'aegis-fn-alone-'));
+      cpSync(dir, alone, { recursive: true });
+      const r = spawnSync(
+        process.execPath,
+        ['--input-type=module', '-e', "const m = await import('./index.mjs'); console.log(await m.handler());"],
+        {
+          cwd: alone,
+          env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+          encoding: 'utf8',
+        },
+      );
+      rmSync(alone, { recursive: true, force: true });
+      expect({ status: r.status, out: r.stdout.trim(), err: r.stderr.slice(0, 300) }).toEqual({ status: 0, out: '42', err: '' });
+    } finally {
+      rmSync(pkgRoot, { recursive: true, force: true });
+      rmSync(pkgOut, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses package names and paths that could leave either tree, and a reserved concurrency below 1', () => {
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'S');
+    const make = (id: string, extra: object) => () =>
+      new AegisFunction(stack, id, { entry: 'lambdas/h.ts', projectRoot: root, description: 'test', ...extra });
+    expect(make('n', { packages: [{ name: '../x', paths: ['dist'] }] })).toThrow('package ../x is not an npm package name');
+    expect(make('p', { packages: [{ name: 'x', paths: ['../../etc'] }] })).toThrow('package x: path ../../etc must be a relative path');
+    expect(make('e', { packages: [{ name: 'x', paths: [] }] })).toThrow('name at least one path');
+    expect(make('c', { reservedConcurrentExecutions: 0 })).toThrow('reservedConcurrentExecutions must be a whole number >= 1');
+  });
+
   it('refuses bundle files that could leave either tree, or that would land on each other', () => {
     const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'S');
     for (const [i, bad] of ['../x.wasm', '/etc/passwd', 'a b.wasm', 'node_modules/./x', 'x;rm'].entries()) {

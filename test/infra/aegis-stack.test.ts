@@ -154,6 +154,7 @@ describe('AegisStack template', () => {
     synth.stack.pendingUploadExpiry.jobFunction,
     synth.stack.pendingPromotionExpiry.jobFunction,
     synth.stack.rollouts.rolloutStep,
+    synth.stack.servingIngest.ingestFunction,
   ];
 
   beforeAll(() => {
@@ -374,8 +375,8 @@ describe('AegisStack template', () => {
       }
       const described = Object.values(functions).map((f) => String(f.Properties.Description ?? ''));
       expect(described.filter((d) => d.includes(ROUTES.tokensCreate.path))).toEqual([]);
-      // the API functions, the scheduled archiver, head checkpoint, upload and promotion expiry, rollout step, migrate, the custom resource framework and CDK's default-SG restriction
-      expect(Object.keys(functions)).toHaveLength(API_ROUTE_IDS.length + 8);
+      // the API functions, the scheduled archiver, head checkpoint, upload and promotion expiry, rollout step, migrate, serving ingest, the custom resource framework and CDK's default-SG restriction
+      expect(Object.keys(functions)).toHaveLength(API_ROUTE_IDS.length + 9);
     });
 
     it('runs every handler on the newest Node.js runtime, x86_64, traced, with JSON logs', () => {
@@ -532,6 +533,7 @@ describe('AegisStack template', () => {
           logicalIdOf(synth.stack.auditCheckpoint.deadLetterQueue),
           logicalIdOf(synth.stack.pendingUploadExpiry.deadLetterQueue),
           logicalIdOf(synth.stack.pendingPromotionExpiry.deadLetterQueue),
+          logicalIdOf(synth.stack.servingIngest.deadLetterQueue),
         ].sort(),
       );
       const props = queues[dlq()]!.Properties;
@@ -827,7 +829,7 @@ describe('AegisStack template', () => {
       expect(destination).toContain(logicalIdOf(synth.stack.restApi.accessLogGroup));
     });
 
-    it("throttles each public route on its own, lower than the stage's, and no signed route", () => {
+    it("throttles each public route on its own, lower than the stage's, the serving routes on their own, and no other signed route", () => {
       const [stage] = Object.values(template.findResources('AWS::ApiGateway::Stage'));
       const settings = stage!.Properties.MethodSettings as Json[];
       const all = settings.find((m) => m.ResourcePath === '/*');
@@ -838,8 +840,14 @@ describe('AegisStack template', () => {
         routePaths(ROUTES[id]).map(({ path }) => `${ROUTES[id].method} /${path.replace(/\//g, '~1')}`),
       );
       expect(publicPaths.sort()).toEqual(['GET /~1healthz', 'GET /~1openapi.json']);
-      expect(own.map((m) => `${m.HttpMethod} ${m.ResourcePath}`).sort()).toEqual(publicPaths);
-      for (const m of own) expect(m).toMatchObject({ ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 });
+      const servingPaths = [`POST /${ROUTES.servingPredict.path.replace(/\//g, '~1')}`];
+      expect(own.map((m) => `${m.HttpMethod} ${m.ResourcePath}`).sort()).toEqual([...publicPaths, ...servingPaths].sort());
+      for (const m of own)
+        expect(m).toMatchObject(
+          servingPaths.includes(`${m.HttpMethod} ${m.ResourcePath}`)
+            ? { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 }
+            : { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
+        );
     });
   });
 
@@ -1071,7 +1079,7 @@ describe('AegisStack template', () => {
       );
     });
 
-    it('lets only the routes that append audit events (downloads too: artifact.download_issued), both archive functions, the head checkpoint job, migrate and the rollout step sign with the audit key', () => {
+    it('lets only the routes that append audit events (downloads too: artifact.download_issued; serving: serving.verified/refused), both archive functions, the head checkpoint job, migrate and the rollout step sign with the audit key', () => {
       expect(signersWith('AuditSigningKey')).toEqual(
         [
           roleOf('register'),
@@ -1091,6 +1099,7 @@ describe('AegisStack template', () => {
           roleOf('artifactDownload'),
           roleOf('versionDownload'),
           roleOf('envDownload'),
+          roleOf('servingPredict'),
           roleOf('auditArchive'),
           logicalIdOf(synth.stack.auditArchiveSchedule.archiveFunction.role),
           logicalIdOf(synth.stack.auditCheckpoint.jobFunction.role),
@@ -1117,6 +1126,7 @@ describe('AegisStack template', () => {
         'quarantineApprove',
         'register',
         'rollback',
+        'servingPredict',
         'uploadsCreate',
         'versionDownload',
         'versionValidate',

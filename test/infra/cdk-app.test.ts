@@ -183,7 +183,7 @@ describe('bin/cdk.ts', () => {
     expect(run.stderr).toContain('cross-region replication needs context replicaAuditBucketArn, replicaKmsKeyArn as well');
   });
 
-  it('takes account, region, role map, alarm email, API throttles, tags, download URL lifetime and termination protection from the per-environment file', () => {
+  it('takes account, region, role map, alarm email, API throttles, the serving function, tags, download URL lifetime and termination protection from the per-environment file', () => {
     const dir = newOutdir();
     const file = join(dir, 'environments.json');
     writeFileSync(
@@ -195,7 +195,12 @@ describe('bin/cdk.ts', () => {
             region: 'eu-west-1',
             roleMap: { 'arn:aws:iam::123456789012:role/ci': 'publisher' },
             alarmEmail: 'oncall@example.com',
-            throttling: { stage: { rateLimit: 120, burstLimit: 240 }, public: { rateLimit: 3, burstLimit: 6 } },
+            throttling: {
+              stage: { rateLimit: 120, burstLimit: 240 },
+              public: { rateLimit: 3, burstLimit: 6 },
+              serving: { rateLimit: 300, burstLimit: 600 },
+            },
+            serving: { memoryMb: 2048, reservedConcurrency: 10 },
             tags: { team: 'ml-platform' },
             downloadUrlTtlSeconds: 120,
           },
@@ -233,8 +238,17 @@ describe('bin/cdk.ts', () => {
       expect.arrayContaining([
         expect.objectContaining({ ResourcePath: '/*', ThrottlingRateLimit: 120, ThrottlingBurstLimit: 240 }),
         expect.objectContaining({ ResourcePath: '/~1healthz', ThrottlingRateLimit: 3, ThrottlingBurstLimit: 6 }),
+        expect.objectContaining({
+          ResourcePath: '/~1v1~1serving~1{model}~1{env}~1predict',
+          ThrottlingRateLimit: 300,
+          ThrottlingBurstLimit: 600,
+        }),
       ]),
     );
+    const serving = (Object.entries(template.Resources) as [string, (typeof resources)[number]][]).find(
+      ([id, r]) => id.startsWith('FunctionsservingPredict') && r.Type === 'AWS::Lambda::Function',
+    )![1];
+    expect(serving.Properties).toMatchObject({ MemorySize: 2048, ReservedConcurrentExecutions: 10 });
     const azs = resources.filter((r) => r.Type === 'AWS::EC2::Subnet').map((r) => r.Properties.AvailabilityZone);
     expect(azs).toEqual(['eu-west-1a', 'eu-west-1b']);
   });
@@ -258,6 +272,10 @@ describe('bin/cdk.ts', () => {
     expect(bad({ environments: { prod: { roleMap: { 'arn:aws:iam::1:role/x': 'superuser' } } } })).toThrow(
       /: environments\.prod\.roleMap\.arn:aws:iam::1:role\/x: /,
     );
+    expect(bad({ environments: { prod: { serving: { memoryMb: 20000 } } } })).toThrow(
+      /: environments\.prod\.serving\.memoryMb: must be at most 10240 MB \(Lambda's maximum\)$/,
+    );
+    expect(bad({ environments: { prod: { serving: { gpu: true } } } })).toThrow(/: environments\.prod\.serving: unknown field gpu$/);
     expect(bad({ environments: { prod: { throttling: { public: { rateLimit: 0, burstLimit: 1 } } } } })).toThrow(
       /: environments\.prod\.throttling\.public\.rateLimit: must be more than 0 requests per second$/,
     );

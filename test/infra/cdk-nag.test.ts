@@ -111,7 +111,7 @@ describe('cdk-nag AwsSolutions checks', () => {
     ).toThrow('must name the finding it covers: AwsSolutions-IAM5[<finding>]');
   });
 
-  it("acknowledges a queue without a DLQ only on the scheduled jobs' dead-letter queues themselves", () => {
+  it('acknowledges a queue without a DLQ only on the dead-letter queues themselves (scheduled jobs, serving ingest)', () => {
     const sqs3 = acknowledgments(synth.app).filter((a) => a.id.includes('AwsSolutions-SQS3'));
     expect(sqs3.map((a) => a.path).sort()).toEqual(
       [
@@ -119,6 +119,7 @@ describe('cdk-nag AwsSolutions checks', () => {
         synth.stack.auditCheckpoint.deadLetterQueue.node.path,
         synth.stack.pendingUploadExpiry.deadLetterQueue.node.path,
         synth.stack.pendingPromotionExpiry.deadLetterQueue.node.path,
+        synth.stack.servingIngest.deadLetterQueue.node.path,
       ].sort(),
     );
   });

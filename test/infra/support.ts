@@ -41,6 +41,7 @@ export const NON_ROUTE_ENTRIES = [
   'lambdas/pending-upload-expiry.ts',
   'lambdas/audit-checkpoint.ts',
   'lambdas/pending-promotion-expiry.ts',
+  'lambdas/serving-ingest.ts',
 ] as const;
 
 /**

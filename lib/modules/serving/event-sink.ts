@@ -1,6 +1,16 @@
 import type { Database } from '../../platform/ports/database.js';
 import { insertEvents, type ServingEventRow } from './store.js';
 
+/**
+ * Where serving events go: batched inserts in the process (local, {@link ServingEventSink}), or
+ * one log line each for the ingest function (Lambda, `LogLineEventRecorder` in event-log.ts).
+ * `flush()` resolves once what was added so far is written (the metrics source calls it first).
+ */
+export interface ServingEventRecorder {
+  add(row: ServingEventRow): void;
+  flush(): Promise<void>;
+}
+
 export interface SinkOptions {
   /** flush at the latest this long after the first buffered event */
   intervalMs: number;
@@ -14,7 +24,7 @@ export interface SinkOptions {
  * never waits on its own insert. Inserts are idempotent by request id. `flush()` writes
  * what is buffered now (the metrics source calls it before reading; shutdown calls it last).
  */
-export class ServingEventSink {
+export class ServingEventSink implements ServingEventRecorder {
   #buffer: ServingEventRow[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #inFlight: Promise<void> = Promise.resolve();

@@ -8,7 +8,7 @@ import type { Prediction } from '../../platform/ports/model-runtime.js';
 import type { AuditLog } from '../../platform/audit/log.js';
 import type { QuarantineLookup } from '../registry/verification.js';
 import { chooseVariant, SERVING_LIMITS, toMatrix, type Refusal, type ServingRoute } from './domain.js';
-import { ServingEventSink } from './event-sink.js';
+import { ServingEventSink, type ServingEventRecorder } from './event-sink.js';
 import { isRefusal, loadArtifact, type LoaderDeps, type ServedModel } from './loader.js';
 import { notifyServed, type ServedRequest, type ServingObserver } from './observers.js';
 import { RouteCache, type RouteSource } from './route-cache.js';
@@ -36,6 +36,11 @@ export interface ServingDeps extends LoaderDeps {
   quarantine: QuarantineLookup;
   logger: { error(message: string, ...extra: Record<string, unknown>[]): void };
   options: ServingOptions;
+  /**
+   * Where serving events go; by default batched inserts through the store (local). Lambda
+   * passes the log-line recorder (the `serving-ingest` function inserts them).
+   */
+  events?: ServingEventRecorder;
   /** milliseconds for latencies (tests pass a fake); `performance.now` by default */
   monotonic?: () => number;
   /** told of every served request after its event is buffered (telemetry: Prometheus, input segments); must not throw */
@@ -70,7 +75,7 @@ export interface PredictResult {
 export class ServingService {
   readonly #d: ServingDeps;
   readonly #routes: RouteCache;
-  readonly #sink: ServingEventSink;
+  readonly #sink: ServingEventRecorder;
   readonly #models = new Map<string, Promise<ServedModel | Refusal>>();
   readonly #settled = new Set<string>();
   readonly #refusalsAudited = new Set<string>();
@@ -81,11 +86,13 @@ export class ServingService {
     this.#d = d;
     this.#now = d.monotonic ?? (() => performance.now());
     this.#routes = new RouteCache((m, e) => this.#readRoute(m, e), d.clock, d.options.routeCacheSeconds);
-    this.#sink = new ServingEventSink(d.database, {
-      intervalMs: d.options.batchIntervalMs ?? 250,
-      maxRows: d.options.batchRows ?? 500,
-      onError: (e, lost) => d.logger.error('serving events not recorded', { lost, error: (e as Error).message }),
-    });
+    this.#sink =
+      d.events ??
+      new ServingEventSink(d.database, {
+        intervalMs: d.options.batchIntervalMs ?? 250,
+        maxRows: d.options.batchRows ?? 500,
+        onError: (e, lost) => d.logger.error('serving events not recorded', { lost, error: (e as Error).message }),
+      });
   }
 
   /** The canary judge's metrics, from the serving events (what is buffered is written first). */

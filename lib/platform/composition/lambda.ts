@@ -19,14 +19,23 @@ import type { Container } from './container.js';
 import type { Clock } from '../ports/clock.js';
 import type { PromotionGate } from '../ports/policy.js';
 import type { AppUser } from '../sql/app-user.js';
+import type { ModelRuntime } from '../ports/model-runtime.js';
+import { LogLineEventRecorder } from '../../modules/serving/event-log.js';
+import { builtinModelRuntimes } from './builtin-runtimes.js';
 
 function bucketOf(store: Config['objectStore'], variable: string): string {
   if (store.kind !== 's3') throw new ConfigError(`${variable} must name an S3 bucket in Lambda`);
   return store.bucket;
 }
 
-/** The adapters every function uses; `policy` only where the route decides promotions. */
-export function lambdaAdapters(policy?: (config: Config, clock: Clock) => Promise<PromotionGate>): AdapterFactories {
+/**
+ * The adapters every function uses; `policy` only where the route decides promotions,
+ * `runtimes` beyond the built-in formats only in the serving function.
+ */
+export function lambdaAdapters(
+  policy?: (config: Config, clock: Clock) => Promise<PromotionGate>,
+  runtimes: () => ModelRuntime[] = builtinModelRuntimes,
+): AdapterFactories {
   return {
     async database(config) {
       if (config.database.kind !== 'data-api')
@@ -45,25 +54,30 @@ export function lambdaAdapters(policy?: (config: Config, clock: Clock) => Promis
         );
       return new KmsKeyProvider(kmsProviderOptions(config));
     },
-    // Serving will feed per-variant metrics; until then a recording (or nothing: inconclusive).
-    metricsSource: async (config) =>
-      config.canaryMetricsFile ? RecordedMetricsSource.fromFile(config.canaryMetricsFile) : new RecordedMetricsSource(),
+    // The serving events the ingest function inserted (a recording file replaces them: tests, drills).
+    metricsSource: async (config, serving) =>
+      config.canaryMetricsFile ? RecordedMetricsSource.fromFile(config.canaryMetricsFile) : serving,
     workflows: async (config) => (config.stateMachineArns ? new SfnWorkflows(config.stateMachineArns) : unconfiguredWorkflows),
     ...(policy && { policy }),
     metrics: () => ({ sinks: [new EmfMetricsSink()] }),
     scheduler: () => new EventBridgeScheduler(),
+    modelRuntimes: runtimes,
+    // one log line per event, no API call on the request path: serving-ingest inserts them
+    servingEvents: () => new LogLineEventRecorder(),
   };
 }
 
 export interface BuildLambdaOptions extends Omit<BuildOptions, 'mode' | 'publicUrl' | 'judge' | 'waitMs'> {
   /** SentinelNet (`openPolicy` from composition-policy.ts) for the routes that decide promotions */
   policy?: (config: Config, clock: Clock) => Promise<PromotionGate>;
+  /** the serving function: every format (`modelRuntimes`); others: the built-in ones */
+  runtimes?: () => ModelRuntime[];
 }
 
 /** The container of one Lambda function: AWS adapters, IAM callers. */
 export function buildLambdaContainer(config: Config, opts: BuildLambdaOptions = {}): Promise<Container> {
-  const { policy, ...rest } = opts;
-  return buildContainer(config, lambdaAdapters(policy), { ...rest, mode: 'lambda' });
+  const { policy, runtimes, ...rest } = opts;
+  return buildContainer(config, lambdaAdapters(policy, runtimes), { ...rest, mode: 'lambda' });
 }
 
 /**

@@ -17,6 +17,7 @@ import type { Database } from '../ports/database.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { Workflows } from '../ports/workflows.js';
 import type { RolloutService } from '../../modules/rollout/service.js';
+import { modelRuntimes } from './runtimes.js';
 
 /** Opens a registry database by its configuration (no migrations, no bootstrap). */
 export async function openDatabase(cfg: DatabaseConfig): Promise<Database> {
@@ -103,6 +104,7 @@ export const localAdapters: AdapterFactories = {
     return new FsObjectStore({ root: join(config.dataDir, 'drift') });
   },
   workflows: localWorkflows,
+  modelRuntimes,
   async policy(config, clock) {
     const { openPolicy } = await import('./policy.js');
     return openPolicy(config, clock);

@@ -29,7 +29,7 @@ import { KeyService } from '../../modules/keys/service.js';
 import { RegistryService } from '../../modules/registry/service.js';
 import { TokenService } from '../../modules/tokens/service.js';
 import { VerificationService } from '../../modules/registry/verification.js';
-import { servingService } from './serving.js';
+import { servingService, type ModelRuntime, type ServingEventRecorder } from './serving.js';
 import { lineageService } from './lineage.js';
 
 export const REGISTRY_DEFAULTS = { retentionDays: 365, uploadTtlSeconds: 3600 } as const;
@@ -84,6 +84,10 @@ export interface AdapterFactories {
   metrics(): { sinks: MetricsSink[]; exposition?: MetricsExposition };
   /** Runs the scheduled jobs: timers in the process locally, EventBridge rules on AWS. */
   scheduler(config: Config, opts: BuildOptions): Scheduler;
+  /** The runtimes serving loads with (`runtimes.ts`); in Lambda, ONNX (native) only in the serving bundle. */
+  modelRuntimes(): ModelRuntime[];
+  /** Where serving events go; absent: batched inserts in the process. Lambda: log lines serving-ingest inserts. */
+  servingEvents?(): ServingEventRecorder;
 }
 
 export interface BuildOptions {
@@ -228,7 +232,7 @@ async function promotionServices(
 ) {
   const { database, audit, keys } = c;
   const deps = { ...c, clock, logger, metrics, driftStore: await adapters.driftStore?.(config), quarantine: c.quarantineReader };
-  const { serving, servingTelemetry } = servingService(config, deps, () => rollout);
+  const { serving, servingTelemetry } = servingService(config, deps, adapters, () => rollout);
   const rollout: RolloutService = new RolloutService({
     database,
     audit,

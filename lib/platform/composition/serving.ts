@@ -13,7 +13,10 @@ import type { ServingObserver } from '../../modules/serving/observers.js';
 import { ServingService } from '../../modules/serving/service.js';
 import { ServingTelemetry } from '../../modules/serving/telemetry.js';
 import type { Container } from './container.js';
-import { modelRuntimes } from './runtimes.js';
+import type { ModelRuntime } from '../ports/model-runtime.js';
+import type { ServingEventRecorder } from '../../modules/serving/event-sink.js';
+
+export type { ModelRuntime, ServingEventRecorder };
 
 /**
  * Serving over the registry's verification and the rollout's routes, and its telemetry
@@ -35,8 +38,11 @@ export function servingService(
     metrics: ServiceMetrics;
     driftStore: ObjectStore | undefined;
   },
+  /** the composition root's runtimes, and its serving event recorder (absent: batched inserts through the store) */
+  adapters: { modelRuntimes(): ModelRuntime[]; servingEvents?(): ServingEventRecorder },
   rollout: () => RolloutService,
 ): { serving: ServingService; servingTelemetry: ServingTelemetry } {
+  const events = adapters.servingEvents?.();
   const routes = (modelName: string, env: string) => rollout().route(modelName, env);
   const observers: ServingObserver[] = [new ServingMetrics(d.metrics)];
   if (d.driftStore)
@@ -52,7 +58,8 @@ export function servingService(
     );
   const serving = new ServingService({
     ...d,
-    runtimes: modelRuntimes(),
+    runtimes: adapters.modelRuntimes(),
+    ...(events && { events }),
     routes,
     observers,
     options: { routeCacheSeconds: config.serving.routeCacheSeconds, timeoutMs: config.serving.timeoutMs },

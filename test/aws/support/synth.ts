@@ -20,6 +20,8 @@ export const E2E_ROLE_MAP: Readonly<Record<string, RoleMapEntry>> = {
   [`arn:aws:iam::${E2E_ACCOUNT}:role/e2e-auditor`]: 'auditor',
   [`arn:aws:iam::${E2E_ACCOUNT}:role/e2e-security`]: 'security',
   [`arn:aws:iam::${E2E_ACCOUNT}:role/e2e-reader`]: 'reader',
+  // calls the serving route (test/aws/serving.test.ts)
+  [`arn:aws:iam::${E2E_ACCOUNT}:role/e2e-invoker`]: 'invoker',
   // scoped: an auditor of the churn team's models only (prefix `e2e-churn`)
   [`arn:aws:iam::${E2E_ACCOUNT}:role/e2e-churnci`]: { role: 'auditor', prefixes: ['e2e-churn'] },
   [`arn:aws:iam::${E2E_ACCOUNT}:role/e2e-fraudci`]: { role: 'auditor', prefixes: ['e2e-fraud'], teams: ['fraud'] },

@@ -10,8 +10,6 @@ export const SERVING_ROUTES = {
     entry: 'lambdas/serving-predict.ts',
     roles: ['invoker', 'admin'],
     scope: { by: 'model' },
-    // the next issue deploys the same handler as a Lambda (with the serving-event ingest)
-    localOnly: true,
     summary:
       'Predict with the model deployed in an environment: the canary or the stable by the canary assignment (subjectId, else the request id); only verified artifacts answer (503 ARTIFACT_UNVERIFIED, UNSUPPORTED_FORMAT or ARTIFACT_UNLOADABLE otherwise); headers X-Aegis-Artifact-Id, X-Aegis-Variant, X-Aegis-Manifest-Signature-Id name who answered',
     request: { params: EnvParams, body: PredictBody },

@@ -1,0 +1,48 @@
+import { gunzipSync } from 'node:zlib';
+import { ingestLogLines } from '../lib/modules/serving/event-log.js';
+import type { Container } from '../lib/platform/composition/container.js';
+import { lambdaContainer } from '../lib/platform/composition/lambda-container.js';
+
+/** What CloudWatch Logs sends a subscription's function: gzip'd, base64'd JSON. */
+export interface LogsSubscriptionEvent {
+  awslogs: { data: string };
+}
+
+interface LogsData {
+  messageType: 'DATA_MESSAGE' | 'CONTROL_MESSAGE';
+  logGroup?: string;
+  logEvents?: { id: string; timestamp: number; message: string }[];
+}
+
+export interface IngestResult {
+  /** serving events in the delivery (inserted, or already there) */
+  events: number;
+  /** lines that were not serving events (logged, not retried: they never will be) */
+  skipped: number;
+  /** INSERT statements made */
+  statements: number;
+}
+
+/**
+ * Decodes one subscription delivery and inserts its serving events (`ON CONFLICT (request_id)
+ * DO NOTHING`: a redelivered batch counts once). A database failure throws, so Lambda retries
+ * the asynchronous invocation; a line that is not a serving event is skipped and logged.
+ */
+export const build =
+  (container: () => Promise<Container>) =>
+  async (event: LogsSubscriptionEvent): Promise<IngestResult> => {
+    if (typeof event?.awslogs?.data !== 'string') throw new Error('not a CloudWatch Logs subscription event (awslogs.data is missing)');
+    const data = JSON.parse(gunzipSync(Buffer.from(event.awslogs.data, 'base64')).toString('utf8')) as LogsData;
+    if (data.messageType !== 'DATA_MESSAGE') return { events: 0, skipped: 0, statements: 0 };
+    const c = await container();
+    const r = await ingestLogLines(c.database.db, data.logEvents ?? []);
+    if (r.skipped.length > 0)
+      c.logger.warn('log lines that are not serving events were skipped', {
+        logGroup: data.logGroup,
+        count: r.skipped.length,
+        first: r.skipped.slice(0, 5),
+      });
+    return { events: r.events, skipped: r.skipped.length, statements: r.statements };
+  };
+
+export const handler = build(lambdaContainer);

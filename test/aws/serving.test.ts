@@ -1,0 +1,239 @@
+/**
+ * Serving on AWS, on what `cdk deploy` would ship (see support/world.ts): the bundled serving
+ * function answers a prediction through the emulated API (SigV4, as an invoker) with the
+ * artifact promoted to staging, writes its serving event as one log line and nothing to the
+ * database, and the bundled `serving-ingest` function, fed those captured lines as CloudWatch
+ * Logs delivers them to a subscription (gzip + base64), inserts them, once however often the
+ * delivery is replayed.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { jest } from '@jest/globals';
+import pg from 'pg';
+import { AegisClient } from '../../lib/clients/http/client.js';
+import { runBuiltinTrainer } from '../../lib/clients/training/builtin-trainer.js';
+import { packDirectory } from '../../lib/clients/training/pack.js';
+import { SERVING_EVENT_FIELD } from '../../lib/modules/serving/event-log.js';
+import { ROUTES } from '../../lib/platform/http/routes.js';
+import { aegisCli, type Ran } from '../support/spawn.js';
+import { startWorld, type World } from './support/world.js';
+
+const MODEL = 'e2e-serve';
+jest.setTimeout(300_000);
+let world: World;
+let work: string;
+let db: pg.Client;
+let servingFn: string;
+let ingestFn: string;
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'aegis-serving-aws-'));
+  world = await startWorld();
+  servingFn = world.functionId((fn) => String(fn.properties.Description).startsWith(`POST ${ROUTES.servingPredict.path}:`));
+  ingestFn = world.functionId((fn) => /^ServingIngest/.test(fn.logicalId));
+  db = new pg.Client({ connectionString: world.databaseUrl });
+  await db.connect();
+}, 600_000);
+afterAll(async () => {
+  await db?.end();
+  await world?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+async function cli(role: string, args: string[]): Promise<Ran & { json: any }> {
+  const r = await aegisCli(['--json', ...args], { ...world.as(role).env, AEGIS_DATA_DIR: join(work, `cli-${role}`) });
+  let json: unknown;
+  try {
+    json = JSON.parse(r.stdout);
+  } catch {
+    json = undefined;
+  }
+  return { ...r, json };
+}
+const ok = (r: Ran) => expect({ code: r.code, stderr: r.code === 0 ? '' : r.stderr.slice(-2000) }).toEqual({ code: 0, stderr: '' });
+
+function client(role: string): AegisClient {
+  const env = world.as(role).env;
+  return new AegisClient({
+    baseUrl: world.api.url,
+    sigv4: {
+      region: env.AWS_REGION!,
+      credentials: async () => ({
+        accessKeyId: env.AWS_ACCESS_KEY_ID!,
+        secretAccessKey: env.AWS_SECRET_ACCESS_KEY!,
+        sessionToken: env.AWS_SESSION_TOKEN!,
+      }),
+    },
+  });
+}
+
+/** What CloudWatch Logs hands a subscription's function for these lines of the serving function's log group. */
+function subscriptionEvent(lines: string[]) {
+  const payload = {
+    messageType: 'DATA_MESSAGE',
+    owner: '123456789012',
+    logGroup: `/aws/lambda/${servingFn}`,
+    logStream: '2026/11/30/[$LATEST]e2e',
+    subscriptionFilters: ['aegis-serving-events'],
+    logEvents: lines.map((message, i) => ({
+      id: `3600000000000000000000000000000000000000000000${String(i).padStart(10, '0')}`,
+      timestamp: Date.now(),
+      message,
+    })),
+  };
+  return { awslogs: { data: gzipSync(Buffer.from(JSON.stringify(payload))).toString('base64') } };
+}
+
+const servingLines = () =>
+  world.logs
+    .filter((l) => l.startsWith(`${servingFn}: `))
+    .map((l) => l.slice(servingFn.length + 2))
+    .filter((l) => l.includes(`"${SERVING_EVENT_FIELD}"`));
+
+const ROW = { age: 41.2, income: 52000, ratio: 0.7, weak_signal: 0.4, noise: 100.1 };
+let manifestFile: string;
+
+/** Registers the packed artifact as `model` (the manifest of the first test) and promotes it to staging. */
+async function registeredInStaging(model: string, artifact: string): Promise<string> {
+  const reg = await cli('publisher', ['register', '--model', model, '--artifact', artifact, '--manifest', manifestFile]);
+  ok(reg);
+  const staging = await cli('promoter', ['promote', '--artifact-id', reg.json.artifactId, '--env', 'staging', '--reason', 'serve']);
+  ok(staging);
+  for (const deadline = Date.now() + 120_000; ;) {
+    const p = await cli('auditor', ['promotions', '--id', staging.json.promotionId]);
+    ok(p);
+    if (p.json.status === 'succeeded') return reg.json.artifactId as string;
+    if (!['rolling_out', 'pending_multisig'].includes(p.json.status) || Date.now() > deadline)
+      throw new Error(`promotion ${p.json.status}\n${world.logs.slice(-30).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe('serving on the synthesized artifacts', () => {
+  let artifactId: string;
+
+  it('migrates, registers a trained logistic model and promotes it to staging', async () => {
+    const migrate = world.functionId((fn) => /^Migrationsmigrate/.test(fn.logicalId));
+    const resource = Object.entries(world.assembly.template.Resources).find(([, r]) => r.Type === 'Custom::AegisMigrations')!;
+    const migrated = await world.fleet.invoke<{ PhysicalResourceId: string }>(migrate, {
+      RequestType: 'Create',
+      ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:framework',
+      ResponseURL: 'https://cloudformation-custom-resource-response',
+      StackId: `arn:aws:cloudformation:eu-west-1:123456789012:stack/${world.assembly.stackName}/x`,
+      RequestId: randomBytes(8).toString('hex'),
+      LogicalResourceId: resource[0],
+      ResourceType: 'Custom::AegisMigrations',
+      ResourceProperties: { DeployNonce: 'e2e-serving' },
+    });
+    expect(migrated.PhysicalResourceId).toBe('aegis-migrations');
+
+    const data = join(work, 'dataset.csv');
+    writeFileSync(data, 'a,b,label\n1,2,0\n3,4,1\n');
+    const ds = await cli('publisher', ['datasets', 'register', '--id', 'serving-sample', '--version', '1', '--path', data]);
+    ok(ds);
+    // the built-in trainer's model.json, packed as `aegis train --record` packs it
+    const modelDir = join(work, 'model');
+    await runBuiltinTrainer({
+      datasets: [{ id: 'sample', path: join(process.cwd(), 'test/data/sample') }],
+      outDir: modelDir,
+      seed: 7,
+      hyperparams: {},
+    });
+    const artifact = join(work, 'model.tar.gz');
+    await packDirectory(modelDir, artifact);
+    const manifest = join(work, 'manifest.json');
+    writeFileSync(
+      manifest,
+      JSON.stringify({
+        codeRef: 'git:4f2c1e0',
+        containerDigest: `sha256:${'a'.repeat(64)}`,
+        datasetRefs: [{ id: 'serving-sample', version: '1', checksum: ds.json.checksum }],
+        hyperparams: {},
+        seed: 7,
+        trainingCmd: 'aegis train',
+        environment: { node: '22' },
+        metrics: { auc: 0.8 },
+      }),
+    );
+    manifestFile = manifest;
+    artifactId = await registeredInStaging(MODEL, artifact);
+  });
+
+  it('predicts through the emulated API as an invoker (SigV4), naming the artifact; other roles are refused', async () => {
+    const path = `/v1/serving/${MODEL}/staging/predict`;
+    const invoker = client('invoker');
+    const first = await invoker.request<any>('POST', path, { inputs: [ROW, [30, 40000, 0.2, 0.9, 99]] }, { 'x-request-id': 'aws-req-1' });
+    expect(first).toMatchObject({ requestId: 'aws-req-1', model: MODEL, env: 'staging', variant: 'stable', artifactId });
+    expect(first.predictions).toHaveLength(2);
+    expect(['0', '1']).toContain(first.predictions[0].label);
+    const second = await invoker.request<any>('POST', path, { requestId: 'aws-req-2', inputs: [ROW] });
+    expect(second).toMatchObject({ requestId: 'aws-req-2', variant: 'stable', artifactId });
+    // a bad row is the caller's error, naming the field
+    await expect(invoker.request('POST', path, { inputs: [{ age: 'old' }] })).rejects.toMatchObject({ status: 400 });
+    await expect(client('publisher').request('POST', path, { inputs: [ROW] })).rejects.toMatchObject({ status: 403 });
+  });
+
+  it('serves an ONNX artifact: onnxruntime-node loads from the bundle and answers as the reference does', async () => {
+    const artifact = join(work, 'onnx.tar.gz');
+    await packDirectory(join(process.cwd(), 'test/fixtures/onnx/classifier'), artifact);
+    const onnxId = await registeredInStaging(`${MODEL}-onnx`, artifact);
+    const reference = JSON.parse(readFileSync(join(process.cwd(), 'test/fixtures/onnx/classifier.reference.json'), 'utf8')) as {
+      rows: number[][];
+      predictions: { label: string; probabilities: Record<string, number> }[];
+      tolerance: number;
+    };
+    const r = await client('invoker').request<any>('POST', `/v1/serving/${MODEL}-onnx/staging/predict`, {
+      requestId: 'aws-onnx-1',
+      inputs: reference.rows.slice(0, 3),
+    });
+    expect(r).toMatchObject({ variant: 'stable', artifactId: onnxId });
+    expect(r.predictions.map((p: { label: string }) => p.label)).toEqual(reference.predictions.slice(0, 3).map((p) => p.label));
+    for (const [i, p] of (r.predictions as { probabilities: Record<string, number> }[]).entries())
+      expect(Math.abs(p.probabilities.churn! - reference.predictions[i]!.probabilities.churn!)).toBeLessThan(reference.tolerance);
+  });
+
+  it('writes each serving event as one log line and inserts nothing itself', async () => {
+    const lines = servingLines();
+    const ids = lines.map((l) => JSON.parse(l).requestId);
+    expect(ids).toEqual(expect.arrayContaining(['aws-req-1', 'aws-req-2', 'aws-onnx-1']));
+    expect(JSON.parse(lines.find((l) => l.includes('aws-req-1'))!)).toMatchObject({
+      [SERVING_EVENT_FIELD]: 1,
+      deploymentKey: `${MODEL}/staging`,
+      variant: 'stable',
+      artifactId,
+      error: false,
+      cold: true,
+    });
+    const stored = await db.query('select count(*)::int as n from serving_events');
+    expect(stored.rows[0].n).toBe(0);
+  });
+
+  it('the bundled ingest function inserts the captured lines as a subscription delivers them, once however often replayed', async () => {
+    const lines = servingLines();
+    // a delivery may carry other lines of the group (the filter is a pattern, a replay is the same batch)
+    const delivery = subscriptionEvent([...lines, 'END RequestId: 1']);
+    const first = await world.fleet.invoke<{ events: number; skipped: number; statements: number }>(ingestFn, delivery);
+    expect(first).toEqual({ events: lines.length, skipped: 1, statements: 1 });
+    const replay = await world.fleet.invoke<{ events: number }>(ingestFn, delivery);
+    expect(replay.events).toBe(lines.length);
+    const rows = await db.query('select request_id, deployment_key, variant, artifact_id, error, cold from serving_events order by at');
+    expect(rows.rows).toHaveLength(lines.length);
+    expect(rows.rows.find((r) => r.request_id === 'aws-req-1')).toEqual({
+      request_id: 'aws-req-1',
+      deployment_key: `${MODEL}/staging`,
+      variant: 'stable',
+      artifact_id: artifactId,
+      error: false,
+      cold: true,
+    });
+    expect(rows.rows.find((r) => r.request_id === 'aws-req-2')).toMatchObject({ cold: false, error: false });
+    // CloudWatch Logs checks a new subscription with a control message: nothing to insert
+    const control = await world.fleet.invoke<{ events: number }>(ingestFn, {
+      awslogs: { data: gzipSync(Buffer.from(JSON.stringify({ messageType: 'CONTROL_MESSAGE', logEvents: [] }))).toString('base64') },
+    });
+    expect(control.events).toBe(0);
+  });
+});
