@@ -87,19 +87,25 @@ function world(artifacts: Record<string, Buffer>, sizes: Record<string, number> 
   return { records, store, audit, appended, reads };
 }
 
-async function service(artifacts: Record<string, Buffer>, route: ServingRoute, sizes: Record<string, number> = {}) {
+async function service(
+  artifacts: Record<string, Buffer>,
+  route: ServingRoute,
+  sizes: Record<string, number> = {},
+  quarantined: Set<string> = new Set(),
+  clock: { now(): Date } = { now: () => new Date() },
+) {
   const w = world(artifacts, sizes);
   let t = 0;
   const s = new ServingService({
     database: db,
     audit: w.audit,
-    clock: { now: () => new Date() },
+    clock,
     store: w.store,
     registry: { get: async (id: string) => w.records.get(id) },
     verification: { validateArtifact: async () => ({ ok: true, artifactId: null, signerId: null, checks: [] }) },
     runtimes: [fakeRuntime],
     routes: async () => route,
-    quarantine: { stateOf: async () => null },
+    quarantine: { stateOf: async (id: string) => (quarantined.has(id) ? ({ reason: 'leaked training data' } as never) : null) },
     logger: { error: () => undefined },
     options: { routeCacheSeconds: 5, timeoutMs: 50 },
     monotonic: () => (t += 1),
@@ -169,4 +175,27 @@ it('test-loads at promote time only what a promote handler may hold: a larger ar
   const before = reads.length;
   expect(await s.servable('big')).toEqual({ unchecked: expect.stringMatching(/not test-loaded at promote time \(68157440 bytes/) });
   expect(reads.length).toBe(before);
+});
+
+it('refuses a quarantined artifact at the next route read, and serves it again (verified anew) once released', async () => {
+  const route = { modelName: 'm', env: 'prod', stable: 'good', canary: null, percent: 0, promotionId: 'p9' };
+  const quarantined = new Set<string>();
+  let at = Date.parse('2026-11-30T08:00:00Z');
+  const clock = { now: () => new Date(at) };
+  const { s, appended } = await service({ good: await tarGz({ 'fake.json': '{"behave":"ok"}' }) }, route, {}, quarantined, clock);
+  const ask = (requestId: string) => s.predict({ modelName: 'm', env: 'prod', requestId, inputs: [[1]] });
+  expect(await ask('q1')).toMatchObject({ artifactId: 'good' });
+  quarantined.add('good');
+  expect(await ask('q2')).toMatchObject({ artifactId: 'good' }); // the route read 5 s ago still stands
+  at += 5_000;
+  await expect(ask('q3')).rejects.toMatchObject({
+    code: 'ARTIFACT_UNVERIFIED',
+    message: expect.stringMatching(/quarantined: leaked training data/),
+  });
+  quarantined.delete('good');
+  await expect(ask('q4')).rejects.toMatchObject({ code: 'ARTIFACT_UNVERIFIED' }); // until the next route read
+  at += 5_000;
+  expect(await ask('q5')).toMatchObject({ artifactId: 'good' });
+  // the quarantine refusal was audited once, while it was in force
+  expect(appended.filter((e) => e.type === 'serving.refused')).toHaveLength(1);
 });

@@ -150,3 +150,20 @@ export async function loadArtifact(d: LoaderDeps, artifactId: string): Promise<S
 }
 
 export const isRefusal = (x: ServedModel | Refusal): x is Refusal => 'code' in x;
+
+/** {@link ServingService.servable}: a test load, released at once, cached and audited nowhere; larger artifacts are reported unchecked. */
+export async function servable(d: LoaderDeps, artifactId: string): Promise<Refusal | { unchecked: string } | null> {
+  try {
+    const size = (await d.registry.get(artifactId))?.size ?? 0;
+    if (size > SERVING_LIMITS.maxPromoteCheckBytes)
+      return {
+        unchecked: `not test-loaded at promote time (${size} bytes, over ${SERVING_LIMITS.maxPromoteCheckBytes}): its first prediction loads and verifies it`,
+      };
+    const served = await loadArtifact(d, artifactId);
+    if (isRefusal(served)) return served;
+    await served.model.close();
+    return null;
+  } catch {
+    return null;
+  }
+}

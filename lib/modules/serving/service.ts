@@ -7,9 +7,9 @@ import type { Database } from '../../platform/ports/database.js';
 import type { Prediction } from '../../platform/ports/model-runtime.js';
 import type { AuditLog } from '../../platform/audit/log.js';
 import type { QuarantineLookup } from '../registry/verification.js';
-import { chooseVariant, SERVING_LIMITS, toMatrix, type Refusal, type ServingRoute } from './domain.js';
+import { chooseVariant, toMatrix, type Refusal, type ServingRoute } from './domain.js';
 import { ServingEventSink, type ServingEventRecorder } from './event-sink.js';
-import { isRefusal, loadArtifact, type LoaderDeps, type ServedModel } from './loader.js';
+import { isRefusal, loadArtifact, servable, type LoaderDeps, type ServedModel } from './loader.js';
 import { notifyServed, type ServedRequest, type ServingObserver } from './observers.js';
 import { RouteCache, type RouteSource } from './route-cache.js';
 import { deploymentsOf, metricsWindow } from './store.js';
@@ -79,6 +79,8 @@ export class ServingService {
   readonly #models = new Map<string, Promise<ServedModel | Refusal>>();
   readonly #settled = new Set<string>();
   readonly #refusalsAudited = new Set<string>();
+  /** artifacts refused because a quarantine was in force when the route was read: re-checked once it is released */
+  readonly #quarantined = new Set<string>();
   readonly #verified = new Map<string, Promise<void>>();
   readonly #now: () => number;
 
@@ -157,19 +159,7 @@ export class ServingService {
    * Unknown (a store outage): null.
    */
   async servable(artifactId: string): Promise<Refusal | { unchecked: string } | null> {
-    try {
-      const size = (await this.#d.registry.get(artifactId))?.size ?? 0;
-      if (size > SERVING_LIMITS.maxPromoteCheckBytes)
-        return {
-          unchecked: `not test-loaded at promote time (${size} bytes, over ${SERVING_LIMITS.maxPromoteCheckBytes}): its first prediction loads and verifies it`,
-        };
-      const served = await loadArtifact(this.#d, artifactId);
-      if (isRefusal(served)) return served;
-      await served.model.close();
-      return null;
-    } catch {
-      return null;
-    }
+    return servable(this.#d, artifactId);
   }
 
   /** Where the artifact first verified and served, by environment (lineage). */
@@ -182,13 +172,13 @@ export class ServingService {
     }));
   }
 
-  /** Writes the buffered serving events and releases the loaded models (shutdown). */
   /** Writes the buffered serving events, and what the observers buffer (input segments). */
   async flush(): Promise<void> {
     await this.#sink.flush();
     for (const o of this.#d.observers ?? []) await o.flush?.().catch(() => undefined);
   }
 
+  /** Writes the buffered serving events and releases the loaded models (shutdown). */
   async close(): Promise<void> {
     await this.flush();
     const models = [...this.#models.values()];
@@ -203,7 +193,16 @@ export class ServingService {
     for (const id of [route.stable, route.canary]) {
       if (!id) continue;
       const q = await this.#d.quarantine.stateOf(id);
-      if (!q) continue;
+      if (!q) {
+        // released: forget the refusal, so the next request loads and verifies the artifact again
+        if (this.#quarantined.delete(id)) {
+          this.#models.delete(id);
+          this.#settled.delete(id);
+          this.#refusalsAudited.delete(id);
+        }
+        continue;
+      }
+      this.#quarantined.add(id);
       const previous = this.#models.get(id);
       this.#models.set(id, Promise.resolve({ code: 'ARTIFACT_UNVERIFIED', reason: `the artifact is quarantined: ${q.reason}` }));
       this.#settled.add(id);
