@@ -1,11 +1,11 @@
 import { Duration } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { acknowledge } from './acknowledge.js';
+import { failureQueue } from './failure-queue.js';
 import { grantAccess, type AccessResources } from './access.js';
 import { AegisFunction } from './aegis-function.js';
 import { ROUTE_ACCESS } from './api-functions.js';
@@ -75,16 +75,11 @@ export class ScheduledJob extends Construct {
     });
     grantAccess(this.jobFunction, props.access, props.resources);
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      // The longest SQS keeps a message: time to notice, look and re-run.
-      retentionPeriod: Duration.days(14),
-    });
-    acknowledge(this.deadLetterQueue, {
-      id: 'AwsSolutions-SQS3',
-      reason: `This queue is itself the dead-letter queue of the ${id} schedule (EventBridge target and Lambda on-failure destination); a DLQ of a DLQ would only move the problem.`,
-    });
+    ({ queue: this.deadLetterQueue, alarm: this.failureAlarm } = failureQueue(
+      this,
+      `the ${id} schedule (EventBridge target and Lambda on-failure destination)`,
+      props.failureMeaning,
+    ));
 
     // Function errors: Lambda retries the asynchronous invocation, then records it here.
     this.jobFunction.function.configureAsyncInvoke({
@@ -104,18 +99,6 @@ export class ScheduledJob extends Construct {
           deadLetterQueue: this.deadLetterQueue,
         }),
       ],
-    });
-
-    this.failureAlarm = new cloudwatch.Alarm(this, 'FailureAlarm', {
-      alarmDescription: props.failureMeaning,
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(5),
-        statistic: cloudwatch.Stats.MAXIMUM,
-      }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
   }
 }

@@ -1,11 +1,11 @@
 import { Duration } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as lambdaDestinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as destinations from 'aws-cdk-lib/aws-logs-destinations';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { acknowledge } from './acknowledge.js';
+import { failureQueue } from './failure-queue.js';
 import { SERVING_EVENT_FILTER_PATTERN } from '../modules/serving/event-log.js';
 import { grantAccess, type AccessResources } from './access.js';
 import { AegisFunction } from './aegis-function.js';
@@ -50,32 +50,16 @@ export class ServingIngest extends Construct {
       timeout: Duration.minutes(1),
     });
     grantAccess(this.ingestFunction, {}, props.resources);
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    acknowledge(this.deadLetterQueue, {
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the on-failure destination of the serving-ingest function; a DLQ of a DLQ would only move the problem.',
-    });
+    ({ queue: this.deadLetterQueue, alarm: this.failureAlarm } = failureQueue(
+      this,
+      'the serving-ingest function (its Lambda on-failure destination)',
+      'Serving event deliveries failed after retries and wait in the serving-ingest dead-letter queue: those requests are missing from the canary judge until replayed (invoke serving-ingest with each recorded requestPayload; inserts are idempotent).',
+    ));
     // CloudWatch Logs invokes asynchronously: Lambda retries twice, then records the delivery here.
     this.ingestFunction.function.configureAsyncInvoke({
       retryAttempts: 2,
       maxEventAge: Duration.hours(6),
       onFailure: new lambdaDestinations.SqsDestination(this.deadLetterQueue),
-    });
-    this.failureAlarm = new cloudwatch.Alarm(this, 'FailureAlarm', {
-      alarmDescription:
-        'Serving event deliveries failed after retries and wait in the serving-ingest dead-letter queue: those requests are missing from the canary judge until replayed (invoke serving-ingest with each recorded requestPayload; inserts are idempotent).',
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(5),
-        statistic: cloudwatch.Stats.MAXIMUM,
-      }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     // CloudWatch Logs invokes the function (the destination adds the permission, scoped to the log group)
     this.subscriptionFilter = new logs.SubscriptionFilter(this, 'Events', {
