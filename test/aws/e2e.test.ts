@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { AegisClient } from '../../lib/clients/http/client.js';
-import { aegisCli, type Ran } from '../support/spawn.js';
+import { worldCli, ok } from './support/cli.js';
 import { editJson, startWorld, type World } from './support/world.js';
 
 /**
@@ -74,19 +74,10 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-/** `aegis --json …` as `role`, against the emulated API with SigV4. */
-async function cli(role: string, args: string[]): Promise<Ran & { json: any }> {
-  const r = await aegisCli(['--json', ...args], { ...world.as(role).env, AEGIS_DATA_DIR: join(work, `cli-${role}`) });
-  let json: unknown;
-  try {
-    json = JSON.parse(r.stdout);
-  } catch {
-    json = undefined;
-  }
-  return { ...r, json };
-}
-
-const ok = (r: Ran) => expect({ code: r.code, stderr: r.code === 0 ? '' : r.stderr.slice(-2000) }).toEqual({ code: 0, stderr: '' });
+const cli = worldCli(
+  () => world,
+  () => work,
+);
 
 async function settled(promotionId: string, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;

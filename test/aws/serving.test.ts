@@ -18,7 +18,7 @@ import { runBuiltinTrainer } from '../../lib/clients/training/builtin-trainer.js
 import { packDirectory } from '../../lib/clients/training/pack.js';
 import { SERVING_EVENT_FIELD } from '../../lib/modules/serving/event-log.js';
 import { ROUTES } from '../../lib/platform/http/routes.js';
-import { aegisCli, type Ran } from '../support/spawn.js';
+import { worldCli, ok } from './support/cli.js';
 import { startWorld, type World } from './support/world.js';
 
 const MODEL = 'e2e-serve';
@@ -43,17 +43,10 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-async function cli(role: string, args: string[]): Promise<Ran & { json: any }> {
-  const r = await aegisCli(['--json', ...args], { ...world.as(role).env, AEGIS_DATA_DIR: join(work, `cli-${role}`) });
-  let json: unknown;
-  try {
-    json = JSON.parse(r.stdout);
-  } catch {
-    json = undefined;
-  }
-  return { ...r, json };
-}
-const ok = (r: Ran) => expect({ code: r.code, stderr: r.code === 0 ? '' : r.stderr.slice(-2000) }).toEqual({ code: 0, stderr: '' });
+const cli = worldCli(
+  () => world,
+  () => work,
+);
 
 function client(role: string): AegisClient {
   const env = world.as(role).env;
