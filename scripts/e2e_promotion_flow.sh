@@ -42,6 +42,7 @@ canary() {
     die "traffic for $tag failed"
   step "canary of $id (promotion $p) under traffic: $(jq -c '{requests, labels}' <<<"$out")"
   PROMOTION=$(aegis --json promotions --id "$p")
+  step "  verdicts: $(jq -c '[.verdicts[] | {verdict, reason, requests, detail}]' <<<"$PROMOTION")"
 }
 
 sim shuffle-labels "$SAMPLE" "$WORK/shuffled" 17

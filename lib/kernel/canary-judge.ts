@@ -88,7 +88,7 @@ function checkInput(stable: VariantMetrics, canary: VariantMetrics, canaryPercen
   if (!(cfg.alpha > 0 && cfg.alpha < 1)) invalid('config.alpha', 'must be between 0 and 1');
   if (!(cfg.guardrailAlpha > 0 && 4 * cfg.guardrailAlpha <= cfg.alpha))
     invalid('config.guardrailAlpha', 'must be above 0 and at most alpha / 4');
-  for (const k of ['rollbackThreshold', 'latencyTolerance', 'errorRateTolerance'] as const)
+  for (const k of ['rollbackThreshold', 'latencyTolerance', 'latencyToleranceMs', 'errorRateTolerance'] as const)
     if (!(Number.isFinite(cfg[k]) && cfg[k] >= 0)) invalid(`config.${k}`, 'must be a finite number ≥ 0');
   if (!(cfg.errorRateCeiling > 0 && cfg.errorRateCeiling < 1)) invalid('config.errorRateCeiling', 'must be between 0 and 1');
   for (const k of ['minRequests', 'minLatencySamples', 'minLabelled'] as const)
@@ -264,8 +264,8 @@ export function judgeCanary(input: {
       s = latency.stable[key] as number;
     check(
       metric,
-      latency.pValue < a && c > s * (1 + cfg.latencyTolerance),
-      `canary ${key} ${ms(c)} vs stable ${ms(s)} (Mann–Whitney on ${latency.source} p=${pv(latency.pValue)}, alpha ${pv(a)}, tolerance +${pct(cfg.latencyTolerance)})`,
+      latency.pValue < a && c > s * (1 + cfg.latencyTolerance) && c - s > cfg.latencyToleranceMs,
+      `canary ${key} ${ms(c)} vs stable ${ms(s)} (Mann–Whitney on ${latency.source} p=${pv(latency.pValue)}, alpha ${pv(a)}, tolerance +${pct(cfg.latencyTolerance)} and +${ms(cfg.latencyToleranceMs)})`,
     );
   }
 

@@ -12,6 +12,11 @@ export interface CanaryConfig {
   /** Latency samples each variant needs. @default 50 */ minLatencySamples?: number;
   /** Labelled predictions each variant needs before quality is judged. @default 50 */ minLabelled?: number;
   /** How much worse (relative) canary p95/p99 may be before it counts. @default 0.10 */ latencyTolerance?: number;
+  /**
+   * How much worse (absolute, ms) canary p95/p99 may be before it counts, whatever the relative
+   * change: a fast model's 0.1 ms against 0.05 ms is noise (scheduling, JIT), not a regression. @default 1
+   */
+  latencyToleranceMs?: number;
   /** How much higher (absolute) the canary error rate may be before it counts. @default 0.005 */ errorRateTolerance?: number;
   /** Canary error rate that fails at once when the canary is significantly above it (and stable is not). @default 0.05 */ errorRateCeiling?: number;
 }
@@ -24,6 +29,7 @@ export const CANARY_DEFAULTS = {
   minLatencySamples: 50,
   minLabelled: 50,
   latencyTolerance: 0.1,
+  latencyToleranceMs: 1,
   errorRateTolerance: 0.005,
   errorRateCeiling: 0.05,
 } as const satisfies Required<CanaryConfig>;

@@ -17,7 +17,8 @@ describe('scripts/canary_check.sh', () => {
     'promotes the healthy candidate, rolls the label-shuffled one back on quality, and verifies the audit chain',
     async () => {
       const r = await bash('canary_check.sh');
-      expect({ code: r.code, stderr: r.stderr.slice(-3000) }).toEqual({ code: 0, stderr: expect.any(String) });
+      // on failure the diff shows the timeline and the deviation with the server log's tail
+      expect({ code: r.code, stdout: r.stdout.slice(-3000), stderr: r.stderr.slice(-3000) }).toEqual({ code: 0, stdout: expect.any(String), stderr: expect.any(String) });
       expect(r.stdout).toMatch(new RegExp(`trained and registered the healthy candidate +(${uuid})`));
       expect(r.stdout).toMatch(/PROMOTED: pass \(pass\) at 50%: \d+ stable \/ \d+ canary requests/);
       expect(r.stdout).toMatch(/ROLLED BACK on quality: quality: canary [\d.]+% vs stable [\d.]+% correct/);
@@ -38,7 +39,8 @@ describe('scripts/e2e_promotion_flow.sh', () => {
     'takes a candidate through a judged canary and a 3-of-5 prod promotion, then rolls an injected regression back',
     async () => {
       const r = await bash('e2e_promotion_flow.sh');
-      expect({ code: r.code, stderr: r.stderr.slice(-3000) }).toEqual({ code: 0, stderr: expect.any(String) });
+      // on failure the diff shows the timeline and the deviation with the server log's tail
+      expect({ code: r.code, stdout: r.stdout.slice(-3000), stderr: r.stderr.slice(-3000) }).toEqual({ code: 0, stdout: expect.any(String), stderr: expect.any(String) });
       const candidate = new RegExp(`trained, registered and verified the candidate +(${uuid})`).exec(r.stdout)![1]!;
       expect(r.stdout).toMatch(/canary PASSED: \d+ stable \/ \d+ canary requests, pass/);
       expect(r.stdout).toMatch(/waits for 3 approvals/);

@@ -292,6 +292,19 @@ describe('judgeCanary', () => {
     expect(judgeCanary({ ...input, config: { latencyTolerance: 0.02 } }).failed?.metric).toBe('latencyP95');
   });
 
+  it('passes a significant sub-millisecond slowdown within latencyToleranceMs (1 ms), and fails it at 0 ms', () => {
+    // a fast model: canary 0.30 ms against 0.10 ms, 3× slower and significant, 0.2 ms apart
+    const spread = (ms: number) => Array.from({ length: 1000 }, (_, i) => ms + (i % 10) / 1000);
+    const input = { stable: variant(spread(0.1)), canary: variant(spread(0.3)) };
+    const j = judgeCanary(input);
+    expect(j.metrics.latency.pValue).toBeLessThan(1e-20);
+    expect(j.metrics.latency.canary.p95!).toBeGreaterThan(j.metrics.latency.stable.p95! * 2);
+    expect(j.verdict).toBe('pass');
+    expect(j.reasons).toContainEqual(expect.stringMatching(/^latencyP95 ok: .*tolerance \+10\.00% and \+1\.0 ms\)$/));
+    expect(judgeCanary({ ...input, config: { latencyToleranceMs: 0 } }).failed?.metric).toBe('latencyP95');
+    expect(() => judgeCanary({ ...input, config: { latencyToleranceMs: -1 } })).toThrow(/latencyToleranceMs/);
+  });
+
   describe('quality (stable 90.00% correct, rollbackThreshold 2%)', () => {
     const judgeQuality = (canaryCorrect: number, labelled = 10_000) =>
       judgeCanary({
