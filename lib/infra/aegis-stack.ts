@@ -180,7 +180,7 @@ export class AegisStack extends Stack {
     });
     // New handler code goes live only once the schema it expects is in place.
     for (const fn of [
-      ...Object.values(this.apiFunctions.functions),
+      ...Object.values(this.apiFunctions.byName),
       this.auditArchiveSchedule.archiveFunction,
       this.auditCheckpoint.jobFunction,
       this.pendingUploadExpiry.jobFunction,
@@ -209,7 +209,7 @@ export class AegisStack extends Stack {
       envName: props.envName,
       encryptionKey: this.keys.dataKey,
       functions: [
-        ...API_ROUTE_IDS.map((name) => ({ name, function: this.apiFunctions.functions[name].function })),
+        ...Object.entries(this.apiFunctions.byName).map(([name, fn]) => ({ name, function: fn.function })),
         ...Object.entries(scheduledJobs).map(([name, job]) => ({ name: `${name}Job`, function: job.jobFunction.function })),
         { name: 'rolloutStep', function: this.rollouts.rolloutStep.function },
         { name: 'servingIngest', function: this.servingIngest.ingestFunction.function },

@@ -3,18 +3,21 @@ import { join } from 'node:path';
 import { Annotations } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ROUTES, type RouteId } from '../platform/http/routes.js';
+import { ROUTES } from '../platform/http/routes.js';
+import {
+  API_FUNCTION_NAMES,
+  API_ROUTE_IDS,
+  apiFunctionEntry,
+  ROUTE_FUNCTION,
+  routesOf,
+  type ApiFunctionName,
+  type ApiRouteId,
+} from '../platform/http/route-functions.js';
 import { grantAccess, type AccessResources, type RouteAccess } from './access.js';
 import { AegisFunction, LAMBDA_TASK_ROOT, type BundledPackage } from './aegis-function.js';
 
-/** Routes deployed to AWS: every route except the local server's own. */
-export type ApiRouteId = { [K in RouteId]: (typeof ROUTES)[K] extends { localOnly: true } ? never : K }[RouteId];
-
+export { API_FUNCTION_NAMES, API_ROUTE_IDS, ROUTE_FUNCTION, type ApiFunctionName, type ApiRouteId };
 export type { RolloutStateMachines, RouteAccess } from './access.js';
-
-export const API_ROUTE_IDS = (Object.keys(ROUTES) as RouteId[]).filter(
-  (id): id is ApiRouteId => !('localOnly' in ROUTES[id] && ROUTES[id].localOnly),
-);
 
 /**
  * Least privilege per route. Public keys are served from the database, so listing keys and
@@ -24,6 +27,7 @@ export const API_ROUTE_IDS = (Object.keys(ROUTES) as RouteId[]).filter(
  * lineageBundle and the routes that request a promotion also sign with the manifest key (the
  * promotion record). Only the two audit-archive routes touch the archive bucket; only the
  * routes that can let a rollout go ahead may start one of the two rollout state machines.
+ * Routes share a function only when their entries here are the same ({@link ROUTE_FUNCTION}).
  */
 export const ROUTE_ACCESS = {
   // Only the routes that touch artifact objects get the artifact bucket: uploads (presigned
@@ -181,46 +185,63 @@ export interface ApiFunctionsProps extends AccessResources {
   readonly serving?: ServingFunctionConfig;
 }
 
+/** What a function's routes must agree on to share it: grants, bundle and settings. */
+function sharedNeeds(routeId: ApiRouteId, access: Readonly<Record<ApiRouteId, RouteAccess>>): string {
+  const decides = (POLICY_DECIDING_ROUTES as readonly ApiRouteId[]).includes(routeId);
+  return JSON.stringify({ access: access[routeId], decides, packages: routeId in ROUTE_PACKAGES, serving: routeId === 'servingPredict' });
+}
+
 /**
- * One Lambda function per API route (see `lib/platform/http/routes.ts`), each with exactly the grants
- * its route needs.
+ * The API's Lambda functions: one per {@link ROUTE_FUNCTION} entry, serving its routes
+ * (`lambdas/api/*.ts`), each with exactly the grants its routes need. Routes that need
+ * different grants, bundles or settings never share a function: synthesis fails naming them.
  *
  * @example
  * const fns = new ApiFunctions(this, 'Functions', { projectRoot, environment, database, artifactBucket, auditArchiveBucket, dataKey, manifestSigningKey, auditSigningKey });
- * fns.functions.register.function.functionArn;
+ * fns.functions.register.function.functionArn; // the function serving the register route
  */
 export class ApiFunctions extends Construct {
+  /** The function serving each route (routes of one function share the object). */
   public readonly functions: Readonly<Record<ApiRouteId, AegisFunction>>;
+  /** Each function by its name. */
+  public readonly byName: Readonly<Record<ApiFunctionName, AegisFunction>>;
 
   constructor(scope: Construct, id: string, props: ApiFunctionsProps) {
     super(scope, id);
     const access: Readonly<Record<ApiRouteId, RouteAccess>> = props.access ?? ROUTE_ACCESS;
     const functions = {} as Record<ApiRouteId, AegisFunction>;
-    const decidesPolicy = new Set<ApiRouteId>(POLICY_DECIDING_ROUTES);
-    for (const routeId of API_ROUTE_IDS) {
-      const route = ROUTES[routeId];
+    const byName = {} as Record<ApiFunctionName, AegisFunction>;
+    for (const name of API_FUNCTION_NAMES) {
+      const routes: ApiRouteId[] = routesOf(name);
+      const first = routes[0]!;
+      const differing = routes.filter((r) => sharedNeeds(r, access) !== sharedNeeds(first, access));
+      if (differing.length > 0)
+        throw new Error(
+          `the ${name} function serves routes that need different grants, bundles or settings: ${first} and ${differing.join(', ')} (give them their own function in ROUTE_FUNCTION)`,
+        );
       const environment: Record<string, string> = { ...props.environment };
-      if (access[routeId].startRollouts && props.rolloutStateMachines) {
+      if (access[first].startRollouts && props.rolloutStateMachines) {
         environment.AEGIS_PROMOTION_STATE_MACHINE_ARN = props.rolloutStateMachines.promotion.stateMachineArn;
         environment.AEGIS_ROLLBACK_STATE_MACHINE_ARN = props.rolloutStateMachines.rollback.stateMachineArn;
       }
-      if (decidesPolicy.has(routeId)) {
+      const decidesPolicy = (POLICY_DECIDING_ROUTES as readonly ApiRouteId[]).includes(first);
+      if (decidesPolicy) {
         environment.AEGIS_POLICIES_DIR = POLICIES_DIR;
         if (props.sentinelnetUrl !== undefined) environment.SENTINELNET_URL = props.sentinelnetUrl;
       }
-      const packages = ROUTE_PACKAGES[routeId]?.(props.projectRoot) ?? [];
-      if (ROUTE_PACKAGES[routeId] && packages.length === 0)
+      const packages = ROUTE_PACKAGES[first]?.(props.projectRoot) ?? [];
+      if (ROUTE_PACKAGES[first] && packages.length === 0)
         Annotations.of(this).addWarningV2(
           'aegis:onnx-missing',
-          `${ONNX_PACKAGE} is not installed in ${props.projectRoot}: the ${route.id} function will refuse ONNX artifacts (UNSUPPORTED_FORMAT)`,
+          `${ONNX_PACKAGE} is not installed in ${props.projectRoot}: the ${name} function will refuse ONNX artifacts (UNSUPPORTED_FORMAT)`,
         );
-      const serving = routeId === 'servingPredict';
-      const fn = new AegisFunction(this, route.id, {
-        entry: route.entry,
+      const serving = first === 'servingPredict';
+      const fn = new AegisFunction(this, name, {
+        entry: apiFunctionEntry(name),
         projectRoot: props.projectRoot,
-        description: `${route.method} ${route.path}: ${route.summary}`,
+        description: functionDescription(name, routes),
         environment,
-        ...(decidesPolicy.has(routeId) && { bundleFolders: [POLICIES_FOLDER], bundleFiles: [CEDAR_WASM] }),
+        ...(decidesPolicy && { bundleFolders: [POLICIES_FOLDER], bundleFiles: [CEDAR_WASM] }),
         ...(packages.length > 0 && { packages }),
         ...(serving && {
           memorySize: props.serving?.memoryMb ?? DEFAULT_SERVING_MEMORY_MB,
@@ -228,9 +249,26 @@ export class ApiFunctions extends Construct {
         }),
         ...(props.logRetention !== undefined && { logRetention: props.logRetention }),
       });
-      functions[routeId] = fn;
-      grantAccess(fn, access[routeId], props);
+      grantAccess(fn, access[first], props);
+      byName[name] = fn;
+      for (const r of routes) functions[r] = fn;
     }
     this.functions = functions;
+    this.byName = byName;
   }
+}
+
+/**
+ * A function's description (at most 256 characters, Lambda's limit): its name and its routes'
+ * ids, or for a single route its method, path and summary.
+ */
+export function functionDescription(name: ApiFunctionName, routes: readonly ApiRouteId[]): string {
+  if (routes.length === 1) {
+    const route = ROUTES[routes[0]!];
+    return `${route.method} ${route.path}: ${route.summary}`.slice(0, 256);
+  }
+  const text = `API function ${name}: ${routes.join(', ')}`;
+  if (text.length > 256)
+    throw new Error(`the ${name} function's description (${text.length} characters) exceeds Lambda's 256: split the function`);
+  return text;
 }

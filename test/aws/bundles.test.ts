@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as esbuild from 'esbuild';
 import { LOCAL_ONLY_PACKAGES } from '../../lib/infra/aegis-function.js';
-import { ONNX_PACKAGE, POLICY_DECIDING_ROUTES } from '../../lib/infra/api-functions.js';
+import { API_FUNCTION_NAMES, ONNX_PACKAGE, POLICY_DECIDING_ROUTES, ROUTE_FUNCTION } from '../../lib/infra/api-functions.js';
 import { ROUTES } from '../../lib/platform/http/routes.js';
-import { copyAlone, functionAssets, sharedAssembly, type Assembly, type FunctionAsset } from './support/synth.js';
+import { copyAlone, functionAssets, servedRoutes, sharedAssembly, type Assembly, type FunctionAsset } from './support/synth.js';
 
 /**
  * What Lambda runs is the synthesized bundle, alone: no repo, no node_modules. Each bundle is
@@ -85,8 +85,7 @@ function bundledPackages(fn: FunctionAsset): Set<string> {
 const ours = () => fns.filter((f) => existsSync(join(f.assetDir, `${f.moduleFile}.map`)));
 
 /** The serving function: the only bundle that carries packages of its own (onnxruntime-node, trimmed). */
-const servingPrefix = `${ROUTES.servingPredict.method} ${ROUTES.servingPredict.path}:`;
-const isServing = (fn: FunctionAsset) => String(fn.properties.Description).startsWith(servingPrefix);
+const isServing = (fn: FunctionAsset) => servedRoutes(fn).includes('servingPredict');
 
 /** Every file under `dir`, relative to it. */
 function filesUnder(dir: string, base = dir): string[] {
@@ -98,8 +97,14 @@ const sizeOf = (dir: string) => filesUnder(dir).reduce((n, f) => n + statSync(jo
 
 describe('synthesized Lambda bundles', () => {
   it('finds every function of the stack, ours with their source maps', () => {
-    // the API routes, migrate, rollout step, scheduled archiver (+ CDK's two framework functions)
-    expect(ours().length).toBeGreaterThanOrEqual(Object.values(ROUTES).filter((r) => !('localOnly' in r && r.localOnly)).length + 3);
+    // the API functions (serving every route that is not local-only), migrate, rollout step, scheduled archiver (+ CDK's two framework functions)
+    expect(ours().length).toBeGreaterThanOrEqual(API_FUNCTION_NAMES.length + 3);
+    expect(ours().flatMap(servedRoutes).sort()).toEqual(
+      Object.values(ROUTES)
+        .filter((r) => !('localOnly' in r && r.localOnly))
+        .map((r) => r.id)
+        .sort(),
+    );
     expect(fns.length).toBeGreaterThan(ours().length);
   });
 
@@ -186,10 +191,9 @@ describe('synthesized Lambda bundles', () => {
     expect(offenders).toEqual([]);
   });
 
-  it('carry Cedar (code, WebAssembly and policies) only in the three functions that decide promotions', () => {
-    const descriptions = POLICY_DECIDING_ROUTES.map((id) => `${ROUTES[id].method} ${ROUTES[id].path}:`);
-    const deciding = ours().filter((fn) => descriptions.some((d) => String(fn.properties.Description).startsWith(d)));
-    expect(deciding).toHaveLength(POLICY_DECIDING_ROUTES.length);
+  it('carry Cedar (code, WebAssembly and policies) only in the functions that decide promotions', () => {
+    const deciding = ours().filter((fn) => servedRoutes(fn).some((id) => (POLICY_DECIDING_ROUTES as readonly string[]).includes(id)));
+    expect(deciding).toHaveLength(new Set(POLICY_DECIDING_ROUTES.map((id) => ROUTE_FUNCTION[id])).size);
     for (const fn of ours()) {
       const decides = deciding.includes(fn);
       expect({ fn: fn.logicalId, cedar: bundledPackages(fn).has('@cedar-policy/cedar-wasm') }).toEqual({

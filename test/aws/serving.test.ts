@@ -17,8 +17,8 @@ import { AegisClient } from '../../lib/clients/http/client.js';
 import { runBuiltinTrainer } from '../../lib/clients/training/builtin-trainer.js';
 import { packDirectory } from '../../lib/clients/training/pack.js';
 import { SERVING_EVENT_FIELD } from '../../lib/modules/serving/event-log.js';
-import { ROUTES } from '../../lib/platform/http/routes.js';
 import { worldCli, ok } from './support/cli.js';
+import { servedRoutes } from './support/synth.js';
 import { startWorld, type World } from './support/world.js';
 
 const MODEL = 'e2e-serve';
@@ -32,7 +32,7 @@ let ingestFn: string;
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'aegis-serving-aws-'));
   world = await startWorld();
-  servingFn = world.functionId((fn) => String(fn.properties.Description).startsWith(`POST ${ROUTES.servingPredict.path}:`));
+  servingFn = world.functionId((fn) => servedRoutes(fn).includes('servingPredict'));
   ingestFn = world.functionId((fn) => /^ServingIngest/.test(fn.logicalId));
   db = new pg.Client({ connectionString: world.databaseUrl });
   await db.connect();

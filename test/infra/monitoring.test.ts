@@ -3,7 +3,7 @@
  * issue names, and the dashboard, read from the synthesized template.
  */
 import { Match, type Template } from 'aws-cdk-lib/assertions';
-import { API_ROUTE_IDS } from '../../lib/infra/api-functions.js';
+import { API_FUNCTION_NAMES } from '../../lib/infra/api-functions.js';
 import { stubProjectRoot, synthAegis } from './support.js';
 
 type Json = Record<string, any>;
@@ -53,7 +53,7 @@ describe('monitoring', () => {
   });
 
   it('notifies the topic from every alarm of the stack', () => {
-    expect(alarms().length).toBeGreaterThan(API_ROUTE_IDS.length);
+    expect(alarms().length).toBeGreaterThan(API_FUNCTION_NAMES.length);
     for (const a of alarms())
       expect([a.Properties.AlarmDescription, a.Properties.AlarmActions]).toEqual([a.Properties.AlarmDescription, [topicRef()]]);
   });
@@ -72,7 +72,7 @@ describe('monitoring', () => {
     const throttles = watched('Throttles');
     // every function of Aegis's own (CDK's helper functions — custom-resource providers, log retention — aside)
     const ours = functions.filter((id) => !/Provider|LogRetention|AWS679f53fac002430cb0da5b7982bd2287|CustomResource/.test(id));
-    expect(ours.length).toBeGreaterThanOrEqual(API_ROUTE_IDS.length + 6);
+    expect(ours.length).toBeGreaterThanOrEqual(API_FUNCTION_NAMES.length + 6);
     for (const id of ours) expect([id, errors.has(id), throttles.has(id)]).toEqual([id, true, true]);
     const one = alarmsOn('AWS/Lambda', 'Errors')[0]!.Properties;
     expect(one.Metrics.find((m: Json) => m.Expression)).toMatchObject({ Expression: 'errors + throttles', ReturnData: true });

@@ -1,3 +1,4 @@
+import { API_FUNCTION_NAMES, apiFunctionEntry } from '../../lib/platform/http/route-functions.js';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -53,7 +54,7 @@ export const NON_ROUTE_ENTRIES = [
 export function stubProjectRoot(): { root: string; cleanup: () => void } {
   const root = mkdtempSync(join(tmpdir(), 'aegis-infra-'));
   writeFileSync(join(root, 'package-lock.json'), '{}');
-  for (const entry of [...Object.values(ROUTES).map((r) => r.entry), ...NON_ROUTE_ENTRIES]) {
+  for (const entry of [...Object.values(ROUTES).map((r) => r.entry), ...API_FUNCTION_NAMES.map(apiFunctionEntry), ...NON_ROUTE_ENTRIES]) {
     mkdirSync(dirname(join(root, entry)), { recursive: true });
     writeFileSync(join(root, entry), 'export const handler = async () => ({});\n');
   }

@@ -18,7 +18,11 @@ describe('scripts/canary_check.sh', () => {
     async () => {
       const r = await bash('canary_check.sh');
       // on failure the diff shows the timeline and the deviation with the server log's tail
-      expect({ code: r.code, stdout: r.stdout.slice(-3000), stderr: r.stderr.slice(-3000) }).toEqual({ code: 0, stdout: expect.any(String), stderr: expect.any(String) });
+      expect({ code: r.code, stdout: r.stdout.slice(-3000), stderr: r.stderr.slice(-3000) }).toEqual({
+        code: 0,
+        stdout: expect.any(String),
+        stderr: expect.any(String),
+      });
       expect(r.stdout).toMatch(new RegExp(`trained and registered the healthy candidate +(${uuid})`));
       expect(r.stdout).toMatch(/PROMOTED: pass \(pass\) at 50%: \d+ stable \/ \d+ canary requests/);
       expect(r.stdout).toMatch(/ROLLED BACK on quality: quality: canary [\d.]+% vs stable [\d.]+% correct/);
@@ -40,7 +44,11 @@ describe('scripts/e2e_promotion_flow.sh', () => {
     async () => {
       const r = await bash('e2e_promotion_flow.sh');
       // on failure the diff shows the timeline and the deviation with the server log's tail
-      expect({ code: r.code, stdout: r.stdout.slice(-3000), stderr: r.stderr.slice(-3000) }).toEqual({ code: 0, stdout: expect.any(String), stderr: expect.any(String) });
+      expect({ code: r.code, stdout: r.stdout.slice(-3000), stderr: r.stderr.slice(-3000) }).toEqual({
+        code: 0,
+        stdout: expect.any(String),
+        stderr: expect.any(String),
+      });
       const candidate = new RegExp(`trained, registered and verified the candidate +(${uuid})`).exec(r.stdout)![1]!;
       expect(r.stdout).toMatch(/canary PASSED: \d+ stable \/ \d+ canary requests, pass/);
       expect(r.stdout).toMatch(/waits for 3 approvals/);

@@ -20,7 +20,7 @@ export const routePaths = (route: RouteSpec): { path: string; deprecated: boolea
 /**
  * Every API route, with the schemas it parses and the one it replies with (and under which
  * statuses): the local server routes by this table, the CDK stack builds API Gateway resources
- * and one Lambda per entry from it, the handlers parse and answer by it, the tests check every
+ * and the Lambda functions serving them (`route-functions.ts`) from it, the handlers parse and answer by it, the tests check every
  * reply against it, and /openapi.json documents it. One file per area under `routes/`.
  */
 export const ROUTES = {

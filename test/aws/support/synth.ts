@@ -1,3 +1,5 @@
+import { API_ROUTE_IDS, type ApiRouteId } from '../../../lib/platform/http/route-functions.js';
+import { ROUTES } from '../../../lib/platform/http/routes.js';
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -103,6 +105,18 @@ export interface FunctionAsset {
   exportName: string;
   environment: Record<string, unknown>;
   properties: any;
+}
+
+/**
+ * The API routes a function of the template serves, read from its description as the stack
+ * writes it (`functionDescription` in lib/infra/api-functions.ts): `API function <name>: <ids>`,
+ * or a single route's `<METHOD> <path>: <summary>`. Empty for functions that serve no route.
+ */
+export function servedRoutes(fn: FunctionAsset): ApiRouteId[] {
+  const d = String(fn.properties.Description ?? '');
+  const many = /^API function \w+: (.+)$/.exec(d);
+  if (many) return many[1]!.split(', ').filter((id): id is ApiRouteId => (API_ROUTE_IDS as readonly string[]).includes(id));
+  return API_ROUTE_IDS.filter((id) => d.startsWith(`${ROUTES[id].method} ${ROUTES[id].path}:`));
 }
 
 /** Every Lambda function of the template with its code from this assembly (ours and CDK's framework functions). */
