@@ -167,14 +167,14 @@ describe('bin/cdk.ts', () => {
       const template = JSON.parse(readFileSync(join(outdir, 'aegis-dev.template.json'), 'utf8'));
       return Object.values(template.Resources as Record<string, any>)
         .filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.SENTINELNET_URL === url)
-        .map((r) => String(r.Properties.Description).split(':')[0])
+        .map((r) => String(r.Properties.Description))
         .sort();
     };
-    expect(withUrl({ sentinelnetUrl: url })).toEqual(
-      [ROUTES.promote, ROUTES.promoteVersion, ROUTES.rollback, ROUTES.quarantine, ROUTES.quarantineRelease, ROUTES.quarantineApprove]
-        .map((r) => `${r.method} ${r.path}`)
-        .sort(),
-    );
+    // the functions serving the six policy-deciding routes: five share `promotions`
+    expect(withUrl({ sentinelnetUrl: url })).toEqual([
+      'API function promotions: promote, promoteVersion, rollback, quarantine, quarantineApprove',
+      `POST ${ROUTES.quarantineRelease.path}: ${ROUTES.quarantineRelease.summary}`,
+    ]);
   });
 
   it('refuses replica* context that names only some of the four keys', () => {
@@ -220,7 +220,7 @@ describe('bin/cdk.ts', () => {
     const template = JSON.parse(readFileSync(join(dir, 'out', 'aegis-prod.template.json'), 'utf8'));
     const resources = Object.values(template.Resources) as { Type: string; Properties: Record<string, any> }[];
     const fn = (Object.entries(template.Resources) as [string, (typeof resources)[number]][]).find(
-      ([id, r]) => id.startsWith('Functionshealth') && r.Type === 'AWS::Lambda::Function',
+      ([id, r]) => id.startsWith('Functionsreads') && r.Type === 'AWS::Lambda::Function',
     )![1];
     expect(fn.Properties.Tags).toEqual(
       expect.arrayContaining([
