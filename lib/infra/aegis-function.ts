@@ -92,6 +92,14 @@ export interface AegisFunctionProps {
    * @default - none: the account's unreserved pool
    */
   readonly reservedConcurrentExecutions?: number;
+  /**
+   * Provisioned concurrency: this many environments kept initialized (no cold start), billed
+   * while they exist. Lambda provisions versions and aliases only, so the function gets a
+   * `live` alias on its current version that callers should invoke ({@link AegisFunction.invokeTarget}).
+   *
+   * @default - none: environments start on demand
+   */
+  readonly provisionedConcurrency?: number;
 }
 
 /** A package shipped beside a bundle, trimmed to some of its files ({@link AegisFunctionProps.packages}). */
@@ -114,6 +122,13 @@ export class AegisFunction extends Construct {
   public readonly function: nodejs.NodejsFunction;
   public readonly role: iam.Role;
   public readonly logGroup: logs.LogGroup;
+  /** The `live` alias with provisioned concurrency, when {@link AegisFunctionProps.provisionedConcurrency} is set. */
+  public readonly live: lambda.Alias | undefined;
+
+  /** What callers invoke: the `live` alias when concurrency is provisioned, else the function ($LATEST). */
+  public get invokeTarget(): lambda.IFunction {
+    return this.live ?? this.function;
+  }
 
   constructor(scope: Construct, id: string, props: AegisFunctionProps) {
     super(scope, id);
@@ -151,6 +166,13 @@ export class AegisFunction extends Construct {
       !(Number.isInteger(props.reservedConcurrentExecutions) && props.reservedConcurrentExecutions >= 1)
     )
       throw new Error('reservedConcurrentExecutions must be a whole number >= 1');
+    const provisioned = props.provisionedConcurrency;
+    if (provisioned !== undefined && !(Number.isInteger(provisioned) && provisioned >= 1))
+      throw new Error('provisionedConcurrency must be a whole number >= 1');
+    if (provisioned !== undefined && props.reservedConcurrentExecutions !== undefined && provisioned > props.reservedConcurrentExecutions)
+      throw new Error(
+        `provisionedConcurrency (${provisioned}) must not exceed reservedConcurrentExecutions (${props.reservedConcurrentExecutions})`,
+      );
     const copies = bundleFolders.length > 0 || bundleFiles.length > 0 || packages.length > 0;
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
@@ -220,6 +242,15 @@ export class AegisFunction extends Construct {
         }),
       },
     });
+
+    this.live =
+      provisioned === undefined
+        ? undefined
+        : new lambda.Alias(this, 'Live', {
+            aliasName: 'live',
+            version: this.function.currentVersion,
+            provisionedConcurrentExecutions: provisioned,
+          });
 
     acknowledge(this.role, {
       id: 'AwsSolutions-IAM5[Resource::*]',

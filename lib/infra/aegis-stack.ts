@@ -192,7 +192,7 @@ export class AegisStack extends Stack {
     }
 
     const handlers = {} as Record<ApiRouteId, lambda.IFunction>;
-    for (const routeId of API_ROUTE_IDS) handlers[routeId] = this.apiFunctions.functions[routeId].function;
+    for (const routeId of API_ROUTE_IDS) handlers[routeId] = this.apiFunctions.functions[routeId].invokeTarget;
     this.restApi = new AegisRestApi(this, 'Api', {
       handlers,
       ...(props.throttling && { throttling: props.throttling }),

@@ -113,6 +113,8 @@ export interface ServingFunctionConfig {
   readonly memoryMb?: number;
   /** @default - none (the account's unreserved pool) */
   readonly reservedConcurrency?: number;
+  /** Environments kept initialized (a `live` alias the API invokes); at most `reservedConcurrency`. @default - none */
+  readonly provisionedConcurrency?: number;
 }
 
 /** The native ONNX runtime's package: esbuild cannot bundle it; only its JS and its Lambda platform's binary ship. */
@@ -246,6 +248,7 @@ export class ApiFunctions extends Construct {
         ...(serving && {
           memorySize: props.serving?.memoryMb ?? DEFAULT_SERVING_MEMORY_MB,
           ...(props.serving?.reservedConcurrency !== undefined && { reservedConcurrentExecutions: props.serving.reservedConcurrency }),
+          ...(props.serving?.provisionedConcurrency !== undefined && { provisionedConcurrency: props.serving.provisionedConcurrency }),
         }),
         ...(props.logRetention !== undefined && { logRetention: props.logRetention }),
       });

@@ -40,7 +40,7 @@ const Environment = z.strictObject({
     .optional(),
   /** API Gateway throttles (requests/s, burst): the stage's, and each public route's own (no higher) */
   throttling: z.strictObject({ stage: Throttle.optional(), public: Throttle.optional(), serving: Throttle.optional() }).optional(),
-  /** the serving function: memory (128-10240 MB, default 1769: one vCPU) and reserved concurrency */
+  /** the serving function: memory (128-10240 MB, default 1769: one vCPU), reserved and provisioned concurrency */
   serving: z
     .strictObject({
       memoryMb: z
@@ -50,7 +50,17 @@ const Environment = z.strictObject({
         .max(10240, "must be at most 10240 MB (Lambda's maximum)")
         .optional(),
       reservedConcurrency: z.number().int('must be a whole number').min(1, 'must be at least 1').optional(),
+      /** environments kept initialized (no cold start; billed while provisioned) */
+      provisionedConcurrency: z.number().int('must be a whole number').min(1, 'must be at least 1').optional(),
     })
+    .refine(
+      (s) =>
+        s.provisionedConcurrency === undefined || s.reservedConcurrency === undefined || s.provisionedConcurrency <= s.reservedConcurrency,
+      {
+        message: 'must not exceed reservedConcurrency',
+        path: ['provisionedConcurrency'],
+      },
+    )
     .optional(),
   /** on every resource of the stack, besides `aegis:env` */
   tags: z.record(z.string().regex(/^[\w.:/=+\-@ ]{1,128}$/, 'not a valid tag key'), z.string().max(256)).optional(),

@@ -276,6 +276,9 @@ describe('bin/cdk.ts', () => {
       /: environments\.prod\.serving\.memoryMb: must be at most 10240 MB \(Lambda's maximum\)$/,
     );
     expect(bad({ environments: { prod: { serving: { gpu: true } } } })).toThrow(/: environments\.prod\.serving: unknown field gpu$/);
+    expect(bad({ environments: { prod: { serving: { reservedConcurrency: 4, provisionedConcurrency: 5 } } } })).toThrow(
+      /: environments\.prod\.serving\.provisionedConcurrency: must not exceed reservedConcurrency$/,
+    );
     expect(bad({ environments: { prod: { throttling: { public: { rateLimit: 0, burstLimit: 1 } } } } })).toThrow(
       /: environments\.prod\.throttling\.public\.rateLimit: must be more than 0 requests per second$/,
     );

@@ -78,6 +78,28 @@ describe('serving on AWS (template)', () => {
     );
   });
 
+  it('keeps provisioned environments on a live alias that the predict method invokes, when the environment asks for them', () => {
+    const configured = synthAegis({ projectRoot: stub.root, props: { serving: { reservedConcurrency: 20, provisionedConcurrency: 4 } } });
+    const fn = configured.stack.apiFunctions.functions.servingPredict;
+    const aliases = Object.entries(configured.template.findResources('AWS::Lambda::Alias')) as [string, Json][];
+    expect(aliases).toHaveLength(1);
+    const [aliasId, alias] = aliases[0]!;
+    expect(alias.Properties).toMatchObject({
+      Name: 'live',
+      FunctionName: { Ref: logicalIdOf(fn.function) },
+      ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 4 },
+    });
+    const method = Object.values(configured.template.findResources('AWS::ApiGateway::Method')).find(
+      (m: Json) => m.Properties.HttpMethod === 'POST' && JSON.stringify(m.Properties.Integration.Uri).includes(aliasId),
+    );
+    expect(method).toBeDefined();
+    // the other routes still invoke their functions directly, and without the setting there is no alias
+    expect(Object.keys(synth.template.findResources('AWS::Lambda::Alias'))).toEqual([]);
+    expect(() => synthAegis({ projectRoot: stub.root, props: { serving: { reservedConcurrency: 2, provisionedConcurrency: 3 } } })).toThrow(
+      'provisionedConcurrency (3) must not exceed reservedConcurrentExecutions (2)',
+    );
+  });
+
   it('lets serving read artifacts and write no object anywhere: no put, no delete, no archive, no rollouts, no manifest key', () => {
     expect(ROUTE_ACCESS.servingPredict).toEqual({ artifacts: 'read', signAuditEvents: true });
     const actions = actionsOf(template, logicalIdOf(serving().role));
