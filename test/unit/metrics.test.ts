@@ -28,6 +28,7 @@ describe('service metrics', () => {
     const lines = captureStdout(() => {
       record.promotionEnded('prod', 'rolled_back', 42.5);
       record.registration('created', 0.25);
+      record.canaryVerdict('prod', 'fail');
     });
     const emf = lines.map(
       (l) =>
@@ -47,7 +48,14 @@ describe('service metrics', () => {
     });
     expect(byName('aegis_registry_registrations_total')).toMatchObject({ outcome: 'created', aegis_registry_registrations_total: 1 });
 
+    // the rollout step's verdict: the series the fail-verdict alarm sums (service, env, verdict)
+    const verdict = byName('ai_infra_canary_verdicts_total')!;
+    expect(verdict._aws.CloudWatchMetrics[0]!.Dimensions[0]).toEqual(expect.arrayContaining(['service', 'env', 'verdict']));
+    expect(verdict._aws.CloudWatchMetrics[0]!.Metrics).toEqual([{ Name: 'ai_infra_canary_verdicts_total', Unit: 'Count' }]);
+    expect(verdict).toMatchObject({ service: 'aegis', env: 'prod', verdict: 'fail', ai_infra_canary_verdicts_total: 1 });
+
     const text = await prometheusSink.registry.metrics();
+    expect(text).toMatch(/ai_infra_canary_verdicts_total\{env="prod",verdict="fail"\} 1/);
     expect(text).toMatch(/ai_infra_canary_rollbacks_total\{env="prod"\} 1/);
     expect(text).toMatch(/aegis_registry_promotions_total\{env="prod",outcome="rolled_back"\} 1/);
     expect(text).toMatch(/ai_infra_artifact_registration_latency_seconds_bucket\{le="0.25"\} 1/);
