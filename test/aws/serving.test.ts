@@ -207,6 +207,8 @@ describe('serving on the synthesized artifacts', () => {
       Errors: 0,
       _aws: { CloudWatchMetrics: [expect.objectContaining({ Namespace: 'Aegis/Serving' })] },
     });
+    // and no second copy of the request metrics (the per-request model_inference_* EMF lines)
+    expect(world.logs.filter((l) => l.startsWith(`${servingFn}: `) && l.includes('model_inference_'))).toEqual([]);
     const stored = await db.query('select count(*)::int as n from serving_events');
     expect(stored.rows[0].n).toBe(0);
   });

@@ -219,6 +219,9 @@ export function ingestMetricsLine(outcome: Pick<IngestOutcome, 'events' | 'inser
  * output in its own record, while a raw line reaches the log stream as written.
  */
 export class LogLineEventRecorder implements ServingEventRecorder {
+  /** each line is an EMF document with the request's metrics per variant ({@link servingEventLine}) */
+  readonly carriesMetrics = true;
+
   constructor(private readonly write: (line: string) => void = (line) => void process.stdout.write(`${line}\n`)) {}
 
   add(row: ServingEventRow): void {
