@@ -1,5 +1,5 @@
 import { gunzipSync } from 'node:zlib';
-import { ingestLogLines } from '../lib/modules/serving/event-log.js';
+import { ingestLogLines, ingestMetricsLine } from '../lib/modules/serving/event-log.js';
 import type { Container } from '../lib/platform/composition/container.js';
 import { lambdaContainer } from '../lib/platform/composition/lambda-container.js';
 
@@ -19,6 +19,8 @@ export interface IngestResult {
   events: number;
   /** lines that were not serving events (logged, not retried: they never will be) */
   skipped: number;
+  /** events of the delivery already stored (a redelivery) */
+  duplicates: number;
   /** INSERT statements made */
   statements: number;
 }
@@ -27,22 +29,26 @@ export interface IngestResult {
  * Decodes one subscription delivery and inserts its serving events (`ON CONFLICT (request_id)
  * DO NOTHING`: a redelivered batch counts once). A database failure throws, so Lambda retries
  * the asynchronous invocation; a line that is not a serving event is skipped and logged.
+ * Each delivery with events writes one EMF line (`ingestMetricsLine`: lag, events, duplicates).
  */
 export const build =
-  (container: () => Promise<Container>) =>
+  (container: () => Promise<Container>, writeMetrics: (line: string) => void = (line) => void process.stdout.write(`${line}\n`)) =>
   async (event: LogsSubscriptionEvent): Promise<IngestResult> => {
     if (typeof event?.awslogs?.data !== 'string') throw new Error('not a CloudWatch Logs subscription event (awslogs.data is missing)');
     const data = JSON.parse(gunzipSync(Buffer.from(event.awslogs.data, 'base64')).toString('utf8')) as LogsData;
-    if (data.messageType !== 'DATA_MESSAGE') return { events: 0, skipped: 0, statements: 0 };
+    if (data.messageType !== 'DATA_MESSAGE') return { events: 0, skipped: 0, duplicates: 0, statements: 0 };
     const c = await container();
     const r = await ingestLogLines(c.database.db, data.logEvents ?? []);
+    // EMF on stdout, after the insert: lag, events and duplicates of this delivery
+    const metrics = ingestMetricsLine(r, c.clock.now());
+    if (metrics) writeMetrics(metrics);
     if (r.skipped.length > 0)
       c.logger.warn('log lines that are not serving events were skipped', {
         logGroup: data.logGroup,
         count: r.skipped.length,
         first: r.skipped.slice(0, 5),
       });
-    return { events: r.events, skipped: r.skipped.length, statements: r.statements };
+    return { events: r.events, skipped: r.skipped.length, duplicates: r.events - r.inserted, statements: r.statements };
   };
 
 export const handler = build(lambdaContainer);

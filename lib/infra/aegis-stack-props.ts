@@ -4,6 +4,7 @@ import type { MutualTlsDomain } from './mutual-tls.js';
 import type { ReplicationTarget } from './replication.js';
 import type { ApiThrottling } from './rest-api.js';
 import type { ServingFunctionConfig } from './api-functions.js';
+import type { ServingAlarmConfig } from './serving-monitoring.js';
 
 /** What an `AegisStack` is configured with (`bin/cdk.ts` reads it from the CDK context). */
 export interface AegisStackProps extends StackProps {
@@ -99,11 +100,12 @@ export interface AegisStackProps extends StackProps {
    */
   readonly throttling?: ApiThrottling;
   /**
-   * The serving function (`POST /v1/serving/{model}/{env}/predict`): memory and reserved concurrency.
+   * The serving function (`POST /v1/serving/{model}/{env}/predict`): memory and reserved
+   * concurrency; and the serving alarms' thresholds (`ServingMonitoring`).
    *
-   * @default { memoryMb: 1769 } (one full vCPU), no reserved concurrency
+   * @default { memoryMb: 1769 } (one full vCPU), no reserved concurrency, p99 alarm at 500 ms, canary error rate alarm at 5 %
    */
-  readonly serving?: ServingFunctionConfig;
+  readonly serving?: ServingFunctionConfig & ServingAlarmConfig;
   /**
    * An address subscribed to the alarm topic (it must confirm the subscription).
    *

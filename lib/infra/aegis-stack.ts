@@ -12,6 +12,7 @@ import { AegisRestApi } from './rest-api.js';
 import { RolloutWorkflows } from './rollout-workflows.js';
 import { SchemaMigrations } from './schema-migrations.js';
 import { ServingIngest } from './serving-ingest.js';
+import { ServingMonitoring } from './serving-monitoring.js';
 import { AegisKeys } from './signing-keys.js';
 import { AegisStorage } from './storage.js';
 import { checkIamRoleMap, downloadUrlTtlSeconds, type AegisStackProps } from './aegis-stack-props.js';
@@ -54,9 +55,7 @@ export class AegisStack extends Stack {
 
   constructor(scope: Construct, id: string, props: AegisStackProps) {
     super(scope, id, props);
-    if (!/^[a-z][a-z0-9-]{0,19}$/.test(props.envName)) {
-      throw new Error('envName must be 1-20 of a-z 0-9 - starting with a letter');
-    }
+    if (!/^[a-z][a-z0-9-]{0,19}$/.test(props.envName)) throw new Error('envName must be 1-20 of a-z 0-9 - starting with a letter');
     const iamRoleMap = checkIamRoleMap(props.iamRoleMap ?? {});
     const projectRoot = props.projectRoot ?? REPO_ROOT;
     if (props.sentinelnetUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(props.sentinelnetUrl)) {
@@ -222,6 +221,7 @@ export class AegisStack extends Stack {
       maxCapacity: this.database.capacity.max,
       ...(props.alarmEmail !== undefined && { alarmEmail: props.alarmEmail }),
     });
+    new ServingMonitoring(this, 'ServingMonitoring', { monitoring: this.monitoring, thresholds: props.serving });
 
     this.replication = props.replication
       ? new CrossRegionReplication(this, 'Replication', {

@@ -2,7 +2,7 @@
  * The per-environment configuration file (`environments.json` at the repo root, or
  * `-c environmentsFile=<path>`): one checked entry per environment with what differs between
  * them — account and region, the IAM role map, the alarm email, the audit retention,
- * replication, mutual TLS, API throttles, the serving function's memory and concurrency, tags and termination protection. Read by `bin/cdk.ts` only.
+ * replication, mutual TLS, API throttles, the serving function's memory and concurrency and its alarms' thresholds, tags and termination protection. Read by `bin/cdk.ts` only.
  */
 import { readFileSync } from 'node:fs';
 import * as z from 'zod';
@@ -40,7 +40,7 @@ const Environment = z.strictObject({
     .optional(),
   /** API Gateway throttles (requests/s, burst): the stage's, and each public route's own (no higher) */
   throttling: z.strictObject({ stage: Throttle.optional(), public: Throttle.optional(), serving: Throttle.optional() }).optional(),
-  /** the serving function: memory (128-10240 MB, default 1769: one vCPU), reserved and provisioned concurrency */
+  /** the serving function: memory (128-10240 MB, default 1769: one vCPU), reserved and provisioned concurrency; the serving alarms' thresholds */
   serving: z
     .strictObject({
       memoryMb: z
@@ -52,6 +52,14 @@ const Environment = z.strictObject({
       reservedConcurrency: z.number().int('must be a whole number').min(1, 'must be at least 1').optional(),
       /** environments kept initialized (no cold start; billed while provisioned) */
       provisionedConcurrency: z.number().int('must be a whole number').min(1, 'must be at least 1').optional(),
+      /** the p99 latency alarm's threshold (ms, warm requests, per variant; default 500) */
+      alarmLatencyP99Ms: z
+        .number()
+        .positive('must be more than 0 ms')
+        .max(900_000, "must be at most 900000 ms (Lambda's longest timeout)")
+        .optional(),
+      /** the canary error rate alarm's threshold (0-1 of canary requests; default 0.05) */
+      alarmCanaryErrorRate: z.number().gt(0, 'must be more than 0').lt(1, 'must be less than 1').optional(),
     })
     .refine(
       (s) =>

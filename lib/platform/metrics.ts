@@ -30,6 +30,9 @@ export function serviceMetrics(sinks: readonly MetricsSink[]): ServiceMetrics {
       emit('ai_infra_promotion_latency_seconds', 'Seconds', seconds, { env, outcome });
       if (outcome === 'rolled_back') emit('ai_infra_canary_rollbacks_total', 'Count', 1, { env });
     },
+    canaryVerdict(env, verdict) {
+      emit('ai_infra_canary_verdicts_total', 'Count', 1, { env, verdict });
+    },
     inference(labels, outcome, seconds) {
       emit('model_inference_requests_total', 'Count', 1, { ...labels, outcome });
       emit('model_inference_latency_seconds', 'Seconds', seconds, { ...labels });

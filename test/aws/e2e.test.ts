@@ -377,6 +377,14 @@ describe('AWS mode on the synthesized artifacts', () => {
     const verdicts = c.verdicts.map((v: { verdict: string }) => v.verdict);
     expect(verdicts[verdicts.length - 1]).toBe('pass');
     expect(verdicts.slice(0, -1).every((v: string) => v === 'inconclusive')).toBe(true);
+    // the bundled step wrote each verdict as an EMF line (namespace Aegis): the fail-verdict alarm's series
+    const stepFn = world.functionId((fn) => /rolloutStep/i.test(fn.logicalId));
+    const emf = world.logs
+      .filter((l) => l.startsWith(`${stepFn}: `) && l.includes('"ai_infra_canary_verdicts_total"'))
+      .map((l) => JSON.parse(l.slice(stepFn.length + 2)) as Record<string, any>)
+      .filter((e) => e.env === 'canary');
+    expect(emf.map((e) => e.verdict)).toEqual(verdicts);
+    expect(emf[0]!._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'Aegis' });
     const executions = world.sfn.executions().filter((e) => e.name === canary.json.promotionId);
     expect(executions).toHaveLength(1);
     expect(executions[0]!.status).toBe('SUCCEEDED');

@@ -199,7 +199,16 @@ describe('serving on the synthesized artifacts', () => {
       artifactId,
       error: false,
       cold: true,
+      // the same line is a CloudWatch EMF document: requests, errors, latency per variant
+      Model: MODEL,
+      Environment: 'staging',
+      Variant: 'stable',
+      Requests: 1,
+      Errors: 0,
+      _aws: { CloudWatchMetrics: [expect.objectContaining({ Namespace: 'Aegis/Serving' })] },
     });
+    // and no second copy of the request metrics (the per-request model_inference_* EMF lines)
+    expect(world.logs.filter((l) => l.startsWith(`${servingFn}: `) && l.includes('model_inference_'))).toEqual([]);
     const stored = await db.query('select count(*)::int as n from serving_events');
     expect(stored.rows[0].n).toBe(0);
   });
@@ -209,9 +218,19 @@ describe('serving on the synthesized artifacts', () => {
     // a delivery may carry other lines of the group (the filter is a pattern, a replay is the same batch)
     const delivery = subscriptionEvent([...lines, 'END RequestId: 1']);
     const first = await world.fleet.invoke<{ events: number; skipped: number; statements: number }>(ingestFn, delivery);
-    expect(first).toEqual({ events: lines.length, skipped: 1, statements: 1 });
-    const replay = await world.fleet.invoke<{ events: number }>(ingestFn, delivery);
-    expect(replay.events).toBe(lines.length);
+    expect(first).toEqual({ events: lines.length, skipped: 1, duplicates: 0, statements: 1 });
+    const replay = await world.fleet.invoke<{ events: number; duplicates: number }>(ingestFn, delivery);
+    expect(replay).toMatchObject({ events: lines.length, duplicates: lines.length });
+    // one EMF line per delivery on the ingest's own stdout: the lag and volume metrics
+    const emf = world.logs
+      .filter((l) => l.startsWith(`${ingestFn}: `) && l.includes('"IngestLagSeconds"'))
+      .map((l) => JSON.parse(l.slice(ingestFn.length + 2)) as Record<string, any>);
+    expect(emf.map((e) => [e.IngestedEvents, e.DuplicateEvents])).toEqual([
+      [lines.length, 0],
+      [lines.length, lines.length],
+    ]);
+    expect(emf[0]!._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'Aegis/Serving', Dimensions: [['Service']] });
+    expect(emf[0]!.IngestLagSeconds).toBeGreaterThanOrEqual(0);
     const rows = await db.query('select request_id, deployment_key, variant, artifact_id, error, cold from serving_events order by at');
     expect(rows.rows).toHaveLength(lines.length);
     expect(rows.rows.find((r) => r.request_id === 'aws-req-1')).toEqual({

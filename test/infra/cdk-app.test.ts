@@ -200,7 +200,7 @@ describe('bin/cdk.ts', () => {
               public: { rateLimit: 3, burstLimit: 6 },
               serving: { rateLimit: 300, burstLimit: 600 },
             },
-            serving: { memoryMb: 2048, reservedConcurrency: 10 },
+            serving: { memoryMb: 2048, reservedConcurrency: 10, alarmLatencyP99Ms: 300, alarmCanaryErrorRate: 0.1 },
             tags: { team: 'ml-platform' },
             downloadUrlTtlSeconds: 120,
           },
@@ -249,6 +249,15 @@ describe('bin/cdk.ts', () => {
       ([id, r]) => id.startsWith('FunctionsservingPredict') && r.Type === 'AWS::Lambda::Function',
     )![1];
     expect(serving.Properties).toMatchObject({ MemorySize: 2048, ReservedConcurrentExecutions: 10 });
+    // the serving alarms' thresholds (ServingMonitoring)
+    const alarmOn = (metric: string) =>
+      resources.filter(
+        (r) =>
+          r.Type === 'AWS::CloudWatch::Alarm' &&
+          (r.Properties.Metrics ?? []).some((m: Record<string, any>) => m.MetricStat?.Metric?.MetricName === metric),
+      );
+    expect(alarmOn('LatencyMs').map((a) => a.Properties.Threshold)).toEqual([300, 300]);
+    expect(alarmOn('Errors').find((a) => JSON.stringify(a.Properties).includes('Aegis/Serving'))!.Properties.Threshold).toBe(0.1);
     const azs = resources.filter((r) => r.Type === 'AWS::EC2::Subnet').map((r) => r.Properties.AvailabilityZone);
     expect(azs).toEqual(['eu-west-1a', 'eu-west-1b']);
   });
@@ -278,6 +287,12 @@ describe('bin/cdk.ts', () => {
     expect(bad({ environments: { prod: { serving: { gpu: true } } } })).toThrow(/: environments\.prod\.serving: unknown field gpu$/);
     expect(bad({ environments: { prod: { serving: { reservedConcurrency: 4, provisionedConcurrency: 5 } } } })).toThrow(
       /: environments\.prod\.serving\.provisionedConcurrency: must not exceed reservedConcurrency$/,
+    );
+    expect(bad({ environments: { prod: { serving: { alarmCanaryErrorRate: 5 } } } })).toThrow(
+      /: environments\.prod\.serving\.alarmCanaryErrorRate: must be less than 1$/,
+    );
+    expect(bad({ environments: { prod: { serving: { alarmLatencyP99Ms: 0 } } } })).toThrow(
+      /: environments\.prod\.serving\.alarmLatencyP99Ms: must be more than 0 ms$/,
     );
     expect(bad({ environments: { prod: { throttling: { public: { rateLimit: 0, burstLimit: 1 } } } } })).toThrow(
       /: environments\.prod\.throttling\.public\.rateLimit: must be more than 0 requests per second$/,

@@ -178,6 +178,8 @@ describe('metrics', () => {
     expect(text).toMatch(/aegis_registry_registrations_total\{outcome="created"\} [1-9]/);
     expect(text).toMatch(/aegis_registry_promotions_total\{env="staging",outcome="succeeded"\} [1-9]/);
     expect(text).toMatch(/ai_infra_canary_rollbacks_total\{env="canary"\} [1-9]/);
+    // every judged window counted by its verdict (the fail alarm's series on AWS)
+    expect(text).toMatch(/ai_infra_canary_verdicts_total\{env="canary",verdict="fail"\} [1-9]/);
     expect(text).toMatch(/ai_infra_promotion_latency_seconds_count\{env="canary",outcome="rolled_back"\} [1-9]/);
     expect(text).toMatch(/ai_infra_artifact_registration_latency_seconds_count [1-9]/);
   });

@@ -1,6 +1,10 @@
 import { EmfMetricsSink } from '../../lib/platform/adapters/metrics/emf.js';
 import { PrometheusMetricsSink } from '../../lib/platform/adapters/metrics/prometheus.js';
 import { serviceMetrics } from '../../lib/platform/metrics.js';
+import { LogLineEventRecorder } from '../../lib/modules/serving/event-log.js';
+import { ServingEventSink, type ServingEventRecorder } from '../../lib/modules/serving/event-sink.js';
+import { ServingMetrics } from '../../lib/modules/serving/metrics.js';
+import type { ServedRequest } from '../../lib/modules/serving/observers.js';
 
 /** Captures what Powertools prints: EMF lines are JSON on stdout. */
 function captureStdout(fn: () => void): string[] {
@@ -28,6 +32,7 @@ describe('service metrics', () => {
     const lines = captureStdout(() => {
       record.promotionEnded('prod', 'rolled_back', 42.5);
       record.registration('created', 0.25);
+      record.canaryVerdict('prod', 'fail');
     });
     const emf = lines.map(
       (l) =>
@@ -47,7 +52,14 @@ describe('service metrics', () => {
     });
     expect(byName('aegis_registry_registrations_total')).toMatchObject({ outcome: 'created', aegis_registry_registrations_total: 1 });
 
+    // the rollout step's verdict: the series the fail-verdict alarm sums (service, env, verdict)
+    const verdict = byName('ai_infra_canary_verdicts_total')!;
+    expect(verdict._aws.CloudWatchMetrics[0]!.Dimensions[0]).toEqual(expect.arrayContaining(['service', 'env', 'verdict']));
+    expect(verdict._aws.CloudWatchMetrics[0]!.Metrics).toEqual([{ Name: 'ai_infra_canary_verdicts_total', Unit: 'Count' }]);
+    expect(verdict).toMatchObject({ service: 'aegis', env: 'prod', verdict: 'fail', ai_infra_canary_verdicts_total: 1 });
+
     const text = await prometheusSink.registry.metrics();
+    expect(text).toMatch(/ai_infra_canary_verdicts_total\{env="prod",verdict="fail"\} 1/);
     expect(text).toMatch(/ai_infra_canary_rollbacks_total\{env="prod"\} 1/);
     expect(text).toMatch(/aegis_registry_promotions_total\{env="prod",outcome="rolled_back"\} 1/);
     expect(text).toMatch(/ai_infra_artifact_registration_latency_seconds_bucket\{le="0.25"\} 1/);
@@ -63,5 +75,45 @@ describe('metrics per container', () => {
     serviceMetrics(first.sinks).registration('created', 0.1);
     expect(await first.exposition!.text()).toMatch(/aegis_registry_registrations_total\{outcome="created"\} 1/);
     expect(await second.exposition!.text()).not.toMatch(/aegis_registry_registrations_total\{outcome="created"\}/);
+  });
+});
+
+describe('serving metrics where the event lines carry them (Lambda)', () => {
+  const request = (variant: 'stable' | 'canary', predictions: [] | null): ServedRequest => ({
+    modelName: 'churn',
+    env: 'prod',
+    requestId: `r-${variant}`,
+    variant,
+    artifactId: 'a'.repeat(64),
+    at: new Date(),
+    latencyMs: 4,
+    cold: false,
+    inputs: [],
+    predictions,
+  });
+
+  it('the Lambda recorder says its lines carry the request metrics; the local sink does not', () => {
+    expect(new LogLineEventRecorder(() => undefined).carriesMetrics).toBe(true);
+    expect(
+      (new ServingEventSink({} as never, { intervalMs: 250, maxRows: 500, onError: () => undefined }) as ServingEventRecorder)
+        .carriesMetrics,
+    ).toBeUndefined();
+  });
+
+  it('writes no per-request series then (three EMF lines a request would double the log bill), but still the quality read by the judge', async () => {
+    const sink = new PrometheusMetricsSink();
+    const lambda = new ServingMetrics(serviceMetrics([sink]), { perRequest: false });
+    lambda.served(request('canary', null));
+    lambda.read('churn/prod', 'canary', 'a'.repeat(64), { requests: 10, errors: 0, quality: { correct: 9, labelled: 10 } });
+    const text = await sink.text();
+    expect(text).not.toMatch(/model_inference_requests_total\{/);
+    expect(text).not.toMatch(/model_inference_error_rate\{/);
+    expect(text).toMatch(/model_prediction_quality\{model="churn",env="prod",variant="canary",artifact_id="a{64}"\} 0\.9/);
+
+    const local = new PrometheusMetricsSink();
+    new ServingMetrics(serviceMetrics([local])).served(request('stable', []));
+    expect(await local.text()).toMatch(
+      /model_inference_requests_total\{model="churn",env="prod",variant="stable",artifact_id="a{64}",outcome="ok"\} 1/,
+    );
   });
 });

@@ -179,6 +179,7 @@ async function evaluate(s: Step): Promise<StepOutput> {
     extra: { verdict: v.verdict, detail: v.detail, next },
     judged: { ...v, next, from, to, stage: state.stage, percent: state.percent },
   });
+  d.metrics?.canaryVerdict(p.targetEnv, v.verdict);
   return { ...after, next, verdict: v.verdict };
 }
 

@@ -9,6 +9,11 @@ import { insertEvents, type ServingEventRow } from './store.js';
 export interface ServingEventRecorder {
   add(row: ServingEventRow): void;
   flush(): Promise<void>;
+  /**
+   * The recorded events are the request metrics too (EMF log lines in Lambda): the per-request
+   * `model_inference_*` series are then not written a second time. @default false
+   */
+  readonly carriesMetrics?: boolean;
 }
 
 export interface SinkOptions {

@@ -1,7 +1,8 @@
 /**
- * Serving's Prometheus series (`/metrics` of the local server; EMF in Lambda): every served
- * request's outcome and latency, the error rate of each variant's artifact since the process
- * started, and the prediction quality whenever it is read from the label feedback.
+ * Serving's Prometheus series (`/metrics` of the local server): every served request's outcome
+ * and latency, the error rate of each variant's artifact since the process started, and the
+ * prediction quality whenever it is read from the label feedback. In Lambda only the quality is
+ * written (EMF): the serving event lines carry the request metrics (`Aegis/Serving`).
  */
 import type { Variant, VariantMetrics } from '../../kernel/canary-metrics.js';
 import type { InferenceLabels, ServiceMetrics } from '../../platform/ports/metrics.js';
@@ -10,9 +11,17 @@ import type { ServedRequest, ServingObserver } from './observers.js';
 export class ServingMetrics implements ServingObserver {
   readonly #counts = new Map<string, { requests: number; errors: number }>();
 
-  constructor(private readonly metrics: ServiceMetrics) {}
+  /**
+   * @param opts.perRequest false when the serving events carry the request metrics already
+   * (EMF event lines in Lambda): `served` then writes nothing, `read` still writes the quality
+   */
+  constructor(
+    private readonly metrics: ServiceMetrics,
+    private readonly opts: { perRequest: boolean } = { perRequest: true },
+  ) {}
 
   served(r: ServedRequest): void {
+    if (!this.opts.perRequest) return;
     const labels: InferenceLabels = { model: r.modelName, env: r.env, variant: r.variant, artifact_id: r.artifactId };
     const error = r.predictions === null;
     this.metrics.inference(labels, error ? 'error' : 'ok', r.latencyMs / 1000);

@@ -70,12 +70,14 @@ export async function deploymentsOf(x: Executor, artifactId?: string): Promise<S
 export type ServingEventRow = Insertable<DB['serving_events']>;
 
 /** A batch of events; a request id already stored is skipped (a retried batch counts once). */
-export async function insertEvents(x: Executor, rows: ServingEventRow[]): Promise<void> {
-  await x
+export async function insertEvents(x: Executor, rows: ServingEventRow[]): Promise<number> {
+  const [r] = await x
     .insertInto('serving_events')
     .values(rows)
     .onConflict((oc) => oc.column('request_id').doNothing())
     .execute();
+  // rows actually inserted: a request id already stored is not counted
+  return Number(r?.numInsertedOrUpdatedRows ?? 0n);
 }
 
 /**

@@ -44,7 +44,8 @@ export function servingService(
 ): { serving: ServingService; servingTelemetry: ServingTelemetry } {
   const events = adapters.servingEvents?.();
   const routes = (modelName: string, env: string) => rollout().route(modelName, env);
-  const observers: ServingObserver[] = [new ServingMetrics(d.metrics)];
+  // Lambda's event lines are EMF (Requests, Errors, LatencyMs per variant): three more lines per request would only add cost
+  const observers: ServingObserver[] = [new ServingMetrics(d.metrics, { perRequest: !events?.carriesMetrics })];
   if (d.driftStore)
     observers.push(
       new InputSegments(

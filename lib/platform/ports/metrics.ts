@@ -7,6 +7,7 @@ export const SERVICE_METRICS = {
   ai_infra_promotion_latency_seconds: { kind: 'histogram', labels: ['env', 'outcome'] },
   aegis_registry_promotions_total: { kind: 'counter', labels: ['env', 'outcome'] },
   ai_infra_canary_rollbacks_total: { kind: 'counter', labels: ['env'] },
+  ai_infra_canary_verdicts_total: { kind: 'counter', labels: ['env', 'verdict'] },
   model_inference_latency_seconds: { kind: 'histogram', labels: ['model', 'env', 'variant', 'artifact_id'] },
   model_inference_requests_total: { kind: 'counter', labels: ['model', 'env', 'variant', 'artifact_id', 'outcome'] },
   model_inference_error_rate: { kind: 'gauge', labels: ['model', 'env', 'variant', 'artifact_id'] },
@@ -45,6 +46,8 @@ export interface ServiceMetrics {
   promotion(env: string, outcome: string): void;
   /** the promotion's outcome once it ends, its latency from request to end, and a canary rollback as such */
   promotionEnded(env: string, outcome: string, seconds: number): void;
+  /** a judged canary window's verdict (`pass`, `fail`, `inconclusive`) in a target environment */
+  canaryVerdict(env: string, verdict: string): void;
   /** one served request: its outcome (`ok`, `error`) and latency */
   inference(labels: InferenceLabels, outcome: 'ok' | 'error', seconds: number): void;
   /** the error rate (0–1) of a served model's requests, and its quality (share of labelled predictions that were correct) when known */

@@ -22,6 +22,7 @@ const DEFINITIONS: Record<ServiceMetricName, { help: string; buckets?: number[] 
     help: 'Promotions by environment and outcome (requested, denied, pending_multisig, succeeded, rolled_back, failed)',
   },
   ai_infra_canary_rollbacks_total: { help: 'Canary rollouts rolled back (judge failure, too many inconclusive windows, or a step error)' },
+  ai_infra_canary_verdicts_total: { help: 'Judged canary windows by verdict (pass, fail, inconclusive)' },
   model_inference_latency_seconds: {
     help: 'Server-side time of a served prediction request (routing, any model load, inputs, predict), by deployment, variant and artifact',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
