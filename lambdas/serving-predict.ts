@@ -19,7 +19,13 @@ export const build = (container: ContainerProvider) =>
   httpHandler(ROUTES.servingPredict, container, async (req, c) => {
     const { model, env } = req.params;
     const requestId = req.body.requestId ?? callerRequestId(req.headers['x-request-id']) ?? req.requestId;
-    const r = await c.serving.predict({ modelName: model, env, requestId, subjectId: req.body.subjectId, inputs: req.body.inputs });
+    let r;
+    try {
+      r = await c.serving.predict({ modelName: model, env, requestId, subjectId: req.body.subjectId, inputs: req.body.inputs });
+    } finally {
+      // a frozen Lambda container runs no timer: write the input segments that are due before returning
+      await c.serving.flushDue();
+    }
     return {
       status: 200,
       body: {

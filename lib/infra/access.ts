@@ -4,8 +4,10 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { acknowledge } from './acknowledge.js';
 import type { AegisFunction } from './aegis-function.js';
+import { Stack } from 'aws-cdk-lib';
 import { logicalIdOf } from './pin.js';
 import type { RegistryDatabase } from './registry-database.js';
+import { DRIFT_INPUTS_PREFIX } from './storage.js';
 
 /**
  * Where the audit archive keeps its objects (`audit/segments/…`, `audit/checkpoints/…`, see
@@ -51,6 +53,15 @@ export interface RouteAccess {
    * {@link AccessResources.rolloutStateMachines}.
    */
   readonly startRollouts?: boolean;
+  /**
+   * The drift bucket, objects under `serving-inputs/`: `write` puts input segments there and
+   * nothing else (s3:PutObject only: no read, list, tag or delete; kms:GenerateDataKey on the
+   * data key, only as S3 asks for it for that bucket). The serving function writes its sampled
+   * inputs; the bucket's lifecycle rule expires them. Needs {@link AccessResources.driftBucket}.
+   *
+   * @default - no access
+   */
+  readonly driftInputs?: 'write';
 }
 
 /** The two Standard state machines a promotion runs as (`statemachines/*.asl.json`). */
@@ -74,6 +85,12 @@ export interface AccessResources {
    * @default - none: granting startRollouts throws
    */
   readonly rolloutStateMachines?: RolloutStateMachines;
+  /**
+   * What {@link RouteAccess.driftInputs} grants on (encrypted with {@link dataKey}).
+   *
+   * @default - none: granting driftInputs throws
+   */
+  readonly driftBucket?: s3.IBucket;
 }
 
 /** Object reads the S3 object store makes; retention and legal hold show in HeadObject only with their read permissions. */
@@ -149,6 +166,39 @@ export function grantAccess(fn: AegisFunction, access: RouteAccess, resources: A
       }),
     );
   }
+  if (access.driftInputs) {
+    const bucket = resources.driftBucket;
+    if (!bucket) throw new Error(`${fn.node.path} may write drift inputs, but no drift bucket was given`);
+    grantDriftInputs(fn, bucket, resources.dataKey);
+  }
+}
+
+/**
+ * Put-only on the drift bucket's `serving-inputs/` (the S3 object writer makes one PutObject
+ * per segment), and a data key from the bucket's KMS key for exactly that bucket: through S3,
+ * with the bucket-key encryption context S3 uses (the bucket's ARN), so the role cannot
+ * encrypt anything else under the data key.
+ */
+function grantDriftInputs(fn: AegisFunction, bucket: s3.IBucket, dataKey: kms.IKey): void {
+  const keyPattern = `${DRIFT_INPUTS_PREFIX}*`;
+  fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [bucket.arnForObjects(keyPattern)] }));
+  fn.role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['kms:GenerateDataKey'],
+      resources: [dataKey.keyArn],
+      conditions: {
+        StringEquals: {
+          'kms:ViaService': `s3.${Stack.of(fn).region}.amazonaws.com`,
+          'kms:EncryptionContext:aws:s3:arn': bucket.bucketArn,
+        },
+      },
+    }),
+  );
+  acknowledge(fn.role, {
+    id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(bucket)}.Arn>/${keyPattern}]`,
+    reason:
+      'Input segments are keyed by model, environment, hour and a random id chosen at run time, so the put permission covers the serving-inputs/ prefix of the drift bucket.',
+  });
 }
 
 /**

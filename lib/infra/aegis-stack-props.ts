@@ -59,6 +59,13 @@ export interface AegisStackProps extends StackProps {
    */
   readonly pendingUploadExpiry?: Duration;
   /**
+   * The serving retention horizon (whole days, 1 to 3650): `AEGIS_SERVING_RETENTION_DAYS` of
+   * every function, and the drift bucket's expiry of input segments.
+   *
+   * @default Duration.days(14)
+   */
+  readonly servingRetention?: Duration;
+  /**
    * How long a download URL stays valid (`AEGIS_DOWNLOAD_URL_TTL_SECONDS` of every function):
    * whole seconds, 30 s to 1 hour.
    *

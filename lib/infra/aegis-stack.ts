@@ -13,6 +13,7 @@ import { RolloutWorkflows } from './rollout-workflows.js';
 import { SchemaMigrations } from './schema-migrations.js';
 import { ServingIngest } from './serving-ingest.js';
 import { ServingMonitoring } from './serving-monitoring.js';
+import { configureServingStorage } from './serving-storage.js';
 import { AegisKeys } from './signing-keys.js';
 import { AegisStorage } from './storage.js';
 import { checkIamRoleMap, downloadUrlTtlSeconds, type AegisStackProps } from './aegis-stack-props.js';
@@ -67,6 +68,7 @@ export class AegisStack extends Stack {
     this.storage = new AegisStorage(this, 'Storage', {
       encryptionKey: this.keys.dataKey,
       pendingUploadExpiry,
+      ...(props.servingRetention && { servingRetention: props.servingRetention }),
       ...(props.auditRetention && { auditRetention: props.auditRetention }),
     });
     this.database = new RegistryDatabase(this, 'Database', { encryptionKey: this.keys.dataKey });
@@ -84,25 +86,11 @@ export class AegisStack extends Stack {
       // the same deadline as the bucket's lifecycle rule for tagged pending uploads
       AEGIS_PENDING_UPLOAD_TTL_SECONDS: String(pendingUploadExpiry.toSeconds()),
       AEGIS_DOWNLOAD_URL_TTL_SECONDS: String(downloadUrlTtlSeconds(props)),
+      AEGIS_SERVING_RETENTION_DAYS: String(this.storage.servingRetentionDays),
       POWERTOOLS_SERVICE_NAME: 'aegis',
       // API Gateway enforces it on the custom domain; the functions only record the intent.
       ...(props.mutualTls && { REQUIRE_MTLS: 'true' }),
     };
-
-    this.migrations = new SchemaMigrations(this, 'Migrations', {
-      projectRoot,
-      environment,
-      database: this.database,
-      signingKeys: [this.keys.manifestSigningKey, this.keys.auditSigningKey],
-      auditSigningKey: this.keys.auditSigningKey,
-      startupChecks: {
-        artifactBucket: this.storage.artifactBucket,
-        auditArchiveBucket: this.storage.auditArchiveBucket,
-        manifestSigningKey: this.keys.manifestSigningKey,
-        auditSigningKey: this.keys.auditSigningKey,
-      },
-      ...(props.deployNonce !== undefined && { deployNonce: props.deployNonce }),
-    });
 
     const resources: AccessResources = {
       database: this.database,
@@ -111,7 +99,18 @@ export class AegisStack extends Stack {
       dataKey: this.keys.dataKey,
       manifestSigningKey: this.keys.manifestSigningKey,
       auditSigningKey: this.keys.auditSigningKey,
+      driftBucket: this.storage.driftBucket,
     };
+    this.migrations = new SchemaMigrations(this, 'Migrations', {
+      projectRoot,
+      environment,
+      database: this.database,
+      signingKeys: [this.keys.manifestSigningKey, this.keys.auditSigningKey],
+      auditSigningKey: this.keys.auditSigningKey,
+      startupChecks: resources,
+      ...(props.deployNonce !== undefined && { deployNonce: props.deployNonce }),
+    });
+
     // The state machines depend on the rollout-step function only; the functions that start
     // them depend on them (ARNs in their environment, StartExecution on them), never the reverse.
     this.rollouts = new RolloutWorkflows(this, 'Rollouts', { projectRoot, environment, resources });
@@ -124,6 +123,7 @@ export class AegisStack extends Stack {
       ...(props.serving && { serving: props.serving }),
     });
     const servingFunction = this.apiFunctions.functions.servingPredict;
+    configureServingStorage(servingFunction, this.storage.driftBucket, this.storage.servingRetentionDays);
     this.servingIngest = new ServingIngest(this, 'ServingIngest', { projectRoot, environment, resources, servingFunction });
     this.auditArchiveSchedule = new AuditArchiveSchedule(this, 'AuditArchiveSchedule', {
       projectRoot,

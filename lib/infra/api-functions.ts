@@ -101,7 +101,7 @@ export const ROUTE_ACCESS = {
   // database (routes, the key ring, quarantines); it appends serving.verified once per artifact
   // and environment, and serving.refused, signed with the audit key. Its serving events are log
   // lines (no write: the serving-ingest function inserts them).
-  servingPredict: { artifacts: 'read', signAuditEvents: true },
+  servingPredict: { artifacts: 'read', signAuditEvents: true, driftInputs: 'write' },
 } as const satisfies Record<ApiRouteId, RouteAccess>;
 
 /** The serving function's memory when the environment names none: 1,769 MB is one full vCPU. */

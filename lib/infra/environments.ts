@@ -1,7 +1,7 @@
 /**
  * The per-environment configuration file (`environments.json` at the repo root, or
  * `-c environmentsFile=<path>`): one checked entry per environment with what differs between
- * them — account and region, the IAM role map, the alarm email, the audit retention,
+ * them — account and region, the IAM role map, the alarm email, the audit and serving retention,
  * replication, mutual TLS, API throttles, the serving function's memory and concurrency and its alarms' thresholds, tags and termination protection. Read by `bin/cdk.ts` only.
  */
 import { readFileSync } from 'node:fs';
@@ -28,6 +28,13 @@ const Environment = z.strictObject({
   alarmEmail: z.email('not an email address').optional(),
   auditRetentionDays: z.number().int().min(1).max(36500).optional(),
   downloadUrlTtlSeconds: z.number().int().min(30).max(3600).optional(),
+  /** serving events, labels and input segments (the drift bucket's lifecycle rule) are kept this many days */
+  servingRetentionDays: z
+    .number()
+    .int('must be a whole number of days')
+    .min(1, 'must be at least 1 day')
+    .max(3650, 'must be at most 3650 days')
+    .optional(),
   sentinelnetUrl: z.url({ protocol: /^https?$/, error: 'not an http(s) URL' }).optional(),
   replication: z.strictObject({ region: Region, artifactBucketArn: Arn, auditArchiveBucketArn: Arn, kmsKeyArn: Arn }).optional(),
   mutualTls: z

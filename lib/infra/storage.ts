@@ -3,6 +3,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { PENDING_UPLOAD_TAG } from '../platform/adapters/object-store/pending-upload-tag.js';
+import { SEGMENT_PREFIX } from '../modules/serving/segments.js';
 import { pin } from './pin.js';
 
 /** Intelligent-Tiering does not tier objects under 128 KiB, yet charges them monitoring. */
@@ -32,11 +33,22 @@ export interface AegisStorageProps {
    * @default Duration.days(1)
    */
   readonly pendingUploadExpiry?: Duration;
+  /**
+   * The serving retention horizon (`AEGIS_SERVING_RETENTION_DAYS`): the drift bucket expires
+   * input segments (`serving-inputs/`) this long after they were written (whole days, 1 to 3650).
+   *
+   * @default Duration.days(14)
+   */
+  readonly servingRetention?: Duration;
 }
+
+/** The prefix serving writes input segments under (`lib/modules/serving/segments.ts`), with its slash. */
+export const DRIFT_INPUTS_PREFIX = `${SEGMENT_PREFIX}/`;
 
 /**
  * The environment's buckets: model artifacts (Object Lock on, retention set per object by
- * the app), the audit archive (Object Lock COMPLIANCE by default), and the bucket both send
+ * the app), the audit archive (Object Lock COMPLIANCE by default), the drift store (serving's
+ * sampled inputs, expired after the serving retention horizon), and the bucket the others send
  * their server access logs to. All are versioned, TLS-only, private and retained.
  *
  * @example
@@ -50,6 +62,10 @@ export class AegisStorage extends Construct {
   public readonly artifactBucket: s3.Bucket;
   /** Archived audit chain segments; `AEGIS_AUDIT_ARCHIVE_BUCKET`. */
   public readonly auditArchiveBucket: s3.Bucket;
+  /** Serving's input segments for drift detection (`serving-inputs/`); `DRIFT_S3_BUCKET` of the serving function. */
+  public readonly driftBucket: s3.Bucket;
+  /** The serving retention horizon the drift bucket expires segments on (`AEGIS_SERVING_RETENTION_DAYS`). */
+  public readonly servingRetentionDays: number;
 
   constructor(scope: Construct, id: string, props: AegisStorageProps) {
     super(scope, id);
@@ -60,6 +76,10 @@ export class AegisStorage extends Construct {
     const pendingUploadExpiry = props.pendingUploadExpiry ?? Duration.days(1);
     if (pendingUploadExpiry.toHours() < 24 || pendingUploadExpiry.toHours() % 24 !== 0)
       throw new Error('pendingUploadExpiry must be a whole number of days, at least one');
+    const servingRetentionDays = (props.servingRetention ?? Duration.days(14)).toHours() / 24;
+    if (!Number.isInteger(servingRetentionDays) || servingRetentionDays < 1 || servingRetentionDays > 3650)
+      throw new Error('servingRetention must be a whole number of days from 1 to 3650 (AEGIS_SERVING_RETENTION_DAYS)');
+    this.servingRetentionDays = servingRetentionDays;
 
     const common = {
       versioned: true,
@@ -142,5 +162,31 @@ export class AegisStorage extends Construct {
       ],
     });
     pin(this.auditArchiveBucket, 'AuditArchiveBucket');
+
+    // No Object Lock (segments must expire), but versioned like the others: serving may only
+    // put, so a new object with a taken key cannot destroy the segment it replaces (the old
+    // version stays until the noncurrent rule removes it a day later).
+    this.driftBucket = new s3.Bucket(this, 'DriftBucket', {
+      ...encrypted,
+      objectLockEnabled: false,
+      serverAccessLogsPrefix: 'drift/',
+      lifecycleRules: [
+        {
+          // S3 rounds an expiry up to the next midnight UTC: a segment stays at most a day past the horizon.
+          id: 'expire-serving-inputs',
+          prefix: DRIFT_INPUTS_PREFIX,
+          expiration: Duration.days(servingRetentionDays),
+          noncurrentVersionExpiration: Duration.days(1),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+        {
+          // The delete markers expiry leaves once a segment's last version is gone.
+          id: 'remove-expired-delete-markers',
+          prefix: DRIFT_INPUTS_PREFIX,
+          expiredObjectDeleteMarker: true,
+        },
+      ],
+    });
+    pin(this.driftBucket, 'DriftBucket');
   }
 }

@@ -81,6 +81,8 @@ export const EnvSchema = z.object({
   AEGIS_SERVING_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(14),
   // the share of served requests whose inputs and predictions are written as segments for drift (0-1)
   AEGIS_SERVING_SAMPLE_RATE: z.coerce.number().min(0).max(1).default(1),
+  // the serving Lambda's /tmp cache of verified, unpacked artifacts (MB; 0: none); Lambda only, locally the store is the disk
+  AEGIS_SERVING_CACHE_MB: z.coerce.number().int().min(0).max(10240).default(512),
   // the longest lifetime a local bearer token may be given (POST /v1/tokens expiresIn)
   AEGIS_TOKEN_MAX_TTL: z
     .string()
@@ -106,4 +108,5 @@ export const servingConfig = (e: Env) => ({
   timeoutMs: e.AEGIS_SERVING_TIMEOUT_MS,
   retentionDays: e.AEGIS_SERVING_RETENTION_DAYS,
   sampleRate: e.AEGIS_SERVING_SAMPLE_RATE,
+  cacheMb: e.AEGIS_SERVING_CACHE_MB,
 });

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { jest } from '@jest/globals';
 import pg from 'pg';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { AegisClient } from '../../lib/clients/http/client.js';
 import { runBuiltinTrainer } from '../../lib/clients/training/builtin-trainer.js';
 import { packDirectory } from '../../lib/clients/training/pack.js';
@@ -186,6 +187,39 @@ describe('serving on the synthesized artifacts', () => {
     expect(r.predictions.map((p: { label: string }) => p.label)).toEqual(reference.predictions.slice(0, 3).map((p) => p.label));
     for (const [i, p] of (r.predictions as { probabilities: Record<string, number> }[]).entries())
       expect(Math.abs(p.probabilities.churn! - reference.predictions[i]!.probabilities.churn!)).toBeLessThan(reference.tolerance);
+  });
+
+  it("writes the sampled inputs as JSONL segments to the stack's drift bucket (DRIFT_S3_BUCKET), under serving-inputs/", async () => {
+    const s3 = new S3Client({ endpoint: world.s3Endpoint, forcePathStyle: true, region: 'eu-west-1' });
+    const bucket = world.buckets.DriftBucket!;
+    expect(bucket).toBeDefined();
+    const prefix = `serving-inputs/${MODEL}/staging/`;
+    // a segment is written by the end of the first invocation its interval has passed by (or its timer, in a warm process)
+    const rows = async () => {
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+      const out: { requestId: string; variant: string; inputs: unknown[] }[] = [];
+      for (const o of listed.Contents ?? []) {
+        expect(o.Key).toMatch(/^serving-inputs\/e2e-serve\/staging\/\d{4}-\d{2}-\d{2}\/\d{2}\/\d{8}T\d{6}Z-[0-9a-f]{12}\.jsonl$/);
+        const body = await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.Key! }))).Body!.transformToString();
+        out.push(
+          ...body
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l)),
+        );
+      }
+      return out;
+    };
+    let found: Awaited<ReturnType<typeof rows>> = [];
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 1000))) {
+      // each predict ends by writing the segments that are due
+      await client('invoker').request('POST', `/v1/serving/${MODEL}/staging/predict`, { inputs: [ROW] });
+      found = await rows();
+      if (found.some((r) => r.requestId === 'aws-req-1')) break;
+    }
+    expect(found.find((r) => r.requestId === 'aws-req-1')).toMatchObject({ variant: 'stable', inputs: [ROW, [30, 40000, 0.2, 0.9, 99]] });
+    const head = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+    expect((head.Contents ?? []).every((o) => o.Key!.startsWith('serving-inputs/'))).toBe(true);
   });
 
   it('writes each serving event as one log line and inserts nothing itself', async () => {

@@ -220,7 +220,7 @@ describe('AegisStack template', () => {
 
     it('blocks all public access, encrypts, versions and retains every bucket', () => {
       const buckets = template.findResources('AWS::S3::Bucket');
-      expect(Object.keys(buckets).sort()).toEqual(['AccessLogBucket', 'ArtifactBucket', 'AuditArchiveBucket']);
+      expect(Object.keys(buckets).sort()).toEqual(['AccessLogBucket', 'ArtifactBucket', 'AuditArchiveBucket', 'DriftBucket']);
       for (const bucket of Object.values(buckets)) {
         expect(bucket).toMatchObject({
           DeletionPolicy: 'Retain',
@@ -240,8 +240,8 @@ describe('AegisStack template', () => {
       }
     });
 
-    it('encrypts artifacts and the audit archive with the customer managed data key', () => {
-      for (const id of ['ArtifactBucket', 'AuditArchiveBucket']) {
+    it('encrypts artifacts, the audit archive and the drift store with the customer managed data key', () => {
+      for (const id of ['ArtifactBucket', 'AuditArchiveBucket', 'DriftBucket']) {
         expect(
           template.toJSON().Resources[id].Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault,
         ).toEqual({
@@ -251,8 +251,8 @@ describe('AegisStack template', () => {
       }
     });
 
-    it('sends server access logs of both data buckets to the log bucket', () => {
-      for (const id of ['ArtifactBucket', 'AuditArchiveBucket']) {
+    it('sends server access logs of the data buckets to the log bucket', () => {
+      for (const id of ['ArtifactBucket', 'AuditArchiveBucket', 'DriftBucket']) {
         expect(template.toJSON().Resources[id].Properties.LoggingConfiguration).toMatchObject({
           DestinationBucketName: { Ref: 'AccessLogBucket' },
         });
@@ -269,7 +269,7 @@ describe('AegisStack template', () => {
     });
 
     it('denies every request that is not over TLS, on every bucket', () => {
-      for (const id of ['AccessLogBucket', 'ArtifactBucket', 'AuditArchiveBucket']) {
+      for (const id of ['AccessLogBucket', 'ArtifactBucket', 'AuditArchiveBucket', 'DriftBucket']) {
         template.hasResourceProperties('AWS::S3::BucketPolicy', {
           Bucket: { Ref: id },
           PolicyDocument: {
@@ -1683,6 +1683,7 @@ describe('mutual TLS', () => {
       'AccessLogBucket',
       'ArtifactBucket',
       'AuditArchiveBucket',
+      'DriftBucket',
     ]);
   });
 

@@ -203,6 +203,7 @@ describe('bin/cdk.ts', () => {
             serving: { memoryMb: 2048, reservedConcurrency: 10, alarmLatencyP99Ms: 300, alarmCanaryErrorRate: 0.1 },
             tags: { team: 'ml-platform' },
             downloadUrlTtlSeconds: 120,
+            servingRetentionDays: 30,
           },
         },
       }),
@@ -229,6 +230,11 @@ describe('bin/cdk.ts', () => {
       ]),
     );
     expect(fn.Properties.Environment.Variables.AEGIS_DOWNLOAD_URL_TTL_SECONDS).toBe('120');
+    expect(fn.Properties.Environment.Variables.AEGIS_SERVING_RETENTION_DAYS).toBe('30');
+    expect(template.Resources.DriftBucket.Properties.LifecycleConfiguration.Rules[0]).toMatchObject({
+      Prefix: 'serving-inputs/',
+      ExpirationInDays: 30,
+    });
     expect(JSON.parse(fn.Properties.Environment.Variables.AEGIS_IAM_ROLE_MAP)).toEqual({
       'arn:aws:iam::123456789012:role/ci': 'publisher',
     });
@@ -314,6 +320,12 @@ describe('bin/cdk.ts', () => {
       /: environments\.prod\.roleMap\.arn:aws:iam::1:role\/f: prefixes\.0: must be the start of a model name/,
     );
     expect(bad({ environments: { prod: { downloadUrlTtlSeconds: 7200 } } })).toThrow(/: environments\.prod\.downloadUrlTtlSeconds: /);
+    expect(bad({ environments: { prod: { servingRetentionDays: 0 } } })).toThrow(
+      /: environments\.prod\.servingRetentionDays: must be at least 1 day$/,
+    );
+    expect(bad({ environments: { prod: { servingRetentionDays: 1.5 } } })).toThrow(
+      /: environments\.prod\.servingRetentionDays: must be a whole number of days$/,
+    );
     expect(bad({ environments: { Prod: {} } })).toThrow(/: environments\.Prod: environment names are 1-20/);
     expect(bad('{ not json')).toThrow(/: not JSON/);
     expect(() => loadEnvironments(join(dir, 'missing.json'))).toThrow(/missing\.json: not found$/);

@@ -141,11 +141,15 @@ describe('cdk-nag AwsSolutions checks', () => {
     'AwsSolutions-IAM5[Resource::<ArtifactBucket.Arn>/*]',
     'AwsSolutions-IAM5[Resource::<AuditArchiveBucket.Arn>/audit/*]',
     'AwsSolutions-IAM5[Resource::<AuditArchiveBucket.Arn>/audit/heads/*]',
+    'AwsSolutions-IAM5[Resource::<DriftBucket.Arn>/serving-inputs/*]',
     'AwsSolutions-IAM5[Resource::<MigrationsmigrateFunction.Arn>:*]',
   ];
 
-  it('acknowledges IAM wildcards only for X-Ray (and log delivery), the artifact objects, the audit/ archive objects (audit/heads/ for the head checkpoint job) and the migrate function versions', () => {
+  it('acknowledges IAM wildcards only for X-Ray (and log delivery), the artifact objects, the audit/ archive objects (audit/heads/ for the head checkpoint job), the drift inputs (serving) and the migrate function versions', () => {
     expect([...iam5(synth)].sort()).toEqual([...BASE_IAM5].sort());
+    // the drift bucket's serving-inputs/ wildcard: the serving function's role alone
+    const drift = acknowledgments(synth.app).filter((a) => a.id.includes('<DriftBucket.Arn>'));
+    expect(drift.map((a) => a.path)).toEqual([synth.stack.apiFunctions.functions.servingPredict.role.node.path]);
   });
 
   it('acknowledges Resource::* on the state machines only, for log delivery and X-Ray, and nothing else there', () => {

@@ -1,4 +1,6 @@
-import type { Template } from 'aws-cdk-lib/assertions';
+import { Duration } from 'aws-cdk-lib';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { SERVING_CACHE_MB, SERVING_EPHEMERAL_STORAGE_MB } from '../../lib/infra/serving-storage.js';
 import { DEFAULT_SERVING_MEMORY_MB, ROUTE_ACCESS } from '../../lib/infra/api-functions.js';
 import { logicalIdOf } from '../../lib/infra/pin.js';
 import { DEFAULT_SERVING_THROTTLE } from '../../lib/infra/rest-api.js';
@@ -100,14 +102,21 @@ describe('serving on AWS (template)', () => {
     );
   });
 
-  it('lets serving read artifacts and write no object anywhere: no put, no delete, no archive, no rollouts, no manifest key', () => {
-    expect(ROUTE_ACCESS.servingPredict).toEqual({ artifacts: 'read', signAuditEvents: true });
+  it('lets serving read artifacts and put input segments only: no other put, no delete, no archive, no rollouts, no manifest key', () => {
+    expect(ROUTE_ACCESS.servingPredict).toEqual({ artifacts: 'read', signAuditEvents: true, driftInputs: 'write' });
     const actions = actionsOf(template, logicalIdOf(serving().role));
     const names = actions.map((a) => a.action);
     expect(names).toEqual(expect.arrayContaining(['s3:GetObject', 's3:GetObjectVersion']));
-    expect(names.filter((a) => /^s3:(Put|Delete|Abort)|^states:|kms:GenerateDataKey|^logs:(Put|Create)SubscriptionFilter/.test(a))).toEqual(
-      [],
-    );
+    const drift = logicalIdOf(synth.stack.storage.driftBucket);
+    // the one write: PutObject on the drift bucket's serving-inputs/, and the data key S3 asks for it
+    expect(
+      actions.filter((a) => /^s3:(Put|Delete|Abort)|^states:|kms:GenerateDataKey|^logs:(Put|Create)SubscriptionFilter/.test(a.action)),
+    ).toEqual([
+      { action: 's3:PutObject', resource: JSON.stringify({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [drift, 'Arn'] }, '/serving-inputs/*']] }) },
+      { action: 'kms:GenerateDataKey', resource: JSON.stringify({ 'Fn::GetAtt': [logicalIdOf(synth.stack.keys.dataKey), 'Arn'] }) },
+    ]);
+    // nothing else of the drift bucket: no read, list, tag or delete
+    expect(actions.filter((a) => a.resource.includes(drift)).map((a) => a.action)).toEqual(['s3:PutObject']);
     const artifactBucket = logicalIdOf(synth.stack.storage.artifactBucket);
     const archiveBucket = logicalIdOf(synth.stack.storage.auditArchiveBucket);
     // object reads on the artifact bucket only (the archive bucket: its lock configuration, the startup check)
@@ -119,6 +128,127 @@ describe('serving on AWS (template)', () => {
       });
     const signs = actions.filter((a) => a.action === 'kms:Sign').map((a) => a.resource);
     expect(signs).toEqual([expect.stringContaining(logicalIdOf(synth.stack.keys.auditSigningKey))]);
+  });
+
+  it("asks the data key for a data key only through S3, for the drift bucket's encryption context", () => {
+    const statements = (Object.values(template.findResources('AWS::IAM::Policy')) as Json[])
+      .filter((p) => asList(p.Properties.Roles).some((r: Json) => r.Ref === logicalIdOf(serving().role)))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Json[])
+      .filter((st) => asList(st.Action).includes('kms:GenerateDataKey'));
+    expect(statements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'kms:GenerateDataKey',
+        Resource: { 'Fn::GetAtt': [logicalIdOf(synth.stack.keys.dataKey), 'Arn'] },
+        Condition: {
+          StringEquals: {
+            'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+            'kms:EncryptionContext:aws:s3:arn': { 'Fn::GetAtt': [logicalIdOf(synth.stack.storage.driftBucket), 'Arn'] },
+          },
+        },
+      },
+    ]);
+  });
+
+  it('lets no other function write to, read from or list the drift bucket', () => {
+    const drift = logicalIdOf(synth.stack.storage.driftBucket);
+    const servingRole = logicalIdOf(serving().role);
+    const touching = (Object.values(template.findResources('AWS::IAM::Policy')) as Json[])
+      .filter((p) => JSON.stringify(p.Properties.PolicyDocument).includes(`"${drift}"`))
+      .flatMap((p) => asList(p.Properties.Roles).map((r: Json) => r.Ref as string));
+    expect([...new Set(touching)]).toEqual([servingRole]);
+    // the only Allow in its bucket policy is S3 logging's (deny non-TLS aside): no principal is granted objects there
+    const policy = Object.values(template.findResources('AWS::S3::BucketPolicy')).find(
+      (p) => (p as Json).Properties.Bucket.Ref === drift,
+    ) as Json;
+    expect((policy.Properties.PolicyDocument.Statement as Json[]).filter((st) => st.Effect === 'Allow')).toEqual([]);
+  });
+
+  it('gives the serving function DRIFT_S3_BUCKET, the cache budget and the /tmp to hold it; no other function the bucket', () => {
+    const vars = resources[logicalIdOf(serving().function)]!.Properties.Environment.Variables as Json;
+    expect(vars).toMatchObject({
+      DRIFT_S3_BUCKET: { Ref: logicalIdOf(synth.stack.storage.driftBucket) },
+      AEGIS_SERVING_CACHE_MB: String(SERVING_CACHE_MB),
+      AEGIS_SERVING_RETENTION_DAYS: '14',
+    });
+    expect(resources[logicalIdOf(serving().function)]!.Properties.EphemeralStorage).toEqual({ Size: SERVING_EPHEMERAL_STORAGE_MB });
+    expect(SERVING_EPHEMERAL_STORAGE_MB).toBeGreaterThan(SERVING_CACHE_MB);
+    const others = (Object.entries(template.findResources('AWS::Lambda::Function')) as [string, Json][]).filter(
+      ([id]) => id !== logicalIdOf(serving().function),
+    );
+    expect(others.length).toBeGreaterThan(10);
+    for (const [id, fn] of others)
+      expect({ id, drift: fn.Properties.Environment?.Variables?.DRIFT_S3_BUCKET }).toEqual({ id, drift: undefined });
+  });
+
+  it('keeps the drift bucket encrypted, TLS-only, private, versioned, logged, without Object Lock', () => {
+    const bucket = resources[logicalIdOf(synth.stack.storage.driftBucket)]!;
+    expect(bucket).toMatchObject({ DeletionPolicy: 'Retain' });
+    expect(bucket.Properties).toMatchObject({
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          {
+            BucketKeyEnabled: true,
+            ServerSideEncryptionByDefault: {
+              SSEAlgorithm: 'aws:kms',
+              KMSMasterKeyID: { 'Fn::GetAtt': [logicalIdOf(synth.stack.keys.dataKey), 'Arn'] },
+            },
+          },
+        ],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      VersioningConfiguration: { Status: 'Enabled' },
+      LoggingConfiguration: { DestinationBucketName: { Ref: logicalIdOf(synth.stack.storage.accessLogBucket) }, LogFilePrefix: 'drift/' },
+    });
+    expect(bucket.Properties.ObjectLockEnabled ?? false).toBe(false);
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: logicalIdOf(synth.stack.storage.driftBucket) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Principal: { AWS: '*' },
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('expires serving-inputs/ after the serving retention horizon (14 days by default, or as configured)', () => {
+    const rules = (b: Json) => b.Properties.LifecycleConfiguration.Rules as Json[];
+    const drift = resources[logicalIdOf(synth.stack.storage.driftBucket)]!;
+    expect(rules(drift)).toEqual([
+      {
+        Id: 'expire-serving-inputs',
+        Status: 'Enabled',
+        Prefix: 'serving-inputs/',
+        ExpirationInDays: 14,
+        NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+      },
+      { Id: 'remove-expired-delete-markers', Status: 'Enabled', Prefix: 'serving-inputs/', ExpiredObjectDeleteMarker: true },
+    ]);
+    const configured = synthAegis({ projectRoot: stub.root, props: { servingRetention: Duration.days(30) } });
+    const res = configured.template.toJSON().Resources;
+    expect(rules(res[logicalIdOf(configured.stack.storage.driftBucket)]).find((r) => r.Id === 'expire-serving-inputs')).toMatchObject({
+      ExpirationInDays: 30,
+    });
+    expect(
+      res[logicalIdOf(configured.stack.apiFunctions.functions.servingPredict.function)].Properties.Environment.Variables,
+    ).toMatchObject({
+      AEGIS_SERVING_RETENTION_DAYS: '30',
+    });
+    for (const bad of [Duration.days(0), Duration.hours(36), Duration.days(3651)])
+      expect(() => synthAegis({ projectRoot: stub.root, props: { servingRetention: bad } })).toThrow(
+        /servingRetention must be a whole number of days/,
+      );
   });
 
   it("subscribes the ingest function to the serving function's log group with the serving event filter", () => {

@@ -67,6 +67,14 @@ describe('config', () => {
     expect(() => loadConfig({ AEGIS_TOKEN_CACHE_SECONDS: '61' })).toThrow(/^AEGIS_TOKEN_CACHE_SECONDS /);
   });
 
+  it('reads AEGIS_SERVING_CACHE_MB (512 by default, 0 = off, up to 10240), naming the variable when wrong', () => {
+    expect(loadConfig({}).serving.cacheMb).toBe(512);
+    expect(loadConfig({ AEGIS_SERVING_CACHE_MB: '0' }).serving.cacheMb).toBe(0);
+    expect(loadConfig({ AEGIS_SERVING_CACHE_MB: '10240' }).serving.cacheMb).toBe(10240);
+    for (const bad of ['-1', '10241', '1.5', 'lots'])
+      expect(() => loadConfig({ AEGIS_SERVING_CACHE_MB: bad })).toThrow(/^AEGIS_SERVING_CACHE_MB /);
+  });
+
   it('reads AEGIS_DOWNLOAD_URL_TTL_SECONDS (300 by default, 30–3600), naming the variable when wrong', () => {
     expect(loadConfig({}).downloadUrlTtlSeconds).toBe(300);
     expect(loadConfig({ AEGIS_DOWNLOAD_URL_TTL_SECONDS: '30' }).downloadUrlTtlSeconds).toBe(30);

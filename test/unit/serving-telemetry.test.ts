@@ -94,6 +94,31 @@ describe('input segments', () => {
     });
   });
 
+  it('writes at the end of an invocation only the segments whose first line is an interval old', async () => {
+    const { objects, store } = memoryStore();
+    let now = new Date('2026-03-04T07:00:00Z');
+    const segs = new InputSegments(store, { sampleRate: 1, intervalMs: 10_000, onError: () => undefined }, () => now);
+    segs.served(served('r1', '2026-03-04T07:00:00Z'));
+    now = new Date('2026-03-04T07:00:06Z');
+    segs.served(served('r2', '2026-03-04T07:00:06Z', 'staging'));
+    await segs.flushDue();
+    expect(objects.size).toBe(0);
+    now = new Date('2026-03-04T07:00:10Z');
+    segs.served(served('r3', '2026-03-04T07:00:10Z'));
+    await segs.flushDue();
+    // prod's first line is 10 s old: written with the line that came since; staging's (4 s) waits
+    expect([...objects.keys()].map((k) => k.split('/').slice(0, 3).join('/'))).toEqual(['serving-inputs/churn/prod']);
+    expect(
+      [...objects.values()][0]!
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).requestId),
+    ).toEqual(['r1', 'r3']);
+    now = new Date('2026-03-04T07:00:16Z');
+    await segs.flushDue();
+    expect(objects.size).toBe(2);
+  });
+
   it('purges only the hours that ended before the horizon', async () => {
     const { objects, store } = memoryStore();
     for (const k of ['2026-03-01/05', '2026-03-01/06', '2026-03-02/00'])

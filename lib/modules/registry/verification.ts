@@ -25,13 +25,17 @@ export class VerificationService {
     private readonly quarantine?: QuarantineLookup,
   ) {}
 
-  /** Re-reads the stored bytes (pinned to the registered version) and checks everything. */
-  async validateArtifact(artifactId: string): Promise<VerificationReport> {
+  /**
+   * Re-reads the stored bytes (pinned to the registered version) and checks everything.
+   * `hashed`: the caller hashed the pinned version itself just now (serving's loader, or the
+   * cache entry it wrote from bytes it hashed), so the bytes are not read a second time.
+   */
+  async validateArtifact(artifactId: string, opts: { hashed?: { sha256: string; size: number } } = {}): Promise<VerificationReport> {
     const record = await this.registry.get(artifactId);
     if (!record) throw new AegisError('NOT_FOUND', `no artifact ${artifactId}`, { field: 'artifactId' });
     let bytes: { sha256: string; size: number };
     try {
-      bytes = await hashStream(await this.store.get(record.storage.key, { versionId: record.storage.versionId }));
+      bytes = opts.hashed ?? (await hashStream(await this.store.get(record.storage.key, { versionId: record.storage.versionId })));
     } catch (e) {
       if (e instanceof AegisError && e.code === 'OBJECT_NOT_FOUND') bytes = { sha256: 'missing', size: 0 };
       else throw e;

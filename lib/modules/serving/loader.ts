@@ -3,6 +3,14 @@
  * with their size and sha256 checked, the manifest sidecar in storage checked against the
  * registered manifest hash, the registry's own verification (signature, signer window,
  * quarantine), then unpacked in memory and loaded by the first runtime that accepts it.
+ *
+ * With a {@link ArtifactCache} (the serving Lambda's `/tmp`), the unpacked files are kept by
+ * the sha256 of the packed bytes they came from, once those bytes verified: a later load of an
+ * artifact with that sha256 in the same container (the model released and loaded again, another
+ * artifact with the same bytes) reads no artifact bytes from the store. What can change
+ * after the first load is re-checked every time from the database: the registered record and
+ * its sha256, the signature and signer window, revocation, quarantine. The manifest sidecar is
+ * read again only when the entry was written for another artifact with the same bytes.
  * Anything that fails is a {@link Refusal}, remembered for the process: that artifact never
  * answers. A store that is down is not a refusal (the caller retries; nothing is remembered).
  */
@@ -10,6 +18,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { canonicalJson, sha256Hex } from '../../kernel/canonical.js';
 import { AegisError } from '../../kernel/errors.js';
+import type { ArtifactCache } from '../../platform/ports/artifact-cache.js';
 import type { ObjectStore } from '../../platform/ports/object-store.js';
 import type { LoadedModel, ModelRuntime } from '../../platform/ports/model-runtime.js';
 import type { ArtifactRecord, RegistryService } from '../registry/service.js';
@@ -30,6 +39,8 @@ export interface LoaderDeps {
   verification: Pick<VerificationService, 'validateArtifact'>;
   store: ObjectStore;
   runtimes: readonly ModelRuntime[];
+  /** unpacked verified artifacts kept between loads; absent: every load reads the store */
+  cache?: ArtifactCache | undefined;
 }
 
 class Refused extends Error {
@@ -93,21 +104,24 @@ async function checkManifestSidecar(d: LoaderDeps, r: ArtifactRecord): Promise<v
   if (sha !== r.manifestSha256) throw refuse('ARTIFACT_UNVERIFIED', 'the manifest in storage differs from the registered one');
 }
 
-async function verify(d: LoaderDeps, artifactId: string): Promise<void> {
-  const report = await d.verification.validateArtifact(artifactId);
+/** The registry's verification, on the bytes the loader hashed (or the cache entry written from such bytes): no second read. */
+async function verify(d: LoaderDeps, artifactId: string, hashed: { sha256: string; size: number }): Promise<void> {
+  const report = await d.verification.validateArtifact(artifactId, { hashed });
   if (report.quarantined) throw refuse('ARTIFACT_UNVERIFIED', `the artifact is quarantined: ${report.quarantined.reason}`);
   const failed = report.checks.filter((c) => !c.ok);
   if (!report.ok) throw refuse('ARTIFACT_UNVERIFIED', failed.map((c) => `${c.check}: ${c.reason ?? 'failed'}`).join('; ') || 'failed');
 }
 
-async function loadFiles(d: LoaderDeps, bytes: Buffer): Promise<LoadedModel> {
-  let files: Map<string, Uint8Array>;
+async function unpack(bytes: Buffer): Promise<Map<string, Uint8Array>> {
   try {
-    files = await unpackTarGz(bytes);
+    return await unpackTarGz(bytes);
   } catch (e) {
     if (e instanceof UnpackError) throw refuse('ARTIFACT_UNLOADABLE', e.message);
     throw e;
   }
+}
+
+async function loadFiles(d: LoaderDeps, files: Map<string, Uint8Array>): Promise<LoadedModel> {
   const runtime = d.runtimes.find((rt) => rt.accepts(files));
   if (!runtime)
     throw refuse(
@@ -138,10 +152,21 @@ export async function loadArtifact(d: LoaderDeps, artifactId: string): Promise<S
         'ARTIFACT_UNLOADABLE',
         `the artifact (${record.size} bytes) is larger than serving holds (${SERVING_LIMITS.maxArtifactBytes})`,
       );
-    const bytes = await storedBytes(d, record);
-    await checkManifestSidecar(d, record);
-    await verify(d, artifactId);
-    const model = await loadFiles(d, bytes);
+    const hashed = { sha256: record.sha256, size: record.size };
+    const cached = await d.cache?.get(record.sha256);
+    let files: Map<string, Uint8Array>;
+    if (cached) {
+      if (cached.artifactId !== artifactId) await checkManifestSidecar(d, record);
+      await verify(d, artifactId, hashed);
+      files = cached.files;
+    } else {
+      const bytes = await storedBytes(d, record);
+      await checkManifestSidecar(d, record);
+      await verify(d, artifactId, hashed);
+      files = await unpack(bytes);
+      await d.cache?.put(record.sha256, { artifactId, files });
+    }
+    const model = await loadFiles(d, files);
     return { artifactId, modelName: record.modelName, manifestSignatureId: record.signature.manifestSignatureId, model };
   } catch (e) {
     if (e instanceof Refused) return e.refusal;
@@ -159,7 +184,8 @@ export async function servable(d: LoaderDeps, artifactId: string): Promise<Refus
       return {
         unchecked: `not test-loaded at promote time (${size} bytes, over ${SERVING_LIMITS.maxPromoteCheckBytes}): its first prediction loads and verifies it`,
       };
-    const served = await loadArtifact(d, artifactId);
+    // a check only: nothing of it is cached
+    const served = await loadArtifact({ ...d, cache: undefined }, artifactId);
     if (isRefusal(served)) return served;
     await served.model.close();
     return null;

@@ -23,6 +23,8 @@ export interface ServingObserver {
   read?(deploymentKey: string, variant: Variant, artifactId: string | null, m: VariantMetrics): void;
   /** writes what it buffers (shutdown) */
   flush?(): Promise<void>;
+  /** writes what has waited long enough, and what is being written (the end of a Lambda invocation) */
+  flushDue?(): Promise<void>;
 }
 
 /** Tells every observer of a served request; an observer that throws is logged, never the request's failure. */

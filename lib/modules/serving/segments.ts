@@ -9,9 +9,16 @@
  * `inputs` as the caller sent them and `predictions` null when the model failed. A segment is
  * written when its buffer reaches `maxRows` or `intervalMs` after its first line, and on close;
  * a segment is never rewritten (each flush is a new object). Retention deletes whole hours.
+ *
+ * In Lambda the timers do not run while the container is frozen between invocations, and a
+ * container is reclaimed without notice: the serving handler calls {@link InputSegments.flushDue}
+ * before each invocation returns, so a segment is written by the end of the first invocation
+ * that ends `intervalMs` after its first line. What a container buffered in its last
+ * `intervalMs` before it is reclaimed is lost: at most that many seconds of sampled rows per
+ * container (the bound of a sample; serving events, which the judge counts, are log lines).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { ObjectStore } from '../../platform/ports/object-store.js';
+import type { ObjectStore, ObjectWriter } from '../../platform/ports/object-store.js';
 import type { ServedRequest, ServingObserver } from './observers.js';
 
 export const SEGMENT_PREFIX = 'serving-inputs';
@@ -49,13 +56,16 @@ export function hourOfKey(key: string): Date | undefined {
 
 /** Buffers sampled requests per deployment and hour and writes them as JSONL segments. */
 export class InputSegments implements ServingObserver {
-  readonly #buffers = new Map<string, { prefix: string; lines: string[]; timer: ReturnType<typeof setTimeout> | undefined }>();
+  readonly #buffers = new Map<
+    string,
+    { prefix: string; lines: string[]; since: number; timer: ReturnType<typeof setTimeout> | undefined }
+  >();
   #inFlight: Promise<void> = Promise.resolve();
   readonly #interval: number;
   readonly #maxRows: number;
 
   constructor(
-    private readonly store: ObjectStore,
+    private readonly store: ObjectWriter,
     private readonly opts: SegmentOptions,
     private readonly now: () => Date = () => new Date(),
   ) {
@@ -69,7 +79,7 @@ export class InputSegments implements ServingObserver {
     const prefix = `${SEGMENT_PREFIX}/${r.modelName}/${r.env}/${day}/${hour}`;
     let b = this.#buffers.get(prefix);
     if (!b) {
-      b = { prefix, lines: [], timer: undefined };
+      b = { prefix, lines: [], since: this.now().getTime(), timer: undefined };
       this.#buffers.set(prefix, b);
     }
     b.lines.push(
@@ -89,6 +99,16 @@ export class InputSegments implements ServingObserver {
       b.timer = setTimeout(() => void this.#write(prefix), this.#interval);
       b.timer.unref?.();
     }
+  }
+
+  /**
+   * Writes the segments whose first line is at least `intervalMs` old, and waits for every
+   * write under way: the end of a Lambda invocation, where a timer may never fire.
+   */
+  async flushDue(): Promise<void> {
+    const now = this.now().getTime();
+    await Promise.all([...this.#buffers.values()].filter((b) => now - b.since >= this.#interval).map((b) => this.#write(b.prefix)));
+    await this.#inFlight;
   }
 
   /** Writes every buffered segment now (shutdown, tests). */

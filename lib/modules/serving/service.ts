@@ -178,6 +178,11 @@ export class ServingService {
     for (const o of this.#d.observers ?? []) await o.flush?.().catch(() => undefined);
   }
 
+  /** A Lambda invocation's end: what observers buffered past its interval is written (a frozen container runs no timer); never throws. */
+  async flushDue(): Promise<void> {
+    for (const o of this.#d.observers ?? []) await o.flushDue?.().catch(() => undefined);
+  }
+
   /** Writes the buffered serving events and releases the loaded models (shutdown). */
   async close(): Promise<void> {
     await this.flush();

@@ -10,6 +10,8 @@ import { EmfMetricsSink } from '../adapters/metrics/emf.js';
 import { EventBridgeScheduler } from '../adapters/scheduler/eventbridge.js';
 import { KmsKeyProvider } from '../adapters/signing/kms.js';
 import { S3ObjectStore, s3Client } from '../adapters/object-store/s3.js';
+import { S3ObjectWriter } from '../adapters/object-store/s3-writer.js';
+import { DiskArtifactCache } from '../adapters/artifact-cache/disk.js';
 import { SfnWorkflows } from '../adapters/workflows/sfn.js';
 import { SecretsManagerSecrets } from '../adapters/secrets/secrets-manager.js';
 import { RecordedMetricsSource } from '../adapters/canary-metrics/recorded.js';
@@ -20,6 +22,8 @@ import type { Clock } from '../ports/clock.js';
 import type { PromotionGate } from '../ports/policy.js';
 import type { AppUser } from '../sql/app-user.js';
 import type { ModelRuntime } from '../ports/model-runtime.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { LogLineEventRecorder } from '../../modules/serving/event-log.js';
 import { builtinModelRuntimes } from './builtin-runtimes.js';
 
@@ -47,6 +51,10 @@ export function lambdaAdapters(
     }),
     archiveStore: async (config) =>
       new S3ObjectStore({ bucket: bucketOf(config.auditArchive, 'AEGIS_AUDIT_ARCHIVE_BUCKET'), client: s3Client(config.s3) }),
+    // Input segments to DRIFT_S3_BUCKET (the serving function's only): put only, no purge (the
+    // bucket's lifecycle rule expires serving-inputs/ after the retention horizon).
+    driftStore: async (config) =>
+      config.driftBucket ? { segments: new S3ObjectWriter({ bucket: config.driftBucket, client: s3Client(config.s3) }) } : undefined,
     async keyProvider(config) {
       if (config.signing.backend !== 'kms')
         throw new ConfigError(
@@ -64,6 +72,15 @@ export function lambdaAdapters(
     modelRuntimes: runtimes,
     // one log line per event, no API call on the request path: serving-ingest inserts them
     servingEvents: () => new LogLineEventRecorder(),
+    // verified artifacts stay unpacked in this container's /tmp (its own: no other function or container sees it)
+    artifactCache: (config, logger) =>
+      config.serving.cacheMb > 0
+        ? new DiskArtifactCache({
+            dir: join(tmpdir(), 'aegis-artifacts'),
+            budgetBytes: config.serving.cacheMb * 2 ** 20,
+            onError: (what, e) => logger.warn(what, { error: (e as Error).message }),
+          })
+        : undefined,
   };
 }
 

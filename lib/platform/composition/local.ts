@@ -101,7 +101,8 @@ export const localAdapters: AdapterFactories = {
   // input segments for drift detection: the data folder's drift/ store
   async driftStore(config) {
     const { FsObjectStore } = await import('../adapters/object-store/fs.js');
-    return new FsObjectStore({ root: join(config.dataDir, 'drift') });
+    const fs = new FsObjectStore({ root: join(config.dataDir, 'drift') });
+    return { segments: fs, purge: fs };
   },
   workflows: localWorkflows,
   modelRuntimes,

@@ -12,6 +12,7 @@ import type { Database } from '../ports/database.js';
 import type { KeyProvider } from '../ports/signer.js';
 import type { MetricsExposition, MetricsSink, ServiceMetrics } from '../ports/metrics.js';
 import type { DownloadSource, ObjectStore, UploadSink } from '../ports/object-store.js';
+import type { ArtifactCache } from '../ports/artifact-cache.js';
 import type { RolloutJudge, Workflows } from '../ports/workflows.js';
 import type { Scheduler, Timers } from '../ports/scheduler.js';
 import type { MetricsSource } from '../ports/canary-metrics.js';
@@ -29,7 +30,7 @@ import { KeyService } from '../../modules/keys/service.js';
 import { RegistryService } from '../../modules/registry/service.js';
 import { TokenService } from '../../modules/tokens/service.js';
 import { VerificationService } from '../../modules/registry/verification.js';
-import { servingService, type ModelRuntime, type ServingEventRecorder } from './serving.js';
+import { servingService, type DriftStore, type ModelRuntime, type ServingEventRecorder } from './serving.js';
 import { lineageService } from './lineage.js';
 
 export const REGISTRY_DEFAULTS = { retentionDays: 365, uploadTtlSeconds: 3600 } as const;
@@ -69,8 +70,8 @@ export interface AdapterFactories {
   keyProvider(config: Config): Promise<KeyProvider>;
   /** what the canary judge reads; `serving` is the serving events' SQL source, the default */
   metricsSource(config: Config, serving: MetricsSource): Promise<MetricsSource>;
-  /** where serving writes input segments for drift detection (the data folder locally); absent: none written */
-  driftStore?(config: Config): Promise<ObjectStore | undefined>;
+  /** where serving writes input segments for drift detection (the data folder locally, `DRIFT_S3_BUCKET` in Lambda); absent: none */
+  driftStore?(config: Config): Promise<DriftStore | undefined>;
   workflows(config: Config, opts: BuildOptions, rollout: RolloutService): Promise<Workflows>;
   /**
    * SentinelNet, loaded on the first decision (Cedar's wasm costs start time). Absent in
@@ -88,6 +89,8 @@ export interface AdapterFactories {
   modelRuntimes(): ModelRuntime[];
   /** Where serving events go; absent: batched inserts in the process. Lambda: log lines serving-ingest inserts. */
   servingEvents?(): ServingEventRecorder;
+  /** serving's verified, unpacked artifacts between loads: Lambda's `/tmp` (`AEGIS_SERVING_CACHE_MB`); absent: none (local disk is the store) */
+  artifactCache?(config: Config, logger: Container['logger']): ArtifactCache | undefined;
 }
 
 export interface BuildOptions {
@@ -231,7 +234,7 @@ async function promotionServices(
   c: Storage & CoreServices,
 ) {
   const { database, audit, keys } = c;
-  const deps = { ...c, clock, logger, metrics, driftStore: await adapters.driftStore?.(config), quarantine: c.quarantineReader };
+  const deps = { ...c, clock, logger, metrics, drift: await adapters.driftStore?.(config), quarantine: c.quarantineReader };
   const { serving, servingTelemetry } = servingService(config, deps, adapters, () => rollout);
   const rollout: RolloutService = new RolloutService({
     database,

@@ -2,7 +2,6 @@ import type { Config } from '../config.js';
 import type { Clock } from '../ports/clock.js';
 import type { Database } from '../ports/database.js';
 import type { ServiceMetrics } from '../ports/metrics.js';
-import type { ObjectStore } from '../ports/object-store.js';
 import type { AuditLog } from '../audit/log.js';
 import type { RegistryService } from '../../modules/registry/service.js';
 import type { QuarantineLookup, VerificationService } from '../../modules/registry/verification.js';
@@ -13,10 +12,19 @@ import type { ServingObserver } from '../../modules/serving/observers.js';
 import { ServingService } from '../../modules/serving/service.js';
 import { ServingTelemetry } from '../../modules/serving/telemetry.js';
 import type { Container } from './container.js';
+import type { ObjectStore, ObjectWriter } from '../ports/object-store.js';
+import type { ArtifactCache } from '../ports/artifact-cache.js';
 import type { ModelRuntime } from '../ports/model-runtime.js';
 import type { ServingEventRecorder } from '../../modules/serving/event-sink.js';
 
 export type { ModelRuntime, ServingEventRecorder };
+
+/** Where input segments go (`AdapterFactories.driftStore`). */
+export interface DriftStore {
+  segments: ObjectWriter;
+  /** the store the retention job purges them from; absent: not this process (an S3 lifecycle rule) */
+  purge?: ObjectStore;
+}
 
 /**
  * Serving over the registry's verification and the rollout's routes, and its telemetry
@@ -36,20 +44,24 @@ export function servingService(
     verification: VerificationService;
     quarantine: QuarantineLookup;
     metrics: ServiceMetrics;
-    driftStore: ObjectStore | undefined;
+    drift: DriftStore | undefined;
   },
-  /** the composition root's runtimes, and its serving event recorder (absent: batched inserts through the store) */
-  adapters: { modelRuntimes(): ModelRuntime[]; servingEvents?(): ServingEventRecorder },
+  /** the composition root's runtimes, its serving event recorder (absent: batched inserts through the store) and artifact cache (absent: none) */
+  adapters: {
+    modelRuntimes(): ModelRuntime[];
+    servingEvents?(): ServingEventRecorder;
+    artifactCache?(config: Config, logger: Container['logger']): ArtifactCache | undefined;
+  },
   rollout: () => RolloutService,
 ): { serving: ServingService; servingTelemetry: ServingTelemetry } {
   const events = adapters.servingEvents?.();
   const routes = (modelName: string, env: string) => rollout().route(modelName, env);
   // Lambda's event lines are EMF (Requests, Errors, LatencyMs per variant): three more lines per request would only add cost
   const observers: ServingObserver[] = [new ServingMetrics(d.metrics, { perRequest: !events?.carriesMetrics })];
-  if (d.driftStore)
+  if (d.drift)
     observers.push(
       new InputSegments(
-        d.driftStore,
+        d.drift.segments,
         {
           sampleRate: config.serving.sampleRate,
           onError: (e, lost) => d.logger.error('input segment not written', { lost, error: (e as Error).message }),
@@ -60,6 +72,7 @@ export function servingService(
   const serving = new ServingService({
     ...d,
     runtimes: adapters.modelRuntimes(),
+    cache: adapters.artifactCache?.(config, d.logger),
     ...(events && { events }),
     routes,
     observers,
@@ -70,7 +83,7 @@ export function servingService(
     clock: d.clock,
     metrics: serving.metrics,
     routes,
-    driftStore: d.driftStore,
+    driftStore: d.drift?.purge,
     retentionDays: config.serving.retentionDays,
   });
   return { serving, servingTelemetry };

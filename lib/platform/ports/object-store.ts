@@ -27,6 +27,19 @@ export interface ObjectInfo {
 }
 
 /**
+ * Write-only access to a store: new objects, nothing read, listed, tagged or deleted. What a
+ * writer that may only `s3:PutObject` (the serving function's drift sink) can promise; every
+ * {@link ObjectStore} is one.
+ *
+ * @example
+ * await writer.put('serving-inputs/churn/prod/2026-11-30/07/20261130T070000Z-ab12.jsonl', lines, { contentType: 'application/x-ndjson' });
+ */
+export interface ObjectWriter {
+  /** Writes a new object under `key` (VALIDATION_FAILED naming `key` when it is not a safe key). */
+  put(key: string, body: Uint8Array | string, opts?: Pick<PutOptions, 'contentType'>): Promise<unknown>;
+}
+
+/**
  * A versioned object store with Object-Lock-style retention. Keys are `/`-separated paths
  * of safe segments. Bodies stream: no adapter holds a whole object in memory.
  *

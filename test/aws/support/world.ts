@@ -31,6 +31,8 @@ export interface World {
   fleet: LambdaFleet;
   /** logical id → physical name, for buckets */
   buckets: Record<string, string>;
+  /** the S3 emulator's endpoint (path-style), to read buckets directly */
+  s3Endpoint: string;
   keyArns: Record<string, string>;
   /** the PostgreSQL database behind the Data API server: what a database owner could edit directly */
   databaseUrl: string;
@@ -150,6 +152,8 @@ export async function startWorld(
           // test allowance, which config honours because the KMS endpoint above is loopback
           AEGIS_TEST_ALLOW_P256_KMS_KEYS: 'true',
           AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          // each function's own /tmp (serving caches verified artifacts there), removed with the world
+          TMPDIR: mkdtempSync(join(root, 'tmp-')),
           ...opts.extraEnv?.(fn),
         };
       },
@@ -213,6 +217,7 @@ export async function startWorld(
       sfn,
       fleet,
       buckets: deployed.buckets,
+      s3Endpoint: moto.endpoint,
       databaseUrl: db.url,
       appDatabaseUrl: appDatabaseUrl.toString(),
       keyArns: Object.fromEntries(Object.keys(deployed.keySpecs).map((id) => [id, deployed.attrs[`${id}.Arn`]!])),
