@@ -67,8 +67,11 @@ export interface Config {
    * server takes the rollout over)
    */
   rolloutLeaseSeconds: number;
-  /** serving: `AEGIS_SERVING_ROUTE_CACHE_SECONDS`, `_TIMEOUT_MS`, `_RETENTION_DAYS` (telemetry kept), `_SAMPLE_RATE` (input segments) */
-  serving: { routeCacheSeconds: number; timeoutMs: number; retentionDays: number; sampleRate: number };
+  /**
+   * serving: `AEGIS_SERVING_ROUTE_CACHE_SECONDS`, `_TIMEOUT_MS`, `_RETENTION_DAYS` (telemetry kept), `_SAMPLE_RATE` (input
+   * segments), `_INGEST_GRACE_SECONDS` (the AWS ingest watermark's grace)
+   */
+  serving: { routeCacheSeconds: number; timeoutMs: number; retentionDays: number; sampleRate: number; ingestGraceSeconds: number };
   /** local bearer tokens: the longest lifetime (`AEGIS_TOKEN_MAX_TTL`), how long a process caches one (`AEGIS_TOKEN_CACHE_SECONDS`) */
   tokens: { maxTtlSeconds: number; cacheSeconds: number };
   /**

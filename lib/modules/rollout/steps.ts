@@ -129,8 +129,8 @@ async function start(s: Step): Promise<StepOutput> {
 async function evaluate(s: Step): Promise<StepOutput> {
   const { d, p } = s;
   const canary = p.canary;
-  const to = d.clock.now();
-  const state = s.persisted ?? initialState(canary, to);
+  const now = d.clock.now();
+  const state = s.persisted ?? initialState(canary, now);
   const quarantine = await d.promotions.quarantined(p.artifactId);
   if (quarantine) {
     const after = { ...state, reason: `quarantined: ${quarantine}` };
@@ -150,8 +150,13 @@ async function evaluate(s: Step): Promise<StepOutput> {
     );
   }
   // The stage so far (held across inconclusive windows), minus the seconds the route cache needs to settle.
-  const stageStart = state.stageStartedAt ? Date.parse(state.stageStartedAt) : to.getTime() - state.windowSeconds * 1000;
-  const from = new Date(Math.min(to.getTime(), stageStart + Math.min(ROUTE_SETTLE_SECONDS, canary.windowSeconds / 5) * 1000));
+  const stageStart = state.stageStartedAt ? Date.parse(state.stageStartedAt) : now.getTime() - state.windowSeconds * 1000;
+  const from = new Date(Math.min(now.getTime(), stageStart + Math.min(ROUTE_SETTLE_SECONDS, canary.windowSeconds / 5) * 1000));
+  // ...and it ends where the metrics are complete (on AWS the ingest watermark, behind now by the
+  // delivery lag and a grace), never before it starts: events still on their way are judged by
+  // the stage's next window, which accumulates from the same start.
+  const settled = (await d.judge.settledUntil?.(p.modelName, p.targetEnv, now)) ?? now;
+  const to = new Date(Math.max(from.getTime(), Math.min(now.getTime(), settled.getTime())));
   const v = await d.judge.evaluate({
     promotionId: p.promotionId,
     modelName: p.modelName,
@@ -165,6 +170,7 @@ async function evaluate(s: Step): Promise<StepOutput> {
     rollbackThreshold: canary.rollbackThreshold,
     minRequests: canary.minRequests ?? DEFAULT_MIN_REQUESTS,
   });
+  // measured to the window's end, not now: the next window's end moves by the wait, as now does
   const progress = {
     elapsedSeconds: (to.getTime() - stageStart) / 1000,
     requestsPerArm: Math.min(v.requests.stable, v.requests.canary),

@@ -15,10 +15,21 @@
  *
  * `prediction` is the canonical JSON of the predictions (as the table stores it), or null for
  * an error. The latency bucket is not in the line: the ingest computes it as the local sink does.
+ *
+ * **The ingest watermark.** Delivery lags (seconds to minutes), and is at least once and out of
+ * order across log streams (one per Lambda execution environment; a failed delivery is retried
+ * by Lambda a minute or more later). So the judge cannot end a window at "now": after inserting
+ * a delivery's events, the ingest raises its deployment's watermark to the latest event time it
+ * inserted (never lowering it), and the judge ends each window at {@link settledUntil}: the
+ * watermark minus a grace (`AEGIS_SERVING_INGEST_GRACE_SECONDS`), never after now. The rule
+ * assumes that an event is ingested at most the grace after a later event of its deployment; an
+ * event later than that (a slow stream, a retried delivery) is counted by `ingestLogLines` as
+ * `late`, logged, and still counted by every later window that covers it (the stage's windows
+ * accumulate), but not by a window already judged.
  */
 import { latencyBucket } from '../../kernel/canary-metrics.js';
-import type { Executor } from '../../platform/ports/database.js';
-import { insertEvents, type ServingEventRow } from './store.js';
+import type { Database, Executor } from '../../platform/ports/database.js';
+import { ingestWatermarks, insertEvents, raiseIngestWatermarks, type ServingEventRow } from './store.js';
 import type { ServingEventRecorder } from './event-sink.js';
 
 /** The version field of a serving event line, and the value the subscription filter matches. */
@@ -34,6 +45,20 @@ export const SERVING_EVENT_FILTER_PATTERN = `{ $.${SERVING_EVENT_FIELD} = ${SERV
  */
 export const INGEST_MAX_BATCH_ROWS = 80;
 export const INGEST_MAX_BATCH_BYTES = 512 * 1024;
+
+/** `AEGIS_SERVING_INGEST_GRACE_SECONDS`' default: how late an event may be ingested behind a later one of its deployment. */
+export const DEFAULT_INGEST_GRACE_SECONDS = 10;
+
+/**
+ * The end of what is completely ingested for a deployment: its watermark minus the grace,
+ * never after `now`; the epoch when nothing was ingested for it (so no window reaches past it).
+ *
+ * @example settledUntil(new Date('2026-11-30T07:00:30Z'), 10, now) // 07:00:20, if now is later
+ */
+export function settledUntil(watermark: Date | undefined, graceSeconds: number, now: Date): Date {
+  if (!watermark) return new Date(0);
+  return new Date(Math.min(now.getTime(), watermark.getTime() - graceSeconds * 1000));
+}
 
 /** The log line of one event (no trailing newline). */
 export function servingEventLine(row: ServingEventRow): string {
@@ -125,15 +150,33 @@ export async function ingestServingEvents(x: Executor, rows: readonly ServingEve
   return statements;
 }
 
-/** What {@link ingestLogLines} did with a delivery: events inserted (or already there), lines skipped, statements made. */
+/** What {@link ingestLogLines} did with a delivery. */
 export interface IngestOutcome {
+  /** serving events in the delivery (inserted, or already there) */
   events: number;
+  /** lines that are not serving events, and why */
   skipped: { id: string; problem: string }[];
+  /** INSERT statements of events made */
   statements: number;
+  /**
+   * events older than their deployment's settled end when they arrived (watermark minus grace,
+   * before this delivery): a window the judge already ended after them did not count them
+   */
+  late: number;
 }
 
-/** Parses log lines (`{ id, message }`, as a subscription delivers them) and inserts the serving events among them. */
-export async function ingestLogLines(x: Executor, lines: readonly { id: string; message: string }[]): Promise<IngestOutcome> {
+/**
+ * Parses log lines (`{ id, message }`, as a subscription delivers them), inserts the serving
+ * events among them, then raises each deployment's watermark to the latest event time inserted
+ * (capped at `now`, so a clock ahead cannot push it into the future). The watermark is written
+ * only after every insert succeeded: a failure in between leaves it behind the events (the
+ * judge sees less, never claims what is missing), and Lambda's retry inserts nothing twice.
+ */
+export async function ingestLogLines(
+  x: Executor,
+  lines: readonly { id: string; message: string }[],
+  opts: { now: Date; graceSeconds: number },
+): Promise<IngestOutcome> {
   const rows: ServingEventRow[] = [];
   const skipped: { id: string; problem: string }[] = [];
   for (const line of lines) {
@@ -141,24 +184,48 @@ export async function ingestLogLines(x: Executor, lines: readonly { id: string; 
     if ('row' in r) rows.push(r.row);
     else skipped.push({ id: line.id, problem: r.problem });
   }
-  const statements = rows.length > 0 ? await ingestServingEvents(x, rows) : 0;
-  return { events: rows.length, skipped, statements };
+  if (rows.length === 0) return { events: 0, skipped, statements: 0, late: 0 };
+  const latest = new Map<string, number>();
+  for (const r of rows) {
+    const at = (r.at as Date).getTime();
+    latest.set(r.deployment_key, Math.max(latest.get(r.deployment_key) ?? -Infinity, at));
+  }
+  const before = await ingestWatermarks(x, [...latest.keys()]);
+  const late = rows.filter((r) => (r.at as Date) < settledUntil(before.get(r.deployment_key), opts.graceSeconds, opts.now)).length;
+  const statements = await ingestServingEvents(x, rows);
+  const marks = [...latest].map(([deploymentKey, at]) => ({ deploymentKey, eventAt: new Date(Math.min(at, opts.now.getTime())) }));
+  await raiseIngestWatermarks(x, marks, opts.now);
+  return { events: rows.length, skipped, statements, late };
 }
 
 /**
  * The Lambda recorder: one line per event on stdout, nothing else (no API call on the request
  * path). `process.stdout.write`, not `console.log`: Lambda's JSON log format wraps console
- * output in its own record, while a raw line reaches the log stream as written.
+ * output in its own record, while a raw line reaches the log stream as written. Its events
+ * reach the database through the ingest, so what is complete ends at the ingest watermark.
  */
 export class LogLineEventRecorder implements ServingEventRecorder {
-  constructor(private readonly write: (line: string) => void = (line) => void process.stdout.write(`${line}\n`)) {}
+  readonly #write: (line: string) => void;
+
+  constructor(
+    private readonly ingest: { database: Pick<Database, 'db'>; graceSeconds: number },
+    write: (line: string) => void = (line) => void process.stdout.write(`${line}\n`),
+  ) {
+    this.#write = write;
+  }
 
   add(row: ServingEventRow): void {
-    this.write(servingEventLine(row));
+    this.#write(servingEventLine(row));
   }
 
   /** Nothing is buffered: the lines are written as they come. */
   flush(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /** The deployment's ingest watermark minus the grace, never after `now` ({@link settledUntil}). */
+  async settledUntil(deploymentKey: string, now: Date): Promise<Date> {
+    const marks = await ingestWatermarks(this.ingest.database.db, [deploymentKey]);
+    return settledUntil(marks.get(deploymentKey), this.ingest.graceSeconds, now);
   }
 }

@@ -9,6 +9,12 @@ import { insertEvents, type ServingEventRow } from './store.js';
 export interface ServingEventRecorder {
   add(row: ServingEventRow): void;
   flush(): Promise<void>;
+  /**
+   * Up to when a deployment's events are all in the database, as of `now` (after `flush()`):
+   * `now` where this process writes them itself; the ingest watermark minus its grace where
+   * they travel through logs. The canary judge never ends a window later.
+   */
+  settledUntil(deploymentKey: string, now: Date): Promise<Date>;
 }
 
 export interface SinkOptions {
@@ -58,5 +64,11 @@ export class ServingEventSink implements ServingEventRecorder {
       }
     });
     return this.#inFlight;
+  }
+
+  /** The events are inserted by this process: once flushed, everything up to `now` is there. */
+  async settledUntil(_deploymentKey: string, now: Date): Promise<Date> {
+    await this.flush();
+    return now;
   }
 }

@@ -39,10 +39,10 @@ export function servingService(
     driftStore: ObjectStore | undefined;
   },
   /** the composition root's runtimes, and its serving event recorder (absent: batched inserts through the store) */
-  adapters: { modelRuntimes(): ModelRuntime[]; servingEvents?(): ServingEventRecorder },
+  adapters: { modelRuntimes(): ModelRuntime[]; servingEvents?(config: Config, database: Database): ServingEventRecorder },
   rollout: () => RolloutService,
 ): { serving: ServingService; servingTelemetry: ServingTelemetry } {
-  const events = adapters.servingEvents?.();
+  const events = adapters.servingEvents?.(config, d.database);
   const routes = (modelName: string, env: string) => rollout().route(modelName, env);
   const observers: ServingObserver[] = [new ServingMetrics(d.metrics)];
   if (d.driftStore)
