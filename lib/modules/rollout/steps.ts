@@ -149,14 +149,7 @@ async function evaluate(s: Step): Promise<StepOutput> {
       { field: 'promotionId', details: { problems: serving.problems } },
     );
   }
-  // The stage so far (held across inconclusive windows), minus the seconds the route cache needs to settle.
-  const stageStart = state.stageStartedAt ? Date.parse(state.stageStartedAt) : now.getTime() - state.windowSeconds * 1000;
-  const from = new Date(Math.min(now.getTime(), stageStart + Math.min(ROUTE_SETTLE_SECONDS, canary.windowSeconds / 5) * 1000));
-  // ...and it ends where the metrics are complete (on AWS the ingest watermark, behind now by the
-  // delivery lag and a grace), never before it starts: events still on their way are judged by
-  // the stage's next window, which accumulates from the same start.
-  const settled = (await d.judge.settledUntil?.(p.modelName, p.targetEnv, now)) ?? now;
-  const to = new Date(Math.max(from.getTime(), Math.min(now.getTime(), settled.getTime())));
+  const { stageStart, from, to } = await judgedSpan(s, state, now);
   const v = await d.judge.evaluate({
     promotionId: p.promotionId,
     modelName: p.modelName,
@@ -186,6 +179,20 @@ async function evaluate(s: Step): Promise<StepOutput> {
     judged: { ...v, next, from, to, stage: state.stage, percent: state.percent },
   });
   return { ...after, next, verdict: v.verdict };
+}
+
+/**
+ * The window a step judges: the stage so far (held across inconclusive windows), minus the
+ * seconds the route cache needs to settle, ending where the judge's metrics are complete (on
+ * AWS the ingest watermark, behind now by the delivery lag and a grace) and never before it
+ * starts. Events still on their way are judged by the stage's next window, which accumulates
+ * from the same start.
+ */
+async function judgedSpan({ d, p }: Step, state: RolloutState, now: Date): Promise<{ stageStart: number; from: Date; to: Date }> {
+  const stageStart = state.stageStartedAt ? Date.parse(state.stageStartedAt) : now.getTime() - state.windowSeconds * 1000;
+  const from = new Date(Math.min(now.getTime(), stageStart + Math.min(ROUTE_SETTLE_SECONDS, p.canary.windowSeconds / 5) * 1000));
+  const settled = (await d.judge.settledUntil?.(p.modelName, p.targetEnv, now)) ?? now;
+  return { stageStart, from, to: new Date(Math.max(from.getTime(), Math.min(now.getTime(), settled.getTime()))) };
 }
 
 /** A quarantined artifact never gets (more) traffic: the step fails, and the state machine rolls back. */
