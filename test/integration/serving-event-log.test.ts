@@ -148,6 +148,9 @@ describe('ingesting log lines (PostgreSQL)', () => {
     expect(r).toMatchObject({ events: 2, late: 1 });
     expect(await db!.db.selectFrom('serving_events').select('request_id').where('deployment_key', '=', key).execute()).toHaveLength(3);
     expect((await marks())[key]).toBe(atSecond(50).toISOString());
+    // a redelivery of what arrived in time, after the watermark moved on, is not late: it was counted
+    await ingestLogLines(db!.db, [lineOf(1103, { deployment_key: key, at: atSecond(59) })], opts);
+    expect(await ingestLogLines(db!.db, [lineOf(1101, { deployment_key: key, at: atSecond(41) })], opts)).toMatchObject({ late: 0 });
   });
 
   it('caps the watermark at the ingest clock, and lines that are not serving events move nothing', async () => {

@@ -29,7 +29,7 @@
  */
 import { latencyBucket } from '../../kernel/canary-metrics.js';
 import type { Database, Executor } from '../../platform/ports/database.js';
-import { ingestWatermarks, insertEvents, raiseIngestWatermarks, type ServingEventRow } from './store.js';
+import { ingestWatermarks, insertNewEvents, raiseIngestWatermarks, type ServingEventRow } from './store.js';
 import type { ServingEventRecorder } from './event-sink.js';
 
 /** The version field of a serving event line, and the value the subscription filter matches. */
@@ -45,9 +45,6 @@ export const SERVING_EVENT_FILTER_PATTERN = `{ $.${SERVING_EVENT_FIELD} = ${SERV
  */
 export const INGEST_MAX_BATCH_ROWS = 80;
 export const INGEST_MAX_BATCH_BYTES = 512 * 1024;
-
-/** `AEGIS_SERVING_INGEST_GRACE_SECONDS`' default: how late an event may be ingested behind a later one of its deployment. */
-export const DEFAULT_INGEST_GRACE_SECONDS = 10;
 
 /**
  * The end of what is completely ingested for a deployment: its watermark minus the grace,
@@ -127,15 +124,19 @@ export function parseServingEventLine(text: string): { row: ServingEventRow } | 
  * Inserts the events in batches of at most {@link INGEST_MAX_BATCH_ROWS} rows and
  * {@link INGEST_MAX_BATCH_BYTES} of predictions; a request id already stored is skipped
  * (`ON CONFLICT (request_id) DO NOTHING`), so a redelivered log batch counts once.
- * Returns the number of INSERT statements made.
+ * Returns the number of INSERT statements made and the request ids they inserted.
  */
-export async function ingestServingEvents(x: Executor, rows: readonly ServingEventRow[]): Promise<number> {
+export async function ingestServingEvents(
+  x: Executor,
+  rows: readonly ServingEventRow[],
+): Promise<{ statements: number; inserted: Set<string> }> {
   let statements = 0;
+  const inserted = new Set<string>();
   let batch: ServingEventRow[] = [];
   let bytes = 0;
   const flush = async () => {
     if (batch.length === 0) return;
-    await insertEvents(x, batch);
+    for (const id of await insertNewEvents(x, batch)) inserted.add(id);
     statements++;
     batch = [];
     bytes = 0;
@@ -147,7 +148,7 @@ export async function ingestServingEvents(x: Executor, rows: readonly ServingEve
     bytes += size;
   }
   await flush();
-  return statements;
+  return { statements, inserted };
 }
 
 /** What {@link ingestLogLines} did with a delivery. */
@@ -159,8 +160,9 @@ export interface IngestOutcome {
   /** INSERT statements of events made */
   statements: number;
   /**
-   * events older than their deployment's settled end when they arrived (watermark minus grace,
-   * before this delivery): a window the judge already ended after them did not count them
+   * events inserted now that are older than their deployment's settled end before this delivery
+   * (watermark minus grace): a window the judge already ended after them did not count them.
+   * A redelivered event (already stored) is not late: it was counted when it first arrived.
    */
   late: number;
 }
@@ -186,13 +188,13 @@ export async function ingestLogLines(
   }
   if (rows.length === 0) return { events: 0, skipped, statements: 0, late: 0 };
   const latest = new Map<string, number>();
-  for (const r of rows) {
-    const at = (r.at as Date).getTime();
-    latest.set(r.deployment_key, Math.max(latest.get(r.deployment_key) ?? -Infinity, at));
-  }
+  for (const r of rows) latest.set(r.deployment_key, Math.max(latest.get(r.deployment_key) ?? -Infinity, r.at.getTime()));
   const before = await ingestWatermarks(x, [...latest.keys()]);
-  const late = rows.filter((r) => (r.at as Date) < settledUntil(before.get(r.deployment_key), opts.graceSeconds, opts.now)).length;
-  const statements = await ingestServingEvents(x, rows);
+  const { statements, inserted } = await ingestServingEvents(x, rows);
+  // each inserted request once (a delivery may repeat a line)
+  const late = rows.filter(
+    (r) => r.at < settledUntil(before.get(r.deployment_key), opts.graceSeconds, opts.now) && inserted.delete(r.request_id),
+  ).length;
   const marks = [...latest].map(([deploymentKey, at]) => ({ deploymentKey, eventAt: new Date(Math.min(at, opts.now.getTime())) }));
   await raiseIngestWatermarks(x, marks, opts.now);
   return { events: rows.length, skipped, statements, late };

@@ -78,6 +78,17 @@ export async function insertEvents(x: Executor, rows: ServingEventRow[]): Promis
     .execute();
 }
 
+/** As {@link insertEvents}, and the request ids this statement inserted (the ingest tells a late event from a redelivered one). */
+export async function insertNewEvents(x: Executor, rows: ServingEventRow[]): Promise<string[]> {
+  const r = await x
+    .insertInto('serving_events')
+    .values(rows)
+    .onConflict((oc) => oc.column('request_id').doNothing())
+    .returning('request_id')
+    .execute();
+  return r.map((e) => e.request_id);
+}
+
 /**
  * One variant's requests in `[from, to)`: counts, errors, and the latency histogram of the
  * requests that did not wait on a model load. Only the given artifact's requests count (a
