@@ -79,6 +79,9 @@ export const EnvSchema = z.object({
   AEGIS_SERVING_TIMEOUT_MS: z.coerce.number().int().min(1).max(900_000).default(10_000),
   // serving events, labels and input segments older than this are purged (the serving-retention job)
   AEGIS_SERVING_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(14),
+  // how late (seconds) a serving event may reach the database behind a later one of its deployment
+  // through the AWS ingest: the canary judge ends each window at the ingest watermark minus this
+  AEGIS_SERVING_INGEST_GRACE_SECONDS: z.coerce.number().int().min(0).max(600).default(10),
   // the share of served requests whose inputs and predictions are written as segments for drift (0-1)
   AEGIS_SERVING_SAMPLE_RATE: z.coerce.number().min(0).max(1).default(1),
   // the serving Lambda's /tmp cache of verified, unpacked artifacts (MB; 0: none); Lambda only, locally the store is the disk
@@ -109,4 +112,5 @@ export const servingConfig = (e: Env) => ({
   retentionDays: e.AEGIS_SERVING_RETENTION_DAYS,
   sampleRate: e.AEGIS_SERVING_SAMPLE_RATE,
   cacheMb: e.AEGIS_SERVING_CACHE_MB,
+  ingestGraceSeconds: e.AEGIS_SERVING_INGEST_GRACE_SECONDS,
 });

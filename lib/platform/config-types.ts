@@ -67,8 +67,18 @@ export interface Config {
    * server takes the rollout over)
    */
   rolloutLeaseSeconds: number;
-  /** serving: `AEGIS_SERVING_ROUTE_CACHE_SECONDS`, `_TIMEOUT_MS`, `_RETENTION_DAYS` (telemetry kept), `_SAMPLE_RATE` (input segments), `_CACHE_MB` (Lambda's /tmp artifact cache) */
-  serving: { routeCacheSeconds: number; timeoutMs: number; retentionDays: number; sampleRate: number; cacheMb: number };
+  /**
+   * serving: `AEGIS_SERVING_ROUTE_CACHE_SECONDS`, `_TIMEOUT_MS`, `_RETENTION_DAYS` (telemetry kept), `_SAMPLE_RATE` (input
+   * segments), `_INGEST_GRACE_SECONDS` (the AWS ingest watermark's grace), `_CACHE_MB` (Lambda's /tmp artifact cache)
+   */
+  serving: {
+    routeCacheSeconds: number;
+    timeoutMs: number;
+    retentionDays: number;
+    sampleRate: number;
+    ingestGraceSeconds: number;
+    cacheMb: number;
+  };
   /** local bearer tokens: the longest lifetime (`AEGIS_TOKEN_MAX_TTL`), how long a process caches one (`AEGIS_TOKEN_CACHE_SECONDS`) */
   tokens: { maxTtlSeconds: number; cacheSeconds: number };
   /**

@@ -83,6 +83,7 @@ const REGISTRY_TABLES = [
   'serving_deployments',
   'serving_events',
   'serving_labels',
+  'serving_ingest_watermarks',
 ] as const;
 
 /**

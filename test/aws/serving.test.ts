@@ -4,7 +4,7 @@
  * artifact promoted to staging, writes its serving event as one log line and nothing to the
  * database, and the bundled `serving-ingest` function, fed those captured lines as CloudWatch
  * Logs delivers them to a subscription (gzip + base64), inserts them, once however often the
- * delivery is replayed.
+ * delivery is replayed, and raises the deployment's ingest watermark (where the judge ends its windows).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -251,10 +251,26 @@ describe('serving on the synthesized artifacts', () => {
     const lines = servingLines();
     // a delivery may carry other lines of the group (the filter is a pattern, a replay is the same batch)
     const delivery = subscriptionEvent([...lines, 'END RequestId: 1']);
-    const first = await world.fleet.invoke<{ events: number; skipped: number; statements: number }>(ingestFn, delivery);
-    expect(first).toEqual({ events: lines.length, skipped: 1, duplicates: 0, statements: 1 });
-    const replay = await world.fleet.invoke<{ events: number; duplicates: number }>(ingestFn, delivery);
-    expect(replay).toMatchObject({ events: lines.length, duplicates: lines.length });
+    const first = await world.fleet.invoke<{ events: number; skipped: number; statements: number; late: number }>(ingestFn, delivery);
+    expect(first).toEqual({ events: lines.length, skipped: 1, duplicates: 0, statements: 1, late: 0 });
+    // the watermarks the judge ends its windows at: the latest event time of each deployment
+    const latest: Record<string, string> = {};
+    for (const l of lines) {
+      const e = JSON.parse(l) as { deploymentKey: string; at: string };
+      if (!(e.deploymentKey in latest) || e.at > latest[e.deploymentKey]!) latest[e.deploymentKey] = e.at;
+    }
+    expect(Object.keys(latest).sort()).toEqual([`${MODEL}-onnx/staging`, `${MODEL}/staging`]);
+    const watermarks = async () =>
+      Object.fromEntries(
+        (await db.query('select deployment_key, event_at from serving_ingest_watermarks')).rows.map((r) => [
+          r.deployment_key,
+          new Date(r.event_at).toISOString(),
+        ]),
+      );
+    expect(await watermarks()).toEqual(latest);
+    const replay = await world.fleet.invoke<{ events: number; duplicates: number; late: number }>(ingestFn, delivery);
+    expect(replay).toMatchObject({ events: lines.length, duplicates: lines.length, late: 0 });
+    expect(await watermarks()).toEqual(latest);
     // one EMF line per delivery on the ingest's own stdout: the lag and volume metrics
     const emf = world.logs
       .filter((l) => l.startsWith(`${ingestFn}: `) && l.includes('"IngestLagSeconds"'))

@@ -157,7 +157,11 @@ describeUnless(moto ? undefined : NO_MOTO, 'S3ObjectWriter (moto_server)', () =>
         },
         {
           ...lambdaAdapters(),
-          servingEvents: () => ({ add: () => undefined, flush: async () => undefined }),
+          servingEvents: () => ({
+            add: () => undefined,
+            flush: async () => undefined,
+            settledUntil: async (_key: string, now: Date) => now,
+          }),
           modelRuntimes: () => [runtime],
         },
         () =>

@@ -9,6 +9,7 @@ import {
   ingestMetricsLine,
   parseServingEventLine,
   servingEventLine,
+  settledUntil,
 } from '../../lib/modules/serving/event-log.js';
 import type { ServingEventRow } from '../../lib/modules/serving/store.js';
 import { PgDatabase } from '../../lib/platform/adapters/sql/pg.js';
@@ -140,11 +141,22 @@ describe('serving event log lines', () => {
 
   it('the Lambda recorder writes one line per event and buffers nothing', async () => {
     const lines: string[] = [];
-    const rec = new LogLineEventRecorder((l) => lines.push(l));
+    const noDatabase = { db: undefined as never };
+    const rec = new LogLineEventRecorder({ database: noDatabase, graceSeconds: 10 }, (l) => lines.push(l));
     rec.add(row(1));
     rec.add(row(2));
     await rec.flush();
     expect(lines.map((l) => parseServingEventLine(l))).toEqual([{ row: row(1) }, { row: row(2) }]);
+  });
+});
+
+describe('the settled end of ingested events', () => {
+  const now = new Date('2026-11-30T08:00:00.000Z');
+  it('is the watermark minus the grace, never after now, and the epoch when nothing was ingested', () => {
+    expect(settledUntil(new Date('2026-11-30T07:59:30.000Z'), 10, now)).toEqual(new Date('2026-11-30T07:59:20.000Z'));
+    expect(settledUntil(new Date('2026-11-30T07:59:55.000Z'), 0, now)).toEqual(new Date('2026-11-30T07:59:55.000Z'));
+    expect(settledUntil(new Date('2026-11-30T08:00:30.000Z'), 10, now)).toEqual(now);
+    expect(settledUntil(undefined, 10, now)).toEqual(new Date(0));
   });
 });
 
@@ -162,24 +174,104 @@ describe('ingesting log lines (PostgreSQL)', () => {
     await db?.close();
     await drop?.();
   });
+  const opts = { now: new Date('2026-11-30T08:00:00.000Z'), graceSeconds: 10 };
+  const marks = async () =>
+    Object.fromEntries(
+      (await db!.db.selectFrom('serving_ingest_watermarks').select(['deployment_key', 'event_at']).execute()).map((r) => [
+        r.deployment_key,
+        new Date(r.event_at).toISOString(),
+      ]),
+    );
+  const lineOf = (i: number, over: Partial<ServingEventRow> = {}) => ({ id: `w${i}`, message: servingEventLine(row(i, over)) });
+  const atSecond = (s: number) => new Date(Date.UTC(2026, 10, 30, 7, 30, s));
 
   it('inserts in batches of at most INGEST_MAX_BATCH_ROWS, skips other lines, and counts a redelivery once', async () => {
     const n = INGEST_MAX_BATCH_ROWS * 2 + 5;
     const lines = Array.from({ length: n }, (_, i) => ({ id: `e${i}`, message: servingEventLine(row(i)) }));
     lines.splice(7, 0, { id: 'noise', message: 'END RequestId: 42' });
-    const first = await ingestLogLines(db!.db, lines);
+    const first = await ingestLogLines(db!.db, lines, opts);
     expect(first).toEqual({
       events: n,
       inserted: n,
       skipped: [{ id: 'noise', problem: 'not JSON' }],
       statements: 3,
       oldestAt: row(0).at,
+      late: 0,
     });
-    const again = await ingestLogLines(db!.db, [...lines.slice(0, 50), { id: 'new', message: servingEventLine(row(n)) }]);
+    const again = await ingestLogLines(db!.db, [...lines.slice(0, 50), { id: 'new', message: servingEventLine(row(n)) }], opts);
     // 49 events already stored (a redelivery), one new
     expect(again).toMatchObject({ events: 50, inserted: 1 });
     const stored = await db!.db.selectFrom('serving_events').selectAll().orderBy('at').execute();
     expect(stored).toHaveLength(n + 1);
     expect(stored[0]).toMatchObject({ request_id: 'req-0', cold: true, variant: 'canary', latency_bucket: latencyBucket(1.5) });
+  });
+
+  it("raises each deployment's watermark to the latest event time it inserted: never lowered, a replay changes nothing", async () => {
+    const key = 'wm/prod';
+    const batch = [lineOf(1000, { deployment_key: key, at: atSecond(20) }), lineOf(1001, { deployment_key: key, at: atSecond(30) })];
+    const other = lineOf(1002, { deployment_key: 'wm/staging', at: atSecond(5) });
+    expect(await ingestLogLines(db!.db, [...batch, other], opts)).toMatchObject({ events: 3, late: 0 });
+    expect(await marks()).toMatchObject({ [key]: atSecond(30).toISOString(), 'wm/staging': atSecond(5).toISOString() });
+    // a delivery of an older stream, later: its events are inserted, the watermark stays
+    const older = [lineOf(1003, { deployment_key: key, at: atSecond(25) })];
+    expect(await ingestLogLines(db!.db, older, opts)).toMatchObject({ events: 1, late: 0 });
+    expect((await marks())[key]).toBe(atSecond(30).toISOString());
+    // the same delivery again: same rows, same watermark
+    await ingestLogLines(db!.db, [...batch, other], opts);
+    expect((await marks())[key]).toBe(atSecond(30).toISOString());
+    const stored = await db!.db.selectFrom('serving_events').select('request_id').where('deployment_key', '=', key).execute();
+    expect(stored.map((r) => r.request_id).sort()).toEqual(['req-1000', 'req-1001', 'req-1003']);
+    // a later delivery raises it
+    await ingestLogLines(db!.db, [lineOf(1004, { deployment_key: key, at: atSecond(40) })], opts);
+    expect((await marks())[key]).toBe(atSecond(40).toISOString());
+  });
+
+  it('counts events that arrive behind the watermark minus the grace as late (still inserted)', async () => {
+    const key = 'wm-late/prod';
+    await ingestLogLines(db!.db, [lineOf(1100, { deployment_key: key, at: atSecond(50) })], opts);
+    // grace 10 s: 41 s is within it, 39 s is behind what the judge may already have ended a window at
+    const r = await ingestLogLines(
+      db!.db,
+      [lineOf(1101, { deployment_key: key, at: atSecond(41) }), lineOf(1102, { deployment_key: key, at: atSecond(39) })],
+      opts,
+    );
+    expect(r).toMatchObject({ events: 2, late: 1 });
+    expect(await db!.db.selectFrom('serving_events').select('request_id').where('deployment_key', '=', key).execute()).toHaveLength(3);
+    expect((await marks())[key]).toBe(atSecond(50).toISOString());
+    // a redelivery of what arrived in time, after the watermark moved on, is not late: it was counted
+    await ingestLogLines(db!.db, [lineOf(1103, { deployment_key: key, at: atSecond(59) })], opts);
+    expect(await ingestLogLines(db!.db, [lineOf(1101, { deployment_key: key, at: atSecond(41) })], opts)).toMatchObject({ late: 0 });
+  });
+
+  it('caps the watermark at the ingest clock, and lines that are not serving events move nothing', async () => {
+    const key = 'wm-future/prod';
+    await ingestLogLines(db!.db, [lineOf(1200, { deployment_key: key, at: new Date('2026-11-30T09:00:00.000Z') })], opts);
+    expect((await marks())[key]).toBe(opts.now.toISOString());
+    const before = await marks();
+    const bad = servingEventLine(row(1201, { deployment_key: 'wm-bad/prod', at: atSecond(59) })).replace('"stable"', '"blue"');
+    const r = await ingestLogLines(
+      db!.db,
+      [
+        { id: 'b', message: bad },
+        { id: 'n', message: 'REPORT RequestId: 1' },
+      ],
+      opts,
+    );
+    expect(r).toEqual({
+      events: 0,
+      skipped: [expect.objectContaining({ id: 'b' }), { id: 'n', problem: 'not JSON' }],
+      statements: 0,
+      late: 0,
+    });
+    expect(await marks()).toEqual(before);
+  });
+
+  it('the Lambda recorder reads how far its events are complete from the watermark', async () => {
+    const key = 'wm-read/prod';
+    const rec = new LogLineEventRecorder({ database: db!, graceSeconds: 10 }, () => undefined);
+    expect(await rec.settledUntil(key, opts.now)).toEqual(new Date(0));
+    await ingestLogLines(db!.db, [lineOf(1300, { deployment_key: key, at: atSecond(45) })], opts);
+    expect(await rec.settledUntil(key, opts.now)).toEqual(atSecond(35));
+    expect(await rec.settledUntil(key, atSecond(30))).toEqual(atSecond(30));
   });
 });

@@ -21,6 +21,9 @@ class FixedMetrics implements MetricsSource {
     this.calls.push({ variant, artifactId, from, to });
     return this.arms(await this.percentOf(key))[variant];
   }
+  async settledUntil(_key: string, now: Date): Promise<Date> {
+    return now;
+  }
 }
 
 const rng = createPrng(10);

@@ -554,6 +554,7 @@ describe('MetricsRolloutJudge', () => {
             : { correct: stage ? 34 : 1640, labelled: stage ? 40 : 2000 };
         return { requests: stage ? 1000 : 2000, errors: 5, latencyHistogram: toHistogram(equal[variant]), quality };
       },
+      settledUntil: async () => at(200),
     };
     const { MetricsRolloutJudge } = await import('../../lib/modules/rollout/canary.js');
     const v = await new MetricsRolloutJudge(source).evaluate(window);
@@ -572,5 +573,17 @@ describe('MetricsRolloutJudge', () => {
     expect(v.judgement!.metrics.quality).toMatchObject({ labelled: { stable: 2000, canary: 2000 }, judged: true });
     expect(v.judgement!.metrics.latency.source).toBe('histogram');
     expect(v.detail).toMatch(/^quality: canary 82\.00% vs stable 90\.00% correct over the canary so far/);
+  });
+
+  it("ends windows where its metrics say the deployment's events are complete", async () => {
+    const asked: [string, string][] = [];
+    const source = {
+      window: async (): Promise<VariantMetrics> => ({ requests: 0, errors: 0, latencyHistogram: [] }),
+      settledUntil: async (key: string, now: Date) => (asked.push([key, now.toISOString()]), new Date(now.getTime() - 15_000)),
+    };
+    const { MetricsRolloutJudge } = await import('../../lib/modules/rollout/canary.js');
+    expect(await new MetricsRolloutJudge(source).settledUntil('churn', 'prod', at(200))).toEqual(at(185));
+    expect(asked).toEqual([['churn/prod', at(200).toISOString()]]);
+    expect(await new RecordedMetricsSource([]).settledUntil('churn/prod', at(200))).toEqual(at(200));
   });
 });

@@ -93,7 +93,7 @@ describe('serving metrics where the event lines carry them (Lambda)', () => {
   });
 
   it('the Lambda recorder says its lines carry the request metrics; the local sink does not', () => {
-    expect(new LogLineEventRecorder(() => undefined).carriesMetrics).toBe(true);
+    expect(new LogLineEventRecorder({ database: {} as never, graceSeconds: 10 }, () => undefined).carriesMetrics).toBe(true);
     expect(
       (new ServingEventSink({} as never, { intervalMs: 250, maxRows: 500, onError: () => undefined }) as ServingEventRecorder)
         .carriesMetrics,

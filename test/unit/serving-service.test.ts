@@ -15,6 +15,8 @@ import type { ModelRuntime } from '../../lib/platform/ports/model-runtime.js';
 import type { ObjectStore } from '../../lib/platform/ports/object-store.js';
 import { ServingService, type ServingRoute } from '../../lib/modules/serving/service.js';
 import type { ArtifactRecord } from '../../lib/modules/registry/service.js';
+import type { ServingEventRecorder } from '../../lib/modules/serving/event-sink.js';
+import { LogLineEventRecorder, ingestLogLines } from '../../lib/modules/serving/event-log.js';
 
 let db: PgliteDatabase;
 beforeAll(async () => {
@@ -93,6 +95,7 @@ async function service(
   sizes: Record<string, number> = {},
   quarantined: Set<string> = new Set(),
   clock: { now(): Date } = { now: () => new Date() },
+  events?: ServingEventRecorder,
 ) {
   const w = world(artifacts, sizes);
   let t = 0;
@@ -109,6 +112,7 @@ async function service(
     logger: { error: () => undefined },
     options: { routeCacheSeconds: 5, timeoutMs: 50 },
     monotonic: () => (t += 1),
+    ...(events && { events }),
   });
   return { s, appended: w.appended, reads: w.reads };
 }
@@ -132,6 +136,35 @@ it('counts a model exception and a timeout as errors of the variant, answering 5
     status: 504,
   });
   expect(await win(hang.s, 'stable', 'hang')).toMatchObject({ requests: 1, errors: 1 });
+});
+
+it('says its events are complete up to now where it inserts them itself, and up to the ingest watermark minus the grace where they go to logs', async () => {
+  const route = { modelName: 'm', env: 'prod', stable: 'ok', canary: null, percent: 0, promotionId: 'p9' };
+  const ok = await tarGz({ 'fake.json': '{"behave":"ok"}' });
+  const stored = async (requestId: string) =>
+    (await db.db.selectFrom('serving_events').select('request_id').where('request_id', '=', requestId).execute()).length;
+  const direct = await service({ ok }, route);
+  await direct.s.predict({ modelName: 'm', env: 'prod', requestId: 'settled-1', inputs: [[1]] });
+  const now = new Date();
+  expect(await direct.s.metrics.settledUntil('m/prod', now)).toEqual(now);
+  expect(await stored('settled-1')).toBe(1); // flushed before answering
+
+  const lines: { id: string; message: string }[] = [];
+  const logged = await service(
+    { ok },
+    route,
+    {},
+    new Set(),
+    undefined,
+    new LogLineEventRecorder({ database: db, graceSeconds: 10 }, (l) => lines.push({ id: `${lines.length}`, message: l })),
+  );
+  await logged.s.predict({ modelName: 'm', env: 'prod', requestId: 'settled-2', inputs: [[1]] });
+  expect(await logged.s.metrics.settledUntil('m/prod', now)).toEqual(new Date(0)); // nothing ingested yet
+  expect(await stored('settled-2')).toBe(0);
+  const later = new Date(now.getTime() + 60_000);
+  await ingestLogLines(db.db, lines, { now: later, graceSeconds: 10 });
+  const at = new Date(JSON.parse(lines[0]!.message).at as string);
+  expect(await logged.s.metrics.settledUntil('m/prod', later)).toEqual(new Date(at.getTime() - 10_000));
 });
 
 it('sends a refused canary share to the stable, audits the refusal once, and marks only the first request cold', async () => {

@@ -12,6 +12,11 @@ export const deploymentKey = (modelName: string, env: string) => `${modelName}/$
 export class MetricsRolloutJudge implements RolloutJudge {
   constructor(private readonly metrics: MetricsSource) {}
 
+  /** Where the deployment's serving events are complete: now locally, the ingest watermark minus its grace on AWS. */
+  settledUntil(modelName: string, env: string, now: Date): Promise<Date> {
+    return this.metrics.settledUntil(deploymentKey(modelName, env), now);
+  }
+
   async evaluate(w: CanaryWindow): Promise<WindowVerdict> {
     const key = deploymentKey(w.modelName, w.env);
     const sameSpan = w.canaryFrom.getTime() === w.from.getTime();

@@ -129,8 +129,8 @@ async function start(s: Step): Promise<StepOutput> {
 async function evaluate(s: Step): Promise<StepOutput> {
   const { d, p } = s;
   const canary = p.canary;
-  const to = d.clock.now();
-  const state = s.persisted ?? initialState(canary, to);
+  const now = d.clock.now();
+  const state = s.persisted ?? initialState(canary, now);
   const quarantine = await d.promotions.quarantined(p.artifactId);
   if (quarantine) {
     const after = { ...state, reason: `quarantined: ${quarantine}` };
@@ -149,9 +149,7 @@ async function evaluate(s: Step): Promise<StepOutput> {
       { field: 'promotionId', details: { problems: serving.problems } },
     );
   }
-  // The stage so far (held across inconclusive windows), minus the seconds the route cache needs to settle.
-  const stageStart = state.stageStartedAt ? Date.parse(state.stageStartedAt) : to.getTime() - state.windowSeconds * 1000;
-  const from = new Date(Math.min(to.getTime(), stageStart + Math.min(ROUTE_SETTLE_SECONDS, canary.windowSeconds / 5) * 1000));
+  const { stageStart, from, to } = await judgedSpan(s, state, now);
   const v = await d.judge.evaluate({
     promotionId: p.promotionId,
     modelName: p.modelName,
@@ -165,6 +163,7 @@ async function evaluate(s: Step): Promise<StepOutput> {
     rollbackThreshold: canary.rollbackThreshold,
     minRequests: canary.minRequests ?? DEFAULT_MIN_REQUESTS,
   });
+  // measured to the window's end, not now: the next window's end moves by the wait, as now does
   const progress = {
     elapsedSeconds: (to.getTime() - stageStart) / 1000,
     requestsPerArm: Math.min(v.requests.stable, v.requests.canary),
@@ -181,6 +180,20 @@ async function evaluate(s: Step): Promise<StepOutput> {
   });
   d.metrics?.canaryVerdict(p.targetEnv, v.verdict);
   return { ...after, next, verdict: v.verdict };
+}
+
+/**
+ * The window a step judges: the stage so far (held across inconclusive windows), minus the
+ * seconds the route cache needs to settle, ending where the judge's metrics are complete (on
+ * AWS the ingest watermark, behind now by the delivery lag and a grace) and never before it
+ * starts. Events still on their way are judged by the stage's next window, which accumulates
+ * from the same start.
+ */
+async function judgedSpan({ d, p }: Step, state: RolloutState, now: Date): Promise<{ stageStart: number; from: Date; to: Date }> {
+  const stageStart = state.stageStartedAt ? Date.parse(state.stageStartedAt) : now.getTime() - state.windowSeconds * 1000;
+  const from = new Date(Math.min(now.getTime(), stageStart + Math.min(ROUTE_SETTLE_SECONDS, p.canary.windowSeconds / 5) * 1000));
+  const settled = (await d.judge.settledUntil?.(p.modelName, p.targetEnv, now)) ?? now;
+  return { stageStart, from, to: new Date(Math.max(from.getTime(), Math.min(now.getTime(), settled.getTime()))) };
 }
 
 /** A quarantined artifact never gets (more) traffic: the step fails, and the state machine rolls back. */

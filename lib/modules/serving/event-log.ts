@@ -15,6 +15,17 @@
  *
  * `prediction` is the canonical JSON of the predictions (as the table stores it), or null for
  * an error. The latency bucket is not in the line: the ingest computes it as the local sink does.
+ *
+ * **The ingest watermark.** Delivery lags (seconds to minutes), and is at least once and out of
+ * order across log streams (one per Lambda execution environment; a failed delivery is retried
+ * by Lambda a minute or more later). So the judge cannot end a window at "now": after inserting
+ * a delivery's events, the ingest raises its deployment's watermark to the latest event time it
+ * inserted (never lowering it), and the judge ends each window at {@link settledUntil}: the
+ * watermark minus a grace (`AEGIS_SERVING_INGEST_GRACE_SECONDS`), never after now. The rule
+ * assumes that an event is ingested at most the grace after a later event of its deployment; an
+ * event later than that (a slow stream, a retried delivery) is counted by `ingestLogLines` as
+ * `late`, logged, and still counted by every later window that covers it (the stage's windows
+ * accumulate), but not by a window already judged.
  */
 import { latencyBucket } from '../../kernel/canary-metrics.js';
 import {
@@ -25,8 +36,8 @@ import {
   SERVING_METRICS_NAMESPACE,
   type EmfUnit,
 } from '../../kernel/emf.js';
-import type { Executor } from '../../platform/ports/database.js';
-import { insertEvents, type ServingEventRow } from './store.js';
+import type { Database, Executor } from '../../platform/ports/database.js';
+import { ingestWatermarks, insertNewEvents, raiseIngestWatermarks, type ServingEventRow } from './store.js';
 import type { ServingEventRecorder } from './event-sink.js';
 
 /** The version field of a serving event line, and the value the subscription filter matches. */
@@ -42,6 +53,17 @@ export const SERVING_EVENT_FILTER_PATTERN = `{ $.${SERVING_EVENT_FIELD} = ${SERV
  */
 export const INGEST_MAX_BATCH_ROWS = 80;
 export const INGEST_MAX_BATCH_BYTES = 512 * 1024;
+
+/**
+ * The end of what is completely ingested for a deployment: its watermark minus the grace,
+ * never after `now`; the epoch when nothing was ingested for it (so no window reaches past it).
+ *
+ * @example settledUntil(new Date('2026-11-30T07:00:30Z'), 10, now) // 07:00:20, if now is later
+ */
+export function settledUntil(watermark: Date | undefined, graceSeconds: number, now: Date): Date {
+  if (!watermark) return new Date(0);
+  return new Date(Math.min(now.getTime(), watermark.getTime() - graceSeconds * 1000));
+}
 
 /**
  * The log line of one event (no trailing newline), which is also a CloudWatch EMF document:
@@ -134,19 +156,19 @@ export function parseServingEventLine(text: string): { row: ServingEventRow } | 
  * Inserts the events in batches of at most {@link INGEST_MAX_BATCH_ROWS} rows and
  * {@link INGEST_MAX_BATCH_BYTES} of predictions; a request id already stored is skipped
  * (`ON CONFLICT (request_id) DO NOTHING`), so a redelivered log batch counts once.
- * Returns the number of INSERT statements made and of rows they inserted.
+ * Returns the number of INSERT statements made and the request ids they inserted.
  */
 export async function ingestServingEvents(
   x: Executor,
   rows: readonly ServingEventRow[],
-): Promise<{ statements: number; inserted: number }> {
+): Promise<{ statements: number; inserted: Set<string> }> {
   let statements = 0;
-  let inserted = 0;
+  const inserted = new Set<string>();
   let batch: ServingEventRow[] = [];
   let bytes = 0;
   const flush = async () => {
     if (batch.length === 0) return;
-    inserted += await insertEvents(x, batch);
+    for (const id of await insertNewEvents(x, batch)) inserted.add(id);
     statements++;
     batch = [];
     bytes = 0;
@@ -163,19 +185,40 @@ export async function ingestServingEvents(
 
 /**
  * What {@link ingestLogLines} did with a delivery: events in it, how many were new (the rest
- * were stored already: a redelivery), lines skipped, statements made, and the oldest event's
- * time (null without events).
+ * were stored already: a redelivery), lines skipped, statements made, the oldest event's
+ * time (null without events), and the late ones.
  */
 export interface IngestOutcome {
+  /** serving events in the delivery (inserted, or already there) */
   events: number;
+  /** serving events of the delivery newly inserted (the rest were stored already: a redelivery) */
   inserted: number;
+  /** lines that are not serving events, and why */
   skipped: { id: string; problem: string }[];
+  /** INSERT statements of events made */
   statements: number;
+  /** the oldest event's time (null without events) */
   oldestAt: Date | null;
+  /**
+   * events inserted now that are older than their deployment's settled end before this delivery
+   * (watermark minus grace): a window the judge already ended after them did not count them.
+   * A redelivered event (already stored) is not late: it was counted when it first arrived.
+   */
+  late: number;
 }
 
-/** Parses log lines (`{ id, message }`, as a subscription delivers them) and inserts the serving events among them. */
-export async function ingestLogLines(x: Executor, lines: readonly { id: string; message: string }[]): Promise<IngestOutcome> {
+/**
+ * Parses log lines (`{ id, message }`, as a subscription delivers them), inserts the serving
+ * events among them, then raises each deployment's watermark to the latest event time inserted
+ * (capped at `now`, so a clock ahead cannot push it into the future). The watermark is written
+ * only after every insert succeeded: a failure in between leaves it behind the events (the
+ * judge sees less, never claims what is missing), and Lambda's retry inserts nothing twice.
+ */
+export async function ingestLogLines(
+  x: Executor,
+  lines: readonly { id: string; message: string }[],
+  opts: { now: Date; graceSeconds: number },
+): Promise<IngestOutcome> {
   const rows: ServingEventRow[] = [];
   const skipped: { id: string; problem: string }[] = [];
   let oldest: number | null = null;
@@ -187,8 +230,19 @@ export async function ingestLogLines(x: Executor, lines: readonly { id: string; 
       if (oldest === null || t < oldest) oldest = t;
     } else skipped.push({ id: line.id, problem: r.problem });
   }
-  const { statements, inserted } = rows.length > 0 ? await ingestServingEvents(x, rows) : { statements: 0, inserted: 0 };
-  return { events: rows.length, inserted, skipped, statements, oldestAt: oldest === null ? null : new Date(oldest) };
+  if (rows.length === 0) return { events: 0, inserted: 0, skipped, statements: 0, oldestAt: null, late: 0 };
+  const latest = new Map<string, number>();
+  for (const r of rows) latest.set(r.deployment_key, Math.max(latest.get(r.deployment_key) ?? -Infinity, r.at.getTime()));
+  const before = await ingestWatermarks(x, [...latest.keys()]);
+  const { statements, inserted } = await ingestServingEvents(x, rows);
+  const insertedCount = inserted.size;
+  // each inserted request once (a delivery may repeat a line)
+  const late = rows.filter(
+    (r) => r.at < settledUntil(before.get(r.deployment_key), opts.graceSeconds, opts.now) && inserted.delete(r.request_id),
+  ).length;
+  const marks = [...latest].map(([deploymentKey, at]) => ({ deploymentKey, eventAt: new Date(Math.min(at, opts.now.getTime())) }));
+  await raiseIngestWatermarks(x, marks, opts.now);
+  return { events: rows.length, inserted: insertedCount, skipped, statements, oldestAt: oldest === null ? null : new Date(oldest), late };
 }
 
 /**
@@ -216,20 +270,34 @@ export function ingestMetricsLine(outcome: Pick<IngestOutcome, 'events' | 'inser
 /**
  * The Lambda recorder: one line per event on stdout, nothing else (no API call on the request
  * path). `process.stdout.write`, not `console.log`: Lambda's JSON log format wraps console
- * output in its own record, while a raw line reaches the log stream as written.
+ * output in its own record, while a raw line reaches the log stream as written. Its events
+ * reach the database through the ingest, so what is complete ends at the ingest watermark.
  */
 export class LogLineEventRecorder implements ServingEventRecorder {
   /** each line is an EMF document with the request's metrics per variant ({@link servingEventLine}) */
   readonly carriesMetrics = true;
 
-  constructor(private readonly write: (line: string) => void = (line) => void process.stdout.write(`${line}\n`)) {}
+  readonly #write: (line: string) => void;
+
+  constructor(
+    private readonly ingest: { database: Pick<Database, 'db'>; graceSeconds: number },
+    write: (line: string) => void = (line) => void process.stdout.write(`${line}\n`),
+  ) {
+    this.#write = write;
+  }
 
   add(row: ServingEventRow): void {
-    this.write(servingEventLine(row));
+    this.#write(servingEventLine(row));
   }
 
   /** Nothing is buffered: the lines are written as they come. */
   flush(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /** The deployment's ingest watermark minus the grace, never after `now` ({@link settledUntil}). */
+  async settledUntil(deploymentKey: string, now: Date): Promise<Date> {
+    const marks = await ingestWatermarks(this.ingest.database.db, [deploymentKey]);
+    return settledUntil(marks.get(deploymentKey), this.ingest.graceSeconds, now);
   }
 }

@@ -14,6 +14,12 @@ export interface ServingEventRecorder {
    * `model_inference_*` series are then not written a second time. @default false
    */
   readonly carriesMetrics?: boolean;
+  /**
+   * Up to when a deployment's events are all in the database, as of `now` (after `flush()`):
+   * `now` where this process writes them itself; the ingest watermark minus its grace where
+   * they travel through logs. The canary judge never ends a window later.
+   */
+  settledUntil(deploymentKey: string, now: Date): Promise<Date>;
 }
 
 export interface SinkOptions {
@@ -63,5 +69,11 @@ export class ServingEventSink implements ServingEventRecorder {
       }
     });
     return this.#inFlight;
+  }
+
+  /** The events are inserted by this process: once flushed, everything up to `now` is there. */
+  async settledUntil(_deploymentKey: string, now: Date): Promise<Date> {
+    await this.flush();
+    return now;
   }
 }

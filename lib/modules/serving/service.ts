@@ -105,6 +105,8 @@ export class ServingService {
       for (const o of this.#d.observers ?? []) o.read?.(deploymentKey, variant, artifactId, m);
       return m;
     },
+    // where the events go decides how far they are complete: now locally, the ingest watermark on AWS
+    settledUntil: (deploymentKey: string, now: Date): Promise<Date> => this.#sink.settledUntil(deploymentKey, now),
   };
 
   /**

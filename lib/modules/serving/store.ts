@@ -1,6 +1,6 @@
 /**
- * The serving module's tables — `serving_deployments`, `serving_events` and `serving_labels`
- * — and the only code that builds SQL on them. Every function takes the {@link Executor} it
+ * The serving module's tables — `serving_deployments`, `serving_events`, `serving_labels` and
+ * `serving_ingest_watermarks` — and the only code that builds SQL on them. Every function takes the {@link Executor} it
  * runs on; the row builders are exported so a restore writes the same rows.
  */
 import { sql, type Insertable, type Selectable } from 'kysely';
@@ -78,6 +78,17 @@ export async function insertEvents(x: Executor, rows: ServingEventRow[]): Promis
     .execute();
   // rows actually inserted: a request id already stored is not counted
   return Number(r?.numInsertedOrUpdatedRows ?? 0n);
+}
+
+/** As {@link insertEvents}, and the request ids this statement inserted (the ingest tells a late event from a redelivered one). */
+export async function insertNewEvents(x: Executor, rows: ServingEventRow[]): Promise<string[]> {
+  const r = await x
+    .insertInto('serving_events')
+    .values(rows)
+    .onConflict((oc) => oc.column('request_id').doNothing())
+    .returning('request_id')
+    .execute();
+  return r.map((e) => e.request_id);
 }
 
 /**
@@ -174,6 +185,41 @@ export async function insertLabels(x: Executor, rows: LabelRow[]): Promise<Set<s
     .returning('request_id')
     .execute();
   return new Set(r.map((x) => x.request_id));
+}
+
+// serving_ingest_watermarks: how far serving-ingest has inserted each deployment's events (migration 0013)
+
+/** The ingest watermark (the latest event time inserted) of each of these deployments that has one. */
+export async function ingestWatermarks(x: Executor, deploymentKeys: readonly string[]): Promise<Map<string, Date>> {
+  if (deploymentKeys.length === 0) return new Map();
+  const rows = await x
+    .selectFrom('serving_ingest_watermarks')
+    .select(['deployment_key', 'event_at'])
+    .where('deployment_key', 'in', deploymentKeys)
+    .execute();
+  return new Map(rows.map((r) => [r.deployment_key, toDate(r.event_at)]));
+}
+
+/**
+ * Raises each deployment's watermark to `eventAt`, in one statement: never lowers it
+ * (`GREATEST`), so an older or replayed delivery leaves it where it is.
+ */
+export async function raiseIngestWatermarks(
+  x: Executor,
+  marks: readonly { deploymentKey: string; eventAt: Date }[],
+  now: Date,
+): Promise<void> {
+  if (marks.length === 0) return;
+  await x
+    .insertInto('serving_ingest_watermarks')
+    .values(marks.map((m) => ({ deployment_key: m.deploymentKey, event_at: m.eventAt, updated_at: now })))
+    .onConflict((oc) =>
+      oc.column('deployment_key').doUpdateSet({
+        event_at: sql<Date>`greatest(serving_ingest_watermarks.event_at, excluded.event_at)`,
+        updated_at: sql<Date>`excluded.updated_at`,
+      }),
+    )
+    .execute();
 }
 
 // retention

@@ -70,8 +70,9 @@ export function lambdaAdapters(
     metrics: () => ({ sinks: [new EmfMetricsSink()] }),
     scheduler: () => new EventBridgeScheduler(),
     modelRuntimes: runtimes,
-    // one log line per event, no API call on the request path: serving-ingest inserts them
-    servingEvents: () => new LogLineEventRecorder(),
+    // one log line per event, no API call on the request path: serving-ingest inserts them, so
+    // the judge reads them up to the ingest watermark minus its grace
+    servingEvents: (config, database) => new LogLineEventRecorder({ database, graceSeconds: config.serving.ingestGraceSeconds }),
     // verified artifacts stay unpacked in this container's /tmp (its own: no other function or container sees it)
     artifactCache: (config, logger) =>
       config.serving.cacheMb > 0

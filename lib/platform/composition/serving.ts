@@ -49,12 +49,12 @@ export function servingService(
   /** the composition root's runtimes, its serving event recorder (absent: batched inserts through the store) and artifact cache (absent: none) */
   adapters: {
     modelRuntimes(): ModelRuntime[];
-    servingEvents?(): ServingEventRecorder;
+    servingEvents?(config: Config, database: Database): ServingEventRecorder;
     artifactCache?(config: Config, logger: Container['logger']): ArtifactCache | undefined;
   },
   rollout: () => RolloutService,
 ): { serving: ServingService; servingTelemetry: ServingTelemetry } {
-  const events = adapters.servingEvents?.();
+  const events = adapters.servingEvents?.(config, d.database);
   const routes = (modelName: string, env: string) => rollout().route(modelName, env);
   // Lambda's event lines are EMF (Requests, Errors, LatencyMs per variant): three more lines per request would only add cost
   const observers: ServingObserver[] = [new ServingMetrics(d.metrics, { perRequest: !events?.carriesMetrics })];

@@ -23,4 +23,13 @@ export interface MetricsSource {
    * source that records it counts only that artifact's requests.
    */
   window(deploymentKey: string, variant: Variant, artifactId: string | null, from: Date, to: Date): Promise<VariantMetrics>;
+  /**
+   * Up to when the source holds every request of the deployment, as of `now` (at most `now`):
+   * a window ending later could miss requests that are still on their way. `now` for a source
+   * written directly; on AWS, the serving ingest's watermark minus its grace.
+   *
+   * @example
+   * const to = await metrics.settledUntil('churn/prod', now); // judge [from, to), not [from, now)
+   */
+  settledUntil(deploymentKey: string, now: Date): Promise<Date>;
 }

@@ -35,7 +35,10 @@ export interface CanaryWindow {
   env: string;
   stableArtifactId: string | null;
   canaryArtifactId: string;
-  /** the stage so far, `[from, to)`: from the stage's start (after the route settled) to now */
+  /**
+   * the stage so far, `[from, to)`: from the stage's start (after the route settled) to now, or
+   * to where the metrics are complete when that is earlier (the ingest watermark on AWS)
+   */
   from: Date;
   to: Date;
   /** when the canary's first stage began: quality is judged over `[canaryFrom, to)`, as labels arrive late */
@@ -63,4 +66,10 @@ export interface WindowVerdict {
 /** Judges a canary window: the statistics over per-variant metrics, or a scripted verdict in tests. */
 export interface RolloutJudge {
   evaluate(window: CanaryWindow): Promise<WindowVerdict>;
+  /**
+   * Up to when the judge's metrics of the deployment are complete, as of `now` (at most `now`):
+   * the rollout ends the window there (`MetricsSource.settledUntil`). Absent (a scripted
+   * judge reads no metrics): `now`.
+   */
+  settledUntil?(modelName: string, env: string, now: Date): Promise<Date>;
 }

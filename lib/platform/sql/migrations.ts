@@ -3,6 +3,7 @@ import { tokenLifecycle } from './migration-token-lifecycle.js';
 import { modelScopes } from './migration-0009-model-scopes.js';
 import { serving0011 } from './migration-0011-serving.js';
 import { servingTelemetry0012 } from './migration-0012-serving-telemetry.js';
+import { servingIngestWatermark0013 } from './migration-0013-serving-ingest-watermark.js';
 import { quarantine0010 } from './migration-0010-quarantine.js';
 
 /**
@@ -272,6 +273,7 @@ const migrations: Record<string, Migration> = {
   '0009_model_scopes': modelScopes,
   '0011_serving': serving0011,
   '0012_serving_telemetry': servingTelemetry0012,
+  '0013_serving_ingest_watermark': servingIngestWatermark0013,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
@@ -282,9 +284,8 @@ export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error) {
-    throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed: ${error instanceof Error ? error.message : String(error)}`, {
-      cause: error,
-    });
+    const why = error instanceof Error ? error.message : String(error);
+    throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed: ${why}`, { cause: error });
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

@@ -1,4 +1,4 @@
-/** The serving module's tables (migration 0011_serving); joined into `DB` in schema.ts. */
+/** The serving module's tables (migrations 0011–0013); joined into `DB` in schema.ts. */
 import type { ColumnType } from 'kysely';
 
 type Ts = ColumnType<Date | string, Date, Date>;
@@ -39,4 +39,18 @@ export interface ServingLabelsTable {
   request_id: string;
   label: string;
   received_at: Ts;
+}
+
+/**
+ * How far the `serving-ingest` function has inserted a deployment's events (migration 0013):
+ * the latest event time seen, raised only. The judge reads it (minus the grace) as the end of
+ * what is complete; derived from the events, so not restored.
+ */
+export interface ServingIngestWatermarksTable {
+  /** `<model>/<env>` */
+  deployment_key: string;
+  /** the latest `at` of an inserted event (capped at the ingest's clock) */
+  event_at: Ts;
+  /** when an ingest last raised or confirmed it */
+  updated_at: Ts;
 }

@@ -1,7 +1,7 @@
 import type { ColumnType } from 'kysely';
-import type { ServingDeploymentsTable, ServingEventsTable, ServingLabelsTable } from './schema-serving.js';
+import type { ServingDeploymentsTable, ServingEventsTable, ServingIngestWatermarksTable, ServingLabelsTable } from './schema-serving.js';
 
-export type { ServingDeploymentsTable, ServingEventsTable, ServingLabelsTable } from './schema-serving.js';
+export type { ServingDeploymentsTable, ServingEventsTable, ServingIngestWatermarksTable, ServingLabelsTable } from './schema-serving.js';
 
 /**
  * Timestamps are written as Date: the Data API types a string parameter as VARCHAR, which
@@ -276,6 +276,7 @@ export interface DB {
   serving_deployments: ServingDeploymentsTable;
   serving_events: ServingEventsTable;
   serving_labels: ServingLabelsTable;
+  serving_ingest_watermarks: ServingIngestWatermarksTable;
 }
 
 export const toIso = (v: Date | string): string => (v instanceof Date ? v : new Date(v)).toISOString();

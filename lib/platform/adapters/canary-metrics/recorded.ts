@@ -124,6 +124,11 @@ export class RecordedMetricsSource implements MetricsSource {
     }
   }
 
+  /** A recording holds what it holds: nothing is on its way, so it is complete up to `now`. */
+  async settledUntil(_deploymentKey: string, now: Date): Promise<Date> {
+    return now;
+  }
+
   async window(deploymentKey: string, variant: Variant, artifactId: string | null, from: Date, to: Date): Promise<VariantMetrics> {
     const [f, t] = [from.getTime(), to.getTime()];
     if (Number.isNaN(f) || Number.isNaN(t) || t < f) {
