@@ -1,5 +1,5 @@
 import { gunzipSync } from 'node:zlib';
-import { ingestLogLines, ingestMetricsLine } from '../lib/modules/serving/event-log.js';
+import { ingestLogLines, ingestMetricsLine } from '../lib/modules/serving/ingest.js';
 import type { Container } from '../lib/platform/composition/container.js';
 import { lambdaContainer } from '../lib/platform/composition/lambda-container.js';
 

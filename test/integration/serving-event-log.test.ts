@@ -2,15 +2,13 @@ import { canonicalJson } from '../../lib/kernel/canonical.js';
 import { latencyBucket } from '../../lib/kernel/canary-metrics.js';
 import { SERVING_DIMENSION_SETS } from '../../lib/kernel/emf.js';
 import {
-  INGEST_MAX_BATCH_ROWS,
   LogLineEventRecorder,
   SERVING_EVENT_FILTER_PATTERN,
-  ingestLogLines,
-  ingestMetricsLine,
   parseServingEventLine,
   servingEventLine,
   settledUntil,
 } from '../../lib/modules/serving/event-log.js';
+import { INGEST_MAX_BATCH_ROWS, ingestLogLines, ingestMetricsLine } from '../../lib/modules/serving/ingest.js';
 import type { ServingEventRow } from '../../lib/modules/serving/store.js';
 import { PgDatabase } from '../../lib/platform/adapters/sql/pg.js';
 import { migrateToLatest } from '../../lib/platform/sql/migrations.js';

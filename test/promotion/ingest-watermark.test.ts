@@ -9,7 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import { latencyBucket } from '../../lib/kernel/canary-metrics.js';
 import { MetricsRolloutJudge } from '../../lib/modules/rollout/canary.js';
-import { LogLineEventRecorder, ingestLogLines, servingEventLine } from '../../lib/modules/serving/event-log.js';
+import { LogLineEventRecorder, servingEventLine } from '../../lib/modules/serving/event-log.js';
+import { ingestLogLines } from '../../lib/modules/serving/ingest.js';
 import { metricsWindow } from '../../lib/modules/serving/store.js';
 import type { MetricsSource } from '../../lib/platform/ports/canary-metrics.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';

@@ -16,7 +16,8 @@ import type { ObjectStore } from '../../lib/platform/ports/object-store.js';
 import { ServingService, type ServingRoute } from '../../lib/modules/serving/service.js';
 import type { ArtifactRecord } from '../../lib/modules/registry/service.js';
 import type { ServingEventRecorder } from '../../lib/modules/serving/event-sink.js';
-import { LogLineEventRecorder, ingestLogLines } from '../../lib/modules/serving/event-log.js';
+import { LogLineEventRecorder } from '../../lib/modules/serving/event-log.js';
+import { ingestLogLines } from '../../lib/modules/serving/ingest.js';
 
 let db: PgliteDatabase;
 beforeAll(async () => {

@@ -14,7 +14,6 @@ import { notifyServed, type ServedRequest, type ServingObserver } from './observ
 import { RouteCache, type RouteSource } from './route-cache.js';
 import { deploymentsOf, metricsWindow } from './store.js';
 import { recordRefusal, recordVerified } from './records.js';
-
 export type { ServingRoute } from './domain.js';
 
 export interface ServingOptions {
@@ -97,7 +96,7 @@ export class ServingService {
       });
   }
 
-  /** The canary judge's metrics, from the serving events (what is buffered is written first). */
+  /** The canary judge's metrics from the serving events (buffered ones written first), complete up to `settledUntil` (now locally, the ingest watermark on AWS). */
   readonly metrics: MetricsSource = {
     window: async (deploymentKey: string, variant: Variant, artifactId: string | null, from: Date, to: Date): Promise<VariantMetrics> => {
       await this.#sink.flush();
@@ -105,7 +104,6 @@ export class ServingService {
       for (const o of this.#d.observers ?? []) o.read?.(deploymentKey, variant, artifactId, m);
       return m;
     },
-    // where the events go decides how far they are complete: now locally, the ingest watermark on AWS
     settledUntil: (deploymentKey: string, now: Date): Promise<Date> => this.#sink.settledUntil(deploymentKey, now),
   };
 
@@ -180,7 +178,7 @@ export class ServingService {
     for (const o of this.#d.observers ?? []) await o.flush?.().catch(() => undefined);
   }
 
-  /** A Lambda invocation's end: what observers buffered past its interval is written (a frozen container runs no timer); never throws. */
+  /** At a Lambda invocation's end: writes what observers buffered past its interval (a frozen container runs no timer); never throws. */
   async flushDue(): Promise<void> {
     for (const o of this.#d.observers ?? []) await o.flushDue?.().catch(() => undefined);
   }

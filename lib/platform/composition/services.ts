@@ -88,9 +88,8 @@ export interface AdapterFactories {
   /** The runtimes serving loads with (`runtimes.ts`); in Lambda, ONNX (native) only in the serving bundle. */
   modelRuntimes(): ModelRuntime[];
   /**
-   * Where serving events go, and how far they are complete (the judge's window end); absent:
-   * batched inserts in the process (complete up to now). Lambda: log lines serving-ingest
-   * inserts (complete up to its watermark minus `AEGIS_SERVING_INGEST_GRACE_SECONDS`).
+   * Where serving events go, and how far they are complete (the judge's window end); absent: batched inserts in the
+   * process (complete up to now). Lambda: log lines serving-ingest inserts (up to its watermark minus the grace).
    */
   servingEvents?(config: Config, database: Database): ServingEventRecorder;
   /** serving's verified, unpacked artifacts between loads: Lambda's `/tmp` (`AEGIS_SERVING_CACHE_MB`); absent: none (local disk is the store) */
