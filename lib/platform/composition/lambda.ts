@@ -64,6 +64,8 @@ export function lambdaAdapters(
     modelRuntimes: runtimes,
     // one log line per event, no API call on the request path: serving-ingest inserts them
     servingEvents: () => new LogLineEventRecorder(),
+    // DRIFT_S3_BUCKET's lifecycle rule expires input segments: serving-retention deletes rows only
+    segmentExpiry: 'lifecycle',
   };
 }
 

@@ -11,7 +11,7 @@ import { ServingMetrics } from '../../modules/serving/metrics.js';
 import { InputSegments } from '../../modules/serving/segments.js';
 import type { ServingObserver } from '../../modules/serving/observers.js';
 import { ServingService } from '../../modules/serving/service.js';
-import { ServingTelemetry } from '../../modules/serving/telemetry.js';
+import { ServingTelemetry, type SegmentExpiry } from '../../modules/serving/telemetry.js';
 import type { Container } from './container.js';
 import type { ModelRuntime } from '../ports/model-runtime.js';
 import type { ServingEventRecorder } from '../../modules/serving/event-sink.js';
@@ -38,8 +38,11 @@ export function servingService(
     metrics: ServiceMetrics;
     driftStore: ObjectStore | undefined;
   },
-  /** the composition root's runtimes, and its serving event recorder (absent: batched inserts through the store) */
-  adapters: { modelRuntimes(): ModelRuntime[]; servingEvents?(): ServingEventRecorder },
+  /**
+   * the composition root's runtimes, its serving event recorder (absent: batched inserts through
+   * the store), and who expires input segments (absent: the retention job)
+   */
+  adapters: { modelRuntimes(): ModelRuntime[]; servingEvents?(): ServingEventRecorder; segmentExpiry?: SegmentExpiry },
   rollout: () => RolloutService,
 ): { serving: ServingService; servingTelemetry: ServingTelemetry } {
   const events = adapters.servingEvents?.();
@@ -70,6 +73,7 @@ export function servingService(
     metrics: serving.metrics,
     routes,
     driftStore: d.driftStore,
+    ...(adapters.segmentExpiry && { segmentExpiry: adapters.segmentExpiry }),
     retentionDays: config.serving.retentionDays,
   });
   return { serving, servingTelemetry };
