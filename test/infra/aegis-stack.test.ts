@@ -909,7 +909,9 @@ describe('AegisStack template', () => {
         routePaths(ROUTES[id]).map(({ path }) => `${ROUTES[id].method} /${path.replace(/\//g, '~1')}`),
       );
       expect(publicPaths.sort()).toEqual(['GET /~1healthz', 'GET /~1openapi.json']);
-      const servingPaths = [`POST /${ROUTES.servingPredict.path.replace(/\//g, '~1')}`];
+      const servingPaths = (['servingPredict', 'servingFeedback', 'servingStatus'] as const).map(
+        (id) => `${ROUTES[id].method} /${ROUTES[id].path.replace(/\//g, '~1')}`,
+      );
       expect(own.map((m) => `${m.HttpMethod} ${m.ResourcePath}`).sort()).toEqual([...publicPaths, ...servingPaths].sort());
       for (const m of own)
         expect(m).toMatchObject(
