@@ -86,6 +86,13 @@ export interface AegisStackProps extends StackProps {
    */
   readonly pendingPromotionExpiryRate?: Duration;
   /**
+   * How often the serving-retention job deletes serving events and labels older than
+   * `AEGIS_SERVING_RETENTION_DAYS` (hourly keeps each run's deletes small).
+   *
+   * @default Duration.hours(1)
+   */
+  readonly servingRetentionRate?: Duration;
+  /**
    * SentinelNet's URL (`SENTINELNET_URL`) for the functions that make policy decisions.
    *
    * @default - they decide with the Cedar policies bundled from `policies/`

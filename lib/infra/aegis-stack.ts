@@ -4,7 +4,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import type { AccessResources } from './access.js';
 import { API_ROUTE_IDS, ApiFunctions, type ApiRouteId } from './api-functions.js';
-import { AuditArchiveSchedule, ScheduledJob } from './audit-archive-schedule.js';
+import type { AuditArchiveSchedule, ScheduledJob } from './audit-archive-schedule.js';
 import { RegistryDatabase } from './registry-database.js';
 import { CrossRegionReplication } from './replication.js';
 import { AegisMonitoring } from './monitoring.js';
@@ -14,6 +14,7 @@ import { SchemaMigrations } from './schema-migrations.js';
 import { ServingIngest } from './serving-ingest.js';
 import { ServingMonitoring } from './serving-monitoring.js';
 import { configureServingStorage } from './serving-storage.js';
+import { buildScheduledJobs } from './scheduled-jobs.js';
 import { AegisKeys } from './signing-keys.js';
 import { AegisStorage } from './storage.js';
 import { checkIamRoleMap, downloadUrlTtlSeconds, type AegisStackProps } from './aegis-stack-props.js';
@@ -46,6 +47,8 @@ export class AegisStack extends Stack {
   public readonly pendingUploadExpiry: ScheduledJob;
   /** The `pending-promotion-expiry` job: marks multisig promotions that waited past their expiry `expired`, audited. */
   public readonly pendingPromotionExpiry: ScheduledJob;
+  /** The `serving-retention` job: deletes serving events and labels past the horizon (a lifecycle rule expires input segments). */
+  public readonly servingRetention: ScheduledJob;
   public readonly restApi: AegisRestApi;
   /** The alarm topic, every alarm of the stack, and the dashboard. */
   public readonly monitoring: AegisMonitoring;
@@ -125,65 +128,16 @@ export class AegisStack extends Stack {
     const servingFunction = this.apiFunctions.functions.servingPredict;
     configureServingStorage(servingFunction, this.storage.driftBucket, this.storage.servingRetentionDays);
     this.servingIngest = new ServingIngest(this, 'ServingIngest', { projectRoot, environment, resources, servingFunction });
-    this.auditArchiveSchedule = new AuditArchiveSchedule(this, 'AuditArchiveSchedule', {
-      projectRoot,
-      environment,
-      resources,
-      ...(props.auditArchiveRate && { rate: props.auditArchiveRate }),
-    });
-    this.auditCheckpoint = new ScheduledJob(this, 'AuditCheckpoint', {
-      projectRoot,
-      environment,
-      resources,
-      entry: 'lambdas/audit-checkpoint.ts',
-      // The database (the head and the key ring), its own prefix of the archive bucket, and the audit key.
-      access: { auditHeadCheckpoints: true, signAuditEvents: true },
-      description:
-        'Scheduled audit head checkpoint: signs the audit chain head with the audit key into the archive bucket (audit/heads/, Object Lock) when it moved',
-      ruleDescription: `Sign the audit chain head every ${(props.auditCheckpointRate ?? Duration.minutes(1)).toHumanString()}`,
-      rate: props.auditCheckpointRate ?? Duration.minutes(1),
-      // the next run is one rate away: a single retry is enough
-      retryAttempts: 1,
-      timeout: Duration.seconds(50),
-      failureMeaning:
-        'Audit head checkpoint runs failed after retries and wait in the dead-letter queue: either the database is behind, or differs from, the newest signed checkpoint (its newest events were deleted or replaced: run aegis audit-verify), or checkpoints cannot be written and the window of events that can be deleted unnoticed grows until they are looked at.',
-    });
-    this.pendingUploadExpiry = new ScheduledJob(this, 'PendingUploadExpiry', {
-      projectRoot,
-      environment,
-      resources,
-      entry: 'lambdas/pending-upload-expiry.ts',
-      // The database only: no function may delete objects; the bucket's lifecycle rule removes
-      // the bytes (tagged aegis-upload=pending) on the same deadline.
-      access: {},
-      description:
-        'Scheduled pending-upload expiry: uploads never registered within AEGIS_PENDING_UPLOAD_TTL_SECONDS are expired (rows; the lifecycle rule removes the bytes)',
-      rate: props.pendingUploadExpiryRate ?? Duration.hours(1),
-      timeout: Duration.minutes(10),
-      failureMeaning:
-        'Pending-upload expiry runs failed after retries and wait in the dead-letter queue: unregistered upload rows stay registrable-looking in the database until they are looked at (the lifecycle rule still removes their bytes).',
-    });
-    this.pendingPromotionExpiry = new ScheduledJob(this, 'PendingPromotionExpiry', {
-      projectRoot,
-      environment,
-      resources,
-      entry: 'lambdas/pending-promotion-expiry.ts',
-      // The database, and the audit key to sign each promotion.expired event: nothing else.
-      access: { signAuditEvents: true },
-      description:
-        'Scheduled pending-promotion expiry: multisig promotions still waiting for approvals after AEGIS_PENDING_PROMOTION_TTL_SECONDS are marked expired, audited',
-      rate: props.pendingPromotionExpiryRate ?? Duration.minutes(15),
-      timeout: Duration.minutes(5),
-      failureMeaning:
-        'Pending-promotion expiry runs failed after retries and wait in the dead-letter queue: promotions past their expiry stay pending in the database until touched (they are still expired then, and refuse approvals).',
-    });
+    const scheduledJobs = buildScheduledJobs(this, { projectRoot, environment, resources, rates: props });
+    this.auditArchiveSchedule = scheduledJobs.auditArchive;
+    this.auditCheckpoint = scheduledJobs.auditCheckpoint;
+    this.pendingUploadExpiry = scheduledJobs.pendingUploadExpiry;
+    this.pendingPromotionExpiry = scheduledJobs.pendingPromotionExpiry;
+    this.servingRetention = scheduledJobs.servingRetention;
     // New handler code goes live only once the schema it expects is in place.
     for (const fn of [
       ...Object.values(this.apiFunctions.byName),
-      this.auditArchiveSchedule.archiveFunction,
-      this.auditCheckpoint.jobFunction,
-      this.pendingUploadExpiry.jobFunction,
-      this.pendingPromotionExpiry.jobFunction,
+      ...Object.values(scheduledJobs).map((job) => job.jobFunction),
       this.rollouts.rolloutStep,
       this.servingIngest.ingestFunction,
     ]) {
@@ -198,12 +152,6 @@ export class AegisStack extends Stack {
       ...(props.mutualTls && { mutualTls: props.mutualTls }),
     });
 
-    const scheduledJobs = {
-      auditArchive: this.auditArchiveSchedule,
-      auditCheckpoint: this.auditCheckpoint,
-      pendingUploadExpiry: this.pendingUploadExpiry,
-      pendingPromotionExpiry: this.pendingPromotionExpiry,
-    };
     this.monitoring = new AegisMonitoring(this, 'Monitoring', {
       envName: props.envName,
       encryptionKey: this.keys.dataKey,

@@ -102,6 +102,8 @@ export const ROUTE_ACCESS = {
   // and environment, and serving.refused, signed with the audit key. Its serving events are log
   // lines (no write: the serving-ingest function inserts them).
   servingPredict: { artifacts: 'read', signAuditEvents: true, driftInputs: 'write' },
+  servingFeedback: {}, // labels into serving_labels: data, not audited (the database only)
+  servingStatus: {}, // the route, the ingested serving_events and labels, the verdicts (the database only)
 } as const satisfies Record<ApiRouteId, RouteAccess>;
 
 /** The serving function's memory when the environment names none: 1,769 MB is one full vCPU. */

@@ -4,7 +4,10 @@
  * artifact promoted to staging, writes its serving event as one log line and nothing to the
  * database, and the bundled `serving-ingest` function, fed those captured lines as CloudWatch
  * Logs delivers them to a subscription (gzip + base64), inserts them, once however often the
- * delivery is replayed, and raises the deployment's ingest watermark (where the judge ends its windows).
+ * delivery is replayed, and raises the deployment's ingest watermark (where the judge ends its
+ * windows). Label feedback and the canary status answer through the emulated API from their own
+ * bundled function (the database only), and the bundled `serving-retention` job deletes the
+ * events and labels past the horizon.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,12 +32,14 @@ let work: string;
 let db: pg.Client;
 let servingFn: string;
 let ingestFn: string;
+let retentionFn: string;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'aegis-serving-aws-'));
   world = await startWorld();
   servingFn = world.functionId((fn) => servedRoutes(fn).includes('servingPredict'));
   ingestFn = world.functionId((fn) => /^ServingIngest/.test(fn.logicalId));
+  retentionFn = world.functionId((fn) => /^ServingRetention/.test(fn.logicalId));
   db = new pg.Client({ connectionString: world.databaseUrl });
   await db.connect();
 }, 600_000);
@@ -108,6 +113,8 @@ async function registeredInStaging(model: string, artifact: string): Promise<str
 
 describe('serving on the synthesized artifacts', () => {
   let artifactId: string;
+  /** what the single-row request aws-req-2 predicted */
+  let predicted2: string;
 
   it('migrates, registers a trained logistic model and promotes it to staging', async () => {
     const migrate = world.functionId((fn) => /^Migrationsmigrate/.test(fn.logicalId));
@@ -165,6 +172,7 @@ describe('serving on the synthesized artifacts', () => {
     expect(['0', '1']).toContain(first.predictions[0].label);
     const second = await invoker.request<any>('POST', path, { requestId: 'aws-req-2', inputs: [ROW] });
     expect(second).toMatchObject({ requestId: 'aws-req-2', variant: 'stable', artifactId });
+    predicted2 = second.predictions[0].label;
     // a bad row is the caller's error, naming the field
     await expect(invoker.request('POST', path, { inputs: [{ age: 'old' }] })).rejects.toMatchObject({ status: 400 });
     await expect(client('publisher').request('POST', path, { inputs: [ROW] })).rejects.toMatchObject({ status: 403 });
@@ -297,5 +305,83 @@ describe('serving on the synthesized artifacts', () => {
       awslogs: { data: gzipSync(Buffer.from(JSON.stringify({ messageType: 'CONTROL_MESSAGE', logEvents: [] }))).toString('base64') },
     });
     expect(control.events).toBe(0);
+  });
+
+  it('takes label feedback through the emulated API as an invoker into serving_labels: all or none, a repeat a no-op, a conflict a 409 naming the item', async () => {
+    const path = `/v1/serving/${MODEL}/staging/feedback`;
+    const invoker = client('invoker');
+    const items = [
+      { requestId: 'aws-req-2', label: predicted2 },
+      { requestId: 'aws-req-1', label: '1' },
+    ];
+    expect(await invoker.request('POST', path, { items })).toEqual({ model: MODEL, env: 'staging', accepted: 2, unchanged: 0 });
+    expect(await invoker.request('POST', path, { items })).toEqual({ model: MODEL, env: 'staging', accepted: 0, unchanged: 2 });
+    const flipped = predicted2 === '1' ? '0' : '1';
+    await expect(
+      invoker.request('POST', path, {
+        items: [
+          { requestId: 'aws-late', label: '1' },
+          { requestId: 'aws-req-2', label: flipped },
+        ],
+      }),
+    ).rejects.toMatchObject({ status: 409, code: 'CONFLICT', field: 'items.1.label' });
+    await expect(invoker.request('POST', path, { items: [] })).rejects.toMatchObject({ status: 400, field: 'items' });
+    // a publisher may not label
+    await expect(client('publisher').request('POST', path, { items })).rejects.toMatchObject({ status: 403 });
+    const rows = await db.query('select deployment_key, request_id, label from serving_labels order by request_id');
+    // the refused batch stored nothing (aws-late is not there)
+    expect(rows.rows).toEqual([
+      { deployment_key: `${MODEL}/staging`, request_id: 'aws-req-1', label: '1' },
+      { deployment_key: `${MODEL}/staging`, request_id: 'aws-req-2', label: predicted2 },
+    ]);
+  });
+
+  it('answers the canary status through the emulated API from the ingested events and the labels (any role)', async () => {
+    const status = await client('reader').request<any>('GET', `/v1/serving/${MODEL}/staging/status?windowMinutes=120`);
+    expect(status).toMatchObject({ model: MODEL, env: 'staging', percent: 0, promotionStatus: 'succeeded' });
+    expect(status.variants.stable).toMatchObject({ artifactId, requests: 2, errors: 0, errorRate: 0 });
+    expect(status.variants.stable.latencyMs.p50).toEqual(expect.any(Number));
+    // only the single-row request counts for quality: it was labelled with what it predicted
+    expect(status.variants.stable.quality).toEqual({ correct: 1, labelled: 1, rate: 1 });
+    expect(status.variants.canary).toMatchObject({ artifactId: null, requests: 0, quality: null });
+    expect(status.verdicts).toEqual([]);
+    await expect(client('reader').request('GET', `/v1/serving/${MODEL}/prod/status`)).rejects.toMatchObject({
+      status: 404,
+      field: 'env',
+    });
+    await expect(client('reader').request('GET', `/v1/serving/${MODEL}/staging/status?windowMinutes=0`)).rejects.toMatchObject({
+      status: 400,
+      field: 'query.windowMinutes',
+    });
+  });
+
+  it('the bundled serving-retention job deletes events and labels past AEGIS_SERVING_RETENTION_DAYS (14) and keeps the rest', async () => {
+    const old = new Date(Date.now() - 20 * 86_400_000);
+    await db.query(
+      `insert into serving_events (request_id, deployment_key, variant, artifact_id, promotion_id, at, latency_ms, latency_bucket, error, cold, prediction)
+       values ('aws-old-1', $1, 'stable', $2, null, $3, 2, 10, false, false, null), ('aws-old-2', $1, 'stable', $2, null, $3, 2, 10, true, false, null)`,
+      [`${MODEL}/staging`, artifactId, old],
+    );
+    await db.query(`insert into serving_labels (deployment_key, request_id, label, received_at) values ($1, 'aws-old-1', '0', $2)`, [
+      `${MODEL}/staging`,
+      old,
+    ]);
+    const before = await db.query(
+      'select (select count(*)::int from serving_events) as events, (select count(*)::int from serving_labels) as labels',
+    );
+    const purged = await world.fleet.invoke<{ events: number; labels: number; segments: number; segmentExpiry: string; before: string }>(
+      retentionFn,
+      { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} },
+    );
+    expect(purged).toMatchObject({ events: 2, labels: 1, segments: 0, segmentExpiry: 'lifecycle' });
+    expect(Date.now() - Date.parse(purged.before)).toBeGreaterThanOrEqual(14 * 86_400_000);
+    const after = await db.query(
+      'select (select count(*)::int from serving_events) as events, (select count(*)::int from serving_labels) as labels',
+    );
+    expect(after.rows[0]).toEqual({ events: before.rows[0].events - 2, labels: before.rows[0].labels - 1 });
+    const left = await db.query(`select request_id from serving_events where request_id like 'aws-old-%'`);
+    expect(left.rows).toEqual([]);
+    // a second run finds nothing more
+    expect(await world.fleet.invoke(retentionFn, {})).toMatchObject({ events: 0, labels: 0 });
   });
 });

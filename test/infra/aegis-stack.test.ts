@@ -160,6 +160,7 @@ describe('AegisStack template', () => {
     synth.stack.auditCheckpoint.jobFunction,
     synth.stack.pendingUploadExpiry.jobFunction,
     synth.stack.pendingPromotionExpiry.jobFunction,
+    synth.stack.servingRetention.jobFunction,
     synth.stack.rollouts.rolloutStep,
     synth.stack.servingIngest.ingestFunction,
   ];
@@ -389,8 +390,8 @@ describe('AegisStack template', () => {
       }
       const described = Object.values(functions).map((f) => String(f.Properties.Description ?? ''));
       expect(described.filter((d) => d.includes(ROUTES.tokensCreate.path) || d.includes('tokensCreate'))).toEqual([]);
-      // the API functions, the scheduled archiver, head checkpoint, upload and promotion expiry, rollout step, migrate, serving ingest, the custom resource framework and CDK's default-SG restriction
-      expect(Object.keys(functions)).toHaveLength(API_FUNCTION_NAMES.length + 9);
+      // the API functions, the scheduled archiver, head checkpoint, upload and promotion expiry, serving retention, rollout step, migrate, serving ingest, the custom resource framework and CDK's default-SG restriction
+      expect(Object.keys(functions)).toHaveLength(API_FUNCTION_NAMES.length + 10);
       // routes share a function only when they need the same: every read-only route shares one
       expect(API_FUNCTION_NAMES.length).toBeLessThan(API_ROUTE_IDS.length / 2);
     });
@@ -411,6 +412,7 @@ describe('AegisStack template', () => {
             synth.stack.auditCheckpoint.jobFunction,
             synth.stack.pendingUploadExpiry.jobFunction,
             synth.stack.pendingPromotionExpiry.jobFunction,
+            synth.stack.servingRetention.jobFunction,
           ].includes(fn)
             ? 'index.scheduled'
             : 'index.handler',
@@ -554,6 +556,7 @@ describe('AegisStack template', () => {
           logicalIdOf(synth.stack.auditCheckpoint.deadLetterQueue),
           logicalIdOf(synth.stack.pendingUploadExpiry.deadLetterQueue),
           logicalIdOf(synth.stack.pendingPromotionExpiry.deadLetterQueue),
+          logicalIdOf(synth.stack.servingRetention.deadLetterQueue),
           logicalIdOf(synth.stack.servingIngest.deadLetterQueue),
         ].sort(),
       );
@@ -775,6 +778,72 @@ describe('AegisStack template', () => {
     });
   });
 
+  describe('serving retention', () => {
+    const job = () => synth.stack.servingRetention;
+    const fnId = () => logicalIdOf(job().jobFunction.function);
+    const dlq = () => logicalIdOf(job().deadLetterQueue);
+
+    it('runs lambdas/serving-retention.ts (scheduled export) hourly from an EventBridge rule, with retries, a dead-letter queue and an alarm', () => {
+      const fn = template.toJSON().Resources[fnId()];
+      expect(fn.Properties.Handler).toBe('index.scheduled');
+      expect(fn.Properties.Description).toMatch(/^Scheduled serving retention: /);
+      const rules = Object.values(template.findResources('AWS::Events::Rule')).filter((r) =>
+        JSON.stringify(r.Properties.Targets).includes(fnId()),
+      );
+      expect(rules).toHaveLength(1);
+      expect(rules[0]!.Properties).toMatchObject({
+        ScheduleExpression: 'rate(1 hour)',
+        State: 'ENABLED',
+        Targets: [
+          {
+            Arn: { 'Fn::GetAtt': [fnId(), 'Arn'] },
+            RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 },
+            DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq(), 'Arn'] } },
+          },
+        ],
+      });
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': [fnId(), 'Arn'] },
+        Principal: 'events.amazonaws.com',
+      });
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: fnId() },
+        MaximumRetryAttempts: 2,
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [dlq(), 'Arn'] } } },
+      });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlq(), 'QueueName'] } }],
+        Threshold: 1,
+        AlarmDescription: Match.stringLikeRegexp('^Serving retention runs failed'),
+      });
+      // its code goes live only once the schema it expects is in place
+      expect(fn.DependsOn).toContain(logicalIdOf(synth.stack.migrations.resource));
+    });
+
+    it('touches the database only: no S3 objects (the drift bucket lifecycle rule expires input segments), no signing', () => {
+      const role = logicalIdOf(job().jobFunction.role);
+      const actions = actionsOfRole(role);
+      // besides the database, only the production startup checks' reads (bucket Object Lock settings, key specs)
+      expect([...new Set(actions.filter((a) => !/^(logs|xray|rds-data|secretsmanager|sqs):/.test(a)))].sort()).toEqual([
+        'kms:DescribeKey',
+        's3:GetBucketObjectLockConfiguration',
+      ]);
+      // the queue actions are sending to its own dead-letter queue, nothing else
+      const queueStatements = statementsOfRole(role).filter((st) => asList(st.Action).some((a) => a.startsWith('sqs:')));
+      expect(queueStatements.flatMap((st) => asList(st.Resource))).toEqual([{ 'Fn::GetAtt': [dlq(), 'Arn'] }]);
+    });
+
+    it('follows servingRetentionRate', () => {
+      const t = synthAegis({ projectRoot: stub.root, props: { servingRetentionRate: Duration.hours(6) } });
+      t.template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: 'rate(6 hours)',
+        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [logicalIdOf(t.stack.servingRetention.jobFunction.function), 'Arn'] } })],
+      });
+    });
+  });
+
   describe('API Gateway', () => {
     it('lets API Gateway invoke each API function once, from this API only (any of its methods: routes share functions)', () => {
       const fromApi = Object.values(template.findResources('AWS::Lambda::Permission')).filter(
@@ -879,7 +948,9 @@ describe('AegisStack template', () => {
         routePaths(ROUTES[id]).map(({ path }) => `${ROUTES[id].method} /${path.replace(/\//g, '~1')}`),
       );
       expect(publicPaths.sort()).toEqual(['GET /~1healthz', 'GET /~1openapi.json']);
-      const servingPaths = [`POST /${ROUTES.servingPredict.path.replace(/\//g, '~1')}`];
+      const servingPaths = (['servingPredict', 'servingFeedback', 'servingStatus'] as const).map(
+        (id) => `${ROUTES[id].method} /${ROUTES[id].path.replace(/\//g, '~1')}`,
+      );
       expect(own.map((m) => `${m.HttpMethod} ${m.ResourcePath}`).sort()).toEqual([...publicPaths, ...servingPaths].sort());
       for (const m of own)
         expect(m).toMatchObject(
@@ -1902,7 +1973,17 @@ describe('route entries', () => {
     expect(missing).toEqual([]);
   });
 
-  it('include the scheduled export the archive schedule calls', () => {
-    expect(readFileSync(join(REPO_ROOT, 'lambdas/audit-archive.ts'), 'utf8')).toMatch(/^export const scheduled\b/m);
+  it('include the scheduled export each schedule calls', () => {
+    for (const entry of [
+      'lambdas/audit-archive.ts',
+      'lambdas/audit-checkpoint.ts',
+      'lambdas/pending-upload-expiry.ts',
+      'lambdas/pending-promotion-expiry.ts',
+      'lambdas/serving-retention.ts',
+    ])
+      expect({ entry, scheduled: /^export const scheduled\b/m.test(readFileSync(join(REPO_ROOT, entry), 'utf8')) }).toEqual({
+        entry,
+        scheduled: true,
+      });
   });
 });

@@ -119,6 +119,7 @@ describe('cdk-nag AwsSolutions checks', () => {
         synth.stack.auditCheckpoint.deadLetterQueue.node.path,
         synth.stack.pendingUploadExpiry.deadLetterQueue.node.path,
         synth.stack.pendingPromotionExpiry.deadLetterQueue.node.path,
+        synth.stack.servingRetention.deadLetterQueue.node.path,
         synth.stack.servingIngest.deadLetterQueue.node.path,
       ].sort(),
     );

@@ -99,8 +99,8 @@ describe('monitoring', () => {
     ).toMatch(/canary route may still send traffic/);
   });
 
-  it('alarms on the dead-letter queues (four scheduled jobs, serving ingest), canary rollbacks (EMF, namespace Aegis) and database capacity', () => {
-    expect(alarmsOn('AWS/SQS', 'ApproximateNumberOfMessagesVisible')).toHaveLength(5);
+  it('alarms on the dead-letter queues (five scheduled jobs, serving ingest), canary rollbacks (EMF, namespace Aegis) and database capacity', () => {
+    expect(alarmsOn('AWS/SQS', 'ApproximateNumberOfMessagesVisible')).toHaveLength(6);
     const rollbacks = alarmsOn('Aegis', 'ai_infra_canary_rollbacks_total');
     expect(rollbacks).toHaveLength(1);
     expect(rollbacks[0]!.Properties.Metrics.filter((m: Json) => m.MetricStat).map((m: Json) => m.MetricStat.Metric.Dimensions)).toEqual(

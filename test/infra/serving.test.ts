@@ -251,6 +251,36 @@ describe('serving on AWS (template)', () => {
       );
   });
 
+  it('deploys feedback and status in one function of their own (servingTelemetry) behind IAM auth, with the database and nothing of the buckets or keys beyond the startup checks', () => {
+    expect(synth.stack.apiFunctions.functions.servingFeedback).toBe(synth.stack.apiFunctions.byName.servingTelemetry);
+    expect(synth.stack.apiFunctions.functions.servingStatus).toBe(synth.stack.apiFunctions.byName.servingTelemetry);
+    for (const id of ['servingFeedback', 'servingStatus'] as const) {
+      expect({ id, access: ROUTE_ACCESS[id] }).toEqual({ id, access: {} });
+      const fn = synth.stack.apiFunctions.functions[id];
+      const props = resources[logicalIdOf(fn.function)]!.Properties;
+      expect(props).toMatchObject({ Handler: 'index.handler', Architectures: ['x86_64'] });
+      // the default memory, not the serving function's full vCPU
+      expect(props.MemorySize).not.toBe(DEFAULT_SERVING_MEMORY_MB);
+      const method = resources[logicalIdOf(synth.stack.restApi.methods[id])]!;
+      expect(method.Properties).toMatchObject({ HttpMethod: ROUTES[id].method, AuthorizationType: 'AWS_IAM' });
+      expect(JSON.stringify(method.Properties.Integration)).toContain(logicalIdOf(fn.function));
+      const actions = actionsOf(template, logicalIdOf(fn.role)).map((a) => a.action);
+      expect(actions).toEqual(expect.arrayContaining(['rds-data:ExecuteStatement']));
+      expect({
+        id,
+        beyond: actions.filter((a) =>
+          /^s3:(Get|Put|Delete|List)Object|^s3:ListBucket|^kms:(Sign|Decrypt|GenerateDataKey)|^states:|^sqs:/.test(a),
+        ),
+      }).toEqual({ id, beyond: [] });
+      // only the serving function's log group feeds the ingest
+      expect(
+        (Object.values(template.findResources('AWS::Logs::SubscriptionFilter')) as Json[]).filter((f) =>
+          JSON.stringify(f.Properties.LogGroupName).includes(logicalIdOf(fn.logGroup)),
+        ),
+      ).toEqual([]);
+    }
+  });
+
   it("subscribes the ingest function to the serving function's log group with the serving event filter", () => {
     template.hasResourceProperties('AWS::Logs::SubscriptionFilter', {
       LogGroupName: { Ref: logicalIdOf(serving().logGroup) },

@@ -43,6 +43,7 @@ export const NON_ROUTE_ENTRIES = [
   'lambdas/audit-checkpoint.ts',
   'lambdas/pending-promotion-expiry.ts',
   'lambdas/serving-ingest.ts',
+  'lambdas/serving-retention.ts',
 ] as const;
 
 /**

@@ -1,7 +1,11 @@
 import { Readable } from 'node:stream';
+import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely';
 import type { ObjectInfo, ObjectStore } from '../../lib/platform/ports/object-store.js';
 import { hourOfKey, InputSegments, purgeSegments, sampled, segmentHour } from '../../lib/modules/serving/segments.js';
 import type { ServedRequest } from '../../lib/modules/serving/observers.js';
+import { ServingTelemetry } from '../../lib/modules/serving/telemetry.js';
+import type { Database } from '../../lib/platform/ports/database.js';
+import type { DB } from '../../lib/platform/sql/schema.js';
 
 /** An in-memory store of the few calls segments make. */
 function memoryStore() {
@@ -129,5 +133,74 @@ describe('input segments', () => {
       'serving-inputs/churn/prod/2026-03-02/00/20260301T000000Z-000000000000.jsonl',
       'serving-inputs/not-a-segment.txt',
     ]);
+  });
+});
+
+describe('serving retention (ServingTelemetry.purge)', () => {
+  /** A database that records the SQL it is given and deletes nothing (Kysely's dummy driver). */
+  function recordingDatabase() {
+    const statements: string[] = [];
+    const db = new Kysely<DB>({
+      dialect: {
+        createAdapter: () => new PostgresAdapter(),
+        createDriver: () => new DummyDriver(),
+        createIntrospector: (k) => new PostgresIntrospector(k),
+        createQueryCompiler: () => new PostgresQueryCompiler(),
+      },
+      log: (e) => {
+        if (e.level === 'query') statements.push(e.query.sql);
+      },
+    });
+    return { statements, database: { db } as unknown as Database };
+  }
+  const routes = () => Promise.reject(new Error('not read by purge'));
+  const metrics = {
+    window: () => Promise.reject(new Error('not read by purge')),
+    settledUntil: () => Promise.reject(new Error('not read by purge')),
+  };
+  const clock = { now: () => new Date('2026-03-15T07:00:00Z') };
+
+  it('deletes the events and labels past the horizon and the input segments of the hours that ended before it (the local data folder)', async () => {
+    const { statements, database } = recordingDatabase();
+    const { objects, store } = memoryStore();
+    objects.set('serving-inputs/churn/prod/2026-03-01/05/20260301T050000Z-000000000000.jsonl', '{}\n');
+    objects.set('serving-inputs/churn/prod/2026-03-01/07/20260301T070000Z-000000000000.jsonl', '{}\n');
+    const telemetry = new ServingTelemetry({ database, clock, metrics, routes, driftStore: store, retentionDays: 14 });
+    expect(await telemetry.purge()).toEqual({
+      before: '2026-03-01T07:00:00.000Z',
+      events: 0,
+      labels: 0,
+      segments: 1,
+      segmentExpiry: 'job',
+    });
+    expect(statements).toEqual(['delete from "serving_events" where "at" < $1', 'delete from "serving_labels" where "received_at" < $1']);
+    expect([...objects.keys()]).toEqual(['serving-inputs/churn/prod/2026-03-01/07/20260301T070000Z-000000000000.jsonl']);
+  });
+
+  it('leaves the drift store alone where its lifecycle rule expires segments (AWS): no list, no delete, the rows still go', async () => {
+    const { statements, database } = recordingDatabase();
+    const untouchable = {
+      list: () => {
+        throw new Error('listed the drift store');
+      },
+      delete: () => Promise.reject(new Error('deleted from the drift store')),
+    } as unknown as ObjectStore;
+    const telemetry = new ServingTelemetry({
+      database,
+      clock,
+      metrics,
+      routes,
+      driftStore: untouchable,
+      segmentExpiry: 'lifecycle',
+      retentionDays: 14,
+    });
+    expect(await telemetry.purge()).toEqual({
+      before: '2026-03-01T07:00:00.000Z',
+      events: 0,
+      labels: 0,
+      segments: 0,
+      segmentExpiry: 'lifecycle',
+    });
+    expect(statements).toHaveLength(2);
   });
 });

@@ -17,6 +17,9 @@ import { purgeBefore } from './store.js';
 
 const DAY_MS = 86_400_000;
 
+/** Who deletes input segments past the retention horizon (see {@link TelemetryDeps.segmentExpiry}). */
+export type SegmentExpiry = 'job' | 'lifecycle';
+
 export interface TelemetryDeps {
   database: Database;
   clock: Clock;
@@ -25,6 +28,14 @@ export interface TelemetryDeps {
   routes: RouteSource;
   /** where input segments go (absent: none are written, none purged) */
   driftStore?: ObjectStore | undefined;
+  /**
+   * Who deletes input segments past the horizon: `job` ({@link ServingTelemetry.purge}, the
+   * local data folder) or `lifecycle` (the drift bucket's lifecycle rule on AWS: purge then
+   * leaves the store alone and needs no right to list or delete in it).
+   *
+   * @default 'job'
+   */
+  segmentExpiry?: SegmentExpiry;
   /** AEGIS_SERVING_RETENTION_DAYS: events, labels and segments older than this are purged */
   retentionDays: number;
 }
@@ -54,7 +65,9 @@ export interface PurgeResult {
   before: string;
   events: number;
   labels: number;
+  /** input segments this run deleted: always 0 where a lifecycle rule expires them (`segmentExpiry`) */
   segments: number;
+  segmentExpiry: SegmentExpiry;
 }
 
 export class ServingTelemetry {
@@ -98,11 +111,15 @@ export class ServingTelemetry {
     };
   }
 
-  /** The `serving-retention` job: deletes what is older than the retention horizon. */
+  /**
+   * The `serving-retention` job: deletes the serving events and labels older than the retention
+   * horizon, and the input segments too unless a lifecycle rule expires them (`segmentExpiry`).
+   */
   async purge(): Promise<PurgeResult> {
     const before = new Date(this.d.clock.now().getTime() - this.d.retentionDays * DAY_MS);
     const rows = await purgeBefore(this.d.database.db, before);
-    const segments = this.d.driftStore ? await purgeSegments(this.d.driftStore, before) : 0;
-    return { before: before.toISOString(), ...rows, segments };
+    const segmentExpiry = this.d.segmentExpiry ?? 'job';
+    const segments = this.d.driftStore && segmentExpiry === 'job' ? await purgeSegments(this.d.driftStore, before) : 0;
+    return { before: before.toISOString(), ...rows, segments, segmentExpiry };
   }
 }

@@ -6,7 +6,7 @@ import type { Container } from './container.js';
 
 /**
  * How often the in-process scheduler runs each job (the local server). On AWS each job is an
- * EventBridge rule whose rate the stack sets (`lib/infra/scheduled-job.ts`).
+ * EventBridge rule whose rate the stack sets (`lib/infra/scheduled-jobs.ts`).
  */
 export const LOCAL_SCHEDULE_MS: Readonly<Record<ScheduledJobName, number>> = {
   'audit-archive': 30_000,
@@ -51,6 +51,17 @@ export function registerJobs(
     everyMs: every['pending-upload-expiry'],
     run: () => s.registry.expirePendingUploads(),
   });
+  // Serving events, labels and input segments past the retention horizon. On AWS the drift
+  // bucket's lifecycle rule expires the segments: the job deletes rows only (see ServingTelemetry.purge).
+  scheduler.register({
+    name: 'serving-retention',
+    everyMs: every['serving-retention'],
+    run: async () => {
+      const purged = await s.servingTelemetry.purge();
+      if (purged.events + purged.labels + purged.segments > 0) logger.info('purged serving telemetry past its retention', { ...purged });
+      return purged;
+    },
+  });
   // A server resumes the rollouts whose runner died (its lease expired) elsewhere on the same
   // database. Local only: on AWS a Step Functions execution is durable, and named per promotion.
   if (mode !== 'local') return;
@@ -72,16 +83,6 @@ export function registerJobs(
       const enforced = await s.quarantines.resumeEnforcement(QUARANTINE_ENFORCEMENT_GRACE_MS);
       if (enforced.length) logger.warn('enforced quarantines whose enforcement had not finished', { requests: enforced });
       return enforced;
-    },
-  });
-  // Local only while serving is: serving events, labels and input segments past the retention horizon.
-  scheduler.register({
-    name: 'serving-retention',
-    everyMs: every['serving-retention'],
-    run: async () => {
-      const purged = await s.servingTelemetry.purge();
-      if (purged.events + purged.labels + purged.segments > 0) logger.info('purged serving telemetry past its retention', { ...purged });
-      return purged;
     },
   });
 }

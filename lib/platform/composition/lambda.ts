@@ -82,6 +82,8 @@ export function lambdaAdapters(
             onError: (what, e) => logger.warn(what, { error: (e as Error).message }),
           })
         : undefined,
+    // DRIFT_S3_BUCKET's lifecycle rule expires input segments: serving-retention deletes rows only
+    segmentExpiry: 'lifecycle',
   };
 }
 

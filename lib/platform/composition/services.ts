@@ -31,6 +31,7 @@ import { RegistryService } from '../../modules/registry/service.js';
 import { TokenService } from '../../modules/tokens/service.js';
 import { VerificationService } from '../../modules/registry/verification.js';
 import { servingService, type DriftStore, type ModelRuntime, type ServingEventRecorder } from './serving.js';
+import type { SegmentExpiry } from '../../modules/serving/telemetry.js';
 import { lineageService } from './lineage.js';
 
 export const REGISTRY_DEFAULTS = { retentionDays: 365, uploadTtlSeconds: 3600 } as const;
@@ -72,6 +73,8 @@ export interface AdapterFactories {
   metricsSource(config: Config, serving: MetricsSource): Promise<MetricsSource>;
   /** where serving writes input segments for drift detection (the data folder locally, `DRIFT_S3_BUCKET` in Lambda); absent: none */
   driftStore?(config: Config): Promise<DriftStore | undefined>;
+  /** Who deletes input segments past the retention horizon: the `serving-retention` job (default) or the drift bucket's lifecycle (Lambda). */
+  segmentExpiry?: SegmentExpiry;
   workflows(config: Config, opts: BuildOptions, rollout: RolloutService): Promise<Workflows>;
   /**
    * SentinelNet, loaded on the first decision (Cedar's wasm costs start time). Absent in

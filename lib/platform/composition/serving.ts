@@ -10,7 +10,7 @@ import { ServingMetrics } from '../../modules/serving/metrics.js';
 import { InputSegments } from '../../modules/serving/segments.js';
 import type { ServingObserver } from '../../modules/serving/observers.js';
 import { ServingService } from '../../modules/serving/service.js';
-import { ServingTelemetry } from '../../modules/serving/telemetry.js';
+import { ServingTelemetry, type SegmentExpiry } from '../../modules/serving/telemetry.js';
 import type { Container } from './container.js';
 import type { ObjectStore, ObjectWriter } from '../ports/object-store.js';
 import type { ArtifactCache } from '../ports/artifact-cache.js';
@@ -46,11 +46,15 @@ export function servingService(
     metrics: ServiceMetrics;
     drift: DriftStore | undefined;
   },
-  /** the composition root's runtimes, its serving event recorder (absent: batched inserts through the store) and artifact cache (absent: none) */
+  /**
+   * the composition root's runtimes, its serving event recorder (absent: batched inserts through the store),
+   * artifact cache (absent: none) and who expires input segments (absent: the retention job)
+   */
   adapters: {
     modelRuntimes(): ModelRuntime[];
     servingEvents?(config: Config, database: Database): ServingEventRecorder;
     artifactCache?(config: Config, logger: Container['logger']): ArtifactCache | undefined;
+    segmentExpiry?: SegmentExpiry;
   },
   rollout: () => RolloutService,
 ): { serving: ServingService; servingTelemetry: ServingTelemetry } {
@@ -84,6 +88,7 @@ export function servingService(
     metrics: serving.metrics,
     routes,
     driftStore: d.drift?.purge,
+    ...(adapters.segmentExpiry && { segmentExpiry: adapters.segmentExpiry }),
     retentionDays: config.serving.retentionDays,
   });
   return { serving, servingTelemetry };

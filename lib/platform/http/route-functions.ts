@@ -64,6 +64,9 @@ export const ROUTE_FUNCTION = {
   auditArchive: 'auditArchive',
   // its own memory, concurrency, the ONNX runtime and its log group (the serving events)
   servingPredict: 'servingPredict',
+  // label feedback and the deployment's status: the serving telemetry, the database only
+  servingFeedback: 'servingTelemetry',
+  servingStatus: 'servingTelemetry',
 } as const satisfies Record<ApiRouteId, string>;
 
 export type ApiFunctionName = (typeof ROUTE_FUNCTION)[ApiRouteId];

@@ -2,10 +2,9 @@
 
 /**
  * The jobs that run on a schedule. Each is one EventBridge rule on AWS and one timer locally,
- * but `rollout-takeover`, `quarantine-enforcement` and `serving-retention`: local only (a server
- * resumes rollouts whose runner died, on AWS the Step Functions execution is durable; enforces
- * quarantines whose process died after applying them, on AWS by asking for the quarantine again;
- * and purges serving telemetry, which serves locally only until serving runs on AWS).
+ * but `rollout-takeover` and `quarantine-enforcement`: local only (a server resumes rollouts
+ * whose runner died, on AWS the Step Functions execution is durable; and enforces quarantines
+ * whose process died after applying them, on AWS by asking for the quarantine again).
  */
 export type ScheduledJobName =
   | 'audit-archive'

@@ -22,7 +22,6 @@ export const SERVING_ROUTES = {
     entry: 'lambdas/serving-feedback.ts',
     roles: ['invoker', 'admin'],
     scope: { by: 'model' },
-    localOnly: true,
     summary:
       'Label feedback for served requests (1-500 items): stored all or none; the same label again is a no-op, another label for a labelled request 409 naming items.<i>.label; a request id not (yet) served is kept and joins when its event exists. Quality is joined on read; not audited',
     request: { params: EnvParams, body: FeedbackBody },
@@ -35,7 +34,6 @@ export const SERVING_ROUTES = {
     entry: 'lambdas/serving-status.ts',
     roles: ANY_ROLE,
     scope: { by: 'model' },
-    localOnly: true,
     summary:
       "A deployment's canary status: the split, per-variant requests, errors, latency p50/p99 and quality over the last windowMinutes (default 60), and the last verdicts of its promotion",
     request: { params: EnvParams, query: ServingStatusQuery },
