@@ -12,7 +12,6 @@ import type { Database } from '../ports/database.js';
 import type { KeyProvider } from '../ports/signer.js';
 import type { MetricsExposition, MetricsSink, ServiceMetrics } from '../ports/metrics.js';
 import type { DownloadSource, ObjectStore, UploadSink } from '../ports/object-store.js';
-import type { ArtifactCache } from '../ports/artifact-cache.js';
 import type { RolloutJudge, Workflows } from '../ports/workflows.js';
 import type { Scheduler, Timers } from '../ports/scheduler.js';
 import type { MetricsSource } from '../ports/canary-metrics.js';
@@ -30,8 +29,7 @@ import { KeyService } from '../../modules/keys/service.js';
 import { RegistryService } from '../../modules/registry/service.js';
 import { TokenService } from '../../modules/tokens/service.js';
 import { VerificationService } from '../../modules/registry/verification.js';
-import { servingService, type DriftStore, type ModelRuntime, type ServingEventRecorder } from './serving.js';
-import type { SegmentExpiry } from '../../modules/serving/telemetry.js';
+import { servingService, type DriftStore, type ServingAdapters } from './serving.js';
 import { lineageService } from './lineage.js';
 
 export const REGISTRY_DEFAULTS = { retentionDays: 365, uploadTtlSeconds: 3600 } as const;
@@ -60,7 +58,7 @@ export const AUDIT_RETENTION_DAYS = 2557;
  * import, which is why the local drivers (PGlite, pg, the in-process state-machine runner,
  * Prometheus) live in the local factories alone.
  */
-export interface AdapterFactories {
+export interface AdapterFactories extends ServingAdapters {
   database(config: Config): Promise<Database>;
   /** the artifact store, and the upload sink (download source) the local server writes to (reads from) when the store signs its own URLs */
   objectStore(
@@ -73,8 +71,6 @@ export interface AdapterFactories {
   metricsSource(config: Config, serving: MetricsSource): Promise<MetricsSource>;
   /** where serving writes input segments for drift detection (the data folder locally, `DRIFT_S3_BUCKET` in Lambda); absent: none */
   driftStore?(config: Config): Promise<DriftStore | undefined>;
-  /** Who deletes input segments past the retention horizon: the `serving-retention` job (default) or the drift bucket's lifecycle (Lambda). */
-  segmentExpiry?: SegmentExpiry;
   workflows(config: Config, opts: BuildOptions, rollout: RolloutService): Promise<Workflows>;
   /**
    * SentinelNet, loaded on the first decision (Cedar's wasm costs start time). Absent in
@@ -88,15 +84,6 @@ export interface AdapterFactories {
   metrics(): { sinks: MetricsSink[]; exposition?: MetricsExposition };
   /** Runs the scheduled jobs: timers in the process locally, EventBridge rules on AWS. */
   scheduler(config: Config, opts: BuildOptions): Scheduler;
-  /** The runtimes serving loads with (`runtimes.ts`); in Lambda, ONNX (native) only in the serving bundle. */
-  modelRuntimes(): ModelRuntime[];
-  /**
-   * Where serving events go, and how far they are complete (the judge's window end); absent: batched inserts in the
-   * process (complete up to now). Lambda: log lines serving-ingest inserts (up to its watermark minus the grace).
-   */
-  servingEvents?(config: Config, database: Database): ServingEventRecorder;
-  /** serving's verified, unpacked artifacts between loads: Lambda's `/tmp` (`AEGIS_SERVING_CACHE_MB`); absent: none (local disk is the store) */
-  artifactCache?(config: Config, logger: Container['logger']): ArtifactCache | undefined;
 }
 
 export interface BuildOptions {

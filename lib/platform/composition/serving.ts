@@ -26,6 +26,21 @@ export interface DriftStore {
   purge?: ObjectStore;
 }
 
+/** What a composition root gives serving (`AdapterFactories` in services.ts extends it). */
+export interface ServingAdapters {
+  /** The runtimes serving loads with (`runtimes.ts`); in Lambda, ONNX (native) only in the serving bundle. */
+  modelRuntimes(): ModelRuntime[];
+  /**
+   * Where serving events go, and how far they are complete (the judge's window end); absent: batched inserts in the
+   * process (complete up to now). Lambda: log lines serving-ingest inserts (up to its watermark minus the grace).
+   */
+  servingEvents?(config: Config, database: Database): ServingEventRecorder;
+  /** serving's verified, unpacked artifacts between loads: Lambda's `/tmp` (`AEGIS_SERVING_CACHE_MB`); absent: none (local disk is the store) */
+  artifactCache?(config: Config, logger: Container['logger']): ArtifactCache | undefined;
+  /** Who deletes input segments past the retention horizon: the `serving-retention` job (default) or the drift bucket's lifecycle (Lambda). */
+  segmentExpiry?: SegmentExpiry;
+}
+
 /**
  * Serving over the registry's verification and the rollout's routes, and its telemetry
  * (Prometheus series, input segments in the drift store when there is one, label feedback,
@@ -46,16 +61,7 @@ export function servingService(
     metrics: ServiceMetrics;
     drift: DriftStore | undefined;
   },
-  /**
-   * the composition root's runtimes, its serving event recorder (absent: batched inserts through the store),
-   * artifact cache (absent: none) and who expires input segments (absent: the retention job)
-   */
-  adapters: {
-    modelRuntimes(): ModelRuntime[];
-    servingEvents?(config: Config, database: Database): ServingEventRecorder;
-    artifactCache?(config: Config, logger: Container['logger']): ArtifactCache | undefined;
-    segmentExpiry?: SegmentExpiry;
-  },
+  adapters: ServingAdapters,
   rollout: () => RolloutService,
 ): { serving: ServingService; servingTelemetry: ServingTelemetry } {
   const events = adapters.servingEvents?.(config, d.database);
