@@ -295,11 +295,15 @@ describe('a canary judged by the serving events', () => {
     expect([...seen.canary]).toEqual([candidate]);
     // the candidate answers as the stable once promoted fully (the traffic runs until the promotion settles)
     expect(seen.stable.has(stable)).toBe(true);
-    expect(promotion.verdicts[0]).toMatchObject({ verdict: 'pass' });
-    expect(promotion.verdicts[0].requests.canary).toBeGreaterThanOrEqual(20);
-    expect(promotion.verdicts[0].requests.stable).toBeGreaterThanOrEqual(20);
+    // the last window passed; a busy machine may first judge one inconclusive (too little traffic), never failed
+    const verdicts = promotion.verdicts as { verdict: string; requests: { canary: number; stable: number }; judgement: any }[];
+    expect(verdicts.filter((v) => v.verdict === 'fail')).toEqual([]);
+    const pass = verdicts.at(-1)!;
+    expect(pass).toMatchObject({ verdict: 'pass' });
+    expect(pass.requests.canary).toBeGreaterThanOrEqual(20);
+    expect(pass.requests.stable).toBeGreaterThanOrEqual(20);
     // the judge read the latency histogram of warm requests
-    expect(promotion.verdicts[0].judgement.metrics.latency.source).toBe('histogram');
+    expect(pass.judgement.metrics.latency.source).toBe('histogram');
   });
 
   it('keeps the stable serving when the canary is refused, and rolls the canary back for lack of traffic', async () => {
