@@ -8,17 +8,16 @@
  * A candidate trained on shuffled labels is rolled back on quality, a healthy one is promoted,
  * and the environment answers with the right artifact after each.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { jest } from '@jest/globals';
-import { AegisClient } from '../../lib/clients/http/client.js';
 import { runBuiltinTrainer } from '../../lib/clients/training/builtin-trainer.js';
 import { packDirectory } from '../../lib/clients/training/pack.js';
 import { createPrng } from '../../lib/clients/training/prng.js';
 import { SERVING_EVENT_FIELD } from '../../lib/modules/serving/event-log.js';
+import { roleClient, runMigrations } from './support/callers.js';
 import { worldCli, ok } from './support/cli.js';
 import { servedRoutes } from './support/synth.js';
 import { startWorld, type World } from './support/world.js';
@@ -53,20 +52,7 @@ const cli = worldCli(
   () => work,
 );
 
-function invoker(): AegisClient {
-  const env = world.as('invoker').env;
-  return new AegisClient({
-    baseUrl: world.api.url,
-    sigv4: {
-      region: env.AWS_REGION!,
-      credentials: async () => ({
-        accessKeyId: env.AWS_ACCESS_KEY_ID!,
-        secretAccessKey: env.AWS_SECRET_ACCESS_KEY!,
-        sessionToken: env.AWS_SESSION_TOKEN!,
-      }),
-    },
-  });
-}
+const invoker = () => roleClient(world, 'invoker');
 
 /**
  * CloudWatch Logs' side of the subscription: every `intervalMs`, the serving function's new log
@@ -227,18 +213,7 @@ describe('a canary judged on ingested traffic, on the synthesized artifacts', ()
   let regressed: string;
 
   it('migrates, trains and registers a base, a healthy candidate and one trained on shuffled labels; the base serves the environment', async () => {
-    const migrate = world.functionId((fn) => /^Migrationsmigrate/.test(fn.logicalId));
-    const resource = Object.entries(world.assembly.template.Resources).find(([, r]) => r.Type === 'Custom::AegisMigrations')!;
-    await world.fleet.invoke(migrate, {
-      RequestType: 'Create',
-      ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:framework',
-      ResponseURL: 'https://cloudformation-custom-resource-response',
-      StackId: `arn:aws:cloudformation:eu-west-1:123456789012:stack/${world.assembly.stackName}/x`,
-      RequestId: randomBytes(8).toString('hex'),
-      LogicalResourceId: resource[0],
-      ResourceType: 'Custom::AegisMigrations',
-      ResourceProperties: { DeployNonce: 'e2e-canary' },
-    });
+    expect((await runMigrations(world, 'Create', 'e2e-canary')).PhysicalResourceId).toBe('aegis-migrations');
     // the sample with its labels permuted (seeded): a model trained on it has learnt nothing
     const { header, rows } = csv(readFileSync(join(SAMPLE, 'train.csv'), 'utf8'));
     const col = header.indexOf('label');

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { AegisClient } from '../../lib/clients/http/client.js';
+import { runMigrations } from './support/callers.js';
 import { worldCli, ok } from './support/cli.js';
 import { editJson, startWorld, type World } from './support/world.js';
 
@@ -114,22 +115,10 @@ async function registerArtifact(label: string, metrics: Record<string, number>) 
 
 describe('AWS mode on the synthesized artifacts', () => {
   it('runs the migrations custom resource: schema applied once, KMS keys adopted into the key ring', async () => {
-    const migrate = world.functionId((fn) => /^Migrationsmigrate/.test(fn.logicalId));
-    const resource = Object.entries(world.assembly.template.Resources).find(([, r]) => r.Type === 'Custom::AegisMigrations')!;
-    const event = (RequestType: string) => ({
-      RequestType,
-      ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:framework',
-      ResponseURL: 'https://cloudformation-custom-resource-response',
-      StackId: `arn:aws:cloudformation:eu-west-1:123456789012:stack/${world.assembly.stackName}/x`,
-      RequestId: randomBytes(8).toString('hex'),
-      LogicalResourceId: resource[0],
-      ResourceType: 'Custom::AegisMigrations',
-      ResourceProperties: { DeployNonce: 'e2e' },
-    });
-    const first = await world.fleet.invoke<{ PhysicalResourceId: string; Data: { applied: string } }>(migrate, event('Create'));
+    const first = await runMigrations(world, 'Create', 'e2e');
     expect(first.PhysicalResourceId).toBe('aegis-migrations');
     expect(first.Data.applied.split(',')).toContain('0001_registry');
-    const again = await world.fleet.invoke<{ Data: { applied: string } }>(migrate, event('Update'));
+    const again = await runMigrations(world, 'Update', 'e2e');
     expect(again.Data.applied).toBe('');
 
     const keys = await cli('auditor', ['keys', 'list']);

@@ -9,7 +9,6 @@
  * bundled function (the database only), and the bundled `serving-retention` job deletes the
  * events and labels past the horizon.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,10 +16,10 @@ import { gzipSync } from 'node:zlib';
 import { jest } from '@jest/globals';
 import pg from 'pg';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { AegisClient } from '../../lib/clients/http/client.js';
 import { runBuiltinTrainer } from '../../lib/clients/training/builtin-trainer.js';
 import { packDirectory } from '../../lib/clients/training/pack.js';
 import { SERVING_EVENT_FIELD } from '../../lib/modules/serving/event-log.js';
+import { roleClient, runMigrations } from './support/callers.js';
 import { worldCli, ok } from './support/cli.js';
 import { servedRoutes } from './support/synth.js';
 import { startWorld, type World } from './support/world.js';
@@ -54,20 +53,7 @@ const cli = worldCli(
   () => work,
 );
 
-function client(role: string): AegisClient {
-  const env = world.as(role).env;
-  return new AegisClient({
-    baseUrl: world.api.url,
-    sigv4: {
-      region: env.AWS_REGION!,
-      credentials: async () => ({
-        accessKeyId: env.AWS_ACCESS_KEY_ID!,
-        secretAccessKey: env.AWS_SECRET_ACCESS_KEY!,
-        sessionToken: env.AWS_SESSION_TOKEN!,
-      }),
-    },
-  });
-}
+const client = (role: string) => roleClient(world, role);
 
 /** What CloudWatch Logs hands a subscription's function for these lines of the serving function's log group. */
 function subscriptionEvent(lines: string[]) {
@@ -117,18 +103,7 @@ describe('serving on the synthesized artifacts', () => {
   let predicted2: string;
 
   it('migrates, registers a trained logistic model and promotes it to staging', async () => {
-    const migrate = world.functionId((fn) => /^Migrationsmigrate/.test(fn.logicalId));
-    const resource = Object.entries(world.assembly.template.Resources).find(([, r]) => r.Type === 'Custom::AegisMigrations')!;
-    const migrated = await world.fleet.invoke<{ PhysicalResourceId: string }>(migrate, {
-      RequestType: 'Create',
-      ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:framework',
-      ResponseURL: 'https://cloudformation-custom-resource-response',
-      StackId: `arn:aws:cloudformation:eu-west-1:123456789012:stack/${world.assembly.stackName}/x`,
-      RequestId: randomBytes(8).toString('hex'),
-      LogicalResourceId: resource[0],
-      ResourceType: 'Custom::AegisMigrations',
-      ResourceProperties: { DeployNonce: 'e2e-serving' },
-    });
+    const migrated = await runMigrations(world, 'Create', 'e2e-serving');
     expect(migrated.PhysicalResourceId).toBe('aegis-migrations');
 
     const data = join(work, 'dataset.csv');
