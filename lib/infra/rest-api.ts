@@ -236,7 +236,7 @@ export class AegisRestApi extends Construct {
       // one integration for the route's path and its deprecated aliases: the same function answers both.
       // One invoke permission per function, for this API (not one per method: routes share functions,
       // and API Gateway invokes a function only for the methods integrated with it).
-      const integration = new apigw.LambdaIntegration(props.handlers[routeId], { allowTestInvoke: false, scopePermissionToMethod: false });
+      const integration = new apigw.LambdaIntegration(props.handlers[routeId], { scopePermissionToMethod: false });
       for (const { path, deprecated } of routePaths(route)) {
         const pathParameters = [...path.matchAll(/\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1]!);
         const method = this.api.root.resourceForPath(path).addMethod(route.method, integration, {

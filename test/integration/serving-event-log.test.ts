@@ -257,6 +257,8 @@ describe('ingesting log lines (PostgreSQL)', () => {
     );
     expect(r).toEqual({
       events: 0,
+      inserted: 0,
+      oldestAt: null,
       skipped: [expect.objectContaining({ id: 'b' }), { id: 'n', problem: 'not JSON' }],
       statements: 0,
       late: 0,
