@@ -23,7 +23,7 @@ import { App, Duration, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { RoleMapEntry } from '../lib/kernel/identity.js';
 import { AegisStack, REPO_ROOT } from '../lib/infra/aegis-stack.js';
-import { loadEnvironments } from '../lib/infra/environments.js';
+import { loadEnvironments, scheduleRates } from '../lib/infra/environments.js';
 import { mutualTlsFromContext } from '../lib/infra/mutual-tls.js';
 import type { ReplicationTarget } from '../lib/infra/replication.js';
 
@@ -98,6 +98,7 @@ const stack = new AegisStack(app, `aegis-${envName}`, {
   ...(mutualTls && { mutualTls }),
   ...(fromFile.throttling && { throttling: fromFile.throttling }),
   ...(fromFile.serving && { serving: fromFile.serving }),
+  ...scheduleRates(fromFile.schedules),
   description: `Aegis model registry (${envName}; ${replication ? `buckets replicated to ${replication.region}` : 'no cross-region bucket replication'})`,
 });
 

@@ -5,6 +5,7 @@
  * replication, mutual TLS, API throttles, the serving function's memory and concurrency and its alarms' thresholds, tags and termination protection. Read by `bin/cdk.ts` only.
  */
 import { readFileSync } from 'node:fs';
+import { Duration } from 'aws-cdk-lib';
 import * as z from 'zod';
 import { RoleMapEntrySchema } from '../kernel/identity.js';
 
@@ -15,6 +16,15 @@ const Throttle = z.strictObject({
   rateLimit: z.number().positive('must be more than 0 requests per second'),
   burstLimit: z.number().int('must be a whole number of requests').min(1, 'must be at least 1'),
 });
+
+/** The scheduled jobs whose rate an environment may set (`schedules`): the stack prop each sets is `<name>Rate`. */
+export const SCHEDULED_JOB_RATES = [
+  'auditArchiveMinutes',
+  'auditCheckpointMinutes',
+  'pendingUploadExpiryMinutes',
+  'pendingPromotionExpiryMinutes',
+  'servingRetentionMinutes',
+] as const;
 
 const Environment = z.strictObject({
   /** with `region`: the stack is deployed there (AZ lookups come from the committed cdk.context.json) */
@@ -34,6 +44,22 @@ const Environment = z.strictObject({
     .int('must be a whole number of days')
     .min(1, 'must be at least 1 day')
     .max(3650, 'must be at most 3650 days')
+    .optional(),
+  /** how often each scheduled job runs, in whole minutes (EventBridge's shortest rate is one minute; at most a day) */
+  schedules: z
+    .strictObject(
+      Object.fromEntries(
+        SCHEDULED_JOB_RATES.map((k) => [
+          k,
+          z
+            .number()
+            .int('must be a whole number of minutes')
+            .min(1, 'must be at least 1 minute')
+            .max(1440, 'must be at most 1440 minutes (a day)')
+            .optional(),
+        ]),
+      ) as Record<(typeof SCHEDULED_JOB_RATES)[number], z.ZodOptional<z.ZodNumber>>,
+    )
     .optional(),
   sentinelnetUrl: z.url({ protocol: /^https?$/, error: 'not an http(s) URL' }).optional(),
   replication: z.strictObject({ region: Region, artifactBucketArn: Arn, auditArchiveBucketArn: Arn, kmsKeyArn: Arn }).optional(),
@@ -121,4 +147,20 @@ export function loadEnvironments(path: string): Readonly<Record<string, Environm
     if ((env.account === undefined) !== (env.region === undefined))
       throw new Error(`${path}: environments.${name}: account and region go together (both, or neither for an environment-agnostic stack)`);
   return parsed.data.environments;
+}
+
+/**
+ * The stack props an environment's `schedules` set: `auditArchiveMinutes: 10` → `auditArchiveRate: Duration.minutes(10)`.
+ *
+ * @example scheduleRates({ servingRetentionMinutes: 30 }) // { servingRetentionRate: Duration.minutes(30) }
+ */
+export function scheduleRates(
+  schedules: EnvironmentConfig['schedules'],
+): Partial<Record<`${(typeof SCHEDULED_JOB_RATES)[number] extends `${infer J}Minutes` ? J : never}Rate`, Duration>> {
+  const out: Record<string, Duration> = {};
+  for (const key of SCHEDULED_JOB_RATES) {
+    const minutes = schedules?.[key];
+    if (minutes !== undefined) out[`${key.slice(0, -'Minutes'.length)}Rate`] = Duration.minutes(minutes);
+  }
+  return out;
 }

@@ -183,7 +183,7 @@ describe('bin/cdk.ts', () => {
     expect(run.stderr).toContain('cross-region replication needs context replicaAuditBucketArn, replicaKmsKeyArn as well');
   });
 
-  it('takes account, region, role map, alarm email, API throttles, the serving function, tags, download URL lifetime and termination protection from the per-environment file', () => {
+  it('takes account, region, role map, alarm email, API throttles, the serving function, tags, download URL lifetime, schedules and termination protection from the per-environment file', () => {
     const dir = newOutdir();
     const file = join(dir, 'environments.json');
     writeFileSync(
@@ -204,6 +204,7 @@ describe('bin/cdk.ts', () => {
             tags: { team: 'ml-platform' },
             downloadUrlTtlSeconds: 120,
             servingRetentionDays: 30,
+            schedules: { auditArchiveMinutes: 10, servingRetentionMinutes: 30, pendingPromotionExpiryMinutes: 60 },
           },
         },
       }),
@@ -266,6 +267,14 @@ describe('bin/cdk.ts', () => {
     expect(alarmOn('Errors').find((a) => JSON.stringify(a.Properties).includes('Aegis/Serving'))!.Properties.Threshold).toBe(0.1);
     const azs = resources.filter((r) => r.Type === 'AWS::EC2::Subnet').map((r) => r.Properties.AvailabilityZone);
     expect(azs).toEqual(['eu-west-1a', 'eu-west-1b']);
+    // the schedules given, and the defaults of the others (checkpoint every minute, upload expiry hourly)
+    const rateOf = (job: string) =>
+      (Object.entries(template.Resources) as [string, (typeof resources)[number]][]).find(
+        ([id, r]) => r.Type === 'AWS::Events::Rule' && id.startsWith(job),
+      )![1].Properties.ScheduleExpression;
+    expect(
+      ['AuditArchiveSchedule', 'ServingRetention', 'PendingPromotionExpiry', 'AuditCheckpoint', 'PendingUploadExpiry'].map(rateOf),
+    ).toEqual(['rate(10 minutes)', 'rate(30 minutes)', 'rate(1 hour)', 'rate(1 minute)', 'rate(1 hour)']);
   });
 
   it('refuses a per-environment file with a bad field, naming the file and the field', () => {
@@ -291,6 +300,15 @@ describe('bin/cdk.ts', () => {
       /: environments\.prod\.serving\.memoryMb: must be at most 10240 MB \(Lambda's maximum\)$/,
     );
     expect(bad({ environments: { prod: { serving: { gpu: true } } } })).toThrow(/: environments\.prod\.serving: unknown field gpu$/);
+    expect(bad({ environments: { prod: { schedules: { auditArchiveMinutes: 0 } } } })).toThrow(
+      /: environments\.prod\.schedules\.auditArchiveMinutes: must be at least 1 minute$/,
+    );
+    expect(bad({ environments: { prod: { schedules: { auditCheckpointMinutes: 1.5 } } } })).toThrow(
+      /: environments\.prod\.schedules\.auditCheckpointMinutes: must be a whole number of minutes$/,
+    );
+    expect(bad({ environments: { prod: { schedules: { nightly: 5 } } } })).toThrow(
+      /: environments\.prod\.schedules: unknown field nightly$/,
+    );
     expect(bad({ environments: { prod: { serving: { reservedConcurrency: 4, provisionedConcurrency: 5 } } } })).toThrow(
       /: environments\.prod\.serving\.provisionedConcurrency: must not exceed reservedConcurrency$/,
     );
