@@ -93,6 +93,13 @@ const Environment = z.strictObject({
         .optional(),
       /** the canary error rate alarm's threshold (0-1 of canary requests; default 0.05) */
       alarmCanaryErrorRate: z.number().gt(0, 'must be more than 0').lt(1, 'must be less than 1').optional(),
+      /** the ingest lag alarm's threshold (minutes behind the oldest event of a delivery; default 10) */
+      alarmIngestLagMinutes: z
+        .number()
+        .int('must be a whole number of minutes')
+        .min(1, 'must be at least 1 minute')
+        .max(1440, 'must be at most 1440 minutes (a day)')
+        .optional(),
     })
     .refine(
       (s) =>

@@ -25,6 +25,13 @@ export interface ServingAlarmConfig {
    * @default DEFAULT_CANARY_ERROR_RATE
    */
   readonly alarmCanaryErrorRate?: number;
+  /**
+   * Oldest serving event of a delivery, in minutes, beyond which the ingest lag alarm fires
+   * (two 5-minute periods running): the canary judge then reads windows with events missing.
+   *
+   * @default DEFAULT_INGEST_LAG_MINUTES
+   */
+  readonly alarmIngestLagMinutes?: number;
 }
 
 export const DEFAULT_SERVING_LATENCY_P99_MS = 500;
@@ -42,13 +49,6 @@ export interface ServingMonitoringProps {
    * @default - the defaults of {@link ServingAlarmConfig}
    */
   readonly thresholds?: ServingAlarmConfig | undefined;
-  /**
-   * Oldest serving event of a delivery, in minutes, beyond which the ingest lag alarm fires
-   * (two 5-minute periods running): the canary judge then reads windows with events missing.
-   *
-   * @default DEFAULT_INGEST_LAG_MINUTES
-   */
-  readonly ingestLagMinutes?: number;
 }
 
 const VARIANTS: readonly Variant[] = ['stable', 'canary'];
@@ -78,10 +78,10 @@ export class ServingMonitoring extends Construct {
     const { topic, dashboard } = props.monitoring;
     const latencyP99 = props.thresholds?.alarmLatencyP99Ms ?? DEFAULT_SERVING_LATENCY_P99_MS;
     const errorRate = props.thresholds?.alarmCanaryErrorRate ?? DEFAULT_CANARY_ERROR_RATE;
-    const lagMinutes = props.ingestLagMinutes ?? DEFAULT_INGEST_LAG_MINUTES;
+    const lagMinutes = props.thresholds?.alarmIngestLagMinutes ?? DEFAULT_INGEST_LAG_MINUTES;
     if (!(latencyP99 > 0)) throw new Error(`alarmLatencyP99Ms must be more than 0 ms (got ${latencyP99})`);
     if (!(errorRate > 0 && errorRate < 1)) throw new Error(`alarmCanaryErrorRate must be between 0 and 1 (got ${errorRate})`);
-    if (!(lagMinutes >= 1)) throw new Error(`ingestLagMinutes must be at least 1 (got ${lagMinutes})`);
+    if (!(lagMinutes >= 1)) throw new Error(`alarmIngestLagMinutes must be at least 1 (got ${lagMinutes})`);
 
     const alarms = new Map<string, cloudwatch.Alarm>();
     const notify = (name: string, alarm: cloudwatch.Alarm) => {

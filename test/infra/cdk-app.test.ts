@@ -200,7 +200,13 @@ describe('bin/cdk.ts', () => {
               public: { rateLimit: 3, burstLimit: 6 },
               serving: { rateLimit: 300, burstLimit: 600 },
             },
-            serving: { memoryMb: 2048, reservedConcurrency: 10, alarmLatencyP99Ms: 300, alarmCanaryErrorRate: 0.1 },
+            serving: {
+              memoryMb: 2048,
+              reservedConcurrency: 10,
+              alarmLatencyP99Ms: 300,
+              alarmCanaryErrorRate: 0.1,
+              alarmIngestLagMinutes: 5,
+            },
             tags: { team: 'ml-platform' },
             downloadUrlTtlSeconds: 120,
             servingRetentionDays: 30,
@@ -265,6 +271,9 @@ describe('bin/cdk.ts', () => {
       );
     expect(alarmOn('LatencyMs').map((a) => a.Properties.Threshold)).toEqual([300, 300]);
     expect(alarmOn('Errors').find((a) => JSON.stringify(a.Properties).includes('Aegis/Serving'))!.Properties.Threshold).toBe(0.1);
+    expect(
+      resources.find((r) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties.MetricName === 'IngestLagSeconds')!.Properties.Threshold,
+    ).toBe(300);
     const azs = resources.filter((r) => r.Type === 'AWS::EC2::Subnet').map((r) => r.Properties.AvailabilityZone);
     expect(azs).toEqual(['eu-west-1a', 'eu-west-1b']);
     // the schedules given, and the defaults of the others (checkpoint every minute, upload expiry hourly)
@@ -300,6 +309,9 @@ describe('bin/cdk.ts', () => {
       /: environments\.prod\.serving\.memoryMb: must be at most 10240 MB \(Lambda's maximum\)$/,
     );
     expect(bad({ environments: { prod: { serving: { gpu: true } } } })).toThrow(/: environments\.prod\.serving: unknown field gpu$/);
+    expect(bad({ environments: { prod: { serving: { alarmIngestLagMinutes: 0 } } } })).toThrow(
+      /: environments\.prod\.serving\.alarmIngestLagMinutes: must be at least 1 minute$/,
+    );
     expect(bad({ environments: { prod: { schedules: { auditArchiveMinutes: 0 } } } })).toThrow(
       /: environments\.prod\.schedules\.auditArchiveMinutes: must be at least 1 minute$/,
     );

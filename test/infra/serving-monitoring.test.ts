@@ -167,16 +167,11 @@ describe('serving monitoring in the stack', () => {
 });
 
 describe('ServingMonitoring on its own', () => {
-  const build = (props: ServingAlarmConfig & { ingestLagMinutes?: number } = {}) => {
+  const build = (thresholds: ServingAlarmConfig = {}) => {
     const stack = new Stack(new App(), 'serving-monitoring');
     const topic = new sns.Topic(stack, 'Topic');
     const dashboard = new cloudwatch.Dashboard(stack, 'Dashboard');
-    const { ingestLagMinutes, ...thresholds } = props;
-    new ServingMonitoring(stack, 'ServingMonitoring', {
-      monitoring: { topic, dashboard },
-      thresholds,
-      ...(ingestLagMinutes !== undefined && { ingestLagMinutes }),
-    });
+    new ServingMonitoring(stack, 'ServingMonitoring', { monitoring: { topic, dashboard }, thresholds });
     return Template.fromStack(stack);
   };
 
@@ -190,14 +185,14 @@ describe('ServingMonitoring on its own', () => {
   });
 
   it('takes the ingest lag in minutes', () => {
-    const alarms = Object.values(build({ ingestLagMinutes: 3 }).findResources('AWS::CloudWatch::Alarm')) as Json[];
+    const alarms = Object.values(build({ alarmIngestLagMinutes: 3 }).findResources('AWS::CloudWatch::Alarm')) as Json[];
     expect(alarms.find((a) => a.Properties.MetricName === 'IngestLagSeconds')!.Properties.Threshold).toBe(180);
   });
 
   it.each([
     [{ alarmCanaryErrorRate: 1.5 }, /alarmCanaryErrorRate must be between 0 and 1/],
     [{ alarmLatencyP99Ms: 0 }, /alarmLatencyP99Ms must be more than 0 ms/],
-    [{ ingestLagMinutes: 0 }, /ingestLagMinutes must be at least 1/],
+    [{ alarmIngestLagMinutes: 0 }, /alarmIngestLagMinutes must be at least 1/],
   ])('refuses %o, naming the prop', (props, message) => {
     expect(() => build(props)).toThrow(message);
   });
