@@ -9,7 +9,7 @@ import {
   settledUntil,
 } from '../../lib/modules/serving/event-log.js';
 import { INGEST_MAX_BATCH_ROWS, ingestLogLines, ingestMetricsLine } from '../../lib/modules/serving/ingest.js';
-import type { ServingEventRow } from '../../lib/modules/serving/store.js';
+import { purgeBefore, type ServingEventRow } from '../../lib/modules/serving/store.js';
 import { PgDatabase } from '../../lib/platform/adapters/sql/pg.js';
 import { migrateToLatest } from '../../lib/platform/sql/migrations.js';
 import { createTestDatabase } from '../support/postgres.js';
@@ -273,5 +273,31 @@ describe('ingesting log lines (PostgreSQL)', () => {
     await ingestLogLines(db!.db, [lineOf(1300, { deployment_key: key, at: atSecond(45) })], opts);
     expect(await rec.settledUntil(key, opts.now)).toEqual(atSecond(35));
     expect(await rec.settledUntil(key, atSecond(30))).toEqual(atSecond(30));
+  });
+
+  it('purges events and labels before the horizon a batch at a time, keeping the newer ones', async () => {
+    const key = 'purge/prod';
+    const old = new Date('2020-01-01T00:00:00.000Z');
+    const rows = Array.from({ length: 12 }, (_, i) => lineOf(1400 + i, { deployment_key: key, at: i < 10 ? old : opts.now }));
+    await ingestLogLines(db!.db, rows, opts);
+    await db!.db
+      .insertInto('serving_labels')
+      .values(
+        Array.from({ length: 12 }, (_, i) => ({
+          deployment_key: key,
+          request_id: `req-${1400 + i}`,
+          label: '1',
+          received_at: i < 7 ? old : opts.now,
+        })),
+      )
+      .execute();
+    const before = new Date('2021-01-01T00:00:00.000Z');
+    // 3 rows a statement: 10 old events in four deletes, 7 old labels in three
+    expect(await purgeBefore(db!.db, before, 3)).toEqual({ events: 10, labels: 7 });
+    const left = await db!.db.selectFrom('serving_events').select('request_id').where('deployment_key', '=', key).execute();
+    expect(left.map((r) => r.request_id).sort()).toEqual(['req-1410', 'req-1411']);
+    const labels = await db!.db.selectFrom('serving_labels').select('request_id').where('deployment_key', '=', key).execute();
+    expect(labels).toHaveLength(5);
+    expect(await purgeBefore(db!.db, before, 3)).toEqual({ events: 0, labels: 0 });
   });
 });

@@ -173,7 +173,11 @@ describe('serving retention (ServingTelemetry.purge)', () => {
       segments: 1,
       segmentExpiry: 'job',
     });
-    expect(statements).toEqual(['delete from "serving_events" where "at" < $1', 'delete from "serving_labels" where "received_at" < $1']);
+    // a batch at a time (the dummy driver deletes nothing, so one statement each)
+    expect(statements).toEqual([
+      'delete from "serving_events" where "request_id" in (select "request_id" from "serving_events" where "at" < $1 limit $2)',
+      'delete from "serving_labels" where ("deployment_key", "request_id") in (select "deployment_key", "request_id" from "serving_labels" where "received_at" < $1 limit $2)',
+    ]);
     expect([...objects.keys()]).toEqual(['serving-inputs/churn/prod/2026-03-01/07/20260301T070000Z-000000000000.jsonl']);
   });
 

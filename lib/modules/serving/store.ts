@@ -224,9 +224,37 @@ export async function raiseIngestWatermarks(
 
 // retention
 
-/** Deletes the serving events recorded and the labels received before `before`; how many of each. */
-export async function purgeBefore(x: Executor, before: Date): Promise<{ events: number; labels: number }> {
-  const events = await x.deleteFrom('serving_events').where('at', '<', before).executeTakeFirst();
-  const labels = await x.deleteFrom('serving_labels').where('received_at', '<', before).executeTakeFirst();
-  return { events: Number(events.numDeletedRows), labels: Number(labels.numDeletedRows) };
+/** Rows one retention DELETE removes at most: each statement stays short (the Data API ends a statement at 45 s). */
+export const PURGE_BATCH_ROWS = 5000;
+
+/** Deletes the serving events recorded and the labels received before `before`, `batch` rows a statement; how many of each. */
+export async function purgeBefore(x: Executor, before: Date, batch = PURGE_BATCH_ROWS): Promise<{ events: number; labels: number }> {
+  const untilDone = async (step: () => Promise<{ numDeletedRows: bigint }>) => {
+    let total = 0;
+    for (let n = batch; n === batch; total += n) n = Number((await step()).numDeletedRows);
+    return total;
+  };
+  const events = await untilDone(() =>
+    x
+      .deleteFrom('serving_events')
+      .where('request_id', 'in', (q) => q.selectFrom('serving_events').select('request_id').where('at', '<', before).limit(batch))
+      .executeTakeFirstOrThrow(),
+  );
+  const labels = await untilDone(() =>
+    x
+      .deleteFrom('serving_labels')
+      .where(({ eb, refTuple, selectFrom }) =>
+        eb(
+          refTuple('deployment_key', 'request_id'),
+          'in',
+          selectFrom('serving_labels')
+            .select(['deployment_key', 'request_id'])
+            .where('received_at', '<', before)
+            .limit(batch)
+            .$asTuple('deployment_key', 'request_id'),
+        ),
+      )
+      .executeTakeFirstOrThrow(),
+  );
+  return { events, labels };
 }
