@@ -10,8 +10,6 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
 import { sql } from 'kysely';
-import { gzipSync } from 'fflate';
-import { pack } from 'tar-stream';
 import { canonicalJson, sha256Hex } from '../../lib/kernel/canonical.js';
 import { S3ObjectWriter } from '../../lib/platform/adapters/object-store/s3-writer.js';
 import { PgliteDatabase } from '../../lib/platform/adapters/sql/pglite.js';
@@ -26,6 +24,7 @@ import type { RolloutService } from '../../lib/modules/rollout/service.js';
 import type { ArtifactRecord } from '../../lib/modules/registry/service.js';
 import { startMoto } from '../support/moto.js';
 import { describeUnless, NO_MOTO } from '../support/unavailable.js';
+import { tarGz } from '../support/tar.js';
 
 const moto = await startMoto();
 
@@ -205,17 +204,6 @@ describeUnless(moto ? undefined : NO_MOTO, 'S3ObjectWriter (moto_server)', () =>
     });
   });
 });
-
-async function tarGz(files: Record<string, string>): Promise<Buffer> {
-  const p = pack();
-  const chunks: Buffer[] = [];
-  p.on('data', (c) => chunks.push(c as Buffer));
-  const done = new Promise<void>((r) => p.on('end', () => r()));
-  for (const [name, body] of Object.entries(files)) p.entry({ name }, body);
-  p.finalize();
-  await done;
-  return Buffer.from(gzipSync(Buffer.concat(chunks)));
-}
 
 const runtime: ModelRuntime = {
   format: 'fake',

@@ -7,8 +7,6 @@
 import { mkdtemp, readdir, rm, stat, writeFile, mkdir, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'fflate';
-import { pack } from 'tar-stream';
 import { canonicalJson, sha256Hex } from '../../lib/kernel/canonical.js';
 import { DiskArtifactCache } from '../../lib/platform/adapters/artifact-cache/disk.js';
 import { FsObjectStore } from '../../lib/platform/adapters/object-store/fs.js';
@@ -16,17 +14,7 @@ import type { ModelRuntime } from '../../lib/platform/ports/model-runtime.js';
 import type { ObjectStore } from '../../lib/platform/ports/object-store.js';
 import { isRefusal, loadArtifact, servable, type LoaderDeps } from '../../lib/modules/serving/loader.js';
 import type { ArtifactRecord } from '../../lib/modules/registry/service.js';
-
-async function tarGz(files: Record<string, string>): Promise<Buffer> {
-  const p = pack();
-  const chunks: Buffer[] = [];
-  p.on('data', (c) => chunks.push(c as Buffer));
-  const done = new Promise<void>((r) => p.on('end', () => r()));
-  for (const [name, body] of Object.entries(files)) p.entry({ name }, body);
-  p.finalize();
-  await done;
-  return Buffer.from(gzipSync(Buffer.concat(chunks)));
-}
+import { tarGz } from '../support/tar.js';
 
 /** Answers with the `answer` of its model.json. */
 const runtime: ModelRuntime = {

@@ -5,8 +5,6 @@
  */
 import { Readable } from 'node:stream';
 import { sql } from 'kysely';
-import { gzipSync } from 'fflate';
-import { pack } from 'tar-stream';
 import { canonicalJson, sha256Hex } from '../../lib/kernel/canonical.js';
 import { PgliteDatabase } from '../../lib/platform/adapters/sql/pglite.js';
 import { migrateToLatest } from '../../lib/platform/sql/migrations.js';
@@ -18,6 +16,7 @@ import type { ArtifactRecord } from '../../lib/modules/registry/service.js';
 import type { ServingEventRecorder } from '../../lib/modules/serving/event-sink.js';
 import { LogLineEventRecorder } from '../../lib/modules/serving/event-log.js';
 import { ingestLogLines } from '../../lib/modules/serving/ingest.js';
+import { tarGz } from '../support/tar.js';
 
 let db: PgliteDatabase;
 beforeAll(async () => {
@@ -29,17 +28,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.close();
 });
-
-async function tarGz(files: Record<string, string>): Promise<Buffer> {
-  const p = pack();
-  const chunks: Buffer[] = [];
-  p.on('data', (c) => chunks.push(c as Buffer));
-  const done = new Promise<void>((r) => p.on('end', () => r()));
-  for (const [name, body] of Object.entries(files)) p.entry({ name }, body);
-  p.finalize();
-  await done;
-  return Buffer.from(gzipSync(Buffer.concat(chunks)));
-}
 
 /** A fake runtime: `fake.json` says how its model behaves. */
 const fakeRuntime: ModelRuntime = {
