@@ -6,6 +6,8 @@
 
 /** The two arms of a canary deployment. */
 export type Variant = 'stable' | 'canary';
+/** What a serving event records: a routed variant, or `shadow` (a mirrored copy whose answer no caller got). */
+export type RecordedVariant = Variant | 'shadow';
 
 /**
  * Width of a latency bucket: bucket `b` holds latencies in `[1.02^b, 1.02^(b+1))` ms, so a

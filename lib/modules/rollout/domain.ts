@@ -16,7 +16,46 @@ export interface CanaryConfig {
   maxInconclusive: number;
   /** requests each arm needs before a window can pass or fail (the judge's minRequests); absent in older records: 200 */
   minRequests?: number;
+  /** how the candidate meets traffic; absent in records written before strategies existed: `canary` */
+  strategy?: Strategy;
+  /** the shadow phase's settings (strategy `shadow`) */
+  shadow?: ShadowConfig;
+  /** the switch's settings (strategy `blue-green`) */
+  blueGreen?: BlueGreenConfig;
 }
+
+/**
+ * How a promotion's candidate meets traffic: `canary` (a growing share of callers), `shadow`
+ * (a copy of the requests, answers recorded and compared, never returned; then a canary or a
+ * full switch), `blue-green` (warmed up, then 100 % at once, the previous artifact kept
+ * routable for a hold period so a rollback is a route change).
+ */
+export const STRATEGIES = ['canary', 'shadow', 'blue-green'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+export interface ShadowConfig {
+  /** share of requests mirrored to the candidate, 1–100 */
+  percent: number;
+  /** passing shadow windows needed before it moves on */
+  windows: number;
+  /** the least share of mirrored requests whose prediction equals the stable one's, 0–1 */
+  minAgreement: number;
+  /** after the shadow passes: run the canary stages, or switch 100 % at once */
+  then: 'canary' | 'promote';
+}
+
+export interface BlueGreenConfig {
+  /** seconds the previous (blue) artifact stays routable after the switch; then it is released */
+  holdSeconds: number;
+  /** warm-up requests green must all answer before any traffic moves (replayed inputs, else synthetic) */
+  warmUpRequests: number;
+}
+
+export const DEFAULT_SHADOW: ShadowConfig = { percent: 100, windows: 1, minAgreement: 0.9, then: 'canary' };
+export const DEFAULT_BLUE_GREEN: BlueGreenConfig = { holdSeconds: 600, warmUpRequests: 20 };
+
+/** The strategy a (possibly older) config runs. */
+export const strategyOf = (c: CanaryConfig): Strategy => c.strategy ?? 'canary';
 
 /** The judge's default minimum requests per arm (`CANARY_DEFAULTS.minRequests`). */
 export const DEFAULT_MIN_REQUESTS = 200;
@@ -57,18 +96,27 @@ export interface RolloutState {
   canaryStartedAt?: string;
   /** why the rollout is rolled back: the failed check, or `insufficient-traffic` */
   reason?: string;
+  /**
+   * Where a strategy's rollout is: `shadow` (mirrored, judged on agreement), `warming`
+   * (blue-green before the switch), `hold` (blue-green after the switch, blue still
+   * routable); absent: the canary stages (or none).
+   */
+  phase?: 'shadow' | 'warming' | 'hold';
+  /** passing shadow windows so far */
+  shadowPassed?: number;
 }
 
 export type Verdict = 'pass' | 'fail' | 'inconclusive';
 
 /** What a Task state of the state machines asks the rollout to do. */
-export type StepAction = 'start' | 'evaluate' | 'stepUp' | 'promoteFully' | 'rollback' | 'fail';
+export type StepAction = 'start' | 'evaluate' | 'stepUp' | 'warmUp' | 'promoteFully' | 'rollback' | 'fail';
 
 /** The Task state of the promotion state machine that runs each step action (the trace's `state`). */
 export const STATE_OF: Readonly<Record<StepAction, string>> = {
   start: 'StartCanary',
   evaluate: 'Evaluate',
   stepUp: 'StepUp',
+  warmUp: 'WarmUp',
   promoteFully: 'PromoteFully',
   rollback: 'RollBack',
   fail: 'RecordFailure',
@@ -86,7 +134,7 @@ export const machineOf = (kind: string): MachineName => (kind === 'rollback' ? '
 export function stepState(kind: string, action: StepAction): string {
   return kind === 'rollback' && action === 'promoteFully' ? 'SetRoute' : STATE_OF[action];
 }
-export type Next = 'promote' | 'step-up' | 'wait' | 'rollback';
+export type Next = 'promote' | 'step-up' | 'warm-up' | 'wait' | 'rollback';
 
 export function initialState(c: CanaryConfig, now: Date): RolloutState {
   const stages = stagePercents(c);

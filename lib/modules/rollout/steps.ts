@@ -8,6 +8,7 @@ import type { AuditLog } from '../../platform/audit/log.js';
 import type { Clock } from '../../platform/ports/clock.js';
 import type { Database } from '../../platform/ports/database.js';
 import type { ServiceMetrics } from '../../platform/ports/metrics.js';
+import type { ServingWarmer } from '../../platform/ports/serving-warmer.js';
 import type { RolloutJudge } from '../../platform/ports/workflows.js';
 import {
   DEFAULT_MIN_REQUESTS,
@@ -56,6 +57,8 @@ export interface RolloutDeps {
   options?: RolloutOptions;
   /** where ended rollouts are counted and timed (none when absent) */
   metrics?: ServiceMetrics;
+  /** loads and warms a blue-green candidate before the switch (strategy `blue-green`) */
+  warmer?: ServingWarmer;
 }
 
 /** What a step returns to the state machine, which routes on `next`. */
@@ -91,6 +94,8 @@ export async function runStep(
       await save(s, { state, action: 'stepUp', route: { canary_percent: state.percent }, waitSeconds: state.windowSeconds });
       return { ...state, next: 'wait' };
     }
+    case 'warmUp':
+      throw new AegisError('CONFLICT', `promotion ${p.promotionId}: warm-up is not built yet`);
     case 'promoteFully':
       // a manual rollback starts here (SetRoute): the same check as at a rollout's start
       await authorized(s);

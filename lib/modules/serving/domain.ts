@@ -34,6 +34,10 @@ export interface ServingRoute {
   percent: number;
   /** the promotion that set the route: the canary split's seed */
   promotionId: string | null;
+  /** the candidate a share of requests is mirrored to (strategy `shadow`): its answers are recorded, never returned */
+  shadow?: string | null;
+  /** 0–100: the share of requests mirrored to the shadow */
+  shadowPercent?: number;
 }
 
 /** The variant a routing key goes to: the canary iff the route has one and the key's bucket falls below its percent. */

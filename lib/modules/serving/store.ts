@@ -4,7 +4,7 @@
  * runs on; the row builders are exported so a restore writes the same rows.
  */
 import { sql, type Insertable, type Selectable } from 'kysely';
-import type { LatencyHistogram, Variant, VariantMetrics } from '../../kernel/canary-metrics.js';
+import type { LatencyHistogram, RecordedVariant, VariantMetrics } from '../../kernel/canary-metrics.js';
 import type { Executor } from '../../platform/ports/database.js';
 import { toDate, type DB } from '../../platform/sql/schema.js';
 
@@ -69,12 +69,12 @@ export async function deploymentsOf(x: Executor, artifactId?: string): Promise<S
 
 export type ServingEventRow = Insertable<DB['serving_events']>;
 
-/** A batch of events; a request id already stored is skipped (a retried batch counts once). */
+/** A batch of events; an event already stored (request id and shadow or not) is skipped (a retried batch counts once). */
 export async function insertEvents(x: Executor, rows: ServingEventRow[]): Promise<number> {
   const [r] = await x
     .insertInto('serving_events')
     .values(rows)
-    .onConflict((oc) => oc.column('request_id').doNothing())
+    .onConflict((oc) => oc.doNothing())
     .execute();
   // rows actually inserted: a request id already stored is not counted
   return Number(r?.numInsertedOrUpdatedRows ?? 0n);
@@ -85,7 +85,7 @@ export async function insertNewEvents(x: Executor, rows: ServingEventRow[]): Pro
   const r = await x
     .insertInto('serving_events')
     .values(rows)
-    .onConflict((oc) => oc.column('request_id').doNothing())
+    .onConflict((oc) => oc.doNothing())
     .returning('request_id')
     .execute();
   return r.map((e) => e.request_id);
@@ -98,7 +98,7 @@ export async function insertNewEvents(x: Executor, rows: ServingEventRow[]): Pro
  */
 export async function metricsWindow(
   x: Executor,
-  q: { deploymentKey: string; variant: Variant; artifactId: string | null; from: Date; to: Date },
+  q: { deploymentKey: string; variant: RecordedVariant; artifactId: string | null; from: Date; to: Date },
 ): Promise<VariantMetrics> {
   if (q.artifactId === null) return { requests: 0, errors: 0, latencyHistogram: [] };
   const base = x
@@ -137,7 +137,7 @@ export async function metricsWindow(
  */
 export async function qualityWindow(
   x: Executor,
-  q: { deploymentKey: string; variant: Variant; artifactId: string; from: Date; to: Date },
+  q: { deploymentKey: string; variant: RecordedVariant; artifactId: string; from: Date; to: Date },
 ): Promise<{ correct: number; labelled: number }> {
   const r = await x
     .selectFrom('serving_events as e')

@@ -5,7 +5,7 @@
  * and `test/promotion/judged.test.ts`. The metric types and the latency buckets are pure and
  * live in the kernel (`lib/kernel/canary-metrics.ts`).
  */
-import type { Variant, VariantMetrics } from '../../kernel/canary-metrics.js';
+import type { RecordedVariant, VariantMetrics } from '../../kernel/canary-metrics.js';
 
 /**
  * Serving metrics of one deployment, split by variant.
@@ -22,7 +22,7 @@ export interface MetricsSource {
    * (a later canary reuses the variant name; null when nothing served that variant): a
    * source that records it counts only that artifact's requests.
    */
-  window(deploymentKey: string, variant: Variant, artifactId: string | null, from: Date, to: Date): Promise<VariantMetrics>;
+  window(deploymentKey: string, variant: RecordedVariant, artifactId: string | null, from: Date, to: Date): Promise<VariantMetrics>;
   /**
    * Up to when the source holds every request of the deployment, as of `now` (at most `now`):
    * a window ending later could miss requests that are still on their way. `now` for a source
@@ -32,4 +32,16 @@ export interface MetricsSource {
    * const to = await metrics.settledUntil('churn/prod', now); // judge [from, to), not [from, now)
    */
   settledUntil(deploymentKey: string, now: Date): Promise<Date>;
+  /**
+   * How often the shadow's answer equals the stable one's: over requests in `[from, to)` that
+   * the stable artifact answered without error and the shadow artifact answered too (joined
+   * on the request id), `compared` of them and `agreed` with equal predictions.
+   */
+  agreement?(deploymentKey: string, stableArtifactId: string | null, shadowArtifactId: string, from: Date, to: Date): Promise<Agreement>;
+}
+
+/** Shadow agreement over a window: mirrored requests compared with the stable answer, and how many agreed. */
+export interface Agreement {
+  compared: number;
+  agreed: number;
 }

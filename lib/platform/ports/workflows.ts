@@ -48,6 +48,12 @@ export interface CanaryWindow {
   rollbackThreshold: number;
   /** requests each arm needs before the window can pass or fail */
   minRequests: number;
+  /**
+   * The arm judged against stable: `canary` (routed callers; the default) or `shadow`
+   * (mirrored copies: also judged on agreement with the stable answer, at least `minAgreement`).
+   */
+  arm?: 'canary' | 'shadow';
+  minAgreement?: number;
 }
 
 /** A judged window: the verdict, why, and the numbers it rests on (stored, audited and shown). */
@@ -61,6 +67,8 @@ export interface WindowVerdict {
   errors?: { stable: number; canary: number };
   /** the judge's full numbers (percentiles, statistics, p-values, guardrails) */
   judgement?: CanaryJudgement;
+  /** a shadow window's agreement with the stable answers (`rate` = agreed / compared; null when none compared) */
+  agreement?: { compared: number; agreed: number; rate: number | null };
 }
 
 /** Judges a canary window: the statistics over per-variant metrics, or a scripted verdict in tests. */

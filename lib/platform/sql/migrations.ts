@@ -4,12 +4,11 @@ import { modelScopes } from './migration-0009-model-scopes.js';
 import { serving0011 } from './migration-0011-serving.js';
 import { servingTelemetry0012 } from './migration-0012-serving-telemetry.js';
 import { servingIngestWatermark0013 } from './migration-0013-serving-ingest-watermark.js';
+import { rolloutStrategies0014 } from './migration-0014-rollout-strategies.js';
 import { quarantine0010 } from './migration-0010-quarantine.js';
 
-/**
- * Versioned migrations, as a static provider so they survive esbuild bundling. Never edit
- * a shipped migration: add the next one. SQL must run on PostgreSQL 15 and PGlite (18).
- */
+/** Versioned migrations, as a static provider so they survive esbuild bundling. Never edit a shipped
+ *  migration: add the next one. SQL must run on PostgreSQL 15 and PGlite (18). */
 const migrations: Record<string, Migration> = {
   '0001_registry': {
     async up(db: Kysely<any>) {
@@ -274,6 +273,7 @@ const migrations: Record<string, Migration> = {
   '0011_serving': serving0011,
   '0012_serving_telemetry': servingTelemetry0012,
   '0013_serving_ingest_watermark': servingIngestWatermark0013,
+  '0014_rollout_strategies': rolloutStrategies0014,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -19,7 +19,7 @@ export interface ServingEventsTable {
   request_id: string;
   /** `<model>/<env>` */
   deployment_key: string;
-  /** `stable` or `canary` */
+  /** `stable`, `canary`, or `shadow` (a mirrored copy; migration 0014 keys events by request id and `is_shadow`) */
   variant: string;
   artifact_id: string;
   promotion_id: string | null;

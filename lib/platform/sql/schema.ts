@@ -211,6 +211,11 @@ export interface CanaryVerdictsTable {
   detail: string;
   judgement: string | null;
   judged_at: Ts;
+  /** the rollout phase judged (migration 0014): `shadow` or `hold`; null for a canary stage */
+  phase?: string | null;
+  /** a shadow window's requests compared with the stable answer, and how many agreed */
+  agreement_compared?: number | null;
+  agreement_agreed?: number | null;
 }
 
 export interface RoutesTable {
@@ -219,6 +224,9 @@ export interface RoutesTable {
   stable_artifact_id: string | null;
   canary_artifact_id: string | null;
   canary_percent: number;
+  /** the candidate mirrored a share of requests (migration 0014): answers recorded, never returned */
+  shadow_artifact_id?: string | null;
+  shadow_percent?: number;
   promotion_id: string | null;
   updated_at: Ts;
 }
