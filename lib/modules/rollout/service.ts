@@ -155,7 +155,8 @@ export class RolloutService {
 
   /**
    * The model's route in `env` as serving reads it: the stable and canary artifacts, the
-   * canary's percent and the promotion that set it (the canary split's seed). Nothing routed: both null.
+   * canary's percent, the promotion that set it (the canary split's seed), and a shadow with
+   * the share of requests mirrored to it. Nothing routed: all null.
    */
   async route(
     modelName: string,
@@ -167,6 +168,8 @@ export class RolloutService {
     canary: string | null;
     percent: number;
     promotionId: string | null;
+    shadow: string | null;
+    shadowPercent: number;
   }> {
     const r = await routeOf(this.#d.database.db, modelName, env);
     return {
@@ -176,6 +179,8 @@ export class RolloutService {
       canary: r?.canary_artifact_id ?? null,
       percent: r?.canary_artifact_id ? r.canary_percent : 0,
       promotionId: r?.promotion_id ?? null,
+      shadow: r?.shadow_artifact_id ?? null,
+      shadowPercent: r?.shadow_artifact_id ? (r.shadow_percent ?? 0) : 0,
     };
   }
 

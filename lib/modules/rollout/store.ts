@@ -182,7 +182,10 @@ export async function verdictsOf(x: Executor, promotionId: string): Promise<Stor
 
 /** The columns a step changes on a route (also the `route` of its `promotion.step` event). */
 export type RouteChange = Partial<
-  Pick<Insertable<DB['routes']>, 'stable_artifact_id' | 'canary_artifact_id' | 'canary_percent' | 'promotion_id'>
+  Pick<
+    Insertable<DB['routes']>,
+    'stable_artifact_id' | 'canary_artifact_id' | 'canary_percent' | 'shadow_artifact_id' | 'shadow_percent' | 'promotion_id'
+  >
 >;
 
 export type RouteRow = Insertable<DB['routes']>;
