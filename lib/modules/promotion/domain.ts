@@ -7,7 +7,7 @@ import * as z from 'zod';
 import { AegisError } from '../../kernel/errors.js';
 import type { PolicyDecision, TargetEnv } from '../../kernel/policy.js';
 import { statementBytes } from '../../kernel/signatures.js';
-import { DEFAULT_CANARY, type CanaryConfig } from '../rollout/domain.js';
+import { DEFAULT_BLUE_GREEN, DEFAULT_CANARY, DEFAULT_SHADOW, STRATEGIES, type CanaryConfig } from '../rollout/domain.js';
 
 export const CanaryOverrides = z
   .object({
@@ -24,6 +24,37 @@ export const CanaryOverrides = z
     minRequests: z.number().int().min(1).max(10_000_000).optional(),
   })
   .strict();
+
+/** A shadow's settings over the defaults (strategy `shadow`). */
+export const ShadowOverrides = z
+  .object({
+    percent: z.number().int().min(1).max(100).optional(),
+    windows: z.number().int().min(1).max(20).optional(),
+    minAgreement: z.number().min(0).max(1).optional(),
+    then: z.enum(['canary', 'promote']).optional(),
+  })
+  .strict();
+
+/** A blue-green switch's settings over the defaults (strategy `blue-green`). */
+export const BlueGreenOverrides = z
+  .object({
+    holdSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 86400)
+      .optional(),
+    warmUpRequests: z.number().int().min(1).max(1000).optional(),
+  })
+  .strict();
+
+/** How a promotion meets traffic, as requested: the strategy and its settings (a rollback has none). */
+export const RolloutRequest = z.object({
+  strategy: z.enum(STRATEGIES).optional(),
+  shadow: ShadowOverrides.optional(),
+  blueGreen: BlueGreenOverrides.optional(),
+});
+export type RolloutRequest = z.infer<typeof RolloutRequest>;
 
 export const PROMOTION_STATUSES = [
   'pending_multisig',
@@ -58,9 +89,31 @@ export function multisigThreshold(decision: PolicyDecision): number | null {
   return decision.decision === 'require_multisig' ? (decision.threshold ?? DEFAULT_MULTISIG_THRESHOLD) : null;
 }
 
-/** The canary a request runs: a manual rollback sets the route at once (staging's no-canary defaults). */
-export function canaryFor(kind: PromotionKind, targetEnv: TargetEnv, overrides: z.infer<typeof CanaryOverrides> | undefined): CanaryConfig {
-  return kind === 'rollback' ? { ...DEFAULT_CANARY.staging } : { ...DEFAULT_CANARY[targetEnv], ...(overrides ?? {}) };
+/**
+ * The rollout a request runs: a manual rollback sets the route at once (staging's no-canary
+ * defaults); a promotion runs its strategy (canary when none is named: stored without a
+ * `strategy`, as before strategies existed) with the strategy's settings over the defaults.
+ *
+ * @throws AegisError VALIDATION_FAILED naming `shadow` or `blueGreen` when they come without their strategy.
+ */
+export function canaryFor(
+  kind: PromotionKind,
+  targetEnv: TargetEnv,
+  overrides: z.infer<typeof CanaryOverrides> | undefined,
+  rollout: RolloutRequest = {},
+): CanaryConfig {
+  if (kind === 'rollback') return { ...DEFAULT_CANARY.staging };
+  const strategy = rollout.strategy ?? 'canary';
+  if (rollout.shadow && strategy !== 'shadow')
+    throw new AegisError('VALIDATION_FAILED', `shadow: settings of strategy shadow, but the strategy is ${strategy}`, { field: 'shadow' });
+  if (rollout.blueGreen && strategy !== 'blue-green')
+    throw new AegisError('VALIDATION_FAILED', `blueGreen: settings of strategy blue-green, but the strategy is ${strategy}`, {
+      field: 'blueGreen',
+    });
+  const config: CanaryConfig = { ...DEFAULT_CANARY[targetEnv], ...(overrides ?? {}) };
+  if (strategy === 'shadow') return { ...config, strategy, shadow: { ...DEFAULT_SHADOW, ...rollout.shadow } };
+  if (strategy === 'blue-green') return { ...config, strategy, blueGreen: { ...DEFAULT_BLUE_GREEN, ...rollout.blueGreen } };
+  return config;
 }
 
 /** One promotion per model and environment in flight: the key the unique index holds. */

@@ -12,7 +12,15 @@ import { isUniqueViolation } from '../../platform/sql/errors.js';
 import type { ArtifactRecord } from '../registry/service.js';
 import { DEFAULT_MIN_REQUESTS, machineOf } from '../rollout/domain.js';
 import type { PromotionDeps, Tx } from './deps.js';
-import { canaryFor, multisigThreshold, numericMetrics, requestedStatus, type CanaryOverrides, type PromotionKind } from './domain.js';
+import {
+  canaryFor,
+  multisigThreshold,
+  numericMetrics,
+  requestedStatus,
+  type CanaryOverrides,
+  type PromotionKind,
+  type RolloutRequest,
+} from './domain.js';
 import { closePending, expiredPending } from './expiry.js';
 import { gatherGateEvidence } from './gate-evidence.js';
 import { signPromotionRecord } from './signing.js';
@@ -27,6 +35,8 @@ export interface PromotionRequest {
   principal: Principal;
   /** a promotion's canary settings over the environment's defaults (a rollback has none) */
   canary?: z.infer<typeof CanaryOverrides>;
+  /** how the promotion meets traffic: the strategy and its settings (canary when absent; a rollback has none) */
+  rollout?: RolloutRequest;
   /** a critical rollback: it supersedes another artifact's pending promotion (rollbacks only) */
   critical?: boolean;
   /** the rollback a quarantine starts away from the quarantined artifact (it supersedes pending promotions too) */
@@ -49,7 +59,7 @@ export async function requestPromotion(d: PromotionDeps, req: PromotionRequest):
     status: requestedStatus(decision),
     requestedBy: req.principal.id,
     reason: req.reason,
-    canary: canaryFor(req.kind, req.targetEnv, req.canary),
+    canary: canaryFor(req.kind, req.targetEnv, req.canary, req.rollout),
     policyDecision: decision,
     threshold: multisigThreshold(decision),
     createdAt: d.clock.now(),

@@ -4,7 +4,7 @@ import type { TargetEnv } from '../../kernel/policy.js';
 import { machineOf } from '../rollout/domain.js';
 import { approve, type ApprovalBody } from './approvals.js';
 import type { PromotionDeps } from './deps.js';
-import type { CanaryOverrides } from './domain.js';
+import type { CanaryOverrides, RolloutRequest } from './domain.js';
 import { cancelPending, expirePending } from './expiry.js';
 import { getPromotion, promotionHistory, promotionSummaries, type PromotionDetail, type PromotionRecord } from './reads.js';
 import { cancelPendingOf, inFlight, rollbackForQuarantine, rollbacksWithReason, rollingOutOf, servedBefore } from './quarantine.js';
@@ -12,7 +12,9 @@ import { requestPromotion } from './requests.js';
 import { findPromotion, rollingOut } from './store.js';
 
 export {
+  BlueGreenOverrides,
   CanaryOverrides,
+  ShadowOverrides,
   DEFAULT_PENDING_EXPIRY_BATCH,
   DEFAULT_PENDING_PROMOTION_TTL_SECONDS,
   PROMOTION_STATUSES,
@@ -35,10 +37,12 @@ export class PromotionService {
 
   async promote(
     artifactId: string,
-    req: { targetEnv: TargetEnv; canary?: z.infer<typeof CanaryOverrides>; reason: string },
+    req: { targetEnv: TargetEnv; canary?: z.infer<typeof CanaryOverrides>; reason: string } & RolloutRequest,
     principal: Principal,
   ): Promise<PromotionDetail> {
-    const id = await requestPromotion(this.d, { kind: 'promote', artifactId, ...req, principal });
+    const { strategy, shadow, blueGreen, ...rest } = req;
+    const rollout = { ...(strategy ? { strategy } : {}), ...(shadow ? { shadow } : {}), ...(blueGreen ? { blueGreen } : {}) };
+    const id = await requestPromotion(this.d, { kind: 'promote', artifactId, ...rest, rollout, principal });
     return (await this.get(id))!;
   }
 

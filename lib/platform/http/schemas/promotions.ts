@@ -1,7 +1,8 @@
 import * as z from 'zod';
 import { Uuid } from '../../../kernel/names.js';
 import { PolicyDecisionSchema, TARGET_ENVS } from '../../../kernel/policy.js';
-import { CanaryOverrides, PROMOTION_STATUSES } from '../../../modules/promotion/service.js';
+import { BlueGreenOverrides, CanaryOverrides, PROMOTION_STATUSES, ShadowOverrides } from '../../../modules/promotion/service.js';
+import { STRATEGIES } from '../../../modules/rollout/domain.js';
 
 /** Promotions and rollbacks: requests, approvals, cancellation, and the promotion record with its rollout. */
 
@@ -10,6 +11,11 @@ export const PromoteBody = z
   .object({
     targetEnv: TargetEnvSchema,
     canary: CanaryOverrides.optional(),
+    strategy: z.enum(STRATEGIES).optional().describe('how the candidate meets traffic; canary when absent'),
+    shadow: ShadowOverrides.optional().describe(
+      'strategy shadow: share mirrored, passing windows, least agreement, then canary or promote',
+    ),
+    blueGreen: BlueGreenOverrides.optional().describe('strategy blue-green: hold period of blue after the switch, warm-up requests'),
     reason: z.string().min(1).max(2000),
   })
   .strict();
