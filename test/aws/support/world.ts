@@ -8,6 +8,7 @@ import { motoSecrets } from '../../support/moto-secrets.js';
 import { createTestDatabase } from '../../support/postgres.js';
 import { startApiGateway, type IamIdentity, type RunningApiGateway } from './api-gateway.js';
 import { deployStatefulResources } from './deploy.js';
+import { startLambdaInvoke, type RunningLambdaInvoke } from './lambda-invoke.js';
 import { LambdaFleet, LambdaInvokeError } from './lambdas.js';
 import { resolver } from './resolve.js';
 import { startS3TamperProxy } from './s3-tamper-proxy.js';
@@ -29,6 +30,8 @@ export interface World {
   api: RunningApiGateway;
   sfn: RunningStepFunctions;
   fleet: LambdaFleet;
+  /** Lambda's Invoke API for functions that invoke functions (AWS_ENDPOINT_URL_LAMBDA): every call is kept */
+  lambda: RunningLambdaInvoke;
   /** logical id → physical name, for buckets */
   buckets: Record<string, string>;
   /** the S3 emulator's endpoint (path-style), to read buckets directly */
@@ -123,6 +126,9 @@ export async function startWorld(
     const logs: string[] = [];
     let sfnEndpoint = '';
     const functions = functionAssets(assembly);
+    const byName = new Map(functions.map((fn) => [resolve({ Ref: fn.logicalId }), fn.logicalId]));
+    const lambda = await startLambdaInvoke({ functions: byName, invoke: (id, payload) => fleet.invoke(id, payload) });
+    stops.push(() => lambda.stop());
     const fleet = new LambdaFleet({
       functions,
       root,
@@ -146,6 +152,7 @@ export async function startWorld(
           AWS_ENDPOINT_URL_SECRETS_MANAGER: moto.endpoint,
           AWS_ENDPOINT_URL_SFN: sfnEndpoint,
           AWS_ENDPOINT_URL_RDS_DATA: dataApi.endpoint,
+          AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint,
           // emulators: path-style bucket addresses (real S3 uses virtual hosts)
           AEGIS_S3_FORCE_PATH_STYLE: 'true',
           // moto has no Ed25519: its P-256 keys pass the production key check only under the
@@ -216,6 +223,7 @@ export async function startWorld(
       api,
       sfn,
       fleet,
+      lambda,
       buckets: deployed.buckets,
       s3Endpoint: moto.endpoint,
       databaseUrl: db.url,
