@@ -12,6 +12,10 @@ export type TargetEnv = (typeof TARGET_ENVS)[number];
 export const RISK_TIERS = ['low', 'medium', 'high'] as const;
 export type RiskTier = (typeof RISK_TIERS)[number];
 
+/** How a promotion's candidate meets traffic (the rollout module's `STRATEGIES`, named here for the policy input). */
+export const POLICY_STRATEGIES = ['canary', 'shadow', 'blue-green'] as const;
+export type PolicyStrategy = (typeof POLICY_STRATEGIES)[number];
+
 export const POLICY_DECISIONS = ['allow', 'deny', 'require_multisig'] as const;
 export type PolicyDecisionKind = (typeof POLICY_DECISIONS)[number];
 
@@ -59,6 +63,11 @@ export interface PolicyInput {
   action: 'promote' | 'rollback' | 'quarantine' | 'release';
   /** a rollback flagged critical (it replaces what serves immediately) */
   critical?: boolean;
+  /**
+   * How the promotion meets traffic: the request's strategy; `canary` for a rollback, a
+   * quarantine or its release, and when a request names none (engines read an absent value so).
+   */
+  strategy?: PolicyStrategy;
   /** the artifact is quarantined (promotions and rollbacks to it are refused) */
   quarantined?: boolean;
   /** the automatic rollback a quarantine starts, away from the quarantined artifact that serves there */
