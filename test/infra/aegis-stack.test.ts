@@ -970,7 +970,15 @@ describe('AegisStack template', () => {
     const rolloutStepRole = () => logicalIdOf(synth.stack.rollouts.rolloutStep.role);
     // a quarantine (and the approval completing one) rolls the artifact's canaries and stables back
     // an abort starts the rollback machine that takes a rollout over; it shares promotionApprove's function
-    const STARTERS = ['promote', 'promoteVersion', 'rollback', 'promotionApprove', 'promotionAbort', 'quarantine', 'quarantineApprove'] as const;
+    const STARTERS = [
+      'promote',
+      'promoteVersion',
+      'rollback',
+      'promotionApprove',
+      'promotionAbort',
+      'quarantine',
+      'quarantineApprove',
+    ] as const;
     const POLICY_DECIDERS = ['promote', 'promoteVersion', 'rollback', 'quarantine', 'quarantineRelease', 'quarantineApprove'] as const;
 
     it('are exactly two Standard state machines with pinned logical ids', () => {

@@ -22,7 +22,8 @@ const promote = (artifactId: string, body: Record<string, unknown>) =>
 
 beforeAll(async () => {
   stack = await startStack({ AEGIS_POLICIES_DIR: await highRiskPolicies('fraud') }, { judge, waitMs: 5 });
-  const token = async (principal: string, role: string) => (await stack.api('POST', '/v1/tokens', { principal, role })).body.token as string;
+  const token = async (principal: string, role: string) =>
+    (await stack.api('POST', '/v1/tokens', { principal, role })).body.token as string;
   promoter = await token('alice', 'promoter');
   reader = await token('rita', 'reader');
   operator = await token('olga', 'operator');

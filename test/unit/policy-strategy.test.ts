@@ -41,13 +41,16 @@ describe('high-risk-prod-requires-shadow (the shipped policies)', () => {
     expect(d).toMatchObject({ decision: 'require_multisig', rules: ['high-risk-prod-multisig'] });
   });
 
-  it.each(['canary', 'blue-green', undefined] as const)('denies a high-risk promotion to prod with strategy %s, naming the rule and the flag', async (strategy) => {
-    const d = await engine.decide(input(strategy ? { strategy } : {}));
-    expect(d).toMatchObject({ decision: 'deny', rules: [RULE] });
-    expect(d.reasons).toEqual([
-      `fraud is high risk: promotion to prod must run a shadow first (strategy ${strategy ?? 'canary'}); request it with --strategy shadow`,
-    ]);
-  });
+  it.each(['canary', 'blue-green', undefined] as const)(
+    'denies a high-risk promotion to prod with strategy %s, naming the rule and the flag',
+    async (strategy) => {
+      const d = await engine.decide(input(strategy ? { strategy } : {}));
+      expect(d).toMatchObject({ decision: 'deny', rules: [RULE] });
+      expect(d.reasons).toEqual([
+        `fraud is high risk: promotion to prod must run a shadow first (strategy ${strategy ?? 'canary'}); request it with --strategy shadow`,
+      ]);
+    },
+  );
 
   it('reports the rule beside the other refusals, in file order', async () => {
     const d = await engine.decide(input({ canaryPassedRequestsPerArm: 0, canaryCompleted: false, strategy: 'blue-green' }));

@@ -93,7 +93,7 @@ export const PROMOTION_ROUTES = {
     roles: ['promoter', 'admin'],
     scope: { by: 'promotionId' },
     summary:
-      "Abort a rolling-out promotion: audited with the caller and the reason, its rollout taken over and rolled back (the route returns to the stable artifact; a blue-green in its hold switches back to blue)",
+      'Abort a rolling-out promotion: audited with the caller and the reason, its rollout taken over and rolled back (the route returns to the stable artifact; a blue-green in its hold switches back to blue)',
     request: { params: PromotionParams, body: AbortBody },
     reply: { schema: PromotionReply, status: { 202: 'the abort started: the promotion, rolled back once the rollback machine has run' } },
   },

@@ -45,7 +45,10 @@ const CanaryConfigSchema = z.object({
   rollbackThreshold: z.number(),
   maxInconclusive: z.number().int(),
   minRequests: z.number().int().optional().describe('absent in records written before it existed: 200'),
-  strategy: z.enum(STRATEGIES).optional().describe('how the candidate meets traffic; absent (records before strategies, or none asked): canary'),
+  strategy: z
+    .enum(STRATEGIES)
+    .optional()
+    .describe('how the candidate meets traffic; absent (records before strategies, or none asked): canary'),
   shadow: z
     .object({
       percent: z.number().int().describe('share of requests mirrored to the candidate'),
@@ -147,10 +150,10 @@ const VerdictSchema = z.object({
   detail: z.string(),
   judgement: JudgementSchema.nullable().describe('null from a scripted judge'),
   judgedAt: z.string(),
-  phase: z.string().nullish().describe('the rollout phase the window was judged in (shadow); absent or null: a canary stage'),
+  phase: z.literal('shadow').optional().describe('shadow: a window of mirrored answers (judged on agreement too); absent: a canary stage'),
   agreement: z
-    .looseObject({ compared: z.number().int(), agreed: z.number().int(), rate: z.number().nullish() })
-    .nullish()
+    .object({ compared: z.number().int(), agreed: z.number().int(), rate: z.number().nullable().describe('null: none compared') })
+    .optional()
     .describe('a shadow window: mirrored answers compared with the stable ones and how many agreed (rate = agreed / compared)'),
 });
 
