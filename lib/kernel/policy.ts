@@ -133,6 +133,14 @@ export const PolicyConfigSchema = z
       .object({ default: z.enum(RISK_TIERS).default('medium'), models: z.record(z.string(), z.enum(RISK_TIERS)).default({}) })
       .strict()
       .prefault({}),
+    /**
+     * high-risk-prod-requires-shadow: a high-risk model's promotion to prod must run a shadow
+     * first (on by default; off lets it reach prod by any strategy, e.g. where no traffic can be mirrored)
+     */
+    shadow: z
+      .object({ requiredForHighRiskProd: z.boolean().default(true) })
+      .strict()
+      .prefault({}),
     /** what makes a canary "completed" for the prod gate */
     canary: z
       .object({

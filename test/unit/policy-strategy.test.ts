@@ -1,3 +1,5 @@
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CedarPolicyEngine } from '../../lib/platform/adapters/policy/cedar.js';
 import { RISK_TIERS, TARGET_ENVS, type PolicyInput } from '../../lib/kernel/policy.js';
@@ -69,6 +71,22 @@ describe('high-risk-prod-requires-shadow (the shipped policies)', () => {
   it('does not apply to rollbacks, whatever strategy a caller puts in the input', async () => {
     const rollback = input({ action: 'rollback', servedBefore: true, strategy: 'blue-green' });
     expect(await engine.decide(rollback)).toMatchObject({ decision: 'allow', rules: ['promoter-default-permit'] });
+  });
+
+  it('is off with shadow.requiredForHighRiskProd false in sentinelnet.json, and on when the file does not say', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'sentinelnet-'));
+    await cp(path.resolve('policies'), dir, { recursive: true });
+    await writeFile(path.join(dir, 'sentinelnet.json'), JSON.stringify({ shadow: { requiredForHighRiskProd: false } }));
+    const off = await CedarPolicyEngine.load(dir, { clock });
+    expect(off.config.shadow).toEqual({ requiredForHighRiskProd: false });
+    expect(await off.decide(input({ strategy: 'canary' }))).toMatchObject({
+      decision: 'require_multisig',
+      rules: ['high-risk-prod-multisig'],
+    });
+    await writeFile(path.join(dir, 'sentinelnet.json'), '{}');
+    const unsaid = await CedarPolicyEngine.load(dir, { clock });
+    expect((await unsaid.decide(input({ strategy: 'canary' }))).rules).toEqual([RULE]);
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('reads an unknown strategy as canary: refused, never treated as shadow', async () => {

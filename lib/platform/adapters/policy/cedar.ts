@@ -33,7 +33,8 @@ const SCHEMA = `namespace Aegis {
   type Canary = { passedRequestsPerArm: Long, requiredRequestsPerArm: Long };
   type Request = { operation: String, targetEnv: String, manifestSignatureValid: Bool, canaryCompleted: Bool,
                    critical: Bool, hasProduction: Bool, metric: Metric, canary: Canary, servedBefore: Bool,
-                   evidenceMismatch: Bool, quarantined: Bool, quarantineRollback: Bool, strategy: String };
+                   evidenceMismatch: Bool, quarantined: Bool, quarantineRollback: Bool, strategy: String,
+                   shadowRequired: Bool };
   action promote, rollback, quarantine, release, requireMultisig appliesTo { principal: User, resource: Artifact, context: Request };
 }`;
 
@@ -227,6 +228,7 @@ export class CedarPolicyEngine implements PolicyEngine {
         quarantined: input.quarantined === true,
         quarantineRollback: input.quarantineRollback === true,
         strategy: strategyOf(input),
+        shadowRequired: this.config.shadow.requiredForHighRiskProd,
       },
     };
     return { request, facts: factsOf(input, this.config, { riskTier, passed, problems }) };
