@@ -22,6 +22,7 @@ import * as modelTeamSet from './model-team-set.js';
 import * as openapi from './openapi.js';
 import * as promote from './promote.js';
 import * as promoteVersion from './promote-version.js';
+import * as promotionAbort from './promotion-abort.js';
 import * as promotionApprove from './promotion-approve.js';
 import * as promotionCancel from './promotion-cancel.js';
 import * as promotionGet from './promotion-get.js';
@@ -69,6 +70,7 @@ export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
   openapi,
   promote,
   promoteVersion,
+  promotionAbort,
   promotionApprove,
   promotionCancel,
   promotionGet,

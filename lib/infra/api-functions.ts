@@ -86,6 +86,8 @@ export const ROUTE_ACCESS = {
   promotionGet: {},
   // promotion.approval_* events; the last approval starts the rollout
   promotionApprove: { signAuditEvents: true, startRollouts: true },
+  // promotion.abort_requested events; the abort starts the rollback state machine (as a quarantine does)
+  promotionAbort: { signAuditEvents: true, startRollouts: true },
   // promotion.cancelled events
   promotionCancel: { signAuditEvents: true },
   // a quarantine signs its record with the manifest key and appends quarantine.* events; applied,

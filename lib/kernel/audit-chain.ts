@@ -25,6 +25,7 @@ export const AUDIT_EVENT_TYPES = [
   'promotion.failed',
   'promotion.cancelled',
   'promotion.expired',
+  'promotion.abort_requested',
   'route.drained',
   'quarantine.requested',
   'quarantine.approval_accepted',

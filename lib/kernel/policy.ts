@@ -12,6 +12,10 @@ export type TargetEnv = (typeof TARGET_ENVS)[number];
 export const RISK_TIERS = ['low', 'medium', 'high'] as const;
 export type RiskTier = (typeof RISK_TIERS)[number];
 
+/** How a promotion's candidate meets traffic (the rollout module's `STRATEGIES`, named here for the policy input). */
+export const POLICY_STRATEGIES = ['canary', 'shadow', 'blue-green'] as const;
+export type PolicyStrategy = (typeof POLICY_STRATEGIES)[number];
+
 export const POLICY_DECISIONS = ['allow', 'deny', 'require_multisig'] as const;
 export type PolicyDecisionKind = (typeof POLICY_DECISIONS)[number];
 
@@ -59,6 +63,11 @@ export interface PolicyInput {
   action: 'promote' | 'rollback' | 'quarantine' | 'release';
   /** a rollback flagged critical (it replaces what serves immediately) */
   critical?: boolean;
+  /**
+   * How the promotion meets traffic: the request's strategy; `canary` for a rollback, a
+   * quarantine or its release, and when a request names none (engines read an absent value so).
+   */
+  strategy?: PolicyStrategy;
   /** the artifact is quarantined (promotions and rollbacks to it are refused) */
   quarantined?: boolean;
   /** the automatic rollback a quarantine starts, away from the quarantined artifact that serves there */
@@ -122,6 +131,14 @@ export const PolicyConfigSchema = z
       .refine((m) => m.threshold <= m.approvers, { message: 'threshold must not exceed approvers', path: ['threshold'] }),
     riskTiers: z
       .object({ default: z.enum(RISK_TIERS).default('medium'), models: z.record(z.string(), z.enum(RISK_TIERS)).default({}) })
+      .strict()
+      .prefault({}),
+    /**
+     * high-risk-prod-requires-shadow: a high-risk model's promotion to prod must run a shadow
+     * first (on by default; off lets it reach prod by any strategy, e.g. where no traffic can be mirrored)
+     */
+    shadow: z
+      .object({ requiredForHighRiskProd: z.boolean().default(true) })
       .strict()
       .prefault({}),
     /** what makes a canary "completed" for the prod gate */

@@ -56,6 +56,8 @@ beforeAll(async () => {
         editJson(join(dir, 'policies/sentinelnet.json'), (c) => {
           c.riskTiers.models[MODEL] = 'high';
           c.canary = { ...c.canary, minRequestsPerArm: 20 };
+          // the recording holds stable and canary arms only, no shadow: prod by canary (high-risk-prod-requires-shadow off)
+          c.shadow = { requiredForHighRiskProd: false };
         });
       }
     },

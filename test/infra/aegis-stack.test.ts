@@ -969,7 +969,16 @@ describe('AegisStack template', () => {
     const rolloutStep = () => logicalIdOf(synth.stack.rollouts.rolloutStep.function);
     const rolloutStepRole = () => logicalIdOf(synth.stack.rollouts.rolloutStep.role);
     // a quarantine (and the approval completing one) rolls the artifact's canaries and stables back
-    const STARTERS = ['promote', 'promoteVersion', 'rollback', 'promotionApprove', 'quarantine', 'quarantineApprove'] as const;
+    // an abort starts the rollback machine that takes a rollout over; it shares promotionApprove's function
+    const STARTERS = [
+      'promote',
+      'promoteVersion',
+      'rollback',
+      'promotionApprove',
+      'promotionAbort',
+      'quarantine',
+      'quarantineApprove',
+    ] as const;
     const POLICY_DECIDERS = ['promote', 'promoteVersion', 'rollback', 'quarantine', 'quarantineRelease', 'quarantineApprove'] as const;
 
     it('are exactly two Standard state machines with pinned logical ids', () => {

@@ -35,6 +35,7 @@ describe('the event catalogue', () => {
         .sort(),
     ).toEqual([
       'artifact.download_issued',
+      'promotion.abort_requested',
       'promotion.approval_refused',
       'quarantine.approval_refused',
       'serving.refused',

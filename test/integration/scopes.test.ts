@@ -59,6 +59,7 @@ const BODIES: Partial<Record<RouteId, () => unknown>> = {
   promoteVersion: () => ({ targetEnv: 'staging', reason: 'scope walk' }),
   rollback: () => ({ targetEnv: 'staging', toArtifactId: fraud.artifactId, reason: 'scope walk' }),
   promotionCancel: () => ({ reason: 'scope walk' }),
+  promotionAbort: () => ({ reason: 'scope walk' }),
   promotionApprove: () => ({ approverId: 'nobody', signature: 'AAAA', expiresAt: new Date(Date.now() + 3_600_000).toISOString() }),
   quarantine: () => ({ reason: 'scope walk' }),
   quarantineRelease: () => ({ reason: 'scope walk' }),

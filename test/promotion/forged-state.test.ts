@@ -85,7 +85,8 @@ async function pendingProd() {
     fraud = await registered('fraud');
     await applied(await promote(fraud.artifactId, { targetEnv: 'canary', canary: { steps: 1 } }));
   }
-  const res = await promote(fraud.artifactId, { targetEnv: 'prod', canary: { steps: 1 } });
+  // a high-risk model reaches prod through a shadow (high-risk-prod-requires-shadow)
+  const res = await promote(fraud.artifactId, { targetEnv: 'prod', strategy: 'shadow', canary: { steps: 1 } });
   expect(res.status).toBe(202);
   return { id: res.body.promotionId as string, a: fraud };
 }

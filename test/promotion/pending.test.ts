@@ -59,7 +59,8 @@ async function pendingProd(w: World, a: { artifactId: string }, token = w.alice)
   const res = await w.stack.api(
     'POST',
     `/v1/registry/${a.artifactId}/promote`,
-    { targetEnv: 'prod', reason: 'go live', canary: { steps: 1 } },
+    // a high-risk model reaches prod through a shadow (high-risk-prod-requires-shadow)
+    { targetEnv: 'prod', reason: 'go live', strategy: 'shadow', canary: { steps: 1 } },
     { token },
   );
   expect(res.status).toBe(202);
@@ -182,7 +183,7 @@ describe('pending promotions expire and can be cancelled', () => {
     const blocked = await w.stack.api(
       'POST',
       `/v1/registry/${a.artifactId}/promote`,
-      { targetEnv: 'prod', reason: 'again', canary: { steps: 1 } },
+      { targetEnv: 'prod', reason: 'again', strategy: 'shadow', canary: { steps: 1 } },
       { token: w.alice },
     );
     expect(blocked.status).toBe(409); // the one from the previous test is pending

@@ -78,9 +78,15 @@ beforeAll(async () => {
   ids.manualRollback = back.body.promotionId;
   expect((await settled(source, ids.manualRollback!)).status).toBe('succeeded');
   await promoted('denied', rankerA.artifactId, { targetEnv: 'prod' }, 'denied');
+  // fraud is high risk: it reaches prod through a shadow (high-risk-prod-requires-shadow)
   await promoted('canaryC', fraudC.artifactId, { targetEnv: 'canary', canary: { steps: 1 } }, 'succeeded');
   const prodC = {
-    promotionId: await promoted('prodC', fraudC.artifactId, { targetEnv: 'prod', canary: { steps: 2 } }, 'pending_multisig'),
+    promotionId: await promoted(
+      'prodC',
+      fraudC.artifactId,
+      { targetEnv: 'prod', strategy: 'shadow', canary: { steps: 2 } },
+      'pending_multisig',
+    ),
     ...fraudC,
     targetEnv: 'prod',
   };
@@ -89,7 +95,12 @@ beforeAll(async () => {
   await promoted('canaryD', fraudD.artifactId, { targetEnv: 'canary', canary: { steps: 1 } }, 'succeeded');
   // a pending promotion cancelled by its requester after one approval
   const cancelled = {
-    promotionId: await promoted('cancelled', fraudD.artifactId, { targetEnv: 'prod', canary: { steps: 1 } }, 'pending_multisig'),
+    promotionId: await promoted(
+      'cancelled',
+      fraudD.artifactId,
+      { targetEnv: 'prod', strategy: 'shadow', canary: { steps: 1 } },
+      'pending_multisig',
+    ),
     ...fraudD,
     targetEnv: 'prod',
   };
@@ -99,7 +110,12 @@ beforeAll(async () => {
       .status,
   ).toBe('cancelled');
   pending = {
-    promotionId: await promoted('pending', fraudD.artifactId, { targetEnv: 'prod', canary: { steps: 1 } }, 'pending_multisig'),
+    promotionId: await promoted(
+      'pending',
+      fraudD.artifactId,
+      { targetEnv: 'prod', strategy: 'shadow', canary: { steps: 1 } },
+      'pending_multisig',
+    ),
     ...fraudD,
     targetEnv: 'prod',
   };

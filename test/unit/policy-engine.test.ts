@@ -116,7 +116,8 @@ describe('CedarPolicyEngine (policies/sentinelnet.cedar)', () => {
   });
 
   it('requires 3-of-5 multisig for a high-risk model promoted to prod', async () => {
-    const d = await engine.decide(input({ targetEnv: 'prod', ...CANARY_DONE, riskTier: 'high' }));
+    // (issue 19) through a shadow: high-risk-prod-requires-shadow refuses any other strategy (test/unit/policy-strategy.test.ts)
+    const d = await engine.decide(input({ targetEnv: 'prod', ...CANARY_DONE, riskTier: 'high', strategy: 'shadow' }));
     expect(d).toMatchObject({ decision: 'require_multisig', rules: ['high-risk-prod-multisig'], threshold: 3, approvers: 5 });
     expect(d.reasons[0]).toBe('churn is high risk: promotion to prod needs 3 of 5 approvals');
     expect((await engine.decide(input({ targetEnv: 'staging', riskTier: 'high' }))).decision).toBe('allow');
@@ -208,7 +209,12 @@ describe('CedarPolicyEngine (policies/sentinelnet.cedar)', () => {
       riskTiers: { models: { churn: 'high' } },
     });
     const custom = await loadWith({ json });
-    const prod = { targetEnv: 'prod', ...CANARY_DONE, production: { artifactId: 'p', metrics: { loss: 0.2 } } } as const;
+    const prod = {
+      targetEnv: 'prod',
+      strategy: 'shadow',
+      ...CANARY_DONE,
+      production: { artifactId: 'p', metrics: { loss: 0.2 } },
+    } as const;
     expect((await custom.decide(input({ ...prod, riskTier: 'low' }, { metrics: { loss: 0.3 } }))).rules).toEqual(['no-metric-regression']);
     // A listed model cannot be talked down to a lower tier by the caller.
     expect(await custom.decide(input({ ...prod, riskTier: 'low' }, { metrics: { loss: 0.24 } }))).toMatchObject({

@@ -11,6 +11,8 @@ import type {
 } from '../../platform/http/schemas.js';
 import { signApproval } from './approval-signing.js';
 import { CliError, type CliContext } from './context.js';
+import { promotionAbortCommand } from './promotion-abort-command.js';
+import { addStrategyOptions, agreementText, describeStrategy, strategyBody, type StrategyFlags } from './strategy-options.js';
 
 /** A promotion as its history lists it, or in full (`--id`, and every change) with its judged windows and trace. */
 type Promotion = PromotionSummaryReply & Partial<Pick<PromotionReply, 'trace' | 'verdicts'>>;
@@ -21,7 +23,7 @@ const msOf = (v: number | null | undefined) => (v === null || v === undefined ? 
 
 /** One judged window in a few lines: the verdict and why, then each arm's numbers and the tests. */
 function describeVerdict(v: VerdictReply): string[] {
-  const head = `  window ${v.seq}  ${v.stageName} at ${v.percent}%  ${v.from} → ${v.to}  ${v.verdict.toUpperCase()} (${v.reason}) → ${v.next}`;
+  const head = `  window ${v.seq}  ${v.stageName} at ${v.percent}%  ${v.from} → ${v.to}  ${v.verdict.toUpperCase()} (${v.reason}) → ${v.next}${agreementText(v)}`;
   const m = v.judgement?.metrics;
   const arm = (name: 'stable' | 'canary') => {
     const err = v.errors ? ` ${v.errors[name]} errors (${pct(v.errors[name] / Math.max(1, v.requests[name]))})` : '';
@@ -50,13 +52,14 @@ const describe = (p: Promotion) =>
         ]
       : []),
     ...(p.rollout ? [`  rollout: ${p.rollout.stageName ?? `stage ${p.rollout.stage ?? 'none'}, ${p.rollout.percent}%`}`] : []),
+    ...(p.kind === 'promote' && (p.canary.strategy ?? 'canary') !== 'canary' ? describeStrategy(p) : []),
     ...(p.verdicts ?? []).flatMap(describeVerdict),
     ...(p.trace ?? []).map((t) => `  ${String(t.step).padStart(3)} ${t.enteredAt} ${t.state}${t.error ? `  ERROR ${t.error}` : ''}`),
   ].join('\n');
 
-/** promote, rollback, promotions, approve, keys generate|add. */
+/** promote, rollback, promotions, approve, abort, keys generate|add. */
 export function promotionCommands(program: Command, ctx: CliContext): void {
-  program
+  const promote = program
     .command('promote')
     .description('promote an artifact to an environment (policy-gated; 3-of-5 approvals when SentinelNet asks)')
     .option('--artifact-id <id>', 'the artifact')
@@ -69,9 +72,10 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
     .option('--canary-window <seconds>', 'seconds per judged window')
     .option('--rollback-threshold <fraction>', 'relative quality drop that rolls the canary back when significant (default 0.02)')
     .option('--min-requests <n>', 'requests each arm needs before a window can pass or fail (default 200)')
-    .option('--max-inconclusive <n>', 'inconclusive windows per stage before rolling back with insufficient-traffic (default 3)')
-    .action(
-      async (o: {
+    .option('--max-inconclusive <n>', 'inconclusive windows per stage before rolling back with insufficient-traffic (default 3)');
+  addStrategyOptions(promote).action(
+    async (
+      o: StrategyFlags & {
         artifactId?: string;
         model?: string;
         version?: string;
@@ -83,37 +87,46 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
         rollbackThreshold?: string;
         minRequests?: string;
         maxInconclusive?: string;
-      }) => {
-        if (!o.artifactId === !(o.model && o.version)) throw new CliError('give --artifact-id, or --model and --version', 2);
-        const num = (flag: string, v: string | undefined) => {
-          if (v === undefined) return undefined;
-          const n = Number(v);
-          if (v.trim() === '' || !Number.isFinite(n)) throw new CliError(`${flag} ${v}: not a number`, 2);
-          return n;
-        };
-        const given = {
-          percent: num('--canary-percent', o.canaryPercent),
-          steps: num('--canary-steps', o.canarySteps),
-          windowSeconds: num('--canary-window', o.canaryWindow),
-          rollbackThreshold: num('--rollback-threshold', o.rollbackThreshold),
-          minRequests: num('--min-requests', o.minRequests),
-          maxInconclusive: num('--max-inconclusive', o.maxInconclusive),
-        };
-        const canary = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
-        const path = o.artifactId
-          ? `/v1/artifacts/${encodeURIComponent(o.artifactId)}/promote`
-          : `/v1/registry/models/${encodeURIComponent(o.model!)}/versions/${encodeURIComponent(o.version!)}/promote`;
-        const p = await (
-          await ctx.client()
-        ).request<PromotionReply>('POST', path, { targetEnv: o.env, reason: o.reason, ...(Object.keys(canary).length ? { canary } : {}) });
-        // a warning, not an error: the promotion went ahead
-        for (const w of p.warnings ?? []) process.stderr.write(`aegis: warning: ${w}\n`);
-        ctx.out(
-          `${describe(p)}${p.status === 'pending_multisig' ? `\n  waiting for approvals: aegis approve --promotion ${p.promotionId} --key <file> --kid <approver key id>` : ''}`,
-          p,
-        );
       },
-    );
+    ) => {
+      if (!o.artifactId === !(o.model && o.version)) throw new CliError('give --artifact-id, or --model and --version', 2);
+      const num = (flag: string, v: string | undefined) => {
+        if (v === undefined) return undefined;
+        const n = Number(v);
+        if (v.trim() === '' || !Number.isFinite(n)) throw new CliError(`${flag} ${v}: not a number`, 2);
+        return n;
+      };
+      const given = {
+        percent: num('--canary-percent', o.canaryPercent),
+        steps: num('--canary-steps', o.canarySteps),
+        windowSeconds: num('--canary-window', o.canaryWindow),
+        rollbackThreshold: num('--rollback-threshold', o.rollbackThreshold),
+        minRequests: num('--min-requests', o.minRequests),
+        maxInconclusive: num('--max-inconclusive', o.maxInconclusive),
+      };
+      const canary = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+      const strategy = strategyBody(o);
+      const path = o.artifactId
+        ? `/v1/artifacts/${encodeURIComponent(o.artifactId)}/promote`
+        : `/v1/registry/models/${encodeURIComponent(o.model!)}/versions/${encodeURIComponent(o.version!)}/promote`;
+      const p = await (
+        await ctx.client()
+      ).request<PromotionReply>('POST', path, {
+        targetEnv: o.env,
+        reason: o.reason,
+        ...(Object.keys(canary).length ? { canary } : {}),
+        ...strategy,
+      });
+      // a warning, not an error: the promotion went ahead
+      for (const w of p.warnings ?? []) process.stderr.write(`aegis: warning: ${w}\n`);
+      ctx.out(
+        `${describe(p)}${p.status === 'pending_multisig' ? `\n  waiting for approvals: aegis approve --promotion ${p.promotionId} --key <file> --kid <approver key id>` : ''}`,
+        p,
+      );
+    },
+  );
+
+  promotionAbortCommand(program, ctx, describe);
 
   program
     .command('rollback')

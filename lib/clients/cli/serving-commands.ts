@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { FEEDBACK_MAX_ITEMS } from '../../modules/serving/feedback.js';
-import type { ServingStatusReply } from '../../platform/http/schemas.js';
+import type { PromotionReply, ServingStatusReply } from '../../platform/http/schemas.js';
 import { CliError, type CliContext } from './context.js';
+import { agreementText, describeStrategy } from './strategy-options.js';
 
 interface Item {
   requestId: unknown;
@@ -43,10 +44,14 @@ const ENVS = ['staging', 'canary', 'prod'];
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${(x * 100).toFixed(2)}%`);
 const ms = (x: number | null) => (x === null ? '-' : `${x.toFixed(2)} ms`);
 
-/** The human form of a deployment's status. */
-export function formatStatus(s: ServingStatusReply): string {
+/**
+ * The human form of a deployment's status; with the route's promotion, also its strategy and
+ * phase, and each judged window's phase and shadow agreement (fields older servers do not send).
+ */
+export function formatStatus(s: ServingStatusReply, promotion?: Pick<PromotionReply, 'canary' | 'rollout' | 'verdicts'>): string {
   const lines = [
     `${s.model} in ${s.env}: canary ${s.percent}%  promotion ${s.promotionId ?? '-'} (${s.promotionStatus ?? '-'})`,
+    ...(promotion ? describeStrategy(promotion) : []),
     `  window ${s.window.from} .. ${s.window.to}`,
   ];
   for (const name of ['stable', 'canary'] as const) {
@@ -61,8 +66,13 @@ export function formatStatus(s: ServingStatusReply): string {
     );
   }
   if (s.verdicts.length) lines.push('  last verdicts:');
-  for (const v of s.verdicts)
-    lines.push(`    #${v.seq} ${v.judgedAt} ${v.stageName} at ${v.percent}%: ${v.verdict} (${v.reason}) → ${v.next}`);
+  for (const v of s.verdicts) {
+    const judged = promotion?.verdicts?.find((p) => p.seq === v.seq);
+    const phase = judged?.phase ? ` [${judged.phase}]` : '';
+    lines.push(
+      `    #${v.seq} ${v.judgedAt} ${v.stageName} at ${v.percent}%${phase}: ${v.verdict} (${v.reason}) → ${v.next}${agreementText(judged)}`,
+    );
+  }
   return lines.join('\n');
 }
 
@@ -101,14 +111,20 @@ export function servingCommands(program: Command, ctx: CliContext): void {
     .command('canary')
     .description('served canaries')
     .command('status')
-    .description('the split, per-variant requests, error rates, latency p50/p99 and quality, and the last verdicts of a deployment')
+    .description(
+      "the split, per-variant requests, error rates, latency p50/p99 and quality, the route's promotion (strategy, phase) and its last verdicts with shadow agreement",
+    )
     .requiredOption('--model <model>', 'the model')
     .addOption(new Option('--env <env>', 'the environment').choices(ENVS).makeOptionMandatory())
     .option('--window <minutes>', 'minutes the counts cover, ending now', '60')
     .action(async (o: { model: string; env: string; window: string }) => {
       if (!/^\d+$/.test(o.window)) throw new CliError('--window must be a whole number of minutes', 2);
       const path = `/v1/serving/${encodeURIComponent(o.model)}/${encodeURIComponent(o.env)}/status?windowMinutes=${o.window}`;
-      const s = await (await ctx.client()).request<ServingStatusReply>('GET', path);
-      ctx.out(formatStatus(s), s);
+      const api = await ctx.client();
+      const s = await api.request<ServingStatusReply>('GET', path);
+      const promotion = s.promotionId
+        ? await api.request<PromotionReply>('GET', `/v1/promotions/${encodeURIComponent(s.promotionId)}`)
+        : undefined;
+      ctx.out(formatStatus(s, promotion), promotion ? { ...s, promotion } : s);
     });
 }

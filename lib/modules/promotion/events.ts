@@ -83,6 +83,18 @@ export const PromotionApprovalRefusedPayload = z.object({
   threshold: Int.positive().nullable(),
   tampered: z.array(Text).optional(),
 });
+/** A rolling-out promotion's abort requested by a principal (the rollback it starts ends the promotion). */
+export const PromotionAbortRequestedPayload = z.object({
+  promotionId: Text,
+  artifactId: Text,
+  modelName: Text,
+  targetEnv: Text,
+  strategy: z.enum(['canary', 'shadow', 'blue-green']),
+  reason: Text,
+  /** the rollback execution started to take the rollout over */
+  execution: Text,
+  at: Iso,
+});
 export type PromotionRequested = z.infer<typeof PromotionRequestedPayload>;
 export type PromotionEnded = z.infer<typeof PromotionEndedPayload>;
 
@@ -101,4 +113,8 @@ export const PROMOTION_EVENTS: EventCatalogue = {
   'promotion.failed': { schema: PromotionEndedPayload, restore: REPLAY },
   'promotion.cancelled': { schema: PromotionClosedPayload, restore: REPLAY },
   'promotion.expired': { schema: PromotionClosedPayload, restore: REPLAY },
+  'promotion.abort_requested': {
+    schema: PromotionAbortRequestedPayload,
+    restore: { notRestored: 'it changes no state itself: the rollback it starts ends the promotion with promotion.rolled_back' },
+  },
 };

@@ -128,6 +128,8 @@ async function decide(d: PromotionDeps, req: PromotionRequest, artifact: Artifac
     servedBefore: evidence.servedBefore,
     evidenceProblems: evidence.problems,
     action: kind,
+    // the request's strategy (high-risk-prod-requires-shadow); a rollback sets the route at once, as a canary
+    strategy: kind === 'promote' ? (req.rollout?.strategy ?? 'canary') : 'canary',
     ...(kind === 'rollback' ? { critical: req.critical ?? false } : {}),
     quarantined: (await d.quarantine?.stateOf(artifactId)) != null,
     ...(req.quarantineRollback ? { quarantineRollback: true } : {}),

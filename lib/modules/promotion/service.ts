@@ -2,6 +2,7 @@ import type * as z from 'zod';
 import type { Principal } from '../../kernel/identity.js';
 import type { TargetEnv } from '../../kernel/policy.js';
 import { machineOf } from '../rollout/domain.js';
+import { abortRollout } from './abort.js';
 import { approve, type ApprovalBody } from './approvals.js';
 import type { PromotionDeps } from './deps.js';
 import type { CanaryOverrides, RolloutRequest } from './domain.js';
@@ -89,6 +90,16 @@ export class PromotionService {
    */
   async expirePending(): Promise<{ expired: string[]; more: boolean }> {
     return expirePending(this.d);
+  }
+
+  /**
+   * Aborts a rolling-out promotion (`POST /v1/promotions/{id}/abort`): audited with the
+   * principal and the reason, then rolled back by the rollback state machine, which takes the
+   * rollout over (the route returns to the stable artifact). 409 unless it is a rolling-out promotion.
+   */
+  async abort(promotionId: string, reason: string, principal: Principal): Promise<PromotionDetail> {
+    await abortRollout(this.d, promotionId, reason, principal);
+    return (await this.get(promotionId))!;
   }
 
   /** What a quarantine asks of the promotions (lib/modules/promotion/quarantine.ts). */

@@ -58,7 +58,10 @@ export const ROUTE_FUNCTION = {
   rollback: 'promotions',
   quarantine: 'promotions',
   quarantineApprove: 'promotions',
+  // the promotion writes that start a rollout but decide no policy: the approval completing a
+  // quorum, and an abort (it starts the rollback state machine that takes the rollout over)
   promotionApprove: 'promotionApprove',
+  promotionAbort: 'promotionApprove',
   quarantineRelease: 'quarantineRelease',
   auditVerify: 'auditVerify',
   auditArchive: 'auditArchive',

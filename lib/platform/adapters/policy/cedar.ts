@@ -5,6 +5,7 @@ import { canonicalJson, sha256Hex } from '../../../kernel/canonical.js';
 import { AegisError } from '../../../kernel/errors.js';
 import {
   ENGINE_RULES,
+  POLICY_STRATEGIES,
   PolicyConfigSchema,
   REASON_PLACEHOLDER,
   compareMetric,
@@ -14,6 +15,7 @@ import {
   type PolicyConfig,
   type PolicyDecision,
   type PolicyInput,
+  type PolicyStrategy,
   type RiskTier,
 } from '../../../kernel/policy.js';
 import type { PolicyEngine } from '../../ports/policy.js';
@@ -31,7 +33,8 @@ const SCHEMA = `namespace Aegis {
   type Canary = { passedRequestsPerArm: Long, requiredRequestsPerArm: Long };
   type Request = { operation: String, targetEnv: String, manifestSignatureValid: Bool, canaryCompleted: Bool,
                    critical: Bool, hasProduction: Bool, metric: Metric, canary: Canary, servedBefore: Bool,
-                   evidenceMismatch: Bool, quarantined: Bool, quarantineRollback: Bool };
+                   evidenceMismatch: Bool, quarantined: Bool, quarantineRollback: Bool, strategy: String,
+                   shadowRequired: Bool };
   action promote, rollback, quarantine, release, requireMultisig appliesTo { principal: User, resource: Artifact, context: Request };
 }`;
 
@@ -54,6 +57,7 @@ const FACTS = [
   'canaryRequests',
   'requiredRequests',
   'evidence',
+  'strategy',
 ] as const;
 type Facts = Record<(typeof FACTS)[number], string>;
 
@@ -223,6 +227,8 @@ export class CedarPolicyEngine implements PolicyEngine {
         evidenceMismatch: problems.length > 0,
         quarantined: input.quarantined === true,
         quarantineRollback: input.quarantineRollback === true,
+        strategy: strategyOf(input),
+        shadowRequired: this.config.shadow.requiredForHighRiskProd,
       },
     };
     return { request, facts: factsOf(input, this.config, { riskTier, passed, problems }) };
@@ -247,6 +253,10 @@ export class CedarPolicyEngine implements PolicyEngine {
     return { rules, reasons: rules.map((id) => renderReason(this.reasons.get(id) ?? id, facts)) };
   }
 }
+
+/** The request's strategy; a rollback, quarantine or release, and a request naming none, is `canary`. */
+const strategyOf = (input: PolicyInput): PolicyStrategy =>
+  input.action === 'promote' && (POLICY_STRATEGIES as readonly unknown[]).includes(input.strategy) ? input.strategy! : 'canary';
 
 function parseConfig({ path: file, text }: PolicySource): PolicyConfig {
   let raw: unknown;
@@ -285,5 +295,6 @@ function factsOf(input: PolicyInput, config: PolicyConfig, d: { riskTier: RiskTi
     canaryRequests: String(d.passed),
     requiredRequests: String(config.canary.minRequestsPerArm),
     evidence: d.problems.join('; ') || 'none',
+    strategy: strategyOf(input),
   };
 }

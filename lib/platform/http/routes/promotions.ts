@@ -1,4 +1,5 @@
 import {
+  AbortBody,
   ApprovalBody,
   ArtifactIdParams,
   CancelBody,
@@ -83,6 +84,18 @@ export const PROMOTION_ROUTES = {
     summary: 'Cancel a pending multisig promotion (its requester or an admin); audited with the reason',
     request: { params: PromotionParams, body: CancelBody },
     reply: { schema: PromotionReply, status: { 200: 'the promotion, cancelled' } },
+  },
+  promotionAbort: {
+    id: 'promotionAbort',
+    method: 'POST',
+    path: '/v1/promotions/{promotionId}/abort',
+    entry: 'lambdas/promotion-abort.ts',
+    roles: ['promoter', 'admin'],
+    scope: { by: 'promotionId' },
+    summary:
+      'Abort a rolling-out promotion: audited with the caller and the reason, its rollout taken over and rolled back (the route returns to the stable artifact; a blue-green in its hold switches back to blue)',
+    request: { params: PromotionParams, body: AbortBody },
+    reply: { schema: PromotionReply, status: { 202: 'the abort started: the promotion, rolled back once the rollback machine has run' } },
   },
   promotionApprove: {
     id: 'promotionApprove',

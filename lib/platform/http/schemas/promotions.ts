@@ -36,6 +36,7 @@ export const ApprovalBody = z
   })
   .strict();
 export const CancelBody = z.object({ reason: z.string().min(1).max(2000) }).strict();
+export const AbortBody = z.object({ reason: z.string().min(1).max(2000).describe('why (audited, and the rollback records it)') }).strict();
 
 const CanaryConfigSchema = z.object({
   percent: z.number().describe('first canary percent'),
@@ -44,6 +45,26 @@ const CanaryConfigSchema = z.object({
   rollbackThreshold: z.number(),
   maxInconclusive: z.number().int(),
   minRequests: z.number().int().optional().describe('absent in records written before it existed: 200'),
+  strategy: z
+    .enum(STRATEGIES)
+    .optional()
+    .describe('how the candidate meets traffic; absent (records before strategies, or none asked): canary'),
+  shadow: z
+    .object({
+      percent: z.number().int().describe('share of requests mirrored to the candidate'),
+      windows: z.number().int().describe('passing shadow windows before it moves on'),
+      minAgreement: z.number().describe('least share of mirrored answers equal to the stable one'),
+      then: z.enum(['canary', 'promote']).describe('after the shadow: the canary stages, or 100 % at once'),
+    })
+    .optional()
+    .describe('strategy shadow: its settings, defaults applied'),
+  blueGreen: z
+    .object({
+      holdSeconds: z.number().int().describe('seconds blue stays routable after the switch'),
+      warmUpRequests: z.number().int().describe('warm-up requests green must all answer before the switch'),
+    })
+    .optional()
+    .describe('strategy blue-green: its settings, defaults applied'),
 });
 
 const RolloutSchema = z.object({
@@ -55,6 +76,11 @@ const RolloutSchema = z.object({
   stageStartedAt: z.string().optional(),
   canaryStartedAt: z.string().optional(),
   reason: z.string().optional().describe('why it was rolled back: the failed check, or insufficient-traffic'),
+  phase: z
+    .enum(['shadow', 'warming', 'hold'])
+    .optional()
+    .describe('shadow (mirrored, judged on agreement), warming (blue-green before the switch), hold (after it); absent: canary stages'),
+  shadowPassed: z.number().int().optional().describe('passing shadow windows so far'),
 });
 
 const TraceStepSchema = z.object({
@@ -124,6 +150,11 @@ const VerdictSchema = z.object({
   detail: z.string(),
   judgement: JudgementSchema.nullable().describe('null from a scripted judge'),
   judgedAt: z.string(),
+  phase: z.literal('shadow').optional().describe('shadow: a window of mirrored answers (judged on agreement too); absent: a canary stage'),
+  agreement: z
+    .object({ compared: z.number().int(), agreed: z.number().int(), rate: z.number().nullable().describe('null: none compared') })
+    .optional()
+    .describe('a shadow window: mirrored answers compared with the stable ones and how many agreed (rate = agreed / compared)'),
 });
 
 const PromotionSchema = z.object({
