@@ -47,7 +47,11 @@ export interface RolloutWorkflowsProps {
   readonly definitionsDir?: string;
   /** @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
-  /** @default Duration.minutes(1) */
+  /**
+   * The rollout-step function's timeout: as long as the longest Task (WarmUp: 300 s, a
+   * blue-green warm-up loading green and answering its warm-up requests); every other Task is
+   * cut at 90 s by its TimeoutSeconds. @default Duration.minutes(5)
+   */
   readonly stepTimeout?: Duration;
 }
 
@@ -75,9 +79,10 @@ export class RolloutWorkflows extends Construct {
     this.rolloutStep = new AegisFunction(this, 'rolloutStep', {
       entry: props.entry ?? 'lambdas/rollout-step.ts',
       projectRoot: props.projectRoot,
-      description: 'Rollout step: every Task of the promotion and rollback state machines (canary, evaluate, step up, promote, roll back)',
+      description:
+        'Rollout step: every Task of the promotion and rollback state machines (start, evaluate, step up, warm up, promote, roll back)',
       environment: props.environment,
-      timeout: props.stepTimeout ?? Duration.minutes(1),
+      timeout: props.stepTimeout ?? Duration.minutes(5),
     });
     grantAccess(this.rolloutStep, ROLLOUT_STEP_ACCESS, props.resources);
 

@@ -24,6 +24,9 @@ export interface LineageServed {
   verifiedAt: string;
 }
 
+/** How an artifact serves an environment: the stable artifact, the canary (callers get its answers), or a shadow (mirrored requests; no caller gets its answers). */
+export type DeploymentRole = 'stable' | 'canary' | 'shadow';
+
 export interface Lineage {
   artifact: { artifactId: string; modelName: string; version: number; sha256: string; size: number; createdAt: string; createdBy: string };
   manifest: { manifestSha256: string; manifestSignatureId: string; signerId: string };
@@ -32,8 +35,8 @@ export interface Lineage {
   container: { digest: string };
   /** every promotion of the artifact, in request order */
   promotions: { promotionId: string; targetEnv: string; status: string; createdAt: string; appliedAt: string | null }[];
-  /** where it serves now: stable, or canary at a percent */
-  deployments: { env: string; role: 'stable' | 'canary'; percent: number }[];
+  /** where it serves now: stable, canary at a percent, or shadow mirrored a percent of the requests */
+  deployments: { env: string; role: DeploymentRole; percent: number }[];
   /** present when the artifact is quarantined: the request, who, when and why */
   quarantine?: LineageQuarantine;
   /** present once serving verified and loaded it somewhere: where, with which signature, when */

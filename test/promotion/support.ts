@@ -3,6 +3,7 @@ import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { approvalBytes, approvalStatement } from '../../lib/kernel/approvals.js';
+import type { ServingWarmer, WarmUpRequest, WarmUpResult } from '../../lib/platform/ports/serving-warmer.js';
 import type { CanaryWindow, RolloutJudge, WindowVerdict } from '../../lib/platform/ports/workflows.js';
 import type { Stack } from '../support/local-stack.js';
 
@@ -16,7 +17,7 @@ export class ScriptedJudge implements RolloutJudge {
   #release: () => void = () => undefined;
   #held: Promise<void> = Promise.resolve();
   constructor(
-    readonly script: ('pass' | 'fail' | 'inconclusive' | 'throw' | 'hold')[] = [],
+    readonly script: ('pass' | 'fail' | 'inconclusive' | 'throw' | 'hold' | 'disagree')[] = [],
     private readonly fallback: 'pass' | 'fail' | 'inconclusive' = 'pass',
     public requestsPerArm = 1000,
   ) {}
@@ -33,12 +34,29 @@ export class ScriptedJudge implements RolloutJudge {
     const v = this.script.shift() ?? this.fallback;
     if (v === 'throw') throw new Error('metrics store unreachable');
     const served = { stable: this.requestsPerArm, canary: this.requestsPerArm };
+    // a shadow window carries its agreement: all answers equal, or ('disagree') a fifth of them not
+    const n = this.requestsPerArm;
+    if (v === 'disagree')
+      return {
+        verdict: 'fail',
+        reason: 'agreement',
+        detail: 'scripted disagree',
+        requests: served,
+        agreement: { compared: n, agreed: n * 0.8, rate: 0.8 },
+      };
+    const agreement = w.arm === 'shadow' && v !== 'inconclusive' ? { agreement: { compared: n, agreed: n, rate: n > 0 ? 1 : null } } : {};
     if (v === 'hold') {
       await this.#held;
-      return { verdict: 'pass', reason: 'pass', detail: 'held, then passed', requests: served };
+      return { verdict: 'pass', reason: 'pass', detail: 'held, then passed', requests: served, ...agreement };
     }
     const reason = v === 'pass' ? 'pass' : v === 'fail' ? 'errorRate' : 'insufficient-traffic';
-    return { verdict: v, reason, detail: `scripted ${v}`, requests: v === 'inconclusive' ? { stable: 0, canary: 0 } : served };
+    return {
+      verdict: v,
+      reason,
+      detail: `scripted ${v}`,
+      requests: v === 'inconclusive' ? { stable: 0, canary: 0 } : served,
+      ...agreement,
+    };
   }
 }
 
@@ -92,5 +110,23 @@ export class ShiftedClock {
   }
   advance(ms: number): void {
     this.offsetMs += ms;
+  }
+}
+
+/**
+ * A serving warmer for blue-green tests (startStack's `warmer`): records every warm-up and
+ * answers all its requests, or fails at `failAt` (request n, or the load at 0) for the models
+ * in `failing`.
+ */
+export class FakeWarmer implements ServingWarmer {
+  readonly calls: WarmUpRequest[] = [];
+  readonly failing = new Set<string>();
+  constructor(public failAt = 3) {}
+  async warmUp(w: WarmUpRequest): Promise<WarmUpResult> {
+    this.calls.push(w);
+    if (!this.failing.has(w.modelName)) return { ok: true, answered: w.requests, requests: w.requests, inputs: 'synthetic' };
+    const reason =
+      this.failAt === 0 ? `loading ${w.artifactId} failed: digest mismatch` : `request ${this.failAt} of ${w.requests}: model error`;
+    return { ok: false, answered: Math.max(0, this.failAt - 1), requests: w.requests, inputs: 'synthetic', reason };
   }
 }

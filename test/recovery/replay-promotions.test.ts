@@ -95,6 +95,9 @@ describe('replaying promotion events', () => {
         stable_artifact_id: null,
         canary_artifact_id: 'art-p1',
         canary_percent: 40,
+        // no shadow (migration 0014): a canary's route
+        shadow_artifact_id: null,
+        shadow_percent: 0,
         promotion_id: 'p1',
         updated_at: new Date(events[3]!.ts),
       },
@@ -180,8 +183,89 @@ describe('replaying promotion events', () => {
         detail: 'canary has 10 requests',
         judgement: '{"verdict":"inconclusive"}',
         judged_at: new Date(ts(2)),
+        // a canary window (migration 0014): no phase, no agreement
+        phase: null,
+        agreement_compared: null,
+        agreement_agreed: null,
       },
     ]);
+  });
+
+  it('restores a shadow in flight (route shadow, phase, agreement) and a blue-green hold (green the canary at 100 %) (issue 19)', () => {
+    const window = {
+      seq: 1,
+      stage: -1,
+      percent: 0,
+      from: ts(1),
+      to: ts(2),
+      verdict: 'pass',
+      reason: 'pass',
+      next: 'wait',
+      requests: { stable: 900, canary: 450 },
+      errors: { stable: 0, canary: 0 },
+      detail: 'pass; agreement: 441 of 450',
+      judgement: null,
+      judgedAt: ts(2),
+      phase: 'shadow',
+      agreement: { compared: 450, agreed: 441 },
+    };
+    const shadowing = { stage: -1, percent: 0, inconclusive: 0, windowSeconds: 60, stageStartedAt: ts(1), phase: 'shadow' };
+    const events = [
+      requested('s', { canary: { ...canary, strategy: 'shadow', shadow: { percent: 50, windows: 2, minAgreement: 0.9, then: 'canary' } } }),
+      ev('promotion.step', 's', {
+        action: 'start',
+        ...shadowing,
+        shadowPassed: 0,
+        route: { shadow_artifact_id: 'art-s', shadow_percent: 50 },
+      }),
+      ev('promotion.step', 's', {
+        action: 'evaluate',
+        ...shadowing,
+        shadowPassed: 1,
+        route: {},
+        verdict: 'pass',
+        detail: 'x',
+        next: 'wait',
+        window,
+      }),
+      requested('b', { modelName: 'n', canary: { ...canary, strategy: 'blue-green', blueGreen: { holdSeconds: 600, warmUpRequests: 5 } } }),
+      ev('promotion.step', 'b', { action: 'start', stage: -1, percent: 0, inconclusive: 0, windowSeconds: 0, phase: 'warming', route: {} }),
+      ev('promotion.step', 'b', {
+        action: 'warmUp',
+        stage: -1,
+        percent: 100,
+        inconclusive: 0,
+        windowSeconds: 600,
+        stageStartedAt: ts(5),
+        phase: 'hold',
+        route: { canary_artifact_id: 'art-b', canary_percent: 100 },
+        warmUp: { ok: true, answered: 5, requests: 5, inputs: 'synthetic' },
+        next: 'wait',
+      }),
+    ];
+    const r = replayPromotions(events);
+    expect(r.problems).toEqual([]);
+    expect(r.promotions.map((p) => [p.promotion_id, p.status, JSON.parse(p.rollout_state!)])).toEqual([
+      ['s', 'rolling_out', { ...shadowing, shadowPassed: 1 }],
+      ['b', 'rolling_out', { stage: -1, percent: 100, inconclusive: 0, windowSeconds: 600, stageStartedAt: ts(5), phase: 'hold' }],
+    ]);
+    expect(
+      r.routes.map((x) => [
+        x.model_name,
+        x.stable_artifact_id,
+        x.canary_artifact_id,
+        x.canary_percent,
+        x.shadow_artifact_id,
+        x.shadow_percent,
+      ]),
+    ).toEqual([
+      ['m', null, null, 0, 'art-s', 50],
+      ['n', null, 'art-b', 100, null, 0],
+    ]);
+    expect(r.verdicts).toEqual([
+      expect.objectContaining({ promotion_id: 's', phase: 'shadow', agreement_compared: 450, agreement_agreed: 441 }),
+    ]);
+    expect(r.steps.filter((x) => x.promotion_id === 'b').map((x) => x.state)).toEqual(['StartCanary', 'WarmUp']);
   });
 
   it('ends a failed rollout as RolloutService does: canary cleared, stable kept, signed, out of flight', () => {

@@ -31,7 +31,7 @@ const quiet = { info: () => undefined, warn: () => undefined, error: () => undef
 /** The whole local stack (PGlite in a temp data folder, fs store, file keys) on a free port. */
 export async function startStack(
   env: Record<string, string> = {},
-  opts: Pick<BuildOptions, 'judge' | 'waitMs' | 'clock' | 'timers'> & { dataDir?: string } = {},
+  opts: Pick<BuildOptions, 'judge' | 'warmer' | 'waitMs' | 'clock' | 'timers'> & { dataDir?: string } = {},
 ): Promise<Stack> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'aegis-test-')));
   const config = loadCheckedConfig({ DEV_ALLOW_EPHEMERAL: 'true', AEGIS_DATA_DIR: dataDir, PORT: '0', NODE_ENV: 'test', ...env });

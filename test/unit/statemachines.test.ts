@@ -39,8 +39,14 @@ describe.each(['promotion', 'rollback'])('statemachines/%s.asl.json', (name) => 
   it('runs every Task on the rollout step function with a timeout, and every failure path ends in a recording step, then a Fail', () => {
     const tasks = Object.entries(def.States).filter(([, s]) => s.Type === 'Task');
     expect(tasks.length).toBeGreaterThan(0);
+    // 90 s a step; a blue-green warm-up (WarmUp) loads green and answers its warm-up requests: 300 s
+    const timeouts: Record<string, number> = { WarmUp: 300 };
     for (const [state, s] of tasks)
-      expect({ state, resource: s.Resource, timeout: s.TimeoutSeconds }).toEqual({ state, resource: '${RolloutStepArn}', timeout: 90 });
+      expect({ state, resource: s.Resource, timeout: s.TimeoutSeconds }).toEqual({
+        state,
+        resource: '${RolloutStepArn}',
+        timeout: timeouts[state] ?? 90,
+      });
     // a step that errors rolls back (promotion) or records the failure (rollback); a rollback that
     // keeps failing is recorded; the recording step, if it fails too, ends in the Fail state
     const next: Record<string, RegExp> = {

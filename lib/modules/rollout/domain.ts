@@ -3,6 +3,7 @@
  * verdict. The state machine only routes on `next`; every rule lives here.
  */
 import type { MachineName } from '../../platform/ports/workflows.js';
+import { describePhase } from './phases.js';
 
 export interface CanaryConfig {
   /** first canary percent */
@@ -136,10 +137,19 @@ export function stepState(kind: string, action: StepAction): string {
 }
 export type Next = 'promote' | 'step-up' | 'warm-up' | 'wait' | 'rollback';
 
+/**
+ * Where a rollout begins: a canary at its first stage (or 100 % at once with steps 0); a
+ * shadow mirroring from now (`shadow`, nothing routed to callers); a blue-green warming up
+ * green before any traffic moves (`warming`).
+ */
 export function initialState(c: CanaryConfig, now: Date): RolloutState {
+  const at = now.toISOString();
+  const strategy = strategyOf(c);
+  if (strategy === 'shadow')
+    return { stage: -1, percent: 0, inconclusive: 0, windowSeconds: c.windowSeconds, stageStartedAt: at, phase: 'shadow', shadowPassed: 0 };
+  if (strategy === 'blue-green') return { stage: -1, percent: 0, inconclusive: 0, windowSeconds: 0, phase: 'warming' };
   const stages = stagePercents(c);
   if (stages.length === 0) return { stage: -1, percent: 100, inconclusive: 0, windowSeconds: 0 };
-  const at = now.toISOString();
   return { stage: 0, percent: stages[0]!, inconclusive: 0, windowSeconds: c.windowSeconds, stageStartedAt: at, canaryStartedAt: at };
 }
 
@@ -179,10 +189,49 @@ export function nextAfterVerdict(
   return { next: 'step-up', state };
 }
 
+/**
+ * The next canary stage; from the shadow phase, the first canary stage (the phase ends, the
+ * canary's quality is judged from now).
+ */
 export function stepUp(state: RolloutState, c: CanaryConfig, now: Date): RolloutState {
   const stages = stagePercents(c);
+  const at = now.toISOString();
+  if (state.phase === 'shadow') {
+    const { phase: _p, ...rest } = state;
+    return {
+      ...rest,
+      stage: 0,
+      percent: stages[0]!,
+      inconclusive: 0,
+      windowSeconds: c.windowSeconds,
+      stageStartedAt: at,
+      canaryStartedAt: at,
+    };
+  }
   const stage = Math.min(state.stage + 1, stages.length - 1);
-  return { ...state, stage, percent: stages[stage]!, inconclusive: 0, windowSeconds: c.windowSeconds, stageStartedAt: now.toISOString() };
+  return { ...state, stage, percent: stages[stage]!, inconclusive: 0, windowSeconds: c.windowSeconds, stageStartedAt: at };
+}
+
+/**
+ * What follows a shadow window's verdict. A fail discards the candidate (`shadow: <check>`);
+ * inconclusive is as a canary's (`maxInconclusive`, then `insufficient-traffic`); a pass counts,
+ * and until `shadow.windows` passed a fresh window is mirrored; then the canary stages
+ * (`step-up`), or the full switch when the shadow says so (`then: promote`) or there are none.
+ */
+export function nextAfterShadowVerdict(
+  state: RolloutState,
+  verdict: Verdict,
+  c: CanaryConfig,
+  now: Date,
+  progress: { elapsedSeconds: number; requestsPerArm: number; failed?: string } = { elapsedSeconds: 0, requestsPerArm: 0 },
+): { next: Next; state: RolloutState } {
+  const shadow = c.shadow ?? DEFAULT_SHADOW;
+  if (verdict === 'fail') return { next: 'rollback', state: { ...state, reason: `shadow: ${progress.failed ?? 'failed'}` } };
+  if (verdict === 'inconclusive') return nextAfterVerdict(state, verdict, c, progress);
+  const passed = { ...state, shadowPassed: (state.shadowPassed ?? 0) + 1 };
+  if (passed.shadowPassed < shadow.windows)
+    return { next: 'wait', state: { ...passed, inconclusive: 0, windowSeconds: c.windowSeconds, stageStartedAt: now.toISOString() } };
+  return { next: shadow.then === 'promote' || c.steps === 0 ? 'promote' : 'step-up', state: passed };
 }
 
 /**
@@ -205,6 +254,8 @@ export function describeStage(state: RolloutState | null, c: CanaryConfig, statu
   }
   if (!state)
     return status === 'pending_multisig' ? 'not started: waiting for approvals' : status === 'denied' ? 'not started: denied' : 'starting';
+  const phased = describePhase(state, c, status);
+  if (phased !== undefined) return phased;
   const stages = stagePercents(c);
   if (state.stage < 0 || stages.length === 0) {
     return status === 'succeeded'

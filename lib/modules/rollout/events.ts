@@ -2,14 +2,20 @@
 import * as z from 'zod';
 import { Int, Iso, Text, type EventCatalogue } from '../../platform/audit/catalogue.js';
 
-export const STEP_ACTIONS = ['start', 'evaluate', 'stepUp', 'promoteFully', 'rollback', 'fail'] as const;
+export const STEP_ACTIONS = ['start', 'evaluate', 'stepUp', 'warmUp', 'promoteFully', 'rollback', 'fail'] as const;
 export const PromotionStepPayload = z.object({
   action: z.enum(STEP_ACTIONS),
   stage: Int.min(-1),
   percent: Int.min(0).max(100),
   inconclusive: Int.nonnegative(),
   windowSeconds: Int.nonnegative(),
-  route: z.strictObject({ canary_artifact_id: Text.optional(), canary_percent: Int.min(0).max(100).optional() }),
+  route: z.strictObject({
+    canary_artifact_id: Text.optional(),
+    canary_percent: Int.min(0).max(100).optional(),
+    // the shadow's route (issue 19): set at a shadow's start, cleared when it hands over to the canary
+    shadow_artifact_id: Text.nullable().optional(),
+    shadow_percent: Int.min(0).max(100).optional(),
+  }),
   verdict: z.string().optional(),
   detail: z.string().optional(),
   next: z.string().optional(),
@@ -17,6 +23,13 @@ export const PromotionStepPayload = z.object({
   stageStartedAt: Iso.optional(),
   canaryStartedAt: Iso.optional(),
   reason: z.string().optional(),
+  // a strategy's phase and passing shadow windows (issue 19); absent in a canary's events
+  phase: z.enum(['shadow', 'warming', 'hold']).optional(),
+  shadowPassed: Int.nonnegative().optional(),
+  // a blue-green warm-up's result
+  warmUp: z
+    .object({ ok: z.boolean(), answered: Int.nonnegative(), requests: Int.nonnegative(), inputs: z.enum(['replayed', 'synthetic']) })
+    .optional(),
   window: z
     .object({
       seq: Int.positive(),
@@ -32,6 +45,9 @@ export const PromotionStepPayload = z.object({
       detail: z.string(),
       judgement: z.record(z.string(), z.unknown()).nullable(),
       judgedAt: Iso,
+      // a shadow window's phase and agreement with the stable answers (issue 19)
+      phase: z.literal('shadow').optional(),
+      agreement: z.object({ compared: Int.nonnegative(), agreed: Int.nonnegative() }).optional(),
     })
     .optional(),
 });

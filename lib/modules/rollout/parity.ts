@@ -12,6 +12,8 @@ export interface RouteSnapshot {
   stable: string | null;
   canary: string | null;
   percent: number;
+  shadow: string | null;
+  shadowPercent: number;
   promotion: string | null;
 }
 
@@ -31,9 +33,11 @@ export interface VerdictSnapshot {
   detail: string;
   judgement: string | null;
   judgedAt: string;
+  phase: string | null;
+  agreement: { compared: number; agreed: number } | null;
 }
 
-/** Every route, and every judged canary window (the judgement re-canonicalized). */
+/** Every route (with its shadow), and every judged window (the judgement re-canonicalized; a shadow window's phase and agreement). */
 export async function rolloutSnapshot(x: Executor): Promise<{ routes: RouteSnapshot[]; verdicts: VerdictSnapshot[] }> {
   const rows = await allRolloutRows(x);
   const routes = rows.routes.map((r) => ({
@@ -43,6 +47,8 @@ export async function rolloutSnapshot(x: Executor): Promise<{ routes: RouteSnaps
     stable: r.stable_artifact_id,
     canary: r.canary_artifact_id,
     percent: r.canary_percent,
+    shadow: r.shadow_artifact_id ?? null,
+    shadowPercent: r.shadow_percent ?? 0,
     promotion: r.promotion_id,
   }));
   const verdicts = rows.verdicts.map((r): VerdictSnapshot => ({
@@ -61,6 +67,11 @@ export async function rolloutSnapshot(x: Executor): Promise<{ routes: RouteSnaps
     detail: r.detail,
     judgement: r.judgement === null ? null : canonicalJson(JSON.parse(r.judgement)),
     judgedAt: toIso(r.judged_at),
+    phase: r.phase ?? null,
+    agreement:
+      r.agreement_compared === null || r.agreement_compared === undefined || r.agreement_agreed === null || r.agreement_agreed === undefined
+        ? null
+        : { compared: r.agreement_compared, agreed: r.agreement_agreed },
   }));
   return { routes, verdicts };
 }

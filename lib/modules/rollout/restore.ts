@@ -91,6 +91,10 @@ function verdict(id: string, w: NonNullable<PromotionStep['window']>): VerdictRo
     percent: w.percent,
     ...(w.errors ? { errors: w.errors } : {}),
     ...(w.judgement ? { judgement: w.judgement as unknown as CanaryJudgement } : {}),
+    ...(w.phase ? { phase: w.phase } : {}),
+    ...(w.agreement
+      ? { agreement: { ...w.agreement, rate: w.agreement.compared > 0 ? w.agreement.agreed / w.agreement.compared : null } }
+      : {}),
   };
   return verdictRow(id, w.seq, judged, toDate(w.judgedAt));
 }
@@ -107,11 +111,13 @@ function step(s: Replay, r: EventReplay, p: ReplayedPromotion): void {
     ...(e.stageStartedAt ? { stageStartedAt: e.stageStartedAt } : {}),
     ...(e.canaryStartedAt ? { canaryStartedAt: e.canaryStartedAt } : {}),
     ...(e.reason ? { reason: e.reason } : {}),
+    ...(e.phase ? { phase: e.phase } : {}),
+    ...(e.shadowPassed !== undefined ? { shadowPassed: e.shadowPassed } : {}),
   };
   s.states.set(p.promotion_id, state);
   p.rollout_state = canonicalJson(state);
   if (e.window) s.verdicts.push(verdict(p.promotion_id, e.window));
-  if (e.route.canary_percent !== undefined) route(s, r, p, e.route);
+  if (Object.keys(e.route).length > 0) route(s, r, p, e.route);
   trace(s, r, p, e.action);
 }
 
@@ -122,7 +128,7 @@ function end(s: Replay, r: EventReplay, p: ReplayedPromotion): void {
   const status = p.status as RolloutEnd;
   const state = s.states.get(p.promotion_id) ?? { stage: -1, percent: 0, inconclusive: 0, windowSeconds: 0 };
   p.rollout_state = canonicalJson({ ...state, percent: status === 'succeeded' ? 100 : 0 });
-  const cleared = { canary_artifact_id: null, canary_percent: 0 };
+  const cleared = { canary_artifact_id: null, canary_percent: 0, shadow_artifact_id: null, shadow_percent: 0 };
   route(s, r, p, status === 'succeeded' ? { stable_artifact_id: p.artifact_id, ...cleared } : cleared);
   trace(s, r, p, ACTION_OF[status]);
 }

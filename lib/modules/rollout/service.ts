@@ -1,4 +1,5 @@
 import { canonicalJson } from '../../kernel/canonical.js';
+import type { DeploymentRole } from '../../kernel/lineage.js';
 import { AegisError } from '../../kernel/errors.js';
 import { stepState, type CanaryConfig, type StepAction } from './domain.js';
 import { acquireLease } from './fence.js';
@@ -184,13 +185,18 @@ export class RolloutService {
     };
   }
 
-  /** Where the artifact serves: as stable (with the rest of the traffic) or as canary (with its percent), by environment. */
-  async deployments(artifactId: string): Promise<{ env: string; role: 'stable' | 'canary'; percent: number }[]> {
+  /**
+   * Where the artifact serves: as stable (with the rest of the traffic), as canary (with its
+   * percent), or as shadow (mirrored that percent of the requests, answering no caller), by environment.
+   */
+  async deployments(artifactId: string): Promise<{ env: string; role: DeploymentRole; percent: number }[]> {
     const rows = await routesServing(this.#d.database.db, artifactId);
     return rows.map((r) =>
       r.stable_artifact_id === artifactId
         ? { env: r.env, role: 'stable' as const, percent: 100 - r.canary_percent }
-        : { env: r.env, role: 'canary' as const, percent: r.canary_percent },
+        : r.canary_artifact_id === artifactId
+          ? { env: r.env, role: 'canary' as const, percent: r.canary_percent }
+          : { env: r.env, role: 'shadow' as const, percent: r.shadow_percent ?? 0 },
     );
   }
 }

@@ -1,79 +1,31 @@
 /**
  * What each Task state of the rollout state machines does, once the runner holds the lease:
- * start the canary, judge a window, step up, and end the rollout. Every write of a step is
- * one transaction fenced by the lease token.
+ * start the rollout, judge a window, step up, warm up, and end the rollout. Every write of a
+ * step is one transaction fenced by the lease token (step-context.ts); the shadow and
+ * blue-green phases are strategies.ts's.
  */
 import { AegisError } from '../../kernel/errors.js';
-import type { AuditLog } from '../../platform/audit/log.js';
-import type { Clock } from '../../platform/ports/clock.js';
-import type { Database } from '../../platform/ports/database.js';
-import type { ServiceMetrics } from '../../platform/ports/metrics.js';
-import type { ServingWarmer } from '../../platform/ports/serving-warmer.js';
-import type { RolloutJudge } from '../../platform/ports/workflows.js';
 import {
   DEFAULT_MIN_REQUESTS,
+  DEFAULT_SHADOW,
   ROUTE_SETTLE_SECONDS,
   initialState,
+  nextAfterShadowVerdict,
   nextAfterVerdict,
   stepUp,
-  type Next,
   type RolloutState,
   type StepAction,
 } from './domain.js';
 import { fence, type Held } from './fence.js';
-import type { PromotionLedger, RolloutEnd, RolloutPromotion } from './ledger.js';
+import type { RolloutEnd, RolloutPromotion } from './ledger.js';
 import { secondsUntilDue } from './lease.js';
-import {
-  insertVerdict,
-  leaseDueAt,
-  nextVerdictSeq,
-  routedStable,
-  upsertRoute,
-  verdictPayload,
-  verdictRow,
-  type JudgedWindow,
-  type RouteChange,
-} from './store.js';
+import { authorized, notQuarantined, save, type Step, type StepOutput } from './step-context.js';
+import { evaluateHold, resumedNext, startRoute, stepUpRoute, warmUp } from './strategies.js';
+import { leaseDueAt, routedStable, upsertRoute } from './store.js';
 
-export interface RolloutOptions {
-  /**
-   * Seconds a runner's lease holds beyond the wait it is in (AEGIS_ROLLOUT_LEASE_SECONDS):
-   * the time a step may take, and how long after its next step was due a dead runner is
-   * replaced. @default 60
-   */
-  leaseSeconds: number;
-  /** test-only fault points (AEGIS_TEST_KILL_AT, refused in production): called at named points of a step */
-  faultPoint?: (point: string) => void;
-}
+export type { RolloutDeps, RolloutOptions, StepOutput } from './step-context.js';
 
-export interface RolloutDeps {
-  database: Database;
-  audit: AuditLog;
-  judge: RolloutJudge;
-  clock: Clock;
-  /** the promotions the rollouts advance, kept by the promotion module */
-  promotions: PromotionLedger;
-  /** @default { leaseSeconds: 60 } */
-  options?: RolloutOptions;
-  /** where ended rollouts are counted and timed (none when absent) */
-  metrics?: ServiceMetrics;
-  /** loads and warms a blue-green candidate before the switch (strategy `blue-green`) */
-  warmer?: ServingWarmer;
-}
-
-/** What a step returns to the state machine, which routes on `next`. */
-export interface StepOutput extends RolloutState {
-  next: Next | 'done';
-  verdict?: string;
-}
-
-/** One step under way: the promotion, the lease it holds, and the persisted rollout state. */
-interface Step {
-  d: RolloutDeps & { options: RolloutOptions };
-  p: RolloutPromotion;
-  held: Held;
-  persisted: RolloutState | undefined;
-}
+const GETS_TRAFFIC: readonly StepAction[] = ['start', 'stepUp', 'warmUp', 'promoteFully'];
 
 /** Runs the step's action; the caller holds the lease and records the step. */
 export async function runStep(
@@ -83,19 +35,20 @@ export async function runStep(
   held: Held,
 ): Promise<StepOutput> {
   const s: Step = { d, p, held, persisted: p.rolloutState ?? undefined };
-  if (e.action === 'start' || e.action === 'stepUp' || e.action === 'promoteFully') await notQuarantined(s);
+  if (GETS_TRAFFIC.includes(e.action)) await notQuarantined(s);
   switch (e.action) {
     case 'start':
       return start(s);
     case 'evaluate':
       return evaluate(s);
     case 'stepUp': {
-      const state = stepUp(s.persisted ?? initialState(p.canary, d.clock.now()), p.canary, d.clock.now());
-      await save(s, { state, action: 'stepUp', route: { canary_percent: state.percent }, waitSeconds: state.windowSeconds });
+      const from = s.persisted ?? initialState(p.canary, d.clock.now());
+      const state = stepUp(from, p.canary, d.clock.now());
+      await save(s, { state, action: 'stepUp', route: stepUpRoute(from, state, p), waitSeconds: state.windowSeconds });
       return { ...state, next: 'wait' };
     }
     case 'warmUp':
-      throw new AegisError('CONFLICT', `promotion ${p.promotionId}: warm-up is not built yet`);
+      return warmUp(s);
     case 'promoteFully':
       // a manual rollback starts here (SetRoute): the same check as at a rollout's start
       await authorized(s);
@@ -115,19 +68,18 @@ async function start(s: Step): Promise<StepOutput> {
     // resumed (a restart, or a runner taking over a dead one's lease): continue where it
     // was, waiting only what is left of the wait the previous runner was in
     const left = secondsUntilDue(await leaseDueAt(d.database.db, p.promotionId), d.clock.now());
-    return {
-      ...persisted,
-      ...(left !== undefined && persisted.percent < 100 ? { windowSeconds: left } : {}),
-      next: persisted.percent >= 100 ? 'promote' : 'wait',
-    };
+    return resumedNext(s, persisted, left);
   }
   const state = initialState(p.canary, d.clock.now());
+  if (state.phase === 'warming') {
+    await save(s, { state, action: 'start', route: {}, waitSeconds: null });
+    return { ...state, next: 'warm-up' };
+  }
   if (state.percent >= 100) {
     await save(s, { state, action: 'start', route: {}, waitSeconds: null });
     return { ...state, next: 'promote' };
   }
-  const route = { canary_artifact_id: p.artifactId, canary_percent: state.percent };
-  await save(s, { state, action: 'start', route, waitSeconds: state.windowSeconds });
+  await save(s, { state, action: 'start', route: startRoute(state, p), waitSeconds: state.windowSeconds });
   return { ...state, next: 'wait' };
 }
 
@@ -142,7 +94,8 @@ async function evaluate(s: Step): Promise<StepOutput> {
     await save(s, { state: after, action: 'evaluate', route: {}, waitSeconds: null, extra: { next: 'rollback' } });
     return { ...after, next: 'rollback' };
   }
-  // The canary is judged against what the chain says serves there, never a routes row edited since.
+  if (state.phase === 'hold') return evaluateHold(s, state, now);
+  // The canary (or shadow) is judged against what the chain says serves there, never a routes row edited since.
   const serving = await d.promotions.servingEvidence(
     { modelName: p.modelName, env: p.targetEnv },
     await routedStable(d.database.db, p.modelName, p.targetEnv),
@@ -155,36 +108,50 @@ async function evaluate(s: Step): Promise<StepOutput> {
     );
   }
   const { stageStart, from, to } = await judgedSpan(s, state, now);
-  const v = await d.judge.evaluate({
-    promotionId: p.promotionId,
-    modelName: p.modelName,
-    env: p.targetEnv,
-    stableArtifactId: serving.stableArtifactId,
-    canaryArtifactId: p.artifactId,
-    from,
-    to,
-    canaryFrom: state.canaryStartedAt ? new Date(Math.min(Date.parse(state.canaryStartedAt), from.getTime())) : from,
-    percent: state.percent,
-    rollbackThreshold: canary.rollbackThreshold,
-    minRequests: canary.minRequests ?? DEFAULT_MIN_REQUESTS,
-  });
+  const v = await judge(s, state, serving.stableArtifactId, { from, to });
+  const shadow = state.phase === 'shadow';
   // measured to the window's end, not now: the next window's end moves by the wait, as now does
   const progress = {
     elapsedSeconds: (to.getTime() - stageStart) / 1000,
     requestsPerArm: Math.min(v.requests.stable, v.requests.canary),
     failed: v.reason,
   };
-  const { next, state: after } = nextAfterVerdict(state, v.verdict, canary, progress);
+  const { next, state: after } = shadow
+    ? nextAfterShadowVerdict(state, v.verdict, canary, now, progress)
+    : nextAfterVerdict(state, v.verdict, canary, progress);
   await save(s, {
     state: after,
     action: 'evaluate',
     route: {},
     waitSeconds: next === 'wait' ? after.windowSeconds : null,
     extra: { verdict: v.verdict, detail: v.detail, next },
-    judged: { ...v, next, from, to, stage: state.stage, percent: state.percent },
+    judged: { ...v, next, from, to, stage: state.stage, percent: state.percent, phase: shadow ? 'shadow' : null },
   });
   d.metrics?.canaryVerdict(p.targetEnv, v.verdict);
   return { ...after, next, verdict: v.verdict };
+}
+
+/**
+ * The judge's verdict on the window: the canary arm at the stage's percent against stable,
+ * or in the shadow phase the mirrored answers (at the share mirrored) and their agreement.
+ */
+async function judge({ d, p }: Step, state: RolloutState, stableArtifactId: string | null, span: { from: Date; to: Date }) {
+  const c = p.canary;
+  const shadow = state.phase === 'shadow' ? (c.shadow ?? DEFAULT_SHADOW) : undefined;
+  const { from } = span;
+  return d.judge.evaluate({
+    promotionId: p.promotionId,
+    modelName: p.modelName,
+    env: p.targetEnv,
+    stableArtifactId,
+    canaryArtifactId: p.artifactId,
+    ...span,
+    canaryFrom: state.canaryStartedAt ? new Date(Math.min(Date.parse(state.canaryStartedAt), from.getTime())) : from,
+    percent: shadow ? shadow.percent : state.percent,
+    rollbackThreshold: c.rollbackThreshold,
+    minRequests: c.minRequests ?? DEFAULT_MIN_REQUESTS,
+    ...(shadow ? { arm: 'shadow' as const, minAgreement: shadow.minAgreement } : {}),
+  });
 }
 
 /**
@@ -201,59 +168,12 @@ async function judgedSpan({ d, p }: Step, state: RolloutState, now: Date): Promi
   return { stageStart, from, to: new Date(Math.max(from.getTime(), Math.min(now.getTime(), settled.getTime()))) };
 }
 
-/** A quarantined artifact never gets (more) traffic: the step fails, and the state machine rolls back. */
-async function notQuarantined({ d, p }: Step): Promise<void> {
-  const why = await d.promotions.quarantined(p.artifactId);
-  if (why) throw new AegisError('ARTIFACT_QUARANTINED', `artifact ${p.artifactId} is quarantined: ${why}`, { field: 'artifactId' });
-}
-
-/** Refuses a promotion whose `rolling_out` status the chain does not back (policy allow, or an approval quorum). */
-async function authorized({ d, p }: Step): Promise<void> {
-  const why = await d.promotions.authorizationProblem(p);
-  if (why) throw new AegisError('CONFLICT', `promotion ${p.promotionId} does not roll out: ${why}`, { field: 'promotionId' });
-}
-
-/** One step's writes, in one transaction conditional on the lease token; `waitSeconds` is the wait that follows (null: none). */
-async function save(
-  { d, p, held }: Step,
-  w: {
-    state: RolloutState;
-    action: StepAction;
-    route: Pick<RouteChange, 'canary_artifact_id' | 'canary_percent'>;
-    waitSeconds: number | null;
-    extra?: Record<string, unknown>;
-    judged?: JudgedWindow;
-  },
-): Promise<void> {
-  const now = d.clock.now();
-  await d.database.db.transaction().execute(async (tx) => {
-    await fence(tx, { promotionId: p.promotionId, held, waitSeconds: w.waitSeconds, clock: d.clock, leaseSeconds: d.options.leaseSeconds });
-    await d.promotions.saveState(tx, p.promotionId, w.state);
-    if (w.route.canary_percent !== undefined)
-      await upsertRoute(tx, { modelName: p.modelName, env: p.targetEnv }, { ...w.route, promotion_id: p.promotionId }, now);
-    let window: Record<string, unknown> | undefined;
-    if (w.judged) {
-      const row = verdictRow(p.promotionId, await nextVerdictSeq(tx, p.promotionId), w.judged, now);
-      await insertVerdict(tx, row);
-      window = verdictPayload(row);
-    }
-    // the full rollout state, any route change and the judged window with its numbers, so a
-    // rebuild from the archive can restore them and the gates can read them from the chain
-    const { stage, percent, inconclusive, windowSeconds, ...times } = w.state;
-    const { action, route, extra = {} } = w;
-    await d.audit.append(tx, {
-      type: 'promotion.step',
-      actor: 'rollout',
-      subject: `promotion:${p.promotionId}`,
-      payload: { action, stage, percent, inconclusive, windowSeconds, ...times, route, ...extra, ...(window ? { window } : {}) },
-    });
-    d.options.faultPoint?.(`rollout.${action}.before-commit`);
-  });
-}
-
 const END_EVENT = { succeeded: 'promotion.applied', rolled_back: 'promotion.rolled_back', failed: 'promotion.failed' } as const;
 
-/** Ends the rollout once: succeeded (route to the artifact, record signed), rolled back or failed (route restored). */
+/**
+ * Ends the rollout once: succeeded (route to the artifact, record signed; from a blue-green
+ * hold, blue is released), rolled back or failed (route restored: canary and shadow cleared).
+ */
 async function finish({ d, p, held, persisted }: Step, status: RolloutEnd, error?: unknown): Promise<StepOutput> {
   const state = persisted ?? { stage: -1, percent: status === 'succeeded' ? 100 : 0, inconclusive: 0, windowSeconds: 0 };
   const final = { ...state, percent: status === 'succeeded' ? 100 : 0 };
@@ -264,7 +184,8 @@ async function finish({ d, p, held, persisted }: Step, status: RolloutEnd, error
     await fence(tx, { promotionId: p.promotionId, held, waitSeconds: null, clock: d.clock, leaseSeconds: d.options.leaseSeconds });
     finished = true;
     const { record: signed, recordSignature } = await d.promotions.end(tx, p, { status, state: final, at: now });
-    const route = { canary_artifact_id: null, canary_percent: 0, promotion_id: p.promotionId };
+    // the shadow ends with the rollout; rolled back from a blue-green hold, blue (still the stable) serves again
+    const route = { canary_artifact_id: null, canary_percent: 0, shadow_artifact_id: null, shadow_percent: 0, promotion_id: p.promotionId };
     await upsertRoute(
       tx,
       { modelName: p.modelName, env: p.targetEnv },

@@ -108,8 +108,8 @@ export async function leaseExpiries(x: Executor, promotionIds: readonly string[]
 export type VerdictRow = Insertable<DB['canary_verdicts']>;
 export type StoredVerdict = Selectable<DB['canary_verdicts']>;
 
-/** A judged window as the rollout saw it: the judge's verdict, what followed, the span and the stage. */
-export type JudgedWindow = WindowVerdict & { next: Next; from: Date; to: Date; stage: number; percent: number };
+/** A judged window as the rollout saw it: the judge's verdict, what followed, the span, the stage and the phase (`shadow`; null: a canary stage). */
+export type JudgedWindow = WindowVerdict & { next: Next; from: Date; to: Date; stage: number; percent: number; phase?: 'shadow' | null };
 
 /** The stored row of a judged window. */
 export function verdictRow(promotionId: string, seq: number, v: JudgedWindow, now: Date): VerdictRow {
@@ -130,6 +130,9 @@ export function verdictRow(promotionId: string, seq: number, v: JudgedWindow, no
     detail: v.detail.slice(0, 4000),
     judgement: v.judgement ? canonicalJson(v.judgement) : null,
     judged_at: now,
+    phase: v.phase ?? null,
+    agreement_compared: v.agreement?.compared ?? null,
+    agreement_agreed: v.agreement?.agreed ?? null,
   };
 }
 
@@ -152,6 +155,11 @@ export function verdictPayload(r: VerdictRow) {
     detail: r.detail,
     judgement: r.judgement ? (JSON.parse(r.judgement) as unknown) : null,
     judgedAt: toIso(r.judged_at as Date | string),
+    // a shadow window's phase and agreement; absent from a canary window's payload (as before strategies)
+    ...(r.phase ? { phase: r.phase } : {}),
+    ...(typeof r.agreement_compared === 'number' && typeof r.agreement_agreed === 'number'
+      ? { agreement: { compared: r.agreement_compared, agreed: r.agreement_agreed } }
+      : {}),
   };
 }
 
@@ -178,7 +186,7 @@ export async function verdictsOf(x: Executor, promotionId: string): Promise<Stor
   return x.selectFrom('canary_verdicts').selectAll().where('promotion_id', '=', promotionId).orderBy('seq').execute();
 }
 
-// routes: what serves each model in each environment (the stable artifact, and the canary with its percent)
+// routes: what serves each model in each environment (the stable artifact, the canary with its percent, a shadow with its share)
 
 /** The columns a step changes on a route (also the `route` of its `promotion.step` event). */
 export type RouteChange = Partial<
@@ -198,6 +206,8 @@ export function routeRow(at: { modelName: string; env: string }, set: RouteChang
     stable_artifact_id: set.stable_artifact_id ?? null,
     canary_artifact_id: set.canary_artifact_id ?? null,
     canary_percent: set.canary_percent ?? 0,
+    shadow_artifact_id: set.shadow_artifact_id ?? null,
+    shadow_percent: set.shadow_percent ?? 0,
     promotion_id: set.promotion_id ?? null,
     updated_at: now,
   };
@@ -252,12 +262,18 @@ export async function routedStable(x: Executor, modelName: string, env: string):
   return route?.stable_artifact_id ?? null;
 }
 
-/** The routes that serve the artifact, as stable or as canary, by environment. */
+/** The routes that serve the artifact, as stable, canary or shadow, by environment. */
 export async function routesServing(x: Executor, artifactId: string): Promise<Selectable<DB['routes']>[]> {
   return x
     .selectFrom('routes')
     .selectAll()
-    .where((eb) => eb.or([eb('stable_artifact_id', '=', artifactId), eb('canary_artifact_id', '=', artifactId)]))
+    .where((eb) =>
+      eb.or([
+        eb('stable_artifact_id', '=', artifactId),
+        eb('canary_artifact_id', '=', artifactId),
+        eb('shadow_artifact_id', '=', artifactId),
+      ]),
+    )
     .orderBy('env')
     .execute();
 }

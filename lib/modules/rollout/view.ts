@@ -39,6 +39,10 @@ export interface CanaryVerdictView {
   /** the judge's numbers: error rates and test, latency percentiles, quality, p-values, guardrails (null from a scripted judge) */
   judgement: Record<string, unknown> | null;
   judgedAt: string;
+  /** the phase judged: `shadow` (mirrored answers, judged on agreement too); absent for a canary stage */
+  phase?: 'shadow';
+  /** a shadow window's agreement: mirrored requests compared with the stable answer, how many agreed, and the rate (null: none compared) */
+  agreement?: { compared: number; agreed: number; rate: number | null };
 }
 
 export function traceStep(s: StoredStep): TraceStep {
@@ -61,7 +65,7 @@ export function verdictViews(rows: readonly StoredVerdict[], canary: CanaryConfi
   return rows.map((r) => ({
     seq: r.seq,
     stage: r.stage,
-    stageName: r.stage >= 0 ? `canary stage ${r.stage + 1} of ${stages}` : 'no canary stage',
+    stageName: r.phase === 'shadow' ? 'shadow' : r.stage >= 0 ? `canary stage ${r.stage + 1} of ${stages}` : 'no canary stage',
     percent: r.percent,
     from: toIso(r.window_from),
     to: toIso(r.window_to),
@@ -73,5 +77,15 @@ export function verdictViews(rows: readonly StoredVerdict[], canary: CanaryConfi
     detail: r.detail,
     judgement: r.judgement ? (JSON.parse(r.judgement) as Record<string, unknown>) : null,
     judgedAt: toIso(r.judged_at),
+    ...(r.phase === 'shadow' ? { phase: 'shadow' as const } : {}),
+    ...(typeof r.agreement_compared === 'number' && typeof r.agreement_agreed === 'number'
+      ? {
+          agreement: {
+            compared: r.agreement_compared,
+            agreed: r.agreement_agreed,
+            rate: r.agreement_compared > 0 ? r.agreement_agreed / r.agreement_compared : null,
+          },
+        }
+      : {}),
   }));
 }

@@ -23,7 +23,7 @@ export interface RunningLocal {
   close(): Promise<void>;
 }
 
-type StartOptions = Pick<BuildOptions, 'clock' | 'logger' | 'judge' | 'waitMs' | 'timers'> & {
+type StartOptions = Pick<BuildOptions, 'clock' | 'logger' | 'judge' | 'warmer' | 'waitMs' | 'timers'> & {
   /** the route handlers to serve (tests wrap them to check every reply) */
   handlers?: Record<RouteId, HandlerBuilder>;
 };

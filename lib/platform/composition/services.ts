@@ -13,6 +13,7 @@ import type { KeyProvider } from '../ports/signer.js';
 import type { MetricsExposition, MetricsSink, ServiceMetrics } from '../ports/metrics.js';
 import type { DownloadSource, ObjectStore, UploadSink } from '../ports/object-store.js';
 import type { RolloutJudge, Workflows } from '../ports/workflows.js';
+import type { ServingWarmer } from '../ports/serving-warmer.js';
 import type { Scheduler, Timers } from '../ports/scheduler.js';
 import type { MetricsSource } from '../ports/canary-metrics.js';
 import type { PromotionGate } from '../ports/policy.js';
@@ -102,6 +103,8 @@ export interface BuildOptions {
   logger?: Container['logger'];
   /** tests: judge canaries with this instead of the metrics */
   judge?: RolloutJudge;
+  /** tests: warm blue-green candidates with this (RolloutDeps.warmer) */
+  warmer?: ServingWarmer;
   /** tests: shorten every Wait of the local state machines to this many ms */
   waitMs?: number;
   /** tests: the in-process scheduler's timers (a fake one advances time without sleeping) */
@@ -236,6 +239,7 @@ async function promotionServices(
     clock,
     promotions: new PromotionLedgerService({ database, keys, audit, quarantine: c.quarantineReader }),
     metrics,
+    ...(opts.warmer ? { warmer: opts.warmer } : {}),
     options: {
       leaseSeconds: config.rolloutLeaseSeconds,
       ...(config.testKillAt ? { faultPoint: killAt(config.testKillAt) } : {}),

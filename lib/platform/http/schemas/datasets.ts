@@ -59,7 +59,7 @@ export const LineageReply = z.object({
       appliedAt: z.string().nullable(),
     }),
   ),
-  deployments: z.array(z.object({ env: z.string(), role: z.enum(['stable', 'canary']), percent: z.number() })),
+  deployments: z.array(z.object({ env: z.string(), role: z.enum(['stable', 'canary', 'shadow']), percent: z.number() })),
   quarantine: z
     .object({ requestId: z.string(), reason: z.string(), quarantinedBy: z.string(), quarantinedAt: z.string() })
     .optional()
