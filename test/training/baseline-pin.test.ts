@@ -103,13 +103,15 @@ describe('lineage bundles carry the pinned baseline', () => {
   let bundleDir: string;
   let files: Map<string, Buffer>;
   let keys: KeyRecord[];
+  let artifactId: string;
 
   beforeAll(async () => {
     const reg = await uploadAndRegister(stack, 'pinned-bundle', art.genuine, {
       manifest: manifestFor('pinned-bundle', art.genuine, { baselineSha256: sha256(art.baseline) }),
     });
     expect(reg.status).toBe(201);
-    const res = await stack.api('GET', `/v1/lineage/${reg.body.artifactId}/bundle`);
+    artifactId = reg.body.artifactId;
+    const res = await stack.api('GET', `/v1/lineage/${artifactId}/bundle`);
     files = new Map(Object.entries(res.body.files as Record<string, string>).map(([k, v]) => [k, Buffer.from(v)]));
     expect(JSON.parse(files.get('manifest.json')!.toString()).baselineSha256).toBe(sha256(art.baseline));
     keys = (await stack.api('GET', '/v1/keys')).body.keys;
@@ -148,5 +150,18 @@ describe('lineage bundles carry the pinned baseline', () => {
     const badArtifact = await aegisCli(['verify-bundle', bundleDir, '--artifact', join(stack.dataDir, 'swapped.tar.gz')], env);
     expect(badArtifact.code).toBe(1);
     expect(badArtifact.stdout).toMatch(/FAIL baselineSha256: baseline\.json in the artifact does not match/);
+  });
+
+  it('aegis verify-manifest --artifact: a local copy re-packed with another baseline fails naming baselineSha256', async () => {
+    const manifest = join(stack.dataDir, 'registered.json');
+    await writeFile(manifest, JSON.stringify((await stack.api('GET', `/v1/registry/${artifactId}`)).body.manifest));
+    await writeFile(join(stack.dataDir, 'genuine-copy.tar.gz'), art.genuine);
+    const good = await aegisCli(['verify-manifest', '--manifest', manifest, '--artifact', join(stack.dataDir, 'genuine-copy.tar.gz')], env);
+    expect(good.code).toBe(0);
+    expect(good.stdout).toMatch(/ok {3}baselineSha256/);
+    await writeFile(join(stack.dataDir, 'swapped-copy.tar.gz'), art.swapped);
+    const bad = await aegisCli(['verify-manifest', '--manifest', manifest, '--artifact', join(stack.dataDir, 'swapped-copy.tar.gz')], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/FAIL baselineSha256/);
   });
 });
