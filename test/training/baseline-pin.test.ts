@@ -19,7 +19,12 @@ const baselineCheck = (r: { checks: { check: string }[] }) => r.checks.find((c) 
 let stack: Stack;
 let env: Record<string, string>;
 /** the same model folder packed with its baseline, and with a swapped one */
-const art = { genuine: Buffer.alloc(0), swapped: Buffer.alloc(0), baseline: '', fake: '' };
+const art: { genuine: Buffer; swapped: Buffer; baseline: string; fake: string } = {
+  genuine: Buffer.alloc(0),
+  swapped: Buffer.alloc(0),
+  baseline: '',
+  fake: '',
+};
 
 async function packWith(name: string, baseline: string): Promise<Buffer> {
   const dir = join(stack.dataDir, name);
