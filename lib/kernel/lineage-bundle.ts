@@ -2,7 +2,8 @@ import { canonicalJson, sha256Hex } from './canonical.js';
 import { parseJsonStrict } from './json.js';
 import { LIMITS, manifestSha256, TrainingManifest } from './manifest.js';
 import { checkSignerValidity, statementBytes, verifyRaw, type KeyRecord, type SignatureRecord } from './signatures.js';
-import { verifyManifest, type Check } from './verification.js';
+import { artifactEvidence, type ArtifactBaseline } from './artifact-baseline.js';
+import { verifyManifest, type BaselineEvidence, type Check } from './verification.js';
 
 /**
  * A lineage bundle: the files an auditor needs to follow an artifact to its datasets and
@@ -63,16 +64,22 @@ function parse<T>(files: Map<string, Buffer>, name: string, problems?: string[])
   }
 }
 
+export interface BundleVerifyOptions {
+  trustedKeys?: KeyRecord[];
+  /** the artifact's bytes, hashed; with `baseline`, its `baseline.json` is checked against a pinned `baselineSha256` */
+  artifact?: { sha256: string; size: number; baseline?: ArtifactBaseline };
+  /** a baseline file (its bytes) to check against the manifest's `baselineSha256` */
+  baseline?: { path: string; bytes: Buffer };
+}
+
 /**
  * Verifies a bundle offline: every file against the signed index, the index signature, the
  * manifest signature and signer, the registry record and dataset records against the
- * manifest, and (when given) the artifact bytes. With `trustedKeys` the signing keys must be
- * exactly those; without, the bundle's own keys.json is the trust root (reported).
+ * manifest, and (when given) the artifact bytes and a baseline (the signed manifest's
+ * `baselineSha256`). With `trustedKeys` the signing keys must be exactly those; without, the
+ * bundle's own keys.json is the trust root (reported).
  */
-export function verifyBundle(
-  files: Map<string, Buffer>,
-  opts: { trustedKeys?: KeyRecord[]; artifact?: { sha256: string; size: number } } = {},
-): BundleReport {
+export function verifyBundle(files: Map<string, Buffer>, opts: BundleVerifyOptions = {}): BundleReport {
   const checks: Named[] = [];
   const unparsable: string[] = [];
   for (const name of [...BUNDLE_FILES, INDEX_FILE, INDEX_SIGNATURE_FILE]) parse<unknown>(files, name, unparsable);
@@ -120,11 +127,15 @@ export function verifyBundle(
   // 3. The manifest and its signature, exactly as verify-manifest checks them.
   const manifest = parse<unknown>(files, 'manifest.json');
   const msig = parse<SignatureRecord>(files, 'signature.json');
+  const baselines: BaselineEvidence[] = [];
+  if (opts.artifact?.baseline) baselines.push(artifactEvidence(opts.artifact.baseline));
+  if (opts.baseline) baselines.push({ sha256: sha256Hex(opts.baseline.bytes), source: 'file', from: opts.baseline.path });
   const report = verifyManifest({
     manifest,
     signature: msig,
     key: msig ? ring.get(msig.signerId) : undefined,
-    ...(opts.artifact ? { bytes: opts.artifact } : {}),
+    ...(opts.artifact ? { bytes: { sha256: opts.artifact.sha256, size: opts.artifact.size } } : {}),
+    baselines,
   });
   for (const c of report.checks)
     checks.push({ ...c, check: c.check === 'signature' || c.check === 'signer' ? `manifest-${c.check}` : c.check });

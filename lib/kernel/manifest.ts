@@ -71,6 +71,8 @@ export const ManifestInput = z
     artifactSha256: Sha256Hex,
     artifactSize: z.number().int().nonnegative().max(LIMITS.artifactBytes),
     metrics: z.record(z.string(), JsonValue).default({}),
+    /** sha256 of the artifact's drift baseline (`baseline.json` at its root); absent in older manifests */
+    baselineSha256: Sha256Hex.optional(),
     createdAt: z.iso.datetime({ offset: true }),
   })
   .strict();

@@ -2,7 +2,24 @@ import { manifestSha256, provenanceProblems, TrainingManifest } from './manifest
 import { checkSignerValidity, manifestStatement, statementBytes, verifyRaw, type KeyRecord, type SignatureRecord } from './signatures.js';
 
 export type CheckName =
-  'manifest-schema' | 'artifact-sha256' | 'artifact-size' | 'manifest-registered' | 'signature' | 'signer' | 'provenance';
+  | 'manifest-schema'
+  | 'artifact-sha256'
+  | 'artifact-size'
+  | 'baselineSha256'
+  | 'manifest-registered'
+  | 'signature'
+  | 'signer'
+  | 'provenance';
+
+/** A drift baseline to check against the manifest's `baselineSha256`: its sha256 (null: not found, see `problem`) and where it came from. */
+export interface BaselineEvidence {
+  sha256: string | null;
+  /** `artifact`: read from the artifact's bytes; `file`: a baseline file the caller gave */
+  source: 'artifact' | 'file';
+  /** for the reason, e.g. "baseline.json in the artifact", or the file's path */
+  from: string;
+  problem?: string;
+}
 
 export interface Check {
   check: CheckName;
@@ -31,10 +48,34 @@ export interface VerificationInput {
   bytes?: { sha256: string; size: number };
   /** the manifest hash the registry recorded, when the manifest came from elsewhere */
   registeredManifestSha256?: string;
+  /**
+   * baselines read for this manifest (from the artifact, or files a caller gave): each must
+   * match a `baselineSha256`; none given, no `baselineSha256` check (the bytes were not read)
+   */
+  baselines?: BaselineEvidence[];
 }
 
 const pass = (check: CheckName): Check => ({ check, ok: true });
 const fail = (check: CheckName, reason: string, extra: Partial<Check> = {}): Check => ({ check, ok: false, reason, ...extra });
+
+/**
+ * The `baselineSha256` check: every baseline read must be the pinned one. An artifact without
+ * a pin (older manifests) is not checked; a baseline file given for a manifest without a pin fails.
+ */
+function baselineCheck(pinned: string | undefined, evidence: readonly BaselineEvidence[]): Check | undefined {
+  const read = pinned === undefined ? evidence.filter((e) => e.source === 'file') : evidence;
+  if (read.length === 0) return undefined;
+  if (pinned === undefined) return fail('baselineSha256', `the manifest pins no baseline, so ${read[0]!.from} cannot be verified`);
+  const bad = read.find((e) => e.sha256 !== pinned);
+  if (!bad) return pass('baselineSha256');
+  return fail(
+    'baselineSha256',
+    bad.sha256 === null
+      ? `${bad.from}: ${bad.problem ?? 'not found'}, but the manifest pins baselineSha256`
+      : `${bad.from} does not match the manifest's baselineSha256: the baseline was swapped or edited`,
+    { expected: pinned, actual: bad.sha256 ?? 'missing' },
+  );
+}
 
 /**
  * Pure verification of a manifest, its signature, the signer's validity and (when given)
@@ -69,6 +110,9 @@ export function verifyManifest(input: VerificationInput): VerificationReport {
           }),
     );
   }
+
+  const baseline = baselineCheck(m.baselineSha256, input.baselines ?? []);
+  if (baseline) checks.push(baseline);
 
   const mSha = manifestSha256(m);
   if (input.registeredManifestSha256 !== undefined) {

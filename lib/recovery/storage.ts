@@ -39,6 +39,8 @@ const CHECK_PROBLEM: Record<CheckName, ProblemCode> = {
   'manifest-schema': 'manifest-invalid',
   'artifact-sha256': 'sha256-mismatch',
   'artifact-size': 'size-mismatch',
+  // not checked on restore (the baseline is not read), mapped for completeness
+  baselineSha256: 'sha256-mismatch',
   'manifest-registered': 'manifest-mismatch',
   signature: 'signature-invalid',
   signer: 'signer-invalid',

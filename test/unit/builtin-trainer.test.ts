@@ -75,22 +75,48 @@ describe('runBuiltinTrainer on the synthetic samples', () => {
     expect(model.standardisation.mean).toHaveLength(5);
   });
 
-  it('profiles the training split: ordered quantiles, 10-bin histograms and label fractions', async () => {
+  it('profiles the training split as baseline v2: quantiles, equal-frequency bins, labels, holdout scores and metrics', async () => {
     const { files, metrics } = await train(SAMPLE);
     const baseline = JSON.parse(await readFile(files[2] as string, 'utf8'));
+    expect(baseline).toMatchObject({ format: 'aegis.baseline/v2', rows: metrics.trainRows });
     expect(baseline.featureOrder).toEqual(['age', 'income', 'ratio', 'weak_signal', 'noise']);
     for (const name of baseline.featureOrder) {
       const f = baseline.features[name];
       const q = [f.min, ...['p01', 'p05', 'p25', 'p50', 'p75', 'p95', 'p99'].map((k) => f.quantiles[k]), f.max];
       expect(q).toEqual([...q].sort((a, b) => a - b));
-      expect(f.count).toBe(metrics.trainRows);
-      expect(f.histogram.edges).toHaveLength(11);
-      expect([f.histogram.edges[0], f.histogram.edges[10]]).toEqual([f.min, f.max]);
-      expect(f.histogram.counts.reduce((a: number, b: number) => a + b, 0)).toBe(metrics.trainRows);
+      expect(f).toMatchObject({ kind: 'numeric', count: metrics.trainRows, missing: 0 });
+      expect(f.edges).toHaveLength(21);
+      expect([f.edges[0], f.edges[20]]).toEqual([f.min, f.max]);
+      expect(f.counts).toHaveLength(22);
+      expect([f.counts[0], f.counts[21]]).toEqual([0, 0]);
+      expect(f.counts.reduce((a: number, b: number) => a + b, 0)).toBe(metrics.trainRows);
     }
-    const labels = Object.values(baseline.labels) as { count: number; fraction: number }[];
-    expect(labels.reduce((a, l) => a + l.count, 0)).toBe(metrics.trainRows);
-    expect(labels.reduce((a, l) => a + l.fraction, 0)).toBeCloseTo(1, 12);
+    expect(baseline.label.column).toBe('label');
+    expect(baseline.label.categories).toEqual(['0', '1']);
+    expect(baseline.label.counts.reduce((a: number, b: number) => a + b, 0)).toBe(metrics.trainRows);
+    expect(baseline.predictions.score).toBe('p(1)');
+    expect(baseline.predictions.counts.reduce((a: number, b: number) => a + b, 0)).toBe(metrics.holdoutRows);
+    expect(baseline.holdoutMetrics).toEqual({ accuracy: metrics.accuracy, auc: metrics.auc, logLoss: metrics.logLoss });
+    // the model's largest |standardised weight| first
+    const model = JSON.parse(await readFile(files[0] as string, 'utf8'));
+    const importance = (name: string) => Math.abs(model.weights[0][baseline.featureOrder.indexOf(name)]);
+    expect([...baseline.topFeatures].sort()).toEqual([...baseline.featureOrder].sort());
+    for (let i = 1; i < baseline.topFeatures.length; i += 1)
+      expect(importance(baseline.topFeatures[i - 1])).toBeGreaterThanOrEqual(importance(baseline.topFeatures[i]));
+  });
+
+  it('scores the top class for more than two classes and ranks features by the max |weight| over classes', async () => {
+    const { files, metrics } = await train(MULTICLASS, { hyperparams: { epochs: 30 } });
+    const baseline = JSON.parse(await readFile(files[2] as string, 'utf8'));
+    const model = JSON.parse(await readFile(files[0] as string, 'utf8'));
+    expect(baseline.label.categories).toEqual(['a', 'b', 'c']);
+    expect(baseline.predictions.score).toBe('max(p)');
+    expect(baseline.predictions.edges[0]).toBeGreaterThanOrEqual(1 / 3);
+    expect(baseline.predictions.counts.reduce((a: number, b: number) => a + b, 0)).toBe(metrics.holdoutRows);
+    const importance = (j: number) => Math.max(...model.weights.map((w: number[]) => Math.abs(w[j] as number)));
+    const ranked = model.features.map((f: string, j: number) => [f, importance(j)] as const);
+    ranked.sort((a: readonly [string, number], b: readonly [string, number]) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    expect(baseline.topFeatures).toEqual(ranked.map(([f]: readonly [string, number]) => f));
   });
 
   it('trains the three-class sample well above chance', async () => {

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { verifyBundle } from '../../kernel/lineage-bundle.js';
 import type { KeyRecord } from '../../kernel/signatures.js';
 import type { BundleReply, LineageReply } from '../../platform/http/schemas.js';
-import { hashStream } from '../../kernel/hashing.js';
+import { hashArtifact } from '../../kernel/artifact-baseline.js';
 import { CliError, readJsonFile, type CliContext } from './context.js';
 
 /** lineage, export-lineage, verify-bundle (offline). */
@@ -52,8 +52,9 @@ export function lineageCommands(program: Command, ctx: CliContext): void {
     .command('verify-bundle <dir>')
     .description('verify a lineage bundle offline (no server): file hashes, signatures, signers, datasets')
     .option('--trusted-keys <file>', 'the key ring to trust (GET /v1/keys output); default: the bundle keys.json, reported as unpinned')
-    .option('--artifact <file>', 'also check the artifact bytes')
-    .action(async (dir: string, o: { trustedKeys?: string; artifact?: string }) => {
+    .option('--artifact <file>', 'also check the artifact bytes (and its baseline.json when the manifest pins baselineSha256)')
+    .option('--baseline <file>', "also check a drift baseline file against the signed manifest's baselineSha256")
+    .action(async (dir: string, o: { trustedKeys?: string; artifact?: string; baseline?: string }) => {
       const names = await readdir(dir).catch(() => {
         throw new CliError(`cannot read bundle folder ${dir}`, 2);
       });
@@ -68,8 +69,22 @@ export function lineageCommands(program: Command, ctx: CliContext): void {
         trustedKeys = Array.isArray(raw) ? (raw as KeyRecord[]) : raw.keys;
         if (!Array.isArray(trustedKeys)) throw new CliError(`${o.trustedKeys}: expected the GET /v1/keys reply or an array of keys`, 2);
       }
-      const artifact = o.artifact ? await hashStream(createReadStream(o.artifact, { highWaterMark: 1024 * 1024 })) : undefined;
-      const report = verifyBundle(files, { ...(trustedKeys ? { trustedKeys } : {}), ...(artifact ? { artifact } : {}) });
+      const artifact = o.artifact
+        ? await hashArtifact(createReadStream(o.artifact, { highWaterMark: 1024 * 1024 }), { baseline: true })
+        : undefined;
+      const baseline = o.baseline
+        ? {
+            path: o.baseline,
+            bytes: await readFile(o.baseline).catch(() => {
+              throw new CliError(`cannot read baseline file ${o.baseline}`, 2);
+            }),
+          }
+        : undefined;
+      const report = verifyBundle(files, {
+        ...(trustedKeys ? { trustedKeys } : {}),
+        ...(artifact ? { artifact } : {}),
+        ...(baseline ? { baseline } : {}),
+      });
       const lines = [`${report.ok ? 'VERIFIED' : 'FAILED'}  bundle for ${report.artifactId ?? '?'}`];
       for (const c of report.checks) lines.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.check}${c.reason ? `: ${c.reason}` : ''}`);
       lines.push(

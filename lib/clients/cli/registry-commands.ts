@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { Option, type Command } from 'commander';
 import { bytes, formatReport } from '../http/format.js';
 import { registerArtifact, registerDatasets } from '../http/registration.js';
+import { artifactEvidence, hashArtifact } from '../../kernel/artifact-baseline.js';
 import { verifyManifest } from '../../kernel/verification.js';
 import { hashStream } from '../../kernel/hashing.js';
 import { datasetChecksum } from '../training/dataset-checksum.js';
@@ -136,12 +137,16 @@ export function registryCommands(program: Command, ctx: CliContext): void {
           ...(signature ? { signature } : {}),
         });
         if (o.artifact) {
+          const { baseline, ...hashed } = await hashArtifact(createReadStream(o.artifact, { highWaterMark: 1024 * 1024 }), {
+            baseline: true,
+          });
           const byteChecks = verifyManifest({
             manifest,
             signature: undefined,
             key: undefined,
-            bytes: await hashFile(o.artifact),
-          }).checks.filter((c) => c.check.startsWith('artifact-'));
+            bytes: hashed,
+            ...(baseline ? { baselines: [artifactEvidence(baseline)] } : {}),
+          }).checks.filter((c) => c.check.startsWith('artifact-') || c.check === 'baselineSha256');
           report.checks.unshift(...byteChecks);
           report.ok = report.ok && byteChecks.every((c) => c.ok);
         }

@@ -10,13 +10,21 @@ import { parse } from 'csv-parse/sync';
 import * as z from 'zod';
 import { canonicalJson } from '../../kernel/canonical.js';
 import { AegisError } from '../../kernel/errors.js';
-import { evaluate, fitStandardiser, standardise, trainLogisticRegression, type Evaluation, type Matrix } from './logistic-regression.js';
+import { buildBaseline } from '../../kernel/baseline-build.js';
+import type { BaselineProfile } from '../../kernel/baseline-profile.js';
+import {
+  evaluate,
+  fitStandardiser,
+  predictProba,
+  standardise,
+  trainLogisticRegression,
+  type Evaluation,
+  type LogisticModel,
+  type Matrix,
+} from './logistic-regression.js';
 import { createPrng } from './prng.js';
 
 export const MODEL_FORMAT = 'aegis.logreg/v1';
-export const BASELINE_FORMAT = 'aegis.baseline/v1';
-export const QUANTILES = { p01: 0.01, p05: 0.05, p25: 0.25, p50: 0.5, p75: 0.75, p95: 0.95, p99: 0.99 } as const;
-const HISTOGRAM_BINS = 10;
 
 /** Hyperparameters of the built-in trainer; unknown keys are refused so typos cannot pass silently. */
 export const BuiltinHyperparams = z.strictObject({
@@ -123,67 +131,32 @@ function readDataset(text: string, path: string, hp: BuiltinHyperparams): Datase
   return { features, classes, x, y: labels.map((l) => classes.indexOf(l)) };
 }
 
-/** Linear interpolation between closest ranks (Hyndman–Fan type 7, numpy's default) on sorted values. */
-export function quantile(sorted: readonly number[], p: number): number {
-  const h = (sorted.length - 1) * p;
-  const lo = Math.floor(h);
-  const a = sorted[lo] as number;
-  const b = sorted[Math.min(lo + 1, sorted.length - 1)] as number;
-  return a + (h - lo) * (b - a);
-}
-
 /**
- * Ten equal-width bins over [min, max]; bins are [e_i, e_i+1) and the last includes max.
- * Counting compares against the stored edges, so a drift check that reuses them agrees exactly.
- * A constant feature gets edges over [v - 0.5, v + 0.5] so no bin has zero width.
+ * The training split's profile (baseline v2), the reference a later drift check compares
+ * serving data to: the train split's features and labels, the holdout's prediction scores
+ * (the positive class's probability, or the top class's for more than two classes) and
+ * metrics, and the features ranked by their standardised weights.
  */
-export function histogram(sorted: readonly number[]): { edges: number[]; counts: number[] } {
-  let lo = sorted[0] as number;
-  let hi = sorted[sorted.length - 1] as number;
-  if (lo === hi) [lo, hi] = [lo - 0.5, hi + 0.5];
-  const edges = Array.from({ length: HISTOGRAM_BINS + 1 }, (_, i) => (i === HISTOGRAM_BINS ? hi : lo + ((hi - lo) * i) / HISTOGRAM_BINS));
-  const counts = new Array<number>(HISTOGRAM_BINS).fill(0);
-  for (const v of sorted) {
-    let bin = 0;
-    while (bin < HISTOGRAM_BINS - 1 && v >= (edges[bin + 1] as number)) bin += 1;
-    counts[bin] = (counts[bin] as number) + 1;
-  }
-  return { edges, counts };
-}
-
-/** The training split's profile, the reference a later drift check compares serving data to. */
-export function baselineProfile(x: Matrix, y: readonly number[], features: readonly string[], classes: readonly string[]) {
-  const stats = fitStandardiser(x);
-  const perFeature = features.map((name, j) => {
-    const sorted = x.map((row) => row[j] as number).sort((a, b) => a - b);
-    return [
-      name,
-      {
-        count: sorted.length,
-        mean: stats.mean[j] as number,
-        // fitStandardiser maps std 0 to 1 for scaling; the profile reports the true spread.
-        std: sorted[0] === sorted[sorted.length - 1] ? 0 : (stats.std[j] as number),
-        min: sorted[0] as number,
-        max: sorted[sorted.length - 1] as number,
-        quantiles: Object.fromEntries(Object.entries(QUANTILES).map(([k, p]) => [k, quantile(sorted, p)])),
-        histogram: histogram(sorted),
-      },
-    ] as const;
-  });
-  const counts = classes.map((_, k) => y.filter((v) => v === k).length);
-  const labels = classes.map((c, k) => [c, { count: counts[k] as number, fraction: (counts[k] as number) / y.length }]);
-  return {
-    format: BASELINE_FORMAT,
-    rows: x.length,
-    featureOrder: [...features],
-    methods: {
-      std: 'population (divide by n)',
-      quantiles: 'linear interpolation between closest ranks (Hyndman-Fan type 7)',
-      histogram: '10 equal-width bins over [min, max]; [e_i, e_i+1), last bin includes max',
+export function baselineProfile(
+  train: { x: Matrix; y: readonly number[] },
+  holdout: { proba: Matrix; metrics: Evaluation },
+  model: LogisticModel,
+  data: Pick<Dataset, 'features' | 'classes'>,
+  target: string,
+): BaselineProfile {
+  const { features, classes } = data;
+  const binary = classes.length === 2;
+  const { accuracy, logLoss, auc } = holdout.metrics;
+  return buildBaseline({
+    columns: features.map((name, j) => ({ name, kind: 'numeric' as const, values: train.x.map((row) => row[j] as number) })),
+    label: { column: target, values: train.y.map((k) => classes[k] as string) },
+    predictions: {
+      score: binary ? `p(${classes[1]})` : 'max(p)',
+      values: holdout.proba.map((p) => (binary ? (p[1] as number) : Math.max(...p))),
     },
-    features: Object.fromEntries(perFeature),
-    labels: Object.fromEntries(labels),
-  };
+    holdoutMetrics: { accuracy, logLoss, ...(auc === null ? {} : { auc }) },
+    featureWeights: Object.fromEntries(features.map((name, j) => [name, model.weights.map((w) => w[j] as number)])),
+  });
 }
 
 /** Normalises -0 to 0 and refuses NaN/Infinity, which have no canonical JSON form. */
@@ -243,13 +216,15 @@ export async function runBuiltinTrainer(opts: BuiltinTrainerOptions): Promise<{ 
     rng,
     onProgress: ({ epoch, epochs, loss }) => progress(`epoch ${epoch}/${epochs}: training log loss ${loss.toFixed(4)}`),
   });
-  const evaluation = evaluate(model, standardise(xHold, scaler), yHold);
+  const xHoldStd = standardise(xHold, scaler);
+  const evaluation = evaluate(model, xHoldStd, yHold);
   const metrics: BuiltinMetrics = { ...evaluation, holdoutRows, trainRows: trainIdx.length, classes: data.classes };
 
-  const outputs: [string, unknown][] = [
+  // Thunks, checked in order: a diverged model is named before the baseline of its scores.
+  const outputs: [string, () => unknown][] = [
     [
       'model.json',
-      {
+      () => ({
         format: MODEL_FORMAT,
         activation: data.classes.length === 2 ? 'sigmoid' : 'softmax',
         classes: data.classes,
@@ -259,13 +234,17 @@ export async function runBuiltinTrainer(opts: BuiltinTrainerOptions): Promise<{ 
         bias: model.bias,
         hyperparams: hp,
         seed: opts.seed,
-      },
+      }),
     ],
-    ['metrics.json', metrics],
-    ['baseline.json', baselineProfile(xTrain, yTrain, data.features, data.classes)],
+    ['metrics.json', () => metrics],
+    [
+      'baseline.json',
+      () =>
+        baselineProfile({ x: xTrain, y: yTrain }, { proba: predictProba(model, xHoldStd), metrics: evaluation }, model, data, hp.target),
+    ],
   ];
   // Validate everything before writing anything, so a failure leaves no partial output.
-  const texts = outputs.map(([name, value]) => [name, `${canonicalJson(finiteJson(value, name))}\n`] as const);
+  const texts = outputs.map(([name, value]) => [name, `${canonicalJson(finiteJson(value(), name))}\n`] as const);
   await mkdir(opts.outDir, { recursive: true });
   const files = texts.map(([name]) => join(opts.outDir, name));
   for (const [i, [, text]] of texts.entries()) await writeFile(files[i] as string, text, 'utf8');

@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
-import { readdir, mkdir, readFile } from 'node:fs/promises';
+import { lstat, readdir, mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { BASELINE_FILE } from '../../kernel/artifact-baseline.js';
+import { sha256Hex } from '../../kernel/canonical.js';
 import { AegisError } from '../../kernel/errors.js';
 import type { ManifestInput } from '../../kernel/manifest.js';
 import { runBuiltinTrainer } from './builtin-trainer.js';
@@ -129,6 +131,7 @@ export async function recordTraining(run: TrainingRun): Promise<TrainingResult> 
 
   say.step(`packing ${outDir} → ${run.artifactPath}`);
   const packed = await packDirectory(outDir, run.artifactPath, { onProgress: (done, total) => say.bytes('packing', done, total) });
+  const baselineSha256 = await baselineSha256Of(outDir);
   const manifest = {
     modelName: run.modelName,
     codeRef: run.code.codeRef,
@@ -146,6 +149,7 @@ export async function recordTraining(run: TrainingRun): Promise<TrainingResult> 
     artifactSha256: packed.sha256,
     artifactSize: packed.size,
     metrics,
+    ...(baselineSha256 ? { baselineSha256 } : {}),
     createdAt: new Date().toISOString(),
   };
   return {
@@ -154,6 +158,16 @@ export async function recordTraining(run: TrainingRun): Promise<TrainingResult> 
     datasetChecksums,
     durationSeconds: Number(process.hrtime.bigint() - started) / 1e9,
   };
+}
+
+/**
+ * The sha256 of the `baseline.json` the run left at the root of its output (the built-in
+ * trainer always writes one; a custom command may), pinned by the manifest; undefined without one.
+ */
+async function baselineSha256Of(outDir: string): Promise<string | undefined> {
+  const path = join(outDir, BASELINE_FILE);
+  const info = await lstat(path).catch(() => undefined);
+  return info?.isFile() ? sha256Hex(await readFile(path)) : undefined;
 }
 
 /** A custom command may leave `metrics.json` (a flat JSON object) in its output; it is recorded. */

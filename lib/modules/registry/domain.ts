@@ -1,4 +1,5 @@
 /** The registry's records and rules (no I/O). */
+import { BASELINE_FILE, type ArtifactBaseline } from '../../kernel/artifact-baseline.js';
 import { canonicalSha256 } from '../../kernel/canonical.js';
 import { AegisError } from '../../kernel/errors.js';
 import { manifestSha256, TrainingManifest, type ManifestInput } from '../../kernel/manifest.js';
@@ -163,6 +164,19 @@ export function assertSha256Matches(m: ManifestInput, sha256: string): void {
       details: { expected: m.artifactSha256, actual: sha256 },
     });
   }
+}
+
+/** Refuses an artifact whose `baseline.json` is not the one the manifest pins (or is missing). */
+export function assertBaselineMatches(m: ManifestInput, baseline: ArtifactBaseline): void {
+  if (baseline.sha256 === m.baselineSha256) return;
+  const why =
+    baseline.sha256 === null
+      ? (baseline.problem ?? `the artifact has no ${BASELINE_FILE}`)
+      : `its ${BASELINE_FILE} has sha256 ${baseline.sha256}`;
+  throw new AegisError('SHA256_MISMATCH', `the manifest pins baselineSha256 ${m.baselineSha256} but ${why}`, {
+    field: 'manifest.baselineSha256',
+    details: { expected: m.baselineSha256, actual: baseline.sha256 },
+  });
 }
 
 /**

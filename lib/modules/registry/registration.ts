@@ -4,7 +4,7 @@ import { canonicalJson, canonicalSha256 } from '../../kernel/canonical.js';
 import { AegisError } from '../../kernel/errors.js';
 import { assertManifestSize, manifestSha256, TrainingManifest, type ManifestInput } from '../../kernel/manifest.js';
 import { manifestStatement, statementBytes, type SignatureRecord } from '../../kernel/signatures.js';
-import { hashStream } from '../../kernel/hashing.js';
+import { hashArtifact } from '../../kernel/artifact-baseline.js';
 import type { Principal } from '../../kernel/identity.js';
 import { isUniqueViolation } from '../../platform/sql/errors.js';
 import type { DB } from '../../platform/sql/schema.js';
@@ -17,6 +17,7 @@ import type { KeyService } from '../keys/service.js';
 import {
   artifactPrefix,
   assertRegistrable,
+  assertBaselineMatches,
   assertSha256Matches,
   assertSizeMatches,
   assertTeamAgrees,
@@ -140,8 +141,11 @@ export class Registrar {
     const info = await this.d.store.head(upload.storageKey);
     if (!info) throw new AegisError('UPLOAD_NOT_FOUND', `nothing was uploaded for ${uploadId}`, { field: 'uploadId' });
     assertSizeMatches(m, info.size);
-    const { sha256 } = await hashStream(await this.d.store.get(upload.storageKey, { versionId: info.versionId }));
+    const { sha256, baseline } = await hashArtifact(await this.d.store.get(upload.storageKey, { versionId: info.versionId }), {
+      baseline: m.baselineSha256 !== undefined,
+    });
     assertSha256Matches(m, sha256);
+    if (baseline) assertBaselineMatches(m, baseline);
     return { upload, versionId: info.versionId, size: info.size, sha256 };
   }
 

@@ -3,7 +3,7 @@ import { assertManifestSize } from '../../kernel/manifest.js';
 import { inScope, type Scope } from '../../kernel/identity.js';
 import type { SignatureRecord } from '../../kernel/signatures.js';
 import { verifyManifest, type VerificationReport } from '../../kernel/verification.js';
-import { hashStream } from '../../kernel/hashing.js';
+import { artifactEvidence, hashArtifact, type ArtifactBaseline } from '../../kernel/artifact-baseline.js';
 import type { ObjectStore } from '../../platform/ports/object-store.js';
 import type { KeyService } from '../keys/service.js';
 import type { RegistryService } from './service.js';
@@ -26,16 +26,22 @@ export class VerificationService {
   ) {}
 
   /**
-   * Re-reads the stored bytes (pinned to the registered version) and checks everything.
+   * Re-reads the stored bytes (pinned to the registered version) and checks everything,
+   * including the `baseline.json` a manifest's `baselineSha256` pins.
    * `hashed`: the caller hashed the pinned version itself just now (serving's loader, or the
    * cache entry it wrote from bytes it hashed), so the bytes are not read a second time.
    */
   async validateArtifact(artifactId: string, opts: { hashed?: { sha256: string; size: number } } = {}): Promise<VerificationReport> {
     const record = await this.registry.get(artifactId);
     if (!record) throw new AegisError('NOT_FOUND', `no artifact ${artifactId}`, { field: 'artifactId' });
-    let bytes: { sha256: string; size: number };
+    let bytes: { sha256: string; size: number; baseline?: ArtifactBaseline };
     try {
-      bytes = opts.hashed ?? (await hashStream(await this.store.get(record.storage.key, { versionId: record.storage.versionId })));
+      // a pinned baseline is found in the same pass; bytes hashed by the caller are not read again
+      bytes =
+        opts.hashed ??
+        (await hashArtifact(await this.store.get(record.storage.key, { versionId: record.storage.versionId }), {
+          baseline: record.manifest.baselineSha256 !== undefined,
+        }));
     } catch (e) {
       if (e instanceof AegisError && e.code === 'OBJECT_NOT_FOUND') bytes = { sha256: 'missing', size: 0 };
       else throw e;
@@ -46,6 +52,7 @@ export class VerificationService {
       key: await this.keys.get(record.signature.signerId),
       bytes,
       registeredManifestSha256: record.manifestSha256,
+      ...(bytes.baseline ? { baselines: [artifactEvidence(bytes.baseline)] } : {}),
     });
     if (bytes.sha256 !== record.sha256 && report.checks.every((c) => c.check !== 'artifact-sha256' || c.ok)) {
       report.checks.push({
