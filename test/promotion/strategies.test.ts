@@ -242,6 +242,16 @@ describe('shadow rollouts', () => {
     expect(JSON.stringify(await chainedRoutes(stack, p.promotionId))).not.toContain('canary_artifact_id');
     expect(await route(stack, 'sh-direct', 'canary')).toMatchObject({ stable: artifactId, canary: null, shadow: null });
   });
+
+  it('does not count passing shadow windows as the completed canary prod requires: mirrored copies reached no caller', async () => {
+    const artifactId = await registered(stack, 'sh-no-canary');
+    const p = await promote(stack, artifactId, { targetEnv: 'canary', strategy: 'shadow', shadow: { windows: 2, then: 'promote' } });
+    const done = await ended(stack, p.promotionId);
+    expect(done.status).toBe('succeeded');
+    expect(done.verdicts.filter((v) => v.verdict === 'pass')).toHaveLength(2);
+    const prod = promote(stack, artifactId, { targetEnv: 'prod', strategy: 'shadow' });
+    await expect(prod).rejects.toMatchObject({ code: 'POLICY_DENIED', message: expect.stringMatching(/canary/) });
+  });
 });
 
 describe('strategies and the rest of the rollout', () => {

@@ -146,10 +146,12 @@ function judgeByChain(
       recordOk = matches && recordVerifies(e.payload, keyOf);
       continue;
     }
-    const w = e.payload.window as { verdict?: unknown; requests?: { stable?: unknown; canary?: unknown } } | undefined;
+    const w = e.payload.window as { verdict?: unknown; phase?: unknown; requests?: { stable?: unknown; canary?: unknown } } | undefined;
+    // a shadow window's candidate answered mirrored copies that no caller got: not a canary's evidence
     if (
       e.payload.action === 'evaluate' &&
       w?.verdict === 'pass' &&
+      w.phase === undefined &&
       typeof w.requests?.stable === 'number' &&
       typeof w.requests.canary === 'number'
     ) {
