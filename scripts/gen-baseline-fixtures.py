@@ -22,16 +22,7 @@ QUANTILES = {"p01": 0.01, "p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p9
 
 
 def bin_index(edges, v):
-    """The contract's binIndex: open tails, [e_i, e_i+1), the last pair closed."""
-    n = len(edges)
-    if v < edges[0]:
-        return 0
-    if n == 1:
-        return 1
-    if v > edges[-1]:
-        return n
-    if v == edges[-1]:
-        return n - 1
+    """The contract's binIndex: how many edges are at or below v (half-open bins, open tails)."""
     return int(np.searchsorted(edges, v, side="right"))
 
 

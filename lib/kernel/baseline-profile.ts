@@ -18,9 +18,10 @@ export const MISSING_CATEGORY = '__missing__';
 
 /**
  * A numeric feature: `edges` ascending, distinct (tied quantiles deduplicated); the bins are
- * the open lower tail `(-∞, e0)`, then `[e_i, e_i+1)` for each pair, the last pair closed
- * `[e_n-2, e_n-1]`, and the open upper tail `(e_n-1, +∞)`: `counts.length === edges.length + 1`
- * ({@link binIndex}). Missing values (empty, NaN) are counted apart, never binned.
+ * half-open, the lower tail `(-∞, e0)`, then `[e_i, e_i+1)` for each pair, and the upper tail
+ * `[e_n-1, +∞)` (it holds the training maximum, so a feature of few values such as 0/1 keeps
+ * each value in a bin of its own): `counts.length === edges.length + 1` ({@link binIndex}).
+ * Missing values (empty, NaN) are counted apart, never binned.
  */
 export interface NumericFeatureProfile {
   kind: 'numeric';
@@ -74,30 +75,21 @@ export interface BaselineProfile {
 }
 
 /**
- * The bin of `v` among `edges` ({@link NumericFeatureProfile}): 0 below the first edge,
- * `edges.length` above the last, else the `[e_i, e_i+1)` pair it falls in (the last pair
- * includes its upper edge). A single edge (a constant feature) makes two bins: below it, and
- * at or above it. NaN is missing: callers count it apart.
+ * The bin of `v` among `edges` ({@link NumericFeatureProfile}): how many edges are at or
+ * below it, so 0 below the first edge, `edges.length` at or above the last.
  *
  * @example binIndex([0, 1, 2], -1) // 0
  * @example binIndex([0, 1, 2], 0) // 1
- * @example binIndex([0, 1, 2], 2) // 2
- * @example binIndex([0, 1, 2], 2.5) // 3
+ * @example binIndex([0, 1, 2], 1.5) // 2
+ * @example binIndex([0, 1, 2], 2) // 3
  */
 export function binIndex(edges: readonly number[], v: number): number {
-  const n = edges.length;
-  if (n === 0) return 0;
-  if (v < edges[0]!) return 0;
-  if (n === 1) return 1; // a constant feature: below it, or at or above it
-  if (v > edges[n - 1]!) return n;
-  if (v === edges[n - 1]) return n - 1;
-  // the last i with edges[i] <= v, by binary search
   let lo = 0;
-  let hi = n - 1;
-  while (hi - lo > 1) {
+  let hi = edges.length;
+  while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (edges[mid]! <= v) lo = mid;
+    if (edges[mid]! <= v) lo = mid + 1;
     else hi = mid;
   }
-  return lo + 1;
+  return lo;
 }

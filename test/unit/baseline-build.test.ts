@@ -47,9 +47,9 @@ describe('buildBaseline numeric features against numpy (test/fixtures/baseline-f
       f.edges.forEach((e, i) => close(e, c.expected.edges[i]!));
       expect(f.counts).toEqual(c.expected.counts);
       expect(f.counts).toHaveLength(f.edges.length + 1);
-      // the training data never falls in the open tails (one edge, a constant: below it, or at or above it)
-      if (f.edges.length > 1) expect([f.counts[0], f.counts[f.counts.length - 1]]).toEqual([0, 0]);
-      else expect(f.counts).toEqual([0, f.count]);
+      // nothing of the training data lies below its minimum; the upper tail [max, +∞) holds the maximum and its ties
+      expect(f.counts[0]).toBe(0);
+      expect(f.counts.at(-1)).toBe(c.values.filter((v) => v === f.max).length);
       expect(f.counts.reduce((a, b) => a + b, 0)).toBe(f.count);
     },
   );
@@ -105,19 +105,35 @@ describe('buildBaseline categorical features, label, predictions, top features',
     expect(edges).toHaveLength(21);
     // 0.4 is the median, the 11th edge: it opens the 11th inner bin
     const counts = new Array<number>(22).fill(0);
-    [counts[1], counts[11], counts[20]] = [1, 1, 1];
+    [counts[1], counts[11], counts[21]] = [1, 1, 1]; // 0.9, the maximum, is in the upper tail [max, +∞)
     expect(p.predictions).toEqual({ score: 'p(1)', edges, counts });
     expect(p.holdoutMetrics).toEqual({ accuracy: 0.75, logLoss: 0.5 });
     expect(p.topFeatures).toEqual(['w', 'x', 'y']);
     expect(p).toMatchObject({ format: 'aegis.baseline/v2', rows: 4, featureOrder: ['x', 'y', 'w'] });
   });
 
-  it('counts by binIndex, so a value equal to the top edge is in the last inner bin', () => {
+  it('counts by binIndex: half-open bins, the training maximum in the upper tail', () => {
     const f = buildBaseline({ columns: [{ name: 'x', kind: 'numeric', values: [0, 1, 2, 3] }], bins: 3 }).features
       .x as NumericFeatureProfile;
     expect(f.edges).toEqual([0, 1, 2, 3]);
-    expect(f.counts).toEqual([0, 1, 1, 2, 0]);
-    expect(binIndex(f.edges, 3)).toBe(3);
+    expect(f.counts).toEqual([0, 1, 1, 1, 1]);
+    expect([-1, 0, 0.5, 1, 2.9, 3, 4].map((v) => binIndex(f.edges, v))).toEqual([0, 1, 1, 2, 3, 4, 4]);
+  });
+
+  it('keeps each value of a 0/1 feature in a bin of its own, so a change in the share of ones shows', () => {
+    const values = [...new Array<number>(300).fill(0), ...new Array<number>(100).fill(1)];
+    const f = buildBaseline({ columns: [{ name: 'flag', kind: 'numeric', values }], bins: 20 }).features.flag as NumericFeatureProfile;
+    expect([f.edges[0], f.edges.at(-1)]).toEqual([0, 1]);
+    const [zeros, ones] = [binIndex(f.edges, 0), binIndex(f.edges, 1)];
+    expect(zeros).not.toBe(ones);
+    expect([f.counts[zeros], f.counts[ones]]).toEqual([300, 100]);
+  });
+
+  it('makes two bins of a constant feature: below it, and at or above it', () => {
+    const f = buildBaseline({ columns: [{ name: 'c', kind: 'numeric', values: [5, 5, 5] }], bins: 20 }).features.c as NumericFeatureProfile;
+    expect(f.edges).toEqual([5]);
+    expect(f.counts).toEqual([0, 3]);
+    expect([4.9, 5, 6].map((v) => binIndex(f.edges, v))).toEqual([0, 1, 1]);
   });
 });
 
