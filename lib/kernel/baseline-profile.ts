@@ -184,8 +184,10 @@ function checkShapes(p: BaselineProfile): BaselineProfile {
   for (const name of p.featureOrder) if (!p.features[name]) bad(`featureOrder`, `names ${JSON.stringify(name)}, which has no profile`);
   for (const [name, f] of Object.entries(p.features)) {
     if (f.kind === 'numeric') {
-      if (f.counts.length !== f.edges.length + 1) bad(`features.${name}.counts`, `must have edges.length + 1 = ${f.edges.length + 1} entries`);
-      for (let i = 1; i < f.edges.length; i++) if (!(f.edges[i]! > f.edges[i - 1]!)) bad(`features.${name}.edges`, 'must be strictly ascending');
+      if (f.counts.length !== f.edges.length + 1)
+        bad(`features.${name}.counts`, `must have edges.length + 1 = ${f.edges.length + 1} entries`);
+      for (let i = 1; i < f.edges.length; i++)
+        if (!(f.edges[i]! > f.edges[i - 1]!)) bad(`features.${name}.edges`, 'must be strictly ascending');
     } else if (f.counts.length !== f.categories.length + 2)
       bad(`features.${name}.counts`, `must have categories.length + 2 = ${f.categories.length + 2} entries (…, __other__, __missing__)`);
   }
@@ -202,9 +204,17 @@ function checkShapes(p: BaselineProfile): BaselineProfile {
 function fromV1(p: z.infer<typeof v1>): BaselineProfile {
   const features: Record<string, FeatureProfile> = {};
   for (const [name, f] of Object.entries(p.features)) {
-    if (f.histogram.counts.length !== f.histogram.edges.length - 1) bad(`features.${name}.histogram.counts`, 'must have edges.length − 1 entries');
+    if (f.histogram.counts.length !== f.histogram.edges.length - 1)
+      bad(`features.${name}.histogram.counts`, 'must have edges.length − 1 entries');
     const { histogram, ...rest } = f;
-    features[name] = { kind: 'numeric', ...rest, std: Math.max(0, f.std), missing: 0, edges: histogram.edges, counts: [0, ...histogram.counts, 0] };
+    features[name] = {
+      kind: 'numeric',
+      ...rest,
+      std: Math.max(0, f.std),
+      missing: 0,
+      edges: histogram.edges,
+      counts: [0, ...histogram.counts, 0],
+    };
   }
   const labels = Object.entries(p.labels ?? {});
   return {
@@ -225,6 +235,7 @@ function fromV1(p: z.infer<typeof v1>): BaselineProfile {
 export function readBaseline(json: unknown): BaselineProfile {
   const format = (json as { format?: unknown } | null)?.format;
   if (format === BASELINE_FORMAT_V1) return checkShapes(fromV1(parseWith(v1, json)));
-  if (format !== BASELINE_FORMAT_V2) return bad('format', `must be ${BASELINE_FORMAT_V2} or ${BASELINE_FORMAT_V1}, got ${JSON.stringify(format)}`);
+  if (format !== BASELINE_FORMAT_V2)
+    return bad('format', `must be ${BASELINE_FORMAT_V2} or ${BASELINE_FORMAT_V1}, got ${JSON.stringify(format)}`);
   return checkShapes(parseWith(v2, json) as BaselineProfile);
 }

@@ -13,7 +13,11 @@ const file = (name: string, text: string): string => {
 };
 
 /** A CSV of `n` rows: age ~ N(40 + shift, 10), city (paris/lyon/nice, or a new one every `newCityEvery` rows), label. */
-function csv(n: number, seed: number, opts: { shift?: number; newCityEvery?: number; header?: string; cell?: (i: number) => string | undefined } = {}): string {
+function csv(
+  n: number,
+  seed: number,
+  opts: { shift?: number; newCityEvery?: number; header?: string; cell?: (i: number) => string | undefined } = {},
+): string {
   const rng = createPrng(seed);
   const lines = [opts.header ?? 'age,city,label'];
   for (let i = 0; i < n; i++) {
@@ -36,7 +40,14 @@ interface Report {
   verdict: string;
   drift: boolean;
   labelColumn: string | null;
-  features: { feature: string; kind: string; drift: boolean; js: number; ks?: { method: string; pValue: number }; unseen?: { category: string; share: number }[] }[];
+  features: {
+    feature: string;
+    kind: string;
+    drift: boolean;
+    js: number;
+    ks?: { method: string; pValue: number };
+    unseen?: { category: string; share: number }[];
+  }[];
   findings: { finding: string; column: string; count: number; first?: { line: number } }[];
 }
 const json = (stdout: string): Report => JSON.parse(stdout) as Report;
@@ -66,7 +77,15 @@ describe('aegis drift compare', () => {
   });
 
   it('too few rows: insufficient-data, nothing decided, exit 0', async () => {
-    const res = await aegisCli(['drift', 'compare', '--reference', ref, '--current', file('few.csv', csv(300, 4, { shift: 20 })), '--json']);
+    const res = await aegisCli([
+      'drift',
+      'compare',
+      '--reference',
+      ref,
+      '--current',
+      file('few.csv', csv(300, 4, { shift: 20 })),
+      '--json',
+    ]);
     expect(res.code).toBe(0);
     expect(json(res.stdout)).toMatchObject({ verdict: 'insufficient-data', drift: false });
   });
@@ -76,7 +95,9 @@ describe('aegis drift compare', () => {
     const res = await aegisCli(['drift', 'compare', '--reference', ref, '--current', cur, '--json']);
     expect(res.code).toBe(1);
     const r = json(res.stdout);
-    expect(r.findings).toEqual([expect.objectContaining({ finding: 'type-mismatch', column: 'age', count: 2500, first: { line: 3, value: 'forty' } })]);
+    expect(r.findings).toEqual([
+      expect.objectContaining({ finding: 'type-mismatch', column: 'age', count: 2500, first: { line: 3, value: 'forty' } }),
+    ]);
     expect(r.features.find((f) => f.feature === 'age')!.drift).toBe(true);
   });
 
@@ -107,10 +128,25 @@ describe('aegis drift compare', () => {
       format: 'aegis.baseline/v1',
       rows: 4,
       featureOrder: ['age'],
-      features: { age: { count: 4, mean: 40, std: 10, min: 0, max: 80, quantiles: {}, histogram: { edges: [0, 20, 40, 60, 80], counts: [1, 1, 1, 1] } } },
+      features: {
+        age: {
+          count: 4,
+          mean: 40,
+          std: 10,
+          min: 0,
+          max: 80,
+          quantiles: {},
+          histogram: { edges: [0, 20, 40, 60, 80], counts: [1, 1, 1, 1] },
+        },
+      },
       labels: { yes: { count: 2, fraction: 0.5 }, no: { count: 2, fraction: 0.5 } },
     };
-    const cur = file('ages.csv', csv(2000, 7, { header: 'age,city,label' }).replace(/,(paris|lyon|nice)/g, '').replace('age,city,label', 'age,label'));
+    const cur = file(
+      'ages.csv',
+      csv(2000, 7, { header: 'age,city,label' })
+        .replace(/,(paris|lyon|nice)/g, '')
+        .replace('age,city,label', 'age,label'),
+    );
     const ok = await aegisCli(['drift', 'compare', '--baseline', file('v1.json', JSON.stringify(v1)), '--current', cur, '--json']);
     expect(ok.code).toBe(1); // the baseline is uniform over [0, 80], the window N(40, 10): drift
     expect(json(ok.stdout).features.map((f) => f.feature)).toEqual(['age']);

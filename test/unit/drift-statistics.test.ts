@@ -1,6 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chiSquareHomogeneity, jsDistance, psi, wassersteinBinned, wassersteinSorted, binnedKs } from '../../lib/kernel/drift/statistics.js';
+import {
+  chiSquareHomogeneity,
+  jsDistance,
+  psi,
+  wassersteinBinned,
+  wassersteinSorted,
+  binnedKs,
+} from '../../lib/kernel/drift/statistics.js';
 import { ks2samp, ksExactSf } from '../../lib/kernel/drift/ks.js';
 import { kolmogorovSf } from '../../lib/kernel/drift/kolmogorov.js';
 import { chiSquareSf, logGamma, regularizedUpperGamma } from '../../lib/kernel/drift/special.js';
@@ -11,9 +18,27 @@ type Runs = [number, number][];
 interface Fixtures {
   ks2samp: { name: string; x: Runs; y: Runs; statistic: number; pValue: number }[];
   kstwoSf: { n: number; d: number; sf: number }[];
-  binned: { name: string; reference: number[]; current: number[]; edges: number[]; js: number; psi: number; positions: number[]; wasserstein: number }[];
+  binned: {
+    name: string;
+    reference: number[];
+    current: number[];
+    edges: number[];
+    js: number;
+    psi: number;
+    positions: number[];
+    wasserstein: number;
+  }[];
   rawWasserstein: { name: string; x: Runs; y: Runs; wasserstein: number }[];
-  chiSquare: { name: string; labels: string[]; reference: number[]; current: number[]; columns: string[]; statistic: number; df: number; pValue: number }[];
+  chiSquare: {
+    name: string;
+    labels: string[];
+    reference: number[];
+    current: number[];
+    columns: string[];
+    statistic: number;
+    df: number;
+    pValue: number;
+  }[];
   chi2Sf: { x: number; df: number; sf: number }[];
 }
 const F = JSON.parse(readFileSync(join(process.cwd(), 'test/fixtures/drift-fixtures.json'), 'utf8')) as Fixtures;

@@ -49,21 +49,30 @@ function profileFromReference(ref: Table, label: string | undefined): BaselinePr
   });
   if (columns.length === 0) throw new CliError(`${ref.flag} ${ref.file}: no feature columns besides the label`, 2);
   const l = label === undefined ? undefined : ref.header.indexOf(label);
-  return profileColumns(columns, l === undefined ? undefined : { column: label!, values: ref.rows.map((r) => (r[l] === '' ? null : r[l]!)) });
+  return profileColumns(
+    columns,
+    l === undefined ? undefined : { column: label!, values: ref.rows.map((r) => (r[l] === '' ? null : r[l]!)) },
+  );
 }
 
 function labelColumn(o: CompareOptions, ref: Table | undefined, baseline: BaselineProfile | undefined, cur: Table): string | undefined {
   const name = o.label ?? baseline?.label?.column ?? 'label';
   const inRef = ref ? ref.header.includes(name) : !!baseline?.label;
-  if (o.label !== undefined && ref && !inRef) throw new CliError(`--reference ${ref.file}: no label column ${JSON.stringify(name)} (--label)`, 2);
-  if (inRef && !cur.header.includes(name) && o.label !== undefined) throw new CliError(`--current ${cur.file}: no label column ${JSON.stringify(name)} (--label)`, 2);
+  if (o.label !== undefined && ref && !inRef)
+    throw new CliError(`--reference ${ref.file}: no label column ${JSON.stringify(name)} (--label)`, 2);
+  if (inRef && !cur.header.includes(name) && o.label !== undefined)
+    throw new CliError(`--current ${cur.file}: no label column ${JSON.stringify(name)} (--label)`, 2);
   return inRef ? name : undefined;
 }
 
 function checkColumns(cur: Table, baseline: BaselineProfile, label: string | undefined): Map<string, number> {
   const at = columnIndex(cur, baseline.featureOrder, 'a feature of the reference');
   const unknown = cur.header.filter((h) => h !== label && !baseline.features[h]);
-  if (unknown.length) throw new CliError(`--current ${cur.file}: unknown column(s) ${unknown.map((u) => JSON.stringify(u)).join(', ')} (not in the reference)`, 2);
+  if (unknown.length)
+    throw new CliError(
+      `--current ${cur.file}: unknown column(s) ${unknown.map((u) => JSON.stringify(u)).join(', ')} (not in the reference)`,
+      2,
+    );
   return at;
 }
 
@@ -75,7 +84,12 @@ function compare(o: CompareOptions) {
   const label = labelColumn(o, ref, fromFile, cur);
   const baseline = fromFile ?? profileFromReference(ref!, label);
   const at = checkColumns(cur, baseline, label);
-  const refAt = ref && fromFile ? columnIndex(ref, baseline.featureOrder, 'a feature of the baseline') : ref ? new Map(ref.header.map((h, i) => [h, i])) : undefined;
+  const refAt =
+    ref && fromFile
+      ? columnIndex(ref, baseline.featureOrder, 'a feature of the baseline')
+      : ref
+        ? new Map(ref.header.map((h, i) => [h, i]))
+        : undefined;
   const findings: Finding[] = [];
   const raw: RawSamples = {};
   for (const name of baseline.featureOrder) {
@@ -83,7 +97,14 @@ function compare(o: CompareOptions) {
     const col = at.get(name)!;
     checkFinite(cur, col, name);
     const text = textCells(cur, col);
-    if (text.count > 0) findings.push({ finding: 'type-mismatch', column: name, file: cur.file, count: text.count, ...(text.first ? { first: text.first } : {}) });
+    if (text.count > 0)
+      findings.push({
+        finding: 'type-mismatch',
+        column: name,
+        file: cur.file,
+        count: text.count,
+        ...(text.first ? { first: text.first } : {}),
+      });
     if (ref && refAt) raw[name] = { reference: sortedNumbers(ref, refAt.get(name)!), current: sortedNumbers(cur, col) };
   }
   const acc = windowAccumulator(baseline);
@@ -102,7 +123,9 @@ export function driftCommands(program: Command, ctx: CliContext): void {
   const drift = program.command('drift').description('drift detection against a reference (offline)');
   drift
     .command('compare')
-    .description('compare a current CSV with a reference CSV (or a baseline profile): per column every statistic and drift: true|false; exit 1 on drift')
+    .description(
+      'compare a current CSV with a reference CSV (or a baseline profile): per column every statistic and drift: true|false; exit 1 on drift',
+    )
     .option('--reference <csv>', 'the reference data (header row, then rows); its columns decide numeric vs categorical')
     .requiredOption('--current <csv>', 'the data to check, same columns as the reference')
     .option('--baseline <file>', 'a baseline profile (aegis.baseline/v2 or v1): its bins are the reference')

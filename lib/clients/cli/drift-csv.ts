@@ -49,7 +49,8 @@ export function readTable(file: string, flag: string): Table {
 export function columnIndex(t: Table, names: readonly string[], why: string): Map<string, number> {
   const at = new Map(t.header.map((h, i) => [h, i]));
   const missing = names.filter((n) => !at.has(n));
-  if (missing.length) throw new CliError(`${t.flag} ${t.file}: missing column(s) ${missing.map((m) => JSON.stringify(m)).join(', ')} (${why})`, 2);
+  if (missing.length)
+    throw new CliError(`${t.flag} ${t.file}: missing column(s) ${missing.map((m) => JSON.stringify(m)).join(', ')} (${why})`, 2);
   return at;
 }
 

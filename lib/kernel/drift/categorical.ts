@@ -31,7 +31,8 @@ export function unseenList(unseen: Record<string, number>, rows: number): Unseen
 export function categoricalDrift(input: CategoricalInput): CategoricalReport {
   const { reference: ref, current: cur, threshold } = input;
   const k = ref.categories.length;
-  if (cur.counts.length !== k + 2) throw new RangeError(`${input.feature}: the window has ${cur.counts.length} categories, the baseline ${k + 2}`);
+  if (cur.counts.length !== k + 2)
+    throw new RangeError(`${input.feature}: the window has ${cur.counts.length} categories, the baseline ${k + 2}`);
   const refCounts = ref.counts.slice(0, k + 1);
   const curCounts = cur.counts.slice(0, k + 1);
   const rows = curCounts.reduce((s, c) => s + c, 0);

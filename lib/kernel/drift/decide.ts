@@ -33,7 +33,13 @@ function featureReports(baseline: BaselineProfile, window: WindowProfile, o: Dri
     const common = { feature: name, missingRateChange: o.missingRateChange };
     if (ref.kind === 'numeric' && cur.kind === 'numeric') {
       const r = raw?.[name];
-      return numericDrift({ ...common, reference: ref, current: cur, threshold: over.threshold ?? o.numericThreshold, ...(r ? { raw: r } : {}) });
+      return numericDrift({
+        ...common,
+        reference: ref,
+        current: cur,
+        threshold: over.threshold ?? o.numericThreshold,
+        ...(r ? { raw: r } : {}),
+      });
     }
     if (ref.kind === 'categorical' && cur.kind === 'categorical')
       return categoricalDrift({ ...common, reference: ref, current: cur, threshold: over.threshold ?? o.categoricalThreshold });
@@ -62,13 +68,24 @@ function predictionReport(baseline: BaselineProfile, window: WindowProfile, thre
  * Compares a window with the baseline. A window under `minRows` rows is `insufficient-data`:
  * every statistic is reported, nothing drifts. Options override {@link DRIFT_DEFAULTS}.
  */
-export function detectDrift(baseline: BaselineProfile, window: WindowProfile, options: Partial<DriftOptions> = {}, raw?: RawSamples): DriftReport {
+export function detectDrift(
+  baseline: BaselineProfile,
+  window: WindowProfile,
+  options: Partial<DriftOptions> = {},
+  raw?: RawSamples,
+): DriftReport {
   const o = resolveOptions(options);
   const enough = window.rows >= o.minRows;
   const features = featureReports(baseline, window, o, raw);
   const label = labelReport(baseline, window, o.labelThreshold);
   const predictions = predictionReport(baseline, window, o.predictionThreshold);
-  const performance = performanceDrift({ counts: window.performance, holdout: baseline.holdoutMetrics, minLabelled: o.minLabelled, tolerance: o.tolerance, alpha: o.alpha });
+  const performance = performanceDrift({
+    counts: window.performance,
+    holdout: baseline.holdoutMetrics,
+    minLabelled: o.minLabelled,
+    tolerance: o.tolerance,
+    alpha: o.alpha,
+  });
   if (!enough) for (const r of [...features, label, predictions]) if (r) r.drift = false;
   if (!enough) performance.regression = false;
   const judged = features.filter((f) => !o.features[f.feature]?.ignore);
@@ -76,7 +93,8 @@ export function detectDrift(baseline: BaselineProfile, window: WindowProfile, op
   const share = judged.length ? drifted.length / judged.length : 0;
   const datasetReasons: string[] = [];
   if (drifted.length > 0 && share >= o.driftShare) datasetReasons.push('share');
-  for (const t of (baseline.topFeatures ?? []).slice(0, o.topFeatureCount)) if (drifted.includes(t)) datasetReasons.push(`top-feature:${t}`);
+  for (const t of (baseline.topFeatures ?? []).slice(0, o.topFeatureCount))
+    if (drifted.includes(t)) datasetReasons.push(`top-feature:${t}`);
   const datasetDrift = datasetReasons.length > 0;
   const drift = datasetDrift || !!label?.drift || !!predictions?.drift || performance.regression;
   return {

@@ -110,7 +110,12 @@ export function pelzGoodCdf(n: number, x: number): number {
   const [z4, z6] = [z2 * z2, z2 * z2 * z2];
   const c1 = [-z2, PI2 / 4];
   const c2 = [6 * z6 + 2 * z4, ((2 * z4 - 5 * z2) * PI2) / 4, (PI2 * PI2 * (1 - 2 * z2)) / 16];
-  const c3 = [-30 * z6 - 90 * z4 * z4, (PI2 * (135 * z4 - 96 * z6)) / 4, (PI2 * PI2 * (-60 * z2 + 212 * z4)) / 16, (PI2 ** 3 * (5 - 30 * z2)) / 64];
+  const c3 = [
+    -30 * z6 - 90 * z4 * z4,
+    (PI2 * (135 * z4 - 96 * z6)) / 4,
+    (PI2 * PI2 * (-60 * z2 + 212 * z4)) / 16,
+    (PI2 ** 3 * (5 - 30 * z2)) / 64,
+  ];
   const K = [0, 0, 0, 0];
   const maxk = Math.ceil((16 * z) / Math.PI);
   for (let k = maxk; k >= 1; k--) {

@@ -37,12 +37,16 @@ const rate = (part: number, whole: number): number => (whole > 0 ? part / whole 
 
 export function numericDrift(input: NumericInput): NumericReport {
   const { reference: ref, current: cur, threshold } = input;
-  if (cur.counts.length !== ref.counts.length) throw new RangeError(`${input.feature}: the window has ${cur.counts.length} bins, the baseline ${ref.counts.length}`);
+  if (cur.counts.length !== ref.counts.length)
+    throw new RangeError(`${input.feature}: the window has ${cur.counts.length} bins, the baseline ${ref.counts.length}`);
   const rows = cur.counts.reduce((s, c) => s + c, 0);
   const js = jsDistance(ref.counts, cur.counts);
   const sigma = ref.std > 0 ? ref.std : null;
   const w = wassersteinBinned(binPositions(ref.edges), ref.counts, cur.counts);
-  const missingRate = { reference: rate(ref.missing, ref.count + ref.missing), current: rate(cur.missing + cur.invalid, rows + cur.missing + cur.invalid) };
+  const missingRate = {
+    reference: rate(ref.missing, ref.count + ref.missing),
+    current: rate(cur.missing + cur.invalid, rows + cur.missing + cur.invalid),
+  };
   const reasons: string[] = [];
   if (rows > 0 && js >= threshold) reasons.push('js');
   if (Math.abs(missingRate.current - missingRate.reference) >= input.missingRateChange) reasons.push('missing-rate');

@@ -59,7 +59,8 @@ export function resolveOptions(partial: Partial<DriftOptions> = {}): DriftOption
   const o: DriftOptions = { ...DRIFT_DEFAULTS, ...partial, features: { ...partial.features } };
   for (const [k, v] of Object.entries(o)) {
     if (k === 'features') continue;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new RangeError(`drift option ${k} must be a non-negative number, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+      throw new RangeError(`drift option ${k} must be a non-negative number, got ${String(v)}`);
   }
   if (o.driftShare > 1) throw new RangeError('drift option driftShare must be at most 1');
   return o;

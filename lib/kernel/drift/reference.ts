@@ -15,7 +15,8 @@ import {
   type NumericFeatureProfile,
 } from '../baseline-profile.js';
 
-export type ReferenceColumn = { name: string; kind: 'numeric'; values: Float64Array } | { name: string; kind: 'categorical'; values: readonly (string | null)[] };
+export type ReferenceColumn =
+  { name: string; kind: 'numeric'; values: Float64Array } | { name: string; kind: 'categorical'; values: readonly (string | null)[] };
 
 const QUANTILES: Record<string, number> = { p01: 0.01, p05: 0.05, p25: 0.25, p50: 0.5, p75: 0.75, p95: 0.95, p99: 0.99 };
 
@@ -69,11 +70,20 @@ export function categoricalProfile(values: readonly (string | null)[], top = DEF
   const ranked = [...counts].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0));
   const kept = ranked.slice(0, top);
   const other = ranked.slice(top).reduce((s, [, c]) => s + c, 0);
-  return { kind: 'categorical', count: values.length - missing, missing, categories: kept.map(([c]) => c), counts: [...kept.map(([, c]) => c), other, missing] };
+  return {
+    kind: 'categorical',
+    count: values.length - missing,
+    missing,
+    categories: kept.map(([c]) => c),
+    counts: [...kept.map(([, c]) => c), other, missing],
+  };
 }
 
 /** A whole profile from reference columns; `label` (its values as strings) becomes the label distribution. */
-export function profileColumns(columns: readonly ReferenceColumn[], label?: { column: string; values: readonly (string | null)[] }): BaselineProfile {
+export function profileColumns(
+  columns: readonly ReferenceColumn[],
+  label?: { column: string; values: readonly (string | null)[] },
+): BaselineProfile {
   const features: BaselineProfile['features'] = {};
   for (const c of columns) features[c.name] = c.kind === 'numeric' ? numericProfile(c.values) : categoricalProfile(c.values);
   const profile: BaselineProfile = {

@@ -6,12 +6,10 @@
  */
 
 // Lanczos approximation, g = 7, 9 terms (relative error below 2e-15 for x > 0).
-/* eslint-disable no-loss-of-precision */
 const LANCZOS = [
   0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905,
   -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
 ];
-/* eslint-enable no-loss-of-precision */
 const HALF_LOG_2PI = 0.9189385332046728;
 
 /**

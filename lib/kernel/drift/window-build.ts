@@ -1,6 +1,16 @@
 /** Building a window profile from rows in one pass, and merging profiles by addition (`window.ts`). */
 import { binIndex, type BaselineProfile } from '../baseline-profile.js';
-import { emptyWindow, numericCell, SCORE_BINS, WINDOW_FORMAT, MAX_UNSEEN, type Cell, type PerformanceCounts, type WindowProfile, type WindowRow } from './window.js';
+import {
+  emptyWindow,
+  numericCell,
+  SCORE_BINS,
+  WINDOW_FORMAT,
+  MAX_UNSEEN,
+  type Cell,
+  type PerformanceCounts,
+  type WindowProfile,
+  type WindowRow,
+} from './window.js';
 
 const OVERFLOW = '…';
 const isMissing = (v: Cell): boolean => v === null || v === undefined || v === '' || (typeof v === 'number' && Number.isNaN(v));
@@ -118,16 +128,28 @@ export function mergeWindows(a: WindowProfile, b: WindowProfile): WindowProfile 
     if (!fb || fb.kind !== fa.kind) throw new RangeError(`cannot merge window profiles: feature ${name} differs`);
     features[name] =
       fa.kind === 'numeric' && fb.kind === 'numeric'
-        ? { kind: 'numeric', counts: addInto(fa.counts, fb.counts, name), missing: fa.missing + fb.missing, invalid: fa.invalid + fb.invalid }
+        ? {
+            kind: 'numeric',
+            counts: addInto(fa.counts, fb.counts, name),
+            missing: fa.missing + fb.missing,
+            invalid: fa.invalid + fb.invalid,
+          }
         : fa.kind === 'categorical' && fb.kind === 'categorical'
           ? { kind: 'categorical', counts: addInto(fa.counts, fb.counts, name), unseen: addMaps(fa.unseen, fb.unseen) }
           : (undefined as never);
   }
   const merged: WindowProfile = { format: WINDOW_FORMAT, rows: a.rows + b.rows, features };
   if (a.label && b.label)
-    merged.label = { counts: addInto(a.label.counts, b.label.counts, 'label'), unseen: addMaps(a.label.unseen, b.label.unseen), missing: a.label.missing + b.label.missing };
+    merged.label = {
+      counts: addInto(a.label.counts, b.label.counts, 'label'),
+      unseen: addMaps(a.label.unseen, b.label.unseen),
+      missing: a.label.missing + b.label.missing,
+    };
   if (a.predictions && b.predictions)
-    merged.predictions = { counts: addInto(a.predictions.counts, b.predictions.counts, 'predictions'), missing: a.predictions.missing + b.predictions.missing };
+    merged.predictions = {
+      counts: addInto(a.predictions.counts, b.predictions.counts, 'predictions'),
+      missing: a.predictions.missing + b.predictions.missing,
+    };
   const pa = a.performance;
   const pb = b.performance;
   if (pa || pb) {

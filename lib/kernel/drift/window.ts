@@ -71,13 +71,21 @@ export function emptyWindow(baseline: BaselineProfile): WindowProfile {
     features[name] =
       f.kind === 'numeric'
         ? { kind: 'numeric', counts: new Array<number>(f.edges.length + 1).fill(0), missing: 0, invalid: 0 }
-        : { kind: 'categorical', counts: new Array<number>(f.categories.length + 2).fill(0), unseen: Object.create(null) as Record<string, number> };
+        : {
+            kind: 'categorical',
+            counts: new Array<number>(f.categories.length + 2).fill(0),
+            unseen: Object.create(null) as Record<string, number>,
+          };
   }
   return {
     format: WINDOW_FORMAT,
     rows: 0,
     features,
-    ...(baseline.label ? { label: { counts: baseline.label.categories.map(() => 0), unseen: Object.create(null) as Record<string, number>, missing: 0 } } : {}),
-    ...(baseline.predictions ? { predictions: { counts: new Array<number>(baseline.predictions.edges.length + 1).fill(0), missing: 0 } } : {}),
+    ...(baseline.label
+      ? { label: { counts: baseline.label.categories.map(() => 0), unseen: Object.create(null) as Record<string, number>, missing: 0 } }
+      : {}),
+    ...(baseline.predictions
+      ? { predictions: { counts: new Array<number>(baseline.predictions.edges.length + 1).fill(0), missing: 0 } }
+      : {}),
   };
 }
