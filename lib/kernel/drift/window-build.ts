@@ -48,6 +48,16 @@ function featureCounter(baseline: BaselineProfile, window: WindowProfile, name: 
   };
 }
 
+/** The numeric fast path of a column batch: NaN is missing, everything else is binned. */
+function countFloats(values: Float64Array, rows: number, edges: readonly number[], w: { counts: number[]; missing: number }): void {
+  const counts = w.counts;
+  for (let i = 0; i < rows; i++) {
+    const v = values[i]!;
+    if (v !== v) w.missing++;
+    else counts[binIndex(edges, v)]!++;
+  }
+}
+
 const emptyPerformance = (): PerformanceCounts => ({
   labelled: 0,
   correct: 0,
@@ -83,31 +93,62 @@ function countOutcome(baseline: BaselineProfile, window: WindowProfile, row: Win
  * A one-pass accumulator: `add` each row, then `profile()`. Features the baseline does not
  * know are ignored here (the caller reports unknown columns); a feature absent from a row is missing.
  */
-export function windowAccumulator(baseline: BaselineProfile): { add(row: WindowRow): void; profile(): WindowProfile } {
+export function windowAccumulator(baseline: BaselineProfile): {
+  add(row: WindowRow): void;
+  addColumns(batch: ColumnBatch): void;
+  profile(): WindowProfile;
+} {
   const window = emptyWindow(baseline);
   const counters = baseline.featureOrder.map((name) => [name, featureCounter(baseline, window, name)] as const);
   const labelIndex = new Map((baseline.label?.categories ?? []).map((c, i) => [c, i]));
   const predEdges = baseline.predictions?.edges;
+  const addOutcomes = (row: WindowRow) => {
+    if (window.label) {
+      if (isMissing(row.label)) window.label.missing++;
+      else {
+        const i = labelIndex.get(String(row.label));
+        if (i === undefined) tally(window.label.unseen, String(row.label));
+        else window.label.counts[i]!++;
+      }
+    }
+    if (window.predictions && predEdges) {
+      if (typeof row.score === 'number' && Number.isFinite(row.score)) window.predictions.counts[binIndex(predEdges, row.score)]!++;
+      else window.predictions.missing++;
+    }
+    countOutcome(baseline, window, row);
+  };
   return {
     add(row) {
       window.rows++;
       for (const [name, count] of counters) count(row.features[name]);
-      if (window.label) {
-        if (isMissing(row.label)) window.label.missing++;
-        else {
-          const i = labelIndex.get(String(row.label));
-          if (i === undefined) tally(window.label.unseen, String(row.label));
-          else window.label.counts[i]!++;
-        }
+      addOutcomes(row);
+    },
+    addColumns(batch) {
+      window.rows += batch.rows;
+      // one tight loop per feature: linear in features × rows, whatever the row count
+      for (const [name, count] of counters) {
+        const values = batch.features[name];
+        const w = window.features[name]!;
+        const f = baseline.features[name]!;
+        if (values instanceof Float64Array && w.kind === 'numeric' && f.kind === 'numeric') countFloats(values, batch.rows, f.edges, w);
+        else for (let i = 0; i < batch.rows; i++) count(values?.[i]);
       }
-      if (window.predictions && predEdges) {
-        if (typeof row.score === 'number' && Number.isFinite(row.score)) window.predictions.counts[binIndex(predEdges, row.score)]!++;
-        else window.predictions.missing++;
-      }
-      countOutcome(baseline, window, row);
+      const { label, predicted, score } = batch;
+      if (label || predicted || score)
+        for (let i = 0; i < batch.rows; i++)
+          addOutcomes({ features: {}, label: label?.[i], predicted: predicted?.[i], score: score?.[i] ?? null });
     },
     profile: () => window,
   };
+}
+
+/** Rows given column by column (same length each; a feature absent from `features` is missing). */
+export interface ColumnBatch {
+  rows: number;
+  features: Record<string, ArrayLike<Cell> | undefined>;
+  label?: ArrayLike<Cell>;
+  predicted?: ArrayLike<Cell>;
+  score?: ArrayLike<number | null>;
 }
 
 const addInto = (a: number[], b: readonly number[], what: string): number[] => {
