@@ -8,7 +8,7 @@ import {
   wassersteinSorted,
   binnedKs,
 } from '../../lib/kernel/drift/statistics.js';
-import { ks2samp, ksExactSf } from '../../lib/kernel/drift/ks.js';
+import { ks2samp, ksExactSf, roundHalfEven } from '../../lib/kernel/drift/ks.js';
 import { kolmogorovSf } from '../../lib/kernel/drift/kolmogorov.js';
 import { chiSquareSf, logGamma, regularizedUpperGamma } from '../../lib/kernel/drift/special.js';
 import { binPositions } from '../../lib/kernel/drift/numeric.js';
@@ -60,6 +60,10 @@ describe('two-sample KS against scipy ks_2samp(method=auto)', () => {
 
   test('exact p of two disjoint samples of 4 is 2/C(8,4)', () => {
     expect(ksExactSf(4, 4, 4)).toBeCloseTo(2 / 70, 15);
+  });
+
+  test('the effective sample size rounds half to even, as np.round', () => {
+    expect([0.5, 1.5, 2.5, 100.5, 99.5, 3.2, 3.7].map(roundHalfEven)).toEqual([0, 2, 2, 100, 100, 3, 4]);
   });
 
   test('empty samples are refused', () => {

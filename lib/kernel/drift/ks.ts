@@ -92,5 +92,12 @@ export function ks2sampSorted(x: Float64Array, y: Float64Array): KsResult {
   return { statistic: d, pValue: ksAsymptoticSf(d, n1, n2), method: 'asymptotic', n1, n2 };
 }
 
-/** The asymptotic two-sample p-value scipy uses: kstwo.sf(D, round(n₁n₂/(n₁+n₂))). */
-export const ksAsymptoticSf = (d: number, n1: number, n2: number): number => kolmogorovSf(Math.round((n1 * n2) / (n1 + n2)), d);
+/** Round half to even, as numpy's `np.round` (scipy rounds the effective sample size so). */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** The asymptotic two-sample p-value scipy uses: kstwo.sf(D, np.round(n₁n₂/(n₁+n₂))). */
+export const ksAsymptoticSf = (d: number, n1: number, n2: number): number =>
+  kolmogorovSf(Math.max(1, roundHalfEven((n1 * n2) / (n1 + n2))), d);
