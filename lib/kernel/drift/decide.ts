@@ -21,7 +21,8 @@ export const DRIFT_METHODS: Record<string, string> = {
   binnedKs: 'largest CDF gap at a bin boundary; p from kstwo.sf(D, round(n1·n2/(n1+n2)))',
   ks: "two-sample KS on raw samples as scipy ks_2samp(method='auto'): exact when max(n1, n2) ≤ 10000, else asymptotic",
   chiSquare: 'Pearson homogeneity on the 2×k table, no correction; columns with an expected count < 5 pooled into __other__',
-  performance: 'accuracy below holdout by > tolerance AND one-sided two-proportion z-test p < alpha; AUC and log loss reported',
+  performance:
+    "accuracy below holdout by > tolerance AND the judge's one-sided test of incorrect fractions p < alpha; AUC, log loss reported",
 };
 
 function featureReports(baseline: BaselineProfile, window: WindowProfile, o: DriftOptions, raw?: RawSamples): FeatureReport[] {

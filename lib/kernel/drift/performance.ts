@@ -1,11 +1,12 @@
 /**
  * Performance regression on labelled rows against the holdout metrics, with the canary
  * judge's rule: a regression only when the window's accuracy is below the holdout's by more
- * than the tolerance AND the difference is significant (one-sided pooled two-proportion
- * z-test; a one-sample z-test when the holdout's size is unknown). AUC (binary, from score
+ * than the tolerance (absolute; the judge's rollbackThreshold is relative) AND the difference is
+ * significant (one-sided, alpha 0.01 by default). AUC (binary, from score
  * histograms) and log loss are reported, never gating. Without labels: `no-labels`.
  */
-import { normalSf, twoProportionGreater } from '../canary-statistics.js';
+import { rateGreater } from '../canary-judge.js';
+import { normalSf } from '../canary-statistics.js';
 import type { PerformanceReport } from './report.js';
 import type { PerformanceCounts } from './window.js';
 
@@ -37,8 +38,22 @@ const holdoutSize = (h: Record<string, number>): number | undefined => {
   return n !== undefined && Number.isInteger(n) && n > 0 ? n : undefined;
 };
 
-function accuracyTest(correct: number, labelled: number, holdAcc: number, holdRows: number | undefined): { z: number; pValue: number } {
-  if (holdRows !== undefined) return twoProportionGreater(Math.round(holdAcc * holdRows), holdRows, correct, labelled);
+/**
+ * Is the window wrong more often than the holdout? As the judge tests quality: its `rateGreater`
+ * on the incorrect fractions (Fisher's exact test while an expected cell is below 5, else the
+ * pooled z-test). Without the holdout's size, a one-sample z-test against its accuracy.
+ */
+function accuracyTest(
+  correct: number,
+  labelled: number,
+  holdAcc: number,
+  holdRows: number | undefined,
+): { z: number | null; pValue: number } {
+  if (holdRows !== undefined) {
+    const holdWrong = holdRows - Math.round(holdAcc * holdRows);
+    const { z, pValue } = rateGreater(labelled - correct, labelled, holdWrong, holdRows);
+    return { z, pValue };
+  }
   const se = Math.sqrt((holdAcc * (1 - holdAcc)) / labelled);
   if (!(se > 0)) return { z: 0, pValue: 1 };
   const z = (holdAcc - correct / labelled) / se;
@@ -61,7 +76,7 @@ export function performanceDrift(input: PerformanceInput): PerformanceReport {
   if (h?.accuracy === undefined) return { ...report, status: 'no-holdout' };
   report.holdoutAccuracy = h.accuracy;
   const { z, pValue } = accuracyTest(c.correct, c.labelled, h.accuracy, holdoutSize(h));
-  report.z = z;
+  if (z !== null) report.z = z;
   report.pValue = pValue;
   report.regression = h.accuracy - report.accuracy! > input.tolerance && pValue < input.alpha;
   return report;
