@@ -5,6 +5,7 @@ import { ApiError } from '../lib/clients/http/client.js';
 import { auditCommands } from '../lib/clients/cli/audit-commands.js';
 import { baselineCommand } from '../lib/clients/cli/baseline-command.js';
 import { CliContext, CliError } from '../lib/clients/cli/context.js';
+import { driftCommands } from '../lib/clients/cli/drift-command.js';
 import { lineageCommands } from '../lib/clients/cli/lineage-commands.js';
 import { promotionCancelCommand } from '../lib/clients/cli/promotion-cancel-command.js';
 import { promotionCommands } from '../lib/clients/cli/promotion-commands.js';
@@ -89,6 +90,7 @@ recoveryCommands(program, ctx);
 pullCommand(program, ctx);
 predictCommand(program, ctx);
 baselineCommand(program, ctx);
+driftCommands(program, ctx);
 
 /** With --json, a failure is one JSON object on stdout (the exit code is the same). */
 const json = process.argv.slice(2).includes('--json');

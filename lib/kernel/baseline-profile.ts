@@ -6,6 +6,8 @@
  * with empty tail bins. A manifest may pin the file by `baselineSha256`.
  */
 
+import { z } from 'zod';
+
 export const BASELINE_FORMAT_V1 = 'aegis.baseline/v1';
 export const BASELINE_FORMAT_V2 = 'aegis.baseline/v2';
 
@@ -92,4 +94,140 @@ export function binIndex(edges: readonly number[], v: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+// ---------------------------------------------------------------- reading (v2, and v1 as v2)
+
+const finite = z.number().refine(Number.isFinite, 'must be a finite number');
+const count = z.number().int().nonnegative();
+const numericV2 = z.strictObject({
+  kind: z.literal('numeric'),
+  count,
+  missing: count,
+  mean: finite,
+  std: finite.refine((v) => v >= 0, 'must be ≥ 0'),
+  min: finite,
+  max: finite,
+  quantiles: z.record(z.string(), finite),
+  edges: z.array(finite).min(1),
+  counts: z.array(count),
+});
+const categoricalV2 = z.strictObject({
+  kind: z.literal('categorical'),
+  count,
+  missing: count,
+  categories: z.array(z.string()),
+  counts: z.array(count),
+});
+const v2 = z.strictObject({
+  format: z.literal(BASELINE_FORMAT_V2),
+  rows: count,
+  featureOrder: z.array(z.string()),
+  features: z.record(z.string(), z.discriminatedUnion('kind', [numericV2, categoricalV2])),
+  label: z.strictObject({ column: z.string().min(1), categories: z.array(z.string()), counts: z.array(count) }).optional(),
+  predictions: z.strictObject({ score: z.string(), edges: z.array(finite).min(1), counts: z.array(count) }).optional(),
+  holdoutMetrics: z.record(z.string(), finite).optional(),
+  topFeatures: z.array(z.string()).optional(),
+  methods: z.record(z.string(), z.string()),
+});
+const v1 = z.object({
+  format: z.literal(BASELINE_FORMAT_V1),
+  rows: count,
+  featureOrder: z.array(z.string()),
+  methods: z.record(z.string(), z.string()).optional(),
+  features: z.record(
+    z.string(),
+    z.object({
+      count,
+      mean: finite,
+      std: finite,
+      min: finite,
+      max: finite,
+      quantiles: z.record(z.string(), finite),
+      histogram: z.object({ edges: z.array(finite).min(1), counts: z.array(count) }),
+    }),
+  ),
+  labels: z.record(z.string(), z.object({ count })).optional(),
+});
+
+/** A baseline file that cannot be read; `field` names the bad field as a JSON path (`features.x.edges`). */
+export class BaselineFormatError extends Error {
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
+    super(message);
+  }
+}
+
+const bad = (field: string, why: string): never => {
+  throw new BaselineFormatError(`baseline ${field} ${why}`, field);
+};
+
+function parseWith<T>(schema: z.ZodType<T>, json: unknown): T {
+  const r = schema.safeParse(json);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const field = issue.path.map(String).join('.') || '(root)';
+  return bad(field, issue.message);
+}
+
+function checkShapes(p: BaselineProfile): BaselineProfile {
+  for (const name of p.featureOrder) if (!p.features[name]) bad(`featureOrder`, `names ${JSON.stringify(name)}, which has no profile`);
+  for (const [name, f] of Object.entries(p.features)) {
+    if (f.kind === 'numeric') {
+      if (f.counts.length !== f.edges.length + 1)
+        bad(`features.${name}.counts`, `must have edges.length + 1 = ${f.edges.length + 1} entries`);
+      for (let i = 1; i < f.edges.length; i++)
+        if (!(f.edges[i]! > f.edges[i - 1]!)) bad(`features.${name}.edges`, 'must be strictly ascending');
+    } else if (f.counts.length !== f.categories.length + 2)
+      bad(`features.${name}.counts`, `must have categories.length + 2 = ${f.categories.length + 2} entries (…, __other__, __missing__)`);
+  }
+  if (p.label && p.label.counts.length !== p.label.categories.length) bad('label.counts', 'must have one entry per category');
+  if (p.predictions) {
+    const { edges, counts } = p.predictions;
+    if (counts.length !== edges.length + 1) bad('predictions.counts', `must have edges.length + 1 = ${edges.length + 1} entries`);
+    for (let i = 1; i < edges.length; i++) if (!(edges[i]! > edges[i - 1]!)) bad('predictions.edges', 'must be strictly ascending');
+  }
+  return p;
+}
+
+/** A v1 profile as v2: its 10 equal-width bins keep their edges, with empty open tails added. */
+function fromV1(p: z.infer<typeof v1>): BaselineProfile {
+  const features: Record<string, FeatureProfile> = {};
+  for (const [name, f] of Object.entries(p.features)) {
+    if (f.histogram.counts.length !== f.histogram.edges.length - 1)
+      bad(`features.${name}.histogram.counts`, 'must have edges.length − 1 entries');
+    const { histogram, ...rest } = f;
+    features[name] = {
+      kind: 'numeric',
+      ...rest,
+      std: Math.max(0, f.std),
+      missing: 0,
+      edges: histogram.edges,
+      counts: [0, ...histogram.counts, 0],
+    };
+  }
+  const labels = Object.entries(p.labels ?? {});
+  return {
+    format: BASELINE_FORMAT_V2,
+    rows: p.rows,
+    featureOrder: p.featureOrder,
+    features,
+    ...(labels.length ? { label: { column: 'label', categories: labels.map(([c]) => c), counts: labels.map(([, v]) => v.count) } } : {}),
+    methods: { ...p.methods, converted: 'read from aegis.baseline/v1: equal-width bins with empty open tails added' },
+  };
+}
+
+/**
+ * Reads a baseline profile (parsed JSON): v2 as written, v1 converted to v2 (empty tail bins
+ * around its equal-width histogram, the label column assumed `label`). Throws
+ * {@link BaselineFormatError} naming the first bad field.
+ */
+export function readBaseline(json: unknown): BaselineProfile {
+  const format = (json as { format?: unknown } | null)?.format;
+  if (format === BASELINE_FORMAT_V1) return checkShapes(fromV1(parseWith(v1, json)));
+  if (format !== BASELINE_FORMAT_V2)
+    return bad('format', `must be ${BASELINE_FORMAT_V2} or ${BASELINE_FORMAT_V1}, got ${JSON.stringify(format)}`);
+  return checkShapes(parseWith(v2, json) as BaselineProfile);
 }
