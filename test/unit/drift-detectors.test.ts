@@ -188,13 +188,13 @@ describe('performance regression (the canary judge rule)', () => {
 });
 
 describe('reference profiles and readBaseline', () => {
-  test('equal-frequency edges (type-7 quantiles, ties deduplicated) with empty open tails', () => {
+  test('equal-frequency edges (type-7 quantiles, ties deduplicated), half-open bins: the maximum in the upper tail', () => {
     const p = numericProfile(
       Float64Array.from({ length: 101 }, (_, i) => i),
       4,
     );
     expect(p.edges).toEqual([0, 25, 50, 75, 100]);
-    expect(p.counts).toEqual([0, 25, 25, 25, 26, 0]);
+    expect(p.counts).toEqual([0, 25, 25, 25, 25, 1]);
     expect(numericProfile(Float64Array.from([1, 1, 1, NaN])).edges).toEqual([1]);
     expect(quantileSorted(Float64Array.from([1, 2, 3, 4]), 0.5)).toBe(2.5);
     expect(categoricalProfile(['b', 'a', 'b', null, 'c'], 2)).toMatchObject({ categories: ['b', 'a'], counts: [2, 1, 1, 1] });
