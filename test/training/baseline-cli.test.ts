@@ -60,6 +60,19 @@ describe('aegis baseline --data CSV', () => {
     expect(p.label).toEqual({ column: 'y', categories: ['a', 'b'], counts: [3, 1] });
   });
 
+  it('takes a column named `label` as the label by default (as drift compare does); --no-label profiles it as a feature', async () => {
+    const data = await csv('default-label.csv', 'x,label\n1,a\n2,b\n3,a\n');
+    const labelled = JSON.parse((await aegisCli(['baseline', '--data', data])).stdout);
+    expect(labelled.featureOrder).toEqual(['x']);
+    expect(labelled.label).toEqual({ column: 'label', categories: ['a', 'b'], counts: [2, 1] });
+    const unlabelled = JSON.parse((await aegisCli(['baseline', '--data', data, '--no-label'])).stdout);
+    expect(unlabelled.featureOrder).toEqual(['x', 'label']);
+    expect(unlabelled.label).toBeUndefined();
+    // without a `label` column and without --label, every column is a feature
+    const plain = JSON.parse((await aegisCli(['baseline', '--data', await csv('no-label.csv', 'x,y\n1,2\n')])).stdout);
+    expect(plain.featureOrder).toEqual(['x', 'y']);
+  });
+
   const refused = async (name: string, text: string | null, args: string[], pattern: RegExp) => {
     const data = text === null ? join(dir, 'missing.csv') : await csv(name, text);
     const out = join(dir, `${name}.out.json`);

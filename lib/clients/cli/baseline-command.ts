@@ -4,6 +4,9 @@ import { canonicalJson, sha256Hex } from '../../kernel/canonical.js';
 import { baselineFromCsv } from '../training/baseline-csv.js';
 import { CliError, type CliContext } from './context.js';
 
+/** The label column `aegis baseline` and `aegis drift compare` assume when none is named. */
+const DEFAULT_LABEL_COLUMN = 'label';
+
 /** aegis baseline: the drift baseline (v2) of a training CSV, offline. */
 export function baselineCommand(program: Command, ctx: CliContext): void {
   program
@@ -12,13 +15,21 @@ export function baselineCommand(program: Command, ctx: CliContext): void {
       'write the drift baseline profile (aegis.baseline/v2, canonical JSON) of a training CSV: numeric columns binned, categorical columns by top categories, the label distribution; offline',
     )
     .requiredOption('--data <csv>', 'the training CSV (header row; an empty cell is missing)')
-    .option('--label <column>', 'the label column (profiled as the label distribution, not a feature)')
+    .option(
+      '--label <column>',
+      'the label column (profiled as the label distribution, not a feature); default: `label` when the header has it',
+    )
+    .option('--no-label', 'profile every column as a feature, even one named `label`')
     .option('--out <file>', 'where to write the baseline (default: stdout); its sha256 goes to stderr')
-    .action(async (o: { data: string; label?: string; out?: string }) => {
+    .action(async (o: { data: string; label?: string | false; out?: string }) => {
       const text = await readFile(o.data, 'utf8').catch((e: NodeJS.ErrnoException) => {
         throw new CliError(`cannot read ${o.data}: ${e.code ?? e.message}`, 2);
       });
-      const profile = baselineFromCsv(text, o.data, o.label === undefined ? {} : { label: o.label });
+      const profile = baselineFromCsv(
+        text,
+        o.data,
+        o.label === false ? {} : { label: o.label ?? DEFAULT_LABEL_COLUMN, labelOptional: o.label === undefined },
+      );
       const body = `${canonicalJson(profile)}\n`;
       const sha256 = sha256Hex(body);
       const summary = { sha256, rows: profile.rows, features: profile.featureOrder.length, ...(o.out ? { out: o.out } : {}) };

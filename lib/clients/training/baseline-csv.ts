@@ -58,14 +58,16 @@ function column(name: string, c: number, body: Row[], path: string): BaselineCol
 
 /**
  * The v2 profile of a CSV's rows (header first, `""` missing). `label`: the label column, profiled
- * as the label distribution and left out of the features.
+ * as the label distribution and left out of the features (`labelOptional`: profile without a
+ * label when the header has no such column, instead of refusing).
  *
  * @throws AegisError VALIDATION_FAILED naming the file, row, line and column at fault: an empty file,
  *   no data rows, a ragged row, an unknown label, a NaN or infinite number in a numeric column.
  */
-export function baselineFromCsv(text: string, path: string, opts: { label?: string } = {}): BaselineProfile {
+export function baselineFromCsv(text: string, path: string, opts: { label?: string; labelOptional?: boolean } = {}): BaselineProfile {
   const { header, body } = readRows(text, path);
   const labelAt = opts.label === undefined ? -1 : header.indexOf(opts.label);
+  if (opts.labelOptional && labelAt < 0) return baselineFromCsv(text, path, {});
   if (opts.label !== undefined && labelAt < 0)
     throw invalid(`${path}: label column "${opts.label}" is not in the header (${header.join(', ')})`, 'label');
   const columns = header.flatMap((name, c) => (c === labelAt ? [] : [column(name, c, body, path)]));
