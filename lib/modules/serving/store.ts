@@ -80,15 +80,22 @@ export async function insertEvents(x: Executor, rows: ServingEventRow[]): Promis
   return Number(r?.numInsertedOrUpdatedRows ?? 0n);
 }
 
-/** As {@link insertEvents}, and the request ids this statement inserted (the ingest tells a late event from a redelivered one). */
+/**
+ * The key of a stored event: its request id and whether it is a shadow copy (a request's
+ * stable answer and its shadow answer are two events of one request id).
+ */
+export const eventKey = (e: { request_id: string; variant: string }): string =>
+  `${e.variant === 'shadow' ? 'shadow' : 'routed'}:${e.request_id}`;
+
+/** As {@link insertEvents}, and the {@link eventKey}s this statement inserted (the ingest tells a late event from a redelivered one). */
 export async function insertNewEvents(x: Executor, rows: ServingEventRow[]): Promise<string[]> {
   const r = await x
     .insertInto('serving_events')
     .values(rows)
     .onConflict((oc) => oc.doNothing())
-    .returning('request_id')
+    .returning(['request_id', 'variant'])
     .execute();
-  return r.map((e) => e.request_id);
+  return r.map(eventKey);
 }
 
 /**
@@ -157,6 +164,39 @@ export async function qualityWindow(
     ])
     .executeTakeFirstOrThrow();
   return { correct: Number(r.correct ?? 0), labelled: Number(r.labelled) };
+}
+
+/**
+ * Shadow agreement in `[from, to)` (by the shadow answer's time): the stable artifact's
+ * answers without error joined on request id and deployment with the shadow artifact's
+ * answers; `compared` where the shadow answered without error, `agreed` where both
+ * predictions (canonical JSON) are equal.
+ */
+export async function agreementWindow(
+  x: Executor,
+  q: { deploymentKey: string; stableArtifactId: string | null; shadowArtifactId: string; from: Date; to: Date },
+): Promise<{ compared: number; agreed: number }> {
+  if (q.stableArtifactId === null) return { compared: 0, agreed: 0 };
+  const r = await x
+    .selectFrom('serving_events as h')
+    .innerJoin('serving_events as s', (j) =>
+      j.onRef('s.request_id', '=', 'h.request_id').onRef('s.deployment_key', '=', 'h.deployment_key'),
+    )
+    .where('h.deployment_key', '=', q.deploymentKey)
+    .where('h.variant', '=', 'shadow')
+    .where('h.artifact_id', '=', q.shadowArtifactId)
+    .where('h.error', '=', false)
+    .where('h.at', '>=', q.from)
+    .where('h.at', '<', q.to)
+    .where('s.variant', '=', 'stable')
+    .where('s.artifact_id', '=', q.stableArtifactId)
+    .where('s.error', '=', false)
+    .select((eb) => [
+      eb.fn.countAll<string | number>().as('compared'),
+      eb.fn.sum<string | number | null>(sql`case when h.prediction = s.prediction then 1 else 0 end`).as('agreed'),
+    ])
+    .executeTakeFirstOrThrow();
+  return { compared: Number(r.compared), agreed: Number(r.agreed ?? 0) };
 }
 
 // serving_labels: label feedback by deployment and request id (migration 0012)
