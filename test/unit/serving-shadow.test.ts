@@ -37,13 +37,18 @@ const fakeRuntime: ModelRuntime = {
   format: 'fake',
   accepts: (files) => files.has('fake.json'),
   load: async (files) => {
-    const how = JSON.parse(Buffer.from(files.get('fake.json')!).toString()) as { label: string; delayMs?: number; features?: string[] };
+    const how = JSON.parse(Buffer.from(files.get('fake.json')!).toString()) as {
+      label: string;
+      p?: number;
+      delayMs?: number;
+      features?: string[];
+    };
     return {
       format: 'fake',
       features: how.features ?? ['x'],
       predict: async (rows) => {
         if (how.delayMs) await new Promise((r) => setTimeout(r, how.delayMs));
-        return rows.map(() => ({ label: how.label }));
+        return rows.map(() => ({ label: how.label, ...(how.p !== undefined && { probabilities: { [how.label]: how.p } }) }));
       },
       close: async () => undefined,
     };
@@ -147,7 +152,7 @@ it('Lambda mode: a shadow within its budget is recorded with its answer, and agr
     shadowPercent: 100,
   };
   const { s } = service(
-    { st: await fake({ label: 'a' }), same: await fake({ label: 'a' }), other: await fake({ label: 'b' }) },
+    { st: await fake({ label: 'a' }), same: await fake({ label: 'a', p: 0.9 }), other: await fake({ label: 'b' }) },
     () => route,
     {
       kind: 'parallel',
@@ -159,15 +164,16 @@ it('Lambda mode: a shadow within its budget is recorded with its answer, and agr
   route = { ...route, shadow: 'other' };
   for (const id of ['ag-4', 'ag-5']) await s.predict({ modelName: 'm', env: 'prod', requestId: id, inputs: [[1]] });
   const to = new Date(Date.now() + 1000);
+  // the same decisions agree, whatever the probabilities
   expect(await s.metrics.agreement('m/prod', 'st', 'same', from, to)).toEqual({ compared: 3, agreed: 3 });
   expect(await s.metrics.agreement('m/prod', 'st', 'other', from, to)).toEqual({ compared: 2, agreed: 0 });
   expect(await s.metrics.agreement('m/prod', null, 'other', from, to)).toEqual({ compared: 0, agreed: 0 });
   expect(await s.metrics.window('m/prod', 'shadow', 'same', from, to)).toMatchObject({ requests: 3, errors: 0 });
   const rows = await shadowRows('pb2');
   expect(rows.map((e) => [e.request_id, e.artifact_id, e.prediction, e.cold])).toEqual([
-    ['ag-1', 'same', '[{"label":"a"}]', true],
-    ['ag-2', 'same', '[{"label":"a"}]', false],
-    ['ag-3', 'same', '[{"label":"a"}]', false],
+    ['ag-1', 'same', '[{"label":"a","probabilities":{"a":0.9}}]', true],
+    ['ag-2', 'same', '[{"label":"a","probabilities":{"a":0.9}}]', false],
+    ['ag-3', 'same', '[{"label":"a","probabilities":{"a":0.9}}]', false],
     ['ag-4', 'other', '[{"label":"b"}]', true],
     ['ag-5', 'other', '[{"label":"b"}]', false],
   ]);

@@ -117,7 +117,13 @@ export class ServingService implements ServingWarmer {
 
   /** The canary judge's metrics from the serving events (buffered ones written first), complete up to `settledUntil` (now locally, the ingest watermark on AWS). */
   readonly metrics: MetricsSource = {
-    window: async (deploymentKey: string, variant: RecordedVariant, artifactId: string | null, from: Date, to: Date): Promise<VariantMetrics> => {
+    window: async (
+      deploymentKey: string,
+      variant: RecordedVariant,
+      artifactId: string | null,
+      from: Date,
+      to: Date,
+    ): Promise<VariantMetrics> => {
       await this.#shadow.settled();
       await this.#sink.flush();
       const m = await metricsWindow(this.#d.database.db, { deploymentKey, variant, artifactId, from, to });
@@ -128,7 +134,13 @@ export class ServingService implements ServingWarmer {
       await this.#shadow.settled();
       return this.#sink.settledUntil(deploymentKey, now);
     },
-    agreement: async (deploymentKey: string, stableArtifactId: string | null, shadowArtifactId: string, from: Date, to: Date): Promise<Agreement> => {
+    agreement: async (
+      deploymentKey: string,
+      stableArtifactId: string | null,
+      shadowArtifactId: string,
+      from: Date,
+      to: Date,
+    ): Promise<Agreement> => {
       await this.#shadow.settled();
       await this.#sink.flush();
       return agreementWindow(this.#d.database.db, { deploymentKey, stableArtifactId, shadowArtifactId, from, to });

@@ -167,10 +167,18 @@ export async function qualityWindow(
 }
 
 /**
+ * The decisions of a stored prediction (canonical JSON of one answer per row): each row's
+ * `label`, or its `value` for a regressor, in row order. Probabilities are not part of it: two
+ * models that pick the same class for every row agree, whatever their confidence.
+ */
+const decisions = (alias: 'h' | 's') =>
+  sql`(select jsonb_agg(coalesce(p.v -> 'label', p.v -> 'value') order by p.n) from jsonb_array_elements(${sql.ref(`${alias}.prediction`)}::jsonb) with ordinality as p(v, n))`;
+
+/**
  * Shadow agreement in `[from, to)` (by the shadow answer's time): the stable artifact's
  * answers without error joined on request id and deployment with the shadow artifact's
- * answers; `compared` where the shadow answered without error, `agreed` where both
- * predictions (canonical JSON) are equal.
+ * answers; `compared` where the shadow answered without error, `agreed` where both made the
+ * same decisions ({@link decisions}: the label, or value, of every row).
  */
 export async function agreementWindow(
   x: Executor,
@@ -193,7 +201,7 @@ export async function agreementWindow(
     .where('s.error', '=', false)
     .select((eb) => [
       eb.fn.countAll<string | number>().as('compared'),
-      eb.fn.sum<string | number | null>(sql`case when h.prediction = s.prediction then 1 else 0 end`).as('agreed'),
+      eb.fn.sum<string | number | null>(sql`case when ${decisions('h')} = ${decisions('s')} then 1 else 0 end`).as('agreed'),
     ])
     .executeTakeFirstOrThrow();
   return { compared: Number(r.compared), agreed: Number(r.agreed ?? 0) };

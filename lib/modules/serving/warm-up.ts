@@ -31,7 +31,13 @@ export function checkWarmUp(w: WarmUpRequest): void {
 
 export async function warmUp(d: { cache: ModelCache; timeoutMs: number }, w: WarmUpRequest): Promise<WarmUpResult> {
   checkWarmUp(w);
-  const failed = (answered: number, reason: string): WarmUpResult => ({ ok: false, answered, requests: w.requests, inputs: 'synthetic', reason });
+  const failed = (answered: number, reason: string): WarmUpResult => ({
+    ok: false,
+    answered,
+    requests: w.requests,
+    inputs: 'synthetic',
+    reason,
+  });
   let served;
   try {
     await d.cache.checkQuarantineOf(w.artifactId);

@@ -167,7 +167,13 @@ export class RecordedMetricsSource implements MetricsSource {
    * joined pairs, `agreed` those with equal `prediction` text. Samples without a request id
    * are never compared.
    */
-  async agreement(deploymentKey: string, stableArtifactId: string | null, shadowArtifactId: string, from: Date, to: Date): Promise<Agreement> {
+  async agreement(
+    deploymentKey: string,
+    stableArtifactId: string | null,
+    shadowArtifactId: string,
+    from: Date,
+    to: Date,
+  ): Promise<Agreement> {
     const [f, t] = range(from, to);
     if (stableArtifactId === null) return { compared: 0, agreed: 0 };
     const stable = new Map<string, Stored>();
