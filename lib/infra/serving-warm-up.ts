@@ -1,0 +1,17 @@
+import type { AegisFunction } from './aegis-function.js';
+
+/**
+ * Blue-green warm-ups on AWS: the rollout-step function invokes the serving function with the
+ * internal warm-up event (LambdaWarmer). It gets `AEGIS_SERVING_FUNCTION_NAME` = the ARN of what
+ * callers invoke (the `live` alias when concurrency is provisioned, so the warm-up reaches a
+ * provisioned environment; else the function) and `lambda:InvokeFunction` on that target only.
+ * No cycle: the serving function references neither the state machines nor the rollout step.
+ *
+ * @example
+ * grantServingWarmUp(apiFunctions.functions.servingPredict, rollouts.rolloutStep);
+ */
+export function grantServingWarmUp(serving: AegisFunction, rolloutStep: AegisFunction): void {
+  const target = serving.invokeTarget;
+  rolloutStep.function.addEnvironment('AEGIS_SERVING_FUNCTION_NAME', target.functionArn);
+  target.grantInvoke(rolloutStep.function);
+}
