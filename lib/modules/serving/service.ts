@@ -1,7 +1,7 @@
 import { canonicalJson } from '../../kernel/canonical.js';
-import { latencyBucket, type RecordedVariant, type Variant, type VariantMetrics } from '../../kernel/canary-metrics.js';
+import { latencyBucket, type Variant } from '../../kernel/canary-metrics.js';
 import { AegisError } from '../../kernel/errors.js';
-import type { Agreement, MetricsSource } from '../../platform/ports/canary-metrics.js';
+import type { MetricsSource } from '../../platform/ports/canary-metrics.js';
 import type { Clock } from '../../platform/ports/clock.js';
 import type { Database } from '../../platform/ports/database.js';
 import type { Prediction } from '../../platform/ports/model-runtime.js';
@@ -15,7 +15,8 @@ import { ModelCache } from './model-cache.js';
 import { notifyServed, type ServedRequest, type ServingObserver } from './observers.js';
 import { RouteCache, type RouteSource } from './route-cache.js';
 import { DEFAULT_SHADOW_BUDGET_MS, ShadowMirror, withTimeout, type ShadowMode } from './shadow.js';
-import { agreementWindow, deploymentsOf, metricsWindow } from './store.js';
+import { eventsMetricsSource } from './metrics-source.js';
+import { deploymentsOf } from './store.js';
 import { recordVerified } from './records.js';
 import { warmUp } from './warm-up.js';
 export type { ServingRoute } from './domain.js';
@@ -108,6 +109,18 @@ export class ServingService implements ServingWarmer {
       timeoutMs: d.options.timeoutMs,
       mode: d.options.shadow ?? { kind: 'parallel', budgetMs: DEFAULT_SHADOW_BUDGET_MS },
     });
+    this.metrics = eventsMetricsSource({
+      database: this.#d.database,
+      observers: this.#d.observers ?? [],
+      written: async () => {
+        await this.#shadow.settled();
+        await this.#sink.flush();
+      },
+      settledUntil: async (deploymentKey, now) => {
+        await this.#shadow.settled();
+        return this.#sink.settledUntil(deploymentKey, now);
+      },
+    });
   }
 
   /** Model loads this process started (a rollback to a model still held needs none); `ai_infra_serving_model_loads_total` counts them too. */
@@ -116,36 +129,7 @@ export class ServingService implements ServingWarmer {
   }
 
   /** The canary judge's metrics from the serving events (buffered ones written first), complete up to `settledUntil` (now locally, the ingest watermark on AWS). */
-  readonly metrics: MetricsSource = {
-    window: async (
-      deploymentKey: string,
-      variant: RecordedVariant,
-      artifactId: string | null,
-      from: Date,
-      to: Date,
-    ): Promise<VariantMetrics> => {
-      await this.#shadow.settled();
-      await this.#sink.flush();
-      const m = await metricsWindow(this.#d.database.db, { deploymentKey, variant, artifactId, from, to });
-      if (variant !== 'shadow') for (const o of this.#d.observers ?? []) o.read?.(deploymentKey, variant, artifactId, m);
-      return m;
-    },
-    settledUntil: async (deploymentKey: string, now: Date): Promise<Date> => {
-      await this.#shadow.settled();
-      return this.#sink.settledUntil(deploymentKey, now);
-    },
-    agreement: async (
-      deploymentKey: string,
-      stableArtifactId: string | null,
-      shadowArtifactId: string,
-      from: Date,
-      to: Date,
-    ): Promise<Agreement> => {
-      await this.#shadow.settled();
-      await this.#sink.flush();
-      return agreementWindow(this.#d.database.db, { deploymentKey, stableArtifactId, shadowArtifactId, from, to });
-    },
-  };
+  readonly metrics: MetricsSource;
 
   /**
    * Loads the artifact as serving would (verified; kept in this process's models) and answers
