@@ -93,3 +93,17 @@ it('reports a function error and a refused invocation as warm-ups that are not o
   reply = async () => ({ status: 200, body: 'null' });
   expect(await warmer().warmUp(request)).toMatchObject({ ok: false, reason: expect.stringMatching(/no warm-up result/) });
 });
+
+it('is built without a region (no container fails for it), and a warm-up without one is not ok, saying so', async () => {
+  const region = process.env.AWS_REGION;
+  delete process.env.AWS_REGION;
+  try {
+    const w = new LambdaWarmer({ functionName: 'aegis-serving', credentials });
+    expect(await w.warmUp(request)).toMatchObject({
+      ok: false,
+      reason: 'invoking aegis-serving failed: no region for aegis-serving (set AWS_REGION)',
+    });
+  } finally {
+    if (region !== undefined) process.env.AWS_REGION = region;
+  }
+});

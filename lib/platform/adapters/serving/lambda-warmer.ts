@@ -37,21 +37,21 @@ const isResult = (v: unknown): v is WarmUpResult =>
   typeof (v as WarmUpResult).requests === 'number';
 
 export class LambdaWarmer implements ServingWarmer {
-  readonly #url: URL;
-  readonly #path: string;
-  readonly #signer: SignatureV4;
+  #client: { url: URL; path: string; signer: SignatureV4 } | undefined;
 
-  constructor(private readonly opts: LambdaWarmerOptions) {
-    const region = opts.region ?? process.env.AWS_REGION ?? opts.functionName.split(':')[3];
-    if (!region) throw new Error(`LambdaWarmer: no region for ${opts.functionName} (set AWS_REGION)`);
-    this.#url = new URL(opts.endpoint ?? `https://lambda.${region}.amazonaws.com`);
-    this.#path = `${this.#url.pathname.replace(/\/$/, '')}/2015-03-31/functions/${encodeURIComponent(opts.functionName)}/invocations`;
-    this.#signer = new SignatureV4({
-      service: 'lambda',
-      region,
-      credentials: opts.credentials ?? fromNodeProviderChain(),
-      sha256: Sha256,
-    });
+  /** Builds nothing that can fail: a container that never warms (most rollouts) is not refused for a missing region. */
+  constructor(private readonly opts: LambdaWarmerOptions) {}
+
+  #invoker(): { url: URL; path: string; signer: SignatureV4 } {
+    if (this.#client) return this.#client;
+    const { functionName } = this.opts;
+    const region = this.opts.region ?? process.env.AWS_REGION ?? functionName.split(':')[3];
+    if (!region) throw new Error(`no region for ${functionName} (set AWS_REGION)`);
+    const url = new URL(this.opts.endpoint ?? `https://lambda.${region}.amazonaws.com`);
+    const path = `${url.pathname.replace(/\/$/, '')}/2015-03-31/functions/${encodeURIComponent(functionName)}/invocations`;
+    const credentials = this.opts.credentials ?? fromNodeProviderChain();
+    this.#client = { url, path, signer: new SignatureV4({ service: 'lambda', region, credentials, sha256: Sha256 }) };
+    return this.#client;
   }
 
   /**
@@ -63,16 +63,17 @@ export class LambdaWarmer implements ServingWarmer {
     const failed = (reason: string): WarmUpResult => ({ ok: false, answered: 0, requests: w.requests, inputs: 'synthetic', reason });
     const body = JSON.stringify({ [WARM_UP_EVENT_FIELD]: w });
     try {
-      const signed = await this.#signer.sign({
+      const { url, path, signer } = this.#invoker();
+      const signed = await signer.sign({
         method: 'POST',
-        protocol: this.#url.protocol,
-        hostname: this.#url.hostname,
-        ...(this.#url.port && { port: Number(this.#url.port) }),
-        path: this.#path,
-        headers: { host: this.#url.host, 'content-type': 'application/json', 'x-amz-invocation-type': 'RequestResponse' },
+        protocol: url.protocol,
+        hostname: url.hostname,
+        ...(url.port && { port: Number(url.port) }),
+        path,
+        headers: { host: url.host, 'content-type': 'application/json', 'x-amz-invocation-type': 'RequestResponse' },
         body,
       });
-      const res = await fetch(new URL(this.#path, this.#url), { method: 'POST', headers: signed.headers, body });
+      const res = await fetch(new URL(path, url), { method: 'POST', headers: signed.headers, body });
       const text = await res.text();
       let reply: unknown;
       try {
