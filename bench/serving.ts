@@ -26,7 +26,7 @@ export const servingOptionsFromEnv = () => ({
 
 const SAMPLE = join(process.cwd(), 'test/data/sample');
 
-async function sampleRows(): Promise<Record<string, number>[]> {
+export async function sampleRows(): Promise<Record<string, number>[]> {
   const [head, ...lines] = (await readFile(join(SAMPLE, 'train.csv'), 'utf8')).trim().split('\n');
   const cols = head!.split(',');
   return lines.map((l) => Object.fromEntries(l.split(',').flatMap((v, j) => (cols[j] === 'label' ? [] : [[cols[j]!, Number(v)]]))));
@@ -52,12 +52,12 @@ async function bareServer(modelDir: string): Promise<{ url: string; server: Serv
   return { url: `http://127.0.0.1:${addr.port}/predict`, server };
 }
 
-interface Run {
+export interface Run {
   rps: number;
   latencies: number[];
 }
 
-async function drive(url: string, token: string | undefined, rows: Record<string, number>[], n: number, c: number, tag: string) {
+export async function drive(url: string, token: string | undefined, rows: Record<string, number>[], n: number, c: number, tag: string) {
   const headers: Record<string, string> = { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) };
   const latencies: number[] = [];
   const start = performance.now();

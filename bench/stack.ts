@@ -18,6 +18,8 @@ export interface BenchStack {
   admin: AegisClient;
   /** that publisher's bearer token (for CLI runs) */
   publisherToken: string;
+  /** the server's services (a bench that sets what the API does not: a route's shadow) */
+  container: Awaited<ReturnType<typeof startLocal>>['container'];
   /** stops the server and the database, then removes the data folder */
   close(): Promise<void>;
 }
@@ -28,11 +30,11 @@ export type { RegisterReply as Registration, UploadCreateReply as UploadTarget }
 export const tempDir = (label: string): Promise<string> => mkdtemp(join(tmpdir(), `aegis-bench-${label}-`));
 
 /** Starts the whole local stack (PGlite, fs object store, file keys) in a fresh temp folder. */
-export async function startBenchStack(): Promise<BenchStack> {
+export async function startBenchStack(env: Record<string, string> = {}): Promise<BenchStack> {
   const dataDir = await tempDir('data');
   let running: Awaited<ReturnType<typeof startLocal>> | undefined;
   try {
-    const config = loadCheckedConfig({ DEV_ALLOW_EPHEMERAL: 'true', AEGIS_DATA_DIR: dataDir, PORT: '0', NODE_ENV: 'test' });
+    const config = loadCheckedConfig({ DEV_ALLOW_EPHEMERAL: 'true', AEGIS_DATA_DIR: dataDir, PORT: '0', NODE_ENV: 'test', ...env });
     running = await startLocal(config, { logger: quiet });
     if (!running.newAdminToken) throw new Error('a fresh data folder should have produced an admin token');
     const admin = new AegisClient({ baseUrl: running.url, token: running.newAdminToken });
@@ -49,6 +51,7 @@ export async function startBenchStack(): Promise<BenchStack> {
       publisher,
       admin,
       publisherToken: token,
+      container: r.container,
       async close() {
         try {
           await r.close();

@@ -1,6 +1,9 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { AegisError } from '../lib/kernel/errors.js';
 import { REQUEST_ID_PATTERN } from '../lib/modules/serving/domain.js';
+import { WARM_UP_EVENT_FIELD } from '../lib/platform/adapters/serving/warm-up-event.js';
 import { httpHandler, type ContainerProvider } from '../lib/platform/http/handler.js';
+import type { WarmUpRequest, WarmUpResult } from '../lib/platform/ports/serving-warmer.js';
 import { servingLambdaContainer } from '../lib/platform/composition/lambda-serving-container.js';
 import { ROUTES } from '../lib/platform/http/routes.js';
 
@@ -46,4 +49,34 @@ export const build = (container: ContainerProvider) =>
     };
   });
 
-export const handler = build(servingLambdaContainer);
+/** The rollout step's internal warm-up event (LambdaWarmer): not an API Gateway event, it has no `httpMethod`. */
+export interface WarmUpEvent {
+  [WARM_UP_EVENT_FIELD]: WarmUpRequest;
+}
+
+const isWarmUpEvent = (e: unknown): e is WarmUpEvent =>
+  typeof e === 'object' && e !== null && WARM_UP_EVENT_FIELD in e && !('httpMethod' in e);
+
+/**
+ * The serving function's entry: predict requests from API Gateway, and the warm-up event,
+ * answered with the {@link WarmUpResult} of this execution environment (a malformed warm-up
+ * is a result that is not ok, naming the field).
+ */
+export function servingHandler(container: ContainerProvider) {
+  const http = build(container);
+  async function serve(event: WarmUpEvent, context: Context): Promise<WarmUpResult>;
+  async function serve(event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult>;
+  async function serve(event: APIGatewayProxyEvent | WarmUpEvent, context: Context): Promise<APIGatewayProxyResult | WarmUpResult> {
+    if (!isWarmUpEvent(event)) return http(event, context);
+    const w = event[WARM_UP_EVENT_FIELD];
+    try {
+      return await (await container()).serving.warmUp(w);
+    } catch (e) {
+      if (!(e instanceof AegisError) || !e.expose) throw e;
+      return { ok: false, answered: 0, requests: Number(w?.requests) || 0, inputs: 'synthetic', reason: e.message };
+    }
+  }
+  return serve;
+}
+
+export const handler = servingHandler(servingLambdaContainer);

@@ -14,6 +14,7 @@ import { SchemaMigrations } from './schema-migrations.js';
 import { ServingIngest } from './serving-ingest.js';
 import { ServingMonitoring } from './serving-monitoring.js';
 import { configureServingStorage } from './serving-storage.js';
+import { grantServingWarmUp } from './serving-warm-up.js';
 import { buildScheduledJobs } from './scheduled-jobs.js';
 import { AegisKeys } from './signing-keys.js';
 import { AegisStorage } from './storage.js';
@@ -127,6 +128,7 @@ export class AegisStack extends Stack {
     });
     const servingFunction = this.apiFunctions.functions.servingPredict;
     configureServingStorage(servingFunction, this.storage.driftBucket, this.storage.servingRetentionDays);
+    grantServingWarmUp(servingFunction, this.rollouts.rolloutStep);
     this.servingIngest = new ServingIngest(this, 'ServingIngest', { projectRoot, environment, resources, servingFunction });
     const scheduledJobs = buildScheduledJobs(this, { projectRoot, environment, resources, rates: props });
     this.auditArchiveSchedule = scheduledJobs.auditArchive;

@@ -86,6 +86,10 @@ export const EnvSchema = z.object({
   AEGIS_SERVING_SAMPLE_RATE: z.coerce.number().min(0).max(1).default(1),
   // the serving Lambda's /tmp cache of verified, unpacked artifacts (MB; 0: none); Lambda only, locally the store is the disk
   AEGIS_SERVING_CACHE_MB: z.coerce.number().int().min(0).max(10240).default(512),
+  // Lambda: how long a response waits at most for its shadow prediction (ms); a shadow still running then is a shadow error
+  AEGIS_SERVING_SHADOW_BUDGET_MS: z.coerce.number().int().min(1).max(60_000).default(100),
+  // the serving function (its `live` alias with provisioned concurrency) the rollout step invokes to warm a blue-green candidate
+  AEGIS_SERVING_FUNCTION_NAME: z.string().min(1).optional(),
   // the longest lifetime a local bearer token may be given (POST /v1/tokens expiresIn)
   AEGIS_TOKEN_MAX_TTL: z
     .string()
@@ -113,4 +117,6 @@ export const servingConfig = (e: Env) => ({
   sampleRate: e.AEGIS_SERVING_SAMPLE_RATE,
   cacheMb: e.AEGIS_SERVING_CACHE_MB,
   ingestGraceSeconds: e.AEGIS_SERVING_INGEST_GRACE_SECONDS,
+  shadowBudgetMs: e.AEGIS_SERVING_SHADOW_BUDGET_MS,
+  ...(e.AEGIS_SERVING_FUNCTION_NAME && { functionName: e.AEGIS_SERVING_FUNCTION_NAME }),
 });

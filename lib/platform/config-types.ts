@@ -69,7 +69,9 @@ export interface Config {
   rolloutLeaseSeconds: number;
   /**
    * serving: `AEGIS_SERVING_ROUTE_CACHE_SECONDS`, `_TIMEOUT_MS`, `_RETENTION_DAYS` (telemetry kept), `_SAMPLE_RATE` (input
-   * segments), `_INGEST_GRACE_SECONDS` (the AWS ingest watermark's grace), `_CACHE_MB` (Lambda's /tmp artifact cache)
+   * segments), `_INGEST_GRACE_SECONDS` (the AWS ingest watermark's grace), `_CACHE_MB` (Lambda's /tmp artifact cache),
+   * `_SHADOW_BUDGET_MS` (Lambda: the most a response waits for its shadow), `_FUNCTION_NAME` (the serving function the
+   * rollout step warms blue-green candidates on)
    */
   serving: {
     routeCacheSeconds: number;
@@ -78,6 +80,8 @@ export interface Config {
     sampleRate: number;
     ingestGraceSeconds: number;
     cacheMb: number;
+    shadowBudgetMs: number;
+    functionName?: string;
   };
   /** local bearer tokens: the longest lifetime (`AEGIS_TOKEN_MAX_TTL`), how long a process caches one (`AEGIS_TOKEN_CACHE_SECONDS`) */
   tokens: { maxTtlSeconds: number; cacheSeconds: number };

@@ -41,6 +41,9 @@ export function serviceMetrics(sinks: readonly MetricsSink[]): ServiceMetrics {
       if (rates.errorRate !== undefined) emit('model_inference_error_rate', 'None', rates.errorRate, { ...labels });
       if (rates.quality !== undefined) emit('model_prediction_quality', 'None', rates.quality, { ...labels });
     },
+    modelLoad(env, variant) {
+      emit('ai_infra_serving_model_loads_total', 'Count', 1, { env, variant });
+    },
   };
   return metrics;
 }

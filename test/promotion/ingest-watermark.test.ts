@@ -11,6 +11,7 @@ import { latencyBucket } from '../../lib/kernel/canary-metrics.js';
 import { MetricsRolloutJudge } from '../../lib/modules/rollout/canary.js';
 import { LogLineEventRecorder, servingEventLine } from '../../lib/modules/serving/event-log.js';
 import { ingestLogLines } from '../../lib/modules/serving/ingest.js';
+import { agreementWindow } from '../../lib/modules/serving/store-agreement.js';
 import { metricsWindow } from '../../lib/modules/serving/store.js';
 import type { MetricsSource } from '../../lib/platform/ports/canary-metrics.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
@@ -29,6 +30,8 @@ let seq = 0;
 const source: MetricsSource = {
   window: (deploymentKey, variant, artifactId, from, to) =>
     metricsWindow(stack.container.database.db, { deploymentKey, variant, artifactId, from, to }),
+  agreement: (deploymentKey, stableArtifactId, shadowArtifactId, from, to) =>
+    agreementWindow(stack.container.database.db, { deploymentKey, stableArtifactId, shadowArtifactId, from, to }),
   settledUntil: (deploymentKey, now) =>
     new LogLineEventRecorder({ database: stack.container.database, graceSeconds: GRACE_SECONDS }, () => undefined).settledUntil(
       deploymentKey,

@@ -24,6 +24,9 @@ class FixedMetrics implements MetricsSource {
   async settledUntil(_key: string, now: Date): Promise<Date> {
     return now;
   }
+  async agreement(): Promise<{ compared: number; agreed: number }> {
+    return { compared: 0, agreed: 0 };
+  }
 }
 
 const rng = createPrng(10);

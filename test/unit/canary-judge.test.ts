@@ -555,6 +555,7 @@ describe('MetricsRolloutJudge', () => {
         return { requests: stage ? 1000 : 2000, errors: 5, latencyHistogram: toHistogram(equal[variant]), quality };
       },
       settledUntil: async () => at(200),
+      agreement: async () => ({ compared: 0, agreed: 0 }),
     };
     const { MetricsRolloutJudge } = await import('../../lib/modules/rollout/canary.js');
     const v = await new MetricsRolloutJudge(source).evaluate(window);
@@ -580,6 +581,7 @@ describe('MetricsRolloutJudge', () => {
     const source = {
       window: async (): Promise<VariantMetrics> => ({ requests: 0, errors: 0, latencyHistogram: [] }),
       settledUntil: async (key: string, now: Date) => (asked.push([key, now.toISOString()]), new Date(now.getTime() - 15_000)),
+      agreement: async () => ({ compared: 0, agreed: 0 }),
     };
     const { MetricsRolloutJudge } = await import('../../lib/modules/rollout/canary.js');
     expect(await new MetricsRolloutJudge(source).settledUntil('churn', 'prod', at(200))).toEqual(at(185));

@@ -145,7 +145,7 @@ describe('MetricsRolloutJudge, a shadow window (lib/modules/rollout/canary.ts)',
         return { requests: n, errors: variant === 'shadow' ? shadowErrors : 0, latenciesMs: latencies(n) };
       },
       settledUntil: async (_k: string, now: Date) => now,
-      ...(agreement ? { agreement: async () => agreement } : {}),
+      agreement: async () => agreement ?? { compared: 0, agreed: 0 },
     };
   }
 
@@ -169,7 +169,7 @@ describe('MetricsRolloutJudge, a shadow window (lib/modules/rollout/canary.ts)',
     expect(v).toMatchObject({ verdict: 'fail', reason: 'agreement', agreement: { compared: 500, agreed: 400, rate: 0.8 } });
   });
 
-  it('is at most inconclusive while fewer than minRequests answers were compared (or the source compares none)', async () => {
+  it('is at most inconclusive while fewer than minRequests answers were compared (or none were compared)', async () => {
     const few = await new MetricsRolloutJudge(source(1000, 500, { compared: 150, agreed: 10 })).evaluate(window);
     expect(few).toMatchObject({ verdict: 'inconclusive', reason: 'insufficient-traffic', agreement: { compared: 150, agreed: 10 } });
     const none = await new MetricsRolloutJudge(source(1000, 500)).evaluate(window);

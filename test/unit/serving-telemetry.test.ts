@@ -157,6 +157,7 @@ describe('serving retention (ServingTelemetry.purge)', () => {
   const metrics = {
     window: () => Promise.reject(new Error('not read by purge')),
     settledUntil: () => Promise.reject(new Error('not read by purge')),
+    agreement: () => Promise.reject(new Error('not read by purge')),
   };
   const clock = { now: () => new Date('2026-03-15T07:00:00Z') };
 

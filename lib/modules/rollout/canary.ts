@@ -61,7 +61,7 @@ export class MetricsRolloutJudge implements RolloutJudge {
     const [stable, shadow, agreement] = await Promise.all([
       this.metrics.window(key, 'stable', w.stableArtifactId, w.from, w.to),
       this.metrics.window(key, 'shadow', w.canaryArtifactId, w.from, w.to),
-      this.metrics.agreement?.(key, w.stableArtifactId, w.canaryArtifactId, w.from, w.to),
+      this.metrics.agreement(key, w.stableArtifactId, w.canaryArtifactId, w.from, w.to),
     ]);
     const j = judgeCanary({
       stable,
@@ -70,9 +70,9 @@ export class MetricsRolloutJudge implements RolloutJudge {
       config: { rollbackThreshold: w.rollbackThreshold, minRequests: w.minRequests },
     });
     const base = verdictOf(j, stable, shadow);
-    const { compared, agreed } = agreement ?? { compared: 0, agreed: 0 };
+    const { compared, agreed } = agreement;
     const rate = compared > 0 ? agreed / compared : null;
-    const said = `agreement: ${agreed} of ${compared} mirrored answers equal the stable one${rate === null ? '' : ` (${(rate * 100).toFixed(1)} %, at least ${((w.minAgreement ?? 0) * 100).toFixed(1)} % needed)`}${agreement ? '' : ' (the metrics source compares no answers)'}`;
+    const said = `agreement: ${agreed} of ${compared} mirrored answers equal the stable one${rate === null ? '' : ` (${(rate * 100).toFixed(1)} %, at least ${((w.minAgreement ?? 0) * 100).toFixed(1)} % needed)`}`;
     const out = { ...base, agreement: { compared, agreed, rate }, detail: `${base.detail}; ${said}` };
     if (base.verdict === 'fail') return out;
     if (rate !== null && compared >= w.minRequests && rate < (w.minAgreement ?? 0)) return { ...out, verdict: 'fail', reason: 'agreement' };

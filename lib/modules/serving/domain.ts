@@ -46,6 +46,19 @@ export function chooseVariant(route: ServingRoute, key: string): Variant {
   return isCanary(route.promotionId, key, route.percent) ? 'canary' : 'stable';
 }
 
+/** The seed suffix of the shadow sample: a key's shadow bucket is independent of its canary bucket. */
+export const SHADOW_SEED_SUFFIX = ':shadow';
+
+/**
+ * Whether a routing key's request (answered by the stable) is mirrored to the shadow: the route
+ * has one, and the key's bucket, seeded by the promotion id plus {@link SHADOW_SEED_SUFFIX},
+ * falls below the shadow percent. Deterministic, like {@link chooseVariant}.
+ */
+export function mirrored(route: ServingRoute, key: string): boolean {
+  if (!route.shadow || !route.promotionId || !((route.shadowPercent ?? 0) > 0)) return false;
+  return isCanary(`${route.promotionId}${SHADOW_SEED_SUFFIX}`, key, route.shadowPercent!);
+}
+
 const invalid = (field: string, message: string) => new AegisError('VALIDATION_FAILED', `${field}: ${message}`, { field });
 const keyField = (i: number, name: string) =>
   /^[A-Za-z_$][\w$]*$/.test(name) ? `inputs[${i}].${name}` : `inputs[${i}][${JSON.stringify(name)}]`;

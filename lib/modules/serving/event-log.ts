@@ -111,7 +111,7 @@ export function parseServingEventLine(text: string): { row: ServingEventRow } | 
   if (o[SERVING_EVENT_FIELD] !== SERVING_EVENT_VERSION) return { problem: `${SERVING_EVENT_FIELD} is not ${SERVING_EVENT_VERSION}` };
   for (const f of ['requestId', 'deploymentKey', 'artifactId', 'at'] as const)
     if (!isString(o[f]) || o[f] === '') return { problem: `${f}: a non-empty string is required` };
-  if (o.variant !== 'stable' && o.variant !== 'canary') return { problem: 'variant: stable or canary' };
+  if (o.variant !== 'stable' && o.variant !== 'canary' && o.variant !== 'shadow') return { problem: 'variant: stable, canary or shadow' };
   if (o.promotionId !== null && !isString(o.promotionId)) return { problem: 'promotionId: a string or null' };
   const at = new Date(o.at as string);
   if (Number.isNaN(at.getTime())) return { problem: 'at: an ISO timestamp is required' };

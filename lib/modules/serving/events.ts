@@ -18,7 +18,8 @@ export const ServingRefusedPayload = z.object({
   artifactId: Text,
   modelName: Text,
   env: Text,
-  variant: z.enum(['stable', 'canary']),
+  // `shadow`: the route's mirrored candidate; `warm-up`: a blue-green candidate warmed before the switch
+  variant: z.enum(['stable', 'canary', 'shadow', 'warm-up']),
   code: z.enum(['ARTIFACT_UNVERIFIED', 'UNSUPPORTED_FORMAT', 'ARTIFACT_UNLOADABLE']),
   reason: Text,
   at: Iso,

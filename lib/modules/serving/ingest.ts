@@ -7,7 +7,7 @@
 import { emfDirective, SERVING_INGEST_SERVICE, SERVING_METRIC, SERVING_METRICS_NAMESPACE } from '../../kernel/emf.js';
 import type { Executor } from '../../platform/ports/database.js';
 import { parseServingEventLine, settledUntil } from './event-log.js';
-import { ingestWatermarks, insertNewEvents, raiseIngestWatermarks, type ServingEventRow } from './store.js';
+import { eventKey, ingestWatermarks, insertNewEvents, raiseIngestWatermarks, type ServingEventRow } from './store.js';
 
 /**
  * Rows per INSERT of the ingest (11 parameters a row: 880 per statement) and the most
@@ -20,8 +20,9 @@ export const INGEST_MAX_BATCH_BYTES = 512 * 1024;
 /**
  * Inserts the events in batches of at most {@link INGEST_MAX_BATCH_ROWS} rows and
  * {@link INGEST_MAX_BATCH_BYTES} of predictions; a request id already stored is skipped
- * (`ON CONFLICT (request_id) DO NOTHING`), so a redelivered log batch counts once.
- * Returns the number of INSERT statements made and the request ids they inserted.
+ * (`ON CONFLICT (request_id, is_shadow) DO NOTHING`), so a redelivered log batch counts once.
+ * Returns the number of INSERT statements made and the events they inserted ({@link eventKey}: a
+ * request's shadow copy is an event of its own).
  */
 export async function ingestServingEvents(
   x: Executor,
@@ -103,7 +104,7 @@ export async function ingestLogLines(
   const insertedCount = inserted.size;
   // each inserted request once (a delivery may repeat a line)
   const late = rows.filter(
-    (r) => r.at < settledUntil(before.get(r.deployment_key), opts.graceSeconds, opts.now) && inserted.delete(r.request_id),
+    (r) => r.at < settledUntil(before.get(r.deployment_key), opts.graceSeconds, opts.now) && inserted.delete(eventKey(r)),
   ).length;
   const marks = [...latest].map(([deploymentKey, at]) => ({ deploymentKey, eventAt: new Date(Math.min(at, opts.now.getTime())) }));
   await raiseIngestWatermarks(x, marks, opts.now);

@@ -32,6 +32,22 @@ export interface ServedModel {
   modelName: string;
   manifestSignatureId: string;
   model: LoadedModel;
+  /** a warm-up row: the training baseline's feature means, when the artifact carries `baseline.json` (see warm-up.ts) */
+  warmUpRow?: number[];
+}
+
+/** The means of `baseline.json` (`aegis.baseline/v1`) in the model's feature order; undefined unless every feature has a finite one. */
+export function baselineMeans(files: ReadonlyMap<string, Uint8Array>, features: readonly string[]): number[] | undefined {
+  const bytes = files.get('baseline.json');
+  if (!bytes || features.length === 0) return undefined;
+  try {
+    const b = JSON.parse(Buffer.from(bytes).toString('utf8')) as { format?: unknown; features?: Record<string, { mean?: unknown }> };
+    if (b.format !== 'aegis.baseline/v1') return undefined;
+    const means = features.map((f) => (b.features && Object.hasOwn(b.features, f) ? b.features[f]?.mean : undefined));
+    return means.every((m): m is number => typeof m === 'number' && Number.isFinite(m)) ? means : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface LoaderDeps {
@@ -167,7 +183,14 @@ export async function loadArtifact(d: LoaderDeps, artifactId: string): Promise<S
       await d.cache?.put(record.sha256, { artifactId, files });
     }
     const model = await loadFiles(d, files);
-    return { artifactId, modelName: record.modelName, manifestSignatureId: record.signature.manifestSignatureId, model };
+    const warmUpRow = baselineMeans(files, model.features);
+    return {
+      artifactId,
+      modelName: record.modelName,
+      manifestSignatureId: record.signature.manifestSignatureId,
+      model,
+      ...(warmUpRow && { warmUpRow }),
+    };
   } catch (e) {
     if (e instanceof Refused) return e.refusal;
     throw e;

@@ -6,7 +6,7 @@
  */
 import type { Variant, VariantMetrics } from '../../kernel/canary-metrics.js';
 import type { InferenceLabels, ServiceMetrics } from '../../platform/ports/metrics.js';
-import type { ServedRequest, ServingObserver } from './observers.js';
+import type { ModelLoad, ServedRequest, ServingObserver } from './observers.js';
 
 export class ServingMetrics implements ServingObserver {
   readonly #counts = new Map<string, { requests: number; errors: number }>();
@@ -31,6 +31,11 @@ export class ServingMetrics implements ServingObserver {
     if (error) c.errors++;
     this.#counts.set(key, c);
     this.metrics.inferenceRates(labels, { errorRate: c.errors / c.requests });
+  }
+
+  /** A model load (`ai_infra_serving_model_loads_total`, by environment and variant): written in Lambda too. */
+  loaded(l: ModelLoad): void {
+    this.metrics.modelLoad(l.env, l.variant);
   }
 
   /** Quality read for a deployment's variant (by the judge or by canary status): the gauge follows it. */

@@ -17,8 +17,19 @@ export interface ServedRequest {
   predictions: Prediction[] | null;
 }
 
+/** A model load this process started (an artifact read, verified and parsed), and who needed it. */
+export interface ModelLoad {
+  modelName: string;
+  env: string;
+  /** the variant that needed it: `stable`, `canary`, `shadow`, or `warm-up` (a blue-green warm-up) */
+  variant: string;
+  artifactId: string;
+}
+
 export interface ServingObserver {
   served(r: ServedRequest): void;
+  /** a model load started (counted: a switch back to a model still held needs none) */
+  loaded?(l: ModelLoad): void;
   /** a variant's metrics were read (the judge, canary status) */
   read?(deploymentKey: string, variant: Variant, artifactId: string | null, m: VariantMetrics): void;
   /** writes what it buffers (shutdown) */

@@ -1,5 +1,5 @@
 /** What serving audits: the first load of an artifact per environment, and a refusal to serve one. */
-import type { Variant } from '../../kernel/canary-metrics.js';
+import type { RecordedVariant } from '../../kernel/canary-metrics.js';
 import type { Clock } from '../../platform/ports/clock.js';
 import type { Database } from '../../platform/ports/database.js';
 import type { AuditLog } from '../../platform/audit/log.js';
@@ -43,7 +43,7 @@ export async function recordVerified(d: Deps, served: ServedModel, env: string):
 /** `serving.refused`; a failure to audit it is logged, never turned into the caller's error (the refusal stands). */
 export async function recordRefusal(
   d: Deps,
-  r: { artifactId: string; modelName: string; env: string; variant: Variant; refusal: Refusal },
+  r: { artifactId: string; modelName: string; env: string; variant: RecordedVariant | 'warm-up'; refusal: Refusal },
 ): Promise<void> {
   const payload = {
     artifactId: r.artifactId,

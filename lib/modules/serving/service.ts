@@ -1,20 +1,26 @@
 import { canonicalJson } from '../../kernel/canonical.js';
-import { latencyBucket, type Variant, type VariantMetrics } from '../../kernel/canary-metrics.js';
+import { latencyBucket, type Variant } from '../../kernel/canary-metrics.js';
 import { AegisError } from '../../kernel/errors.js';
 import type { MetricsSource } from '../../platform/ports/canary-metrics.js';
 import type { Clock } from '../../platform/ports/clock.js';
 import type { Database } from '../../platform/ports/database.js';
 import type { Prediction } from '../../platform/ports/model-runtime.js';
 import type { AuditLog } from '../../platform/audit/log.js';
+import type { ServingWarmer, WarmUpRequest, WarmUpResult } from '../../platform/ports/serving-warmer.js';
 import type { QuarantineLookup } from '../registry/verification.js';
-import { chooseVariant, toMatrix, type Refusal, type ServingRoute } from './domain.js';
+import { chooseVariant, mirrored, toMatrix, type Refusal, type ServingRoute } from './domain.js';
 import { ServingEventSink, type ServingEventRecorder } from './event-sink.js';
-import { isRefusal, loadArtifact, servable, type LoaderDeps, type ServedModel } from './loader.js';
+import { isRefusal, servable, type LoaderDeps, type ServedModel } from './loader.js';
+import { ModelCache } from './model-cache.js';
 import { notifyServed, type ServedRequest, type ServingObserver } from './observers.js';
 import { RouteCache, type RouteSource } from './route-cache.js';
-import { deploymentsOf, metricsWindow } from './store.js';
-import { recordRefusal, recordVerified } from './records.js';
+import { DEFAULT_SHADOW_BUDGET_MS, ShadowMirror, withTimeout, type ShadowMode } from './shadow.js';
+import { eventsMetricsSource } from './metrics-source.js';
+import { deploymentsOf } from './store.js';
+import { recordVerified } from './records.js';
+import { warmUp } from './warm-up.js';
 export type { ServingRoute } from './domain.js';
+export type { ShadowMode } from './shadow.js';
 
 export interface ServingOptions {
   /** AEGIS_SERVING_ROUTE_CACHE_SECONDS: how long a route is served from memory (default 5) */
@@ -24,6 +30,8 @@ export interface ServingOptions {
   /** serving events are inserted every `batchIntervalMs` or `batchRows` rows (250 ms, 500) */
   batchIntervalMs?: number;
   batchRows?: number;
+  /** where a shadow runs: after the response (local server) or beside the stable prediction within a budget (Lambda, the default) */
+  shadow?: ShadowMode;
 }
 
 export interface ServingDeps extends LoaderDeps {
@@ -71,15 +79,12 @@ export interface PredictResult {
  * (once per process) and answers with the verified artifact of that variant, and records one
  * serving event per request for the canary judge ({@link ServingService.metrics}).
  */
-export class ServingService {
+export class ServingService implements ServingWarmer {
   readonly #d: ServingDeps;
   readonly #routes: RouteCache;
   readonly #sink: ServingEventRecorder;
-  readonly #models = new Map<string, Promise<ServedModel | Refusal>>();
-  readonly #settled = new Set<string>();
-  readonly #refusalsAudited = new Set<string>();
-  /** artifacts refused because a quarantine was in force when the route was read: re-checked once it is released */
-  readonly #quarantined = new Set<string>();
+  readonly #cache: ModelCache;
+  readonly #shadow: ShadowMirror;
   readonly #verified = new Map<string, Promise<void>>();
   readonly #now: () => number;
 
@@ -94,18 +99,46 @@ export class ServingService {
         maxRows: d.options.batchRows ?? 500,
         onError: (e, lost) => d.logger.error('serving events not recorded', { lost, error: (e as Error).message }),
       });
+    this.#cache = new ModelCache(d);
+    this.#shadow = new ShadowMirror({
+      cache: this.#cache,
+      sink: this.#sink,
+      clock: d.clock,
+      now: this.#now,
+      logger: d.logger,
+      timeoutMs: d.options.timeoutMs,
+      mode: d.options.shadow ?? { kind: 'parallel', budgetMs: DEFAULT_SHADOW_BUDGET_MS },
+    });
+    this.metrics = eventsMetricsSource({
+      database: this.#d.database,
+      observers: this.#d.observers ?? [],
+      written: async () => {
+        await this.#shadow.settled();
+        await this.#sink.flush();
+      },
+      settledUntil: async (deploymentKey, now) => {
+        await this.#shadow.settled();
+        return this.#sink.settledUntil(deploymentKey, now);
+      },
+    });
+  }
+
+  /** Model loads this process started (a rollback to a model still held needs none); `ai_infra_serving_model_loads_total` counts them too. */
+  get modelLoads(): number {
+    return this.#cache.loads;
   }
 
   /** The canary judge's metrics from the serving events (buffered ones written first), complete up to `settledUntil` (now locally, the ingest watermark on AWS). */
-  readonly metrics: MetricsSource = {
-    window: async (deploymentKey: string, variant: Variant, artifactId: string | null, from: Date, to: Date): Promise<VariantMetrics> => {
-      await this.#sink.flush();
-      const m = await metricsWindow(this.#d.database.db, { deploymentKey, variant, artifactId, from, to });
-      for (const o of this.#d.observers ?? []) o.read?.(deploymentKey, variant, artifactId, m);
-      return m;
-    },
-    settledUntil: (deploymentKey: string, now: Date): Promise<Date> => this.#sink.settledUntil(deploymentKey, now),
-  };
+  readonly metrics: MetricsSource;
+
+  /**
+   * Loads the artifact as serving would (verified; kept in this process's models) and answers
+   * `requests` synthetic predictions with it (see {@link warmUp}): a blue-green switch moves
+   * traffic only to an artifact that answered here.
+   */
+  warmUp(w: WarmUpRequest): Promise<WarmUpResult> {
+    return warmUp({ cache: this.#cache, timeoutMs: this.#d.options.timeoutMs }, w);
+  }
 
   /**
    * Answers one request: the variant by the canary assignment, the model of that variant
@@ -131,16 +164,21 @@ export class ServingService {
     await this.#verifiedIn(served, req.env);
     const rows = toMatrix(req.inputs, served.model.features);
     const event = { route, req, variant, served, cold, started };
+    // a request the stable answers may be mirrored to the shadow: the caller never sees its answer
+    const shadow = variant === 'stable' && mirrored(route, req.subjectId ?? req.requestId) ? this.#shadow.begin(route, req) : undefined;
     let predictions: Prediction[];
     try {
-      predictions = await this.#withTimeout(served.model.predict(rows));
+      predictions = await withTimeout(served.model.predict(rows), this.#d.options.timeoutMs);
     } catch (e) {
       this.#record(event, null);
+      await shadow?.finish();
       if (e instanceof AegisError && e.code === 'PREDICTION_TIMEOUT') throw e;
       this.#d.logger.error('model failed', { artifactId: served.artifactId, requestId: req.requestId, error: (e as Error).message });
       throw new AegisError('MODEL_ERROR', `the ${variant} model failed to predict`, { cause: e });
     }
+    // the stable's own latency is recorded first: a shadow's wait (Lambda, within its budget) is not the stable's
     this.#record(event, predictions);
+    await shadow?.finish();
     return {
       requestId: req.requestId,
       variant,
@@ -174,6 +212,7 @@ export class ServingService {
 
   /** Writes the buffered serving events, and what the observers buffer (input segments). */
   async flush(): Promise<void> {
+    await this.#shadow.settled();
     await this.#sink.flush();
     for (const o of this.#d.observers ?? []) await o.flush?.().catch(() => undefined);
   }
@@ -186,61 +225,21 @@ export class ServingService {
   /** Writes the buffered serving events and releases the loaded models (shutdown). */
   async close(): Promise<void> {
     await this.flush();
-    const models = [...this.#models.values()];
-    this.#models.clear();
-    for (const m of await Promise.allSettled(models))
-      if (m.status === 'fulfilled' && !isRefusal(m.value)) await m.value.model.close().catch(() => undefined);
+    await this.#cache.close();
   }
 
   /** The route, and the quarantine state of what it names: a quarantined artifact's model is dropped and refused. */
   async #readRoute(modelName: string, env: string): Promise<ServingRoute> {
     const route = await this.#d.routes(modelName, env);
-    for (const id of [route.stable, route.canary]) {
-      if (!id) continue;
-      const q = await this.#d.quarantine.stateOf(id);
-      if (!q) {
-        // released: forget the refusal, so the next request loads and verifies the artifact again
-        if (this.#quarantined.delete(id)) {
-          this.#models.delete(id);
-          this.#settled.delete(id);
-          this.#refusalsAudited.delete(id);
-        }
-        continue;
-      }
-      this.#quarantined.add(id);
-      const previous = this.#models.get(id);
-      this.#models.set(id, Promise.resolve({ code: 'ARTIFACT_UNVERIFIED', reason: `the artifact is quarantined: ${q.reason}` }));
-      this.#settled.add(id);
-      void previous?.then((m) => (isRefusal(m) ? undefined : m.model.close())).catch(() => undefined);
-    }
+    await this.#cache.checkQuarantine(route);
     return route;
   }
 
   /** The model of a variant, loading it on first use (`onCold` is called when this request waits on a load). */
   async #use(route: ServingRoute, variant: Variant, onCold: () => void): Promise<ServedModel | Refusal> {
-    const artifactId = (variant === 'canary' ? route.canary : route.stable)!;
+    const artifactId = variant === 'canary' ? route.canary : route.stable;
     if (!artifactId) return { code: 'ARTIFACT_UNVERIFIED', reason: `no ${variant} artifact` };
-    if (!this.#settled.has(artifactId)) onCold();
-    const served = await this.#load(artifactId);
-    if (isRefusal(served) && !this.#refusalsAudited.has(artifactId)) {
-      this.#refusalsAudited.add(artifactId);
-      await recordRefusal(this.#d, { artifactId, modelName: route.modelName, env: route.env, variant, refusal: served });
-    }
-    return served;
-  }
-
-  /** The artifact's model or refusal, loaded once per process. */
-  #load(artifactId: string): Promise<ServedModel | Refusal> {
-    let p = this.#models.get(artifactId);
-    if (!p) {
-      p = loadArtifact(this.#d, artifactId);
-      this.#models.set(artifactId, p);
-      p.then(
-        () => this.#settled.add(artifactId),
-        () => this.#models.delete(artifactId), // a store or database outage is retried by the next request
-      );
-    }
-    return p;
+    return this.#cache.use(artifactId, { modelName: route.modelName, env: route.env, variant }, onCold);
   }
 
   /** The first load of an artifact in an environment is recorded (once per process; once ever per the table). */
@@ -253,15 +252,6 @@ export class ServingService {
       p.catch(() => this.#verified.delete(key));
     }
     return p;
-  }
-
-  #withTimeout<T>(p: Promise<T>): Promise<T> {
-    const ms = this.#d.options.timeoutMs;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new AegisError('PREDICTION_TIMEOUT', `the model did not answer within ${ms} ms`)), ms);
-    });
-    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
 
   #record(

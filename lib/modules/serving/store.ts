@@ -1,6 +1,6 @@
 /**
  * The serving module's tables — `serving_deployments`, `serving_events`, `serving_labels` and
- * `serving_ingest_watermarks` — and the only code that builds SQL on them. Every function takes the {@link Executor} it
+ * `serving_ingest_watermarks` — and the only code that builds SQL on them (with store-agreement.ts, the shadow agreement). Every function takes the {@link Executor} it
  * runs on; the row builders are exported so a restore writes the same rows.
  */
 import { sql, type Insertable, type Selectable } from 'kysely';
@@ -80,15 +80,22 @@ export async function insertEvents(x: Executor, rows: ServingEventRow[]): Promis
   return Number(r?.numInsertedOrUpdatedRows ?? 0n);
 }
 
-/** As {@link insertEvents}, and the request ids this statement inserted (the ingest tells a late event from a redelivered one). */
+/**
+ * The key of a stored event: its request id and whether it is a shadow copy (a request's
+ * stable answer and its shadow answer are two events of one request id).
+ */
+export const eventKey = (e: { request_id: string; variant: string }): string =>
+  `${e.variant === 'shadow' ? 'shadow' : 'routed'}:${e.request_id}`;
+
+/** As {@link insertEvents}, and the {@link eventKey}s this statement inserted (the ingest tells a late event from a redelivered one). */
 export async function insertNewEvents(x: Executor, rows: ServingEventRow[]): Promise<string[]> {
   const r = await x
     .insertInto('serving_events')
     .values(rows)
     .onConflict((oc) => oc.doNothing())
-    .returning('request_id')
+    .returning(['request_id', 'variant'])
     .execute();
-  return r.map((e) => e.request_id);
+  return r.map(eventKey);
 }
 
 /**

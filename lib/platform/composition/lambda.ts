@@ -15,6 +15,7 @@ import { DiskArtifactCache } from '../adapters/artifact-cache/disk.js';
 import { SfnWorkflows } from '../adapters/workflows/sfn.js';
 import { SecretsManagerSecrets } from '../adapters/secrets/secrets-manager.js';
 import { RecordedMetricsSource } from '../adapters/canary-metrics/recorded.js';
+import { LambdaWarmer } from '../adapters/serving/lambda-warmer.js';
 import { buildContainer, unconfiguredWorkflows, type AdapterFactories, type BuildOptions } from './services.js';
 import { ConfigError, kmsProviderOptions, type Config } from '../config.js';
 import type { Container } from './container.js';
@@ -26,6 +27,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LogLineEventRecorder } from '../../modules/serving/event-log.js';
 import { builtinModelRuntimes } from './builtin-runtimes.js';
+
+/** The Lambda API endpoint the SDK convention names (`AWS_ENDPOINT_URL_LAMBDA`, else `AWS_ENDPOINT_URL`): emulators. */
+function lambdaEndpoint(): string | undefined {
+  const e = process.env;
+  if (e.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS === 'true') return undefined;
+  return e.AWS_ENDPOINT_URL_LAMBDA || e.AWS_ENDPOINT_URL || undefined;
+}
 
 function bucketOf(store: Config['objectStore'], variable: string): string {
   if (store.kind !== 's3') throw new ConfigError(`${variable} must name an S3 bucket in Lambda`);
@@ -84,6 +92,14 @@ export function lambdaAdapters(
         : undefined,
     // DRIFT_S3_BUCKET's lifecycle rule expires input segments: serving-retention deletes rows only
     segmentExpiry: 'lifecycle',
+    // the rollout step warms a blue-green candidate on the serving function (its live alias), when it is named
+    servingWarmer: (config) =>
+      config.serving.functionName
+        ? new LambdaWarmer({
+            functionName: config.serving.functionName,
+            ...(lambdaEndpoint() && { endpoint: lambdaEndpoint() }),
+          })
+        : undefined,
   };
 }
 

@@ -18,6 +18,7 @@ import type { ObjectStore } from '../ports/object-store.js';
 import type { Workflows } from '../ports/workflows.js';
 import type { RolloutService } from '../../modules/rollout/service.js';
 import { modelRuntimes } from './runtimes.js';
+import { afterResponse } from '../http/after-response.js';
 
 /** Opens a registry database by its configuration (no migrations, no bootstrap). */
 export async function openDatabase(cfg: DatabaseConfig): Promise<Database> {
@@ -106,6 +107,10 @@ export const localAdapters: AdapterFactories = {
   },
   workflows: localWorkflows,
   modelRuntimes,
+  // a shadow runs once the caller's response is written (setImmediate outside a request: tools, benches)
+  shadowMode: () => ({ kind: 'after-response', defer: (task) => void (afterResponse(task) || setImmediate(task)) }),
+  // blue-green warm-ups load and answer in this process: the one that serves the switched route
+  servingWarmer: (_config, serving) => serving,
   async policy(config, clock) {
     const { openPolicy } = await import('./policy.js');
     return openPolicy(config, clock);

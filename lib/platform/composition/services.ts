@@ -231,7 +231,7 @@ async function promotionServices(
 ) {
   const { database, audit, keys } = c;
   const deps = { ...c, clock, logger, metrics, drift: await adapters.driftStore?.(config), quarantine: c.quarantineReader };
-  const { serving, servingTelemetry } = servingService(config, deps, adapters, () => rollout);
+  const { serving, servingTelemetry, warmer } = servingService(config, deps, adapters, () => rollout);
   const rollout: RolloutService = new RolloutService({
     database,
     audit,
@@ -239,7 +239,7 @@ async function promotionServices(
     clock,
     promotions: new PromotionLedgerService({ database, keys, audit, quarantine: c.quarantineReader }),
     metrics,
-    ...(opts.warmer ? { warmer: opts.warmer } : {}),
+    ...(opts.warmer ? { warmer: opts.warmer } : warmer ? { warmer } : {}),
     options: {
       leaseSeconds: config.rolloutLeaseSeconds,
       ...(config.testKillAt ? { faultPoint: killAt(config.testKillAt) } : {}),

@@ -16,6 +16,8 @@ import type { ObjectStore, ObjectWriter } from '../ports/object-store.js';
 import type { ArtifactCache } from '../ports/artifact-cache.js';
 import type { ModelRuntime } from '../ports/model-runtime.js';
 import type { ServingEventRecorder } from '../../modules/serving/event-sink.js';
+import type { ShadowMode } from '../../modules/serving/shadow.js';
+import type { ServingWarmer } from '../ports/serving-warmer.js';
 
 export type { ModelRuntime, ServingEventRecorder };
 
@@ -39,12 +41,22 @@ export interface ServingAdapters {
   artifactCache?(config: Config, logger: Container['logger']): ArtifactCache | undefined;
   /** Who deletes input segments past the retention horizon: the `serving-retention` job (default) or the drift bucket's lifecycle (Lambda). */
   segmentExpiry?: SegmentExpiry;
+  /**
+   * Where a shadow prediction runs: after the response is written (the local server); absent: beside the stable
+   * prediction, waited for at most `AEGIS_SERVING_SHADOW_BUDGET_MS` (Lambda, where nothing runs after the response).
+   */
+  shadowMode?(): ShadowMode;
+  /**
+   * What warms a blue-green candidate for the rollout: serving in this process (local), or the serving function
+   * invoked with the warm-up event (Lambda, when `AEGIS_SERVING_FUNCTION_NAME` is set); absent or undefined: none.
+   */
+  servingWarmer?(config: Config, serving: ServingService): ServingWarmer | undefined;
 }
 
 /**
  * Serving over the registry's verification and the rollout's routes, and its telemetry
  * (Prometheus series, input segments in the drift store when there is one, label feedback,
- * status, retention). The rollout is built after serving (its judge reads serving's metrics),
+ * status, retention), and what warms a blue-green candidate. The rollout is built after serving (its judge reads serving's metrics),
  * so routes are read through `rollout()`.
  */
 export function servingService(
@@ -63,7 +75,7 @@ export function servingService(
   },
   adapters: ServingAdapters,
   rollout: () => RolloutService,
-): { serving: ServingService; servingTelemetry: ServingTelemetry } {
+): { serving: ServingService; servingTelemetry: ServingTelemetry; warmer: ServingWarmer | undefined } {
   const events = adapters.servingEvents?.(config, d.database);
   const routes = (modelName: string, env: string) => rollout().route(modelName, env);
   // Lambda's event lines are EMF (Requests, Errors, LatencyMs per variant): three more lines per request would only add cost
@@ -86,7 +98,11 @@ export function servingService(
     ...(events && { events }),
     routes,
     observers,
-    options: { routeCacheSeconds: config.serving.routeCacheSeconds, timeoutMs: config.serving.timeoutMs },
+    options: {
+      routeCacheSeconds: config.serving.routeCacheSeconds,
+      timeoutMs: config.serving.timeoutMs,
+      shadow: adapters.shadowMode?.() ?? { kind: 'parallel', budgetMs: config.serving.shadowBudgetMs },
+    },
   });
   const servingTelemetry = new ServingTelemetry({
     database: d.database,
@@ -97,5 +113,5 @@ export function servingService(
     ...(adapters.segmentExpiry && { segmentExpiry: adapters.segmentExpiry }),
     retentionDays: config.serving.retentionDays,
   });
-  return { serving, servingTelemetry };
+  return { serving, servingTelemetry, warmer: adapters.servingWarmer?.(config, serving) };
 }

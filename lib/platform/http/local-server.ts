@@ -11,6 +11,7 @@ import type { ContainerProvider, HandlerBuilder, LambdaHandler } from './handler
 import { ROUTES, routePaths, type RouteId, type RouteSpec } from './routes.js';
 import { lambdaContext, toApiGatewayEvent } from './api-event.js';
 import { serveDownload } from './local-downloads.js';
+import { collectingAfterResponse, runAfterResponse } from './after-response.js';
 
 interface CompiledRoute {
   route: RouteSpec;
@@ -208,7 +209,10 @@ async function handle(served: Served, req: IncomingMessage, res: ServerResponse,
     body = text;
   }
   const event = toApiGatewayEvent({ req, url, resource: hit.r.path, pathParameters: params, body, requestId });
-  const result = await hit.r.handler(event, lambdaContext(`aegis-${hit.r.route.id}`, requestId));
+  // work the handler leaves for after the response (serving's shadow) runs once it is sent, or the connection ends
+  const after: (() => void)[] = [];
+  res.once('finish', () => runAfterResponse(after)).once('close', () => runAfterResponse(after));
+  const result = await collectingAfterResponse(after, () => hit.r.handler(event, lambdaContext(`aegis-${hit.r.route.id}`, requestId)));
   res.writeHead(result.statusCode, result.headers as Record<string, string>);
   res.end(result.body);
 }

@@ -37,7 +37,7 @@ export interface MetricsSource {
    * the stable artifact answered without error and the shadow artifact answered too (joined
    * on the request id), `compared` of them and `agreed` with equal predictions.
    */
-  agreement?(deploymentKey: string, stableArtifactId: string | null, shadowArtifactId: string, from: Date, to: Date): Promise<Agreement>;
+  agreement(deploymentKey: string, stableArtifactId: string | null, shadowArtifactId: string, from: Date, to: Date): Promise<Agreement>;
 }
 
 /** Shadow agreement over a window: mirrored requests compared with the stable answer, and how many agreed. */

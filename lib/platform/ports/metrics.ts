@@ -12,6 +12,7 @@ export const SERVICE_METRICS = {
   model_inference_requests_total: { kind: 'counter', labels: ['model', 'env', 'variant', 'artifact_id', 'outcome'] },
   model_inference_error_rate: { kind: 'gauge', labels: ['model', 'env', 'variant', 'artifact_id'] },
   model_prediction_quality: { kind: 'gauge', labels: ['model', 'env', 'variant', 'artifact_id'] },
+  ai_infra_serving_model_loads_total: { kind: 'counter', labels: ['env', 'variant'] },
 } as const satisfies Record<string, { kind: 'counter' | 'histogram' | 'gauge'; labels: readonly string[] }>;
 
 export type ServiceMetricName = keyof typeof SERVICE_METRICS;
@@ -52,6 +53,8 @@ export interface ServiceMetrics {
   inference(labels: InferenceLabels, outcome: 'ok' | 'error', seconds: number): void;
   /** the error rate (0–1) of a served model's requests, and its quality (share of labelled predictions that were correct) when known */
   inferenceRates(labels: InferenceLabels, rates: { errorRate?: number; quality?: number }): void;
+  /** serving started loading a model (read, verify, parse) for a variant (`stable`, `canary`, `shadow`, `warm-up`) */
+  modelLoad(env: string, variant: string): void;
 }
 
 /** Measurements a process serves itself to a scraper: the local server's Prometheus text at `/metrics`. */

@@ -1,15 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import * as z from 'zod';
-import type { Variant, VariantMetrics } from '../../../kernel/canary-metrics.js';
-import type { MetricsSource } from '../../ports/canary-metrics.js';
+import type { RecordedVariant, VariantMetrics } from '../../../kernel/canary-metrics.js';
+import type { Agreement, MetricsSource } from '../../ports/canary-metrics.js';
 import { AegisError } from '../../../kernel/errors.js';
 
 /** One served request, as a serving proxy would log it. */
 export interface RecordedSample {
   deploymentKey: string;
-  variant: Variant;
+  /** `stable`, `canary`, or `shadow` (a mirrored copy: the same `requestId` as its stable answer) */
+  variant: RecordedVariant;
   /** The artifact that served it; when recorded, a window for another artifact leaves it out. */
   artifactId?: string;
+  /** The request's id: a shadow sample is compared with the stable sample of the same id (agreement). */
+  requestId?: string;
+  /** The answer as text (serving stores canonical JSON): equal texts agree. */
+  prediction?: string;
   /** When the request arrived: an ISO 8601 string (as in JSON fixtures) or a Date. */
   at: string | Date;
   /** End-to-end latency; omit it for requests whose latency was not sampled. */
@@ -22,8 +27,10 @@ export interface RecordedSample {
 
 const Sample = z.strictObject({
   deploymentKey: z.string().min(1),
-  variant: z.enum(['stable', 'canary']),
+  variant: z.enum(['stable', 'canary', 'shadow']),
   artifactId: z.string().min(1).optional(),
+  requestId: z.string().min(1).optional(),
+  prediction: z.string().optional(),
   at: z.union([z.iso.datetime({ offset: true }), z.date()]),
   latencyMs: z.number().nonnegative().optional(),
   error: z.boolean().optional(),
@@ -33,8 +40,10 @@ const Recording = z.strictObject({ samples: z.array(Sample) });
 
 interface Stored {
   deploymentKey: string;
-  variant: Variant;
+  variant: RecordedVariant;
   artifactId?: string;
+  requestId?: string;
+  prediction?: string;
   atMs: number;
   latencyMs?: number;
   error: boolean;
@@ -118,6 +127,8 @@ export class RecordedMetricsSource implements MetricsSource {
         error: s.error ?? false,
       };
       if (s.artifactId !== undefined) stored.artifactId = s.artifactId;
+      if (s.requestId !== undefined) stored.requestId = s.requestId;
+      if (s.prediction !== undefined) stored.prediction = s.prediction;
       if (s.latencyMs !== undefined) stored.latencyMs = s.latencyMs;
       if (s.correct !== undefined) stored.correct = s.correct;
       this.#samples.push(stored);
@@ -129,11 +140,8 @@ export class RecordedMetricsSource implements MetricsSource {
     return now;
   }
 
-  async window(deploymentKey: string, variant: Variant, artifactId: string | null, from: Date, to: Date): Promise<VariantMetrics> {
-    const [f, t] = [from.getTime(), to.getTime()];
-    if (Number.isNaN(f) || Number.isNaN(t) || t < f) {
-      throw new AegisError('VALIDATION_FAILED', 'window needs valid dates with from ≤ to', { field: 'from' });
-    }
+  async window(deploymentKey: string, variant: RecordedVariant, artifactId: string | null, from: Date, to: Date): Promise<VariantMetrics> {
+    const [f, t] = range(from, to);
     const latenciesMs: number[] = [];
     const out: VariantMetrics = { requests: 0, errors: 0, latenciesMs };
     let correct = 0,
@@ -152,4 +160,44 @@ export class RecordedMetricsSource implements MetricsSource {
     if (labelled > 0) out.quality = { correct, labelled };
     return out;
   }
+
+  /**
+   * Shadow samples of the shadow artifact in `[from, to)` without error, joined on request id
+   * with the stable artifact's samples without error (as serving's SQL does): `compared`
+   * joined pairs, `agreed` those with equal `prediction` text. Samples without a request id
+   * are never compared.
+   */
+  async agreement(
+    deploymentKey: string,
+    stableArtifactId: string | null,
+    shadowArtifactId: string,
+    from: Date,
+    to: Date,
+  ): Promise<Agreement> {
+    const [f, t] = range(from, to);
+    if (stableArtifactId === null) return { compared: 0, agreed: 0 };
+    const stable = new Map<string, Stored>();
+    for (const s of this.#samples)
+      if (s.deploymentKey === deploymentKey && s.variant === 'stable' && s.artifactId === stableArtifactId && !s.error && s.requestId)
+        stable.set(s.requestId, s);
+    let compared = 0,
+      agreed = 0;
+    for (const s of this.#samples) {
+      if (s.deploymentKey !== deploymentKey || s.variant !== 'shadow' || s.artifactId !== shadowArtifactId || s.error) continue;
+      if (s.atMs < f || s.atMs >= t || !s.requestId) continue;
+      const answer = stable.get(s.requestId);
+      if (!answer) continue;
+      compared++;
+      if (answer.prediction === s.prediction) agreed++;
+    }
+    return { compared, agreed };
+  }
+}
+
+function range(from: Date, to: Date): [number, number] {
+  const [f, t] = [from.getTime(), to.getTime()];
+  if (Number.isNaN(f) || Number.isNaN(t) || t < f) {
+    throw new AegisError('VALIDATION_FAILED', 'window needs valid dates with from ≤ to', { field: 'from' });
+  }
+  return [f, t];
 }

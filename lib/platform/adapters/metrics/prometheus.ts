@@ -34,6 +34,9 @@ const DEFINITIONS: Record<ServiceMetricName, { help: string; buckets?: number[] 
   model_prediction_quality: {
     help: 'Share of labelled single-row predictions that matched their feedback label, as last read (by the canary judge or canary status)',
   },
+  ai_infra_serving_model_loads_total: {
+    help: 'Models serving started loading (read, verify, parse) by environment and variant (stable, canary, shadow, warm-up)',
+  },
 };
 
 /**
