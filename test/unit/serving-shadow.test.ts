@@ -41,8 +41,10 @@ const fakeRuntime: ModelRuntime = {
       label: string;
       p?: number;
       delayMs?: number;
+      loadMs?: number;
       features?: string[];
     };
+    if (how.loadMs) await new Promise((r) => setTimeout(r, how.loadMs));
     return {
       format: 'fake',
       features: how.features ?? ['x'],
@@ -137,6 +139,31 @@ it('Lambda mode: a shadow slower than its budget is a shadow error, and the call
     .where('variant', '=', 'stable')
     .executeTakeFirstOrThrow();
   expect(stable.latency_ms).toBeLessThan(30);
+  await s.close();
+});
+
+it('Lambda mode: a shadow still loading its model at the budget mirrors nothing (a cold instance is no error of the candidate); the next requests are', async () => {
+  const route = {
+    modelName: 'm',
+    env: 'prod',
+    stable: 'st',
+    canary: null,
+    percent: 0,
+    promotionId: 'pb-cold',
+    shadow: 'heavy',
+    shadowPercent: 100,
+  };
+  const { s } = service({ st: await fake({ label: 'a' }), heavy: await fake({ label: 'a', loadMs: 300 }) }, () => route, {
+    kind: 'parallel',
+    budgetMs: 40,
+  });
+  await s.predict({ modelName: 'm', env: 'prod', requestId: 'cold-1', inputs: [[1]] });
+  // the load goes on beyond the budget: once it is done, the next request is mirrored
+  await new Promise((r) => setTimeout(r, 500));
+  await s.predict({ modelName: 'm', env: 'prod', requestId: 'cold-2', inputs: [[1]] });
+  await s.flush();
+  const rows = await shadowRows('pb-cold');
+  expect(rows.map((e) => [e.request_id, e.error])).toEqual([['cold-2', false]]);
   await s.close();
 });
 

@@ -12,9 +12,12 @@
  *   nothing to the caller's latency.
  * - `parallel` (Lambda, where nothing runs after the response is returned): the shadow starts
  *   beside the stable prediction, and the response waits for it at most until the budget
- *   (`AEGIS_SERVING_SHADOW_BUDGET_MS`, 100 ms by default) from its start. A shadow still running
- *   then is recorded as an error of the shadow (the reason is logged; its late answer is
- *   dropped), as is a shadow artifact that is refused or fails to load: never the caller's.
+ *   (`AEGIS_SERVING_SHADOW_BUDGET_MS`, 100 ms by default) from its start. A shadow still
+ *   predicting then is recorded as an error of the shadow (the reason is logged; its late
+ *   answer is dropped), as is a shadow artifact that is refused or fails to load: never the
+ *   caller's. A shadow still loading its model at the budget (the first requests a new
+ *   instance mirrors) is not recorded at all: that request was not mirrored, the load goes on
+ *   for the next ones, and a cold instance is not counted against the candidate.
  */
 import { canonicalJson } from '../../kernel/canonical.js';
 import { latencyBucket } from '../../kernel/canary-metrics.js';
@@ -80,7 +83,7 @@ export class ShadowMirror {
    * budget, or in `after-response` mode hands the whole run to the deferral. Never throws.
    */
   begin(route: ServingRoute, req: MirroredRequest): { finish(): Promise<void> } {
-    const state = { cold: false, started: this.d.now() };
+    const state = { cold: false, loaded: false, started: this.d.now() };
     const mode = this.d.mode;
     if (mode.kind === 'after-response')
       return {
@@ -105,6 +108,10 @@ export class ShadowMirror {
         const left = Math.max(0, mode.budgetMs - (this.d.now() - state.started));
         const expired = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), left)));
         const o = await Promise.race([run, expired]).finally(() => clearTimeout(timer));
+        if (o === null && !state.loaded) {
+          release();
+          return;
+        }
         this.#record(
           route,
           req,
@@ -126,11 +133,12 @@ export class ShadowMirror {
   }
 
   /** Loads (once) and asks the shadow artifact; any failure is an outcome with its reason, never thrown. */
-  async #run(route: ServingRoute, req: MirroredRequest, state: { cold: boolean; started: number }): Promise<Outcome> {
+  async #run(route: ServingRoute, req: MirroredRequest, state: { cold: boolean; loaded: boolean; started: number }): Promise<Outcome> {
     const latency = () => Math.max(0, this.d.now() - state.started);
     try {
       const ctx = { modelName: route.modelName, env: route.env, variant: 'shadow' as const };
       const served = await this.d.cache.use(route.shadow!, ctx, () => (state.cold = true));
+      state.loaded = true;
       if (isRefusal(served))
         return { predictions: null, reason: `the shadow artifact is refused (${served.code}): ${served.reason}`, latencyMs: latency() };
       const rows = toMatrix(req.inputs, served.model.features);
