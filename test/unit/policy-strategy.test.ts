@@ -68,6 +68,12 @@ describe('high-risk-prod-requires-shadow (the shipped policies)', () => {
         expect((await engine.decide(input({ targetEnv, ...(strategy ? { strategy } : {}) }))).rules).not.toContain(RULE);
   });
 
+  it("does not apply to a high-risk model's first deployment to prod: nothing serves there to mirror", async () => {
+    const d = await engine.decide(input({ production: null, strategy: 'canary' }));
+    expect(d.rules).not.toContain(RULE);
+    expect(d).toMatchObject({ decision: 'require_multisig', rules: ['high-risk-prod-multisig'] });
+  });
+
   it('does not apply to rollbacks, whatever strategy a caller puts in the input', async () => {
     const rollback = input({ action: 'rollback', servedBefore: true, strategy: 'blue-green' });
     expect(await engine.decide(rollback)).toMatchObject({ decision: 'allow', rules: ['promoter-default-permit'] });
