@@ -54,7 +54,7 @@ export interface WarmUpEvent {
   [WARM_UP_EVENT_FIELD]: WarmUpRequest;
 }
 
-const isWarmUpEvent = (e: unknown): e is WarmUpEvent =>
+export const isWarmUpEvent = (e: unknown): e is WarmUpEvent =>
   typeof e === 'object' && e !== null && WARM_UP_EVENT_FIELD in e && !('httpMethod' in e);
 
 /**

@@ -5,7 +5,8 @@
 # judged on served traffic with labels → prod with 3-of-5 multisig approvals (approver keys
 # made and enrolled here, approvals signed locally) → an injected regression (a candidate
 # trained on the sample with its labels shuffled) rolled back automatically on quality, the
-# prod model still serving → audit-verify. Exit 0 when every step did what it should; 1 on any
+# prod model still serving → the same regression as a shadow (a copy of each request, never
+# returned) discarded on its disagreement with what serves → audit-verify. Exit 0 when every step did what it should; 1 on any
 # deviation. Needs dist/ (node scripts/build.mjs), curl and jq. The server runs with a copy of
 # policies/ where `churn` is high risk (multisig for prod) and the offline metric tolerance is 1,
 # so the regression reaches its canary (see scripts/lib/local-canary.sh).
@@ -94,6 +95,21 @@ expect "$(jq -r .artifactId <<<"$OUT")" "$CANDIDATE" "the artifact serving the c
 OUT=$(AEGIS_TOKEN=$INVOKER aegis --json predict --model "$MODEL" --env prod --input "$WORK/rows.csv") || die "predict on prod: $OUT"
 expect "$(jq -r .artifactId <<<"$OUT")" "$CANDIDATE" "the artifact serving prod after the rollback"
 step "the candidate still serves canary and prod"
+
+# a shadow: the regression answers a copy of each request, compared with what serves; callers
+# only ever get the stable answer, and the shadow is discarded with the reason
+P=$(promote "$REGRESSED" canary --strategy shadow --shadow-percent 100 --then canary --canary-window 3 --min-requests 60 --max-inconclusive 3)
+OUT=$(AEGIS_INVOKER_TOKEN=$INVOKER sim traffic --model "$MODEL" --env canary --promotion "$P" --tag shadow --data "$SAMPLE/train.csv") ||
+  die "traffic for the shadow failed"
+step "shadow of $REGRESSED (promotion $P) under traffic: $(jq -c '{requests, labels}' <<<"$OUT")"
+expect "$(jq -r '.requests.canary' <<<"$OUT")" 0 "requests answered by the shadowed candidate"
+expect "$(jq -r '.artifacts.stable | join(",")' <<<"$OUT")" "$CANDIDATE" "the artifact callers got during the shadow"
+PROMOTION=$(aegis --json promotions --id "$P")
+step "  verdicts: $(jq -c '[.verdicts[] | {phase, verdict, reason, agreement, requests}]' <<<"$PROMOTION")"
+expect "$(jq -r .status <<<"$PROMOTION")" rolled_back "the regressed shadow"
+VERDICT=$(jq -c '[.verdicts[] | select(.verdict == "fail")] | last' <<<"$PROMOTION")
+expect "$(jq -r .phase <<<"$VERDICT")" shadow "the phase of the failed window"
+step "shadow DISCARDED: $(jq -r .detail <<<"$VERDICT" | tail -1); $(jq -r .rollout.reason <<<"$PROMOTION")"
 
 aegis audit-verify >"$WORK/audit.txt" || die "audit-verify failed: $(cat "$WORK/audit.txt")"
 step "audit-verify: $(head -1 "$WORK/audit.txt")"

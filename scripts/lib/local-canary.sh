@@ -45,12 +45,12 @@ sim() { node --import tsx "$ROOT/scripts/canary-sim.ts" "$@"; }
 # offline metric tolerance is 1, so a candidate with a worse offline AUC reaches its canary: the
 # default tolerance (0.01) denies a label-shuffled model at the gate (no-metric-regression),
 # and these scripts check the judge that must catch what offline metrics do not. The model
-# named is made high risk (prod promotions need 3-of-5 approvals), and may reach prod without a
-# shadow (high-risk-prod-requires-shadow off: these scripts judge canaries, not shadows).
+# named is made high risk (prod promotions need 3-of-5 approvals; its first deployment to prod
+# has nothing to mirror, so high-risk-prod-requires-shadow lets it through without a shadow).
 simulation_policies() {
   mkdir -p "$WORK/policies"
   cp "$ROOT/policies/sentinelnet.cedar" "$WORK/policies/"
-  jq --arg m "${1:-}" '.metric.tolerance = 1 | .shadow.requiredForHighRiskProd = false | if $m != "" then .riskTiers.models[$m] = "high" else . end' \
+  jq --arg m "${1:-}" '.metric.tolerance = 1 | if $m != "" then .riskTiers.models[$m] = "high" else . end' \
     "$ROOT/policies/sentinelnet.json" >"$WORK/policies/sentinelnet.json"
   export AEGIS_POLICIES_DIR="$WORK/policies"
 }

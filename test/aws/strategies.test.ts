@@ -170,7 +170,8 @@ describe('shadow and blue-green rollouts on the synthesized artifacts', () => {
     ok(p);
     const done = await kit.settled(p.json.promotionId);
     expect(done.status).toBe('rolled_back');
-    expect(done.rollout.reason).toMatch(/^warm-up failed: /);
+    // the serving function loaded it and refused it: no model format it knows
+    expect(done.rollout.reason).toMatch(new RegExp(`^warm-up failed: artifact ${broken} is refused \\(UNSUPPORTED_FORMAT\\)`));
     // the rollout step warmed it through the serving function, and no route ever named it
     const warmed = world.lambda.calls.slice(calls);
     expect(warmed.map((c) => c.logicalId)).toEqual([servingFn]);

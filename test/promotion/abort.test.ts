@@ -52,6 +52,9 @@ describe('POST /v1/promotions/{promotionId}/abort', () => {
     judge.release();
     const ended = await settled(stack, canary.body.promotionId);
     expect(ended.status).toBe('rolled_back');
+    // the promotion says why, in the record and in words
+    expect(ended.rollout.reason).toBe('aborted by alice: latency alarms on the dashboard');
+    expect(ended.rollout.stageName).toMatch(/: aborted by alice: latency alarms on the dashboard$/);
     expect(await servesWhere(candidate)).toEqual([]);
     expect(await servesWhere(stable)).toEqual([{ env: 'canary', role: 'stable', percent: 100 }]);
 
@@ -82,11 +85,7 @@ describe('POST /v1/promotions/{promotionId}/abort', () => {
     expect(done.status).toBe(409);
     expect(done.body.error.message).toBe(`promotion ${canary.promotionId} is succeeded: only a rolling_out promotion can be aborted`);
 
-    // a high-risk model reaches prod only through a shadow (high-risk-prod-requires-shadow), then waits for approvals
-    const denied = await promote(fraud, { targetEnv: 'prod', canary: { steps: 1 } });
-    expect(denied.status).toBe(403);
-    expect(denied.body.error.details.rules).toEqual(['high-risk-prod-requires-shadow']);
-    expect(denied.body.error.message).toMatch(/request it with --strategy shadow/);
+    // a high-risk model's promotion to prod waits for approvals
     const pending = await promote(fraud, { targetEnv: 'prod', strategy: 'shadow', canary: { steps: 1 } });
     expect(pending.status).toBe(202);
     expect(pending.body).toMatchObject({ status: 'pending_multisig', canary: { strategy: 'shadow', shadow: { then: 'canary' } } });

@@ -23,7 +23,7 @@ afterAll(async () => {
 
 describe('aegis promote / approve / promotions (CLI)', () => {
   it(
-    'gathers three locally signed approvals for a high-risk prod promotion through a shadow, then rolls out',
+    'gathers three locally signed approvals for a high-risk prod promotion, then rolls out; the next one must be a shadow',
     async () => {
       const artifactId = (await uploadAndRegister(stack, 'payments', randomBytes(700))).body.artifactId;
       const canary = await aegis(
@@ -63,17 +63,12 @@ describe('aegis promote / approve / promotions (CLI)', () => {
         expect(add.code).toBe(0);
         keyFiles.push(file);
       }
-      const go = ['promote', '--artifact-id', artifactId, '--env', 'prod', '--reason', 'go live', '--canary-steps', '1'];
-      // high-risk-prod-requires-shadow: a canary alone is refused, naming the flag to use
-      const canaryOnly = await aegis(...go);
-      expect(canaryOnly.code).toBe(3); // a 403: the policy refused
-      expect(canaryOnly.stderr).toMatch(
-        /payments is high risk: promotion to prod must run a shadow first \(strategy canary\); request it with --strategy shadow/,
-      );
-      const prod = await aegis('--json', ...go, '--strategy', 'shadow');
+      // the first deployment to prod has nothing to mirror: a canary, waiting for approvals
+      const go = ['promote', '--env', 'prod', '--reason', 'go live', '--canary-steps', '1'];
+      const prod = await aegis('--json', ...go, '--artifact-id', artifactId);
       expect(prod.code).toBe(0);
       const pending = JSON.parse(prod.stdout);
-      expect(pending).toMatchObject({ status: 'pending_multisig', threshold: 3, canary: { strategy: 'shadow' } });
+      expect(pending).toMatchObject({ status: 'pending_multisig', threshold: 3 });
 
       for (const [i, file] of keyFiles.entries()) {
         const res = await aegis('approve', '--promotion', pending.promotionId, '--key', file, '--kid', `ap-${i + 1}`);
@@ -89,6 +84,24 @@ describe('aegis promote / approve / promotions (CLI)', () => {
       const again = await aegis('approve', '--promotion', pending.promotionId, '--key', keyFiles[0]!, '--kid', 'ap-1');
       expect(again.code).toBe(1);
       expect(again.stderr).toMatch(/takes no approvals \(field: promotionId\) \[CONFLICT 409\]/);
+
+      // now that payments serves prod, high-risk-prod-requires-shadow refuses a canary alone, naming the flag
+      const next = (await uploadAndRegister(stack, 'payments', randomBytes(700))).body.artifactId;
+      await settled(
+        stack,
+        (await stack.api('POST', `/v1/registry/${next}/promote`, { targetEnv: 'canary', reason: 'weekly', canary: { steps: 1 } })).body
+          .promotionId,
+      );
+      const canaryOnly = await aegis(...go, '--artifact-id', next);
+      expect(canaryOnly.code).toBe(3); // a 403: the policy refused
+      expect(canaryOnly.stderr).toMatch(
+        /payments is high risk: promotion to prod must run a shadow first \(strategy canary\); request it with --strategy shadow/,
+      );
+      const shadow = await aegis('--json', ...go, '--artifact-id', next, '--strategy', 'shadow');
+      expect(shadow.code).toBe(0);
+      const waiting = JSON.parse(shadow.stdout);
+      expect(waiting).toMatchObject({ status: 'pending_multisig', threshold: 3, canary: { strategy: 'shadow' } });
+      expect((await stack.api('POST', `/v1/promotions/${waiting.promotionId}/cancel`, { reason: 'not today' })).status).toBe(200);
     },
     CLI_TIMEOUT_MS,
   );

@@ -65,6 +65,13 @@ async function chainedRoutes(s: Stack, promotionId: string): Promise<Record<stri
   return items.filter((e) => e.type === 'promotion.step').map((e) => e.payload.route ?? {});
 }
 
+/** A candidate of `model` for `env`, where a first artifact of the model serves already (a shadow needs answers to compare with). */
+async function candidateBeside(model: string, env: 'staging' | 'canary' | 'prod' = 'canary'): Promise<string> {
+  const base = await registered(stack, model);
+  expect((await ended(stack, (await promote(stack, base, { targetEnv: env, canary: { steps: 0 } })).promotionId)).status).toBe('succeeded');
+  return registered(stack, model);
+}
+
 /** A model whose stable (blue) in staging is a first artifact; the second, green, is returned too. */
 async function blueAndGreen(model: string) {
   const blue = await registered(stack, model);
@@ -150,7 +157,7 @@ describe('blue-green rollouts', () => {
     });
     const done = await ended(stack, p.promotionId);
     expect(done.status).toBe('rolled_back');
-    expect(done.rollout!.stageName).toBe('rolled back during the blue-green hold: blue serves again');
+    expect(done.rollout!.stageName).toBe('rolled back during the blue-green hold: blue serves again: green answers wrong');
     expect(await route(stack, 'bg-back')).toMatchObject({ stable: blue, canary: null, percent: 0 });
     expect(states(done).filter((s) => s === 'PromoteFully')).toEqual([]);
   });
@@ -158,6 +165,10 @@ describe('blue-green rollouts', () => {
 
 describe('shadow rollouts', () => {
   it('mirrors first, then runs the canary stages and promotes; the artifact is reported as a shadow meanwhile', async () => {
+    const base = await registered(stack, 'sh-pass');
+    expect((await ended(stack, (await promote(stack, base, { targetEnv: 'canary', canary: { steps: 0 } })).promotionId)).status).toBe(
+      'succeeded',
+    );
     const artifactId = await registered(stack, 'sh-pass');
     judge.hold(); // the first shadow window is held while the lineage is read
     const p = await promote(stack, artifactId, {
@@ -171,7 +182,7 @@ describe('shadow rollouts', () => {
       (n) => n === 1,
       'the first window',
     );
-    expect(await route(stack, 'sh-pass', 'canary')).toMatchObject({ stable: null, canary: null, shadow: artifactId, shadowPercent: 50 });
+    expect(await route(stack, 'sh-pass', 'canary')).toMatchObject({ stable: base, canary: null, shadow: artifactId, shadowPercent: 50 });
     expect((await stack.api('GET', `/v1/lineage/${artifactId}`)).body.deployments).toEqual([
       { env: 'canary', role: 'shadow', percent: 50 },
     ]);
@@ -212,7 +223,7 @@ describe('shadow rollouts', () => {
     'discards the candidate when a shadow window says %s: rolled back, the shadow cleared, never a canary',
     async (verdict, reason) => {
       const model = `sh-${verdict}`;
-      const artifactId = await registered(stack, model);
+      const artifactId = await candidateBeside(model);
       judge.script.push(verdict);
       const p = await promote(stack, artifactId, { targetEnv: 'canary', canary: { steps: 2 }, strategy: 'shadow' });
       const done = await ended(stack, p.promotionId);
@@ -228,7 +239,7 @@ describe('shadow rollouts', () => {
   );
 
   it("switches 100 % straight after the shadow when its settings say 'promote'", async () => {
-    const artifactId = await registered(stack, 'sh-direct');
+    const artifactId = await candidateBeside('sh-direct');
     const p = await promote(stack, artifactId, {
       targetEnv: 'canary',
       canary: { steps: 3 },
@@ -244,17 +255,26 @@ describe('shadow rollouts', () => {
   });
 
   it('does not count passing shadow windows as the completed canary prod requires: mirrored copies reached no caller', async () => {
-    const artifactId = await registered(stack, 'sh-no-canary');
+    const artifactId = await candidateBeside('sh-no-canary');
     const p = await promote(stack, artifactId, { targetEnv: 'canary', strategy: 'shadow', shadow: { windows: 2, then: 'promote' } });
     const done = await ended(stack, p.promotionId);
     expect(done.status).toBe('succeeded');
     expect(done.verdicts.filter((v) => v.verdict === 'pass')).toHaveLength(2);
-    const prod = promote(stack, artifactId, { targetEnv: 'prod', strategy: 'shadow' });
+    const prod = promote(stack, artifactId, { targetEnv: 'prod' });
     await expect(prod).rejects.toMatchObject({ code: 'POLICY_DENIED', message: expect.stringMatching(/canary/) });
   });
 });
 
 describe('strategies and the rest of the rollout', () => {
+  it('refuses a shadow where nothing serves: there are no answers to compare it with (409 naming strategy)', async () => {
+    const artifactId = await registered(stack, 'sh-alone');
+    await expect(promote(stack, artifactId, { targetEnv: 'canary', strategy: 'shadow' })).rejects.toMatchObject({
+      code: 'CONFLICT',
+      field: 'strategy',
+      message: expect.stringMatching(/^nothing serves sh-alone in canary: a shadow has no answers to be compared with/),
+    });
+  });
+
   it('resumes a blue-green hold after a restart: the rest of the hold, no second warm-up, no early promotion', async () => {
     const w = new FakeWarmer();
     const a = await startStack({}, { judge: new ScriptedJudge(), warmer: w, waitMs: 5 });

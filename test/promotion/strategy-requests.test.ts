@@ -11,6 +11,11 @@ let artifactId: string;
 
 beforeAll(async () => {
   stack = await startStack({}, { judge: new ScriptedJudge(), waitMs: 5 });
+  // a first artifact serves the canary environment: a shadow has answers to be compared with
+  const base = (await uploadAndRegister(stack, 'ranker', randomBytes(600))).body.artifactId;
+  const first = await stack.api('POST', `/v1/artifacts/${base}/promote`, { targetEnv: 'canary', reason: 'base', canary: { steps: 0 } });
+  for (let i = 0; i < 500 && (await stack.api('GET', `/v1/promotions/${first.body.promotionId}`)).body.status !== 'succeeded'; i++)
+    await new Promise((r) => setTimeout(r, 20));
   artifactId = (await uploadAndRegister(stack, 'ranker', randomBytes(600))).body.artifactId;
 }, 60_000);
 afterAll(async () => {

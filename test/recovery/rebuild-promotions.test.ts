@@ -78,15 +78,11 @@ beforeAll(async () => {
   ids.manualRollback = back.body.promotionId;
   expect((await settled(source, ids.manualRollback!)).status).toBe('succeeded');
   await promoted('denied', rankerA.artifactId, { targetEnv: 'prod' }, 'denied');
-  // fraud is high risk: it reaches prod through a shadow (high-risk-prod-requires-shadow)
+  // fraud is high risk: its first deployment to prod (prodC) has nothing to mirror and runs a
+  // canary; once it serves prod, later promotions there need a shadow (high-risk-prod-requires-shadow)
   await promoted('canaryC', fraudC.artifactId, { targetEnv: 'canary', canary: { steps: 1 } }, 'succeeded');
   const prodC = {
-    promotionId: await promoted(
-      'prodC',
-      fraudC.artifactId,
-      { targetEnv: 'prod', strategy: 'shadow', canary: { steps: 2 } },
-      'pending_multisig',
-    ),
+    promotionId: await promoted('prodC', fraudC.artifactId, { targetEnv: 'prod', canary: { steps: 2 } }, 'pending_multisig'),
     ...fraudC,
     targetEnv: 'prod',
   };

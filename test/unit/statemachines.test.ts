@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { WARM_UP_TASK_SECONDS } from '../../lib/modules/rollout/domain.js';
 
 const validator = createRequire(import.meta.url)('asl-validator') as (d: unknown) => { isValid: boolean; errors: unknown[] };
 
@@ -39,8 +40,8 @@ describe.each(['promotion', 'rollback'])('statemachines/%s.asl.json', (name) => 
   it('runs every Task on the rollout step function with a timeout, and every failure path ends in a recording step, then a Fail', () => {
     const tasks = Object.entries(def.States).filter(([, s]) => s.Type === 'Task');
     expect(tasks.length).toBeGreaterThan(0);
-    // 90 s a step; a blue-green warm-up (WarmUp) loads green and answers its warm-up requests: 300 s
-    const timeouts: Record<string, number> = { WarmUp: 300 };
+    // 90 s a step; a blue-green warm-up (WarmUp) loads green and answers its warm-up requests: WARM_UP_TASK_SECONDS, which its lease covers
+    const timeouts: Record<string, number> = { WarmUp: WARM_UP_TASK_SECONDS };
     for (const [state, s] of tasks)
       expect({ state, resource: s.Resource, timeout: s.TimeoutSeconds }).toEqual({
         state,

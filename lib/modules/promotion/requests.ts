@@ -48,6 +48,8 @@ export async function requestPromotion(d: PromotionDeps, req: PromotionRequest):
   // before verification: a quarantined artifact is refused as such, whatever else is wrong with it
   await d.quarantine?.assertNotQuarantined(req.artifactId);
   const artifact = await verifiedArtifact(d, req.artifactId);
+  // the request's own settings first: a 400 naming the field before any gate
+  const canary = canaryFor(req.kind, req.targetEnv, req.canary, req.rollout);
   const decision = await decide(d, req, artifact);
   const p: StoredPromotion = {
     promotionId: randomUUID(),
@@ -59,7 +61,7 @@ export async function requestPromotion(d: PromotionDeps, req: PromotionRequest):
     status: requestedStatus(decision),
     requestedBy: req.principal.id,
     reason: req.reason,
-    canary: canaryFor(req.kind, req.targetEnv, req.canary, req.rollout),
+    canary,
     policyDecision: decision,
     threshold: multisigThreshold(decision),
     createdAt: d.clock.now(),
@@ -109,6 +111,12 @@ async function decide(d: PromotionDeps, req: PromotionRequest, artifact: Artifac
   const serving = servingId ? await d.registry.get(servingId) : undefined;
   if (kind === 'rollback' && servingId === artifactId && evidence.problems.length === 0)
     throw new AegisError('CONFLICT', `${artifactId} already serves ${artifact.modelName} in ${targetEnv}`, { field: 'artifactId' });
+  if (kind === 'promote' && req.rollout?.strategy === 'shadow' && !servingId)
+    throw new AegisError(
+      'CONFLICT',
+      `nothing serves ${artifact.modelName} in ${targetEnv}: a shadow has no answers to be compared with (request a canary or blue-green)`,
+      { field: 'strategy' },
+    );
   return d.policy.decide({
     artifact: {
       artifactId,

@@ -112,6 +112,9 @@ export type Verdict = 'pass' | 'fail' | 'inconclusive';
 /** What a Task state of the state machines asks the rollout to do. */
 export type StepAction = 'start' | 'evaluate' | 'stepUp' | 'warmUp' | 'promoteFully' | 'rollback' | 'fail';
 
+/** The WarmUp Task's timeout (statemachines/promotion.asl.json): a warm-up step holds the rollout's lease at least this long. */
+export const WARM_UP_TASK_SECONDS = 300;
+
 /** The Task state of the promotion state machine that runs each step action (the trace's `state`). */
 export const STATE_OF: Readonly<Record<StepAction, string>> = {
   start: 'StartCanary',

@@ -123,10 +123,16 @@ function step(s: Replay, r: EventReplay, p: ReplayedPromotion): void {
 
 const ACTION_OF: Record<RolloutEnd, StepAction> = { succeeded: 'promoteFully', rolled_back: 'rollback', failed: 'fail' };
 
-/** After the promotion replay ended the promotion: as RolloutService's finish, the last saved state (or none) with the final percent. */
+/**
+ * After the promotion replay ended the promotion: as RolloutService's finish, the last saved
+ * state (or none) with the final percent, and the end event's reason where the state had none
+ * (an abort or a quarantine that took the rollout over).
+ */
 function end(s: Replay, r: EventReplay, p: ReplayedPromotion): void {
   const status = p.status as RolloutEnd;
-  const state = s.states.get(p.promotion_id) ?? { stage: -1, percent: 0, inconclusive: 0, windowSeconds: 0 };
+  const saved = s.states.get(p.promotion_id) ?? { stage: -1, percent: 0, inconclusive: 0, windowSeconds: 0 };
+  const why = (r.e.payload as { reason?: unknown }).reason;
+  const state = status !== 'succeeded' && !saved.reason && typeof why === 'string' ? { ...saved, reason: why } : saved;
   p.rollout_state = canonicalJson({ ...state, percent: status === 'succeeded' ? 100 : 0 });
   const cleared = { canary_artifact_id: null, canary_percent: 0, shadow_artifact_id: null, shadow_percent: 0 };
   route(s, r, p, status === 'succeeded' ? { stable_artifact_id: p.artifact_id, ...cleared } : cleared);
@@ -149,7 +155,14 @@ export class RolloutReplay {
   drain(r: EventReplay): void {
     const e = r.parse(RouteDrainedPayload);
     if (!e) return;
-    const cleared = { stable_artifact_id: null, canary_artifact_id: null, canary_percent: 0, promotion_id: null };
+    const cleared = {
+      stable_artifact_id: null,
+      canary_artifact_id: null,
+      canary_percent: 0,
+      shadow_artifact_id: null,
+      shadow_percent: 0,
+      promotion_id: null,
+    };
     const key = `${e.modelName}\u0000${e.env}`;
     const existing = this.#s.routes.get(key);
     if (existing) Object.assign(existing, cleared, { updated_at: toDate(r.e.ts) });

@@ -1,7 +1,7 @@
 import { canonicalJson } from '../../kernel/canonical.js';
 import type { DeploymentRole } from '../../kernel/lineage.js';
 import { AegisError } from '../../kernel/errors.js';
-import { stepState, type CanaryConfig, type StepAction } from './domain.js';
+import { stepState, WARM_UP_TASK_SECONDS, type CanaryConfig, type StepAction } from './domain.js';
 import { acquireLease } from './fence.js';
 import { LeaseLostError } from './lease.js';
 import { runStep, type RolloutDeps, type RolloutOptions, type StepOutput } from './steps.js';
@@ -64,7 +64,8 @@ export class RolloutService {
       promotionId: p.promotionId,
       runner: e.runner,
       now: started,
-      leaseSeconds: d.options.leaseSeconds,
+      // a warm-up may take as long as its Task allows: nobody takes the rollout over meanwhile
+      leaseSeconds: e.action === 'warmUp' ? Math.max(d.options.leaseSeconds, WARM_UP_TASK_SECONDS) : d.options.leaseSeconds,
     });
     const refused = lease instanceof LeaseLostError;
     const stepNo = (await countSteps(db, p.promotionId)) + 1;
@@ -111,14 +112,21 @@ export class RolloutService {
   }
 
   /**
-   * Drains the model's route in `env`: nothing serves there (stable and canary cleared) until
+   * Drains the model's route in `env`: nothing serves there (stable, canary and shadow cleared) until
    * a promotion applies. Audited as `route.drained` (subject `route:<model>/<env>`), which the
    * gates read after the last applied promotion, and a rebuild replays.
    */
   async drain(q: { modelName: string; env: string; artifactId: string; reason: string; actor: string }): Promise<void> {
     const now = this.#d.clock.now();
     await this.#d.database.db.transaction().execute(async (tx) => {
-      const cleared = { stable_artifact_id: null, canary_artifact_id: null, canary_percent: 0, promotion_id: null };
+      const cleared = {
+        stable_artifact_id: null,
+        canary_artifact_id: null,
+        canary_percent: 0,
+        shadow_artifact_id: null,
+        shadow_percent: 0,
+        promotion_id: null,
+      };
       await upsertRoute(tx, { modelName: q.modelName, env: q.env }, cleared, now);
       await this.#d.audit.append(tx, {
         type: 'route.drained',

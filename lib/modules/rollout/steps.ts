@@ -175,7 +175,10 @@ const END_EVENT = { succeeded: 'promotion.applied', rolled_back: 'promotion.roll
  * hold, blue is released), rolled back or failed (route restored: canary and shadow cleared).
  */
 async function finish({ d, p, held, persisted }: Step, status: RolloutEnd, error?: unknown): Promise<StepOutput> {
-  const state = persisted ?? { stage: -1, percent: status === 'succeeded' ? 100 : 0, inconclusive: 0, windowSeconds: 0 };
+  const at = persisted ?? { stage: -1, percent: status === 'succeeded' ? 100 : 0, inconclusive: 0, windowSeconds: 0 };
+  // taken over and ended by an abort or a quarantine (an `Aegis.*` error): that is the reason
+  const cause = abortCause(error);
+  const state = status !== 'succeeded' && !at.reason && cause ? { ...at, reason: cause } : at;
   const final = { ...state, percent: status === 'succeeded' ? 100 : 0 };
   const now = d.clock.now();
   let finished = false;
@@ -206,4 +209,12 @@ async function finish({ d, p, held, persisted }: Step, status: RolloutEnd, error
   });
   if (finished) d.metrics?.promotionEnded(p.targetEnv, status, (now.getTime() - p.createdAt.getTime()) / 1000);
   return { ...final, next: 'done' };
+}
+
+/** The cause of an abort or quarantine that took the rollout over (`Aegis.Aborted`, `Aegis.Quarantined`); none for other errors. */
+function abortCause(error: unknown): string | undefined {
+  const e = error as { Error?: unknown; Cause?: unknown } | undefined;
+  return typeof e?.Error === 'string' && /^Aegis\.(Aborted|Quarantined)$/.test(e.Error) && typeof e.Cause === 'string'
+    ? e.Cause.slice(0, 2000)
+    : undefined;
 }
