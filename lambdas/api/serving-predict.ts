@@ -6,7 +6,8 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { WarmUpResult } from '../../lib/platform/ports/serving-warmer.js';
 import { apiFunction } from '../../lib/platform/http/route-functions.js';
-import { handler as servingPredict, isWarmUpEvent, type WarmUpEvent } from '../serving-predict.js';
+import { handler as servingPredict } from '../serving-predict.js';
+import { isWarmUpEvent, type WarmUpEvent } from '../serving-predict.js';
 
 const api = apiFunction('servingPredict', { servingPredict });
 

@@ -151,7 +151,7 @@ describeUnless(moto ? undefined : NO_MOTO, 'S3ObjectWriter (moto_server)', () =>
           registry: { get: async () => record } as never,
           verification: { validateArtifact: async () => ({ ok: true, checks: [] }) } as never,
           quarantine: { stateOf: async () => null },
-          metrics: { inference: () => undefined, inferenceRates: () => undefined } as never,
+          metrics: { inference: () => undefined, inferenceRates: () => undefined, modelLoad: () => undefined } as never,
           drift,
         },
         {

@@ -86,9 +86,9 @@ describe('POST /v1/promotions/{promotionId}/abort', () => {
     expect(done.body.error.message).toBe(`promotion ${canary.promotionId} is succeeded: only a rolling_out promotion can be aborted`);
 
     // a high-risk model's promotion to prod waits for approvals
-    const pending = await promote(fraud, { targetEnv: 'prod', strategy: 'shadow', canary: { steps: 1 } });
+    const pending = await promote(fraud, { targetEnv: 'prod', canary: { steps: 1 } });
     expect(pending.status).toBe(202);
-    expect(pending.body).toMatchObject({ status: 'pending_multisig', canary: { strategy: 'shadow', shadow: { then: 'canary' } } });
+    expect(pending.body).toMatchObject({ status: 'pending_multisig' });
     const waiting = await abort(pending.body.promotionId, { reason: 'not yet' });
     expect(waiting.status).toBe(409);
     expect(waiting.body.error.message).toMatch(/is pending_multisig: only a rolling_out promotion can be aborted/);

@@ -85,8 +85,9 @@ async function pendingProd() {
     fraud = await registered('fraud');
     await applied(await promote(fraud.artifactId, { targetEnv: 'canary', canary: { steps: 1 } }));
   }
-  // a high-risk model reaches prod through a shadow (high-risk-prod-requires-shadow)
-  const res = await promote(fraud.artifactId, { targetEnv: 'prod', strategy: 'shadow', canary: { steps: 1 } });
+  // fraud is high risk: once it serves prod, a promotion there must be a shadow (high-risk-prod-requires-shadow)
+  const serving = (await stack.container.rollout.route('fraud', 'prod')).stable !== null;
+  const res = await promote(fraud.artifactId, { targetEnv: 'prod', canary: { steps: 1 }, ...(serving ? { strategy: 'shadow' } : {}) });
   expect(res.status).toBe(202);
   return { id: res.body.promotionId as string, a: fraud };
 }

@@ -24,8 +24,7 @@ async function setup(env: Record<string, string>) {
     stack.api(
       'POST',
       `/v1/registry/${artifactId}/promote`,
-      // prod through a shadow: high-risk-prod-requires-shadow refuses a high-risk model's canary to prod
-      { targetEnv, reason: 'quarterly model', canary: { steps: 1 }, ...(targetEnv === 'prod' ? { strategy: 'shadow' } : {}) },
+      { targetEnv, reason: 'quarterly model', canary: { steps: 1 } },
       { token: promoter },
     );
   expect((await settled(stack, (await promote('canary')).body.promotionId)).status).toBe('succeeded');

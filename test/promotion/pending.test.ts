@@ -56,11 +56,13 @@ async function canaried(w: World, bytes = randomBytes(1000)) {
 }
 
 async function pendingProd(w: World, a: { artifactId: string }, token = w.alice) {
+  // a high-risk model that serves prod already reaches it again only through a shadow (high-risk-prod-requires-shadow)
+  const record = (await w.stack.api('GET', `/v1/artifacts/${a.artifactId}`)).body;
+  const serving = (await w.stack.container.rollout.route(record.modelName, 'prod')).stable !== null;
   const res = await w.stack.api(
     'POST',
     `/v1/registry/${a.artifactId}/promote`,
-    // a high-risk model reaches prod through a shadow (high-risk-prod-requires-shadow)
-    { targetEnv: 'prod', reason: 'go live', strategy: 'shadow', canary: { steps: 1 } },
+    { targetEnv: 'prod', reason: 'go live', canary: { steps: 1 }, ...(serving ? { strategy: 'shadow' } : {}) },
     { token },
   );
   expect(res.status).toBe(202);
@@ -183,7 +185,7 @@ describe('pending promotions expire and can be cancelled', () => {
     const blocked = await w.stack.api(
       'POST',
       `/v1/registry/${a.artifactId}/promote`,
-      { targetEnv: 'prod', reason: 'again', strategy: 'shadow', canary: { steps: 1 } },
+      { targetEnv: 'prod', reason: 'again', canary: { steps: 1 } },
       { token: w.alice },
     );
     expect(blocked.status).toBe(409); // the one from the previous test is pending

@@ -95,12 +95,7 @@ describe('aegis quarantine (CLI)', () => {
       const id = (await uploadAndRegister(stack, 'guarded', randomBytes(900))).body.artifactId as string;
       const canary = await stack.api('POST', `/v1/artifacts/${id}/promote`, { targetEnv: 'canary', reason: 'try', canary: { steps: 1 } });
       expect((await settled(stack, canary.body.promotionId)).status).toBe('succeeded');
-      const prod = await stack.api('POST', `/v1/artifacts/${id}/promote`, {
-        targetEnv: 'prod',
-        reason: 'go',
-        strategy: 'shadow',
-        canary: { steps: 1 },
-      });
+      const prod = await stack.api('POST', `/v1/artifacts/${id}/promote`, { targetEnv: 'prod', reason: 'go', canary: { steps: 1 } });
       expect(prod.body.status).toBe('pending_multisig');
 
       const asked = await aegis(security, 'quarantine', id, '--reason', 'weights exfiltrated');

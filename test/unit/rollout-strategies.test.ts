@@ -178,7 +178,7 @@ describe('MetricsRolloutJudge, a shadow window (lib/modules/rollout/canary.ts)',
       reason: 'insufficient-traffic',
       agreement: { compared: 0, agreed: 0, rate: null },
     });
-    expect(none.detail).toMatch(/compares no answers/);
+    expect(none.detail).toMatch(/agreement: 0 of 0 mirrored answers equal the stable one$/);
   });
 
   it("keeps the statistics' failure: a shadow erroring is discarded whatever its agreement", async () => {
