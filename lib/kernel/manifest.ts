@@ -60,7 +60,7 @@ export const ManifestParent = z
       .string()
       .min(1, 'must not be empty')
       .max(128, 'must be at most 128 characters')
-      .regex(/^[\x20-\x7e]+$/, 'must be printable ASCII')
+      .regex(/^[\x20-\x7e]*$/, 'must be printable ASCII')
       .optional(),
   })
   .strict();

@@ -103,6 +103,15 @@ describe('aegis retrain (CLI, local stack, built-in trainer)', () => {
     expect(l.parent).toEqual({ artifactId: parent.artifactId, suggestionId: 'sugg-7' });
     expect(l.edges).toContainEqual({ from: `artifact:${child.artifactId}`, to: `artifact:${parent.artifactId}`, rel: 'retrained-from' });
     expect((await stack.api('GET', `/v1/lineage/${parent.artifactId}`)).body.parent).toBeUndefined();
+    const shown = await aegis(['lineage', child.artifactId]);
+    expect(shown.stdout).toContain(`retrained from ${parent.artifactId} (suggestion sugg-7)`);
+    // the CLI round trip: export-lineage writes parent.json, verify-bundle checks it
+    const dir = join(stack.dataDir, 'child-bundle');
+    expect((await aegis(['export-lineage', '--artifact-id', child.artifactId, '--out', dir])).code).toBe(0);
+    await writeFile(join(stack.dataDir, 'keys.json'), JSON.stringify((await stack.api('GET', '/v1/keys')).body));
+    const verified = await aegis(['verify-bundle', dir, '--trusted-keys', join(stack.dataDir, 'keys.json')]);
+    expect(verified.code).toBe(0);
+    expect(verified.stdout).toMatch(/ok {3}parent: parent .* \(parent\.json\) is signed and of the same model/);
 
     const files = (await stack.api('GET', `/v1/lineage/${child.artifactId}/bundle`)).body.files as Record<string, string>;
     const keys = (await stack.api('GET', '/v1/keys')).body.keys as KeyRecord[];
@@ -123,7 +132,7 @@ describe('aegis retrain (CLI, local stack, built-in trainer)', () => {
     // a bundle without the parent (indexed and signed without it) says the parent is outside
     const { publicKey, privateKey } = generateKeyPairSync('ed25519');
     const bundler: KeyRecord = {
-      ...keys[0]!,
+      ...keys.find((k) => k.purpose === 'manifest')!,
       kid: 'test-bundler',
       alg: 'ed25519',
       publicKey: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),

@@ -5,6 +5,8 @@ import { ApiError } from '../http/client.js';
 import { registerArtifact, registerDatasets } from '../http/registration.js';
 import { ManifestParent, type TrainingManifest } from '../../kernel/manifest.js';
 import { Uuid } from '../../kernel/names.js';
+import type { KeyRecord } from '../../kernel/signatures.js';
+import { verifyManifest } from '../../kernel/verification.js';
 import { resolveCodeRef } from '../training/provenance.js';
 import { BUILTIN_TRAINING_CMD, recordTraining, type TrainingResult } from '../training/record.js';
 import { formatRetrainDiff, keptDatasetProblems, planDatasets, retrainDiff } from '../training/retrain.js';
@@ -37,14 +39,30 @@ function checkOptions(o: RetrainOptions): ManifestParent {
   return parent.data;
 }
 
+/** The parent's record, its manifest checked against its signature and the published key ring before anything is run from it. */
 async function fetchParent(ctx: CliContext, artifactId: string): Promise<ArtifactReply> {
+  const api = await ctx.client();
+  let parent: ArtifactReply;
   try {
-    return await (await ctx.client()).request<ArtifactReply>('GET', `/v1/artifacts/${encodeURIComponent(artifactId)}`);
+    parent = await api.request<ArtifactReply>('GET', `/v1/artifacts/${encodeURIComponent(artifactId)}`);
   } catch (e) {
     if (e instanceof ApiError && e.status === 404)
       throw new CliError(`--from ${artifactId}: no such artifact in the registry — nothing was trained or registered`);
     throw e;
   }
+  const { keys } = await api.request<{ keys: KeyRecord[] }>('GET', '/v1/keys');
+  const report = verifyManifest({
+    manifest: parent.manifest,
+    signature: parent.signature,
+    key: keys.find((k) => k.kid === parent.signature.signerId),
+    registeredManifestSha256: parent.manifestSha256,
+  });
+  const bad = report.checks.filter((c) => !c.ok);
+  if (bad.length)
+    throw new CliError(
+      `--from ${artifactId}: the parent's manifest does not verify (${bad.map((c) => `${c.check}${c.reason ? `: ${c.reason}` : ''}`).join('; ')}) — nothing was trained`,
+    );
+  return parent;
 }
 
 /** The container the parent ran in is recorded; a different one given here is refused (it would be a false record). */
