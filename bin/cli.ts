@@ -13,6 +13,7 @@ import { publishCommands } from '../lib/clients/cli/publish-commands.js';
 import { quarantineCommands } from '../lib/clients/cli/quarantine-commands.js';
 import { predictCommand } from '../lib/clients/cli/predict-command.js';
 import { pullCommand } from '../lib/clients/cli/pull-command.js';
+import { retrainCommand } from '../lib/clients/cli/retrain-command.js';
 import { recoveryCommands } from '../lib/clients/cli/recovery-commands.js';
 import { registryCommands } from '../lib/clients/cli/registry-commands.js';
 import { servingCommands } from '../lib/clients/cli/serving-commands.js';
@@ -90,6 +91,7 @@ recoveryCommands(program, ctx);
 pullCommand(program, ctx);
 predictCommand(program, ctx);
 baselineCommand(program, ctx);
+retrainCommand(program, ctx);
 driftCommands(program, ctx);
 
 /** With --json, a failure is one JSON object on stdout (the exit code is the same). */

@@ -43,6 +43,8 @@ export const ErrorCodes = {
   RANGE_NOT_SATISFIABLE: 416,
   SIGNATURE_INVALID: 422,
   DATASET_UNKNOWN: 422,
+  /** a retrained artifact's manifest.parent.artifactId names no registered artifact */
+  PARENT_UNKNOWN: 422,
   VERIFICATION_FAILED: 422,
   POLICY_DENIED: 403,
   APPROVAL_REFUSED: 422,

@@ -12,6 +12,11 @@ import { verifyManifest, type BaselineEvidence, type Check } from './verificatio
  */
 export const BUNDLE_FILES = ['manifest.json', 'signature.json', 'record.json', 'datasets.json', 'keys.json', 'lineage.json'] as const;
 export type BundleFile = (typeof BUNDLE_FILES)[number];
+/**
+ * Optional: a retrained artifact's parent, `{ manifest, signature }` as the registry signed them,
+ * so the `retrained-from` edge can be checked offline. Absent: the parent is outside the bundle.
+ */
+export const PARENT_FILE = 'parent.json';
 export const INDEX_FILE = 'bundle.json';
 export const INDEX_SIGNATURE_FILE = 'bundle.sig.json';
 export const BUNDLE_TYPE = 'aegis.lineage-bundle/v1';
@@ -30,11 +35,12 @@ export type BundleSignature = Omit<SignatureRecord, 'manifestSignatureId'>;
 export const fileText = (value: unknown): string => `${canonicalJson(value)}\n`;
 
 export function buildIndex(
-  files: Record<BundleFile, string>,
+  files: Record<BundleFile, string> & { [PARENT_FILE]?: string },
   meta: { artifactId: string; createdAt: string; signerId: string },
 ): BundleIndex {
   const hashes: Record<string, string> = {};
   for (const name of BUNDLE_FILES) hashes[name] = sha256Hex(files[name]);
+  if (files[PARENT_FILE] !== undefined) hashes[PARENT_FILE] = sha256Hex(files[PARENT_FILE]);
   return { type: BUNDLE_TYPE, ...meta, files: hashes };
 }
 
@@ -82,7 +88,7 @@ export interface BundleVerifyOptions {
 export function verifyBundle(files: Map<string, Buffer>, opts: BundleVerifyOptions = {}): BundleReport {
   const checks: Named[] = [];
   const unparsable: string[] = [];
-  for (const name of [...BUNDLE_FILES, INDEX_FILE, INDEX_SIGNATURE_FILE]) parse<unknown>(files, name, unparsable);
+  for (const name of [...BUNDLE_FILES, PARENT_FILE, INDEX_FILE, INDEX_SIGNATURE_FILE]) parse<unknown>(files, name, unparsable);
   // 0. Every file is one JSON document with one value per key: a duplicate would be read two ways.
   checks.push(unparsable.length ? fail('bundle-json', unparsable.join('; ')) : pass('bundle-json'));
   const index = parse<BundleIndex>(files, INDEX_FILE);
@@ -95,16 +101,17 @@ export function verifyBundle(files: Map<string, Buffer>, opts: BundleVerifyOptio
     checks.push(fail('bundle-files', `${INDEX_FILE} is missing or not a ${BUNDLE_TYPE} index`));
   } else {
     const problems: string[] = [];
-    for (const name of BUNDLE_FILES) {
+    const optional = files.has(PARENT_FILE) || PARENT_FILE in index.files ? [PARENT_FILE] : [];
+    for (const name of [...BUNDLE_FILES, ...optional]) {
       const b = files.get(name);
       if (!b) problems.push(`${name} is missing`);
       else if (sha256Hex(b) !== index.files[name])
         problems.push(`${name} was modified (sha256 ${sha256Hex(b)} is not the indexed ${index.files[name]})`);
     }
-    const known = new Set<string>([...BUNDLE_FILES, INDEX_FILE, INDEX_SIGNATURE_FILE]);
+    const known = new Set<string>([...BUNDLE_FILES, ...optional, INDEX_FILE, INDEX_SIGNATURE_FILE]);
     for (const name of files.keys()) if (!known.has(name)) problems.push(`${name} is not part of the bundle`);
     for (const name of Object.keys(index.files))
-      if (!(BUNDLE_FILES as readonly string[]).includes(name)) problems.push(`index lists unknown file ${name}`);
+      if (!(BUNDLE_FILES as readonly string[]).includes(name) && name !== PARENT_FILE) problems.push(`index lists unknown file ${name}`);
     checks.push(problems.length ? fail('bundle-files', problems.join('; ')) : pass('bundle-files'));
   }
 
@@ -179,6 +186,8 @@ export function verifyBundle(files: Map<string, Buffer>, opts: BundleVerifyOptio
           )
         : pass('datasets'),
     );
+    const parent = parentCheck(m, files, ring);
+    if (parent) checks.push(parent);
   }
 
   const usedKids = new Set([sig?.signerId, msig?.signerId].filter((k): k is string => Boolean(k)));
@@ -191,4 +200,30 @@ export function verifyBundle(files: Map<string, Buffer>, opts: BundleVerifyOptio
       keys: [...usedKids].map((kid) => ({ kid, publicKey: ring.get(kid)?.publicKey ?? '(unknown)' })),
     },
   };
+}
+
+/**
+ * The `parent` check of a retrained artifact: with {@link PARENT_FILE} in the bundle, the parent's
+ * manifest must be the one the signed `parent.artifactId` names, of the same model, its signature
+ * valid under the ring; without it, the parent is outside the bundle (said, not failed). A parent
+ * file for a manifest that names no parent fails.
+ */
+function parentCheck(m: TrainingManifest, files: Map<string, Buffer>, ring: Map<string, KeyRecord>): Named | undefined {
+  const file = parse<{ manifest?: unknown; signature?: SignatureRecord }>(files, PARENT_FILE);
+  if (!m.parent)
+    return files.has(PARENT_FILE) ? fail('parent', `${PARENT_FILE} is in the bundle but the manifest names no parent`) : undefined;
+  const id = m.parent.artifactId;
+  if (!files.has(PARENT_FILE))
+    return { check: 'parent', ok: true, reason: `parent ${id} is outside the bundle (verify its own bundle to check it)` };
+  const parsed = TrainingManifest.safeParse(file?.manifest);
+  if (!parsed.success) return fail('parent', `${PARENT_FILE}: the parent manifest is not a valid manifest`);
+  const p = parsed.data;
+  if (p.artifactId !== id) return fail('parent', `${PARENT_FILE} holds artifact ${p.artifactId}, but the manifest's parent is ${id}`);
+  if (p.modelName !== m.modelName) return fail('parent', `parent ${id} is a ${p.modelName} artifact, not ${m.modelName}`);
+  const sig = file?.signature;
+  const report = verifyManifest({ manifest: p, signature: sig, key: sig ? ring.get(sig.signerId) : undefined });
+  const bad = report.checks.filter((c) => !c.ok);
+  return bad.length
+    ? fail('parent', `parent ${id}: ${bad.map((c) => `${c.check}${c.reason ? ` (${c.reason})` : ''}`).join('; ')}`)
+    : { check: 'parent', ok: true, reason: `parent ${id} (${PARENT_FILE}) is signed and of the same model` };
 }

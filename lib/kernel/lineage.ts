@@ -41,10 +41,15 @@ export interface Lineage {
   quarantine?: LineageQuarantine;
   /** present once serving verified and loaded it somewhere: where, with which signature, when */
   served?: LineageServed[];
-  edges: { from: string; to: string; rel: 'described-by' | 'trained-on' | 'built-from' | 'ran-in' }[];
+  /** present when the artifact was retrained (`aegis retrain`): the parent and the drift suggestion that led to it, if any */
+  parent?: { artifactId: string; suggestionId?: string };
+  edges: { from: string; to: string; rel: 'described-by' | 'trained-on' | 'built-from' | 'ran-in' | 'retrained-from' }[];
 }
 
-/** The lineage graph of one artifact: artifact → manifest → datasets, code, container. */
+/**
+ * The lineage graph of one artifact: artifact → manifest → datasets, code, container, and for a
+ * retrained artifact artifact → parent artifact (`retrained-from`, from the signed manifest's `parent`).
+ */
 export function buildLineage(
   artifact: Lineage['artifact'],
   manifest: TrainingManifest,
@@ -67,11 +72,15 @@ export function buildLineage(
     deployments,
     ...(quarantine ? { quarantine } : {}),
     ...(served.length ? { served } : {}),
+    ...(manifest.parent ? { parent: manifest.parent } : {}),
     edges: [
       { from: `artifact:${artifact.artifactId}`, to: m, rel: 'described-by' },
       ...datasets.map((d) => ({ from: m, to: `dataset:${d.id}@${d.version}`, rel: 'trained-on' as const })),
       { from: m, to: `code:${manifest.codeRef}`, rel: 'built-from' },
       { from: m, to: `container:${manifest.containerDigest}`, rel: 'ran-in' },
+      ...(manifest.parent
+        ? [{ from: `artifact:${artifact.artifactId}`, to: `artifact:${manifest.parent.artifactId}`, rel: 'retrained-from' as const }]
+        : []),
     ],
   };
 }

@@ -50,6 +50,23 @@ export const DatasetRef = z
 export type DatasetRef = z.infer<typeof DatasetRef>;
 
 /**
+ * What an artifact was retrained from (`aegis retrain`): the parent artifact (same model; the
+ * registry checks it exists) and, when a drift suggestion led to it, that suggestion's id.
+ */
+export const ManifestParent = z
+  .object({
+    artifactId: Uuid,
+    suggestionId: z
+      .string()
+      .min(1, 'must not be empty')
+      .max(128, 'must be at most 128 characters')
+      .regex(/^[\x20-\x7e]*$/, 'must be printable ASCII')
+      .optional(),
+  })
+  .strict();
+export type ManifestParent = z.infer<typeof ManifestParent>;
+
+/**
  * The training manifest as a client submits it. `artifactId` may be chosen by the client
  * (a UUID) or left for the registry to assign.
  */
@@ -73,6 +90,8 @@ export const ManifestInput = z
     metrics: z.record(z.string(), JsonValue).default({}),
     /** sha256 of the artifact's drift baseline (`baseline.json` at its root); absent in older manifests */
     baselineSha256: Sha256Hex.optional(),
+    /** the artifact this one was retrained from (and the drift suggestion, if any); absent for a first training */
+    parent: ManifestParent.optional(),
     createdAt: z.iso.datetime({ offset: true }),
   })
   .strict();

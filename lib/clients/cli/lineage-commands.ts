@@ -23,6 +23,9 @@ export function lineageCommands(program: Command, ctx: CliContext): void {
           ...l.datasets.map((d) => `  dataset    ${d.id}@${d.version}  ${d.checksum}  ${d.uri ?? ''}`),
           `  code       ${l.code.codeRef}`,
           `  container  ${l.container.digest}`,
+          ...(l.parent
+            ? [`  retrained from ${l.parent.artifactId}${l.parent.suggestionId ? ` (suggestion ${l.parent.suggestionId})` : ''}`]
+            : []),
         ].join('\n'),
         l,
       );

@@ -5,6 +5,7 @@ import {
   fileText,
   INDEX_FILE,
   INDEX_SIGNATURE_FILE,
+  PARENT_FILE,
   type BundleFile,
   type BundleSignature,
 } from '../../kernel/lineage-bundle.js';
@@ -115,17 +116,20 @@ export class LineageService {
       'keys.json': fileText(await this.keys.list()),
       'lineage.json': fileText(this.#build(r, datasets, await this.#history(artifactId))),
     };
+    // a retrained artifact's parent, signed, so verify-bundle can follow the retrained-from edge
+    const parent = r.manifest.parent ? await this.registry.get(r.manifest.parent.artifactId) : undefined;
+    const withParent = parent ? { ...files, [PARENT_FILE]: fileText({ manifest: parent.manifest, signature: parent.signature }) } : files;
     const signer = await this.keys.activeSigner('manifest');
     const createdAt = this.clock.now().toISOString();
-    const index = buildIndex(files, { artifactId, createdAt, signerId: signer.kid });
+    const index = buildIndex(withParent, { artifactId, createdAt, signerId: signer.kid });
     const signature: BundleSignature = {
       signerId: signer.kid,
       alg: signer.alg,
       ts: createdAt,
       signature: (await signer.sign(statementBytes(index))).toString('base64'),
     };
-    const out: Record<string, string> = { ...files, [INDEX_FILE]: fileText(index), [INDEX_SIGNATURE_FILE]: fileText(signature) };
-    if (Object.keys(out).length !== BUNDLE_FILES.length + 2) throw new Error('bundle file set is inconsistent');
+    const out: Record<string, string> = { ...withParent, [INDEX_FILE]: fileText(index), [INDEX_SIGNATURE_FILE]: fileText(signature) };
+    if (Object.keys(out).length !== BUNDLE_FILES.length + 2 + (parent ? 1 : 0)) throw new Error('bundle file set is inconsistent');
     return out;
   }
 }

@@ -180,6 +180,24 @@ export function assertBaselineMatches(m: ManifestInput, baseline: ArtifactBaseli
 }
 
 /**
+ * A retrained artifact's parent (`manifest.parent.artifactId`) must be registered (422) and of
+ * the same model (409). `parentModel`: the parent's model name, undefined when there is no such artifact.
+ */
+export function assertParentAgrees(m: ManifestInput, parentModel: string | undefined): void {
+  const id = m.parent?.artifactId;
+  if (id === undefined) return;
+  if (parentModel === undefined)
+    throw new AegisError('PARENT_UNKNOWN', `manifest.parent.artifactId ${id} is not a registered artifact`, {
+      field: 'manifest.parent.artifactId',
+    });
+  if (parentModel !== m.modelName)
+    throw new AegisError('CONFLICT', `manifest.parent.artifactId ${id} is a ${parentModel} artifact, not ${m.modelName}`, {
+      field: 'manifest.parent.artifactId',
+      details: { parentModel, modelName: m.modelName },
+    });
+}
+
+/**
  * The same bytes registered again: a replay only when the manifest is the same (its
  * artifactId may be left out: the registry assigned it); otherwise a conflict naming both.
  */

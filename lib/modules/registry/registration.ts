@@ -18,6 +18,7 @@ import {
   artifactPrefix,
   assertRegistrable,
   assertBaselineMatches,
+  assertParentAgrees,
   assertSha256Matches,
   assertSizeMatches,
   assertTeamAgrees,
@@ -29,7 +30,7 @@ import {
   type StoredArtifact,
   type Upload,
 } from './domain.js';
-import { findArtifact, findArtifactIdBySha256, findModelRef, insertArtifact, nextModelVersion } from './store.js';
+import { findArtifact, findArtifactIdBySha256, findArtifactModelRef, findModelRef, insertArtifact, nextModelVersion } from './store.js';
 import { claimUpload, findIdempotencyKey, findUpload, insertIdempotencyKey } from './store-uploads.js';
 import type { UploadOptions } from './uploads.js';
 
@@ -103,6 +104,8 @@ export class Registrar {
     if (earlier) return earlier;
     // Cheap checks first: a manifest naming unknown or contradicting datasets costs no hashing.
     await this.d.datasets.checkRefs(input.manifest.datasetRefs);
+    if (input.manifest.parent)
+      assertParentAgrees(input.manifest, (await findArtifactModelRef(this.d.database.db, input.manifest.parent.artifactId))?.name);
     const bytes = await this.#checkUploadedBytes(request, upload);
     const signed = await this.#signAndStore(request, bytes);
     try {

@@ -68,6 +68,10 @@ export const LineageReply = z.object({
     .array(z.object({ env: z.string(), manifestSignatureId: z.string(), format: z.string(), verifiedAt: z.string() }))
     .optional()
     .describe('present once serving verified and loaded the artifact: where, with which signature, when (serving.verified)'),
+  parent: z
+    .object({ artifactId: z.string(), suggestionId: z.string().optional() })
+    .optional()
+    .describe('present when the artifact was retrained: the parent artifact (edge retrained-from) and the drift suggestion, if any'),
   edges: z.array(z.object({ from: z.string(), to: z.string(), rel: z.string() })),
 });
 export type LineageReply = z.output<typeof LineageReply>;
