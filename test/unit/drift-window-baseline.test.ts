@@ -106,6 +106,11 @@ describe('servingBaseline', () => {
       kind: 'no-baseline',
       reason: expect.stringMatching(/not a readable/),
     });
+    const pinned = await artifact('a-garbage-pinned', {}, sha(v2), Buffer.from('not gzip'));
+    await expect(servingBaseline({ registry, store }, pinned)).rejects.toMatchObject({
+      code: 'SHA256_MISMATCH',
+      field: 'manifest.baselineSha256',
+    });
     const w = new DriftWindows({ registry, store, segments: store, labels: { labels: async () => new Map() } });
     expect(
       await w.windowOf({

@@ -82,7 +82,11 @@ export async function servingBaseline(d: BaselineDeps, artifactId: string): Prom
     found = await scan(await d.store.get(record.storage.key, { versionId: record.storage.versionId }));
   } catch (e) {
     if (e instanceof AegisError) throw e;
-    return { kind: 'no-baseline', artifactId, reason: `the artifact is not a readable .tar.gz: ${(e as Error).message}` };
+    const reason = `the artifact is not a readable .tar.gz: ${(e as Error).message}`;
+    const pin = record.manifest.baselineSha256;
+    if (pin !== undefined)
+      throw mismatch('manifest.baselineSha256', `the manifest pins baselineSha256 ${pin} but ${reason}`, { expected: pin });
+    return { kind: 'no-baseline', artifactId, reason };
   }
   if (found.sha256 !== record.sha256)
     throw mismatch('artifact', `the stored bytes of ${artifactId} differ from the registered sha256`, {
