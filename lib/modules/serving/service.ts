@@ -16,7 +16,7 @@ import { notifyServed, type ServedRequest, type ServingObserver } from './observ
 import { RouteCache, type RouteSource } from './route-cache.js';
 import { DEFAULT_SHADOW_BUDGET_MS, ShadowMirror, withTimeout, type ShadowMode } from './shadow.js';
 import { eventsMetricsSource } from './metrics-source.js';
-import { deploymentsOf } from './store.js';
+import { deploymentsOf, labelsOf } from './store.js';
 import { recordVerified } from './records.js';
 import { warmUp } from './warm-up.js';
 export type { ServingRoute } from './domain.js';
@@ -208,6 +208,11 @@ export class ServingService implements ServingWarmer {
       format: r.format,
       verifiedAt: new Date(r.verified_at).toISOString(),
     }));
+  }
+
+  /** The labels given through feedback for these requests of a deployment, by request id (drift windows join them). Read-only. */
+  async labels(modelName: string, env: string, requestIds: readonly string[]): Promise<Map<string, string>> {
+    return labelsOf(this.#d.database.db, `${modelName}/${env}`, requestIds);
   }
 
   /** Writes the buffered serving events, and what the observers buffer (input segments). */
