@@ -231,3 +231,16 @@ export function readBaseline(json: unknown): BaselineProfile {
     return bad('format', `must be ${BASELINE_FORMAT_V2} or ${BASELINE_FORMAT_V1}, got ${JSON.stringify(format)}`);
   return checkShapes(parseWith(v2, json) as BaselineProfile);
 }
+
+/**
+ * The class a baseline's prediction score is the probability of: `p(<class>)` (the built-in
+ * trainer's binary score) names it; `max(p)` (the top class of a multi-class model) is no one
+ * class's; any other name is taken as the class itself.
+ *
+ * @example positiveClassOf('p(1)') // '1'
+ * @example positiveClassOf('max(p)') // undefined
+ */
+export function positiveClassOf(score: string | undefined): string | undefined {
+  if (score === undefined || score === 'max(p)') return undefined;
+  return /^p\((.*)\)$/.exec(score)?.[1] ?? score;
+}

@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildBaseline, equalFrequencyEdges, quantileSorted, type BaselineInput } from '../../lib/kernel/baseline-build.js';
-import { binIndex, type CategoricalFeatureProfile, type NumericFeatureProfile } from '../../lib/kernel/baseline-profile.js';
+import {
+  binIndex,
+  positiveClassOf,
+  type CategoricalFeatureProfile,
+  type NumericFeatureProfile,
+} from '../../lib/kernel/baseline-profile.js';
+import { windowAccumulator } from '../../lib/kernel/drift/window-build.js';
 import { canonicalJson } from '../../lib/kernel/canonical.js';
 import { AegisError } from '../../lib/kernel/errors.js';
 
@@ -195,5 +201,29 @@ describe('buildBaseline determinism and refusals', () => {
     );
     const w = refusal(() => buildBaseline({ columns: [{ name: 'a', kind: 'numeric', values: [1] }], featureWeights: { b: [1] } }));
     expect(w.field).toBe('featureWeights.b');
+  });
+});
+
+describe('the positive class of a baseline score', () => {
+  it("reads p(<class>) as that class, max(p) as no one class's, any other name as the class itself", () => {
+    expect(positiveClassOf('p(1)')).toBe('1');
+    expect(positiveClassOf('p(churned)')).toBe('churned');
+    expect(positiveClassOf('max(p)')).toBeUndefined();
+    expect(positiveClassOf('yes')).toBe('yes');
+    expect(positiveClassOf(undefined)).toBeUndefined();
+  });
+
+  it("scores served windows against the built-in trainer's p(1): log loss and the score split by truth are counted", () => {
+    const baseline = buildBaseline({
+      columns: [{ name: 'x', kind: 'numeric', values: [1, 2, 3, 4] }],
+      label: { column: 'label', values: ['0', '1', '0', '1'] },
+      predictions: { score: 'p(1)', values: [0.2, 0.8, 0.3, 0.7] },
+    });
+    const acc = windowAccumulator(baseline);
+    acc.add({ features: { x: 1 }, label: '1', predicted: '1', score: 0.9 });
+    acc.add({ features: { x: 2 }, label: '0', predicted: '0', score: 0.2 });
+    const perf = acc.profile().performance!;
+    expect(perf).toMatchObject({ labelled: 2, correct: 2, scored: 2 });
+    expect(perf.logLossSum).toBeCloseTo(-Math.log(0.9) - Math.log(0.8), 12);
   });
 });

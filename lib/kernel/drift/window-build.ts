@@ -1,5 +1,5 @@
 /** Building a window profile from rows in one pass, and merging profiles by addition (`window.ts`). */
-import { binIndex, type BaselineProfile } from '../baseline-profile.js';
+import { binIndex, positiveClassOf, type BaselineProfile } from '../baseline-profile.js';
 import {
   emptyWindow,
   numericCell,
@@ -78,7 +78,7 @@ function countOutcome(baseline: BaselineProfile, window: WindowProfile, row: Win
     perf.labelled++;
     if (String(row.predicted) === truth) perf.correct++;
   }
-  const positive = baseline.predictions?.score;
+  const positive = positiveClassOf(baseline.predictions?.score);
   if (hasScore && positive !== undefined) {
     const p = row.score as number;
     const isPositive = truth === positive;

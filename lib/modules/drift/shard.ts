@@ -25,15 +25,6 @@ export interface ShardContext {
 
 const LABEL_BATCH = 500;
 
-/**
- * The baseline the accumulator bins with: the built-in trainer names its score `p(<class>)`,
- * while the window's performance counts name the positive class itself.
- */
-function accumulatorBaseline(b: BaselineProfile): BaselineProfile {
-  const cls = b.predictions ? /^p\((.*)\)$/.exec(b.predictions.score)?.[1] : undefined;
-  return cls === undefined || !b.predictions ? b : { ...b, predictions: { ...b.predictions, score: cls } };
-}
-
 async function labelsOf(ctx: ShardContext, lines: readonly SegmentLine[]): Promise<Map<string, string>> {
   const ids = lines.filter((l) => l.rows.length === 1).map((l) => l.requestId);
   const out = new Map<string, string>();
@@ -88,7 +79,7 @@ async function readSegment(ctx: ShardContext, key: string, shard: ShardWindow, s
 
 /** Counts whole segments into a shard window of the query, binned with the baseline. */
 export async function countShard(ctx: ShardContext, keys: readonly string[]): Promise<ShardWindow> {
-  const acc = windowAccumulator(accumulatorBaseline(ctx.baseline));
+  const acc = windowAccumulator(ctx.baseline);
   const shard = emptyShard(acc.profile());
   const score = scoreOf(ctx.baseline.predictions?.score);
   for (const key of keys) {
