@@ -1,5 +1,6 @@
 /** `aegis drift compare` run as a user runs it (the built CLI, a child process): output, exit codes, bad input. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPrng } from '../../lib/clients/training/prng.js';
@@ -154,5 +155,20 @@ describe('aegis drift compare', () => {
     const bad = await aegisCli(['drift', 'compare', '--baseline', file('bad.json', JSON.stringify(broken)), '--current', cur]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/features\.age\.histogram\.edges\.1/);
+  });
+
+  it('--manifest: the baseline must be the one the manifest pins (baselineSha256); a swapped one is refused, naming both', async () => {
+    const baseline = file('pinned.json', (await aegisCli(['baseline', '--data', ref])).stdout);
+    const pinned = createHash('sha256').update(readFileSync(baseline)).digest('hex');
+    const manifest = file('manifest.json', JSON.stringify({ baselineSha256: pinned }));
+    const same = await aegisCli(['drift', 'compare', '--baseline', baseline, '--manifest', manifest, '--current', ref]);
+    expect(same.code).toBe(0);
+    const swapped = file('swapped.json', (await aegisCli(['baseline', '--data', file('other.csv', csv(3000, 9, { shift: 5 }))])).stdout);
+    const refused = await aegisCli(['drift', 'compare', '--baseline', swapped, '--manifest', manifest, '--current', ref]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`is not the manifest's baselineSha256 ${pinned}`);
+    const unpinned = await aegisCli(['drift', 'compare', '--baseline', baseline, '--manifest', file('plain.json', '{}'), '--current', ref]);
+    expect(unpinned.code).toBe(2);
+    expect(unpinned.stderr).toMatch(/the manifest pins no baseline/);
   });
 });

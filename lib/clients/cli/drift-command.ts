@@ -10,6 +10,7 @@ import { BaselineFormatError, readBaseline, type BaselineProfile } from '../../k
 import { detectDrift, type RawSamples } from '../../kernel/drift/decide.js';
 import { profileColumns, type ReferenceColumn } from '../../kernel/drift/reference.js';
 import { windowAccumulator } from '../../kernel/drift/window-build.js';
+import { sha256Hex } from '../../kernel/canonical.js';
 import { parseJsonStrict } from '../../kernel/json.js';
 import { CliError, type CliContext } from './context.js';
 import { checkFinite, columnIndex, isNumericColumn, readTable, sortedNumbers, textCells, type Table } from './drift-csv.js';
@@ -19,14 +20,36 @@ interface CompareOptions {
   reference?: string;
   current: string;
   baseline?: string;
+  manifest?: string;
   label?: string;
 }
 
-function loadBaseline(file: string): BaselineProfile {
+/** The baseline.json the manifest pins (`baselineSha256`) must be this file: a swapped baseline is refused. */
+function checkPinned(file: string, bytes: Buffer, manifestFile: string): void {
+  let manifest: { baselineSha256?: unknown };
+  try {
+    manifest = parseJsonStrict(readFileSync(manifestFile, 'utf8')) as typeof manifest;
+  } catch (e) {
+    throw new CliError(`--manifest ${manifestFile}: ${(e as Error).message}`, 2);
+  }
+  const pinned = manifest?.baselineSha256;
+  if (typeof pinned !== 'string') throw new CliError(`--manifest ${manifestFile}: the manifest pins no baseline (no baselineSha256)`, 2);
+  const actual = sha256Hex(bytes);
+  if (actual !== pinned)
+    throw new CliError(
+      `--baseline ${file}: sha256 ${actual} is not the manifest's baselineSha256 ${pinned} (--manifest ${manifestFile})`,
+      2,
+    );
+}
+
+function loadBaseline(file: string, manifest: string | undefined): BaselineProfile {
   let json: unknown;
   try {
-    json = parseJsonStrict(readFileSync(file, 'utf8'));
+    const bytes = readFileSync(file);
+    if (manifest) checkPinned(file, bytes, manifest);
+    json = parseJsonStrict(bytes.toString('utf8'));
   } catch (e) {
+    if (e instanceof CliError) throw e;
     throw new CliError(`--baseline ${file}: ${(e as Error).message}`, 2);
   }
   try {
@@ -78,9 +101,10 @@ function checkColumns(cur: Table, baseline: BaselineProfile, label: string | und
 
 function compare(o: CompareOptions) {
   if (!o.reference && !o.baseline) throw new CliError('drift compare needs --reference, --baseline or both', 2);
+  if (o.manifest && !o.baseline) throw new CliError('--manifest checks the --baseline it pins: give --baseline too', 2);
   const cur = readTable(o.current, '--current');
   const ref = o.reference ? readTable(o.reference, '--reference') : undefined;
-  const fromFile = o.baseline ? loadBaseline(o.baseline) : undefined;
+  const fromFile = o.baseline ? loadBaseline(o.baseline, o.manifest) : undefined;
   const label = labelColumn(o, ref, fromFile, cur);
   const baseline = fromFile ?? profileFromReference(ref!, label);
   const at = checkColumns(cur, baseline, label);
@@ -129,6 +153,7 @@ export function driftCommands(program: Command, ctx: CliContext): void {
     .option('--reference <csv>', 'the reference data (header row, then rows); its columns decide numeric vs categorical')
     .requiredOption('--current <csv>', 'the data to check, same columns as the reference')
     .option('--baseline <file>', 'a baseline profile (aegis.baseline/v2 or v1): its bins are the reference')
+    .option('--manifest <file>', "the artifact's training manifest: the --baseline must be the one its baselineSha256 pins")
     .option('--label <column>', 'the label column (default: label, when present)')
     .action((o: CompareOptions) => {
       const report = compare(o);
