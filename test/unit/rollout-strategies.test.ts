@@ -162,6 +162,9 @@ describe('MetricsRolloutJudge, a shadow window (lib/modules/rollout/canary.ts)',
     // 500 of 1,500 events are the shadow's: expected share 50/150, no sample-ratio trip
     expect(v.judgement!.metrics.guardrails.sampleRatio).toMatchObject({ expectedShare: expect.closeTo(1 / 3, 12), tripped: false });
     expect(v.detail).toMatch(/agreement: 480 of 500 mirrored answers equal the stable one \(96\.0 %, at least 90\.0 % needed\)/);
+    // the judge's checks name the mirrored arm the shadow, not a canary
+    expect(v.detail).toMatch(/errorRate ok: shadow 0\.00% vs stable 0\.00%/);
+    expect(v.detail).not.toMatch(/\bcanary\b/);
   });
 
   it("fails with reason agreement when too few mirrored answers equal stable's", async () => {

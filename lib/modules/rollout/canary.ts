@@ -73,7 +73,8 @@ export class MetricsRolloutJudge implements RolloutJudge {
     const { compared, agreed } = agreement;
     const rate = compared > 0 ? agreed / compared : null;
     const said = `agreement: ${agreed} of ${compared} mirrored answers equal the stable one${rate === null ? '' : ` (${(rate * 100).toFixed(1)} %, at least ${((w.minAgreement ?? 0) * 100).toFixed(1)} % needed)`}`;
-    const out = { ...base, agreement: { compared, agreed, rate }, detail: `${base.detail}; ${said}` };
+    // the judge's words name its second arm "canary": here that arm is the shadow
+    const out = { ...base, agreement: { compared, agreed, rate }, detail: `${base.detail.replace(/\bcanary\b/g, 'shadow')}; ${said}` };
     if (base.verdict === 'fail') return out;
     if (rate !== null && compared >= w.minRequests && rate < (w.minAgreement ?? 0)) return { ...out, verdict: 'fail', reason: 'agreement' };
     if (compared < w.minRequests && base.verdict === 'pass') return { ...out, verdict: 'inconclusive', reason: 'insufficient-traffic' };
