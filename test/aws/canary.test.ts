@@ -8,56 +8,18 @@
  * A candidate trained on shuffled labels is rolled back on quality, a healthy one is promoted,
  * and the environment answers with the right artifact after each.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { jest } from '@jest/globals';
-import { createPrng } from '../../lib/clients/training/prng.js';
 import { roleClient, runMigrations } from './support/callers.js';
-import { worldCli, ok } from './support/cli.js';
-import { servedRoutes } from './support/synth.js';
-import { csv, ROW, SAMPLE, trafficKit } from './support/traffic.js';
-import { startWorld, type World } from './support/world.js';
+import { ok } from './support/cli.js';
+import { ROW, SAMPLE, servedWorld, shuffledSample } from './support/traffic.js';
 
 const MODEL = 'aws-canary';
 const ENV = 'canary';
 jest.setTimeout(600_000);
-let world: World;
-let work: string;
-let servingFn: string;
-let ingestFn: string;
-
-beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), 'aegis-canary-aws-'));
-  world = await startWorld({
-    // every Wait of the state machines lasts this long: the canary window the traffic fills
-    waitMs: 10_000,
-    // the serving function sees a route change within a second (the default cache is 5 s)
-    extraEnv: (fn): Record<string, string> =>
-      servedRoutes(fn).includes('servingPredict') ? { AEGIS_SERVING_ROUTE_CACHE_SECONDS: '1' } : {},
-  });
-  servingFn = world.functionId((fn) => servedRoutes(fn).includes('servingPredict'));
-  ingestFn = world.functionId((fn) => /^ServingIngest/.test(fn.logicalId));
-}, 600_000);
-afterAll(async () => {
-  await world?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
-});
-
-const cli = worldCli(
-  () => world,
-  () => work,
-);
-const invoker = () => roleClient(world, 'invoker');
-const { trained, settled, traffic } = trafficKit({
-  world: () => world,
-  work: () => work,
-  cli,
-  model: MODEL,
-  env: ENV,
-  servingFn: () => servingFn,
-  ingestFn: () => ingestFn,
-});
+const served = servedWorld({ model: MODEL, env: ENV, prefix: 'aegis-canary-aws-' });
+const { cli } = served;
+const invoker = () => roleClient(served.world, 'invoker');
+const { trained, settled, traffic } = served.kit;
 
 describe('a canary judged on ingested traffic, on the synthesized artifacts', () => {
   let base: string;
@@ -65,21 +27,10 @@ describe('a canary judged on ingested traffic, on the synthesized artifacts', ()
   let regressed: string;
 
   it('migrates, trains and registers a base, a healthy candidate and one trained on shuffled labels; the base serves the environment', async () => {
-    expect((await runMigrations(world, 'Create', 'e2e-canary')).PhysicalResourceId).toBe('aegis-migrations');
-    // the sample with its labels permuted (seeded): a model trained on it has learnt nothing
-    const { header, rows } = csv(readFileSync(join(SAMPLE, 'train.csv'), 'utf8'));
-    const col = header.indexOf('label');
-    const labels = createPrng(17).shuffle(rows.map((r) => r[col]!));
-    const shuffled = join(work, 'shuffled');
-    mkdirSync(shuffled, { recursive: true });
-    writeFileSync(
-      join(shuffled, 'train.csv'),
-      `${[header.join(','), ...rows.map((r, i) => r.map((v, j) => (j === col ? labels[i]! : v)).join(','))].join('\n')}\n`,
-    );
-
+    expect((await runMigrations(served.world, 'Create', 'e2e-canary')).PhysicalResourceId).toBe('aegis-migrations');
     base = await trained('base', SAMPLE, 'canary-sample', 7);
     healthy = await trained('healthy', SAMPLE, 'canary-sample', 8);
-    regressed = await trained('regressed', shuffled, 'canary-shuffled', 7);
+    regressed = await trained('regressed', shuffledSample(served.work), 'canary-shuffled', 7);
     const p = await cli('promoter', ['promote', '--artifact-id', base, '--env', ENV, '--reason', 'base', '--canary-steps', '0']);
     ok(p);
     expect((await settled(p.json.promotionId)).status).toBe('succeeded');

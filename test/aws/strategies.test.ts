@@ -6,54 +6,18 @@
  * judges shadow windows on what was ingested and warms a blue-green candidate by invoking the
  * serving function through Lambda's Invoke API.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
-import { createPrng } from '../../lib/clients/training/prng.js';
 import { runMigrations } from './support/callers.js';
-import { ok, worldCli } from './support/cli.js';
-import { servedRoutes } from './support/synth.js';
-import { csv, SAMPLE, trafficKit } from './support/traffic.js';
-import { startWorld, type World } from './support/world.js';
+import { ok } from './support/cli.js';
+import { SAMPLE, servedWorld, shuffledSample } from './support/traffic.js';
 
 const MODEL = 'aws-strategies';
 const ENV = 'canary';
 jest.setTimeout(600_000);
-let world: World;
-let work: string;
-let servingFn: string;
-let ingestFn: string;
-
-beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), 'aegis-strategies-aws-'));
-  world = await startWorld({
-    // every Wait of the state machines lasts this long: the shadow window the traffic fills
-    waitMs: 10_000,
-    extraEnv: (fn): Record<string, string> =>
-      servedRoutes(fn).includes('servingPredict') ? { AEGIS_SERVING_ROUTE_CACHE_SECONDS: '1' } : {},
-  });
-  servingFn = world.functionId((fn) => servedRoutes(fn).includes('servingPredict'));
-  ingestFn = world.functionId((fn) => /^ServingIngest/.test(fn.logicalId));
-}, 600_000);
-afterAll(async () => {
-  await world?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
-});
-
-const cli = worldCli(
-  () => world,
-  () => work,
-);
-const kit = trafficKit({
-  world: () => world,
-  work: () => work,
-  cli,
-  model: MODEL,
-  env: ENV,
-  servingFn: () => servingFn,
-  ingestFn: () => ingestFn,
-});
+const served = servedWorld({ model: MODEL, env: ENV, prefix: 'aegis-strategies-aws-' });
+const { cli, kit } = served;
 
 /** The environment answers with `artifactId` (the serving function reads routes through a 1 s cache). */
 async function serves(artifactId: string, variant: string) {
@@ -66,7 +30,8 @@ async function serves(artifactId: string, variant: string) {
 }
 
 /** Model loads the serving function counted: its `ai_infra_serving_model_loads_total` EMF lines. */
-const loads = () => world.logs.filter((l) => l.startsWith(`${servingFn}: `) && l.includes('"ai_infra_serving_model_loads_total"')).length;
+const loads = () =>
+  served.world.logs.filter((l) => l.startsWith(`${served.servingFn}: `) && l.includes('"ai_infra_serving_model_loads_total"')).length;
 
 const SHADOW = ['--strategy', 'shadow', '--shadow-percent', '100', '--min-agreement', '0.9', '--then', 'promote'];
 const JUDGE = ['--canary-window', '10', '--min-requests', '60', '--max-inconclusive', '3'];
@@ -78,20 +43,11 @@ describe('shadow and blue-green rollouts on the synthesized artifacts', () => {
   let green: string;
 
   it('migrates, trains and registers a base, two healthy candidates and one trained on shuffled labels; the base serves', async () => {
-    expect((await runMigrations(world, 'Create', 'e2e-strategies')).PhysicalResourceId).toBe('aegis-migrations');
-    const { header, rows } = csv(readFileSync(join(SAMPLE, 'train.csv'), 'utf8'));
-    const col = header.indexOf('label');
-    const labels = createPrng(17).shuffle(rows.map((r) => r[col]!));
-    const shuffled = join(work, 'shuffled');
-    mkdirSync(shuffled, { recursive: true });
-    writeFileSync(
-      join(shuffled, 'train.csv'),
-      `${[header.join(','), ...rows.map((r, i) => r.map((v, j) => (j === col ? labels[i]! : v)).join(','))].join('\n')}\n`,
-    );
+    expect((await runMigrations(served.world, 'Create', 'e2e-strategies')).PhysicalResourceId).toBe('aegis-migrations');
     base = await kit.trained('base', SAMPLE, 'strategies-sample', 7);
     healthy = await kit.trained('healthy', SAMPLE, 'strategies-sample', 8);
     green = await kit.trained('green', SAMPLE, 'strategies-sample', 9);
-    regressed = await kit.trained('regressed', shuffled, 'strategies-shuffled', 7);
+    regressed = await kit.trained('regressed', shuffledSample(served.work), 'strategies-shuffled', 7);
     const p = await cli('promoter', ['promote', '--artifact-id', base, '--env', ENV, '--reason', 'base', '--canary-steps', '0']);
     ok(p);
     expect((await kit.settled(p.json.promotionId)).status).toBe('succeeded');
@@ -151,11 +107,11 @@ describe('shadow and blue-green rollouts on the synthesized artifacts', () => {
   });
 
   it('aborts a blue-green switch whose candidate fails its warm-up before any traffic moves', async () => {
-    const dir = join(work, 'not-a-model');
+    const dir = join(served.work, 'not-a-model');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'README.txt'), 'no model here\n');
     const broken = await kit.registered('not-a-model', dir);
-    const calls = world.lambda.calls.length;
+    const calls = served.world.lambda.calls.length;
     const p = await cli('promoter', [
       'promote',
       '--artifact-id',
@@ -173,8 +129,8 @@ describe('shadow and blue-green rollouts on the synthesized artifacts', () => {
     // the serving function loaded it and refused it: no model format it knows
     expect(done.rollout.reason).toMatch(new RegExp(`^warm-up failed: artifact ${broken} is refused \\(UNSUPPORTED_FORMAT\\)`));
     // the rollout step warmed it through the serving function, and no route ever named it
-    const warmed = world.lambda.calls.slice(calls);
-    expect(warmed.map((c) => c.logicalId)).toEqual([servingFn]);
+    const warmed = served.world.lambda.calls.slice(calls);
+    expect(warmed.map((c) => c.logicalId)).toEqual([served.servingFn]);
     expect(warmed[0]!.payload).toMatchObject({ aegisWarmUp: { artifactId: broken, modelName: MODEL, env: ENV } });
     expect(
       done.trace.some((s: { output?: { route?: { canary_artifact_id?: string } } }) =>

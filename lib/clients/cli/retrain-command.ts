@@ -2,7 +2,6 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ApiError } from '../http/client.js';
-import { registerArtifact, registerDatasets } from '../http/registration.js';
 import { ManifestParent, type TrainingManifest } from '../../kernel/manifest.js';
 import { Uuid } from '../../kernel/names.js';
 import type { KeyRecord } from '../../kernel/signatures.js';
@@ -10,9 +9,9 @@ import { verifyManifest } from '../../kernel/verification.js';
 import { resolveCodeRef } from '../training/provenance.js';
 import { BUILTIN_TRAINING_CMD, recordTraining, type TrainingResult } from '../training/record.js';
 import { formatRetrainDiff, keptDatasetProblems, planDatasets, retrainDiff } from '../training/retrain.js';
-import type { ArtifactReply } from '../../platform/http/schemas.js';
+import type { ArtifactReply, RegisterReply } from '../../platform/http/schemas.js';
 import { CliError, type CliContext } from './context.js';
-import { parseDatasetSpecs } from './training-commands.js';
+import { parseDatasetSpecs, registerRecorded } from './training-commands.js';
 
 interface RetrainOptions {
   from: string;
@@ -104,26 +103,19 @@ async function retrain(ctx: CliContext, o: RetrainOptions): Promise<void> {
   const kept = datasets.filter((d) => !given.some((g) => g.id === d.id)).map((d) => d.id);
   const changed = keptDatasetProblems(parent.datasetRefs, kept, result.datasetChecksums);
   if (changed.length) throw new CliError(`${changed.join('; ')} — nothing was registered`);
-  let manifest: Record<string, unknown> = { ...result.manifest, parent: link };
+  const manifest: Record<string, unknown> = { ...result.manifest, parent: link };
   await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
-  let registration: Awaited<ReturnType<typeof registerArtifact>> | undefined;
+  let registration: RegisterReply | undefined;
   if (o.register) {
     const api = await ctx.client();
-    reporter.step('registering the new dataset versions');
-    const fresh = result.manifest.datasetRefs.filter((r) => !kept.includes(r.id));
-    await registerDatasets(
-      api,
-      fresh.map((r) => ({ id: r.id, version: r.version, checksum: r.checksum, uri: r.uri! })),
-    );
-    reporter.step('uploading and registering the artifact');
-    registration = await registerArtifact(api, {
+    // the new dataset versions only: the kept ones are registered already
+    ({ registration } = await registerRecorded(api, reporter, {
       modelName: parent.modelName,
+      datasets: result.manifest.datasetRefs.filter((r) => !kept.includes(r.id)),
       artifactPath,
       manifest,
-      onProgress: (d, t) => reporter.bytes('uploading', d, t),
-    });
-    manifest = (await api.request<ArtifactReply>('GET', `/v1/artifacts/${encodeURIComponent(registration.artifactId)}`)).manifest;
-    await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+      manifestPath,
+    }));
   }
   const diff = retrainDiff(parent, result.manifest);
   const summary = {

@@ -1,6 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { AegisClient } from '../http/client.js';
 import { registerArtifact, registerDatasets } from '../http/registration.js';
 import { parseJsonStrict } from '../../kernel/json.js';
 import { LIMITS } from '../../kernel/manifest.js';
@@ -9,9 +10,9 @@ import { runBuiltinTrainer } from '../training/builtin-trainer.js';
 import { datasetChecksum } from '../training/dataset-checksum.js';
 import { pushTrainingMetrics, trainingDuration } from '../training/metrics.js';
 import { resolveCodeRef, resolveContainerDigest } from '../training/provenance.js';
-import { recordTraining, type DatasetSpec } from '../training/record.js';
+import { recordTraining, type DatasetSpec, type Reporter } from '../training/record.js';
 import { reproduce } from '../training/reproduce.js';
-import type { ArtifactReply } from '../../platform/http/schemas.js';
+import type { ArtifactReply, RegisterReply } from '../../platform/http/schemas.js';
 import { CliError, readJsonFile, type CliContext } from './context.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -131,26 +132,18 @@ export function trainingCommands(program: Command, ctx: CliContext): void {
             if (problem) reporter.step(problem);
           }
         }
-        let manifest: Record<string, unknown> = result.manifest;
         // Written before registering, so a failed registration still leaves the record behind.
-        await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
-        let registration: Awaited<ReturnType<typeof registerArtifact>> | undefined;
+        await writeFile(manifestPath, `${JSON.stringify(result.manifest, null, 2)}\n`);
+        let registration: RegisterReply | undefined;
         if (o.register) {
           const api = await ctx.client();
-          reporter.step('registering datasets');
-          await registerDatasets(
-            api,
-            result.manifest.datasetRefs.map((r) => ({ id: r.id, version: r.version, checksum: r.checksum, uri: r.uri! })),
-          );
-          reporter.step('uploading and registering the artifact');
-          registration = await registerArtifact(api, {
+          ({ registration } = await registerRecorded(api, reporter, {
             modelName: o.model,
+            datasets: result.manifest.datasetRefs,
             artifactPath,
-            manifest,
-            onProgress: (d, t) => reporter.bytes('uploading', d, t),
-          });
-          manifest = (await api.request<ArtifactReply>('GET', `/v1/artifacts/${encodeURIComponent(registration.artifactId)}`)).manifest;
-          await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+            manifest: result.manifest,
+            manifestPath,
+          }));
         }
         const summary = {
           artifactPath,
@@ -231,4 +224,37 @@ export function trainingCommands(program: Command, ctx: CliContext): void {
         metrics,
       );
     });
+}
+
+/**
+ * A recorded training run registered: its dataset versions, then the artifact; the stored
+ * manifest (with what the registry added) read back over `manifestPath`. `train --record` and
+ * `retrain` register this way.
+ */
+export async function registerRecorded(
+  api: AegisClient,
+  reporter: Reporter,
+  o: {
+    modelName: string;
+    datasets: readonly { id: string; version: string; checksum: string; uri?: string | undefined }[];
+    artifactPath: string;
+    manifest: Record<string, unknown>;
+    manifestPath: string;
+  },
+): Promise<{ registration: RegisterReply; manifest: Record<string, unknown> }> {
+  reporter.step('registering datasets');
+  await registerDatasets(
+    api,
+    o.datasets.map((r) => ({ id: r.id, version: r.version, checksum: r.checksum, uri: r.uri! })),
+  );
+  reporter.step('uploading and registering the artifact');
+  const registration = await registerArtifact(api, {
+    modelName: o.modelName,
+    artifactPath: o.artifactPath,
+    manifest: o.manifest,
+    onProgress: (d, t) => reporter.bytes('uploading', d, t),
+  });
+  const manifest = (await api.request<ArtifactReply>('GET', `/v1/artifacts/${encodeURIComponent(registration.artifactId)}`)).manifest;
+  await writeFile(o.manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+  return { registration, manifest };
 }

@@ -17,9 +17,11 @@ import { stepState, type Next, type RolloutState, type StepAction } from './doma
 import { PromotionStepPayload, RouteDrainedPayload, type PromotionStep } from './events.js';
 import type { RolloutEnd } from './ledger.js';
 import {
+  DRAINED_ROUTE,
   insertRoutes,
   insertSteps,
   insertVerdicts,
+  NO_CANDIDATE,
   routeRow,
   verdictRow,
   type JudgedWindow,
@@ -134,8 +136,7 @@ function end(s: Replay, r: EventReplay, p: ReplayedPromotion): void {
   const why = (r.e.payload as { reason?: unknown }).reason;
   const state = status !== 'succeeded' && !saved.reason && typeof why === 'string' ? { ...saved, reason: why } : saved;
   p.rollout_state = canonicalJson({ ...state, percent: status === 'succeeded' ? 100 : 0 });
-  const cleared = { canary_artifact_id: null, canary_percent: 0, shadow_artifact_id: null, shadow_percent: 0 };
-  route(s, r, p, status === 'succeeded' ? { stable_artifact_id: p.artifact_id, ...cleared } : cleared);
+  route(s, r, p, status === 'succeeded' ? { stable_artifact_id: p.artifact_id, ...NO_CANDIDATE } : NO_CANDIDATE);
   trace(s, r, p, ACTION_OF[status]);
 }
 
@@ -155,18 +156,10 @@ export class RolloutReplay {
   drain(r: EventReplay): void {
     const e = r.parse(RouteDrainedPayload);
     if (!e) return;
-    const cleared = {
-      stable_artifact_id: null,
-      canary_artifact_id: null,
-      canary_percent: 0,
-      shadow_artifact_id: null,
-      shadow_percent: 0,
-      promotion_id: null,
-    };
     const key = `${e.modelName}\u0000${e.env}`;
     const existing = this.#s.routes.get(key);
-    if (existing) Object.assign(existing, cleared, { updated_at: toDate(r.e.ts) });
-    else this.#s.routes.set(key, routeRow({ modelName: e.modelName, env: e.env }, cleared, toDate(r.e.ts)));
+    if (existing) Object.assign(existing, DRAINED_ROUTE, { updated_at: toDate(r.e.ts) });
+    else this.#s.routes.set(key, routeRow({ modelName: e.modelName, env: e.env }, DRAINED_ROUTE, toDate(r.e.ts)));
   }
 
   handles(type: string): boolean {

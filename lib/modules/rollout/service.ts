@@ -8,6 +8,7 @@ import { runStep, type RolloutDeps, type RolloutOptions, type StepOutput } from 
 import { routeSubject } from './events.js';
 import {
   countSteps,
+  DRAINED_ROUTE,
   expireLease,
   finishStep,
   insertStep,
@@ -119,15 +120,7 @@ export class RolloutService {
   async drain(q: { modelName: string; env: string; artifactId: string; reason: string; actor: string }): Promise<void> {
     const now = this.#d.clock.now();
     await this.#d.database.db.transaction().execute(async (tx) => {
-      const cleared = {
-        stable_artifact_id: null,
-        canary_artifact_id: null,
-        canary_percent: 0,
-        shadow_artifact_id: null,
-        shadow_percent: 0,
-        promotion_id: null,
-      };
-      await upsertRoute(tx, { modelName: q.modelName, env: q.env }, cleared, now);
+      await upsertRoute(tx, { modelName: q.modelName, env: q.env }, DRAINED_ROUTE, now);
       await this.#d.audit.append(tx, {
         type: 'route.drained',
         actor: q.actor,

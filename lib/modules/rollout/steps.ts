@@ -21,7 +21,7 @@ import type { RolloutEnd, RolloutPromotion } from './ledger.js';
 import { secondsUntilDue } from './lease.js';
 import { authorized, notQuarantined, save, type Step, type StepOutput } from './step-context.js';
 import { evaluateHold, resumedNext, startRoute, stepUpRoute, warmUp } from './strategies.js';
-import { leaseDueAt, routedStable, upsertRoute } from './store.js';
+import { leaseDueAt, NO_CANDIDATE, routedStable, upsertRoute } from './store.js';
 
 export type { RolloutDeps, RolloutOptions, StepOutput } from './step-context.js';
 
@@ -188,7 +188,7 @@ async function finish({ d, p, held, persisted }: Step, status: RolloutEnd, error
     finished = true;
     const { record: signed, recordSignature } = await d.promotions.end(tx, p, { status, state: final, at: now });
     // the shadow ends with the rollout; rolled back from a blue-green hold, blue (still the stable) serves again
-    const route = { canary_artifact_id: null, canary_percent: 0, shadow_artifact_id: null, shadow_percent: 0, promotion_id: p.promotionId };
+    const route = { ...NO_CANDIDATE, promotion_id: p.promotionId };
     await upsertRoute(
       tx,
       { modelName: p.modelName, env: p.targetEnv },

@@ -198,6 +198,12 @@ export type RouteChange = Partial<
 
 export type RouteRow = Insertable<DB['routes']>;
 
+/** A route's candidate columns cleared, no canary and no shadow: what every rollout's end sets. */
+export const NO_CANDIDATE = { canary_artifact_id: null, canary_percent: 0, shadow_artifact_id: null, shadow_percent: 0 } as const;
+
+/** Nothing serves: a drained route (RolloutService.drain, and its replay). */
+export const DRAINED_ROUTE = { stable_artifact_id: null, ...NO_CANDIDATE, promotion_id: null } as const;
+
 /** The new route of the model in `env`: `set`, the rest empty. */
 export function routeRow(at: { modelName: string; env: string }, set: RouteChange, now: Date): RouteRow {
   return {

@@ -7,15 +7,19 @@
  * gzip + base64, about once a second, each delivery after the first repeating the previous
  * one's last line, as an at-least-once delivery may).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll } from '@jest/globals';
+import { createPrng } from '../../../lib/clients/training/prng.js';
 import { runBuiltinTrainer } from '../../../lib/clients/training/builtin-trainer.js';
 import { packDirectory } from '../../../lib/clients/training/pack.js';
 import { SERVING_EVENT_FIELD } from '../../../lib/modules/serving/event-log.js';
 import { roleClient } from './callers.js';
-import { ok, type CliRun } from './cli.js';
-import type { World } from './world.js';
+import { ok, worldCli, type CliRun } from './cli.js';
+import { servedRoutes } from './synth.js';
+import { startWorld, type World } from './world.js';
 
 export const SAMPLE = join(process.cwd(), 'test/data/sample');
 /** One row of the sample's features, for single predictions. */
@@ -106,27 +110,30 @@ export function trafficKit(o: {
     };
   }
 
+  /** Registers version 1 of the dataset (its train.csv) once per run; its checksum. */
+  async function datasetChecksum(datasetId: string, datasetDir: string): Promise<string> {
+    if (!checksums.has(datasetId)) {
+      const ds = await o.cli('publisher', [
+        'datasets',
+        'register',
+        '--id',
+        datasetId,
+        '--version',
+        '1',
+        '--path',
+        join(datasetDir, 'train.csv'),
+      ]);
+      ok(ds);
+      checksums.set(datasetId, ds.json.checksum);
+    }
+    return checksums.get(datasetId)!;
+  }
+
   async function registered(label: string, dir: string, seed = 7, checksum?: string, datasetId = 'traffic-sample'): Promise<string> {
     const artifact = join(o.work(), `${label}.tar.gz`);
     await packDirectory(dir, artifact);
     const manifest = join(o.work(), `${label}.manifest.json`);
-    if (!checksum) {
-      if (!checksums.has(datasetId)) {
-        const ds = await o.cli('publisher', [
-          'datasets',
-          'register',
-          '--id',
-          datasetId,
-          '--version',
-          '1',
-          '--path',
-          join(SAMPLE, 'train.csv'),
-        ]);
-        ok(ds);
-        checksums.set(datasetId, ds.json.checksum);
-      }
-      checksum = checksums.get(datasetId)!;
-    }
+    checksum ??= await datasetChecksum(datasetId, SAMPLE);
     // the same offline metrics for all: the gate lets each through, the judge must tell them apart
     writeFileSync(
       manifest,
@@ -147,23 +154,10 @@ export function trafficKit(o: {
   }
 
   async function trained(label: string, datasetDir: string, datasetId: string, seed: number): Promise<string> {
-    if (!checksums.has(datasetId)) {
-      const ds = await o.cli('publisher', [
-        'datasets',
-        'register',
-        '--id',
-        datasetId,
-        '--version',
-        '1',
-        '--path',
-        join(datasetDir, 'train.csv'),
-      ]);
-      ok(ds);
-      checksums.set(datasetId, ds.json.checksum);
-    }
+    const checksum = await datasetChecksum(datasetId, datasetDir);
     const modelDir = join(o.work(), `model-${label}`);
     await runBuiltinTrainer({ datasets: [{ id: datasetId, path: datasetDir }], outDir: modelDir, seed, hyperparams: {} });
-    return registered(label, modelDir, seed, checksums.get(datasetId), datasetId);
+    return registered(label, modelDir, seed, checksum, datasetId);
   }
 
   async function settled(promotionId: string, timeoutMs = 180_000) {
@@ -215,4 +209,86 @@ export function trafficKit(o: {
   const predict = () => invoker().request<{ variant: string; artifactId: string }>('POST', `${base()}/predict`, { inputs: [ROW] });
 
   return { trained, registered: (label, dir) => registered(label, dir), settled, traffic, predict };
+}
+
+/**
+ * The sample with its labels permuted (seeded) in `<work>/shuffled`: a model trained on it has
+ * learnt nothing. Its folder.
+ */
+export function shuffledSample(work: string, seed = 17): string {
+  const { header, rows } = csv(readFileSync(join(SAMPLE, 'train.csv'), 'utf8'));
+  const col = header.indexOf('label');
+  const labels = createPrng(seed).shuffle(rows.map((r) => r[col]!));
+  const dir = join(work, 'shuffled');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'train.csv'),
+    `${[header.join(','), ...rows.map((r, i) => r.map((v, j) => (j === col ? labels[i]! : v)).join(','))].join('\n')}\n`,
+  );
+  return dir;
+}
+
+/** A suite's world with served traffic: the world, its temp folder, the serving and ingest functions, the CLI and the kit. */
+export interface ServedWorld {
+  readonly world: World;
+  readonly work: string;
+  readonly servingFn: string;
+  readonly ingestFn: string;
+  cli(role: string, args: string[]): Promise<CliRun>;
+  kit: TrafficKit;
+}
+
+/**
+ * Starts the world before the suite's tests (every Wait of the state machines lasting `waitMs`,
+ * the window the traffic fills; the serving function seeing a route change within a second, the
+ * default cache being 5 s) and stops it, with the suite's temp folder, after them.
+ */
+export function servedWorld(o: { model: string; env: string; prefix: string; waitMs?: number }): ServedWorld {
+  let world: World | undefined;
+  let work = '';
+  let servingFn = '';
+  let ingestFn = '';
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), o.prefix));
+    world = await startWorld({
+      waitMs: o.waitMs ?? 10_000,
+      extraEnv: (fn): Record<string, string> =>
+        servedRoutes(fn).includes('servingPredict') ? { AEGIS_SERVING_ROUTE_CACHE_SECONDS: '1' } : {},
+    });
+    servingFn = world.functionId((fn) => servedRoutes(fn).includes('servingPredict'));
+    ingestFn = world.functionId((fn) => /^ServingIngest/.test(fn.logicalId));
+  }, 600_000);
+  afterAll(async () => {
+    await world?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+  const cli = worldCli(
+    () => world!,
+    () => work,
+  );
+  const kit = trafficKit({
+    world: () => world!,
+    work: () => work,
+    cli,
+    model: o.model,
+    env: o.env,
+    servingFn: () => servingFn,
+    ingestFn: () => ingestFn,
+  });
+  return {
+    get world() {
+      return world!;
+    },
+    get work() {
+      return work;
+    },
+    get servingFn() {
+      return servingFn;
+    },
+    get ingestFn() {
+      return ingestFn;
+    },
+    cli,
+    kit,
+  };
 }
