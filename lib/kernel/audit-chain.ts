@@ -34,6 +34,12 @@ export const AUDIT_EVENT_TYPES = [
   'quarantine.enforced',
   'serving.verified',
   'serving.refused',
+  'drift.report',
+  'drift.suggestion',
+  'drift.suggestion_attached',
+  'drift.suggestion_accepted',
+  'drift.suggestion_dismissed',
+  'drift.suggestion_resolved',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number] | (string & {});
 

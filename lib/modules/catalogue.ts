@@ -4,6 +4,7 @@
  */
 import { joinCatalogues } from '../platform/audit/catalogue.js';
 import { DATASET_EVENTS } from './datasets/events.js';
+import { DRIFT_EVENTS } from './drift/events.js';
 import { KEY_EVENTS } from './keys/events.js';
 import { PROMOTION_EVENTS } from './promotion/events.js';
 import { QUARANTINE_EVENTS } from './quarantine/events.js';
@@ -21,4 +22,5 @@ export const EVENT_CATALOGUE = joinCatalogues(
   ROLLOUT_EVENTS,
   QUARANTINE_EVENTS,
   SERVING_EVENTS,
+  DRIFT_EVENTS,
 );

@@ -1,15 +1,23 @@
-/** The workflow ports: running the rollout state machines and judging canary windows. Adapters: `adapters/workflows/{asl,sfn}.ts`; tested by `test/contracts/sfn-workflows.test.ts` and the promotion suites. */
+/** The workflow ports: running the rollout and drift state machines and judging canary windows. Adapters: `adapters/workflows/{asl,sfn}.ts`; tested by `test/contracts/sfn-workflows.test.ts` and the promotion suites. */
 import type { CanaryJudgement } from '../../kernel/canary-judgement.js';
 
-export type MachineName = 'promotion' | 'rollback';
+/** `statemachines/<name>.asl.json`: the rollout machines, and the drift run (issue 21). */
+export type MachineName = 'promotion' | 'rollback' | 'drift';
 
 /**
  * What an execution starts with: the promotion, and for the rollback machine an `error` when
  * it aborts that promotion's canary (a quarantine) instead of setting a rollback's route.
  */
-export interface WorkflowInput {
+export type WorkflowInput = RolloutInput | DriftRunStart;
+
+export interface RolloutInput {
   promotionId: string;
   error?: { Error: string; Cause: string };
+}
+
+/** The drift machine starts with the run the scheduler or `POST /v1/drift/runs` recorded (the execution name is the run id). */
+export interface DriftRunStart {
+  runId: string;
 }
 
 /**

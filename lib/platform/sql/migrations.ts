@@ -5,10 +5,10 @@ import { serving0011 } from './migration-0011-serving.js';
 import { servingTelemetry0012 } from './migration-0012-serving-telemetry.js';
 import { servingIngestWatermark0013 } from './migration-0013-serving-ingest-watermark.js';
 import { rolloutStrategies0014 } from './migration-0014-rollout-strategies.js';
+import { drift0015 } from './migration-0015-drift.js';
 import { quarantine0010 } from './migration-0010-quarantine.js';
 
-/** Versioned migrations, as a static provider so they survive esbuild bundling. Never edit a shipped
- *  migration: add the next one. SQL must run on PostgreSQL 15 and PGlite (18). */
+/** Versioned migrations, as a static provider (survives esbuild bundling). Never edit a shipped one; SQL runs on PostgreSQL 15 and PGlite (18). */
 const migrations: Record<string, Migration> = {
   '0001_registry': {
     async up(db: Kysely<any>) {
@@ -274,6 +274,7 @@ const migrations: Record<string, Migration> = {
   '0012_serving_telemetry': servingTelemetry0012,
   '0013_serving_ingest_watermark': servingIngestWatermark0013,
   '0014_rollout_strategies': rolloutStrategies0014,
+  '0015_drift': drift0015,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
@@ -290,10 +291,7 @@ export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
-/**
- * The migrations this code knows that the database has not applied, in order (all of them
- * on an empty database). Migrations the database has beyond these (newer code) are fine.
- */
+/** The migrations this code knows that the database has not applied, in order (newer ones it has are fine). */
 export async function pendingMigrations(db: Kysely<any>): Promise<string[]> {
   const migrator = new Migrator({ db, provider, migrationTableName: 'aegis_migrations', migrationLockTableName: 'aegis_migrations_lock' });
   return (await migrator.getMigrations()).filter((m) => m.executedAt === undefined).map((m) => m.name);

@@ -1,6 +1,8 @@
 import type { ColumnType } from 'kysely';
 import type { ServingDeploymentsTable, ServingEventsTable, ServingIngestWatermarksTable, ServingLabelsTable } from './schema-serving.js';
 
+import type { DriftReportsTable, DriftRunsTable, DriftSuggestionsTable } from './schema-drift.js';
+export type { DriftReportsTable, DriftRunsTable, DriftSuggestionsTable } from './schema-drift.js';
 export type { ServingDeploymentsTable, ServingEventsTable, ServingIngestWatermarksTable, ServingLabelsTable } from './schema-serving.js';
 
 /**
@@ -285,6 +287,9 @@ export interface DB {
   serving_events: ServingEventsTable;
   serving_labels: ServingLabelsTable;
   serving_ingest_watermarks: ServingIngestWatermarksTable;
+  drift_runs: DriftRunsTable;
+  drift_reports: DriftReportsTable;
+  drift_suggestions: DriftSuggestionsTable;
 }
 
 export const toIso = (v: Date | string): string => (v instanceof Date ? v : new Date(v)).toISOString();

@@ -5,7 +5,16 @@ import './promise-with-resolvers.js';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { MachineName, WorkflowInput, Workflows } from '../../ports/workflows.js';
 
-type Definition = { States: Record<string, { Type: string }> };
+type StateDef = { Type: string; ItemProcessor?: Definition; Iterator?: Definition };
+type Definition = { States: Record<string, StateDef> };
+
+/** Every state, with those of Map states' processors (their Task names share one namespace with the top level). */
+function allStates(def: Definition): [string, StateDef][] {
+  return Object.entries(def.States).flatMap(([name, s]) => {
+    const inner = s.ItemProcessor ?? s.Iterator;
+    return [[name, s] as [string, StateDef], ...(inner ? allStates(inner) : [])];
+  });
+}
 type Step = (input: Record<string, unknown>) => Promise<unknown>;
 
 export interface LocalWorkflowsOptions {
@@ -41,10 +50,10 @@ export class LocalWorkflows implements Workflows {
   #definition(machine: MachineName): Definition {
     let def = this.#definitions.get(machine);
     if (!def) {
-      // The Lambda ARN is a CDK substitution; any well-formed ARN will do, every Task is overridden.
+      // The Lambda ARNs are CDK substitutions; any well-formed ARN will do, every Task is overridden.
       const text = readFileSync(join(this.opts.definitionsDir, `${machine}.asl.json`), 'utf8').replaceAll(
-        '${RolloutStepArn}',
-        'arn:aws:lambda:us-east-1:000000000000:function:aegis-rollout-step',
+        /\$\{(RolloutStepArn|DriftStepArn)\}/g,
+        'arn:aws:lambda:us-east-1:000000000000:function:aegis-step',
       );
       def = JSON.parse(text) as Definition;
       this.#definitions.set(machine, def);
@@ -58,7 +67,7 @@ export class LocalWorkflows implements Workflows {
     const def = this.#definition(machine);
     const tasks: Record<string, (i: unknown) => Promise<never>> = {};
     const waits: Record<string, number> = {};
-    for (const [state, s] of Object.entries(def.States)) {
+    for (const [state, s] of allStates(def)) {
       if (s.Type === 'Task') tasks[state] = (i) => this.opts.step(i as Record<string, unknown>) as Promise<never>;
       if (s.Type === 'Wait' && this.opts.waitMs !== undefined) waits[state] = this.opts.waitMs;
     }
@@ -82,7 +91,7 @@ export class LocalWorkflows implements Workflows {
       .catch((e: unknown) => {
         // A Fail state (RolledBack, RollbackFailed) ends the execution as an error whose cause
         // names the state's Error; the step already recorded it (or tried to, and it alarms on AWS).
-        if (!(e instanceof Error && /^(RolledBack|RollbackFailed)$/.test(String((e.cause as Error | undefined)?.name))))
+        if (!(e instanceof Error && /^(RolledBack|RollbackFailed|DriftRunFailed)$/.test(String((e.cause as Error | undefined)?.name))))
           this.opts.onError?.(name, e);
       })
       .finally(() => {
@@ -92,7 +101,7 @@ export class LocalWorkflows implements Workflows {
       });
     this.#running.set(name, done);
     this.#aborts.set(name, exec.abort);
-    this.#runners.set(name, [input.promotionId, runner]);
+    if ('promotionId' in input) this.#runners.set(name, [input.promotionId, runner]);
     return { executionId, started: true };
   }
 

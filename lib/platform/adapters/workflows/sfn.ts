@@ -6,22 +6,22 @@ export class SfnWorkflows implements Workflows {
   readonly #client: SFNClient;
 
   constructor(
-    private readonly arns: Record<MachineName, string>,
+    /** the state machines this process starts (a function that starts none of a machine lacks its ARN) */
+    private readonly arns: Partial<Record<MachineName, string>>,
     client?: SFNClient,
   ) {
     this.#client = client ?? new SFNClient({});
   }
 
   async start(machine: MachineName, name: string, input: WorkflowInput) {
+    const arn = this.arns[machine];
+    if (!arn) throw new Error(`no ${machine} state machine is configured for this function`);
     try {
-      const r = await this.#client.send(
-        new StartExecutionCommand({ stateMachineArn: this.arns[machine], name, input: JSON.stringify(input) }),
-      );
+      const r = await this.#client.send(new StartExecutionCommand({ stateMachineArn: arn, name, input: JSON.stringify(input) }));
       return { executionId: r.executionArn!, started: true };
     } catch (e) {
       // Same name and input: Step Functions refuses a second run, which is what we want.
-      if (e instanceof ExecutionAlreadyExists)
-        return { executionId: `${this.arns[machine].replace(':stateMachine:', ':execution:')}:${name}`, started: false };
+      if (e instanceof ExecutionAlreadyExists) return { executionId: `${arn.replace(':stateMachine:', ':execution:')}:${name}`, started: false };
       throw e;
     }
   }
