@@ -21,6 +21,7 @@ import type { LineageService } from '../../modules/lineage/service.js';
 import type { RegistryService } from '../../modules/registry/service.js';
 import type { TokenService } from '../../modules/tokens/service.js';
 import type { VerificationService } from '../../modules/registry/verification.js';
+import type { DriftApi } from '../../modules/drift/records.js';
 
 /** Everything a handler needs, built once per process by the composition root. */
 export interface Container {
@@ -51,6 +52,8 @@ export interface Container {
   serving: ServingService;
   /** label feedback, canary status and retention of what serving records */
   servingTelemetry: ServingTelemetry;
+  /** drift runs, reports and retrain suggestions (issue 21) */
+  drift: DriftApi;
   workflows: Workflows;
   /** the scheduled jobs (audit archive, pending promotion and upload expiry); armed by the local server only */
   scheduler: Scheduler;

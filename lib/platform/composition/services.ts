@@ -30,6 +30,7 @@ import { KeyService } from '../../modules/keys/service.js';
 import { RegistryService } from '../../modules/registry/service.js';
 import { TokenService } from '../../modules/tokens/service.js';
 import { VerificationService } from '../../modules/registry/verification.js';
+import { unbuiltDrift } from './drift.js';
 import { servingService, type DriftStore, type ServingAdapters } from './serving.js';
 import { lineageService } from './lineage.js';
 
@@ -153,6 +154,7 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
       ...storage,
       ...core,
       ...promotions,
+      drift: unbuiltDrift,
       scheduler,
       auth: opts.mode === 'lambda' ? new IamAuthenticator(config.iamRoleMap) : new BearerTokenAuthenticator(core.tokens),
       ...(exposition && { metricsExposition: exposition }),
