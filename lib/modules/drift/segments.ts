@@ -17,6 +17,15 @@ export interface SegmentSource {
   get(key: string): Promise<Readable>;
 }
 
+/**
+ * The drift store as the drift pipeline uses it: segments and stored objects read back, and its
+ * own objects written (reports under `drift-reports/`, a run's plan and shard counts under
+ * `drift-runs/`). Locally the data folder's `drift/` (FsObjectStore); on AWS `DRIFT_S3_BUCKET`.
+ */
+export interface DriftObjects extends SegmentSource {
+  put(key: string, body: Uint8Array | string, opts?: { contentType?: string }): Promise<unknown>;
+}
+
 /** A segment of the window: its key and size (bytes) when the store says. */
 export interface SegmentRef {
   key: string;

@@ -80,6 +80,8 @@ async function reports(db: Kysely<any>) {
     .addColumn('created_at', 'timestamptz', (c) => c.notNull())
     .execute();
   await db.schema.createIndex('drift_reports_by_deployment').on('drift_reports').columns(['model_name', 'env', 'window_to']).execute();
+  // one report per run: a retried Report task finds the report its first attempt committed
+  await db.schema.createIndex('drift_reports_one_per_run').on('drift_reports').column('run_id').unique().execute();
   await db.schema.createIndex('drift_reports_by_suggestion').on('drift_reports').column('suggestion_id').execute();
 }
 
