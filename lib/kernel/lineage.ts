@@ -55,8 +55,6 @@ export interface Lineage {
   served?: LineageServed[];
   /** present when the artifact was retrained (`aegis retrain`): the parent and the drift suggestion that led to it, if any */
   parent?: { artifactId: string; suggestionId?: string };
-  /** present when drift raised a retrain suggestion while it served (`suggests-retrain`), or its promotion resolved one (`resolves`) */
-  suggestions?: LineageSuggestion[];
   edges: { from: string; to: string; rel: LineageRel }[];
 }
 
@@ -75,7 +73,8 @@ function suggestionEdges(artifactId: string, suggestions: readonly LineageSugges
 /**
  * The lineage graph of one artifact: artifact → manifest → datasets, code, container, and for a
  * retrained artifact artifact → parent artifact (`retrained-from`, from the signed manifest's `parent`);
- * artifact → drift suggestion (`suggests-retrain` while it served, `resolves` once its promotion resolved it).
+ * artifact → drift suggestion (`suggests-retrain` while it served, `resolves` once its promotion resolved it;
+ * the node is `suggestion:<id>`, its record at `GET /v1/drift/suggestions/{id}`).
  */
 export function buildLineage(
   artifact: Lineage['artifact'],
@@ -101,7 +100,6 @@ export function buildLineage(
     ...(quarantine ? { quarantine } : {}),
     ...(served.length ? { served } : {}),
     ...(manifest.parent ? { parent: manifest.parent } : {}),
-    ...(suggestions.length ? { suggestions } : {}),
     edges: [
       { from: `artifact:${artifact.artifactId}`, to: m, rel: 'described-by' },
       ...datasets.map((d) => ({ from: m, to: `dataset:${d.id}@${d.version}`, rel: 'trained-on' as const })),

@@ -28,7 +28,7 @@ type History = Pick<PromotionService, 'summaries'> &
     suggestions?: (artifactId: string) => Promise<LineageSuggestion[]>;
   };
 
-type HistoryPart = Pick<Lineage, 'promotions' | 'deployments' | 'quarantine' | 'served' | 'suggestions'>;
+type HistoryPart = Pick<Lineage, 'promotions' | 'deployments' | 'quarantine' | 'served'> & { suggestions?: LineageSuggestion[] };
 
 /** Lineage of an artifact and the signed, self-contained bundle auditors verify offline. */
 export class LineageService {
