@@ -15,6 +15,7 @@ import {
 } from '../platform/http/route-functions.js';
 import { grantAccess, type AccessResources, type RouteAccess } from './access.js';
 import { AegisFunction, type BundledPackage } from './aegis-function.js';
+import { DRIFT_ROUTE_ACCESS } from './drift-workflow.js';
 import { POLICIES_DIR, POLICIES_FOLDER } from './policies-bundle.js';
 
 export { API_FUNCTION_NAMES, API_ROUTE_IDS, ROUTE_FUNCTION, type ApiFunctionName, type ApiRouteId };
@@ -107,6 +108,7 @@ export const ROUTE_ACCESS = {
   servingPredict: { artifacts: 'read', signAuditEvents: true, driftInputs: 'write' },
   servingFeedback: {}, // labels into serving_labels: data, not audited (the database only)
   servingStatus: {}, // the route, the ingested serving_events and labels, the verdicts (the database only)
+  ...DRIFT_ROUTE_ACCESS,
 } as const satisfies Record<ApiRouteId, RouteAccess>;
 
 /** The serving function's memory when the environment names none: 1,769 MB is one full vCPU. */

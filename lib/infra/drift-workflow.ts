@@ -8,17 +8,36 @@ import { policiesBundle } from './policies-bundle.js';
 import { buildStepMachines } from './step-machines.js';
 
 /**
- * What the drift-step function may touch beyond the database: it counts serving's input
- * segments (`serving-inputs/`, read only), keeps a run's plan and shard counts (`drift-runs/`)
- * and stores reports (`drift-reports/`) in the drift bucket; it signs retrain suggestions with
- * the manifest key and appends drift.* events signed with the audit key. It never reads
- * artifacts (the baseline comes from the database) and starts no execution.
+ * What the drift-step function may touch beyond the database: it reads the serving artifact's
+ * bytes for its drift baseline (`baseline.json` inside the artifact, checked against the
+ * manifest), counts serving's input segments (`serving-inputs/`, read only), keeps a run's plan
+ * and shard counts (`drift-runs/`) and stores reports (`drift-reports/`) in the drift bucket; it
+ * signs retrain suggestions with the manifest key and appends drift.* events signed with the
+ * audit key. It starts no execution.
  */
 export const DRIFT_STEP_ACCESS = {
+  artifacts: 'read',
   driftStore: { inputs: 'read', runs: 'write', reports: 'write' },
   signManifests: true,
   signAuditEvents: true,
 } as const satisfies RouteAccess;
+
+/**
+ * The drift routes (`lib/platform/http/routes/drift.ts`): runs, reports and suggestions are
+ * database rows, except a report's body, which the report route reads back from the drift
+ * bucket (`drift-reports/` only); accepting or dismissing a suggestion appends a signed audit
+ * event; requesting a run reads policies/drift.json and starts the drift state machine.
+ */
+export const DRIFT_ROUTE_ACCESS = {
+  driftRunGet: {},
+  driftReportsList: {},
+  driftReportGet: { driftStore: { reports: 'read' } },
+  driftSuggestionsList: {},
+  driftSuggestionGet: {},
+  driftSuggestionAccept: { signAuditEvents: true },
+  driftSuggestionDismiss: { signAuditEvents: true },
+  driftRunRequest: { startDriftRuns: true },
+} as const satisfies Record<string, RouteAccess>;
 
 /** The placeholder every Task `Resource` of `drift.asl.json` uses for the drift-step function. */
 export const DRIFT_STEP_PLACEHOLDER = 'DriftStepArn';
