@@ -416,6 +416,7 @@ describe('AegisStack template', () => {
             synth.stack.pendingUploadExpiry.jobFunction,
             synth.stack.pendingPromotionExpiry.jobFunction,
             synth.stack.servingRetention.jobFunction,
+            synth.stack.driftSchedule.jobFunction,
           ].includes(fn)
             ? 'index.scheduled'
             : 'index.handler',
@@ -1303,7 +1304,11 @@ describe('AegisStack template', () => {
     it('uses Resource "*" only for X-Ray and, on the state machine roles, CloudWatch Logs delivery: neither has resource-level permissions', () => {
       const wildcard = identityStatements(template).filter((e) => asList(e.statement.Resource).includes('*'));
       expect(wildcard.length).toBeGreaterThan(0);
-      const machineRoles = stateMachineRoles();
+      // every machine's role: the two rollout machines and the drift machine
+      const machineRoles = Object.values(template.findResources('AWS::StepFunctions::StateMachine')).map(
+        (m) => (m.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0],
+      );
+      expect(machineRoles).toHaveLength(3);
       for (const { roles, statement } of wildcard) {
         if (roles.every((r) => machineRoles.includes(r))) {
           expect(asList(statement.Action).filter((a) => !STATE_MACHINE_WILDCARD_ACTIONS.includes(a))).toEqual([]);
