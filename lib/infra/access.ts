@@ -4,9 +4,9 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { acknowledge } from './acknowledge.js';
 import type { AegisFunction } from './aegis-function.js';
-import { Stack } from 'aws-cdk-lib';
 import { logicalIdOf } from './pin.js';
 import type { RegistryDatabase } from './registry-database.js';
+import { DRIFT_BUCKET_VARIABLE, grantDriftStore, grantStartDriftRuns, grantViaS3, type DriftStoreAccess } from './drift-access.js';
 import { DRIFT_INPUTS_PREFIX } from './storage.js';
 
 /**
@@ -62,6 +62,19 @@ export interface RouteAccess {
    * @default - no access
    */
   readonly driftInputs?: 'write';
+  /**
+   * The drift bucket's own prefixes ({@link DriftStoreAccess}): the drift step reads input
+   * segments and reads and writes runs and reports; the report route reads reports. Needs
+   * {@link AccessResources.driftBucket}.
+   *
+   * @default - no access
+   */
+  readonly driftStore?: DriftStoreAccess;
+  /**
+   * states:StartExecution on exactly the drift state machine, whose ARN the function gets as
+   * `AEGIS_DRIFT_STATE_MACHINE_ARN`. Needs {@link AccessResources.driftStateMachine}.
+   */
+  readonly startDriftRuns?: boolean;
 }
 
 /** The two Standard state machines a promotion runs as (`statemachines/*.asl.json`). */
@@ -91,6 +104,12 @@ export interface AccessResources {
    * @default - none: granting driftInputs throws
    */
   readonly driftBucket?: s3.IBucket;
+  /**
+   * What {@link RouteAccess.startDriftRuns} grants on.
+   *
+   * @default - none: granting startDriftRuns throws
+   */
+  readonly driftStateMachine?: sfn.IStateMachine;
 }
 
 /** Object reads the S3 object store makes; retention and legal hold show in HeadObject only with their read permissions. */
@@ -166,10 +185,21 @@ export function grantAccess(fn: AegisFunction, access: RouteAccess, resources: A
       }),
     );
   }
-  if (access.driftInputs) {
+  grantDrift(fn, access, resources);
+}
+
+/** The drift bucket (by prefix; its name as `DRIFT_S3_BUCKET`, for these functions only) and the drift state machine. */
+function grantDrift(fn: AegisFunction, access: RouteAccess, resources: AccessResources): void {
+  if (access.driftInputs || access.driftStore) {
     const bucket = resources.driftBucket;
-    if (!bucket) throw new Error(`${fn.node.path} may write drift inputs, but no drift bucket was given`);
-    grantDriftInputs(fn, bucket, resources.dataKey);
+    if (!bucket) throw new Error(`${fn.node.path} may use the drift store, but no drift bucket was given`);
+    fn.function.addEnvironment(DRIFT_BUCKET_VARIABLE, bucket.bucketName);
+    if (access.driftInputs) grantDriftInputs(fn, bucket, resources.dataKey);
+    if (access.driftStore) grantDriftStore(fn, access.driftStore, bucket, resources.dataKey);
+  }
+  if (access.startDriftRuns) {
+    if (!resources.driftStateMachine) throw new Error(`${fn.node.path} may start drift runs, but no drift state machine was given`);
+    grantStartDriftRuns(fn, resources.driftStateMachine);
   }
 }
 
@@ -182,18 +212,7 @@ export function grantAccess(fn: AegisFunction, access: RouteAccess, resources: A
 function grantDriftInputs(fn: AegisFunction, bucket: s3.IBucket, dataKey: kms.IKey): void {
   const keyPattern = `${DRIFT_INPUTS_PREFIX}*`;
   fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [bucket.arnForObjects(keyPattern)] }));
-  fn.role.addToPrincipalPolicy(
-    new iam.PolicyStatement({
-      actions: ['kms:GenerateDataKey'],
-      resources: [dataKey.keyArn],
-      conditions: {
-        StringEquals: {
-          'kms:ViaService': `s3.${Stack.of(fn).region}.amazonaws.com`,
-          'kms:EncryptionContext:aws:s3:arn': bucket.bucketArn,
-        },
-      },
-    }),
-  );
+  grantViaS3(fn, bucket, dataKey, ['kms:GenerateDataKey']);
   acknowledge(fn.role, {
     id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(bucket)}.Arn>/${keyPattern}]`,
     reason:

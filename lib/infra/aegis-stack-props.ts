@@ -93,6 +93,13 @@ export interface AegisStackProps extends StackProps {
    */
   readonly servingRetentionRate?: Duration;
   /**
+   * How often the `drift-schedule` job looks for serving deployments whose latest drift window
+   * (policies/drift.json) has no run yet, and starts one. Whole minutes.
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly driftScheduleRate?: Duration;
+  /**
    * SentinelNet's URL (`SENTINELNET_URL`) for the functions that make policy decisions.
    *
    * @default - they decide with the Cedar policies bundled from `policies/`

@@ -5,6 +5,8 @@ import type { Construct } from 'constructs';
 import type { AccessResources } from './access.js';
 import { API_ROUTE_IDS, ApiFunctions, type ApiRouteId } from './api-functions.js';
 import type { AuditArchiveSchedule, ScheduledJob } from './audit-archive-schedule.js';
+import { DriftMonitoring } from './drift-monitoring.js';
+import { DriftWorkflow } from './drift-workflow.js';
 import { RegistryDatabase } from './registry-database.js';
 import { CrossRegionReplication } from './replication.js';
 import { AegisMonitoring } from './monitoring.js';
@@ -40,6 +42,10 @@ export class AegisStack extends Stack {
   public readonly database: RegistryDatabase;
   public readonly migrations: SchemaMigrations;
   public readonly rollouts: RolloutWorkflows;
+  /** The drift state machine and its drift-step function. */
+  public readonly drift: DriftWorkflow;
+  /** The drift machine's alarms and dashboard row. */
+  public readonly driftMonitoring: DriftMonitoring;
   public readonly apiFunctions: ApiFunctions;
   public readonly auditArchiveSchedule: AuditArchiveSchedule;
   /** The `audit-checkpoint` job: signs the audit chain's head into the archive bucket when it moved. */
@@ -48,6 +54,8 @@ export class AegisStack extends Stack {
   public readonly pendingUploadExpiry: ScheduledJob;
   /** The `pending-promotion-expiry` job: marks multisig promotions that waited past their expiry `expired`, audited. */
   public readonly pendingPromotionExpiry: ScheduledJob;
+  /** The `drift-schedule` job: starts a drift run for each serving deployment's latest window. */
+  public readonly driftSchedule: ScheduledJob;
   /** The `serving-retention` job: deletes serving events and labels past the horizon (a lifecycle rule expires input segments). */
   public readonly servingRetention: ScheduledJob;
   public readonly restApi: AegisRestApi;
@@ -96,7 +104,7 @@ export class AegisStack extends Stack {
       ...(props.mutualTls && { REQUIRE_MTLS: 'true' }),
     };
 
-    const resources: AccessResources = {
+    const baseResources: AccessResources = {
       database: this.database,
       artifactBucket: this.storage.artifactBucket,
       auditArchiveBucket: this.storage.auditArchiveBucket,
@@ -111,13 +119,16 @@ export class AegisStack extends Stack {
       database: this.database,
       signingKeys: [this.keys.manifestSigningKey, this.keys.auditSigningKey],
       auditSigningKey: this.keys.auditSigningKey,
-      startupChecks: resources,
+      startupChecks: baseResources,
       ...(props.deployNonce !== undefined && { deployNonce: props.deployNonce }),
     });
 
     // The state machines depend on the rollout-step function only; the functions that start
     // them depend on them (ARNs in their environment, StartExecution on them), never the reverse.
-    this.rollouts = new RolloutWorkflows(this, 'Rollouts', { projectRoot, environment, resources });
+    this.rollouts = new RolloutWorkflows(this, 'Rollouts', { projectRoot, environment, resources: baseResources });
+    // Likewise the drift machine depends on the drift step only; the schedule and the runs route start it.
+    this.drift = new DriftWorkflow(this, 'Drift', { projectRoot, environment, resources: baseResources });
+    const resources: AccessResources = { ...baseResources, driftStateMachine: this.drift.stateMachine };
     this.apiFunctions = new ApiFunctions(this, 'Functions', {
       projectRoot,
       environment,
@@ -136,11 +147,13 @@ export class AegisStack extends Stack {
     this.pendingUploadExpiry = scheduledJobs.pendingUploadExpiry;
     this.pendingPromotionExpiry = scheduledJobs.pendingPromotionExpiry;
     this.servingRetention = scheduledJobs.servingRetention;
+    this.driftSchedule = scheduledJobs.driftSchedule;
     // New handler code goes live only once the schema it expects is in place.
     for (const fn of [
       ...Object.values(this.apiFunctions.byName),
       ...Object.values(scheduledJobs).map((job) => job.jobFunction),
       this.rollouts.rolloutStep,
+      this.drift.driftStep,
       this.servingIngest.ingestFunction,
     ]) {
       fn.function.node.addDependency(this.migrations.resource);
@@ -161,6 +174,7 @@ export class AegisStack extends Stack {
         ...Object.entries(this.apiFunctions.byName).map(([name, fn]) => ({ name, function: fn.function })),
         ...Object.entries(scheduledJobs).map(([name, job]) => ({ name: `${name}Job`, function: job.jobFunction.function })),
         { name: 'rolloutStep', function: this.rollouts.rolloutStep.function },
+        { name: 'driftStep', function: this.drift.driftStep.function },
         { name: 'servingIngest', function: this.servingIngest.ingestFunction.function },
         { name: 'migrate', function: this.migrations.migrateFunction.function },
       ],
@@ -172,6 +186,10 @@ export class AegisStack extends Stack {
       ...(props.alarmEmail !== undefined && { alarmEmail: props.alarmEmail }),
     });
     new ServingMonitoring(this, 'ServingMonitoring', { monitoring: this.monitoring, thresholds: props.serving });
+    this.driftMonitoring = new DriftMonitoring(this, 'DriftMonitoring', {
+      monitoring: this.monitoring,
+      stateMachine: this.drift.stateMachine,
+    });
 
     this.replication = props.replication
       ? new CrossRegionReplication(this, 'Replication', {
@@ -227,6 +245,11 @@ export class AegisStack extends Stack {
     new CfnOutput(this, 'RollbackStateMachineArn', {
       value: this.rollouts.stateMachines.rollback.stateMachineArn,
       description: 'Manual rollbacks to a named earlier artifact',
+    });
+    new CfnOutput(this, 'DriftStateMachineArn', {
+      value: this.drift.stateMachine.stateMachineArn,
+      description:
+        'Drift runs (plan shards, count them, report and suggest a retrain), started by the drift schedule and POST /v1/drift/runs',
     });
     new CfnOutput(this, 'ClusterArn', { value: this.database.cluster.clusterArn });
     new CfnOutput(this, 'DatabaseSecretArn', { value: this.database.secret.secretArn });

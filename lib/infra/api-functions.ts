@@ -14,7 +14,9 @@ import {
   type ApiRouteId,
 } from '../platform/http/route-functions.js';
 import { grantAccess, type AccessResources, type RouteAccess } from './access.js';
-import { AegisFunction, LAMBDA_TASK_ROOT, type BundledPackage } from './aegis-function.js';
+import { AegisFunction, type BundledPackage } from './aegis-function.js';
+import { DRIFT_ROUTE_ACCESS } from './drift-workflow.js';
+import { POLICIES_DIR, POLICIES_FOLDER } from './policies-bundle.js';
 
 export { API_FUNCTION_NAMES, API_ROUTE_IDS, ROUTE_FUNCTION, type ApiFunctionName, type ApiRouteId };
 export type { RolloutStateMachines, RouteAccess } from './access.js';
@@ -106,6 +108,7 @@ export const ROUTE_ACCESS = {
   servingPredict: { artifacts: 'read', signAuditEvents: true, driftInputs: 'write' },
   servingFeedback: {}, // labels into serving_labels: data, not audited (the database only)
   servingStatus: {}, // the route, the ingested serving_events and labels, the verdicts (the database only)
+  ...DRIFT_ROUTE_ACCESS,
 } as const satisfies Record<ApiRouteId, RouteAccess>;
 
 /** The serving function's memory when the environment names none: 1,769 MB is one full vCPU. */
@@ -163,8 +166,7 @@ export const POLICY_DECIDING_ROUTES = [
 ] as const satisfies readonly ApiRouteId[];
 
 /** Where the policy-deciding functions find SentinelNet's policy files (`AEGIS_POLICIES_DIR`). */
-const POLICIES_FOLDER = 'policies';
-export const POLICIES_DIR = `${LAMBDA_TASK_ROOT}/${POLICIES_FOLDER}`;
+export { POLICIES_DIR };
 /**
  * The Cedar engine's WebAssembly, which its (bundled) loader reads from beside itself: in the
  * bundle that is beside index.mjs. Relative to the project root.
@@ -231,10 +233,10 @@ export class ApiFunctions extends Construct {
         environment.AEGIS_ROLLBACK_STATE_MACHINE_ARN = props.rolloutStateMachines.rollback.stateMachineArn;
       }
       const decidesPolicy = (POLICY_DECIDING_ROUTES as readonly ApiRouteId[]).includes(first);
-      if (decidesPolicy) {
-        environment.AEGIS_POLICIES_DIR = POLICIES_DIR;
-        if (props.sentinelnetUrl !== undefined) environment.SENTINELNET_URL = props.sentinelnetUrl;
-      }
+      // a function starting drift runs reads policies/drift.json (the deployment's window)
+      const readsPolicies = decidesPolicy || access[first].startDriftRuns === true;
+      if (readsPolicies) environment.AEGIS_POLICIES_DIR = POLICIES_DIR;
+      if (decidesPolicy && props.sentinelnetUrl !== undefined) environment.SENTINELNET_URL = props.sentinelnetUrl;
       const packages = ROUTE_PACKAGES[first]?.(props.projectRoot) ?? [];
       if (ROUTE_PACKAGES[first] && packages.length === 0)
         Annotations.of(this).addWarningV2(
@@ -247,7 +249,8 @@ export class ApiFunctions extends Construct {
         projectRoot: props.projectRoot,
         description: functionDescription(name, routes),
         environment,
-        ...(decidesPolicy && { bundleFolders: [POLICIES_FOLDER], bundleFiles: [CEDAR_WASM] }),
+        ...(readsPolicies && { bundleFolders: [POLICIES_FOLDER] }),
+        ...(decidesPolicy && { bundleFiles: [CEDAR_WASM] }),
         ...(packages.length > 0 && { packages }),
         ...(serving && {
           memorySize: props.serving?.memoryMb ?? DEFAULT_SERVING_MEMORY_MB,

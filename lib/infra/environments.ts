@@ -24,6 +24,7 @@ export const SCHEDULED_JOB_RATES = [
   'pendingUploadExpiryMinutes',
   'pendingPromotionExpiryMinutes',
   'servingRetentionMinutes',
+  'driftScheduleMinutes',
 ] as const;
 
 const Environment = z.strictObject({

@@ -283,7 +283,7 @@ export class AegisMonitoring extends Construct {
 }
 
 /** One of the registry's own series (EMF, namespace `Aegis`, dimension `service`), summed over its other dimensions. */
-function registryMetric(name: string, period: Duration, statistic: string = cloudwatch.Stats.SUM): cloudwatch.IMetric {
+export function registryMetric(name: string, period: Duration, statistic: string = cloudwatch.Stats.SUM): cloudwatch.IMetric {
   return new cloudwatch.MathExpression({
     expression: `SUM(SEARCH('{${AEGIS_METRICS_NAMESPACE}} MetricName="${name}"', '${statistic === cloudwatch.Stats.SUM ? 'Sum' : statistic}', ${period.toSeconds()}))`,
     label: name,

@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import type { AccessResources } from './access.js';
 import type { AegisStackProps } from './aegis-stack-props.js';
 import { AuditArchiveSchedule, ScheduledJob } from './audit-archive-schedule.js';
+import { policiesBundle } from './policies-bundle.js';
 
 export interface ScheduledJobsProps {
   /** Absolute path of the repository root. */
@@ -13,7 +14,12 @@ export interface ScheduledJobsProps {
   /** How often each job runs (the stack's props; each has its default). */
   readonly rates: Pick<
     AegisStackProps,
-    'auditArchiveRate' | 'auditCheckpointRate' | 'pendingUploadExpiryRate' | 'pendingPromotionExpiryRate' | 'servingRetentionRate'
+    | 'auditArchiveRate'
+    | 'auditCheckpointRate'
+    | 'pendingUploadExpiryRate'
+    | 'pendingPromotionExpiryRate'
+    | 'servingRetentionRate'
+    | 'driftScheduleRate'
   >;
 }
 
@@ -24,12 +30,13 @@ export interface ScheduledJobs {
   pendingUploadExpiry: ScheduledJob;
   pendingPromotionExpiry: ScheduledJob;
   servingRetention: ScheduledJob;
+  driftSchedule: ScheduledJob;
 }
 
 /**
  * Every scheduled job of the stack (`lib/platform/composition/jobs.ts` on AWS), each a
  * {@link ScheduledJob} of `scope` with exactly the grants it needs; `rollout-takeover` and
- * `quarantine-enforcement` are local only.
+ * `quarantine-enforcement` are local only. `drift-schedule` needs `resources.driftStateMachine`.
  *
  * @example
  * const jobs = buildScheduledJobs(this, { projectRoot, environment, resources, rates: props });
@@ -95,5 +102,29 @@ export function buildScheduledJobs(scope: Construct, props: ScheduledJobsProps):
     failureMeaning:
       'Serving retention runs failed after retries and wait in the dead-letter queue: serving events and labels older than the retention horizon stay in the database (and count against its storage) until they are looked at.',
   });
-  return { auditArchive, auditCheckpoint, pendingUploadExpiry, pendingPromotionExpiry, servingRetention };
+  const driftSchedule = driftScheduleJob(scope, base, rates.driftScheduleRate ?? Duration.minutes(5));
+  return { auditArchive, auditCheckpoint, pendingUploadExpiry, pendingPromotionExpiry, servingRetention, driftSchedule };
+}
+
+/**
+ * The `drift-schedule` job: starts a drift run for each serving deployment whose latest window
+ * (policies/drift.json) has none yet. The database, the drift configuration in its bundle, and
+ * StartExecution on the drift state machine only: it reads no segment and signs nothing (the
+ * runs it starts do that in the drift step).
+ */
+function driftScheduleJob(scope: Construct, base: Omit<ScheduledJobsProps, 'rates'>, rate: Duration): ScheduledJob {
+  return new ScheduledJob(scope, 'DriftSchedule', {
+    ...base,
+    ...policiesBundle(base.environment),
+    entry: 'lambdas/drift-schedule.ts',
+    access: { startDriftRuns: true },
+    description:
+      'Scheduled drift runs: starts the drift state machine for every serving deployment whose latest complete window (policies/drift.json) has no run yet',
+    // a tick only inserts runs (one per window, a unique index) and starts executions: the next tick retries what failed
+    rate,
+    retryAttempts: 1,
+    timeout: Duration.minutes(2),
+    failureMeaning:
+      'Drift schedule runs failed after retries and wait in the dead-letter queue: scheduled drift windows get no run (no report, no retrain suggestion) until they are looked at; a later tick starts only its own latest window.',
+  });
 }

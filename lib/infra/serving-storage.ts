@@ -10,15 +10,14 @@ export const SERVING_EPHEMERAL_STORAGE_MB = 2 * SERVING_CACHE_MB;
 
 /**
  * What the serving function keeps beyond the database: its sampled inputs in the drift bucket
- * (`DRIFT_S3_BUCKET`; the put-only grant is `ROUTE_ACCESS.servingPredict.driftInputs`, and no
- * other function gets the variable), and the artifacts it verified, unpacked in its own `/tmp`
+ * (`DRIFT_S3_BUCKET`, set with the put-only grant `ROUTE_ACCESS.servingPredict.driftInputs`: only
+ * the functions granted part of the drift bucket get the variable), and the artifacts it verified, unpacked in its own `/tmp`
  * within the cache budget (ephemeral storage sized for it). Outputs the bucket's name.
  *
  * @example
  * configureServingStorage(functions.servingPredict, storage.driftBucket, 14);
  */
 export function configureServingStorage(serving: AegisFunction, driftBucket: s3.IBucket, retentionDays: number): void {
-  serving.function.addEnvironment('DRIFT_S3_BUCKET', driftBucket.bucketName);
   serving.function.addEnvironment('AEGIS_SERVING_CACHE_MB', String(SERVING_CACHE_MB));
   (serving.function.node.defaultChild as CfnFunction).ephemeralStorage = { size: SERVING_EPHEMERAL_STORAGE_MB };
   new CfnOutput(Stack.of(serving), 'DriftBucketName', {

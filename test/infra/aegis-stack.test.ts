@@ -1,3 +1,4 @@
+import type { RouteAccess } from '../../lib/infra/access.js';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,17 +142,17 @@ describe('AegisStack template', () => {
   let stub: ReturnType<typeof stubProjectRoot>;
   let synth: Synthesized;
   let template: Template;
-  const roleOf = (routeId: keyof typeof ROUTE_ACCESS) => logicalIdOf(synth.stack.apiFunctions.functions[routeId].role);
+  const roleOf = (routeId: (typeof API_ROUTE_IDS)[number]) => logicalIdOf(synth.stack.apiFunctions.functions[routeId].role);
   const statementsOfRole = (roleLogicalId: string) =>
     identityStatements(template)
       .filter((e) => e.roles.includes(roleLogicalId))
       .map((e) => e.statement);
   const actionsOfRole = (roleLogicalId: string) => statementsOfRole(roleLogicalId).flatMap((s) => asList(s.Action));
-  /** The roles of the two state machines (by the state machines' RoleArn). */
+  /** The roles of the two rollout state machines (by the state machines' RoleArn); the drift machine's: test/infra/drift-workflow.test.ts. */
   const stateMachineRoles = () =>
-    Object.values(template.findResources('AWS::StepFunctions::StateMachine')).map(
-      (m) => (m.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0],
-    );
+    Object.entries(template.findResources('AWS::StepFunctions::StateMachine'))
+      .filter(([id]) => id !== 'DriftStateMachine')
+      .map(([, m]) => (m.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]);
   /** Every function built from our handlers: API routes, migrate, the scheduled archiver and the rollout step. */
   const ourFunctions = () => [
     ...Object.values(synth.stack.apiFunctions.functions),
@@ -163,6 +164,8 @@ describe('AegisStack template', () => {
     synth.stack.servingRetention.jobFunction,
     synth.stack.rollouts.rolloutStep,
     synth.stack.servingIngest.ingestFunction,
+    synth.stack.drift.driftStep,
+    synth.stack.driftSchedule.jobFunction,
   ];
 
   beforeAll(() => {
@@ -390,8 +393,8 @@ describe('AegisStack template', () => {
       }
       const described = Object.values(functions).map((f) => String(f.Properties.Description ?? ''));
       expect(described.filter((d) => d.includes(ROUTES.tokensCreate.path) || d.includes('tokensCreate'))).toEqual([]);
-      // the API functions, the scheduled archiver, head checkpoint, upload and promotion expiry, serving retention, rollout step, migrate, serving ingest, the custom resource framework and CDK's default-SG restriction
-      expect(Object.keys(functions)).toHaveLength(API_FUNCTION_NAMES.length + 10);
+      // the API functions, the scheduled archiver, head checkpoint, upload and promotion expiry, serving retention, drift schedule, rollout step, drift step, migrate, serving ingest, the custom resource framework and CDK's default-SG restriction
+      expect(Object.keys(functions)).toHaveLength(API_FUNCTION_NAMES.length + 12);
       // routes share a function only when they need the same: every read-only route shares one
       expect(API_FUNCTION_NAMES.length).toBeLessThan(API_ROUTE_IDS.length / 2);
     });
@@ -413,6 +416,7 @@ describe('AegisStack template', () => {
             synth.stack.pendingUploadExpiry.jobFunction,
             synth.stack.pendingPromotionExpiry.jobFunction,
             synth.stack.servingRetention.jobFunction,
+            synth.stack.driftSchedule.jobFunction,
           ].includes(fn)
             ? 'index.scheduled'
             : 'index.handler',
@@ -557,6 +561,7 @@ describe('AegisStack template', () => {
           logicalIdOf(synth.stack.pendingUploadExpiry.deadLetterQueue),
           logicalIdOf(synth.stack.pendingPromotionExpiry.deadLetterQueue),
           logicalIdOf(synth.stack.servingRetention.deadLetterQueue),
+          logicalIdOf(synth.stack.driftSchedule.deadLetterQueue),
           logicalIdOf(synth.stack.servingIngest.deadLetterQueue),
         ].sort(),
       );
@@ -981,9 +986,9 @@ describe('AegisStack template', () => {
     ] as const;
     const POLICY_DECIDERS = ['promote', 'promoteVersion', 'rollback', 'quarantine', 'quarantineRelease', 'quarantineApprove'] as const;
 
-    it('are exactly two Standard state machines with pinned logical ids', () => {
+    it('are exactly two Standard state machines with pinned logical ids (beside the drift machine)', () => {
       const machines = template.findResources('AWS::StepFunctions::StateMachine');
-      expect(Object.keys(machines).sort()).toEqual(['PromotionStateMachine', 'RollbackStateMachine']);
+      expect(Object.keys(machines).sort()).toEqual(['DriftStateMachine', 'PromotionStateMachine', 'RollbackStateMachine']);
       for (const m of Object.values(machines)) expect(m.Properties.StateMachineType ?? 'STANDARD').toBe('STANDARD');
       expect(logicalIdOf(synth.stack.rollouts.stateMachines.promotion)).toBe('PromotionStateMachine');
       expect(logicalIdOf(synth.stack.rollouts.stateMachines.rollback)).toBe('RollbackStateMachine');
@@ -1067,8 +1072,8 @@ describe('AegisStack template', () => {
     );
 
     it('lets CloudWatch Logs use the data key for the two execution log groups only', () => {
-      const statements = (template.toJSON().Resources.DataKey.Properties.KeyPolicy.Statement as Json[]).filter((st) =>
-        JSON.stringify(st.Principal).includes('logs.'),
+      const statements = (template.toJSON().Resources.DataKey.Properties.KeyPolicy.Statement as Json[]).filter(
+        (st) => JSON.stringify(st.Principal).includes('logs.') && st.Sid !== 'DriftExecutionLogs',
       );
       expect(statements).toHaveLength(1);
       const groups = statements[0]!.Condition.ArnEquals['kms:EncryptionContext:aws:logs:arn'] as Json[];
@@ -1109,7 +1114,9 @@ describe('AegisStack template', () => {
     });
 
     it('lets only promote, promoteVersion, rollback, promotionApprove, quarantine and quarantineApprove start executions, and only of the two state machines', () => {
-      const starts = identityStatements(template).filter((e) => asList(e.statement.Action).some((a) => /^states:/i.test(a) || a === '*'));
+      const starts = identityStatements(template).filter(
+        (e) => asList(e.statement.Action).some((a) => /^states:/i.test(a) || a === '*') && !onResource(e.statement, 'DriftStateMachine'),
+      );
       expect([...new Set(starts.flatMap((e) => e.roles))].sort()).toEqual([...new Set(STARTERS.map((id) => roleOf(id)))].sort());
       for (const { statement } of starts) {
         expect(asList(statement.Action)).toEqual(['states:StartExecution']);
@@ -1163,13 +1170,20 @@ describe('AegisStack template', () => {
       }
     });
 
-    it('points the policy-deciding functions at the policies in their bundle, and no other function; SentinelNet is off by default', () => {
+    it('points the policy-deciding functions and the drift functions (policies/drift.json) at the policies in their bundle, and no other function; SentinelNet is off by default', () => {
+      const driftReaders = [
+        synth.stack.drift.driftStep,
+        synth.stack.driftSchedule.jobFunction,
+        ...API_ROUTE_IDS.filter((id) => (ROUTE_ACCESS[id] as RouteAccess).startDriftRuns === true).map(
+          (id) => synth.stack.apiFunctions.functions[id],
+        ),
+      ];
       for (const fn of ourFunctions()) {
         const vars = variables(fn);
         const decider = (POLICY_DECIDERS as readonly string[]).some(
           (id) => synth.stack.apiFunctions.functions[id as (typeof POLICY_DECIDERS)[number]] === fn,
         );
-        expect(vars.AEGIS_POLICIES_DIR).toBe(decider ? POLICIES_DIR : undefined);
+        expect(vars.AEGIS_POLICIES_DIR).toBe(decider || driftReaders.includes(fn) ? POLICIES_DIR : undefined);
         expect(vars.SENTINELNET_URL).toBeUndefined();
       }
       expect(POLICIES_DIR).toBe('/var/task/policies');
@@ -1197,6 +1211,9 @@ describe('AegisStack template', () => {
             roleOf('quarantineRelease'),
             roleOf('quarantineApprove'),
             logicalIdOf(synth.stack.rollouts.rolloutStep.role),
+            // a retrain suggestion's signature
+            logicalIdOf(synth.stack.drift.driftStep.role),
+            ...API_ROUTE_IDS.filter((id) => (ROUTE_ACCESS[id] as RouteAccess).signManifests === true).map((id) => roleOf(id)),
           ]),
         ].sort(),
       );
@@ -1230,6 +1247,9 @@ describe('AegisStack template', () => {
             logicalIdOf(synth.stack.migrations.migrateFunction.role),
             logicalIdOf(synth.stack.rollouts.rolloutStep.role),
             logicalIdOf(synth.stack.pendingPromotionExpiry.jobFunction.role),
+            // drift.report and drift.suggestion events; accepting or dismissing a suggestion
+            logicalIdOf(synth.stack.drift.driftStep.role),
+            ...API_ROUTE_IDS.filter((id) => (ROUTE_ACCESS[id] as RouteAccess).signAuditEvents === true).map((id) => roleOf(id)),
           ]),
         ].sort(),
       );
@@ -1284,7 +1304,11 @@ describe('AegisStack template', () => {
     it('uses Resource "*" only for X-Ray and, on the state machine roles, CloudWatch Logs delivery: neither has resource-level permissions', () => {
       const wildcard = identityStatements(template).filter((e) => asList(e.statement.Resource).includes('*'));
       expect(wildcard.length).toBeGreaterThan(0);
-      const machineRoles = stateMachineRoles();
+      // every machine's role: the two rollout machines and the drift machine
+      const machineRoles = Object.values(template.findResources('AWS::StepFunctions::StateMachine')).map(
+        (m) => (m.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0],
+      );
+      expect(machineRoles).toHaveLength(3);
       for (const { roles, statement } of wildcard) {
         if (roles.every((r) => machineRoles.includes(r))) {
           expect(asList(statement.Action).filter((a) => !STATE_MACHINE_WILDCARD_ACTIONS.includes(a))).toEqual([]);

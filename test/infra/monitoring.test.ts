@@ -86,12 +86,12 @@ describe('monitoring', () => {
     expect(latency[0]!.Properties).toMatchObject({ ExtendedStatistic: 'p99', Threshold: 3000, EvaluationPeriods: 3 });
   });
 
-  it('alarms on failed and timed-out executions of both rollout state machines', () => {
+  it('alarms on failed and timed-out executions of both rollout state machines and of the drift machine', () => {
     for (const metric of ['ExecutionsFailed', 'ExecutionsTimedOut']) {
       const machines = alarmsOn('AWS/States', metric).map((a) => JSON.stringify(a.Properties.Dimensions));
-      expect(machines).toHaveLength(2);
-      expect(machines.some((m) => m.includes('RollbackStateMachine'))).toBe(true);
-      expect(machines.some((m) => m.includes('PromotionStateMachine'))).toBe(true);
+      expect(machines).toHaveLength(3);
+      for (const id of ['RollbackStateMachine', 'PromotionStateMachine', 'DriftStateMachine'])
+        expect(machines.filter((m) => m.includes(id))).toHaveLength(1);
     }
     expect(
       alarmsOn('AWS/States', 'ExecutionsFailed').find((a) => JSON.stringify(a.Properties.Dimensions).includes('Rollback'))!.Properties
@@ -99,8 +99,8 @@ describe('monitoring', () => {
     ).toMatch(/canary route may still send traffic/);
   });
 
-  it('alarms on the dead-letter queues (five scheduled jobs, serving ingest), canary rollbacks (EMF, namespace Aegis) and database capacity', () => {
-    expect(alarmsOn('AWS/SQS', 'ApproximateNumberOfMessagesVisible')).toHaveLength(6);
+  it('alarms on the dead-letter queues (six scheduled jobs, serving ingest), canary rollbacks (EMF, namespace Aegis) and database capacity', () => {
+    expect(alarmsOn('AWS/SQS', 'ApproximateNumberOfMessagesVisible')).toHaveLength(7);
     const rollbacks = alarmsOn('Aegis', 'ai_infra_canary_rollbacks_total');
     expect(rollbacks).toHaveLength(1);
     expect(rollbacks[0]!.Properties.Metrics.filter((m: Json) => m.MetricStat).map((m: Json) => m.MetricStat.Metric.Dimensions)).toEqual(

@@ -1,7 +1,8 @@
+import type { RouteAccess } from '../../lib/infra/access.js';
 import { Duration } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { SERVING_CACHE_MB, SERVING_EPHEMERAL_STORAGE_MB } from '../../lib/infra/serving-storage.js';
-import { DEFAULT_SERVING_MEMORY_MB, ROUTE_ACCESS } from '../../lib/infra/api-functions.js';
+import { API_ROUTE_IDS, DEFAULT_SERVING_MEMORY_MB, ROUTE_ACCESS } from '../../lib/infra/api-functions.js';
 import { logicalIdOf } from '../../lib/infra/pin.js';
 import { DEFAULT_SERVING_THROTTLE } from '../../lib/infra/rest-api.js';
 import { SERVING_EVENT_FILTER_PATTERN } from '../../lib/modules/serving/event-log.js';
@@ -150,13 +151,25 @@ describe('serving on AWS (template)', () => {
     ]);
   });
 
-  it('lets no other function write to, read from or list the drift bucket', () => {
+  /** The functions granted part of the drift bucket: serving, the drift step, and the routes given drift store access (the report body). */
+  const driftUsers = () => [
+    ...new Set([
+      serving(),
+      synth.stack.drift.driftStep,
+      ...API_ROUTE_IDS.filter((id) => (ROUTE_ACCESS[id] as RouteAccess).driftStore).map((id) => synth.stack.apiFunctions.functions[id]),
+    ]),
+  ];
+
+  it('lets no other function than serving, the drift step and the drift report route write to, read from or list the drift bucket', () => {
     const drift = logicalIdOf(synth.stack.storage.driftBucket);
-    const servingRole = logicalIdOf(serving().role);
     const touching = (Object.values(template.findResources('AWS::IAM::Policy')) as Json[])
       .filter((p) => JSON.stringify(p.Properties.PolicyDocument).includes(`"${drift}"`))
       .flatMap((p) => asList(p.Properties.Roles).map((r: Json) => r.Ref as string));
-    expect([...new Set(touching)]).toEqual([servingRole]);
+    expect([...new Set(touching)].sort()).toEqual(
+      driftUsers()
+        .map((f) => logicalIdOf(f.role))
+        .sort(),
+    );
     // the only Allow in its bucket policy is S3 logging's (deny non-TLS aside): no principal is granted objects there
     const policy = Object.values(template.findResources('AWS::S3::BucketPolicy')).find(
       (p) => (p as Json).Properties.Bucket.Ref === drift,
@@ -164,7 +177,7 @@ describe('serving on AWS (template)', () => {
     expect((policy.Properties.PolicyDocument.Statement as Json[]).filter((st) => st.Effect === 'Allow')).toEqual([]);
   });
 
-  it('gives the serving function DRIFT_S3_BUCKET, the cache budget and the /tmp to hold it; no other function the bucket', () => {
+  it('gives the serving function DRIFT_S3_BUCKET, the cache budget and the /tmp to hold it; no function the bucket but those granted part of it', () => {
     const vars = resources[logicalIdOf(serving().function)]!.Properties.Environment.Variables as Json;
     expect(vars).toMatchObject({
       DRIFT_S3_BUCKET: { Ref: logicalIdOf(synth.stack.storage.driftBucket) },
@@ -173,8 +186,14 @@ describe('serving on AWS (template)', () => {
     });
     expect(resources[logicalIdOf(serving().function)]!.Properties.EphemeralStorage).toEqual({ Size: SERVING_EPHEMERAL_STORAGE_MB });
     expect(SERVING_EPHEMERAL_STORAGE_MB).toBeGreaterThan(SERVING_CACHE_MB);
+    const users = driftUsers().map((f) => logicalIdOf(f.function));
+    for (const id of users)
+      expect({ id, drift: resources[id]!.Properties.Environment.Variables.DRIFT_S3_BUCKET }).toEqual({
+        id,
+        drift: { Ref: logicalIdOf(synth.stack.storage.driftBucket) },
+      });
     const others = (Object.entries(template.findResources('AWS::Lambda::Function')) as [string, Json][]).filter(
-      ([id]) => id !== logicalIdOf(serving().function),
+      ([id]) => !users.includes(id),
     );
     expect(others.length).toBeGreaterThan(10);
     for (const [id, fn] of others)

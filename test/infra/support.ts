@@ -44,6 +44,8 @@ export const NON_ROUTE_ENTRIES = [
   'lambdas/pending-promotion-expiry.ts',
   'lambdas/serving-ingest.ts',
   'lambdas/serving-retention.ts',
+  'lambdas/drift-step.ts',
+  'lambdas/drift-schedule.ts',
 ] as const;
 
 /**

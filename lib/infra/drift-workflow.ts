@@ -1,0 +1,123 @@
+import { Duration } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { grantAccess, type AccessResources, type RouteAccess } from './access.js';
+import { AegisFunction } from './aegis-function.js';
+import { policiesBundle } from './policies-bundle.js';
+import { buildStepMachines } from './step-machines.js';
+
+/**
+ * What the drift-step function may touch beyond the database: it reads the serving artifact's
+ * bytes for its drift baseline (`baseline.json` inside the artifact, checked against the
+ * manifest), counts serving's input segments (`serving-inputs/`, read only), keeps a run's plan
+ * and shard counts (`drift-runs/`) and stores reports (`drift-reports/`) in the drift bucket; it
+ * signs retrain suggestions with the manifest key and appends drift.* events signed with the
+ * audit key. It starts no execution.
+ */
+export const DRIFT_STEP_ACCESS = {
+  artifacts: 'read',
+  driftStore: { inputs: 'read', runs: 'write', reports: 'write' },
+  signManifests: true,
+  signAuditEvents: true,
+} as const satisfies RouteAccess;
+
+/**
+ * The drift routes (`lib/platform/http/routes/drift.ts`): runs, reports and suggestions are
+ * database rows, except a report's body, which the report route reads back from the drift
+ * bucket (`drift-reports/` only); accepting or dismissing a suggestion appends a signed audit
+ * event; requesting a run reads policies/drift.json and starts the drift state machine.
+ */
+export const DRIFT_ROUTE_ACCESS = {
+  driftRunGet: {},
+  driftReportsList: {},
+  driftReportGet: { driftStore: { reports: 'read' } },
+  driftSuggestionsList: {},
+  driftSuggestionGet: {},
+  driftSuggestionAccept: { signAuditEvents: true },
+  driftSuggestionDismiss: { signAuditEvents: true },
+  driftRunRequest: { startDriftRuns: true },
+} as const satisfies Record<string, RouteAccess>;
+
+/** The placeholder every Task `Resource` of `drift.asl.json` uses for the drift-step function. */
+export const DRIFT_STEP_PLACEHOLDER = 'DriftStepArn';
+
+export interface DriftWorkflowProps {
+  /** Absolute path of the repository root (holds `lambdas/`, `package-lock.json`, `policies/` and `statemachines/`). */
+  readonly projectRoot: string;
+  /** Environment shared by every function (configuration read by `lib/platform/config.ts`). */
+  readonly environment: Readonly<Record<string, string>>;
+  /** What the drift-step function is granted on ({@link DRIFT_STEP_ACCESS}; needs `driftBucket`); `dataKey` also encrypts the execution logs. */
+  readonly resources: AccessResources;
+  /**
+   * The drift-step handler, relative to `projectRoot`; it exports `handler`.
+   *
+   * @default 'lambdas/drift-step.ts'
+   */
+  readonly entry?: string;
+  /**
+   * Folder of `drift.asl.json`, relative to `projectRoot`.
+   *
+   * @default 'statemachines'
+   */
+  readonly definitionsDir?: string;
+  /** @default logs.RetentionDays.ONE_YEAR */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * The drift-step function's timeout: as long as the longest Task (CountShard: 600 s, one
+   * shard's segments counted); Plan and Report are cut sooner by their TimeoutSeconds.
+   *
+   * @default Duration.minutes(10)
+   */
+  readonly stepTimeout?: Duration;
+  /** @default 1769 (one full vCPU: counting segments is CPU bound) */
+  readonly stepMemoryMb?: number;
+}
+
+/**
+ * Drift runs on AWS: the Standard state machine of `statemachines/drift.asl.json` (Plan → an
+ * inline Map counting each shard → Report; RecordFailure), the same file the local runner
+ * executes, whose every Task invokes the one drift-step function. Built like the rollout
+ * machines ({@link buildStepMachines}): its own log group encrypted with the data key, X-Ray,
+ * and a role that may invoke the drift-step function and nothing else. The functions that
+ * start runs (the `drift-schedule` job, the `POST /v1/drift/runs` function) are granted
+ * StartExecution on it elsewhere (`RouteAccess.startDriftRuns`): the machine depends on the
+ * drift step only, never on them.
+ *
+ * @example
+ * const drift = new DriftWorkflow(this, 'Drift', { projectRoot, environment, resources });
+ * drift.stateMachine.stateMachineArn;
+ */
+export class DriftWorkflow extends Construct {
+  public readonly driftStep: AegisFunction;
+  public readonly stateMachine: sfn.StateMachine;
+  public readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: DriftWorkflowProps) {
+    super(scope, id);
+    this.driftStep = new AegisFunction(this, 'driftStep', {
+      entry: props.entry ?? 'lambdas/drift-step.ts',
+      projectRoot: props.projectRoot,
+      description:
+        'Drift step: every Task of the drift state machine (plan the shards of a window, count a shard, report and suggest, record a failure)',
+      // policies/drift.json: each deployment's window, shards and detectors
+      ...policiesBundle(props.environment),
+      timeout: props.stepTimeout ?? Duration.minutes(10),
+      memorySize: props.stepMemoryMb ?? 1769,
+    });
+    grantAccess(this.driftStep, DRIFT_STEP_ACCESS, props.resources);
+
+    const built = buildStepMachines(this, {
+      projectRoot: props.projectRoot,
+      definitionsDir: props.definitionsDir ?? 'statemachines',
+      machines: [{ name: 'drift', logicalId: 'DriftStateMachine' }],
+      step: this.driftStep.function,
+      placeholder: DRIFT_STEP_PLACEHOLDER,
+      dataKey: props.resources.dataKey,
+      keyPolicySid: 'DriftExecutionLogs',
+      logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+    });
+    this.stateMachine = built.stateMachines.drift;
+    this.logGroup = built.logGroups.drift;
+  }
+}
