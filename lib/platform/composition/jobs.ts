@@ -19,6 +19,8 @@ export const LOCAL_SCHEDULE_MS: Readonly<Record<ScheduledJobName, number>> = {
   'quarantine-enforcement': 15_000,
   // serving events, labels and input segments past AEGIS_SERVING_RETENTION_DAYS
   'serving-retention': 3_600_000,
+  // starts the drift runs of windows that closed (a tick finding none started starts nothing); on AWS every minute too
+  'drift-schedule': 60_000,
 };
 /**
  * How long an applied quarantine may go without recorded effects before a server enforces it
@@ -34,7 +36,7 @@ export function registerJobs(
   config: Config,
   mode: Container['mode'],
   logger: Container['logger'],
-  s: Pick<Container, 'auditTrail' | 'promotions' | 'registry' | 'quarantines' | 'servingTelemetry'>,
+  s: Pick<Container, 'auditTrail' | 'promotions' | 'registry' | 'quarantines' | 'servingTelemetry' | 'driftRuns' | 'clock'>,
 ): void {
   const every = LOCAL_SCHEDULE_MS;
   scheduler.register({ name: 'audit-archive', everyMs: every['audit-archive'], run: () => s.auditTrail.archive() });
@@ -60,6 +62,17 @@ export function registerJobs(
       const purged = await s.servingTelemetry.purge();
       if (purged.events + purged.labels + purged.segments > 0) logger.info('purged serving telemetry past its retention', { ...purged });
       return purged;
+    },
+  });
+  // The drift runs of every serving deployment whose scheduled window closed (policies/drift.json);
+  // a window already run is skipped, so overlapping ticks and servers start each once.
+  scheduler.register({
+    name: 'drift-schedule',
+    everyMs: every['drift-schedule'],
+    run: async () => {
+      const runs = await s.driftRuns.scheduleDue(s.clock.now());
+      if (runs.length) logger.info('started drift runs', { runs: runs.map((r) => `${r.model}/${r.env}@${r.to}: ${r.runId}`) });
+      return { started: runs.map((r) => r.runId) };
     },
   });
   // A server resumes the rollouts whose runner died (its lease expired) elsewhere on the same
