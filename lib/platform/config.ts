@@ -144,7 +144,9 @@ function storageConfig(e: Env, dataDir: string): Pick<Config, 'database' | 'obje
 }
 
 /** The files and state machines the server runs with: policies, ASL, recorded canary metrics, TLS. */
-function filesConfig(e: Env): Pick<Config, 'policiesDir' | 'drift' | 'statemachinesDir' | 'stateMachineArns' | 'canaryMetricsFile' | 'tls'> {
+function filesConfig(
+  e: Env,
+): Pick<Config, 'policiesDir' | 'drift' | 'statemachinesDir' | 'stateMachineArns' | 'canaryMetricsFile' | 'tls'> {
   const policiesDir = e.AEGIS_POLICIES_DIR ? resolve(e.AEGIS_POLICIES_DIR) : REPO_DIR('policies');
   return {
     policiesDir,

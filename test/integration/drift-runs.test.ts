@@ -20,7 +20,10 @@ import { InputSegments } from '../../lib/modules/serving/segments.js';
 import type { Prediction } from '../../lib/platform/ports/model-runtime.js';
 import { detectWindow } from '../../lib/modules/drift/detect.js';
 import { DriftWindows } from '../../lib/modules/drift/service.js';
-import type { DriftRun } from '../../lib/modules/drift/records.js';
+import type { DriftRun, PlanOutput, ShardPartial } from '../../lib/modules/drift/records.js';
+import { DriftConfig } from '../../lib/modules/drift/config.js';
+import { DriftRuns } from '../../lib/modules/drift/runs.js';
+import type { AegisError } from '../../lib/kernel/errors.js';
 import { manifestFor, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { settled } from '../promotion/support.js';
 
@@ -39,7 +42,12 @@ let pool: { normal: { row: number[]; p: Prediction }[]; drifted: { row: number[]
 
 async function trainAndServe(): Promise<void> {
   const dir = join(work, 'churn');
-  await runBuiltinTrainer({ datasets: [{ id: 'sample', path: join(process.cwd(), 'test/data/sample') }], outDir: dir, seed: 7, hyperparams: {} });
+  await runBuiltinTrainer({
+    datasets: [{ id: 'sample', path: join(process.cwd(), 'test/data/sample') }],
+    outDir: dir,
+    seed: 7,
+    hyperparams: {},
+  });
   const baselineText = await readFile(join(dir, 'baseline.json'));
   baseline = readBaseline(JSON.parse(baselineText.toString('utf8')));
   await packDirectory(dir, join(work, 'churn.tar.gz'));
@@ -78,7 +86,14 @@ async function writeWindow(hour: number, kind: 'normal' | 'drifted'): Promise<vo
   let now = new Date(T0 + hour * HOUR);
   const writer = new InputSegments(
     new FsObjectStore({ root: join(stack.dataDir, 'drift') }),
-    { sampleRate: 1, maxRows: 10, intervalMs: HOUR, onError: (e) => Promise.reject(e) },
+    {
+      sampleRate: 1,
+      maxRows: 10,
+      intervalMs: HOUR,
+      onError: (e) => {
+        throw e;
+      },
+    },
     () => now,
   );
   const source = pool[kind];
@@ -206,3 +221,118 @@ describe('scheduled drift runs', () => {
   }, 120_000);
 });
 
+describe('requested runs', () => {
+  it('run the given window through the same machine; the report attaches to the open suggestion', async () => {
+    const from = new Date(T0 + 4 * HOUR);
+    const run = await drift().requestRun({ model: 'churn', env: 'staging', from, to: new Date(T0 + 5 * HOUR) }, 'alice');
+    expect(run).toMatchObject({ trigger: 'request', requestedBy: 'alice', status: 'running', from: from.toISOString() });
+    const done = await ended(run.runId);
+    expect(done).toMatchObject({ status: 'succeeded', shards: 3 });
+    const r = await drift().report(done.reportId!);
+    expect(r!.record.verdict).toBe('drift');
+    const [suggestion] = (await drift().suggestions({ model: 'churn', env: 'staging', limit: 5 })).items;
+    expect(r!.record.suggestionId).toBe(suggestion!.suggestionId);
+    expect(await drift().modelOf('run', run.runId)).toBe('churn');
+    expect(await drift().modelOf('run', 'no-such-run')).toBeUndefined();
+  }, 60_000);
+
+  it('without a window: the latest closed scheduled window (policies/drift.json)', async () => {
+    const now = stack.container.clock.now().getTime();
+    const run = await drift().requestRun({ model: 'churn', env: 'staging' }, 'alice');
+    const to = Math.floor((now - 120_000) / HOUR) * HOUR;
+    expect([run.from, run.to]).toEqual([new Date(to - HOUR).toISOString(), new Date(to).toISOString()]);
+    await ended(run.runId);
+  }, 60_000);
+
+  it("the drift-schedule job runs scheduleDue at the clock's now; run durations are measured", async () => {
+    const first = (await stack.container.scheduler.run('drift-schedule')) as { started: string[] };
+    const second = (await stack.container.scheduler.run('drift-schedule')) as { started: string[] };
+    // the latest closed window was requested above (a request does not take a scheduled window's place)
+    expect(first.started).toHaveLength(1);
+    expect(second.started).toEqual([]);
+    await ended(first.started[0]!);
+    const text = await stack.container.metricsExposition!.text();
+    expect(text).toMatch(/ai_infra_drift_run_duration_seconds_count\{env="staging",status="succeeded"\} ([1-9][0-9]*)/);
+    expect(text).toMatch(/ai_infra_drift_run_duration_seconds_count\{env="staging",status="failed"\} 1\b/);
+  }, 60_000);
+
+  it.each([
+    ['to', { from: new Date(T0 + HOUR), to: new Date(T0) }],
+    ['to', { from: new Date(T0), to: new Date(T0 + 745 * HOUR) }],
+    ['from', { from: new Date('nonsense'), to: new Date(T0) }],
+    ['model', { model: 'a/b' }],
+  ])('refuses a bad window with 400 naming %s', async (field, q) => {
+    const e = await drift()
+      .requestRun({ model: 'churn', env: 'staging', ...q }, 'alice')
+      .then(
+        () => ({ status: 0, field: 'none' }),
+        (x: unknown) => x as { status: number; field: string },
+      );
+    expect([e.status, e.field]).toEqual([400, field]);
+  });
+
+  it('refuses a deployment nothing serves with 409 naming env', async () => {
+    const e = await drift()
+      .requestRun({ model: 'churn', env: 'prod' }, 'alice')
+      .then(
+        () => ({ status: 0, field: 'none' }),
+        (x: unknown) => x as { status: number; field: string },
+      );
+    expect([e.status, e.field]).toEqual([409, 'env']);
+  });
+});
+
+describe('the drift steps', () => {
+  /** DriftRuns over the stack's database and drift store whose executions never start: the test runs each step. */
+  function manualRuns() {
+    const objects = new FsObjectStore({ root: join(stack.dataDir, 'drift') });
+    const windows = new DriftWindows({
+      segments: objects,
+      registry: stack.container.registry,
+      store: stack.container.store,
+      labels: stack.container.serving,
+    });
+    return new DriftRuns({
+      database: stack.container.database,
+      objects,
+      windows,
+      records: { recordReport: () => Promise.reject(new Error('not reached')) },
+      routes: stack.container.rollout,
+      workflows: { start: async () => ({ executionId: 'manual', started: true }) },
+      config: () => DriftConfig.parse('test', JSON.stringify(POLICY)),
+      clock: stack.container.clock,
+      settleSeconds: 120,
+    });
+  }
+
+  it('a partial whose bytes changed after it was counted fails Report (sha256); the run is failed with the error, once', async () => {
+    const m = manualRuns();
+    const run = await m.requestRun({ model: 'churn', env: 'staging', from: new Date(T0), to: new Date(T0 + HOUR) }, 'alice');
+    const plan = (await m.step({ task: 'plan', runId: run.runId })) as PlanOutput;
+    expect(plan.shards).toEqual([0, 1, 2]);
+    const partials = [];
+    for (const shard of plan.shards) partials.push((await m.step({ task: 'count', runId: run.runId, shard })) as ShardPartial);
+    await new FsObjectStore({ root: join(stack.dataDir, 'drift') }).put(partials[1]!.key, '{"segments":0}');
+    const e = (await m.step({ task: 'report', runId: run.runId, partials }).catch((x: unknown) => x)) as AegisError;
+    expect([e.code, e.field]).toEqual(['SHA256_MISMATCH', 'partials.1.sha256']);
+    await m.step({ task: 'failed', runId: run.runId, error: { Error: e.name, Cause: JSON.stringify({ errorMessage: e.message }) } });
+    const failed = await m.run(run.runId);
+    expect(failed).toMatchObject({ status: 'failed', error: `AegisError: ${e.message}` });
+    // RecordFailure again (a retry) leaves the first error; Plan of a finished run is refused by name
+    await m.step({ task: 'failed', runId: run.runId, error: { Error: 'Other' } });
+    expect((await m.run(run.runId))!.error).toBe(failed!.error);
+    const finished = (await m.step({ task: 'plan', runId: run.runId }).catch((x: unknown) => x)) as Error;
+    expect(finished.name).toBe('Aegis.RunFinished');
+  });
+
+  it('partials that are not the planned shards are refused', async () => {
+    const m = manualRuns();
+    const run = await m.requestRun({ model: 'churn', env: 'staging', from: new Date(T0), to: new Date(T0 + HOUR) }, 'alice');
+    await m.step({ task: 'plan', runId: run.runId });
+    const p0 = (await m.step({ task: 'count', runId: run.runId, shard: 0 })) as ShardPartial;
+    const e = (await m.step({ task: 'report', runId: run.runId, partials: [p0] }).catch((x: unknown) => x)) as AegisError;
+    expect([e.code, e.field]).toEqual(['VALIDATION_FAILED', 'partials']);
+    const c = (await m.step({ task: 'count', runId: run.runId, shard: 7 }).catch((x: unknown) => x)) as AegisError;
+    expect([c.code, c.field]).toEqual(['VALIDATION_FAILED', 'shard']);
+  });
+});

@@ -63,7 +63,10 @@ describe('drift configuration', () => {
     ['detectors.minRows', { ...base, detectors: { minRows: -1 } }],
     ['deployments.0.model', { ...base, deployments: [{ model: 'Churn!' }] }],
     ['deployments.0.shards', { ...base, deployments: [{ model: 'churn', shards: 0 }] }],
-    ['deployments.1.detectors.features.age.threshold', { ...base, deployments: [{ model: 'churn' }, { model: 'x', detectors: { features: { age: { threshold: -1 } } } }] }],
+    [
+      'deployments.1.detectors.features.age.threshold',
+      { ...base, deployments: [{ model: 'churn' }, { model: 'x', detectors: { features: { age: { threshold: -1 } } } }] },
+    ],
     ['schedule', { detectors: {} }],
   ])('refuses a bad file naming the file and the field %s', (field, file) => {
     const e = refusal(file);

@@ -14,7 +14,7 @@ import { AegisError } from '../../kernel/errors.js';
 import type { Workflows } from '../../platform/ports/workflows.js';
 import { checkQuery } from './domain.js';
 import type { DeploymentDriftConfig, DriftRun, DriftStepEvent, PlanOutput, ReportOutput, ShardPartial } from './records.js';
-import { finishRun, insertRun, insertScheduledRun, runById, type NewRun } from './run-store.js';
+import { finishRun, insertRun, insertScheduledRun, runById, type NewRun } from './store-runs.js';
 import { countStep, failedStep, planStep, reportStep, type DriftStepDeps } from './steps.js';
 
 export { RunFinishedError, type ReportRecorder } from './steps.js';
@@ -62,8 +62,7 @@ export class DriftRuns {
     const from = q.from ?? new Date(to.getTime() - config.schedule.windowMinutes * 60_000);
     const stable = await this.d.routes.routedStable(q.model, q.env);
     checkQuery({ model: q.model, env: q.env, artifactId: stable ?? 'unrouted', from, to });
-    if (!stable)
-      throw new AegisError('CONFLICT', `nothing serves ${q.model} in ${q.env}: no drift to judge`, { field: 'env' });
+    if (!stable) throw new AegisError('CONFLICT', `nothing serves ${q.model} in ${q.env}: no drift to judge`, { field: 'env' });
     const run = await insertRun(this.d.database.db, this.#newRun(q.model, q.env, from, to, 'request', principal));
     return this.#start(run);
   }
@@ -79,7 +78,10 @@ export class DriftRuns {
       const { schedule } = this.d.config().configFor(dep.modelName, dep.env);
       if (!schedule.enabled) continue;
       const { from, to } = latestWindow(schedule, now, this.d.settleSeconds);
-      const run = await insertScheduledRun(this.d.database.db, this.#newRun(dep.modelName, dep.env, from, to, 'schedule', SCHEDULER_PRINCIPAL));
+      const run = await insertScheduledRun(
+        this.d.database.db,
+        this.#newRun(dep.modelName, dep.env, from, to, 'schedule', SCHEDULER_PRINCIPAL),
+      );
       if (!run) continue;
       try {
         started.push(await this.#start(run));

@@ -18,7 +18,7 @@ import type { WindowReport } from './detect.js';
 import { detectWindow } from './detect.js';
 import type { DriftConfig } from './config.js';
 import type { DriftRun, PlanOutput, ReportOutput, ReportVerdict, RunStatus, ShardPartial } from './records.js';
-import { finishRun, runById, setPlanned } from './run-store.js';
+import { finishRun, runById, setPlanned } from './store-runs.js';
 import type { DriftObjects } from './segments.js';
 import { DriftWindows, planShards, type ShardWindow, type WindowQuery } from './service.js';
 
@@ -110,7 +110,13 @@ export async function planStep(d: DriftStepDeps, runId: string): Promise<PlanOut
     const b = await d.windows.baselineOf(artifactId);
     if (b.kind === 'no-baseline') plan = { ...base, artifactId, baselineSha256: null, shards: [], skip: 'no-baseline' };
     else {
-      const refs = await d.windows.segmentsOf({ model: run.model, env: run.env, artifactId, from: new Date(run.from), to: new Date(run.to) });
+      const refs = await d.windows.segmentsOf({
+        model: run.model,
+        env: run.env,
+        artifactId,
+        from: new Date(run.from),
+        to: new Date(run.to),
+      });
       const shards = planShards(refs, d.config().configFor(run.model, run.env).schedule.shards);
       plan = { ...base, artifactId, baselineSha256: b.sha256, shards };
     }
@@ -150,7 +156,12 @@ async function readPartials(d: DriftStepDeps, plan: StoredPlan, partials: readon
   );
 }
 
-async function finish(d: DriftStepDeps, run: DriftRun, status: Exclude<RunStatus, 'running'>, extra: { reportId?: string; error?: string }) {
+async function finish(
+  d: DriftStepDeps,
+  run: DriftRun,
+  status: Exclude<RunStatus, 'running'>,
+  extra: { reportId?: string; error?: string },
+) {
   const at = d.clock.now();
   const ended = await finishRun(d.database.db, run.runId, { status, ...extra, at });
   if (ended) d.metrics?.driftRun(run.env, status, Math.max(0, (at.getTime() - Date.parse(run.createdAt)) / 1000));
@@ -172,10 +183,15 @@ export async function reportStep(d: DriftStepDeps, runId: string, partials: read
   const q = queryOf(plan);
   const shards = await readPartials(d, plan, partials);
   // no segments in the window: an empty window, which the detectors call insufficient data
-  const counted: [ShardWindow, ...ShardWindow[]] = shards.length ? (shards as [ShardWindow, ...ShardWindow[]]) : [await d.windows.windowOfShard(q, baseline, [])];
+  const counted: [ShardWindow, ...ShardWindow[]] = shards.length
+    ? (shards as [ShardWindow, ...ShardWindow[]])
+    : [await d.windows.windowOfShard(q, baseline, [])];
   const window = DriftWindows.windowFrom(q, plan.baselineSha256!, counted);
   const report = detectWindow(window, baseline, d.config().configFor(run.model, run.env).detectors);
-  const r = await d.records.recordReport({ runId, model: run.model, env: run.env, artifactId: plan.artifactId, from: q.from, to: q.to }, report);
+  const r = await d.records.recordReport(
+    { runId, model: run.model, env: run.env, artifactId: plan.artifactId, from: q.from, to: q.to },
+    report,
+  );
   await finish(d, run, 'succeeded', { reportId: r.reportId });
   return { runId, reportId: r.reportId, verdict: r.verdict, suggestionId: r.suggestionId };
 }

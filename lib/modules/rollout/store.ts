@@ -268,15 +268,10 @@ export async function routedStable(x: Executor, modelName: string, env: string):
   return route?.stable_artifact_id ?? null;
 }
 
-/** Every deployment a stable artifact serves: model, environment and that artifact, by model and environment. */
-export async function stableRoutes(x: Executor): Promise<{ model_name: string; env: string; stable_artifact_id: string | null }[]> {
-  return x
-    .selectFrom('routes')
-    .select(['model_name', 'env', 'stable_artifact_id'])
-    .where('stable_artifact_id', 'is not', null)
-    .orderBy('model_name')
-    .orderBy('env')
-    .execute();
+/** Every route a stable artifact serves: model, environment and that artifact. */
+export async function stableRoutes(x: Executor) {
+  const q = x.selectFrom('routes').select(['model_name', 'env', 'stable_artifact_id']).where('stable_artifact_id', 'is not', null);
+  return q.orderBy('model_name').orderBy('env').execute();
 }
 
 /** The routes that serve the artifact, as stable, canary or shadow, by environment. */

@@ -50,7 +50,11 @@ function s3DriftStore(config: Config, bucket: string): DriftStore {
   const reader = new S3ObjectReader({ bucket, client });
   return {
     segments: writer,
-    objects: { list: (prefix) => reader.list(prefix), get: (key) => reader.get(key), put: (key, body, opts) => writer.put(key, body, opts) },
+    objects: {
+      list: (prefix) => reader.list(prefix),
+      get: (key) => reader.get(key),
+      put: (key, body, opts) => writer.put(key, body, opts),
+    },
   };
 }
 

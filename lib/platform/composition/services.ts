@@ -33,22 +33,9 @@ import { VerificationService } from '../../modules/registry/verification.js';
 import { driftServices, type DriftAdapters } from './drift.js';
 import { servingService, type DriftStore, type ServingAdapters } from './serving.js';
 import { lineageService } from './lineage.js';
+import { killAt } from './fault-point.js';
 
 export const REGISTRY_DEFAULTS = { retentionDays: 365, uploadTtlSeconds: 3600 } as const;
-
-/**
- * The test-only fault point (`AEGIS_TEST_KILL_AT`, refused in production): the process
- * kills itself with SIGKILL the `nth` time it reaches `point`, as `kill -9` would, at a
- * deterministic place (inside a step's transaction, before its commit).
- */
-function killAt(at: { point: string; nth: number }): (point: string) => void {
-  let seen = 0;
-  return (point) => {
-    if (point !== at.point || ++seen !== at.nth) return;
-    process.stderr.write(`AEGIS_TEST_KILL_AT: killed at ${point}#${seen}\n`);
-    process.kill(process.pid, 'SIGKILL');
-  };
-}
 
 /** Audit archive retention (Object Lock): seven years, the usual audit-record horizon. */
 export const AUDIT_RETENTION_DAYS = 2557;
