@@ -47,6 +47,9 @@ export function serviceMetrics(sinks: readonly MetricsSink[]): ServiceMetrics {
     driftRun(env, status, seconds) {
       emit('ai_infra_drift_run_duration_seconds', 'Seconds', seconds, { env, status });
     },
+    driftSuggestion(model, env, detector) {
+      emit('ai_infra_drift_suggestions_total', 'Count', 1, { model, env, detector });
+    },
   };
   return metrics;
 }

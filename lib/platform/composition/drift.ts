@@ -9,14 +9,13 @@ import type { Database } from '../ports/database.js';
 import type { ServiceMetrics } from '../ports/metrics.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { Workflows } from '../ports/workflows.js';
-import type { AuditLog } from '../audit/log.js';
 import type { Container } from './container.js';
-import type { KeyService } from '../../modules/keys/service.js';
 import type { RegistryService } from '../../modules/registry/service.js';
 import type { RolloutService } from '../../modules/rollout/service.js';
 import type { ServingService } from '../../modules/serving/service.js';
 import { loadDriftConfig, type DriftConfig } from '../../modules/drift/config.js';
-import { DriftRecords } from '../../modules/drift/records-service.js';
+import type { DriftRecords } from '../../modules/drift/records-service.js';
+import { NO_DRIFT_OBJECTS } from './drift-records.js';
 import { DriftRuns } from '../../modules/drift/runs.js';
 import { DriftService } from '../../modules/drift/drift-service.js';
 import { DriftWindows } from '../../modules/drift/service.js';
@@ -37,15 +36,6 @@ export const unconfiguredDriftWorkflows: Workflows = {
   start: () => Promise.reject(new Error('AEGIS_DRIFT_STATE_MACHINE_ARN is not set: this function cannot start drift runs')),
 };
 
-/** The drift store of a process that has none (a Lambda without DRIFT_S3_BUCKET): every use is an error naming it. */
-const noDriftObjects: DriftObjects = {
-  list: () => ({
-    [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new Error('DRIFT_S3_BUCKET is not set: no drift store to read')) }),
-  }),
-  get: () => Promise.reject(new Error('DRIFT_S3_BUCKET is not set: no drift store to read')),
-  put: () => Promise.reject(new Error('DRIFT_S3_BUCKET is not set: no drift store to write')),
-};
-
 export interface DriftParts {
   drift: DriftService;
   driftRuns: DriftRuns;
@@ -57,8 +47,8 @@ export interface DriftDeps {
   store: ObjectStore;
   objects: DriftObjects | undefined;
   registry: RegistryService;
-  keys: KeyService;
-  audit: AuditLog;
+  /** the report index and suggestions (built with the rollout, which resolves suggestions when it applies a retrained artifact) */
+  driftRecords: DriftRecords;
   clock: Clock;
   metrics: ServiceMetrics;
   logger: Container['logger'];
@@ -80,17 +70,9 @@ function driftConfig(config: Config, mode: Container['mode']): () => DriftConfig
 
 /** Builds the drift pipeline of a container. */
 export async function driftServices(config: Config, mode: Container['mode'], adapters: DriftAdapters, d: DriftDeps): Promise<DriftParts> {
-  const objects = d.objects ?? noDriftObjects;
+  const objects = d.objects ?? NO_DRIFT_OBJECTS;
   const windows = new DriftWindows({ segments: objects, registry: d.registry, store: d.store, labels: d.serving });
-  const records = new DriftRecords({
-    database: d.database,
-    objects,
-    keys: d.keys,
-    audit: d.audit,
-    clock: d.clock,
-    registry: d.registry,
-    metrics: d.metrics,
-  });
+  const records = d.driftRecords;
   const driftWorkflows = await adapters.driftWorkflows(config, { mode, logger: d.logger }, (input) =>
     driftRuns.step(input as unknown as DriftStepEvent),
   );
