@@ -203,7 +203,13 @@ export interface DriftApi {
   reports(q: { model?: string; env?: string; since?: Date; limit: number; cursor?: string }): Promise<Page<DriftReportRecord>>;
   /** the index record and the stored report, its bytes checked against the indexed sha256 */
   report(reportId: string): Promise<{ record: DriftReportRecord; report: Record<string, unknown> } | undefined>;
-  suggestions(q: { model?: string; env?: string; status?: SuggestionStatus; limit: number; cursor?: string }): Promise<Page<RetrainSuggestion>>;
+  suggestions(q: {
+    model?: string;
+    env?: string;
+    status?: SuggestionStatus;
+    limit: number;
+    cursor?: string;
+  }): Promise<Page<RetrainSuggestion>>;
   suggestion(suggestionId: string): Promise<RetrainSuggestion | undefined>;
   /** accept or dismiss (promoter, admin): 409 naming `status` when the transition is not allowed */
   decide(suggestionId: string, decision: 'accept' | 'dismiss', reason: string, principal: string): Promise<RetrainSuggestion>;
