@@ -52,7 +52,13 @@ export const DriftReportsQuery = z
   .strict();
 
 export const DriftSuggestionsQuery = z
-  .object({ model: ModelName.optional(), env: Env.optional(), status: z.enum(SUGGESTION_STATUSES).optional(), limit: Limit, cursor: Cursor })
+  .object({
+    model: ModelName.optional(),
+    env: Env.optional(),
+    status: z.enum(SUGGESTION_STATUSES).optional(),
+    limit: Limit,
+    cursor: Cursor,
+  })
   .strict();
 
 export const DriftDecisionBody = z
@@ -135,7 +141,9 @@ export const DriftReportsReply = z.object({ reports: z.array(DriftReportRecordSc
 export type DriftReportsReply = z.output<typeof DriftReportsReply>;
 export const DriftReportReply = z.object({
   record: DriftReportRecordSchema,
-  report: z.record(z.string(), z.unknown()).describe('the stored window report (aegis.drift-window-report/v1), its bytes checked against record.sha256'),
+  report: z
+    .record(z.string(), z.unknown())
+    .describe('the stored window report (aegis.drift-window-report/v1), its bytes checked against record.sha256'),
 });
 export type DriftReportReply = z.output<typeof DriftReportReply>;
 export const DriftSuggestionsReply = z.object({ suggestions: z.array(RetrainSuggestionSchema), nextCursor: z.string().nullable() });
