@@ -37,9 +37,13 @@ export const DriftRunBody = z
       ctx.addIssue({ code: 'custom', path: ['to'], message: `a window is at most ${MAX_WINDOW_HOURS} hours` });
   });
 
+/** A report's or suggestion's id (`rep-…`, `sug-…`): a storage-safe token, as manifest.parent.suggestionId carries it. */
+const DriftObjectId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 of A-Z a-z 0-9 . _ -, starting with a letter or digit');
 export const DriftRunParams = z.object({ runId: Uuid }).strict();
-export const DriftReportParams = z.object({ reportId: Uuid }).strict();
-export const DriftSuggestionParams = z.object({ suggestionId: Uuid }).strict();
+export const DriftReportParams = z.object({ reportId: DriftObjectId }).strict();
+export const DriftSuggestionParams = z.object({ suggestionId: DriftObjectId }).strict();
 
 export const DriftReportsQuery = z
   .object({
