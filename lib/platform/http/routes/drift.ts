@@ -65,7 +65,8 @@ export const DRIFT_ROUTES = {
     entry: 'lambdas/drift-report-get.ts',
     roles: ANY_ROLE,
     scope: { by: 'reportId' },
-    summary: 'A drift report: its index record and the stored window report (per feature statistics and histograms), checked against its sha256',
+    summary:
+      'A drift report: its index record and the stored window report (per feature statistics and histograms), checked against its sha256',
     request: { params: DriftReportParams },
     reply: { schema: DriftReportReply, status: { 200: 'the record and the report' } },
   },

@@ -33,11 +33,7 @@ export const PATH_ID_SCOPES = ['artifactId', 'promotionId', 'model', 'requestId'
 export type PathIdScope = (typeof PATH_ID_SCOPES)[number];
 
 export type ScopeRule =
-  | { by: PathIdScope }
-  | { by: 'body.modelName' | 'body.manifest.modelName'; team?: 'body.team' }
-  | 'filtered'
-  | 'global-only'
-  | 'none';
+  { by: PathIdScope } | { by: 'body.modelName' | 'body.manifest.modelName'; team?: 'body.team' } | 'filtered' | 'global-only' | 'none';
 
 export interface RouteSpec {
   /** stable id, also the Lambda's logical name */
