@@ -111,7 +111,7 @@ describe('aegis drift reports, show, suggestions, accept, dismiss', () => {
     expect(show.stdout).toContain(`verdict: DRIFT  suggestion ${suggestionId}`);
     const bad = await aegisCli(['--json', 'drift', 'reports', '--limit', '0'], env('reader'));
     expect(bad.code).toBe(1);
-    expect(JSON.parse(bad.stdout).error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'limit' });
+    expect(JSON.parse(bad.stdout).error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'query.limit' });
   });
 
   it('accepts then dismisses a suggestion (promoter); a reader is refused (exit 3); a missing --reason is a usage error', async () => {

@@ -181,12 +181,12 @@ describe('bad input', () => {
     await bad('POST', path, { reason: '   ' }, 'reason');
     await bad('POST', path, { reason: 'ok', extra: 1 }, 'extra');
   });
-  it('refuses a bad limit, a since that is no time, an unknown status or query field, naming it', async () => {
-    await bad('GET', '/v1/drift/reports?limit=0', undefined, 'limit');
-    await bad('GET', '/v1/drift/reports?limit=501', undefined, 'limit');
-    await bad('GET', '/v1/drift/reports?since=yesterday', undefined, 'since');
-    await bad('GET', '/v1/drift/suggestions?status=maybe', undefined, 'status');
-    await bad('GET', '/v1/drift/suggestions?colour=red', undefined, 'colour');
+  it('refuses a bad limit, a since that is no time, an unknown status or query field, naming it (query.<name>)', async () => {
+    await bad('GET', '/v1/drift/reports?limit=0', undefined, 'query.limit');
+    await bad('GET', '/v1/drift/reports?limit=501', undefined, 'query.limit');
+    await bad('GET', '/v1/drift/reports?since=yesterday', undefined, 'query.since');
+    await bad('GET', '/v1/drift/suggestions?status=maybe', undefined, 'query.status');
+    await bad('GET', '/v1/drift/suggestions?colour=red', undefined, 'query.colour');
     await bad('GET', '/v1/drift/runs/not-a-uuid', undefined, 'runId');
   });
   it('refuses a run window with from after to, one end only, or longer than allowed, naming the end at fault', async () => {
