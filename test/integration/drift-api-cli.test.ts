@@ -106,7 +106,9 @@ describe('aegis drift reports, show, suggestions, accept, dismiss', () => {
     expect(show.code).toBe(0);
     expect(show.stdout).toMatch(/^feature\s+kind\s+rows\s+JS\s+threshold\s+drift\s+reasons$/m);
     expect(show.stdout).toMatch(/^amount\s+numeric\s+2000\s+0\.\d{4}\s+0\.\d{4}\s+YES/m);
-    expect(show.stdout).toMatch(/amount: reference vs current\n\s+bin\s+reference\s+current\n\s+< [\d.]+\s+#+/);
+    expect(show.stdout).toMatch(/amount: reference vs current\n\s+bin\s+reference\s+current\n\s+< [\d.]+\s/);
+    // the shifted values pile into the open upper tail: the longest current bar
+    expect(show.stdout).toMatch(/\n\s+≥ [\d.]+\s+\d+\.\d%\s+#{20} \d+\.\d%\n/);
     expect(show.stdout).toMatch(/colour: reference vs current[\s\S]*__missing__/);
     expect(show.stdout).toContain(`verdict: DRIFT  suggestion ${suggestionId}`);
     const bad = await aegisCli(['--json', 'drift', 'reports', '--limit', '0'], env('reader'));
