@@ -39,7 +39,6 @@ export const ROUTE_FUNCTION = {
   auditList: 'reads',
   driftRunGet: 'reads',
   driftReportsList: 'reads',
-  driftReportGet: 'reads',
   driftSuggestionsList: 'reads',
   driftSuggestionGet: 'reads',
   // changes recorded in the database with a signed audit event, nothing else
@@ -79,6 +78,8 @@ export const ROUTE_FUNCTION = {
   servingStatus: 'servingTelemetry',
   // records a drift run and starts the drift state machine (states:StartExecution on it alone)
   driftRunRequest: 'driftRuns',
+  // a stored report, read back from the drift store (`drift-reports/`) and checked against its indexed sha256
+  driftReportGet: 'driftReports',
 } as const satisfies Record<ApiRouteId, string>;
 
 export type ApiFunctionName = (typeof ROUTE_FUNCTION)[ApiRouteId];
