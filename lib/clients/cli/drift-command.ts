@@ -15,6 +15,7 @@ import { parseJsonStrict } from '../../kernel/json.js';
 import { CliError, type CliContext } from './context.js';
 import { checkFinite, columnIndex, isNumericColumn, readTable, sortedNumbers, textCells, type Table } from './drift-csv.js';
 import { formatReport, type Finding } from './drift-format.js';
+import { driftSampleCommand } from './drift-sample.js';
 
 interface CompareOptions {
   reference?: string;
@@ -145,6 +146,7 @@ function compare(o: CompareOptions) {
 /** aegis drift compare. */
 export function driftCommands(program: Command, ctx: CliContext): void {
   const drift = program.command('drift').description('drift detection against a reference (offline)');
+  driftSampleCommand(drift, ctx);
   drift
     .command('compare')
     .description(
