@@ -146,7 +146,6 @@ function compare(o: CompareOptions) {
 /** aegis drift compare. */
 export function driftCommands(program: Command, ctx: CliContext): void {
   const drift = program.command('drift').description('drift detection against a reference (offline)');
-  driftSampleCommand(drift, ctx);
   drift
     .command('compare')
     .description(
@@ -162,4 +161,5 @@ export function driftCommands(program: Command, ctx: CliContext): void {
       ctx.out(formatReport(report), report);
       if (report.drift) process.exitCode = 1;
     });
+  driftSampleCommand(drift, ctx);
 }

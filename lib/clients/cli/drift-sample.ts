@@ -9,7 +9,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { TARGET_ENVS } from '../../kernel/policy.js';
 import type { RetrainSuggestion } from '../../modules/drift/records.js';
 import { CliError, type CliContext } from './context.js';
 import {
@@ -188,7 +189,7 @@ export function driftSampleCommand(drift: Command, ctx: CliContext): void {
       'the drift drill against the server: train and promote the sample model, serve a baseline-like then a drifted stream, run detection over both windows; exit 0 when only the drifted one raised a suggestion',
     )
     .option('--model <name>', 'the model name to register the sample as', 'drift-sample')
-    .option('--env <env>', 'the environment it is promoted to (no canary stage)', 'staging')
+    .addOption(new Option('--env <env>', 'the environment it is promoted to (no canary stage)').choices(TARGET_ENVS).default('staging'))
     .option('--rows <n>', 'rows per stream', '3000')
     .option('--shift <FEATURE=+Ksd>', "the drifted stream's shift (default: the first numeric feature, +1.5sd)")
     .option('--seed <n>', 'seed of the training run and of both streams (same seed, same rows)', '7')
