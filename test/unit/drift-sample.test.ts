@@ -22,6 +22,7 @@ import { runBuiltinTrainer } from '../../lib/clients/training/builtin-trainer.js
 import { readBaseline } from '../../lib/kernel/baseline-profile.js';
 import { detectDrift } from '../../lib/kernel/drift/decide.js';
 import { windowAccumulator } from '../../lib/kernel/drift/window-build.js';
+import { predictProba, standardise } from '../../lib/kernel/logistic.js';
 import type { DriftReportRecord, DriftRun, RetrainSuggestion } from '../../lib/modules/drift/records.js';
 
 const SAMPLE = join(process.cwd(), 'test/data/sample');
@@ -97,29 +98,56 @@ describe('the streams', () => {
 describe('the streams through the detectors, against the sample model’s baseline', () => {
   let work: string;
   let baseline: ReturnType<typeof readBaseline>;
+  let model: {
+    features: string[];
+    classes: string[];
+    weights: number[][];
+    bias: number[];
+    standardisation: { mean: number[]; std: number[] };
+  };
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'aegis-drift-sample-'));
     await runBuiltinTrainer({ datasets: [{ id: 'sample', path: SAMPLE }], outDir: work, seed: 7, hyperparams: {} });
     baseline = readBaseline(JSON.parse(await readFile(join(work, 'baseline.json'), 'utf8')));
+    model = JSON.parse(await readFile(join(work, 'model.json'), 'utf8'));
   }, 60_000);
   afterAll(() => rm(work, { recursive: true, force: true }));
 
+  /** The window as serving would count it: every row with the model's prediction, the first 300 labelled (as the drill sends them). */
   const judge = (rows: ReturnType<typeof drawStream>) => {
+    const x = rows.map((r) => model.features.map((f) => r.inputs[f] as number));
+    const proba = predictProba(
+      { classCount: model.classes.length, weights: model.weights, bias: model.bias },
+      standardise(x, model.standardisation),
+    );
     const acc = windowAccumulator(baseline);
-    for (const r of rows) acc.add({ features: Object.fromEntries(Object.entries(r.inputs).map(([k, v]) => [k, String(v)])) });
+    rows.forEach((r, i) =>
+      acc.add({
+        features: Object.fromEntries(Object.entries(r.inputs).map(([k, v]) => [k, String(v)])),
+        label: i < 300 ? r.label : undefined,
+        predicted: model.classes[proba[i]![1]! > proba[i]![0]! ? 1 : 0],
+        score: proba[i]![1]!,
+      }),
+    );
     return detectDrift(baseline, acc.profile(), {});
   };
 
-  it('the baseline-like stream of 3000 rows does not drift', () => {
+  it('the baseline-like stream of 3000 rows drifts nowhere: features, labels, predictions, performance', () => {
     const r = judge(drawStream(table, 3000, 7));
     expect(r.verdict).toBe('no-drift');
     expect(r.features.filter((f) => f.drift)).toEqual([]);
+    expect(r.label?.drift).toBe(false);
+    expect(r.predictions?.drift).toBe(false);
+    expect(r.performance).toMatchObject({ status: 'ok', labelled: 300, regression: false });
   });
 
-  it('age shifted by +1.5 sd drifts on age, and only there', () => {
+  it('age shifted by +1.5 sd drifts on age alone among the features, and moves the predictions and accuracy', () => {
     const r = judge(drawStream(table, 3000, (7 ^ 0x9e3779b9) >>> 0, parseShift(undefined, table)));
     expect(r.verdict).toBe('drift');
     expect(r.features.filter((f) => f.drift).map((f) => f.feature)).toEqual(['age']);
+    expect(r.label?.drift).toBe(false);
+    expect(r.predictions?.drift).toBe(true);
+    expect(r.performance).toMatchObject({ status: 'ok', regression: true });
   });
 });
 
