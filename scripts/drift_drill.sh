@@ -25,7 +25,7 @@ stop_server() {
 start_server
 (cd "$ROOT" && aegis --json drift sample --model "$MODEL" --env staging) >"$WORK/sample.json" 2>"$WORK/sample.log" ||
   die "aegis drift sample failed: $(jq -r '.problems // [] | join("; ")' "$WORK/sample.json" 2>/dev/null) $(tail -20 "$WORK/sample.log")"
-sed 's/^aegis: /    /' "$WORK/sample.log"
+sed -n 's/^aegis: \([1-6]\/6\|registered\|promotion\|served\|baseline-like run\|drifted run\)/    \1/p' "$WORK/sample.log"
 SUGGESTION=$(jq -c '.suggestion | {suggestionId, status, signature}' "$WORK/sample.json")
 SID=$(jq -r .suggestionId <<<"$SUGGESTION")
 for w in 0 1; do

@@ -75,10 +75,14 @@ describe('scripts/drift_drill.sh', () => {
         stdout: expect.any(String),
         stderr: expect.any(String),
       });
-      expect(r.stdout).toMatch(/baseline-like window: report \S+ no-drift, \d+ rows, suggestion null/);
-      expect(r.stdout).toMatch(new RegExp(`drifted window: report \\S+ drift, \\d+ rows, suggestion (${uuid})`));
-      const suggestion = new RegExp(`drifted window: report \\S+ drift, \\d+ rows, suggestion (${uuid})`).exec(r.stdout)![1]!;
-      expect(r.stdout).toMatch(new RegExp(`drift sample PASSED: suggestion ${suggestion} open, signed by \\S+; reasons .*feature age js`));
+      expect(r.stdout).toMatch(/baseline-like window: report \S+ no-drift, 3000 rows, suggestion null/);
+      const drifted = /drifted window: report (\S+) drift, 3000 rows, suggestion (\S+)/.exec(r.stdout);
+      expect(drifted).not.toBeNull();
+      const suggestion = drifted![2]!;
+      expect(suggestion).not.toBe('null');
+      expect(r.stdout).toMatch(
+        new RegExp(`drift sample PASSED: suggestion ${suggestion} open, signed by \\S+; reasons .*"feature age js"`),
+      );
       expect(r.stdout).toMatch(/audit-verify: VERIFIED/);
       expect(r.stdout).toMatch(/parity: SAME/);
       expect(r.stdout).toContain(`the rebuilt registry holds suggestion ${suggestion}: same status and signature`);

@@ -56,6 +56,6 @@ export function describeSuggestion(s: RetrainSuggestion | undefined): string[] {
       (r) => `    reason: ${r.detector}${r.feature ? ` ${r.feature}` : ''} ${r.metric} ${fmt(r.value)} (threshold ${fmt(r.threshold)})`,
     ),
     `    signed by ${s.signature.signerId} (${s.signature.alg}) at ${s.signature.ts}`,
-    `    next: aegis retrain --from ${s.servingArtifactId} --suggestion ${s.suggestionId} --dataset ID@VERSION=PATH, or accept/dismiss it`,
+    `    next: aegis retrain --from ${s.servingArtifactId} --suggestion ${s.suggestionId} --dataset ID@VERSION=PATH; or aegis drift accept|dismiss ${s.suggestionId} --reason …`,
   ];
 }
