@@ -33,6 +33,7 @@ import { VerificationService } from '../../modules/registry/verification.js';
 import { unbuiltDrift } from './drift.js';
 import { servingService, type DriftStore, type ServingAdapters } from './serving.js';
 import { lineageService } from './lineage.js';
+import { driftRecords } from './drift-records.js';
 
 export const REGISTRY_DEFAULTS = { retentionDays: 365, uploadTtlSeconds: 3600 } as const;
 
@@ -234,6 +235,7 @@ async function promotionServices(
   const { database, audit, keys } = c;
   const deps = { ...c, clock, logger, metrics, drift: await adapters.driftStore?.(config), quarantine: c.quarantineReader };
   const { serving, servingTelemetry, warmer } = servingService(config, deps, adapters, () => rollout);
+  const records = driftRecords(deps);
   const rollout: RolloutService = new RolloutService({
     database,
     audit,
@@ -242,6 +244,7 @@ async function promotionServices(
     promotions: new PromotionLedgerService({ database, keys, audit, quarantine: c.quarantineReader }),
     metrics,
     ...(opts.warmer ? { warmer: opts.warmer } : warmer ? { warmer } : {}),
+    onApplied: (tx, applied) => records.resolveApplied(tx, applied),
     options: {
       leaseSeconds: config.rolloutLeaseSeconds,
       ...(config.testKillAt ? { faultPoint: killAt(config.testKillAt) } : {}),
@@ -274,15 +277,8 @@ async function promotionServices(
     rollout,
     workflows,
   });
-  return {
-    rollout,
-    workflows,
-    promotions,
-    quarantines,
-    serving,
-    servingTelemetry,
-    lineage: lineageService(c, clock, promotions, rollout, serving),
-  };
+  const lineage = lineageService(c, clock, promotions, rollout, serving, records);
+  return { rollout, workflows, promotions, quarantines, serving, servingTelemetry, lineage };
 }
 
 /** Schema migrations, then an active manifest and audit key (created locally, adopted from KMS). */

@@ -37,6 +37,9 @@ const DEFINITIONS: Record<ServiceMetricName, { help: string; buckets?: number[] 
   ai_infra_serving_model_loads_total: {
     help: 'Models serving started loading (read, verify, parse) by environment and variant (stable, canary, shadow, warm-up)',
   },
+  ai_infra_drift_suggestions_total: {
+    help: 'Retrain suggestions raised by drift reports, by deployment and the detector of their first reason',
+  },
 };
 
 /**
