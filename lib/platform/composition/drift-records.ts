@@ -1,9 +1,9 @@
 /**
  * The drift records (report index, retrain suggestions) as the rollout and lineage use them: the
  * rollout resolves a suggestion when it applies an artifact retrained from it, lineage shows the
- * suggestions. The drift store is the one serving writes input segments to, when this process
- * has one it may read (locally the data folder's `drift/`); a process without one refuses to
- * record or read a report (resolving and listing suggestions need only the database).
+ * suggestions. The drift store is `DriftStore.objects` (locally the data folder's `drift/`, in
+ * Lambda DRIFT_S3_BUCKET read and written); a process without one refuses to record or read a
+ * report (resolving and listing suggestions need only the database).
  */
 import type { AuditLog } from '../audit/log.js';
 import type { Clock } from '../ports/clock.js';
@@ -34,5 +34,5 @@ export function driftRecords(d: {
   drift: DriftStore | undefined;
 }): DriftRecords {
   const { database, keys, audit, clock, registry, metrics } = d;
-  return new DriftRecords({ database, objects: d.drift?.purge ?? NO_DRIFT_OBJECTS, keys, audit, clock, registry, metrics });
+  return new DriftRecords({ database, objects: d.drift?.objects ?? NO_DRIFT_OBJECTS, keys, audit, clock, registry, metrics });
 }
