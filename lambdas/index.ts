@@ -9,6 +9,14 @@ import * as auditList from './audit-list.js';
 import * as auditVerify from './audit-verify.js';
 import * as datasetGet from './dataset-get.js';
 import * as datasetsCreate from './datasets-create.js';
+import * as driftReportGet from './drift-report-get.js';
+import * as driftReportsList from './drift-reports-list.js';
+import * as driftRunGet from './drift-run-get.js';
+import * as driftRunRequest from './drift-run-request.js';
+import * as driftSuggestionAccept from './drift-suggestion-accept.js';
+import * as driftSuggestionDismiss from './drift-suggestion-dismiss.js';
+import * as driftSuggestionGet from './drift-suggestion-get.js';
+import * as driftSuggestionsList from './drift-suggestions-list.js';
 import * as envDownload from './env-download.js';
 import * as health from './health.js';
 import * as keysList from './keys-list.js';
@@ -57,6 +65,14 @@ export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
   auditVerify,
   datasetGet,
   datasetsCreate,
+  driftReportGet,
+  driftReportsList,
+  driftRunGet,
+  driftRunRequest,
+  driftSuggestionAccept,
+  driftSuggestionDismiss,
+  driftSuggestionGet,
+  driftSuggestionsList,
   envDownload,
   health,
   keysList,

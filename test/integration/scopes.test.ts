@@ -3,6 +3,8 @@ import type * as z from 'zod';
 import { ROUTES, type RouteId, type RouteSpec } from '../../lib/platform/http/routes.js';
 import { manifestFor, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { ScriptedJudge, settled } from '../promotion/support.js';
+import { recordReport } from '../support/drift-reports.js';
+import { PATH_ID_SCOPES } from '../../lib/platform/http/routes/spec.js';
 
 /**
  * Scoped grants (issue 15): a principal's role applies to every model (global) or to the
@@ -14,7 +16,16 @@ let stack: Stack;
 let inScope: string;
 let outOfScope: string;
 let fraudPublisher: string;
-const fraud = { model: 'fraud-scorer', version: 1, artifactId: '', promotionId: '', requestId: '' };
+const fraud = {
+  model: 'fraud-scorer',
+  version: 1,
+  artifactId: '',
+  promotionId: '',
+  requestId: '',
+  runId: '',
+  reportId: '',
+  suggestionId: '',
+};
 
 const tokenFor = async (principal: string, role: string, scope?: object) => {
   const r = await stack.api('POST', '/v1/tokens', { principal, role, ...(scope ? { scope } : {}) });
@@ -39,6 +50,13 @@ beforeAll(async () => {
   const release = await stack.api('POST', `/v1/artifacts/${bad.body.artifactId}/quarantine/release`, { reason: 'scope walk' });
   expect(release.status).toBe(202);
   fraud.requestId = release.body.requests.find((r: { status: string }) => r.status === 'pending_multisig').requestId;
+  // a drift run of the served model, and a drifted report with the suggestion it raised
+  const run = await stack.api('POST', '/v1/drift/runs', { modelName: fraud.model, env: 'staging' });
+  expect(run.status).toBe(202);
+  fraud.runId = run.body.run.runId;
+  const report = await recordReport(stack, { model: fraud.model, env: 'staging', artifactId: fraud.artifactId, drifted: true });
+  fraud.reportId = report.reportId;
+  fraud.suggestionId = report.suggestionId!;
   inScope = await tokenFor('fraud-admin', 'admin', { teams: ['fraud'] });
   outOfScope = await tokenFor('other-admin', 'admin', { prefixes: ['zzz-'] });
   fraudPublisher = await tokenFor('fraud-ci', 'publisher', { teams: ['fraud'] });
@@ -67,6 +85,8 @@ const BODIES: Partial<Record<RouteId, () => unknown>> = {
   servingPredict: () => ({ inputs: [[1]] }),
   quarantineApprove: () => ({ approverId: 'nobody', signature: 'AAAA', expiresAt: new Date(Date.now() + 3_600_000).toISOString() }),
   servingFeedback: () => ({ items: [{ requestId: 'scope-walk-1', label: '1' }] }),
+  driftSuggestionAccept: () => ({ reason: 'scope walk' }),
+  driftSuggestionDismiss: () => ({ reason: 'scope walk' }),
 };
 
 const idFields = (route: RouteSpec): string[] => {
@@ -86,9 +106,7 @@ describe('every route declares which model it reaches', () => {
     if (idFields(route).length && route.scope === 'none') expect(GLOBAL_BY_DESIGN[id as RouteId]).toBeDefined();
   });
 
-  const byId = routes.filter(
-    (r) => typeof r.scope === 'object' && ['artifactId', 'promotionId', 'model', 'requestId'].includes(r.scope.by),
-  );
+  const byId = routes.filter((r) => typeof r.scope === 'object' && (PATH_ID_SCOPES as readonly string[]).includes(r.scope.by));
   it.each(byId.map((r) => [r.id, r] as const))(
     '%s: an object outside the scope answers exactly as a missing one; inside it, the use case runs',
     async (_id, route) => {
@@ -98,6 +116,9 @@ describe('every route declares which model it reaches', () => {
         model: fraud.model,
         version: fraud.version,
         requestId: fraud.requestId,
+        runId: fraud.runId,
+        reportId: fraud.reportId,
+        suggestionId: fraud.suggestionId,
         // the fraud model was promoted to staging above
         env: 'staging',
       };
@@ -107,6 +128,9 @@ describe('every route declares which model it reaches', () => {
         model: 'no-such-model',
         version: 1,
         requestId: randomUUID(),
+        runId: randomUUID(),
+        reportId: `rep-${randomUUID()}`,
+        suggestionId: `sug-${randomUUID()}`,
         env: 'staging',
       };
       const body = BODIES[route.id as RouteId]?.();
@@ -137,8 +161,13 @@ describe('every route declares which model it reaches', () => {
 
   it('the routes naming a model in their body and the filtered lists are the ones tested below', () => {
     const named = routes.filter((r) => typeof r.scope === 'object' && r.scope.by.startsWith('body.')).map((r) => r.id);
-    expect(named.sort()).toEqual(['register', 'uploadsCreate']);
-    expect(routes.filter((r) => r.scope === 'filtered').map((r) => r.id)).toEqual(['modelsList', 'verifyManifest']);
+    expect(named.sort()).toEqual(['driftRunRequest', 'register', 'uploadsCreate']);
+    expect(routes.filter((r) => r.scope === 'filtered').map((r) => r.id)).toEqual([
+      'modelsList',
+      'verifyManifest',
+      'driftReportsList',
+      'driftSuggestionsList',
+    ]);
   });
 });
 

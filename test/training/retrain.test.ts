@@ -5,6 +5,7 @@ import { buildIndex, fileText, verifyBundle, PARENT_FILE, type BundleFile } from
 import { statementBytes, type KeyRecord } from '../../lib/kernel/signatures.js';
 import { manifestFor, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { aegisCli } from '../support/spawn.js';
+import { recordReport } from '../support/drift-reports.js';
 
 const ROOT = process.cwd();
 const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
@@ -12,6 +13,8 @@ let stack: Stack;
 let env: Record<string, string>;
 let parent: { artifactId: string; manifest: Record<string, any> };
 let v2: string;
+/** the retrain suggestion raised by a drifted report of the parent serving churn in staging */
+let suggestion: string;
 
 const aegis = (args: string[], extraEnv: Record<string, string> = {}) => aegisCli(args, { ...env, ...extraEnv });
 const versions = async () => (await stack.api('GET', '/v1/registry/models/churn/versions')).body.items.length as number;
@@ -37,6 +40,7 @@ beforeAll(async () => {
   if (res.code !== 0) throw new Error(`parent training failed: ${res.stderr}`);
   const summary = JSON.parse(res.stdout);
   parent = { artifactId: summary.registration.artifactId, manifest: JSON.parse(await readFile(summary.manifestPath, 'utf8')) };
+  suggestion = (await recordReport(stack, { model: 'churn', env: 'staging', artifactId: parent.artifactId, drifted: true })).suggestionId!;
 });
 afterAll(async () => {
   await stack?.stop();
@@ -45,9 +49,9 @@ afterAll(async () => {
 describe('aegis retrain (CLI, local stack, built-in trainer)', () => {
   let child: { artifactId: string; manifest: Record<string, any>; sha256: string };
 
-  it('re-runs the parent training with the new dataset version and registers it with manifest.parent', async () => {
+  it("re-runs the training of the suggestion's serving artifact with the new dataset version and registers it with manifest.parent", async () => {
     const res = await aegis(
-      ['--json', 'retrain', '--from', parent.artifactId, '--suggestion', 'sugg-7', '--dataset', `sample@v2=${v2}`].concat([
+      ['--json', 'retrain', '--suggestion', suggestion, '--dataset', `sample@v2=${v2}`].concat([
         '--out',
         join(stack.dataDir, 'child'),
         '--code-ref',
@@ -61,7 +65,7 @@ describe('aegis retrain (CLI, local stack, built-in trainer)', () => {
     const manifest = JSON.parse(await readFile(summary.manifestPath, 'utf8'));
     const got = (await stack.api('GET', `/v1/artifacts/${summary.artifactId}`)).body.manifest;
     expect(got).toEqual(manifest);
-    expect(manifest.parent).toEqual({ artifactId: parent.artifactId, suggestionId: 'sugg-7' });
+    expect(manifest.parent).toEqual({ artifactId: parent.artifactId, suggestionId: suggestion });
     for (const f of ['seed', 'hyperparams', 'trainingCmd', 'containerDigest', 'modelName']) expect(manifest[f]).toEqual(parent.manifest[f]);
     expect(manifest.codeRef).toBe('ci-build-43');
     expect(manifest.baselineSha256).toMatch(/^[0-9a-f]{64}$/);
@@ -83,7 +87,7 @@ describe('aegis retrain (CLI, local stack, built-in trainer)', () => {
 
   it('is reproducible: the same inputs again give the same artifact sha256 (not registered twice)', async () => {
     const res = await aegis(
-      ['retrain', '--from', parent.artifactId, '--suggestion', 'sugg-7', '--dataset', `sample@v2=${v2}`, '--no-register'].concat([
+      ['retrain', '--from', parent.artifactId, '--suggestion', suggestion, '--dataset', `sample@v2=${v2}`, '--no-register'].concat([
         '--out',
         join(stack.dataDir, 'child-again'),
         '--code-ref',
@@ -100,11 +104,11 @@ describe('aegis retrain (CLI, local stack, built-in trainer)', () => {
 
   it('shows the retrained-from edge in the lineage and the offline bundle', async () => {
     const l = (await stack.api('GET', `/v1/lineage/${child.artifactId}`)).body;
-    expect(l.parent).toEqual({ artifactId: parent.artifactId, suggestionId: 'sugg-7' });
+    expect(l.parent).toEqual({ artifactId: parent.artifactId, suggestionId: suggestion });
     expect(l.edges).toContainEqual({ from: `artifact:${child.artifactId}`, to: `artifact:${parent.artifactId}`, rel: 'retrained-from' });
     expect((await stack.api('GET', `/v1/lineage/${parent.artifactId}`)).body.parent).toBeUndefined();
     const shown = await aegis(['lineage', child.artifactId]);
-    expect(shown.stdout).toContain(`retrained from ${parent.artifactId} (suggestion sugg-7)`);
+    expect(shown.stdout).toContain(`retrained from ${parent.artifactId} (suggestion ${suggestion})`);
     // the CLI round trip: export-lineage writes parent.json, verify-bundle checks it
     const dir = join(stack.dataDir, 'child-bundle');
     expect((await aegis(['export-lineage', '--artifact-id', child.artifactId, '--out', dir])).code).toBe(0);

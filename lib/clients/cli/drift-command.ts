@@ -13,6 +13,7 @@ import { windowAccumulator } from '../../kernel/drift/window-build.js';
 import { sha256Hex } from '../../kernel/canonical.js';
 import { parseJsonStrict } from '../../kernel/json.js';
 import { CliError, type CliContext } from './context.js';
+import { driftApiCommands } from './drift-api-commands.js';
 import { checkFinite, columnIndex, isNumericColumn, readTable, sortedNumbers, textCells, type Table } from './drift-csv.js';
 import { formatReport, type Finding } from './drift-format.js';
 import { driftSampleCommand } from './drift-sample.js';
@@ -143,9 +144,11 @@ function compare(o: CompareOptions) {
   return { ...report, reference: o.baseline ?? o.reference!, current: o.current, labelColumn: label ?? null, findings };
 }
 
-/** aegis drift compare. */
+/** aegis drift compare (offline), and the server's runs, reports and suggestions (drift-api-commands.ts). */
 export function driftCommands(program: Command, ctx: CliContext): void {
-  const drift = program.command('drift').description('drift detection against a reference (offline)');
+  const drift = program
+    .command('drift')
+    .description("drift detection: offline against a reference (compare), or the server's runs, reports and retrain suggestions");
   drift
     .command('compare')
     .description(
@@ -161,5 +164,6 @@ export function driftCommands(program: Command, ctx: CliContext): void {
       ctx.out(formatReport(report), report);
       if (report.drift) process.exitCode = 1;
     });
+  driftApiCommands(drift, ctx);
   driftSampleCommand(drift, ctx);
 }

@@ -9,12 +9,12 @@ import { verifyManifest } from '../../kernel/verification.js';
 import { resolveCodeRef } from '../training/provenance.js';
 import { BUILTIN_TRAINING_CMD, recordTraining, type TrainingResult } from '../training/record.js';
 import { formatRetrainDiff, keptDatasetProblems, planDatasets, retrainDiff } from '../training/retrain.js';
-import type { ArtifactReply, RegisterReply } from '../../platform/http/schemas.js';
+import type { ArtifactReply, DriftSuggestionReply, RegisterReply } from '../../platform/http/schemas.js';
 import { CliError, type CliContext } from './context.js';
 import { parseDatasetSpecs, registerRecorded } from './training-commands.js';
 
 interface RetrainOptions {
-  from: string;
+  from?: string;
   suggestion?: string;
   dataset: string[];
   out: string;
@@ -27,15 +27,41 @@ interface RetrainOptions {
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** Options checked before anything is fetched or run: ids, the dataset specs' form. */
-function checkOptions(o: RetrainOptions): ManifestParent {
-  if (!Uuid.safeParse(o.from).success) throw new CliError(`--from ${o.from}: must be an artifact id (a UUID)`, 2);
-  const parent = ManifestParent.safeParse({ artifactId: o.from, ...(o.suggestion === undefined ? {} : { suggestionId: o.suggestion }) });
-  if (!parent.success) throw new CliError(`--suggestion ${JSON.stringify(o.suggestion)}: ${parent.error.issues[0]!.message}`, 2);
+function checkOptions(o: RetrainOptions): void {
+  if (o.from === undefined && o.suggestion === undefined) throw new CliError('give --from, --suggestion or both', 2);
+  if (o.from !== undefined && !Uuid.safeParse(o.from).success) throw new CliError(`--from ${o.from}: must be an artifact id (a UUID)`, 2);
+  if (o.suggestion !== undefined) {
+    const link = ManifestParent.shape.suggestionId.safeParse(o.suggestion);
+    if (!link.success) throw new CliError(`--suggestion ${JSON.stringify(o.suggestion)}: ${link.error.issues[0]!.message}`, 2);
+  }
   if (o.dataset.length === 0) throw new CliError('at least one --dataset id@version=PATH is needed (the datasets that changed)', 2);
   for (const spec of o.dataset)
     if (!/^[^=@]+@[^=]+=.+$/.test(spec))
       throw new CliError(`--dataset ${spec}: expected id@version=PATH (the id names the parent's dataset)`, 2);
-  return parent.data;
+}
+
+/**
+ * The parent and its link: `--from`, or the serving artifact of the `--suggestion` (fetched);
+ * given both, they must name the same artifact.
+ */
+async function parentLink(ctx: CliContext, o: RetrainOptions): Promise<ManifestParent> {
+  if (o.suggestion === undefined) return { artifactId: o.from! };
+  let suggestion: DriftSuggestionReply['suggestion'];
+  try {
+    suggestion = (
+      await (await ctx.client()).request<DriftSuggestionReply>('GET', `/v1/drift/suggestions/${encodeURIComponent(o.suggestion)}`)
+    ).suggestion;
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 404 || e.status === 400))
+      throw new CliError(`--suggestion ${o.suggestion}: no such retrain suggestion — nothing was trained or registered`);
+    throw e;
+  }
+  if (o.from !== undefined && o.from !== suggestion.servingArtifactId)
+    throw new CliError(
+      `--from ${o.from} is not the artifact --suggestion ${o.suggestion} was raised for (${suggestion.servingArtifactId}): give one of them, or both naming the same artifact`,
+      2,
+    );
+  return { artifactId: suggestion.servingArtifactId, suggestionId: o.suggestion };
 }
 
 /** The parent's record, its manifest checked against its signature and the published key ring before anything is run from it. */
@@ -74,9 +100,10 @@ function containerOf(parent: TrainingManifest, given: string | undefined): strin
 }
 
 async function retrain(ctx: CliContext, o: RetrainOptions): Promise<void> {
-  const link = checkOptions(o);
+  checkOptions(o);
   const given = await parseDatasetSpecs(o.dataset);
-  const parent = (await fetchParent(ctx, o.from)).manifest;
+  const link = await parentLink(ctx, o);
+  const parent = (await fetchParent(ctx, link.artifactId)).manifest;
   const datasets = await planDatasets(parent.datasetRefs, given);
   const containerDigest = containerOf(parent, o.containerDigest ?? ctx.cfg.containerDigest);
   const cwd = process.cwd();
@@ -148,8 +175,14 @@ export function retrainCommand(program: Command, ctx: CliContext): void {
     .description(
       "re-run a registered artifact's training (command or built-in trainer, hyperparameters, seed, container) with new dataset versions and register the result with manifest.parent",
     )
-    .requiredOption('--from <artifactId>', 'the parent artifact (its manifest is fetched from the registry)')
-    .option('--suggestion <id>', 'the drift suggestion this retraining answers: recorded as manifest.parent.suggestionId as given')
+    .option(
+      '--from <artifactId>',
+      "the parent artifact (its manifest is fetched from the registry); default: the --suggestion's serving artifact",
+    )
+    .option(
+      '--suggestion <id>',
+      'the retrain suggestion this answers (fetched): its serving artifact is the parent; recorded as manifest.parent.suggestionId',
+    )
     .option('--dataset <spec>', "id@version=PATH replacing the parent's dataset of that id; repeatable", collect, [])
     .option(
       '--out <dir>',

@@ -37,12 +37,19 @@ export const ROUTE_FUNCTION = {
   promotionGet: 'reads',
   quarantineGet: 'reads',
   auditList: 'reads',
+  driftRunGet: 'reads',
+  driftReportsList: 'reads',
+  driftReportGet: 'reads',
+  driftSuggestionsList: 'reads',
+  driftSuggestionGet: 'reads',
   // changes recorded in the database with a signed audit event, nothing else
   keysEnroll: 'auditedChanges',
   keysRevoke: 'auditedChanges',
   modelTeamSet: 'auditedChanges',
   datasetsCreate: 'auditedChanges',
   promotionCancel: 'auditedChanges',
+  driftSuggestionAccept: 'auditedChanges',
+  driftSuggestionDismiss: 'auditedChanges',
   keysRotate: 'keysRotate',
   uploadsCreate: 'uploadsCreate',
   register: 'register',
@@ -70,6 +77,8 @@ export const ROUTE_FUNCTION = {
   // label feedback and the deployment's status: the serving telemetry, the database only
   servingFeedback: 'servingTelemetry',
   servingStatus: 'servingTelemetry',
+  // records a drift run and starts the drift state machine (states:StartExecution on it alone)
+  driftRunRequest: 'driftRuns',
 } as const satisfies Record<ApiRouteId, string>;
 
 export type ApiFunctionName = (typeof ROUTE_FUNCTION)[ApiRouteId];

@@ -1,6 +1,7 @@
 import type * as z from 'zod';
 import { AUDIT_ROUTES } from './routes/audit.js';
 import { DATASET_ROUTES } from './routes/datasets.js';
+import { DRIFT_ROUTES } from './routes/drift.js';
 import { KEY_ROUTES } from './routes/keys.js';
 import { META_ROUTES } from './routes/meta.js';
 import { PROMOTION_ROUTES } from './routes/promotions.js';
@@ -32,6 +33,7 @@ export const ROUTES = {
   ...QUARANTINE_ROUTES,
   ...AUDIT_ROUTES,
   ...SERVING_ROUTES,
+  ...DRIFT_ROUTES,
 };
 
 export type RouteId = keyof typeof ROUTES;

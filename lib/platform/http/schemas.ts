@@ -13,3 +13,4 @@ export * from './schemas/promotions.js';
 export * from './schemas/audit.js';
 export * from './schemas/quarantine.js';
 export * from './schemas/serving.js';
+export * from './schemas/drift.js';

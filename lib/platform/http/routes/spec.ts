@@ -14,24 +14,26 @@ export type ReplyStatuses = Readonly<Partial<Record<200 | 201 | 202 | 503, strin
  * Which model a route's request reaches, so the handler can hold the caller to its scope
  * (lib/platform/http/scope.ts) before the use case runs. Every route declares one.
  *
- * - `{ by: 'artifactId' | 'promotionId' | 'model' | 'requestId' }`: the path parameter of that name (`requestId`: a
- *   quarantine or release request) names
- *   one model's object; outside the caller's scope it answers exactly as a missing one (404).
+ * - `{ by: 'artifactId' | 'promotionId' | 'model' | 'requestId' | 'runId' | 'reportId' | 'suggestionId' }`: the path
+ *   parameter of that name (`requestId`: a quarantine or release request; `runId`, `reportId`, `suggestionId`: a drift
+ *   run, report or retrain suggestion) names one model's object; outside the caller's scope it answers exactly as a
+ *   missing one (404).
  * - `{ by: 'body.modelName' | 'body.manifest.modelName', team?: 'body.team' }`: a write naming
  *   a model, perhaps a new one (then `team` says where its team label comes from); outside the
  *   scope it is refused (403 naming the field, the same whether the model exists or not) and
  *   nothing is created.
- * - `'filtered'`: the use case is given the caller's scope and sees only those models (lists).
+ * - `'filtered'`: the use case is given the caller's scope and sees only those models (lists; the drift lists are
+ *   filtered by `scopedPage` in scope.ts).
  * - `'global-only'`: it reaches every model (the audit log, keys, tokens, team labels): only
  *   callers with a global scope (403 for a scoped one).
  * - `'none'`: it reaches no model (health, the OpenAPI document, datasets: global by design).
  */
+/** The path parameters whose object belongs to one model (see {@link ScopeRule}). */
+export const PATH_ID_SCOPES = ['artifactId', 'promotionId', 'model', 'requestId', 'runId', 'reportId', 'suggestionId'] as const;
+export type PathIdScope = (typeof PATH_ID_SCOPES)[number];
+
 export type ScopeRule =
-  | { by: 'artifactId' | 'promotionId' | 'model' | 'requestId' }
-  | { by: 'body.modelName' | 'body.manifest.modelName'; team?: 'body.team' }
-  | 'filtered'
-  | 'global-only'
-  | 'none';
+  { by: PathIdScope } | { by: 'body.modelName' | 'body.manifest.modelName'; team?: 'body.team' } | 'filtered' | 'global-only' | 'none';
 
 export interface RouteSpec {
   /** stable id, also the Lambda's logical name */

@@ -82,7 +82,10 @@ export const EnvDownloadQuery = z.object({ variant: z.enum(['stable', 'canary'])
 
 export const ArtifactIdParams = z.object({ artifactId: Uuid }).strict();
 export const ModelParams = z.object({ model: ModelName }).strict();
-export const VersionParams = z.object({ model: ModelName, version: z.coerce.number().int().positive() }).strict();
+/** versions are int4 in the database: a larger one names no version (400, not a database error) */
+export const VersionParams = z
+  .object({ model: ModelName, version: z.coerce.number().int().positive().max(2_147_483_647, 'must be at most 2147483647') })
+  .strict();
 
 export const ModelsReply = z.object({
   items: z.array(z.object({ name: z.string(), latestVersion: z.number().int(), team: z.string().nullable(), createdAt: z.string() })),
