@@ -1,8 +1,9 @@
 /**
  * Issue 17's scripts run as CI runs them: scripts/canary_check.sh (the local canary simulation)
  * and scripts/e2e_promotion_flow.sh (train → register → canary → multisig prod → regression
- * rolled back → audit-verify), each a real server on dist/ (built by the global setup) in a
- * temp folder. Each exits 0 only when every step did what it should; the key lines of their
+ * rolled back → audit-verify), and issue 21's scripts/drift_drill.sh (aegis drift sample →
+ * audit-verify → rebuild-index restores the suggestion), each a real server on dist/ (built by
+ * the global setup) in a temp folder. Each exits 0 only when every step did what it should; the key lines of their
  * timelines are asserted too.
  */
 import { join } from 'node:path';
@@ -58,6 +59,36 @@ describe('scripts/e2e_promotion_flow.sh', () => {
       expect(r.stdout).toContain('the candidate still serves canary and prod');
       expect(r.stdout).toMatch(/audit-verify: VERIFIED/);
       expect(r.stdout.trim().split('\n').at(-1)).toBe('E2E PROMOTION FLOW PASSED');
+    },
+    SCRIPT_TIMEOUT_MS,
+  );
+});
+
+describe('scripts/drift_drill.sh', () => {
+  it(
+    'raises exactly one signed suggestion for the drifted window only, verifies the chain, and rebuilds it from the archive',
+    async () => {
+      const r = await bash('drift_drill.sh');
+      // on failure the diff shows the timeline and the deviation with the server log's tail
+      expect({ code: r.code, stdout: r.stdout.slice(-3000), stderr: r.stderr.slice(-3000) }).toEqual({
+        code: 0,
+        stdout: expect.any(String),
+        stderr: expect.any(String),
+      });
+      expect(r.stdout).toMatch(/baseline-like window: report \S+ no-drift, 3000 rows, suggestion null/);
+      const drifted = /drifted window: report (\S+) drift, 3000 rows, suggestion (\S+)/.exec(r.stdout);
+      expect(drifted).not.toBeNull();
+      const suggestion = drifted![2]!;
+      expect(suggestion).not.toBe('null');
+      expect(r.stdout).toMatch(
+        new RegExp(`drift sample PASSED: suggestion ${suggestion} open, signed by \\S+; reasons .*"feature age js"`),
+      );
+      expect(r.stdout).toMatch(/audit-verify: VERIFIED/);
+      expect(r.stdout).toMatch(/parity: SAME/);
+      expect(r.stdout).toContain(`the rebuilt registry holds suggestion ${suggestion}: same status and signature`);
+      expect(r.stdout).toMatch(/audit-verify on the rebuilt registry: VERIFIED/);
+      expect(r.stdout.trim().split('\n').at(-1)).toBe('DRIFT DRILL PASSED');
+      expect(r.stderr).not.toMatch(/DEVIATION/);
     },
     SCRIPT_TIMEOUT_MS,
   );

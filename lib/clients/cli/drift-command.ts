@@ -16,6 +16,7 @@ import { CliError, type CliContext } from './context.js';
 import { driftApiCommands } from './drift-api-commands.js';
 import { checkFinite, columnIndex, isNumericColumn, readTable, sortedNumbers, textCells, type Table } from './drift-csv.js';
 import { formatReport, type Finding } from './drift-format.js';
+import { driftSampleCommand } from './drift-sample.js';
 
 interface CompareOptions {
   reference?: string;
@@ -164,4 +165,5 @@ export function driftCommands(program: Command, ctx: CliContext): void {
       if (report.drift) process.exitCode = 1;
     });
   driftApiCommands(drift, ctx);
+  driftSampleCommand(drift, ctx);
 }
