@@ -24,6 +24,18 @@ export interface LineageServed {
   verifiedAt: string;
 }
 
+/** A drift retrain suggestion about the artifact: raised while it served, or resolved by its promotion. */
+export interface LineageSuggestion {
+  suggestionId: string;
+  env: string;
+  status: string;
+  servingArtifactId: string;
+  createdAt: string;
+  resolvedBy: { artifactId: string; promotionId: string } | null;
+}
+
+export type LineageRel = 'described-by' | 'trained-on' | 'built-from' | 'ran-in' | 'retrained-from' | 'suggests-retrain' | 'resolves';
+
 /** How an artifact serves an environment: the stable artifact, the canary (callers get its answers), or a shadow (mirrored requests; no caller gets its answers). */
 export type DeploymentRole = 'stable' | 'canary' | 'shadow';
 
@@ -43,12 +55,26 @@ export interface Lineage {
   served?: LineageServed[];
   /** present when the artifact was retrained (`aegis retrain`): the parent and the drift suggestion that led to it, if any */
   parent?: { artifactId: string; suggestionId?: string };
-  edges: { from: string; to: string; rel: 'described-by' | 'trained-on' | 'built-from' | 'ran-in' | 'retrained-from' }[];
+  edges: { from: string; to: string; rel: LineageRel }[];
+}
+
+/** The edges of the suggestions about an artifact: the serving artifact suggests a retrain, the retrained one resolves it. */
+function suggestionEdges(artifactId: string, suggestions: readonly LineageSuggestion[]): Lineage['edges'] {
+  return suggestions.flatMap((s) => [
+    ...(s.servingArtifactId === artifactId
+      ? [{ from: `artifact:${artifactId}`, to: `suggestion:${s.suggestionId}`, rel: 'suggests-retrain' as const }]
+      : []),
+    ...(s.resolvedBy?.artifactId === artifactId
+      ? [{ from: `artifact:${artifactId}`, to: `suggestion:${s.suggestionId}`, rel: 'resolves' as const }]
+      : []),
+  ]);
 }
 
 /**
  * The lineage graph of one artifact: artifact → manifest → datasets, code, container, and for a
- * retrained artifact artifact → parent artifact (`retrained-from`, from the signed manifest's `parent`).
+ * retrained artifact artifact → parent artifact (`retrained-from`, from the signed manifest's `parent`);
+ * artifact → drift suggestion (`suggests-retrain` while it served, `resolves` once its promotion resolved it;
+ * the node is `suggestion:<id>`, its record at `GET /v1/drift/suggestions/{id}`).
  */
 export function buildLineage(
   artifact: Lineage['artifact'],
@@ -60,6 +86,7 @@ export function buildLineage(
   deployments: Lineage['deployments'] = [],
   quarantine: LineageQuarantine | null = null,
   served: LineageServed[] = [],
+  suggestions: LineageSuggestion[] = [],
 ): Lineage {
   const m = `manifest:${manifestSha256}`;
   return {
@@ -81,6 +108,7 @@ export function buildLineage(
       ...(manifest.parent
         ? [{ from: `artifact:${artifact.artifactId}`, to: `artifact:${manifest.parent.artifactId}`, rel: 'retrained-from' as const }]
         : []),
+      ...suggestionEdges(artifact.artifactId, suggestions),
     ],
   };
 }

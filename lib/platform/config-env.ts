@@ -43,6 +43,10 @@ export const EnvSchema = z.object({
   AEGIS_STATEMACHINES_DIR: optionalString,
   AEGIS_PROMOTION_STATE_MACHINE_ARN: optionalString,
   AEGIS_ROLLBACK_STATE_MACHINE_ARN: optionalString,
+  // the drift state machine the drift-schedule and drift routes' functions start (Lambda); unset there: starting a run fails
+  AEGIS_DRIFT_STATE_MACHINE_ARN: optionalString,
+  // the drift configuration file (default: <AEGIS_POLICIES_DIR>/drift.json)
+  AEGIS_DRIFT_POLICY: optionalString,
   AEGIS_CANARY_METRICS_FILE: optionalString,
   AEGIS_APP_DATABASE_SECRET_ARN: optionalString,
   AEGIS_TLS_CERT: optionalString,
@@ -103,6 +107,8 @@ export const EnvSchema = z.object({
     .string()
     .regex(/^[a-z][a-zA-Z.-]{0,80}(#[1-9][0-9]{0,3})?$/, 'must be <fault point>[#n], e.g. rollout.evaluate.before-commit#1')
     .optional(),
+  // how long after a drift window's end its input segments are all written: at least serving's segment interval (10 s)
+  AEGIS_DRIFT_SETTLE_SECONDS: z.coerce.number().int().min(10).max(3600).default(120),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('127.0.0.1'),
 });

@@ -36,6 +36,11 @@ export interface Config {
   statemachinesDir: string;
   /** Step Functions state machines (AWS mode) */
   stateMachineArns: { promotion: string; rollback: string } | undefined;
+  /**
+   * drift runs: the configuration file (`AEGIS_DRIFT_POLICY`, default `<policiesDir>/drift.json`), how long after a
+   * window's end it is judged (`AEGIS_DRIFT_SETTLE_SECONDS`), the drift state machine (`AEGIS_DRIFT_STATE_MACHINE_ARN`, Lambda)
+   */
+  drift: { policyFile: string; settleSeconds: number; stateMachineArn: string | undefined };
   /** local mode: recorded per-variant serving metrics the canary judge reads */
   canaryMetricsFile: string | undefined;
   /** local server TLS (PEM file paths); with clientCa every client must present a certificate it signed */

@@ -114,6 +114,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
+/** The drift runs' settings (`Config.drift`): the configuration file, the settle time, the state machine. */
+function driftConfig(e: Env, policiesDir: string): Config['drift'] {
+  return {
+    policyFile: e.AEGIS_DRIFT_POLICY ? resolve(e.AEGIS_DRIFT_POLICY) : join(policiesDir, 'drift.json'),
+    settleSeconds: e.AEGIS_DRIFT_SETTLE_SECONDS,
+    stateMachineArn: e.AEGIS_DRIFT_STATE_MACHINE_ARN,
+  };
+}
+
 /** Where things are kept: the database, the artifact store, the audit archive, the signing keys. */
 function storageConfig(e: Env, dataDir: string): Pick<Config, 'database' | 'objectStore' | 'auditArchive' | 'signing'> {
   const kms = Boolean(e.MANIFEST_SIGNING_KMS_KEY_ID || e.AUDIT_SIGNING_KMS_KEY_ID);
@@ -135,9 +144,13 @@ function storageConfig(e: Env, dataDir: string): Pick<Config, 'database' | 'obje
 }
 
 /** The files and state machines the server runs with: policies, ASL, recorded canary metrics, TLS. */
-function filesConfig(e: Env): Pick<Config, 'policiesDir' | 'statemachinesDir' | 'stateMachineArns' | 'canaryMetricsFile' | 'tls'> {
+function filesConfig(
+  e: Env,
+): Pick<Config, 'policiesDir' | 'drift' | 'statemachinesDir' | 'stateMachineArns' | 'canaryMetricsFile' | 'tls'> {
+  const policiesDir = e.AEGIS_POLICIES_DIR ? resolve(e.AEGIS_POLICIES_DIR) : REPO_DIR('policies');
   return {
-    policiesDir: e.AEGIS_POLICIES_DIR ? resolve(e.AEGIS_POLICIES_DIR) : REPO_DIR('policies'),
+    policiesDir,
+    drift: driftConfig(e, policiesDir),
     statemachinesDir: e.AEGIS_STATEMACHINES_DIR ? resolve(e.AEGIS_STATEMACHINES_DIR) : REPO_DIR('statemachines'),
     stateMachineArns:
       e.AEGIS_PROMOTION_STATE_MACHINE_ARN && e.AEGIS_ROLLBACK_STATE_MACHINE_ARN

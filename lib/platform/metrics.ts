@@ -44,6 +44,12 @@ export function serviceMetrics(sinks: readonly MetricsSink[]): ServiceMetrics {
     modelLoad(env, variant) {
       emit('ai_infra_serving_model_loads_total', 'Count', 1, { env, variant });
     },
+    driftRun(env, status, seconds) {
+      emit('ai_infra_drift_run_duration_seconds', 'Seconds', seconds, { env, status });
+    },
+    driftSuggestion(model, env, detector) {
+      emit('ai_infra_drift_suggestions_total', 'Count', 1, { model, env, detector });
+    },
   };
   return metrics;
 }

@@ -4,6 +4,7 @@
  * rows. The plan's rows are written in this order.
  */
 import { RESTORES as DATASETS, writeDatasets } from '../modules/datasets/restore.js';
+import { RESTORES as DRIFT, writeDrift } from '../modules/drift/restore.js';
 import { RESTORES as KEYS, writeKeys } from '../modules/keys/restore.js';
 import { RESTORES as PROMOTION, writePromotions } from '../modules/promotion/restore.js';
 import { RESTORES as QUARANTINE, writeQuarantine } from '../modules/quarantine/restore.js';
@@ -19,6 +20,7 @@ export const MODULE_RESTORES = [
   { module: 'rollout', restores: ROLLOUT, write: writeRollout },
   { module: 'quarantine', restores: QUARANTINE, write: writeQuarantine },
   { module: 'serving', restores: SERVING, write: writeServing },
+  { module: 'drift', restores: DRIFT, write: writeDrift },
 ] as const;
 
 /** Every event type some module's restore reads. */

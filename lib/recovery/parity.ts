@@ -8,6 +8,7 @@ import type { Database } from '../platform/ports/database.js';
 import type { ObjectStore } from '../platform/ports/object-store.js';
 import { rowToEvent } from '../platform/audit/log.js';
 import { datasetsSnapshot, type DatasetSnapshot } from '../modules/datasets/parity.js';
+import { driftSnapshot, type DriftReportSnapshot, type DriftSuggestionSnapshot } from '../modules/drift/parity.js';
 import { quarantineSnapshot, type QuarantineSnapshot } from '../modules/quarantine/parity.js';
 import { keysSnapshot, type KeySnapshot } from '../modules/keys/parity.js';
 import { promotionsSnapshot, type ApprovalSnapshot, type PromotionSnapshot } from '../modules/promotion/parity.js';
@@ -34,6 +35,9 @@ export interface RegistrySnapshot extends RegistryTablesSnapshot {
   quarantines: QuarantineSnapshot[];
   /** where each artifact first verified and served, per environment (from serving.verified) */
   servingDeployments: ServingDeploymentSnapshot[];
+  /** the drift report index and retrain suggestions (states, attached reports, resolved by) */
+  driftReports: DriftReportSnapshot[];
+  driftSuggestions: DriftSuggestionSnapshot[];
 }
 
 /** The chain as stored, and its head. */
@@ -69,6 +73,7 @@ export async function registrySnapshot(database: Database): Promise<RegistrySnap
     ...(await rolloutSnapshot(x)),
     quarantines: await quarantineSnapshot(x),
     servingDeployments: await servingSnapshot(x),
+    ...(await driftSnapshot(x)),
   };
 }
 
@@ -84,7 +89,9 @@ export type DiffKind =
   | 'route'
   | 'verdict'
   | 'quarantine'
-  | 'serving-deployment';
+  | 'serving-deployment'
+  | 'drift-report'
+  | 'drift-suggestion';
 
 export interface Difference {
   kind: DiffKind;
@@ -129,6 +136,8 @@ export function diffSnapshots(a: RegistrySnapshot, b: RegistrySnapshot): Differe
   diffItems('verdict', a.verdicts, b.verdicts, out);
   diffItems('quarantine', a.quarantines, b.quarantines, out);
   diffItems('serving-deployment', a.servingDeployments, b.servingDeployments, out);
+  diffItems('drift-report', a.driftReports, b.driftReports, out);
+  diffItems('drift-suggestion', a.driftSuggestions, b.driftSuggestions, out);
   return out;
 }
 

@@ -9,6 +9,7 @@ import type { AuditEvent } from '../kernel/audit-chain.js';
 import type { KeyRecord } from '../kernel/signatures.js';
 import { EVENT_CATALOGUE } from '../modules/catalogue.js';
 import { DatasetRestore } from '../modules/datasets/restore.js';
+import { DriftRestore } from '../modules/drift/restore.js';
 import { keyRows } from '../modules/keys/restore.js';
 import { QuarantineRestore } from '../modules/quarantine/restore.js';
 import { ServingRestore } from '../modules/serving/restore.js';
@@ -32,6 +33,7 @@ interface Restores {
   registry: RegistryRestore;
   quarantine: QuarantineRestore;
   serving: ServingRestore;
+  drift: DriftRestore;
 }
 
 /**
@@ -61,6 +63,7 @@ export async function rebuildIndex(deps: RecoveryDeps, opts: RebuildOptions = {}
     registry: new RegistryRestore(datasets),
     quarantine: new QuarantineRestore(),
     serving: new ServingRestore(),
+    drift: new DriftRestore(),
   };
   const plan = await timed('verify-artifacts', 'verifying archived registrations against storage', () =>
     planArchive(deps, archive, opts, r, report),
@@ -159,7 +162,7 @@ async function planArchive(
   plan.events = archive.events;
   planPromotions(promotions, plan, report);
   const restored = new Set(plan.artifacts.map((a) => a.artifact_id));
-  Object.assign(plan, r.quarantine.take(restored), r.serving.take(restored));
+  Object.assign(plan, r.quarantine.take(restored), r.serving.take(restored), r.drift.take());
   return plan;
 }
 
@@ -176,6 +179,7 @@ function dispatchEvents(events: readonly AuditEvent[], r: Restores, log: Restore
     r.registry.apply(e, log);
     r.quarantine.apply(e, log);
     r.serving.apply(e, log);
+    r.drift.apply(e, log);
     if (!RESTORED_TYPES.has(e.type)) unrestored.set(e.type, (unrestored.get(e.type) ?? 0) + 1);
   }
   const unknown: string[] = [];

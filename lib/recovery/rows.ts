@@ -5,6 +5,7 @@ import type { DB } from '../platform/sql/schema.js';
 import type { Database } from '../platform/ports/database.js';
 import { eventToRow } from '../platform/audit/log.js';
 import type { DatasetRows } from '../modules/datasets/restore.js';
+import type { DriftRows } from '../modules/drift/restore.js';
 import type { KeyRows } from '../modules/keys/restore.js';
 import type { PromotionTableRows } from '../modules/promotion/restore.js';
 import type { RegistryRows } from '../modules/registry/restore.js';
@@ -22,7 +23,8 @@ export type RowPlan = KeyRows &
   PromotionTableRows &
   RolloutRows &
   QuarantineRows &
-  ServingRows & { events: AuditEvent[] };
+  ServingRows &
+  DriftRows & { events: AuditEvent[] };
 
 export const emptyPlan = (): RowPlan => ({
   keys: [],
@@ -40,6 +42,8 @@ export const emptyPlan = (): RowPlan => ({
   quarantineRequests: [],
   quarantineApprovals: [],
   servingDeployments: [],
+  driftReports: [],
+  driftSuggestions: [],
 });
 
 /** The archived events, and the head where the next append links to, so the chain continues where the archive ends. */
@@ -84,6 +88,9 @@ const REGISTRY_TABLES = [
   'serving_events',
   'serving_labels',
   'serving_ingest_watermarks',
+  'drift_runs',
+  'drift_reports',
+  'drift_suggestions',
 ] as const;
 
 /**

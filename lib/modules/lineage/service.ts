@@ -9,7 +9,7 @@ import {
   type BundleFile,
   type BundleSignature,
 } from '../../kernel/lineage-bundle.js';
-import { buildLineage, type Lineage, type LineageQuarantine, type LineageServed } from '../../kernel/lineage.js';
+import { buildLineage, type Lineage, type LineageQuarantine, type LineageServed, type LineageSuggestion } from '../../kernel/lineage.js';
 import { statementBytes } from '../../kernel/signatures.js';
 import type { Clock } from '../../platform/ports/clock.js';
 import type { DatasetRecord, DatasetService } from '../datasets/service.js';
@@ -24,7 +24,11 @@ type History = Pick<PromotionService, 'summaries'> &
     quarantine: (artifactId: string) => Promise<LineageQuarantine | null>;
     /** where serving verified and loaded it (the serving module's deployments) */
     served: (artifactId: string) => Promise<LineageServed[]>;
+    /** the drift retrain suggestions raised while it served or resolved by it (the drift records); absent: none */
+    suggestions?: (artifactId: string) => Promise<LineageSuggestion[]>;
   };
+
+type HistoryPart = Pick<Lineage, 'promotions' | 'deployments' | 'quarantine' | 'served'> & { suggestions?: LineageSuggestion[] };
 
 /** Lineage of an artifact and the signed, self-contained bundle auditors verify offline. */
 export class LineageService {
@@ -50,14 +54,15 @@ export class LineageService {
     return this.#build(r, await this.#datasets(artifactId), await this.#history(artifactId));
   }
 
-  async #history(artifactId: string): Promise<Pick<Lineage, 'promotions' | 'deployments' | 'quarantine' | 'served'>> {
-    const [promotions, deployments, quarantine, served] = await Promise.all([
+  async #history(artifactId: string): Promise<HistoryPart> {
+    const [promotions, deployments, quarantine, served, suggestions] = await Promise.all([
       this.history.summaries(artifactId),
       this.history.deployments(artifactId),
       this.history.quarantine(artifactId),
       this.history.served(artifactId),
+      this.history.suggestions?.(artifactId) ?? [],
     ]);
-    return { promotions, deployments, served, ...(quarantine ? { quarantine } : {}) };
+    return { promotions, deployments, served, suggestions, ...(quarantine ? { quarantine } : {}) };
   }
 
   /** The datasets the artifact was trained on: the registry's links, the dataset registry's records. */
@@ -65,11 +70,7 @@ export class LineageService {
     return this.datasets.getMany(await this.registry.datasetLinks(artifactId));
   }
 
-  #build(
-    r: ArtifactRecord,
-    datasets: DatasetRecord[],
-    history: Pick<Lineage, 'promotions' | 'deployments' | 'quarantine' | 'served'>,
-  ): Lineage {
+  #build(r: ArtifactRecord, datasets: DatasetRecord[], history: HistoryPart): Lineage {
     return buildLineage(
       {
         artifactId: r.artifactId,
@@ -88,6 +89,7 @@ export class LineageService {
       history.deployments,
       history.quarantine ?? null,
       history.served ?? [],
+      history.suggestions ?? [],
     );
   }
 

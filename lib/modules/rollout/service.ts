@@ -18,6 +18,7 @@ import {
   routedStable,
   routeOf,
   routesServing,
+  stableRoutes,
   stepsOf,
   upsertRoute,
   verdictsOf,
@@ -184,6 +185,12 @@ export class RolloutService {
       shadow: r?.shadow_artifact_id ?? null,
       shadowPercent: r?.shadow_artifact_id ? (r.shadow_percent ?? 0) : 0,
     };
+  }
+
+  /** Every deployment that serves now: the model, the environment and its stable artifact (the drift schedule's deployments). */
+  async servedDeployments(): Promise<{ modelName: string; env: string; stable: string }[]> {
+    const rows = await stableRoutes(this.#d.database.db);
+    return rows.flatMap((r) => (r.stable_artifact_id ? [{ modelName: r.model_name, env: r.env, stable: r.stable_artifact_id }] : []));
   }
 
   /**

@@ -4,7 +4,9 @@
  * `promotion.step` event). The steps are steps.ts (canary, and the ends) and strategies.ts
  * (shadow and blue-green).
  */
+import type { Transaction } from 'kysely';
 import { AegisError } from '../../kernel/errors.js';
+import type { DB } from '../../platform/sql/schema.js';
 import type { AuditLog } from '../../platform/audit/log.js';
 import type { Clock } from '../../platform/ports/clock.js';
 import type { Database } from '../../platform/ports/database.js';
@@ -40,6 +42,21 @@ export interface RolloutDeps {
   metrics?: ServiceMetrics;
   /** loads and warms a blue-green candidate before the switch (strategy `blue-green`) */
   warmer?: ServingWarmer;
+  /**
+   * Called in the transaction that applies a promotion (its rollout succeeded), after its
+   * `promotion.applied` event: what follows from an artifact going live (the drift records
+   * resolve the retrain suggestion it was trained from). A throw rolls the step back.
+   */
+  onApplied?: (tx: Transaction<DB>, applied: AppliedArtifact) => Promise<void>;
+}
+
+/** A promotion applied by its rollout's end. */
+export interface AppliedArtifact {
+  promotionId: string;
+  artifactId: string;
+  modelName: string;
+  env: string;
+  at: Date;
 }
 
 /** What a step returns to the state machine, which routes on `next`. */

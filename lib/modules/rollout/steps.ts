@@ -206,6 +206,8 @@ async function finish({ d, p, held, persisted }: Step, status: RolloutEnd, error
         ...(error ? { error: String((error as { Cause?: string }).Cause ?? JSON.stringify(error)).slice(0, 2000) } : {}),
       },
     });
+    if (status === 'succeeded')
+      await d.onApplied?.(tx, { promotionId: p.promotionId, artifactId: p.artifactId, modelName: p.modelName, env: p.targetEnv, at: now });
   });
   if (finished) d.metrics?.promotionEnded(p.targetEnv, status, (now.getTime() - p.createdAt.getTime()) / 1000);
   return { ...final, next: 'done' };

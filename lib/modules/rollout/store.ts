@@ -268,6 +268,12 @@ export async function routedStable(x: Executor, modelName: string, env: string):
   return route?.stable_artifact_id ?? null;
 }
 
+/** Every route a stable artifact serves: model, environment and that artifact. */
+export async function stableRoutes(x: Executor) {
+  const q = x.selectFrom('routes').select(['model_name', 'env', 'stable_artifact_id']).where('stable_artifact_id', 'is not', null);
+  return q.orderBy('model_name').orderBy('env').execute();
+}
+
 /** The routes that serve the artifact, as stable, canary or shadow, by environment. */
 export async function routesServing(x: Executor, artifactId: string): Promise<Selectable<DB['routes']>[]> {
   return x

@@ -22,6 +22,7 @@ import type { RegistryService } from '../../modules/registry/service.js';
 import type { TokenService } from '../../modules/tokens/service.js';
 import type { VerificationService } from '../../modules/registry/verification.js';
 import type { DriftApi } from '../../modules/drift/records.js';
+import type { DriftRuns } from '../../modules/drift/runs.js';
 
 /** Everything a handler needs, built once per process by the composition root. */
 export interface Container {
@@ -54,6 +55,10 @@ export interface Container {
   servingTelemetry: ServingTelemetry;
   /** drift runs, reports and retrain suggestions (issue 21) */
   drift: DriftApi;
+  /** the drift state machine's steps (the drift-step function) and the schedule (the drift-schedule job) */
+  driftRuns: DriftRuns;
+  /** where drift runs execute: the drift ASL in-process locally (its `settled`, tests), Step Functions on AWS */
+  driftWorkflows: Workflows;
   workflows: Workflows;
   /** the scheduled jobs (audit archive, pending promotion and upload expiry); armed by the local server only */
   scheduler: Scheduler;

@@ -19,6 +19,8 @@ export const LOCAL_SCHEDULE_MS: Readonly<Record<ScheduledJobName, number>> = {
   'quarantine-enforcement': 15_000,
   // serving events, labels and input segments past AEGIS_SERVING_RETENTION_DAYS
   'serving-retention': 3_600_000,
+  // starts the drift runs of windows that closed (a tick finding none started starts nothing); on AWS every minute too
+  'drift-schedule': 60_000,
 };
 /**
  * How long an applied quarantine may go without recorded effects before a server enforces it
@@ -28,13 +30,29 @@ export const QUARANTINE_ENFORCEMENT_GRACE_MS = 60_000;
 /** How often a local server looks for rollouts to take over: a few times per lease. */
 const rolloutTakeoverMs = (config: Config): number => Math.max(500, Math.floor((config.rolloutLeaseSeconds * 1000) / 4));
 
+/**
+ * The drift runs of every serving deployment whose scheduled window closed (policies/drift.json);
+ * a window already run is skipped, so overlapping ticks and servers start each once.
+ */
+function registerDriftSchedule(scheduler: Scheduler, logger: Container['logger'], s: Pick<Container, 'driftRuns' | 'clock'>): void {
+  scheduler.register({
+    name: 'drift-schedule',
+    everyMs: LOCAL_SCHEDULE_MS['drift-schedule'],
+    run: async () => {
+      const runs = await s.driftRuns.scheduleDue(s.clock.now());
+      if (runs.length) logger.info('started drift runs', { runs: runs.map((r) => `${r.model}/${r.env}@${r.to}: ${r.runId}`) });
+      return { started: runs.map((r) => r.runId) };
+    },
+  });
+}
+
 /** The periodic jobs: timers in the local server, EventBridge rules on AWS. */
 export function registerJobs(
   scheduler: Scheduler,
   config: Config,
   mode: Container['mode'],
   logger: Container['logger'],
-  s: Pick<Container, 'auditTrail' | 'promotions' | 'registry' | 'quarantines' | 'servingTelemetry'>,
+  s: Pick<Container, 'auditTrail' | 'promotions' | 'registry' | 'quarantines' | 'servingTelemetry' | 'driftRuns' | 'clock'>,
 ): void {
   const every = LOCAL_SCHEDULE_MS;
   scheduler.register({ name: 'audit-archive', everyMs: every['audit-archive'], run: () => s.auditTrail.archive() });
@@ -62,6 +80,7 @@ export function registerJobs(
       return purged;
     },
   });
+  registerDriftSchedule(scheduler, logger, s);
   // A server resumes the rollouts whose runner died (its lease expired) elsewhere on the same
   // database. Local only: on AWS a Step Functions execution is durable, and named per promotion.
   if (mode !== 'local') return;

@@ -11,6 +11,7 @@ import { EventBridgeScheduler } from '../adapters/scheduler/eventbridge.js';
 import { KmsKeyProvider } from '../adapters/signing/kms.js';
 import { S3ObjectStore, s3Client } from '../adapters/object-store/s3.js';
 import { S3ObjectWriter } from '../adapters/object-store/s3-writer.js';
+import { S3ObjectReader } from '../adapters/object-store/s3-reader.js';
 import { DiskArtifactCache } from '../adapters/artifact-cache/disk.js';
 import { SfnWorkflows } from '../adapters/workflows/sfn.js';
 import { SecretsManagerSecrets } from '../adapters/secrets/secrets-manager.js';
@@ -27,6 +28,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LogLineEventRecorder } from '../../modules/serving/event-log.js';
 import { builtinModelRuntimes } from './builtin-runtimes.js';
+import { unconfiguredDriftWorkflows } from './drift.js';
+import type { DriftStore } from './serving.js';
 
 /** The Lambda API endpoint the SDK convention names (`AWS_ENDPOINT_URL_LAMBDA`, else `AWS_ENDPOINT_URL`): emulators. */
 function lambdaEndpoint(): string | undefined {
@@ -38,6 +41,21 @@ function lambdaEndpoint(): string | undefined {
 function bucketOf(store: Config['objectStore'], variable: string): string {
   if (store.kind !== 's3') throw new ConfigError(`${variable} must name an S3 bucket in Lambda`);
   return store.bucket;
+}
+
+/** The drift bucket: a PutObject-only writer and a List/GetObject-only reader joined. */
+function s3DriftStore(config: Config, bucket: string): DriftStore {
+  const client = s3Client(config.s3);
+  const writer = new S3ObjectWriter({ bucket, client });
+  const reader = new S3ObjectReader({ bucket, client });
+  return {
+    segments: writer,
+    objects: {
+      list: (prefix) => reader.list(prefix),
+      get: (key) => reader.get(key),
+      put: (key, body, opts) => writer.put(key, body, opts),
+    },
+  };
 }
 
 /**
@@ -59,10 +77,12 @@ export function lambdaAdapters(
     }),
     archiveStore: async (config) =>
       new S3ObjectStore({ bucket: bucketOf(config.auditArchive, 'AEGIS_AUDIT_ARCHIVE_BUCKET'), client: s3Client(config.s3) }),
-    // Input segments to DRIFT_S3_BUCKET (the serving function's only): put only, no purge (the
-    // bucket's lifecycle rule expires serving-inputs/ after the retention horizon).
-    driftStore: async (config) =>
-      config.driftBucket ? { segments: new S3ObjectWriter({ bucket: config.driftBucket, client: s3Client(config.s3) }) } : undefined,
+    // DRIFT_S3_BUCKET: input segments put (serving), segments read back and the runs' plans, shard
+    // counts and reports written (the drift functions); no purge (the bucket's lifecycle rule
+    // expires serving-inputs/ after the retention horizon). Each function's role grants what it uses.
+    driftStore: async (config) => (config.driftBucket ? s3DriftStore(config, config.driftBucket) : undefined),
+    driftWorkflows: async (config) =>
+      config.drift.stateMachineArn ? new SfnWorkflows({ drift: config.drift.stateMachineArn }) : unconfiguredDriftWorkflows,
     async keyProvider(config) {
       if (config.signing.backend !== 'kms')
         throw new ConfigError(

@@ -19,6 +19,7 @@ import type { Workflows } from '../ports/workflows.js';
 import type { RolloutService } from '../../modules/rollout/service.js';
 import { modelRuntimes } from './runtimes.js';
 import { afterResponse } from '../http/after-response.js';
+import { unconfiguredDriftWorkflows, type DriftStep } from './drift.js';
 
 /** Opens a registry database by its configuration (no migrations, no bootstrap). */
 export async function openDatabase(cfg: DatabaseConfig): Promise<Database> {
@@ -76,6 +77,21 @@ async function localWorkflows(config: Config, opts: BuildOptions, rollout: Rollo
   });
 }
 
+/** The drift machine: the same ASL in-process, every Task state the drift step (Step Functions when built as Lambda). */
+async function localDriftWorkflows(config: Config, opts: { mode: Container['mode']; logger: Container['logger'] }, step: DriftStep) {
+  if (opts.mode === 'lambda') {
+    if (!config.drift.stateMachineArn) return unconfiguredDriftWorkflows;
+    const { SfnWorkflows } = await import('../adapters/workflows/sfn.js');
+    return new SfnWorkflows({ drift: config.drift.stateMachineArn });
+  }
+  const { LocalWorkflows } = await import('../adapters/workflows/asl.js');
+  return new LocalWorkflows({
+    definitionsDir: config.statemachinesDir,
+    step,
+    onError: (runId, e) => opts.logger.error('drift execution failed', { runId, error: (e as Error).message }),
+  });
+}
+
 export const localAdapters: AdapterFactories = {
   database: (config) => openDatabase(config.database),
   async objectStore(config, publicUrl) {
@@ -99,13 +115,14 @@ export const localAdapters: AdapterFactories = {
     const { RecordedMetricsSource } = await import('../adapters/canary-metrics/recorded.js');
     return RecordedMetricsSource.fromFile(config.canaryMetricsFile);
   },
-  // input segments for drift detection: the data folder's drift/ store
+  // the data folder's drift/ store: input segments, and the drift runs' plans, shard counts and reports
   async driftStore(config) {
     const { FsObjectStore } = await import('../adapters/object-store/fs.js');
     const fs = new FsObjectStore({ root: join(config.dataDir, 'drift') });
-    return { segments: fs, purge: fs };
+    return { segments: fs, purge: fs, objects: fs };
   },
   workflows: localWorkflows,
+  driftWorkflows: localDriftWorkflows,
   modelRuntimes,
   // a shadow runs once the caller's response is written (setImmediate outside a request: tools, benches)
   shadowMode: () => ({ kind: 'after-response', defer: (task) => void (afterResponse(task) || setImmediate(task)) }),

@@ -30,25 +30,13 @@ import { KeyService } from '../../modules/keys/service.js';
 import { RegistryService } from '../../modules/registry/service.js';
 import { TokenService } from '../../modules/tokens/service.js';
 import { VerificationService } from '../../modules/registry/verification.js';
-import { unbuiltDrift } from './drift.js';
+import { driftServices, type DriftAdapters } from './drift.js';
 import { servingService, type DriftStore, type ServingAdapters } from './serving.js';
 import { lineageService } from './lineage.js';
+import { killAt } from './fault-point.js';
+import { driftRecords } from './drift-records.js';
 
 export const REGISTRY_DEFAULTS = { retentionDays: 365, uploadTtlSeconds: 3600 } as const;
-
-/**
- * The test-only fault point (`AEGIS_TEST_KILL_AT`, refused in production): the process
- * kills itself with SIGKILL the `nth` time it reaches `point`, as `kill -9` would, at a
- * deterministic place (inside a step's transaction, before its commit).
- */
-function killAt(at: { point: string; nth: number }): (point: string) => void {
-  let seen = 0;
-  return (point) => {
-    if (point !== at.point || ++seen !== at.nth) return;
-    process.stderr.write(`AEGIS_TEST_KILL_AT: killed at ${point}#${seen}\n`);
-    process.kill(process.pid, 'SIGKILL');
-  };
-}
 
 /** Audit archive retention (Object Lock): seven years, the usual audit-record horizon. */
 export const AUDIT_RETENTION_DAYS = 2557;
@@ -60,7 +48,7 @@ export const AUDIT_RETENTION_DAYS = 2557;
  * import, which is why the local drivers (PGlite, pg, the in-process state-machine runner,
  * Prometheus) live in the local factories alone.
  */
-export interface AdapterFactories extends ServingAdapters {
+export interface AdapterFactories extends ServingAdapters, DriftAdapters {
   database(config: Config): Promise<Database>;
   /** the artifact store, and the upload sink (download source) the local server writes to (reads from) when the store signs its own URLs */
   objectStore(
@@ -71,7 +59,10 @@ export interface AdapterFactories extends ServingAdapters {
   keyProvider(config: Config): Promise<KeyProvider>;
   /** what the canary judge reads; `serving` is the serving events' SQL source, the default */
   metricsSource(config: Config, serving: MetricsSource): Promise<MetricsSource>;
-  /** where serving writes input segments for drift detection (the data folder locally, `DRIFT_S3_BUCKET` in Lambda); absent: none */
+  /**
+   * the drift store: where serving writes input segments, and what the drift pipeline reads and writes (the data
+   * folder locally, `DRIFT_S3_BUCKET` in Lambda); absent: none
+   */
   driftStore?(config: Config): Promise<DriftStore | undefined>;
   workflows(config: Config, opts: BuildOptions, rollout: RolloutService): Promise<Workflows>;
   /**
@@ -145,16 +136,24 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
   try {
     const storage = await openStorage(config, adapters, opts, database);
     const core = await coreServices(config, opts, shared, storage);
-    const promotions = await promotionServices(config, adapters, opts, shared, { ...storage, ...core });
+    const driftStore = await adapters.driftStore?.(config);
+    const promotions = await promotionServices(config, adapters, opts, shared, { ...storage, ...core, driftStore });
+    const drift = await driftServices(config, opts.mode, adapters, {
+      ...storage,
+      ...core,
+      ...shared,
+      ...promotions,
+      objects: driftStore?.objects,
+    });
     const scheduler = adapters.scheduler(config, { ...opts, logger: shared.logger });
-    registerJobs(scheduler, config, opts.mode, shared.logger, { ...core, ...promotions });
+    registerJobs(scheduler, config, opts.mode, shared.logger, { ...core, ...promotions, ...drift, clock: shared.clock });
     return {
       config,
       mode: opts.mode,
       ...storage,
       ...core,
       ...promotions,
-      drift: unbuiltDrift,
+      ...drift,
       scheduler,
       auth: opts.mode === 'lambda' ? new IamAuthenticator(config.iamRoleMap) : new BearerTokenAuthenticator(core.tokens),
       ...(exposition && { metricsExposition: exposition }),
@@ -162,6 +161,7 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
       clock: shared.clock,
       close: async () => {
         await scheduler.stop();
+        await drift.driftWorkflows.stopAll?.();
         await promotions.serving.close();
         await database.close();
       },
@@ -229,11 +229,12 @@ async function promotionServices(
   adapters: AdapterFactories,
   opts: BuildOptions,
   { clock, metrics, logger }: Shared,
-  c: Storage & CoreServices,
+  c: Storage & CoreServices & { driftStore: DriftStore | undefined },
 ) {
   const { database, audit, keys } = c;
-  const deps = { ...c, clock, logger, metrics, drift: await adapters.driftStore?.(config), quarantine: c.quarantineReader };
+  const deps = { ...c, clock, logger, metrics, drift: c.driftStore, quarantine: c.quarantineReader };
   const { serving, servingTelemetry, warmer } = servingService(config, deps, adapters, () => rollout);
+  const records = driftRecords(deps);
   const rollout: RolloutService = new RolloutService({
     database,
     audit,
@@ -242,6 +243,7 @@ async function promotionServices(
     promotions: new PromotionLedgerService({ database, keys, audit, quarantine: c.quarantineReader }),
     metrics,
     ...(opts.warmer ? { warmer: opts.warmer } : warmer ? { warmer } : {}),
+    onApplied: (tx, applied) => records.resolveApplied(tx, applied),
     options: {
       leaseSeconds: config.rolloutLeaseSeconds,
       ...(config.testKillAt ? { faultPoint: killAt(config.testKillAt) } : {}),
@@ -274,15 +276,8 @@ async function promotionServices(
     rollout,
     workflows,
   });
-  return {
-    rollout,
-    workflows,
-    promotions,
-    quarantines,
-    serving,
-    servingTelemetry,
-    lineage: lineageService(c, clock, promotions, rollout, serving),
-  };
+  const lineage = lineageService(c, clock, promotions, rollout, serving, records);
+  return { rollout, workflows, promotions, quarantines, serving, servingTelemetry, lineage, driftRecords: records };
 }
 
 /** Schema migrations, then an active manifest and audit key (created locally, adopted from KMS). */

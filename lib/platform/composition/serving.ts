@@ -18,14 +18,17 @@ import type { ModelRuntime } from '../ports/model-runtime.js';
 import type { ServingEventRecorder } from '../../modules/serving/event-sink.js';
 import type { ShadowMode } from '../../modules/serving/shadow.js';
 import type { ServingWarmer } from '../ports/serving-warmer.js';
+import type { DriftObjects } from '../../modules/drift/segments.js';
 
 export type { ModelRuntime, ServingEventRecorder };
 
-/** Where input segments go (`AdapterFactories.driftStore`). */
+/** The drift store (`AdapterFactories.driftStore`): where input segments go, and what the drift pipeline reads and writes. */
 export interface DriftStore {
   segments: ObjectWriter;
   /** the store the retention job purges them from; absent: not this process (an S3 lifecycle rule) */
   purge?: ObjectStore;
+  /** segments and stored objects read back, plans, shard counts and reports written (the drift runs); absent: none here */
+  objects?: DriftObjects;
 }
 
 /** What a composition root gives serving (`AdapterFactories` in services.ts extends it). */

@@ -13,6 +13,8 @@ export const SERVICE_METRICS = {
   model_inference_error_rate: { kind: 'gauge', labels: ['model', 'env', 'variant', 'artifact_id'] },
   model_prediction_quality: { kind: 'gauge', labels: ['model', 'env', 'variant', 'artifact_id'] },
   ai_infra_serving_model_loads_total: { kind: 'counter', labels: ['env', 'variant'] },
+  ai_infra_drift_run_duration_seconds: { kind: 'histogram', labels: ['env', 'status'] },
+  ai_infra_drift_suggestions_total: { kind: 'counter', labels: ['model', 'env', 'detector'] },
 } as const satisfies Record<string, { kind: 'counter' | 'histogram' | 'gauge'; labels: readonly string[] }>;
 
 export type ServiceMetricName = keyof typeof SERVICE_METRICS;
@@ -55,6 +57,10 @@ export interface ServiceMetrics {
   inferenceRates(labels: InferenceLabels, rates: { errorRate?: number; quality?: number }): void;
   /** serving started loading a model (read, verify, parse) for a variant (`stable`, `canary`, `shadow`, `warm-up`) */
   modelLoad(env: string, variant: string): void;
+  /** a drift run ended (`succeeded`, `skipped`, `failed`): its time from being recorded to its end */
+  driftRun(env: string, status: string, seconds: number): void;
+  /** a retrain suggestion raised for a deployment, by the detector of its first reason (`dataset`, `label`, `prediction`, `performance`) */
+  driftSuggestion(model: string, env: string, detector: string): void;
 }
 
 /** Measurements a process serves itself to a scraper: the local server's Prometheus text at `/metrics`. */

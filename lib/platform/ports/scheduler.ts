@@ -13,7 +13,8 @@ export type ScheduledJobName =
   | 'pending-upload-expiry'
   | 'rollout-takeover'
   | 'quarantine-enforcement'
-  | 'serving-retention';
+  | 'serving-retention'
+  | 'drift-schedule';
 
 export interface ScheduledJob {
   name: ScheduledJobName;

@@ -37,6 +37,13 @@ const DEFINITIONS: Record<ServiceMetricName, { help: string; buckets?: number[] 
   ai_infra_serving_model_loads_total: {
     help: 'Models serving started loading (read, verify, parse) by environment and variant (stable, canary, shadow, warm-up)',
   },
+  ai_infra_drift_run_duration_seconds: {
+    help: 'Drift runs from being recorded to their end, by environment and status (succeeded, skipped, failed)',
+    buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+  },
+  ai_infra_drift_suggestions_total: {
+    help: 'Retrain suggestions raised by drift reports, by deployment and the detector of their first reason',
+  },
 };
 
 /**

@@ -17,6 +17,10 @@ function allStates(def: Definition): [string, StateDef][] {
 }
 type Step = (input: Record<string, unknown>) => Promise<unknown>;
 
+/** How an execution ended: `failed` names the error it failed with (a Fail state's `Error`, e.g. `DriftRunFailed`). */
+export type ExecutionOutcome = { status: 'succeeded' } | { status: 'failed'; error: string };
+const MAX_OUTCOMES = 1000;
+
 export interface LocalWorkflowsOptions {
   /** folder holding `<machine>.asl.json` */
   definitionsDir: string;
@@ -42,6 +46,8 @@ export class LocalWorkflows implements Workflows {
   readonly #runners = new Map<string, [string, string]>();
   readonly #instance: string;
   readonly #definitions = new Map<MachineName, Definition>();
+  /** how the last executions ended, by name (the newest {@link MAX_OUTCOMES}): a failed one with its Fail state's error */
+  readonly #outcomes = new Map<string, ExecutionOutcome>();
 
   constructor(private readonly opts: LocalWorkflowsOptions) {
     this.#instance = opts.instance ?? `local-${randomUUID()}`;
@@ -88,7 +94,10 @@ export class LocalWorkflows implements Workflows {
       } as never,
     );
     const done = exec.result
+      .then(() => this.#ended(name, { status: 'succeeded' }))
       .catch((e: unknown) => {
+        const failure = ((e as Error | undefined)?.cause ?? e) as Error | undefined;
+        this.#ended(name, { status: 'failed', error: String(failure?.name ?? failure) });
         // A Fail state (RolledBack, RollbackFailed) ends the execution as an error whose cause
         // names the state's Error; the step already recorded it (or tried to, and it alarms on AWS).
         if (!(e instanceof Error && /^(RolledBack|RollbackFailed|DriftRunFailed)$/.test(String((e.cause as Error | undefined)?.name))))
@@ -103,6 +112,17 @@ export class LocalWorkflows implements Workflows {
     this.#aborts.set(name, exec.abort);
     if ('promotionId' in input) this.#runners.set(name, [input.promotionId, runner]);
     return { executionId, started: true };
+  }
+
+  #ended(name: string, outcome: ExecutionOutcome): void {
+    this.#outcomes.delete(name);
+    this.#outcomes.set(name, outcome);
+    if (this.#outcomes.size > MAX_OUTCOMES) this.#outcomes.delete(this.#outcomes.keys().next().value!);
+  }
+
+  /** How the named execution ended (undefined: running, never run here, or long forgotten). */
+  outcome(name: string): ExecutionOutcome | undefined {
+    return this.#running.has(name) ? undefined : this.#outcomes.get(name);
   }
 
   /** Resolves when the named execution has ended (immediately when none runs). */

@@ -21,7 +21,8 @@ export class SfnWorkflows implements Workflows {
       return { executionId: r.executionArn!, started: true };
     } catch (e) {
       // Same name and input: Step Functions refuses a second run, which is what we want.
-      if (e instanceof ExecutionAlreadyExists) return { executionId: `${arn.replace(':stateMachine:', ':execution:')}:${name}`, started: false };
+      if (e instanceof ExecutionAlreadyExists)
+        return { executionId: `${arn.replace(':stateMachine:', ':execution:')}:${name}`, started: false };
       throw e;
     }
   }

@@ -1,0 +1,131 @@
+/**
+ * Drift runs (issue 21): a run is one window of a deployment's traffic judged by the drift state
+ * machine (Plan → Map CountShard → Report, `statemachines/drift.asl.json`). The drift-schedule
+ * job starts one per deployment and window (`scheduleDue`); an operator may request one
+ * (`requestRun`); each Task state is a {@link DriftRuns.step}.
+ *
+ * @example
+ * const runs = new DriftRuns({ database, objects, windows, records, routes: rollout, workflows, config, clock, settleSeconds: 120 });
+ * await runs.scheduleDue(new Date()); // the runs it started, one per serving deployment whose window just closed
+ * await runs.step({ task: 'plan', runId }); // what the drift-step function does for the Plan state
+ */
+import { randomUUID } from 'node:crypto';
+import { AegisError } from '../../kernel/errors.js';
+import type { Workflows } from '../../platform/ports/workflows.js';
+import { checkQuery } from './domain.js';
+import type { DeploymentDriftConfig, DriftRun, DriftStepEvent, PlanOutput, ReportOutput, ShardPartial } from './records.js';
+import { finishRun, insertRun, insertScheduledRun, runById, type NewRun } from './store-runs.js';
+import { countStep, failedStep, planStep, reportStep, type DriftStepDeps } from './steps.js';
+
+export { RunFinishedError, type ReportRecorder } from './steps.js';
+
+/** Who a scheduled run is requested by. */
+export const SCHEDULER_PRINCIPAL = 'drift-schedule';
+
+export interface DriftRunsDeps extends DriftStepDeps {
+  routes: DriftStepDeps['routes'] & {
+    /** every deployment a stable artifact serves (RolloutService.servedDeployments) */
+    servedDeployments(): Promise<{ modelName: string; env: string; stable: string }[]>;
+  };
+  /** the drift state machine (`drift`): Step Functions on AWS, the same ASL in-process locally */
+  workflows: Workflows;
+  /** AEGIS_DRIFT_SETTLE_SECONDS: how long after a window's end its segments are all written */
+  settleSeconds: number;
+  logger?: { error(message: string, extra: Record<string, unknown>): void };
+}
+
+/** The latest complete scheduled window of a deployment as of `now`: it ends `settleSeconds` or more before `now`, on the schedule's grid. */
+export function latestWindow(schedule: DeploymentDriftConfig['schedule'], now: Date, settleSeconds: number): { from: Date; to: Date } {
+  const every = schedule.everyMinutes * 60_000;
+  const end = Math.floor((now.getTime() - settleSeconds * 1000) / every) * every;
+  return { from: new Date(end - schedule.windowMinutes * 60_000), to: new Date(end) };
+}
+
+export type DriftStepResult = PlanOutput | ShardPartial | ReportOutput | { runId: string };
+
+export class DriftRuns {
+  constructor(private readonly d: DriftRunsDeps) {}
+
+  run(runId: string): Promise<DriftRun | undefined> {
+    return runById(this.d.database.db, runId);
+  }
+
+  /**
+   * Records a run of the deployment's window and starts it: `[from, to)` as given, else the
+   * latest complete scheduled window (a missing `from` is `to` minus the configured window).
+   * 400 naming `from` or `to` for a bad window; 409 naming `env` when nothing serves the model there.
+   */
+  async requestRun(q: { model: string; env: string; from?: Date; to?: Date }, principal: string): Promise<DriftRun> {
+    const config = this.d.config().configFor(q.model, q.env);
+    const latest = latestWindow(config.schedule, this.d.clock.now(), this.d.settleSeconds);
+    const to = q.to ?? (q.from ? new Date(q.from.getTime() + config.schedule.windowMinutes * 60_000) : latest.to);
+    const from = q.from ?? new Date(to.getTime() - config.schedule.windowMinutes * 60_000);
+    const stable = await this.d.routes.routedStable(q.model, q.env);
+    checkQuery({ model: q.model, env: q.env, artifactId: stable ?? 'unrouted', from, to });
+    if (!stable) throw new AegisError('CONFLICT', `nothing serves ${q.model} in ${q.env}: no drift to judge`, { field: 'env' });
+    const run = await insertRun(this.d.database.db, this.#newRun(q.model, q.env, from, to, 'request', principal));
+    return this.#start(run);
+  }
+
+  /**
+   * Starts a run of the latest complete window of every serving deployment whose schedule is
+   * enabled, unless that window already has one (a second tick, or another process, starts
+   * nothing). Returns the runs it started.
+   */
+  async scheduleDue(now: Date): Promise<DriftRun[]> {
+    const started: DriftRun[] = [];
+    for (const dep of await this.d.routes.servedDeployments()) {
+      const { schedule } = this.d.config().configFor(dep.modelName, dep.env);
+      if (!schedule.enabled) continue;
+      const { from, to } = latestWindow(schedule, now, this.d.settleSeconds);
+      const run = await insertScheduledRun(
+        this.d.database.db,
+        this.#newRun(dep.modelName, dep.env, from, to, 'schedule', SCHEDULER_PRINCIPAL),
+      );
+      if (!run) continue;
+      try {
+        started.push(await this.#start(run));
+      } catch (e) {
+        this.d.logger?.error('drift run not started', { runId: run.runId, error: (e as Error).message });
+      }
+    }
+    return started;
+  }
+
+  /** One Task state of the drift state machine (the drift-step function's handler). */
+  step(e: DriftStepEvent): Promise<DriftStepResult> {
+    switch (e.task) {
+      case 'plan':
+        return planStep(this.d, e.runId);
+      case 'count':
+        return countStep(this.d, e.runId, e.shard);
+      case 'report':
+        return reportStep(this.d, e.runId, e.partials);
+      case 'failed':
+        return failedStep(this.d, e.runId, e.error);
+      default:
+        return Promise.reject(
+          new AegisError('VALIDATION_FAILED', `unknown drift step ${JSON.stringify((e as { task?: unknown }).task)}`, { field: 'task' }),
+        );
+    }
+  }
+
+  #newRun(model: string, env: string, from: Date, to: Date, trigger: NewRun['trigger'], requestedBy: string): NewRun {
+    return { runId: randomUUID(), model, env, from, to, trigger, requestedBy, createdAt: this.d.clock.now() };
+  }
+
+  /** Starts the run's execution (named by the run id); a run that cannot start is failed with the reason. */
+  async #start(run: DriftRun): Promise<DriftRun> {
+    try {
+      await this.d.workflows.start('drift', run.runId, { runId: run.runId });
+      return run;
+    } catch (e) {
+      await finishRun(this.d.database.db, run.runId, {
+        status: 'failed',
+        error: `not started: ${(e as Error).message}`,
+        at: this.d.clock.now(),
+      });
+      throw e;
+    }
+  }
+}
