@@ -16,7 +16,7 @@ import {
 import { grantAccess, type AccessResources, type RouteAccess } from './access.js';
 import { AegisFunction, type BundledPackage } from './aegis-function.js';
 import { DRIFT_ROUTE_ACCESS } from './drift-workflow.js';
-import { POLICIES_DIR, POLICIES_FOLDER } from './policies-bundle.js';
+import { driftPolicyBundle, POLICIES_DIR, POLICIES_FOLDER } from './policies-bundle.js';
 
 export { API_FUNCTION_NAMES, API_ROUTE_IDS, ROUTE_FUNCTION, type ApiFunctionName, type ApiRouteId };
 export type { RolloutStateMachines, RouteAccess } from './access.js';
@@ -233,10 +233,12 @@ export class ApiFunctions extends Construct {
         environment.AEGIS_ROLLBACK_STATE_MACHINE_ARN = props.rolloutStateMachines.rollback.stateMachineArn;
       }
       const decidesPolicy = (POLICY_DECIDING_ROUTES as readonly ApiRouteId[]).includes(first);
+      if (decidesPolicy) {
+        environment.AEGIS_POLICIES_DIR = POLICIES_DIR;
+        if (props.sentinelnetUrl !== undefined) environment.SENTINELNET_URL = props.sentinelnetUrl;
+      }
       // a function starting drift runs reads policies/drift.json (the deployment's window)
-      const readsPolicies = decidesPolicy || access[first].startDriftRuns === true;
-      if (readsPolicies) environment.AEGIS_POLICIES_DIR = POLICIES_DIR;
-      if (decidesPolicy && props.sentinelnetUrl !== undefined) environment.SENTINELNET_URL = props.sentinelnetUrl;
+      const drift = access[first].startDriftRuns ? driftPolicyBundle(environment) : undefined;
       const packages = ROUTE_PACKAGES[first]?.(props.projectRoot) ?? [];
       if (ROUTE_PACKAGES[first] && packages.length === 0)
         Annotations.of(this).addWarningV2(
@@ -248,9 +250,9 @@ export class ApiFunctions extends Construct {
         entry: apiFunctionEntry(name),
         projectRoot: props.projectRoot,
         description: functionDescription(name, routes),
-        environment,
-        ...(readsPolicies && { bundleFolders: [POLICIES_FOLDER] }),
-        ...(decidesPolicy && { bundleFiles: [CEDAR_WASM] }),
+        environment: drift?.environment ?? environment,
+        ...(decidesPolicy && { bundleFolders: [POLICIES_FOLDER] }),
+        ...((decidesPolicy || drift) && { bundleFiles: [...(decidesPolicy ? [CEDAR_WASM] : []), ...(drift?.bundleFiles ?? [])] }),
         ...(packages.length > 0 && { packages }),
         ...(serving && {
           memorySize: props.serving?.memoryMb ?? DEFAULT_SERVING_MEMORY_MB,

@@ -22,8 +22,8 @@ export interface ScheduledJobProps {
   readonly entry: string;
   /** What the function may touch (the database always). */
   readonly access: RouteAccess;
-  /** Folders of `projectRoot` the job reads at run time, copied into its bundle (`AegisFunctionProps.bundleFolders`). @default - none */
-  readonly bundleFolders?: readonly string[];
+  /** Files of `projectRoot` the job reads at run time, copied into its bundle (`AegisFunctionProps.bundleFiles`). @default - none */
+  readonly bundleFiles?: readonly string[];
   /** What one run does (the function's description). */
   readonly description: string;
   /** @default - the description and the rate */
@@ -74,7 +74,7 @@ export class ScheduledJob extends Construct {
       description: props.description,
       environment: props.environment,
       timeout: props.timeout,
-      ...(props.bundleFolders && { bundleFolders: props.bundleFolders }),
+      ...(props.bundleFiles && { bundleFiles: props.bundleFiles }),
     });
     grantAccess(this.jobFunction, props.access, props.resources);
 

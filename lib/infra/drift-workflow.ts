@@ -4,7 +4,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { grantAccess, type AccessResources, type RouteAccess } from './access.js';
 import { AegisFunction } from './aegis-function.js';
-import { policiesBundle } from './policies-bundle.js';
+import { driftPolicyBundle } from './policies-bundle.js';
 import { buildStepMachines } from './step-machines.js';
 
 /**
@@ -101,7 +101,7 @@ export class DriftWorkflow extends Construct {
       description:
         'Drift step: every Task of the drift state machine (plan the shards of a window, count a shard, report and suggest, record a failure)',
       // policies/drift.json: each deployment's window, shards and detectors
-      ...policiesBundle(props.environment),
+      ...driftPolicyBundle(props.environment),
       timeout: props.stepTimeout ?? Duration.minutes(10),
       memorySize: props.stepMemoryMb ?? 1769,
     });

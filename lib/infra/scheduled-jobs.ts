@@ -3,7 +3,7 @@ import type { Construct } from 'constructs';
 import type { AccessResources } from './access.js';
 import type { AegisStackProps } from './aegis-stack-props.js';
 import { AuditArchiveSchedule, ScheduledJob } from './audit-archive-schedule.js';
-import { policiesBundle } from './policies-bundle.js';
+import { driftPolicyBundle } from './policies-bundle.js';
 
 export interface ScheduledJobsProps {
   /** Absolute path of the repository root. */
@@ -115,7 +115,7 @@ export function buildScheduledJobs(scope: Construct, props: ScheduledJobsProps):
 function driftScheduleJob(scope: Construct, base: Omit<ScheduledJobsProps, 'rates'>, rate: Duration): ScheduledJob {
   return new ScheduledJob(scope, 'DriftSchedule', {
     ...base,
-    ...policiesBundle(base.environment),
+    ...driftPolicyBundle(base.environment),
     entry: 'lambdas/drift-schedule.ts',
     access: { startDriftRuns: true },
     description:

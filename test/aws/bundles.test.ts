@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import * as esbuild from 'esbuild';
 import { LOCAL_ONLY_PACKAGES } from '../../lib/infra/aegis-function.js';
 import { API_FUNCTION_NAMES, ONNX_PACKAGE, POLICY_DECIDING_ROUTES, ROUTE_FUNCTION } from '../../lib/infra/api-functions.js';
+import { REPO_ROOT } from '../../lib/infra/aegis-stack.js';
 import { ROUTES } from '../../lib/platform/http/routes.js';
 import { copyAlone, functionAssets, servedRoutes, sharedAssembly, type Assembly, type FunctionAsset } from './support/synth.js';
 
@@ -205,6 +206,21 @@ describe('synthesized Lambda bundles', () => {
         wasm: existsSync(join(fn.assetDir, 'cedar_wasm_bg.wasm')),
         policies: existsSync(join(fn.assetDir, 'policies/sentinelnet.cedar')),
       }).toEqual({ fn: fn.logicalId, wasm: decides, policies: decides });
+    }
+  });
+
+  it('carry policies/drift.json (and no other policy) exactly in the functions that read the drift configuration', () => {
+    const readers = ours().filter((fn) => fn.environment.AEGIS_DRIFT_POLICY !== undefined);
+    // the drift step and the drift-schedule job (and the function serving POST /v1/drift/runs, with the drift routes)
+    expect(readers.length).toBeGreaterThanOrEqual(2);
+    const source = readFileSync(join(REPO_ROOT, 'policies', 'drift.json'), 'utf8');
+    for (const fn of ours()) {
+      const shipped = existsSync(join(fn.assetDir, 'drift.json'));
+      expect({ fn: fn.logicalId, shipped }).toEqual({ fn: fn.logicalId, shipped: readers.includes(fn) });
+      if (shipped) {
+        expect(fn.environment.AEGIS_DRIFT_POLICY).toBe('/var/task/drift.json');
+        expect(readFileSync(join(fn.assetDir, 'drift.json'), 'utf8')).toBe(source);
+      }
     }
   });
 

@@ -1170,7 +1170,7 @@ describe('AegisStack template', () => {
       }
     });
 
-    it('points the policy-deciding functions and the drift functions (policies/drift.json) at the policies in their bundle, and no other function; SentinelNet is off by default', () => {
+    it('points the policy-deciding functions at the policies in their bundle, the drift functions at policies/drift.json alone in theirs, and no other function; SentinelNet is off by default', () => {
       const driftReaders = [
         synth.stack.drift.driftStep,
         synth.stack.driftSchedule.jobFunction,
@@ -1183,7 +1183,8 @@ describe('AegisStack template', () => {
         const decider = (POLICY_DECIDERS as readonly string[]).some(
           (id) => synth.stack.apiFunctions.functions[id as (typeof POLICY_DECIDERS)[number]] === fn,
         );
-        expect(vars.AEGIS_POLICIES_DIR).toBe(decider || driftReaders.includes(fn) ? POLICIES_DIR : undefined);
+        expect(vars.AEGIS_POLICIES_DIR).toBe(decider ? POLICIES_DIR : undefined);
+        expect(vars.AEGIS_DRIFT_POLICY).toBe(driftReaders.includes(fn) ? '/var/task/drift.json' : undefined);
         expect(vars.SENTINELNET_URL).toBeUndefined();
       }
       expect(POLICIES_DIR).toBe('/var/task/policies');

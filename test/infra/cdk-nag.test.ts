@@ -3,6 +3,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { MIN_REASON_LENGTH, acknowledge } from '../../lib/infra/acknowledge.js';
+import type { RouteAccess } from '../../lib/infra/access.js';
+import { API_ROUTE_IDS, ROUTE_ACCESS } from '../../lib/infra/api-functions.js';
 import { MTLS, REPLICA, stubProjectRoot, synthAegis, type Synthesized } from './support.js';
 
 /** Every acknowledgment recorded in the tree: construct path, rule id, reason. */
@@ -120,6 +122,7 @@ describe('cdk-nag AwsSolutions checks', () => {
         synth.stack.pendingUploadExpiry.deadLetterQueue.node.path,
         synth.stack.pendingPromotionExpiry.deadLetterQueue.node.path,
         synth.stack.servingRetention.deadLetterQueue.node.path,
+        synth.stack.driftSchedule.deadLetterQueue.node.path,
         synth.stack.servingIngest.deadLetterQueue.node.path,
       ].sort(),
     );
@@ -143,18 +146,32 @@ describe('cdk-nag AwsSolutions checks', () => {
     'AwsSolutions-IAM5[Resource::<AuditArchiveBucket.Arn>/audit/*]',
     'AwsSolutions-IAM5[Resource::<AuditArchiveBucket.Arn>/audit/heads/*]',
     'AwsSolutions-IAM5[Resource::<DriftBucket.Arn>/serving-inputs/*]',
+    'AwsSolutions-IAM5[Resource::<DriftBucket.Arn>/drift-runs/*]',
+    'AwsSolutions-IAM5[Resource::<DriftBucket.Arn>/drift-reports/*]',
     'AwsSolutions-IAM5[Resource::<MigrationsmigrateFunction.Arn>:*]',
   ];
 
-  it('acknowledges IAM wildcards only for X-Ray (and log delivery), the artifact objects, the audit/ archive objects (audit/heads/ for the head checkpoint job), the drift inputs (serving) and the migrate function versions', () => {
+  it('acknowledges IAM wildcards only for X-Ray (and log delivery), the artifact objects, the audit/ archive objects (audit/heads/ for the head checkpoint job), the drift bucket prefixes (serving, the drift step, the report route) and the migrate function versions', () => {
     expect([...iam5(synth)].sort()).toEqual([...BASE_IAM5].sort());
-    // the drift bucket's serving-inputs/ wildcard: the serving function's role alone
+    // the drift bucket's prefix wildcards, each on the roles granted that prefix alone
     const drift = acknowledgments(synth.app).filter((a) => a.id.includes('<DriftBucket.Arn>'));
-    expect(drift.map((a) => a.path)).toEqual([synth.stack.apiFunctions.functions.servingPredict.role.node.path]);
+    const at = (prefix: string) => drift.filter((a) => a.id.includes(`/${prefix}*]`)).map((a) => a.path);
+    expect(at('serving-inputs/').sort()).toEqual(
+      [synth.stack.apiFunctions.functions.servingPredict.role.node.path, synth.stack.drift.driftStep.role.node.path].sort(),
+    );
+    expect(at('drift-runs/')).toEqual([synth.stack.drift.driftStep.role.node.path]);
+    const reportReaders = API_ROUTE_IDS.filter((id) => (ROUTE_ACCESS[id] as RouteAccess).driftStore?.reports).map(
+      (id) => synth.stack.apiFunctions.functions[id].role.node.path,
+    );
+    expect(at('drift-reports/').sort()).toEqual([...new Set([synth.stack.drift.driftStep.role.node.path, ...reportReaders])].sort());
   });
 
   it('acknowledges Resource::* on the state machines only, for log delivery and X-Ray, and nothing else there', () => {
-    const machines = [synth.stack.rollouts.stateMachines.promotion, synth.stack.rollouts.stateMachines.rollback];
+    const machines = [
+      synth.stack.rollouts.stateMachines.promotion,
+      synth.stack.rollouts.stateMachines.rollback,
+      synth.stack.drift.stateMachine,
+    ];
     for (const machine of machines) {
       const acks = acknowledgments(machine).filter((a) => a.path === machine.node.path);
       expect(acks.map((a) => a.id.replace(/^[A-Za-z]+::/, ''))).toEqual(['AwsSolutions-IAM5[Resource::*]']);

@@ -7,7 +7,8 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { RouteAccess } from '../../lib/infra/access.js';
-import { API_ROUTE_IDS, POLICIES_DIR, ROUTE_ACCESS } from '../../lib/infra/api-functions.js';
+import { API_ROUTE_IDS, ROUTE_ACCESS } from '../../lib/infra/api-functions.js';
+import { DRIFT_POLICY_PATH } from '../../lib/infra/policies-bundle.js';
 import { REPO_ROOT } from '../../lib/infra/aegis-stack.js';
 import { DRIFT_STEP_ACCESS, DRIFT_ROUTE_ACCESS } from '../../lib/infra/drift-workflow.js';
 import { logicalIdOf } from '../../lib/infra/pin.js';
@@ -138,8 +139,9 @@ describe('drift workflow on AWS (template)', () => {
     });
     expect(resources[logicalIdOf(driftStep().function)]!.Properties.Environment.Variables).toMatchObject({
       DRIFT_S3_BUCKET: { Ref: bucket },
-      AEGIS_POLICIES_DIR: POLICIES_DIR,
+      AEGIS_DRIFT_POLICY: DRIFT_POLICY_PATH,
     });
+    expect(resources[logicalIdOf(driftStep().function)]!.Properties.Environment.Variables.AEGIS_POLICIES_DIR).toBeUndefined();
   });
 
   it('reads artifacts (the baseline), signs with both keys, and starts no execution', () => {
@@ -191,7 +193,7 @@ describe('drift workflow on AWS (template)', () => {
     const fn = resources[logicalIdOf(job.jobFunction.function)]!.Properties;
     expect(fn.Handler).toBe('index.scheduled');
     expect(fn.Timeout).toBeLessThan(5 * 60);
-    expect(fn.Environment.Variables.AEGIS_POLICIES_DIR).toBe(POLICIES_DIR);
+    expect(fn.Environment.Variables.AEGIS_DRIFT_POLICY).toBe(DRIFT_POLICY_PATH);
     const rule = resources[logicalIdOf(job.rule)]!.Properties;
     expect(rule.ScheduleExpression).toBe('rate(5 minutes)');
     expect(rule.Targets).toEqual([
