@@ -1,4 +1,4 @@
-/** The `reads` API function (lib/platform/http/route-functions.ts): health, readyz, openapi, keysList, modelsList, versionsList, versionGet, artifactGet, verifyManifest, datasetGet, lineageGet, promotionsByArtifact, promotionGet, quarantineGet, auditList, driftRunGet, driftReportsList, driftSuggestionsList, driftSuggestionGet. */
+/** The `reads` API function (lib/platform/http/route-functions.ts): health, readyz, openapi, keysList, modelsList, versionsList, versionGet, artifactGet, verifyManifest, datasetGet, lineageGet, promotionsByArtifact, promotionGet, quarantineGet, auditList. */
 import { apiFunction } from '../../lib/platform/http/route-functions.js';
 import { handler as health } from '../health.js';
 import { handler as readyz } from '../readyz.js';
@@ -15,10 +15,6 @@ import { handler as promotionsByArtifact } from '../promotions-history.js';
 import { handler as promotionGet } from '../promotion-get.js';
 import { handler as quarantineGet } from '../quarantine-get.js';
 import { handler as auditList } from '../audit-list.js';
-import { handler as driftRunGet } from '../drift-run-get.js';
-import { handler as driftReportsList } from '../drift-reports-list.js';
-import { handler as driftSuggestionsList } from '../drift-suggestions-list.js';
-import { handler as driftSuggestionGet } from '../drift-suggestion-get.js';
 
 export const handler = apiFunction('reads', {
   health,
@@ -36,8 +32,4 @@ export const handler = apiFunction('reads', {
   promotionGet,
   quarantineGet,
   auditList,
-  driftRunGet,
-  driftReportsList,
-  driftSuggestionsList,
-  driftSuggestionGet,
 });

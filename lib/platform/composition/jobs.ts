@@ -19,8 +19,8 @@ export const LOCAL_SCHEDULE_MS: Readonly<Record<ScheduledJobName, number>> = {
   'quarantine-enforcement': 15_000,
   // serving events, labels and input segments past AEGIS_SERVING_RETENTION_DAYS
   'serving-retention': 3_600_000,
-  // starts the drift runs of windows that closed (a tick finding none started starts nothing); on AWS every minute too
-  'drift-schedule': 60_000,
+  // starts the drift runs of windows that closed (a tick finding none starts nothing); on AWS the rule's rate (5 min)
+  'drift-schedule': 20_000,
 };
 /**
  * How long an applied quarantine may go without recorded effects before a server enforces it

@@ -37,10 +37,6 @@ export const ROUTE_FUNCTION = {
   promotionGet: 'reads',
   quarantineGet: 'reads',
   auditList: 'reads',
-  driftRunGet: 'reads',
-  driftReportsList: 'reads',
-  driftSuggestionsList: 'reads',
-  driftSuggestionGet: 'reads',
   // changes recorded in the database with a signed audit event, nothing else
   keysEnroll: 'auditedChanges',
   keysRevoke: 'auditedChanges',
@@ -78,6 +74,12 @@ export const ROUTE_FUNCTION = {
   servingStatus: 'servingTelemetry',
   // records a drift run and starts the drift state machine (states:StartExecution on it alone)
   driftRunRequest: 'driftRuns',
+  // the drift pipeline's records: runs, the report index, suggestions (the database only; apart from
+  // `reads`, whose description — the list of its routes — would pass Lambda's 256 characters)
+  driftRunGet: 'driftReads',
+  driftReportsList: 'driftReads',
+  driftSuggestionsList: 'driftReads',
+  driftSuggestionGet: 'driftReads',
   // a stored report, read back from the drift store (`drift-reports/`) and checked against its indexed sha256
   driftReportGet: 'driftReports',
 } as const satisfies Record<ApiRouteId, string>;
