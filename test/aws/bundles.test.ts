@@ -213,9 +213,9 @@ describe('synthesized Lambda bundles', () => {
     const readers = ours().filter((fn) => fn.environment.AEGIS_DRIFT_POLICY !== undefined);
     // the drift step, the drift-schedule job and the function serving POST /v1/drift/runs
     expect(readers.map((fn) => fn.logicalId).sort()).toEqual([
-      expect.stringMatching(/^Api[A-Za-z]*driftRuns/i),
-      expect.stringMatching(/DriftSchedule/),
-      expect.stringMatching(/driftStep/i),
+      expect.stringMatching(/^DriftSchedulejobFunction/),
+      expect.stringMatching(/^DriftdriftStepFunction/),
+      expect.stringMatching(/^FunctionsdriftRunsFunction/),
     ]);
     const source = readFileSync(join(REPO_ROOT, 'policies', 'drift.json'), 'utf8');
     for (const fn of ours()) {

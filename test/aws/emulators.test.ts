@@ -597,7 +597,7 @@ describe('Step Functions emulator (from the synthesized template)', () => {
   });
 
   it('reports the state machine ARNs the functions environment will hold', () => {
-    expect(Object.keys(sfn.stateMachineArns).sort()).toEqual(['PromotionStateMachine', 'RollbackStateMachine']);
+    expect(Object.keys(sfn.stateMachineArns).sort()).toEqual(['DriftStateMachine', 'PromotionStateMachine', 'RollbackStateMachine']);
     for (const [id, arn] of Object.entries(sfn.stateMachineArns)) {
       expect(arn).toBe(stateMachineArnFor(id, template, REGION, ACCOUNT));
       expect(arn).toMatch(new RegExp(`^arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${id}-[A-Z0-9]{12}$`));
