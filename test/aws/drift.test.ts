@@ -9,7 +9,7 @@
  * starts the scheduled window once however often EventBridge invokes it.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { jest } from '@jest/globals';
@@ -21,7 +21,24 @@ import { csv, SAMPLE, servedWorld } from './support/traffic.js';
 const MODEL = 'aws-drift';
 const ENV = 'staging';
 jest.setTimeout(600_000);
-const served = servedWorld({ model: MODEL, env: ENV, prefix: 'aegis-drift-aws-' });
+/**
+ * The drift functions read a configuration of the suite's: a window closes every minute (the
+ * deployment serves only minutes before the schedule is invoked), judged 10 s after it closed.
+ */
+const served = servedWorld({
+  model: MODEL,
+  env: ENV,
+  prefix: 'aegis-drift-aws-',
+  extraEnv: (fn, work): Record<string, string> => {
+    if (fn.environment.AEGIS_DRIFT_POLICY === undefined) return {};
+    const file = join(work, 'drift.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ schedule: { enabled: true, everyMinutes: 1, windowMinutes: 60, shards: 2 }, detectors: {}, deployments: [] }),
+    );
+    return { AEGIS_DRIFT_POLICY: file, AEGIS_DRIFT_SETTLE_SECONDS: '10' };
+  },
+});
 const { cli, kit } = served;
 
 const { header, rows } = csv(readFileSync(join(SAMPLE, 'train.csv'), 'utf8'));
@@ -153,8 +170,12 @@ describe('drift runs on the synthesized artifacts', () => {
     ok(await cli('auditor', ['audit-verify']));
   });
 
-  it('the bundled drift-schedule function starts the latest scheduled window once, however often it is invoked', async () => {
+  it('the bundled drift-schedule function starts the latest closed window (after the model first served) once, however often it is invoked', async () => {
     const schedule = served.world.functionId((fn) => /DriftSchedule/.test(fn.logicalId));
+    // a window closes every minute: wait until one has closed (and settled) since the model first served
+    const [first] = await query<{ verified_at: Date }>('select verified_at from serving_deployments where model_name = $1', [MODEL]);
+    const closes = Math.floor(first!.verified_at.getTime() / 60_000) * 60_000 + 60_000 + 10_000;
+    await new Promise((r) => setTimeout(r, Math.max(0, closes - Date.now() + 500)));
     await served.world.fleet.invoke(schedule, {});
     await served.world.fleet.invoke(schedule, {});
     const runs = await query<{ run_id: string; window_to: Date }>(
@@ -164,10 +185,13 @@ describe('drift runs on the synthesized artifacts', () => {
     expect(runs).toHaveLength(1);
     const api = roleClient(served.world, 'auditor');
     for (const deadline = Date.now() + 120_000; ; await new Promise((r) => setTimeout(r, 1000))) {
-      const { run } = await api.request<{ run: { status: string } }>('GET', `/v1/drift/runs/${runs[0]!.run_id}`);
+      const { run } = await api.request<{ run: { status: string; trigger: string; artifactId: string } }>(
+        'GET',
+        `/v1/drift/runs/${runs[0]!.run_id}`,
+      );
       if (run.status !== 'running') {
-        // the last full hour before now (less the settle time) holds no traffic of this suite: too few rows to judge
-        expect(run.status).toBe('succeeded');
+        // the hour before the window's end holds both streams: the shifted one drifts, attached to the open suggestion
+        expect(run).toMatchObject({ status: 'succeeded', trigger: 'schedule', artifactId });
         break;
       }
       if (Date.now() > deadline)

@@ -16,7 +16,7 @@ import { readBaseline, type BaselineProfile } from '../../lib/kernel/baseline-pr
 import { FsObjectStore } from '../../lib/platform/adapters/object-store/fs.js';
 import { versionsDir } from '../../lib/platform/adapters/object-store/fs-versions.js';
 import type { LocalWorkflows } from '../../lib/platform/adapters/workflows/asl.js';
-import { InputSegments } from '../../lib/modules/serving/segments.js';
+import { InputSegments, segmentHour } from '../../lib/modules/serving/segments.js';
 import type { Prediction } from '../../lib/platform/ports/model-runtime.js';
 import { detectWindow } from '../../lib/modules/drift/detect.js';
 import { DriftWindows } from '../../lib/modules/drift/service.js';
@@ -28,8 +28,11 @@ import { manifestFor, startStack, uploadAndRegister, type Stack } from '../suppo
 import { settled } from '../promotion/support.js';
 
 const HOUR = 3_600_000;
-/** The first window's start: an hour long past, so nothing served now lands in a window. */
-const T0 = Date.UTC(2026, 0, 5, 0);
+/**
+ * The first window's start: two days ahead, on the hour, so nothing served now lands in a window,
+ * and every window ends after the model first served (the schedule judges no window before that).
+ */
+const T0 = Math.ceil(Date.now() / HOUR) * HOUR + 48 * HOUR;
 const ROWS_PER_LINE = 50;
 const LINES_PER_WINDOW = 26; // 1300 rows: above DRIFT_DEFAULTS.minRows (1000)
 const POLICY = { schedule: { enabled: true, everyMinutes: 60, windowMinutes: 60, shards: 3 }, detectors: {}, deployments: [] };
@@ -149,6 +152,13 @@ afterAll(async () => {
 describe('scheduled drift runs', () => {
   const reports: { hour: number; run: DriftRun; verdict: string; suggestionId: string | null }[] = [];
 
+  it('judges no window that ended before the deployment first served', async () => {
+    const [served] = await stack.container.serving.deployments(artifactId);
+    expect(served).toMatchObject({ env: 'staging' });
+    // the latest window as of the first serve ended before it: nothing to judge yet
+    expect(await runs().scheduleDue(new Date(served!.verifiedAt))).toEqual([]);
+  });
+
   it('each tick starts one run of the window that closed, a second tick for it starts nothing', async () => {
     for (let h = 0; h < 7; h++) {
       const started = await runs().scheduleDue(tickAfter(h));
@@ -201,12 +211,13 @@ describe('scheduled drift runs', () => {
 
   it('an hour with no segments is judged as insufficient data; a window whose segment cannot be read fails the run and the execution', async () => {
     const [empty] = await runs().scheduleDue(tickAfter(7));
-    expect(await ended(empty!.runId)).toMatchObject({ status: 'succeeded', shards: 0 });
+    expect(await ended(empty!.runId)).toMatchObject({ status: 'succeeded', shards: 0, error: null });
     expect((await drift().report((await drift().run(empty!.runId))!.reportId!))!.record.verdict).toBe('insufficient-data');
     // hour 8's first segment: listed, its bytes a folder (a corrupted store: reading it fails, EISDIR)
     const root = join(stack.dataDir, 'drift');
     let first: string | undefined;
-    for await (const o of new FsObjectStore({ root }).list('serving-inputs/churn/staging/2026-01-05/08/')) first ??= o.key;
+    const { day, hour } = segmentHour(new Date(T0 + 8 * HOUR));
+    for await (const o of new FsObjectStore({ root }).list(`serving-inputs/churn/staging/${day}/${hour}/`)) first ??= o.key;
     const dir = versionsDir(root, first!);
     for (const f of await readdir(dir))
       if (f.endsWith('.bin')) {
@@ -244,13 +255,10 @@ describe('requested runs', () => {
     await ended(run.runId);
   }, 60_000);
 
-  it("the drift-schedule job runs scheduleDue at the clock's now; run durations are measured", async () => {
+  it("the drift-schedule job runs scheduleDue at the clock's now (no window before the model served); run durations are measured", async () => {
     const first = (await stack.container.scheduler.run('drift-schedule')) as { started: string[] };
-    const second = (await stack.container.scheduler.run('drift-schedule')) as { started: string[] };
-    // the latest closed window was requested above (a request does not take a scheduled window's place)
-    expect(first.started).toHaveLength(1);
-    expect(second.started).toEqual([]);
-    await ended(first.started[0]!);
+    // at the real now, the latest closed window ended before the model first served in this suite
+    expect(first.started).toEqual([]);
     const text = await stack.container.metricsExposition!.text();
     expect(text).toMatch(/ai_infra_drift_run_duration_seconds_count\{env="staging",status="succeeded"\} ([1-9][0-9]*)/);
     expect(text).toMatch(/ai_infra_drift_run_duration_seconds_count\{env="staging",status="failed"\} 1\b/);
@@ -298,6 +306,7 @@ describe('the drift steps', () => {
       windows,
       records: { recordReport: () => Promise.reject(new Error('not reached')) },
       routes: stack.container.rollout,
+      serving: stack.container.serving,
       workflows: { start: async () => ({ executionId: 'manual', started: true }) },
       config: () => DriftConfig.parse('test', JSON.stringify(POLICY)),
       clock: stack.container.clock,

@@ -27,6 +27,8 @@ export interface DriftRunsDeps extends DriftStepDeps {
     /** every deployment a stable artifact serves (RolloutService.servedDeployments) */
     servedDeployments(): Promise<{ modelName: string; env: string; stable: string }[]>;
   };
+  /** where an artifact first served, per environment (ServingService.deployments): windows before it are not judged */
+  serving: { deployments(artifactId: string): Promise<{ env: string; verifiedAt: string }[]> };
   /** the drift state machine (`drift`): Step Functions on AWS, the same ASL in-process locally */
   workflows: Workflows;
   /** AEGIS_DRIFT_SETTLE_SECONDS: how long after a window's end its segments are all written */
@@ -70,7 +72,8 @@ export class DriftRuns {
   /**
    * Starts a run of the latest complete window of every serving deployment whose schedule is
    * enabled, unless that window already has one (a second tick, or another process, starts
-   * nothing). Returns the runs it started.
+   * nothing), or ended before its stable artifact first served there (it has no traffic of
+   * that artifact to judge: a fresh deployment waits for its first whole window). Returns the runs it started.
    */
   async scheduleDue(now: Date): Promise<DriftRun[]> {
     const started: DriftRun[] = [];
@@ -78,6 +81,7 @@ export class DriftRuns {
       const { schedule } = this.d.config().configFor(dep.modelName, dep.env);
       if (!schedule.enabled) continue;
       const { from, to } = latestWindow(schedule, now, this.d.settleSeconds);
+      if (!(await this.#servedBefore(dep.stable, dep.env, to))) continue;
       const run = await insertScheduledRun(
         this.d.database.db,
         this.#newRun(dep.modelName, dep.env, from, to, 'schedule', SCHEDULER_PRINCIPAL),
@@ -108,6 +112,12 @@ export class DriftRuns {
           new AegisError('VALIDATION_FAILED', `unknown drift step ${JSON.stringify((e as { task?: unknown }).task)}`, { field: 'task' }),
         );
     }
+  }
+
+  /** Whether the artifact first served in `env` before `t`. */
+  async #servedBefore(artifactId: string, env: string, t: Date): Promise<boolean> {
+    const served = (await this.d.serving.deployments(artifactId)).find((x) => x.env === env);
+    return served !== undefined && Date.parse(served.verifiedAt) < t.getTime();
   }
 
   #newRun(model: string, env: string, from: Date, to: Date, trigger: NewRun['trigger'], requestedBy: string): NewRun {

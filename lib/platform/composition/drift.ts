@@ -82,6 +82,7 @@ export async function driftServices(config: Config, mode: Container['mode'], ada
     windows,
     records,
     routes: d.rollout,
+    serving: d.serving,
     workflows: driftWorkflows,
     config: driftConfig(config, mode),
     clock: d.clock,

@@ -18,7 +18,7 @@ import { packDirectory } from '../../../lib/clients/training/pack.js';
 import { SERVING_EVENT_FIELD } from '../../../lib/modules/serving/event-log.js';
 import { roleClient } from './callers.js';
 import { ok, worldCli, type CliRun } from './cli.js';
-import { servedRoutes } from './synth.js';
+import { servedRoutes, type FunctionAsset } from './synth.js';
 import { startWorld, type World } from './world.js';
 
 export const SAMPLE = join(process.cwd(), 'test/data/sample');
@@ -243,7 +243,14 @@ export interface ServedWorld {
  * the window the traffic fills; the serving function seeing a route change within a second, the
  * default cache being 5 s) and stops it, with the suite's temp folder, after them.
  */
-export function servedWorld(o: { model: string; env: string; prefix: string; waitMs?: number }): ServedWorld {
+export function servedWorld(o: {
+  model: string;
+  env: string;
+  prefix: string;
+  waitMs?: number;
+  /** more environment for some functions (the suite's temp folder given, e.g. for a configuration file written there) */
+  extraEnv?: (fn: FunctionAsset, work: string) => Record<string, string>;
+}): ServedWorld {
   let world: World | undefined;
   let work = '';
   let servingFn = '';
@@ -252,8 +259,10 @@ export function servedWorld(o: { model: string; env: string; prefix: string; wai
     work = mkdtempSync(join(tmpdir(), o.prefix));
     world = await startWorld({
       waitMs: o.waitMs ?? 10_000,
-      extraEnv: (fn): Record<string, string> =>
-        servedRoutes(fn).includes('servingPredict') ? { AEGIS_SERVING_ROUTE_CACHE_SECONDS: '1' } : {},
+      extraEnv: (fn): Record<string, string> => ({
+        ...(servedRoutes(fn).includes('servingPredict') ? { AEGIS_SERVING_ROUTE_CACHE_SECONDS: '1' } : {}),
+        ...o.extraEnv?.(fn, work),
+      }),
     });
     servingFn = world.functionId((fn) => servedRoutes(fn).includes('servingPredict'));
     ingestFn = world.functionId((fn) => /^ServingIngest/.test(fn.logicalId));
