@@ -50,6 +50,7 @@ sim() { node --import tsx "$ROOT/scripts/canary-sim.ts" "$@"; }
 simulation_policies() {
   mkdir -p "$WORK/policies"
   cp "$ROOT/policies/sentinelnet.cedar" "$WORK/policies/"
+  cp "$ROOT/policies/drift.json" "$WORK/policies/"
   jq --arg m "${1:-}" '.metric.tolerance = 1 | if $m != "" then .riskTiers.models[$m] = "high" else . end' \
     "$ROOT/policies/sentinelnet.json" >"$WORK/policies/sentinelnet.json"
   export AEGIS_POLICIES_DIR="$WORK/policies"
