@@ -2,10 +2,10 @@ import { Duration } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { grantAccess, type AccessResources, type RouteAccess } from './access.js';
+import { grantAccess, type RouteAccess } from './access.js';
 import { AegisFunction } from './aegis-function.js';
 import { driftPolicyBundle } from './policies-bundle.js';
-import { buildStepMachines } from './step-machines.js';
+import { buildStepMachines, type StepWorkflowProps } from './step-machines.js';
 
 /**
  * What the drift-step function may touch beyond the database: it reads the serving artifact's
@@ -42,34 +42,12 @@ export const DRIFT_ROUTE_ACCESS = {
 /** The placeholder every Task `Resource` of `drift.asl.json` uses for the drift-step function. */
 export const DRIFT_STEP_PLACEHOLDER = 'DriftStepArn';
 
-export interface DriftWorkflowProps {
-  /** Absolute path of the repository root (holds `lambdas/`, `package-lock.json`, `policies/` and `statemachines/`). */
-  readonly projectRoot: string;
-  /** Environment shared by every function (configuration read by `lib/platform/config.ts`). */
-  readonly environment: Readonly<Record<string, string>>;
-  /** What the drift-step function is granted on ({@link DRIFT_STEP_ACCESS}; needs `driftBucket`); `dataKey` also encrypts the execution logs. */
-  readonly resources: AccessResources;
-  /**
-   * The drift-step handler, relative to `projectRoot`; it exports `handler`.
-   *
-   * @default 'lambdas/drift-step.ts'
-   */
-  readonly entry?: string;
-  /**
-   * Folder of `drift.asl.json`, relative to `projectRoot`.
-   *
-   * @default 'statemachines'
-   */
-  readonly definitionsDir?: string;
-  /** @default logs.RetentionDays.ONE_YEAR */
-  readonly logRetention?: logs.RetentionDays;
-  /**
-   * The drift-step function's timeout: as long as the longest Task (CountShard: 600 s, one
-   * shard's segments counted); Plan and Report are cut sooner by their TimeoutSeconds.
-   *
-   * @default Duration.minutes(10)
-   */
-  readonly stepTimeout?: Duration;
+/**
+ * {@link StepWorkflowProps}: `entry` defaults to 'lambdas/drift-step.ts'; the folder holds
+ * `drift.asl.json`; `stepTimeout` defaults to 10 minutes (CountShard: 600 s, one shard's segments
+ * counted; Plan and Report are cut sooner). The resources are granted as {@link DRIFT_STEP_ACCESS} says (it needs `driftBucket`).
+ */
+export interface DriftWorkflowProps extends StepWorkflowProps {
   /** @default 1769 (one full vCPU: counting segments is CPU bound) */
   readonly stepMemoryMb?: number;
 }

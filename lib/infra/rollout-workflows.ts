@@ -2,9 +2,9 @@ import { Duration } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { grantAccess, type AccessResources, type RolloutStateMachines, type RouteAccess } from './access.js';
+import { grantAccess, type RolloutStateMachines, type RouteAccess } from './access.js';
 import { AegisFunction } from './aegis-function.js';
-import { buildStepMachines, type StepMachineSpec } from './step-machines.js';
+import { buildStepMachines, type StepMachineSpec, type StepWorkflowProps } from './step-machines.js';
 
 /**
  * What the rollout-step function may touch beyond the database: it signs the final promotion
@@ -22,34 +22,8 @@ const MACHINES = [
   { name: 'rollback', logicalId: 'RollbackStateMachine' },
 ] as const satisfies readonly StepMachineSpec<keyof RolloutStateMachines>[];
 
-export interface RolloutWorkflowsProps {
-  /** Absolute path of the repository root (holds `lambdas/`, `package-lock.json` and `statemachines/`). */
-  readonly projectRoot: string;
-  /** Environment shared by every function (configuration read by `lib/platform/config.ts`). */
-  readonly environment: Readonly<Record<string, string>>;
-  /** What the rollout-step function is granted on ({@link ROLLOUT_STEP_ACCESS}); `dataKey` also encrypts the execution logs. */
-  readonly resources: AccessResources;
-  /**
-   * The rollout-step handler, relative to `projectRoot`; it exports `handler`.
-   *
-   * @default 'lambdas/rollout-step.ts'
-   */
-  readonly entry?: string;
-  /**
-   * Folder of `promotion.asl.json` and `rollback.asl.json`, relative to `projectRoot`.
-   *
-   * @default 'statemachines'
-   */
-  readonly definitionsDir?: string;
-  /** @default logs.RetentionDays.ONE_YEAR */
-  readonly logRetention?: logs.RetentionDays;
-  /**
-   * The rollout-step function's timeout: as long as the longest Task (WarmUp: 300 s, a
-   * blue-green warm-up loading green and answering its warm-up requests); every other Task is
-   * cut at 90 s by its TimeoutSeconds. @default Duration.minutes(5)
-   */
-  readonly stepTimeout?: Duration;
-}
+/** {@link StepWorkflowProps}: `entry` defaults to 'lambdas/rollout-step.ts'; the folder holds `promotion.asl.json` and `rollback.asl.json`; `stepTimeout` defaults to 5 minutes (WarmUp: 300 s, a blue-green warm-up loading green and answering its warm-up requests; every other Task is cut at 90 s). The resources are granted as {@link ROLLOUT_STEP_ACCESS} says. */
+export type RolloutWorkflowsProps = StepWorkflowProps;
 
 /**
  * The rollout of a promotion on AWS: two Standard state machines built from the repo's ASL

@@ -7,17 +7,19 @@
 import * as z from 'zod';
 import { SIGNATURE_ALGS } from '../../kernel/signatures.js';
 import { Int, Iso, Sha, Text, type EventCatalogue } from '../../platform/audit/catalogue.js';
-import { REPORT_VERDICTS } from './records.js';
+import { REASON_DETECTORS, REPORT_VERDICTS } from './records.js';
 
-const Reason = z.object({
-  detector: z.enum(['feature', 'dataset', 'label', 'prediction', 'performance']),
+/** A SuggestionReason (records.ts): the audited payloads and the API replies carry it alike. */
+export const Reason = z.object({
+  detector: z.enum(REASON_DETECTORS),
   feature: Text.optional(),
   metric: Text,
   value: z.number(),
   threshold: z.number(),
 });
 
-const Summary = z.object({
+/** A DriftReportSummary (records.ts), as audited and as the report index replies. */
+export const Summary = z.object({
   rows: Int.nonnegative(),
   requests: Int.nonnegative(),
   labelled: Int.nonnegative(),

@@ -46,10 +46,13 @@ export interface DriftRun {
   finishedAt: string | null;
 }
 
+/** The checks a drift reason names. */
+export const REASON_DETECTORS = ['feature', 'dataset', 'label', 'prediction', 'performance'] as const;
+export type ReasonDetector = (typeof REASON_DETECTORS)[number];
+
 /** Why a report drifts, one entry per failed check (what a suggestion carries). */
 export interface SuggestionReason {
-  /** `feature`, `dataset`, `label`, `prediction` or `performance` */
-  detector: 'feature' | 'dataset' | 'label' | 'prediction' | 'performance';
+  detector: ReasonDetector;
   feature?: string;
   /** the statistic: `js`, `driftedShare`, `missingRate`, `accuracy`, … */
   metric: string;

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { ModelName, Uuid } from '../../../kernel/names.js';
 import { TARGET_ENVS } from '../../../kernel/policy.js';
 import { MAX_WINDOW_HOURS } from '../../../modules/drift/domain.js';
+import { Reason, Summary } from '../../../modules/drift/events.js';
 import { REPORT_VERDICTS, RUN_STATUSES, RUN_TRIGGERS, SUGGESTION_STATUSES } from '../../../modules/drift/records.js';
 
 /** Drift: runs of the drift state machine, the report index, retrain suggestions (issue 21). */
@@ -86,14 +87,6 @@ const DriftRunSchema = z.object({
   finishedAt: z.string().nullable(),
 });
 
-const Reason = z.object({
-  detector: z.enum(['feature', 'dataset', 'label', 'prediction', 'performance']),
-  feature: z.string().optional(),
-  metric: z.string(),
-  value: z.number(),
-  threshold: z.number(),
-});
-
 const DriftReportRecordSchema = z.object({
   reportId: z.string(),
   runId: z.string(),
@@ -105,19 +98,7 @@ const DriftReportRecordSchema = z.object({
   verdict: z.enum(REPORT_VERDICTS),
   objectKey: z.string(),
   sha256: z.string(),
-  summary: z.object({
-    rows: z.number().int(),
-    requests: z.number().int(),
-    labelled: z.number().int(),
-    features: z.number().int(),
-    driftedFeatures: z.array(z.string()),
-    driftedShare: z.number(),
-    datasetDrift: z.boolean(),
-    labelDrift: z.boolean().nullable(),
-    predictionDrift: z.boolean().nullable(),
-    performanceRegression: z.boolean(),
-    reasons: z.array(Reason),
-  }),
+  summary: Summary,
   suggestionId: z.string().nullable(),
   createdAt: z.string(),
 });
