@@ -3,16 +3,13 @@
  * against the local server: a model trained by the built-in trainer (its baseline pinned),
  * promoted to staging and served, judged by a requested run.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runBuiltinTrainer } from '../../lib/clients/training/builtin-trainer.js';
-import { packDirectory } from '../../lib/clients/training/pack.js';
-import { sha256Hex } from '../../lib/kernel/canonical.js';
 import { recordReport } from '../support/drift-reports.js';
-import { manifestFor, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
+import { startStack, type Stack } from '../support/local-stack.js';
+import { trainedSample } from '../support/trained-sample.js';
 import { aegisCli } from '../support/spawn.js';
-import { settled } from '../promotion/support.js';
 
 let stack: Stack;
 let work: string;
@@ -32,21 +29,7 @@ const row = (i: number) => ({
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'aegis-drift-cli-'));
   stack = await startStack({ AEGIS_SERVING_ROUTE_CACHE_SECONDS: '0', AEGIS_SERVING_SAMPLE_RATE: '1' });
-  const dir = join(work, 'churn');
-  await runBuiltinTrainer({
-    datasets: [{ id: 'sample', path: join(process.cwd(), 'test/data/sample') }],
-    outDir: dir,
-    seed: 7,
-    hyperparams: {},
-  });
-  const baselineSha256 = sha256Hex(await readFile(join(dir, 'baseline.json')));
-  await packDirectory(dir, join(work, 'churn.tar.gz'));
-  const bytes = await readFile(join(work, 'churn.tar.gz'));
-  const r = await uploadAndRegister(stack, 'churn', bytes, { manifest: manifestFor('churn', bytes, { baselineSha256 }) });
-  expect(r.status).toBe(201);
-  artifactId = r.body.artifactId;
-  const p = await stack.api('POST', `/v1/artifacts/${artifactId}/promote`, { targetEnv: 'staging', reason: 'drift cli' });
-  expect((await settled(stack, p.body.promotionId, 30_000)).status).toBe('succeeded');
+  ({ artifactId } = await trainedSample(stack, work));
   for (const role of ['reader', 'promoter', 'invoker']) {
     const t = await stack.api('POST', '/v1/tokens', { principal: `${role}-1`, role });
     tokens[role] = t.body.token;

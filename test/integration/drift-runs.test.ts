@@ -7,12 +7,9 @@
  * one retrain suggestion that later drifted reports attach to.
  */
 import { mkdir, mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runBuiltinTrainer } from '../../lib/clients/training/builtin-trainer.js';
-import { packDirectory } from '../../lib/clients/training/pack.js';
-import { readBaseline, type BaselineProfile } from '../../lib/kernel/baseline-profile.js';
+import type { BaselineProfile } from '../../lib/kernel/baseline-profile.js';
 import { FsObjectStore } from '../../lib/platform/adapters/object-store/fs.js';
 import { versionsDir } from '../../lib/platform/adapters/object-store/fs-versions.js';
 import type { LocalWorkflows } from '../../lib/platform/adapters/workflows/asl.js';
@@ -24,8 +21,8 @@ import type { DriftRun, PlanOutput, ShardPartial } from '../../lib/modules/drift
 import { DriftConfig } from '../../lib/modules/drift/config.js';
 import { DriftRuns } from '../../lib/modules/drift/runs.js';
 import type { AegisError } from '../../lib/kernel/errors.js';
-import { manifestFor, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
-import { settled } from '../promotion/support.js';
+import { startStack, type Stack } from '../support/local-stack.js';
+import { trainedSample } from '../support/trained-sample.js';
 
 const HOUR = 3_600_000;
 /**
@@ -44,23 +41,7 @@ let baseline: BaselineProfile;
 let pool: { normal: { row: number[]; p: Prediction }[]; drifted: { row: number[]; p: Prediction }[] };
 
 async function trainAndServe(): Promise<void> {
-  const dir = join(work, 'churn');
-  await runBuiltinTrainer({
-    datasets: [{ id: 'sample', path: join(process.cwd(), 'test/data/sample') }],
-    outDir: dir,
-    seed: 7,
-    hyperparams: {},
-  });
-  const baselineText = await readFile(join(dir, 'baseline.json'));
-  baseline = readBaseline(JSON.parse(baselineText.toString('utf8')));
-  await packDirectory(dir, join(work, 'churn.tar.gz'));
-  const bytes = await readFile(join(work, 'churn.tar.gz'));
-  const baselineSha256 = createHash('sha256').update(baselineText).digest('hex');
-  const r = await uploadAndRegister(stack, 'churn', bytes, { manifest: manifestFor('churn', bytes, { baselineSha256 }) });
-  expect(r.status).toBe(201);
-  artifactId = r.body.artifactId;
-  const p = await stack.api('POST', `/v1/registry/${artifactId}/promote`, { targetEnv: 'staging', reason: 'test' });
-  expect((await settled(stack, p.body.promotionId, 30_000)).status).toBe('succeeded');
+  ({ artifactId, baseline } = await trainedSample(stack, work));
 }
 
 /** The training rows, and the same rows with the most important feature shifted by 6 standard deviations, answered by the served model. */

@@ -5,19 +5,16 @@
  * baseline, serving's labels through its service) equals the counts computed directly from
  * what was sent and answered.
  */
-import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runBuiltinTrainer } from '../../lib/clients/training/builtin-trainer.js';
-import { packDirectory } from '../../lib/clients/training/pack.js';
-import { readBaseline, type BaselineProfile } from '../../lib/kernel/baseline-profile.js';
+import type { BaselineProfile } from '../../lib/kernel/baseline-profile.js';
 import { windowAccumulator } from '../../lib/kernel/drift/window-build.js';
 import { FsObjectStore } from '../../lib/platform/adapters/object-store/fs.js';
 import { detectWindow } from '../../lib/modules/drift/detect.js';
 import { DriftWindows, planShards, type ShardWindow } from '../../lib/modules/drift/service.js';
-import { manifestFor, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
-import { settled } from '../promotion/support.js';
+import { startStack, type Stack } from '../support/local-stack.js';
+import { trainedSample } from '../support/trained-sample.js';
 
 let stack: Stack;
 let work: string;
@@ -34,23 +31,7 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'aegis-drift-window-'));
   stack = await startStack({ AEGIS_SERVING_ROUTE_CACHE_SECONDS: '0', AEGIS_SERVING_SAMPLE_RATE: '1' });
   const invoker = (await stack.api('POST', '/v1/tokens', { principal: 'app', role: 'invoker' })).body.token as string;
-  const dir = join(work, 'churn');
-  await runBuiltinTrainer({
-    datasets: [{ id: 'sample', path: join(process.cwd(), 'test/data/sample') }],
-    outDir: dir,
-    seed: 7,
-    hyperparams: {},
-  });
-  const baselineText = await readFile(join(dir, 'baseline.json'));
-  baseline = readBaseline(JSON.parse(baselineText.toString('utf8')));
-  baselineSha = createHash('sha256').update(baselineText).digest('hex');
-  await packDirectory(dir, join(work, 'churn.tar.gz'));
-  const bytes = await readFile(join(work, 'churn.tar.gz'));
-  const r = await uploadAndRegister(stack, 'churn', bytes, { manifest: manifestFor('churn', bytes, { baselineSha256: baselineSha }) });
-  expect(r.status).toBe(201);
-  artifactId = r.body.artifactId;
-  const p = await stack.api('POST', `/v1/registry/${artifactId}/promote`, { targetEnv: 'staging', reason: 'test' });
-  expect((await settled(stack, p.body.promotionId, 30_000)).status).toBe('succeeded');
+  ({ artifactId, baseline, baselineSha256: baselineSha } = await trainedSample(stack, work));
   const call = async (path: string, body: unknown) => {
     const res = await fetch(`${stack.url}${path}`, {
       method: 'POST',

@@ -4,12 +4,11 @@
  * report through the records service on the stack's own database, drift store and keys.
  */
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { profileColumns } from '../../lib/kernel/drift/reference.js';
 import { windowAccumulator } from '../../lib/kernel/drift/window-build.js';
-import { FsObjectStore } from '../../lib/platform/adapters/object-store/fs.js';
 import { detectWindow, type WindowReport } from '../../lib/modules/drift/detect.js';
-import { DriftRecords } from '../../lib/modules/drift/records-service.js';
+import type { DriftRecords } from '../../lib/modules/drift/records-service.js';
+import { recordsOf } from './drift-records.js';
 import type { Stack } from './local-stack.js';
 
 const ROWS = 2000;
@@ -52,15 +51,7 @@ export function windowReport(opts: { model: string; env: string; artifactId: str
 }
 
 /** The records service over the stack's database, drift store (`<data>/drift`) and keys: what the runs pipeline records reports with. */
-export const driftRecords = (stack: Stack): DriftRecords =>
-  new DriftRecords({
-    database: stack.container.database,
-    objects: new FsObjectStore({ root: join(stack.dataDir, 'drift') }),
-    keys: stack.container.keys,
-    audit: stack.container.audit,
-    clock: stack.container.clock,
-    registry: stack.container.registry,
-  });
+export const driftRecords = (stack: Stack): DriftRecords => recordsOf(stack).records;
 
 /** Records a report of a (made-up) run of the deployment; a drifted one raises (or attaches to) its open suggestion. */
 export async function recordReport(
