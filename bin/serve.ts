@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { ConfigError, loadCheckedConfig, localServerRefusal } from '../lib/platform/config.js';
-import { ADMIN_TOKEN_FILE, startLocal } from '../lib/platform/composition/local-start.js';
+import { ADMIN_TOKEN_FILE, consoleSignIn, startLocal } from '../lib/platform/composition/local-start.js';
 
 /**
  * Starts the local server and stays up until SIGINT/SIGTERM. Refuses unsafe configuration
@@ -42,6 +42,12 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<void> {
     );
   }
   process.stdout.write(`aegis: listening on ${running.url}  (try: npx aegis list)\n`);
+  const signIn = await consoleSignIn(config, running);
+  process.stdout.write(
+    signIn
+      ? `aegis: console at ${running.url}/ — sign in once with this link (valid 10 minutes; npx aegis console makes another):\n  ${signIn}\n`
+      : `aegis: console at ${running.url}/ — sign in with a token, or a link from: npx aegis console\n`,
+  );
   const stop = async (signal: string) => {
     process.stdout.write(`aegis: ${signal}, shutting down\n`);
     await running.close();

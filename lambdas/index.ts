@@ -55,6 +55,7 @@ import * as versionDownload from './version-download.js';
 import * as versionGet from './version-get.js';
 import * as versionValidate from './version-validate.js';
 import * as versionsList from './versions-list.js';
+import * as whoami from './whoami.js';
 
 export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
   artifactDownload,
@@ -111,4 +112,5 @@ export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
   versionGet,
   versionValidate,
   versionsList,
+  whoami,
 };

@@ -1,5 +1,6 @@
 /**
- * The build: esbuild bundles the two entry points in bin/ into dist/ (ESM for Node 20). The
+ * The build: esbuild bundles the two entry points in bin/ into dist/ (ESM for Node 20), and the
+ * web console into dist/console/ (scripts/build-console.mjs). The
  * packages in package.json's `dependencies` and `optionalDependencies` stay external and are
  * loaded from node_modules: those that load wasm or native code or read files beside themselves
  * (PGlite, Cedar, pg; onnxruntime-node, optional, imported only when an ONNX model loads).
@@ -19,6 +20,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildConsole, CONSOLE_CONFIG_INPUTS, CONSOLE_OUT } from './build-console.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** dist/<name>.js ← bin/<name>.ts */
@@ -26,7 +28,7 @@ export const ENTRY_POINTS = { cli: 'bin/cli.ts', server: 'bin/server.ts' };
 const DIST = 'dist';
 const INPUTS = 'inputs.json';
 /** Files that shape the output without being bundled. */
-const CONFIG_INPUTS = ['scripts/build.mjs', 'tsconfig.json', 'package.json', 'package-lock.json'];
+const CONFIG_INPUTS = ['scripts/build.mjs', 'tsconfig.json', 'package.json', 'package-lock.json', ...CONSOLE_CONFIG_INPUTS];
 /** An ESM bundle has no `require`; bundled CommonJS code uses it (the Lambda bundles' banner does the same). */
 const REQUIRE_BANNER =
   "import { createRequire as __aegisCreateRequire } from 'node:module'; const require = __aegisCreateRequire(import.meta.url);";
@@ -43,7 +45,8 @@ export function staleReason(root = ROOT) {
     return 'no build yet';
   }
   const builtAt = recorded.builtAt;
-  for (const f of [...recorded.inputs, ...CONFIG_INPUTS, ...Object.keys(ENTRY_POINTS).map((n) => join(DIST, `${n}.js`))]) {
+  const outputs = [...Object.keys(ENTRY_POINTS).map((n) => join(DIST, `${n}.js`)), join(CONSOLE_OUT, 'index.html')];
+  for (const f of [...recorded.inputs, ...CONFIG_INPUTS, ...outputs]) {
     let mtime;
     try {
       mtime = statSync(join(root, f)).mtimeMs;
@@ -102,9 +105,9 @@ export async function build(root = ROOT) {
     const path = join(outDir, 'chunks', name);
     if (!written.has(path) && !name.endsWith('.tmp')) rmSync(path, { force: true });
   }
-  const inputs = Object.keys(result.metafile.inputs)
-    .filter((f) => !f.includes('node_modules/'))
-    .sort();
+  // the web console (dist/console): its own bundle for the browser
+  const web = await buildConsole(esbuild, root);
+  const inputs = [...new Set([...Object.keys(result.metafile.inputs).filter((f) => !f.includes('node_modules/')), ...web.inputs])].sort();
   const tmp = join(outDir, `${INPUTS}.${process.pid}.tmp`);
   // the sources' times are compared with the start of the build: an edit during it counts
   writeFileSync(tmp, `${JSON.stringify({ builtAt: startedAt, inputs }, null, 1)}\n`);

@@ -1,4 +1,4 @@
-/** The `reads` API function (lib/platform/http/route-functions.ts): health, readyz, openapi, keysList, modelsList, versionsList, versionGet, artifactGet, verifyManifest, datasetGet, lineageGet, promotionsByArtifact, promotionGet, quarantineGet, auditList. */
+/** The `reads` API function (lib/platform/http/route-functions.ts): health, readyz, openapi, keysList, modelsList, versionsList, versionGet, artifactGet, verifyManifest, datasetGet, lineageGet, promotionsByArtifact, promotionGet, quarantineGet, auditList, whoami. */
 import { apiFunction } from '../../lib/platform/http/route-functions.js';
 import { handler as health } from '../health.js';
 import { handler as readyz } from '../readyz.js';
@@ -15,6 +15,7 @@ import { handler as promotionsByArtifact } from '../promotions-history.js';
 import { handler as promotionGet } from '../promotion-get.js';
 import { handler as quarantineGet } from '../quarantine-get.js';
 import { handler as auditList } from '../audit-list.js';
+import { handler as whoami } from '../whoami.js';
 
 export const handler = apiFunction('reads', {
   health,
@@ -32,4 +33,5 @@ export const handler = apiFunction('reads', {
   promotionGet,
   quarantineGet,
   auditList,
+  whoami,
 });

@@ -70,6 +70,7 @@ export const ROUTE_ACCESS = {
   lineageBundle: { signManifests: true },
   // events come from the database only
   auditList: {},
+  whoami: {},
   // reads segments and checkpoints back from the archive
   auditVerify: { auditArchive: 'read' },
   // writes segments and signed checkpoints (the scheduled archiver gets the same)

@@ -15,6 +15,12 @@ export const ErrorCodes = {
   /** a local bearer token past its expiry: an admin rotates it or creates a new one */
   TOKEN_EXPIRED: 401,
   FORBIDDEN: 403,
+  /** a console request that changes state without its session's CSRF token */
+  CSRF_TOKEN_INVALID: 403,
+  /** a console sign-in link that is unknown, already used or expired */
+  LOGIN_CODE_INVALID: 401,
+  /** a body in a media type the endpoint does not take (the console's session endpoints take JSON only) */
+  UNSUPPORTED_MEDIA_TYPE: 415,
   NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,

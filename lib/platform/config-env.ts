@@ -38,6 +38,8 @@ export const EnvSchema = z.object({
   OTEL_COLLECTOR_URL: optionalString,
   AEGIS_DATA_DIR: z.string().default('.aegis'),
   AEGIS_PUBLIC_URL: optionalString,
+  // the built web console the local server serves at / (default: the package's dist/console)
+  AEGIS_CONSOLE_DIR: optionalString,
   AEGIS_AUDIT_ARCHIVE_BUCKET: optionalString,
   AEGIS_POLICIES_DIR: optionalString,
   AEGIS_STATEMACHINES_DIR: optionalString,

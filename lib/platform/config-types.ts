@@ -13,6 +13,8 @@ export interface Config {
   host: string;
   /** Base URL the local server is reachable at (for local upload URLs). */
   publicUrl: string | undefined;
+  /** the built web console the local server serves at `/` (undefined: the package's `dist/console`) */
+  consoleDir: string | undefined;
   database: DatabaseConfig;
   objectStore: { kind: 'fs'; root: string } | { kind: 's3'; bucket: string };
   /** Object-Lock bucket for the audit archive on AWS; locally a folder in the data dir. */

@@ -80,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     host: e.HOST,
     publicUrl: e.AEGIS_PUBLIC_URL,
+    consoleDir: e.AEGIS_CONSOLE_DIR === undefined ? undefined : resolve(e.AEGIS_CONSOLE_DIR),
     ...storageConfig(e, dataDir),
     requireKms: e.REQUIRE_KMS,
     requireMtls: e.REQUIRE_MTLS,

@@ -68,6 +68,16 @@ export class AegisClient {
       : undefined;
   }
 
+  /** The server this client calls. */
+  get baseUrl(): string {
+    return this.opts.baseUrl.replace(/\/+$/, '');
+  }
+
+  /** True when calls are signed with SigV4 (API Gateway) rather than a bearer token. */
+  get signsWithSigv4(): boolean {
+    return this.#signer !== undefined;
+  }
+
   /**
    * One API call. A call that is safe to repeat (GET/HEAD, or a write with an
    * `Idempotency-Key` header) is retried with exponential backoff and full jitter on 429/5xx

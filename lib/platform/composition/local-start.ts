@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { BuildOptions } from './services.js';
 import { buildLocalContainer } from './local.js';
 import { ConfigError, localServerRefusal, type Config } from '../config.js';
@@ -9,6 +10,8 @@ import { QUARANTINE_ENFORCEMENT_GRACE_MS } from './jobs.js';
 import { HANDLER_BUILDERS } from '../../../lambdas/index.js';
 import type { HandlerBuilder } from '../http/handler.js';
 import { createLocalServer, listen } from '../http/local-server.js';
+import { ConsoleSessions } from '../http/console-sessions.js';
+import { LocalConsole } from '../http/local-console.js';
 import type { RouteId } from '../http/routes.js';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
@@ -20,6 +23,8 @@ export interface RunningLocal {
   newAdminToken: string | undefined;
   /** what the server says about the admin tokens as it starts (why it made a new one, or that the one on file no longer works) */
   adminTokenNotice: string | undefined;
+  /** the web console's sessions: {@link consoleSignIn} makes one-time sign-in links */
+  console: LocalConsole;
   close(): Promise<void>;
 }
 
@@ -36,7 +41,7 @@ type StartOptions = Pick<BuildOptions, 'clock' | 'logger' | 'judge' | 'warmer' |
 export async function startLocal(config: Config, opts: StartOptions = {}): Promise<RunningLocal> {
   const refusal = localServerRefusal(config);
   if (refusal) throw new ConfigError(refusal);
-  const { server, url, container: c } = await listenThenBuild(config, opts);
+  const { server, url, container: c, console: webConsole } = await listenThenBuild(config, opts);
   const { token: newAdminToken, notice: adminTokenNotice } = await devAdminToken(config, c);
   // Rollouts that were running when the server stopped resume from their persisted step.
   const resumed = await c.promotions.resumeUnfinished();
@@ -47,11 +52,34 @@ export async function startLocal(config: Config, opts: StartOptions = {}): Promi
   // The scheduled jobs (audit archive and head checkpoint, pending promotion and upload expiry) run in this process
   // (EventBridge rules on AWS).
   c.scheduler.start();
-  return { url, container: c, newAdminToken, adminTokenNotice, close: () => stopLocal(server, c) };
+  return { url, container: c, newAdminToken, adminTokenNotice, console: webConsole, close: () => stopLocal(server, c) };
+}
+
+/**
+ * A one-time console sign-in link for the dev admin token on file (the link `npm start` prints),
+ * or undefined when the file holds no token that works.
+ */
+export async function consoleSignIn(config: Config, running: RunningLocal): Promise<string | undefined> {
+  const file = join(config.dataDir, ADMIN_TOKEN_FILE);
+  if (!existsSync(file)) return undefined;
+  const token = readFileSync(file, 'utf8').trim();
+  if ((await running.container.tokens.describe(token))?.state !== 'active') return undefined;
+  return `${running.url}/session/login?code=${running.console.sessions.issueLoginCode(token).code}`;
+}
+
+/** The built console: AEGIS_CONSOLE_DIR, or `dist/console` of the package this module belongs to. */
+function consoleDir(config: Config): string {
+  if (config.consoleDir) return config.consoleDir;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return join(dir, 'dist', 'console');
 }
 
 /** Listens, then builds the container the routes wait for; a failed build stops the server. */
-async function listenThenBuild(config: Config, opts: StartOptions): Promise<{ server: Server; url: string; container: Container }> {
+async function listenThenBuild(
+  config: Config,
+  opts: StartOptions,
+): Promise<{ server: Server; url: string; container: Container; console: LocalConsole }> {
   const { handlers = HANDLER_BUILDERS, ...buildOpts } = opts;
   let ready: (c: Container) => void = () => undefined;
   let failed: (e: unknown) => void = () => undefined;
@@ -65,7 +93,9 @@ async function listenThenBuild(config: Config, opts: StartOptions): Promise<{ se
     key: readFileSync(config.tls.key),
     clientCa: config.tls.clientCa ? readFileSync(config.tls.clientCa) : undefined,
   };
-  const server = createLocalServer(handlers, () => built, tls);
+  const sessions = new ConsoleSessions({ resolve: async (token) => (await built).tokens.resolve(token) });
+  const webConsole = new LocalConsole({ dir: consoleDir(config), sessions, secure: Boolean(tls) });
+  const server = createLocalServer(handlers, () => built, tls, webConsole);
   const url = await listen(server, config.port, config.host);
   try {
     const container = await buildLocalContainer(config, {
@@ -75,7 +105,7 @@ async function listenThenBuild(config: Config, opts: StartOptions): Promise<{ se
       ...buildOpts,
     });
     ready(container);
-    return { server, url, container };
+    return { server, url, container, console: webConsole };
   } catch (e) {
     failed(e);
     // A failed start stops serving at once, whatever is connected: without closing them, a

@@ -12,6 +12,7 @@ import { ROUTES, routePaths, type RouteId, type RouteSpec } from './routes.js';
 import { lambdaContext, toApiGatewayEvent } from './api-event.js';
 import { serveDownload } from './local-downloads.js';
 import { collectingAfterResponse, runAfterResponse } from './after-response.js';
+import type { LocalConsole } from './local-console.js';
 
 interface CompiledRoute {
   route: RouteSpec;
@@ -93,6 +94,7 @@ async function readBody(req: IncomingMessage, limit: number): Promise<string | u
 interface Served {
   routes: CompiledRoute[];
   container: ContainerProvider;
+  console: LocalConsole | undefined;
 }
 
 /**
@@ -105,8 +107,9 @@ export function createLocalServer(
   handlers: Record<RouteId, HandlerBuilder>,
   container: ContainerProvider,
   tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer | undefined },
+  webConsole?: LocalConsole,
 ): Server {
-  const served: Served = { routes: compileRoutes(handlers, container), container };
+  const served: Served = { routes: compileRoutes(handlers, container), container, console: webConsole };
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     // One id per request, on every reply this server writes and in the event the handler sees.
     const requestId = randomUUID();
@@ -193,6 +196,12 @@ async function handle(served: Served, req: IncomingMessage, res: ServerResponse,
     return serveDownload((await served.container()).downloadSource, key, req, res, url.searchParams, requestId);
   }
   if (url.pathname === '/metrics' && req.method === 'GET') return metrics(served, res, requestId);
+  if (served.console) {
+    if (await served.console.handle(req, res, url, () => readBody(req, LIMITS.requestBodyBytes))) return;
+    // an API call the console makes with its session cookie runs with the session's token
+    const authorization = served.console.authorization(req);
+    if (authorization) req.headers.authorization = authorization;
+  }
   const matches = served.routes.map((r) => ({ r, m: r.pattern.exec(url.pathname) })).filter((x) => x.m);
   if (matches.length === 0) throw new AegisError('ROUTE_NOT_FOUND', `no route ${url.pathname}`);
   const hit = matches.find((x) => x.r.route.method === req.method);

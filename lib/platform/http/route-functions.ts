@@ -37,6 +37,7 @@ export const ROUTE_FUNCTION = {
   promotionGet: 'reads',
   quarantineGet: 'reads',
   auditList: 'reads',
+  whoami: 'reads',
   // changes recorded in the database with a signed audit event, nothing else
   keysEnroll: 'auditedChanges',
   keysRevoke: 'auditedChanges',

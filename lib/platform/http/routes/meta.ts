@@ -1,4 +1,5 @@
-import { HealthReply, OpenApiDocument, ReadinessReply } from '../schemas.js';
+import { ROLES } from '../../../kernel/identity.js';
+import { HealthReply, OpenApiDocument, ReadinessReply, WhoamiReply } from '../schemas.js';
 import { ANY_ROLE, type RouteSpec } from './spec.js';
 
 /** The version /healthz, /v1/readyz and /openapi.json report. */
@@ -37,5 +38,15 @@ export const META_ROUTES = {
     scope: 'none',
     summary: 'OpenAPI 3.1 document generated from the request and response schemas',
     reply: { schema: OpenApiDocument, status: { 200: 'this document' } },
+  },
+  whoami: {
+    id: 'whoami',
+    method: 'GET',
+    path: '/v1/whoami',
+    entry: 'lambdas/whoami.ts',
+    roles: ROLES,
+    scope: 'none',
+    summary: 'The caller: its principal, role, scope and the routes its role may call',
+    reply: { schema: WhoamiReply, status: { 200: 'the caller' } },
   },
 } as const satisfies Record<string, RouteSpec>;

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { ROLES, ScopePrefix, TeamName } from '../../../kernel/identity.js';
 
 /** Liveness: the process answers. It touches nothing (no database, no store, no key). */
 export const HealthReply = z.object({
@@ -48,3 +49,16 @@ export const OpenApiDocument = z
       .optional(),
   })
   .describe('this document: OpenAPI 3.1');
+
+/**
+ * The caller, as the server sees it: the console hides what the role may not do (the server
+ * still refuses it), and a user can check which credentials a client sends.
+ */
+export const WhoamiReply = z.object({
+  principal: z.string(),
+  role: z.enum([...ROLES, 'none']),
+  scope: z.union([z.literal('global'), z.object({ prefixes: z.array(ScopePrefix), teams: z.array(TeamName) })]),
+  /** the ids of the routes this role may call (within its scope) */
+  routes: z.array(z.string()),
+});
+export type WhoamiReply = z.output<typeof WhoamiReply>;

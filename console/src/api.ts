@@ -1,0 +1,73 @@
+/**
+ * The console's one way to the API: the same routes and reply schemas as the CLI
+ * (lib/platform/http/schemas.ts, imported as types only). Locally the browser's session cookie
+ * authenticates (the server adds the session's token); state-changing calls carry the
+ * session's CSRF token. Errors come back as {@link ApiError} with the API's code and field.
+ */
+
+/** An API error reply: `{ error: { code, message, field?, requestId } }`, or a network failure (status 0). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+    readonly requestId?: string,
+  ) {
+    super(message);
+  }
+}
+
+let csrfToken: string | undefined;
+let onUnauthenticated: (() => void) | undefined;
+
+/** The session's CSRF token, sent with every state-changing call. */
+export function setCsrf(token: string | undefined): void {
+  csrfToken = token;
+}
+
+/** Called when the API answers 401 (the session ended or its token was revoked). */
+export function whenSignedOut(f: () => void): void {
+  onUnauthenticated = f;
+}
+
+type Query = Record<string, string | number | undefined | null>;
+
+/** `/v1/x` + the query's defined values. */
+export function withQuery(path: string, query: Query = {}): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  const s = q.toString();
+  return s ? `${path}?${s}` : path;
+}
+
+export async function api<T>(path: string, init: { method?: 'GET' | 'POST' | 'PUT' | 'DELETE'; body?: unknown } = {}): Promise<T> {
+  const method = init.method ?? 'GET';
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (init.body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrfToken) headers['x-aegis-csrf'] = csrfToken;
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+    });
+  } catch (e) {
+    throw new ApiError(0, 'NETWORK', `the server did not answer (${e instanceof Error ? e.message : String(e)})`);
+  }
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    throw new ApiError(res.status, 'NOT_JSON', `the server answered ${res.status} with something that is not JSON`);
+  }
+  if (!res.ok) {
+    const e = (body as { error?: { code?: string; message?: string; field?: string; requestId?: string } } | undefined)?.error;
+    if (res.status === 401) onUnauthenticated?.();
+    throw new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? res.statusText, e?.field, e?.requestId);
+  }
+  return body as T;
+}

@@ -1,0 +1,119 @@
+/**
+ * The Aegis console: a single page over the public API. The page and its parameters live in
+ * the URL; what the signed-in role may not do is hidden (the server stays the authority).
+ */
+import { render, type JSX } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { api, whenSignedOut } from './api.js';
+import { Link, match, navigate, useLocation, type Location } from './router.js';
+import { currentSession, signOut } from './session.js';
+import { Empty, ErrorView, Loading, MeContext, type Me } from './ui.js';
+import { LoginPage } from './pages/login.js';
+import { ModelsPage } from './pages/models.js';
+import { KeysPage } from './pages/keys.js';
+import { ApiError } from './api.js';
+import './styles.css';
+
+interface RouteEntry {
+  pattern: string;
+  /** the API route the page reads first: a role that may not call it is told so, not sent to a 403 */
+  needs: string;
+  page: (params: Record<string, string>, loc: Location) => JSX.Element;
+}
+
+/** The console's pages, first match wins. */
+const PAGES: RouteEntry[] = [
+  { pattern: '/models', needs: 'modelsList', page: (_p, loc) => <ModelsPage loc={loc} /> },
+  { pattern: '/keys', needs: 'keysList', page: () => <KeysPage /> },
+];
+
+const NAV: { href: string; label: string; route: string }[] = [
+  { href: '/models', label: 'Models', route: 'modelsList' },
+  { href: '/keys', label: 'Keys', route: 'keysList' },
+];
+
+type Signed = { state: 'checking' } | { state: 'out' } | { state: 'in'; me: Me } | { state: 'error'; error: ApiError };
+
+function App(): JSX.Element {
+  const loc = useLocation();
+  const [signed, setSigned] = useState<Signed>({ state: 'checking' });
+  const check = async () => {
+    try {
+      const session = await currentSession();
+      if (!session) return setSigned({ state: 'out' });
+      setSigned({ state: 'in', me: await api<Me>('/v1/whoami') });
+    } catch (e) {
+      setSigned({ state: 'error', error: e instanceof ApiError ? e : new ApiError(0, 'CLIENT', String(e)) });
+    }
+  };
+  useEffect(() => {
+    whenSignedOut(() => setSigned({ state: 'out' }));
+    void check();
+  }, []);
+  if (signed.state === 'checking') return <Loading what="the session" />;
+  if (signed.state === 'error') return <ErrorView error={signed.error} what="the session" retry={() => void check()} />;
+  if (signed.state === 'out' || loc.path === '/login') {
+    if (signed.state === 'in') navigate('/', true);
+    return (
+      <LoginPage
+        error={loc.query.get('error')}
+        onSignedIn={() => {
+          navigate('/', true);
+          void check();
+        }}
+      />
+    );
+  }
+  return (
+    <MeContext.Provider value={signed.me}>
+      <Shell loc={loc} me={signed.me} onSignedOut={() => setSigned({ state: 'out' })} />
+    </MeContext.Provider>
+  );
+}
+
+function Shell(props: { loc: Location; me: Me; onSignedOut: () => void }): JSX.Element {
+  const { loc, me } = props;
+  const sections = NAV.filter((n) => me.routes.includes(n.route));
+  if (loc.path === '/' && sections[0]) navigate(sections[0].href, true);
+  const hit = PAGES.map((r) => ({ r, params: match(r.pattern, loc.path) })).find((x) => x.params);
+  const out = async () => {
+    await signOut().catch(() => undefined);
+    props.onSignedOut();
+  };
+  return (
+    <>
+      <header class="top">
+        <a class="skip" href="#main">
+          Skip to content
+        </a>
+        <span class="brand">Aegis</span>
+        <nav aria-label="sections">
+          {sections.map((n) => (
+            <Link key={n.href} href={n.href} aria-current={loc.path.startsWith(n.href) ? 'page' : undefined}>
+              {n.label}
+            </Link>
+          ))}
+        </nav>
+        <span class="who" title={`scope: ${me.scope === 'global' ? 'global' : JSON.stringify(me.scope)}`}>
+          {me.principal} · {me.role}
+        </span>
+        <button type="button" onClick={() => void out()}>
+          Sign out
+        </button>
+      </header>
+      <main id="main" tabIndex={-1}>
+        {loc.path === '/' && !sections[0] ? (
+          <Empty>The role {me.role} reads nothing the console shows (it calls models: predict and feedback).</Empty>
+        ) : !hit ? (
+          <ErrorView error={new ApiError(404, 'NOT_FOUND', `no page ${loc.path}`)} what="this page" />
+        ) : me.routes.includes(hit.r.needs) ? (
+          hit.r.page(hit.params!, loc)
+        ) : (
+          <Empty>The role {me.role} may not open this page.</Empty>
+        )}
+      </main>
+    </>
+  );
+}
+
+render(<App />, document.getElementById('app')!);

@@ -1,0 +1,97 @@
+/**
+ * Real Chromium for the console's browser suites: Debian's `chromium` (`apt-get install chromium`;
+ * `.ci/run` installs it) driven by playwright-core, headless, with the flags that keep it off the
+ * network (TOOLCHAIN.md) and a fresh profile per launch. No browser means a failed suite naming
+ * the fix, never a skipped one. Each page opened here records what a user would not see: console
+ * errors, uncaught exceptions, requests to another origin, CSP violations.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+
+export const CHROMIUM = process.env.AEGIS_CHROMIUM ?? '/usr/bin/chromium';
+/** where the suites leave a screenshot of each page for a reviewer (not committed) */
+export const SCREENSHOTS = process.env.AEGIS_SCREENSHOTS_DIR ?? join(process.cwd(), 'test-output', 'screenshots');
+
+export interface Browsing {
+  context: BrowserContext;
+  /** a new tab at `path`, its problems recorded in {@link problems} */
+  open(path: string): Promise<Page>;
+  /** console errors, page errors and requests to other origins seen so far */
+  problems: string[];
+  close(): Promise<void>;
+}
+
+export async function launchBrowser(baseUrl: string): Promise<Browsing> {
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `no Chromium at ${CHROMIUM}: install it (apt-get install chromium) or set AEGIS_CHROMIUM; the console suites need a real browser`,
+    );
+  const profile = await mkdtemp(join(tmpdir(), 'aegis-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1280, height: 800 },
+    args: [
+      ...(process.getuid?.() === 0 ? ['--no-sandbox'] : []),
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
+  });
+  const origin = new URL(baseUrl).origin;
+  const problems: string[] = [];
+  return {
+    context,
+    problems,
+    async open(path) {
+      const page = await context.newPage();
+      page.on('console', (m) => {
+        if (m.type() === 'error') problems.push(`console error on ${page.url()}: ${m.text()}`);
+      });
+      page.on('pageerror', (e) => problems.push(`page error on ${page.url()}: ${e.message}`));
+      page.on('request', (r) => {
+        const u = new URL(r.url());
+        if (u.protocol !== 'data:' && u.origin !== origin) problems.push(`request to another origin: ${r.url()}`);
+      });
+      await page.goto(`${baseUrl}${path}`);
+      return page;
+    },
+    async close() {
+      await context.close();
+      await rm(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Saves a full-page screenshot under {@link SCREENSHOTS}. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * axe-core's WCAG A/AA rules on the page as it stands: the violations, as `rule: target` lines.
+ * (Evaluated through the DevTools protocol, which the page's CSP does not govern.)
+ */
+export async function accessibilityViolations(page: Page): Promise<string[]> {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(async () => {
+    const axe = (
+      window as unknown as {
+        axe: { run: (ctx: Document, opts: unknown) => Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> };
+      }
+    ).axe;
+    return axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } });
+  });
+  return result.violations.flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')}`));
+}
