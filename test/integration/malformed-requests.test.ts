@@ -88,7 +88,7 @@ describe('the request line and the path', () => {
   });
 
   it('names the request id in every error the local server itself answers (404, 405)', async () => {
-    for (const r of [await get('/nowhere'), await raw('DELETE /v1/registry/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')]) {
+    for (const r of [await get('/v1/nowhere'), await raw('DELETE /v1/registry/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')]) {
       expect(r.status).toBeGreaterThanOrEqual(400);
       expect(r.body.error.requestId).toEqual(expect.any(String));
       expect(r.headers['x-request-id']).toBe(r.body.error.requestId);
