@@ -16,10 +16,10 @@ import {
   findDatasetLinks,
   findModelRef,
   listArtifactVersions,
-  listModels,
   modelExists,
   setModelTeam,
 } from './store.js';
+import { artifactVersions, listModels } from './store-listing.js';
 import { issueDownload, type DownloadTicket } from './downloads.js';
 import { PendingUploads, type UploadExpiryResult, type UploadOptions } from './uploads.js';
 
@@ -115,15 +115,22 @@ export class RegistryService {
     return 'artifactId' in by ? findArtifactModelRef(this.database.db, by.artifactId) : findModelRef(this.database.db, by.model);
   }
 
-  /** Models by name, those of `scope` only (global: all). */
+  /** Models by name, those of `scope` only (global: all); with `contains`, those whose name contains it (any case). */
   async listModels(opts: {
     limit: number;
     cursor?: string;
     scope: Scope;
+    contains?: string;
   }): Promise<Page<{ name: string; latestVersion: number; team: string | null; createdAt: string }>> {
-    const rows = await listModels(this.database.db, { limit: opts.limit + 1, after: opts.cursor, scope: opts.scope });
+    const contains = opts.contains?.toLowerCase();
+    const rows = await listModels(this.database.db, { limit: opts.limit + 1, after: opts.cursor, scope: opts.scope, contains });
     const items = rows.slice(0, opts.limit);
     return { items, nextCursor: rows.length > opts.limit ? items[items.length - 1]!.name : null };
+  }
+
+  /** The version of each of these artifacts, by artifact id (those that exist); one query. */
+  async versionsOf(artifactIds: readonly string[]): Promise<Map<string, number>> {
+    return artifactVersions(this.database.db, artifactIds);
   }
 
   /** Versions newest first; the cursor is the last version of the previous page. */

@@ -5,7 +5,7 @@
  */
 import { sql, type Insertable } from 'kysely';
 import { canonicalJson } from '../../kernel/canonical.js';
-import type { ModelRef, Scope } from '../../kernel/identity.js';
+import type { ModelRef } from '../../kernel/identity.js';
 import { manifestSha256, type TrainingManifest } from '../../kernel/manifest.js';
 import type { SignatureAlg, SignatureRecord } from '../../kernel/signatures.js';
 import type { Executor } from '../../platform/ports/database.js';
@@ -267,30 +267,4 @@ export async function setModelTeam(x: Executor, name: string, team: string | nul
   if (!before) return undefined;
   await x.updateTable('models').set({ team }).where('name', '=', name).execute();
   return { previous: before.team };
-}
-
-/**
- * Up to `limit` models named after `after`, by name; with a scope grant, only those whose name
- * starts with one of its prefixes or whose team is one of its teams (filtered in the query, so
- * pages stay full and the cursor never names a model outside the scope).
- */
-export async function listModels(x: Executor, q: { limit: number; after?: string | undefined; scope: Scope }) {
-  let query = x.selectFrom('models').selectAll().orderBy('name').limit(q.limit);
-  if (q.after) query = query.where('name', '>', q.after);
-  const scope = q.scope;
-  if (scope !== 'global') {
-    query = query.where((eb) =>
-      eb.or([
-        // starts_with, not LIKE: `_` in a prefix is a character, not a wildcard
-        ...scope.prefixes.map((p) => eb.fn<boolean>('starts_with', ['name', eb.val(p)])),
-        ...(scope.teams.length ? [eb('team', 'in', scope.teams)] : []),
-      ]),
-    );
-  }
-  return (await query.execute()).map((r) => ({
-    name: r.name,
-    latestVersion: r.latest_version,
-    team: r.team,
-    createdAt: toIso(r.created_at),
-  }));
 }

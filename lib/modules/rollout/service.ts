@@ -23,9 +23,21 @@ import {
   upsertRoute,
   verdictsOf,
 } from './store.js';
+import { routesOfModels } from './store-routes.js';
 import { traceStep, verdictViews, type CanaryVerdictView, type TraceStep } from './view.js';
 
 export { LeaseLostError };
+
+/** What serves a model in one environment now: its stable, canary or shadow artifact and the share of requests it gets. */
+export interface ServingEntry {
+  env: string;
+  variant: DeploymentRole;
+  artifactId: string;
+  /** percent of the requests it answers (shadow: the percent mirrored to it, answering no caller) */
+  traffic: number;
+  /** the promotion that set the route */
+  promotionId: string | null;
+}
 export type { CanaryVerdictView, RolloutDeps, RolloutOptions, StepOutput, TraceStep };
 
 export interface StepEvent {
@@ -191,6 +203,21 @@ export class RolloutService {
   async servedDeployments(): Promise<{ modelName: string; env: string; stable: string }[]> {
     const rows = await stableRoutes(this.#d.database.db);
     return rows.flatMap((r) => (r.stable_artifact_id ? [{ modelName: r.model_name, env: r.env, stable: r.stable_artifact_id }] : []));
+  }
+
+  /** What serves each of these models now, by model: per environment its stable, canary and shadow with their shares (one query). */
+  async servingOf(modelNames: readonly string[]): Promise<Map<string, ServingEntry[]>> {
+    const out = new Map<string, ServingEntry[]>();
+    for (const r of await routesOfModels(this.#d.database.db, modelNames)) {
+      const canary = r.canary_artifact_id ? r.canary_percent : 0;
+      const entries: ServingEntry[] = [
+        ...(r.stable_artifact_id ? [{ variant: 'stable' as const, artifactId: r.stable_artifact_id, traffic: 100 - canary }] : []),
+        ...(r.canary_artifact_id ? [{ variant: 'canary' as const, artifactId: r.canary_artifact_id, traffic: canary }] : []),
+        ...(r.shadow_artifact_id ? [{ variant: 'shadow' as const, artifactId: r.shadow_artifact_id, traffic: r.shadow_percent ?? 0 }] : []),
+      ].map((e) => ({ env: r.env, ...e, promotionId: r.promotion_id }));
+      out.set(r.model_name, [...(out.get(r.model_name) ?? []), ...entries]);
+    }
+    return out;
   }
 
   /**

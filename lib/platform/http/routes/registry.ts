@@ -5,6 +5,7 @@ import {
   EnvDownloadQuery,
   EnvParams,
   ModelParams,
+  ModelsQuery,
   ModelsReply,
   ModelTeamBody,
   ModelTeamReply,
@@ -56,8 +57,8 @@ export const REGISTRY_ROUTES = {
     entry: 'lambdas/models-list.ts',
     roles: ANY_ROLE,
     scope: 'filtered',
-    summary: 'List models',
-    request: { query: Pagination },
+    summary: 'List models (`q`: those whose name contains it), each with what serves it in each environment',
+    request: { query: ModelsQuery },
     reply: { schema: ModelsReply, status: { 200: 'one page of models' } },
   },
   versionsList: {

@@ -87,8 +87,34 @@ export const VersionParams = z
   .object({ model: ModelName, version: z.coerce.number().int().positive().max(2_147_483_647, 'must be at most 2147483647') })
   .strict();
 
+/** `GET /v1/registry/models`: a page, optionally only the models whose name contains `q` (any case). */
+export const ModelsQuery = Pagination.extend({
+  q: z
+    .string()
+    .max(128, 'must be at most 128 characters')
+    .regex(/^[A-Za-z0-9._-]+$/, 'must be letters, digits, ".", "_" or "-" (a part of a model name)')
+    .optional()
+    .describe('only the models whose name contains this (case-insensitive)'),
+}).strict();
+
+export const ModelEnvironment = z.object({
+  env: z.string(),
+  variant: z.enum(['stable', 'canary', 'shadow']),
+  artifactId: z.string(),
+  version: z.number().int().nullable().describe('the version of the artifact (null: its record is gone)'),
+  traffic: z.number().describe('percent of the requests it answers (shadow: the percent mirrored to it, answering no caller)'),
+  promotionId: z.string().nullable().describe('the promotion that set the route'),
+});
 export const ModelsReply = z.object({
-  items: z.array(z.object({ name: z.string(), latestVersion: z.number().int(), team: z.string().nullable(), createdAt: z.string() })),
+  items: z.array(
+    z.object({
+      name: z.string(),
+      latestVersion: z.number().int(),
+      team: z.string().nullable(),
+      createdAt: z.string(),
+      environments: z.array(ModelEnvironment).describe('what serves the model now, per environment and variant'),
+    }),
+  ),
   nextCursor: z.string().nullable(),
 });
 export type ModelsReply = z.output<typeof ModelsReply>;
