@@ -10,6 +10,8 @@ import { currentSession, signOut } from './session.js';
 import { Empty, ErrorView, Loading, MeContext, type Me } from './ui.js';
 import { LoginPage } from './pages/login.js';
 import { ModelsPage } from './pages/models.js';
+import { ModelPage } from './pages/model.js';
+import { ArtifactPage } from './pages/artifact.js';
 import { KeysPage } from './pages/keys.js';
 import { ApiError } from './api.js';
 import './styles.css';
@@ -24,6 +26,8 @@ interface RouteEntry {
 /** The console's pages, first match wins. */
 const PAGES: RouteEntry[] = [
   { pattern: '/models', needs: 'modelsList', page: (_p, loc) => <ModelsPage loc={loc} /> },
+  { pattern: '/models/:name', needs: 'versionsList', page: (p, loc) => <ModelPage key={p.name} name={p.name!} loc={loc} /> },
+  { pattern: '/artifacts/:id', needs: 'artifactGet', page: (p) => <ArtifactPage key={p.id} id={p.id!} /> },
   { pattern: '/keys', needs: 'keysList', page: () => <KeysPage /> },
 ];
 
