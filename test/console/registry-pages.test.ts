@@ -12,6 +12,7 @@ import { manifestFor, startStack, uploadAndRegister, type Stack } from '../suppo
 import { accessibilityViolations, launchBrowser, screenshot, type Browsing } from '../support/browser.js';
 import { seedVersions } from '../support/seed-versions.js';
 import { settled } from '../promotion/support.js';
+import { verifyBundle } from '../../lib/kernel/lineage-bundle.js';
 
 let s: Stack;
 let browser: Browsing;
@@ -137,12 +138,16 @@ test('an artifact page shows the manifest, a verified badge, the lineage graph w
   await graph.getByRole('link', { name: /^promotion succeeded: staging/ }).waitFor();
   // the graph's links take the keyboard's focus
   await deployment.focus();
-  expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('deployment stable: staging · 100 %');
+  expect(await page.evaluate('document.activeElement?.getAttribute("aria-label")')).toBe('deployment stable: staging · 100 %');
   const bundle = page.getByRole('link', { name: 'Download the offline lineage bundle' });
   const [download] = await Promise.all([page.waitForEvent('download'), bundle.click()]);
   expect(download.suggestedFilename()).toBe('lineage-fraud-detector-v1.json');
   const files = JSON.parse(await readFile((await download.path())!, 'utf8')).files;
-  expect(Object.keys(files)).toEqual(expect.arrayContaining(['manifest.json', 'lineage.json', 'index.json']));
+  // what the browser saved is the signed bundle: it verifies offline against the published keys
+  const saved = new Map(Object.entries(files as Record<string, string>).map(([k, v]) => [k, Buffer.from(v)]));
+  const report = verifyBundle(saved, { trustedKeys: (await s.api('GET', '/v1/keys')).body.keys });
+  expect(report.checks.filter((c) => !c.ok)).toEqual([]);
+  expect(report.ok).toBe(true);
   expect(await accessibilityViolations(page)).toEqual([]);
   await screenshot(page, 'registry-artifact');
   await deployment.click();
@@ -177,7 +182,7 @@ test('a model of 1,000 versions pages through all of them, newest first, the pag
     if (!(await next.count())) break;
     const before = rows[0];
     await next.click();
-    await page.waitForFunction((b) => document.querySelector('tbody th')?.textContent !== b, before);
+    await page.waitForFunction(`document.querySelector('tbody th')?.textContent !== ${JSON.stringify(before)}`);
     expect(page.url()).toContain('cursor=');
     if (i > 25) throw new Error('more pages than 1,000 versions need');
   }

@@ -38,6 +38,8 @@ export async function seedVersions(database: Database, model: string, to: number
       .values(
         rows.map((r) => ({
           ...base,
+          size: Number(base.size),
+          created_at: new Date(base.created_at),
           artifact_id: r.artifactId,
           version: r.version,
           sha256: r.sha256,
@@ -49,7 +51,7 @@ export async function seedVersions(database: Database, model: string, to: number
       .execute();
     await db
       .insertInto('manifest_signatures')
-      .values(rows.map((r) => ({ ...sig, manifest_signature_id: r.signatureId, artifact_id: r.artifactId })))
+      .values(rows.map((r) => ({ ...sig, ts: new Date(sig.ts), manifest_signature_id: r.signatureId, artifact_id: r.artifactId })))
       .execute();
   }
   await db.updateTable('models').set({ latest_version: to }).where('name', '=', model).execute();
