@@ -123,7 +123,8 @@ export function LineageGraph(props: { lineage: LineageReply; title: string }): J
   const width = PAD * 2 + COLUMNS.length * (W + GAP_X) - GAP_X;
   const height = PAD * 2 + 18 + Math.max(...rows.values()) * (H + GAP_Y);
   return (
-    <div class="lineage">
+    // focusable: a narrow window scrolls the graph sideways, which the keyboard must reach
+    <div class="lineage" tabIndex={0} role="region" aria-label={`${props.title} (scrolls sideways)`}>
       <svg role="group" aria-label={props.title} width={width} height={height} viewBox={`0 0 ${width} ${height}`}>
         {COLUMNS.map((c, i) => (
           <text key={c} x={PAD + i * (W + GAP_X)} y={PAD} fill="#5b6570">

@@ -163,6 +163,7 @@ test('a tampered artifact shows the failed check named on the badge', async () =
     .getByRole('row', { name: /artifact-sha256/ })
     .getByText('failed')
     .waitFor();
+  expect(await accessibilityViolations(page)).toEqual([]);
   await screenshot(page, 'registry-artifact-tampered');
   await page.close();
 });
