@@ -36,12 +36,10 @@ interface Slot {
   correct: number;
 }
 
-/** `points` slots of `[from, to)`, oldest first; a slot without requests has zero counts and null rates. */
-export async function servingSeries(
-  x: Executor,
-  q: { deploymentKey: string; from: Date; to: Date; points: number },
-): Promise<SeriesPoint[]> {
-  const stepMs = (q.to.getTime() - q.from.getTime()) / q.points;
+type SeriesQuery = { deploymentKey: string; from: Date; to: Date; points: number };
+
+/** The slots' sums: by slot, variant, latency bucket, cold and error; and the labelled requests by slot and variant. */
+async function slotRows(x: Executor, q: SeriesQuery, stepMs: number) {
   const slotOf = (col: string) =>
     sql<number>`floor(extract(epoch from (${sql.ref(col)} - ${q.from.toISOString()}::timestamptz)) * 1000 / ${stepMs}::float8)`;
   const events = await x
@@ -72,6 +70,13 @@ export async function servingSeries(
     ])
     .groupBy(['slot', 'e.variant'])
     .execute();
+  return { events, labels };
+}
+
+/** `points` slots of `[from, to)`, oldest first; a slot without requests has zero counts and null rates. */
+export async function servingSeries(x: Executor, q: SeriesQuery): Promise<SeriesPoint[]> {
+  const stepMs = (q.to.getTime() - q.from.getTime()) / q.points;
+  const { events, labels } = await slotRows(x, q, stepMs);
   const slots = new Map<string, Slot>();
   const slot = (i: unknown, v: string): Slot => {
     const key = `${Number(i)}/${v}`;
