@@ -11,6 +11,9 @@ import { Empty, ErrorView, Loading, MeContext, type Me } from './ui.js';
 import { LoginPage } from './pages/login.js';
 import { ModelsPage } from './pages/models.js';
 import { KeysPage } from './pages/keys.js';
+import { PromotionPage } from './pages/promotion.js';
+import { ArtifactPromotionsPage } from './pages/promotions-list.js';
+import { ServingPage } from './pages/serving.js';
 import { ApiError } from './api.js';
 import './styles.css';
 
@@ -25,6 +28,9 @@ interface RouteEntry {
 const PAGES: RouteEntry[] = [
   { pattern: '/models', needs: 'modelsList', page: (_p, loc) => <ModelsPage loc={loc} /> },
   { pattern: '/keys', needs: 'keysList', page: () => <KeysPage /> },
+  { pattern: '/promotions/:id', needs: 'promotionGet', page: (p) => <PromotionPage id={p.id!} /> },
+  { pattern: '/artifacts/:id/promotions', needs: 'promotionsByArtifact', page: (p) => <ArtifactPromotionsPage artifactId={p.id!} /> },
+  { pattern: '/serving/:model/:env', needs: 'servingStatus', page: (p, loc) => <ServingPage model={p.model!} env={p.env!} loc={loc} /> },
 ];
 
 const NAV: { href: string; label: string; route: string }[] = [
