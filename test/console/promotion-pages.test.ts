@@ -16,7 +16,7 @@ import { consoleSignIn } from '../../lib/platform/composition/local-start.js';
 import { loadCheckedConfig } from '../../lib/platform/config.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { accessibilityViolations, launchBrowser, screenshot, type Browsing } from '../support/browser.js';
-import { approve, approverKey, highRiskPolicies, settled } from '../promotion/support.js';
+import { approve, approverKey, highRiskPolicies, settled, type Approver } from '../promotion/support.js';
 
 const rng = createPrng(22);
 const arm = (requests: number, errors: number): VariantMetrics => ({
@@ -46,6 +46,8 @@ let browser: Browsing;
 let rolledBack: { promotionId: string; stable: string; canary: string };
 let pending: string;
 let auditorToken: string;
+/** a second approval, sent while the page is open (the live view shows it) */
+let approveLater: () => Promise<number>;
 
 async function registered(model: string): Promise<string> {
   const r = await uploadAndRegister(s, model, randomBytes(700));
@@ -112,12 +114,17 @@ beforeAll(async () => {
   pending = p.promotionId;
   const manifestSha256 = (await s.api('GET', `/v1/registry/${fraud}`)).body.manifestSha256 as string;
   const subject = { promotionId: pending, artifactId: fraud, manifestSha256, targetEnv: 'prod' };
-  const [good, revoked] = [approverKey('approver-1', 'ana@example.com'), approverKey('approver-9', 'old@example.com')];
-  for (const k of [good, revoked])
+  const [good, revoked, later] = ['approver-1', 'approver-9', 'approver-2'].map((kid) => approverKey(kid, `${kid}@example.com`)) as [
+    Approver,
+    Approver,
+    Approver,
+  ];
+  for (const k of [good, revoked, later])
     expect((await s.api('POST', '/v1/keys', { kid: k.kid, purpose: 'approver', publicKey: k.publicKey, owner: k.owner })).status).toBe(201);
   await s.api('POST', `/v1/keys/${revoked.kid}/revoke`);
   expect((await s.api('POST', `/v1/promotions/${pending}/approvals`, approve(good, subject))).status).toBe(200);
   expect((await s.api('POST', `/v1/promotions/${pending}/approvals`, approve(revoked, subject))).status).toBe(422);
+  approveLater = async () => (await s.api('POST', `/v1/promotions/${pending}/approvals`, approve(later, subject))).status;
   auditorToken = (await s.api('POST', '/v1/tokens', { principal: 'audrey', role: 'auditor' })).body.token;
   browser = await launchBrowser(s.url);
   const link = (await consoleSignIn(loadCheckedConfig({ DEV_ALLOW_EPHEMERAL: 'true', AEGIS_DATA_DIR: s.dataDir, NODE_ENV: 'test' }), s))!;
@@ -155,6 +162,36 @@ test("the rolled-back canary's page shows the judge's numbers and highlights the
   await page.close();
 });
 
+test("a refused action shows the API's answer: rolling canary back to an artifact that never served there", async () => {
+  const page = await browser.open(`/promotions/${rolledBack.promotionId}`);
+  await page.getByRole('button', { name: 'Roll back canary…' }).click();
+  await page.getByLabel('Artifact to return to').fill(rolledBack.canary);
+  await page.getByLabel('Reason (audited)').fill('back to the candidate');
+  await page.getByRole('button', { name: 'Confirm: roll back canary' }).click();
+  const alert = page.getByRole('alert');
+  await alert.getByText('Refused:').waitFor();
+  expect(await alert.textContent()).toMatch(/POLICY_DENIED .*never served churn in canary/);
+  browser.problems.splice(0); // the browser logs the refused call as a failed resource
+  await page.getByRole('button', { name: 'Back', exact: true }).click();
+  await page.getByRole('button', { name: 'Roll back canary…' }).waitFor();
+  await page.close();
+});
+
+test("an artifact's promotions link to their pages; an unknown promotion shows the API's error", async () => {
+  const page = await browser.open(`/artifacts/${rolledBack.canary}/promotions`);
+  await page.getByRole('heading', { name: /^Promotions of artifact/, level: 1 }).waitFor();
+  const row = page.getByRole('row', { name: /rolled back/ });
+  await row.getByText('errorCeiling', { exact: false }).waitFor();
+  await row.getByRole('link').click();
+  await page.getByRole('article', { name: /Window 1/ }).waitFor();
+  expect(page.url()).toBe(`${s.url}/promotions/${rolledBack.promotionId}`);
+  expect(await accessibilityViolations(page)).toEqual([]);
+  await page.goto(`${s.url}/promotions/00000000-0000-4000-8000-000000000000`);
+  await page.getByRole('alert').getByText('NOT_FOUND').waitFor();
+  browser.problems.splice(0); // the 404 is logged by the browser as a failed resource
+  await page.close();
+});
+
 test('the multisig promotion shows k of n approvals, the refused one and why, and the CLI command (no key field)', async () => {
   const page = await browser.open(`/promotions/${pending}`);
   await page.getByText('1 of 3', { exact: true }).waitFor();
@@ -169,6 +206,10 @@ test('the multisig promotion shows k of n approvals, the refused one and why, an
   await page.getByRole('button', { name: 'Cancel promotion…' }).waitFor();
   expect(await accessibilityViolations(page)).toEqual([]);
   await screenshot(page, 'promotion-pending-multisig');
+  // live: a pending promotion is read again every 2 s, so an approval shows without a reload
+  expect(await approveLater()).toBe(200);
+  await page.getByText('2 of 3', { exact: true }).waitFor({ timeout: 5000 });
+  await page.getByRole('cell', { name: 'approver-2', exact: true }).waitFor();
   await page.close();
 });
 
@@ -179,7 +220,7 @@ test('an auditor sees no action, and the server refuses the cancel forced from i
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByText('audrey · auditor').waitFor();
   await page.goto(`${s.url}/promotions/${pending}`);
-  await page.getByText('1 of 3', { exact: true }).waitFor();
+  await page.getByText('2 of 3', { exact: true }).waitFor();
   expect(await page.getByRole('button', { name: /Cancel|Abort|Roll back/ }).count()).toBe(0);
   await page.goto(`${s.url}/promotions/${rolledBack.promotionId}`);
   await page.getByRole('article', { name: /Window 1/ }).waitFor();
