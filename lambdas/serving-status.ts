@@ -9,7 +9,7 @@ const LAST_VERDICTS = 5;
 export const build = (container: ContainerProvider) =>
   httpHandler(ROUTES.servingStatus, container, async (req, c) => {
     const { model, env } = req.params;
-    const s = await c.servingTelemetry.status(model, env, req.query.windowMinutes);
+    const s = await c.servingTelemetry.status(model, env, req.query.windowMinutes, req.query.points);
     const promotion = s.promotionId ? await c.promotions.get(s.promotionId) : undefined;
     const verdicts = (promotion?.verdicts ?? []).slice(-LAST_VERDICTS).map((v) => ({
       seq: v.seq,

@@ -13,6 +13,9 @@ import { ModelsPage } from './pages/models.js';
 import { ModelPage } from './pages/model.js';
 import { ArtifactPage } from './pages/artifact.js';
 import { KeysPage } from './pages/keys.js';
+import { PromotionPage } from './pages/promotion.js';
+import { ArtifactPromotionsPage } from './pages/promotions-list.js';
+import { ServingPage } from './pages/serving.js';
 import { ApiError } from './api.js';
 import './styles.css';
 
@@ -29,6 +32,9 @@ const PAGES: RouteEntry[] = [
   { pattern: '/models/:name', needs: 'versionsList', page: (p, loc) => <ModelPage key={p.name} name={p.name!} loc={loc} /> },
   { pattern: '/artifacts/:id', needs: 'artifactGet', page: (p) => <ArtifactPage key={p.id} id={p.id!} /> },
   { pattern: '/keys', needs: 'keysList', page: () => <KeysPage /> },
+  { pattern: '/promotions/:id', needs: 'promotionGet', page: (p) => <PromotionPage id={p.id!} /> },
+  { pattern: '/artifacts/:id/promotions', needs: 'promotionsByArtifact', page: (p) => <ArtifactPromotionsPage artifactId={p.id!} /> },
+  { pattern: '/serving/:model/:env', needs: 'servingStatus', page: (p, loc) => <ServingPage model={p.model!} env={p.env!} loc={loc} /> },
 ];
 
 const NAV: { href: string; label: string; route: string }[] = [

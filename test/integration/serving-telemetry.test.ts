@@ -165,10 +165,35 @@ describe('GET /v1/serving/{model}/{env}/status', () => {
       requests: 0,
       errors: 0,
       errorRate: null,
-      latencyMs: { p50: null, p99: null },
+      latencyMs: { p50: null, p95: null, p99: null },
       quality: null,
     });
     expect(Date.parse(s.window.to) - Date.parse(s.window.from)).toBe(30 * 60_000);
+    expect(s.series).toBeUndefined();
+  });
+
+  it('with points, cuts the window into equal slots per variant that add up to the totals', async () => {
+    const r = await stack.api('GET', '/v1/serving/churn/staging/status?windowMinutes=30&points=6');
+    expect(r.status).toBe(200);
+    const { series, variants, window } = r.body;
+    expect(series).toHaveLength(6);
+    expect(series[0].from).toBe(window.from);
+    expect(series[5].to).toBe(window.to);
+    for (const p of series) expect(Date.parse(p.to) - Date.parse(p.from)).toBe(5 * 60_000);
+    const sum = (f: (p: any) => number) => series.reduce((t: number, p: any) => t + f(p), 0);
+    expect(sum((p) => p.stable.requests)).toBe(variants.stable.requests);
+    expect(sum((p) => p.canary.requests)).toBe(0);
+    const busy = series.filter((p: any) => p.stable.requests > 0);
+    expect(busy.length).toBeGreaterThan(0);
+    for (const p of busy) {
+      expect(p.stable.errorRate).toBe(0);
+      expect(p.stable.latencyMs.p95).toBeGreaterThanOrEqual(p.stable.latencyMs.p50);
+      expect(p.stable.latencyMs.p99).toBeGreaterThanOrEqual(p.stable.latencyMs.p95);
+    }
+    expect(sum((p) => (p.stable.quality === null ? 0 : 1))).toBeGreaterThan(0);
+    expect(series.find((p: any) => p.stable.requests === 0)?.stable ?? { errorRate: null }).toMatchObject({ errorRate: null });
+    const bad = await stack.api('GET', '/v1/serving/churn/staging/status?points=241');
+    expect(bad.body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'query.points' });
   });
 
   it('answers 404 naming env where nothing serves, 400 for a bad window, and not to an invoker', async () => {

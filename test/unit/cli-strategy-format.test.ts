@@ -7,7 +7,14 @@ import { formatStatus } from '../../lib/clients/cli/serving-commands.js';
 import { agreementText, describeStrategy, strategyBody } from '../../lib/clients/cli/strategy-options.js';
 import type { PromotionReply, ServingStatusReply } from '../../lib/platform/http/schemas.js';
 
-const variant = { artifactId: null, requests: 0, errors: 0, errorRate: null, latencyMs: { p50: null, p99: null }, quality: null };
+const variant = {
+  artifactId: null,
+  requests: 0,
+  errors: 0,
+  errorRate: null,
+  latencyMs: { p50: null, p95: null, p99: null },
+  quality: null,
+};
 const status: ServingStatusReply = {
   model: 'scorer',
   env: 'prod',

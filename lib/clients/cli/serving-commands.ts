@@ -62,7 +62,7 @@ export function formatStatus(s: ServingStatusReply, promotion?: Pick<PromotionRe
     }
     const q = v.quality ? `${pct(v.quality.rate)} of ${v.quality.labelled} labelled` : '-';
     lines.push(
-      `  ${name.padEnd(6)}  ${v.artifactId}  requests ${v.requests}  errors ${v.errors} (${pct(v.errorRate)})  p50 ${ms(v.latencyMs.p50)}  p99 ${ms(v.latencyMs.p99)}  quality ${q}`,
+      `  ${name.padEnd(6)}  ${v.artifactId}  requests ${v.requests}  errors ${v.errors} (${pct(v.errorRate)})  p50 ${ms(v.latencyMs.p50)}  p95 ${ms(v.latencyMs.p95)}  p99 ${ms(v.latencyMs.p99)}  quality ${q}`,
     );
   }
   if (s.verdicts.length) lines.push('  last verdicts:');
@@ -112,7 +112,7 @@ export function servingCommands(program: Command, ctx: CliContext): void {
     .description('served canaries')
     .command('status')
     .description(
-      "the split, per-variant requests, error rates, latency p50/p99 and quality, the route's promotion (strategy, phase) and its last verdicts with shadow agreement",
+      "the split, per-variant requests, error rates, latency p50/p95/p99 and quality, the route's promotion (strategy, phase) and its last verdicts with shadow agreement",
     )
     .requiredOption('--model <model>', 'the model')
     .addOption(new Option('--env <env>', 'the environment').choices(ENVS).makeOptionMandatory())

@@ -13,6 +13,7 @@ import type { ObjectStore } from '../../platform/ports/object-store.js';
 import { recordFeedback, type FeedbackItem, type FeedbackResult } from './feedback.js';
 import type { RouteSource } from './route-cache.js';
 import { purgeSegments } from './segments.js';
+import { servingSeries, type SeriesPoint } from './store-series.js';
 import { purgeBefore } from './store.js';
 
 const DAY_MS = 86_400_000;
@@ -46,7 +47,7 @@ export interface VariantStatus {
   errors: number;
   errorRate: number | null;
   /** percentiles of the warm requests' latency (ms, from the log-bucketed histogram); null without any */
-  latencyMs: { p50: number | null; p99: number | null };
+  latencyMs: { p50: number | null; p95: number | null; p99: number | null };
   /** labelled single-row predictions in the window and how many were correct; null without labels */
   quality: { correct: number; labelled: number; rate: number } | null;
 }
@@ -59,6 +60,8 @@ export interface DeploymentStatus {
   promotionId: string | null;
   window: { from: string; to: string };
   variants: Record<Variant, VariantStatus>;
+  /** the window in `points` equal slots, per variant (asked with points > 0) */
+  series?: SeriesPoint[];
 }
 
 export interface PurgeResult {
@@ -79,11 +82,12 @@ export class ServingTelemetry {
   }
 
   /**
-   * What a deployment serves and how each variant did over the last `windowMinutes`.
+   * What a deployment serves and how each variant did over the last `windowMinutes`; with
+   * `points` > 0, that window as a time series of `points` slots too.
    *
    * @throws AegisError NOT_FOUND (field `env`) when nothing serves there
    */
-  async status(modelName: string, env: string, windowMinutes: number): Promise<DeploymentStatus> {
+  async status(modelName: string, env: string, windowMinutes: number, points = 0): Promise<DeploymentStatus> {
     const route = await this.d.routes(modelName, env);
     if (!route.stable && !route.canary) throw new AegisError('NOT_FOUND', `nothing serves ${modelName} in ${env}`, { field: 'env' });
     const to = this.d.clock.now();
@@ -97,17 +101,22 @@ export class ServingTelemetry {
         requests: m.requests,
         errors: m.errors,
         errorRate: m.requests > 0 ? m.errors / m.requests : null,
-        latencyMs: { p50: histogramPercentile(runs, 0.5), p99: histogramPercentile(runs, 0.99) },
+        latencyMs: { p50: histogramPercentile(runs, 0.5), p95: histogramPercentile(runs, 0.95), p99: histogramPercentile(runs, 0.99) },
         quality: q && q.labelled > 0 ? { ...q, rate: q.correct / q.labelled } : null,
       };
     };
+    const deploymentKey = `${modelName}/${env}`;
+    // read through the metrics source first: it writes what serving buffered before the series reads the table
+    const variants = { stable: await variant('stable', route.stable), canary: await variant('canary', route.canary) };
+    const series = points > 0 ? { series: await servingSeries(this.d.database.db, { deploymentKey, from, to, points }) } : {};
     return {
       model: modelName,
       env,
       percent: route.canary ? route.percent : 0,
       promotionId: route.promotionId,
       window: { from: from.toISOString(), to: to.toISOString() },
-      variants: { stable: await variant('stable', route.stable), canary: await variant('canary', route.canary) },
+      variants,
+      ...series,
     };
   }
 

@@ -90,6 +90,13 @@ export const ServingStatusQuery = z
       .max(60 * 24 * 30)
       .default(60)
       .describe('the window the counts cover, ending now'),
+    points: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(240)
+      .default(0)
+      .describe('cut the window into this many equal slots and return them as `series` (0: no series)'),
   })
   .strict();
 
@@ -99,12 +106,20 @@ const VariantStatusReply = z.object({
   errors: z.number().int(),
   errorRate: z.number().nullable(),
   latencyMs: z
-    .object({ p50: z.number().nullable(), p99: z.number().nullable() })
+    .object({ p50: z.number().nullable(), p95: z.number().nullable(), p99: z.number().nullable() })
     .describe('percentiles of the warm requests (log-bucketed, within about 1 %)'),
   quality: z
     .object({ correct: z.number().int(), labelled: z.number().int(), rate: z.number() })
     .nullable()
     .describe('labelled single-row predictions and how many matched their label (null: no labels)'),
+});
+
+const SeriesVariantReply = z.object({
+  requests: z.number().int(),
+  errors: z.number().int(),
+  errorRate: z.number().nullable(),
+  latencyMs: z.object({ p50: z.number().nullable(), p95: z.number().nullable(), p99: z.number().nullable() }),
+  quality: z.number().nullable().describe('share of labelled single-row predictions that matched (null: no labels)'),
 });
 
 export const ServingStatusReply = z.object({
@@ -129,5 +144,11 @@ export const ServingStatusReply = z.object({
       }),
     )
     .describe("the last (up to 5) judged windows of the route's promotion, oldest first"),
+  series: z
+    .array(z.object({ from: z.string(), to: z.string(), stable: SeriesVariantReply, canary: SeriesVariantReply }))
+    .optional()
+    .describe(
+      'with points > 0: the window in equal slots, oldest first, per routed variant whatever artifact served it then (a rolled-back canary stays visible)',
+    ),
 });
 export type ServingStatusReply = z.output<typeof ServingStatusReply>;
