@@ -14,7 +14,7 @@ export interface HistogramData {
 
 const W = 720;
 const H = 240;
-const M = { top: 12, right: 12, bottom: 64, left: 48 };
+const M = { top: 12, right: 12, bottom: 64, left: 66 };
 const COLOURS = { reference: '#6b7785', current: '#0b5fbd' } as const;
 
 const fmt = (n: number): string => (Math.abs(n) >= 1e4 || (n !== 0 && Math.abs(n) < 1e-2) ? n.toPrecision(3) : String(+n.toFixed(2)));
@@ -104,7 +104,14 @@ export function Histogram(props: { title: string; data: HistogramData }): JSX.El
           );
         })}
         <line x1={M.left} x2={W - M.right} y1={M.top + plotH} y2={M.top + plotH} stroke="#5b6570" />
-        <text x={12} y={M.top + plotH / 2} font-size="11" fill="#5b6570" transform={`rotate(-90 12 ${M.top + plotH / 2})`} text-anchor="middle">
+        <text
+          x={12}
+          y={M.top + plotH / 2}
+          font-size="11"
+          fill="#5b6570"
+          transform={`rotate(-90 14 ${M.top + plotH / 2})`}
+          text-anchor="middle"
+        >
           share of rows
         </text>
       </svg>

@@ -11,6 +11,9 @@ import { Empty, ErrorView, Loading, MeContext, type Me } from './ui.js';
 import { LoginPage } from './pages/login.js';
 import { ModelsPage } from './pages/models.js';
 import { KeysPage } from './pages/keys.js';
+import { AuditPage } from './pages/audit.js';
+import { DriftPage } from './pages/drift.js';
+import { DriftReportPage } from './pages/drift-report.js';
 import { ApiError } from './api.js';
 import './styles.css';
 
@@ -25,11 +28,16 @@ interface RouteEntry {
 const PAGES: RouteEntry[] = [
   { pattern: '/models', needs: 'modelsList', page: (_p, loc) => <ModelsPage loc={loc} /> },
   { pattern: '/keys', needs: 'keysList', page: () => <KeysPage /> },
+  { pattern: '/drift', needs: 'driftReportsList', page: (_p, loc) => <DriftPage loc={loc} /> },
+  { pattern: '/drift/reports/:id', needs: 'driftReportGet', page: (p) => <DriftReportPage key={p.id} id={p.id!} /> },
+  { pattern: '/audit', needs: 'auditList', page: (_p, loc) => <AuditPage loc={loc} /> },
 ];
 
 const NAV: { href: string; label: string; route: string }[] = [
   { href: '/models', label: 'Models', route: 'modelsList' },
   { href: '/keys', label: 'Keys', route: 'keysList' },
+  { href: '/drift', label: 'Drift', route: 'driftReportsList' },
+  { href: '/audit', label: 'Audit', route: 'auditList' },
 ];
 
 type Signed = { state: 'checking' } | { state: 'out' } | { state: 'in'; me: Me } | { state: 'error'; error: ApiError };
