@@ -9,6 +9,7 @@ import { Async, Badge, Page, time, useApi, useCan } from '../ui.js';
 import { reasonText, suggestionBadge, verdictBadge } from './drift.js';
 
 const num = (n: number | null | undefined, digits = 4): string => (n === null || n === undefined ? '—' : String(+n.toFixed(digits)));
+const pval = (p: number): string => (p < 1e-6 ? '< 0.000001' : num(p, 6));
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 
 function featureHistogram(f: FeatureDrift): HistogramData {
@@ -27,11 +28,11 @@ function FeatureStats(props: { f: FeatureDrift }): JSX.Element {
   ];
   if (f.kind === 'numeric') {
     rows.push(['PSI', num(f.psi)], ['Wasserstein ÷ reference σ', num(f.wassersteinSigma)]);
-    rows.push(['Binned KS', `D ${num(f.binnedKs.statistic)}, p ${num(f.binnedKs.pValue, 6)}`]);
-    if (f.ks) rows.push(['KS (raw samples)', `D ${num(f.ks.statistic)}, p ${num(f.ks.pValue, 6)}`]);
+    rows.push(['Binned KS', `D ${num(f.binnedKs.statistic)}, p ${pval(f.binnedKs.pValue)}`]);
+    if (f.ks) rows.push(['KS (raw samples)', `D ${num(f.ks.statistic)}, p ${pval(f.ks.pValue)}`]);
     if (f.invalid) rows.push(['Values not numbers', String(f.invalid)]);
   } else {
-    rows.push(['χ² homogeneity', `χ² ${num(f.chiSquare.statistic)}, df ${f.chiSquare.df}, p ${num(f.chiSquare.pValue, 6)}`]);
+    rows.push(['χ² homogeneity', `χ² ${num(f.chiSquare.statistic)}, df ${f.chiSquare.df}, p ${pval(f.chiSquare.pValue)}`]);
     rows.push([
       'Unseen categories',
       `${pct(f.unseenShare)}${f.unseen.length ? `: ${f.unseen.map((u) => `${u.category} (${u.count})`).join(', ')}` : ''}`,
