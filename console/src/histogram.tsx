@@ -72,7 +72,7 @@ export function Histogram(props: { title: string; data: HistogramData }): JSX.El
           const x0 = M.left + i * slot + slot * 0.1;
           const lx = M.left + i * slot + slot / 2;
           return (
-            <g key={b}>
+            <g key={i}>
               {(['reference', 'current'] as const).map((series, k) => {
                 const v = share[series][i] ?? 0;
                 const count = (series === 'reference' ? reference : current)[i] ?? 0;
@@ -131,7 +131,7 @@ export function Histogram(props: { title: string; data: HistogramData }): JSX.El
           </thead>
           <tbody>
             {bins.map((b, i) => (
-              <tr key={b}>
+              <tr key={i}>
                 <th scope="row">{b}</th>
                 <td>
                   {reference[i] ?? 0} ({pct(share.reference[i] ?? 0)})
