@@ -16,6 +16,9 @@ import { KeysPage } from './pages/keys.js';
 import { PromotionPage } from './pages/promotion.js';
 import { ArtifactPromotionsPage } from './pages/promotions-list.js';
 import { ServingPage } from './pages/serving.js';
+import { AuditPage } from './pages/audit.js';
+import { DriftPage } from './pages/drift.js';
+import { DriftReportPage } from './pages/drift-report.js';
 import { ApiError } from './api.js';
 import './styles.css';
 
@@ -35,11 +38,16 @@ const PAGES: RouteEntry[] = [
   { pattern: '/promotions/:id', needs: 'promotionGet', page: (p) => <PromotionPage id={p.id!} /> },
   { pattern: '/artifacts/:id/promotions', needs: 'promotionsByArtifact', page: (p) => <ArtifactPromotionsPage artifactId={p.id!} /> },
   { pattern: '/serving/:model/:env', needs: 'servingStatus', page: (p, loc) => <ServingPage model={p.model!} env={p.env!} loc={loc} /> },
+  { pattern: '/drift', needs: 'driftReportsList', page: (_p, loc) => <DriftPage loc={loc} /> },
+  { pattern: '/drift/reports/:id', needs: 'driftReportGet', page: (p) => <DriftReportPage key={p.id} id={p.id!} /> },
+  { pattern: '/audit', needs: 'auditList', page: (_p, loc) => <AuditPage loc={loc} /> },
 ];
 
 const NAV: { href: string; label: string; route: string }[] = [
   { href: '/models', label: 'Models', route: 'modelsList' },
   { href: '/keys', label: 'Keys', route: 'keysList' },
+  { href: '/drift', label: 'Drift', route: 'driftReportsList' },
+  { href: '/audit', label: 'Audit', route: 'auditList' },
 ];
 
 type Signed = { state: 'checking' } | { state: 'out' } | { state: 'in'; me: Me } | { state: 'error'; error: ApiError };

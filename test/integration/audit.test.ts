@@ -50,6 +50,26 @@ describe('audit chain', () => {
     });
   });
 
+  it('filters by time (since inclusive, until exclusive) and names a bad time or window', async () => {
+    const all = (await stack.api('GET', '/v1/audit?limit=1000')).body.items as { seq: number; ts: string }[];
+    const mid = all[Math.floor(all.length / 2)]!;
+    const q = (s: string) => stack.api('GET', `/v1/audit?limit=1000&${s}`);
+    const since = (await q(`since=${encodeURIComponent(mid.ts)}`)).body.items as { seq: number; ts: string }[];
+    expect(since.map((e) => e.seq)).toEqual(all.filter((e) => e.ts >= mid.ts).map((e) => e.seq));
+    expect(since.map((e) => e.seq)).toContain(mid.seq);
+    const until = (await q(`until=${encodeURIComponent(mid.ts)}`)).body.items as { seq: number; ts: string }[];
+    expect(until.map((e) => e.seq)).toEqual(all.filter((e) => e.ts < mid.ts).map((e) => e.seq));
+    expect(until.map((e) => e.seq)).not.toContain(mid.seq);
+    // another offset names the same instant
+    const shifted = new Date(Date.parse(mid.ts) + 3_600_000).toISOString().replace('Z', '+01:00');
+    expect((await q(`since=${encodeURIComponent(shifted)}`)).body.items).toEqual(since);
+    expect((await q('since=yesterday')).body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'query.since' });
+    expect((await q(`since=${encodeURIComponent(mid.ts)}&until=${encodeURIComponent(mid.ts)}`)).body.error).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      field: 'query.until',
+    });
+  });
+
   it('lets only auditors and admins read the log', async () => {
     const publisher = (await stack.api('POST', '/v1/tokens', { principal: 'p', role: 'publisher' })).body.token;
     expect((await stack.api('GET', '/v1/audit', undefined, { token: publisher })).status).toBe(403);

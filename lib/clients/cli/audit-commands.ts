@@ -36,13 +36,17 @@ export function auditCommands(program: Command, ctx: CliContext): void {
     .description('events in chain order')
     .option('--subject <s>', 'e.g. artifact:<id>, dataset:<id>@<v>, key:<kid>')
     .option('--type <t>', 'e.g. artifact.registered')
+    .option('--since <iso>', 'events at or after this time (ISO, with an offset)')
+    .option('--until <iso>', 'events before this time (ISO, with an offset)')
     .option('--limit <n>', 'page size', '100')
     .option('--cursor <seq>', 'nextCursor of the previous page')
-    .action(async (o: { subject?: string; type?: string; limit: string; cursor?: string }) => {
+    .action(async (o: { subject?: string; type?: string; since?: string; until?: string; limit: string; cursor?: string }) => {
       const q = new URLSearchParams({
         limit: o.limit,
         ...(o.subject ? { subject: o.subject } : {}),
         ...(o.type ? { type: o.type } : {}),
+        ...(o.since ? { since: o.since } : {}),
+        ...(o.until ? { until: o.until } : {}),
         ...(o.cursor ? { cursor: o.cursor } : {}),
       });
       const r = await (await ctx.client()).request<AuditListReply>('GET', `/v1/audit?${q}`);

@@ -59,6 +59,10 @@ export class AuditTrail {
   async list(opts: {
     subject?: string | undefined;
     type?: string | undefined;
+    /** events at or after this time */
+    since?: Date | undefined;
+    /** events before this time */
+    until?: Date | undefined;
     limit: number;
     after?: number | undefined;
   }): Promise<{ items: AuditEvent[]; nextCursor: string | null }> {
@@ -69,6 +73,9 @@ export class AuditTrail {
       .limit(opts.limit + 1);
     if (opts.subject) q = q.where('subject', '=', opts.subject);
     if (opts.type) q = q.where('type', '=', opts.type);
+    // `ts` holds the clock's toISOString() (fixed width, UTC): text order is time order
+    if (opts.since) q = q.where('ts', '>=', opts.since.toISOString());
+    if (opts.until) q = q.where('ts', '<', opts.until.toISOString());
     if (opts.after !== undefined) q = q.where('seq', '>', opts.after);
     const rows = (await q.execute()).map(rowToEvent);
     const items = rows.slice(0, opts.limit);

@@ -9,7 +9,7 @@ export const AUDIT_ROUTES = {
     entry: 'lambdas/audit-list.ts',
     roles: ['auditor', 'security', 'admin'],
     scope: 'global-only',
-    summary: 'Audit events in chain order (filter by subject and type; paginated)',
+    summary: 'Audit events in chain order (filter by subject, type and time: `since` inclusive, `until` exclusive; paginated)',
     request: { query: AuditListQuery },
     reply: { schema: AuditListReply, status: { 200: 'one page of events' } },
   },

@@ -22,13 +22,19 @@ export const AuditListQuery = z
       .string()
       .regex(/^[a-z]+(\.[a-z_]+)+$/, 'must look like artifact.registered')
       .optional(),
+    since: z.iso.datetime({ offset: true }).optional().describe('only events at or after this time'),
+    until: z.iso.datetime({ offset: true }).optional().describe('only events before this time'),
     limit: z.coerce.number().int().min(1).max(1000).default(100),
     cursor: z
       .string()
       .regex(/^\d{1,15}$/, 'must be a seq from nextCursor')
       .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((q, ctx) => {
+    if (q.since !== undefined && q.until !== undefined && Date.parse(q.until) <= Date.parse(q.since))
+      ctx.addIssue({ code: 'custom', path: ['until'], message: 'until must be after since' });
+  });
 export const AuditListReply = z.object({ items: z.array(AuditEventSchema), nextCursor: z.string().nullable() });
 export type AuditListReply = z.output<typeof AuditListReply>;
 export const AuditVerifyQuery = z
