@@ -1,0 +1,282 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Aws, CfnOutput, CfnParameter, Duration, Fn, NestedStack, RemovalPolicy, type NestedStackProps, type Stack } from 'aws-cdk-lib';
+import type * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
+import type { Construct } from 'constructs';
+import type { RoleMapEntry } from '../kernel/identity.js';
+import { acknowledge } from './acknowledge.js';
+import { ConsoleCors } from './console-cors.js';
+import type { AegisRestApi } from './rest-api.js';
+import { ConsoleIdentity, cognitoDomainPrefix, cognitoDomainUrl } from './console-identity.js';
+
+/** Where `npm run build` writes the console (index.html + assets/*), under the project root. */
+export const CONSOLE_DIST = 'dist/console';
+
+export interface ConsoleHostingProps extends NestedStackProps {
+  readonly envName: string;
+  /** The console files are taken from `<projectRoot>/dist/console` when that folder exists at synth time. */
+  readonly projectRoot: string;
+  /** The REST API the console calls (SigV4, CORS). */
+  readonly api: apigw.IRestApi;
+  /** The API's stage name, as a literal (the stage's own token would tie this stack to the API's deployment). */
+  readonly stageName: string;
+}
+
+/** The Content-Security-Policy of the console: its own files only, and connections to the API and Cognito. */
+export function consoleCsp(apiOrigin: string, cognitoDomainUrl: string, region: string): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    // the hosted sign-in page's token endpoint (PKCE code exchange) is on the Cognito domain
+    `connect-src 'self' ${apiOrigin} https://cognito-idp.${region}.amazonaws.com https://cognito-identity.${region}.amazonaws.com ${cognitoDomainUrl}`,
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "object-src 'none'",
+    "form-action 'self'",
+  ].join('; ');
+}
+
+/**
+ * The web console on AWS, in a nested stack of its own (the parent stack stays far from
+ * CloudFormation's 500 resources): the built files in a private, versioned, encrypted S3
+ * bucket that only this CloudFront distribution reads (origin access control), served over
+ * HTTPS with strict security headers and a single-page-app fallback; `config.json` beside
+ * them tells the browser where the API and Cognito are; the Cognito pools of
+ * {@link ConsoleIdentity}; and CORS on the API for the console's origin ({@link ConsoleCors}).
+ */
+export class ConsoleHosting extends NestedStack {
+  public readonly bucket: s3.Bucket;
+  public readonly logBucket: s3.Bucket;
+  public readonly distribution: cloudfront.Distribution;
+  public readonly headersPolicy: cloudfront.ResponseHeadersPolicy;
+  public readonly identity: ConsoleIdentity;
+  public readonly cors: ConsoleCors;
+  /** `https://<distribution domain>`: the console's URL and the API's one allowed browser origin. */
+  public readonly origin: string;
+  /** The API's base URL as the browser calls it (`https://<id>.execute-api.<region>.<suffix>/<stage>/`). */
+  public readonly apiUrl: string;
+  /** Whether the built console was found at synth time (otherwise only `config.json` is deployed). */
+  public readonly filesDeployed: boolean;
+
+  constructor(scope: Construct, id: string, props: ConsoleHostingProps) {
+    super(scope, id, { ...props, parameters: { ...props.parameters, RestApiId: props.api.restApiId } });
+    const restApiId = new CfnParameter(this, 'RestApiId', { type: 'String', description: 'The REST API the console calls' }).valueAsString;
+    const apiOrigin = Fn.join('', ['https://', restApiId, '.execute-api.', Aws.REGION, '.', Aws.URL_SUFFIX]);
+    this.apiUrl = Fn.join('', [apiOrigin, `/${props.stageName}/`]);
+
+    this.logBucket = new s3.Bucket(this, 'LogBucket', {
+      versioned: true,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      // CloudFront's standard logs are delivered with an ACL: the bucket owner takes the objects over.
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ id: 'expire-logs', expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    acknowledge(this.logBucket, {
+      id: 'AwsSolutions-S1',
+      reason: 'This bucket is the access-log target of the console bucket and its distribution; logging it to itself would loop.',
+    });
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      versioned: true,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      serverAccessLogsBucket: this.logBucket,
+      serverAccessLogsPrefix: 's3/',
+      lifecycleRules: [{ id: 'expire-old-console-files', noncurrentVersionExpiration: Duration.days(30) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    const domainPrefix = cognitoDomainPrefix(props.envName);
+    this.headersPolicy = new cloudfront.ResponseHeadersPolicy(this, 'SecurityHeaders', {
+      comment: 'Aegis console: strict security headers',
+      securityHeadersBehavior: {
+        contentSecurityPolicy: { contentSecurityPolicy: consoleCsp(apiOrigin, cognitoDomainUrl(domainPrefix), Aws.REGION), override: true },
+        strictTransportSecurity: { accessControlMaxAge: Duration.days(730), includeSubdomains: true, override: true },
+        contentTypeOptions: { override: true },
+        frameOptions: { frameOption: cloudfront.HeadersFrameOption.DENY, override: true },
+        referrerPolicy: { referrerPolicy: cloudfront.HeadersReferrerPolicy.NO_REFERRER, override: true },
+      },
+    });
+    this.distribution = new cloudfront.Distribution(this, 'Distribution', {
+      comment: `Aegis console (${props.envName})`,
+      defaultRootObject: 'index.html',
+      defaultBehavior: {
+        origin: origins.S3BucketOrigin.withOriginAccessControl(this.bucket),
+        viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+        allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+        cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
+        responseHeadersPolicy: this.headersPolicy,
+        compress: true,
+      },
+      // The console routes in the browser: an unknown key (403 without s3:ListBucket) is the app's index.
+      errorResponses: [403, 404].map((httpStatus) => ({
+        httpStatus,
+        responseHttpStatus: 200,
+        responsePagePath: '/index.html',
+        ttl: Duration.seconds(0),
+      })),
+      httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
+      priceClass: cloudfront.PriceClass.PRICE_CLASS_100,
+      enableLogging: true,
+      logBucket: this.logBucket,
+      logFilePrefix: 'cloudfront/',
+    });
+    acknowledge(
+      this.distribution,
+      {
+        id: 'AwsSolutions-CFR1',
+        reason: 'The console is static files for signed-in staff wherever they work; Cognito and IAM guard the data, not geography.',
+      },
+      {
+        id: 'AwsSolutions-CFR2',
+        reason:
+          'The distribution serves static files only; the API it calls is IAM-authorized and throttled, and a WAF web ACL can be attached per environment.',
+      },
+      {
+        id: 'AwsSolutions-CFR4',
+        reason:
+          'The distribution uses its default *.cloudfront.net certificate (no custom domain); CloudFront negotiates TLS 1.2 or later with current browsers, and HSTS keeps them on HTTPS.',
+      },
+    );
+    this.origin = Fn.join('', ['https://', this.distribution.distributionDomainName]);
+    this.identity = new ConsoleIdentity(this, 'Identity', {
+      domainPrefix,
+      consoleOrigin: this.origin,
+      restApiId,
+      stageName: props.stageName,
+    });
+    this.cors = new ConsoleCors(this, 'Cors', { api: props.api, origin: this.origin });
+
+    const dist = join(props.projectRoot, CONSOLE_DIST);
+    this.filesDeployed = existsSync(join(dist, 'index.html'));
+    this.deployFiles(dist);
+  }
+
+  /** Aegis role map entries of the group roles: role ARN (a token) → the group's Aegis role. */
+  roleMapEntries(): Record<string, RoleMapEntry> {
+    return Object.fromEntries(Object.entries(this.identity.groupRoles).map(([role, r]) => [r.roleArn, role as RoleMapEntry]));
+  }
+
+  /** What the browser reads first: where the API and Cognito are. */
+  configJson(): Record<string, string> {
+    return {
+      mode: 'aws',
+      apiUrl: this.apiUrl,
+      region: Aws.REGION,
+      userPoolId: this.identity.userPool.userPoolId,
+      userPoolClientId: this.identity.client.userPoolClientId,
+      identityPoolId: this.identity.identityPool.identityPoolId,
+      cognitoDomain: this.identity.domainUrl,
+    };
+  }
+
+  /**
+   * The built files (hashed `assets/*` cached for a year; old ones kept, so a tab opened
+   * before a deploy still loads its chunks) and `index.html` with `config.json`, which
+   * browsers and CloudFront revalidate on every load.
+   */
+  private deployFiles(dist: string): void {
+    const entry = [s3deploy.Source.jsonData('config.json', this.configJson())];
+    if (this.filesDeployed) {
+      const files = s3deploy.Source.asset(dist);
+      new s3deploy.BucketDeployment(this, 'DeployAssets', {
+        sources: [files],
+        destinationBucket: this.bucket,
+        exclude: ['index.html', 'config.json'],
+        prune: false,
+        cacheControl: [s3deploy.CacheControl.fromString('public, max-age=31536000, immutable')],
+      });
+      entry.push(files);
+    }
+    const entryDeployment = new s3deploy.BucketDeployment(this, 'DeployEntry', {
+      sources: entry,
+      destinationBucket: this.bucket,
+      exclude: ['*'],
+      include: ['index.html', 'config.json'],
+      prune: false,
+      cacheControl: [s3deploy.CacheControl.noCache()],
+    });
+    acknowledgeDeploymentFunction(entryDeployment, 'DeployEntry');
+  }
+}
+
+/** The findings on the one function every BucketDeployment of a stack shares (CDK's own singleton). */
+function acknowledgeDeploymentFunction(deployment: s3deploy.BucketDeployment, id: string): void {
+  const fn = deployment.node.scope!.node.children.find((c) => c.node.id.startsWith('Custom::CDKBucketDeployment'));
+  if (!fn) throw new Error(`${id}: no BucketDeployment function found`);
+  const reason = (what: string) => `CDK's BucketDeployment function (it copies the console build into its bucket) ${what}.`;
+  acknowledge(
+    fn,
+    {
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason: reason('logs with the AWS managed basic execution policy'),
+    },
+    ...['Action::s3:GetBucket*', 'Action::s3:GetObject*', 'Action::s3:List*', 'Action::s3:Abort*', 'Action::s3:DeleteObject*'].map((f) => ({
+      id: `AwsSolutions-IAM5[${f}]`,
+      reason: reason('reads the CDK asset and writes the console bucket through the grants CDK generates'),
+    })),
+    {
+      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]',
+      reason: reason('reads the uploaded build from the CDK asset bucket'),
+    },
+    {
+      id: 'AwsSolutions-IAM5[Resource::<Bucket83908E77.Arn>/*]',
+      reason: reason('writes any key of the console bucket: the build names its files'),
+    },
+    { id: 'AwsSolutions-L1', reason: reason('runs on the Python runtime CDK pins for it; it runs only during deploys') },
+  );
+}
+
+/** What {@link addConsole} wires the console to. */
+export interface ConsoleWiring {
+  readonly envName: string;
+  readonly projectRoot: string;
+  readonly restApi: AegisRestApi;
+}
+
+/**
+ * The console's nested stack, wired into its parent: the API allows the console's origin on
+ * the gateway's own errors and is deployed after the preflight methods exist (and again when
+ * the set of paths changes); the parent outputs the console's URL, bucket and pools.
+ */
+export function addConsole(stack: Stack, w: ConsoleWiring): ConsoleHosting {
+  const hosting = new ConsoleHosting(stack, 'Console', {
+    envName: w.envName,
+    projectRoot: w.projectRoot,
+    api: w.restApi.api,
+    stageName: w.restApi.stageName,
+    description: `Aegis web console (${w.envName}): S3, CloudFront, Cognito`,
+  });
+  w.restApi.allowOrigin(hosting.origin);
+  const deployment = w.restApi.api.latestDeployment;
+  if (deployment) {
+    deployment.node.addDependency(hosting);
+    deployment.addToLogicalId({ consolePreflights: [...hosting.cors.preflights.keys()] });
+  }
+  new CfnOutput(stack, 'ConsoleUrl', {
+    value: `${hosting.origin}/`,
+    description: hosting.filesDeployed
+      ? 'The web console (sign in with a user of the Cognito user pool UserPoolId)'
+      : `The web console: no build was found at synth time, so only config.json is deployed; run npm run build, then cdk deploy`,
+  });
+  new CfnOutput(stack, 'ConsoleBucketName', {
+    value: hosting.bucket.bucketName,
+    description: 'The console files (private; read by CloudFront only)',
+  });
+  new CfnOutput(stack, 'UserPoolId', {
+    value: hosting.identity.userPool.userPoolId,
+    description: 'Console users: add each to the group named after its Aegis role',
+  });
+  new CfnOutput(stack, 'IdentityPoolId', { value: hosting.identity.identityPool.identityPoolId });
+  return hosting;
+}
