@@ -2,6 +2,7 @@ import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import { Construct } from 'constructs';
 import { ROUTES, routePaths, type RouteSpec } from '../platform/http/routes.js';
 import { acknowledge } from './acknowledge.js';
+import { API_ROUTE_IDS } from './api-functions.js';
 
 /** The request headers a browser's SigV4-signed call sends besides the simple ones. */
 export const CONSOLE_REQUEST_HEADERS = [
@@ -13,10 +14,10 @@ export const CONSOLE_REQUEST_HEADERS = [
   'x-amz-security-token',
 ] as const;
 
-/** Every API path (deprecated aliases included) with the methods served there. */
+/** Every path of the REST API (deprecated aliases included; no local-only route) with the methods served there. */
 export function apiPathMethods(): ReadonlyMap<string, readonly string[]> {
   const out = new Map<string, string[]>();
-  for (const route of Object.values(ROUTES) as RouteSpec[]) {
+  for (const route of API_ROUTE_IDS.map((id): RouteSpec => ROUTES[id])) {
     for (const { path } of routePaths(route)) out.set(path, [...(out.get(path) ?? []), route.method]);
   }
   return out;

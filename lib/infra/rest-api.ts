@@ -293,7 +293,10 @@ export class AegisRestApi extends Construct {
   allowOrigin(origin: string): void {
     for (const response of this.gatewayResponses) {
       const cfn = response.node.defaultChild as apigw.CfnGatewayResponse;
-      cfn.responseParameters = { 'gatewayresponse.header.Access-Control-Allow-Origin': `'${origin}'`, 'gatewayresponse.header.Vary': "'Origin'" };
+      cfn.responseParameters = {
+        'gatewayresponse.header.Access-Control-Allow-Origin': `'${origin}'`,
+        'gatewayresponse.header.Vary': "'Origin'",
+      };
     }
   }
 }
