@@ -80,10 +80,6 @@ export class ConsoleHosting extends NestedStack {
       lifecycleRules: [{ id: 'expire-logs', expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30) }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    acknowledge(this.logBucket, {
-      id: 'AwsSolutions-S1',
-      reason: 'This bucket is the access-log target of the console bucket and its distribution; logging it to itself would loop.',
-    });
     this.bucket = new s3.Bucket(this, 'Bucket', {
       versioned: true,
       enforceSSL: true,

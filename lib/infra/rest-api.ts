@@ -291,12 +291,7 @@ export class AegisRestApi extends Construct {
 
   /** Lets a browser on `origin` read the errors shaped above (the preflights and default 4xx/5xx: `ConsoleCors`). */
   allowOrigin(origin: string): void {
-    for (const response of this.gatewayResponses) {
-      const cfn = response.node.defaultChild as apigw.CfnGatewayResponse;
-      cfn.responseParameters = {
-        'gatewayresponse.header.Access-Control-Allow-Origin': `'${origin}'`,
-        'gatewayresponse.header.Vary': "'Origin'",
-      };
-    }
+    const headers = { 'gatewayresponse.header.Access-Control-Allow-Origin': `'${origin}'`, 'gatewayresponse.header.Vary': "'Origin'" };
+    for (const response of this.gatewayResponses) (response.node.defaultChild as apigw.CfnGatewayResponse).responseParameters = headers;
   }
 }

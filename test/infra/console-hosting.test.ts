@@ -6,19 +6,11 @@ import { ROLES } from '../../lib/kernel/identity.js';
 import { apiPathMethods, CONSOLE_REQUEST_HEADERS } from '../../lib/infra/console-cors.js';
 import { CONSOLE_DIST, type ConsoleHosting } from '../../lib/infra/console-hosting.js';
 import { logicalIdOf } from '../../lib/infra/pin.js';
-import { MTLS, stubProjectRoot, synthAegis, type Synthesized } from './support.js';
+import { MTLS, stubProjectRoot, synthAegis, templateText, type Synthesized } from './support.js';
 
 type Json = Record<string, any>;
 
-/** The text of a template value: literals as they are, intrinsics as `<Ref X>` / `<GetAtt X.Y>`, joins flattened. */
-function text(v: unknown): string {
-  if (typeof v === 'string') return v;
-  const o = v as Json;
-  if (o['Fn::Join']) return (o['Fn::Join'][1] as unknown[]).map(text).join(o['Fn::Join'][0]);
-  if (o.Ref) return `<Ref ${o.Ref}>`;
-  if (o['Fn::GetAtt']) return `<GetAtt ${o['Fn::GetAtt'].join('.')}>`;
-  return JSON.stringify(v);
-}
+const text = templateText;
 
 describe('the web console on AWS (ConsoleHosting)', () => {
   let stub: ReturnType<typeof stubProjectRoot>;
