@@ -1,6 +1,18 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Aws, CfnOutput, CfnParameter, Duration, Fn, NestedStack, RemovalPolicy, type NestedStackProps, type Stack } from 'aws-cdk-lib';
+import {
+  Aws,
+  CfnOutput,
+  CfnParameter,
+  Duration,
+  Fn,
+  NestedStack,
+  RemovalPolicy,
+  type NestedStackProps,
+  DefaultStackSynthesizer,
+  Stack,
+  Token,
+} from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
@@ -206,6 +218,17 @@ export class ConsoleHosting extends NestedStack {
   }
 }
 
+/** The CDK asset bucket's objects as cdk-nag prints them: pseudo parameters where the stack is environment-agnostic. */
+function assetObjectsFinding(stack: Stack): string {
+  const known = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<${pseudo}>` : value);
+  const [partition, account, region] = [
+    known(stack.partition, 'AWS::Partition'),
+    known(stack.account, 'AWS::AccountId'),
+    known(stack.region, 'AWS::Region'),
+  ];
+  return `arn:${partition}:s3:::cdk-${DefaultStackSynthesizer.DEFAULT_QUALIFIER}-assets-${account}-${region}/*`;
+}
+
 /** The findings on the one function every BucketDeployment of a stack shares (CDK's own singleton). */
 function acknowledgeDeploymentFunction(deployment: s3deploy.BucketDeployment, id: string): void {
   const fn = deployment.node.scope!.node.children.find((c) => c.node.id.startsWith('Custom::CDKBucketDeployment'));
@@ -222,7 +245,7 @@ function acknowledgeDeploymentFunction(deployment: s3deploy.BucketDeployment, id
       reason: reason('reads the CDK asset and writes the console bucket through the grants CDK generates'),
     })),
     {
-      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]',
+      id: `AwsSolutions-IAM5[Resource::${assetObjectsFinding(Stack.of(deployment))}]`,
       reason: reason('reads the uploaded build from the CDK asset bucket'),
     },
     {
