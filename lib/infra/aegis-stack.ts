@@ -21,7 +21,8 @@ import { buildScheduledJobs } from './scheduled-jobs.js';
 import { AegisKeys } from './signing-keys.js';
 import { AegisStorage } from './storage.js';
 import { checkIamRoleMap, consoleEnabled, downloadUrlTtlSeconds, type AegisStackProps } from './aegis-stack-props.js';
-import { addConsole, type ConsoleHosting } from './console-hosting.js';
+import type { ConsoleHosting } from './console-hosting.js';
+import { addConsole } from './console-wiring.js';
 
 /** The repository root: `lambdas/`, `package-lock.json`, `policies/` and `statemachines/` live there. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Aws,
-  CfnOutput,
   CfnParameter,
   Duration,
   Fn,
@@ -22,7 +21,6 @@ import type { Construct } from 'constructs';
 import type { RoleMapEntry } from '../kernel/identity.js';
 import { acknowledge } from './acknowledge.js';
 import { ConsoleCors } from './console-cors.js';
-import type { AegisRestApi } from './rest-api.js';
 import { ConsoleIdentity, cognitoDomainPrefix, cognitoDomainUrl } from './console-identity.js';
 
 /** Where `npm run build` writes the console (index.html + assets/*), under the project root. */
@@ -254,48 +252,4 @@ function acknowledgeDeploymentFunction(deployment: s3deploy.BucketDeployment, id
     },
     { id: 'AwsSolutions-L1', reason: reason('runs on the Python runtime CDK pins for it; it runs only during deploys') },
   );
-}
-
-/** What {@link addConsole} wires the console to. */
-export interface ConsoleWiring {
-  readonly envName: string;
-  readonly projectRoot: string;
-  readonly restApi: AegisRestApi;
-}
-
-/**
- * The console's nested stack, wired into its parent: the API allows the console's origin on
- * the gateway's own errors and is deployed after the preflight methods exist (and again when
- * the set of paths changes); the parent outputs the console's URL, bucket and pools.
- */
-export function addConsole(stack: Stack, w: ConsoleWiring): ConsoleHosting {
-  const hosting = new ConsoleHosting(stack, 'Console', {
-    envName: w.envName,
-    projectRoot: w.projectRoot,
-    api: w.restApi.api,
-    stageName: w.restApi.stageName,
-    description: `Aegis web console (${w.envName}): S3, CloudFront, Cognito`,
-  });
-  w.restApi.allowOrigin(hosting.origin);
-  const deployment = w.restApi.api.latestDeployment;
-  if (deployment) {
-    deployment.node.addDependency(hosting);
-    deployment.addToLogicalId({ consolePreflights: [...hosting.cors.preflights.keys()] });
-  }
-  new CfnOutput(stack, 'ConsoleUrl', {
-    value: `${hosting.origin}/`,
-    description: hosting.filesDeployed
-      ? 'The web console (sign in with a user of the Cognito user pool UserPoolId)'
-      : `The web console: no build was found at synth time, so only config.json is deployed; run npm run build, then cdk deploy`,
-  });
-  new CfnOutput(stack, 'ConsoleBucketName', {
-    value: hosting.bucket.bucketName,
-    description: 'The console files (private; read by CloudFront only)',
-  });
-  new CfnOutput(stack, 'UserPoolId', {
-    value: hosting.identity.userPool.userPoolId,
-    description: 'Console users: add each to the group named after its Aegis role',
-  });
-  new CfnOutput(stack, 'IdentityPoolId', { value: hosting.identity.identityPool.identityPoolId });
-  return hosting;
 }
