@@ -1,4 +1,5 @@
 import { CfnOutput, type Stack } from 'aws-cdk-lib';
+import { CONSOLE_REQUEST_HEADERS } from './console-cors.js';
 import { ConsoleHosting } from './console-hosting.js';
 import type { AegisRestApi } from './rest-api.js';
 
@@ -26,7 +27,7 @@ export function addConsole(stack: Stack, w: ConsoleWiring): ConsoleHosting {
   const deployment = w.restApi.api.latestDeployment;
   if (deployment) {
     deployment.node.addDependency(hosting);
-    deployment.addToLogicalId({ consolePreflights: [...hosting.cors.preflights.keys()] });
+    deployment.addToLogicalId({ consolePreflights: [...hosting.cors.preflights.keys()], headers: CONSOLE_REQUEST_HEADERS });
   }
   new CfnOutput(stack, 'ConsoleUrl', {
     value: `${hosting.origin}/`,

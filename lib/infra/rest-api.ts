@@ -293,5 +293,8 @@ export class AegisRestApi extends Construct {
   allowOrigin(origin: string): void {
     const headers = { 'gatewayresponse.header.Access-Control-Allow-Origin': `'${origin}'`, 'gatewayresponse.header.Vary': "'Origin'" };
     for (const response of this.gatewayResponses) (response.node.defaultChild as apigw.CfnGatewayResponse).responseParameters = headers;
+    // gateway responses take effect with a deployment: a new one, made once they are updated
+    this.api.latestDeployment?.addToLogicalId({ allowOrigin: origin });
+    this.api.latestDeployment?.node.addDependency(...this.gatewayResponses);
   }
 }

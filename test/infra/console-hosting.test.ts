@@ -223,6 +223,8 @@ describe('the web console on AWS (ConsoleHosting)', () => {
     // the parent API redeploys after the preflights exist; its own gateway errors carry the origin too
     const deployments = Object.values(synth.template.findResources('AWS::ApiGateway::Deployment'));
     expect(deployments[0]!.DependsOn).toContain(synth.stack.resolve(hosting.nestedStackResource!.logicalId));
+    const responseIds = Object.keys(synth.template.findResources('AWS::ApiGateway::GatewayResponse'));
+    expect(deployments[0]!.DependsOn).toEqual(expect.arrayContaining(responseIds));
     const responses = Object.values(synth.template.findResources('AWS::ApiGateway::GatewayResponse'));
     expect(responses.length).toBeGreaterThan(0);
     for (const r of responses)
