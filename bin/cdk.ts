@@ -15,7 +15,8 @@
  * alarm email, retention, serving retention (`servingRetentionDays`), download URL lifetime (`downloadUrlTtlSeconds`), replication, mTLS, API throttles, tags and termination protection; the context keys
  * here override it), `alarmEmail` (subscribed to the alarm
  * topic; none: subscribe to the `AlarmTopicArn` output), `deployNonce` (a new value runs the
- * migrations again on a deploy that changes nothing else).
+ * migrations again on a deploy that changes nothing else), `console` (`false`: no web console;
+ * default on, off with mutual TLS).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -78,6 +79,11 @@ const replication = givenReplication.length
   ? (Object.fromEntries(replicationContext.map(([prop, , value]) => [prop, String(value)])) as unknown as ReplicationTarget)
   : fromFile.replication;
 
+const rawConsole: unknown = app.node.tryGetContext('console');
+if (rawConsole !== undefined && !['true', 'false', true, false].includes(rawConsole as string))
+  throw new Error('context console must be true or false');
+const consoleProp = rawConsole === undefined ? fromFile.console : String(rawConsole) === 'true';
+
 // All of domainName, certificateArn and mtlsTruststoreUri, or none; shapes checked by the stack.
 const mutualTls = mutualTlsFromContext((key) => app.node.tryGetContext(key)) ?? fromFile.mutualTls;
 
@@ -96,6 +102,7 @@ const stack = new AegisStack(app, `aegis-${envName}`, {
   ...(alarmEmail !== undefined && { alarmEmail }),
   ...(deployNonce !== undefined && { deployNonce }),
   ...(mutualTls && { mutualTls }),
+  ...(consoleProp !== undefined && { console: consoleProp }),
   ...(fromFile.throttling && { throttling: fromFile.throttling }),
   ...(fromFile.serving && { serving: fromFile.serving }),
   ...scheduleRates(fromFile.schedules),

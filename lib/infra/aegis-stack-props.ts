@@ -134,6 +134,14 @@ export interface AegisStackProps extends StackProps {
    */
   readonly alarmEmail?: string;
   /**
+   * The web console on AWS (`ConsoleHosting`, a nested stack): S3 + CloudFront, Cognito sign-in
+   * whose groups map to Aegis roles. Not supported with {@link mutualTls}: a browser's CORS
+   * preflight carries no client certificate, and the execute-api endpoint is disabled then.
+   *
+   * @default true without mutualTls, false with it (true with mutualTls is refused)
+   */
+  readonly console?: boolean;
+  /**
    * A value that, when it changes, makes the migrations run again on the next deploy even if
    * nothing else changed (`-c deployNonce=…`).
    *
@@ -160,4 +168,11 @@ export function checkIamRoleMap(map: Readonly<Record<string, RoleMapEntry>>): Re
     if ('problem' in entry) throw new Error(`iamRoleMap maps ${principal} to an invalid entry: ${entry.problem}`);
   }
   return map;
+}
+
+/** Whether the stack builds the console: on by default, off with mutual TLS (asking for both is refused). */
+export function consoleEnabled(props: Pick<AegisStackProps, 'console' | 'mutualTls'>): boolean {
+  if (props.console && props.mutualTls)
+    throw new Error('console: the web console is not supported with mutualTls (a browser preflight carries no client certificate)');
+  return props.console ?? !props.mutualTls;
 }

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import type { AccessResources } from './access.js';
@@ -20,7 +20,9 @@ import { grantServingWarmUp } from './serving-warm-up.js';
 import { buildScheduledJobs } from './scheduled-jobs.js';
 import { AegisKeys } from './signing-keys.js';
 import { AegisStorage } from './storage.js';
-import { checkIamRoleMap, downloadUrlTtlSeconds, type AegisStackProps } from './aegis-stack-props.js';
+import { checkIamRoleMap, consoleEnabled, downloadUrlTtlSeconds, type AegisStackProps } from './aegis-stack-props.js';
+import type { ConsoleHosting } from './console-hosting.js';
+import { addConsole } from './console-wiring.js';
 
 /** The repository root: `lambdas/`, `package-lock.json`, `policies/` and `statemachines/` live there. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -65,12 +67,15 @@ export class AegisStack extends Stack {
   public readonly servingIngest: ServingIngest;
   /** Present only when {@link AegisStackProps.replication} is given. */
   public readonly replication: CrossRegionReplication | undefined;
+  /** The web console's nested stack; absent with `console: false` (and by default with mutual TLS). */
+  public readonly console: ConsoleHosting | undefined;
 
   constructor(scope: Construct, id: string, props: AegisStackProps) {
     super(scope, id, props);
     if (!/^[a-z][a-z0-9-]{0,19}$/.test(props.envName)) throw new Error('envName must be 1-20 of a-z 0-9 - starting with a letter');
     const iamRoleMap = checkIamRoleMap(props.iamRoleMap ?? {});
     const projectRoot = props.projectRoot ?? REPO_ROOT;
+    const consoleOn = consoleEnabled(props);
     if (props.sentinelnetUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(props.sentinelnetUrl)) {
       throw new Error(`sentinelnetUrl ${props.sentinelnetUrl} is not an http(s) URL`);
     }
@@ -94,7 +99,11 @@ export class AegisStack extends Stack {
       AUDIT_SIGNING_KMS_KEY_ID: this.keys.auditSigningKey.keyArn,
       AEGIS_AUDIT_ARCHIVE_BUCKET: this.storage.auditArchiveBucket.bucketName,
       MANIFEST_SIGNER_KID: 'manifest-signer-v1',
-      AEGIS_IAM_ROLE_MAP: JSON.stringify(iamRoleMap),
+      // with the console, its group roles too (ARNs known at deploy time) and its origin (CORS)
+      AEGIS_IAM_ROLE_MAP: consoleOn
+        ? Lazy.string({ produce: () => this.toJsonString({ ...iamRoleMap, ...this.console!.roleMapEntries() }) })
+        : JSON.stringify(iamRoleMap),
+      ...(consoleOn && { AEGIS_CONSOLE_ORIGIN: Lazy.string({ produce: () => this.console!.origin }) }),
       // the same deadline as the bucket's lifecycle rule for tagged pending uploads
       AEGIS_PENDING_UPLOAD_TTL_SECONDS: String(pendingUploadExpiry.toSeconds()),
       AEGIS_DOWNLOAD_URL_TTL_SECONDS: String(downloadUrlTtlSeconds(props)),
@@ -166,6 +175,7 @@ export class AegisStack extends Stack {
       ...(props.throttling && { throttling: props.throttling }),
       ...(props.mutualTls && { mutualTls: props.mutualTls }),
     });
+    this.console = consoleOn ? addConsole(this, { envName: props.envName, projectRoot, restApi: this.restApi }) : undefined;
 
     this.monitoring = new AegisMonitoring(this, 'Monitoring', {
       envName: props.envName,

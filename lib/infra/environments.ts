@@ -113,6 +113,8 @@ const Environment = z.strictObject({
     .optional(),
   /** on every resource of the stack, besides `aegis:env` */
   tags: z.record(z.string().regex(/^[\w.:/=+\-@ ]{1,128}$/, 'not a valid tag key'), z.string().max(256)).optional(),
+  /** the web console (S3 + CloudFront + Cognito, a nested stack); @default true, false with mutualTls */
+  console: z.boolean().optional(),
   /** @default true for an environment named `prod`, else false */
   terminationProtection: z.boolean().optional(),
 });

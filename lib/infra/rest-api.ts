@@ -140,6 +140,9 @@ export class AegisRestApi extends Construct {
   public readonly domainName: apigw.DomainName | undefined;
   /** The base URL clients use: the custom domain's with mutual TLS, the stage's execute-api URL without. */
   public readonly url: string;
+  /** The stage's name as a literal (`api`): the stage's own `stageName` is a reference to it. */
+  public readonly stageName: string;
+  private readonly gatewayResponses: apigw.GatewayResponse[] = [];
 
   constructor(scope: Construct, id: string, props: AegisRestApiProps) {
     super(scope, id);
@@ -165,6 +168,7 @@ export class AegisRestApi extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
+    this.stageName = props.stageName ?? 'api';
     this.api = new apigw.RestApi(this, 'RestApi', {
       description: 'Aegis model registry',
       endpointTypes: [apigw.EndpointType.REGIONAL],
@@ -175,7 +179,7 @@ export class AegisRestApi extends Construct {
       // Other stacks in the account rely on the account-wide setting: never delete the role.
       ...(manageRole && { cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN }),
       deployOptions: {
-        stageName: props.stageName ?? 'api',
+        stageName: this.stageName,
         accessLogDestination: new apigw.LogGroupLogDestination(this.accessLogGroup),
         accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields({
           caller: true,
@@ -221,12 +225,13 @@ export class AegisRestApi extends Construct {
 
     // Errors API Gateway answers itself get the handlers' `{ error: { code, message, field, requestId } }` shape.
     for (const [type, code, message, field] of GATEWAY_ERRORS) {
-      this.api.addGatewayResponse(type.responseType, {
+      const response = this.api.addGatewayResponse(type.responseType, {
         type,
         templates: {
           'application/json': JSON.stringify({ error: { code, message, ...(field && { field }), requestId: '$context.requestId' } }),
         },
       });
+      this.gatewayResponses.push(response);
     }
 
     const methods = {} as Record<ApiRouteId, apigw.Method>;
@@ -282,5 +287,14 @@ export class AegisRestApi extends Construct {
       this.domainName = undefined;
       this.url = this.api.url;
     }
+  }
+
+  /** Lets a browser on `origin` read the errors shaped above (the preflights and default 4xx/5xx: `ConsoleCors`). */
+  allowOrigin(origin: string): void {
+    const headers = { 'gatewayresponse.header.Access-Control-Allow-Origin': `'${origin}'`, 'gatewayresponse.header.Vary': "'Origin'" };
+    for (const response of this.gatewayResponses) (response.node.defaultChild as apigw.CfnGatewayResponse).responseParameters = headers;
+    // gateway responses take effect with a deployment: a new one, made once they are updated
+    this.api.latestDeployment?.addToLogicalId({ allowOrigin: origin });
+    this.api.latestDeployment?.node.addDependency(...this.gatewayResponses);
   }
 }

@@ -55,6 +55,11 @@ export const EnvSchema = z.object({
   AEGIS_TLS_KEY: optionalString,
   AEGIS_TLS_CLIENT_CA: optionalString,
   AEGIS_IAM_ROLE_MAP: optionalString,
+  // the web console's origin on AWS (https://<host>, no path): the handlers allow it to read their answers (CORS)
+  AEGIS_CONSOLE_ORIGIN: optionalString.refine(
+    (v) => v === undefined || /^https:\/\/[a-z0-9.-]+(:\d+)?$/.test(v),
+    'must be https://<host> with no path',
+  ),
   AEGIS_S3_FORCE_PATH_STYLE: bool,
   AEGIS_TEST_ALLOW_P256_KMS_KEYS: bool,
   AWS_ENDPOINT_URL_KMS: optionalString,

@@ -49,6 +49,8 @@ export interface Config {
   tls: { cert: string; key: string; clientCa: string | undefined } | undefined;
   /** IAM principal ARN → role and the scope it applies to, for API Gateway IAM authorization on AWS. */
   iamRoleMap: Record<string, RoleGrant>;
+  /** AWS mode: the web console's origin (`AEGIS_CONSOLE_ORIGIN`, `https://<distribution>`), allowed to read the API's answers (CORS) */
+  consoleOrigin: string | undefined;
   /** S3 client settings: path-style addressing for S3-compatible endpoints (`AWS_ENDPOINT_URL_S3`) */
   s3: { forcePathStyle: boolean };
   /** seconds a pending multisig promotion waits for approvals before it expires */

@@ -90,6 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     promEndpoint: e.PROM_ENDPOINT,
     otelCollectorUrl: e.OTEL_COLLECTOR_URL,
     iamRoleMap: parseRoleMap(e.AEGIS_IAM_ROLE_MAP),
+    consoleOrigin: e.AEGIS_CONSOLE_ORIGIN,
     s3: { forcePathStyle: e.AEGIS_S3_FORCE_PATH_STYLE },
     pendingPromotionTtlSeconds: e.AEGIS_PENDING_PROMOTION_TTL_SECONDS,
     kms: {

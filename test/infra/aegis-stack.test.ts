@@ -32,6 +32,7 @@ import {
   REPLICA,
   stubProjectRoot,
   synthAegis,
+  templateText,
   type Synthesized,
 } from './support.js';
 
@@ -401,7 +402,8 @@ describe('AegisStack template', () => {
 
     it("stays well inside CloudFormation's 500 resources per stack (routes share functions)", () => {
       // a deploy past 500 fails: this fails first, while there is still room to split the stack
-      // (409 with the drift pipeline: its machine, step, schedule job, alarms and three API functions)
+      // (409 with the drift pipeline: its machine, step, schedule job, alarms and three API functions;
+      // 410 with the web console, whose ~170 resources live in its nested stack)
       expect(Object.keys(template.toJSON().Resources).length).toBeLessThan(440);
     });
 
@@ -440,9 +442,10 @@ describe('AegisStack template', () => {
           AUDIT_SIGNING_KMS_KEY_ID: { 'Fn::GetAtt': ['AuditSigningKey', 'Arn'] },
           AEGIS_AUDIT_ARCHIVE_BUCKET: { Ref: 'AuditArchiveBucket' },
           MANIFEST_SIGNER_KID: 'manifest-signer-v1',
-          AEGIS_IAM_ROLE_MAP: JSON.stringify({ 'arn:aws:iam::123456789012:role/ci': 'publisher' }),
           POWERTOOLS_SERVICE_NAME: 'aegis',
         });
+        // the configured entries, then the console's group roles (test/infra/console-hosting.test.ts)
+        expect(templateText(vars.AEGIS_IAM_ROLE_MAP)).toMatch(/^\{"arn:aws:iam::123456789012:role\/ci":"publisher","<GetAtt Console/);
         // source maps stay beside the bundle: loading them would slow every cold start
         expect(vars.NODE_OPTIONS).toBeUndefined();
       }
@@ -1661,7 +1664,8 @@ describe('mutual TLS', () => {
 
   beforeAll(() => {
     stub = stubProjectRoot();
-    off = synthAegis({ projectRoot: stub.root });
+    // the web console is off with mutual TLS (test/infra/console-hosting.test.ts): compared without it
+    off = synthAegis({ projectRoot: stub.root, props: { console: false } });
     // the context bin/cdk.ts reads, turned into props the way it does
     on = synthAegis({ projectRoot: stub.root, props: { mutualTls: mutualTlsFromContext((key) => MTLS_CONTEXT[key]) } });
     const { truststoreVersion: _, ...withoutVersion } = MTLS;

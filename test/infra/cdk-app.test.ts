@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ROUTES } from '../../lib/platform/http/routes.js';
 import { REPO_ROOT } from '../../lib/infra/aegis-stack.js';
 import { loadEnvironments } from '../../lib/infra/environments.js';
-import { CDK_JSON_CONTEXT, MTLS, MTLS_CONTEXT, REPLICA } from './support.js';
+import { CDK_JSON_CONTEXT, MTLS, MTLS_CONTEXT, REPLICA, templateText } from './support.js';
 
 /**
  * Runs bin/cdk.ts the way the cdk CLI does (context in CDK_CONTEXT_JSON, assembly to
@@ -38,10 +38,10 @@ describe('bin/cdk.ts', () => {
     for (const dir of outdirs) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('synthesizes one stack named after -c env, with the role map from context and cdk-nag passing', () => {
+  it('synthesizes one stack named after -c env, with the role map from context, no console with -c console=false, and cdk-nag passing', () => {
     const outdir = newOutdir();
     const roleMap = { 'arn:aws:iam::123456789012:role/ci': 'publisher' };
-    const run = runApp({ env: 'staging', roleMap: JSON.stringify(roleMap) }, outdir);
+    const run = runApp({ env: 'staging', roleMap: JSON.stringify(roleMap), console: 'false' }, outdir);
     expect({ status: run.status, stderr: run.stderr.replace(/^npm warn .*\n/gm, '') }).toEqual({
       status: 0,
       stderr: expect.not.stringMatching(/Error/),
@@ -57,6 +57,8 @@ describe('bin/cdk.ts', () => {
       .map((r) => r.Properties.Environment.Variables.AEGIS_IAM_ROLE_MAP);
     expect(roleMaps.length).toBeGreaterThan(0);
     expect(new Set(roleMaps)).toEqual(new Set([JSON.stringify(roleMap)]));
+    expect(Object.values(template.Resources as Record<string, any>).filter((r) => r.Type === 'AWS::CloudFormation::Stack')).toEqual([]);
+    expect(template.Outputs.ConsoleUrl).toBeUndefined();
     // no sentinelnetUrl context: every function decides with the bundled policies
     const sentinelnet = Object.values(template.Resources as Record<string, any>).filter(
       (r) => r.Properties?.Environment?.Variables?.SENTINELNET_URL !== undefined,
@@ -242,9 +244,11 @@ describe('bin/cdk.ts', () => {
       Prefix: 'serving-inputs/',
       ExpirationInDays: 30,
     });
-    expect(JSON.parse(fn.Properties.Environment.Variables.AEGIS_IAM_ROLE_MAP)).toEqual({
-      'arn:aws:iam::123456789012:role/ci': 'publisher',
-    });
+    // the file's entries, then the web console's group roles (on by default)
+    expect(templateText(fn.Properties.Environment.Variables.AEGIS_IAM_ROLE_MAP)).toMatch(
+      /^\{"arn:aws:iam::123456789012:role\/ci":"publisher","<GetAtt Console/,
+    );
+    expect(template.Outputs.ConsoleUrl).toBeDefined();
     expect(resources.find((r) => r.Type === 'AWS::SNS::Subscription')!.Properties).toMatchObject({ Endpoint: 'oncall@example.com' });
     const throttles = resources.find((r) => r.Type === 'AWS::ApiGateway::Stage')!.Properties.MethodSettings;
     expect(throttles).toEqual(

@@ -5,6 +5,7 @@ import type { IConstruct } from 'constructs';
 import { MIN_REASON_LENGTH, acknowledge } from '../../lib/infra/acknowledge.js';
 import type { RouteAccess } from '../../lib/infra/access.js';
 import { API_ROUTE_IDS, ROUTE_ACCESS } from '../../lib/infra/api-functions.js';
+import { logicalIdOf } from '../../lib/infra/pin.js';
 import { MTLS, REPLICA, stubProjectRoot, synthAegis, type Synthesized } from './support.js';
 
 /** Every acknowledgment recorded in the tree: construct path, rule id, reason. */
@@ -78,14 +79,15 @@ describe('cdk-nag AwsSolutions checks', () => {
     expect(replicated.nag!.validateScope(replicated.app).success).toBe(true);
   });
 
-  it('reports none either with mutual TLS on, and acknowledges nothing more for it', () => {
+  it('reports none either with mutual TLS on, and acknowledges nothing more for it (the console is off there)', () => {
     expect(unacknowledged(mutualTls)).toEqual([]);
     expect(mutualTls.nag!.validateScope(mutualTls.app).success).toBe(true);
     const ids = (s: Synthesized) =>
       acknowledgments(s.app)
         .map((a) => `${a.path.replace(/^[^/]+\//, '')} ${a.id.replace(/^[A-Za-z]+::/, '')}`)
         .sort();
-    expect(ids(mutualTls)).toEqual(ids(synth));
+    expect(mutualTls.stack.console).toBeUndefined();
+    expect(ids(mutualTls)).toEqual(ids(synth).filter((id) => !id.startsWith('Console/')));
   });
 
   it('gives every acknowledgment a reason of at least 20 characters', () => {
@@ -130,6 +132,7 @@ describe('cdk-nag AwsSolutions checks', () => {
 
   it('acknowledges missing authorization only on the public health and OpenAPI methods', () => {
     const apig4 = acknowledgments(synth.app).filter((a) => a.id.includes('AwsSolutions-APIG4'));
+    // (the console's CORS preflights are OPTIONS methods, which the pack does not flag)
     expect(apig4.map((a) => a.path.replace(/^.*\/Default\//, '')).sort()).toEqual(['healthz/GET', 'openapi.json/GET']);
   });
 
@@ -151,8 +154,34 @@ describe('cdk-nag AwsSolutions checks', () => {
     'AwsSolutions-IAM5[Resource::<MigrationsmigrateFunction.Arn>:*]',
   ];
 
-  it('acknowledges IAM wildcards only for X-Ray (and log delivery), the artifact objects, the audit/ archive objects (audit/heads/ for the head checkpoint job), the drift bucket prefixes (serving, the drift step, the report route) and the migrate function versions', () => {
-    expect([...iam5(synth)].sort()).toEqual([...BASE_IAM5].sort());
+  /** The console's: each group role invokes the API's stage; CDK's BucketDeployment function copies the build. */
+  const CONSOLE_IAM5 = [
+    'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<RestApiId>/api/*]',
+    'AwsSolutions-IAM5[Action::s3:GetBucket*]',
+    'AwsSolutions-IAM5[Action::s3:GetObject*]',
+    'AwsSolutions-IAM5[Action::s3:List*]',
+    'AwsSolutions-IAM5[Action::s3:Abort*]',
+    'AwsSolutions-IAM5[Action::s3:DeleteObject*]',
+    'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]',
+  ];
+
+  it('acknowledges IAM wildcards only for X-Ray (and log delivery), the artifact objects, the audit/ archive objects (audit/heads/ for the head checkpoint job), the drift bucket prefixes (serving, the drift step, the report route), the migrate function versions and the console', () => {
+    const consoleBucket = `AwsSolutions-IAM5[Resource::<${logicalIdOf(synth.stack.console!.bucket)}.Arn>/*]`;
+    expect([...iam5(synth)].sort()).toEqual([...BASE_IAM5, ...CONSOLE_IAM5, consoleBucket].sort());
+    // the console's wildcards only on its group roles (the stage) and CDK's deployment function
+    const consoleAcks = acknowledgments(synth.app).filter(
+      (a) =>
+        a.id.includes('AwsSolutions-IAM5') && (CONSOLE_IAM5.includes(a.id.replace(/^[A-Za-z]+::/, '')) || a.id.endsWith(consoleBucket)),
+    );
+    const roles = Object.values(synth.stack.console!.identity.groupRoles).map((r) => r.node.path);
+    const others = [...new Set(consoleAcks.map((a) => a.path))].filter((p) => !roles.includes(p));
+    expect(others).toEqual([expect.stringMatching(/\/Console\/Custom::CDKBucketDeployment[0-9A-F]+$/)]);
+    expect(
+      consoleAcks
+        .filter((a) => a.id.includes('execute-api'))
+        .map((a) => a.path)
+        .sort(),
+    ).toEqual(roles.sort());
     // the drift bucket's prefix wildcards, each on the roles granted that prefix alone
     const drift = acknowledgments(synth.app).filter((a) => a.id.includes('<DriftBucket.Arn>'));
     const at = (prefix: string) => drift.filter((a) => a.id.includes(`/${prefix}*]`)).map((a) => a.path);
@@ -191,6 +220,8 @@ describe('cdk-nag AwsSolutions checks', () => {
     expect([...iam5(replicated)].sort()).toEqual(
       [
         ...BASE_IAM5,
+        ...CONSOLE_IAM5,
+        `AwsSolutions-IAM5[Resource::<${logicalIdOf(replicated.stack.console!.bucket)}.Arn>/*]`,
         'AwsSolutions-IAM5[Resource::<AuditArchiveBucket.Arn>/*]',
         `AwsSolutions-IAM5[Resource::${REPLICA.artifactBucketArn}/*]`,
         `AwsSolutions-IAM5[Resource::${REPLICA.auditArchiveBucketArn}/*]`,

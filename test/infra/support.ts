@@ -102,3 +102,13 @@ export function synthAegis(opts: SynthOptions): Synthesized {
   app.synth();
   return { app, stack, template: Template.fromStack(stack), nag };
 }
+
+/** The text of a template value: literals as they are, intrinsics as `<Ref X>` / `<GetAtt X.Y>`, joins flattened. */
+export function templateText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  const o = v as Record<string, any>;
+  if (o['Fn::Join']) return (o['Fn::Join'][1] as unknown[]).map(templateText).join(o['Fn::Join'][0]);
+  if (o.Ref) return `<Ref ${o.Ref}>`;
+  if (o['Fn::GetAtt']) return `<GetAtt ${o['Fn::GetAtt'].join('.')}>`;
+  return JSON.stringify(v);
+}

@@ -18,6 +18,8 @@ import { build as buildAuditList } from '../../lambdas/audit-list.js';
  */
 let dir: string;
 let container: Container;
+const CONSOLE_ORIGIN = 'https://d111abcdef8.cloudfront.net';
+const POOL = 'cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123';
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'aegis-iam-'));
@@ -25,6 +27,7 @@ beforeAll(async () => {
     DEV_ALLOW_EPHEMERAL: 'true',
     AEGIS_DATA_DIR: dir,
     NODE_ENV: 'test',
+    AEGIS_CONSOLE_ORIGIN: CONSOLE_ORIGIN,
     AEGIS_IAM_ROLE_MAP: JSON.stringify({
       'arn:aws:iam::123456789012:role/Auditors': 'auditor',
       'arn:aws:iam::123456789012:role/Platform': 'operator',
@@ -140,5 +143,27 @@ describe('Lambda handlers behind API Gateway IAM authorization', () => {
       'arn:aws:iam::123456789012:role/Deployer',
     );
     expect(normalizePrincipalArn('arn:aws:iam::123456789012:user/alice')).toBe('arn:aws:iam::123456789012:user/alice');
+  });
+
+  it('names a console user (Cognito identity-pool credentials) cognito:<sub> in the audit chain, with their group role', async () => {
+    const sub = '7b3c1f0e-2d4a-4e5b-9c6d-0123456789ab';
+    const consoleEvent = (method: string, path: string, body?: unknown) => {
+      const e = event(method, path, 'arn:aws:sts::123456789012:assumed-role/Platform/CognitoIdentityCredentials', body);
+      (e.requestContext.identity as { cognitoAuthenticationProvider: string }).cognitoAuthenticationProvider =
+        `${POOL},${POOL}:CognitoSignIn:${sub}`;
+      return { ...e, headers: { Origin: CONSOLE_ORIGIN } };
+    };
+    const rotated = await buildKeysRotate(async () => container)(consoleEvent('POST', '/v1/keys/rotate', { purpose: 'manifest' }), ctx);
+    expect(rotated.statusCode).toBe(200);
+    // the console's origin may read the answer
+    expect(rotated.headers).toMatchObject({ 'access-control-allow-origin': CONSOLE_ORIGIN, vary: 'Origin' });
+    const audit = await buildAuditList(async () => container)(
+      { ...event('GET', '/v1/audit', 'arn:aws:iam::123456789012:role/Auditors'), headers: { Origin: 'https://evil.example.com' } },
+      ctx,
+    );
+    expect(audit.statusCode).toBe(200);
+    expect(audit.headers?.['access-control-allow-origin']).toBeUndefined();
+    const events = JSON.parse(audit.body).items as { type: string; actor: string }[];
+    expect(events.filter((e) => e.actor === `cognito:${sub}`).map((e) => e.type)).toContain('key.rotated');
   });
 });

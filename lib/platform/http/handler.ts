@@ -7,6 +7,7 @@ import { formatJsonPath, JsonInputError, parseJsonStrict, stringifyJson, type Js
 import { LIMITS } from '../../kernel/manifest.js';
 import type { Container } from '../composition/container.js';
 import { retryableFault } from './faults.js';
+import { corsHeaders } from './cors.js';
 import { checkGlobalOnly, checkScope } from './scope.js';
 import { StartupCheckError } from '../startup-checks.js';
 import type { Principal } from '../../kernel/identity.js';
@@ -149,10 +150,11 @@ export function httpHandler<R extends RouteSpec>(
   const schemas = route.request ?? {};
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>().handler(async (event, context) => {
     const requestId = event.requestContext?.requestId ?? context?.awsRequestId ?? randomUUID();
-    const base = { 'x-request-id': requestId, ...deprecationHeaders(route, event) };
+    const base: Record<string, string> = { 'x-request-id': requestId, ...deprecationHeaders(route, event) };
     let c: Container | undefined;
     try {
       c = await containerOrRefusal(container, requestId);
+      Object.assign(base, corsHeaders(c.config.consoleOrigin, event.headers));
       const headers = lowerHeaders(event.headers);
       const principal = await authorize(route, c, event);
       const input = readInput(schemas, event);
