@@ -61,7 +61,9 @@ test('the keyboard reaches the navigation and follows a link', async () => {
   await page.getByRole('heading', { name: 'Models', level: 1 }).waitFor();
   await page.keyboard.press('Tab'); // skip link
   await page.keyboard.press('Tab');
-  const focused = await page.evaluate(() => document.activeElement?.textContent);
+  const focused = await page.evaluate(
+    () => (globalThis as unknown as { document: { activeElement: { textContent: string } | null } }).document.activeElement?.textContent,
+  );
   expect(focused).toBe('Models');
   await page.keyboard.press('Tab');
   await page.keyboard.press('Enter');
