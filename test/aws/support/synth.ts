@@ -41,7 +41,20 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function runCdkSynth(outdir: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const { NODE_OPTIONS: _jest, ...env } = process.env;
-    const args = ['cdk', 'synth', '--quiet', '-o', outdir, '-c', `env=${E2E_ENV}`, '-c', `roleMap=${JSON.stringify(E2E_ROLE_MAP)}`];
+    const args = [
+      'cdk',
+      'synth',
+      '--quiet',
+      '-o',
+      outdir,
+      '-c',
+      `env=${E2E_ENV}`,
+      '-c',
+      `roleMap=${JSON.stringify(E2E_ROLE_MAP)}`,
+      // the console's hosting (CloudFront, Cognito; template-tested in test/infra/console-hosting.test.ts) runs in no emulator
+      '-c',
+      'console=false',
+    ];
     const child = spawn('npx', args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
