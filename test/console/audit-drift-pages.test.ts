@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
-import { accessibilityViolations, launchBrowser, screenshot, type Browsing } from '../support/browser.js';
+import { accessibilityViolations, eventually, launchBrowser, screenshot, type Browsing } from '../support/browser.js';
 import { recordReport } from '../support/drift-reports.js';
 import { consoleSignIn } from '../../lib/platform/composition/local-start.js';
 import { loadCheckedConfig } from '../../lib/platform/config.js';
@@ -59,7 +59,8 @@ test('the audit page lists the chain in order, verified, and filters by type (in
   await page.getByRole('button', { name: 'Filter' }).click();
   await page.waitForURL(/type=artifact\.registered/);
   await page.locator('tbody tr').nth(1).waitFor();
-  expect(await page.locator('tbody tr td:nth-child(3)').allTextContents()).toEqual(['artifact.registered', 'artifact.registered']);
+  const types = ['artifact.registered', 'artifact.registered'];
+  expect(await eventually(() => page.locator('tbody tr td:nth-child(3)').allTextContents(), types)).toEqual(types);
   const first = page.locator('tbody tr').first();
   await first.locator('summary').click();
   await first.getByText('"modelName": "fraud-detector"').waitFor();
@@ -69,7 +70,7 @@ test('the audit page lists the chain in order, verified, and filters by type (in
   await page.reload();
   await page.locator('tbody tr').nth(1).waitFor();
   expect(await page.getByLabel('Type').inputValue()).toBe('artifact.registered');
-  expect(await page.locator('tbody tr').count()).toBe(2);
+  expect(await eventually(() => page.locator('tbody tr').count(), 2)).toBe(2);
   // the time filter: nothing happened after tomorrow; the form shows the time asked for
   const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
   await page.goto(`${s.url}/audit?since=${encodeURIComponent(tomorrow)}`);
@@ -129,7 +130,7 @@ test("a drift report draws each feature's histograms and its statistics; an admi
   const page = await browser.open(`/drift/reports/${drifted.reportId}`);
   await page.getByRole('heading', { name: `Drift report ${drifted.reportId}`, level: 1 }).waitFor();
   await page.getByRole('img', { name: /^amount: reference and current/ }).waitFor();
-  expect(await page.locator('svg rect.bar.reference').count()).toBe(bins);
+  expect(await eventually(() => page.locator('svg rect.bar.reference').count(), bins)).toBe(bins);
   expect(await page.locator('svg rect.bar.current').count()).toBe(bins);
   expect(await page.locator('svg rect.bar title').count()).toBe(2 * bins);
   await page.getByText('Jensen–Shannon distance (gated)').first().waitFor();

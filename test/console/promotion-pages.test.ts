@@ -15,7 +15,7 @@ import type { MetricsSource } from '../../lib/platform/ports/canary-metrics.js';
 import { consoleSignIn } from '../../lib/platform/composition/local-start.js';
 import { loadCheckedConfig } from '../../lib/platform/config.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
-import { accessibilityViolations, launchBrowser, screenshot, type Browsing } from '../support/browser.js';
+import { accessibilityViolations, eventually, launchBrowser, screenshot, type Browsing } from '../support/browser.js';
 import { approve, approverKey, highRiskPolicies, settled, type Approver } from '../promotion/support.js';
 
 const rng = createPrng(22);
@@ -269,7 +269,7 @@ test('the serving page shows the split and draws per-variant charts with both va
     .getByRole('row', { name: /^stable/ })
     .getByText('500', { exact: true })
     .waitFor();
-  expect(await page.locator('figure.chart canvas').count()).toBe(4);
+  expect(await eventually(() => page.locator('figure.chart canvas').count(), 4)).toBe(4);
   const legend = page.locator('figure.chart').first().locator('.u-legend');
   expect(await legend.textContent()).toMatch(/stable[\s\S]*canary/);
   const latency = page.locator('figure.chart', { hasText: 'Latency p50 / p95 / p99' });

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { manifestFor, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
-import { accessibilityViolations, launchBrowser, screenshot, type Browsing } from '../support/browser.js';
+import { accessibilityViolations, eventually, launchBrowser, screenshot, type Browsing } from '../support/browser.js';
 import { seedVersions } from '../support/seed-versions.js';
 import { settled } from '../promotion/support.js';
 import { verifyBundle } from '../../lib/kernel/lineage-bundle.js';
@@ -80,7 +80,7 @@ test('the models page lists every model with what serves where; the search (in t
   await page.getByRole('button', { name: 'Search' }).click();
   await page.waitForURL(`${s.url}/models?q=RISK`);
   await page.getByRole('link', { name: 'credit-risk' }).waitFor();
-  expect(await page.locator('tbody tr').count()).toBe(1);
+  expect(await eventually(() => page.locator('tbody tr').count(), 1)).toBe(1);
   await page.getByLabel('Search models').fill('no-such-model');
   await page.keyboard.press('Enter');
   await page.getByText("No model's name contains “no-such-model”.").waitFor();
@@ -95,14 +95,14 @@ test('a model page shows its environments with the split and its versions newest
   await canary.getByText('25 %').waitFor();
   const versions = page.getByRole('table', { name: 'Versions of fraud-detector with their metrics' });
   await versions.waitFor();
-  expect(await versions.locator('tbody th').allTextContents()).toEqual(['v2', 'v1']);
+  expect(await eventually(() => versions.locator('tbody th').allTextContents(), ['v2', 'v1'])).toEqual(['v2', 'v1']);
   expect(await versions.locator('thead th').allTextContents()).toEqual(['Compare', 'Version', 'auc', 'f1', 'Registered', 'By']);
   await page.getByLabel('compare v2').check();
   await page.getByLabel('compare v1').check();
   await page.waitForURL(`${s.url}/models/fraud-detector?a=2&b=1`);
   const compare = page.getByRole('table', { name: 'v2 and v1 side by side' });
   const auc = compare.getByRole('row', { name: /metric auc/ });
-  expect(await auc.locator('td').allTextContents()).toEqual(['0.93', '0.91']);
+  expect(await eventually(() => auc.locator('td').allTextContents(), ['0.93', '0.91'])).toEqual(['0.93', '0.91']);
   await auc.getByText('differs').waitFor();
   expect(
     await compare

@@ -10,6 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.AEGIS_CHROMIUM ?? '/usr/bin/chromium';
@@ -94,4 +95,18 @@ export async function accessibilityViolations(page: Page): Promise<string[]> {
     return g.axe.run(g.document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } });
   });
   return result.violations.flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')}`));
+}
+
+/**
+ * Reads `read()` until it deep-equals `expected` or `timeoutMs` passes, and returns the last value
+ * read, for the caller to assert: a page renders after its data arrives, so a one-shot read of a
+ * list can see the state before the fetch (or the previous page's rows) on a busy machine.
+ */
+export async function eventually<T>(read: () => Promise<T>, expected: T, timeoutMs = 10_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (isDeepStrictEqual(value, expected) || Date.now() > until) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
