@@ -78,6 +78,7 @@ describe('dependency faults through the Lambda handler', () => {
           auth: { authenticate: async () => ({ id: 'reader', role: 'auditor', scope: 'global' as const }) },
           registry: { listModels: async () => Promise.reject(error) },
           logger: { info() {}, warn() {}, error() {} },
+          config: {},
         }) as unknown as Container,
     );
 
