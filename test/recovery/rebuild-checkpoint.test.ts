@@ -21,7 +21,7 @@ beforeAll(async () => {
   await populate(stack, 2);
   await stack.container.auditTrail.archive();
   target = await openTarget();
-});
+}, 180_000);
 afterAll(async () => {
   await target?.close();
   await stack?.stop();
