@@ -5,7 +5,7 @@
  * session's CSRF token. Errors come back as {@link ApiError} with the API's code and field.
  */
 
-/** An API error reply: `{ error: { code, message, field?, requestId } }`, or a network failure (status 0). */
+/** An API error reply: `{ error: { code, message, field?, requestId, details? } }`, or a network failure (status 0). */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -13,9 +13,23 @@ export class ApiError extends Error {
     message: string,
     readonly field?: string,
     readonly requestId?: string,
+    /** the reply's machine-readable specifics, e.g. the rules that refused a promotion */
+    readonly details?: Record<string, unknown>,
   ) {
     super(message);
   }
+}
+
+/** What SentinelNet decided, when `e` is its refusal (POLICY_DENIED): each rule id with its reason, and the denied request's record. */
+export function policyRefusal(e: ApiError): { rules: { id: string; reason?: string }[]; promotionId?: string } | undefined {
+  const d = e.details;
+  if (e.code !== 'POLICY_DENIED' || !d || !Array.isArray(d.rules)) return undefined;
+  const reasons = Array.isArray(d.reasons) ? d.reasons : [];
+  const rules = d.rules.flatMap((id: unknown, i) => {
+    const reason: unknown = reasons[i];
+    return typeof id === 'string' ? [{ id, ...(typeof reason === 'string' ? { reason } : {}) }] : [];
+  });
+  return { rules, ...(typeof d.promotionId === 'string' ? { promotionId: d.promotionId } : {}) };
 }
 
 let csrfToken: string | undefined;
@@ -65,9 +79,12 @@ export async function api<T>(path: string, init: { method?: 'GET' | 'POST' | 'PU
     throw new ApiError(res.status, 'NOT_JSON', `the server answered ${res.status} with something that is not JSON`);
   }
   if (!res.ok) {
-    const e = (body as { error?: { code?: string; message?: string; field?: string; requestId?: string } } | undefined)?.error;
+    const e = (
+      body as
+        { error?: { code?: string; message?: string; field?: string; requestId?: string; details?: Record<string, unknown> } } | undefined
+    )?.error;
     if (res.status === 401) onUnauthenticated?.();
-    throw new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? res.statusText, e?.field, e?.requestId);
+    throw new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? res.statusText, e?.field, e?.requestId, e?.details);
   }
   return body as T;
 }

@@ -171,6 +171,13 @@ test("a refused action shows the API's answer: rolling canary back to an artifac
   const alert = page.getByRole('alert');
   await alert.getByText('Refused:').waitFor();
   expect(await alert.textContent()).toMatch(/POLICY_DENIED .*never served churn in canary/);
+  // the decision's rule ids with their reasons, from the reply's details, and the denied request's record
+  const rules = alert.getByRole('list', { name: 'Rules that refused it' }).getByRole('listitem');
+  expect(await rules.allTextContents()).toEqual([
+    expect.stringMatching(/^rollback-to-served-artifact: artifact \S+ never served churn in canary/),
+  ]);
+  const record = (await alert.getByRole('link', { name: /^denied promotion / }).getAttribute('href'))!;
+  expect((await s.api('GET', `/v1${record}`)).body).toMatchObject({ status: 'denied', kind: 'rollback', targetEnv: 'canary' });
   browser.problems.splice(0); // the browser logs the refused call as a failed resource
   await page.getByRole('button', { name: 'Back', exact: true }).click();
   await page.getByRole('button', { name: 'Roll back canary…' }).waitFor();

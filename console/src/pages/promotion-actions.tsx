@@ -7,7 +7,8 @@
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import type { PromotionReply } from '../../../lib/platform/http/schemas.js';
-import { api, ApiError } from '../api.js';
+import { api, ApiError, policyRefusal } from '../api.js';
+import { Link } from '../router.js';
 import { useCan } from '../ui.js';
 
 interface ActionSpec {
@@ -18,6 +19,35 @@ interface ActionSpec {
   /** roll back asks which artifact to return to */
   needsArtifact?: boolean;
   call: (reason: string, artifactId: string) => Promise<unknown>;
+}
+
+/** The API's refusal as is; a policy refusal also lists the rules that denied it with their reasons, and links its record. */
+function Refusal(props: { error: ApiError }): JSX.Element {
+  const { error } = props;
+  const policy = policyRefusal(error);
+  return (
+    <div class="state error" role="alert">
+      <p>
+        Refused: <strong>{error.code}</strong> {error.message}
+        {error.field ? ` (field ${error.field})` : ''}
+      </p>
+      {policy && policy.rules.length ? (
+        <ul aria-label="Rules that refused it">
+          {policy.rules.map((r) => (
+            <li key={r.id}>
+              <code>{r.id}</code>
+              {r.reason ? `: ${r.reason}` : ''}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      {policy?.promotionId ? (
+        <p>
+          Recorded as <Link href={`/promotions/${policy.promotionId}`}>denied promotion {policy.promotionId.slice(0, 8)}</Link>.
+        </p>
+      ) : null}
+    </div>
+  );
 }
 
 function Action(props: { a: ActionSpec; done: () => void }): JSX.Element {
@@ -62,12 +92,7 @@ function Action(props: { a: ActionSpec; done: () => void }): JSX.Element {
         <label for={`${a.id}-reason`}>Reason (audited)</label>
         <input id={`${a.id}-reason`} required size={50} value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
       </p>
-      {error ? (
-        <p class="state error" role="alert">
-          Refused: <strong>{error.code}</strong> {error.message}
-          {error.field ? ` (field ${error.field})` : ''}
-        </p>
-      ) : null}
+      {error ? <Refusal error={error} /> : null}
       <button type="submit" class="danger" disabled={busy}>
         Confirm: {a.label.toLowerCase()}
       </button>{' '}
