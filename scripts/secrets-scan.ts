@@ -12,7 +12,7 @@
  * Exit 0: clean; 1: findings (file, line, rule; secrets masked); 2: cannot scan.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runSecretLint } from 'secretlint';
@@ -24,7 +24,7 @@ interface RuleDescriptor {
   [key: string]: unknown;
 }
 
-/** The files to scan: what git lists (NUL-separated, so any name survives), less the allow-listed, less the deleted. */
+/** The files to scan: what git lists (NUL-separated, so any name survives), less the allow-listed, the deleted and symlinks to folders. */
 function filesToScan(dir: string): string[] {
   const git = (...args: string[]) =>
     execFileSync('git', ['-C', dir, 'ls-files', '-z', ...args], { encoding: 'utf8', maxBuffer: 64 << 20 })
@@ -37,7 +37,7 @@ function filesToScan(dir: string): string[] {
       ? [...git('--cached', '--ignored', `--exclude-from=${allowList}`), ...git('--others', '--ignored', `--exclude-from=${allowList}`)]
       : [],
   );
-  return [...new Set(listed)].filter((f) => !allowed.has(f) && existsSync(join(dir, f))).map((f) => join(dir, f));
+  return [...new Set(listed)].filter((f) => !allowed.has(f) && statSync(join(dir, f), { throwIfNoEntry: false })?.isFile()).map((f) => join(dir, f));
 }
 
 /** The config with `./` rule ids made absolute (relative to the config file). */
