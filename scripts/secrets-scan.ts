@@ -37,7 +37,9 @@ function filesToScan(dir: string): string[] {
       ? [...git('--cached', '--ignored', `--exclude-from=${allowList}`), ...git('--others', '--ignored', `--exclude-from=${allowList}`)]
       : [],
   );
-  return [...new Set(listed)].filter((f) => !allowed.has(f) && statSync(join(dir, f), { throwIfNoEntry: false })?.isFile()).map((f) => join(dir, f));
+  return [...new Set(listed)]
+    .filter((f) => !allowed.has(f) && statSync(join(dir, f), { throwIfNoEntry: false })?.isFile())
+    .map((f) => join(dir, f));
 }
 
 /** The config with `./` rule ids made absolute (relative to the config file). */
