@@ -24,7 +24,8 @@ import { App, Duration, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { RoleMapEntry } from '../lib/kernel/identity.js';
 import { AegisStack, REPO_ROOT } from '../lib/infra/aegis-stack.js';
-import { loadEnvironments, scheduleRates } from '../lib/infra/environments.js';
+import { loadEnvironments } from '../lib/infra/environments.js';
+import { scheduleRates } from '../lib/infra/schedule-rates.js';
 import { mutualTlsFromContext } from '../lib/infra/mutual-tls.js';
 import type { ReplicationTarget } from '../lib/infra/replication.js';
 

@@ -19,6 +19,7 @@ import { registryCommands } from '../lib/clients/cli/registry-commands.js';
 import { servingCommands } from '../lib/clients/cli/serving-commands.js';
 import { tokenCommands } from '../lib/clients/cli/token-commands.js';
 import { consoleCommands } from '../lib/clients/cli/console-command.js';
+import { deployGuardCommand } from '../lib/clients/cli/deploy-guard-command.js';
 import { trainingCommands } from '../lib/clients/cli/training-commands.js';
 import { AegisError } from '../lib/kernel/errors.js';
 
@@ -95,6 +96,7 @@ baselineCommand(program, ctx);
 retrainCommand(program, ctx);
 driftCommands(program, ctx);
 consoleCommands(program, ctx);
+deployGuardCommand(program, ctx);
 
 /** With --json, a failure is one JSON object on stdout (the exit code is the same). */
 const json = process.argv.slice(2).includes('--json');

@@ -2,10 +2,10 @@
  * The per-environment configuration file (`environments.json` at the repo root, or
  * `-c environmentsFile=<path>`): one checked entry per environment with what differs between
  * them — account and region, the IAM role map, the alarm email, the audit and serving retention,
- * replication, mutual TLS, API throttles, the serving function's memory and concurrency and its alarms' thresholds, tags and termination protection. Read by `bin/cdk.ts` only.
+ * replication, mutual TLS, API throttles, the serving function's memory and concurrency and its alarms' thresholds, tags and termination protection.
+ * Read by `bin/cdk.ts` and by the deploy guard (`aegis deploy-guard`): it imports no CDK, so the CLI bundle carries none.
  */
 import { readFileSync } from 'node:fs';
-import { Duration } from 'aws-cdk-lib';
 import * as z from 'zod';
 import { RoleMapEntrySchema } from '../kernel/identity.js';
 
@@ -157,20 +157,4 @@ export function loadEnvironments(path: string): Readonly<Record<string, Environm
     if ((env.account === undefined) !== (env.region === undefined))
       throw new Error(`${path}: environments.${name}: account and region go together (both, or neither for an environment-agnostic stack)`);
   return parsed.data.environments;
-}
-
-/**
- * The stack props an environment's `schedules` set: `auditArchiveMinutes: 10` → `auditArchiveRate: Duration.minutes(10)`.
- *
- * @example scheduleRates({ servingRetentionMinutes: 30 }) // { servingRetentionRate: Duration.minutes(30) }
- */
-export function scheduleRates(
-  schedules: EnvironmentConfig['schedules'],
-): Partial<Record<`${(typeof SCHEDULED_JOB_RATES)[number] extends `${infer J}Minutes` ? J : never}Rate`, Duration>> {
-  const out: Record<string, Duration> = {};
-  for (const key of SCHEDULED_JOB_RATES) {
-    const minutes = schedules?.[key];
-    if (minutes !== undefined) out[`${key.slice(0, -'Minutes'.length)}Rate`] = Duration.minutes(minutes);
-  }
-  return out;
 }

@@ -25,11 +25,13 @@ import { generatedPhysicalName, getAttOf, refTarget, type CfnTemplate } from './
 const REGION = 'eu-west-1';
 const ACCOUNT = '123456789012';
 const PUBLISHER: IamIdentity & { accessKeyId: string } = {
+  // secretlint-disable-next-line -- made-up access key ids for the SigV4 emulator
   accessKeyId: 'AKIAPUBLISHER0000001',
   secretAccessKey: 'publisher-secret-key-0000000000000000000',
   arn: `arn:aws:sts::${ACCOUNT}:assumed-role/AegisPublisher/ci-run-7`,
 };
 const AUDITOR: IamIdentity & { accessKeyId: string } = {
+  // secretlint-disable-next-line -- made-up access key ids for the SigV4 emulator
   accessKeyId: 'AKIAAUDITOR000000001',
   secretAccessKey: 'auditor-secret-key-00000000000000000000',
   arn: `arn:aws:iam::${ACCOUNT}:user/auditor`,
@@ -281,6 +283,7 @@ describe('API Gateway emulator (from the synthesized template)', () => {
     const r1 = await send(url, { method: 'POST', headers: wrongSecret, body });
     expect([r1.status, r1.headers['x-amzn-errortype']]).toEqual([403, 'InvalidSignatureException']);
 
+    // secretlint-disable-next-line -- a made-up access key id the emulator does not know
     const unknown = await signedHeaders(url, 'POST', body, { accessKeyId: 'AKIAUNKNOWN000000000', secretAccessKey: 'x' });
     const r2 = await send(url, { method: 'POST', headers: unknown, body });
     expect([r2.status, r2.headers['x-amzn-errortype']]).toEqual([403, 'UnrecognizedClientException']);

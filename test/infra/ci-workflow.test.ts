@@ -1,7 +1,7 @@
 /**
  * The example CI workflow (`.github/workflows/aegis.yml`) parses and does what the README
  * promises: tests on every push, deploys only from the protected branch through an OIDC role
- * with REQUIRE_KMS=true after a synth and a diff, then trains, registers and reproduces a
+ * with REQUIRE_KMS=true after a synth, the deploy guard and a diff, then trains, registers and reproduces a
  * model against the deployed API.
  */
 import { readFileSync } from 'node:fs';
@@ -35,6 +35,17 @@ describe('.github/workflows/aegis.yml', () => {
     expect(JSON.stringify(workflow)).not.toMatch(/aws-access-key-id|aws-secret-access-key/);
     const commands = deploy.steps.map((s) => s.run ?? '').filter((r) => r.includes('cdk '));
     expect(commands.map((c) => c.split(' ')[2])).toEqual(['synth', 'diff', 'deploy']);
+  });
+
+  it('runs the deploy guard on the synthesized assembly, then diffs and deploys that same assembly', () => {
+    const steps = workflow.jobs.deploy!.steps.map((s) => s.run ?? '');
+    const at = (re: RegExp) => steps.findIndex((r) => re.test(r));
+    const synth = at(/^npx cdk synth -c env=\$AEGIS_ENV\b/);
+    const guard = at(/^npx aegis deploy-guard --env \$AEGIS_ENV$/);
+    const diff = at(/^npx cdk diff --app cdk\.out aegis-\$AEGIS_ENV$/);
+    const deploy = at(/^npx cdk deploy --app cdk\.out aegis-\$AEGIS_ENV /);
+    expect([synth, guard, diff, deploy].every((i) => i >= 0)).toBe(true);
+    expect(synth < guard && guard < diff && diff < deploy).toBe(true);
   });
 
   it('trains with a recorded provenance, registers through the deployed API and checks the artifact reproduces', () => {

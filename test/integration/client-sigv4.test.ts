@@ -19,6 +19,7 @@ describe('AegisClient SigV4 signing (AWS mode)', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
+    // secretlint-disable-next-line -- the AWS SigV4 test suite's published example credentials
     const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
     try {
       const client = new AegisClient({
