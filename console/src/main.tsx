@@ -52,11 +52,7 @@ const NAV: { href: string; label: string; route: string }[] = [
   { href: '/audit', label: 'Audit', route: 'auditList' },
 ];
 
-type Signed =
-  | { state: 'checking' }
-  | { state: 'out'; reason?: string }
-  | { state: 'in'; me: Me }
-  | { state: 'error'; error: ApiError };
+type Signed = { state: 'checking' } | { state: 'out'; reason?: string } | { state: 'in'; me: Me } | { state: 'error'; error: ApiError };
 
 /** Where a sign-in started from, to come back to (not the sign-in page itself). */
 const here = (loc: Location) => (loc.path === '/login' ? '/' : `${loc.path}${loc.query.size ? `?${loc.query.toString()}` : ''}`);
@@ -74,7 +70,13 @@ function App(): JSX.Element {
     } catch (e) {
       // a sign-in that cannot go on is told on the sign-in page; a network failure can be retried
       if (e instanceof SignInError && e.code !== 'NETWORK') return setSigned({ state: 'out', reason: e.message });
-      setSigned({ state: 'error', error: e instanceof ApiError ? e : new ApiError(0, e instanceof SignInError ? 'NETWORK' : 'CLIENT', e instanceof Error ? e.message : String(e)) });
+      setSigned({
+        state: 'error',
+        error:
+          e instanceof ApiError
+            ? e
+            : new ApiError(0, e instanceof SignInError ? 'NETWORK' : 'CLIENT', e instanceof Error ? e.message : String(e)),
+      });
     }
   };
   useEffect(() => {

@@ -54,7 +54,11 @@ export class ConsoleApi {
   private readonly routes: Compiled[];
 
   constructor(private readonly opts: ConsoleApiOptions) {
-    const container = { ...opts.container, auth: new IamAuthenticator(opts.roleMap), config: { ...opts.container.config, consoleOrigin: opts.consoleOrigin } };
+    const container = {
+      ...opts.container,
+      auth: new IamAuthenticator(opts.roleMap),
+      config: { ...opts.container.config, consoleOrigin: opts.consoleOrigin },
+    };
     const provider = () => Promise.resolve(container as Container);
     this.routes = (Object.entries(ROUTES) as [RouteId, RouteSpec][])
       .flatMap(([id, route]) =>
@@ -95,7 +99,10 @@ export class ConsoleApi {
     if (!hit) return refuse(403, 'UNAUTHENTICATED', 'no such route, or the request is not signed with SigV4');
     const pairs: [string, string][] = [];
     for (let i = 0; i < req.rawHeaders.length; i += 2) pairs.push([req.rawHeaders[i]!, req.rawHeaders[i + 1]!]);
-    const outcome = await verifySigV4({ method, rawPath, query: url.searchParams, headers: pairs, body }, { identities: this.opts.identities, region });
+    const outcome = await verifySigV4(
+      { method, rawPath, query: url.searchParams, headers: pairs, body },
+      { identities: this.opts.identities, region },
+    );
     if (!outcome.ok) return refuse(403, 'UNAUTHENTICATED', outcome.message);
     const requestId = randomUUID();
     const params = Object.fromEntries(hit.params.map((name, i) => [name, decodeURIComponent(hit.pattern.exec(path)![i + 1]!)]));

@@ -41,10 +41,16 @@ export interface AwsConsole {
   api: ConsoleApi;
   /** `GetId` / `GetCredentialsForIdentity …` as the identity host received them */
   identityCalls: string[];
+  /** hosts that drop every connection while set (a network failure) */
+  outage: { identity: boolean };
   /** Chromium flags sending the AWS hosts to the local TLS front */
   browserArgs: string[];
   /** a request to an AWS host from this process (through the TLS front) */
-  send(host: 'api', path: string, init: { method: string; headers: Record<string, string>; body?: string }): Promise<{ status: number; body: string }>;
+  send(
+    host: 'api' | 'hosted',
+    path: string,
+    init: { method: string; headers: Record<string, string>; body?: string },
+  ): Promise<{ status: number; body: string; location?: string }>;
   stop(): Promise<void>;
 }
 
@@ -57,8 +63,29 @@ const listen = (s: Server) => new Promise<number>((r) => s.listen(0, '127.0.0.1'
 
 export async function startAwsConsole(stack: Stack, moto: Moto, distDir = join(process.cwd(), 'dist/console')): Promise<AwsConsole> {
   const tls = await mkdtemp(join(tmpdir(), 'aegis-aws-console-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=aws.test',
-    '-addext', `subjectAltName=DNS:${API_HOST},DNS:${IDENTITY_HOST},DNS:${HOSTED_HOST}`, '-keyout', 'key.pem', '-out', 'cert.pem'], { cwd: tls, stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=aws.test',
+      '-addext',
+      `subjectAltName=DNS:${API_HOST},DNS:${IDENTITY_HOST},DNS:${HOSTED_HOST}`,
+      '-keyout',
+      'key.pem',
+      '-out',
+      'cert.pem',
+    ],
+    { cwd: tls, stdio: 'pipe' },
+  );
   const identityPoolId = await createIdentityPool(moto);
 
   const site = createServer();
@@ -75,7 +102,12 @@ export async function startAwsConsole(stack: Stack, moto: Moto, distDir = join(p
   const csp = consoleCsp(`https://${API_HOST}`, config.cognitoDomain, REGION);
   site.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', url).pathname;
-    const headers = { 'content-security-policy': csp, 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' };
+    const headers = {
+      'content-security-policy': csp,
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'DENY',
+      'referrer-policy': 'no-referrer',
+    };
     if (path === '/config.json') {
       res.writeHead(200, { 'content-type': 'application/json', ...headers });
       return void res.end(JSON.stringify(config));
@@ -87,7 +119,12 @@ export async function startAwsConsole(stack: Stack, moto: Moto, distDir = join(p
     res.end(readFileSync(served));
   });
 
-  const hostedUi = new HostedUiStandIn({ region: REGION, userPoolId: USER_POOL_ID, clientId: config.userPoolClientId, callbackUrl: `${url}/` });
+  const hostedUi = new HostedUiStandIn({
+    region: REGION,
+    userPoolId: USER_POOL_ID,
+    clientId: config.userPoolClientId,
+    callbackUrl: `${url}/`,
+  });
   // moto hands every identity the same key: the one signed in last is the one behind it
   let lastSub: string | undefined;
   const provider = `cognito-idp.${REGION}.amazonaws.com/${USER_POOL_ID}`;
@@ -96,7 +133,12 @@ export async function startAwsConsole(stack: Stack, moto: Moto, distDir = join(p
     region: REGION,
     stage: 'prod',
     consoleOrigin: url,
-    identities: { [MOTO_CREDENTIALS.accessKeyId]: { ...MOTO_CREDENTIALS, arn: `arn:aws:sts::${ACCOUNT}:assumed-role/aegis-console-reader/CognitoIdentityCredentials` } },
+    identities: {
+      [MOTO_CREDENTIALS.accessKeyId]: {
+        ...MOTO_CREDENTIALS,
+        arn: `arn:aws:sts::${ACCOUNT}:assumed-role/aegis-console-reader/CognitoIdentityCredentials`,
+      },
+    },
     roleMap: { [READER_ROLE_ARN]: { role: 'reader', scope: 'global' } },
     cognitoProvider: () => (lastSub ? `${provider},${provider}:CognitoSignIn:${lastSub}` : undefined),
   });
@@ -108,7 +150,10 @@ export async function startAwsConsole(stack: Stack, moto: Moto, distDir = join(p
       const token = (JSON.parse(body.toString('utf8') || '{}') as { Logins?: Record<string, string> }).Logins?.[provider];
       const claims = token ? hostedUi.claims(token) : undefined;
       const deny = (type: string, message: string) => {
-        res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1', 'access-control-allow-origin': String(req.headers.origin ?? '*') });
+        res.writeHead(400, {
+          'content-type': 'application/x-amz-json-1.1',
+          'access-control-allow-origin': String(req.headers.origin ?? '*'),
+        });
         res.end(JSON.stringify({ __type: type, message }));
       };
       if (!claims || (claims.exp as number) * 1000 < Date.now()) return deny('NotAuthorizedException', 'Invalid login token.');
@@ -117,10 +162,13 @@ export async function startAwsConsole(stack: Stack, moto: Moto, distDir = join(p
       if (action === 'GetCredentialsForIdentity') lastSub = String(claims.sub);
     }
     const upstream = new URL(moto.endpoint);
-    const proxied = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: IDENTITY_HOST } }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
+    const proxied = request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: IDENTITY_HOST } },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
     proxied.end(body);
   };
 
@@ -129,6 +177,7 @@ export async function startAwsConsole(stack: Stack, moto: Moto, distDir = join(p
       const body = await readAll(req);
       const host = String(req.headers.host ?? '').replace(/:\d+$/, '');
       if (host === API_HOST) return api.handle(req, res, body);
+      if (host === IDENTITY_HOST && outage.identity) return void req.socket.destroy();
       if (host === IDENTITY_HOST) return identity(req, res, body);
       if (host === HOSTED_HOST) return hostedUi.handle(req, res, body);
       res.writeHead(421).end();
@@ -138,6 +187,7 @@ export async function startAwsConsole(stack: Stack, moto: Moto, distDir = join(p
     });
   });
   const frontPort = await listen(front);
+  const outage = { identity: false };
   const rules = [API_HOST, IDENTITY_HOST, HOSTED_HOST].map((h) => `MAP ${h} 127.0.0.1:${frontPort}`).join(',');
 
   return {
@@ -147,12 +197,30 @@ export async function startAwsConsole(stack: Stack, moto: Moto, distDir = join(p
     hostedUi,
     api,
     identityCalls,
+    outage,
     browserArgs: [`--host-resolver-rules=${rules}`],
-    send: (_host, path, init) =>
+    send: (target, path, init) =>
       new Promise((resolve, reject) => {
         const r = httpsRequest(
-          { host: '127.0.0.1', port: frontPort, servername: API_HOST, rejectUnauthorized: false, method: init.method, path: `/prod${path}`, headers: { ...init.headers, host: API_HOST } },
-          (res) => void readAll(res).then((b) => resolve({ status: res.statusCode ?? 0, body: b.toString('utf8') }), reject),
+          {
+            host: '127.0.0.1',
+            port: frontPort,
+            servername: target === 'api' ? API_HOST : HOSTED_HOST,
+            rejectUnauthorized: false,
+            method: init.method,
+            path: target === 'api' ? `/prod${path}` : path,
+            headers: { ...init.headers, host: target === 'api' ? API_HOST : HOSTED_HOST },
+          },
+          (res) =>
+            void readAll(res).then(
+              (b) =>
+                resolve({
+                  status: res.statusCode ?? 0,
+                  body: b.toString('utf8'),
+                  ...(res.headers.location && { location: res.headers.location }),
+                }),
+              reject,
+            ),
         );
         r.on('error', reject);
         r.end(init.body);

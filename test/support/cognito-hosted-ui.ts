@@ -64,7 +64,7 @@ export class HostedUiStandIn {
     const url = new URL(req.url ?? '/', 'https://hosted.invalid');
     const route = `${req.method} ${url.pathname}`;
     const form = new URLSearchParams(body.toString('utf8'));
-    this.calls.push(`${route}${route.startsWith('POST') ? ` grant_type=${form.get('grant_type') ?? ''}` : ''}`);
+    this.calls.push(`${route}${route === 'POST /oauth2/token' ? ` grant_type=${form.get('grant_type') ?? ''}` : ''}`);
     const cors = req.headers.origin ? { 'access-control-allow-origin': req.headers.origin, vary: 'Origin' } : {};
     const json = (status: number, value: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json;charset=UTF-8', 'cache-control': 'no-store', ...cors });
@@ -95,11 +95,14 @@ export class HostedUiStandIn {
     }
     if (form.get('grant_type') !== 'authorization_code') return oauthError('unsupported_grant_type', 'grant_type');
     const code = this.codes.get(form.get('code') ?? '');
-    if (!code || code.used || this.now() - code.issuedAt > CODE_LIFETIME_MS) return oauthError('invalid_grant', 'code is invalid, used or expired');
+    if (!code || code.used || this.now() - code.issuedAt > CODE_LIFETIME_MS)
+      return oauthError('invalid_grant', 'code is invalid, used or expired');
     code.used = true;
-    if (form.get('redirect_uri') !== code.redirectUri) return oauthError('invalid_grant', 'redirect_uri differs from the authorize request');
+    if (form.get('redirect_uri') !== code.redirectUri)
+      return oauthError('invalid_grant', 'redirect_uri differs from the authorize request');
     const verifier = form.get('code_verifier') ?? '';
-    if (b64url(createHash('sha256').update(verifier).digest()) !== code.challenge) return oauthError('invalid_grant', 'PKCE verification failed');
+    if (b64url(createHash('sha256').update(verifier).digest()) !== code.challenge)
+      return oauthError('invalid_grant', 'PKCE verification failed');
     const refresh = b64url(randomBytes(32));
     this.refreshTokens.set(refresh, code.user);
     return json(200, {

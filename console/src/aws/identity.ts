@@ -40,7 +40,8 @@ async function call<T>(cfg: AwsConfig, action: string, body: unknown): Promise<T
       'NO_ROLE',
       'You are signed in, but your account is in no Aegis group, so AWS gives it no credentials. Ask an administrator to add you to a group (reader, publisher, …), then sign in again.',
     );
-  if (type === 'NotAuthorizedException') throw new SignInError('SESSION_ENDED', `AWS refused the sign-in token (${message}). Sign in again.`);
+  if (type === 'NotAuthorizedException')
+    throw new SignInError('SESSION_ENDED', `AWS refused the sign-in token (${message}). Sign in again.`);
   if (res.status >= 500) throw new SignInError('NETWORK', `AWS (Cognito Identity) failed: ${type} ${message}`);
   throw new SignInError('IDENTITY_REFUSED', `AWS (Cognito Identity) refused: ${type} ${message}`);
 }

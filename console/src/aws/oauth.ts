@@ -66,7 +66,10 @@ function takePending(): Pending | undefined {
  * none. A reply is used once: its sign-in request is forgotten whatever the outcome, except a
  * network failure before the token endpoint answered (the code is still unused: retry).
  */
-export async function completeSignIn(cfg: AwsConfig, strip: (to: string) => void): Promise<{ tokens: Tokens; returnTo: string } | undefined> {
+export async function completeSignIn(
+  cfg: AwsConfig,
+  strip: (to: string) => void,
+): Promise<{ tokens: Tokens; returnTo: string } | undefined> {
   const q = new URLSearchParams(location.search);
   const code = q.get('code');
   const error = q.get('error');
@@ -85,7 +88,10 @@ export async function completeSignIn(cfg: AwsConfig, strip: (to: string) => void
   }
   if (error) {
     forget();
-    throw new SignInError('HOSTED_UI', `The sign-in page answered ${error}${q.get('error_description') ? `: ${q.get('error_description')}` : ''}.`);
+    throw new SignInError(
+      'HOSTED_UI',
+      `The sign-in page answered ${error}${q.get('error_description') ? `: ${q.get('error_description')}` : ''}.`,
+    );
   }
   const tokens = await tokenRequest(cfg, {
     grant_type: 'authorization_code',
@@ -133,11 +139,19 @@ async function tokenRequest(cfg: AwsConfig, form: Record<string, string>): Promi
   } catch (e) {
     throw new SignInError('NETWORK', `The sign-in service did not answer (${e instanceof Error ? e.message : String(e)}).`);
   }
-  const body = (await res.json().catch(() => ({}))) as { id_token?: unknown; refresh_token?: unknown; error?: unknown; error_description?: unknown };
+  const body = (await res.json().catch(() => ({}))) as {
+    id_token?: unknown;
+    refresh_token?: unknown;
+    error?: unknown;
+    error_description?: unknown;
+  };
   if (!res.ok || typeof body.id_token !== 'string') {
     const why = typeof body.error === 'string' ? body.error : `HTTP ${res.status}`;
     const more = typeof body.error_description === 'string' ? ` (${body.error_description})` : '';
-    throw new SignInError(form.grant_type === 'refresh_token' ? 'SESSION_ENDED' : 'TOKEN_REFUSED', `The sign-in service refused: ${why}${more}. Sign in again.`);
+    throw new SignInError(
+      form.grant_type === 'refresh_token' ? 'SESSION_ENDED' : 'TOKEN_REFUSED',
+      `The sign-in service refused: ${why}${more}. Sign in again.`,
+    );
   }
   return { idToken: body.id_token, refreshToken: typeof body.refresh_token === 'string' ? body.refresh_token : undefined };
 }

@@ -75,7 +75,12 @@ export function createAwsSession(cfg: AwsConfig): AwsSession {
   };
 
   const signer = (c: Credentials) =>
-    new SignatureV4({ service: 'execute-api', region: cfg.region, sha256: WebCryptoSha256, credentials: { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken } });
+    new SignatureV4({
+      service: 'execute-api',
+      region: cfg.region,
+      sha256: WebCryptoSha256,
+      credentials: { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken },
+    });
 
   const send = async (path: string, init: Parameters<Transport>[1], c: Credentials): Promise<Response> => {
     const url = new URL(path.replace(/^\//, ''), cfg.apiUrl);
@@ -112,7 +117,12 @@ export function createAwsSession(cfg: AwsConfig): AwsSession {
     const res = await attempt(false);
     if (res.status !== 401 && res.status !== 403) return res;
     // the API Gateway's refusal of the credentials (expired, or the signature): renew once
-    const code = ((await res.clone().json().catch(() => ({}))) as { error?: { code?: string } }).error?.code;
+    const code = (
+      (await res
+        .clone()
+        .json()
+        .catch(() => ({}))) as { error?: { code?: string } }
+    ).error?.code;
     return code === 'UNAUTHENTICATED' ? attempt(true) : res;
   };
 
@@ -120,13 +130,19 @@ export function createAwsSession(cfg: AwsConfig): AwsSession {
     transport,
     forget,
     async start() {
-      const back = await completeSignIn(cfg, (to) => navigate(to, true));
-      if (back) {
-        forget();
-        keepTokens(back.tokens);
-      } else if (!tokens && !sessionStorage.getItem(REFRESH_KEY)) return 'out';
-      await credentials(true);
-      return 'in';
+      try {
+        const back = await completeSignIn(cfg, (to) => navigate(to, true));
+        if (back) {
+          forget();
+          keepTokens(back.tokens);
+        } else if (!tokens && !sessionStorage.getItem(REFRESH_KEY)) return 'out';
+        await credentials(true);
+        return 'in';
+      } catch (e) {
+        // nothing is kept of a sign-in that cannot go on; a network failure keeps it for the retry
+        if (!(e instanceof SignInError && e.code === 'NETWORK')) forget();
+        throw e;
+      }
     },
     async signIn(returnTo) {
       location.assign(await authorizeUrl(cfg, returnTo));

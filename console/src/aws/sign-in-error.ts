@@ -3,13 +3,7 @@
  * (nothing was consumed); the others need a new sign-in or an administrator.
  */
 export type SignInErrorCode =
-  | 'NETWORK'
-  | 'STATE_MISMATCH'
-  | 'HOSTED_UI'
-  | 'TOKEN_REFUSED'
-  | 'NO_ROLE'
-  | 'IDENTITY_REFUSED'
-  | 'SESSION_ENDED';
+  'NETWORK' | 'STATE_MISMATCH' | 'HOSTED_UI' | 'TOKEN_REFUSED' | 'NO_ROLE' | 'IDENTITY_REFUSED' | 'SESSION_ENDED';
 
 export class SignInError extends Error {
   override readonly name = 'SignInError';
