@@ -8,7 +8,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { accessibilityViolations, launchBrowser, screenshot, type Browsing } from '../support/browser.js';
-import { READER_ROLE_ARN, startAwsConsole, type AwsConsole } from '../support/aws-console.js';
+import { MOTO_CREDENTIALS, READER_ROLE_ARN, startAwsConsole, type AwsConsole } from '../support/aws-console.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { startMoto, type Moto } from '../support/moto.js';
 
@@ -201,6 +201,29 @@ test('signing out revokes the refresh token, clears the tab, and signs out of th
   expect(await storage(page)).toEqual({ session: [], local: [] });
   await page.reload();
   await page.getByRole('heading', { name: 'Sign in to Aegis' }).waitFor();
+  await page.close();
+});
+
+test('credentials the API refuses are renewed once; refused again, the page returns to sign-in saying why', async () => {
+  aws.hostedUi.user = reader;
+  const page = await signIn('/models');
+  await page.getByRole('link', { name: 'fraud-detector' }).waitFor();
+  const known = aws.identities[MOTO_CREDENTIALS.accessKeyId]!;
+  aws.identities[MOTO_CREDENTIALS.accessKeyId] = { ...known, sessionToken: 'another-token' };
+  const [tokens, identity] = [aws.hostedUi.calls.length, aws.identityCalls.length];
+  try {
+    await page.getByRole('navigation', { name: 'sections' }).getByRole('link', { name: 'Keys' }).click();
+    await page.getByRole('alert').getByText('Your session ended (The security token included in the request is invalid.)').waitFor();
+  } finally {
+    aws.identities[MOTO_CREDENTIALS.accessKeyId] = known;
+  }
+  // one renewal (new ID token, new credentials) and one retry, then signed out
+  expect(aws.hostedUi.calls.slice(tokens)).toEqual(['POST /oauth2/token grant_type=refresh_token']);
+  expect(aws.identityCalls.slice(identity)).toEqual(['GetCredentialsForIdentity']);
+  expect(aws.api.calls.slice(-2).map((c) => `${c.path} ${c.status}`)).toEqual(['/v1/keys 403', '/v1/keys 403']);
+  expect(await storage(page)).toEqual({ session: [], local: [] });
+  // the browser logs the two 403s as failed resources
+  expect(browser.problems.splice(0).filter((p) => !p.includes('403'))).toEqual([]);
   await page.close();
 });
 

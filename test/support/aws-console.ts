@@ -16,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { consoleCsp } from '../../lib/infra/console-hosting.js';
+import type { IamIdentity } from '../aws/support/api-gateway.js';
 import { ConsoleApi } from './aws-console-api.js';
 import { HostedUiStandIn } from './cognito-hosted-ui.js';
 import type { Stack } from './local-stack.js';
@@ -39,6 +40,8 @@ export interface AwsConsole {
   csp: string;
   hostedUi: HostedUiStandIn;
   api: ConsoleApi;
+  /** the access keys the API knows (a test may take one away: API Gateway then refuses its signatures) */
+  identities: Record<string, IamIdentity>;
   /** `GetId` / `GetCredentialsForIdentity …` as the identity host received them */
   identityCalls: string[];
   /** hosts that drop every connection while set (a network failure) */
@@ -63,29 +66,11 @@ const listen = (s: Server) => new Promise<number>((r) => s.listen(0, '127.0.0.1'
 
 export async function startAwsConsole(stack: Stack, moto: Moto, distDir = join(process.cwd(), 'dist/console')): Promise<AwsConsole> {
   const tls = await mkdtemp(join(tmpdir(), 'aegis-aws-console-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=aws.test',
-      '-addext',
-      `subjectAltName=DNS:${API_HOST},DNS:${IDENTITY_HOST},DNS:${HOSTED_HOST}`,
-      '-keyout',
-      'key.pem',
-      '-out',
-      'cert.pem',
-    ],
-    { cwd: tls, stdio: 'pipe' },
-  );
+  // a self-signed certificate for the AWS host names (Chromium is told to accept it)
+  const selfSigned =
+    'req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=aws.test -keyout key.pem -out cert.pem';
+  const names = `subjectAltName=DNS:${API_HOST},DNS:${IDENTITY_HOST},DNS:${HOSTED_HOST}`;
+  execFileSync('openssl', [...selfSigned.split(' '), '-addext', names], { cwd: tls, stdio: 'pipe' });
   const identityPoolId = await createIdentityPool(moto);
 
   const site = createServer();
@@ -128,17 +113,18 @@ export async function startAwsConsole(stack: Stack, moto: Moto, distDir = join(p
   // moto hands every identity the same key: the one signed in last is the one behind it
   let lastSub: string | undefined;
   const provider = `cognito-idp.${REGION}.amazonaws.com/${USER_POOL_ID}`;
+  const identities: Record<string, IamIdentity> = {
+    [MOTO_CREDENTIALS.accessKeyId]: {
+      ...MOTO_CREDENTIALS,
+      arn: `arn:aws:sts::${ACCOUNT}:assumed-role/aegis-console-reader/CognitoIdentityCredentials`,
+    },
+  };
   const api = new ConsoleApi({
     container: stack.container,
     region: REGION,
     stage: 'prod',
     consoleOrigin: url,
-    identities: {
-      [MOTO_CREDENTIALS.accessKeyId]: {
-        ...MOTO_CREDENTIALS,
-        arn: `arn:aws:sts::${ACCOUNT}:assumed-role/aegis-console-reader/CognitoIdentityCredentials`,
-      },
-    },
+    identities,
     roleMap: { [READER_ROLE_ARN]: { role: 'reader', scope: 'global' } },
     cognitoProvider: () => (lastSub ? `${provider},${provider}:CognitoSignIn:${lastSub}` : undefined),
   });
@@ -196,6 +182,7 @@ export async function startAwsConsole(stack: Stack, moto: Moto, distDir = join(p
     csp,
     hostedUi,
     api,
+    identities,
     identityCalls,
     outage,
     browserArgs: [`--host-resolver-rules=${rules}`],
