@@ -1,7 +1,7 @@
 /**
  * The web console's build (called by scripts/build.mjs): esbuild bundles console/src/main.tsx
- * (Preact, TSX, its CSS) into one minified script and one stylesheet whose names carry their
- * content's hash (dist/console/assets/), and writes dist/console/index.html naming them. No
+ * (Preact, TSX, its CSS) into one minified script (plus the chunks it imports lazily) and one
+ * stylesheet whose names carry their content's hash (dist/console/assets/), and writes dist/console/index.html naming them. No
  * runtime CDN: everything the page loads comes from these files.
  */
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +22,9 @@ export async function buildConsole(esbuild, root) {
     bundle: true,
     minify: true,
     format: 'esm',
+    // the AWS sign-in (SigV4, Cognito) is a chunk of its own, loaded only when config.json says aws
+    splitting: true,
+    chunkNames: 'chunk-[hash]',
     target: ['chrome110', 'firefox115', 'safari16'],
     jsx: 'automatic',
     jsxImportSource: 'preact',

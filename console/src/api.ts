@@ -2,7 +2,8 @@
  * The console's one way to the API: the same routes and reply schemas as the CLI
  * (lib/platform/http/schemas.ts, imported as types only). Locally the browser's session cookie
  * authenticates (the server adds the session's token); state-changing calls carry the
- * session's CSRF token. Errors come back as {@link ApiError} with the API's code and field.
+ * session's CSRF token. On AWS a transport signs each call with SigV4 (aws/session.ts).
+ * Errors come back as {@link ApiError} with the API's code and field.
  */
 
 /** An API error reply: `{ error: { code, message, field?, requestId, details? } }`, or a network failure (status 0). */
@@ -33,16 +34,30 @@ export function policyRefusal(e: ApiError): { rules: { id: string; reason?: stri
 }
 
 let csrfToken: string | undefined;
-let onUnauthenticated: (() => void) | undefined;
+let onUnauthenticated: ((why: string) => void) | undefined;
 
 /** The session's CSRF token, sent with every state-changing call. */
 export function setCsrf(token: string | undefined): void {
   csrfToken = token;
 }
 
-/** Called when the API answers 401 (the session ended or its token was revoked). */
-export function whenSignedOut(f: () => void): void {
+/** Called when the API refuses the caller as unauthenticated (the session ended, its token was revoked, its credentials expired). */
+export function whenSignedOut(f: (why: string) => void): void {
   onUnauthenticated = f;
+}
+
+/** Sends one API call (`path` starts with `/v1/`); may throw an {@link ApiError}. */
+export type Transport = (
+  path: string,
+  init: { method: 'GET' | 'POST' | 'PUT' | 'DELETE'; headers: Record<string, string>; body?: string },
+) => Promise<Response>;
+
+/** Locally: the same origin, with the session cookie. */
+let transport: Transport = (path, init) => fetch(path, { ...init, credentials: 'same-origin' });
+
+/** Where API calls go from now on (the AWS session's signing transport). */
+export function setTransport(t: Transport): void {
+  transport = t;
 }
 
 type Query = Record<string, string | number | undefined | null>;
@@ -62,13 +77,12 @@ export async function api<T>(path: string, init: { method?: 'GET' | 'POST' | 'PU
   if (method !== 'GET' && csrfToken) headers['x-aegis-csrf'] = csrfToken;
   let res: Response;
   try {
-    res = await fetch(path, {
-      method,
-      headers,
-      credentials: 'same-origin',
-      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
-    });
+    res = await transport(path, { method, headers, ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }) });
   } catch (e) {
+    if (e instanceof ApiError) {
+      if (e.code === 'UNAUTHENTICATED') onUnauthenticated?.(e.message);
+      throw e;
+    }
     throw new ApiError(0, 'NETWORK', `the server did not answer (${e instanceof Error ? e.message : String(e)})`);
   }
   const text = await res.text();
@@ -83,7 +97,7 @@ export async function api<T>(path: string, init: { method?: 'GET' | 'POST' | 'PU
       body as
         { error?: { code?: string; message?: string; field?: string; requestId?: string; details?: Record<string, unknown> } } | undefined
     )?.error;
-    if (res.status === 401) onUnauthenticated?.();
+    if (res.status === 401 || e?.code === 'UNAUTHENTICATED') onUnauthenticated?.(e?.message ?? res.statusText);
     throw new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? res.statusText, e?.field, e?.requestId, e?.details);
   }
   return body as T;

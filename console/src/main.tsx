@@ -6,9 +6,11 @@ import { render, type JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, whenSignedOut } from './api.js';
 import { Link, match, navigate, useLocation, type Location } from './router.js';
-import { currentSession, signOut } from './session.js';
+import { loadAuth, type Auth } from './auth.js';
+import { SignInError } from './aws/sign-in-error.js';
 import { Empty, ErrorView, Loading, MeContext, type Me } from './ui.js';
 import { LoginPage } from './pages/login.js';
+import { AwsLoginPage } from './pages/aws-login.js';
 import { ModelsPage } from './pages/models.js';
 import { ModelPage } from './pages/model.js';
 import { ArtifactPage } from './pages/artifact.js';
@@ -50,26 +52,45 @@ const NAV: { href: string; label: string; route: string }[] = [
   { href: '/audit', label: 'Audit', route: 'auditList' },
 ];
 
-type Signed = { state: 'checking' } | { state: 'out' } | { state: 'in'; me: Me } | { state: 'error'; error: ApiError };
+type Signed = { state: 'checking' } | { state: 'out'; reason?: string } | { state: 'in'; me: Me } | { state: 'error'; error: ApiError };
+
+/** Where a sign-in started from, to come back to (not the sign-in page itself). */
+const here = (loc: Location) => (loc.path === '/login' ? '/' : `${loc.path}${loc.query.size ? `?${loc.query.toString()}` : ''}`);
 
 function App(): JSX.Element {
   const loc = useLocation();
   const [signed, setSigned] = useState<Signed>({ state: 'checking' });
+  const [auth, setAuth] = useState<Auth | undefined>(undefined);
   const check = async () => {
     try {
-      const session = await currentSession();
-      if (!session) return setSigned({ state: 'out' });
+      const a = await loadAuth();
+      setAuth(a);
+      if ((await a.check()) === 'out') return setSigned({ state: 'out' });
       setSigned({ state: 'in', me: await api<Me>('/v1/whoami') });
     } catch (e) {
-      setSigned({ state: 'error', error: e instanceof ApiError ? e : new ApiError(0, 'CLIENT', String(e)) });
+      // a sign-in that cannot go on is told on the sign-in page; a network failure can be retried
+      if (e instanceof SignInError && e.code !== 'NETWORK') return setSigned({ state: 'out', reason: e.message });
+      setSigned({
+        state: 'error',
+        error:
+          e instanceof ApiError
+            ? e
+            : new ApiError(0, e instanceof SignInError ? 'NETWORK' : 'CLIENT', e instanceof Error ? e.message : String(e)),
+      });
     }
   };
   useEffect(() => {
-    whenSignedOut(() => setSigned({ state: 'out' }));
+    whenSignedOut((why) => {
+      void loadAuth().then((a) => {
+        a.forget();
+        setSigned(a.mode === 'aws' ? { state: 'out', reason: `Your session ended (${why}). Sign in again.` } : { state: 'out' });
+      });
+    });
     void check();
   }, []);
   if (signed.state === 'checking') return <Loading what="the session" />;
   if (signed.state === 'error') return <ErrorView error={signed.error} what="the session" retry={() => void check()} />;
+  if (auth?.mode === 'aws' && signed.state === 'out') return <AwsLoginPage reason={signed.reason} signIn={() => auth.signIn(here(loc))} />;
   if (signed.state === 'out' || loc.path === '/login') {
     if (signed.state === 'in') navigate('/', true);
     return (
@@ -82,22 +103,22 @@ function App(): JSX.Element {
       />
     );
   }
+  const signOut = async () => {
+    await auth?.signOut();
+    if (auth?.mode !== 'aws') setSigned({ state: 'out' });
+  };
   return (
     <MeContext.Provider value={signed.me}>
-      <Shell loc={loc} me={signed.me} onSignedOut={() => setSigned({ state: 'out' })} />
+      <Shell loc={loc} me={signed.me} signOut={signOut} />
     </MeContext.Provider>
   );
 }
 
-function Shell(props: { loc: Location; me: Me; onSignedOut: () => void }): JSX.Element {
+function Shell(props: { loc: Location; me: Me; signOut: () => Promise<void> }): JSX.Element {
   const { loc, me } = props;
   const sections = NAV.filter((n) => me.routes.includes(n.route));
   if (loc.path === '/' && sections[0]) navigate(sections[0].href, true);
   const hit = PAGES.map((r) => ({ r, params: match(r.pattern, loc.path) })).find((x) => x.params);
-  const out = async () => {
-    await signOut().catch(() => undefined);
-    props.onSignedOut();
-  };
   return (
     <>
       <header class="top">
@@ -115,7 +136,7 @@ function Shell(props: { loc: Location; me: Me; onSignedOut: () => void }): JSX.E
         <span class="who" title={`scope: ${me.scope === 'global' ? 'global' : JSON.stringify(me.scope)}`}>
           {me.principal} · {me.role}
         </span>
-        <button type="button" onClick={() => void out()}>
+        <button type="button" onClick={() => void props.signOut()}>
           Sign out
         </button>
       </header>

@@ -169,3 +169,11 @@ test('the console pages and assets carry a strict CSP; unknown files are 404; th
   expect(api.status).toBe(404);
   expect(((await api.json()) as { error: { code: string } }).error.code).toBe('ROUTE_NOT_FOUND');
 });
+
+test('the local server tells the console it runs locally (/config.json), under the console CSP, without a session', async () => {
+  const res = await fetch(`${s.url}/config.json`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+  expect(res.headers.get('content-security-policy')).toMatch(/connect-src 'self';/);
+  expect(await res.json()).toEqual({ mode: 'local' });
+});

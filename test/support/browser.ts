@@ -26,7 +26,16 @@ export interface Browsing {
   close(): Promise<void>;
 }
 
-export async function launchBrowser(baseUrl: string): Promise<Browsing> {
+export interface LaunchOptions {
+  /** more Chromium flags (e.g. --host-resolver-rules sending AWS hosts to local servers) */
+  args?: string[];
+  /** origins besides the base URL's that pages may call (e.g. those the page's CSP allows) */
+  allowedOrigins?: string[];
+  /** accept the local TLS servers' self-signed certificates */
+  ignoreHTTPSErrors?: boolean;
+}
+
+export async function launchBrowser(baseUrl: string, opts: LaunchOptions = {}): Promise<Browsing> {
   if (!existsSync(CHROMIUM))
     throw new Error(
       `no Chromium at ${CHROMIUM}: install it (apt-get install chromium) or set AEGIS_CHROMIUM; the console suites need a real browser`,
@@ -36,6 +45,7 @@ export async function launchBrowser(baseUrl: string): Promise<Browsing> {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1280, height: 800 },
+    ignoreHTTPSErrors: opts.ignoreHTTPSErrors ?? false,
     args: [
       ...(process.getuid?.() === 0 ? ['--no-sandbox'] : []),
       '--disable-gpu',
@@ -45,9 +55,10 @@ export async function launchBrowser(baseUrl: string): Promise<Browsing> {
       '--disable-component-update',
       '--disable-sync',
       '--disable-dev-shm-usage',
+      ...(opts.args ?? []),
     ],
   });
-  const origin = new URL(baseUrl).origin;
+  const origins = new Set([new URL(baseUrl).origin, ...(opts.allowedOrigins ?? [])]);
   const problems: string[] = [];
   return {
     context,
@@ -60,7 +71,7 @@ export async function launchBrowser(baseUrl: string): Promise<Browsing> {
       page.on('pageerror', (e) => problems.push(`page error on ${page.url()}: ${e.message}`));
       page.on('request', (r) => {
         const u = new URL(r.url());
-        if (u.protocol !== 'data:' && u.origin !== origin) problems.push(`request to another origin: ${r.url()}`);
+        if (u.protocol !== 'data:' && !origins.has(u.origin)) problems.push(`request to another origin: ${r.url()}`);
       });
       await page.goto(`${baseUrl}${path}`);
       return page;

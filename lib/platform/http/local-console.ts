@@ -8,6 +8,7 @@
  *   GET    /session               who the cookie signs in as, and its CSRF token
  *   DELETE /session               sign out (with the CSRF header)
  *   POST   /session/codes         a one-time sign-in link for the bearer token's holder (`aegis console`)
+ *   GET    /config.json           `{ mode: 'local' }`: sign in here (on AWS, CloudFront serves the deployed one)
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -84,6 +85,10 @@ export class LocalConsole {
       return true;
     }
     if (NOT_CONSOLE.test(url.pathname) || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+    if (url.pathname === '/config.json') {
+      reply(res, 200, { mode: 'local' });
+      return true;
+    }
     this.serveFile(req, res, url.pathname);
     return true;
   }
