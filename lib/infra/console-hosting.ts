@@ -44,7 +44,7 @@ export function consoleCsp(apiOrigin: string, cognitoDomainUrl: string, region: 
     "style-src 'self'",
     "img-src 'self' data:",
     // the hosted sign-in page's token endpoint (PKCE code exchange) is on the Cognito domain
-    `connect-src 'self' ${apiOrigin} https://cognito-idp.${region}.amazonaws.com https://cognito-identity.${region}.amazonaws.com ${cognitoDomainUrl}`,
+    `connect-src 'self' ${apiOrigin} https://cognito-identity.${region}.amazonaws.com ${cognitoDomainUrl}`,
     "frame-ancestors 'none'",
     "base-uri 'none'",
     "object-src 'none'",

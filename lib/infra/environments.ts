@@ -123,7 +123,14 @@ export type EnvironmentConfig = z.infer<typeof Environment>;
 const File = z.strictObject({
   $comment: z.string().optional(),
   environments: z.record(
-    z.string().regex(/^[a-z][a-z0-9-]{0,19}$/, 'environment names are 1-20 of a-z 0-9 - starting with a letter'),
+    z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,19}$/, 'environment names are 1-20 of a-z 0-9 - starting with a letter')
+      // the console's hosted sign-in domain is `aegis-<name>-<account>`, and Cognito refuses these words in it
+      .refine(
+        (name) => !/aws|amazon|cognito/.test(name),
+        "environment names may not contain aws, amazon or cognito (Cognito refuses them in the console's sign-in domain aegis-<name>-<account>)",
+      ),
     Environment,
   ),
 });

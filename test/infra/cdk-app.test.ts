@@ -361,6 +361,9 @@ describe('bin/cdk.ts', () => {
       /: environments\.prod\.servingRetentionDays: must be a whole number of days$/,
     );
     expect(bad({ environments: { Prod: {} } })).toThrow(/: environments\.Prod: environment names are 1-20/);
+    expect(bad({ environments: { 'my-aws-dev': {} } })).toThrow(
+      /: environments\.my-aws-dev: environment names may not contain aws, amazon or cognito/,
+    );
     expect(bad('{ not json')).toThrow(/: not JSON/);
     expect(() => loadEnvironments(join(dir, 'missing.json'))).toThrow(/missing\.json: not found$/);
     const run = runApp(

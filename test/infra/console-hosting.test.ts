@@ -101,7 +101,7 @@ describe('the web console on AWS (ConsoleHosting)', () => {
       "script-src 'self'",
       "style-src 'self'",
       "img-src 'self' data:",
-      `connect-src 'self' https://<Ref RestApiId>.execute-api.${region}.<Ref AWS::URLSuffix> https://cognito-idp.${region}.amazonaws.com https://cognito-identity.${region}.amazonaws.com https://aegis-test-<Ref AWS::AccountId>.auth.${region}.amazoncognito.com`,
+      `connect-src 'self' https://<Ref RestApiId>.execute-api.${region}.<Ref AWS::URLSuffix> https://cognito-identity.${region}.amazonaws.com https://aegis-test-<Ref AWS::AccountId>.auth.${region}.amazoncognito.com`,
       "frame-ancestors 'none'",
       "base-uri 'none'",
       "object-src 'none'",
