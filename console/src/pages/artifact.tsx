@@ -4,6 +4,7 @@ import { LineageGraph } from '../lineage-graph.js';
 import { Link } from '../router.js';
 import { Async, Badge, Page, time, useApi } from '../ui.js';
 import { show } from './model.js';
+import { PromoteAction } from './promote-action.js';
 
 /** The server's verification of the artifact: a badge naming each failed check, and every check. */
 function Verification(props: { id: string }): JSX.Element {
@@ -180,6 +181,7 @@ export function ArtifactPage(props: { id: string }): JSX.Element {
               {time(a.createdAt)} by {a.createdBy}
             </dd>
           </dl>
+          <PromoteAction artifactId={a.artifactId} modelName={a.modelName} />
           <h2>Verification</h2>
           <Verification id={a.artifactId} />
           <h2>Manifest</h2>

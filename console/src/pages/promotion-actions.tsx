@@ -22,7 +22,7 @@ interface ActionSpec {
 }
 
 /** The API's refusal as is; a policy refusal also lists the rules that denied it with their reasons, and links its record. */
-function Refusal(props: { error: ApiError }): JSX.Element {
+export function Refusal(props: { error: ApiError }): JSX.Element {
   const { error } = props;
   const policy = policyRefusal(error);
   return (

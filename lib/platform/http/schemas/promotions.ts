@@ -19,6 +19,8 @@ export const PromoteBody = z
     reason: z.string().min(1).max(2000),
   })
   .strict();
+/** What a client sends to promote (the console's promote form). */
+export type PromoteRequest = z.input<typeof PromoteBody>;
 export const RollbackBody = z
   .object({
     targetEnv: TargetEnvSchema,
