@@ -6,6 +6,7 @@
  * local drift ASL (Plan → Map CountShard → Report) into a report and, for a drifted stream,
  * one retrain suggestion that later drifted reports attach to.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +20,8 @@ import { detectWindow } from '../../lib/modules/drift/detect.js';
 import { DriftWindows } from '../../lib/modules/drift/service.js';
 import type { DriftRun, PlanOutput, ShardPartial } from '../../lib/modules/drift/records.js';
 import { DriftConfig } from '../../lib/modules/drift/config.js';
-import { DriftRuns } from '../../lib/modules/drift/runs.js';
+import { DRIFT_RUN_LIMIT_SECONDS, DriftRuns } from '../../lib/modules/drift/runs.js';
+import { finishRun, insertRun } from '../../lib/modules/drift/store-runs.js';
 import type { AegisError } from '../../lib/kernel/errors.js';
 import { startStack, type Stack } from '../support/local-stack.js';
 import { trainedSample } from '../support/trained-sample.js';
@@ -243,6 +245,33 @@ describe('requested runs', () => {
     const text = await stack.container.metricsExposition!.text();
     expect(text).toMatch(/ai_infra_drift_run_duration_seconds_count\{env="staging",status="succeeded"\} ([1-9][0-9]*)/);
     expect(text).toMatch(/ai_infra_drift_run_duration_seconds_count\{env="staging",status="failed"\} 1\b/);
+  }, 60_000);
+
+  it('a run left running with no execution (the server stopped mid-run) is started again once older than the machine allows; on AWS it is failed', async () => {
+    const now = stack.container.clock.now();
+    const stale = (hour: number, ageSeconds: number) =>
+      insertRun(stack.container.database.db, {
+        runId: randomUUID(),
+        model: 'churn',
+        env: 'staging',
+        from: new Date(T0 + hour * HOUR),
+        to: new Date(T0 + (hour + 1) * HOUR),
+        trigger: 'request',
+        requestedBy: 'alice',
+        createdAt: new Date(now.getTime() - ageSeconds * 1000),
+      });
+    const interrupted = await stale(5, DRIFT_RUN_LIMIT_SECONDS + 60);
+    const young = await stale(6, 60); // may still be executing in another process: left alone
+    expect(await runs().sweepStale(now, { restart: true })).toEqual({ resumed: [interrupted.runId], failed: [] });
+    const done = await ended(interrupted.runId);
+    expect(done).toMatchObject({ status: 'succeeded', shards: 3 });
+    expect((await drift().report(done.reportId!))!.record.verdict).toBe('drift');
+    expect((await drift().run(young.runId))!.status).toBe('running');
+    // on AWS (no restart): the execution timed out or was stopped, so the run is failed with the reason
+    const timedOut = await stale(2, DRIFT_RUN_LIMIT_SECONDS + 60);
+    expect(await runs().sweepStale(now, { restart: false })).toEqual({ resumed: [], failed: [timedOut.runId] });
+    expect(await drift().run(timedOut.runId)).toMatchObject({ status: 'failed', error: expect.stringMatching(/timed out after 3600 s/) });
+    await finishRun(stack.container.database.db, young.runId, { status: 'failed', error: 'test cleanup', at: now });
   }, 60_000);
 
   it.each([

@@ -14,10 +14,16 @@ import { AegisError } from '../../kernel/errors.js';
 import type { Workflows } from '../../platform/ports/workflows.js';
 import { checkQuery } from './domain.js';
 import type { DeploymentDriftConfig, DriftRun, DriftStepEvent, PlanOutput, ReportOutput, ShardPartial } from './records.js';
-import { finishRun, insertRun, insertScheduledRun, runById, type NewRun } from './store-runs.js';
+import { finishRun, insertRun, insertScheduledRun, runById, runningSince, type NewRun } from './store-runs.js';
 import { countStep, failedStep, planStep, reportStep, type DriftStepDeps } from './steps.js';
 
 export { RunFinishedError, type ReportRecorder } from './steps.js';
+
+/**
+ * The drift state machine's own time limit (`TimeoutSeconds` of statemachines/drift.asl.json): a
+ * run still `running` this long after it was created has no execution left anywhere.
+ */
+export const DRIFT_RUN_LIMIT_SECONDS = 3600;
 
 /** Who a scheduled run is requested by. */
 export const SCHEDULER_PRINCIPAL = 'drift-schedule';
@@ -94,6 +100,33 @@ export class DriftRuns {
       }
     }
     return started;
+  }
+
+  /**
+   * Runs left `running` with no execution: locally the server stopped mid-run (its in-process
+   * execution died with it), on AWS the execution timed out or was stopped (no Catch runs then).
+   * Only runs older than {@link DRIFT_RUN_LIMIT_SECONDS} are touched — a younger one may still be
+   * executing in another process on the same database. `restart` (local) starts each one's
+   * execution again (the steps redo a window from its segments; a finished step's output stands);
+   * otherwise (AWS) each is failed with the reason. Returns the runs resumed or failed.
+   */
+  async sweepStale(now: Date, opts: { restart: boolean }): Promise<{ resumed: string[]; failed: string[] }> {
+    const out = { resumed: [] as string[], failed: [] as string[] };
+    for (const run of await runningSince(this.d.database.db, new Date(now.getTime() - DRIFT_RUN_LIMIT_SECONDS * 1000))) {
+      if (opts.restart) {
+        try {
+          if ((await this.d.workflows.start('drift', run.runId, { runId: run.runId })).started) out.resumed.push(run.runId);
+          continue;
+        } catch (e) {
+          this.d.logger?.error('drift run not resumed', { runId: run.runId, error: (e as Error).message });
+        }
+      }
+      const error = opts.restart
+        ? 'interrupted (the server stopped during the run) and could not be started again'
+        : `the execution ended without finishing the run (timed out after ${DRIFT_RUN_LIMIT_SECONDS} s, or stopped)`;
+      if (await finishRun(this.d.database.db, run.runId, { status: 'failed', error, at: now })) out.failed.push(run.runId);
+    }
+    return out;
   }
 
   /** One Task state of the drift state machine (the drift-step function's handler). */

@@ -82,6 +82,19 @@ export async function setPlanned(x: Executor, runId: string, artifactId: string 
   await x.updateTable('drift_runs').set({ artifact_id: artifactId, shards }).where('run_id', '=', runId).execute();
 }
 
+/** Runs still `running` that were created before `before`, oldest first. */
+export async function runningSince(x: Executor, before: Date): Promise<DriftRun[]> {
+  const rows = await x
+    .selectFrom('drift_runs')
+    .selectAll()
+    .where('status', '=', 'running')
+    .where('created_at', '<', before)
+    .orderBy('created_at')
+    .limit(100)
+    .execute();
+  return rows.map(runOf);
+}
+
 /** Ends a running run (a finished one is left as it is); true when this call ended it. */
 export async function finishRun(
   x: Executor,

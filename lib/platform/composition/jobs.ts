@@ -34,14 +34,23 @@ const rolloutTakeoverMs = (config: Config): number => Math.max(500, Math.floor((
  * The drift runs of every serving deployment whose scheduled window closed (policies/drift.json);
  * a window already run is skipped, so overlapping ticks and servers start each once.
  */
-function registerDriftSchedule(scheduler: Scheduler, logger: Container['logger'], s: Pick<Container, 'driftRuns' | 'clock'>): void {
+function registerDriftSchedule(
+  scheduler: Scheduler,
+  mode: Container['mode'],
+  logger: Container['logger'],
+  s: Pick<Container, 'driftRuns' | 'clock'>,
+): void {
   scheduler.register({
     name: 'drift-schedule',
     everyMs: LOCAL_SCHEDULE_MS['drift-schedule'],
     run: async () => {
+      // runs a stopped server (local) or a timed-out execution (AWS) left running: resumed locally, failed on AWS
+      const stale = await s.driftRuns.sweepStale(s.clock.now(), { restart: mode === 'local' });
+      if (stale.resumed.length) logger.info('resumed interrupted drift runs', { runs: stale.resumed });
+      if (stale.failed.length) logger.warn('failed drift runs left running with no execution', { runs: stale.failed });
       const runs = await s.driftRuns.scheduleDue(s.clock.now());
       if (runs.length) logger.info('started drift runs', { runs: runs.map((r) => `${r.model}/${r.env}@${r.to}: ${r.runId}`) });
-      return { started: runs.map((r) => r.runId) };
+      return { started: runs.map((r) => r.runId), ...stale };
     },
   });
 }
@@ -80,7 +89,7 @@ export function registerJobs(
       return purged;
     },
   });
-  registerDriftSchedule(scheduler, logger, s);
+  registerDriftSchedule(scheduler, mode, logger, s);
   // A server resumes the rollouts whose runner died (its lease expired) elsewhere on the same
   // database. Local only: on AWS a Step Functions execution is durable, and named per promotion.
   if (mode !== 'local') return;
