@@ -62,9 +62,16 @@ describe('audit metrics', () => {
     // the newest event deleted with the head row after a checkpoint signed it
     const db = stack.container.database.db;
     const head = await headSeq();
-    const kept = await db.selectFrom('audit_events').select('hash').where('seq', '=', head - 1).executeTakeFirstOrThrow();
+    const kept = await db
+      .selectFrom('audit_events')
+      .select('hash')
+      .where('seq', '=', head - 1)
+      .executeTakeFirstOrThrow();
     await db.deleteFrom('audit_events').where('seq', '=', head).execute();
-    await db.updateTable('audit_head').set({ seq: head - 1, hash: kept.hash }).execute();
+    await db
+      .updateTable('audit_head')
+      .set({ seq: head - 1, hash: kept.hash })
+      .execute();
     expect((await stack.api('GET', '/v1/audit/verify')).body.ok).toBe(false);
     await expect(stack.container.auditTrail.checkpointHead()).rejects.toThrow(/refusing to checkpoint/);
     text = await metrics();

@@ -24,7 +24,9 @@ const recorded = new Set(allRules.flatMap((r) => (r.record ? [r.record] : [])));
 /** Every series name the code registers, as Prometheus sees them (a histogram's _bucket, _sum and _count). */
 async function registeredSeries(): Promise<Set<string>> {
   const metrics = [...(await new PrometheusMetricsSink().registry.getMetricsAsJSON()), ...(await trainingRegistry.getMetricsAsJSON())];
-  return new Set(metrics.flatMap((m) => (String(m.type) === 'histogram' ? ['_bucket', '_sum', '_count'].map((s) => m.name + s) : [m.name])));
+  return new Set(
+    metrics.flatMap((m) => (String(m.type) === 'histogram' ? ['_bucket', '_sum', '_count'].map((s) => m.name + s) : [m.name])),
+  );
 }
 
 const KEYWORDS = new Set([
