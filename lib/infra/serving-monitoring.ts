@@ -55,9 +55,10 @@ const VARIANTS: readonly Variant[] = ['stable', 'canary'];
 const FIVE_MINUTES = Duration.minutes(5);
 
 /**
- * Serving on AWS, watched: alarms on the canary's and the stable variant's error rates, each variant's p99
- * latency, the serving-ingest lag, and canary windows judged `fail`; and dashboard rows with
- * requests, errors, latency p50/p99 per variant, ingest lag and volume, and the verdicts.
+ * Serving on AWS, watched: alarms on the canary's and the stable variant's error rates, each
+ * variant's p99 latency, the serving-ingest lag, and canary windows judged `fail`; and
+ * dashboard rows with requests, errors, latency p50/p99 per variant, ingest lag and volume,
+ * the verdicts, and every deployment's canary traffic share.
  *
  * The serving metrics come from the serving event lines themselves (EMF, namespace
  * `Aegis/Serving`, `lib/modules/serving/event-log.ts`), the ingest's from one EMF line per
