@@ -5,6 +5,7 @@ import type { Construct } from 'constructs';
 import type { AccessResources } from './access.js';
 import { API_ROUTE_IDS, ApiFunctions, type ApiRouteId } from './api-functions.js';
 import type { AuditArchiveSchedule, ScheduledJob } from './audit-archive-schedule.js';
+import { AuditMonitoring } from './audit-monitoring.js';
 import { DriftMonitoring } from './drift-monitoring.js';
 import { DriftWorkflow } from './drift-workflow.js';
 import { RegistryDatabase } from './registry-database.js';
@@ -200,6 +201,7 @@ export class AegisStack extends Stack {
       monitoring: this.monitoring,
       stateMachine: this.drift.stateMachine,
     });
+    new AuditMonitoring(this, 'AuditMonitoring', { monitoring: this.monitoring });
 
     this.replication = props.replication
       ? new CrossRegionReplication(this, 'Replication', {

@@ -4,7 +4,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { registryMetric } from './monitoring.js';
+import { AEGIS_METRICS_NAMESPACE, registryMetric } from './monitoring.js';
 
 /** The records service's counter of raised retrain suggestions (EMF, namespace `Aegis`, dimensions model, env, detector). */
 export const DRIFT_SUGGESTIONS_METRIC = 'ai_infra_drift_suggestions_total';
@@ -60,6 +60,24 @@ export class DriftMonitoring extends Construct {
       alarm.addAlarmAction(new actions.SnsAction(topic));
       alarms.set(`drift-executions-${name}`, alarm);
     }
+    // A suggestion's series carry the model, unknown at synth time: a Metrics Insights query sums
+    // them (alarms take no SEARCH, but take one such query)
+    const suggestions = new cloudwatch.MathExpression({
+      expression: `SELECT SUM(${DRIFT_SUGGESTIONS_METRIC}) FROM SCHEMA("${AEGIS_METRICS_NAMESPACE}", detector, env, model, service)`,
+      label: 'retrain suggestions raised',
+      period: FIVE_MINUTES,
+      usingMetrics: {},
+    });
+    const raised = suggestions.createAlarm(this, 'DriftSuggestionRaised', {
+      alarmDescription:
+        'Drift raised a retrain suggestion (5 min): review it (aegis drift suggestions; the dashboard row names the model) and accept or dismiss it (runbooks/drift_drill.md)',
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    raised.addAlarmAction(new actions.SnsAction(topic));
+    alarms.set('drift-suggestion-raised', raised);
     this.alarms = alarms;
 
     dashboard.addWidgets(

@@ -18,9 +18,9 @@ export interface ServingAlarmConfig {
    */
   readonly alarmLatencyP99Ms?: number;
   /**
-   * Canary error rate (0–1 of its requests, all target environments) above which the canary
-   * error alarm fires (two 5-minute periods running, with at least `CANARY_ALARM_MIN_REQUESTS`
-   * canary requests in each).
+   * Error rate (0–1 of a variant's requests, all target environments) above which the canary's
+   * and the stable variant's error alarms fire (two 5-minute periods running, with at least
+   * `CANARY_ALARM_MIN_REQUESTS` requests of the variant in each).
    *
    * @default DEFAULT_CANARY_ERROR_RATE
    */
@@ -55,9 +55,10 @@ const VARIANTS: readonly Variant[] = ['stable', 'canary'];
 const FIVE_MINUTES = Duration.minutes(5);
 
 /**
- * Serving on AWS, watched: alarms on the canary variant's error rate, each variant's p99
- * latency, the serving-ingest lag, and canary windows judged `fail`; and dashboard rows with
- * requests, errors, latency p50/p99 per variant, ingest lag and volume, and the verdicts.
+ * Serving on AWS, watched: alarms on the canary's and the stable variant's error rates, each
+ * variant's p99 latency, the serving-ingest lag, and canary windows judged `fail`; and
+ * dashboard rows with requests, errors, latency p50/p99 per variant, ingest lag and volume,
+ * the verdicts, and every deployment's canary traffic share.
  *
  * The serving metrics come from the serving event lines themselves (EMF, namespace
  * `Aegis/Serving`, `lib/modules/serving/event-log.ts`), the ingest's from one EMF line per
@@ -91,24 +92,31 @@ export class ServingMonitoring extends Construct {
     // Alarms take no SEARCH: each sums or maxes the explicit series of the target environments.
     const envs = TARGET_ENVS.map((env, i) => ({ env, i }));
 
-    const canary = (metricName: string, prefix: string) =>
-      Object.fromEntries(envs.map(({ env, i }) => [`${prefix}${i}`, servingMetric(metricName, env, 'canary', cloudwatch.Stats.SUM)]));
+    const ofVariant = (variant: Variant, metricName: string, prefix: string) =>
+      Object.fromEntries(envs.map(({ env, i }) => [`${prefix}${i}`, servingMetric(metricName, env, variant, cloudwatch.Stats.SUM)]));
     const filledSum = (prefix: string) => envs.map(({ i }) => `FILL(${prefix}${i}, 0)`).join(' + ');
-    notify(
-      'serving-canary-error-rate',
-      new cloudwatch.MathExpression({
-        expression: `IF((${filledSum('r')}) >= ${CANARY_ALARM_MIN_REQUESTS}, (${filledSum('e')}) / (${filledSum('r')}), 0)`,
-        label: 'canary error rate',
-        period: FIVE_MINUTES,
-        usingMetrics: { ...canary(SERVING_METRIC.requests, 'r'), ...canary(SERVING_METRIC.errors, 'e') },
-      }).createAlarm(this, 'CanaryErrorRate', {
-        alarmDescription: `Canary requests failed at more than ${errorRate * 100} % for 10 minutes (at least ${CANARY_ALARM_MIN_REQUESTS} canary requests per 5 min): the canary judge should roll it back at its next window; check the serving function's log for the errors and the dashboard for the environment`,
-        threshold: errorRate,
-        evaluationPeriods: 2,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    );
+    const whatNext = {
+      stable:
+        'no judge rolls a stable variant back: roll back by hand (runbooks/canary_rollback.md) unless the model or its inputs are at fault',
+      canary: 'the canary judge should roll it back at its next window',
+    };
+    for (const variant of VARIANTS) {
+      notify(
+        `serving-${variant}-error-rate`,
+        new cloudwatch.MathExpression({
+          expression: `IF((${filledSum('r')}) >= ${CANARY_ALARM_MIN_REQUESTS}, (${filledSum('e')}) / (${filledSum('r')}), 0)`,
+          label: `${variant} error rate`,
+          period: FIVE_MINUTES,
+          usingMetrics: { ...ofVariant(variant, SERVING_METRIC.requests, 'r'), ...ofVariant(variant, SERVING_METRIC.errors, 'e') },
+        }).createAlarm(this, `${variant === 'stable' ? 'Stable' : 'Canary'}ErrorRate`, {
+          alarmDescription: `${variant === 'stable' ? 'Stable' : 'Canary'} requests failed at more than ${errorRate * 100} % for 10 minutes (at least ${CANARY_ALARM_MIN_REQUESTS} ${variant} requests per 5 min): ${whatNext[variant]}; check the serving function's log for the errors and the dashboard for the environment`,
+          threshold: errorRate,
+          evaluationPeriods: 2,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
 
     for (const variant of VARIANTS) {
       notify(
@@ -211,6 +219,22 @@ export class ServingMonitoring extends Construct {
         width: 8,
       }),
       new cloudwatch.AlarmStatusWidget({ title: 'Serving alarms', alarms: [...alarms.values()], width: 8 }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Canary traffic (% of requests, by deployment)',
+        left: [
+          new cloudwatch.MathExpression({
+            // one line per model and environment: the share the rollout step last set (0 once it ended)
+            expression: `SEARCH('{${AEGIS_METRICS_NAMESPACE},env,model,service} MetricName="ai_infra_canary_traffic_percent"', 'Maximum', 60)`,
+            label: '',
+            period: Duration.minutes(1),
+          }),
+        ],
+        leftYAxis: { min: 0, max: 100 },
+        width: 24,
+        height: 6,
+      }),
     );
   }
 }

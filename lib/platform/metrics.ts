@@ -50,6 +50,15 @@ export function serviceMetrics(sinks: readonly MetricsSink[]): ServiceMetrics {
     driftSuggestion(model, env, detector) {
       emit('ai_infra_drift_suggestions_total', 'Count', 1, { model, env, detector });
     },
+    canaryTraffic(model, env, percent) {
+      emit('ai_infra_canary_traffic_percent', 'None', percent, { model, env });
+    },
+    auditArchiveLag(events) {
+      emit('ai_infra_audit_archive_lag_events', 'None', events, {});
+    },
+    auditVerification(source, outcome) {
+      emit('ai_infra_audit_verifications_total', 'Count', 1, { source, outcome });
+    },
   };
   return metrics;
 }

@@ -232,7 +232,21 @@ describe('drift workflow on AWS (template)', () => {
       'drift-executions-aborted',
       'drift-executions-failed',
       'drift-executions-timed-out',
+      'drift-suggestion-raised',
     ]);
+    // a suggestion's series carry its model: a Metrics Insights query sums them for the alarm
+    const [raised, ...more] = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((a) =>
+      JSON.stringify(a.Properties.Metrics ?? []).includes('SELECT'),
+    );
+    expect(more).toHaveLength(0);
+    expect(raised!.Properties.Metrics).toEqual([
+      expect.objectContaining({
+        Expression: 'SELECT SUM(ai_infra_drift_suggestions_total) FROM SCHEMA("Aegis", detector, env, model, service)',
+        Period: 300,
+      }),
+    ]);
+    expect(raised!.Properties.Threshold).toBe(1);
+    expect(raised!.Properties.AlarmActions).toEqual([{ Ref: logicalIdOf(synth.stack.monitoring.topic) }]);
   });
 
   it('graphs drift runs (started, failed, duration) and the retrain suggestions raised on the dashboard', () => {

@@ -112,6 +112,35 @@ describe('monitoring', () => {
     expect(alarmsOn('AWS/RDS', 'ServerlessDatabaseCapacity')[0]!.Properties).toMatchObject({ Threshold: 3.6 });
   });
 
+  it('alarms on the audit archive staying a segment behind, and on any failed chain check (EMF, namespace Aegis)', () => {
+    const topic = JSON.parse(JSON.stringify(topicRef()));
+    const [lag, ...more] = alarmsOn('Aegis', 'ai_infra_audit_archive_lag_events');
+    expect(more).toHaveLength(0);
+    expect(JSON.parse(JSON.stringify(lag!.Properties))).toMatchObject({
+      Dimensions: [{ Name: 'service', Value: 'aegis' }],
+      Statistic: 'Maximum',
+      Period: 900,
+      Threshold: 1000,
+      EvaluationPeriods: 2,
+      AlarmActions: [topic],
+    });
+    const [failed, ...others] = alarmsOn('Aegis', 'ai_infra_audit_verifications_total');
+    expect(others).toHaveLength(0);
+    const stats = (failed!.Properties.Metrics as Json[]).filter((m) => m.MetricStat).map((m) => m.MetricStat.Metric.Dimensions);
+    expect(stats).toEqual(
+      ['database', 'archive', 'checkpoint'].map((source) => [
+        { Name: 'outcome', Value: 'failed' },
+        { Name: 'service', Value: 'aegis' },
+        { Name: 'source', Value: source },
+      ]),
+    );
+    expect(JSON.parse(JSON.stringify(failed!.Properties))).toMatchObject({ Threshold: 1, AlarmActions: [topic] });
+    const body = JSON.stringify(
+      stack.resolve((Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0] as Json).Properties.DashboardBody),
+    );
+    for (const title of ['Audit archive lag (events, max)', 'Audit chain checks', 'Audit alarms']) expect(body).toContain(title);
+  });
+
   it('builds one dashboard with the API, registry, rollout, function and database signals', () => {
     const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard')) as Json[];
     expect(dashboards).toHaveLength(1);

@@ -53,31 +53,36 @@ describe('serving monitoring in the stack', () => {
   const alarmsOn = (namespace: string, metricName: string) =>
     alarms().filter((a) => statsOf(a).some((m) => m.Namespace === namespace && m.MetricName === metricName));
 
-  it('alarms on the canary error rate: errors over requests of the canary variant in every target environment, above the configured rate for 2 periods', () => {
-    const [alarm, ...more] = alarmsOn('Aegis/Serving', 'Errors');
-    expect(more).toHaveLength(0);
-    const stats = statsOf(alarm!);
-    expect(stats.map((m) => [m.MetricName, dims(m), m.Stat])).toEqual(
-      expect.arrayContaining(
-        ENVS.flatMap((env) => [
-          ['Requests', { Environment: env, Variant: 'canary' }, 'Sum'],
-          ['Errors', { Environment: env, Variant: 'canary' }, 'Sum'],
-        ]),
-      ),
-    );
-    expect(stats).toHaveLength(6);
-    expect(stats.every((m) => m.Namespace === 'Aegis/Serving' && dims(m).Variant === 'canary')).toBe(true);
-    expect(expressionOf(alarm!)).toBe(
-      'IF((FILL(r0, 0) + FILL(r1, 0) + FILL(r2, 0)) >= 20, (FILL(e0, 0) + FILL(e1, 0) + FILL(e2, 0)) / (FILL(r0, 0) + FILL(r1, 0) + FILL(r2, 0)), 0)',
-    );
-    expect(alarm!.Properties).toMatchObject({
-      Threshold: 0.02,
-      EvaluationPeriods: 2,
-      ComparisonOperator: 'GreaterThanThreshold',
-      TreatMissingData: 'notBreaching',
-      AlarmActions: [topicRef()],
-    });
-  });
+  it.each(['canary', 'stable'])(
+    'alarms on the %s error rate: errors over requests of the variant in every target environment, above the configured rate for 2 periods',
+    (variant) => {
+      const errorAlarms = alarmsOn('Aegis/Serving', 'Errors');
+      expect(errorAlarms).toHaveLength(2);
+      const alarm = errorAlarms.find((a) => statsOf(a).every((m) => dims(m).Variant === variant));
+      const stats = statsOf(alarm!);
+      expect(stats.map((m) => [m.MetricName, dims(m), m.Stat])).toEqual(
+        expect.arrayContaining(
+          ENVS.flatMap((env) => [
+            ['Requests', { Environment: env, Variant: variant }, 'Sum'],
+            ['Errors', { Environment: env, Variant: variant }, 'Sum'],
+          ]),
+        ),
+      );
+      expect(stats).toHaveLength(6);
+      expect(stats.every((m) => m.Namespace === 'Aegis/Serving')).toBe(true);
+      expect(expressionOf(alarm!)).toBe(
+        'IF((FILL(r0, 0) + FILL(r1, 0) + FILL(r2, 0)) >= 20, (FILL(e0, 0) + FILL(e1, 0) + FILL(e2, 0)) / (FILL(r0, 0) + FILL(r1, 0) + FILL(r2, 0)), 0)',
+      );
+      expect(alarm!.Properties).toMatchObject({
+        Threshold: 0.02,
+        EvaluationPeriods: 2,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [topicRef()],
+      });
+      expect(alarm!.Properties.AlarmDescription).toMatch(variant === 'stable' ? /roll back by hand/ : /canary judge should roll it back/);
+    },
+  );
 
   it('alarms on each variant’s p99 latency (the worst environment) at the configured threshold for 15 minutes', () => {
     const latency = alarmsOn('Aegis/Serving', 'LatencyMs');
@@ -161,8 +166,13 @@ describe('serving monitoring in the stack', () => {
     const verdicts = widget('Canary verdicts (judged windows)').properties.metrics as unknown[][];
     expect(verdicts.map((m) => (m[0] as Json).label).filter(Boolean)).toEqual(['pass', 'fail', 'inconclusive']);
     const serving = stack.node.findChild('ServingMonitoring') as ServingMonitoring;
-    expect(serving.alarms.size).toBe(5);
+    expect(serving.alarms.size).toBe(6);
     expect(widget('Serving alarms').properties.alarms).toHaveLength(serving.alarms.size);
+    // every deployment's canary share, by the rollout steps' gauge (EMF, namespace Aegis)
+    const traffic = widget('Canary traffic (% of requests, by deployment)').properties.metrics as Json[][];
+    expect(traffic[0]![0]!.expression).toBe(
+      `SEARCH('{Aegis,env,model,service} MetricName="ai_infra_canary_traffic_percent"', 'Maximum', 60)`,
+    );
   });
 });
 
@@ -177,11 +187,11 @@ describe('ServingMonitoring on its own', () => {
 
   it('uses the defaults without a serving config: p99 500 ms, canary error rate 5 %', () => {
     const alarms = Object.values(build().findResources('AWS::CloudWatch::Alarm')) as Json[];
-    expect(alarms).toHaveLength(5);
+    expect(alarms).toHaveLength(6);
     const threshold = (metric: string) =>
       alarms.filter((a) => statsOf(a).some((m) => m.MetricName === metric)).map((a) => a.Properties.Threshold as number);
     expect(threshold('LatencyMs')).toEqual([500, 500]);
-    expect(threshold('Errors')).toEqual([0.05]);
+    expect(threshold('Errors')).toEqual([0.05, 0.05]);
   });
 
   it('takes the ingest lag in minutes', () => {

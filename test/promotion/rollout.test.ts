@@ -183,6 +183,23 @@ describe('metrics', () => {
     expect(text).toMatch(/ai_infra_promotion_latency_seconds_count\{env="canary",outcome="rolled_back"\} [1-9]/);
     expect(text).toMatch(/ai_infra_artifact_registration_latency_seconds_count [1-9]/);
   });
+
+  it("follows a canary's traffic share: the stage's percent while it is judged, 0 once the rollout ends", async () => {
+    const artifactId = await registered('ranker-share');
+    judge.hold();
+    const res = await promote(artifactId, { targetEnv: 'canary', canary: { percent: 15, steps: 2 } });
+    const deadline = Date.now() + 10_000;
+    while (!judge.calls.some((w) => w.canaryArtifactId === artifactId) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    const share = async () =>
+      (await (await fetch(`${stack.url}/metrics`)).text()).match(
+        /^ai_infra_canary_traffic_percent\{model="ranker-share",env="canary"\} (\d+)$/m,
+      )?.[1];
+    expect(await share()).toBe('15');
+    judge.release();
+    expect((await settled(stack, res.body.promotionId)).status).toBe('succeeded');
+    expect(await share()).toBe('0');
+  });
 });
 
 describe('manual rollback and tampered manifests', () => {

@@ -67,6 +67,27 @@ describe('service metrics', () => {
   });
 });
 
+describe('the gauges and counters the alerts read', () => {
+  it('writes the canary share, the archive lag and chain checks as Prometheus series and as EMF with their dimensions', async () => {
+    const prometheusSink = new PrometheusMetricsSink();
+    const record = serviceMetrics([prometheusSink, new EmfMetricsSink({ namespace: 'AegisTest' })]);
+    const lines = captureStdout(() => {
+      record.canaryTraffic('ranker', 'prod', 40);
+      record.auditArchiveLag(12);
+      record.auditVerification('checkpoint', 'failed');
+    }).map((l) => JSON.parse(l) as { _aws: { CloudWatchMetrics: { Dimensions: string[][] }[] } } & Record<string, unknown>);
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatchObject({ model: 'ranker', env: 'prod', ai_infra_canary_traffic_percent: 40 });
+    expect(lines[1]).toMatchObject({ service: 'aegis', ai_infra_audit_archive_lag_events: 12 });
+    expect(lines[1]!._aws.CloudWatchMetrics[0]!.Dimensions[0]).toEqual(['service']);
+    expect(lines[2]!._aws.CloudWatchMetrics[0]!.Dimensions[0]!.sort()).toEqual(['outcome', 'service', 'source']);
+    const text = await prometheusSink.registry.metrics();
+    expect(text).toMatch(/^ai_infra_canary_traffic_percent\{model="ranker",env="prod"\} 40$/m);
+    expect(text).toMatch(/^ai_infra_audit_archive_lag_events 12$/m);
+    expect(text).toMatch(/^ai_infra_audit_verifications_total\{source="checkpoint",outcome="failed"\} 1$/m);
+  });
+});
+
 describe('metrics per container', () => {
   it('gives every local container a Prometheus registry of its own, so two servers in one process never share a series', async () => {
     const { localAdapters } = await import('../../lib/platform/composition/local.js');

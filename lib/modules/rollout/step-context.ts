@@ -121,4 +121,5 @@ export async function save(
     });
     d.options.faultPoint?.(`rollout.${action}.before-commit`);
   });
+  if (w.route.canary_percent !== undefined) d.metrics?.canaryTraffic(p.modelName, p.targetEnv, w.route.canary_percent);
 }

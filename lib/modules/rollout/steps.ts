@@ -209,7 +209,10 @@ async function finish({ d, p, held, persisted }: Step, status: RolloutEnd, error
     if (status === 'succeeded')
       await d.onApplied?.(tx, { promotionId: p.promotionId, artifactId: p.artifactId, modelName: p.modelName, env: p.targetEnv, at: now });
   });
-  if (finished) d.metrics?.promotionEnded(p.targetEnv, status, (now.getTime() - p.createdAt.getTime()) / 1000);
+  if (finished) {
+    d.metrics?.promotionEnded(p.targetEnv, status, (now.getTime() - p.createdAt.getTime()) / 1000);
+    d.metrics?.canaryTraffic(p.modelName, p.targetEnv, 0);
+  }
   return { ...final, next: 'done' };
 }
 

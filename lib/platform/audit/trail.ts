@@ -14,6 +14,7 @@ import { canonicalJson } from '../../kernel/canonical.js';
 import type { KeyRecord } from '../../kernel/signatures.js';
 import type { Clock } from '../ports/clock.js';
 import type { Database } from '../ports/database.js';
+import type { ServiceMetrics } from '../ports/metrics.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import { rowToEvent } from './log.js';
 import { compareWithHead, headKey, invalidHeadBreak, readNewestHead, type StoredHead } from './head.js';
@@ -54,6 +55,8 @@ export class AuditTrail {
     private readonly keys: KeyService,
     private readonly clock: Clock,
     private readonly retentionDays: number,
+    /** the archive's lag and each chain check (`ai_infra_audit_*`); none in tools that only read */
+    private readonly metrics?: Pick<ServiceMetrics, 'auditArchiveLag' | 'auditVerification'>,
   ) {}
 
   async list(opts: {
@@ -115,6 +118,17 @@ export class AuditTrail {
    * checkpoint signed: a new checkpoint would bless the truncated or replaced chain.
    */
   async checkpointHead(): Promise<HeadCheckpointResult> {
+    try {
+      const result = await this.#checkpointHead();
+      this.metrics?.auditVerification('checkpoint', 'ok');
+      return result;
+    } catch (e) {
+      if (e instanceof HeadCheckpointRefused) this.metrics?.auditVerification('checkpoint', 'failed');
+      throw e;
+    }
+  }
+
+  async #checkpointHead(): Promise<HeadCheckpointResult> {
     const head = await this.#dbHead();
     const ring = await this.#keyRing();
     const { newest } = await readNewestHead(this.archiveStore, (kid) => ring.get(kid));
@@ -165,21 +179,36 @@ export class AuditTrail {
     let from = await this.nextUnarchived();
     let segments = 0;
     let events = 0;
-    for (;;) {
-      const batch = (
-        await this.database.db.selectFrom('audit_events').selectAll().where('seq', '>=', from).orderBy('seq').limit(SEGMENT_MAX).execute()
-      ).map(rowToEvent);
-      if (batch.length === 0) break;
-      const now = this.clock.now();
-      const retainUntil = new Date(now.getTime() + this.retentionDays * 86_400_000);
-      const written = await writeSegment(this.archiveStore, await this.keys.activeSigner('audit'), { from, batch, retainUntil, now });
-      if (written.closed) {
-        segments++;
-        events += written.events.length;
+    try {
+      for (;;) {
+        const batch = (
+          await this.database.db.selectFrom('audit_events').selectAll().where('seq', '>=', from).orderBy('seq').limit(SEGMENT_MAX).execute()
+        ).map(rowToEvent);
+        if (batch.length === 0) break;
+        const now = this.clock.now();
+        const retainUntil = new Date(now.getTime() + this.retentionDays * 86_400_000);
+        const written = await writeSegment(this.archiveStore, await this.keys.activeSigner('audit'), { from, batch, retainUntil, now });
+        if (written.closed) {
+          segments++;
+          events += written.events.length;
+        }
+        from = written.events[written.events.length - 1]!.seq + 1;
       }
-      from = written.events[written.events.length - 1]!.seq + 1;
+    } finally {
+      // a failing run reports how far behind it left the archive, so the lag grows while it fails
+      await this.#reportLag(from - 1);
     }
     return { segments, events, archivedThrough: from - 1 };
+  }
+
+  /** Committed events past `archivedThrough` (those committed while the run went on included). */
+  async #reportLag(archivedThrough: number): Promise<void> {
+    if (!this.metrics) return;
+    try {
+      this.metrics.auditArchiveLag(Math.max(0, ((await this.#dbHead())?.seq ?? 0) - archivedThrough));
+    } catch {
+      // the database being down is the run's failure to report, not the gauge's
+    }
   }
 
   /** Reads the whole archive in order, checking each checkpoint's signature and segment hash. */
@@ -192,6 +221,12 @@ export class AuditTrail {
    * (default: genesis), then the parity of the database with the archive.
    */
   async verify(opts: { fromArchive?: boolean; since?: number } = {}): Promise<VerifyReport> {
+    const report = await this.#verify(opts);
+    this.metrics?.auditVerification(report.source, report.ok ? 'ok' : 'failed');
+    return report;
+  }
+
+  async #verify(opts: { fromArchive?: boolean; since?: number }): Promise<VerifyReport> {
     const ring = await this.#keyRing();
     const keyOf = (kid: string) => ring.get(kid);
     const since = Math.max(1, opts.since ?? 1);

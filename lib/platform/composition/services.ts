@@ -216,7 +216,7 @@ async function coreServices(config: Config, opts: BuildOptions, { clock, metrics
     registry,
     quarantineReader,
     tokens: new TokenService(database, clock, audit, config.tokens),
-    auditTrail: new AuditTrail(database, s.archiveStore, keys, clock, AUDIT_RETENTION_DAYS),
+    auditTrail: new AuditTrail(database, s.archiveStore, keys, clock, AUDIT_RETENTION_DAYS, metrics),
     verification: new VerificationService(registry, keys, store, quarantineReader),
   };
 }

@@ -15,6 +15,9 @@ export const SERVICE_METRICS = {
   ai_infra_serving_model_loads_total: { kind: 'counter', labels: ['env', 'variant'] },
   ai_infra_drift_run_duration_seconds: { kind: 'histogram', labels: ['env', 'status'] },
   ai_infra_drift_suggestions_total: { kind: 'counter', labels: ['model', 'env', 'detector'] },
+  ai_infra_canary_traffic_percent: { kind: 'gauge', labels: ['model', 'env'] },
+  ai_infra_audit_archive_lag_events: { kind: 'gauge', labels: [] },
+  ai_infra_audit_verifications_total: { kind: 'counter', labels: ['source', 'outcome'] },
 } as const satisfies Record<string, { kind: 'counter' | 'histogram' | 'gauge'; labels: readonly string[] }>;
 
 export type ServiceMetricName = keyof typeof SERVICE_METRICS;
@@ -61,6 +64,12 @@ export interface ServiceMetrics {
   driftRun(env: string, status: string, seconds: number): void;
   /** a retrain suggestion raised for a deployment, by the detector of its first reason (`dataset`, `label`, `prediction`, `performance`) */
   driftSuggestion(model: string, env: string, detector: string): void;
+  /** a rollout step set the share of a deployment's requests the canary gets (0 when its rollout ends) */
+  canaryTraffic(model: string, env: string, percent: number): void;
+  /** committed audit events the archive did not hold when an archive run ended (the job's lag behind the chain) */
+  auditArchiveLag(events: number): void;
+  /** a check of the audit chain: a verification of the `database` or `archive` copy, or the head `checkpoint` job, `ok` or `failed` */
+  auditVerification(source: 'database' | 'archive' | 'checkpoint', outcome: 'ok' | 'failed'): void;
 }
 
 /** Measurements a process serves itself to a scraper: the local server's Prometheus text at `/metrics`. */

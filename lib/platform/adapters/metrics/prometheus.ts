@@ -44,6 +44,15 @@ const DEFINITIONS: Record<ServiceMetricName, { help: string; buckets?: number[] 
   ai_infra_drift_suggestions_total: {
     help: 'Retrain suggestions raised by drift reports, by deployment and the detector of their first reason',
   },
+  ai_infra_canary_traffic_percent: {
+    help: "Share (0-100) of a deployment's requests routed to its canary, as the rollout last set it (0 once the rollout ended)",
+  },
+  ai_infra_audit_archive_lag_events: {
+    help: 'Committed audit events not yet in the archive when the last archive run ended',
+  },
+  ai_infra_audit_verifications_total: {
+    help: 'Checks of the audit chain by source (database, archive, checkpoint) and outcome (ok, failed)',
+  },
 };
 
 /**
