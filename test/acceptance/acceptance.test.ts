@@ -8,20 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canonicalJson, canonicalSha256 } from '../../lib/kernel/canonical.js';
 import { buildReport, runCheck } from '../../lib/clients/acceptance/report.js';
+import { ACCEPTANCE_CHECKS } from '../../lib/clients/cli/acceptance-command.js';
 import { run } from '../support/spawn.js';
 
 const CLI = join(process.cwd(), 'bin/aegis.js');
-const ALL = [
-  'runbooks',
-  'require-kms',
-  'training-reproducible',
-  'drift-sample',
-  'manifest-verification',
-  'promotion-policy',
-  'audit-chain',
-  'canary-rollback',
-  'dr-drill',
-];
+const ALL = ACCEPTANCE_CHECKS;
 let work: string;
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'aegis-acceptance-test-'));

@@ -13,7 +13,7 @@ import { CliError, type CliContext } from './context.js';
 type Ctx = CheckoutContext & RegistryContext;
 const byId = (id: string) => [...CHECKOUT_CHECKS, ...REGISTRY_CHECKS].find((c) => c.id === id)! as Check<Ctx>;
 /** Cheapest first; the registry checks after the drift sample use what it registered and promoted. */
-const ORDER = [
+export const ACCEPTANCE_CHECKS = [
   'runbooks',
   'require-kms',
   'training-reproducible',
@@ -55,14 +55,14 @@ export function acceptanceCommand(program: Command, ctx: CliContext): void {
     )
     .option('--out <file>', 'write the report (canonical JSON, with its sha256) here: what aegis signoff signs')
     .option('--assembly <dir>', 'the synthesized cloud assembly to check REQUIRE_KMS in (default: synthesize the prod stack)')
-    .option('--checks <ids>', `run only these checks (comma-separated: ${ORDER.join(', ')}); the report then does not pass`)
+    .option('--checks <ids>', `run only these checks (comma-separated: ${ACCEPTANCE_CHECKS.join(', ')}); the report then does not pass`)
     .option('--root <dir>', 'the Aegis checkout (runbooks, scripts, environments.json, test/data/sample)', '.')
     .action(async (o: { out?: string; assembly?: string; checks?: string; root: string }) => {
       const only = o.checks?.split(',').map((s) => s.trim());
-      const unknown = only?.filter((id) => !ORDER.includes(id)) ?? [];
-      if (unknown.length) throw new CliError(`--checks: unknown check(s) ${unknown.join(', ')}; known: ${ORDER.join(', ')}`, 2);
+      const unknown = only?.filter((id) => !ACCEPTANCE_CHECKS.includes(id)) ?? [];
+      if (unknown.length) throw new CliError(`--checks: unknown check(s) ${unknown.join(', ')}; known: ${ACCEPTANCE_CHECKS.join(', ')}`, 2);
       const root = resolve(o.root);
-      const run = ORDER.filter((id) => !only || only.includes(id));
+      const run = ACCEPTANCE_CHECKS.filter((id) => !only || only.includes(id));
       const startedAt = new Date().toISOString();
       const remote = ctx.globals.url;
       const needsRegistry = run.some((id) => REGISTRY_CHECKS.some((c) => c.id === id));
@@ -89,7 +89,7 @@ export function acceptanceCommand(program: Command, ctx: CliContext): void {
         commit: head.status === 0 ? head.stdout.trim() : null,
         startedAt,
         finishedAt: new Date().toISOString(),
-        skipped: ORDER.filter((id) => !run.includes(id)),
+        skipped: ACCEPTANCE_CHECKS.filter((id) => !run.includes(id)),
         checks,
       });
       if (o.out) await writeFile(o.out, `${canonicalJson(report)}\n`);
