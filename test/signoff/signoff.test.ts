@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canonicalJson } from '../../lib/kernel/canonical.js';
+import { canonicalJson, canonicalSha256 } from '../../lib/kernel/canonical.js';
 import { startStack } from '../support/local-stack.js';
 import { run } from '../support/spawn.js';
 
@@ -133,12 +133,17 @@ describe('aegis signoff', () => {
     expect(r.stdout).toContain('security_engineer: signoffs/security_engineer.sig: missing');
   });
 
-  it('refuses to sign a report that did not pass, or a release that is not a commit', async () => {
+  it('refuses to sign a report that did not pass, one edited after the run, or a release that is not a commit', async () => {
     writeFileSync(report, canonicalJson({ passed: false, checks: [] }));
     const failed = await sign('ml_lead', ml);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toContain('did not pass');
-    writeFileSync(report, canonicalJson({ passed: true, checks: [] }));
+    const body = { passed: true, checks: [{ id: 'runbooks', status: 'fail' }] };
+    writeFileSync(report, canonicalJson({ ...body, sha256: canonicalSha256({ ...body, passed: false }) }));
+    const edited = await sign('ml_lead', ml);
+    expect(edited.code).toBe(1);
+    expect(edited.stderr).toContain('its sha256 field is not the sha256 of its content');
+    writeFileSync(report, canonicalJson({ ...body, sha256: canonicalSha256(body) }));
     const r = await sign('ml_lead', ml, 'f'.repeat(40));
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`--release ${'f'.repeat(40)}: not a commit`);

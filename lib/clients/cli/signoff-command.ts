@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as z from 'zod';
 import { Option, type Command } from 'commander';
-import { canonicalJson, sha256Hex } from '../../kernel/canonical.js';
+import { canonicalJson, canonicalSha256, sha256Hex } from '../../kernel/canonical.js';
 import { SIGNOFF_ROLES, type KeyRecord, type SignoffRole } from '../../kernel/signatures.js';
 import { signoffBytes, signoffProblems, type SignoffRecord, type SignoffStatement } from '../../kernel/signoff.js';
 import { KeysReply } from '../../platform/http/schemas.js';
@@ -32,10 +32,13 @@ const SignoffFile = z
   })
   .strict();
 
-/** The report's sha256 (of its bytes), after checking that it is an acceptance report that passed. */
+/** The report's sha256 (of its bytes), after checking that it passed and, when it carries its own sha256, that it matches. */
 function passedReportSha256(path: string): string {
   const report = readJsonFile(path, 'report');
   if (report.passed !== true) throw new CliError(`report ${path} did not pass: only a passing acceptance report is signed off`);
+  const { sha256, ...body } = report;
+  if (sha256 !== undefined && sha256 !== canonicalSha256(body))
+    throw new CliError(`report ${path}: its sha256 field is not the sha256 of its content: it was edited after the run`);
   return sha256Hex(readFileSync(path));
 }
 
