@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { canonicalJson, canonicalSha256 } from '../../lib/kernel/canonical.js';
 import { buildReport, runCheck } from '../../lib/clients/acceptance/report.js';
 import { ACCEPTANCE_CHECKS } from '../../lib/clients/cli/acceptance-command.js';
+import { startStack } from '../support/local-stack.js';
 import { run } from '../support/spawn.js';
 
 const CLI = join(process.cwd(), 'bin/aegis.js');
@@ -84,4 +85,34 @@ describe('aegis acceptance', () => {
     expect(buildReport({ ...base, checks: [pass] }).passed).toBe(true);
     expect(buildReport({ ...base, checks: [] }).passed).toBe(false);
   });
+});
+
+describe('aegis acceptance --url', () => {
+  it('runs the registry checks against the registry given, and names it in the report', async () => {
+    const stack = await startStack();
+    try {
+      const ids = ['drift-sample', 'manifest-verification', 'promotion-policy', 'audit-chain'];
+      const r = await run(process.execPath, [
+        CLI,
+        '--json',
+        '--url',
+        stack.url,
+        '--token',
+        stack.adminToken,
+        'acceptance',
+        '--checks',
+        ids.join(','),
+      ]);
+      const report = JSON.parse(r.stdout);
+      expect(report.checks.map((c: { id: string; status: string }) => [c.id, c.status])).toEqual(ids.map((id) => [id, 'pass']));
+      expect(report.registry).toBe(stack.url);
+      const artifactId = report.checks[0].evidence.ids.artifactId;
+      expect((await stack.api('GET', `/v1/artifacts/${artifactId}`)).status).toBe(200);
+      // a subset never passes: the sign-off needs every check
+      expect(report.passed).toBe(false);
+      expect(r.code).toBe(1);
+    } finally {
+      await stack.stop();
+    }
+  }, 300_000);
 });
