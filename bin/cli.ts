@@ -20,6 +20,8 @@ import { servingCommands } from '../lib/clients/cli/serving-commands.js';
 import { tokenCommands } from '../lib/clients/cli/token-commands.js';
 import { consoleCommands } from '../lib/clients/cli/console-command.js';
 import { deployGuardCommand } from '../lib/clients/cli/deploy-guard-command.js';
+import { signoffCommands } from '../lib/clients/cli/signoff-command.js';
+import { acceptanceCommand } from '../lib/clients/cli/acceptance-command.js';
 import { trainingCommands } from '../lib/clients/cli/training-commands.js';
 import { AegisError } from '../lib/kernel/errors.js';
 
@@ -97,6 +99,8 @@ retrainCommand(program, ctx);
 driftCommands(program, ctx);
 consoleCommands(program, ctx);
 deployGuardCommand(program, ctx);
+signoffCommands(program, ctx);
+acceptanceCommand(program, ctx);
 
 /** With --json, a failure is one JSON object on stdout (the exit code is the same). */
 const json = process.argv.slice(2).includes('--json');

@@ -6,8 +6,16 @@ import { manifestSha256, type TrainingManifest } from './manifest.js';
 export const SIGNATURE_ALGS = ['ed25519', 'ecdsa-p256-sha256'] as const;
 export type SignatureAlg = (typeof SIGNATURE_ALGS)[number];
 
-export const KEY_PURPOSES = ['manifest', 'audit', 'approver'] as const;
+/** Who signs an acceptance off (`signoffs/<role>.sig`); each role has its own key purpose. */
+export const SIGNOFF_ROLES = ['ml_lead', 'security_engineer'] as const;
+export type SignoffRole = (typeof SIGNOFF_ROLES)[number];
+export const signoffPurpose = (role: SignoffRole) => `signoff:${role}` as const;
+
+export const KEY_PURPOSES = ['manifest', 'audit', 'approver', signoffPurpose('ml_lead'), signoffPurpose('security_engineer')] as const;
 export type KeyPurpose = (typeof KEY_PURPOSES)[number];
+/** Keys generated on their holders' machines and enrolled (public half only): approvers and sign-off roles. */
+export const ENROLLED_PURPOSES = ['approver', signoffPurpose('ml_lead'), signoffPurpose('security_engineer')] as const;
+export type EnrolledPurpose = (typeof ENROLLED_PURPOSES)[number];
 
 /** A public key in the key ring with the window in which its signatures are valid. */
 export interface KeyRecord {
@@ -22,7 +30,7 @@ export interface KeyRecord {
   notAfter: string | null;
   /** set when the key is revoked; every signature by it is refused */
   revokedAt: string | null;
-  /** approver keys: the principal who holds the private half */
+  /** enrolled keys (approvers, sign-offs): the principal who holds the private half */
   owner?: string | null;
 }
 

@@ -12,6 +12,8 @@ import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { TARGET_ENVS } from '../../kernel/policy.js';
 import type { RetrainSuggestion } from '../../modules/drift/records.js';
+import type { AegisClient } from '../http/client.js';
+import type { Reporter } from '../training/record.js';
 import { CliError, type CliContext } from './context.js';
 import {
   drawStream,
@@ -26,7 +28,7 @@ import {
 import { promoteNow, runWindow, serveStream, suggestionsOf, trainSample, type Served } from './drift-sample-steps.js';
 import { describeSuggestion, describeWindow } from './drift-sample-format.js';
 
-interface SampleOptions {
+export interface SampleOptions {
   model: string;
   env: string;
   rows: string;
@@ -72,15 +74,14 @@ interface Window {
 }
 
 async function serveBoth(
-  ctx: CliContext,
+  api: AegisClient,
+  say: Reporter,
   o: SampleOptions,
   n: ReturnType<typeof checkOptions>,
   table: SampleTable,
   shift: Shift,
   tag: string,
 ): Promise<{ baseline: Window; drifted: Window }> {
-  const api = await ctx.client();
-  const say = ctx.reporter();
   const cut = (seed: number, s?: Shift) => toRequests(drawStream(table, n.rows, seed, s), { batch: n.batch, labelled: n.labelled });
   const t0 = new Date(Date.now() - 1000);
   const first = await serveStream(api, { model: o.model, env: o.env, tag: `${tag}-b`, requests: cut(n.seed) });
@@ -102,12 +103,43 @@ async function serveBoth(
   return { baseline: { from: t0, to: t1, served: first }, drifted: { from: t1, to: t2, served: second } };
 }
 
-async function sample(ctx: CliContext, o: SampleOptions): Promise<void> {
+/** What `aegis drift sample --json` prints. */
+export interface DriftSampleResult {
+  ok: boolean;
+  problems: string[];
+  model: string;
+  env: string;
+  artifactId: string;
+  artifactSha256: string;
+  promotionId: string;
+  shift: Shift;
+  windows: unknown[];
+  suggestion: RetrainSuggestion | null;
+}
+
+/** The defaults of `aegis drift sample`'s options (the acceptance runs it with these too). */
+export const DRIFT_SAMPLE_DEFAULTS = {
+  model: 'drift-sample',
+  env: 'staging',
+  rows: '3000',
+  seed: '7',
+  data: 'test/data/sample',
+  batch: '50',
+  labelled: '300',
+  flushWait: '12',
+  runTimeout: '300',
+  keep: false,
+} as const satisfies SampleOptions;
+
+/** The drill's outcome: `lines` for a person, `result` for --json (and the acceptance's evidence). */
+export async function runDriftSample(
+  api: AegisClient,
+  say: Reporter,
+  o: SampleOptions & { containerDigest: string },
+): Promise<{ lines: string[]; result: DriftSampleResult }> {
   const n = checkOptions(o);
   const table = readSampleTable(o.data);
   const shift = parseShift(o.shift, table);
-  const say = ctx.reporter();
-  const api = await ctx.client();
   const work = await mkdtemp(join(tmpdir(), 'aegis-drift-sample-'));
   try {
     say.step(`1/6 training ${o.model} on ${table.file} with the built-in trainer (seed ${n.seed})`);
@@ -116,7 +148,7 @@ async function sample(ctx: CliContext, o: SampleOptions): Promise<void> {
       data: o.data,
       seed: n.seed,
       work,
-      containerDigest: o.containerDigest ?? ctx.cfg.containerDigest ?? NO_CONTAINER,
+      containerDigest: o.containerDigest,
       codeRef: o.codeRef,
     });
     const artifactId = trained.registration.artifactId;
@@ -125,7 +157,7 @@ async function sample(ctx: CliContext, o: SampleOptions): Promise<void> {
     const promotion = await promoteNow(api, artifactId, o.env);
     say.step(`promotion ${promotion.promotionId} applied: ${artifactId} serves ${o.model} in ${o.env}`);
     say.step(`3/6 serving ${n.rows} baseline-like rows, then ${n.rows} with ${shift.feature} shifted`);
-    const { baseline, drifted } = await serveBoth(ctx, o, n, table, shift, `ds-${artifactId.slice(0, 8)}`);
+    const { baseline, drifted } = await serveBoth(api, say, o, n, table, shift, `ds-${artifactId.slice(0, 8)}`);
     const strangers = [...baseline.served.artifacts, ...drifted.served.artifacts].filter((a) => a !== artifactId);
     if (strangers.length)
       throw new CliError(
@@ -155,7 +187,7 @@ async function sample(ctx: CliContext, o: SampleOptions): Promise<void> {
       ...describeSuggestion(suggestion),
       verdict.ok ? 'DRIFT SAMPLE PASSED' : `DRIFT SAMPLE FAILED:\n${verdict.problems.map((p) => `  - ${p}`).join('\n')}`,
     ];
-    ctx.out(lines.join('\n'), {
+    const result = {
       ok: verdict.ok,
       problems: verdict.problems,
       model: o.model,
@@ -173,39 +205,47 @@ async function sample(ctx: CliContext, o: SampleOptions): Promise<void> {
         report: r.record ?? null,
       })),
       suggestion: suggestion ?? null,
-    });
-    if (!verdict.ok) process.exitCode = 1;
+    };
+    return { lines, result };
   } finally {
     if (o.keep) say.step(`work folder kept: ${work}`);
     else await rm(work, { recursive: true, force: true });
   }
 }
 
+async function sample(ctx: CliContext, o: SampleOptions): Promise<void> {
+  const containerDigest = o.containerDigest ?? ctx.cfg.containerDigest ?? NO_CONTAINER;
+  const { lines, result } = await runDriftSample(await ctx.client(), ctx.reporter(), { ...o, containerDigest });
+  ctx.out(lines.join('\n'), result);
+  if (!result.ok) process.exitCode = 1;
+}
+
 /** aegis drift sample (registered in the drift command group). */
 export function driftSampleCommand(drift: Command, ctx: CliContext): void {
+  const D = DRIFT_SAMPLE_DEFAULTS;
   drift
     .command('sample')
     .description(
       'the drift drill against the server: train and promote the sample model, serve a baseline-like then a drifted stream, run detection over both windows; exit 0 when only the drifted one raised a suggestion',
     )
-    .option('--model <name>', 'the model name to register the sample as', 'drift-sample')
-    .addOption(new Option('--env <env>', 'the environment it is promoted to (no canary stage)').choices(TARGET_ENVS).default('staging'))
-    .option('--rows <n>', 'rows per stream', '3000')
+    .option('--model <name>', 'the model name to register the sample as', D.model)
+    .addOption(new Option('--env <env>', 'the environment it is promoted to (no canary stage)').choices(TARGET_ENVS).default(D.env))
+    .option('--rows <n>', 'rows per stream', D.rows)
     .option('--shift <FEATURE=+Ksd>', "the drifted stream's shift (default: the first numeric feature, +1.5sd)")
-    .option('--seed <n>', 'seed of the training run and of both streams (same seed, same rows)', '7')
-    .option('--data <path>', 'the training data: a folder with train.csv, or the CSV (label column `label`)', 'test/data/sample')
-    .option('--batch <n>', 'rows per predict request', '50')
+    .option('--seed <n>', 'seed of the training run and of both streams (same seed, same rows)', D.seed)
+    .option('--data <path>', 'the training data: a folder with train.csv, or the CSV (label column `label`)', D.data)
+    .option('--batch <n>', 'rows per predict request', D.batch)
     .option(
       '--labelled <n>',
       'rows of each stream sent one per request with their label as feedback (drift joins labels to single rows)',
-      '300',
+      D.labelled,
     )
     .option(
       '--flush-wait <seconds>',
       'wait after the last request before the runs (serving writes a segment ≤ 10 s after its first line)',
-      '12',
+      D.flushWait,
     )
-    .option('--run-timeout <seconds>', 'how long a drift run may take', '300')
+    .option('--run-timeout <seconds>', 'how long a drift run may take', D.runTimeout)
     .option('--code-ref <ref>', 'what the code is (default: git HEAD of the current folder, a dirty tree recorded)')
     .option('--container-digest <digest>', 'the image the training ran in (default: CONTAINER_DIGEST, else the all-zero digest: none)')
     .option('--keep', 'keep the work folder (artifact, manifest)', false)

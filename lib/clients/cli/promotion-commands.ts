@@ -9,6 +9,7 @@ import type {
   PromotionSummaryReply,
   VerdictReply,
 } from '../../platform/http/schemas.js';
+import { SIGNOFF_ROLES, signoffPurpose, type SignoffRole } from '../../kernel/signatures.js';
 import { signApproval } from './approval-signing.js';
 import { CliError, type CliContext } from './context.js';
 import { promotionAbortCommand } from './promotion-abort-command.js';
@@ -187,7 +188,7 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
   const keys = program.commands.find((c) => c.name() === 'keys')!;
   keys
     .command('generate')
-    .description('make an approver key pair on this machine: the private key stays here (mode 0600), enrol the public half')
+    .description('make an approver or sign-off key pair on this machine: the private key stays here (mode 0600), enrol the public half')
     .requiredOption('--out <file>', 'private key file (PEM); the public key goes to <file>.pub')
     .action(async (o: { out: string }) => {
       const { privateKey, publicKey } = generateKeyPairSync('ed25519');
@@ -213,23 +214,23 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
     });
   keys
     .command('add')
-    .description('enrol an approver public key (admin)')
-    .addOption(new Option('--role <role>', 'key role').choices(['approver']).makeOptionMandatory())
+    .description('enrol a public key made with keys generate (admin): an approver, or a sign-off role (aegis signoff)')
+    .addOption(new Option('--role <role>', 'key role').choices(['approver', ...SIGNOFF_ROLES]).makeOptionMandatory())
     .requiredOption('--kid <id>', 'key id')
     .requiredOption('--owner <principal>', 'who holds the private key (their own requests do not count)')
     .requiredOption('--public-key <file>', 'base64 DER public key (the .pub from keys generate)')
     .option('--not-after <iso>', 'expiry of the key')
-    .action(async (o: { role: 'approver'; kid: string; owner: string; publicKey: string; notAfter?: string }) => {
+    .action(async (o: { role: 'approver' | SignoffRole; kid: string; owner: string; publicKey: string; notAfter?: string }) => {
       const publicKey = (await readFile(o.publicKey, 'utf8')).trim();
       const r = await (
         await ctx.client()
       ).request<KeyReply>('POST', '/v1/keys', {
         kid: o.kid,
-        purpose: o.role,
+        purpose: o.role === 'approver' ? o.role : signoffPurpose(o.role),
         publicKey,
         owner: o.owner,
         ...(o.notAfter ? { notAfter: o.notAfter } : {}),
       });
-      ctx.out(`enrolled approver key ${r.kid} for ${o.owner}, valid from ${r.notBefore}`, r);
+      ctx.out(`enrolled ${o.role} key ${r.kid} for ${o.owner}, valid from ${r.notBefore}`, r);
     });
 }

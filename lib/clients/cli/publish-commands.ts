@@ -12,7 +12,7 @@ import { CliError, type CliContext } from './context.js';
 const DEFAULT_DIR = 'model_registry';
 
 /** `--trusted-keys`: the `GET /v1/keys` reply kept out of band (or a bare array of its keys). */
-function readKeyRing(path: string): KeyRecord[] {
+export function readKeyRing(path: string): KeyRecord[] {
   let raw: unknown;
   try {
     raw = parseJsonStrict(readFileSync(path, 'utf8'), { maxDepth: LIMITS.jsonDepth });

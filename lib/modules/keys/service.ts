@@ -1,6 +1,6 @@
 import { AegisError } from '../../kernel/errors.js';
 import { isUniqueViolation } from '../../platform/sql/errors.js';
-import type { KeyPurpose, KeyRecord } from '../../kernel/signatures.js';
+import type { EnrolledPurpose, KeyPurpose, KeyRecord } from '../../kernel/signatures.js';
 import { toDate } from '../../platform/sql/schema.js';
 import type { Clock } from '../../platform/ports/clock.js';
 import type { Database, Executor } from '../../platform/ports/database.js';
@@ -108,11 +108,11 @@ export class KeyService {
   }
 
   /**
-   * Enrols a public key generated elsewhere (an approver's machine): the private half never
+   * Enrols a public key generated elsewhere (an approver's or a sign-off signer's machine): the private half never
    * reaches the server. Valid from now until `notAfter` (or until revoked).
    */
   async enroll(
-    input: { kid: string; purpose: 'approver'; publicKey: string; owner: string; notAfter?: string | undefined },
+    input: { kid: string; purpose: EnrolledPurpose; publicKey: string; owner: string; notAfter?: string | undefined },
     actor: string,
   ): Promise<KeyRecord> {
     const alg = enrolledKeyAlg(input.publicKey);

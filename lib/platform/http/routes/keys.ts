@@ -45,7 +45,7 @@ export const KEY_ROUTES = {
     entry: 'lambdas/keys-enroll.ts',
     roles: ['admin'],
     scope: 'global-only',
-    summary: "Enrol an approver's public key (generated on the approver's machine)",
+    summary: "Enrol an approver's or sign-off signer's public key (generated on the holder's machine)",
     request: { body: KeyEnrollBody },
     reply: { schema: KeyRecordSchema, status: { 201: 'enrolled' } },
   },

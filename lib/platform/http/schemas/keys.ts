@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { ROLES, ScopeGrantSchema } from '../../../kernel/identity.js';
 import { DURATION_PATTERN } from '../../../kernel/duration.js';
-import { KEY_PURPOSES, SIGNATURE_ALGS } from '../../../kernel/signatures.js';
+import { ENROLLED_PURPOSES, KEY_PURPOSES, SIGNATURE_ALGS } from '../../../kernel/signatures.js';
 
 /** The key ring's routes, and local bearer tokens. */
 
@@ -34,7 +34,7 @@ export type KeysRotateReply = z.output<typeof KeysRotateReply>;
 export const KeyEnrollBody = z
   .object({
     kid: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 . _ -'),
-    purpose: z.literal('approver'),
+    purpose: z.enum(ENROLLED_PURPOSES).describe('approver, or a sign-off role (signoff:ml_lead, signoff:security_engineer)'),
     publicKey: z.base64().max(200).describe('base64 DER SubjectPublicKeyInfo of an Ed25519 key'),
     owner: z.string().regex(/^[A-Za-z0-9@._:-]{1,128}$/, 'must be 1-128 of A-Z a-z 0-9 @ . _ : -'),
     notAfter: z.iso.datetime({ offset: true }).optional(),
