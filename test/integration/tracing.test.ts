@@ -1,0 +1,103 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { startStack, uploadAndRegister } from '../support/local-stack.js';
+
+/** One span as OTLP/HTTP JSON carries it (ids hex, attributes as key/value pairs). */
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes: { key: string; value: { stringValue?: string; intValue?: string | number } }[];
+}
+
+/** A tiny OTLP/HTTP collector: every JSON export to /v1/traces, kept raw and as spans. */
+async function receiver() {
+  const bodies: string[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.url === '/v1/traces' && req.headers['content-type']?.startsWith('application/json'))
+        bodies.push(Buffer.concat(chunks).toString('utf8'));
+      res.writeHead(req.url === '/v1/traces' ? 200 : 404, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const spans = () =>
+    bodies.flatMap((b) => {
+      const doc = JSON.parse(b) as {
+        resourceSpans: { resource: { attributes: OtlpSpan['attributes'] }; scopeSpans: { spans: OtlpSpan[] }[] }[];
+      };
+      return doc.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans.map((span) => ({ ...span, resource: r.resource }))));
+    });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    bodies,
+    spans,
+    close: () => new Promise((r) => server.close(r)),
+  };
+}
+
+const attr = (s: OtlpSpan, key: string) => {
+  const v = s.attributes.find((a) => a.key === key)?.value;
+  return v?.stringValue ?? (v?.intValue === undefined ? undefined : Number(v.intValue));
+};
+
+describe('OpenTelemetry traces of the local server', () => {
+  it('sends one registration as a request span whose children are the port spans, naming the artifact', async () => {
+    const collector = await receiver();
+    try {
+      const stack = await startStack({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url });
+      const reg = await uploadAndRegister(stack, 'traced-model', randomBytes(2000));
+      expect(reg.status).toBe(201);
+      await stack.stop(); // flushes the batch
+
+      const spans = collector.spans();
+      expect(spans.length).toBeGreaterThan(0);
+      expect(spans[0]!.resource.attributes).toContainEqual({ key: 'service.name', value: { stringValue: 'aegis' } });
+      const root = spans.find((s) => s.name === 'POST /v1/registry/register');
+      expect(root).toBeDefined();
+      expect(root!.parentSpanId ?? '').toBe('');
+      expect(root!.kind).toBe(2); // SERVER
+      expect(attr(root!, 'aegis.route')).toBe('register');
+      expect(attr(root!, 'http.response.status_code')).toBe(201);
+      expect(attr(root!, 'aegis.principal_role')).toBe('admin');
+      expect(attr(root!, 'aegis.artifact_id')).toBe(reg.body.artifactId);
+      expect(attr(root!, 'aegis.model')).toBe('traced-model');
+
+      const inTrace = spans.filter((s) => s.traceId === root!.traceId && s !== root);
+      const children = inTrace.filter((s) => s.parentSpanId === root!.spanId);
+      expect(children.map((s) => s.name)).toEqual(expect.arrayContaining(['db.transaction', 'object-store.head']));
+      // every span of the trace descends from the request span
+      const byId = new Map(inTrace.map((s) => [s.spanId, s]));
+      for (const s of inTrace) {
+        let p = s;
+        while (p.parentSpanId !== root!.spanId) p = byId.get(p.parentSpanId!)!;
+        expect(p).toBeDefined();
+      }
+      expect(inTrace.map((s) => s.name)).toContain('signer.sign');
+      // the caller's bearer token is never sent to the collector
+      expect(collector.bodies.join('\n')).not.toContain(stack.adminToken);
+    } finally {
+      await collector.close();
+    }
+  });
+
+  it('sends nothing when OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_COLLECTOR_URL are unset', async () => {
+    const collector = await receiver();
+    // the process's own environment names the collector: only the configuration may turn tracing on
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = collector.url;
+    try {
+      const stack = await startStack();
+      expect((await uploadAndRegister(stack, 'untraced-model', randomBytes(2000))).status).toBe(201);
+      await stack.stop();
+      expect(collector.bodies).toEqual([]);
+    } finally {
+      delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+      await collector.close();
+    }
+  });
+});
