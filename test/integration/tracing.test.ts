@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { startStack, uploadAndRegister } from '../support/local-stack.js';
+import { ScriptedJudge, settled } from '../promotion/support.js';
 
 /** One span as OTLP/HTTP JSON carries it (ids hex, attributes as key/value pairs). */
 interface OtlpSpan {
@@ -81,6 +82,38 @@ describe('OpenTelemetry traces of the local server', () => {
       expect(inTrace.map((s) => s.name)).toContain('signer.sign');
       // the caller's bearer token is never sent to the collector
       expect(collector.bodies.join('\n')).not.toContain(stack.adminToken);
+    } finally {
+      await collector.close();
+    }
+  });
+
+  it('carries a promotion request into its state machine: the steps are spans of the request trace', async () => {
+    const collector = await receiver();
+    try {
+      const stack = await startStack({ OTEL_COLLECTOR_URL: collector.url }, { judge: new ScriptedJudge(), waitMs: 5 });
+      const reg = await uploadAndRegister(stack, 'traced-ranker', randomBytes(900));
+      const res = await stack.api('POST', `/v1/artifacts/${reg.body.artifactId}/promote`, { reason: 'test', targetEnv: 'staging' });
+      expect(res.status).toBe(201);
+      expect((await settled(stack, res.body.promotionId)).status).toBe('succeeded');
+      await stack.stop();
+
+      const spans = collector.spans();
+      const root = spans.find((s) => s.name === 'POST /v1/artifacts/{artifactId}/promote')!;
+      expect(attr(root, 'aegis.promotion_id')).toBe(res.body.promotionId);
+      expect(attr(root, 'aegis.artifact_id')).toBe(reg.body.artifactId);
+      const inTrace = spans.filter((s) => s.traceId === root.traceId);
+      const policy = inTrace.find((s) => s.name === 'policy.decide')!;
+      expect(policy.parentSpanId).toBe(root.spanId);
+      expect(attr(policy, 'aegis.artifact_id')).toBe(reg.body.artifactId);
+      const start = inTrace.find((s) => s.name === 'workflows.start')!;
+      expect(start.parentSpanId).toBe(root.spanId);
+      expect(attr(start, 'aegis.machine')).toBe('promotion');
+      const steps = inTrace.filter((s) => s.name === 'workflow.step');
+      expect(steps.map((s) => attr(s, 'aegis.step'))).toEqual(['start', 'promoteFully']);
+      for (const step of steps) {
+        expect(step.parentSpanId).toBe(start.spanId);
+        expect(attr(step, 'aegis.promotion_id')).toBe(res.body.promotionId);
+      }
     } finally {
       await collector.close();
     }
