@@ -1,4 +1,8 @@
+import { createSocket } from 'node:dgram';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { run } from '../support/spawn.js';
 import { installXrayTracing, type XrayTracer } from '../../lib/platform/tracing/xray.js';
 import { annotate, idAttributes } from '../../lib/platform/tracing/spans.js';
 import { traceRequest } from '../../lib/platform/http/request-span.js';
@@ -74,4 +78,43 @@ describe('X-Ray tracing on the Lambda path', () => {
     });
     expect(log).toEqual([]);
   });
+
+  it('with the real Powertools Tracer in Lambda, sends the request subsegment, annotated, under the function segment', async () => {
+    const daemon = createSocket('udp4');
+    const datagrams: string[] = [];
+    daemon.on('message', (m) => datagrams.push(m.toString('utf8')));
+    await new Promise<void>((r) => daemon.bind(0, '127.0.0.1', r));
+    try {
+      const ran = await run(process.execPath, ['--import', 'tsx', join(process.cwd(), 'test/support/xray-request.ts')], {
+        env: {
+          LAMBDA_TASK_ROOT: process.cwd(),
+          AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+          AWS_LAMBDA_FUNCTION_NAME: 'aegis-promote',
+          _X_AMZN_TRACE_ID: 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1',
+          AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${(daemon.address() as AddressInfo).port}`,
+        },
+      });
+      expect(ran.stdout).toContain('"statusCode":201');
+      await eventually(() => datagrams.length > 0);
+      const sub = JSON.parse(datagrams[0]!.split('\n')[1]!);
+      expect(sub).toMatchObject({
+        type: 'subsegment',
+        name: `## POST ${ROUTES.promote.path}`,
+        trace_id: '1-5759e988-bd862e3fe1be46a994272793',
+        parent_id: '53995c3f42cd8ad8',
+        annotations: { artifactId: 'artifact-1', promotionId: 'promotion-1', model: 'ranker' },
+      });
+      expect(sub.end_time).toBeGreaterThanOrEqual(sub.start_time);
+    } finally {
+      daemon.close();
+    }
+  });
 });
+
+/** Polls until `ok` (a UDP datagram may arrive just after the sender exits). */
+async function eventually(ok: () => boolean, timeoutMs = 5000): Promise<void> {
+  for (const end = Date.now() + timeoutMs; !ok();) {
+    if (Date.now() > end) throw new Error('no X-Ray datagram arrived');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

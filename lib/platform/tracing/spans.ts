@@ -36,7 +36,7 @@ export function setRequestScope(scope: RequestScope | undefined): void {
   requestScope = scope;
 }
 
-/** `fn` as a request: a SERVER span (child of nothing but the caller's trace) inside the request scope, if any. */
+/** `fn` as a request: a SERVER span (the root of the request's trace locally), inside the request scope when one is set. */
 export function withRequestSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T>): Promise<T> {
   const run = () => withSpan(name, attributes, fn, SpanKind.SERVER);
   return requestScope ? requestScope(name, run) : run();
