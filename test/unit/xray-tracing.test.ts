@@ -7,6 +7,7 @@ import { installXrayTracing, type XrayTracer } from '../../lib/platform/tracing/
 import { annotate, idAttributes } from '../../lib/platform/tracing/spans.js';
 import { traceRequest } from '../../lib/platform/http/request-span.js';
 import { ROUTES } from '../../lib/platform/http/routes.js';
+import { traceStep } from '../../lib/platform/tracing/steps.js';
 
 /** A stand-in for Powertools' Tracer recording what the Lambda path does with the X-Ray segments. */
 function recordingTracer(enabled: boolean) {
@@ -68,6 +69,23 @@ describe('X-Ray tracing on the Lambda path', () => {
     await expect(traceRequest(ROUTES.promote, event, () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
     expect(log).toContain(`error ## POST ${ROUTES.promote.path}: boom`);
     expect(log.slice(-2)).toEqual([`close ## POST ${ROUTES.promote.path}`, 'set facade']);
+  });
+
+  it("runs a state machine's step in its own subsegment annotated with the promotion, and rethrows its error as it was", async () => {
+    const { log, annotations } = installed(true);
+    const failure = new Error('lease lost');
+    const step = traceStep(async (e: { action: string; promotionId: string }) => {
+      if (e.action === 'evaluate') throw failure;
+      return { next: 'evaluate' };
+    });
+    await expect(step({ action: 'start', promotionId: 'p-7' })).resolves.toEqual({ next: 'evaluate' });
+    await expect(step({ action: 'evaluate', promotionId: 'p-7' })).rejects.toBe(failure);
+    expect(annotations).toEqual({ promotionId: 'p-7' });
+    expect(log.filter((l) => l.startsWith('open') || l.startsWith('error'))).toEqual([
+      'open ## workflow.step',
+      'open ## workflow.step',
+      'error ## workflow.step: lease lost',
+    ]);
   });
 
   it('opens no subsegment and annotates nothing when tracing is off (outside Lambda)', async () => {

@@ -4,7 +4,6 @@
  * Without a registered tracer provider (OTLP unset; Lambda, where X-Ray traces) the spans
  * are the OpenTelemetry API's no-op.
  */
-import type { Attributes } from '@opentelemetry/api';
 import type { LoadedModel, ModelRuntime } from '../ports/model-runtime.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { KeyProvider, Signer } from '../ports/signer.js';
@@ -12,6 +11,7 @@ import type { Workflows } from '../ports/workflows.js';
 import { traceDatabase } from '../tracing/traced-database.js';
 import { traceFunction, tracePort } from '../tracing/traced-port.js';
 import { ATTR, idAttributes } from '../tracing/spans.js';
+import { stepAttributes } from '../tracing/steps.js';
 import type { AdapterFactories } from './services.js';
 
 const STORE_METHODS = ['put', 'get', 'head', 'delete', 'retain', 'clearPendingUpload', 'createUploadUrl', 'createDownloadUrl'];
@@ -43,13 +43,6 @@ const traceWorkflows = (workflows: Workflows): Workflows =>
       ...idAttributes(input),
     }),
   });
-
-/** A state-machine Task: the step it runs (`action` of a rollout, `task` of a drift run) and its promotion or run. */
-const stepAttributes = (input: Record<string, unknown>): Attributes => ({
-  'aegis.step': String(input.action ?? input.task ?? 'unknown'),
-  ...(typeof input.runId === 'string' && { 'aegis.drift_run_id': input.runId }),
-  ...idAttributes(input),
-});
 
 const traceModel = (model: LoadedModel): LoadedModel =>
   tracePort(model, { name: 'model-runtime', methods: ['predict'], attributes: () => ({ 'aegis.model_format': model.format }) });
@@ -88,7 +81,7 @@ export function tracedAdapters(a: AdapterFactories): AdapterFactories {
           tracePort(rollout, {
             name: 'workflow',
             methods: ['step'],
-            attributes: (_m, [input]) => stepAttributes(input as Record<string, unknown>),
+            attributes: (_m, [input]) => stepAttributes(input as object),
           }),
         ),
       ),
