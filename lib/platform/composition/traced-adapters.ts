@@ -9,7 +9,7 @@ import type { ObjectStore } from '../ports/object-store.js';
 import type { KeyProvider, Signer } from '../ports/signer.js';
 import type { Workflows } from '../ports/workflows.js';
 import { traceDatabase } from '../tracing/traced-database.js';
-import { traceFunction, tracePort } from '../tracing/traced-port.js';
+import { bound, traceFunction, tracePort } from '../tracing/traced-port.js';
 import { ATTR, idAttributes } from '../tracing/spans.js';
 import { stepAttributes } from '../tracing/steps.js';
 import type { AdapterFactories } from './services.js';
@@ -59,7 +59,7 @@ const traceRuntime = (runtime: ModelRuntime): ModelRuntime =>
               'aegis.model_format': target.format,
             }),
           )
-        : Reflect.get(target, prop, target),
+        : bound(target, prop),
   });
 
 /** The composition root's adapters, each port traced (the one place that knows which methods are spans). */
@@ -86,7 +86,13 @@ export function tracedAdapters(a: AdapterFactories): AdapterFactories {
         ),
       ),
     driftWorkflows: async (config, opts, step) =>
-      traceWorkflows(await a.driftWorkflows(config, opts, traceFunction('workflow.step', step, stepAttributes))),
+      traceWorkflows(
+        await a.driftWorkflows(
+          config,
+          opts,
+          traceFunction('workflow.step', step, (input) => ({ [ATTR.port]: 'workflow', ...stepAttributes(input) })),
+        ),
+      ),
     ...(a.policy && {
       policy: async (config, clock) =>
         tracePort(await a.policy!(config, clock), {

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../ports/database.js';
 import type { DB } from '../sql/schema.js';
 import { ATTR } from './spans.js';
-import { tracePort } from './traced-port.js';
+import { bound, tracePort } from './traced-port.js';
 
 /**
  * The database with a span per transaction (`db.transaction`), the unit a use case commits:
@@ -13,19 +13,11 @@ export function traceDatabase(database: Database): Database {
   const system = { [ATTR.port]: 'database', 'db.system.name': database.kind === 'pglite' ? 'pglite' : 'postgresql' };
   const db = new Proxy(database.db, {
     get(target, prop) {
-      const value: unknown = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      const fn = (value as (...args: unknown[]) => unknown).bind(target);
-      if (prop !== 'transaction') return fn;
+      if (prop !== 'transaction') return bound(target, prop);
+      const fn = bound(target, prop) as () => object;
       return () =>
         tracePort(fn() as object, { name: 'database', methods: ['execute'], attributes: () => system, spanName: () => 'db.transaction' });
     },
   }) as Kysely<DB>;
-  return new Proxy(database, {
-    get(target, prop) {
-      if (prop === 'db') return db;
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+  return new Proxy(database, { get: (target, prop) => (prop === 'db' ? db : bound(target, prop)) });
 }

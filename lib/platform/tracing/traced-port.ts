@@ -26,16 +26,20 @@ export function tracePort<T extends object>(port: T, { name, methods, attributes
   const traced = new Set(methods);
   return new Proxy(port, {
     get(target, prop) {
-      const value: unknown = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      const fn = value as (...args: unknown[]) => unknown;
-      if (typeof prop !== 'string' || !traced.has(prop)) return fn.bind(target);
+      if (typeof prop !== 'string' || !traced.has(prop)) return bound(target, prop);
+      const fn = Reflect.get(target, prop, target) as (...args: unknown[]) => unknown;
       return (...args: unknown[]) =>
         withSpan(spanName?.(prop) ?? `${name}.${prop}`, { [ATTR.port]: name, ...attributes?.(prop, args) }, async () =>
           fn.apply(target, args),
         );
     },
   });
+}
+
+/** A member of `target`, a method bound to it (adapters keep `#private` state, which a proxy as `this` cannot reach). */
+export function bound(target: object, prop: string | symbol): unknown {
+  const value: unknown = Reflect.get(target, prop, target);
+  return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
 }
 
 /** `fn` run in a span `name` each call, with attributes from its arguments. */
