@@ -1,6 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { trainedSample } from '../support/trained-sample.js';
 import { startStack, uploadAndRegister } from '../support/local-stack.js';
 import { ScriptedJudge, settled } from '../promotion/support.js';
 
@@ -116,6 +120,35 @@ describe('OpenTelemetry traces of the local server', () => {
       }
     } finally {
       await collector.close();
+    }
+  });
+
+  it('traces a prediction: the model runtime loads and predicts inside the request that names the artifact served', async () => {
+    const collector = await receiver();
+    const work = await mkdtemp(join(tmpdir(), 'aegis-traced-serving-'));
+    try {
+      const stack = await startStack({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url });
+      const { artifactId } = await trainedSample(stack, work, 'traced-churn');
+      const r = await stack.api('POST', '/v1/serving/traced-churn/staging/predict', { inputs: [[37.9, 52401.2, 0.75, 0.62, 99.8]] });
+      expect(r.status).toBe(200);
+      await stack.stop();
+
+      const spans = collector.spans();
+      const root = spans.find((s) => s.name === 'POST /v1/serving/{model}/{env}/predict')!;
+      expect(attr(root, 'aegis.artifact_id')).toBe(artifactId);
+      expect(attr(root, 'aegis.model')).toBe('traced-churn');
+      const inTrace = new Map(spans.filter((s) => s.traceId === root.traceId).map((s) => [s.spanId, s]));
+      const descends = (s: OtlpSpan): boolean =>
+        s.parentSpanId === root.spanId ||
+        (s.parentSpanId !== undefined && inTrace.has(s.parentSpanId) && descends(inTrace.get(s.parentSpanId)!));
+      for (const name of ['model-runtime.load', 'model-runtime.predict']) {
+        const span = [...inTrace.values()].find((s) => s.name === name);
+        expect(span && descends(span)).toBe(true);
+        expect(attr(span!, 'aegis.model_format')).toBe('aegis.logreg/v1');
+      }
+    } finally {
+      await collector.close();
+      await rm(work, { recursive: true, force: true });
     }
   });
 
