@@ -1,4 +1,5 @@
 import { lambdaContainer } from '../lib/platform/composition/lambda-container.js';
+import { traceStep } from '../lib/platform/tracing/steps.js';
 import type { DriftStepEvent } from '../lib/modules/drift/records.js';
 import type { DriftStepResult } from '../lib/modules/drift/runs.js';
 
@@ -9,4 +10,6 @@ import type { DriftStepResult } from '../lib/modules/drift/runs.js';
  * counts and reports written), the manifest key (a suggestion's signature) and the drift
  * configuration (`AEGIS_DRIFT_POLICY` or `<AEGIS_POLICIES_DIR>/drift.json`).
  */
-export const handler = async (event: DriftStepEvent): Promise<DriftStepResult> => (await lambdaContainer()).driftRuns.step(event);
+export const handler = traceStep(async (event: DriftStepEvent): Promise<DriftStepResult> =>
+  (await lambdaContainer()).driftRuns.step(event),
+);

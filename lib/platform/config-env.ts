@@ -15,6 +15,8 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
+const httpUrl = optionalString.refine((v) => v === undefined || /^https?:\/\/[^\s/]+/.test(v), 'must be an http:// or https:// URL');
+
 /** Seconds between signed audit head checkpoints, by default (EventBridge's shortest rate, so both modes match). */
 export const AUDIT_CHECKPOINT_DEFAULT_SECONDS = 60;
 
@@ -35,7 +37,9 @@ export const EnvSchema = z.object({
   SENTINELNET_URL: optionalString,
   DRIFT_S3_BUCKET: optionalString,
   PROM_ENDPOINT: optionalString,
-  OTEL_COLLECTOR_URL: optionalString,
+  // an OTLP/HTTP collector's base URL (traces go to <url>/v1/traces); OTEL_COLLECTOR_URL is the seed's name for it
+  OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl,
+  OTEL_COLLECTOR_URL: httpUrl,
   AEGIS_DATA_DIR: z.string().default('.aegis'),
   AEGIS_PUBLIC_URL: optionalString,
   // the built web console the local server serves at / (default: the package's dist/console)

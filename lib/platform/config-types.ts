@@ -31,7 +31,8 @@ export interface Config {
   sentinelnetUrl: string | undefined;
   driftBucket: string | undefined;
   promEndpoint: string | undefined;
-  otelCollectorUrl: string | undefined;
+  /** the OTLP/HTTP collector the local process sends traces to (`OTEL_EXPORTER_OTLP_ENDPOINT`, alias `OTEL_COLLECTOR_URL`); unset: no tracing */
+  otlpEndpoint: string | undefined;
   /** SentinelNet's policy files (sentinelnet.cedar, sentinelnet.json) */
   policiesDir: string;
   /** ASL files for the in-process runner */

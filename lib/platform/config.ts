@@ -88,7 +88,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sentinelnetUrl: e.SENTINELNET_URL,
     driftBucket: e.DRIFT_S3_BUCKET,
     promEndpoint: e.PROM_ENDPOINT,
-    otelCollectorUrl: e.OTEL_COLLECTOR_URL,
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT ?? e.OTEL_COLLECTOR_URL,
     iamRoleMap: parseRoleMap(e.AEGIS_IAM_ROLE_MAP),
     consoleOrigin: e.AEGIS_CONSOLE_ORIGIN,
     s3: { forcePathStyle: e.AEGIS_S3_FORCE_PATH_STYLE },

@@ -50,6 +50,18 @@ describe('config', () => {
     expect(() => loadConfig({ MODEL_REGISTRY_DATABASE_URL: 'mysql://x' })).toThrow(/MODEL_REGISTRY_DATABASE_URL/);
   });
 
+  it('reads the OTLP endpoint from OTEL_EXPORTER_OTLP_ENDPOINT, else OTEL_COLLECTOR_URL, refusing a non-URL by name', () => {
+    expect(loadConfig({}).otlpEndpoint).toBeUndefined();
+    expect(loadConfig({ OTEL_COLLECTOR_URL: 'http://seed:4318' }).otlpEndpoint).toBe('http://seed:4318');
+    expect(
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otel.example:4318', OTEL_COLLECTOR_URL: 'http://seed:4318' }).otlpEndpoint,
+    ).toBe('https://otel.example:4318');
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(
+      'OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL',
+    );
+    expect(() => loadConfig({ OTEL_COLLECTOR_URL: 'ftp://x' })).toThrow('OTEL_COLLECTOR_URL must be');
+  });
+
   it('names the variable at fault', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/^PORT /);
     expect(() => loadConfig({ AEGIS_IAM_ROLE_MAP: '{"arn:x":"king"}' })).toThrow(/AEGIS_IAM_ROLE_MAP/);

@@ -5,6 +5,9 @@
  * (no PGlite, `pg`, in-process state-machine runner, Prometheus client or Cedar). The
  * promotion routes add SentinelNet through {@link BuildLambdaOptions.policy}.
  */
+import { RDSData } from '@aws-sdk/client-rds-data';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { DataApiDatabase } from '../adapters/sql/data-api.js';
 import { EmfMetricsSink } from '../adapters/metrics/emf.js';
 import { EventBridgeScheduler } from '../adapters/scheduler/eventbridge.js';
@@ -30,6 +33,10 @@ import { LogLineEventRecorder } from '../../modules/serving/event-log.js';
 import { builtinModelRuntimes } from './builtin-runtimes.js';
 import { unconfiguredDriftWorkflows } from './drift.js';
 import type { DriftStore } from './serving.js';
+import { captureClient, xrayTracer } from '../tracing/xray.js';
+
+// In Lambda, requests run in their X-Ray subsegment from the first invocation on (which builds the container).
+if (process.env.AWS_LAMBDA_FUNCTION_NAME) xrayTracer();
 
 /** The Lambda API endpoint the SDK convention names (`AWS_ENDPOINT_URL_LAMBDA`, else `AWS_ENDPOINT_URL`): emulators. */
 function lambdaEndpoint(): string | undefined {
@@ -43,9 +50,13 @@ function bucketOf(store: Config['objectStore'], variable: string): string {
   return store.bucket;
 }
 
+/** An artifact or archive bucket (the SDK client's calls are X-Ray subsegments, as every client's here). */
+const s3Store = (config: Config, bucket: string) => new S3ObjectStore({ bucket, client: captureClient(s3Client(config.s3)) });
+const sfnClient = () => captureClient(new SFNClient({}));
+
 /** The drift bucket: a PutObject-only writer and a List/GetObject-only reader joined. */
 function s3DriftStore(config: Config, bucket: string): DriftStore {
-  const client = s3Client(config.s3);
+  const client = captureClient(s3Client(config.s3));
   const writer = new S3ObjectWriter({ bucket, client });
   const reader = new S3ObjectReader({ bucket, client });
   return {
@@ -70,30 +81,28 @@ export function lambdaAdapters(
     async database(config) {
       if (config.database.kind !== 'data-api')
         throw new ConfigError('MODEL_REGISTRY_DATABASE_URL must be rdsdata://… (the Data API) in Lambda');
-      return new DataApiDatabase(config.database);
+      return new DataApiDatabase({ ...config.database, client: captureClient(new RDSData({})) });
     },
-    objectStore: async (config) => ({
-      store: new S3ObjectStore({ bucket: bucketOf(config.objectStore, 'MODEL_REGISTRY_S3_BUCKET'), client: s3Client(config.s3) }),
-    }),
-    archiveStore: async (config) =>
-      new S3ObjectStore({ bucket: bucketOf(config.auditArchive, 'AEGIS_AUDIT_ARCHIVE_BUCKET'), client: s3Client(config.s3) }),
+    objectStore: async (config) => ({ store: s3Store(config, bucketOf(config.objectStore, 'MODEL_REGISTRY_S3_BUCKET')) }),
+    archiveStore: async (config) => s3Store(config, bucketOf(config.auditArchive, 'AEGIS_AUDIT_ARCHIVE_BUCKET')),
     // DRIFT_S3_BUCKET: input segments put (serving), segments read back and the runs' plans, shard
     // counts and reports written (the drift functions); no purge (the bucket's lifecycle rule
     // expires serving-inputs/ after the retention horizon). Each function's role grants what it uses.
     driftStore: async (config) => (config.driftBucket ? s3DriftStore(config, config.driftBucket) : undefined),
     driftWorkflows: async (config) =>
-      config.drift.stateMachineArn ? new SfnWorkflows({ drift: config.drift.stateMachineArn }) : unconfiguredDriftWorkflows,
+      config.drift.stateMachineArn ? new SfnWorkflows({ drift: config.drift.stateMachineArn }, sfnClient()) : unconfiguredDriftWorkflows,
     async keyProvider(config) {
       if (config.signing.backend !== 'kms')
         throw new ConfigError(
           'MANIFEST_SIGNING_KMS_KEY_ID and AUDIT_SIGNING_KMS_KEY_ID must be set in Lambda (key files are for local dev only)',
         );
-      return new KmsKeyProvider(kmsProviderOptions(config));
+      const kms = kmsProviderOptions(config);
+      return new KmsKeyProvider({ ...kms, client: captureClient(new KMSClient(kms.endpoint ? { endpoint: kms.endpoint } : {})) });
     },
     // The serving events the ingest function inserted (a recording file replaces them: tests, drills).
     metricsSource: async (config, serving) =>
       config.canaryMetricsFile ? RecordedMetricsSource.fromFile(config.canaryMetricsFile) : serving,
-    workflows: async (config) => (config.stateMachineArns ? new SfnWorkflows(config.stateMachineArns) : unconfiguredWorkflows),
+    workflows: async (config) => (config.stateMachineArns ? new SfnWorkflows(config.stateMachineArns, sfnClient()) : unconfiguredWorkflows),
     ...(policy && { policy }),
     metrics: () => ({ sinks: [new EmfMetricsSink()] }),
     scheduler: () => new EventBridgeScheduler(),

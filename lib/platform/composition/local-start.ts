@@ -13,6 +13,7 @@ import { createLocalServer, listen } from '../http/local-server.js';
 import { ConsoleSessions } from '../http/console-sessions.js';
 import { LocalConsole } from '../http/local-console.js';
 import type { RouteId } from '../http/routes.js';
+import { startTracing } from '../tracing/otlp.js';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
 
@@ -31,6 +32,8 @@ export interface RunningLocal {
 type StartOptions = Pick<BuildOptions, 'clock' | 'logger' | 'judge' | 'warmer' | 'waitMs' | 'timers'> & {
   /** the route handlers to serve (tests wrap them to check every reply) */
   handlers?: Record<RouteId, HandlerBuilder>;
+  /** tests: how long spans wait in the batch before export (ms) */
+  tracing?: { scheduledDelayMillis?: number };
 };
 
 /**
@@ -41,7 +44,18 @@ type StartOptions = Pick<BuildOptions, 'clock' | 'logger' | 'judge' | 'warmer' |
 export async function startLocal(config: Config, opts: StartOptions = {}): Promise<RunningLocal> {
   const refusal = localServerRefusal(config);
   if (refusal) throw new ConfigError(refusal);
-  const { server, url, container: c, console: webConsole } = await listenThenBuild(config, opts);
+  // traces go to the OTLP collector when one is configured; the stop flushes what is batched
+  const { tracing: tracingOpts, ...startOpts } = opts;
+  const tracing = startTracing(config.otlpEndpoint, tracingOpts);
+  const {
+    server,
+    url,
+    container: c,
+    console: webConsole,
+  } = await listenThenBuild(config, startOpts).catch(async (e: unknown) => {
+    await tracing.shutdown();
+    throw e;
+  });
   const { token: newAdminToken, notice: adminTokenNotice } = await devAdminToken(config, c);
   // Rollouts that were running when the server stopped resume from their persisted step.
   const resumed = await c.promotions.resumeUnfinished();
@@ -52,7 +66,14 @@ export async function startLocal(config: Config, opts: StartOptions = {}): Promi
   // The scheduled jobs (audit archive and head checkpoint, pending promotion and upload expiry) run in this process
   // (EventBridge rules on AWS).
   c.scheduler.start();
-  return { url, container: c, newAdminToken, adminTokenNotice, console: webConsole, close: () => stopLocal(server, c) };
+  return {
+    url,
+    container: c,
+    newAdminToken,
+    adminTokenNotice,
+    console: webConsole,
+    close: () => stopLocal(server, c).finally(() => tracing.shutdown()),
+  };
 }
 
 /**

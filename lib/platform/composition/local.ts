@@ -20,6 +20,7 @@ import type { RolloutService } from '../../modules/rollout/service.js';
 import { modelRuntimes } from './runtimes.js';
 import { afterResponse } from '../http/after-response.js';
 import { unconfiguredDriftWorkflows, type DriftStep } from './drift.js';
+import { tracedAdapters } from './traced-adapters.js';
 
 /** Opens a registry database by its configuration (no migrations, no bootstrap). */
 export async function openDatabase(cfg: DatabaseConfig): Promise<Database> {
@@ -144,5 +145,6 @@ export const localAdapters: AdapterFactories = {
     }),
 };
 
-/** The container of a process on a machine (local server, admin tools, tests). */
-export const buildLocalContainer = (config: Config, opts: BuildOptions): Promise<Container> => buildContainer(config, localAdapters, opts);
+/** The container of a process on a machine (local server, admin tools, tests); its ports make spans when tracing is on. */
+export const buildLocalContainer = (config: Config, opts: BuildOptions): Promise<Container> =>
+  buildContainer(config, tracedAdapters(localAdapters), opts);

@@ -12,6 +12,8 @@ import { checkGlobalOnly, checkScope } from './scope.js';
 import { StartupCheckError } from '../startup-checks.js';
 import type { Principal } from '../../kernel/identity.js';
 import type { ReplyBody, ReplyStatus, RouteSpec } from './routes.js';
+import { traceRequest } from './request-span.js';
+import { annotate, ATTR, idAttributes } from '../tracing/spans.js';
 
 export type ContainerProvider = () => Promise<Container>;
 
@@ -148,7 +150,7 @@ export function httpHandler<R extends RouteSpec>(
   impl: (req: HttpRequest<Parsed<R, 'body'>, Parsed<R, 'query'>, Parsed<R, 'params'>>, c: Container) => Promise<HttpReply<NoInfer<R>>>,
 ) {
   const schemas = route.request ?? {};
-  return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>().handler(async (event, context) => {
+  const handle = async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
     const requestId = event.requestContext?.requestId ?? context?.awsRequestId ?? randomUUID();
     const base: Record<string, string> = { 'x-request-id': requestId, ...deprecationHeaders(route, event) };
     let c: Container | undefined;
@@ -158,15 +160,20 @@ export function httpHandler<R extends RouteSpec>(
       const headers = lowerHeaders(event.headers);
       const principal = await authorize(route, c, event);
       const input = readInput(schemas, event);
+      annotate(idAttributes(input.params, input.body));
       await checkScope(route.scope, principal, input, c);
       const req = { ...input, headers, principal, requestId } as HttpRequest<Parsed<R, 'body'>, Parsed<R, 'query'>, Parsed<R, 'params'>>;
       const reply = await impl(req, c);
+      annotate(idAttributes(reply.body));
       return json(reply.status, reply.body, { ...base, ...reply.headers });
     } catch (e) {
       if (e instanceof StartupCheckError) throw e;
       return errorReply(e, { route, requestId, base, logger: c?.logger ?? console });
     }
-  });
+  };
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>().handler((event, context) =>
+    traceRequest(route, event, () => handle(event, context)),
+  );
 }
 
 /**
@@ -207,6 +214,7 @@ async function authorize(route: RouteSpec, c: Container, event: APIGatewayProxyE
     );
   }
   checkGlobalOnly(route.scope, principal);
+  annotate({ [ATTR.role]: principal.role });
   return principal;
 }
 
