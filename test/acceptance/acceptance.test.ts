@@ -41,6 +41,8 @@ describe('aegis acceptance', () => {
     expect(byId['manifest-verification'].evidence.ids.artifactId).toBe(byId['drift-sample'].evidence.ids.artifactId);
     expect(byId['training-reproducible'].evidence.hashes.run1).toBe(byId['training-reproducible'].evidence.hashes.run2);
     expect(byId['canary-rollback'].evidence.rolledBackOn).toBe('quality');
+    expect(byId['promotion-e2e'].evidence.approvers).toEqual(['approver-1', 'approver-2', 'approver-3']);
+    expect(byId['promotion-e2e'].evidence.ids.candidate).toMatch(/^[0-9a-f-]{36}$/);
     const { sha256, ...body } = report;
     expect(sha256).toBe(canonicalSha256(body));
     expect(readFileSync(out, 'utf8')).toBe(`${canonicalJson(report)}\n`);

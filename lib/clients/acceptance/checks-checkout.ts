@@ -146,6 +146,23 @@ export const CHECKOUT_CHECKS: Check<CheckoutContext>[] = [
     },
   },
   {
+    id: 'promotion-e2e',
+    title: 'a candidate through a judged canary and a 3-of-5 prod promotion; an injected regression rolled back',
+    async run({ root }) {
+      const r = await runProgram(root, 'bash', ['scripts/e2e_promotion_flow.sh'], 600_000);
+      const candidate = /trained, registered and verified the candidate +([0-9a-f-]{36})/.exec(r.out)?.[1];
+      const approvers = /prod promotion SUCCEEDED: (.+)$/m.exec(r.out)?.[1];
+      const ok = r.code === 0 && r.out.includes('E2E PROMOTION FLOW PASSED') && /regression ROLLED BACK automatically/.test(r.out);
+      return {
+        ok,
+        detail: ok
+          ? `scripts/e2e_promotion_flow.sh: canary passed, prod approved by ${approvers}, the regression rolled back`
+          : `scripts/e2e_promotion_flow.sh exited ${r.code}: ${tail(r.out)}`,
+        evidence: { ids: candidate ? { candidate } : ({} as Record<string, string>), approvers: approvers?.split(', ') ?? [] },
+      };
+    },
+  },
+  {
     id: 'dr-drill',
     title: 'the DR drill',
     async run({ root }) {

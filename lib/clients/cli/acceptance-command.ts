@@ -22,6 +22,7 @@ export const ACCEPTANCE_CHECKS = [
   'promotion-policy',
   'audit-chain',
   'canary-rollback',
+  'promotion-e2e',
   'dr-drill',
 ];
 
