@@ -27,7 +27,9 @@ export function tracePort<T extends object>(port: T, { name, methods, attributes
   return new Proxy(port, {
     get(target, prop) {
       if (typeof prop !== 'string' || !traced.has(prop)) return bound(target, prop);
-      const fn = Reflect.get(target, prop, target) as (...args: unknown[]) => unknown;
+      const fn = Reflect.get(target, prop, target) as unknown;
+      // an optional method the adapter lacks stays absent: callers test for it (`provider.describeKey?`)
+      if (typeof fn !== 'function') return fn;
       return (...args: unknown[]) =>
         withSpan(spanName?.(prop) ?? `${name}.${prop}`, { [ATTR.port]: name, ...attributes?.(prop, args) }, async () =>
           fn.apply(target, args),
