@@ -120,11 +120,44 @@ export const EnvSchema = z.object({
     .optional(),
   // how long after a drift window's end its input segments are all written: at least serving's segment interval (10 s)
   AEGIS_DRIFT_SETTLE_SECONDS: z.coerce.number().int().min(10).max(3600).default(120),
+  // webhooks: the private, loopback or link-local networks (CIDRs, comma-separated) deliveries may reach despite the
+  // SSRF rules; default none in production, the loopback networks otherwise (a receiver on this machine)
+  AEGIS_WEBHOOK_ALLOWED_CIDRS: optionalString,
+  // webhooks to http:// URLs (never in production: refused at startup)
+  AEGIS_WEBHOOK_ALLOW_HTTP: z.enum(['true', 'false', '1', '0']).optional(),
+  // how long one webhook delivery may take (connect to the last byte of the answer's head)
+  AEGIS_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  // attempts of one delivery before it goes to the dead letters (replayable)
+  AEGIS_EVENT_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
+  // the first retry's delay (ms); each next one doubles, up to 15 minutes, with jitter
+  AEGIS_EVENT_RETRY_BASE_MS: z.coerce.number().int().min(10).max(600_000).default(2000),
+  // Lambda: the stack's EventBridge bus every event is published to (unset: none)
+  AEGIS_EVENT_BUS_NAME: optionalString,
+  // Lambda: the event dispatcher function a commit that enqueued deliveries invokes (asynchronously) to deliver them now
+  AEGIS_EVENT_DISPATCH_FUNCTION: optionalString,
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('127.0.0.1'),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
+
+/** Loopback: where a developer's receiver listens. */
+const LOOPBACK_CIDRS = ['127.0.0.0/8', '::1/128'];
+
+/** The event delivery settings of the validated environment (`Config.events`). */
+export const eventsConfig = (e: Env) => {
+  const production = e.NODE_ENV === 'production';
+  const cidrs = e.AEGIS_WEBHOOK_ALLOWED_CIDRS;
+  return {
+    allowedCidrs: cidrs === undefined ? (production ? [] : LOOPBACK_CIDRS) : cidrs.split(',').map((c) => c.trim()).filter(Boolean),
+    allowHttp: e.AEGIS_WEBHOOK_ALLOW_HTTP === undefined ? !production : e.AEGIS_WEBHOOK_ALLOW_HTTP === 'true' || e.AEGIS_WEBHOOK_ALLOW_HTTP === '1',
+    timeoutMs: e.AEGIS_WEBHOOK_TIMEOUT_MS,
+    maxAttempts: e.AEGIS_EVENT_MAX_ATTEMPTS,
+    retryBaseMs: e.AEGIS_EVENT_RETRY_BASE_MS,
+    busName: e.AEGIS_EVENT_BUS_NAME,
+    dispatchFunction: e.AEGIS_EVENT_DISPATCH_FUNCTION,
+  };
+};
 
 /** The serving settings of the validated environment (`Config.serving`). */
 export const servingConfig = (e: Env) => ({

@@ -96,6 +96,20 @@ export interface Config {
   /** local bearer tokens: the longest lifetime (`AEGIS_TOKEN_MAX_TTL`), how long a process caches one (`AEGIS_TOKEN_CACHE_SECONDS`) */
   tokens: { maxTtlSeconds: number; cacheSeconds: number };
   /**
+   * events out (webhooks and the bus): `AEGIS_WEBHOOK_ALLOWED_CIDRS` (networks exempt from the SSRF rules),
+   * `AEGIS_WEBHOOK_ALLOW_HTTP`, `AEGIS_WEBHOOK_TIMEOUT_MS`, `AEGIS_EVENT_MAX_ATTEMPTS`, `AEGIS_EVENT_RETRY_BASE_MS`,
+   * `AEGIS_EVENT_BUS_NAME` and `AEGIS_EVENT_DISPATCH_FUNCTION` (Lambda)
+   */
+  events: {
+    allowedCidrs: string[];
+    allowHttp: boolean;
+    timeoutMs: number;
+    maxAttempts: number;
+    retryBaseMs: number;
+    busName: string | undefined;
+    dispatchFunction: string | undefined;
+  };
+  /**
    * `AEGIS_APP_DATABASE_SECRET_ARN` (the migrate function only): the Secrets Manager secret
    * (`{ username, password }`) of the database user every other function connects as, which
    * the migration creates and grants what the application needs; `endpoint` as for KMS

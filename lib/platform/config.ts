@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseRoleMapEntry, type RoleGrant } from '../kernel/identity.js';
-import { EnvSchema, servingConfig, type Env } from './config-env.js';
+import { EnvSchema, eventsConfig, servingConfig, type Env } from './config-env.js';
 import type { Config, DatabaseConfig } from './config-types.js';
 import { isLoopbackUrl } from '../kernel/urls.js';
 
@@ -103,6 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rolloutLeaseSeconds: e.AEGIS_ROLLOUT_LEASE_SECONDS,
     serving: servingConfig(e),
     tokens: { maxTtlSeconds: e.AEGIS_TOKEN_MAX_TTL, cacheSeconds: e.AEGIS_TOKEN_CACHE_SECONDS },
+    events: eventsConfig(e),
     appDatabaseSecret: e.AEGIS_APP_DATABASE_SECRET_ARN
       ? {
           arn: e.AEGIS_APP_DATABASE_SECRET_ARN,
@@ -212,6 +213,9 @@ export function startupRefusal(c: Config): string | undefined {
   }
   if (c.nodeEnv === 'production' && c.testKillAt) {
     return 'AEGIS_TEST_KILL_AT is a test-only fault point (it kills the process): refused with NODE_ENV=production';
+  }
+  if (c.nodeEnv === 'production' && c.events.allowHttp) {
+    return 'AEGIS_WEBHOOK_ALLOW_HTTP=true is refused with NODE_ENV=production: webhooks carry signed events and their HMAC over https only';
   }
   if (c.nodeEnv === 'production' && (c.objectStore.kind !== 's3' || c.auditArchive.kind !== 's3')) {
     return 'NODE_ENV=production needs MODEL_REGISTRY_S3_BUCKET and AEGIS_AUDIT_ARCHIVE_BUCKET (S3 with Object Lock): a filesystem store keeps retention only as long as nobody edits the folder';
