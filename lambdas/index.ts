@@ -56,6 +56,15 @@ import * as versionGet from './version-get.js';
 import * as versionValidate from './version-validate.js';
 import * as versionsList from './versions-list.js';
 import * as whoami from './whoami.js';
+import * as webhooksCreate from './webhooks-create.js';
+import * as webhooksList from './webhooks-list.js';
+import * as webhookGet from './webhook-get.js';
+import * as webhookDelete from './webhook-delete.js';
+import * as webhookSecret from './webhook-secret.js';
+import * as webhookTest from './webhook-test.js';
+import * as webhookDeliveries from './webhook-deliveries.js';
+import * as webhookReplay from './webhook-replay.js';
+import * as eventsTail from './events-tail.js';
 
 export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
   artifactDownload,
@@ -113,4 +122,13 @@ export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
   versionValidate,
   versionsList,
   whoami,
+  webhooksCreate,
+  webhooksList,
+  webhookGet,
+  webhookDelete,
+  webhookSecret,
+  webhookTest,
+  webhookDeliveries,
+  webhookReplay,
+  eventsTail,
 };

@@ -110,6 +110,18 @@ export const ROUTE_ACCESS = {
   servingFeedback: {}, // labels into serving_labels: data, not audited (the database only)
   servingStatus: {}, // the route, the ingested serving_events and labels, the verdicts (the database only)
   ...DRIFT_ROUTE_ACCESS,
+  // subscription.* events; no AWS service: webhooks go out over the internet
+  webhooksCreate: { signAuditEvents: true },
+  webhookDelete: { signAuditEvents: true },
+  webhookSecret: { signAuditEvents: true },
+  // the database only (the test delivery goes out over the internet)
+  webhooksList: {},
+  webhookGet: {},
+  webhookDeliveries: {},
+  webhookReplay: {},
+  webhookTest: {},
+  // the chain, from the database only
+  eventsTail: {},
 } as const satisfies Record<ApiRouteId, RouteAccess>;
 
 /** The serving function's memory when the environment names none: 1,769 MB is one full vCPU. */

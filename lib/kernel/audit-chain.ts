@@ -40,6 +40,9 @@ export const AUDIT_EVENT_TYPES = [
   'drift.suggestion_accepted',
   'drift.suggestion_dismissed',
   'drift.suggestion_resolved',
+  'subscription.created',
+  'subscription.deleted',
+  'subscription.secret_set',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number] | (string & {});
 

@@ -5,6 +5,7 @@
 import { joinCatalogues } from '../platform/audit/catalogue.js';
 import { DATASET_EVENTS } from './datasets/events.js';
 import { DRIFT_EVENTS } from './drift/events.js';
+import { EVENTS_EVENTS } from './events/events.js';
 import { KEY_EVENTS } from './keys/events.js';
 import { PROMOTION_EVENTS } from './promotion/events.js';
 import { QUARANTINE_EVENTS } from './quarantine/events.js';
@@ -23,4 +24,5 @@ export const EVENT_CATALOGUE = joinCatalogues(
   QUARANTINE_EVENTS,
   SERVING_EVENTS,
   DRIFT_EVENTS,
+  EVENTS_EVENTS,
 );

@@ -56,7 +56,7 @@ export class ApiError extends Error {
 
 export type Progress = (sent: number, total: number) => void;
 
-const WRITES = new Set(['POST', 'PUT', 'PATCH']);
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** The Aegis HTTP API, for the CLI and for scripts: bearer token locally, SigV4 on AWS. */
 export class AegisClient {

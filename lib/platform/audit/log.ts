@@ -62,6 +62,8 @@ export class AuditLog {
     private readonly signerIn: (tx: Executor) => Promise<Signer>,
     private readonly clock: Clock,
     private readonly catalogue: EventCatalogue,
+    /** the outbox: enqueues the appended event's deliveries in the same transaction (events module) */
+    private readonly outbox?: (tx: Transaction<DB>, event: AuditEvent) => Promise<void>,
   ) {}
 
   async append(tx: Transaction<DB>, input: AuditInput): Promise<AuditEvent> {
@@ -86,6 +88,7 @@ export class AuditLog {
     const event: AuditEvent = { ...unsigned, hash, signature: (await signer.sign(eventStatement(unsigned.seq, hash))).toString('base64') };
     await tx.insertInto('audit_events').values(eventToRow(event)).execute();
     await tx.updateTable('audit_head').set({ seq: event.seq, hash }).where('id', '=', 1).execute();
+    await this.outbox?.(tx, event);
     return event;
   }
 

@@ -23,6 +23,8 @@ import type { TokenService } from '../../modules/tokens/service.js';
 import type { VerificationService } from '../../modules/registry/verification.js';
 import type { DriftApi } from '../../modules/drift/records.js';
 import type { DriftRuns } from '../../modules/drift/runs.js';
+import type { EventService } from '../../modules/events/service.js';
+import type { EventDispatcher } from '../../modules/events/dispatcher.js';
 
 /** Everything a handler needs, built once per process by the composition root. */
 export interface Container {
@@ -60,6 +62,10 @@ export interface Container {
   /** where drift runs execute: the drift ASL in-process locally (its `settled`, tests), Step Functions on AWS */
   driftWorkflows: Workflows;
   workflows: Workflows;
+  /** webhooks (and the stack's event bus): subscriptions, deliveries, dead letters, the long poll */
+  events: EventService;
+  /** delivers the events outbox (the event-dispatch job; a commit that enqueued deliveries wakes it) */
+  eventDispatcher: EventDispatcher;
   /** the scheduled jobs (audit archive, pending promotion and upload expiry); armed by the local server only */
   scheduler: Scheduler;
   auth: Authenticator;

@@ -21,6 +21,8 @@ export const LOCAL_SCHEDULE_MS: Readonly<Record<ScheduledJobName, number>> = {
   'serving-retention': 3_600_000,
   // starts the drift runs of windows that closed (a tick finding none starts nothing); on AWS the rule's rate (5 min)
   'drift-schedule': 20_000,
+  // delivers the events outbox (a commit that enqueued deliveries also wakes it); on AWS the rule's rate (1 min) and each commit's invocation
+  'event-dispatch': 1_000,
 };
 /**
  * How long an applied quarantine may go without recorded effects before a server enforces it
@@ -61,9 +63,10 @@ export function registerJobs(
   config: Config,
   mode: Container['mode'],
   logger: Container['logger'],
-  s: Pick<Container, 'auditTrail' | 'promotions' | 'registry' | 'quarantines' | 'servingTelemetry' | 'driftRuns' | 'clock'>,
+  s: Pick<Container, 'auditTrail' | 'promotions' | 'registry' | 'quarantines' | 'servingTelemetry' | 'driftRuns' | 'eventDispatcher' | 'clock'>,
 ): void {
   const every = LOCAL_SCHEDULE_MS;
+  scheduler.register({ name: 'event-dispatch', everyMs: every['event-dispatch'], run: () => s.eventDispatcher.run() });
   scheduler.register({ name: 'audit-archive', everyMs: every['audit-archive'], run: () => s.auditTrail.archive() });
   // Bounds how many of the newest (not yet archived) events can be deleted unnoticed.
   scheduler.register({ name: 'audit-checkpoint', everyMs: config.auditCheckpointSeconds * 1000, run: () => s.auditTrail.checkpointHead() });

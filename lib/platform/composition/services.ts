@@ -35,6 +35,8 @@ import { servingService, type DriftStore, type ServingAdapters } from './serving
 import { lineageService } from './lineage.js';
 import { killAt } from './fault-point.js';
 import { driftRecords } from './drift-records.js';
+import { eventServices, Outbox, type EventAdapters } from './events.js';
+import { withCommitHook } from './commit-hook.js';
 
 export const REGISTRY_DEFAULTS = { retentionDays: 365, uploadTtlSeconds: 3600 } as const;
 
@@ -48,7 +50,7 @@ export const AUDIT_RETENTION_DAYS = 2557;
  * import, which is why the local drivers (PGlite, pg, the in-process state-machine runner,
  * Prometheus) live in the local factories alone.
  */
-export interface AdapterFactories extends ServingAdapters, DriftAdapters {
+export interface AdapterFactories extends ServingAdapters, DriftAdapters, EventAdapters {
   database(config: Config): Promise<Database>;
   /** the artifact store, and the upload sink (download source) the local server writes to (reads from) when the store signs its own URLs */
   objectStore(
@@ -132,10 +134,13 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
     logger: opts.logger ?? new Logger({ serviceName: 'aegis' }),
     metrics: serviceMetrics(sinks),
   };
-  const database = await adapters.database(config);
+  // each commit that enqueued event deliveries wakes the dispatcher
+  const outbox = new Outbox();
+  const database = withCommitHook(await adapters.database(config), outbox.committed);
   try {
     const storage = await openStorage(config, adapters, opts, database);
-    const core = await coreServices(config, opts, shared, storage);
+    const core = await coreServices(config, opts, shared, storage, outbox);
+    const events = eventServices(config, adapters, opts.mode, { ...shared, database, audit: core.audit, outbox });
     const driftStore = await adapters.driftStore?.(config);
     const promotions = await promotionServices(config, adapters, opts, shared, { ...storage, ...core, driftStore });
     const drift = await driftServices(config, opts.mode, adapters, {
@@ -146,12 +151,13 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
       objects: driftStore?.objects,
     });
     const scheduler = adapters.scheduler(config, { ...opts, logger: shared.logger });
-    registerJobs(scheduler, config, opts.mode, shared.logger, { ...core, ...promotions, ...drift, clock: shared.clock });
+    registerJobs(scheduler, config, opts.mode, shared.logger, { ...core, ...promotions, ...drift, ...events, clock: shared.clock });
     return {
       config,
       mode: opts.mode,
       ...storage,
       ...core,
+      ...events,
       ...promotions,
       ...drift,
       scheduler,
@@ -189,11 +195,11 @@ async function openStorage(config: Config, adapters: AdapterFactories, opts: Bui
 }
 
 /** Keys, the audit log and trail, and the registry side: everything but promotions and rollouts. */
-async function coreServices(config: Config, opts: BuildOptions, { clock, metrics }: Shared, s: Storage) {
+async function coreServices(config: Config, opts: BuildOptions, { clock, metrics }: Shared, s: Storage, outbox: Outbox) {
   const { database, store } = s;
   // The audit log signs with the active audit key as its transaction sees it; the key
-  // service audits its own changes through the same log.
-  const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), clock, EVENT_CATALOGUE);
+  // service audits its own changes through the same log. Each event goes to the outbox too.
+  const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), clock, EVENT_CATALOGUE, outbox.enqueue);
   const keys: KeyService = new KeyService(database, s.keyProvider, clock, audit);
   if (opts.bootstrap) await bootstrap(config, database, keys);
   const datasets = new DatasetService(database, clock, audit);

@@ -12,10 +12,14 @@ import type { PromotionRecord, PromotionService } from '../../modules/promotion/
 import type { ArtifactRecord, DownloadTicket, Page } from '../../modules/registry/service.js';
 import type { CanaryVerdictView, TraceStep } from '../../modules/rollout/service.js';
 import type { ServingService } from '../../modules/serving/service.js';
+import type { Subscription } from '../../modules/events/service.js';
+import type { StoredDelivery } from '../../modules/events/store.js';
 import type {
   ArtifactReply,
   DatasetReply,
+  DeliverySchema,
   DownloadReply,
+  WebhookSchema,
   PromotionReply,
   PromotionsReply,
   TokenRecordSchema,
@@ -136,4 +140,35 @@ export async function servingWarnings(
   const check = await c.serving.servable(artifactId);
   if (!check) return {};
   return { warnings: ['unchecked' in check ? check.unchecked : `not servable (${check.code}): ${check.reason}`] };
+}
+
+export function webhookReply(s: Subscription): Wire<typeof WebhookSchema> {
+  return {
+    subscriptionId: s.subscriptionId,
+    kind: s.kind,
+    target: s.target,
+    format: s.format,
+    description: s.description,
+    events: s.events,
+    hasSecret: s.hasSecret,
+    createdBy: s.createdBy,
+    createdAt: s.createdAt.toISOString(),
+    pending: s.pending,
+    dead: s.dead,
+    lastDeliveredAt: s.lastDeliveredAt?.toISOString() ?? null,
+  };
+}
+
+export function deliveryReply(d: StoredDelivery): Wire<typeof DeliverySchema> {
+  return {
+    seq: d.seq,
+    eventType: d.eventType,
+    status: d.status,
+    attempts: d.attempts,
+    nextAttemptAt: d.nextAttemptAt.toISOString(),
+    lastStatus: d.lastStatus,
+    lastError: d.lastError,
+    createdAt: d.createdAt.toISOString(),
+    finishedAt: d.finishedAt?.toISOString() ?? null,
+  };
 }

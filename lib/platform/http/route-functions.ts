@@ -83,6 +83,18 @@ export const ROUTE_FUNCTION = {
   driftSuggestionGet: 'driftReads',
   // a stored report, read back from the drift store (`drift-reports/`) and checked against its indexed sha256
   driftReportGet: 'driftReports',
+  // webhook subscriptions: audited changes (the create resolves the URL's host against the address rules)
+  webhooksCreate: 'webhooks',
+  webhookDelete: 'webhooks',
+  webhookSecret: 'webhooks',
+  // their records and delivery state (the database only), and the test delivery (an outbound POST)
+  webhooksList: 'webhookRecords',
+  webhookGet: 'webhookRecords',
+  webhookDeliveries: 'webhookRecords',
+  webhookReplay: 'webhookRecords',
+  webhookTest: 'webhookRecords',
+  // the long poll holds its request up to 25 s: apart, so it takes no other route's concurrency
+  eventsTail: 'eventsTail',
 } as const satisfies Record<ApiRouteId, string>;
 
 export type ApiFunctionName = (typeof ROUTE_FUNCTION)[ApiRouteId];

@@ -2,6 +2,7 @@ import type * as z from 'zod';
 import { AUDIT_ROUTES } from './routes/audit.js';
 import { DATASET_ROUTES } from './routes/datasets.js';
 import { DRIFT_ROUTES } from './routes/drift.js';
+import { EVENT_ROUTES } from './routes/events.js';
 import { KEY_ROUTES } from './routes/keys.js';
 import { META_ROUTES } from './routes/meta.js';
 import { PROMOTION_ROUTES } from './routes/promotions.js';
@@ -34,6 +35,7 @@ export const ROUTES = {
   ...AUDIT_ROUTES,
   ...SERVING_ROUTES,
   ...DRIFT_ROUTES,
+  ...EVENT_ROUTES,
 };
 
 export type RouteId = keyof typeof ROUTES;

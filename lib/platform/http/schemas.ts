@@ -14,3 +14,4 @@ export * from './schemas/audit.js';
 export * from './schemas/quarantine.js';
 export * from './schemas/serving.js';
 export * from './schemas/drift.js';
+export * from './schemas/events.js';

@@ -14,7 +14,8 @@ export type ScheduledJobName =
   | 'rollout-takeover'
   | 'quarantine-enforcement'
   | 'serving-retention'
-  | 'drift-schedule';
+  | 'drift-schedule'
+  | 'event-dispatch';
 
 export interface ScheduledJob {
   name: ScheduledJobName;

@@ -6,6 +6,7 @@ import { servingTelemetry0012 } from './migration-0012-serving-telemetry.js';
 import { servingIngestWatermark0013 } from './migration-0013-serving-ingest-watermark.js';
 import { rolloutStrategies0014 } from './migration-0014-rollout-strategies.js';
 import { drift0015 } from './migration-0015-drift.js';
+import { events0016 } from './migration-0016-events.js';
 import { quarantine0010 } from './migration-0010-quarantine.js';
 
 /** Versioned migrations, as a static provider (survives esbuild bundling). Never edit a shipped one; SQL runs on PostgreSQL 15 and PGlite (18). */
@@ -275,6 +276,7 @@ const migrations: Record<string, Migration> = {
   '0013_serving_ingest_watermark': servingIngestWatermark0013,
   '0014_rollout_strategies': rolloutStrategies0014,
   '0015_drift': drift0015,
+  '0016_events': events0016,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

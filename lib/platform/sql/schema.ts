@@ -3,6 +3,8 @@ import type { ServingDeploymentsTable, ServingEventsTable, ServingIngestWatermar
 
 import type { DriftReportsTable, DriftRunsTable, DriftSuggestionsTable } from './schema-drift.js';
 export type { DriftReportsTable, DriftRunsTable, DriftSuggestionsTable } from './schema-drift.js';
+import type { EventDeliveriesTable, EventSubscriptionFiltersTable, EventSubscriptionsTable } from './schema-events.js';
+export type { EventDeliveriesTable, EventSubscriptionFiltersTable, EventSubscriptionsTable } from './schema-events.js';
 export type { ServingDeploymentsTable, ServingEventsTable, ServingIngestWatermarksTable, ServingLabelsTable } from './schema-serving.js';
 
 /**
@@ -290,6 +292,9 @@ export interface DB {
   drift_runs: DriftRunsTable;
   drift_reports: DriftReportsTable;
   drift_suggestions: DriftSuggestionsTable;
+  event_subscriptions: EventSubscriptionsTable;
+  event_subscription_filters: EventSubscriptionFiltersTable;
+  event_deliveries: EventDeliveriesTable;
 }
 
 export const toIso = (v: Date | string): string => (v instanceof Date ? v : new Date(v)).toISOString();

@@ -38,7 +38,7 @@ export type ScopeRule =
 export interface RouteSpec {
   /** stable id, also the Lambda's logical name */
   id: string;
-  method: 'GET' | 'POST' | 'PUT';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** API Gateway style path: `{name}` parameters */
   path: string;
   /** the handler file, relative to the repo root (exports `handler` and `build`) */

@@ -2,7 +2,7 @@ import * as z from 'zod';
 
 /** The audit log's routes: list, verify, archive. */
 
-const AuditEventSchema = z.object({
+export const AuditEventSchema = z.object({
   seq: z.number().int(),
   eventId: z.string(),
   type: z.string(),

@@ -1,0 +1,12 @@
+import { httpHandler, type ContainerProvider } from '../lib/platform/http/handler.js';
+import { lambdaContainer } from '../lib/platform/composition/lambda-container.js';
+import { ROUTES } from '../lib/platform/http/routes.js';
+import { webhookReply } from '../lib/platform/http/replies.js';
+
+export const build = (container: ContainerProvider) =>
+  httpHandler(ROUTES.webhooksList, container, async (_req, c) => ({
+    status: 200,
+    body: { items: (await c.events.list()).map(webhookReply) },
+  }));
+
+export const handler = build(lambdaContainer);

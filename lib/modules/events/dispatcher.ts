@@ -1,0 +1,206 @@
+/**
+ * The dispatcher: delivers the outbox (`event_deliveries`) to each subscription in chain order,
+ * at least once. One dispatcher at a time per subscription (a lease on its row), so several
+ * processes may run it; a failed delivery holds the subscription's later events back until it
+ * succeeds or, after `maxAttempts`, goes to the dead letters (then the next one goes).
+ */
+import { randomUUID } from 'node:crypto';
+import type { AuditEvent } from '../../kernel/audit-chain.js';
+import type { Clock } from '../../platform/ports/clock.js';
+import type { Database } from '../../platform/ports/database.js';
+import type { DeliveryOutcome, EventBusPublisher, WebhookSender } from '../../platform/ports/event-delivery.js';
+import { retryDelayMs, type WebhookFormat } from './domain.js';
+import { claimLease, dueSubscriptions, pendingDeliveries, recordAttempt, releaseLease } from './store-dispatch.js';
+import { readSubscriptions, type StoredDelivery, type StoredSubscription } from './store.js';
+
+export interface DispatcherOptions {
+  maxAttempts: number;
+  retryBaseMs: number;
+  /** how long one run may go on (the Lambda's timeout less a margin); default 20 s */
+  budgetMs?: number;
+  /** deliveries per subscription per batch */
+  batch?: number;
+  /** test-only fault points (AEGIS_TEST_KILL_AT): `events.before-send`, `events.after-send` */
+  faultPoint?: (point: string) => void;
+  random?: () => number;
+}
+
+export interface DispatchDeps {
+  database: Database;
+  clock: Clock;
+  webhooks: WebhookSender;
+  /** the stack's event bus (AWS); absent: a bus subscription waits */
+  bus?: EventBusPublisher;
+  /** the chain's events by seq (the audit trail) */
+  eventsBySeq(seqs: readonly number[]): Promise<AuditEvent[]>;
+}
+
+/** What one run did, per outcome. */
+export interface DispatchResult {
+  delivered: number;
+  failed: number;
+  dead: number;
+  subscriptions: number;
+}
+
+/** A delivery after a failed one in the same batch: left as it was. */
+const NOT_ATTEMPTED: DeliveryOutcome = { ok: false, retryable: true, ms: 0, error: 'not attempted' };
+
+const EMPTY = (): DispatchResult => ({ delivered: 0, failed: 0, dead: 0, subscriptions: 0 });
+
+export class EventDispatcher {
+  readonly #owner = randomUUID();
+  #running: Promise<DispatchResult> | undefined;
+  #again = false;
+
+  constructor(
+    private readonly deps: DispatchDeps,
+    private readonly opts: DispatcherOptions,
+  ) {}
+
+  /** Runs now, or once more after the run in flight (a commit enqueued deliveries while it ran). */
+  kick(): void {
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.run().catch(() => undefined);
+  }
+
+  /** One run over every subscription with a delivery due; joins a run already in flight in this process. */
+  run(): Promise<DispatchResult> {
+    this.#running ??= this.#runUntilQuiet().finally(() => (this.#running = undefined));
+    return this.#running;
+  }
+
+  async #runUntilQuiet(): Promise<DispatchResult> {
+    const total = EMPTY();
+    const deadline = Date.now() + (this.opts.budgetMs ?? 20_000);
+    do {
+      this.#again = false;
+      const r = await this.#once(deadline);
+      for (const k of Object.keys(total) as (keyof DispatchResult)[]) total[k] += r[k];
+    } while (this.#again && Date.now() < deadline);
+    return total;
+  }
+
+  async #once(deadline: number): Promise<DispatchResult> {
+    const { database, clock } = this.deps;
+    const ids = await dueSubscriptions(database.db, clock.now(), this.#owner);
+    const subs = await readSubscriptions(database.db, { ids });
+    const results = await Promise.all(subs.map((s) => this.#subscription(s, deadline)));
+    const out = EMPTY();
+    for (const r of results) for (const k of Object.keys(out) as (keyof DispatchResult)[]) out[k] += r[k];
+    return out;
+  }
+
+  /** Delivers one subscription's due events in order under its lease, until one must wait or none is left. */
+  async #subscription(sub: StoredSubscription, deadline: number): Promise<DispatchResult> {
+    const { database, clock } = this.deps;
+    const result = { ...EMPTY(), subscriptions: 1 };
+    const leaseMs = Math.max(60_000, deadline - Date.now() + 30_000);
+    const lease = await claimLease(database.db, sub.subscriptionId, this.#owner, clock.now(), new Date(clock.now().getTime() + leaseMs));
+    if (!lease) return { ...result, subscriptions: 0 };
+    try {
+      while (Date.now() < deadline) {
+        const batch = await pendingDeliveries(database.db, sub.subscriptionId, this.opts.batch ?? 20);
+        if (batch.length === 0) break;
+        const go = await this.#batch(sub, lease.secret, batch, result);
+        if (!go) break;
+      }
+    } finally {
+      await releaseLease(database.db, sub.subscriptionId, this.#owner).catch(() => undefined);
+    }
+    return result;
+  }
+
+  /** Sends a batch in order; false when the subscription must wait (a failed delivery will be retried). */
+  async #batch(sub: StoredSubscription, secret: string | null, batch: StoredDelivery[], result: DispatchResult): Promise<boolean> {
+    const now = this.deps.clock.now();
+    // a delivery waiting for its retry holds the later ones back: chain order per subscription
+    const waiting = batch.findIndex((d) => d.nextAttemptAt > now);
+    const due = waiting === -1 ? batch : batch.slice(0, waiting);
+    if (due.length === 0) return false;
+    const events = new Map((await this.deps.eventsBySeq(due.map((d) => d.seq))).map((e) => [e.seq, e]));
+    const outcomes = await this.#send(sub, secret, due, events);
+    for (const [i, d] of due.entries()) {
+      const outcome = outcomes[i]!;
+      if (outcome === NOT_ATTEMPTED) return false;
+      const status = await this.#record(d, outcome);
+      result[status === 'delivered' ? 'delivered' : status === 'dead' ? 'dead' : 'failed']++;
+      if (status === 'pending') return false;
+    }
+    return due.length === batch.length;
+  }
+
+  async #send(
+    sub: StoredSubscription,
+    secret: string | null,
+    due: StoredDelivery[],
+    events: Map<number, AuditEvent>,
+  ): Promise<DeliveryOutcome[]> {
+    const missing = (d: StoredDelivery): DeliveryOutcome => ({
+      ok: false,
+      retryable: false,
+      ms: 0,
+      error: `event ${d.seq} is not in the database`,
+    });
+    if (sub.kind === 'bus') {
+      if (!this.deps.bus)
+        return due.map(() => ({ ok: false, retryable: true, ms: 0, error: 'no event bus is configured in this process' }));
+      const found = due.filter((d) => events.has(d.seq));
+      this.opts.faultPoint?.('events.before-send');
+      const published = await this.deps.bus.publish(found.map((d) => events.get(d.seq)!));
+      this.opts.faultPoint?.('events.after-send');
+      return due.map((d) => (events.has(d.seq) ? published[found.indexOf(d)]! : missing(d)));
+    }
+    const out: DeliveryOutcome[] = [];
+    for (const d of due) {
+      const event = events.get(d.seq);
+      if (!event || secret === null) {
+        out.push(
+          event ? { ok: false, retryable: true, ms: 0, error: 'the webhook has no secret (set one: aegis webhooks secret)' } : missing(d),
+        );
+        break;
+      }
+      this.opts.faultPoint?.('events.before-send');
+      const o = await this.deps.webhooks.send(
+        { url: sub.target, secret, format: sub.format as WebhookFormat },
+        { event, attempt: d.attempts + 1 },
+      );
+      this.opts.faultPoint?.('events.after-send');
+      out.push(o);
+      if (!o.ok) break;
+    }
+    // deliveries after the first failure are not attempted: they stay as they were
+    return due.map((_, i) => out[i] ?? NOT_ATTEMPTED);
+  }
+
+  /** Records one outcome; returns the delivery's new status. */
+  async #record(d: StoredDelivery, o: DeliveryOutcome): Promise<'delivered' | 'pending' | 'dead'> {
+    const at = this.deps.clock.now();
+    const key = { subscriptionId: d.subscriptionId, seq: d.seq };
+    const detail = {
+      ...(o.status !== undefined && { lastStatus: o.status }),
+      ...(o.error !== undefined && { lastError: o.error.slice(0, 500) }),
+    };
+    if (o.ok) {
+      await recordAttempt(this.deps.database.db, key, { status: 'delivered', attempts: d.attempts + 1, at, ...detail });
+      return 'delivered';
+    }
+    const attempts = d.attempts + 1;
+    if (!o.retryable || attempts >= this.opts.maxAttempts) {
+      await recordAttempt(this.deps.database.db, key, { status: 'dead', attempts, at, ...detail });
+      return 'dead';
+    }
+    const wait = retryDelayMs(attempts, this.opts.retryBaseMs, (this.opts.random ?? Math.random)());
+    await recordAttempt(this.deps.database.db, key, {
+      status: 'pending',
+      attempts,
+      at,
+      nextAttemptAt: new Date(at.getTime() + wait),
+      ...detail,
+    });
+    return 'pending';
+  }
+}

@@ -1,0 +1,23 @@
+/** The audit payloads of event subscriptions: who subscribed what to which events. Never a secret. */
+import * as z from 'zod';
+import { Text, type EventCatalogue } from '../../platform/audit/catalogue.js';
+
+export const SubscriptionCreatedPayload = z.object({
+  subscriptionId: Text,
+  kind: z.enum(['webhook', 'bus']),
+  target: Text.describe("the webhook's URL or the bus's name"),
+  format: z.enum(['aegis', 'slack']),
+  events: z.array(Text).describe('event types, or prefixes like promotion.* (* for all)'),
+  description: z.string().optional(),
+});
+export const SubscriptionDeletedPayload = z.object({ subscriptionId: Text, target: Text });
+export const SubscriptionSecretSetPayload = z.object({ subscriptionId: Text });
+
+export const EVENTS_EVENTS: EventCatalogue = {
+  'subscription.created': { schema: SubscriptionCreatedPayload, restore: { restoredBy: 'events' } },
+  'subscription.deleted': { schema: SubscriptionDeletedPayload, restore: { restoredBy: 'events' } },
+  'subscription.secret_set': {
+    schema: SubscriptionSecretSetPayload,
+    restore: { notRestored: 'the secret is never chained: a restored webhook waits until an admin sets a new one' },
+  },
+};
