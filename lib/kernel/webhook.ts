@@ -45,8 +45,7 @@ function slackLine(e: AuditEvent, test: boolean): string {
   return slackEscape(test ? `[test] ${line}` : line);
 }
 
-const mac = (secret: string, t: number, body: string | Uint8Array) =>
-  createHmac('sha256', secret).update(`${t}.`).update(body).digest();
+const mac = (secret: string, t: number, body: string | Uint8Array) => createHmac('sha256', secret).update(`${t}.`).update(body).digest();
 
 function checkSecrets(secret: string | readonly string[]): readonly string[] {
   const secrets = typeof secret === 'string' ? [secret] : secret;
@@ -62,7 +61,8 @@ function checkSecrets(secret: string | readonly string[]): readonly string[] {
  * signWebhook('whsec_…', body, Math.floor(Date.now() / 1000)); // 't=1764555000,v1=5f2b…'
  */
 export function signWebhook(secret: string | readonly string[], body: string | Uint8Array, unixSeconds: number): string {
-  if (!Number.isSafeInteger(unixSeconds) || unixSeconds < 0) throw new RangeError(`unixSeconds must be a non-negative integer, got ${unixSeconds}`);
+  if (!Number.isSafeInteger(unixSeconds) || unixSeconds < 0)
+    throw new RangeError(`unixSeconds must be a non-negative integer, got ${unixSeconds}`);
   const v1 = checkSecrets(secret).map((s) => `v1=${mac(s, unixSeconds, body).toString('hex')}`);
   return [`t=${unixSeconds}`, ...v1].join(',');
 }

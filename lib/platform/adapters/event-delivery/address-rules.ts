@@ -97,7 +97,8 @@ export function embeddedIpv4(address: string): { v4: string; how: string } | nul
   const last = () => dotted(w[6]!, w[7]!);
   if (zero(0, 5) && w[5] === 0xffff) return { v4: last(), how: 'is the IPv4-mapped form of' };
   if (zero(0, 4) && w[4] === 0xffff && w[5] === 0) return { v4: last(), how: 'is the IPv4-translated form of' };
-  if (zero(0, 6) && !zero(6, 8)) return { v4: last(), how: 'is the IPv4-compatible form of' };
+  // ::a.b.c.d, but not :: nor ::1 (the IPv6 unspecified and loopback addresses, refused as such)
+  if (zero(0, 7) ? w[7]! > 1 : zero(0, 6)) return { v4: last(), how: 'is the IPv4-compatible form of' };
   if (w[0] === 0x64 && w[1] === 0xff9b && zero(2, 6)) return { v4: last(), how: 'is the NAT64 form of' };
   if (w[0] === 0x2002) return { v4: dotted(w[1]!, w[2]!), how: 'is a 6to4 address embedding' };
   return null;
@@ -156,7 +157,7 @@ export class WebhookAddressRules {
     if (addresses.length === 0) return `${host} resolved to no address`;
     for (const a of addresses) {
       const why = this.address(a);
-      if (why) return `${host} resolves to ${why}`;
+      if (why) return `${host} resolves to a refused address: ${why}`;
     }
     return null;
   }
@@ -173,7 +174,8 @@ export class WebhookAddressRules {
     if (url.username !== '' || url.password !== '') return { ok: false, reason: 'the URL must not carry credentials (user:password@)' };
     if (url.protocol === 'http:' && !this.allowHttp)
       return { ok: false, reason: 'http:// is not allowed here: use https:// (AEGIS_WEBHOOK_ALLOW_HTTP allows http outside production)' };
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') return { ok: false, reason: `${url.protocol} URLs are not webhooks: use https://` };
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      return { ok: false, reason: `${url.protocol} URLs are not webhooks: use https://` };
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     if (host === '') return { ok: false, reason: 'the URL has no host' };
     const literal = isIP(host) as 0 | 4 | 6;

@@ -117,7 +117,11 @@ export function postOnce(req: PostRequest): Promise<PostAnswer> {
     let answered = false;
     const r = (secure ? httpsRequest : httpRequest)(options, (res) => {
       answered = true;
-      readCapped(res, (answer) => settle(() => resolvePromise(answer)));
+      const status = res.statusCode ?? 0;
+      if (status < 200 || status > 299) return readCapped(res, (answer) => settle(() => resolvePromise(answer)));
+      // Delivered: what a receiver says after a 2xx changes nothing, and a body that never ends must not hold the socket.
+      settle(() => resolvePromise({ status, text: '' }));
+      res.destroy();
     });
     const timer = setTimeout(() => {
       const err = new PostTimeoutError(req.timeoutMs);

@@ -24,7 +24,7 @@ const systemLookup: ResolveHost = (hostname) => dnsLookup(hostname, { all: true 
 
 /** A receiver's text, on one line and short, for the delivery's record. */
 const answerExcerpt = (text: string) => {
-  const line = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  const line = text.replace(/\p{Cc}+/gu, ' ').trim();
   return line.length > 200 ? `${line.slice(0, 200)}…` : line;
 };
 
@@ -34,7 +34,8 @@ function outcomeOf(answer: PostAnswer): Omit<DeliveryOutcome, 'ms'> {
   if (status >= 200 && status <= 299) return { ok: true, status, retryable: false };
   const said = answerExcerpt(answer.text);
   const tail = said === '' ? '' : `: ${said}`;
-  if (status === 410) return { ok: false, status, retryable: false, error: `HTTP 410 Gone: the receiver asked for no more deliveries${tail}` };
+  if (status === 410)
+    return { ok: false, status, retryable: false, error: `HTTP 410 Gone: the receiver asked for no more deliveries${tail}` };
   if (status >= 300 && status <= 399) {
     const to = answer.location === undefined ? '' : ` to ${answerExcerpt(answer.location)}`;
     return { ok: false, status, retryable: true, error: `HTTP ${status}: redirected${to}; redirects are not followed` };
