@@ -197,6 +197,13 @@ describe('HttpWebhookSender: delivering', () => {
     expect(outcome.ms).toBeLessThan(1500);
   });
 
+  test('a subscription without a secret is not sent to (nothing unsigned leaves)', async () => {
+    const rx = await answer(200);
+    const outcome = await sender().send({ url: rx.url, secret: '', format: 'aegis' }, { event, attempt: 1 });
+    expect(outcome).toMatchObject({ ok: false, retryable: false, error: 'the subscription has no signing secret' });
+    expect(rx.connections).toBe(0);
+  });
+
   test('nobody listening is a retryable network failure', async () => {
     const rx = await answer(200);
     const closed = rx.url;

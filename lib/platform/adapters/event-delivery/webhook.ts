@@ -87,6 +87,7 @@ export class HttpWebhookSender implements WebhookSender {
     const ms = () => Math.round(performance.now() - started);
     const checked = this.rules.url(target.url);
     if (!checked.ok) return { ok: false, retryable: false, error: `refused: ${checked.reason}`, ms: ms() };
+    if (target.secret === '') return { ok: false, retryable: false, error: 'the subscription has no signing secret', ms: ms() };
     const { event, attempt, test } = delivery;
     const body = webhookBody(event, target.format, { test: test === true });
     const headers: Record<string, string> = {
