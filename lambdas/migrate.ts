@@ -1,5 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { bootstrap } from '../lib/platform/composition/services.js';
+import { bootstrap } from '../lib/platform/composition/bootstrap.js';
 import { appDatabaseUser, buildLambdaContainer } from '../lib/platform/composition/lambda.js';
 import { grantAppUser } from '../lib/platform/sql/app-user.js';
 import { loadCheckedConfig } from '../lib/platform/config.js';

@@ -149,8 +149,17 @@ export const eventsConfig = (e: Env) => {
   const production = e.NODE_ENV === 'production';
   const cidrs = e.AEGIS_WEBHOOK_ALLOWED_CIDRS;
   return {
-    allowedCidrs: cidrs === undefined ? (production ? [] : LOOPBACK_CIDRS) : cidrs.split(',').map((c) => c.trim()).filter(Boolean),
-    allowHttp: e.AEGIS_WEBHOOK_ALLOW_HTTP === undefined ? !production : e.AEGIS_WEBHOOK_ALLOW_HTTP === 'true' || e.AEGIS_WEBHOOK_ALLOW_HTTP === '1',
+    allowedCidrs:
+      cidrs === undefined
+        ? production
+          ? []
+          : LOOPBACK_CIDRS
+        : cidrs
+            .split(',')
+            .map((c) => c.trim())
+            .filter(Boolean),
+    allowHttp:
+      e.AEGIS_WEBHOOK_ALLOW_HTTP === undefined ? !production : e.AEGIS_WEBHOOK_ALLOW_HTTP === 'true' || e.AEGIS_WEBHOOK_ALLOW_HTTP === '1',
     timeoutMs: e.AEGIS_WEBHOOK_TIMEOUT_MS,
     maxAttempts: e.AEGIS_EVENT_MAX_ATTEMPTS,
     retryBaseMs: e.AEGIS_EVENT_RETRY_BASE_MS,

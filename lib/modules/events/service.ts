@@ -49,6 +49,9 @@ export interface EventServiceDeps {
 /** How often a long poll looks for new events. */
 const POLL_MS = 500;
 
+/** One event's delivery to one subscription, and how it went. */
+export type Delivery = StoredDelivery;
+
 /** A subscription with how its deliveries stand. */
 export interface Subscription extends Omit<StoredSubscription, 'filters'> {
   events: string[];
@@ -269,7 +272,7 @@ export class EventService {
     limit: number;
     waitMs: number;
   }): Promise<{ items: AuditEvent[]; cursor: number }> {
-    const filters = parseFilters(q.types, this.d.knownTypes, 'type');
+    const filters = parseFilters(q.types, this.d.knownTypes, 'query.type');
     const deadline = Date.now() + q.waitMs;
     let after = q.after ?? (await this.d.stream.head());
     for (;;) {

@@ -20,7 +20,12 @@ export class AuditStream {
   /** The events of these seqs, in chain order (absent seqs are left out). */
   async bySeq(seqs: readonly number[]): Promise<AuditEvent[]> {
     if (seqs.length === 0) return [];
-    const rows = await this.database.db.selectFrom('audit_events').selectAll().where('seq', 'in', [...seqs]).orderBy('seq').execute();
+    const rows = await this.database.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('seq', 'in', [...seqs])
+      .orderBy('seq')
+      .execute();
     return rows.map(rowToEvent);
   }
 

@@ -66,7 +66,14 @@ export function eventServices(
   const c = config.events;
   const stream = new AuditStream(d.database);
   const webhooks = new HttpWebhookSender({ rules: { allowHttp: c.allowHttp, allowedCidrs: c.allowedCidrs }, timeoutMs: c.timeoutMs });
-  const events = new EventService({ database: d.database, audit: d.audit, clock: d.clock, webhooks, stream, knownTypes: Object.keys(EVENT_CATALOGUE) });
+  const events = new EventService({
+    database: d.database,
+    audit: d.audit,
+    clock: d.clock,
+    webhooks,
+    stream,
+    knownTypes: Object.keys(EVENT_CATALOGUE),
+  });
   const bus = adapters.eventBus?.(config);
   const eventDispatcher = new EventDispatcher(
     { database: d.database, clock: d.clock, webhooks, ...(bus && { bus }), eventsBySeq: (seqs) => stream.bySeq(seqs) },

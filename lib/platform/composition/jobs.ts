@@ -57,16 +57,26 @@ function registerDriftSchedule(
   });
 }
 
+/** Delivers the events outbox: each subscription's due deliveries, in chain order. */
+function registerEventDispatch(scheduler: Scheduler, s: Pick<Container, 'eventDispatcher'>): void {
+  scheduler.register({ name: 'event-dispatch', everyMs: LOCAL_SCHEDULE_MS['event-dispatch'], run: () => s.eventDispatcher.run() });
+}
+
+/** The services the jobs run. */
+type JobServices = Pick<
+  Container,
+  'auditTrail' | 'promotions' | 'registry' | 'quarantines' | 'servingTelemetry' | 'driftRuns' | 'eventDispatcher' | 'clock'
+>;
+
 /** The periodic jobs: timers in the local server, EventBridge rules on AWS. */
 export function registerJobs(
   scheduler: Scheduler,
   config: Config,
   mode: Container['mode'],
   logger: Container['logger'],
-  s: Pick<Container, 'auditTrail' | 'promotions' | 'registry' | 'quarantines' | 'servingTelemetry' | 'driftRuns' | 'eventDispatcher' | 'clock'>,
+  s: JobServices,
 ): void {
   const every = LOCAL_SCHEDULE_MS;
-  scheduler.register({ name: 'event-dispatch', everyMs: every['event-dispatch'], run: () => s.eventDispatcher.run() });
   scheduler.register({ name: 'audit-archive', everyMs: every['audit-archive'], run: () => s.auditTrail.archive() });
   // Bounds how many of the newest (not yet archived) events can be deleted unnoticed.
   scheduler.register({ name: 'audit-checkpoint', everyMs: config.auditCheckpointSeconds * 1000, run: () => s.auditTrail.checkpointHead() });
@@ -93,6 +103,7 @@ export function registerJobs(
     },
   });
   registerDriftSchedule(scheduler, mode, logger, s);
+  registerEventDispatch(scheduler, s);
   // A server resumes the rollouts whose runner died (its lease expired) elsewhere on the same
   // database. Local only: on AWS a Step Functions execution is durable, and named per promotion.
   if (mode !== 'local') return;

@@ -3,7 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Config } from '../config.js';
 import type { Container } from './container.js';
 import { registerJobs } from './jobs.js';
-import { migrateToLatest } from '../sql/migrations.js';
+import { bootstrap } from './bootstrap.js';
 import { runStartupChecks } from '../startup-checks.js';
 import { BearerTokenAuthenticator } from '../adapters/auth/bearer-token.js';
 import { IamAuthenticator } from '../adapters/auth/iam.js';
@@ -139,8 +139,7 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
   const database = withCommitHook(await adapters.database(config), outbox.committed);
   try {
     const storage = await openStorage(config, adapters, opts, database);
-    const core = await coreServices(config, opts, shared, storage, outbox);
-    const events = eventServices(config, adapters, opts.mode, { ...shared, database, audit: core.audit, outbox });
+    const { events, ...core } = await coreServices(config, opts, shared, storage, { adapters, outbox });
     const driftStore = await adapters.driftStore?.(config);
     const promotions = await promotionServices(config, adapters, opts, shared, { ...storage, ...core, driftStore });
     const drift = await driftServices(config, opts.mode, adapters, {
@@ -195,12 +194,22 @@ async function openStorage(config: Config, adapters: AdapterFactories, opts: Bui
 }
 
 /** Keys, the audit log and trail, and the registry side: everything but promotions and rollouts. */
-async function coreServices(config: Config, opts: BuildOptions, { clock, metrics }: Shared, s: Storage, outbox: Outbox) {
+async function coreServices(
+  config: Config,
+  opts: BuildOptions,
+  shared: Shared,
+  s: Storage,
+  o: { adapters: EventAdapters; outbox: Outbox },
+) {
   const { database, store } = s;
+  const { clock, metrics, logger } = shared;
+  const { outbox } = o;
   // The audit log signs with the active audit key as its transaction sees it; the key
   // service audits its own changes through the same log. Each event goes to the outbox too.
   const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), clock, EVENT_CATALOGUE, outbox.enqueue);
   const keys: KeyService = new KeyService(database, s.keyProvider, clock, audit);
+  // wired before anything appends (the bootstrap's key events go to the outbox too)
+  const events = eventServices(config, o.adapters, opts.mode, { clock, logger, database, audit, outbox });
   if (opts.bootstrap) await bootstrap(config, database, keys);
   const datasets = new DatasetService(database, clock, audit);
   const registry = new RegistryService(
@@ -216,6 +225,7 @@ async function coreServices(config: Config, opts: BuildOptions, { clock, metrics
   );
   const quarantineReader = new QuarantineReader(database);
   return {
+    events,
     audit,
     keys,
     datasets,
@@ -227,7 +237,7 @@ async function coreServices(config: Config, opts: BuildOptions, { clock, metrics
   };
 }
 
-type CoreServices = Awaited<ReturnType<typeof coreServices>>;
+type CoreServices = Omit<Awaited<ReturnType<typeof coreServices>>, 'events'>;
 
 /** The rollout (judged canaries, leases) and the promotions that drive it through the state machines. */
 async function promotionServices(
@@ -284,14 +294,4 @@ async function promotionServices(
   });
   const lineage = lineageService(c, clock, promotions, rollout, serving, records);
   return { rollout, workflows, promotions, quarantines, serving, servingTelemetry, lineage, driftRecords: records };
-}
-
-/** Schema migrations, then an active manifest and audit key (created locally, adopted from KMS). */
-export async function bootstrap(config: Config, database: Database, keys: KeyService): Promise<string[]> {
-  const applied = await migrateToLatest(database.db);
-  const { manifestKmsKeyId, auditKmsKeyId, manifestSignerKid } = config.signing;
-  // The audit key first: every later key creation is an audit event it signs.
-  await keys.ensureActive('audit', 'audit-signer-v1', auditKmsKeyId ? { kmsKeyId: auditKmsKeyId } : {});
-  await keys.ensureActive('manifest', manifestSignerKid, manifestKmsKeyId ? { kmsKeyId: manifestKmsKeyId } : {});
-  return applied;
 }

@@ -12,8 +12,7 @@ import type { PromotionRecord, PromotionService } from '../../modules/promotion/
 import type { ArtifactRecord, DownloadTicket, Page } from '../../modules/registry/service.js';
 import type { CanaryVerdictView, TraceStep } from '../../modules/rollout/service.js';
 import type { ServingService } from '../../modules/serving/service.js';
-import type { Subscription } from '../../modules/events/service.js';
-import type { StoredDelivery } from '../../modules/events/store.js';
+import type { Delivery, Subscription } from '../../modules/events/service.js';
 import type {
   ArtifactReply,
   DatasetReply,
@@ -159,7 +158,7 @@ export function webhookReply(s: Subscription): Wire<typeof WebhookSchema> {
   };
 }
 
-export function deliveryReply(d: StoredDelivery): Wire<typeof DeliverySchema> {
+export function deliveryReply(d: Delivery): Wire<typeof DeliverySchema> {
   return {
     seq: d.seq,
     eventType: d.eventType,

@@ -43,3 +43,10 @@ export interface EventDeliveriesTable {
   created_at: Ts;
   finished_at: Ts | null;
 }
+
+/** The events module's tables, as `DB` joins them. */
+export interface EventTables {
+  event_subscriptions: EventSubscriptionsTable;
+  event_subscription_filters: EventSubscriptionFiltersTable;
+  event_deliveries: EventDeliveriesTable;
+}

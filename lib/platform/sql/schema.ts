@@ -1,10 +1,9 @@
 import type { ColumnType } from 'kysely';
 import type { ServingDeploymentsTable, ServingEventsTable, ServingIngestWatermarksTable, ServingLabelsTable } from './schema-serving.js';
-
 import type { DriftReportsTable, DriftRunsTable, DriftSuggestionsTable } from './schema-drift.js';
 export type { DriftReportsTable, DriftRunsTable, DriftSuggestionsTable } from './schema-drift.js';
-import type { EventDeliveriesTable, EventSubscriptionFiltersTable, EventSubscriptionsTable } from './schema-events.js';
-export type { EventDeliveriesTable, EventSubscriptionFiltersTable, EventSubscriptionsTable } from './schema-events.js';
+import type { EventTables } from './schema-events.js';
+export type * from './schema-events.js';
 export type { ServingDeploymentsTable, ServingEventsTable, ServingIngestWatermarksTable, ServingLabelsTable } from './schema-serving.js';
 
 /**
@@ -265,7 +264,7 @@ export interface QuarantineApprovalsTable {
   created_at: Ts;
 }
 
-export interface DB {
+export interface DB extends EventTables {
   models: ModelsTable;
   artifacts: ArtifactsTable;
   manifest_signatures: ManifestSignaturesTable;
@@ -292,9 +291,6 @@ export interface DB {
   drift_runs: DriftRunsTable;
   drift_reports: DriftReportsTable;
   drift_suggestions: DriftSuggestionsTable;
-  event_subscriptions: EventSubscriptionsTable;
-  event_subscription_filters: EventSubscriptionFiltersTable;
-  event_deliveries: EventDeliveriesTable;
 }
 
 export const toIso = (v: Date | string): string => (v instanceof Date ? v : new Date(v)).toISOString();
