@@ -32,12 +32,18 @@ module.exports = {
     {
       name: 'adapters-implement-one-port',
       comment:
-        "An adapter imports ports, the kernel, the SQL schema and helpers, and the adapters of its own port (lib/platform/adapters/<port>/) — never another port's adapters, a module or the composition.",
+        "An adapter imports ports, the kernel, the SQL schema and helpers, the adapters of its own port (lib/platform/adapters/<port>/) and the helpers several adapters share (lib/platform/adapters/shared/: the signed Lambda invoke) — never another port's adapters, a module or the composition.",
       severity: 'error',
       from: { path: '^lib/platform/adapters/([^/]+)/' },
       to: {
         path: '^(lib|lambdas|bin)/',
-        pathNot: ['^lib/kernel/', '^lib/platform/ports/', '^lib/platform/sql/', '^lib/platform/adapters/$1/'],
+        pathNot: [
+          '^lib/kernel/',
+          '^lib/platform/ports/',
+          '^lib/platform/sql/',
+          '^lib/platform/adapters/$1/',
+          '^lib/platform/adapters/shared/',
+        ],
       },
     },
     {

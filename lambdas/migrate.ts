@@ -17,7 +17,7 @@ export const handler = async (event: { RequestType?: string } = {}) => {
   const config = loadCheckedConfig();
   const c = await buildLambdaContainer(config, { logger, migrating: true });
   try {
-    const applied = await bootstrap(config, c.database, c.keys);
+    const applied = await bootstrap(config, c.database, c.keys, c.events);
     logger.info('migrations applied', { applied });
     const appUser = await appDatabaseUser(config);
     if (appUser) {

@@ -8,6 +8,7 @@
 import { RDSData } from '@aws-sdk/client-rds-data';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { DataApiDatabase } from '../adapters/sql/data-api.js';
 import { EmfMetricsSink } from '../adapters/metrics/emf.js';
 import { EventBridgeScheduler } from '../adapters/scheduler/eventbridge.js';
@@ -20,7 +21,10 @@ import { SfnWorkflows } from '../adapters/workflows/sfn.js';
 import { SecretsManagerSecrets } from '../adapters/secrets/secrets-manager.js';
 import { RecordedMetricsSource } from '../adapters/canary-metrics/recorded.js';
 import { LambdaWarmer } from '../adapters/serving/lambda-warmer.js';
+import { LambdaInvoker } from '../adapters/shared/lambda-invoke.js';
+import { EventBridgePublisher } from '../adapters/event-delivery/eventbridge.js';
 import { buildContainer, unconfiguredWorkflows, type AdapterFactories, type BuildOptions } from './services.js';
+import type { EventAdapters } from './events.js';
 import { ConfigError, kmsProviderOptions, type Config } from '../config.js';
 import type { Container } from './container.js';
 import type { Clock } from '../ports/clock.js';
@@ -78,6 +82,7 @@ export function lambdaAdapters(
   runtimes: () => ModelRuntime[] = builtinModelRuntimes,
 ): AdapterFactories {
   return {
+    ...lambdaEventAdapters,
     async database(config) {
       if (config.database.kind !== 'data-api')
         throw new ConfigError('MODEL_REGISTRY_DATABASE_URL must be rdsdata://… (the Data API) in Lambda');
@@ -131,6 +136,28 @@ export function lambdaAdapters(
         : undefined,
   };
 }
+
+/** The invocation the event-dispatch handler receives from a commit's kick (the schedule's is EventBridge's own). */
+export const EVENT_KICK = { aegisEventKick: true } as const;
+
+/**
+ * Events out on AWS: the stack's bus (`AEGIS_EVENT_BUS_NAME`; only the dispatcher function may
+ * PutEvents on it) and, after a commit that enqueued deliveries, an asynchronous invocation of
+ * the dispatcher function (`AEGIS_EVENT_DISPATCH_FUNCTION`). A function without one never runs
+ * the dispatcher itself (Lambda freezes it after its reply): the schedule delivers within a minute.
+ */
+const lambdaEventAdapters: EventAdapters = {
+  eventBus: (config) =>
+    config.events.busName
+      ? new EventBridgePublisher({ busName: config.events.busName, client: captureClient(new EventBridgeClient({})) })
+      : undefined,
+  eventKick(config) {
+    const functionName = config.events.dispatchFunction;
+    if (!functionName) return async () => undefined;
+    const dispatcher = new LambdaInvoker({ functionName, ...(lambdaEndpoint() && { endpoint: lambdaEndpoint() }) });
+    return () => dispatcher.invokeAsync(EVENT_KICK);
+  },
+};
 
 export interface BuildLambdaOptions extends Omit<BuildOptions, 'mode' | 'publicUrl' | 'judge' | 'waitMs'> {
   /** SentinelNet (`openPolicy` from composition-policy.ts) for the routes that decide promotions */

@@ -1,0 +1,17 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { lambdaContainer } from '../lib/platform/composition/lambda-container.js';
+
+const logger = new Logger({ serviceName: 'aegis-event-dispatch' });
+
+/**
+ * The event dispatcher's entry point (the `event-dispatch` job): the EventBridge schedule (every
+ * minute) and a commit's asynchronous kick (`{ aegisEventKick: true }`) both deliver the events
+ * outbox: each subscription's due deliveries in chain order, to the stack's bus and to webhooks.
+ * Deliveries that went to the dead letters in this run are logged as an EMF metric
+ * (`aegis_event_deliveries_dead`, the alarm's), never thrown: the run itself succeeded.
+ */
+export const scheduled = async () => {
+  const result = (await (await lambdaContainer()).scheduler.run('event-dispatch')) as Record<string, number>;
+  logger.info('event dispatch', result);
+  return result;
+};
