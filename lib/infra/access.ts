@@ -1,5 +1,6 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { acknowledge } from './acknowledge.js';
@@ -110,6 +111,14 @@ export interface AccessResources {
    * @default - none: granting startDriftRuns throws
    */
   readonly driftStateMachine?: sfn.IStateMachine;
+  /**
+   * The event dispatcher function: a function that appends audit events
+   * ({@link RouteAccess.signAuditEvents}) gets its name as `AEGIS_EVENT_DISPATCH_FUNCTION` and
+   * lambda:InvokeFunction on it, to wake it after a commit that enqueued deliveries.
+   *
+   * @default - none: such functions leave the deliveries to the dispatcher's schedule
+   */
+  readonly eventDispatch?: lambda.IFunction;
 }
 
 /** Object reads the S3 object store makes; retention and legal hold show in HeadObject only with their read permissions. */
@@ -170,7 +179,10 @@ export function grantAccess(fn: AegisFunction, access: RouteAccess, resources: A
     );
   }
   if (access.signManifests) resources.manifestSigningKey.grant(fn.role, 'kms:Sign');
-  if (access.signAuditEvents) resources.auditSigningKey.grant(fn.role, 'kms:Sign');
+  if (access.signAuditEvents) {
+    resources.auditSigningKey.grant(fn.role, 'kms:Sign');
+    if (resources.eventDispatch) grantEventKick(fn, resources.eventDispatch);
+  }
   if (access.describeSigningKeys) {
     for (const key of [resources.manifestSigningKey, resources.auditSigningKey]) key.grant(fn.role, 'kms:DescribeKey', 'kms:GetPublicKey');
   }
@@ -186,6 +198,15 @@ export function grantAccess(fn: AegisFunction, access: RouteAccess, resources: A
     );
   }
   grantDrift(fn, access, resources);
+}
+
+/**
+ * What wakes the event dispatcher after a commit (an asynchronous invocation): its name, and
+ * lambda:InvokeFunction on exactly its unqualified ARN (no version, no alias, no other function).
+ */
+function grantEventKick(fn: AegisFunction, dispatcher: lambda.IFunction): void {
+  fn.function.addEnvironment('AEGIS_EVENT_DISPATCH_FUNCTION', dispatcher.functionName);
+  fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [dispatcher.functionArn] }));
 }
 
 /** The drift bucket (by prefix; its name as `DRIFT_S3_BUCKET`, for these functions only) and the drift state machine. */

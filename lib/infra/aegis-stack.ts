@@ -8,6 +8,7 @@ import type { AuditArchiveSchedule, ScheduledJob } from './audit-archive-schedul
 import { AuditMonitoring } from './audit-monitoring.js';
 import { DriftMonitoring } from './drift-monitoring.js';
 import { DriftWorkflow } from './drift-workflow.js';
+import { EVENT_BUS_VARIABLE, EventDelivery } from './event-delivery.js';
 import { RegistryDatabase } from './registry-database.js';
 import { CrossRegionReplication } from './replication.js';
 import { AegisMonitoring } from './monitoring.js';
@@ -66,6 +67,8 @@ export class AegisStack extends Stack {
   public readonly monitoring: AegisMonitoring;
   /** Serving events from the serving function's log lines into the database (a subscription filter). */
   public readonly servingIngest: ServingIngest;
+  /** The event bus, the `event-dispatch` job (the only function that may PutEvents on it) and the example rules (disabled). */
+  public readonly eventDelivery: EventDelivery;
   /** Present only when {@link AegisStackProps.replication} is given. */
   public readonly replication: CrossRegionReplication | undefined;
   /** The web console's nested stack; absent with `console: false` (and by default with mutual TLS). */
@@ -114,7 +117,7 @@ export class AegisStack extends Stack {
       ...(props.mutualTls && { REQUIRE_MTLS: 'true' }),
     };
 
-    const baseResources: AccessResources = {
+    const storedResources: AccessResources = {
       database: this.database,
       artifactBucket: this.storage.artifactBucket,
       auditArchiveBucket: this.storage.auditArchiveBucket,
@@ -123,9 +126,18 @@ export class AegisStack extends Stack {
       auditSigningKey: this.keys.auditSigningKey,
       driftBucket: this.storage.driftBucket,
     };
-    this.migrations = new SchemaMigrations(this, 'Migrations', {
+    this.eventDelivery = new EventDelivery(this, 'Events', {
+      envName: props.envName,
       projectRoot,
       environment,
+      resources: storedResources,
+    });
+    const dispatcher = this.eventDelivery.dispatcher;
+    // every function that appends audit events wakes the dispatcher after its commits
+    const baseResources: AccessResources = { ...storedResources, eventDispatch: dispatcher.jobFunction.function };
+    this.migrations = new SchemaMigrations(this, 'Migrations', {
+      projectRoot,
+      environment: { ...environment, [EVENT_BUS_VARIABLE]: this.eventDelivery.bus.eventBusName },
       database: this.database,
       signingKeys: [this.keys.manifestSigningKey, this.keys.auditSigningKey],
       auditSigningKey: this.keys.auditSigningKey,
@@ -165,6 +177,7 @@ export class AegisStack extends Stack {
       this.rollouts.rolloutStep,
       this.drift.driftStep,
       this.servingIngest.ingestFunction,
+      dispatcher.jobFunction,
     ]) {
       fn.function.node.addDependency(this.migrations.resource);
     }
@@ -188,10 +201,11 @@ export class AegisStack extends Stack {
         { name: 'driftStep', function: this.drift.driftStep.function },
         { name: 'servingIngest', function: this.servingIngest.ingestFunction.function },
         { name: 'migrate', function: this.migrations.migrateFunction.function },
+        { name: 'eventDispatchJob', function: dispatcher.jobFunction.function, throttles: 'expected' },
       ],
       api: this.restApi.api,
       stateMachines: { promotion: this.rollouts.stateMachines.promotion, rollback: this.rollouts.stateMachines.rollback },
-      alarms: [...Object.values(scheduledJobs).map((job) => job.failureAlarm), this.servingIngest.failureAlarm],
+      alarms: [...Object.values(scheduledJobs).map((job) => job.failureAlarm), this.servingIngest.failureAlarm, dispatcher.failureAlarm],
       cluster: this.database.cluster,
       maxCapacity: this.database.capacity.max,
       ...(props.alarmEmail !== undefined && { alarmEmail: props.alarmEmail }),
@@ -202,6 +216,7 @@ export class AegisStack extends Stack {
       stateMachine: this.drift.stateMachine,
     });
     new AuditMonitoring(this, 'AuditMonitoring', { monitoring: this.monitoring });
+    this.eventDelivery.monitor(this.monitoring);
 
     this.replication = props.replication
       ? new CrossRegionReplication(this, 'Replication', {

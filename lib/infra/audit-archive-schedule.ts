@@ -42,6 +42,8 @@ export interface ScheduledJobProps {
   readonly timeout: Duration;
   /** What it means when runs pile up in the dead-letter queue. */
   readonly failureMeaning: string;
+  /** At most this many runs at once (`AegisFunctionProps.reservedConcurrentExecutions`). @default - none */
+  readonly reservedConcurrentExecutions?: number;
 }
 
 /**
@@ -75,6 +77,7 @@ export class ScheduledJob extends Construct {
       environment: props.environment,
       timeout: props.timeout,
       ...(props.bundleFiles && { bundleFiles: props.bundleFiles }),
+      ...(props.reservedConcurrentExecutions !== undefined && { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
     });
     grantAccess(this.jobFunction, props.access, props.resources);
 

@@ -19,6 +19,8 @@ export interface MonitoredFunction {
   /** A short, stable name for alarm ids and the dashboard (`register`, `rolloutStep`, …). */
   readonly name: string;
   readonly function: lambda.IFunction;
+  /** `expected`: part of its design (small reserved concurrency, async invocations Lambda retries): errors alone alarm */
+  readonly throttles?: 'expected';
 }
 
 export interface AegisMonitoringProps {
@@ -91,15 +93,16 @@ export class AegisMonitoring extends Construct {
     // One alarm per function on errors + throttles (one metric-math alarm, not two: the stack
     // stays well under CloudFormation's 500 resources as functions are added).
     for (const f of props.functions) {
+      const throttles = f.throttles !== 'expected';
       notify(
         `${f.name}-errors-throttles`,
         new cloudwatch.MathExpression({
-          expression: 'errors + throttles',
-          label: `${f.name} errors + throttles`,
+          expression: throttles ? 'errors + throttles' : 'errors',
+          label: `${f.name} errors${throttles ? ' + throttles' : ''}`,
           period: fiveMinutes,
           usingMetrics: {
             errors: f.function.metricErrors({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM }),
-            throttles: f.function.metricThrottles({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM }),
+            ...(throttles && { throttles: f.function.metricThrottles({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM }) }),
           },
         }).createAlarm(this, `${f.name}ErrorsThrottles`, {
           alarmDescription: `Aegis function ${f.name} threw or was throttled (5 min): its log group has the error with the request id; throttles mean the account's or its reserved concurrency is too low`,

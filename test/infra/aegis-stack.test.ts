@@ -2023,6 +2023,7 @@ describe('route entries', () => {
       'lambdas/pending-upload-expiry.ts',
       'lambdas/pending-promotion-expiry.ts',
       'lambdas/serving-retention.ts',
+      'lambdas/event-dispatch.ts',
     ])
       expect({ entry, scheduled: /^export const scheduled\b/m.test(readFileSync(join(REPO_ROOT, entry), 'utf8')) }).toEqual({
         entry,

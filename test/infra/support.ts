@@ -46,6 +46,7 @@ export const NON_ROUTE_ENTRIES = [
   'lambdas/serving-retention.ts',
   'lambdas/drift-step.ts',
   'lambdas/drift-schedule.ts',
+  'lambdas/event-dispatch.ts',
 ] as const;
 
 /**
