@@ -18,6 +18,11 @@ export interface DispatcherOptions {
   retryBaseMs: number;
   /** how long one run may go on (the Lambda's timeout less a margin); default 20 s */
   budgetMs?: number;
+  /**
+   * how long a subscription's lease lasts, renewed before each send: longer than one send can
+   * take (the webhook timeout), short enough that a dispatcher killed mid-run holds nothing for long
+   */
+  leaseMs: number;
   /** deliveries per subscription per batch */
   batch?: number;
   /** test-only fault points (AEGIS_TEST_KILL_AT): `events.before-send`, `events.after-send` */
@@ -98,8 +103,7 @@ export class EventDispatcher {
   async #subscription(sub: StoredSubscription, deadline: number): Promise<DispatchResult> {
     const { database, clock } = this.deps;
     const result = { ...EMPTY(), subscriptions: 1 };
-    const leaseMs = Math.max(60_000, deadline - Date.now() + 30_000);
-    const lease = await claimLease(database.db, sub.subscriptionId, this.#owner, clock.now(), new Date(clock.now().getTime() + leaseMs));
+    const lease = await this.#lease(sub.subscriptionId);
     if (!lease) return { ...result, subscriptions: 0 };
     try {
       while (Date.now() < deadline) {
@@ -112,6 +116,12 @@ export class EventDispatcher {
       await releaseLease(database.db, sub.subscriptionId, this.#owner).catch(() => undefined);
     }
     return result;
+  }
+
+  /** Takes or renews the subscription's lease (undefined: another dispatcher holds it). */
+  #lease(id: string): Promise<{ secret: string | null } | undefined> {
+    const now = this.deps.clock.now();
+    return claimLease(this.deps.database.db, id, this.#owner, now, new Date(now.getTime() + this.opts.leaseMs));
   }
 
   /** Sends a batch in order; false when the subscription must wait (a failed delivery will be retried). */
@@ -149,6 +159,7 @@ export class EventDispatcher {
       if (!this.deps.bus)
         return due.map(() => ({ ok: false, retryable: true, ms: 0, error: 'no event bus is configured in this process' }));
       const found = due.filter((d) => events.has(d.seq));
+      if (!(await this.#lease(sub.subscriptionId))) return due.map(() => NOT_ATTEMPTED);
       this.opts.faultPoint?.('events.before-send');
       const published = await this.deps.bus.publish(found.map((d) => events.get(d.seq)!));
       this.opts.faultPoint?.('events.after-send');
@@ -163,6 +174,8 @@ export class EventDispatcher {
         );
         break;
       }
+      // the lease lasts one send: renewed before each, lost (another dispatcher took over) ends the batch
+      if (!(await this.#lease(sub.subscriptionId))) break;
       this.opts.faultPoint?.('events.before-send');
       const o = await this.deps.webhooks.send(
         { url: sub.target, secret, format: sub.format as WebhookFormat },
