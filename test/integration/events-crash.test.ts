@@ -96,6 +96,8 @@ const testDb = await createTestDatabase();
     const got = await receiver.until((e) => e.length === chain.length);
     expect(got).toEqual(chain);
     expect(receiver.deliveries.filter((d) => d.body.seq === seq1)).toHaveLength(2);
+    // recorded just after the receiver answered
+    for (let i = 0; i < 100 && (await delivery(seq1)).status === 'pending'; i++) await new Promise((r) => setTimeout(r, 50));
     expect(await delivery(seq1)).toEqual({ status: 'delivered', attempts: 1 });
     expect((await api(b.url, 'GET', '/v1/audit/verify')).body.ok).toBe(true);
   });
