@@ -103,7 +103,7 @@ export class EventDispatcher {
 
   /** Delivers one subscription's due events in order under its lease, until one must wait or none is left. */
   async #subscription(sub: StoredSubscription, deadline: number): Promise<DispatchResult> {
-    const { database, clock } = this.deps;
+    const { database } = this.deps;
     const result = { ...EMPTY(), subscriptions: 1 };
     const lease = await this.#claim(sub.subscriptionId);
     if (!lease) return { ...result, subscriptions: 0 };
