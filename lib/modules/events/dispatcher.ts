@@ -9,6 +9,7 @@ import type { AuditEvent } from '../../kernel/audit-chain.js';
 import type { Clock } from '../../platform/ports/clock.js';
 import type { Database } from '../../platform/ports/database.js';
 import type { DeliveryOutcome, EventBusPublisher, WebhookSender } from '../../platform/ports/event-delivery.js';
+import type { ServiceMetrics } from '../../platform/ports/metrics.js';
 import { retryDelayMs, type WebhookFormat } from './domain.js';
 import { claimLease, dueSubscriptions, pendingDeliveries, recordAttempt, recordDelivered, releaseLease } from './store-dispatch.js';
 import { readSubscriptions, type StoredDelivery, type StoredSubscription } from './store.js';
@@ -36,6 +37,8 @@ export interface DispatchDeps {
   webhooks: WebhookSender;
   /** the stack's event bus (AWS); absent: a bus subscription waits */
   bus?: EventBusPublisher;
+  /** delivery outcomes (`ai_infra_event_deliveries_total`) */
+  metrics?: Pick<ServiceMetrics, 'eventDeliveries'>;
   /** the chain's events by seq (the audit trail) */
   eventsBySeq(seqs: readonly number[]): Promise<AuditEvent[]>;
 }
@@ -115,6 +118,8 @@ export class EventDispatcher {
         if (!go) break;
       }
     } finally {
+      for (const outcome of ['delivered', 'failed', 'dead'] as const)
+        this.deps.metrics?.eventDeliveries(sub.kind, outcome, result[outcome]);
       this.#held.delete(sub.subscriptionId);
       await releaseLease(database.db, sub.subscriptionId, this.#owner).catch(() => undefined);
     }

@@ -11,6 +11,7 @@ import type { Config } from '../config.js';
 import type { Clock } from '../ports/clock.js';
 import type { Database } from '../ports/database.js';
 import type { EventBusPublisher } from '../ports/event-delivery.js';
+import type { ServiceMetrics } from '../ports/metrics.js';
 import type { DB } from '../sql/schema.js';
 import type { Container } from './container.js';
 import { killAt } from './fault-point.js';
@@ -61,7 +62,7 @@ export function eventServices(
   config: Config,
   adapters: EventAdapters,
   mode: Container['mode'],
-  d: { database: Database; audit: AuditLog; clock: Clock; logger: Container['logger']; outbox: Outbox },
+  d: { database: Database; audit: AuditLog; clock: Clock; logger: Container['logger']; outbox: Outbox; metrics: ServiceMetrics },
 ): { events: EventService; eventDispatcher: EventDispatcher } {
   const c = config.events;
   const stream = new AuditStream(d.database);
@@ -76,7 +77,7 @@ export function eventServices(
   });
   const bus = adapters.eventBus?.(config);
   const eventDispatcher = new EventDispatcher(
-    { database: d.database, clock: d.clock, webhooks, ...(bus && { bus }), eventsBySeq: (seqs) => stream.bySeq(seqs) },
+    { database: d.database, clock: d.clock, webhooks, metrics: d.metrics, ...(bus && { bus }), eventsBySeq: (seqs) => stream.bySeq(seqs) },
     {
       maxAttempts: c.maxAttempts,
       retryBaseMs: c.retryBaseMs,
