@@ -11,7 +11,15 @@ import type { Database } from '../../platform/ports/database.js';
 import type { DeliveryOutcome, EventBusPublisher, WebhookSender } from '../../platform/ports/event-delivery.js';
 import type { ServiceMetrics } from '../../platform/ports/metrics.js';
 import { retryDelayMs, type WebhookFormat } from './domain.js';
-import { claimLease, dueSubscriptions, pendingDeliveries, recordAttempt, recordDelivered, releaseLease } from './store-dispatch.js';
+import {
+  claimLease,
+  dueSubscriptions,
+  pendingDeliveries,
+  recordAttempt,
+  purgeDelivered,
+  recordDelivered,
+  releaseLease,
+} from './store-dispatch.js';
 import { readSubscriptions, type StoredDelivery, type StoredSubscription } from './store.js';
 
 export interface DispatcherOptions {
@@ -29,6 +37,8 @@ export interface DispatcherOptions {
   /** test-only fault points (AEGIS_TEST_KILL_AT): `events.before-send`, `events.after-send` */
   faultPoint?: (point: string) => void;
   random?: () => number;
+  /** delivered deliveries are deleted this long after (dead and pending ones stay); default 7 days */
+  retentionDays?: number;
 }
 
 export interface DispatchDeps {
@@ -62,6 +72,7 @@ export class EventDispatcher {
   readonly #held = new Map<string, number>();
   #running: Promise<DispatchResult> | undefined;
   #again = false;
+  #purgedAt = 0;
 
   constructor(
     private readonly deps: DispatchDeps,
@@ -91,7 +102,16 @@ export class EventDispatcher {
       const r = await this.#once(deadline);
       for (const k of Object.keys(total) as (keyof DispatchResult)[]) total[k] += r[k];
     } while (this.#again && Date.now() < deadline);
+    await this.#purge();
     return total;
+  }
+
+  /** At most hourly: the delivered deliveries past their retention. */
+  async #purge(): Promise<void> {
+    const now = this.deps.clock.now().getTime();
+    if (now - this.#purgedAt < 3_600_000) return;
+    this.#purgedAt = now;
+    await purgeDelivered(this.deps.database.db, new Date(now - (this.opts.retentionDays ?? 7) * 86_400_000));
   }
 
   async #once(deadline: number): Promise<DispatchResult> {

@@ -153,3 +153,9 @@ export async function deliveryCounts(
     });
   return out;
 }
+
+/** Deletes delivered deliveries finished before `before` (pending and dead ones stay). Returns how many. */
+export async function purgeDelivered(x: Executor, before: Date): Promise<number> {
+  const r = await x.deleteFrom('event_deliveries').where('status', '=', 'delivered').where('finished_at', '<', before).executeTakeFirst();
+  return Number(r.numDeletedRows);
+}
