@@ -9,8 +9,8 @@ import { ScheduledJob } from './audit-archive-schedule.js';
 import { exampleRules, type ExampleRules } from './event-rules.js';
 import { AEGIS_METRICS_NAMESPACE } from './monitoring.js';
 
-/** What the dispatcher's EMF metric of one run is called (`ServiceMetrics.eventDeliveries`, dimensions `service`, `outcome`). */
-export const EVENT_DELIVERIES_METRIC = 'aegis_event_deliveries_total';
+/** The dispatcher's EMF metric of delivery outcomes (`ServiceMetrics.eventDeliveries`, dimensions `service`, `kind`, `outcome`). */
+export const EVENT_DELIVERIES_METRIC = 'ai_infra_event_deliveries_total';
 /** The variable naming the stack's bus (the dispatcher publishes to it; the migrate step subscribes it). */
 export const EVENT_BUS_VARIABLE = 'AEGIS_EVENT_BUS_NAME';
 /** The variable naming the dispatcher function, for the functions that append audit events (their commits wake it). */
@@ -81,18 +81,27 @@ export class EventDelivery extends Construct {
     });
   }
 
-  /** Alarms to the stack's topic: deliveries that went to the dead letters (`aegis_event_deliveries_total{outcome=dead}`). */
+  /** Alarms to the stack's topic: deliveries that went to the dead letters (`ai_infra_event_deliveries_total{outcome=dead}`, either kind). */
   monitor(monitoring: { readonly topic: sns.ITopic }): cloudwatch.Alarm {
-    const dead = new cloudwatch.Metric({
-      namespace: AEGIS_METRICS_NAMESPACE,
-      metricName: EVENT_DELIVERIES_METRIC,
-      dimensionsMap: { service: 'aegis', outcome: 'dead' },
-      statistic: cloudwatch.Stats.SUM,
-      period: Duration.minutes(5),
+    const period = Duration.minutes(5);
+    const dead = (kind: 'webhook' | 'bus') =>
+      new cloudwatch.Metric({
+        namespace: AEGIS_METRICS_NAMESPACE,
+        metricName: EVENT_DELIVERIES_METRIC,
+        dimensionsMap: { service: 'aegis', kind, outcome: 'dead' },
+        statistic: cloudwatch.Stats.SUM,
+        period,
+      });
+    // alarms take no SEARCH: the two kinds' series, summed
+    const sum = new cloudwatch.MathExpression({
+      expression: 'FILL(webhook, 0) + FILL(bus, 0)',
+      label: 'event deliveries dead',
+      period,
+      usingMetrics: { webhook: dead('webhook'), bus: dead('bus') },
     });
-    const alarm = dead.createAlarm(this, 'DeadLetters', {
+    const alarm = sum.createAlarm(this, 'DeadLetters', {
       alarmDescription:
-        'Event deliveries went to the dead letters (5 min): a webhook refused or failed every attempt, or the bus refused an entry. See aegis webhooks deliveries <id> --status dead, fix the receiver, then replay.',
+        'Event deliveries went to the dead letters (5 min): a webhook refused or failed every attempt, or the bus refused an entry (runbooks/manifest_issues.md, "Event deliveries dead"): aegis webhooks deliveries <id> --status dead, fix, then aegis webhooks replay <id>',
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

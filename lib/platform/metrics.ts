@@ -59,9 +59,8 @@ export function serviceMetrics(sinks: readonly MetricsSink[]): ServiceMetrics {
     auditVerification(source, outcome) {
       emit('ai_infra_audit_verifications_total', 'Count', 1, { source, outcome });
     },
-    eventDeliveries(run) {
-      for (const outcome of ['delivered', 'failed', 'dead'] as const)
-        if (run[outcome] > 0) emit('aegis_event_deliveries_total', 'Count', run[outcome], { outcome });
+    eventDeliveries(kind, outcome, n) {
+      if (n > 0) emit('ai_infra_event_deliveries_total', 'Count', n, { kind, outcome });
     },
   };
   return metrics;

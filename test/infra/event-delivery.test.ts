@@ -37,7 +37,10 @@ describe('events out on AWS (template)', () => {
   /** Every function of ours (handlers from lambdas/): logical id → its role's logical id. */
   const ourFunctions = (): [string, Json][] =>
     Object.entries(resources).filter(
-      ([, r]) => r.Type === 'AWS::Lambda::Function' && String(r.Properties.Description ?? '').length > 0 && r.Properties.Handler?.startsWith('index.'),
+      ([, r]) =>
+        r.Type === 'AWS::Lambda::Function' &&
+        String(r.Properties.Description ?? '').length > 0 &&
+        r.Properties.Handler?.startsWith('index.'),
     );
 
   it('has one event bus of the stack, named after the environment, and outputs its name', () => {
@@ -157,16 +160,28 @@ describe('events out on AWS (template)', () => {
 
   it('alarms on dead letters, the dispatcher errors (its throttles are expected) and its dead-letter queue', () => {
     const alarms = Object.values(synth.template.findResources('AWS::CloudWatch::Alarm')) as Json[];
-    const dead = alarms.filter((a) => a.Properties.MetricName === 'aegis_event_deliveries_total');
+    const dead = alarms.filter((a) =>
+      (a.Properties.Metrics as Json[] | undefined)?.some((m) => m.MetricStat?.Metric.MetricName === 'ai_infra_event_deliveries_total'),
+    );
     expect(dead).toHaveLength(1);
-    expect(dead[0]!.Properties).toMatchObject({ Namespace: 'Aegis', Statistic: 'Sum', Threshold: 1 });
-    expect(dead[0]!.Properties.Dimensions).toEqual(
-      expect.arrayContaining([
-        { Name: 'service', Value: 'aegis' },
-        { Name: 'outcome', Value: 'dead' },
+    const metrics0 = dead[0]!.Properties.Metrics as Json[];
+    expect(metrics0.find((m) => m.Expression)!.Expression).toBe('FILL(webhook, 0) + FILL(bus, 0)');
+    // the series the dispatcher emits through EMF: namespace Aegis, dimensions service, kind and outcome
+    const series = metrics0.filter((m) => m.MetricStat).map((m) => m.MetricStat);
+    expect(
+      series.map((s) => [s.Metric.Namespace, s.Stat, [...s.Metric.Dimensions].sort((a: Json, b: Json) => a.Name.localeCompare(b.Name))]),
+    ).toEqual(
+      ['webhook', 'bus'].map((kind) => [
+        'Aegis',
+        'Sum',
+        [
+          { Name: 'kind', Value: kind },
+          { Name: 'outcome', Value: 'dead' },
+          { Name: 'service', Value: 'aegis' },
+        ],
       ]),
     );
-    expect(dead[0]!.Properties.AlarmActions).toEqual([{ Ref: logicalIdOf(synth.stack.monitoring.topic) }]);
+    expect(dead[0]!.Properties).toMatchObject({ Threshold: 1, AlarmActions: [{ Ref: logicalIdOf(synth.stack.monitoring.topic) }] });
     const errors = synth.stack.monitoring.alarms.get('eventDispatchJob-errors-throttles');
     expect(errors).toBeDefined();
     const metrics = resources[logicalIdOf(errors!)]!.Properties.Metrics as Json[];

@@ -7,17 +7,18 @@
 import { randomBytes } from 'node:crypto';
 import { eventHash, eventStatement, type AuditEvent } from '../../lib/kernel/audit-chain.js';
 import { verifyRaw } from '../../lib/kernel/signatures.js';
-import { ScriptedJudge, settled } from '../promotion/support.js';
+import { ScriptedJudge, settled, ShiftedClock } from '../promotion/support.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { startReceiver, type Receiver } from '../support/webhook-receiver.js';
 
 const judge = new ScriptedJudge();
+const clock = new ShiftedClock();
 let stack: Stack;
 const receivers: Receiver[] = [];
 
 beforeAll(async () => {
   // retries in tens of ms, four attempts before the dead letters
-  stack = await startStack({ AEGIS_EVENT_RETRY_BASE_MS: '40', AEGIS_EVENT_MAX_ATTEMPTS: '4' }, { judge, waitMs: 5 });
+  stack = await startStack({ AEGIS_EVENT_RETRY_BASE_MS: '40', AEGIS_EVENT_MAX_ATTEMPTS: '4' }, { judge, waitMs: 5, clock });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -124,6 +125,9 @@ describe('webhooks', () => {
     const events = await receiver.until((e) => e.length === 2);
     expect(events.map((e) => e.payload.id)).toEqual(['events-ds-2', 'events-ds-1']);
     expect((await stack.api('GET', `/v1/webhooks/${id}`)).body).toMatchObject({ dead: 0, pending: 0 });
+    const metrics = await (await fetch(`${stack.url}/metrics`)).text();
+    expect(metrics).toMatch(/^ai_infra_event_deliveries_total\{kind="webhook",outcome="dead"\} 1$/m);
+    expect(metrics).toMatch(/^ai_infra_event_deliveries_total\{kind="webhook",outcome="failed"\} [1-9]\d*$/m);
   });
 
   it('test-fires, rotates the secret, deletes (nothing more is sent), all admin-only and audited without the secret', async () => {
@@ -184,6 +188,30 @@ describe('webhooks', () => {
     }
     expect((await stack.api('GET', '/v1/webhooks')).body.items).toHaveLength(before);
     expect((await stack.api('GET', '/v1/webhooks/nope')).body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'id' });
+  });
+});
+
+describe('delivery retention', () => {
+  it('deletes delivered deliveries a week after, keeps the dead ones', async () => {
+    const { receiver, id } = await subscribe(['dataset.registered']);
+    receiver.fail(4);
+    for (const n of [1, 2])
+      await stack.api('POST', '/v1/datasets', {
+        id: `retention-${n}`,
+        version: '1',
+        checksum: `sha256:${'9'.repeat(64)}`,
+        uri: 's3://x/r',
+      });
+    await receiver.until((e) => e.length === 1);
+    const statuses = async () =>
+      (await stack.api('GET', `/v1/webhooks/${id}/deliveries`)).body.items.map((d: { status: string }) => d.status);
+    expect(await statuses()).toEqual(['delivered', 'dead']);
+    clock.advance(6 * 86_400_000);
+    await stack.container.eventDispatcher.run();
+    expect(await statuses()).toEqual(['delivered', 'dead']);
+    clock.advance(2 * 86_400_000);
+    await stack.container.eventDispatcher.run();
+    expect(await statuses()).toEqual(['dead']);
   });
 });
 

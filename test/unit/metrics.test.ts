@@ -86,21 +86,6 @@ describe('the gauges and counters the alerts read', () => {
     expect(text).toMatch(/^ai_infra_audit_archive_lag_events 12$/m);
     expect(text).toMatch(/^ai_infra_audit_verifications_total\{source="checkpoint",outcome="failed"\} 1$/m);
   });
-
-  it("counts an event dispatcher run's outcomes, dead letters with their own dimension (the alarm's), none for an outcome with none", async () => {
-    const prometheusSink = new PrometheusMetricsSink();
-    const record = serviceMetrics([prometheusSink, new EmfMetricsSink({ namespace: 'AegisTest' })]);
-    const lines = captureStdout(() => record.eventDeliveries({ delivered: 7, failed: 0, dead: 2 })).map(
-      (l) => JSON.parse(l) as Record<string, unknown>,
-    );
-    expect(lines).toEqual([
-      expect.objectContaining({ service: 'aegis', outcome: 'delivered', aegis_event_deliveries_total: 7 }),
-      expect.objectContaining({ service: 'aegis', outcome: 'dead', aegis_event_deliveries_total: 2 }),
-    ]);
-    const text = await prometheusSink.registry.metrics();
-    expect(text).toMatch(/^aegis_event_deliveries_total\{outcome="dead"\} 2$/m);
-    expect(text).not.toMatch(/outcome="failed"/);
-  });
 });
 
 describe('metrics per container', () => {

@@ -1,7 +1,6 @@
 /** The periodic jobs of a container, and how often the local server runs them. */
 import type { Config } from '../config.js';
 import { AUDIT_CHECKPOINT_DEFAULT_SECONDS } from '../config-env.js';
-import type { ServiceMetrics } from '../ports/metrics.js';
 import type { ScheduledJobName, Scheduler } from '../ports/scheduler.js';
 import type { Container } from './container.js';
 
@@ -59,24 +58,15 @@ function registerDriftSchedule(
 }
 
 /** Delivers the events outbox: each subscription's due deliveries, in chain order. */
-function registerEventDispatch(scheduler: Scheduler, s: Pick<JobServices, 'eventDispatcher' | 'metrics'>): void {
-  scheduler.register({
-    name: 'event-dispatch',
-    everyMs: LOCAL_SCHEDULE_MS['event-dispatch'],
-    run: async () => {
-      const result = await s.eventDispatcher.run();
-      // dead letters raise the stack's alarm (aegis_event_deliveries_total{outcome=dead})
-      s.metrics.eventDeliveries(result);
-      return result;
-    },
-  });
+function registerEventDispatch(scheduler: Scheduler, s: Pick<Container, 'eventDispatcher'>): void {
+  scheduler.register({ name: 'event-dispatch', everyMs: LOCAL_SCHEDULE_MS['event-dispatch'], run: () => s.eventDispatcher.run() });
 }
 
 /** The services the jobs run. */
 type JobServices = Pick<
   Container,
   'auditTrail' | 'promotions' | 'registry' | 'quarantines' | 'servingTelemetry' | 'driftRuns' | 'eventDispatcher' | 'clock'
-> & { metrics: ServiceMetrics };
+>;
 
 /** The periodic jobs: timers in the local server, EventBridge rules on AWS. */
 export function registerJobs(

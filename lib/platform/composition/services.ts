@@ -150,7 +150,7 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
       objects: driftStore?.objects,
     });
     const scheduler = adapters.scheduler(config, { ...opts, logger: shared.logger });
-    registerJobs(scheduler, config, opts.mode, shared.logger, { ...core, ...promotions, ...drift, ...events, ...shared });
+    registerJobs(scheduler, config, opts.mode, shared.logger, { ...core, ...promotions, ...drift, ...events, clock: shared.clock });
     return {
       config,
       mode: opts.mode,
@@ -209,7 +209,7 @@ async function coreServices(
   const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), clock, EVENT_CATALOGUE, outbox.enqueue);
   const keys: KeyService = new KeyService(database, s.keyProvider, clock, audit);
   // wired before anything appends (the bootstrap's key events go to the outbox too)
-  const events = eventServices(config, o.adapters, opts.mode, { clock, logger, database, audit, outbox });
+  const events = eventServices(config, o.adapters, opts.mode, { clock, logger, metrics, database, audit, outbox });
   if (opts.bootstrap) await bootstrap(config, database, keys, events.events);
   const datasets = new DatasetService(database, clock, audit);
   const registry = new RegistryService(

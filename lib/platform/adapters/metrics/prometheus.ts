@@ -53,8 +53,8 @@ const DEFINITIONS: Record<ServiceMetricName, { help: string; buckets?: number[] 
   ai_infra_audit_verifications_total: {
     help: 'Checks of the audit chain by source (database, archive, checkpoint) and outcome (ok, failed)',
   },
-  aegis_event_deliveries_total: {
-    help: 'Event deliveries by the dispatcher, by outcome (delivered; failed, to be retried; dead, after the last attempt or refused)',
+  ai_infra_event_deliveries_total: {
+    help: 'Event deliveries to webhooks and the event bus by outcome (delivered; failed: retried later; dead: past the last attempt, replayable)',
   },
 };
 
