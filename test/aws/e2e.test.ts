@@ -6,9 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { AegisClient } from '../../lib/clients/http/client.js';
-import { runMigrations } from './support/callers.js';
+import { ApiError } from '../../lib/clients/http/client.js';
+import { eventHash, eventStatement, type AuditEvent } from '../../lib/kernel/audit-chain.js';
+import { verifyRaw, type SignatureAlg } from '../../lib/kernel/signatures.js';
+import { tapBus, type BusTap, type DeliveredEvent } from '../support/moto-events.js';
+import { roleClient, runMigrations } from './support/callers.js';
 import { worldCli, ok } from './support/cli.js';
-import { editJson, startWorld, type World } from './support/world.js';
+import { editJson, REGION, startWorld, type World } from './support/world.js';
 
 /**
  * AWS mode end to end, on what `cdk deploy` would ship: the synthesized bundles alone, their
@@ -21,6 +25,9 @@ const MODEL = 'e2e-churn';
 jest.setTimeout(300_000);
 let world: World;
 let work: string;
+/** what reached the stack's event bus, through a rule to an SQS queue on moto (as a consumer's rule would route it) */
+let bus: BusTap;
+const onBus: DeliveredEvent[] = [];
 const ids: { [k: string]: string } = {};
 const artifactA = () => {
   if (!ids.a) throw new Error('the registration step did not run');
@@ -71,6 +78,10 @@ beforeAll(async () => {
           ? { AEGIS_PENDING_PROMOTION_TTL_SECONDS: '1' }
           : {},
   });
+  const [busName] = Object.values(world.assembly.template.Resources)
+    .filter((r) => r.Type === 'AWS::Events::EventBus')
+    .map((r) => r.Properties.Name as string);
+  bus = await tapBus(world.motoEndpoint, REGION, busName!, { create: false });
 }, 600_000);
 afterAll(async () => {
   await world?.stop();
@@ -218,6 +229,58 @@ describe('AWS mode on the synthesized artifacts', () => {
     const verified = await cli('auditor', ['verify-manifest', '--artifact-id', ids.a]);
     ok(verified);
     expect(JSON.stringify(verified.json)).not.toMatch(/"ok":false/);
+  });
+
+  it("publishes the audited change to the stack's event bus: the commit wakes the dispatcher function, which puts the signed event there", async () => {
+    const dispatcher = world.functionId((fn) => /^EventsDispatch/.test(fn.logicalId));
+    const registered = (d: DeliveredEvent) =>
+      d['detail-type'] === 'dataset.registered' && (d.detail.payload as { id?: string } | undefined)?.id === 'transactions';
+    const deadline = Date.now() + 90_000;
+    while (!onBus.some(registered)) {
+      if (Date.now() > deadline) throw new Error(`no dataset.registered on the bus\n${world.logs.slice(-30).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 500));
+      onBus.push(...(await bus.drain()));
+    }
+    // woken by the API function's commit (an asynchronous invocation), not only by the schedule
+    const kicks = world.lambda.calls.filter((c) => c.logicalId === dispatcher);
+    expect(kicks.length).toBeGreaterThan(0);
+    for (const k of kicks) expect(k).toMatchObject({ type: 'Event', payload: { aegisEventKick: true } });
+    expect(world.lambda.asyncErrors).toEqual([]);
+
+    const event = onBus.find(registered)!;
+    expect(event.source).toBe('aegis');
+    // the whole event of the chain: it verifies against the keys the API publishes
+    const e = event.detail as unknown as AuditEvent;
+    expect(e.payload).toMatchObject({ id: 'transactions', version: '2026-11', checksum: ids.datasetChecksum });
+    expect(eventHash(e)).toBe(e.hash);
+    const { keys } = await roleClient(world, 'auditor').request<{ keys: { kid: string; alg: SignatureAlg; publicKey: string }[] }>(
+      'GET',
+      '/v1/keys',
+    );
+    const key = keys.find((k) => k.kid === e.signerId)!;
+    expect(key.alg).toBe('ecdsa-p256-sha256');
+    expect(verifyRaw(key.alg, key.publicKey, eventStatement(e.seq, e.hash), e.signature)).toBe(true);
+    // in chain order, from the migrate step's own events on (the bus subscription exists from the deploy)
+    const seqs = onBus.map((d) => (d.detail as { seq: number }).seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(onBus.map((d) => d['detail-type'])).toContain('subscription.created');
+  });
+
+  it('refuses webhooks to loopback, private and link-local addresses in the production configuration (SSRF), naming url', async () => {
+    const admin = roleClient(world, 'admin');
+    for (const url of [
+      'http://127.0.0.1:8080/hook',
+      'https://127.0.0.1/hook',
+      'https://10.0.0.1/x',
+      'https://169.254.169.254/latest/meta-data/',
+    ]) {
+      const err = await admin.request('POST', '/v1/webhooks', { url, events: ['*'] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ApiError);
+      expect({ url, status: (err as ApiError).status, field: (err as ApiError).field }).toEqual({ url, status: 400, field: 'url' });
+    }
+    // nothing was stored: the only subscription is the stack's bus, which the migrate step subscribed
+    const { items } = await admin.request<{ items: { kind: string; target: string }[] }>('GET', '/v1/webhooks');
+    expect(items.map((s) => [s.kind, s.target])).toEqual([['bus', expect.stringMatching(/^aegis-[a-z0-9-]+-events$/)]]);
   });
 
   it('holds a scoped role-map entry to its models: lists filtered, another model missing, the audit log refused', async () => {

@@ -150,9 +150,10 @@ describe('AegisStack template', () => {
       .map((e) => e.statement);
   const actionsOfRole = (roleLogicalId: string) => statementsOfRole(roleLogicalId).flatMap((s) => asList(s.Action));
   /** The roles of the two rollout state machines (by the state machines' RoleArn); the drift machine's: test/infra/drift-workflow.test.ts. */
+  /** The two rollout machines' roles (not the drift machine's, nor the example retrain starter's: events out). */
   const stateMachineRoles = () =>
     Object.entries(template.findResources('AWS::StepFunctions::StateMachine'))
-      .filter(([id]) => id !== 'DriftStateMachine')
+      .filter(([id]) => id !== 'DriftStateMachine' && id !== logicalIdOf(synth.stack.eventDelivery.examples.retrainStarter))
       .map(([, m]) => (m.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]);
   /** Every function built from our handlers: API routes, migrate, the scheduled archiver and the rollout step. */
   const ourFunctions = () => [
@@ -167,6 +168,7 @@ describe('AegisStack template', () => {
     synth.stack.servingIngest.ingestFunction,
     synth.stack.drift.driftStep,
     synth.stack.driftSchedule.jobFunction,
+    synth.stack.eventDelivery.dispatcher.jobFunction,
   ];
 
   beforeAll(() => {
@@ -394,8 +396,8 @@ describe('AegisStack template', () => {
       }
       const described = Object.values(functions).map((f) => String(f.Properties.Description ?? ''));
       expect(described.filter((d) => d.includes(ROUTES.tokensCreate.path) || d.includes('tokensCreate'))).toEqual([]);
-      // the API functions, the scheduled archiver, head checkpoint, upload and promotion expiry, serving retention, drift schedule, rollout step, drift step, migrate, serving ingest, the custom resource framework and CDK's default-SG restriction
-      expect(Object.keys(functions)).toHaveLength(API_FUNCTION_NAMES.length + 12);
+      // the API functions, the scheduled archiver, head checkpoint, upload and promotion expiry, serving retention, drift schedule, event dispatcher, rollout step, drift step, migrate, serving ingest, the custom resource framework and CDK's default-SG restriction
+      expect(Object.keys(functions)).toHaveLength(API_FUNCTION_NAMES.length + 13);
       // routes share a function only when they need the same: every read-only route shares one
       expect(API_FUNCTION_NAMES.length).toBeLessThan(API_ROUTE_IDS.length / 2);
     });
@@ -403,8 +405,9 @@ describe('AegisStack template', () => {
     it("stays well inside CloudFormation's 500 resources per stack (routes share functions)", () => {
       // a deploy past 500 fails: this fails first, while there is still room to split the stack
       // (409 with the drift pipeline: its machine, step, schedule job, alarms and three API functions;
-      // 410 with the web console, whose ~170 resources live in its nested stack)
-      expect(Object.keys(template.toJSON().Resources).length).toBeLessThan(440);
+      // 410 with the web console, whose ~170 resources live in its nested stack; 473 with events out:
+      // the webhook functions, the bus, the dispatcher job and the example rules. Next: split the stack)
+      expect(Object.keys(template.toJSON().Resources).length).toBeLessThan(480);
     });
 
     it('runs every handler on the newest Node.js runtime, x86_64, traced, with JSON logs', () => {
@@ -420,6 +423,7 @@ describe('AegisStack template', () => {
             synth.stack.pendingPromotionExpiry.jobFunction,
             synth.stack.servingRetention.jobFunction,
             synth.stack.driftSchedule.jobFunction,
+            synth.stack.eventDelivery.dispatcher.jobFunction,
           ].includes(fn)
             ? 'index.scheduled'
             : 'index.handler',
@@ -567,6 +571,7 @@ describe('AegisStack template', () => {
           logicalIdOf(synth.stack.servingRetention.deadLetterQueue),
           logicalIdOf(synth.stack.driftSchedule.deadLetterQueue),
           logicalIdOf(synth.stack.servingIngest.deadLetterQueue),
+          logicalIdOf(synth.stack.eventDelivery.dispatcher.deadLetterQueue),
         ].sort(),
       );
       const props = queues[dlq()]!.Properties;
@@ -776,10 +781,12 @@ describe('AegisStack template', () => {
     it('touches the database and signs with the audit key only: no S3 objects, no manifest key, no state machines', () => {
       const role = logicalIdOf(job().jobFunction.role);
       const actions = actionsOfRole(role);
-      // besides the database, the audit key's signature and the production startup checks' reads (bucket Object Lock settings, key specs)
+      // besides the database, the audit key's signature, the production startup checks' reads (bucket Object Lock settings,
+      // key specs) and waking the event dispatcher after its commits (test/infra/event-delivery.test.ts: that function only)
       expect([...new Set(actions.filter((a) => !/^(logs|xray|rds-data|secretsmanager|sqs):/.test(a)))].sort()).toEqual([
         'kms:DescribeKey',
         'kms:Sign',
+        'lambda:InvokeFunction',
         's3:GetBucketObjectLockConfiguration',
       ]);
       const signs = statementsOfRole(role).filter((st) => allows(st, 'kms:Sign'));
@@ -990,9 +997,16 @@ describe('AegisStack template', () => {
     ] as const;
     const POLICY_DECIDERS = ['promote', 'promoteVersion', 'rollback', 'quarantine', 'quarantineRelease', 'quarantineApprove'] as const;
 
-    it('are exactly two Standard state machines with pinned logical ids (beside the drift machine)', () => {
+    it('are exactly two Standard state machines with pinned logical ids (beside the drift machine and the example retrain starter)', () => {
       const machines = template.findResources('AWS::StepFunctions::StateMachine');
-      expect(Object.keys(machines).sort()).toEqual(['DriftStateMachine', 'PromotionStateMachine', 'RollbackStateMachine']);
+      expect(Object.keys(machines).sort()).toEqual(
+        [
+          'DriftStateMachine',
+          logicalIdOf(synth.stack.eventDelivery.examples.retrainStarter),
+          'PromotionStateMachine',
+          'RollbackStateMachine',
+        ].sort(),
+      );
       for (const m of Object.values(machines)) expect(m.Properties.StateMachineType ?? 'STANDARD').toBe('STANDARD');
       expect(logicalIdOf(synth.stack.rollouts.stateMachines.promotion)).toBe('PromotionStateMachine');
       expect(logicalIdOf(synth.stack.rollouts.stateMachines.rollback)).toBe('RollbackStateMachine');
@@ -1077,7 +1091,8 @@ describe('AegisStack template', () => {
 
     it('lets CloudWatch Logs use the data key for the two execution log groups only', () => {
       const statements = (template.toJSON().Resources.DataKey.Properties.KeyPolicy.Statement as Json[]).filter(
-        (st) => JSON.stringify(st.Principal).includes('logs.') && st.Sid !== 'DriftExecutionLogs',
+        (st) =>
+          JSON.stringify(st.Principal).includes('logs.') && st.Sid !== 'DriftExecutionLogs' && st.Sid !== 'RetrainStarterExecutionLogs',
       );
       expect(statements).toHaveLength(1);
       const groups = statements[0]!.Condition.ArnEquals['kms:EncryptionContext:aws:logs:arn'] as Json[];
@@ -1119,7 +1134,11 @@ describe('AegisStack template', () => {
 
     it('lets only promote, promoteVersion, rollback, promotionApprove, quarantine and quarantineApprove start executions, and only of the two state machines', () => {
       const starts = identityStatements(template).filter(
-        (e) => asList(e.statement.Action).some((a) => /^states:/i.test(a) || a === '*') && !onResource(e.statement, 'DriftStateMachine'),
+        (e) =>
+          asList(e.statement.Action).some((a) => /^states:/i.test(a) || a === '*') &&
+          !onResource(e.statement, 'DriftStateMachine') &&
+          // the example drift-suggestion rule's role (test/infra/event-delivery.test.ts)
+          !onResource(e.statement, logicalIdOf(synth.stack.eventDelivery.examples.retrainStarter)),
       );
       expect([...new Set(starts.flatMap((e) => e.roles))].sort()).toEqual([...new Set(STARTERS.map((id) => roleOf(id)))].sort());
       for (const { statement } of starts) {
@@ -1311,11 +1330,11 @@ describe('AegisStack template', () => {
     it('uses Resource "*" only for X-Ray and, on the state machine roles, CloudWatch Logs delivery: neither has resource-level permissions', () => {
       const wildcard = identityStatements(template).filter((e) => asList(e.statement.Resource).includes('*'));
       expect(wildcard.length).toBeGreaterThan(0);
-      // every machine's role: the two rollout machines and the drift machine
+      // every machine's role: the two rollout machines, the drift machine and the example retrain starter
       const machineRoles = Object.values(template.findResources('AWS::StepFunctions::StateMachine')).map(
         (m) => (m.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0],
       );
-      expect(machineRoles).toHaveLength(3);
+      expect(machineRoles).toHaveLength(4);
       for (const { roles, statement } of wildcard) {
         if (roles.every((r) => machineRoles.includes(r))) {
           expect(asList(statement.Action).filter((a) => !STATE_MACHINE_WILDCARD_ACTIONS.includes(a))).toEqual([]);

@@ -126,6 +126,7 @@ describe('cdk-nag AwsSolutions checks', () => {
         synth.stack.servingRetention.deadLetterQueue.node.path,
         synth.stack.driftSchedule.deadLetterQueue.node.path,
         synth.stack.servingIngest.deadLetterQueue.node.path,
+        synth.stack.eventDelivery.dispatcher.deadLetterQueue.node.path,
       ].sort(),
     );
   });

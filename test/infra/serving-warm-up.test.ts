@@ -28,8 +28,10 @@ describe('blue-green warm-up on AWS (template)', () => {
     const resources = synth.template.toJSON().Resources as Record<string, Json>;
     const step = synth.stack.rollouts.rolloutStep;
     expect(resources[logicalIdOf(step.function)]!.Properties.Environment.Variables.AEGIS_SERVING_FUNCTION_NAME).toEqual(target);
-    // exactly the target: no `<arn>:*` (every version and alias)
-    expect(invokeResources(synth.template, logicalIdOf(step.role))).toEqual([target]);
+    // exactly the target: no `<arn>:*` (every version and alias); beside it only the event dispatcher (its commits wake it)
+    const dispatcher = { 'Fn::GetAtt': [logicalIdOf(synth.stack.eventDelivery.dispatcher.jobFunction.function), 'Arn'] };
+    expect(invokeResources(synth.template, logicalIdOf(step.role))).toEqual(expect.arrayContaining([target, dispatcher]));
+    expect(invokeResources(synth.template, logicalIdOf(step.role))).toHaveLength(2);
     // nothing else of serving's gets the variable, and the serving function is the only function it may invoke
     const serving = synth.stack.apiFunctions.functions.servingPredict;
     expect(resources[logicalIdOf(serving.function)]!.Properties.Environment.Variables.AEGIS_SERVING_FUNCTION_NAME).toBeUndefined();

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { CreateEventBusCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import {
   CreateBucketCommand,
@@ -15,6 +16,8 @@ export interface EmulatorEndpoints {
   s3: string;
   kms: string;
   secretsmanager: string;
+  /** EventBridge: the stack's bus is created there */
+  events: string;
   region: string;
   accountId: string;
   /** the cluster's master user (the PostgreSQL server's): its RDS-managed secret gets these */
@@ -130,6 +133,12 @@ export async function deployStatefulResources(
     } else if (r.Type === 'AWS::Lambda::Function') {
       d.refs[id] = id;
       d.attrs[`${id}.Arn`] = arn('lambda', `function:${id}`);
+    } else if (r.Type === 'AWS::Events::EventBus') {
+      const name = r.Properties.Name as string;
+      await new EventBridgeClient({ endpoint: ep.events, region: ep.region, credentials }).send(new CreateEventBusCommand({ Name: name }));
+      d.refs[id] = name;
+      d.attrs[`${id}.Arn`] = arn('events', `event-bus/${name}`);
+      d.attrs[`${id}.Name`] = name;
     } else if (r.Type === 'AWS::SQS::Queue') {
       d.refs[id] = `${ep.s3}/${ep.accountId}/${id}`;
       d.attrs[`${id}.Arn`] = arn('sqs', id);

@@ -36,6 +36,8 @@ export interface World {
   buckets: Record<string, string>;
   /** the S3 emulator's endpoint (path-style), to read buckets directly */
   s3Endpoint: string;
+  /** moto_server, which also holds the stack's event bus (EventBridge) and any SQS queue a test taps it with */
+  motoEndpoint: string;
   keyArns: Record<string, string>;
   /** the PostgreSQL database behind the Data API server: what a database owner could edit directly */
   databaseUrl: string;
@@ -96,6 +98,7 @@ export async function startWorld(
       s3: moto.endpoint,
       kms: moto.endpoint,
       secretsmanager: moto.endpoint,
+      events: moto.endpoint,
       region: REGION,
       accountId: E2E_ACCOUNT,
       masterLogin: { username: decodeURIComponent(master.username), password: decodeURIComponent(master.password) },
@@ -153,6 +156,7 @@ export async function startWorld(
           AWS_ENDPOINT_URL_SFN: sfnEndpoint,
           AWS_ENDPOINT_URL_RDS_DATA: dataApi.endpoint,
           AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint,
+          AWS_ENDPOINT_URL_EVENTBRIDGE: moto.endpoint,
           // emulators: path-style bucket addresses (real S3 uses virtual hosts)
           AEGIS_S3_FORCE_PATH_STYLE: 'true',
           // moto has no Ed25519: its P-256 keys pass the production key check only under the
@@ -226,6 +230,7 @@ export async function startWorld(
       lambda,
       buckets: deployed.buckets,
       s3Endpoint: moto.endpoint,
+      motoEndpoint: moto.endpoint,
       databaseUrl: db.url,
       appDatabaseUrl: appDatabaseUrl.toString(),
       keyArns: Object.fromEntries(Object.keys(deployed.keySpecs).map((id) => [id, deployed.attrs[`${id}.Arn`]!])),
