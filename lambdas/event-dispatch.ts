@@ -1,5 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { lambdaContainer } from '../lib/platform/composition/lambda-container.js';
+import { dispatchLambdaContainer } from '../lib/platform/composition/lambda-dispatch-container.js';
 
 const logger = new Logger({ serviceName: 'aegis-event-dispatch' });
 
@@ -11,7 +11,7 @@ const logger = new Logger({ serviceName: 'aegis-event-dispatch' });
  * the stack's alarm), never thrown: a run whose deliveries failed itself succeeded.
  */
 export const scheduled = async () => {
-  const result = (await (await lambdaContainer()).scheduler.run('event-dispatch')) as Record<string, number>;
+  const result = (await (await dispatchLambdaContainer()).scheduler.run('event-dispatch')) as Record<string, number>;
   logger.info('event dispatch', result);
   return result;
 };

@@ -8,7 +8,6 @@
 import { RDSData } from '@aws-sdk/client-rds-data';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { DataApiDatabase } from '../adapters/sql/data-api.js';
 import { EmfMetricsSink } from '../adapters/metrics/emf.js';
 import { EventBridgeScheduler } from '../adapters/scheduler/eventbridge.js';
@@ -22,7 +21,6 @@ import { SecretsManagerSecrets } from '../adapters/secrets/secrets-manager.js';
 import { RecordedMetricsSource } from '../adapters/canary-metrics/recorded.js';
 import { LambdaWarmer } from '../adapters/serving/lambda-warmer.js';
 import { LambdaInvoker } from '../adapters/shared/lambda-invoke.js';
-import { EventBridgePublisher } from '../adapters/event-delivery/eventbridge.js';
 import { buildContainer, unconfiguredWorkflows, type AdapterFactories, type BuildOptions } from './services.js';
 import type { EventAdapters } from './events.js';
 import { ConfigError, kmsProviderOptions, type Config } from '../config.js';
@@ -80,9 +78,10 @@ function s3DriftStore(config: Config, bucket: string): DriftStore {
 export function lambdaAdapters(
   policy?: (config: Config, clock: Clock) => Promise<PromotionGate>,
   runtimes: () => ModelRuntime[] = builtinModelRuntimes,
+  eventBus?: EventAdapters['eventBus'],
 ): AdapterFactories {
   return {
-    ...lambdaEventAdapters,
+    ...lambdaEvents(eventBus),
     async database(config) {
       if (config.database.kind !== 'data-api')
         throw new ConfigError('MODEL_REGISTRY_DATABASE_URL must be rdsdata://… (the Data API) in Lambda');
@@ -141,35 +140,37 @@ export function lambdaAdapters(
 export const EVENT_KICK = { aegisEventKick: true } as const;
 
 /**
- * Events out on AWS: the stack's bus (`AEGIS_EVENT_BUS_NAME`; only the dispatcher function may
- * PutEvents on it) and, after a commit that enqueued deliveries, an asynchronous invocation of
- * the dispatcher function (`AEGIS_EVENT_DISPATCH_FUNCTION`). A function without one never runs
- * the dispatcher itself (Lambda freezes it after its reply): the schedule delivers within a minute.
+ * After a commit that enqueued deliveries: an asynchronous invocation of the dispatcher function
+ * (`AEGIS_EVENT_DISPATCH_FUNCTION`). A function without one never runs the dispatcher itself
+ * (Lambda freezes it after its reply): the schedule delivers within a minute. The stack's bus
+ * is the dispatcher's alone (`lambda-dispatch-container.ts`: only its bundle carries the client).
  */
-const lambdaEventAdapters: EventAdapters = {
-  eventBus: (config) =>
-    config.events.busName
-      ? new EventBridgePublisher({ busName: config.events.busName, client: captureClient(new EventBridgeClient({})) })
-      : undefined,
-  eventKick(config) {
-    const functionName = config.events.dispatchFunction;
-    if (!functionName) return async () => undefined;
-    const dispatcher = new LambdaInvoker({ functionName, ...(lambdaEndpoint() && { endpoint: lambdaEndpoint() }) });
-    return () => dispatcher.invokeAsync(EVENT_KICK);
-  },
+const lambdaEventKick: NonNullable<EventAdapters['eventKick']> = (config) => {
+  const functionName = config.events.dispatchFunction;
+  if (!functionName) return async () => undefined;
+  const dispatcher = new LambdaInvoker({ functionName, ...(lambdaEndpoint() && { endpoint: lambdaEndpoint() }) });
+  return () => dispatcher.invokeAsync(EVENT_KICK);
 };
+
+/** Every function wakes the dispatcher after its commits; only the dispatcher has the bus. */
+const lambdaEvents = (eventBus?: EventAdapters['eventBus']): EventAdapters => ({
+  eventKick: lambdaEventKick,
+  ...(eventBus && { eventBus }),
+});
 
 export interface BuildLambdaOptions extends Omit<BuildOptions, 'mode' | 'publicUrl' | 'judge' | 'waitMs'> {
   /** SentinelNet (`openPolicy` from composition-policy.ts) for the routes that decide promotions */
   policy?: (config: Config, clock: Clock) => Promise<PromotionGate>;
   /** the serving function: every format (`modelRuntimes`); others: the built-in ones */
   runtimes?: () => ModelRuntime[];
+  /** the event dispatcher function: the stack's bus (`lambda-dispatch-container.ts`) */
+  eventBus?: EventAdapters['eventBus'];
 }
 
 /** The container of one Lambda function: AWS adapters, IAM callers. */
 export function buildLambdaContainer(config: Config, opts: BuildLambdaOptions = {}): Promise<Container> {
-  const { policy, runtimes, ...rest } = opts;
-  return buildContainer(config, lambdaAdapters(policy, runtimes), { ...rest, mode: 'lambda' });
+  const { policy, runtimes, eventBus, ...rest } = opts;
+  return buildContainer(config, lambdaAdapters(policy, runtimes, eventBus), { ...rest, mode: 'lambda' });
 }
 
 /**
