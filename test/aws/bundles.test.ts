@@ -209,6 +209,13 @@ describe('synthesized Lambda bundles', () => {
     }
   });
 
+  it('carry the EventBridge client only in the event dispatcher (the one role that may PutEvents on the bus)', () => {
+    const carriers = ours()
+      .filter((fn) => bundledPackages(fn).has('@aws-sdk/client-eventbridge'))
+      .map((fn) => fn.logicalId);
+    expect(carriers).toEqual([expect.stringMatching(/^EventsDispatchjobFunction/)]);
+  });
+
   it('carry policies/drift.json (and no other policy) exactly in the functions that read the drift configuration', () => {
     const readers = ours().filter((fn) => fn.environment.AEGIS_DRIFT_POLICY !== undefined);
     // the drift step, the drift-schedule job and the function serving POST /v1/drift/runs
