@@ -195,7 +195,9 @@ describe('aegis webhooks', () => {
     const unknownType = await aegis('webhooks', 'create', receiver.url, '--events', 'promotion.nothing');
     expect([unknownType.code, unknownType.stderr]).toEqual([
       1,
-      expect.stringMatching(/^aegis: promotion\.nothing is not an event type Aegis appends .*\(field: events\[0\]\) \[VALIDATION_FAILED 400\]/),
+      expect.stringMatching(
+        /^aegis: promotion\.nothing is not an event type Aegis appends .*\(field: events\[0\]\) \[VALIDATION_FAILED 400\]/,
+      ),
     ]);
     expect((await stack.api('GET', '/v1/webhooks')).body.items).toHaveLength(before);
     const notAdmin = await aegisCli(['webhooks', 'list'], env(auditorToken));
