@@ -59,6 +59,9 @@ export function serviceMetrics(sinks: readonly MetricsSink[]): ServiceMetrics {
     auditVerification(source, outcome) {
       emit('ai_infra_audit_verifications_total', 'Count', 1, { source, outcome });
     },
+    eventDeliveries(kind, outcome, n) {
+      if (n > 0) emit('ai_infra_event_deliveries_total', 'Count', n, { kind, outcome });
+    },
   };
   return metrics;
 }

@@ -124,6 +124,9 @@ describe('webhooks', () => {
     const events = await receiver.until((e) => e.length === 2);
     expect(events.map((e) => e.payload.id)).toEqual(['events-ds-2', 'events-ds-1']);
     expect((await stack.api('GET', `/v1/webhooks/${id}`)).body).toMatchObject({ dead: 0, pending: 0 });
+    const metrics = await (await fetch(`${stack.url}/metrics`)).text();
+    expect(metrics).toMatch(/^ai_infra_event_deliveries_total\{kind="webhook",outcome="dead"\} 1$/m);
+    expect(metrics).toMatch(/^ai_infra_event_deliveries_total\{kind="webhook",outcome="failed"\} [1-9]\d*$/m);
   });
 
   it('test-fires, rotates the secret, deletes (nothing more is sent), all admin-only and audited without the secret', async () => {

@@ -11,6 +11,7 @@ import type { Config } from '../config.js';
 import type { Clock } from '../ports/clock.js';
 import type { Database } from '../ports/database.js';
 import type { EventBusPublisher } from '../ports/event-delivery.js';
+import type { ServiceMetrics } from '../ports/metrics.js';
 import type { DB } from '../sql/schema.js';
 import type { Container } from './container.js';
 import { killAt } from './fault-point.js';
@@ -61,7 +62,7 @@ export function eventServices(
   config: Config,
   adapters: EventAdapters,
   mode: Container['mode'],
-  d: { database: Database; audit: AuditLog; clock: Clock; logger: Container['logger']; outbox: Outbox },
+  d: { database: Database; audit: AuditLog; clock: Clock; logger: Container['logger']; outbox: Outbox; metrics: ServiceMetrics },
 ): { events: EventService; eventDispatcher: EventDispatcher } {
   const c = config.events;
   const stream = new AuditStream(d.database);
@@ -76,12 +77,14 @@ export function eventServices(
   });
   const bus = adapters.eventBus?.(config);
   const eventDispatcher = new EventDispatcher(
-    { database: d.database, clock: d.clock, webhooks, ...(bus && { bus }), eventsBySeq: (seqs) => stream.bySeq(seqs) },
+    { database: d.database, clock: d.clock, webhooks, metrics: d.metrics, ...(bus && { bus }), eventsBySeq: (seqs) => stream.bySeq(seqs) },
     {
       maxAttempts: c.maxAttempts,
       retryBaseMs: c.retryBaseMs,
       // Lambda: the dispatcher function's timeout (60 s) less a margin for the last delivery (its own timeout)
       budgetMs: mode === 'lambda' ? 40_000 : 20_000,
+      // one send (the webhook timeout), twice, and the database round trips around it
+      leaseMs: 2 * c.timeoutMs + 2000,
       ...(config.testKillAt && { faultPoint: killAt(config.testKillAt) }),
     },
   );

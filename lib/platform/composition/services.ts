@@ -209,7 +209,7 @@ async function coreServices(
   const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), clock, EVENT_CATALOGUE, outbox.enqueue);
   const keys: KeyService = new KeyService(database, s.keyProvider, clock, audit);
   // wired before anything appends (the bootstrap's key events go to the outbox too)
-  const events = eventServices(config, o.adapters, opts.mode, { clock, logger, database, audit, outbox });
+  const events = eventServices(config, o.adapters, opts.mode, { clock, logger, metrics, database, audit, outbox });
   if (opts.bootstrap) await bootstrap(config, database, keys);
   const datasets = new DatasetService(database, clock, audit);
   const registry = new RegistryService(

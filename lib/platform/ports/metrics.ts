@@ -18,6 +18,7 @@ export const SERVICE_METRICS = {
   ai_infra_canary_traffic_percent: { kind: 'gauge', labels: ['model', 'env'] },
   ai_infra_audit_archive_lag_events: { kind: 'gauge', labels: [] },
   ai_infra_audit_verifications_total: { kind: 'counter', labels: ['source', 'outcome'] },
+  ai_infra_event_deliveries_total: { kind: 'counter', labels: ['kind', 'outcome'] },
 } as const satisfies Record<string, { kind: 'counter' | 'histogram' | 'gauge'; labels: readonly string[] }>;
 
 export type ServiceMetricName = keyof typeof SERVICE_METRICS;
@@ -70,6 +71,8 @@ export interface ServiceMetrics {
   auditArchiveLag(events: number): void;
   /** a check of the audit chain: a verification of the `database` or `archive` copy, or the head `checkpoint` job, `ok` or `failed` */
   auditVerification(source: 'database' | 'archive' | 'checkpoint', outcome: 'ok' | 'failed'): void;
+  /** `n` event deliveries to a webhook or the bus: delivered, failed (retried later) or dead (after the last attempt) */
+  eventDeliveries(kind: 'webhook' | 'bus', outcome: 'delivered' | 'failed' | 'dead', n: number): void;
 }
 
 /** Measurements a process serves itself to a scraper: the local server's Prometheus text at `/metrics`. */

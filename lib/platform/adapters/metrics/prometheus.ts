@@ -53,6 +53,9 @@ const DEFINITIONS: Record<ServiceMetricName, { help: string; buckets?: number[] 
   ai_infra_audit_verifications_total: {
     help: 'Checks of the audit chain by source (database, archive, checkpoint) and outcome (ok, failed)',
   },
+  ai_infra_event_deliveries_total: {
+    help: 'Event deliveries to webhooks and the event bus by outcome (delivered; failed: retried later; dead: past the last attempt, replayable)',
+  },
 };
 
 /**
