@@ -165,7 +165,7 @@ async function planArchive(
   plan.events = archive.events;
   planPromotions(promotions, plan, report);
   const restored = new Set(plan.artifacts.map((a) => a.artifact_id));
-  Object.assign(plan, r.quarantine.take(restored), r.serving.take(restored), r.drift.take(), r.events.take());
+  Object.assign(plan, r.quarantine.take(restored), r.serving.take(restored), r.drift.take(), r.events.take(report));
   return plan;
 }
 

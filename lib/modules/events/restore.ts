@@ -31,9 +31,15 @@ export class EventRestore {
     handlerFor(HANDLERS, e.type)?.(this, e, log);
   }
 
-  /** Every subscription, deleted ones too (they name no row of another module). */
-  take(): EventRows {
-    return { eventSubscriptions: [...this.subscriptions.values()] };
+  /** Every subscription, deleted ones too (they name no row of another module); warns of the live webhooks, which have no secret. */
+  take(log: RestoreLog): EventRows {
+    const subs = [...this.subscriptions.values()];
+    const waiting = subs.filter((s) => s.row.kind === 'webhook' && !s.row.deleted_at).map((s) => s.row.subscription_id);
+    if (waiting.length)
+      log.warnings.push(
+        `${waiting.length} webhook(s) restored without their secret (never chained): their deliveries wait until an admin sets one (aegis webhooks secret ID, POST /v1/webhooks/ID/secret): ${waiting.join(', ')}`,
+      );
+    return { eventSubscriptions: subs };
   }
 }
 
