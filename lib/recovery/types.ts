@@ -109,5 +109,5 @@ export const NOT_RESTORED = [
   'rollout leases (rollout_leases: which runner drives a rollout, runner coordination rather than a fact, deliberately not in the audit log): a rebuilt registry has none, so the first runner to resume a rolling-out promotion takes it with token 1; rebuilt trace rows name no runner or lease token',
   'the exact updated_at of routes (set to the time of the event that changed the route, a few ms after the original)',
   'event deliveries (delivery state is not part of the chain): only events appended after the rebuild are delivered; earlier ones are not sent again',
-  'webhook secrets (never chained: set new ones with aegis webhooks secret; until then a restored webhook\'s deliveries wait)',
+  "webhook secrets (never chained: set new ones with aegis webhooks secret; until then a restored webhook's deliveries wait)",
 ] as const;

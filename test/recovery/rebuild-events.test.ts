@@ -15,6 +15,7 @@ import { rebuildIndex, type RebuildReport } from '../../lib/recovery/rebuild.js'
 import { startStack, type Stack } from '../support/local-stack.js';
 import { seedPgliteFolder } from '../support/pglite-template.js';
 import { startReceiver, type Receiver } from '../support/webhook-receiver.js';
+import { openTarget, recoveryDeps } from './support.js';
 
 let source: Stack;
 let rebuilt: Stack | undefined;
@@ -69,9 +70,14 @@ afterAll(async () => {
 
 it('restores the webhooks without their secrets, says so, and parity finds no difference', async () => {
   expect(report.problems).toEqual([]);
-  expect(report.warnings).toContainEqual(expect.stringMatching(new RegExp(`^1 webhook\\(s\\) restored without their secret.*: ${ids.live}$`)));
+  expect(report.warnings).toContainEqual(
+    expect.stringMatching(new RegExp(`^1 webhook\\(s\\) restored without their secret.*: ${ids.live}$`)),
+  );
   expect(report.notRestored).toEqual(
-    expect.arrayContaining([expect.stringMatching(/^event deliveries \(delivery state is not part of the chain\)/), expect.stringMatching(/^webhook secrets/)]),
+    expect.arrayContaining([
+      expect.stringMatching(/^event deliveries \(delivery state is not part of the chain\)/),
+      expect.stringMatching(/^webhook secrets/),
+    ]),
   );
   expect(diffs).toEqual([]);
   const restored = await rebuilt!.api('GET', `/v1/webhooks/${ids.live}`);
@@ -128,4 +134,28 @@ it('holds new deliveries of a restored webhook until a secret is set, then sends
   expect(events.filter((e) => e.type === 'dataset.registered')).toHaveLength(2);
   expect((await rebuilt!.api('GET', `/v1/webhooks/${ids.live}`)).body).toMatchObject({ pending: 0, hasSecret: true });
   expect(gone.deliveries).toHaveLength(before.gone);
+});
+
+it('refuses a target that holds outbox rows (a used database), naming the table', async () => {
+  const target = await openTarget();
+  try {
+    await target.db
+      .insertInto('event_deliveries')
+      .values({
+        subscription_id: ids.live,
+        seq: 1,
+        event_type: 'dataset.registered',
+        status: 'pending',
+        attempts: 0,
+        next_attempt_at: new Date(),
+        created_at: new Date(),
+      })
+      .execute();
+    await expect(rebuildIndex(recoveryDeps(source, target))).rejects.toMatchObject({
+      code: 'TARGET_NOT_EMPTY',
+      message: expect.stringContaining('1 event_deliveries'),
+    });
+  } finally {
+    await target.close();
+  }
 });

@@ -32,14 +32,19 @@ describe('the events restore', () => {
     const r = new EventRestore();
     const log = newLog();
     // a type no catalogue of today appends is restored as the event says
-    r.apply(event(1, 'subscription.created', created('wh_a', ['promotion.*', '*', 'model.renamed', 'promotion.*'], { description: 'ci' })), log);
+    r.apply(
+      event(1, 'subscription.created', created('wh_a', ['promotion.*', '*', 'model.renamed', 'promotion.*'], { description: 'ci' })),
+      log,
+    );
     r.apply(event(2, 'subscription.created', { ...created('bus', ['*']), kind: 'bus', target: 'aegis-bus' }), log);
     r.apply(event(3, 'subscription.created', created('wh_b', ['dataset.registered'])), log);
     r.apply(event(4, 'subscription.deleted', { subscriptionId: 'wh_b', target: 'https://hooks.example.com/wh_b' }), log);
     r.apply(event(5, 'subscription.secret_set', { subscriptionId: 'wh_a' }), log);
     expect(log.problems).toEqual([]);
     const rows = r.take(log).eventSubscriptions;
-    expect(rows.map((s) => [s.row.subscription_id, s.row.kind, s.row.secret, s.row.created_by, (s.row.created_at as Date).toISOString()])).toEqual([
+    expect(
+      rows.map((s) => [s.row.subscription_id, s.row.kind, s.row.secret, s.row.created_by, (s.row.created_at as Date).toISOString()]),
+    ).toEqual([
       ['wh_a', 'webhook', null, 'alice', ts(1)],
       ['bus', 'bus', null, 'alice', ts(2)],
       ['wh_b', 'webhook', null, 'alice', ts(3)],

@@ -91,7 +91,9 @@ const HANDLERS: Readonly<Record<string, (r: EventRestore, e: AuditEvent, log: Re
     if (!s) return conflict(e, log, `no subscription ${p.subscriptionId} created before it`);
     if (s.row.deleted_at) return conflict(e, log, `subscription ${p.subscriptionId} deleted twice`);
     if (s.row.target !== p.target)
-      log.warnings.push(`${e.type} at seq ${e.seq} names target ${p.target}, subscription ${p.subscriptionId} was created for ${s.row.target}: deleted`);
+      log.warnings.push(
+        `${e.type} at seq ${e.seq} names target ${p.target}, subscription ${p.subscriptionId} was created for ${s.row.target}: deleted`,
+      );
     s.row.deleted_at = toDate(e.ts);
   },
 };

@@ -101,7 +101,9 @@ export async function insertSubscriptions(
     .insertInto('event_subscriptions')
     .values(subs.map((s) => s.row))
     .execute();
-  const filters = subs.flatMap((s) => s.filters.map((f) => ({ subscription_id: s.row.subscription_id, pattern: f.pattern, prefix: f.prefix })));
+  const filters = subs.flatMap((s) =>
+    s.filters.map((f) => ({ subscription_id: s.row.subscription_id, pattern: f.pattern, prefix: f.prefix })),
+  );
   if (filters.length) await x.insertInto('event_subscription_filters').values(filters).execute();
 }
 
