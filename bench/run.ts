@@ -2,13 +2,14 @@
  * `npm run bench`: runs the benches in order and prints each measurement next to a reference
  * measured in the same run. It asserts no times: numbers depend on the machine.
  *
- *   BENCH_ONLY=registration|artifact|pull|dataset|audit|promotion|bundles|cli|onnx|predict|shadow|drift|drift-windows|console   run one bench
+ *   BENCH_ONLY=registration|artifact|pull|dataset|audit|promotion|bundles|cli|onnx|predict|shadow|drift|drift-windows|console|events   run one bench
  *   BENCH_REGISTRATIONS=200 BENCH_CONCURRENCY=8 BENCH_ARTIFACT_MB=1024 BENCH_PULL_BYTES=1073741824 BENCH_PULL_CPU_PROF=<dir> BENCH_DATASET_MB=1024
  *   BENCH_IMPORT_RUNS=7 BENCH_CLI_RUNS=7 BENCH_ONNX_LOADS=20 BENCH_ONNX_RUNS=2000
  *   BENCH_SERVING_REQUESTS=4000 BENCH_SERVING_CONCURRENCY=8 BENCH_SERVING_INGEST_CLIENTS=50 BENCH_SHADOW_REQUESTS=2000 BENCH_SHADOW_RUNS=3
  *   BENCH_DRIFT_ROWS=1000000 BENCH_DRIFT_FEATURES=100 BENCH_DRIFT_WINDOW_ROWS=200000 BENCH_DRIFT_RUNS=5
  *   BENCH_DRIFT_SEGMENT_ROWS=200000 BENCH_DRIFT_SEGMENT_FEATURES=5
  *   BENCH_CONSOLE_RUNS=7 BENCH_CONSOLE_VERSIONS=10000 BENCH_CONSOLE_MODELS=300
+ *   BENCH_EVENTS=1000 BENCH_EVENT_REGISTRATIONS=20 BENCH_EVENT_ROUNDS=3
  */
 import { cpus, platform, arch } from 'node:os';
 import { pullOptionsFromEnv, runArtifactPull } from './artifact-pull.js';
@@ -20,6 +21,7 @@ import { consoleBench, consoleOptionsFromEnv } from './console.js';
 import { datasetChecksumBench, datasetOptionsFromEnv } from './dataset-checksum.js';
 import { driftBench, driftOptionsFromEnv } from './drift.js';
 import { driftWindowsBench, driftWindowsOptionsFromEnv } from './drift-windows.js';
+import { eventsBench, eventsOptionsFromEnv } from './events.js';
 import { onnxBench, onnxOptionsFromEnv } from './onnx.js';
 import { promotionBench, promotionOptionsFromEnv } from './promotion.js';
 import { registrationOptionsFromEnv, runRegistrationLatency } from './registration-latency.js';
@@ -41,6 +43,7 @@ const BENCHES = {
   drift: () => driftBench(driftOptionsFromEnv(), print),
   'drift-windows': () => driftWindowsBench(driftWindowsOptionsFromEnv(), print),
   console: () => consoleBench(consoleOptionsFromEnv(), print),
+  events: () => eventsBench(eventsOptionsFromEnv(), print),
 } as const;
 type BenchName = keyof typeof BENCHES;
 

@@ -4,13 +4,12 @@
  * the test-only AEGIS_TEST_KILL_AT hook. One rollout, one runner at a time: the survivor takes
  * the rollout over once the dead server's lease expired, and only then.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort } from '../support/moto.js';
+import { serve, type Server } from '../support/server-process.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { uploadAndRegister, type Stack } from '../support/local-stack.js';
 
@@ -18,35 +17,6 @@ import { uploadAndRegister, type Stack } from '../support/local-stack.js';
 const LEASE_SECONDS = 5;
 const WINDOW_SECONDS = 2;
 const MODEL = 'two-servers';
-
-interface Server {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** `aegis serve` as `npm start` runs it, waiting for its "listening on" line. */
-async function serve(env: Record<string, string>): Promise<Server> {
-  const { NODE_OPTIONS: _omit, ...base } = process.env;
-  const port = await freePort();
-  const child = spawn(process.execPath, [join(process.cwd(), 'bin/aegis.js'), 'serve'], {
-    env: { ...base, ...env, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
-    child.on('exit', (code, signal) => res({ code, signal })),
-  );
-  const deadline = Date.now() + 60_000;
-  while (!out.includes('listening on')) {
-    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) throw new Error(`server did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, url: `http://127.0.0.1:${port}`, output: () => out, exited };
-}
 
 /** Healthy arms, split 50/50 as the route does: the canary should pass and be promoted. */
 function recording(from: number, seconds: number) {

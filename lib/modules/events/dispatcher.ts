@@ -10,7 +10,7 @@ import type { Clock } from '../../platform/ports/clock.js';
 import type { Database } from '../../platform/ports/database.js';
 import type { DeliveryOutcome, EventBusPublisher, WebhookSender } from '../../platform/ports/event-delivery.js';
 import { retryDelayMs, type WebhookFormat } from './domain.js';
-import { claimLease, dueSubscriptions, pendingDeliveries, recordAttempt, releaseLease } from './store-dispatch.js';
+import { claimLease, dueSubscriptions, pendingDeliveries, recordAttempt, recordDelivered, releaseLease } from './store-dispatch.js';
 import { readSubscriptions, type StoredDelivery, type StoredSubscription } from './store.js';
 
 export interface DispatcherOptions {
@@ -18,6 +18,11 @@ export interface DispatcherOptions {
   retryBaseMs: number;
   /** how long one run may go on (the Lambda's timeout less a margin); default 20 s */
   budgetMs?: number;
+  /**
+   * how long a subscription's lease lasts, renewed before each send: longer than one send can
+   * take (the webhook timeout), short enough that a dispatcher killed mid-run holds nothing for long
+   */
+  leaseMs: number;
   /** deliveries per subscription per batch */
   batch?: number;
   /** test-only fault points (AEGIS_TEST_KILL_AT): `events.before-send`, `events.after-send` */
@@ -50,6 +55,8 @@ const EMPTY = (): DispatchResult => ({ delivered: 0, failed: 0, dead: 0, subscri
 
 export class EventDispatcher {
   readonly #owner = randomUUID();
+  /** until when this dispatcher holds each subscription's lease (its clock's ms) */
+  readonly #held = new Map<string, number>();
   #running: Promise<DispatchResult> | undefined;
   #again = false;
 
@@ -96,10 +103,9 @@ export class EventDispatcher {
 
   /** Delivers one subscription's due events in order under its lease, until one must wait or none is left. */
   async #subscription(sub: StoredSubscription, deadline: number): Promise<DispatchResult> {
-    const { database, clock } = this.deps;
+    const { database } = this.deps;
     const result = { ...EMPTY(), subscriptions: 1 };
-    const leaseMs = Math.max(60_000, deadline - Date.now() + 30_000);
-    const lease = await claimLease(database.db, sub.subscriptionId, this.#owner, clock.now(), new Date(clock.now().getTime() + leaseMs));
+    const lease = await this.#claim(sub.subscriptionId);
     if (!lease) return { ...result, subscriptions: 0 };
     try {
       while (Date.now() < deadline) {
@@ -109,9 +115,27 @@ export class EventDispatcher {
         if (!go) break;
       }
     } finally {
+      this.#held.delete(sub.subscriptionId);
       await releaseLease(database.db, sub.subscriptionId, this.#owner).catch(() => undefined);
     }
     return result;
+  }
+
+  /** Takes (or extends) the subscription's lease; undefined: another dispatcher holds it. */
+  async #claim(id: string): Promise<{ secret: string | null } | undefined> {
+    const now = this.deps.clock.now();
+    const until = now.getTime() + this.opts.leaseMs;
+    const lease = await claimLease(this.deps.database.db, id, this.#owner, now, new Date(until));
+    if (lease) this.#held.set(id, until);
+    else this.#held.delete(id);
+    return lease;
+  }
+
+  /** Before a send: the lease must outlast it; extended once less than half of it is left. False: lost. */
+  async #renew(id: string): Promise<boolean> {
+    const until = this.#held.get(id);
+    if (until !== undefined && until - this.deps.clock.now().getTime() > this.opts.leaseMs / 2) return true;
+    return (await this.#claim(id)) !== undefined;
   }
 
   /** Sends a batch in order; false when the subscription must wait (a failed delivery will be retried). */
@@ -123,14 +147,19 @@ export class EventDispatcher {
     if (due.length === 0) return false;
     const events = new Map((await this.deps.eventsBySeq(due.map((d) => d.seq))).map((e) => [e.seq, e]));
     const outcomes = await this.#send(sub, secret, due, events);
-    for (const [i, d] of due.entries()) {
-      const outcome = outcomes[i]!;
-      if (outcome === NOT_ATTEMPTED) return false;
-      const status = await this.#record(d, outcome);
-      result[status === 'delivered' ? 'delivered' : status === 'dead' ? 'dead' : 'failed']++;
-      if (status === 'pending') return false;
-    }
-    return due.length === batch.length;
+    // the delivered ones are recorded together (killed before that, they are sent again: at least once)
+    const sent = due.map((d, i) => ({ d, o: outcomes[i]! })).filter((x) => x.o !== NOT_ATTEMPTED);
+    await this.#recordDelivered(
+      sub.subscriptionId,
+      sent.filter((x) => x.o.ok),
+    );
+    result.delivered += sent.filter((x) => x.o.ok).length;
+    const failed = sent.find((x) => !x.o.ok);
+    if (!failed) return sent.length === batch.length;
+    const status = await this.#record(failed.d, failed.o);
+    result[status === 'dead' ? 'dead' : 'failed']++;
+    // after a dead letter the next one goes; a failure to retry holds the rest back
+    return status === 'dead';
   }
 
   async #send(
@@ -149,6 +178,7 @@ export class EventDispatcher {
       if (!this.deps.bus)
         return due.map(() => ({ ok: false, retryable: true, ms: 0, error: 'no event bus is configured in this process' }));
       const found = due.filter((d) => events.has(d.seq));
+      if (!(await this.#renew(sub.subscriptionId))) return due.map(() => NOT_ATTEMPTED);
       this.opts.faultPoint?.('events.before-send');
       const published = await this.deps.bus.publish(found.map((d) => events.get(d.seq)!));
       this.opts.faultPoint?.('events.after-send');
@@ -163,6 +193,8 @@ export class EventDispatcher {
         );
         break;
       }
+      // the lease lasts one send: renewed before each, lost (another dispatcher took over) ends the batch
+      if (!(await this.#renew(sub.subscriptionId))) break;
       this.opts.faultPoint?.('events.before-send');
       const o = await this.deps.webhooks.send(
         { url: sub.target, secret, format: sub.format as WebhookFormat },
@@ -176,18 +208,21 @@ export class EventDispatcher {
     return due.map((_, i) => out[i] ?? NOT_ATTEMPTED);
   }
 
-  /** Records one outcome; returns the delivery's new status. */
-  async #record(d: StoredDelivery, o: DeliveryOutcome): Promise<'delivered' | 'pending' | 'dead'> {
+  /** Records delivered deliveries, one statement per receiver status (nearly always one). */
+  async #recordDelivered(id: string, sent: { d: StoredDelivery; o: DeliveryOutcome }[]): Promise<void> {
+    const byStatus = new Map<number | null, number[]>();
+    for (const { d, o } of sent) byStatus.set(o.status ?? null, [...(byStatus.get(o.status ?? null) ?? []), d.seq]);
+    for (const [status, seqs] of byStatus) await recordDelivered(this.deps.database.db, id, seqs, status, this.deps.clock.now());
+  }
+
+  /** Records one failed outcome; returns the delivery's new status. */
+  async #record(d: StoredDelivery, o: DeliveryOutcome): Promise<'pending' | 'dead'> {
     const at = this.deps.clock.now();
     const key = { subscriptionId: d.subscriptionId, seq: d.seq };
     const detail = {
       ...(o.status !== undefined && { lastStatus: o.status }),
       ...(o.error !== undefined && { lastError: o.error.slice(0, 500) }),
     };
-    if (o.ok) {
-      await recordAttempt(this.deps.database.db, key, { status: 'delivered', attempts: d.attempts + 1, at, ...detail });
-      return 'delivered';
-    }
     const attempts = d.attempts + 1;
     if (!o.retryable || attempts >= this.opts.maxAttempts) {
       await recordAttempt(this.deps.database.db, key, { status: 'dead', attempts, at, ...detail });

@@ -91,6 +91,18 @@ export async function recordAttempt(
     .execute();
 }
 
+/** Records deliveries the receiver accepted (with its status), one more attempt each. Only pending rows move. */
+export async function recordDelivered(x: Executor, id: string, seqs: readonly number[], status: number | null, at: Date): Promise<void> {
+  if (seqs.length === 0) return;
+  await x
+    .updateTable('event_deliveries')
+    .set((eb) => ({ status: 'delivered', attempts: eb('attempts', '+', 1), last_status: status, last_error: null, finished_at: at }))
+    .where('subscription_id', '=', id)
+    .where('seq', 'in', [...seqs])
+    .where('status', '=', 'pending')
+    .execute();
+}
+
 /** A subscription's deliveries, newest first, by status, paginated by seq. */
 export async function listDeliveries(
   x: Executor,

@@ -82,6 +82,8 @@ export function eventServices(
       retryBaseMs: c.retryBaseMs,
       // Lambda: the dispatcher function's timeout (60 s) less a margin for the last delivery (its own timeout)
       budgetMs: mode === 'lambda' ? 40_000 : 20_000,
+      // one send (the webhook timeout), twice, and the database round trips around it
+      leaseMs: 2 * c.timeoutMs + 2000,
       ...(config.testKillAt && { faultPoint: killAt(config.testKillAt) }),
     },
   );
