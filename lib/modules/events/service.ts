@@ -30,6 +30,7 @@ import {
   readSubscriptions,
   secretOf,
   setSecret,
+  stampSubscription,
   subscriptionRow,
   type StoredDelivery,
   type StoredSubscription,
@@ -150,7 +151,7 @@ export class EventService {
         createdAt,
       });
       await insertSubscription(tx, row, s.filters);
-      await this.d.audit.append(tx, {
+      const event = await this.d.audit.append(tx, {
         type: 'subscription.created',
         actor,
         subject: `subscription:${s.id}`,
@@ -163,6 +164,8 @@ export class EventService {
           ...(s.description !== undefined && { description: s.description }),
         },
       });
+      // inserted before its event (so it gets it), dated by it (what a rebuild restores)
+      await stampSubscription(tx, s.id, { createdAt: new Date(event.ts) });
     });
   }
 
@@ -197,12 +200,13 @@ export class EventService {
     const id = s.subscriptionId;
     await this.d.database.db.transaction().execute(async (tx) => {
       if (!(await markDeleted(tx, id, this.d.clock.now()))) throw new AegisError('NOT_FOUND', `no webhook ${id}`, { field: 'id' });
-      await this.d.audit.append(tx, {
+      const event = await this.d.audit.append(tx, {
         type: 'subscription.deleted',
         actor,
         subject: `subscription:${id}`,
         payload: { subscriptionId: id, target: s.target },
       });
+      await stampSubscription(tx, id, { deletedAt: new Date(event.ts) });
     });
   }
 
