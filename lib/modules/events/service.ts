@@ -111,11 +111,14 @@ export class EventService {
    * created once, its name updated if the stack's bus was renamed.
    */
   async ensureBus(actor: string, busName: string): Promise<Subscription> {
-    const [bus] = await readSubscriptions(this.d.database.db, { ids: [BUS_SUBSCRIPTION_ID] });
-    if (bus?.target === busName) return this.get(BUS_SUBSCRIPTION_ID);
-    if (bus) await this.#remove(actor, bus);
+    const [live] = await readSubscriptions(this.d.database.db, { kind: 'bus' });
+    if (live?.target === busName) return this.get(live.subscriptionId);
+    if (live) await this.#remove(actor, live);
+    // the first bus is `bus`; a renamed one gets a new id (the deleted one keeps its history)
+    const [first] = await readSubscriptions(this.d.database.db, { ids: [BUS_SUBSCRIPTION_ID], includeDeleted: true });
+    const id = first ? `bus_${randomUUID()}` : BUS_SUBSCRIPTION_ID;
     await this.#create(actor, {
-      id: bus ? `bus_${randomUUID()}` : BUS_SUBSCRIPTION_ID,
+      id,
       kind: 'bus',
       target: busName,
       format: 'aegis',
@@ -123,7 +126,7 @@ export class EventService {
       secret: null,
       filters: parseFilters(['*'], this.d.knownTypes),
     });
-    return (await this.list({ kind: 'bus' }))[0]!;
+    return this.get(id);
   }
 
   async #create(
