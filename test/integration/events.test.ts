@@ -259,7 +259,15 @@ describe('the event bus subscription (the AWS migrate step ensures it)', () => {
     expect(buses.map((b: { target: string }) => b.target)).toEqual(['aegis-test-events-3']);
     // the bus is no webhook: its secret, test and deletion are refused
     expect((await stack.api('DELETE', `/v1/webhooks/${again.subscriptionId}`)).status).toBe(409);
-    const audited = (await chain(0)).filter((e) => e.type.startsWith('subscription.') && String(e.payload.target).startsWith('aegis-test-events'));
-    expect(audited.map((e) => e.type)).toEqual(['subscription.created', 'subscription.deleted', 'subscription.created', 'subscription.deleted', 'subscription.created']);
+    const audited = (await chain(0)).filter(
+      (e) => e.type.startsWith('subscription.') && String(e.payload.target).startsWith('aegis-test-events'),
+    );
+    expect(audited.map((e) => e.type)).toEqual([
+      'subscription.created',
+      'subscription.deleted',
+      'subscription.created',
+      'subscription.deleted',
+      'subscription.created',
+    ]);
   });
 });
