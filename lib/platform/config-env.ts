@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import * as z from 'zod';
 import { DURATION_PATTERN, parseDuration } from '../kernel/duration.js';
 
@@ -16,6 +17,13 @@ const optionalString = z
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
 const httpUrl = optionalString.refine((v) => v === undefined || /^https?:\/\/[^\s/]+/.test(v), 'must be an http:// or https:// URL');
+
+/** `address/prefix` with an IPv4 or IPv6 address and a prefix length that fits it. */
+function isCidr(c: string): boolean {
+  const [address, bits, ...rest] = c.split('/');
+  const family = isIP(address ?? '');
+  return rest.length === 0 && family !== 0 && /^\d{1,3}$/.test(bits ?? '') && Number(bits) <= (family === 4 ? 32 : 128);
+}
 
 /** Seconds between signed audit head checkpoints, by default (EventBridge's shortest rate, so both modes match). */
 export const AUDIT_CHECKPOINT_DEFAULT_SECONDS = 60;
@@ -122,7 +130,10 @@ export const EnvSchema = z.object({
   AEGIS_DRIFT_SETTLE_SECONDS: z.coerce.number().int().min(10).max(3600).default(120),
   // webhooks: the private, loopback or link-local networks (CIDRs, comma-separated) deliveries may reach despite the
   // SSRF rules; default none in production, the loopback networks otherwise (a receiver on this machine)
-  AEGIS_WEBHOOK_ALLOWED_CIDRS: optionalString,
+  AEGIS_WEBHOOK_ALLOWED_CIDRS: optionalString.refine(
+    (v) => v === undefined || v.split(',').every((c) => c.trim() === '' || isCidr(c.trim())),
+    'must be comma-separated CIDRs like 10.0.0.0/8,fd00::/8',
+  ),
   // webhooks to http:// URLs (never in production: refused at startup)
   AEGIS_WEBHOOK_ALLOW_HTTP: z.enum(['true', 'false', '1', '0']).optional(),
   // how long one webhook delivery may take (connect to the last byte of the answer's head)

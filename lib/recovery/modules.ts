@@ -5,6 +5,7 @@
  */
 import { RESTORES as DATASETS, writeDatasets } from '../modules/datasets/restore.js';
 import { RESTORES as DRIFT, writeDrift } from '../modules/drift/restore.js';
+import { RESTORES as EVENTS, writeEvents } from '../modules/events/restore.js';
 import { RESTORES as KEYS, writeKeys } from '../modules/keys/restore.js';
 import { RESTORES as PROMOTION, writePromotions } from '../modules/promotion/restore.js';
 import { RESTORES as QUARANTINE, writeQuarantine } from '../modules/quarantine/restore.js';
@@ -21,6 +22,7 @@ export const MODULE_RESTORES = [
   { module: 'quarantine', restores: QUARANTINE, write: writeQuarantine },
   { module: 'serving', restores: SERVING, write: writeServing },
   { module: 'drift', restores: DRIFT, write: writeDrift },
+  { module: 'events', restores: EVENTS, write: writeEvents },
 ] as const;
 
 /** Every event type some module's restore reads. */

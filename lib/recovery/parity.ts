@@ -9,6 +9,7 @@ import type { ObjectStore } from '../platform/ports/object-store.js';
 import { rowToEvent } from '../platform/audit/log.js';
 import { datasetsSnapshot, type DatasetSnapshot } from '../modules/datasets/parity.js';
 import { driftSnapshot, type DriftReportSnapshot, type DriftSuggestionSnapshot } from '../modules/drift/parity.js';
+import { eventSubscriptionsSnapshot, type EventSubscriptionSnapshot } from '../modules/events/parity.js';
 import { quarantineSnapshot, type QuarantineSnapshot } from '../modules/quarantine/parity.js';
 import { keysSnapshot, type KeySnapshot } from '../modules/keys/parity.js';
 import { promotionsSnapshot, type ApprovalSnapshot, type PromotionSnapshot } from '../modules/promotion/parity.js';
@@ -19,7 +20,7 @@ import { rolloutSnapshot, type RouteSnapshot, type VerdictSnapshot } from '../mo
 /**
  * Everything a rebuild must reproduce, in one canonical order: each module's tables as the
  * module's parity reads them, and the chain. Tokens, uploads, idempotency keys, the rollout
- * trace and leases are left out.
+ * trace and leases, webhook secrets and event deliveries are left out.
  */
 export interface RegistrySnapshot extends RegistryTablesSnapshot {
   datasets: DatasetSnapshot[];
@@ -38,6 +39,8 @@ export interface RegistrySnapshot extends RegistryTablesSnapshot {
   /** the drift report index and retrain suggestions (states, attached reports, resolved by) */
   driftReports: DriftReportSnapshot[];
   driftSuggestions: DriftSuggestionSnapshot[];
+  /** webhooks and the event bus subscription, deleted ones too (not their secrets nor deliveries) */
+  eventSubscriptions: EventSubscriptionSnapshot[];
 }
 
 /** The chain as stored, and its head. */
@@ -74,6 +77,7 @@ export async function registrySnapshot(database: Database): Promise<RegistrySnap
     quarantines: await quarantineSnapshot(x),
     servingDeployments: await servingSnapshot(x),
     ...(await driftSnapshot(x)),
+    eventSubscriptions: await eventSubscriptionsSnapshot(x),
   };
 }
 
@@ -91,7 +95,8 @@ export type DiffKind =
   | 'quarantine'
   | 'serving-deployment'
   | 'drift-report'
-  | 'drift-suggestion';
+  | 'drift-suggestion'
+  | 'event-subscription';
 
 export interface Difference {
   kind: DiffKind;
@@ -138,6 +143,7 @@ export function diffSnapshots(a: RegistrySnapshot, b: RegistrySnapshot): Differe
   diffItems('serving-deployment', a.servingDeployments, b.servingDeployments, out);
   diffItems('drift-report', a.driftReports, b.driftReports, out);
   diffItems('drift-suggestion', a.driftSuggestions, b.driftSuggestions, out);
+  diffItems('event-subscription', a.eventSubscriptions, b.eventSubscriptions, out);
   return out;
 }
 

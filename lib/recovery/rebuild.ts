@@ -10,6 +10,7 @@ import type { KeyRecord } from '../kernel/signatures.js';
 import { EVENT_CATALOGUE } from '../modules/catalogue.js';
 import { DatasetRestore } from '../modules/datasets/restore.js';
 import { DriftRestore } from '../modules/drift/restore.js';
+import { EventRestore } from '../modules/events/restore.js';
 import { keyRows } from '../modules/keys/restore.js';
 import { QuarantineRestore } from '../modules/quarantine/restore.js';
 import { ServingRestore } from '../modules/serving/restore.js';
@@ -34,6 +35,7 @@ interface Restores {
   quarantine: QuarantineRestore;
   serving: ServingRestore;
   drift: DriftRestore;
+  events: EventRestore;
 }
 
 /**
@@ -64,6 +66,7 @@ export async function rebuildIndex(deps: RecoveryDeps, opts: RebuildOptions = {}
     quarantine: new QuarantineRestore(),
     serving: new ServingRestore(),
     drift: new DriftRestore(),
+    events: new EventRestore(),
   };
   const plan = await timed('verify-artifacts', 'verifying archived registrations against storage', () =>
     planArchive(deps, archive, opts, r, report),
@@ -162,7 +165,7 @@ async function planArchive(
   plan.events = archive.events;
   planPromotions(promotions, plan, report);
   const restored = new Set(plan.artifacts.map((a) => a.artifact_id));
-  Object.assign(plan, r.quarantine.take(restored), r.serving.take(restored), r.drift.take());
+  Object.assign(plan, r.quarantine.take(restored), r.serving.take(restored), r.drift.take(), r.events.take(report));
   return plan;
 }
 
@@ -180,6 +183,7 @@ function dispatchEvents(events: readonly AuditEvent[], r: Restores, log: Restore
     r.quarantine.apply(e, log);
     r.serving.apply(e, log);
     r.drift.apply(e, log);
+    r.events.apply(e, log);
     if (!RESTORED_TYPES.has(e.type)) unrestored.set(e.type, (unrestored.get(e.type) ?? 0) + 1);
   }
   const unknown: string[] = [];

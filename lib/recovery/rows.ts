@@ -6,6 +6,7 @@ import type { Database } from '../platform/ports/database.js';
 import { eventToRow } from '../platform/audit/log.js';
 import type { DatasetRows } from '../modules/datasets/restore.js';
 import type { DriftRows } from '../modules/drift/restore.js';
+import type { EventRows } from '../modules/events/restore.js';
 import type { KeyRows } from '../modules/keys/restore.js';
 import type { PromotionTableRows } from '../modules/promotion/restore.js';
 import type { RegistryRows } from '../modules/registry/restore.js';
@@ -24,7 +25,8 @@ export type RowPlan = KeyRows &
   RolloutRows &
   QuarantineRows &
   ServingRows &
-  DriftRows & { events: AuditEvent[] };
+  DriftRows &
+  EventRows & { events: AuditEvent[] };
 
 export const emptyPlan = (): RowPlan => ({
   keys: [],
@@ -44,6 +46,7 @@ export const emptyPlan = (): RowPlan => ({
   servingDeployments: [],
   driftReports: [],
   driftSuggestions: [],
+  eventSubscriptions: [],
 });
 
 /** The archived events, and the head where the next append links to, so the chain continues where the archive ends. */
@@ -91,6 +94,9 @@ const REGISTRY_TABLES = [
   'drift_runs',
   'drift_reports',
   'drift_suggestions',
+  'event_subscriptions',
+  'event_subscription_filters',
+  'event_deliveries',
 ] as const;
 
 /**

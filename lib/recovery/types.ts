@@ -108,4 +108,6 @@ export const NOT_RESTORED = [
   'the rollout execution trace (promotion_steps) exactly: rebuilt as one row per promotion.step / applied / rolled_back / failed event (state from its action, entered = finished = the event time, input {action}, output = the event payload); steps that wrote no event (resumed or retried steps, a failing step and its error) and the real step timings and outputs are lost',
   'rollout leases (rollout_leases: which runner drives a rollout, runner coordination rather than a fact, deliberately not in the audit log): a rebuilt registry has none, so the first runner to resume a rolling-out promotion takes it with token 1; rebuilt trace rows name no runner or lease token',
   'the exact updated_at of routes (set to the time of the event that changed the route, a few ms after the original)',
+  'event deliveries (delivery state is not part of the chain): only events appended after the rebuild are delivered; earlier ones are not sent again',
+  "webhook secrets (never chained: set new ones with aegis webhooks secret; until then a restored webhook's deliveries wait)",
 ] as const;

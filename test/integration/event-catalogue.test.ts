@@ -39,6 +39,7 @@ describe('the event catalogue', () => {
       'promotion.approval_refused',
       'quarantine.approval_refused',
       'serving.refused',
+      'subscription.secret_set',
       'token.created',
       'token.revoked',
       'token.rotated',

@@ -245,3 +245,29 @@ describe('GET /v1/events (the long poll)', () => {
     expect((await stack.api('GET', '/v1/events?wait=0', undefined, { token: publisher })).status).toBe(403);
   });
 });
+
+describe('the event bus subscription (the AWS migrate step ensures it)', () => {
+  it('is created once, kept when the name is the same, replaced (audited) when the stack renames its bus, any number of times', async () => {
+    const events = stack.container.events;
+    const first = await events.ensureBus('deploy', 'aegis-test-events');
+    expect(first).toMatchObject({ subscriptionId: 'bus', kind: 'bus', target: 'aegis-test-events', events: ['*'], hasSecret: false });
+    expect((await events.ensureBus('deploy', 'aegis-test-events')).subscriptionId).toBe('bus');
+    const renamed = await events.ensureBus('deploy', 'aegis-test-events-2');
+    const again = await events.ensureBus('deploy', 'aegis-test-events-3');
+    expect([renamed.subscriptionId, again.subscriptionId]).toEqual([expect.stringMatching(/^bus_/), expect.stringMatching(/^bus_/)]);
+    const buses = (await stack.api('GET', '/v1/webhooks')).body.items.filter((s: { kind: string }) => s.kind === 'bus');
+    expect(buses.map((b: { target: string }) => b.target)).toEqual(['aegis-test-events-3']);
+    // the bus is no webhook: its secret, test and deletion are refused
+    expect((await stack.api('DELETE', `/v1/webhooks/${again.subscriptionId}`)).status).toBe(409);
+    const audited = (await chain(0)).filter(
+      (e) => e.type.startsWith('subscription.') && String(e.payload.target).startsWith('aegis-test-events'),
+    );
+    expect(audited.map((e) => e.type)).toEqual([
+      'subscription.created',
+      'subscription.deleted',
+      'subscription.created',
+      'subscription.deleted',
+      'subscription.created',
+    ]);
+  });
+});

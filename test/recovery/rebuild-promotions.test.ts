@@ -219,7 +219,7 @@ describe('rebuilding promotions, approvals and routes from the audit archive', (
     expect(await rebuilt!.container.auditTrail.verify()).toMatchObject({ ok: true });
   });
 
-  it('rebuilt a chain holding every event type a module restores, but key rotations and revocations and team labels (rebuild.test.ts), failed and expired promotions (replay-promotions.test.ts), quarantines and drained routes (rebuild-quarantine.test.ts), serving deployments (rebuild-serving.test.ts), drift reports and suggestions (rebuild-drift.test.ts)', async () => {
+  it('rebuilt a chain holding every event type a module restores, but key rotations and revocations and team labels (rebuild.test.ts), failed and expired promotions (replay-promotions.test.ts), quarantines and drained routes (rebuild-quarantine.test.ts), serving deployments (rebuild-serving.test.ts), drift reports and suggestions (rebuild-drift.test.ts), event subscriptions (rebuild-events.test.ts)', async () => {
     const types = new Set((await source.container.database.db.selectFrom('audit_events').select('type').execute()).map((e) => e.type));
     const restored = Object.keys(EVENT_CATALOGUE).filter((t) => 'restoredBy' in EVENT_CATALOGUE[t]!.restore);
     expect(restored.filter((t) => !types.has(t)).sort()).toEqual([
@@ -240,6 +240,8 @@ describe('rebuilding promotions, approvals and routes from the audit archive', (
       'quarantine.requested',
       'route.drained',
       'serving.verified',
+      'subscription.created',
+      'subscription.deleted',
     ]);
   });
 

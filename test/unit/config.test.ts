@@ -134,6 +134,31 @@ describe('config', () => {
     });
   });
 
+  describe('events out', () => {
+    const prod = {
+      NODE_ENV: 'production',
+      MANIFEST_SIGNING_KMS_KEY_ID: 'k1',
+      AUDIT_SIGNING_KMS_KEY_ID: 'k2',
+      MODEL_REGISTRY_S3_BUCKET: 'a',
+      AEGIS_AUDIT_ARCHIVE_BUCKET: 'b',
+    };
+    it('allows webhooks to loopback over http outside production only, unless configured', () => {
+      expect(loadConfig({}).events).toMatchObject({ allowHttp: true, allowedCidrs: ['127.0.0.0/8', '::1/128'] });
+      expect(loadCheckedConfig(prod).events).toMatchObject({ allowHttp: false, allowedCidrs: [] });
+      expect(loadCheckedConfig({ ...prod, AEGIS_WEBHOOK_ALLOWED_CIDRS: '10.20.0.0/16, fd00::/8' }).events.allowedCidrs).toEqual([
+        '10.20.0.0/16',
+        'fd00::/8',
+      ]);
+    });
+    it('refuses http webhooks in production, and a malformed CIDR, naming the variable', () => {
+      expect(() => loadCheckedConfig({ ...prod, AEGIS_WEBHOOK_ALLOW_HTTP: 'true' })).toThrow(
+        /AEGIS_WEBHOOK_ALLOW_HTTP=true is refused with NODE_ENV=production/,
+      );
+      for (const bad of ['10.0.0.0', '10.0.0.0/33', 'example.com/8', '::1/129', '10.0.0.0/8/1'])
+        expect(() => loadConfig({ AEGIS_WEBHOOK_ALLOWED_CIDRS: bad })).toThrow(/AEGIS_WEBHOOK_ALLOWED_CIDRS must be comma-separated CIDRs/);
+    });
+  });
+
   describe('the test-only P-256 allowance and production stores', () => {
     const prod = {
       NODE_ENV: 'production',

@@ -19,6 +19,18 @@ export const BUS_SUBSCRIPTION_ID = 'bus';
 export const MAX_FILTERS = 50;
 
 /**
+ * The filter one entry writes (`promotion.rolled_back`, `drift.*`, `*`), whatever the event types
+ * of the day: undefined when it is none (empty, blank, a space, or a `*` anywhere but a trailing
+ * `.*` or alone). Recovery reads the entries of old events with it.
+ */
+export function filterOf(w: string): EventFilter | undefined {
+  const prefix = w === '*' || w.endsWith('.*');
+  const pattern = w === '*' ? '' : prefix ? w.slice(0, -1) : w;
+  if (pattern.includes('*') || /\s/.test(w) || (!prefix && pattern === '')) return undefined;
+  return { pattern, prefix };
+}
+
+/**
  * Parses what a caller asks for (`promotion.rolled_back`, `drift.*`, `*`) against the event types
  * Aegis appends: an exact type must be one of them, a prefix must match at least one; refuses
  * naming the entry (`events[2]`).
@@ -26,21 +38,22 @@ export const MAX_FILTERS = 50;
 export function parseFilters(wanted: readonly string[], known: readonly string[], name = 'events'): EventFilter[] {
   const out = new Map<string, EventFilter>();
   wanted.forEach((w, i) => {
-    const field = `${name}[${i}]`;
-    const prefix = w === '*' || w.endsWith('.*');
-    const pattern = w === '*' ? '' : prefix ? w.slice(0, -1) : w;
-    if (prefix ? !known.some((t) => t.startsWith(pattern)) : !known.includes(pattern))
+    const f = filterOf(w);
+    if (!f || (f.prefix ? !known.some((t) => t.startsWith(f.pattern)) : !known.includes(f.pattern)))
       throw new AegisError(
         'VALIDATION_FAILED',
-        prefix
+        f?.prefix
           ? `${w} matches no event type Aegis appends`
           : `${w} is not an event type Aegis appends (a prefix is written like promotion.*)`,
-        { field },
+        { field: `${name}[${i}]` },
       );
-    out.set(`${prefix}:${pattern}`, { pattern, prefix });
+    out.set(filterKey(f), f);
   });
   return [...out.values()];
 }
+
+/** Two entries writing the same filter (`a.*` twice) are one. */
+export const filterKey = (f: EventFilter): string => `${f.prefix}:${f.pattern}`;
 
 /** The filters as the caller writes them back (`promotion.*`, `*`). */
 export const filterText = (f: EventFilter): string => (f.prefix ? (f.pattern === '' ? '*' : `${f.pattern}*`) : f.pattern);

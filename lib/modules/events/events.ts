@@ -13,9 +13,11 @@ export const SubscriptionCreatedPayload = z.object({
 export const SubscriptionDeletedPayload = z.object({ subscriptionId: Text, target: Text });
 export const SubscriptionSecretSetPayload = z.object({ subscriptionId: Text });
 
+const RESTORE = { restoredBy: 'the events restore, without the secret (lib/modules/events/restore.ts)' } as const;
+
 export const EVENTS_EVENTS: EventCatalogue = {
-  'subscription.created': { schema: SubscriptionCreatedPayload, restore: { restoredBy: 'events' } },
-  'subscription.deleted': { schema: SubscriptionDeletedPayload, restore: { restoredBy: 'events' } },
+  'subscription.created': { schema: SubscriptionCreatedPayload, restore: RESTORE },
+  'subscription.deleted': { schema: SubscriptionDeletedPayload, restore: RESTORE },
   'subscription.secret_set': {
     schema: SubscriptionSecretSetPayload,
     restore: { notRestored: 'the secret is never chained: a restored webhook waits until an admin sets a new one' },

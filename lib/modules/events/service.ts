@@ -30,6 +30,7 @@ import {
   readSubscriptions,
   secretOf,
   setSecret,
+  stampSubscription,
   subscriptionRow,
   type StoredDelivery,
   type StoredSubscription,
@@ -110,11 +111,14 @@ export class EventService {
    * created once, its name updated if the stack's bus was renamed.
    */
   async ensureBus(actor: string, busName: string): Promise<Subscription> {
-    const [bus] = await readSubscriptions(this.d.database.db, { ids: [BUS_SUBSCRIPTION_ID] });
-    if (bus?.target === busName) return this.get(BUS_SUBSCRIPTION_ID);
-    if (bus) await this.#remove(actor, bus);
+    const [live] = await readSubscriptions(this.d.database.db, { kind: 'bus' });
+    if (live?.target === busName) return this.get(live.subscriptionId);
+    if (live) await this.#remove(actor, live);
+    // the first bus is `bus`; a renamed one gets a new id (the deleted one keeps its history)
+    const [first] = await readSubscriptions(this.d.database.db, { ids: [BUS_SUBSCRIPTION_ID], includeDeleted: true });
+    const id = first ? `bus_${randomUUID()}` : BUS_SUBSCRIPTION_ID;
     await this.#create(actor, {
-      id: bus ? `bus_${randomUUID()}` : BUS_SUBSCRIPTION_ID,
+      id,
       kind: 'bus',
       target: busName,
       format: 'aegis',
@@ -122,7 +126,7 @@ export class EventService {
       secret: null,
       filters: parseFilters(['*'], this.d.knownTypes),
     });
-    return (await this.list({ kind: 'bus' }))[0]!;
+    return this.get(id);
   }
 
   async #create(
@@ -150,7 +154,7 @@ export class EventService {
         createdAt,
       });
       await insertSubscription(tx, row, s.filters);
-      await this.d.audit.append(tx, {
+      const event = await this.d.audit.append(tx, {
         type: 'subscription.created',
         actor,
         subject: `subscription:${s.id}`,
@@ -163,6 +167,8 @@ export class EventService {
           ...(s.description !== undefined && { description: s.description }),
         },
       });
+      // inserted before its event (so it gets it), dated by it (what a rebuild restores)
+      await stampSubscription(tx, s.id, { createdAt: new Date(event.ts) });
     });
   }
 
@@ -197,12 +203,13 @@ export class EventService {
     const id = s.subscriptionId;
     await this.d.database.db.transaction().execute(async (tx) => {
       if (!(await markDeleted(tx, id, this.d.clock.now()))) throw new AegisError('NOT_FOUND', `no webhook ${id}`, { field: 'id' });
-      await this.d.audit.append(tx, {
+      const event = await this.d.audit.append(tx, {
         type: 'subscription.deleted',
         actor,
         subject: `subscription:${id}`,
         payload: { subscriptionId: id, target: s.target },
       });
+      await stampSubscription(tx, id, { deletedAt: new Date(event.ts) });
     });
   }
 

@@ -88,12 +88,32 @@ export function subscriptionRow(s: {
 }
 
 export async function insertSubscription(x: Executor, row: Insertable<EventSubscriptionsTable>, filters: EventFilter[]): Promise<void> {
-  await x.insertInto('event_subscriptions').values(row).execute();
-  if (filters.length)
-    await x
-      .insertInto('event_subscription_filters')
-      .values(filters.map((f) => ({ subscription_id: row.subscription_id, pattern: f.pattern, prefix: f.prefix })))
-      .execute();
+  await insertSubscriptions(x, [{ row, filters }]);
+}
+
+/** Subscriptions with their filters in two statements (the restore writes at most 200 at a time: 50 filters each stay far below the bind limit). */
+export async function insertSubscriptions(
+  x: Executor,
+  subs: readonly { row: Insertable<EventSubscriptionsTable>; filters: readonly EventFilter[] }[],
+): Promise<void> {
+  if (subs.length === 0) return;
+  await x
+    .insertInto('event_subscriptions')
+    .values(subs.map((s) => s.row))
+    .execute();
+  const filters = subs.flatMap((s) =>
+    s.filters.map((f) => ({ subscription_id: s.row.subscription_id, pattern: f.pattern, prefix: f.prefix })),
+  );
+  if (filters.length) await x.insertInto('event_subscription_filters').values(filters).execute();
+}
+
+/** Sets when a subscription was created or deleted to the time of its audit event, which the restore reads back. */
+export async function stampSubscription(x: Executor, id: string, at: { createdAt: Date } | { deletedAt: Date }): Promise<void> {
+  await x
+    .updateTable('event_subscriptions')
+    .set('createdAt' in at ? { created_at: at.createdAt } : { deleted_at: at.deletedAt })
+    .where('subscription_id', '=', id)
+    .execute();
 }
 
 async function filtersOf(x: Executor, ids: readonly string[]): Promise<Map<string, EventFilter[]>> {
