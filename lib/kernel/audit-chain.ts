@@ -221,7 +221,7 @@ export function verifyChain(
  * {@link verifyChain} recomputed the hashes of one copy only: the other copy's stored hash says
  * nothing about its own content (a database row edited after it was archived keeps its hash).
  */
-export const sameEvent = (a: AuditEvent, b: AuditEvent): boolean =>
+const sameEvent = (a: AuditEvent, b: AuditEvent): boolean =>
   a.hash === b.hash && a.signature === b.signature && a.signerId === b.signerId && a.prevHash === b.prevHash && jsonEqual(a, b);
 
 /** Compares the database's events with the archive's over the range both hold. */
