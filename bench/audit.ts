@@ -2,7 +2,9 @@
  * Audit chain benches:
  * 1. verify throughput: `verifyChain` over N signed events (default 100k) against raw Ed25519
  *    verification of the same N signatures with node:crypto, in this process.
- * 2. append throughput with W concurrent writers (default 20) through `AuditLog.append` in a
+ * 2. `aegis audit-verify` through the API (`audit-api.ts`): GET /v1/audit/verify over archived
+ *    events, against raw Ed25519 verification of the same signatures.
+ * 3. append throughput with W concurrent writers (default 20) through `AuditLog.append` in a
  *    transaction each, against plain single-row insert transactions with the same writers,
  *    on the PostgreSQL server when reachable (else PGlite, which serialises everything).
  */
@@ -21,6 +23,7 @@ import { systemClock } from '../lib/platform/ports/clock.js';
 import { AuditLog } from '../lib/platform/audit/log.js';
 import { createTestDatabase } from '../test/support/postgres.js';
 import { envInt, ratio, table } from './stats.js';
+import { auditApiBench, auditApiOptionsFromEnv } from './audit-api.js';
 
 /** The bench's one event type: a small payload checked against its schema, as every append is. */
 const BENCH_EVENTS = { 'bench.appended': { schema: z.object({ model: z.string() }), restore: { notRestored: 'bench' } } };
@@ -29,6 +32,7 @@ export const auditOptionsFromEnv = () => ({
   events: envInt('BENCH_AUDIT_EVENTS', 100_000),
   writers: envInt('BENCH_AUDIT_WRITERS', 20),
   appends: envInt('BENCH_AUDIT_APPENDS', 2000),
+  api: auditApiOptionsFromEnv(),
 });
 type Options = ReturnType<typeof auditOptionsFromEnv>;
 
@@ -145,6 +149,8 @@ async function appendBench(o: Options, print: (l: string) => void) {
 export async function auditBench(o: Options, print: (l: string) => void): Promise<void> {
   print(`\n== 4. Audit chain: verify ${o.events.toLocaleString('en-US')} events; append with ${o.writers} concurrent writers ==`);
   await verifyBench(o.events, print);
+  print('');
+  await auditApiBench(o.api, print);
   print('');
   await appendBench(o, print);
 }

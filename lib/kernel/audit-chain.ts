@@ -1,4 +1,4 @@
-import { canonicalJson, sha256Hex } from './canonical.js';
+import { canonicalJson, jsonEqual, sha256Hex } from './canonical.js';
 import { checkSignerValidity, statementBytes, verifyRaw, type KeyRecord } from './signatures.js';
 
 /** Every state change Aegis makes leaves one of these; later capabilities add their types. */
@@ -162,7 +162,6 @@ export function verifyChain(
   keyOf: (kid: string) => KeyRecord | undefined,
   anchor: { seq: number; hash: string } = { seq: 0, hash: GENESIS_HASH },
 ): ChainReport {
-  const hashes = new Set(events.map((e) => e.hash));
   let prev = anchor;
   const report = (br: ChainBreak | null, checked: number): ChainReport => ({
     ok: br === null,
@@ -185,7 +184,8 @@ export function verifyChain(
       );
     if (e.seq < want) return report({ seq: e.seq, problem: 'events-reordered', detail: `seq ${e.seq} appears after ${prev.seq}` }, i);
     if (e.prevHash !== prev.hash) {
-      const elsewhere = hashes.has(e.prevHash) && e.prevHash !== e.hash;
+      // only a broken link looks at the other events: an intact chain never pays for the search
+      const elsewhere = e.prevHash !== e.hash && events.some((o) => o.hash === e.prevHash);
       return report(
         elsewhere
           ? { seq: e.seq, problem: 'events-reordered', detail: `event ${e.seq} links to an event stored after it: events were reordered` }
@@ -214,6 +214,16 @@ export function verifyChain(
   return report(null, events.length);
 }
 
+/**
+ * Whether two copies of one event are the same event, without serialising either: the stored
+ * hash first (differing hashes are differing events), then what the hash does not cover (the
+ * signature and its signer), then the content. The content is still compared because
+ * {@link verifyChain} recomputed the hashes of one copy only: the other copy's stored hash says
+ * nothing about its own content (a database row edited after it was archived keeps its hash).
+ */
+const sameEvent = (a: AuditEvent, b: AuditEvent): boolean =>
+  a.hash === b.hash && a.signature === b.signature && a.signerId === b.signerId && a.prevHash === b.prevHash && jsonEqual(a, b);
+
 /** Compares the database's events with the archive's over the range both hold. */
 export function compareWithArchive(db: readonly AuditEvent[], archived: readonly AuditEvent[]): ChainBreak | null {
   const bySeq = new Map(db.map((e) => [e.seq, e]));
@@ -229,7 +239,7 @@ export function compareWithArchive(db: readonly AuditEvent[], archived: readonly
           }
         : { seq: a.seq, problem: 'event-missing', detail: `seq ${a.seq} is archived but missing from the database` };
     }
-    if (canonicalJson(d) !== canonicalJson(a))
+    if (!sameEvent(d, a))
       return { seq: a.seq, problem: 'archive-mismatch', detail: `event ${a.seq} differs between the database and the archive` };
   }
   return null;

@@ -230,9 +230,9 @@ export class AuditTrail {
     const ring = await this.#keyRing();
     const keyOf = (kid: string) => ring.get(kid);
     const since = Math.max(1, opts.since ?? 1);
-    const archive = await this.readArchive(keyOf);
+    // The archive's object reads overlap the database's query.
+    const [archive, db] = await Promise.all([this.readArchive(keyOf), this.#dbEvents(since > 1 ? since - 1 : 1)]);
     const archivedThrough = archive.checkpoints.length ? archive.checkpoints[archive.checkpoints.length - 1]!.checkpoint.seq : null;
-    const db = await this.#dbEvents(since > 1 ? since - 1 : 1);
     const source = opts.fromArchive ? archive.events.filter((e) => e.seq >= since - 1) : db;
     // The event before `since` anchors the check; it is trusted, not verified.
     const anchorEvent = since > 1 ? source.find((e) => e.seq === since - 1) : undefined;

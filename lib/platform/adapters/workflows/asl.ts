@@ -16,6 +16,13 @@ function allStates(def: Definition): [string, StateDef][] {
   });
 }
 type Step = (input: Record<string, unknown>) => Promise<unknown>;
+type Overrides = {
+  taskResourceLocalHandlers: Record<string, (i: unknown) => Promise<never>>;
+  waitTimeOverrides: Record<string, number>;
+  retryIntervalOverrides: Record<string, number>;
+};
+/** A machine parsed and validated once, with the overrides every execution of it runs with. */
+type Built = { machine: StateMachine; overrides: Overrides };
 
 /** How an execution ended: `failed` names the error it failed with (a Fail state's `Error`, e.g. `DriftRunFailed`). */
 export type ExecutionOutcome = { status: 'succeeded' } | { status: 'failed'; error: string };
@@ -33,6 +40,11 @@ export interface LocalWorkflowsOptions {
   release?: (promotionId: string, runner: string) => Promise<void>;
   /** names this process's executions (`<instance>/<uuid>`): the runner ids its leases carry */
   instance?: string;
+  /**
+   * Builds (validates) a parsed definition; tests count the builds through it.
+   * @default `new StateMachine(definition)` (asl-validator, which compiles its schema on every call)
+   */
+  build?: (definition: object) => StateMachine;
 }
 
 /**
@@ -45,7 +57,8 @@ export class LocalWorkflows implements Workflows {
   /** name → [promotion id, runner id] of the executions running here */
   readonly #runners = new Map<string, [string, string]>();
   readonly #instance: string;
-  readonly #definitions = new Map<MachineName, Definition>();
+  /** each machine built once: validating a definition costs tens of ms, and an execution never changes it */
+  readonly #built = new Map<MachineName, Built>();
   /** how the last executions ended, by name (the newest {@link MAX_OUTCOMES}): a failed one with its Fail state's error */
   readonly #outcomes = new Map<string, ExecutionOutcome>();
 
@@ -53,42 +66,46 @@ export class LocalWorkflows implements Workflows {
     this.#instance = opts.instance ?? `local-${randomUUID()}`;
   }
 
-  #definition(machine: MachineName): Definition {
-    let def = this.#definitions.get(machine);
-    if (!def) {
+  /** The machine, read and validated on first use (an invalid one throws then, and again on every start). */
+  #machine(machine: MachineName): Built {
+    let built = this.#built.get(machine);
+    if (!built) {
       // The Lambda ARNs are CDK substitutions; any well-formed ARN will do, every Task is overridden.
       const text = readFileSync(join(this.opts.definitionsDir, `${machine}.asl.json`), 'utf8').replaceAll(
         /\$\{(RolloutStepArn|DriftStepArn)\}/g,
         'arn:aws:lambda:us-east-1:000000000000:function:aegis-step',
       );
-      def = JSON.parse(text) as Definition;
-      this.#definitions.set(machine, def);
+      const def = JSON.parse(text) as Definition;
+      const sm = this.opts.build ? this.opts.build(def) : new StateMachine(def as never);
+      built = { machine: sm, overrides: this.#overrides(def) };
+      this.#built.set(machine, built);
     }
-    return def;
+    return built;
   }
 
-  async start(machine: MachineName, name: string, input: WorkflowInput): Promise<{ executionId: string; started: boolean }> {
-    const executionId = `local:${machine}:${name}`;
-    if (this.#running.has(name)) return { executionId, started: false };
-    const def = this.#definition(machine);
-    const tasks: Record<string, (i: unknown) => Promise<never>> = {};
+  /** Every Task state runs the step (retried after 10 ms); every Wait lasts `waitMs` when set. */
+  #overrides(def: Definition): Overrides {
+    const tasks: Overrides['taskResourceLocalHandlers'] = {};
     const waits: Record<string, number> = {};
     for (const [state, s] of allStates(def)) {
       if (s.Type === 'Task') tasks[state] = (i) => this.opts.step(i as Record<string, unknown>) as Promise<never>;
       if (s.Type === 'Wait' && this.opts.waitMs !== undefined) waits[state] = this.opts.waitMs;
     }
-    const sm = new StateMachine(def as never);
+    const retries = Object.fromEntries(Object.keys(tasks).map((t) => [t, 10]));
+    return { taskResourceLocalHandlers: tasks, waitTimeOverrides: waits, retryIntervalOverrides: retries };
+  }
+
+  async start(machine: MachineName, name: string, input: WorkflowInput): Promise<{ executionId: string; started: boolean }> {
+    const executionId = `local:${machine}:${name}`;
+    if (this.#running.has(name)) return { executionId, started: false };
+    const { machine: sm, overrides } = this.#machine(machine);
     // Each execution is its own runner, as each Step Functions execution is: the tasks pass
     // `$$.Execution.Id` as the runner that must hold the rollout's lease.
     const runner = `${this.#instance}/${randomUUID()}`;
     const exec = sm.run(
       input as never,
       {
-        overrides: {
-          taskResourceLocalHandlers: tasks,
-          waitTimeOverrides: waits,
-          retryIntervalOverrides: Object.fromEntries(Object.keys(tasks).map((t) => [t, 10])),
-        },
+        overrides,
         context: { Execution: { Id: runner, Name: name } },
         noThrowOnAbort: true,
       } as never,
