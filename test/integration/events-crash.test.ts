@@ -67,9 +67,14 @@ const testDb = await createTestDatabase();
   it('a server killed before a send, then one killed after it: the survivor delivers everything, in order, the duplicate deduplicated', async () => {
     // A dies at its second send: the first delivers the subscription's own creation event
     const a = await start({ AEGIS_TEST_KILL_AT: 'events.before-send#2' });
-    const sub = await api(a.url, 'POST', '/v1/webhooks', { url: receiver.url, events: ['subscription.created', 'dataset.registered'] });
+    // the receiver holds its secret first: the subscription's own creation may be delivered before the reply
+    receiver.secret = 'the-receiver-secret-0123456789';
+    const sub = await api(a.url, 'POST', '/v1/webhooks', {
+      url: receiver.url,
+      events: ['subscription.created', 'dataset.registered'],
+      secret: receiver.secret,
+    });
     expect(sub.status).toBe(201);
-    receiver.secret = sub.body.secret;
     await receiver.until((e) => e.length === 1);
     // the dataset is committed before the dispatcher wakes: its answer may or may not arrive before the kill
     await api(a.url, 'POST', '/v1/datasets', dataset('crash-1')).catch(() => undefined);

@@ -25,12 +25,22 @@ afterAll(async () => {
   await Promise.all(receivers.map((r) => r.close()));
 });
 
-async function subscribe(events: string[], body: Record<string, unknown> = {}) {
+/**
+ * A receiver and its subscription. The receiver holds the secret before the subscription exists: its
+ * first delivery (the subscription's own creation, for `*`) may come before the reply. With
+ * `generated`, Aegis makes the secret (only for subscriptions whose first event comes later).
+ */
+async function subscribe(events: string[], body: Record<string, unknown> = {}, opts: { generated?: boolean } = {}) {
   const receiver = await startReceiver();
   receivers.push(receiver);
-  const res = await stack.api('POST', '/v1/webhooks', { url: receiver.url, events, ...body });
+  const secret = opts.generated ? undefined : ((body.secret as string | undefined) ?? `receiver-secret-${randomBytes(12).toString('hex')}`);
+  if (secret) receiver.secret = secret;
+  const res = await stack.api('POST', '/v1/webhooks', { url: receiver.url, events, ...body, ...(secret && { secret }) });
   expect(res.status).toBe(201);
-  receiver.secret = (body.secret as string | undefined) ?? res.body.secret;
+  if (opts.generated) {
+    expect(res.body.secret).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
+    receiver.secret = res.body.secret;
+  } else expect(res.body.secret).toBeUndefined();
   return { receiver, id: res.body.webhook.subscriptionId as string, created: res.body.webhook };
 }
 
@@ -131,7 +141,7 @@ describe('webhooks', () => {
   });
 
   it('test-fires, rotates the secret, deletes (nothing more is sent), all admin-only and audited without the secret', async () => {
-    const { receiver, id } = await subscribe(['dataset.registered']);
+    const { receiver, id } = await subscribe(['dataset.registered'], {}, { generated: true });
     const fired = await stack.api('POST', `/v1/webhooks/${id}/test`);
     expect(fired.body).toMatchObject({ ok: true, status: 204, error: null });
     expect(receiver.deliveries[0]!.headers['x-aegis-test']).toBe('true');
