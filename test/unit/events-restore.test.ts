@@ -4,13 +4,20 @@ import { EventRestore, RESTORES } from '../../lib/modules/events/restore.js';
 import type { RestoreLog } from '../../lib/modules/restore.js';
 
 const ts = (seq: number) => `2026-11-30T00:00:0${seq}.000Z`;
+/** the payload dated as the service dates it: the moment of the change, the event's own time here */
+const dated = (seq: number, type: string, payload: Record<string, unknown>) =>
+  type === 'subscription.created'
+    ? { createdAt: ts(seq), ...payload }
+    : type === 'subscription.deleted'
+      ? { deletedAt: ts(seq), ...payload }
+      : payload;
 const event = (seq: number, type: string, payload: Record<string, unknown>): AuditEvent => ({
   seq,
   eventId: `e${seq}`,
   type,
   actor: 'alice',
   subject: `subscription:${String(payload.subscriptionId)}`,
-  payload,
+  payload: dated(seq, type, payload),
   ts: ts(seq),
   prevHash: '0'.repeat(64),
   hash: '1'.repeat(64),

@@ -117,6 +117,7 @@ export class EventDispatcher {
   async #once(deadline: number): Promise<DispatchResult> {
     const { database, clock } = this.deps;
     const ids = await dueSubscriptions(database.db, clock.now(), this.#owner);
+    if (ids.length === 0) return EMPTY();
     const subs = await readSubscriptions(database.db, { ids });
     const results = await Promise.all(subs.map((s) => this.#subscription(s, deadline)));
     const out = EMPTY();

@@ -1,6 +1,6 @@
 /** The audit payloads of event subscriptions: who subscribed what to which events. Never a secret. */
 import * as z from 'zod';
-import { Text, type EventCatalogue } from '../../platform/audit/catalogue.js';
+import { Iso, Text, type EventCatalogue } from '../../platform/audit/catalogue.js';
 
 export const SubscriptionCreatedPayload = z.object({
   subscriptionId: Text,
@@ -9,8 +9,9 @@ export const SubscriptionCreatedPayload = z.object({
   format: z.enum(['aegis', 'slack']),
   events: z.array(Text).describe('event types, or prefixes like promotion.* (* for all)'),
   description: z.string().optional(),
+  createdAt: Iso,
 });
-export const SubscriptionDeletedPayload = z.object({ subscriptionId: Text, target: Text });
+export const SubscriptionDeletedPayload = z.object({ subscriptionId: Text, target: Text, deletedAt: Iso });
 export const SubscriptionSecretSetPayload = z.object({ subscriptionId: Text });
 
 const RESTORE = { restoredBy: 'the events restore, without the secret (lib/modules/events/restore.ts)' } as const;

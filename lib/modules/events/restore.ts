@@ -80,7 +80,7 @@ const HANDLERS: Readonly<Record<string, (r: EventRestore, e: AuditEvent, log: Re
       description: p.description ?? null,
       secret: null,
       createdBy: e.actor,
-      createdAt: toDate(e.ts),
+      createdAt: toDate(p.createdAt),
     });
     r.subscriptions.set(p.subscriptionId, { row, filters: filtersOf(e, p.subscriptionId, p.events, log) });
   },
@@ -94,7 +94,7 @@ const HANDLERS: Readonly<Record<string, (r: EventRestore, e: AuditEvent, log: Re
       log.warnings.push(
         `${e.type} at seq ${e.seq} names target ${p.target}, subscription ${p.subscriptionId} was created for ${s.row.target}: deleted`,
       );
-    s.row.deleted_at = toDate(e.ts);
+    s.row.deleted_at = toDate(p.deletedAt);
   },
 };
 

@@ -30,7 +30,6 @@ import {
   readSubscriptions,
   secretOf,
   setSecret,
-  stampSubscription,
   subscriptionRow,
   type StoredDelivery,
   type StoredSubscription,
@@ -153,8 +152,9 @@ export class EventService {
         createdBy: actor,
         createdAt,
       });
+      // inserted before its event, so it gets it
       await insertSubscription(tx, row, s.filters);
-      const event = await this.d.audit.append(tx, {
+      await this.d.audit.append(tx, {
         type: 'subscription.created',
         actor,
         subject: `subscription:${s.id}`,
@@ -165,10 +165,9 @@ export class EventService {
           format: s.format,
           events: s.filters.map(filterText),
           ...(s.description !== undefined && { description: s.description }),
+          createdAt: createdAt.toISOString(),
         },
       });
-      // inserted before its event (so it gets it), dated by it (what a rebuild restores)
-      await stampSubscription(tx, s.id, { createdAt: new Date(event.ts) });
     });
   }
 
@@ -201,15 +200,15 @@ export class EventService {
 
   async #remove(actor: string, s: { subscriptionId: string; target: string }): Promise<void> {
     const id = s.subscriptionId;
+    const deletedAt = this.d.clock.now();
     await this.d.database.db.transaction().execute(async (tx) => {
-      if (!(await markDeleted(tx, id, this.d.clock.now()))) throw new AegisError('NOT_FOUND', `no webhook ${id}`, { field: 'id' });
-      const event = await this.d.audit.append(tx, {
+      if (!(await markDeleted(tx, id, deletedAt))) throw new AegisError('NOT_FOUND', `no webhook ${id}`, { field: 'id' });
+      await this.d.audit.append(tx, {
         type: 'subscription.deleted',
         actor,
         subject: `subscription:${id}`,
-        payload: { subscriptionId: id, target: s.target },
+        payload: { subscriptionId: id, target: s.target, deletedAt: deletedAt.toISOString() },
       });
-      await stampSubscription(tx, id, { deletedAt: new Date(event.ts) });
     });
   }
 

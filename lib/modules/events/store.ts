@@ -107,15 +107,6 @@ export async function insertSubscriptions(
   if (filters.length) await x.insertInto('event_subscription_filters').values(filters).execute();
 }
 
-/** Sets when a subscription was created or deleted to the time of its audit event, which the restore reads back. */
-export async function stampSubscription(x: Executor, id: string, at: { createdAt: Date } | { deletedAt: Date }): Promise<void> {
-  await x
-    .updateTable('event_subscriptions')
-    .set('createdAt' in at ? { created_at: at.createdAt } : { deleted_at: at.deletedAt })
-    .where('subscription_id', '=', id)
-    .execute();
-}
-
 async function filtersOf(x: Executor, ids: readonly string[]): Promise<Map<string, EventFilter[]>> {
   const out = new Map<string, EventFilter[]>(ids.map((id) => [id, []]));
   if (ids.length === 0) return out;
