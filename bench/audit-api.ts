@@ -6,12 +6,13 @@
  */
 import { createPublicKey, randomUUID, verify } from 'node:crypto';
 import { AegisClient } from '../lib/clients/http/client.js';
-import { eventHash, eventStatement, GENESIS_HASH, type AuditEvent } from '../lib/kernel/audit-chain.js';
+import { eventStatement, GENESIS_HASH } from '../lib/kernel/audit-chain.js';
 import { loadCheckedConfig } from '../lib/platform/config.js';
 import { startLocal } from '../lib/platform/composition/local-start.js';
 import { eventToRow } from '../lib/platform/audit/log.js';
 import { envInt, ratio, table } from './stats.js';
 import { removeTree, tempDir } from './stack.js';
+import { signedChain } from '../test/support/audit-chain.js';
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 export const auditApiOptionsFromEnv = () => ({ events: envInt('BENCH_AUDIT_API_EVENTS', 20_000), runs: envInt('BENCH_AUDIT_API_RUNS', 3) });
@@ -26,31 +27,27 @@ export async function auditApiBench(o: ReturnType<typeof auditApiOptionsFromEnv>
     const signer = await c.keys.activeSigner('audit');
     const record = (await c.keys.list()).find((k) => k.kid === signer.kid)!;
     const head = await db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
-    let prev = { seq: head ? Number(head.seq) : 0, hash: head?.hash.trim() ?? GENESIS_HASH };
-    const events: AuditEvent[] = [];
-    for (let i = 0; i < o.events; i++) {
-      const seq = prev.seq + 1;
-      const u = {
-        seq,
+    const events = signedChain(o.events, {
+      signerId: signer.kid,
+      after: { seq: head ? Number(head.seq) : 0, hash: head?.hash.trim() ?? GENESIS_HASH },
+      event: (seq) => ({
         eventId: randomUUID(),
         type: 'artifact.registered',
         actor: 'bench',
         subject: `artifact:${seq}`,
         payload: { n: seq, model: 'm', version: 1, sha256: 'ab'.repeat(32) },
         ts: new Date().toISOString(),
-        prevHash: prev.hash,
-        signerId: signer.kid,
-      };
-      const hash = eventHash(u);
-      events.push({ ...u, hash, signature: (await signer.sign(eventStatement(seq, hash))).toString('base64') });
-      prev = { seq, hash };
-    }
+      }),
+    });
+    // the server's own audit key signs them (it only signs asynchronously)
+    for (const e of events) e.signature = (await signer.sign(eventStatement(e.seq, e.hash))).toString('base64');
+    const last = events[events.length - 1]!;
     for (let i = 0; i < events.length; i += 1000)
       await db
         .insertInto('audit_events')
         .values(events.slice(i, i + 1000).map(eventToRow))
         .execute();
-    await db.updateTable('audit_head').set(prev).where('id', '=', 1).execute();
+    await db.updateTable('audit_head').set({ seq: last.seq, hash: last.hash }).where('id', '=', 1).execute();
     await c.auditTrail.archive();
     const publicKey = createPublicKey({ key: Buffer.from(record.publicKey, 'base64'), format: 'der', type: 'spki' });
     const messages = events.map((e) => eventStatement(e.seq, e.hash));

@@ -8,11 +8,10 @@
  *    transaction each, against plain single-row insert transactions with the same writers,
  *    on the PostgreSQL server when reachable (else PGlite, which serialises everything).
  */
-import { createPrivateKey, generateKeyPairSync, randomUUID, sign, verify } from 'node:crypto';
+import { createPrivateKey, randomUUID, sign, verify } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import * as z from 'zod';
-import { eventHash, eventStatement, GENESIS_HASH, verifyChain, type AuditEvent } from '../lib/kernel/audit-chain.js';
-import type { KeyRecord } from '../lib/kernel/signatures.js';
+import { eventStatement, verifyChain } from '../lib/kernel/audit-chain.js';
 import { migrateToLatest } from '../lib/platform/sql/migrations.js';
 import type { DB } from '../lib/platform/sql/schema.js';
 import { PgDatabase } from '../lib/platform/adapters/sql/pg.js';
@@ -22,6 +21,7 @@ import type { Signer } from '../lib/platform/ports/signer.js';
 import { systemClock } from '../lib/platform/ports/clock.js';
 import { AuditLog } from '../lib/platform/audit/log.js';
 import { createTestDatabase } from '../test/support/postgres.js';
+import { auditKeyPair, signedChain } from '../test/support/audit-chain.js';
 import { envInt, ratio, table } from './stats.js';
 import { auditApiBench, auditApiOptionsFromEnv } from './audit-api.js';
 
@@ -36,41 +36,20 @@ export const auditOptionsFromEnv = () => ({
 });
 type Options = ReturnType<typeof auditOptionsFromEnv>;
 
-function keyPair() {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const record: KeyRecord = {
-    kid: 'audit-bench',
-    purpose: 'audit',
-    alg: 'ed25519',
-    publicKey: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
-    backend: 'file',
-    notBefore: '2000-01-01T00:00:00.000Z',
-    notAfter: null,
-    revokedAt: null,
-  };
-  return { privateKey, publicKey, record };
-}
-
 async function verifyBench(n: number, print: (l: string) => void) {
-  const { privateKey, publicKey, record } = keyPair();
-  const events: AuditEvent[] = [];
-  let prev = GENESIS_HASH;
-  for (let seq = 1; seq <= n; seq++) {
-    const u = {
-      seq,
+  const { privateKey, publicKey, record } = auditKeyPair('audit-bench');
+  const events = signedChain(n, {
+    signerId: record.kid,
+    privateKey,
+    event: (seq) => ({
       eventId: randomUUID(),
       type: 'artifact.registered',
       actor: 'bench',
       subject: `artifact:${seq}`,
       payload: { n: seq, model: 'm' },
       ts: '2026-11-22T00:00:00.000Z',
-      prevHash: prev,
-      signerId: record.kid,
-    };
-    const hash = eventHash(u);
-    events.push({ ...u, hash, signature: sign(null, eventStatement(seq, hash), privateKey).toString('base64') });
-    prev = hash;
-  }
+    }),
+  });
   const messages = events.map((e) => eventStatement(e.seq, e.hash));
   const sigs = events.map((e) => Buffer.from(e.signature, 'base64'));
   let t = performance.now();
@@ -104,7 +83,7 @@ async function appendBench(o: Options, print: (l: string) => void) {
   const where = pgDb ? 'PostgreSQL server' : 'PGlite (no server reachable)';
   try {
     await migrateToLatest(database.db);
-    const { privateKey } = keyPair();
+    const { privateKey } = auditKeyPair('audit-bench');
     const key = createPrivateKey(privateKey.export({ format: 'pem', type: 'pkcs8' }));
     const signer: Signer = { kid: 'audit-bench', alg: 'ed25519', sign: async (m) => sign(null, m, key) };
     const audit = new AuditLog(async () => signer, systemClock, BENCH_EVENTS);

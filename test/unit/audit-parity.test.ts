@@ -3,44 +3,26 @@
  * (hash, signature, signer, link, content) without re-serialising either copy, and as strict
  * as comparing their canonical JSON was.
  */
-import { generateKeyPairSync, randomInt, sign } from 'node:crypto';
-import { compareWithArchive, eventHash, eventStatement, GENESIS_HASH, verifyChain, type AuditEvent } from '../../lib/kernel/audit-chain.js';
+import { randomInt } from 'node:crypto';
+import { compareWithArchive, verifyChain, type AuditEvent } from '../../lib/kernel/audit-chain.js';
 import { canonicalJson, jsonEqual } from '../../lib/kernel/canonical.js';
-import type { KeyRecord } from '../../lib/kernel/signatures.js';
+import { auditKeyPair, signedChain } from '../support/audit-chain.js';
 
-const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-const record: KeyRecord = {
-  kid: 'audit-1',
-  purpose: 'audit',
-  alg: 'ed25519',
-  publicKey: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
-  backend: 'file',
-  notBefore: '2000-01-01T00:00:00.000Z',
-  notAfter: null,
-  revokedAt: null,
-};
+const { privateKey, record } = auditKeyPair('audit-1');
 
-function chain(n: number): AuditEvent[] {
-  const events: AuditEvent[] = [];
-  let prev = GENESIS_HASH;
-  for (let seq = 1; seq <= n; seq++) {
-    const u = {
-      seq,
+const chain = (n: number): AuditEvent[] =>
+  signedChain(n, {
+    signerId: record.kid,
+    privateKey,
+    event: (seq) => ({
       eventId: `e${seq}`,
       type: 'artifact.registered',
       actor: 'alice',
       subject: `artifact:${seq}`,
       payload: { model: 'm', version: seq, tags: ['a', 'b'], nested: { x: 1, y: null } },
       ts: '2026-11-22T00:00:00.000Z',
-      prevHash: prev,
-      signerId: record.kid,
-    };
-    const hash = eventHash(u);
-    events.push({ ...u, hash, signature: sign(null, eventStatement(seq, hash), privateKey).toString('base64') });
-    prev = hash;
-  }
-  return events;
-}
+    }),
+  });
 
 /** A deep copy, as the other store would hold it (keys in another order). */
 const copy = (events: AuditEvent[]): AuditEvent[] =>
