@@ -86,7 +86,7 @@ async function appendBench(o: Options, print: (l: string) => void) {
     const { privateKey } = auditKeyPair('audit-bench');
     const key = createPrivateKey(privateKey.export({ format: 'pem', type: 'pkcs8' }));
     const signer: Signer = { kid: 'audit-bench', alg: 'ed25519', sign: async (m) => sign(null, m, key) };
-    const audit = new AuditLog(async () => signer, systemClock, BENCH_EVENTS);
+    const audit = new AuditLog({ signerFor: async () => signer, ringTypes: new Set() }, systemClock, BENCH_EVENTS);
     await sql`create table bench_plain (id bigserial primary key, body text not null)`.execute(database.db);
     const db = database.db as Kysely<DB>;
     const perWriter = Math.ceil(o.appends / o.writers);

@@ -6,9 +6,9 @@
  */
 import type { MetricsSink, MetricUnitName, ServiceMetricName, ServiceMetrics } from './ports/metrics.js';
 
-/** Records every measurement to each of `sinks`; a failing sink never fails the request it measures. */
-export function serviceMetrics(sinks: readonly MetricsSink[]): ServiceMetrics {
-  const emit = (name: ServiceMetricName, unit: MetricUnitName, value: number, dimensions: Record<string, string>) => {
+/** Emits to each of `sinks`; a failing sink never fails the request it measures. */
+const fanOut =
+  (sinks: readonly MetricsSink[]) => (name: ServiceMetricName, unit: MetricUnitName, value: number, dimensions: Record<string, string>) => {
     for (const s of sinks) {
       try {
         s.emit(name, unit, value, dimensions);
@@ -17,6 +17,10 @@ export function serviceMetrics(sinks: readonly MetricsSink[]): ServiceMetrics {
       }
     }
   };
+
+/** Records every measurement to each of `sinks`. */
+export function serviceMetrics(sinks: readonly MetricsSink[]): ServiceMetrics {
+  const emit = fanOut(sinks);
   const metrics: ServiceMetrics = {
     registration(outcome, seconds) {
       emit('aegis_registry_registrations_total', 'Count', 1, { outcome });
@@ -61,6 +65,9 @@ export function serviceMetrics(sinks: readonly MetricsSink[]): ServiceMetrics {
     },
     eventDeliveries(kind, outcome, n) {
       if (n > 0) emit('ai_infra_event_deliveries_total', 'Count', n, { kind, outcome });
+    },
+    requestStatements(route, n) {
+      emit('ai_infra_db_statements_per_request', 'Count', n, { route });
     },
   };
   return metrics;

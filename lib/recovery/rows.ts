@@ -53,7 +53,9 @@ export const emptyPlan = (): RowPlan => ({
 async function writeChain(tx: Transaction<DB>, events: readonly AuditEvent[]): Promise<void> {
   await inChunks(events, (part) => tx.insertInto('audit_events').values(part.map(eventToRow)).execute());
   const last = events[events.length - 1];
-  if (last) await tx.updateTable('audit_head').set({ seq: last.seq, hash: last.hash }).where('id', '=', 1).execute();
+  // the restored key ring is a new version: a process that cached the ring reads it again
+  if (last)
+    await tx.updateTable('audit_head').set({ seq: last.seq, hash: last.hash, key_ring_seq: last.seq }).where('id', '=', 1).execute();
 }
 
 /**

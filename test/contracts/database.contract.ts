@@ -13,7 +13,7 @@ import type { Database } from '../../lib/platform/ports/database.js';
 import { systemClock } from '../../lib/platform/ports/clock.js';
 import { AuditLog } from '../../lib/platform/audit/log.js';
 import { DatasetService } from '../../lib/modules/datasets/service.js';
-import { KeyService } from '../../lib/modules/keys/service.js';
+import { auditSigning, KeyService } from '../../lib/modules/keys/service.js';
 import { RegistryService } from '../../lib/modules/registry/service.js';
 import { describeUnless } from '../support/unavailable.js';
 
@@ -150,7 +150,11 @@ export function databaseContract(
 
     it('gives concurrent registrations of one model distinct, gapless versions', async () => {
       const store = new FsObjectStore({ root: join(dir, 'objects') });
-      const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), systemClock, EVENT_CATALOGUE);
+      const audit = new AuditLog(
+        auditSigning(() => keys),
+        systemClock,
+        EVENT_CATALOGUE,
+      );
       const keys: KeyService = new KeyService(db(), new FileKeyProvider({ dir: join(dir, 'keys') }), systemClock, audit);
       await keys.ensureActive('audit', 'audit-signer-v1');
       await keys.ensureActive('manifest', 'manifest-signer-v1');
@@ -217,7 +221,11 @@ export function databaseContract(
     });
 
     it('enrolls, rotates and revokes keys: timestamps written back from their ISO form keep their instant', async () => {
-      const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), systemClock, EVENT_CATALOGUE);
+      const audit = new AuditLog(
+        auditSigning(() => keys),
+        systemClock,
+        EVENT_CATALOGUE,
+      );
       const keys: KeyService = new KeyService(db(), new FileKeyProvider({ dir: join(dir, 'keys') }), systemClock, audit);
       await keys.ensureActive('audit', 'audit-signer-v1');
       const notAfter = new Date(Date.now() + 86_400_000).toISOString();

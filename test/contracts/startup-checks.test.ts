@@ -7,7 +7,7 @@ import { PgDatabase } from '../../lib/platform/adapters/sql/pg.js';
 import { loadCheckedConfig, type Config } from '../../lib/platform/config.js';
 import type { Container } from '../../lib/platform/composition/container.js';
 import { migrateToLatest } from '../../lib/platform/sql/migrations.js';
-import { lazyContainer } from '../../lib/platform/http/handler.js';
+import { lazyContainer } from '../../lib/platform/http/container-provider.js';
 import { runStartupChecks, StartupCheckError, StartupCheckFault } from '../../lib/platform/startup-checks.js';
 import { startMoto } from '../support/moto.js';
 import { createTestDatabase } from '../support/postgres.js';

@@ -5,7 +5,7 @@ import { FsObjectStore } from '../../lib/platform/adapters/object-store/fs.js';
 import { AuditLog } from '../../lib/platform/audit/log.js';
 import { AuditTrail } from '../../lib/platform/audit/trail.js';
 import { DatasetService } from '../../lib/modules/datasets/service.js';
-import { KeyService } from '../../lib/modules/keys/service.js';
+import { auditSigning, KeyService } from '../../lib/modules/keys/service.js';
 import { diffSnapshots, registrySnapshot, storageParity } from '../../lib/recovery/parity.js';
 import { rebuildIndex, RecoveryError, type RebuildReport } from '../../lib/recovery/rebuild.js';
 import type { Database } from '../../lib/platform/ports/database.js';
@@ -76,7 +76,11 @@ describe('rebuilding the registry from storage', () => {
 
   it('continues the audit chain where the archive ends, signed by the restored audit key', async () => {
     const c = stack.container;
-    const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), c.clock, EVENT_CATALOGUE);
+    const audit = new AuditLog(
+      auditSigning(() => keys),
+      c.clock,
+      EVENT_CATALOGUE,
+    );
     const keys: KeyService = new KeyService(target, c.keyProvider, c.clock, audit);
     await new DatasetService(target, c.clock, audit).register(
       { id: 'after-rebuild', version: '1', checksum: `sha256:${'e'.repeat(64)}`, uri: 'file:///x' },
@@ -115,7 +119,11 @@ describe('rebuilding the registry from storage', () => {
 
     await emptyTarget(target);
     const c = stack.container;
-    const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), c.clock, EVENT_CATALOGUE);
+    const audit = new AuditLog(
+      auditSigning(() => keys),
+      c.clock,
+      EVENT_CATALOGUE,
+    );
     const keys: KeyService = new KeyService(target, c.keyProvider, c.clock, audit);
     await keys.ensureActive('audit', `audit-bootstrap-${randomUUID().slice(0, 8)}`);
     await expect(rebuildIndex(recoveryDeps(stack, target))).rejects.toMatchObject({

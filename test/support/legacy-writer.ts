@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { AuditLog } from '../../lib/platform/audit/log.js';
+import { auditSigning } from '../../lib/modules/keys/service.js';
 import type { Container } from '../../lib/platform/composition/container.js';
 
 /**
@@ -11,7 +12,7 @@ import type { Container } from '../../lib/platform/composition/container.js';
 export function legacyAuditLog(container: Pick<Container, 'keys' | 'clock'>, ...types: string[]): AuditLog {
   const anything = { schema: z.record(z.string(), z.unknown()), restore: { notRestored: 'test: an older writer' } };
   return new AuditLog(
-    (tx) => container.keys.activeSigner('audit', tx),
+    auditSigning(() => container.keys),
     container.clock,
     Object.fromEntries(types.map((t) => [t, anything])),
   );

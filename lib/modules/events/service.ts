@@ -74,9 +74,10 @@ export class EventService {
 
   constructor(private readonly d: EventServiceDeps) {}
 
-  /** The audit log's outbox hook: enqueues the event for every subscription that wants it, in the append's transaction. */
-  async enqueue(tx: Transaction<DB>, event: AuditEvent): Promise<void> {
-    if ((await enqueue(tx, { seq: event.seq, type: event.type, at: new Date(event.ts) })) > 0) this.#enqueued.add(tx);
+  /** The audit log's outbox hook: one append's events for every subscription that wants them, in one statement. */
+  async enqueue(tx: Transaction<DB>, events: readonly AuditEvent[]): Promise<void> {
+    const appended = events.map((e) => ({ seq: e.seq, type: e.type, at: new Date(e.ts) }));
+    if ((await enqueue(tx, appended)) > 0) this.#enqueued.add(tx);
   }
 
   /** After a commit: whether that transaction enqueued deliveries (the dispatcher should run). */

@@ -163,21 +163,27 @@ export async function markDeleted(x: Executor, id: string, at: Date): Promise<bo
  * The outbox: one pending delivery of event `seq` for every live subscription whose filters
  * want its type, in one statement of the transaction appending the event. Returns how many.
  */
-export async function enqueue(x: Executor, e: { seq: number; type: string; at: Date }): Promise<number> {
+export async function enqueue(x: Executor, events: readonly { seq: number; type: string; at: Date }[]): Promise<number> {
+  if (events.length === 0) return 0;
+  const appended = sql.join(events.map((e) => sql`(${e.seq}::bigint, ${e.type}::text, ${e.at}::timestamptz)`));
   const r = await x
     .insertInto('event_deliveries')
     .columns(['subscription_id', 'seq', 'event_type', 'status', 'attempts', 'next_attempt_at', 'created_at'])
     .expression((eb) =>
       eb
-        .selectFrom('event_subscriptions as s')
+        .selectFrom([
+          'event_subscriptions as s',
+          // VALUES names its columns column1, column2, column3: seq, type, time
+          sql<{ column1: number; column2: string; column3: Date }>`(values ${appended})`.as('e'),
+        ])
         .select([
           's.subscription_id',
-          sql<number>`${e.seq}::bigint`.as('seq'),
-          sql<string>`${e.type}::text`.as('event_type'),
+          'e.column1 as seq',
+          'e.column2 as event_type',
           sql<string>`'pending'`.as('status'),
           sql<number>`0`.as('attempts'),
-          sql<Date>`${e.at}::timestamptz`.as('next_attempt_at'),
-          sql<Date>`${e.at}::timestamptz`.as('created_at'),
+          'e.column3 as next_attempt_at',
+          'e.column3 as created_at',
         ])
         .where('s.deleted_at', 'is', null)
         .where(({ exists, selectFrom }) =>
@@ -185,9 +191,7 @@ export async function enqueue(x: Executor, e: { seq: number; type: string; at: D
             selectFrom('event_subscription_filters as f')
               .select(sql`1`.as('one'))
               .whereRef('f.subscription_id', '=', 's.subscription_id')
-              .where(
-                sql<boolean>`(f.prefix and starts_with(${e.type}::text, f.pattern)) or (not f.prefix and f.pattern = ${e.type}::text)`,
-              ),
+              .where(sql<boolean>`(f.prefix and starts_with(e.column2, f.pattern)) or (not f.prefix and f.pattern = e.column2)`),
           ),
         ),
     )

@@ -3,11 +3,24 @@ import { isUniqueViolation } from '../../platform/sql/errors.js';
 import type { EnrolledPurpose, KeyPurpose, KeyRecord } from '../../kernel/signatures.js';
 import { toDate } from '../../platform/sql/schema.js';
 import type { Clock } from '../../platform/ports/clock.js';
+import type { Transaction } from 'kysely';
 import type { Database, Executor } from '../../platform/ports/database.js';
+import type { DB } from '../../platform/sql/schema.js';
 import type { KeyProvider, Signer } from '../../platform/ports/signer.js';
-import type { AuditLog } from '../../platform/audit/log.js';
+import type { AuditLog, AuditSigning } from '../../platform/audit/log.js';
 import { enrolledKeyAlg, nextKid } from './domain.js';
-import { findActiveKey, findKey, insertKey, listKeys, retireKey, revokeKey, signingKeyRow } from './store.js';
+import { RING_EVENT_TYPES } from './ring.js';
+import {
+  findActiveKey,
+  findActiveKeys,
+  findKey,
+  insertKey,
+  listKeys,
+  retireKey,
+  revokeKey,
+  signingKeyRow,
+  type ActiveKey,
+} from './store.js';
 
 /**
  * A key that cannot sign now (its file unreadable, the KMS key disabled, KMS down) is a
@@ -31,12 +44,44 @@ function outageAware(signer: Signer, purpose: KeyPurpose): Signer {
   };
 }
 
+const noActiveKey = (purpose: KeyPurpose) =>
+  new AegisError('NO_ACTIVE_SIGNING_KEY', `no active ${purpose} signing key: an operator must rotate one in (POST /v1/keys/rotate)`);
+
+/** The audit log's signing through `keys` (a thunk: the key service is built after the log it audits through). */
+export function auditSigning(keys: () => KeyService): AuditSigning {
+  return { signerFor: (tx, keyRingSeq) => keys().signerForAppend(tx, keyRingSeq), ringTypes: new Set(RING_EVENT_TYPES) };
+}
+
+/** The active keys as this process last read them, and the ring's version (`audit_head.key_ring_seq`) they are of. */
+interface RingSnapshot {
+  seq: number;
+  active: ReadonlyMap<KeyPurpose, ActiveKey>;
+}
+
+const snapshot = (seq: number, keys: readonly ActiveKey[]): RingSnapshot => {
+  const active = new Map<KeyPurpose, ActiveKey>();
+  // newest first: the first of a purpose is its active key
+  for (const k of keys) if (!active.has(k.record.purpose)) active.set(k.record.purpose, k);
+  return { seq, active };
+};
+
 /**
  * The key ring: public keys with validity windows, kept in the database, and the one
  * active signer per purpose. Private keys stay in the {@link KeyProvider}.
+ *
+ * The active keys are cached with the ring's version: an audit append (which holds the chain
+ * head's lock and reads the version with it) uses them while the version is unchanged and reads
+ * the ring again when another process changed it, so a change is seen by every process's next
+ * append and an unchanged ring costs no statement. This process's own changes drop the cache
+ * when they commit; the transaction making one reads the ring it is writing.
  */
 export class KeyService {
   readonly #signers = new Map<string, Signer>();
+  #ring: RingSnapshot | undefined;
+  /** transactions changing the ring: they read what they wrote, and fill no cache with it */
+  readonly #changing = new WeakSet<Executor>();
+  /** the ring as validated under the head lock of each transaction that appended */
+  readonly #validatedIn = new WeakMap<Executor, RingSnapshot>();
 
   constructor(
     private readonly database: Database,
@@ -56,17 +101,72 @@ export class KeyService {
   /** The signer that signs new `purpose` signatures now (as seen by `db`, e.g. a transaction). */
   async activeSigner(purpose: KeyPurpose, db: Executor = this.database.db): Promise<Signer> {
     const active = await findActiveKey(db, purpose);
-    if (!active)
-      throw new AegisError(
-        'NO_ACTIVE_SIGNING_KEY',
-        `no active ${purpose} signing key: an operator must rotate one in (POST /v1/keys/rotate)`,
-      );
-    const { record, keyRef } = active;
+    if (!active) throw noActiveKey(purpose);
+    return this.#signerOf(active, purpose);
+  }
+
+  /**
+   * The audit signer for an append in `tx`, which holds the chain head's lock and read the
+   * ring's version `keyRingSeq` with it: from the cache when that is the version cached, else
+   * read in `tx` (consistent with the version under the lock) and cached.
+   */
+  async signerForAppend(tx: Executor, keyRingSeq: number): Promise<Signer> {
+    if (this.#changing.has(tx)) return this.activeSigner('audit', tx);
+    if (this.#ring?.seq !== keyRingSeq) this.#ring = snapshot(keyRingSeq, await findActiveKeys(tx));
+    this.#validatedIn.set(tx, this.#ring);
+    return this.#signerFrom(this.#ring, 'audit');
+  }
+
+  /**
+   * The `purpose` signer as this process last read the ring, for signing before a transaction
+   * (no statement while cached). Provisional: the transaction must {@link confirmSigner} it
+   * after its audit append, when the ring may have changed in another process meanwhile.
+   */
+  async provisionalSigner(purpose: KeyPurpose): Promise<Signer> {
+    // a ring without the key is read again: one may have been rotated in elsewhere since
+    if (!this.#ring?.active.has(purpose)) {
+      // the version first: a ring read after it is never older than the version it is cached under
+      const seq = await this.audit.keyRingSeq(this.database.db);
+      this.#ring = snapshot(seq, await findActiveKeys(this.database.db));
+    }
+    return this.#signerFrom(this.#ring, purpose);
+  }
+
+  /**
+   * Whether `kid` is still the active `purpose` key in `tx`, after `tx` appended its audit events
+   * (the ring then is the one under the head's lock, held to the commit): false means a rotation
+   * or revocation committed since a {@link provisionalSigner} was taken: sign again.
+   */
+  async isStillActive(tx: Executor, purpose: KeyPurpose, kid: string): Promise<boolean> {
+    const ring = this.#validatedIn.get(tx);
+    const active = ring ? ring.active.get(purpose) : await findActiveKey(tx, purpose);
+    return active?.record.kid === kid;
+  }
+
+  #signerFrom(ring: RingSnapshot, purpose: KeyPurpose): Signer {
+    const active = ring.active.get(purpose);
+    if (!active) throw noActiveKey(purpose);
+    return this.#signerOf(active, purpose);
+  }
+
+  #signerOf({ record, keyRef }: ActiveKey, purpose: KeyPurpose): Signer {
     const cached = this.#signers.get(record.kid);
     if (cached) return cached;
     const signer = outageAware(this.provider.signer(record.kid, record.alg, keyRef), purpose);
     this.#signers.set(record.kid, signer);
     return signer;
+  }
+
+  /** Runs a change of the ring in one transaction; the cache is dropped once it committed (or failed). */
+  async #changeRing<T>(change: (tx: Transaction<DB>) => Promise<T>): Promise<T> {
+    try {
+      return await this.database.db.transaction().execute(async (tx) => {
+        this.#changing.add(tx);
+        return change(tx);
+      });
+    } finally {
+      this.#ring = undefined;
+    }
   }
 
   /**
@@ -121,7 +221,7 @@ export class KeyService {
     if (input.notAfter && !(Date.parse(input.notAfter) > now.getTime()))
       throw new AegisError('VALIDATION_FAILED', 'notAfter must be in the future', { field: 'notAfter' });
     try {
-      await this.database.db.transaction().execute(async (tx) => {
+      await this.#changeRing(async (tx) => {
         const key = {
           kid: input.kid,
           purpose: input.purpose,
@@ -148,7 +248,7 @@ export class KeyService {
     if (!existing) throw new AegisError('NOT_FOUND', `no key ${kid}`, { field: 'kid' });
     if (existing.revokedAt) throw new AegisError('CONFLICT', `key ${kid} is already revoked`, { field: 'kid' });
     const now = this.clock.now();
-    await this.database.db.transaction().execute(async (tx) => {
+    await this.#changeRing(async (tx) => {
       await revokeKey(tx, kid, { revokedAt: now, notAfter: existing.notAfter ? toDate(existing.notAfter) : now });
       await this.audit.append(tx, {
         type: 'key.revoked',
@@ -164,7 +264,7 @@ export class KeyService {
   async #add(purpose: KeyPurpose, kid: string, opts: { kmsKeyId?: string }, retire: string | undefined, actor: string): Promise<KeyRecord> {
     const { record, keyRef } = await this.provider.create(purpose, kid, opts);
     const now = this.clock.now();
-    await this.database.db.transaction().execute(async (tx) => {
+    await this.#changeRing(async (tx) => {
       if (retire) await retireKey(tx, retire, now);
       // The public key goes into the chain, so the key ring can be rebuilt from the archive.
       const key = { kid, purpose, alg: record.alg, publicKey: record.publicKey, backend: record.backend, notBefore: now.toISOString() };

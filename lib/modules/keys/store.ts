@@ -58,8 +58,26 @@ export async function findKey(x: Executor, kid: string): Promise<KeyRecord | und
   return row ? toKeyRecord(row) : undefined;
 }
 
+/** A key that signs now, with the reference to its private half. */
+export interface ActiveKey {
+  record: KeyRecord;
+  keyRef: string;
+}
+
+/** Every key neither rotated out nor revoked, newest first (the first of each purpose is its active key). */
+export async function findActiveKeys(x: Executor): Promise<ActiveKey[]> {
+  const rows = await x
+    .selectFrom('signing_keys')
+    .selectAll()
+    .where('not_after', 'is', null)
+    .where('revoked_at', 'is', null)
+    .orderBy('not_before', 'desc')
+    .execute();
+  return rows.map((row) => ({ record: toKeyRecord(row), keyRef: row.key_ref }));
+}
+
 /** The newest key of `purpose` neither rotated out nor revoked, with the reference to its private half. */
-export async function findActiveKey(x: Executor, purpose: KeyPurpose): Promise<{ record: KeyRecord; keyRef: string } | undefined> {
+export async function findActiveKey(x: Executor, purpose: KeyPurpose): Promise<ActiveKey | undefined> {
   const row = await x
     .selectFrom('signing_keys')
     .selectAll()

@@ -84,7 +84,10 @@ export function pendingUntil(createdAt: string, ttlSeconds: number | undefined):
   return new Date(Date.parse(createdAt) + (ttlSeconds ?? DEFAULT_PENDING_UPLOAD_TTL_SECONDS) * 1000);
 }
 
-export function registrationResult(r: ArtifactRecord, replayed: boolean): RegistrationResult {
+export function registrationResult(
+  r: Pick<ArtifactRecord, 'artifactId' | 'modelName' | 'version' | 'sha256' | 'signature'>,
+  replayed: boolean,
+): RegistrationResult {
   return {
     artifactId: r.artifactId,
     modelName: r.modelName,

@@ -11,7 +11,7 @@ import type { DB } from '../../platform/sql/schema.js';
 import type { Clock } from '../../platform/ports/clock.js';
 import type { Database } from '../../platform/ports/database.js';
 import type { ObjectStore } from '../../platform/ports/object-store.js';
-import type { AuditLog } from '../../platform/audit/log.js';
+import type { AuditInput, AuditLog } from '../../platform/audit/log.js';
 import type { DatasetService } from '../datasets/service.js';
 import type { KeyService } from '../keys/service.js';
 import {
@@ -30,8 +30,8 @@ import {
   type StoredArtifact,
   type Upload,
 } from './domain.js';
-import { findArtifact, findArtifactIdBySha256, findArtifactModelRef, findModelRef, insertArtifact, nextModelVersion } from './store.js';
-import { claimUpload, findIdempotencyKey, findUpload, insertIdempotencyKey } from './store-uploads.js';
+import { findArtifact, findArtifactIdBySha256 } from './store.js';
+import { readRegistrationContext, writeRegistration, type RegistrationContext } from './store-registration.js';
 import type { UploadOptions } from './uploads.js';
 
 export interface RegistrationOptions extends Pick<UploadOptions, 'pendingUploadTtlSeconds'> {
@@ -62,6 +62,47 @@ interface UploadedBytes {
 /** A registration signed and with its sidecars stored: what the transaction commits (the version is taken there). */
 type SignedRegistration = Omit<Registration, 'version' | 'createdAt'> & { createdAt: Date };
 
+/** A transaction found the manifest's signing key retired or revoked since the registration signed: it signs again. */
+class SignerRetired extends Error {}
+
+/** The audit events of a registration: the manifest's signature and the artifact's record. */
+function registrationEvents(signed: SignedRegistration, version: number): AuditInput[] {
+  const { manifest, signature, storage, createdBy } = signed;
+  const artifactId = manifest.artifactId;
+  const subject = `artifact:${artifactId}`;
+  return [
+    {
+      type: 'manifest.signed',
+      actor: createdBy,
+      subject,
+      payload: {
+        manifestSignatureId: signature.manifestSignatureId,
+        artifactId,
+        manifestSha256: manifestSha256(manifest),
+        signerId: signature.signerId,
+        alg: signature.alg,
+        ts: signature.ts,
+      },
+    },
+    {
+      type: 'artifact.registered',
+      actor: createdBy,
+      subject,
+      payload: {
+        artifactId,
+        modelName: manifest.modelName,
+        version,
+        sha256: signed.sha256,
+        size: signed.size,
+        manifestSha256: manifestSha256(manifest),
+        manifestSignatureId: signature.manifestSignatureId,
+        storage,
+        createdAt: signed.createdAt.toISOString(),
+      },
+    },
+  ];
+}
+
 /**
  * Registration of an uploaded artifact, step by step: refuse or replay early, check the
  * bytes, sign and store the sidecars, then commit the rows and audit events in one transaction.
@@ -88,50 +129,59 @@ export class Registrar {
     // The manifest is the request's identity; the uploadId is transport, so a CLI retry
     // that uploads the bytes again under the same key still replays.
     assertManifestSize(input.manifest);
+    const m = input.manifest;
     const request: RegistrationRequest = {
       uploadId: input.uploadId,
-      manifest: input.manifest,
+      manifest: m,
       team: input.team,
       principal,
       idempotencyKey,
-      requestSha256: canonicalSha256(input.manifest),
+      requestSha256: canonicalSha256(m),
     };
-    const upload = await findUpload(this.d.database.db, input.uploadId);
-    assertUploadOwner(upload, input.uploadId, principal);
-    const model = input.manifest.modelName;
-    assertTeamAgrees(model, (await findModelRef(this.d.database.db, model))?.team, input.team);
-    const earlier = await this.#earlierRegistration(request);
+    // everything the checks below need, in one statement
+    const context = await readRegistrationContext(this.d.database.db, {
+      uploadId: input.uploadId,
+      modelName: m.modelName,
+      sha256: m.artifactSha256,
+      principal: principal.id,
+      ...(idempotencyKey !== undefined && { idempotencyKey }),
+      ...(m.parent && { parentId: m.parent.artifactId }),
+    });
+    assertUploadOwner(context.upload, input.uploadId, principal);
+    assertTeamAgrees(m.modelName, context.model?.team, input.team);
+    const earlier = await this.#earlierRegistration(request, context);
     if (earlier) return earlier;
     // Cheap checks first: a manifest naming unknown or contradicting datasets costs no hashing.
-    await this.d.datasets.checkRefs(input.manifest.datasetRefs);
-    if (input.manifest.parent)
-      assertParentAgrees(input.manifest, (await findArtifactModelRef(this.d.database.db, input.manifest.parent.artifactId))?.name);
-    const bytes = await this.#checkUploadedBytes(request, upload);
-    const signed = await this.#signAndStore(request, bytes);
-    try {
-      await this.d.database.db.transaction().execute((tx) => this.#commit(tx, request, signed));
-    } catch (e) {
-      return this.#afterConflict(e, request, signed);
+    await this.d.datasets.checkRefs(m.datasetRefs);
+    if (m.parent) assertParentAgrees(m, context.parentModel);
+    const bytes = await this.#checkUploadedBytes(request, context.upload);
+    // Signed before the transaction with the ring this process holds; the transaction confirms
+    // the key is still active once it holds the chain head (a rotation elsewhere: sign again).
+    for (let attempt = 1; ; attempt++) {
+      const signed = await this.#signAndStore(request, bytes);
+      try {
+        const version = await this.d.database.db.transaction().execute((tx) => this.#commit(tx, request, signed));
+        const { artifactId, modelName } = signed.manifest;
+        return registrationResult({ artifactId, modelName, version, sha256: signed.sha256, signature: signed.signature }, false);
+      } catch (e) {
+        if (e instanceof SignerRetired && attempt < 3) continue;
+        return this.#afterConflict(e, request, signed);
+      }
     }
-    return registrationResult((await this.#get(signed.manifest.artifactId))!, false);
   }
 
   /** The result of an earlier registration this request repeats: by its idempotency key, or by the same bytes. */
-  async #earlierRegistration(request: RegistrationRequest): Promise<RegistrationResult | undefined> {
-    if (request.idempotencyKey) {
-      const prior = await findIdempotencyKey(this.d.database.db, request.principal.id, request.idempotencyKey);
-      if (prior) {
-        if (prior.requestSha256 !== request.requestSha256) {
-          throw new AegisError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request body', {
-            field: 'Idempotency-Key',
-          });
-        }
-        return registrationResult((await this.#get(prior.artifactId))!, true);
+  async #earlierRegistration(request: RegistrationRequest, context: RegistrationContext): Promise<RegistrationResult | undefined> {
+    const { prior } = context;
+    if (request.idempotencyKey && prior) {
+      if (prior.requestSha256 !== request.requestSha256) {
+        throw new AegisError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request body', {
+          field: 'Idempotency-Key',
+        });
       }
+      return registrationResult((await this.#get(prior.artifactId))!, true);
     }
-    const m = request.manifest;
-    const existing = await findArtifactIdBySha256(this.d.database.db, m.modelName, m.artifactSha256);
-    return existing ? replayOrRefuse((await this.#get(existing))!, m) : undefined;
+    return context.sameBytes ? replayOrRefuse((await this.#get(context.sameBytes))!, request.manifest) : undefined;
   }
 
   /** Checks the upload is still registrable and its bytes are the ones the manifest describes (size, then sha256). */
@@ -159,7 +209,7 @@ export class Registrar {
   async #signAndStore(request: RegistrationRequest, bytes: UploadedBytes): Promise<SignedRegistration> {
     const m = request.manifest;
     const manifest = TrainingManifest.parse({ ...m, artifactId: m.artifactId ?? randomUUID() });
-    const signer = await this.d.keys.activeSigner('manifest');
+    const signer = await this.d.keys.provisionalSigner('manifest');
     const now = this.d.clock.now();
     const sigBase = { manifestSignatureId: randomUUID(), signerId: signer.kid, ts: now.toISOString() };
     const signatureBytes = await signer.sign(statementBytes(manifestStatement(manifest, sigBase)));
@@ -188,78 +238,38 @@ export class Registrar {
     return { manifest, signature, sha256: bytes.sha256, size: bytes.size, storage, createdBy: request.principal.id, createdAt: now };
   }
 
-  /** The registration's one transaction: claims the upload, takes the version, writes the rows and their audit events. */
-  async #commit(tx: Transaction<DB>, request: RegistrationRequest, signed: SignedRegistration): Promise<void> {
+  /**
+   * The registration's one transaction: a statement writing its rows (claiming the upload and
+   * taking the version: the model's row lock), then its audit events (the chain head's lock,
+   * taken last). Returns the version.
+   */
+  async #commit(tx: Transaction<DB>, request: RegistrationRequest, signed: SignedRegistration): Promise<number> {
     const { uploadId, principal, idempotencyKey } = request;
-    const now = signed.createdAt;
-    // Serialised with the expiry job by the row lock: either it expired first (refused
-    // here) or this registration claims the upload and the job leaves it alone.
-    if (!(await claimUpload(tx, uploadId, now)))
+    const model = signed.manifest.modelName;
+    const { version, team, claimed } = await writeRegistration(tx, {
+      ...signed,
+      uploadId,
+      team: request.team ?? null,
+      ...(idempotencyKey !== undefined && {
+        idempotency: { principal: principal.id, idempotencyKey, requestSha256: request.requestSha256 },
+      }),
+    });
+    // Serialised with the expiry job by the upload's row lock: either it expired first (refused
+    // here, and the transaction rolls back) or this registration claimed the upload and the job leaves it alone.
+    if (!claimed)
       throw new AegisError('UPLOAD_EXPIRED', `upload ${uploadId} expired while it was being registered; upload the bytes again`, {
         field: 'uploadId',
       });
-    const model = signed.manifest.modelName;
-    const { version, team } = await nextModelVersion(tx, {
-      name: model,
-      team: request.team ?? null,
-      createdBy: principal.id,
-      createdAt: now,
-    });
     // a concurrent first registration may have set another team since the early check
     if (version > 1) assertTeamAgrees(model, team, request.team);
-    await insertArtifact(tx, { ...signed, version });
-    await this.#appendRegistrationEvents(tx, signed, version);
-    if (version === 1 && team !== null)
-      await this.d.audit.append(tx, {
-        type: 'model.team.set',
-        actor: principal.id,
-        subject: `model:${model}`,
-        payload: { model, team, previous: null },
-      });
-    if (idempotencyKey) {
-      const { requestSha256 } = request;
-      await insertIdempotencyKey(tx, {
-        principal: principal.id,
-        idempotencyKey,
-        requestSha256,
-        artifactId: signed.manifest.artifactId,
-        createdAt: now,
-      });
-    }
-  }
-
-  async #appendRegistrationEvents(tx: Transaction<DB>, signed: SignedRegistration, version: number): Promise<void> {
-    const { manifest, signature, storage, createdBy } = signed;
-    const artifactId = manifest.artifactId;
-    await this.d.audit.append(tx, {
-      type: 'manifest.signed',
-      actor: createdBy,
-      subject: `artifact:${artifactId}`,
-      payload: {
-        manifestSignatureId: signature.manifestSignatureId,
-        artifactId,
-        manifestSha256: manifestSha256(manifest),
-        signerId: signature.signerId,
-        alg: signature.alg,
-        ts: signature.ts,
-      },
-    });
-    await this.d.audit.append(tx, {
-      type: 'artifact.registered',
-      actor: createdBy,
-      subject: `artifact:${artifactId}`,
-      payload: {
-        artifactId,
-        modelName: manifest.modelName,
-        version,
-        sha256: signed.sha256,
-        size: signed.size,
-        manifestSha256: manifestSha256(manifest),
-        manifestSignatureId: signature.manifestSignatureId,
-        storage,
-        createdAt: signed.createdAt.toISOString(),
-      },
-    });
+    await this.d.audit.appendAll(tx, [
+      ...registrationEvents(signed, version),
+      ...(version === 1 && team !== null
+        ? [{ type: 'model.team.set' as const, actor: principal.id, subject: `model:${model}`, payload: { model, team, previous: null } }]
+        : []),
+    ]);
+    if (!(await this.d.keys.isStillActive(tx, 'manifest', signed.signature.signerId))) throw new SignerRetired();
+    return version;
   }
 
   /** A unique violation on commit: a concurrent registration of the same model+sha256 (or idempotency key) won the race. */

@@ -50,46 +50,94 @@ export function eventToRow(e: AuditEvent) {
   };
 }
 
+/** Where the audit log's signature comes from: the key ring, as the transaction's locked head says it is. */
+export interface AuditSigning {
+  /**
+   * The active audit signer for an append in `tx`, which holds the head's row lock and read the
+   * ring's version `keyRingSeq` with it (the key service reads the ring again only when that
+   * version is not the one it holds).
+   */
+  signerFor(tx: Transaction<DB>, keyRingSeq: number): Promise<Signer>;
+  /** the event types that change the key ring: appending one moves the ring's version to its seq */
+  ringTypes: ReadonlySet<string>;
+}
+
 /**
- * The one helper every state change uses: appends a signed, hash-chained event inside the
- * caller's transaction, so the change and its event commit together or not at all. The
- * chain head row is locked for the append, which serialises concurrent writers. A payload
+ * The one helper every state change uses: appends signed, hash-chained events inside the
+ * caller's transaction, so the change and its events commit together or not at all. The
+ * chain head row is locked for the append, which serialises concurrent writers: append last,
+ * just before the commit, so the lock is held for as short a time as possible. A payload
  * must match its type's schema in the event catalogue exactly, or nothing is appended.
  */
 export class AuditLog {
   constructor(
-    /** the active audit signer as seen inside the transaction (the first key signs its own creation) */
-    private readonly signerIn: (tx: Executor) => Promise<Signer>,
+    private readonly signing: AuditSigning,
     private readonly clock: Clock,
     private readonly catalogue: EventCatalogue,
-    /** the outbox: enqueues the appended event's deliveries in the same transaction (events module) */
-    private readonly outbox?: (tx: Transaction<DB>, event: AuditEvent) => Promise<void>,
+    /** the outbox: enqueues the appended events' deliveries in the same transaction (events module) */
+    private readonly outbox?: (tx: Transaction<DB>, events: readonly AuditEvent[]) => Promise<void>,
   ) {}
 
   async append(tx: Transaction<DB>, input: AuditInput): Promise<AuditEvent> {
+    return (await this.appendAll(tx, [input]))[0]!;
+  }
+
+  /**
+   * Appends the events of one change, in order: one read of the locked head, one statement
+   * writing the events and moving the head, one enqueueing their deliveries, whatever their number.
+   */
+  async appendAll(tx: Transaction<DB>, inputs: readonly AuditInput[]): Promise<AuditEvent[]> {
+    if (inputs.length === 0) return [];
     // round-trip through canonical JSON so the checked, stored, hashed and returned payloads agree
-    const payloadText = canonicalJson(input.payload);
-    const payload = JSON.parse(payloadText) as Record<string, unknown>;
-    checkPayload(this.catalogue, input.type, payload, payloadText);
-    const head = await tx.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
-    const signer = await this.signerIn(tx);
-    const unsigned: UnsignedEvent = {
-      seq: Number(head.seq) + 1,
-      eventId: randomUUID(),
-      type: input.type,
-      actor: input.actor,
-      subject: input.subject,
-      payload,
-      ts: this.clock.now().toISOString(),
-      prevHash: head.hash.trim(),
-      signerId: signer.kid,
-    };
-    const hash = eventHash(unsigned);
-    const event: AuditEvent = { ...unsigned, hash, signature: (await signer.sign(eventStatement(unsigned.seq, hash))).toString('base64') };
-    await tx.insertInto('audit_events').values(eventToRow(event)).execute();
-    await tx.updateTable('audit_head').set({ seq: event.seq, hash }).where('id', '=', 1).execute();
-    await this.outbox?.(tx, event);
-    return event;
+    const checked = inputs.map((input) => {
+      const payloadText = canonicalJson(input.payload);
+      const payload = JSON.parse(payloadText) as Record<string, unknown>;
+      checkPayload(this.catalogue, input.type, payload, payloadText);
+      return { ...input, payload };
+    });
+    const head = await tx
+      .selectFrom('audit_head')
+      .select(['seq', 'hash', 'key_ring_seq'])
+      .where('id', '=', 1)
+      .forUpdate()
+      .executeTakeFirstOrThrow();
+    const signer = await this.signing.signerFor(tx, Number(head.key_ring_seq));
+    const ts = this.clock.now().toISOString();
+    const events: AuditEvent[] = [];
+    let prevHash = head.hash.trim();
+    let keyRingSeq = Number(head.key_ring_seq);
+    for (const [i, input] of checked.entries()) {
+      const unsigned: UnsignedEvent = {
+        seq: Number(head.seq) + 1 + i,
+        eventId: randomUUID(),
+        type: input.type,
+        actor: input.actor,
+        subject: input.subject,
+        payload: input.payload,
+        ts,
+        prevHash,
+        signerId: signer.kid,
+      };
+      const hash = eventHash(unsigned);
+      events.push({ ...unsigned, hash, signature: (await signer.sign(eventStatement(unsigned.seq, hash))).toString('base64') });
+      prevHash = hash;
+      if (this.signing.ringTypes.has(input.type)) keyRingSeq = unsigned.seq;
+    }
+    const last = events[events.length - 1]!;
+    await tx
+      .with('appended', (db) => db.insertInto('audit_events').values(events.map(eventToRow)).returning('seq'))
+      .updateTable('audit_head')
+      .set({ seq: last.seq, hash: last.hash, key_ring_seq: keyRingSeq })
+      .where('id', '=', 1)
+      .execute();
+    await this.outbox?.(tx, events);
+    return events;
+  }
+
+  /** The key ring's version as `x` sees it (see {@link AuditSigning}): read before the ring itself, so a ring read after it is never older. */
+  async keyRingSeq(x: Executor): Promise<number> {
+    const row = await x.selectFrom('audit_head').select('key_ring_seq').where('id', '=', 1).executeTakeFirstOrThrow();
+    return Number(row.key_ring_seq);
   }
 
   /**

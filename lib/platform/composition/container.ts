@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import type { Authenticator } from '../ports/auth.js';
 import type { Clock } from '../ports/clock.js';
 import type { Database } from '../ports/database.js';
-import type { MetricsExposition } from '../ports/metrics.js';
+import type { MetricsExposition, ServiceMetrics } from '../ports/metrics.js';
 import type { KeyProvider } from '../ports/signer.js';
 import type { DownloadSource, ObjectStore, UploadSink } from '../ports/object-store.js';
 import type { Scheduler } from '../ports/scheduler.js';
@@ -71,6 +71,8 @@ export interface Container {
   auth: Authenticator;
   /** the Prometheus text the local server serves at `/metrics`; absent in Lambda (EMF lines instead) */
   metricsExposition?: MetricsExposition;
+  /** the service measurements (request statements; the services record their own) */
+  metrics: ServiceMetrics;
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   clock: Clock;
   close(): Promise<void>;

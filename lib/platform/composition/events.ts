@@ -36,9 +36,9 @@ export class Outbox {
   #kick: (() => Promise<void>) | undefined;
   #logger: Container['logger'] | undefined;
 
-  readonly enqueue = async (tx: Transaction<DB>, e: AuditEvent): Promise<void> => {
+  readonly enqueue = async (tx: Transaction<DB>, events: readonly AuditEvent[]): Promise<void> => {
     if (!this.#events) throw new Error('the events outbox is not wired');
-    await this.#events.enqueue(tx, e);
+    await this.#events.enqueue(tx, events);
   };
 
   /** After a commit: wakes the dispatcher when the transaction enqueued deliveries (a failure to wake it only delays them). */

@@ -3,7 +3,7 @@ import { EventBridgePublisher } from '../adapters/event-delivery/eventbridge.js'
 import { captureClient } from '../tracing/xray.js';
 import { buildLambdaContainer } from './lambda.js';
 import { loadCheckedConfig } from '../config.js';
-import { lazyContainer } from '../http/handler.js';
+import { lazyContainer } from '../http/container-provider.js';
 
 /**
  * {@link lambdaContainer} with the stack's event bus (`AEGIS_EVENT_BUS_NAME`), for the event

@@ -1,6 +1,6 @@
 import { buildLambdaContainer } from './lambda.js';
 import { loadCheckedConfig } from '../config.js';
-import { lazyContainer } from '../http/handler.js';
+import { lazyContainer } from '../http/container-provider.js';
 import { modelRuntimes } from './runtimes.js';
 
 /**

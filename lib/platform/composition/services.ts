@@ -26,7 +26,7 @@ import { QuarantineReader, QuarantineService } from '../../modules/quarantine/se
 import { RolloutService } from '../../modules/rollout/service.js';
 import { AuditTrail } from '../audit/trail.js';
 import { DatasetService } from '../../modules/datasets/service.js';
-import { KeyService } from '../../modules/keys/service.js';
+import { auditSigning, KeyService } from '../../modules/keys/service.js';
 import { RegistryService } from '../../modules/registry/service.js';
 import { TokenService } from '../../modules/tokens/service.js';
 import { VerificationService } from '../../modules/registry/verification.js';
@@ -162,6 +162,7 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
       scheduler,
       auth: opts.mode === 'lambda' ? new IamAuthenticator(config.iamRoleMap) : new BearerTokenAuthenticator(core.tokens),
       ...(exposition && { metricsExposition: exposition }),
+      metrics: shared.metrics,
       logger: shared.logger,
       clock: shared.clock,
       close: async () => {
@@ -204,9 +205,10 @@ async function coreServices(
   const { database, store } = s;
   const { clock, metrics, logger } = shared;
   const { outbox } = o;
-  // The audit log signs with the active audit key as its transaction sees it; the key
-  // service audits its own changes through the same log. Each event goes to the outbox too.
-  const audit = new AuditLog((tx) => keys.activeSigner('audit', tx), clock, EVENT_CATALOGUE, outbox.enqueue);
+  // The audit log signs with the active audit key of the ring its transaction's locked head
+  // names; the key service audits its own changes through the same log. Events go to the outbox too.
+  const signing = auditSigning(() => keys);
+  const audit = new AuditLog(signing, clock, EVENT_CATALOGUE, outbox.enqueue);
   const keys: KeyService = new KeyService(database, s.keyProvider, clock, audit);
   // wired before anything appends (the bootstrap's key events go to the outbox too)
   const events = eventServices(config, o.adapters, opts.mode, { clock, logger, metrics, database, audit, outbox });

@@ -13,9 +13,11 @@ import { StartupCheckError } from '../startup-checks.js';
 import type { Principal } from '../../kernel/identity.js';
 import type { ReplyBody, ReplyStatus, RouteSpec } from './routes.js';
 import { traceRequest } from './request-span.js';
+import { containerOrRefusal, type ContainerProvider } from './container-provider.js';
+import { withStatementTally } from '../sql/statements.js';
 import { annotate, ATTR, idAttributes } from '../tracing/spans.js';
 
-export type ContainerProvider = () => Promise<Container>;
+export type { ContainerProvider } from './container-provider.js';
 
 /** A route's function as Lambda invokes it, and as the local server calls it. */
 export type LambdaHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -154,22 +156,29 @@ export function httpHandler<R extends RouteSpec>(
     const requestId = event.requestContext?.requestId ?? context?.awsRequestId ?? randomUUID();
     const base: Record<string, string> = { 'x-request-id': requestId, ...deprecationHeaders(route, event) };
     let c: Container | undefined;
-    try {
-      c = await containerOrRefusal(container, requestId);
-      Object.assign(base, corsHeaders(c.config.consoleOrigin, event.headers));
-      const headers = lowerHeaders(event.headers);
-      const principal = await authorize(route, c, event);
-      const input = readInput(schemas, event);
-      annotate(idAttributes(input.params, input.body));
-      await checkScope(route.scope, principal, input, c);
-      const req = { ...input, headers, principal, requestId } as HttpRequest<Parsed<R, 'body'>, Parsed<R, 'query'>, Parsed<R, 'params'>>;
-      const reply = await impl(req, c);
-      annotate(idAttributes(reply.body));
-      return json(reply.status, reply.body, { ...base, ...reply.headers });
-    } catch (e) {
-      if (e instanceof StartupCheckError) throw e;
-      return errorReply(e, { route, requestId, base, logger: c?.logger ?? console });
-    }
+    // the statements the request ran: on its span, and in the local server's metrics
+    const tallied = (statements: readonly string[]) => {
+      annotate({ [ATTR.statements]: statements.length });
+      c?.metrics.requestStatements(route.id, statements.length);
+    };
+    return withStatementTally(async () => {
+      try {
+        c = await containerOrRefusal(container, requestId);
+        Object.assign(base, corsHeaders(c.config.consoleOrigin, event.headers));
+        const headers = lowerHeaders(event.headers);
+        const principal = await authorize(route, c, event);
+        const input = readInput(schemas, event);
+        annotate(idAttributes(input.params, input.body));
+        await checkScope(route.scope, principal, input, c);
+        const req = { ...input, headers, principal, requestId } as HttpRequest<Parsed<R, 'body'>, Parsed<R, 'query'>, Parsed<R, 'params'>>;
+        const reply = await impl(req, c);
+        annotate(idAttributes(reply.body));
+        return json(reply.status, reply.body, { ...base, ...reply.headers });
+      } catch (e) {
+        if (e instanceof StartupCheckError) throw e;
+        return errorReply(e, { route, requestId, base, logger: c?.logger ?? console });
+      }
+    }, tallied);
   };
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>().handler((event, context) =>
     traceRequest(route, event, () => handle(event, context)),
@@ -187,19 +196,6 @@ export function standaloneHandler<R extends RouteSpec & { roles: 'public' }>(rou
     const { status, body, headers } = reply();
     return json(status, body, { 'x-request-id': requestId, ...deprecationHeaders(route, event), ...headers });
   };
-}
-
-/**
- * The container; a production that refused to start fails the invocation as an init failure
- * would, with the check named in the function's error (API Gateway answers 502), not a 500
- * that looks like one bad request.
- */
-function containerOrRefusal(container: ContainerProvider, requestId: string): Promise<Container> {
-  return container().catch((e: unknown) => {
-    if (e instanceof StartupCheckError)
-      console.error(JSON.stringify({ level: 'ERROR', message: 'startup check failed', check: e.check, reason: e.message, requestId }));
-    throw e;
-  });
 }
 
 /** The caller, when the route is not public: 401 without a valid identity, 403 without one of the route's roles (or a global scope where the route needs one). */
@@ -277,22 +273,4 @@ function deprecationHeaders(route: RouteSpec, event: APIGatewayProxyEvent): Reco
   if (!route.deprecatedPaths?.includes(event.resource)) return {};
   const current = route.path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(event.pathParameters?.[name] ?? ''));
   return { deprecation: 'true', link: `<${current}>; rel="successor-version"` };
-}
-
-/**
- * Process-wide memo for the Lambda composition root: built on first invocation, reused
- * after, so the production startup checks run once per cold start. A refusal
- * ({@link StartupCheckError}: Object Lock off, a wrong key spec, …) is kept too: every later
- * invocation of this container fails with it without asking AWS again (fix, then redeploy
- * or update the function so new containers start). Any other failure is retried.
- */
-export function lazyContainer(build: () => Promise<Container>): ContainerProvider {
-  let p: Promise<Container> | undefined;
-  return () => {
-    p ??= build().catch((e: unknown) => {
-      if (!(e instanceof StartupCheckError)) p = undefined;
-      throw e;
-    });
-    return p;
-  };
 }

@@ -19,7 +19,9 @@ export const SERVICE_METRICS = {
   ai_infra_audit_archive_lag_events: { kind: 'gauge', labels: [] },
   ai_infra_audit_verifications_total: { kind: 'counter', labels: ['source', 'outcome'] },
   ai_infra_event_deliveries_total: { kind: 'counter', labels: ['kind', 'outcome'] },
-} as const satisfies Record<string, { kind: 'counter' | 'histogram' | 'gauge'; labels: readonly string[] }>;
+  // local only: a CloudWatch metric per route would cost more than it tells (the request span carries the count on AWS)
+  ai_infra_db_statements_per_request: { kind: 'histogram', labels: ['route'], localOnly: true },
+} as const satisfies Record<string, { kind: 'counter' | 'histogram' | 'gauge'; labels: readonly string[]; localOnly?: true }>;
 
 export type ServiceMetricName = keyof typeof SERVICE_METRICS;
 
@@ -73,6 +75,8 @@ export interface ServiceMetrics {
   auditVerification(source: 'database' | 'archive' | 'checkpoint', outcome: 'ok' | 'failed'): void;
   /** `n` event deliveries to a webhook or the bus: delivered, failed (retried later) or dead (after the last attempt) */
   eventDeliveries(kind: 'webhook' | 'bus', outcome: 'delivered' | 'failed' | 'dead', n: number): void;
+  /** the SQL statements one request to `route` ran (BEGIN and COMMIT not counted) */
+  requestStatements(route: string, n: number): void;
 }
 
 /** Measurements a process serves itself to a scraper: the local server's Prometheus text at `/metrics`. */

@@ -1,13 +1,5 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
-import { tokenLifecycle } from './migration-token-lifecycle.js';
-import { modelScopes } from './migration-0009-model-scopes.js';
-import { serving0011 } from './migration-0011-serving.js';
-import { servingTelemetry0012 } from './migration-0012-serving-telemetry.js';
-import { servingIngestWatermark0013 } from './migration-0013-serving-ingest-watermark.js';
-import { rolloutStrategies0014 } from './migration-0014-rollout-strategies.js';
-import { drift0015 } from './migration-0015-drift.js';
-import { events0016 } from './migration-0016-events.js';
-import { quarantine0010 } from './migration-0010-quarantine.js';
+import { LATER_MIGRATIONS } from './migrations-later.js';
 
 /** Versioned migrations, as a static provider (survives esbuild bundling). Never edit a shipped one; SQL runs on PostgreSQL 15 and PGlite (18). */
 const migrations: Record<string, Migration> = {
@@ -268,15 +260,7 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('promotion_steps').addColumn('lease_token', 'integer').execute();
     },
   },
-  '0008_token_lifecycle': tokenLifecycle,
-  '0010_quarantine': quarantine0010,
-  '0009_model_scopes': modelScopes,
-  '0011_serving': serving0011,
-  '0012_serving_telemetry': servingTelemetry0012,
-  '0013_serving_ingest_watermark': servingIngestWatermark0013,
-  '0014_rollout_strategies': rolloutStrategies0014,
-  '0015_drift': drift0015,
-  '0016_events': events0016,
+  ...LATER_MIGRATIONS,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -3,6 +3,8 @@ import type { ServingDeploymentsTable, ServingEventsTable, ServingIngestWatermar
 import type { DriftReportsTable, DriftRunsTable, DriftSuggestionsTable } from './schema-drift.js';
 export type { DriftReportsTable, DriftRunsTable, DriftSuggestionsTable } from './schema-drift.js';
 import type { EventTables } from './schema-events.js';
+import type { AuditEventsTable, AuditHeadTable } from './schema-audit.js';
+export type { AuditEventsTable, AuditHeadTable } from './schema-audit.js';
 export type * from './schema-events.js';
 export type { ServingDeploymentsTable, ServingEventsTable, ServingIngestWatermarksTable, ServingLabelsTable } from './schema-serving.js';
 
@@ -122,26 +124,6 @@ export interface ArtifactDatasetsTable {
   artifact_id: string;
   dataset_id: string;
   version: string;
-}
-
-export interface AuditEventsTable {
-  seq: Int8;
-  event_id: string;
-  type: string;
-  actor: string;
-  subject: string;
-  payload: string;
-  ts: string;
-  prev_hash: string;
-  hash: string;
-  signature: string;
-  signer_id: string;
-}
-
-export interface AuditHeadTable {
-  id: number;
-  seq: Int8;
-  hash: string;
 }
 
 export interface PromotionsTable {

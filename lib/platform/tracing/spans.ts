@@ -15,6 +15,8 @@ export const ATTR = {
   model: 'aegis.model',
   port: 'aegis.port',
   role: 'aegis.principal_role',
+  /** SQL statements the request ran (BEGIN and COMMIT not counted) */
+  statements: 'aegis.db.statements',
 } as const;
 
 /** Who else hears about the ids a span carries (the Lambda path's X-Ray annotations). */

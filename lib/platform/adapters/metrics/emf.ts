@@ -1,5 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { MetricsSink, MetricUnitName } from '../../ports/metrics.js';
+import { SERVICE_METRICS, type MetricsSink, type MetricUnitName, type ServiceMetricName } from '../../ports/metrics.js';
 
 /**
  * CloudWatch metrics from Lambda through Powertools' Embedded Metric Format: each
@@ -13,7 +13,8 @@ export class EmfMetricsSink implements MetricsSink {
     this.#metrics = new Metrics({ namespace: opts.namespace ?? 'Aegis', serviceName: opts.serviceName ?? 'aegis' });
   }
 
-  emit(name: string, unit: MetricUnitName, value: number, dimensions: Record<string, string>): void {
+  emit(name: ServiceMetricName, unit: MetricUnitName, value: number, dimensions: Record<string, string>): void {
+    if ('localOnly' in SERVICE_METRICS[name]) return;
     // singleMetric publishes at once: nothing to flush at the end of an invocation
     const m = this.#metrics.singleMetric();
     for (const [k, v] of Object.entries(dimensions)) m.addDimension(k, v);

@@ -53,6 +53,10 @@ const DEFINITIONS: Record<ServiceMetricName, { help: string; buckets?: number[] 
   ai_infra_audit_verifications_total: {
     help: 'Checks of the audit chain by source (database, archive, checkpoint) and outcome (ok, failed)',
   },
+  ai_infra_db_statements_per_request: {
+    help: 'SQL statements one API request ran, by route (BEGIN and COMMIT not counted)',
+    buckets: [0, 1, 2, 4, 6, 8, 12, 16, 24, 32, 64],
+  },
   ai_infra_event_deliveries_total: {
     help: 'Event deliveries to webhooks and the event bus by outcome (delivered; failed: retried later; dead: past the last attempt, replayable)',
   },
@@ -91,9 +95,10 @@ export class PrometheusMetricsSink implements MetricsSink, MetricsExposition {
     return this.registry.metrics();
   }
 
-  emit(name: ServiceMetricName, unit: MetricUnitName, value: number, dimensions: Record<string, string>): void {
-    if (unit === 'Count') this.#counters.get(name)?.inc(dimensions, value);
-    else if (unit === 'None') this.#gauges.get(name)?.set(dimensions, value);
+  emit(name: ServiceMetricName, _unit: MetricUnitName, value: number, dimensions: Record<string, string>): void {
+    const kind = SERVICE_METRICS[name].kind;
+    if (kind === 'counter') this.#counters.get(name)?.inc(dimensions, value);
+    else if (kind === 'gauge') this.#gauges.get(name)?.set(dimensions, value);
     else this.#histograms.get(name)?.observe(dimensions, value);
   }
 }

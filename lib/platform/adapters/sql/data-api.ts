@@ -11,6 +11,7 @@ import {
 } from 'kysely';
 import { DataApiDialect } from 'kysely-data-api';
 import type { DB } from '../../sql/schema.js';
+import { STATEMENT_COUNTER } from '../../sql/statements.js';
 import type { Database } from '../../ports/database.js';
 
 export interface DataApiOptions {
@@ -38,7 +39,7 @@ export class DataApiDatabase implements Database {
       createQueryCompiler: () => base.createQueryCompiler(),
       createIntrospector: (db) => base.createIntrospector(db),
     };
-    this.db = new Kysely<DB>({ dialect });
+    this.db = new Kysely<DB>({ dialect, plugins: [STATEMENT_COUNTER] });
   }
 
   async close(): Promise<void> {

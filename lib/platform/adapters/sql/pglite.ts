@@ -4,6 +4,7 @@ import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { DB } from '../../sql/schema.js';
+import { STATEMENT_COUNTER } from '../../sql/statements.js';
 import type { Database } from '../../ports/database.js';
 
 /**
@@ -19,7 +20,7 @@ export class PgliteDatabase implements Database {
     this.#pglite = pglite;
     // PGlite serves one connection; a pool of one keeps transactions on it.
     const pool = new pg.Pool({ ...(createPgConfig(pglite) as pg.PoolConfig), max: 1 });
-    this.db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    this.db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), plugins: [STATEMENT_COUNTER] });
   }
 
   static async open(dataDir?: string): Promise<PgliteDatabase> {

@@ -1,0 +1,119 @@
+/**
+ * Statements per request (issue 25): a registration runs at most 8 SQL statements besides the
+ * events outbox's one INSERT … SELECT (BEGIN and COMMIT are not statements), and an
+ * authenticated GET that is not audited runs 1. Counted by the Kysely plugin every database
+ * adapter installs, as the server itself counts them (its ai_infra_db_statements_per_request
+ * histogram): a count, never a time.
+ */
+import { randomBytes } from 'node:crypto';
+import { countStatements } from '../../lib/platform/sql/statements.js';
+import type { Principal } from '../../lib/kernel/identity.js';
+import { manifestFor, registerDatasets, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
+import { startReceiver, type Receiver } from '../support/webhook-receiver.js';
+
+const REGISTRATION_LIMIT = 8;
+const OUTBOX = 'insert event_deliveries';
+
+let stack: Stack;
+let admin: Principal;
+let receiver: Receiver;
+beforeAll(async () => {
+  stack = await startStack();
+  admin = (await stack.container.tokens.resolve(stack.adminToken))!;
+  // a live subscription, so the outbox statement inserts rows
+  receiver = await startReceiver();
+  receiver.secret = `receiver-secret-${randomBytes(12).toString('hex')}`;
+  const sub = await stack.api('POST', '/v1/webhooks', { url: receiver.url, events: ['*'], secret: receiver.secret });
+  expect(sub.status).toBe(201);
+});
+afterAll(async () => {
+  await stack.stop();
+  await receiver.close();
+});
+
+async function uploaded(model: string) {
+  const artifact = randomBytes(3000);
+  const manifest = manifestFor(model, artifact);
+  await registerDatasets(stack, manifest);
+  const up = await stack.api('POST', '/v1/registry/uploads', { modelName: model, size: artifact.length });
+  const put = await fetch(up.body.url, { method: 'PUT', body: artifact, headers: up.body.headers ?? {} });
+  expect(put.status).toBe(200);
+  return { uploadId: up.body.uploadId as string, manifest: manifest as never };
+}
+
+/** The server's count of statements for a route so far: the sum and count of its histogram. */
+async function served(route: string): Promise<{ statements: number; requests: number }> {
+  const text = await (await fetch(`${stack.url}/metrics`)).text();
+  const value = (suffix: string) =>
+    Number(new RegExp(`^ai_infra_db_statements_per_request_${suffix}\\{route="${route}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { statements: value('sum'), requests: value('count') };
+}
+
+describe('SQL statements per request', () => {
+  it.each([
+    ['a new model, with a team and an Idempotency-Key', { team: 'vision', key: true }],
+    ['a next version, no key', { team: undefined, key: false }],
+  ])('registers %s in at most 8 statements besides one outbox INSERT', async (_name, opts) => {
+    const model = `counted-${opts.key ? 'new' : 'next'}`;
+    if (!opts.key) await uploadAndRegister(stack, model, randomBytes(100)); // the model exists
+    const { uploadId, manifest } = await uploaded(model);
+    const { result, statements } = await countStatements(() =>
+      stack.container.registry.register(
+        { uploadId, manifest, ...(opts.team && { team: opts.team }) },
+        admin,
+        opts.key ? `k-${randomBytes(4).toString('hex')}` : undefined,
+      ),
+    );
+    expect(result.replayed).toBe(false);
+    const breakdown = statements.join(', ');
+    expect({ outbox: statements.filter((s) => s === OUTBOX).length, breakdown }).toEqual({ outbox: 1, breakdown });
+    const others = statements.filter((s) => s !== OUTBOX);
+    if (others.length > REGISTRATION_LIMIT) throw new Error(`${others.length} statements besides the outbox: ${breakdown}`);
+    // every event of the change reached the subscriber: the one outbox statement enqueued them all
+    const types = opts.team ? ['manifest.signed', 'artifact.registered', 'model.team.set'] : ['manifest.signed', 'artifact.registered'];
+    const delivered = await receiver.until((es) =>
+      types.every((t) =>
+        es.some(
+          (e) => (e.type === t && e.payload.artifactId === result.artifactId) || (t === 'model.team.set' && e.subject === `model:${model}`),
+        ),
+      ),
+    );
+    expect(delivered.length).toBeGreaterThan(0);
+  });
+
+  it('a replay by Idempotency-Key reads, writes nothing', async () => {
+    const { uploadId, manifest } = await uploaded('counted-replay');
+    await stack.container.registry.register({ uploadId, manifest }, admin, 'replay-key');
+    const { result, statements } = await countStatements(() =>
+      stack.container.registry.register({ uploadId, manifest }, admin, 'replay-key'),
+    );
+    expect(result.replayed).toBe(true);
+    expect(statements.filter((s) => !s.startsWith('select'))).toEqual([]);
+  });
+
+  it('serves an authenticated GET of a version or an artifact in 1 statement, and a registration through HTTP within the limit', async () => {
+    const reg = await uploadAndRegister(stack, 'counted-get', randomBytes(500));
+    expect(reg.status).toBe(201);
+    const { artifactId, version } = reg.body;
+    // the token was read (and its last use written) by the calls above: now it is cached
+    for (const [route, path] of [
+      ['versionGet', `/v1/registry/models/counted-get/versions/${version}`],
+      ['artifactGet', `/v1/artifacts/${artifactId}`],
+    ]) {
+      const before = await served(route!);
+      const res = await stack.api('GET', path!);
+      expect(res.status).toBe(200);
+      const after = await served(route!);
+      expect({ route, requests: after.requests - before.requests, statements: after.statements - before.statements }).toEqual({
+        route,
+        requests: 1,
+        statements: 1,
+      });
+    }
+    const before = await served('register');
+    expect((await uploadAndRegister(stack, 'counted-get', randomBytes(500))).status).toBe(201);
+    const after = await served('register');
+    expect(after.requests - before.requests).toBe(1);
+    expect(after.statements - before.statements).toBeLessThanOrEqual(REGISTRATION_LIMIT + 1);
+  });
+});
