@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import { serviceMetrics } from '../../lib/platform/metrics.js';
 import type { Container } from '../../lib/platform/composition/container.js';
 import { build as buildModelsList } from '../../lambdas/models-list.js';
 import { manifestFor, registerDatasets, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
@@ -78,6 +79,7 @@ describe('dependency faults through the Lambda handler', () => {
           auth: { authenticate: async () => ({ id: 'reader', role: 'auditor', scope: 'global' as const }) },
           registry: { listModels: async () => Promise.reject(error) },
           logger: { info() {}, warn() {}, error() {} },
+          metrics: serviceMetrics([]),
           config: {},
         }) as unknown as Container,
     );
