@@ -75,12 +75,12 @@ interface Registered {
   /** the `register` call alone (the stack; the reference has one call) */
   registerMs?: number;
 }
-type Register = (a: Artifact) => Promise<Registered>;
+type Register = (a: Artifact, agent: Agent) => Promise<Registered>;
 
 /** The stack's registration: POST uploads → PUT the bytes → POST register (3 round trips). */
 const stackRegister =
-  (stack: BenchStack, agent: Agent): Register =>
-  async ({ bytes, manifest }) => {
+  (stack: BenchStack): Register =>
+  async ({ bytes, manifest }, agent) => {
     const json = { authorization: `Bearer ${stack.publisherToken}`, 'content-type': 'application/json' };
     const uploadBody = JSON.stringify({ modelName: manifest.modelName, size: bytes.length });
     const up = JSON.parse(await call(agent, 'POST', `${stack.url}/v1/registry/uploads`, json, uploadBody)) as UploadTarget;
@@ -94,8 +94,8 @@ const stackRegister =
 
 /** The reference's registration: one POST carrying the bytes, the manifest in a header. */
 const referenceRegister =
-  (ref: ReferenceServer, agent: Agent): Register =>
-  async ({ bytes, manifest }) => {
+  (ref: ReferenceServer): Register =>
+  async ({ bytes, manifest }, agent) => {
     const headers = {
       'content-type': 'application/octet-stream',
       'x-manifest': Buffer.from(JSON.stringify(manifest)).toString('base64url'),
@@ -117,29 +117,47 @@ const prepare = (count: number): Artifact[] =>
     return { bytes, manifest: manifestFor(MODEL, createHash('sha256').update(bytes).digest('hex'), bytes.length) };
   });
 
+/**
+ * Runs `fn` with a keep-alive agent of `clients` connections made for it, destroyed after: a
+ * connection left idle between phases would meet the server's keep-alive timeout (5 s) and
+ * could be closed just as it is reused ("socket hang up").
+ */
+async function withAgent<T>(clients: number, fn: (agent: Agent) => Promise<T>): Promise<T> {
+  const agent = new Agent({ keepAlive: true, maxSockets: clients });
+  try {
+    return await fn(agent);
+  } finally {
+    agent.destroy();
+  }
+}
+
 async function registrations(n: number, clients: number, register: Register): Promise<Phase> {
   const artifacts = prepare(n);
   const phase: Phase = { latencies: [], registerOnly: [], wallMs: 0, done: [] };
   const start = performance.now();
-  await runConcurrent(n, clients, async (i) => {
-    const t = performance.now();
-    const r = await register(artifacts[i]!);
-    phase.latencies.push(performance.now() - t);
-    if (r.registerMs !== undefined) phase.registerOnly.push(r.registerMs);
-    phase.done.push(r);
-  });
+  await withAgent(clients, (agent) =>
+    runConcurrent(n, clients, async (i) => {
+      const t = performance.now();
+      const r = await register(artifacts[i]!, agent);
+      phase.latencies.push(performance.now() - t);
+      if (r.registerMs !== undefined) phase.registerOnly.push(r.registerMs);
+      phase.done.push(r);
+    }),
+  );
   phase.wallMs = performance.now() - start;
   return phase;
 }
 
-async function gets(n: number, clients: number, agent: Agent, urls: readonly string[], headers: Record<string, string>) {
+async function gets(n: number, clients: number, urls: readonly string[], headers: Record<string, string>) {
   const latencies: number[] = [];
   const start = performance.now();
-  await runConcurrent(n, clients, async (i) => {
-    const t = performance.now();
-    await call(agent, 'GET', urls[i % urls.length]!, headers);
-    latencies.push(performance.now() - t);
-  });
+  await withAgent(clients, (agent) =>
+    runConcurrent(n, clients, async (i) => {
+      const t = performance.now();
+      await call(agent, 'GET', urls[i % urls.length]!, headers);
+      latencies.push(performance.now() - t);
+    }),
+  );
   return { latencies, wallMs: performance.now() - start };
 }
 
@@ -162,8 +180,6 @@ interface Target {
   label: string;
   stack: BenchStack;
   ref: ReferenceServer;
-  stackAgent: Agent;
-  refAgent: Agent;
 }
 
 /** Registrations at `clients` and at 1 client, reference first each time; returns what each side registered. */
@@ -172,7 +188,7 @@ async function registrationRows(
   o: Options,
   print: (l: string) => void,
 ): Promise<{ stack: Registered[]; reference: Registered[] }> {
-  const [stackReg, refReg] = [stackRegister(t.stack, t.stackAgent), referenceRegister(t.ref, t.refAgent)];
+  const [stackReg, refReg] = [stackRegister(t.stack), referenceRegister(t.ref)];
   const c = o.clients;
   const warm = Math.min(o.registrations, 2 * c);
   // Warm-up (not counted): JIT, connections, the first use of each signing key.
@@ -219,12 +235,12 @@ async function getRows(t: Target, registered: { stack: Registered[]; reference: 
   const refUrls = registered.reference.map((r) => t.ref.recordUrl(r.id));
   const c = o.clients;
   const warm = Math.min(o.gets, 4 * c);
-  await gets(warm, c, t.refAgent, refUrls, {});
-  await gets(warm, c, t.stackAgent, versionUrls, auth);
-  await gets(warm, c, t.stackAgent, artifactUrls, auth);
-  const ref = await gets(o.gets, c, t.refAgent, refUrls, {});
-  const version = await gets(o.gets, c, t.stackAgent, versionUrls, auth);
-  const artifact = await gets(o.gets, c, t.stackAgent, artifactUrls, auth);
+  await gets(warm, c, refUrls, {});
+  await gets(warm, c, versionUrls, auth);
+  await gets(warm, c, artifactUrls, auth);
+  const ref = await gets(o.gets, c, refUrls, {});
+  const version = await gets(o.gets, c, versionUrls, auth);
+  const artifact = await gets(o.gets, c, artifactUrls, auth);
   const [rv, ra] = [perS(version) / perS(ref), perS(artifact) / perS(ref)];
   print(`\n-- ${t.label}: reads, ${c} keep-alive connections, over the ${registered.stack.length} versions each side registered --`);
   print(
@@ -249,7 +265,6 @@ async function onDatabase(
   print: (l: string) => void,
 ) {
   const dir = await tempDir('hot-ref');
-  const agents = [new Agent({ keepAlive: true, maxSockets: o.clients }), new Agent({ keepAlive: true, maxSockets: o.clients })];
   let stack: BenchStack | undefined;
   let ref: ReferenceServer | undefined;
   try {
@@ -257,11 +272,10 @@ async function onDatabase(
     const database = refDb(join(dir, 'pgdata'));
     ref = await startReferenceServer(database, join(dir, 'files'));
     stack = await startBenchStack(stackEnv);
-    const target: Target = { kind: database.kind, label, stack, ref, stackAgent: agents[0]!, refAgent: agents[1]! };
+    const target: Target = { kind: database.kind, label, stack, ref };
     const registered = await registrationRows(target, o, print);
     if (database.kind === 'pglite') await getRows(target, registered, o, print);
   } finally {
-    for (const a of agents) a.destroy();
     await ref?.close();
     await stack?.close();
     await removeTree(dir);
