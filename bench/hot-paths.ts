@@ -191,7 +191,7 @@ async function registrationRows(
   const [stackReg, refReg] = [stackRegister(t.stack), referenceRegister(t.ref)];
   const c = o.clients;
   const warm = Math.min(o.registrations, 2 * c);
-  // Warm-up (not counted): JIT, connections, the first use of each signing key.
+  // Warm-up (not counted): JIT, caches, the first use of each signing key.
   const refWarm = await registrations(warm, c, refReg);
   const stackWarm = await registrations(warm, c, stackReg);
   const refMany = await registrations(o.registrations, c, refReg);
