@@ -148,6 +148,13 @@ export interface ChainReport {
   firstBreak: ChainBreak | null;
 }
 
+/** A broken link that points at another event of the run: the events were reordered. */
+export const reorderedLink = (seq: number): ChainBreak => ({
+  seq,
+  problem: 'events-reordered',
+  detail: `event ${seq} links to an event stored after it: events were reordered`,
+});
+
 /**
  * Verifies a run of events in stored order. Checks per event, in this order so the first
  * problem is named precisely: seq continuity (missing), link to the previous event
@@ -188,7 +195,7 @@ export function verifyChain(
       const elsewhere = e.prevHash !== e.hash && events.some((o) => o.hash === e.prevHash);
       return report(
         elsewhere
-          ? { seq: e.seq, problem: 'events-reordered', detail: `event ${e.seq} links to an event stored after it: events were reordered` }
+          ? reorderedLink(e.seq)
           : {
               seq: e.seq,
               problem: 'chain-broken',
@@ -224,23 +231,32 @@ export function verifyChain(
 const sameEvent = (a: AuditEvent, b: AuditEvent): boolean =>
   a.hash === b.hash && a.signature === b.signature && a.signerId === b.signerId && a.prevHash === b.prevHash && jsonEqual(a, b);
 
+/**
+ * One archived event against the database's copy of its seq (undefined: the database has
+ * none), `dbHead` being the database's last seq in the compared range (0: none).
+ */
+export function compareArchivedEvent(a: AuditEvent, d: AuditEvent | undefined, dbHead: number): ChainBreak | null {
+  if (!d) {
+    return a.seq > dbHead
+      ? {
+          seq: a.seq,
+          problem: 'truncated',
+          detail: `the archive holds seq ${a.seq} but the database ends at ${dbHead}: the tail was truncated`,
+        }
+      : { seq: a.seq, problem: 'event-missing', detail: `seq ${a.seq} is archived but missing from the database` };
+  }
+  return sameEvent(d, a)
+    ? null
+    : { seq: a.seq, problem: 'archive-mismatch', detail: `event ${a.seq} differs between the database and the archive` };
+}
+
 /** Compares the database's events with the archive's over the range both hold. */
 export function compareWithArchive(db: readonly AuditEvent[], archived: readonly AuditEvent[]): ChainBreak | null {
   const bySeq = new Map(db.map((e) => [e.seq, e]));
+  const dbHead = db.length ? db[db.length - 1]!.seq : 0;
   for (const a of archived) {
-    const d = bySeq.get(a.seq);
-    if (!d) {
-      const dbHead = db.length ? db[db.length - 1]!.seq : 0;
-      return a.seq > dbHead
-        ? {
-            seq: a.seq,
-            problem: 'truncated',
-            detail: `the archive holds seq ${a.seq} but the database ends at ${dbHead}: the tail was truncated`,
-          }
-        : { seq: a.seq, problem: 'event-missing', detail: `seq ${a.seq} is archived but missing from the database` };
-    }
-    if (!sameEvent(d, a))
-      return { seq: a.seq, problem: 'archive-mismatch', detail: `event ${a.seq} differs between the database and the archive` };
+    const br = compareArchivedEvent(a, bySeq.get(a.seq), dbHead);
+    if (br) return br;
   }
   return null;
 }

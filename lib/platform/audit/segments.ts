@@ -94,33 +94,53 @@ export async function writeSegment(
   }
 }
 
+/** One segment read back and checked, or the first problem found (after which nothing is read). */
+export type ArchiveSegment = { checkpoint: SignedCheckpoint; events: AuditEvent[] } | { problem: ChainBreak };
+
+/**
+ * The archive's segments in order, each read when asked for, its checkpoint's signature and
+ * the segment's hash and range checked; stops at the first problem, which it yields last.
+ */
+export async function* archiveSegments(
+  store: ObjectStore,
+  keyOf: (kid: string) => KeyRecord | undefined,
+): AsyncGenerator<ArchiveSegment, void, undefined> {
+  const keys: string[] = [];
+  for await (const o of store.list('audit/checkpoints/')) keys.push(o.key);
+  for (const k of keys) {
+    const segment = await readSegment(store, k, keyOf);
+    yield segment;
+    if ('problem' in segment) return;
+  }
+}
+
+/** The segment the checkpoint under `k` closes, checked against it. */
+async function readSegment(store: ObjectStore, k: string, keyOf: (kid: string) => KeyRecord | undefined): Promise<ArchiveSegment> {
+  const signed = JSON.parse(await readText(store, k)) as SignedCheckpoint;
+  const cp = signed.checkpoint;
+  const fail = (detail: string): ArchiveSegment => ({ problem: { seq: cp.fromSeq, problem: 'archive-mismatch', detail } });
+  const key = keyOf(cp.signerId);
+  if (!key) return fail(`checkpoint ${k} is signed by ${cp.signerId}, which is not in the key ring`);
+  const validity = checkSignerValidity(key, cp.ts, 'audit');
+  if (!validity.ok) return fail(`checkpoint ${k}: ${validity.reason}`);
+  if (!verifyRaw(signed.alg, key.publicKey, checkpointStatement(cp), signed.signature))
+    return fail(`checkpoint ${k} signature does not verify`);
+  const text = await readText(store, cp.segmentKey);
+  if (sha256Hex(text) !== cp.segmentSha256) return fail(`segment ${cp.segmentKey} does not match its checkpoint`);
+  const seg = parseSegment(text);
+  if (seg[0]?.seq !== cp.fromSeq || seg[seg.length - 1]?.seq !== cp.seq || seg[seg.length - 1]?.hash !== cp.hash)
+    return fail(`segment ${cp.segmentKey} does not cover ${cp.fromSeq}..${cp.seq} as its checkpoint says`);
+  return { checkpoint: signed, events: seg };
+}
+
 /** Reads the whole archive in order, checking each checkpoint's signature and segment hash. */
 export async function readSegments(store: ObjectStore, keyOf: (kid: string) => KeyRecord | undefined): Promise<ArchiveContents> {
   const events: AuditEvent[] = [];
   const checkpoints: SignedCheckpoint[] = [];
-  const keys: string[] = [];
-  for await (const o of store.list('audit/checkpoints/')) keys.push(o.key);
-  for (const k of keys) {
-    const signed = JSON.parse(await readText(store, k)) as SignedCheckpoint;
-    const cp = signed.checkpoint;
-    const key = keyOf(cp.signerId);
-    const fail = (detail: string): ArchiveContents => ({
-      events,
-      checkpoints,
-      problem: { seq: cp.fromSeq, problem: 'archive-mismatch', detail },
-    });
-    if (!key) return fail(`checkpoint ${k} is signed by ${cp.signerId}, which is not in the key ring`);
-    const validity = checkSignerValidity(key, cp.ts, 'audit');
-    if (!validity.ok) return fail(`checkpoint ${k}: ${validity.reason}`);
-    if (!verifyRaw(signed.alg, key.publicKey, checkpointStatement(cp), signed.signature))
-      return fail(`checkpoint ${k} signature does not verify`);
-    const text = await readText(store, cp.segmentKey);
-    if (sha256Hex(text) !== cp.segmentSha256) return fail(`segment ${cp.segmentKey} does not match its checkpoint`);
-    const seg = parseSegment(text);
-    if (seg[0]?.seq !== cp.fromSeq || seg[seg.length - 1]?.seq !== cp.seq || seg[seg.length - 1]?.hash !== cp.hash)
-      return fail(`segment ${cp.segmentKey} does not cover ${cp.fromSeq}..${cp.seq} as its checkpoint says`);
-    appendAll(events, seg);
-    checkpoints.push(signed);
+  for await (const s of archiveSegments(store, keyOf)) {
+    if ('problem' in s) return { events, checkpoints, problem: s.problem };
+    appendAll(events, s.events);
+    checkpoints.push(s.checkpoint);
   }
   return { events, checkpoints, problem: null };
 }

@@ -1,8 +1,5 @@
 import { AegisError } from '../../kernel/errors.js';
 import {
-  compareWithArchive,
-  verifyChain,
-  GENESIS_HASH,
   type AuditEvent,
   type ChainBreak,
   type ChainReport,
@@ -19,6 +16,7 @@ import type { ObjectStore } from '../ports/object-store.js';
 import { rowToEvent } from './log.js';
 import { compareWithHead, headKey, invalidHeadBreak, readNewestHead, type StoredHead } from './head.js';
 import { SEGMENT_MAX, nextUnarchived, readSegments, readText, writeSegment, type ArchiveContents } from './segments.js';
+import { verifyInPages } from './paged-verify.js';
 import type { KeyService } from '../../modules/keys/service.js';
 
 export interface VerifyReport extends ChainReport {
@@ -57,6 +55,8 @@ export class AuditTrail {
     private readonly retentionDays: number,
     /** the archive's lag and each chain check (`ai_infra_audit_*`); none in tools that only read */
     private readonly metrics?: Pick<ServiceMetrics, 'auditArchiveLag' | 'auditVerification'>,
+    /** events per database page when verifying (default VERIFY_PAGE_SIZE) */
+    private readonly verifyPageSize?: number,
   ) {}
 
   async list(opts: {
@@ -83,11 +83,6 @@ export class AuditTrail {
     const rows = (await q.execute()).map(rowToEvent);
     const items = rows.slice(0, opts.limit);
     return { items, nextCursor: rows.length > opts.limit ? String(items[items.length - 1]!.seq) : null };
-  }
-
-  async #dbEvents(fromSeq: number): Promise<AuditEvent[]> {
-    const rows = await this.database.db.selectFrom('audit_events').selectAll().where('seq', '>=', fromSeq).orderBy('seq').execute();
-    return rows.map(rowToEvent);
   }
 
   async #keyRing(): Promise<Map<string, KeyRecord>> {
@@ -218,7 +213,8 @@ export class AuditTrail {
 
   /**
    * Verifies the chain in the database (or, `fromArchive`, in the archive) from `since`
-   * (default: genesis), then the parity of the database with the archive.
+   * (default: genesis), and the parity of the database with the archive, in pages
+   * (paged-verify.ts): memory holds a few pages whatever the chain's length.
    */
   async verify(opts: { fromArchive?: boolean; since?: number } = {}): Promise<VerifyReport> {
     const report = await this.#verify(opts);
@@ -230,15 +226,15 @@ export class AuditTrail {
     const ring = await this.#keyRing();
     const keyOf = (kid: string) => ring.get(kid);
     const since = Math.max(1, opts.since ?? 1);
-    // The archive's object reads overlap the database's query.
-    const [archive, db] = await Promise.all([this.readArchive(keyOf), this.#dbEvents(since > 1 ? since - 1 : 1)]);
-    const archivedThrough = archive.checkpoints.length ? archive.checkpoints[archive.checkpoints.length - 1]!.checkpoint.seq : null;
-    const source = opts.fromArchive ? archive.events.filter((e) => e.seq >= since - 1) : db;
-    // The event before `since` anchors the check; it is trusted, not verified.
-    const anchorEvent = since > 1 ? source.find((e) => e.seq === since - 1) : undefined;
-    if (since > 1 && !anchorEvent) throw new AegisError('VALIDATION_FAILED', `no event ${since - 1} to start from`, { field: 'since' });
-    const run = source.filter((e) => e.seq >= since);
-    const report = verifyChain(run, keyOf, anchorEvent ? { seq: anchorEvent.seq, hash: anchorEvent.hash } : { seq: 0, hash: GENESIS_HASH });
+    const pass = await verifyInPages({
+      database: this.database,
+      archiveStore: this.archiveStore,
+      keyOf,
+      since,
+      fromArchive: opts.fromArchive === true,
+      ...(this.verifyPageSize ? { pageSize: this.verifyPageSize } : {}),
+    });
+    const report = pass.chain;
     // The database is held to the newest signed head checkpoint whichever copy is verified:
     // it is the copy whose newest events nothing else has seen yet.
     const heads = await readNewestHead(this.archiveStore, keyOf);
@@ -249,14 +245,15 @@ export class AuditTrail {
       key: heads.newest.key,
     };
     const headBreak = invalidHeadBreak(heads.invalid) ?? (heads.newest ? await this.#checkHead(heads.newest) : null);
-    const base = { ...report, source: opts.fromArchive ? ('archive' as const) : ('database' as const), archivedThrough, checkpoint };
-    if (archive.problem) return { ...base, ok: false, firstBreak: report.firstBreak ?? archive.problem, parity: 'mismatch' };
+    const base = {
+      ...report,
+      source: opts.fromArchive ? ('archive' as const) : ('database' as const),
+      archivedThrough: pass.archivedThrough,
+      checkpoint,
+    };
+    if (pass.archiveProblem) return { ...base, ok: false, firstBreak: report.firstBreak ?? pass.archiveProblem, parity: 'mismatch' };
     if (!report.ok) return { ...base, parity: 'not-checked' };
-    const mismatch = compareWithArchive(
-      db.filter((e) => e.seq >= since),
-      archive.events.filter((e) => e.seq >= since),
-    );
-    if (mismatch) return { ...base, ok: false, firstBreak: mismatch, parity: 'mismatch' };
+    if (pass.mismatch) return { ...base, ok: false, firstBreak: pass.mismatch, parity: 'mismatch' };
     return headBreak
       ? { ...base, ok: false, headSeq: null, headHash: null, firstBreak: headBreak, parity: 'ok' }
       : { ...base, parity: 'ok' };
