@@ -60,7 +60,10 @@ type FromThread =
   | { kind: 'wire-failed'; session: number; message: string };
 
 /** The entry of PGlite's CommonJS build, found from this module (the repo, a bundle or an installed package). */
-export const pgliteEntry = (): string => createRequire(import.meta.url).resolve('@electric-sql/pglite');
+export const pgliteEntry = (): string => {
+  const require = createRequire(import.meta.url);
+  return require.resolve('@electric-sql/pglite');
+};
 
 /** The bytes of several writes in one fresh buffer, transferred (pg's buffers may share a pool). */
 function gather(chunks: readonly Uint8Array[]): ArrayBuffer {
