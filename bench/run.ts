@@ -2,13 +2,14 @@
  * `npm run bench`: runs the benches in order and prints each measurement next to a reference
  * measured in the same run. It asserts no times: numbers depend on the machine.
  *
- *   BENCH_ONLY=registration|artifact|pull|dataset|audit|promotion|bundles|cli|onnx|predict|shadow|drift|drift-windows|console|events|hotpaths   run one bench
+ *   BENCH_ONLY=registration|artifact|pull|dataset|audit|promotion|bundles|cli|onnx|predict|shadow|drift|drift-windows|console|events|hotpaths|memory   run one bench
  *   BENCH_REGISTRATIONS=200 BENCH_CONCURRENCY=8 BENCH_ARTIFACT_MB=1024 BENCH_PULL_BYTES=1073741824 BENCH_PULL_CPU_PROF=<dir> BENCH_DATASET_MB=1024
  *   BENCH_IMPORT_RUNS=7 BENCH_CLI_RUNS=7 BENCH_ONNX_LOADS=20 BENCH_ONNX_RUNS=2000
  *   BENCH_SERVING_REQUESTS=4000 BENCH_SERVING_CONCURRENCY=8 BENCH_SERVING_INGEST_CLIENTS=50 BENCH_SHADOW_REQUESTS=2000 BENCH_SHADOW_RUNS=3
  *   BENCH_DRIFT_ROWS=1000000 BENCH_DRIFT_FEATURES=100 BENCH_DRIFT_WINDOW_ROWS=200000 BENCH_DRIFT_RUNS=5
  *   BENCH_DRIFT_SEGMENT_ROWS=200000 BENCH_DRIFT_SEGMENT_FEATURES=5
  *   BENCH_CONSOLE_RUNS=7 BENCH_CONSOLE_VERSIONS=10000 BENCH_CONSOLE_MODELS=300
+ *   BENCH_IDLE_MS=3000
  *   BENCH_EVENTS=1000 BENCH_EVENT_REGISTRATIONS=20 BENCH_EVENT_ROUNDS=3
  *   BENCH_AUDIT_EVENTS=100000 BENCH_AUDIT_WRITERS=20 BENCH_AUDIT_APPENDS=2000 BENCH_AUDIT_API_EVENTS=20000 BENCH_AUDIT_API_RUNS=3
  *   BENCH_HOT_REGISTRATIONS=500 BENCH_HOT_CLIENTS=50 BENCH_HOT_GETS=5000   (hotpaths: registrations at that many clients, then
@@ -26,6 +27,7 @@ import { driftBench, driftOptionsFromEnv } from './drift.js';
 import { driftWindowsBench, driftWindowsOptionsFromEnv } from './drift-windows.js';
 import { eventsBench, eventsOptionsFromEnv } from './events.js';
 import { hotPathsBench, hotPathsOptionsFromEnv } from './hot-paths.js';
+import { idleMemoryBench, idleMemoryOptionsFromEnv } from './idle-memory.js';
 import { onnxBench, onnxOptionsFromEnv } from './onnx.js';
 import { promotionBench, promotionOptionsFromEnv } from './promotion.js';
 import { registrationOptionsFromEnv, runRegistrationLatency } from './registration-latency.js';
@@ -49,6 +51,7 @@ const BENCHES = {
   console: () => consoleBench(consoleOptionsFromEnv(), print),
   events: () => eventsBench(eventsOptionsFromEnv(), print),
   hotpaths: () => hotPathsBench(hotPathsOptionsFromEnv(), print),
+  memory: () => idleMemoryBench(idleMemoryOptionsFromEnv(), print),
 } as const;
 type BenchName = keyof typeof BENCHES;
 
@@ -82,6 +85,7 @@ try {
   driftWindowsOptionsFromEnv();
   consoleOptionsFromEnv();
   hotPathsOptionsFromEnv();
+  idleMemoryOptionsFromEnv();
 } catch (e) {
   process.stderr.write(`bench: ${(e as Error).message}\n`);
   process.exit(2);

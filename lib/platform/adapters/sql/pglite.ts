@@ -1,37 +1,49 @@
-import { mkdirSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
-import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { DB } from '../../sql/schema.js';
 import { STATEMENT_COUNTER } from '../../sql/statements.js';
 import type { Database } from '../../ports/database.js';
+import { prepareDataFolder } from './pglite-folder.js';
+import { PgliteThread } from './pglite-thread.js';
 
 /**
  * Embedded PostgreSQL (PGlite) through the same `pg` dialect as a server. `dataDir`
  * persists the database; without it the database lives in memory (tests).
+ *
+ * PGlite runs in a worker thread ({@link PgliteThread}): `pg` speaks the wire protocol to it
+ * as to a server, and the SQL runs beside the main thread's HTTP, JSON and file work. A new
+ * data folder is initialised in a short-lived process first ({@link prepareDataFolder}).
  */
 export class PgliteDatabase implements Database {
   readonly kind = 'pglite' as const;
   readonly db: Kysely<DB>;
-  readonly #pglite: PGlite;
+  readonly #thread: PgliteThread;
 
-  private constructor(pglite: PGlite) {
-    this.#pglite = pglite;
-    // PGlite serves one connection; a pool of one keeps transactions on it.
-    const pool = new pg.Pool({ ...(createPgConfig(pglite) as pg.PoolConfig), max: 1 });
+  private constructor(thread: PgliteThread) {
+    this.#thread = thread;
+    const pool = new pg.Pool({
+      // PGlite serves one connection; a pool of one keeps transactions on it, and keeps it open
+      max: 1,
+      idleTimeoutMillis: 0,
+      stream: () => thread.connect(),
+      // PGlite's own role and database; named, so that PGUSER / PGSSLMODE in the environment do not apply
+      user: 'postgres',
+      database: 'postgres',
+      ssl: false,
+    });
     this.db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), plugins: [STATEMENT_COUNTER] });
   }
 
   static async open(dataDir?: string): Promise<PgliteDatabase> {
-    if (dataDir) mkdirSync(dataDir, { recursive: true });
-    const pglite = dataDir ? new PGlite(dataDir) : new PGlite();
-    await pglite.waitReady;
-    return new PgliteDatabase(pglite);
+    if (dataDir) await prepareDataFolder(dataDir);
+    return new PgliteDatabase(await PgliteThread.start(dataDir));
   }
 
   async close(): Promise<void> {
-    await this.db.destroy();
-    await this.#pglite.close();
+    try {
+      await this.db.destroy();
+    } finally {
+      await this.#thread.close();
+    }
   }
 }
