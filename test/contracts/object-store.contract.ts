@@ -12,6 +12,18 @@ export interface ObjectStoreSubject {
    * this reader instead of fetching a tampered or expired URL and expecting a refusal.
    */
   unenforcedDownloadUrl?: (url: string) => { key: string; versionId: string; expiresInSeconds: number };
+  /**
+   * Whether the store records the sha256 it computed while receiving a version's bytes
+   * (`receivedSha256`, what registration trusts); when false it must never report one.
+   */
+  recordsReceivedSha256: boolean;
+  /**
+   * Set when whatever receives this store's upload URLs in the test does not check the sha256
+   * they bind (moto_server stores bytes that differ from a signed `x-amz-checksum-sha256`; S3
+   * refuses them). The suite then checks what the URL binds with this reader instead of
+   * expecting other bytes to be refused.
+   */
+  unenforcedUploadSha256?: (url: string, headers: Record<string, string>) => { sha256: string };
 }
 
 const MiB = 1024 * 1024;
@@ -62,7 +74,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * run here — the suite then fails rather than passing vacuously, so decide before calling.
  *
  * @example
- * objectStoreContract('FsObjectStore', async () => ({ store: new FsObjectStore({ root }), cleanup }));
+ * objectStoreContract('FsObjectStore', async () => ({ store: new FsObjectStore({ root }), cleanup, recordsReceivedSha256: true }));
  */
 export function objectStoreContract(name: string, make: () => Promise<ObjectStoreSubject | undefined>): void {
   describe(`ObjectStore contract: ${name}`, () => {
@@ -253,6 +265,65 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
       expect((await store().put(k('marked'), 'x', { pendingUpload: true })).pendingUpload).toBe(true);
       expect((await store().head(k('marked')))!.pendingUpload).toBe(true);
       await expect(store().clearPendingUpload(k('absent'), info.versionId)).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' });
+    });
+
+    it('records the sha256 it computed while receiving bytes, by put or at an upload URL, or reports none', async () => {
+      const body = Buffer.from('hashed on the way in');
+      const sha256 = createHash('sha256').update(body).digest('hex');
+      const expected = subject!.recordsReceivedSha256 ? sha256 : undefined;
+      const put = await store().put(k('received/put'), body);
+      expect(put.receivedSha256).toBe(expected);
+      expect((await store().head(k('received/put')))!.receivedSha256).toBe(expected);
+      const { url, headers } = await store().createUploadUrl(k('received/url'), { expiresInSeconds: 60, contentLength: body.length });
+      expect((await fetch(url, { method: 'PUT', body, headers })).status).toBe(200);
+      const head = (await store().head(k('received/url')))!;
+      expect(head.receivedSha256).toBe(expected);
+      // still the bytes' after retention and the claim rewrote the version's metadata
+      await store().retain(k('received/url'), head.versionId, new Date(Date.now() + HOUR));
+      await store().clearPendingUpload(k('received/url'), head.versionId);
+      expect((await store().head(k('received/url'), { versionId: head.versionId }))!.receivedSha256).toBe(expected);
+    });
+
+    it('refuses a put whose bytes do not have the expected sha256 and writes nothing', async () => {
+      const sha256 = patternSha256(1000, 'sha');
+      await expect(
+        store().put(k('sha-put'), Readable.from(patternChunks(1000, 'other')), { expectedSha256: sha256 }),
+      ).rejects.toMatchObject({ code: 'SHA256_MISMATCH', field: 'sha256', details: { expected: sha256 } });
+      // past a whole multipart part, so the S3 store has already sent bytes
+      const big = 5 * MiB + 100;
+      await expect(
+        store().put(k('sha-put'), Readable.from(patternChunks(big, 'other')), { expectedSha256: patternSha256(big, 'sha') }),
+      ).rejects.toMatchObject({ code: 'SHA256_MISMATCH' });
+      expect(await store().head(k('sha-put'))).toBeUndefined();
+      await expect(store().put(k('sha-put'), 'x', { expectedSha256: 'A'.repeat(64) })).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+        field: 'expectedSha256',
+      });
+      expect(await store().put(k('sha-put'), Readable.from(patternChunks(1000, 'sha')), { expectedSha256: sha256 })).toMatchObject({
+        sha256,
+        size: 1000,
+      });
+    });
+
+    it('takes only the bytes with the sha256 an upload URL binds', async () => {
+      const body = Buffer.from('exactly these bytes');
+      const sha256 = createHash('sha256').update(body).digest('hex');
+      const { url, headers } = await store().createUploadUrl(k('sha-url'), { expiresInSeconds: 60, contentLength: body.length, sha256 });
+      const read = subject?.unenforcedUploadSha256;
+      if (read) {
+        expect(read(url, headers)).toEqual({ sha256 });
+      } else {
+        const other = Buffer.from('not quite these bytes');
+        const refused = await fetch(url, { method: 'PUT', body: other.subarray(0, body.length), headers });
+        expect(refused.status).toBeGreaterThanOrEqual(400);
+        expect(await store().head(k('sha-url'))).toBeUndefined();
+      }
+      expect((await fetch(url, { method: 'PUT', body, headers })).status).toBe(200);
+      expect(await text(await store().get(k('sha-url')))).toBe('exactly these bytes');
+      await expect(store().createUploadUrl(k('sha-url-bad'), { expiresInSeconds: 60, sha256: 'xyz' })).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+        field: 'sha256',
+      });
     });
 
     it('refuses an upload URL for a key under retention', async () => {

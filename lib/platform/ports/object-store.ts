@@ -7,6 +7,8 @@ export interface PutOptions {
   contentType?: string;
   /** Refuse the write when the streamed bytes do not have this size (bytes). */
   expectedSize?: number;
+  /** Refuse the write (SHA256_MISMATCH, field `sha256`) when the streamed bytes do not have this hex sha256. */
+  expectedSha256?: string;
   /**
    * Mark the version as a pending upload: bytes no registration has claimed yet, which expire
    * (S3: the `aegis-upload=pending` tag a lifecycle rule expires). Upload URLs always set it.
@@ -20,6 +22,14 @@ export interface ObjectInfo {
   size: number;
   /** hex sha256 of the bytes, when the store knows it */
   sha256?: string;
+  /**
+   * hex sha256 the store itself computed over the bytes while it received them, kept with the
+   * version where no other writer can change it: what registration may trust instead of reading
+   * the bytes again. The filesystem store records it for every version it writes. S3 does not
+   * report one: its `sha256` is a tag other writers could set, and its SHA-256 checksums cannot
+   * be shown to be enforced here (moto_server accepts bytes that differ from a signed checksum).
+   */
+  receivedSha256?: string;
   retainUntil?: Date;
   lastModified: Date;
   /** true while the version is a pending upload (see {@link PutOptions.pendingUpload}) */
@@ -67,12 +77,11 @@ export interface ObjectStore {
   clearPendingUpload(key: string, versionId: string): Promise<void>;
   /**
    * A URL a client can PUT the bytes of `key` to, without going through the API, sending
-   * `headers` with it. What it writes is a pending upload.
+   * `headers` with it. What it writes is a pending upload. With `sha256` (hex) the store refuses
+   * other bytes: the filesystem store checks them as they arrive; S3 checks the SHA-256
+   * checksum the URL signs (`x-amz-checksum-sha256`, one of `headers`).
    */
-  createUploadUrl(
-    key: string,
-    opts: { expiresInSeconds: number; contentLength?: number },
-  ): Promise<{ url: string; headers: Record<string, string> }>;
+  createUploadUrl(key: string, opts: UploadUrlOptions): Promise<{ url: string; headers: Record<string, string> }>;
   /**
    * A URL a client can GET exactly this version of `key` from (byte ranges allowed), without
    * going through the API, until it expires: S3 presigns a GET pinned to the version id.
@@ -85,8 +94,15 @@ export interface ObjectStore {
   describeObjectLock?(): Promise<ObjectLockStatus>;
 }
 
-/** What checking an upload URL's query found: its signed size, or why it is refused. */
-export type UploadUrlCheck = { ok: true; contentLength?: number } | { ok: false; reason: 'expired' | 'bad-signature' };
+/** What an upload URL binds: its lifetime, and optionally the size and hex sha256 of the bytes it accepts. */
+export interface UploadUrlOptions {
+  expiresInSeconds: number;
+  contentLength?: number;
+  sha256?: string;
+}
+
+/** What checking an upload URL's query found: its signed size and sha256, or why it is refused. */
+export type UploadUrlCheck = { ok: true; contentLength?: number; sha256?: string } | { ok: false; reason: 'expired' | 'bad-signature' };
 
 /**
  * Where the local server's `PUT /v1/uploads/<key>` writes: an object store that takes uploads
@@ -95,7 +111,7 @@ export type UploadUrlCheck = { ok: true; contentLength?: number } | { ok: false;
  *
  * @example
  * const check = sink.verifyUploadUrl(key, url.searchParams);
- * if (check.ok) await sink.put(key, req, { pendingUpload: true, expectedSize: check.contentLength });
+ * if (check.ok) await sink.put(key, req, { pendingUpload: true, expectedSize: check.contentLength, expectedSha256: check.sha256 });
  */
 export interface UploadSink {
   /** Checks the query of an upload URL made by the store's `createUploadUrl` for `key`. */

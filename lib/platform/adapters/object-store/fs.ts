@@ -21,6 +21,7 @@ import type {
   PutOptions,
   UploadSink,
   UploadUrlCheck,
+  UploadUrlOptions,
 } from '../../ports/object-store.js';
 import { collectKeys, isEnoent, newVersionId, readSidecar, toInfo, versionsDir, writeSidecar, type Sidecar } from './fs-versions.js';
 
@@ -77,7 +78,7 @@ export class FsObjectStore implements ObjectStore, UploadSink, DownloadSource {
     await mkdir(tmpDir, { recursive: true });
     const tmp = join(tmpDir, `${randomBytes(12).toString('hex')}.part`);
     try {
-      const meter = new HashMeter(opts.expectedSize);
+      const meter = new HashMeter(opts.expectedSize, opts.expectedSha256);
       // Open (create) the temp file before streaming: a lazily opened write stream could
       // create it after a failed pipeline's cleanup already ran, leaving it behind.
       const out = await open(tmp, 'wx');
@@ -174,10 +175,7 @@ export class FsObjectStore implements ObjectStore, UploadSink, DownloadSource {
     }
   }
 
-  async createUploadUrl(
-    key: string,
-    opts: { expiresInSeconds: number; contentLength?: number },
-  ): Promise<{ url: string; headers: Record<string, string> }> {
+  async createUploadUrl(key: string, opts: UploadUrlOptions): Promise<{ url: string; headers: Record<string, string> }> {
     assertObjectKey(key);
     if (!this.#uploadBaseUrl || !this.#uploadSecret)
       throw new Error('FsObjectStore needs uploadBaseUrl and uploadSecret to create upload URLs');
@@ -186,9 +184,10 @@ export class FsObjectStore implements ObjectStore, UploadSink, DownloadSource {
     const expires = Math.floor(Date.now() / 1000) + opts.expiresInSeconds;
     const query = new URLSearchParams({
       expires: String(expires),
-      sig: this.#sign(key, String(expires), opts.contentLength?.toString() ?? ''),
+      sig: this.#sign(key, String(expires), opts.contentLength?.toString() ?? '', opts.sha256),
     });
     if (opts.contentLength !== undefined) query.set('size', String(opts.contentLength));
+    if (opts.sha256 !== undefined) query.set('sha256', opts.sha256);
     return { url: `${this.#uploadBaseUrl}/v1/uploads/${key}?${query}`, headers: {} };
   }
 
@@ -222,18 +221,26 @@ export class FsObjectStore implements ObjectStore, UploadSink, DownloadSource {
     if (!this.#uploadSecret) throw new Error('FsObjectStore needs uploadSecret to verify upload URLs');
     const expires = query.get('expires') ?? '';
     const size = query.get('size');
+    const sha256 = query.get('sha256');
     const sig = query.get('sig') ?? '';
-    if (!/^\d{1,12}$/.test(expires) || (size !== null && !/^\d{1,16}$/.test(size)) || !/^[0-9a-f]{64}$/.test(sig)) {
+    if (
+      !/^\d{1,12}$/.test(expires) ||
+      (size !== null && !/^\d{1,16}$/.test(size)) ||
+      (sha256 !== null && !/^[0-9a-f]{64}$/.test(sha256)) ||
+      !/^[0-9a-f]{64}$/.test(sig)
+    ) {
       return { ok: false, reason: 'bad-signature' };
     }
-    const expected = Buffer.from(this.#sign(key, expires, size ?? ''), 'hex');
+    const expected = Buffer.from(this.#sign(key, expires, size ?? '', sha256 ?? undefined), 'hex');
     if (!timingSafeEqual(Buffer.from(sig, 'hex'), expected)) return { ok: false, reason: 'bad-signature' };
     if (now.getTime() > Number(expires) * 1000) return { ok: false, reason: 'expired' };
-    return size === null ? { ok: true } : { ok: true, contentLength: Number(size) };
+    return { ok: true, ...(size !== null && { contentLength: Number(size) }), ...(sha256 !== null && { sha256 }) };
   }
 
-  #sign(key: string, expires: string, contentLength: string): string {
-    return createHmac('sha256', this.#uploadSecret!).update(`PUT\n${key}\n${expires}\n${contentLength}`).digest('hex');
+  // The sha256 line only when the URL binds one: URLs issued before it existed keep verifying.
+  #sign(key: string, expires: string, contentLength: string, sha256?: string): string {
+    const message = `PUT\n${key}\n${expires}\n${contentLength}${sha256 === undefined ? '' : `\n${sha256}`}`;
+    return createHmac('sha256', this.#uploadSecret!).update(message).digest('hex');
   }
 
   #versionsDir(key: string): string {

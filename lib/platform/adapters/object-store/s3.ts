@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { AegisError } from '../../../kernel/errors.js';
-import type { ObjectInfo, ObjectLockStatus, ObjectStore, PutOptions } from '../../ports/object-store.js';
+import type { ObjectInfo, ObjectLockStatus, ObjectStore, PutOptions, UploadUrlOptions } from '../../ports/object-store.js';
 import { PENDING_UPLOAD_TAG } from './pending-upload-tag.js';
 import { errorName, inEffect, isAccessDenied, isNotFound, locked, notFound, toAegis } from './s3-errors.js';
 import { presignDownload, presignUpload, streamUpload } from './s3-uploads.js';
@@ -185,10 +185,7 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async createUploadUrl(
-    key: string,
-    opts: { expiresInSeconds: number; contentLength?: number },
-  ): Promise<{ url: string; headers: Record<string, string> }> {
+  async createUploadUrl(key: string, opts: UploadUrlOptions): Promise<{ url: string; headers: Record<string, string> }> {
     assertObjectKey(key);
     assertUploadUrlOptions(opts);
     // The URL bypasses put(), so the overwrite rule is applied when the URL is issued.
