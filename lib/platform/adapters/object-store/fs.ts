@@ -23,6 +23,7 @@ import type {
   UploadUrlCheck,
   UploadUrlOptions,
 } from '../../ports/object-store.js';
+import { DurableFileWriter } from './fs-durable-writer.js';
 import { collectKeys, isEnoent, newVersionId, readSidecar, toInfo, versionsDir, writeSidecar, type Sidecar } from './fs-versions.js';
 
 export interface FsObjectStoreOptions {
@@ -82,9 +83,8 @@ export class FsObjectStore implements ObjectStore, UploadSink, DownloadSource {
       // Open (create) the temp file before streaming: a lazily opened write stream could
       // create it after a failed pipeline's cleanup already ran, leaving it behind.
       const out = await open(tmp, 'wx');
-      await pipeline(toReadable(body), meter, out.createWriteStream());
-      const fh = await open(tmp, 'r');
-      await fh.sync().finally(() => fh.close());
+      // ends once the bytes are durable, and closes the handle either way
+      await pipeline(toReadable(body), meter, new DurableFileWriter(out));
       await chmod(tmp, 0o444);
       return await this.#withKeyLock(key, async () => {
         const latest = await this.#assertWritable(key);
