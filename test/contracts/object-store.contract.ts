@@ -326,6 +326,95 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
       });
     });
 
+    describe('multipart uploads', () => {
+      const PART = 5 * MiB; // S3's minimum for every part but the last
+      const size = 2 * PART + 1234;
+      const whole = () => Buffer.concat([...patternChunks(size, 'mp')]);
+      const partOf = (n: number) => whole().subarray((n - 1) * PART, Math.min(n * PART, size));
+      const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+      const send = async (key: string, numbers: number[]) => {
+        const urls = await store().createPartUploadUrls(
+          key,
+          numbers.map((n) => ({ partNumber: n, contentLength: partOf(n).length, sha256: sha(partOf(n)) })),
+          { expiresInSeconds: 60 },
+        );
+        for (const u of urls)
+          expect((await fetch(u.url, { method: 'PUT', body: partOf(u.partNumber), headers: u.headers })).status).toBe(200);
+      };
+
+      it('takes parts in any order, lists them for a resumed upload, and completes them into one pending version', async () => {
+        const key = k('mp/resumed');
+        expect(await store().listUploadedParts(key)).toBeUndefined();
+        await store().startMultipartUpload(key);
+        expect(await store().listUploadedParts(key)).toEqual([]);
+        await send(key, [3, 1]);
+        // interrupted here; a resumed client starts again (finding the same upload) and sends what is missing
+        await store().startMultipartUpload(key);
+        const received = (await store().listUploadedParts(key))!;
+        expect(received.map((p) => ({ partNumber: p.partNumber, size: p.size }))).toEqual([
+          { partNumber: 1, size: PART },
+          { partNumber: 3, size: 1234 },
+        ]);
+        await send(key, [2, 1]); // a part sent twice counts once
+        const info = await store().completeMultipartUpload(key, { partCount: 3, expectedSize: size });
+        expect(info).toMatchObject({ key, size, pendingUpload: true });
+        expect(await digest(await store().get(key))).toEqual({ sha256: sha(whole()), size });
+        expect(await store().head(key)).toMatchObject({ versionId: info.versionId, size, pendingUpload: true });
+        expect(await store().listUploadedParts(key)).toBeUndefined();
+      });
+
+      it('refuses to complete with a part missing, naming it, and keeps the parts for the resumed upload', async () => {
+        const key = k('mp/missing');
+        await store().startMultipartUpload(key);
+        await send(key, [1, 3]);
+        await expect(store().completeMultipartUpload(key, { partCount: 3, expectedSize: size })).rejects.toMatchObject({
+          code: 'CONFLICT',
+          field: 'partNumber',
+          details: { missing: [2] },
+        });
+        await expect(store().completeMultipartUpload(key, { partCount: 3, expectedSize: size + 1 })).rejects.toMatchObject({
+          code: 'CONFLICT',
+        });
+        expect(await store().head(key)).toBeUndefined();
+        expect((await store().listUploadedParts(key))!.map((p) => p.partNumber)).toEqual([1, 3]);
+        await send(key, [2]);
+        await expect(store().completeMultipartUpload(key, { partCount: 3, expectedSize: size + 1 })).rejects.toMatchObject({
+          code: 'SIZE_MISMATCH',
+        });
+        expect((await store().completeMultipartUpload(key, { partCount: 3, expectedSize: size })).size).toBe(size);
+      });
+
+      it('aborts an upload in progress; part URLs for a key without one are refused', async () => {
+        const key = k('mp/aborted');
+        await expect(
+          store().createPartUploadUrls(key, [{ partNumber: 1, contentLength: 10 }], { expiresInSeconds: 60 }),
+        ).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' });
+        await store().startMultipartUpload(key);
+        await send(key, [1]);
+        await store().abortMultipartUpload(key);
+        expect(await store().listUploadedParts(key)).toBeUndefined();
+        await expect(store().completeMultipartUpload(key, { partCount: 1, expectedSize: PART })).rejects.toMatchObject({
+          code: 'OBJECT_NOT_FOUND',
+        });
+        await store().abortMultipartUpload(key); // nothing in progress: nothing to do
+      });
+
+      it('refuses part numbers outside 1..10000, naming partNumber', async () => {
+        const key = k('mp/numbers');
+        await store().startMultipartUpload(key);
+        for (const partNumber of [0, 10_001, 1.5])
+          await expect(
+            store().createPartUploadUrls(key, [{ partNumber, contentLength: 10 }], { expiresInSeconds: 60 }),
+          ).rejects.toMatchObject({ code: 'VALIDATION_FAILED', field: 'partNumber' });
+        await store().abortMultipartUpload(key);
+      });
+
+      it('refuses to start a multipart upload of a key under retention', async () => {
+        await store().put(k('mp/locked'), 'x', { retainUntil: new Date(Date.now() + HOUR) });
+        await expect(store().startMultipartUpload(k('mp/locked'))).rejects.toMatchObject({ code: 'RETENTION_LOCKED' });
+      });
+    });
+
     it('refuses an upload URL for a key under retention', async () => {
       await store().put(k('url-locked'), 'x', { retainUntil: new Date(Date.now() + HOUR) });
       await expect(store().createUploadUrl(k('url-locked'), { expiresInSeconds: 60 })).rejects.toMatchObject({ code: 'RETENTION_LOCKED' });

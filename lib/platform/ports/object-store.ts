@@ -83,6 +83,34 @@ export interface ObjectStore {
    */
   createUploadUrl(key: string, opts: UploadUrlOptions): Promise<{ url: string; headers: Record<string, string> }>;
   /**
+   * Starts the multipart upload of `key`, or finds the one already started (a resumed upload):
+   * its parts are PUT to {@link createPartUploadUrls} URLs, in any order and as often as
+   * needed, then {@link completeMultipartUpload} joins them into one pending-upload version.
+   * Parts are numbered from 1 (at most {@link MULTIPART_LIMITS.maxParts}); every part but the
+   * last has at least {@link MULTIPART_LIMITS.minPartBytes} bytes (S3's rule, kept by both stores).
+   */
+  startMultipartUpload(key: string): Promise<void>;
+  /**
+   * URLs a client can PUT parts of `key`'s started multipart upload to, sending `headers`:
+   * each takes exactly `contentLength` bytes, and with `sha256` (hex) only those bytes.
+   * OBJECT_NOT_FOUND when no multipart upload of `key` is in progress.
+   */
+  createPartUploadUrls(
+    key: string,
+    parts: readonly { partNumber: number; contentLength: number; sha256?: string }[],
+    opts: { expiresInSeconds: number },
+  ): Promise<{ partNumber: number; url: string; headers: Record<string, string> }[]>;
+  /** The parts received so far, by part number (what a resumed upload need not send again); undefined when none is in progress. */
+  listUploadedParts(key: string): Promise<UploadedPart[] | undefined>;
+  /**
+   * Joins parts 1..`partCount` into a new pending-upload version of `key` of `expectedSize`
+   * bytes and ends the multipart upload. MULTIPART_INCOMPLETE (field `partNumber`) when a part
+   * is missing; SIZE_MISMATCH when the parts do not add up.
+   */
+  completeMultipartUpload(key: string, opts: { partCount: number; expectedSize: number }): Promise<ObjectInfo>;
+  /** Drops a multipart upload in progress and its parts (nothing when there is none). */
+  abortMultipartUpload(key: string): Promise<void>;
+  /**
    * A URL a client can GET exactly this version of `key` from (byte ranges allowed), without
    * going through the API, until it expires: S3 presigns a GET pinned to the version id.
    */
@@ -94,6 +122,17 @@ export interface ObjectStore {
   describeObjectLock?(): Promise<ObjectLockStatus>;
 }
 
+/** S3's multipart rules, which both stores keep so a client works the same against either. */
+export const MULTIPART_LIMITS = { maxParts: 10_000, minPartBytes: 5 * 1024 * 1024, maxPartBytes: 5 * 1024 ** 3 } as const;
+
+/** One part a multipart upload has received. */
+export interface UploadedPart {
+  partNumber: number;
+  size: number;
+  /** hex sha256 of the part, when the store knows it */
+  sha256?: string;
+}
+
 /** What an upload URL binds: its lifetime, and optionally the size and hex sha256 of the bytes it accepts. */
 export interface UploadUrlOptions {
   expiresInSeconds: number;
@@ -101,8 +140,9 @@ export interface UploadUrlOptions {
   sha256?: string;
 }
 
-/** What checking an upload URL's query found: its signed size and sha256, or why it is refused. */
-export type UploadUrlCheck = { ok: true; contentLength?: number; sha256?: string } | { ok: false; reason: 'expired' | 'bad-signature' };
+/** What checking an upload URL's query found: its signed size and sha256 (and part, for a part's URL), or why it is refused. */
+export type UploadUrlCheck =
+  { ok: true; contentLength?: number; sha256?: string; partNumber?: number } | { ok: false; reason: 'expired' | 'bad-signature' };
 
 /**
  * Where the local server's `PUT /v1/uploads/<key>` writes: an object store that takes uploads
@@ -117,6 +157,13 @@ export interface UploadSink {
   /** Checks the query of an upload URL made by the store's `createUploadUrl` for `key`. */
   verifyUploadUrl(key: string, query: URLSearchParams): UploadUrlCheck;
   put(key: string, body: Readable, opts: PutOptions): Promise<ObjectInfo>;
+  /** Stores one part of `key`'s multipart upload (replacing an earlier copy of it); OBJECT_NOT_FOUND when none is in progress. */
+  putPart(
+    key: string,
+    partNumber: number,
+    body: Readable,
+    opts: Pick<PutOptions, 'expectedSize' | 'expectedSha256'>,
+  ): Promise<UploadedPart>;
 }
 
 /** What checking a download URL's query found: the version it names, or why it is refused. */

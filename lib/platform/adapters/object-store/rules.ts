@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { AegisError } from '../../../kernel/errors.js';
-import type { PutOptions, UploadUrlOptions } from '../../ports/object-store.js';
+import { MULTIPART_LIMITS, type PutOptions, type UploadedPart, type UploadUrlOptions } from '../../ports/object-store.js';
 
 const KEY_SEGMENT = /^[A-Za-z0-9._=-]+$/;
 // Directory names are limited to 255 bytes (NAME_MAX), and each key segment is one directory.
@@ -118,4 +118,48 @@ export function assertUploadUrlOptions(opts: UploadUrlOptions): void {
   if (opts.sha256 !== undefined && !SHA256_HEX.test(opts.sha256)) {
     throw new AegisError('VALIDATION_FAILED', 'sha256 must be 64 lowercase hex characters', { field: 'sha256' });
   }
+}
+
+export const noMultipart = (key: string): AegisError =>
+  new AegisError('OBJECT_NOT_FOUND', `no multipart upload of ${key} is in progress`, { field: 'key' });
+
+/** Throws VALIDATION_FAILED (field `partNumber`) unless `n` is a part number S3 would take. */
+export function assertPartNumber(n: number): void {
+  if (!Number.isSafeInteger(n) || n < 1 || n > MULTIPART_LIMITS.maxParts)
+    throw new AegisError('VALIDATION_FAILED', `partNumber must be an integer from 1 to ${MULTIPART_LIMITS.maxParts}`, {
+      field: 'partNumber',
+    });
+}
+
+/**
+ * The parts 1..partCount of a multipart upload, in order, once all are there, every one but the
+ * last at least the minimum part size, adding up to `expectedSize`: CONFLICT naming the missing
+ * parts, VALIDATION_FAILED for a short one, SIZE_MISMATCH otherwise.
+ */
+export function assertPartsComplete(parts: readonly UploadedPart[], opts: { partCount: number; expectedSize: number }): UploadedPart[] {
+  assertPartNumber(opts.partCount);
+  const have = new Map(parts.map((p) => [p.partNumber, p]));
+  const used: UploadedPart[] = [];
+  const missing: number[] = [];
+  for (let n = 1; n <= opts.partCount; n++) {
+    const part = have.get(n);
+    if (part) used.push(part);
+    else missing.push(n);
+  }
+  if (missing.length)
+    throw new AegisError('CONFLICT', `${missing.length} of ${opts.partCount} parts have not been received (first: ${missing[0]})`, {
+      field: 'partNumber',
+      details: { missing: missing.slice(0, 100) },
+    });
+  const small = used.find((p) => p.partNumber < opts.partCount && p.size < MULTIPART_LIMITS.minPartBytes);
+  if (small)
+    throw new AegisError(
+      'VALIDATION_FAILED',
+      `part ${small.partNumber} has ${small.size} bytes; all but the last need at least ${MULTIPART_LIMITS.minPartBytes}`,
+      { field: 'partNumber' },
+    );
+  const total = used.reduce((sum, p) => sum + p.size, 0);
+  if (total !== opts.expectedSize)
+    throw new AegisError('SIZE_MISMATCH', `the parts add up to ${total} bytes, not ${opts.expectedSize}`, { field: 'size' });
+  return used;
 }

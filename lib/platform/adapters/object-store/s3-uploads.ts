@@ -2,7 +2,7 @@
  * How bytes get into the S3 store: streamed through a hashing meter into a (multipart when
  * large) upload, or PUT by a client to a presigned URL; and out of it at a presigned GET.
  */
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client, type UploadPartCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
@@ -55,6 +55,37 @@ export const PENDING_TAGGING = `${PENDING_UPLOAD_TAG.key}=${PENDING_UPLOAD_TAG.v
 
 const CHECKSUM_HEADER = 'x-amz-checksum-sha256';
 
+/** The base64 SHA-256 checksum S3 takes, of a hex sha256. */
+export const sha256Checksum = (hex: string): string => Buffer.from(hex, 'hex').toString('base64');
+
+/**
+ * Makes a presigned command sign no checksum but `checksum` (base64 SHA-256), when given. With
+ * the SDK's default checksums the URL would carry the CRC32 of an empty body
+ * (x-amz-checksum-crc32=AAAAAA==) and S3 would reject every real upload with BadDigest.
+ */
+export function signOnlyChecksum(command: PutObjectCommand | UploadPartCommand, checksum: string | undefined): void {
+  const dropChecksum =
+    <A extends { request?: unknown }, R>(next: (args: A) => Promise<R>) =>
+    async (args: A): Promise<R> => {
+      const headers = (args.request as { headers?: Record<string, string> } | undefined)?.headers ?? {};
+      for (const h of Object.keys(headers)) if (/^x-amz-(checksum-|sdk-checksum-algorithm)/i.test(h)) delete headers[h];
+      if (checksum !== undefined) headers[CHECKSUM_HEADER] = checksum;
+      return next(args);
+    };
+  (command.middlewareStack as PutObjectCommand['middlewareStack']).addRelativeTo(dropChecksum, {
+    name: 'aegisDropPresignChecksum',
+    relation: 'after',
+    toMiddleware: 'flexibleChecksumsMiddleware',
+  });
+}
+
+/** The presign options that keep `x-amz-tagging` and the checksum signed headers (S3 ignores them in a query string). */
+export const signedHeaders = (checksum: string | undefined, tagging: boolean) =>
+  new Set([...(tagging ? ['x-amz-tagging'] : []), ...(checksum === undefined ? [] : [CHECKSUM_HEADER])]);
+
+export const checksumHeaders = (checksum: string | undefined): Record<string, string> =>
+  checksum === undefined ? {} : { [CHECKSUM_HEADER]: checksum };
+
 /**
  * A URL that PUTs `key` with the pending-upload tag. The tag is a signed header the client
  * must send (S3 ignores tagging in a query string), so what it writes is expired by the
@@ -68,7 +99,7 @@ export async function presignUpload(
   key: string,
   opts: UploadUrlOptions,
 ): Promise<{ url: string; headers: Record<string, string> }> {
-  const checksum = opts.sha256 === undefined ? undefined : Buffer.from(opts.sha256, 'hex').toString('base64');
+  const checksum = opts.sha256 === undefined ? undefined : sha256Checksum(opts.sha256);
   const command = new PutObjectCommand({
     Bucket: bucket,
     Key: key,
@@ -76,26 +107,13 @@ export async function presignUpload(
     Tagging: PENDING_TAGGING,
     ...(checksum !== undefined && { ChecksumSHA256: checksum }),
   });
-  // With the SDK's default checksums the URL would carry the CRC32 of an empty body
-  // (x-amz-checksum-crc32=AAAAAA==) and S3 would reject every real upload with BadDigest.
-  // The caller's own SHA-256 is the one checksum kept.
-  const dropChecksum =
-    <A extends { request?: unknown }, R>(next: (args: A) => Promise<R>) =>
-    async (args: A): Promise<R> => {
-      const headers = (args.request as { headers?: Record<string, string> } | undefined)?.headers ?? {};
-      for (const h of Object.keys(headers)) if (/^x-amz-(checksum-|sdk-checksum-algorithm)/i.test(h)) delete headers[h];
-      if (checksum !== undefined) headers[CHECKSUM_HEADER] = checksum;
-      return next(args);
-    };
-  command.middlewareStack.addRelativeTo(dropChecksum, {
-    name: 'aegisDropPresignChecksum',
-    relation: 'after',
-    toMiddleware: 'flexibleChecksumsMiddleware',
-  });
+  signOnlyChecksum(command, checksum);
   try {
-    const unhoistableHeaders = new Set(['x-amz-tagging', ...(checksum === undefined ? [] : [CHECKSUM_HEADER])]);
-    const url = await getSignedUrl(client, command, { expiresIn: opts.expiresInSeconds, unhoistableHeaders });
-    return { url, headers: { 'x-amz-tagging': PENDING_TAGGING, ...(checksum !== undefined && { [CHECKSUM_HEADER]: checksum }) } };
+    const url = await getSignedUrl(client, command, {
+      expiresIn: opts.expiresInSeconds,
+      unhoistableHeaders: signedHeaders(checksum, true),
+    });
+    return { url, headers: { 'x-amz-tagging': PENDING_TAGGING, ...checksumHeaders(checksum) } };
   } catch (e) {
     throw toAegis(e, 'presign');
   }
