@@ -31,8 +31,22 @@ async function startUploadServer(store: () => FsObjectStore): Promise<{ server: 
       res.writeHead(403).end(check.reason);
       return;
     }
+    if (check.partNumber !== undefined) {
+      store()
+        .putPart(key, check.partNumber, req, {
+          expectedSize: check.contentLength!,
+          ...(check.sha256 === undefined ? {} : { expectedSha256: check.sha256 }),
+        })
+        .then(() => res.writeHead(200).end())
+        .catch((e: unknown) => res.writeHead(isAegisError(e) ? e.status : 500).end());
+      return;
+    }
     store()
-      .put(key, req, { pendingUpload: true, ...(check.contentLength === undefined ? {} : { expectedSize: check.contentLength }) })
+      .put(key, req, {
+        pendingUpload: true,
+        ...(check.contentLength === undefined ? {} : { expectedSize: check.contentLength }),
+        ...(check.sha256 === undefined ? {} : { expectedSha256: check.sha256 }),
+      })
       .then(() => res.writeHead(200).end())
       .catch((e: unknown) => res.writeHead(isAegisError(e) ? e.status : 500).end());
   });
@@ -56,7 +70,7 @@ async function makeStore(): Promise<{ store: FsObjectStore; root: string; cleanu
   };
 }
 
-objectStoreContract('FsObjectStore', makeStore);
+objectStoreContract('FsObjectStore', async () => ({ ...(await makeStore()), recordsReceivedSha256: true }));
 
 describe('FsObjectStore specifics', () => {
   let subject: Awaited<ReturnType<typeof makeStore>>;

@@ -12,6 +12,18 @@ export interface ObjectStoreSubject {
    * this reader instead of fetching a tampered or expired URL and expecting a refusal.
    */
   unenforcedDownloadUrl?: (url: string) => { key: string; versionId: string; expiresInSeconds: number };
+  /**
+   * Whether the store records the sha256 it computed while receiving a version's bytes
+   * (`receivedSha256`, what registration trusts); when false it must never report one.
+   */
+  recordsReceivedSha256: boolean;
+  /**
+   * Set when whatever receives this store's upload URLs in the test does not check the sha256
+   * they bind (moto_server stores bytes that differ from a signed `x-amz-checksum-sha256`; S3
+   * refuses them). The suite then checks what the URL binds with this reader instead of
+   * expecting other bytes to be refused.
+   */
+  unenforcedUploadSha256?: (url: string, headers: Record<string, string>) => { sha256: string };
 }
 
 const MiB = 1024 * 1024;
@@ -62,7 +74,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * run here — the suite then fails rather than passing vacuously, so decide before calling.
  *
  * @example
- * objectStoreContract('FsObjectStore', async () => ({ store: new FsObjectStore({ root }), cleanup }));
+ * objectStoreContract('FsObjectStore', async () => ({ store: new FsObjectStore({ root }), cleanup, recordsReceivedSha256: true }));
  */
 export function objectStoreContract(name: string, make: () => Promise<ObjectStoreSubject | undefined>): void {
   describe(`ObjectStore contract: ${name}`, () => {
@@ -253,6 +265,154 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
       expect((await store().put(k('marked'), 'x', { pendingUpload: true })).pendingUpload).toBe(true);
       expect((await store().head(k('marked')))!.pendingUpload).toBe(true);
       await expect(store().clearPendingUpload(k('absent'), info.versionId)).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' });
+    });
+
+    it('records the sha256 it computed while receiving bytes, by put or at an upload URL, or reports none', async () => {
+      const body = Buffer.from('hashed on the way in');
+      const sha256 = createHash('sha256').update(body).digest('hex');
+      const expected = subject!.recordsReceivedSha256 ? sha256 : undefined;
+      const put = await store().put(k('received/put'), body);
+      expect(put.receivedSha256).toBe(expected);
+      expect((await store().head(k('received/put')))!.receivedSha256).toBe(expected);
+      const { url, headers } = await store().createUploadUrl(k('received/url'), { expiresInSeconds: 60, contentLength: body.length });
+      expect((await fetch(url, { method: 'PUT', body, headers })).status).toBe(200);
+      const head = (await store().head(k('received/url')))!;
+      expect(head.receivedSha256).toBe(expected);
+      // still the bytes' after retention and the claim rewrote the version's metadata
+      await store().retain(k('received/url'), head.versionId, new Date(Date.now() + HOUR));
+      await store().clearPendingUpload(k('received/url'), head.versionId);
+      expect((await store().head(k('received/url'), { versionId: head.versionId }))!.receivedSha256).toBe(expected);
+    });
+
+    it('refuses a put whose bytes do not have the expected sha256 and writes nothing', async () => {
+      const sha256 = patternSha256(1000, 'sha');
+      await expect(
+        store().put(k('sha-put'), Readable.from(patternChunks(1000, 'other')), { expectedSha256: sha256 }),
+      ).rejects.toMatchObject({ code: 'SHA256_MISMATCH', field: 'sha256', details: { expected: sha256 } });
+      // past a whole multipart part, so the S3 store has already sent bytes
+      const big = 5 * MiB + 100;
+      await expect(
+        store().put(k('sha-put'), Readable.from(patternChunks(big, 'other')), { expectedSha256: patternSha256(big, 'sha') }),
+      ).rejects.toMatchObject({ code: 'SHA256_MISMATCH' });
+      expect(await store().head(k('sha-put'))).toBeUndefined();
+      await expect(store().put(k('sha-put'), 'x', { expectedSha256: 'A'.repeat(64) })).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+        field: 'expectedSha256',
+      });
+      expect(await store().put(k('sha-put'), Readable.from(patternChunks(1000, 'sha')), { expectedSha256: sha256 })).toMatchObject({
+        sha256,
+        size: 1000,
+      });
+    });
+
+    it('takes only the bytes with the sha256 an upload URL binds', async () => {
+      const body = Buffer.from('exactly these bytes');
+      const sha256 = createHash('sha256').update(body).digest('hex');
+      const { url, headers } = await store().createUploadUrl(k('sha-url'), { expiresInSeconds: 60, contentLength: body.length, sha256 });
+      const read = subject?.unenforcedUploadSha256;
+      if (read) {
+        expect(read(url, headers)).toEqual({ sha256 });
+      } else {
+        const other = Buffer.from('not quite these bytes');
+        const refused = await fetch(url, { method: 'PUT', body: other.subarray(0, body.length), headers });
+        expect(refused.status).toBeGreaterThanOrEqual(400);
+        expect(await store().head(k('sha-url'))).toBeUndefined();
+      }
+      expect((await fetch(url, { method: 'PUT', body, headers })).status).toBe(200);
+      expect(await text(await store().get(k('sha-url')))).toBe('exactly these bytes');
+      await expect(store().createUploadUrl(k('sha-url-bad'), { expiresInSeconds: 60, sha256: 'xyz' })).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+        field: 'sha256',
+      });
+    });
+
+    describe('multipart uploads', () => {
+      const PART = 5 * MiB; // S3's minimum for every part but the last
+      const size = 2 * PART + 1234;
+      const whole = () => Buffer.concat([...patternChunks(size, 'mp')]);
+      const partOf = (n: number) => whole().subarray((n - 1) * PART, Math.min(n * PART, size));
+      const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+      const send = async (key: string, numbers: number[]) => {
+        const urls = await store().createPartUploadUrls(
+          key,
+          numbers.map((n) => ({ partNumber: n, contentLength: partOf(n).length, sha256: sha(partOf(n)) })),
+          { expiresInSeconds: 60 },
+        );
+        for (const u of urls)
+          expect((await fetch(u.url, { method: 'PUT', body: partOf(u.partNumber), headers: u.headers })).status).toBe(200);
+      };
+
+      it('takes parts in any order, lists them for a resumed upload, and completes them into one pending version', async () => {
+        const key = k('mp/resumed');
+        expect(await store().listUploadedParts(key)).toBeUndefined();
+        await store().startMultipartUpload(key);
+        expect(await store().listUploadedParts(key)).toEqual([]);
+        await send(key, [3, 1]);
+        // interrupted here; a resumed client starts again (finding the same upload) and sends what is missing
+        await store().startMultipartUpload(key);
+        const received = (await store().listUploadedParts(key))!;
+        expect(received.map((p) => ({ partNumber: p.partNumber, size: p.size }))).toEqual([
+          { partNumber: 1, size: PART },
+          { partNumber: 3, size: 1234 },
+        ]);
+        await send(key, [2, 1]); // a part sent twice counts once
+        const info = await store().completeMultipartUpload(key, { partCount: 3, expectedSize: size });
+        expect(info).toMatchObject({ key, size, pendingUpload: true });
+        expect(await digest(await store().get(key))).toEqual({ sha256: sha(whole()), size });
+        expect(await store().head(key)).toMatchObject({ versionId: info.versionId, size, pendingUpload: true });
+        expect(await store().listUploadedParts(key)).toBeUndefined();
+      });
+
+      it('refuses to complete with a part missing, naming it, and keeps the parts for the resumed upload', async () => {
+        const key = k('mp/missing');
+        await store().startMultipartUpload(key);
+        await send(key, [1, 3]);
+        await expect(store().completeMultipartUpload(key, { partCount: 3, expectedSize: size })).rejects.toMatchObject({
+          code: 'CONFLICT',
+          field: 'partNumber',
+          details: { missing: [2] },
+        });
+        await expect(store().completeMultipartUpload(key, { partCount: 3, expectedSize: size + 1 })).rejects.toMatchObject({
+          code: 'CONFLICT',
+        });
+        expect(await store().head(key)).toBeUndefined();
+        expect((await store().listUploadedParts(key))!.map((p) => p.partNumber)).toEqual([1, 3]);
+        await send(key, [2]);
+        await expect(store().completeMultipartUpload(key, { partCount: 3, expectedSize: size + 1 })).rejects.toMatchObject({
+          code: 'SIZE_MISMATCH',
+        });
+        expect((await store().completeMultipartUpload(key, { partCount: 3, expectedSize: size })).size).toBe(size);
+      });
+
+      it('aborts an upload in progress; part URLs for a key without one are refused', async () => {
+        const key = k('mp/aborted');
+        await expect(
+          store().createPartUploadUrls(key, [{ partNumber: 1, contentLength: 10 }], { expiresInSeconds: 60 }),
+        ).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' });
+        await store().startMultipartUpload(key);
+        await send(key, [1]);
+        await store().abortMultipartUpload(key);
+        expect(await store().listUploadedParts(key)).toBeUndefined();
+        await expect(store().completeMultipartUpload(key, { partCount: 1, expectedSize: PART })).rejects.toMatchObject({
+          code: 'OBJECT_NOT_FOUND',
+        });
+        await store().abortMultipartUpload(key); // nothing in progress: nothing to do
+      });
+
+      it('refuses part numbers outside 1..10000, naming partNumber', async () => {
+        const key = k('mp/numbers');
+        await store().startMultipartUpload(key);
+        for (const partNumber of [0, 10_001, 1.5])
+          await expect(
+            store().createPartUploadUrls(key, [{ partNumber, contentLength: 10 }], { expiresInSeconds: 60 }),
+          ).rejects.toMatchObject({ code: 'VALIDATION_FAILED', field: 'partNumber' });
+        await store().abortMultipartUpload(key);
+      });
+
+      it('refuses to start a multipart upload of a key under retention', async () => {
+        await store().put(k('mp/locked'), 'x', { retainUntil: new Date(Date.now() + HOUR) });
+        await expect(store().startMultipartUpload(k('mp/locked'))).rejects.toMatchObject({ code: 'RETENTION_LOCKED' });
+      });
     });
 
     it('refuses an upload URL for a key under retention', async () => {

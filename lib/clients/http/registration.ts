@@ -16,10 +16,14 @@ export async function registerArtifact(
   },
 ): Promise<RegisterReply> {
   const { size } = await stat(o.artifactPath);
+  // The manifest's sha256 (hashed from the file by every caller) binds the upload URL to these
+  // bytes: a file changed or corrupted on the way is refused by the store, not at registration.
+  const sha256 = o.manifest.artifactSha256;
   const upload = await api.request<UploadCreateReply>('POST', '/v1/registry/uploads', {
     modelName: o.modelName,
     size,
     ...(o.team ? { team: o.team } : {}),
+    ...(typeof sha256 === 'string' && /^[0-9a-f]{64}$/.test(sha256) ? { sha256 } : {}),
   });
   await api.uploadFile(upload.url, upload.headers, o.artifactPath, o.onProgress);
   return api.request<RegisterReply>(

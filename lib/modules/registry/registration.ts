@@ -184,7 +184,12 @@ export class Registrar {
     return context.sameBytes ? replayOrRefuse((await this.#get(context.sameBytes))!, request.manifest) : undefined;
   }
 
-  /** Checks the upload is still registrable and its bytes are the ones the manifest describes (size, then sha256). */
+  /**
+   * Checks the upload is still registrable and its bytes are the ones the manifest describes
+   * (size, then sha256). The sha256 the store computed while receiving the bytes is trusted
+   * when it has one: no second read of the bytes (validation and promotion still re-read them).
+   * They are read when the store has none, or when the manifest pins a baseline inside them.
+   */
   async #checkUploadedBytes(request: RegistrationRequest, found: Upload | undefined): Promise<UploadedBytes> {
     const { uploadId, manifest: m } = request;
     const upload = assertRegistrable(found, uploadId, m, {
@@ -194,6 +199,10 @@ export class Registrar {
     const info = await this.d.store.head(upload.storageKey);
     if (!info) throw new AegisError('UPLOAD_NOT_FOUND', `nothing was uploaded for ${uploadId}`, { field: 'uploadId' });
     assertSizeMatches(m, info.size);
+    if (info.receivedSha256 !== undefined && m.baselineSha256 === undefined) {
+      assertSha256Matches(m, info.receivedSha256);
+      return { upload, versionId: info.versionId, size: info.size, sha256: info.receivedSha256 };
+    }
     const { sha256, baseline } = await hashArtifact(await this.d.store.get(upload.storageKey, { versionId: info.versionId }), {
       baseline: m.baselineSha256 !== undefined,
     });

@@ -56,8 +56,8 @@ export class RegistryService {
     this.#registrar = new Registrar({ database, store, keys, datasets, audit, clock, opts });
   }
 
-  /** Reserves a storage key for an artifact and returns where to PUT its bytes. */
-  async createUpload(input: { modelName: string; size: number }, principal: Principal) {
+  /** Reserves a storage key for an artifact and returns where to PUT its bytes. See {@link PendingUploads.create}. */
+  async createUpload(input: { modelName: string; size: number; sha256?: string | undefined }, principal: Principal) {
     return this.#uploads.create(input, principal);
   }
 

@@ -44,15 +44,22 @@ export class PendingUploads {
     private readonly opts: UploadOptions,
   ) {}
 
-  /** Reserves a storage key for an artifact and returns where to PUT its bytes. */
-  async create(input: { modelName: string; size: number }, principal: Principal) {
+  /**
+   * Reserves a storage key for an artifact and returns where to PUT its bytes: exactly `size`
+   * bytes, and when `sha256` (hex) is given, only the bytes with that sha256.
+   */
+  async create(input: { modelName: string; size: number; sha256?: string | undefined }, principal: Principal) {
     if (input.size > LIMITS.artifactBytes)
       throw new AegisError('PAYLOAD_TOO_LARGE', `artifacts are limited to ${LIMITS.artifactBytes} bytes`, { field: 'size' });
     const uploadId = randomUUID();
     const key = `${artifactPrefix(input.modelName, uploadId)}/artifact`;
     const now = this.clock.now();
     const expiresAt = new Date(now.getTime() + this.opts.uploadTtlSeconds * 1000);
-    const target = await this.store.createUploadUrl(key, { expiresInSeconds: this.opts.uploadTtlSeconds, contentLength: input.size });
+    const target = await this.store.createUploadUrl(key, {
+      expiresInSeconds: this.opts.uploadTtlSeconds,
+      contentLength: input.size,
+      ...(input.sha256 !== undefined && { sha256: input.sha256 }),
+    });
     await insertUpload(this.database.db, {
       uploadId,
       modelName: input.modelName,

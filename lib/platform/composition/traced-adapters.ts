@@ -14,7 +14,21 @@ import { ATTR, idAttributes } from '../tracing/spans.js';
 import { stepAttributes } from '../tracing/steps.js';
 import type { AdapterFactories } from './services.js';
 
-const STORE_METHODS = ['put', 'get', 'head', 'delete', 'retain', 'clearPendingUpload', 'createUploadUrl', 'createDownloadUrl'];
+const STORE_METHODS = [
+  'put',
+  'get',
+  'head',
+  'delete',
+  'retain',
+  'clearPendingUpload',
+  'createUploadUrl',
+  'createDownloadUrl',
+  'startMultipartUpload',
+  'createPartUploadUrls',
+  'listUploadedParts',
+  'completeMultipartUpload',
+  'abortMultipartUpload',
+];
 
 const traceStore = (store: ObjectStore, name: string): ObjectStore =>
   tracePort(store, { name, methods: STORE_METHODS, attributes: (_m, [key]) => ({ 'aegis.object_key': String(key) }) });

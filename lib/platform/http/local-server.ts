@@ -259,9 +259,19 @@ async function upload(served: Served, req: IncomingMessage, res: ServerResponse,
     return sendJson(res, 400, errorBody(mismatch, requestId), requestId);
   }
   try {
+    if (check.partNumber !== undefined) {
+      // one part of a multipart upload: its URL always signs the part's size
+      const part = await sink.putPart(key, check.partNumber, req, {
+        expectedSize: check.contentLength!,
+        ...(check.sha256 === undefined ? {} : { expectedSha256: check.sha256 }),
+      });
+      return sendJson(res, 200, part, requestId);
+    }
     const info = await sink.put(key, req, {
       pendingUpload: true,
       ...(check.contentLength === undefined ? {} : { expectedSize: check.contentLength }),
+      // the URL binds the bytes' sha256 (as S3 checks the one a presigned URL signs): others are refused, nothing stored
+      ...(check.sha256 === undefined ? {} : { expectedSha256: check.sha256 }),
     });
     sendJson(res, 200, { key: info.key, versionId: info.versionId, size: info.size, sha256: info.sha256 }, requestId);
   } catch (e) {

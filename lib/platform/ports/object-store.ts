@@ -7,6 +7,8 @@ export interface PutOptions {
   contentType?: string;
   /** Refuse the write when the streamed bytes do not have this size (bytes). */
   expectedSize?: number;
+  /** Refuse the write (SHA256_MISMATCH, field `sha256`) when the streamed bytes do not have this hex sha256. */
+  expectedSha256?: string;
   /**
    * Mark the version as a pending upload: bytes no registration has claimed yet, which expire
    * (S3: the `aegis-upload=pending` tag a lifecycle rule expires). Upload URLs always set it.
@@ -20,6 +22,14 @@ export interface ObjectInfo {
   size: number;
   /** hex sha256 of the bytes, when the store knows it */
   sha256?: string;
+  /**
+   * hex sha256 the store itself computed over the bytes while it received them, kept with the
+   * version where no other writer can change it: what registration may trust instead of reading
+   * the bytes again. The filesystem store records it for every version it writes. S3 does not
+   * report one: its `sha256` is a tag other writers could set, and its SHA-256 checksums cannot
+   * be shown to be enforced here (moto_server accepts bytes that differ from a signed checksum).
+   */
+  receivedSha256?: string;
   retainUntil?: Date;
   lastModified: Date;
   /** true while the version is a pending upload (see {@link PutOptions.pendingUpload}) */
@@ -67,12 +77,39 @@ export interface ObjectStore {
   clearPendingUpload(key: string, versionId: string): Promise<void>;
   /**
    * A URL a client can PUT the bytes of `key` to, without going through the API, sending
-   * `headers` with it. What it writes is a pending upload.
+   * `headers` with it. What it writes is a pending upload. With `sha256` (hex) the store refuses
+   * other bytes: the filesystem store checks them as they arrive; S3 checks the SHA-256
+   * checksum the URL signs (`x-amz-checksum-sha256`, one of `headers`).
    */
-  createUploadUrl(
+  createUploadUrl(key: string, opts: UploadUrlOptions): Promise<{ url: string; headers: Record<string, string> }>;
+  /**
+   * Starts the multipart upload of `key`, or finds the one already started (a resumed upload):
+   * its parts are PUT to {@link createPartUploadUrls} URLs, in any order and as often as
+   * needed, then {@link completeMultipartUpload} joins them into one pending-upload version.
+   * Parts are numbered from 1 (at most {@link MULTIPART_LIMITS.maxParts}); every part but the
+   * last has at least {@link MULTIPART_LIMITS.minPartBytes} bytes (S3's rule, kept by both stores).
+   */
+  startMultipartUpload(key: string): Promise<void>;
+  /**
+   * URLs a client can PUT parts of `key`'s started multipart upload to, sending `headers`:
+   * each takes exactly `contentLength` bytes, and with `sha256` (hex) only those bytes.
+   * OBJECT_NOT_FOUND when no multipart upload of `key` is in progress.
+   */
+  createPartUploadUrls(
     key: string,
-    opts: { expiresInSeconds: number; contentLength?: number },
-  ): Promise<{ url: string; headers: Record<string, string> }>;
+    parts: readonly { partNumber: number; contentLength: number; sha256?: string }[],
+    opts: { expiresInSeconds: number },
+  ): Promise<{ partNumber: number; url: string; headers: Record<string, string> }[]>;
+  /** The parts received so far, by part number (what a resumed upload need not send again); undefined when none is in progress. */
+  listUploadedParts(key: string): Promise<UploadedPart[] | undefined>;
+  /**
+   * Joins parts 1..`partCount` into a new pending-upload version of `key` of `expectedSize`
+   * bytes and ends the multipart upload. MULTIPART_INCOMPLETE (field `partNumber`) when a part
+   * is missing; SIZE_MISMATCH when the parts do not add up.
+   */
+  completeMultipartUpload(key: string, opts: { partCount: number; expectedSize: number }): Promise<ObjectInfo>;
+  /** Drops a multipart upload in progress and its parts (nothing when there is none). */
+  abortMultipartUpload(key: string): Promise<void>;
   /**
    * A URL a client can GET exactly this version of `key` from (byte ranges allowed), without
    * going through the API, until it expires: S3 presigns a GET pinned to the version id.
@@ -85,8 +122,27 @@ export interface ObjectStore {
   describeObjectLock?(): Promise<ObjectLockStatus>;
 }
 
-/** What checking an upload URL's query found: its signed size, or why it is refused. */
-export type UploadUrlCheck = { ok: true; contentLength?: number } | { ok: false; reason: 'expired' | 'bad-signature' };
+/** S3's multipart rules, which both stores keep so a client works the same against either. */
+export const MULTIPART_LIMITS = { maxParts: 10_000, minPartBytes: 5 * 1024 * 1024, maxPartBytes: 5 * 1024 ** 3 } as const;
+
+/** One part a multipart upload has received. */
+export interface UploadedPart {
+  partNumber: number;
+  size: number;
+  /** hex sha256 of the part, when the store knows it */
+  sha256?: string;
+}
+
+/** What an upload URL binds: its lifetime, and optionally the size and hex sha256 of the bytes it accepts. */
+export interface UploadUrlOptions {
+  expiresInSeconds: number;
+  contentLength?: number;
+  sha256?: string;
+}
+
+/** What checking an upload URL's query found: its signed size and sha256 (and part, for a part's URL), or why it is refused. */
+export type UploadUrlCheck =
+  { ok: true; contentLength?: number; sha256?: string; partNumber?: number } | { ok: false; reason: 'expired' | 'bad-signature' };
 
 /**
  * Where the local server's `PUT /v1/uploads/<key>` writes: an object store that takes uploads
@@ -95,12 +151,19 @@ export type UploadUrlCheck = { ok: true; contentLength?: number } | { ok: false;
  *
  * @example
  * const check = sink.verifyUploadUrl(key, url.searchParams);
- * if (check.ok) await sink.put(key, req, { pendingUpload: true, expectedSize: check.contentLength });
+ * if (check.ok) await sink.put(key, req, { pendingUpload: true, expectedSize: check.contentLength, expectedSha256: check.sha256 });
  */
 export interface UploadSink {
   /** Checks the query of an upload URL made by the store's `createUploadUrl` for `key`. */
   verifyUploadUrl(key: string, query: URLSearchParams): UploadUrlCheck;
   put(key: string, body: Readable, opts: PutOptions): Promise<ObjectInfo>;
+  /** Stores one part of `key`'s multipart upload (replacing an earlier copy of it); OBJECT_NOT_FOUND when none is in progress. */
+  putPart(
+    key: string,
+    partNumber: number,
+    body: Readable,
+    opts: Pick<PutOptions, 'expectedSize' | 'expectedSha256'>,
+  ): Promise<UploadedPart>;
 }
 
 /** What checking a download URL's query found: the version it names, or why it is refused. */

@@ -91,6 +91,8 @@ export function toInfo(meta: Sidecar): ObjectInfo {
     sha256: meta.sha256,
     lastModified: new Date(meta.lastModified),
   };
+  // only the store's put() writes sidecars, and it hashed the bytes as they arrived
+  if (meta.sha256) info.receivedSha256 = meta.sha256;
   if (meta.retainUntil) info.retainUntil = new Date(meta.retainUntil);
   if (meta.pendingUpload) info.pendingUpload = true;
   return info;

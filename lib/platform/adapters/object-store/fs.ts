@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, rename, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -11,6 +11,8 @@ import {
   assertPutOptions,
   assertRetainUntil,
   assertUploadUrlOptions,
+  assertPartNumber,
+  noMultipart,
   toReadable,
 } from './rules.js';
 import type {
@@ -21,7 +23,13 @@ import type {
   PutOptions,
   UploadSink,
   UploadUrlCheck,
+  UploadUrlOptions,
+  UploadedPart,
 } from '../../ports/object-store.js';
+import { MULTIPART_LIMITS } from '../../ports/object-store.js';
+import { DurableFileWriter } from './fs-durable-writer.js';
+import { FsMultipartParts } from './fs-multipart.js';
+import { FsSignedUrls } from './fs-signed-urls.js';
 import { collectKeys, isEnoent, newVersionId, readSidecar, toInfo, versionsDir, writeSidecar, type Sidecar } from './fs-versions.js';
 
 export interface FsObjectStoreOptions {
@@ -57,15 +65,15 @@ const notFound = (key: string, versionId?: string): AegisError =>
  */
 export class FsObjectStore implements ObjectStore, UploadSink, DownloadSource {
   readonly #root: string;
-  readonly #uploadBaseUrl?: string;
-  readonly #uploadSecret?: Buffer;
+  readonly #urls: FsSignedUrls;
   // Serialises check-then-write per key inside this process (retention check vs. commit).
   readonly #locks = new Map<string, Promise<void>>();
+  readonly #parts: FsMultipartParts;
 
   constructor(opts: FsObjectStoreOptions) {
     this.#root = opts.root;
-    if (opts.uploadBaseUrl !== undefined) this.#uploadBaseUrl = opts.uploadBaseUrl.replace(/\/+$/, '');
-    if (opts.uploadSecret !== undefined) this.#uploadSecret = Buffer.from(opts.uploadSecret);
+    this.#parts = new FsMultipartParts(opts.root);
+    this.#urls = new FsSignedUrls(opts.uploadBaseUrl, opts.uploadSecret);
   }
 
   async put(key: string, body: Readable | Uint8Array | string, opts: PutOptions = {}): Promise<ObjectInfo> {
@@ -77,13 +85,12 @@ export class FsObjectStore implements ObjectStore, UploadSink, DownloadSource {
     await mkdir(tmpDir, { recursive: true });
     const tmp = join(tmpDir, `${randomBytes(12).toString('hex')}.part`);
     try {
-      const meter = new HashMeter(opts.expectedSize);
+      const meter = new HashMeter(opts.expectedSize, opts.expectedSha256);
       // Open (create) the temp file before streaming: a lazily opened write stream could
       // create it after a failed pipeline's cleanup already ran, leaving it behind.
       const out = await open(tmp, 'wx');
-      await pipeline(toReadable(body), meter, out.createWriteStream());
-      const fh = await open(tmp, 'r');
-      await fh.sync().finally(() => fh.close());
+      // ends once the bytes are durable, and closes the handle either way
+      await pipeline(toReadable(body), meter, new DurableFileWriter(out));
       await chmod(tmp, 0o444);
       return await this.#withKeyLock(key, async () => {
         const latest = await this.#assertWritable(key);
@@ -174,66 +181,81 @@ export class FsObjectStore implements ObjectStore, UploadSink, DownloadSource {
     }
   }
 
-  async createUploadUrl(
-    key: string,
-    opts: { expiresInSeconds: number; contentLength?: number },
-  ): Promise<{ url: string; headers: Record<string, string> }> {
+  async createUploadUrl(key: string, opts: UploadUrlOptions): Promise<{ url: string; headers: Record<string, string> }> {
     assertObjectKey(key);
-    if (!this.#uploadBaseUrl || !this.#uploadSecret)
-      throw new Error('FsObjectStore needs uploadBaseUrl and uploadSecret to create upload URLs');
+    this.#urls.assertCanSign('upload');
     assertUploadUrlOptions(opts);
     await this.#assertWritable(key);
-    const expires = Math.floor(Date.now() / 1000) + opts.expiresInSeconds;
-    const query = new URLSearchParams({
-      expires: String(expires),
-      sig: this.#sign(key, String(expires), opts.contentLength?.toString() ?? ''),
+    return { url: this.#urls.upload(key, opts), headers: {} };
+  }
+
+  async startMultipartUpload(key: string): Promise<void> {
+    assertObjectKey(key);
+    await this.#assertWritable(key);
+    if (!(await this.#parts.inProgress(key))) await this.#parts.start(key);
+  }
+
+  async createPartUploadUrls(
+    key: string,
+    parts: readonly { partNumber: number; contentLength: number; sha256?: string }[],
+    opts: { expiresInSeconds: number },
+  ): Promise<{ partNumber: number; url: string; headers: Record<string, string> }[]> {
+    assertObjectKey(key);
+    this.#urls.assertCanSign('upload');
+    if (!(await this.#parts.inProgress(key))) throw noMultipart(key);
+    return parts.map(({ partNumber, contentLength, sha256 }) => {
+      assertPartNumber(partNumber);
+      assertUploadUrlOptions({ expiresInSeconds: opts.expiresInSeconds, contentLength, ...(sha256 !== undefined && { sha256 }) });
+      if (contentLength > MULTIPART_LIMITS.maxPartBytes)
+        throw new AegisError('VALIDATION_FAILED', `a part is at most ${MULTIPART_LIMITS.maxPartBytes} bytes`, { field: 'contentLength' });
+      const url = this.#urls.part(key, { partNumber, contentLength, ...(sha256 !== undefined && { sha256 }) }, opts.expiresInSeconds);
+      return { partNumber, url, headers: {} };
     });
-    if (opts.contentLength !== undefined) query.set('size', String(opts.contentLength));
-    return { url: `${this.#uploadBaseUrl}/v1/uploads/${key}?${query}`, headers: {} };
+  }
+
+  async putPart(
+    key: string,
+    partNumber: number,
+    body: Readable,
+    opts: Pick<PutOptions, 'expectedSize' | 'expectedSha256'>,
+  ): Promise<UploadedPart> {
+    assertObjectKey(key);
+    assertPutOptions(opts, new Date());
+    return this.#parts.put(key, partNumber, body, opts);
+  }
+
+  async listUploadedParts(key: string): Promise<UploadedPart[] | undefined> {
+    assertObjectKey(key);
+    return this.#parts.list(key);
+  }
+
+  async completeMultipartUpload(key: string, opts: { partCount: number; expectedSize: number }): Promise<ObjectInfo> {
+    assertObjectKey(key);
+    // One more pass over the bytes: the parts become an ordinary version, hashed like any upload.
+    const info = await this.put(key, await this.#parts.joined(key, opts), { pendingUpload: true, expectedSize: opts.expectedSize });
+    await this.#parts.abort(key);
+    return info;
+  }
+
+  async abortMultipartUpload(key: string): Promise<void> {
+    assertObjectKey(key);
+    await this.#parts.abort(key);
   }
 
   async createDownloadUrl(key: string, opts: { versionId: string; expiresInSeconds: number }): Promise<{ url: string }> {
-    if (!this.#uploadBaseUrl || !this.#uploadSecret)
-      throw new Error('FsObjectStore needs uploadBaseUrl and uploadSecret to create download URLs');
+    this.#urls.assertCanSign('download');
     if (!(await this.#resolve(key, opts.versionId))) throw notFound(key, opts.versionId);
-    const expires = String(Math.floor(Date.now() / 1000) + opts.expiresInSeconds);
-    const query = new URLSearchParams({ version: opts.versionId, expires, sig: this.#signGet(key, opts.versionId, expires) });
-    return { url: `${this.#uploadBaseUrl}/v1/downloads/${key}?${query}` };
+    return { url: this.#urls.download(key, opts.versionId, opts.expiresInSeconds) };
   }
 
   /** Checks the query of a download URL made by {@link createDownloadUrl} for `key`. */
   verifyDownloadUrl(key: string, query: URLSearchParams, now = new Date()): DownloadUrlCheck {
-    if (!this.#uploadSecret) throw new Error('FsObjectStore needs uploadSecret to verify download URLs');
-    const [versionId, expires, sig] = [query.get('version') ?? '', query.get('expires') ?? '', query.get('sig') ?? ''];
-    if (!/^\d{1,12}$/.test(expires) || !/^[0-9a-f]{64}$/.test(sig) || versionId === '') return { ok: false, reason: 'bad-signature' };
-    const expected = Buffer.from(this.#signGet(key, versionId, expires), 'hex');
-    if (!timingSafeEqual(Buffer.from(sig, 'hex'), expected)) return { ok: false, reason: 'bad-signature' };
-    if (now.getTime() > Number(expires) * 1000) return { ok: false, reason: 'expired' };
-    return { ok: true, versionId };
+    return this.#urls.verifyDownload(key, query, now);
   }
 
-  // A distinct first line: an upload URL's signature never passes as a download's, nor back.
-  #signGet(key: string, versionId: string, expires: string): string {
-    return createHmac('sha256', this.#uploadSecret!).update(`GET\n${key}\n${versionId}\n${expires}`).digest('hex');
-  }
-
-  /** Checks the query of an upload URL made by {@link createUploadUrl} for `key`. */
+  /** Checks the query of an upload URL made by {@link createUploadUrl} or {@link createPartUploadUrls} for `key`. */
   verifyUploadUrl(key: string, query: URLSearchParams, now = new Date()): UploadUrlCheck {
-    if (!this.#uploadSecret) throw new Error('FsObjectStore needs uploadSecret to verify upload URLs');
-    const expires = query.get('expires') ?? '';
-    const size = query.get('size');
-    const sig = query.get('sig') ?? '';
-    if (!/^\d{1,12}$/.test(expires) || (size !== null && !/^\d{1,16}$/.test(size)) || !/^[0-9a-f]{64}$/.test(sig)) {
-      return { ok: false, reason: 'bad-signature' };
-    }
-    const expected = Buffer.from(this.#sign(key, expires, size ?? ''), 'hex');
-    if (!timingSafeEqual(Buffer.from(sig, 'hex'), expected)) return { ok: false, reason: 'bad-signature' };
-    if (now.getTime() > Number(expires) * 1000) return { ok: false, reason: 'expired' };
-    return size === null ? { ok: true } : { ok: true, contentLength: Number(size) };
-  }
-
-  #sign(key: string, expires: string, contentLength: string): string {
-    return createHmac('sha256', this.#uploadSecret!).update(`PUT\n${key}\n${expires}\n${contentLength}`).digest('hex');
+    return this.#urls.verifyUpload(key, query, now);
   }
 
   #versionsDir(key: string): string {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { AegisError } from '../../../kernel/errors.js';
-import type { PutOptions } from '../../ports/object-store.js';
+import { MULTIPART_LIMITS, type PutOptions, type UploadedPart, type UploadUrlOptions } from '../../ports/object-store.js';
 
 const KEY_SEGMENT = /^[A-Za-z0-9._=-]+$/;
 // Directory names are limited to 255 bytes (NAME_MAX), and each key segment is one directory.
@@ -14,6 +14,7 @@ const MAX_SEGMENT = 255;
 const MAX_KEY = 1024;
 // Presigned S3 URLs cannot outlive 7 days; the local store keeps the same limit.
 const MAX_UPLOAD_URL_SECONDS = 7 * 24 * 3600;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** Throws VALIDATION_FAILED (field `key`) unless `key` is a safe `/`-separated path. */
 export function assertObjectKey(key: string): void {
@@ -30,14 +31,21 @@ export function assertObjectKey(key: string): void {
   }
 }
 
-/** Counts and hashes bytes on their way through; fails as soon as the size cannot match. */
+/**
+ * Counts and hashes bytes on their way through; fails as soon as the size cannot match, and
+ * at the end when the sha256 is not the expected one: the stream then errors instead of
+ * ending, so a store that commits only once it has ended writes nothing.
+ */
 export class HashMeter extends Transform {
   readonly #hash = createHash('sha256');
   // Not `size`/`length`: lib-storage reads those to guess a body's length up front.
   bytesSeen = 0;
   sha256 = '';
 
-  constructor(private readonly expectedSize?: number) {
+  constructor(
+    private readonly expectedSize?: number,
+    private readonly expectedSha256?: string,
+  ) {
     super();
   }
 
@@ -51,6 +59,14 @@ export class HashMeter extends Transform {
   override _flush(done: TransformCallback): void {
     if (this.expectedSize !== undefined && this.bytesSeen !== this.expectedSize) return done(this.#mismatch());
     this.sha256 = this.#hash.digest('hex');
+    if (this.expectedSha256 !== undefined && this.sha256 !== this.expectedSha256) {
+      return done(
+        new AegisError('SHA256_MISMATCH', `body has sha256 ${this.sha256}, not the expected ${this.expectedSha256}`, {
+          field: 'sha256',
+          details: { expected: this.expectedSha256, actual: this.sha256 },
+        }),
+      );
+    }
     done();
   }
 
@@ -78,6 +94,9 @@ export function assertPutOptions(opts: PutOptions, now: Date): void {
   if (opts.expectedSize !== undefined && !(Number.isSafeInteger(opts.expectedSize) && opts.expectedSize >= 0)) {
     throw new AegisError('VALIDATION_FAILED', 'expectedSize must be a non-negative integer', { field: 'expectedSize' });
   }
+  if (opts.expectedSha256 !== undefined && !SHA256_HEX.test(opts.expectedSha256)) {
+    throw new AegisError('VALIDATION_FAILED', 'expectedSha256 must be 64 lowercase hex characters', { field: 'expectedSha256' });
+  }
   if (opts.retainUntil !== undefined) assertRetainUntil(opts.retainUntil, now);
 }
 
@@ -87,7 +106,7 @@ export function assertRetainUntil(until: Date, now: Date): void {
   }
 }
 
-export function assertUploadUrlOptions(opts: { expiresInSeconds: number; contentLength?: number }): void {
+export function assertUploadUrlOptions(opts: UploadUrlOptions): void {
   if (!Number.isSafeInteger(opts.expiresInSeconds) || opts.expiresInSeconds < 1 || opts.expiresInSeconds > MAX_UPLOAD_URL_SECONDS) {
     throw new AegisError('VALIDATION_FAILED', `expiresInSeconds must be an integer from 1 to ${MAX_UPLOAD_URL_SECONDS}`, {
       field: 'expiresInSeconds',
@@ -96,4 +115,51 @@ export function assertUploadUrlOptions(opts: { expiresInSeconds: number; content
   if (opts.contentLength !== undefined && !(Number.isSafeInteger(opts.contentLength) && opts.contentLength >= 0)) {
     throw new AegisError('VALIDATION_FAILED', 'contentLength must be a non-negative integer', { field: 'contentLength' });
   }
+  if (opts.sha256 !== undefined && !SHA256_HEX.test(opts.sha256)) {
+    throw new AegisError('VALIDATION_FAILED', 'sha256 must be 64 lowercase hex characters', { field: 'sha256' });
+  }
+}
+
+export const noMultipart = (key: string): AegisError =>
+  new AegisError('OBJECT_NOT_FOUND', `no multipart upload of ${key} is in progress`, { field: 'key' });
+
+/** Throws VALIDATION_FAILED (field `partNumber`) unless `n` is a part number S3 would take. */
+export function assertPartNumber(n: number): void {
+  if (!Number.isSafeInteger(n) || n < 1 || n > MULTIPART_LIMITS.maxParts)
+    throw new AegisError('VALIDATION_FAILED', `partNumber must be an integer from 1 to ${MULTIPART_LIMITS.maxParts}`, {
+      field: 'partNumber',
+    });
+}
+
+/**
+ * The parts 1..partCount of a multipart upload, in order, once all are there, every one but the
+ * last at least the minimum part size, adding up to `expectedSize`: CONFLICT naming the missing
+ * parts, VALIDATION_FAILED for a short one, SIZE_MISMATCH otherwise.
+ */
+export function assertPartsComplete(parts: readonly UploadedPart[], opts: { partCount: number; expectedSize: number }): UploadedPart[] {
+  assertPartNumber(opts.partCount);
+  const have = new Map(parts.map((p) => [p.partNumber, p]));
+  const used: UploadedPart[] = [];
+  const missing: number[] = [];
+  for (let n = 1; n <= opts.partCount; n++) {
+    const part = have.get(n);
+    if (part) used.push(part);
+    else missing.push(n);
+  }
+  if (missing.length)
+    throw new AegisError('CONFLICT', `${missing.length} of ${opts.partCount} parts have not been received (first: ${missing[0]})`, {
+      field: 'partNumber',
+      details: { missing: missing.slice(0, 100) },
+    });
+  const small = used.find((p) => p.partNumber < opts.partCount && p.size < MULTIPART_LIMITS.minPartBytes);
+  if (small)
+    throw new AegisError(
+      'VALIDATION_FAILED',
+      `part ${small.partNumber} has ${small.size} bytes; all but the last need at least ${MULTIPART_LIMITS.minPartBytes}`,
+      { field: 'partNumber' },
+    );
+  const total = used.reduce((sum, p) => sum + p.size, 0);
+  if (total !== opts.expectedSize)
+    throw new AegisError('SIZE_MISMATCH', `the parts add up to ${total} bytes, not ${opts.expectedSize}`, { field: 'size' });
+  return used;
 }

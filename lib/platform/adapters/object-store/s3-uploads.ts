@@ -2,13 +2,13 @@
  * How bytes get into the S3 store: streamed through a hashing meter into a (multipart when
  * large) upload, or PUT by a client to a presigned URL; and out of it at a presigned GET.
  */
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client, type UploadPartCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AegisError, isAegisError } from '../../../kernel/errors.js';
-import type { PutOptions } from '../../ports/object-store.js';
+import type { PutOptions, UploadUrlOptions } from '../../ports/object-store.js';
 import { PENDING_UPLOAD_TAG } from './pending-upload-tag.js';
 import { HashMeter, toReadable } from './rules.js';
 import { toAegis } from './s3-errors.js';
@@ -20,7 +20,7 @@ export async function streamUpload(
   body: Readable | Uint8Array | string,
   opts: PutOptions,
 ): Promise<{ versionId: string; sha256: string }> {
-  const meter = new HashMeter(opts.expectedSize);
+  const meter = new HashMeter(opts.expectedSize, opts.expectedSha256);
   const upload = new Upload({
     client,
     leavePartsOnError: false,
@@ -53,36 +53,67 @@ export async function streamUpload(
 
 export const PENDING_TAGGING = `${PENDING_UPLOAD_TAG.key}=${PENDING_UPLOAD_TAG.value}`;
 
+const CHECKSUM_HEADER = 'x-amz-checksum-sha256';
+
+/** The base64 SHA-256 checksum S3 takes, of a hex sha256. */
+export const sha256Checksum = (hex: string): string => Buffer.from(hex, 'hex').toString('base64');
+
 /**
- * A URL that PUTs `key` with the pending-upload tag. The tag is a signed header the client
- * must send (S3 ignores tagging in a query string), so what it writes is expired by the
- * lifecycle rule until registered; content-length is signed too when given, so S3 refuses a
- * body of any other size.
+ * Makes a presigned command sign no checksum but `checksum` (base64 SHA-256), when given. With
+ * the SDK's default checksums the URL would carry the CRC32 of an empty body
+ * (x-amz-checksum-crc32=AAAAAA==) and S3 would reject every real upload with BadDigest.
  */
-export async function presignUpload(
-  client: S3Client,
-  bucket: string,
-  key: string,
-  opts: { expiresInSeconds: number; contentLength?: number },
-): Promise<{ url: string; headers: Record<string, string> }> {
-  const command = new PutObjectCommand({ Bucket: bucket, Key: key, ContentLength: opts.contentLength, Tagging: PENDING_TAGGING });
-  // With the SDK's default checksums the URL would carry the CRC32 of an empty body
-  // (x-amz-checksum-crc32=AAAAAA==) and S3 would reject every real upload with BadDigest.
+export function signOnlyChecksum(command: PutObjectCommand | UploadPartCommand, checksum: string | undefined): void {
   const dropChecksum =
     <A extends { request?: unknown }, R>(next: (args: A) => Promise<R>) =>
     async (args: A): Promise<R> => {
       const headers = (args.request as { headers?: Record<string, string> } | undefined)?.headers ?? {};
       for (const h of Object.keys(headers)) if (/^x-amz-(checksum-|sdk-checksum-algorithm)/i.test(h)) delete headers[h];
+      if (checksum !== undefined) headers[CHECKSUM_HEADER] = checksum;
       return next(args);
     };
-  command.middlewareStack.addRelativeTo(dropChecksum, {
+  (command.middlewareStack as PutObjectCommand['middlewareStack']).addRelativeTo(dropChecksum, {
     name: 'aegisDropPresignChecksum',
     relation: 'after',
     toMiddleware: 'flexibleChecksumsMiddleware',
   });
+}
+
+/** The presign options that keep `x-amz-tagging` and the checksum signed headers (S3 ignores them in a query string). */
+export const signedHeaders = (checksum: string | undefined, tagging: boolean) =>
+  new Set([...(tagging ? ['x-amz-tagging'] : []), ...(checksum === undefined ? [] : [CHECKSUM_HEADER])]);
+
+export const checksumHeaders = (checksum: string | undefined): Record<string, string> =>
+  checksum === undefined ? {} : { [CHECKSUM_HEADER]: checksum };
+
+/**
+ * A URL that PUTs `key` with the pending-upload tag. The tag is a signed header the client
+ * must send (S3 ignores tagging in a query string), so what it writes is expired by the
+ * lifecycle rule until registered; content-length is signed too when given, so S3 refuses a
+ * body of any other size; and with a sha256, its SHA-256 checksum (base64) is a signed header
+ * too, so S3 refuses other bytes (BadDigest).
+ */
+export async function presignUpload(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  opts: UploadUrlOptions,
+): Promise<{ url: string; headers: Record<string, string> }> {
+  const checksum = opts.sha256 === undefined ? undefined : sha256Checksum(opts.sha256);
+  const command = new PutObjectCommand({
+    Bucket: bucket,
+    Key: key,
+    ContentLength: opts.contentLength,
+    Tagging: PENDING_TAGGING,
+    ...(checksum !== undefined && { ChecksumSHA256: checksum }),
+  });
+  signOnlyChecksum(command, checksum);
   try {
-    const url = await getSignedUrl(client, command, { expiresIn: opts.expiresInSeconds, unhoistableHeaders: new Set(['x-amz-tagging']) });
-    return { url, headers: { 'x-amz-tagging': PENDING_TAGGING } };
+    const url = await getSignedUrl(client, command, {
+      expiresIn: opts.expiresInSeconds,
+      unhoistableHeaders: signedHeaders(checksum, true),
+    });
+    return { url, headers: { 'x-amz-tagging': PENDING_TAGGING, ...checksumHeaders(checksum) } };
   } catch (e) {
     throw toAegis(e, 'presign');
   }

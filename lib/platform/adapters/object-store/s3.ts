@@ -1,7 +1,6 @@
 import {
   DeleteObjectCommand,
   GetObjectCommand,
-  GetObjectLockConfigurationCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
   PutObjectRetentionCommand,
@@ -12,10 +11,11 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { AegisError } from '../../../kernel/errors.js';
-import type { ObjectInfo, ObjectLockStatus, ObjectStore, PutOptions } from '../../ports/object-store.js';
+import type { ObjectInfo, ObjectLockStatus, ObjectStore, PutOptions, UploadedPart, UploadUrlOptions } from '../../ports/object-store.js';
 import { PENDING_UPLOAD_TAG } from './pending-upload-tag.js';
 import { errorName, inEffect, isAccessDenied, isNotFound, locked, notFound, toAegis } from './s3-errors.js';
 import { presignDownload, presignUpload, streamUpload } from './s3-uploads.js';
+import { abortMultipart, completeMultipart, listParts, presignParts, readObjectLock, startMultipart } from './s3-multipart.js';
 import { assertListPrefix, assertObjectKey, assertPutOptions, assertRetainUntil, assertUploadUrlOptions } from './rules.js';
 
 export interface S3ObjectStoreOptions {
@@ -185,10 +185,7 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async createUploadUrl(
-    key: string,
-    opts: { expiresInSeconds: number; contentLength?: number },
-  ): Promise<{ url: string; headers: Record<string, string> }> {
+  async createUploadUrl(key: string, opts: UploadUrlOptions): Promise<{ url: string; headers: Record<string, string> }> {
     assertObjectKey(key);
     assertUploadUrlOptions(opts);
     // The URL bypasses put(), so the overwrite rule is applied when the URL is issued.
@@ -196,30 +193,49 @@ export class S3ObjectStore implements ObjectStore {
     return presignUpload(this.#client, this.#bucket, key, opts);
   }
 
+  async startMultipartUpload(key: string): Promise<void> {
+    assertObjectKey(key);
+    // The parts bypass put(), so the overwrite rule is applied when the upload starts.
+    await this.#assertWritable(key);
+    await startMultipart(this.#target(key));
+  }
+
+  async createPartUploadUrls(
+    key: string,
+    parts: readonly { partNumber: number; contentLength: number; sha256?: string }[],
+    opts: { expiresInSeconds: number },
+  ): Promise<{ partNumber: number; url: string; headers: Record<string, string> }[]> {
+    assertObjectKey(key);
+    return presignParts(this.#target(key), parts, opts);
+  }
+
+  async listUploadedParts(key: string): Promise<UploadedPart[] | undefined> {
+    assertObjectKey(key);
+    return listParts(this.#target(key));
+  }
+
+  async completeMultipartUpload(key: string, opts: { partCount: number; expectedSize: number }): Promise<ObjectInfo> {
+    assertObjectKey(key);
+    const versionId = await completeMultipart(this.#target(key), opts);
+    return (await this.#info(key, versionId)) ?? Promise.reject(new AegisError('INTERNAL', `version ${versionId} of ${key} vanished`));
+  }
+
+  async abortMultipartUpload(key: string): Promise<void> {
+    assertObjectKey(key);
+    await abortMultipart(this.#target(key));
+  }
+
+  #target = (key: string) => ({ client: this.#client, bucket: this.#bucket, key });
+
   async createDownloadUrl(key: string, opts: { versionId: string; expiresInSeconds: number }): Promise<{ url: string }> {
     assertObjectKey(key);
     if (!(await this.#head(key, opts.versionId))) throw notFound(key, opts.versionId);
     return presignDownload(this.#client, this.#bucket, key, opts);
   }
 
-  /**
-   * GetObjectLockConfiguration (`s3:GetBucketObjectLockConfiguration`). A bucket without
-   * Object Lock answers ObjectLockConfigurationNotFoundError; other errors (a missing
-   * bucket, access denied, a network fault) are thrown as the SDK gives them.
-   */
+  /** See {@link readObjectLock}. */
   async describeObjectLock(): Promise<ObjectLockStatus> {
-    try {
-      const out = await this.#client.send(new GetObjectLockConfigurationCommand({ Bucket: this.#bucket }));
-      const c = out.ObjectLockConfiguration;
-      const r = c?.Rule?.DefaultRetention;
-      return {
-        enabled: c?.ObjectLockEnabled === 'Enabled',
-        ...(r?.Mode && { defaultRetention: { mode: r.Mode, ...(r.Days ? { days: r.Days } : {}), ...(r.Years ? { years: r.Years } : {}) } }),
-      };
-    } catch (e) {
-      if (errorName(e) === 'ObjectLockConfigurationNotFoundError') return { enabled: false };
-      throw e;
-    }
+    return readObjectLock(this.#client, this.#bucket);
   }
 
   async #assertWritable(key: string): Promise<void> {

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { JsonValue, LIMITS, ManifestInput, TrainingManifest } from '../../../kernel/manifest.js';
 import { TeamName } from '../../../kernel/identity.js';
-import { ModelName, Uuid } from '../../../kernel/names.js';
+import { ModelName, Sha256Hex, Uuid } from '../../../kernel/names.js';
 import { SIGNATURE_ALGS } from '../../../kernel/signatures.js';
 import { TARGET_ENVS } from '../../../kernel/policy.js';
 
@@ -30,6 +30,8 @@ export const UploadCreateBody = z
     size: z.number().int().positive().max(LIMITS.artifactBytes, `must be at most ${LIMITS.artifactBytes} bytes`),
     /** the team the registration will give a new model: lets a team-scoped caller upload for it */
     team: TeamName.optional(),
+    /** hex sha256 of the bytes: the upload URL then accepts only these bytes (S3 checks the checksum it signs) */
+    sha256: Sha256Hex.optional(),
   })
   .strict();
 export const UploadCreateReply = z.object({
