@@ -86,13 +86,6 @@ export function toArtifactRecord(r: ArtifactJoinRow): ArtifactRecord {
 
 // ---- artifacts: writes and reads
 
-/** Writes one registration's artifact, signature and dataset-link rows (in the caller's transaction). */
-export async function insertArtifact(x: Executor, a: Registration): Promise<void> {
-  await x.insertInto('artifacts').values(artifactRow(a)).execute();
-  await x.insertInto('manifest_signatures').values(manifestSignatureRow(a.manifest.artifactId, a.signature)).execute();
-  for (const link of artifactDatasetRows(a.manifest)) await x.insertInto('artifact_datasets').values(link).execute();
-}
-
 // ---- restore and parity: many rows to a statement (each is a round trip on the Data API), every row
 
 export async function insertArtifactRows(x: Executor, rows: Insertable<ArtifactsTable>[]): Promise<void> {
@@ -219,28 +212,6 @@ export async function findDatasetLinks(x: Executor, artifactId: string): Promise
 }
 
 // ---- models
-
-/**
- * Creates the model on its first registration (with its team label, if given) and takes its
- * next version number; version 1 means this call created it.
- */
-export async function nextModelVersion(
-  x: Executor,
-  model: { name: string; team: string | null; createdBy: string; createdAt: Date },
-): Promise<{ version: number; team: string | null }> {
-  await x
-    .insertInto('models')
-    .values({ name: model.name, team: model.team, created_by: model.createdBy, created_at: model.createdAt, latest_version: 0 })
-    .onConflict((oc) => oc.column('name').doNothing())
-    .execute();
-  const row = await x
-    .updateTable('models')
-    .set((eb) => ({ latest_version: eb('latest_version', '+', 1) }))
-    .where('name', '=', model.name)
-    .returning(['latest_version', 'team'])
-    .executeTakeFirstOrThrow();
-  return { version: row.latest_version, team: row.team };
-}
 
 export async function modelExists(x: Executor, name: string): Promise<boolean> {
   return (await findModelRef(x, name)) !== undefined;

@@ -86,9 +86,9 @@ export const STATEMENT_COUNTER: KyselyPlugin = {
  * const { result, statements } = await countStatements(() => registry.get(id));
  */
 export async function countStatements<T>(fn: () => Promise<T>): Promise<{ result: T; statements: string[] }> {
-  const tally: StatementTally = { statements: [] };
-  const result = await scope.run(tally, fn);
-  return { result, statements: tally.statements };
+  let statements: string[] = [];
+  const result = await withStatementTally(fn, (s) => (statements = [...s]));
+  return { result, statements };
 }
 
 /** Like {@link countStatements}, but a failure of `fn` still reports its statements to `done` before it propagates. */

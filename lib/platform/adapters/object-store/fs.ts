@@ -11,7 +11,7 @@ import {
   assertPutOptions,
   assertRetainUntil,
   assertUploadUrlOptions,
-  assertPartNumber,
+  assertPartUrlRequest,
   noMultipart,
   toReadable,
 } from './rules.js';
@@ -26,7 +26,6 @@ import type {
   UploadUrlOptions,
   UploadedPart,
 } from '../../ports/object-store.js';
-import { MULTIPART_LIMITS } from '../../ports/object-store.js';
 import { DurableFileWriter } from './fs-durable-writer.js';
 import { FsMultipartParts } from './fs-multipart.js';
 import { FsSignedUrls } from './fs-signed-urls.js';
@@ -204,10 +203,7 @@ export class FsObjectStore implements ObjectStore, UploadSink, DownloadSource {
     this.#urls.assertCanSign('upload');
     if (!(await this.#parts.inProgress(key))) throw noMultipart(key);
     return parts.map(({ partNumber, contentLength, sha256 }) => {
-      assertPartNumber(partNumber);
-      assertUploadUrlOptions({ expiresInSeconds: opts.expiresInSeconds, contentLength, ...(sha256 !== undefined && { sha256 }) });
-      if (contentLength > MULTIPART_LIMITS.maxPartBytes)
-        throw new AegisError('VALIDATION_FAILED', `a part is at most ${MULTIPART_LIMITS.maxPartBytes} bytes`, { field: 'contentLength' });
+      assertPartUrlRequest({ partNumber, contentLength, ...(sha256 !== undefined && { sha256 }) }, opts.expiresInSeconds);
       const url = this.#urls.part(key, { partNumber, contentLength, ...(sha256 !== undefined && { sha256 }) }, opts.expiresInSeconds);
       return { partNumber, url, headers: {} };
     });

@@ -131,6 +131,15 @@ export function assertPartNumber(n: number): void {
     });
 }
 
+/** A part URL's request: its number, and its size (at most {@link MULTIPART_LIMITS.maxPartBytes}) and sha256 as a single upload's. */
+export function assertPartUrlRequest(part: { partNumber: number; contentLength: number; sha256?: string }, expiresInSeconds: number): void {
+  const { partNumber, contentLength, sha256 } = part;
+  assertPartNumber(partNumber);
+  assertUploadUrlOptions({ expiresInSeconds, contentLength, ...(sha256 !== undefined && { sha256 }) });
+  if (contentLength > MULTIPART_LIMITS.maxPartBytes)
+    throw new AegisError('VALIDATION_FAILED', `a part is at most ${MULTIPART_LIMITS.maxPartBytes} bytes`, { field: 'contentLength' });
+}
+
 /**
  * The parts 1..partCount of a multipart upload, in order, once all are there, every one but the
  * last at least the minimum part size, adding up to `expectedSize`: CONFLICT naming the missing

@@ -18,10 +18,10 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AegisError } from '../../../kernel/errors.js';
-import { MULTIPART_LIMITS, type ObjectLockStatus, type UploadedPart } from '../../ports/object-store.js';
+import type { ObjectLockStatus, UploadedPart } from '../../ports/object-store.js';
 import { errorName, toAegis } from './s3-errors.js';
 import { checksumHeaders, PENDING_TAGGING, sha256Checksum, signedHeaders, signOnlyChecksum } from './s3-uploads.js';
-import { assertPartNumber, assertPartsComplete, assertUploadUrlOptions, noMultipart } from './rules.js';
+import { assertPartsComplete, assertPartUrlRequest, noMultipart } from './rules.js';
 
 interface Target {
   client: S3Client;
@@ -63,12 +63,7 @@ export async function presignParts(
   parts: readonly { partNumber: number; contentLength: number; sha256?: string }[],
   opts: { expiresInSeconds: number },
 ): Promise<{ partNumber: number; url: string; headers: Record<string, string> }[]> {
-  for (const { partNumber, contentLength, sha256 } of parts) {
-    assertPartNumber(partNumber);
-    assertUploadUrlOptions({ expiresInSeconds: opts.expiresInSeconds, contentLength, ...(sha256 !== undefined && { sha256 }) });
-    if (contentLength > MULTIPART_LIMITS.maxPartBytes)
-      throw new AegisError('VALIDATION_FAILED', `a part is at most ${MULTIPART_LIMITS.maxPartBytes} bytes`, { field: 'contentLength' });
-  }
+  for (const part of parts) assertPartUrlRequest(part, opts.expiresInSeconds);
   const uploadId = await uploadIdOf(t);
   try {
     return await Promise.all(
