@@ -47,6 +47,8 @@ test('the keys page shows the key ring with its states; a reload keeps the page 
   const page = await browser.open('/keys');
   await page.getByRole('heading', { name: 'Keys', level: 1 }).waitFor();
   const rows = page.locator('tbody tr');
+  // the heading renders before the key list arrives: wait for the rows, then count them
+  await rows.nth(1).waitFor();
   expect(await rows.count()).toBeGreaterThanOrEqual(2);
   await page.getByText('manifest', { exact: true }).first().waitFor();
   await page.reload();

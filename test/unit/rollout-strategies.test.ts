@@ -184,6 +184,22 @@ describe('MetricsRolloutJudge, a shadow window (lib/modules/rollout/canary.ts)',
     expect(none.detail).toMatch(/agreement: 0 of 0 mirrored answers equal the stable one$/);
   });
 
+  it('names disagreement before a failure of the statistics (a slow shadow that also disagrees)', async () => {
+    const s = source(1000, 500, { compared: 500, agreed: 400 });
+    const slow = {
+      ...s,
+      window: async (...a: Parameters<typeof s.window>) => {
+        const m = await s.window(...a);
+        return a[1] === 'shadow' ? { ...m, latenciesMs: m.latenciesMs!.map((l) => l * 10) } : m;
+      },
+    };
+    const v = await new MetricsRolloutJudge(slow).evaluate(window);
+    expect(v).toMatchObject({ verdict: 'fail', reason: 'agreement' });
+    // the statistics' own failure stays in the words
+    expect(v.judgement!.verdict).toBe('fail');
+    expect(v.detail).toMatch(/latency/i);
+  });
+
   it("keeps the statistics' failure: a shadow erroring is discarded whatever its agreement", async () => {
     const v = await new MetricsRolloutJudge(source(1000, 500, { compared: 500, agreed: 500 }, 100)).evaluate(window);
     expect(v.verdict).toBe('fail');

@@ -54,7 +54,8 @@ export class MetricsRolloutJudge implements RolloutJudge {
    * A shadow window: the stable answers against the mirrored ones over the same span (a shadow
    * of p % of the requests is p/(100+p) of the recorded events: the sample-ratio check's
    * share), then their agreement. Fewer than `minRequests` compared is at most inconclusive;
-   * a rate under `minAgreement` fails with reason `agreement`.
+   * a rate under `minAgreement` fails with reason `agreement`, named before any failure of the
+   * statistics (whose words stay in the detail).
    */
   async #shadow(w: CanaryWindow): Promise<WindowVerdict> {
     const key = deploymentKey(w.modelName, w.env);
@@ -75,8 +76,10 @@ export class MetricsRolloutJudge implements RolloutJudge {
     const said = `agreement: ${agreed} of ${compared} mirrored answers equal the stable one${rate === null ? '' : ` (${(rate * 100).toFixed(1)} %, at least ${((w.minAgreement ?? 0) * 100).toFixed(1)} % needed)`}`;
     // the judge's words name its second arm "canary": here that arm is the shadow
     const out = { ...base, agreement: { compared, agreed, rate }, detail: `${base.detail.replace(/\bcanary\b/g, 'shadow')}; ${said}` };
-    if (base.verdict === 'fail') return out;
+    // disagreement is named first: the shadow's answers are its own criterion, while its latency
+    // (mirrored copies run after the caller's answer) is the first thing a busy host inflates
     if (rate !== null && compared >= w.minRequests && rate < (w.minAgreement ?? 0)) return { ...out, verdict: 'fail', reason: 'agreement' };
+    if (base.verdict === 'fail') return out;
     if (compared < w.minRequests && base.verdict === 'pass') return { ...out, verdict: 'inconclusive', reason: 'insufficient-traffic' };
     return out;
   }
