@@ -6,7 +6,8 @@ import { artifactReply } from '../lib/platform/http/replies.js';
 
 export const build = (container: ContainerProvider) =>
   httpHandler(ROUTES.artifactGet, container, async (req, c) => {
-    const record = await c.registry.get(req.params.artifactId);
+    // within the caller's scope, in the one read (the route's `read: 'in-scope'`): a hidden model's artifact is missing
+    const record = await c.registry.getInScope(req.params.artifactId, req.principal?.scope ?? 'global');
     if (!record) throw new AegisError('NOT_FOUND', `no artifact ${req.params.artifactId}`, { field: 'artifactId' });
     return { status: 200, body: artifactReply(record) };
   });

@@ -6,7 +6,8 @@ import { artifactReply } from '../lib/platform/http/replies.js';
 
 export const build = (container: ContainerProvider) =>
   httpHandler(ROUTES.versionGet, container, async (req, c) => {
-    const record = await c.registry.getVersion(req.params.model, req.params.version);
+    // within the caller's scope, in the one read (the route's `read: 'in-scope'`): a hidden model's version is missing
+    const record = await c.registry.getVersion(req.params.model, req.params.version, req.principal?.scope ?? 'global');
     if (!record) throw new AegisError('NOT_FOUND', `no version ${req.params.version} of ${req.params.model}`, { field: 'version' });
     return { status: 200, body: artifactReply(record) };
   });

@@ -92,24 +92,39 @@ describe('SQL statements per request', () => {
   });
 
   it('serves an authenticated GET of a version or an artifact in 1 statement, and a registration through HTTP within the limit', async () => {
-    const reg = await uploadAndRegister(stack, 'counted-get', randomBytes(500));
+    const reg = await uploadAndRegister(stack, 'counted-get', randomBytes(500), { team: 'counting' });
     expect(reg.status).toBe(201);
     const { artifactId, version } = reg.body;
-    // the token was read (and its last use written) by the calls above: now it is cached
-    for (const [route, path] of [
-      ['versionGet', `/v1/registry/models/counted-get/versions/${version}`],
-      ['artifactGet', `/v1/artifacts/${artifactId}`],
-    ]) {
-      const before = await served(route!);
-      const res = await stack.api('GET', path!);
-      expect(res.status).toBe(200);
-      const after = await served(route!);
-      expect({ route, requests: after.requests - before.requests, statements: after.statements - before.statements }).toEqual({
-        route,
-        requests: 1,
-        statements: 1,
-      });
-    }
+    // a team-scoped caller too: its scope is checked in the same read
+    const token = await stack.api('POST', '/v1/tokens', { principal: 'counting-reader', role: 'reader', scope: { teams: ['counting'] } });
+    expect(token.status).toBe(201);
+    const elsewhere = await stack.api('POST', '/v1/tokens', { principal: 'other-reader', role: 'reader', scope: { teams: ['other'] } });
+    const callers = [
+      ['global', stack.adminToken],
+      ['team-scoped', token.body.token as string],
+    ] as const;
+    // the tokens are read (and their last use written) once: then cached
+    for (const bearer of [...callers.map(([, b]) => b), elsewhere.body.token])
+      expect((await stack.api('GET', '/v1/registry/models', undefined, { token: bearer })).status).toBe(200);
+    for (const [caller, bearer] of callers)
+      for (const [route, path] of [
+        ['versionGet', `/v1/registry/models/counted-get/versions/${version}`],
+        ['artifactGet', `/v1/artifacts/${artifactId}`],
+      ]) {
+        const before = await served(route!);
+        const res = await stack.api('GET', path!, undefined, { token: bearer });
+        expect({ caller, route, status: res.status, artifactId: res.body.artifactId }).toEqual({ caller, route, status: 200, artifactId });
+        // outside the caller's scope the same read finds nothing
+        const hidden = await stack.api('GET', path!, undefined, { token: elsewhere.body.token });
+        expect({ route, status: hidden.status }).toEqual({ route, status: 404 });
+        const after = await served(route!);
+        expect({ caller, route, requests: after.requests - before.requests, statements: after.statements - before.statements }).toEqual({
+          caller,
+          route,
+          requests: 2,
+          statements: 2,
+        });
+      }
     const before = await served('register');
     expect((await uploadAndRegister(stack, 'counted-get', randomBytes(500))).status).toBe(201);
     const after = await served('register');

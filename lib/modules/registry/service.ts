@@ -98,8 +98,14 @@ export class RegistryService {
     return findArtifact(db, { artifactId });
   }
 
-  async getVersion(modelName: string, version: number): Promise<ArtifactRecord | undefined> {
-    return findArtifact(this.database.db, { modelName, version });
+  /** One version of a model; with a scope, only of a model within it (outside it, missing). */
+  async getVersion(modelName: string, version: number, scope: Scope = 'global'): Promise<ArtifactRecord | undefined> {
+    return findArtifact(this.database.db, { modelName, version }, scope);
+  }
+
+  /** An artifact by id, of a model within `scope` only (outside it, missing): one statement. */
+  async getInScope(artifactId: string, scope: Scope): Promise<ArtifactRecord | undefined> {
+    return findArtifact(this.database.db, { artifactId }, scope);
   }
 
   /** The `id@version` of the datasets the artifact was trained on, each once, ordered by id and version. */

@@ -2,7 +2,8 @@
  * The registry's listing reads on `models` and `artifacts` (the console's models page): with
  * store.ts, the only code that builds SQL on the module's tables.
  */
-import type { Scope } from '../../kernel/identity.js';
+import type { ExpressionBuilder, SqlBool, Expression } from 'kysely';
+import type { ScopeGrant, Scope } from '../../kernel/identity.js';
 import type { Executor } from '../../platform/ports/database.js';
 import { toIso } from '../../platform/sql/schema.js';
 
@@ -21,21 +22,30 @@ export async function listModels(
   // strpos, not LIKE: `_` and `%` in the query are characters, not wildcards
   if (q.contains) query = query.where((eb) => eb(eb.fn<number>('strpos', ['name', eb.val(q.contains)]), '>', 0));
   const scope = q.scope;
-  if (scope !== 'global') {
-    query = query.where((eb) =>
-      eb.or([
-        // starts_with, not LIKE: `_` in a prefix is a character, not a wildcard
-        ...scope.prefixes.map((p) => eb.fn<boolean>('starts_with', ['name', eb.val(p)])),
-        ...(scope.teams.length ? [eb('team', 'in', scope.teams)] : []),
-      ]),
-    );
-  }
+  if (scope !== 'global') query = query.where((eb) => modelInScope(eb, scope, { name: 'name', team: 'team' }));
   return (await query.execute()).map((r) => ({
     name: r.name,
     latestVersion: r.latest_version,
     team: r.team,
     createdAt: toIso(r.created_at),
   }));
+}
+
+/**
+ * The condition that a `models` row is within a scope grant: its name starts with one of the
+ * grant's prefixes or its team is one of its teams (`inScope` in SQL), on the columns named.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any query's builder: the columns are named by the caller
+export function modelInScope<EB extends ExpressionBuilder<any, any>>(
+  eb: EB,
+  scope: ScopeGrant,
+  cols: { name: string; team: string },
+): Expression<SqlBool> {
+  return eb.or([
+    // starts_with, not LIKE: `_` in a prefix is a character, not a wildcard
+    ...scope.prefixes.map((p) => eb.fn<boolean>('starts_with', [eb.ref(cols.name), eb.val(p)])),
+    ...(scope.teams.length ? [eb(eb.ref(cols.team), 'in', scope.teams)] : []),
+  ]);
 }
 
 /** The version of each of these artifacts that exists, by artifact id (one query). */

@@ -5,7 +5,7 @@
  */
 import { sql, type Insertable } from 'kysely';
 import { canonicalJson } from '../../kernel/canonical.js';
-import type { ModelRef } from '../../kernel/identity.js';
+import type { ModelRef, Scope } from '../../kernel/identity.js';
 import { manifestSha256, type TrainingManifest } from '../../kernel/manifest.js';
 import type { SignatureAlg, SignatureRecord } from '../../kernel/signatures.js';
 import type { Executor } from '../../platform/ports/database.js';
@@ -18,6 +18,7 @@ import {
   type ModelsTable,
 } from '../../platform/sql/schema.js';
 import { uniqueRefs, type ArtifactRecord, type Registration } from './domain.js';
+import { modelInScope } from './store-listing.js';
 
 // ---- artifacts, manifest_signatures, artifact_datasets: row builders and mapping
 
@@ -164,12 +165,21 @@ function selectArtifacts(x: Executor) {
     ]);
 }
 
-/** One artifact, by id or by model and version. */
+/**
+ * One artifact, by id or by model and version; within `scope`, only an artifact of a model in
+ * it (one statement: outside the scope it is missing).
+ */
 export async function findArtifact(
   x: Executor,
   by: { artifactId: string } | { modelName: string; version: number },
+  scope: Scope = 'global',
 ): Promise<ArtifactRecord | undefined> {
-  const q = selectArtifacts(x);
+  const q =
+    scope === 'global'
+      ? selectArtifacts(x)
+      : selectArtifacts(x)
+          .innerJoin('models as m', 'm.name', 'a.model_name')
+          .where((eb) => modelInScope(eb, scope, { name: 'm.name', team: 'm.team' }));
   const row = await (
     'artifactId' in by
       ? q.where('a.artifact_id', '=', by.artifactId)

@@ -72,6 +72,8 @@ export async function checkScope(rule: ScopeRule, principal: Principal | undefin
   if (!principal || principal.scope === 'global' || typeof rule === 'string') return;
   const scope = principal.scope;
   if (rule.by !== 'body.modelName' && rule.by !== 'body.manifest.modelName') {
+    // the use case reads the object within the caller's scope itself
+    if ('read' in rule && rule.read === 'in-scope') return;
     const id = text(field(input.params, rule.by)) ?? '';
     const model = await modelOf(rule.by, id, c);
     if (!model || !inScope(scope, model)) throw NOT_FOUND[rule.by](id);

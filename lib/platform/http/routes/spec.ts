@@ -17,7 +17,9 @@ export type ReplyStatuses = Readonly<Partial<Record<200 | 201 | 202 | 503, strin
  * - `{ by: 'artifactId' | 'promotionId' | 'model' | 'requestId' | 'runId' | 'reportId' | 'suggestionId' }`: the path
  *   parameter of that name (`requestId`: a quarantine or release request; `runId`, `reportId`, `suggestionId`: a drift
  *   run, report or retrain suggestion) names one model's object; outside the caller's scope it answers exactly as a
- *   missing one (404).
+ *   missing one (404). With `read: 'in-scope'` (read-only routes), the use case itself reads the object within the
+ *   caller's scope in the same statement (a hidden object is missing to it, so it answers the same 404), and the
+ *   handler makes no separate check: one statement fewer for a scoped caller.
  * - `{ by: 'body.modelName' | 'body.manifest.modelName', team?: 'body.team' }`: a write naming
  *   a model, perhaps a new one (then `team` says where its team label comes from); outside the
  *   scope it is refused (403 naming the field, the same whether the model exists or not) and
@@ -33,7 +35,11 @@ export const PATH_ID_SCOPES = ['artifactId', 'promotionId', 'model', 'requestId'
 export type PathIdScope = (typeof PATH_ID_SCOPES)[number];
 
 export type ScopeRule =
-  { by: PathIdScope } | { by: 'body.modelName' | 'body.manifest.modelName'; team?: 'body.team' } | 'filtered' | 'global-only' | 'none';
+  | { by: PathIdScope; read?: 'in-scope' }
+  | { by: 'body.modelName' | 'body.manifest.modelName'; team?: 'body.team' }
+  | 'filtered'
+  | 'global-only'
+  | 'none';
 
 export interface RouteSpec {
   /** stable id, also the Lambda's logical name */
