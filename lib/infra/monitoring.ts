@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, NestedStack, Stack } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -63,6 +63,8 @@ export class AegisMonitoring extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
   /** Every alarm that notifies the topic, by a stable name. */
   public readonly alarms: ReadonlyMap<string, cloudwatch.Alarm>;
+  /** The nested stack holding the per-function errors + throttles alarms (`<name>-errors-throttles` in {@link alarms}). */
+  public readonly functionAlarms: NestedStack;
 
   constructor(scope: Construct, id: string, props: AegisMonitoringProps) {
     super(scope, id);
@@ -90,8 +92,12 @@ export class AegisMonitoring extends Construct {
     };
     const fiveMinutes = Duration.minutes(5);
 
-    // One alarm per function on errors + throttles (one metric-math alarm, not two: the stack
-    // stays well under CloudFormation's 500 resources as functions are added).
+    // One alarm per function on errors + throttles (one metric-math alarm, not two), in a nested
+    // stack of their own: the main stack stays well under CloudFormation's 500 resources as
+    // functions are added (each alarm takes its function's name and the topic as parameters).
+    this.functionAlarms = new NestedStack(this, 'FunctionAlarms', {
+      description: `Aegis ${props.envName}: an errors + throttles alarm on every function, notifying the alarm topic`,
+    });
     for (const f of props.functions) {
       const throttles = f.throttles !== 'expected';
       notify(
@@ -104,7 +110,7 @@ export class AegisMonitoring extends Construct {
             errors: f.function.metricErrors({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM }),
             ...(throttles && { throttles: f.function.metricThrottles({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM }) }),
           },
-        }).createAlarm(this, `${f.name}ErrorsThrottles`, {
+        }).createAlarm(this.functionAlarms, `${f.name}ErrorsThrottles`, {
           alarmDescription: `Aegis function ${f.name} threw or was throttled (5 min): its log group has the error with the request id; throttles mean the account's or its reserved concurrency is too low`,
           threshold: 1,
           evaluationPeriods: 1,

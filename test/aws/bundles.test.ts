@@ -145,7 +145,8 @@ describe('synthesized Lambda bundles', () => {
     }
     expect(offenders).toEqual([]);
     expect(servingImportsOnnx).toBe(true);
-  });
+    // parsing every bundle (~35, 1-2 MB each) takes a minute or more on a loaded 2-core machine
+  }, 300_000);
 
   it("ship onnxruntime-node in the serving bundle only, trimmed to linux/x64, within Lambda's 250 MB unzipped", () => {
     const serving = ours().filter(isServing);

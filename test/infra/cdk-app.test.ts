@@ -57,7 +57,13 @@ describe('bin/cdk.ts', () => {
       .map((r) => r.Properties.Environment.Variables.AEGIS_IAM_ROLE_MAP);
     expect(roleMaps.length).toBeGreaterThan(0);
     expect(new Set(roleMaps)).toEqual(new Set([JSON.stringify(roleMap)]));
-    expect(Object.values(template.Resources as Record<string, any>).filter((r) => r.Type === 'AWS::CloudFormation::Stack')).toEqual([]);
+    // no console's nested stack: only the function alarms' one
+    expect(
+      Object.values(template.Resources as Record<string, any>)
+        .filter((r) => r.Type === 'AWS::CloudFormation::Stack')
+        .map((r) => r.Properties.TemplateURL),
+    ).toEqual([expect.anything()]);
+    expect(Object.keys(template.Resources).filter((id) => /Console/.test(id))).toEqual([]);
     expect(template.Outputs.ConsoleUrl).toBeUndefined();
     // no sentinelnetUrl context: every function decides with the bundled policies
     const sentinelnet = Object.values(template.Resources as Record<string, any>).filter(

@@ -72,8 +72,10 @@ beforeAll(() => {
     outdirs.push(outdir);
     const { stack } = synthAegis({ projectRoot: stub.root, outdir, props });
     const templatePath = join(outdir, stack.templateFile);
-    // the web console's nested stack (off with mutual TLS) is a template of its own
-    const nestedPaths = stack.console ? [join(outdir, stack.console.templateFile)] : [];
+    // the function alarms' nested stack, and the web console's (off with mutual TLS): templates of their own
+    const nestedPaths = [stack.monitoring.functionAlarms, ...(stack.console ? [stack.console] : [])].map((n) =>
+      join(outdir, n.templateFile),
+    );
     synthesized.set(name, { templatePath, template: JSON.parse(readFileSync(templatePath, 'utf8')), nestedPaths });
   }
   lint = cfnLint([...synthesized.values()].flatMap((s) => [s.templatePath, ...s.nestedPaths]));

@@ -39,8 +39,9 @@ describe('the web console on AWS (ConsoleHosting)', () => {
     expect(off.stack.console).toBeUndefined();
     const count = (t: Template) => Object.keys(t.toJSON().Resources).length;
     expect(count(synth.template)).toBe(count(off.template) + 1);
-    synth.template.resourceCountIs('AWS::CloudFormation::Stack', 1);
-    off.template.resourceCountIs('AWS::CloudFormation::Stack', 0);
+    // beside the function alarms' nested stack, which both have
+    synth.template.resourceCountIs('AWS::CloudFormation::Stack', 2);
+    off.template.resourceCountIs('AWS::CloudFormation::Stack', 1);
     expect(Object.keys(off.template.toJSON().Outputs)).not.toContain('ConsoleUrl');
   });
 
@@ -175,7 +176,7 @@ describe('the web console on AWS (ConsoleHosting)', () => {
       ]);
     }
     // RestApiId is the parent's REST API
-    const [[, stack]] = Object.entries(synth.template.findResources('AWS::CloudFormation::Stack')) as [[string, Json]];
+    const stack = synth.template.toJSON().Resources[synth.stack.resolve(hosting.nestedStackResource!.logicalId)] as Json;
     expect(stack.Properties.Parameters.RestApiId).toEqual({ Ref: idOf(synth.stack.restApi.api) });
   });
 

@@ -5,7 +5,7 @@
  */
 import { logicalIdOf } from '../../lib/infra/pin.js';
 import { RETRAIN_STARTER_DEFINITION } from '../../lib/infra/event-rules.js';
-import { stubProjectRoot, synthAegis, type Synthesized } from './support.js';
+import { allAlarms, stubProjectRoot, synthAegis, type Synthesized } from './support.js';
 
 type Json = Record<string, any>;
 const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
@@ -184,7 +184,7 @@ describe('events out on AWS (template)', () => {
     expect(dead[0]!.Properties).toMatchObject({ Threshold: 1, AlarmActions: [{ Ref: logicalIdOf(synth.stack.monitoring.topic) }] });
     const errors = synth.stack.monitoring.alarms.get('eventDispatchJob-errors-throttles');
     expect(errors).toBeDefined();
-    const metrics = resources[logicalIdOf(errors!)]!.Properties.Metrics as Json[];
+    const metrics = allAlarms(synth)[logicalIdOf(errors!)]!.Properties.Metrics as Json[];
     expect(metrics.find((m) => m.Expression)!.Expression).toBe('errors');
     expect(metrics.filter((m) => m.MetricStat).map((m) => m.MetricStat.Metric.MetricName)).toEqual(['Errors']);
     expect([...synth.stack.monitoring.alarms.values()]).toContain(synth.stack.eventDelivery.dispatcher.failureAlarm);

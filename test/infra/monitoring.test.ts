@@ -4,7 +4,7 @@
  */
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { API_FUNCTION_NAMES } from '../../lib/infra/api-functions.js';
-import { stubProjectRoot, synthAegis } from './support.js';
+import { allAlarms, stubProjectRoot, synthAegis } from './support.js';
 import { logicalIdOf } from '../../lib/infra/pin.js';
 
 type Json = Record<string, any>;
@@ -12,6 +12,7 @@ type Json = Record<string, any>;
 describe('monitoring', () => {
   let template: Template;
   let stack: ReturnType<typeof synthAegis>['stack'];
+  let synthesized: ReturnType<typeof synthAegis>;
   let cleanup: () => void;
   beforeAll(() => {
     const stub = stubProjectRoot();
@@ -19,11 +20,12 @@ describe('monitoring', () => {
     const synth = synthAegis({ projectRoot: stub.root, props: { alarmEmail: 'oncall@example.com' } });
     template = synth.template;
     stack = synth.stack;
+    synthesized = synth;
   });
   afterAll(() => cleanup());
 
   const topicRef = () => stack.resolve(stack.monitoring.topic.topicArn) as Json;
-  const alarms = () => Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Json[];
+  const alarms = () => Object.values(allAlarms(synthesized)) as Json[];
   const alarmsOn = (namespace: string, metricName: string) =>
     alarms().filter(
       (a) =>

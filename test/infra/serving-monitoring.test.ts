@@ -8,7 +8,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { ServingMonitoring, type ServingAlarmConfig } from '../../lib/infra/serving-monitoring.js';
-import { stubProjectRoot, synthAegis } from './support.js';
+import { allAlarms, stubProjectRoot, synthAegis } from './support.js';
 
 type Json = Record<string, any>;
 
@@ -35,6 +35,7 @@ const dims = (m: Json) => Object.fromEntries((m.Dimensions as Json[]).map((d) =>
 describe('serving monitoring in the stack', () => {
   let template: Template;
   let stack: ReturnType<typeof synthAegis>['stack'];
+  let synthesized: ReturnType<typeof synthAegis>;
   let cleanup: () => void;
   beforeAll(() => {
     const stub = stubProjectRoot();
@@ -45,11 +46,12 @@ describe('serving monitoring in the stack', () => {
     });
     template = synth.template;
     stack = synth.stack;
+    synthesized = synth;
   });
   afterAll(() => cleanup());
 
   const topicRef = () => plain(stack.resolve(stack.monitoring.topic.topicArn) as Json);
-  const alarms = () => plain(Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Json[]);
+  const alarms = () => plain(Object.values(allAlarms(synthesized)) as Json[]);
   const alarmsOn = (namespace: string, metricName: string) =>
     alarms().filter((a) => statsOf(a).some((m) => m.Namespace === namespace && m.MetricName === metricName));
 

@@ -7,7 +7,7 @@ import { logicalIdOf } from '../../lib/infra/pin.js';
 import { DEFAULT_SERVING_THROTTLE } from '../../lib/infra/rest-api.js';
 import { SERVING_EVENT_FILTER_PATTERN } from '../../lib/modules/serving/event-log.js';
 import { ROUTES } from '../../lib/platform/http/routes.js';
-import { stubProjectRoot, synthAegis, type Synthesized } from './support.js';
+import { allAlarms, stubProjectRoot, synthAegis, type Synthesized } from './support.js';
 
 type Json = Record<string, any>;
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
@@ -334,7 +334,7 @@ describe('serving on AWS (template)', () => {
   });
 
   it('alarms on serving errors and on ingest errors', () => {
-    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Json[];
+    const alarms = Object.values(allAlarms(synth)) as Json[];
     const on = (fn: { function: unknown }) =>
       alarms.filter((a) => JSON.stringify(a.Properties.Metrics ?? []).includes(logicalIdOf(fn.function as never)));
     expect(on(serving())).toHaveLength(1);

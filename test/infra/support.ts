@@ -2,7 +2,7 @@ import { API_FUNCTION_NAMES, apiFunctionEntry } from '../../lib/platform/http/ro
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { App, Validations } from 'aws-cdk-lib';
+import { App, Stack, Validations, type NestedStack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ROUTES } from '../../lib/platform/http/routes.js';
@@ -112,4 +112,32 @@ export function templateText(v: unknown): string {
   if (o.Ref) return `<Ref ${o.Ref}>`;
   if (o['Fn::GetAtt']) return `<GetAtt ${o['Fn::GetAtt'].join('.')}>`;
   return JSON.stringify(v);
+}
+
+/**
+ * The resources of a nested stack as its parent deploys them: every `Ref` to one of the nested
+ * template's parameters replaced by the value the parent passes for it, so references read as
+ * they do in the parent's template (`{ Ref: <the function's logical id> }`, the topic's ARN).
+ */
+export function nestedResources(parent: Template, nested: NestedStack): Record<string, Record<string, any>> {
+  const id = Stack.of(nested.nestedStackResource!).resolve(nested.nestedStackResource!.logicalId) as string;
+  const passed = (parent.toJSON().Resources[id]?.Properties?.Parameters ?? {}) as Record<string, unknown>;
+  const substitute = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(substitute);
+    if (typeof v !== 'object' || v === null) return v;
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o);
+    if (keys.length === 1 && keys[0] === 'Ref' && typeof o.Ref === 'string' && Object.hasOwn(passed, o.Ref)) return passed[o.Ref];
+    return Object.fromEntries(keys.map((k) => [k, substitute(o[k])]));
+  };
+  return substitute(Template.fromStack(nested).toJSON().Resources) as Record<string, Record<string, any>>;
+}
+
+/** Every CloudWatch alarm of the synthesized stack: the main template's and the per-function ones of its nested stack. */
+export function allAlarms(synth: Pick<Synthesized, 'template' | 'stack'>): Record<string, Record<string, any>> {
+  const nested = nestedResources(synth.template, synth.stack.monitoring.functionAlarms);
+  return {
+    ...synth.template.findResources('AWS::CloudWatch::Alarm'),
+    ...Object.fromEntries(Object.entries(nested).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm')),
+  };
 }

@@ -129,13 +129,13 @@ if (!moto) {
             await new Promise((r) => setTimeout(r, 200));
           }
         })();
-        const started = Date.now();
-        const exited = await Promise.race([server.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 15_000))]);
+        // a kept connection that held the process open would hold it for ever: 60 s tells that
+        // from a slow shutdown on a loaded machine (no time is asserted beyond that)
+        const exited = await Promise.race([server.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60_000))]);
         stop = true;
         await busy;
         expect(exited).not.toBe('hung');
         const { code, stderr } = exited as Exited;
-        expect(Date.now() - started).toBeLessThan(15_000);
         expect(code).toBe(2);
         const lines = stderr
           .trim()
