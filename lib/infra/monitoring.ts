@@ -63,7 +63,7 @@ export class AegisMonitoring extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
   /** Every alarm that notifies the topic, by a stable name. */
   public readonly alarms: ReadonlyMap<string, cloudwatch.Alarm>;
-  /** The nested stack holding the per-function errors + throttles alarms (`<name>-errors-throttles` in {@link alarms}). */
+  /** Holds the per-function alarms (`<name>-errors-throttles` in {@link alarms}). */
   public readonly functionAlarms: NestedStack;
 
   constructor(scope: Construct, id: string, props: AegisMonitoringProps) {
@@ -92,12 +92,9 @@ export class AegisMonitoring extends Construct {
     };
     const fiveMinutes = Duration.minutes(5);
 
-    // One alarm per function on errors + throttles (one metric-math alarm, not two), in a nested
-    // stack of their own: the main stack stays well under CloudFormation's 500 resources as
-    // functions are added (each alarm takes its function's name and the topic as parameters).
-    this.functionAlarms = new NestedStack(this, 'FunctionAlarms', {
-      description: `Aegis ${props.envName}: an errors + throttles alarm on every function, notifying the alarm topic`,
-    });
+    // One alarm per function on errors + throttles (one metric-math alarm, not two), in a nested stack of its
+    // own: the main stack stays under CloudFormation's 500 resources as functions are added.
+    this.functionAlarms = new NestedStack(this, 'FunctionAlarms', { description: `Aegis ${props.envName}: function alarms` });
     for (const f of props.functions) {
       const throttles = f.throttles !== 'expected';
       notify(
