@@ -747,6 +747,10 @@ describe('AegisStack template', () => {
       expect(rules.filter((r) => r.ExpirationInDays !== undefined || r.NoncurrentVersionExpiration !== undefined).map((r) => r.Id)).toEqual(
         ['expire-pending-uploads'],
       );
+      // unfinished multipart uploads (started with their upload) go when the upload can no longer be registered
+      expect(rules.find((r) => r.Id === 'archive-noncurrent-versions')).toMatchObject({
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+      });
     });
   });
 
@@ -1405,6 +1409,19 @@ describe('AegisStack template', () => {
         )
         .flatMap((e) => e.roles);
       expect([...new Set(writers)].sort()).toEqual([roleOf('register'), roleOf('uploadsCreate')].sort());
+    });
+
+    it('lets the uploads function (uploads, parts) and register find, list and abort multipart uploads of the artifact bucket, nobody else', () => {
+      expect(roleOf('uploadParts')).toBe(roleOf('uploadsCreate'));
+      for (const action of ['s3:ListBucketMultipartUploads', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload', 's3:PutObject']) {
+        const roles = identityStatements(template)
+          .filter((e) => onResource(e.statement, 'ArtifactBucket') && allows(e.statement, action))
+          .flatMap((e) => e.roles);
+        expect({ action, roles: [...new Set(roles)].sort() }).toEqual({
+          action,
+          roles: [roleOf('register'), roleOf('uploadsCreate')].sort(),
+        });
+      }
     });
 
     describe('audit archive bucket', () => {
