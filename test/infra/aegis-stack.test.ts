@@ -406,7 +406,8 @@ describe('AegisStack template', () => {
       // a deploy past 500 fails: this fails first, while there is still room to split the stack
       // (409 with the drift pipeline: its machine, step, schedule job, alarms and three API functions;
       // 410 with the web console, whose ~170 resources live in its nested stack; 473 with events out:
-      // the webhook functions, the bus, the dispatcher job and the example rules. Next: split the stack)
+      // the webhook functions, the bus, the dispatcher job and the example rules; 476 with the multipart
+      // parts route: its two path resources and its method. Next: split the stack)
       expect(Object.keys(template.toJSON().Resources).length).toBeLessThan(480);
     });
 
@@ -1302,6 +1303,8 @@ describe('AegisStack template', () => {
         'register',
         'rollback',
         'servingPredict',
+        // the uploads function: multipart parts
+        'uploadParts',
         'uploadsCreate',
         'versionDownload',
         'versionValidate',
