@@ -10,7 +10,7 @@ import { isUniqueViolation } from '../../platform/sql/errors.js';
 import type { DB } from '../../platform/sql/schema.js';
 import type { Clock } from '../../platform/ports/clock.js';
 import type { Database } from '../../platform/ports/database.js';
-import type { ObjectInfo, ObjectStore } from '../../platform/ports/object-store.js';
+import type { ObjectStore } from '../../platform/ports/object-store.js';
 import type { AuditInput, AuditLog } from '../../platform/audit/log.js';
 import type { DatasetService } from '../datasets/service.js';
 import type { KeyService } from '../keys/service.js';
@@ -23,8 +23,6 @@ import {
   assertSizeMatches,
   assertTeamAgrees,
   assertUploadOwner,
-  DEFAULT_MULTIPART_PART_BYTES,
-  multipartPlan,
   registrationResult,
   replayOrRefuse,
   type Registration,
@@ -34,7 +32,7 @@ import {
 } from './domain.js';
 import { findArtifact, findArtifactIdBySha256 } from './store.js';
 import { readRegistrationContext, writeRegistration, type RegistrationContext } from './store-registration.js';
-import type { UploadOptions } from './uploads.js';
+import { completeMultipart, type UploadOptions } from './uploads.js';
 
 export interface RegistrationOptions extends Pick<UploadOptions, 'pendingUploadTtlSeconds' | 'multipartPartBytes'> {
   /** Object-Lock retention applied to artifacts, manifests and signatures. */
@@ -198,7 +196,8 @@ export class Registrar {
       now: this.d.clock.now(),
       pendingUploadTtlSeconds: this.d.opts.pendingUploadTtlSeconds,
     });
-    const info = (await this.d.store.head(upload.storageKey)) ?? (await this.#completeMultipart(upload));
+    const info =
+      (await this.d.store.head(upload.storageKey)) ?? (await completeMultipart(this.d.store, upload, this.d.opts.multipartPartBytes));
     assertSizeMatches(m, info.size);
     if (info.receivedSha256 !== undefined && m.baselineSha256 === undefined) {
       assertSha256Matches(m, info.receivedSha256);
@@ -210,26 +209,6 @@ export class Registrar {
     assertSha256Matches(m, sha256);
     if (baseline) assertBaselineMatches(m, baseline);
     return { upload, versionId: info.versionId, size: info.size, sha256 };
-  }
-
-  /**
-   * No version at the upload's key yet: a multipart upload's parts become one, by the upload's
-   * plan (what the parts route handed out). A retried registration finds the version the
-   * first one completed (head above), so completing is done once; a part missing is
-   * MULTIPART_INCOMPLETE (409, field `partNumber`) and nothing is written. No multipart upload
-   * in progress either: nothing was uploaded.
-   */
-  async #completeMultipart(upload: Upload): Promise<ObjectInfo> {
-    const { partCount } = multipartPlan(upload.maxSize, this.d.opts.multipartPartBytes ?? DEFAULT_MULTIPART_PART_BYTES);
-    try {
-      return await this.d.store.completeMultipartUpload(upload.storageKey, { partCount, expectedSize: upload.maxSize });
-    } catch (e) {
-      if (!(e instanceof AegisError && e.code === 'OBJECT_NOT_FOUND')) throw e;
-      // a concurrent registration may have completed it meanwhile
-      const info = await this.d.store.head(upload.storageKey);
-      if (info) return info;
-      throw new AegisError('UPLOAD_NOT_FOUND', `nothing was uploaded for ${upload.uploadId}`, { field: 'uploadId' });
-    }
   }
 
   /**

@@ -4,7 +4,7 @@ import { LIMITS } from '../../kernel/manifest.js';
 import type { Principal } from '../../kernel/identity.js';
 import type { Clock } from '../../platform/ports/clock.js';
 import type { Database } from '../../platform/ports/database.js';
-import type { ObjectStore } from '../../platform/ports/object-store.js';
+import type { ObjectInfo, ObjectStore } from '../../platform/ports/object-store.js';
 import {
   artifactPrefix,
   DEFAULT_MULTIPART_PART_BYTES,
@@ -14,6 +14,7 @@ import {
   planPartSize,
   SINGLE_PUT_MAX_BYTES,
   type MultipartPlan,
+  type Upload,
 } from './domain.js';
 import { deleteUnregisteredUpload, findExpiringUploads, findUpload, insertUpload, markUploadExpired } from './store-uploads.js';
 
@@ -55,6 +56,26 @@ export interface UploadExpiryResult {
 }
 
 const EXPIRY_BATCH = 500;
+
+/**
+ * The version a registration checks when the upload's key has none yet: a multipart upload's
+ * parts joined by the upload's plan (what the parts route handed out). A retried registration
+ * finds the version the first one completed, so completing is done once; a part missing is
+ * MULTIPART_INCOMPLETE (409, field `partNumber`) and nothing is written. No multipart upload in
+ * progress either: nothing was uploaded (UPLOAD_NOT_FOUND).
+ */
+export async function completeMultipart(store: ObjectStore, upload: Upload, partBytes: number | undefined): Promise<ObjectInfo> {
+  const { partCount } = multipartPlan(upload.maxSize, partBytes ?? DEFAULT_MULTIPART_PART_BYTES);
+  try {
+    return await store.completeMultipartUpload(upload.storageKey, { partCount, expectedSize: upload.maxSize });
+  } catch (e) {
+    if (!(e instanceof AegisError && e.code === 'OBJECT_NOT_FOUND')) throw e;
+    // a concurrent registration may have completed it meanwhile
+    const info = await store.head(upload.storageKey);
+    if (info) return info;
+    throw new AegisError('UPLOAD_NOT_FOUND', `nothing was uploaded for ${upload.uploadId}`, { field: 'uploadId' });
+  }
+}
 
 /** Pending uploads: where an artifact's bytes go before registration, and their expiry when never registered. */
 export class PendingUploads {
