@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Option, type Command } from 'commander';
 import { bytes, formatReport } from '../http/format.js';
@@ -20,9 +20,6 @@ import type {
   VersionsReply,
 } from '../../platform/http/schemas.js';
 import { CliError, readJsonFile, type CliContext } from './context.js';
-
-/** A single presigned PUT on S3 takes at most 5 GiB: larger files always go in parts. */
-const SINGLE_PUT_MAX = 5 * 1024 ** 3;
 
 const hashFile = (path: string) => hashStream(createReadStream(path, { highWaterMark: 1024 * 1024 }));
 
@@ -56,10 +53,6 @@ export function registryCommands(program: Command, ctx: CliContext): void {
       }) => {
         if (o.multipartThreshold !== undefined && !/^\d+$/.test(o.multipartThreshold))
           throw new CliError(`--multipart-threshold must be a number of bytes, not ${o.multipartThreshold}`, 2);
-        const threshold = Math.min(
-          o.multipartThreshold === undefined ? ctx.cfg.multipartThreshold : Number(o.multipartThreshold),
-          SINGLE_PUT_MAX,
-        );
         const manifest = readJsonFile(o.manifest, 'manifest');
         const { size, mtime } = await stat(o.artifact).then(
           (s) => s,
@@ -88,13 +81,10 @@ export function registryCommands(program: Command, ctx: CliContext): void {
           team: o.team,
           idempotencyKey: o.idempotencyKey,
           onProgress: size > 8 * 1024 * 1024 ? (d, t) => reporter.bytes('uploading', d, t) : undefined,
-          multipart: {
-            threshold,
-            stateDir: join(ctx.cfg.stateDir, 'uploads'),
-            apiUrl: ctx.globals.url ?? ctx.cfg.url,
+          multipart: ctx.multipart(reporter, {
+            ...(o.multipartThreshold !== undefined && { threshold: Number(o.multipartThreshold) }),
             uploadId: o.uploadId,
-            onStep: (m) => reporter.step(m),
-          },
+          }),
         });
         ctx.out(
           `${res.replayed ? 'already registered' : 'registered'} ${o.model} v${res.version}\n  artifactId          ${res.artifactId}\n  manifestSignatureId ${res.manifestSignatureId}\n  signerId            ${res.signerId}`,

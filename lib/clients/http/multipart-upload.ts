@@ -25,6 +25,9 @@ export interface MultipartOptions {
   onStep?: ((message: string) => void) | undefined;
 }
 
+/** When to upload in parts, and how: what `registerArtifact` takes. */
+export type MultipartUploads = MultipartOptions & { threshold: number };
+
 interface Remembered {
   apiUrl: string;
   modelName: string;

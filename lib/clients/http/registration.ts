@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { AegisClient, Progress } from './client.js';
 import type { DatasetCreateReply, RegisterReply, SingleUploadReply } from '../../platform/http/schemas.js';
-import { forgetUpload, uploadParts, type MultipartOptions } from './multipart-upload.js';
+import { forgetUpload, uploadParts, type MultipartUploads } from './multipart-upload.js';
 
 /** Upload target, streamed upload, then registration: the one way clients register an artifact. */
 export async function registerArtifact(
@@ -18,7 +18,7 @@ export async function registerArtifact(
      * Files larger than `threshold` bytes (or any, with `uploadId`) go as a resumable multipart
      * upload (see {@link uploadParts}); the manifest's artifactSha256 keys what is remembered.
      */
-    multipart?: (MultipartOptions & { threshold: number }) | undefined;
+    multipart?: MultipartUploads | undefined;
   },
 ): Promise<RegisterReply> {
   const { size } = await stat(o.artifactPath);
