@@ -43,9 +43,7 @@ export const ROUTE_ACCESS = {
   keysList: {},
   // key.rotated / key.revoked events
   keysRotate: { describeSigningKeys: true, signAuditEvents: true },
-  // CreateMultipartUpload / presigned PUT or UploadPart (s3:PutObject), ListMultipartUploads
-  // (s3:ListBucketMultipartUploads) and ListParts (s3:ListMultipartUploadParts)
-  uploadsCreate: { artifacts: 'write' },
+  uploadsCreate: { artifacts: 'write' }, // presigned PUT, multipart uploads and their parts (access.ts)
   uploadParts: { artifacts: 'write' },
   // manifest.signed / artifact.registered events
   register: { artifacts: 'write', signManifests: true, signAuditEvents: true },
