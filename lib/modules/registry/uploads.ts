@@ -90,7 +90,8 @@ export class PendingUploads {
    * Reserves a storage key for an artifact and returns where to PUT its bytes: exactly `size`
    * bytes, and when `sha256` (hex) is given, only the bytes with that sha256. With `multipart`
    * (required over {@link SINGLE_PUT_MAX_BYTES}) it starts a multipart upload instead and returns
-   * its plan: the client asks {@link parts} for part URLs, and registration completes it.
+   * its plan: the client asks {@link parts} for part URLs, and registration completes it (and
+   * checks the whole object's sha256: a multipart upload binds each part's, not `sha256`).
    */
   async create(
     input: { modelName: string; size: number; sha256?: string | undefined; multipart?: boolean | undefined },
@@ -130,7 +131,7 @@ export class PendingUploads {
    * parts the store has already received: what a resumed client need not send again. Only the
    * upload's creator (or an admin with a global scope) sees it: 404 for anyone else, 410 once
    * it expired, 409 once registered or when it is not a multipart upload. Each asked part must
-   * be one of the plan's, with the plan's size for it (422 naming `parts.<i>.partNumber` or `.size`).
+   * be one of the plan's, with the plan's size for it (400 naming `parts.<i>.partNumber` or `.size`).
    */
   async parts(uploadId: string, asked: readonly PartRequest[], principal: Principal) {
     const upload = await findUpload(this.database.db, uploadId);
