@@ -25,7 +25,7 @@ export interface BenchStack {
 }
 
 /** The replies the benchmarks read, as the wire schemas define them. */
-export type { RegisterReply as Registration, UploadCreateReply as UploadTarget } from '../lib/platform/http/schemas.js';
+export type { RegisterReply as Registration, SingleUploadReply as UploadTarget } from '../lib/platform/http/schemas.js';
 
 export const tempDir = (label: string): Promise<string> => mkdtemp(join(tmpdir(), `aegis-bench-${label}-`));
 

@@ -49,6 +49,7 @@ import * as tokenRevoke from './token-revoke.js';
 import * as tokenRotate from './token-rotate.js';
 import * as tokensCreate from './tokens-create.js';
 import * as tokensList from './tokens-list.js';
+import * as uploadParts from './upload-parts.js';
 import * as uploadsCreate from './uploads-create.js';
 import * as verifyManifest from './verify-manifest.js';
 import * as versionDownload from './version-download.js';
@@ -115,6 +116,7 @@ export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
   tokenRotate,
   tokensCreate,
   tokensList,
+  uploadParts,
   uploadsCreate,
   verifyManifest,
   versionDownload,

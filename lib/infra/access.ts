@@ -157,6 +157,16 @@ export function grantAccess(fn: AegisFunction, access: RouteAccess, resources: A
       '*',
       'Artifacts are stored under keys chosen at run time (model/version/sha256), so object permissions cover every key of this one bucket.',
     );
+    if (access.artifacts === 'write') {
+      // Multipart uploads (lib/platform/adapters/object-store/s3-multipart.ts): found again by key
+      // (ListMultipartUploads), their parts listed for a resumed upload (ListParts). Starting one,
+      // presigning UploadPart and completing are s3:PutObject; aborting is s3:AbortMultipartUpload.
+      const bucket = resources.artifactBucket;
+      fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucketMultipartUploads'], resources: [bucket.bucketArn] }));
+      fn.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['s3:ListMultipartUploadParts'], resources: [bucket.arnForObjects('*')] }),
+      );
+    }
   }
   if (access.auditArchive) {
     grantObjectAccess(

@@ -43,7 +43,8 @@ export const ROUTE_ACCESS = {
   keysList: {},
   // key.rotated / key.revoked events
   keysRotate: { describeSigningKeys: true, signAuditEvents: true },
-  uploadsCreate: { artifacts: 'write' },
+  uploadsCreate: { artifacts: 'write' }, // presigned PUT, multipart uploads and their parts (access.ts)
+  uploadParts: { artifacts: 'write' },
   // manifest.signed / artifact.registered events
   register: { artifacts: 'write', signManifests: true, signAuditEvents: true },
   modelsList: {},

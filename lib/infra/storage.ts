@@ -120,7 +120,10 @@ export class AegisStorage extends Construct {
         {
           id: 'archive-noncurrent-versions',
           noncurrentVersionTransitions: [{ storageClass: s3.StorageClass.GLACIER, transitionAfter: Duration.days(30) }],
-          abortIncompleteMultipartUploadAfter: Duration.days(7),
+          // A multipart upload (POST /v1/registry/uploads with multipart) is started with its
+          // upload: once the upload can no longer be registered, its parts are dropped (the expiry
+          // job may not abort on AWS, where no function deletes; S3 counts from the initiation).
+          abortIncompleteMultipartUploadAfter: pendingUploadExpiry,
         },
         {
           // Uploads never registered: the presigned PUT tags them pending, registration re-tags

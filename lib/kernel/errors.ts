@@ -43,6 +43,8 @@ export const ErrorCodes = {
   IDEMPOTENCY_KEY_REUSED: 422,
   UPLOAD_NOT_FOUND: 404,
   UPLOAD_EXPIRED: 410,
+  /** a multipart upload registered (completed) before all its parts were received: `field` partNumber names the first missing */
+  MULTIPART_INCOMPLETE: 409,
   /** a download URL past its expiry: ask the API for a new one */
   DOWNLOAD_EXPIRED: 410,
   /** a Range starting at or past the end of the object */

@@ -1,10 +1,17 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+
+/** Files above this size are uploaded as resumable multipart uploads unless AEGIS_MULTIPART_THRESHOLD says otherwise. */
+export const DEFAULT_MULTIPART_THRESHOLD = 64 * 1024 * 1024;
 
 /** What the CLI needs to reach an Aegis API: local server or API Gateway. */
 export interface ClientConfig {
   url: string;
   token: string | undefined;
   dataDir: string;
+  /** AEGIS_STATE_DIR: what the CLI remembers between runs (uploads in progress); default `<dataDir>/cli` */
+  stateDir: string;
+  /** AEGIS_MULTIPART_THRESHOLD: files larger than this many bytes are uploaded in resumable parts (default 64 MiB) */
+  multipartThreshold: number;
   awsRegion: string | undefined;
   /** CONTAINER_DIGEST: the image a training run executes in (train --record, reproduce) */
   containerDigest: string | undefined;
@@ -18,10 +25,14 @@ export interface ClientConfig {
 
 export function loadClientConfig(env: NodeJS.ProcessEnv = process.env): ClientConfig {
   const port = env.PORT && /^\d+$/.test(env.PORT) ? env.PORT : '8080';
+  const dataDir = resolve(env.AEGIS_DATA_DIR ?? '.aegis');
+  const threshold = env.AEGIS_MULTIPART_THRESHOLD?.trim();
   return {
     url: env.AEGIS_URL?.trim() || `http://127.0.0.1:${port}`,
     token: env.AEGIS_TOKEN?.trim() || undefined,
-    dataDir: resolve(env.AEGIS_DATA_DIR ?? '.aegis'),
+    dataDir,
+    stateDir: env.AEGIS_STATE_DIR?.trim() ? resolve(env.AEGIS_STATE_DIR.trim()) : join(dataDir, 'cli'),
+    multipartThreshold: threshold && /^\d+$/.test(threshold) ? Number(threshold) : DEFAULT_MULTIPART_THRESHOLD,
     awsRegion: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
     containerDigest: env.CONTAINER_DIGEST?.trim() || undefined,
     promEndpoint: env.PROM_ENDPOINT?.trim() || undefined,

@@ -91,6 +91,13 @@ export const EnvSchema = z.object({
     .min(3600)
     .max(30 * 86_400)
     .default(86_400),
+  // the part size of multipart uploads: S3's minimum part to its maximum (an upload needing more than 10,000 parts gets larger ones)
+  AEGIS_MULTIPART_PART_BYTES: z.coerce
+    .number()
+    .int()
+    .min(5 * 1024 * 1024)
+    .max(5 * 1024 ** 3)
+    .default(64 * 1024 * 1024),
   // how long a download URL (GET …/download) stays valid: long enough to start a large pull, short enough that a leaked URL dies soon
   AEGIS_DOWNLOAD_URL_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(300),
   // events newer than the last head checkpoint can still be deleted unnoticed: keep it short

@@ -67,6 +67,8 @@ export interface Config {
   };
   /** seconds an upload may wait for its registration before its bytes are removed */
   pendingUploadTtlSeconds: number;
+  /** the part size of multipart uploads (`AEGIS_MULTIPART_PART_BYTES`, 5 MiB–5 GiB, default 64 MiB) */
+  multipartPartBytes: number;
   /** seconds a download URL stays valid (`AEGIS_DOWNLOAD_URL_TTL_SECONDS`, 30–3600, default 300) */
   downloadUrlTtlSeconds: number;
   /** how often the local server signs the audit head into the archive (AEGIS_AUDIT_CHECKPOINT_SECONDS) */

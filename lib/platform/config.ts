@@ -98,6 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       allowP256: e.AEGIS_TEST_ALLOW_P256_KMS_KEYS,
     },
     pendingUploadTtlSeconds: e.AEGIS_PENDING_UPLOAD_TTL_SECONDS,
+    multipartPartBytes: e.AEGIS_MULTIPART_PART_BYTES,
     downloadUrlTtlSeconds: e.AEGIS_DOWNLOAD_URL_TTL_SECONDS,
     auditCheckpointSeconds: e.AEGIS_AUDIT_CHECKPOINT_SECONDS,
     rolloutLeaseSeconds: e.AEGIS_ROLLOUT_LEASE_SECONDS,

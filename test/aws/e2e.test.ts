@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { HeadObjectCommand, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { jest } from '@jest/globals';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { editJson, REGION, startWorld, type World } from './support/world.js';
  * The CLI drives the API with SigV4 as a user would.
  */
 const MODEL = 'e2e-churn';
+const PART = 5 * 1024 * 1024;
 // every step spawns the CLI or cold-starts a function: generous on a loaded machine
 jest.setTimeout(300_000);
 let world: World;
@@ -70,13 +72,16 @@ beforeAll(async () => {
     },
     // every Wait of the state machines lasts this long (the judge reads the stage so far)
     waitMs: 8000,
-    extraEnv: (fn): Record<string, string> =>
-      /rolloutStep/i.test(fn.logicalId)
+    extraEnv: (fn): Record<string, string> => ({
+      // multipart uploads in parts of S3's minimum (5 MiB), so a small artifact has several
+      AEGIS_MULTIPART_PART_BYTES: String(PART),
+      ...(/rolloutStep/i.test(fn.logicalId)
         ? { AEGIS_CANARY_METRICS_FILE: recording }
         : // the expiry job alone sees pending promotions expire after a second: the suite cannot wait 7 days
           /^PendingPromotionExpiry/.test(fn.logicalId)
           ? { AEGIS_PENDING_PROMOTION_TTL_SECONDS: '1' }
-          : {},
+          : {}),
+    }),
   });
   const [busName] = Object.values(world.assembly.template.Resources)
     .filter((r) => r.Type === 'AWS::Events::EventBus')
@@ -227,6 +232,69 @@ describe('AWS mode on the synthesized artifacts', () => {
       signature: { signerId: 'manifest-signer-v1', alg: 'ecdsa-p256-sha256' },
     });
     const verified = await cli('auditor', ['verify-manifest', '--artifact-id', ids.a]);
+    ok(verified);
+    expect(JSON.stringify(verified.json)).not.toMatch(/"ok":false/);
+  });
+
+  it('uploads a large artifact as an S3 multipart upload in presigned parts, resumes it from the CLI, and registration completes it once', async () => {
+    const model = 'e2e-large';
+    const artifact = join(work, 'large.bin');
+    const bytes = randomBytes(2 * PART + 1000);
+    writeFileSync(artifact, bytes);
+    const manifestFile = join(work, 'large.manifest.json');
+    writeFileSync(
+      manifestFile,
+      JSON.stringify({
+        codeRef: 'git:4f2c1e0',
+        containerDigest: `sha256:${'a'.repeat(64)}`,
+        datasetRefs: [{ id: 'transactions', version: '2026-11', checksum: ids.datasetChecksum }],
+        hyperparams: {},
+        seed: 1,
+        trainingCmd: 'python train.py',
+        environment: {},
+        metrics: {},
+      }),
+    );
+    // an upload interrupted after its first part: started and sent through the API as the CLI would
+    const api = roleClient(world, 'publisher');
+    const up = await api.request<{ uploadId: string; partSize: number; partCount: number }>('POST', '/v1/registry/uploads', {
+      modelName: model,
+      size: bytes.length,
+      multipart: true,
+    });
+    expect(up).toMatchObject({ partSize: PART, partCount: 3 });
+    const first = bytes.subarray(0, PART);
+    const { parts } = await api.request<{ parts: { url: string; headers: Record<string, string> }[] }>(
+      'POST',
+      `/v1/registry/uploads/${up.uploadId}/parts`,
+      { parts: [{ partNumber: 1, size: PART, sha256: createHash('sha256').update(first).digest('hex') }] },
+    );
+    await api.uploadFile(parts[0]!.url, parts[0]!.headers, artifact, undefined, { start: 0, size: PART });
+
+    const r = await cli('publisher', [
+      'register',
+      '--model',
+      model,
+      '--artifact',
+      artifact,
+      '--manifest',
+      manifestFile,
+      '--upload-id',
+      up.uploadId,
+    ]);
+    ok(r);
+    expect(r.stderr).toContain('1 of 3 parts already received');
+    expect(r.json).toMatchObject({ version: 1, sha256: createHash('sha256').update(bytes).digest('hex'), replayed: false });
+    // one object of three parts, no multipart upload left in progress
+    const s3 = new S3Client({ endpoint: world.s3Endpoint, forcePathStyle: true, region: REGION });
+    const bucket = world.buckets.ArtifactBucket!;
+    const record = (await cli('auditor', ['get', r.json.artifactId])).json;
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: record.storage.key, VersionId: record.storage.versionId }));
+    expect(head.ETag).toMatch(/-3"$/);
+    expect(head.ContentLength).toBe(bytes.length);
+    const open = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: `artifacts/${model}/` }));
+    expect(open.Uploads ?? []).toEqual([]);
+    const verified = await cli('auditor', ['verify-manifest', '--artifact-id', r.json.artifactId]);
     ok(verified);
     expect(JSON.stringify(verified.json)).not.toMatch(/"ok":false/);
   });

@@ -368,12 +368,12 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
         await store().startMultipartUpload(key);
         await send(key, [1, 3]);
         await expect(store().completeMultipartUpload(key, { partCount: 3, expectedSize: size })).rejects.toMatchObject({
-          code: 'CONFLICT',
+          code: 'MULTIPART_INCOMPLETE',
           field: 'partNumber',
           details: { missing: [2] },
         });
         await expect(store().completeMultipartUpload(key, { partCount: 3, expectedSize: size + 1 })).rejects.toMatchObject({
-          code: 'CONFLICT',
+          code: 'MULTIPART_INCOMPLETE',
         });
         expect(await store().head(key)).toBeUndefined();
         expect((await store().listUploadedParts(key))!.map((p) => p.partNumber)).toEqual([1, 3]);

@@ -406,8 +406,9 @@ describe('AegisStack template', () => {
       // a deploy past 500 fails: this fails first, while there is still room to split the stack
       // (409 with the drift pipeline: its machine, step, schedule job, alarms and three API functions;
       // 410 with the web console, whose ~170 resources live in its nested stack; 473 with events out:
-      // the webhook functions, the bus, the dispatcher job and the example rules; 442 with the
-      // per-function alarms moved to their nested stack. Next to move: the scheduled jobs)
+      // the webhook functions, the bus, the dispatcher job and the example rules; 476 with the multipart
+      // parts route: its two path resources and its method; 445 with the per-function alarms moved to
+      // their nested stack. Next to move: the scheduled jobs)
       expect(Object.keys(template.toJSON().Resources).length).toBeLessThan(480);
       // the function alarms' nested stack: one alarm per function, each taking its function's name
       // as a parameter (CloudFormation allows 200 parameters and 200 outputs per template)
@@ -758,6 +759,10 @@ describe('AegisStack template', () => {
       expect(rules.filter((r) => r.ExpirationInDays !== undefined || r.NoncurrentVersionExpiration !== undefined).map((r) => r.Id)).toEqual(
         ['expire-pending-uploads'],
       );
+      // unfinished multipart uploads (started with their upload) go when the upload can no longer be registered
+      expect(rules.find((r) => r.Id === 'archive-noncurrent-versions')).toMatchObject({
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+      });
     });
   });
 
@@ -1309,6 +1314,8 @@ describe('AegisStack template', () => {
         'register',
         'rollback',
         'servingPredict',
+        // the uploads function: multipart parts
+        'uploadParts',
         'uploadsCreate',
         'versionDownload',
         'versionValidate',
@@ -1416,6 +1423,19 @@ describe('AegisStack template', () => {
         )
         .flatMap((e) => e.roles);
       expect([...new Set(writers)].sort()).toEqual([roleOf('register'), roleOf('uploadsCreate')].sort());
+    });
+
+    it('lets the uploads function (uploads, parts) and register find, list and abort multipart uploads of the artifact bucket, nobody else', () => {
+      expect(roleOf('uploadParts')).toBe(roleOf('uploadsCreate'));
+      for (const action of ['s3:ListBucketMultipartUploads', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload', 's3:PutObject']) {
+        const roles = identityStatements(template)
+          .filter((e) => onResource(e.statement, 'ArtifactBucket') && allows(e.statement, action))
+          .flatMap((e) => e.roles);
+        expect({ action, roles: [...new Set(roles)].sort() }).toEqual({
+          action,
+          roles: [roleOf('register'), roleOf('uploadsCreate')].sort(),
+        });
+      }
     });
 
     describe('audit archive bucket', () => {

@@ -163,6 +163,7 @@ describe('every route declares which model it reaches', () => {
     const named = routes.filter((r) => typeof r.scope === 'object' && r.scope.by.startsWith('body.')).map((r) => r.id);
     expect(named.sort()).toEqual(['driftRunRequest', 'register', 'uploadsCreate']);
     expect(routes.filter((r) => r.scope === 'filtered').map((r) => r.id)).toEqual([
+      'uploadParts',
       'modelsList',
       'verifyManifest',
       'driftReportsList',
@@ -230,6 +231,26 @@ describe('writes naming a model', () => {
     const same = await uploadAndRegister(stack, 'risk-ranker', randomBytes(500), { token: fraudPublisher, team: 'fraud' });
     expect(same.status).toBe(201);
     expect(same.body.version).toBe(2);
+  });
+});
+
+describe("a multipart upload's parts", () => {
+  it('are seen by the scoped publisher that created it, and by no other scoped caller, admins included (404)', async () => {
+    const up = await stack.api(
+      'POST',
+      '/v1/registry/uploads',
+      { modelName: 'fraud-big', size: 6 * 1024 * 1024, team: 'fraud', multipart: true },
+      { token: fraudPublisher },
+    );
+    expect(up.status).toBe(201);
+    const ask = (token: string) => stack.api('POST', `/v1/registry/uploads/${up.body.uploadId}/parts`, { parts: [] }, { token });
+    expect((await ask(fraudPublisher)).status).toBe(200);
+    for (const token of [inScope, outOfScope]) {
+      const r = await ask(token);
+      expect(r.status).toBe(404);
+      expect(r.body.error).toMatchObject({ code: 'UPLOAD_NOT_FOUND', field: 'uploadId' });
+    }
+    expect((await ask(stack.adminToken)).status).toBe(200);
   });
 });
 

@@ -7,6 +7,7 @@ import { loadClientConfig, type ClientConfig } from '../../platform/client-confi
 import { parseJsonStrict } from '../../kernel/json.js';
 import { LIMITS } from '../../kernel/manifest.js';
 import type { Reporter } from '../training/record.js';
+import type { MultipartUploads } from '../http/multipart-upload.js';
 
 /** A failure the CLI reports as one line and an exit code (1 failed, 2 usage). */
 export class CliError extends Error {
@@ -73,6 +74,21 @@ export class CliContext {
 
   #limits() {
     return { timeoutMs: this.globals.timeout * 1000, retries: this.globals.retries };
+  }
+
+  /**
+   * How `aegis register` and the commands that register through it upload large files: in
+   * resumable parts above AEGIS_MULTIPART_THRESHOLD, remembered under AEGIS_STATE_DIR.
+   */
+  multipart(reporter: Reporter, o: { threshold?: number; uploadId?: string | undefined } = {}): MultipartUploads {
+    return {
+      // a single PUT on S3 takes at most 5 GiB: larger files always go in parts
+      threshold: Math.min(o.threshold ?? this.cfg.multipartThreshold, 5 * 1024 ** 3),
+      stateDir: join(this.cfg.stateDir, 'uploads'),
+      apiUrl: this.globals.url ?? this.cfg.url,
+      uploadId: o.uploadId,
+      onStep: (m) => reporter.step(m),
+    };
   }
 
   /** Progress on stderr: redrawn in place on a terminal, a line every ~2 s otherwise (CI logs). */

@@ -52,12 +52,14 @@ export function publishCommands(program: Command, ctx: CliContext): void {
         const checked = TeamName.safeParse(o.team);
         if (!checked.success) throw new CliError(`--team ${o.team}: ${checked.error.issues[0]!.message}`, 2);
       }
+      const reporter = ctx.reporter();
       const r = await publishFolder(root, {
         api: () => ctx.client(),
         registryUrl: ctx.globals.url ?? ctx.cfg.url,
         dryRun: o.dryRun,
         team: o.team,
-        reporter: ctx.reporter(),
+        reporter,
+        multipart: ctx.multipart(reporter),
       });
       const published = r.folders.filter((f) => f.action === 'already-published').length;
       const summary = !r.ok

@@ -36,41 +36,62 @@ export function registryCommands(program: Command, ctx: CliContext): void {
     )
     .option('--team <team>', "the new model's team label (scoped grants name teams); a later registration must agree")
     .option('--idempotency-key <key>', 'repeat-safe key: the same key returns the first result')
-    .action(async (o: { model: string; artifact: string; manifest: string; team?: string; idempotencyKey?: string }) => {
-      const manifest = readJsonFile(o.manifest, 'manifest');
-      const { size, mtime } = await stat(o.artifact).then(
-        (s) => s,
-        (e: NodeJS.ErrnoException) => {
-          throw new CliError(`cannot read artifact ${o.artifact}: ${e.code}`);
-        },
-      );
-      if (manifest.modelName !== undefined && manifest.modelName !== o.model)
-        throw new CliError(`--model ${o.model} differs from manifest.modelName ${String(manifest.modelName)}`);
-      const { sha256 } = await hashFile(o.artifact);
-      if (manifest.artifactSha256 !== undefined && manifest.artifactSha256 !== sha256) {
-        throw new CliError(`artifact sha256 ${sha256} differs from manifest.artifactSha256 ${String(manifest.artifactSha256)}`);
-      }
-      const full = {
-        ...manifest,
-        modelName: o.model,
-        artifactSha256: sha256,
-        artifactSize: size,
-        createdAt: manifest.createdAt ?? mtime.toISOString(),
-      };
-      const reporter = ctx.reporter();
-      const res = await registerArtifact(await ctx.client(), {
-        modelName: o.model,
-        artifactPath: o.artifact,
-        manifest: full,
-        team: o.team,
-        idempotencyKey: o.idempotencyKey,
-        onProgress: size > 8 * 1024 * 1024 ? (d, t) => reporter.bytes('uploading', d, t) : undefined,
-      });
-      ctx.out(
-        `${res.replayed ? 'already registered' : 'registered'} ${o.model} v${res.version}\n  artifactId          ${res.artifactId}\n  manifestSignatureId ${res.manifestSignatureId}\n  signerId            ${res.signerId}`,
-        res,
-      );
-    });
+    .option(
+      '--multipart-threshold <bytes>',
+      'upload files larger than this in resumable parts (AEGIS_MULTIPART_THRESHOLD, default 64 MiB; always above 5 GiB); an interrupted upload resumes when the same command runs again',
+    )
+    .option('--upload-id <id>', 'resume this multipart upload (default: the one remembered for these bytes under AEGIS_STATE_DIR)')
+    .action(
+      async (o: {
+        model: string;
+        artifact: string;
+        manifest: string;
+        team?: string;
+        idempotencyKey?: string;
+        multipartThreshold?: string;
+        uploadId?: string;
+      }) => {
+        if (o.multipartThreshold !== undefined && !/^\d+$/.test(o.multipartThreshold))
+          throw new CliError(`--multipart-threshold must be a number of bytes, not ${o.multipartThreshold}`, 2);
+        const manifest = readJsonFile(o.manifest, 'manifest');
+        const { size, mtime } = await stat(o.artifact).then(
+          (s) => s,
+          (e: NodeJS.ErrnoException) => {
+            throw new CliError(`cannot read artifact ${o.artifact}: ${e.code}`);
+          },
+        );
+        if (manifest.modelName !== undefined && manifest.modelName !== o.model)
+          throw new CliError(`--model ${o.model} differs from manifest.modelName ${String(manifest.modelName)}`);
+        const { sha256 } = await hashFile(o.artifact);
+        if (manifest.artifactSha256 !== undefined && manifest.artifactSha256 !== sha256) {
+          throw new CliError(`artifact sha256 ${sha256} differs from manifest.artifactSha256 ${String(manifest.artifactSha256)}`);
+        }
+        const full = {
+          ...manifest,
+          modelName: o.model,
+          artifactSha256: sha256,
+          artifactSize: size,
+          createdAt: manifest.createdAt ?? mtime.toISOString(),
+        };
+        const reporter = ctx.reporter();
+        const res = await registerArtifact(await ctx.client(), {
+          modelName: o.model,
+          artifactPath: o.artifact,
+          manifest: full,
+          team: o.team,
+          idempotencyKey: o.idempotencyKey,
+          onProgress: size > 8 * 1024 * 1024 ? (d, t) => reporter.bytes('uploading', d, t) : undefined,
+          multipart: ctx.multipart(reporter, {
+            ...(o.multipartThreshold !== undefined && { threshold: Number(o.multipartThreshold) }),
+            uploadId: o.uploadId,
+          }),
+        });
+        ctx.out(
+          `${res.replayed ? 'already registered' : 'registered'} ${o.model} v${res.version}\n  artifactId          ${res.artifactId}\n  manifestSignatureId ${res.manifestSignatureId}\n  signerId            ${res.signerId}`,
+          res,
+        );
+      },
+    );
 
   program
     .command('get <artifactId>')

@@ -142,6 +142,7 @@ async function retrain(ctx: CliContext, o: RetrainOptions): Promise<void> {
       artifactPath,
       manifest,
       manifestPath,
+      multipart: ctx.multipart(reporter),
     }));
   }
   const diff = retrainDiff(parent, result.manifest);

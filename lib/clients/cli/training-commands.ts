@@ -3,6 +3,7 @@ import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { AegisClient } from '../http/client.js';
 import { registerArtifact, registerDatasets } from '../http/registration.js';
+import type { MultipartUploads } from '../http/multipart-upload.js';
 import { parseJsonStrict } from '../../kernel/json.js';
 import { LIMITS } from '../../kernel/manifest.js';
 import { DatasetId, DatasetVersion } from '../../kernel/names.js';
@@ -143,6 +144,7 @@ export function trainingCommands(program: Command, ctx: CliContext): void {
             artifactPath,
             manifest: result.manifest,
             manifestPath,
+            multipart: ctx.multipart(reporter),
           }));
         }
         const summary = {
@@ -240,6 +242,8 @@ export async function registerRecorded(
     artifactPath: string;
     manifest: Record<string, unknown>;
     manifestPath: string;
+    /** large artifacts in resumable parts (see `registerArtifact`) */
+    multipart?: MultipartUploads | undefined;
   },
 ): Promise<{ registration: RegisterReply; manifest: Record<string, unknown> }> {
   reporter.step('registering datasets');
@@ -253,6 +257,7 @@ export async function registerRecorded(
     artifactPath: o.artifactPath,
     manifest: o.manifest,
     onProgress: (d, t) => reporter.bytes('uploading', d, t),
+    multipart: o.multipart,
   });
   const manifest = (await api.request<ArtifactReply>('GET', `/v1/artifacts/${encodeURIComponent(registration.artifactId)}`)).manifest;
   await writeFile(o.manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);

@@ -195,8 +195,15 @@ export class AegisClient {
    * rather than fetch: undici's fetch keeps a streamed request body in memory
    * (nodejs/undici#4058), which for a large artifact means the whole file.
    */
-  async uploadFile(url: string, headers: Record<string, string>, file: string, onProgress?: Progress): Promise<void> {
-    const { size } = await stat(file);
+  async uploadFile(
+    url: string,
+    headers: Record<string, string>,
+    file: string,
+    onProgress?: Progress,
+    /** only these bytes of the file (a part of a multipart upload): from `start`, `size` of them */
+    range?: { start: number; size: number },
+  ): Promise<void> {
+    const size = range ? range.size : (await stat(file)).size;
     let sent = 0;
     const meter = new Transform({
       transform(chunk: Buffer, _enc, cb) {
@@ -211,7 +218,11 @@ export class AegisClient {
       request.once('error', reject);
     });
     try {
-      await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), meter, request);
+      const body = createReadStream(file, {
+        highWaterMark: 1024 * 1024,
+        ...(range && { start: range.start, end: range.start + range.size - 1 }),
+      });
+      await pipeline(body, meter, request);
     } catch (e) {
       // The server may answer (and close) before reading everything, e.g. a refused size.
       if (

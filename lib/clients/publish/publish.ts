@@ -4,6 +4,7 @@ import type { VerificationReport } from '../../kernel/verification.js';
 import type { ArtifactReply } from '../../platform/http/schemas.js';
 import type { AegisClient } from '../http/client.js';
 import { registerArtifact } from '../http/registration.js';
+import type { MultipartUploads } from '../http/multipart-upload.js';
 import type { Reporter } from '../training/record.js';
 import {
   filledManifest,
@@ -85,7 +86,15 @@ const entryOf = (s: FolderState, dryRun: boolean): PublishEntry => {
  */
 export async function publishFolder(
   dir: string,
-  o: { api?: () => Promise<AegisClient>; registryUrl: string; dryRun: boolean; team?: string | undefined; reporter: Reporter },
+  o: {
+    api?: () => Promise<AegisClient>;
+    registryUrl: string;
+    dryRun: boolean;
+    team?: string | undefined;
+    reporter: Reporter;
+    /** large artifacts in resumable parts (see `registerArtifact`) */
+    multipart?: MultipartUploads | undefined;
+  },
 ): Promise<PublishReport> {
   return withScratch(async (scratch) => {
     const states = await statesOf(dir, scratch, o.reporter);
@@ -105,6 +114,7 @@ export async function publishFolder(
         // sets the team when this registration creates the model; the registry refuses a model of another team (409 naming team)
         team: o.team,
         onProgress: (d, t) => o.reporter.bytes(`uploading ${s.folder.name}`, d, t),
+        multipart: o.multipart,
       });
       const record = await api.request<ArtifactReply>('GET', `/v1/artifacts/${encodeURIComponent(res.artifactId)}`);
       await writeMetadata(s.folder, metadataOf(s.folder, s.artifact!, record, o.registryUrl));

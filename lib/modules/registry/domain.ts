@@ -5,6 +5,7 @@ import { AegisError } from '../../kernel/errors.js';
 import { manifestSha256, TrainingManifest, type ManifestInput } from '../../kernel/manifest.js';
 import type { SignatureRecord } from '../../kernel/signatures.js';
 import type { Principal } from '../../kernel/identity.js';
+import { MULTIPART_LIMITS } from '../../platform/ports/object-store.js';
 
 export interface ArtifactRecord {
   artifactId: string;
@@ -66,9 +67,47 @@ export interface Upload {
   createdBy: string;
   createdAt: string;
   expiredAt: string | null;
+  /** the size the upload was created for (bytes) */
+  maxSize: number;
 }
 
 export const DEFAULT_PENDING_UPLOAD_TTL_SECONDS = 86_400;
+
+/** The most a single presigned PUT takes on S3: a larger upload must be multipart. */
+export const SINGLE_PUT_MAX_BYTES = 5 * 1024 ** 3;
+
+/** The part size of multipart uploads unless configured (`AEGIS_MULTIPART_PART_BYTES`). */
+export const DEFAULT_MULTIPART_PART_BYTES = 64 * 1024 * 1024;
+
+/** How the bytes of a multipart upload are cut: parts of `partSize` bytes, the last one shorter. */
+export interface MultipartPlan {
+  partSize: number;
+  partCount: number;
+}
+
+/**
+ * The one rule that cuts an upload of `size` bytes into parts, from the upload's size and the
+ * configured part size alone (nothing else is stored with the upload): at least `partBytes` per
+ * part, more (in whole MiB) when `size` would need more than {@link MULTIPART_LIMITS.maxParts} parts.
+ * The parts route and registration compute the same plan; changing the setting while uploads
+ * are in progress breaks those uploads (their parts are refused, or their registration reports
+ * MULTIPART_INCOMPLETE).
+ *
+ * @example multipartPlan(200 * 2 ** 20, 64 * 2 ** 20) // { partSize: 67108864, partCount: 4 }
+ */
+export function multipartPlan(size: number, partBytes: number): MultipartPlan {
+  const mib = 1024 * 1024;
+  const partSize = Math.min(
+    MULTIPART_LIMITS.maxPartBytes,
+    Math.max(partBytes, MULTIPART_LIMITS.minPartBytes, Math.ceil(size / MULTIPART_LIMITS.maxParts / mib) * mib),
+  );
+  return { partSize, partCount: Math.max(1, Math.ceil(size / partSize)) };
+}
+
+/** The size of part `partNumber` (from 1) of an upload of `size` bytes cut by `plan`. */
+export function planPartSize(plan: MultipartPlan, size: number, partNumber: number): number {
+  return partNumber < plan.partCount ? plan.partSize : size - plan.partSize * (plan.partCount - 1);
+}
 
 export const artifactPrefix = (model: string, uploadId: string) => `artifacts/${model}/${uploadId}`;
 

@@ -32,9 +32,9 @@ import {
 } from './domain.js';
 import { findArtifact, findArtifactIdBySha256 } from './store.js';
 import { readRegistrationContext, writeRegistration, type RegistrationContext } from './store-registration.js';
-import type { UploadOptions } from './uploads.js';
+import { completeMultipart, type UploadOptions } from './uploads.js';
 
-export interface RegistrationOptions extends Pick<UploadOptions, 'pendingUploadTtlSeconds'> {
+export interface RegistrationOptions extends Pick<UploadOptions, 'pendingUploadTtlSeconds' | 'multipartPartBytes'> {
   /** Object-Lock retention applied to artifacts, manifests and signatures. */
   retentionDays: number;
 }
@@ -196,8 +196,8 @@ export class Registrar {
       now: this.d.clock.now(),
       pendingUploadTtlSeconds: this.d.opts.pendingUploadTtlSeconds,
     });
-    const info = await this.d.store.head(upload.storageKey);
-    if (!info) throw new AegisError('UPLOAD_NOT_FOUND', `nothing was uploaded for ${uploadId}`, { field: 'uploadId' });
+    const info =
+      (await this.d.store.head(upload.storageKey)) ?? (await completeMultipart(this.d.store, upload, this.d.opts.multipartPartBytes));
     assertSizeMatches(m, info.size);
     if (info.receivedSha256 !== undefined && m.baselineSha256 === undefined) {
       assertSha256Matches(m, info.receivedSha256);

@@ -21,7 +21,7 @@ import {
 } from './store.js';
 import { artifactVersions, listModels } from './store-listing.js';
 import { issueDownload, type DownloadTicket } from './downloads.js';
-import { PendingUploads, type UploadExpiryResult, type UploadOptions } from './uploads.js';
+import { PendingUploads, type PartRequest, type UploadExpiryResult, type UploadOptions } from './uploads.js';
 
 export type { ArtifactRecord, Page, RegistrationResult } from './domain.js';
 export type { UploadExpiryResult } from './uploads.js';
@@ -56,9 +56,17 @@ export class RegistryService {
     this.#registrar = new Registrar({ database, store, keys, datasets, audit, clock, opts });
   }
 
-  /** Reserves a storage key for an artifact and returns where to PUT its bytes. See {@link PendingUploads.create}. */
-  async createUpload(input: { modelName: string; size: number; sha256?: string | undefined }, principal: Principal) {
+  /** Reserves a storage key for an artifact and returns where to PUT its bytes (or its parts). See {@link PendingUploads.create}. */
+  async createUpload(
+    input: { modelName: string; size: number; sha256?: string | undefined; multipart?: boolean | undefined },
+    principal: Principal,
+  ) {
     return this.#uploads.create(input, principal);
+  }
+
+  /** Part URLs of a multipart upload and the parts already received. See {@link PendingUploads.parts}. */
+  async uploadParts(uploadId: string, parts: readonly PartRequest[], principal: Principal) {
+    return this.#uploads.parts(uploadId, parts, principal);
   }
 
   /**

@@ -3,6 +3,8 @@
  * registrations): with store.ts, the only code that builds SQL on the module's tables.
  */
 import type { Executor } from '../../platform/ports/database.js';
+import { toIso, toIsoOrNull } from '../../platform/sql/schema.js';
+import type { Upload } from './domain.js';
 
 // ---- uploads
 
@@ -22,6 +24,26 @@ export async function insertUpload(
       max_size: u.maxSize,
     })
     .execute();
+}
+
+/** An upload, whether registered, or undefined when there is none (the parts route's one read). */
+export async function findUpload(x: Executor, uploadId: string): Promise<(Upload & { registered: boolean }) | undefined> {
+  const row = await x
+    .selectFrom('uploads')
+    .select(['upload_id', 'model_name', 'storage_key', 'created_by', 'created_at', 'expired_at', 'registered_at', 'max_size'])
+    .where('upload_id', '=', uploadId)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  return {
+    uploadId: row.upload_id,
+    modelName: row.model_name,
+    storageKey: row.storage_key,
+    createdBy: row.created_by,
+    createdAt: toIso(row.created_at),
+    expiredAt: toIsoOrNull(row.expired_at),
+    maxSize: Number(row.max_size),
+    registered: row.registered_at !== null,
+  };
 }
 
 /** Unregistered uploads created at or before `cutoff`, or already marked expired: oldest first, at most `limit`. */

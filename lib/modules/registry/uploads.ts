@@ -4,9 +4,19 @@ import { LIMITS } from '../../kernel/manifest.js';
 import type { Principal } from '../../kernel/identity.js';
 import type { Clock } from '../../platform/ports/clock.js';
 import type { Database } from '../../platform/ports/database.js';
-import type { ObjectStore } from '../../platform/ports/object-store.js';
-import { artifactPrefix, DEFAULT_PENDING_UPLOAD_TTL_SECONDS } from './domain.js';
-import { deleteUnregisteredUpload, findExpiringUploads, insertUpload, markUploadExpired } from './store-uploads.js';
+import type { ObjectInfo, ObjectStore } from '../../platform/ports/object-store.js';
+import {
+  artifactPrefix,
+  DEFAULT_MULTIPART_PART_BYTES,
+  DEFAULT_PENDING_UPLOAD_TTL_SECONDS,
+  multipartPlan,
+  pendingUntil,
+  planPartSize,
+  SINGLE_PUT_MAX_BYTES,
+  type MultipartPlan,
+  type Upload,
+} from './domain.js';
+import { deleteUnregisteredUpload, findExpiringUploads, findUpload, insertUpload, markUploadExpired } from './store-uploads.js';
 
 export interface UploadOptions {
   /** how long an upload URL accepts bytes */
@@ -22,6 +32,18 @@ export interface UploadOptions {
    * @default 'delete'
    */
   pendingUploadBytes?: 'delete' | 'lifecycle';
+  /**
+   * The part size of multipart uploads (bytes, 5 MiB to 5 GiB): larger when an upload would
+   * need more than 10,000 parts (see {@link multipartPlan}). @default 67108864 (64 MiB)
+   */
+  multipartPartBytes?: number;
+}
+
+/** One part a client is about to send: its number, its size and the hex sha256 of its bytes. */
+export interface PartRequest {
+  partNumber: number;
+  size: number;
+  sha256: string;
 }
 
 export interface UploadExpiryResult {
@@ -35,6 +57,26 @@ export interface UploadExpiryResult {
 
 const EXPIRY_BATCH = 500;
 
+/**
+ * The version a registration checks when the upload's key has none yet: a multipart upload's
+ * parts joined by the upload's plan (what the parts route handed out). A retried registration
+ * finds the version the first one completed, so completing is done once; a part missing is
+ * MULTIPART_INCOMPLETE (409, field `partNumber`) and nothing is written. No multipart upload in
+ * progress either: nothing was uploaded (UPLOAD_NOT_FOUND).
+ */
+export async function completeMultipart(store: ObjectStore, upload: Upload, partBytes: number | undefined): Promise<ObjectInfo> {
+  const { partCount } = multipartPlan(upload.maxSize, partBytes ?? DEFAULT_MULTIPART_PART_BYTES);
+  try {
+    return await store.completeMultipartUpload(upload.storageKey, { partCount, expectedSize: upload.maxSize });
+  } catch (e) {
+    if (!(e instanceof AegisError && e.code === 'OBJECT_NOT_FOUND')) throw e;
+    // a concurrent registration may have completed it meanwhile
+    const info = await store.head(upload.storageKey);
+    if (info) return info;
+    throw new AegisError('UPLOAD_NOT_FOUND', `nothing was uploaded for ${upload.uploadId}`, { field: 'uploadId' });
+  }
+}
+
 /** Pending uploads: where an artifact's bytes go before registration, and their expiry when never registered. */
 export class PendingUploads {
   constructor(
@@ -46,36 +88,100 @@ export class PendingUploads {
 
   /**
    * Reserves a storage key for an artifact and returns where to PUT its bytes: exactly `size`
-   * bytes, and when `sha256` (hex) is given, only the bytes with that sha256.
+   * bytes, and when `sha256` (hex) is given, only the bytes with that sha256. With `multipart`
+   * (required over {@link SINGLE_PUT_MAX_BYTES}) it starts a multipart upload instead and returns
+   * its plan: the client asks {@link parts} for part URLs, and registration completes it (and
+   * checks the whole object's sha256: a multipart upload binds each part's, not `sha256`).
    */
-  async create(input: { modelName: string; size: number; sha256?: string | undefined }, principal: Principal) {
+  async create(
+    input: { modelName: string; size: number; sha256?: string | undefined; multipart?: boolean | undefined },
+    principal: Principal,
+  ) {
     if (input.size > LIMITS.artifactBytes)
       throw new AegisError('PAYLOAD_TOO_LARGE', `artifacts are limited to ${LIMITS.artifactBytes} bytes`, { field: 'size' });
+    if (input.size > SINGLE_PUT_MAX_BYTES && !input.multipart)
+      throw new AegisError(
+        'VALIDATION_FAILED',
+        `an upload of more than ${SINGLE_PUT_MAX_BYTES} bytes (a single PUT's limit on S3) must be multipart: send multipart: true`,
+        { field: 'multipart' },
+      );
     const uploadId = randomUUID();
     const key = `${artifactPrefix(input.modelName, uploadId)}/artifact`;
     const now = this.clock.now();
+    const row = { uploadId, modelName: input.modelName, storageKey: key, createdBy: principal.id, createdAt: now, maxSize: input.size };
+    if (input.multipart) {
+      // the upload's deadline is its registration's: part URLs are handed out until then
+      const expiresAt = pendingUntil(now.toISOString(), this.opts.pendingUploadTtlSeconds);
+      await this.store.startMultipartUpload(key);
+      await insertUpload(this.database.db, { ...row, expiresAt });
+      return { uploadId, multipart: true as const, ...this.#plan(input.size), expiresAt: expiresAt.toISOString() };
+    }
     const expiresAt = new Date(now.getTime() + this.opts.uploadTtlSeconds * 1000);
     const target = await this.store.createUploadUrl(key, {
       expiresInSeconds: this.opts.uploadTtlSeconds,
       contentLength: input.size,
       ...(input.sha256 !== undefined && { sha256: input.sha256 }),
     });
-    await insertUpload(this.database.db, {
-      uploadId,
-      modelName: input.modelName,
-      storageKey: key,
-      createdBy: principal.id,
-      createdAt: now,
-      expiresAt,
-      maxSize: input.size,
-    });
+    await insertUpload(this.database.db, { ...row, expiresAt });
     return { uploadId, method: 'PUT' as const, url: target.url, headers: target.headers, expiresAt: expiresAt.toISOString() };
+  }
+
+  /**
+   * URLs for the asked parts of a multipart upload (each bound to its size and sha256), and the
+   * parts the store has already received: what a resumed client need not send again. Only the
+   * upload's creator (or an admin with a global scope) sees it: 404 for anyone else, 410 once
+   * it expired, 409 once registered or when it is not a multipart upload. Each asked part must
+   * be one of the plan's, with the plan's size for it (400 naming `parts.<i>.partNumber` or `.size`).
+   */
+  async parts(uploadId: string, asked: readonly PartRequest[], principal: Principal) {
+    const upload = await findUpload(this.database.db, uploadId);
+    const mayUse = upload && (upload.createdBy === principal.id || (principal.role === 'admin' && principal.scope === 'global'));
+    if (!upload || !mayUse) throw new AegisError('UPLOAD_NOT_FOUND', `no upload ${uploadId}`, { field: 'uploadId' });
+    if (upload.registered)
+      throw new AegisError('CONFLICT', `upload ${uploadId} is registered: it takes no more parts`, { field: 'uploadId' });
+    const until = pendingUntil(upload.createdAt, this.opts.pendingUploadTtlSeconds);
+    if (upload.expiredAt !== null || this.clock.now() >= until)
+      throw new AegisError('UPLOAD_EXPIRED', `upload ${uploadId} expired at ${until.toISOString()}; upload the bytes again`, {
+        field: 'uploadId',
+      });
+    const plan = this.#plan(upload.maxSize);
+    asked.forEach((p, i) => {
+      if (p.partNumber > plan.partCount)
+        throw new AegisError('VALIDATION_FAILED', `upload ${uploadId} has ${plan.partCount} parts of ${plan.partSize} bytes`, {
+          field: `parts.${i}.partNumber`,
+        });
+      const size = planPartSize(plan, upload.maxSize, p.partNumber);
+      if (p.size !== size)
+        throw new AegisError('VALIDATION_FAILED', `part ${p.partNumber} of upload ${uploadId} has ${size} bytes, not ${p.size}`, {
+          field: `parts.${i}.size`,
+          details: { partNumber: p.partNumber, expectedSize: size },
+        });
+    });
+    const uploaded = await this.store.listUploadedParts(upload.storageKey);
+    if (!uploaded) throw new AegisError('CONFLICT', `upload ${uploadId} is not a multipart upload in progress`, { field: 'uploadId' });
+    const parts = asked.length
+      ? await this.store.createPartUploadUrls(
+          upload.storageKey,
+          asked.map((p) => ({ partNumber: p.partNumber, contentLength: p.size, sha256: p.sha256 })),
+          { expiresInSeconds: this.opts.uploadTtlSeconds },
+        )
+      : [];
+    return {
+      ...plan,
+      uploaded: uploaded.map((p) => ({ partNumber: p.partNumber, size: p.size, ...(p.sha256 !== undefined && { sha256: p.sha256 }) })),
+      parts,
+    };
+  }
+
+  #plan(size: number): MultipartPlan {
+    return multipartPlan(size, this.opts.multipartPartBytes ?? DEFAULT_MULTIPART_PART_BYTES);
   }
 
   /**
    * Expires uploads never registered within their TTL (refused, replayed under another
    * upload, abandoned): marks each expired (registration then refuses it), deletes the
-   * unretained versions at its key (unless the bucket's lifecycle rule does) and then its row. A run that fails half way is finished
+   * unretained versions at its key and aborts its unfinished multipart upload (unless the
+   * bucket's lifecycle rules do) and then its row. A run that fails half way is finished
    * by the next one. The scheduler runs it (`pending-upload-expiry`).
    */
   async expire(): Promise<UploadExpiryResult> {
@@ -87,10 +193,12 @@ export class PendingUploads {
     for (const row of rows) {
       // not yet marked, and registered meanwhile: not ours to expire
       if (!row.expired && !(await markUploadExpired(db, row.uploadId, now))) continue;
-      const kept =
-        this.opts.pendingUploadBytes === 'lifecycle'
-          ? undefined
-          : await this.#removeUnclaimedVersions(row.storageKey, (n) => (result.versionsRemoved += n));
+      let kept: string | undefined;
+      // On AWS the artifact bucket's lifecycle rules expire the tagged bytes and abort unfinished multipart uploads.
+      if (this.opts.pendingUploadBytes !== 'lifecycle') {
+        await this.store.abortMultipartUpload(row.storageKey);
+        kept = await this.#removeUnclaimedVersions(row.storageKey, (n) => (result.versionsRemoved += n));
+      }
       if (kept) result.kept.push({ uploadId: row.uploadId, key: row.storageKey, reason: kept });
       await deleteUnregisteredUpload(db, row.uploadId);
       result.expired.push(row.uploadId);

@@ -219,6 +219,7 @@ async function coreServices(
     {
       ...REGISTRY_DEFAULTS,
       pendingUploadTtlSeconds: config.pendingUploadTtlSeconds,
+      multipartPartBytes: config.multipartPartBytes,
       downloadTtlSeconds: config.downloadUrlTtlSeconds,
       // Lambda functions may not delete objects: the artifact bucket's lifecycle rule removes tagged pending uploads.
       pendingUploadBytes: opts.mode === 'lambda' ? 'lifecycle' : 'delete',

@@ -48,6 +48,8 @@ export const ROUTE_FUNCTION = {
   driftSuggestionDismiss: 'auditedChanges',
   keysRotate: 'keysRotate',
   uploadsCreate: 'uploadsCreate',
+  // lists a multipart upload's parts and presigns UploadPart: the same bucket access as presigning the upload
+  uploadParts: 'uploadsCreate',
   register: 'register',
   artifactValidate: 'validate',
   versionValidate: 'validate',

@@ -142,8 +142,8 @@ export function assertPartUrlRequest(part: { partNumber: number; contentLength: 
 
 /**
  * The parts 1..partCount of a multipart upload, in order, once all are there, every one but the
- * last at least the minimum part size, adding up to `expectedSize`: CONFLICT naming the missing
- * parts, VALIDATION_FAILED for a short one, SIZE_MISMATCH otherwise.
+ * last at least the minimum part size, adding up to `expectedSize`: MULTIPART_INCOMPLETE naming the
+ * first missing part (`details.missing`: up to 100 of them), VALIDATION_FAILED for a short one, SIZE_MISMATCH otherwise.
  */
 export function assertPartsComplete(parts: readonly UploadedPart[], opts: { partCount: number; expectedSize: number }): UploadedPart[] {
   assertPartNumber(opts.partCount);
@@ -156,10 +156,14 @@ export function assertPartsComplete(parts: readonly UploadedPart[], opts: { part
     else missing.push(n);
   }
   if (missing.length)
-    throw new AegisError('CONFLICT', `${missing.length} of ${opts.partCount} parts have not been received (first: ${missing[0]})`, {
-      field: 'partNumber',
-      details: { missing: missing.slice(0, 100) },
-    });
+    throw new AegisError(
+      'MULTIPART_INCOMPLETE',
+      `${missing.length} of ${opts.partCount} parts have not been received (first: ${missing[0]})`,
+      {
+        field: 'partNumber',
+        details: { missing: missing.slice(0, 100) },
+      },
+    );
   const small = used.find((p) => p.partNumber < opts.partCount && p.size < MULTIPART_LIMITS.minPartBytes);
   if (small)
     throw new AegisError(

@@ -14,6 +14,9 @@ import {
   RegisterReply,
   UploadCreateBody,
   UploadCreateReply,
+  UploadIdParams,
+  UploadPartsBody,
+  UploadPartsReply,
   VerificationReply,
   VerifyManifestBody,
   VersionParams,
@@ -32,9 +35,23 @@ export const REGISTRY_ROUTES = {
     entry: 'lambdas/uploads-create.ts',
     roles: ['publisher', 'admin'],
     scope: { by: 'body.modelName', team: 'body.team' },
-    summary: 'Get an upload target (presigned PUT) for an artifact',
+    summary:
+      'Get an upload target for an artifact: a presigned PUT, or (`multipart: true`, required over 5 GiB) a multipart upload and its part plan',
     request: { body: UploadCreateBody },
     reply: { schema: UploadCreateReply, status: { 201: 'the upload target' } },
+  },
+  uploadParts: {
+    id: 'uploadParts',
+    method: 'POST',
+    path: '/v1/registry/uploads/{uploadId}/parts',
+    entry: 'lambdas/upload-parts.ts',
+    roles: ['publisher', 'admin'],
+    // the upload's creator was held to its scope when it created the upload; nobody else sees it (404)
+    scope: 'filtered',
+    summary:
+      'URLs for parts of a multipart upload (each bound to its size and sha256) and the parts already received (what a resumed upload need not send)',
+    request: { params: UploadIdParams, body: UploadPartsBody },
+    reply: { schema: UploadPartsReply, status: { 200: 'the part URLs asked for and the parts received' } },
   },
   register: {
     id: 'register',

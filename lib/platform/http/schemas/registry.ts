@@ -3,6 +3,7 @@ import { JsonValue, LIMITS, ManifestInput, TrainingManifest } from '../../../ker
 import { TeamName } from '../../../kernel/identity.js';
 import { ModelName, Sha256Hex, Uuid } from '../../../kernel/names.js';
 import { SIGNATURE_ALGS } from '../../../kernel/signatures.js';
+import { MULTIPART_LIMITS } from '../../ports/object-store.js';
 import { TARGET_ENVS } from '../../../kernel/policy.js';
 
 /** The registry's routes: uploads, registration, models and versions, artifacts and their verification. */
@@ -32,16 +33,54 @@ export const UploadCreateBody = z
     team: TeamName.optional(),
     /** hex sha256 of the bytes: the upload URL then accepts only these bytes (S3 checks the checksum it signs) */
     sha256: Sha256Hex.optional(),
+    /** a multipart upload (required over 5 GiB, a single PUT's limit on S3): parts are asked for at …/uploads/{uploadId}/parts */
+    multipart: z.boolean().optional(),
   })
   .strict();
-export const UploadCreateReply = z.object({
+/** A single upload: one PUT of the whole artifact to `url`, sending `headers`, before `expiresAt`. */
+export const SingleUploadReply = z.object({
   uploadId: Uuid,
   method: z.literal('PUT'),
   url: z.string(),
   headers: z.record(z.string(), z.string()),
   expiresAt: z.string(),
 });
+/** How a multipart upload's bytes are cut: parts of `partSize` bytes (the last one shorter), numbered 1..`partCount`. */
+const MultipartPlanFields = { partSize: z.number().int().positive(), partCount: z.number().int().positive() };
+/** A multipart upload: its plan, and until when it may be registered (part URLs are asked for until then). */
+export const MultipartUploadReply = z.object({ uploadId: Uuid, multipart: z.literal(true), ...MultipartPlanFields, expiresAt: z.string() });
+export const UploadCreateReply = z.union([SingleUploadReply, MultipartUploadReply]);
 export type UploadCreateReply = z.output<typeof UploadCreateReply>;
+export type SingleUploadReply = z.output<typeof SingleUploadReply>;
+export type MultipartUploadReply = z.output<typeof MultipartUploadReply>;
+
+export const UploadIdParams = z.object({ uploadId: Uuid }).strict();
+/** The parts a client is about to send, each with its size and hex sha256 (the URL takes only those bytes); none: only what was received. */
+export const UploadPartsBody = z
+  .object({
+    parts: z
+      .array(
+        z
+          .object({
+            partNumber: z.number().int().min(1).max(MULTIPART_LIMITS.maxParts),
+            size: z.number().int().positive().max(MULTIPART_LIMITS.maxPartBytes),
+            sha256: Sha256Hex,
+          })
+          .strict(),
+      )
+      .max(1000, 'ask for at most 1000 parts at a time')
+      .refine((ps) => new Set(ps.map((p) => p.partNumber)).size === ps.length, 'each partNumber at most once'),
+  })
+  .strict();
+const UploadedPartReply = z.object({ partNumber: z.number().int(), size: z.number().int(), sha256: z.string().optional() });
+export const UploadPartsReply = z.object({
+  ...MultipartPlanFields,
+  /** the parts already received (a resumed client need not send them again) */
+  uploaded: z.array(UploadedPartReply),
+  /** a URL for each asked part: PUT exactly its bytes there, sending `headers` */
+  parts: z.array(z.object({ partNumber: z.number().int(), url: z.string(), headers: z.record(z.string(), z.string()) })),
+});
+export type UploadPartsReply = z.output<typeof UploadPartsReply>;
 
 /** `team`: the model's team label, set when this registration creates the model (not part of the signed manifest). */
 export const RegisterBody = z.object({ uploadId: Uuid, manifest: ManifestInput, team: TeamName.optional() }).strict();
