@@ -16,6 +16,7 @@ export const expiredPending = (d: PromotionDeps, p: StoredPromotion, now: Date):
 /** Ends a pending promotion as cancelled or expired: out of flight, audited in the same transaction. */
 export async function closePending(d: PromotionDeps, tx: Tx, c: Closing): Promise<void> {
   await d.audit.append(tx, await leavePendingFor(d, tx, c));
+  d.metrics?.promotion(c.promotion.targetEnv, c.status);
 }
 
 /** How a pending promotion is closed, and by whom. */
@@ -30,12 +31,12 @@ type Closing = {
 
 /**
  * {@link closePending} for a transaction that appends it with its own events (together, last):
- * the row leaves pending now, and the returned event must be appended in the same transaction.
+ * the row leaves pending now, and the returned event must be appended in the same transaction
+ * (the caller counts it in the metrics once that committed).
  */
 export async function leavePendingFor(d: PromotionDeps, tx: Tx, c: Closing): Promise<AuditInput> {
   const { promotion: p, status, actor, at, ...extra } = c;
   await leavePending(tx, p.promotionId, status);
-  d.metrics?.promotion(p.targetEnv, status);
   return {
     type: status === 'cancelled' ? 'promotion.cancelled' : 'promotion.expired',
     actor,

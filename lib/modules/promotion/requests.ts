@@ -188,9 +188,10 @@ async function storeRequest(d: PromotionDeps, req: PromotionRequest, p: StoredPr
     createdAt: p.createdAt.toISOString(),
   };
   const recordSignature = await signRecordWith(d.keys.signerIn(ring, 'manifest'), record, p.createdAt);
+  let closed: AuditInput[] = [];
   try {
     await d.database.db.transaction().execute(async (tx) => {
-      const closed = p.status !== 'denied' ? await makeWay(d, tx, req, p) : [];
+      closed = p.status !== 'denied' ? await makeWay(d, tx, req, p) : [];
       await insertPromotion(tx, promotionRow({ ...p, recordSignature: { ...recordSignature } }, p.status !== 'denied'));
       // everything the promotions row holds, so a rebuild from the archive can restore it
       await d.audit.appendAll(tx, [
@@ -213,6 +214,7 @@ async function storeRequest(d: PromotionDeps, req: PromotionRequest, p: StoredPr
       { field: 'targetEnv', details: { promotionId: other?.promotionId } },
     );
   }
+  for (const e of closed) d.metrics?.promotion(p.targetEnv, String(e.payload.status));
   return recordSignature;
 }
 
