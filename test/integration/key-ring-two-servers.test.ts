@@ -9,6 +9,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeTimers } from '../support/fake-timers.js';
+import { settled } from '../promotion/support.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { describeUnless, NO_POSTGRES } from '../support/unavailable.js';
@@ -92,5 +93,43 @@ describeUnless(testDb ? undefined : NO_POSTGRES, 'the cached key ring across two
     const next = await register(a!);
     expect(next.reg.status).toBe(201);
     expect(next.reg.body.signerId).toBe(current.kid);
+  });
+
+  /** Registers new bytes of `model` on `s` and requests their promotion to staging there. */
+  async function promoteNew(s: Stack, model: string) {
+    const reg = await uploadAndRegister(s, model, randomBytes(300));
+    expect(reg.status).toBe(201);
+    const res = await s.api('POST', `/v1/artifacts/${reg.body.artifactId}/promote`, { targetEnv: 'staging', reason: 'ring' });
+    return { reg, res };
+  }
+
+  it("signs a's next promotion record with the manifest key b rotated in, though a decided with the ring it had cached", async () => {
+    const warm = await promoteNew(a!, 'ring-promo-1'); // a's ring cached, and used by a promotion
+    expect(warm.res.status).toBe(201);
+    // registered before the rotation: its signer is in a's cached ring, which a uses until its commit finds the ring changed
+    const next = await uploadAndRegister(a!, 'ring-promo-2', randomBytes(300));
+    const { previous, current } = await rotate(b!, 'manifest');
+    expect([warm.res.body.recordSignature.signerId, next.body.signerId]).toEqual([previous!.kid, previous!.kid]);
+    const res = await a!.api('POST', `/v1/artifacts/${next.body.artifactId}/promote`, { targetEnv: 'staging', reason: 'ring' });
+    expect(res.status).toBe(201);
+    expect(res.body.recordSignature.signerId).toBe(current.kid);
+    const events = await b!.api('GET', `/v1/audit?subject=${encodeURIComponent(`promotion:${res.body.promotionId}`)}`);
+    expect((events.body.items as { payload: { recordSignature: unknown } }[]).map((e) => e.payload.recordSignature)).toEqual([
+      res.body.recordSignature,
+    ]);
+    // nothing of a's runs on (a rollout's append would read the ring afresh, and the next test needs a's cached one)
+    for (const id of [warm.res.body.promotionId, res.body.promotionId]) expect((await settled(a!, id)).status).toBe('succeeded');
+  });
+
+  it("refuses a's promotion of an artifact whose manifest key b revoked, though a's cached ring still trusted it", async () => {
+    // signed by the key about to be revoked, with the ring a caches (that key unrevoked in it)
+    const victim = await uploadAndRegister(a!, 'ring-promo-3', randomBytes(300));
+    expect(victim.status).toBe(201);
+    const { previous } = await rotate(b!, 'manifest', true);
+    expect(previous!.kid).toBe(victim.body.signerId);
+    const refused = await a!.api('POST', `/v1/artifacts/${victim.body.artifactId}/promote`, { targetEnv: 'staging', reason: 'ring' });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error).toMatchObject({ code: 'VERIFICATION_FAILED', field: 'artifactId' });
+    expect((await a!.api('GET', `/v1/artifacts/${victim.body.artifactId}/promotions`)).body.items ?? []).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Statements per request (issue 25): a registration runs at most 8 SQL statements besides the
- * events outbox's one INSERT … SELECT (BEGIN and COMMIT are not statements), and an
- * authenticated GET that is not audited runs 1. Counted by the Kysely plugin every database
+ * events outbox's one INSERT … SELECT (BEGIN and COMMIT are not statements), a promotion
+ * request at most 10 besides it, and an authenticated GET that is not audited runs 1. Counted by the Kysely plugin every database
  * adapter installs, as the server itself counts them (its ai_infra_db_statements_per_request
  * histogram): a count, never a time.
  */
@@ -10,8 +10,22 @@ import { countStatements } from '../../lib/platform/sql/statements.js';
 import type { Principal } from '../../lib/kernel/identity.js';
 import { manifestFor, registerDatasets, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { startReceiver, type Receiver } from '../support/webhook-receiver.js';
+import { settled } from '../promotion/support.js';
 
 const REGISTRATION_LIMIT = 8;
+/**
+ * A promotion request, the key ring cached (a cold process reads it: 2 more), each fact read once:
+ *  1 select quarantine_requests: refused when quarantined (the verification and the policy are told the state)
+ *  2 select artifacts: the record, for the request, its verification (the bytes are hashed again) and the gates
+ *  3 select routes: what the routes table says serves the model there
+ *  4 select promotions: the artifact's promotions to canary and the target, and the model's to the target
+ *  5 select audit_events: their step and end events and the route's drains, checked by hash and signature
+ *  6 select artifacts: the serving artifact's metrics (only when something serves there)
+ *  then one transaction: 7 the in-flight promotion locked, 8 insert promotions, 9 the chain head
+ *  locked, 10 the events and the head in one statement (the ring confirmed unchanged under that lock).
+ * Nothing is read after the commit; the rollout's steps are the state machine's, not the request's.
+ */
+const PROMOTION_LIMIT = 10;
 const OUTBOX = 'insert event_deliveries';
 
 let stack: Stack;
@@ -130,5 +144,60 @@ describe('SQL statements per request', () => {
     const after = await served('register');
     expect(after.requests - before.requests).toBe(1);
     expect(after.statements - before.statements).toBeLessThanOrEqual(REGISTRATION_LIMIT + 1);
+  });
+});
+
+describe('SQL statements per promotion request', () => {
+  /** Requests the promotion, counting its statements; at most the limit besides one outbox INSERT. */
+  async function counted(artifactId: string, body: Record<string, unknown>) {
+    const { result, statements } = await countStatements(() => stack.container.promotions.promote(artifactId, body as never, admin));
+    const breakdown = statements.join(', ');
+    expect({ outbox: statements.filter((s) => s === OUTBOX).length, breakdown }).toEqual({ outbox: 1, breakdown });
+    const others = statements.filter((s) => s !== OUTBOX);
+    if (others.length > PROMOTION_LIMIT) throw new Error(`${others.length} statements besides the outbox: ${breakdown}`);
+    expect(result.status).toBe('rolling_out');
+    return { promotion: result, others };
+  }
+
+  const registered = async (model: string) => {
+    const res = await uploadAndRegister(stack, model, randomBytes(700));
+    expect(res.status).toBe(201);
+    return res.body.artifactId as string;
+  };
+
+  beforeAll(async () => {
+    // the key ring cached as a running server holds it
+    const warm = await registered('counted-promo-warm');
+    await settled(
+      stack,
+      (await stack.container.promotions.promote(warm, { targetEnv: 'staging', reason: 'warm' } as never, admin)).promotionId,
+    );
+  });
+
+  it('requests a staging promotion where nothing serves in at most 10 statements besides one outbox INSERT, then rolls it out', async () => {
+    const a = await registered('counted-promo');
+    const { promotion, others } = await counted(a, { targetEnv: 'staging', reason: 'counted' });
+    // nothing serves there: the serving artifact is not read
+    expect(others.filter((s) => s === 'select artifacts')).toHaveLength(1);
+    expect((await settled(stack, promotion.promotionId)).status).toBe('succeeded');
+    // the next one, with the first serving: its metrics are read, once, and the gates find the first applied on the chain
+    const b = await registered('counted-promo');
+    const next = await counted(b, { targetEnv: 'staging', reason: 'counted, with one serving' });
+    expect(next.others.filter((s) => s === 'select artifacts')).toHaveLength(2);
+    expect(next.promotion.policyDecision.decision).toBe('allow');
+    expect((await settled(stack, next.promotion.promotionId)).status).toBe('succeeded');
+  });
+
+  it('requests a canary promotion in at most 10 statements besides one outbox INSERT, audited with its signed record', async () => {
+    const a = await registered('counted-canary');
+    const { promotion } = await counted(a, { targetEnv: 'canary', reason: 'counted', canary: { steps: 1 } });
+    expect(promotion.recordSignature).toMatchObject({ signerId: expect.any(String), signature: expect.any(String) });
+    const events = await stack.container.audit.events(stack.container.database.db, {
+      subjects: [`promotion:${promotion.promotionId}`],
+      types: ['promotion.requested'],
+    });
+    expect(events.map((e) => e.payload.recordSignature)).toEqual([promotion.recordSignature]);
+    // its windows would take minutes here: aborted, so the stack stops with nothing rolling out
+    expect((await stack.api('POST', `/v1/promotions/${promotion.promotionId}/abort`, { reason: 'counted only' })).status).toBe(202);
   });
 });

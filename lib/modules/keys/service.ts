@@ -10,17 +10,10 @@ import type { KeyProvider, Signer } from '../../platform/ports/signer.js';
 import type { AuditLog, AuditSigning } from '../../platform/audit/log.js';
 import { enrolledKeyAlg, nextKid } from './domain.js';
 import { RING_EVENT_TYPES } from './ring.js';
-import {
-  findActiveKey,
-  findActiveKeys,
-  findKey,
-  insertKey,
-  listKeys,
-  retireKey,
-  revokeKey,
-  signingKeyRow,
-  type ActiveKey,
-} from './store.js';
+import { snapshot, type RingSnapshot, type RingView } from './ring-snapshot.js';
+import { findActiveKey, findKey, findRingKeys, insertKey, listKeys, retireKey, revokeKey, signingKeyRow, type ActiveKey } from './store.js';
+
+export type { RingView } from './ring-snapshot.js';
 
 /**
  * A key that cannot sign now (its file unreadable, the KMS key disabled, KMS down) is a
@@ -51,19 +44,6 @@ const noActiveKey = (purpose: KeyPurpose) =>
 export function auditSigning(keys: () => KeyService): AuditSigning {
   return { signerFor: (tx, keyRingSeq) => keys().signerForAppend(tx, keyRingSeq), ringTypes: new Set(RING_EVENT_TYPES) };
 }
-
-/** The active keys as this process last read them, and the ring's version (`audit_head.key_ring_seq`) they are of. */
-interface RingSnapshot {
-  seq: number;
-  active: ReadonlyMap<KeyPurpose, ActiveKey>;
-}
-
-const snapshot = (seq: number, keys: readonly ActiveKey[]): RingSnapshot => {
-  const active = new Map<KeyPurpose, ActiveKey>();
-  // newest first: the first of a purpose is its active key
-  for (const k of keys) if (!active.has(k.record.purpose)) active.set(k.record.purpose, k);
-  return { seq, active };
-};
 
 /**
  * The key ring: public keys with validity windows, kept in the database, and the one
@@ -112,7 +92,7 @@ export class KeyService {
    */
   async signerForAppend(tx: Executor, keyRingSeq: number): Promise<Signer> {
     if (this.#changing.has(tx)) return this.activeSigner('audit', tx);
-    if (this.#ring?.seq !== keyRingSeq) this.#ring = snapshot(keyRingSeq, await findActiveKeys(tx));
+    if (this.#ring?.seq !== keyRingSeq) this.#ring = snapshot(keyRingSeq, await findRingKeys(tx));
     this.#validatedIn.set(tx, this.#ring);
     return this.#signerFrom(this.#ring, 'audit');
   }
@@ -124,12 +104,47 @@ export class KeyService {
    */
   async provisionalSigner(purpose: KeyPurpose): Promise<Signer> {
     // a ring without the key is read again: one may have been rotated in elsewhere since
-    if (!this.#ring?.active.has(purpose)) {
-      // the version first: a ring read after it is never older than the version it is cached under
-      const seq = await this.audit.keyRingSeq(this.database.db);
-      this.#ring = snapshot(seq, await findActiveKeys(this.database.db));
-    }
-    return this.#signerFrom(this.#ring, purpose);
+    const ring = this.#ring?.active.has(purpose) ? this.#ring : await this.#readRing();
+    return this.#signerFrom(ring, purpose);
+  }
+
+  /**
+   * The whole public ring as this process last read it (no statement while cached), with its
+   * version; `kids` it must hold (a signature's signer) make it read again when it lacks one. Provisional like
+   * {@link provisionalSigner}: what is decided with it commits only if {@link isRingCurrent}.
+   *
+   * @example
+   * const ring = await keys.provisionalRing([artifact.signature.signerId]);
+   * // … verify and decide with ring.keys, then in the transaction, after the audit append:
+   * if (!keys.isRingCurrent(tx, ring)) throw new RingChanged(); // decide again
+   */
+  async provisionalRing(kids: readonly string[] = []): Promise<RingView> {
+    const cached = this.#ring;
+    return cached && kids.every((kid) => cached.keys.has(kid)) ? cached : this.#readRing();
+  }
+
+  /** The `purpose` signer of a ring {@link provisionalRing} gave (provisional as the ring is). */
+  signerIn(ring: RingView, purpose: KeyPurpose): Signer {
+    if (!('active' in ring)) throw new Error('signerIn: a ring from provisionalRing');
+    return this.#signerFrom(ring as RingSnapshot, purpose);
+  }
+
+  /**
+   * Whether `ring` is the ring `tx` holds under the chain head's lock, after `tx` appended its
+   * audit events (held to the commit): false means a rotation, enrolment or revocation committed
+   * since the ring was taken, so whatever was verified or signed with it must be done again.
+   */
+  isRingCurrent(tx: Executor, ring: RingView): boolean {
+    const validated = this.#validatedIn.get(tx);
+    if (!validated) throw new Error('isRingCurrent: the transaction has not appended its audit events');
+    return validated.seq === ring.seq;
+  }
+
+  async #readRing(): Promise<RingSnapshot> {
+    // the version first: a ring read after it is never older than the version it is cached under
+    const seq = await this.audit.keyRingSeq(this.database.db);
+    this.#ring = snapshot(seq, await findRingKeys(this.database.db));
+    return this.#ring;
   }
 
   /**

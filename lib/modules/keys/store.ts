@@ -64,15 +64,9 @@ export interface ActiveKey {
   keyRef: string;
 }
 
-/** Every key neither rotated out nor revoked, newest first (the first of each purpose is its active key). */
-export async function findActiveKeys(x: Executor): Promise<ActiveKey[]> {
-  const rows = await x
-    .selectFrom('signing_keys')
-    .selectAll()
-    .where('not_after', 'is', null)
-    .where('revoked_at', 'is', null)
-    .orderBy('not_before', 'desc')
-    .execute();
+/** The whole ring, newest first, each key with the reference to its private half ('' for enrolled keys). */
+export async function findRingKeys(x: Executor): Promise<ActiveKey[]> {
+  const rows = await x.selectFrom('signing_keys').selectAll().orderBy('not_before', 'desc').execute();
   return rows.map((row) => ({ record: toKeyRecord(row), keyRef: row.key_ref }));
 }
 

@@ -3,6 +3,7 @@
  * an admin), or expired — by the `pending-promotion-expiry` job, or whenever it is next touched.
  */
 import { AegisError } from '../../kernel/errors.js';
+import type { AuditInput } from '../../platform/audit/log.js';
 import type { Principal } from '../../kernel/identity.js';
 import { pendingTtlMs, type PromotionDeps, type Tx } from './deps.js';
 import { DEFAULT_PENDING_EXPIRY_BATCH, expiredError, pendingExpired, pendingExpiresAt } from './domain.js';
@@ -13,14 +14,30 @@ export const expiredPending = (d: PromotionDeps, p: StoredPromotion, now: Date):
   p.status === 'pending_multisig' && pendingExpired(p.createdAt, now, pendingTtlMs(d));
 
 /** Ends a pending promotion as cancelled or expired: out of flight, audited in the same transaction. */
-export async function closePending(
-  d: PromotionDeps,
-  tx: Tx,
-  c: { promotion: StoredPromotion; status: 'cancelled' | 'expired'; actor: string; at: Date; reason?: string; supersededBy?: string },
-): Promise<void> {
+export async function closePending(d: PromotionDeps, tx: Tx, c: Closing): Promise<void> {
+  await d.audit.append(tx, await leavePendingFor(d, tx, c));
+  d.metrics?.promotion(c.promotion.targetEnv, c.status);
+}
+
+/** How a pending promotion is closed, and by whom. */
+type Closing = {
+  promotion: StoredPromotion;
+  status: 'cancelled' | 'expired';
+  actor: string;
+  at: Date;
+  reason?: string;
+  supersededBy?: string;
+};
+
+/**
+ * {@link closePending} for a transaction that appends it with its own events (together, last):
+ * the row leaves pending now, and the returned event must be appended in the same transaction
+ * (the caller counts it in the metrics once that committed).
+ */
+export async function leavePendingFor(d: PromotionDeps, tx: Tx, c: Closing): Promise<AuditInput> {
   const { promotion: p, status, actor, at, ...extra } = c;
   await leavePending(tx, p.promotionId, status);
-  await d.audit.append(tx, {
+  return {
     type: status === 'cancelled' ? 'promotion.cancelled' : 'promotion.expired',
     actor,
     subject: `promotion:${p.promotionId}`,
@@ -36,8 +53,7 @@ export async function closePending(
       at: at.toISOString(),
       ...extra,
     },
-  });
-  d.metrics?.promotion(p.targetEnv, status);
+  };
 }
 
 /**

@@ -8,11 +8,11 @@
 import { eventHash, eventStatement, type AuditEvent } from '../../kernel/audit-chain.js';
 import { PROMOTION_END_EVENTS } from './events.js';
 import { checkSignerValidity, verifyRaw, type KeyRecord } from '../../kernel/signatures.js';
-import type { AuditLog } from '../../platform/audit/log.js';
+import type { AuditLog, EventQuery } from '../../platform/audit/log.js';
 import type { Executor } from '../../platform/ports/database.js';
 import { routeSubject } from '../rollout/events.js';
 import { promotionRecordBytes } from './domain.js';
-import { promotionsOfArtifactTo, promotionsTo, type StoredPromotion } from './store.js';
+import { promotionsForGates, promotionsTo, type StoredPromotion } from './store.js';
 
 export interface GateEvidence {
   /**
@@ -76,34 +76,41 @@ const endMatches = (p: Record<string, unknown>, r: StoredPromotion, status: Stat
 /**
  * Gathers the evidence for a decision about `artifactId` in `targetEnv`: its canary
  * promotions (for the completed-canary gate) and its promotions to `targetEnv` (for the
- * rollback gate). `routedStable` is what the routes table names as serving there.
+ * rollback gate), and, when the query names the model, what serves it there. `routedStable` is what the routes table names as
+ * serving there; `keys` the ring the signatures are checked with (the caller confirms it is current when it commits).
+ * Three statements whatever there is: the route, the promotions, and their events on the chain.
  *
  * @example
- * const e = await gatherGateEvidence(db, { audit, keyRing: () => keys.list(), routedStable }, { artifactId, targetEnv: 'prod', modelName });
+ * const e = await gatherGateEvidence(db, { audit, keys: ring.keys, routedStable }, { artifactId, targetEnv: 'prod', modelName });
  * // { canaryPassedRequestsPerArm: 1840, servedBefore: false, serving: { … }, problems: [] }
  */
 export async function gatherGateEvidence(
   x: Executor,
-  src: { audit: AuditLog; keyRing: () => Promise<KeyRecord[]>; routedStable: (modelName: string, env: string) => Promise<string | null> },
+  src: { audit: AuditLog; keys: ReadonlyMap<string, KeyRecord>; routedStable: (modelName: string, env: string) => Promise<string | null> },
   q: { artifactId: string; targetEnv: string; modelName?: string },
 ): Promise<GateEvidence> {
-  const rows = await promotionsOfArtifactTo(x, q.artifactId, [...new Set(['canary', q.targetEnv])]);
+  const envs = [...new Set(['canary', q.targetEnv])];
+  const where =
+    q.modelName !== undefined
+      ? { modelName: q.modelName, env: q.targetEnv, routedStable: await src.routedStable(q.modelName, q.targetEnv) }
+      : undefined;
+  const all = await promotionsForGates(x, {
+    artifactId: q.artifactId,
+    envs,
+    ...(where && { model: { name: where.modelName, env: where.env } }),
+  });
+  const rows = all.filter((r) => r.artifactId === q.artifactId && envs.includes(r.targetEnv));
+  const toEnv = where ? all.filter((r) => r.modelName === where.modelName && r.targetEnv === where.env) : [];
+  const chain: ChainReader = { audit: src.audit, keyOf: (kid) => src.keys.get(kid) };
+  const events = await src.audit.eventsOfAny(x, [
+    { subjects: rows.map((r) => subjectOf(r.promotionId)), types: ['promotion.step', ...Object.keys(PROMOTION_END_EVENTS)] },
+    ...(where ? servingQueries(toEnv, where) : []),
+  ]);
   const out: GateEvidence = { canaryPassedRequestsPerArm: 0, servedBefore: false, problems: [] };
-  let ring: Map<string, KeyRecord> | undefined;
-  const chain: ChainReader = { audit: src.audit, keyOf: (kid) => ring!.get(kid) };
-  if (q.modelName !== undefined) {
-    ring = new Map((await src.keyRing()).map((k) => [k.kid, k]));
-    const routed = await src.routedStable(q.modelName, q.targetEnv);
-    out.serving = await servingEvidence(x, chain, { modelName: q.modelName, env: q.targetEnv, routedStable: routed });
+  if (where) {
+    out.serving = judgeServing(chain, where, toEnv, events);
     out.problems.push(...out.serving.problems);
   }
-  if (rows.length === 0) return out;
-
-  ring ??= new Map((await src.keyRing()).map((k) => [k.kid, k]));
-  const events = await src.audit.events(x, {
-    subjects: rows.map((r) => subjectOf(r.promotionId)),
-    types: ['promotion.step', ...Object.keys(PROMOTION_END_EVENTS)],
-  });
   for (const r of rows) {
     const { succeeded, bestPassed } = judgeByChain(r, events, chain.keyOf, out.problems);
     if (!succeeded) continue;
@@ -181,6 +188,14 @@ export interface ServingEvidence {
   problems: string[];
 }
 
+/** The chain's facts on what serves: the end events of the promotions there, and the route's drains. */
+function servingQueries(rows: readonly StoredPromotion[], q: { modelName: string; env: string }): EventQuery[] {
+  return [
+    { subjects: rows.map((r) => subjectOf(r.promotionId)), types: Object.keys(PROMOTION_END_EVENTS) },
+    { subjects: [routeSubject(q.modelName, q.env)], types: ['route.drained'] },
+  ];
+}
+
 /**
  * What serves `modelName` in `env`, read from the chain (each end event checked against its
  * hash, the audit key's signature and its signed promotion record) and compared with what
@@ -196,15 +211,24 @@ export async function servingEvidence(
   chain: ChainReader,
   q: { modelName: string; env: string; routedStable: string | null },
 ): Promise<ServingEvidence> {
-  const out: ServingEvidence = { stableArtifactId: null, promotionId: null, seq: null, problems: [] };
   const rows = await promotionsTo(x, q.modelName, q.env);
+  return judgeServing(chain, q, rows, await chain.audit.eventsOfAny(x, servingQueries(rows, q)));
+}
+
+/** {@link servingEvidence} from what was read: the model's promotions to `env`, and events among which are theirs and the route's. */
+function judgeServing(
+  chain: ChainReader,
+  q: { modelName: string; env: string; routedStable: string | null },
+  rows: readonly StoredPromotion[],
+  events: readonly AuditEvent[],
+): ServingEvidence {
+  const out: ServingEvidence = { stableArtifactId: null, promotionId: null, seq: null, problems: [] };
   const byId = new Map(rows.map((r) => [r.promotionId, r]));
-  const events = await chain.audit.events(x, {
-    subjects: rows.map((r) => subjectOf(r.promotionId)),
-    types: Object.keys(PROMOTION_END_EVENTS),
-  });
+  const route = routeSubject(q.modelName, q.env);
   for (const e of events) {
-    const r = byId.get(e.subject.slice('promotion:'.length))!;
+    // only the end events of these promotions (the same events may hold their steps, and other promotions')
+    const r = e.subject.startsWith('promotion:') ? byId.get(e.subject.slice('promotion:'.length)) : undefined;
+    if (!r || !Object.hasOwn(PROMOTION_END_EVENTS, e.type)) continue;
     const what = describe(r);
     const bad = eventProblem(e, chain.keyOf);
     if (bad) {
@@ -218,7 +242,12 @@ export async function servingEvidence(
     }
     Object.assign(out, { stableArtifactId: r.artifactId, promotionId: r.promotionId, seq: e.seq });
   }
-  await afterDrains(x, chain, q, out);
+  afterDrains(
+    chain,
+    q,
+    events.filter((e) => e.subject === route && e.type === 'route.drained'),
+    out,
+  );
   const stored = q.routedStable;
   if (stored !== out.stableArtifactId) {
     const said =
@@ -231,9 +260,8 @@ export async function servingEvidence(
 }
 
 /** A verified `route.drained` after the last applied promotion (a quarantine with nowhere to roll back to) leaves nothing serving. */
-async function afterDrains(x: Executor, chain: ChainReader, q: { modelName: string; env: string }, out: ServingEvidence): Promise<void> {
+function afterDrains(chain: ChainReader, q: { modelName: string; env: string }, drains: readonly AuditEvent[], out: ServingEvidence): void {
   const applied = out.seq ?? 0;
-  const drains = await chain.audit.events(x, { subjects: [routeSubject(q.modelName, q.env)], types: ['route.drained'] });
   for (const e of drains) {
     const bad = eventProblem(e, chain.keyOf);
     if (bad) out.problems.push(`audit event ${e.seq} (${e.type}) of ${q.modelName} in ${q.env} cannot be relied on: ${bad}`);

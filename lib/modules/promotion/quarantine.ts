@@ -59,7 +59,7 @@ export async function rollbackForQuarantine(
   d: PromotionDeps,
   q: { toArtifactId: string; targetEnv: TargetEnv; reason: string; principal: Principal },
 ): Promise<string> {
-  return requestPromotion(d, {
+  const p = await requestPromotion(d, {
     kind: 'rollback',
     artifactId: q.toArtifactId,
     targetEnv: q.targetEnv,
@@ -68,6 +68,7 @@ export async function rollbackForQuarantine(
     critical: false,
     quarantineRollback: true,
   });
+  return p.promotionId;
 }
 
 /**

@@ -9,7 +9,7 @@ import { quorum } from './approvals.js';
 import { pendingTtlMs, type PromotionDeps } from './deps.js';
 import { pendingExpiresAt, type PromotionStatus } from './domain.js';
 import { expiredPending } from './expiry.js';
-import { approvalsOf, findPromotion, promotionsOfArtifact, type StoredPromotion } from './store.js';
+import { approvalsOf, findPromotion, promotionsOfArtifact, type StoredApproval, type StoredPromotion } from './store.js';
 import { presentRollout, type RolloutView } from './view.js';
 
 export interface PromotionRecord {
@@ -65,6 +65,14 @@ export async function promotionSummaries(
   }));
 }
 
+/**
+ * A promotion as its request just stored it, without reading it again: no approvals yet, no
+ * step of its rollout recorded by the request (the rollout runs on, and `GET /v1/promotions/{id}` shows it).
+ */
+export function requestedDetail(d: PromotionDeps, p: StoredPromotion): PromotionDetail {
+  return { ...recordOf(d, p, [], undefined, d.clock.now()), trace: [], verdicts: [] };
+}
+
 async function toRecord(d: PromotionDeps, p: StoredPromotion): Promise<PromotionRecord> {
   const now = d.clock.now();
   const rows = await approvalsOf(d.database.db, p.promotionId, { byTime: true });
@@ -72,6 +80,18 @@ async function toRecord(d: PromotionDeps, p: StoredPromotion): Promise<Promotion
   // past its expiry a pending promotion is expired, whether or not anything has touched it since
   const expired = expiredPending(d, p, now);
   const counted = pending && !expired && rows.length > 0 ? await quorumNow(d, p, now) : undefined;
+  return recordOf(d, p, rows, counted, now);
+}
+
+function recordOf(
+  d: PromotionDeps,
+  p: StoredPromotion,
+  rows: readonly StoredApproval[],
+  counted: Awaited<ReturnType<typeof quorumNow>> | undefined,
+  now: Date,
+): PromotionRecord {
+  const pending = p.status === 'pending_multisig';
+  const expired = expiredPending(d, p, now);
   const approvals: PromotionRecord['approvals'] = [];
   for (const a of rows) {
     const item: PromotionRecord['approvals'][number] = { approverId: a.approverId, at: a.createdAt.toISOString(), expiresAt: a.expiresAt };

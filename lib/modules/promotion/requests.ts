@@ -8,7 +8,9 @@ import type * as z from 'zod';
 import { AegisError } from '../../kernel/errors.js';
 import type { Principal } from '../../kernel/identity.js';
 import type { PolicyDecision, TargetEnv } from '../../kernel/policy.js';
+import type { AuditInput } from '../../platform/audit/log.js';
 import { isUniqueViolation } from '../../platform/sql/errors.js';
+import type { RingView } from '../keys/service.js';
 import type { ArtifactRecord } from '../registry/service.js';
 import { DEFAULT_MIN_REQUESTS, machineOf } from '../rollout/domain.js';
 import type { PromotionDeps, Tx } from './deps.js';
@@ -21,9 +23,9 @@ import {
   type PromotionKind,
   type RolloutRequest,
 } from './domain.js';
-import { closePending, expiredPending } from './expiry.js';
+import { expiredPending, leavePendingFor } from './expiry.js';
 import { gatherGateEvidence } from './gate-evidence.js';
-import { signPromotionRecord } from './signing.js';
+import { signRecordWith, type RecordSignature } from './signing.js';
 import { findInFlight, insertPromotion, lockInFlight, promotionRow, type StoredPromotion } from './store.js';
 
 /** A request to move an artifact into an environment. */
@@ -43,48 +45,70 @@ export interface PromotionRequest {
   quarantineRollback?: boolean;
 }
 
-/** Requests the promotion; its id (it is denied with POLICY_DENIED after it is stored). */
-export async function requestPromotion(d: PromotionDeps, req: PromotionRequest): Promise<string> {
+/** A transaction found the key ring changed since the request verified and decided with it: it decides again. */
+class RingChanged extends Error {}
+
+/**
+ * Requests the promotion; the promotion as stored (it is denied with POLICY_DENIED after it is stored).
+ * Each fact is read once and passed along: the quarantine state, the artifact's record, the key
+ * ring (this process's, confirmed current under the chain head's lock before the commit), the
+ * gates' evidence. Nothing is read again after the commit.
+ */
+export async function requestPromotion(d: PromotionDeps, req: PromotionRequest): Promise<StoredPromotion> {
   // before verification: a quarantined artifact is refused as such, whatever else is wrong with it
+  // (the one read of its state: the verification and the policy below are told it is none)
   await d.quarantine?.assertNotQuarantined(req.artifactId);
-  const artifact = await verifiedArtifact(d, req.artifactId);
-  // the request's own settings first: a 400 naming the field before any gate
-  const canary = canaryFor(req.kind, req.targetEnv, req.canary, req.rollout);
-  const decision = await decide(d, req, artifact);
-  const p: StoredPromotion = {
-    promotionId: randomUUID(),
-    kind: req.kind,
-    artifactId: req.artifactId,
-    modelName: artifact.modelName,
-    targetEnv: req.targetEnv,
-    manifestSignatureId: artifact.signature.manifestSignatureId,
-    status: requestedStatus(decision),
-    requestedBy: req.principal.id,
-    reason: req.reason,
-    canary,
-    policyDecision: decision,
-    threshold: multisigThreshold(decision),
-    createdAt: d.clock.now(),
-    appliedAt: null,
-    recordSignature: null,
-    rolloutState: null,
-  };
-  await storeRequest(d, req, p);
-  d.metrics?.promotion(p.targetEnv, p.status);
-  if (p.status === 'denied') {
-    throw new AegisError('POLICY_DENIED', `SentinelNet denied the ${p.kind}: ${decision.reasons.join('; ') || decision.rules.join(', ')}`, {
-      details: { promotionId: p.promotionId, rules: decision.rules, reasons: decision.reasons },
-    });
+  const artifact = await d.registry.get(req.artifactId);
+  if (!artifact) throw new AegisError('NOT_FOUND', `no artifact ${req.artifactId}`, { field: 'artifactId' });
+  for (let attempt = 1; ; attempt++) {
+    const ring = await d.keys.provisionalRing([artifact.signature.signerId]);
+    await assertVerifies(d, artifact, ring);
+    // the request's own settings first: a 400 naming the field before any gate
+    const canary = canaryFor(req.kind, req.targetEnv, req.canary, req.rollout);
+    const decision = await decide(d, req, artifact, ring);
+    const p: StoredPromotion = {
+      promotionId: randomUUID(),
+      kind: req.kind,
+      artifactId: req.artifactId,
+      modelName: artifact.modelName,
+      targetEnv: req.targetEnv,
+      manifestSignatureId: artifact.signature.manifestSignatureId,
+      status: requestedStatus(decision),
+      requestedBy: req.principal.id,
+      reason: req.reason,
+      canary,
+      policyDecision: decision,
+      threshold: multisigThreshold(decision),
+      createdAt: d.clock.now(),
+      appliedAt: null,
+      recordSignature: null,
+      rolloutState: null,
+    };
+    try {
+      p.recordSignature = { ...(await storeRequest(d, req, p, ring)) };
+    } catch (e) {
+      if (e instanceof RingChanged && attempt < 3) continue;
+      throw e;
+    }
+    d.metrics?.promotion(p.targetEnv, p.status);
+    if (p.status === 'denied') {
+      throw new AegisError(
+        'POLICY_DENIED',
+        `SentinelNet denied the ${p.kind}: ${decision.reasons.join('; ') || decision.rules.join(', ')}`,
+        {
+          details: { promotionId: p.promotionId, rules: decision.rules, reasons: decision.reasons },
+        },
+      );
+    }
+    if (p.status === 'rolling_out') await d.workflows.start(machineOf(p.kind), p.promotionId, { promotionId: p.promotionId });
+    return p;
   }
-  if (p.status === 'rolling_out') await d.workflows.start(machineOf(p.kind), p.promotionId, { promotionId: p.promotionId });
-  return p.promotionId;
 }
 
-/** The artifact, refused unless its manifest and bytes verify: a tampered one never gets further. */
-async function verifiedArtifact(d: PromotionDeps, artifactId: string): Promise<ArtifactRecord> {
-  const artifact = await d.registry.get(artifactId);
-  if (!artifact) throw new AegisError('NOT_FOUND', `no artifact ${artifactId}`, { field: 'artifactId' });
-  const report = await d.verification.validateArtifact(artifactId);
+/** Refused unless the artifact's manifest and bytes verify (the bytes are read again): a tampered one never gets further. */
+async function assertVerifies(d: PromotionDeps, artifact: ArtifactRecord, ring: RingView): Promise<void> {
+  const { artifactId } = artifact;
+  const report = await d.verification.validateArtifact(artifactId, { record: artifact, keys: ring.keys, quarantine: null });
   if (!report.ok) {
     const failed = report.checks.filter((c) => !c.ok).map((c) => `${c.check}: ${c.reason}`);
     throw new AegisError('VERIFICATION_FAILED', `artifact ${artifactId} does not verify: ${failed.join('; ')}`, {
@@ -92,7 +116,6 @@ async function verifiedArtifact(d: PromotionDeps, artifactId: string): Promise<A
       details: { checks: failed },
     });
   }
-  return artifact;
 }
 
 /**
@@ -100,11 +123,11 @@ async function verifiedArtifact(d: PromotionDeps, artifactId: string): Promise<A
  * signed records, not the status column or the routes table alone: what serves there is the
  * last verifiably applied promotion.
  */
-async function decide(d: PromotionDeps, req: PromotionRequest, artifact: ArtifactRecord): Promise<PolicyDecision> {
+async function decide(d: PromotionDeps, req: PromotionRequest, artifact: ArtifactRecord, ring: RingView): Promise<PolicyDecision> {
   const { kind, artifactId, targetEnv, principal } = req;
   const evidence = await gatherGateEvidence(
     d.database.db,
-    { audit: d.audit, keyRing: () => d.keys.list(), routedStable: (model, env) => d.rollout.routedStable(model, env) },
+    { audit: d.audit, keys: ring.keys, routedStable: (model, env) => d.rollout.routedStable(model, env) },
     { artifactId, targetEnv, modelName: artifact.modelName },
   );
   const servingId = evidence.serving?.stableArtifactId ?? null;
@@ -139,7 +162,8 @@ async function decide(d: PromotionDeps, req: PromotionRequest, artifact: Artifac
     // the request's strategy (high-risk-prod-requires-shadow); a rollback sets the route at once, as a canary
     strategy: kind === 'promote' ? (req.rollout?.strategy ?? 'canary') : 'canary',
     ...(kind === 'rollback' ? { critical: req.critical ?? false } : {}),
-    quarantined: (await d.quarantine?.stateOf(artifactId)) != null,
+    // refused (409) before verification when it is: the one read of its state
+    quarantined: false,
     ...(req.quarantineRollback ? { quarantineRollback: true } : {}),
   });
 }
@@ -147,30 +171,39 @@ async function decide(d: PromotionDeps, req: PromotionRequest, artifact: Artifac
 /**
  * Stores the promotion with its signed record and its `promotion.requested` event, in one
  * transaction; another promotion in flight for the model and environment is a conflict.
+ * The record is signed before the transaction with the ring's manifest key; the events of the
+ * change (a stale pending promotion closed on the way, then the request's) are appended
+ * together and last, and the ring is confirmed unchanged under the chain head's lock.
+ * Returns the record's signature.
  */
-async function storeRequest(d: PromotionDeps, req: PromotionRequest, p: StoredPromotion): Promise<void> {
+async function storeRequest(d: PromotionDeps, req: PromotionRequest, p: StoredPromotion, ring: RingView): Promise<RecordSignature> {
+  const record = {
+    promotionId: p.promotionId,
+    kind: p.kind,
+    artifactId: p.artifactId,
+    targetEnv: p.targetEnv,
+    manifestSignatureId: p.manifestSignatureId,
+    status: p.status,
+    policyDecision: p.policyDecision,
+    createdAt: p.createdAt.toISOString(),
+  };
+  const recordSignature = await signRecordWith(d.keys.signerIn(ring, 'manifest'), record, p.createdAt);
+  let closed: AuditInput[] = [];
   try {
     await d.database.db.transaction().execute(async (tx) => {
-      if (p.status !== 'denied') await makeWay(d, tx, req, p);
-      const record = {
-        promotionId: p.promotionId,
-        kind: p.kind,
-        artifactId: p.artifactId,
-        targetEnv: p.targetEnv,
-        manifestSignatureId: p.manifestSignatureId,
-        status: p.status,
-        policyDecision: p.policyDecision,
-        createdAt: p.createdAt.toISOString(),
-      };
-      const recordSignature = await signPromotionRecord(d.keys, tx, record, p.createdAt);
+      closed = p.status !== 'denied' ? await makeWay(d, tx, req, p) : [];
       await insertPromotion(tx, promotionRow({ ...p, recordSignature: { ...recordSignature } }, p.status !== 'denied'));
       // everything the promotions row holds, so a rebuild from the archive can restore it
-      await d.audit.append(tx, {
-        type: 'promotion.requested',
-        actor: p.requestedBy,
-        subject: `promotion:${p.promotionId}`,
-        payload: { ...record, reason: p.reason, modelName: p.modelName, canary: p.canary, threshold: p.threshold, recordSignature },
-      });
+      await d.audit.appendAll(tx, [
+        ...closed,
+        {
+          type: 'promotion.requested',
+          actor: p.requestedBy,
+          subject: `promotion:${p.promotionId}`,
+          payload: { ...record, reason: p.reason, modelName: p.modelName, canary: p.canary, threshold: p.threshold, recordSignature },
+        },
+      ]);
+      if (!d.keys.isRingCurrent(tx, ring)) throw new RingChanged();
     });
   } catch (e) {
     if (!isUniqueViolation(e)) throw e;
@@ -181,30 +214,36 @@ async function storeRequest(d: PromotionDeps, req: PromotionRequest, p: StoredPr
       { field: 'targetEnv', details: { promotionId: other?.promotionId } },
     );
   }
+  for (const e of closed) d.metrics?.promotion(p.targetEnv, String(e.payload.status));
+  return recordSignature;
 }
 
 /**
  * What holds the model and environment may be stale (a pending promotion past its expiry is
- * expired), or may have to make way: an emergency rollback never waits for another artifact's approvals.
+ * expired), or may have to make way: an emergency rollback never waits for another artifact's
+ * approvals. Returns the event of the promotion it closed, for the caller to append with its own.
  */
-async function makeWay(d: PromotionDeps, tx: Tx, req: PromotionRequest, p: StoredPromotion): Promise<void> {
+async function makeWay(d: PromotionDeps, tx: Tx, req: PromotionRequest, p: StoredPromotion): Promise<AuditInput[]> {
   const holder = await lockInFlight(tx, p.modelName, p.targetEnv);
-  if (holder?.status !== 'pending_multisig') return;
+  if (holder?.status !== 'pending_multisig') return [];
   if (expiredPending(d, holder, p.createdAt))
-    await closePending(d, tx, { promotion: holder, status: 'expired', actor: 'system', at: p.createdAt });
-  else if (
+    return [await leavePendingFor(d, tx, { promotion: holder, status: 'expired', actor: 'system', at: p.createdAt })];
+  if (
     req.kind === 'rollback' &&
     (req.critical || req.quarantineRollback) &&
     holder.kind === 'promote' &&
     holder.artifactId !== p.artifactId
   ) {
-    await closePending(d, tx, {
-      promotion: holder,
-      status: 'cancelled',
-      actor: req.principal.id,
-      at: p.createdAt,
-      reason: `superseded by ${req.critical ? 'critical' : 'quarantine'} rollback ${p.promotionId} to artifact ${p.artifactId}: ${p.reason}`,
-      supersededBy: p.promotionId,
-    });
+    return [
+      await leavePendingFor(d, tx, {
+        promotion: holder,
+        status: 'cancelled',
+        actor: req.principal.id,
+        at: p.createdAt,
+        reason: `superseded by ${req.critical ? 'critical' : 'quarantine'} rollback ${p.promotionId} to artifact ${p.artifactId}: ${p.reason}`,
+        supersededBy: p.promotionId,
+      }),
+    ];
   }
+  return [];
 }

@@ -7,7 +7,14 @@ import { approve, type ApprovalBody } from './approvals.js';
 import type { PromotionDeps } from './deps.js';
 import type { CanaryOverrides, RolloutRequest } from './domain.js';
 import { cancelPending, expirePending } from './expiry.js';
-import { getPromotion, promotionHistory, promotionSummaries, type PromotionDetail, type PromotionRecord } from './reads.js';
+import {
+  getPromotion,
+  promotionHistory,
+  promotionSummaries,
+  requestedDetail,
+  type PromotionDetail,
+  type PromotionRecord,
+} from './reads.js';
 import { cancelPendingOf, inFlight, rollbackForQuarantine, rollbacksWithReason, rollingOutOf, servedBefore } from './quarantine.js';
 import { requestPromotion } from './requests.js';
 import { findPromotion, rollingOut } from './store.js';
@@ -43,8 +50,7 @@ export class PromotionService {
   ): Promise<PromotionDetail> {
     const { strategy, shadow, blueGreen, ...rest } = req;
     const rollout = { ...(strategy ? { strategy } : {}), ...(shadow ? { shadow } : {}), ...(blueGreen ? { blueGreen } : {}) };
-    const id = await requestPromotion(this.d, { kind: 'promote', artifactId, ...rest, rollout, principal });
-    return (await this.get(id))!;
+    return requestedDetail(this.d, await requestPromotion(this.d, { kind: 'promote', artifactId, ...rest, rollout, principal }));
   }
 
   /** A manual rollback to an earlier artifact: promotion-like, policy-checked, multisig when critical. */
@@ -53,8 +59,7 @@ export class PromotionService {
     req: { targetEnv: TargetEnv; reason: string; critical: boolean },
     principal: Principal,
   ): Promise<PromotionDetail> {
-    const id = await requestPromotion(this.d, { kind: 'rollback', artifactId, ...req, principal });
-    return (await this.get(id))!;
+    return requestedDetail(this.d, await requestPromotion(this.d, { kind: 'rollback', artifactId, ...req, principal }));
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { Executor } from '../../platform/ports/database.js';
+import type { Signer } from '../../platform/ports/signer.js';
 import type { KeyService } from '../keys/service.js';
 import { promotionRecordBytes } from './domain.js';
 
@@ -11,8 +12,8 @@ export interface RecordSignature {
 }
 
 /**
- * Signs a promotion record with the active manifest key as `tx` sees it: the record as
- * requested, and again as its rollout ends. The gates verify it (gate-evidence.ts).
+ * Signs a promotion record with the active manifest key as `tx` sees it: the record as its
+ * rollout ends. The gates verify it (gate-evidence.ts).
  */
 export async function signPromotionRecord(
   keys: KeyService,
@@ -20,7 +21,11 @@ export async function signPromotionRecord(
   record: Record<string, unknown>,
   at: Date,
 ): Promise<RecordSignature> {
-  const signer = await keys.activeSigner('manifest', tx);
+  return signRecordWith(await keys.activeSigner('manifest', tx), record, at);
+}
+
+/** Signs a promotion record with `signer` (a request's: the manifest signer of the ring it confirms at its commit). */
+export async function signRecordWith(signer: Signer, record: Record<string, unknown>, at: Date): Promise<RecordSignature> {
   return {
     signerId: signer.kid,
     alg: signer.alg,

@@ -162,13 +162,24 @@ export async function promotionsOfArtifact(x: Executor, artifactId: string): Pro
   return rows.map(toStored);
 }
 
-/** The artifact's promotions to any of these environments. */
-export async function promotionsOfArtifactTo(x: Executor, artifactId: string, envs: readonly string[]): Promise<StoredPromotion[]> {
+/**
+ * What the gates judge, in one statement: the artifact's promotions to any of `envs`, and
+ * (`model`) every promotion of the model to its environment. A row of both comes once.
+ */
+export async function promotionsForGates(
+  x: Executor,
+  q: { artifactId: string; envs: readonly string[]; model?: { name: string; env: string } },
+): Promise<StoredPromotion[]> {
+  const { model } = q;
   const rows = await x
     .selectFrom('promotions')
     .selectAll()
-    .where('artifact_id', '=', artifactId)
-    .where('target_env', 'in', [...envs])
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('artifact_id', '=', q.artifactId), eb('target_env', 'in', [...q.envs])]),
+        ...(model ? [eb.and([eb('model_name', '=', model.name), eb('target_env', '=', model.env)])] : []),
+      ]),
+    )
     .execute();
   return rows.map(toStored);
 }

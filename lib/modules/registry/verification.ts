@@ -1,12 +1,12 @@
 import { AegisError } from '../../kernel/errors.js';
 import { assertManifestSize } from '../../kernel/manifest.js';
 import { inScope, type Scope } from '../../kernel/identity.js';
-import type { SignatureRecord } from '../../kernel/signatures.js';
+import type { KeyRecord, SignatureRecord } from '../../kernel/signatures.js';
 import { verifyManifest, type VerificationReport } from '../../kernel/verification.js';
 import { artifactEvidence, hashArtifact, type ArtifactBaseline } from '../../kernel/artifact-baseline.js';
 import type { ObjectStore } from '../../platform/ports/object-store.js';
 import type { KeyService } from '../keys/service.js';
-import type { RegistryService } from './service.js';
+import type { ArtifactRecord, RegistryService } from './service.js';
 
 /**
  * Whether an artifact is quarantined (the quarantine module's reader, handed over by the
@@ -30,9 +30,20 @@ export class VerificationService {
    * including the `baseline.json` a manifest's `baselineSha256` pins.
    * `hashed`: the caller hashed the pinned version itself just now (serving's loader, or the
    * cache entry it wrote from bytes it hashed), so the bytes are not read a second time.
+   * What the caller read already is not read again (a promotion request: one read each serves
+   * the request, the verification and the gates): `record` (the artifact's record), `keys` (the
+   * ring its decision uses and confirms at its commit), `quarantine` (the artifact's state, null: none).
    */
-  async validateArtifact(artifactId: string, opts: { hashed?: { sha256: string; size: number } } = {}): Promise<VerificationReport> {
-    const record = await this.registry.get(artifactId);
+  async validateArtifact(
+    artifactId: string,
+    opts: {
+      hashed?: { sha256: string; size: number };
+      record?: ArtifactRecord;
+      keys?: ReadonlyMap<string, KeyRecord>;
+      quarantine?: Awaited<ReturnType<QuarantineLookup['stateOf']>>;
+    } = {},
+  ): Promise<VerificationReport> {
+    const record = opts.record?.artifactId === artifactId ? opts.record : await this.registry.get(artifactId);
     if (!record) throw new AegisError('NOT_FOUND', `no artifact ${artifactId}`, { field: 'artifactId' });
     let bytes: { sha256: string; size: number; baseline?: ArtifactBaseline };
     try {
@@ -49,7 +60,7 @@ export class VerificationService {
     const report = verifyManifest({
       manifest: record.manifest,
       signature: record.signature,
-      key: await this.keys.get(record.signature.signerId),
+      key: opts.keys ? opts.keys.get(record.signature.signerId) : await this.keys.get(record.signature.signerId),
       bytes,
       registeredManifestSha256: record.manifestSha256,
       ...(bytes.baseline ? { baselines: [artifactEvidence(bytes.baseline)] } : {}),
@@ -65,7 +76,7 @@ export class VerificationService {
       report.ok = false;
     }
     // a quarantined artifact never validates: it must not be promoted, served or pulled
-    const q = await this.quarantine?.stateOf(artifactId);
+    const q = opts.quarantine !== undefined ? opts.quarantine : await this.quarantine?.stateOf(artifactId);
     if (q) {
       const { requestId, reason, quarantinedBy, quarantinedAt } = q;
       report.quarantined = { requestId, reason, quarantinedBy, quarantinedAt };

@@ -7,11 +7,10 @@ import { LeaseLostError } from './lease.js';
 import { runStep, type RolloutDeps, type RolloutOptions, type StepOutput } from './steps.js';
 import { routeSubject } from './events.js';
 import {
-  countSteps,
   DRAINED_ROUTE,
   expireLease,
   finishStep,
-  insertStep,
+  insertNextStep,
   leaseExpiries,
   releaseLease,
   routedArtifact,
@@ -82,10 +81,8 @@ export class RolloutService {
       leaseSeconds: e.action === 'warmUp' ? Math.max(d.options.leaseSeconds, WARM_UP_TASK_SECONDS) : d.options.leaseSeconds,
     });
     const refused = lease instanceof LeaseLostError;
-    const stepNo = (await countSteps(db, p.promotionId)) + 1;
-    await insertStep(db, {
+    const stepNo = await insertNextStep(db, {
       promotion_id: p.promotionId,
-      step: stepNo,
       state: stepState(p.kind, e.action),
       input: canonicalJson({ action: e.action, ...(e.execution?.error ? { error: e.execution.error } : {}) }),
       output: null,

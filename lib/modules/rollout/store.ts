@@ -4,7 +4,7 @@
  * {@link Executor} it runs on (the database or an open transaction): the service decides the
  * transaction. The row builders are exported so a restore can write the same rows.
  */
-import type { Insertable, Selectable, Updateable } from 'kysely';
+import { sql, type Insertable, type Selectable, type Updateable } from 'kysely';
 import { canonicalJson } from '../../kernel/canonical.js';
 import type { Executor } from '../../platform/ports/database.js';
 import type { WindowVerdict } from '../../platform/ports/workflows.js';
@@ -16,17 +16,15 @@ import type { Next } from './domain.js';
 export type StepRow = Insertable<DB['promotion_steps']>;
 export type StoredStep = Selectable<DB['promotion_steps']>;
 
-export async function countSteps(x: Executor, promotionId: string): Promise<number> {
-  const row = await x
-    .selectFrom('promotion_steps')
-    .select((eb) => eb.fn.countAll<string>().as('n'))
-    .where('promotion_id', '=', promotionId)
+/** Records the promotion's next step (numbered after those recorded) in one statement; its number. */
+export async function insertNextStep(x: Executor, row: Omit<StepRow, 'step'>): Promise<number> {
+  const next = sql<number>`(select count(*)::int + 1 from promotion_steps where promotion_id = ${row.promotion_id})`;
+  const inserted = await x
+    .insertInto('promotion_steps')
+    .values({ ...row, step: next })
+    .returning('step')
     .executeTakeFirstOrThrow();
-  return Number(row.n);
-}
-
-export async function insertStep(x: Executor, row: StepRow): Promise<void> {
-  await x.insertInto('promotion_steps').values(row).execute();
+  return Number(inserted.step);
 }
 
 /** Several rows in one statement (a restore); at least one. */

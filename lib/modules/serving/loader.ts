@@ -121,8 +121,8 @@ async function checkManifestSidecar(d: LoaderDeps, r: ArtifactRecord): Promise<v
 }
 
 /** The registry's verification, on the bytes the loader hashed (or the cache entry written from such bytes): no second read. */
-async function verify(d: LoaderDeps, artifactId: string, hashed: { sha256: string; size: number }): Promise<void> {
-  const report = await d.verification.validateArtifact(artifactId, { hashed });
+async function verify(d: LoaderDeps, record: ArtifactRecord, hashed: { sha256: string; size: number }): Promise<void> {
+  const report = await d.verification.validateArtifact(record.artifactId, { hashed, record });
   if (report.quarantined) throw refuse('ARTIFACT_UNVERIFIED', `the artifact is quarantined: ${report.quarantined.reason}`);
   const failed = report.checks.filter((c) => !c.ok);
   if (!report.ok) throw refuse('ARTIFACT_UNVERIFIED', failed.map((c) => `${c.check}: ${c.reason ?? 'failed'}`).join('; ') || 'failed');
@@ -157,11 +157,13 @@ async function loadFiles(d: LoaderDeps, files: Map<string, Uint8Array>): Promise
  * Loads (or refuses) one artifact: verified first, so nothing of an unverified artifact is
  * ever unpacked or parsed.
  *
+ * @param read the artifact's record when the caller just read it (a promote-time check): not read again
  * @returns the served model, or the refusal (never thrown); infrastructure failures throw.
  */
-export async function loadArtifact(d: LoaderDeps, artifactId: string): Promise<ServedModel | Refusal> {
+export async function loadArtifact(d: LoaderDeps, artifactId: string, read?: ArtifactRecord): Promise<ServedModel | Refusal> {
   try {
-    const record = await d.registry.get(artifactId);
+    // the record as the caller just read it, or read now: what the verification below checks
+    const record = read?.artifactId === artifactId ? read : await d.registry.get(artifactId);
     if (!record) throw refuse('ARTIFACT_UNVERIFIED', `artifact ${artifactId} is not registered`);
     if (record.size > SERVING_LIMITS.maxArtifactBytes)
       throw refuse(
@@ -173,12 +175,12 @@ export async function loadArtifact(d: LoaderDeps, artifactId: string): Promise<S
     let files: Map<string, Uint8Array>;
     if (cached) {
       if (cached.artifactId !== artifactId) await checkManifestSidecar(d, record);
-      await verify(d, artifactId, hashed);
+      await verify(d, record, hashed);
       files = cached.files;
     } else {
       const bytes = await storedBytes(d, record);
       await checkManifestSidecar(d, record);
-      await verify(d, artifactId, hashed);
+      await verify(d, record, hashed);
       files = await unpack(bytes);
       await d.cache?.put(record.sha256, { artifactId, files });
     }
@@ -202,13 +204,14 @@ export const isRefusal = (x: ServedModel | Refusal): x is Refusal => 'code' in x
 /** {@link ServingService.servable}: a test load, released at once, cached and audited nowhere; larger artifacts are reported unchecked. */
 export async function servable(d: LoaderDeps, artifactId: string): Promise<Refusal | { unchecked: string } | null> {
   try {
-    const size = (await d.registry.get(artifactId))?.size ?? 0;
+    const record = await d.registry.get(artifactId);
+    const size = record?.size ?? 0;
     if (size > SERVING_LIMITS.maxPromoteCheckBytes)
       return {
         unchecked: `not test-loaded at promote time (${size} bytes, over ${SERVING_LIMITS.maxPromoteCheckBytes}): its first prediction loads and verifies it`,
       };
     // a check only: nothing of it is cached
-    const served = await loadArtifact({ ...d, cache: undefined }, artifactId);
+    const served = await loadArtifact({ ...d, cache: undefined }, artifactId, record);
     if (isRefusal(served)) return served;
     await served.model.close();
     return null;

@@ -141,6 +141,22 @@ export async function servingWarnings(
   return { warnings: ['unchecked' in check ? check.unchecked : `not servable (${check.code}): ${check.reason}`] };
 }
 
+/**
+ * A promotion request with its artifact's {@link servingWarnings}: the check runs beside the
+ * request (it only reads, and a test load costs as much as the request), not after its commit
+ * behind the rollout it starts; a refused request's check is awaited and dropped.
+ */
+export async function promotedWithWarnings<P>(
+  c: { serving: Pick<ServingService, 'servable'> },
+  artifactId: string,
+  request: () => Promise<P>,
+): Promise<{ promotion: P; warnings: { warnings?: string[] } }> {
+  const [promotion, warnings] = await Promise.allSettled([request(), servingWarnings(c, artifactId)]);
+  if (promotion.status === 'rejected') throw promotion.reason;
+  if (warnings.status === 'rejected') throw warnings.reason;
+  return { promotion: promotion.value, warnings: warnings.value };
+}
+
 export function webhookReply(s: Subscription): Wire<typeof WebhookSchema> {
   return {
     subscriptionId: s.subscriptionId,
