@@ -54,10 +54,11 @@ const inEveryFunction = (edit: (vars: Record<string, unknown>) => void) => (r: R
 };
 
 describe('deploy guard', () => {
-  it('passes the prod stack bin/cdk.ts synthesizes: every Aegis function checked, the console nested stack read', () => {
-    expect(good.templates.map((t) => t.file)).toEqual([
+  it('passes the prod stack bin/cdk.ts synthesizes: every Aegis function checked, the nested stacks (console, function alarms) read', () => {
+    expect(good.templates.map((t) => t.file).sort()).toEqual([
       'aegis-prod.template.json',
       expect.stringMatching(/Console.*\.nested\.template\.json$/),
+      expect.stringMatching(/FunctionAlarms.*\.nested\.template\.json$/),
     ]);
     expect(allFunctionIds().length).toBeGreaterThan(20);
     expect(templateProblems(good)).toEqual([]);
