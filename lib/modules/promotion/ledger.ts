@@ -8,7 +8,7 @@ import type { PromotionLedger, RolloutEnd, RolloutPromotion, SignedPromotionReco
 import { rolloutAuthorizationProblem } from './authorization-evidence.js';
 import type { QuarantineCheck } from './deps.js';
 import { servingEvidence, type ChainReader } from './gate-evidence.js';
-import { signPromotionRecord } from './signing.js';
+import { recordIdentity, signPromotionRecord } from './signing.js';
 import { endRollout, findPromotion, lockStatus, saveRolloutState } from './store.js';
 
 /**
@@ -42,11 +42,7 @@ export class PromotionLedgerService implements PromotionLedger {
   async end(tx: Executor, p: RolloutPromotion, end: { status: RolloutEnd; state: RolloutState; at: Date }): Promise<SignedPromotionRecord> {
     const { status, at } = end;
     const record = {
-      promotionId: p.promotionId,
-      kind: p.kind,
-      artifactId: p.artifactId,
-      targetEnv: p.targetEnv,
-      manifestSignatureId: p.manifestSignatureId,
+      ...recordIdentity(p),
       status,
       appliedAt: status === 'succeeded' ? at.toISOString() : null,
     };

@@ -25,7 +25,7 @@ import {
 } from './domain.js';
 import { expiredPending, leavePendingFor } from './expiry.js';
 import { gatherGateEvidence } from './gate-evidence.js';
-import { signRecordWith, type RecordSignature } from './signing.js';
+import { recordIdentity, signRecordWith, type RecordSignature } from './signing.js';
 import { findInFlight, insertPromotion, lockInFlight, promotionRow, type StoredPromotion } from './store.js';
 
 /** A request to move an artifact into an environment. */
@@ -178,11 +178,7 @@ async function decide(d: PromotionDeps, req: PromotionRequest, artifact: Artifac
  */
 async function storeRequest(d: PromotionDeps, req: PromotionRequest, p: StoredPromotion, ring: RingView): Promise<RecordSignature> {
   const record = {
-    promotionId: p.promotionId,
-    kind: p.kind,
-    artifactId: p.artifactId,
-    targetEnv: p.targetEnv,
-    manifestSignatureId: p.manifestSignatureId,
+    ...recordIdentity(p),
     status: p.status,
     policyDecision: p.policyDecision,
     createdAt: p.createdAt.toISOString(),

@@ -11,6 +11,21 @@ export interface RecordSignature {
   signature: string;
 }
 
+/** What every signed promotion record starts with: which promotion, of which artifact and signed manifest, to where. */
+export interface RecordIdentity {
+  promotionId: string;
+  kind: string;
+  artifactId: string;
+  targetEnv: string;
+  manifestSignatureId: string;
+}
+
+/** The {@link RecordIdentity} fields of a promotion, alone (a record signs exactly what it names). */
+export function recordIdentity(p: RecordIdentity): RecordIdentity {
+  const { promotionId, kind, artifactId, targetEnv, manifestSignatureId } = p;
+  return { promotionId, kind, artifactId, targetEnv, manifestSignatureId };
+}
+
 /**
  * Signs a promotion record with the active manifest key as `tx` sees it: the record as its
  * rollout ends. The gates verify it (gate-evidence.ts).
