@@ -109,9 +109,8 @@ async function settled(promotionId: string, timeoutMs = 120_000) {
   }
 }
 
-async function registerArtifact(label: string, metrics: Record<string, number>) {
-  const artifact = join(work, `${label}.bin`);
-  writeFileSync(artifact, randomBytes(20_000));
+/** Writes `<label>.manifest.json` (trained on the registered dataset) with these fields; its path. */
+function writeManifest(label: string, fields: { hyperparams: object; seed: number; environment: object; metrics: object }) {
   const manifestFile = join(work, `${label}.manifest.json`);
   writeFileSync(
     manifestFile,
@@ -119,13 +118,17 @@ async function registerArtifact(label: string, metrics: Record<string, number>) 
       codeRef: 'git:4f2c1e0',
       containerDigest: `sha256:${'a'.repeat(64)}`,
       datasetRefs: [{ id: 'transactions', version: '2026-11', checksum: ids.datasetChecksum }],
-      hyperparams: { lr: 0.1 },
-      seed: 42,
       trainingCmd: 'python train.py',
-      environment: { python: '3.11' },
-      metrics,
+      ...fields,
     }),
   );
+  return manifestFile;
+}
+
+async function registerArtifact(label: string, metrics: Record<string, number>) {
+  const artifact = join(work, `${label}.bin`);
+  writeFileSync(artifact, randomBytes(20_000));
+  const manifestFile = writeManifest(label, { hyperparams: { lr: 0.1 }, seed: 42, environment: { python: '3.11' }, metrics });
   const r = await cli('publisher', ['register', '--model', MODEL, '--artifact', artifact, '--manifest', manifestFile]);
   ok(r);
   return r.json as { artifactId: string; version: number; storage?: { key: string } };
@@ -241,20 +244,7 @@ describe('AWS mode on the synthesized artifacts', () => {
     const artifact = join(work, 'large.bin');
     const bytes = randomBytes(2 * PART + 1000);
     writeFileSync(artifact, bytes);
-    const manifestFile = join(work, 'large.manifest.json');
-    writeFileSync(
-      manifestFile,
-      JSON.stringify({
-        codeRef: 'git:4f2c1e0',
-        containerDigest: `sha256:${'a'.repeat(64)}`,
-        datasetRefs: [{ id: 'transactions', version: '2026-11', checksum: ids.datasetChecksum }],
-        hyperparams: {},
-        seed: 1,
-        trainingCmd: 'python train.py',
-        environment: {},
-        metrics: {},
-      }),
-    );
+    const manifestFile = writeManifest('large', { hyperparams: {}, seed: 1, environment: {}, metrics: {} });
     // an upload interrupted after its first part: started and sent through the API as the CLI would
     const api = roleClient(world, 'publisher');
     const up = await api.request<{ uploadId: string; partSize: number; partCount: number }>('POST', '/v1/registry/uploads', {
