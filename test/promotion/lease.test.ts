@@ -145,6 +145,36 @@ describe('the rollout lease: one runner advances a rollout', () => {
     expect((await stack.api('GET', `/v1/promotions/${promotionId}`)).body.status).toBe('rolling_out');
   });
 
+  it('takes a rollout away for good: the old holder stepping first after expireLease is refused, and the rollback runner takes it over', async () => {
+    const artifactId = (await uploadAndRegister(stack, 'taken-away', randomBytes(700))).body.artifactId;
+    const judged = judge.calls.length;
+    judge.hold();
+    const res = await stack.api('POST', `/v1/registry/${artifactId}/promote`, {
+      targetEnv: 'canary',
+      reason: 'take away',
+      canary: { percent: 50, steps: 1, windowSeconds: 60 },
+    });
+    const promotionId = res.body.promotionId as string;
+    await until(() => judge.calls.length === judged + 1);
+    const held = await lease(promotionId);
+    await stack.container.rollout.expireLease(promotionId);
+    expect(await lease(promotionId)).toMatchObject({ holder: `revoked:${held.holder}`, token: held.token });
+    // the old holder's next step comes before the rollback's: refused, not renewed (it was, before the holder was marked)
+    await expect(stack.container.rollout.step({ action: 'evaluate', promotionId, runner: held.holder })).rejects.toMatchObject({
+      code: 'LEASE_LOST',
+    });
+    // taking it away twice keeps the one mark
+    await stack.container.rollout.expireLease(promotionId);
+    expect((await lease(promotionId)).holder).toBe(`revoked:${held.holder}`);
+    expect(await stack.container.rollout.step({ action: 'rollback', promotionId, runner: 'rollback/exec' })).toMatchObject({ next: 'done' });
+    expect(await lease(promotionId)).toMatchObject({ holder: 'rollback/exec', token: held.token + 1 });
+    // its step in flight when the rollout was taken away writes nothing
+    judge.release();
+    await (stack.container.workflows as LocalWorkflows).settled(promotionId);
+    expect(await verdicts(promotionId)).toEqual([]);
+    expect((await stack.api('GET', `/v1/promotions/${promotionId}`)).body.status).toBe('rolled_back');
+  });
+
   it('names the field when a step has no runner', async () => {
     await expect(stack.container.rollout.step({ action: 'start', promotionId: 'p-none' } as never)).rejects.toMatchObject({
       code: 'VALIDATION_FAILED',

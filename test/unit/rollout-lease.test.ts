@@ -1,4 +1,4 @@
-import { leaseDecision, leaseExpiry, secondsUntilDue } from '../../lib/modules/rollout/lease.js';
+import { leaseDecision, leaseExpiry, revokedHolder, secondsUntilDue } from '../../lib/modules/rollout/lease.js';
 
 const at = (s: number) => new Date(Date.UTC(2026, 10, 29, 12, 0, s));
 
@@ -19,6 +19,12 @@ describe('the rollout lease decision', () => {
       holder: 'b',
       token: 5,
     });
+  });
+
+  it('refuses the runner a lease was taken away from, expired or not, and lets any other runner take it', () => {
+    const revoked = { holder: revokedHolder('a'), token: 4, expiresAt: at(30), dueAt: null };
+    expect(leaseDecision(revoked, 'a', at(31))).toEqual({ kind: 'refuse', holder: 'revoked:a', token: 4, expiresAt: at(30) });
+    expect(leaseDecision(revoked, 'b', at(31))).toEqual({ kind: 'acquire', token: 5, takenFrom: 'revoked:a' });
   });
 
   it('holds through the wait after a step plus the lease seconds, and tells a successor what is left of the wait', () => {

@@ -29,9 +29,22 @@ export type LeaseDecision =
 export function leaseDecision(current: Lease | undefined, runner: string, now: Date): LeaseDecision {
   if (!current) return { kind: 'acquire', token: 1, takenFrom: null };
   if (current.holder === runner) return { kind: 'renew', token: current.token };
+  // the runner the rollout was taken away from never takes it back, expired or not
+  if (current.holder === revokedHolder(runner))
+    return { kind: 'refuse', holder: current.holder, token: current.token, expiresAt: current.expiresAt };
   if (current.expiresAt.getTime() <= now.getTime()) return { kind: 'acquire', token: current.token + 1, takenFrom: current.holder };
   return { kind: 'refuse', holder: current.holder, token: current.token, expiresAt: current.expiresAt };
 }
+
+/**
+ * The holder a lease records once it was taken away from `runner` (a quarantine or an abort
+ * handing the rollout to its rollback): expired for everyone else, refused to `runner` itself,
+ * whose next step would otherwise renew it before the rollback takes it over.
+ */
+export function revokedHolder(runner: string): string {
+  return `${REVOKED}${runner}`;
+}
+export const REVOKED = 'revoked:';
 
 /**
  * Until when a lease holds after a step: through the wait that follows (the runner is idle

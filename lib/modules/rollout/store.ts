@@ -10,6 +10,7 @@ import type { Executor } from '../../platform/ports/database.js';
 import type { WindowVerdict } from '../../platform/ports/workflows.js';
 import { toIso, type DB } from '../../platform/sql/schema.js';
 import type { Next } from './domain.js';
+import { REVOKED } from './lease.js';
 
 // promotion_steps: one row per step a runner took, with its input, output or error
 
@@ -289,9 +290,18 @@ export async function routesServing(x: Executor, artifactId: string): Promise<Se
 }
 
 /**
- * Ends whoever holds the rollout's lease now (a quarantine aborting a canary): the next runner
- * takes it over at once with the next token, and the old holder's steps are refused.
+ * Ends whoever holds the rollout's lease now (a quarantine aborting a canary): the holder is
+ * marked revoked, so its step in flight can no longer write and its next step is refused; any
+ * other runner takes the rollout over at once with the next token.
  */
 export async function expireLease(x: Executor, promotionId: string, at: Date): Promise<void> {
-  await x.updateTable('rollout_leases').set({ expires_at: at, due_at: null }).where('promotion_id', '=', promotionId).execute();
+  await x
+    .updateTable('rollout_leases')
+    .set(() => ({
+      holder: sql<string>`case when holder like ${`${REVOKED}%`}::text then holder else ${REVOKED}::text || holder end`,
+      expires_at: at,
+      due_at: null,
+    }))
+    .where('promotion_id', '=', promotionId)
+    .execute();
 }
