@@ -5,7 +5,7 @@
 import type { Clock } from '../../platform/ports/clock.js';
 import type { Database, Executor } from '../../platform/ports/database.js';
 import { LeaseLostError, leaseDecision, leaseExpiry, type Lease } from './lease.js';
-import { ensureLease, lockLease, updateLease } from './store.js';
+import { ensureLease, lockLease, updateLease } from './store-leases.js';
 
 /** Where a step stands with the lease: the token its writes are conditional on. */
 export interface Held {

@@ -4,15 +4,13 @@ import { AegisError } from '../../kernel/errors.js';
 import { stepState, WARM_UP_TASK_SECONDS, type CanaryConfig, type StepAction } from './domain.js';
 import { acquireLease } from './fence.js';
 import { LeaseLostError } from './lease.js';
+import { expireLease, leaseExpiries, releaseLease } from './store-leases.js';
 import { runStep, type RolloutDeps, type RolloutOptions, type StepOutput } from './steps.js';
 import { routeSubject } from './events.js';
 import {
   DRAINED_ROUTE,
-  expireLease,
   finishStep,
   insertNextStep,
-  leaseExpiries,
-  releaseLease,
   routedArtifact,
   routedStable,
   routeOf,

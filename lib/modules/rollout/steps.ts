@@ -21,7 +21,8 @@ import type { RolloutEnd, RolloutPromotion } from './ledger.js';
 import { secondsUntilDue } from './lease.js';
 import { authorized, notQuarantined, save, type Step, type StepOutput } from './step-context.js';
 import { evaluateHold, resumedNext, startRoute, stepUpRoute, warmUp } from './strategies.js';
-import { leaseDueAt, NO_CANDIDATE, routedStable, upsertRoute } from './store.js';
+import { leaseDueAt } from './store-leases.js';
+import { NO_CANDIDATE, routedStable, upsertRoute } from './store.js';
 
 export type { RolloutDeps, RolloutOptions, StepOutput } from './step-context.js';
 
