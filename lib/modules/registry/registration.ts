@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { canonicalJson, canonicalSha256 } from '../../kernel/canonical.js';
 import { AegisError } from '../../kernel/errors.js';
-import { assertManifestSize, manifestSha256, TrainingManifest, type ManifestInput } from '../../kernel/manifest.js';
+import { assertManifestSize, TrainingManifest, type ManifestInput } from '../../kernel/manifest.js';
 import { manifestStatement, statementBytes, type SignatureRecord } from '../../kernel/signatures.js';
 import { hashArtifact } from '../../kernel/artifact-baseline.js';
 import type { Principal } from '../../kernel/identity.js';
@@ -11,7 +11,7 @@ import type { DB } from '../../platform/sql/schema.js';
 import type { Clock } from '../../platform/ports/clock.js';
 import type { Database } from '../../platform/ports/database.js';
 import type { ObjectStore } from '../../platform/ports/object-store.js';
-import type { AuditInput, AuditLog } from '../../platform/audit/log.js';
+import type { AuditLog } from '../../platform/audit/log.js';
 import type { DatasetService } from '../datasets/service.js';
 import type { KeyService } from '../keys/service.js';
 import {
@@ -25,12 +25,12 @@ import {
   assertUploadOwner,
   registrationResult,
   replayOrRefuse,
-  type Registration,
   type RegistrationResult,
   type StoredArtifact,
   type Upload,
 } from './domain.js';
 import { findArtifact, findArtifactIdBySha256 } from './store.js';
+import { registrationEvents, type SignedRegistration } from './registration-events.js';
 import { readRegistrationContext, writeRegistration, type RegistrationContext } from './store-registration.js';
 import { completeMultipart, type UploadOptions } from './uploads.js';
 
@@ -59,49 +59,8 @@ interface UploadedBytes {
   sha256: string;
 }
 
-/** A registration signed and with its sidecars stored: what the transaction commits (the version is taken there). */
-type SignedRegistration = Omit<Registration, 'version' | 'createdAt'> & { createdAt: Date };
-
 /** A transaction found the manifest's signing key retired or revoked since the registration signed: it signs again. */
 class SignerRetired extends Error {}
-
-/** The audit events of a registration: the manifest's signature and the artifact's record. */
-function registrationEvents(signed: SignedRegistration, version: number): AuditInput[] {
-  const { manifest, signature, storage, createdBy } = signed;
-  const artifactId = manifest.artifactId;
-  const subject = `artifact:${artifactId}`;
-  return [
-    {
-      type: 'manifest.signed',
-      actor: createdBy,
-      subject,
-      payload: {
-        manifestSignatureId: signature.manifestSignatureId,
-        artifactId,
-        manifestSha256: manifestSha256(manifest),
-        signerId: signature.signerId,
-        alg: signature.alg,
-        ts: signature.ts,
-      },
-    },
-    {
-      type: 'artifact.registered',
-      actor: createdBy,
-      subject,
-      payload: {
-        artifactId,
-        modelName: manifest.modelName,
-        version,
-        sha256: signed.sha256,
-        size: signed.size,
-        manifestSha256: manifestSha256(manifest),
-        manifestSignatureId: signature.manifestSignatureId,
-        storage,
-        createdAt: signed.createdAt.toISOString(),
-      },
-    },
-  ];
-}
 
 /**
  * Registration of an uploaded artifact, step by step: refuse or replay early, check the
@@ -230,12 +189,14 @@ export class Registrar {
     // colliding with retained ones; the crashed attempt's become orphans parity reports.
     const put = (name: string, value: unknown) =>
       this.d.store.put(`${prefix}/${name}`, `${canonicalJson(value)}\n`, { retainUntil, contentType: 'application/json' });
-    const manifestObj = await put(`manifest-${signature.manifestSignatureId}.json`, manifest);
-    const signatureObj = await put(`signature-${signature.manifestSignatureId}.json`, signature);
+    const [manifestObj, signatureObj] = await Promise.all([
+      put(`manifest-${signature.manifestSignatureId}.json`, manifest),
+      put(`signature-${signature.manifestSignatureId}.json`, signature),
+    ]);
     const { storageKey } = bytes.upload;
-    await this.d.store.retain(storageKey, bytes.versionId, retainUntil);
-    // Claimed: no longer a pending upload the lifecycle rule (S3) or the expiry job may remove.
-    await this.d.store.clearPendingUpload(storageKey, bytes.versionId);
+    // Retained and claimed once the sidecars are stored: no longer a pending upload the
+    // lifecycle rule (S3) or the expiry job may remove.
+    await this.d.store.claimUpload(storageKey, bytes.versionId, retainUntil);
     const storage: StoredArtifact = {
       key: storageKey,
       versionId: bytes.versionId,
@@ -249,20 +210,24 @@ export class Registrar {
 
   /**
    * The registration's one transaction: a statement writing its rows (claiming the upload and
-   * taking the version: the model's row lock), then its audit events (the chain head's lock,
-   * taken last). Returns the version.
+   * taking the version: the model's row lock) and locking the chain head, then one appending its
+   * audit events. Returns the version.
    */
   async #commit(tx: Transaction<DB>, request: RegistrationRequest, signed: SignedRegistration): Promise<number> {
     const { uploadId, principal, idempotencyKey } = request;
     const model = signed.manifest.modelName;
-    const { version, team, claimed } = await writeRegistration(tx, {
-      ...signed,
-      uploadId,
-      team: request.team ?? null,
-      ...(idempotencyKey !== undefined && {
-        idempotency: { principal: principal.id, idempotencyKey, requestSha256: request.requestSha256 },
-      }),
-    });
+    const { version, team, claimed, head } = await writeRegistration(
+      tx,
+      {
+        ...signed,
+        uploadId,
+        team: request.team ?? null,
+        ...(idempotencyKey !== undefined && {
+          idempotency: { principal: principal.id, idempotencyKey, requestSha256: request.requestSha256 },
+        }),
+      },
+      this.d.audit.lockHead,
+    );
     // Serialised with the expiry job by the upload's row lock: either it expired first (refused
     // here, and the transaction rolls back) or this registration claimed the upload and the job leaves it alone.
     if (!claimed)
@@ -271,12 +236,16 @@ export class Registrar {
       });
     // a concurrent first registration may have set another team since the early check
     if (version > 1) assertTeamAgrees(model, team, request.team);
-    await this.d.audit.appendAll(tx, [
-      ...registrationEvents(signed, version),
-      ...(version === 1 && team !== null
-        ? [{ type: 'model.team.set' as const, actor: principal.id, subject: `model:${model}`, payload: { model, team, previous: null } }]
-        : []),
-    ]);
+    await this.d.audit.appendAll(
+      tx,
+      [
+        ...registrationEvents(signed, version),
+        ...(version === 1 && team !== null
+          ? [{ type: 'model.team.set' as const, actor: principal.id, subject: `model:${model}`, payload: { model, team, previous: null } }]
+          : []),
+      ],
+      head,
+    );
     if (!(await this.d.keys.isStillActive(tx, 'manifest', signed.signature.signerId))) throw new SignerRetired();
     return version;
   }

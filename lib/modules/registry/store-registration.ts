@@ -3,10 +3,11 @@
  * hashes and signs (one read), and what it writes (one statement of data-modifying CTEs). With
  * store.ts and store-uploads.ts the only code that builds SQL on the module's tables.
  */
-import { sql } from 'kysely';
+import { sql, type QueryCreator } from 'kysely';
 import type { ModelRef } from '../../kernel/identity.js';
 import type { Executor } from '../../platform/ports/database.js';
-import { toIso, toIsoOrNull } from '../../platform/sql/schema.js';
+import type { AuditLog, LockedHead } from '../../platform/audit/log.js';
+import { toIso, toIsoOrNull, type DB } from '../../platform/sql/schema.js';
 import type { Registration, Upload } from './domain.js';
 import { artifactDatasetRows, artifactRow, manifestSignatureRow } from './store.js';
 
@@ -80,20 +81,35 @@ const idempotencyRow = (k: { principal: string; idempotencyKey: string; requestS
   created_at: at,
 });
 
+/** What {@link writeRegistration} writes. */
+export type RegistrationWrite = Omit<Registration, 'version'> & {
+  uploadId: string;
+  team: string | null;
+  idempotency?: { principal: string; idempotencyKey: string; requestSha256: string };
+};
+
+/**
+ * The chain head's lock, last of the registration statement's locks: its condition reads the
+ * claim, the model and the artifact first (sub-plans that run before the head row is locked), so
+ * the upload's and the model's row locks come before it, as every other writer takes them.
+ */
+const headLockedLast = (db: unknown, lockHead: AuditLog['lockHead']) =>
+  lockHead(db as QueryCreator<DB>).where(
+    sql<boolean>`(select count(*) from claim) >= 0 and (select count(*) from model) > 0 and (select count(*) from artifact) > 0`,
+  );
+
 /**
  * A registration's rows in one statement: claims the upload (unless it expired: the row lock
  * serialises this with the expiry job), creates the model or takes its next version (its row
  * lock, held to the commit), and writes the artifact, its signature, its dataset links and
- * the idempotency key. `claimed` false: expiry won, and the caller must roll back.
+ * the idempotency key, and locks the audit chain's head for the append that follows (`head`).
+ * `claimed` false: expiry won, and the caller must roll back.
  */
 export async function writeRegistration(
   x: Executor,
-  r: Omit<Registration, 'version'> & {
-    uploadId: string;
-    team: string | null;
-    idempotency?: { principal: string; idempotencyKey: string; requestSha256: string };
-  },
-): Promise<{ version: number; team: string | null; claimed: boolean }> {
+  r: RegistrationWrite,
+  lockHead: AuditLog['lockHead'],
+): Promise<{ version: number; team: string | null; claimed: boolean; head: LockedHead }> {
   const at = new Date(r.createdAt);
   const artifact = artifactRow({ ...r, version: 0 });
   const links = artifactDatasetRows(r.manifest);
@@ -125,7 +141,8 @@ export async function writeRegistration(
         .insertInto('manifest_signatures')
         .values(manifestSignatureRow(r.manifest.artifactId, r.signature))
         .returning('manifest_signature_id'),
-    );
+    )
+    .with('head', (db) => headLockedLast(db, lockHead));
   // the optional parts add CTEs no later part reads: the builder's type need not know them
   if (links.length)
     q = q.with('links', (db) => db.insertInto('artifact_datasets').values(links).returning('artifact_id')) as unknown as typeof q;
@@ -134,8 +151,15 @@ export async function writeRegistration(
     q = q.with('idempotency', (db) => db.insertInto('idempotency_keys').values(key).returning('artifact_id')) as unknown as typeof q;
   }
   const row = await q
-    .selectFrom('model')
-    .select(['model.latest_version', 'model.team', sql<number>`(select count(*) from claim)`.as('claimed')])
+    .selectFrom(['model', 'head'])
+    .select([
+      'model.latest_version',
+      'model.team',
+      sql<number>`(select count(*) from claim)`.as('claimed'),
+      'head.seq',
+      'head.hash',
+      'head.key_ring_seq',
+    ])
     .executeTakeFirstOrThrow();
-  return { version: Number(row.latest_version), team: row.team, claimed: Number(row.claimed) > 0 };
+  return { version: Number(row.latest_version), team: row.team, claimed: Number(row.claimed) > 0, head: row };
 }
