@@ -126,16 +126,15 @@ describe('aegis register sends parts in parallel and retries them', () => {
 });
 
 describe('progress of a parallel upload', () => {
-  it('counts each byte once, a part sent again included, never above the size, and ends at the size', async () => {
-    const a = await artifactFor('mpc-progress');
-    proxy.faults.set(1, ['drop']);
+  /** Uploads the parts in process (the CLI's code) through the proxy, recording every progress report. */
+  async function uploadRecorded(model: string) {
+    const a = await artifactFor(model);
     const seen: number[] = [];
     const totals = new Set<number>();
-    const api = new AegisClient({ baseUrl: proxy.url, token: alice });
-    const uploadId = await uploadParts(api, {
-      stateDir: stateDir('mpc-progress'),
+    const uploadId = await uploadParts(new AegisClient({ baseUrl: proxy.url, token: alice }), {
+      stateDir: stateDir(model),
       apiUrl: proxy.url,
-      modelName: 'mpc-progress',
+      modelName: model,
       file: a.file,
       size: a.bytes.length,
       sha256: sha256(a.bytes),
@@ -146,11 +145,23 @@ describe('progress of a parallel upload', () => {
         seen.push(sent);
       },
     });
-    expect(count(proxy.puts, 1)).toBe(2);
-    expect([...totals]).toEqual([a.bytes.length]);
-    expect(Math.max(...seen)).toBeLessThanOrEqual(a.bytes.length);
-    expect(seen.at(-1)).toBe(a.bytes.length);
     const status = await stack.api('POST', `/v1/registry/uploads/${uploadId}/parts`, { parts: [] }, { token: alice });
     expect(status.body.uploaded).toHaveLength(4);
+    expect([...totals]).toEqual([a.bytes.length]);
+    return { size: a.bytes.length, seen };
+  }
+
+  it('only grows while parts finish side by side, and ends at the size', async () => {
+    const { size, seen } = await uploadRecorded('mpc-progress');
+    expect(seen.every((v, i) => i === 0 || v >= seen[i - 1]!)).toBe(true);
+    expect(seen.at(-1)).toBe(size);
+  });
+
+  it("drops a failed attempt's bytes and counts the part once when sent again: never above the size", async () => {
+    proxy.faults.set(1, ['drop']);
+    const { size, seen } = await uploadRecorded('mpc-progress-retry');
+    expect(count(proxy.puts, 1)).toBe(2);
+    expect(Math.max(...seen)).toBeLessThanOrEqual(size);
+    expect(seen.at(-1)).toBe(size);
   });
 });

@@ -83,9 +83,12 @@ export async function sendParts(
   let done = o.alreadySent;
   let inFlight = 0;
   const sentOf = new Map<number, number>();
-  const progress = (partNumber: number, sent: number) => {
+  const inFlightOf = (partNumber: number, sent: number) => {
     inFlight += sent - (sentOf.get(partNumber) ?? 0);
     sentOf.set(partNumber, sent);
+  };
+  const progress = (partNumber: number, sent: number) => {
+    inFlightOf(partNumber, sent);
     o.onProgress?.(done + inFlight, o.size);
   };
 
@@ -122,7 +125,8 @@ export async function sendParts(
         target = (await ask([part])).get(part.partNumber)!;
       }
     }
-    progress(part.partNumber, 0);
+    // its bytes move from in flight to done: no dip in what is reported
+    inFlightOf(part.partNumber, 0);
     done += part.size;
     o.onProgress?.(done + inFlight, o.size);
   }
