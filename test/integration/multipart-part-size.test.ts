@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { manifestFor, registerDatasets, sha256, startStack, type Stack } from '../support/local-stack.js';
 
 /**
- * A multipart upload keeps the part size it was created with (migration 0019, issue 25): the
+ * A multipart upload keeps the part size it was created with (migration 0018, issue 25): the
  * server restarted with another AEGIS_MULTIPART_PART_BYTES still hands out the upload's parts,
- * takes them and completes it at registration. An upload that stored none (created before 0019)
+ * takes them and completes it at registration. An upload that stored none (created before 0018)
  * is cut by the current setting.
  */
 const MIB = 1024 * 1024;
@@ -53,7 +53,7 @@ it('completes an upload created before the part size setting changed, and cuts a
   expect(created.body).toMatchObject({ partSize: 5 * MIB, partCount: 3 });
   const { uploadId } = created.body as { uploadId: string };
   await sendParts(before, uploadId, bytes, 5 * MIB, [1], alice);
-  // an upload as migration 0019 finds one made before it: no part size stored
+  // an upload as migration 0018 finds one made before it: no part size stored
   const legacy = await before.api(
     'POST',
     '/v1/registry/uploads',

@@ -71,7 +71,7 @@ export interface Upload {
   maxSize: number;
   /**
    * A multipart upload's part size, fixed when it was created; null for a single upload, and for
-   * a multipart upload created before migration 0019 (cut by the current setting then).
+   * a multipart upload created before migration 0018 (cut by the current setting then).
    */
   partBytes: number | null;
 }
@@ -110,7 +110,7 @@ export function multipartPlan(size: number, partBytes: number): MultipartPlan {
 
 /**
  * The plan of a multipart upload as it was created: by its stored part size, or by the current
- * setting `partBytes` for an upload created before the part size was stored (migration 0019).
+ * setting `partBytes` for an upload created before the part size was stored (migration 0018).
  */
 export function uploadPlan(upload: Pick<Upload, 'maxSize' | 'partBytes'>, partBytes: number): MultipartPlan {
   return multipartPlan(upload.maxSize, upload.partBytes ?? partBytes);

@@ -35,7 +35,7 @@ export interface UploadOptions {
   /**
    * The part size of new multipart uploads (bytes, 5 MiB to 5 GiB): larger when an upload would
    * need more than 10,000 parts (see {@link multipartPlan}). Each upload stores the part size it
-   * was created with; this applies only to uploads that stored none (created before migration 0019).
+   * was created with; this applies only to uploads that stored none (created before migration 0018).
    * @default 67108864 (64 MiB)
    */
   multipartPartBytes?: number;

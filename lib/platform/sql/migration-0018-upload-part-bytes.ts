@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely';
 // expiry cut the upload by the size it was created with, so changing AEGIS_MULTIPART_PART_BYTES
 // no longer breaks uploads in flight. Null for single-part uploads, and for multipart uploads
 // created before this migration (those fall back to the current setting, as before).
-export const uploadPartBytes0019 = {
+export const uploadPartBytes0018 = {
   async up(db: Kysely<any>) {
     await db.schema.alterTable('uploads').addColumn('part_bytes', 'bigint').execute();
   },
