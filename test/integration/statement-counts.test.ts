@@ -1,6 +1,6 @@
 /**
  * Statements per request (issue 25): a registration runs at most 4 SQL statements, a promotion
- * request at most 10, an authenticated GET that is not audited 1 (BEGIN and COMMIT are not
+ * request at most 9, an authenticated GET that is not audited 1 (BEGIN and COMMIT are not
  * statements). The events outbox is no statement of its own: the audit append's statement
  * enqueues the deliveries. Counted by the Kysely plugin every database
  * adapter installs, as the server itself counts them (its ai_infra_db_statements_per_request
@@ -28,11 +28,11 @@ const REGISTRATION_LIMIT = 4;
  *  4 select promotions: the artifact's promotions to canary and the target, and the model's to the target
  *  5 select audit_events: their step and end events and the route's drains, checked by hash and signature
  *  6 select artifacts: the serving artifact's metrics (only when something serves there)
- *  then one transaction: 7 the in-flight promotion locked, 8 insert promotions, 9 the chain head
- *  locked, 10 the events, the head and the deliveries in one statement (the ring confirmed unchanged under that lock).
+ *  then one transaction: 7 the in-flight promotion locked, 8 insert promotions and the chain head
+ *  locked after it, 9 the events, the head and the deliveries in one statement (the ring confirmed unchanged under that lock).
  * Nothing is read after the commit; the rollout's steps are the state machine's, not the request's.
  */
-const PROMOTION_LIMIT = 10;
+const PROMOTION_LIMIT = 9;
 const OUTBOX = 'insert event_deliveries';
 
 let stack: Stack;
@@ -180,7 +180,7 @@ describe('SQL statements per promotion request', () => {
     );
   });
 
-  it('requests a staging promotion where nothing serves in at most 10 statements besides one outbox INSERT, then rolls it out', async () => {
+  it('requests a staging promotion where nothing serves in at most 9 statements, the outbox in the append, then rolls it out', async () => {
     const a = await registered('counted-promo');
     const { promotion, others } = await counted(a, { targetEnv: 'staging', reason: 'counted' });
     // nothing serves there: the serving artifact is not read
@@ -194,7 +194,7 @@ describe('SQL statements per promotion request', () => {
     expect((await settled(stack, next.promotion.promotionId)).status).toBe('succeeded');
   });
 
-  it('requests a canary promotion in at most 10 statements besides one outbox INSERT, audited with its signed record', async () => {
+  it('requests a canary promotion in at most 9 statements, the outbox in the append, audited with its signed record', async () => {
     const a = await registered('counted-canary');
     const { promotion } = await counted(a, { targetEnv: 'canary', reason: 'counted', canary: { steps: 1 } });
     expect(promotion.recordSignature).toMatchObject({ signerId: expect.any(String), signature: expect.any(String) });

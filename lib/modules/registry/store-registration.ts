@@ -91,16 +91,6 @@ export type RegistrationWrite = Omit<Registration, 'version'> & {
 };
 
 /**
- * The chain head's lock, last of the registration statement's locks: its condition reads the
- * claim, the model and the artifact first (sub-plans that run before the head row is locked), so
- * the upload's and the model's row locks come before it, as every other writer takes them.
- */
-const headLockedLast = (db: unknown, lockHead: AuditLog['lockHead']) =>
-  lockHead(db as QueryCreator<DB>).where(
-    sql<boolean>`(select count(*) from claim) >= 0 and (select count(*) from model) > 0 and (select count(*) from artifact) > 0`,
-  );
-
-/**
  * A registration's rows in one statement: claims the upload (unless it expired: the row lock
  * serialises this with the expiry job), creates the model or takes its next version (its row
  * lock, held to the commit), and writes the artifact, its signature, its dataset links and
@@ -144,7 +134,8 @@ export async function writeRegistration(
         .values(manifestSignatureRow(r.manifest.artifactId, r.signature))
         .returning('manifest_signature_id'),
     )
-    .with('head', (db) => headLockedLast(db, lockHead));
+    // the chain head's lock, after the upload's and the model's row locks
+    .with('head', (db) => lockHead(db as unknown as QueryCreator<DB>, ['claim', 'model', 'artifact']));
   // the optional parts add CTEs no later part reads: the builder's type need not know them
   if (links.length)
     q = q.with('links', (db) => db.insertInto('artifact_datasets').values(links).returning('artifact_id')) as unknown as typeof q;

@@ -95,10 +95,20 @@ export class AuditLog {
   /**
    * The chain head's row lock as a part of the caller's own statement (a CTE): a change whose
    * last write before its append takes it saves the append's read of the head. Only in the
-   * transaction's last statement before {@link appendAll}, which is then given the row.
+   * transaction's last statement before {@link appendAll}, which is then given the row. `after`
+   * names the statement's CTEs whose writes (and row locks) come first: the condition reading
+   * them runs as sub-plans before the head row is locked, so the head's lock is the last one
+   * taken, as every other writer takes it, and two writers never wait on each other in a cycle.
    */
-  readonly lockHead = (db: QueryCreator<DB>) =>
-    db.selectFrom('audit_head').select(['seq', 'hash', 'key_ring_seq']).where('id', '=', 1).forUpdate();
+  readonly lockHead = (db: QueryCreator<DB>, after: readonly string[] = []) => {
+    const head = db.selectFrom('audit_head').select(['seq', 'hash', 'key_ring_seq']).where('id', '=', 1);
+    if (after.length === 0) return head.forUpdate();
+    const first = sql.join(
+      after.map((cte) => sql`(select count(*) from ${sql.table(cte)}) >= 0`),
+      sql` and `,
+    );
+    return head.where(sql<boolean>`${first}`).forUpdate();
+  };
 
   async append(tx: Transaction<DB>, input: AuditInput): Promise<AuditEvent> {
     return (await this.appendAll(tx, [input]))[0]!;
