@@ -21,13 +21,17 @@ export class DurableFileWriter extends Writable {
   #sinceSync = 0;
   #syncing: Promise<void> | undefined;
   #syncError: Error | undefined;
+  /** where the next write goes when writing at a position (a part in its upload's file), else undefined */
+  #position: number | undefined;
 
-  constructor(fh: FileHandle, opts: { batchBytes?: number; syncEveryBytes?: number } = {}) {
+  /** With `position`: positioned writes from there (the rest of the file untouched), made durable with `fdatasync`. */
+  constructor(fh: FileHandle, opts: { batchBytes?: number; syncEveryBytes?: number; position?: number } = {}) {
     const batchBytes = opts.batchBytes ?? BATCH_BYTES;
     super({ highWaterMark: batchBytes });
     this.#fh = fh;
     this.#batchBytes = batchBytes;
     this.#syncEveryBytes = opts.syncEveryBytes ?? SYNC_EVERY_BYTES;
+    this.#position = opts.position;
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (e?: Error | null) => void): void {
@@ -44,7 +48,7 @@ export class DurableFileWriter extends Writable {
     this.#flush()
       .then(() => this.#syncing)
       .then(() => this.#throwSyncError())
-      .then(() => this.#fh.sync())
+      .then(() => (this.#position === undefined ? this.#fh.sync() : this.#fh.datasync()))
       .then(() => done(), done);
   }
 
@@ -80,8 +84,9 @@ export class DurableFileWriter extends Writable {
     this.#pending = [];
     this.#pendingBytes = 0;
     for (let written = 0; written < total;) {
-      const { bytesWritten } = await this.#fh.writev(buffers);
+      const { bytesWritten } = await this.#fh.writev(buffers, this.#position);
       written += bytesWritten;
+      if (this.#position !== undefined) this.#position += bytesWritten;
       // a short write (rare on files): continue with what is left
       if (written < total) buffers = [Buffer.concat(buffers).subarray(bytesWritten)];
     }
