@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -109,6 +109,27 @@ describe('filesystem store: multipart parts written in place', () => {
     await put(restarted, 2, partOf(2));
     await restarted.completeMultipartUpload(KEY, { partCount: 3, expectedSize: SIZE });
     expect(await stored(restarted)).toBe(sha(whole));
+  });
+
+  it('after a crash between completing and clearing the upload, takes no more parts into the completed bytes', async () => {
+    await store.startMultipartUpload(KEY, { partBytes: PART });
+    const records = [];
+    for (const n of [1, 2, 3]) records.push(await put(store, n, partOf(n)));
+    const info = await store.completeMultipartUpload(KEY, { partCount: 3, expectedSize: SIZE });
+    // the state a crash right after the version's sidecar leaves: the parts folder, its file linked into the version
+    const bin = join(root, 'keys', ...KEY.split('/'), '@v', `${info.versionId}.bin`);
+    await mkdir(partsFolder(), { recursive: true });
+    await link(bin, join(partsFolder(), 'upload.bin'));
+    for (const r of records) await writeFile(join(partsFolder(), `${r.partNumber}.json`), JSON.stringify(r));
+    await writeFile(join(partsFolder(), 'upload.json'), JSON.stringify({ key: KEY, startedAt: new Date().toISOString(), partBytes: PART }));
+    await expect(put(store, 2, Buffer.alloc(PART, 5))).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' });
+    // a retried registration finds the version (see completeMultipart) instead of completing again
+    await expect(store.completeMultipartUpload(KEY, { partCount: 3, expectedSize: SIZE })).rejects.toMatchObject({
+      code: 'OBJECT_NOT_FOUND',
+    });
+    expect(await stored()).toBe(sha(whole));
+    await store.abortMultipartUpload(KEY);
+    expect(await stored()).toBe(sha(whole));
   });
 
   it('refuses a part larger than the upload part size and a part size S3 would not take, naming the field', async () => {

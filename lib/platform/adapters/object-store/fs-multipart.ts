@@ -105,22 +105,29 @@ export class FsMultipartParts {
     const previous = await readRecord(join(dir, `${partNumber}.json`));
     const position = (partNumber - 1) * partBytes;
     const meter = new HashMeter(opts.expectedSize, opts.expectedSha256);
-    if (!previous) {
-      // nothing received there: a copy that fails its check leaves bytes no record counts
-      await pipeline(body, meter, new DurableFileWriter(await openData(dir, key), { position }));
-    } else {
-      const tmp = join(dir, `.${partNumber}.${randomBytes(6).toString('hex')}.tmp`);
-      try {
-        await pipeline(body, meter, new DurableFileWriter(await open(tmp, 'wx')));
-        if (meter.sha256 === previous.sha256 && meter.bytesSeen === previous.size) return previous;
-        // other bytes: the part stops counting until they are in place and durable
-        await unlink(join(dir, `${partNumber}.json`));
-        await syncDir(dir);
-        const copy = createReadStream(tmp, { highWaterMark: READ_BYTES });
-        await pipeline(copy, new DurableFileWriter(await openData(dir, key), { position }));
-      } finally {
-        await unlink(tmp).catch(() => undefined);
+    // opened first: an upload already completed (its file a version's bytes) is refused before any record changes
+    const fh = await openData(dir, key);
+    let writer: DurableFileWriter | undefined; // closes the file once it ends or fails
+    try {
+      if (!previous) {
+        // nothing received there: a copy that fails its check leaves bytes no record counts
+        await pipeline(body, meter, (writer = new DurableFileWriter(fh, { position })));
+      } else {
+        const tmp = join(dir, `.${partNumber}.${randomBytes(6).toString('hex')}.tmp`);
+        try {
+          await pipeline(body, meter, new DurableFileWriter(await open(tmp, 'wx')));
+          if (meter.sha256 === previous.sha256 && meter.bytesSeen === previous.size) return previous;
+          // other bytes: the part stops counting until they are in place and durable
+          await unlink(join(dir, `${partNumber}.json`));
+          await syncDir(dir);
+          const copy = createReadStream(tmp, { highWaterMark: READ_BYTES });
+          await pipeline(copy, (writer = new DurableFileWriter(fh, { position })));
+        } finally {
+          await unlink(tmp).catch(() => undefined);
+        }
       }
+    } finally {
+      if (!writer) await fh.close();
     }
     const part: UploadedPart = { partNumber, size: meter.bytesSeen, sha256: meter.sha256 };
     await writeDurably(dir, `${partNumber}.json`, JSON.stringify(part));
