@@ -72,6 +72,7 @@ export const ROUTE_ACCESS = {
   // events come from the database only
   auditList: {},
   whoami: {},
+  registrationGet: {}, // an asynchronous registration's row (the database only)
   // reads segments and checkpoints back from the archive
   auditVerify: { auditArchive: 'read' },
   // writes segments and signed checkpoints (the scheduled archiver gets the same)
@@ -121,8 +122,7 @@ export const ROUTE_ACCESS = {
   webhookDeliveries: {},
   webhookReplay: {},
   webhookTest: {},
-  // the chain, from the database only
-  eventsTail: {},
+  eventsTail: {}, // the chain, from the database only
 } as const satisfies Record<ApiRouteId, RouteAccess>;
 
 /** The serving function's memory when the environment names none: 1,769 MB is one full vCPU. */

@@ -34,6 +34,7 @@ import { join } from 'node:path';
 import { LogLineEventRecorder } from '../../modules/serving/event-log.js';
 import { builtinModelRuntimes } from './builtin-runtimes.js';
 import { unconfiguredDriftWorkflows } from './drift.js';
+import { unconfiguredRegisterWorkflows } from './registration.js';
 import type { DriftStore } from './serving.js';
 import { captureClient, xrayTracer } from '../tracing/xray.js';
 
@@ -95,6 +96,10 @@ export function lambdaAdapters(
     driftStore: async (config) => (config.driftBucket ? s3DriftStore(config, config.driftBucket) : undefined),
     driftWorkflows: async (config) =>
       config.drift.stateMachineArn ? new SfnWorkflows({ drift: config.drift.stateMachineArn }, sfnClient()) : unconfiguredDriftWorkflows,
+    registerWorkflows: async (config) =>
+      config.registration.stateMachineArn
+        ? new SfnWorkflows({ register: config.registration.stateMachineArn }, sfnClient())
+        : unconfiguredRegisterWorkflows,
     async keyProvider(config) {
       if (config.signing.backend !== 'kms')
         throw new ConfigError(
