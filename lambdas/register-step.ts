@@ -8,4 +8,6 @@ import type { RegisterStepEvent } from '../lib/modules/registry/service.js';
  * the artifact bucket (the object read; manifest and signature sidecars written, retention set)
  * and the manifest and audit signing keys (the commit signs as the register route does).
  */
-export const handler = traceStep(async (event: RegisterStepEvent): Promise<unknown> => (await lambdaContainer()).registry.registrationStep(event));
+export const handler = traceStep(async (event: RegisterStepEvent): Promise<unknown> =>
+  (await lambdaContainer()).registry.registrationStep(event),
+);

@@ -63,7 +63,13 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-type Status = { status: string; bytesHashed: number; totalBytes: number; result?: Record<string, unknown>; error?: { code: string; message: string } };
+type Status = {
+  status: string;
+  bytesHashed: number;
+  totalBytes: number;
+  result?: Record<string, unknown>;
+  error?: { code: string; message: string };
+};
 
 async function statusOf(id: string, token = alice) {
   return stack.api('GET', `/v1/registry/registrations/${id}`, undefined, { token });

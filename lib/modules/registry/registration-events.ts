@@ -39,4 +39,3 @@ export function registrationEvents(signed: SignedRegistration, version: number):
     },
   ];
 }
-

@@ -25,7 +25,6 @@ import {
   assertUploadOwner,
   registrationResult,
   replayOrRefuse,
-  type Registration,
   type RegistrationResult,
   type StoredArtifact,
   type Upload,

@@ -72,6 +72,16 @@ function s3DriftStore(config: Config, bucket: string): DriftStore {
   };
 }
 
+/** The drift state machine (`AEGIS_DRIFT_STATE_MACHINE_ARN`): the drift-schedule and drift routes' functions start it. */
+const lambdaDriftWorkflows = async (config: Config) =>
+  config.drift.stateMachineArn ? new SfnWorkflows({ drift: config.drift.stateMachineArn }, sfnClient()) : unconfiguredDriftWorkflows;
+
+/** The register state machine (`AEGIS_REGISTER_STATE_MACHINE_ARN`): the register route's function starts it. */
+const lambdaRegisterWorkflows = async (config: Config) =>
+  config.registration.stateMachineArn
+    ? new SfnWorkflows({ register: config.registration.stateMachineArn }, sfnClient())
+    : unconfiguredRegisterWorkflows;
+
 /**
  * The adapters every function uses; `policy` only where the route decides promotions,
  * `runtimes` beyond the built-in formats only in the serving function.
@@ -94,12 +104,8 @@ export function lambdaAdapters(
     // counts and reports written (the drift functions); no purge (the bucket's lifecycle rule
     // expires serving-inputs/ after the retention horizon). Each function's role grants what it uses.
     driftStore: async (config) => (config.driftBucket ? s3DriftStore(config, config.driftBucket) : undefined),
-    driftWorkflows: async (config) =>
-      config.drift.stateMachineArn ? new SfnWorkflows({ drift: config.drift.stateMachineArn }, sfnClient()) : unconfiguredDriftWorkflows,
-    registerWorkflows: async (config) =>
-      config.registration.stateMachineArn
-        ? new SfnWorkflows({ register: config.registration.stateMachineArn }, sfnClient())
-        : unconfiguredRegisterWorkflows,
+    driftWorkflows: lambdaDriftWorkflows,
+    registerWorkflows: lambdaRegisterWorkflows,
     async keyProvider(config) {
       if (config.signing.backend !== 'kms')
         throw new ConfigError(

@@ -215,7 +215,12 @@ async function coreServices(
   const events = eventServices(config, o.adapters, opts.mode, { clock, logger, metrics, database, audit, outbox });
   if (opts.bootstrap) await bootstrap(config, database, keys, events.events);
   const datasets = new DatasetService(database, clock, audit);
-  const { registry, registerWorkflows } = await registryService(config, opts, { database, store, keys, datasets, audit, clock, metrics, logger }, o.adapters);
+  const { registry, registerWorkflows } = await registryService(
+    config,
+    opts,
+    { database, store, keys, datasets, audit, clock, metrics, logger },
+    o.adapters,
+  );
   const quarantineReader = new QuarantineReader(database);
   return {
     events,

@@ -117,7 +117,10 @@ export class LocalWorkflows implements Workflows {
         this.#ended(name, { status: 'failed', error: String(failure?.name ?? failure) });
         // A Fail state (RolledBack, RollbackFailed) ends the execution as an error whose cause
         // names the state's Error; the step already recorded it (or tried to, and it alarms on AWS).
-        if (!(e instanceof Error && /^(RolledBack|RollbackFailed|DriftRunFailed|RegistrationFailed)$/.test(String((e.cause as Error | undefined)?.name))))
+        if (!(
+          e instanceof Error &&
+          /^(RolledBack|RollbackFailed|DriftRunFailed|RegistrationFailed)$/.test(String((e.cause as Error | undefined)?.name))
+        ))
           this.opts.onError?.(name, e);
       })
       .finally(() => {
