@@ -186,6 +186,50 @@ describe('a registration above AEGIS_REGISTER_ASYNC_BYTES', () => {
     await until(id, (s) => s.status === 'registered');
   });
 
+  it('retries a transient failure to read the bytes, and records a persistent one as failed (nothing registered)', async () => {
+    const store = stack.container.store;
+    const get = store.get;
+    let failures = 1;
+    store.get = async (key, opts) => {
+      if (key.endsWith('/artifact') && failures-- > 0) throw new Error('transient read failure');
+      return get.call(store, key, opts);
+    };
+    try {
+      const bytes = randomBytes(MIB + 10);
+      const manifest = manifestFor('async-retry', bytes);
+      await registerDatasets(stack, manifest, alice);
+      const res = await stack.api(
+        'POST',
+        '/v1/registry/register',
+        { uploadId: await upload('async-retry', bytes), manifest },
+        { token: alice },
+      );
+      expect(res.status).toBe(202);
+      expect((await until(res.body.registrationId, (s) => s.status !== 'verifying')).status).toBe('registered');
+      expect(failures).toBe(-1); // failed once, then read
+
+      failures = 1000;
+      const other = randomBytes(MIB + 20);
+      const m2 = manifestFor('async-broken', other);
+      await registerDatasets(stack, m2, alice);
+      const brokenUpload = await upload('async-broken', other);
+      const res2 = await stack.api('POST', '/v1/registry/register', { uploadId: brokenUpload, manifest: m2 }, { token: alice });
+      const failed = await until(res2.body.registrationId, (s) => s.status !== 'verifying');
+      expect(failed.status).toBe('failed');
+      expect(failed.error).toEqual({ code: 'INTERNAL', message: expect.stringContaining('transient read failure') });
+      expect((await stack.api('GET', '/v1/registry/models/async-broken/versions')).status).toBe(404);
+
+      // requested again once the store works: a new registration, which registers
+      failures = 0;
+      const retry = await stack.api('POST', '/v1/registry/register', { uploadId: brokenUpload, manifest: m2 }, { token: alice });
+      expect(retry.status).toBe(202);
+      expect(retry.body.registrationId).not.toBe(res2.body.registrationId);
+      expect((await until(retry.body.registrationId, (s) => s.status !== 'verifying')).status).toBe('registered');
+    } finally {
+      store.get = get;
+    }
+  });
+
   it('stays synchronous at or below the threshold (201)', async () => {
     const res = await uploadAndRegister(stack, 'async-small', randomBytes(THRESHOLD), { token: alice });
     expect(res.status).toBe(201);
