@@ -9,6 +9,7 @@ import { logicalIdOf } from './pin.js';
 import type { RegistryDatabase } from './registry-database.js';
 import { DRIFT_BUCKET_VARIABLE, grantDriftStore, grantStartDriftRuns, grantViaS3, type DriftStoreAccess } from './drift-access.js';
 import { DRIFT_INPUTS_PREFIX } from './storage.js';
+import { grantStartRegistrations } from './workflow-access.js';
 
 /**
  * Where the audit archive keeps its objects (`audit/segments/…`, `audit/checkpoints/…`, see
@@ -76,6 +77,8 @@ export interface RouteAccess {
    * `AEGIS_DRIFT_STATE_MACHINE_ARN`. Needs {@link AccessResources.driftStateMachine}.
    */
   readonly startDriftRuns?: boolean;
+  /** states:StartExecution on exactly the register state machine ({@link AccessResources.registerStateMachine}), as `AEGIS_REGISTER_STATE_MACHINE_ARN`. */
+  readonly startRegistrations?: boolean;
 }
 
 /** The two Standard state machines a promotion runs as (`statemachines/*.asl.json`). */
@@ -111,6 +114,8 @@ export interface AccessResources {
    * @default - none: granting startDriftRuns throws
    */
   readonly driftStateMachine?: sfn.IStateMachine;
+  /** What {@link RouteAccess.startRegistrations} grants on. @default - none: granting startRegistrations throws */
+  readonly registerStateMachine?: sfn.IStateMachine;
   /**
    * The event dispatcher function: a function that appends audit events
    * ({@link RouteAccess.signAuditEvents}) gets its name as `AEGIS_EVENT_DISPATCH_FUNCTION` and
@@ -232,6 +237,7 @@ function grantDrift(fn: AegisFunction, access: RouteAccess, resources: AccessRes
     if (!resources.driftStateMachine) throw new Error(`${fn.node.path} may start drift runs, but no drift state machine was given`);
     grantStartDriftRuns(fn, resources.driftStateMachine);
   }
+  if (access.startRegistrations) grantStartRegistrations(fn, resources.registerStateMachine);
 }
 
 /**

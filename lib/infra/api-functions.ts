@@ -45,8 +45,8 @@ export const ROUTE_ACCESS = {
   keysRotate: { describeSigningKeys: true, signAuditEvents: true },
   uploadsCreate: { artifacts: 'write' }, // presigned PUT, multipart uploads and their parts (access.ts)
   uploadParts: { artifacts: 'write' },
-  // manifest.signed / artifact.registered events
-  register: { artifacts: 'write', signManifests: true, signAuditEvents: true },
+  // manifest.signed / artifact.registered events; a large upload starts the register state machine
+  register: { artifacts: 'write', signManifests: true, signAuditEvents: true, startRegistrations: true },
   modelsList: {},
   // model.team.set events
   modelTeamSet: { signAuditEvents: true },
