@@ -23,11 +23,12 @@ export const AUDIT_HEADS_PREFIX = 'audit/heads/';
 export interface RouteAccess {
   /**
    * The artifact bucket. `read`: get/head/tag reads; `write`: also put, tag and set
-   * retention (never delete).
+   * retention (never delete), and multipart uploads; `commit`: `write` without multipart
+   * uploads (the register step: sidecars put, retention set, the pending tag cleared).
    *
    * @default - no access
    */
-  readonly artifacts?: 'read' | 'write';
+  readonly artifacts?: 'read' | 'commit' | 'write';
   /**
    * The audit-archive bucket, objects under {@link AUDIT_ARCHIVE_PREFIX}: `read` lists and
    * reads segments and checkpoints; `write` also puts them with their retention (never delete).
@@ -279,7 +280,7 @@ function grantObjectAccess(
   fn: AegisFunction,
   bucket: s3.IBucket,
   dataKey: kms.IKey,
-  level: 'read' | 'write',
+  level: 'read' | 'commit' | 'write',
   keyPattern: string,
   reason: string,
 ): void {
@@ -289,8 +290,9 @@ function grantObjectAccess(
   fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: OBJECT_READ, resources: [objects] }));
   // SSE-KMS: reading decrypts with the bucket's key, writing asks it for a data key.
   dataKey.grant(fn.role, 'kms:Decrypt');
-  if (level === 'write') {
-    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: OBJECT_WRITE, resources: [objects] }));
+  if (level !== 'read') {
+    const actions = level === 'commit' ? OBJECT_WRITE.filter((a) => a !== 's3:AbortMultipartUpload') : OBJECT_WRITE;
+    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [objects] }));
     dataKey.grant(fn.role, 'kms:GenerateDataKey');
   }
   acknowledge(fn.role, { id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(bucket)}.Arn>/${keyPattern}]`, reason });

@@ -13,12 +13,12 @@ import type { DriftWorkflow } from './drift-workflow.js';
 
 /**
  * What the register-step function may touch beyond the database: Hash reads the uploaded
- * object; Commit is the register route's own commit, so it needs what that route needs on the
+ * object; Commit is the register route's own commit, so it needs what that commit needs on the
  * artifact bucket (the manifest and signature sidecars put, retention set, the pending tag
- * cleared; no delete) and signs the manifest and the audit events. Nothing of the audit archive
- * or the drift bucket, and it starts no execution.
+ * cleared; no delete, no multipart upload: the route completed it) and signs the manifest and
+ * the audit events. Nothing of the audit archive or the drift bucket, and it starts no execution.
  */
-export const REGISTER_STEP_ACCESS = { artifacts: 'write', signManifests: true, signAuditEvents: true } as const satisfies RouteAccess;
+export const REGISTER_STEP_ACCESS = { artifacts: 'commit', signManifests: true, signAuditEvents: true } as const satisfies RouteAccess;
 
 /** The placeholder every Task `Resource` of `register.asl.json` uses for the register-step function. */
 export const REGISTER_STEP_PLACEHOLDER = 'RegisterStepArn';
