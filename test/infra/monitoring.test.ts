@@ -100,8 +100,8 @@ describe('monitoring', () => {
         expect(machines.filter((m) => m.includes(id))).toHaveLength(1);
     }
     expect(
-      alarmsOn('AWS/States', 'ExecutionsFailed').find((a) => JSON.stringify(a.Properties.Dimensions).includes('Rollback'))!.Properties
-        .AlarmDescription,
+      alarmsOn('AWS/States', 'ExecutionsFailed').find((a) => String(JSON.stringify(a.Properties.Dimensions)).includes('Rollback'))!
+        .Properties.AlarmDescription,
     ).toMatch(/canary route may still send traffic/);
   });
 
