@@ -89,7 +89,9 @@ export class Registrar {
     assertTeamAgrees(m.modelName, context.model?.team, input.team);
     const earlier = await this.earlierRegistration(request, context);
     if (earlier) return earlier;
-    const pending = await gate?.pending(request);
+    // only a large upload may have a registration verifying (the size is checked against the manifest's below)
+    const large = gate !== undefined && m.artifactSize > gate.thresholdBytes;
+    const pending = large ? await gate.pending(request) : undefined;
     if (pending) return pending;
     // Cheap checks first: a manifest naming unknown or contradicting datasets costs no hashing.
     await this.d.datasets.checkRefs(m.datasetRefs);
