@@ -5,7 +5,8 @@ import { Transform, type Readable } from 'node:stream';
 import { loadConfig } from '../../lib/platform/config.js';
 import type { ObjectStore } from '../../lib/platform/ports/object-store.js';
 import { manifestFor, registerDatasets, sha256, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
-import { aegisCli } from '../support/spawn.js';
+import { spawn } from 'node:child_process';
+import { aegisCli, type Ran } from '../support/spawn.js';
 
 /**
  * Asynchronous registration of large artifacts (issue 25), through real HTTP on the local
@@ -261,6 +262,62 @@ describe('aegis register and an asynchronous registration', () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toContain(`already registered async-cli v1`);
     expect(text.stdout).toContain(String(printed.artifactId));
+  });
+});
+
+/** `aegis …` as a child whose stderr `watch` sees as it arrives (it may interrupt the child). */
+function watchedCli(args: string[], env: Record<string, string>, watch: (stderr: string, interrupt: () => void) => void): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const { NODE_OPTIONS: _omit, ...base } = process.env;
+    const child = spawn(process.execPath, [join(process.cwd(), 'bin/aegis.js'), ...args], {
+      env: { ...base, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      watch(stderr, () => child.kill('SIGINT'));
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('aegis register interrupted while its registration verifies', () => {
+  it('leaves the registration running on Ctrl-C, and the same command picks it up and prints its result', async () => {
+    const dir = stack.dataDir;
+    const artifact = join(dir, 'async-ctrlc.bin');
+    const bytes = randomBytes(2 * MIB + 11);
+    await writeFile(artifact, bytes);
+    const manifestFile = join(dir, 'async-ctrlc.manifest.json');
+    const { artifactSha256: _s, artifactSize: _z, ...manifest } = manifestFor('async-ctrlc', bytes);
+    await writeFile(manifestFile, JSON.stringify(manifest));
+    await registerDatasets(stack, manifest, alice);
+    const env = { AEGIS_URL: stack.url, AEGIS_DATA_DIR: dir, AEGIS_TOKEN: alice, AEGIS_STATE_DIR: join(dir, 'cli-state') };
+    const args = ['--json', 'register', '--model', 'async-ctrlc', '--artifact', artifact, '--manifest', manifestFile];
+    const held = hold(MIB);
+    const idOf = (stderr: string) => /registration ([0-9a-f-]{36}) is verifying/.exec(stderr)?.[1];
+
+    const first = await watchedCli(args, env, (stderr, interrupt) => {
+      if (idOf(stderr)) interrupt();
+    });
+    expect(first.code).not.toBe(0);
+    const id = idOf(first.stderr)!;
+    expect((await statusOf(id)).body).toMatchObject({ status: 'verifying' });
+
+    const second = await watchedCli(args, env, (stderr) => {
+      if (idOf(stderr)) held.release();
+    });
+    expect(second.code).toBe(0);
+    expect(idOf(second.stderr)).toBe(id);
+    expect(JSON.parse(second.stdout)).toMatchObject({ modelName: 'async-ctrlc', version: 1, sha256: sha256(bytes), replayed: false });
+    expect((await statusOf(id)).body).toMatchObject({ status: 'registered', bytesHashed: bytes.length });
   });
 });
 
