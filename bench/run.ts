@@ -2,8 +2,8 @@
  * `npm run bench`: runs the benches in order and prints each measurement next to a reference
  * measured in the same run. It asserts no times: numbers depend on the machine.
  *
- *   BENCH_ONLY=registration|artifact|pull|dataset|audit|promotion|bundles|cli|onnx|predict|shadow|drift|drift-windows|console|events|hotpaths|memory   run one bench
- *   BENCH_REGISTRATIONS=200 BENCH_CONCURRENCY=8 BENCH_ARTIFACT_MB=1024 BENCH_PULL_BYTES=1073741824 BENCH_PULL_CPU_PROF=<dir> BENCH_DATASET_MB=1024
+ *   BENCH_ONLY=registration|artifact|multipart|pull|dataset|audit|promotion|bundles|cli|onnx|predict|shadow|drift|drift-windows|console|events|hotpaths|memory   run one bench
+ *   BENCH_REGISTRATIONS=200 BENCH_CONCURRENCY=8 BENCH_ARTIFACT_MB=1024 BENCH_MULTIPART_MB=1024 BENCH_MULTIPART_CONCURRENCY=4 BENCH_PULL_BYTES=1073741824 BENCH_PULL_CPU_PROF=<dir> BENCH_DATASET_MB=1024
  *   BENCH_IMPORT_RUNS=7 BENCH_CLI_RUNS=7 BENCH_ONNX_LOADS=20 BENCH_ONNX_RUNS=2000
  *   BENCH_SERVING_REQUESTS=4000 BENCH_SERVING_CONCURRENCY=8 BENCH_SERVING_INGEST_CLIENTS=50 BENCH_SHADOW_REQUESTS=2000 BENCH_SHADOW_RUNS=3
  *   BENCH_DRIFT_ROWS=1000000 BENCH_DRIFT_FEATURES=100 BENCH_DRIFT_WINDOW_ROWS=200000 BENCH_DRIFT_RUNS=5
@@ -28,6 +28,7 @@ import { driftWindowsBench, driftWindowsOptionsFromEnv } from './drift-windows.j
 import { eventsBench, eventsOptionsFromEnv } from './events.js';
 import { hotPathsBench, hotPathsOptionsFromEnv } from './hot-paths.js';
 import { idleMemoryBench, idleMemoryOptionsFromEnv } from './idle-memory.js';
+import { multipartBench, multipartOptionsFromEnv } from './multipart-throughput.js';
 import { onnxBench, onnxOptionsFromEnv } from './onnx.js';
 import { promotionBench, promotionOptionsFromEnv } from './promotion.js';
 import { registrationOptionsFromEnv, runRegistrationLatency } from './registration-latency.js';
@@ -37,6 +38,7 @@ import { shadowBench, shadowOptionsFromEnv } from './serving-shadow.js';
 const BENCHES = {
   registration: () => runRegistrationLatency(registrationOptionsFromEnv(), print),
   artifact: () => runArtifactThroughput(artifactOptionsFromEnv(), print),
+  multipart: () => multipartBench(multipartOptionsFromEnv(), print),
   pull: () => runArtifactPull(pullOptionsFromEnv(), print),
   dataset: () => datasetChecksumBench(datasetOptionsFromEnv(), print),
   audit: () => auditBench(auditOptionsFromEnv(), print),
@@ -72,6 +74,7 @@ try {
   // Read every option before starting anything, so a bad value fails fast.
   registrationOptionsFromEnv();
   artifactOptionsFromEnv();
+  multipartOptionsFromEnv();
   pullOptionsFromEnv();
   datasetOptionsFromEnv();
   auditOptionsFromEnv();

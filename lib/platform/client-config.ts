@@ -12,6 +12,8 @@ export interface ClientConfig {
   stateDir: string;
   /** AEGIS_MULTIPART_THRESHOLD: files larger than this many bytes are uploaded in resumable parts (default 64 MiB) */
   multipartThreshold: number;
+  /** AEGIS_UPLOAD_CONCURRENCY as set: parts sent at once (checked, 1–16, where an upload is made) */
+  uploadConcurrency: string | undefined;
   awsRegion: string | undefined;
   /** CONTAINER_DIGEST: the image a training run executes in (train --record, reproduce) */
   containerDigest: string | undefined;
@@ -33,6 +35,7 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env): ClientCo
     dataDir,
     stateDir: env.AEGIS_STATE_DIR?.trim() ? resolve(env.AEGIS_STATE_DIR.trim()) : join(dataDir, 'cli'),
     multipartThreshold: threshold && /^\d+$/.test(threshold) ? Number(threshold) : DEFAULT_MULTIPART_THRESHOLD,
+    uploadConcurrency: env.AEGIS_UPLOAD_CONCURRENCY?.trim() || undefined,
     awsRegion: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
     containerDigest: env.CONTAINER_DIGEST?.trim() || undefined,
     promEndpoint: env.PROM_ENDPOINT?.trim() || undefined,

@@ -254,17 +254,21 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
       const info = (await store().head(k('pending')))!;
       expect(info.pendingUpload).toBe(true);
       expect((await collect(store().list(k('pending'))))[0]).toMatchObject({ pendingUpload: true });
-      await store().retain(k('pending'), info.versionId, new Date(Date.now() + HOUR));
-      await store().clearPendingUpload(k('pending'), info.versionId);
+      const until = new Date(Date.now() + HOUR);
+      await store().claimUpload(k('pending'), info.versionId, until);
       const cleared = (await store().head(k('pending'), { versionId: info.versionId }))!;
       expect(cleared.pendingUpload).toBeUndefined();
-      expect(cleared.retainUntil).toBeDefined();
+      expect(cleared.retainUntil!.getTime()).toBeGreaterThanOrEqual(until.getTime() - 1000);
       expect(await text(await store().get(k('pending')))).toBe('pending bytes');
-      await store().clearPendingUpload(k('pending'), info.versionId); // idempotent
+      await store().claimUpload(k('pending'), info.versionId, until); // idempotent
+      // retention is never shortened by a claim
+      await expect(store().claimUpload(k('pending'), info.versionId, new Date(Date.now() + HOUR / 2))).rejects.toMatchObject({
+        code: 'RETENTION_LOCKED',
+      });
       expect(await store().put(k('plain'), 'x')).not.toHaveProperty('pendingUpload');
       expect((await store().put(k('marked'), 'x', { pendingUpload: true })).pendingUpload).toBe(true);
       expect((await store().head(k('marked')))!.pendingUpload).toBe(true);
-      await expect(store().clearPendingUpload(k('absent'), info.versionId)).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' });
+      await expect(store().claimUpload(k('absent'), info.versionId, until)).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' });
     });
 
     it('records the sha256 it computed while receiving bytes, by put or at an upload URL, or reports none', async () => {
@@ -279,8 +283,7 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
       const head = (await store().head(k('received/url')))!;
       expect(head.receivedSha256).toBe(expected);
       // still the bytes' after retention and the claim rewrote the version's metadata
-      await store().retain(k('received/url'), head.versionId, new Date(Date.now() + HOUR));
-      await store().clearPendingUpload(k('received/url'), head.versionId);
+      await store().claimUpload(k('received/url'), head.versionId, new Date(Date.now() + HOUR));
       expect((await store().head(k('received/url'), { versionId: head.versionId }))!.receivedSha256).toBe(expected);
     });
 

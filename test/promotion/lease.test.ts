@@ -166,7 +166,9 @@ describe('the rollout lease: one runner advances a rollout', () => {
     // taking it away twice keeps the one mark
     await stack.container.rollout.expireLease(promotionId);
     expect((await lease(promotionId)).holder).toBe(`revoked:${held.holder}`);
-    expect(await stack.container.rollout.step({ action: 'rollback', promotionId, runner: 'rollback/exec' })).toMatchObject({ next: 'done' });
+    expect(await stack.container.rollout.step({ action: 'rollback', promotionId, runner: 'rollback/exec' })).toMatchObject({
+      next: 'done',
+    });
     expect(await lease(promotionId)).toMatchObject({ holder: 'rollback/exec', token: held.token + 1 });
     // its step in flight when the rollout was taken away writes nothing
     judge.release();

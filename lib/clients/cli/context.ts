@@ -8,6 +8,7 @@ import { parseJsonStrict } from '../../kernel/json.js';
 import { LIMITS } from '../../kernel/manifest.js';
 import type { Reporter } from '../training/record.js';
 import type { MultipartUploads } from '../http/multipart-upload.js';
+import { DEFAULT_UPLOAD_CONCURRENCY, MAX_UPLOAD_CONCURRENCY } from '../http/part-sender.js';
 
 /** A failure the CLI reports as one line and an exit code (1 failed, 2 usage). */
 export class CliError extends Error {
@@ -87,6 +88,7 @@ export class CliContext {
       stateDir: join(this.cfg.stateDir, 'uploads'),
       apiUrl: this.globals.url ?? this.cfg.url,
       uploadId: o.uploadId,
+      concurrency: uploadConcurrency(this.cfg.uploadConcurrency),
       onStep: (m) => reporter.step(m),
     };
   }
@@ -118,6 +120,15 @@ export class CliContext {
       },
     };
   }
+}
+
+/** AEGIS_UPLOAD_CONCURRENCY: how many parts of a multipart upload are in flight at once (1–16, default 4). */
+function uploadConcurrency(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_UPLOAD_CONCURRENCY;
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= 1 && n <= MAX_UPLOAD_CONCURRENCY))
+    throw new CliError(`AEGIS_UPLOAD_CONCURRENCY must be a whole number from 1 to ${MAX_UPLOAD_CONCURRENCY}, not ${raw}`, 2);
+  return n;
 }
 
 export function readJsonFile(path: string, what: string): Record<string, unknown> {

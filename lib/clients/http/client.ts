@@ -217,6 +217,11 @@ export class AegisClient {
       request.once('response', resolve);
       request.once('error', reject);
     });
+    // whether an answer came (a lost connection is reported below, where the answer is read)
+    const answered = response.then(
+      () => true,
+      () => false,
+    );
     try {
       const body = createReadStream(file, {
         highWaterMark: 1024 * 1024,
@@ -225,17 +230,20 @@ export class AegisClient {
       await pipeline(body, meter, request);
     } catch (e) {
       // The server may answer (and close) before reading everything, e.g. a refused size.
-      if (
-        !request.writableFinished &&
-        !(await Promise.race([response.then(() => true), new Promise((r) => setTimeout(() => r(false), 1000))]))
-      ) {
+      if (!request.writableFinished && !(await Promise.race([answered, new Promise((r) => setTimeout(() => r(false), 1000))]))) {
         throw new ApiError(0, 'UPLOAD_FAILED', `upload failed: ${(e as Error).message}`);
       }
     }
-    const res = await response;
     let raw = '';
-    for await (const chunk of res) raw += chunk;
-    const status = res.statusCode ?? 0;
+    let status: number;
+    try {
+      const res = await response;
+      for await (const chunk of res) raw += chunk;
+      status = res.statusCode ?? 0;
+    } catch (e) {
+      // the connection was lost before a whole answer came: a network failure, as above
+      throw new ApiError(0, 'UPLOAD_FAILED', `upload failed: ${(e as Error).message}`);
+    }
     if (status < 200 || status >= 300) {
       let message = raw.slice(0, 300);
       let code = `HTTP_${status}`;

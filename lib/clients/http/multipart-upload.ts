@@ -4,17 +4,13 @@
  * registered, so running the same command again after an interruption asks the API which
  * parts were received and sends only the others.
  */
-import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { hashStream } from '../../kernel/hashing.js';
 import { ApiError, type AegisClient, type Progress } from './client.js';
+import { sendParts, type PartSending } from './part-sender.js';
 import type { MultipartUploadReply, UploadPartsReply } from '../../platform/http/schemas.js';
 
-/** Part URLs asked for at once: each is valid for the upload URL lifetime (an hour by default), so never too many ahead. */
-const PARTS_PER_REQUEST = 8;
-
-export interface MultipartOptions {
+export interface MultipartOptions extends PartSending {
   /** the folder remembering uploads in progress (one `<sha256>.json` each) */
   stateDir: string;
   /** the API the upload was made on: a remembered upload of another API is not resumed */
@@ -106,28 +102,17 @@ export async function uploadParts(
   // a part received with another size than the plan's is sent again (the store replaces it)
   const received = new Set(status.uploaded.filter((p) => p.size === sizeOf(p.partNumber)).map((p) => p.partNumber));
   const missing = Array.from({ length: partCount }, (_, i) => i + 1).filter((n) => !received.has(n));
-  let done = [...received].reduce((sum, n) => sum + sizeOf(n), 0);
+  const alreadySent = [...received].reduce((sum, n) => sum + sizeOf(n), 0);
   if (received.size && missing.length) o.onStep?.(`sending ${missing.length} missing part(s)`);
-  o.onProgress?.(done, o.size);
-  for (let i = 0; i < missing.length; i += PARTS_PER_REQUEST) {
-    const batch = [];
-    for (const partNumber of missing.slice(i, i + PARTS_PER_REQUEST)) {
-      const start = (partNumber - 1) * partSize;
-      const size = sizeOf(partNumber);
-      const { sha256 } = await hashStream(createReadStream(o.file, { start, end: start + size - 1, highWaterMark: 1024 * 1024 }));
-      batch.push({ partNumber, size, sha256, start });
-    }
-    const { parts } = await partsOf(
-      api,
-      uploadId,
-      batch.map(({ start: _s, ...p }) => p),
-    );
-    for (const { partNumber, url, headers } of parts) {
-      const { start, size } = batch.find((p) => p.partNumber === partNumber)!;
-      const before = done;
-      await api.uploadFile(url, headers, o.file, (sent) => o.onProgress?.(before + sent, o.size), { start, size });
-      done += size;
-    }
-  }
+  o.onProgress?.(alreadySent, o.size);
+  // The state file names the upload only: which parts arrived is asked from the server, so
+  // parts finishing out of order (or a run cut in the middle of some) leave nothing to correct.
+  await sendParts(api, {
+    ...o,
+    uploadId,
+    alreadySent,
+    partCount,
+    parts: missing.map((partNumber) => ({ partNumber, start: (partNumber - 1) * partSize, size: sizeOf(partNumber) })),
+  });
   return uploadId;
 }

@@ -9,11 +9,18 @@ import { datasetRow, findDataset, findDatasets, insertDataset } from './store.js
 
 export type { DatasetRecord } from './domain.js';
 
+/** How many dataset records a process keeps for {@link DatasetService.checkRefs}. */
+const KNOWN_MAX = 10_000;
+const datasetKey = (id: string, version: string) => `${id}@${version}`;
+
 /**
  * The dataset registry: immutable `id@version` records with the checksum a training run
  * must match. Registering the same record again replays it; another checksum is a conflict.
  */
 export class DatasetService {
+  /** registered records by `id@version`, oldest first (see {@link checkRefs}) */
+  readonly #known = new Map<string, DatasetRecord>();
+
   constructor(
     private readonly database: Database,
     private readonly clock: Clock,
@@ -64,12 +71,22 @@ export class DatasetService {
 
   /** The records of `refs`, in their order; a ref not registered is left out. */
   async getMany(refs: readonly { id: string; version: string }[]): Promise<DatasetRecord[]> {
-    const found = new Map((await findDatasets(this.database.db, refs)).map((d) => [`${d.id}@${d.version}`, d]));
-    return refs.flatMap((r) => found.get(`${r.id}@${r.version}`) ?? []);
+    const found = new Map((await findDatasets(this.database.db, refs)).map((d) => [datasetKey(d.id, d.version), d]));
+    return refs.flatMap((r) => found.get(datasetKey(r.id, r.version)) ?? []);
   }
 
-  /** Refuses manifests whose datasetRefs are unknown or contradict the registered checksum. */
+  /**
+   * Refuses manifests whose datasetRefs are unknown or contradict the registered checksum. A
+   * record is immutable once registered, so the records found are kept for the process's life
+   * (at most {@link KNOWN_MAX}): a registration naming known datasets reads none, and the
+   * others are read in one statement. An unknown ref is never cached: it may be registered next.
+   */
   async checkRefs(refs: readonly DatasetRef[]): Promise<void> {
-    for (const [i, ref] of refs.entries()) checkRef(ref, i, await this.get(ref.id, ref.version));
+    const missing = refs.filter((r) => !this.#known.has(datasetKey(r.id, r.version)));
+    for (const d of await findDatasets(this.database.db, missing)) {
+      if (this.#known.size >= KNOWN_MAX) this.#known.delete(this.#known.keys().next().value!);
+      this.#known.set(datasetKey(d.id, d.version), d);
+    }
+    for (const [i, ref] of refs.entries()) checkRef(ref, i, this.#known.get(datasetKey(ref.id, ref.version)));
   }
 }

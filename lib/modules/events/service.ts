@@ -4,7 +4,7 @@
  * and replays. The dispatcher (`dispatcher.ts`) delivers.
  */
 import { randomUUID } from 'node:crypto';
-import type { Transaction } from 'kysely';
+import type { QueryCreator } from 'kysely';
 import type { AuditEvent } from '../../kernel/audit-chain.js';
 import { AegisError } from '../../kernel/errors.js';
 import type { AuditLog } from '../../platform/audit/log.js';
@@ -24,7 +24,7 @@ import {
 } from './domain.js';
 import { deliveryCounts, listDeliveries, requeueDead } from './store-dispatch.js';
 import {
-  enqueue,
+  enqueueQuery,
   insertSubscription,
   markDeleted,
   readSubscriptions,
@@ -69,20 +69,14 @@ export interface NewWebhook {
 }
 
 export class EventService {
-  /** transactions that enqueued deliveries, so their commit wakes the dispatcher */
-  readonly #enqueued = new WeakSet<Transaction<DB>>();
-
   constructor(private readonly d: EventServiceDeps) {}
 
-  /** The audit log's outbox hook: one append's events for every subscription that wants them, in one statement. */
-  async enqueue(tx: Transaction<DB>, events: readonly AuditEvent[]): Promise<void> {
-    const appended = events.map((e) => ({ seq: e.seq, type: e.type, at: new Date(e.ts) }));
-    if ((await enqueue(tx, appended)) > 0) this.#enqueued.add(tx);
-  }
-
-  /** After a commit: whether that transaction enqueued deliveries (the dispatcher should run). */
-  enqueuedIn(tx: Transaction<DB>): boolean {
-    return this.#enqueued.delete(tx);
+  /** The audit log's outbox: one append's events for every subscription that wants them, as a part of the append's statement. */
+  enqueue(db: QueryCreator<DB>, events: readonly AuditEvent[]) {
+    return enqueueQuery(
+      db,
+      events.map((e) => ({ seq: e.seq, type: e.type, at: new Date(e.ts) })),
+    );
   }
 
   /** Adds a webhook (its URL checked against the address rules first); the secret is answered once, when generated. */

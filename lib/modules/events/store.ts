@@ -2,9 +2,9 @@
  * The events module's tables: `event_subscriptions`, `event_subscription_filters` and the outbox
  * `event_deliveries`. The only code that builds SQL on them.
  */
-import { sql, type Insertable, type Selectable } from 'kysely';
+import { sql, type Insertable, type QueryCreator, type Selectable } from 'kysely';
 import type { Executor } from '../../platform/ports/database.js';
-import { toDate, toDateOrNull, type EventDeliveriesTable, type EventSubscriptionsTable } from '../../platform/sql/schema.js';
+import { toDate, toDateOrNull, type DB, type EventDeliveriesTable, type EventSubscriptionsTable } from '../../platform/sql/schema.js';
 import type { DeliveryStatus, EventFilter, SubscriptionKind, WebhookFormat } from './domain.js';
 
 /** A subscription as the service reads it; `secret` only where a delivery needs it. */
@@ -160,13 +160,12 @@ export async function markDeleted(x: Executor, id: string, at: Date): Promise<bo
 }
 
 /**
- * The outbox: one pending delivery of event `seq` for every live subscription whose filters
- * want its type, in one statement of the transaction appending the event. Returns how many.
+ * The outbox: one pending delivery of each event for every live subscription whose filters
+ * want its type, as a part of the statement appending the events (one row returned per delivery).
  */
-export async function enqueue(x: Executor, events: readonly { seq: number; type: string; at: Date }[]): Promise<number> {
-  if (events.length === 0) return 0;
+export function enqueueQuery(db: QueryCreator<DB>, events: readonly { seq: number; type: string; at: Date }[]) {
   const appended = sql.join(events.map((e) => sql`(${e.seq}::bigint, ${e.type}::text, ${e.at}::timestamptz)`));
-  const r = await x
+  return db
     .insertInto('event_deliveries')
     .columns(['subscription_id', 'seq', 'event_type', 'status', 'attempts', 'next_attempt_at', 'created_at'])
     .expression((eb) =>
@@ -195,8 +194,7 @@ export async function enqueue(x: Executor, events: readonly { seq: number; type:
           ),
         ),
     )
-    .executeTakeFirst();
-  return Number(r.numInsertedOrUpdatedRows ?? 0);
+    .returning(sql<number>`1`.as('one'));
 }
 
 export { deliveryFromRow };

@@ -188,17 +188,22 @@ async function storeRequest(d: PromotionDeps, req: PromotionRequest, p: StoredPr
   try {
     await d.database.db.transaction().execute(async (tx) => {
       closed = p.status !== 'denied' ? await makeWay(d, tx, req, p) : [];
-      await insertPromotion(tx, promotionRow({ ...p, recordSignature: { ...recordSignature } }, p.status !== 'denied'));
+      const row = promotionRow({ ...p, recordSignature: { ...recordSignature } }, p.status !== 'denied');
+      const head = await insertPromotion(tx, row, d.audit.lockHead);
       // everything the promotions row holds, so a rebuild from the archive can restore it
-      await d.audit.appendAll(tx, [
-        ...closed,
-        {
-          type: 'promotion.requested',
-          actor: p.requestedBy,
-          subject: `promotion:${p.promotionId}`,
-          payload: { ...record, reason: p.reason, modelName: p.modelName, canary: p.canary, threshold: p.threshold, recordSignature },
-        },
-      ]);
+      await d.audit.appendAll(
+        tx,
+        [
+          ...closed,
+          {
+            type: 'promotion.requested',
+            actor: p.requestedBy,
+            subject: `promotion:${p.promotionId}`,
+            payload: { ...record, reason: p.reason, modelName: p.modelName, canary: p.canary, threshold: p.threshold, recordSignature },
+          },
+        ],
+        head,
+      );
       if (!d.keys.isRingCurrent(tx, ring)) throw new RingChanged();
     });
   } catch (e) {

@@ -5,9 +5,10 @@
  * {@link StoredPromotion} here, and {@link promotionRow} builds the row a request inserts (and
  * that a restore can insert the same way).
  */
-import type { Insertable, Selectable } from 'kysely';
+import type { Insertable, QueryCreator, Selectable } from 'kysely';
 import { canonicalJson } from '../../kernel/canonical.js';
 import type { PolicyDecision } from '../../kernel/policy.js';
+import type { AuditLog, LockedHead } from '../../platform/audit/log.js';
 import type { Executor } from '../../platform/ports/database.js';
 import { toDate, toDateOrNull, type DB } from '../../platform/sql/schema.js';
 import type { CanaryConfig, RolloutState } from '../rollout/domain.js';
@@ -80,8 +81,14 @@ export function promotionRow(p: StoredPromotion, inFlight: boolean): Insertable<
   };
 }
 
-export async function insertPromotion(x: Executor, row: Insertable<DB['promotions']>): Promise<void> {
-  await x.insertInto('promotions').values(row).execute();
+/** Inserts the promotion, then locks the audit chain's head in the same statement for the append that follows. */
+export async function insertPromotion(x: Executor, row: Insertable<DB['promotions']>, lockHead: AuditLog['lockHead']): Promise<LockedHead> {
+  return x
+    .with('inserted', (db) => db.insertInto('promotions').values(row).returning('promotion_id'))
+    .with('head', (db) => lockHead(db as unknown as QueryCreator<DB>, ['inserted']))
+    .selectFrom('head')
+    .selectAll()
+    .executeTakeFirstOrThrow();
 }
 
 /** Several rows in one statement (a restore); at least one. */

@@ -69,6 +69,11 @@ export interface Upload {
   expiredAt: string | null;
   /** the size the upload was created for (bytes) */
   maxSize: number;
+  /**
+   * A multipart upload's part size, fixed when it was created; null for a single upload, and for
+   * a multipart upload created before migration 0018 (cut by the current setting then).
+   */
+  partBytes: number | null;
 }
 
 export const DEFAULT_PENDING_UPLOAD_TTL_SECONDS = 86_400;
@@ -86,12 +91,11 @@ export interface MultipartPlan {
 }
 
 /**
- * The one rule that cuts an upload of `size` bytes into parts, from the upload's size and the
- * configured part size alone (nothing else is stored with the upload): at least `partBytes` per
- * part, more (in whole MiB) when `size` would need more than {@link MULTIPART_LIMITS.maxParts} parts.
- * The parts route and registration compute the same plan; changing the setting while uploads
- * are in progress breaks those uploads (their parts are refused, or their registration reports
- * MULTIPART_INCOMPLETE).
+ * The one rule that cuts an upload of `size` bytes into parts: at least `partBytes` per part,
+ * more (in whole MiB) when `size` would need more than {@link MULTIPART_LIMITS.maxParts} parts.
+ * Cutting by the plan's own `partSize` gives the same plan again, which is why an upload stores
+ * its `partSize` when created and the parts route and registration cut it by that (see
+ * {@link uploadPlan}), whatever the setting is later.
  *
  * @example multipartPlan(200 * 2 ** 20, 64 * 2 ** 20) // { partSize: 67108864, partCount: 4 }
  */
@@ -102,6 +106,14 @@ export function multipartPlan(size: number, partBytes: number): MultipartPlan {
     Math.max(partBytes, MULTIPART_LIMITS.minPartBytes, Math.ceil(size / MULTIPART_LIMITS.maxParts / mib) * mib),
   );
   return { partSize, partCount: Math.max(1, Math.ceil(size / partSize)) };
+}
+
+/**
+ * The plan of a multipart upload as it was created: by its stored part size, or by the current
+ * setting `partBytes` for an upload created before the part size was stored (migration 0018).
+ */
+export function uploadPlan(upload: Pick<Upload, 'maxSize' | 'partBytes'>, partBytes: number): MultipartPlan {
+  return multipartPlan(upload.maxSize, upload.partBytes ?? partBytes);
 }
 
 /** The size of part `partNumber` (from 1) of an upload of `size` bytes cut by `plan`. */

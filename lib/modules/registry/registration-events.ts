@@ -1,6 +1,10 @@
+/** A registration's audit events: the manifest's signature and the artifact's record. */
 import { manifestSha256 } from '../../kernel/manifest.js';
 import type { AuditInput } from '../../platform/audit/log.js';
-import type { SignedRegistration } from './registration-types.js';
+import type { Registration } from './domain.js';
+
+/** A registration signed and with its sidecars stored: what the transaction commits (the version is taken there). */
+export type SignedRegistration = Omit<Registration, 'version' | 'createdAt'> & { createdAt: Date };
 
 /** The audit events of a registration: the manifest's signature and the artifact's record. */
 export function registrationEvents(signed: SignedRegistration, version: number): AuditInput[] {

@@ -5,7 +5,7 @@ import type { ManifestInput } from '../../kernel/manifest.js';
 import type { Principal } from '../../kernel/identity.js';
 import type { DB } from '../../platform/sql/schema.js';
 import type { ObjectInfo } from '../../platform/ports/object-store.js';
-import type { Registration, Upload } from './domain.js';
+import type { Upload } from './domain.js';
 
 /** One registration request, as the steps of {@link Registrar.register} see it. */
 export interface RegistrationRequest {
@@ -26,9 +26,6 @@ export interface UploadedBytes {
   size: number;
   sha256: string;
 }
-
-/** A registration signed and with its sidecars stored: what the transaction commits (the version is taken there). */
-export type SignedRegistration = Omit<Registration, 'version' | 'createdAt'> & { createdAt: Date };
 
 /** A registration answered 202: its bytes are hashed and its record committed by the `register` state machine. */
 export interface PendingRegistration {

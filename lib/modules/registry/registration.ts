@@ -30,6 +30,7 @@ import {
   type Upload,
 } from './domain.js';
 import { findArtifact, findArtifactIdBySha256 } from './store.js';
+import { registrationEvents, type SignedRegistration } from './registration-events.js';
 import { readRegistrationContext, writeRegistration, type RegistrationContext } from './store-registration.js';
 import {
   registrationRequest,
@@ -38,11 +39,9 @@ import {
   type LocatedUpload,
   type PendingRegistration,
   type RegistrationRequest,
-  type SignedRegistration,
   type UploadedBytes,
 } from './registration-types.js';
 import { completeMultipart, type UploadOptions } from './uploads.js';
-import { registrationEvents } from './registration-events.js';
 
 export interface RegistrationOptions extends Pick<UploadOptions, 'pendingUploadTtlSeconds' | 'multipartPartBytes'> {
   /** Object-Lock retention applied to artifacts, manifests and signatures. */
@@ -217,12 +216,14 @@ export class Registrar {
     // colliding with retained ones; the crashed attempt's become orphans parity reports.
     const put = (name: string, value: unknown) =>
       this.d.store.put(`${prefix}/${name}`, `${canonicalJson(value)}\n`, { retainUntil, contentType: 'application/json' });
-    const manifestObj = await put(`manifest-${signature.manifestSignatureId}.json`, manifest);
-    const signatureObj = await put(`signature-${signature.manifestSignatureId}.json`, signature);
+    const [manifestObj, signatureObj] = await Promise.all([
+      put(`manifest-${signature.manifestSignatureId}.json`, manifest),
+      put(`signature-${signature.manifestSignatureId}.json`, signature),
+    ]);
     const { storageKey } = bytes.upload;
-    await this.d.store.retain(storageKey, bytes.versionId, retainUntil);
-    // Claimed: no longer a pending upload the lifecycle rule (S3) or the expiry job may remove.
-    await this.d.store.clearPendingUpload(storageKey, bytes.versionId);
+    // Retained and claimed once the sidecars are stored: no longer a pending upload the
+    // lifecycle rule (S3) or the expiry job may remove.
+    await this.d.store.claimUpload(storageKey, bytes.versionId, retainUntil);
     const storage: StoredArtifact = {
       key: storageKey,
       versionId: bytes.versionId,
@@ -236,20 +237,24 @@ export class Registrar {
 
   /**
    * The registration's one transaction: a statement writing its rows (claiming the upload and
-   * taking the version: the model's row lock), then its audit events (the chain head's lock,
-   * taken last). Returns the version.
+   * taking the version: the model's row lock) and locking the chain head, then one appending its
+   * audit events. Returns the version.
    */
   async #commit(tx: Transaction<DB>, request: RegistrationRequest, signed: SignedRegistration): Promise<number> {
     const { uploadId, principal, idempotencyKey } = request;
     const model = signed.manifest.modelName;
-    const { version, team, claimed } = await writeRegistration(tx, {
-      ...signed,
-      uploadId,
-      team: request.team ?? null,
-      ...(idempotencyKey !== undefined && {
-        idempotency: { principal: principal.id, idempotencyKey, requestSha256: request.requestSha256 },
-      }),
-    });
+    const { version, team, claimed, head } = await writeRegistration(
+      tx,
+      {
+        ...signed,
+        uploadId,
+        team: request.team ?? null,
+        ...(idempotencyKey !== undefined && {
+          idempotency: { principal: principal.id, idempotencyKey, requestSha256: request.requestSha256 },
+        }),
+      },
+      this.d.audit.lockHead,
+    );
     // Serialised with the expiry job by the upload's row lock: either it expired first (refused
     // here, and the transaction rolls back) or this registration claimed the upload and the job leaves it alone.
     if (!claimed)
@@ -258,12 +263,16 @@ export class Registrar {
       });
     // a concurrent first registration may have set another team since the early check
     if (version > 1) assertTeamAgrees(model, team, request.team);
-    await this.d.audit.appendAll(tx, [
-      ...registrationEvents(signed, version),
-      ...(version === 1 && team !== null
-        ? [{ type: 'model.team.set' as const, actor: principal.id, subject: `model:${model}`, payload: { model, team, previous: null } }]
-        : []),
-    ]);
+    await this.d.audit.appendAll(
+      tx,
+      [
+        ...registrationEvents(signed, version),
+        ...(version === 1 && team !== null
+          ? [{ type: 'model.team.set' as const, actor: principal.id, subject: `model:${model}`, payload: { model, team, previous: null } }]
+          : []),
+      ],
+      head,
+    );
     if (!(await this.d.keys.isStillActive(tx, 'manifest', signed.signature.signerId))) throw new SignerRetired();
     return version;
   }

@@ -1,5 +1,5 @@
 /**
- * The registry module's table `registrations` (asynchronous registrations, migration 0018): with
+ * The registry module's table `registrations` (asynchronous registrations, migration 0019): with
  * store.ts, store-uploads.ts and store-registration.ts the only code that builds SQL on the module's tables.
  */
 import type { Selectable } from 'kysely';

@@ -3,10 +3,11 @@
  * hashes and signs (one read), and what it writes (one statement of data-modifying CTEs). With
  * store.ts and store-uploads.ts the only code that builds SQL on the module's tables.
  */
-import { sql } from 'kysely';
+import { sql, type QueryCreator } from 'kysely';
 import type { ModelRef } from '../../kernel/identity.js';
 import type { Executor } from '../../platform/ports/database.js';
-import { toIso, toIsoOrNull } from '../../platform/sql/schema.js';
+import type { AuditLog, LockedHead } from '../../platform/audit/log.js';
+import { toIso, toIsoOrNull, type DB } from '../../platform/sql/schema.js';
 import type { Registration, Upload } from './domain.js';
 import { artifactDatasetRows, artifactRow, manifestSignatureRow } from './store.js';
 
@@ -44,6 +45,7 @@ export async function readRegistrationContext(
       'u.created_at',
       'u.expired_at',
       'u.max_size',
+      'u.part_bytes',
       'm.name as model_name',
       'm.team',
       'k.request_sha256',
@@ -64,6 +66,7 @@ export async function readRegistrationContext(
             createdAt: toIso(row.created_at!),
             expiredAt: toIsoOrNull(row.expired_at),
             maxSize: Number(row.max_size),
+            partBytes: row.part_bytes === null ? null : Number(row.part_bytes),
           },
     model: row.model_name === null ? undefined : { name: row.model_name, team: row.team },
     prior: row.request_sha256 === null ? undefined : { requestSha256: row.request_sha256, artifactId: row.prior_artifact_id! },
@@ -80,20 +83,25 @@ const idempotencyRow = (k: { principal: string; idempotencyKey: string; requestS
   created_at: at,
 });
 
+/** What {@link writeRegistration} writes. */
+export type RegistrationWrite = Omit<Registration, 'version'> & {
+  uploadId: string;
+  team: string | null;
+  idempotency?: { principal: string; idempotencyKey: string; requestSha256: string };
+};
+
 /**
  * A registration's rows in one statement: claims the upload (unless it expired: the row lock
  * serialises this with the expiry job), creates the model or takes its next version (its row
  * lock, held to the commit), and writes the artifact, its signature, its dataset links and
- * the idempotency key. `claimed` false: expiry won, and the caller must roll back.
+ * the idempotency key, and locks the audit chain's head for the append that follows (`head`).
+ * `claimed` false: expiry won, and the caller must roll back.
  */
 export async function writeRegistration(
   x: Executor,
-  r: Omit<Registration, 'version'> & {
-    uploadId: string;
-    team: string | null;
-    idempotency?: { principal: string; idempotencyKey: string; requestSha256: string };
-  },
-): Promise<{ version: number; team: string | null; claimed: boolean }> {
+  r: RegistrationWrite,
+  lockHead: AuditLog['lockHead'],
+): Promise<{ version: number; team: string | null; claimed: boolean; head: LockedHead }> {
   const at = new Date(r.createdAt);
   const artifact = artifactRow({ ...r, version: 0 });
   const links = artifactDatasetRows(r.manifest);
@@ -125,7 +133,9 @@ export async function writeRegistration(
         .insertInto('manifest_signatures')
         .values(manifestSignatureRow(r.manifest.artifactId, r.signature))
         .returning('manifest_signature_id'),
-    );
+    )
+    // the chain head's lock, after the upload's and the model's row locks
+    .with('head', (db) => lockHead(db as unknown as QueryCreator<DB>, ['claim', 'model', 'artifact']));
   // the optional parts add CTEs no later part reads: the builder's type need not know them
   if (links.length)
     q = q.with('links', (db) => db.insertInto('artifact_datasets').values(links).returning('artifact_id')) as unknown as typeof q;
@@ -134,8 +144,15 @@ export async function writeRegistration(
     q = q.with('idempotency', (db) => db.insertInto('idempotency_keys').values(key).returning('artifact_id')) as unknown as typeof q;
   }
   const row = await q
-    .selectFrom('model')
-    .select(['model.latest_version', 'model.team', sql<number>`(select count(*) from claim)`.as('claimed')])
+    .selectFrom(['model', 'head'])
+    .select([
+      'model.latest_version',
+      'model.team',
+      sql<number>`(select count(*) from claim)`.as('claimed'),
+      'head.seq',
+      'head.hash',
+      'head.key_ring_seq',
+    ])
     .executeTakeFirstOrThrow();
-  return { version: Number(row.latest_version), team: row.team, claimed: Number(row.claimed) > 0 };
+  return { version: Number(row.latest_version), team: row.team, claimed: Number(row.claimed) > 0, head: row };
 }

@@ -10,7 +10,17 @@ import type { Upload } from './domain.js';
 
 export async function insertUpload(
   x: Executor,
-  u: { uploadId: string; modelName: string; storageKey: string; createdBy: string; createdAt: Date; expiresAt: Date; maxSize: number },
+  u: {
+    uploadId: string;
+    modelName: string;
+    storageKey: string;
+    createdBy: string;
+    createdAt: Date;
+    expiresAt: Date;
+    maxSize: number;
+    /** a multipart upload's part size; null for a single upload */
+    partBytes: number | null;
+  },
 ): Promise<void> {
   await x
     .insertInto('uploads')
@@ -22,6 +32,7 @@ export async function insertUpload(
       created_at: u.createdAt,
       expires_at: u.expiresAt,
       max_size: u.maxSize,
+      part_bytes: u.partBytes,
     })
     .execute();
 }
@@ -30,7 +41,7 @@ export async function insertUpload(
 export async function findUpload(x: Executor, uploadId: string): Promise<(Upload & { registered: boolean }) | undefined> {
   const row = await x
     .selectFrom('uploads')
-    .select(['upload_id', 'model_name', 'storage_key', 'created_by', 'created_at', 'expired_at', 'registered_at', 'max_size'])
+    .select(['upload_id', 'model_name', 'storage_key', 'created_by', 'created_at', 'expired_at', 'registered_at', 'max_size', 'part_bytes'])
     .where('upload_id', '=', uploadId)
     .executeTakeFirst();
   if (!row) return undefined;
@@ -42,6 +53,7 @@ export async function findUpload(x: Executor, uploadId: string): Promise<(Upload
     createdAt: toIso(row.created_at),
     expiredAt: toIsoOrNull(row.expired_at),
     maxSize: Number(row.max_size),
+    partBytes: row.part_bytes === null ? null : Number(row.part_bytes),
     registered: row.registered_at !== null,
   };
 }

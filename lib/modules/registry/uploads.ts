@@ -13,7 +13,7 @@ import {
   pendingUntil,
   planPartSize,
   SINGLE_PUT_MAX_BYTES,
-  type MultipartPlan,
+  uploadPlan,
   type Upload,
 } from './domain.js';
 import { deleteUnregisteredUpload, findExpiringUploads, findUpload, insertUpload, markUploadExpired } from './store-uploads.js';
@@ -33,8 +33,10 @@ export interface UploadOptions {
    */
   pendingUploadBytes?: 'delete' | 'lifecycle';
   /**
-   * The part size of multipart uploads (bytes, 5 MiB to 5 GiB): larger when an upload would
-   * need more than 10,000 parts (see {@link multipartPlan}). @default 67108864 (64 MiB)
+   * The part size of new multipart uploads (bytes, 5 MiB to 5 GiB): larger when an upload would
+   * need more than 10,000 parts (see {@link multipartPlan}). Each upload stores the part size it
+   * was created with; this applies only to uploads that stored none (created before migration 0018).
+   * @default 67108864 (64 MiB)
    */
   multipartPartBytes?: number;
 }
@@ -59,13 +61,14 @@ const EXPIRY_BATCH = 500;
 
 /**
  * The version a registration checks when the upload's key has none yet: a multipart upload's
- * parts joined by the upload's plan (what the parts route handed out). A retried registration
+ * parts joined by the upload's plan (its stored part size: what the parts route handed out;
+ * `partBytes`, the current setting, for an upload that stored none). A retried registration
  * finds the version the first one completed, so completing is done once; a part missing is
  * MULTIPART_INCOMPLETE (409, field `partNumber`) and nothing is written. No multipart upload in
  * progress either: nothing was uploaded (UPLOAD_NOT_FOUND).
  */
 export async function completeMultipart(store: ObjectStore, upload: Upload, partBytes: number | undefined): Promise<ObjectInfo> {
-  const { partCount } = multipartPlan(upload.maxSize, partBytes ?? DEFAULT_MULTIPART_PART_BYTES);
+  const { partCount } = uploadPlan(upload, partBytes ?? DEFAULT_MULTIPART_PART_BYTES);
   try {
     return await store.completeMultipartUpload(upload.storageKey, { partCount, expectedSize: upload.maxSize });
   } catch (e) {
@@ -112,9 +115,11 @@ export class PendingUploads {
     if (input.multipart) {
       // the upload's deadline is its registration's: part URLs are handed out until then
       const expiresAt = pendingUntil(now.toISOString(), this.opts.pendingUploadTtlSeconds);
+      // the plan is fixed now: stored, so a later change of the setting leaves this upload's parts as they were
+      const plan = multipartPlan(input.size, this.#partBytes());
       await this.store.startMultipartUpload(key);
-      await insertUpload(this.database.db, { ...row, expiresAt });
-      return { uploadId, multipart: true as const, ...this.#plan(input.size), expiresAt: expiresAt.toISOString() };
+      await insertUpload(this.database.db, { ...row, expiresAt, partBytes: plan.partSize });
+      return { uploadId, multipart: true as const, ...plan, expiresAt: expiresAt.toISOString() };
     }
     const expiresAt = new Date(now.getTime() + this.opts.uploadTtlSeconds * 1000);
     const target = await this.store.createUploadUrl(key, {
@@ -122,7 +127,7 @@ export class PendingUploads {
       contentLength: input.size,
       ...(input.sha256 !== undefined && { sha256: input.sha256 }),
     });
-    await insertUpload(this.database.db, { ...row, expiresAt });
+    await insertUpload(this.database.db, { ...row, expiresAt, partBytes: null });
     return { uploadId, method: 'PUT' as const, url: target.url, headers: target.headers, expiresAt: expiresAt.toISOString() };
   }
 
@@ -144,7 +149,7 @@ export class PendingUploads {
       throw new AegisError('UPLOAD_EXPIRED', `upload ${uploadId} expired at ${until.toISOString()}; upload the bytes again`, {
         field: 'uploadId',
       });
-    const plan = this.#plan(upload.maxSize);
+    const plan = uploadPlan(upload, this.#partBytes());
     asked.forEach((p, i) => {
       if (p.partNumber > plan.partCount)
         throw new AegisError('VALIDATION_FAILED', `upload ${uploadId} has ${plan.partCount} parts of ${plan.partSize} bytes`, {
@@ -173,8 +178,8 @@ export class PendingUploads {
     };
   }
 
-  #plan(size: number): MultipartPlan {
-    return multipartPlan(size, this.opts.multipartPartBytes ?? DEFAULT_MULTIPART_PART_BYTES);
+  #partBytes(): number {
+    return this.opts.multipartPartBytes ?? DEFAULT_MULTIPART_PART_BYTES;
   }
 
   /**

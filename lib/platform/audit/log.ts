@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { canonicalJson } from '../../kernel/canonical.js';
 import { eventHash, eventStatement, type AuditEvent, type AuditEventType, type UnsignedEvent } from '../../kernel/audit-chain.js';
-import type { Selectable, Transaction } from 'kysely';
+import { sql, type InsertQueryBuilder, type QueryCreator, type Selectable, type Transaction } from 'kysely';
 import type { AuditEventsTable, DB } from '../sql/schema.js';
 import type { Clock } from '../ports/clock.js';
 import type { Executor } from '../ports/database.js';
@@ -50,6 +50,20 @@ export function eventToRow(e: AuditEvent) {
   };
 }
 
+/** The chain head row as a statement that locked it read it (see {@link AuditLog.lockHead}). */
+export type LockedHead = Pick<Selectable<DB['audit_head']>, 'seq' | 'hash' | 'key_ring_seq'>;
+
+/**
+ * The events outbox (events module): the deliveries of appended events are enqueued by the
+ * append's own statement, so an append is one statement whatever subscribes.
+ */
+export interface AuditOutbox {
+  /** the INSERT … SELECT of `events`' deliveries, run as a part of the append's statement; one row returned per delivery */
+  enqueue(db: QueryCreator<DB>, events: readonly AuditEvent[]): InsertQueryBuilder<DB, 'event_deliveries', { one: number }>;
+  /** after the append in `tx`: how many deliveries its statement enqueued */
+  enqueued(tx: Transaction<DB>, count: number): void;
+}
+
 /** Where the audit log's signature comes from: the key ring, as the transaction's locked head says it is. */
 export interface AuditSigning {
   /**
@@ -74,19 +88,38 @@ export class AuditLog {
     private readonly signing: AuditSigning,
     private readonly clock: Clock,
     private readonly catalogue: EventCatalogue,
-    /** the outbox: enqueues the appended events' deliveries in the same transaction (events module) */
-    private readonly outbox?: (tx: Transaction<DB>, events: readonly AuditEvent[]) => Promise<void>,
+    /** the outbox: enqueues the appended events' deliveries in the append's statement (events module) */
+    private readonly outbox?: AuditOutbox,
   ) {}
+
+  /**
+   * The chain head's row lock as a part of the caller's own statement (a CTE): a change whose
+   * last write before its append takes it saves the append's read of the head. Only in the
+   * transaction's last statement before {@link appendAll}, which is then given the row. `after`
+   * names the statement's CTEs whose writes (and row locks) come first: the condition reading
+   * them runs as sub-plans before the head row is locked, so the head's lock is the last one
+   * taken, as every other writer takes it, and two writers never wait on each other in a cycle.
+   */
+  readonly lockHead = (db: QueryCreator<DB>, after: readonly string[] = []) => {
+    const head = db.selectFrom('audit_head').select(['seq', 'hash', 'key_ring_seq']).where('id', '=', 1);
+    if (after.length === 0) return head.forUpdate();
+    const first = sql.join(
+      after.map((cte) => sql`(select count(*) from ${sql.table(cte)}) >= 0`),
+      sql` and `,
+    );
+    return head.where(sql<boolean>`${first}`).forUpdate();
+  };
 
   async append(tx: Transaction<DB>, input: AuditInput): Promise<AuditEvent> {
     return (await this.appendAll(tx, [input]))[0]!;
   }
 
   /**
-   * Appends the events of one change, in order: one read of the locked head, one statement
-   * writing the events and moving the head, one enqueueing their deliveries, whatever their number.
+   * Appends the events of one change, in order: one read of the locked head (none when the
+   * caller's statement locked it: `locked`, see {@link lockHead}), then one statement writing the
+   * events, moving the head and enqueueing their deliveries, whatever their number.
    */
-  async appendAll(tx: Transaction<DB>, inputs: readonly AuditInput[]): Promise<AuditEvent[]> {
+  async appendAll(tx: Transaction<DB>, inputs: readonly AuditInput[], locked?: LockedHead): Promise<AuditEvent[]> {
     if (inputs.length === 0) return [];
     // round-trip through canonical JSON so the checked, stored, hashed and returned payloads agree
     const checked = inputs.map((input) => {
@@ -95,12 +128,7 @@ export class AuditLog {
       checkPayload(this.catalogue, input.type, payload, payloadText);
       return { ...input, payload };
     });
-    const head = await tx
-      .selectFrom('audit_head')
-      .select(['seq', 'hash', 'key_ring_seq'])
-      .where('id', '=', 1)
-      .forUpdate()
-      .executeTakeFirstOrThrow();
+    const head = locked ?? (await this.lockHead(tx).executeTakeFirstOrThrow());
     const signer = await this.signing.signerFor(tx, Number(head.key_ring_seq));
     const ts = this.clock.now().toISOString();
     const events: AuditEvent[] = [];
@@ -124,13 +152,27 @@ export class AuditLog {
       if (this.signing.ringTypes.has(input.type)) keyRingSeq = unsigned.seq;
     }
     const last = events[events.length - 1]!;
-    await tx
-      .with('appended', (db) => db.insertInto('audit_events').values(events.map(eventToRow)).returning('seq'))
+    const rows = events.map(eventToRow);
+    const moved = { seq: last.seq, hash: last.hash, key_ring_seq: keyRingSeq };
+    const outbox = this.outbox;
+    if (!outbox) {
+      await tx
+        .with('appended', (db) => db.insertInto('audit_events').values(rows))
+        .updateTable('audit_head')
+        .set(moved)
+        .where('id', '=', 1)
+        .execute();
+      return events;
+    }
+    const row = await tx
+      .with('enqueued', (db) => outbox.enqueue(db, events))
+      .with('appended', (db) => db.insertInto('audit_events').values(rows))
       .updateTable('audit_head')
-      .set({ seq: last.seq, hash: last.hash, key_ring_seq: keyRingSeq })
+      .set(moved)
       .where('id', '=', 1)
-      .execute();
-    await this.outbox?.(tx, events);
+      .returning(sql<string>`(select count(*) from enqueued)`.as('enqueued'))
+      .executeTakeFirstOrThrow();
+    outbox.enqueued(tx, Number(row.enqueued));
     return events;
   }
 

@@ -1,11 +1,10 @@
 /** Events out: the subscriptions service, the outbox hook the audit log calls, the dispatcher and what wakes it. */
 import type { Transaction } from 'kysely';
-import type { AuditEvent } from '../../kernel/audit-chain.js';
 import { EVENT_CATALOGUE } from '../../modules/catalogue.js';
 import { EventDispatcher } from '../../modules/events/dispatcher.js';
 import { EventService } from '../../modules/events/service.js';
 import { HttpWebhookSender } from '../adapters/event-delivery/webhook.js';
-import type { AuditLog } from '../audit/log.js';
+import type { AuditLog, AuditOutbox } from '../audit/log.js';
 import { AuditStream } from '../audit/stream.js';
 import type { Config } from '../config.js';
 import type { Clock } from '../ports/clock.js';
@@ -31,19 +30,26 @@ export interface EventAdapters {
  * The late-bound outbox: the audit log is built before the events service (which audits its own
  * changes through it), so the hook and the commit callback reach the service once it exists.
  */
-export class Outbox {
+export class Outbox implements AuditOutbox {
   #events: EventService | undefined;
   #kick: (() => Promise<void>) | undefined;
   #logger: Container['logger'] | undefined;
 
-  readonly enqueue = async (tx: Transaction<DB>, events: readonly AuditEvent[]): Promise<void> => {
+  /** transactions that enqueued deliveries, so their commit wakes the dispatcher */
+  readonly #enqueued = new WeakSet<Transaction<DB>>();
+
+  readonly enqueue: AuditOutbox['enqueue'] = (db, events) => {
     if (!this.#events) throw new Error('the events outbox is not wired');
-    await this.#events.enqueue(tx, events);
+    return this.#events.enqueue(db, events);
+  };
+
+  readonly enqueued: AuditOutbox['enqueued'] = (tx, count) => {
+    if (count > 0) this.#enqueued.add(tx);
   };
 
   /** After a commit: wakes the dispatcher when the transaction enqueued deliveries (a failure to wake it only delays them). */
   readonly committed = async (tx: Transaction<DB>): Promise<void> => {
-    if (!this.#events?.enqueuedIn(tx) || !this.#kick) return;
+    if (!this.#enqueued.delete(tx) || !this.#kick) return;
     try {
       await this.#kick();
     } catch (e) {

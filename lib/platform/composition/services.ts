@@ -209,7 +209,7 @@ async function coreServices(
   // The audit log signs with the active audit key of the ring its transaction's locked head
   // names; the key service audits its own changes through the same log. Events go to the outbox too.
   const signing = auditSigning(() => keys);
-  const audit = new AuditLog(signing, clock, EVENT_CATALOGUE, outbox.enqueue);
+  const audit = new AuditLog(signing, clock, EVENT_CATALOGUE, outbox);
   const keys: KeyService = new KeyService(database, s.keyProvider, clock, audit);
   // wired before anything appends (the bootstrap's key events go to the outbox too)
   const events = eventServices(config, o.adapters, opts.mode, { clock, logger, metrics, database, audit, outbox });

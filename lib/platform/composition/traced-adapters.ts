@@ -20,7 +20,7 @@ const STORE_METHODS = [
   'head',
   'delete',
   'retain',
-  'clearPendingUpload',
+  'claimUpload',
   'createUploadUrl',
   'createDownloadUrl',
   'startMultipartUpload',

@@ -73,8 +73,12 @@ export interface ObjectStore {
   retain(key: string, versionId: string, until: Date): Promise<void>;
   /** Latest versions of the keys under a prefix, in key order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
-  /** Clears the pending-upload mark of one version (registration claims the bytes); allowed under retention. */
-  clearPendingUpload(key: string, versionId: string): Promise<void>;
+  /**
+   * A registration claiming one version's bytes: retains it until `retainUntil` (as {@link retain})
+   * and clears its pending-upload mark, so nothing expires it. In one write where the store can
+   * (the filesystem's metadata); S3 makes both calls at once. Idempotent.
+   */
+  claimUpload(key: string, versionId: string, retainUntil: Date): Promise<void>;
   /**
    * A URL a client can PUT the bytes of `key` to, without going through the API, sending
    * `headers` with it. What it writes is a pending upload. With `sha256` (hex) the store refuses

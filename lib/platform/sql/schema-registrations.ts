@@ -5,7 +5,7 @@ type Ts = ColumnType<Date | string, Date, Date>;
 type Int8 = ColumnType<string | number, number, number>;
 type Nullable<T> = ColumnType<T | null, T | null | undefined, T | null>;
 
-/** Asynchronous registrations (migration 0018; the registry module's store-registrations-async.ts owns them). */
+/** Asynchronous registrations (migration 0019; the registry module's store-async.ts owns them). */
 export interface RegistrationsTable {
   registration_id: string;
   upload_id: string;

@@ -79,6 +79,8 @@ export interface UploadsTable {
   created_at: Ts;
   expires_at: Ts;
   max_size: Int8;
+  /** a multipart upload's part size (migration 0018); null for a single upload, or a multipart one created before 0018 */
+  part_bytes: ColumnType<string | number | null, number | null | undefined, number | null>;
   /** when an artifact claimed the upload; null while pending */
   registered_at: ColumnType<Date | string | null, Date | string | null | undefined, Date | string | null>;
   /** when the expiry job expired it (its bytes are being removed, then the row) */

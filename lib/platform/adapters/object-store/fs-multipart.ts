@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PutOptions, UploadedPart } from '../../ports/object-store.js';
 import { DurableFileWriter } from './fs-durable-writer.js';
@@ -77,14 +77,12 @@ export class FsMultipartParts {
     const parts = await this.list(key);
     if (!parts) throw noMultipart(key);
     const used = assertPartsComplete(parts, opts);
-    const out = new PassThrough({ highWaterMark: 1024 * 1024 });
     const dir = this.#dir(key);
-    void (async () => {
-      for (const p of used)
-        await pipeline(createReadStream(join(dir, `${p.partNumber}.bin`), { highWaterMark: 1024 * 1024 }), out, { end: false });
-      out.end();
-    })().catch((e: unknown) => out.destroy(e as Error));
-    return out;
+    // one file after the other from a generator: piping each into one stream would add listeners per part
+    async function* bytes() {
+      for (const p of used) yield* createReadStream(join(dir, `${p.partNumber}.bin`), { highWaterMark: 1024 * 1024 });
+    }
+    return Readable.from(bytes(), { objectMode: false });
   }
 
   async abort(key: string): Promise<void> {

@@ -143,24 +143,27 @@ export class FsObjectStore implements ObjectStore, UploadSink, DownloadSource {
 
   async retain(key: string, versionId: string, until: Date): Promise<void> {
     await this.#withKeyLock(key, async () => {
-      const meta = await this.#resolve(key, versionId);
-      if (!meta) throw notFound(key, versionId);
-      const now = new Date();
-      const current = meta.retainUntil ? new Date(meta.retainUntil) : undefined;
-      if (current && current > now && until < current) throw locked(key, current);
-      assertRetainUntil(until, now);
+      const meta = await this.#retained(key, versionId, until);
       await this.#writeSidecar(key, { ...meta, retainUntil: until.toISOString() });
     });
   }
 
-  async clearPendingUpload(key: string, versionId: string): Promise<void> {
+  async claimUpload(key: string, versionId: string, retainUntil: Date): Promise<void> {
     await this.#withKeyLock(key, async () => {
-      const meta = await this.#resolve(key, versionId);
-      if (!meta) throw notFound(key, versionId);
-      if (!meta.pendingUpload) return;
-      const { pendingUpload: _, ...rest } = meta;
-      await this.#writeSidecar(key, rest);
+      const { pendingUpload: _, ...meta } = await this.#retained(key, versionId, retainUntil);
+      await this.#writeSidecar(key, { ...meta, retainUntil: retainUntil.toISOString() });
     });
+  }
+
+  /** The version's metadata, once retention until `until` is allowed on it (never shortened). */
+  async #retained(key: string, versionId: string, until: Date): Promise<Sidecar> {
+    const meta = await this.#resolve(key, versionId);
+    if (!meta) throw notFound(key, versionId);
+    const now = new Date();
+    const current = meta.retainUntil ? new Date(meta.retainUntil) : undefined;
+    if (current && current > now && until < current) throw locked(key, current);
+    assertRetainUntil(until, now);
+    return meta;
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {

@@ -2,7 +2,14 @@
  * How bytes get into the S3 store: streamed through a hashing meter into a (multipart when
  * large) upload, or PUT by a client to a presigned URL; and out of it at a presigned GET.
  */
-import { GetObjectCommand, PutObjectCommand, type S3Client, type UploadPartCommand } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+  type S3Client,
+  type UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
@@ -11,7 +18,7 @@ import { AegisError, isAegisError } from '../../../kernel/errors.js';
 import type { PutOptions, UploadUrlOptions } from '../../ports/object-store.js';
 import { PENDING_UPLOAD_TAG } from './pending-upload-tag.js';
 import { HashMeter, toReadable } from './rules.js';
-import { toAegis } from './s3-errors.js';
+import { isNotFound, notFound, toAegis } from './s3-errors.js';
 
 /** Streams `body` into a new version of `key`; its version id and the sha256 of the bytes that passed. */
 export async function streamUpload(
@@ -131,5 +138,31 @@ export async function presignDownload(
     return { url: await getSignedUrl(client, command, { expiresIn: opts.expiresInSeconds }) };
   } catch (e) {
     throw toAegis(e, 'presign');
+  }
+}
+
+/**
+ * Re-tags a pending upload's version `registered` (the lifecycle rule expires only `pending`),
+ * rather than untagging it: PutObjectTagging is the permission registration already has (no
+ * DeleteObjectTagging).
+ */
+export async function clearPendingUpload(client: S3Client, at: { bucket: string; key: string; versionId: string }): Promise<void> {
+  const { bucket, key, versionId } = at;
+  try {
+    const tags = await client.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
+    const set = tags.TagSet ?? [];
+    if (!set.some((t) => t.Key === PENDING_UPLOAD_TAG.key && t.Value === PENDING_UPLOAD_TAG.value)) return;
+    const kept = set.filter((t) => t.Key !== PENDING_UPLOAD_TAG.key);
+    await client.send(
+      new PutObjectTaggingCommand({
+        Bucket: bucket,
+        Key: key,
+        VersionId: versionId,
+        Tagging: { TagSet: [...kept, { Key: PENDING_UPLOAD_TAG.key, Value: 'registered' }] },
+      }),
+    );
+  } catch (e) {
+    if (isNotFound(e, versionId)) throw notFound(key, versionId);
+    throw toAegis(e, 'untag');
   }
 }

@@ -14,7 +14,7 @@ import { AegisError } from '../../../kernel/errors.js';
 import type { ObjectInfo, ObjectLockStatus, ObjectStore, PutOptions, UploadedPart, UploadUrlOptions } from '../../ports/object-store.js';
 import { PENDING_UPLOAD_TAG } from './pending-upload-tag.js';
 import { errorName, inEffect, isAccessDenied, isNotFound, locked, notFound, toAegis } from './s3-errors.js';
-import { presignDownload, presignUpload, streamUpload } from './s3-uploads.js';
+import { clearPendingUpload, presignDownload, presignUpload, streamUpload } from './s3-uploads.js';
 import { abortMultipart, completeMultipart, listParts, presignParts, readObjectLock, startMultipart } from './s3-multipart.js';
 import { assertListPrefix, assertObjectKey, assertPutOptions, assertRetainUntil, assertUploadUrlOptions } from './rules.js';
 
@@ -36,7 +36,6 @@ export const s3Client = (opts: { forcePathStyle?: boolean } = {}): S3Client =>
 
 /** Tag holding the hex sha256 of a version's bytes (see `put` for why a tag). */
 const SHA256_TAG = 'sha256';
-const REGISTERED_VALUE = 'registered';
 const LIST_HEAD_CONCURRENCY = 8;
 
 /**
@@ -146,27 +145,12 @@ export class S3ObjectStore implements ObjectStore {
     await this.#putRetention(key, versionId, until, head.ObjectLockMode ?? this.#mode);
   }
 
-  async clearPendingUpload(key: string, versionId: string): Promise<void> {
+  async claimUpload(key: string, versionId: string, retainUntil: Date): Promise<void> {
     assertObjectKey(key);
-    try {
-      const tags = await this.#client.send(new GetObjectTaggingCommand({ Bucket: this.#bucket, Key: key, VersionId: versionId }));
-      const set = tags.TagSet ?? [];
-      if (!set.some((t) => t.Key === PENDING_UPLOAD_TAG.key && t.Value === PENDING_UPLOAD_TAG.value)) return;
-      // Re-tagged `registered` rather than untagged: PutObjectTagging is the permission registration
-      // already has (no DeleteObjectTagging), and the lifecycle rule only matches `pending`.
-      const kept = set.filter((t) => t.Key !== PENDING_UPLOAD_TAG.key);
-      await this.#client.send(
-        new PutObjectTaggingCommand({
-          Bucket: this.#bucket,
-          Key: key,
-          VersionId: versionId,
-          Tagging: { TagSet: [...kept, { Key: PENDING_UPLOAD_TAG.key, Value: REGISTERED_VALUE }] },
-        }),
-      );
-    } catch (e) {
-      if (isNotFound(e, versionId)) throw notFound(key, versionId);
-      throw toAegis(e, 'untag');
-    }
+    await Promise.all([
+      this.retain(key, versionId, retainUntil),
+      clearPendingUpload(this.#client, { bucket: this.#bucket, key, versionId }),
+    ]);
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {

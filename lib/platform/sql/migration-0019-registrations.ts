@@ -9,7 +9,7 @@ import { sql, type Kysely } from 'kysely';
 // not a fact of the registry: not chained, not restored (a registration in flight during a
 // restore is requested again). At most one `verifying` registration per caller and request
 // (the partial unique index): a replay finds it.
-export const registrations0018 = {
+export const registrations0019 = {
   async up(db: Kysely<any>) {
     await db.schema
       .createTable('registrations')
