@@ -321,6 +321,49 @@ describe('aegis register interrupted while its registration verifies', () => {
   });
 });
 
+describe('a local server stopped while a registration verifies', () => {
+  it('hashes and commits it again when it starts on the same data folder', async () => {
+    const env = { AEGIS_REGISTER_ASYNC_BYTES: String(THRESHOLD) };
+    const first = await startStack(env);
+    const bytes = randomBytes(2 * MIB + 3);
+    const manifest = manifestFor('async-restart', bytes);
+    await registerDatasets(first, manifest);
+    // the first server's hashing never gets past 1 MiB
+    const store: ObjectStore = first.container.store;
+    const get = store.get.bind(store);
+    const never = { after: MIB + MIB / 2, opened: new Promise<void>(() => undefined), release: () => undefined };
+    const held: Readable[] = [];
+    store.get = async (key, opts) => {
+      const read = gated(await get(key, opts), never);
+      held.push(read);
+      return read;
+    };
+    const up = await first.api('POST', '/v1/registry/uploads', { modelName: 'async-restart', size: bytes.length });
+    expect((await fetch(up.body.url, { method: 'PUT', body: bytes, headers: up.body.headers })).status).toBe(200);
+    const res = await first.api('POST', '/v1/registry/register', { uploadId: up.body.uploadId, manifest });
+    expect(res.status).toBe(202);
+    const id = res.body.registrationId as string;
+    for (let i = 0; i < 500 && (await first.api('GET', `/v1/registry/registrations/${id}`)).body.bytesHashed === 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    await first.close();
+    // the first server's read, still held, fails (its execution was stopped with the server): its task's timer ends
+    for (const h of held) h.destroy(new Error('the server stopped'));
+
+    const second = await startStack(env, { dataDir: first.dataDir });
+    try {
+      let s: Status | undefined;
+      for (let i = 0; i < 500; i++) {
+        s = (await second.api('GET', `/v1/registry/registrations/${id}`)).body as Status;
+        if (s.status !== 'verifying') break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(s).toMatchObject({ status: 'registered', bytesHashed: bytes.length, result: { modelName: 'async-restart', version: 1 } });
+    } finally {
+      await second.stop();
+    }
+  });
+});
+
 describe('AEGIS_REGISTER_ASYNC_BYTES', () => {
   it('is refused at startup when it is not a positive integer, naming the variable', () => {
     for (const v of ['0', '-5', '1.5', 'lots'])

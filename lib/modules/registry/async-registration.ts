@@ -25,6 +25,7 @@ import {
   findAsyncRegistration,
   findVerifying,
   insertAsyncRegistration,
+  listVerifying,
   setBytesHashed,
   type AsyncRegistrationRow,
   type AsyncStatus,
@@ -119,6 +120,16 @@ export class AsyncRegistrations implements AsyncGate {
     }
     await this.#start(registrationId);
     return { registrationId, status: 'verifying', totalBytes: info.size };
+  }
+
+  /**
+   * Starts the execution of every registration still verifying (a local server's start: its
+   * executions ended with the process that ran them; one still running is left alone).
+   */
+  async resumeVerifying(): Promise<string[]> {
+    const ids = await listVerifying(this.d.database.db, 1000);
+    for (const id of ids) await this.#start(id);
+    return ids;
   }
 
   async #start(registrationId: string): Promise<void> {

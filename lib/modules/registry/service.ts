@@ -137,6 +137,11 @@ export class RegistryService {
     return this.#async.status(registrationId, principal);
   }
 
+  /** Starts the executions of the registrations still verifying (the local server's start). See {@link AsyncRegistrations.resumeVerifying}. */
+  async resumeRegistrations(): Promise<string[]> {
+    return this.#async.resumeVerifying();
+  }
+
   /** A Task state of the `register` state machine (the register-step function on AWS). */
   async registrationStep(event: RegisterStepEvent): Promise<unknown> {
     return this.#async.step(event);

@@ -125,3 +125,15 @@ export async function finishAsyncRegistration(
     .executeTakeFirst();
   return row !== undefined;
 }
+
+/** The ids of registrations still verifying, oldest first (at most `limit`). */
+export async function listVerifying(x: Executor, limit: number): Promise<string[]> {
+  const rows = await x
+    .selectFrom('registrations')
+    .select('registration_id')
+    .where('status', '=', 'verifying')
+    .orderBy('created_at')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => r.registration_id);
+}
