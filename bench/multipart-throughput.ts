@@ -3,7 +3,7 @@
  * a user runs it: it hashes the file, sends the parts and registers), at one part in flight and
  * at several (AEGIS_UPLOAD_CONCURRENCY), each run right after `openssl dgst -sha256` of the same
  * file, its reference. The server is this process (PGlite, fs store): it hashes each part as it
- * arrives and joins the parts at registration.
+ * arrives and writes it in place into the upload's file, which registration hashes once.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -99,7 +99,7 @@ export async function multipartBench(opts: { sizeMiB: number; concurrency: numbe
         rows.push(
           phase('CLI start + whole-file sha256', reg.uploadFrom),
           phase('parts: hashed, sent, hashed and written by the server', reg.uploadTo - reg.uploadFrom),
-          phase('register: the server joins the parts (hashed, written), signs', reg.ms - reg.uploadTo),
+          phase('register: the server hashes the assembled file, signs', reg.ms - reg.uploadTo),
         );
       }
       summary.push(`${concurrency} in flight: ${ref === undefined ? 'n/a' : ratio(ref / reg.ms)}`);
@@ -109,7 +109,7 @@ export async function multipartBench(opts: { sizeMiB: number; concurrency: numbe
     print('   "vs openssl": the run\'s MB/s / the MB/s of openssl on the same file just before it (1.00× = as fast)');
     print(`   registration throughput / openssl throughput: ${summary.join(', ')}`);
     print(
-      `   each run is a fresh CLI process: hash the file, hash and send each part, register (the server joins the parts); sha256 ${sha256?.slice(0, 16)}…`,
+      `   each run is a fresh CLI process: hash the file, hash and send each part, register (the server hashes the assembled file); sha256 ${sha256?.slice(0, 16)}…`,
     );
   } finally {
     await stack.close();

@@ -221,10 +221,20 @@ const toJson = (v: unknown): unknown => {
 };
 
 /**
- * `JSON.stringify(value)` for replies, without recursion and without throwing: deep data
- * serialises, a cycle becomes null, a bigint a string. Stored data can never make a reply fail.
+ * `JSON.stringify(value)` for replies, without throwing: deep data serialises, a cycle becomes
+ * null, a bigint a string. Stored data can never make a reply fail. The native serialiser first
+ * (what nearly every reply is); only a value it refuses is walked without recursion.
  */
 export function stringifyJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? 'null';
+  } catch {
+    return stringifyWalking(value);
+  }
+}
+
+/** {@link stringifyJson}'s walk: an explicit stack instead of recursion, cycles as null. */
+function stringifyWalking(value: unknown): string {
   type Open =
     { kind: 'array'; v: unknown[]; i: number } | { kind: 'object'; v: Record<string, unknown>; keys: string[]; i: number; written: number };
   const out: string[] = [];

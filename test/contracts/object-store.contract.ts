@@ -348,11 +348,11 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
       it('takes parts in any order, lists them for a resumed upload, and completes them into one pending version', async () => {
         const key = k('mp/resumed');
         expect(await store().listUploadedParts(key)).toBeUndefined();
-        await store().startMultipartUpload(key);
+        await store().startMultipartUpload(key, { partBytes: PART });
         expect(await store().listUploadedParts(key)).toEqual([]);
         await send(key, [3, 1]);
         // interrupted here; a resumed client starts again (finding the same upload) and sends what is missing
-        await store().startMultipartUpload(key);
+        await store().startMultipartUpload(key, { partBytes: PART });
         const received = (await store().listUploadedParts(key))!;
         expect(received.map((p) => ({ partNumber: p.partNumber, size: p.size }))).toEqual([
           { partNumber: 1, size: PART },
@@ -368,7 +368,7 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
 
       it('refuses to complete with a part missing, naming it, and keeps the parts for the resumed upload', async () => {
         const key = k('mp/missing');
-        await store().startMultipartUpload(key);
+        await store().startMultipartUpload(key, { partBytes: PART });
         await send(key, [1, 3]);
         await expect(store().completeMultipartUpload(key, { partCount: 3, expectedSize: size })).rejects.toMatchObject({
           code: 'MULTIPART_INCOMPLETE',
@@ -392,7 +392,7 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
         await expect(
           store().createPartUploadUrls(key, [{ partNumber: 1, contentLength: 10 }], { expiresInSeconds: 60 }),
         ).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' });
-        await store().startMultipartUpload(key);
+        await store().startMultipartUpload(key, { partBytes: PART });
         await send(key, [1]);
         await store().abortMultipartUpload(key);
         expect(await store().listUploadedParts(key)).toBeUndefined();
@@ -404,7 +404,7 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
 
       it('refuses part numbers outside 1..10000, naming partNumber', async () => {
         const key = k('mp/numbers');
-        await store().startMultipartUpload(key);
+        await store().startMultipartUpload(key, { partBytes: PART });
         for (const partNumber of [0, 10_001, 1.5])
           await expect(
             store().createPartUploadUrls(key, [{ partNumber, contentLength: 10 }], { expiresInSeconds: 60 }),

@@ -3,7 +3,7 @@
  * servers are probed before any test is defined (top-level await), and a suite whose server
  * is absent is registered with `describe.skip` under a title that says why: the report counts
  * its tests as skipped, never as passed. In CI the probes throw instead (see moto.ts and
- * postgres.ts), so a missing server fails the run.
+ * postgres.ts), and a skip is refused here too, so a missing server fails the run.
  */
 
 /**
@@ -15,6 +15,8 @@
  */
 export function describeUnless(reason: string | undefined, title: string, fn: () => void): void {
   if (reason === undefined) return describe(title, fn);
+  // CI has every server: a suite skipped there is a broken setup, never a pass
+  if (process.env.CI) throw new Error(`${title}: cannot be skipped in CI (${reason})`);
   console.warn(`${title}: skipped: ${reason}`);
   describe.skip(`${title} [skipped: ${reason}]`, fn);
 }

@@ -47,4 +47,26 @@ describe('DurableFileWriter', () => {
     await closed;
     expect(fh.fd).toBe(-1);
   });
+
+  it('writes at a position, leaving the bytes before and after it as they were', async () => {
+    const file = join(dir, 'positioned.bin');
+    await (await open(file, 'wx')).writeFile(Buffer.alloc(1_000_000, 7));
+    const middle = Buffer.concat([...patternChunks(300_000, 'p')]);
+    const fh = await open(file, 'r+');
+    await pipeline(Readable.from(patternChunks(300_000, 'p')), new DurableFileWriter(fh, { batchBytes: 65_536, position: 400_000 }));
+    const after = await readFile(file);
+    expect(after.length).toBe(1_000_000);
+    expect(sha(after)).toBe(sha(Buffer.concat([Buffer.alloc(400_000, 7), middle, Buffer.alloc(300_000, 7)])));
+  });
+
+  it('fails the stream when its last batch, written after the stream has ended, fails, and closes the file', async () => {
+    const file = join(dir, 'readonly.bin');
+    await (await open(file, 'wx')).close();
+    const fh = await open(file, 'r'); // every write fails
+    await expect(
+      pipeline(Readable.from(patternChunks(65_536, 'r')), new DurableFileWriter(fh, { batchBytes: 65_536 })),
+    ).rejects.toMatchObject({ code: 'EBADF' });
+    expect(fh.fd).toBe(-1);
+    expect((await readFile(file)).length).toBe(0);
+  });
 });

@@ -111,6 +111,16 @@ describe('stringifyJson', () => {
     cyclic.self = cyclic;
     expect(stringifyJson(cyclic)).toBe('{"x":1,"self":null}');
     expect(stringifyJson({ big: 10n })).toBe('{"big":"10"}');
+    const throwing = {
+      ok: 1,
+      bad: {
+        toJSON: () => {
+          throw new Error('no');
+        },
+      },
+    };
+    expect(stringifyJson(throwing)).toBe('{"ok":1,"bad":null}');
+    expect(stringifyJson(undefined)).toBe('null');
   });
 });
 

@@ -117,7 +117,7 @@ export class PendingUploads {
       const expiresAt = pendingUntil(now.toISOString(), this.opts.pendingUploadTtlSeconds);
       // the plan is fixed now: stored, so a later change of the setting leaves this upload's parts as they were
       const plan = multipartPlan(input.size, this.#partBytes());
-      await this.store.startMultipartUpload(key);
+      await this.store.startMultipartUpload(key, { partBytes: plan.partSize });
       await insertUpload(this.database.db, { ...row, expiresAt, partBytes: plan.partSize });
       return { uploadId, multipart: true as const, ...plan, expiresAt: expiresAt.toISOString() };
     }

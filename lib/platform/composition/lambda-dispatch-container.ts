@@ -1,7 +1,6 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { EventBridgePublisher } from '../adapters/event-delivery/eventbridge.js';
-import { captureClient } from '../tracing/xray.js';
-import { buildLambdaContainer } from './lambda.js';
+import { buildLambdaContainer, captureClient } from './lambda.js';
 import { loadCheckedConfig } from '../config.js';
 import { lazyContainer } from '../http/container-provider.js';
 

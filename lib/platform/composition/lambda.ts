@@ -36,10 +36,19 @@ import { builtinModelRuntimes } from './builtin-runtimes.js';
 import { unconfiguredDriftWorkflows } from './drift.js';
 import { unconfiguredRegisterWorkflows } from './registration.js';
 import type { DriftStore } from './serving.js';
-import { captureClient, xrayTracer } from '../tracing/xray.js';
 
-// In Lambda, requests run in their X-Ray subsegment from the first invocation on (which builds the container).
-if (process.env.AWS_LAMBDA_FUNCTION_NAME) xrayTracer();
+/**
+ * An AWS SDK v3 client whose calls are X-Ray subsegments. X-Ray only in Lambda, where requests run
+ * in their subsegment from the first invocation on (which builds the container): Powertools'
+ * Tracer loads the X-Ray SDK, whose async hook tracks every promise's destruction, and the local
+ * server, which imports these handlers too, does no X-Ray tracing to pay that for.
+ */
+export const captureClient: <T>(client: T) => T = process.env.AWS_LAMBDA_FUNCTION_NAME
+  ? await import('../tracing/xray.js').then((x) => {
+      x.xrayTracer();
+      return x.captureClient;
+    })
+  : (client) => client;
 
 /** The Lambda API endpoint the SDK convention names (`AWS_ENDPOINT_URL_LAMBDA`, else `AWS_ENDPOINT_URL`): emulators. */
 function lambdaEndpoint(): string | undefined {

@@ -92,8 +92,11 @@ export interface ObjectStore {
    * needed, then {@link completeMultipartUpload} joins them into one pending-upload version.
    * Parts are numbered from 1 (at most {@link MULTIPART_LIMITS.maxParts}); every part but the
    * last has at least {@link MULTIPART_LIMITS.minPartBytes} bytes (S3's rule, kept by both stores).
+   * `partBytes`, the size of every part but the last, lets the filesystem store write each part
+   * straight into one file at its offset (S3 needs none); a resumed upload keeps the part size it
+   * was started with.
    */
-  startMultipartUpload(key: string): Promise<void>;
+  startMultipartUpload(key: string, opts?: { partBytes?: number }): Promise<void>;
   /**
    * URLs a client can PUT parts of `key`'s started multipart upload to, sending `headers`:
    * each takes exactly `contentLength` bytes, and with `sha256` (hex) only those bytes.

@@ -21,13 +21,18 @@ export class DurableFileWriter extends Writable {
   #sinceSync = 0;
   #syncing: Promise<void> | undefined;
   #syncError: Error | undefined;
+  #writing: Promise<void> | undefined;
+  /** where the next write goes when writing at a position (a part in its upload's file), else undefined */
+  #position: number | undefined;
 
-  constructor(fh: FileHandle, opts: { batchBytes?: number; syncEveryBytes?: number } = {}) {
+  /** With `position`: positioned writes from there (the rest of the file untouched), made durable with `fdatasync`. */
+  constructor(fh: FileHandle, opts: { batchBytes?: number; syncEveryBytes?: number; position?: number } = {}) {
     const batchBytes = opts.batchBytes ?? BATCH_BYTES;
     super({ highWaterMark: batchBytes });
     this.#fh = fh;
     this.#batchBytes = batchBytes;
     this.#syncEveryBytes = opts.syncEveryBytes ?? SYNC_EVERY_BYTES;
+    this.#position = opts.position;
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (e?: Error | null) => void): void {
@@ -41,16 +46,18 @@ export class DurableFileWriter extends Writable {
   }
 
   override _final(done: (e?: Error | null) => void): void {
-    this.#flush()
+    // after the batch being written: the last one goes after it
+    Promise.resolve(this.#writing)
+      .then(() => this.#flush())
       .then(() => this.#syncing)
       .then(() => this.#throwSyncError())
-      .then(() => this.#fh.sync())
+      .then(() => (this.#position === undefined ? this.#fh.sync() : this.#fh.datasync()))
       .then(() => done(), done);
   }
 
   override _destroy(error: Error | null, done: (e?: Error | null) => void): void {
-    // a background fdatasync must settle before the handle closes under it
-    Promise.resolve(this.#syncing)
+    // a batch being written and a background fdatasync must settle before the handle closes under them
+    Promise.allSettled([this.#writing, this.#syncing])
       .then(() => this.#fh.close())
       .then(
         () => done(error),
@@ -63,9 +70,18 @@ export class DurableFileWriter extends Writable {
     this.#pendingBytes += chunk.length;
   }
 
+  /**
+   * A full batch is written while the next one gathers (the stream's hashing on this thread, the
+   * write on the pool's): the stream waits only for the batch before it.
+   */
   #maybeFlush(done: (e?: Error | null) => void): void {
     if (this.#pendingBytes < this.#batchBytes) return done();
-    this.#flush().then(() => done(), done);
+    const previous = this.#writing ?? Promise.resolve();
+    const mine = previous.then(() => this.#flush());
+    this.#writing = mine;
+    // kept (settled or not): its failure reaches the next batch or _final, never lost
+    mine.catch(() => undefined);
+    previous.then(() => done(), done);
   }
 
   #throwSyncError(): void {
@@ -75,12 +91,19 @@ export class DurableFileWriter extends Writable {
   async #flush(): Promise<void> {
     this.#throwSyncError();
     if (this.#pendingBytes === 0) return;
-    let buffers = this.#pending;
+    const buffers = this.#pending;
     const total = this.#pendingBytes;
     this.#pending = [];
     this.#pendingBytes = 0;
+    const position = this.#position;
+    if (this.#position !== undefined) this.#position += total;
+    await this.#writeOut(buffers, total, position);
+  }
+
+  async #writeOut(first: Buffer[], total: number, position: number | undefined): Promise<void> {
+    let buffers = first;
     for (let written = 0; written < total;) {
-      const { bytesWritten } = await this.#fh.writev(buffers);
+      const { bytesWritten } = await this.#fh.writev(buffers, position === undefined ? undefined : position + written);
       written += bytesWritten;
       // a short write (rare on files): continue with what is left
       if (written < total) buffers = [Buffer.concat(buffers).subarray(bytesWritten)];

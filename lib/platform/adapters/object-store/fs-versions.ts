@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { AegisError } from '../../../kernel/errors.js';
 import type { ObjectInfo } from '../../ports/object-store.js';
 
 /** A version's metadata, as its JSON sidecar stores it. */
@@ -23,6 +24,34 @@ export interface Sidecar {
 // `@` can never appear in a key, so the versions folder of `a` cannot collide with key `a/v`.
 const VERSIONS_DIR = '@v';
 const VERSION_ID = /^[0-9a-z]{12}-[0-9a-f]{12}$/;
+
+/** Serialises work per name inside this process (a check, then the write it allows). */
+export class KeyLocks {
+  readonly #locks = new Map<string, Promise<void>>();
+
+  async run<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(name) ?? Promise.resolve();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const mine = previous.then(() => gate);
+    this.#locks.set(name, mine);
+    await previous;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.#locks.get(name) === mine) this.#locks.delete(name);
+    }
+  }
+}
+
+export const locked = (key: string, until: Date): AegisError =>
+  new AegisError('RETENTION_LOCKED', `${key} is under retention until ${until.toISOString()}`, {
+    field: 'key',
+    details: { retainUntil: until.toISOString() },
+  });
+export const notFound = (key: string, versionId?: string): AegisError =>
+  new AegisError('OBJECT_NOT_FOUND', versionId ? `no version ${versionId} of ${key}` : `no object ${key}`, { field: 'key' });
 
 export const isEnoent = (e: unknown): boolean => (e as NodeJS.ErrnoException)?.code === 'ENOENT';
 

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, rename, rmdir, unlink } from 'node:fs/promises';
+import { chmod, link, mkdir, open, rename, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AegisError } from '../../../kernel/errors.js';
 import {
   HashMeter,
   assertListPrefix,
@@ -12,6 +11,7 @@ import {
   assertRetainUntil,
   assertUploadUrlOptions,
   assertPartUrlRequest,
+  assertPartBytes,
   noMultipart,
   toReadable,
 } from './rules.js';
@@ -29,7 +29,19 @@ import type {
 import { DurableFileWriter } from './fs-durable-writer.js';
 import { FsMultipartParts } from './fs-multipart.js';
 import { FsSignedUrls } from './fs-signed-urls.js';
-import { collectKeys, isEnoent, newVersionId, readSidecar, toInfo, versionsDir, writeSidecar, type Sidecar } from './fs-versions.js';
+import {
+  KeyLocks,
+  collectKeys,
+  isEnoent,
+  locked,
+  newVersionId,
+  notFound,
+  readSidecar,
+  toInfo,
+  versionsDir,
+  writeSidecar,
+  type Sidecar,
+} from './fs-versions.js';
 
 export interface FsObjectStoreOptions {
   /** Folder holding every object version; created on first write. */
@@ -39,14 +51,6 @@ export interface FsObjectStoreOptions {
   /** HMAC key for upload URLs; required together with `uploadBaseUrl`. */
   uploadSecret?: Buffer | string;
 }
-
-const locked = (key: string, until: Date): AegisError =>
-  new AegisError('RETENTION_LOCKED', `${key} is under retention until ${until.toISOString()}`, {
-    field: 'key',
-    details: { retainUntil: until.toISOString() },
-  });
-const notFound = (key: string, versionId?: string): AegisError =>
-  new AegisError('OBJECT_NOT_FOUND', versionId ? `no version ${versionId} of ${key}` : `no object ${key}`, { field: 'key' });
 
 /**
  * The local {@link ObjectStore}: every version of every key kept on disk, with
@@ -66,7 +70,7 @@ export class FsObjectStore implements ObjectStore, UploadSink, DownloadSource {
   readonly #root: string;
   readonly #urls: FsSignedUrls;
   // Serialises check-then-write per key inside this process (retention check vs. commit).
-  readonly #locks = new Map<string, Promise<void>>();
+  readonly #locks = new KeyLocks();
   readonly #parts: FsMultipartParts;
 
   constructor(opts: FsObjectStoreOptions) {
@@ -91,23 +95,28 @@ export class FsObjectStore implements ObjectStore, UploadSink, DownloadSource {
       // ends once the bytes are durable, and closes the handle either way
       await pipeline(toReadable(body), meter, new DurableFileWriter(out));
       await chmod(tmp, 0o444);
-      return await this.#withKeyLock(key, async () => {
-        const latest = await this.#assertWritable(key);
-        // Named at commit, not at start, so "latest" means the last write to finish, as on S3.
-        const versionId = newVersionId(latest?.versionId);
-        const dir = this.#versionsDir(key);
-        await mkdir(dir, { recursive: true });
-        await rename(tmp, join(dir, `${versionId}.bin`));
-        const meta: Sidecar = { key, versionId, size: meter.bytesSeen, sha256: meter.sha256, lastModified: new Date().toISOString() };
-        if (opts.retainUntil) meta.retainUntil = opts.retainUntil.toISOString();
-        if (opts.contentType) meta.contentType = opts.contentType;
-        if (opts.pendingUpload) meta.pendingUpload = true;
-        await this.#writeSidecar(key, meta);
-        return toInfo(meta);
-      });
+      const meta = { size: meter.bytesSeen, sha256: meter.sha256, ...opts };
+      return await this.#commit(key, meta, (bin) => rename(tmp, bin));
     } finally {
       await unlink(tmp).catch(() => undefined);
     }
+  }
+
+  /** Bytes become a version: `place` puts them at its `.bin`, then its sidecar (what makes it exist); the lock check repeated. */
+  async #commit(key: string, m: PutOptions & { size: number; sha256: string }, place: (bin: string) => Promise<void>): Promise<ObjectInfo> {
+    return this.#locks.run(key, async () => {
+      const latest = await this.#assertWritable(key);
+      const versionId = newVersionId(latest?.versionId); // named at commit: "latest" is the last write to finish, as on S3
+      const dir = this.#versionsDir(key);
+      await mkdir(dir, { recursive: true });
+      await place(join(dir, `${versionId}.bin`));
+      const meta: Sidecar = { key, versionId, size: m.size, sha256: m.sha256, lastModified: new Date().toISOString() };
+      if (m.retainUntil) meta.retainUntil = m.retainUntil.toISOString();
+      if (m.contentType) meta.contentType = m.contentType;
+      if (m.pendingUpload) meta.pendingUpload = true;
+      await this.#writeSidecar(key, meta);
+      return toInfo(meta);
+    });
   }
 
   async get(key: string, opts: { versionId?: string; start?: number } = {}): Promise<Readable> {
@@ -129,7 +138,7 @@ export class FsObjectStore implements ObjectStore, UploadSink, DownloadSource {
   }
 
   async delete(key: string, opts: { versionId?: string } = {}): Promise<void> {
-    await this.#withKeyLock(key, async () => {
+    await this.#locks.run(key, async () => {
       const meta = await this.#resolve(key, opts.versionId);
       if (!meta) throw notFound(key, opts.versionId);
       if (meta.retainUntil && new Date(meta.retainUntil) > new Date()) throw locked(key, new Date(meta.retainUntil));
@@ -142,14 +151,14 @@ export class FsObjectStore implements ObjectStore, UploadSink, DownloadSource {
   }
 
   async retain(key: string, versionId: string, until: Date): Promise<void> {
-    await this.#withKeyLock(key, async () => {
+    await this.#locks.run(key, async () => {
       const meta = await this.#retained(key, versionId, until);
       await this.#writeSidecar(key, { ...meta, retainUntil: until.toISOString() });
     });
   }
 
   async claimUpload(key: string, versionId: string, retainUntil: Date): Promise<void> {
-    await this.#withKeyLock(key, async () => {
+    await this.#locks.run(key, async () => {
       const { pendingUpload: _, ...meta } = await this.#retained(key, versionId, retainUntil);
       await this.#writeSidecar(key, { ...meta, retainUntil: retainUntil.toISOString() });
     });
@@ -191,10 +200,11 @@ export class FsObjectStore implements ObjectStore, UploadSink, DownloadSource {
     return { url: this.#urls.upload(key, opts), headers: {} };
   }
 
-  async startMultipartUpload(key: string): Promise<void> {
+  async startMultipartUpload(key: string, opts: { partBytes?: number } = {}): Promise<void> {
     assertObjectKey(key);
+    if (opts.partBytes !== undefined) assertPartBytes(opts.partBytes);
     await this.#assertWritable(key);
-    if (!(await this.#parts.inProgress(key))) await this.#parts.start(key);
+    if (!(await this.#parts.inProgress(key))) await this.#parts.start(key, opts.partBytes);
   }
 
   async createPartUploadUrls(
@@ -230,8 +240,14 @@ export class FsObjectStore implements ObjectStore, UploadSink, DownloadSource {
 
   async completeMultipartUpload(key: string, opts: { partCount: number; expectedSize: number }): Promise<ObjectInfo> {
     assertObjectKey(key);
-    // One more pass over the bytes: the parts become an ordinary version, hashed like any upload.
-    const info = await this.put(key, await this.#parts.joined(key, opts), { pendingUpload: true, expectedSize: opts.expectedSize });
+    const whole = await this.#parts.assemble(key, opts);
+    // parts written in place: the upload's file becomes the version, linked (the upload intact until the sidecar exists)
+    const info = whole
+      ? await this.#commit(key, { size: whole.size, sha256: whole.sha256, pendingUpload: true }, (bin) =>
+          link(whole.path, bin).then(() => chmod(bin, 0o444)),
+        )
+      : // an upload started without a part size: its parts are joined into a version, hashed like any upload
+        await this.put(key, await this.#parts.joined(key, opts), { pendingUpload: true, expectedSize: opts.expectedSize });
     await this.#parts.abort(key);
     return info;
   }
@@ -276,20 +292,5 @@ export class FsObjectStore implements ObjectStore, UploadSink, DownloadSource {
 
   async #writeSidecar(key: string, meta: Sidecar): Promise<void> {
     await writeSidecar(this.#versionsDir(key), meta);
-  }
-
-  async #withKeyLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.#locks.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const mine = previous.then(() => gate);
-    this.#locks.set(key, mine);
-    await previous;
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (this.#locks.get(key) === mine) this.#locks.delete(key);
-    }
   }
 }

@@ -131,6 +131,16 @@ export function assertPartNumber(n: number): void {
     });
 }
 
+/** Throws VALIDATION_FAILED (field `partBytes`) unless `n` is a part size S3 would take. */
+export function assertPartBytes(n: number): void {
+  if (!Number.isSafeInteger(n) || n < MULTIPART_LIMITS.minPartBytes || n > MULTIPART_LIMITS.maxPartBytes)
+    throw new AegisError(
+      'VALIDATION_FAILED',
+      `partBytes must be an integer from ${MULTIPART_LIMITS.minPartBytes} to ${MULTIPART_LIMITS.maxPartBytes}`,
+      { field: 'partBytes' },
+    );
+}
+
 /** A part URL's request: its number, and its size (at most {@link MULTIPART_LIMITS.maxPartBytes}) and sha256 as a single upload's. */
 export function assertPartUrlRequest(part: { partNumber: number; contentLength: number; sha256?: string }, expiresInSeconds: number): void {
   const { partNumber, contentLength, sha256 } = part;
