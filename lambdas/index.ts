@@ -57,6 +57,7 @@ import * as versionGet from './version-get.js';
 import * as versionValidate from './version-validate.js';
 import * as versionsList from './versions-list.js';
 import * as whoami from './whoami.js';
+import * as registrationGet from './registration-get.js';
 import * as webhooksCreate from './webhooks-create.js';
 import * as webhooksList from './webhooks-list.js';
 import * as webhookGet from './webhook-get.js';
@@ -124,6 +125,7 @@ export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
   versionValidate,
   versionsList,
   whoami,
+  registrationGet,
   webhooksCreate,
   webhooksList,
   webhookGet,

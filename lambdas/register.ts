@@ -12,7 +12,8 @@ export const build = (container: ContainerProvider) =>
       if (!parsed.success) throw validationError(parsed.error, 'Idempotency-Key');
       key = parsed.data;
     }
-    const result = await c.registry.register(req.body, req.principal!, key);
+    const result = await c.registry.submit(req.body, req.principal!, key);
+    if (!('replayed' in result)) return { status: 202, body: result };
     return { status: result.replayed ? 200 : 201, body: result };
   });
 

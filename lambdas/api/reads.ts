@@ -1,4 +1,4 @@
-/** The `reads` API function (lib/platform/http/route-functions.ts): health, readyz, openapi, keysList, modelsList, versionsList, versionGet, artifactGet, verifyManifest, datasetGet, lineageGet, promotionsByArtifact, promotionGet, quarantineGet, auditList, whoami. */
+/** The `reads` API function (lib/platform/http/route-functions.ts): health, readyz, openapi, keysList, modelsList, versionsList, versionGet, artifactGet, verifyManifest, datasetGet, lineageGet, promotionsByArtifact, promotionGet, quarantineGet, auditList, whoami, registrationGet. */
 import { apiFunction } from '../../lib/platform/http/route-functions.js';
 import { handler as health } from '../health.js';
 import { handler as readyz } from '../readyz.js';
@@ -16,6 +16,7 @@ import { handler as promotionGet } from '../promotion-get.js';
 import { handler as quarantineGet } from '../quarantine-get.js';
 import { handler as auditList } from '../audit-list.js';
 import { handler as whoami } from '../whoami.js';
+import { handler as registrationGet } from '../registration-get.js';
 
 export const handler = apiFunction('reads', {
   health,
@@ -34,4 +35,5 @@ export const handler = apiFunction('reads', {
   quarantineGet,
   auditList,
   whoami,
+  registrationGet,
 });

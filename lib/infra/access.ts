@@ -9,6 +9,7 @@ import { logicalIdOf } from './pin.js';
 import type { RegistryDatabase } from './registry-database.js';
 import { DRIFT_BUCKET_VARIABLE, grantDriftStore, grantStartDriftRuns, grantViaS3, type DriftStoreAccess } from './drift-access.js';
 import { DRIFT_INPUTS_PREFIX } from './storage.js';
+import { grantStartRegistrations } from './workflow-access.js';
 
 /**
  * Where the audit archive keeps its objects (`audit/segments/…`, `audit/checkpoints/…`, see
@@ -22,11 +23,12 @@ export const AUDIT_HEADS_PREFIX = 'audit/heads/';
 export interface RouteAccess {
   /**
    * The artifact bucket. `read`: get/head/tag reads; `write`: also put, tag and set
-   * retention (never delete).
+   * retention (never delete), and multipart uploads; `commit`: `write` without multipart
+   * uploads (the register step: sidecars put, retention set, the pending tag cleared).
    *
    * @default - no access
    */
-  readonly artifacts?: 'read' | 'write';
+  readonly artifacts?: 'read' | 'commit' | 'write';
   /**
    * The audit-archive bucket, objects under {@link AUDIT_ARCHIVE_PREFIX}: `read` lists and
    * reads segments and checkpoints; `write` also puts them with their retention (never delete).
@@ -76,6 +78,8 @@ export interface RouteAccess {
    * `AEGIS_DRIFT_STATE_MACHINE_ARN`. Needs {@link AccessResources.driftStateMachine}.
    */
   readonly startDriftRuns?: boolean;
+  /** states:StartExecution on exactly the register state machine ({@link AccessResources.registerStateMachine}), as `AEGIS_REGISTER_STATE_MACHINE_ARN`. */
+  readonly startRegistrations?: boolean;
 }
 
 /** The two Standard state machines a promotion runs as (`statemachines/*.asl.json`). */
@@ -111,6 +115,8 @@ export interface AccessResources {
    * @default - none: granting startDriftRuns throws
    */
   readonly driftStateMachine?: sfn.IStateMachine;
+  /** What {@link RouteAccess.startRegistrations} grants on. @default - none: granting startRegistrations throws */
+  readonly registerStateMachine?: sfn.IStateMachine;
   /**
    * The event dispatcher function: a function that appends audit events
    * ({@link RouteAccess.signAuditEvents}) gets its name as `AEGIS_EVENT_DISPATCH_FUNCTION` and
@@ -232,6 +238,7 @@ function grantDrift(fn: AegisFunction, access: RouteAccess, resources: AccessRes
     if (!resources.driftStateMachine) throw new Error(`${fn.node.path} may start drift runs, but no drift state machine was given`);
     grantStartDriftRuns(fn, resources.driftStateMachine);
   }
+  if (access.startRegistrations) grantStartRegistrations(fn, resources.registerStateMachine);
 }
 
 /**
@@ -273,7 +280,7 @@ function grantObjectAccess(
   fn: AegisFunction,
   bucket: s3.IBucket,
   dataKey: kms.IKey,
-  level: 'read' | 'write',
+  level: 'read' | 'commit' | 'write',
   keyPattern: string,
   reason: string,
 ): void {
@@ -283,8 +290,9 @@ function grantObjectAccess(
   fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: OBJECT_READ, resources: [objects] }));
   // SSE-KMS: reading decrypts with the bucket's key, writing asks it for a data key.
   dataKey.grant(fn.role, 'kms:Decrypt');
-  if (level === 'write') {
-    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: OBJECT_WRITE, resources: [objects] }));
+  if (level !== 'read') {
+    const actions = level === 'commit' ? OBJECT_WRITE.filter((a) => a !== 's3:AbortMultipartUpload') : OBJECT_WRITE;
+    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [objects] }));
     dataKey.grant(fn.role, 'kms:GenerateDataKey');
   }
   acknowledge(fn.role, { id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(bucket)}.Arn>/${keyPattern}]`, reason });

@@ -8,6 +8,7 @@ import type { AuditArchiveSchedule, ScheduledJob } from './audit-archive-schedul
 import { AuditMonitoring } from './audit-monitoring.js';
 import { DriftMonitoring } from './drift-monitoring.js';
 import { DriftWorkflow } from './drift-workflow.js';
+import { RegisterWorkflow, workflowOutputs } from './register-workflow.js';
 import { EVENT_BUS_VARIABLE, EventDelivery } from './event-delivery.js';
 import { RegistryDatabase } from './registry-database.js';
 import { CrossRegionReplication } from './replication.js';
@@ -50,6 +51,8 @@ export class AegisStack extends Stack {
   public readonly drift: DriftWorkflow;
   /** The drift machine's alarms and dashboard row. */
   public readonly driftMonitoring: DriftMonitoring;
+  /** The register state machine (asynchronous registration of large artifacts) and its register-step function. */
+  public readonly registration: RegisterWorkflow;
   public readonly apiFunctions: ApiFunctions;
   public readonly auditArchiveSchedule: AuditArchiveSchedule;
   /** The `audit-checkpoint` job: signs the audit chain's head into the archive bucket when it moved. */
@@ -150,7 +153,9 @@ export class AegisStack extends Stack {
     this.rollouts = new RolloutWorkflows(this, 'Rollouts', { projectRoot, environment, resources: baseResources });
     // Likewise the drift machine depends on the drift step only; the schedule and the runs route start it.
     this.drift = new DriftWorkflow(this, 'Drift', { projectRoot, environment, resources: baseResources });
-    const resources: AccessResources = { ...baseResources, driftStateMachine: this.drift.stateMachine };
+    this.registration = new RegisterWorkflow(this, 'Register', { projectRoot, environment, resources: baseResources });
+    const machines = { driftStateMachine: this.drift.stateMachine, registerStateMachine: this.registration.stateMachine };
+    const resources: AccessResources = { ...baseResources, ...machines };
     this.apiFunctions = new ApiFunctions(this, 'Functions', {
       projectRoot,
       environment,
@@ -176,6 +181,7 @@ export class AegisStack extends Stack {
       ...Object.values(scheduledJobs).map((job) => job.jobFunction),
       this.rollouts.rolloutStep,
       this.drift.driftStep,
+      this.registration.registerStep,
       this.servingIngest.ingestFunction,
       dispatcher.jobFunction,
     ]) {
@@ -199,6 +205,7 @@ export class AegisStack extends Stack {
         ...Object.entries(scheduledJobs).map(([name, job]) => ({ name: `${name}Job`, function: job.jobFunction.function })),
         { name: 'rolloutStep', function: this.rollouts.rolloutStep.function },
         { name: 'driftStep', function: this.drift.driftStep.function },
+        { name: 'registerStep', function: this.registration.registerStep.function },
         { name: 'servingIngest', function: this.servingIngest.ingestFunction.function },
         { name: 'migrate', function: this.migrations.migrateFunction.function },
         { name: 'eventDispatchJob', function: dispatcher.jobFunction.function, throttles: 'expected' },
@@ -216,6 +223,7 @@ export class AegisStack extends Stack {
       stateMachine: this.drift.stateMachine,
     });
     new AuditMonitoring(this, 'AuditMonitoring', { monitoring: this.monitoring });
+    this.registration.monitor(this.monitoring);
     this.eventDelivery.monitor(this.monitoring);
 
     this.replication = props.replication
@@ -265,19 +273,7 @@ export class AegisStack extends Stack {
     new CfnOutput(this, 'ManifestSigningKeyId', { value: this.keys.manifestSigningKey.keyId });
     new CfnOutput(this, 'AuditSigningKeyId', { value: this.keys.auditSigningKey.keyId });
     new CfnOutput(this, 'DataKeyId', { value: this.keys.dataKey.keyId });
-    new CfnOutput(this, 'PromotionStateMachineArn', {
-      value: this.rollouts.stateMachines.promotion.stateMachineArn,
-      description: 'Promotion rollouts (canary stages, then full promotion)',
-    });
-    new CfnOutput(this, 'RollbackStateMachineArn', {
-      value: this.rollouts.stateMachines.rollback.stateMachineArn,
-      description: 'Manual rollbacks to a named earlier artifact',
-    });
-    new CfnOutput(this, 'DriftStateMachineArn', {
-      value: this.drift.stateMachine.stateMachineArn,
-      description:
-        'Drift runs (plan shards, count them, report and suggest a retrain), started by the drift schedule and POST /v1/drift/runs',
-    });
+    workflowOutputs(this, { rollouts: this.rollouts, drift: this.drift, registration: this.registration });
     new CfnOutput(this, 'ClusterArn', { value: this.database.cluster.clusterArn });
     new CfnOutput(this, 'DatabaseSecretArn', { value: this.database.secret.secretArn });
     new CfnOutput(this, 'DatabaseBackupRetentionDays', {

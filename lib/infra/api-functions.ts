@@ -45,8 +45,8 @@ export const ROUTE_ACCESS = {
   keysRotate: { describeSigningKeys: true, signAuditEvents: true },
   uploadsCreate: { artifacts: 'write' }, // presigned PUT, multipart uploads and their parts (access.ts)
   uploadParts: { artifacts: 'write' },
-  // manifest.signed / artifact.registered events
-  register: { artifacts: 'write', signManifests: true, signAuditEvents: true },
+  // manifest.signed / artifact.registered events; a large upload starts the register state machine
+  register: { artifacts: 'write', signManifests: true, signAuditEvents: true, startRegistrations: true },
   modelsList: {},
   // model.team.set events
   modelTeamSet: { signAuditEvents: true },
@@ -72,6 +72,7 @@ export const ROUTE_ACCESS = {
   // events come from the database only
   auditList: {},
   whoami: {},
+  registrationGet: {}, // an asynchronous registration's row (the database only)
   // reads segments and checkpoints back from the archive
   auditVerify: { auditArchive: 'read' },
   // writes segments and signed checkpoints (the scheduled archiver gets the same)
@@ -121,8 +122,7 @@ export const ROUTE_ACCESS = {
   webhookDeliveries: {},
   webhookReplay: {},
   webhookTest: {},
-  // the chain, from the database only
-  eventsTail: {},
+  eventsTail: {}, // the chain, from the database only
 } as const satisfies Record<ApiRouteId, RouteAccess>;
 
 /** The serving function's memory when the environment names none: 1,769 MB is one full vCPU. */

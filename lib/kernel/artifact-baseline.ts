@@ -162,16 +162,25 @@ export class BaselineScanner {
  */
 export async function hashArtifact(
   stream: Readable,
-  opts: { baseline: boolean },
+  opts: {
+    baseline: boolean;
+    /** told the bytes hashed so far each time `every` more bytes are hashed (awaited: the read waits for it) */
+    progress?: { every: number; report: (bytes: number) => Promise<void> };
+  },
 ): Promise<{ sha256: string; size: number; baseline?: ArtifactBaseline }> {
   const h = createHash('sha256');
   const scanner = opts.baseline ? new BaselineScanner() : undefined;
   let size = 0;
+  let reported = 0;
   for await (const chunk of stream) {
     const buf = chunk as Buffer;
     size += buf.length;
     h.update(buf);
     scanner?.push(buf);
+    if (opts.progress && size - reported >= opts.progress.every) {
+      reported = size;
+      await opts.progress.report(size);
+    }
   }
   scanner?.push(new Uint8Array(0), true);
   return { sha256: h.digest('hex'), size, ...(scanner ? { baseline: scanner.result() } : {}) };

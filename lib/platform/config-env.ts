@@ -98,6 +98,15 @@ export const EnvSchema = z.object({
     .min(5 * 1024 * 1024)
     .max(5 * 1024 ** 3)
     .default(64 * 1024 * 1024),
+  // a register request whose upload is larger is answered 202 and hashed and committed by the register state machine
+  AEGIS_REGISTER_ASYNC_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(Number.MAX_SAFE_INTEGER)
+    .default(2 * 1024 ** 3),
+  // the register state machine the register route's function starts (Lambda); unset there: a large registration fails
+  AEGIS_REGISTER_STATE_MACHINE_ARN: optionalString,
   // how long a download URL (GET …/download) stays valid: long enough to start a large pull, short enough that a leaked URL dies soon
   AEGIS_DOWNLOAD_URL_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(300),
   // events newer than the last head checkpoint can still be deleted unnoticed: keep it short

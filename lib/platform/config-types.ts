@@ -44,6 +44,11 @@ export interface Config {
    * window's end it is judged (`AEGIS_DRIFT_SETTLE_SECONDS`), the drift state machine (`AEGIS_DRIFT_STATE_MACHINE_ARN`, Lambda)
    */
   drift: { policyFile: string; settleSeconds: number; stateMachineArn: string | undefined };
+  /**
+   * asynchronous registration: uploads larger than `asyncBytes` (`AEGIS_REGISTER_ASYNC_BYTES`, default 2 GiB) are hashed
+   * and committed by the register state machine (`AEGIS_REGISTER_STATE_MACHINE_ARN`, Lambda)
+   */
+  registration: { asyncBytes: number; stateMachineArn: string | undefined };
   /** local mode: recorded per-variant serving metrics the canary judge reads */
   canaryMetricsFile: string | undefined;
   /** local server TLS (PEM file paths); with clientCa every client must present a certificate it signed */

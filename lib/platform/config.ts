@@ -99,6 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     pendingUploadTtlSeconds: e.AEGIS_PENDING_UPLOAD_TTL_SECONDS,
     multipartPartBytes: e.AEGIS_MULTIPART_PART_BYTES,
+    registration: { asyncBytes: e.AEGIS_REGISTER_ASYNC_BYTES, stateMachineArn: e.AEGIS_REGISTER_STATE_MACHINE_ARN },
     downloadUrlTtlSeconds: e.AEGIS_DOWNLOAD_URL_TTL_SECONDS,
     auditCheckpointSeconds: e.AEGIS_AUDIT_CHECKPOINT_SECONDS,
     rolloutLeaseSeconds: e.AEGIS_ROLLOUT_LEASE_SECONDS,

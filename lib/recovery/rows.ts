@@ -82,6 +82,7 @@ const REGISTRY_TABLES = [
   'api_tokens',
   'idempotency_keys',
   'uploads',
+  'registrations',
   'promotions',
   'promotion_approvals',
   'promotion_steps',

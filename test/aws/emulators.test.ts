@@ -600,11 +600,12 @@ describe('Step Functions emulator (from the synthesized template)', () => {
   });
 
   it('reports the state machine ARNs the functions environment will hold', () => {
-    // the rollout and drift machines, and the events example rule's retrain starter (a placeholder a team replaces)
+    // the rollout, drift and register machines, and the events example rule's retrain starter (a placeholder a team replaces)
     expect(Object.keys(sfn.stateMachineArns).sort()).toEqual([
       'DriftStateMachine',
       expect.stringMatching(/^EventsRetrainStarter[0-9A-F]{8}$/),
       'PromotionStateMachine',
+      'RegisterStateMachine',
       'RollbackStateMachine',
     ]);
     for (const [id, arn] of Object.entries(sfn.stateMachineArns)) {

@@ -150,10 +150,15 @@ describe('AegisStack template', () => {
       .map((e) => e.statement);
   const actionsOfRole = (roleLogicalId: string) => statementsOfRole(roleLogicalId).flatMap((s) => asList(s.Action));
   /** The roles of the two rollout state machines (by the state machines' RoleArn); the drift machine's: test/infra/drift-workflow.test.ts. */
-  /** The two rollout machines' roles (not the drift machine's, nor the example retrain starter's: events out). */
+  /** The two rollout machines' roles (not the drift or register machine's: their own tests; nor the example retrain starter's: events out). */
   const stateMachineRoles = () =>
     Object.entries(template.findResources('AWS::StepFunctions::StateMachine'))
-      .filter(([id]) => id !== 'DriftStateMachine' && id !== logicalIdOf(synth.stack.eventDelivery.examples.retrainStarter))
+      .filter(
+        ([id]) =>
+          id !== 'DriftStateMachine' &&
+          id !== 'RegisterStateMachine' &&
+          id !== logicalIdOf(synth.stack.eventDelivery.examples.retrainStarter),
+      )
       .map(([, m]) => (m.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]);
   /** Every function built from our handlers: API routes, migrate, the scheduled archiver and the rollout step. */
   const ourFunctions = () => [
@@ -167,6 +172,7 @@ describe('AegisStack template', () => {
     synth.stack.rollouts.rolloutStep,
     synth.stack.servingIngest.ingestFunction,
     synth.stack.drift.driftStep,
+    synth.stack.registration.registerStep,
     synth.stack.driftSchedule.jobFunction,
     synth.stack.eventDelivery.dispatcher.jobFunction,
   ];
@@ -396,8 +402,8 @@ describe('AegisStack template', () => {
       }
       const described = Object.values(functions).map((f) => String(f.Properties.Description ?? ''));
       expect(described.filter((d) => d.includes(ROUTES.tokensCreate.path) || d.includes('tokensCreate'))).toEqual([]);
-      // the API functions, the scheduled archiver, head checkpoint, upload and promotion expiry, serving retention, drift schedule, event dispatcher, rollout step, drift step, migrate, serving ingest, the custom resource framework and CDK's default-SG restriction
-      expect(Object.keys(functions)).toHaveLength(API_FUNCTION_NAMES.length + 13);
+      // the API functions, the scheduled archiver, head checkpoint, upload and promotion expiry, serving retention, drift schedule, event dispatcher, rollout step, drift step, register step, migrate, serving ingest, the custom resource framework and CDK's default-SG restriction
+      expect(Object.keys(functions)).toHaveLength(API_FUNCTION_NAMES.length + 14);
       // routes share a function only when they need the same: every read-only route shares one
       expect(API_FUNCTION_NAMES.length).toBeLessThan(API_ROUTE_IDS.length / 2);
     });
@@ -1013,11 +1019,12 @@ describe('AegisStack template', () => {
     ] as const;
     const POLICY_DECIDERS = ['promote', 'promoteVersion', 'rollback', 'quarantine', 'quarantineRelease', 'quarantineApprove'] as const;
 
-    it('are exactly two Standard state machines with pinned logical ids (beside the drift machine and the example retrain starter)', () => {
+    it('are exactly two Standard state machines with pinned logical ids (beside the drift and register machines and the example retrain starter)', () => {
       const machines = template.findResources('AWS::StepFunctions::StateMachine');
       expect(Object.keys(machines).sort()).toEqual(
         [
           'DriftStateMachine',
+          'RegisterStateMachine',
           logicalIdOf(synth.stack.eventDelivery.examples.retrainStarter),
           'PromotionStateMachine',
           'RollbackStateMachine',
@@ -1108,7 +1115,8 @@ describe('AegisStack template', () => {
     it('lets CloudWatch Logs use the data key for the two execution log groups only', () => {
       const statements = (template.toJSON().Resources.DataKey.Properties.KeyPolicy.Statement as Json[]).filter(
         (st) =>
-          JSON.stringify(st.Principal).includes('logs.') && st.Sid !== 'DriftExecutionLogs' && st.Sid !== 'RetrainStarterExecutionLogs',
+          JSON.stringify(st.Principal).includes('logs.') &&
+          !['DriftExecutionLogs', 'RegisterExecutionLogs', 'RetrainStarterExecutionLogs'].includes(String(st.Sid)),
       );
       expect(statements).toHaveLength(1);
       const groups = statements[0]!.Condition.ArnEquals['kms:EncryptionContext:aws:logs:arn'] as Json[];
@@ -1153,6 +1161,8 @@ describe('AegisStack template', () => {
         (e) =>
           asList(e.statement.Action).some((a) => /^states:/i.test(a) || a === '*') &&
           !onResource(e.statement, 'DriftStateMachine') &&
+          // the register machine: test/infra/register-workflow.test.ts
+          !onResource(e.statement, 'RegisterStateMachine') &&
           // the example drift-suggestion rule's role (test/infra/event-delivery.test.ts)
           !onResource(e.statement, logicalIdOf(synth.stack.eventDelivery.examples.retrainStarter)),
       );
@@ -1253,6 +1263,8 @@ describe('AegisStack template', () => {
             logicalIdOf(synth.stack.rollouts.rolloutStep.role),
             // a retrain suggestion's signature
             logicalIdOf(synth.stack.drift.driftStep.role),
+            // an asynchronous registration's commit signs its manifest
+            logicalIdOf(synth.stack.registration.registerStep.role),
             ...API_ROUTE_IDS.filter((id) => (ROUTE_ACCESS[id] as RouteAccess).signManifests === true).map((id) => roleOf(id)),
           ]),
         ].sort(),
@@ -1289,6 +1301,8 @@ describe('AegisStack template', () => {
             logicalIdOf(synth.stack.pendingPromotionExpiry.jobFunction.role),
             // drift.report and drift.suggestion events; accepting or dismissing a suggestion
             logicalIdOf(synth.stack.drift.driftStep.role),
+            // an asynchronous registration's manifest.signed and artifact.registered events
+            logicalIdOf(synth.stack.registration.registerStep.role),
             ...API_ROUTE_IDS.filter((id) => (ROUTE_ACCESS[id] as RouteAccess).signAuditEvents === true).map((id) => roleOf(id)),
           ]),
         ].sort(),
@@ -1348,11 +1362,11 @@ describe('AegisStack template', () => {
     it('uses Resource "*" only for X-Ray and, on the state machine roles, CloudWatch Logs delivery: neither has resource-level permissions', () => {
       const wildcard = identityStatements(template).filter((e) => asList(e.statement.Resource).includes('*'));
       expect(wildcard.length).toBeGreaterThan(0);
-      // every machine's role: the two rollout machines, the drift machine and the example retrain starter
+      // every machine's role: the two rollout machines, the drift and register machines and the example retrain starter
       const machineRoles = Object.values(template.findResources('AWS::StepFunctions::StateMachine')).map(
         (m) => (m.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0],
       );
-      expect(machineRoles).toHaveLength(4);
+      expect(machineRoles).toHaveLength(5);
       for (const { roles, statement } of wildcard) {
         if (roles.every((r) => machineRoles.includes(r))) {
           expect(asList(statement.Action).filter((a) => !STATE_MACHINE_WILDCARD_ACTIONS.includes(a))).toEqual([]);
@@ -1414,7 +1428,7 @@ describe('AegisStack template', () => {
       }
     });
 
-    it('lets only register and uploadsCreate write artifacts or set retention', () => {
+    it('lets only register, uploadsCreate and the register step (an asynchronous commit) write artifacts or set retention', () => {
       const writers = identityStatements(template)
         .filter(
           (e) =>
@@ -1422,7 +1436,8 @@ describe('AegisStack template', () => {
             (allows(e.statement, 's3:PutObject') || allows(e.statement, 's3:PutObjectRetention')),
         )
         .flatMap((e) => e.roles);
-      expect([...new Set(writers)].sort()).toEqual([roleOf('register'), roleOf('uploadsCreate')].sort());
+      const registerStep = logicalIdOf(synth.stack.registration.registerStep.role);
+      expect([...new Set(writers)].sort()).toEqual([roleOf('register'), roleOf('uploadsCreate'), registerStep].sort());
     });
 
     it('lets the uploads function (uploads, parts) and register find, list and abort multipart uploads of the artifact bucket, nobody else', () => {
@@ -1431,9 +1446,11 @@ describe('AegisStack template', () => {
         const roles = identityStatements(template)
           .filter((e) => onResource(e.statement, 'ArtifactBucket') && allows(e.statement, action))
           .flatMap((e) => e.roles);
+        // the register step puts sidecars (s3:PutObject), never a multipart upload's parts
+        const registerStep = action === 's3:PutObject' ? [logicalIdOf(synth.stack.registration.registerStep.role)] : [];
         expect({ action, roles: [...new Set(roles)].sort() }).toEqual({
           action,
-          roles: [roleOf('register'), roleOf('uploadsCreate')].sort(),
+          roles: [roleOf('register'), roleOf('uploadsCreate'), ...registerStep].sort(),
         });
       }
     });

@@ -92,16 +92,16 @@ describe('monitoring', () => {
     expect(latency[0]!.Properties).toMatchObject({ ExtendedStatistic: 'p99', Threshold: 3000, EvaluationPeriods: 3 });
   });
 
-  it('alarms on failed and timed-out executions of both rollout state machines and of the drift machine', () => {
+  it('alarms on failed and timed-out executions of both rollout state machines, the drift machine and the register machine', () => {
     for (const metric of ['ExecutionsFailed', 'ExecutionsTimedOut']) {
-      const machines = alarmsOn('AWS/States', metric).map((a) => JSON.stringify(a.Properties.Dimensions));
-      expect(machines).toHaveLength(3);
-      for (const id of ['RollbackStateMachine', 'PromotionStateMachine', 'DriftStateMachine'])
+      const machines = alarmsOn('AWS/States', metric).map((a) => JSON.stringify(a.Properties.Dimensions ?? a.Properties.Metrics));
+      expect(machines).toHaveLength(4);
+      for (const id of ['RollbackStateMachine', 'PromotionStateMachine', 'DriftStateMachine', 'RegisterStateMachine'])
         expect(machines.filter((m) => m.includes(id))).toHaveLength(1);
     }
     expect(
-      alarmsOn('AWS/States', 'ExecutionsFailed').find((a) => JSON.stringify(a.Properties.Dimensions).includes('Rollback'))!.Properties
-        .AlarmDescription,
+      alarmsOn('AWS/States', 'ExecutionsFailed').find((a) => String(JSON.stringify(a.Properties.Dimensions)).includes('Rollback'))!
+        .Properties.AlarmDescription,
     ).toMatch(/canary route may still send traffic/);
   });
 

@@ -45,6 +45,7 @@ export const NON_ROUTE_ENTRIES = [
   'lambdas/serving-ingest.ts',
   'lambdas/serving-retention.ts',
   'lambdas/drift-step.ts',
+  'lambdas/register-step.ts',
   'lambdas/drift-schedule.ts',
   'lambdas/event-dispatch.ts',
 ] as const;

@@ -164,6 +164,7 @@ describe('every route declares which model it reaches', () => {
     expect(named.sort()).toEqual(['driftRunRequest', 'register', 'uploadsCreate']);
     expect(routes.filter((r) => r.scope === 'filtered').map((r) => r.id)).toEqual([
       'uploadParts',
+      'registrationGet',
       'modelsList',
       'verifyManifest',
       'driftReportsList',

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Option, type Command } from 'commander';
 import { bytes, formatReport } from '../http/format.js';
-import { registerArtifact, registerDatasets } from '../http/registration.js';
+import { registerArtifact, registerDatasets, verifyingReporter } from '../http/registration.js';
 import { artifactEvidence, hashArtifact } from '../../kernel/artifact-baseline.js';
 import { verifyManifest } from '../../kernel/verification.js';
 import { hashStream } from '../../kernel/hashing.js';
@@ -85,6 +85,7 @@ export function registryCommands(program: Command, ctx: CliContext): void {
             ...(o.multipartThreshold !== undefined && { threshold: Number(o.multipartThreshold) }),
             uploadId: o.uploadId,
           }),
+          onVerifying: verifyingReporter(reporter),
         });
         ctx.out(
           `${res.replayed ? 'already registered' : 'registered'} ${o.model} v${res.version}\n  artifactId          ${res.artifactId}\n  manifestSignatureId ${res.manifestSignatureId}\n  signerId            ${res.signerId}`,

@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { AegisClient } from '../http/client.js';
-import { registerArtifact, registerDatasets } from '../http/registration.js';
+import { registerArtifact, registerDatasets, verifyingReporter } from '../http/registration.js';
 import type { MultipartUploads } from '../http/multipart-upload.js';
 import { parseJsonStrict } from '../../kernel/json.js';
 import { LIMITS } from '../../kernel/manifest.js';
@@ -258,6 +258,7 @@ export async function registerRecorded(
     manifest: o.manifest,
     onProgress: (d, t) => reporter.bytes('uploading', d, t),
     multipart: o.multipart,
+    onVerifying: verifyingReporter(reporter),
   });
   const manifest = (await api.request<ArtifactReply>('GET', `/v1/artifacts/${encodeURIComponent(registration.artifactId)}`)).manifest;
   await writeFile(o.manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);

@@ -1,6 +1,13 @@
 import { stat } from 'node:fs/promises';
-import type { AegisClient, Progress } from './client.js';
-import type { DatasetCreateReply, RegisterReply, SingleUploadReply } from '../../platform/http/schemas.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ApiError, type AegisClient, type Progress } from './client.js';
+import type {
+  DatasetCreateReply,
+  RegisterPendingReply,
+  RegisterReply,
+  RegistrationStatusReply,
+  SingleUploadReply,
+} from '../../platform/http/schemas.js';
 import { forgetUpload, uploadParts, type MultipartUploads } from './multipart-upload.js';
 
 /** Upload target, streamed upload, then registration: the one way clients register an artifact. */
@@ -19,6 +26,13 @@ export async function registerArtifact(
      * upload (see {@link uploadParts}); the manifest's artifactSha256 keys what is remembered.
      */
     multipart?: MultipartUploads | undefined;
+    /**
+     * A large artifact registers asynchronously (202): told the registration's progress while
+     * it is polled until it ends (interrupted, it keeps running; the same call picks it up again).
+     */
+    onVerifying?: ((registrationId: string, bytesHashed: number, totalBytes: number) => void) | undefined;
+    /** the longest wait between polls of an asynchronous registration (ms) @default 2000 */
+    pollMaxMs?: number | undefined;
   },
 ): Promise<RegisterReply> {
   const { size } = await stat(o.artifactPath);
@@ -48,14 +62,38 @@ export async function registerArtifact(
     await api.uploadFile(upload.url, upload.headers, o.artifactPath, o.onProgress);
     uploadId = upload.uploadId;
   }
-  const registered = await api.request<RegisterReply>(
+  const answer = await api.request<RegisterReply | RegisterPendingReply>(
     'POST',
     '/v1/registry/register',
     { uploadId, manifest: o.manifest, ...(o.team ? { team: o.team } : {}) },
     o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {},
   );
+  // the registration holds the upload now (a re-run with the same manifest finds the registration)
   if (mp && sha256) await forgetUpload(mp, sha256);
-  return registered;
+  return 'registrationId' in answer ? awaitRegistration(api, answer, o) : answer;
+}
+
+/**
+ * Polls an asynchronous registration until it ends: its result once registered (what the
+ * synchronous path answers), its error (an ApiError with its code) once failed.
+ */
+export async function awaitRegistration(
+  api: AegisClient,
+  pending: RegisterPendingReply,
+  o: { onVerifying?: ((id: string, done: number, total: number) => void) | undefined; pollMaxMs?: number | undefined } = {},
+): Promise<RegisterReply> {
+  const id = pending.registrationId;
+  o.onVerifying?.(id, 0, pending.totalBytes);
+  for (let wait = 100; ; wait = Math.min(wait * 2, o.pollMaxMs ?? 2000)) {
+    await sleep(wait);
+    const s = await api.request<RegistrationStatusReply>('GET', `/v1/registry/registrations/${encodeURIComponent(id)}`);
+    o.onVerifying?.(id, s.bytesHashed, s.totalBytes);
+    if (s.status === 'registered' && s.result) return s.result;
+    if (s.status === 'failed') {
+      const e = s.error ?? { code: 'REGISTRATION_FAILED', message: 'the registration failed' };
+      throw new ApiError(422, e.code, `registration ${id} failed: ${e.message}`, 'registrationId');
+    }
+  }
 }
 
 /** Registers each dataset version (idempotent: an identical record replays, another checksum is a 409). */
@@ -69,4 +107,15 @@ export async function registerDatasets(
     out.push({ id: r.id, version: r.version, replayed: res.replayed });
   }
   return out;
+}
+
+/** Reports an asynchronous registration on a CLI reporter: announced once, then its hashing's progress. */
+export function verifyingReporter(r: { step(message: string): void; bytes(label: string, done: number, total: number): void }) {
+  let announced = false;
+  return (id: string, done: number, total: number) => {
+    if (!announced)
+      r.step(`registration ${id} is verifying asynchronously (Ctrl-C leaves it running: run the same command again to pick it up)`);
+    announced = true;
+    r.bytes('verifying', done, total);
+  };
 }

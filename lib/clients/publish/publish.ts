@@ -3,7 +3,7 @@ import type { KeyRecord } from '../../kernel/signatures.js';
 import type { VerificationReport } from '../../kernel/verification.js';
 import type { ArtifactReply } from '../../platform/http/schemas.js';
 import type { AegisClient } from '../http/client.js';
-import { registerArtifact } from '../http/registration.js';
+import { registerArtifact, verifyingReporter } from '../http/registration.js';
 import type { MultipartUploads } from '../http/multipart-upload.js';
 import type { Reporter } from '../training/record.js';
 import {
@@ -115,6 +115,7 @@ export async function publishFolder(
         team: o.team,
         onProgress: (d, t) => o.reporter.bytes(`uploading ${s.folder.name}`, d, t),
         multipart: o.multipart,
+        onVerifying: verifyingReporter(o.reporter),
       });
       const record = await api.request<ArtifactReply>('GET', `/v1/artifacts/${encodeURIComponent(res.artifactId)}`);
       await writeMetadata(s.folder, metadataOf(s.folder, s.artifact!, record, o.registryUrl));

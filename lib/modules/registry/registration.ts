@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
-import { canonicalJson, canonicalSha256 } from '../../kernel/canonical.js';
+import { canonicalJson } from '../../kernel/canonical.js';
 import { AegisError } from '../../kernel/errors.js';
 import { assertManifestSize, TrainingManifest, type ManifestInput } from '../../kernel/manifest.js';
 import { manifestStatement, statementBytes, type SignatureRecord } from '../../kernel/signatures.js';
@@ -32,31 +32,20 @@ import {
 import { findArtifact, findArtifactIdBySha256 } from './store.js';
 import { registrationEvents, type SignedRegistration } from './registration-events.js';
 import { readRegistrationContext, writeRegistration, type RegistrationContext } from './store-registration.js';
+import {
+  registrationRequest,
+  type AsyncGate,
+  type CommitHook,
+  type LocatedUpload,
+  type PendingRegistration,
+  type RegistrationRequest,
+  type UploadedBytes,
+} from './registration-types.js';
 import { completeMultipart, type UploadOptions } from './uploads.js';
 
 export interface RegistrationOptions extends Pick<UploadOptions, 'pendingUploadTtlSeconds' | 'multipartPartBytes'> {
   /** Object-Lock retention applied to artifacts, manifests and signatures. */
   retentionDays: number;
-}
-
-/** One registration request, as the steps of {@link Registrar.register} see it. */
-interface RegistrationRequest {
-  uploadId: string;
-  manifest: ManifestInput;
-  /** the model's team label, set when this registration creates the model */
-  team: string | undefined;
-  principal: Principal;
-  idempotencyKey: string | undefined;
-  /** the request's identity: the sha256 of the submitted manifest */
-  requestSha256: string;
-}
-
-/** The uploaded bytes as checked against the manifest. */
-interface UploadedBytes {
-  upload: Upload;
-  versionId: string;
-  size: number;
-  sha256: string;
 }
 
 /** A transaction found the manifest's signing key retired or revoked since the registration signed: it signs again. */
@@ -79,47 +68,66 @@ export class Registrar {
     },
   ) {}
 
-  /** See {@link RegistryService.register}. */
+  /**
+   * See {@link RegistryService.register}. With `gate` (the register route), an upload larger
+   * than its threshold is not hashed here: after the checks that need no byte, the gate answers.
+   */
   async register(
     input: { uploadId: string; manifest: ManifestInput; team?: string | undefined },
     principal: Principal,
     idempotencyKey?: string,
-  ): Promise<RegistrationResult> {
+    gate?: AsyncGate,
+  ): Promise<RegistrationResult | PendingRegistration> {
     // The manifest is the request's identity; the uploadId is transport, so a CLI retry
     // that uploads the bytes again under the same key still replays.
     assertManifestSize(input.manifest);
-    const m = input.manifest;
-    const request: RegistrationRequest = {
-      uploadId: input.uploadId,
-      manifest: m,
-      team: input.team,
-      principal,
-      idempotencyKey,
-      requestSha256: canonicalSha256(m),
-    };
-    // everything the checks below need, in one statement
-    const context = await readRegistrationContext(this.d.database.db, {
-      uploadId: input.uploadId,
-      modelName: m.modelName,
-      sha256: m.artifactSha256,
-      principal: principal.id,
-      ...(idempotencyKey !== undefined && { idempotencyKey }),
-      ...(m.parent && { parentId: m.parent.artifactId }),
-    });
+    const request = registrationRequest(input, principal, idempotencyKey);
+    const m = request.manifest;
+    const context = await this.readContext(request);
     assertUploadOwner(context.upload, input.uploadId, principal);
     assertTeamAgrees(m.modelName, context.model?.team, input.team);
-    const earlier = await this.#earlierRegistration(request, context);
+    const earlier = await this.earlierRegistration(request, context);
     if (earlier) return earlier;
+    // only a large upload may have a registration verifying (the size is checked against the manifest's below)
+    const large = gate !== undefined && m.artifactSize > gate.thresholdBytes;
+    const pending = large ? await gate.pending(request) : undefined;
+    if (pending) return pending;
     // Cheap checks first: a manifest naming unknown or contradicting datasets costs no hashing.
     await this.d.datasets.checkRefs(m.datasetRefs);
     if (m.parent) assertParentAgrees(m, context.parentModel);
-    const bytes = await this.#checkUploadedBytes(request, context.upload);
-    // Signed before the transaction with the ring this process holds; the transaction confirms
-    // the key is still active once it holds the chain head (a rotation elsewhere: sign again).
+    const located = await this.#locate(request, context.upload);
+    if (gate && located.info.size > gate.thresholdBytes) return gate.begin(request, located);
+    return this.commit(request, await this.#checkUploadedBytes(request, located));
+  }
+
+  /** Everything the checks need, in one statement. */
+  async readContext(request: RegistrationRequest): Promise<RegistrationContext> {
+    const m = request.manifest;
+    return readRegistrationContext(this.d.database.db, {
+      uploadId: request.uploadId,
+      modelName: m.modelName,
+      sha256: m.artifactSha256,
+      principal: request.principal.id,
+      ...(request.idempotencyKey !== undefined && { idempotencyKey: request.idempotencyKey }),
+      ...(m.parent && { parentId: m.parent.artifactId }),
+    });
+  }
+
+  /**
+   * Signs, stores the sidecars and commits checked bytes: the one commit of both paths (`hook`
+   * runs in its transaction). Signed before the transaction with the ring this process holds;
+   * the transaction confirms the key is still active once it holds the chain head (a rotation
+   * elsewhere: sign again).
+   */
+  async commit(request: RegistrationRequest, bytes: UploadedBytes, hook?: CommitHook): Promise<RegistrationResult> {
     for (let attempt = 1; ; attempt++) {
       const signed = await this.#signAndStore(request, bytes);
       try {
-        const version = await this.d.database.db.transaction().execute((tx) => this.#commit(tx, request, signed));
+        const version = await this.d.database.db.transaction().execute(async (tx) => {
+          const v = await this.#commit(tx, request, signed);
+          await hook?.(tx, signed.manifest.artifactId, v);
+          return v;
+        });
         const { artifactId, modelName } = signed.manifest;
         return registrationResult({ artifactId, modelName, version, sha256: signed.sha256, signature: signed.signature }, false);
       } catch (e) {
@@ -130,7 +138,7 @@ export class Registrar {
   }
 
   /** The result of an earlier registration this request repeats: by its idempotency key, or by the same bytes. */
-  async #earlierRegistration(request: RegistrationRequest, context: RegistrationContext): Promise<RegistrationResult | undefined> {
+  async earlierRegistration(request: RegistrationRequest, context: RegistrationContext): Promise<RegistrationResult | undefined> {
     const { prior } = context;
     if (request.idempotencyKey && prior) {
       if (prior.requestSha256 !== request.requestSha256) {
@@ -143,13 +151,8 @@ export class Registrar {
     return context.sameBytes ? replayOrRefuse((await this.#get(context.sameBytes))!, request.manifest) : undefined;
   }
 
-  /**
-   * Checks the upload is still registrable and its bytes are the ones the manifest describes
-   * (size, then sha256). The sha256 the store computed while receiving the bytes is trusted
-   * when it has one: no second read of the bytes (validation and promotion still re-read them).
-   * They are read when the store has none, or when the manifest pins a baseline inside them.
-   */
-  async #checkUploadedBytes(request: RegistrationRequest, found: Upload | undefined): Promise<UploadedBytes> {
+  /** The upload, still registrable, and its object (a multipart upload completed), of the manifest's size. */
+  async #locate(request: RegistrationRequest, found: Upload | undefined): Promise<LocatedUpload> {
     const { uploadId, manifest: m } = request;
     const upload = assertRegistrable(found, uploadId, m, {
       now: this.d.clock.now(),
@@ -158,16 +161,40 @@ export class Registrar {
     const info =
       (await this.d.store.head(upload.storageKey)) ?? (await completeMultipart(this.d.store, upload, this.d.opts.multipartPartBytes));
     assertSizeMatches(m, info.size);
+    return { upload, info };
+  }
+
+  /**
+   * Checks the bytes are the ones the manifest describes (sha256). The sha256 the store computed
+   * while receiving the bytes is trusted when it has one: no second read of the bytes (validation
+   * and promotion still re-read them). They are read when the store has none, or when the
+   * manifest pins a baseline inside them.
+   */
+  async #checkUploadedBytes(request: RegistrationRequest, { upload, info }: LocatedUpload): Promise<UploadedBytes> {
+    const m = request.manifest;
     if (info.receivedSha256 !== undefined && m.baselineSha256 === undefined) {
       assertSha256Matches(m, info.receivedSha256);
       return { upload, versionId: info.versionId, size: info.size, sha256: info.receivedSha256 };
     }
-    const { sha256, baseline } = await hashArtifact(await this.d.store.get(upload.storageKey, { versionId: info.versionId }), {
+    const sha256 = await this.hashUploaded(request, upload, info.versionId);
+    return { upload, versionId: info.versionId, size: info.size, sha256 };
+  }
+
+  /** Reads the stored bytes: their sha256 (and baseline, when pinned) must be the manifest's. */
+  async hashUploaded(
+    request: RegistrationRequest,
+    upload: Upload,
+    versionId: string,
+    progress?: { every: number; report: (bytes: number) => Promise<void> },
+  ): Promise<string> {
+    const m = request.manifest;
+    const { sha256, baseline } = await hashArtifact(await this.d.store.get(upload.storageKey, { versionId }), {
       baseline: m.baselineSha256 !== undefined,
+      ...(progress && { progress }),
     });
     assertSha256Matches(m, sha256);
     if (baseline) assertBaselineMatches(m, baseline);
-    return { upload, versionId: info.versionId, size: info.size, sha256 };
+    return sha256;
   }
 
   /**

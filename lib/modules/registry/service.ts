@@ -10,6 +10,9 @@ import type { DatasetService } from '../datasets/service.js';
 import type { KeyService } from '../keys/service.js';
 import type { ArtifactRecord, Page, RegistrationResult } from './domain.js';
 import { Registrar, type RegistrationOptions } from './registration.js';
+import type { PendingRegistration } from './registration-types.js';
+import { AsyncRegistrations, type RegisterStepEvent, type RegistrationStatus } from './async-registration.js';
+import type { Workflows } from '../../platform/ports/workflows.js';
 import {
   findArtifact,
   findArtifactModelRef,
@@ -26,17 +29,31 @@ import { PendingUploads, type PartRequest, type UploadExpiryResult, type UploadO
 export type { ArtifactRecord, Page, RegistrationResult } from './domain.js';
 export type { UploadExpiryResult } from './uploads.js';
 export type { DownloadTicket } from './downloads.js';
+export type { PendingRegistration } from './registration-types.js';
+export type { RegisterStepEvent, RegistrationStatus } from './async-registration.js';
 
 /** How long a download URL works unless configured. */
 const DEFAULT_DOWNLOAD_TTL_SECONDS = 300;
 
 /** The registry's settings: pending uploads' lifetimes, the retention of what is registered, download URLs' lifetime. */
-export type RegistryOptions = UploadOptions & RegistrationOptions & { downloadTtlSeconds?: number };
+export type RegistryOptions = UploadOptions &
+  RegistrationOptions & {
+    downloadTtlSeconds?: number;
+    /** uploads larger than this register asynchronously through the register route (`AEGIS_REGISTER_ASYNC_BYTES`) */
+    registerAsyncBytes?: number;
+    /** the `register` state machine (built after this service: its step calls back into it) */
+    registerWorkflows?: () => Workflows;
+  };
+
+const noRegisterWorkflows = (): Workflows => ({
+  start: () => Promise.reject(new Error('this process has no register state machine (AEGIS_REGISTER_STATE_MACHINE_ARN)')),
+});
 
 /** Registration, lookup and listing of model artifacts. */
 export class RegistryService {
   readonly #uploads: PendingUploads;
   readonly #registrar: Registrar;
+  readonly #async: AsyncRegistrations;
   readonly #metrics: ServiceMetrics | undefined;
   readonly #downloads: Parameters<typeof issueDownload>[0];
 
@@ -54,6 +71,13 @@ export class RegistryService {
     this.#metrics = opts.metrics;
     this.#uploads = new PendingUploads(database, store, clock, opts);
     this.#registrar = new Registrar({ database, store, keys, datasets, audit, clock, opts });
+    this.#async = new AsyncRegistrations({
+      database,
+      clock,
+      registrar: this.#registrar,
+      workflows: opts.registerWorkflows ?? noRegisterWorkflows,
+      ...(opts.registerAsyncBytes !== undefined && { thresholdBytes: opts.registerAsyncBytes }),
+    });
   }
 
   /** Reserves a storage key for an artifact and returns where to PUT its bytes (or its parts). See {@link PendingUploads.create}. */
@@ -78,19 +102,49 @@ export class RegistryService {
   }
 
   /**
-   * Registers an uploaded artifact: checks its size and streams it to compute the sha256,
-   * signs the manifest, stores manifest and signature beside the artifact (so the index
-   * can be rebuilt from storage), then writes the record in one transaction.
+   * Registers an uploaded artifact: checks its size and sha256 (the store's, or by reading the
+   * bytes), signs the manifest, stores manifest and signature beside the artifact (so the index
+   * can be rebuilt from storage), then writes the record in one transaction. Always synchronous.
    */
   async register(
     input: { uploadId: string; manifest: ManifestInput; team?: string | undefined },
     principal: Principal,
     idempotencyKey?: string,
   ): Promise<RegistrationResult> {
+    return (await this.submit(input, principal, idempotencyKey, false)) as RegistrationResult;
+  }
+
+  /**
+   * The register route: {@link register}, except that an upload larger than
+   * `registerAsyncBytes` is answered with a pending registration once everything that needs no
+   * byte is checked (its `register` state machine hashes and commits it), and a replay of a
+   * pending one answers it again.
+   */
+  async submit(
+    input: { uploadId: string; manifest: ManifestInput; team?: string | undefined },
+    principal: Principal,
+    idempotencyKey?: string,
+    async = true,
+  ): Promise<RegistrationResult | PendingRegistration> {
     const started = performance.now();
-    const result = await this.#registrar.register(input, principal, idempotencyKey);
-    this.#metrics?.registration(result.replayed ? 'replayed' : 'created', (performance.now() - started) / 1000);
+    const result = await this.#registrar.register(input, principal, idempotencyKey, async ? this.#async : undefined);
+    if ('replayed' in result) this.#metrics?.registration(result.replayed ? 'replayed' : 'created', (performance.now() - started) / 1000);
     return result;
+  }
+
+  /** How far an asynchronous registration got (its creator or a global admin; 404 for others). */
+  async registrationStatus(registrationId: string, principal: Principal): Promise<RegistrationStatus> {
+    return this.#async.status(registrationId, principal);
+  }
+
+  /** Starts the executions of the registrations still verifying (the local server's start). See {@link AsyncRegistrations.resumeVerifying}. */
+  async resumeRegistrations(): Promise<string[]> {
+    return this.#async.resumeVerifying();
+  }
+
+  /** A Task state of the `register` state machine (the register-step function on AWS). */
+  async registrationStep(event: RegisterStepEvent): Promise<unknown> {
+    return this.#async.step(event);
   }
 
   /**

@@ -34,6 +34,7 @@ import { join } from 'node:path';
 import { LogLineEventRecorder } from '../../modules/serving/event-log.js';
 import { builtinModelRuntimes } from './builtin-runtimes.js';
 import { unconfiguredDriftWorkflows } from './drift.js';
+import { unconfiguredRegisterWorkflows } from './registration.js';
 import type { DriftStore } from './serving.js';
 
 /**
@@ -80,6 +81,16 @@ function s3DriftStore(config: Config, bucket: string): DriftStore {
   };
 }
 
+/** The drift state machine (`AEGIS_DRIFT_STATE_MACHINE_ARN`): the drift-schedule and drift routes' functions start it. */
+const lambdaDriftWorkflows = async (config: Config) =>
+  config.drift.stateMachineArn ? new SfnWorkflows({ drift: config.drift.stateMachineArn }, sfnClient()) : unconfiguredDriftWorkflows;
+
+/** The register state machine (`AEGIS_REGISTER_STATE_MACHINE_ARN`): the register route's function starts it. */
+const lambdaRegisterWorkflows = async (config: Config) =>
+  config.registration.stateMachineArn
+    ? new SfnWorkflows({ register: config.registration.stateMachineArn }, sfnClient())
+    : unconfiguredRegisterWorkflows;
+
 /**
  * The adapters every function uses; `policy` only where the route decides promotions,
  * `runtimes` beyond the built-in formats only in the serving function.
@@ -102,8 +113,8 @@ export function lambdaAdapters(
     // counts and reports written (the drift functions); no purge (the bucket's lifecycle rule
     // expires serving-inputs/ after the retention horizon). Each function's role grants what it uses.
     driftStore: async (config) => (config.driftBucket ? s3DriftStore(config, config.driftBucket) : undefined),
-    driftWorkflows: async (config) =>
-      config.drift.stateMachineArn ? new SfnWorkflows({ drift: config.drift.stateMachineArn }, sfnClient()) : unconfiguredDriftWorkflows,
+    driftWorkflows: lambdaDriftWorkflows,
+    registerWorkflows: lambdaRegisterWorkflows,
     async keyProvider(config) {
       if (config.signing.backend !== 'kms')
         throw new ConfigError(

@@ -60,6 +60,9 @@ export async function startLocal(config: Config, opts: StartOptions = {}): Promi
   // Rollouts that were running when the server stopped resume from their persisted step.
   const resumed = await c.promotions.resumeUnfinished();
   if (resumed.length) c.logger.info('resumed unfinished rollouts', { promotions: resumed });
+  // Registrations that were verifying when the server stopped are hashed and committed again.
+  const registrations = await c.registry.resumeRegistrations();
+  if (registrations.length) c.logger.info('resumed verifying registrations', { registrations });
   // Quarantines applied but never enforced (the process died after the commit) are enforced.
   const enforced = await c.quarantines.resumeEnforcement(QUARANTINE_ENFORCEMENT_GRACE_MS);
   if (enforced.length) c.logger.warn('enforced quarantines whose enforcement had not finished', { requests: enforced });

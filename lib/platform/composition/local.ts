@@ -21,6 +21,7 @@ import { modelRuntimes } from './runtimes.js';
 import { afterResponse } from '../http/after-response.js';
 import { unconfiguredDriftWorkflows, type DriftStep } from './drift.js';
 import { tracedAdapters } from './traced-adapters.js';
+import { unconfiguredRegisterWorkflows, type RegisterStep } from './registration.js';
 
 /** Opens a registry database by its configuration (no migrations, no bootstrap). */
 export async function openDatabase(cfg: DatabaseConfig): Promise<Database> {
@@ -93,6 +94,21 @@ async function localDriftWorkflows(config: Config, opts: { mode: Container['mode
   });
 }
 
+/** The register machine: the same ASL in-process, every Task state the register step (Step Functions when built as Lambda). */
+async function localRegisterWorkflows(config: Config, opts: { mode: Container['mode']; logger: Container['logger'] }, step: RegisterStep) {
+  if (opts.mode === 'lambda') {
+    if (!config.registration.stateMachineArn) return unconfiguredRegisterWorkflows;
+    const { SfnWorkflows } = await import('../adapters/workflows/sfn.js');
+    return new SfnWorkflows({ register: config.registration.stateMachineArn });
+  }
+  const { LocalWorkflows } = await import('../adapters/workflows/asl.js');
+  return new LocalWorkflows({
+    definitionsDir: config.statemachinesDir,
+    step,
+    onError: (registrationId, e) => opts.logger.error('register execution failed', { registrationId, error: (e as Error).message }),
+  });
+}
+
 export const localAdapters: AdapterFactories = {
   database: (config) => openDatabase(config.database),
   async objectStore(config, publicUrl) {
@@ -124,6 +140,7 @@ export const localAdapters: AdapterFactories = {
   },
   workflows: localWorkflows,
   driftWorkflows: localDriftWorkflows,
+  registerWorkflows: localRegisterWorkflows,
   modelRuntimes,
   // a shadow runs once the caller's response is written (setImmediate outside a request: tools, benches)
   shadowMode: () => ({ kind: 'after-response', defer: (task) => void (afterResponse(task) || setImmediate(task)) }),

@@ -27,7 +27,6 @@ import { RolloutService } from '../../modules/rollout/service.js';
 import { AuditTrail } from '../audit/trail.js';
 import { DatasetService } from '../../modules/datasets/service.js';
 import { auditSigning, KeyService } from '../../modules/keys/service.js';
-import { RegistryService } from '../../modules/registry/service.js';
 import { TokenService } from '../../modules/tokens/service.js';
 import { VerificationService } from '../../modules/registry/verification.js';
 import { driftServices, type DriftAdapters } from './drift.js';
@@ -37,8 +36,9 @@ import { killAt } from './fault-point.js';
 import { driftRecords } from './drift-records.js';
 import { eventServices, Outbox, type EventAdapters } from './events.js';
 import { withCommitHook } from './commit-hook.js';
+import { registryService, type RegistrationAdapters } from './registration.js';
 
-export const REGISTRY_DEFAULTS = { retentionDays: 365, uploadTtlSeconds: 3600 } as const;
+export { REGISTRY_DEFAULTS } from './registration.js';
 
 /** Audit archive retention (Object Lock): seven years, the usual audit-record horizon. */
 export const AUDIT_RETENTION_DAYS = 2557;
@@ -50,7 +50,7 @@ export const AUDIT_RETENTION_DAYS = 2557;
  * import, which is why the local drivers (PGlite, pg, the in-process state-machine runner,
  * Prometheus) live in the local factories alone.
  */
-export interface AdapterFactories extends ServingAdapters, DriftAdapters, EventAdapters {
+export interface AdapterFactories extends ServingAdapters, DriftAdapters, EventAdapters, RegistrationAdapters {
   database(config: Config): Promise<Database>;
   /** the artifact store, and the upload sink (download source) the local server writes to (reads from) when the store signs its own URLs */
   objectStore(
@@ -168,6 +168,7 @@ export async function buildContainer(config: Config, adapters: AdapterFactories,
       close: async () => {
         await scheduler.stop();
         await drift.driftWorkflows.stopAll?.();
+        await core.registerWorkflows.stopAll?.();
         await promotions.serving.close();
         await database.close();
       },
@@ -200,7 +201,7 @@ async function coreServices(
   opts: BuildOptions,
   shared: Shared,
   s: Storage,
-  o: { adapters: EventAdapters; outbox: Outbox },
+  o: { adapters: AdapterFactories; outbox: Outbox },
 ) {
   const { database, store } = s;
   const { clock, metrics, logger } = shared;
@@ -214,17 +215,11 @@ async function coreServices(
   const events = eventServices(config, o.adapters, opts.mode, { clock, logger, metrics, database, audit, outbox });
   if (opts.bootstrap) await bootstrap(config, database, keys, events.events);
   const datasets = new DatasetService(database, clock, audit);
-  const registry = new RegistryService(
-    { database, store, keys, datasets, audit, clock },
-    {
-      ...REGISTRY_DEFAULTS,
-      pendingUploadTtlSeconds: config.pendingUploadTtlSeconds,
-      multipartPartBytes: config.multipartPartBytes,
-      downloadTtlSeconds: config.downloadUrlTtlSeconds,
-      // Lambda functions may not delete objects: the artifact bucket's lifecycle rule removes tagged pending uploads.
-      pendingUploadBytes: opts.mode === 'lambda' ? 'lifecycle' : 'delete',
-      metrics,
-    },
+  const { registry, registerWorkflows } = await registryService(
+    config,
+    opts,
+    { database, store, keys, datasets, audit, clock, metrics, logger },
+    o.adapters,
   );
   const quarantineReader = new QuarantineReader(database);
   return {
@@ -233,6 +228,7 @@ async function coreServices(
     keys,
     datasets,
     registry,
+    registerWorkflows,
     quarantineReader,
     tokens: new TokenService(database, clock, audit, config.tokens),
     auditTrail: new AuditTrail(database, s.archiveStore, keys, clock, AUDIT_RETENTION_DAYS, metrics),

@@ -38,6 +38,7 @@ export const ROUTE_FUNCTION = {
   quarantineGet: 'reads',
   auditList: 'reads',
   whoami: 'reads',
+  registrationGet: 'reads',
   // changes recorded in the database with a signed audit event, nothing else
   keysEnroll: 'auditedChanges',
   keysRevoke: 'auditedChanges',

@@ -1,14 +1,14 @@
 /** The workflow ports: running the rollout and drift state machines and judging canary windows. Adapters: `adapters/workflows/{asl,sfn}.ts`; tested by `test/contracts/sfn-workflows.test.ts` and the promotion suites. */
 import type { CanaryJudgement } from '../../kernel/canary-judgement.js';
 
-/** `statemachines/<name>.asl.json`: the rollout machines, and the drift run (issue 21). */
-export type MachineName = 'promotion' | 'rollback' | 'drift';
+/** `statemachines/<name>.asl.json`: the rollout machines, the drift run (issue 21), an asynchronous registration (issue 25). */
+export type MachineName = 'promotion' | 'rollback' | 'drift' | 'register';
 
 /**
  * What an execution starts with: the promotion, and for the rollback machine an `error` when
  * it aborts that promotion's canary (a quarantine) instead of setting a rollback's route.
  */
-export type WorkflowInput = RolloutInput | DriftRunStart;
+export type WorkflowInput = RolloutInput | DriftRunStart | RegistrationStart;
 
 export interface RolloutInput {
   promotionId: string;
@@ -18,6 +18,11 @@ export interface RolloutInput {
 /** The drift machine starts with the run the scheduler or `POST /v1/drift/runs` recorded (the execution name is the run id). */
 export interface DriftRunStart {
   runId: string;
+}
+
+/** The register machine starts with the registration `POST /v1/registry/register` recorded (the execution name is its id). */
+export interface RegistrationStart {
+  registrationId: string;
 }
 
 /**

@@ -9,6 +9,7 @@ import { drift0015 } from './migration-0015-drift.js';
 import { events0016 } from './migration-0016-events.js';
 import { keyRingSeq0017 } from './migration-0017-key-ring-seq.js';
 import { uploadPartBytes0018 } from './migration-0018-upload-part-bytes.js';
+import { registrations0019 } from './migration-0019-registrations.js';
 import { quarantine0010 } from './migration-0010-quarantine.js';
 
 /** The migrations kept in files of their own (0008 on); the migrator orders them by name. */
@@ -24,4 +25,5 @@ export const LATER_MIGRATIONS: Record<string, Migration> = {
   '0016_events': events0016,
   '0017_key_ring_seq': keyRingSeq0017,
   '0018_upload_part_bytes': uploadPartBytes0018,
+  '0019_registrations': registrations0019,
 };

@@ -3,6 +3,8 @@ import type { ServingDeploymentsTable, ServingEventsTable, ServingIngestWatermar
 import type { DriftReportsTable, DriftRunsTable, DriftSuggestionsTable } from './schema-drift.js';
 export type { DriftReportsTable, DriftRunsTable, DriftSuggestionsTable } from './schema-drift.js';
 import type { EventTables } from './schema-events.js';
+import type { RegistrationsTable } from './schema-registrations.js';
+export type { RegistrationsTable } from './schema-registrations.js';
 import type { AuditEventsTable, AuditHeadTable } from './schema-audit.js';
 export type { AuditEventsTable, AuditHeadTable } from './schema-audit.js';
 export type * from './schema-events.js';
@@ -255,6 +257,7 @@ export interface DB extends EventTables {
   signing_keys: SigningKeysTable;
   uploads: UploadsTable;
   idempotency_keys: IdempotencyKeysTable;
+  registrations: RegistrationsTable;
   api_tokens: ApiTokensTable;
   datasets: DatasetsTable;
   artifact_datasets: ArtifactDatasetsTable;

@@ -72,7 +72,7 @@ export class LocalWorkflows implements Workflows {
     if (!built) {
       // The Lambda ARNs are CDK substitutions; any well-formed ARN will do, every Task is overridden.
       const text = readFileSync(join(this.opts.definitionsDir, `${machine}.asl.json`), 'utf8').replaceAll(
-        /\$\{(RolloutStepArn|DriftStepArn)\}/g,
+        /\$\{(RolloutStepArn|DriftStepArn|RegisterStepArn)\}/g,
         'arn:aws:lambda:us-east-1:000000000000:function:aegis-step',
       );
       const def = JSON.parse(text) as Definition;
@@ -117,7 +117,10 @@ export class LocalWorkflows implements Workflows {
         this.#ended(name, { status: 'failed', error: String(failure?.name ?? failure) });
         // A Fail state (RolledBack, RollbackFailed) ends the execution as an error whose cause
         // names the state's Error; the step already recorded it (or tried to, and it alarms on AWS).
-        if (!(e instanceof Error && /^(RolledBack|RollbackFailed|DriftRunFailed)$/.test(String((e.cause as Error | undefined)?.name))))
+        if (!(
+          e instanceof Error &&
+          /^(RolledBack|RollbackFailed|DriftRunFailed|RegistrationFailed)$/.test(String((e.cause as Error | undefined)?.name))
+        ))
           this.opts.onError?.(name, e);
       })
       .finally(() => {

@@ -11,7 +11,9 @@ import {
   ModelTeamReply,
   Pagination,
   RegisterBody,
-  RegisterReply,
+  RegisterOrPendingReply,
+  RegistrationIdParams,
+  RegistrationStatusReply,
   UploadCreateBody,
   UploadCreateReply,
   UploadIdParams,
@@ -60,12 +62,29 @@ export const REGISTRY_ROUTES = {
     entry: 'lambdas/register.ts',
     roles: ['publisher', 'admin'],
     scope: { by: 'body.manifest.modelName', team: 'body.team' },
-    summary: 'Register an uploaded artifact with its training manifest; signs the manifest',
+    summary:
+      'Register an uploaded artifact with its training manifest; signs the manifest. An upload larger than AEGIS_REGISTER_ASYNC_BYTES is hashed and committed asynchronously (202: poll GET /v1/registry/registrations/{registrationId})',
     request: { body: RegisterBody },
     reply: {
-      schema: RegisterReply,
-      status: { 201: 'registered and signed', 200: 'a replay: the earlier registration of the same bytes and manifest' },
+      schema: RegisterOrPendingReply,
+      status: {
+        201: 'registered and signed',
+        200: 'a replay: the earlier registration of the same bytes and manifest',
+        202: 'a large upload: its registration is verifying (a replay while it runs answers the same registration)',
+      },
     },
+  },
+  registrationGet: {
+    id: 'registrationGet',
+    method: 'GET',
+    path: '/v1/registry/registrations/{registrationId}',
+    entry: 'lambdas/registration-get.ts',
+    roles: ['publisher', 'admin'],
+    // the registration's creator was held to its scope when it registered; nobody else sees it (404)
+    scope: 'filtered',
+    summary: 'How far an asynchronous registration got: verifying (bytes hashed so far), registered (the result), or failed (the error)',
+    request: { params: RegistrationIdParams },
+    reply: { schema: RegistrationStatusReply, status: { 200: 'the registration' } },
   },
   modelsList: {
     id: 'modelsList',

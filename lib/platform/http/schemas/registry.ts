@@ -98,6 +98,23 @@ export const RegisterReply = z.object({
   replayed: z.boolean(),
 });
 export type RegisterReply = z.output<typeof RegisterReply>;
+/** 202: the upload is larger than `AEGIS_REGISTER_ASYNC_BYTES`; poll GET /v1/registry/registrations/{registrationId}. */
+export const RegisterPendingReply = z.object({ registrationId: Uuid, status: z.literal('verifying'), totalBytes: z.number().int() });
+export type RegisterPendingReply = z.output<typeof RegisterPendingReply>;
+export const RegisterOrPendingReply = z.union([RegisterReply, RegisterPendingReply]);
+export const RegistrationIdParams = z.object({ registrationId: Uuid }).strict();
+/** How far an asynchronous registration got; once registered, `result` is what the synchronous path answers. */
+export const RegistrationStatusReply = z.object({
+  registrationId: Uuid,
+  status: z.enum(['verifying', 'registered', 'failed']),
+  bytesHashed: z.number().int(),
+  totalBytes: z.number().int(),
+  artifactId: Uuid.optional(),
+  version: z.number().int().optional(),
+  result: RegisterReply.optional(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+export type RegistrationStatusReply = z.output<typeof RegistrationStatusReply>;
 
 export const ArtifactReply = z.object({
   artifactId: Uuid,
