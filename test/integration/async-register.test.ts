@@ -86,6 +86,12 @@ async function until(id: string, done: (s: Status) => boolean): Promise<Status> 
   throw new Error(`registration ${id} never reached the awaited state`);
 }
 
+/** `aegis_registry_registrations_total{outcome="created"}` as the server's /metrics says now. */
+async function createdCount(): Promise<number> {
+  const text = await (await fetch(`${stack.url}/metrics`)).text();
+  return Number(/aegis_registry_registrations_total\{outcome="created"\} (\d+)/.exec(text)?.[1] ?? 0);
+}
+
 async function upload(model: string, bytes: Buffer, token = alice) {
   const up = await stack.api('POST', '/v1/registry/uploads', { modelName: model, size: bytes.length }, { token });
   expect(up.status).toBe(201);
@@ -123,9 +129,12 @@ describe('a registration above AEGIS_REGISTER_ASYNC_BYTES', () => {
     expect(again.status).toBe(202);
     expect(again.body.registrationId).toBe(id);
 
+    const counted = await createdCount();
     gate!.release();
     const done = await until(id, (s) => s.status !== 'verifying');
     expect(done).toMatchObject({ status: 'registered', bytesHashed: bytes.length, totalBytes: bytes.length });
+    // counted once, when the machine committed it, as a synchronous registration is
+    expect(await createdCount()).toBe(counted + 1);
     expect(done.result).toMatchObject({ modelName: 'async-big', version: 1, sha256: sha256(bytes), replayed: false });
     expect(done).toMatchObject({ artifactId: done.result!.artifactId, version: 1 });
 

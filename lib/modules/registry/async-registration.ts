@@ -15,6 +15,7 @@ import { isUniqueViolation } from '../../platform/sql/errors.js';
 import type { Clock } from '../../platform/ports/clock.js';
 import type { Database } from '../../platform/ports/database.js';
 import type { Workflows } from '../../platform/ports/workflows.js';
+import type { ServiceMetrics } from '../../platform/ports/metrics.js';
 import { registrationResult, type RegistrationResult } from './domain.js';
 import type { Registrar } from './registration.js';
 import type { AsyncGate, LocatedUpload, PendingRegistration, RegistrationRequest } from './registration-types.js';
@@ -82,6 +83,8 @@ export class AsyncRegistrations implements AsyncGate {
       /** the register machine (built after the registry: its step calls back into this) */
       workflows: () => Workflows;
       thresholdBytes?: number;
+      /** counts a registration this machine commits, as the synchronous path counts its own */
+      metrics?: ServiceMetrics | undefined;
     },
   ) {
     this.thresholdBytes = d.thresholdBytes ?? DEFAULT_REGISTER_ASYNC_BYTES;
@@ -199,6 +202,8 @@ export class AsyncRegistrations implements AsyncGate {
         if (!(await finishAsyncRegistration(tx, row.registrationId, end, this.d.clock.now())))
           throw new RegistrationFinished(row.registrationId, 'registered');
       });
+      // from the request to the commit, as the synchronous path measures its own
+      this.d.metrics?.registration('created', (this.d.clock.now().getTime() - Date.parse(row.createdAt)) / 1000);
     }
     await this.#finish(row.registrationId, { status: 'registered', artifactId: result.artifactId, version: result.version });
     return { artifactId: result.artifactId, version: result.version };

@@ -76,6 +76,7 @@ export class RegistryService {
       clock,
       registrar: this.#registrar,
       workflows: opts.registerWorkflows ?? noRegisterWorkflows,
+      metrics: opts.metrics,
       ...(opts.registerAsyncBytes !== undefined && { thresholdBytes: opts.registerAsyncBytes }),
     });
   }
