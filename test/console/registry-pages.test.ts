@@ -192,7 +192,8 @@ test('a model of 1,000 versions pages through all of them, newest first, the pag
   await screenshot(page, 'registry-model-last-page');
   await page.getByRole('link', { name: '« First page' }).click();
   await page.waitForURL(`${s.url}/models/many-versions`);
-  expect(await first()).toBe('v1000');
+  // the URL changes before the first page has rendered: read it once it has
+  expect(await eventually(first, 'v1000')).toBe('v1000');
   await page.close();
 }, 60_000);
 
