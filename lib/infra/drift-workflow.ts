@@ -1,11 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
-import * as logs from 'aws-cdk-lib/aws-logs';
-import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { Construct } from 'constructs';
-import { grantAccess, type RouteAccess } from './access.js';
-import { AegisFunction } from './aegis-function.js';
+import type { Construct } from 'constructs';
+import type { RouteAccess } from './access.js';
+import type { AegisFunction } from './aegis-function.js';
 import { driftPolicyBundle } from './policies-bundle.js';
-import { buildStepMachines, type StepWorkflowProps } from './step-machines.js';
+import { StepWorkflow, type StepWorkflowProps } from './step-workflow.js';
 
 /**
  * What the drift-step function may touch beyond the database: it reads the serving artifact's
@@ -55,9 +53,9 @@ export interface DriftWorkflowProps extends StepWorkflowProps {
 /**
  * Drift runs on AWS: the Standard state machine of `statemachines/drift.asl.json` (Plan → an
  * inline Map counting each shard → Report; RecordFailure), the same file the local runner
- * executes, whose every Task invokes the one drift-step function. Built like the rollout
- * machines ({@link buildStepMachines}): its own log group encrypted with the data key, X-Ray,
- * and a role that may invoke the drift-step function and nothing else. The functions that
+ * executes, whose every Task invokes the one drift-step function. A {@link StepWorkflow}, built
+ * like the rollout machines: its own log group encrypted with the data key, X-Ray, and a role
+ * that may invoke the drift-step function and nothing else. The functions that
  * start runs (the `drift-schedule` job, the `POST /v1/drift/runs` function) are granted
  * StartExecution on it elsewhere (`RouteAccess.startDriftRuns`): the machine depends on the
  * drift step only, never on them.
@@ -66,36 +64,29 @@ export interface DriftWorkflowProps extends StepWorkflowProps {
  * const drift = new DriftWorkflow(this, 'Drift', { projectRoot, environment, resources });
  * drift.stateMachine.stateMachineArn;
  */
-export class DriftWorkflow extends Construct {
-  public readonly driftStep: AegisFunction;
-  public readonly stateMachine: sfn.StateMachine;
-  public readonly logGroup: logs.LogGroup;
-
+export class DriftWorkflow extends StepWorkflow {
   constructor(scope: Construct, id: string, props: DriftWorkflowProps) {
-    super(scope, id);
-    this.driftStep = new AegisFunction(this, 'driftStep', {
-      entry: props.entry ?? 'lambdas/drift-step.ts',
-      projectRoot: props.projectRoot,
-      description:
-        'Drift step: every Task of the drift state machine (plan the shards of a window, count a shard, report and suggest, record a failure)',
-      // policies/drift.json: each deployment's window, shards and detectors
-      ...driftPolicyBundle(props.environment),
-      timeout: props.stepTimeout ?? Duration.minutes(10),
-      memorySize: props.stepMemoryMb ?? 1769,
-    });
-    grantAccess(this.driftStep, DRIFT_STEP_ACCESS, props.resources);
-
-    const built = buildStepMachines(this, {
-      projectRoot: props.projectRoot,
-      definitionsDir: props.definitionsDir ?? 'statemachines',
-      machines: [{ name: 'drift', logicalId: 'DriftStateMachine' }],
-      step: this.driftStep.function,
+    super(scope, id, props, {
+      name: 'drift',
+      logicalId: 'DriftStateMachine',
+      stepId: 'driftStep',
       placeholder: DRIFT_STEP_PLACEHOLDER,
-      dataKey: props.resources.dataKey,
       keyPolicySid: 'DriftExecutionLogs',
-      logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+      access: DRIFT_STEP_ACCESS,
+      step: {
+        entry: 'lambdas/drift-step.ts',
+        description:
+          'Drift step: every Task of the drift state machine (plan the shards of a window, count a shard, report and suggest, record a failure)',
+        // policies/drift.json: each deployment's window, shards and detectors
+        ...driftPolicyBundle(props.environment),
+        timeout: Duration.minutes(10),
+        memorySize: props.stepMemoryMb ?? 1769,
+      },
     });
-    this.stateMachine = built.stateMachines.drift;
-    this.logGroup = built.logGroups.drift;
+  }
+
+  /** The drift-step function ({@link StepWorkflow.step}). */
+  get driftStep(): AegisFunction {
+    return this.step;
   }
 }

@@ -1,13 +1,11 @@
 import { CfnOutput, Duration } from 'aws-cdk-lib';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { Construct } from 'constructs';
-import { grantAccess, type RouteAccess } from './access.js';
-import { AegisFunction } from './aegis-function.js';
-import { buildStepMachines, type StepWorkflowProps } from './step-machines.js';
+import type { Construct } from 'constructs';
+import type { RouteAccess } from './access.js';
+import type { AegisFunction } from './aegis-function.js';
+import { StepWorkflow, type StepWorkflowProps } from './step-workflow.js';
 import type { RolloutWorkflows } from './rollout-workflows.js';
 import type { DriftWorkflow } from './drift-workflow.js';
 
@@ -36,41 +34,34 @@ export interface RegisterWorkflowProps extends StepWorkflowProps {
  * Asynchronous registration on AWS (issue 25): the Standard state machine of
  * `statemachines/register.asl.json` (Hash → Commit; RecordFailure), the same file the local
  * runner executes, whose every Task invokes the one register-step function, built like the drift
- * machine ({@link buildStepMachines}). The register route's function is granted StartExecution on
+ * machine ({@link StepWorkflow}). The register route's function is granted StartExecution on
  * it (`RouteAccess.startRegistrations`): the machine depends on the step only, never on the route.
  *
  * @example
  * const register = new RegisterWorkflow(this, 'Register', { projectRoot, environment, resources });
  * register.monitor(monitoring);
  */
-export class RegisterWorkflow extends Construct {
-  public readonly registerStep: AegisFunction;
-  public readonly stateMachine: sfn.StateMachine;
-  public readonly logGroup: logs.LogGroup;
-
+export class RegisterWorkflow extends StepWorkflow {
   constructor(scope: Construct, id: string, props: RegisterWorkflowProps) {
-    super(scope, id);
-    this.registerStep = new AegisFunction(this, 'registerStep', {
-      entry: props.entry ?? 'lambdas/register-step.ts',
-      projectRoot: props.projectRoot,
-      description: 'Register step: every Task of the register state machine (hash a large upload, commit its record, record a failure)',
-      environment: props.environment,
-      timeout: props.stepTimeout ?? Duration.minutes(15),
-      memorySize: props.stepMemoryMb ?? 1769,
-    });
-    grantAccess(this.registerStep, REGISTER_STEP_ACCESS, props.resources);
-    const built = buildStepMachines(this, {
-      projectRoot: props.projectRoot,
-      definitionsDir: props.definitionsDir ?? 'statemachines',
-      machines: [{ name: 'register', logicalId: 'RegisterStateMachine' }],
-      step: this.registerStep.function,
+    super(scope, id, props, {
+      name: 'register',
+      logicalId: 'RegisterStateMachine',
+      stepId: 'registerStep',
       placeholder: REGISTER_STEP_PLACEHOLDER,
-      dataKey: props.resources.dataKey,
       keyPolicySid: 'RegisterExecutionLogs',
-      logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+      access: REGISTER_STEP_ACCESS,
+      step: {
+        entry: 'lambdas/register-step.ts',
+        description: 'Register step: every Task of the register state machine (hash a large upload, commit its record, record a failure)',
+        timeout: Duration.minutes(15),
+        memorySize: props.stepMemoryMb ?? 1769,
+      },
     });
-    this.stateMachine = built.stateMachines.register;
-    this.logGroup = built.logGroups.register;
+  }
+
+  /** The register-step function ({@link StepWorkflow.step}). */
+  get registerStep(): AegisFunction {
+    return this.step;
   }
 
   /**

@@ -4,7 +4,8 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { grantAccess, type RolloutStateMachines, type RouteAccess } from './access.js';
 import { AegisFunction } from './aegis-function.js';
-import { buildStepMachines, type StepMachineSpec, type StepWorkflowProps } from './step-machines.js';
+import { buildStepMachines, type StepMachineSpec } from './step-machines.js';
+import type { StepWorkflowProps } from './step-workflow.js';
 
 /**
  * What the rollout-step function may touch beyond the database: it signs the final promotion

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { ArnFormat, RemovalPolicy, Stack, type Duration } from 'aws-cdk-lib';
+import { ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -8,32 +8,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { acknowledge } from './acknowledge.js';
-import type { AccessResources } from './access.js';
 import { pin } from './pin.js';
 
 /** One machine: its ASL file (`<definitionsDir>/<name>.asl.json`) and its pinned logical id (its log group is `<logicalId>Logs`). */
-/** What a construct of step-function-driven state machines takes (RolloutWorkflows, DriftWorkflow). */
-export interface StepWorkflowProps {
-  /** Absolute path of the repository root (holds `lambdas/`, `package-lock.json`, `policies/` and `statemachines/`). */
-  readonly projectRoot: string;
-  /** Environment shared by every function (configuration read by `lib/platform/config.ts`). */
-  readonly environment: Readonly<Record<string, string>>;
-  /** What the step function is granted on; `dataKey` also encrypts the execution logs. */
-  readonly resources: AccessResources;
-  /** The step function's handler, relative to `projectRoot`; it exports `handler`. */
-  readonly entry?: string;
-  /**
-   * Folder of the machines' ASL files, relative to `projectRoot`.
-   *
-   * @default 'statemachines'
-   */
-  readonly definitionsDir?: string;
-  /** @default logs.RetentionDays.ONE_YEAR */
-  readonly logRetention?: logs.RetentionDays;
-  /** The step function's timeout: as long as the longest Task of its machines. */
-  readonly stepTimeout?: Duration;
-}
-
 export interface StepMachineSpec<N extends string> {
   readonly name: N;
   readonly logicalId: string;
@@ -66,7 +43,7 @@ export interface StepMachines<N extends string> {
  * executes), each Task invoking one step function: the definition checked and kept inline (the
  * template shows it), ALL events with execution data logged to the machine's own log group
  * encrypted with the data key, X-Ray tracing, and a role that may invoke the step function and
- * nothing else. Logical ids are pinned. Used by the rollout and the drift workflows alike.
+ * nothing else. Logical ids are pinned. Used by the rollout workflows and every `StepWorkflow` alike.
  *
  * @example
  * const { stateMachines } = buildStepMachines(this, { projectRoot, definitionsDir: 'statemachines', machines: [{ name: 'drift', logicalId: 'DriftStateMachine' }], step: fn.function, placeholder: 'DriftStepArn', dataKey, keyPolicySid: 'DriftExecutionLogs', logRetention: logs.RetentionDays.ONE_YEAR });
