@@ -199,7 +199,7 @@ export class Registrar {
 
   /**
    * Signs the manifest, stores manifest and signature beside the artifact and retains all
-   * three; the artifact is then claimed: no longer a pending upload anything may remove.
+   * three, the artifact claimed at once: no longer a pending upload anything may remove.
    */
   async #signAndStore(request: RegistrationRequest, bytes: UploadedBytes): Promise<SignedRegistration> {
     const m = request.manifest;
@@ -216,14 +216,15 @@ export class Registrar {
     // colliding with retained ones; the crashed attempt's become orphans parity reports.
     const put = (name: string, value: unknown) =>
       this.d.store.put(`${prefix}/${name}`, `${canonicalJson(value)}\n`, { retainUntil, contentType: 'application/json' });
+    const { storageKey } = bytes.upload;
+    // The artifact is retained and claimed beside the sidecars' writes: no longer a pending upload
+    // the lifecycle rule (S3) or the expiry job may remove. Should a sidecar fail, the claimed
+    // upload is what a crash before the commit leaves too: the expiry job keeps and reports it.
     const [manifestObj, signatureObj] = await Promise.all([
       put(`manifest-${signature.manifestSignatureId}.json`, manifest),
       put(`signature-${signature.manifestSignatureId}.json`, signature),
+      this.d.store.claimUpload(storageKey, bytes.versionId, retainUntil),
     ]);
-    const { storageKey } = bytes.upload;
-    // Retained and claimed once the sidecars are stored: no longer a pending upload the
-    // lifecycle rule (S3) or the expiry job may remove.
-    await this.d.store.claimUpload(storageKey, bytes.versionId, retainUntil);
     const storage: StoredArtifact = {
       key: storageKey,
       versionId: bytes.versionId,

@@ -1,4 +1,4 @@
-import type { FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 
 /** Bytes gathered into one `writev`: one thread-pool round trip instead of 64 per 4 MiB of socket chunks. */
@@ -24,15 +24,21 @@ export class DurableFileWriter extends Writable {
   #writing: Promise<void> | undefined;
   /** where the next write goes when writing at a position (a part in its upload's file), else undefined */
   #position: number | undefined;
+  readonly #sync: boolean;
 
-  /** With `position`: positioned writes from there (the rest of the file untouched), made durable with `fdatasync`. */
-  constructor(fh: FileHandle, opts: { batchBytes?: number; syncEveryBytes?: number; position?: number } = {}) {
+  /**
+   * With `position`: positioned writes from there (the rest of the file untouched), made durable
+   * with `fdatasync`. With `sync: false` the stream ends once the bytes are written and the
+   * caller makes the file durable ({@link syncFile}), e.g. beside another fsync.
+   */
+  constructor(fh: FileHandle, opts: { batchBytes?: number; syncEveryBytes?: number; position?: number; sync?: boolean } = {}) {
     const batchBytes = opts.batchBytes ?? BATCH_BYTES;
     super({ highWaterMark: batchBytes });
     this.#fh = fh;
     this.#batchBytes = batchBytes;
     this.#syncEveryBytes = opts.syncEveryBytes ?? SYNC_EVERY_BYTES;
     this.#position = opts.position;
+    this.#sync = opts.sync ?? true;
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (e?: Error | null) => void): void {
@@ -51,7 +57,7 @@ export class DurableFileWriter extends Writable {
       .then(() => this.#flush())
       .then(() => this.#syncing)
       .then(() => this.#throwSyncError())
-      .then(() => (this.#position === undefined ? this.#fh.sync() : this.#fh.datasync()))
+      .then(() => (!this.#sync ? undefined : this.#position === undefined ? this.#fh.sync() : this.#fh.datasync()))
       .then(() => done(), done);
   }
 
@@ -116,5 +122,15 @@ export class DurableFileWriter extends Writable {
         .catch((e: unknown) => void (this.#syncError = e as Error))
         .finally(() => (this.#syncing = undefined));
     }
+  }
+}
+
+/** Makes a closed file durable: fsync through a new handle (Linux flushes the file, whatever handle wrote it). */
+export async function syncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }

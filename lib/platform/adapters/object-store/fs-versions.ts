@@ -91,14 +91,56 @@ export async function readSidecar(dir: string, versionId?: string): Promise<Side
   }
 }
 
-/** Writes a sidecar atomically (temp file, then rename). */
-export async function writeSidecar(dir: string, meta: Sidecar): Promise<void> {
+/** A sidecar written durably beside its final name: {@link publish} renames it into place (what makes the version exist). */
+export interface StagedSidecar {
+  publish(): Promise<void>;
+  /** Removes the temp file when it was not published (after a publish: nothing to do). */
+  discard(): Promise<void>;
+}
+
+/** Writes a sidecar's temp file with fsync, to be published by a rename. */
+export async function stageSidecar(dir: string, meta: Sidecar): Promise<StagedSidecar> {
   const tmp = join(dir, `.${meta.versionId}.${randomBytes(4).toString('hex')}.tmp`);
+  const discard = () => unlink(tmp).catch(() => undefined);
   try {
     await writeFile(tmp, JSON.stringify(meta), { flag: 'wx', flush: true });
-    await rename(tmp, join(dir, `${meta.versionId}.json`));
+  } catch (e) {
+    await discard();
+    throw e;
+  }
+  return { publish: () => rename(tmp, join(dir, `${meta.versionId}.json`)), discard };
+}
+
+/** How a version's bytes reach its `.bin`, and (when they are not yet) become durable. */
+export interface Placement {
+  place(bin: string): Promise<void>;
+  durable?(): Promise<void>;
+}
+
+/**
+ * Makes a version exist: its sidecar is staged while `durable` makes the bytes durable (the two
+ * fsyncs at once), then `place` puts the bytes at `<versionId>.bin` and the sidecar is published
+ * last. Nothing is renamed before both are durable; a failure leaves no version.
+ */
+export async function publishVersion(dir: string, meta: Sidecar, { place, durable }: Placement): Promise<void> {
+  const [staged, synced] = await Promise.allSettled([stageSidecar(dir, meta), durable?.()]);
+  if (staged.status === 'rejected') throw staged.reason;
+  try {
+    if (synced.status === 'rejected') throw synced.reason;
+    await place(join(dir, `${meta.versionId}.bin`));
+    await staged.value.publish();
   } finally {
-    await unlink(tmp).catch(() => undefined);
+    await staged.value.discard();
+  }
+}
+
+/** Writes a sidecar atomically (temp file, then rename). */
+export async function writeSidecar(dir: string, meta: Sidecar): Promise<void> {
+  const staged = await stageSidecar(dir, meta);
+  try {
+    await staged.publish();
+  } finally {
+    await staged.discard();
   }
 }
 

@@ -26,7 +26,7 @@ import type {
   UploadUrlOptions,
   UploadedPart,
 } from '../../ports/object-store.js';
-import { DurableFileWriter } from './fs-durable-writer.js';
+import { DurableFileWriter, syncFile } from './fs-durable-writer.js';
 import { FsMultipartParts } from './fs-multipart.js';
 import { FsSignedUrls } from './fs-signed-urls.js';
 import {
@@ -36,6 +36,8 @@ import {
   locked,
   newVersionId,
   notFound,
+  publishVersion,
+  type Placement,
   readSidecar,
   toInfo,
   versionsDir,
@@ -92,29 +94,28 @@ export class FsObjectStore implements ObjectStore, UploadSink, DownloadSource {
       // Open (create) the temp file before streaming: a lazily opened write stream could
       // create it after a failed pipeline's cleanup already ran, leaving it behind.
       const out = await open(tmp, 'wx');
-      // ends once the bytes are durable, and closes the handle either way
-      await pipeline(toReadable(body), meter, new DurableFileWriter(out));
+      // ends once the bytes are written (closing the handle either way); their last fsync runs beside the sidecar's
+      await pipeline(toReadable(body), meter, new DurableFileWriter(out, { sync: false }));
       await chmod(tmp, 0o444);
       const meta = { size: meter.bytesSeen, sha256: meter.sha256, ...opts };
-      return await this.#commit(key, meta, (bin) => rename(tmp, bin));
+      return await this.#commit(key, meta, { place: (bin) => rename(tmp, bin), durable: () => syncFile(tmp) });
     } finally {
       await unlink(tmp).catch(() => undefined);
     }
   }
 
-  /** Bytes become a version: `place` puts them at its `.bin`, then its sidecar (what makes it exist); the lock check repeated. */
-  async #commit(key: string, m: PutOptions & { size: number; sha256: string }, place: (bin: string) => Promise<void>): Promise<ObjectInfo> {
+  /** Bytes become a version ({@link publishVersion}: made durable, placed, sidecar last); the lock check repeated. */
+  async #commit(key: string, m: PutOptions & { size: number; sha256: string }, bytes: Placement): Promise<ObjectInfo> {
     return this.#locks.run(key, async () => {
       const latest = await this.#assertWritable(key);
       const versionId = newVersionId(latest?.versionId); // named at commit: "latest" is the last write to finish, as on S3
       const dir = this.#versionsDir(key);
       await mkdir(dir, { recursive: true });
-      await place(join(dir, `${versionId}.bin`));
       const meta: Sidecar = { key, versionId, size: m.size, sha256: m.sha256, lastModified: new Date().toISOString() };
       if (m.retainUntil) meta.retainUntil = m.retainUntil.toISOString();
       if (m.contentType) meta.contentType = m.contentType;
       if (m.pendingUpload) meta.pendingUpload = true;
-      await this.#writeSidecar(key, meta);
+      await publishVersion(dir, meta, bytes);
       return toInfo(meta);
     });
   }
@@ -153,14 +154,14 @@ export class FsObjectStore implements ObjectStore, UploadSink, DownloadSource {
   async retain(key: string, versionId: string, until: Date): Promise<void> {
     await this.#locks.run(key, async () => {
       const meta = await this.#retained(key, versionId, until);
-      await this.#writeSidecar(key, { ...meta, retainUntil: until.toISOString() });
+      await writeSidecar(this.#versionsDir(key), { ...meta, retainUntil: until.toISOString() });
     });
   }
 
   async claimUpload(key: string, versionId: string, retainUntil: Date): Promise<void> {
     await this.#locks.run(key, async () => {
       const { pendingUpload: _, ...meta } = await this.#retained(key, versionId, retainUntil);
-      await this.#writeSidecar(key, { ...meta, retainUntil: retainUntil.toISOString() });
+      await writeSidecar(this.#versionsDir(key), { ...meta, retainUntil: retainUntil.toISOString() });
     });
   }
 
@@ -243,8 +244,12 @@ export class FsObjectStore implements ObjectStore, UploadSink, DownloadSource {
     const whole = await this.#parts.assemble(key, opts);
     // parts written in place: the upload's file becomes the version, linked (the upload intact until the sidecar exists)
     const info = whole
-      ? await this.#commit(key, { size: whole.size, sha256: whole.sha256, pendingUpload: true }, (bin) =>
-          link(whole.path, bin).then(() => chmod(bin, 0o444)),
+      ? await this.#commit(
+          key,
+          { size: whole.size, sha256: whole.sha256, pendingUpload: true },
+          {
+            place: (bin) => link(whole.path, bin).then(() => chmod(bin, 0o444)), // its parts were made durable as they arrived
+          },
         )
       : // an upload started without a part size: its parts are joined into a version, hashed like any upload
         await this.put(key, await this.#parts.joined(key, opts), { pendingUpload: true, expectedSize: opts.expectedSize });
@@ -288,9 +293,5 @@ export class FsObjectStore implements ObjectStore, UploadSink, DownloadSource {
   async #resolve(key: string, versionId?: string): Promise<Sidecar | undefined> {
     assertObjectKey(key);
     return readSidecar(this.#versionsDir(key), versionId);
-  }
-
-  async #writeSidecar(key: string, meta: Sidecar): Promise<void> {
-    await writeSidecar(this.#versionsDir(key), meta);
   }
 }
