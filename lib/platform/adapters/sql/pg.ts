@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { DB } from '../../sql/schema.js';
 import { STATEMENT_COUNTER } from '../../sql/statements.js';
 import type { Database } from '../../ports/database.js';
+import { withNamedStatements } from './named-statements.js';
 
 /** A PostgreSQL server through `pg` (`MODEL_REGISTRY_DATABASE_URL=postgres://…`). */
 export class PgDatabase implements Database {
@@ -15,7 +16,7 @@ export class PgDatabase implements Database {
     // emits 'error' on the pool; unhandled it would crash the process. The pool discards
     // that client and the next query opens a fresh connection.
     pool.on('error', () => undefined);
-    this.db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), plugins: [STATEMENT_COUNTER] });
+    this.db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: withNamedStatements(pool) }), plugins: [STATEMENT_COUNTER] });
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { DB } from '../../sql/schema.js';
 import { STATEMENT_COUNTER } from '../../sql/statements.js';
 import type { Database } from '../../ports/database.js';
+import { withNamedStatements } from './named-statements.js';
 import { prepareDataFolder } from './pglite-folder.js';
 import { PgliteThread } from './pglite-thread.js';
 
@@ -31,7 +32,7 @@ export class PgliteDatabase implements Database {
       database: 'postgres',
       ssl: false,
     });
-    this.db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), plugins: [STATEMENT_COUNTER] });
+    this.db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: withNamedStatements(pool) }), plugins: [STATEMENT_COUNTER] });
   }
 
   static async open(dataDir?: string): Promise<PgliteDatabase> {
