@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,6 +138,26 @@ describe('FsObjectStore specifics', () => {
     await expect(subject.store.put('tmp/a', failing)).rejects.toThrow('client went away');
     expect(await readdir(join(subject.root, 'tmp'))).toEqual([]);
     expect(await subject.store.head('tmp/a')).toBeUndefined();
+  });
+
+  it('refuses a body in memory of the wrong size or sha256 before writing anything, and stores versions read-only', async () => {
+    await expect(subject.store.put('tmp/b', 'hello', { expectedSize: 4 })).rejects.toMatchObject({ code: 'SIZE_MISMATCH' });
+    await expect(subject.store.put('tmp/b', Buffer.from('hello'), { expectedSha256: 'ab'.repeat(32) })).rejects.toMatchObject({
+      code: 'SHA256_MISMATCH',
+      details: { expected: 'ab'.repeat(32) },
+    });
+    expect(await readdir(join(subject.root, 'tmp'))).toEqual([]);
+    expect(await subject.store.head('tmp/b')).toBeUndefined();
+    // the temp folder is made again when something removed it
+    await rm(join(subject.root, 'tmp'), { recursive: true });
+    const info = await subject.store.put('tmp/b', 'hello', { expectedSize: 5 });
+    const bin = join(subject.root, 'keys', 'tmp', 'b', '@v', `${info.versionId}.bin`);
+    expect((await stat(bin)).mode & 0o777).toBe(0o444);
+    expect((await readdir(join(subject.root, 'keys', 'tmp', 'b', '@v'))).sort()).toEqual([
+      `${info.versionId}.bin`,
+      `${info.versionId}.json`,
+    ]);
+    expect(await readdir(join(subject.root, 'tmp'))).toEqual([]);
   });
 
   it('keeps versions and retention across store instances on the same root', async () => {

@@ -101,14 +101,16 @@ export interface StagedSidecar {
 /** Writes a sidecar's temp file with fsync, to be published by a rename. */
 export async function stageSidecar(dir: string, meta: Sidecar): Promise<StagedSidecar> {
   const tmp = join(dir, `.${meta.versionId}.${randomBytes(4).toString('hex')}.tmp`);
-  const discard = () => unlink(tmp).catch(() => undefined);
+  let published = false;
+  const discard = async () => void (published || (await unlink(tmp).catch(() => undefined)));
   try {
     await writeFile(tmp, JSON.stringify(meta), { flag: 'wx', flush: true });
   } catch (e) {
     await discard();
     throw e;
   }
-  return { publish: () => rename(tmp, join(dir, `${meta.versionId}.json`)), discard };
+  const publish = () => rename(tmp, join(dir, `${meta.versionId}.json`)).then(() => void (published = true));
+  return { publish, discard };
 }
 
 /** How a version's bytes reach its `.bin`, and (when they are not yet) become durable. */

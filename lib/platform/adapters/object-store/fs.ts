@@ -1,10 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { chmod, link, mkdir, open, rename, rmdir, unlink } from 'node:fs/promises';
+import { chmod, link, mkdir, open, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import {
-  HashMeter,
   assertListPrefix,
   assertObjectKey,
   assertPutOptions,
@@ -13,7 +10,6 @@ import {
   assertPartUrlRequest,
   assertPartBytes,
   noMultipart,
-  toReadable,
 } from './rules.js';
 import type {
   DownloadSource,
@@ -26,9 +22,9 @@ import type {
   UploadUrlOptions,
   UploadedPart,
 } from '../../ports/object-store.js';
-import { DurableFileWriter, syncFile } from './fs-durable-writer.js';
 import { FsMultipartParts } from './fs-multipart.js';
 import { FsSignedUrls } from './fs-signed-urls.js';
+import { writeTemp } from './fs-temp.js';
 import {
   KeyLocks,
   collectKeys,
@@ -84,23 +80,14 @@ export class FsObjectStore implements ObjectStore, UploadSink, DownloadSource {
   async put(key: string, body: Readable | Uint8Array | string, opts: PutOptions = {}): Promise<ObjectInfo> {
     assertObjectKey(key);
     assertPutOptions(opts, new Date());
-    // Refuse early so a locked key does not cost a whole upload; re-checked at commit.
-    await this.#assertWritable(key);
-    const tmpDir = join(this.#root, 'tmp');
-    await mkdir(tmpDir, { recursive: true });
-    const tmp = join(tmpDir, `${randomBytes(12).toString('hex')}.part`);
+    // Refuse a stream early so a locked key does not cost a whole upload; re-checked at commit.
+    if (typeof body !== 'string' && !(body instanceof Uint8Array)) await this.#assertWritable(key);
+    const temp = await writeTemp(join(this.#root, 'tmp'), body, opts);
     try {
-      const meter = new HashMeter(opts.expectedSize, opts.expectedSha256);
-      // Open (create) the temp file before streaming: a lazily opened write stream could
-      // create it after a failed pipeline's cleanup already ran, leaving it behind.
-      const out = await open(tmp, 'wx');
-      // ends once the bytes are written (closing the handle either way); their last fsync runs beside the sidecar's
-      await pipeline(toReadable(body), meter, new DurableFileWriter(out, { sync: false }));
-      await chmod(tmp, 0o444);
-      const meta = { size: meter.bytesSeen, sha256: meter.sha256, ...opts };
-      return await this.#commit(key, meta, { place: (bin) => rename(tmp, bin), durable: () => syncFile(tmp) });
+      // the bytes' last fsync runs beside the sidecar's
+      return await this.#commit(key, { ...opts, size: temp.size, sha256: temp.sha256 }, temp);
     } finally {
-      await unlink(tmp).catch(() => undefined);
+      await temp.release();
     }
   }
 

@@ -59,23 +59,30 @@ export class HashMeter extends Transform {
   override _flush(done: TransformCallback): void {
     if (this.expectedSize !== undefined && this.bytesSeen !== this.expectedSize) return done(this.#mismatch());
     this.sha256 = this.#hash.digest('hex');
-    if (this.expectedSha256 !== undefined && this.sha256 !== this.expectedSha256) {
-      return done(
-        new AegisError('SHA256_MISMATCH', `body has sha256 ${this.sha256}, not the expected ${this.expectedSha256}`, {
-          field: 'sha256',
-          details: { expected: this.expectedSha256, actual: this.sha256 },
-        }),
-      );
-    }
+    if (this.expectedSha256 !== undefined && this.sha256 !== this.expectedSha256)
+      return done(sha256Mismatch(this.expectedSha256, this.sha256));
     done();
   }
 
   #mismatch(): AegisError {
-    return new AegisError('SIZE_MISMATCH', `body is not the expected ${this.expectedSize} bytes`, {
-      field: 'size',
-      details: { expectedSize: this.expectedSize },
-    });
+    return sizeMismatch(this.expectedSize!);
   }
+}
+
+const sizeMismatch = (expectedSize: number) =>
+  new AegisError('SIZE_MISMATCH', `body is not the expected ${expectedSize} bytes`, { field: 'size', details: { expectedSize } });
+const sha256Mismatch = (expected: string, actual: string) =>
+  new AegisError('SHA256_MISMATCH', `body has sha256 ${actual}, not the expected ${expected}`, {
+    field: 'sha256',
+    details: { expected, actual },
+  });
+
+/** The size and sha256 of a body held in memory, checked as {@link HashMeter} checks a stream (same errors). */
+export function meterBytes(bytes: Uint8Array, expectedSize?: number, expectedSha256?: string): { size: number; sha256: string } {
+  if (expectedSize !== undefined && bytes.length !== expectedSize) throw sizeMismatch(expectedSize);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  if (expectedSha256 !== undefined && sha256 !== expectedSha256) throw sha256Mismatch(expectedSha256, sha256);
+  return { size: bytes.length, sha256 };
 }
 
 export function toReadable(body: Readable | Uint8Array | string): Readable {
