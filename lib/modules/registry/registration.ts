@@ -8,12 +8,6 @@ import { hashArtifact } from '../../kernel/artifact-baseline.js';
 import type { Principal } from '../../kernel/identity.js';
 import { isUniqueViolation } from '../../platform/sql/errors.js';
 import type { DB } from '../../platform/sql/schema.js';
-import type { Clock } from '../../platform/ports/clock.js';
-import type { Database } from '../../platform/ports/database.js';
-import type { ObjectStore } from '../../platform/ports/object-store.js';
-import type { AuditLog } from '../../platform/audit/log.js';
-import type { DatasetService } from '../datasets/service.js';
-import type { KeyService } from '../keys/service.js';
 import {
   artifactPrefix,
   assertRegistrable,
@@ -42,6 +36,7 @@ import {
   type UploadedBytes,
 } from './registration-types.js';
 import { completeMultipart, type UploadOptions } from './uploads.js';
+import type { RegistryDeps } from './deps.js';
 
 export interface RegistrationOptions extends Pick<UploadOptions, 'pendingUploadTtlSeconds' | 'multipartPartBytes'> {
   /** Object-Lock retention applied to artifacts, manifests and signatures. */
@@ -56,17 +51,7 @@ class SignerRetired extends Error {}
  * bytes, sign and store the sidecars, then commit the rows and audit events in one transaction.
  */
 export class Registrar {
-  constructor(
-    private readonly d: {
-      database: Database;
-      store: ObjectStore;
-      keys: KeyService;
-      datasets: DatasetService;
-      audit: AuditLog;
-      clock: Clock;
-      opts: RegistrationOptions;
-    },
-  ) {}
+  constructor(private readonly d: RegistryDeps & { readonly opts: RegistrationOptions }) {}
 
   /**
    * See {@link RegistryService.register}. With `gate` (the register route), an upload larger

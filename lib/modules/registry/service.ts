@@ -1,18 +1,15 @@
 import { AegisError } from '../../kernel/errors.js';
 import type { ManifestInput } from '../../kernel/manifest.js';
 import type { ModelRef, Principal, Scope } from '../../kernel/identity.js';
-import type { Clock } from '../../platform/ports/clock.js';
 import type { Database, Executor } from '../../platform/ports/database.js';
-import type { ObjectStore } from '../../platform/ports/object-store.js';
 import type { AuditLog } from '../../platform/audit/log.js';
 import type { ServiceMetrics } from '../../platform/ports/metrics.js';
-import type { DatasetService } from '../datasets/service.js';
-import type { KeyService } from '../keys/service.js';
 import type { ArtifactRecord, Page, RegistrationResult } from './domain.js';
 import { Registrar, type RegistrationOptions } from './registration.js';
 import type { PendingRegistration } from './registration-types.js';
 import { AsyncRegistrations, type RegisterStepEvent, type RegistrationStatus } from './async-registration.js';
 import type { Workflows } from '../../platform/ports/workflows.js';
+import type { RegistryDeps } from './deps.js';
 import {
   findArtifact,
   findArtifactModelRef,
@@ -60,10 +57,7 @@ export class RegistryService {
   private readonly database: Database;
   private readonly audit: AuditLog;
 
-  constructor(
-    d: { database: Database; store: ObjectStore; keys: KeyService; datasets: DatasetService; audit: AuditLog; clock: Clock },
-    opts: RegistryOptions & { metrics?: ServiceMetrics },
-  ) {
+  constructor(d: RegistryDeps, opts: RegistryOptions & { metrics?: ServiceMetrics }) {
     const { database, store, keys, datasets, audit, clock } = d;
     this.database = database;
     this.audit = audit;

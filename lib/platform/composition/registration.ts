@@ -2,14 +2,9 @@
 import type { Config } from '../config.js';
 import type { Workflows } from '../ports/workflows.js';
 import type { Container } from './container.js';
-import type { Clock } from '../ports/clock.js';
-import type { Database } from '../ports/database.js';
 import type { ServiceMetrics } from '../ports/metrics.js';
-import type { ObjectStore } from '../ports/object-store.js';
-import type { AuditLog } from '../audit/log.js';
-import type { DatasetService } from '../../modules/datasets/service.js';
-import type { KeyService } from '../../modules/keys/service.js';
 import { RegistryService } from '../../modules/registry/service.js';
+import type { RegistryDeps } from '../../modules/registry/deps.js';
 
 /** The register step every Task state of the register machine runs (the register-step function's handler on AWS). */
 export type RegisterStep = (input: Record<string, unknown>) => Promise<unknown>;
@@ -31,16 +26,7 @@ export const REGISTRY_DEFAULTS = { retentionDays: 365, uploadTtlSeconds: 3600 } 
 export async function registryService(
   config: Config,
   opts: { mode: Container['mode'] },
-  d: {
-    database: Database;
-    store: ObjectStore;
-    keys: KeyService;
-    datasets: DatasetService;
-    audit: AuditLog;
-    clock: Clock;
-    metrics: ServiceMetrics;
-    logger: Container['logger'];
-  },
+  d: RegistryDeps & { metrics: ServiceMetrics; logger: Container['logger'] },
   adapters: RegistrationAdapters,
 ): Promise<{ registry: RegistryService; registerWorkflows: Workflows }> {
   let registerWorkflows: Workflows | undefined;
