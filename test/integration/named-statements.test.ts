@@ -35,6 +35,15 @@ describe('StatementNames', () => {
     expect(names.nameFor('select 1')).toBe(named[0]);
   });
 
+  it('never names an upsert inferring a partial unique index from a parameter (a generic plan cannot infer it)', () => {
+    const names = new StatementNames();
+    const upsert = 'insert into "runs" ("a", "b") values ($1, $2) on conflict ("a") where "b" = $3 do nothing';
+    for (let i = 0; i < 3; i++) expect(names.nameFor(upsert)).toBeUndefined();
+    const literal = 'insert into "runs" ("a", "b") values ($1, $2) on conflict ("a") where "b" = \'schedule\' do nothing';
+    names.nameFor(literal);
+    expect(names.nameFor(literal)).toBeDefined();
+  });
+
   it('forgets one-offs in bulk: ten times the cap of texts seen once, then a repeat counts as a first use again', () => {
     const names = new StatementNames(1);
     names.nameFor('select 0');
@@ -80,6 +89,25 @@ describe('a database with named statements (PGlite)', () => {
     expect(statements.map((s) => s.name).sort()).toEqual([expect.stringMatching(/^aegis_\d+$/), expect.stringMatching(/^aegis_\d+$/)]);
     expect(statements.some((s) => s.statement.startsWith('insert'))).toBe(true);
     expect(statements.some((s) => s.statement.startsWith('select'))).toBe(true);
+  });
+
+  it('runs an upsert on a partial unique index, its predicate a parameter, past the sixth execution (a generic plan would fail)', async () => {
+    await sql`create table named_runs (k int not null, kind text not null)`.execute(database.db);
+    await sql`create unique index named_runs_scheduled on named_runs (k) where kind = 'schedule'`.execute(database.db);
+    const upsert = (k: number) =>
+      database.db
+        .insertInto('named_runs' as never)
+        .values({ k, kind: 'schedule' } as never)
+        .onConflict((oc) =>
+          oc
+            .columns(['k' as never])
+            .where('kind' as never, '=', 'schedule' as never)
+            .doNothing(),
+        )
+        .execute();
+    for (let i = 0; i < 8; i++) await upsert(i % 2);
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from named_runs`.execute(database.db);
+    expect(rows[0]!.n).toBe(2);
   });
 
   it('keeps errors as they were: a named statement that fails reports its SQLSTATE, the transaction rolls back', async () => {

@@ -3,7 +3,7 @@
  * run, neither chained nor restored; a scheduled window is inserted once (the partial unique
  * index `drift_runs_scheduled_window`).
  */
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { Executor } from '../../platform/ports/database.js';
 import { toDate, toIso, toIsoOrNull, type DB } from '../../platform/sql/schema.js';
 import type { DriftRun, RunStatus, RunTrigger } from './records.js';
@@ -66,7 +66,8 @@ export async function insertScheduledRun(x: Executor, r: NewRun): Promise<DriftR
   const row = await x
     .insertInto('drift_runs')
     .values(rowOf({ ...r, trigger: 'schedule' }))
-    .onConflict((oc) => oc.columns(['model_name', 'env', 'window_to']).where('trigger', '=', 'schedule').doNothing())
+    // the partial index's predicate as a literal: a parameter cannot name the index in a named statement's generic plan
+    .onConflict((oc) => oc.columns(['model_name', 'env', 'window_to']).where('trigger', '=', sql.lit('schedule')).doNothing())
     .returningAll()
     .executeTakeFirst();
   return row && runOf(row);

@@ -3,6 +3,13 @@ import type pg from 'pg';
 
 /** Statements worth preparing: data statements. DDL (migrations) is never named: it runs once. */
 const DATA_STATEMENT = /^\s*(select|insert|update|delete|with)\b/i;
+/**
+ * An upsert naming a partial unique index by its predicate with a parameter (`on conflict (…)
+ * where "trigger" = $4`): PostgreSQL infers the index from the parameter's value, which a generic
+ * plan of a named statement does not have ("there is no unique or exclusion constraint matching
+ * the ON CONFLICT specification" once the plan cache tries one). Such a text is never named.
+ */
+const PARTIAL_ARBITER = /\bon conflict\s*\([^)]*\)\s*where\b[^;]*\$\d/i;
 
 /**
  * Names for the statements a process repeats, so that each connection parses and plans a
@@ -32,7 +39,7 @@ export class StatementNames {
   /** The name `text` is sent under, or undefined: sent unnamed (first use, DDL, past the cap). */
   nameFor(text: string): string | undefined {
     const name = this.#names.get(text);
-    if (name !== undefined || this.#names.size >= this.#max || !DATA_STATEMENT.test(text)) return name;
+    if (name !== undefined || this.#names.size >= this.#max || !DATA_STATEMENT.test(text) || PARTIAL_ARBITER.test(text)) return name;
     if (!this.#seenOnce.delete(text)) {
       // one-offs are forgotten in bulk: the set stays bounded whatever the traffic
       if (this.#seenOnce.size >= 10 * this.#max) this.#seenOnce.clear();
