@@ -8,36 +8,21 @@
  * failed with nothing registered.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
 import { ApiError } from '../../lib/clients/http/client.js';
 import type { RegisterPendingReply, RegistrationStatusReply } from '../../lib/platform/http/schemas.js';
 import { roleClient, runMigrations } from './support/callers.js';
-import { worldCli, ok } from './support/cli.js';
-import { startWorld, type World } from './support/world.js';
+import { ok } from './support/cli.js';
+import { worldSuite } from './support/suite.js';
 
 const MIB = 1024 * 1024;
 const MODEL = 'aws-async';
 jest.setTimeout(300_000);
-let world: World;
-let work: string;
 let datasetChecksum: string;
-
-beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), 'aegis-async-work-'));
-  world = await startWorld({ extraEnv: () => ({ AEGIS_REGISTER_ASYNC_BYTES: String(MIB) }) });
-}, 600_000);
-afterAll(async () => {
-  await world?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
-});
-
-const cli = worldCli(
-  () => world,
-  () => work,
-);
+const suite = worldSuite('aegis-async-work-', () => ({ extraEnv: () => ({ AEGIS_REGISTER_ASYNC_BYTES: String(MIB) }) }));
+const { cli } = suite;
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 function manifest(fields: Record<string, unknown> = {}) {
@@ -55,49 +40,49 @@ function manifest(fields: Record<string, unknown> = {}) {
 }
 
 async function until(id: string): Promise<RegistrationStatusReply> {
-  const api = roleClient(world, 'publisher');
+  const api = roleClient(suite.world, 'publisher');
   for (let i = 0; i < 600; i++) {
     const s = await api.request<RegistrationStatusReply>('GET', `/v1/registry/registrations/${id}`);
     if (s.status !== 'verifying') return s;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`registration ${id} still verifying\n${world.logs.slice(-30).join('\n')}`);
+  throw new Error(`registration ${id} still verifying\n${suite.world.logs.slice(-30).join('\n')}`);
 }
 
 describe('asynchronous registration on the synthesized artifacts', () => {
   it('registers an artifact above the threshold: 202, the register machine hashes and commits, the CLI prints the record, which verifies', async () => {
-    expect((await runMigrations(world, 'Create', 'async')).PhysicalResourceId).toBe('aegis-migrations');
-    const data = join(work, 'dataset.csv');
+    expect((await runMigrations(suite.world, 'Create', 'async')).PhysicalResourceId).toBe('aegis-migrations');
+    const data = join(suite.work, 'dataset.csv');
     writeFileSync(data, 'a,b,label\n1,2,0\n');
     const ds = await cli('publisher', ['datasets', 'register', '--id', 'async-data', '--version', '1', '--path', data]);
     ok(ds);
     datasetChecksum = ds.json.checksum;
 
     const bytes = randomBytes(2 * MIB + 5);
-    const artifact = join(work, 'big.bin');
+    const artifact = join(suite.work, 'big.bin');
     writeFileSync(artifact, bytes);
-    const manifestFile = join(work, 'big.manifest.json');
+    const manifestFile = join(suite.work, 'big.manifest.json');
     writeFileSync(manifestFile, JSON.stringify(manifest()));
     const r = await cli('publisher', ['register', '--model', MODEL, '--artifact', artifact, '--manifest', manifestFile]);
     ok(r);
     expect(r.stderr).toMatch(/registration [0-9a-f-]{36} is verifying asynchronously/);
     expect(r.json).toMatchObject({ modelName: MODEL, version: 1, sha256: sha256(bytes), replayed: false });
 
-    const report = await roleClient(world, 'auditor').request<{ ok: boolean }>('GET', `/v1/artifacts/${r.json.artifactId}/validate`);
+    const report = await roleClient(suite.world, 'auditor').request<{ ok: boolean }>('GET', `/v1/artifacts/${r.json.artifactId}/validate`);
     expect(report.ok).toBe(true);
-    const events = await roleClient(world, 'auditor').request<{ items: { type: string }[] }>(
+    const events = await roleClient(suite.world, 'auditor').request<{ items: { type: string }[] }>(
       'GET',
       `/v1/audit?subject=${encodeURIComponent(`artifact:${r.json.artifactId}`)}`,
     );
     expect(events.items.map((e) => e.type).sort()).toEqual(['artifact.registered', 'manifest.signed']);
     // the execution ran on the synthesized register machine, every Task on the register-step bundle
-    const runs = world.sfn.executions().filter((e) => e.stateMachineLogicalId === 'RegisterStateMachine');
+    const runs = suite.world.sfn.executions().filter((e) => e.stateMachineLogicalId === 'RegisterStateMachine');
     expect(runs.map((e) => e.status)).toEqual(['SUCCEEDED']);
     expect(runs[0]!.tasks.map((t) => t.state)).toEqual(['Hash', 'Commit']);
   });
 
   it('ends failed with nothing registered when the bytes are not the manifest sha256', async () => {
-    const api = roleClient(world, 'publisher');
+    const api = roleClient(suite.world, 'publisher');
     const bytes = randomBytes(MIB + 100);
     const wrong = sha256(randomBytes(8));
     const up = await api.request<{ uploadId: string; url: string; headers: Record<string, string> }>('POST', '/v1/registry/uploads', {
@@ -123,7 +108,7 @@ describe('asynchronous registration on the synthesized artifacts', () => {
     const missing = await api.request('GET', `/v1/registry/models/${MODEL}-bad/versions`).catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(ApiError);
     expect((missing as ApiError).status).toBe(404);
-    const run = world.sfn.executions().find((e) => e.name === pending.registrationId);
+    const run = suite.world.sfn.executions().find((e) => e.name === pending.registrationId);
     expect(run).toMatchObject({ stateMachineLogicalId: 'RegisterStateMachine', status: 'FAILED', error: 'RegistrationFailed' });
   });
 });

@@ -2,18 +2,17 @@ import { createHash, randomBytes } from 'node:crypto';
 import { HeadObjectCommand, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { jest } from '@jest/globals';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { AegisClient } from '../../lib/clients/http/client.js';
 import { ApiError } from '../../lib/clients/http/client.js';
 import { eventHash, eventStatement, type AuditEvent } from '../../lib/kernel/audit-chain.js';
 import { verifyRaw, type SignatureAlg } from '../../lib/kernel/signatures.js';
 import { tapBus, type BusTap, type DeliveredEvent } from '../support/moto-events.js';
-import { roleClient, runMigrations } from './support/callers.js';
-import { worldCli, ok } from './support/cli.js';
-import { editJson, REGION, startWorld, type World } from './support/world.js';
+import { roleClient, runMigrations, scheduledEvent, scheduledJob } from './support/callers.js';
+import { ok } from './support/cli.js';
+import { worldSuite } from './support/suite.js';
+import { editJson, REGION } from './support/world.js';
 
 /**
  * AWS mode end to end, on what `cdk deploy` would ship: the synthesized bundles alone, their
@@ -25,8 +24,6 @@ const MODEL = 'e2e-churn';
 const PART = 5 * 1024 * 1024;
 // every step spawns the CLI or cold-starts a function: generous on a loaded machine
 jest.setTimeout(300_000);
-let world: World;
-let work: string;
 /** what reached the stack's event bus, through a rule to an SQS queue on moto (as a consumer's rule would route it) */
 let bus: BusTap;
 const onBus: DeliveredEvent[] = [];
@@ -53,11 +50,10 @@ function healthyRecording(file: string, keys: { key: string; canaryShare: number
   writeFileSync(file, JSON.stringify({ samples }));
 }
 
-beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), 'aegis-e2e-work-'));
+const suite = worldSuite('aegis-e2e-work-', (work) => {
   const recording = join(work, 'canary-recording.json');
   healthyRecording(recording, [{ key: `${MODEL}/canary`, canaryShare: 0.1 }]);
-  world = await startWorld({
+  return {
     // deploy-time configuration of SentinelNet: this model is high risk (prod needs 3 of 5
     // approvals), and a canary completes after 20 requests per arm (the suite's stages last seconds)
     configure(fn, dir) {
@@ -82,21 +78,15 @@ beforeAll(async () => {
           ? { AEGIS_PENDING_PROMOTION_TTL_SECONDS: '1' }
           : {}),
     }),
-  });
-  const [busName] = Object.values(world.assembly.template.Resources)
+  };
+});
+const { cli } = suite;
+beforeAll(async () => {
+  const [busName] = Object.values(suite.world.assembly.template.Resources)
     .filter((r) => r.Type === 'AWS::Events::EventBus')
     .map((r) => r.Properties.Name as string);
-  bus = await tapBus(world.motoEndpoint, REGION, busName!, { create: false });
-}, 600_000);
-afterAll(async () => {
-  await world?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
+  bus = await tapBus(suite.world.motoEndpoint, REGION, busName!, { create: false });
 });
-
-const cli = worldCli(
-  () => world,
-  () => work,
-);
 
 async function settled(promotionId: string, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
@@ -104,14 +94,15 @@ async function settled(promotionId: string, timeoutMs = 120_000) {
     const r = await cli('auditor', ['promotions', '--id', promotionId]);
     ok(r);
     if (!['rolling_out', 'pending_multisig'].includes(r.json.status)) return r.json;
-    if (Date.now() > deadline) throw new Error(`promotion ${promotionId} still ${r.json.status}\n${world.logs.slice(-30).join('\n')}`);
+    if (Date.now() > deadline)
+      throw new Error(`promotion ${promotionId} still ${r.json.status}\n${suite.world.logs.slice(-30).join('\n')}`);
     await new Promise((res) => setTimeout(res, 250));
   }
 }
 
 /** Writes `<label>.manifest.json` (trained on the registered dataset) with these fields; its path. */
 function writeManifest(label: string, fields: { hyperparams: object; seed: number; environment: object; metrics: object }) {
-  const manifestFile = join(work, `${label}.manifest.json`);
+  const manifestFile = join(suite.work, `${label}.manifest.json`);
   writeFileSync(
     manifestFile,
     JSON.stringify({
@@ -126,7 +117,7 @@ function writeManifest(label: string, fields: { hyperparams: object; seed: numbe
 }
 
 async function registerArtifact(label: string, metrics: Record<string, number>) {
-  const artifact = join(work, `${label}.bin`);
+  const artifact = join(suite.work, `${label}.bin`);
   writeFileSync(artifact, randomBytes(20_000));
   const manifestFile = writeManifest(label, { hyperparams: { lr: 0.1 }, seed: 42, environment: { python: '3.11' }, metrics });
   const r = await cli('publisher', ['register', '--model', MODEL, '--artifact', artifact, '--manifest', manifestFile]);
@@ -136,10 +127,10 @@ async function registerArtifact(label: string, metrics: Record<string, number>) 
 
 describe('AWS mode on the synthesized artifacts', () => {
   it('runs the migrations custom resource: schema applied once, KMS keys adopted into the key ring', async () => {
-    const first = await runMigrations(world, 'Create', 'e2e');
+    const first = await runMigrations(suite.world, 'Create', 'e2e');
     expect(first.PhysicalResourceId).toBe('aegis-migrations');
     expect(first.Data.applied.split(',')).toContain('0001_registry');
-    const again = await runMigrations(world, 'Update', 'e2e');
+    const again = await runMigrations(suite.world, 'Update', 'e2e');
     expect(again.Data.applied).toBe('');
 
     const keys = await cli('auditor', ['keys', 'list']);
@@ -152,18 +143,7 @@ describe('AWS mode on the synthesized artifacts', () => {
   });
 
   it('runs every function but migrate as the application database user, which cannot rewrite the audit chain; liveness and readiness answer', async () => {
-    const caller = world.as('auditor').env;
-    const api = new AegisClient({
-      baseUrl: world.api.url,
-      sigv4: {
-        region: caller.AWS_REGION!,
-        credentials: async () => ({
-          accessKeyId: caller.AWS_ACCESS_KEY_ID!,
-          secretAccessKey: caller.AWS_SECRET_ACCESS_KEY!,
-          sessionToken: caller.AWS_SESSION_TOKEN!,
-        }),
-      },
-    });
+    const api = roleClient(suite.world, 'auditor');
     // readiness: select 1 through the Data API as the application user, S3's Object Lock configuration, KMS DescribeKey
     expect(await api.request('GET', '/v1/readyz')).toEqual({
       ok: true,
@@ -171,12 +151,12 @@ describe('AWS mode on the synthesized artifacts', () => {
       version: '0.1.0',
       checks: { database: 'ok', objectStore: 'ok', signer: 'ok' },
     });
-    const live = await fetch(new URL('healthz', world.api.url));
+    const live = await fetch(new URL('healthz', suite.world.api.url));
     expect(live.status).toBe(200);
     expect(await live.json()).toEqual({ ok: true, mode: 'lambda', version: '0.1.0' });
 
-    const appUser = decodeURIComponent(new URL(world.appDatabaseUrl).username);
-    const owner = new pg.Client({ connectionString: world.databaseUrl });
+    const appUser = decodeURIComponent(new URL(suite.world.appDatabaseUrl).username);
+    const owner = new pg.Client({ connectionString: suite.world.databaseUrl });
     await owner.connect();
     try {
       // the Data API server keeps the sessions it opened for each secret's user
@@ -191,7 +171,7 @@ describe('AWS mode on the synthesized artifacts', () => {
     } finally {
       await owner.end();
     }
-    const app = new pg.Client({ connectionString: world.appDatabaseUrl });
+    const app = new pg.Client({ connectionString: suite.world.appDatabaseUrl });
     await app.connect();
     try {
       const denied = (q: string) =>
@@ -209,7 +189,7 @@ describe('AWS mode on the synthesized artifacts', () => {
   });
 
   it('maps IAM callers to roles from the synthesized role map: a publisher may not read the audit log, an unsigned call is refused by the gateway', async () => {
-    const unsigned = await fetch(new URL('v1/models', world.api.url));
+    const unsigned = await fetch(new URL('v1/models', suite.world.api.url));
     expect(unsigned.status).toBe(403);
     const r = await cli('publisher', ['audit', 'list']);
     expect(r.code).not.toBe(0);
@@ -217,7 +197,7 @@ describe('AWS mode on the synthesized artifacts', () => {
   });
 
   it('registers a dataset and an artifact through a presigned PUT to S3, signed with the KMS manifest key', async () => {
-    const data = join(work, 'dataset.csv');
+    const data = join(suite.work, 'dataset.csv');
     writeFileSync(data, 'a,b,label\n1,2,0\n3,4,1\n');
     const ds = await cli('publisher', ['datasets', 'register', '--id', 'transactions', '--version', '2026-11', '--path', data]);
     ok(ds);
@@ -241,12 +221,12 @@ describe('AWS mode on the synthesized artifacts', () => {
 
   it('uploads a large artifact as an S3 multipart upload in presigned parts, resumes it from the CLI, and registration completes it once', async () => {
     const model = 'e2e-large';
-    const artifact = join(work, 'large.bin');
+    const artifact = join(suite.work, 'large.bin');
     const bytes = randomBytes(2 * PART + 1000);
     writeFileSync(artifact, bytes);
     const manifestFile = writeManifest('large', { hyperparams: {}, seed: 1, environment: {}, metrics: {} });
     // an upload interrupted after its first part: started and sent through the API as the CLI would
-    const api = roleClient(world, 'publisher');
+    const api = roleClient(suite.world, 'publisher');
     const up = await api.request<{ uploadId: string; partSize: number; partCount: number }>('POST', '/v1/registry/uploads', {
       modelName: model,
       size: bytes.length,
@@ -276,8 +256,8 @@ describe('AWS mode on the synthesized artifacts', () => {
     expect(r.stderr).toContain('1 of 3 parts already received');
     expect(r.json).toMatchObject({ version: 1, sha256: createHash('sha256').update(bytes).digest('hex'), replayed: false });
     // one object of three parts, no multipart upload left in progress
-    const s3 = new S3Client({ endpoint: world.s3Endpoint, forcePathStyle: true, region: REGION });
-    const bucket = world.buckets.ArtifactBucket!;
+    const s3 = new S3Client({ endpoint: suite.world.s3Endpoint, forcePathStyle: true, region: REGION });
+    const bucket = suite.world.buckets.ArtifactBucket!;
     const record = (await cli('auditor', ['get', r.json.artifactId])).json;
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: record.storage.key, VersionId: record.storage.versionId }));
     expect(head.ETag).toMatch(/-3"$/);
@@ -290,20 +270,20 @@ describe('AWS mode on the synthesized artifacts', () => {
   });
 
   it("publishes the audited change to the stack's event bus: the commit wakes the dispatcher function, which puts the signed event there", async () => {
-    const dispatcher = world.functionId((fn) => /^EventsDispatch/.test(fn.logicalId));
+    const dispatcher = suite.world.functionId((fn) => /^EventsDispatch/.test(fn.logicalId));
     const registered = (d: DeliveredEvent) =>
       d['detail-type'] === 'dataset.registered' && (d.detail.payload as { id?: string } | undefined)?.id === 'transactions';
     const deadline = Date.now() + 90_000;
     while (!onBus.some(registered)) {
-      if (Date.now() > deadline) throw new Error(`no dataset.registered on the bus\n${world.logs.slice(-30).join('\n')}`);
+      if (Date.now() > deadline) throw new Error(`no dataset.registered on the bus\n${suite.world.logs.slice(-30).join('\n')}`);
       await new Promise((r) => setTimeout(r, 500));
       onBus.push(...(await bus.drain()));
     }
     // woken by the API function's commit (an asynchronous invocation), not only by the schedule
-    const kicks = world.lambda.calls.filter((c) => c.logicalId === dispatcher);
+    const kicks = suite.world.lambda.calls.filter((c) => c.logicalId === dispatcher);
     expect(kicks.length).toBeGreaterThan(0);
     for (const k of kicks) expect(k).toMatchObject({ type: 'Event', payload: { aegisEventKick: true } });
-    expect(world.lambda.asyncErrors).toEqual([]);
+    expect(suite.world.lambda.asyncErrors).toEqual([]);
 
     const event = onBus.find(registered)!;
     expect(event.source).toBe('aegis');
@@ -311,7 +291,7 @@ describe('AWS mode on the synthesized artifacts', () => {
     const e = event.detail as unknown as AuditEvent;
     expect(e.payload).toMatchObject({ id: 'transactions', version: '2026-11', checksum: ids.datasetChecksum });
     expect(eventHash(e)).toBe(e.hash);
-    const { keys } = await roleClient(world, 'auditor').request<{ keys: { kid: string; alg: SignatureAlg; publicKey: string }[] }>(
+    const { keys } = await roleClient(suite.world, 'auditor').request<{ keys: { kid: string; alg: SignatureAlg; publicKey: string }[] }>(
       'GET',
       '/v1/keys',
     );
@@ -325,7 +305,7 @@ describe('AWS mode on the synthesized artifacts', () => {
   });
 
   it('refuses webhooks to loopback, private and link-local addresses in the production configuration (SSRF), naming url', async () => {
-    const admin = roleClient(world, 'admin');
+    const admin = roleClient(suite.world, 'admin');
     for (const url of [
       'http://127.0.0.1:8080/hook',
       'https://127.0.0.1/hook',
@@ -362,7 +342,7 @@ describe('AWS mode on the synthesized artifacts', () => {
     const record = (await cli('auditor', ['get', t.artifactId])).json;
     const key = record.storage?.key ?? record.storageKey;
     expect(typeof key).toBe('string');
-    world.tamper(world.buckets.ArtifactBucket!, key);
+    suite.world.tamper(suite.world.buckets.ArtifactBucket!, key);
     ids.tampered = t.artifactId;
     const verified = await cli('auditor', ['verify-manifest', '--artifact-id', t.artifactId]);
     expect(verified.code).toBe(1);
@@ -373,18 +353,7 @@ describe('AWS mode on the synthesized artifacts', () => {
   });
 
   it('pulls as a reader through an S3 presigned GET pinned to the version id, resumes with a range, refuses tampered bytes and registration', async () => {
-    const caller = world.as('reader').env;
-    const api = new AegisClient({
-      baseUrl: world.api.url,
-      sigv4: {
-        region: caller.AWS_REGION!,
-        credentials: async () => ({
-          accessKeyId: caller.AWS_ACCESS_KEY_ID!,
-          secretAccessKey: caller.AWS_SECRET_ACCESS_KEY!,
-          sessionToken: caller.AWS_SESSION_TOKEN!,
-        }),
-      },
-    });
+    const api = roleClient(suite.world, 'reader');
     const ticket = await api.request<{ url: string; artifact: { storage: { versionId: string } } }>(
       'GET',
       `/v1/artifacts/${artifactA()}/download`,
@@ -393,26 +362,37 @@ describe('AWS mode on the synthesized artifacts', () => {
     expect(url.searchParams.get('versionId')).toBe(ticket.artifact.storage.versionId);
     expect(url.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
 
-    const out = join(work, 'pulled', 'v1.bin');
-    mkdirSync(join(work, 'pulled'));
+    const out = join(suite.work, 'pulled', 'v1.bin');
+    mkdirSync(join(suite.work, 'pulled'));
     const pulled = await cli('reader', ['pull', '--artifact-id', artifactA(), '--out', out]);
     ok(pulled);
-    expect(readFileSync(out).equals(readFileSync(join(work, 'v1.bin')))).toBe(true);
+    expect(readFileSync(out).equals(readFileSync(join(suite.work, 'v1.bin')))).toBe(true);
     // an interrupted download: the rest comes as a range of the same S3 version, and the whole verifies
-    const again = join(work, 'pulled', 'again.bin');
-    writeFileSync(join(work, 'pulled', `.again.bin.${artifactA()}.part`), readFileSync(join(work, 'v1.bin')).subarray(0, 7_000));
+    const again = join(suite.work, 'pulled', 'again.bin');
+    writeFileSync(
+      join(suite.work, 'pulled', `.again.bin.${artifactA()}.part`),
+      readFileSync(join(suite.work, 'v1.bin')).subarray(0, 7_000),
+    );
     ok(await cli('reader', ['pull', '--model', MODEL, '--version', '1', '--out', again]));
-    expect(readFileSync(again).equals(readFileSync(join(work, 'v1.bin')))).toBe(true);
+    expect(readFileSync(again).equals(readFileSync(join(suite.work, 'v1.bin')))).toBe(true);
 
-    const bad = await cli('reader', ['pull', '--artifact-id', ids.tampered!, '--out', join(work, 'pulled', 'bad.bin')]);
+    const bad = await cli('reader', ['pull', '--artifact-id', ids.tampered!, '--out', join(suite.work, 'pulled', 'bad.bin')]);
     expect(bad.code).toBe(1);
     // --json: the error goes to stdout
     expect(bad.stdout + bad.stderr).toContain('FAIL artifact-sha256');
-    expect(readdirSync(join(work, 'pulled')).sort()).toEqual(['again.bin', 'v1.bin']);
+    expect(readdirSync(join(suite.work, 'pulled')).sort()).toEqual(['again.bin', 'v1.bin']);
     const audit = await cli('auditor', ['audit', 'list', '--type', 'artifact.download_issued']);
     ok(audit);
     expect(audit.json.items.length).toBeGreaterThanOrEqual(4);
-    const refused = await cli('reader', ['register', '--model', MODEL, '--artifact', out, '--manifest', join(work, 'v1.manifest.json')]);
+    const refused = await cli('reader', [
+      'register',
+      '--model',
+      MODEL,
+      '--artifact',
+      out,
+      '--manifest',
+      join(suite.work, 'v1.manifest.json'),
+    ]);
     expect(refused.code).toBe(3);
   });
 
@@ -444,9 +424,9 @@ describe('AWS mode on the synthesized artifacts', () => {
     // A duplicate execution of the same promotion (another name, so Step Functions runs it):
     // its first step is refused by the lease the real execution holds, and it ends Superseded
     // without touching the rollout (no rollback, no state written).
-    const original = world.sfn.executions().find((e) => e.name === canary.json.promotionId)!;
+    const original = suite.world.sfn.executions().find((e) => e.name === canary.json.promotionId)!;
     const sfnClient = new SFNClient({
-      endpoint: world.sfn.endpoint,
+      endpoint: suite.world.sfn.endpoint,
       region: 'us-east-1',
       credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
     });
@@ -457,7 +437,7 @@ describe('AWS mode on the synthesized artifacts', () => {
         input: original.input,
       }),
     );
-    const duplicate = await world.sfn.waitFor(dup.executionArn!);
+    const duplicate = await suite.world.sfn.waitFor(dup.executionArn!);
     // the Catch for Aegis.LeaseLost led to Superseded (a Succeed state), the refusal kept in $.error
     expect({
       status: duplicate.status,
@@ -490,14 +470,14 @@ describe('AWS mode on the synthesized artifacts', () => {
     expect(verdicts[verdicts.length - 1]).toBe('pass');
     expect(verdicts.slice(0, -1).every((v: string) => v === 'inconclusive')).toBe(true);
     // the bundled step wrote each verdict as an EMF line (namespace Aegis): the fail-verdict alarm's series
-    const stepFn = world.functionId((fn) => /rolloutStep/i.test(fn.logicalId));
-    const emf = world.logs
+    const stepFn = suite.world.functionId((fn) => /rolloutStep/i.test(fn.logicalId));
+    const emf = suite.world.logs
       .filter((l) => l.startsWith(`${stepFn}: `) && l.includes('"ai_infra_canary_verdicts_total"'))
       .map((l) => JSON.parse(l.slice(stepFn.length + 2)) as Record<string, any>)
       .filter((e) => e.env === 'canary');
     expect(emf.map((e) => e.verdict)).toEqual(verdicts);
     expect(emf[0]!._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'Aegis' });
-    const executions = world.sfn.executions().filter((e) => e.name === canary.json.promotionId);
+    const executions = suite.world.sfn.executions().filter((e) => e.name === canary.json.promotionId);
     expect(executions).toHaveLength(1);
     expect(executions[0]!.status).toBe('SUCCEEDED');
     expect(new Set(executions[0]!.tasks.map((t) => t.functionLogicalId)).size).toBe(1);
@@ -506,7 +486,7 @@ describe('AWS mode on the synthesized artifacts', () => {
   async function approvers() {
     if (ids.approversEnrolled) return;
     for (const name of ['alice', 'bob', 'carol']) {
-      const out = join(work, `${name}.pem`);
+      const out = join(suite.work, `${name}.pem`);
       ok(await cli('approver', ['keys', 'generate', '--out', out]));
       ok(
         await cli('admin', [
@@ -538,7 +518,7 @@ describe('AWS mode on the synthesized artifacts', () => {
           '--promotion',
           prod.json.promotionId,
           '--key',
-          join(work, `${name}.pem`),
+          join(suite.work, `${name}.pem`),
           '--kid',
           `${name}-approver`,
         ]),
@@ -575,7 +555,7 @@ describe('AWS mode on the synthesized artifacts', () => {
     ok(rollback);
     const done = await settled(rollback.json.promotionId);
     expect(done.status).toBe('succeeded');
-    const rollbackMachine = world.sfn.executions().find((e) => e.name === rollback.json.promotionId)!;
+    const rollbackMachine = suite.world.sfn.executions().find((e) => e.name === rollback.json.promotionId)!;
     expect(rollbackMachine.stateMachineLogicalId).toMatch(/Rollback/);
     const lineage = await cli('auditor', ['lineage', artifactA()]);
     ok(lineage);
@@ -597,7 +577,7 @@ describe('AWS mode on the synthesized artifacts', () => {
     expect(staging).toMatchObject({ kind: 'stable-rolled-back', toArtifactId: ids.b });
     const rollback = await settled(staging.promotionId);
     expect(rollback).toMatchObject({ kind: 'rollback', status: 'succeeded', artifactId: ids.b });
-    const execution = world.sfn.executions().find((e) => e.name === staging.promotionId)!;
+    const execution = suite.world.sfn.executions().find((e) => e.name === staging.promotionId)!;
     expect([execution.stateMachineLogicalId, execution.status]).toEqual([expect.stringMatching(/Rollback/), 'SUCCEEDED']);
 
     const refused = await cli('promoter', ['promote', '--artifact-id', bId, '--env', 'staging', '--reason', 'again']);
@@ -617,22 +597,9 @@ describe('AWS mode on the synthesized artifacts', () => {
   }, 300_000);
 
   it("archives the audit log through the schedule's handler and on demand, and verifies the chain against the archive", async () => {
-    const archiver = world.functionId((fn) => /^AuditArchiveSchedule/.test(fn.logicalId));
-    const rule = Object.values(world.assembly.template.Resources).find(
-      (r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties.Targets).includes(archiver),
-    )!;
-    expect(rule.Properties.ScheduleExpression).toMatch(/^rate\(/);
-    const result = await world.fleet.invoke<{ archived?: number; segments?: number }>(archiver, {
-      version: '0',
-      id: randomBytes(8).toString('hex'),
-      'detail-type': 'Scheduled Event',
-      source: 'aws.events',
-      account: '123456789012',
-      time: new Date().toISOString(),
-      region: 'eu-west-1',
-      resources: ['arn:aws:events:eu-west-1:123456789012:rule/e2e'],
-      detail: {},
-    });
+    const { job: archiver, schedule } = scheduledJob(suite.world, 'AuditArchiveSchedule');
+    expect(schedule).toMatch(/^rate\(/);
+    const result = await suite.world.fleet.invoke<{ archived?: number; segments?: number }>(archiver, scheduledEvent());
     expect(result).toBeTruthy();
     // an operator archives on demand too: a POST without a body passes the gateway's JSON-object validation
     ok(await cli('operator', ['audit', 'archive']));
@@ -658,23 +625,13 @@ describe('AWS mode on the synthesized artifacts', () => {
     ok(pending);
     expect(pending.json).toMatchObject({ status: 'pending_multisig' });
     const id = pending.json.promotionId as string;
-    const job = world.functionId((fn) => /^PendingPromotionExpiry/.test(fn.logicalId));
-    const rule = Object.values(world.assembly.template.Resources).find(
-      (r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties.Targets).includes(job),
-    )!;
-    expect(rule.Properties.ScheduleExpression).toBe('rate(15 minutes)');
+    const { job, schedule } = scheduledJob(suite.world, 'PendingPromotionExpiry');
+    expect(schedule).toBe('rate(15 minutes)');
     // the job's TTL is one second here: run it as the rule would until that second has passed
     const deadline = Date.now() + 60_000;
     let result: { expired: string[]; more: boolean };
     for (;;) {
-      result = await world.fleet.invoke<{ expired: string[]; more: boolean }>(job, {
-        version: '0',
-        id: randomBytes(8).toString('hex'),
-        'detail-type': 'Scheduled Event',
-        source: 'aws.events',
-        time: new Date().toISOString(),
-        detail: {},
-      });
+      result = await suite.world.fleet.invoke<{ expired: string[]; more: boolean }>(job, scheduledEvent());
       if (result.expired.length > 0 || Date.now() > deadline) break;
       await new Promise((res) => setTimeout(res, 250));
     }
@@ -692,34 +649,20 @@ describe('AWS mode on the synthesized artifacts', () => {
   });
 
   it("signs the audit head through the checkpoint schedule's handler; deleting the newest events and the head row in the database then fails audit-verify", async () => {
-    const job = world.functionId((fn) => /^AuditCheckpoint/.test(fn.logicalId));
-    const rule = Object.values(world.assembly.template.Resources).find(
-      (r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties.Targets).includes(job),
-    )!;
-    expect(rule.Properties.ScheduleExpression).toBe('rate(1 minute)');
-    const scheduledEvent = () => ({
-      version: '0',
-      id: randomBytes(8).toString('hex'),
-      'detail-type': 'Scheduled Event',
-      source: 'aws.events',
-      account: '123456789012',
-      time: new Date().toISOString(),
-      region: 'eu-west-1',
-      resources: ['arn:aws:events:eu-west-1:123456789012:rule/e2e'],
-      detail: {},
-    });
+    const { job, schedule } = scheduledJob(suite.world, 'AuditCheckpoint');
+    expect(schedule).toBe('rate(1 minute)');
     // a new event past the archive, then the checkpoint: signed with the KMS audit key into the Object-Lock bucket
-    const data = join(work, 'after-archive.csv');
+    const data = join(suite.work, 'after-archive.csv');
     writeFileSync(data, 'a,label\n1,0\n');
     ok(await cli('publisher', ['datasets', 'register', '--id', 'e2e-after-archive', '--version', '1', '--path', data]));
-    const written = await world.fleet.invoke<{ written: boolean; seq: number; key: string }>(job, scheduledEvent());
+    const written = await suite.world.fleet.invoke<{ written: boolean; seq: number; key: string }>(job, scheduledEvent());
     expect(written).toMatchObject({ written: true, key: expect.stringMatching(/^audit\/heads\/\d{12}\.json$/) });
-    expect(await world.fleet.invoke(job, scheduledEvent())).toMatchObject({ written: false, seq: written.seq });
+    expect(await suite.world.fleet.invoke(job, scheduledEvent())).toMatchObject({ written: false, seq: written.seq });
     const clean = await cli('auditor', ['audit-verify']);
     ok(clean);
     expect(clean.json).toMatchObject({ ok: true, checkpoint: { seq: written.seq } });
 
-    const client = new pg.Client({ connectionString: world.databaseUrl });
+    const client = new pg.Client({ connectionString: suite.world.databaseUrl });
     await client.connect();
     try {
       const { rows } = await client.query<{ hash: string }>('select hash from audit_events where seq = $1', [written.seq - 1]);
@@ -732,6 +675,6 @@ describe('AWS mode on the synthesized artifacts', () => {
     expect(broken.code).toBe(1);
     expect(broken.json).toMatchObject({ ok: false, firstBreak: { seq: written.seq, problem: 'behind-checkpoint' } });
     // the job refuses to sign the truncated chain: the run fails (the dead-letter queue and its alarm on AWS)
-    await expect(world.fleet.invoke(job, scheduledEvent())).rejects.toThrow(/refusing to checkpoint the audit head/);
+    await expect(suite.world.fleet.invoke(job, scheduledEvent())).rejects.toThrow(/refusing to checkpoint the audit head/);
   });
 });

@@ -9,8 +9,7 @@
  * bundled function (the database only), and the bundled `serving-retention` job deletes the
  * events and labels past the horizon.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { jest } from '@jest/globals';
@@ -20,40 +19,32 @@ import { runBuiltinTrainer } from '../../lib/clients/training/builtin-trainer.js
 import { packDirectory } from '../../lib/clients/training/pack.js';
 import { SERVING_EVENT_FIELD } from '../../lib/modules/serving/event-log.js';
 import { roleClient, runMigrations } from './support/callers.js';
-import { worldCli, ok } from './support/cli.js';
+import { ok } from './support/cli.js';
 import { servedRoutes } from './support/synth.js';
-import { startWorld, type World } from './support/world.js';
+import { worldSuite } from './support/suite.js';
 
 const MODEL = 'e2e-serve';
 jest.setTimeout(300_000);
-let world: World;
-let work: string;
 let db: pg.Client;
 let servingFn: string;
 let ingestFn: string;
 let retentionFn: string;
-
-beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), 'aegis-serving-aws-'));
-  world = await startWorld();
-  servingFn = world.functionId((fn) => servedRoutes(fn).includes('servingPredict'));
-  ingestFn = world.functionId((fn) => /^ServingIngest/.test(fn.logicalId));
-  retentionFn = world.functionId((fn) => /^ServingRetention/.test(fn.logicalId));
-  db = new pg.Client({ connectionString: world.databaseUrl });
-  await db.connect();
-}, 600_000);
+// jest runs afterAll hooks in the order they are declared: the client ends before the world drops its database
 afterAll(async () => {
   await db?.end();
-  await world?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
+});
+const suite = worldSuite('aegis-serving-aws-');
+const { cli } = suite;
+
+beforeAll(async () => {
+  servingFn = suite.world.functionId((fn) => servedRoutes(fn).includes('servingPredict'));
+  ingestFn = suite.world.functionId((fn) => /^ServingIngest/.test(fn.logicalId));
+  retentionFn = suite.world.functionId((fn) => /^ServingRetention/.test(fn.logicalId));
+  db = new pg.Client({ connectionString: suite.world.databaseUrl });
+  await db.connect();
 });
 
-const cli = worldCli(
-  () => world,
-  () => work,
-);
-
-const client = (role: string) => roleClient(world, role);
+const client = (role: string) => roleClient(suite.world, role);
 
 /** What CloudWatch Logs hands a subscription's function for these lines of the serving function's log group. */
 function subscriptionEvent(lines: string[]) {
@@ -73,7 +64,7 @@ function subscriptionEvent(lines: string[]) {
 }
 
 const servingLines = () =>
-  world.logs
+  suite.world.logs
     .filter((l) => l.startsWith(`${servingFn}: `))
     .map((l) => l.slice(servingFn.length + 2))
     .filter((l) => l.includes(`"${SERVING_EVENT_FIELD}"`));
@@ -92,7 +83,7 @@ async function registeredInStaging(model: string, artifact: string): Promise<str
     ok(p);
     if (p.json.status === 'succeeded') return reg.json.artifactId as string;
     if (!['rolling_out', 'pending_multisig'].includes(p.json.status) || Date.now() > deadline)
-      throw new Error(`promotion ${p.json.status}\n${world.logs.slice(-30).join('\n')}`);
+      throw new Error(`promotion ${p.json.status}\n${suite.world.logs.slice(-30).join('\n')}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -103,24 +94,24 @@ describe('serving on the synthesized artifacts', () => {
   let predicted2: string;
 
   it('migrates, registers a trained logistic model and promotes it to staging', async () => {
-    const migrated = await runMigrations(world, 'Create', 'e2e-serving');
+    const migrated = await runMigrations(suite.world, 'Create', 'e2e-serving');
     expect(migrated.PhysicalResourceId).toBe('aegis-migrations');
 
-    const data = join(work, 'dataset.csv');
+    const data = join(suite.work, 'dataset.csv');
     writeFileSync(data, 'a,b,label\n1,2,0\n3,4,1\n');
     const ds = await cli('publisher', ['datasets', 'register', '--id', 'serving-sample', '--version', '1', '--path', data]);
     ok(ds);
     // the built-in trainer's model.json, packed as `aegis train --record` packs it
-    const modelDir = join(work, 'model');
+    const modelDir = join(suite.work, 'model');
     await runBuiltinTrainer({
       datasets: [{ id: 'sample', path: join(process.cwd(), 'test/data/sample') }],
       outDir: modelDir,
       seed: 7,
       hyperparams: {},
     });
-    const artifact = join(work, 'model.tar.gz');
+    const artifact = join(suite.work, 'model.tar.gz');
     await packDirectory(modelDir, artifact);
-    const manifest = join(work, 'manifest.json');
+    const manifest = join(suite.work, 'manifest.json');
     writeFileSync(
       manifest,
       JSON.stringify({
@@ -154,7 +145,7 @@ describe('serving on the synthesized artifacts', () => {
   });
 
   it('serves an ONNX artifact: onnxruntime-node loads from the bundle and answers as the reference does', async () => {
-    const artifact = join(work, 'onnx.tar.gz');
+    const artifact = join(suite.work, 'onnx.tar.gz');
     await packDirectory(join(process.cwd(), 'test/fixtures/onnx/classifier'), artifact);
     const onnxId = await registeredInStaging(`${MODEL}-onnx`, artifact);
     const reference = JSON.parse(readFileSync(join(process.cwd(), 'test/fixtures/onnx/classifier.reference.json'), 'utf8')) as {
@@ -173,8 +164,8 @@ describe('serving on the synthesized artifacts', () => {
   });
 
   it("writes the sampled inputs as JSONL segments to the stack's drift bucket (DRIFT_S3_BUCKET), under serving-inputs/", async () => {
-    const s3 = new S3Client({ endpoint: world.s3Endpoint, forcePathStyle: true, region: 'eu-west-1' });
-    const bucket = world.buckets.DriftBucket!;
+    const s3 = new S3Client({ endpoint: suite.world.s3Endpoint, forcePathStyle: true, region: 'eu-west-1' });
+    const bucket = suite.world.buckets.DriftBucket!;
     expect(bucket).toBeDefined();
     const prefix = `serving-inputs/${MODEL}/staging/`;
     // a segment is written by the end of the first invocation its interval has passed by (or its timer, in a warm process)
@@ -225,7 +216,7 @@ describe('serving on the synthesized artifacts', () => {
       _aws: { CloudWatchMetrics: [expect.objectContaining({ Namespace: 'Aegis/Serving' })] },
     });
     // and no second copy of the request metrics (the per-request model_inference_* EMF lines)
-    expect(world.logs.filter((l) => l.startsWith(`${servingFn}: `) && l.includes('model_inference_'))).toEqual([]);
+    expect(suite.world.logs.filter((l) => l.startsWith(`${servingFn}: `) && l.includes('model_inference_'))).toEqual([]);
     const stored = await db.query('select count(*)::int as n from serving_events');
     expect(stored.rows[0].n).toBe(0);
   });
@@ -234,7 +225,7 @@ describe('serving on the synthesized artifacts', () => {
     const lines = servingLines();
     // a delivery may carry other lines of the group (the filter is a pattern, a replay is the same batch)
     const delivery = subscriptionEvent([...lines, 'END RequestId: 1']);
-    const first = await world.fleet.invoke<{ events: number; skipped: number; statements: number; late: number }>(ingestFn, delivery);
+    const first = await suite.world.fleet.invoke<{ events: number; skipped: number; statements: number; late: number }>(ingestFn, delivery);
     expect(first).toEqual({ events: lines.length, skipped: 1, duplicates: 0, statements: 1, late: 0 });
     // the watermarks the judge ends its windows at: the latest event time of each deployment
     const latest: Record<string, string> = {};
@@ -251,11 +242,11 @@ describe('serving on the synthesized artifacts', () => {
         ]),
       );
     expect(await watermarks()).toEqual(latest);
-    const replay = await world.fleet.invoke<{ events: number; duplicates: number; late: number }>(ingestFn, delivery);
+    const replay = await suite.world.fleet.invoke<{ events: number; duplicates: number; late: number }>(ingestFn, delivery);
     expect(replay).toMatchObject({ events: lines.length, duplicates: lines.length, late: 0 });
     expect(await watermarks()).toEqual(latest);
     // one EMF line per delivery on the ingest's own stdout: the lag and volume metrics
-    const emf = world.logs
+    const emf = suite.world.logs
       .filter((l) => l.startsWith(`${ingestFn}: `) && l.includes('"IngestLagSeconds"'))
       .map((l) => JSON.parse(l.slice(ingestFn.length + 2)) as Record<string, any>);
     expect(emf.map((e) => [e.IngestedEvents, e.DuplicateEvents])).toEqual([
@@ -276,7 +267,7 @@ describe('serving on the synthesized artifacts', () => {
     });
     expect(rows.rows.find((r) => r.request_id === 'aws-req-2')).toMatchObject({ cold: false, error: false });
     // CloudWatch Logs checks a new subscription with a control message: nothing to insert
-    const control = await world.fleet.invoke<{ events: number }>(ingestFn, {
+    const control = await suite.world.fleet.invoke<{ events: number }>(ingestFn, {
       awslogs: { data: gzipSync(Buffer.from(JSON.stringify({ messageType: 'CONTROL_MESSAGE', logEvents: [] }))).toString('base64') },
     });
     expect(control.events).toBe(0);
@@ -349,10 +340,13 @@ describe('serving on the synthesized artifacts', () => {
     const before = await db.query(
       'select (select count(*)::int from serving_events) as events, (select count(*)::int from serving_labels) as labels',
     );
-    const purged = await world.fleet.invoke<{ events: number; labels: number; segments: number; segmentExpiry: string; before: string }>(
-      retentionFn,
-      { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} },
-    );
+    const purged = await suite.world.fleet.invoke<{
+      events: number;
+      labels: number;
+      segments: number;
+      segmentExpiry: string;
+      before: string;
+    }>(retentionFn, { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} });
     expect(purged).toMatchObject({ events: 2, labels: 1, segments: 0, segmentExpiry: 'lifecycle' });
     expect(Date.now() - Date.parse(purged.before)).toBeGreaterThanOrEqual(14 * 86_400_000);
     const after = await db.query(
@@ -362,6 +356,6 @@ describe('serving on the synthesized artifacts', () => {
     const left = await db.query(`select request_id from serving_events where request_id like 'aws-old-%'`);
     expect(left.rows).toEqual([]);
     // a second run finds nothing more
-    expect(await world.fleet.invoke(retentionFn, {})).toMatchObject({ events: 0, labels: 0 });
+    expect(await suite.world.fleet.invoke(retentionFn, {})).toMatchObject({ events: 0, labels: 0 });
   });
 });

@@ -5,10 +5,9 @@
  * a refused promotion (a tampered artifact) shows the API's code on the page and goes nowhere.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { accessibilityViolations, eventually, launchBrowser, screenshot, type Browsing } from '../support/browser.js';
+import { flipByte, storedVersionFile } from '../support/tamper.js';
 
 let s: Stack;
 let browser: Browsing;
@@ -33,10 +32,7 @@ beforeAll(async () => {
   tampered = await registered('fraud');
   // flip one byte of the stored artifact, as an attacker with storage access would
   const rec = (await s.api('GET', `/v1/artifacts/${tampered}`)).body;
-  const file = join(s.dataDir, 'objects', 'keys', rec.storage.key, '@v', `${rec.storage.versionId}.bin`);
-  const bytes = await readFile(file);
-  bytes[100] = bytes[100]! ^ 0xff;
-  await writeFile(file, bytes);
+  await flipByte(storedVersionFile(s.dataDir, rec.storage), 100);
   auditorToken = (await s.api('POST', '/v1/tokens', { principal: 'audrey', role: 'auditor' })).body.token;
   browser = await launchBrowser(s.url);
 }, 60_000);

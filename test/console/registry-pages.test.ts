@@ -6,13 +6,13 @@
  * graph, the bundle download) — with axe clean, screenshots, and no console error.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { manifestFor, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { accessibilityViolations, eventually, launchBrowser, screenshot, type Browsing } from '../support/browser.js';
 import { seedVersions } from '../support/seed-versions.js';
 import { settled } from '../promotion/support.js';
 import { verifyBundle } from '../../lib/kernel/lineage-bundle.js';
+import { flipByte, storedVersionFile } from '../support/tamper.js';
 
 let s: Stack;
 let browser: Browsing;
@@ -51,10 +51,7 @@ beforeAll(async () => {
     .execute();
   // flip one byte of the stored artifact, as an attacker with storage access would
   const rec = (await s.api('GET', `/v1/artifacts/${ids.tampered}`)).body;
-  const file = join(s.dataDir, 'objects', 'keys', rec.storage.key, '@v', `${rec.storage.versionId}.bin`);
-  const bytes = await readFile(file);
-  bytes[100] = bytes[100]! ^ 0xff;
-  await writeFile(file, bytes);
+  await flipByte(storedVersionFile(s.dataDir, rec.storage), 100);
   browser = await launchBrowser(s.url);
   const session = await browser.context.request.post(`${s.url}/session`, { data: { token: s.adminToken } });
   expect(session.status()).toBe(200);

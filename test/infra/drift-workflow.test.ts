@@ -2,7 +2,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
-import type { Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -13,30 +12,12 @@ import { REPO_ROOT } from '../../lib/infra/aegis-stack.js';
 import { DRIFT_STEP_ACCESS, DRIFT_ROUTE_ACCESS } from '../../lib/infra/drift-workflow.js';
 import { logicalIdOf } from '../../lib/infra/pin.js';
 import { buildStepMachines } from '../../lib/infra/step-machines.js';
-import { stubProjectRoot, synthAegis, type Synthesized } from './support.js';
+import { asList, rolesAllowing, statementsOf, synthAegis, synthesizedOnce, type IamStatement } from './support.js';
 
 type Json = Record<string, any>;
-type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: Json };
-const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-/** Every Allow statement of the identity policies attached to a role. */
-function statementsOf(template: Template, roleLogicalId: string): Statement[] {
-  return Object.values(template.findResources('AWS::IAM::Policy'))
-    .filter((p) => asList(p.Properties.Roles as Json[]).some((r) => r.Ref === roleLogicalId))
-    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[])
-    .filter((s) => s.Effect === 'Allow');
-}
-/** Every role whose identity policies allow `action` (by name, never a wildcard here) on a resource naming `logicalId`. */
-function rolesAllowing(template: Template, action: string, logicalId: string): string[] {
-  const out = new Set<string>();
-  for (const p of Object.values(template.findResources('AWS::IAM::Policy')))
-    for (const s of p.Properties.PolicyDocument.Statement as Statement[])
-      if (s.Effect === 'Allow' && asList(s.Action).includes(action) && JSON.stringify(s.Resource).includes(`"${logicalId}"`))
-        for (const r of asList(p.Properties.Roles as Json[])) out.add(r.Ref as string);
-  return [...out].sort();
-}
 /** The object patterns (`serving-inputs/*`) of a statement's resources on the bucket `bucket`. */
-const objectPatterns = (s: Statement, bucket: string): string[] =>
+const objectPatterns = (s: IamStatement, bucket: string): string[] =>
   asList(s.Resource as Json[])
     .filter((r) => JSON.stringify(r).includes(`"${bucket}"`))
     .map((r) => {
@@ -46,24 +27,13 @@ const objectPatterns = (s: Statement, bucket: string): string[] =>
     .map((tail) => tail.replace(/^\//, ''));
 
 describe('drift workflow on AWS (template)', () => {
-  let stub: ReturnType<typeof stubProjectRoot>;
-  let synth: Synthesized;
-  let template: Template;
-  let resources: Record<string, Json>;
-  const driftStep = () => synth.stack.drift.driftStep;
-  const machineRole = () => (resources.DriftStateMachine!.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
-
-  beforeAll(() => {
-    stub = stubProjectRoot();
-    synth = synthAegis({ projectRoot: stub.root });
-    template = synth.template;
-    resources = template.toJSON().Resources as Record<string, Json>;
-  });
-  afterAll(() => stub.cleanup());
+  const aegis = synthesizedOnce();
+  const driftStep = () => aegis.synth.stack.drift.driftStep;
+  const machineRole = () => (aegis.resources.DriftStateMachine!.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
 
   it('deploys statemachines/drift.asl.json unchanged as a Standard machine, every Task invoking the drift-step function by its ARN', () => {
-    const props = resources.DriftStateMachine!.Properties;
-    expect(logicalIdOf(synth.stack.drift.stateMachine)).toBe('DriftStateMachine');
+    const props = aegis.resources.DriftStateMachine!.Properties;
+    expect(logicalIdOf(aegis.synth.stack.drift.stateMachine)).toBe('DriftStateMachine');
     expect(props.StateMachineType ?? 'STANDARD').toBe('STANDARD');
     expect(props.DefinitionS3Location).toBeUndefined();
     const source = JSON.parse(readFileSync(join(REPO_ROOT, 'statemachines', 'drift.asl.json'), 'utf8')) as Json;
@@ -76,7 +46,7 @@ describe('drift workflow on AWS (template)', () => {
   });
 
   it('logs ALL events with execution data to its own log group, encrypted with the data key (which CloudWatch Logs may use for that group only), and traces', () => {
-    expect(resources.DriftStateMachine!.Properties).toMatchObject({
+    expect(aegis.resources.DriftStateMachine!.Properties).toMatchObject({
       LoggingConfiguration: {
         Level: 'ALL',
         IncludeExecutionData: true,
@@ -84,19 +54,19 @@ describe('drift workflow on AWS (template)', () => {
       },
       TracingConfiguration: { Enabled: true },
     });
-    const group = resources.DriftStateMachineLogs!;
+    const group = aegis.resources.DriftStateMachineLogs!;
     expect(group.Properties).toMatchObject({ KmsKeyId: { 'Fn::GetAtt': ['DataKey', 'Arn'] }, RetentionInDays: 365 });
-    const statement = (resources.DataKey!.Properties.KeyPolicy.Statement as Json[]).find((s) => s.Sid === 'DriftExecutionLogs')!;
+    const statement = (aegis.resources.DataKey!.Properties.KeyPolicy.Statement as Json[]).find((s) => s.Sid === 'DriftExecutionLogs')!;
     const arns = statement.Condition.ArnEquals['kms:EncryptionContext:aws:logs:arn'] as Json[];
     expect(arns.map((a) => JSON.stringify(a))).toEqual([expect.stringContaining(`:log-group:${group.Properties.LogGroupName}"`)]);
   });
 
   it('gives the machine a role of its own that may invoke the drift-step function and nothing else, and only that role may invoke it', () => {
     const role = machineRole();
-    expect(resources[role]!.Properties.AssumeRolePolicyDocument.Statement.map((s: Json) => s.Principal)).toEqual([
+    expect(aegis.resources[role]!.Properties.AssumeRolePolicyDocument.Statement.map((s: Json) => s.Principal)).toEqual([
       { Service: 'states.amazonaws.com' },
     ]);
-    const statements = statementsOf(template, role);
+    const statements = statementsOf(aegis.template, role);
     const invoke = statements.filter((s) => asList(s.Action).some((a) => a.startsWith('lambda:')));
     expect(invoke.map((s) => [s.Action, s.Resource])).toEqual([
       ['lambda:InvokeFunction', { 'Fn::GetAtt': [logicalIdOf(driftStep().function), 'Arn'] }],
@@ -106,16 +76,16 @@ describe('drift workflow on AWS (template)', () => {
       expect(s.Resource).toBe('*');
       expect(asList(s.Action).filter((a) => !/^(logs|xray):/.test(a))).toEqual([]);
     }
-    expect(rolesAllowing(template, 'lambda:InvokeFunction', logicalIdOf(driftStep().function))).toEqual([role]);
-    const permissions = Object.values(template.findResources('AWS::Lambda::Permission')).filter((p) =>
+    expect(rolesAllowing(aegis.template, 'lambda:InvokeFunction', logicalIdOf(driftStep().function))).toEqual([role]);
+    const permissions = Object.values(aegis.template.findResources('AWS::Lambda::Permission')).filter((p) =>
       JSON.stringify(p.Properties.FunctionName).includes(logicalIdOf(driftStep().function)),
     );
     expect(permissions).toEqual([]);
   });
 
   it("reaches only the drift bucket's prefixes it needs: reads serving-inputs/, reads and writes drift-runs/ and drift-reports/, deletes nothing", () => {
-    const bucket = logicalIdOf(synth.stack.storage.driftBucket);
-    const statements = statementsOf(template, logicalIdOf(driftStep().role)).filter((s) =>
+    const bucket = logicalIdOf(aegis.synth.stack.storage.driftBucket);
+    const statements = statementsOf(aegis.template, logicalIdOf(driftStep().role)).filter((s) =>
       JSON.stringify(s.Resource).includes(`"${bucket}"`),
     );
     const on = (action: string) => statements.filter((s) => asList(s.Action).includes(action));
@@ -131,29 +101,31 @@ describe('drift workflow on AWS (template)', () => {
     const actions = new Set(statements.flatMap((s) => asList(s.Action)));
     expect([...actions].sort()).toEqual(['s3:GetObject', 's3:ListBucket', 's3:PutObject']);
     // the data key through S3 for this bucket only
-    const kmsViaS3 = statementsOf(template, logicalIdOf(driftStep().role)).filter(
+    const kmsViaS3 = statementsOf(aegis.template, logicalIdOf(driftStep().role)).filter(
       (s) => s.Condition?.StringEquals?.['kms:EncryptionContext:aws:s3:arn'] !== undefined,
     );
     expect(kmsViaS3.map((s) => s.Condition!.StringEquals['kms:EncryptionContext:aws:s3:arn'])).toContainEqual({
       'Fn::GetAtt': [bucket, 'Arn'],
     });
-    expect(resources[logicalIdOf(driftStep().function)]!.Properties.Environment.Variables).toMatchObject({
+    expect(aegis.resources[logicalIdOf(driftStep().function)]!.Properties.Environment.Variables).toMatchObject({
       DRIFT_S3_BUCKET: { Ref: bucket },
       AEGIS_DRIFT_POLICY: DRIFT_POLICY_PATH,
     });
-    expect(resources[logicalIdOf(driftStep().function)]!.Properties.Environment.Variables.AEGIS_POLICIES_DIR).toBeUndefined();
+    expect(aegis.resources[logicalIdOf(driftStep().function)]!.Properties.Environment.Variables.AEGIS_POLICIES_DIR).toBeUndefined();
   });
 
   it('reads artifacts (the baseline), signs with both keys, and starts no execution', () => {
     const role = logicalIdOf(driftStep().role);
-    const statements = statementsOf(template, role);
-    const artifacts = statements.filter((s) => JSON.stringify(s.Resource).includes(`"${logicalIdOf(synth.stack.storage.artifactBucket)}"`));
+    const statements = statementsOf(aegis.template, role);
+    const artifacts = statements.filter((s) =>
+      JSON.stringify(s.Resource).includes(`"${logicalIdOf(aegis.synth.stack.storage.artifactBucket)}"`),
+    );
     expect(
       artifacts.flatMap((s) => asList(s.Action)).filter((a) => /Put|Delete|Retention$/.test(a) && a !== 's3:GetObjectRetention'),
     ).toEqual([]);
     expect(artifacts.flatMap((s) => asList(s.Action))).toContain('s3:GetObject');
-    expect(rolesAllowing(template, 'kms:Sign', 'ManifestSigningKey')).toContain(role);
-    expect(rolesAllowing(template, 'kms:Sign', 'AuditSigningKey')).toContain(role);
+    expect(rolesAllowing(aegis.template, 'kms:Sign', 'ManifestSigningKey')).toContain(role);
+    expect(rolesAllowing(aegis.template, 'kms:Sign', 'AuditSigningKey')).toContain(role);
     expect(statements.flatMap((s) => asList(s.Action)).filter((a) => a.startsWith('states:'))).toEqual([]);
     expect(DRIFT_STEP_ACCESS).toEqual({
       artifacts: 'read',
@@ -165,21 +137,23 @@ describe('drift workflow on AWS (template)', () => {
 
   it('lets only the drift-schedule job and the run-request route start drift executions, with the machine ARN in their environment and nowhere else', () => {
     const starters = [
-      logicalIdOf(synth.stack.driftSchedule.jobFunction.role),
+      logicalIdOf(aegis.synth.stack.driftSchedule.jobFunction.role),
       ...API_ROUTE_IDS.filter((id) => (ROUTE_ACCESS[id] as RouteAccess).startDriftRuns).map((id) =>
-        logicalIdOf(synth.stack.apiFunctions.functions[id].role),
+        logicalIdOf(aegis.synth.stack.apiFunctions.functions[id].role),
       ),
     ];
-    expect(rolesAllowing(template, 'states:StartExecution', 'DriftStateMachine')).toEqual([...new Set(starters)].sort());
-    for (const p of Object.values(template.findResources('AWS::IAM::Policy')))
-      for (const s of p.Properties.PolicyDocument.Statement as Statement[])
+    expect(rolesAllowing(aegis.template, 'states:StartExecution', 'DriftStateMachine')).toEqual([...new Set(starters)].sort());
+    for (const p of Object.values(aegis.template.findResources('AWS::IAM::Policy')))
+      for (const s of p.Properties.PolicyDocument.Statement as IamStatement[])
         if (JSON.stringify(s.Resource).includes('"DriftStateMachine"')) expect(asList(s.Action)).toEqual(['states:StartExecution']);
-    const withArn = Object.entries(template.findResources('AWS::Lambda::Function'))
+    const withArn = Object.entries(aegis.template.findResources('AWS::Lambda::Function'))
       .filter(([, f]) => f.Properties.Environment?.Variables?.AEGIS_DRIFT_STATE_MACHINE_ARN !== undefined)
       .map(([id, f]) => [id, f.Properties.Environment.Variables.AEGIS_DRIFT_STATE_MACHINE_ARN]);
     const starterFunctions = [
-      synth.stack.driftSchedule.jobFunction,
-      ...API_ROUTE_IDS.filter((id) => (ROUTE_ACCESS[id] as RouteAccess).startDriftRuns).map((id) => synth.stack.apiFunctions.functions[id]),
+      aegis.synth.stack.driftSchedule.jobFunction,
+      ...API_ROUTE_IDS.filter((id) => (ROUTE_ACCESS[id] as RouteAccess).startDriftRuns).map(
+        (id) => aegis.synth.stack.apiFunctions.functions[id],
+      ),
     ];
     expect(withArn.sort()).toEqual(
       [...new Set(starterFunctions)].map((f) => [logicalIdOf(f.function), { Ref: 'DriftStateMachine' }]).sort(),
@@ -189,12 +163,12 @@ describe('drift workflow on AWS (template)', () => {
   });
 
   it('runs lambdas/drift-schedule.ts (scheduled export) every 5 minutes, one retry, a dead-letter queue and its alarm, timing out before the next run', () => {
-    const job = synth.stack.driftSchedule;
-    const fn = resources[logicalIdOf(job.jobFunction.function)]!.Properties;
+    const job = aegis.synth.stack.driftSchedule;
+    const fn = aegis.resources[logicalIdOf(job.jobFunction.function)]!.Properties;
     expect(fn.Handler).toBe('index.scheduled');
     expect(fn.Timeout).toBeLessThan(5 * 60);
     expect(fn.Environment.Variables.AEGIS_DRIFT_POLICY).toBe(DRIFT_POLICY_PATH);
-    const rule = resources[logicalIdOf(job.rule)]!.Properties;
+    const rule = aegis.resources[logicalIdOf(job.rule)]!.Properties;
     expect(rule.ScheduleExpression).toBe('rate(5 minutes)');
     expect(rule.Targets).toEqual([
       expect.objectContaining({
@@ -203,11 +177,11 @@ describe('drift workflow on AWS (template)', () => {
         DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalIdOf(job.deadLetterQueue), 'Arn'] } },
       }),
     ]);
-    const alarm = resources[logicalIdOf(job.failureAlarm)]!.Properties;
+    const alarm = aegis.resources[logicalIdOf(job.failureAlarm)]!.Properties;
     expect(alarm).toMatchObject({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1 });
-    expect(alarm.AlarmActions).toEqual([{ Ref: logicalIdOf(synth.stack.monitoring.topic) }]);
+    expect(alarm.AlarmActions).toEqual([{ Ref: logicalIdOf(aegis.synth.stack.monitoring.topic) }]);
     // nothing but the database, the startup checks, logs, traces, its queue and the drift machine
-    const actions = statementsOf(template, logicalIdOf(job.jobFunction.role)).flatMap((s) => asList(s.Action));
+    const actions = statementsOf(aegis.template, logicalIdOf(job.jobFunction.role)).flatMap((s) => asList(s.Action));
     expect([...new Set(actions.filter((a) => !/^(logs|xray|rds-data|secretsmanager|sqs):/.test(a)))].sort()).toEqual([
       'kms:DescribeKey',
       's3:GetBucketObjectLockConfiguration',
@@ -216,7 +190,7 @@ describe('drift workflow on AWS (template)', () => {
   });
 
   it('alarms to the topic on failed, timed-out and aborted drift executions', () => {
-    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter(
+    const alarms = Object.values(aegis.template.findResources('AWS::CloudWatch::Alarm')).filter(
       (a) => a.Properties.Namespace === 'AWS/States' && JSON.stringify(a.Properties.Dimensions).includes('"DriftStateMachine"'),
     );
     expect(alarms.map((a) => a.Properties.MetricName).sort()).toEqual(['ExecutionsAborted', 'ExecutionsFailed', 'ExecutionsTimedOut']);
@@ -226,16 +200,16 @@ describe('drift workflow on AWS (template)', () => {
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
         TreatMissingData: 'notBreaching',
       });
-      expect(a.Properties.AlarmActions).toEqual([{ Ref: logicalIdOf(synth.stack.monitoring.topic) }]);
+      expect(a.Properties.AlarmActions).toEqual([{ Ref: logicalIdOf(aegis.synth.stack.monitoring.topic) }]);
     }
-    expect([...synth.stack.driftMonitoring.alarms.keys()].sort()).toEqual([
+    expect([...aegis.synth.stack.driftMonitoring.alarms.keys()].sort()).toEqual([
       'drift-executions-aborted',
       'drift-executions-failed',
       'drift-executions-timed-out',
       'drift-suggestion-raised',
     ]);
     // a suggestion's series carry its model: a Metrics Insights query sums them for the alarm
-    const [raised, ...more] = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((a) =>
+    const [raised, ...more] = Object.values(aegis.template.findResources('AWS::CloudWatch::Alarm')).filter((a) =>
       JSON.stringify(a.Properties.Metrics ?? []).includes('SELECT'),
     );
     expect(more).toHaveLength(0);
@@ -246,12 +220,12 @@ describe('drift workflow on AWS (template)', () => {
       }),
     ]);
     expect(raised!.Properties.Threshold).toBe(1);
-    expect(raised!.Properties.AlarmActions).toEqual([{ Ref: logicalIdOf(synth.stack.monitoring.topic) }]);
+    expect(raised!.Properties.AlarmActions).toEqual([{ Ref: logicalIdOf(aegis.synth.stack.monitoring.topic) }]);
   });
 
   it('graphs drift runs (started, failed, duration) and the retrain suggestions raised on the dashboard', () => {
     const body = JSON.stringify(
-      synth.stack.resolve(Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]!.Properties.DashboardBody),
+      aegis.synth.stack.resolve(Object.values(aegis.template.findResources('AWS::CloudWatch::Dashboard'))[0]!.Properties.DashboardBody),
     );
     for (const title of ['Drift runs', 'Drift run duration (s)', 'Retrain suggestions raised', 'Drift alarms'])
       expect(body).toContain(title);
@@ -260,8 +234,8 @@ describe('drift workflow on AWS (template)', () => {
   });
 
   it('outputs the drift state machine ARN and follows driftScheduleRate', () => {
-    expect(template.toJSON().Outputs.DriftStateMachineArn.Value).toEqual({ Ref: 'DriftStateMachine' });
-    const other = synthAegis({ projectRoot: stub.root, props: { driftScheduleRate: Duration.minutes(15) } });
+    expect(aegis.template.toJSON().Outputs.DriftStateMachineArn.Value).toEqual({ Ref: 'DriftStateMachine' });
+    const other = synthAegis({ projectRoot: aegis.root, props: { driftScheduleRate: Duration.minutes(15) } });
     const rule = other.template.toJSON().Resources[logicalIdOf(other.stack.driftSchedule.rule)].Properties;
     expect(rule.ScheduleExpression).toBe('rate(15 minutes)');
   });

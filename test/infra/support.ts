@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { App, Stack, Validations, type NestedStack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll } from '@jest/globals';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ROUTES } from '../../lib/platform/http/routes.js';
 import { AegisStack, REPO_ROOT } from '../../lib/infra/aegis-stack.js';
@@ -141,4 +142,75 @@ export function allAlarms(synth: Pick<Synthesized, 'template' | 'stack'>): Recor
     ...synth.template.findResources('AWS::CloudWatch::Alarm'),
     ...Object.fromEntries(Object.entries(nested).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm')),
   };
+}
+
+/** The default test stack (these props over it), synthesized once for a block's tests: read the getters in tests and hooks. */
+export interface SynthesizedOnce {
+  /** the stub project root it was synthesized in ({@link stubProjectRoot}), for more synths in the block */
+  readonly root: string;
+  readonly synth: Synthesized;
+  readonly template: Template;
+  readonly resources: Record<string, Record<string, any>>;
+}
+
+/**
+ * Registers the block's `beforeAll` (a stub project root, the stack synthesized in it) and its
+ * `afterAll` (the root removed).
+ *
+ * @example
+ * const s = synthesizedOnce();
+ * it('…', () => expect(s.resources.RegisterStateMachine).toBeDefined());
+ */
+export function synthesizedOnce(props?: Partial<AegisStackProps>): SynthesizedOnce {
+  let stub: ReturnType<typeof stubProjectRoot> | undefined;
+  let synth: Synthesized | undefined;
+  let resources: Record<string, Record<string, any>> = {};
+  beforeAll(() => {
+    stub = stubProjectRoot();
+    synth = synthAegis({ projectRoot: stub.root, props });
+    resources = synth.template.toJSON().Resources;
+  });
+  afterAll(() => stub?.cleanup());
+  const synthesized = () => {
+    if (!synth) throw new Error('the stack is synthesized in beforeAll');
+    return synth;
+  };
+  return {
+    get root() {
+      return stub!.root;
+    },
+    get synth() {
+      return synthesized();
+    },
+    get template() {
+      return synthesized().template;
+    },
+    get resources() {
+      return resources;
+    },
+  };
+}
+
+/** An IAM policy statement as the templates hold it. */
+export type IamStatement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: Record<string, any> };
+
+/** A template value that may be one item or a list of them, as a list. */
+export const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** Every Allow statement of the identity policies attached to a role. */
+export function statementsOf(template: Template, roleLogicalId: string): IamStatement[] {
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) => asList(p.Properties.Roles as Record<string, any>[]).some((r) => r.Ref === roleLogicalId))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as IamStatement[])
+    .filter((s) => s.Effect === 'Allow');
+}
+
+/** Every role whose identity policies allow `action` (by name, never a wildcard here) on a resource naming `logicalId`. */
+export function rolesAllowing(template: Template, action: string, logicalId: string): string[] {
+  const out = new Set<string>();
+  for (const p of Object.values(template.findResources('AWS::IAM::Policy')))
+    for (const s of p.Properties.PolicyDocument.Statement as IamStatement[])
+      if (s.Effect === 'Allow' && asList(s.Action).includes(action) && JSON.stringify(s.Resource).includes(`"${logicalId}"`))
+        for (const r of asList(p.Properties.Roles as Record<string, any>[])) out.add(r.Ref as string);
+  return [...out].sort();
 }

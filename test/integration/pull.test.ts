@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { FsObjectStore } from '../../lib/platform/adapters/object-store/fs.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { aegisCli } from '../support/spawn.js';
 import { ScriptedJudge, settled } from '../promotion/support.js';
+import { flipByte, storedVersionFile } from '../support/tamper.js';
 
 /** Pulling verified artifacts (issue 16): download URLs, `aegis pull` and its checks. */
 let stack: Stack;
@@ -39,8 +40,7 @@ async function registered(model: string, bytes = randomBytes(300_000)) {
 /** The fs store file holding the artifact's registered version. */
 async function storedFile(artifactId: string): Promise<string> {
   const r = await stack.api('GET', `/v1/artifacts/${artifactId}`);
-  const { key, versionId } = r.body.storage;
-  return join(stack.dataDir, 'objects', 'keys', ...key.split('/'), '@v', `${versionId}.bin`);
+  return storedVersionFile(stack.dataDir, r.body.storage);
 }
 
 describe('GET /v1/artifacts/{artifactId}/download', () => {
@@ -177,10 +177,7 @@ describe('aegis pull', () => {
   it('refuses tampered stored bytes with nothing written at --out', async () => {
     const a = await registered('pull-tampered');
     const file = await storedFile(a.artifactId);
-    await chmod(file, 0o644);
-    const bytes = Buffer.from(a.bytes);
-    bytes[100] = bytes[100]! ^ 0xff;
-    await writeFile(file, bytes);
+    await flipByte(file, 100);
     const dir = await mkdtemp(join(work, 'tampered-'));
     const r = await aegis('pull', '--artifact-id', a.artifactId, '--out', join(dir, 'model.bin'));
     expect(r.code).toBe(1);

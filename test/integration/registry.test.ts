@@ -1,9 +1,8 @@
 import { generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { manifestStatement, statementBytes } from '../../lib/kernel/signatures.js';
 import { TrainingManifest } from '../../lib/kernel/manifest.js';
 import { manifestFor, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
+import { flipByte, storedVersionFile } from '../support/tamper.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -60,10 +59,7 @@ describe('registry on the local stack', () => {
     const artifact = randomBytes(50_000);
     const reg = await uploadAndRegister(stack, 'tamper-bytes', artifact);
     const rec = (await stack.api('GET', `/v1/registry/${reg.body.artifactId}`)).body;
-    const file = join(stack.dataDir, 'objects', 'keys', rec.storage.key, '@v', `${rec.storage.versionId}.bin`);
-    const bytes = await readFile(file);
-    bytes[1234] = bytes[1234]! ^ 0xff;
-    await writeFile(file, bytes);
+    await flipByte(storedVersionFile(stack.dataDir, rec.storage), 1234);
     const report = (await stack.api('GET', `/v1/registry/${reg.body.artifactId}/validate`)).body;
     expect(report.ok).toBe(false);
     expect(failed(report)).toEqual(['artifact-sha256']);
@@ -79,10 +75,7 @@ describe('registry on the local stack', () => {
     expect(byVersion.body.ok).toBe(true);
     expect(byVersion.body.artifactId).toBe(reg.body.artifactId);
     const rec = (await stack.api('GET', `/v1/artifacts/${reg.body.artifactId}`)).body;
-    const file = join(stack.dataDir, 'objects', 'keys', rec.storage.key, '@v', `${rec.storage.versionId}.bin`);
-    const bytes = await readFile(file);
-    bytes[10] = bytes[10]! ^ 0xff;
-    await writeFile(file, bytes);
+    await flipByte(storedVersionFile(stack.dataDir, rec.storage), 10);
     const tampered = (await stack.api('GET', '/v1/registry/models/validate-by-version/versions/1/validate')).body;
     expect(tampered.ok).toBe(false);
     expect(failed(tampered)).toEqual(['artifact-sha256']);

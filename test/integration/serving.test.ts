@@ -12,6 +12,7 @@ import { packDirectory } from '../../lib/clients/training/pack.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { settled } from '../promotion/support.js';
 import { aegisCli } from '../support/spawn.js';
+import { flipByte, storedVersionFile } from '../support/tamper.js';
 
 let stack: Stack;
 let work: string;
@@ -195,12 +196,8 @@ describe('artifacts that fail a check at load are never served', () => {
 
   it('refuses tampered bytes in the store', async () => {
     const p = await expectRefused('tampered', await trained('tampered', 8), 'ARTIFACT_UNVERIFIED', async (id) => {
-      const { key, versionId } = (await stack.api('GET', `/v1/artifacts/${id}`)).body.storage;
-      const file = join(stack.dataDir, 'objects', 'keys', ...key.split('/'), '@v', `${versionId}.bin`);
-      await chmod(file, 0o644);
-      const b = await readFile(file);
-      b[b.length - 30] = b[b.length - 30]! ^ 0xff;
-      await writeFile(file, b);
+      const { storage } = (await stack.api('GET', `/v1/artifacts/${id}`)).body;
+      await flipByte(storedVersionFile(stack.dataDir, storage), -30);
     });
     expect(p.reason).toMatch(/sha256/);
   });

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { ObjectStore } from '../../lib/platform/ports/object-store.js';
 import { manifestFor, registerDatasets, sha256, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
+import { flipByte, storedVersionFile } from '../support/tamper.js';
 
 /**
  * Registration trusts the sha256 the store computed while it received the upload (issue 25):
@@ -95,10 +94,7 @@ describe('registration trusts the sha256 recorded when the bytes were received',
     const { up, put } = await uploadOnly('hash-tampered', bytes);
     expect(put.status).toBe(200);
     const info = (await stack.container.store.head(`artifacts/hash-tampered/${up.uploadId}/artifact`))!;
-    const file = join(stack.dataDir, 'objects', 'keys', info.key, '@v', `${info.versionId}.bin`);
-    const stored = await readFile(file);
-    stored[100] = stored[100]! ^ 0xff;
-    await writeFile(file, stored);
+    const stored = await flipByte(storedVersionFile(stack.dataDir, info), 100);
 
     const reg = await stack.api('POST', '/v1/registry/register', { uploadId: up.uploadId, manifest });
     expect(reg.status).toBe(201);

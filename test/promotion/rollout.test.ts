@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { statementBytes, verifyRaw } from '../../lib/kernel/signatures.js';
 import { startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { ScriptedJudge, settled } from './support.js';
+import { flipByte, storedVersionFile } from '../support/tamper.js';
 
 const judge = new ScriptedJudge();
 let stack: Stack;
@@ -147,14 +148,7 @@ describe('promotion rollouts on the local stack', () => {
   it('blocks a tampered artifact before the policy is asked', async () => {
     const a = await registered('ranker-tampered');
     const rec = (await stack.api('GET', `/v1/registry/${a}`)).body;
-    const { readFile, writeFile } = await import('node:fs/promises');
-    const { join } = await import('node:path');
-    const file = join(stack.dataDir, 'objects', 'keys', rec.storage.key, '@v', `${rec.storage.versionId}.bin`);
-    const bytes = await readFile(file);
-    bytes[0] = bytes[0]! ^ 1;
-    const { chmod } = await import('node:fs/promises');
-    await chmod(file, 0o644);
-    await writeFile(file, bytes);
+    await flipByte(storedVersionFile(stack.dataDir, rec.storage), 0);
     const res = await promote(a, { targetEnv: 'staging' });
     expect(res.status).toBe(422);
     expect(res.body.error).toMatchObject({ code: 'VERIFICATION_FAILED', field: 'artifactId' });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, cp, readFile, writeFile } from 'node:fs/promises';
+import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import { REGISTRY_DEFAULTS } from '../../lib/platform/composition/services.js';
@@ -11,6 +11,7 @@ import { rebuildIndex, type RebuildReport } from '../../lib/recovery/rebuild.js'
 import { RegistryService } from '../../lib/modules/registry/service.js';
 import { manifestFor, startStack, type Stack } from '../support/local-stack.js';
 import { DATASETS, openTarget, populate, recoveryDeps, registerAllDatasets, registerOne } from './support.js';
+import { rewriteFile, storedVersionFile } from '../support/tamper.js';
 
 /** The registration's transaction runs, then the process "dies" before the commit. */
 function killedBeforeCommit(real: Database): Database {
@@ -31,9 +32,7 @@ function killedBeforeCommit(real: Database): Database {
 
 /** Rewrites one stored object version on disk, behind the store's back (retention protects it from the API). */
 async function tamper(stack: Stack, key: string, versionId: string, edit: (text: string) => string): Promise<void> {
-  const file = join(stack.dataDir, 'objects', 'keys', ...key.split('/'), '@v', `${versionId}.bin`);
-  await chmod(file, 0o644);
-  await writeFile(file, edit(await readFile(file, 'utf8')));
+  await rewriteFile(storedVersionFile(stack.dataDir, { key, versionId }), (bytes) => edit(bytes.toString('utf8')));
 }
 
 const row = (stack: Stack, model: string, version: number) =>

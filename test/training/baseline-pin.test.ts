@@ -10,6 +10,7 @@ import { verifyBundle } from '../../lib/kernel/lineage-bundle.js';
 import type { KeyRecord } from '../../lib/kernel/signatures.js';
 import { manifestFor, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
 import { aegisCli } from '../support/spawn.js';
+import { rewriteFile, storedVersionFile } from '../support/tamper.js';
 
 const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -96,7 +97,7 @@ describe('baselineSha256: train --record pins the baseline, the registry checks 
     expect(reg.status).toBe(201);
     const rec = (await stack.api('GET', `/v1/registry/${reg.body.artifactId}`)).body;
     expect((await stack.api('GET', `/v1/registry/${reg.body.artifactId}/validate`)).body.ok).toBe(true);
-    await writeFile(join(stack.dataDir, 'objects', 'keys', rec.storage.key, '@v', `${rec.storage.versionId}.bin`), art.swapped);
+    await rewriteFile(storedVersionFile(stack.dataDir, rec.storage), () => art.swapped);
     const report = (await stack.api('GET', `/v1/registry/${reg.body.artifactId}/validate`)).body;
     expect(report.ok).toBe(false);
     expect(failed(report)).toEqual(expect.arrayContaining(['artifact-sha256', 'baselineSha256']));

@@ -7,6 +7,7 @@ import { canonicalJson } from '../../lib/kernel/canonical.js';
 import { startStack, type Stack } from '../support/local-stack.js';
 import { sampleManifest } from '../support/manifests.js';
 import { run } from '../support/spawn.js';
+import { flipByte } from '../support/tamper.js';
 
 /** Issue 16, "Publish a folder": `aegis publish` / `aegis verify-folder` over a temp git repo. */
 const ROOT = process.cwd();
@@ -134,10 +135,7 @@ describe('aegis publish / verify-folder', () => {
   });
 
   it('an edited byte of a/1 fails publish (nothing registered) and verify-folder, naming a/1', async () => {
-    const file = join(repo, 'model_registry/a/1/model.bin');
-    const bytes = await readFile(file);
-    bytes[100] = bytes[100]! ^ 0xff;
-    await writeFile(file, bytes);
+    await flipByte(join(repo, 'model_registry/a/1/model.bin'), 100);
     await folder('c/1', { 'model.bin': randomBytes(100) }, 0.5);
 
     const p = await aegis(['publish']);

@@ -1,28 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { aslValidator, loadMachine } from '../support/asl.js';
 
-const validator = createRequire(import.meta.url)('asl-validator') as (d: unknown) => { isValid: boolean; errors: unknown[] };
-
-type State = {
-  Type: string;
-  Resource?: string;
-  Parameters?: Record<string, unknown>;
-  TimeoutSeconds?: number;
-  Retry?: { ErrorEquals: string[]; MaxAttempts?: number; IntervalSeconds?: number; BackoffRate?: number }[];
-  Catch?: { ErrorEquals: string[]; Next: string }[];
-  Next?: string;
-  Error?: string;
-};
-const def = JSON.parse(readFileSync('statemachines/register.asl.json', 'utf8')) as {
-  StartAt: string;
-  States: Record<string, State>;
-  QueryLanguage?: string;
-};
+const def = loadMachine('register');
 const tasks = Object.entries(def.States).filter(([, s]) => s.Type === 'Task');
 
 describe('statemachines/register.asl.json (asynchronous registration)', () => {
   it('passes asl-validator and is JSONPath only (the local runner ignores JSONata and variables)', () => {
-    const r = validator(def);
+    const r = aslValidator(def);
     expect(r.errors).toEqual([]);
     expect(r.isValid).toBe(true);
     expect(def.QueryLanguage ?? 'JSONPath').toBe('JSONPath');

@@ -1,32 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { WARM_UP_TASK_SECONDS } from '../../lib/modules/rollout/domain.js';
-
-const validator = createRequire(import.meta.url)('asl-validator') as (d: unknown) => { isValid: boolean; errors: unknown[] };
-
-type State = {
-  Type: string;
-  Resource?: string;
-  Parameters?: Record<string, unknown>;
-  TimeoutSeconds?: number;
-  Retry?: { ErrorEquals: string[]; MaxAttempts?: number; IntervalSeconds?: number; BackoffRate?: number }[];
-  Catch?: { ErrorEquals: string[]; Next: string }[];
-  Next?: string;
-  Default?: string;
-  Choices?: { Next: string }[];
-};
-const load = (name: string) =>
-  JSON.parse(readFileSync(`statemachines/${name}.asl.json`, 'utf8')) as {
-    StartAt: string;
-    States: Record<string, State>;
-    QueryLanguage?: string;
-  };
+import { aslValidator, loadMachine, type AslState } from '../support/asl.js';
 
 describe.each(['promotion', 'rollback'])('statemachines/%s.asl.json', (name) => {
-  const def = load(name);
+  const def = loadMachine(name);
 
   it('passes asl-validator', () => {
-    const r = validator(def);
+    const r = aslValidator(def);
     expect(r.errors).toEqual([]);
     expect(r.isValid).toBe(true);
   });
@@ -89,7 +68,7 @@ describe.each(['promotion', 'rollback'])('statemachines/%s.asl.json', (name) => 
 });
 
 it('asl-validator catches a dangling transition (the check is real)', () => {
-  const def = load('promotion');
-  (def.States.Decide as State).Default = 'Nowhere';
-  expect(validator(def).isValid).toBe(false);
+  const def = loadMachine('promotion');
+  (def.States.Decide as AslState).Default = 'Nowhere';
+  expect(aslValidator(def).isValid).toBe(false);
 });

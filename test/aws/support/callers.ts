@@ -42,3 +42,26 @@ export async function runMigrations<T = { PhysicalResourceId: string; Data: { ap
     ResourceProperties: { DeployNonce: deployNonce },
   });
 }
+
+/** The event an EventBridge schedule rule hands its target function. */
+export const scheduledEvent = () => ({
+  version: '0',
+  id: randomBytes(8).toString('hex'),
+  'detail-type': 'Scheduled Event',
+  source: 'aws.events',
+  account: '123456789012',
+  time: new Date().toISOString(),
+  region: 'eu-west-1',
+  resources: ['arn:aws:events:eu-west-1:123456789012:rule/e2e'],
+  detail: {},
+});
+
+/** A scheduled function of the template, by logical id prefix: its id and its rule's schedule expression. */
+export function scheduledJob(world: World, logicalIdPrefix: string): { job: string; schedule: string } {
+  const job = world.functionId((fn) => fn.logicalId.startsWith(logicalIdPrefix));
+  const rule = Object.values(world.assembly.template.Resources).find(
+    (r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties.Targets).includes(job),
+  );
+  if (!rule) throw new Error(`no schedule rule targets ${job}`);
+  return { job, schedule: rule.Properties.ScheduleExpression as string };
+}

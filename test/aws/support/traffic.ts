@@ -7,19 +7,19 @@
  * gzip + base64, about once a second, each delivery after the first repeating the previous
  * one's last line, as an at-least-once delivery may).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll } from '@jest/globals';
+import { beforeAll } from '@jest/globals';
 import { createPrng } from '../../../lib/clients/training/prng.js';
 import { runBuiltinTrainer } from '../../../lib/clients/training/builtin-trainer.js';
 import { packDirectory } from '../../../lib/clients/training/pack.js';
 import { SERVING_EVENT_FIELD } from '../../../lib/modules/serving/event-log.js';
 import { roleClient } from './callers.js';
-import { ok, worldCli, type CliRun } from './cli.js';
+import { ok, type CliRun } from './cli.js';
+import { worldSuite, type WorldSuite } from './suite.js';
 import { servedRoutes, type FunctionAsset } from './synth.js';
-import { startWorld, type World } from './world.js';
+import type { World } from './world.js';
 
 export const SAMPLE = join(process.cwd(), 'test/data/sample');
 /** One row of the sample's features, for single predictions. */
@@ -229,12 +229,9 @@ export function shuffledSample(work: string, seed = 17): string {
 }
 
 /** A suite's world with served traffic: the world, its temp folder, the serving and ingest functions, the CLI and the kit. */
-export interface ServedWorld {
-  readonly world: World;
-  readonly work: string;
+export interface ServedWorld extends WorldSuite {
   readonly servingFn: string;
   readonly ingestFn: string;
-  cli(role: string, args: string[]): Promise<CliRun>;
   kit: TrafficKit;
 }
 
@@ -251,33 +248,23 @@ export function servedWorld(o: {
   /** more environment for some functions (the suite's temp folder given, e.g. for a configuration file written there) */
   extraEnv?: (fn: FunctionAsset, work: string) => Record<string, string>;
 }): ServedWorld {
-  let world: World | undefined;
-  let work = '';
+  const suite = worldSuite(o.prefix, (work) => ({
+    waitMs: o.waitMs ?? 10_000,
+    extraEnv: (fn): Record<string, string> => ({
+      ...(servedRoutes(fn).includes('servingPredict') ? { AEGIS_SERVING_ROUTE_CACHE_SECONDS: '1' } : {}),
+      ...o.extraEnv?.(fn, work),
+    }),
+  }));
   let servingFn = '';
   let ingestFn = '';
-  beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), o.prefix));
-    world = await startWorld({
-      waitMs: o.waitMs ?? 10_000,
-      extraEnv: (fn): Record<string, string> => ({
-        ...(servedRoutes(fn).includes('servingPredict') ? { AEGIS_SERVING_ROUTE_CACHE_SECONDS: '1' } : {}),
-        ...o.extraEnv?.(fn, work),
-      }),
-    });
-    servingFn = world.functionId((fn) => servedRoutes(fn).includes('servingPredict'));
-    ingestFn = world.functionId((fn) => /^ServingIngest/.test(fn.logicalId));
-  }, 600_000);
-  afterAll(async () => {
-    await world?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
+  beforeAll(() => {
+    servingFn = suite.world.functionId((fn) => servedRoutes(fn).includes('servingPredict'));
+    ingestFn = suite.world.functionId((fn) => /^ServingIngest/.test(fn.logicalId));
   });
-  const cli = worldCli(
-    () => world!,
-    () => work,
-  );
+  const { cli } = suite;
   const kit = trafficKit({
-    world: () => world!,
-    work: () => work,
+    world: () => suite.world,
+    work: () => suite.work,
     cli,
     model: o.model,
     env: o.env,
@@ -286,10 +273,10 @@ export function servedWorld(o: {
   });
   return {
     get world() {
-      return world!;
+      return suite.world;
     },
     get work() {
-      return work;
+      return suite.work;
     },
     get servingFn() {
       return servingFn;

@@ -52,6 +52,16 @@ export interface World {
   stop(): Promise<void>;
 }
 
+/** What a suite changes in the world it starts. */
+export interface WorldOptions {
+  /** edits a function's folder before it starts (its deployed configuration) */
+  configure?(fn: FunctionAsset, dir: string): void;
+  /** more environment for a function, over the template's */
+  extraEnv?(fn: FunctionAsset): Record<string, string>;
+  /** how long every Wait of the state machines lasts, in ms @default 0 */
+  waitMs?: number;
+}
+
 /**
  * The synthesized stack brought up on emulators: stateful resources from the template on
  * moto_server (S3 behind a proxy that can tamper, KMS), Aurora as the Data API server over a
@@ -60,9 +70,7 @@ export interface World {
  * state machines of the template run by the local ASL runner with every Task invoking the
  * bundled function, and the REST API of the template with IAM (SigV4) authorization.
  */
-export async function startWorld(
-  opts: { configure?(fn: FunctionAsset, dir: string): void; extraEnv?(fn: FunctionAsset): Record<string, string>; waitMs?: number } = {},
-): Promise<World> {
+export async function startWorld(opts: WorldOptions = {}): Promise<World> {
   const assembly = await sharedAssembly();
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
