@@ -44,28 +44,28 @@ export async function writeTemp(
   const bytes = typeof body === 'string' ? Buffer.from(body) : body instanceof Uint8Array ? body : undefined;
   const metered = bytes && meterBytes(bytes, expected.expectedSize, expected.expectedSha256); // before any file exists
   const { path, fh } = await create(tmpDir);
-  let open = true;
+  let handleOpen = true;
   let placed = false;
   const close = async () => {
-    if (!open) return;
-    open = false;
+    if (!handleOpen) return;
+    handleOpen = false;
     await fh.close();
   };
   try {
     let size: number, sha256: string;
-    if (bytes && metered) {
+    if (metered) {
       await fh.writeFile(bytes);
       ({ size, sha256 } = metered);
     } else {
       const meter = new HashMeter(expected.expectedSize, expected.expectedSha256);
-      open = false; // the writer closes the handle, whether the stream ends or fails
+      handleOpen = false; // the writer closes the handle, whether the stream ends or fails
       await pipeline(body as Readable, meter, new DurableFileWriter(fh, { sync: false }));
       [size, sha256] = [meter.bytesSeen, meter.sha256];
     }
     return {
       size,
       sha256,
-      durable: () => (open ? fh.sync() : syncFile(path)),
+      durable: () => (handleOpen ? fh.sync() : syncFile(path)),
       place: (bin) => rename(path, bin).then(() => void (placed = true)),
       release: async () => {
         await close();
