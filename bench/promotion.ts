@@ -2,7 +2,9 @@
  * Promotion request → rollout started, locally: POST /promote (SentinelNet evaluated,
  * record signed, audit events appended, state machine started in-process) until the
  * rollout's first state (StartCanary) has been entered. Reference: GET /healthz round trips
- * in the same run.
+ * in the same run. As in production, each rollout then waits out its canary window (minutes):
+ * the next request is sent once the previous rollout's first step has finished, so each
+ * promotion is measured on a server whose earlier rollouts sit in their Wait.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -23,8 +25,6 @@ export async function promotionBench(o: ReturnType<typeof promotionOptionsFromEn
   const config = loadCheckedConfig({ DEV_ALLOW_EPHEMERAL: 'true', AEGIS_DATA_DIR: dataDir, PORT: '0', NODE_ENV: 'test' });
   const running = await startLocal(config, {
     logger: quiet,
-    waitMs: 0,
-    judge: { evaluate: async () => ({ verdict: 'pass', reason: 'pass', detail: 'bench', requests: { stable: 0, canary: 0 } }) },
   });
   try {
     const admin = new AegisClient({ baseUrl: running.url, token: running.newAdminToken! });
@@ -46,15 +46,16 @@ export async function promotionBench(o: ReturnType<typeof promotionOptionsFromEn
       ids.push((await registerArtifact(publisher, { modelName: manifest.modelName, artifactPath: file, manifest })).artifactId);
     }
     const db = running.container.database.db;
-    const startedAfter = async (promotionId: string) => {
+    /** Resolves once the promotion's StartCanary step has been entered (or, `finished`, has finished). */
+    const startCanary = async (promotionId: string, finished = false) => {
       for (;;) {
         const row = await db
           .selectFrom('promotion_steps')
-          .select('entered_at')
+          .select('finished_at')
           .where('promotion_id', '=', promotionId)
           .where('state', '=', 'StartCanary')
           .executeTakeFirst();
-        if (row) return;
+        if (row && (!finished || row.finished_at)) return;
         await new Promise((r) => setImmediate(r));
       }
     };
@@ -67,8 +68,9 @@ export async function promotionBench(o: ReturnType<typeof promotionOptionsFromEn
         reason: 'bench',
       });
       const t1 = performance.now();
-      await startedAfter(p.promotionId);
+      await startCanary(p.promotionId);
       const t2 = performance.now();
+      await startCanary(p.promotionId, true);
       if (i >= 3) {
         // the first three warm up Cedar's wasm and the state machine runner
         requestMs.push(t1 - t0);

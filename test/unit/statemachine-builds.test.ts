@@ -2,12 +2,13 @@
  * The in-process ASL runner builds (parses and validates) each machine once per adapter and
  * runs every execution of it on that one build; an invalid definition still fails every start
  * with asl-validator's error. Counted through the `build` seam around the real StateMachine.
+ * asl-validator itself runs once per definition text and process (`buildValidatedOnce`).
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { LocalWorkflows } from '../../lib/platform/adapters/workflows/asl.js';
+import { buildValidatedOnce, LocalWorkflows } from '../../lib/platform/adapters/workflows/asl.js';
 
 /** A rollout that starts, waits one window, and promotes. */
 const script = async (input: Record<string, unknown>) => {
@@ -108,5 +109,38 @@ describe('LocalWorkflows builds each state machine once', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('validates a definition text once per process: a later build of the same text skips asl-validator, an invalid text throws every time', () => {
+    // a text no other test builds (the set of validated texts is the process's)
+    const def = { Comment: `once ${Math.random()}`, StartAt: 'Done', States: { Done: { Type: 'Succeed' } } };
+    const text = JSON.stringify(def);
+    const validations: object[] = [];
+    const validate = (d: object) => {
+      validations.push(d);
+      return new StateMachine(d as never);
+    };
+    const first = buildValidatedOnce(def, text, validate);
+    const second = buildValidatedOnce(def, text, validate);
+    expect(validations).toEqual([def]);
+    expect(second).toBeInstanceOf(StateMachine);
+    expect(second).not.toBe(first);
+
+    const bad = { ...def, StartAt: 'NoSuchState' };
+    const badText = JSON.stringify(bad);
+    for (let i = 0; i < 2; i++) expect(() => buildValidatedOnce(bad, badText, validate)).toThrow(/State machine definition is invalid/);
+    expect(validations).toHaveLength(3);
+  });
+
+  it('runs every execution the same in an adapter built without validating (its text validated by an earlier one)', async () => {
+    const outcomes: unknown[] = [];
+    for (const _ of [1, 2]) {
+      const actions: string[] = [];
+      const wf = new LocalWorkflows({ definitionsDir: 'statemachines', waitMs: 1, step: async (i) => (actions.push(String(i.action)), script(i)) });
+      await wf.start('promotion', 'p', { promotionId: 'p' });
+      await wf.settled('p');
+      outcomes.push([wf.outcome('p'), actions]);
+    }
+    expect(outcomes).toEqual(Array(2).fill([{ status: 'succeeded' }, ['start', 'evaluate', 'promoteFully']]));
   });
 });

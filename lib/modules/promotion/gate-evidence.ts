@@ -90,15 +90,13 @@ export async function gatherGateEvidence(
   q: { artifactId: string; targetEnv: string; modelName?: string },
 ): Promise<GateEvidence> {
   const envs = [...new Set(['canary', q.targetEnv])];
-  const where =
-    q.modelName !== undefined
-      ? { modelName: q.modelName, env: q.targetEnv, routedStable: await src.routedStable(q.modelName, q.targetEnv) }
-      : undefined;
-  const all = await promotionsForGates(x, {
-    artifactId: q.artifactId,
-    envs,
-    ...(where && { model: { name: where.modelName, env: where.env } }),
-  });
+  const model = q.modelName !== undefined ? { name: q.modelName, env: q.targetEnv } : undefined;
+  // the route and the promotions are read at once (neither depends on the other)
+  const [routedStable, all] = await Promise.all([
+    model && src.routedStable(model.name, model.env),
+    promotionsForGates(x, { artifactId: q.artifactId, envs, ...(model && { model }) }),
+  ]);
+  const where = model && { modelName: model.name, env: model.env, routedStable: routedStable ?? null };
   const rows = all.filter((r) => r.artifactId === q.artifactId && envs.includes(r.targetEnv));
   const toEnv = where ? all.filter((r) => r.modelName === where.modelName && r.targetEnv === where.env) : [];
   const chain: ChainReader = { audit: src.audit, keyOf: (kid) => src.keys.get(kid) };

@@ -57,8 +57,7 @@ class RingChanged extends Error {}
 export async function requestPromotion(d: PromotionDeps, req: PromotionRequest): Promise<StoredPromotion> {
   // before verification: a quarantined artifact is refused as such, whatever else is wrong with it
   // (the one read of its state: the verification and the policy below are told it is none)
-  await d.quarantine?.assertNotQuarantined(req.artifactId);
-  const artifact = await d.registry.get(req.artifactId);
+  const [, artifact] = await Promise.all([d.quarantine?.assertNotQuarantined(req.artifactId), d.registry.get(req.artifactId)]);
   if (!artifact) throw new AegisError('NOT_FOUND', `no artifact ${req.artifactId}`, { field: 'artifactId' });
   for (let attempt = 1; ; attempt++) {
     const ring = await d.keys.provisionalRing([artifact.signature.signerId]);
