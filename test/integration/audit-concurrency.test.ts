@@ -3,7 +3,7 @@ import { createTestDatabase } from '../support/postgres.js';
 import { describeUnless, NO_POSTGRES } from '../support/unavailable.js';
 import { startStack, uploadAndRegister, registerDatasets, manifestFor, type Stack } from '../support/local-stack.js';
 
-/** Appends are serialised by the chain head row: concurrent writers never fork the chain. */
+/** Appends are serialised by the chain head row: concurrent writers never fork the chain (and a process's concurrent registrations commit together). */
 // probed before the suite is defined: absent only outside CI, and then reported skipped
 const testDb = await createTestDatabase();
 let stack: Stack | undefined;
@@ -28,13 +28,15 @@ describeUnless(testDb ? undefined : NO_POSTGRES, 'audit chain under concurrency 
 
     const events = await s.container.database.db
       .selectFrom('audit_events')
-      .select(['seq', 'type'])
+      .select(['seq', 'type', 'ts'])
       .where('seq', '>', before)
       .orderBy('seq')
       .execute();
     expect(events.filter((e) => e.type === 'artifact.registered')).toHaveLength(50);
     expect(events.filter((e) => e.type === 'manifest.signed')).toHaveLength(50);
     expect(events.map((e) => Number(e.seq))).toEqual(Array.from({ length: 100 }, (_, i) => before + i + 1));
+    // registrations committed together (group commit): the events of one append share its timestamp
+    expect(new Set(events.map((e) => String(e.ts))).size).toBeLessThan(50);
 
     const report = (await s.api('GET', '/v1/audit/verify')).body;
     expect(report).toMatchObject({ ok: true, firstBreak: null, headSeq: before + 100 });

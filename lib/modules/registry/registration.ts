@@ -6,6 +6,8 @@ import { assertManifestSize, TrainingManifest, type ManifestInput } from '../../
 import { manifestStatement, statementBytes, type SignatureRecord } from '../../kernel/signatures.js';
 import { hashArtifact } from '../../kernel/artifact-baseline.js';
 import type { Principal } from '../../kernel/identity.js';
+import type { AuditLog } from '../../platform/audit/log.js';
+import { GroupCommit, type Written } from '../../platform/audit/group-commit.js';
 import { isUniqueViolation } from '../../platform/sql/errors.js';
 import type { DB } from '../../platform/sql/schema.js';
 import {
@@ -51,7 +53,12 @@ class SignerRetired extends Error {}
  * bytes, sign and store the sidecars, then commit the rows and audit events in one transaction.
  */
 export class Registrar {
-  constructor(private readonly d: RegistryDeps & { readonly opts: RegistrationOptions }) {}
+  /** concurrent registrations of this process commit together: one transaction, one lock of the chain head */
+  readonly #commits: GroupCommit;
+
+  constructor(private readonly d: RegistryDeps & { readonly opts: RegistrationOptions }) {
+    this.#commits = new GroupCommit(d.database, d.audit);
+  }
 
   /**
    * See {@link RegistryService.register}. With `gate` (the register route), an upload larger
@@ -108,10 +115,16 @@ export class Registrar {
     for (let attempt = 1; ; attempt++) {
       const signed = await this.#signAndStore(request, bytes);
       try {
-        const version = await this.d.database.db.transaction().execute(async (tx) => {
-          const v = await this.#commit(tx, request, signed);
-          await hook?.(tx, signed.manifest.artifactId, v);
-          return v;
+        const version = await this.#commits.run({
+          lockOrder: `${signed.manifest.modelName}\u0000${request.uploadId}`,
+          write: async (tx, lockHead) => {
+            const written = await this.#write(tx, request, signed, lockHead);
+            await hook?.(tx, signed.manifest.artifactId, written.value);
+            return written;
+          },
+          check: async (tx) => {
+            if (!(await this.d.keys.isStillActive(tx, 'manifest', signed.signature.signerId))) throw new SignerRetired();
+          },
         });
         const { artifactId, modelName } = signed.manifest;
         return registrationResult({ artifactId, modelName, version, sha256: signed.sha256, signature: signed.signature }, false);
@@ -222,11 +235,17 @@ export class Registrar {
   }
 
   /**
-   * The registration's one transaction: a statement writing its rows (claiming the upload and
-   * taking the version: the model's row lock) and locking the chain head, then one appending its
-   * audit events. Returns the version.
+   * The registration's rows, in the transaction it commits in with whatever else this process
+   * registers at the time ({@link GroupCommit}): one statement claiming the upload, taking the
+   * version (the model's row lock) and, committing alone, locking the chain head; then its audit
+   * events, which the group commit appends. Returns the version.
    */
-  async #commit(tx: Transaction<DB>, request: RegistrationRequest, signed: SignedRegistration): Promise<number> {
+  async #write(
+    tx: Transaction<DB>,
+    request: RegistrationRequest,
+    signed: SignedRegistration,
+    lockHead: AuditLog['lockHead'] | undefined,
+  ): Promise<Written<number>> {
     const { uploadId, principal, idempotencyKey } = request;
     const model = signed.manifest.modelName;
     const { version, team, claimed, head } = await writeRegistration(
@@ -239,7 +258,7 @@ export class Registrar {
           idempotency: { principal: principal.id, idempotencyKey, requestSha256: request.requestSha256 },
         }),
       },
-      this.d.audit.lockHead,
+      lockHead,
     );
     // Serialised with the expiry job by the upload's row lock: either it expired first (refused
     // here, and the transaction rolls back) or this registration claimed the upload and the job leaves it alone.
@@ -249,18 +268,13 @@ export class Registrar {
       });
     // a concurrent first registration may have set another team since the early check
     if (version > 1) assertTeamAgrees(model, team, request.team);
-    await this.d.audit.appendAll(
-      tx,
-      [
-        ...registrationEvents(signed, version),
-        ...(version === 1 && team !== null
-          ? [{ type: 'model.team.set' as const, actor: principal.id, subject: `model:${model}`, payload: { model, team, previous: null } }]
-          : []),
-      ],
-      head,
-    );
-    if (!(await this.d.keys.isStillActive(tx, 'manifest', signed.signature.signerId))) throw new SignerRetired();
-    return version;
+    const events = [
+      ...registrationEvents(signed, version),
+      ...(version === 1 && team !== null
+        ? [{ type: 'model.team.set' as const, actor: principal.id, subject: `model:${model}`, payload: { model, team, previous: null } }]
+        : []),
+    ];
+    return { value: version, events, head };
   }
 
   /** A unique violation on commit: a concurrent registration of the same model+sha256 (or idempotency key) won the race. */

@@ -94,14 +94,37 @@ export type RegistrationWrite = Omit<Registration, 'version'> & {
  * A registration's rows in one statement: claims the upload (unless it expired: the row lock
  * serialises this with the expiry job), creates the model or takes its next version (its row
  * lock, held to the commit), and writes the artifact, its signature, its dataset links and
- * the idempotency key, and locks the audit chain's head for the append that follows (`head`).
+ * the idempotency key, and, given `lockHead`, locks the audit chain's head for the append that
+ * follows (`head`; a group commit's batch locks it after all its changes' writes instead).
  * `claimed` false: expiry won, and the caller must roll back.
  */
 export async function writeRegistration(
   x: Executor,
   r: RegistrationWrite,
-  lockHead: AuditLog['lockHead'],
-): Promise<{ version: number; team: string | null; claimed: boolean; head: LockedHead }> {
+  lockHead: AuditLog['lockHead'] | undefined,
+): Promise<{ version: number; team: string | null; claimed: boolean; head: LockedHead | undefined }> {
+  const q = registrationWrites(x, r);
+  const claimed = sql<number>`(select count(*) from claim)`.as('claimed');
+  const written = (row: { latest_version: number | string; team: string | null; claimed: number | string }) => ({
+    version: Number(row.latest_version),
+    team: row.team,
+    claimed: Number(row.claimed) > 0,
+  });
+  if (!lockHead) {
+    const row = await q.selectFrom('model').select(['model.latest_version', 'model.team', claimed]).executeTakeFirstOrThrow();
+    return { ...written(row), head: undefined };
+  }
+  const row = await q
+    // the chain head's lock, after the upload's and the model's row locks
+    .with('head', (db) => lockHead(db as unknown as QueryCreator<DB>, ['claim', 'model', 'artifact']))
+    .selectFrom(['model', 'head'])
+    .select(['model.latest_version', 'model.team', claimed, 'head.seq', 'head.hash', 'head.key_ring_seq'])
+    .executeTakeFirstOrThrow();
+  return { ...written(row), head: row };
+}
+
+/** The data-modifying CTEs of {@link writeRegistration}: the upload claimed, the model's version taken, the rows inserted. */
+function registrationWrites(x: Executor, r: RegistrationWrite) {
   const at = new Date(r.createdAt);
   const artifact = artifactRow({ ...r, version: 0 });
   const links = artifactDatasetRows(r.manifest);
@@ -133,9 +156,7 @@ export async function writeRegistration(
         .insertInto('manifest_signatures')
         .values(manifestSignatureRow(r.manifest.artifactId, r.signature))
         .returning('manifest_signature_id'),
-    )
-    // the chain head's lock, after the upload's and the model's row locks
-    .with('head', (db) => lockHead(db as unknown as QueryCreator<DB>, ['claim', 'model', 'artifact']));
+    );
   // the optional parts add CTEs no later part reads: the builder's type need not know them
   if (links.length)
     q = q.with('links', (db) => db.insertInto('artifact_datasets').values(links).returning('artifact_id')) as unknown as typeof q;
@@ -143,16 +164,5 @@ export async function writeRegistration(
     const key = idempotencyRow(r.idempotency, r.manifest.artifactId, at);
     q = q.with('idempotency', (db) => db.insertInto('idempotency_keys').values(key).returning('artifact_id')) as unknown as typeof q;
   }
-  const row = await q
-    .selectFrom(['model', 'head'])
-    .select([
-      'model.latest_version',
-      'model.team',
-      sql<number>`(select count(*) from claim)`.as('claimed'),
-      'head.seq',
-      'head.hash',
-      'head.key_ring_seq',
-    ])
-    .executeTakeFirstOrThrow();
-  return { version: Number(row.latest_version), team: row.team, claimed: Number(row.claimed) > 0, head: row };
+  return q;
 }

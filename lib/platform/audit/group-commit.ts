@@ -1,0 +1,135 @@
+/**
+ * Group commit: the changes one process makes at the same time share one transaction and one
+ * lock of the audit chain's head. A change that arrives while a batch commits waits for the
+ * next batch, which takes every change waiting then (at most `maxBatch`). In a batch each
+ * change writes under a savepoint of its own, so one that fails is rolled back and fails
+ * alone; then all their events are appended (each signed and chained as ever, in one
+ * statement), each change's check runs under the head's lock, and one COMMIT makes them all
+ * durable together. A change with no other waiting commits alone, exactly as in a transaction
+ * of its own (no savepoint; it may lock the head in its own last statement).
+ */
+import { sql, type Transaction } from 'kysely';
+import type { Database } from '../ports/database.js';
+import type { DB } from '../sql/schema.js';
+import type { AuditInput, AuditLog, LockedHead } from './log.js';
+
+/** What a change writes: its value, the events it appends, and the head when its own statement locked it (alone only). */
+export interface Written<T> {
+  value: T;
+  events: readonly AuditInput[];
+  head?: LockedHead | undefined;
+}
+
+export interface Change<T> {
+  /**
+   * The change's rows in `tx`. `lockHead` is given only to a change committing alone: it may
+   * lock the chain head in its last statement (and return it as `head`). In a batch the head
+   * is locked after every change's writes, the last lock taken, as every writer takes it.
+   */
+  write(tx: Transaction<DB>, lockHead: AuditLog['lockHead'] | undefined): Promise<Written<T>>;
+  /** Runs after the append, under the head's lock; throwing fails this change alone (the others commit without it). */
+  check?(tx: Transaction<DB>, value: T): Promise<void>;
+  /**
+   * Orders a batch: changes are written in the order of their keys (e.g. the model's name),
+   * so two processes' batches take the rows' locks in the same order and never wait on each
+   * other in a cycle.
+   */
+  lockOrder: string;
+}
+
+interface Waiting {
+  change: Change<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+/** A check failed in a batch: the batch rolls back, the change that failed fails, the others are made again. */
+class CheckFailed extends Error {
+  constructor(readonly failures: Map<Waiting, unknown>) {
+    super('a change failed its check');
+  }
+}
+
+export const DEFAULT_MAX_BATCH = 32;
+
+export class GroupCommit {
+  #waiting: Waiting[] = [];
+  #committing = false;
+
+  constructor(
+    private readonly database: Database,
+    private readonly audit: AuditLog,
+    private readonly maxBatch = DEFAULT_MAX_BATCH,
+  ) {}
+
+  /** Commits the change with whatever else is waiting; its value once the COMMIT succeeded. */
+  run<T>(change: Change<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#waiting.push({ change: change as Change<unknown>, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.#committing) void this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    this.#committing = true;
+    try {
+      while (this.#waiting.length > 0) {
+        const batch = this.#waiting.splice(0, this.maxBatch);
+        batch.sort((a, b) => (a.change.lockOrder < b.change.lockOrder ? -1 : a.change.lockOrder > b.change.lockOrder ? 1 : 0));
+        const retry = await this.#commit(batch);
+        this.#waiting.unshift(...retry);
+      }
+    } finally {
+      this.#committing = false;
+    }
+  }
+
+  /**
+   * One batch in one transaction; the changes to make again. Every change is settled once the
+   * transaction has ended, so a change that failed on another's write (the same bytes
+   * registered twice) finds the other committed. When a check fails, the batch rolls back and
+   * the other changes are made again, in the next batch.
+   */
+  async #commit(batch: Waiting[]): Promise<Waiting[]> {
+    const alone = batch.length === 1;
+    const written: { w: Waiting; value: unknown }[] = [];
+    const failedWrites = new Map<Waiting, unknown>();
+    try {
+      await this.database.db.transaction().execute(async (tx) => {
+        const events: AuditInput[] = [];
+        let head: LockedHead | undefined;
+        for (const [i, w] of batch.entries()) {
+          const savepoint = sql.raw(`change_${i}`);
+          if (!alone) await sql`savepoint ${savepoint}`.execute(tx);
+          try {
+            const out = await w.change.write(tx, alone ? this.audit.lockHead : undefined);
+            written.push({ w, value: out.value });
+            events.push(...out.events);
+            head = out.head;
+          } catch (e) {
+            if (alone) throw e;
+            await sql`rollback to savepoint ${savepoint}`.execute(tx);
+            failedWrites.set(w, e);
+          }
+        }
+        if (written.length === 0) return;
+        await this.audit.appendAll(tx, events, alone ? head : undefined);
+        const failures = new Map<Waiting, unknown>();
+        for (const { w, value } of written) await w.change.check?.(tx, value).catch((e: unknown) => failures.set(w, e));
+        if (failures.size > 0) throw new CheckFailed(failures);
+      });
+    } catch (e) {
+      if (!(e instanceof CheckFailed)) {
+        // the batch failed as a whole (its append, its COMMIT, the connection): so does every
+        // change in it, but one whose own write failed fails with its own error
+        for (const w of batch) w.reject(failedWrites.get(w) ?? e);
+        return [];
+      }
+      for (const [w, failure] of e.failures) w.reject(failure);
+      return batch.filter((w) => !e.failures.has(w));
+    }
+    for (const { w, value } of written) w.resolve(value);
+    for (const [w, e] of failedWrites) w.reject(e);
+    return [];
+  }
+}
