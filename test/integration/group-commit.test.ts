@@ -6,6 +6,7 @@
  * one unbroken, verifiable sequence. Changes here insert a `models` row (a unique name) and
  * append a `model.team.set` event, through the real AuditLog and key service.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -208,6 +209,30 @@ describe.each(backends)('group commit on %s', (_name, open, skip) => {
       expect((await eventsAfter(before)).map((e) => e.subject)).toEqual(['model:gc-m']);
       // the group goes on committing
       await expect(group.run(model('gc-o'))).resolves.toBe('gc-o');
+    });
+
+    it("runs each batch in the async context of its first change, not in that of the change that started committing", async () => {
+      const group = new GroupCommit(database, audit);
+      const request = new AsyncLocalStorage<string>();
+      const seen: [string, string | undefined][] = [];
+      const traced = (name: string, hold?: Promise<void>, onWrite?: () => void): Change<string> => {
+        const inner = model(name, { ...(hold && { hold }), ...(onWrite && { onWrite }) });
+        return { ...inner, write: async (tx, lockHead) => (seen.push([name, request.getStore()]), inner.write(tx, lockHead)) };
+      };
+      let release!: () => void;
+      let writing!: () => void;
+      const started = new Promise<void>((r) => (writing = r));
+      const hold = new Promise<void>((r) => (release = r));
+      const lead = request.run('request gc-ctx-0', () => group.run(traced('gc-ctx-0', hold, () => writing())));
+      await started;
+      const rest = ['gc-ctx-2', 'gc-ctx-1'].map((n) => request.run(`request ${n}`, () => group.run(traced(n))));
+      release();
+      await Promise.all([lead, ...rest]);
+      expect(seen).toEqual([
+        ['gc-ctx-0', 'request gc-ctx-0'],
+        ['gc-ctx-1', 'request gc-ctx-1'],
+        ['gc-ctx-2', 'request gc-ctx-1'],
+      ]);
     });
 
     it('keeps one gapless chain under 40 concurrent changes, in fewer transactions than changes', async () => {

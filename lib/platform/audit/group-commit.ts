@@ -8,6 +8,7 @@
  * durable together. A change with no other waiting commits alone, exactly as in a transaction
  * of its own (no savepoint; it may lock the head in its own last statement).
  */
+import { AsyncResource } from 'node:async_hooks';
 import { sql, type Transaction } from 'kysely';
 import type { Database } from '../ports/database.js';
 import type { DB } from '../sql/schema.js';
@@ -41,6 +42,8 @@ interface Waiting {
   change: Change<unknown>;
   resolve: (value: unknown) => void;
   reject: (e: unknown) => void;
+  /** runs a function in the caller's async context (its request's span and statement tally) */
+  inContext: <R>(fn: () => R) => R;
 }
 
 /** A check failed in a batch: the batch rolls back, the change that failed fails, the others are made again. */
@@ -65,7 +68,8 @@ export class GroupCommit {
   /** Commits the change with whatever else is waiting; its value once the COMMIT succeeded. */
   run<T>(change: Change<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#waiting.push({ change: change as Change<unknown>, resolve: resolve as (v: unknown) => void, reject });
+      const inContext = AsyncResource.bind(<R>(fn: () => R) => fn());
+      this.#waiting.push({ change: change as Change<unknown>, resolve: resolve as (v: unknown) => void, reject, inContext });
       if (!this.#committing) void this.#drain();
     });
   }
@@ -76,7 +80,8 @@ export class GroupCommit {
       while (this.#waiting.length > 0) {
         const batch = this.#waiting.splice(0, this.maxBatch);
         batch.sort((a, b) => (a.change.lockOrder < b.change.lockOrder ? -1 : a.change.lockOrder > b.change.lockOrder ? 1 : 0));
-        const retry = await this.#commit(batch);
+        // in the context of the batch's first change (whose request may still wait), not the drain's starter's
+        const retry = await batch[0]!.inContext(() => this.#commit(batch));
         this.#waiting.unshift(...retry);
       }
     } finally {
