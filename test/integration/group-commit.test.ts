@@ -106,7 +106,12 @@ describe.each(backends)('group commit on %s', (_name, open, skip) => {
           opts.onWrite?.();
           await opts.hold;
           await tx.insertInto('models').values({ name, latest_version: 0, created_by: 't', created_at: new Date() }).execute();
-          return { value: name, events: [{ type: 'model.team.set', actor: 't', subject: `model:${name}`, payload: { model: name, team: null, previous: null } }] };
+          return {
+            value: name,
+            events: [
+              { type: 'model.team.set', actor: 't', subject: `model:${name}`, payload: { model: name, team: null, previous: null } },
+            ],
+          };
         },
         ...(opts.check && { check: opts.check }),
       };
@@ -138,7 +143,11 @@ describe.each(backends)('group commit on %s', (_name, open, skip) => {
       const before = await headSeq();
       const t0 = transactions;
       const names = ['gc-e', 'gc-b', 'gc-d', 'gc-a', 'gc-c'];
-      const settled = await behindOne(group, 'gc-0', names.map((n) => model(n)));
+      const settled = await behindOne(
+        group,
+        'gc-0',
+        names.map((n) => model(n)),
+      );
       expect(settled.map((s) => s.status)).toEqual(Array(6).fill('fulfilled'));
       expect(settled.map((s) => (s as PromiseFulfilledResult<string>).value)).toEqual(['gc-0', ...names]);
       // the first alone, the five queued behind it together
@@ -173,10 +182,12 @@ describe.each(backends)('group commit on %s', (_name, open, skip) => {
       const t0 = transactions;
       const refused = new Error('signer retired');
       const checks: string[] = [];
-      const checked = (name: string, fail = false) => async () => {
-        checks.push(name);
-        if (fail) throw refused;
-      };
+      const checked =
+        (name: string, fail = false) =>
+        async () => {
+          checks.push(name);
+          if (fail) throw refused;
+        };
       const settled = await behindOne(group, 'gc-h', [
         model('gc-i', { check: checked('gc-i') }),
         model('gc-j', { check: checked('gc-j', true) }),
@@ -199,7 +210,10 @@ describe.each(backends)('group commit on %s', (_name, open, skip) => {
         write: async (tx) => {
           await tx.insertInto('models').values({ name: 'gc-bad', latest_version: 0, created_by: 't', created_at: new Date() }).execute();
           // not the catalogue's payload: the append refuses the batch's events
-          return { value: 'gc-bad', events: [{ type: 'model.team.set', actor: 't', subject: 'model:gc-bad', payload: { model: 'gc-bad' } }] };
+          return {
+            value: 'gc-bad',
+            events: [{ type: 'model.team.set', actor: 't', subject: 'model:gc-bad', payload: { model: 'gc-bad' } }],
+          };
         },
       };
       const settled = await behindOne(group, 'gc-m', [model('gc-n'), bad]);
@@ -211,7 +225,7 @@ describe.each(backends)('group commit on %s', (_name, open, skip) => {
       await expect(group.run(model('gc-o'))).resolves.toBe('gc-o');
     });
 
-    it("runs each batch in the async context of its first change, not in that of the change that started committing", async () => {
+    it('runs each batch in the async context of its first change, not in that of the change that started committing', async () => {
       const group = new GroupCommit(database, audit);
       const request = new AsyncLocalStorage<string>();
       const seen: [string, string | undefined][] = [];

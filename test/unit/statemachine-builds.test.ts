@@ -136,7 +136,11 @@ describe('LocalWorkflows builds each state machine once', () => {
     const outcomes: unknown[] = [];
     for (const _ of [1, 2]) {
       const actions: string[] = [];
-      const wf = new LocalWorkflows({ definitionsDir: 'statemachines', waitMs: 1, step: async (i) => (actions.push(String(i.action)), script(i)) });
+      const wf = new LocalWorkflows({
+        definitionsDir: 'statemachines',
+        waitMs: 1,
+        step: async (i) => (actions.push(String(i.action)), script(i)),
+      });
       await wf.start('promotion', 'p', { promotionId: 'p' });
       await wf.settled('p');
       outcomes.push([wf.outcome('p'), actions]);
