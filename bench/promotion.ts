@@ -2,9 +2,9 @@
  * Promotion request → rollout started, locally: POST /promote (SentinelNet evaluated,
  * record signed, audit events appended, state machine started in-process) until the
  * rollout's first state (StartCanary) has been entered. Reference: GET /healthz round trips
- * in the same run. As in production, each rollout then waits out its canary window (minutes):
- * the next request is sent once the previous rollout's first step has finished, so each
- * promotion is measured on a server whose earlier rollouts sit in their Wait.
+ * in the same run. One promotion at a time: the next request is sent once the previous
+ * rollout has ended (a staging rollout sets the route, then promotes fully), so each is
+ * measured on a quiet server; rollouts wait out their real windows, as in production.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -17,7 +17,7 @@ import { envInt, ms, ratio, summarize, table } from './stats.js';
 import { manifestFor, removeTree, tempDir } from './stack.js';
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
-export const promotionOptionsFromEnv = () => ({ promotions: envInt('BENCH_PROMOTIONS', 40) });
+export const promotionOptionsFromEnv = () => ({ promotions: envInt('BENCH_PROMOTIONS', 100) });
 
 export async function promotionBench(o: ReturnType<typeof promotionOptionsFromEnv>, print: (l: string) => void): Promise<void> {
   print(`\n== 5. Promotion request → rollout started: ${o.promotions} staging promotions, one at a time ==`);
@@ -46,17 +46,25 @@ export async function promotionBench(o: ReturnType<typeof promotionOptionsFromEn
       ids.push((await registerArtifact(publisher, { modelName: manifest.modelName, artifactPath: file, manifest })).artifactId);
     }
     const db = running.container.database.db;
-    /** Resolves once the promotion's StartCanary step has been entered (or, `finished`, has finished). */
-    const startCanary = async (promotionId: string, finished = false) => {
+    /** Resolves once the promotion's StartCanary step has been entered. */
+    const startCanary = async (promotionId: string) => {
       for (;;) {
         const row = await db
           .selectFrom('promotion_steps')
-          .select('finished_at')
+          .select('entered_at')
           .where('promotion_id', '=', promotionId)
           .where('state', '=', 'StartCanary')
           .executeTakeFirst();
-        if (row && (!finished || row.finished_at)) return;
+        if (row) return;
         await new Promise((r) => setImmediate(r));
+      }
+    };
+    /** Resolves once the promotion's rollout has ended (a staging one: its route set, then promoted fully). */
+    const ended = async (promotionId: string) => {
+      for (;;) {
+        const row = await db.selectFrom('promotions').select('status').where('promotion_id', '=', promotionId).executeTakeFirstOrThrow();
+        if (row.status !== 'rolling_out') return;
+        await new Promise((r) => setTimeout(r, 2));
       }
     };
     const requestMs: number[] = [];
@@ -70,7 +78,7 @@ export async function promotionBench(o: ReturnType<typeof promotionOptionsFromEn
       const t1 = performance.now();
       await startCanary(p.promotionId);
       const t2 = performance.now();
-      await startCanary(p.promotionId, true);
+      await ended(p.promotionId);
       if (i >= 3) {
         // the first three warm up Cedar's wasm and the state machine runner
         requestMs.push(t1 - t0);
