@@ -10,7 +10,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { EVENT_CATALOGUE } from '../../lib/modules/catalogue.js';
 import { auditSigning, KeyService } from '../../lib/modules/keys/service.js';
 import { verifyChain } from '../../lib/kernel/audit-chain.js';
@@ -202,14 +202,14 @@ describe.each(backends)('group commit on %s', (_name, open, skip) => {
       expect((await eventsAfter(before)).map((e) => e.subject)).toEqual(['gc-h', 'gc-i', 'gc-k'].map((n) => `model:${n}`));
     });
 
-    it('fails every change of a batch whose append fails, writing nothing of it', async () => {
+    it('fails a change whose events the catalogue refuses alone, the rest of its batch committed', async () => {
       const group = new GroupCommit(database, audit);
       const before = await headSeq();
       const bad: Change<string> = {
         lockOrder: 'gc-bad',
         write: async (tx) => {
           await tx.insertInto('models').values({ name: 'gc-bad', latest_version: 0, created_by: 't', created_at: new Date() }).execute();
-          // not the catalogue's payload: the append refuses the batch's events
+          // not the catalogue's payload for its type
           return {
             value: 'gc-bad',
             events: [{ type: 'model.team.set', actor: 't', subject: 'model:gc-bad', payload: { model: 'gc-bad' } }],
@@ -217,12 +217,32 @@ describe.each(backends)('group commit on %s', (_name, open, skip) => {
         },
       };
       const settled = await behindOne(group, 'gc-m', [model('gc-n'), bad]);
-      expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'rejected']);
-      expect((settled[1] as PromiseRejectedResult).reason).toBe((settled[2] as PromiseRejectedResult).reason);
-      expect(await modelsNamed(['gc-m', 'gc-n', 'gc-bad'])).toEqual(['gc-m']);
-      expect((await eventsAfter(before)).map((e) => e.subject)).toEqual(['model:gc-m']);
+      expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+      expect(String((settled[2] as PromiseRejectedResult).reason)).toMatch(/model\.team\.set/);
+      expect(await modelsNamed(['gc-m', 'gc-n', 'gc-bad'])).toEqual(['gc-m', 'gc-n']);
+      expect((await eventsAfter(before)).map((e) => e.subject)).toEqual(['model:gc-m', 'model:gc-n']);
+    });
+
+    it('fails every change of a batch whose transaction fails, writing nothing of it', async () => {
+      const group = new GroupCommit(database, audit);
+      const before = await headSeq();
+      // a change that swallows its own statement's error leaves the transaction aborted: what follows it fails
+      const poisoning: Change<string> = {
+        lockOrder: 'gc-p',
+        write: async (tx) => {
+          await sql`select 1/0`.execute(tx).catch(() => undefined);
+          return { value: 'gc-p', events: [] };
+        },
+      };
+      const settled = await behindOne(group, 'gc-o', [model('gc-q'), poisoning, model('gc-r')]);
+      expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'rejected']);
+      const reasons = settled.slice(1).map((s) => (s as PromiseRejectedResult).reason as Error);
+      expect(new Set(reasons).size).toBe(1);
+      expect(reasons[0]!.message).toMatch(/aborted/);
+      expect(await modelsNamed(['gc-o', 'gc-q', 'gc-r'])).toEqual(['gc-o']);
+      expect((await eventsAfter(before)).map((e) => e.subject)).toEqual(['model:gc-o']);
       // the group goes on committing
-      await expect(group.run(model('gc-o'))).resolves.toBe('gc-o');
+      await expect(group.run(model('gc-s'))).resolves.toBe('gc-s');
     });
 
     it('runs each batch in the async context of its first change, not in that of the change that started committing', async () => {

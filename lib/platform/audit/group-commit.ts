@@ -2,8 +2,8 @@
  * Group commit: the changes one process makes at the same time share one transaction and one
  * lock of the audit chain's head. A change that arrives while a batch commits waits for the
  * next batch, which takes every change waiting then (at most `maxBatch`). In a batch each
- * change writes under a savepoint of its own, so one that fails is rolled back and fails
- * alone; then all their events are appended (each signed and chained as ever, in one
+ * change writes under a savepoint of its own, so one that fails (or whose events the
+ * catalogue refuses) is rolled back and fails alone; then all their events are appended (each signed and chained as ever, in one
  * statement), each change's check runs under the head's lock, and one COMMIT makes them all
  * durable together. A change with no other waiting commits alone, exactly as in a transaction
  * of its own (no savepoint; it may lock the head in its own last statement).
@@ -108,8 +108,10 @@ export class GroupCommit {
           if (!alone) await sql`savepoint ${savepoint}`.execute(tx);
           try {
             const out = await w.change.write(tx, alone ? this.audit.lockHead : undefined);
+            // events the catalogue refuses fail their change here, not the batch's append
+            const checked = alone ? out.events : this.audit.checked(out.events);
             written.push({ w, value: out.value });
-            events.push(...out.events);
+            events.push(...checked);
             head = out.head;
           } catch (e) {
             if (alone) throw e;

@@ -121,13 +121,7 @@ export class AuditLog {
    */
   async appendAll(tx: Transaction<DB>, inputs: readonly AuditInput[], locked?: LockedHead): Promise<AuditEvent[]> {
     if (inputs.length === 0) return [];
-    // round-trip through canonical JSON so the checked, stored, hashed and returned payloads agree
-    const checked = inputs.map((input) => {
-      const payloadText = canonicalJson(input.payload);
-      const payload = JSON.parse(payloadText) as Record<string, unknown>;
-      checkPayload(this.catalogue, input.type, payload, payloadText);
-      return { ...input, payload };
-    });
+    const checked = this.checked(inputs);
     const head = locked ?? (await this.lockHead(tx).executeTakeFirstOrThrow());
     const signer = await this.signing.signerFor(tx, Number(head.key_ring_seq));
     const ts = this.clock.now().toISOString();
@@ -174,6 +168,20 @@ export class AuditLog {
       .executeTakeFirstOrThrow();
     outbox.enqueued(tx, Number(row.enqueued));
     return events;
+  }
+
+  /**
+   * The events as {@link appendAll} would append them, each payload round-tripped through
+   * canonical JSON (so the checked, stored, hashed and returned payloads agree) and checked
+   * against its type's schema in the catalogue; throws on the first that does not match.
+   */
+  checked(inputs: readonly AuditInput[]): AuditInput[] {
+    return inputs.map((input) => {
+      const payloadText = canonicalJson(input.payload);
+      const payload = JSON.parse(payloadText) as Record<string, unknown>;
+      checkPayload(this.catalogue, input.type, payload, payloadText);
+      return { ...input, payload };
+    });
   }
 
   /** The key ring's version as `x` sees it (see {@link AuditSigning}): read before the ring itself, so a ring read after it is never older. */
