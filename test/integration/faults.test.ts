@@ -97,6 +97,14 @@ describe('dependency faults through the Lambda handler', () => {
     ],
     ['too many connections', Object.assign(new Error('sorry, too many clients already'), { code: '53300' }), 'DATABASE_UNAVAILABLE'],
     ['a serialization failure', Object.assign(new Error('could not serialize access'), { code: '40001' }), 'TRANSACTION_CONFLICT'],
+    // through the Data API the state is only in the message Aurora ends with
+    [
+      'a deadlock through the Data API',
+      Object.assign(new Error('ERROR: deadlock detected\n  Detail: Process 1 waits for ShareLock; SQLState: 40P01'), {
+        name: 'DatabaseErrorException',
+      }),
+      'TRANSACTION_CONFLICT',
+    ],
     [
       'an AWS service fault',
       Object.assign(new Error('We encountered an internal error'), {
@@ -117,7 +125,7 @@ describe('dependency faults through the Lambda handler', () => {
     expect(res.headers?.['retry-after']).toBe('1');
     const body = JSON.parse(res.body);
     expect(body.error).toEqual({ code, message: expect.any(String), retryable: true, requestId: 'req-1' });
-    expect(res.body).not.toMatch(/5432|ECONNREFUSED|serialize|Rate exceeded|clients/);
+    expect(res.body).not.toMatch(/5432|ECONNREFUSED|serialize|deadlock|Rate exceeded|clients/);
   });
 
   it('keeps a programming error a 500 INTERNAL', async () => {

@@ -17,12 +17,12 @@ import { verifyChain } from '../../lib/kernel/audit-chain.js';
 import { FileKeyProvider } from '../../lib/platform/adapters/signing/file.js';
 import { PgDatabase } from '../../lib/platform/adapters/sql/pg.js';
 import { PgliteDatabase } from '../../lib/platform/adapters/sql/pglite.js';
-import { GroupCommit, type Change } from '../../lib/platform/audit/group-commit.js';
+import { GroupCommit, MAX_CONFLICTS, type Change } from '../../lib/platform/audit/group-commit.js';
 import { AuditLog, rowToEvent } from '../../lib/platform/audit/log.js';
 import { systemClock } from '../../lib/platform/ports/clock.js';
 import type { Database } from '../../lib/platform/ports/database.js';
 import { bound } from '../../lib/platform/tracing/traced-port.js';
-import { isUniqueViolation } from '../../lib/platform/sql/errors.js';
+import { isUniqueViolation, sqlState } from '../../lib/platform/sql/errors.js';
 import { migrateToLatest } from '../../lib/platform/sql/migrations.js';
 import type { DB } from '../../lib/platform/sql/schema.js';
 import { createTestDatabase } from '../support/postgres.js';
@@ -243,6 +243,48 @@ describe.each(backends)('group commit on %s', (_name, open, skip) => {
       expect((await eventsAfter(before)).map((e) => e.subject)).toEqual(['model:gc-o']);
       // the group goes on committing
       await expect(group.run(model('gc-s'))).resolves.toBe('gc-s');
+    });
+
+    it('makes a change that met a conflict again, alone and in a batch, until it has met MAX_CONFLICTS of them', async () => {
+      const group = new GroupCommit(database, audit);
+      const before = await headSeq();
+      /** a change whose first `conflicts` writes fail as PostgreSQL's deadlock detector fails one of two transactions */
+      const conflicting = (name: string, conflicts: number) => {
+        const writes = { count: 0 };
+        const inner = model(name);
+        const change: Change<string> = {
+          ...inner,
+          write: async (tx, lockHead) => {
+            if (++writes.count <= conflicts)
+              await sql`do $$ begin raise exception 'deadlock detected' using errcode = '40P01'; end $$`.execute(tx);
+            return inner.write(tx, lockHead);
+          },
+        };
+        return { change, writes };
+      };
+      // alone: the transaction fails as a whole, and is made again
+      const alone = conflicting('gc-dl-a', MAX_CONFLICTS - 1);
+      await expect(group.run(alone.change)).resolves.toBe('gc-dl-a');
+      expect(alone.writes.count).toBe(MAX_CONFLICTS);
+      // in a batch: the change's savepoint is rolled back, the others commit, and it is made again in the next batch
+      const inBatch = conflicting('gc-dl-c', 1);
+      const settled = await behindOne(group, 'gc-dl-lead', [model('gc-dl-b'), inBatch.change, model('gc-dl-d')]);
+      expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+      expect(inBatch.writes.count).toBe(2);
+      // one conflict too many: it fails with the database's error, nothing of it written
+      const exhausted = conflicting('gc-dl-e', MAX_CONFLICTS);
+      const failure = await group.run(exhausted.change).catch((e: unknown) => e);
+      expect(sqlState(failure)).toBe('40P01');
+      expect(exhausted.writes.count).toBe(MAX_CONFLICTS);
+      expect(await modelsNamed(['gc-dl-a', 'gc-dl-b', 'gc-dl-c', 'gc-dl-d', 'gc-dl-e'])).toEqual([
+        'gc-dl-a',
+        'gc-dl-b',
+        'gc-dl-c',
+        'gc-dl-d',
+      ]);
+      expect((await eventsAfter(before)).map((e) => e.subject)).toEqual(
+        ['gc-dl-a', 'gc-dl-lead', 'gc-dl-b', 'gc-dl-d', 'gc-dl-c'].map((n) => `model:${n}`),
+      );
     });
 
     it('runs each batch in the async context of its first change, not in that of the change that started committing', async () => {

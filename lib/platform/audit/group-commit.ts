@@ -6,11 +6,14 @@
  * catalogue refuses) is rolled back and fails alone; then all their events are appended (each signed and chained as ever, in one
  * statement), each change's check runs under the head's lock, and one COMMIT makes them all
  * durable together. A change with no other waiting commits alone, exactly as in a transaction
- * of its own (no savepoint; it may lock the head in its own last statement).
+ * of its own (no savepoint; it may lock the head in its own last statement). A transaction
+ * conflict (deadlock, serialization failure), in a change's write or check or failing the
+ * whole transaction, makes the change (or the batch) again, at most {@link MAX_CONFLICTS} times.
  */
 import { AsyncResource } from 'node:async_hooks';
 import { sql, type Transaction } from 'kysely';
 import type { Database } from '../ports/database.js';
+import { isTransactionConflict } from '../sql/errors.js';
 import type { DB } from '../sql/schema.js';
 import type { AuditInput, AuditLog, LockedHead } from './log.js';
 
@@ -44,6 +47,8 @@ interface Waiting {
   reject: (e: unknown) => void;
   /** runs a function in the caller's async context (its request's span and statement tally) */
   inContext: <R>(fn: () => R) => R;
+  /** the batches it failed in by a transaction conflict so far */
+  conflicts: number;
 }
 
 /** A check failed in a batch: the batch rolls back, the change that failed fails, the others are made again. */
@@ -54,6 +59,8 @@ class CheckFailed extends Error {
 }
 
 export const DEFAULT_MAX_BATCH = 32;
+/** A change that lost this many batches to a transaction conflict (deadlock, serialization failure) fails with it. */
+export const MAX_CONFLICTS = 3;
 
 export class GroupCommit {
   #waiting: Waiting[] = [];
@@ -69,7 +76,7 @@ export class GroupCommit {
   run<T>(change: Change<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const inContext = AsyncResource.bind(<R>(fn: () => R) => fn());
-      this.#waiting.push({ change: change as Change<unknown>, resolve: resolve as (v: unknown) => void, reject, inContext });
+      this.#waiting.push({ change: change as Change<unknown>, resolve: resolve as (v: unknown) => void, reject, inContext, conflicts: 0 });
       if (!this.#committing) void this.#drain();
     });
   }
@@ -128,15 +135,22 @@ export class GroupCommit {
     } catch (e) {
       if (!(e instanceof CheckFailed)) {
         // the batch failed as a whole (its append, its COMMIT, the connection): so does every
-        // change in it, but one whose own write failed fails with its own error
-        for (const w of batch) w.reject(failedWrites.get(w) ?? e);
-        return [];
+        // change in it, but one whose own write failed fails with its own error. A conflict
+        // (a deadlock the database broke, a serialization failure) makes the whole batch again.
+        const conflict = isTransactionConflict(e);
+        return batch.filter((w) => this.#again(w, conflict ? e : (failedWrites.get(w) ?? e)));
       }
-      for (const [w, failure] of e.failures) w.reject(failure);
-      return batch.filter((w) => !e.failures.has(w));
+      // the changes that passed are made again, and one whose check met a conflict
+      return batch.filter((w) => !e.failures.has(w) || this.#again(w, e.failures.get(w)));
     }
     for (const { w, value } of written) w.resolve(value);
-    for (const [w, e] of failedWrites) w.reject(e);
-    return [];
+    return [...failedWrites].filter(([w, e]) => this.#again(w, e)).map(([w]) => w);
+  }
+
+  /** Whether `w` is made again after failing with `e` (a conflict, lost fewer than {@link MAX_CONFLICTS} times); else it fails with `e`. */
+  #again(w: Waiting, e: unknown): boolean {
+    if (isTransactionConflict(e) && ++w.conflicts < MAX_CONFLICTS) return true;
+    w.reject(e);
+    return false;
   }
 }

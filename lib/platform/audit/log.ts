@@ -84,6 +84,9 @@ export interface AuditSigning {
  * must match its type's schema in the event catalogue exactly, or nothing is appended.
  */
 export class AuditLog {
+  /** inputs {@link checked} made: {@link appendAll} does not check them again (a group commit checks each change's alone) */
+  readonly #checked = new WeakSet<AuditInput>();
+
   constructor(
     private readonly signing: AuditSigning,
     private readonly clock: Clock,
@@ -121,7 +124,7 @@ export class AuditLog {
    */
   async appendAll(tx: Transaction<DB>, inputs: readonly AuditInput[], locked?: LockedHead): Promise<AuditEvent[]> {
     if (inputs.length === 0) return [];
-    const checked = this.checked(inputs);
+    const checked = inputs.every((i) => this.#checked.has(i)) ? inputs : this.checked(inputs);
     const head = locked ?? (await this.lockHead(tx).executeTakeFirstOrThrow());
     const signer = await this.signing.signerFor(tx, Number(head.key_ring_seq));
     const ts = this.clock.now().toISOString();
@@ -173,14 +176,17 @@ export class AuditLog {
   /**
    * The events as {@link appendAll} would append them, each payload round-tripped through
    * canonical JSON (so the checked, stored, hashed and returned payloads agree) and checked
-   * against its type's schema in the catalogue; throws on the first that does not match.
+   * against its type's schema in the catalogue; throws on the first that does not match. The
+   * objects returned (frozen) are not checked again when appended.
    */
   checked(inputs: readonly AuditInput[]): AuditInput[] {
     return inputs.map((input) => {
       const payloadText = canonicalJson(input.payload);
       const payload = JSON.parse(payloadText) as Record<string, unknown>;
       checkPayload(this.catalogue, input.type, payload, payloadText);
-      return { ...input, payload };
+      const out = Object.freeze({ ...input, payload });
+      this.#checked.add(out);
+      return out;
     });
   }
 

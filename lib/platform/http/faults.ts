@@ -1,9 +1,8 @@
 import { AegisError } from '../../kernel/errors.js';
+import { isTransactionConflict } from '../sql/errors.js';
 
 /** SQLSTATEs of a database that is unreachable, restarting or out of connections (pg, PGlite, Aurora). */
 const DB_UNAVAILABLE = /^(08...|57P0[123]|53300|53400)$/;
-/** SQLSTATEs a retry of the whole request resolves. */
-const TX_CONFLICT = new Set(['40001', '40P01']);
 const NETWORK = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -47,7 +46,7 @@ export function retryableFault(e: unknown): AegisError | undefined {
     const name = typeof f.name === 'string' ? f.name : undefined;
     if (code && DB_UNAVAILABLE.test(code))
       return new AegisError('DATABASE_UNAVAILABLE', 'the database is unavailable; retry shortly', { cause: e });
-    if (code && TX_CONFLICT.has(code))
+    if (isTransactionConflict(x))
       return new AegisError('TRANSACTION_CONFLICT', 'a concurrent change conflicted with this request; retry it', { cause: e });
     if (name && DATA_API_UNAVAILABLE.has(name))
       return new AegisError('DATABASE_UNAVAILABLE', 'the database is unavailable (resuming or restarting); retry shortly', { cause: e });

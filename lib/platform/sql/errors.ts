@@ -15,3 +15,9 @@ export function sqlState(e: unknown): string | undefined {
 export function isUniqueViolation(e: unknown): boolean {
   return sqlState(e) === '23505';
 }
+
+/** Serialization failure (40001) or deadlock (40P01): the transaction lost to a concurrent one, and running it again resolves it. */
+export function isTransactionConflict(e: unknown): boolean {
+  const state = sqlState(e);
+  return state === '40001' || state === '40P01';
+}
