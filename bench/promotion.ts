@@ -108,6 +108,7 @@ export async function promotionBench(o: ReturnType<typeof promotionOptionsFromEn
         ],
       ),
     );
+    print(`   rollout started p95: ${ms(s.p95)} (issue 25's goal ≤ 30 ms: ${s.p95 <= 30 ? 'met' : 'NOT met'})`);
     print('   context, not asserted: the seed\'s SLO is "promotion flow p95 < 2 s (assuming async gating)"');
   } finally {
     await running.close();
