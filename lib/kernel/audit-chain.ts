@@ -1,5 +1,5 @@
 import { canonicalJson, jsonEqual, sha256Hex } from './canonical.js';
-import { checkSignerValidity, statementBytes, verifyRaw, type KeyRecord } from './signatures.js';
+import { checkSignerValidity, statementBytes, verifyRaw, verifyRawMany, type KeyRecord, type RawSignature } from './signatures.js';
 
 /** Every state change Aegis makes leaves one of these; later capabilities add their types. */
 export const AUDIT_EVENT_TYPES = [
@@ -163,11 +163,14 @@ export const reorderedLink = (seq: number): ChainBreak => ({
  * recomputed from the content (payload edited).
  *
  * @param anchor the seq and hash just before the first event (genesis: seq 0, zero hash)
+ * @param precomputed the events' signature checks and recomputed hashes, by index, when made
+ *   beforehand ({@link verifyChainAsync}); the report is the same
  */
 export function verifyChain(
   events: readonly AuditEvent[],
   keyOf: (kid: string) => KeyRecord | undefined,
   anchor: { seq: number; hash: string } = { seq: 0, hash: GENESIS_HASH },
+  precomputed?: { signatureValid: readonly boolean[]; hashes: readonly string[] },
 ): ChainReport {
   let prev = anchor;
   const report = (br: ChainBreak | null, checked: number): ChainReport => ({
@@ -208,10 +211,10 @@ export function verifyChain(
     if (!key) return report({ seq: e.seq, problem: 'unknown-signer', detail: `signer ${e.signerId} is not in the key ring` }, i);
     const validity = checkSignerValidity(key, e.ts, 'audit');
     if (!validity.ok) return report({ seq: e.seq, problem: 'signer-invalid', detail: `${e.signerId}: ${validity.reason}` }, i);
-    if (!verifyRaw(key.alg, key.publicKey, eventStatement(e.seq, e.hash), e.signature)) {
+    if (!(precomputed ? precomputed.signatureValid[i] : verifyRaw(key.alg, key.publicKey, eventStatement(e.seq, e.hash), e.signature))) {
       return report({ seq: e.seq, problem: 'bad-signature', detail: `signature of ${e.seq} does not verify under ${e.signerId}` }, i);
     }
-    if (eventHash(e) !== e.hash)
+    if ((precomputed ? precomputed.hashes[i] : eventHash(e)) !== e.hash)
       return report(
         { seq: e.seq, problem: 'payload-edited', detail: `content of ${e.seq} does not match its signed hash: the event was edited` },
         i,
@@ -219,6 +222,32 @@ export function verifyChain(
     prev = { seq: e.seq, hash: e.hash };
   }
   return report(null, events.length);
+}
+
+/**
+ * {@link verifyChain}, the same report, with the signatures checked on every core: each event
+ * whose signer is in the ring has its signature checked on the thread pool ({@link verifyRawMany})
+ * while this thread recomputes the hashes. Every event of the run is checked, even past a break,
+ * and every signature is in flight at once: for runs of bounded length (a page, a segment).
+ */
+export async function verifyChainAsync(
+  events: readonly AuditEvent[],
+  keyOf: (kid: string) => KeyRecord | undefined,
+  anchor?: { seq: number; hash: string },
+): Promise<ChainReport> {
+  const signed: RawSignature[] = [];
+  const at: number[] = [];
+  for (const [i, e] of events.entries()) {
+    const key = keyOf(e.signerId);
+    if (!key) continue; // reported as unknown-signer before any signature is looked at
+    signed.push({ alg: key.alg, publicKey: key.publicKey, message: eventStatement(e.seq, e.hash), signature: e.signature });
+    at.push(i);
+  }
+  const checking = verifyRawMany(signed);
+  const hashes = events.map((e) => eventHash(e));
+  const signatureValid = new Array<boolean>(events.length).fill(false);
+  for (const [j, ok] of (await checking).entries()) signatureValid[at[j]!] = ok;
+  return verifyChain(events, keyOf, anchor, { signatureValid, hashes });
 }
 
 /**

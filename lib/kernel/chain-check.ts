@@ -1,8 +1,8 @@
-import { GENESIS_HASH, reorderedLink, verifyChain, type AuditEvent, type ChainBreak, type ChainReport } from './audit-chain.js';
+import { GENESIS_HASH, reorderedLink, verifyChainAsync, type AuditEvent, type ChainBreak, type ChainReport } from './audit-chain.js';
 import type { KeyRecord } from './signatures.js';
 
 /**
- * {@link verifyChain} over a run read in batches (each anchored on the last event of the one
+ * {@link verifyChainAsync} over a run read in batches (each anchored on the last event of the one
  * before), reporting what verifyChain reports for the whole run. One check looks beyond a
  * batch: a broken link is `events-reordered` when any event of the run has the hash it links
  * to. Within its batch {@link add} sees that; beyond it the reader searches the run for
@@ -26,11 +26,11 @@ export class ChainCheck {
     return this.#break !== null;
   }
 
-  /** Verifies the next batch of the run (nothing once the run is broken). */
-  add(batch: readonly AuditEvent[]): void {
+  /** Verifies the next batch of the run (nothing once the run is broken); its signatures on every core. */
+  async add(batch: readonly AuditEvent[]): Promise<void> {
     if (this.#break || batch.length === 0) return;
     this.#fromSeq ??= batch[0]!.seq;
-    const r = verifyChain(batch, this.keyOf, this.#prev);
+    const r = await verifyChainAsync(batch, this.keyOf, this.#prev);
     this.#checked += r.checked;
     if (r.firstBreak) {
       this.#break = r.firstBreak;

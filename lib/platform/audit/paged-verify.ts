@@ -109,7 +109,7 @@ class DbWindow {
 
   constructor(
     private readonly o: PagedVerifyOptions & { pageSize: number },
-    private readonly onPage: (page: readonly AuditEvent[]) => void,
+    private readonly onPage: (page: readonly AuditEvent[]) => Promise<void>,
   ) {
     this.#pages = readAhead(dbPages(o.database, o.since, o.pageSize, o.onHold));
     this.#below = this.#through = o.since - 1;
@@ -127,7 +127,7 @@ class DbWindow {
     }
     this.#below = this.#through;
     this.#through = this.#last = this.#page[this.#page.length - 1]!.seq;
-    this.onPage(this.#page);
+    await this.onPage(this.#page);
     return true;
   }
 
@@ -231,7 +231,7 @@ async function verifyDatabase(o: PagedVerifyOptions & { pageSize: number }): Pro
 
 async function verifyArchive(o: PagedVerifyOptions & { pageSize: number }): Promise<PagedVerifyResult> {
   const archive = new ArchiveReader(o);
-  const db = new DbWindow(o, () => undefined);
+  const db = new DbWindow(o, async () => undefined);
   let chain: ChainCheck | null = o.since > 1 ? null : new ChainCheck(o.keyOf);
   let mismatch: ChainBreak | null = null;
   try {
@@ -246,7 +246,7 @@ async function verifyArchive(o: PagedVerifyOptions & { pageSize: number }): Prom
         if (seg.length === 0) continue;
       }
       const run = fromSince(seg, o.since);
-      chain.add(run);
+      await chain.add(run);
       for (const a of run) {
         if (mismatch || chain.broken) break;
         mismatch = await db.compare(a);
