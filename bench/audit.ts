@@ -12,7 +12,8 @@
 import { createPrivateKey, randomUUID, sign, verify } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import * as z from 'zod';
-import { eventStatement, GENESIS_HASH, verifyChain, verifyChainAsync } from '../lib/kernel/audit-chain.js';
+import { eventStatement, GENESIS_HASH, verifyChain } from '../lib/kernel/audit-chain.js';
+import { verifyChainAsync } from '../lib/kernel/chain-check.js';
 import { VERIFY_PAGE_SIZE } from '../lib/platform/audit/paged-verify.js';
 import { migrateToLatest } from '../lib/platform/sql/migrations.js';
 import type { DB } from '../lib/platform/sql/schema.js';

@@ -1,5 +1,5 @@
 import { canonicalJson, jsonEqual, sha256Hex } from './canonical.js';
-import { checkSignerValidity, statementBytes, verifyRaw, verifyRawMany, type KeyRecord, type RawSignature } from './signatures.js';
+import { checkSignerValidity, statementBytes, verifyRaw, type KeyRecord } from './signatures.js';
 
 /** Every state change Aegis makes leaves one of these; later capabilities add their types. */
 export const AUDIT_EVENT_TYPES = [
@@ -164,7 +164,7 @@ export const reorderedLink = (seq: number): ChainBreak => ({
  *
  * @param anchor the seq and hash just before the first event (genesis: seq 0, zero hash)
  * @param precomputed the events' signature checks and recomputed hashes, by index, when made
- *   beforehand ({@link verifyChainAsync}); the report is the same
+ *   beforehand (`verifyChainAsync` in chain-check.ts); the report is the same
  */
 export function verifyChain(
   events: readonly AuditEvent[],
@@ -222,32 +222,6 @@ export function verifyChain(
     prev = { seq: e.seq, hash: e.hash };
   }
   return report(null, events.length);
-}
-
-/**
- * {@link verifyChain}, the same report, with the signatures checked on every core: each event
- * whose signer is in the ring has its signature checked on the thread pool ({@link verifyRawMany})
- * while this thread recomputes the hashes. Every event of the run is checked, even past a break,
- * and every signature is in flight at once: for runs of bounded length (a page, a segment).
- */
-export async function verifyChainAsync(
-  events: readonly AuditEvent[],
-  keyOf: (kid: string) => KeyRecord | undefined,
-  anchor?: { seq: number; hash: string },
-): Promise<ChainReport> {
-  const signed: RawSignature[] = [];
-  const at: number[] = [];
-  for (const [i, e] of events.entries()) {
-    const key = keyOf(e.signerId);
-    if (!key) continue; // reported as unknown-signer before any signature is looked at
-    signed.push({ alg: key.alg, publicKey: key.publicKey, message: eventStatement(e.seq, e.hash), signature: e.signature });
-    at.push(i);
-  }
-  const checking = verifyRawMany(signed);
-  const hashes = events.map((e) => eventHash(e));
-  const signatureValid = new Array<boolean>(events.length).fill(false);
-  for (const [j, ok] of (await checking).entries()) signatureValid[at[j]!] = ok;
-  return verifyChain(events, keyOf, anchor, { signatureValid, hashes });
 }
 
 /**

@@ -1,5 +1,40 @@
-import { GENESIS_HASH, reorderedLink, verifyChainAsync, type AuditEvent, type ChainBreak, type ChainReport } from './audit-chain.js';
-import type { KeyRecord } from './signatures.js';
+import {
+  eventHash,
+  eventStatement,
+  GENESIS_HASH,
+  reorderedLink,
+  verifyChain,
+  type AuditEvent,
+  type ChainBreak,
+  type ChainReport,
+} from './audit-chain.js';
+import { verifyRawMany, type KeyRecord, type RawSignature } from './signatures.js';
+
+/**
+ * {@link verifyChain}, the same report, with the signatures checked on every core: each event
+ * whose signer is in the ring has its signature checked on the thread pool ({@link verifyRawMany})
+ * while this thread recomputes the hashes. Every event of the run is checked, even past a break,
+ * and every signature is in flight at once: for runs of bounded length (a page, a segment).
+ */
+export async function verifyChainAsync(
+  events: readonly AuditEvent[],
+  keyOf: (kid: string) => KeyRecord | undefined,
+  anchor?: { seq: number; hash: string },
+): Promise<ChainReport> {
+  const signed: RawSignature[] = [];
+  const at: number[] = [];
+  for (const [i, e] of events.entries()) {
+    const key = keyOf(e.signerId);
+    if (!key) continue; // reported as unknown-signer before any signature is looked at
+    signed.push({ alg: key.alg, publicKey: key.publicKey, message: eventStatement(e.seq, e.hash), signature: e.signature });
+    at.push(i);
+  }
+  const checking = verifyRawMany(signed);
+  const hashes = events.map((e) => eventHash(e));
+  const signatureValid = new Array<boolean>(events.length).fill(false);
+  for (const [j, ok] of (await checking).entries()) signatureValid[at[j]!] = ok;
+  return verifyChain(events, keyOf, anchor, { signatureValid, hashes });
+}
 
 /**
  * {@link verifyChainAsync} over a run read in batches (each anchored on the last event of the one

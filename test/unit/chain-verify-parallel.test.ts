@@ -5,7 +5,8 @@
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
 import fc from 'fast-check';
-import { eventHash, eventStatement, verifyChain, verifyChainAsync, type AuditEvent } from '../../lib/kernel/audit-chain.js';
+import { eventHash, eventStatement, verifyChain, type AuditEvent } from '../../lib/kernel/audit-chain.js';
+import { verifyChainAsync } from '../../lib/kernel/chain-check.js';
 import { verifyRaw, verifyRawMany, type KeyRecord, type RawSignature } from '../../lib/kernel/signatures.js';
 import { auditKeyPair, signedChain } from '../support/audit-chain.js';
 
