@@ -12,8 +12,8 @@
 import { createPrivateKey, randomUUID, sign, verify } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import * as z from 'zod';
-import { eventStatement, GENESIS_HASH, verifyChain } from '../lib/kernel/audit-chain.js';
-import { verifyChainAsync } from '../lib/kernel/chain-check.js';
+import { eventStatement, verifyChain } from '../lib/kernel/audit-chain.js';
+import { ChainCheck } from '../lib/kernel/chain-check.js';
 import { VERIFY_PAGE_SIZE } from '../lib/platform/audit/paged-verify.js';
 import { migrateToLatest } from '../lib/platform/sql/migrations.js';
 import type { DB } from '../lib/platform/sql/schema.js';
@@ -64,11 +64,10 @@ async function verifyBench(n: number, print: (l: string) => void) {
   if (!report.ok) throw new Error(`chain did not verify: ${JSON.stringify(report.firstBreak)}`);
   // what the server's verification runs: pages, each page's signatures on the thread pool while this thread hashes
   t = performance.now();
-  for (let i = 0, prev = { seq: 0, hash: GENESIS_HASH }; i < n; i += VERIFY_PAGE_SIZE) {
-    const page = await verifyChainAsync(events.slice(i, i + VERIFY_PAGE_SIZE), () => record, prev);
-    if (!page.ok) throw new Error(`page did not verify: ${JSON.stringify(page.firstBreak)}`);
-    prev = { seq: page.headSeq!, hash: page.headHash! };
-  }
+  const paged = new ChainCheck(() => record);
+  for (let i = 0; i < n; i += VERIFY_PAGE_SIZE) await paged.add(events.slice(i, i + VERIFY_PAGE_SIZE));
+  const pagedReport = paged.report();
+  if (!pagedReport.ok) throw new Error(`pages did not verify: ${JSON.stringify(pagedReport.firstBreak)}`);
   const pagedMs = performance.now() - t;
   const rate = (ms: number) => `${Math.round(n / (ms / 1000)).toLocaleString('en-US')}/s`;
   print(
@@ -84,7 +83,7 @@ async function verifyBench(n: number, print: (l: string) => void) {
           ratio(rawMs / chainMs),
         ],
         [
-          `verifyChainAsync, pages of ${VERIFY_PAGE_SIZE.toLocaleString('en-US')} (signatures on every core)`,
+          `ChainCheck (verifyChainAsync), pages of ${VERIFY_PAGE_SIZE.toLocaleString('en-US')} (signatures on every core)`,
           String(n),
           `${(pagedMs / 1000).toFixed(2)} s`,
           rate(pagedMs),
