@@ -92,3 +92,19 @@ export class ChainCheck {
     };
   }
 }
+
+/**
+ * {@link verifyChain} over a whole run held in memory, with the same report, checked in pages of
+ * `pageSize` events through {@link ChainCheck} (so each page's signatures are on every core
+ * while memory for the checks in flight stays bounded).
+ */
+export async function verifyChainPaged(
+  events: readonly AuditEvent[],
+  keyOf: (kid: string) => KeyRecord | undefined,
+  pageSize = 2000,
+): Promise<ChainReport> {
+  const check = new ChainCheck(keyOf);
+  for (let i = 0; i < events.length && !check.broken; i += pageSize) await check.add(events.slice(i, i + pageSize));
+  const link = check.unresolvedLink;
+  return check.report(link !== null && events.some((e) => e.hash === link));
+}

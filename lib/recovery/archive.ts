@@ -1,5 +1,6 @@
-import { parseSegment, verifyChain, type AuditEvent, type SignedCheckpoint } from '../kernel/audit-chain.js';
+import { parseSegment, type AuditEvent, type SignedCheckpoint } from '../kernel/audit-chain.js';
 import { appendAll } from '../kernel/arrays.js';
+import { verifyChainPaged } from '../kernel/chain-check.js';
 import { checkTrust, type TrustReport } from './trust.js';
 import { KeyCreatedPayload } from '../modules/keys/events.js';
 import { ignoringRevocation, replayKeyRing } from '../modules/keys/ring.js';
@@ -141,7 +142,7 @@ async function checkHead(
 /**
  * Reads the whole audit archive and trusts it only when every check passes: each
  * checkpoint's signature and segment hash (readArchive), the chain from genesis
- * (verifyChain: continuity, links, signers valid at each event's time, signatures, hashes),
+ * (verifyChainPaged: continuity, links, signers valid at each event's time, signatures, hashes),
  * a first event that is the audit key's self-signed `key.created`, and, with
  * `trustedKeys`, the keys matching the pinned ring. Any failure throws: a chain cannot be
  * restored in part without forking the archive it must continue.
@@ -167,7 +168,7 @@ export async function loadVerifiedArchive(
 
   const { ring, trust } = trustedRing(events, trustedKeys);
   const blind = ignoringRevocation(ring);
-  const chain = verifyChain(events, (kid) => blind.get(kid));
+  const chain = await verifyChainPaged(events, (kid) => blind.get(kid));
   if (!chain.ok) throw unverified(`${chain.firstBreak!.problem} at seq ${chain.firstBreak!.seq}: ${chain.firstBreak!.detail}`);
   for (const k of ring.values()) {
     if (k.purpose === 'audit' && k.revokedAt) {
