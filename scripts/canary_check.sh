@@ -15,7 +15,7 @@ SCRIPT_NAME=canary-check
 # shellcheck source=scripts/lib/local-canary.sh
 . "$(dirname "$0")/lib/local-canary.sh"
 MODEL=churn
-CANARY=(--canary-percent 50 --canary-steps 1 --canary-window 3 --min-requests 60 --max-inconclusive 2)
+CANARY=(--canary-percent 50 --canary-steps 1 --canary-window 3 --min-requests 60 --min-labelled 50 --max-inconclusive 2)
 
 simulation_policies
 start_server
@@ -37,7 +37,7 @@ step "the stable serves $MODEL in canary (promotion $P)"
 run_canary() {
   local p out
   p=$(promote "$1" canary "${CANARY[@]}")
-  step "canary of $1 started (promotion $p): 50 %, one 3 s window, min 60 requests per arm"
+  step "canary of $1 started (promotion $p): 50 %, one 3 s window, min 60 requests and 50 labels per arm"
   out=$(AEGIS_INVOKER_TOKEN=$INVOKER sim traffic --model "$MODEL" --env canary --promotion "$p" --tag "$2" --data "$SAMPLE/train.csv") ||
     die "traffic for $2 failed"
   step "traffic: $(jq -c '{requests, labels}' <<<"$out")"

@@ -85,7 +85,7 @@ OUT=$(AEGIS_TOKEN=$INVOKER aegis --json predict --model "$MODEL" --env prod --in
 expect "$(jq -r .artifactId <<<"$OUT")" "$CANDIDATE" "the artifact serving prod"
 step "prod answers with $(jq -r .artifactId <<<"$OUT") (manifest signature $(jq -r .manifestSignatureId <<<"$OUT"))"
 
-canary "$REGRESSED" regressed --canary-window 3 --min-requests 60
+canary "$REGRESSED" regressed --canary-window 3 --min-requests 60 --min-labelled 50
 expect "$(jq -r .status <<<"$PROMOTION")" rolled_back "the regressed canary"
 VERDICT=$(jq -c '[.verdicts[] | select(.verdict == "fail")] | last' <<<"$PROMOTION")
 expect "$(jq -r .reason <<<"$VERDICT")" quality "the metric the failed verdict names"

@@ -271,7 +271,10 @@ export function judgeCanary(input: {
 
   if (!quality || !quality.judged) {
     const unlabelled = (['stable', 'canary'] as const).filter((n) => (input[n].quality?.labelled ?? 0) < cfg.minLabelled);
-    reasons.push(`quality not judged: ${unlabelled.join(' and ')} below minLabelled ${cfg.minLabelled} labelled predictions`);
+    reasons.push(
+      `quality not judged: ${unlabelled.join(' and ')} below minLabelled ${cfg.minLabelled} labelled predictions${cfg.qualityRequired ? ' (required)' : ''}`,
+    );
+    if (cfg.qualityRequired) return verdictOf('inconclusive');
   } else {
     const qt = quality.test === 'fisher' ? "Fisher's exact" : 'z-test';
     check(

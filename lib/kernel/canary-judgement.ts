@@ -11,6 +11,12 @@ export interface CanaryConfig {
   /** Requests each variant needs before any verdict but inconclusive (guardrails aside). @default 200 */ minRequests?: number;
   /** Latency samples each variant needs. @default 50 */ minLatencySamples?: number;
   /** Labelled predictions each variant needs before quality is judged. @default 50 */ minLabelled?: number;
+  /**
+   * Whether a window must be judged on quality: with fewer than `minLabelled` labelled predictions
+   * on either side it is then at most inconclusive (as with too few requests), instead of passing
+   * on the other checks alone (labels arrive late, or not at all, for many models). @default false
+   */
+  qualityRequired?: boolean;
   /** How much worse (relative) canary p95/p99 may be before it counts. @default 0.10 */ latencyTolerance?: number;
   /**
    * How much worse (absolute, ms) canary p95/p99 may be before it counts, whatever the relative
@@ -28,6 +34,7 @@ export const CANARY_DEFAULTS = {
   minRequests: 200,
   minLatencySamples: 50,
   minLabelled: 50,
+  qualityRequired: false,
   latencyTolerance: 0.1,
   latencyToleranceMs: 1,
   errorRateTolerance: 0.005,

@@ -49,6 +49,9 @@ describe('a canary judged on ingested traffic, on the synthesized artifacts', ()
     '10',
     '--min-requests',
     '60',
+    // judged on quality only: a window whose labels lag behind its requests is inconclusive, not passed
+    '--min-labelled',
+    '50',
     '--max-inconclusive',
     '3',
   ];

@@ -211,6 +211,51 @@ describe('the judge on the local stack', () => {
   });
 });
 
+describe('a canary that must be judged on quality (--min-labelled)', () => {
+  /** Healthy arms of 1000 requests each, `labelled` of them labelled. */
+  const labelledOnly = (labelled: number) => () => {
+    const withLabels = (v: VariantMetrics) => ({ ...v, quality: { correct: Math.round(labelled * 0.9), labelled } });
+    return { stable: withLabels(arm(1000, 5)), canary: withLabels(arm(1000, 5)) };
+  };
+
+  it('holds a window whose arms lack the labels as inconclusive, then rolls back with insufficient-traffic; passes once they have them', async () => {
+    metrics.arms = labelledOnly(20);
+    const a = await registered('judged-labels');
+    const args = ['--json', 'promote', '--artifact-id', a, '--env', 'canary', '--reason', 'labels', '--canary-percent', '50'];
+    const cli = await aegisCli([...args, '--canary-steps', '1', '--min-labelled', '100', '--max-inconclusive', '1'], env);
+    expect(cli.code).toBe(0);
+    const requested = JSON.parse(cli.stdout);
+    expect(requested.canary).toMatchObject({ minLabelled: 100, maxInconclusive: 1 });
+    const p = await settled(stack, requested.promotionId);
+    expect(p.status).toBe('rolled_back');
+    expect(p.verdicts.map((v: { verdict: string; next: string }) => [v.verdict, v.next])).toEqual([
+      ['inconclusive', 'wait'],
+      ['inconclusive', 'rollback'],
+    ]);
+    expect(p.verdicts[0].detail).toContain('quality not judged: stable and canary below minLabelled 100 labelled predictions (required)');
+    // without --min-labelled the same traffic passes on the other checks (quality not judged)
+    const unrequired = await done(await promote(a, { targetEnv: 'canary', canary: { ...HALF, maxInconclusive: 1 } }));
+    expect(unrequired).toMatchObject({ status: 'succeeded', verdicts: [{ verdict: 'pass' }] });
+
+    metrics.arms = labelledOnly(100);
+    const b = await registered('judged-labels');
+    const labelled = await done(await promote(b, { targetEnv: 'canary', canary: { ...HALF, minLabelled: 100 } }));
+    expect(labelled).toMatchObject({ status: 'succeeded', verdicts: [{ verdict: 'pass' }] });
+    expect(labelled.verdicts[0].judgement.metrics.quality).toMatchObject({ judged: true, labelled: { stable: 100, canary: 100 } });
+  });
+
+  it('refuses a minLabelled that is not a positive integer, naming canary.minLabelled; nothing is requested', async () => {
+    const a = await registered('judged-labels-bad');
+    for (const minLabelled of [0, 1.5, '50']) {
+      const r = await promote(a, { targetEnv: 'canary', canary: { ...HALF, minLabelled } });
+      expect(r.status).toBe(400);
+      expect(r.body.error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'canary.minLabelled' });
+    }
+    const listed = await stack.api('GET', `/v1/artifacts/${a}/promotions`);
+    expect(listed.body.items).toEqual([]);
+  });
+});
+
 describe('gates that cannot be walked around', () => {
   it('refuses staging → canary with steps 0 → prod, naming prod-requires-completed-canary; allows prod after a canary that served and passed', async () => {
     metrics.arms = healthy();

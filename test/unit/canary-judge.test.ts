@@ -306,6 +306,10 @@ describe('judgeCanary', () => {
   });
 
   describe('quality (stable 90.00% correct, rollbackThreshold 2%)', () => {
+    const judgeInputOf = (canaryCorrect: number, labelled: number) => ({
+      stable: variant(equal.stable, 10_000, 100, { correct: 9000, labelled: 10_000 }),
+      canary: variant(equal.stable, 10_000, 100, { correct: canaryCorrect, labelled }),
+    });
     const judgeQuality = (canaryCorrect: number, labelled = 10_000) =>
       judgeCanary({
         stable: variant(equal.stable, 10_000, 100, { correct: 9000, labelled: 10_000 }),
@@ -349,6 +353,32 @@ describe('judgeCanary', () => {
       expect(j.verdict).toBe('pass');
       expect(j.metrics.quality?.judged).toBe(false);
       expect(j.reasons).toContain('quality not judged: canary below minLabelled 50 labelled predictions');
+    });
+
+    it('with qualityRequired, is inconclusive (never pass) until both have minLabelled labels; then judges as before', () => {
+      const judgeRequired = (canaryCorrect: number, labelled: number, stableLabelled = 10_000) =>
+        judgeCanary({
+          stable: variant(equal.stable, 10_000, 100, { correct: Math.round(0.9 * stableLabelled), labelled: stableLabelled }),
+          canary: variant(equal.stable, 10_000, 100, { correct: canaryCorrect, labelled }),
+          config: { qualityRequired: true, minLabelled: 100 },
+        });
+      const short = judgeRequired(90, 99);
+      expect(short).toMatchObject({ verdict: 'inconclusive', reason: 'insufficient-traffic' });
+      expect(short.failed).toBeUndefined();
+      expect(short.reasons).toContain('quality not judged: canary below minLabelled 100 labelled predictions (required)');
+      expect(judgeRequired(9000, 10_000, 99).reasons).toContain(
+        'quality not judged: stable below minLabelled 100 labelled predictions (required)',
+      );
+      expect(judgeCanary({ ...judgeInputOf(90, 99), config: { minLabelled: 100 } }).verdict).toBe('pass'); // not required: passes
+      expect(judgeRequired(8821, 10_000)).toMatchObject({ verdict: 'pass', metrics: { quality: { judged: true } } });
+      expect(judgeRequired(8000, 10_000)).toMatchObject({ verdict: 'fail', reason: 'quality' });
+      // a failing check still fails a window whose quality cannot be judged yet
+      const erring = judgeCanary({
+        stable: variant(equal.stable, 10_000, 10, { correct: 9000, labelled: 10_000 }),
+        canary: variant(equal.stable, 10_000, 600, { correct: 9, labelled: 10 }),
+        config: { qualityRequired: true },
+      });
+      expect(erring).toMatchObject({ verdict: 'fail' });
     });
   });
 
@@ -574,6 +604,27 @@ describe('MetricsRolloutJudge', () => {
     expect(v.judgement!.metrics.quality).toMatchObject({ labelled: { stable: 2000, canary: 2000 }, judged: true });
     expect(v.judgement!.metrics.latency.source).toBe('histogram');
     expect(v.detail).toMatch(/^quality: canary 82\.00% vs stable 90\.00% correct over the canary so far/);
+  });
+
+  it('with minLabelled, requires quality: inconclusive while the canary so far lacks the labels', async () => {
+    const source = {
+      window: async (_k: string, variant: 'stable' | 'canary'): Promise<VariantMetrics> => ({
+        requests: 1000,
+        errors: 5,
+        latencyHistogram: toHistogram(equal[variant]),
+        quality: { correct: 27, labelled: 30 },
+      }),
+      settledUntil: async () => at(200),
+      agreement: async () => ({ compared: 0, agreed: 0 }),
+    };
+    const { MetricsRolloutJudge } = await import('../../lib/modules/rollout/canary.js');
+    const judge = new MetricsRolloutJudge(source);
+    expect((await judge.evaluate(window)).verdict).toBe('pass');
+    const required = await judge.evaluate({ ...window, minLabelled: 30 });
+    expect(required.verdict).toBe('pass');
+    const short = await judge.evaluate({ ...window, minLabelled: 31 });
+    expect(short).toMatchObject({ verdict: 'inconclusive', reason: 'insufficient-traffic' });
+    expect(short.detail).toContain('below minLabelled 31 labelled predictions (required)');
   });
 
   it("ends windows where its metrics say the deployment's events are complete", async () => {

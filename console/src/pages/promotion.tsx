@@ -36,7 +36,8 @@ function Summary(props: { p: PromotionReply }): JSX.Element {
       <dt>Strategy</dt>
       <dd>
         {c.strategy ?? 'canary'}: first {c.percent} %, {c.steps} step{c.steps === 1 ? '' : 's'}, windows of {c.windowSeconds} s, at least{' '}
-        {c.minRequests ?? 200} requests, {c.maxInconclusive} inconclusive allowed
+        {c.minRequests ?? 200} requests{c.minLabelled === undefined ? '' : ` and ${c.minLabelled} labels (quality required)`},{' '}
+        {c.maxInconclusive} inconclusive allowed
       </dd>
       <dt>Applied</dt>
       <dd>{time(p.appliedAt)}</dd>

@@ -73,6 +73,10 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
     .option('--canary-window <seconds>', 'seconds per judged window')
     .option('--rollback-threshold <fraction>', 'relative quality drop that rolls the canary back when significant (default 0.02)')
     .option('--min-requests <n>', 'requests each arm needs before a window can pass or fail (default 200)')
+    .option(
+      '--min-labelled <n>',
+      'labelled predictions (feedback) each arm needs: every window is then judged on quality, inconclusive until both have them',
+    )
     .option('--max-inconclusive <n>', 'inconclusive windows per stage before rolling back with insufficient-traffic (default 3)');
   addStrategyOptions(promote).action(
     async (
@@ -87,6 +91,7 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
         canaryWindow?: string;
         rollbackThreshold?: string;
         minRequests?: string;
+        minLabelled?: string;
         maxInconclusive?: string;
       },
     ) => {
@@ -103,6 +108,7 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
         windowSeconds: num('--canary-window', o.canaryWindow),
         rollbackThreshold: num('--rollback-threshold', o.rollbackThreshold),
         minRequests: num('--min-requests', o.minRequests),
+        minLabelled: num('--min-labelled', o.minLabelled),
         maxInconclusive: num('--max-inconclusive', o.maxInconclusive),
       };
       const canary = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));

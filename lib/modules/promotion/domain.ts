@@ -22,6 +22,7 @@ export const CanaryOverrides = z
     rollbackThreshold: z.number().min(0).max(1).optional(),
     maxInconclusive: z.number().int().min(0).max(50).optional(),
     minRequests: z.number().int().min(1).max(10_000_000).optional(),
+    minLabelled: z.number().int().min(1).max(10_000_000).optional(),
   })
   .strict();
 

@@ -45,7 +45,11 @@ export class MetricsRolloutJudge implements RolloutJudge {
       stable: { ...stableStage, ...(sq ? { quality: sq } : {}) },
       canary: { ...canaryStage, ...(cq ? { quality: cq } : {}) },
       canaryPercent: w.percent,
-      config: { rollbackThreshold: w.rollbackThreshold, minRequests: w.minRequests },
+      config: {
+        rollbackThreshold: w.rollbackThreshold,
+        minRequests: w.minRequests,
+        ...(w.minLabelled !== undefined && { minLabelled: w.minLabelled, qualityRequired: true }),
+      },
     });
     return verdictOf(j, stable!, canary!);
   }

@@ -17,6 +17,12 @@ export interface CanaryConfig {
   maxInconclusive: number;
   /** requests each arm needs before a window can pass or fail (the judge's minRequests); absent in older records: 200 */
   minRequests?: number;
+  /**
+   * labelled predictions each arm needs over the canary so far: given, each canary window must be
+   * judged on quality and is inconclusive until both arms have them; absent, quality is judged
+   * once both have 50 and a window without them may pass on the other checks
+   */
+  minLabelled?: number;
   /** how the candidate meets traffic; absent in records written before strategies existed: `canary` */
   strategy?: Strategy;
   /** the shadow phase's settings (strategy `shadow`) */

@@ -152,6 +152,8 @@ async function judge({ d, p }: Step, state: RolloutState, stableArtifactId: stri
     rollbackThreshold: c.rollbackThreshold,
     minRequests: c.minRequests ?? DEFAULT_MIN_REQUESTS,
     ...(shadow ? { arm: 'shadow' as const, minAgreement: shadow.minAgreement } : {}),
+    // the canary arm's quality (a shadow's mirrored answers are judged on their agreement)
+    ...(!shadow && c.minLabelled !== undefined && { minLabelled: c.minLabelled }),
   });
 }
 

@@ -61,6 +61,8 @@ export interface CanaryWindow {
   rollbackThreshold: number;
   /** requests each arm needs before the window can pass or fail */
   minRequests: number;
+  /** labelled predictions each arm needs over the canary so far: given, the window must be judged on quality (else inconclusive) */
+  minLabelled?: number;
   /**
    * The arm judged against stable: `canary` (routed callers; the default) or `shadow`
    * (mirrored copies: also judged on agreement with the stable answer, at least `minAgreement`).

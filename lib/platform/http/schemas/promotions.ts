@@ -47,6 +47,11 @@ const CanaryConfigSchema = z.object({
   rollbackThreshold: z.number(),
   maxInconclusive: z.number().int(),
   minRequests: z.number().int().optional().describe('absent in records written before it existed: 200'),
+  minLabelled: z
+    .number()
+    .int()
+    .optional()
+    .describe('labelled predictions each arm needs: given, every canary window must be judged on quality (else inconclusive)'),
   strategy: z
     .enum(STRATEGIES)
     .optional()
