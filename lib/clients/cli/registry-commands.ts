@@ -7,7 +7,7 @@ import { bytes, formatReport } from '../http/format.js';
 import { registerArtifact, registerDatasets, verifyingReporter } from '../http/registration.js';
 import { artifactEvidence, hashArtifact } from '../../kernel/artifact-baseline.js';
 import { verifyManifest } from '../../kernel/verification.js';
-import { hashStream } from '../../kernel/hashing.js';
+import { hashFile } from '../file-hash.js';
 import { datasetChecksum } from '../training/dataset-checksum.js';
 import type {
   ArtifactReply,
@@ -20,8 +20,6 @@ import type {
   VersionsReply,
 } from '../../platform/http/schemas.js';
 import { CliError, readJsonFile, type CliContext } from './context.js';
-
-const hashFile = (path: string) => hashStream(createReadStream(path, { highWaterMark: 1024 * 1024 }));
 
 /** register, get, list, set-team, verify-manifest, keys, datasets. */
 export function registryCommands(program: Command, ctx: CliContext): void {

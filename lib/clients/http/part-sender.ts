@@ -3,8 +3,7 @@
  * network error or a 5xx/429 answer, a part URL that expired asked for again: what
  * {@link uploadParts} does once the upload and its missing parts are known.
  */
-import { createReadStream } from 'node:fs';
-import { hashStream } from '../../kernel/hashing.js';
+import { hashFile } from '../file-hash.js';
 import { ApiError, type AegisClient, type Progress } from './client.js';
 import type { UploadPartsReply } from '../../platform/http/schemas.js';
 
@@ -144,8 +143,7 @@ export async function sendParts(
     for (let group = claim(); group.length; group = claim()) {
       const hashed: HashedPart[] = [];
       for (const p of group) {
-        const stream = createReadStream(o.file, { start: p.start, end: p.start + p.size - 1, highWaterMark: 1024 * 1024 });
-        hashed.push({ ...p, sha256: (await hashStream(stream)).sha256 });
+        hashed.push({ ...p, sha256: (await hashFile(o.file, { start: p.start, size: p.size })).sha256 });
       }
       // a refusal here is about the upload (gone, expired, registered), not a part
       const urls = await ask(hashed);

@@ -4,16 +4,15 @@
  * its training `manifest.json` and, once published, its `metadata.json`.
  */
 import { execFile } from 'node:child_process';
-import { createReadStream } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AegisError } from '../../kernel/errors.js';
-import { hashStream } from '../../kernel/hashing.js';
 import { parseJsonStrict } from '../../kernel/json.js';
 import { LIMITS, ManifestInput } from '../../kernel/manifest.js';
 import { packDirectory } from '../training/pack.js';
+import { hashFile } from '../file-hash.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const METADATA_FILE = 'metadata.json';
@@ -117,7 +116,7 @@ export async function prepareArtifact(folder: ModelFolder, scratch: string): Pro
     return { name: `${entry.name}.tar.gz`, packed: true, path: out, sha256, size };
   }
   if (!entry.isFile()) throw problem(folder.name, `${entry.name} is neither a file nor a folder`);
-  const { sha256, size } = await hashStream(createReadStream(source, { highWaterMark: 1024 * 1024 }));
+  const { sha256, size } = await hashFile(source);
   return { name: entry.name, packed: false, path: source, sha256, size };
 }
 
