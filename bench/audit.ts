@@ -1,6 +1,6 @@
 /**
  * Audit chain benches:
- * 1. verify throughput: `verifyChain` over N signed events (default 100k), and `verifyChainAsync`
+ * 1. verify throughput: `verifyChain` over N signed events (default 100k), and `verifyChainPaged`
  *    over them in the server's pages, against raw Ed25519
  *    verification of the same N signatures with node:crypto, in this process.
  * 2. `aegis audit-verify` through the API (`audit-api.ts`): GET /v1/audit/verify over archived
@@ -13,7 +13,7 @@ import { createPrivateKey, randomUUID, sign, verify } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import * as z from 'zod';
 import { eventStatement, verifyChain } from '../lib/kernel/audit-chain.js';
-import { ChainCheck } from '../lib/kernel/chain-check.js';
+import { verifyChainPaged } from '../lib/kernel/chain-check.js';
 import { VERIFY_PAGE_SIZE } from '../lib/platform/audit/paged-verify.js';
 import { migrateToLatest } from '../lib/platform/sql/migrations.js';
 import type { DB } from '../lib/platform/sql/schema.js';
@@ -64,9 +64,7 @@ async function verifyBench(n: number, print: (l: string) => void) {
   if (!report.ok) throw new Error(`chain did not verify: ${JSON.stringify(report.firstBreak)}`);
   // what the server's verification runs: pages, each page's signatures on the thread pool while this thread hashes
   t = performance.now();
-  const paged = new ChainCheck(() => record);
-  for (let i = 0; i < n; i += VERIFY_PAGE_SIZE) await paged.add(events.slice(i, i + VERIFY_PAGE_SIZE));
-  const pagedReport = paged.report();
+  const pagedReport = await verifyChainPaged(events, () => record, VERIFY_PAGE_SIZE);
   if (!pagedReport.ok) throw new Error(`pages did not verify: ${JSON.stringify(pagedReport.firstBreak)}`);
   const pagedMs = performance.now() - t;
   const rate = (ms: number) => `${Math.round(n / (ms / 1000)).toLocaleString('en-US')}/s`;
@@ -83,7 +81,7 @@ async function verifyBench(n: number, print: (l: string) => void) {
           ratio(rawMs / chainMs),
         ],
         [
-          `ChainCheck (verifyChainAsync), pages of ${VERIFY_PAGE_SIZE.toLocaleString('en-US')} (signatures on every core)`,
+          `verifyChainPaged (ChainCheck), pages of ${VERIFY_PAGE_SIZE.toLocaleString('en-US')} (signatures on every core)`,
           String(n),
           `${(pagedMs / 1000).toFixed(2)} s`,
           rate(pagedMs),

@@ -93,6 +93,9 @@ export class ChainCheck {
   }
 }
 
+/** Events per page of a run verified in pages: small enough to bound memory, large enough that a page's cost is spread. */
+export const CHAIN_PAGE_SIZE = 2000;
+
 /**
  * {@link verifyChain} over a whole run held in memory, with the same report, checked in pages of
  * `pageSize` events through {@link ChainCheck} (so each page's signatures are on every core
@@ -101,7 +104,7 @@ export class ChainCheck {
 export async function verifyChainPaged(
   events: readonly AuditEvent[],
   keyOf: (kid: string) => KeyRecord | undefined,
-  pageSize = 2000,
+  pageSize = CHAIN_PAGE_SIZE,
 ): Promise<ChainReport> {
   const check = new ChainCheck(keyOf);
   for (let i = 0; i < events.length && !check.broken; i += pageSize) await check.add(events.slice(i, i + pageSize));

@@ -113,12 +113,9 @@ export async function datasetChecksum(path: string, opts: { onProgress?: Progres
 }
 
 async function hashEntry(f: TreeEntry, onBytes: (n: number) => void): Promise<string> {
-  let hashed: { sha256: string; size: number };
-  try {
-    hashed = await hashFile(f.abs, { onBytes, chunkBytes: READ_CHUNK });
-  } catch (e) {
+  const hashed = await hashFile(f.abs, { onBytes, chunkBytes: READ_CHUNK }).catch((e: unknown) => {
     throw fail('dataset', `could not read dataset file ${f.abs}: ${(e as Error).message}`, e);
-  }
+  });
   // A file written to while hashed would give a checksum of bytes that never existed together.
   if (hashed.size !== f.size)
     throw fail('dataset', `dataset file ${f.abs} changed size while being hashed (${f.size} → ${hashed.size} bytes)`);

@@ -7,7 +7,7 @@
  * chain's length; the result is the one reading both copies whole gives.
  */
 import { AegisError } from '../../kernel/errors.js';
-import { ChainCheck } from '../../kernel/chain-check.js';
+import { CHAIN_PAGE_SIZE, ChainCheck } from '../../kernel/chain-check.js';
 import { compareArchivedEvent, GENESIS_HASH, type AuditEvent, type ChainBreak, type ChainReport } from '../../kernel/audit-chain.js';
 import type { KeyRecord } from '../../kernel/signatures.js';
 import type { Database } from '../ports/database.js';
@@ -15,8 +15,8 @@ import type { ObjectStore } from '../ports/object-store.js';
 import { rowToEvent } from './log.js';
 import { archiveSegments, type ArchiveSegment } from './segments.js';
 
-/** Events per database page: small enough to bound memory, large enough that a query's cost is spread. */
-export const VERIFY_PAGE_SIZE = 2000;
+/** Events per database page: the kernel's page of a verified run (also one query's worth of rows). */
+export const VERIFY_PAGE_SIZE = CHAIN_PAGE_SIZE;
 
 export interface PagedVerifyOptions {
   database: Database;
