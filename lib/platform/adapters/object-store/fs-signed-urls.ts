@@ -11,6 +11,12 @@ const HEX64 = /^[0-9a-f]{64}$/;
 const EXPIRES = /^\d{1,12}$/;
 const SIZE = /^\d{1,16}$/;
 
+/**
+ * The `expires` of a URL valid for at least `seconds` from now: whole seconds, rounded up (rounded
+ * down, a one-second URL made late in a second lived only for the rest of that second).
+ */
+const expiresAfter = (seconds: number): string => String(Math.ceil((Date.now() + seconds * 1000) / 1000));
+
 export class FsSignedUrls {
   readonly #baseUrl?: string;
   readonly #secret?: Buffer;
@@ -27,7 +33,7 @@ export class FsSignedUrls {
 
   upload(key: string, opts: UploadUrlOptions): string {
     this.assertCanSign('upload');
-    const expires = String(Math.floor(Date.now() / 1000) + opts.expiresInSeconds);
+    const expires = expiresAfter(opts.expiresInSeconds);
     const query = new URLSearchParams({ expires, sig: this.#signPut(key, expires, opts.contentLength?.toString() ?? '', opts.sha256) });
     if (opts.contentLength !== undefined) query.set('size', String(opts.contentLength));
     if (opts.sha256 !== undefined) query.set('sha256', opts.sha256);
@@ -36,7 +42,7 @@ export class FsSignedUrls {
 
   part(key: string, p: { partNumber: number; contentLength: number; sha256?: string }, expiresInSeconds: number): string {
     this.assertCanSign('upload');
-    const [part, expires, size] = [String(p.partNumber), String(Math.floor(Date.now() / 1000) + expiresInSeconds), String(p.contentLength)];
+    const [part, expires, size] = [String(p.partNumber), expiresAfter(expiresInSeconds), String(p.contentLength)];
     const query = new URLSearchParams({ part, expires, size });
     if (p.sha256 !== undefined) query.set('sha256', p.sha256);
     query.set('sig', this.#signPart(key, part, expires, size, p.sha256 ?? ''));
@@ -45,7 +51,7 @@ export class FsSignedUrls {
 
   download(key: string, versionId: string, expiresInSeconds: number): string {
     this.assertCanSign('download');
-    const expires = String(Math.floor(Date.now() / 1000) + expiresInSeconds);
+    const expires = expiresAfter(expiresInSeconds);
     const query = new URLSearchParams({ version: versionId, expires, sig: this.#signGet(key, versionId, expires) });
     return `${this.#baseUrl}/v1/downloads/${key}?${query}`;
   }
