@@ -54,9 +54,11 @@ async function registered(model: string): Promise<string> {
   expect(r.status).toBe(201);
   return r.body.artifactId as string;
 }
+/** The failing canary requires labels (judged on quality): its page states it, the others' do not. */
 async function promoted(artifactId: string, targetEnv: string, failing = false) {
   arms.failing = failing;
-  const r = await s.api('POST', `/v1/artifacts/${artifactId}/promote`, { targetEnv, reason: 'console suite', canary: HALF });
+  const canary = failing ? { ...HALF, minLabelled: 50 } : HALF;
+  const r = await s.api('POST', `/v1/artifacts/${artifactId}/promote`, { targetEnv, reason: 'console suite', canary });
   return r.status === 202 ? r.body : settled(s, r.body.promotionId);
 }
 
@@ -132,6 +134,11 @@ beforeAll(async () => {
   await page.getByText('dev-admin · admin').waitFor();
   await page.close();
 }, 60_000);
+/** The summary's Strategy line, spaces collapsed. */
+async function strategyText(page: Awaited<ReturnType<Browsing['open']>>): Promise<string> {
+  const text = await page.locator('dl.facts dt:text-is("Strategy") + dd').textContent();
+  return (text ?? '').replace(/\s+/g, ' ').trim();
+}
 afterAll(async () => {
   await browser?.close();
   await s?.stop();
@@ -144,6 +151,9 @@ test("the rolled-back canary's page shows the judge's numbers and highlights the
   const page = await browser.open(`/promotions/${rolledBack.promotionId}`);
   await page.getByRole('heading', { name: /^Promotion /, level: 1 }).waitFor();
   await page.getByText('rolled back', { exact: true }).first().waitFor();
+  expect(await strategyText(page)).toBe(
+    'canary: first 50 %, 1 step, windows of 60 s, at least 200 requests and 50 labels (quality required), 3 inconclusive allowed',
+  );
   const window = page.getByRole('article', { name: /Window 1: canary stage 1 of 1 at 50 %/ });
   await window.getByText('fail', { exact: true }).waitFor();
   const failed = window.locator('tr.failed');
@@ -201,6 +211,8 @@ test("an artifact's promotions link to their pages; an unknown promotion shows t
 
 test('the multisig promotion shows k of n approvals, the refused one and why, and the CLI command (no key field)', async () => {
   const page = await browser.open(`/promotions/${pending}`);
+  await page.getByRole('heading', { name: /^Promotion /, level: 1 }).waitFor();
+  expect(await strategyText(page)).toBe('canary: first 50 %, 1 step, windows of 60 s, at least 200 requests, 3 inconclusive allowed');
   await page.getByText('1 of 3', { exact: true }).waitFor();
   await page.getByText('(any 3 of 5 approvers)', { exact: false }).waitFor();
   await page.getByRole('cell', { name: 'approver-1', exact: true }).waitFor();
