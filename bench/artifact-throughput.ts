@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { hashStream } from '../lib/kernel/hashing.js';
-import { hashFile } from '../lib/clients/file-hash.js';
+import { hashFile } from '../lib/kernel/file-hash.js';
 import { MemorySampler, type MemoryReport } from './memory.js';
 import { opensslSha256, writeRandomFile } from './files.js';
 import { envInt, mbPerS, mib, ratio, seconds, table } from './stats.js';

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { hashFile } from '../../lib/clients/file-hash.js';
+import { hashFile } from '../../lib/kernel/file-hash.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aegis-file-hash-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -7,7 +7,7 @@ import { bytes, formatReport } from '../http/format.js';
 import { registerArtifact, registerDatasets, verifyingReporter } from '../http/registration.js';
 import { artifactEvidence, hashArtifact } from '../../kernel/artifact-baseline.js';
 import { verifyManifest } from '../../kernel/verification.js';
-import { hashFile } from '../file-hash.js';
+import { hashFile } from '../../kernel/file-hash.js';
 import { datasetChecksum } from '../training/dataset-checksum.js';
 import type {
   ArtifactReply,

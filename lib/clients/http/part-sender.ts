@@ -3,7 +3,7 @@
  * network error or a 5xx/429 answer, a part URL that expired asked for again: what
  * {@link uploadParts} does once the upload and its missing parts are known.
  */
-import { hashFile } from '../file-hash.js';
+import { hashFile } from '../../kernel/file-hash.js';
 import { ApiError, type AegisClient, type Progress } from './client.js';
 import type { UploadPartsReply } from '../../platform/http/schemas.js';
 

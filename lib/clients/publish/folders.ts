@@ -12,7 +12,7 @@ import { AegisError } from '../../kernel/errors.js';
 import { parseJsonStrict } from '../../kernel/json.js';
 import { LIMITS, ManifestInput } from '../../kernel/manifest.js';
 import { packDirectory } from '../training/pack.js';
-import { hashFile } from '../file-hash.js';
+import { hashFile } from '../../kernel/file-hash.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const METADATA_FILE = 'metadata.json';

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { lstat, readdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { AegisError } from '../../kernel/errors.js';
-import { hashFile } from '../file-hash.js';
+import { hashFile } from '../../kernel/file-hash.js';
 
 /** 1 MiB reads: SHA-256 runs at ~1.3 GB/s with them here, ~0.6 GB/s with the 64 KiB default. */
 export const READ_CHUNK = 1024 * 1024;

@@ -7,13 +7,14 @@
  * bytes are written once. An upload started without a part size (before the store learnt it)
  * keeps each part in its own `<n>.bin`, and completing streams them, in order, into a version.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AegisError } from '../../../kernel/errors.js';
+import { hashFile } from '../../../kernel/file-hash.js';
 import type { PutOptions, UploadedPart } from '../../ports/object-store.js';
 import { DurableFileWriter } from './fs-durable-writer.js';
 import { KeyLocks, isEnoent } from './fs-versions.js';
@@ -160,7 +161,7 @@ export class FsMultipartParts {
 
   /**
    * The upload's file once parts 1..partCount are all there, of the upload's part size, adding up
-   * to `expectedSize` (cut to it, then hashed once in 1 MiB reads); undefined for an upload
+   * to `expectedSize` (cut to it, then hashed once through two reused 1 MiB buffers); undefined for an upload
    * without a part size, whose parts {@link joined} streams instead.
    */
   async assemble(key: string, opts: { partCount: number; expectedSize: number }): Promise<Assembled | undefined> {
@@ -185,13 +186,8 @@ export class FsMultipartParts {
     } finally {
       await fh.close();
     }
-    const hash = createHash('sha256');
-    let size = 0;
-    for await (const chunk of createReadStream(join(dir, DATA), { highWaterMark: READ_BYTES }) as AsyncIterable<Buffer>) {
-      hash.update(chunk);
-      size += chunk.length;
-    }
-    return { path: join(dir, DATA), size, sha256: hash.digest('hex') };
+    const { size, sha256 } = await hashFile(join(dir, DATA), { chunkBytes: READ_BYTES });
+    return { path: join(dir, DATA), size, sha256 };
   }
 
   /** Parts 1..partCount in order, as one stream, after checking they are all there and add up to `expectedSize`. */
