@@ -145,6 +145,9 @@ describe('config', () => {
     it('allows webhooks to loopback over http outside production only, unless configured', () => {
       expect(loadConfig({}).events).toMatchObject({ allowHttp: true, allowedCidrs: ['127.0.0.0/8', '::1/128'] });
       expect(loadCheckedConfig(prod).events).toMatchObject({ allowHttp: false, allowedCidrs: [] });
+      // set empty: the same defaults (as the README's table says)
+      expect(loadConfig({ AEGIS_WEBHOOK_ALLOWED_CIDRS: '' }).events.allowedCidrs).toEqual(['127.0.0.0/8', '::1/128']);
+      expect(loadCheckedConfig({ ...prod, AEGIS_WEBHOOK_ALLOWED_CIDRS: ' ' }).events.allowedCidrs).toEqual([]);
       expect(loadCheckedConfig({ ...prod, AEGIS_WEBHOOK_ALLOWED_CIDRS: '10.20.0.0/16, fd00::/8' }).events.allowedCidrs).toEqual([
         '10.20.0.0/16',
         'fd00::/8',
