@@ -2,9 +2,9 @@
  * The sha256 of a file: on the user's machine an artifact before it is sent, the parts of a
  * multipart upload, a folder's files; in the local object store a multipart upload's assembled
  * bytes. Read through two buffers it reuses: the next read runs on the thread pool while this
- * thread hashes the last one. A read stream allocates a new
- * buffer for every chunk, and on a 1 GiB file that allocation (and the collection after it)
- * costs more than the hashing: see `npm run bench` (BENCH_ONLY=artifact).
+ * thread hashes the last one. A read stream allocates a new buffer for every chunk, and on a
+ * 1 GiB file that allocation (and the collection after it) costs more than the hashing: see
+ * `npm run bench` (BENCH_ONLY=artifact and multipart).
  */
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';

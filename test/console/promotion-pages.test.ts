@@ -6,6 +6,7 @@
  * page; the serving page draws its charts from serving events written to the database.
  */
 import { randomBytes } from 'node:crypto';
+import type { Page } from 'playwright-core';
 import type { Variant, VariantMetrics } from '../../lib/kernel/canary-metrics.js';
 import { latencyBucket } from '../../lib/kernel/canary-metrics.js';
 import { createPrng } from '../../lib/clients/training/prng.js';
@@ -60,6 +61,11 @@ async function promoted(artifactId: string, targetEnv: string, failing = false) 
   const canary = failing ? { ...HALF, minLabelled: 50 } : HALF;
   const r = await s.api('POST', `/v1/artifacts/${artifactId}/promote`, { targetEnv, reason: 'console suite', canary });
   return r.status === 202 ? r.body : settled(s, r.body.promotionId);
+}
+/** The summary's Strategy line, spaces collapsed. */
+async function strategyText(page: Page): Promise<string> {
+  const text = await page.locator('dl.facts dt:text-is("Strategy") + dd').textContent();
+  return (text ?? '').replace(/\s+/g, ' ').trim();
 }
 
 /** An hour of serving events for churn/canary: the stable answering well, the canary erring more and slower while it ran. */
@@ -134,11 +140,6 @@ beforeAll(async () => {
   await page.getByText('dev-admin · admin').waitFor();
   await page.close();
 }, 60_000);
-/** The summary's Strategy line, spaces collapsed. */
-async function strategyText(page: Awaited<ReturnType<Browsing['open']>>): Promise<string> {
-  const text = await page.locator('dl.facts dt:text-is("Strategy") + dd').textContent();
-  return (text ?? '').replace(/\s+/g, ' ').trim();
-}
 afterAll(async () => {
   await browser?.close();
   await s?.stop();

@@ -161,7 +161,7 @@ export class FsMultipartParts {
 
   /**
    * The upload's file once parts 1..partCount are all there, of the upload's part size, adding up
-   * to `expectedSize` (cut to it, then hashed once through two reused 1 MiB buffers); undefined for an upload
+   * to `expectedSize` (cut to it, then hashed once with {@link hashFile}); undefined for an upload
    * without a part size, whose parts {@link joined} streams instead.
    */
   async assemble(key: string, opts: { partCount: number; expectedSize: number }): Promise<Assembled | undefined> {
