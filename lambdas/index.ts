@@ -44,6 +44,7 @@ import * as quarantineApprove from './quarantine-approve.js';
 import * as quarantineGet from './quarantine-get.js';
 import * as quarantineRelease from './quarantine-release.js';
 import * as register from './register.js';
+import * as registerInline from './register-inline.js';
 import * as rollback from './rollback.js';
 import * as tokenRevoke from './token-revoke.js';
 import * as tokenRotate from './token-rotate.js';
@@ -109,6 +110,7 @@ export const HANDLER_BUILDERS: Record<RouteId, HandlerBuilder> = {
   quarantineGet,
   quarantineRelease,
   register,
+  registerInline,
   rollback,
   servingFeedback,
   servingPredict,

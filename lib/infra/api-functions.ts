@@ -45,8 +45,10 @@ export const ROUTE_ACCESS = {
   keysRotate: { describeSigningKeys: true, signAuditEvents: true },
   uploadsCreate: { artifacts: 'write' }, // presigned PUT, multipart uploads and their parts (access.ts)
   uploadParts: { artifacts: 'write' },
-  // manifest.signed / artifact.registered events; a large upload starts the register state machine
+  // manifest.signed / artifact.registered events; a large upload starts the register state machine. In the same
+  // function, registerInline writes the request's bytes as register writes the sidecars (s3:PutObject)
   register: { artifacts: 'write', signManifests: true, signAuditEvents: true, startRegistrations: true },
+  registerInline: { artifacts: 'write', signManifests: true, signAuditEvents: true, startRegistrations: true },
   modelsList: {},
   // model.team.set events
   modelTeamSet: { signAuditEvents: true },
@@ -181,10 +183,7 @@ export const POLICY_DECIDING_ROUTES = [
 
 /** Where the policy-deciding functions find SentinelNet's policy files (`AEGIS_POLICIES_DIR`). */
 export { POLICIES_DIR };
-/**
- * The Cedar engine's WebAssembly, which its (bundled) loader reads from beside itself: in the
- * bundle that is beside index.mjs. Relative to the project root.
- */
+/** The Cedar engine's WebAssembly, which its bundled loader reads from beside index.mjs (relative to the project root). */
 export const CEDAR_WASM = 'node_modules/@cedar-policy/cedar-wasm/nodejs/cedar_wasm_bg.wasm';
 
 /** The resources every function is granted on ({@link AccessResources}), plus where the code is. */

@@ -9,6 +9,13 @@ export const LIMITS = {
   manifestBytes: 256 * 1024,
   requestBodyBytes: 512 * 1024,
   artifactBytes: 50 * 1024 ** 3,
+  /** an artifact registered in one request (`POST /v1/registry/artifacts`: its bytes in the JSON body, base64) */
+  inlineArtifactBytes: 3 * 1024 ** 2,
+  /**
+   * That request's body: the bytes as base64 (4 MiB), the manifest and the rest of the JSON
+   * (what {@link requestBodyBytes} allows); on AWS the whole event stays under Lambda's 6 MB.
+   */
+  inlineRequestBodyBytes: 4 * 1024 ** 2 + 512 * 1024,
   datasetRefs: 256,
   /** containers nested in any JSON document or field (request bodies, manifests, schemas) */
   jsonDepth: 64,

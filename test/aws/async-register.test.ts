@@ -11,8 +11,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
+import { LIMITS } from '../../lib/kernel/manifest.js';
 import { ApiError } from '../../lib/clients/http/client.js';
-import type { RegisterPendingReply, RegistrationStatusReply } from '../../lib/platform/http/schemas.js';
+import type { RegisterPendingReply, RegisterReply, RegistrationStatusReply } from '../../lib/platform/http/schemas.js';
 import { roleClient, runMigrations } from './support/callers.js';
 import { ok } from './support/cli.js';
 import { worldSuite } from './support/suite.js';
@@ -58,7 +59,8 @@ describe('asynchronous registration on the synthesized artifacts', () => {
     ok(ds);
     datasetChecksum = ds.json.checksum;
 
-    const bytes = randomBytes(2 * MIB + 5);
+    // over what `aegis register` sends in one request (always synchronous): it uploads, then registers
+    const bytes = randomBytes(LIMITS.inlineArtifactBytes + 5);
     const artifact = join(suite.work, 'big.bin');
     writeFileSync(artifact, bytes);
     const manifestFile = join(suite.work, 'big.manifest.json');
@@ -110,5 +112,39 @@ describe('asynchronous registration on the synthesized artifacts', () => {
     expect((missing as ApiError).status).toBe(404);
     const run = suite.world.sfn.executions().find((e) => e.name === pending.registrationId);
     expect(run).toMatchObject({ stateMachineLogicalId: 'RegisterStateMachine', status: 'FAILED', error: 'RegistrationFailed' });
+  });
+
+  it('registers below the threshold synchronously: an upload PUT to its presigned URL, and a small artifact in one request that the register function writes to S3', async () => {
+    const api = roleClient(suite.world, 'publisher');
+    const model = `${MODEL}-sync`;
+    const createdAt = new Date().toISOString();
+    const manifestOf = (b: Buffer) => ({ ...manifest(), modelName: model, artifactSha256: sha256(b), artifactSize: b.length, createdAt });
+    const uploaded = randomBytes(5000);
+    const up = await api.request<{ uploadId: string; url: string; headers: Record<string, string> }>('POST', '/v1/registry/uploads', {
+      modelName: model,
+      size: uploaded.length,
+      sha256: sha256(uploaded),
+    });
+    expect((await fetch(up.url, { method: 'PUT', body: uploaded, headers: up.headers })).status).toBe(200);
+    const first = await api.request<RegisterReply>('POST', '/v1/registry/register', {
+      uploadId: up.uploadId,
+      manifest: manifestOf(uploaded),
+    });
+    expect(first).toMatchObject({ modelName: model, version: 1, sha256: sha256(uploaded), replayed: false });
+
+    const bytes = randomBytes(70_000);
+    const body = { manifest: manifestOf(bytes), artifact: bytes.toString('base64') };
+    const second = await api.request<RegisterReply>('POST', '/v1/registry/artifacts', body);
+    expect(second).toMatchObject({ modelName: model, version: 2, sha256: sha256(bytes), replayed: false });
+    // validation reads the bytes the function wrote back from S3 and checks them against the KMS-signed manifest
+    const report = await roleClient(suite.world, 'auditor').request<{ ok: boolean }>('GET', `/v1/artifacts/${second.artifactId}/validate`);
+    expect(report.ok).toBe(true);
+    expect(await api.request<RegisterReply>('POST', '/v1/registry/artifacts', body)).toEqual({ ...second, replayed: true });
+    // bytes that are not the manifest's: refused before anything is written
+    const wrong = await api
+      .request('POST', '/v1/registry/artifacts', { ...body, artifact: randomBytes(70_000).toString('base64') })
+      .catch((e: unknown) => e);
+    expect(wrong).toBeInstanceOf(ApiError);
+    expect(wrong).toMatchObject({ status: 422, code: 'SHA256_MISMATCH', field: 'manifest.artifactSha256' });
   });
 });

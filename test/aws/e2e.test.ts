@@ -196,7 +196,7 @@ describe('AWS mode on the synthesized artifacts', () => {
     expect(r.stdout + r.stderr).toMatch(/FORBIDDEN|may not/);
   });
 
-  it('registers a dataset and an artifact through a presigned PUT to S3, signed with the KMS manifest key', async () => {
+  it('registers a dataset, and an artifact in one request (the register function writes its bytes to S3), signed with the KMS manifest key', async () => {
     const data = join(suite.work, 'dataset.csv');
     writeFileSync(data, 'a,b,label\n1,2,0\n3,4,1\n');
     const ds = await cli('publisher', ['datasets', 'register', '--id', 'transactions', '--version', '2026-11', '--path', data]);

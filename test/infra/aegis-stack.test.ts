@@ -1326,6 +1326,7 @@ describe('AegisStack template', () => {
         'quarantine',
         'quarantineApprove',
         'register',
+        'registerInline',
         'rollback',
         'servingPredict',
         // the uploads function: multipart parts

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
+import { LIMITS } from '../../lib/kernel/manifest.js';
 import { loadConfig } from '../../lib/platform/config.js';
 import type { ObjectStore } from '../../lib/platform/ports/object-store.js';
 import { manifestFor, registerDatasets, sha256, startStack, uploadAndRegister, type Stack } from '../support/local-stack.js';
@@ -16,6 +17,8 @@ import { aegisCli, type Ran } from '../support/spawn.js';
  */
 const MIB = 1024 * 1024;
 const THRESHOLD = MIB;
+/** `aegis register` sends files up to LIMITS.inlineArtifactBytes in one request (always synchronous): larger ones upload */
+const OVER_INLINE = LIMITS.inlineArtifactBytes;
 
 let stack: Stack;
 let alice: string;
@@ -250,7 +253,7 @@ describe('aegis register and an asynchronous registration', () => {
   it('waits for it, shows its progress on stderr and prints what the synchronous path prints', async () => {
     const dir = stack.dataDir;
     const artifact = join(dir, 'async-cli.bin');
-    const bytes = randomBytes(2 * MIB + 7);
+    const bytes = randomBytes(OVER_INLINE + 7);
     await writeFile(artifact, bytes);
     const manifestFile = join(dir, 'async-cli.manifest.json');
     const { artifactSha256: _s, artifactSize: _z, ...manifest } = manifestFor('async-cli', bytes);
@@ -302,7 +305,7 @@ describe('aegis register interrupted while its registration verifies', () => {
   it('leaves the registration running on Ctrl-C, and the same command picks it up and prints its result', async () => {
     const dir = stack.dataDir;
     const artifact = join(dir, 'async-ctrlc.bin');
-    const bytes = randomBytes(2 * MIB + 11);
+    const bytes = randomBytes(OVER_INLINE + 11);
     await writeFile(artifact, bytes);
     const manifestFile = join(dir, 'async-ctrlc.manifest.json');
     const { artifactSha256: _s, artifactSize: _z, ...manifest } = manifestFor('async-ctrlc', bytes);

@@ -161,7 +161,7 @@ describe('every route declares which model it reaches', () => {
 
   it('the routes naming a model in their body and the filtered lists are the ones tested below', () => {
     const named = routes.filter((r) => typeof r.scope === 'object' && r.scope.by.startsWith('body.')).map((r) => r.id);
-    expect(named.sort()).toEqual(['driftRunRequest', 'register', 'uploadsCreate']);
+    expect(named.sort()).toEqual(['driftRunRequest', 'register', 'registerInline', 'uploadsCreate']);
     expect(routes.filter((r) => r.scope === 'filtered').map((r) => r.id)).toEqual([
       'uploadParts',
       'registrationGet',
@@ -220,6 +220,26 @@ describe('writes naming a model', () => {
     );
     expect(r.status).toBe(403);
     expect(r.body.error).toMatchObject({ code: 'FORBIDDEN', field: 'manifest.modelName' });
+  });
+
+  it('refuses a one-request registration naming a model outside the scope, the same whether it exists or not, writing nothing', async () => {
+    const before = await uploadCount();
+    for (const name of ['churn-model', 'churn-next']) {
+      const bytes = randomBytes(300);
+      const r = await stack.api(
+        'POST',
+        '/v1/registry/artifacts',
+        { manifest: manifestFor(name, bytes), artifact: bytes.toString('base64'), team: 'growth' },
+        { token: fraudPublisher },
+      );
+      expect(r.status).toBe(403);
+      expect(r.body.error).toMatchObject({
+        code: 'FORBIDDEN',
+        field: 'manifest.modelName',
+        message: `manifest.modelName: model ${name} is outside the scope of fraud-ci`,
+      });
+    }
+    expect(await uploadCount()).toBe(before);
   });
 
   it('lets a team-scoped publisher create a model of its team, and a later registration naming another team is a 409 on team', async () => {

@@ -1,6 +1,6 @@
 /**
- * Statements per request (issue 25): a registration runs at most 4 SQL statements, a promotion
- * request at most 9, an authenticated GET that is not audited 1 (BEGIN and COMMIT are not
+ * Statements per request (issue 25): a registration runs at most 4 SQL statements (5 in one request,
+ * which records the upload of the bytes it brings), a promotion request at most 9, an authenticated GET that is not audited 1 (BEGIN and COMMIT are not
  * statements). The events outbox is no statement of its own: the audit append's statement
  * enqueues the deliveries. Counted by the Kysely plugin every database
  * adapter installs, as the server itself counts them (its ai_infra_db_statements_per_request
@@ -20,6 +20,8 @@ import { settled } from '../promotion/support.js';
  * appended, the head moved and the deliveries enqueued.
  */
 const REGISTRATION_LIMIT = 4;
+/** A one-request registration: the registration's statements and 5, the upload row it records for the bytes it writes. */
+const INLINE_REGISTRATION_LIMIT = REGISTRATION_LIMIT + 1;
 /**
  * A promotion request, the key ring cached (a cold process reads it: 2 more), each fact read once:
  *  1 select quarantine_requests: refused when quarantined (the verification and the policy are told the state)
@@ -99,6 +101,22 @@ describe('SQL statements per request', () => {
       ),
     );
     expect(delivered.length).toBeGreaterThan(0);
+  });
+
+  it('registers a small artifact in one request in at most 5 statements, and a replay of it reads only', async () => {
+    const model = 'counted-inline';
+    const bytes = randomBytes(3000);
+    const manifest = manifestFor(model, bytes) as never;
+    await registerDatasets(stack, manifest);
+    const register = () => stack.container.registry.registerInline({ manifest, bytes }, admin, 'inline-counted-key');
+    const { result, statements } = await countStatements(register);
+    expect(result.replayed).toBe(false);
+    const breakdown = statements.join(', ');
+    expect({ uploads: statements.filter((s) => s === 'insert uploads').length, breakdown }).toEqual({ uploads: 1, breakdown });
+    if (statements.length > INLINE_REGISTRATION_LIMIT) throw new Error(`${statements.length} statements: ${breakdown}`);
+    const replay = await countStatements(register);
+    expect(replay.result).toEqual({ ...result, replayed: true });
+    expect(replay.statements.filter((s) => !s.startsWith('select'))).toEqual([]);
   });
 
   it('a replay by Idempotency-Key reads, writes nothing', async () => {

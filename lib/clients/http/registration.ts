@@ -1,4 +1,5 @@
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { LIMITS } from '../../kernel/manifest.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiError, type AegisClient, type Progress } from './client.js';
 import type {
@@ -10,7 +11,11 @@ import type {
 } from '../../platform/http/schemas.js';
 import { forgetUpload, uploadParts, type MultipartUploads } from './multipart-upload.js';
 
-/** Upload target, streamed upload, then registration: the one way clients register an artifact. */
+/**
+ * The one way clients register an artifact: a small one (at most `LIMITS.inlineArtifactBytes`)
+ * in one request, its bytes beside the manifest; a larger one through an upload target, a
+ * streamed upload (in resumable parts when large), then the registration.
+ */
 export async function registerArtifact(
   api: AegisClient,
   o: {
@@ -41,6 +46,19 @@ export async function registerArtifact(
   const raw = o.manifest.artifactSha256;
   const sha256 = typeof raw === 'string' && /^[0-9a-f]{64}$/.test(raw) ? raw : undefined;
   const mp = o.multipart;
+  const headers: Record<string, string> = o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {};
+  // A small artifact goes in one request, its bytes beside the manifest (no upload to resume).
+  if (size <= LIMITS.inlineArtifactBytes && !mp?.uploadId) {
+    const artifact = (await readFile(o.artifactPath)).toString('base64');
+    const answer = await api.request<RegisterReply>(
+      'POST',
+      '/v1/registry/artifacts',
+      { manifest: o.manifest, artifact, ...(o.team ? { team: o.team } : {}) },
+      headers,
+    );
+    o.onProgress?.(size, size);
+    return answer;
+  }
   let uploadId: string;
   if (mp && sha256 && (size > mp.threshold || mp.uploadId)) {
     uploadId = await uploadParts(api, {
@@ -66,7 +84,7 @@ export async function registerArtifact(
     'POST',
     '/v1/registry/register',
     { uploadId, manifest: o.manifest, ...(o.team ? { team: o.team } : {}) },
-    o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {},
+    headers,
   );
   // the registration holds the upload now (a re-run with the same manifest finds the registration)
   if (mp && sha256) await forgetUpload(mp, sha256);

@@ -19,13 +19,14 @@ export interface RegistrationRequest {
   requestSha256: string;
 }
 
-/** The uploaded bytes as checked against the manifest. */
-export interface UploadedBytes {
-  upload: Upload;
-  versionId: string;
-  size: number;
-  sha256: string;
-}
+/**
+ * The bytes as checked against the manifest: stored already (`versionId`, an upload the
+ * registration claims), or still to be written (`write`, bytes that came in the request: stored
+ * retained and claimed at once, beside the sidecars; once, however often it is called).
+ */
+export type UploadedBytes = { upload: Upload; size: number; sha256: string } & (
+  { versionId: string } | { write(retainUntil: Date): Promise<ObjectInfo> }
+);
 
 /** A registration answered 202: its bytes are hashed and its record committed by the `register` state machine. */
 export interface PendingRegistration {

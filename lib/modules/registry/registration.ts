@@ -1,17 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { Transaction } from 'kysely';
-import { canonicalJson } from '../../kernel/canonical.js';
+import { Readable } from 'node:stream';
 import { AegisError } from '../../kernel/errors.js';
-import { assertManifestSize, TrainingManifest, type ManifestInput } from '../../kernel/manifest.js';
-import { manifestStatement, statementBytes, type SignatureRecord } from '../../kernel/signatures.js';
+import { assertManifestSize, type ManifestInput } from '../../kernel/manifest.js';
 import { hashArtifact } from '../../kernel/artifact-baseline.js';
 import type { Principal } from '../../kernel/identity.js';
-import type { AuditLog } from '../../platform/audit/log.js';
-import { GroupCommit, type Written } from '../../platform/audit/group-commit.js';
+import { GroupCommit } from '../../platform/audit/group-commit.js';
 import { isUniqueViolation } from '../../platform/sql/errors.js';
-import type { DB } from '../../platform/sql/schema.js';
 import {
-  artifactPrefix,
   assertRegistrable,
   assertBaselineMatches,
   assertParentAgrees,
@@ -22,12 +17,12 @@ import {
   registrationResult,
   replayOrRefuse,
   type RegistrationResult,
-  type StoredArtifact,
   type Upload,
 } from './domain.js';
 import { findArtifact, findArtifactIdBySha256 } from './store.js';
-import { registrationEvents, type SignedRegistration } from './registration-events.js';
-import { readRegistrationContext, writeRegistration, type RegistrationContext } from './store-registration.js';
+import type { SignedRegistration } from './registration-events.js';
+import { readRegistrationContext, type RegistrationContext } from './store-registration.js';
+import { signAndStore, writeRows } from './registration-commit.js';
 import {
   registrationRequest,
   type AsyncGate,
@@ -38,6 +33,7 @@ import {
   type UploadedBytes,
 } from './registration-types.js';
 import { completeMultipart, type UploadOptions } from './uploads.js';
+import type { ObjectInfo } from '../../platform/ports/object-store.js';
 import type { RegistryDeps } from './deps.js';
 
 export interface RegistrationOptions extends Pick<UploadOptions, 'pendingUploadTtlSeconds' | 'multipartPartBytes'> {
@@ -77,19 +73,58 @@ export class Registrar {
     const m = request.manifest;
     const context = await this.readContext(request);
     assertUploadOwner(context.upload, input.uploadId, principal);
-    assertTeamAgrees(m.modelName, context.model?.team, input.team);
-    const earlier = await this.earlierRegistration(request, context);
+    const earlier = await this.#earlierOrRefused(request, context);
     if (earlier) return earlier;
     // only a large upload may have a registration verifying (the size is checked against the manifest's below)
     const large = gate !== undefined && m.artifactSize > gate.thresholdBytes;
     const pending = large ? await gate.pending(request) : undefined;
     if (pending) return pending;
-    // Cheap checks first: a manifest naming unknown or contradicting datasets costs no hashing.
-    await this.d.datasets.checkRefs(m.datasetRefs);
-    if (m.parent) assertParentAgrees(m, context.parentModel);
+    await this.#checkReferences(request, context);
     const located = await this.#locate(request, context.upload);
     if (gate && located.info.size > gate.thresholdBytes) return gate.begin(request, located);
     return this.commit(request, await this.#checkUploadedBytes(request, located));
+  }
+
+  /**
+   * A one-request registration ({@link RegistryService.registerInline}): `bytes` came with the
+   * manifest. The bytes are checked in memory first (size, sha256, baseline); then the steps of
+   * {@link register}: refused or replayed before anything is written, the bytes handed to `receive`
+   * (which writes them as a pending upload under the request's new upload id) and committed.
+   * Never asynchronous.
+   */
+  async registerInline(
+    input: { manifest: ManifestInput; team?: string | undefined; bytes: Uint8Array },
+    principal: Principal,
+    idempotencyKey: string | undefined,
+    receive: (uploadId: string, sha256: string) => Promise<{ upload: Upload; write(retainUntil: Date): Promise<ObjectInfo> }>,
+  ): Promise<RegistrationResult> {
+    assertManifestSize(input.manifest);
+    const request = registrationRequest({ ...input, uploadId: randomUUID() }, principal, idempotencyKey);
+    const m = request.manifest;
+    // the bytes are here: checked first, so bytes that are not the manifest's are refused even where it is registered
+    assertSizeMatches(m, input.bytes.length);
+    const { sha256, baseline } = await hashArtifact(Readable.from([input.bytes]), { baseline: m.baselineSha256 !== undefined });
+    assertSha256Matches(m, sha256);
+    if (baseline) assertBaselineMatches(m, baseline);
+    const context = await this.readContext(request);
+    const earlier = await this.#earlierOrRefused(request, context);
+    if (earlier) return earlier;
+    await this.#checkReferences(request, context);
+    const { upload, write } = await receive(request.uploadId, sha256);
+    return this.commit(request, { upload, size: input.bytes.length, sha256, write });
+  }
+
+  /** The first answer of every registration: refused when it contradicts the model's team, or the earlier registration it repeats. */
+  async #earlierOrRefused(request: RegistrationRequest, context: RegistrationContext): Promise<RegistrationResult | undefined> {
+    assertTeamAgrees(request.manifest.modelName, context.model?.team, request.team);
+    return this.earlierRegistration(request, context);
+  }
+
+  /** Cheap checks before any byte is read or written: the manifest's datasets registered and agreeing, its parent of the same model. */
+  async #checkReferences(request: RegistrationRequest, context: RegistrationContext): Promise<void> {
+    const m = request.manifest;
+    await this.d.datasets.checkRefs(m.datasetRefs);
+    if (m.parent) assertParentAgrees(m, context.parentModel);
   }
 
   /** Everything the checks need, in one statement. */
@@ -113,12 +148,12 @@ export class Registrar {
    */
   async commit(request: RegistrationRequest, bytes: UploadedBytes, hook?: CommitHook): Promise<RegistrationResult> {
     for (let attempt = 1; ; attempt++) {
-      const signed = await this.#signAndStore(request, bytes);
+      const signed = await signAndStore(this.d, request, bytes);
       try {
         const version = await this.#commits.run({
           lockOrder: `${signed.manifest.modelName}\u0000${request.uploadId}`,
           write: async (tx, lockHead) => {
-            const written = await this.#write(tx, request, signed, lockHead);
+            const written = await writeRows(tx, request, signed, lockHead);
             await hook?.(tx, signed.manifest.artifactId, written.value);
             return written;
           },
@@ -193,88 +228,6 @@ export class Registrar {
     assertSha256Matches(m, sha256);
     if (baseline) assertBaselineMatches(m, baseline);
     return sha256;
-  }
-
-  /**
-   * Signs the manifest, stores manifest and signature beside the artifact and retains all
-   * three, the artifact claimed at once: no longer a pending upload anything may remove.
-   */
-  async #signAndStore(request: RegistrationRequest, bytes: UploadedBytes): Promise<SignedRegistration> {
-    const m = request.manifest;
-    const manifest = TrainingManifest.parse({ ...m, artifactId: m.artifactId ?? randomUUID() });
-    const signer = await this.d.keys.provisionalSigner('manifest');
-    const now = this.d.clock.now();
-    const sigBase = { manifestSignatureId: randomUUID(), signerId: signer.kid, ts: now.toISOString() };
-    const signatureBytes = await signer.sign(statementBytes(manifestStatement(manifest, sigBase)));
-    const signature: SignatureRecord = { ...sigBase, alg: signer.alg, signature: signatureBytes.toString('base64') };
-
-    const prefix = artifactPrefix(m.modelName, request.uploadId);
-    const retainUntil = new Date(now.getTime() + this.d.opts.retentionDays * 86_400_000);
-    // Named by the signature id: a retry after a crash writes new sidecars instead of
-    // colliding with retained ones; the crashed attempt's become orphans parity reports.
-    const put = (name: string, value: unknown) =>
-      this.d.store.put(`${prefix}/${name}`, `${canonicalJson(value)}\n`, { retainUntil, contentType: 'application/json' });
-    const { storageKey } = bytes.upload;
-    // The artifact is retained and claimed beside the sidecars' writes: no longer a pending upload
-    // the lifecycle rule (S3) or the expiry job may remove. Should a sidecar fail, the claimed
-    // upload is what a crash before the commit leaves too: the expiry job keeps and reports it.
-    const [manifestObj, signatureObj] = await Promise.all([
-      put(`manifest-${signature.manifestSignatureId}.json`, manifest),
-      put(`signature-${signature.manifestSignatureId}.json`, signature),
-      this.d.store.claimUpload(storageKey, bytes.versionId, retainUntil),
-    ]);
-    const storage: StoredArtifact = {
-      key: storageKey,
-      versionId: bytes.versionId,
-      manifestKey: manifestObj.key,
-      manifestVersionId: manifestObj.versionId,
-      signatureKey: signatureObj.key,
-      signatureVersionId: signatureObj.versionId,
-    };
-    return { manifest, signature, sha256: bytes.sha256, size: bytes.size, storage, createdBy: request.principal.id, createdAt: now };
-  }
-
-  /**
-   * The registration's rows, in the transaction it commits in with whatever else this process
-   * registers at the time ({@link GroupCommit}): one statement claiming the upload, taking the
-   * version (the model's row lock) and, committing alone, locking the chain head; then its audit
-   * events, which the group commit appends. Returns the version.
-   */
-  async #write(
-    tx: Transaction<DB>,
-    request: RegistrationRequest,
-    signed: SignedRegistration,
-    lockHead: AuditLog['lockHead'] | undefined,
-  ): Promise<Written<number>> {
-    const { uploadId, principal, idempotencyKey } = request;
-    const model = signed.manifest.modelName;
-    const { version, team, claimed, head } = await writeRegistration(
-      tx,
-      {
-        ...signed,
-        uploadId,
-        team: request.team ?? null,
-        ...(idempotencyKey !== undefined && {
-          idempotency: { principal: principal.id, idempotencyKey, requestSha256: request.requestSha256 },
-        }),
-      },
-      lockHead,
-    );
-    // Serialised with the expiry job by the upload's row lock: either it expired first (refused
-    // here, and the transaction rolls back) or this registration claimed the upload and the job leaves it alone.
-    if (!claimed)
-      throw new AegisError('UPLOAD_EXPIRED', `upload ${uploadId} expired while it was being registered; upload the bytes again`, {
-        field: 'uploadId',
-      });
-    // a concurrent first registration may have set another team since the early check
-    if (version > 1) assertTeamAgrees(model, team, request.team);
-    const events = [
-      ...registrationEvents(signed, version),
-      ...(version === 1 && team !== null
-        ? [{ type: 'model.team.set' as const, actor: principal.id, subject: `model:${model}`, payload: { model, team, previous: null } }]
-        : []),
-    ];
-    return { value: version, events, head };
   }
 
   /** A unique violation on commit: a concurrent registration of the same model+sha256 (or idempotency key) won the race. */

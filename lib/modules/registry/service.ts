@@ -1,5 +1,5 @@
 import { AegisError } from '../../kernel/errors.js';
-import type { ManifestInput } from '../../kernel/manifest.js';
+import { LIMITS, type ManifestInput } from '../../kernel/manifest.js';
 import type { ModelRef, Principal, Scope } from '../../kernel/identity.js';
 import type { Database, Executor } from '../../platform/ports/database.js';
 import type { AuditLog } from '../../platform/audit/log.js';
@@ -107,6 +107,31 @@ export class RegistryService {
     idempotencyKey?: string,
   ): Promise<RegistrationResult> {
     return (await this.submit(input, principal, idempotencyKey, false)) as RegistrationResult;
+  }
+
+  /**
+   * Registers an artifact whose bytes came in the request (`POST /v1/registry/artifacts`, at most
+   * {@link LIMITS.inlineArtifactBytes}): what {@link register} does after an upload, in one call.
+   * The bytes are checked in memory against the manifest before anything is written, then stored
+   * as a pending upload and registered; a replay writes nothing. Always synchronous.
+   */
+  async registerInline(
+    input: { manifest: ManifestInput; team?: string | undefined; bytes: Uint8Array },
+    principal: Principal,
+    idempotencyKey?: string,
+  ): Promise<RegistrationResult> {
+    if (input.bytes.length > LIMITS.inlineArtifactBytes)
+      throw new AegisError(
+        'PAYLOAD_TOO_LARGE',
+        `an artifact registered in one request is at most ${LIMITS.inlineArtifactBytes} bytes; upload larger ones (POST /v1/registry/uploads)`,
+        { field: 'artifact' },
+      );
+    const started = performance.now();
+    const result = await this.#registrar.registerInline(input, principal, idempotencyKey, (uploadId, sha256) =>
+      this.#uploads.receive({ uploadId, modelName: input.manifest.modelName, bytes: input.bytes, sha256 }, principal),
+    );
+    this.#metrics?.registration(result.replayed ? 'replayed' : 'created', (performance.now() - started) / 1000);
+    return result;
   }
 
   /**

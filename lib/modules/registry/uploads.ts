@@ -132,6 +132,29 @@ export class PendingUploads {
   }
 
   /**
+   * Records the upload of bytes that came in the request itself (a one-request registration),
+   * of their checked `sha256`: its row now; `write` stores the bytes under its key, retained until
+   * the date it is given and never pending (the registration claims them as it writes them, beside
+   * its sidecars), once however often it is called. The row comes first: a crash before the bytes
+   * are written leaves a row the expiry job removes, never bytes nothing would expire.
+   */
+  async receive(
+    input: { uploadId: string; modelName: string; bytes: Uint8Array; sha256: string },
+    principal: Principal,
+  ): Promise<{ upload: Upload; write(retainUntil: Date): Promise<ObjectInfo> }> {
+    const { uploadId, modelName, bytes } = input;
+    const storageKey = `${artifactPrefix(modelName, uploadId)}/artifact`;
+    const now = this.clock.now();
+    const row = { uploadId, modelName, storageKey, createdBy: principal.id, createdAt: now, maxSize: bytes.length, partBytes: null };
+    // no URL takes bytes for it: they are here
+    await insertUpload(this.database.db, { ...row, expiresAt: now });
+    let written: Promise<ObjectInfo> | undefined;
+    const write = (retainUntil: Date) =>
+      (written ??= this.store.put(storageKey, bytes, { retainUntil, expectedSize: bytes.length, expectedSha256: input.sha256 }));
+    return { upload: { ...row, createdAt: now.toISOString(), expiredAt: null }, write };
+  }
+
+  /**
    * URLs for the asked parts of a multipart upload (each bound to its size and sha256), and the
    * parts the store has already received: what a resumed client need not send again. Only the
    * upload's creator (or an admin with a global scope) sees it: 404 for anyone else, 410 once

@@ -140,7 +140,7 @@ function lowerHeaders(h: APIGatewayProxyEvent['headers']): Record<string, string
 
 /**
  * Builds one Lambda handler for a route: error mapping (4xx messages shown, 5xx only a
- * request id), size limit before parsing, authentication and role check, zod parsing of
+ * request id), size limit before parsing (the route's `bodyBytes`), authentication and role check, zod parsing of
  * body, query and path by the route's request schemas, the scope check (the model the
  * request reaches must be within the caller's scope: `scope.ts`), then the use case, which answers one of
  * the route's reply statuses with a body of its reply schema (types only: the tests check the
@@ -167,7 +167,7 @@ export function httpHandler<R extends RouteSpec>(
         Object.assign(base, corsHeaders(c.config.consoleOrigin, event.headers));
         const headers = lowerHeaders(event.headers);
         const principal = await authorize(route, c, event);
-        const input = readInput(schemas, event);
+        const input = readInput(schemas, event, route.bodyBytes ?? LIMITS.requestBodyBytes);
         annotate(idAttributes(input.params, input.body));
         await checkScope(route.scope, principal, input, c);
         const req = { ...input, headers, principal, requestId } as HttpRequest<Parsed<R, 'body'>, Parsed<R, 'query'>, Parsed<R, 'params'>>;
@@ -215,12 +215,12 @@ async function authorize(route: RouteSpec, c: Container, event: APIGatewayProxyE
 }
 
 /** Body (size-checked, strictly parsed), query and path parameters, each through its schema. */
-function readInput(schemas: { body?: z.ZodType; query?: z.ZodType; params?: z.ZodType }, event: APIGatewayProxyEvent) {
+function readInput(schemas: { body?: z.ZodType; query?: z.ZodType; params?: z.ZodType }, event: APIGatewayProxyEvent, bodyBytes: number) {
   let rawBody: unknown;
   if (schemas.body) {
     const text = event.body ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : '';
-    if (Buffer.byteLength(text) > LIMITS.requestBodyBytes) {
-      throw new AegisError('PAYLOAD_TOO_LARGE', `request body exceeds ${LIMITS.requestBodyBytes} bytes`, { field: 'body' });
+    if (Buffer.byteLength(text) > bodyBytes) {
+      throw new AegisError('PAYLOAD_TOO_LARGE', `request body exceeds ${bodyBytes} bytes`, { field: 'body' });
     }
     rawBody = text === '' ? undefined : parseBody(text, schemas.body);
     if (rawBody === undefined) throw new AegisError('VALIDATION_FAILED', 'body: a JSON object is required', { field: 'body' });

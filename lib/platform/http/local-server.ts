@@ -212,9 +212,9 @@ async function handle(served: Served, req: IncomingMessage, res: ServerResponse,
   });
   let body: string | null = null;
   if (req.method !== 'GET') {
-    const text = await readBody(req, LIMITS.requestBodyBytes);
-    if (text === undefined)
-      throw new AegisError('PAYLOAD_TOO_LARGE', `request body exceeds ${LIMITS.requestBodyBytes} bytes`, { field: 'body' });
+    const limit = hit.r.route.bodyBytes ?? LIMITS.requestBodyBytes;
+    const text = await readBody(req, limit);
+    if (text === undefined) throw new AegisError('PAYLOAD_TOO_LARGE', `request body exceeds ${limit} bytes`, { field: 'body' });
     body = text;
   }
   const event = toApiGatewayEvent({ req, url, resource: hit.r.path, pathParameters: params, body, requestId });

@@ -52,6 +52,8 @@ export const ROUTE_FUNCTION = {
   // lists a multipart upload's parts and presigns UploadPart: the same bucket access as presigning the upload
   uploadParts: 'uploadsCreate',
   register: 'register',
+  // the bytes in the request: written beside the sidecars (the same grants as register)
+  registerInline: 'register',
   artifactValidate: 'validate',
   versionValidate: 'validate',
   artifactDownload: 'downloads',

@@ -11,6 +11,8 @@ import {
   ModelTeamReply,
   Pagination,
   RegisterBody,
+  RegisterInlineBody,
+  RegisterReply,
   RegisterOrPendingReply,
   RegistrationIdParams,
   RegistrationStatusReply,
@@ -24,6 +26,7 @@ import {
   VersionParams,
   VersionsReply,
 } from '../schemas.js';
+import { LIMITS } from '../../../kernel/manifest.js';
 import { ANY_ROLE, type RouteSpec } from './spec.js';
 
 /** Who may fetch an artifact's bytes: workers (`reader`) and the registry's roles; not `auditor`, who reads the audit log only. */
@@ -72,6 +75,21 @@ export const REGISTRY_ROUTES = {
         200: 'a replay: the earlier registration of the same bytes and manifest',
         202: 'a large upload: its registration is verifying (a replay while it runs answers the same registration)',
       },
+    },
+  },
+  registerInline: {
+    id: 'registerInline',
+    method: 'POST',
+    path: '/v1/registry/artifacts',
+    entry: 'lambdas/register-inline.ts',
+    roles: ['publisher', 'admin'],
+    scope: { by: 'body.manifest.modelName', team: 'body.team' },
+    summary: `Register a small artifact in one request: its bytes (base64, at most ${LIMITS.inlineArtifactBytes} bytes) with its training manifest; signs the manifest. Always synchronous`,
+    bodyBytes: LIMITS.inlineRequestBodyBytes,
+    request: { body: RegisterInlineBody },
+    reply: {
+      schema: RegisterReply,
+      status: { 201: 'registered and signed', 200: 'a replay: the earlier registration of the same bytes and manifest' },
     },
   },
   registrationGet: {

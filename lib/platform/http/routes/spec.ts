@@ -62,6 +62,8 @@ export interface RouteSpec {
    * and replies through them carry `Deprecation: true` and a `Link` to the current path.
    */
   deprecatedPaths?: readonly string[];
+  /** the largest body the route takes (bytes; 413 naming `body` over it) @default LIMITS.requestBodyBytes */
+  bodyBytes?: number;
   /** what the handler parses (schemas.ts): the JSON body, the query string, the path parameters */
   request?: { body?: z.ZodType; query?: z.ZodObject; params?: z.ZodObject };
   /** what it answers with: the reply's schema (schemas.ts) and the statuses it answers with */

@@ -84,6 +84,25 @@ export type UploadPartsReply = z.output<typeof UploadPartsReply>;
 
 /** `team`: the model's team label, set when this registration creates the model (not part of the signed manifest). */
 export const RegisterBody = z.object({ uploadId: Uuid, manifest: ManifestInput, team: TeamName.optional() }).strict();
+/** Base64 characters of the largest artifact registered in one request. */
+const INLINE_BASE64_CHARS = Math.ceil(LIMITS.inlineArtifactBytes / 3) * 4;
+/**
+ * An artifact registered in one request: its bytes (base64, standard alphabet, padded) beside its
+ * manifest. `team` as in {@link RegisterBody}.
+ */
+export const RegisterInlineBody = z
+  .object({
+    manifest: ManifestInput,
+    team: TeamName.optional(),
+    artifact: z
+      .base64('must be base64 (standard alphabet, padded)')
+      .max(
+        INLINE_BASE64_CHARS,
+        `must be at most ${LIMITS.inlineArtifactBytes} bytes (${INLINE_BASE64_CHARS} base64 characters): larger artifacts go through POST /v1/registry/uploads`,
+      )
+      .meta({ description: `the artifact's bytes, base64; at most ${LIMITS.inlineArtifactBytes} bytes decoded` }),
+  })
+  .strict();
 export const ModelTeamBody = z.object({ team: TeamName.nullable() }).strict();
 export const ModelTeamReply = z.object({ name: z.string(), team: z.string().nullable(), previous: z.string().nullable() });
 export type ModelTeamReply = z.output<typeof ModelTeamReply>;
