@@ -218,7 +218,7 @@ export async function storageParity(database: Database, store: ObjectStore): Pro
         key: o.key,
         versionId: o.versionId,
         detail:
-          'uploaded bytes no artifact row references and not a pending upload (no pending mark, no open upload row): a registration claimed them and its record is lost, or they predate the pending mark',
+          'uploaded bytes no artifact row references and not a pending upload (no pending mark, no open upload row): a registration claimed or wrote them and failed before its commit, or its record is lost, or they predate the pending mark',
       });
     } else issues.push({ kind: 'unexpected-object', key: o.key, versionId: o.versionId, detail: 'not a key the registry writes' });
   }

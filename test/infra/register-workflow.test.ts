@@ -54,9 +54,13 @@ describe('register workflow on AWS (template)', () => {
     expect(rolesAllowing(aegis.template, 'kms:Sign', 'AuditSigningKey')).toContain(role);
   });
 
-  it('lets only the register route start it, with its ARN in that function’s environment and no other', () => {
+  it('lets only the register function start it, with its ARN in that function’s environment and no other', () => {
     const starters = API_ROUTE_IDS.filter((id) => (ROUTE_ACCESS[id] as RouteAccess).startRegistrations === true);
-    expect(starters).toEqual(['register']);
+    // registerInline never starts one, but shares register's function, whose grants its routes must all have
+    expect(starters).toEqual(['register', 'registerInline']);
+    expect(new Set(starters.map((id) => aegis.synth.stack.apiFunctions.functions[id]))).toEqual(
+      new Set([aegis.synth.stack.apiFunctions.functions.register]),
+    );
     const registerRole = logicalIdOf(aegis.synth.stack.apiFunctions.functions.register.role);
     expect(rolesAllowing(aegis.template, 'states:StartExecution', 'RegisterStateMachine')).toEqual([registerRole]);
     const withArn = Object.entries(aegis.template.findResources('AWS::Lambda::Function'))

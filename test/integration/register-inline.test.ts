@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { LIMITS } from '../../lib/kernel/manifest.js';
+import { storageParity } from '../../lib/recovery/parity.js';
 import { manifestFor, registerDatasets, sha256, startStack, type Stack } from '../support/local-stack.js';
 
 /**
@@ -92,7 +93,7 @@ describe('POST /v1/registry/artifacts: one request', () => {
     expect(reused.body.error).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', field: 'Idempotency-Key' });
   });
 
-  it('registers on a retry after a write failed half way: nothing registered, the first attempt left to the expiry job', async () => {
+  it('registers on a retry after a write failed half way: nothing registered, what the first attempt wrote reported by storage parity', async () => {
     const bytes = randomBytes(4000);
     const manifest = manifestFor('inline-retry', bytes);
     const store = stack.container.store;
@@ -108,13 +109,19 @@ describe('POST /v1/registry/artifacts: one request', () => {
       store.put = put;
     }
     expect((await stack.api('GET', '/v1/registry/models/inline-retry/versions')).status).toBe(404);
-    // the first attempt's upload row is unregistered: the expiry job's to remove
-    const rows = await stack.container.database.db.selectFrom('uploads').selectAll().where('model_name', '=', 'inline-retry').execute();
-    expect(rows.map((r) => r.registered_at)).toEqual([null]);
+    // what the first attempt wrote (retained: nothing may delete it) no row names: storage parity reports it
+    expect((await leftBehind('inline-retry')).uploads).toBe(0);
+    const reported = async () =>
+      (await storageParity(stack.container.database, stack.container.store)).issues
+        .filter((i) => i.key.startsWith('artifacts/inline-retry/'))
+        .map((i) => `${i.kind} ${i.key.slice(i.key.lastIndexOf('/') + 1).replace(/-.*/, '')}`)
+        .sort();
+    expect(await reported()).toEqual(['orphan-sidecar manifest', 'unregistered-upload artifact']);
     const retried = await inline('inline-retry', bytes, { manifest });
     expect(retried.status).toBe(201);
     expect(retried.body).toMatchObject({ version: 1, sha256: sha256(bytes), replayed: false });
-    expect((await leftBehind('inline-retry')).uploads).toBe(2);
+    expect((await leftBehind('inline-retry')).uploads).toBe(1);
+    expect(await reported()).toEqual(['orphan-sidecar manifest', 'unregistered-upload artifact']);
   });
 
   it.each([

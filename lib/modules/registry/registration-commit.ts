@@ -15,6 +15,7 @@ import type { DB } from '../../platform/sql/schema.js';
 import { artifactPrefix, assertTeamAgrees, type StoredArtifact } from './domain.js';
 import { registrationEvents, type SignedRegistration } from './registration-events.js';
 import { writeRegistration } from './store-registration.js';
+import type { NewUpload } from './store-uploads.js';
 import type { RegistrationRequest, UploadedBytes } from './registration-types.js';
 import type { RegistryDeps } from './deps.js';
 
@@ -51,11 +52,12 @@ export async function signAndStore(
     'versionId' in bytes
       ? d.store.claimUpload(storageKey, bytes.versionId, retainUntil).then(() => bytes.versionId)
       : bytes.write(retainUntil).then((info) => info.versionId);
-  const [manifestObj, signatureObj, versionId] = await Promise.all([
+  // all three settle before an error is thrown: no write of this registration outlives its answer
+  const [manifestObj, signatureObj, versionId] = await allOrFirstError([
     put(`manifest-${signature.manifestSignatureId}.json`, manifest),
     put(`signature-${signature.manifestSignatureId}.json`, signature),
     artifact,
-  ]);
+  ] as const);
   const storage: StoredArtifact = {
     key: storageKey,
     versionId,
@@ -78,6 +80,7 @@ export async function writeRows(
   request: RegistrationRequest,
   signed: SignedRegistration,
   lockHead: AuditLog['lockHead'] | undefined,
+  newUpload?: NewUpload,
 ): Promise<Written<number>> {
   const { uploadId, principal, idempotencyKey } = request;
   const model = signed.manifest.modelName;
@@ -86,6 +89,7 @@ export async function writeRows(
     {
       ...signed,
       uploadId,
+      ...(newUpload && { newUpload }),
       team: request.team ?? null,
       ...(idempotencyKey !== undefined && {
         idempotency: { principal: principal.id, idempotencyKey, requestSha256: request.requestSha256 },
@@ -108,4 +112,12 @@ export async function writeRows(
       : []),
   ];
   return { value: version, events, head };
+}
+
+/** Like `Promise.all`, but waits for every promise to settle before it throws the first error. */
+async function allOrFirstError<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }

@@ -6,6 +6,7 @@ import type { Principal } from '../../kernel/identity.js';
 import type { DB } from '../../platform/sql/schema.js';
 import type { ObjectInfo } from '../../platform/ports/object-store.js';
 import type { Upload } from './domain.js';
+import type { NewUpload } from './store-uploads.js';
 
 /** One registration request, as the steps of {@link Registrar.register} see it. */
 export interface RegistrationRequest {
@@ -19,14 +20,20 @@ export interface RegistrationRequest {
   requestSha256: string;
 }
 
+/** Bytes that came in the request: written by `write` (once, however often it is called), their upload's row `newUpload`. */
+export interface ReceivedBytes {
+  upload: Upload;
+  /** stores the bytes retained until `retainUntil` and never pending (claimed as they are written) */
+  write(retainUntil: Date): Promise<ObjectInfo>;
+  /** inserted, registered, by the registration's statement */
+  newUpload: NewUpload;
+}
+
 /**
  * The bytes as checked against the manifest: stored already (`versionId`, an upload the
- * registration claims), or still to be written (`write`, bytes that came in the request: stored
- * retained and claimed at once, beside the sidecars; once, however often it is called).
+ * registration claims), or still to be written ({@link ReceivedBytes}: beside the sidecars).
  */
-export type UploadedBytes = { upload: Upload; size: number; sha256: string } & (
-  { versionId: string } | { write(retainUntil: Date): Promise<ObjectInfo> }
-);
+export type UploadedBytes = { size: number; sha256: string } & ({ upload: Upload; versionId: string } | ReceivedBytes);
 
 /** A registration answered 202: its bytes are hashed and its record committed by the `register` state machine. */
 export interface PendingRegistration {

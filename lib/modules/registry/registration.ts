@@ -29,11 +29,11 @@ import {
   type CommitHook,
   type LocatedUpload,
   type PendingRegistration,
+  type ReceivedBytes,
   type RegistrationRequest,
   type UploadedBytes,
 } from './registration-types.js';
 import { completeMultipart, type UploadOptions } from './uploads.js';
-import type { ObjectInfo } from '../../platform/ports/object-store.js';
 import type { RegistryDeps } from './deps.js';
 
 export interface RegistrationOptions extends Pick<UploadOptions, 'pendingUploadTtlSeconds' | 'multipartPartBytes'> {
@@ -88,15 +88,16 @@ export class Registrar {
   /**
    * A one-request registration ({@link RegistryService.registerInline}): `bytes` came with the
    * manifest. The bytes are checked in memory first (size, sha256, baseline); then the steps of
-   * {@link register}: refused or replayed before anything is written, the bytes handed to `receive`
-   * (which writes them as a pending upload under the request's new upload id) and committed.
+   * {@link register}: refused or replayed before anything is written; then committed, the bytes
+   * (`receive`: under the request's new upload id) written beside the sidecars and their upload's
+   * row inserted by the registration's statement.
    * Never asynchronous.
    */
   async registerInline(
     input: { manifest: ManifestInput; team?: string | undefined; bytes: Uint8Array },
     principal: Principal,
     idempotencyKey: string | undefined,
-    receive: (uploadId: string, sha256: string) => Promise<{ upload: Upload; write(retainUntil: Date): Promise<ObjectInfo> }>,
+    receive: (uploadId: string, sha256: string) => ReceivedBytes,
   ): Promise<RegistrationResult> {
     assertManifestSize(input.manifest);
     const request = registrationRequest({ ...input, uploadId: randomUUID() }, principal, idempotencyKey);
@@ -110,8 +111,7 @@ export class Registrar {
     const earlier = await this.#earlierOrRefused(request, context);
     if (earlier) return earlier;
     await this.#checkReferences(request, context);
-    const { upload, write } = await receive(request.uploadId, sha256);
-    return this.commit(request, { upload, size: input.bytes.length, sha256, write });
+    return this.commit(request, { ...receive(request.uploadId, sha256), size: input.bytes.length, sha256 });
   }
 
   /** The first answer of every registration: refused when it contradicts the model's team, or the earlier registration it repeats. */
@@ -153,7 +153,7 @@ export class Registrar {
         const version = await this.#commits.run({
           lockOrder: `${signed.manifest.modelName}\u0000${request.uploadId}`,
           write: async (tx, lockHead) => {
-            const written = await writeRows(tx, request, signed, lockHead);
+            const written = await writeRows(tx, request, signed, lockHead, 'write' in bytes ? bytes.newUpload : undefined);
             await hook?.(tx, signed.manifest.artifactId, written.value);
             return written;
           },

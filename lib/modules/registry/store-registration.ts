@@ -10,6 +10,7 @@ import type { AuditLog, LockedHead } from '../../platform/audit/log.js';
 import { toIso, toIsoOrNull, type DB } from '../../platform/sql/schema.js';
 import type { Registration, Upload } from './domain.js';
 import { artifactDatasetRows, artifactRow, manifestSignatureRow } from './store.js';
+import { uploadRow, type NewUpload } from './store-uploads.js';
 
 /** What a registration reads before its work: each part undefined when there is none. */
 export interface RegistrationContext {
@@ -86,14 +87,19 @@ const idempotencyRow = (k: { principal: string; idempotencyKey: string; requestS
 /** What {@link writeRegistration} writes. */
 export type RegistrationWrite = Omit<Registration, 'version'> & {
   uploadId: string;
+  /**
+   * The upload of bytes that came in the request (a one-request registration): its row is
+   * inserted, registered, by this statement; without it, `uploadId`'s row is claimed.
+   */
+  newUpload?: NewUpload;
   team: string | null;
   idempotency?: { principal: string; idempotencyKey: string; requestSha256: string };
 };
 
 /**
  * A registration's rows in one statement: claims the upload (unless it expired: the row lock
- * serialises this with the expiry job), creates the model or takes its next version (its row
- * lock, held to the commit), and writes the artifact, its signature, its dataset links and
+ * serialises this with the expiry job; given `newUpload`, inserts it registered), creates the
+ * model or takes its next version (its row lock, held to the commit), and writes the artifact, its signature, its dataset links and
  * the idempotency key, and, given `lockHead`, locks the audit chain's head for the append that
  * follows (`head`; a group commit's batch locks it after all its changes' writes instead).
  * `claimed` false: expiry won, and the caller must roll back.
@@ -128,14 +134,20 @@ function registrationWrites(x: Executor, r: RegistrationWrite) {
   const at = new Date(r.createdAt);
   const artifact = artifactRow({ ...r, version: 0 });
   const links = artifactDatasetRows(r.manifest);
+  const received = r.newUpload && uploadRow(r.newUpload);
   let q = x
     .with('claim', (db) =>
-      db
-        .updateTable('uploads')
-        .set({ registered_at: at })
-        .where('upload_id', '=', r.uploadId)
-        .where('expired_at', 'is', null)
-        .returning('upload_id'),
+      received
+        ? db
+            .insertInto('uploads')
+            .values({ ...received, registered_at: at })
+            .returning('upload_id')
+        : db
+            .updateTable('uploads')
+            .set({ registered_at: at })
+            .where('upload_id', '=', r.uploadId)
+            .where('expired_at', 'is', null)
+            .returning('upload_id'),
     )
     .with('model', (db) =>
       db

@@ -8,33 +8,33 @@ import type { Upload } from './domain.js';
 
 // ---- uploads
 
-export async function insertUpload(
-  x: Executor,
-  u: {
-    uploadId: string;
-    modelName: string;
-    storageKey: string;
-    createdBy: string;
-    createdAt: Date;
-    expiresAt: Date;
-    maxSize: number;
-    /** a multipart upload's part size; null for a single upload */
-    partBytes: number | null;
-  },
-): Promise<void> {
-  await x
-    .insertInto('uploads')
-    .values({
-      upload_id: u.uploadId,
-      model_name: u.modelName,
-      storage_key: u.storageKey,
-      created_by: u.createdBy,
-      created_at: u.createdAt,
-      expires_at: u.expiresAt,
-      max_size: u.maxSize,
-      part_bytes: u.partBytes,
-    })
-    .execute();
+/** An upload as its row is written: when it was created, until when its URL takes bytes. */
+export interface NewUpload {
+  uploadId: string;
+  modelName: string;
+  storageKey: string;
+  createdBy: string;
+  createdAt: Date;
+  expiresAt: Date;
+  maxSize: number;
+  /** a multipart upload's part size; null for a single upload */
+  partBytes: number | null;
+}
+
+/** The `uploads` row of a new upload (also what a one-request registration inserts, registered, in its statement). */
+export const uploadRow = (u: NewUpload) => ({
+  upload_id: u.uploadId,
+  model_name: u.modelName,
+  storage_key: u.storageKey,
+  created_by: u.createdBy,
+  created_at: u.createdAt,
+  expires_at: u.expiresAt,
+  max_size: u.maxSize,
+  part_bytes: u.partBytes,
+});
+
+export async function insertUpload(x: Executor, u: NewUpload): Promise<void> {
+  await x.insertInto('uploads').values(uploadRow(u)).execute();
 }
 
 /** An upload, whether registered, or undefined when there is none (the parts route's one read). */

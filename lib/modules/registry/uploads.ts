@@ -16,6 +16,7 @@ import {
   uploadPlan,
   type Upload,
 } from './domain.js';
+import type { ReceivedBytes } from './registration-types.js';
 import { deleteUnregisteredUpload, findExpiringUploads, findUpload, insertUpload, markUploadExpired } from './store-uploads.js';
 
 export interface UploadOptions {
@@ -132,26 +133,32 @@ export class PendingUploads {
   }
 
   /**
-   * Records the upload of bytes that came in the request itself (a one-request registration),
-   * of their checked `sha256`: its row now; `write` stores the bytes under its key, retained until
-   * the date it is given and never pending (the registration claims them as it writes them, beside
-   * its sidecars), once however often it is called. The row comes first: a crash before the bytes
-   * are written leaves a row the expiry job removes, never bytes nothing would expire.
+   * The upload of bytes that came in the request itself (a one-request registration), checked
+   * against the manifest already (so `expectedSha256`, which the store checks again as it writes):
+   * nothing is written here. The registration writes the bytes beside its sidecars, retained and
+   * never pending, and inserts the upload's row, registered, in its statement; a failure between
+   * leaves retained bytes no row names, which storage parity reports as it does orphaned sidecars.
    */
-  async receive(
-    input: { uploadId: string; modelName: string; bytes: Uint8Array; sha256: string },
-    principal: Principal,
-  ): Promise<{ upload: Upload; write(retainUntil: Date): Promise<ObjectInfo> }> {
+  receive(input: { uploadId: string; modelName: string; bytes: Uint8Array; sha256: string }, principal: Principal): ReceivedBytes {
     const { uploadId, modelName, bytes } = input;
     const storageKey = `${artifactPrefix(modelName, uploadId)}/artifact`;
     const now = this.clock.now();
-    const row = { uploadId, modelName, storageKey, createdBy: principal.id, createdAt: now, maxSize: bytes.length, partBytes: null };
-    // no URL takes bytes for it: they are here
-    await insertUpload(this.database.db, { ...row, expiresAt: now });
+    // no URL takes bytes for it (expiresAt): they are here
+    const newUpload = {
+      uploadId,
+      modelName,
+      storageKey,
+      createdBy: principal.id,
+      createdAt: now,
+      expiresAt: now,
+      maxSize: bytes.length,
+      partBytes: null,
+    };
     let written: Promise<ObjectInfo> | undefined;
     const write = (retainUntil: Date) =>
       (written ??= this.store.put(storageKey, bytes, { retainUntil, expectedSize: bytes.length, expectedSha256: input.sha256 }));
-    return { upload: { ...row, createdAt: now.toISOString(), expiredAt: null }, write };
+    const { expiresAt: _e, ...upload } = newUpload;
+    return { upload: { ...upload, createdAt: now.toISOString(), expiredAt: null }, write, newUpload };
   }
 
   /**
