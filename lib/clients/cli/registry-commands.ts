@@ -25,7 +25,9 @@ import { CliError, readJsonFile, type CliContext } from './context.js';
 export function registryCommands(program: Command, ctx: CliContext): void {
   program
     .command('register')
-    .description('upload an artifact and register it with its training manifest (its datasets must be registered)')
+    .description(
+      'register an artifact with its training manifest (its datasets must be registered): at most 3 MiB in one request, larger ones uploaded first',
+    )
     .requiredOption('--model <name>', 'model name')
     .requiredOption('--artifact <file>', 'artifact file')
     .requiredOption(

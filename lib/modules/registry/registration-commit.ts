@@ -47,7 +47,7 @@ export async function signAndStore(
   // The artifact is retained and claimed beside the sidecars' writes (bytes that came in the
   // request are written so): no longer a pending upload the lifecycle rule (S3) or the expiry
   // job may remove. Should a sidecar fail, the claimed upload is what a crash before the commit
-  // leaves too: the expiry job keeps and reports it.
+  // leaves too: the expiry job keeps and reports it (written bytes no row names: storage parity).
   const artifact =
     'versionId' in bytes
       ? d.store.claimUpload(storageKey, bytes.versionId, retainUntil).then(() => bytes.versionId)
