@@ -57,6 +57,10 @@ describe('POST /v1/registry/artifacts: one request', () => {
     // validation reads the stored bytes back and checks them against the signed manifest
     const report = await stack.api('GET', `/v1/artifacts/${res.body.artifactId}/validate`);
     expect(report.body.ok).toBe(true);
+    // audited as an uploaded artifact's registration is, in the verified chain
+    const events = await stack.api('GET', `/v1/audit?subject=${encodeURIComponent(`artifact:${res.body.artifactId}`)}`);
+    expect(events.body.items.map((e: { type: string }) => e.type).sort()).toEqual(['artifact.registered', 'manifest.signed']);
+    expect((await stack.api('GET', '/v1/audit/verify')).body).toMatchObject({ ok: true });
     const models = await stack.api('GET', '/v1/registry/models?q=inline-a');
     expect(models.body.items[0]).toMatchObject({ name: 'inline-a', team: 'inline-team' });
     // the registration claimed what it wrote: one upload, the artifact and its two sidecars
