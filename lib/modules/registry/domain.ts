@@ -122,6 +122,8 @@ export function planPartSize(plan: MultipartPlan, size: number, partNumber: numb
 }
 
 export const artifactPrefix = (model: string, uploadId: string) => `artifacts/${model}/${uploadId}`;
+/** Where an upload's bytes are stored: `artifact` under its prefix. */
+export const uploadKey = (model: string, uploadId: string) => `${artifactPrefix(model, uploadId)}/artifact`;
 
 /** A manifest may name one dataset twice (e.g. train and eval splits of one version); link it once. */
 export function uniqueRefs(refs: readonly { id: string; version: string }[]) {

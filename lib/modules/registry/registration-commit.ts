@@ -43,11 +43,11 @@ export async function signAndStore(
   // colliding with retained ones; the crashed attempt's become orphans parity reports.
   const put = (name: string, value: unknown) =>
     d.store.put(`${prefix}/${name}`, `${canonicalJson(value)}\n`, { retainUntil, contentType: 'application/json' });
-  const { storageKey } = bytes.upload;
   // The artifact is retained and claimed beside the sidecars' writes (bytes that came in the
   // request are written so): no longer a pending upload the lifecycle rule (S3) or the expiry
   // job may remove. Should a sidecar fail, the claimed upload is what a crash before the commit
   // leaves too: the expiry job keeps and reports it (written bytes no row names: storage parity).
+  const storageKey = 'versionId' in bytes ? bytes.upload.storageKey : bytes.newUpload.storageKey;
   const artifact =
     'versionId' in bytes
       ? d.store.claimUpload(storageKey, bytes.versionId, retainUntil).then(() => bytes.versionId)

@@ -22,8 +22,7 @@ export interface RegistrationRequest {
 
 /** Bytes that came in the request: written by `write` (once, however often it is called), their upload's row `newUpload`. */
 export interface ReceivedBytes {
-  upload: Upload;
-  /** stores the bytes retained until `retainUntil` and never pending (claimed as they are written) */
+  /** stores the bytes at `newUpload.storageKey`, retained until `retainUntil` and never pending (claimed as they are written) */
   write(retainUntil: Date): Promise<ObjectInfo>;
   /** inserted, registered, by the registration's statement */
   newUpload: NewUpload;

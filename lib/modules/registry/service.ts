@@ -112,8 +112,8 @@ export class RegistryService {
   /**
    * Registers an artifact whose bytes came in the request (`POST /v1/registry/artifacts`, at most
    * {@link LIMITS.inlineArtifactBytes}): what {@link register} does after an upload, in one call.
-   * The bytes are checked in memory against the manifest before anything is written, then stored
-   * as a pending upload and registered; a replay writes nothing. Always synchronous.
+   * The bytes are checked in memory against the manifest before anything is written, then written
+   * retained beside the sidecars as the registration commits; a replay writes nothing. Always synchronous.
    */
   async registerInline(
     input: { manifest: ManifestInput; team?: string | undefined; bytes: Uint8Array },
@@ -130,7 +130,7 @@ export class RegistryService {
     const result = await this.#registrar.registerInline(input, principal, idempotencyKey, (uploadId, sha256) =>
       this.#uploads.receive({ uploadId, modelName: input.manifest.modelName, bytes: input.bytes, sha256 }, principal),
     );
-    this.#metrics?.registration(result.replayed ? 'replayed' : 'created', (performance.now() - started) / 1000);
+    this.#recordRegistration(result, started);
     return result;
   }
 
@@ -148,8 +148,13 @@ export class RegistryService {
   ): Promise<RegistrationResult | PendingRegistration> {
     const started = performance.now();
     const result = await this.#registrar.register(input, principal, idempotencyKey, async ? this.#async : undefined);
-    if ('replayed' in result) this.#metrics?.registration(result.replayed ? 'replayed' : 'created', (performance.now() - started) / 1000);
+    if ('replayed' in result) this.#recordRegistration(result, started);
     return result;
+  }
+
+  /** A registration's outcome and duration (since `started`, a `performance.now()`), in the service's metrics. */
+  #recordRegistration(result: RegistrationResult, started: number): void {
+    this.#metrics?.registration(result.replayed ? 'replayed' : 'created', (performance.now() - started) / 1000);
   }
 
   /** How far an asynchronous registration got (its creator or a global admin; 404 for others). */

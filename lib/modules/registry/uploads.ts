@@ -6,13 +6,13 @@ import type { Clock } from '../../platform/ports/clock.js';
 import type { Database } from '../../platform/ports/database.js';
 import type { ObjectInfo, ObjectStore } from '../../platform/ports/object-store.js';
 import {
-  artifactPrefix,
   DEFAULT_MULTIPART_PART_BYTES,
   DEFAULT_PENDING_UPLOAD_TTL_SECONDS,
   multipartPlan,
   pendingUntil,
   planPartSize,
   SINGLE_PUT_MAX_BYTES,
+  uploadKey,
   uploadPlan,
   type Upload,
 } from './domain.js';
@@ -110,7 +110,7 @@ export class PendingUploads {
         { field: 'multipart' },
       );
     const uploadId = randomUUID();
-    const key = `${artifactPrefix(input.modelName, uploadId)}/artifact`;
+    const key = uploadKey(input.modelName, uploadId);
     const now = this.clock.now();
     const row = { uploadId, modelName: input.modelName, storageKey: key, createdBy: principal.id, createdAt: now, maxSize: input.size };
     if (input.multipart) {
@@ -141,7 +141,7 @@ export class PendingUploads {
    */
   receive(input: { uploadId: string; modelName: string; bytes: Uint8Array; sha256: string }, principal: Principal): ReceivedBytes {
     const { uploadId, modelName, bytes } = input;
-    const storageKey = `${artifactPrefix(modelName, uploadId)}/artifact`;
+    const storageKey = uploadKey(modelName, uploadId);
     const now = this.clock.now();
     // no URL takes bytes for it (expiresAt): they are here
     const newUpload = {
@@ -157,8 +157,7 @@ export class PendingUploads {
     let written: Promise<ObjectInfo> | undefined;
     const write = (retainUntil: Date) =>
       (written ??= this.store.put(storageKey, bytes, { retainUntil, expectedSize: bytes.length, expectedSha256: input.sha256 }));
-    const { expiresAt: _e, ...upload } = newUpload;
-    return { upload: { ...upload, createdAt: now.toISOString(), expiredAt: null }, write, newUpload };
+    return { write, newUpload };
   }
 
   /**

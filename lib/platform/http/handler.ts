@@ -11,7 +11,7 @@ import { corsHeaders } from './cors.js';
 import { checkGlobalOnly, checkScope } from './scope.js';
 import { StartupCheckError } from '../startup-checks.js';
 import type { Principal } from '../../kernel/identity.js';
-import type { ReplyBody, ReplyStatus, RouteSpec } from './routes.js';
+import { bodyLimit, type ReplyBody, type ReplyStatus, type RouteSpec } from './routes.js';
 import { traceRequest } from './request-span.js';
 import { containerOrRefusal, type ContainerProvider } from './container-provider.js';
 import { withStatementTally } from '../sql/statements.js';
@@ -140,8 +140,8 @@ function lowerHeaders(h: APIGatewayProxyEvent['headers']): Record<string, string
 
 /**
  * Builds one Lambda handler for a route: error mapping (4xx messages shown, 5xx only a
- * request id), size limit before parsing (the route's `bodyBytes`), authentication and role check, zod parsing of
- * body, query and path by the route's request schemas, the scope check (the model the
+ * request id), size limit before parsing ({@link bodyLimit}), authentication and role check, zod
+ * parsing of body, query and path by the route's request schemas, the scope check (the model the
  * request reaches must be within the caller's scope: `scope.ts`), then the use case, which answers one of
  * the route's reply statuses with a body of its reply schema (types only: the tests check the
  * bodies, production does not parse them again). The local server calls the very same handler.
@@ -167,7 +167,7 @@ export function httpHandler<R extends RouteSpec>(
         Object.assign(base, corsHeaders(c.config.consoleOrigin, event.headers));
         const headers = lowerHeaders(event.headers);
         const principal = await authorize(route, c, event);
-        const input = readInput(schemas, event, route.bodyBytes ?? LIMITS.requestBodyBytes);
+        const input = readInput(schemas, event, bodyLimit(route));
         annotate(idAttributes(input.params, input.body));
         await checkScope(route.scope, principal, input, c);
         const req = { ...input, headers, principal, requestId } as HttpRequest<Parsed<R, 'body'>, Parsed<R, 'query'>, Parsed<R, 'params'>>;

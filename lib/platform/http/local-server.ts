@@ -8,7 +8,7 @@ import { stringifyJson } from '../../kernel/json.js';
 import { LIMITS } from '../../kernel/manifest.js';
 import { retryableFault } from './faults.js';
 import type { ContainerProvider, HandlerBuilder, LambdaHandler } from './handler.js';
-import { ROUTES, routePaths, type RouteId, type RouteSpec } from './routes.js';
+import { bodyLimit, ROUTES, routePaths, type RouteId, type RouteSpec } from './routes.js';
 import { lambdaContext, toApiGatewayEvent } from './api-event.js';
 import { serveDownload } from './local-downloads.js';
 import { collectingAfterResponse, runAfterResponse } from './after-response.js';
@@ -212,7 +212,7 @@ async function handle(served: Served, req: IncomingMessage, res: ServerResponse,
   });
   let body: string | null = null;
   if (req.method !== 'GET') {
-    const limit = hit.r.route.bodyBytes ?? LIMITS.requestBodyBytes;
+    const limit = bodyLimit(hit.r.route);
     const text = await readBody(req, limit);
     if (text === undefined) throw new AegisError('PAYLOAD_TOO_LARGE', `request body exceeds ${limit} bytes`, { field: 'body' });
     body = text;

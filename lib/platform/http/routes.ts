@@ -12,6 +12,7 @@ import { SERVING_ROUTES } from './routes/serving.js';
 import type { RouteSpec } from './routes/spec.js';
 
 export type { ReplyStatuses, RouteSpec } from './routes/spec.js';
+export { bodyLimit } from './routes/spec.js';
 
 /** The paths a route answers on: its own, then its deprecated aliases. */
 export const routePaths = (route: RouteSpec): { path: string; deprecated: boolean }[] => [

@@ -1,5 +1,6 @@
 import type * as z from 'zod';
 import { ROLES, type Role } from '../../../kernel/identity.js';
+import { LIMITS } from '../../../kernel/manifest.js';
 
 /** Every role that reads the registry: all but `invoker`, which only calls models (predict, feedback). */
 export const ANY_ROLE: readonly Role[] = ROLES.filter((r) => r !== 'invoker');
@@ -69,3 +70,6 @@ export interface RouteSpec {
   /** what it answers with: the reply's schema (schemas.ts) and the statuses it answers with */
   reply: { schema: z.ZodType; status: ReplyStatuses };
 }
+
+/** The largest body a route takes: its own `bodyBytes`, or the API's {@link LIMITS.requestBodyBytes}. */
+export const bodyLimit = (route: RouteSpec): number => route.bodyBytes ?? LIMITS.requestBodyBytes;
