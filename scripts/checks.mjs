@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 const CHECKS = ['eslint', 'tsc', 'prettier', 'tsc-console', 'secrets', 'knip', 'deps'];
 const scriptOf = (name) => (name === 'secrets' ? 'secrets' : `check:${name}`);
 
-/** Runs one check's npm script; resolves with its exit code, output and time. */
+/** Runs one check's npm script; resolves with its exit code, output and time (ms). */
 function run(name) {
   const t0 = performance.now();
   return new Promise((resolve) => {
@@ -28,8 +28,8 @@ function run(name) {
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
-    child.on('error', (e) => resolve({ name, code: 1, out: `${out}${e.message}\n`, ms: performance.now() - t0 }));
-    child.on('close', (code, signal) => resolve({ name, code: code ?? (signal ? 1 : 0), out, ms: performance.now() - t0 }));
+    child.on('error', (e) => resolve({ code: 1, out: `${out}${e.message}\n`, ms: performance.now() - t0 }));
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), out, ms: performance.now() - t0 }));
   });
 }
 

@@ -47,11 +47,13 @@ export async function signAndStore(
   // request are written so): no longer a pending upload the lifecycle rule (S3) or the expiry
   // job may remove. Should a sidecar fail, the claimed upload is what a crash before the commit
   // leaves too: the expiry job keeps and reports it (written bytes no row names: storage parity).
-  const storageKey = 'versionId' in bytes ? bytes.upload.storageKey : bytes.newUpload.storageKey;
-  const artifact =
+  const { storageKey, artifact } =
     'versionId' in bytes
-      ? d.store.claimUpload(storageKey, bytes.versionId, retainUntil).then(() => bytes.versionId)
-      : bytes.write(retainUntil).then((info) => info.versionId);
+      ? {
+          storageKey: bytes.upload.storageKey,
+          artifact: d.store.claimUpload(bytes.upload.storageKey, bytes.versionId, retainUntil).then(() => bytes.versionId),
+        }
+      : { storageKey: bytes.newUpload.storageKey, artifact: bytes.write(retainUntil).then((info) => info.versionId) };
   // all three settle before an error is thrown: no write of this registration outlives its answer
   const [manifestObj, signatureObj, versionId] = await allOrFirstError([
     put(`manifest-${signature.manifestSignatureId}.json`, manifest),
