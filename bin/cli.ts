@@ -2,29 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ApiError } from '../lib/clients/http/client.js';
-import { auditCommands } from '../lib/clients/cli/audit-commands.js';
-import { baselineCommand } from '../lib/clients/cli/baseline-command.js';
+import { commandName, modulesFor } from '../lib/clients/cli/commands.js';
 import { CliContext, CliError } from '../lib/clients/cli/context.js';
-import { driftCommands } from '../lib/clients/cli/drift-command.js';
-import { eventsCommands } from '../lib/clients/cli/events-command.js';
-import { lineageCommands } from '../lib/clients/cli/lineage-commands.js';
-import { promotionCancelCommand } from '../lib/clients/cli/promotion-cancel-command.js';
-import { promotionCommands } from '../lib/clients/cli/promotion-commands.js';
-import { publishCommands } from '../lib/clients/cli/publish-commands.js';
-import { quarantineCommands } from '../lib/clients/cli/quarantine-commands.js';
-import { predictCommand } from '../lib/clients/cli/predict-command.js';
-import { pullCommand } from '../lib/clients/cli/pull-command.js';
-import { retrainCommand } from '../lib/clients/cli/retrain-command.js';
-import { recoveryCommands } from '../lib/clients/cli/recovery-commands.js';
-import { registryCommands } from '../lib/clients/cli/registry-commands.js';
-import { servingCommands } from '../lib/clients/cli/serving-commands.js';
-import { tokenCommands } from '../lib/clients/cli/token-commands.js';
-import { webhookCommands } from '../lib/clients/cli/webhook-commands.js';
-import { consoleCommands } from '../lib/clients/cli/console-command.js';
-import { deployGuardCommand } from '../lib/clients/cli/deploy-guard-command.js';
-import { signoffCommands } from '../lib/clients/cli/signoff-command.js';
-import { acceptanceCommand } from '../lib/clients/cli/acceptance-command.js';
-import { trainingCommands } from '../lib/clients/cli/training-commands.js';
 import { AegisError } from '../lib/kernel/errors.js';
 
 function positiveNumber(flag: string) {
@@ -83,28 +62,10 @@ program
     await runServe(process.env);
     await new Promise(() => undefined);
   });
-registryCommands(program, ctx);
-publishCommands(program, ctx);
-tokenCommands(program, ctx);
-trainingCommands(program, ctx);
-lineageCommands(program, ctx);
-servingCommands(program, ctx);
-auditCommands(program, ctx);
-webhookCommands(program, ctx);
-eventsCommands(program, ctx);
-promotionCommands(program, ctx);
-promotionCancelCommand(program, ctx);
-quarantineCommands(program, ctx);
-recoveryCommands(program, ctx);
-pullCommand(program, ctx);
-predictCommand(program, ctx);
-baselineCommand(program, ctx);
-retrainCommand(program, ctx);
-driftCommands(program, ctx);
-consoleCommands(program, ctx);
-deployGuardCommand(program, ctx);
-signoffCommands(program, ctx);
-acceptanceCommand(program, ctx);
+// only the module of the command this run names (all of them for help or a mistyped command)
+const named = commandName(program, args);
+const modules = named === 'serve' ? [] : modulesFor(named);
+for (const register of await Promise.all(modules.map((m) => m.load()))) register(program, ctx);
 
 /** With --json, a failure is one JSON object on stdout (the exit code is the same). */
 const json = process.argv.slice(2).includes('--json');

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { startStack, type Stack } from '../support/local-stack.js';
 import { aegisCli } from '../support/spawn.js';
+import { COMMAND_MODULES } from '../../lib/clients/cli/commands.js';
 
 /** What a user of the AWS CLI, gh or mlflow expects of `aegis`: version, exit codes, JSON errors, retries. */
 let stack: Stack;
@@ -58,6 +59,18 @@ describe('aegis conventions', () => {
     const bad = await aegisCli(['--timeout', 'soon', 'list'], env());
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--timeout must be a positive number/);
+  });
+
+  it('loads every command for --help and a mistyped command (commander lists and suggests from all), one for a run', async () => {
+    const help = await aegisCli(['--help']);
+    expect(help.code).toBe(0);
+    const listed = [...help.stdout.matchAll(/^  ([a-z][a-z-]*)/gm)].map((m) => m[1]);
+    expect(listed).toEqual(['serve', ...COMMAND_MODULES.flatMap((m) => m.commands), 'help']);
+    const typo = await aegisCli(['regster'], env());
+    expect([typo.code, typo.stderr]).toEqual([2, expect.stringMatching(/unknown command 'regster'\n\(Did you mean register\?\)/)]);
+    // a global option's value is not the command: `keys` runs (its own help), not `register`
+    const keys = await aegisCli(['--token', 'register', 'keys', '--help']);
+    expect([keys.code, keys.stdout]).toEqual([0, expect.stringContaining('Usage: aegis keys')]);
   });
 
   it('with --json, answers a refused request with a JSON error on stdout and the same exit code', async () => {

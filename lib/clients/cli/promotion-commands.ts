@@ -1,15 +1,5 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
-import type {
-  ArtifactReply,
-  KeyReply,
-  PromotionReply,
-  PromotionsReply,
-  PromotionSummaryReply,
-  VerdictReply,
-} from '../../platform/http/schemas.js';
-import { SIGNOFF_ROLES, signoffPurpose, type SignoffRole } from '../../kernel/signatures.js';
+import type { ArtifactReply, PromotionReply, PromotionsReply, PromotionSummaryReply, VerdictReply } from '../../platform/http/schemas.js';
 import { signApproval } from './approval-signing.js';
 import { CliError, type CliContext } from './context.js';
 import { promotionAbortCommand } from './promotion-abort-command.js';
@@ -189,54 +179,5 @@ export function promotionCommands(program: Command, ctx: CliContext): void {
       );
       const after = await api.request<PromotionReply>('POST', `/v1/promotions/${encodeURIComponent(p.promotionId)}/approvals`, body);
       ctx.out(describe(after), after);
-    });
-
-  const keys = program.commands.find((c) => c.name() === 'keys')!;
-  keys
-    .command('generate')
-    .description('make an approver or sign-off key pair on this machine: the private key stays here (mode 0600), enrol the public half')
-    .requiredOption('--out <file>', 'private key file (PEM); the public key goes to <file>.pub')
-    .action(async (o: { out: string }) => {
-      const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-      await writeFile(o.out, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600, flag: 'wx' }).catch(
-        (e: NodeJS.ErrnoException) => {
-          throw new CliError(e.code === 'EEXIST' ? `${o.out} exists: refusing to overwrite a key` : `cannot write ${o.out}: ${e.message}`);
-        },
-      );
-      const pub = publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
-      await writeFile(`${o.out}.pub`, `${pub}\n`, { flag: 'wx' });
-      ctx.out(
-        `private key ${o.out} (keep it here; never send it)\npublic key  ${o.out}.pub\n  ${pub}\nenrol it:   aegis keys add --role approver --kid <id> --owner <you> --public-key ${o.out}.pub`,
-        { privateKeyFile: o.out, publicKeyFile: `${o.out}.pub`, publicKey: pub },
-      );
-    });
-  keys
-    .command('revoke')
-    .description('revoke a key (admin): its signatures and approvals stop counting')
-    .requiredOption('--kid <id>', 'key id')
-    .action(async (o: { kid: string }) => {
-      const r = await (await ctx.client()).request<KeyReply>('POST', `/v1/keys/${encodeURIComponent(o.kid)}/revoke`);
-      ctx.out(`revoked ${r.kid} at ${r.revokedAt}`, r);
-    });
-  keys
-    .command('add')
-    .description('enrol a public key made with keys generate (admin): an approver, or a sign-off role (aegis signoff)')
-    .addOption(new Option('--role <role>', 'key role').choices(['approver', ...SIGNOFF_ROLES]).makeOptionMandatory())
-    .requiredOption('--kid <id>', 'key id')
-    .requiredOption('--owner <principal>', 'who holds the private key (their own requests do not count)')
-    .requiredOption('--public-key <file>', 'base64 DER public key (the .pub from keys generate)')
-    .option('--not-after <iso>', 'expiry of the key')
-    .action(async (o: { role: 'approver' | SignoffRole; kid: string; owner: string; publicKey: string; notAfter?: string }) => {
-      const publicKey = (await readFile(o.publicKey, 'utf8')).trim();
-      const r = await (
-        await ctx.client()
-      ).request<KeyReply>('POST', '/v1/keys', {
-        kid: o.kid,
-        purpose: o.role === 'approver' ? o.role : signoffPurpose(o.role),
-        publicKey,
-        owner: o.owner,
-        ...(o.notAfter ? { notAfter: o.notAfter } : {}),
-      });
-      ctx.out(`enrolled ${o.role} key ${r.kid} for ${o.owner}, valid from ${r.notBefore}`, r);
     });
 }

@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { bytes, formatReport } from '../http/format.js';
 import { registerArtifact, registerDatasets, verifyingReporter } from '../http/registration.js';
 import { artifactEvidence, hashArtifact } from '../../kernel/artifact-baseline.js';
@@ -12,8 +12,6 @@ import { datasetChecksum } from '../training/dataset-checksum.js';
 import type {
   ArtifactReply,
   DatasetReply,
-  KeysReply,
-  KeysRotateReply,
   ModelsReply,
   ModelTeamReply,
   VerificationReply,
@@ -21,7 +19,7 @@ import type {
 } from '../../platform/http/schemas.js';
 import { CliError, readJsonFile, type CliContext } from './context.js';
 
-/** register, get, list, set-team, verify-manifest, keys, datasets. */
+/** register, get, list, verify-manifest, set-team, datasets. */
 export function registryCommands(program: Command, ctx: CliContext): void {
   program
     .command('register')
@@ -175,53 +173,6 @@ export function registryCommands(program: Command, ctx: CliContext): void {
       }
       ctx.out(formatReport(report), report);
       if (!report.ok) process.exitCode = 1;
-    });
-
-  const keys = program.command('keys').description('the signing key ring');
-  keys
-    .command('list')
-    .description('public keys with validity windows')
-    .action(async () => {
-      const r = await (await ctx.client()).request<KeysReply>('GET', '/v1/keys');
-      const state = (k: (typeof r.keys)[number]) =>
-        k.revokedAt ? `REVOKED ${k.revokedAt}` : k.notAfter ? `retired ${k.notAfter}` : 'active';
-      ctx.out(
-        [
-          `${r.keys.length} key(s)`,
-          ...r.keys.map((k) => `  ${k.kid.padEnd(24)} ${k.purpose.padEnd(9)} ${k.alg.padEnd(18)} ${state(k)}  from ${k.notBefore}`),
-        ].join('\n'),
-        r,
-      );
-    });
-  keys
-    .command('export')
-    .description('write the key ring (the GET /v1/keys reply) to a file to pin it: --trusted-keys of verify-folder, pull, verify-bundle')
-    .requiredOption('--out <file>', 'where to write it, e.g. .aegis/trusted-keys.json (replaced when it exists)')
-    .action(async (o: { out: string }) => {
-      const r = await (await ctx.client()).request<KeysReply>('GET', '/v1/keys');
-      await mkdir(dirname(resolve(o.out)), { recursive: true });
-      // written beside, then renamed: a reader never sees half a ring
-      const part = `${o.out}.${process.pid}.part`;
-      await writeFile(part, `${JSON.stringify({ keys: r.keys }, null, 2)}\n`);
-      await rename(part, o.out);
-      ctx.out(`wrote ${r.keys.length} key(s) to ${o.out}: ${r.keys.map((k) => `${k.kid} (${k.purpose})`).join(', ')}`, {
-        out: o.out,
-        keys: r.keys,
-      });
-    });
-  keys
-    .command('rotate')
-    .description('make a new key active; the old one keeps verifying what it signed (unless --revoke)')
-    .addOption(new Option('--purpose <p>', 'which key').choices(['manifest', 'audit']).makeOptionMandatory())
-    .option('--kms-key-id <id>', 'AWS mode: the new KMS key to adopt')
-    .option('--revoke', 'also revoke the old key: its signatures stop verifying', false)
-    .action(async (o: { purpose: string; kmsKeyId?: string; revoke: boolean }) => {
-      const body = { purpose: o.purpose, revoke: o.revoke, ...(o.kmsKeyId ? { kmsKeyId: o.kmsKeyId } : {}) };
-      const r = await (await ctx.client()).request<KeysRotateReply>('POST', '/v1/keys/rotate', body);
-      ctx.out(
-        `rotated ${o.purpose}: ${r.previous ? `${r.previous.kid} ${r.previous.revokedAt ? 'revoked' : 'retired'}` : 'no previous key'}, ${r.current.kid} active`,
-        r,
-      );
     });
 
   program
