@@ -10,6 +10,10 @@
  * 3. GET version / GET artifact throughput with `clients` connections (PGlite) against the
  *    reference's one-SELECT GET: goal ≥ 0.8×.
  * Promotion request → rollout started p95 is printed by the promotion bench (`promotion.ts`).
+ * Each registration measurement runs `rounds` (3) times, reference and stack interleaved: the
+ * ratios printed are the median of the rounds' ratios with their range (this machine's runs
+ * vary by ±10 % or more; one run's ratio is a hint, not a measurement), and each side's process
+ * CPU per registration (server and client loop, the same loop both sides) is printed beside.
  * It asserts nothing: the goals are printed beside the numbers.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -43,6 +47,7 @@ export const hotPathsOptionsFromEnv = (env: NodeJS.ProcessEnv = process.env) => 
   registrations: envInt('BENCH_HOT_REGISTRATIONS', 500, env),
   clients: envInt('BENCH_HOT_CLIENTS', 50, env),
   gets: envInt('BENCH_HOT_GETS', 5000, env),
+  rounds: envInt('BENCH_HOT_ROUNDS', 3, env),
 });
 type Options = ReturnType<typeof hotPathsOptionsFromEnv>;
 
@@ -119,7 +124,27 @@ interface Phase {
   latencies: number[];
   registerOnly: number[];
   wallMs: number;
+  /** this process's CPU time (user + system) during the phase: the server's and the client loop's */
+  cpuMs: number;
   done: Registered[];
+}
+
+/** Phases of several rounds as one: their samples pooled, their times summed. */
+const pooled = (phases: readonly Phase[]): Phase => ({
+  latencies: phases.flatMap((p) => p.latencies),
+  registerOnly: phases.flatMap((p) => p.registerOnly),
+  wallMs: phases.reduce((t, p) => t + p.wallMs, 0),
+  cpuMs: phases.reduce((t, p) => t + p.cpuMs, 0),
+  done: phases.flatMap((p) => p.done),
+});
+
+/** The median of the rounds' values and their range, e.g. `0.24× (0.21–0.27×)`. */
+function spread(values: readonly number[]): { median: number; text: string } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  const range = sorted.length > 1 ? ` (${ratio(sorted[0]!).slice(0, -1)}–${ratio(sorted.at(-1)!)} over ${sorted.length} rounds)` : '';
+  return { median, text: `${ratio(median)}${range}` };
 }
 
 /**
@@ -154,7 +179,8 @@ async function withAgent<T>(clients: number, fn: (agent: Agent) => Promise<T>): 
 
 async function registrations(n: number, clients: number, register: Register): Promise<Phase> {
   const artifacts = prepare(n);
-  const phase: Phase = { latencies: [], registerOnly: [], wallMs: 0, done: [] };
+  const phase: Phase = { latencies: [], registerOnly: [], wallMs: 0, cpuMs: 0, done: [] };
+  const cpu = process.cpuUsage();
   const start = performance.now();
   await withAgent(clients, (agent) =>
     runConcurrent(n, clients, async (i) => {
@@ -166,6 +192,8 @@ async function registrations(n: number, clients: number, register: Register): Pr
     }),
   );
   phase.wallMs = performance.now() - start;
+  const used = process.cpuUsage(cpu);
+  phase.cpuMs = (used.user + used.system) / 1000;
   return phase;
 }
 
@@ -216,36 +244,62 @@ async function registrationRows(
   const refWarm = await registrations(warm, c, refReg);
   const stackWarm = await registrations(warm, c, stackReg);
   const uploadWarm = await registrations(warm, c, uploadReg);
-  const refMany = await registrations(o.registrations, c, refReg);
-  const stackMany = await registrations(o.registrations, c, stackReg);
-  const uploadMany = await registrations(o.registrations, c, uploadReg);
   const serial = Math.min(o.registrations, SERIAL_MAX);
-  const refOne = await registrations(serial, 1, refReg);
-  const stackOne = await registrations(serial, 1, stackReg);
-  const uploadOne = await registrations(serial, 1, uploadReg);
+  // rounds interleaved: reference, then the stack's two ways, at `c` clients and then at 1
+  const rounds: { many: [Phase, Phase, Phase]; one: [Phase, Phase, Phase] }[] = [];
+  for (let r = 0; r < Math.max(1, o.rounds); r++) {
+    const many: [Phase, Phase, Phase] = [
+      await registrations(o.registrations, c, refReg),
+      await registrations(o.registrations, c, stackReg),
+      await registrations(o.registrations, c, uploadReg),
+    ];
+    const one: [Phase, Phase, Phase] = [
+      await registrations(serial, 1, refReg),
+      await registrations(serial, 1, stackReg),
+      await registrations(serial, 1, uploadReg),
+    ];
+    rounds.push({ many, one });
+  }
+  const pool = (at: 'many' | 'one', side: 0 | 1 | 2) => pooled(rounds.map((r) => r[at][side]));
+  const [refMany, stackMany, uploadMany] = [pool('many', 0), pool('many', 1), pool('many', 2)];
+  const [refOne, stackOne, uploadOne] = [pool('one', 0), pool('one', 1), pool('one', 2)];
   const stackAll = [...stackWarm.done, ...stackMany.done, ...stackOne.done, ...uploadWarm.done, ...uploadMany.done, ...uploadOne.done];
   const refAll = [...refWarm.done, ...refMany.done, ...refOne.done];
   const versions = new Set(stackAll.map((r) => r.version));
   if (versions.size !== stackAll.length) throw new Error(`expected ${stackAll.length} distinct versions, got ${versions.size}`);
 
-  const [many, one] = [perS(stackMany) / perS(refMany), perS(stackOne) / perS(refOne)];
+  const many = spread(rounds.map((r) => perS(r.many[1]) / perS(r.many[0])));
+  const one = spread(rounds.map((r) => perS(r.one[1]) / perS(r.one[0])));
   const [p99Many, p99One] = [summarize(stackMany.latencies).p99, summarize(stackOne.latencies).p99];
-  print(`\n-- ${t.label}: registrations --`);
+  print(`\n-- ${t.label}: registrations (${rounds.length} rounds, samples pooled) --`);
+  const cpuPer = (p: Phase) => ms(p.cpuMs / p.latencies.length);
   const rows = (clients: number, ref: Phase, inline: Phase, upload: Phase) => [
-    summaryRow('reference (1 request)', clients, summarize(ref.latencies), rate(perS(ref)), '1.00×'),
-    summaryRow('registration (1 request)', clients, summarize(inline.latencies), rate(perS(inline)), ratio(perS(inline) / perS(ref))),
-    summaryRow('through an upload (3 requests)', clients, summarize(upload.latencies), rate(perS(upload)), ratio(perS(upload) / perS(ref))),
-    summaryRow('  of which the register call', clients, summarize(upload.registerOnly), '-', '-'),
+    [...summaryRow('reference (1 request)', clients, summarize(ref.latencies), rate(perS(ref)), '1.00×'), cpuPer(ref)],
+    [
+      ...summaryRow('registration (1 request)', clients, summarize(inline.latencies), rate(perS(inline)), ratio(perS(inline) / perS(ref))),
+      cpuPer(inline),
+    ],
+    [
+      ...summaryRow(
+        'through an upload (3 requests)',
+        clients,
+        summarize(upload.latencies),
+        rate(perS(upload)),
+        ratio(perS(upload) / perS(ref)),
+      ),
+      cpuPer(upload),
+    ],
+    [...summaryRow('  of which the register call', clients, summarize(upload.registerOnly), '-', '-'), '-'],
   ];
   print(
     table(
-      ['measurement', 'clients', 'n', 'p50', 'p95', 'p99', 'throughput', 'vs reference'],
+      ['measurement', 'clients', 'n', 'p50', 'p95', 'p99', 'throughput', 'vs reference', 'CPU/registration'],
       [...rows(c, refMany, stackMany, uploadMany), ...rows(1, refOne, stackOne, uploadOne)],
     ),
   );
   const pgGoal = t.kind === 'pg' ? ` (goal ≤ 150 ms: ${goal(p99Many <= 150)})` : ' (the 150 ms goal is for PostgreSQL)';
   print(
-    `   registrations/s at ${c} clients (1 request): ${ratio(many)} of the reference (goal ≥ 0.5×: ${goal(many >= 0.5)}); at 1 client: ${ratio(one)}`,
+    `   registrations/s at ${c} clients (1 request): ${many.text} of the reference, median of the rounds (goal ≥ 0.5×: ${goal(many.median >= 0.5)}); at 1 client: ${one.text}`,
   );
   print(`   p99 at ${c} clients: ${ms(p99Many)}${pgGoal}; at 1 client: ${ms(p99One)} (goal ≤ 15 ms: ${goal(p99One <= 15)})`);
   print(`   ${warm} warm-up registrations each way first, not counted; all ${stackAll.length} of the stack's got distinct versions`);

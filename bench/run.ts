@@ -13,8 +13,8 @@
  *   BENCH_EVENTS=1000 BENCH_EVENT_REGISTRATIONS=20 BENCH_EVENT_ROUNDS=3
  *   BENCH_AUDIT_EVENTS=100000 BENCH_AUDIT_WRITERS=20 BENCH_AUDIT_APPENDS=2000 BENCH_AUDIT_API_EVENTS=20000 BENCH_AUDIT_API_RUNS=3
  *   BENCH_PROMOTIONS=100   (promotion: staging promotions, one at a time, after 3 not counted)
- *   BENCH_HOT_REGISTRATIONS=500 BENCH_HOT_CLIENTS=50 BENCH_HOT_GETS=5000   (hotpaths: registrations at that many clients, then
- *     min(registrations, 200) at 1 client, on PGlite and on the PostgreSQL server; GETs per row on PGlite)
+ *   BENCH_HOT_REGISTRATIONS=500 BENCH_HOT_CLIENTS=50 BENCH_HOT_GETS=5000 BENCH_HOT_ROUNDS=3   (hotpaths: registrations at that
+ *     many clients, then min(registrations, 200) at 1 client, per round, on PGlite and on the PostgreSQL server; GETs per row on PGlite)
  */
 import { cpus, platform, arch } from 'node:os';
 import { pullOptionsFromEnv, runArtifactPull } from './artifact-pull.js';
