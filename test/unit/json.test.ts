@@ -59,6 +59,29 @@ describe('parseJsonStrict', () => {
     }
   });
 
+  it('reads string literals as JSON.parse does: quotes, escapes, control characters, long plain runs', () => {
+    const piece = fc.constantFrom('"', '\\', 'u', '0', 'a', 'n', '\n', '\u0001', '\u001f', ' ', 'é', '😀', 'A'.repeat(300));
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 30 }), fc.boolean(), (pieces, inObject) => {
+        const literal = `"${pieces.join('')}"`;
+        const text = inObject ? `{"k":${literal},"n":1}` : literal;
+        let expected: unknown;
+        try {
+          expected = JSON.parse(text);
+        } catch {
+          expect(() => parseJsonStrict(text)).toThrow(JsonInputError);
+          return;
+        }
+        expect(parseJsonStrict(text)).toEqual(expected);
+      }),
+      { seed: SEED, numRuns: 3000 },
+    );
+    // where a string goes wrong is named as before: the control character, the end of the text
+    expect(() => parseJsonStrict('["ab\u0001c"]')).toThrow('invalid JSON at position 4: control character in string');
+    expect(() => parseJsonStrict('["abc')).toThrow('invalid JSON at position 5: unterminated string');
+    expect(() => parseJsonStrict('"ab\\')).toThrow('unterminated string');
+  });
+
   it('keeps __proto__ as an own key, as JSON.parse does', () => {
     const v = parseJsonStrict('{"__proto__":{"polluted":true},"a":1}') as Record<string, unknown>;
     expect(Object.getPrototypeOf(v)).toBe(Object.prototype);
