@@ -64,7 +64,7 @@ describe('aegis conventions', () => {
   it('loads every command for --help and a mistyped command (commander lists and suggests from all), one for a run', async () => {
     const help = await aegisCli(['--help']);
     expect(help.code).toBe(0);
-    const listed = [...help.stdout.matchAll(/^  ([a-z][a-z-]*)/gm)].map((m) => m[1]);
+    const listed = [...help.stdout.matchAll(/^ {2}([a-z][a-z-]*)/gm)].map((m) => m[1]);
     expect(listed).toEqual(['serve', ...COMMAND_MODULES.flatMap((m) => m.commands), 'help']);
     const typo = await aegisCli(['regster'], env());
     expect([typo.code, typo.stderr]).toEqual([2, expect.stringMatching(/unknown command 'regster'\n\(Did you mean register\?\)/)]);
