@@ -272,23 +272,15 @@ async function registrationRows(
   const one = spread(rounds.map((r) => perS(r.one[1]) / perS(r.one[0])));
   const [p99Many, p99One] = [summarize(stackMany.latencies).p99, summarize(stackOne.latencies).p99];
   print(`\n-- ${t.label}: registrations (${rounds.length} rounds, samples pooled) --`);
-  const cpuPer = (p: Phase) => ms(p.cpuMs / p.latencies.length);
+  /** A phase's row: its latencies, throughput, ratio to `ref`'s throughput and CPU per registration. */
+  const phaseRow = (label: string, clients: number, p: Phase, ref: Phase) => [
+    ...summaryRow(label, clients, summarize(p.latencies), rate(perS(p)), ratio(perS(p) / perS(ref))),
+    ms(p.cpuMs / p.latencies.length),
+  ];
   const rows = (clients: number, ref: Phase, inline: Phase, upload: Phase) => [
-    [...summaryRow('reference (1 request)', clients, summarize(ref.latencies), rate(perS(ref)), '1.00×'), cpuPer(ref)],
-    [
-      ...summaryRow('registration (1 request)', clients, summarize(inline.latencies), rate(perS(inline)), ratio(perS(inline) / perS(ref))),
-      cpuPer(inline),
-    ],
-    [
-      ...summaryRow(
-        'through an upload (3 requests)',
-        clients,
-        summarize(upload.latencies),
-        rate(perS(upload)),
-        ratio(perS(upload) / perS(ref)),
-      ),
-      cpuPer(upload),
-    ],
+    phaseRow('reference (1 request)', clients, ref, ref),
+    phaseRow('registration (1 request)', clients, inline, ref),
+    phaseRow('through an upload (3 requests)', clients, upload, ref),
     [...summaryRow('  of which the register call', clients, summarize(upload.registerOnly), '-', '-'), '-'],
   ];
   print(

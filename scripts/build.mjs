@@ -7,8 +7,8 @@
  * Every other package is bundled, which is why it is a devDependency: a CLI run then reads a
  * handful of files instead of resolving and parsing hundreds of small modules (zod, kysely,
  * commander, the AWS SDK), which is most of its start-up time. Code splitting keeps the
- * sources' lazy `import()`s lazy: the CLI does not load the server nor the modules of commands it does not run (lib/clients/cli/commands.ts), and a local run loads no
- * AWS SDK it does not use.
+ * sources' lazy `import()`s lazy: the CLI does not load the server nor the modules of commands
+ * it does not run (lib/clients/cli/commands.ts), and a local run loads no AWS SDK it does not use.
  *
  *   node scripts/build.mjs             build
  *   node scripts/build.mjs --if-stale  build only when a bundled source is newer than the build
