@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ApiError } from '../lib/clients/http/client.js';
-import { commandName, modulesFor } from '../lib/clients/cli/commands.js';
+import { leadingArgs, modulesFor } from '../lib/clients/cli/commands.js';
 import { CliContext, CliError } from '../lib/clients/cli/context.js';
 import { AegisError } from '../lib/kernel/errors.js';
 
@@ -22,16 +22,6 @@ function count(flag: string) {
 }
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-
-// `aegis --version` (or -V) before any command. Not commander's .version(): that option would
-// also swallow the `--version V` of `datasets register` and `list`.
-const args = process.argv.slice(2);
-const versionAt = args.findIndex((a) => a === '--version' || a === '-V');
-const commandAt = args.findIndex((a) => !a.startsWith('-'));
-if (versionAt !== -1 && (commandAt === -1 || versionAt < commandAt)) {
-  process.stdout.write(`${version}\n`);
-  process.exit(0);
-}
 
 const program = new Command('aegis')
   // usage errors exit 2 (the README's table), not commander's default 1; see the catch below
@@ -54,6 +44,16 @@ const program = new Command('aegis')
   .showHelpAfterError();
 const ctx = new CliContext(program);
 
+// `aegis --version` (or -V) before any command, after the program's options (`--url X --version`).
+// Not commander's .version(): that option would also swallow the `--version V` of `datasets
+// register` and `list`. Checked before any command module loads.
+const args = process.argv.slice(2);
+const leading = leadingArgs(program, args);
+if (leading.flags.includes('--version') || leading.flags.includes('-V')) {
+  process.stdout.write(`${version}\n`);
+  process.exit(0);
+}
+
 program
   .command('serve')
   .description('run the local server (same handlers as the Lambdas); honours PORT, AEGIS_DATA_DIR, …')
@@ -63,7 +63,7 @@ program
     await new Promise(() => undefined);
   });
 // only the module of the command this run names (all of them for help or a mistyped command)
-const named = commandName(program, args);
+const named = leading.command;
 const modules = named === 'serve' ? [] : modulesFor(named);
 for (const register of await Promise.all(modules.map((m) => m.load()))) register(program, ctx);
 

@@ -48,6 +48,9 @@ describe('aegis conventions', () => {
     const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
     const res = await aegisCli(['--version']);
     expect([res.code, res.stdout.trim()]).toEqual([0, version]);
+    // after a program option that takes a value (it was "unknown option '--version'", exit 2)
+    const after = await aegisCli(['--url', 'http://127.0.0.1:1', '--version']);
+    expect([after.code, after.stdout.trim()]).toEqual([0, version]);
   });
 
   it("exits 2 on a usage error (unknown option, missing value, bad value), with commander's message", async () => {

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { COMMAND_MODULES, commandName, modulesFor } from '../../lib/clients/cli/commands.js';
+import { COMMAND_MODULES, commandName, leadingArgs, modulesFor } from '../../lib/clients/cli/commands.js';
 import { CliContext } from '../../lib/clients/cli/context.js';
 
 /** The CLI loads only the module of the command a run names: the table must say truly which module adds which command. */
@@ -32,6 +32,15 @@ describe('the CLI command table', () => {
     [[], undefined],
   ])('finds the command in %j', (args, name) => {
     expect(commandName(program, args)).toBe(name);
+  });
+
+  it.each([
+    [['--url', 'http://h', '--version'], ['--url', '--version'], undefined],
+    [['-t', '5', '-V', 'list'], ['-t', '-V'], 'list'],
+    [['--token', '--version', 'whoami'], ['--token'], 'whoami'], // "--version" is the token there
+    [['list', '--version', '2'], [], 'list'], // a command's own --version
+  ])('reads the program-level flags before the command in %j', (args, flags, command) => {
+    expect(leadingArgs(program, args)).toEqual({ flags, command });
   });
 
   it('loads one module for a known command, every module for help or a mistyped one', () => {

@@ -48,21 +48,27 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
 ];
 
 /**
- * The command a run names: its first argument that is neither an option nor the value of one of
+ * What comes before a run's command: the program-level flags (an option's value is not one) and
+ * the command itself, its first argument that is neither an option nor the value of one of
  * `program`'s options (`--url <url>`, or `--url=<url>` in one argument); undefined when none.
  */
-export function commandName(program: Command, args: readonly string[]): string | undefined {
+export function leadingArgs(program: Command, args: readonly string[]): { flags: string[]; command: string | undefined } {
   const takesValue = new Set(
     program.options.filter((o) => o.required || o.optional).flatMap((o) => [o.long, o.short].filter((f) => f !== undefined)),
   );
+  const flags: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    if (a === '--') return args[i + 1];
-    if (!a.startsWith('-')) return a;
+    if (a === '--') return { flags, command: args[i + 1] };
+    if (!a.startsWith('-')) return { flags, command: a };
+    flags.push(a);
     if (takesValue.has(a)) i++;
   }
-  return undefined;
+  return { flags, command: undefined };
 }
+
+/** The command a run names ({@link leadingArgs}). */
+export const commandName = (program: Command, args: readonly string[]): string | undefined => leadingArgs(program, args).command;
 
 /** The modules a run of `name` needs: its own, or all of them (help, a mistyped command: commander lists and suggests from all). */
 export function modulesFor(name: string | undefined): readonly CommandModule[] {
