@@ -24,6 +24,7 @@ import pg from 'pg';
 import { createTestDatabase } from '../test/support/postgres.js';
 import { startReferenceServer, type ReferenceDatabase, type ReferenceServer } from './hot-reference.js';
 import { envInt, ms, ratio, summarize, table, type Summary } from './stats.js';
+import { sumThreadCpu, threadCpuSince, threadCpuSnapshot, type ThreadCpu } from './thread-cpu.js';
 import {
   manifestFor,
   removeTree,
@@ -126,6 +127,8 @@ interface Phase {
   wallMs: number;
   /** this process's CPU time (user + system) during the phase: the server's and the client loop's */
   cpuMs: number;
+  /** the same by thread (Linux): the main thread's, the other threads' (database thread, libuv pool, V8 helpers) */
+  threads: ThreadCpu | undefined;
   done: Registered[];
 }
 
@@ -135,6 +138,7 @@ const pooled = (phases: readonly Phase[]): Phase => ({
   registerOnly: phases.flatMap((p) => p.registerOnly),
   wallMs: phases.reduce((t, p) => t + p.wallMs, 0),
   cpuMs: phases.reduce((t, p) => t + p.cpuMs, 0),
+  threads: sumThreadCpu(phases.map((p) => p.threads)),
   done: phases.flatMap((p) => p.done),
 });
 
@@ -179,7 +183,8 @@ async function withAgent<T>(clients: number, fn: (agent: Agent) => Promise<T>): 
 
 async function registrations(n: number, clients: number, register: Register): Promise<Phase> {
   const artifacts = prepare(n);
-  const phase: Phase = { latencies: [], registerOnly: [], wallMs: 0, cpuMs: 0, done: [] };
+  const phase: Phase = { latencies: [], registerOnly: [], wallMs: 0, cpuMs: 0, threads: undefined, done: [] };
+  const threads = threadCpuSnapshot();
   const cpu = process.cpuUsage();
   const start = performance.now();
   await withAgent(clients, (agent) =>
@@ -194,6 +199,7 @@ async function registrations(n: number, clients: number, register: Register): Pr
   phase.wallMs = performance.now() - start;
   const used = process.cpuUsage(cpu);
   phase.cpuMs = (used.user + used.system) / 1000;
+  phase.threads = threadCpuSince(threads);
   return phase;
 }
 
@@ -272,20 +278,26 @@ async function registrationRows(
   const one = spread(rounds.map((r) => perS(r.one[1]) / perS(r.one[0])));
   const [p99Many, p99One] = [summarize(stackMany.latencies).p99, summarize(stackOne.latencies).p99];
   print(`\n-- ${t.label}: registrations (${rounds.length} rounds, samples pooled) --`);
-  /** A phase's row: its latencies, throughput, ratio to `ref`'s throughput and CPU per registration. */
-  const phaseRow = (label: string, clients: number, p: Phase, ref: Phase) => [
-    ...summaryRow(label, clients, summarize(p.latencies), rate(perS(p)), ratio(perS(p) / perS(ref))),
-    ms(p.cpuMs / p.latencies.length),
-  ];
+  /** A phase's row: its latencies, throughput, ratio to `ref`'s throughput and CPU per registration (by thread). */
+  const phaseRow = (label: string, clients: number, p: Phase, ref: Phase) => {
+    const per = (v: number) => (v / p.latencies.length).toFixed(1);
+    const t = p.threads;
+    return [
+      ...summaryRow(label, clients, summarize(p.latencies), rate(perS(p)), ratio(perS(p) / perS(ref))),
+      ms(p.cpuMs / p.latencies.length),
+      t ? `${per(t.mainUser)} + ${per(t.mainSystem)}` : '-',
+      t ? `${per(t.otherUser)} + ${per(t.otherSystem)}` : '-',
+    ];
+  };
   const rows = (clients: number, ref: Phase, inline: Phase, upload: Phase) => [
     phaseRow('reference (1 request)', clients, ref, ref),
     phaseRow('registration (1 request)', clients, inline, ref),
     phaseRow('through an upload (3 requests)', clients, upload, ref),
-    [...summaryRow('  of which the register call', clients, summarize(upload.registerOnly), '-', '-'), '-'],
+    [...summaryRow('  of which the register call', clients, summarize(upload.registerOnly), '-', '-'), '-', '-', '-'],
   ];
   print(
     table(
-      ['measurement', 'clients', 'n', 'p50', 'p95', 'p99', 'throughput', 'vs reference', 'CPU/registration'],
+      ['measurement', 'clients', 'n', 'p50', 'p95', 'p99', 'throughput', 'vs reference', 'CPU/registration', 'main (user + sys)', 'others (user + sys)'],
       [...rows(c, refMany, stackMany, uploadMany), ...rows(1, refOne, stackOne, uploadOne)],
     ),
   );
@@ -294,6 +306,8 @@ async function registrationRows(
     `   registrations/s at ${c} clients (1 request): ${many.text} of the reference, median of the rounds (goal ≥ 0.5×: ${goal(many.median >= 0.5)}); at 1 client: ${one.text}`,
   );
   print(`   p99 at ${c} clients: ${ms(p99Many)}${pgGoal}; at 1 client: ${ms(p99One)} (goal ≤ 15 ms: ${goal(p99One <= 15)})`);
+  print('   CPU per registration: the process\'s; in ms, the main thread\'s and the other threads\' (database thread, libuv\'s pool:');
+  print('   file I/O and fsync, V8\'s helpers), user + system, from /proc (10 ms ticks; Linux only)');
   print(`   ${warm} warm-up registrations each way first, not counted; all ${stackAll.length} of the stack's got distinct versions`);
   return { stack: stackAll, reference: refAll };
 }
