@@ -70,7 +70,11 @@ export function stubProjectRoot(): { root: string; cleanup: () => void } {
 
 export interface SynthOptions {
   readonly projectRoot: string;
-  /** Where the cloud assembly goes. @default a temp dir CDK picks */
+  /**
+   * Where the cloud assembly goes. @default a new folder inside `projectRoot`, removed with it
+   * (CDK's own default, a `cdk.out*` temp folder, is never removed: ~24 MB a synth, the AWS CLI
+   * layer's zip copied into each)
+   */
   readonly outdir?: string;
   /** Register cdk-nag's AwsSolutions pack, as bin/cdk.ts does. @default false */
   readonly nag?: boolean;
@@ -89,7 +93,7 @@ export function synthAegis(opts: SynthOptions): Synthesized {
   const app = new App({
     context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] },
     builtinCloudFormationValidation: false,
-    ...(opts.outdir && { outdir: opts.outdir }),
+    outdir: opts.outdir ?? mkdtempSync(join(opts.projectRoot, 'cdk.out-')),
   });
   const stack = new AegisStack(app, 'aegis-test', {
     envName: 'test',
