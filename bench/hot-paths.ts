@@ -297,7 +297,19 @@ async function registrationRows(
   ];
   print(
     table(
-      ['measurement', 'clients', 'n', 'p50', 'p95', 'p99', 'throughput', 'vs reference', 'CPU/registration', 'main (user + sys)', 'others (user + sys)'],
+      [
+        'measurement',
+        'clients',
+        'n',
+        'p50',
+        'p95',
+        'p99',
+        'throughput',
+        'vs reference',
+        'CPU/registration',
+        'main (user + sys)',
+        'others (user + sys)',
+      ],
       [...rows(c, refMany, stackMany, uploadMany), ...rows(1, refOne, stackOne, uploadOne)],
     ),
   );
@@ -306,8 +318,8 @@ async function registrationRows(
     `   registrations/s at ${c} clients (1 request): ${many.text} of the reference, median of the rounds (goal ≥ 0.5×: ${goal(many.median >= 0.5)}); at 1 client: ${one.text}`,
   );
   print(`   p99 at ${c} clients: ${ms(p99Many)}${pgGoal}; at 1 client: ${ms(p99One)} (goal ≤ 15 ms: ${goal(p99One <= 15)})`);
-  print('   CPU per registration: the process\'s; in ms, the main thread\'s and the other threads\' (database thread, libuv\'s pool:');
-  print('   file I/O and fsync, V8\'s helpers), user + system, from /proc (10 ms ticks; Linux only)');
+  print("   CPU per registration: the process's; in ms, the main thread's and the other threads' (database thread, libuv's pool:");
+  print("   file I/O and fsync, V8's helpers), user + system, from /proc (10 ms ticks; Linux only)");
   print(`   ${warm} warm-up registrations each way first, not counted; all ${stackAll.length} of the stack's got distinct versions`);
   return { stack: stackAll, reference: refAll };
 }
