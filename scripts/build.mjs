@@ -17,6 +17,7 @@
  * dist/inputs.json, and the staleness check stats exactly those. Plain JavaScript so that
  * `npm ci` (the `prepare` script), `npm start` and bin/aegis.js run it without tsx.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +25,9 @@ import { buildConsole, CONSOLE_CONFIG_INPUTS, CONSOLE_OUT } from './build-consol
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** dist/<name>.js ← bin/<name>.ts */
-export const ENTRY_POINTS = { cli: 'bin/cli.ts', server: 'bin/server.ts' };
+export const ENTRY_POINTS = { cli: 'bin/cli.ts', server: 'bin/server.ts', 'pglite-template': 'bin/pglite-template.ts' };
+/** The migrated PGlite data folder a first start copies (lib/platform/adapters/sql/pglite-template.ts), made by the build. */
+const PGLITE_TEMPLATE = 'pglite-template';
 const DIST = 'dist';
 const INPUTS = 'inputs.json';
 /** Files that shape the output without being bundled. */
@@ -45,7 +48,11 @@ export function staleReason(root = ROOT) {
     return 'no build yet';
   }
   const builtAt = recorded.builtAt;
-  const outputs = [...Object.keys(ENTRY_POINTS).map((n) => join(DIST, `${n}.js`)), join(CONSOLE_OUT, 'index.html')];
+  const outputs = [
+    ...Object.keys(ENTRY_POINTS).map((n) => join(DIST, `${n}.js`)),
+    join(CONSOLE_OUT, 'index.html'),
+    join(DIST, PGLITE_TEMPLATE, 'template.json'),
+  ];
   for (const f of [...recorded.inputs, ...CONFIG_INPUTS, ...outputs]) {
     let mtime;
     try {
@@ -107,12 +114,24 @@ export async function build(root = ROOT) {
   }
   // the web console (dist/console): its own bundle for the browser
   const web = await buildConsole(esbuild, root);
+  makePgliteTemplate(outDir);
   const inputs = [...new Set([...Object.keys(result.metafile.inputs).filter((f) => !f.includes('node_modules/')), ...web.inputs])].sort();
   const tmp = join(outDir, `${INPUTS}.${process.pid}.tmp`);
   // the sources' times are compared with the start of the build: an edit during it counts
   writeFileSync(tmp, `${JSON.stringify({ builtAt: startedAt, inputs }, null, 1)}\n`);
   renameSync(tmp, join(outDir, INPUTS));
   return { files: result.outputFiles.map((f) => relative(root, f.path)), inputs: inputs.length, ms: Date.now() - startedAt };
+}
+
+/**
+ * Runs the built template maker into dist/pglite-template: ~3 s of initdb and migrations once
+ * per build instead of at every first start of a data folder.
+ */
+function makePgliteTemplate(outDir) {
+  // NODE_OPTIONS is the caller's (a test runner's loader): the maker needs none of it
+  const { NODE_OPTIONS: _omit, ...env } = process.env;
+  const r = spawnSync(process.execPath, [join(outDir, `${PGLITE_TEMPLATE}.js`), join(outDir, PGLITE_TEMPLATE)], { env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`the PGlite template failed (exit ${r.status}): ${(r.stderr || String(r.error ?? '')).trim()}`);
 }
 
 /** esbuild (a devDependency) is not installed, as after `npm ci --omit=dev`. */

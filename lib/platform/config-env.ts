@@ -52,6 +52,8 @@ export const EnvSchema = z.object({
   AEGIS_PUBLIC_URL: optionalString,
   // the built web console the local server serves at / (default: the package's dist/console)
   AEGIS_CONSOLE_DIR: optionalString,
+  // the migrated PGlite folder a first start copies instead of running initdb (default: the package's dist/pglite-template; off: none)
+  AEGIS_PGLITE_TEMPLATE: optionalString,
   AEGIS_AUDIT_ARCHIVE_BUCKET: optionalString,
   AEGIS_POLICIES_DIR: optionalString,
   AEGIS_STATEMACHINES_DIR: optionalString,

@@ -2,7 +2,8 @@
 import type { RoleGrant } from '../kernel/identity.js';
 
 export type DatabaseConfig =
-  | { kind: 'pglite'; dataDir: string }
+  /** `template`: the build's migrated data folder (adapters/sql/pglite-template.ts), copied when `dataDir` is new */
+  | { kind: 'pglite'; dataDir: string; template?: string }
   | { kind: 'pg'; url: string }
   | { kind: 'data-api'; resourceArn: string; secretArn: string; database: string };
 

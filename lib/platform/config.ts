@@ -22,8 +22,8 @@ export class ConfigError extends Error {
  * `rdsdata://DATABASE?resourceArn=…&secretArn=…` selects Aurora through the Data API;
  * `postgres://…` a PostgreSQL server; unset, PGlite in the data folder.
  */
-function parseDatabase(url: string | undefined, dataDir: string): DatabaseConfig {
-  if (!url) return { kind: 'pglite', dataDir: resolve(dataDir, 'pg') };
+function parseDatabase(url: string | undefined, dataDir: string, template: string | undefined): DatabaseConfig {
+  if (!url) return { kind: 'pglite', dataDir: resolve(dataDir, 'pg'), ...(template !== undefined && { template }) };
   let u: URL;
   try {
     u = new URL(url);
@@ -132,7 +132,7 @@ function driftConfig(e: Env, policiesDir: string): Config['drift'] {
 function storageConfig(e: Env, dataDir: string): Pick<Config, 'database' | 'objectStore' | 'auditArchive' | 'signing'> {
   const kms = Boolean(e.MANIFEST_SIGNING_KMS_KEY_ID || e.AUDIT_SIGNING_KMS_KEY_ID);
   return {
-    database: parseDatabase(e.MODEL_REGISTRY_DATABASE_URL, dataDir),
+    database: parseDatabase(e.MODEL_REGISTRY_DATABASE_URL, dataDir, pgliteTemplate(e.AEGIS_PGLITE_TEMPLATE)),
     objectStore: e.MODEL_REGISTRY_S3_BUCKET
       ? { kind: 's3', bucket: e.MODEL_REGISTRY_S3_BUCKET }
       : { kind: 'fs', root: resolve(dataDir, 'objects') },
@@ -182,6 +182,15 @@ function REPO_DIR(name: string): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
   return join(dir, name);
+}
+
+/**
+ * The migrated PGlite data folder a first start copies (`AEGIS_PGLITE_TEMPLATE`; `off`: none,
+ * every first start runs initdb): by default the one the build made in the package's `dist/`.
+ */
+function pgliteTemplate(value: string | undefined): string | undefined {
+  if (value === 'off') return undefined;
+  return value === undefined ? REPO_DIR('dist/pglite-template') : resolve(value);
 }
 
 /**

@@ -1,17 +1,23 @@
 /**
  * The embedded database's own behaviour, beyond the Database contract: a data folder is made
- * by a separate initdb process and appears whole; PGlite runs in a worker thread that `pg`
+ * by a separate initdb process, or copied from the build's migrated template when it fits the
+ * code, and appears whole; PGlite runs in a worker thread that `pg`
  * reaches over the wire protocol, with sessions ending as on a server.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import pg from 'pg';
+import { loadConfig } from '../../lib/platform/config.js';
+import { openDatabase } from '../../lib/platform/composition/local.js';
 import { PgliteDatabase } from '../../lib/platform/adapters/sql/pglite.js';
 import { PgliteThread } from '../../lib/platform/adapters/sql/pglite-thread.js';
-import { migrateToLatest } from '../../lib/platform/sql/migrations.js';
+import { makeTemplate, pgliteVersion, usableTemplate, type TemplateMeta } from '../../lib/platform/adapters/sql/pglite-template.js';
+import { prepareDataFolder } from '../../lib/platform/adapters/sql/pglite-folder.js';
+import { MIGRATION_NAMES, migrateToLatest, pendingMigrations } from '../../lib/platform/sql/migrations.js';
 
 let work: string;
 beforeAll(async () => {
@@ -75,6 +81,106 @@ describe('PGlite data folder', () => {
     writeFileSync(join(dir, 'notes.txt'), 'mine');
     await expect(PgliteDatabase.open(dir)).rejects.toThrow(`${dir} holds files but no database (no PG_VERSION)`);
     expect(readdirSync(dir)).toEqual(['notes.txt']);
+  });
+});
+
+describe('PGlite template', () => {
+  let template: string;
+  let meta: TemplateMeta;
+  beforeAll(async () => {
+    template = join(work, 'template');
+    meta = await makeTemplate(template, migrateToLatest);
+  }, 60_000);
+
+  /** A copy of the template with its metadata changed by `edit`. */
+  const edited = (name: string, edit: (m: TemplateMeta) => unknown): string => {
+    const dir = join(work, name);
+    cpSync(template, dir, { recursive: true });
+    writeFileSync(join(dir, 'template.json'), JSON.stringify(edit(structuredClone(meta))));
+    return dir;
+  };
+
+  it('is made migrated by this PGlite, and a first start copies it: no migration left, bootstrapped as an empty folder', async () => {
+    expect(meta).toEqual({ pglite: pgliteVersion(), migrations: [...MIGRATION_NAMES] });
+    expect(readdirSync(work).filter((n) => n.startsWith('template.new-'))).toEqual([]); // its scratch folder renamed into place
+    const use = usableTemplate(template, MIGRATION_NAMES);
+    expect(use).toEqual({ data: join(template, 'pg') });
+    const dir = join(work, 'from-template', 'pg');
+    expect(await prepareDataFolder(dir, { template: (use as { data: string }).data })).toBe('copied');
+    expect(readdirSync(join(work, 'from-template'))).toEqual(['pg']);
+    const database = await PgliteDatabase.open(dir);
+    try {
+      expect(await pendingMigrations(database.db)).toEqual([]);
+      expect(await database.db.selectFrom('models').select('name').execute()).toEqual([]);
+      await database.db.insertInto('models').values(model('in-the-copy')).execute();
+    } finally {
+      await database.close();
+    }
+    // the copy is the new folder's own: the template is untouched, an existing folder is never copied over
+    expect(await prepareDataFolder(dir, { template: join(template, 'pg') })).toBe('existing');
+    const again = await PgliteDatabase.open(join(template, 'pg'));
+    try {
+      expect(await again.db.selectFrom('models').select('name').execute()).toEqual([]);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('is used when it lacks migrations this code has: they are applied at start as on any database', async () => {
+    const bare = join(work, 'bare-template');
+    expect(await makeTemplate(bare, async () => [])).toEqual({ pglite: pgliteVersion(), migrations: [] });
+    const use = usableTemplate(bare, MIGRATION_NAMES);
+    expect(use).toEqual({ data: join(bare, 'pg') });
+    const dir = join(work, 'from-bare', 'pg');
+    expect(await prepareDataFolder(dir, { template: join(bare, 'pg') })).toBe('copied');
+    const database = await PgliteDatabase.open(dir);
+    try {
+      expect(await migrateToLatest(database.db)).toEqual([...MIGRATION_NAMES]);
+    } finally {
+      await database.close();
+    }
+  }, 60_000);
+
+  it('is not used when another PGlite made it, when it has a migration this code does not know, or without its metadata', () => {
+    const other = edited('other-pglite', (m) => ({ ...m, pglite: '0.0.1' }));
+    expect(usableTemplate(other, MIGRATION_NAMES)).toEqual({
+      unusable: `the template at ${other} was made by PGlite 0.0.1, this is ${pgliteVersion()}`,
+    });
+    const newer = edited('newer', (m) => ({ ...m, migrations: [...m.migrations, '9999_future'] }));
+    expect(usableTemplate(newer, MIGRATION_NAMES)).toEqual({
+      unusable: `the template at ${newer} has migration 9999_future, which this code does not know`,
+    });
+    const broken = edited('broken', () => ({ pglite: pgliteVersion() }));
+    expect(usableTemplate(broken, MIGRATION_NAMES)).toEqual({ unusable: `the template at ${broken} has no valid template.json` });
+    expect(usableTemplate(join(work, 'nowhere'), MIGRATION_NAMES)).toEqual({ unusable: `no template at ${join(work, 'nowhere')}` });
+  });
+
+  it('a local data folder starts as a copy of the build’s template unless AEGIS_PGLITE_TEMPLATE=off', async () => {
+    /** pg_control's system identifier: initdb draws a new one, a copy keeps the template's */
+    const systemId = async (name: string, env: Record<string, string> = {}) => {
+      const database = await openDatabase(loadConfig({ AEGIS_DATA_DIR: join(work, name), ...env }).database);
+      try {
+        return (await sql<{ id: string }>`select system_identifier::text as id from pg_control_system()`.execute(database.db)).rows[0]!.id;
+      } finally {
+        await database.close();
+      }
+    };
+    const [a, b, own] = [
+      await systemId('local-a'),
+      await systemId('local-b'),
+      await systemId('local-off', { AEGIS_PGLITE_TEMPLATE: 'off' }),
+    ];
+    expect(a).toBe(b);
+    expect(own).not.toBe(a);
+  }, 60_000);
+
+  it('the build made one that this code starts from', () => {
+    const built = join(process.cwd(), 'dist/pglite-template');
+    expect(JSON.parse(readFileSync(join(built, 'template.json'), 'utf8'))).toEqual({
+      pglite: pgliteVersion(),
+      migrations: [...MIGRATION_NAMES],
+    });
+    expect(usableTemplate(built, MIGRATION_NAMES)).toEqual({ data: join(built, 'pg') });
   });
 });
 

@@ -13,7 +13,6 @@ import { openRecoveryTarget } from '../../lib/platform/composition/recovery.js';
 import { diffSnapshots, registrySnapshot, type Difference } from '../../lib/recovery/parity.js';
 import { rebuildIndex, type RebuildReport } from '../../lib/recovery/rebuild.js';
 import { startStack, type Stack } from '../support/local-stack.js';
-import { seedPgliteFolder } from '../support/pglite-template.js';
 import { startReceiver, type Receiver } from '../support/webhook-receiver.js';
 import { openTarget, recoveryDeps } from './support.js';
 
@@ -51,7 +50,6 @@ beforeAll(async () => {
   for (const part of ['objects', 'audit-archive', 'keys'])
     if (existsSync(join(source.dataDir, part))) await cp(join(source.dataDir, part), join(dir, part), { recursive: true });
   const config = loadCheckedConfig({ DEV_ALLOW_EPHEMERAL: 'true', AEGIS_DATA_DIR: dir, PORT: '0', NODE_ENV: 'test' });
-  if (config.database.kind === 'pglite') seedPgliteFolder(config.database.dataDir);
   const target = await openRecoveryTarget(config);
   try {
     report = await rebuildIndex(target.deps);

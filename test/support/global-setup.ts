@@ -5,8 +5,9 @@ import { join } from 'node:path';
 
 /**
  * No server to start globally: each suite starts what it needs (moto_server, a fresh
- * database). The build (dist/, what `aegis` and `npm start` run) is brought up to date once,
- * before any suite spawns the CLI or the server. One scratch folder per run, outside the repo,
+ * database). The build (dist/, what `aegis` and `npm start` run, and the migrated PGlite
+ * folder every first start of a local data folder copies) is brought up to date once, before
+ * any suite spawns the CLI or the server. One scratch folder per run, outside the repo,
  * that suites share (the AWS-mode suites synthesize the stack into it once); the workers
  * inherit its path. It holds the run's temp folder too (TMPDIR): every temp folder a suite or a
  * process it starts makes (`os.tmpdir()`, `mktemp`, CDK's `cdk.out*`, a browser's profile) is
@@ -21,9 +22,4 @@ export default async function globalSetup(): Promise<void> {
   const tmp = join(process.env.AEGIS_TEST_RUN_DIR, 'tmp');
   mkdirSync(tmp, { recursive: true });
   process.env.TMPDIR = tmp;
-  // the migrated PGlite folder local stacks start from (test/support/pglite-template.ts)
-  const template = join(process.env.AEGIS_TEST_RUN_DIR, 'pglite-template');
-  const made = spawnSync(process.execPath, ['--import', 'tsx', 'test/support/pglite-template.ts', template], { env, encoding: 'utf8' });
-  if (made.status !== 0) throw new Error(`the PGlite template failed:\n${made.stderr}`);
-  process.env.AEGIS_TEST_PGLITE_TEMPLATE = template;
 }

@@ -6,7 +6,6 @@ import { loadCheckedConfig } from '../../lib/platform/config.js';
 import type { BuildOptions } from '../../lib/platform/composition/services.js';
 import { startLocal, type RunningLocal } from '../../lib/platform/composition/local-start.js';
 import { sampleManifest } from './manifests.js';
-import { seedPgliteFolder } from './pglite-template.js';
 import { checkedHandlers, REPLY_MISMATCH } from './replies.js';
 
 export interface Stack extends RunningLocal {
@@ -35,7 +34,6 @@ export async function startStack(
 ): Promise<Stack> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'aegis-test-')));
   const config = loadCheckedConfig({ DEV_ALLOW_EPHEMERAL: 'true', AEGIS_DATA_DIR: dataDir, PORT: '0', NODE_ENV: 'test', ...env });
-  if (config.database.kind === 'pglite') seedPgliteFolder(config.database.dataDir);
   const { dataDir: _d, ...buildOpts } = opts;
   // every reply the stack gives (to this helper, the CLI or a raw fetch), checked against its route's schema
   const mismatches: string[] = [];

@@ -1,14 +1,24 @@
+import { join } from 'node:path';
 import { loadConfig, loadCheckedConfig, startupRefusal, ConfigError, kmsProviderOptions } from '../../lib/platform/config.js';
 import { keyRefusal, objectLockRefusal } from '../../lib/platform/startup-checks.js';
 
 describe('config', () => {
   it('defaults to local mode: PGlite and a filesystem store in the data folder, file keys', () => {
     const c = loadConfig({ AEGIS_DATA_DIR: '/tmp/x' });
-    expect(c.database).toEqual({ kind: 'pglite', dataDir: '/tmp/x/pg' });
+    // a first start copies the build's migrated template (the package's dist/pglite-template)
+    expect(c.database).toEqual({ kind: 'pglite', dataDir: '/tmp/x/pg', template: join(process.cwd(), 'dist/pglite-template') });
     expect(c.objectStore).toEqual({ kind: 'fs', root: '/tmp/x/objects' });
     expect(c.signing.backend).toBe('file');
     expect(c.signing.manifestSignerKid).toBe('manifest-signer-v1');
     expect(c.port).toBe(8080);
+  });
+
+  it('takes the PGlite template from AEGIS_PGLITE_TEMPLATE, and none with off', () => {
+    expect(loadConfig({ AEGIS_DATA_DIR: '/tmp/x', AEGIS_PGLITE_TEMPLATE: '/opt/t' }).database).toMatchObject({ template: '/opt/t' });
+    expect(loadConfig({ AEGIS_DATA_DIR: '/tmp/x', AEGIS_PGLITE_TEMPLATE: 'off' }).database).toEqual({
+      kind: 'pglite',
+      dataDir: '/tmp/x/pg',
+    });
   });
 
   it('refuses NODE_ENV=production with DEV_ALLOW_EPHEMERAL=true', () => {

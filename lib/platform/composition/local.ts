@@ -28,7 +28,7 @@ export async function openDatabase(cfg: DatabaseConfig): Promise<Database> {
   switch (cfg.kind) {
     case 'pglite': {
       const { PgliteDatabase } = await import('../adapters/sql/pglite.js');
-      return PgliteDatabase.open(cfg.dataDir);
+      return PgliteDatabase.open(cfg.dataDir, { template: cfg.template && (await templateData(cfg.template)) });
     }
     case 'pg': {
       const { PgDatabase } = await import('../adapters/sql/pg.js');
@@ -39,6 +39,16 @@ export async function openDatabase(cfg: DatabaseConfig): Promise<Database> {
       return new DataApiDatabase(cfg);
     }
   }
+}
+
+/** The build's template's data folder when this code may start a new data folder from it (else initdb). */
+async function templateData(dir: string): Promise<string | undefined> {
+  const [{ usableTemplate }, { MIGRATION_NAMES }] = await Promise.all([
+    import('../adapters/sql/pglite-template.js'),
+    import('../sql/migrations.js'),
+  ]);
+  const t = usableTemplate(dir, MIGRATION_NAMES);
+  return 'data' in t ? t.data : undefined;
 }
 
 /** A secret that signs local upload URLs; created once per data folder, never logged. */

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { cp } from 'node:fs/promises';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { pgliteEntry } from './pglite-thread.js';
@@ -55,19 +56,21 @@ async function initdb(folder: string): Promise<void> {
 }
 
 /**
- * Makes `dataDir` a PGlite data folder if it is not one yet, and says which it was.
+ * Makes `dataDir` a PGlite data folder if it is not one yet, and says how: `copied` from
+ * `template` (a data folder made ahead, e.g. by the build: a file copy instead of seconds of
+ * initdb), `created` by initdb, or `existing`.
  *
  * The initdb of a first start runs in a child process that exits: its wasm memory (hundreds
  * of MiB that PGlite never gives back) leaves with it, so a fresh server idles at the memory
- * of a reopened one. It writes a scratch folder beside `dataDir` that is renamed into place
- * whole: an interrupted first start leaves no half-made data folder, only a scratch folder
- * that the next start removes before it runs initdb again. A folder that holds files but no
- * database is refused, never overwritten.
+ * of a reopened one. Either way the folder is made as a scratch folder beside `dataDir` and
+ * renamed into place whole: an interrupted first start leaves no half-made data folder, only a
+ * scratch folder that the next start removes before it begins again. A folder that holds files
+ * but no database is refused, never overwritten.
  *
  * @example
  * await prepareDataFolder('/data/pg'); // 'created' the first time, 'existing' after
  */
-export async function prepareDataFolder(dataDir: string): Promise<'created' | 'existing'> {
+export async function prepareDataFolder(dataDir: string, opts: { template?: string } = {}): Promise<'created' | 'copied' | 'existing'> {
   if (existsSync(join(dataDir, MARKER))) return 'existing';
   if (existsSync(dataDir) && readdirSync(dataDir).length > 0) {
     throw new Error(
@@ -79,9 +82,10 @@ export async function prepareDataFolder(dataDir: string): Promise<'created' | 'e
   removeLeftovers(dataDir);
   const scratch = mkdtempSync(join(parent, `${scratchPrefix(dataDir)}${process.pid}-`));
   try {
-    await initdb(scratch);
+    if (opts.template) await cp(opts.template, scratch, { recursive: true });
+    else await initdb(scratch);
     renameSync(scratch, dataDir); // replaces an empty dataDir; fails on a non-empty one
-    return 'created';
+    return opts.template ? 'copied' : 'created';
   } catch (e) {
     rmSync(scratch, { recursive: true, force: true });
     // another process made the folder meanwhile: use it

@@ -35,8 +35,9 @@ export class PgliteDatabase implements Database {
     this.db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: withNamedStatements(pool) }), plugins: [STATEMENT_COUNTER] });
   }
 
-  static async open(dataDir?: string): Promise<PgliteDatabase> {
-    if (dataDir) await prepareDataFolder(dataDir);
+  /** `template`: a data folder a new `dataDir` starts as a copy of ({@link prepareDataFolder}). */
+  static async open(dataDir?: string, opts: { template?: string | undefined } = {}): Promise<PgliteDatabase> {
+    if (dataDir) await prepareDataFolder(dataDir, opts.template ? { template: opts.template } : {});
     return new PgliteDatabase(await PgliteThread.start(dataDir));
   }
 
