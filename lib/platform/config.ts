@@ -1,10 +1,10 @@
-import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseRoleMapEntry, type RoleGrant } from '../kernel/identity.js';
 import { EnvSchema, eventsConfig, servingConfig, type Env } from './config-env.js';
 import type { Config, DatabaseConfig } from './config-types.js';
 import { isLoopbackUrl } from '../kernel/urls.js';
+import { packageDir } from '../kernel/package-dir.js';
 
 /**
  * The one place that reads the environment (its variables: `config-env.ts`). Parsed once,
@@ -179,9 +179,7 @@ function filesConfig(
  * code runs bundled from dist/). Lambda bundles set both folders in their environment.
  */
 function REPO_DIR(name: string): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return join(dir, name);
+  return join(packageDir(dirname(fileURLToPath(import.meta.url))), name);
 }
 
 /**

@@ -106,7 +106,13 @@ describe('PGlite template', () => {
     const use = usableTemplate(template, MIGRATION_NAMES);
     expect(use).toEqual({ data: join(template, 'pg') });
     const dir = join(work, 'from-template', 'pg');
-    expect(await prepareDataFolder(dir, { template: (use as { data: string }).data })).toBe('copied');
+    const found: string[] = []; // a template found by a function: asked for when the folder is made, never after
+    const find = async () => {
+      found.push(dir);
+      return (use as { data: string }).data;
+    };
+    expect(await prepareDataFolder(dir, { template: find })).toBe('copied');
+    expect(found).toEqual([dir]);
     expect(readdirSync(join(work, 'from-template'))).toEqual(['pg']);
     const database = await PgliteDatabase.open(dir);
     try {
@@ -118,6 +124,8 @@ describe('PGlite template', () => {
     }
     // the copy is the new folder's own: the template is untouched, an existing folder is never copied over
     expect(await prepareDataFolder(dir, { template: join(template, 'pg') })).toBe('existing');
+    expect(await prepareDataFolder(dir, { template: find })).toBe('existing');
+    expect(found).toEqual([dir]);
     const again = await PgliteDatabase.open(join(template, 'pg'));
     try {
       expect(await again.db.selectFrom('models').select('name').execute()).toEqual([]);

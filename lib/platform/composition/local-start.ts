@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { BuildOptions } from './services.js';
 import { buildLocalContainer } from './local.js';
 import { ConfigError, localServerRefusal, type Config } from '../config.js';
+import { packageDir } from '../../kernel/package-dir.js';
 import type { Container } from './container.js';
 import { QUARANTINE_ENFORCEMENT_GRACE_MS } from './jobs.js';
 import { HANDLER_BUILDERS } from '../../../lambdas/index.js';
@@ -94,9 +95,7 @@ export async function consoleSignIn(config: Config, running: RunningLocal): Prom
 /** The built console: AEGIS_CONSOLE_DIR, or `dist/console` of the package this module belongs to. */
 function consoleDir(config: Config): string {
   if (config.consoleDir) return config.consoleDir;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return join(dir, 'dist', 'console');
+  return join(packageDir(dirname(fileURLToPath(import.meta.url))), 'dist', 'console');
 }
 
 /** Listens, then builds the container the routes wait for; a failed build stops the server. */

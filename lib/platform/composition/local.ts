@@ -28,7 +28,9 @@ export async function openDatabase(cfg: DatabaseConfig): Promise<Database> {
   switch (cfg.kind) {
     case 'pglite': {
       const { PgliteDatabase } = await import('../adapters/sql/pglite.js');
-      return PgliteDatabase.open(cfg.dataDir, { template: cfg.template && (await templateData(cfg.template)) });
+      const { template } = cfg;
+      // the template is read only when the data folder is new
+      return PgliteDatabase.open(cfg.dataDir, { template: template ? () => templateData(template) : undefined });
     }
     case 'pg': {
       const { PgDatabase } = await import('../adapters/sql/pg.js');

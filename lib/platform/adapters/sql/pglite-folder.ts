@@ -56,6 +56,12 @@ async function initdb(folder: string): Promise<void> {
 }
 
 /**
+ * A data folder to start a new one from, or a function that finds one (none: initdb), called
+ * only when a folder must be made.
+ */
+export type Template = string | (() => Promise<string | undefined>);
+
+/**
  * Makes `dataDir` a PGlite data folder if it is not one yet, and says how: `copied` from
  * `template` (a data folder made ahead, e.g. by the build: a file copy instead of seconds of
  * initdb), `created` by initdb, or `existing`.
@@ -70,7 +76,7 @@ async function initdb(folder: string): Promise<void> {
  * @example
  * await prepareDataFolder('/data/pg'); // 'created' the first time, 'existing' after
  */
-export async function prepareDataFolder(dataDir: string, opts: { template?: string } = {}): Promise<'created' | 'copied' | 'existing'> {
+export async function prepareDataFolder(dataDir: string, opts: { template?: Template } = {}): Promise<'created' | 'copied' | 'existing'> {
   if (existsSync(join(dataDir, MARKER))) return 'existing';
   if (existsSync(dataDir) && readdirSync(dataDir).length > 0) {
     throw new Error(
@@ -82,10 +88,11 @@ export async function prepareDataFolder(dataDir: string, opts: { template?: stri
   removeLeftovers(dataDir);
   const scratch = mkdtempSync(join(parent, `${scratchPrefix(dataDir)}${process.pid}-`));
   try {
-    if (opts.template) await cp(opts.template, scratch, { recursive: true });
+    const template = typeof opts.template === 'function' ? await opts.template() : opts.template;
+    if (template) await cp(template, scratch, { recursive: true });
     else await initdb(scratch);
     renameSync(scratch, dataDir); // replaces an empty dataDir; fails on a non-empty one
-    return opts.template ? 'copied' : 'created';
+    return template ? 'copied' : 'created';
   } catch (e) {
     rmSync(scratch, { recursive: true, force: true });
     // another process made the folder meanwhile: use it

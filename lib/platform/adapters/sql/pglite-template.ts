@@ -11,13 +11,14 @@
  * database. Otherwise the first start runs initdb as without one.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { DB } from '../../sql/schema.js';
 import { PgliteDatabase } from './pglite.js';
 import { pgliteEntry } from './pglite-thread.js';
+import { packageDir } from '../../../kernel/package-dir.js';
 
 export interface TemplateMeta {
   /** the version of `@electric-sql/pglite` that made the folder */
@@ -31,8 +32,7 @@ const META = 'template.json';
 
 /** The version of the PGlite package this code loads (its entry's package.json). */
 export function pgliteVersion(): string {
-  let dir = dirname(pgliteEntry());
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  const dir = packageDir(dirname(pgliteEntry()));
   return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
 }
 

@@ -4,7 +4,7 @@ import type { DB } from '../../sql/schema.js';
 import { STATEMENT_COUNTER } from '../../sql/statements.js';
 import type { Database } from '../../ports/database.js';
 import { withNamedStatements } from './named-statements.js';
-import { prepareDataFolder } from './pglite-folder.js';
+import { prepareDataFolder, type Template } from './pglite-folder.js';
 import { PgliteThread } from './pglite-thread.js';
 
 /**
@@ -36,7 +36,7 @@ export class PgliteDatabase implements Database {
   }
 
   /** `template`: a data folder a new `dataDir` starts as a copy of ({@link prepareDataFolder}). */
-  static async open(dataDir?: string, opts: { template?: string | undefined } = {}): Promise<PgliteDatabase> {
+  static async open(dataDir?: string, opts: { template?: Template | undefined } = {}): Promise<PgliteDatabase> {
     if (dataDir) await prepareDataFolder(dataDir, opts.template ? { template: opts.template } : {});
     return new PgliteDatabase(await PgliteThread.start(dataDir));
   }
