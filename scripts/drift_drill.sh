@@ -22,8 +22,9 @@ stop_server() {
   SERVER_PID=
 }
 
-start_server
-(cd "$ROOT" && aegis --json drift sample --model "$MODEL" --env staging) >"$WORK/sample.json" 2>"$WORK/sample.log" ||
+# serving writes its input segments within a second (default 10 s), so the sample waits 2 s instead of 12
+start_server AEGIS_SERVING_SEGMENT_SECONDS=1
+(cd "$ROOT" && aegis --json drift sample --model "$MODEL" --env staging --flush-wait 2) >"$WORK/sample.json" 2>"$WORK/sample.log" ||
   die "aegis drift sample failed: $(jq -r '.problems // [] | join("; ")' "$WORK/sample.json" 2>/dev/null) $(tail -20 "$WORK/sample.log")"
 sed -n 's/^aegis: \([1-6]\/6\|registered\|promotion\|served\|baseline-like run\|drifted run\)/    \1/p' "$WORK/sample.log"
 SUGGESTION=$(jq -c '.suggestion | {suggestionId, status, signature}' "$WORK/sample.json")

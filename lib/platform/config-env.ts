@@ -125,6 +125,8 @@ export const EnvSchema = z.object({
   AEGIS_SERVING_INGEST_GRACE_SECONDS: z.coerce.number().int().min(0).max(600).default(10),
   // the share of served requests whose inputs and predictions are written as segments for drift (0-1)
   AEGIS_SERVING_SAMPLE_RATE: z.coerce.number().min(0).max(1).default(1),
+  // a segment is written at the latest this long after its first line (Lambda: what a reclaimed container may lose)
+  AEGIS_SERVING_SEGMENT_SECONDS: z.coerce.number().int().min(1).max(600).default(10),
   // the serving Lambda's /tmp cache of verified, unpacked artifacts (MB; 0: none); Lambda only, locally the store is the disk
   AEGIS_SERVING_CACHE_MB: z.coerce.number().int().min(0).max(10240).default(512),
   // Lambda: how long a response waits at most for its shadow prediction (ms); a shadow still running then is a shadow error
@@ -144,8 +146,8 @@ export const EnvSchema = z.object({
     .string()
     .regex(/^[a-z][a-zA-Z.-]{0,80}(#[1-9][0-9]{0,3})?$/, 'must be <fault point>[#n], e.g. rollout.evaluate.before-commit#1')
     .optional(),
-  // how long after a drift window's end its input segments are all written: at least serving's segment interval (10 s)
-  AEGIS_DRIFT_SETTLE_SECONDS: z.coerce.number().int().min(10).max(3600).default(120),
+  // how long after a drift window's end its input segments are all written: at least AEGIS_SERVING_SEGMENT_SECONDS
+  AEGIS_DRIFT_SETTLE_SECONDS: z.coerce.number().int().min(1).max(3600).default(120),
   // webhooks: the private, loopback or link-local networks (CIDRs, comma-separated) deliveries may reach despite the
   // SSRF rules; default none in production, the loopback networks otherwise (a receiver on this machine)
   AEGIS_WEBHOOK_ALLOWED_CIDRS: optionalString.refine(
@@ -203,6 +205,7 @@ export const servingConfig = (e: Env) => ({
   timeoutMs: e.AEGIS_SERVING_TIMEOUT_MS,
   retentionDays: e.AEGIS_SERVING_RETENTION_DAYS,
   sampleRate: e.AEGIS_SERVING_SAMPLE_RATE,
+  segmentSeconds: e.AEGIS_SERVING_SEGMENT_SECONDS,
   cacheMb: e.AEGIS_SERVING_CACHE_MB,
   ingestGraceSeconds: e.AEGIS_SERVING_INGEST_GRACE_SECONDS,
   shadowBudgetMs: e.AEGIS_SERVING_SHADOW_BUDGET_MS,

@@ -86,8 +86,8 @@ export interface Config {
    */
   rolloutLeaseSeconds: number;
   /**
-   * serving: `AEGIS_SERVING_ROUTE_CACHE_SECONDS`, `_TIMEOUT_MS`, `_RETENTION_DAYS` (telemetry kept), `_SAMPLE_RATE` (input
-   * segments), `_INGEST_GRACE_SECONDS` (the AWS ingest watermark's grace), `_CACHE_MB` (Lambda's /tmp artifact cache),
+   * serving: `AEGIS_SERVING_ROUTE_CACHE_SECONDS`, `_TIMEOUT_MS`, `_RETENTION_DAYS` (telemetry kept), `_SAMPLE_RATE` and
+   * `_SEGMENT_SECONDS` (input segments: the share written, the longest a line waits to be written), `_INGEST_GRACE_SECONDS` (the AWS ingest watermark's grace), `_CACHE_MB` (Lambda's /tmp artifact cache),
    * `_SHADOW_BUDGET_MS` (Lambda: the most a response waits for its shadow), `_FUNCTION_NAME` (the serving function the
    * rollout step warms blue-green candidates on)
    */
@@ -96,6 +96,7 @@ export interface Config {
     timeoutMs: number;
     retentionDays: number;
     sampleRate: number;
+    segmentSeconds: number;
     ingestGraceSeconds: number;
     cacheMb: number;
     shadowBudgetMs: number;

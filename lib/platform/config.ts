@@ -73,6 +73,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`${issue.path.join('.')} ${issue.message}`);
   }
   const e = parsed.data;
+  if (e.AEGIS_DRIFT_SETTLE_SECONDS < e.AEGIS_SERVING_SEGMENT_SECONDS)
+    throw new ConfigError(
+      `AEGIS_DRIFT_SETTLE_SECONDS (${e.AEGIS_DRIFT_SETTLE_SECONDS}) must be at least AEGIS_SERVING_SEGMENT_SECONDS (${e.AEGIS_SERVING_SEGMENT_SECONDS}): a window would be judged before its input segments are written`,
+    );
   const dataDir = resolve(e.AEGIS_DATA_DIR);
   return {
     nodeEnv: e.NODE_ENV,

@@ -23,20 +23,23 @@ const ENV = 'staging';
 jest.setTimeout(600_000);
 /**
  * The drift functions read a configuration of the suite's: a window closes every minute (the
- * deployment serves only minutes before the schedule is invoked), judged 10 s after it closed.
+ * deployment serves only minutes before the schedule is invoked), judged 2 s after it closed.
  */
 const served = servedWorld({
   model: MODEL,
   env: ENV,
   prefix: 'aegis-drift-aws-',
   extraEnv: (fn, work): Record<string, string> => {
-    if (fn.environment.AEGIS_DRIFT_POLICY === undefined) return {};
+    // serving writes a segment within a second of its first line (default 10 s): the streams wait 2 s, not 11, and a
+    // window is judged 2 s after it closed (every function reads both: the settle time may not be shorter)
+    const segments = { AEGIS_SERVING_SEGMENT_SECONDS: '1' };
+    if (fn.environment.AEGIS_DRIFT_POLICY === undefined) return segments;
     const file = join(work, 'drift.json');
     writeFileSync(
       file,
       JSON.stringify({ schedule: { enabled: true, everyMinutes: 1, windowMinutes: 60, shards: 2 }, detectors: {}, deployments: [] }),
     );
-    return { AEGIS_DRIFT_POLICY: file, AEGIS_DRIFT_SETTLE_SECONDS: '10' };
+    return { ...segments, AEGIS_DRIFT_POLICY: file, AEGIS_DRIFT_SETTLE_SECONDS: '2' };
   },
 });
 const { cli, kit } = served;
@@ -73,8 +76,8 @@ async function serve(tag: string, xs: number[][]): Promise<number> {
   for (let i = 0; i < xs.length; i += 100)
     await api.request('POST', `/v1/serving/${MODEL}/${ENV}/predict`, { requestId: `${tag}-${i}`, inputs: xs.slice(i, i + 100) });
   const before = Date.now();
-  // a later call flushes what is due: wait out the segment interval (10 s), then call once more
-  await new Promise((r) => setTimeout(r, Math.max(0, 11_000 - (Date.now() - before))));
+  // a later call flushes what is due: wait out the segment interval (1 s here), then call once more
+  await new Promise((r) => setTimeout(r, Math.max(0, 2_000 - (Date.now() - before))));
   await api.request('POST', `/v1/serving/${MODEL}/${ENV}/predict`, { requestId: `${tag}-flush`, inputs: [xs[0]!] });
   return xs.length;
 }
@@ -174,7 +177,7 @@ describe('drift runs on the synthesized artifacts', () => {
     const schedule = served.world.functionId((fn) => /DriftSchedule/.test(fn.logicalId));
     // a window closes every minute: wait until one has closed (and settled) since the model first served
     const [first] = await query<{ verified_at: Date }>('select verified_at from serving_deployments where model_name = $1', [MODEL]);
-    const closes = Math.floor(first!.verified_at.getTime() / 60_000) * 60_000 + 60_000 + 10_000;
+    const closes = Math.floor(first!.verified_at.getTime() / 60_000) * 60_000 + 60_000 + 2_000;
     await new Promise((r) => setTimeout(r, Math.max(0, closes - Date.now() + 500)));
     await served.world.fleet.invoke(schedule, {});
     await served.world.fleet.invoke(schedule, {});

@@ -97,6 +97,22 @@ describe('config', () => {
       expect(() => loadConfig({ AEGIS_SERVING_CACHE_MB: bad })).toThrow(/^AEGIS_SERVING_CACHE_MB /);
   });
 
+  it('reads AEGIS_SERVING_SEGMENT_SECONDS (10 by default, 1–600), refusing a drift settle time shorter than it', () => {
+    expect(loadConfig({}).serving.segmentSeconds).toBe(10);
+    expect(loadConfig({ AEGIS_SERVING_SEGMENT_SECONDS: '1' }).serving.segmentSeconds).toBe(1);
+    expect(loadConfig({ AEGIS_SERVING_SEGMENT_SECONDS: '600', AEGIS_DRIFT_SETTLE_SECONDS: '600' }).serving.segmentSeconds).toBe(600);
+    for (const bad of ['0', '601', '1.5', 'often'])
+      expect(() => loadConfig({ AEGIS_SERVING_SEGMENT_SECONDS: bad })).toThrow(/^AEGIS_SERVING_SEGMENT_SECONDS /);
+    // the default settle time (120 s) is shorter than a 300 s interval: a window would be judged before its segments exist
+    expect(() => loadConfig({ AEGIS_SERVING_SEGMENT_SECONDS: '300' })).toThrow(
+      /^AEGIS_DRIFT_SETTLE_SECONDS \(120\) must be at least AEGIS_SERVING_SEGMENT_SECONDS \(300\)/,
+    );
+    expect(loadConfig({ AEGIS_SERVING_SEGMENT_SECONDS: '300', AEGIS_DRIFT_SETTLE_SECONDS: '300' }).drift.settleSeconds).toBe(300);
+    // a short interval allows a short settle time (a drill's minute windows)
+    expect(loadConfig({ AEGIS_SERVING_SEGMENT_SECONDS: '1', AEGIS_DRIFT_SETTLE_SECONDS: '2' }).drift.settleSeconds).toBe(2);
+    expect(() => loadConfig({ AEGIS_DRIFT_SETTLE_SECONDS: '0' })).toThrow(/^AEGIS_DRIFT_SETTLE_SECONDS /);
+  });
+
   it('reads AEGIS_DOWNLOAD_URL_TTL_SECONDS (300 by default, 30–3600), naming the variable when wrong', () => {
     expect(loadConfig({}).downloadUrlTtlSeconds).toBe(300);
     expect(loadConfig({ AEGIS_DOWNLOAD_URL_TTL_SECONDS: '30' }).downloadUrlTtlSeconds).toBe(30);

@@ -14,6 +14,8 @@ export interface RegistryContext {
   say: Reporter;
   /** the training data of the sample (test/data/sample of the checkout) */
   data: string;
+  /** `aegis drift sample --flush-wait` for this registry: longer than its serving holds a segment (default 12 s, for 10 s) */
+  flushWait?: string;
   /** what the drift sample made, for the checks after it */
   sample?: { artifactId: string; promotionId: string };
 }
@@ -35,6 +37,7 @@ export const REGISTRY_CHECKS: Check<RegistryContext>[] = [
       const model = `acceptance-drift-${Date.now().toString(36)}`;
       const { result } = await runDriftSample(ctx.api, ctx.say, {
         ...DRIFT_SAMPLE_DEFAULTS,
+        ...(ctx.flushWait !== undefined && { flushWait: ctx.flushWait }),
         model,
         data: ctx.data,
         containerDigest: NO_CONTAINER,

@@ -26,17 +26,27 @@ export const ACCEPTANCE_CHECKS = [
   'dr-drill',
 ];
 
-/** A fresh local registry in a temp data folder, in this process (as `aegis serve` runs it), and how to stop it. */
-async function localRegistry(): Promise<{ api: AegisClient; close(): Promise<void> }> {
+/**
+ * A fresh local registry in a temp data folder, in this process (as `aegis serve` runs it), and how to stop it. Its
+ * serving writes input segments within a second (the default is 10 s), so the drift sample waits 2 s instead of 12.
+ */
+async function localRegistry(): Promise<{ api: AegisClient; flushWait: string; close(): Promise<void> }> {
   const { loadCheckedConfig } = await import('../../platform/config.js');
   const { startLocal } = await import('../../platform/composition/local-start.js');
   const dataDir = await mkdtemp(join(tmpdir(), 'aegis-acceptance-'));
   const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
-  const config = loadCheckedConfig({ DEV_ALLOW_EPHEMERAL: 'true', NODE_ENV: 'development', AEGIS_DATA_DIR: dataDir, PORT: '0' });
+  const config = loadCheckedConfig({
+    DEV_ALLOW_EPHEMERAL: 'true',
+    NODE_ENV: 'development',
+    AEGIS_DATA_DIR: dataDir,
+    PORT: '0',
+    AEGIS_SERVING_SEGMENT_SECONDS: '1',
+  });
   const running = await startLocal(config, { logger: quiet });
   if (!running.newAdminToken) throw new CliError('the fresh local registry made no admin token');
   return {
     api: new AegisClient({ baseUrl: running.url, token: running.newAdminToken }),
+    flushWait: '2',
     async close() {
       await running.close();
       await rm(dataDir, { recursive: true, force: true });
@@ -69,11 +79,18 @@ export function acceptanceCommand(program: Command, ctx: CliContext): void {
       const needsRegistry = run.some((id) => REGISTRY_CHECKS.some((c) => c.id === id));
       const registry = needsRegistry
         ? remote
-          ? { api: await ctx.client(), close: async () => undefined }
+          ? { api: await ctx.client(), flushWait: undefined, close: async () => undefined }
           : await localRegistry()
         : undefined;
       const say = ctx.reporter();
-      const c: Ctx = { root, assembly: o.assembly, api: registry?.api as AegisClient, say, data: join(root, 'test/data/sample') };
+      const c: Ctx = {
+        root,
+        assembly: o.assembly,
+        api: registry?.api as AegisClient,
+        say,
+        data: join(root, 'test/data/sample'),
+        ...(registry?.flushWait !== undefined && { flushWait: registry.flushWait }),
+      };
       const checks: CheckResult[] = [];
       try {
         for (const id of run) {

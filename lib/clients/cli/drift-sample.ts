@@ -163,7 +163,7 @@ export async function runDriftSample(
       throw new CliError(
         `another artifact answered (${[...new Set(strangers)].join(', ')}): is something else promoting ${o.model} in ${o.env}?`,
       );
-    say.step(`4/6 waiting ${n.flushWaitMs / 1000} s: serving writes a segment at most 10 s after its first line`);
+    say.step(`4/6 waiting ${n.flushWaitMs / 1000} s: serving writes a segment at most AEGIS_SERVING_SEGMENT_SECONDS after its first line`);
     await new Promise((r) => setTimeout(r, n.flushWaitMs));
     say.step('5/6 requesting a drift run over each window');
     const results = [];
@@ -242,7 +242,7 @@ export function driftSampleCommand(drift: Command, ctx: CliContext): void {
     )
     .option(
       '--flush-wait <seconds>',
-      'wait after the last request before the runs (serving writes a segment ≤ 10 s after its first line)',
+      "wait after the last request before the runs: more than the server's AEGIS_SERVING_SEGMENT_SECONDS (default 10), the longest serving holds a segment",
       D.flushWait,
     )
     .option('--run-timeout <seconds>', 'how long a drift run may take', D.runTimeout)

@@ -89,6 +89,7 @@ export function servingService(
         d.drift.segments,
         {
           sampleRate: config.serving.sampleRate,
+          intervalMs: config.serving.segmentSeconds * 1000,
           onError: (e, lost) => d.logger.error('input segment not written', { lost, error: (e as Error).message }),
         },
         () => d.clock.now(),
