@@ -235,6 +235,63 @@ describe('PGlite thread', () => {
     }
   });
 
+  const insert = (name: string) => `insert into models (name, latest_version, created_by, created_at) values ('${name}', 0, 't', now())`;
+  const names = async (c: pg.Client) => (await c.query<{ name: string }>('select name from models order by name')).rows.map((r) => r.name);
+
+  it('sends a begin from the idle state with the next statement: a transaction costs one hand-off fewer, and commits as before', async () => {
+    const c = client();
+    await c.connect();
+    try {
+      const before = thread.sent;
+      await c.query('begin'); // answered at once
+      expect(thread.sent).toBe(before);
+      await c.query(insert('pipelined'));
+      await c.query('commit');
+      expect(thread.sent - before).toBe(2); // begin + insert, then commit
+      expect(await names(c)).toEqual(['kept', 'pipelined']);
+      // inside a transaction a begin goes as it is, and PostgreSQL's warning with it
+      const notices: string[] = [];
+      c.on('notice', (n) => notices.push(n.message ?? ''));
+      await c.query('begin');
+      const inside = thread.sent;
+      await c.query('begin');
+      expect(thread.sent - inside).toBe(1);
+      expect(notices).toEqual(['there is already a transaction in progress']);
+      await c.query('delete from models where name = $1', ['pipelined']);
+      await c.query('commit');
+      expect(await names(c)).toEqual(['kept']);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('rolls back a pipelined transaction whose first statement fails, and a session that ends after its begin leaves none open', async () => {
+    const c = client();
+    await c.connect();
+    try {
+      await c.query('begin');
+      await expect(c.query(insert('kept'))).rejects.toMatchObject({ code: '23505' }); // sent with the begin, failed inside it
+      await expect(c.query(insert('after-failure'))).rejects.toMatchObject({ code: '25P02' }); // the transaction is aborted
+      await c.query('rollback');
+      await c.query('begin');
+      await c.query(insert('rolled-back'));
+      await c.query('rollback');
+      expect(await names(c)).toEqual(['kept']);
+      await c.query('begin');
+    } finally {
+      await c.end(); // right after a begin: nothing was sent for it
+    }
+    const next = client();
+    await next.connect();
+    try {
+      await next.query(insert('autocommitted'));
+      expect(await names(next)).toEqual(['autocommitted', 'kept']);
+      await next.query('delete from models where name = $1', ['autocommitted']);
+    } finally {
+      await next.end();
+    }
+  });
+
   it('fails a session opened after close instead of leaving it waiting', async () => {
     const closing = await PgliteThread.start(join(work, 'interrupted', 'pg'));
     await closing.close();

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { Worker } from 'node:worker_threads';
+import { WireStream } from './pglite-wire.js';
 
 /**
  * The code the database thread runs: it owns one PGlite and answers PostgreSQL wire-protocol
@@ -65,72 +66,6 @@ export const pgliteEntry = (): string => {
   return require.resolve('@electric-sql/pglite');
 };
 
-/** The bytes of several writes in one fresh buffer, transferred (pg's buffers may share a pool). */
-function gather(chunks: readonly Uint8Array[]): ArrayBuffer {
-  let size = 0;
-  for (const c of chunks) size += c.byteLength;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out.buffer;
-}
-
-/**
- * One wire-protocol connection to the thread, in the shape `pg` expects of a socket (its
- * `stream` option): writes go to the thread, replies are pushed as data. A corked batch
- * (parse, bind, execute, sync) goes in one message.
- */
-class WireStream extends Duplex {
-  readonly #send: (bytes: ArrayBuffer) => Error | undefined;
-  readonly #onClose: () => void;
-  readonly #failure: () => Error | undefined;
-
-  /** `send` answers an error when the thread can take no more (failed or closed). */
-  constructor(send: (bytes: ArrayBuffer) => Error | undefined, onClose: () => void, failure: () => Error | undefined) {
-    super();
-    this.#send = send;
-    this.#onClose = onClose;
-    this.#failure = failure;
-  }
-
-  connect(): void {
-    process.nextTick(() => {
-      const failed = this.#failure();
-      if (failed) this.destroy(failed);
-      else this.emit('connect');
-    });
-  }
-
-  // socket methods pg calls; the thread's liveness is counted by PgliteThread, not per socket
-  setNoDelay(): void {}
-  setKeepAlive(): void {}
-  ref(): void {}
-  unref(): void {}
-
-  override _read(): void {}
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (e?: Error | null) => void): void {
-    done(this.#send(gather([chunk])));
-  }
-
-  override _writev(chunks: { chunk: Buffer }[], done: (e?: Error | null) => void): void {
-    done(this.#send(gather(chunks.map((c) => c.chunk))));
-  }
-
-  override _final(done: (e?: Error | null) => void): void {
-    this.push(null); // the client ended the session: the socket closes, as a server's would
-    done();
-  }
-
-  override _destroy(err: Error | null, done: (e?: Error | null) => void): void {
-    this.#onClose();
-    done(err);
-  }
-}
-
 /**
  * PGlite in a worker thread, so that SQL runs beside the main thread's HTTP, JSON and file
  * work. {@link connect} gives a socket-like stream for `pg` (one session at a time, as PGlite
@@ -149,6 +84,7 @@ export class PgliteThread {
   #session = 0;
   #stream: { session: number; socket: WireStream } | undefined;
   #owed = 0;
+  #sent = 0;
   #failure: Error | undefined;
   #closing: Promise<void> | undefined;
   #onClosed: (() => void) | undefined;
@@ -221,9 +157,15 @@ export class PgliteThread {
     return this.#failure ?? (this.#closing ? new Error('the PGlite database is closed') : undefined);
   }
 
+  /** Messages sent to the thread so far: one hand-off each (for tests and benches). */
+  get sent(): number {
+    return this.#sent;
+  }
+
   #post(session: number, bytes: ArrayBuffer): Error | undefined {
     const unavailable = this.#unavailable();
     if (unavailable) return unavailable;
+    this.#sent++;
     if (this.#owed++ === 0) this.#worker.ref();
     this.#worker.postMessage({ kind: 'wire', session, bytes }, [bytes]);
     return undefined;
@@ -240,7 +182,7 @@ export class PgliteThread {
     const current = this.#stream?.session === m.session ? this.#stream.socket : undefined;
     if (!current) return; // a reply to a session already replaced or destroyed
     if (m.kind === 'wire-failed') current.destroy(new Error(`PGlite failed: ${m.message}`));
-    else if (m.bytes.byteLength > 0) current.push(Buffer.from(m.bytes));
+    else current.receive(Buffer.from(m.bytes));
   }
 
   #fail(e: Error): void {
