@@ -1,43 +1,15 @@
+import { existsSync } from 'node:fs';
 import { basename, isAbsolute, join } from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledge } from './acknowledge.js';
-
-/**
- * Prepended to every bundle: an ESM bundle has no `require`, `__dirname` or `__filename`, but
- * CommonJS dependencies bundled into it still use them (`require` for node builtins; cedar-wasm
- * reads `${__dirname}/cedar_wasm_bg.wasm`). The aliases keep the imports from clashing with a
- * bundled module's own names; {@link ESM_CJS_DEFINES} points `__dirname` and `__filename` at them.
- */
-export const ESM_REQUIRE_BANNER =
-  "import { createRequire as __aegisCreateRequire } from 'node:module'; import { fileURLToPath as __aegisFileURLToPath } from 'node:url'; const require = __aegisCreateRequire(import.meta.url); const __aegisFilename = __aegisFileURLToPath(import.meta.url); const __aegisDirname = __aegisFilename.slice(0, __aegisFilename.lastIndexOf('/'));";
-
-/** esbuild defines: bundled CommonJS code's `__dirname` / `__filename` become the bundle's own (see {@link ESM_REQUIRE_BANNER}). */
-export const ESM_CJS_DEFINES: Readonly<Record<string, string>> = { __dirname: '__aegisDirname', __filename: '__aegisFilename' };
+import { bundledCode, LOCAL_ONLY_PACKAGES, NODE_RUNTIME, type BundledPackage } from './lambda-bundle.js';
 
 /** Where Lambda unpacks a function's bundle: a folder copied into the bundle as `x` is at `${LAMBDA_TASK_ROOT}/x`. */
 export const LAMBDA_TASK_ROOT = '/var/task';
-
-/** Packages no Lambda bundle may contain: local drivers and runners, the Prometheus client, build tools. */
-export const LOCAL_ONLY_PACKAGES = [
-  '@electric-sql/pglite',
-  'pg',
-  'pg-native',
-  'aws-local-stepfunctions',
-  'prom-client',
-  'aws-cdk-lib',
-  'constructs',
-  'cdk-nag',
-  'esbuild',
-  'tsx',
-] as const;
-
-/** The newest Node.js runtime this aws-cdk-lib offers. */
-export const NODE_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 export interface AegisFunctionProps {
   /** Handler file relative to `projectRoot`, exporting {@link AegisFunctionProps.handler}. */
@@ -48,7 +20,7 @@ export interface AegisFunctionProps {
    * @default 'handler'
    */
   readonly handler?: string;
-  /** Directory holding `package-lock.json` and the handler files. */
+  /** The project: the handler files, the folders and files shipped beside them, and `node_modules`. */
   readonly projectRoot: string;
   readonly description: string;
   /** @default - none */
@@ -102,12 +74,6 @@ export interface AegisFunctionProps {
   readonly provisionedConcurrency?: number;
 }
 
-/** A package shipped beside a bundle, trimmed to some of its files ({@link AegisFunctionProps.packages}). */
-export interface BundledPackage {
-  readonly name: string;
-  readonly paths: readonly string[];
-}
-
 /**
  * One Lambda function the Aegis way: bundled by esbuild as minified ESM with an external
  * source map, the AWS SDK bundled in (nothing local-only), x86_64, X-Ray tracing, JSON logs into its own log group
@@ -119,7 +85,7 @@ export interface BundledPackage {
  * bucket.grantPut(fn.function);
  */
 export class AegisFunction extends Construct {
-  public readonly function: nodejs.NodejsFunction;
+  public readonly function: lambda.Function;
   public readonly role: iam.Role;
   public readonly logGroup: logs.LogGroup;
   /** The `live` alias with provisioned concurrency, when {@link AegisFunctionProps.provisionedConcurrency} is set. */
@@ -138,7 +104,7 @@ export class AegisFunction extends Construct {
     if (!/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(handler)) throw new Error('handler must be the name of an export of entry');
     const bundleFolders = props.bundleFolders ?? [];
     for (const folder of bundleFolders) {
-      // Plain relative names only: they go into a shell command and must stay inside both trees.
+      // Plain relative names only: they must stay inside both trees.
       if (!/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/.test(folder))
         throw new Error(`bundle folder ${folder} must be a relative path of A-Z a-z 0-9 _ - segments`);
     }
@@ -173,7 +139,6 @@ export class AegisFunction extends Construct {
       throw new Error(
         `provisionedConcurrency (${provisioned}) must not exceed reservedConcurrentExecutions (${props.reservedConcurrentExecutions})`,
       );
-    const copies = bundleFolders.length > 0 || bundleFiles.length > 0 || packages.length > 0;
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
@@ -187,11 +152,18 @@ export class AegisFunction extends Construct {
       new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [this.logGroup.logGroupArn] }),
     );
 
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
-      entry: join(props.projectRoot, props.entry),
-      handler,
-      projectRoot: props.projectRoot,
-      depsLockFilePath: join(props.projectRoot, 'package-lock.json'),
+    const entry = join(props.projectRoot, props.entry);
+    if (!existsSync(entry)) throw new Error(`entry ${entry} does not exist`);
+    this.function = new lambda.Function(this, 'Function', {
+      code: bundledCode({
+        projectRoot: props.projectRoot,
+        entry,
+        external: [...LOCAL_ONLY_PACKAGES, ...packages.map((p) => p.name)],
+        bundleFolders,
+        bundleFiles,
+        packages,
+      }),
+      handler: `index.${handler}`,
       runtime: NODE_RUNTIME,
       // x86_64: the ONNX runtime serving will use has no working arm64 Lambda build
       architecture: lambda.Architecture.X86_64,
@@ -206,41 +178,6 @@ export class AegisFunction extends Construct {
       // No --enable-source-maps: loading a multi-MB map costs every cold start; the external
       // map ships beside the bundle for whoever reads a stack trace.
       environment: { ...props.environment },
-      bundling: {
-        format: nodejs.OutputFormat.ESM,
-        banner: ESM_REQUIRE_BANNER,
-        // Prefer packages' ESM builds in an ESM bundle.
-        mainFields: ['module', 'main'],
-        minify: true,
-        sourceMap: true,
-        sourceMapMode: nodejs.SourceMapMode.EXTERNAL,
-        // Bundle the AWS SDK with the code (the runtime's copy may lack lib-storage or lag
-        // our versions). The Lambda path never reaches local-only code (composition-lambda.ts);
-        // should it ever, these stay out of the bundle so the bundle-alone test fails loudly
-        // instead of the bundle growing silently.
-        externalModules: [...LOCAL_ONLY_PACKAGES, ...packages.map((p) => p.name)],
-        define: { ...ESM_CJS_DEFINES },
-        ...(copies && {
-          commandHooks: {
-            beforeBundling: () => [],
-            beforeInstall: () => [],
-            // inputDir is projectRoot (or where Docker mounts it); cp fails the synth when a source is missing.
-            afterBundling: (inputDir: string, outputDir: string) => [
-              ...bundleFolders.flatMap((folder) => [
-                `mkdir -p "${join(outputDir, folder, '..')}"`,
-                `cp -r "${join(inputDir, folder)}" "${join(outputDir, folder)}"`,
-              ]),
-              ...bundleFiles.map((file) => `cp "${join(inputDir, file)}" "${join(outputDir, basename(file))}"`),
-              ...packages.flatMap((pkg) =>
-                pkg.paths.flatMap((path) => {
-                  const to = join(outputDir, 'node_modules', pkg.name, path);
-                  return [`mkdir -p "${join(to, '..')}"`, `cp -r "${join(inputDir, 'node_modules', pkg.name, path)}" "${to}"`];
-                }),
-              ),
-            ],
-          },
-        }),
-      },
     });
 
     this.live =

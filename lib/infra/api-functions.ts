@@ -14,7 +14,8 @@ import {
   type ApiRouteId,
 } from '../platform/http/route-functions.js';
 import { grantAccess, type AccessResources, type RouteAccess } from './access.js';
-import { AegisFunction, type BundledPackage } from './aegis-function.js';
+import { AegisFunction } from './aegis-function.js';
+import type { BundledPackage } from './lambda-bundle.js';
 import { DRIFT_ROUTE_ACCESS } from './drift-workflow.js';
 import { driftPolicyBundle, POLICIES_DIR, POLICIES_FOLDER } from './policies-bundle.js';
 

@@ -4,7 +4,7 @@ import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as esbuild from 'esbuild';
-import { LOCAL_ONLY_PACKAGES } from '../../lib/infra/aegis-function.js';
+import { LOCAL_ONLY_PACKAGES } from '../../lib/infra/lambda-bundle.js';
 import { API_FUNCTION_NAMES, ONNX_PACKAGE, POLICY_DECIDING_ROUTES, ROUTE_FUNCTION } from '../../lib/infra/api-functions.js';
 import { REPO_ROOT } from '../../lib/infra/aegis-stack.js';
 import { ROUTES } from '../../lib/platform/http/routes.js';

@@ -10,8 +10,8 @@ import { CEDAR_WASM, POLICIES_DIR } from '../../lib/infra/api-functions.js';
 import { logicalIdOf } from '../../lib/infra/pin.js';
 
 /**
- * Bundles for real (local esbuild, no Docker): a one-line handler, so this stays fast. The
- * stack tests skip bundling, so this is where the afterBundling copy is checked.
+ * Bundles for real (esbuild in this process, no Docker): a one-line handler, so this stays fast. The
+ * stack tests skip bundling, so this is where the copies beside the bundle are checked.
  */
 describe('AegisFunction bundleFolders', () => {
   let root: string;
@@ -21,7 +21,7 @@ describe('AegisFunction bundleFolders', () => {
     root = mkdtempSync(join(tmpdir(), 'aegis-fn-'));
     outdir = mkdtempSync(join(tmpdir(), 'aegis-fn-out-'));
     writeFileSync(join(root, 'package-lock.json'), '{"lockfileVersion":3,"packages":{}}');
-    // CDK runs the project's own esbuild (npx --no-install) in the project root.
+    // the handler's imports resolve from the project root
     symlinkSync(join(REPO_ROOT, 'node_modules'), join(root, 'node_modules'), 'dir');
     mkdirSync(join(root, 'lambdas'));
     writeFileSync(join(root, 'lambdas', 'h.ts'), "export const handler = async () => 'ok';\n");
@@ -59,6 +59,28 @@ describe('AegisFunction bundleFolders', () => {
     expect(plainDir).not.toBe(dir);
     expect(existsSync(join(plainDir, 'index.mjs'))).toBe(true);
     expect(existsSync(join(plainDir, 'policies'))).toBe(false);
+  });
+
+  it('refuses an entry that does not exist, and fails the synth naming a folder to ship that does not', () => {
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'S');
+    expect(() => new AegisFunction(stack, 'none', { entry: 'lambdas/missing.ts', projectRoot: root, description: 'test' })).toThrow(
+      `entry ${join(root, 'lambdas/missing.ts')} does not exist`,
+    );
+    const out = mkdtempSync(join(tmpdir(), 'aegis-fn-missing-'));
+    try {
+      const app = new App({ outdir: out, context: { 'aws:cdk:bundling-stacks': ['**'] } });
+      expect(
+        () =>
+          new AegisFunction(new Stack(app, 'S'), 'f', {
+            entry: 'lambdas/h.ts',
+            projectRoot: root,
+            description: 'test',
+            bundleFolders: ['not-there'],
+          }),
+      ).toThrow(`${join(root, 'not-there')} does not exist`);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 
   it('refuses folder names that could leave either tree or break the copy command', () => {
@@ -136,9 +158,6 @@ describe('AegisFunction bundleFolders', () => {
       writeFileSync(join(pkg, 'bin/linux/x64/lib.so'), 'x64');
       writeFileSync(join(pkg, 'bin/darwin/arm64/lib.dylib'), 'arm');
       writeFileSync(join(pkg, 'docs', 'README.md'), 'docs');
-      // CDK runs the project's own esbuild: link it in beside the package
-      symlinkSync(join(REPO_ROOT, 'node_modules', 'esbuild'), join(pkgRoot, 'node_modules', 'esbuild'), 'dir');
-      symlinkSync(join(REPO_ROOT, 'node_modules', '.bin'), join(pkgRoot, 'node_modules', '.bin'), 'dir');
       const app = new App({ outdir: pkgOut, context: { 'aws:cdk:bundling-stacks': ['**'] } });
       const stack = new Stack(app, 'S');
       const fn = new AegisFunction(stack, 'f', {

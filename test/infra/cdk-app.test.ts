@@ -10,7 +10,7 @@ import { CDK_JSON_CONTEXT, MTLS, MTLS_CONTEXT, REPLICA, templateText } from './s
 /**
  * Runs bin/cdk.ts the way the cdk CLI does (context in CDK_CONTEXT_JSON, assembly to
  * CDK_OUTDIR), minus bundling and the built-in template validation. Needs the real
- * handler files, which NodejsFunction checks exist.
+ * handler files, which AegisFunction checks exist.
  */
 /** An environments file with no entries: the app's tests give their settings as context unless they pass their own file. */
 const NO_ENVIRONMENTS = join(mkdtempSync(join(tmpdir(), 'aegis-envs-')), 'environments.json');

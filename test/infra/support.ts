@@ -53,7 +53,7 @@ export const NON_ROUTE_ENTRIES = [
 
 /**
  * A throwaway project root with an empty handler at every entry the stack names, so the
- * infra tests neither bundle nor depend on the real handlers. NodejsFunction checks that
+ * infra tests neither bundle nor depend on the real handlers. AegisFunction checks that
  * the entry file exists even when bundling is skipped. The real `statemachines/` and
  * `policies/` are copied in: the stack reads the ASL at synth time.
  */
