@@ -12,7 +12,7 @@
  * `domainName`, `certificateArn` and `mtlsTruststoreUri`, optionally `mtlsTruststoreVersion`
  * (none: the execute-api endpoint, no mutual TLS), `environmentsFile` (the per-environment
  * file, default `environments.json`: the entry named by `env` gives account, region, role map,
- * alarm email, retention, serving retention (`servingRetentionDays`), download URL lifetime (`downloadUrlTtlSeconds`), replication, mTLS, API throttles, tags and termination protection; the context keys
+ * alarm email, retention, serving retention (`servingRetentionDays`), serving's input segment interval (`servingSegmentSeconds`), download URL lifetime (`downloadUrlTtlSeconds`), replication, mTLS, API throttles, tags and termination protection; the context keys
  * here override it), `alarmEmail` (subscribed to the alarm
  * topic; none: subscribe to the `AlarmTopicArn` output), `deployNonce` (a new value runs the
  * migrations again on a deploy that changes nothing else), `console` (`false`: no web console;
@@ -98,6 +98,7 @@ const stack = new AegisStack(app, `aegis-${envName}`, {
   ...(auditRetentionDays !== undefined && { auditRetention: Duration.days(Number(auditRetentionDays)) }),
   ...(fromFile.downloadUrlTtlSeconds !== undefined && { downloadUrlTtl: Duration.seconds(fromFile.downloadUrlTtlSeconds) }),
   ...(fromFile.servingRetentionDays !== undefined && { servingRetention: Duration.days(fromFile.servingRetentionDays) }),
+  ...(fromFile.servingSegmentSeconds !== undefined && { servingSegmentInterval: Duration.seconds(fromFile.servingSegmentSeconds) }),
   ...(replication && { replication }),
   ...(sentinelnetUrl !== undefined && { sentinelnetUrl }),
   ...(alarmEmail !== undefined && { alarmEmail }),

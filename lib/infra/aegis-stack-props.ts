@@ -73,6 +73,15 @@ export interface AegisStackProps extends StackProps {
    */
   readonly downloadUrlTtl?: Duration;
   /**
+   * The longest serving holds a sampled line before writing its input segment
+   * (`AEGIS_SERVING_SEGMENT_SECONDS` of every function): whole seconds, 1 s to 2 minutes (at most
+   * the functions' drift settle time, 120 s, or no function would start); on Lambda also the most
+   * a reclaimed container may lose of the sample.
+   *
+   * @default Duration.seconds(10)
+   */
+  readonly servingSegmentInterval?: Duration;
+  /**
    * How often the pending-upload expiry job runs.
    *
    * @default Duration.hours(1)
@@ -150,12 +159,19 @@ export interface AegisStackProps extends StackProps {
   readonly deployNonce?: string;
 }
 
-/** `downloadUrlTtl` in seconds (default 300), checked like `AEGIS_DOWNLOAD_URL_TTL_SECONDS`: whole seconds, 30 to 3600. */
-export function downloadUrlTtlSeconds(props: Pick<AegisStackProps, 'downloadUrlTtl'>): number {
-  const seconds = props.downloadUrlTtl?.toSeconds() ?? 300;
-  if (!Number.isInteger(seconds) || seconds < 30 || seconds > 3600)
-    throw new Error(`downloadUrlTtl must be whole seconds from 30 to 3600, got ${seconds}`);
-  return seconds;
+/**
+ * The settings of every function that props tune, checked as the functions check them:
+ * `downloadUrlTtl` (default 5 minutes, whole seconds from 30 to 3600) and
+ * `servingSegmentInterval` (default 10 s, whole seconds from 1 to 120: at most the functions'
+ * drift settle time, or none would start).
+ */
+export function tunedSettings(props: Pick<AegisStackProps, 'downloadUrlTtl' | 'servingSegmentInterval'>): Record<string, string> {
+  const ttl = props.downloadUrlTtl?.toSeconds() ?? 300;
+  if (!Number.isInteger(ttl) || ttl < 30 || ttl > 3600) throw new Error(`downloadUrlTtl must be whole seconds from 30 to 3600, got ${ttl}`);
+  const segment = props.servingSegmentInterval?.toSeconds({ integral: false }) ?? 10;
+  if (!Number.isInteger(segment) || segment < 1 || segment > 120)
+    throw new Error(`servingSegmentInterval must be whole seconds from 1 to 120 (the drift settle time), got ${segment}`);
+  return { AEGIS_DOWNLOAD_URL_TTL_SECONDS: String(ttl), AEGIS_SERVING_SEGMENT_SECONDS: String(segment) };
 }
 
 /** The role map, checked: ARN keys, known roles, valid scoped entries (errors name the entry). */

@@ -23,7 +23,7 @@ import { grantServingWarmUp } from './serving-warm-up.js';
 import { buildScheduledJobs } from './scheduled-jobs.js';
 import { AegisKeys } from './signing-keys.js';
 import { AegisStorage } from './storage.js';
-import { checkIamRoleMap, consoleEnabled, downloadUrlTtlSeconds, type AegisStackProps } from './aegis-stack-props.js';
+import { checkIamRoleMap, consoleEnabled, tunedSettings, type AegisStackProps } from './aegis-stack-props.js';
 import type { ConsoleHosting } from './console-hosting.js';
 import { addConsole } from './console-wiring.js';
 
@@ -113,7 +113,7 @@ export class AegisStack extends Stack {
       ...(consoleOn && { AEGIS_CONSOLE_ORIGIN: Lazy.string({ produce: () => this.console!.origin }) }),
       // the same deadline as the bucket's lifecycle rule for tagged pending uploads
       AEGIS_PENDING_UPLOAD_TTL_SECONDS: String(pendingUploadExpiry.toSeconds()),
-      AEGIS_DOWNLOAD_URL_TTL_SECONDS: String(downloadUrlTtlSeconds(props)),
+      ...tunedSettings(props),
       AEGIS_SERVING_RETENTION_DAYS: String(this.storage.servingRetentionDays),
       POWERTOOLS_SERVICE_NAME: 'aegis',
       // API Gateway enforces it on the custom domain; the functions only record the intent.

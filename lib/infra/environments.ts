@@ -39,6 +39,8 @@ const Environment = z.strictObject({
   alarmEmail: z.email('not an email address').optional(),
   auditRetentionDays: z.number().int().min(1).max(36500).optional(),
   downloadUrlTtlSeconds: z.number().int().min(30).max(3600).optional(),
+  /** the longest serving holds a sampled line before writing its input segment (`AEGIS_SERVING_SEGMENT_SECONDS`) */
+  servingSegmentSeconds: z.number().int().min(1).max(120).optional(),
   /** serving events, labels and input segments (the drift bucket's lifecycle rule) are kept this many days */
   servingRetentionDays: z
     .number()

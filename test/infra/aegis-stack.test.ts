@@ -729,11 +729,11 @@ describe('AegisStack template', () => {
       ]);
     });
 
-    it('gives every function the download URL lifetime (5 minutes by default)', () => {
+    it('gives every function the download URL lifetime (5 minutes by default) and the serving segment interval (10 s)', () => {
       for (const fn of ourFunctions()) {
-        expect(template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Environment.Variables.AEGIS_DOWNLOAD_URL_TTL_SECONDS).toBe(
-          '300',
-        );
+        const variables = template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Environment.Variables;
+        expect(variables.AEGIS_DOWNLOAD_URL_TTL_SECONDS).toBe('300');
+        expect(variables.AEGIS_SERVING_SEGMENT_SECONDS).toBe('10');
       }
     });
 
@@ -2040,6 +2040,15 @@ describe('SentinelNet and the rollout definitions', () => {
     );
     expect(newStack(stub.root, { downloadUrlTtl: Duration.hours(2) })).toThrow(
       'downloadUrlTtl must be whole seconds from 30 to 3600, got 7200',
+    );
+  });
+
+  it('refuses a serving segment interval outside 1 s to 2 minutes (the drift settle time)', () => {
+    expect(newStack(stub.root, { servingSegmentInterval: Duration.millis(500) })).toThrow(
+      'servingSegmentInterval must be whole seconds from 1 to 120 (the drift settle time), got 0.5',
+    );
+    expect(newStack(stub.root, { servingSegmentInterval: Duration.minutes(3) })).toThrow(
+      'servingSegmentInterval must be whole seconds from 1 to 120 (the drift settle time), got 180',
     );
   });
 

@@ -218,6 +218,7 @@ describe('bin/cdk.ts', () => {
             tags: { team: 'ml-platform' },
             downloadUrlTtlSeconds: 120,
             servingRetentionDays: 30,
+            servingSegmentSeconds: 2,
             schedules: { auditArchiveMinutes: 10, servingRetentionMinutes: 30, pendingPromotionExpiryMinutes: 60 },
           },
         },
@@ -246,6 +247,7 @@ describe('bin/cdk.ts', () => {
     );
     expect(fn.Properties.Environment.Variables.AEGIS_DOWNLOAD_URL_TTL_SECONDS).toBe('120');
     expect(fn.Properties.Environment.Variables.AEGIS_SERVING_RETENTION_DAYS).toBe('30');
+    expect(fn.Properties.Environment.Variables.AEGIS_SERVING_SEGMENT_SECONDS).toBe('2');
     expect(template.Resources.DriftBucket.Properties.LifecycleConfiguration.Rules[0]).toMatchObject({
       Prefix: 'serving-inputs/',
       ExpirationInDays: 30,
@@ -360,6 +362,8 @@ describe('bin/cdk.ts', () => {
       /: environments\.prod\.roleMap\.arn:aws:iam::1:role\/f: prefixes\.0: must be the start of a model name/,
     );
     expect(bad({ environments: { prod: { downloadUrlTtlSeconds: 7200 } } })).toThrow(/: environments\.prod\.downloadUrlTtlSeconds: /);
+    // longer than the functions' drift settle time (120 s): no function would start
+    expect(bad({ environments: { prod: { servingSegmentSeconds: 121 } } })).toThrow(/: environments\.prod\.servingSegmentSeconds: /);
     expect(bad({ environments: { prod: { servingRetentionDays: 0 } } })).toThrow(
       /: environments\.prod\.servingRetentionDays: must be at least 1 day$/,
     );
