@@ -91,9 +91,24 @@ describe('aegis acceptance', () => {
 
 describe('aegis acceptance --url', () => {
   it('runs the registry checks against the registry given, and names it in the report', async () => {
-    const stack = await startStack();
+    // a registry that writes its input segments within a second: the drift sample is told to wait 2 s, not 12
+    const stack = await startStack({ AEGIS_SERVING_SEGMENT_SECONDS: '1' });
     try {
       const ids = ['drift-sample', 'manifest-verification', 'promotion-policy', 'audit-chain'];
+      const refused = await run(process.execPath, [
+        CLI,
+        '--url',
+        stack.url,
+        '--token',
+        stack.adminToken,
+        'acceptance',
+        '--flush-wait',
+        'soon',
+      ]);
+      expect({ code: refused.code, stderr: refused.stderr.trim() }).toEqual({
+        code: 2,
+        stderr: expect.stringContaining('--flush-wait soon: must be an integer from 0 to 3600'),
+      });
       const r = await run(process.execPath, [
         CLI,
         '--json',
@@ -104,6 +119,8 @@ describe('aegis acceptance --url', () => {
         'acceptance',
         '--checks',
         ids.join(','),
+        '--flush-wait',
+        '2',
       ]);
       const report = JSON.parse(r.stdout);
       expect(report.checks.map((c: { id: string; status: string }) => [c.id, c.status])).toEqual(ids.map((id) => [id, 'pass']));

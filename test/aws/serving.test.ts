@@ -33,7 +33,8 @@ let retentionFn: string;
 afterAll(async () => {
   await db?.end();
 });
-const suite = worldSuite('aegis-serving-aws-');
+// serving writes a segment within a second of its first line (the stack's default is 10 s: template-tested)
+const suite = worldSuite('aegis-serving-aws-', () => ({ extraEnv: () => ({ AEGIS_SERVING_SEGMENT_SECONDS: '1' }) }));
 const { cli } = suite;
 
 beforeAll(async () => {

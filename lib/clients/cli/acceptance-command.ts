@@ -30,7 +30,7 @@ export const ACCEPTANCE_CHECKS = [
  * A fresh local registry in a temp data folder, in this process (as `aegis serve` runs it), and how to stop it. Its
  * serving writes input segments within a second (the default is 10 s), so the drift sample waits 2 s instead of 12.
  */
-async function localRegistry(): Promise<{ api: AegisClient; flushWait: string; close(): Promise<void> }> {
+async function localRegistry(): Promise<{ api: AegisClient; flushWait?: string; close(): Promise<void> }> {
   const { loadCheckedConfig } = await import('../../platform/config.js');
   const { startLocal } = await import('../../platform/composition/local-start.js');
   const dataDir = await mkdtemp(join(tmpdir(), 'aegis-acceptance-'));
@@ -68,10 +68,16 @@ export function acceptanceCommand(program: Command, ctx: CliContext): void {
     .option('--assembly <dir>', 'the synthesized cloud assembly to check REQUIRE_KMS in (default: synthesize the prod stack)')
     .option('--checks <ids>', `run only these checks (comma-separated: ${ACCEPTANCE_CHECKS.join(', ')}); the report then does not pass`)
     .option('--root <dir>', 'the Aegis checkout (runbooks, scripts, environments.json, test/data/sample)', '.')
-    .action(async (o: { out?: string; assembly?: string; checks?: string; root: string }) => {
+    .option(
+      '--flush-wait <seconds>',
+      "how long the drift sample waits for the registry's input segments: longer than its AEGIS_SERVING_SEGMENT_SECONDS (default 12 with --url; 2 for the fresh local registry, which writes them within 1 s)",
+    )
+    .action(async (o: { out?: string; assembly?: string; checks?: string; root: string; flushWait?: string }) => {
       const only = o.checks?.split(',').map((s) => s.trim());
       const unknown = only?.filter((id) => !ACCEPTANCE_CHECKS.includes(id)) ?? [];
       if (unknown.length) throw new CliError(`--checks: unknown check(s) ${unknown.join(', ')}; known: ${ACCEPTANCE_CHECKS.join(', ')}`, 2);
+      if (o.flushWait !== undefined && !(/^\d+$/.test(o.flushWait) && Number(o.flushWait) <= 3600))
+        throw new CliError(`--flush-wait ${o.flushWait}: must be an integer from 0 to 3600`, 2);
       const root = resolve(o.root);
       const run = ACCEPTANCE_CHECKS.filter((id) => !only || only.includes(id));
       const startedAt = new Date().toISOString();
@@ -79,17 +85,18 @@ export function acceptanceCommand(program: Command, ctx: CliContext): void {
       const needsRegistry = run.some((id) => REGISTRY_CHECKS.some((c) => c.id === id));
       const registry = needsRegistry
         ? remote
-          ? { api: await ctx.client(), flushWait: undefined, close: async () => undefined }
+          ? { api: await ctx.client(), close: async () => undefined }
           : await localRegistry()
         : undefined;
       const say = ctx.reporter();
+      const flushWait = o.flushWait ?? registry?.flushWait;
       const c: Ctx = {
         root,
         assembly: o.assembly,
         api: registry?.api as AegisClient,
         say,
         data: join(root, 'test/data/sample'),
-        ...(registry?.flushWait !== undefined && { flushWait: registry.flushWait }),
+        ...(flushWait !== undefined && { flushWait }),
       };
       const checks: CheckResult[] = [];
       try {
