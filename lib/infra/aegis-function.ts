@@ -6,7 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledge } from './acknowledge.js';
-import { bundledCode, LOCAL_ONLY_PACKAGES, NODE_RUNTIME, type BundledPackage } from './lambda-bundle.js';
+import { bundledCode, NODE_RUNTIME, type BundledPackage } from './lambda-bundle.js';
 
 /** Where Lambda unpacks a function's bundle: a folder copied into the bundle as `x` is at `${LAMBDA_TASK_ROOT}/x`. */
 export const LAMBDA_TASK_ROOT = '/var/task';
@@ -158,7 +158,6 @@ export class AegisFunction extends Construct {
       code: bundledCode({
         projectRoot: props.projectRoot,
         entry,
-        external: [...LOCAL_ONLY_PACKAGES, ...packages.map((p) => p.name)],
         bundleFolders,
         bundleFiles,
         packages,

@@ -22,7 +22,10 @@ export const ESM_REQUIRE_BANNER =
 /** esbuild defines: bundled CommonJS code's `__dirname` / `__filename` become the bundle's own (see {@link ESM_REQUIRE_BANNER}). */
 export const ESM_CJS_DEFINES: Readonly<Record<string, string>> = { __dirname: '__aegisDirname', __filename: '__aegisFilename' };
 
-/** Packages no Lambda bundle may contain: local drivers and runners, the Prometheus client, build tools. */
+/**
+ * Packages no Lambda bundle may contain: local drivers and runners, the Prometheus client, build
+ * tools. They stay external, as do the packages a function ships beside its bundle.
+ */
 export const LOCAL_ONLY_PACKAGES = [
   '@electric-sql/pglite',
   'pg',
@@ -50,7 +53,6 @@ export interface BundleSpec {
   projectRoot: string;
   /** absolute */
   entry: string;
-  external: string[];
   bundleFolders: readonly string[];
   bundleFiles: readonly string[];
   packages: readonly BundledPackage[];
@@ -74,25 +76,11 @@ function esbuildOptions(b: BundleSpec, outputDir: string): BuildOptions {
     // versions). The Lambda path never reaches local-only code (composition-lambda.ts); should it
     // ever, these stay out of the bundle so the bundle-alone test fails loudly instead of the
     // bundle growing silently.
-    external: b.external,
+    external: [...LOCAL_ONLY_PACKAGES, ...b.packages.map((p) => p.name)],
     define: { ...ESM_CJS_DEFINES },
     banner: { js: ESM_REQUIRE_BANNER },
     logLevel: 'warning',
   };
-}
-
-/**
- * The bundle described as a command line: CDK keys its cache of staged assets within one synth
- * on the bundling options, so two functions share a bundle only when this is the same.
- */
-function esbuildArgs(b: BundleSpec): string[] {
-  return [
-    b.entry,
-    ...b.external.map((e) => `--external:${e}`),
-    ...b.bundleFolders.map((f) => `#folder:${f}`),
-    ...b.bundleFiles.map((f) => `#file:${f}`),
-    ...b.packages.flatMap((p) => p.paths.map((path) => `#package:${p.name}/${path}`)),
-  ];
 }
 
 /**
@@ -123,7 +111,9 @@ export function bundledCode(spec: BundleSpec): lambda.Code {
     bundling: {
       // never pulled: bundling is local only (esbuild is a dependency of the build)
       image: NODE_RUNTIME.bundlingImage,
-      command: ['esbuild', ...esbuildArgs(spec)],
+      // CDK keys its cache of staged assets within one synth on these options: functions share a
+      // bundle only when their specs are the same
+      command: ['esbuild', JSON.stringify(spec)],
       local: { tryBundle: (outputDir) => bundleInto(outputDir, spec) },
     },
   });

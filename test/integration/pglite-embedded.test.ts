@@ -203,45 +203,39 @@ describe('PGlite thread', () => {
     await thread.close();
   });
 
-  it('rolls back the open transaction of a session that ends, as a server does', async () => {
-    const first = client();
-    await first.connect();
-    await first.query('begin');
-    await first.query(`insert into models (name, latest_version, created_by, created_at) values ('uncommitted', 0, 't', now())`);
-    await first.end();
-    const second = client();
-    await second.connect();
-    try {
-      const rows = await second.query<{ name: string }>('select name from models order by name');
-      expect(rows.rows.map((r) => r.name)).toEqual(['kept']);
-    } finally {
-      await second.end();
-    }
-  });
-
-  it('reports a unique violation as pg reports a server’s: code, constraint and detail', async () => {
+  const insert = (name: string) => `insert into models (name, latest_version, created_by, created_at) values ('${name}', 0, 't', now())`;
+  const names = async (c: pg.Client) => (await c.query<{ name: string }>('select name from models order by name')).rows.map((r) => r.name);
+  /** `fn` on a new session, ended afterwards whatever happened. */
+  const session = async (fn: (c: pg.Client) => Promise<void>) => {
     const c = client();
     await c.connect();
     try {
-      const err = (await c
-        .query(`insert into models (name, latest_version, created_by, created_at) values ('kept', 0, 't', now())`)
-        .catch((e: unknown) => e)) as pg.DatabaseError;
+      await fn(c);
+    } finally {
+      await c.end();
+    }
+  };
+
+  it('rolls back the open transaction of a session that ends, as a server does', async () => {
+    await session(async (first) => {
+      await first.query('begin');
+      await first.query(insert('uncommitted'));
+    });
+    await session(async (second) => expect(await names(second)).toEqual(['kept']));
+  });
+
+  it('reports a unique violation as pg reports a server’s: code, constraint and detail', async () => {
+    await session(async (c) => {
+      const err = (await c.query(insert('kept')).catch((e: unknown) => e)) as pg.DatabaseError;
       expect(err).toBeInstanceOf(pg.DatabaseError);
       expect(err).toMatchObject({ code: '23505', constraint: 'models_pkey', detail: 'Key (name)=(kept) already exists.' });
       // the session goes on
       expect((await c.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
-    } finally {
-      await c.end();
-    }
+    });
   });
 
-  const insert = (name: string) => `insert into models (name, latest_version, created_by, created_at) values ('${name}', 0, 't', now())`;
-  const names = async (c: pg.Client) => (await c.query<{ name: string }>('select name from models order by name')).rows.map((r) => r.name);
-
   it('sends a begin from the idle state with the next statement: a transaction costs one hand-off fewer, and commits as before', async () => {
-    const c = client();
-    await c.connect();
-    try {
+    await session(async (c) => {
       const before = thread.sent;
       await c.query('begin'); // answered at once
       expect(thread.sent).toBe(before);
@@ -260,15 +254,11 @@ describe('PGlite thread', () => {
       await c.query('delete from models where name = $1', ['pipelined']);
       await c.query('commit');
       expect(await names(c)).toEqual(['kept']);
-    } finally {
-      await c.end();
-    }
+    });
   });
 
   it('rolls back a pipelined transaction whose first statement fails, and a session that ends after its begin leaves none open', async () => {
-    const c = client();
-    await c.connect();
-    try {
+    await session(async (c) => {
       await c.query('begin');
       await expect(c.query(insert('kept'))).rejects.toMatchObject({ code: '23505' }); // sent with the begin, failed inside it
       await expect(c.query(insert('after-failure'))).rejects.toMatchObject({ code: '25P02' }); // the transaction is aborted
@@ -277,19 +267,13 @@ describe('PGlite thread', () => {
       await c.query(insert('rolled-back'));
       await c.query('rollback');
       expect(await names(c)).toEqual(['kept']);
-      await c.query('begin');
-    } finally {
-      await c.end(); // right after a begin: nothing was sent for it
-    }
-    const next = client();
-    await next.connect();
-    try {
+      await c.query('begin'); // the session ends right after it: nothing was sent for it
+    });
+    await session(async (next) => {
       await next.query(insert('autocommitted'));
       expect(await names(next)).toEqual(['autocommitted', 'kept']);
       await next.query('delete from models where name = $1', ['autocommitted']);
-    } finally {
-      await next.end();
-    }
+    });
   });
 
   it('fails a session opened after close instead of leaving it waiting', async () => {
